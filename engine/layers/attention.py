@@ -1,0 +1,120 @@
+"""Paged attention, reference PyTorch path (also the oracle for engine/kernels).
+
+KV cache per layer: [2, num_blocks, block_size, num_kv_heads, head_dim]. New K/V are written by
+`slot_mapping`; queries then attend over each sequence's cached + new tokens through its block table,
+causally by position."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.attention_metadata import AttentionMetadata
+
+
+def store_kvcache(
+    k: torch.Tensor, v: torch.Tensor, kv_cache: torch.Tensor, slot_mapping: torch.Tensor
+) -> None:
+    """k, v: [T, num_kv_heads, head_dim]; writes token t to slot slot_mapping[t] unless it is -1."""
+    keep = slot_mapping >= 0
+    slots = slot_mapping[keep]
+    num_kv_heads, head_dim = kv_cache.shape[-2:]
+    kv_cache[0].view(-1, num_kv_heads, head_dim).index_copy_(0, slots, k[keep].to(kv_cache.dtype))
+    kv_cache[1].view(-1, num_kv_heads, head_dim).index_copy_(0, slots, v[keep].to(kv_cache.dtype))
+
+
+def gather_context(
+    kv_cache: torch.Tensor, block_tables: torch.Tensor, context_len: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first `context_len` cached K and V of each sequence: [S, context_len, num_kv_heads, head_dim]."""
+    block_size, num_kv_heads, head_dim = kv_cache.shape[-3:]
+    offsets = torch.arange(context_len, device=block_tables.device)
+    slots = block_tables.long()[:, offsets // block_size] * block_size + offsets % block_size
+    k_flat = kv_cache[0].view(-1, num_kv_heads, head_dim)
+    v_flat = kv_cache[1].view(-1, num_kv_heads, head_dim)
+    return k_flat[slots], v_flat[slots]
+
+
+def paged_attention(
+    q: torch.Tensor, kv_cache: torch.Tensor, meta: AttentionMetadata, scale: float
+) -> torch.Tensor:
+    """q: [T, num_heads, head_dim] (new tokens, already stored in the cache) -> [T, num_heads, head_dim]."""
+    if meta.max_query_len == 1:
+        return _decode_attention(q, kv_cache, meta.block_tables, meta.seq_lens, meta.max_seq_len, scale)
+    out = torch.empty_like(q)
+    starts = meta.query_start_loc.tolist()
+    seq_lens = meta.seq_lens.tolist()
+    for i, seq_len in enumerate(seq_lens):
+        start, end = starts[i], starts[i + 1]
+        if end == start:
+            continue
+        k, v = gather_context(kv_cache, meta.block_tables[i : i + 1], seq_len)
+        query_pos = torch.arange(seq_len - (end - start), seq_len, device=q.device)
+        mask = torch.arange(seq_len, device=q.device)[None, :] <= query_pos[:, None]
+        out[start:end] = _sdpa(q[start:end].unsqueeze(0), k, v, mask[None, None], scale)[0]
+    return out
+
+
+def _decode_attention(
+    q: torch.Tensor,
+    kv_cache: torch.Tensor,
+    block_tables: torch.Tensor,
+    seq_lens: torch.Tensor,
+    max_seq_len: int,
+    scale: float,
+) -> torch.Tensor:
+    """One query per sequence, all sequences at once: padded context, masked past each seq_len."""
+    k, v = gather_context(kv_cache, block_tables, max_seq_len)
+    mask = torch.arange(max_seq_len, device=q.device)[None, :] < seq_lens[:, None]
+    return _sdpa(q.unsqueeze(1), k, v, mask[:, None, None, :], scale)[:, 0]
+
+
+def _sdpa(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor, scale: float
+) -> torch.Tensor:
+    """q [B, Tq, Hq, D], k/v [B, Tk, Hkv, D], mask broadcastable to [B, Hq, Tq, Tk] -> [B, Tq, Hq, D]."""
+    q, k, v = q.transpose(1, 2), k.transpose(1, 2).to(q.dtype), v.transpose(1, 2).to(q.dtype)
+    groups = q.shape[1] // k.shape[1]
+    if groups > 1:
+        k = k.repeat_interleave(groups, dim=1)
+        v = v.repeat_interleave(groups, dim=1)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale).transpose(1, 2)
+
+
+@cache
+def _select_ops(device_type: str) -> tuple:
+    if device_type == "cuda":
+        try:
+            from engine.kernels import paged_attention as kernel_attention
+            from engine.kernels import store_kvcache as kernel_store
+        except ImportError:
+            pass
+        else:
+            return kernel_store, kernel_attention
+    return store_kvcache, paged_attention
+
+
+class Attention(nn.Module):
+    """Store this step's K/V in the paged cache, then attend. Heads are [T, H, D]."""
+
+    def __init__(self, num_heads: int, head_dim: int, scale: float, num_kv_heads: int) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.head_dim = head_dim
+        self.scale = scale
+        self.num_kv_heads = num_kv_heads
+
+    def forward(
+        self,
+        q: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        kv_cache: torch.Tensor,
+        meta: AttentionMetadata,
+    ) -> torch.Tensor:
+        store, attend = _select_ops(q.device.type)
+        store(k, v, kv_cache, meta.slot_mapping)
+        return attend(q, kv_cache, meta, self.scale)
