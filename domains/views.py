@@ -1,0 +1,89 @@
+"""Read-only views the proxy routes with: a domain's models and its request caps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from domains.models import Deployment, Domain, DomainModel
+
+
+@dataclass(frozen=True, slots=True)
+class ModelGrant:
+    """One alias of one domain, resolved to its deployment. A plain value, safe to cache."""
+
+    alias: str
+    deployment_id: int
+    deployment_name: str
+    kind: str
+    url: str
+    served_model_name: str
+    credential_ref: str | None
+    context_length: int | None
+    enabled: bool  # the grant is enabled and the deployment is active
+    rpm: int | None
+    tpm: int | None
+    max_tokens_cap: int | None
+    max_prompt_tokens: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class DomainSettings:
+    domain_id: int
+    name: str
+    active: bool
+    rpm: int | None
+    tpm: int | None
+    max_body_bytes: int
+    max_messages: int
+    max_n: int
+    max_tokens_cap: int | None
+    guardrail_fail_mode: str
+
+
+def domain_view(session: Session, domain_id: int) -> dict[str, ModelGrant]:
+    """alias -> ModelGrant for every model granted to the domain (deny anything not in it)."""
+    rows = session.execute(
+        select(DomainModel, Deployment)
+        .join(Deployment, DomainModel.deployment_id == Deployment.id)
+        .where(DomainModel.domain_id == domain_id)
+        .order_by(DomainModel.alias)
+    ).all()
+    return {
+        grant.alias: ModelGrant(
+            alias=grant.alias,
+            deployment_id=dep.id,
+            deployment_name=dep.name,
+            kind=dep.kind,
+            url=dep.url,
+            served_model_name=dep.served_model_name,
+            credential_ref=dep.credential_ref,
+            context_length=dep.context_length,
+            enabled=grant.enabled and dep.status == "active",
+            rpm=grant.requests_per_minute,
+            tpm=grant.tokens_per_minute,
+            max_tokens_cap=grant.max_tokens_cap,
+            max_prompt_tokens=grant.max_prompt_tokens,
+        )
+        for grant, dep in rows
+    }
+
+
+def domain_settings(session: Session, domain_id: int) -> DomainSettings | None:
+    d = session.get(Domain, domain_id)
+    if d is None:
+        return None
+    return DomainSettings(
+        domain_id=d.id,
+        name=d.name,
+        active=d.status == "active",
+        rpm=d.requests_per_minute,
+        tpm=d.tokens_per_minute,
+        max_body_bytes=d.max_body_bytes,
+        max_messages=d.max_messages,
+        max_n=d.max_n,
+        max_tokens_cap=d.max_tokens_cap,
+        guardrail_fail_mode=d.guardrail_fail_mode,
+    )
