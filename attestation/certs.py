@@ -1,0 +1,264 @@
+"""X.509 chain verification for vendor attestation roots (Intel SGX, NVIDIA).
+
+Chains here are short and fixed by the vendors, so this module does only what those
+chains need, with every algorithm named explicitly:
+
+* signatures: ECDSA P-256/P-384 with SHA-256/384, RSA PKCS#1 v1.5 and RSA-PSS with
+  SHA-256/384/512 (anything else is refused);
+* the top of the chain must be one of the caller's pinned roots, compared by the
+  SHA-256 of its SubjectPublicKeyInfo;
+* validity windows against an injectable `now`;
+* CRLs: signature by the issuer, thisUpdate/nextUpdate, serial lookup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.x509.oid import SignatureAlgorithmOID
+
+from attestation.claims import VerificationError
+
+
+class CertificateError(VerificationError):
+    """A certificate, chain or CRL failed a check."""
+
+
+class RevokedError(CertificateError):
+    """A certificate in the chain is listed on a CRL."""
+
+
+_ECDSA = {
+    SignatureAlgorithmOID.ECDSA_WITH_SHA256: hashes.SHA256,
+    SignatureAlgorithmOID.ECDSA_WITH_SHA384: hashes.SHA384,
+}
+_RSA_PKCS1 = {
+    SignatureAlgorithmOID.RSA_WITH_SHA256: hashes.SHA256,
+    SignatureAlgorithmOID.RSA_WITH_SHA384: hashes.SHA384,
+    SignatureAlgorithmOID.RSA_WITH_SHA512: hashes.SHA512,
+}
+_PSS_HASHES = (hashes.SHA256, hashes.SHA384, hashes.SHA512)
+_CURVES = (ec.SECP256R1, ec.SECP384R1)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(t: datetime) -> datetime:
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+
+def load_pem_certificates(data: bytes) -> list[x509.Certificate]:
+    """All certificates in a PEM bundle, in file order. Raises CertificateError if none."""
+    try:
+        certs = x509.load_pem_x509_certificates(data)
+    except ValueError as e:
+        raise CertificateError(f"cannot parse PEM certificates: {e}") from e
+    if not certs:
+        raise CertificateError("no certificates in PEM data")
+    return certs
+
+
+def spki_sha256(cert: x509.Certificate) -> bytes:
+    spki = cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha256(spki).digest()
+
+
+def fingerprint_sha256(cert: x509.Certificate) -> bytes:
+    return cert.fingerprint(hashes.SHA256())
+
+
+def verify_signature(
+    public_key: object,
+    signature: bytes,
+    data: bytes,
+    algorithm_oid: x509.ObjectIdentifier,
+    pss_params: object = None,
+    pss_hash: hashes.HashAlgorithm | None = None,
+) -> None:
+    """Verify `signature` over `data` with an explicitly allow-listed algorithm."""
+    try:
+        if algorithm_oid in _ECDSA:
+            if not isinstance(public_key, ec.EllipticCurvePublicKey) or not isinstance(
+                public_key.curve, _CURVES
+            ):
+                raise CertificateError("ECDSA signature needs a P-256 or P-384 key")
+            public_key.verify(signature, data, ec.ECDSA(_ECDSA[algorithm_oid]()))
+        elif algorithm_oid in _RSA_PKCS1:
+            if not isinstance(public_key, rsa.RSAPublicKey) or public_key.key_size < 2048:
+                raise CertificateError("RSA signature needs an RSA key of at least 2048 bits")
+            public_key.verify(signature, data, padding.PKCS1v15(), _RSA_PKCS1[algorithm_oid]())
+        elif algorithm_oid == SignatureAlgorithmOID.RSASSA_PSS:
+            if not isinstance(public_key, rsa.RSAPublicKey) or public_key.key_size < 2048:
+                raise CertificateError("RSA-PSS signature needs an RSA key of at least 2048 bits")
+            if not isinstance(pss_params, padding.PSS):
+                raise CertificateError("RSA-PSS signature without parameters")
+            if not isinstance(pss_hash, _PSS_HASHES):
+                raise CertificateError("RSA-PSS hash not allowed")
+            public_key.verify(signature, data, pss_params, pss_hash)
+        else:
+            raise CertificateError(f"signature algorithm {algorithm_oid.dotted_string} not allowed")
+    except InvalidSignature as e:
+        raise CertificateError("signature does not verify") from e
+
+
+def verify_issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> None:
+    """`cert` names `issuer` as its issuer and carries a valid signature by its key."""
+    if cert.issuer != issuer.subject:
+        raise CertificateError(
+            f"issuer of {cert.subject.rfc4514_string()} is {cert.issuer.rfc4514_string()}, "
+            f"not {issuer.subject.rfc4514_string()}"
+        )
+    try:
+        verify_signature(
+            issuer.public_key(),
+            cert.signature,
+            cert.tbs_certificate_bytes,
+            cert.signature_algorithm_oid,
+            cert.signature_algorithm_parameters,
+            cert.signature_hash_algorithm,
+        )
+    except CertificateError as e:
+        raise CertificateError(f"{cert.subject.rfc4514_string()}: {e}") from e
+
+
+def check_validity(cert: x509.Certificate, now: datetime) -> None:
+    now = _aware(now)
+    if now < cert.not_valid_before_utc or now > cert.not_valid_after_utc:
+        raise CertificateError(
+            f"{cert.subject.rfc4514_string()} valid {cert.not_valid_before_utc:%Y-%m-%d}"
+            f"..{cert.not_valid_after_utc:%Y-%m-%d}, not at {now:%Y-%m-%dT%H:%M:%SZ}"
+        )
+
+
+def _check_ca(cert: x509.Certificate) -> None:
+    try:
+        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound as e:
+        raise CertificateError(f"{cert.subject.rfc4514_string()} issues certificates but has no "
+                               "BasicConstraints") from e
+    if not bc.ca:
+        raise CertificateError(f"{cert.subject.rfc4514_string()} is not a CA")
+
+
+def verify_crl(crl: x509.CertificateRevocationList, issuer: x509.Certificate, now: datetime) -> None:
+    """The CRL is signed by `issuer` and current at `now`."""
+    if crl.issuer != issuer.subject:
+        raise CertificateError(f"CRL issuer {crl.issuer.rfc4514_string()} is not "
+                               f"{issuer.subject.rfc4514_string()}")
+    try:
+        verify_signature(issuer.public_key(), crl.signature, crl.tbs_certlist_bytes,
+                         crl.signature_algorithm_oid, crl.signature_algorithm_parameters,
+                         crl.signature_hash_algorithm)
+    except CertificateError as e:
+        raise CertificateError(f"CRL of {issuer.subject.rfc4514_string()}: {e}") from e
+    now = _aware(now)
+    nxt = crl.next_update_utc
+    if nxt is None:
+        raise CertificateError(f"CRL of {issuer.subject.rfc4514_string()} has no nextUpdate")
+    if now < crl.last_update_utc or now > nxt:
+        raise CertificateError(
+            f"CRL of {issuer.subject.rfc4514_string()} current {crl.last_update_utc:%Y-%m-%d}.."
+            f"{nxt:%Y-%m-%d}, not at {now:%Y-%m-%d}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ChainResult:
+    """A verified chain, leaf first, ending at the pinned root it matched."""
+
+    certificates: tuple[x509.Certificate, ...]
+    root: x509.Certificate
+    crls_checked: int
+
+    @property
+    def leaf(self) -> x509.Certificate:
+        return self.certificates[0]
+
+
+def verify_chain(
+    chain: Sequence[x509.Certificate],
+    roots: Sequence[x509.Certificate],
+    *,
+    now: datetime | None = None,
+    crls: Sequence[x509.CertificateRevocationList] = (),
+    check_time: bool = True,
+) -> ChainResult:
+    """Verify `chain` (leaf first) up to one of the pinned `roots`.
+
+    The chain may or may not include the root; if it does, the included root must be
+    the pinned one (same SubjectPublicKeyInfo). Every issuer must be a CA. With
+    `check_time` every certificate, root included, must be valid at `now`. Each CRL
+    whose issuer is in the chain is verified (signature, currency) and the certificates
+    it covers must not be on it. Raises CertificateError (RevokedError) on failure.
+    """
+    if not chain:
+        raise CertificateError("empty certificate chain")
+    if not roots:
+        raise CertificateError("no pinned roots")
+    now = _aware(now) if now is not None else utcnow()
+    pinned = {spki_sha256(r): r for r in roots}
+    certs = list(chain)
+    if spki_sha256(certs[-1]) in pinned and certs[-1].issuer == certs[-1].subject and len(certs) > 1:
+        root = pinned[spki_sha256(certs.pop())]
+    else:
+        root = None
+    if root is None:
+        last = certs[-1]
+        candidates = [r for r in roots if r.subject == last.issuer]
+        for cand in candidates:
+            try:
+                verify_issued_by(last, cand)
+            except CertificateError:
+                continue
+            root = cand
+            break
+        if root is None:
+            raise CertificateError(
+                f"chain does not end at a pinned root (top issuer {last.issuer.rfc4514_string()})"
+            )
+    full = [*certs, root]
+    for cert, issuer in itertools.pairwise(full):
+        _check_ca(issuer)
+        verify_issued_by(cert, issuer)
+    verify_issued_by(root, root)
+    if check_time:
+        for cert in full:
+            check_validity(cert, now)
+    by_subject = {c.subject: c for c in full}
+    checked = 0
+    for crl in crls:
+        issuer = by_subject.get(crl.issuer)
+        if issuer is None:
+            continue
+        verify_crl(crl, issuer, now)
+        checked += 1
+        for cert in full:
+            if cert.issuer == crl.issuer and cert is not root:
+                revoked = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
+                if revoked is not None:
+                    raise RevokedError(
+                        f"{cert.subject.rfc4514_string()} (serial {cert.serial_number:x}) revoked "
+                        f"on {revoked.revocation_date_utc:%Y-%m-%d}"
+                    )
+    return ChainResult(tuple(full), root, checked)
+
+
+def ecdsa_raw_to_der(raw: bytes) -> bytes:
+    """r‖s (big-endian, equal halves) → DER ECDSA-Sig-Value."""
+    if len(raw) % 2:
+        raise CertificateError("raw ECDSA signature has odd length")
+    half = len(raw) // 2
+    return encode_dss_signature(int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big"))
