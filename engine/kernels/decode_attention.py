@@ -1,0 +1,172 @@
+"""Paged decode attention: split-KV (flash-decoding) with GQA head packing and a reduction pass.
+
+Pass 1, grid (num_seqs, num_kv_heads, num_splits): a program takes every query head that shares one
+KV head (BLOCK_H rows, padded to >= 16 for tl.dot), so each KV tile is read once per group. The
+context is cut into num_splits contiguous ranges (rounded up to BLOCK_N tokens); the program walks its
+range in BLOCK_N-token tiles, looking each token's physical block up in the block table, with an
+online softmax in base 2. It writes the normalized partial output and its log2-sum-exp.
+Pass 2, grid (num_seqs, num_q_heads): merge the splits by their LSE.
+
+The grid depends only on the batch size, the head counts and num_splits, never on data on the device,
+so both passes can be captured in a CUDA graph. A padded row (seq_len 0) has only empty splits and
+produces zeros; no address outside its block-table row is read.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+LOG2E = 1.4426950408889634
+
+
+@triton.jit
+def _decode_split_kernel(
+    q_ptr, cache_ptr, block_tables_ptr, seq_lens_ptr, mid_o_ptr, mid_lse_ptr,
+    sm_scale_log2,
+    stride_qt, stride_qh,
+    stride_ckv, stride_cb, stride_cs, stride_ch,
+    stride_bt,
+    stride_mo_t, stride_mo_h, stride_mo_s,
+    stride_ml_t, stride_ml_h,
+    GROUP: tl.constexpr, HEAD_DIM: tl.constexpr, BLOCK_SIZE: tl.constexpr, NUM_SPLITS: tl.constexpr,
+    BLOCK_H: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, DOT_PRECISION: tl.constexpr,
+):
+    seq = tl.program_id(0)
+    kv_head = tl.program_id(1)
+    split = tl.program_id(2)
+
+    rows = tl.arange(0, BLOCK_H)  # query heads of this KV head
+    dims = tl.arange(0, BLOCK_D)
+    row_mask = rows < GROUP
+    dim_mask = dims < HEAD_DIM
+    heads = kv_head * GROUP + rows
+
+    seq_len = tl.load(seq_lens_ptr + seq)
+    split_len = tl.cdiv(tl.cdiv(seq_len, NUM_SPLITS), BLOCK_N) * BLOCK_N
+    start = split * split_len
+    end = tl.minimum(start + split_len, seq_len)
+
+    q = tl.load(
+        q_ptr + seq * stride_qt + heads[:, None] * stride_qh + dims[None, :],
+        mask=row_mask[:, None] & dim_mask[None, :], other=0.0,
+    )
+    m_i = tl.full([BLOCK_H], -1.0e30, dtype=tl.float32)  # finite: a fully masked tile gives p = 0, not NaN
+    l_i = tl.zeros([BLOCK_H], dtype=tl.float32)
+    acc = tl.zeros([BLOCK_H, BLOCK_D], dtype=tl.float32)
+
+    k_base = cache_ptr + kv_head * stride_ch
+    v_base = k_base + stride_ckv
+    for tile in range(start, end, BLOCK_N):
+        pos = tile + tl.arange(0, BLOCK_N)
+        pos_mask = pos < end
+        block = tl.load(block_tables_ptr + seq * stride_bt + pos // BLOCK_SIZE, mask=pos_mask, other=0)
+        tok = block.to(tl.int64) * stride_cb + (pos % BLOCK_SIZE) * stride_cs
+        kv_mask = pos_mask[:, None] & dim_mask[None, :]
+        k = tl.load(k_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
+        v = tl.load(v_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
+
+        s = tl.dot(q, tl.trans(k), input_precision=DOT_PRECISION) * sm_scale_log2  # [BLOCK_H, BLOCK_N]
+        s = tl.where(pos_mask[None, :], s, float("-inf"))
+        m_new = tl.maximum(m_i, tl.max(s, axis=1))
+        alpha = tl.exp2(m_i - m_new)
+        p = tl.exp2(s - m_new[:, None])
+        l_i = l_i * alpha + tl.sum(p, axis=1)
+        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision=DOT_PRECISION)
+        m_i = m_new
+
+    # Empty split (start >= seq_len): lse = -inf, weight 0 in the merge.
+    lse = tl.where(l_i > 0, m_i + tl.log2(tl.maximum(l_i, 1e-30)), float("-inf"))
+    out = acc / tl.maximum(l_i, 1e-30)[:, None]
+    tl.store(
+        mid_o_ptr + seq * stride_mo_t + heads[:, None] * stride_mo_h + split * stride_mo_s + dims[None, :],
+        out, mask=row_mask[:, None] & dim_mask[None, :],
+    )
+    tl.store(mid_lse_ptr + seq * stride_ml_t + heads * stride_ml_h + split, lse, mask=row_mask)
+
+
+@triton.jit
+def _decode_reduce_kernel(
+    mid_o_ptr, mid_lse_ptr, out_ptr,
+    stride_mo_t, stride_mo_h, stride_mo_s,
+    stride_ml_t, stride_ml_h,
+    stride_ot, stride_oh,
+    HEAD_DIM: tl.constexpr, NUM_SPLITS: tl.constexpr, BLOCK_D: tl.constexpr,
+):
+    # One program per (sequence, query head): weights 2^(lse_i - max lse), zeros if every split is empty.
+    seq = tl.program_id(0)
+    head = tl.program_id(1)
+    splits = tl.arange(0, NUM_SPLITS)
+    dims = tl.arange(0, BLOCK_D)
+    lse = tl.load(mid_lse_ptr + seq * stride_ml_t + head * stride_ml_h + splits)
+    lse_max = tl.max(lse, axis=0)
+    lse_max = tl.where(lse_max == float("-inf"), 0.0, lse_max)
+    w = tl.where(lse == float("-inf"), 0.0, tl.exp2(lse - lse_max))
+    o = tl.load(
+        mid_o_ptr + seq * stride_mo_t + head * stride_mo_h + splits[:, None] * stride_mo_s + dims[None, :],
+        mask=dims[None, :] < HEAD_DIM, other=0.0,
+    )
+    out = tl.sum(o * w[:, None], axis=0) / tl.maximum(tl.sum(w, axis=0), 1e-30)
+    tl.store(out_ptr + seq * stride_ot + head * stride_oh + dims, out.to(out_ptr.dtype.element_ty),
+             mask=dims < HEAD_DIM)
+
+
+def default_num_splits(num_seqs: int, num_kv_heads: int) -> int:
+    """Enough splits to give ~256 programs (a few per SM), a power of two in [1, 16]; shapes only."""
+    want = triton.cdiv(256, max(num_seqs * num_kv_heads, 1))
+    return min(16, triton.next_power_of_2(want))
+
+
+def decode_attention(
+    q: torch.Tensor,
+    kv_cache: torch.Tensor,
+    block_tables: torch.Tensor,
+    seq_lens: torch.Tensor,
+    scale: float,
+    num_splits: int | None = None,
+    block_n: int = 32,
+) -> torch.Tensor:
+    """q: [S, q_heads, head_dim], one query token per sequence (row s belongs to sequence s).
+
+    kv_cache: [2, blocks, block_size, kv_heads, head_dim]; block_tables: [S, max_blocks];
+    seq_lens: [S] (0 = padded row, output zeros). Returns [S, q_heads, head_dim] in q's dtype.
+    """
+    num_seqs, num_q_heads, head_dim = q.shape
+    _, _, block_size, num_kv_heads, cache_head_dim = kv_cache.shape
+    assert cache_head_dim == head_dim and num_q_heads % num_kv_heads == 0, (q.shape, kv_cache.shape)
+    assert q.stride(2) == 1 and kv_cache.is_contiguous() and block_tables.stride(1) == 1
+    assert seq_lens.shape == (num_seqs,) and block_tables.shape[0] == num_seqs
+    group = num_q_heads // num_kv_heads
+    if num_splits is None:
+        num_splits = default_num_splits(num_seqs, num_kv_heads)
+    assert num_splits >= 1 and num_splits & (num_splits - 1) == 0, "num_splits must be a power of 2"
+    assert block_n >= 16 and block_n & (block_n - 1) == 0, "block_n must be a power of 2 >= 16 (tl.dot)"
+    out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
+    if num_seqs == 0:
+        return out
+    mid_o = torch.empty((num_seqs, num_q_heads, num_splits, head_dim), dtype=torch.float32, device=q.device)
+    mid_lse = torch.empty((num_seqs, num_q_heads, num_splits), dtype=torch.float32, device=q.device)
+    block_d = triton.next_power_of_2(head_dim)
+    _decode_split_kernel[(num_seqs, num_kv_heads, num_splits)](
+        q, kv_cache, block_tables, seq_lens, mid_o, mid_lse,
+        scale * LOG2E,
+        q.stride(0), q.stride(1),
+        kv_cache.stride(0), kv_cache.stride(1), kv_cache.stride(2), kv_cache.stride(3),
+        block_tables.stride(0),
+        mid_o.stride(0), mid_o.stride(1), mid_o.stride(2),
+        mid_lse.stride(0), mid_lse.stride(1),
+        GROUP=group, HEAD_DIM=head_dim, BLOCK_SIZE=block_size, NUM_SPLITS=num_splits,
+        BLOCK_H=max(16, triton.next_power_of_2(group)), BLOCK_D=max(16, block_d), BLOCK_N=block_n,
+        DOT_PRECISION="ieee" if q.dtype == torch.float32 else "tf32",
+        num_warps=4, num_stages=2,
+    )
+    _decode_reduce_kernel[(num_seqs, num_q_heads)](
+        mid_o, mid_lse, out,
+        mid_o.stride(0), mid_o.stride(1), mid_o.stride(2),
+        mid_lse.stride(0), mid_lse.stride(1),
+        out.stride(0), out.stride(1),
+        HEAD_DIM=head_dim, NUM_SPLITS=num_splits, BLOCK_D=block_d,
+        num_warps=4,
+    )
+    return out

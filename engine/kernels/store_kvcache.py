@@ -1,0 +1,49 @@
+"""Write new K/V rows into the paged cache by slot mapping (slot -1 = skip)."""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def _store_kvcache_kernel(
+    k_ptr, v_ptr, cache_ptr, slot_ptr,
+    stride_kt, stride_kh, stride_vt, stride_vh,
+    stride_ckv, stride_cslot, stride_ch,
+    NUM_HEADS: tl.constexpr, HEAD_DIM: tl.constexpr,
+    BLOCK_H: tl.constexpr, BLOCK_D: tl.constexpr,
+):
+    # One program per token: copy its [heads, head_dim] K and V tiles to `slot`.
+    t = tl.program_id(0)
+    slot = tl.load(slot_ptr + t).to(tl.int64)
+    heads = tl.arange(0, BLOCK_H)[:, None]
+    dims = tl.arange(0, BLOCK_D)[None, :]
+    num_heads = tl.where(slot >= 0, NUM_HEADS, 0)  # slot -1: nothing to copy
+    mask = (heads < num_heads) & (dims < HEAD_DIM)
+    dst = tl.maximum(slot, 0) * stride_cslot + heads * stride_ch + dims
+    k = tl.load(k_ptr + t * stride_kt + heads * stride_kh + dims, mask=mask)
+    v = tl.load(v_ptr + t * stride_vt + heads * stride_vh + dims, mask=mask)
+    tl.store(cache_ptr + dst, k, mask=mask)
+    tl.store(cache_ptr + stride_ckv + dst, v, mask=mask)
+
+
+def store_kvcache(
+    k: torch.Tensor, v: torch.Tensor, kv_cache: torch.Tensor, slot_mapping: torch.Tensor
+) -> None:
+    """k, v: [T, kv_heads, head_dim]; kv_cache: [2, blocks, block_size, kv_heads, head_dim] (in place)."""
+    num_tokens, num_heads, head_dim = k.shape
+    assert v.shape == k.shape and kv_cache.shape[3:] == (num_heads, head_dim), (k.shape, kv_cache.shape)
+    assert k.stride(2) == 1 and v.stride(2) == 1 and kv_cache.is_contiguous()
+    assert slot_mapping.shape == (num_tokens,)
+    if num_tokens == 0:
+        return
+    # A slot indexes the flattened (block, offset) pair: the cache is contiguous, so one stride covers both.
+    _store_kvcache_kernel[(num_tokens,)](
+        k, v, kv_cache, slot_mapping,
+        k.stride(0), k.stride(1), v.stride(0), v.stride(1),
+        kv_cache.stride(0), kv_cache.stride(2), kv_cache.stride(3),
+        NUM_HEADS=num_heads, HEAD_DIM=head_dim,
+        BLOCK_H=triton.next_power_of_2(num_heads), BLOCK_D=triton.next_power_of_2(head_dim),
+    )
