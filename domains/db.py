@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import migrations
 
-MIGRATIONS_DIR = Path(migrations.__file__).resolve().parent
+# __path__, not __file__: an editable install may expose the package as a namespace.
+MIGRATIONS_DIR = Path(next(iter(migrations.__path__))).resolve()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
