@@ -90,7 +90,9 @@ def intel_sgx_root() -> x509.Certificate:
 
 @cache
 def nvidia_device_root() -> x509.Certificate:
-    return _pinned(_load("nvidia_device_identity_ca.pem")[0], NVIDIA_DEVICE_ROOT_SHA256, "NVIDIA Device Identity CA")
+    return _pinned(
+        _load("nvidia_device_identity_ca.pem")[0], NVIDIA_DEVICE_ROOT_SHA256, "NVIDIA Device Identity CA"
+    )
 
 
 @cache

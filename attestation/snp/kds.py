@@ -28,7 +28,13 @@ OID_FMC_SPL = "1.3.6.1.4.1.3704.1.3.9"
 OID_HWID = "1.3.6.1.4.1.3704.1.4"
 OID_CSP_ID = "1.3.6.1.4.1.3704.1.5"
 
-SPL_OIDS = {"bl": OID_BL_SPL, "tee": OID_TEE_SPL, "snp": OID_SNP_SPL, "ucode": OID_UCODE_SPL, "fmc": OID_FMC_SPL}
+SPL_OIDS = {
+    "bl": OID_BL_SPL,
+    "tee": OID_TEE_SPL,
+    "snp": OID_SNP_SPL,
+    "ucode": OID_UCODE_SPL,
+    "fmc": OID_FMC_SPL,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +75,9 @@ class EndorsementCert:
 
     def spl(self, name: str) -> int | None:
         v = self.extensions.get(SPL_OIDS[name])
-        return der.decode_int(der.expect(der.read_single(v), der.INTEGER, name).value) if v is not None else None
+        return (
+            der.decode_int(der.expect(der.read_single(v), der.INTEGER, name).value) if v is not None else None
+        )
 
     def spls(self) -> dict[str, int]:
         return {k: s for k in SPL_OIDS if (s := self.spl(k)) is not None}

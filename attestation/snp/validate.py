@@ -1,0 +1,115 @@
+"""SEV-SNP policy: what a verified report must say (go-sev-guest `validate` in spirit)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from attestation.claims import Verdict
+from attestation.snp.abi import Report
+
+TCB_PARTS = ("bl", "tee", "snp", "ucode", "fmc")
+
+
+@dataclass(slots=True)
+class SnpPolicy:
+    measurements: list[str] = field(default_factory=list)  # hex; empty = any (warned)
+    min_tcb: dict[str, int] = field(default_factory=dict)  # {"bl":, "tee":, "snp":, "ucode":, "fmc":}
+    allow_debug: bool = False
+    allow_migration_agent: bool = False
+    allow_smt: bool = True
+    vmpl: int | None = None  # expected VMPL; None = any
+    product: str | None = None  # "Milan" | "Genoa" | "Turin" (or "Simulated")
+    host_data: str | None = None  # hex
+    report_data: str | None = None  # hex; set by the client to the binding it computed
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SnpPolicy:
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown sev-snp policy keys: {', '.join(sorted(unknown))}")
+        p = cls(**d)
+        p.measurements = [m.lower() for m in p.measurements]
+        bad = set(p.min_tcb) - set(TCB_PARTS)
+        if bad:
+            raise ValueError(f"unknown min_tcb components: {', '.join(sorted(bad))}")
+        return p
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None and k != "report_data"}
+
+
+def _short(h: str) -> str:
+    return h[:12] + "…"
+
+
+def validate(report: Report, product: str, policy: SnpPolicy, verdict: Verdict) -> None:
+    """Append one check per policy item to `verdict`."""
+    meas = report.measurement.hex()
+    if policy.measurements:
+        ok = meas in policy.measurements
+        verdict.add(
+            "measurement",
+            ok,
+            f"Measurement {_short(meas)} is in your allow-list"
+            if ok
+            else f"Measurement {_short(meas)} not in your allow-list",
+        )
+    if policy.min_tcb:
+        tcb = report.tcb("reported", product).parts()
+        low = [f"{k} {tcb.get(k)} < {v}" for k, v in policy.min_tcb.items() if tcb.get(k, 0) < v]
+        verdict.add(
+            "tcb_minimum",
+            not low,
+            "Firmware (TCB) is at least your minimum"
+            if not low
+            else f"Firmware (TCB) below minimum: {', '.join(low)}",
+        )
+    if not policy.allow_debug:
+        verdict.add(
+            "debug_disabled",
+            not report.policy.debug,
+            "Debug disabled" if not report.policy.debug else "Debug ENABLED: the host can read guest memory",
+        )
+    if not policy.allow_migration_agent:
+        verdict.add(
+            "migration_agent",
+            not report.policy.migrate_ma,
+            "No migration agent" if not report.policy.migrate_ma else "A migration agent is allowed",
+        )
+    if not policy.allow_smt:
+        verdict.add(
+            "smt",
+            not report.policy.smt,
+            "SMT (hyper-threading) disallowed by guest policy"
+            if not report.policy.smt
+            else "Guest policy allows SMT",
+        )
+    if policy.vmpl is not None:
+        verdict.add(
+            "vmpl",
+            report.vmpl == policy.vmpl,
+            f"Report requested at VMPL {report.vmpl}"
+            + ("" if report.vmpl == policy.vmpl else f", expected {policy.vmpl}"),
+        )
+    if policy.product is not None:
+        verdict.add(
+            "product", policy.product == product, f"Product line {product} (expected {policy.product})"
+        )
+    if policy.host_data is not None:
+        ok = report.host_data.hex() == policy.host_data.lower()
+        verdict.add(
+            "host_data",
+            ok,
+            "HOST_DATA matches" if ok else f"HOST_DATA {_short(report.host_data.hex())} differs",
+        )
+    if policy.report_data is not None:
+        ok = report.report_data.hex() == policy.report_data.lower()
+        verdict.add(
+            "report_data",
+            ok,
+            "Report is bound to your nonce and this server's TLS key"
+            if ok
+            else "Report data does not match your nonce and TLS key (replayed or for another key)",
+        )
