@@ -1,0 +1,137 @@
+"""Paged KV blocks with reference counts and automatic prefix caching (vLLM V1's block pool)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.sequence import Sequence
+
+
+@dataclass(slots=True)
+class Block:
+    block_id: int
+    ref_count: int = 0
+    hash: bytes | None = None
+    token_ids: tuple[int, ...] = ()
+
+
+def hash_block(parent: bytes | None, token_ids: list[int]) -> bytes:
+    h = hashlib.sha256(parent or b"")
+    h.update(np.asarray(token_ids, dtype=np.int64).tobytes())
+    return h.digest()
+
+
+class BlockManager:
+    """Free blocks sit in an LRU queue: allocation pops the head, a freed cached block goes to the tail."""
+
+    def __init__(self, num_blocks: int, block_size: int, enable_prefix_caching: bool = True) -> None:
+        self.block_size = block_size
+        self.enable_prefix_caching = enable_prefix_caching
+        self.blocks = [Block(i) for i in range(num_blocks)]
+        self.free_block_ids: OrderedDict[int, None] = OrderedDict.fromkeys(range(num_blocks))
+        self.hash_to_block: dict[bytes, int] = {}
+        self.prefix_cache_queries = 0
+        self.prefix_cache_hits = 0
+
+    @property
+    def num_blocks(self) -> int:
+        return len(self.blocks)
+
+    @property
+    def num_free_blocks(self) -> int:
+        return len(self.free_block_ids)
+
+    def block_hashes(self, seq: Sequence, num_full_blocks: int) -> list[bytes]:
+        bs = self.block_size
+        hashes = seq.block_hashes
+        for i in range(len(hashes), num_full_blocks):
+            hashes.append(hash_block(hashes[-1] if hashes else None, seq.token_ids[i * bs : (i + 1) * bs]))
+        return hashes
+
+    def get_computed_blocks(self, seq: Sequence) -> list[int]:
+        """The longest run of cached full blocks of seq's prefix; the last token is always recomputed."""
+        if not self.enable_prefix_caching:
+            return []
+        bs = self.block_size
+        num_full = (seq.num_tokens - 1) // bs
+        hit: list[int] = []
+        for i, h in enumerate(self.block_hashes(seq, num_full)[:num_full]):
+            block_id = self.hash_to_block.get(h)
+            tokens = tuple(seq.token_ids[i * bs : (i + 1) * bs])
+            if block_id is None or self.blocks[block_id].token_ids != tokens:
+                break
+            hit.append(block_id)
+        return hit
+
+    def allocate_slots(
+        self, seq: Sequence, num_new_tokens: int, computed_blocks: list[int] | None = None
+    ) -> bool:
+        """Give seq the blocks it needs for num_new_tokens more tokens (after any prefix hit), or fail."""
+        computed_blocks = computed_blocks or []
+        bs = self.block_size
+        num_computed = seq.num_computed_tokens + len(computed_blocks) * bs
+        num_needed = -(-(num_computed + num_new_tokens) // bs) - len(seq.block_table) - len(computed_blocks)
+        num_revived = sum(1 for b in computed_blocks if self.blocks[b].ref_count == 0)
+        if max(num_needed, 0) + num_revived > len(self.free_block_ids):
+            return False
+        if not seq.block_table and self.enable_prefix_caching:
+            self.prefix_cache_queries += seq.num_tokens
+            self.prefix_cache_hits += len(computed_blocks) * bs
+        for block_id in computed_blocks:
+            block = self.blocks[block_id]
+            if block.ref_count == 0:
+                del self.free_block_ids[block_id]
+            block.ref_count += 1
+            seq.block_table.append(block_id)
+        if computed_blocks:
+            seq.num_computed_tokens = num_computed
+            seq.num_cached_tokens = max(seq.num_cached_tokens, num_computed)
+            seq.num_hashed_blocks = len(computed_blocks)
+        for _ in range(num_needed):
+            block_id, _ = self.free_block_ids.popitem(last=False)
+            block = self.blocks[block_id]
+            if block.hash is not None:
+                if self.hash_to_block.get(block.hash) == block_id:
+                    del self.hash_to_block[block.hash]
+                block.hash, block.token_ids = None, ()
+            block.ref_count = 1
+            seq.block_table.append(block_id)
+        return True
+
+    def cache_full_blocks(self, seq: Sequence) -> None:
+        """Publish seq's newly computed full blocks to the prefix cache."""
+        if not self.enable_prefix_caching:
+            return
+        bs = self.block_size
+        num_full = seq.num_computed_tokens // bs
+        if num_full <= seq.num_hashed_blocks:
+            return
+        hashes = self.block_hashes(seq, num_full)
+        for i in range(seq.num_hashed_blocks, num_full):
+            h = hashes[i]
+            if h in self.hash_to_block:
+                continue
+            block = self.blocks[seq.block_table[i]]
+            block.hash, block.token_ids = h, tuple(seq.token_ids[i * bs : (i + 1) * bs])
+            self.hash_to_block[h] = block.block_id
+        seq.num_hashed_blocks = num_full
+
+    def free(self, seq: Sequence) -> None:
+        """Release seq's blocks, last first, so its least shareable blocks are evicted first."""
+        for block_id in reversed(seq.block_table):
+            block = self.blocks[block_id]
+            block.ref_count -= 1
+            if block.ref_count == 0:
+                self.free_block_ids[block_id] = None
+                if block.hash is None:
+                    self.free_block_ids.move_to_end(block_id, last=False)
+        seq.block_table.clear()
+        seq.num_computed_tokens = 0
+        seq.num_hashed_blocks = 0
+
+    def usage(self) -> float:
+        return 1.0 - len(self.free_block_ids) / max(len(self.blocks), 1)

@@ -1,0 +1,144 @@
+"""Allocates the paged KV cache, turns a scheduled batch into model inputs, runs the model and samples."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import chain
+
+import numpy as np
+import torch
+
+from engine.attention_metadata import AttentionMetadata
+from engine.config import EngineConfig
+from engine.loader import load_model
+from engine.sampler import Sampler, SamplerOutput
+from engine.scheduler import SchedulerOutput
+from engine.sequence import Sequence
+
+
+@dataclass(slots=True)
+class ModelInput:
+    input_ids: torch.Tensor
+    positions: torch.Tensor
+    meta: AttentionMetadata
+    sample_indices: torch.Tensor
+    sample_seqs: list[Sequence]
+
+
+class ModelRunner:
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+        self.device = torch.device(config.device)
+        loaded = load_model(config)
+        self.model, self.spec, self.tokenizer = loaded.model, loaded.spec, loaded.tokenizer
+        self.block_size = config.block_size
+        self.max_model_len = min(config.max_model_len or self.spec.max_position, self.spec.max_position)
+        self.num_blocks = self._num_kv_blocks()
+        shape = (2, self.num_blocks, self.block_size, self.spec.num_kv_heads, self.spec.head_dim)
+        self.kv_caches = [
+            torch.zeros(shape, dtype=self.spec.dtype, device=self.device) for _ in range(self.spec.num_layers)
+        ]
+        self.max_model_len = min(self.max_model_len, self.num_blocks * self.block_size)
+        self.sampler = Sampler(self.spec.eos_token_ids, config.seed, self.device)
+
+    @property
+    def block_bytes(self) -> int:
+        s = self.spec
+        itemsize = torch.empty((), dtype=s.dtype).element_size()
+        return 2 * s.num_layers * self.block_size * s.num_kv_heads * s.head_dim * itemsize
+
+    def _num_kv_blocks(self) -> int:
+        cfg = self.config
+        if cfg.num_kv_blocks is not None:
+            return cfg.num_kv_blocks
+        blocks_per_seq = -(-self.max_model_len // self.block_size)
+        if self.device.type == "cuda":
+            peak = self._profile_run()
+            free, total = torch.cuda.mem_get_info(self.device)
+            current = torch.cuda.memory_allocated(self.device)
+            budget = total * cfg.gpu_memory_utilization - (total - free) - peak + current
+            num = int(budget // self.block_bytes)
+        else:
+            num = int(cfg.cpu_kv_cache_space_gb * 2**30 // self.block_bytes)
+        num = min(num, blocks_per_seq * cfg.max_num_seqs + 1)
+        if num < 1:
+            raise MemoryError("no memory left for the KV cache; lower max_model_len or raise the budget")
+        return num
+
+    @torch.inference_mode()
+    def _profile_run(self) -> int:
+        """Peak activation bytes of a max-size prefill, run against a throwaway KV cache."""
+        cfg = self.config
+        num_tokens = min(cfg.max_num_batched_tokens or 1, self.max_model_len * cfg.max_num_seqs)
+        seq_len = min(self.max_model_len, num_tokens)
+        lens = [seq_len] * (num_tokens // seq_len) + ([num_tokens % seq_len] if num_tokens % seq_len else [])
+        blocks = [-(-n // self.block_size) for n in lens]
+        shape = (2, sum(blocks), self.block_size, self.spec.num_kv_heads, self.spec.head_dim)
+        caches = [
+            torch.zeros(shape, dtype=self.spec.dtype, device=self.device)
+            for _ in range(self.spec.num_layers)
+        ]
+        starts = np.cumsum([0, *blocks])
+        tables = [list(range(starts[i], starts[i + 1])) for i in range(len(lens))]
+        torch.cuda.reset_peak_memory_stats(self.device)
+        inp = self._build(lens, [0] * len(lens), lens, tables, [0] * num_tokens)
+        hidden = self.model(inp[0], inp[1], caches, inp[2])
+        self.model.compute_logits(hidden[-len(lens) :])
+        torch.cuda.synchronize(self.device)
+        peak = torch.cuda.max_memory_allocated(self.device)
+        del caches, hidden
+        torch.cuda.empty_cache()
+        return peak
+
+    def _build(
+        self,
+        query_lens: list[int],
+        starts: list[int],
+        seq_lens: list[int],
+        tables: list[list[int]],
+        token_ids: list[int],
+    ) -> tuple[torch.Tensor, torch.Tensor, AttentionMetadata]:
+        bs = self.block_size
+        q = np.asarray(query_lens, dtype=np.int64)
+        cu = np.zeros(len(q) + 1, dtype=np.int64)
+        np.cumsum(q, out=cu[1:])
+        positions = np.arange(cu[-1]) - np.repeat(cu[:-1] - np.asarray(starts, dtype=np.int64), q)
+        width = max(len(t) for t in tables)
+        bt = np.zeros((len(tables), width), dtype=np.int64)
+        for i, t in enumerate(tables):
+            bt[i, : len(t)] = t
+        slots = bt[np.repeat(np.arange(len(q)), q), positions // bs] * bs + positions % bs
+        dev = self.device
+        meta = AttentionMetadata(
+            query_start_loc=torch.from_numpy(cu.astype(np.int32)).to(dev),
+            seq_lens=torch.tensor(seq_lens, dtype=torch.int32, device=dev),
+            slot_mapping=torch.from_numpy(slots).to(dev),
+            block_tables=torch.from_numpy(bt.astype(np.int32)).to(dev),
+            max_query_len=int(q.max()),
+            max_seq_len=max(seq_lens),
+        )
+        input_ids = torch.tensor(token_ids, dtype=torch.int64, device=dev)
+        return input_ids, torch.from_numpy(positions).to(dev), meta
+
+    def prepare(self, sched: SchedulerOutput) -> ModelInput:
+        seqs, nums = sched.seqs, sched.num_scheduled_tokens
+        starts = [s.num_computed_tokens for s in seqs]
+        seq_lens = [a + n for a, n in zip(starts, nums, strict=True)]
+        spans = zip(seqs, starts, seq_lens, strict=True)
+        token_ids = list(chain.from_iterable(s.token_ids[a:e] for s, a, e in spans))
+        tables = [s.block_table for s in seqs]
+        input_ids, positions, meta = self._build(nums, starts, seq_lens, tables, token_ids)
+        ends = np.cumsum(nums) - 1
+        picked = [i for i, (s, e) in enumerate(zip(seqs, seq_lens, strict=True)) if e == s.num_tokens]
+        sample_indices = torch.from_numpy(ends[picked]).to(self.device)
+        return ModelInput(input_ids, positions, meta, sample_indices, [seqs[i] for i in picked])
+
+    @torch.inference_mode()
+    def execute(self, sched: SchedulerOutput) -> tuple[list[Sequence], SamplerOutput]:
+        """Run one step; returns the sequences that get a new token and what was sampled for them."""
+        inp = self.prepare(sched)
+        hidden = self.model(inp.input_ids, inp.positions, self.kv_caches, inp.meta)
+        if not inp.sample_seqs:
+            return [], SamplerOutput([], [])
+        logits = self.model.compute_logits(hidden[inp.sample_indices])
+        return inp.sample_seqs, self.sampler(logits, inp.sample_seqs)
