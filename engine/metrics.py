@@ -1,0 +1,147 @@
+"""Prometheus metrics under vLLM's names, in a per-app CollectorRegistry.
+
+Engine totals (tokens, successes, preemptions, prefix cache) and the queue gauges are read from
+`engine.stats()` at scrape time; latency histograms are observed per request by the server.
+GPU utilisation and memory come from NVML when an NVIDIA GPU is present (nothing otherwise).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from engine.outputs import EngineStats, RequestMetrics
+
+log = logging.getLogger("engine.metrics")
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+LABELS = ("model_name", "engine")
+
+# vLLM's buckets (vllm/v1/metrics/loggers.py)
+TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+                20.0, 40.0, 80.0, 160.0, 640.0, 2560.0)  # fmt: skip
+ITL_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+               20.0, 40.0, 80.0)  # fmt: skip
+REQUEST_BUCKETS = (0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0,
+                   120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0)  # fmt: skip
+
+
+class _EngineCollector(Collector):
+    """Gauges and counters from one `engine.stats()` call per scrape."""
+
+    def __init__(self, stats: Callable[[], EngineStats], labels: tuple[str, str]) -> None:
+        self._stats = stats
+        self._labels = list(labels)
+
+    def collect(self) -> Iterator[Metric]:
+        s = self._stats()
+        for name, doc, value in (
+            ("vllm:num_requests_running", "Number of requests in model execution batches.", s.num_running),
+            ("vllm:num_requests_waiting", "Number of requests waiting to be processed.", s.num_waiting),
+            ("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", s.kv_cache_usage),
+        ):
+            g = GaugeMetricFamily(name, doc, labels=LABELS)
+            g.add_metric(self._labels, value)
+            yield g
+        for name, doc, value in (
+            ("vllm:prompt_tokens", "Number of prefill tokens processed.", s.prompt_tokens),
+            ("vllm:generation_tokens", "Number of generation tokens processed.", s.generation_tokens),
+            ("vllm:num_preemptions", "Cumulative number of preemption from the engine.", s.num_preemptions),
+            ("vllm:prefix_cache_queries", "Prefix cache queries, in terms of number of queried tokens.",
+             s.prefix_cache_queries),
+            ("vllm:prefix_cache_hits", "Prefix cache hits, in terms of number of cached tokens.",
+             s.prefix_cache_hits),
+        ):  # fmt: skip
+            c = CounterMetricFamily(name, doc, labels=LABELS)
+            c.add_metric(self._labels, value)
+            yield c
+        doc = "Count of successfully processed requests."
+        c = CounterMetricFamily("vllm:request_success", doc, labels=(*LABELS, "finished_reason"))
+        for reason in sorted({"stop", "length", "abort", *s.request_success}):
+            c.add_metric([*self._labels, reason], s.request_success.get(reason, 0))
+        yield c
+
+
+class _GpuCollector(Collector):
+    """NVML utilisation and memory per GPU; yields nothing when NVML or a GPU is absent."""
+
+    def __init__(self) -> None:
+        self._nvml: Any = None
+        try:
+            import pynvml
+
+            pynvml.nvmlInit()
+            if pynvml.nvmlDeviceGetCount() > 0:
+                self._nvml = pynvml
+        except Exception:  # no driver, no GPU: no GPU metrics
+            self._nvml = None
+
+    def collect(self) -> Iterator[Metric]:
+        if self._nvml is None:
+            return
+        nv = self._nvml
+        util = GaugeMetricFamily("teecube:gpu_utilization_perc", "GPU utilisation (0-1).", labels=["gpu"])
+        used = GaugeMetricFamily("teecube:gpu_memory_used_bytes", "GPU memory in use.", labels=["gpu"])
+        total = GaugeMetricFamily("teecube:gpu_memory_total_bytes", "GPU memory in total.", labels=["gpu"])
+        try:
+            for i in range(nv.nvmlDeviceGetCount()):
+                h = nv.nvmlDeviceGetHandleByIndex(i)
+                mem = nv.nvmlDeviceGetMemoryInfo(h)
+                util.add_metric([str(i)], nv.nvmlDeviceGetUtilizationRates(h).gpu / 100.0)
+                used.add_metric([str(i)], mem.used)
+                total.add_metric([str(i)], mem.total)
+        except Exception as exc:
+            log.warning("NVML query failed: %s", type(exc).__name__)
+            return
+        yield from (util, used, total)
+
+
+class EngineMetrics:
+    """One registry per app: engine stats at scrape time plus per-request latency histograms."""
+
+    def __init__(self, stats: Callable[[], EngineStats], model_name: str, engine_index: str = "0") -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        labels = (model_name, engine_index)
+        self.registry.register(_EngineCollector(stats, labels))
+        self.registry.register(_GpuCollector())
+
+        def histogram(name: str, doc: str, buckets: tuple[float, ...]) -> Any:
+            h = Histogram(name, doc, LABELS, buckets=buckets, registry=self.registry)
+            return h.labels(*labels)
+
+        self.ttft = histogram(
+            "vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", TTFT_BUCKETS
+        )
+        self.itl = histogram(
+            "vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", ITL_BUCKETS
+        )
+        self.e2e = histogram(
+            "vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.",
+            REQUEST_BUCKETS,
+        )
+        self.queue = histogram(
+            "vllm:request_queue_time_seconds",
+            "Histogram of time spent in WAITING phase for request.",
+            REQUEST_BUCKETS,
+        )
+
+    def observe_request(self, arrival: float, token_times: list[float], end: float,
+                        engine_metrics: RequestMetrics | None) -> None:  # fmt: skip
+        """arrival and end: server-side monotonic times; token_times: when each output token arrived."""
+        if token_times:
+            self.ttft.observe(max(token_times[0] - arrival, 0.0))
+            for prev, cur in itertools.pairwise(token_times):
+                self.itl.observe(max(cur - prev, 0.0))
+        self.e2e.observe(max(end - arrival, 0.0))
+        m = engine_metrics
+        if m is not None and m.first_scheduled_time is not None:
+            self.queue.observe(max(m.first_scheduled_time - m.arrival_time, 0.0))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,211 @@
+"""Request bodies of /v1/chat/completions and /v1/completions → typed requests with SamplingParams.
+
+Unknown fields: OpenAI fields that ask for nothing we do not implement are ignored (`user`,
+`metadata`, `store`, ...); fields we do not implement are accepted only with inert values
+(`tools: []`, `response_format: {"type": "text"}`, `logit_bias: {}`); anything else is a 400
+naming the field (a typo must not silently change what the client gets). vLLM's sampling
+extensions (top_k, min_p, repetition_penalty, stop_token_ids, ignore_eos, min_tokens,
+include_stop_str_in_output, skip_special_tokens) are accepted as top-level fields, as the
+OpenAI SDK's `extra_body` sends them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from engine.errors import InvalidParam
+from engine.sampling_params import MAX_LOGPROBS, MAX_N, SamplingParams
+from engine.server.errors import bad_request
+from engine.server.fields import Fields, int_list, is_inert
+
+MAX_STOP = 16
+MAX_PROMPTS = 128
+COMPLETION_DEFAULT_MAX_TOKENS = 16
+
+IGNORED = (
+    "user", "metadata", "store", "service_tier", "parallel_tool_calls", "safety_identifier",
+    "prompt_cache_key", "prompt_cache_retention",
+)  # fmt: skip
+CHAT_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
+
+
+@dataclass(slots=True)
+class ChatRequest:
+    model: str
+    messages: list[dict[str, str]]  # role and content (text) only
+    params: SamplingParams  # max_tokens None: fill the context
+    stream: bool
+    include_usage: bool
+    logprobs: bool
+    top_logprobs: int
+    add_generation_prompt: bool
+
+
+@dataclass(slots=True)
+class CompletionRequest:
+    model: str
+    prompts: list[str | list[int]]
+    params: SamplingParams
+    stream: bool
+    include_usage: bool
+    echo: bool
+    logprobs: int | None
+
+
+def parse_chat(body: Any, vocab_size: int) -> ChatRequest:
+    f = Fields(body)
+    model = f.str("model", required=True)
+    messages = parse_messages(f.raw("messages"))
+    if f.has("max_tokens") and f.has("max_completion_tokens"):
+        raise bad_request("max_completion_tokens", "give max_tokens or max_completion_tokens, not both")
+    max_tokens = f.int("max_completion_tokens") if f.has("max_completion_tokens") else f.int("max_tokens")
+    f.ignore("max_tokens", "max_completion_tokens")
+    logprobs = f.bool("logprobs", False)
+    top_logprobs = f.int("top_logprobs", 0, lo=0, hi=MAX_LOGPROBS)
+    if top_logprobs and not logprobs:
+        raise bad_request("top_logprobs", "top_logprobs: requires logprobs to be true")
+    params = _sampling(f, vocab_size, max_tokens, top_logprobs if logprobs else None)
+    stream, include_usage = _stream(f)
+    add_generation_prompt = f.bool("add_generation_prompt", True)
+    f.only_inert("tools", "functions", "logit_bias", "audio", "prediction", "web_search_options")
+    _only_value(f, "tool_choice", ("none", "auto"))
+    _only_value(f, "function_call", ("none", "auto"))
+    _only_value(f, "response_format", ({"type": "text"},))
+    _only_value(f, "modalities", (["text"],))
+    f.ignore(*IGNORED, "reasoning_effort", "verbosity")
+    f.reject_unknown()
+    return ChatRequest(model, messages, params, stream, include_usage, logprobs, top_logprobs,
+                       add_generation_prompt)  # fmt: skip
+
+
+def parse_completion(body: Any, vocab_size: int) -> CompletionRequest:
+    f = Fields(body)
+    model = f.str("model", required=True)
+    prompts = parse_prompt(f.raw("prompt"), vocab_size)
+    max_tokens = f.int("max_tokens", COMPLETION_DEFAULT_MAX_TOKENS)
+    logprobs = f.int("logprobs", None, lo=0, hi=MAX_LOGPROBS)
+    params = _sampling(f, vocab_size, max_tokens, logprobs)
+    if len(prompts) * params.n > MAX_N:
+        raise bad_request("n", f"n times the number of prompts must be at most {MAX_N}", code="invalid_value")
+    echo = f.bool("echo", False)
+    if echo and logprobs is not None:
+        raise bad_request("echo", "echo with logprobs (prompt logprobs) is not supported",
+                          code="unsupported_parameter")  # fmt: skip
+    best_of = f.int("best_of")
+    if best_of is not None and best_of != params.n:
+        raise bad_request("best_of", "best_of: only best_of == n is supported", code="unsupported_parameter")
+    stream, include_usage = _stream(f)
+    f.only_inert("logit_bias", "suffix")
+    f.ignore(*IGNORED)
+    f.reject_unknown()
+    return CompletionRequest(model, prompts, params, stream, include_usage, echo, logprobs)
+
+
+def parse_messages(value: Any) -> list[dict[str, str]]:
+    if not isinstance(value, list) or not value:
+        raise bad_request("messages", "messages: expected a non-empty list of messages", code="invalid_type")
+    out = []
+    for i, raw in enumerate(value):
+        m = Fields(raw, f"messages[{i}]")
+        role = m.str("role", required=True)
+        if role not in CHAT_ROLES:
+            raise bad_request(m.name("role"), f"{m.name('role')}: must be one of system, developer, user, "
+                              "assistant", code="invalid_value")  # fmt: skip
+        content = _content(m, role)
+        m.ignore("name")
+        for key in m.obj:  # replayed assistant messages carry null or empty extras (refusal, tool_calls)
+            if key not in m.seen and not is_inert(m.obj[key]):
+                raise bad_request(m.name(key[:64]), f"{m.name(key[:64])}: not supported",
+                                  code="unsupported_parameter")  # fmt: skip
+        out.append({"role": CHAT_ROLES[role], "content": content})
+    return out
+
+
+def _content(m: Fields, role: str) -> str:
+    content = m.raw("content")
+    param = m.name("content")
+    if content is None and role == "assistant":
+        return ""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        raise bad_request(param, f"{param}: expected a string or a list of text parts", code="invalid_type")
+    texts = []
+    for j, raw in enumerate(content):
+        part = Fields(raw, f"{param}[{j}]")
+        if part.str("type", required=True) != "text":
+            raise bad_request(part.name("type"), f"{part.name('type')}: only text parts are supported",
+                              code="unsupported_parameter")  # fmt: skip
+        texts.append(part.str("text", required=True))
+        part.reject_unknown()
+    return "\n".join(texts)
+
+
+def parse_prompt(value: Any, vocab_size: int) -> list[str | list[int]]:
+    """A string, a list of strings, a list of token ids, or a list of lists of token ids."""
+    if isinstance(value, str):
+        prompts: list[Any] = [value]
+    elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        prompts = list(value)
+    elif isinstance(value, list) and value and all(isinstance(v, list) for v in value):
+        prompts = [int_list(f"prompt[{i}]", v, 0, vocab_size - 1) for i, v in enumerate(value)]
+    elif isinstance(value, list) and value:
+        prompts = [int_list("prompt", value, 0, vocab_size - 1)]
+    else:
+        raise bad_request("prompt", "prompt: expected a string, a list of strings, a list of token ids or "
+                          "a list of lists of token ids", code="invalid_type")  # fmt: skip
+    if len(prompts) > MAX_PROMPTS:
+        raise bad_request("prompt", f"prompt: at most {MAX_PROMPTS} prompts", code="invalid_value")
+    if any(len(p) == 0 for p in prompts):
+        raise bad_request("prompt", "prompt: must not be empty", code="invalid_value")
+    return prompts
+
+
+def _sampling(f: Fields, vocab_size: int, max_tokens: int | None, logprobs: int | None) -> SamplingParams:
+    d = SamplingParams()
+    stop_token_ids = f.int_list("stop_token_ids", 0, vocab_size - 1)
+    params = SamplingParams(
+        n=f.int("n", 1),
+        temperature=f.float("temperature", d.temperature),
+        top_p=f.float("top_p", d.top_p),
+        top_k=f.int("top_k", d.top_k, lo=-1),
+        min_p=f.float("min_p", d.min_p),
+        presence_penalty=f.float("presence_penalty", d.presence_penalty),
+        frequency_penalty=f.float("frequency_penalty", d.frequency_penalty),
+        repetition_penalty=f.float("repetition_penalty", d.repetition_penalty),
+        seed=f.int("seed"),
+        stop=f.str_or_str_list("stop", MAX_STOP),
+        stop_token_ids=stop_token_ids,
+        ignore_eos=f.bool("ignore_eos", d.ignore_eos),
+        max_tokens=max_tokens,
+        min_tokens=f.int("min_tokens", d.min_tokens),
+        logprobs=logprobs,
+        include_stop_str_in_output=f.bool("include_stop_str_in_output", d.include_stop_str_in_output),
+        skip_special_tokens=f.bool("skip_special_tokens", d.skip_special_tokens),
+    )
+    try:
+        params.validate()
+    except InvalidParam as exc:
+        raise bad_request(exc.param, f"{exc.param}: {exc.message}", code="invalid_value") from None
+    return params
+
+
+def _stream(f: Fields) -> tuple[bool, bool]:
+    stream = f.bool("stream", False)
+    options = f.raw("stream_options")
+    if options is None:
+        return stream, False
+    o = Fields(options, "stream_options")
+    include_usage = o.bool("include_usage", False)
+    o.ignore("continuous_usage_stats", "include_obfuscation")
+    o.reject_unknown()
+    if not stream:
+        raise bad_request("stream_options", "stream_options: only allowed when stream is true")
+    return stream, include_usage
+
+
+def _only_value(f: Fields, key: str, allowed: tuple[Any, ...]) -> None:
+    value = f.raw(key)
+    if value is not None and value not in allowed:
+        raise bad_request(key, f"{key}: not supported", code="unsupported_parameter")

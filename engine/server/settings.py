@@ -1,0 +1,20 @@
+"""`ServerConfig`: the HTTP side of `teecube engine` (the engine's own settings live in EngineConfig)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class ServerConfig:
+    served_model_names: list[str] = field(default_factory=list)  # empty: the engine's served_model_name
+    host: str = "127.0.0.1"
+    port: int = 8000
+    uds: str | None = None
+    api_key: str | None = None
+    max_queue_size: int | None = None  # requests beyond max_num_seqs that may wait; None: unbounded
+    max_request_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    shutdown_timeout: float = 30.0
+    retry_after_s: int = 1
