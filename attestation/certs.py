@@ -153,8 +153,10 @@ def _check_ca(cert: x509.Certificate) -> None:
         raise CertificateError(f"{cert.subject.rfc4514_string()} is not a CA")
 
 
-def verify_crl(crl: x509.CertificateRevocationList, issuer: x509.Certificate, now: datetime) -> None:
-    """The CRL is signed by `issuer` and current at `now`."""
+def verify_crl(
+    crl: x509.CertificateRevocationList, issuer: x509.Certificate, now: datetime | None
+) -> None:
+    """The CRL is signed by `issuer` and (unless `now` is None) current at `now`."""
     if crl.issuer != issuer.subject:
         raise CertificateError(f"CRL issuer {crl.issuer.rfc4514_string()} is not "
                                f"{issuer.subject.rfc4514_string()}")
@@ -164,6 +166,8 @@ def verify_crl(crl: x509.CertificateRevocationList, issuer: x509.Certificate, no
                          crl.signature_hash_algorithm)
     except CertificateError as e:
         raise CertificateError(f"CRL of {issuer.subject.rfc4514_string()}: {e}") from e
+    if now is None:
+        return
     now = _aware(now)
     nxt = crl.next_update_utc
     if nxt is None:
@@ -195,6 +199,7 @@ def verify_chain(
     now: datetime | None = None,
     crls: Sequence[x509.CertificateRevocationList] = (),
     check_time: bool = True,
+    check_crl_time: bool = True,
 ) -> ChainResult:
     """Verify `chain` (leaf first) up to one of the pinned `roots`.
 
@@ -243,7 +248,7 @@ def verify_chain(
         issuer = by_subject.get(crl.issuer)
         if issuer is None:
             continue
-        verify_crl(crl, issuer, now)
+        verify_crl(crl, issuer, now if check_crl_time else None)
         checked += 1
         for cert in full:
             if cert.issuer == crl.issuer and cert is not root:
@@ -262,3 +267,61 @@ def ecdsa_raw_to_der(raw: bytes) -> bytes:
         raise CertificateError("raw ECDSA signature has odd length")
     half = len(raw) // 2
     return encode_dss_signature(int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big"))
+
+
+# --- minimal DER reader for vendor extensions (Intel SGX PCK, TCG DICE TcbInfo) -------------
+
+
+@dataclass(frozen=True, slots=True)
+class Tlv:
+    tag: int  # the full identifier octet (class, constructed bit, number < 31)
+    value: bytes
+
+    @property
+    def constructed(self) -> bool:
+        return bool(self.tag & 0x20)
+
+
+def der_items(data: bytes) -> list[Tlv]:
+    """Split concatenated DER TLVs (definite lengths, low tag numbers only)."""
+    out: list[Tlv] = []
+    pos = 0
+    while pos < len(data):
+        if pos + 2 > len(data):
+            raise CertificateError("DER truncated")
+        tag = data[pos]
+        if tag & 0x1F == 0x1F:
+            raise CertificateError("DER high tag numbers not supported")
+        length = data[pos + 1]
+        pos += 2
+        if length & 0x80:
+            n = length & 0x7F
+            if n == 0 or n > 4 or pos + n > len(data):
+                raise CertificateError("DER length not supported")
+            length = int.from_bytes(data[pos : pos + n], "big")
+            pos += n
+        if pos + length > len(data):
+            raise CertificateError("DER value truncated")
+        out.append(Tlv(tag, data[pos : pos + length]))
+        pos += length
+    return out
+
+
+def der_oid(value: bytes) -> str:
+    """Decode the content octets of an OBJECT IDENTIFIER to dotted form."""
+    if not value:
+        raise CertificateError("empty OID")
+    arcs: list[int] = []
+    n = 0
+    for b in value:
+        n = (n << 7) | (b & 0x7F)
+        if not b & 0x80:
+            arcs.append(n)
+            n = 0
+    first = arcs[0]
+    head = [min(first // 40, 2), first - 40 * min(first // 40, 2)]
+    return ".".join(str(a) for a in head + arcs[1:])
+
+
+def der_int(value: bytes) -> int:
+    return int.from_bytes(value, "big", signed=True)
