@@ -1,0 +1,72 @@
+"""The provider protocol and the evidence it hands back."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from attestation.claims import ParseError
+
+KINDS = ("sev-snp", "tdx", "simulated", "nvidia-gpu")
+
+
+class NoTeeError(RuntimeError):
+    """The requested TEE is not present on this machine (a startup error, never a fallback)."""
+
+
+@dataclass(slots=True)
+class Evidence:
+    kind: str  # "sev-snp" | "tdx" | "simulated" | "nvidia-gpu"
+    report: bytes  # SNP report, TDX quote, or NVIDIA SPDM report
+    certs: dict[str, bytes] = field(default_factory=dict)  # "vcek"/"vlek" DER, "chain" PEM (ASK, ARK)
+    product: str | None = None  # SNP product line when known ("Milan", "Simulated", ...)
+    source: str = ""  # "configfs-tsm", "sev-guest", "nvml", "simulated"
+    nonce: bytes | None = None  # GPU: the SPDM request nonce used
+
+    @property
+    def simulated(self) -> bool:
+        return self.kind == "simulated"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "simulated": self.simulated,
+            "source": self.source,
+            "product": self.product,
+            "report": base64.b64encode(self.report).decode(),
+            "certs": {k: base64.b64encode(v).decode() for k, v in self.certs.items()},
+            "nonce": self.nonce.hex() if self.nonce is not None else None,
+        }
+
+    @classmethod
+    def from_json(cls, d: Any) -> Evidence:
+        try:
+            kind = d["kind"]
+            if kind not in KINDS:
+                raise ParseError(f"unknown evidence kind {kind!r}")
+            if bool(d.get("simulated", False)) != (kind == "simulated"):
+                raise ParseError("evidence 'simulated' flag disagrees with its kind")
+            return cls(
+                kind=kind,
+                report=base64.b64decode(d["report"], validate=True),
+                certs={str(k): base64.b64decode(v, validate=True) for k, v in (d.get("certs") or {}).items()},
+                product=d.get("product"),
+                source=str(d.get("source", "")),
+                nonce=bytes.fromhex(d["nonce"]) if d.get("nonce") else None,
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise ParseError(f"malformed evidence: {e}") from e
+
+
+class Provider(Protocol):
+    kind: str
+
+    def get_evidence(self, report_data: bytes) -> Evidence: ...
+
+
+class GpuProvider(Protocol):
+    kind: str
+    reason: str  # why get_evidence returned None
+
+    def get_evidence(self, nonce: bytes) -> Evidence | None: ...
