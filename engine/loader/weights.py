@@ -1,0 +1,48 @@
+"""Copy checkpoint tensors (HF names) into the model through each parameter's weight_loader."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+
+from engine.errors import ModelLoadError
+
+SKIPPED_SUFFIXES = ("rotary_emb.inv_freq",)
+
+
+def load_weights(model: nn.Module, weights: Iterable[tuple[str, torch.Tensor]]) -> None:
+    params = dict(model.named_parameters())
+    packed = model.packed_modules_mapping
+    tied = model.config.tie_word_embeddings
+    loaded: Counter[str] = Counter()
+    for name, tensor in weights:
+        if name.endswith(SKIPPED_SUFFIXES) or (tied and name == "lm_head.weight"):
+            continue
+        shard_id = None
+        for checkpoint_name, (param_name, shard) in packed.items():
+            if f".{checkpoint_name}." in name:
+                name, shard_id = name.replace(f".{checkpoint_name}.", f".{param_name}."), shard
+                break
+        param = params.get(name)
+        if param is None:
+            raise ModelLoadError(f"checkpoint tensor {name!r} does not belong to {model.config.architecture}")
+        try:
+            param.weight_loader(param, tensor, shard_id)
+        except ValueError as e:
+            raise ModelLoadError(f"checkpoint tensor {name!r} (shard {shard_id}): {e}") from e
+        loaded[name] += 1
+    expected = {name: _num_shards(name) for name in params}
+    missing = sorted(name for name, count in expected.items() if loaded[name] < count)
+    if missing:
+        raise ModelLoadError(f"checkpoint lacks {len(missing)} tensors, e.g. {missing[:3]}")
+
+
+def _num_shards(param_name: str) -> int:
+    if ".qkv_proj." in param_name:
+        return 3
+    if ".gate_up_proj." in param_name:
+        return 2
+    return 1
