@@ -1,0 +1,74 @@
+"""`teecube proxy`: the attested, domain-scoped gateway on its own (see `teecube serve`
+to start the engine and the proxy together)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+from domains.config import database_url, load_pepper
+from proxy.config import ProxyConfig
+
+
+def add_proxy_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8443)
+    parser.add_argument("--database-url", help="default: $TEECUBE_DATABASE_URL or sqlite var/teecube.db")
+    parser.add_argument("--redis-url", default=os.environ.get("TEECUBE_REDIS_URL"),
+                        help="share rate limits across replicas (default: in-process)")
+    parser.add_argument("--limiter-fail-open", action="store_true",
+                        help="when Redis is down, fall back to per-replica limits instead of refusing (503)")
+    parser.add_argument("--operator-token-file", help="file holding the admin API token "
+                        "(or $TEECUBE_OPERATOR_TOKEN); the admin API is off without one")
+    parser.add_argument("--tee", default=os.environ.get("TEECUBE_TEE", "auto"),
+                        choices=["auto", "sev-snp", "tdx", "simulated"])
+    parser.add_argument("--no-tls", action="store_true", help="plain HTTP (tests and local debugging only)")
+    parser.add_argument("--state-dir", default="var")
+    parser.add_argument("--public-host", action="append", default=None,
+                        help="hostname or IP clients use (in the TLS certificate); repeatable")
+    parser.add_argument("--cache-ttl", type=float, default=1.0,
+                        help="seconds a key/grant/domain lookup is cached: the revocation delay bound")
+    parser.add_argument("--auth-failure-limit", type=int, default=30)
+
+
+def config_from_args(args: argparse.Namespace) -> ProxyConfig:
+    token = os.environ.get("TEECUBE_OPERATOR_TOKEN")
+    if args.operator_token_file:
+        token = Path(args.operator_token_file).read_text().strip()
+    if token is not None and len(token) < 16:
+        raise SystemExit("teecube proxy: the operator token must be at least 16 characters")
+    hosts = args.public_host or ["localhost", "127.0.0.1"]
+    return ProxyConfig(
+        database_url=database_url(args.database_url),
+        pepper=load_pepper(),
+        host=args.host,
+        port=args.port,
+        operator_token=token,
+        redis_url=args.redis_url,
+        limiter_fail_open=args.limiter_fail_open,
+        cache_ttl=args.cache_ttl,
+        auth_failure_limit=args.auth_failure_limit,
+        tls=not args.no_tls,
+        tee=args.tee,
+        state_dir=args.state_dir,
+        public_hosts=hosts,
+    )
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="teecube proxy", description=__doc__)
+    add_proxy_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from proxy.server import serve
+
+    try:
+        asyncio.run(serve(config_from_args(args)))
+    except Exception as exc:  # a startup failure: one clear line, no traceback
+        print(f"teecube proxy: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,25 @@
+"""The proxy's one configuration object, from flags and environment variables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class ProxyConfig:
+    database_url: str
+    pepper: bytes
+    host: str = "127.0.0.1"
+    port: int = 8443
+    operator_token: str | None = None  # admin API bearer; the admin API is off without it
+    redis_url: str | None = None  # shared limits across replicas; in-process when None
+    limiter_fail_open: bool = False  # Redis down: refuse (503) unless this is set
+    cache_ttl: float = 1.0  # bound on revocation delay (keys, grants, domains), per replica
+    auth_failure_limit: int = 30  # failures per client address per minute before refusing
+    default_max_body_bytes: int = 1024 * 1024
+    upstream_connect_timeout: float = 5.0
+    upstream_read_timeout: float = 600.0
+    tls: bool = False  # serve HTTPS with the TEE-generated key (attestation binds it)
+    tee: str = "simulated"
+    state_dir: str = "var"
+    public_hosts: list[str] = field(default_factory=lambda: ["localhost", "127.0.0.1"])

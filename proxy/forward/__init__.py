@@ -1,0 +1,1 @@
+"""Forwarding to operator-set upstreams: pooled connections, JSON and SSE."""

@@ -1,0 +1,322 @@
+"""Send a checked request upstream and relay the answer to the tenant.
+
+Non-streaming: one JSON body, model name rewritten to the tenant's alias, output
+guardrails applied to each choice. Streaming: SSE relayed chunk by chunk; the
+proxy always asks the upstream for usage and drops that chunk when the tenant did
+not ask for it; output guardrails hold back only their window; a tenant
+disconnect closes the upstream request, which cancels the generation there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import aiohttp
+from aiohttp import web
+
+from proxy.errors import ApiError, upstream_timeout, upstream_unavailable
+from proxy.forward.upstream import CredentialError, Upstream, UpstreamPool
+
+log = logging.getLogger("teecube.proxy.forward")
+MAX_UPSTREAM_BODY = 64 * 1024 * 1024
+_URLISH = re.compile(r"(https?|unix)://\S+|/[\w./-]+\.sock")
+_PASS_CODES = {"context_length_exceeded", "invalid_value", "invalid_type", "missing_required_parameter"}
+
+
+class GuardStep(Protocol):
+    text: str
+    blocked_rule: str | None
+
+
+class OutputFilter(Protocol):
+    def feed(self, index: int, delta: str) -> GuardStep: ...
+    def finish(self, index: int) -> GuardStep: ...
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What the upstream did, for settling limits and the usage record."""
+
+    status_code: int = 200
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    usage_known: bool = False
+    blocked_rule: str | None = None
+    status: str = "ok"  # ok | error | blocked | cancelled
+    rule_ids: list[str] = field(default_factory=list)
+
+
+def _sanitized_upstream_error(status: int, payload: Any) -> ApiError:
+    """Pass a tenant-fixable 4xx through (message without URLs or paths); hide everything else."""
+    if status in (400, 413, 422) and isinstance(payload, dict) and isinstance(payload.get("error"), dict):
+        err = payload["error"]
+        message = str(err.get("message") or "The request was rejected by the model server.")
+        message = _URLISH.sub("[redacted]", message)[:400]
+        code = err.get("code") if isinstance(err.get("code"), str) else None
+        param = err.get("param") if isinstance(err.get("param"), str) else None
+        if code not in _PASS_CODES:
+            code = "invalid_request" if code else None
+        return ApiError(400 if status == 422 else status, message, code=code, param=param)
+    if status == 429:
+        return ApiError(429, "The model is overloaded. Please retry.", code="upstream_overloaded",
+                        headers={"Retry-After": "1"})
+    return upstream_unavailable()
+
+
+async def _post(pool: UpstreamPool, upstream: Upstream, path: str, body: dict[str, Any], request_id: str):
+    try:
+        headers = pool.headers(upstream, request_id)
+    except CredentialError:
+        log.error("upstream credential unresolved request_id=%s", request_id)
+        raise upstream_unavailable() from None
+    try:
+        return await pool.session(upstream).post(
+            upstream.endpoint(path), data=json.dumps(body).encode(), headers=headers, allow_redirects=False
+        )
+    except TimeoutError:
+        raise upstream_timeout() from None
+    except (aiohttp.ClientError, OSError) as exc:
+        log.warning("upstream unreachable request_id=%s error=%s", request_id, type(exc).__name__)
+        raise upstream_unavailable() from None
+
+
+def _choice_text(choice: dict[str, Any], chat: bool) -> str | None:
+    if chat:
+        holder = choice.get("message") or choice.get("delta") or {}
+        value = holder.get("content") if isinstance(holder, dict) else None
+    else:
+        value = choice.get("text")
+    return value if isinstance(value, str) else None
+
+
+def _set_choice_text(choice: dict[str, Any], chat: bool, text: str, *, stream: bool) -> None:
+    if chat:
+        key = "delta" if stream else "message"
+        holder = choice.get(key)
+        if not isinstance(holder, dict):
+            holder = choice[key] = {}
+        holder["content"] = text
+    else:
+        choice["text"] = text
+
+
+async def forward_json(
+    pool: UpstreamPool,
+    upstream: Upstream,
+    path: str,
+    body: dict[str, Any],
+    *,
+    alias: str,
+    request_id: str,
+    guard: Any | None,
+    restore: Any | None = None,
+) -> tuple[dict[str, Any], Outcome]:
+    outcome = Outcome()
+    resp = await _post(pool, upstream, path, body, request_id)
+    async with resp:
+        try:
+            raw = await resp.content.read(MAX_UPSTREAM_BODY + 1)
+        except TimeoutError:
+            raise upstream_timeout() from None
+        except (aiohttp.ClientError, OSError):
+            raise upstream_unavailable() from None
+        if len(raw) > MAX_UPSTREAM_BODY:
+            raise upstream_unavailable()
+        try:
+            payload = json.loads(raw)
+        except ValueError:
+            payload = None
+        if resp.status != 200 or not isinstance(payload, dict):
+            raise _sanitized_upstream_error(resp.status, payload)
+    payload["model"] = alias
+    chat = path.endswith("/chat/completions")
+    for choice in payload.get("choices") or []:
+        text = _choice_text(choice, chat)
+        if text is None or guard is None:
+            continue
+        new_text, rule = guard.apply_full(text)
+        _set_choice_text(choice, chat, new_text, stream=False)
+        if rule:
+            choice["finish_reason"] = "content_filter"
+            outcome.blocked_rule = outcome.blocked_rule or rule
+    usage = payload.get("usage")
+    if isinstance(usage, dict):
+        outcome.prompt_tokens = int(usage.get("prompt_tokens") or 0)
+        outcome.completion_tokens = int(usage.get("completion_tokens") or 0)
+        outcome.usage_known = True
+    if outcome.blocked_rule:
+        outcome.status = "blocked"
+    return payload, outcome
+
+
+async def read_sse(resp: aiohttp.ClientResponse) -> AsyncIterator[str]:
+    """The `data:` payloads of an SSE stream, one per event."""
+    lines: list[str] = []
+    async for raw in resp.content:
+        line = raw.rstrip(b"\r\n")
+        if not line:
+            if lines:
+                yield "\n".join(lines)
+                lines = []
+            continue
+        if line.startswith(b"data:"):
+            lines.append(line[5:].lstrip(b" ").decode("utf-8", "replace"))
+    if lines:
+        yield "\n".join(lines)
+
+
+def _sse(obj: Any) -> bytes:
+    return b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\n\n"
+
+
+DONE = b"data: [DONE]\n\n"
+
+
+async def forward_stream(
+    request: web.Request,
+    pool: UpstreamPool,
+    upstream: Upstream,
+    path: str,
+    body: dict[str, Any],
+    *,
+    alias: str,
+    request_id: str,
+    include_usage: bool,
+    guard: OutputFilter | None,
+    headers: dict[str, str],
+) -> tuple[web.StreamResponse, Outcome]:
+    outcome = Outcome()
+    body = dict(body)
+    body["stream"] = True
+    body["stream_options"] = {"include_usage": True}
+    resp = await _post(pool, upstream, path, body, request_id)
+    async with resp:
+        if resp.status != 200:
+            try:
+                payload = json.loads(await resp.content.read(1024 * 1024))
+            except (ValueError, aiohttp.ClientError, OSError):
+                payload = None
+            raise _sanitized_upstream_error(resp.status, payload)
+        out = web.StreamResponse(
+            status=200,
+            headers={
+                **headers,
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-cache",
+                "X-Accel-Buffering": "no",
+            },
+        )
+        await out.prepare(request)
+        chat = path.endswith("/chat/completions")
+        finished: set[int] = set()
+        seen: set[int] = set()
+        last_chunk: dict[str, Any] | None = None
+        try:
+            async for data in read_sse(resp):
+                if data == "[DONE]":
+                    break
+                try:
+                    chunk = json.loads(data)
+                except ValueError:
+                    continue
+                if not isinstance(chunk, dict):
+                    continue
+                if "error" in chunk:
+                    outcome.status, outcome.status_code = "error", 502
+                    await out.write(_sse({"error": {"message": "The model server failed mid-stream.",
+                                                    "type": "server_error", "param": None,
+                                                    "code": "upstream_error"}}))
+                    break
+                chunk["model"] = alias
+                usage = chunk.get("usage")
+                if isinstance(usage, dict):
+                    outcome.prompt_tokens = int(usage.get("prompt_tokens") or 0)
+                    outcome.completion_tokens = int(usage.get("completion_tokens") or 0)
+                    outcome.usage_known = True
+                choices = chunk.get("choices") or []
+                if not choices:
+                    if include_usage and isinstance(usage, dict):
+                        await out.write(_sse(chunk))
+                    continue
+                if not include_usage:
+                    chunk.pop("usage", None)
+                last_chunk = chunk
+                for choice in choices:
+                    seen.add(choice.get("index", 0))
+                    if not outcome.usage_known and _choice_text(choice, chat):
+                        outcome.completion_tokens += 1
+                if guard is not None and _guard_chunk(guard, chunk, chat, finished, outcome):
+                    break
+                await out.write(_sse(chunk))
+            if outcome.blocked_rule and last_chunk is not None:
+                # End every open choice with content_filter; the upstream request is closed below.
+                for index in sorted(seen - finished):
+                    await out.write(_sse(_final_chunk(last_chunk, index, chat, "content_filter")))
+                if include_usage:
+                    await out.write(_sse(_usage_chunk(last_chunk, outcome)))
+            await out.write(DONE)
+        except (ConnectionResetError, aiohttp.ClientConnectionResetError, asyncio.CancelledError):
+            outcome.status = "cancelled"
+            raise
+        except (aiohttp.ClientError, OSError, TimeoutError):
+            outcome.status, outcome.status_code = "error", 502
+            try:
+                await out.write(_sse({"error": {"message": "The model server failed mid-stream.",
+                                                "type": "server_error", "param": None,
+                                                "code": "upstream_error"}}))
+                await out.write(DONE)
+            except (ConnectionResetError, aiohttp.ClientConnectionResetError):
+                outcome.status = "cancelled"
+    if outcome.blocked_rule:
+        outcome.status = "blocked"
+    return out, outcome
+
+
+def _guard_chunk(guard: OutputFilter, chunk: dict[str, Any], chat: bool, finished: set[int],
+                 outcome: Outcome) -> bool:
+    """Apply the output guard to each choice of a chunk; True when a rule blocked the stream."""
+    for choice in chunk.get("choices") or []:
+        index = choice.get("index", 0)
+        text = _choice_text(choice, chat)
+        emitted = ""
+        if text:
+            step = guard.feed(index, text)
+            emitted = step.text
+            if step.blocked_rule:
+                outcome.blocked_rule = step.blocked_rule
+        if choice.get("finish_reason") is not None and not outcome.blocked_rule:
+            step = guard.finish(index)
+            emitted += step.text
+            if step.blocked_rule:
+                outcome.blocked_rule = step.blocked_rule
+            finished.add(index)
+        if text is not None or emitted:
+            _set_choice_text(choice, chat, emitted, stream=True)
+        if outcome.blocked_rule:
+            return True
+    return False
+
+
+def _final_chunk(template: dict[str, Any], index: int, chat: bool, reason: str) -> dict[str, Any]:
+    choice: dict[str, Any] = {"index": index, "finish_reason": reason}
+    if chat:
+        choice["delta"] = {}
+    else:
+        choice["text"] = ""
+    return {k: v for k, v in template.items() if k not in ("choices", "usage")} | {"choices": [choice]}
+
+
+def _usage_chunk(template: dict[str, Any], outcome: Outcome) -> dict[str, Any]:
+    usage = {
+        "prompt_tokens": outcome.prompt_tokens,
+        "completion_tokens": outcome.completion_tokens,
+        "total_tokens": outcome.prompt_tokens + outcome.completion_tokens,
+    }
+    base = {k: v for k, v in template.items() if k not in ("choices", "usage")}
+    return base | {"choices": [], "usage": usage}

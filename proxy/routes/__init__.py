@@ -1,0 +1,1 @@
+"""Route groups of the proxy: tenant OpenAI routes, operator admin routes, health and metrics."""

@@ -1,0 +1,59 @@
+"""Running the proxy: TLS identity and attestation routes, then the aiohttp site."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import ssl
+from typing import Any
+
+from aiohttp import web
+
+from proxy.app import create_app
+from proxy.config import ProxyConfig
+
+log = logging.getLogger("teecube.proxy")
+
+
+def attested_tls(config: ProxyConfig) -> tuple[ssl.SSLContext, list[Any], Any]:
+    """Generate the TLS key inside the TEE and the routes that serve its evidence."""
+    from attestation.providers.auto import select_gpu_provider, select_provider
+
+    from attestation.server import attestation_routes
+    from attestation.tls import TlsIdentity
+
+    provider = select_provider(config.tee, state_dir=config.state_dir)
+    gpu = select_gpu_provider()
+    identity = TlsIdentity.generate(config.public_hosts, provider, gpu)
+    return identity.ssl_context(), attestation_routes(provider, gpu, identity), identity
+
+
+async def serve(config: ProxyConfig, *, ready: asyncio.Event | None = None,
+                stop: asyncio.Event | None = None, shutdown_timeout: float = 30.0) -> None:
+    """Serve until SIGTERM/SIGINT (or `stop`), then drain in-flight requests and flush usage."""
+    ssl_context, extra, identity = (None, [], None)
+    if config.tls:
+        ssl_context, extra, identity = attested_tls(config)
+    app = create_app(config, extra_routes=extra)
+    runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=shutdown_timeout,
+                           access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port, ssl_context=ssl_context, backlog=1024)
+    await site.start()
+    scheme = "https" if ssl_context else "http"
+    log.info("proxy listening on %s://%s:%s", scheme, config.host, config.port)
+    if identity is not None:
+        log.info("TLS identity %s", identity.describe())
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    if ready is not None:
+        ready.set()
+    await stop.wait()
+    log.info("proxy shutting down")
+    await runner.cleanup()
