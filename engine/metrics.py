@@ -106,7 +106,7 @@ class EngineMetrics:
     """One registry per app: engine stats at scrape time plus per-request latency histograms."""
 
     def __init__(self, stats: Callable[[], EngineStats], model_name: str, engine_index: str = "0") -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
+        self.registry = CollectorRegistry()
         labels = (model_name, engine_index)
         self.registry.register(_EngineCollector(stats, labels))
         self.registry.register(_GpuCollector())

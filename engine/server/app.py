@@ -1,0 +1,44 @@
+"""`create_app(engine, config)`: the OpenAI-compatible server over one AsyncEngine.
+
+The app owns the engine's lifetime: it starts the engine on startup and shuts it down on cleanup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from engine.metrics import EngineMetrics
+from engine.server import info_routes, openai_routes
+from engine.server.auth import auth_middleware
+from engine.server.errors import error_middleware
+from engine.server.request_ids import request_id_middleware
+from engine.server.settings import ServerConfig
+from engine.server.state import STATE, Admission, ServerState
+
+
+def create_app(engine: Any, config: ServerConfig | None = None) -> web.Application:
+    """engine: an AsyncEngine, not yet started."""
+    config = config or ServerConfig()
+    middlewares = [request_id_middleware, error_middleware]
+    if config.api_key:
+        middlewares.append(auth_middleware(config.api_key))
+    app = web.Application(client_max_size=config.max_request_body_bytes, middlewares=middlewares)
+    names = list(config.served_model_names) or [engine.config.served_model_name or engine.config.model]
+    limit = None
+    if config.max_queue_size is not None:
+        limit = engine.config.max_num_seqs + config.max_queue_size
+    app[STATE] = ServerState(engine, config, names, EngineMetrics(engine.stats, names[0]), Admission(limit))
+    app.add_routes(openai_routes.routes)
+    app.add_routes(info_routes.routes)
+    app.cleanup_ctx.append(_engine_lifetime)
+    return app
+
+
+async def _engine_lifetime(app: web.Application) -> AsyncIterator[None]:
+    engine = app[STATE].engine
+    await engine.start()
+    yield
+    await engine.shutdown()

@@ -1,0 +1,104 @@
+"""One API request's engine requests (one per prompt), merged into one stream of deltas.
+
+Closing a Generation before it finishes aborts what is left, so a client that goes away
+frees its KV blocks at once. Each finished engine request feeds the latency histograms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from engine.metrics import EngineMetrics
+from engine.outputs import RequestOutput
+from engine.sampling_params import SamplingParams
+
+_END = object()
+
+
+class Generation:
+    def __init__(
+        self,
+        engine: Any,
+        metrics: EngineMetrics,
+        request_id: str,
+        prompts: list[list[int]],
+        params: SamplingParams,
+        arrival: float,
+    ) -> None:
+        self.engine = engine
+        self.metrics = metrics
+        self.ids = [request_id] if len(prompts) == 1 else [f"{request_id}-{i}" for i in range(len(prompts))]
+        self.prompts = prompts
+        self.params = params
+        self.arrival = arrival
+        self.unfinished = set(self.ids)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._iter: Any = None
+
+    async def __aenter__(self) -> Generation:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def stream(self) -> AsyncIterator[tuple[int, RequestOutput]]:
+        """(prompt index, delta) pairs until every engine request has finished."""
+        self._iter = self._stream()
+        return self._iter
+
+    async def _stream(self) -> AsyncIterator[tuple[int, RequestOutput]]:
+        if len(self.prompts) == 1:
+            async for out in self._one(0):
+                yield 0, out
+            return
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._tasks = [asyncio.create_task(self._pump(i, queue)) for i in range(len(self.prompts))]
+        remaining = len(self._tasks)
+        while remaining:
+            item = await queue.get()
+            if item is _END:
+                remaining -= 1
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                yield item
+
+    async def _pump(self, index: int, queue: asyncio.Queue[Any]) -> None:
+        try:
+            async for out in self._one(index):
+                queue.put_nowait((index, out))
+            queue.put_nowait(_END)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            queue.put_nowait(exc)
+
+    async def _one(self, index: int) -> AsyncIterator[RequestOutput]:
+        request_id = self.ids[index]
+        token_times: list[float] = []
+        gen = self.engine.generate(request_id, self.prompts[index], self.params)
+        try:
+            async for out in gen:
+                if any(o.token_ids for o in out.outputs):
+                    token_times.append(time.monotonic())
+                if out.finished:
+                    self.unfinished.discard(request_id)
+                    self.metrics.observe_request(self.arrival, token_times, time.monotonic(), out.metrics)
+                yield out
+        finally:
+            await gen.aclose()
+
+    async def close(self) -> None:
+        """Abort whatever has not finished; returns once the engine has freed its blocks."""
+        if self._iter is not None:
+            await self._iter.aclose()
+        for task in self._tasks:
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        for request_id in list(self.unfinished):
+            await self.engine.abort(request_id)
+        self.unfinished.clear()

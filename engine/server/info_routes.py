@@ -1,0 +1,91 @@
+"""GET /v1/models, POST /tokenize, POST /detokenize, GET /version, GET /health, GET /metrics."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from engine.metrics import CONTENT_TYPE
+from engine.server.body import read_json
+from engine.server.errors import bad_request
+from engine.server.fields import Fields
+from engine.server.openai_routes import check_model
+from engine.server.prompting import chat_prompt_ids, completion_prompt_ids
+from engine.server.protocol import parse_messages
+from engine.server.state import STATE
+
+routes = web.RouteTableDef()
+_STARTED = int(time.time())
+
+
+@routes.get("/v1/models")
+async def models(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    data = [
+        {"id": name, "object": "model", "created": _STARTED, "owned_by": "teecube",
+         "max_model_len": state.engine.max_model_len}
+        for name in state.model_names
+    ]  # fmt: skip
+    return web.json_response({"object": "list", "data": data})
+
+
+@routes.post("/tokenize")
+async def tokenize(request: web.Request) -> web.Response:
+    """vLLM's body: {"prompt": str} or {"messages": [...], "add_generation_prompt": bool}."""
+    state = request.app[STATE]
+    body = await read_json(request)
+    check_model(state, body)
+    f = Fields(body)
+    f.str("model")
+    tokenizer = state.engine.tokenizer
+    if f.has("messages"):
+        messages = parse_messages(f.raw("messages"))
+        ids = chat_prompt_ids(tokenizer, messages, f.bool("add_generation_prompt", True))
+    else:
+        prompt = f.str("prompt", required=True)
+        ids = completion_prompt_ids(tokenizer, prompt) if f.bool("add_special_tokens", True) else (
+            list(tokenizer.encode(prompt, add_special_tokens=False)))  # fmt: skip
+    strs = [tokenizer.id_to_token(i) for i in ids] if f.bool("return_token_strs", False) else None
+    f.reject_unknown()
+    return web.json_response(
+        {"count": len(ids), "max_model_len": state.engine.max_model_len, "tokens": ids, "token_strs": strs}
+    )
+
+
+@routes.post("/detokenize")
+async def detokenize(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    body = await read_json(request)
+    check_model(state, body)
+    f = Fields(body)
+    f.str("model")
+    ids = f.int_list("tokens", 0, state.engine.spec.vocab_size - 1)
+    if ids is None:
+        raise bad_request("tokens", "tokens: required", code="missing_required")
+    f.reject_unknown()
+    return web.json_response({"prompt": state.engine.tokenizer.decode(ids, skip_special_tokens=False)})
+
+
+@routes.get("/version")
+async def version(request: web.Request) -> web.Response:
+    from teecube import __version__
+
+    return web.json_response({"version": __version__})
+
+
+@routes.get("/health")
+async def health(request: web.Request) -> web.Response:
+    """200 with an empty body; 503 once the engine loop has died (vLLM's contract)."""
+    return web.Response(status=503 if request.app[STATE].engine.is_dead else 200)
+
+
+@routes.get("/ping")
+async def ping(request: web.Request) -> web.Response:
+    return await health(request)
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    body = request.app[STATE].metrics.render()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})

@@ -1,0 +1,35 @@
+"""Prompts to token ids (chat template or plain text) and the context-length check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jinja2
+
+from engine.errors import ContextLengthExceeded
+from engine.server.errors import bad_request
+
+
+def chat_prompt_ids(tokenizer: Any, messages: list[dict[str, str]], add_generation_prompt: bool) -> list[int]:
+    """The model's chat template, rendered and tokenized (the template carries the special tokens)."""
+    try:
+        text = tokenizer.apply_chat_template(messages, add_generation_prompt=add_generation_prompt)
+    except jinja2.TemplateError:
+        raise bad_request("messages", "messages: the model's chat template rejected these messages") from None
+    except ValueError:
+        raise bad_request("messages", "this model has no chat template") from None
+    return list(tokenizer.encode(text, add_special_tokens=False))
+
+
+def completion_prompt_ids(tokenizer: Any, prompt: str | list[int]) -> list[int]:
+    if isinstance(prompt, str):
+        return list(tokenizer.encode(prompt, add_special_tokens=True))
+    return list(prompt)
+
+
+def resolve_max_tokens(prompt_len: int, max_tokens: int | None, max_model_len: int) -> int:
+    """max_tokens, or what is left of the context when None; raises ContextLengthExceeded."""
+    resolved = max_tokens if max_tokens is not None else max_model_len - prompt_len
+    if prompt_len + max(resolved, 1) > max_model_len:
+        raise ContextLengthExceeded(prompt_len, max(resolved, 1), max_model_len)
+    return resolved

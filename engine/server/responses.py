@@ -1,0 +1,85 @@
+"""OpenAI response bodies and stream chunks for chat and text completions (pure functions)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class TokenTexts:
+    """Text of single tokens for logprobs, cached per token id."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self._tokenizer = tokenizer
+        self._cache: dict[int, str] = {}
+
+    def __call__(self, token_id: int) -> str:
+        text = self._cache.get(token_id)
+        if text is None:
+            text = self._cache[token_id] = self._tokenizer.decode([token_id], skip_special_tokens=False)
+        return text
+
+
+def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
+
+
+def chat_logprobs(texts: TokenTexts, logprobs: list[dict[str, Any]], top_n: int) -> dict[str, Any]:
+    def entry(token_id: int, logprob: float) -> dict[str, Any]:
+        text = texts(token_id)
+        return {"token": text, "logprob": max(logprob, -9999.0), "bytes": list(text.encode())}
+
+    content = []
+    for lp in logprobs:
+        top = [entry(i, v) for i, v in lp["top"][:top_n]]
+        content.append({**entry(lp["token_id"], lp["logprob"]), "top_logprobs": top})
+    return {"content": content}
+
+
+def completion_logprobs(texts: TokenTexts, logprobs: list[dict[str, Any]], offset: int) -> dict[str, Any]:
+    """Completions-style logprobs; offset: the text offset of the first token."""
+    tokens, token_logprobs, top_logprobs, text_offset = [], [], [], []
+    for lp in logprobs:
+        text = texts(lp["token_id"])
+        tokens.append(text)
+        token_logprobs.append(max(lp["logprob"], -9999.0))
+        top_logprobs.append({texts(i): max(v, -9999.0) for i, v in lp["top"]})
+        text_offset.append(offset)
+        offset += len(text)
+    return {"tokens": tokens, "token_logprobs": token_logprobs, "top_logprobs": top_logprobs,
+            "text_offset": text_offset}  # fmt: skip
+
+
+def choice(
+    index: int,
+    key: str,
+    value: Any,
+    logprobs: dict[str, Any] | None,
+    finish_reason: str | None,
+    stop_reason: int | str | None = None,
+) -> dict[str, Any]:
+    """key: "message" (chat), "delta" (chat chunk) or "text" (completions)."""
+    body: dict[str, Any] = {"index": index, key: value, "logprobs": logprobs, "finish_reason": finish_reason}
+    if finish_reason is not None:
+        body["stop_reason"] = stop_reason
+    return body
+
+
+def envelope(
+    obj: str,
+    response_id: str,
+    created: int,
+    model: str,
+    choices: list[dict[str, Any]],
+    usage_: dict[str, int] | None = None,
+    with_usage: bool = True,
+) -> dict[str, Any]:
+    """obj: chat.completion, chat.completion.chunk or text_completion."""
+    body: dict[str, Any] = {"id": response_id, "object": obj, "created": created, "model": model}
+    body["choices"] = choices
+    if with_usage:
+        body["usage"] = usage_
+    return body

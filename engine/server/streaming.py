@@ -1,0 +1,48 @@
+"""Server-sent events as OpenAI streams them: `data: <json>\n\n` ... `data: [DONE]\n\n`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+SSE_HEADERS = {
+    "Content-Type": "text/event-stream",
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",
+}
+
+
+def encode_event(obj: Any) -> bytes:
+    return b"data: " + json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode() + b"\n\n"
+
+
+DONE = b"data: [DONE]\n\n"
+
+
+class SseWriter:
+    """One SSE response. A write to a client that has gone raises ConnectionResetError."""
+
+    def __init__(self, request: web.Request, request_id: str) -> None:
+        self.request = request
+        self.response = web.StreamResponse(status=200, headers={**SSE_HEADERS, "x-request-id": request_id})
+        self.response.enable_chunked_encoding()
+
+    @property
+    def started(self) -> bool:
+        return self.response.prepared
+
+    async def start(self) -> None:
+        await self.response.prepare(self.request)
+
+    async def send(self, obj: Any) -> None:
+        if not self.started:
+            await self.start()
+        await self.response.write(encode_event(obj))
+
+    async def done(self) -> None:
+        if not self.started:
+            await self.start()
+        await self.response.write(DONE)
+        await self.response.write_eof()
