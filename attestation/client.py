@@ -1,0 +1,357 @@
+"""Verify a teecube server before use, then talk to it only over the attested TLS key.
+
+    conn = attestation.client.connect("https://host:8443", policy="policy.toml")
+    client = openai.OpenAI(base_url=conn.openai_base_url, api_key=..., http_client=conn.http_client())
+
+`connect` fetches `/attestation` with a fresh random nonce over TLS without CA checks (trust
+comes from the evidence), appraises it, and checks that the server's certificate key is the
+one bound into the report. The returned client's TLS context accepts only that key: a server
+presenting any other key fails in the handshake with `KeyMismatch`, before a request is sent.
+"""
+
+from __future__ import annotations
+
+import copy
+import http.client
+import importlib
+import secrets
+import ssl
+import urllib.parse
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from attestation import binding, snp
+from attestation import policy as policy_mod
+from attestation.claims import ParseError, Verdict, VerificationError
+from attestation.evidence import Bundle
+from attestation.policy import Policy
+from attestation.snp.validate import SnpPolicy
+
+
+class KeyMismatch(VerificationError):
+    """The server's TLS key is not the key its attestation report is bound to."""
+
+
+class AttestationFailed(VerificationError):
+    """The evidence did not verify or did not satisfy the policy."""
+
+    def __init__(self, appraisal: Appraisal) -> None:
+        failed = [c.detail or c.name for v in appraisal.verdicts for c in v.failures()]
+        super().__init__("attestation failed: " + "; ".join(failed or ["no checks ran"]))
+        self.appraisal = appraisal
+
+
+class FetchError(VerificationError):
+    """`/attestation` could not be fetched or did not return a bundle."""
+
+
+@dataclass(slots=True)
+class Appraisal:
+    verdicts: list[Verdict]
+    bundle: Bundle | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.verdicts) and all(v.ok for v in self.verdicts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "verdicts": [v.to_dict() for v in self.verdicts], "notes": self.notes}
+
+
+def spki_of_cert(cert_der: bytes) -> bytes:
+    return (
+        x509.load_der_x509_certificate(cert_der)
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+
+
+def load_root(root: x509.Certificate | bytes | str | Path | None) -> x509.Certificate | None:
+    if root is None or isinstance(root, x509.Certificate):
+        return root
+    data = root if isinstance(root, bytes) else Path(root).read_bytes()
+    return x509.load_pem_x509_certificate(data)
+
+
+def default_policy() -> Policy:
+    """No allow-lists: signatures, chains, binding, debug off, no migration agent."""
+    p = Policy(snp=SnpPolicy(), simulated=SnpPolicy())
+    for kind, attr in (("tdx", "tdx"), ("nvidia-gpu", "gpu")):
+        try:
+            setattr(p, attr, policy_mod._policy_class(kind)())
+        except (policy_mod.ModuleNotAvailable, TypeError):
+            pass
+    return p
+
+
+def _failed(kind: str, name: str, detail: str) -> Verdict:
+    v = Verdict(kind)
+    v.add(name, False, detail)
+    return v
+
+
+def _module(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+def _check_cpu(
+    bundle: Bundle, pol: Policy | None, root: x509.Certificate | None, now: datetime | None
+) -> Verdict:
+    ev = bundle.cpu
+    expected_rd = binding.report_data(bundle.tls_spki_der, bundle.nonce)
+    if ev.kind in ("sev-snp", "simulated"):
+        if pol is None:
+            section = SnpPolicy(allow_debug=True, allow_migration_agent=True)
+        else:
+            section = copy.deepcopy(pol.section(ev.kind))
+            if section is None:
+                return _failed(ev.kind, "policy", f"Your policy has no [{ev.kind}] section: not accepted")
+        section.report_data = expected_rd.hex()
+        vcek = ev.certs.get("vcek") or ev.certs.get("vlek")
+        if vcek is None:
+            return _failed(ev.kind, "endorsement_cert", "Evidence carries no VCEK/VLEK certificate")
+        verdict = snp.check(
+            ev.report,
+            vcek,
+            ev.certs.get("chain"),
+            product=ev.product,
+            policy=section,
+            now=now,
+            trusted_simulated_root=root if ev.kind == "simulated" else None,
+        )
+        if ev.kind == "simulated" and verdict.kind != "simulated":
+            verdict.add("simulated", False, "Evidence says simulated but is not signed by the test root")
+        return verdict
+    if ev.kind == "tdx":
+        tdx = _module("attestation.tdx")
+        if tdx is None:
+            return _failed("tdx", "available", "TDX verification is not available in this build")
+        section = None if pol is None else copy.deepcopy(pol.tdx)
+        if pol is not None and section is None:
+            return _failed("tdx", "policy", "Your policy has no [tdx] section: not accepted")
+        if section is not None and hasattr(section, "report_data"):
+            section.report_data = expected_rd.hex()
+        verdict = tdx.check(ev.report, policy=section, now=now)
+        got = verdict.claims.get("report_data")
+        verdict.add(
+            "report_data_binding",
+            got is not None and got.lower() == expected_rd.hex(),
+            "Quote is bound to your nonce and this server's TLS key"
+            if got and got.lower() == expected_rd.hex()
+            else "Quote REPORTDATA does not match your nonce and TLS key",
+        )
+        return verdict
+    return _failed(ev.kind, "kind", f"{ev.kind!r} is not CPU evidence")
+
+
+def _check_gpu(bundle: Bundle, pol: Policy | None, now: datetime | None) -> Verdict | None:
+    if bundle.gpu is None:
+        if pol is not None and pol.require_gpu:
+            return _failed(
+                "nvidia-gpu", "gpu_present", f"No GPU evidence ({bundle.gpu_reason}); policy requires it"
+            )
+        return None
+    nvgpu = _module("attestation.nvgpu")
+    if nvgpu is None:
+        return _failed("nvidia-gpu", "available", "NVIDIA GPU verification is not available in this build")
+    nonce = binding.gpu_nonce(bundle.tls_spki_der, bundle.nonce)
+    gpol = None if pol is None else pol.gpu
+    chain = bundle.gpu.certs.get("chain", b"")
+    try:
+        return nvgpu.check(bundle.gpu.report, chain, nonce=nonce, policy=gpol, now=now)
+    except VerificationError as e:
+        return _failed("nvidia-gpu", "gpu", str(e))
+
+
+def appraise(
+    bundle: Bundle,
+    *,
+    policy: Policy | None,
+    expected_nonce: bytes | None = None,
+    served_spki: bytes | None = None,
+    trusted_simulated_root: x509.Certificate | bytes | str | Path | None = None,
+    now: datetime | None = None,
+) -> Appraisal:
+    """Check a bundle: its binding, its CPU evidence, its GPU evidence. `policy=None` = crypto only."""
+    root = load_root(trusted_simulated_root)
+    b = Verdict("binding")
+    if expected_nonce is not None:
+        ok = bundle.nonce == expected_nonce
+        b.add("nonce", ok, "Fresh: the server answered your random nonce" if ok else "Stale: not your nonce")
+    if served_spki is not None:
+        ok = served_spki == bundle.tls_spki_der
+        b.add(
+            "tls_key_bound",
+            ok,
+            "The TLS key you are connected to is the one bound into the report"
+            if ok
+            else "The TLS key you are connected to is NOT the one in the report",
+        )
+    if bundle.simulated:
+        b.add(
+            "simulated",
+            root is not None,
+            "SIMULATED attestation (no real TEE), accepted because you trust the simulated test root"
+            if root is not None
+            else "SIMULATED attestation (no real TEE): refused unless you pass --trust-simulated-root",
+        )
+    verdicts = [b] if b.checks else []
+    verdicts.append(_check_cpu(bundle, policy, root, now))
+    appraisal = Appraisal(verdicts, bundle)
+    gpu = _check_gpu(bundle, policy, now)
+    if gpu is not None:
+        verdicts.append(gpu)
+    elif bundle.gpu is None:
+        appraisal.notes.append(f"No GPU evidence ({bundle.gpu_reason}); your policy does not require it")
+    cpu_policy = policy.section(bundle.cpu.kind) if policy is not None else None
+    if policy is not None and cpu_policy is not None and not getattr(cpu_policy, "measurements", True):
+        appraisal.notes.append(
+            "Your policy has no measurement allow-list: any software in a genuine TEE passes"
+        )
+    return appraisal
+
+
+def _origin(base_url: str) -> tuple[str, int]:
+    u = urllib.parse.urlsplit(base_url)
+    if u.scheme != "https" or not u.hostname:
+        raise FetchError(f"{base_url!r}: attestation needs an https:// URL")
+    return u.hostname, u.port or 443
+
+
+def fetch(base_url: str, nonce: bytes, *, timeout: float = 10.0) -> tuple[Bundle, bytes]:
+    """GET /attestation?nonce=… without CA checks; return the bundle and the server's certificate (DER)."""
+    host, port = _origin(base_url)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # trust comes from the attestation, checked below
+    conn = http.client.HTTPSConnection(host, port, context=ctx, timeout=timeout)
+    try:
+        conn.request("GET", f"/attestation?nonce={nonce.hex()}")
+        assert conn.sock is not None
+        cert_der = conn.sock.getpeercert(binary_form=True)
+        resp = conn.getresponse()
+        body = resp.read()
+    except OSError as e:
+        raise FetchError(f"cannot fetch {host}:{port}/attestation: {e}") from e
+    finally:
+        conn.close()
+    if resp.status != 200:
+        raise FetchError(f"/attestation answered HTTP {resp.status}: {body[:300]!r}")
+    if not cert_der:
+        raise FetchError("server presented no certificate")
+    try:
+        return Bundle.loads(body), cert_der
+    except ParseError as e:
+        raise FetchError(str(e)) from e
+
+
+def verify_server(
+    base_url: str,
+    policy: Policy | str | Path | None = None,
+    trusted_simulated_root: x509.Certificate | bytes | str | Path | None = None,
+    *,
+    now: datetime | None = None,
+    timeout: float = 10.0,
+) -> Appraisal:
+    """Fetch and appraise a server's evidence with a fresh nonce (no exception for a failed check)."""
+    pol = policy_mod.load(policy) if isinstance(policy, str | Path) else policy
+    if pol is None:
+        pol = default_policy()
+    nonce = secrets.token_bytes(binding.NONCE_SIZE)
+    bundle, cert_der = fetch(base_url, nonce, timeout=timeout)
+    return appraise(
+        bundle,
+        policy=pol,
+        expected_nonce=nonce,
+        served_spki=spki_of_cert(cert_der),
+        trusted_simulated_root=trusted_simulated_root,
+        now=now,
+    )
+
+
+def pinned_ssl_context(spki_der: bytes) -> ssl.SSLContext:
+    """A client context that completes a handshake only with a certificate carrying `spki_der`."""
+
+    def check(cert_der: bytes | None) -> None:
+        if not cert_der or spki_of_cert(cert_der) != spki_der:
+            raise KeyMismatch("server TLS key differs from the attested key: refusing to send anything")
+
+    class PinnedSocket(ssl.SSLSocket):
+        def do_handshake(self, block: bool = False) -> None:
+            super().do_handshake(block)
+            try:
+                check(self.getpeercert(binary_form=True))
+            except KeyMismatch:
+                self.close()
+                raise
+
+    class PinnedObject(ssl.SSLObject):
+        def do_handshake(self) -> None:
+            super().do_handshake()
+            check(self.getpeercert(binary_form=True))
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # the pin replaces CA checks
+    ctx.sslsocket_class = PinnedSocket
+    ctx.sslobject_class = PinnedObject
+    return ctx
+
+
+@dataclass(slots=True)
+class AttestedConnection:
+    base_url: str
+    spki_der: bytes
+    appraisal: Appraisal
+
+    @property
+    def openai_base_url(self) -> str:
+        url = self.base_url.rstrip("/")
+        return url if url.endswith("/v1") else url + "/v1"
+
+    def ssl_context(self) -> ssl.SSLContext:
+        return pinned_ssl_context(self.spki_der)
+
+    def http_client(self, **kwargs: Any) -> Any:
+        """An `httpx2.Client` (what `openai.OpenAI(http_client=...)` takes) pinned to the attested key."""
+        import httpx2
+
+        return httpx2.Client(verify=self.ssl_context(), trust_env=False, **kwargs)
+
+    def async_http_client(self, **kwargs: Any) -> Any:
+        import httpx2
+
+        return httpx2.AsyncClient(verify=self.ssl_context(), trust_env=False, **kwargs)
+
+
+def connect(
+    base_url: str,
+    policy: Policy | str | Path | None = None,
+    trusted_simulated_root: x509.Certificate | bytes | str | Path | None = None,
+    *,
+    now: datetime | None = None,
+    timeout: float = 10.0,
+) -> AttestedConnection:
+    """Verify `base_url`'s attestation, then return a connection pinned to its attested TLS key.
+
+    Raises `KeyMismatch` if the served key is not the bound one, `AttestationFailed` for any
+    other failed check, `FetchError` if the evidence cannot be fetched.
+    """
+    appraisal = verify_server(base_url, policy, trusted_simulated_root, now=now, timeout=timeout)
+    bound = next((c for v in appraisal.verdicts for c in v.checks if c.name == "tls_key_bound"), None)
+    if bound is not None and not bound.ok:
+        raise KeyMismatch(bound.detail)
+    if not appraisal.ok:
+        raise AttestationFailed(appraisal)
+    assert appraisal.bundle is not None
+    return AttestedConnection(base_url, appraisal.bundle.tls_spki_der, appraisal)

@@ -1,0 +1,169 @@
+"""The policy file (TOML or JSON): what a client expects of the server's evidence.
+
+    require_gpu = false
+    [sev-snp]        # real AMD SEV-SNP (see attestation.snp.validate.SnpPolicy)
+    [simulated]      # the simulated provider, same keys as sev-snp
+    [tdx]            # attestation.tdx.validate.TdxPolicy
+    [nvidia-gpu]     # attestation.nvgpu.validate.GpuPolicy
+
+A section that is absent means "evidence of that kind is not acceptable".
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from attestation.providers.base import Evidence
+from attestation.snp import claims_of
+from attestation.snp.abi import parse_report, product_from_cpuid, product_line
+from attestation.snp.kds import parse_endorsement_cert
+from attestation.snp.validate import SnpPolicy
+
+SECTIONS = ("sev-snp", "simulated", "tdx", "nvidia-gpu")
+
+
+class ModuleNotAvailable(RuntimeError):
+    """A verifier (TDX, NVIDIA GPU) is not installed in this build."""
+
+
+def _policy_class(kind: str) -> Any:
+    module, name = {
+        "tdx": ("attestation.tdx.validate", "TdxPolicy"),
+        "nvidia-gpu": ("attestation.nvgpu.validate", "GpuPolicy"),
+    }[kind]
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as e:
+        raise ModuleNotAvailable(f"{kind} verification is not available in this build") from e
+
+
+@dataclass(slots=True)
+class Policy:
+    snp: SnpPolicy | None = None
+    simulated: SnpPolicy | None = None
+    tdx: Any = None  # TdxPolicy
+    gpu: Any = None  # GpuPolicy
+    require_gpu: bool = False
+
+    def section(self, kind: str) -> Any:
+        return {"sev-snp": self.snp, "simulated": self.simulated, "tdx": self.tdx, "nvidia-gpu": self.gpu}[
+            kind
+        ]
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Policy:
+        unknown = set(d) - {*SECTIONS, "require_gpu"}
+        if unknown:
+            raise ValueError(f"unknown policy sections: {', '.join(sorted(unknown))}")
+        p = cls(require_gpu=bool(d.get("require_gpu", False)))
+        if "sev-snp" in d:
+            p.snp = SnpPolicy.from_dict(d["sev-snp"])
+        if "simulated" in d:
+            p.simulated = SnpPolicy.from_dict(d["simulated"])
+        if "tdx" in d:
+            p.tdx = _policy_class("tdx").from_dict(d["tdx"])
+        if "nvidia-gpu" in d:
+            p.gpu = _policy_class("nvidia-gpu").from_dict(d["nvidia-gpu"])
+        return p
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"require_gpu": self.require_gpu}
+        for kind in SECTIONS:
+            section = self.section(kind)
+            if section is not None:
+                out[kind] = section.to_dict()
+        return out
+
+
+def load(path: str | Path) -> Policy:
+    path = Path(path)
+    text = path.read_bytes()
+    d = (
+        json.loads(text)
+        if path.suffix == ".json" or text.lstrip()[:1] == b"{"
+        else tomllib.loads(text.decode())
+    )
+    return Policy.from_dict(d)
+
+
+def dump(policy: Policy, path: str | Path | None = None) -> str:
+    """TOML unless `path` ends in .json; written to `path` when given."""
+    d = policy.to_dict()
+    text = json.dumps(d, indent=2) + "\n" if path and str(path).endswith(".json") else to_toml(d)
+    if path:
+        Path(path).write_text(text)
+    return text
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }"
+    raise TypeError(f"cannot write {type(v).__name__} to TOML")
+
+
+def to_toml(d: dict[str, Any]) -> str:
+    """A small TOML writer for policy files: top-level scalars, then one table per section."""
+    lines = [f"{k} = {_toml_value(v)}" for k, v in d.items() if not isinstance(v, dict)]
+    for k, v in d.items():
+        if isinstance(v, dict):
+            lines += ["", f'["{k}"]' if "-" in k else f"[{k}]"]
+            lines += [f"{kk} = {_toml_value(vv)}" for kk, vv in v.items() if vv is not None]
+    return "\n".join(lines) + "\n"
+
+
+def snp_policy_from_report(
+    report: bytes, vcek_der: bytes | None = None, product: str | None = None
+) -> SnpPolicy:
+    """Expectations from a known-good SNP report: exactly this measurement, at least this TCB."""
+    r = parse_report(report)
+    if product is None:
+        product = product_from_cpuid(r.cpuid_family, r.cpuid_model)
+    if product is None and vcek_der is not None:
+        name = parse_endorsement_cert(vcek_der).product_name
+        product = product_line(name) if name else None
+    claims = claims_of(r, product)
+    return SnpPolicy(
+        measurements=[r.measurement.hex()],
+        min_tcb=dict(claims["reported_tcb"]),  # type: ignore[arg-type]
+        allow_debug=False,
+        allow_migration_agent=False,
+        allow_smt=r.policy.smt,
+        vmpl=r.vmpl,
+        product=product,
+    )
+
+
+def policy_from_evidence(ev: Evidence, gpu: Evidence | None = None) -> Policy:
+    """A policy accepting exactly this known-good evidence (and later firmware)."""
+    p = Policy()
+    if ev.kind in ("sev-snp", "simulated"):
+        vcek = ev.certs.get("vcek") or ev.certs.get("vlek")
+        sp = snp_policy_from_report(ev.report, vcek, ev.product)
+        if ev.kind == "simulated":
+            p.simulated = sp
+        else:
+            p.snp = sp
+    elif ev.kind == "tdx":
+        cls = _policy_class("tdx")
+        if not hasattr(cls, "from_quote"):
+            raise ModuleNotAvailable("this build cannot derive a TDX policy from a quote")
+        p.tdx = cls.from_quote(ev.report)
+    if gpu is not None:
+        cls = _policy_class("nvidia-gpu")
+        if hasattr(cls, "from_report"):
+            p.gpu = cls.from_report(gpu.report)
+            p.require_gpu = True
+    return p

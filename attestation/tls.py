@@ -1,0 +1,122 @@
+"""The proxy's TLS identity: a key generated inside the TEE at start, a self-signed certificate
+that carries the attestation bundle in an X.509 extension, and an `ssl.SSLContext` for aiohttp.
+
+The extension (OID `EVIDENCE_OID`, under the UUID arc 2.25 of ITU-T X.667) holds a DER OCTET
+STRING with the compact JSON bundle, bound to the key and to a nonce the server chose at start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import ssl
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from ipaddress import ip_address
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from attestation import der, evidence
+from attestation.claims import ParseError
+from attestation.providers.base import GpuProvider, Provider
+
+# 2.25.<UUID as integer> (ITU-T X.667): 1b7e0c2e-5f3a-4d8e-9c61-7ea5c0be0001, teecube evidence v1
+EVIDENCE_OID = x509.ObjectIdentifier("2.25.36543632353250396209292946278539198465")
+
+
+def spki_der_of(cert: x509.Certificate) -> bytes:
+    return cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def bundle_from_cert(cert_der: bytes) -> evidence.Bundle:
+    """The attestation bundle carried in a teecube TLS certificate."""
+    cert = x509.load_der_x509_certificate(cert_der)
+    try:
+        ext = cert.extensions.get_extension_for_oid(EVIDENCE_OID).value
+    except x509.ExtensionNotFound as e:
+        raise ParseError("certificate carries no teecube evidence extension") from e
+    assert isinstance(ext, x509.UnrecognizedExtension)
+    return evidence.Bundle.loads(der.expect(der.read_single(ext.value), der.OCTET_STRING, "evidence").value)
+
+
+@dataclass(slots=True)
+class TlsIdentity:
+    key: ec.EllipticCurvePrivateKey
+    cert: x509.Certificate
+    spki_der: bytes
+    start_nonce: bytes
+    bundle: evidence.Bundle
+
+    @classmethod
+    def generate(
+        cls,
+        hostnames: list[str],
+        provider: Provider,
+        gpu_provider: GpuProvider | None = None,
+        *,
+        curve: ec.EllipticCurve | None = None,
+        valid_days: int = 30,
+    ) -> TlsIdentity:
+        key = ec.generate_private_key(curve or ec.SECP384R1())
+        spki = key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        start_nonce = secrets.token_bytes(32)  # server-chosen: the cert's evidence is as fresh as the key
+        bundle = evidence.collect(provider, gpu_provider, spki, start_nonce)
+        names: list[x509.GeneralName] = []
+        for h in hostnames or ["localhost"]:
+            try:
+                names.append(x509.IPAddress(ip_address(h)))
+            except ValueError:
+                names.append(x509.DNSName(h))
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, (hostnames or ["localhost"])[0])])
+        now = datetime.now(UTC) - timedelta(minutes=5)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now)
+            .not_valid_after(now + timedelta(days=valid_days))
+            .add_extension(x509.SubjectAlternativeName(names), critical=False)
+            .add_extension(
+                x509.UnrecognizedExtension(
+                    EVIDENCE_OID, der.encode(der.OCTET_STRING, bundle.dumps().encode())
+                ),
+                critical=False,
+            )
+            .sign(key, hashes.SHA384())
+        )
+        bundle.tls_cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+        return cls(key, cert, spki, start_nonce, bundle)
+
+    @property
+    def cert_pem(self) -> str:
+        return self.cert.public_bytes(serialization.Encoding.PEM).decode()
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A server-side context for aiohttp (`web.TCPSite(..., ssl_context=...)`)."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        key_pem = self.key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        # ssl only loads keys from files: a private 0700 directory, removed at once.
+        with tempfile.TemporaryDirectory(prefix="teecube-tls-") as d:
+            path = os.path.join(d, "identity.pem")
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(key_pem + self.cert_pem.encode())
+            ctx.load_cert_chain(path)
+        return ctx
+
+    def describe(self) -> str:
+        return json.dumps({"spki_sha256": self.bundle.to_json()["tls"]["spki_sha256"]})
