@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import signal
 import ssl
@@ -30,7 +31,8 @@ def attested_tls(config: ProxyConfig) -> tuple[ssl.SSLContext, list[Any], Any]:
 
 
 async def serve(config: ProxyConfig, *, ready: asyncio.Event | None = None,
-                stop: asyncio.Event | None = None, shutdown_timeout: float = 30.0) -> None:
+                stop: asyncio.Event | None = None, shutdown_timeout: float = 30.0,
+                info: dict[str, str] | None = None) -> None:
     """Serve until SIGTERM/SIGINT (or `stop`), then drain in-flight requests and flush usage."""
     ssl_context, extra, identity = (None, [], None)
     if config.tls:
@@ -45,6 +47,8 @@ async def serve(config: ProxyConfig, *, ready: asyncio.Event | None = None,
     log.info("proxy listening on %s://%s:%s", scheme, config.host, config.port)
     if identity is not None:
         log.info("TLS identity %s", identity.describe())
+        if info is not None:
+            info["spki_der_b64"] = base64.b64encode(identity.spki_der).decode()
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
