@@ -100,14 +100,15 @@ class BlockManager:
                 block.hash, block.token_ids = None, ()
             block.ref_count = 1
             seq.block_table.append(block_id)
+        self.cache_full_blocks(seq, (num_computed + num_new_tokens) // bs)
         return True
 
-    def cache_full_blocks(self, seq: Sequence) -> None:
-        """Publish seq's newly computed full blocks to the prefix cache."""
+    def cache_full_blocks(self, seq: Sequence, num_full: int) -> None:
+        """Publish seq's first num_full blocks to the prefix cache. Called at allocation (as vLLM does):
+        the step that allocates a block computes it, and each layer stores K/V before it attends."""
         if not self.enable_prefix_caching:
             return
         bs = self.block_size
-        num_full = seq.num_computed_tokens // bs
         if num_full <= seq.num_hashed_blocks:
             return
         hashes = self.block_hashes(seq, num_full)

@@ -89,11 +89,15 @@ class Sampler:
         if any(k is not None for k in want_logprobs):
             raw_logprobs = torch.log_softmax(logits, dim=-1)
         logits = apply_penalties(logits, seqs)
-        for i, s in enumerate(seqs):
-            if s.num_output_tokens < s.params.min_tokens:
-                ids = [t for t in self.stop_token_ids(s) if t < logits.shape[1]]
-                if ids:
-                    logits[i, ids] = -float("inf")
+        suppress = [
+            (i, self.stop_token_ids(s))
+            for i, s in enumerate(seqs)
+            if s.num_output_tokens < s.params.min_tokens
+        ]
+        if suppress:
+            logits = logits.clone()
+            for i, ids in suppress:
+                logits[i, [t for t in ids if t < logits.shape[1]]] = -float("inf")
         greedy = [s.params.greedy for s in seqs]
         tokens = logits.argmax(dim=-1)
         if not all(greedy):

@@ -79,7 +79,6 @@ class Scheduler:
     def update_after_step(self, out: SchedulerOutput) -> None:
         for seq, num in zip(out.seqs, out.num_scheduled_tokens, strict=True):
             seq.num_computed_tokens += num
-            self.block_manager.cache_full_blocks(seq)
 
     def finish(self, seq: Sequence) -> None:
         """Free a finished or aborted sequence wherever it is."""

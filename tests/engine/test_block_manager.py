@@ -24,7 +24,6 @@ def compute(bm: BlockManager, seq: Sequence, num: int | None = None) -> bool:
     if not bm.allocate_slots(seq, num, computed):
         return False
     seq.num_computed_tokens += num
-    bm.cache_full_blocks(seq)
     return True
 
 
@@ -114,7 +113,6 @@ class BlockManagerMachine(RuleBasedStateMachine):
             begin = seq.num_computed_tokens
             seq.num_computed_tokens += num
             self._write(seq, begin, begin + num)
-            self.bm.cache_full_blocks(seq)
 
     @rule(tokens=st.lists(st.integers(0, 2), min_size=1, max_size=14))
     def add(self, tokens: list[int]) -> None:
