@@ -1,0 +1,198 @@
+"""Verify a parsed GPU report: device chain to the pinned NVIDIA root, the SPDM signature,
+the FWID against the leaf's TCG DICE TcbInfo, the nonce, and golden measurements from RIMs.
+
+Cryptographic failures raise (VerificationError subclasses); comparisons that a person
+should see item by item (nonce, RIM measurements) become checks on the Verdict.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from attestation import certs
+from attestation.claims import ParseError, Verdict, VerificationError
+from attestation.nvgpu.abi import OPAQUE_NVDEC0_STATUS, AttestationReport
+from attestation.nvgpu.rim import Rim, verify_rim_chain
+from attestation.roots import nvidia_device_root, nvidia_rim_root
+
+TCG_DICE_TCBINFO_OID = "2.23.133.5.4.1"
+NVDEC0_RIM_INDEX = 35  # skipped when the report says NVDEC0 is disabled (NVIDIA attestation-sdk)
+NVDEC0_STATUS_DISABLED = b"\x55"
+
+
+class ReportSignatureError(VerificationError):
+    """The SPDM MEASUREMENTS signature does not verify with the leaf key."""
+
+
+class FwidMismatch(VerificationError):
+    """The report's FWID differs from the FWID certified in the leaf certificate."""
+
+
+_HASH_ALG_ARC = "2.16.840.1.101.3.4.2."  # NIST hash algorithm OIDs (sha256/384/512 ...)
+
+
+def _find_fwids(items: list[certs.Tlv], out: list[bytes]) -> None:
+    for item in items:
+        if not item.constructed:
+            continue
+        inner = certs.der_items(item.value)
+        if (
+            len(inner) == 2
+            and inner[0].tag == 0x06
+            and inner[1].tag == 0x04
+            and certs.der_oid(inner[0].value).startswith(_HASH_ALG_ARC)
+        ):
+            out.append(inner[1].value)
+        else:
+            _find_fwids(inner, out)
+
+
+def dice_fwids(cert: x509.Certificate) -> list[bytes]:
+    """FWID digests ({hashAlg, digest} pairs) in the leaf's 2.23.133.5.4.1 extension.
+
+    TCG DICE TcbInfo puts them in `[6] fwids`; NVIDIA's GSP FMC leaf carries
+    SEQUENCE {INTEGER, SubjectPublicKeyInfo, FWID}. Both are found by walking the
+    structure for SEQUENCE {OID in 2.16.840.1.101.3.4.2, OCTET STRING}.
+    """
+    try:
+        ext = cert.extensions.get_extension_for_oid(x509.ObjectIdentifier(TCG_DICE_TCBINFO_OID))
+    except x509.ExtensionNotFound as e:
+        raise ParseError("leaf certificate has no TCG DICE TcbInfo extension") from e
+    raw = ext.value.value  # type: ignore[attr-defined]  # UnrecognizedExtension
+    out: list[bytes] = []
+    try:
+        _find_fwids(certs.der_items(raw), out)
+    except certs.CertificateError as e:
+        raise ParseError(f"TCG DICE TcbInfo malformed: {e}") from e
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedReport:
+    report: AttestationReport
+    chain: certs.ChainResult
+
+
+def verify_report(
+    report: AttestationReport,
+    cert_chain_pem: bytes,
+    verdict: Verdict,
+    *,
+    roots: list[x509.Certificate] | None = None,
+    now: datetime | None = None,
+) -> VerifiedReport:
+    roots = roots if roots is not None else [nvidia_device_root()]
+    now = now or certs.utcnow()
+    chain = certs.load_pem_certificates(cert_chain_pem)
+    result = certs.verify_chain(chain, roots, now=now)
+    names = " → ".join(c.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value  # type: ignore[misc]
+                       for c in result.certificates)
+    verdict.add("device_chain", True, f"{names}; valid at {now:%Y-%m-%dT%H:%M:%SZ}")
+
+    key = result.leaf.public_key()
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP384R1):
+        raise ReportSignatureError("leaf key is not ECDSA P-384")
+    try:
+        key.verify(certs.ecdsa_raw_to_der(report.response.signature), report.signed_data,
+                   ec.ECDSA(hashes.SHA384()))
+    except InvalidSignature as e:
+        raise ReportSignatureError("SPDM MEASUREMENTS signature does not verify with the leaf key") from e
+    verdict.add("report_signature", True, "ECDSA-P384/SHA-384 by the leaf over request ‖ response")
+
+    fwid = report.fwid
+    certified = dice_fwids(result.leaf)
+    if fwid is None:
+        raise FwidMismatch("report has no FWID opaque field")
+    if fwid not in certified:
+        raise FwidMismatch(f"report FWID {fwid.hex()} not in leaf FWIDs {[f.hex() for f in certified]}")
+    verdict.add("fwid", True, f"report FWID {fwid.hex()[:16]}… = leaf TCG DICE TcbInfo FWID")
+    return VerifiedReport(report, result)
+
+
+def check_nonce(report: AttestationReport, nonce: bytes | None, verdict: Verdict, *, required: bool) -> None:
+    if nonce is None:
+        if required:
+            verdict.add("nonce", False, "no expected nonce given: freshness not established")
+        else:
+            verdict.claims["nonce"] = "not checked (no nonce given; allowed by policy)"
+        return
+    ok = hmac.compare_digest(nonce, report.request.nonce)
+    verdict.add("nonce", ok, f"request nonce {report.request.nonce.hex()} "
+                f"{'==' if ok else '!='} expected {nonce.hex()}")
+
+
+def check_ocsp(
+    vr: VerifiedReport, ocsp_responses: Mapping[str, bytes] | None, verdict: Verdict
+) -> None:
+    """OCSP needs NVIDIA's responder; offline it is reported, not silently passed.
+
+    `ocsp_responses` (serial hex → DER OCSP response) is the hook for a later online mode;
+    responses are not evaluated yet, so giving them fails closed.
+    """
+    if ocsp_responses is None:
+        verdict.claims["ocsp"] = "not checked (offline)"
+        return
+    verdict.add("ocsp", False, "OCSP response evaluation is not implemented yet")
+
+
+def compare_rims(
+    report: AttestationReport,
+    rims: list[Rim],
+    verdict: Verdict,
+    *,
+    roots: list[x509.Certificate] | None = None,
+    now: datetime | None = None,
+) -> list[int]:
+    """Check RIM chains and versions, then every active golden measurement.
+
+    Returns the RIM indices that do not match. RIM index i is SPDM block i+1; an index
+    active in two RIMs is a conflict (failure). The RIMs' XML signatures are not checked
+    (recorded in claims["rim_signature"]).
+    """
+    roots = roots if roots is not None else [nvidia_rim_root()]
+    golden: dict[int, tuple[str, tuple[bytes, ...]]] = {}
+    for rim in rims:
+        label = f"RIM {rim.name} {rim.colloquial_version}"
+        certs_ok = verify_rim_chain(rim, roots, now=now)
+        verdict.add(f"rim_chain[{rim.colloquial_version}]", True,
+                    f"{label}: chain to {certs_ok.root.subject.rfc4514_string()}")
+        versions = {report.driver_version, report.vbios_version}
+        vok = rim.colloquial_version in versions
+        verdict.add(f"rim_version[{rim.colloquial_version}]", vok,
+                    f"{label} {'matches' if vok else 'matches neither'} driver {report.driver_version} "
+                    f"/ VBIOS {report.vbios_version}")
+        for idx, m in rim.active().items():
+            if idx in golden:
+                verdict.add("rim_conflict", False, f"index {idx} active in {golden[idx][0]} and {label}")
+                continue
+            golden[idx] = (label, m.alternatives)
+    verdict.claims["rim_signature"] = "not checked (XMLDSig verification not implemented; chain checked)"
+    nvdec_disabled = report.opaque_field(OPAQUE_NVDEC0_STATUS) == NVDEC0_STATUS_DISABLED
+    mismatched: list[int] = []
+    matched = 0
+    for idx in sorted(golden):
+        if idx == NVDEC0_RIM_INDEX and nvdec_disabled:
+            continue
+        label, alts = golden[idx]
+        measured = report.measurement(idx + 1)
+        if measured is not None and measured in alts:
+            matched += 1
+        else:
+            mismatched.append(idx)
+            verdict.add(f"measurement[{idx}]", False,
+                        f"{label} index {idx} (SPDM block {idx + 1}): measured "
+                        f"{measured.hex() if measured else 'nothing'} not in RIM {[a.hex() for a in alts]}")
+    verdict.claims["rim_matched"] = matched
+    verdict.claims["rim_mismatched_indices"] = mismatched
+    verdict.add("measurements", not mismatched,
+                f"{matched} of {matched + len(mismatched)} active RIM indices match"
+                + (f"; mismatched {mismatched}" if mismatched else ""))
+    return mismatched
