@@ -173,6 +173,20 @@ def deployment_add(s: Session, a: argparse.Namespace) -> Out:
     return as_dict(d), DEPLOYMENT_COLUMNS
 
 
+def deployment_update(s: Session, a: argparse.Namespace) -> Out:
+    changes: dict[str, Any] = {"url": a.url, "served_model_name": a.served_model_name}
+    if a.credential_ref is not None or a.clear_credential_ref:
+        changes["credential_ref"] = None if a.clear_credential_ref else a.credential_ref
+    if a.context_length is not None:
+        changes["context_length"] = a.context_length
+    return as_dict(deployments.update_deployment(s, a.name, a.actor, **changes)), DEPLOYMENT_COLUMNS
+
+
+def deployment_status(s: Session, a: argparse.Namespace) -> Out:
+    status = "disabled" if a.action == "disable" else "active"
+    return as_dict(deployments.set_deployment_status(s, a.name, status, a.actor)), DEPLOYMENT_COLUMNS
+
+
 def deployment_list(s: Session, a: argparse.Namespace) -> Out:
     return [as_dict(d) for d in deployments.list_deployments(s)], DEPLOYMENT_COLUMNS
 
@@ -355,6 +369,16 @@ def _admin_parser() -> _Parser:
     p.add_argument("--served-model-name", required=True)
     p.add_argument("--credential-ref", help="env:VAR or file:/path (a reference, never the credential)")
     p.add_argument("--context-length", type=_int)
+    p = _leaf(dep, "update", deployment_update, common, "change a deployment's upstream (given fields only)")
+    p.add_argument("name")
+    p.add_argument("--url")
+    p.add_argument("--served-model-name")
+    cred = p.add_mutually_exclusive_group()
+    cred.add_argument("--credential-ref")
+    cred.add_argument("--clear-credential-ref", action="store_true")
+    p.add_argument("--context-length", type=_int)
+    _leaf(dep, "disable", deployment_status, common, "stop routing to a deployment").add_argument("name")
+    _leaf(dep, "enable", deployment_status, common, "route to a deployment again").add_argument("name")
     _leaf(dep, "list", deployment_list, common, "list deployments")
 
     p = _leaf(top, "grant", grant, common, "grant a deployment to a domain under an alias (replaces)")

@@ -71,3 +71,36 @@ def set_deployment_status(session: Session, name: str, status: str, actor: str) 
             after=audit.snapshot(deployment),
         )
     return deployment
+
+
+_UNSET: object = object()
+
+
+def update_deployment(
+    session: Session,
+    name: str,
+    actor: str,
+    *,
+    url: str | None = None,
+    served_model_name: str | None = None,
+    credential_ref: str | object | None = _UNSET,
+    context_length: int | object | None = _UNSET,
+) -> Deployment:
+    """Change a deployment's upstream; only the fields given change (audited if anything did)."""
+    deployment = get_deployment(session, name)
+    before = audit.snapshot(deployment)
+    if url is not None:
+        deployment.url = validate.upstream_url(url)
+    if served_model_name is not None:
+        if not served_model_name or len(served_model_name) > 256:
+            raise Invalid("served model name must be 1-256 characters")
+        deployment.served_model_name = served_model_name
+    if credential_ref is not _UNSET:
+        deployment.credential_ref = validate.credential_ref(credential_ref)  # type: ignore[arg-type]
+    if context_length is not _UNSET:
+        deployment.context_length = validate.positive(context_length, "context_length")  # type: ignore[arg-type]
+    after = audit.snapshot(deployment)
+    if after != before:
+        session.flush()
+        audit.record(session, actor, "deployment.update", "deployment", name, before=before, after=after)
+    return deployment

@@ -161,3 +161,36 @@ def test_grants_build_the_routing_view(factory: sessionmaker[Session]) -> None:
         replaced = [e for e in grant_events if e.object_id == "acme/small"][-1]
         assert replaced.before["enabled"] is False and replaced.after["enabled"] is True
         assert grant_events[-1].action == "grant.revoke" and grant_events[-1].after is None
+
+
+def test_seed_demo_is_idempotent_and_follows_the_engine(
+    factory: sessionmaker[Session], pepper: bytes
+) -> None:
+    from domains.demo import DEMO_ALIAS, DEMO_DOMAIN, seed_demo
+    from domains.keys import list_keys, resolve_key
+
+    with factory.begin() as s:
+        done, secret = seed_demo(s, "cli:serve-demo", pepper)
+    assert len(done) == 4 and secret is not None
+    with factory.begin() as s:
+        assert seed_demo(s, "cli:serve-demo", pepper) == ([], None)
+    with factory.begin() as s:
+        done, fresh = seed_demo(
+            s,
+            "cli:serve-demo",
+            pepper,
+            engine_url="unix:/run/tc/engine.sock",
+            credential_ref="env:TEECUBE_ENGINE_API_KEY",
+            fresh_key=True,
+        )
+    assert fresh is not None and fresh != secret and any("pointed" in d for d in done)
+    with factory() as s:
+        resolved = resolve_key(s, fresh, pepper)
+        assert resolved is not None and resolved.domain_name == DEMO_DOMAIN
+        grant = domain_view(s, resolved.domain_id)[DEMO_ALIAS]
+        assert (grant.url, grant.credential_ref, grant.enabled) == (
+            "unix:/run/tc/engine.sock",
+            "env:TEECUBE_ENGINE_API_KEY",
+            True,
+        )
+        assert len(list_keys(s, DEMO_DOMAIN)) == 2

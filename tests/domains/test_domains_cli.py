@@ -199,6 +199,34 @@ def test_human_tables_and_secret_notice(
     assert "NAME  STATUS" in out and "not be shown again" in out and "secret: sk-tc-" in out
 
 
+def test_deployment_update_and_status(admin: Any) -> None:
+    admin(
+        "deployment",
+        "add",
+        "d",
+        "--kind",
+        "ollama",
+        "--url",
+        "http://127.0.0.1:11434",
+        "--served-model-name",
+        "m",
+    )
+    updated = admin(
+        "deployment", "update", "d", "--url", "unix:/run/e.sock", "--credential-ref", "file:/run/k"
+    )
+    assert (updated["url"], updated["credential_ref"], updated["served_model_name"]) == (
+        "unix:/run/e.sock",
+        "file:/run/k",
+        "m",
+    )
+    assert admin("deployment", "update", "d", "--clear-credential-ref")["credential_ref"] is None
+    assert admin("deployment", "disable", "d")["status"] == "disabled"
+    assert admin("deployment", "enable", "d")["status"] == "active"
+    assert "invalid upstream URL" in admin("deployment", "update", "d", "--url", "gopher://x", expect=1)
+    actions = [e["action"] for e in admin("audit", "list")]
+    assert actions.count("deployment.update") == 2 and "deployment.disable" in actions
+
+
 def test_db_cli_and_unmigrated_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     assert admin_main(["domain", "list", "--database-url", url]) == 1
@@ -228,17 +256,22 @@ def _teecube(cwd: Path, *argv: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_serve_demo_and_cli_from_another_directory(tmp_path: Path) -> None:
-    """The real entry point, default database var/teecube.db and var/pepper under the cwd."""
-    first = _teecube(tmp_path, "serve", "--demo")
-    assert first.returncode == 0, first.stderr
-    assert "created domain demo" in first.stdout and "sk-tc-" in first.stdout
-    assert (tmp_path / "var" / "pepper").stat().st_mode & 0o777 == 0o600
-    again = _teecube(tmp_path, "serve", "--demo")
-    assert again.returncode == 0 and "nothing to do" in again.stdout and "sk-tc-" not in again.stdout
-    current = _teecube(tmp_path, "db", "current", "--json")
-    assert json.loads(current.stdout)["revision"] == "0001"
+def test_cli_from_another_directory_uses_var(tmp_path: Path) -> None:
+    """The real entry point with the default database var/teecube.db under the cwd."""
+    upgraded = _teecube(tmp_path, "db", "upgrade")
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert (tmp_path / "var" / "teecube.db").is_file()
+    assert _teecube(tmp_path, "admin", "domain", "create", "acme").returncode == 0
+    no_pepper = _teecube(tmp_path, "admin", "key", "create", "--domain", "acme")
+    assert (
+        no_pepper.returncode == 1 and "no pepper" in no_pepper.stderr and "Traceback" not in no_pepper.stderr
+    )
+    (tmp_path / "var" / "pepper").write_text(PEPPER)
+    created = _teecube(tmp_path, "admin", "key", "create", "--domain", "acme", "--json")
+    assert json.loads(created.stdout)["secret"].startswith("sk-tc-")
     listed = _teecube(tmp_path, "admin", "key", "list", "--json")
-    assert [k["domain"] for k in json.loads(listed.stdout)] == ["demo"]
+    assert [k["domain"] for k in json.loads(listed.stdout)] == ["acme"]
     broken = _teecube(tmp_path, "admin", "key", "rotate", "key_nope")
     assert broken.returncode == 1 and broken.stderr.count("\n") == 1 and "Traceback" not in broken.stderr
+    current = _teecube(tmp_path, "db", "current", "--json")
+    assert json.loads(current.stdout)["revision"] == "0001"
