@@ -90,13 +90,13 @@ def default_policy() -> Policy:
     return p
 
 
-def _failed(kind: str, name: str, detail: str) -> Verdict:
+def failed_verdict(kind: str, name: str, detail: str) -> Verdict:
     v = Verdict(kind)
     v.add(name, False, detail)
     return v
 
 
-def _module(name: str) -> Any:
+def optional_module(name: str) -> Any:
     try:
         return importlib.import_module(name)
     except ImportError:
@@ -114,11 +114,13 @@ def _check_cpu(
         else:
             section = copy.deepcopy(pol.section(ev.kind))
             if section is None:
-                return _failed(ev.kind, "policy", f"Your policy has no [{ev.kind}] section: not accepted")
+                return failed_verdict(
+                    ev.kind, "policy", f"Your policy has no [{ev.kind}] section: not accepted"
+                )
         section.report_data = expected_rd.hex()
         vcek = ev.certs.get("vcek") or ev.certs.get("vlek")
         if vcek is None:
-            return _failed(ev.kind, "endorsement_cert", "Evidence carries no VCEK/VLEK certificate")
+            return failed_verdict(ev.kind, "endorsement_cert", "Evidence carries no VCEK/VLEK certificate")
         verdict = snp.check(
             ev.report,
             vcek,
@@ -132,12 +134,12 @@ def _check_cpu(
             verdict.add("simulated", False, "Evidence says simulated but is not signed by the test root")
         return verdict
     if ev.kind == "tdx":
-        tdx = _module("attestation.tdx")
+        tdx = optional_module("attestation.tdx")
         if tdx is None:
-            return _failed("tdx", "available", "TDX verification is not available in this build")
+            return failed_verdict("tdx", "available", "TDX verification is not available in this build")
         section = None if pol is None else copy.deepcopy(pol.tdx)
         if pol is not None and section is None:
-            return _failed("tdx", "policy", "Your policy has no [tdx] section: not accepted")
+            return failed_verdict("tdx", "policy", "Your policy has no [tdx] section: not accepted")
         if section is not None and hasattr(section, "report_data"):
             section.report_data = expected_rd.hex()
         verdict = tdx.check(ev.report, policy=section, now=now)
@@ -150,26 +152,28 @@ def _check_cpu(
             else "Quote REPORTDATA does not match your nonce and TLS key",
         )
         return verdict
-    return _failed(ev.kind, "kind", f"{ev.kind!r} is not CPU evidence")
+    return failed_verdict(ev.kind, "kind", f"{ev.kind!r} is not CPU evidence")
 
 
 def _check_gpu(bundle: Bundle, pol: Policy | None, now: datetime | None) -> Verdict | None:
     if bundle.gpu is None:
         if pol is not None and pol.require_gpu:
-            return _failed(
+            return failed_verdict(
                 "nvidia-gpu", "gpu_present", f"No GPU evidence ({bundle.gpu_reason}); policy requires it"
             )
         return None
-    nvgpu = _module("attestation.nvgpu")
+    nvgpu = optional_module("attestation.nvgpu")
     if nvgpu is None:
-        return _failed("nvidia-gpu", "available", "NVIDIA GPU verification is not available in this build")
+        return failed_verdict(
+            "nvidia-gpu", "available", "NVIDIA GPU verification is not available in this build"
+        )
     nonce = binding.gpu_nonce(bundle.tls_spki_der, bundle.nonce)
     gpol = None if pol is None else pol.gpu
     chain = bundle.gpu.certs.get("chain", b"")
     try:
         return nvgpu.check(bundle.gpu.report, chain, nonce=nonce, policy=gpol, now=now)
     except VerificationError as e:
-        return _failed("nvidia-gpu", "gpu", str(e))
+        return failed_verdict("nvidia-gpu", "gpu", str(e))
 
 
 def appraise(

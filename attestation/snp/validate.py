@@ -95,7 +95,7 @@ def validate(report: Report, product: str, policy: SnpPolicy, verdict: Verdict) 
         )
     if policy.product is not None:
         verdict.add(
-            "product", policy.product == product, f"Product line {product} (expected {policy.product})"
+            "product_policy", policy.product == product, f"Product line {product} (expected {policy.product})"
         )
     if policy.host_data is not None:
         ok = report.host_data.hex() == policy.host_data.lower()

@@ -1,0 +1,228 @@
+"""`teecube verify` and `teecube attest`: the client-side command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from attestation import client
+from attestation import policy as policy_mod
+from attestation.claims import ParseError, VerificationError
+from attestation.evidence import Bundle
+from attestation.providers.base import Evidence
+
+TITLES = {
+    "binding": "Connection: is the report about the server you are talking to?",
+    "sev-snp": "CPU: AMD SEV-SNP confidential VM (memory encrypted by the AMD processor)",
+    "simulated": "CPU: SIMULATED SEV-SNP (a test setup: no confidential hardware)",
+    "tdx": "CPU: Intel TDX trust domain (memory encrypted by the Intel processor)",
+    "nvidia-gpu": "GPU: NVIDIA confidential computing",
+}
+CLAIM_LINES = (
+    ("product", "product line"),
+    ("measurement", "measurement (hash of the software launched)"),
+    ("reported_tcb", "firmware security versions"),
+    ("firmware", "SEV firmware"),
+    ("vmpl", "VMPL"),
+    ("csp_id", "cloud provider"),
+)
+
+
+def _render(appraisal: client.Appraisal, target: str) -> str:
+    out = [f"Attestation of {target}", ""]
+    for v in appraisal.verdicts:
+        out.append(TITLES.get(v.kind, v.kind))
+        for c in v.checks:
+            out.append(f"  {'✓' if c.ok else '✗'} {c.detail or c.name}")
+        for key, label in CLAIM_LINES:
+            if v.claims.get(key) not in (None, ""):
+                val = v.claims[key]
+                if isinstance(val, dict):
+                    val = " ".join(f"{k}={x}" for k, x in val.items())
+                out.append(f"      {label}: {val}")
+        out.append("")
+    for note in appraisal.notes:
+        out.append(f"  note: {note}")
+    total = sum(len(v.checks) for v in appraisal.verdicts)
+    failed = sum(len(v.failures()) for v in appraisal.verdicts)
+    if appraisal.notes:
+        out.append("")
+    if appraisal.ok:
+        out.append(f"✓ TRUSTED: all {total} checks passed.")
+    else:
+        out.append(f"✗ NOT TRUSTED: {failed} of {total} checks failed. Do not send it anything confidential.")
+    return "\n".join(out)
+
+
+def _emit(appraisal: client.Appraisal, target: str, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps({"target": target, **appraisal.to_dict()}, indent=2))
+    else:
+        print(_render(appraisal, target))
+    return 0 if appraisal.ok else 1
+
+
+def _policy(args: argparse.Namespace) -> policy_mod.Policy | None:
+    if args.no_policy:
+        return None
+    if args.policy:
+        return policy_mod.load(args.policy)
+    return client.default_policy()
+
+
+def _offline(
+    args: argparse.Namespace, pol: policy_mod.Policy | None, now: datetime | None
+) -> client.Appraisal:
+    data = Path(args.evidence).read_bytes()
+    if data.lstrip()[:1] == b"{":
+        bundle = Bundle.loads(data)
+        ap = client.appraise(bundle, policy=pol, trusted_simulated_root=args.trust_simulated_root, now=now)
+        ap.notes.append("Offline check: freshness and the live TLS key were not checked")
+        return ap
+    kind = args.kind or "sev-snp"
+    cert = Path(args.cert).read_bytes() if args.cert else None
+    chain = Path(args.chain).read_bytes() if args.chain else None
+    if kind in ("sev-snp", "simulated"):
+        if cert is None:
+            raise SystemExit("teecube verify: --cert VCEK/VLEK (DER) is needed for a raw SNP report")
+        from attestation import snp
+
+        section = None if pol is None else pol.section(kind)
+        root = client.load_root(args.trust_simulated_root)
+        v = snp.check(
+            data, cert, chain, product=args.product, policy=section, now=now, trusted_simulated_root=root
+        )
+        return client.Appraisal([v])
+    if kind == "tdx":
+        tdx = client.optional_module("attestation.tdx")
+        if tdx is None:
+            return client.Appraisal(
+                [client.failed_verdict("tdx", "available", "TDX verification is not available")]
+            )
+        return client.Appraisal([tdx.check(data, policy=None if pol is None else pol.tdx, now=now)])
+    nvgpu = client.optional_module("attestation.nvgpu")
+    if nvgpu is None:
+        return client.Appraisal(
+            [
+                client.failed_verdict(
+                    "nvidia-gpu", "available", "NVIDIA GPU verification is not available in this build"
+                )
+            ]
+        )
+    nonce = bytes.fromhex(args.nonce) if args.nonce else None
+    v = nvgpu.check(data, chain or cert or b"", nonce=nonce, policy=None if pol is None else pol.gpu, now=now)
+    return client.Appraisal([v])
+
+
+def verify_main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="teecube verify",
+        description="Check that a teecube server runs in a genuine confidential VM with the expected software.",  # noqa: E501
+    )
+    p.add_argument("url", nargs="?", help="https://host[:port] of a teecube server")
+    p.add_argument("--evidence", help="check saved evidence offline: a bundle JSON or a raw report/quote")
+    p.add_argument(
+        "--kind", choices=["sev-snp", "simulated", "tdx", "nvidia-gpu"], help="kind of a raw report"
+    )
+    p.add_argument("--cert", help="VCEK/VLEK certificate (DER) for a raw SNP report; GPU chain (PEM)")
+    p.add_argument("--chain", help="ASK+ARK chain (PEM) for a raw SNP report; GPU chain (PEM)")
+    p.add_argument("--product", help="SNP product line of a v2 report: Milan, Genoa, Turin")
+    p.add_argument("--nonce", help="expected GPU nonce (hex) for a raw GPU report")
+    p.add_argument("--policy", help="policy file (TOML or JSON); see `teecube attest policy`")
+    p.add_argument(
+        "--no-policy", action="store_true", help="check signatures, chains and TCB consistency only"
+    )
+    p.add_argument("--trust-simulated-root", metavar="FILE", help="accept the simulated provider's test root")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--now", help="ISO 8601 time to check certificate validity at (offline evidence)")
+    p.add_argument("--timeout", type=float, default=10.0)
+    args = p.parse_args(argv)
+    if bool(args.url) == bool(args.evidence):
+        p.error("give either a URL or --evidence FILE")
+    if args.no_policy and args.policy:
+        p.error("--policy and --no-policy exclude each other")
+    now = datetime.fromisoformat(args.now) if args.now else None
+    if now is not None and now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    try:
+        pol = _policy(args)
+        if args.evidence:
+            return _emit(_offline(args, pol, now), args.evidence, args.json)
+        if args.no_policy:
+            p.error("--no-policy is for saved evidence; a live server is always checked against a policy")
+        ap = client.verify_server(args.url, pol, args.trust_simulated_root, now=now, timeout=args.timeout)
+        return _emit(ap, args.url, args.json)
+    except (VerificationError, ParseError, policy_mod.ModuleNotAvailable, ValueError, OSError) as e:
+        print(f"✗ NOT TRUSTED: {e}", file=sys.stderr)
+        return 1
+
+
+def _policy_cmd(args: argparse.Namespace) -> int:
+    data = Path(args.source).read_bytes()
+    gpu: Evidence | None = None
+    if data.lstrip()[:1] == b"{":
+        bundle = Bundle.loads(data)
+        ev, gpu = bundle.cpu, bundle.gpu
+    else:
+        cert = Path(args.cert).read_bytes() if args.cert else None
+        certs = {"vcek": cert} if cert else {}
+        ev = Evidence(kind=args.kind or "sev-snp", report=data, certs=certs, product=args.product)
+    pol = policy_mod.policy_from_evidence(ev, gpu)
+    text = policy_mod.dump(pol, args.out)
+    if args.out:
+        print(
+            f"wrote {args.out}: accepts measurement(s) of this known-good evidence, debug off",
+            file=sys.stderr,
+        )
+    else:
+        print(text, end="")
+    return 0
+
+
+def _evidence_cmd(args: argparse.Namespace) -> int:
+    import secrets
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from attestation import evidence
+    from attestation.providers.auto import select_gpu_provider, select_provider
+
+    provider = select_provider(args.tee, state_dir=args.state_dir)
+    key = ec.generate_private_key(ec.SECP384R1())
+    spki = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    nonce = bytes.fromhex(args.nonce) if args.nonce else secrets.token_bytes(32)
+    bundle = evidence.collect(provider, select_gpu_provider(), spki, nonce)
+    text = json.dumps(bundle.to_json(), indent=2) + "\n"
+    if args.out:
+        Path(args.out).write_text(text)
+    else:
+        print(text, end="")
+    return 0
+
+
+def attest_main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="teecube attest", description="Attestation tools.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    pp = sub.add_parser("policy", help="write a policy that accepts a known-good report")
+    pp.add_argument("--from", dest="source", required=True, help="evidence bundle JSON or raw report.bin")
+    pp.add_argument("--kind", choices=["sev-snp", "simulated", "tdx"], help="kind of a raw report")
+    pp.add_argument("--cert", help="VCEK/VLEK (DER) of a raw v2 SNP report, to learn its product line")
+    pp.add_argument("--product", help="SNP product line of a raw v2 report")
+    pp.add_argument("--out", help="write here (.json for JSON, otherwise TOML)")
+    pe = sub.add_parser("evidence", help="produce an evidence bundle here (inside a TEE, or simulated)")
+    pe.add_argument("--tee", default="auto", choices=["auto", "sev-snp", "tdx", "simulated"])
+    pe.add_argument("--state-dir", default=None, help="simulated provider's key directory")
+    pe.add_argument("--nonce", help="64 hex characters (default: random)")
+    pe.add_argument("--out")
+    args = p.parse_args(argv)
+    try:
+        return _policy_cmd(args) if args.cmd == "policy" else _evidence_cmd(args)
+    except (ParseError, policy_mod.ModuleNotAvailable, ValueError, OSError, RuntimeError) as e:
+        print(f"teecube attest: {e}", file=sys.stderr)
+        return 1
