@@ -157,13 +157,8 @@ def policy_from_evidence(ev: Evidence, gpu: Evidence | None = None) -> Policy:
         else:
             p.snp = sp
     elif ev.kind == "tdx":
-        cls = _policy_class("tdx")
-        if not hasattr(cls, "from_quote"):
-            raise ModuleNotAvailable("this build cannot derive a TDX policy from a quote")
-        p.tdx = cls.from_quote(ev.report)
+        p.tdx = _policy_class("tdx").from_evidence(ev.report)
     if gpu is not None:
-        cls = _policy_class("nvidia-gpu")
-        if hasattr(cls, "from_report"):
-            p.gpu = cls.from_report(gpu.report)
-            p.require_gpu = True
+        p.gpu = _policy_class("nvidia-gpu").from_evidence(gpu.report)
+        p.require_gpu = True
     return p
