@@ -223,16 +223,18 @@ def verify_chain(
     if root is None:
         last = certs[-1]
         candidates = [r for r in roots if r.subject == last.issuer]
+        reason = ""
         for cand in candidates:
             try:
                 verify_issued_by(last, cand)
-            except CertificateError:
+            except CertificateError as e:
+                reason = f": {e}"
                 continue
             root = cand
             break
         if root is None:
             raise CertificateError(
-                f"chain does not end at a pinned root (top issuer {last.issuer.rfc4514_string()})"
+                f"chain does not end at a pinned root (top issuer {last.issuer.rfc4514_string()}){reason}"
             )
     full = [*certs, root]
     for cert, issuer in itertools.pairwise(full):

@@ -75,6 +75,18 @@ def dice_fwids(cert: x509.Certificate) -> list[bytes]:
     return out
 
 
+def verify_report_signature(report: AttestationReport, leaf: x509.Certificate) -> None:
+    """ECDSA P-384 / SHA-384 by the leaf's key over request ‖ response-without-signature."""
+    key = leaf.public_key()
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP384R1):
+        raise ReportSignatureError("leaf key is not ECDSA P-384")
+    try:
+        key.verify(certs.ecdsa_raw_to_der(report.response.signature), report.signed_data,
+                   ec.ECDSA(hashes.SHA384()))
+    except InvalidSignature as e:
+        raise ReportSignatureError("SPDM MEASUREMENTS signature does not verify with the leaf key") from e
+
+
 @dataclass(frozen=True, slots=True)
 class VerifiedReport:
     report: AttestationReport
@@ -97,14 +109,7 @@ def verify_report(
                        for c in result.certificates)
     verdict.add("device_chain", True, f"{names}; valid at {now:%Y-%m-%dT%H:%M:%SZ}")
 
-    key = result.leaf.public_key()
-    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP384R1):
-        raise ReportSignatureError("leaf key is not ECDSA P-384")
-    try:
-        key.verify(certs.ecdsa_raw_to_der(report.response.signature), report.signed_data,
-                   ec.ECDSA(hashes.SHA384()))
-    except InvalidSignature as e:
-        raise ReportSignatureError("SPDM MEASUREMENTS signature does not verify with the leaf key") from e
+    verify_report_signature(report, result.leaf)
     verdict.add("report_signature", True, "ECDSA-P384/SHA-384 by the leaf over request ‖ response")
 
     fwid = report.fwid
