@@ -34,7 +34,10 @@ def _algorithms(algorithms: list[str]) -> list[str]:
 
 
 def _jwks_url(url: str) -> str:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise Invalid("jwks_url is not a valid URL") from None
     local_http = parts.scheme == "http" and parts.hostname in _LOOPBACK
     if not (parts.scheme == "https" or local_http) or not parts.hostname or "@" in parts.netloc:
         raise Invalid("jwks_url must be https:// (http:// only on loopback) without credentials")

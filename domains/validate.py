@@ -40,7 +40,10 @@ def upstream_url(url: str) -> str:
         if not path.startswith("/") or "\x00" in path:
             raise Invalid("invalid upstream URL: unix: needs an absolute socket path (unix:/run/x.sock)")
         return url
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise Invalid(f"invalid upstream URL: {exc}") from None
     if parts.scheme not in ("http", "https"):
         raise Invalid("invalid upstream URL: scheme must be http, https or unix")
     if "@" in parts.netloc:
