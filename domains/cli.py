@@ -151,6 +151,24 @@ def domain_list(s: Session, a: argparse.Namespace) -> Out:
     return [as_dict(d) for d in tenants.list_domains(s)], DOMAIN_COLUMNS
 
 
+def domain_update(s: Session, a: argparse.Namespace) -> Out:
+    changes: dict[str, Any] = {}
+    for flag, field in (
+        ("rpm", "requests_per_minute"),
+        ("tpm", "tokens_per_minute"),
+        ("max_tokens_cap", "max_tokens_cap"),
+        ("max_body_bytes", "max_body_bytes"),
+        ("max_messages", "max_messages"),
+        ("max_n", "max_n"),
+        ("guardrail_fail_mode", "guardrail_fail_mode"),
+    ):
+        if getattr(a, flag) is not None:
+            changes[field] = getattr(a, flag)
+    for field in a.unset or []:
+        changes[field] = None
+    return as_dict(tenants.update_domain(s, a.name, a.actor, **changes)), DOMAIN_COLUMNS
+
+
 def domain_disable(s: Session, a: argparse.Namespace) -> Out:
     return as_dict(tenants.disable_domain(s, a.name, a.actor)), DOMAIN_COLUMNS
 
@@ -355,6 +373,19 @@ def _admin_parser() -> _Parser:
     p.add_argument("--max-messages", type=_int, default=256)
     p.add_argument("--max-n", type=_int, default=8)
     p.add_argument("--guardrail-fail-mode", choices=("closed", "open"), default="closed")
+    p = _leaf(dom, "update", domain_update, common, "change a domain's limits and caps (given flags only)")
+    p.add_argument("name")
+    _limits(p)
+    p.add_argument("--max-body-bytes", type=_int)
+    p.add_argument("--max-messages", type=_int)
+    p.add_argument("--max-n", type=_int)
+    p.add_argument("--guardrail-fail-mode", choices=("closed", "open"))
+    p.add_argument(
+        "--unset",
+        action="append",
+        choices=("requests_per_minute", "tokens_per_minute", "max_tokens_cap"),
+        help="remove a limit (repeatable)",
+    )
     _leaf(dom, "list", domain_list, common, "list domains")
     _leaf(dom, "disable", domain_disable, common, "disable a domain: its keys stop working").add_argument(
         "name"

@@ -99,3 +99,30 @@ def disable_domain(session: Session, name: str, actor: str) -> Domain:
 
 def enable_domain(session: Session, name: str, actor: str) -> Domain:
     return _set_status(session, name, actor, "active")
+
+
+_LIMIT_FIELDS = ("requests_per_minute", "tokens_per_minute", "max_tokens_cap")
+_CAP_FIELDS = ("max_body_bytes", "max_messages", "max_n")
+
+
+def update_domain(session: Session, name: str, actor: str, **changes: int | str | None) -> Domain:
+    """Change a domain's limits, caps or guardrail fail mode. Limits accept None (= no limit)."""
+    unknown = set(changes) - {*_LIMIT_FIELDS, *_CAP_FIELDS, "guardrail_fail_mode"}
+    if unknown:
+        raise Invalid(f"cannot change {', '.join(sorted(unknown))}")
+    domain = get_domain(session, name, lock=True)
+    before = audit.snapshot(domain)
+    for field, value in changes.items():
+        if field == "guardrail_fail_mode":
+            if value not in FAIL_MODES:
+                raise Invalid(f"guardrail_fail_mode must be one of {', '.join(FAIL_MODES)}")
+        elif field in _CAP_FIELDS and value is None:
+            raise Invalid(f"{field} cannot be unset")
+        else:
+            validate.positive(value, field)  # type: ignore[arg-type]
+        setattr(domain, field, value)
+    after = audit.snapshot(domain)
+    if after != before:
+        session.flush()
+        audit.record(session, actor, "domain.update", "domain", name, before=before, after=after)
+    return domain

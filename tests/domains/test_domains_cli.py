@@ -227,6 +227,20 @@ def test_deployment_update_and_status(admin: Any) -> None:
     assert actions.count("deployment.update") == 2 and "deployment.disable" in actions
 
 
+def test_domain_update(admin: Any) -> None:
+    admin("domain", "create", "acme", "--rpm", "10")
+    updated = admin(
+        "domain", "update", "acme", "--tpm", "5000", "--max-n", "2", "--guardrail-fail-mode", "open"
+    )
+    assert (updated["requests_per_minute"], updated["tokens_per_minute"], updated["max_n"]) == (10, 5000, 2)
+    assert updated["guardrail_fail_mode"] == "open"
+    assert admin("domain", "update", "acme", "--unset", "requests_per_minute")["requests_per_minute"] is None
+    assert "positive" in admin("domain", "update", "acme", "--max-messages", "0", expect=1)
+    events = [e for e in admin("audit", "list") if e["action"] == "domain.update"]
+    assert len(events) == 2 and events[-1]["before"]["tokens_per_minute"] is None
+    assert events[-1]["after"]["tokens_per_minute"] == 5000
+
+
 def test_db_cli_and_unmigrated_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     assert admin_main(["domain", "list", "--database-url", url]) == 1
