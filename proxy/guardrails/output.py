@@ -1,0 +1,138 @@
+"""Output guard: scans a completion as it streams, holding back only a short tail.
+
+Per choice index, text is released once every rule can no longer match across it: older than
+the longest pattern (the window), before any pending trigger prefix of a long pattern, and never
+inside a regex match. Scanning restarts exactly at a released boundary with one character of
+context, so each rule finds the same matches as over the whole text: streamed and non-streamed
+results are identical for every chunking (tests/guardrails/test_output.py checks it).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from proxy.guardrails.normalize import normalize
+from proxy.guardrails.policy import CompiledPolicy
+from proxy.guardrails.scan import find_hits, render
+from proxy.guardrails.vault import Vault
+
+SCAN_STEP = 32  # rescan after this many new characters; the hold-back is window + 1 + SCAN_STEP at most
+
+
+@dataclass(frozen=True, slots=True)
+class GuardDelta:
+    """Text to send now. `blocked_rule` set: send `text`, then finish with finish_reason "content_filter".
+
+    Unpacks as `(text, blocked_rule)`; `rule_ids` lists the rules that acted on this text.
+    """
+
+    text: str
+    blocked_rule: str | None = None
+    rule_ids: list[str] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[str | None]:
+        return iter((self.text, self.blocked_rule))
+
+
+@dataclass(slots=True)
+class _Choice:
+    raw: str = ""
+    view: str = ""
+    index: list[int] = field(default_factory=list)
+    ctx: str = ""
+    scanned: int = 0  # len(view) at the last scan
+    blocked: str | None = None
+    finished: bool = False
+
+
+class OutputGuard:
+    """One per request: `feed`/`finish` per choice index for streams, `apply_full` for whole texts."""
+
+    def __init__(self, policy: CompiledPolicy, vault: Vault | None = None) -> None:
+        self._rules = policy.output
+        self._vault = vault
+        self._choices: dict[int, _Choice] = {}
+        self.counts: Counter[str] = Counter()
+
+    @property
+    def rule_ids(self) -> list[str]:
+        """Rules that fired so far, over all choices (ids only, sorted)."""
+        return sorted(self.counts)
+
+    @property
+    def window(self) -> int:
+        return self._rules.window
+
+    def feed(self, index: int, delta: str) -> GuardDelta:
+        c = self._choices.setdefault(index, _Choice())
+        if c.blocked is not None or c.finished:
+            return GuardDelta("", c.blocked)
+        if delta:
+            view, idx = normalize(delta, len(c.raw))
+            c.raw += delta
+            c.view += view
+            c.index.extend(idx)
+        if len(c.view) - c.scanned < SCAN_STEP:
+            return GuardDelta("")
+        return self._advance(c, final=False)
+
+    def finish(self, index: int) -> GuardDelta:
+        """Flush the held-back tail of a choice (call when its finish_reason arrives)."""
+        c = self._choices.setdefault(index, _Choice())
+        if c.blocked is not None or c.finished:
+            return GuardDelta("", c.blocked)
+        c.finished = True
+        return self._advance(c, final=True)
+
+    def apply_full(self, text: str) -> GuardDelta:
+        """A whole (non-streamed) choice: the same result as feeding it in any chunks, then finishing."""
+        view, index = normalize(text)
+        return self._advance(_Choice(raw=text, view=view, index=index), final=True)
+
+    def _limit(self, c: _Choice) -> int:
+        """View position before which every rule's matches are final."""
+        n = len(c.view)
+        limit = n - self._rules.window - 1
+        for rule in self._rules.view_rules:
+            for t in rule.triggers:
+                limit = min(limit, n - len(t) + 1)
+                p = c.view.find(t, max(0, n - rule.width))
+                if p != -1:
+                    limit = min(limit, p)
+        return limit
+
+    def _advance(self, c: _Choice, *, final: bool) -> GuardDelta:
+        c.scanned = len(c.view)
+        limit = None if final else self._limit(c)
+        if limit is not None and limit <= 0:
+            return GuardDelta("")
+        hits, spans = find_hits(self._rules, c.raw, c.view, c.index, c.ctx, limit)
+        if limit is None:
+            cut = len(c.raw)
+        else:
+            cut = c.index[limit]
+            moved = True
+            while moved:
+                moved = False
+                for a, b in spans:
+                    if a < cut < b:
+                        cut, moved = a, True
+            if cut == 0:
+                return GuardDelta("")
+            hits = [h for h in hits if h.end <= cut]
+        out = render(c.raw, hits, cut, "output", self._vault)
+        self.counts.update(out.fired)
+        if out.blocked_rule is not None:
+            c.blocked = out.blocked_rule
+            c.raw, c.view, c.index = "", "", []
+            return GuardDelta(out.text, out.blocked_rule, sorted(set(out.fired)))
+        vc = bisect_left(c.index, cut)
+        if vc:
+            c.ctx = c.view[vc - 1]
+        c.raw, c.view = c.raw[cut:], c.view[vc:]
+        c.index = [i - cut for i in c.index[vc:]]
+        c.scanned = len(c.view)
+        return GuardDelta(out.text, None, sorted(set(out.fired)))

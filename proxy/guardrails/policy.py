@@ -1,0 +1,370 @@
+"""Guardrail policy: the operator's JSON (schema version 1) -> a compiled, immutable policy.
+
+    {"version": 1,
+     "limits": {"max_input_chars": 400000, "max_input_tokens": null},
+     "rules": [{"id": "pii.email", "scanner": "email", "input": "pseudonymize", "output": "off"}, ...],
+     "classifier": {"url": ..., "model": ..., "timeout_ms": 2000, "fail_mode": "closed"}}
+
+See README.md for every field. Errors raise PolicyConfigError naming the field.
+"""
+
+from __future__ import annotations
+
+import re
+import re._parser as sre_parse
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import re2
+
+from proxy.guardrails.builtins import BUILTINS, SPECIAL_SCANNERS
+from proxy.guardrails.errors import PolicyConfigError
+from proxy.guardrails.normalize import normalize_text
+
+SCHEMA_VERSION = 1
+MAX_PATTERN_WIDTH = 512  # characters an operator pattern may match (it sets the stream hold-back)
+INPUT_ACTIONS = ("off", "block", "mask", "pseudonymize", "log")
+OUTPUT_ACTIONS = ("off", "block", "mask", "log")
+PLACEHOLDER_PATTERN = r"<[A-Z][A-Z0-9_]{0,23}_[0-9]{1,5}>"
+
+_RULE_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+_LABEL = re.compile(r"[A-Z][A-Z0-9_]{0,23}")
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
+
+Check = Callable[[str], tuple[int, int] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One compiled rule. `width` is the longest match in characters of the normalised view."""
+
+    id: str
+    scanner: str
+    input: str
+    output: str
+    regex: Any = None  # re2 pattern; None for injection
+    pattern: str = ""
+    width: int = 0
+    triggers: tuple[str, ...] = ()
+    check: Check | None = None
+    raw_view: bool = False
+    label: str = ""
+    replacement: str = ""
+    threshold: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class ClassifierConfig:
+    url: str
+    model: str
+    timeout_s: float
+    fail_mode: str  # "open" | "closed"
+    rule_id: str = "classifier"
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    """Span rules for one stage, with an re2 Set over the view rules as a prefilter."""
+
+    rules: tuple[Rule, ...]
+    view_rules: tuple[Rule, ...]
+    raw_rules: tuple[Rule, ...]
+    prefilter: Any
+    window: int  # longest width among view rules without triggers
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledPolicy:
+    version: int
+    rules: tuple[Rule, ...]
+    input: RuleSet
+    output: RuleSet
+    injection: tuple[Rule, ...]
+    max_input_chars: int | None
+    max_input_tokens: int | None
+    classifier: ClassifierConfig | None
+
+
+RESTORE_RULE = Rule(
+    id="",
+    scanner="placeholder",
+    input="off",
+    output="restore",
+    pattern=PLACEHOLDER_PATTERN,
+    regex=re2.compile(PLACEHOLDER_PATTERN, _RE2_OPTIONS),
+    width=31,
+)
+
+
+def _fields(obj: Any, where: str, allowed: set[str], required: set[str] = frozenset()) -> dict[str, Any]:
+    if not isinstance(obj, dict):
+        raise PolicyConfigError(where, "must be an object")
+    for key in obj:
+        if key not in allowed:
+            raise PolicyConfigError(f"{where}.{key}" if where else str(key), "unknown field")
+    for key in required:
+        if key not in obj:
+            raise PolicyConfigError(f"{where}.{key}" if where else key, "is required")
+    return obj
+
+
+def _int_or_none(value: Any, where: str, lo: int, hi: int) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+        raise PolicyConfigError(where, f"must be null or an integer in [{lo}, {hi}]")
+    return value
+
+
+def _str(value: Any, where: str, max_len: int) -> str:
+    if not isinstance(value, str) or not value or len(value) > max_len:
+        raise PolicyConfigError(where, f"must be a non-empty string of at most {max_len} characters")
+    return value
+
+
+def pattern_width(pattern: str, where: str, max_width: int = MAX_PATTERN_WIDTH) -> int:
+    """Longest match of an operator pattern; rejects unbounded and empty-matching patterns."""
+    try:
+        lo, hi = sre_parse.parse(pattern).getwidth()
+    except (re.error, OverflowError, RecursionError) as exc:
+        raise PolicyConfigError(where, "uses syntax outside the subset shared by re2 and Python re") from exc
+    if hi > max_width:
+        raise PolicyConfigError(
+            where,
+            f"may match more than {max_width} characters; bound repetitions (e.g. {{1,64}}, not + or *)",
+        )
+    if lo == 0:
+        raise PolicyConfigError(where, "can match the empty string")
+    return hi
+
+
+def compile_re2(pattern: str, where: str) -> Any:
+    try:
+        return re2.compile(pattern, _RE2_OPTIONS)
+    except re2.error as exc:
+        raise PolicyConfigError(
+            where, "is not a valid re2 pattern (backreferences and lookaround are not allowed)"
+        ) from exc
+
+
+def _literal_pattern(values: Any, where: str, *, words: bool) -> tuple[str, int]:
+    if not isinstance(values, list) or not values or len(values) > 10000:
+        raise PolicyConfigError(where, "must be a non-empty list of at most 10000 strings")
+    alternatives, width = [], 0
+    for i, value in enumerate(values):
+        value = normalize_text(_str(value, f"{where}[{i}]", 256)).strip()
+        if not value:
+            raise PolicyConfigError(f"{where}[{i}]", "is empty after normalisation")
+        pieces = value.split()
+        alternatives.append(r"\s{1,3}".join(re2.escape(p) for p in pieces))
+        width = max(width, sum(len(p) for p in pieces) + 3 * (len(pieces) - 1) + (2 if words else 0))
+    body = "|".join(sorted(alternatives, key=len, reverse=True))
+    pattern = rf"(?i)\b(?:{body})(?:e?s)?\b" if words else f"(?i)(?:{body})"
+    return pattern, width
+
+
+def _rule(obj: Any, where: str) -> Rule:
+    fields = _fields(
+        obj,
+        where,
+        {
+            "id",
+            "scanner",
+            "input",
+            "output",
+            "pattern",
+            "values",
+            "keywords",
+            "label",
+            "replacement",
+            "threshold",
+            "case_insensitive",
+            "description",
+        },
+        {"id", "scanner"},
+    )
+    rule_id = fields["id"]
+    if not isinstance(rule_id, str) or not _RULE_ID.fullmatch(rule_id):
+        raise PolicyConfigError(f"{where}.id", "must match [a-z0-9][a-z0-9._-]{0,63}")
+    scanner = fields["scanner"]
+    if scanner not in BUILTINS and scanner not in SPECIAL_SCANNERS:
+        raise PolicyConfigError(
+            f"{where}.scanner", f"unknown scanner; one of {sorted([*BUILTINS, *SPECIAL_SCANNERS])}"
+        )
+    input_action, output_action = fields.get("input", "off"), fields.get("output", "off")
+    if input_action not in INPUT_ACTIONS:
+        raise PolicyConfigError(f"{where}.input", f"must be one of {list(INPUT_ACTIONS)}")
+    if output_action not in OUTPUT_ACTIONS:
+        raise PolicyConfigError(f"{where}.output", f"must be one of {list(OUTPUT_ACTIONS)}")
+    for key, expected in (
+        ("pattern", "regex"),
+        ("values", "substring"),
+        ("keywords", "topic"),
+        ("threshold", "injection"),
+        ("case_insensitive", "regex"),
+    ):
+        if key in fields and scanner != expected:
+            raise PolicyConfigError(f"{where}.{key}", f"only applies to scanner '{expected}'")
+
+    label = fields.get("label")
+    if label is not None and (not isinstance(label, str) or not _LABEL.fullmatch(label)):
+        raise PolicyConfigError(f"{where}.label", "must match [A-Z][A-Z0-9_]{0,23}")
+    if scanner == "injection":
+        if output_action != "off":
+            raise PolicyConfigError(f"{where}.output", "injection rules apply to input only; use 'off'")
+        if input_action not in ("off", "block", "log"):
+            raise PolicyConfigError(f"{where}.input", "injection rules can only 'block' or 'log'")
+        threshold = fields.get("threshold", 1.0)
+        if not isinstance(threshold, int | float) or isinstance(threshold, bool) or not 0 < threshold <= 10:
+            raise PolicyConfigError(f"{where}.threshold", "must be a number in (0, 10]")
+        return Rule(id=rule_id, scanner=scanner, input=input_action, output="off", threshold=float(threshold))
+
+    if scanner in BUILTINS:
+        builtin = BUILTINS[scanner]
+        pattern, check, triggers, raw_view = (
+            builtin.pattern,
+            builtin.check,
+            builtin.triggers,
+            builtin.raw_view,
+        )
+        label = label or builtin.label
+        width = 1 if raw_view else pattern_width(pattern, f"{where}.scanner", 1 << 16)
+    elif scanner == "regex":
+        pattern = _str(fields.get("pattern"), f"{where}.pattern", 2000)
+        if fields.get("case_insensitive", False) is True:
+            pattern = f"(?i:{pattern})"
+        width, check, triggers, raw_view = pattern_width(pattern, f"{where}.pattern"), None, (), False
+    else:
+        key = "values" if scanner == "substring" else "keywords"
+        pattern, width = _literal_pattern(fields.get(key), f"{where}.{key}", words=scanner == "topic")
+        check, triggers, raw_view = None, (), False
+    label = label or "REDACTED"
+    if scanner == "invisible" and input_action == "pseudonymize":
+        raise PolicyConfigError(
+            f"{where}.input", "invisible characters can be blocked, masked (removed) or logged"
+        )
+    default_replacement = "" if scanner == "invisible" else f"[{label}]"
+    replacement = fields.get("replacement", default_replacement)
+    if not isinstance(replacement, str) or len(replacement) > 64:
+        raise PolicyConfigError(f"{where}.replacement", "must be a string of at most 64 characters")
+    return Rule(
+        id=rule_id,
+        scanner=scanner,
+        input=input_action,
+        output=output_action,
+        regex=compile_re2(pattern, f"{where}.pattern"),
+        pattern=pattern,
+        width=width,
+        triggers=triggers,
+        check=check,
+        raw_view=raw_view,
+        label=label,
+        replacement=replacement,
+    )
+
+
+def _rule_set(rules: list[Rule]) -> RuleSet:
+    view_rules = tuple(r for r in rules if not r.raw_view)
+    prefilter = re2.Set.SearchSet(_RE2_OPTIONS)
+    for r in view_rules:
+        prefilter.Add(r.pattern)
+    prefilter.Compile()
+    window = max((r.width for r in view_rules if not r.triggers), default=0)
+    return RuleSet(tuple(rules), view_rules, tuple(r for r in rules if r.raw_view), prefilter, window)
+
+
+def _classifier(obj: Any) -> ClassifierConfig | None:
+    if obj is None:
+        return None
+    fields = _fields(
+        obj,
+        "classifier",
+        {"url", "model", "timeout_ms", "fail_mode", "rule_id"},
+        {"url", "model", "timeout_ms", "fail_mode"},
+    )
+    url = _str(fields["url"], "classifier.url", 2048)
+    if not url.startswith(("http://", "https://")):
+        raise PolicyConfigError("classifier.url", "must be an http:// or https:// URL")
+    timeout_ms = _int_or_none(fields["timeout_ms"], "classifier.timeout_ms", 1, 60000)
+    if timeout_ms is None:
+        raise PolicyConfigError("classifier.timeout_ms", "is required")
+    if fields["fail_mode"] not in ("open", "closed"):
+        raise PolicyConfigError("classifier.fail_mode", "must be 'open' or 'closed'")
+    rule_id = fields.get("rule_id", "classifier")
+    if not isinstance(rule_id, str) or not _RULE_ID.fullmatch(rule_id):
+        raise PolicyConfigError("classifier.rule_id", "must match [a-z0-9][a-z0-9._-]{0,63}")
+    return ClassifierConfig(
+        url, _str(fields["model"], "classifier.model", 256), timeout_ms / 1000, fields["fail_mode"], rule_id
+    )
+
+
+def compile_policy(config: dict) -> CompiledPolicy:
+    """Validate an operator's policy JSON (already parsed) and compile it. Raises PolicyConfigError."""
+    fields = _fields(
+        config, "", {"version", "limits", "rules", "classifier", "description"}, {"version", "rules"}
+    )
+    if fields["version"] != SCHEMA_VERSION:
+        raise PolicyConfigError("version", f"must be {SCHEMA_VERSION}")
+    limits = _fields(fields.get("limits") or {}, "limits", {"max_input_chars", "max_input_tokens"})
+    max_chars = _int_or_none(limits.get("max_input_chars"), "limits.max_input_chars", 1, 1 << 30)
+    max_tokens = _int_or_none(limits.get("max_input_tokens"), "limits.max_input_tokens", 1, 1 << 30)
+    raw_rules = fields["rules"]
+    if not isinstance(raw_rules, list) or len(raw_rules) > 256:
+        raise PolicyConfigError("rules", "must be a list of at most 256 rules")
+    rules: list[Rule] = []
+    seen: set[str] = set()
+    for i, obj in enumerate(raw_rules):
+        rule = _rule(obj, f"rules[{i}]")
+        if rule.id in seen:
+            raise PolicyConfigError(f"rules[{i}].id", "duplicates an earlier rule id")
+        seen.add(rule.id)
+        rules.append(rule)
+    spans = [r for r in rules if r.scanner != "injection"]
+    return CompiledPolicy(
+        version=SCHEMA_VERSION,
+        rules=tuple(rules),
+        input=_rule_set([r for r in spans if r.input != "off"]),
+        output=_rule_set([RESTORE_RULE, *(r for r in spans if r.output != "off")]),
+        injection=tuple(r for r in rules if r.scanner == "injection" and r.input != "off"),
+        max_input_chars=max_chars,
+        max_input_tokens=max_tokens,
+        classifier=_classifier(fields.get("classifier")),
+    )
+
+
+class PolicyCache:
+    """Compiled policies by (domain, version). Versions are immutable once stored, so no invalidation."""
+
+    def __init__(self, maxsize: int = 512) -> None:
+        self._items: OrderedDict[tuple[Any, int], CompiledPolicy] = OrderedDict()
+        self._maxsize = maxsize
+        self._lock = threading.Lock()
+
+    def get(self, domain: Any, version: int, config: dict) -> CompiledPolicy:
+        key = (domain, version)
+        with self._lock:
+            policy = self._items.get(key)
+            if policy is not None:
+                self._items.move_to_end(key)
+                return policy
+        policy = compile_policy(config)
+        with self._lock:
+            self._items[key] = policy
+            while len(self._items) > self._maxsize:
+                self._items.popitem(last=False)
+        return policy
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+POLICY_CACHE = PolicyCache()
+
+
+def cached_policy(domain: Any, version: int, config: dict) -> CompiledPolicy:
+    """compile_policy through the process-wide cache, keyed by (domain, version)."""
+    return POLICY_CACHE.get(domain, version, config)

@@ -1,0 +1,111 @@
+"""Find rule hits in a text and render the actions. Shared by the input and output stages.
+
+A hit keeps two spans in original-text coordinates: the finding (what gets masked) and the
+whole regex match (which a stream segment boundary must never cut).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from proxy.guardrails.normalize import normalize
+from proxy.guardrails.policy import Rule, RuleSet
+from proxy.guardrails.vault import Vault
+
+
+@dataclass(slots=True)
+class Hit:
+    rule: Rule
+    start: int
+    end: int
+    value: str  # normalised text of the finding (vault values)
+
+
+@dataclass(slots=True)
+class Rendered:
+    text: str
+    blocked_rule: str | None
+    fired: list[str]  # rule ids, one entry per finding acted on
+
+
+def find_hits(
+    rules: RuleSet, raw: str, view: str, index: list[int], ctx: str = "", limit: int | None = None
+) -> tuple[list[Hit], list[tuple[int, int]]]:
+    """Hits, and the spans of every regex match (valid or not), for matches starting before `limit`.
+
+    `view`/`index` is normalize(raw); `ctx` is the view text just before `view` (one character
+    is enough: re2 has no lookbehind beyond \\b and ^). `limit` is in view coordinates.
+    """
+    hits: list[Hit] = []
+    spans: list[tuple[int, int]] = []
+    hay = ctx + view if ctx else view
+    lc = len(ctx)
+    for i in rules.prefilter.Match(hay) or ():
+        rule = rules.view_rules[i]
+        for m in rule.regex.finditer(hay, lc):
+            s, e = m.start() - lc, m.end() - lc
+            if limit is not None and s >= limit:
+                break
+            if e <= s:
+                continue
+            spans.append((index[s], index[e - 1] + 1))
+            found = rule.check(view[s:e]) if rule.check is not None else (0, e - s)
+            if found is not None:
+                a, b = s + found[0], s + found[1]
+                hits.append(Hit(rule, index[a], index[b - 1] + 1, view[a:b]))
+    if rules.raw_rules and not raw.isascii():
+        for rule in rules.raw_rules:
+            for m in rule.regex.finditer(raw):
+                hits.append(Hit(rule, m.start(), m.end(), ""))
+    return hits, spans
+
+
+def render(raw: str, hits: list[Hit], end: int, stage: str, vault: Vault | None) -> Rendered:
+    """Apply the stage's actions to raw[:end] (hits must lie inside it). Stops before a block."""
+    action_of = (lambda r: r.input) if stage == "input" else (lambda r: r.output)
+    blocking = [h for h in hits if action_of(h.rule) == "block"]
+    block = min(blocking, key=lambda h: h.start) if blocking else None
+    chosen: list[Hit] = []
+    last = 0
+    for h in sorted(
+        (h for h in hits if h is not block and action_of(h.rule) != "block"), key=lambda h: (h.start, -h.end)
+    ):
+        if h.start >= last:
+            chosen.append(h)
+            last = h.end
+    if block is not None:
+        end = block.start
+        for h in chosen:
+            if h.start < end < h.end:
+                end = h.start
+        chosen = [h for h in chosen if h.end <= end]
+    pieces: list[str] = []
+    fired: list[str] = []
+    pos = 0
+    for h in chosen:
+        action = action_of(h.rule)
+        if action == "log":
+            fired.append(h.rule.id)
+            continue
+        pieces.append(raw[pos : h.start])
+        if action == "restore":
+            original = vault.restore(raw[h.start : h.end]) if vault is not None else None
+            pieces.append(raw[h.start : h.end] if original is None else original)
+        elif action == "pseudonymize" and vault is not None:
+            pieces.append(vault.placeholder(h.rule.label, h.value))
+            fired.append(h.rule.id)
+        else:
+            pieces.append(h.rule.replacement)
+            fired.append(h.rule.id)
+        pos = h.end
+    pieces.append(raw[pos:end])
+    if block is not None:
+        fired.append(block.rule.id)
+    return Rendered("".join(pieces), block.rule.id if block is not None else None, fired)
+
+
+def transform(rules: RuleSet, text: str, stage: str, vault: Vault | None) -> Rendered:
+    """Scan and render one whole text."""
+    view, index = normalize(text)
+    hits, _ = find_hits(rules, text, view, index)
+    return render(text, hits, len(text), stage, vault)
