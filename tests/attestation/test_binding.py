@@ -1,0 +1,36 @@
+"""The report_data layout is exactly what docs/attestation.md says."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from attestation import binding
+
+
+def test_report_data_layout_known_answer() -> None:
+    spki, nonce = b"\x30\x01\x02", bytes(range(32))
+    expected = hashlib.sha512(b"teecube-attestation-v1\x00" + hashlib.sha256(spki).digest() + nonce).digest()
+    assert binding.report_data(spki, nonce) == expected and len(expected) == 64
+    gpu = hashlib.sha256(b"teecube-gpu-nonce-v1\x00" + hashlib.sha256(spki).digest() + nonce).digest()
+    assert binding.gpu_nonce(spki, nonce) == gpu
+
+
+def test_binding_separates_keys_nonces_and_cpu_from_gpu() -> None:
+    n = bytes(32)
+    assert binding.report_data(b"a", n) != binding.report_data(b"b", n)
+    assert binding.report_data(b"a", n) != binding.report_data(b"a", b"\x01" * 32)
+    assert binding.report_data(b"a", n)[:32] != binding.gpu_nonce(b"a", n)
+
+
+@pytest.mark.parametrize("text", [None, "", "00" * 31, "00" * 33, "zz" * 32])
+def test_bad_nonces(text) -> None:
+    with pytest.raises(binding.BadNonce):
+        binding.parse_nonce(text)
+    with pytest.raises(binding.BadNonce):
+        binding.report_data(b"k", b"\x00" * 16)
+
+
+def test_good_nonce() -> None:
+    assert binding.parse_nonce("ab" * 32) == b"\xab" * 32
