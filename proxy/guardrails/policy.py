@@ -10,6 +10,7 @@ See README.md for every field. Errors raise PolicyConfigError naming the field.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import re._parser as sre_parse
 import threading
@@ -55,6 +56,7 @@ class Rule:
     label: str = ""
     replacement: str = ""
     threshold: float = 1.0
+    priority: int = 0  # position in the policy: breaks ties between overlapping findings
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,7 +324,7 @@ def compile_policy(config: dict) -> CompiledPolicy:
         if rule.id in seen:
             raise PolicyConfigError(f"rules[{i}].id", "duplicates an earlier rule id")
         seen.add(rule.id)
-        rules.append(rule)
+        rules.append(dataclasses.replace(rule, priority=i + 1))
     spans = [r for r in rules if r.scanner != "injection"]
     return CompiledPolicy(
         version=SCHEMA_VERSION,

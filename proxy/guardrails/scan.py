@@ -68,7 +68,8 @@ def render(raw: str, hits: list[Hit], end: int, stage: str, vault: Vault | None)
     chosen: list[Hit] = []
     last = 0
     for h in sorted(
-        (h for h in hits if h is not block and action_of(h.rule) != "block"), key=lambda h: (h.start, -h.end)
+        (h for h in hits if h is not block and action_of(h.rule) != "block"),
+        key=lambda h: (h.start, -h.end, h.rule.priority),
     ):
         if h.start >= last:
             chosen.append(h)

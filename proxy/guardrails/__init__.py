@@ -1,0 +1,50 @@
+"""Guardrails: deterministic scanners, policies, input/output guards, an optional classifier hook.
+
+The proxy calls:
+    policy = compile_policy(config)                      # or cached_policy(domain_id, version, config)
+    result = scan_request(policy, body, route="chat")    # InputResult
+    guard = OutputGuard(policy, result.vault)            # feed/finish per choice, or apply_full
+See README.md.
+"""
+
+from proxy.guardrails.classifier import (
+    ChatClassifier,
+    Classifier,
+    ClassifierResult,
+    Verdict,
+    classifier_messages,
+    run_classifier,
+)
+from proxy.guardrails.errors import PolicyConfigError, blocked_error
+from proxy.guardrails.input import InputResult, estimate_tokens, scan_request
+from proxy.guardrails.output import GuardDelta, OutputGuard
+from proxy.guardrails.policy import (
+    ClassifierConfig,
+    CompiledPolicy,
+    PolicyCache,
+    cached_policy,
+    compile_policy,
+)
+from proxy.guardrails.vault import Vault
+
+__all__ = [
+    "ChatClassifier",
+    "Classifier",
+    "ClassifierConfig",
+    "ClassifierResult",
+    "CompiledPolicy",
+    "GuardDelta",
+    "InputResult",
+    "OutputGuard",
+    "PolicyCache",
+    "PolicyConfigError",
+    "Vault",
+    "Verdict",
+    "blocked_error",
+    "cached_policy",
+    "classifier_messages",
+    "compile_policy",
+    "estimate_tokens",
+    "run_classifier",
+    "scan_request",
+]

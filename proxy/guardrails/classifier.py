@@ -1,0 +1,134 @@
+"""Optional model-based classifier hook (Llama-Guard style), run during the request.
+
+A classifier is any async callable `(messages) -> Verdict`. `ChatClassifier` asks a guard
+model served behind an OpenAI-compatible `/v1/chat/completions` URL and reads the first line
+of its answer: "safe", or "unsafe" followed by a line of categories ("S1,S7").
+`run_classifier` applies the policy's timeout and its explicit fail mode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import aiohttp
+
+from proxy.guardrails.policy import ClassifierConfig
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    safe: bool
+    categories: tuple[str, ...] = ()
+
+
+class Classifier(Protocol):
+    async def __call__(self, messages: list[dict[str, str]]) -> Verdict: ...
+
+
+class ClassifierError(Exception):
+    """The classifier answered, but not with a verdict (the message never holds request text)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClassifierResult:
+    """`blocked_rule` set: treat like an input block. `error` is "timeout" or "error" when it failed."""
+
+    blocked_rule: str | None
+    rule_ids: list[str] = field(default_factory=list)
+    verdict: Verdict | None = None
+    error: str | None = None
+
+
+def parse_verdict(content: str) -> Verdict:
+    lines = [line.strip() for line in content.strip().splitlines() if line.strip()]
+    head = lines[0].lower() if lines else ""
+    if head == "safe":
+        return Verdict(True)
+    if head == "unsafe":
+        cats = tuple(c.strip() for c in lines[1].split(",") if c.strip()) if len(lines) > 1 else ()
+        return Verdict(False, cats[:16])
+    raise ClassifierError("the guard model's answer is neither 'safe' nor 'unsafe'")
+
+
+class ChatClassifier:
+    """Calls `url` (a /v1/chat/completions endpoint) with the conversation to classify."""
+
+    def __init__(
+        self,
+        url: str,
+        model: str,
+        *,
+        session: aiohttp.ClientSession,
+        api_key: str | None = None,
+        max_chars: int = 32000,
+    ) -> None:
+        self.url, self.model, self.session, self.max_chars = url, model, session, max_chars
+        self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+    async def __call__(self, messages: list[dict[str, str]]) -> Verdict:
+        payload: dict[str, Any] = {
+            "model": self.model,
+            "messages": [{"role": m["role"], "content": m["content"][-self.max_chars :]} for m in messages],
+            "max_tokens": 16,
+            "temperature": 0,
+            "stream": False,
+        }
+        async with self.session.post(
+            self.url, json=payload, headers=self.headers, allow_redirects=False
+        ) as resp:
+            if resp.status != 200:
+                raise ClassifierError(f"guard model returned HTTP {resp.status}")
+            data = await resp.json(content_type=None)
+        try:
+            content = data["choices"][0]["message"]["content"]
+        except (KeyError, IndexError, TypeError) as exc:
+            raise ClassifierError("guard model response has no choices[0].message.content") from exc
+        if not isinstance(content, str):
+            raise ClassifierError("guard model content is not a string")
+        return parse_verdict(content)
+
+
+def classifier_messages(body: dict, *, route: str) -> list[dict[str, str]]:
+    """The conversation a guard model sees: user and assistant turns, text only (send the scanned body)."""
+    if route == "completions":
+        prompt = body.get("prompt")
+        texts = [prompt] if isinstance(prompt, str) else [p for p in prompt or () if isinstance(p, str)]
+        return [{"role": "user", "content": "\n".join(texts)}] if texts else []
+    out: list[dict[str, str]] = []
+    for message in body.get("messages") or ():
+        if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
+            continue
+        content = message.get("content")
+        if isinstance(content, list):
+            content = "\n".join(
+                p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)
+            )
+        if isinstance(content, str) and content:
+            out.append({"role": message["role"], "content": content})
+    return out
+
+
+async def run_classifier(
+    config: ClassifierConfig, classifier: Classifier, messages: list[dict[str, str]]
+) -> ClassifierResult:
+    """Ask the classifier within the policy's timeout; on failure, block iff fail_mode is "closed".
+
+    Rule ids: `<rule_id>` for an unsafe verdict, `<rule_id>.unavailable` for a timeout or error.
+    """
+    if not messages:
+        return ClassifierResult(None)
+    error: str | None = None
+    try:
+        verdict = await asyncio.wait_for(classifier(messages), config.timeout_s)
+    except TimeoutError:
+        error = "timeout"
+    except (ClassifierError, aiohttp.ClientError, ValueError):
+        error = "error"
+    if error is not None:
+        rule_id = f"{config.rule_id}.unavailable"
+        return ClassifierResult(rule_id if config.fail_mode == "closed" else None, [rule_id], None, error)
+    if verdict.safe:
+        return ClassifierResult(None, [], verdict)
+    return ClassifierResult(config.rule_id, [config.rule_id], verdict)
