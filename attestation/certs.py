@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -36,6 +36,9 @@ class CertificateError(VerificationError):
 class RevokedError(CertificateError):
     """A certificate in the chain is listed on a CRL."""
 
+
+# What cryptography raises for malformed certificates/CRLs (some lazily, on first access).
+DECODE_ERRORS = (ValueError, TypeError, x509.InvalidVersion, UnsupportedAlgorithm)
 
 _ECDSA = {
     SignatureAlgorithmOID.ECDSA_WITH_SHA256: hashes.SHA256,
@@ -62,7 +65,7 @@ def load_pem_certificates(data: bytes) -> list[x509.Certificate]:
     """All certificates in a PEM bundle, in file order. Raises CertificateError if none."""
     try:
         certs = x509.load_pem_x509_certificates(data)
-    except ValueError as e:
+    except DECODE_ERRORS as e:
         raise CertificateError(f"cannot parse PEM certificates: {e}") from e
     if not certs:
         raise CertificateError("no certificates in PEM data")
@@ -132,6 +135,18 @@ def verify_issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> None:
         )
     except CertificateError as e:
         raise CertificateError(f"{cert.subject.rfc4514_string()}: {e}") from e
+
+
+def check_signature_encoding(cert: x509.Certificate) -> None:
+    """Refuse non-canonical outer encodings the parser tolerates (signature BIT STRING with
+    unused bits), so one certificate has exactly one accepted byte string."""
+    der = cert.public_bytes(serialization.Encoding.DER)
+    items = der_items(der)
+    if len(items) != 1 or items[0].tag != 0x30:
+        raise CertificateError("certificate is not a single DER SEQUENCE")
+    parts = der_items(items[0].value)
+    if len(parts) != 3 or parts[2].tag != 0x03 or not parts[2].value or parts[2].value[0] != 0:
+        raise CertificateError(f"{cert.subject.rfc4514_string()}: signature BIT STRING is not canonical")
 
 
 def check_validity(cert: x509.Certificate, now: datetime) -> None:
@@ -206,9 +221,26 @@ def verify_chain(
     The chain may or may not include the root; if it does, the included root must be
     the pinned one (same SubjectPublicKeyInfo). Every issuer must be a CA. With
     `check_time` every certificate, root included, must be valid at `now`. Each CRL
-    whose issuer is in the chain is verified (signature, currency) and the certificates
-    it covers must not be on it. Raises CertificateError (RevokedError) on failure.
+    whose issuer is in the chain is verified (signature, and currency unless
+    `check_crl_time` is false) and the certificates it covers must not be on it.
+    Raises CertificateError (RevokedError) on failure, also for malformed certificates.
     """
+    try:
+        return _verify_chain(chain, roots, now=now, crls=crls, check_time=check_time,
+                             check_crl_time=check_crl_time)
+    except DECODE_ERRORS as e:
+        raise CertificateError(f"malformed certificate or CRL: {e}") from e
+
+
+def _verify_chain(
+    chain: Sequence[x509.Certificate],
+    roots: Sequence[x509.Certificate],
+    *,
+    now: datetime | None = None,
+    crls: Sequence[x509.CertificateRevocationList] = (),
+    check_time: bool = True,
+    check_crl_time: bool = True,
+) -> ChainResult:
     if not chain:
         raise CertificateError("empty certificate chain")
     if not roots:
@@ -237,6 +269,8 @@ def verify_chain(
                 f"chain does not end at a pinned root (top issuer {last.issuer.rfc4514_string()}){reason}"
             )
     full = [*certs, root]
+    for cert in certs:
+        check_signature_encoding(cert)
     for cert, issuer in itertools.pairwise(full):
         _check_ca(issuer)
         verify_issued_by(cert, issuer)

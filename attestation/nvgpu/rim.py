@@ -107,7 +107,7 @@ def parse_rim(data: bytes) -> Rim:
             try:
                 der = base64.b64decode("".join((el.text or "").split()), validate=True)
                 cert_list.append(x509.load_der_x509_certificate(der))
-            except ValueError as e:
+            except certs.DECODE_ERRORS as e:
                 raise RimError(f"RIM KeyInfo certificate malformed: {e}") from e
     return Rim(
         tag_id=root.get("tagId", ""),

@@ -66,6 +66,8 @@ def dice_fwids(cert: x509.Certificate) -> list[bytes]:
         ext = cert.extensions.get_extension_for_oid(x509.ObjectIdentifier(TCG_DICE_TCBINFO_OID))
     except x509.ExtensionNotFound as e:
         raise ParseError("leaf certificate has no TCG DICE TcbInfo extension") from e
+    except certs.DECODE_ERRORS as e:
+        raise ParseError(f"leaf certificate extensions malformed: {e}") from e
     raw = ext.value.value  # type: ignore[attr-defined]  # UnrecognizedExtension
     out: list[bytes] = []
     try:
@@ -77,7 +79,10 @@ def dice_fwids(cert: x509.Certificate) -> list[bytes]:
 
 def verify_report_signature(report: AttestationReport, leaf: x509.Certificate) -> None:
     """ECDSA P-384 / SHA-384 by the leaf's key over request ‖ response-without-signature."""
-    key = leaf.public_key()
+    try:
+        key = leaf.public_key()
+    except certs.DECODE_ERRORS as e:
+        raise ReportSignatureError(f"leaf public key malformed: {e}") from e
     if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP384R1):
         raise ReportSignatureError("leaf key is not ECDSA P-384")
     try:

@@ -19,6 +19,7 @@ from typing import Any
 
 from cryptography import x509
 
+from attestation.certs import DECODE_ERRORS
 from attestation.claims import ParseError
 
 
@@ -283,12 +284,12 @@ class TdxCollateral:
         elif b"-----BEGIN X509 CRL-----" in data:
             try:
                 self.crls.append(x509.load_pem_x509_crl(data))
-            except ValueError as e:
+            except DECODE_ERRORS as e:
                 raise CollateralError(f"{name}: bad PEM CRL: {e}") from e
         elif b"-----BEGIN CERTIFICATE-----" in data:
             try:
                 certs = x509.load_pem_x509_certificates(data)
-            except ValueError as e:
+            except DECODE_ERRORS as e:
                 raise CollateralError(f"{name}: bad PEM certificates: {e}") from e
             if any("TCB Signing" in c.subject.rfc4514_string() for c in certs):
                 if self.tcb_signing_chain:
@@ -298,7 +299,7 @@ class TdxCollateral:
         else:
             try:
                 self.crls.append(x509.load_der_x509_crl(data))
-            except ValueError as e:
+            except DECODE_ERRORS as e:
                 raise CollateralError(f"{name}: not TCB Info, QE Identity, PEM chain or CRL") from e
 
     @classmethod

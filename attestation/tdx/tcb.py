@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from cryptography import x509
 
-from attestation.certs import CertificateError, der_int, der_items, der_oid
+from attestation.certs import DECODE_ERRORS, CertificateError, der_int, der_items, der_oid
 from attestation.claims import ParseError, VerificationError
 from attestation.tdx.abi import SgxReportBody
 from attestation.tdx.collateral import ModuleIdentity, QeIdentity, TcbInfo
@@ -57,6 +57,8 @@ def parse_pck_extension(cert: x509.Certificate) -> PckExtension:
         ext = cert.extensions.get_extension_for_oid(x509.ObjectIdentifier(SGX_EXTENSION_OID))
     except x509.ExtensionNotFound as e:
         raise ParseError("PCK certificate has no SGX extension") from e
+    except DECODE_ERRORS as e:
+        raise ParseError(f"PCK certificate extensions malformed: {e}") from e
     raw = ext.value.value  # type: ignore[attr-defined]  # UnrecognizedExtension
     try:
         (seq,) = der_items(raw)

@@ -79,7 +79,10 @@ def verify_quote(
 
     chain = certs.load_pem_certificates(cd.pck_cert_chain.rstrip(b"\x00"))
     pck = chain[0]
-    pck_key = pck.public_key()
+    try:
+        pck_key = pck.public_key()
+    except certs.DECODE_ERRORS as e:
+        raise certs.CertificateError(f"PCK public key malformed: {e}") from e
     if not isinstance(pck_key, ec.EllipticCurvePublicKey):
         raise QuoteSignatureError("PCK key is not ECDSA")
     _verify_p256(pck_key, cd.qe_report_signature, cd.qe_report.raw, "QE report")
