@@ -72,7 +72,8 @@ def check(out: torch.Tensor, expected: torch.Tensor, dtype: torch.dtype) -> None
 @pytest.mark.parametrize("head_dim", [64, 128])
 def test_decode(head_dim: int, group: int, block_size: int, dtype: torch.dtype) -> None:
     seq_lens = [1, 17, 1000, 4097, 32768, 0, 333]  # ragged, with a padded row
-    cache, meta = make_batch([1] * len(seq_lens), seq_lens, block_size, head_dim, dtype)
+    cache, meta = make_batch([min(s, 1) for s in seq_lens], seq_lens, block_size, head_dim, dtype)
+    meta.query_start_loc = torch.arange(len(seq_lens) + 1, dtype=torch.int32, device=CUDA)  # padded row too
     q = torch.randn(len(seq_lens), NUM_KV_HEADS * group, head_dim, device=CUDA).to(dtype)
     scale = head_dim**-0.5
     out = paged_attention(q, cache, meta, scale)
