@@ -11,12 +11,11 @@ from aiohttp import web
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
-_KEY = "teecube_request_id"
+_KEY: web.RequestKey[str] = web.RequestKey("teecube_request_id", str)
 
 
 def request_id_of(request: web.Request) -> str:
-    rid = request.get(_KEY)
-    return rid if isinstance(rid, str) else "-"
+    return request.get(_KEY, "-")
 
 
 @web.middleware
