@@ -80,7 +80,7 @@ def test_decode_ragged_gqa(dtype: torch.dtype, group: int) -> None:
     cache, meta = make_batch([1, 1, 0, 1], seq_lens, block_size=4, num_kv_heads=2, head_dim=16, dtype=dtype)
     meta.query_start_loc = torch.arange(len(seq_lens) + 1, dtype=torch.int32)  # padded rows keep a q row
     meta.max_query_len = 1
-    q = torch.randn(len(seq_lens), 2 * group, 16).to(dtype)
+    q = torch.randn(len(seq_lens), 2 * group + 4, 16).to(dtype)[:, : 2 * group]  # a view of a qkv output
     out = decode_attention(q, cache, meta.block_tables, meta.seq_lens, 0.3, num_splits=4, block_n=16)
     expected = reference(q, cache, meta, 0.3)
     expected[2] = 0.0
@@ -111,7 +111,7 @@ def test_extend_mixed_batch(dtype: torch.dtype, group: int) -> None:
     query_lens = [1, 11, 9, 0, 1]
     seq_lens = [7, 30, 9, 0, 18]
     cache, meta = make_batch(query_lens, seq_lens, block_size=4, num_kv_heads=2, head_dim=16, dtype=dtype)
-    q = torch.randn(sum(query_lens), 2 * group, 16).to(dtype)
+    q = torch.randn(sum(query_lens), 2 * group + 4, 16).to(dtype)[:, : 2 * group]  # a view of a qkv output
     out = extend_attention(q, cache, meta.block_tables, meta.seq_lens, meta.query_start_loc, 0.25,
                            block_m=16, block_n=16)
     assert_close(out, reference(q, cache, meta, 0.25), dtype)
