@@ -109,12 +109,13 @@ def verify_report(
     roots = roots if roots is not None else [nvidia_device_root()]
     now = now or certs.utcnow()
     chain = certs.load_pem_certificates(cert_chain_pem)
+    # Cheapest rejection first: the report signature by the (not yet trusted) leaf, then
+    # the chain that makes the leaf trusted. Both must pass before anything is recorded.
+    verify_report_signature(report, chain[0])
     result = certs.verify_chain(chain, roots, now=now)
     names = " → ".join(c.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value  # type: ignore[misc]
                        for c in result.certificates)
     verdict.add("device_chain", True, f"{names}; valid at {now:%Y-%m-%dT%H:%M:%SZ}")
-
-    verify_report_signature(report, result.leaf)
     verdict.add("report_signature", True, "ECDSA-P384/SHA-384 by the leaf over request ‖ response")
 
     fwid = report.fwid

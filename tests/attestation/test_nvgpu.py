@@ -16,7 +16,7 @@ from cryptography.x509.oid import NameOID
 
 from attestation import nvgpu
 from attestation.certs import CertificateError
-from attestation.claims import ParseError, PolicyError, Verdict
+from attestation.claims import ParseError, PolicyError, Verdict, VerificationError
 from attestation.nvgpu.abi import parse_report
 from attestation.nvgpu.rim import RimError, parse_rim
 from attestation.nvgpu.validate import GpuPolicy
@@ -161,7 +161,7 @@ def test_swapped_chains_are_rejected():
         nvgpu.check(report, other_chain, nonce=COCO_NONCE, now=NOW)
     chain = x509.load_pem_x509_certificates((COCO / "cert_chain.pem").read_bytes())
     reordered = b"".join(c.public_bytes(Encoding.PEM) for c in [chain[1], chain[0], *chain[2:]])
-    with pytest.raises(CertificateError):
+    with pytest.raises(VerificationError):
         nvgpu.check(report, reordered, nonce=COCO_NONCE, now=NOW)
 
 
