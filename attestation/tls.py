@@ -7,7 +7,6 @@ STRING with the compact JSON bundle, bound to the key and to a nonce the server 
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import ssl
@@ -117,6 +116,3 @@ class TlsIdentity:
                 f.write(key_pem + self.cert_pem.encode())
             ctx.load_cert_chain(path)
         return ctx
-
-    def describe(self) -> str:
-        return json.dumps({"spki_sha256": self.bundle.to_json()["tls"]["spki_sha256"]})

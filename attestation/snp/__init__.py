@@ -166,18 +166,23 @@ def check(
         v,
         "report_signature",
         lambda: verify_report_signature(r, ek),
-        f"Report signature verifies with the {signer.upper()}",
+        f"Report signed by this processor's endorsement key ({signer.upper()})",
     ):
         return v
     if not _record(
         v,
         "tcb_matches_cert",
         lambda: verify_tcb(r, ek, prod),
-        f"Firmware versions match the certificate (REPORTED_TCB {r.tcb('reported', prod)})",
+        f"Firmware versions in the report match the certificate ({r.tcb('reported', prod)})",
     ):
         return v
     if signer == "vcek" and not r.mask_chip_key:
-        if not _record(v, "chip_id_matches_cert", lambda: verify_chip_id(r, ek), "Chip ID matches the VCEK"):
+        if not _record(
+            v,
+            "chip_id_matches_cert",
+            lambda: verify_chip_id(r, ek),
+            "The certificate was issued for this very chip (CHIP_ID = hwID)",
+        ):
             return v
     elif signer == "vlek":
         v.claims["csp_id"] = ek.csp_id
@@ -205,7 +210,7 @@ def _check_product(prod: str, wanted: str | None, ek: EndorsementCert) -> str:
     name = ek.product_name
     if name is not None and product_line(name) != prod:
         raise ChainError(f"endorsement certificate is for {name}, chain is for {prod}")
-    return f"Product line {prod}" + (f" ({name})" if name else "")
+    return f"Processor product line {prod}" + (f" (certificate: {name})" if name else "")
 
 
 def _record(v: Verdict, name: str, fn, ok_detail: str | None = None) -> bool:  # type: ignore[no-untyped-def]
