@@ -131,7 +131,8 @@ def _check_cpu(
             trusted_simulated_root=root if ev.kind == "simulated" else None,
         )
         if ev.kind == "simulated" and verdict.kind != "simulated":
-            verdict.add("simulated", False, "Evidence says simulated but is not signed by the test root")
+            verdict.kind = "simulated"
+            verdict.add("simulated", False, "Simulated evidence not signed by a test root you trust")
         return verdict
     if ev.kind == "tdx":
         tdx = optional_module("attestation.tdx")

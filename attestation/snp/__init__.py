@@ -135,7 +135,7 @@ def check(
     try:
         chosen = _choose_anchor(ek, _candidates(chain_pem, signer, wanted, trusted))
     except (VerificationError, ValueError) as e:
-        v.add("cert_chain", False, str(e))
+        v.add("cert_chain", False, f"Not signed by a trusted root: {e}")
         return v
     prod, ask, ark = chosen
     v.claims.update(claims_of(r, prod))
