@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from engine.errors import ModelLoadError
-from engine.loader.gguf import read_gguf
+from engine.loader.gguf import open_gguf
 from engine.loader.safetensors_dir import iter_safetensors, read_eos_token_ids, read_hf_config
 from engine.loader.weights import load_weights
 from engine.models.config import DecoderConfig
@@ -70,8 +70,7 @@ def load_model(
     if path.is_dir() and not (path / "config.json").exists() and len(ggufs := list(path.glob("*.gguf"))) == 1:
         path = ggufs[0]
     if path.is_file():
-        hf_config, state_dict, tokenizer = read_gguf(path)
-        weights = state_dict.items()
+        hf_config, weights, tokenizer = open_gguf(path)
     elif path.is_dir():
         hf_config = read_hf_config(path)
         weights = iter_safetensors(path)

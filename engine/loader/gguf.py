@@ -7,6 +7,7 @@ dequantized to float32, tokenizer and chat template rebuilt from the file's meta
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +47,21 @@ PRE_TOKENIZER_REGEX = {
 
 
 def read_gguf(path: str | Path) -> tuple[dict[str, Any], dict[str, torch.Tensor], Tokenizer]:
+    """(HF config.json dict, HF-named float32 state dict, tokenizer) of a GGUF file."""
+    hf_config, weights, tokenizer = open_gguf(path)
+    return hf_config, dict(weights), tokenizer
+
+
+def open_gguf(path: str | Path) -> tuple[dict[str, Any], Iterator[tuple[str, torch.Tensor]], Tokenizer]:
+    """As read_gguf, but the weights are dequantized one at a time as the iterator is consumed."""
     gguf_file = read_gguf_file(path)
     hf_config = gguf_hf_config(gguf_file, path)
-    state_dict = {}
+    return hf_config, iter_gguf_weights(gguf_file, hf_config, path), gguf_tokenizer(gguf_file.metadata, path)
+
+
+def iter_gguf_weights(
+    gguf_file: GGUFFile, hf_config: dict[str, Any], path: str | Path
+) -> Iterator[tuple[str, torch.Tensor]]:
     for tensor in gguf_file.tensors.values():
         name = hf_tensor_name(tensor.name)
         if name is None:
@@ -57,8 +70,7 @@ def read_gguf(path: str | Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]
         if hf_config["model_type"] == "llama" and name.endswith(("q_proj.weight", "k_proj.weight")):
             heads = hf_config["num_attention_heads" if "q_proj" in name else "num_key_value_heads"]
             weight = unpermute_qk(weight, heads)
-        state_dict[name] = weight
-    return hf_config, state_dict, gguf_tokenizer(gguf_file.metadata, path)
+        yield name, weight
 
 
 def gguf_hf_config(gguf_file: GGUFFile, path: str | Path) -> dict[str, Any]:

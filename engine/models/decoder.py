@@ -19,7 +19,7 @@ from engine.models.config import DecoderConfig
 
 
 class DecoderAttention(nn.Module):
-    def __init__(self, config: DecoderConfig, max_position: int) -> None:
+    def __init__(self, config: DecoderConfig, rotary_emb: RotaryEmbedding) -> None:
         super().__init__()
         self.num_heads = config.num_heads
         self.num_kv_heads = config.num_kv_heads
@@ -30,9 +30,7 @@ class DecoderAttention(nn.Module):
             config.hidden_size, config.head_dim, config.num_heads, config.num_kv_heads, bias=config.qkv_bias
         )
         self.o_proj = RowParallelLinear(self.q_size, config.hidden_size)
-        self.rotary_emb = RotaryEmbedding(
-            config.head_dim, max_position, config.rope_theta, config.rope_scaling
-        )
+        self.rotary_emb = rotary_emb
         self.attn = Attention(config.num_heads, config.head_dim, config.head_dim**-0.5, config.num_kv_heads)
         if config.qk_norm:
             self.q_norm = RMSNorm(config.head_dim, config.rms_norm_eps)
@@ -71,9 +69,9 @@ class DecoderMLP(nn.Module):
 
 
 class DecoderLayer(nn.Module):
-    def __init__(self, config: DecoderConfig, max_position: int) -> None:
+    def __init__(self, config: DecoderConfig, rotary_emb: RotaryEmbedding) -> None:
         super().__init__()
-        self.self_attn = DecoderAttention(config, max_position)
+        self.self_attn = DecoderAttention(config, rotary_emb)
         self.mlp = DecoderMLP(config)
         self.input_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
         self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
@@ -96,7 +94,8 @@ class DecoderModel(nn.Module):
     def __init__(self, config: DecoderConfig, max_position: int) -> None:
         super().__init__()
         self.embed_tokens = VocabParallelEmbedding(config.vocab_size, config.hidden_size)
-        self.layers = nn.ModuleList(DecoderLayer(config, max_position) for _ in range(config.num_layers))
+        rotary_emb = RotaryEmbedding(config.head_dim, max_position, config.rope_theta, config.rope_scaling)
+        self.layers = nn.ModuleList(DecoderLayer(config, rotary_emb) for _ in range(config.num_layers))
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
 
     def forward(
