@@ -54,9 +54,19 @@ def pg_migrated_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def pg_empty_url() -> Iterator[str]:
-    """A brand-new, empty PostgreSQL database for migration tests."""
-    yield from _pg_database(f"teecube_test_domains_{os.getpid()}_empty")
+def pg_empty_url(pg_migrated_url: str) -> Iterator[str]:
+    """A new, empty schema (first on search_path) for migration tests: cheaper than a database."""
+    schema = f"empty_{secrets.token_hex(4)}"
+    admin = create_engine(pg_migrated_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(pg_migrated_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -87,12 +97,18 @@ def db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         return f"sqlite:///{path}"
     url = request.getfixturevalue("pg_migrated_url")
-    engine = create_engine(url)
-    names = ", ".join(t.name for t in Base.metadata.sorted_tables)
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    engine.dispose()
+    # DELETE, not TRUNCATE: on tables this small it is several times faster.
+    with request.getfixturevalue("pg_cleaner").begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
     return url
+
+
+@pytest.fixture(scope="session")
+def pg_cleaner(pg_migrated_url: str) -> Iterator[Engine]:
+    engine = create_engine(pg_migrated_url)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture
