@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from attest_vectors import SNP_VECTORS
@@ -142,3 +143,19 @@ def test_cli_policy_from_simulated_bundle(sim, tmp_path, capsys) -> None:
     out = json.loads(capsys.readouterr().out)
     assert rc == 0 and out["ok"] is True
     assert verify_main(["--evidence", str(path), "--policy", str(tmp_path / "p.json")]) == 1
+
+
+def test_tdx_policy_generated_from_a_quote_round_trips_and_applies(tmp_path, capsys) -> None:
+    quote = Path(__file__).resolve().parents[1] / "data/vectors/tdx/gotdxguest_v5_tdx15/quote.bin"
+    out = tmp_path / "tdx.toml"
+    assert attest_main(["policy", "--from", str(quote), "--kind", "tdx", "--out", str(out)]) == 0
+    p = policy_mod.load(out)
+    assert p.tdx is not None and p.tdx.mr_td[0].hex().startswith("7348651a34b2d2d3")
+    p.tdx.require_collateral = False  # no Intel collateral offline
+    policy_mod.dump(p, out)
+    args = ["--evidence", str(quote), "--kind", "tdx", "--policy", str(out), "--now", "2026-02-03"]
+    assert verify_main(args) == 0
+    other = quote.parents[1] / "coco_v5_tdx15/quote.bin"
+    args[1] = str(other)
+    assert verify_main(args) == 1
+    assert "✗" in capsys.readouterr().out
