@@ -5,8 +5,9 @@ version, and the certificate chain in the XML signature's KeyInfo. A RIM is untr
 input: documents with a DTD, entity declarations or processing of non-UTF-8 encodings
 are refused before they reach the XML parser (expat), so no entity can be expanded.
 
-Verify: the embedded chain to the pinned NVIDIA CoRIM signing root. The XMLDSig
-signature itself (ecdsa-sha384 over C14N 1.1) is NOT verified here; the verdict says so.
+Verify: the embedded chain to the pinned NVIDIA CoRIM signing root, then the XMLDSig
+signature (ecdsa-sha384 over Canonical XML 1.1, `attestation.nvgpu.xmldsig`) with the
+chain's leaf.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from __future__ import annotations
 import base64
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from cryptography import x509
 
 from attestation import certs
 from attestation.claims import ParseError
+from attestation.nvgpu.xmldsig import XmlSignatureError, verify_xml_signature
 
 SWID_NS = "http://standards.iso.org/iso/19770/-2/2015/schema.xsd"
 SHA384_NS = "http://www.w3.org/2001/04/xmlenc#sha384"
@@ -49,6 +51,7 @@ class Rim:
     measurements: tuple[RimMeasurement, ...]
     certificates: tuple[x509.Certificate, ...]  # from the XML signature's KeyInfo, leaf first
     has_signature: bool
+    xml_text: str = field(repr=False, default="")
 
     def active(self) -> dict[int, RimMeasurement]:
         return {m.index: m for m in self.measurements if m.active}
@@ -116,13 +119,17 @@ def parse_rim(data: bytes) -> Rim:
         measurements=tuple(measurements),
         certificates=tuple(cert_list),
         has_signature=sig is not None,
+        xml_text=text,
     )
 
 
-def verify_rim_chain(
+def verify_rim(
     rim: Rim, roots: list[x509.Certificate], *, now: datetime | None = None
 ) -> certs.ChainResult:
-    """The RIM's embedded chain ends at a pinned CoRIM signing root (signatures, CA flags, dates)."""
-    if not rim.certificates:
-        raise certs.CertificateError(f"RIM {rim.colloquial_version}: no certificates in its signature")
-    return certs.verify_chain(list(rim.certificates), roots, now=now)
+    """The RIM's embedded chain ends at a pinned CoRIM signing root (signatures, CA flags,
+    dates) and its XML signature verifies with the chain's leaf. Raises on failure."""
+    if not rim.certificates or not rim.has_signature:
+        raise XmlSignatureError(f"RIM {rim.colloquial_version}: unsigned or no certificates in KeyInfo")
+    chain = certs.verify_chain(list(rim.certificates), roots, now=now)
+    verify_xml_signature(rim.xml_text, chain.leaf)
+    return chain

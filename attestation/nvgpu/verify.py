@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from attestation import certs
 from attestation.claims import ParseError, Verdict, VerificationError
 from attestation.nvgpu.abi import OPAQUE_NVDEC0_STATUS, AttestationReport
-from attestation.nvgpu.rim import Rim, verify_rim_chain
+from attestation.nvgpu.rim import Rim, verify_rim
 from attestation.roots import nvidia_device_root, nvidia_rim_root
 
 TCG_DICE_TCBINFO_OID = "2.23.133.5.4.1"
@@ -165,16 +165,18 @@ def compare_rims(
     """Check RIM chains and versions, then every active golden measurement.
 
     Returns the RIM indices that do not match. RIM index i is SPDM block i+1; an index
-    active in two RIMs is a conflict (failure). The RIMs' XML signatures are not checked
-    (recorded in claims["rim_signature"]).
+    active in two RIMs is a conflict (failure). A RIM whose chain or XML signature does
+    not verify raises (CertificateError / XmlSignatureError).
     """
     roots = roots if roots is not None else [nvidia_rim_root()]
     golden: dict[int, tuple[str, tuple[bytes, ...]]] = {}
     for rim in rims:
         label = f"RIM {rim.name} {rim.colloquial_version}"
-        certs_ok = verify_rim_chain(rim, roots, now=now)
+        chain = verify_rim(rim, roots, now=now)
         verdict.add(f"rim_chain[{rim.colloquial_version}]", True,
-                    f"{label}: chain to {certs_ok.root.subject.rfc4514_string()}")
+                    f"{label}: chain to {chain.root.subject.rfc4514_string()}")
+        verdict.add(f"rim_signature[{rim.colloquial_version}]", True,
+                    f"{label}: XMLDSig ecdsa-sha384 over C14N 1.1 by {chain.leaf.subject.rfc4514_string()}")
         versions = {report.driver_version, report.vbios_version}
         vok = rim.colloquial_version in versions
         verdict.add(f"rim_version[{rim.colloquial_version}]", vok,
@@ -185,7 +187,6 @@ def compare_rims(
                 verdict.add("rim_conflict", False, f"index {idx} active in {golden[idx][0]} and {label}")
                 continue
             golden[idx] = (label, m.alternatives)
-    verdict.claims["rim_signature"] = "not checked (XMLDSig verification not implemented; chain checked)"
     nvdec_disabled = report.opaque_field(OPAQUE_NVDEC0_STATUS) == NVDEC0_STATUS_DISABLED
     mismatched: list[int] = []
     matched = 0
