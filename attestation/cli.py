@@ -221,7 +221,7 @@ def attest_main(argv: list[str]) -> int:
     pp.add_argument("--out", help="write here (.json for JSON, otherwise TOML)")
     pe = sub.add_parser("evidence", help="produce an evidence bundle here (inside a TEE, or simulated)")
     pe.add_argument("--tee", default="auto", choices=["auto", "sev-snp", "tdx", "simulated"])
-    pe.add_argument("--state-dir", default=None, help="simulated provider's key directory")
+    pe.add_argument("--state-dir", default=None, help="state directory (simulated keys in STATE/attestation)")
     pe.add_argument("--nonce", help="64 hex characters (default: random)")
     pe.add_argument("--out")
     args = p.parse_args(argv)

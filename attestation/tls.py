@@ -7,6 +7,7 @@ STRING with the compact JSON bundle, bound to the key and to a nonce the server 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import ssl
@@ -116,3 +117,7 @@ class TlsIdentity:
                 f.write(key_pem + self.cert_pem.encode())
             ctx.load_cert_chain(path)
         return ctx
+
+    def describe(self) -> str:
+        """One line for logs: the SHA-256 of the TLS SubjectPublicKeyInfo that reports bind."""
+        return f"spki_sha256={hashlib.sha256(self.spki_der).hexdigest()}"

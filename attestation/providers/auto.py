@@ -35,7 +35,8 @@ def select_provider(
     if tee == "simulated":
         from attestation.providers.simulated import SimulatedSnp
 
-        return SimulatedSnp(state_dir)
+        # `state_dir` is the appliance's state directory; the test chain lives in STATE/attestation/
+        return SimulatedSnp(Path(state_dir) / "attestation" if state_dir is not None else None)
     found = detect(configfs_root)
     if tee == "auto":
         if found is None:
@@ -46,9 +47,7 @@ def select_provider(
             return ConfigfsProvider("sev-snp", ConfigfsTsm(configfs_root))
         if SEV_GUEST_DEVICE.exists():
             return SevGuestProvider()
-        raise NoTeeError(
-            "--tee sev-snp: not an SEV-SNP guest (no configfs-tsm sev_guest, no /dev/sev-guest)"
-        )
+        raise NoTeeError("--tee sev-snp: not an SEV-SNP guest (no configfs-tsm sev_guest, no /dev/sev-guest)")
     if found == "tdx":
         return ConfigfsProvider("tdx", ConfigfsTsm(configfs_root))
     raise NoTeeError("--tee tdx: this machine is not a TDX guest (no configfs-tsm tdx_guest)")

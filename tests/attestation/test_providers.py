@@ -138,4 +138,4 @@ def test_absent_tee_is_a_startup_error(tmp_path) -> None:
     with pytest.raises(ValueError):
         select_provider("sgx")
     p = select_provider("simulated", state_dir=tmp_path / "state")
-    assert p.kind == "simulated" and (tmp_path / "state" / "simulated-root.pem").exists()
+    assert p.kind == "simulated" and (tmp_path / "state" / "attestation" / "simulated-root.pem").exists()
