@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import os
 import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -21,52 +19,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from domains import audit, db, deployments, grants, idp, keys, policies, tenants
-from domains.cli_format import as_dict, table, to_json
-from domains.config import database_url, load_pepper
+from domains import cli_actions as act
+from domains import db
+from domains.cli_format import table, to_json
+from domains.config import database_url
 from domains.errors import DomainError, Invalid
-
-DOMAIN_COLUMNS = (
-    "name",
-    "status",
-    "requests_per_minute",
-    "tokens_per_minute",
-    "max_tokens_cap",
-    "created_at",
-)
-DEPLOYMENT_COLUMNS = (
-    "name",
-    "kind",
-    "url",
-    "served_model_name",
-    "credential_ref",
-    "context_length",
-    "status",
-)
-GRANT_COLUMNS = (
-    "domain",
-    "alias",
-    "deployment",
-    "enabled",
-    "requests_per_minute",
-    "tokens_per_minute",
-    "max_tokens_cap",
-    "max_prompt_tokens",
-)
-KEY_COLUMNS = (
-    "key_id",
-    "domain",
-    "name",
-    "prefix",
-    "allowed_aliases",
-    "expires_at",
-    "revoked_at",
-    "created_at",
-    "last_used_at",
-)
-IDP_COLUMNS = ("issuer", "domain", "audience", "algorithms", "jwks_url", "domain_claim", "domain_claim_value")
-POLICY_COLUMNS = ("domain", "version", "active", "created_by", "created_at")
-AUDIT_COLUMNS = ("id", "created_at", "actor", "action", "object_type", "object_id")
 
 
 class UsageError(Exception):
@@ -78,13 +35,20 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
+def _os_user() -> str:
+    try:
+        return os.environ.get("USER") or getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry for this uid (containers)
+        return f"uid{os.getuid()}"
+
+
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--database-url", help="default: $TEECUBE_DATABASE_URL or sqlite file var/teecube.db")
     common.add_argument("--json", action="store_true", help="machine-readable output")
     common.add_argument(
         "--actor",
-        default=f"cli:{os.environ.get('USER') or getpass.getuser()}",
+        default=f"cli:{_os_user()}",
         help="operator identity recorded in the audit log (default cli:$USER)",
     )
     return common
@@ -117,233 +81,9 @@ def _timestamp(value: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-# ---- actions: each takes (session, args) and returns what to print ----------------------------
-
-Out = tuple[Any, Sequence[str] | None]  # (JSON-ready data, table columns or None for a message dict)
-
-
-def _domain_names(session: Session) -> dict[int, str]:
-    return {d.id: d.name for d in tenants.list_domains(session)}
-
-
-def _key_row(session: Session, key: Any, names: dict[int, str] | None = None) -> dict[str, Any]:
-    names = names or _domain_names(session)
-    return as_dict(key, domain=names.get(key.domain_id))
-
-
-def domain_create(s: Session, a: argparse.Namespace) -> Out:
-    d = tenants.create_domain(
-        s,
-        a.name,
-        a.actor,
-        requests_per_minute=a.rpm,
-        tokens_per_minute=a.tpm,
-        max_body_bytes=a.max_body_bytes,
-        max_messages=a.max_messages,
-        max_n=a.max_n,
-        max_tokens_cap=a.max_tokens_cap,
-        guardrail_fail_mode=a.guardrail_fail_mode,
-    )
-    return as_dict(d), DOMAIN_COLUMNS
-
-
-def domain_list(s: Session, a: argparse.Namespace) -> Out:
-    return [as_dict(d) for d in tenants.list_domains(s)], DOMAIN_COLUMNS
-
-
-def domain_update(s: Session, a: argparse.Namespace) -> Out:
-    changes: dict[str, Any] = {}
-    for flag, field in (
-        ("rpm", "requests_per_minute"),
-        ("tpm", "tokens_per_minute"),
-        ("max_tokens_cap", "max_tokens_cap"),
-        ("max_body_bytes", "max_body_bytes"),
-        ("max_messages", "max_messages"),
-        ("max_n", "max_n"),
-        ("guardrail_fail_mode", "guardrail_fail_mode"),
-    ):
-        if getattr(a, flag) is not None:
-            changes[field] = getattr(a, flag)
-    for field in a.unset or []:
-        changes[field] = None
-    return as_dict(tenants.update_domain(s, a.name, a.actor, **changes)), DOMAIN_COLUMNS
-
-
-def domain_disable(s: Session, a: argparse.Namespace) -> Out:
-    return as_dict(tenants.disable_domain(s, a.name, a.actor)), DOMAIN_COLUMNS
-
-
-def domain_enable(s: Session, a: argparse.Namespace) -> Out:
-    return as_dict(tenants.enable_domain(s, a.name, a.actor)), DOMAIN_COLUMNS
-
-
-def deployment_add(s: Session, a: argparse.Namespace) -> Out:
-    d = deployments.add_deployment(
-        s,
-        a.name,
-        a.kind,
-        a.url,
-        a.served_model_name,
-        a.actor,
-        credential_ref=a.credential_ref,
-        context_length=a.context_length,
-    )
-    return as_dict(d), DEPLOYMENT_COLUMNS
-
-
-def deployment_update(s: Session, a: argparse.Namespace) -> Out:
-    changes: dict[str, Any] = {"url": a.url, "served_model_name": a.served_model_name}
-    if a.credential_ref is not None or a.clear_credential_ref:
-        changes["credential_ref"] = None if a.clear_credential_ref else a.credential_ref
-    if a.context_length is not None:
-        changes["context_length"] = a.context_length
-    return as_dict(deployments.update_deployment(s, a.name, a.actor, **changes)), DEPLOYMENT_COLUMNS
-
-
-def deployment_status(s: Session, a: argparse.Namespace) -> Out:
-    status = "disabled" if a.action == "disable" else "active"
-    return as_dict(deployments.set_deployment_status(s, a.name, status, a.actor)), DEPLOYMENT_COLUMNS
-
-
-def deployment_list(s: Session, a: argparse.Namespace) -> Out:
-    return [as_dict(d) for d in deployments.list_deployments(s)], DEPLOYMENT_COLUMNS
-
-
-def _grant_row(g: Any, names: dict[int, str]) -> dict[str, Any]:
-    return as_dict(g, domain=names.get(g.domain_id), deployment=g.deployment.name)
-
-
-def grant(s: Session, a: argparse.Namespace) -> Out:
-    g = grants.grant_model(
-        s,
-        a.domain,
-        a.alias,
-        a.deployment,
-        a.actor,
-        enabled=not a.disabled,
-        requests_per_minute=a.rpm,
-        tokens_per_minute=a.tpm,
-        max_tokens_cap=a.max_tokens_cap,
-        max_prompt_tokens=a.max_prompt_tokens,
-    )
-    return _grant_row(g, _domain_names(s)), GRANT_COLUMNS
-
-
-def revoke(s: Session, a: argparse.Namespace) -> Out:
-    grants.revoke_model(s, a.domain, a.alias, a.actor)
-    return {"domain": a.domain, "alias": a.alias, "revoked": True}, None
-
-
-def models_list(s: Session, a: argparse.Namespace) -> Out:
-    names = _domain_names(s)
-    return [_grant_row(g, names) for g in grants.list_grants(s, a.domain)], GRANT_COLUMNS
-
-
-def _pepper(a: argparse.Namespace) -> bytes:
-    return load_pepper(a.pepper_file)
-
-
-def key_create(s: Session, a: argparse.Namespace) -> Out:
-    expires_at = a.expires_at or (datetime.now(UTC) + a.expires_in if a.expires_in else None)
-    key, secret = keys.create_key(
-        s,
-        a.domain,
-        a.actor,
-        name=a.name,
-        allowed_aliases=a.models,
-        expires_at=expires_at,
-        rpm=a.rpm,
-        tpm=a.tpm,
-        pepper=_pepper(a),
-    )
-    return {"key": _key_row(s, key), "secret": secret}, KEY_COLUMNS
-
-
-def key_rotate(s: Session, a: argparse.Namespace) -> Out:
-    key, secret = keys.rotate_key(s, a.key_id, a.actor, pepper=_pepper(a))
-    return {"key": _key_row(s, key), "secret": secret}, KEY_COLUMNS
-
-
-def key_list(s: Session, a: argparse.Namespace) -> Out:
-    names = _domain_names(s)
-    return [_key_row(s, k, names) for k in keys.list_keys(s, a.domain)], KEY_COLUMNS
-
-
-def key_revoke(s: Session, a: argparse.Namespace) -> Out:
-    return _key_row(s, keys.revoke_key(s, a.key_id, a.actor)), KEY_COLUMNS
-
-
-def _read_json(path: str) -> Any:
-    try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text()
-        return json.loads(text)
-    except OSError as exc:
-        raise Invalid(f"cannot read {path}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise Invalid(f"{path} is not valid JSON: {exc}") from None
-
-
-def idp_add(s: Session, a: argparse.Namespace) -> Out:
-    static_keys = None
-    if a.static_key_file:
-        static_keys = []
-        for path in a.static_key_file:
-            text = Path(path).read_text()
-            static_keys.append(json.loads(text) if text.lstrip().startswith("{") else text)
-    p = idp.add_identity_provider(
-        s,
-        a.domain,
-        a.actor,
-        issuer=a.issuer,
-        audience=a.audience,
-        algorithms=a.algorithms,
-        domain_claim=a.domain_claim,
-        domain_claim_value=a.domain_claim_value,
-        jwks_url=a.jwks_url,
-        static_keys=static_keys,
-        aliases_claim=a.aliases_claim,
-    )
-    return as_dict(p, domain=a.domain), IDP_COLUMNS
-
-
-def idp_list(s: Session, a: argparse.Namespace) -> Out:
-    names = _domain_names(s)
-    return [
-        as_dict(p, domain=names.get(p.domain_id)) for p in idp.list_identity_providers(s, a.domain)
-    ], IDP_COLUMNS
-
-
-def idp_remove(s: Session, a: argparse.Namespace) -> Out:
-    idp.remove_identity_provider(s, a.issuer, a.actor)
-    return {"issuer": a.issuer, "removed": True}, None
-
-
-def policy_set(s: Session, a: argparse.Namespace) -> Out:
-    p = policies.create_policy_version(s, a.domain, _read_json(a.file), a.actor, activate=a.activate)
-    return as_dict(p, domain=a.domain), POLICY_COLUMNS
-
-
-def policy_list(s: Session, a: argparse.Namespace) -> Out:
-    return [as_dict(p, domain=a.domain) for p in policies.list_policy_versions(s, a.domain)], POLICY_COLUMNS
-
-
-def policy_activate(s: Session, a: argparse.Namespace) -> Out:
-    return as_dict(
-        policies.activate_policy_version(s, a.domain, a.version, a.actor), domain=a.domain
-    ), POLICY_COLUMNS
-
-
-def policy_show(s: Session, a: argparse.Namespace) -> Out:
-    return as_dict(policies.get_active_policy(s, a.domain), domain=a.domain), None
-
-
-def audit_list(s: Session, a: argparse.Namespace) -> Out:
-    return [as_dict(e) for e in audit.list_events(s, limit=a.limit)], AUDIT_COLUMNS
-
-
 # ---- parser ----------------------------------------------------------------------------------
 
-Action = Callable[[Session, argparse.Namespace], Out]
+Action = Callable[[Session, argparse.Namespace], act.Out]
 
 
 def _leaf(group: Any, name: str, func: Action, common: argparse.ArgumentParser, help_: str) -> _Parser:
@@ -366,14 +106,16 @@ def _admin_parser() -> _Parser:
     top = root.add_subparsers(dest="group", required=True, parser_class=_Parser)
 
     dom = top.add_parser("domain", help="tenants").add_subparsers(dest="action", required=True)
-    p = _leaf(dom, "create", domain_create, common, "create a domain (guardrail policy v1 active)")
+    p = _leaf(dom, "create", act.domain_create, common, "create a domain (guardrail policy v1 active)")
     p.add_argument("name")
     _limits(p)
     p.add_argument("--max-body-bytes", type=_int, default=1024 * 1024)
     p.add_argument("--max-messages", type=_int, default=256)
     p.add_argument("--max-n", type=_int, default=8)
     p.add_argument("--guardrail-fail-mode", choices=("closed", "open"), default="closed")
-    p = _leaf(dom, "update", domain_update, common, "change a domain's limits and caps (given flags only)")
+    p = _leaf(
+        dom, "update", act.domain_update, common, "change a domain's limits and caps (given flags only)"
+    )
     p.add_argument("name")
     _limits(p)
     p.add_argument("--max-body-bytes", type=_int)
@@ -386,21 +128,23 @@ def _admin_parser() -> _Parser:
         choices=("requests_per_minute", "tokens_per_minute", "max_tokens_cap"),
         help="remove a limit (repeatable)",
     )
-    _leaf(dom, "list", domain_list, common, "list domains")
-    _leaf(dom, "disable", domain_disable, common, "disable a domain: its keys stop working").add_argument(
+    _leaf(dom, "list", act.domain_list, common, "list domains")
+    _leaf(dom, "disable", act.domain_disable, common, "disable a domain: its keys stop working").add_argument(
         "name"
     )
-    _leaf(dom, "enable", domain_enable, common, "re-enable a domain").add_argument("name")
+    _leaf(dom, "enable", act.domain_enable, common, "re-enable a domain").add_argument("name")
 
     dep = top.add_parser("deployment", help="served models").add_subparsers(dest="action", required=True)
-    p = _leaf(dep, "add", deployment_add, common, "register a served model")
+    p = _leaf(dep, "add", act.deployment_add, common, "register a served model")
     p.add_argument("name")
     p.add_argument("--kind", required=True, choices=("teecube", "openai", "ollama"))
     p.add_argument("--url", required=True, help="http(s)://host:port[/path] or unix:/path.sock")
     p.add_argument("--served-model-name", required=True)
     p.add_argument("--credential-ref", help="env:VAR or file:/path (a reference, never the credential)")
     p.add_argument("--context-length", type=_int)
-    p = _leaf(dep, "update", deployment_update, common, "change a deployment's upstream (given fields only)")
+    p = _leaf(
+        dep, "update", act.deployment_update, common, "change a deployment's upstream (given fields only)"
+    )
     p.add_argument("name")
     p.add_argument("--url")
     p.add_argument("--served-model-name")
@@ -408,23 +152,23 @@ def _admin_parser() -> _Parser:
     cred.add_argument("--credential-ref")
     cred.add_argument("--clear-credential-ref", action="store_true")
     p.add_argument("--context-length", type=_int)
-    _leaf(dep, "disable", deployment_status, common, "stop routing to a deployment").add_argument("name")
-    _leaf(dep, "enable", deployment_status, common, "route to a deployment again").add_argument("name")
-    _leaf(dep, "list", deployment_list, common, "list deployments")
+    _leaf(dep, "disable", act.deployment_status, common, "stop routing to a deployment").add_argument("name")
+    _leaf(dep, "enable", act.deployment_status, common, "route to a deployment again").add_argument("name")
+    _leaf(dep, "list", act.deployment_list, common, "list deployments")
 
-    p = _leaf(top, "grant", grant, common, "grant a deployment to a domain under an alias (replaces)")
+    p = _leaf(top, "grant", act.grant, common, "grant a deployment to a domain under an alias (replaces)")
     p.add_argument("--domain", required=True)
     p.add_argument("--alias", required=True)
     p.add_argument("--deployment", required=True)
     p.add_argument("--disabled", action="store_true", help="grant but keep disabled")
     _limits(p, prompt=True)
-    p = _leaf(top, "revoke", revoke, common, "remove an alias from a domain")
+    p = _leaf(top, "revoke", act.revoke, common, "remove an alias from a domain")
     p.add_argument("--domain", required=True)
     p.add_argument("--alias", required=True)
-    _leaf(top, "models", models_list, common, "list grants").add_argument("--domain")
+    _leaf(top, "models", act.models_list, common, "list grants").add_argument("--domain")
 
     key = top.add_parser("key", help="API keys").add_subparsers(dest="action", required=True)
-    p = _leaf(key, "create", key_create, common, "create a key; the secret is printed once")
+    p = _leaf(key, "create", act.key_create, common, "create a key; the secret is printed once")
     p.add_argument("--domain", required=True)
     p.add_argument("--name")
     p.add_argument("--models", type=_csv, help="comma-separated aliases (default: all of the domain's)")
@@ -434,14 +178,16 @@ def _admin_parser() -> _Parser:
     p.add_argument("--rpm", type=_int)
     p.add_argument("--tpm", type=_int)
     p.add_argument("--pepper-file", help="default: $TEECUBE_PEPPER, $TEECUBE_PEPPER_FILE or var/pepper")
-    _leaf(key, "list", key_list, common, "list keys (never secrets)").add_argument("--domain")
-    _leaf(key, "revoke", key_revoke, common, "revoke a key").add_argument("key_id")
-    p = _leaf(key, "rotate", key_rotate, common, "new secret for the same key_id; the old one stops working")
+    _leaf(key, "list", act.key_list, common, "list keys (never secrets)").add_argument("--domain")
+    _leaf(key, "revoke", act.key_revoke, common, "revoke a key").add_argument("key_id")
+    p = _leaf(
+        key, "rotate", act.key_rotate, common, "new secret for the same key_id; the old one stops working"
+    )
     p.add_argument("key_id")
     p.add_argument("--pepper-file")
 
     ip = top.add_parser("idp", help="JWT identity providers").add_subparsers(dest="action", required=True)
-    p = _leaf(ip, "add", idp_add, common, "trust a JWT issuer for a domain")
+    p = _leaf(ip, "add", act.idp_add, common, "trust a JWT issuer for a domain")
     p.add_argument("--domain", required=True)
     p.add_argument("--issuer", required=True)
     p.add_argument("--audience", required=True)
@@ -452,22 +198,26 @@ def _admin_parser() -> _Parser:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--jwks-url")
     src.add_argument("--static-key-file", action="append", help="PEM or JWK public key file (repeatable)")
-    _leaf(ip, "list", idp_list, common, "list identity providers").add_argument("--domain")
-    _leaf(ip, "remove", idp_remove, common, "remove an identity provider").add_argument("issuer")
+    _leaf(ip, "list", act.idp_list, common, "list identity providers").add_argument("--domain")
+    _leaf(ip, "remove", act.idp_remove, common, "remove an identity provider").add_argument("issuer")
 
     pol = top.add_parser("policy", help="guardrail policies").add_subparsers(dest="action", required=True)
-    p = _leaf(pol, "set", policy_set, common, "store a new policy version from a JSON file ('-' = stdin)")
+    p = _leaf(pol, "set", act.policy_set, common, "store a new policy version from a JSON file ('-' = stdin)")
     p.add_argument("--domain", required=True)
     p.add_argument("--file", required=True)
     p.add_argument("--activate", action="store_true")
-    _leaf(pol, "list", policy_list, common, "list policy versions").add_argument("--domain", required=True)
-    p = _leaf(pol, "activate", policy_activate, common, "make a version the active one")
+    _leaf(pol, "list", act.policy_list, common, "list policy versions").add_argument(
+        "--domain", required=True
+    )
+    p = _leaf(pol, "activate", act.policy_activate, common, "make a version the active one")
     p.add_argument("--domain", required=True)
     p.add_argument("--version", type=_int, required=True)
-    _leaf(pol, "show", policy_show, common, "print the active policy").add_argument("--domain", required=True)
+    _leaf(pol, "show", act.policy_show, common, "print the active policy").add_argument(
+        "--domain", required=True
+    )
 
     aud = top.add_parser("audit", help="audit log").add_subparsers(dest="action", required=True)
-    _leaf(aud, "list", audit_list, common, "latest audit events").add_argument(
+    _leaf(aud, "list", act.audit_list, common, "latest audit events").add_argument(
         "--limit", type=_int, default=50
     )
     return root
