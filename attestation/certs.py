@@ -57,7 +57,8 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(t: datetime) -> datetime:
+def as_utc(t: datetime) -> datetime:
+    """A naive datetime is taken as UTC."""
     return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
@@ -150,7 +151,7 @@ def check_signature_encoding(cert: x509.Certificate) -> None:
 
 
 def check_validity(cert: x509.Certificate, now: datetime) -> None:
-    now = _aware(now)
+    now = as_utc(now)
     if now < cert.not_valid_before_utc or now > cert.not_valid_after_utc:
         raise CertificateError(
             f"{cert.subject.rfc4514_string()} valid {cert.not_valid_before_utc:%Y-%m-%d}"
@@ -183,7 +184,7 @@ def verify_crl(
         raise CertificateError(f"CRL of {issuer.subject.rfc4514_string()}: {e}") from e
     if now is None:
         return
-    now = _aware(now)
+    now = as_utc(now)
     nxt = crl.next_update_utc
     if nxt is None:
         raise CertificateError(f"CRL of {issuer.subject.rfc4514_string()} has no nextUpdate")
@@ -245,7 +246,7 @@ def _verify_chain(
         raise CertificateError("empty certificate chain")
     if not roots:
         raise CertificateError("no pinned roots")
-    now = _aware(now) if now is not None else utcnow()
+    now = as_utc(now) if now is not None else utcnow()
     pinned = {spki_sha256(r): r for r in roots}
     certs = list(chain)
     if spki_sha256(certs[-1]) in pinned and certs[-1].issuer == certs[-1].subject and len(certs) > 1:

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from cryptography import x509
 
-from attestation.certs import utcnow
+from attestation.certs import as_utc, utcnow
 from attestation.claims import Verdict
 from attestation.nvgpu.abi import AttestationReport, parse_report
 from attestation.nvgpu.rim import Rim, parse_rim
@@ -38,7 +38,7 @@ def check(
     claims["ocsp"] says so. `roots` / `rim_roots` replace the pinned roots (tests only).
     """
     policy = policy if policy is not None else GpuPolicy()
-    now = now or utcnow()
+    now = as_utc(now) if now is not None else utcnow()
     r = parse_report(report)
     verdict = Verdict("nvidia-gpu")
     verdict.claims.update(report_claims(r))

@@ -107,7 +107,7 @@ def verify_report(
     now: datetime | None = None,
 ) -> VerifiedReport:
     roots = roots if roots is not None else [nvidia_device_root()]
-    now = now or certs.utcnow()
+    now = certs.as_utc(now) if now is not None else certs.utcnow()
     chain = certs.load_pem_certificates(cert_chain_pem)
     # Cheapest rejection first: the report signature by the (not yet trusted) leaf, then
     # the chain that makes the leaf trusted. Both must pass before anything is recorded.

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from cryptography import x509
 
-from attestation.certs import utcnow
+from attestation.certs import as_utc, utcnow
 from attestation.claims import Verdict
 from attestation.tdx.abi import Quote, parse_quote
 from attestation.tdx.collateral import TdxCollateral
@@ -34,7 +34,7 @@ def check(
     pinned Intel root (tests only).
     """
     policy = policy if policy is not None else TdxPolicy()
-    now = now or utcnow()
+    now = as_utc(now) if now is not None else utcnow()
     q = parse_quote(quote)
     verdict = Verdict("tdx")
     verdict.claims.update(body_claims(q))

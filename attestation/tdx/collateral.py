@@ -183,6 +183,9 @@ class TcbInfo:
         try:
             if d["id"] != "TDX":
                 raise CollateralError(f"TCB Info id {d['id']!r} is not TDX")
+            if int(d["version"]) < 3 or int(d["tcbType"]) != 0:
+                raise CollateralError(f"TCB Info version {d['version']} / tcbType {d['tcbType']} "
+                                      "not supported (TDX needs version >= 3, tcbType 0)")
             levels = tuple(
                 TcbComponentLevel(
                     tuple(int(c["svn"]) for c in lv["tcb"]["sgxtcbcomponents"]),

@@ -63,7 +63,7 @@ def verify_quote(
     now: datetime | None = None,
 ) -> VerifiedQuote:
     """Steps 1-4: quote signature, QE report binding, PCK signature, PCK chain (+CRLs)."""
-    now = now or certs.utcnow()
+    now = certs.as_utc(now) if now is not None else certs.utcnow()
     roots = roots if roots is not None else [intel_sgx_root()]
     if quote.header.qe_vendor_id != INTEL_QE_VENDOR_ID:
         raise VerificationError(f"QE vendor id {quote.header.qe_vendor_id.hex()} is not Intel's")
@@ -94,8 +94,13 @@ def verify_quote(
     names = " → ".join(c.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value  # type: ignore[misc]
                        for c in result.certificates)
     verdict.add("pck_chain", True, f"{names}; valid at {now:%Y-%m-%dT%H:%M:%SZ}")
-    if crls:
-        verdict.add("pck_crls", True, f"{result.crls_checked} CRL(s) verified; no certificate revoked")
+    if crls is not None:
+        covered = {crl.issuer for crl in crls}
+        leaf_ok = pck.issuer in covered
+        verdict.add("pck_crls", leaf_ok,
+                    f"{result.crls_checked} CRL(s) verified, no certificate revoked; "
+                    + ("PCK issuer's CRL present" if leaf_ok
+                       else f"no CRL from {pck.issuer.rfc4514_string()} in collateral"))
     return VerifiedQuote(quote, result)
 
 
@@ -123,7 +128,7 @@ def evaluate_collateral(
     list of expired collateral items (for the `collateral_current` decision, which policy
     makes). Collateral that is not signed by Intel raises CollateralSignatureError.
     """
-    now = now or certs.utcnow()
+    now = certs.as_utc(now) if now is not None else certs.utcnow()
     roots = roots if roots is not None else [intel_sgx_root()]
     quote = vq.quote
     expired: list[str] = []

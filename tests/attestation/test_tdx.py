@@ -318,3 +318,16 @@ def test_policy_accepted_statuses(collateral):
 def test_verification_errors_are_specific():
     assert issubclass(CollateralSignatureError, VerificationError)
     assert issubclass(CertificateError, VerificationError)
+
+
+def test_missing_pck_crl_is_a_failed_check(collateral):
+    root_crl_only = [c for c in collateral.crls if "Root" in c.issuer.rfc4514_string()]
+    v = tdx.check(SPR.read_bytes(), collateral=dataclasses.replace(collateral, crls=root_crl_only),
+                  now=JUL_2023)
+    assert _checks(v)["pck_crls"] is False
+
+
+def test_naive_now_is_utc(collateral):
+    naive = tdx.check(DEBUG.read_bytes(), collateral=collateral, now=datetime(2023, 7, 1),
+                      policy=TdxPolicy(allow_debug=True))
+    assert naive.ok
