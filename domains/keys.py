@@ -166,23 +166,35 @@ def resolve_key(
     now = now or utcnow()
     digest = hash_secret(presented if isinstance(presented, str) else "", pepper)
     row = session.execute(
-        select(ApiKey, Domain).join(Domain, ApiKey.domain_id == Domain.id).where(ApiKey.secret_hash == digest)
+        select(
+            ApiKey.secret_hash,
+            ApiKey.key_id,
+            ApiKey.allowed_aliases,
+            ApiKey.requests_per_minute,
+            ApiKey.tokens_per_minute,
+            ApiKey.expires_at,
+            ApiKey.revoked_at,
+            Domain.id,
+            Domain.name,
+            Domain.status,
+        )
+        .join(Domain, ApiKey.domain_id == Domain.id)
+        .where(ApiKey.secret_hash == digest)
     ).first()
-    key, domain = (row[0], row[1]) if row is not None else (None, None)
-    matches = hmac.compare_digest(key.secret_hash if key is not None else _NO_MATCH, digest)
-    if not (matches and key is not None and domain is not None):
+    matches = hmac.compare_digest(row.secret_hash if row is not None else _NO_MATCH, digest)
+    if not (matches and row is not None):
         return None
-    live = key.revoked_at is None and (key.expires_at is None or key.expires_at > now)
-    if not (live and domain.status == "active"):
+    live = row.revoked_at is None and (row.expires_at is None or row.expires_at > now)
+    if not (live and row.status == "active"):
         return None
     return ResolvedKey(
-        key_id=key.key_id,
-        domain_id=domain.id,
-        domain_name=domain.name,
-        allowed_aliases=tuple(key.allowed_aliases) if key.allowed_aliases is not None else None,
-        rpm=key.requests_per_minute,
-        tpm=key.tokens_per_minute,
-        expires_at=key.expires_at,
+        key_id=row.key_id,
+        domain_id=row.id,
+        domain_name=row.name,
+        allowed_aliases=tuple(row.allowed_aliases) if row.allowed_aliases is not None else None,
+        rpm=row.requests_per_minute,
+        tpm=row.tokens_per_minute,
+        expires_at=row.expires_at,
     )
 
 
