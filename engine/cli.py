@@ -48,8 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--api-key", default=None, help=f"bearer token (or {' / '.join(API_KEY_ENVS)})")
-    p.add_argument("--max-queue-size", type=int, default=None, help="requests allowed to wait beyond "
-                   "--max-num-seqs; more get 503 with Retry-After")  # fmt: skip
+    p.add_argument(
+        "--max-queue-size",
+        type=int,
+        default=None,
+        help="requests allowed to wait beyond --max-num-seqs; more get 503 with Retry-After",
+    )
     p.add_argument("--max-request-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
     p.add_argument("--shutdown-timeout", type=float, default=30.0, help="grace period on SIGTERM (s)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])

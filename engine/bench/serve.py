@@ -54,8 +54,13 @@ def make_prompts(args: argparse.Namespace, rng: random.Random) -> list[str | lis
 
 
 def request_body(args: argparse.Namespace, model: str, prompt: str | list[int]) -> tuple[str, dict[str, Any]]:
-    body: dict[str, Any] = {"model": model, "max_tokens": args.output_len, "temperature": 0.0, "stream": True,
-                            "stream_options": {"include_usage": True}}  # fmt: skip
+    body: dict[str, Any] = {
+        "model": model,
+        "max_tokens": args.output_len,
+        "temperature": 0.0,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
     if args.ignore_eos:
         body["ignore_eos"] = True
     if args.endpoint == "chat":
@@ -136,12 +141,16 @@ def _stats_ms(values: list[float]) -> dict[str, float | None]:
     if not values:
         return {"mean": None, "p50": None, "p99": None}
     a = np.asarray(values) * 1000.0
-    return {"mean": round(float(a.mean()), 3), "p50": round(float(np.percentile(a, 50)), 3),
-            "p99": round(float(np.percentile(a, 99)), 3)}  # fmt: skip
+    return {
+        "mean": round(float(a.mean()), 3),
+        "p50": round(float(np.percentile(a, 50)), 3),
+        "p99": round(float(np.percentile(a, 99)), 3),
+    }
 
 
-def summarize(args: argparse.Namespace, base_url: str, model: str, results: list[Result],
-              duration: float) -> dict[str, Any]:  # fmt: skip
+def summarize(
+    args: argparse.Namespace, base_url: str, model: str, results: list[Result], duration: float
+) -> dict[str, Any]:
     ok = [r for r in results if r.ok]
     input_tokens = sum(r.prompt_tokens for r in ok)
     output_tokens = sum(r.output_tokens for r in ok)
@@ -187,8 +196,19 @@ def _free_port() -> int:
 def local_engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """Start `teecube engine --model ...` as a subprocess on a free port; SIGTERM it afterwards."""
     port = _free_port()
-    cmd = [sys.executable, "-m", "teecube.cli", "engine", "--model", args.model, "--port", str(port),
-           "--log-level", "warning", *args.engine_arg]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "teecube.cli",
+        "engine",
+        "--model",
+        args.model,
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        *args.engine_arg,
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=sys.stderr)
     try:
         yield f"http://127.0.0.1:{port}", proc
@@ -240,13 +260,21 @@ def build_parser() -> argparse.ArgumentParser:
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--base-url", help="a running server, e.g. http://127.0.0.1:8000")
     where.add_argument("--model", help="start `teecube engine --model MODEL` (e.g. bundled) and bench it")
-    p.add_argument("--engine-arg", action="append", default=[], help="flag for the started engine: "
-                   "--engine-arg=--max-num-seqs=64")  # fmt: skip
+    p.add_argument(
+        "--engine-arg",
+        action="append",
+        default=[],
+        help="flag for the started engine: --engine-arg=--max-num-seqs=64",
+    )
     p.add_argument("--model-name", help="model name to request (default: the first of /v1/models)")
     p.add_argument("--api-key", default=os.environ.get("OPENAI_API_KEY"), help="bearer token")
     p.add_argument("--endpoint", choices=["completions", "chat"], default="completions")
-    p.add_argument("--prompt-format", choices=["text", "ids"], default="text",
-                   help="text: random common words (works through any OpenAI server); ids: exact token ids")
+    p.add_argument(
+        "--prompt-format",
+        choices=["text", "ids"],
+        default="text",
+        help="text: random common words (works through any OpenAI server); ids: exact token ids",
+    )
     p.add_argument("--num-prompts", type=int, default=32)
     p.add_argument("--input-len", type=int, default=128)
     p.add_argument("--output-len", type=int, default=32)

@@ -22,8 +22,12 @@ def auth_middleware(api_key: str) -> Middleware:
             header = request.headers.get("Authorization", "")
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected):
-                raise ApiError(401, "Incorrect API key provided", code="invalid_api_key",
-                               headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+                raise ApiError(
+                    401,
+                    "Incorrect API key provided",
+                    code="invalid_api_key",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
         return await handler(request)
 
     return middleware

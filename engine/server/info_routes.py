@@ -23,10 +23,15 @@ _STARTED = int(time.time())
 async def models(request: web.Request) -> web.Response:
     state = request.app[STATE]
     data = [
-        {"id": name, "object": "model", "created": _STARTED, "owned_by": "teecube",
-         "max_model_len": state.engine.max_model_len}
+        {
+            "id": name,
+            "object": "model",
+            "created": _STARTED,
+            "owned_by": "teecube",
+            "max_model_len": state.engine.max_model_len,
+        }
         for name in state.model_names
-    ]  # fmt: skip
+    ]
     return web.json_response({"object": "list", "data": data})
 
 
@@ -44,8 +49,11 @@ async def tokenize(request: web.Request) -> web.Response:
         ids = chat_prompt_ids(tokenizer, messages, f.bool("add_generation_prompt", True))
     else:
         prompt = f.str("prompt", required=True)
-        ids = completion_prompt_ids(tokenizer, prompt) if f.bool("add_special_tokens", True) else (
-            list(tokenizer.encode(prompt, add_special_tokens=False)))  # fmt: skip
+        ids = (
+            completion_prompt_ids(tokenizer, prompt)
+            if f.bool("add_special_tokens", True)
+            else (list(tokenizer.encode(prompt, add_special_tokens=False)))
+        )
     strs = [tokenizer.id_to_token(i) for i in ids] if f.bool("return_token_strs", False) else None
     f.reject_unknown()
     return web.json_response(

@@ -57,8 +57,9 @@ async def serve(
             on_ready(site.name)
         await stop.wait()
         in_flight = app[STATE].admission.in_flight
-        log.info("shutting down: %d requests in flight, up to %.0f s to finish", in_flight,
-                 config.shutdown_timeout)  # fmt: skip
+        log.info(
+            "shutting down: %d requests in flight, up to %.0f s to finish", in_flight, config.shutdown_timeout
+        )
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)

@@ -104,26 +104,46 @@ async def completions(request: web.Request) -> web.StreamResponse:
         state.admission.leave()
 
 
-async def _chat(request: web.Request, state: ServerState, req: ChatRequest, gen: Generation, rid: str,
-                prompt_tokens: int) -> web.Response:  # fmt: skip
+async def _chat(
+    request: web.Request, state: ServerState, req: ChatRequest, gen: Generation, rid: str, prompt_tokens: int
+) -> web.Response:
     choices = [_Choice() for _ in range(req.params.n)]
     async for _, out in gen.stream():
         _accumulate(choices, 0, out.outputs)
     texts = TokenTexts(state.engine.tokenizer)
     body_choices = [
-        choice(i, "message", {"role": "assistant", "content": "".join(c.text)},
-               chat_logprobs(texts, c.logprobs, req.top_logprobs) if req.logprobs else None,
-               c.finish_reason, c.stop_reason)
+        choice(
+            i,
+            "message",
+            {"role": "assistant", "content": "".join(c.text)},
+            chat_logprobs(texts, c.logprobs, req.top_logprobs) if req.logprobs else None,
+            c.finish_reason,
+            c.stop_reason,
+        )
         for i, c in enumerate(choices)
-    ]  # fmt: skip
+    ]
     completion_tokens = sum(c.tokens for c in choices)
     _log_done(request, rid, prompt_tokens, completion_tokens, choices)
-    return web.json_response(envelope("chat.completion", rid, int(time.time()), state.model_name,
-                                      body_choices, usage(prompt_tokens, completion_tokens)))  # fmt: skip
+    return web.json_response(
+        envelope(
+            "chat.completion",
+            rid,
+            int(time.time()),
+            state.model_name,
+            body_choices,
+            usage(prompt_tokens, completion_tokens),
+        )
+    )
 
 
-async def _completion(request: web.Request, state: ServerState, req: CompletionRequest, gen: Generation,
-                      rid: str, prompts: list[list[int]]) -> web.Response:  # fmt: skip
+async def _completion(
+    request: web.Request,
+    state: ServerState,
+    req: CompletionRequest,
+    gen: Generation,
+    rid: str,
+    prompts: list[list[int]],
+) -> web.Response:
     n = req.params.n
     choices = [_Choice() for _ in range(n * len(prompts))]
     async for p, out in gen.stream():
@@ -137,8 +157,16 @@ async def _completion(request: web.Request, state: ServerState, req: CompletionR
     prompt_tokens = sum(len(p) for p in prompts)
     completion_tokens = sum(c.tokens for c in choices)
     _log_done(request, rid, prompt_tokens, completion_tokens, choices)
-    return web.json_response(envelope("text_completion", rid, int(time.time()), state.model_name,
-                                      body_choices, usage(prompt_tokens, completion_tokens)))  # fmt: skip
+    return web.json_response(
+        envelope(
+            "text_completion",
+            rid,
+            int(time.time()),
+            state.model_name,
+            body_choices,
+            usage(prompt_tokens, completion_tokens),
+        )
+    )
 
 
 def _accumulate(choices: list[_Choice], base: int, outputs: list[Any]) -> None:
@@ -158,8 +186,9 @@ def _echo_text(state: ServerState, req: CompletionRequest, prompt: list[int]) ->
     return state.engine.tokenizer.decode(prompt, skip_special_tokens=False)
 
 
-async def _stream_chat(request: web.Request, state: ServerState, req: ChatRequest, gen: Generation, rid: str,
-                       prompt_tokens: int) -> web.StreamResponse:  # fmt: skip
+async def _stream_chat(
+    request: web.Request, state: ServerState, req: ChatRequest, gen: Generation, rid: str, prompt_tokens: int
+) -> web.StreamResponse:
     sse = SseWriter(request, request_id_of(request))
     created, model, n = int(time.time()), state.model_name, req.params.n
     texts = TokenTexts(state.engine.tokenizer)
@@ -169,8 +198,9 @@ async def _stream_chat(request: web.Request, state: ServerState, req: ChatReques
 
     choices = [_Choice() for _ in range(n)]
     try:
-        await sse.send(chunk([choice(i, "delta", {"role": "assistant", "content": ""}, None, None)
-                              for i in range(n)]))  # fmt: skip
+        await sse.send(
+            chunk([choice(i, "delta", {"role": "assistant", "content": ""}, None, None) for i in range(n)])
+        )
         async for _, out in gen.stream():
             _accumulate_counts(choices, 0, out.outputs)
             body = []
@@ -183,8 +213,11 @@ async def _stream_chat(request: web.Request, state: ServerState, req: ChatReques
             await sse.send(chunk(body))
         completion_tokens = sum(c.tokens for c in choices)
         if req.include_usage:
-            await sse.send(envelope("chat.completion.chunk", rid, created, model, [],
-                                    usage(prompt_tokens, completion_tokens)))  # fmt: skip
+            await sse.send(
+                envelope(
+                    "chat.completion.chunk", rid, created, model, [], usage(prompt_tokens, completion_tokens)
+                )
+            )
         await sse.done()
         _log_done(request, rid, prompt_tokens, completion_tokens, choices)
     except Exception as exc:
@@ -260,8 +293,15 @@ async def _stream_failed(sse: SseWriter, request: web.Request, rid: str, exc: Ex
         pass
 
 
-def _log_done(request: web.Request, rid: str, prompt_tokens: int, completion_tokens: int,
-              choices: list[_Choice]) -> None:  # fmt: skip
+def _log_done(
+    request: web.Request, rid: str, prompt_tokens: int, completion_tokens: int, choices: list[_Choice]
+) -> None:
     reasons = ",".join(sorted({c.finish_reason or "-" for c in choices}))
-    log.info("request %s (%s): prompt_tokens=%d completion_tokens=%d finish=%s", request_id_of(request), rid,
-             prompt_tokens, completion_tokens, reasons)  # fmt: skip
+    log.info(
+        "request %s (%s): prompt_tokens=%d completion_tokens=%d finish=%s",
+        request_id_of(request),
+        rid,
+        prompt_tokens,
+        completion_tokens,
+        reasons,
+    )

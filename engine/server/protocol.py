@@ -24,9 +24,15 @@ MAX_PROMPTS = 128
 COMPLETION_DEFAULT_MAX_TOKENS = 16
 
 IGNORED = (
-    "user", "metadata", "store", "service_tier", "parallel_tool_calls", "safety_identifier",
-    "prompt_cache_key", "prompt_cache_retention",
-)  # fmt: skip
+    "user",
+    "metadata",
+    "store",
+    "service_tier",
+    "parallel_tool_calls",
+    "safety_identifier",
+    "prompt_cache_key",
+    "prompt_cache_retention",
+)
 CHAT_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 
 
@@ -75,8 +81,9 @@ def parse_chat(body: Any, vocab_size: int) -> ChatRequest:
     _only_value(f, "modalities", (["text"],))
     f.ignore(*IGNORED, "reasoning_effort", "verbosity")
     f.reject_unknown()
-    return ChatRequest(model, messages, params, stream, include_usage, logprobs, top_logprobs,
-                       add_generation_prompt)  # fmt: skip
+    return ChatRequest(
+        model, messages, params, stream, include_usage, logprobs, top_logprobs, add_generation_prompt
+    )
 
 
 def parse_completion(body: Any, vocab_size: int) -> CompletionRequest:
@@ -90,8 +97,9 @@ def parse_completion(body: Any, vocab_size: int) -> CompletionRequest:
         raise bad_request("n", f"n times the number of prompts must be at most {MAX_N}", code="invalid_value")
     echo = f.bool("echo", False)
     if echo and logprobs is not None:
-        raise bad_request("echo", "echo with logprobs (prompt logprobs) is not supported",
-                          code="unsupported_parameter")  # fmt: skip
+        raise bad_request(
+            "echo", "echo with logprobs (prompt logprobs) is not supported", code="unsupported_parameter"
+        )
     best_of = f.int("best_of")
     if best_of is not None and best_of != params.n:
         raise bad_request("best_of", "best_of: only best_of == n is supported", code="unsupported_parameter")
@@ -110,14 +118,18 @@ def parse_messages(value: Any) -> list[dict[str, str]]:
         m = Fields(raw, f"messages[{i}]")
         role = m.str("role", required=True)
         if role not in CHAT_ROLES:
-            raise bad_request(m.name("role"), f"{m.name('role')}: must be one of system, developer, user, "
-                              "assistant", code="invalid_value")  # fmt: skip
+            raise bad_request(
+                m.name("role"),
+                f"{m.name('role')}: must be one of system, developer, user, assistant",
+                code="invalid_value",
+            )
         content = _content(m, role)
         m.ignore("name")
         for key in m.obj:  # replayed assistant messages carry null or empty extras (refusal, tool_calls)
             if key not in m.seen and not is_inert(m.obj[key]):
-                raise bad_request(m.name(key[:64]), f"{m.name(key[:64])}: not supported",
-                                  code="unsupported_parameter")  # fmt: skip
+                raise bad_request(
+                    m.name(key[:64]), f"{m.name(key[:64])}: not supported", code="unsupported_parameter"
+                )
         out.append({"role": CHAT_ROLES[role], "content": content})
     return out
 
@@ -135,8 +147,11 @@ def _content(m: Fields, role: str) -> str:
     for j, raw in enumerate(content):
         part = Fields(raw, f"{param}[{j}]")
         if part.str("type", required=True) != "text":
-            raise bad_request(part.name("type"), f"{part.name('type')}: only text parts are supported",
-                              code="unsupported_parameter")  # fmt: skip
+            raise bad_request(
+                part.name("type"),
+                f"{part.name('type')}: only text parts are supported",
+                code="unsupported_parameter",
+            )
         texts.append(part.str("text", required=True))
         part.reject_unknown()
     return "\n".join(texts)
@@ -153,8 +168,12 @@ def parse_prompt(value: Any, vocab_size: int) -> list[str | list[int]]:
     elif isinstance(value, list) and value:
         prompts = [int_list("prompt", value, 0, vocab_size - 1)]
     else:
-        raise bad_request("prompt", "prompt: expected a string, a list of strings, a list of token ids or "
-                          "a list of lists of token ids", code="invalid_type")  # fmt: skip
+        raise bad_request(
+            "prompt",
+            "prompt: expected a string, a list of strings, a list of token ids or "
+            "a list of lists of token ids",
+            code="invalid_type",
+        )
     if len(prompts) > MAX_PROMPTS:
         raise bad_request("prompt", f"prompt: at most {MAX_PROMPTS} prompts", code="invalid_value")
     if any(len(p) == 0 for p in prompts):

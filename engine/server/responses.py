@@ -49,8 +49,12 @@ def completion_logprobs(texts: TokenTexts, logprobs: list[dict[str, Any]], offse
         top_logprobs.append({texts(i): max(v, -9999.0) for i, v in lp["top"]})
         text_offset.append(offset)
         offset += len(text)
-    return {"tokens": tokens, "token_logprobs": token_logprobs, "top_logprobs": top_logprobs,
-            "text_offset": text_offset}  # fmt: skip
+    return {
+        "tokens": tokens,
+        "token_logprobs": token_logprobs,
+        "top_logprobs": top_logprobs,
+        "text_offset": text_offset,
+    }
 
 
 def choice(

@@ -89,14 +89,18 @@ def start_server(
     return server, stop
 
 
-
-
-def http(url: str, body: Any = None, headers: dict[str, str] | None = None, raw: bytes | None = None,
-         method: str | None = None) -> tuple[int, dict[str, str], Any]:  # fmt: skip
+def http(
+    url: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    raw: bytes | None = None,
+    method: str | None = None,
+) -> tuple[int, dict[str, str], Any]:
     """One request with urllib: (status, headers, JSON body or text)."""
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json",
-                                                                         **(headers or {})})  # fmt: skip
+    req = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})}
+    )
     try:
         with urllib.request.urlopen(req, timeout=120) as resp:
             status, hdrs, payload = resp.status, dict(resp.headers), resp.read()

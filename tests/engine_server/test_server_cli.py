@@ -60,8 +60,23 @@ def test_invalid_flags_exit_2_without_loading() -> None:
 
 def test_bench_serve_against_a_running_server(engine_proc: tuple, capsys: pytest.CaptureFixture[str]) -> None:
     _, base_url = engine_proc
-    argv = ["--base-url", base_url + "/v1", "--api-key", KEY, "--num-prompts", "3", "--input-len", "8",
-            "--output-len", "4", "--request-rate", "50", "--max-concurrency", "1", "--no-warmup"]  # fmt: skip
+    argv = [
+        "--base-url",
+        base_url + "/v1",
+        "--api-key",
+        KEY,
+        "--num-prompts",
+        "3",
+        "--input-len",
+        "8",
+        "--output-len",
+        "4",
+        "--request-rate",
+        "50",
+        "--max-concurrency",
+        "1",
+        "--no-warmup",
+    ]
     assert bench_serve.main(argv) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["model"] == BUNDLED_NAME and report["completed"] == 3 and report["failed"] == 0
@@ -73,10 +88,18 @@ def test_bench_serve_against_a_running_server(engine_proc: tuple, capsys: pytest
 
 def test_queue_full_then_sigterm_lets_the_stream_finish(engine_proc: tuple) -> None:
     proc, base_url = engine_proc
-    body = {"model": BUNDLED_NAME, "prompt": "Once upon a time", "max_tokens": 24, "ignore_eos": True,
-            "stream": True}  # fmt: skip
-    req = urllib.request.Request(base_url + "/v1/completions", data=json.dumps(body).encode(),
-                                 headers={**AUTH, "Content-Type": "application/json"})  # fmt: skip
+    body = {
+        "model": BUNDLED_NAME,
+        "prompt": "Once upon a time",
+        "max_tokens": 24,
+        "ignore_eos": True,
+        "stream": True,
+    }
+    req = urllib.request.Request(
+        base_url + "/v1/completions",
+        data=json.dumps(body).encode(),
+        headers={**AUTH, "Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(req, timeout=120) as stream:
         first = stream.readline()
         assert first.startswith(b"data: ")

@@ -7,7 +7,7 @@ from typing import Any
 
 import openai
 import pytest
-from server_harness import MODEL, RunningServer
+from server_harness import MODEL, RunningServer, http
 
 from engine.server.settings import ServerConfig
 
@@ -61,3 +61,19 @@ def test_64_concurrent_streams_match_solo_runs_and_free_the_pool(server: Running
     assert len(together) == COPIES * len(PROMPTS)
     assert together == alone * COPIES
     assert server.wait_for(server.all_blocks_free, timeout=60)
+
+
+def test_health_turns_503_once_the_engine_loop_dies(server: RunningServer) -> None:
+    """Runs last in this module: it kills the module's engine by making its next step fail."""
+    assert http(server.base_url + "/health")[0] == 200
+
+    def broken_step(stream: bool = True) -> list:
+        raise RuntimeError("injected failure in the engine step")
+
+    server.engine.engine.step = broken_step  # type: ignore[union-attr, method-assign]
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}
+    status, _, payload = http(server.base_url + "/v1/chat/completions", body)
+    assert status == 503 and payload["error"]["code"] == "engine_dead"
+    assert "injected" not in payload["error"]["message"]
+    assert http(server.base_url + "/health")[0] == 503
+    assert http(server.base_url + "/v1/chat/completions", body)[0] == 503

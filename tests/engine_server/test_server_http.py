@@ -59,16 +59,20 @@ def test_malformed_json_is_400(server: RunningServer) -> None:
         ({"model": MODEL, "messages": MESSAGES, "stream": "yes"}, "stream"),
         ({"model": MODEL, "messages": [{"role": "robot", "content": "x"}]}, "messages[0].role"),
         ({"model": MODEL, "messages": [{"role": "user", "content": 7}]}, "messages[0].content"),
-        ({"model": MODEL, "messages": [{"role": "user", "content": [{"type": "image_url"}]}]},
-         "messages[0].content[0].type"),
+        (
+            {"model": MODEL, "messages": [{"role": "user", "content": [{"type": "image_url"}]}]},
+            "messages[0].content[0].type",
+        ),
         ({"model": MODEL, "messages": MESSAGES, "stop_token_ids": [-1]}, "stop_token_ids"),
         ({"model": MODEL, "messages": MESSAGES, "seed": -5}, "seed"),
         ({"model": MODEL, "messages": MESSAGES, "min_tokens": 5, "max_tokens": 2}, "min_tokens"),
-        ({"model": MODEL, "messages": MESSAGES, "stream": True, "stream_options": {"bogus": 1}},
-         "stream_options.bogus"),
+        (
+            {"model": MODEL, "messages": MESSAGES, "stream": True, "stream_options": {"bogus": 1}},
+            "stream_options.bogus",
+        ),
         ({"model": MODEL, "messages": MESSAGES, "temprature": 0.5}, "temprature"),
     ],
-)  # fmt: skip
+)
 def test_wrong_types_and_ranges_name_the_param(server: RunningServer, body: dict, param: str) -> None:
     status, err = error_of(server, CHAT, body)
     assert status == 400 and err["param"] == param and err["type"] == "invalid_request_error"
@@ -167,7 +171,8 @@ def test_truncated_request_does_not_break_the_server(server: RunningServer) -> N
     port = int(server.base_url.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port)) as s:
         payload = json.dumps({"model": MODEL, "messages": MESSAGES}).encode()
-        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer test-key\r\n"
-                  b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % (len(payload) + 50)
-                  + payload)  # fmt: skip
+        s.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer test-key\r\n"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % (len(payload) + 50) + payload
+        )
     assert http(server.base_url + "/health")[0] == 200

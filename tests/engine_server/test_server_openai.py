@@ -180,8 +180,15 @@ def test_bad_values_name_the_param(client: openai.OpenAI, extra: dict[str, Any],
 
 
 def test_ignored_openai_fields_are_accepted(client: openai.OpenAI) -> None:
-    resp = greedy_chat(client, max_tokens=2, user="u-1", metadata={"k": "v"}, store=False, tools=[],
-                       response_format={"type": "text"})  # fmt: skip
+    resp = greedy_chat(
+        client,
+        max_tokens=2,
+        user="u-1",
+        metadata={"k": "v"},
+        store=False,
+        tools=[],
+        response_format={"type": "text"},
+    )
     assert resp.usage.completion_tokens <= 2
 
 
