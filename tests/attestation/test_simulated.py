@@ -72,3 +72,37 @@ def test_everything_served_says_simulated(sim) -> None:
     assert d["simulated"] is True and d["cpu"]["kind"] == "simulated" and d["cpu"]["simulated"] is True
     assert d["gpu"] is None and d["gpu_reason"]
     assert Bundle.from_json(d).simulated
+
+
+def test_gpu_evidence_is_checked_with_the_derived_nonce(sim) -> None:
+    """A real GPU report answers another nonce: the bundle's GPU verdict must fail on it."""
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from attestation import binding, client
+    from attestation.nvgpu.validate import GpuPolicy
+    from attestation.policy import Policy
+    from attestation.providers.base import Evidence
+
+    hopper = Path(__file__).resolve().parents[1] / "data/vectors/nvgpu/coco_hopper"
+    gpu = Evidence(
+        "nvidia-gpu",
+        (hopper / "report.bin").read_bytes(),
+        {"chain": (hopper / "cert_chain.pem").read_bytes()},
+    )
+    spki, nonce = b"spki", bytes(32)
+    bundle = Bundle(nonce, spki, sim.get_evidence(binding.report_data(spki, nonce)), gpu=gpu)
+    pol = Policy(simulated=SnpPolicy(), gpu=GpuPolicy(require_measurement_appraisal=False))
+    now = datetime.now(UTC)  # the GPU chain is valid until 9999, the simulated one from yesterday
+    ap = client.appraise(
+        Bundle.from_json(bundle.to_json()), policy=pol, trusted_simulated_root=sim.root_pem, now=now
+    )
+    by_kind = {v.kind: v for v in ap.verdicts}
+    assert by_kind["simulated"].ok
+    assert [c.name for c in by_kind["nvidia-gpu"].failures()] == ["nonce"]
+    assert not ap.ok
+    # no GPU evidence at all: fine unless the policy requires a GPU
+    no_gpu = Bundle(nonce, spki, bundle.cpu, gpu_reason="no GPU")
+    assert client.appraise(no_gpu, policy=pol, trusted_simulated_root=sim.root_pem).ok
+    pol.require_gpu = True
+    assert not client.appraise(no_gpu, policy=pol, trusted_simulated_root=sim.root_pem).ok
