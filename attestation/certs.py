@@ -24,6 +24,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.x509 import ocsp
 from cryptography.x509.oid import SignatureAlgorithmOID
 
 from attestation.claims import VerificationError
@@ -362,3 +363,74 @@ def der_oid(value: bytes) -> str:
 
 def der_int(value: bytes) -> int:
     return int.from_bytes(value, "big", signed=True)
+
+
+# --- OCSP (stored responses; fetching them is the caller's business) --------------------------
+
+
+def _subject_public_key_bits(cert: x509.Certificate) -> bytes:
+    """Contents of the subjectPublicKey BIT STRING (what OCSP CertID's issuerKeyHash hashes)."""
+    key = cert.public_key()
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    if isinstance(key, rsa.RSAPublicKey):
+        return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
+    raise CertificateError("OCSP issuer key type not supported")
+
+
+def check_ocsp_response(
+    cert: x509.Certificate, issuer: x509.Certificate, der: bytes, now: datetime
+) -> str:
+    """Verify a DER OCSP response about `cert` and return its status ("good").
+
+    The response must be SUCCESSFUL, be about this serial and issuer (name and key
+    hashes), be signed by the issuer or by a responder certificate the issuer issued with
+    the OCSPSigning EKU, be current at `now`, and say GOOD. Raises CertificateError
+    (RevokedError for a revoked certificate). No nonce: stored responses cannot carry ours.
+    """
+    now = as_utc(now)
+    try:
+        resp = ocsp.load_der_ocsp_response(der)
+    except DECODE_ERRORS as e:
+        raise CertificateError(f"OCSP response malformed: {e}") from e
+    if resp.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
+        raise CertificateError(f"OCSP response status {resp.response_status.name}")
+    try:
+        singles = [s for s in resp.responses if s.serial_number == cert.serial_number]
+        if len(singles) != 1:
+            raise CertificateError(f"OCSP response has no single answer for serial {cert.serial_number:x}")
+        single = singles[0]
+        algo = single.hash_algorithm
+        if not isinstance(algo, hashes.SHA1 | hashes.SHA256 | hashes.SHA384 | hashes.SHA512):
+            raise CertificateError("OCSP CertID hash algorithm not allowed")
+        name_hash = hashes.Hash(algo)
+        name_hash.update(issuer.subject.public_bytes())
+        key_hash = hashes.Hash(algo)
+        key_hash.update(_subject_public_key_bits(issuer))
+        if single.issuer_name_hash != name_hash.finalize() or single.issuer_key_hash != key_hash.finalize():
+            raise CertificateError("OCSP response is about a different issuer")
+        signer = issuer
+        if resp.certificates:
+            delegated = resp.certificates[0]
+            verify_issued_by(delegated, issuer)
+            check_validity(delegated, now)
+            try:
+                eku = delegated.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+            except x509.ExtensionNotFound as e:
+                raise CertificateError("OCSP responder certificate has no ExtendedKeyUsage") from e
+            if x509.oid.ExtendedKeyUsageOID.OCSP_SIGNING not in eku:
+                raise CertificateError("OCSP responder certificate lacks the OCSPSigning EKU")
+            signer = delegated
+        verify_signature(signer.public_key(), resp.signature, resp.tbs_response_bytes,
+                         resp.signature_algorithm_oid, None, resp.signature_hash_algorithm)
+        if now < single.this_update_utc or (single.next_update_utc is not None
+                                            and now > single.next_update_utc):
+            raise CertificateError(f"OCSP response not current at {now:%Y-%m-%d}")
+        status = single.certificate_status
+    except DECODE_ERRORS as e:
+        raise CertificateError(f"OCSP response malformed: {e}") from e
+    if status == ocsp.OCSPCertStatus.REVOKED:
+        raise RevokedError(f"{cert.subject.rfc4514_string()} revoked (OCSP)")
+    if status != ocsp.OCSPCertStatus.GOOD:
+        raise CertificateError(f"{cert.subject.rfc4514_string()}: OCSP status {status.name}")
+    return "good"

@@ -34,8 +34,11 @@ def check(
     Raises ParseError / VerificationError when the report cannot be trusted at all (bad
     structure, chain not ending at the pinned NVIDIA Device Identity CA, bad signature,
     FWID not the certified one, RIM chain not to the CoRIM root). Otherwise returns a
-    Verdict with the nonce, RIM measurement and policy checks. OCSP is not run offline:
-    claims["ocsp"] says so. `roots` / `rim_roots` replace the pinned roots (tests only).
+    Verdict with the nonce, RIM measurement and policy checks. RIMs are checked for their
+    chain to the pinned CoRIM root and their XML signature. OCSP is not run offline:
+    claims["ocsp"] == "not checked (offline)" unless `ocsp_responses` (serial hex → DER
+    response) is given, then each intermediate needs a good, current, correctly signed
+    response. `roots` / `rim_roots` replace the pinned roots (tests only).
     """
     policy = policy if policy is not None else GpuPolicy()
     now = as_utc(now) if now is not None else utcnow()
@@ -45,7 +48,7 @@ def check(
     if r.trailing_bytes:
         verdict.claims["trailing_bytes"] = r.trailing_bytes
     vr = verify_report(r, cert_chain_pem, verdict, roots=roots, now=now)
-    check_ocsp(vr, ocsp_responses, verdict)
+    check_ocsp(vr, ocsp_responses, verdict, now=now)
     check_nonce(r, nonce, verdict, required=policy.require_nonce)
     if rims:
         compare_rims(r, [parse_rim(b) for b in rims], verdict, roots=rim_roots, now=now)

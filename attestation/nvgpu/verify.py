@@ -8,6 +8,7 @@ should see item by item (nonce, RIM measurements) become checks on the Verdict.
 from __future__ import annotations
 
 import hmac
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -141,17 +142,38 @@ def check_nonce(report: AttestationReport, nonce: bytes | None, verdict: Verdict
 
 
 def check_ocsp(
-    vr: VerifiedReport, ocsp_responses: Mapping[str, bytes] | None, verdict: Verdict
+    vr: VerifiedReport,
+    ocsp_responses: Mapping[str, bytes] | None,
+    verdict: Verdict,
+    *,
+    now: datetime | None = None,
 ) -> None:
-    """OCSP needs NVIDIA's responder; offline it is reported, not silently passed.
+    """OCSP for every chain certificate except the GPU-made leaf and the pinned root.
 
-    `ocsp_responses` (serial hex → DER OCSP response) is the hook for a later online mode;
-    responses are not evaluated yet, so giving them fails closed.
+    Offline there are no responses: claims["ocsp"] says "not checked (offline)" and no
+    check is recorded. `ocsp_responses` (serial as lower-case hex → DER OCSP response,
+    fetched by the caller from ocsp.ndis.nvidia.com) is the online hook: each response is
+    verified (`certs.check_ocsp_response`); a missing or bad one is a failed check.
     """
     if ocsp_responses is None:
         verdict.claims["ocsp"] = "not checked (offline)"
         return
-    verdict.add("ocsp", False, "OCSP response evaluation is not implemented yet")
+    now = certs.as_utc(now) if now is not None else certs.utcnow()
+    full = vr.chain.certificates
+    for cert, issuer in itertools.pairwise(full[1:]):
+        cn = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+        name = str(cn[0].value) if cn else cert.subject.rfc4514_string()
+        der = ocsp_responses.get(f"{cert.serial_number:x}")
+        if der is None:
+            verdict.add(f"ocsp[{name}]", False, f"no OCSP response for serial {cert.serial_number:x}")
+            continue
+        try:
+            status = certs.check_ocsp_response(cert, issuer, der, now)
+        except certs.CertificateError as e:
+            verdict.add(f"ocsp[{name}]", False, str(e))
+        else:
+            verdict.add(f"ocsp[{name}]", True, f"OCSP {status}, signed for {issuer.subject.rfc4514_string()}")
+    verdict.claims["ocsp"] = "checked"
 
 
 def compare_rims(

@@ -140,3 +140,66 @@ def test_der_helpers():
     assert [(t.tag, t.value) for t in items] == [(0x02, b"\x01"), (0x04, b"\x03\xff")]
     with pytest.raises(certs.CertificateError):
         certs.der_items(bytes.fromhex("0405aa"))
+
+
+def _ocsp(cert, issuer, signer_key, *, status=None, responder=None, responder_id=None, this=T0,
+          nxt=T0 + timedelta(days=7)):
+    from cryptography.x509 import ocsp
+
+    status = status or ocsp.OCSPCertStatus.GOOD
+    b = ocsp.OCSPResponseBuilder().add_response(
+        cert=cert, issuer=issuer, algorithm=hashes.SHA256(), cert_status=status, this_update=this,
+        next_update=nxt, revocation_time=T0 if status == ocsp.OCSPCertStatus.REVOKED else None,
+        revocation_reason=None,
+    )
+    b = b.responder_id(ocsp.OCSPResponderEncoding.HASH, responder or responder_id or issuer)
+    if responder is not None:
+        b = b.certificates([responder])
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return b.sign(signer_key, hashes.SHA384()).public_bytes(Encoding.DER)
+
+
+def test_ocsp_responses(pki):
+    from cryptography.x509 import ocsp
+
+    mid, root, root_key = pki["mid"], pki["root"], pki["root_key"]
+    now = T0 + timedelta(days=1)
+    assert certs.check_ocsp_response(mid, root, _ocsp(mid, root, root_key), now) == "good"
+    revoked = _ocsp(mid, root, root_key, status=ocsp.OCSPCertStatus.REVOKED)
+    with pytest.raises(certs.RevokedError):
+        certs.check_ocsp_response(mid, root, revoked, now)
+    unknown = _ocsp(mid, root, root_key, status=ocsp.OCSPCertStatus.UNKNOWN)
+    with pytest.raises(certs.CertificateError, match="UNKNOWN"):
+        certs.check_ocsp_response(mid, root, unknown, now)
+    fake_key = ec.generate_private_key(ec.SECP384R1())
+    fake_root = _cert("Test Root", fake_key, "Test Root", fake_key, ca=True, algorithm=hashes.SHA384())
+    with pytest.raises(certs.CertificateError, match="signature"):
+        certs.check_ocsp_response(mid, root, _ocsp(mid, root, fake_key, responder_id=fake_root), now)
+    with pytest.raises(certs.CertificateError, match="current"):
+        certs.check_ocsp_response(mid, root, _ocsp(mid, root, root_key), T0 + timedelta(days=30))
+    with pytest.raises(certs.CertificateError, match="single answer"):
+        certs.check_ocsp_response(pki["leaf"], root, _ocsp(mid, root, root_key), now)
+    with pytest.raises(certs.CertificateError, match="malformed"):
+        certs.check_ocsp_response(mid, root, b"\x30\x03\x0a\x01\x00", now)
+
+
+def test_ocsp_delegated_responder_needs_eku(pki):
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    mid, root, root_key = pki["mid"], pki["root"], pki["root_key"]
+    now = T0 + timedelta(days=1)
+    rkey = ec.generate_private_key(ec.SECP384R1())
+    base = (x509.CertificateBuilder().subject_name(_name("OCSP Responder")).issuer_name(root.subject)
+            .public_key(rkey.public_key()).serial_number(9).not_valid_before(T0)
+            .not_valid_after(T0 + timedelta(days=30)))
+    with_eku = base.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING]), critical=False)
+    good_responder = with_eku.sign(root_key, hashes.SHA384())
+    delegated = _ocsp(mid, root, rkey, responder=good_responder)
+    assert certs.check_ocsp_response(mid, root, delegated, now) == "good"
+    no_eku = base.sign(root_key, hashes.SHA384())
+    with pytest.raises(certs.CertificateError, match="ExtendedKeyUsage"):
+        certs.check_ocsp_response(mid, root, _ocsp(mid, root, rkey, responder=no_eku), now)
+    self_made = with_eku.sign(rkey, hashes.SHA384())  # not issued by the CA
+    with pytest.raises(certs.CertificateError):
+        certs.check_ocsp_response(mid, root, _ocsp(mid, root, rkey, responder=self_made), now)

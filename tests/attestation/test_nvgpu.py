@@ -165,11 +165,14 @@ def test_swapped_chains_are_rejected():
         nvgpu.check(report, reordered, nonce=COCO_NONCE, now=NOW)
 
 
-def test_ocsp_hook_fails_closed_until_implemented():
+def test_ocsp_hook_requires_a_response_per_intermediate():
     report, chain = _load(COCO)
     v = nvgpu.check(report, chain, nonce=COCO_NONCE, now=NOW, ocsp_responses={},
                     policy=GpuPolicy(require_measurement_appraisal=False))
-    assert _checks(v)["ocsp"] is False
+    ocsp_checks = {n: ok for n, ok in _checks(v).items() if n.startswith("ocsp[")}
+    assert ocsp_checks == {"ocsp[GH100 A01 GSP BROM]": False, "ocsp[NVIDIA GH100 Provisioner ICA 1]": False,
+                           "ocsp[NVIDIA GH100 Identity]": False}
+    assert not v.ok
 
 
 # --- RIM parsing ---------------------------------------------------------------------------
