@@ -9,6 +9,7 @@ from tqdm.auto import tqdm
 
 from engine.config import EngineConfig
 from engine.llm_engine import LLMEngine
+from engine.loader import LoadedModel
 from engine.outputs import RequestOutput
 from engine.sampling_params import SamplingParams
 
@@ -17,8 +18,8 @@ Messages = list[dict[str, Any]]
 
 
 class LLM(LLMEngine):
-    def __init__(self, model: str, **config: Any) -> None:
-        super().__init__(EngineConfig(model=model, **config))
+    def __init__(self, model: str, *, loaded: LoadedModel | None = None, **config: Any) -> None:
+        super().__init__(EngineConfig(model=model, **config), loaded)
         self._ids = count()
 
     def generate(

@@ -10,6 +10,7 @@ import torch
 from engine.block_manager import BlockManager
 from engine.config import EngineConfig
 from engine.errors import ContextLengthExceeded, InvalidParam
+from engine.loader import LoadedModel
 from engine.model_runner import ModelRunner
 from engine.outputs import CompletionOutput, EngineStats, RequestMetrics, RequestOutput
 from engine.sampling_params import SamplingParams
@@ -19,9 +20,10 @@ from engine.stop_checker import append_token, stop_buffer_length
 
 
 class LLMEngine:
-    def __init__(self, config: EngineConfig) -> None:
+    def __init__(self, config: EngineConfig, loaded: LoadedModel | None = None) -> None:
+        """loaded: an already loaded model to serve (shared between engines in tests and benchmarks)."""
         self.config = config
-        self.model_runner = ModelRunner(config)
+        self.model_runner = ModelRunner(config, loaded)
         self.spec = self.model_runner.spec
         self.tokenizer = self.model_runner.tokenizer
         self.max_model_len = config.max_model_len = self.model_runner.max_model_len

@@ -10,7 +10,7 @@ import torch
 
 from engine.attention_metadata import AttentionMetadata
 from engine.config import EngineConfig
-from engine.loader import load_model
+from engine.loader import LoadedModel, load_model
 from engine.sampler import Sampler, SamplerOutput
 from engine.scheduler import SchedulerOutput
 from engine.sequence import Sequence
@@ -26,10 +26,10 @@ class ModelInput:
 
 
 class ModelRunner:
-    def __init__(self, config: EngineConfig) -> None:
+    def __init__(self, config: EngineConfig, loaded: LoadedModel | None = None) -> None:
         self.config = config
         self.device = torch.device(config.device)
-        loaded = load_model(config)
+        loaded = loaded or load_model(config)
         self.model, self.spec, self.tokenizer = loaded.model, loaded.spec, loaded.tokenizer
         self.block_size = config.block_size
         self.max_model_len = min(config.max_model_len or self.spec.max_position, self.spec.max_position)
@@ -75,8 +75,7 @@ class ModelRunner:
         blocks = [-(-n // self.block_size) for n in lens]
         shape = (2, sum(blocks), self.block_size, self.spec.num_kv_heads, self.spec.head_dim)
         caches = [
-            torch.zeros(shape, dtype=self.spec.dtype, device=self.device)
-            for _ in range(self.spec.num_layers)
+            torch.zeros(shape, dtype=self.spec.dtype, device=self.device) for _ in range(self.spec.num_layers)
         ]
         starts = np.cumsum([0, *blocks])
         tables = [list(range(starts[i], starts[i + 1])) for i in range(len(lens))]

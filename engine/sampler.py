@@ -133,7 +133,7 @@ class Sampler:
         max_k = max(k or 0 for k in ks)
         rows = torch.arange(raw.shape[0], device=raw.device)
         chosen = raw[rows, torch.tensor(tokens, device=raw.device)].tolist()
-        top_vals, top_ids = (raw.topk(max_k, dim=-1) if max_k else (raw[:, :0], raw[:, :0].long()))
+        top_vals, top_ids = raw.topk(max_k, dim=-1) if max_k else (raw[:, :0], raw[:, :0].long())
         top_vals, top_ids = top_vals.tolist(), top_ids.tolist()
         out: list[dict[str, Any] | None] = []
         for i, k in enumerate(ks):
