@@ -18,28 +18,43 @@ Check = Callable[[str], tuple[int, int] | None]
 
 @dataclass(frozen=True, slots=True)
 class Builtin:
+    """A scanner. Long findings are matched as a short re2 `pattern`, then extended without a big
+    bounded repetition (which would blow up re2's DFA): backwards over `head_chars` (at most
+    `head_max`) and forwards by the anchored re2 `tail` inside the next `tail_max` characters.
+    """
+
     name: str
     pattern: str
     label: str  # mask text is "[LABEL]", placeholders are "<LABEL_n>"
     group: str  # "pii" | "secret" | "text"
     check: Check | None = None
-    triggers: tuple[str, ...] = ()
+    triggers: tuple[str, ...] = ()  # literal prefixes of every match (hold-back shortcut)
     raw_view: bool = False  # match the original text, not the normalised view
+    head_chars: str = ""
+    head_max: int = 0
+    tail: str = ""
+    tail_max: int = 0
 
 
 _B64 = "A-Za-z0-9+/="
 _OCTET = "[0-9]{1,3}"
+_AWS = ("AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA")
+_KEYWORDS = (
+    r"(?:api[_-]?key|apikey|secret[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret|"
+    r"private[_-]?token|password|passwd)"
+)
 
 BUILTINS: dict[str, Builtin] = {
     b.name: b
     for b in (
         Builtin(
             "email",
-            r"[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,40}[A-Za-z0-9])?\.){1,4}"
-            r"[A-Za-z]{2,24}\b",
+            r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,40}[A-Za-z0-9])?\.){1,4}[A-Za-z]{2,24}\b",
             "EMAIL",
             "pii",
             checks.email,
+            head_chars="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-",
+            head_max=64,
         ),
         Builtin(
             "phone",
@@ -57,37 +72,40 @@ BUILTINS: dict[str, Builtin] = {
         Builtin("ipv4", rf"\b{_OCTET}(?:\.{_OCTET}){{3,5}}\b", "IP", "pii", checks.ipv4),
         Builtin(
             "ipv6",
-            r"(?i)(?:\b[0-9a-f]{1,4}|::)(?::{1,2}[0-9a-f]{0,4}){1,7}(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3})?",
+            r"(?i)(?:\b[0-9a-f]{1,4}|::)(?::{1,2}[0-9a-f]{0,4}){1,7}"
+            r"(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3})?",
             "IP",
             "pii",
             checks.ipv6,
         ),
         Builtin(
             "private_key",
-            r"-----BEGIN [A-Z0-9 ]{0,24}PRIVATE KEY(?: BLOCK)?-----\r?\n"
-            r"(?:[A-Za-z-]{1,16}: [^\n]{0,80}\r?\n){0,4}(?:\r?\n)?"
-            rf"[{_B64}\r\n]{{32,1000}}[{_B64}\r\n]{{0,1000}}[{_B64}\r\n]{{0,1000}}[{_B64}\r\n]{{0,1000}}"
-            r"(?:-----END [A-Z0-9 ]{0,24}PRIVATE KEY(?: BLOCK)?-----)?",
+            r"-----BEGIN [A-Z0-9 ]{0,24}PRIVATE KEY(?: BLOCK)?-----",
             "PRIVATE_KEY",
             "secret",
             triggers=("-----BEGIN ",),
+            tail=rf"\r?\n(?:[A-Za-z-]+: [^\n]*\r?\n)*(?:\r?\n)?[{_B64}]{{16,}}[{_B64}\r\n]{{16,}}"
+            r"(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----)?",
+            tail_max=4800,
         ),
         Builtin(
             "aws_key",
-            r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z2-7]{16}\b",
+            r"\b(?:" + "|".join(_AWS) + r")[A-Z2-7]{16}\b",
             "AWS_KEY",
             "secret",
             checks.aws_key,
-            triggers=("AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA"),
+            triggers=_AWS,
         ),
         Builtin("gcp_key", r"\bAIza[0-9A-Za-z_-]{35}(?:\b|$)", "GCP_KEY", "secret", triggers=("AIza",)),
         Builtin(
             "azure_key",
             r"(?i)\b(?:AccountKey|SharedAccessKey|azure[_-]?(?:storage|openai|api)?[_-]?key)"
-            r"[\"']? ?[=:] ?[\"']?[A-Za-z0-9+/]{32,88}={0,2}",
+            r"[\"']? ?[=:] ?[\"']?[A-Za-z0-9+/]{32}",
             "AZURE_KEY",
             "secret",
             checks.assigned_secret,
+            tail="[A-Za-z0-9+/]*={0,2}",
+            tail_max=60,
         ),
         Builtin(
             "github_token",
@@ -105,18 +123,22 @@ BUILTINS: dict[str, Builtin] = {
         ),
         Builtin(
             "anthropic_key",
-            r"\bsk-ant-(?:api|admin|sid)[0-9]{2}-[A-Za-z0-9_-]{80,110}",
+            r"\bsk-ant-(?:api|admin|sid)[0-9]{2}-[A-Za-z0-9_-]{80}",
             "ANTHROPIC_KEY",
             "secret",
             triggers=("sk-ant-",),
+            tail="[A-Za-z0-9_-]*",
+            tail_max=40,
         ),
         Builtin(
             "openai_key",
-            r"\bsk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_-]{32,200}",
+            r"\bsk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_-]{32}",
             "OPENAI_KEY",
             "secret",
             checks.openai_key,
             triggers=("sk-",),
+            tail="[A-Za-z0-9_-]*",
+            tail_max=170,
         ),
         Builtin(
             "stripe_key",
@@ -127,22 +149,31 @@ BUILTINS: dict[str, Builtin] = {
         ),
         Builtin(
             "jwt",
-            r"\beyJ[A-Za-z0-9_-]{10,1000}\.eyJ[A-Za-z0-9_-]{10,1000}[A-Za-z0-9_-]{0,1000}"
-            r"\.[A-Za-z0-9_-]{16,1000}",
+            r"\beyJ[A-Za-z0-9_-]{10}",
             "JWT",
             "secret",
             triggers=("eyJ",),
+            tail=r"[A-Za-z0-9_-]*\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{16,}",
+            tail_max=8000,
         ),
         Builtin(
             "api_key",
-            r"(?i)\b(?:[a-z0-9]{0,20}[_-])?(?:api[_-]?key|apikey|secret[_-]?key|access[_-]?token|"
-            r"auth[_-]?token|client[_-]?secret|private[_-]?token|password|passwd)[\"']? ?[=:] ?[\"'`]?"
-            r"[A-Za-z0-9_./+=-]{16,128}",
+            rf"(?i){_KEYWORDS}[\"']? ?[=:] ?[\"'`]?[A-Za-z0-9_./+=-]{{16}}",
             "SECRET",
             "secret",
             checks.assigned_secret,
+            tail="[A-Za-z0-9_./+=-]*",
+            tail_max=112,
         ),
-        Builtin("high_entropy", r"\b[A-Za-z0-9+/_-]{32,128}={0,2}", "SECRET", "secret", checks.high_entropy),
+        Builtin(
+            "high_entropy",
+            r"\b[A-Za-z0-9+/_-]{32}",
+            "SECRET",
+            "secret",
+            checks.high_entropy,
+            tail="[A-Za-z0-9+/_-]*={0,2}",
+            tail_max=98,
+        ),
         Builtin("invisible", invisible_class(), "", "text", raw_view=True),
     )
 }

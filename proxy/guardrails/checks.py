@@ -131,6 +131,12 @@ def card_brand_ok(digits: str) -> bool:
 
 def card(text: str) -> Span:
     """Payment card: the leftmost-longest run of whole digit groups that passes brand + Luhn."""
+    digits = text.replace(" ", "").replace("-", "")
+    if 13 <= len(digits) <= 19 and not (" " in text and "-" in text):
+        if card_brand_ok(digits) and luhn_ok(digits):
+            return 0, len(text)
+    if " " not in text and "-" not in text:
+        return None
     groups: list[tuple[int, int]] = []
     i = 0
     while i < len(text):
@@ -254,8 +260,8 @@ def _looks_random(value: str, min_entropy: float) -> bool:
 
 def assigned_secret(text: str) -> Span:
     """`api_key = "…"`-shaped: report the value only, if it looks random."""
-    i = max(text.rfind("="), text.rfind(":"))
-    j = i + 1
+    eq, colon = text.find("="), text.find(":")
+    j = (min(eq, colon) if eq >= 0 and colon >= 0 else max(eq, colon)) + 1
     while j < len(text) and text[j] in " \t\"'`":
         j += 1
     value = text[j:]
@@ -274,6 +280,8 @@ def high_entropy(text: str) -> Span:
         any(c.islower() for c in core) and any(c.isupper() for c in core) and any(c.isdigit() for c in core)
     ):
         return None
+    if core.startswith(("MII", "MFkw", "MCow", "MFYw", "MHYw")):
+        return None  # DER: certificates and public keys (private keys have their own scanner)
     if "/" in core and sum(c.isdigit() for c in core) < 4:
         return None  # paths
     return (

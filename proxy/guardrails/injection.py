@@ -14,10 +14,15 @@ import re2
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False
 
-_LEET = str.maketrans(
-    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "\u2019": "'", "`": "'"}
+_LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "`": "'"}
+# Lower-cased view -> ASCII punctuation becomes a space, leetspeak digits become letters.
+_FOLD = str.maketrans(
+    {
+        **{chr(c): " " for c in range(128) if not (chr(c).isalnum() or chr(c) == "'")},
+        **_LEET,
+        "\u2019": "'",
+    }
 )
-_SEPARATORS = re2.compile(r"[^a-z0-9']+", _OPTIONS)
 
 _NEG = (
     r"(?:^| )(?:(do not|don't|dont|never|not to|shouldn't|should not|didn't|did not|won't|wont|"
@@ -104,6 +109,8 @@ _FAMILIES: tuple[tuple[str, float, str], ...] = (
         r"\b(?:do not|don't|never) (?:ever )?(?:refuse|decline|apologi[sz]e|say (?:no|you can't|"
         r"you cannot|that you can't)|add (?:a )?warnings?|warn me)",
     ),
+    ("startwith", 0.5, r"\b(?:starting|beginning|begin|start) with (?:the words )?you are\b"),
+    ("verbatim", 0.3, r"\b(?:verbatim|word for word|including everything|exactly as written)\b"),
     ("character", 0.3, r"\b(?:stay|remain) in character\b"),
     ("fromnow", 0.3, r"\bfrom now on (?:you|your)\b"),
     ("jailbreak", 0.4, r"\bjailbr(?:ea|o)k"),
@@ -132,22 +139,36 @@ for _, _, _p in _FAMILIES:
 _FOLDED_SET.Compile()
 
 
-def fold(view: str) -> str:
-    return " " + _SEPARATORS.sub(" ", view.lower().translate(_LEET)) + " "
+_FOLD_BYTES = bytes(
+    ord(_LEET.get(chr(c), chr(c) if chr(c).isalnum() or c == 39 else " ")) for c in range(256)
+)
+
+
+def fold(view: str) -> bytes:
+    """Lower case, leetspeak undone, punctuation -> one space, quotes at word edges dropped."""
+    if view.isascii():
+        data = view.encode().lower().translate(_FOLD_BYTES)
+    else:
+        data = view.lower().translate(_FOLD).encode()
+    folded = b" " + b" ".join(data.split()) + b" "
+    return folded.replace(b" '", b" ").replace(b"' ", b" ") if b"'" in folded else folded
 
 
 def score(view: str) -> tuple[float, list[str]]:
     """(score, families that counted) for the normalised view of one text."""
+    variants = [fold(view)]
+    if "1" in view:  # leetspeak "1" reads as "i" ("1gnore") or as "l" ("a11")
+        variants.append(fold(view.replace("1", "l")))
     best: dict[str, float] = {}
-    folded = fold(view)
-    for i in _FOLDED_SET.Match(folded) or ():
-        name, weight, pattern = _FOLDED[i]
-        if weight <= best.get(name, 0.0):
-            continue
-        for m in pattern.finditer(folded):
-            if pattern.groups == 0 or m.group(1) is None:
-                best[name] = weight
-                break
+    for folded in variants:
+        for i in _FOLDED_SET.Match(folded) or ():
+            name, weight, pattern = _FOLDED[i]
+            if weight <= best.get(name, 0.0):
+                continue
+            for m in pattern.finditer(folded):
+                if pattern.groups == 0 or m.group(1) is None:
+                    best[name] = weight
+                    break
     for name, weight, pattern in _NORMED:
         if weight > best.get(name, 0.0) and pattern.search(view):
             best[name] = weight

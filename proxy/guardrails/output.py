@@ -92,28 +92,28 @@ class OutputGuard:
         view, index = normalize(text)
         return self._advance(_Choice(raw=text, view=view, index=index), final=True)
 
-    def _limit(self, c: _Choice) -> int:
-        """View position before which every rule's matches are final."""
+    def _limits(self, c: _Choice) -> tuple[int, int]:
+        """(scan, cut): matches starting before `scan` are final; text before `cut` may be released."""
         n = len(c.view)
-        limit = n - self._rules.window - 1
+        scan = n - self._rules.window - 1
         for rule in self._rules.view_rules:
             for t in rule.triggers:
-                limit = min(limit, n - len(t) + 1)
+                scan = min(scan, n - len(t) + 1)
                 p = c.view.find(t, max(0, n - rule.width))
                 if p != -1:
-                    limit = min(limit, p)
-        return limit
+                    scan = min(scan, p)
+        return scan, scan - self._rules.back
 
     def _advance(self, c: _Choice, *, final: bool) -> GuardDelta:
         c.scanned = len(c.view)
-        limit = None if final else self._limit(c)
-        if limit is not None and limit <= 0:
+        limit, cut_limit = (None, 0) if final else self._limits(c)
+        if limit is not None and cut_limit <= 0:
             return GuardDelta("")
         hits, spans = find_hits(self._rules, c.raw, c.view, c.index, c.ctx, limit)
         if limit is None:
             cut = len(c.raw)
         else:
-            cut = c.index[limit]
+            cut = c.index[cut_limit]
             moved = True
             while moved:
                 moved = False

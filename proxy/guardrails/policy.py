@@ -56,6 +56,10 @@ class Rule:
     label: str = ""
     replacement: str = ""
     threshold: float = 1.0
+    head_chars: frozenset[str] = frozenset()  # backward extension (see builtins.Builtin)
+    head_max: int = 0
+    tail: Any = None  # anchored re2 pattern extending a match forwards, within tail_max characters
+    tail_max: int = 0
     priority: int = 0  # position in the policy: breaks ties between overlapping findings
 
 
@@ -76,7 +80,8 @@ class RuleSet:
     view_rules: tuple[Rule, ...]
     raw_rules: tuple[Rule, ...]
     prefilter: Any
-    window: int  # longest width among view rules without triggers
+    window: int  # longest forward extent (pattern + tail) among view rules without triggers
+    back: int  # longest backward extension among view rules
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +230,7 @@ def _rule(obj: Any, where: str) -> Rule:
             raise PolicyConfigError(f"{where}.threshold", "must be a number in (0, 10]")
         return Rule(id=rule_id, scanner=scanner, input=input_action, output="off", threshold=float(threshold))
 
+    extension: dict[str, Any] = {}
     if scanner in BUILTINS:
         builtin = BUILTINS[scanner]
         pattern, check, triggers, raw_view = (
@@ -234,7 +240,13 @@ def _rule(obj: Any, where: str) -> Rule:
             builtin.raw_view,
         )
         label = label or builtin.label
-        width = 1 if raw_view else pattern_width(pattern, f"{where}.scanner", 1 << 16)
+        width = 1 if raw_view else pattern_width(pattern, f"{where}.scanner", 1 << 16) + builtin.tail_max
+        extension = {
+            "head_chars": frozenset(builtin.head_chars),
+            "head_max": builtin.head_max,
+            "tail": compile_re2(builtin.tail, f"{where}.scanner") if builtin.tail else None,
+            "tail_max": builtin.tail_max,
+        }
     elif scanner == "regex":
         pattern = _str(fields.get("pattern"), f"{where}.pattern", 2000)
         if fields.get("case_insensitive", False) is True:
@@ -266,6 +278,7 @@ def _rule(obj: Any, where: str) -> Rule:
         raw_view=raw_view,
         label=label,
         replacement=replacement,
+        **extension,
     )
 
 
@@ -276,7 +289,8 @@ def _rule_set(rules: list[Rule]) -> RuleSet:
         prefilter.Add(r.pattern)
     prefilter.Compile()
     window = max((r.width for r in view_rules if not r.triggers), default=0)
-    return RuleSet(tuple(rules), view_rules, tuple(r for r in rules if r.raw_view), prefilter, window)
+    back = max((r.head_max for r in view_rules), default=0)
+    return RuleSet(tuple(rules), view_rules, tuple(r for r in rules if r.raw_view), prefilter, window, back)
 
 
 def _classifier(obj: Any) -> ClassifierConfig | None:

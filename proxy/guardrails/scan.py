@@ -38,7 +38,9 @@ def find_hits(
     """
     hits: list[Hit] = []
     spans: list[tuple[int, int]] = []
-    hay = ctx + view if ctx else view
+    hay: str | bytes = ctx + view if ctx else view
+    if hay.isascii():
+        hay = hay.encode()  # byte offsets are character offsets: skips re2's offset decoding
     lc = len(ctx)
     for i in rules.prefilter.Match(hay) or ():
         rule = rules.view_rules[i]
@@ -48,10 +50,24 @@ def find_hits(
                 break
             if e <= s:
                 continue
-            spans.append((index[s], index[e - 1] + 1))
-            found = rule.check(view[s:e]) if rule.check is not None else (0, e - s)
+            hs = s
+            if rule.head_max:
+                low = max(0, s - rule.head_max)
+                while hs > low and view[hs - 1] in rule.head_chars:
+                    hs -= 1
+            if rule.tail is not None:
+                t = rule.tail.match(hay[e + lc : e + lc + rule.tail_max])  # a slice: no re-encoding
+                if t is None or (hs == s and rule.head_max):
+                    spans.append((index[s], index[e - 1] + 1))
+                    continue
+                e += t.end()
+            elif hs == s and rule.head_max:
+                spans.append((index[s], index[e - 1] + 1))
+                continue
+            spans.append((index[hs], index[e - 1] + 1))
+            found = rule.check(view[hs:e]) if rule.check is not None else (0, e - hs)
             if found is not None:
-                a, b = s + found[0], s + found[1]
+                a, b = hs + found[0], hs + found[1]
                 hits.append(Hit(rule, index[a], index[b - 1] + 1, view[a:b]))
     if rules.raw_rules and not raw.isascii():
         for rule in rules.raw_rules:

@@ -1,0 +1,176 @@
+"""`teecube bench guardrails`: precision/recall per scanner on the labelled corpus, and latency.
+
+Prints one JSON object. Quality: every scanner on, action "log", each corpus item scanned as
+one user message; an item counts as detected for a group when any of its rules fired. Latency:
+documents of about 1k tokens (chars/4) built from corpus items, scanned with every
+deterministic scanner on (input stage), masked (output stage, whole text) and streamed in
+4-character deltas; reported in ms per 1k tokens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import time
+from pathlib import Path
+
+from proxy.guardrails.builtins import BUILTINS
+from proxy.guardrails.input import estimate_tokens, scan_request
+from proxy.guardrails.output import OutputGuard
+from proxy.guardrails.policy import CompiledPolicy, compile_policy
+
+CORPUS = Path(__file__).resolve().parents[2] / "tests" / "data" / "guardrails" / "corpus.jsonl"
+KEYS = (
+    "private_key",
+    "aws_key",
+    "gcp_key",
+    "azure_key",
+    "github_token",
+    "slack_token",
+    "anthropic_key",
+    "openai_key",
+    "stripe_key",
+    "jwt",
+)
+GROUPS: dict[str, str] = {
+    **{k: "keys" for k in KEYS},
+    "api_key": "generic_secret",
+    "high_entropy": "generic_secret",
+    "ipv4": "ip",
+    "ipv6": "ip",
+    **{k: k for k in ("email", "phone", "card", "iban", "ssn", "invisible", "injection")},
+}
+STRUCTURED = ("card", "iban", "keys", "email")
+
+
+def bench_policy(action: str = "log") -> CompiledPolicy:
+    rules = [
+        {"id": name, "scanner": name, "input": action, "output": "mask" if action == "mask" else "log"}
+        for name in BUILTINS
+    ]
+    rules.append({"id": "injection", "scanner": "injection", "input": "log"})
+    return compile_policy({"version": 1, "rules": rules})
+
+
+def load_corpus(path: Path = CORPUS) -> list[dict]:
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def detected_groups(policy: CompiledPolicy, text: str) -> set[str]:
+    result = scan_request(policy, {"messages": [{"role": "user", "content": text}]}, route="chat")
+    return {GROUPS[rule_id] for rule_id in result.rule_ids}
+
+
+def quality(policy: CompiledPolicy, items: list[dict]) -> dict[str, dict[str, float | int]]:
+    counts = {g: {"tp": 0, "fp": 0, "fn": 0} for g in sorted(set(GROUPS.values()))}
+    for item in items:
+        found, expected = detected_groups(policy, item["text"]), set(item["expect"])
+        for group, c in counts.items():
+            if group in found and group in expected:
+                c["tp"] += 1
+            elif group in found:
+                c["fp"] += 1
+            elif group in expected:
+                c["fn"] += 1
+    out: dict[str, dict[str, float | int]] = {}
+    for group, c in counts.items():
+        tp, fp, fn = c["tp"], c["fp"], c["fn"]
+        out[group] = {
+            "precision": round(tp / (tp + fp), 4) if tp + fp else 1.0,
+            "recall": round(tp / (tp + fn), 4) if tp + fn else 1.0,
+            "tp": tp,
+            "fp": fp,
+            "fn": fn,
+        }
+    return out
+
+
+def documents(items: list[dict], n: int, seed: int, chars: int = 4000) -> list[str]:
+    rnd = random.Random(seed)  # noqa: S311 (sampling, not security)
+    docs = []
+    for _ in range(n):
+        parts, size = [], 0
+        while size < chars:
+            text = rnd.choice(items)["text"]
+            parts.append(text)
+            size += len(text) + 1
+        docs.append("\n".join(parts)[:chars])
+    return docs
+
+
+def _pcts(samples: list[float]) -> dict[str, float]:
+    samples = sorted(samples)
+    return {
+        "p50": round(statistics.median(samples), 4),
+        "p99": round(samples[int(0.99 * (len(samples) - 1))], 4),
+    }
+
+
+def latency(docs: list[str], repeat: int) -> dict[str, dict[str, float]]:
+    """ms per 1k tokens, p50/p99: CPU time of this thread (robust on a shared machine) and wall time."""
+    log_policy, mask_policy = bench_policy("log"), bench_policy("mask")
+
+    def stream(doc: str) -> None:
+        guard = OutputGuard(mask_policy)
+        for i in range(0, len(doc), 4):
+            guard.feed(0, doc[i : i + 4])
+        guard.finish(0)
+
+    stages = {
+        "input_scan": lambda d: scan_request(
+            log_policy, {"messages": [{"role": "user", "content": d}]}, route="chat"
+        ),
+        "output_full": lambda d: OutputGuard(mask_policy).apply_full(d),
+        "output_stream_4char_deltas": stream,
+    }
+    out: dict[str, dict[str, float]] = {}
+    for name, run in stages.items():
+        cpu, wall = [], []
+        for _ in range(repeat):
+            for doc in docs:
+                per_1k = 1000 / estimate_tokens(doc)
+                c0, w0 = time.thread_time(), time.perf_counter()
+                run(doc)
+                cpu.append((time.thread_time() - c0) * 1000 * per_1k)
+                wall.append((time.perf_counter() - w0) * 1000 * per_1k)
+        out[name] = {
+            **{f"cpu_{k}": v for k, v in _pcts(cpu).items()},
+            **{f"wall_{k}": v for k, v in _pcts(wall).items()},
+        }
+    return out
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="teecube bench guardrails")
+    parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--docs", type=int, default=200, help="~1k-token documents for latency")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    items = load_corpus(args.corpus)
+    policy = bench_policy("log")
+    scores = quality(policy, items)
+    clean = [item for item in items if not item["expect"]]
+    mixed_docs = documents(items, args.docs, args.seed)
+    clean_docs = documents(clean, args.docs, args.seed)
+    latency(mixed_docs[:10], 1)  # warm caches
+    report = {
+        "bench": "guardrails",
+        "corpus_items": len(items),
+        "scanners": scores,
+        "structured_targets_met": all(
+            scores[g]["precision"] >= 0.95 and scores[g]["recall"] >= 0.95 for g in STRUCTURED
+        ),
+        "latency_ms_per_1k_tokens": {
+            "clean_text": latency(clean_docs, args.repeat),
+            "dense_findings": latency(mixed_docs, args.repeat),
+        },
+        "latency_docs": {"count": args.docs * args.repeat, "chars_each": 4000},
+        "tokens": "estimated as chars/4",
+        "output_window_chars": OutputGuard(bench_policy("mask")).window,
+    }
+    print(json.dumps(report))
+    return 0
