@@ -52,6 +52,13 @@ def parse_ccel_table(raw: bytes) -> CcelTable:
 
 def parse_event_log(log: bytes) -> list[Event]:
     """Parse a crypto-agile TCG event log; stops at the first unused (0xFF / zero) record."""
+    try:
+        return _parse_event_log(log)
+    except struct.error as e:
+        raise ParseError(f"event log truncated: {e}") from e
+
+
+def _parse_event_log(log: bytes) -> list[Event]:
     if len(log) < 32:
         raise ParseError("event log too short")
     mr, etype = struct.unpack_from("<II", log, 0)
@@ -80,6 +87,8 @@ def parse_event_log(log: bytes) -> list[Event]:
             (alg,) = struct.unpack_from("<H", log, p)
             if alg not in sizes:
                 raise ParseError(f"event digest algorithm {alg:#x} not declared in the header")
+            if p + 2 + sizes[alg] > len(log):
+                raise ParseError("event log truncated in digests")
             digests[alg] = log[p + 2 : p + 2 + sizes[alg]]
             p += 2 + sizes[alg]
         if p + 4 > len(log):

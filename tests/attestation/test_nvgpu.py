@@ -13,6 +13,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from attestation import nvgpu
 from attestation.certs import CertificateError
@@ -234,3 +236,41 @@ def test_policy_rejects_bad_input():
         GpuPolicy.from_dict({"measurements": {"1": ["xyz"]}})
     with pytest.raises(PolicyError):
         GpuPolicy.from_verdict(Verdict("tdx"))
+
+
+# --- parsers fail with ParseError only --------------------------------------------------------
+
+
+def test_every_truncation_is_a_parse_error():
+    data = (SAMPLE / "report.bin").read_bytes()
+    for n in range(len(data)):
+        with pytest.raises(ParseError):
+            parse_report(data[:n])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=3000))
+def test_random_bytes_never_crash_the_parsers(blob):
+    for parse in (parse_report, parse_rim):
+        try:
+            parse(blob)
+        except ParseError:
+            pass
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(min_value=0, max_value=4200), st.integers(min_value=0, max_value=255))
+def test_report_byte_edits_raise_only_verification_errors(offset, value):
+    data, chain = _load(COCO)
+    edited = bytearray(data)
+    edited[offset % len(data)] = value
+    try:
+        nvgpu.check(bytes(edited), chain, nonce=COCO_NONCE, now=NOW)
+    except VerificationError:
+        pass
+
+
+def test_verdict_is_json():
+    report, chain = _load(COCO)
+    v = nvgpu.check(report, chain, nonce=COCO_NONCE, rims=[VBIOS_RIM.read_bytes()], now=NOW)
+    assert json.loads(json.dumps(v.to_dict()))["claims"]["rim_mismatched_indices"] == [9]

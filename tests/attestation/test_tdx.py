@@ -12,12 +12,15 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from attestation import tdx
 from attestation.certs import CertificateError
 from attestation.claims import ParseError, PolicyError, Verdict, VerificationError
 from attestation.roots import amd_chain
 from attestation.tdx.abi import TD_ATTR_DEBUG, parse_quote
+from attestation.tdx.ccel import parse_event_log
 from attestation.tdx.collateral import CollateralError, QeIdentity, TcbInfo, raw_json_member
 from attestation.tdx.tcb import TcbError, parse_pck_extension, qe_identity_status, tdx_tcb_status
 from attestation.tdx.validate import TdxPolicy, validate_quote
@@ -331,3 +334,40 @@ def test_naive_now_is_utc(collateral):
     naive = tdx.check(DEBUG.read_bytes(), collateral=collateral, now=datetime(2023, 7, 1),
                       policy=TdxPolicy(allow_debug=True))
     assert naive.ok
+
+
+# --- parsers fail with ParseError only --------------------------------------------------------
+
+
+def test_every_truncation_is_a_parse_error():
+    data = SPR.read_bytes()[:-39]
+    for n in range(len(data)):
+        with pytest.raises(ParseError):
+            parse_quote(data[:n])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=2000))
+def test_random_bytes_never_crash_the_parsers(blob):
+    for parse in (parse_quote, parse_event_log, lambda b: tdx.TdxCollateral().add_bytes(b)):
+        try:
+            parse(blob)
+        except ParseError:
+            pass
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=0, max_value=5005), st.integers(min_value=0, max_value=255))
+def test_quote_byte_edits_raise_only_verification_errors(offset, value):
+    data = bytearray(V5.read_bytes())
+    offset %= len(data)
+    data[offset] = value
+    try:
+        tdx.check(bytes(data), now=FEB_2026, policy=TdxPolicy(require_collateral=False))
+    except VerificationError:
+        pass
+
+
+def test_verdict_is_json(collateral):
+    v = tdx.check(V5.read_bytes(), collateral=collateral, now=FEB_2026)
+    assert json.loads(json.dumps(v.to_dict()))["kind"] == "tdx"
