@@ -17,6 +17,10 @@ from attestation.tdx.abi import (
 
 # Besides DEBUG, only these TD_ATTRIBUTES bits may ever be set.
 TD_ATTRIBUTES_ALLOWED = TD_ATTR_SEPT_VE_DISABLE | TD_ATTR_PKS | TD_ATTR_PERFMON
+# XFAM: bits set in FIXED1 must be set (x87, SSE); bits clear in FIXED0 must be clear
+# (TDX module ABI, as in go-tdx-guest validate.go).
+XFAM_FIXED1 = 0x00000003
+XFAM_FIXED0 = 0x0006DBE7
 
 _LISTS = ("mr_td", "mr_seam", "rtmr0", "rtmr1", "rtmr2", "rtmr3")
 _SINGLE = ("mr_config_id", "mr_owner", "mr_owner_config", "report_data", "min_tee_tcb_svn")
@@ -169,6 +173,9 @@ def validate_quote(
     verdict.add("td_attributes", extra == 0,
                 "only SEPT_VE_DISABLE/PKS/PERFMON besides DEBUG" if extra == 0
                 else f"unexpected TD_ATTRIBUTES bits {extra:#018x}")
+    xfam_ok = b.xfam & XFAM_FIXED1 == XFAM_FIXED1 and b.xfam & ~XFAM_FIXED0 == 0
+    verdict.add("xfam", xfam_ok, f"XFAM {b.xfam:#x} {'within' if xfam_ok else 'outside'} the fixed masks "
+                f"(FIXED1 {XFAM_FIXED1:#x}, FIXED0 {XFAM_FIXED0:#x})")
     _allow(verdict, "mr_td", b.mr_td, policy.mr_td)
     _allow(verdict, "mr_seam", b.mr_seam, policy.mr_seam)
     for i, allowed in enumerate((policy.rtmr0, policy.rtmr1, policy.rtmr2, policy.rtmr3)):

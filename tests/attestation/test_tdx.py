@@ -371,3 +371,12 @@ def test_quote_byte_edits_raise_only_verification_errors(offset, value):
 def test_verdict_is_json(collateral):
     v = tdx.check(V5.read_bytes(), collateral=collateral, now=FEB_2026)
     assert json.loads(json.dumps(v.to_dict()))["kind"] == "tdx"
+
+
+def test_xfam_fixed_masks():
+    q = parse_quote(V5.read_bytes())
+    for xfam, ok in ((0x602E7, True), (0x3, True), (0x602E6, False), (0x602E7 | 1 << 3, False)):
+        v = Verdict("tdx")
+        validate_quote(dataclasses.replace(q, body=dataclasses.replace(q.body, xfam=xfam)), v,
+                       TdxPolicy(require_collateral=False), collateral_given=False, expired=[])
+        assert _checks(v)["xfam"] is ok, hex(xfam)
