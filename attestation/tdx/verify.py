@@ -93,7 +93,10 @@ def verify_quote(
     result = certs.verify_chain(chain, roots, now=now, crls=crls or (), check_crl_time=False)
     names = " → ".join(c.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value  # type: ignore[misc]
                        for c in result.certificates)
+    pck_ext = parse_pck_extension(pck)  # a PCK certificate, not just any Intel-issued one
     verdict.add("pck_chain", True, f"{names}; valid at {now:%Y-%m-%dT%H:%M:%SZ}")
+    verdict.claims.update(fmspc=pck_ext.fmspc.hex(), pce_svn=pck_ext.pce_svn, cpu_svn=pck_ext.cpu_svn.hex(),
+                          pck_sgx_tcb_components=list(pck_ext.sgx_components))
     if crls is not None:
         covered = {crl.issuer for crl in crls}
         leaf_ok = pck.issuer in covered
@@ -136,7 +139,8 @@ def evaluate_collateral(
         raise CollateralSignatureError("collateral has no TCB signing chain")
     # Signatures and issuer links are checked now; the signing cert's dates are collateral
     # freshness (reported, decided by policy), as in Intel's QVL.
-    signing = certs.verify_chain(collateral.tcb_signing_chain, roots, now=now, check_time=False)
+    signing = certs.verify_chain(collateral.tcb_signing_chain, roots, now=now, crls=collateral.crls,
+                                 check_time=False, check_crl_time=False)
     for c in signing.certificates:
         try:
             certs.check_validity(c, now)
@@ -151,8 +155,6 @@ def evaluate_collateral(
                            f"{crl.last_update_utc:%Y-%m-%d}..{nxt:%Y-%m-%d}")
 
     pck = parse_pck_extension(vq.pck_chain.leaf)
-    verdict.claims.update(fmspc=pck.fmspc.hex(), pce_svn=pck.pce_svn, cpu_svn=pck.cpu_svn.hex(),
-                          pck_sgx_tcb_components=list(pck.sgx_components))
     info = collateral.tcb_info_for(pck.fmspc)
     if info is None:
         verdict.add("tcb_info", False, f"no TCB Info for FMSPC {pck.fmspc.hex()}")
