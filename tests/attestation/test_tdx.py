@@ -380,3 +380,19 @@ def test_xfam_fixed_masks():
         validate_quote(dataclasses.replace(q, body=dataclasses.replace(q.body, xfam=xfam)), v,
                        TdxPolicy(require_collateral=False), collateral_given=False, expired=[])
         assert _checks(v)["xfam"] is ok, hex(xfam)
+
+
+def test_v5_body_type_2_parses_like_v4():
+    """No real v5/type-2 vector: rebuild one from the v4 quote (its signature no longer holds)."""
+    import struct
+
+    v4 = SPR.read_bytes()
+    v5 = struct.pack("<H", 5) + v4[2:48] + struct.pack("<HI", 2, 584) + v4[48:]
+    q4, q5 = parse_quote(v4), parse_quote(v5)
+    assert (q5.header.version, q5.body_type) == (5, 2)
+    assert q5.body == q4.body and q5.certification == q4.certification
+    assert q5.signed_data == v5[: 48 + 6 + 584]
+    with pytest.raises(ParseError, match="size"):
+        parse_quote(v5[:48] + struct.pack("<HI", 2, 648) + v5[54:])
+    with pytest.raises(VerificationError):
+        tdx.check(v5, now=JUL_2023, policy=TdxPolicy(require_collateral=False))
