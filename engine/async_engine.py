@@ -12,13 +12,15 @@ from typing import Any
 from engine.config import EngineConfig
 from engine.errors import EngineDead, InvalidParam
 from engine.llm_engine import LLMEngine
+from engine.loader import LoadedModel
 from engine.outputs import EngineStats, RequestOutput
 from engine.sampling_params import SamplingParams
 
 
 class AsyncEngine:
-    def __init__(self, config: EngineConfig) -> None:
+    def __init__(self, config: EngineConfig, loaded: LoadedModel | None = None) -> None:
         self.config = config
+        self._loaded = loaded
         self.engine: LLMEngine | None = None
         self.is_dead = False
         self.error: BaseException | None = None
@@ -33,7 +35,8 @@ class AsyncEngine:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self.engine = await asyncio.to_thread(LLMEngine, self.config)
+        self.engine = await asyncio.to_thread(LLMEngine, self.config, self._loaded)
+        self._loaded = None
         self._stats = self.engine.stats()
         self._thread = threading.Thread(target=self._run, name="engine-loop", daemon=True)
         self._thread.start()
