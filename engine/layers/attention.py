@@ -6,13 +6,12 @@ causally by position."""
 
 from __future__ import annotations
 
-from functools import cache
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from engine.attention_metadata import AttentionMetadata
+from engine.layers.cuda_kernels import cuda_kernels
 
 
 def store_kvcache(
@@ -84,19 +83,6 @@ def _sdpa(
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale).transpose(1, 2)
 
 
-@cache
-def _select_ops(device_type: str) -> tuple:
-    if device_type == "cuda":
-        try:
-            from engine.kernels import paged_attention as kernel_attention
-            from engine.kernels import store_kvcache as kernel_store
-        except ImportError:
-            pass
-        else:
-            return kernel_store, kernel_attention
-    return store_kvcache, paged_attention
-
-
 class Attention(nn.Module):
     """Store this step's K/V in the paged cache, then attend. Heads are [T, H, D]."""
 
@@ -115,6 +101,9 @@ class Attention(nn.Module):
         kv_cache: torch.Tensor,
         meta: AttentionMetadata,
     ) -> torch.Tensor:
-        store, attend = _select_ops(q.device.type)
-        store(k, v, kv_cache, meta.slot_mapping)
-        return attend(q, kv_cache, meta, self.scale)
+        ops = cuda_kernels() if q.is_cuda else None
+        if ops is not None:
+            ops.store_kvcache(k, v, kv_cache, meta.slot_mapping)
+            return ops.paged_attention(q, kv_cache, meta, self.scale)
+        store_kvcache(k, v, kv_cache, meta.slot_mapping)
+        return paged_attention(q, kv_cache, meta, self.scale)

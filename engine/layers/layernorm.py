@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from engine.layers.cuda_kernels import cuda_kernels
 from engine.layers.linear import _copy_checked
 
 
@@ -29,6 +30,8 @@ class RMSNorm(nn.Module):
     def forward(
         self, x: torch.Tensor, residual: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        if x.is_cuda and (ops := cuda_kernels()) is not None:
+            return ops.rms_norm(x, self.weight, self.eps, residual)
         if residual is not None:
             x = x + residual
         return self._norm(x), x

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from engine.errors import UnsupportedModel
+from engine.layers.cuda_kernels import cuda_kernels
 
 SUPPORTED_ROPE_TYPES = ("default", "linear", "llama3")
 
@@ -53,7 +54,9 @@ class RotaryEmbedding(nn.Module):
     def forward(
         self, positions: torch.Tensor, query: torch.Tensor, key: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """query [T, Hq, D], key [T, Hkv, D] -> rotated copies of the same shape and dtype."""
+        """query [T, Hq, D], key [T, Hkv, D] -> rotated, same shape and dtype (in place on CUDA)."""
+        if query.is_cuda and (ops := cuda_kernels()) is not None:
+            return ops.rotary_embedding(positions, query, key, self.cos_sin_cache)
         cos, sin = self.cos_sin_cache[positions].unsqueeze(1).chunk(2, dim=-1)
         return _rotate(query, cos, sin), _rotate(key, cos, sin)
 
