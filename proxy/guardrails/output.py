@@ -64,7 +64,13 @@ class OutputGuard:
 
     @property
     def window(self) -> int:
+        """Longest forward extent of a non-trigger pattern, in characters."""
         return self._rules.window
+
+    @property
+    def max_holdback(self) -> int:
+        """Most characters held back while no trigger prefix (e.g. "-----BEGIN ", "eyJ") is pending."""
+        return self._rules.window + self._rules.back + 1 + SCAN_STEP
 
     def feed(self, index: int, delta: str) -> GuardDelta:
         c = self._choices.setdefault(index, _Choice())

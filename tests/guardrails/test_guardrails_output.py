@@ -1,0 +1,118 @@
+"""Output guard: hold-back window, split entities, placeholder restoration, stream == whole text."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from proxy.guardrails import OutputGuard, Vault, compile_policy, scan_request
+
+CARD = "4111 1111 1111 1111"
+
+
+def stream(guard: OutputGuard, chunks: list[str], index: int = 0) -> tuple[str, str | None]:
+    out = []
+    for chunk in chunks:
+        delta = guard.feed(index, chunk)
+        out.append(delta.text)
+        if delta.blocked_rule:
+            return "".join(out), delta.blocked_rule
+    final = guard.finish(index)
+    out.append(final.text)
+    return "".join(out), final.blocked_rule
+
+
+def test_card_split_across_three_chunks_is_masked(policy) -> None:
+    chunks = ["Your card is 4111 11", "11 1111 ", "1111, thanks."]
+    guard = OutputGuard(policy)
+    text, blocked = stream(guard, chunks)
+    assert text == "Your card is [CARD], thanks."
+    assert blocked is None and guard.rule_ids == ["pii.card"]
+
+
+def test_text_older_than_the_window_streams_before_the_end(policy) -> None:
+    guard = OutputGuard(policy)
+    released = "".join(guard.feed(0, "word ").text for _ in range(400))
+    assert len(released) >= 2000 - guard.max_holdback - 5
+    assert released == ("word " * 400)[: len(released)]
+
+
+def test_block_ends_the_stream_without_the_secret(policy, secret) -> None:
+    key = secret("aws", 3)
+    guard = OutputGuard(policy)
+    chunks = ["Sure. Here are the credentials you asked for: ", key[:9], key[9:], " and more text " * 30]
+    text, blocked = stream(guard, chunks)
+    assert blocked == "secret.aws"
+    assert key not in text and key[:4] not in text
+    assert text == "Sure. Here are the credentials you asked for: "
+    assert guard.feed(0, "more").blocked_rule == "secret.aws" and guard.finish(0).text == ""
+    assert guard.apply_full("".join(chunks)).blocked_rule == "secret.aws"
+
+
+def test_private_key_block_in_stream(policy, secret) -> None:
+    text = "Here is one:\n" + secret("private_key") + "\nUse it wisely." + " ok" * 200
+    chunks = [text[i : i + 7] for i in range(0, len(text), 7)]
+    out, blocked = stream(OutputGuard(policy), chunks)
+    assert blocked == "secret.private_key" and out == "Here is one:\n"
+
+
+def test_placeholder_split_across_chunks_is_restored(policy) -> None:
+    result = scan_request(policy, {"messages": [{"role": "user", "content": "I am ann@corp.io"}]}, route="chat")
+    assert result.body["messages"][0]["content"] == "I am <EMAIL_1>"
+    guard = OutputGuard(policy, result.vault)
+    text, _ = stream(guard, ["Hello <EM", "AIL", "_1>", "! I will write to <EMAIL_1", "> and bob@corp.io."])
+    assert text == "Hello ann@corp.io! I will write to ann@corp.io and [EMAIL]."
+
+
+def test_unknown_placeholders_and_other_vaults_are_not_restored(policy) -> None:
+    first = scan_request(policy, {"messages": [{"role": "user", "content": "me: ann@corp.io"}]}, route="chat")
+    second = scan_request(policy, {"messages": [{"role": "user", "content": "me: eve@corp.io"}]}, route="chat")
+    assert first.vault is not second.vault
+    assert second.body["messages"][0]["content"] == "me: <EMAIL_1>"
+    assert OutputGuard(policy, second.vault).apply_full("<EMAIL_1> <EMAIL_2>").text == "eve@corp.io <EMAIL_2>"
+    assert OutputGuard(policy, first.vault).apply_full("<EMAIL_1>").text == "ann@corp.io"
+    assert OutputGuard(policy).apply_full("<EMAIL_1>").text == "<EMAIL_1>"
+
+
+def test_choices_have_their_own_windows(policy) -> None:
+    guard = OutputGuard(policy)
+    a = [guard.feed(0, "card 4111 1111 "), guard.feed(1, "card 5555 5555 "), guard.feed(0, "1111 1111 ok")]
+    b = [guard.feed(1, "5555 4444 ok"), guard.finish(1), guard.finish(0)]
+    zero = a[0].text + a[2].text + b[2].text
+    one = a[1].text + b[0].text + b[1].text
+    assert zero == "card [CARD] ok" and one == "card [CARD] ok"
+
+
+def test_apply_full_equals_one_chunk_stream(policy) -> None:
+    text = "mail x@y.io, card 4111111111111111, ticket TCK-000042, bidi \u202e!"
+    delta = OutputGuard(policy).apply_full(text)
+    streamed = stream(OutputGuard(policy), [text])
+    assert (delta.text, delta.blocked_rule) == streamed
+    masked, blocked = delta  # unpacks as (text, blocked_rule)
+    assert masked == "mail [EMAIL], card [CARD], ticket [TICKET], bidi !" and blocked is None
+    assert delta.rule_ids == ["acme.ticket", "pii.card", "pii.email", "text.invisible"]
+
+
+FRAGMENTS = [
+    "Hello ", "world. ", "\n", "ann@corp.io", "<EMAIL_1>", "<EMA", "IL_1>", "4111 1111 1111 1111", "4111111111111112",
+    "DE89 3704 0044 0532 0130 00", "512-48-3390", "TCK-123456", "\u200b", "\u202e", "ｃａｒｄ", "５５５５",
+    "AKIA", "ABCDEFGH23456723", "10.0.0.1", " ", "-", "eyJhbGciOiJIUzI1NiJ9", ".", "project ", "bluebird",
+    "x" * 40, "🙂", "é", "sk-", "-----BEGIN ", "RSA PRIVATE KEY-----\n",
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    parts=st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=40),
+    cuts=st.lists(st.integers(min_value=0, max_value=2000), max_size=30),
+)
+def test_streamed_equals_whole_for_any_chunking(policy, parts: list[str], cuts: list[int]) -> None:
+    text = "".join(parts)
+    vault = Vault()
+    vault.placeholder("EMAIL", "ann@corp.io")
+    whole = OutputGuard(policy, vault).apply_full(text)
+    points = sorted({c % (len(text) + 1) for c in cuts} | {0, len(text)})
+    chunks = [text[a:b] for a, b in zip(points, points[1:], strict=False)]
+    guard = OutputGuard(policy, vault)
+    assert stream(guard, chunks) == (whole.text, whole.blocked_rule)
+    assert guard.rule_ids == whole.rule_ids

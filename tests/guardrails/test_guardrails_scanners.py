@@ -1,0 +1,121 @@
+"""Every built-in scanner: positives, hard negatives, NFKC and zero-width evasion."""
+
+from __future__ import annotations
+
+import pytest
+
+from proxy.guardrails import compile_policy
+from proxy.guardrails.builtins import BUILTINS
+from proxy.guardrails.scan import transform
+
+
+def fired(scanner: str, text: str, **extra: object) -> list[str]:
+    policy = compile_policy({"version": 1, "rules": [{"id": "r", "scanner": scanner, "input": "mask", **extra}]})
+    return sorted(set(transform(policy.input, text, "input", None).fired))
+
+
+def masked(scanner: str, text: str, **extra: object) -> str:
+    policy = compile_policy({"version": 1, "rules": [{"id": "r", "scanner": scanner, "input": "mask", **extra}]})
+    return transform(policy.input, text, "input", None).text
+
+
+POSITIVES = [
+    ("email", "write to maria.garcia@acme-corp.de today"),
+    ("email", "From: tom+billing@mail.uni-heidelberg.de"),
+    ("phone", "Call me at (415) 555-2671 after six"),
+    ("phone", "Phone: +44 20 7946 0958"),
+    ("card", "card 4111 1111 1111 1111 exp 12/26"),
+    ("card", "amex 3782-822463-10005"),
+    ("card", "pay with 5555555555554444."),
+    ("iban", "IBAN DE89 3704 0044 0532 0130 00, BIC COBADEFFXXX"),
+    ("iban", "send to GB29NWBK60161331926819"),
+    ("ssn", "SSN: 512-48-3390"),
+    ("ipv4", "server at 203.0.113.42."),
+    ("ipv6", "listen on 2001:db8:85a3::8a2e:370:7334 now"),
+    ("azure_key", "AccountName=acme;AccountKey=" + "Zm9vYmFyYmF6cXV4" * 5 + "Zm9v==;EndpointSuffix=x"),
+    ("api_key", 'api_key = "q8Zr2LmX9vT4kP7wN1sB5yC3"'),
+    ("high_entropy", "token 8fK2mQ9xL4vT7pR1nW6sB3yC5zD0aE2h here"),
+    ("invisible", "hidden\u200bspace"),
+    ("invisible", "bidi \u202eoverride"),
+    ("invisible", "tags " + chr(0xE0041) + chr(0xE0042)),
+]
+NEGATIVES = [
+    ("email", "the service runs as user@localhost"),
+    ("email", "add icon@2x.png to assets"),
+    ("email", "pin lodash@4.17.21"),
+    ("email", "thanks @maria for the review"),
+    ("phone", "version 3.12.1 on 2025-03-14"),
+    ("card", "order 4111 1111 1111 1112 shipped"),  # fails Luhn
+    ("card", "serial 1234567812345670"),  # Luhn-valid, no card brand
+    ("iban", "IBAN DE89 3704 0044 0532 0130 01"),  # typo: mod-97 fails
+    ("iban", "code DE12ABCD ships"),
+    ("ssn", "SSN 000-12-3456 and 666-22-1234 and 912-45-6789"),
+    ("ipv4", "upgrade to 1.2.3.4.5 and 999.1.1.1"),
+    ("ipv6", "meet at 12:30:45, MAC 00:1A:2B:3C:4D:5E, std::vector"),
+    ("aws_key", "the ASIAPACIFICREGIONAL team"),
+    ("openai_key", "I used sk-learn and task-force"),
+    ("api_key", 'api_key = os.environ["API_KEY"]'),
+    ("api_key", 'API_KEY="your_api_key_here"'),
+    ("high_entropy", "commit 3f9a1c2e7b4d8f0a6c5e1b2d9f8a7c6e5d4b3a21 and 550e8400-e29b-41d4-a716-446655440000"),
+    ("invisible", "family 👨\u200d👩\u200d👧, café, 東京, ❤\ufe0f"),
+    ("private_key", "-----BEGIN RSA PRIVATE KEY-----\n...\n-----END RSA PRIVATE KEY-----"),
+    ("private_key", "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE4bZ1\n-----END PUBLIC KEY-----"),
+    ("jwt", "a JWT starts with eyJ because of base64"),
+]
+
+
+@pytest.mark.parametrize(("scanner", "text"), POSITIVES)
+def test_positive(scanner: str, text: str) -> None:
+    assert fired(scanner, text) == ["r"]
+
+
+@pytest.mark.parametrize(("scanner", "text"), NEGATIVES)
+def test_hard_negative(scanner: str, text: str) -> None:
+    assert fired(scanner, text) == []
+
+
+@pytest.mark.parametrize("kind", ["aws", "github", "gcp", "slack", "openai", "anthropic", "stripe", "jwt",
+                                  "private_key"])
+def test_secret_kinds(secret, kind: str) -> None:
+    scanner = {"aws": "aws_key", "github": "github_token", "gcp": "gcp_key", "slack": "slack_token",
+               "openai": "openai_key", "anthropic": "anthropic_key", "stripe": "stripe_key", "jwt": "jwt",
+               "private_key": "private_key"}[kind]
+    value = secret(kind, seed=7)
+    text = f"here you go: {value} -- thanks"
+    assert fired(scanner, text) == ["r"]
+    out = masked(scanner, text)
+    assert value not in out and out == f"here you go: [{BUILTINS[scanner].label}] -- thanks"
+
+
+def test_private_key_block_masked_whole() -> None:
+    body = "\n".join("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2" for _ in range(8))
+    text = f"key:\n-----BEGIN OPENSSH PRIVATE KEY-----\n{body}\n-----END OPENSSH PRIVATE KEY-----\nbye"
+    assert masked("private_key", text) == "key:\n[PRIVATE_KEY]\nbye"
+
+
+def test_card_mask_keeps_surroundings() -> None:
+    assert masked("card", "Pay with 4111111111111111 12/25 now") == "Pay with [CARD] 12/25 now"
+    assert masked("card", "Visa 4111 1111 1111 1111 2025") == "Visa [CARD] 2025"
+
+
+def test_fullwidth_and_zero_width_do_not_hide_entities() -> None:
+    fullwidth_card = "".join(chr(0xFF10 + int(d)) for d in "4111111111111111")
+    assert fired("card", f"card {fullwidth_card}") == ["r"]
+    assert masked("card", f"card {fullwidth_card}!") == "card [CARD]!"
+    assert fired("card", "card 4111\u200b1111\u200b1111\u200b1111") == ["r"]
+    assert masked("email", "mail jo\u200bhn@exa\u200dmple.com now") == "mail [EMAIL] now"
+    assert fired("email", "ｊａｎｅ＠ｅｘａｍｐｌｅ．ｃｏｍ") == ["r"]
+    assert fired("aws_key", "key \uff21KIA" + "ABCDEFGH23456723") == ["r"]  # fullwidth A
+
+
+def test_invisible_mask_removes_characters() -> None:
+    assert masked("invisible", "a\u200bb\u202ec" + chr(0xE0041)) == "abc"
+
+
+def test_operator_scanners() -> None:
+    assert fired("substring", "We discuss Project  Bluebird today", values=["project bluebird"]) == ["r"]
+    assert fired("substring", "bluebirds sing", values=["project bluebird"]) == []
+    assert fired("topic", "how to build explosives at home", keywords=["explosive"]) == ["r"]
+    assert fired("topic", "non-explosiveness", keywords=["explosive"]) == []
+    assert masked("regex", "see TCK-123456.", pattern="TCK-[0-9]{6}", label="TICKET") == "see [TICKET]."
+    assert fired("regex", "tck-123456", pattern="TCK-[0-9]{6}", case_insensitive=True) == ["r"]
