@@ -74,6 +74,12 @@ def load_pem_certificates(data: bytes) -> list[x509.Certificate]:
     return certs
 
 
+def common_name(cert: x509.Certificate) -> str:
+    """The subject CN, or the whole subject when there is none."""
+    cn = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    return str(cn[0].value) if cn else cert.subject.rfc4514_string()
+
+
 def spki_sha256(cert: x509.Certificate) -> bytes:
     spki = cert.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo

@@ -114,8 +114,7 @@ def verify_report(
     # the chain that makes the leaf trusted. Both must pass before anything is recorded.
     verify_report_signature(report, chain[0])
     result = certs.verify_chain(chain, roots, now=now)
-    names = " → ".join(c.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value  # type: ignore[misc]
-                       for c in result.certificates)
+    names = " → ".join(certs.common_name(c) for c in result.certificates)
     verdict.add("device_chain", True, f"{names}; valid at {now:%Y-%m-%dT%H:%M:%SZ}")
     verdict.add("report_signature", True, "ECDSA-P384/SHA-384 by the leaf over request ‖ response")
 
@@ -161,8 +160,7 @@ def check_ocsp(
     now = certs.as_utc(now) if now is not None else certs.utcnow()
     full = vr.chain.certificates
     for cert, issuer in itertools.pairwise(full[1:]):
-        cn = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-        name = str(cn[0].value) if cn else cert.subject.rfc4514_string()
+        name = certs.common_name(cert)
         der = ocsp_responses.get(f"{cert.serial_number:x}")
         if der is None:
             verdict.add(f"ocsp[{name}]", False, f"no OCSP response for serial {cert.serial_number:x}")

@@ -23,6 +23,8 @@ from attestation.tdx.abi import INTEL_QE_VENDOR_ID, Quote
 from attestation.tdx.collateral import SignedJson, TdxCollateral
 from attestation.tdx.tcb import TcbError, parse_pck_extension, qe_identity_status, tdx_tcb_status
 
+TCB_SIGNING_CN = "Intel SGX TCB Signing"
+
 
 class QuoteSignatureError(VerificationError):
     """A signature inside the quote does not verify."""
@@ -91,8 +93,7 @@ def verify_quote(
     # CRL signatures are checked here; their currency is collateral freshness (see
     # evaluate_collateral), decided by policy.
     result = certs.verify_chain(chain, roots, now=now, crls=crls or (), check_crl_time=False)
-    names = " → ".join(c.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value  # type: ignore[misc]
-                       for c in result.certificates)
+    names = " → ".join(certs.common_name(c) for c in result.certificates)
     pck_ext = parse_pck_extension(pck)  # a PCK certificate, not just any Intel-issued one
     verdict.add("pck_chain", True, f"{names}; valid at {now:%Y-%m-%dT%H:%M:%SZ}")
     verdict.claims.update(fmspc=pck_ext.fmspc.hex(), pce_svn=pck_ext.pce_svn, cpu_svn=pck_ext.cpu_svn.hex(),
@@ -141,6 +142,12 @@ def evaluate_collateral(
     # freshness (reported, decided by policy), as in Intel's QVL.
     signing = certs.verify_chain(collateral.tcb_signing_chain, roots, now=now, crls=collateral.crls,
                                  check_time=False, check_crl_time=False)
+    # Only Intel's TCB signing key may sign TCB Info / QE Identity (not, say, a PCK key).
+    if certs.common_name(signing.leaf) != TCB_SIGNING_CN or len(signing.certificates) != 2:
+        raise CollateralSignatureError(
+            f"collateral signer {signing.leaf.subject.rfc4514_string()} is not the {TCB_SIGNING_CN} "
+            "certificate issued directly by the root"
+        )
     for c in signing.certificates:
         try:
             certs.check_validity(c, now)

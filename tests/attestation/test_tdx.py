@@ -396,3 +396,11 @@ def test_v5_body_type_2_parses_like_v4():
         parse_quote(v5[:48] + struct.pack("<HI", 2, 648) + v5[54:])
     with pytest.raises(VerificationError):
         tdx.check(v5, now=JUL_2023, policy=TdxPolicy(require_collateral=False))
+
+
+def test_collateral_must_be_signed_by_the_tcb_signing_cert(collateral):
+    """A chain that is Intel-issued but not the TCB signing cert (here the PCK chain) is refused."""
+    pck_chain = x509.load_pem_x509_certificates(parse_quote(SPR.read_bytes()).certification.pck_cert_chain)
+    bad = dataclasses.replace(collateral, tcb_signing_chain=pck_chain)
+    with pytest.raises(CollateralSignatureError, match="TCB Signing"):
+        tdx.check(SPR.read_bytes(), collateral=bad, now=JUL_2023)
