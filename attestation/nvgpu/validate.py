@@ -9,11 +9,15 @@ from attestation.claims import PolicyError, Verdict
 from attestation.nvgpu.abi import AttestationReport, parse_report
 
 
+class InvalidPolicy(PolicyError, ValueError):
+    """A GPU policy (file section) is malformed: unknown keys, bad hex, wrong sizes."""
+
+
 def _unhex(v: Any, name: str) -> bytes:
     try:
         return bytes.fromhex(v) if isinstance(v, str) else bytes(v)
     except (TypeError, ValueError) as e:
-        raise PolicyError(f"policy {name}: not hex") from e
+        raise InvalidPolicy(f"policy {name}: not hex") from e
 
 
 @dataclass(slots=True)
@@ -31,12 +35,18 @@ class GpuPolicy:
     vbios_versions: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        for name in ("require_nonce", "require_measurement_appraisal"):
+            if not isinstance(getattr(self, name), bool):
+                raise InvalidPolicy(f"policy {name}: expected true/false")
+        for name in ("driver_versions", "vbios_versions"):
+            if not isinstance(getattr(self, name), list | tuple):
+                raise InvalidPolicy(f"policy {name}: expected a list of versions")
         try:
             self.measurements = {
                 int(k): [_unhex(v, f"measurements[{k}]") for v in vs] for k, vs in self.measurements.items()
             }
         except (TypeError, ValueError, AttributeError) as e:
-            raise PolicyError(f"policy measurements malformed: {e}") from e
+            raise InvalidPolicy(f"policy measurements malformed: {e}") from e
         self.driver_versions = [str(v) for v in self.driver_versions]
         self.vbios_versions = [str(v) for v in self.vbios_versions]
 
@@ -44,7 +54,7 @@ class GpuPolicy:
     def from_dict(cls, d: dict[str, Any]) -> GpuPolicy:
         unknown = set(d) - {f.name for f in fields(cls)}
         if unknown:
-            raise PolicyError(f"unknown GPU policy keys: {sorted(unknown)}")
+            raise InvalidPolicy(f"unknown GPU policy keys: {sorted(unknown)}")
         return cls(**d)
 
     def to_dict(self) -> dict[str, Any]:
@@ -69,7 +79,7 @@ class GpuPolicy:
     @classmethod
     def from_verdict(cls, verdict: Verdict) -> GpuPolicy:
         if verdict.kind != "nvidia-gpu":
-            raise PolicyError(f"verdict kind {verdict.kind!r} is not nvidia-gpu")
+            raise InvalidPolicy(f"verdict kind {verdict.kind!r} is not nvidia-gpu")
         c = verdict.claims
         try:
             return cls(
@@ -78,7 +88,7 @@ class GpuPolicy:
                 vbios_versions=[c["vbios_version"]] if c.get("vbios_version") else [],
             )
         except (KeyError, AttributeError) as e:
-            raise PolicyError(f"verdict lacks claim {e}") from e
+            raise InvalidPolicy(f"verdict lacks claim {e}") from e
 
 
 def report_claims(r: AttestationReport) -> dict[str, Any]:

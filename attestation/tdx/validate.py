@@ -15,6 +15,11 @@ from attestation.tdx.abi import (
     parse_quote,
 )
 
+
+class InvalidPolicy(PolicyError, ValueError):
+    """A TDX policy (file section) is malformed: unknown keys, bad hex, wrong sizes."""
+
+
 # Besides DEBUG, only these TD_ATTRIBUTES bits may ever be set.
 TD_ATTRIBUTES_ALLOWED = TD_ATTR_SEPT_VE_DISABLE | TD_ATTR_PKS | TD_ATTR_PERFMON
 # XFAM: bits set in FIXED1 must be set (x87, SSE); bits clear in FIXED0 must be clear
@@ -32,9 +37,9 @@ def _unhex(v: Any, size: int, name: str) -> bytes:
     try:
         b = bytes.fromhex(v) if isinstance(v, str) else bytes(v)
     except (TypeError, ValueError) as e:
-        raise PolicyError(f"policy {name}: not hex") from e
+        raise InvalidPolicy(f"policy {name}: not hex") from e
     if len(b) != size:
-        raise PolicyError(f"policy {name}: {len(b)} bytes, expected {size}")
+        raise InvalidPolicy(f"policy {name}: {len(b)} bytes, expected {size}")
     return b
 
 
@@ -63,7 +68,17 @@ class TdxPolicy:
     accept_expired_collateral: bool = False
 
     def __post_init__(self) -> None:
+        for name in ("allow_debug", "require_collateral", "accept_expired_collateral"):
+            if not isinstance(getattr(self, name), bool):
+                raise InvalidPolicy(f"policy {name}: expected true/false")
+        for name in ("accepted_tcb_statuses", "accepted_qe_tcb_statuses"):
+            v = getattr(self, name)
+            if not isinstance(v, list | tuple) or not all(isinstance(x, str) for x in v):
+                raise InvalidPolicy(f"policy {name}: expected a list of status names")
+            setattr(self, name, list(v))
         for name in _LISTS:
+            if not isinstance(getattr(self, name), list | tuple):
+                raise InvalidPolicy(f"policy {name}: expected a list of hex strings")
             setattr(self, name, [_unhex(v, 48, name) for v in getattr(self, name)])
         for name in _SINGLE:
             v = getattr(self, name)
@@ -75,7 +90,7 @@ class TdxPolicy:
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
-            raise PolicyError(f"unknown TDX policy keys: {sorted(unknown)}")
+            raise InvalidPolicy(f"unknown TDX policy keys: {sorted(unknown)}")
         return cls(**d)
 
     def to_dict(self) -> dict[str, Any]:
@@ -110,7 +125,7 @@ class TdxPolicy:
         """Same as from_evidence, from the claims of a verdict returned by `tdx.check`."""
         c = verdict.claims
         if verdict.kind != "tdx":
-            raise PolicyError(f"verdict kind {verdict.kind!r} is not tdx")
+            raise InvalidPolicy(f"verdict kind {verdict.kind!r} is not tdx")
         try:
             return cls(
                 mr_td=[c["mr_td"]], mr_seam=[c["mr_seam"]], rtmr0=[c["rtmrs"][0]], rtmr1=[c["rtmrs"][1]],
@@ -118,7 +133,7 @@ class TdxPolicy:
                 mr_owner_config=c["mr_owner_config"], min_tee_tcb_svn=c["tee_tcb_svn"],
             )
         except (KeyError, IndexError) as e:
-            raise PolicyError(f"verdict lacks claim {e}") from e
+            raise InvalidPolicy(f"verdict lacks claim {e}") from e
 
 
 def body_claims(q: Quote) -> dict[str, Any]:

@@ -274,3 +274,9 @@ def test_verdict_is_json():
     report, chain = _load(COCO)
     v = nvgpu.check(report, chain, nonce=COCO_NONCE, rims=[VBIOS_RIM.read_bytes()], now=NOW)
     assert json.loads(json.dumps(v.to_dict()))["claims"]["rim_mismatched_indices"] == [9]
+
+
+def test_policy_type_errors_are_value_errors():
+    for bad in ({"require_nonce": 1}, {"driver_versions": "580.95.05"}, {"measurements": []}):
+        with pytest.raises(ValueError):
+            GpuPolicy.from_dict(bad)

@@ -404,3 +404,9 @@ def test_collateral_must_be_signed_by_the_tcb_signing_cert(collateral):
     bad = dataclasses.replace(collateral, tcb_signing_chain=pck_chain)
     with pytest.raises(CollateralSignatureError, match="TCB Signing"):
         tdx.check(SPR.read_bytes(), collateral=bad, now=JUL_2023)
+
+
+def test_policy_type_errors_are_value_errors():
+    for bad in ({"allow_debug": "yes"}, {"mr_td": "00" * 48}, {"accepted_tcb_statuses": "UpToDate"}):
+        with pytest.raises(ValueError):
+            TdxPolicy.from_dict(bad)
