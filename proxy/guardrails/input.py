@@ -30,7 +30,7 @@ LIMIT_TOKENS = "limits.max_input_tokens"
 class InputResult:
     """`blocked_rule` set: answer 400 with `error_body()`. Otherwise forward `body` and keep `vault`."""
 
-    body: dict
+    body: dict = field(repr=False)  # never in logs
     vault: Vault
     blocked_rule: str | None = None
     rule_ids: list[str] = field(default_factory=list)

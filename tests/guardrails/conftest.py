@@ -23,10 +23,21 @@ RULES = [
     {"id": "secret.jwt", "scanner": "jwt", "input": "mask", "output": "mask"},
     {"id": "injection", "scanner": "injection", "input": "block"},
     {"id": "text.invisible", "scanner": "invisible", "input": "mask", "output": "mask"},
-    {"id": "acme.codename", "scanner": "substring", "values": ["project bluebird"], "input": "block",
-     "output": "block"},
-    {"id": "acme.ticket", "scanner": "regex", "pattern": "TCK-[0-9]{6}", "input": "mask", "output": "mask",
-     "label": "TICKET"},
+    {
+        "id": "acme.codename",
+        "scanner": "substring",
+        "values": ["project bluebird"],
+        "input": "block",
+        "output": "block",
+    },
+    {
+        "id": "acme.ticket",
+        "scanner": "regex",
+        "pattern": "TCK-[0-9]{6}",
+        "input": "mask",
+        "output": "mask",
+        "label": "TICKET",
+    },
 ]
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proxy.guardrails import OutputGuard, Vault, compile_policy, scan_request
+from proxy.guardrails import OutputGuard, Vault, scan_request
 
 CARD = "4111 1111 1111 1111"
 
@@ -57,7 +59,9 @@ def test_private_key_block_in_stream(policy, secret) -> None:
 
 
 def test_placeholder_split_across_chunks_is_restored(policy) -> None:
-    result = scan_request(policy, {"messages": [{"role": "user", "content": "I am ann@corp.io"}]}, route="chat")
+    result = scan_request(
+        policy, {"messages": [{"role": "user", "content": "I am ann@corp.io"}]}, route="chat"
+    )
     assert result.body["messages"][0]["content"] == "I am <EMAIL_1>"
     guard = OutputGuard(policy, result.vault)
     text, _ = stream(guard, ["Hello <EM", "AIL", "_1>", "! I will write to <EMAIL_1", "> and bob@corp.io."])
@@ -66,7 +70,9 @@ def test_placeholder_split_across_chunks_is_restored(policy) -> None:
 
 def test_unknown_placeholders_and_other_vaults_are_not_restored(policy) -> None:
     first = scan_request(policy, {"messages": [{"role": "user", "content": "me: ann@corp.io"}]}, route="chat")
-    second = scan_request(policy, {"messages": [{"role": "user", "content": "me: eve@corp.io"}]}, route="chat")
+    second = scan_request(
+        policy, {"messages": [{"role": "user", "content": "me: eve@corp.io"}]}, route="chat"
+    )
     assert first.vault is not second.vault
     assert second.body["messages"][0]["content"] == "me: <EMAIL_1>"
     assert OutputGuard(policy, second.vault).apply_full("<EMAIL_1> <EMAIL_2>").text == "eve@corp.io <EMAIL_2>"
@@ -94,10 +100,37 @@ def test_apply_full_equals_one_chunk_stream(policy) -> None:
 
 
 FRAGMENTS = [
-    "Hello ", "world. ", "\n", "ann@corp.io", "<EMAIL_1>", "<EMA", "IL_1>", "4111 1111 1111 1111", "4111111111111112",
-    "DE89 3704 0044 0532 0130 00", "512-48-3390", "TCK-123456", "\u200b", "\u202e", "ｃａｒｄ", "５５５５",
-    "AKIA", "ABCDEFGH23456723", "10.0.0.1", " ", "-", "eyJhbGciOiJIUzI1NiJ9", ".", "project ", "bluebird",
-    "x" * 40, "🙂", "é", "sk-", "-----BEGIN ", "RSA PRIVATE KEY-----\n",
+    "Hello ",
+    "world. ",
+    "\n",
+    "ann@corp.io",
+    "<EMAIL_1>",
+    "<EMA",
+    "IL_1>",
+    "4111 1111 1111 1111",
+    "4111111111111112",
+    "DE89 3704 0044 0532 0130 00",
+    "512-48-3390",
+    "TCK-123456",
+    "\u200b",
+    "\u202e",
+    "ｃａｒｄ",
+    "５５５５",
+    "AKIA",
+    "ABCDEFGH23456723",
+    "10.0.0.1",
+    " ",
+    "-",
+    "eyJhbGciOiJIUzI1NiJ9",
+    ".",
+    "project ",
+    "bluebird",
+    "x" * 40,
+    "🙂",
+    "é",
+    "sk-",
+    "-----BEGIN ",
+    "RSA PRIVATE KEY-----\n",
 ]
 
 
@@ -112,7 +145,7 @@ def test_streamed_equals_whole_for_any_chunking(policy, parts: list[str], cuts: 
     vault.placeholder("EMAIL", "ann@corp.io")
     whole = OutputGuard(policy, vault).apply_full(text)
     points = sorted({c % (len(text) + 1) for c in cuts} | {0, len(text)})
-    chunks = [text[a:b] for a, b in zip(points, points[1:], strict=False)]
+    chunks = [text[a:b] for a, b in pairwise(points)]
     guard = OutputGuard(policy, vault)
     assert stream(guard, chunks) == (whole.text, whole.blocked_rule)
     assert guard.rule_ids == whole.rule_ids

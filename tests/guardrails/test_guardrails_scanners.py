@@ -10,12 +10,16 @@ from proxy.guardrails.scan import transform
 
 
 def fired(scanner: str, text: str, **extra: object) -> list[str]:
-    policy = compile_policy({"version": 1, "rules": [{"id": "r", "scanner": scanner, "input": "mask", **extra}]})
+    policy = compile_policy(
+        {"version": 1, "rules": [{"id": "r", "scanner": scanner, "input": "mask", **extra}]}
+    )
     return sorted(set(transform(policy.input, text, "input", None).fired))
 
 
 def masked(scanner: str, text: str, **extra: object) -> str:
-    policy = compile_policy({"version": 1, "rules": [{"id": "r", "scanner": scanner, "input": "mask", **extra}]})
+    policy = compile_policy(
+        {"version": 1, "rules": [{"id": "r", "scanner": scanner, "input": "mask", **extra}]}
+    )
     return transform(policy.input, text, "input", None).text
 
 
@@ -56,10 +60,16 @@ NEGATIVES = [
     ("openai_key", "I used sk-learn and task-force"),
     ("api_key", 'api_key = os.environ["API_KEY"]'),
     ("api_key", 'API_KEY="your_api_key_here"'),
-    ("high_entropy", "commit 3f9a1c2e7b4d8f0a6c5e1b2d9f8a7c6e5d4b3a21 and 550e8400-e29b-41d4-a716-446655440000"),
+    (
+        "high_entropy",
+        "commit 3f9a1c2e7b4d8f0a6c5e1b2d9f8a7c6e5d4b3a21 and 550e8400-e29b-41d4-a716-446655440000",
+    ),
     ("invisible", "family 👨\u200d👩\u200d👧, café, 東京, ❤\ufe0f"),
     ("private_key", "-----BEGIN RSA PRIVATE KEY-----\n...\n-----END RSA PRIVATE KEY-----"),
-    ("private_key", "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE4bZ1\n-----END PUBLIC KEY-----"),
+    (
+        "private_key",
+        "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE4bZ1\n-----END PUBLIC KEY-----",
+    ),
     ("jwt", "a JWT starts with eyJ because of base64"),
 ]
 
@@ -74,12 +84,21 @@ def test_hard_negative(scanner: str, text: str) -> None:
     assert fired(scanner, text) == []
 
 
-@pytest.mark.parametrize("kind", ["aws", "github", "gcp", "slack", "openai", "anthropic", "stripe", "jwt",
-                                  "private_key"])
+@pytest.mark.parametrize(
+    "kind", ["aws", "github", "gcp", "slack", "openai", "anthropic", "stripe", "jwt", "private_key"]
+)
 def test_secret_kinds(secret, kind: str) -> None:
-    scanner = {"aws": "aws_key", "github": "github_token", "gcp": "gcp_key", "slack": "slack_token",
-               "openai": "openai_key", "anthropic": "anthropic_key", "stripe": "stripe_key", "jwt": "jwt",
-               "private_key": "private_key"}[kind]
+    scanner = {
+        "aws": "aws_key",
+        "github": "github_token",
+        "gcp": "gcp_key",
+        "slack": "slack_token",
+        "openai": "openai_key",
+        "anthropic": "anthropic_key",
+        "stripe": "stripe_key",
+        "jwt": "jwt",
+        "private_key": "private_key",
+    }[kind]
     value = secret(kind, seed=7)
     text = f"here you go: {value} -- thanks"
     assert fired(scanner, text) == ["r"]
