@@ -79,11 +79,13 @@ def envelope(
     model: str,
     choices: list[dict[str, Any]],
     usage_: dict[str, int] | None = None,
-    with_usage: bool = True,
 ) -> dict[str, Any]:
     """obj: chat.completion, chat.completion.chunk or text_completion."""
-    body: dict[str, Any] = {"id": response_id, "object": obj, "created": created, "model": model}
-    body["choices"] = choices
-    if with_usage:
-        body["usage"] = usage_
-    return body
+    return {
+        "id": response_id,
+        "object": obj,
+        "created": created,
+        "model": model,
+        "choices": choices,
+        "usage": usage_,
+    }

@@ -7,6 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
+from engine.server.errors import from_exception, internal_error, log_internal
+
 SSE_HEADERS = {
     "Content-Type": "text/event-stream",
     "Cache-Control": "no-cache",
@@ -46,3 +48,15 @@ class SseWriter:
             await self.start()
         await self.response.write(DONE)
         await self.response.write_eof()
+
+    async def fail(self, exc: Exception, request_id: str) -> None:
+        """An error after the stream began: one error event (as vLLM and OpenAI send), then [DONE]."""
+        err = from_exception(exc)
+        if err is None:
+            log_internal(exc, request_id)
+            err = internal_error(request_id)
+        try:
+            await self.send(err.body())
+            await self.done()
+        except ConnectionError:
+            pass

@@ -1,0 +1,69 @@
+"""Text completion bodies (text_completion), whole or streamed; echo and completions-style logprobs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from engine.server.job import Job
+from engine.server.protocol import CompletionRequest
+from engine.server.responses import choice, completion_logprobs, envelope
+from engine.server.streaming import SseWriter
+
+
+def _echo(job: Job, req: CompletionRequest, choice_index: int) -> str:
+    if not req.echo:
+        return ""
+    prompt = job.prompts[choice_index // job.n]
+    return job.state.engine.tokenizer.decode(prompt, skip_special_tokens=False)
+
+
+async def completion_response(job: Job, req: CompletionRequest) -> web.Response:
+    async for p, out in job.gen.stream():
+        job.accumulate(p, out.outputs, keep=True)
+    choices = []
+    for i, c in enumerate(job.choices):
+        prefix = _echo(job, req, i)
+        lps = completion_logprobs(job.texts, c.logprobs, len(prefix)) if req.logprobs is not None else None
+        choices.append(choice(i, "text", prefix + "".join(c.text), lps, c.finish_reason, c.stop_reason))
+    job.log_done()
+    return web.json_response(
+        envelope("text_completion", job.response_id, job.created, job.model, choices, job.usage())
+    )
+
+
+async def completion_stream(job: Job, req: CompletionRequest) -> web.StreamResponse:
+    sse = SseWriter(job.request, job.request_id)
+
+    def chunk(choices: list[dict[str, Any]], usage: dict[str, int] | None = None) -> dict[str, Any]:
+        body = envelope("text_completion", job.response_id, job.created, job.model, choices, usage)
+        if not req.include_usage:
+            del body["usage"]
+        return body
+
+    offsets = [0] * len(job.choices)  # text offset of each choice's next token (logprobs)
+    try:
+        if req.echo:
+            for i in range(len(job.choices)):
+                await sse.send(chunk([choice(i, "text", _echo(job, req, i), None, None)]))
+        async for p, out in job.gen.stream():
+            job.accumulate(p, out.outputs, keep=False)
+            choices = []
+            for o in out.outputs:
+                i = job.index(p, o)
+                lps = None
+                if req.logprobs is not None and o.logprobs:
+                    lps = completion_logprobs(job.texts, o.logprobs, offsets[i])
+                    offsets[i] = lps["text_offset"][-1] + len(lps["tokens"][-1])
+                choices.append(choice(i, "text", o.text, lps, o.finish_reason, o.stop_reason))
+            await sse.send(chunk(choices))
+        if req.include_usage:
+            await sse.send(chunk([], job.usage()))
+        await sse.done()
+        job.log_done()
+    except ConnectionError:
+        job.log_disconnect()
+    except Exception as exc:
+        await sse.fail(exc, job.request_id)
+    return sse.response
