@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
-from tiny_models import allocate_kv_caches, build_tiny_model, chunk_metadata, scrambled_block_table
+from tiny_models import (
+    allocate_kv_caches,
+    build_tiny_model,
+    chunk_metadata,
+    scrambled_block_table,
+    write_tiny_gguf,
+)
 
 from engine.attention_metadata import build_attention_metadata
 from engine.errors import ModelLoadError, UnsupportedModel
@@ -79,6 +85,41 @@ def test_bundled_gguf_matches_hf_llama(bundled_model):
     hf_next = hf_model(full[None]).logits[0, len(input_ids) - 1 :].argmax(-1).tolist()
     assert generated == hf_next
     assert "Paris" in tokenizer.decode(generated)
+
+
+@pytest.mark.parametrize("family, tied", [("llama", False), ("qwen2", True), ("qwen3", False)])
+def test_gguf_written_like_llama_cpp_matches_hf(tmp_path, family, tied):
+    """F32 GGUF (llama's Q/K permuted, Qwen2 biases, Qwen3 q/k norms and head_dim) == the HF original."""
+    from transformers import AutoModelForCausalLM
+
+    model_dir = build_tiny_model(family, tmp_path / family, tie_word_embeddings=tied)
+    loaded = load_model(model_path=str(write_tiny_gguf(model_dir, tmp_path / "model.gguf")))
+    assert loaded.model.config.tie_word_embeddings == tied
+    input_ids = torch.arange(3, 30)
+    with torch.no_grad():
+        expected = AutoModelForCausalLM.from_pretrained(model_dir).eval()(input_ids[None]).logits[0]
+    torch.testing.assert_close(prefill_logits(loaded, input_ids), expected, atol=1e-4, rtol=1e-4)
+    hf_dir_tokenizer = load_model(model_path=str(model_dir)).tokenizer
+    text = "Hello, world! 😀 <|im_end|>"
+    assert loaded.tokenizer.encode(text) == hf_dir_tokenizer.encode(text)
+    messages = [{"role": "user", "content": "Hi"}]
+    assert loaded.tokenizer.apply_chat_template(messages) == hf_dir_tokenizer.apply_chat_template(messages)
+    assert loaded.spec.eos_token_ids == hf_dir_tokenizer.eos_token_ids
+
+
+def test_quantized_gguf_matches_hf_on_the_same_weights(tmp_path):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    model_dir = build_tiny_model("llama", tmp_path / "llama")
+    path = write_tiny_gguf(model_dir, tmp_path / "q8.gguf", quantize_matrices=True)
+    hf_config, state_dict, _ = read_gguf(path)
+    hf_model = LlamaForCausalLM(LlamaConfig(**hf_config)).eval()
+    hf_model.load_state_dict(state_dict)
+    input_ids = torch.arange(3, 30)
+    with torch.no_grad():
+        expected = hf_model(input_ids[None]).logits[0]
+    loaded = load_model(model_path=str(path))
+    torch.testing.assert_close(prefill_logits(loaded, input_ids), expected, atol=1e-4, rtol=1e-4)
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])

@@ -142,3 +142,72 @@ def chunk_metadata(
     """(positions, metadata) for one sequence computing tokens start..end-1 with start tokens cached."""
     positions = torch.arange(start, end)
     return positions, build_attention_metadata([end - start], [end], [block_table], block_size)
+
+
+def write_tiny_gguf(model_dir: Path, path: Path, quantize_matrices: bool = False) -> Path:
+    """Write a checkpoint from build_tiny_model as GGUF the way llama.cpp's converter does (llama: Q/K
+    permuted; F32 tensors, or Q8_0 for 2-D weights when quantize_matrices) with its tokenizer in metadata."""
+    import gguf
+    from safetensors.torch import load_file
+
+    from engine.loader.gguf import GLOBAL_TENSORS, LAYER_TENSORS
+
+    config = json.loads((model_dir / "config.json").read_text())
+    arch = config["model_type"]
+    writer = gguf.GGUFWriter(path, arch)
+    heads, kv_heads = config["num_attention_heads"], config["num_key_value_heads"]
+    head_dim = config.get("head_dim") or config["hidden_size"] // heads
+    writer.add_block_count(config["num_hidden_layers"])
+    writer.add_context_length(config["max_position_embeddings"])
+    writer.add_embedding_length(config["hidden_size"])
+    writer.add_feed_forward_length(config["intermediate_size"])
+    writer.add_head_count(heads)
+    writer.add_head_count_kv(kv_heads)
+    writer.add_key_length(head_dim)
+    writer.add_value_length(head_dim)
+    writer.add_rope_freq_base(config.get("rope_theta") or config["rope_parameters"]["rope_theta"])
+    writer.add_layer_norm_rms_eps(config["rms_norm_eps"])
+    writer.add_vocab_size(config["vocab_size"])
+    tokenizer = json.loads((model_dir / "tokenizer.json").read_text())
+    vocab = {**tokenizer["model"]["vocab"], **{t["content"]: t["id"] for t in tokenizer["added_tokens"]}}
+    tokens = [f"[PAD{i}]" for i in range(config["vocab_size"])]
+    types = [gguf.TokenType.UNUSED] * config["vocab_size"]
+    for token, token_id in vocab.items():
+        tokens[token_id] = token
+        types[token_id] = gguf.TokenType.CONTROL if token in SPECIAL_TOKENS else gguf.TokenType.NORMAL
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre("gpt2")
+    writer.add_token_list(tokens)
+    writer.add_token_types(types)
+    writer.add_token_merges([" ".join(m) for m in tokenizer["model"]["merges"]])
+    writer.add_bos_token_id(0)
+    writer.add_eos_token_id(vocab["<|im_end|>"])
+    writer.add_add_bos_token(False)
+    writer.add_chat_template(CHATML_TEMPLATE)
+    to_gguf = {f"model.layers.{{}}.{hf}": f"blk.{{}}.{ours}" for ours, hf in LAYER_TENSORS.items()}
+    to_gguf |= {hf: ours for ours, hf in GLOBAL_TENSORS.items()}
+    for name, tensor in load_file(model_dir / "model.safetensors").items():
+        base, _, kind = name.rpartition(".")
+        parts = base.split(".")
+        if parts[:2] == ["model", "layers"]:
+            gguf_base = to_gguf["model.layers.{}." + ".".join(parts[3:])].format(parts[2])
+        else:
+            gguf_base = to_gguf[base]
+        array = tensor.float().numpy()
+        if arch == "llama" and kind == "weight" and base.endswith(("q_proj", "k_proj")):
+            n = heads if base.endswith("q_proj") else kv_heads
+            array = (
+                array.reshape(n, 2, array.shape[0] // n // 2, *array.shape[1:])
+                .swapaxes(1, 2)
+                .reshape(array.shape)
+            )
+        if quantize_matrices and array.ndim == 2:
+            data = gguf.quants.quantize(array, gguf.GGMLQuantizationType.Q8_0)
+            writer.add_tensor(f"{gguf_base}.{kind}", data, raw_dtype=gguf.GGMLQuantizationType.Q8_0)
+        else:
+            writer.add_tensor(f"{gguf_base}.{kind}", array)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
