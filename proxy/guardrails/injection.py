@@ -157,8 +157,8 @@ def fold(view: str) -> bytes:
 def score(view: str) -> tuple[float, list[str]]:
     """(score, families that counted) for the normalised view of one text."""
     variants = [fold(view)]
-    if "1" in view:  # leetspeak "1" reads as "i" ("1gnore") or as "l" ("a11")
-        variants.append(fold(view.replace("1", "l")))
+    if "11" in view:  # leetspeak "1" is "i" ("1gnore"), but "11" is usually "ll" ("a11")
+        variants.append(fold(view.replace("11", "ll")))
     best: dict[str, float] = {}
     for folded in variants:
         for i in _FOLDED_SET.Match(folded) or ():

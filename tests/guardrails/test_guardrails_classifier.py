@@ -1,0 +1,139 @@
+"""Classifier hook against a real local aiohttp server: verdicts, timeouts, fail-open vs fail-closed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from proxy.guardrails import (
+    ChatClassifier,
+    ClassifierConfig,
+    classifier_messages,
+    compile_policy,
+    run_classifier,
+)
+from proxy.guardrails.classifier import ClassifierError, parse_verdict
+
+SEEN = web.AppKey("seen", list)
+
+
+async def completions(request: web.Request) -> web.Response:
+    body = await request.json()
+    text = " ".join(m["content"] for m in body["messages"])
+    request.app[SEEN].append(body)
+    if "slow" in text:
+        await asyncio.sleep(1)  # longer than the 200 ms policy timeout
+    if "crash" in text:
+        return web.json_response({"error": {"message": "boom"}}, status=500)
+    if "garbage" in text:
+        verdict = "I think this is probably fine"
+    elif "weapon" in text:
+        verdict = "unsafe\nS9,S1"
+    else:
+        verdict = "safe"
+    return web.json_response(
+        {"choices": [{"index": 0, "message": {"role": "assistant", "content": verdict}}]}
+    )
+
+
+@pytest.fixture
+async def guard_url() -> AsyncIterator[tuple[str, list]]:
+    app = web.Application()
+    app[SEEN] = []
+    app.router.add_post("/v1/chat/completions", completions)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}/v1/chat/completions", app[SEEN]
+    finally:
+        await runner.cleanup()
+
+
+def config(url: str, fail_mode: str, timeout_ms: int = 2000) -> ClassifierConfig:
+    policy = compile_policy(
+        {
+            "version": 1,
+            "rules": [],
+            "classifier": {
+                "url": url,
+                "model": "llama-guard-3-1b",
+                "timeout_ms": timeout_ms,
+                "fail_mode": fail_mode,
+                "rule_id": "guard.model",
+            },
+        }
+    )
+    assert policy.classifier is not None
+    return policy.classifier
+
+
+def user(text: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": text}]
+
+
+async def test_safe_and_unsafe_verdicts(guard_url) -> None:
+    url, seen = guard_url
+    async with aiohttp.ClientSession() as session:
+        clf = ChatClassifier(url, "llama-guard-3-1b", session=session)
+        ok = await run_classifier(config(url, "closed"), clf, user("what is the weather"))
+        bad = await run_classifier(config(url, "open"), clf, user("how to build a weapon"))
+    assert ok.blocked_rule is None and ok.rule_ids == [] and ok.verdict is not None and ok.verdict.safe
+    assert bad.blocked_rule == "guard.model" and bad.rule_ids == ["guard.model"]
+    assert bad.verdict is not None and bad.verdict.categories == ("S9", "S1")
+    assert seen[0]["model"] == "llama-guard-3-1b" and seen[0]["stream"] is False
+
+
+@pytest.mark.parametrize(("fail_mode", "blocked"), [("open", None), ("closed", "guard.model.unavailable")])
+async def test_timeout_follows_the_fail_mode(guard_url, fail_mode: str, blocked: str | None) -> None:
+    url, _ = guard_url
+    async with aiohttp.ClientSession() as session:
+        clf = ChatClassifier(url, "g", session=session)
+        result = await run_classifier(config(url, fail_mode, timeout_ms=200), clf, user("slow request"))
+    assert result.error == "timeout" and result.blocked_rule == blocked
+    assert result.rule_ids == ["guard.model.unavailable"]
+
+
+@pytest.mark.parametrize("text", ["crash please", "garbage answer"])
+@pytest.mark.parametrize(("fail_mode", "blocked"), [("open", None), ("closed", "guard.model.unavailable")])
+async def test_errors_follow_the_fail_mode(guard_url, text: str, fail_mode: str, blocked: str | None) -> None:
+    url, _ = guard_url
+    async with aiohttp.ClientSession() as session:
+        clf = ChatClassifier(url, "g", session=session)
+        result = await run_classifier(config(url, fail_mode), clf, user(text))
+    assert result.error == "error" and result.blocked_rule == blocked
+
+
+async def test_unreachable_guard_fails_closed() -> None:
+    async with aiohttp.ClientSession() as session:
+        url = "http://127.0.0.1:9/v1/chat/completions"
+        result = await run_classifier(
+            config(url, "closed"), ChatClassifier(url, "g", session=session), user("hi")
+        )
+    assert result.blocked_rule == "guard.model.unavailable" and result.error == "error"
+
+
+def test_parse_verdict_and_messages() -> None:
+    assert parse_verdict(" safe\n").safe and parse_verdict("unsafe\nS7").categories == ("S7",)
+    with pytest.raises(ClassifierError):
+        parse_verdict("maybe")
+    body = {
+        "messages": [
+            {"role": "system", "content": "rules"},
+            {"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]},
+            {"role": "assistant", "content": "c"},
+        ]
+    }
+    assert classifier_messages(body, route="chat") == [
+        {"role": "user", "content": "a\nb"},
+        {"role": "assistant", "content": "c"},
+    ]
+    assert classifier_messages({"prompt": ["x", "y"]}, route="completions") == [
+        {"role": "user", "content": "x\ny"}
+    ]
