@@ -77,7 +77,7 @@ async def one_request(session: aiohttp.ClientSession, url: str, body: dict[str, 
     try:
         async with session.post(url, json=body) as resp:
             if resp.status != 200:
-                res.error = f"HTTP {resp.status}"
+                res.error = f"HTTP {resp.status} {await _error_code(resp)}".strip()
                 return res
             async for raw in resp.content:
                 line = raw.strip()
@@ -105,6 +105,13 @@ async def one_request(session: aiohttp.ClientSession, url: str, body: dict[str, 
     except (TimeoutError, aiohttp.ClientError) as exc:
         res.error = type(exc).__name__
     return res
+
+
+async def _error_code(resp: aiohttp.ClientResponse) -> str:
+    try:
+        return str((await resp.json(content_type=None))["error"]["code"] or "")
+    except (ValueError, KeyError, TypeError, aiohttp.ClientError):
+        return ""
 
 
 def _chunk_text(choice: dict[str, Any]) -> str:
