@@ -60,23 +60,10 @@ def test_invalid_flags_exit_2_without_loading() -> None:
 
 def test_bench_serve_against_a_running_server(engine_proc: tuple, capsys: pytest.CaptureFixture[str]) -> None:
     _, base_url = engine_proc
-    argv = [
-        "--base-url",
-        base_url + "/v1",
-        "--api-key",
-        KEY,
-        "--num-prompts",
-        "3",
-        "--input-len",
-        "8",
-        "--output-len",
-        "4",
-        "--request-rate",
-        "50",
-        "--max-concurrency",
-        "1",
-        "--no-warmup",
-    ]
+    common = (
+        f"--base-url {base_url}/v1 --api-key {KEY} --num-prompts 3 --input-len 8 --output-len 4 --no-warmup"
+    )
+    argv = [*common.split(), "--request-rate", "50", "--max-concurrency", "1"]
     assert bench_serve.main(argv) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["model"] == BUNDLED_NAME and report["completed"] == 3 and report["failed"] == 0
@@ -84,6 +71,10 @@ def test_bench_serve_against_a_running_server(engine_proc: tuple, capsys: pytest
     for key in ("ttft_ms", "tpot_ms", "itl_ms", "e2el_ms"):
         assert 0 < report[key]["p50"] <= report[key]["p99"]
     assert report["request_throughput"] > 0 and report["output_throughput"] > 0
+    # no concurrency limit: the engine (1 running, no queue) turns the rest away, and the report says why
+    assert bench_serve.main([*common.split(), "--request-rate", "inf"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["errors"] == {"HTTP 503 queue_full": report["failed"]} and report["failed"] >= 1
 
 
 def test_queue_full_then_sigterm_lets_the_stream_finish(engine_proc: tuple) -> None:
