@@ -42,6 +42,11 @@ RULES = [
 
 
 @pytest.fixture(scope="session")
+def policy_rules() -> list[dict]:
+    return RULES
+
+
+@pytest.fixture(scope="session")
 def policy() -> CompiledPolicy:
     return compile_policy({"version": 1, "rules": RULES})
 

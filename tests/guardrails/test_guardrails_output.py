@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from itertools import pairwise
+import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proxy.guardrails import OutputGuard, Vault, scan_request
+from proxy.guardrails import OutputGuard, Vault, compile_policy, scan_request
 
 CARD = "4111 1111 1111 1111"
 
@@ -131,21 +132,45 @@ FRAGMENTS = [
     "sk-",
     "-----BEGIN ",
     "RSA PRIVATE KEY-----\n",
+    "q",
+    "q",
+    "@mail.engineering.department.example-corp.co.uk",
+    "MT84 MALT 0110 0001 2345 MTLC AST0 01S",
 ]
 
 
-@settings(max_examples=150, deadline=None)
-@given(
-    parts=st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=40),
-    cuts=st.lists(st.integers(min_value=0, max_value=2000), max_size=30),
-)
-def test_streamed_equals_whole_for_any_chunking(policy, parts: list[str], cuts: list[int]) -> None:
-    text = "".join(parts)
+FILLER = ["lorem ipsum dolor sit amet " * 4, "y" * 70, "\n\n" + "z " * 40, "x.y_z-w+q" * 5]
+
+
+def check_chunking(policy, text: str, sizes: list[int]) -> None:
     vault = Vault()
     vault.placeholder("EMAIL", "ann@corp.io")
     whole = OutputGuard(policy, vault).apply_full(text)
-    points = sorted({c % (len(text) + 1) for c in cuts} | {0, len(text)})
-    chunks = [text[a:b] for a, b in pairwise(points)]
+    chunks, pos, k = [], 0, 0
+    while pos < len(text):
+        step = sizes[k % len(sizes)]
+        chunks.append(text[pos : pos + step])
+        pos, k = pos + step, k + 1
     guard = OutputGuard(policy, vault)
     assert stream(guard, chunks) == (whole.text, whole.blocked_rule)
     assert guard.rule_ids == whole.rule_ids
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    parts=st.lists(st.sampled_from(FRAGMENTS + FILLER), min_size=10, max_size=80),
+    sizes=st.lists(st.integers(min_value=1, max_value=64), min_size=1, max_size=20),
+)
+def test_streamed_equals_whole_for_any_chunking(policy, parts: list[str], sizes: list[int]) -> None:
+    check_chunking(policy, "".join(parts), sizes)
+
+
+@pytest.mark.parametrize("without", [(), ("pii.email",)])
+def test_streamed_equals_whole_seeded(policy_rules: list[dict], without: tuple[str, ...]) -> None:
+    # Without the e-mail rule there is no backward extension margin: the window alone must hold.
+    policy = compile_policy({"version": 1, "rules": [r for r in policy_rules if r["id"] not in without]})
+    pieces = FRAGMENTS + FILLER
+    for seed in range(150):
+        rnd = random.Random(seed)
+        text = "".join(rnd.choice(pieces) for _ in range(rnd.randint(5, 80)))
+        check_chunking(policy, text, [rnd.randint(1, 50) for _ in range(7)])
