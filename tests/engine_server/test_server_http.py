@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import socket
 
@@ -113,8 +114,10 @@ def test_request_id_is_echoed(server: RunningServer) -> None:
     assert re.fullmatch(r"[0-9a-f]{32}", headers["x-request-id"])
 
 
-async def _read_some_then_drop(server: RunningServer, chunks: int) -> tuple[int, int]:
-    body = {"model": MODEL, "messages": MESSAGES, "max_tokens": 400, "ignore_eos": True, "stream": True}
+async def _read_some_then_drop(
+    server: RunningServer, chunks: int, messages: list = MESSAGES
+) -> tuple[int, int]:
+    body = {"model": MODEL, "messages": messages, "max_tokens": 400, "ignore_eos": True, "stream": True}
     async with aiohttp.ClientSession(headers=AUTH) as session:
         async with session.post(server.base_url + CHAT, json=body) as resp:
             assert resp.status == 200
@@ -176,3 +179,29 @@ def test_truncated_request_does_not_break_the_server(server: RunningServer) -> N
             b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % (len(payload) + 50) + payload
         )
     assert http(server.base_url + "/health")[0] == 200
+
+
+SECRET = "SECRET-PROMPT-7f3a"
+
+
+def test_prompt_text_never_reaches_logs_or_errors(
+    server: RunningServer, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    secret_messages = [{"role": "user", "content": SECRET}]
+    http(server.base_url + CHAT, {"model": MODEL, "messages": secret_messages, "max_tokens": 3}, AUTH)
+    status, err = error_of(server, CHAT, {"model": MODEL, "messages": secret_messages, "stop": [SECRET, 5]})
+    assert status == 400 and SECRET not in json.dumps(err)
+    asyncio.run(_read_some_then_drop(server, chunks=2, messages=secret_messages))
+
+    def explode(messages: list, **_: object) -> str:
+        raise RuntimeError(f"template blew up on {messages[0]['content']}")  # a message quoting the prompt
+
+    monkeypatch.setattr(server.engine.tokenizer, "apply_chat_template", explode)
+    status, headers, payload = http(
+        server.base_url + CHAT, {"model": MODEL, "messages": secret_messages}, AUTH
+    )
+    assert status == 500 and payload["error"]["code"] == "internal_error"
+    assert headers["x-request-id"] in payload["error"]["message"] and SECRET not in json.dumps(payload)
+    assert "RuntimeError" in caplog.text and "Traceback" not in json.dumps(payload)
+    assert SECRET not in caplog.text

@@ -199,3 +199,22 @@ def test_models_tokenize_detokenize_version(client: openai.OpenAI, server: Runni
     assert post(server, "/detokenize", {"tokens": tok["tokens"]}) == {"prompt": "Hello world"}
     assert post(server, "/detokenize", {"tokens": [10**9]})["error"]["param"] == "tokens"
     assert "version" in http(server.base_url + "/version")[2]
+
+
+def test_streamed_n_2_chat_and_multi_prompt_completions(client: openai.OpenAI) -> None:
+    chunks = list(greedy_chat(client, n=2, max_tokens=4, stream=True))
+    texts: dict[int, str] = {0: "", 1: ""}
+    finishes: dict[int, list[str]] = {0: [], 1: []}
+    for c in chunks:
+        for ch in c.choices:
+            texts[ch.index] += ch.delta.content or ""
+            if ch.finish_reason:
+                finishes[ch.index].append(ch.finish_reason)
+    assert texts[0] == texts[1] == greedy_chat(client, max_tokens=4).choices[0].message.content
+    assert all(len(f) == 1 for f in finishes.values())
+    whole = complete(client, prompt=[PROMPT, "Hello"], n=2, max_tokens=4)
+    streamed = {i: "" for i in range(4)}
+    for c in complete(client, prompt=[PROMPT, "Hello"], n=2, max_tokens=4, stream=True):
+        for ch in c.choices:
+            streamed[ch.index] += ch.text
+    assert [streamed[i] for i in range(4)] == [c.text for c in whole.choices]
