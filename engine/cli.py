@@ -9,9 +9,13 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.errors import EngineError, InvalidParam
 from engine.server.settings import DEFAULT_MAX_BODY_BYTES, ServerConfig
+
+if TYPE_CHECKING:
+    from engine.config import EngineConfig
 
 log = logging.getLogger("engine.server")
 
@@ -60,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def configs(args: argparse.Namespace) -> tuple[object, ServerConfig]:
+def configs(args: argparse.Namespace) -> tuple[EngineConfig, ServerConfig]:
     from engine.config import EngineConfig
 
     model = args.model

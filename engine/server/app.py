@@ -6,7 +6,7 @@ The app owns the engine's lifetime: it starts the engine on startup and shuts it
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -18,8 +18,11 @@ from engine.server.request_ids import request_id_middleware
 from engine.server.settings import ServerConfig
 from engine.server.state import STATE, Admission, ServerState
 
+if TYPE_CHECKING:
+    from engine.async_engine import AsyncEngine
 
-def create_app(engine: Any, config: ServerConfig | None = None) -> web.Application:
+
+def create_app(engine: AsyncEngine, config: ServerConfig | None = None) -> web.Application:
     """engine: an AsyncEngine, not yet started."""
     config = config or ServerConfig()
     middlewares = [request_id_middleware, error_middleware]

@@ -9,11 +9,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.metrics import EngineMetrics
 from engine.outputs import RequestOutput
 from engine.sampling_params import SamplingParams
+
+if TYPE_CHECKING:
+    from engine.async_engine import AsyncEngine
 
 _END = object()
 
@@ -21,7 +24,7 @@ _END = object()
 class Generation:
     def __init__(
         self,
-        engine: Any,
+        engine: AsyncEngine,
         metrics: EngineMetrics,
         request_id: str,
         prompts: list[list[int]],

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from engine.metrics import EngineMetrics
 from engine.server.settings import ServerConfig
+
+if TYPE_CHECKING:
+    from engine.async_engine import AsyncEngine
 
 
 @dataclass(slots=True)
@@ -29,7 +33,7 @@ class Admission:
 
 @dataclass(slots=True)
 class ServerState:
-    engine: object  # engine.async_engine.AsyncEngine (kept loose so tests of pure parts need no model)
+    engine: AsyncEngine
     config: ServerConfig
     model_names: list[str]
     metrics: EngineMetrics
