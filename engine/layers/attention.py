@@ -76,11 +76,11 @@ def _sdpa(
 ) -> torch.Tensor:
     """q [B, Tq, Hq, D], k/v [B, Tk, Hkv, D], mask broadcastable to [B, Hq, Tq, Tk] -> [B, Tq, Hq, D]."""
     q, k, v = q.transpose(1, 2), k.transpose(1, 2).to(q.dtype), v.transpose(1, 2).to(q.dtype)
-    groups = q.shape[1] // k.shape[1]
-    if groups > 1:
-        k = k.repeat_interleave(groups, dim=1)
-        v = v.repeat_interleave(groups, dim=1)
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale).transpose(1, 2)
+    # enable_gqa: query head h reads KV head h // (Hq // Hkv), without materialising repeated K/V
+    out = F.scaled_dot_product_attention(
+        q, k, v, attn_mask=mask, scale=scale, enable_gqa=q.shape[1] != k.shape[1]
+    )
+    return out.transpose(1, 2)
 
 
 class Attention(nn.Module):

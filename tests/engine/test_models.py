@@ -135,7 +135,7 @@ def dense_causal_attention(q, k, v, scale):
 def test_paged_attention_matches_dense(lens, decode_only, block_size, kv_heads, groups, seed):
     """Random cached/new lengths, scrambled block tables, GQA: the paged ops equal dense causal attention."""
     generator = torch.Generator().manual_seed(seed)
-    head_dim, num_blocks = 8, 64
+    head_dim, num_blocks = 8, 128
     lens = [(cached, 1 if decode_only else new) for cached, new in lens]
     kv_cache = torch.randn(
         2, num_blocks, block_size, kv_heads, head_dim, generator=generator
