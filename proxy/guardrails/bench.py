@@ -43,6 +43,8 @@ GROUPS: dict[str, str] = {
     **{k: k for k in ("email", "phone", "card", "iban", "ssn", "invisible", "injection")},
 }
 STRUCTURED = ("card", "iban", "keys", "email")
+# Everyday prompts (no findings): the latency target's text. "dense_findings" uses every item.
+TYPICAL_NOTES = ("benign prose", "benign use of injection words", "legitimate non-ASCII text")
 
 
 def bench_policy(action: str = "log") -> CompiledPolicy:
@@ -153,9 +155,9 @@ def main(argv: list[str]) -> int:
     items = load_corpus(args.corpus)
     policy = bench_policy("log")
     scores = quality(policy, items)
-    clean = [item for item in items if not item["expect"]]
+    typical = [item for item in items if item["note"] in TYPICAL_NOTES]
     mixed_docs = documents(items, args.docs, args.seed)
-    clean_docs = documents(clean, args.docs, args.seed)
+    typical_docs = documents(typical, args.docs, args.seed)
     latency(mixed_docs[:10], 1)  # warm caches
     report = {
         "bench": "guardrails",
@@ -165,7 +167,7 @@ def main(argv: list[str]) -> int:
             scores[g]["precision"] >= 0.95 and scores[g]["recall"] >= 0.95 for g in STRUCTURED
         ),
         "latency_ms_per_1k_tokens": {
-            "clean_text": latency(clean_docs, args.repeat),
+            "typical_text": latency(typical_docs, args.repeat),
             "dense_findings": latency(mixed_docs, args.repeat),
         },
         "latency_docs": {"count": args.docs * args.repeat, "chars_each": 4000},

@@ -137,26 +137,26 @@ def card(text: str) -> Span:
             return 0, len(text)
     if " " not in text and "-" not in text:
         return None
-    groups: list[tuple[int, int]] = []
-    i = 0
-    while i < len(text):
-        if text[i].isdigit():
-            j = i
-            while j < len(text) and text[j].isdigit():
-                j += 1
-            groups.append((i, j))
-            i = j
-        else:
-            i += 1
+    # Try runs of whole groups with one kind of separator: "4111 1111 1111 1111 12" (a trailing expiry).
+    starts, groups, seps = [0], [], []
+    for i, ch in enumerate(text):
+        if ch in " -":
+            groups.append(text[starts[-1] : i])
+            seps.append(ch)
+            starts.append(i + 1)
+    groups.append(text[starts[-1] :])
     for a in range(len(groups)):
-        for b in range(len(groups), a, -1):
-            start, end = groups[a][0], groups[b - 1][1]
-            sep = {text[x] for x in range(start, end) if not text[x].isdigit()}
-            if len(sep) > 1:  # mixed separators: "1234-5678 9012-3456" is not a card
-                continue
-            digits = "".join(text[s:e] for s, e in groups[a:b])
-            if 13 <= len(digits) <= 19 and card_brand_ok(digits) and luhn_ok(digits):
-                return start, end
+        if not groups[a] or groups[a][0] not in "23456":
+            continue  # no card brand starts with 0, 1, 7, 8 or 9
+        total = 0
+        for b in range(a, len(groups)):
+            total += len(groups[b])
+            if total > 19 or (b > a and seps[b - 1] != seps[a]):
+                break
+            if total >= 13:
+                digits = "".join(groups[a : b + 1])
+                if card_brand_ok(digits) and luhn_ok(digits):
+                    return starts[a], starts[b] + len(groups[b])
     return None
 
 

@@ -15,13 +15,10 @@ _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False
 
 _LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "`": "'"}
-# Lower-cased view -> ASCII punctuation becomes a space, leetspeak digits become letters.
-_FOLD = str.maketrans(
-    {
-        **{chr(c): " " for c in range(128) if not (chr(c).isalnum() or chr(c) == "'")},
-        **_LEET,
-        "\u2019": "'",
-    }
+# Lower-cased UTF-8: ASCII punctuation -> space, leetspeak digits -> letters, bytes >= 128 kept.
+_FOLD_BYTES = bytes(
+    c if c >= 128 else ord(_LEET.get(chr(c), chr(c) if chr(c).isalnum() or c == 39 else " "))
+    for c in range(256)
 )
 
 _NEG = (
@@ -139,17 +136,11 @@ for _, _, _p in _FAMILIES:
 _FOLDED_SET.Compile()
 
 
-_FOLD_BYTES = bytes(
-    ord(_LEET.get(chr(c), chr(c) if chr(c).isalnum() or c == 39 else " ")) for c in range(256)
-)
-
-
 def fold(view: str) -> bytes:
     """Lower case, leetspeak undone, punctuation -> one space, quotes at word edges dropped."""
-    if view.isascii():
-        data = view.encode().lower().translate(_FOLD_BYTES)
-    else:
-        data = view.lower().translate(_FOLD).encode()
+    if not view.isascii():
+        view = view.lower().replace("\u2019", "'")
+    data = view.encode().lower().translate(_FOLD_BYTES)
     folded = b" " + b" ".join(data.split()) + b" "
     return folded.replace(b" '", b" ").replace(b"' ", b" ") if b"'" in folded else folded
 

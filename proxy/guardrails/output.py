@@ -19,7 +19,7 @@ from proxy.guardrails.policy import CompiledPolicy
 from proxy.guardrails.scan import find_hits, render
 from proxy.guardrails.vault import Vault
 
-SCAN_STEP = 32  # rescan after this many new characters; the hold-back is window + 1 + SCAN_STEP at most
+SCAN_STEP = 64  # rescan after this many new characters; the hold-back is window + 1 + SCAN_STEP at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +41,8 @@ class GuardDelta:
 class _Choice:
     raw: str = ""
     view: str = ""
-    index: list[int] = field(default_factory=list)
+    index: list[int] = field(default_factory=list)  # absolute offsets: raw[i - base] made view[j]
+    base: int = 0  # absolute offset of raw[0]
     ctx: str = ""
     scanned: int = 0  # len(view) at the last scan
     blocked: str | None = None
@@ -55,6 +56,8 @@ class OutputGuard:
         self._rules = policy.output
         self._vault = vault
         self._choices: dict[int, _Choice] = {}
+        self._triggers = tuple((t, r.width) for r in self._rules.view_rules for t in r.triggers)
+        self._trigger_tail = max((len(t) - 1 for t, _ in self._triggers), default=0)
         self.counts: Counter[str] = Counter()
 
     @property
@@ -73,14 +76,21 @@ class OutputGuard:
         return self._rules.window + self._rules.back + 1 + SCAN_STEP
 
     def feed(self, index: int, delta: str) -> GuardDelta:
-        c = self._choices.setdefault(index, _Choice())
+        c = self._choices.get(index)
+        if c is None:
+            c = self._choices[index] = _Choice()
         if c.blocked is not None or c.finished:
             return GuardDelta("", c.blocked)
         if delta:
-            view, idx = normalize(delta, len(c.raw))
+            start = c.base + len(c.raw)
+            if delta.isascii():
+                c.view += delta
+                c.index.extend(range(start, start + len(delta)))
+            else:
+                view, idx = normalize(delta, start)
+                c.view += view
+                c.index.extend(idx)
             c.raw += delta
-            c.view += view
-            c.index.extend(idx)
         if len(c.view) - c.scanned < SCAN_STEP:
             return GuardDelta("")
         return self._advance(c, final=False)
@@ -101,13 +111,11 @@ class OutputGuard:
     def _limits(self, c: _Choice) -> tuple[int, int]:
         """(scan, cut): matches starting before `scan` are final; text before `cut` may be released."""
         n = len(c.view)
-        scan = n - self._rules.window - 1
-        for rule in self._rules.view_rules:
-            for t in rule.triggers:
-                scan = min(scan, n - len(t) + 1)
-                p = c.view.find(t, max(0, n - rule.width))
-                if p != -1:
-                    scan = min(scan, p)
+        scan = min(n - self._rules.window - 1, n - self._trigger_tail)
+        for t, width in self._triggers:
+            p = c.view.find(t, max(0, n - width), scan)
+            if p != -1:
+                scan = p
         return scan, scan - self._rules.back
 
     def _advance(self, c: _Choice, *, final: bool) -> GuardDelta:
@@ -115,11 +123,11 @@ class OutputGuard:
         limit, cut_limit = (None, 0) if final else self._limits(c)
         if limit is not None and cut_limit <= 0:
             return GuardDelta("")
-        hits, spans = find_hits(self._rules, c.raw, c.view, c.index, c.ctx, limit)
+        hits, spans = find_hits(self._rules, c.raw, c.view, c.index, c.ctx, limit, c.base)
         if limit is None:
             cut = len(c.raw)
         else:
-            cut = c.index[cut_limit]
+            cut = c.index[cut_limit] - c.base
             moved = True
             while moved:
                 moved = False
@@ -135,10 +143,9 @@ class OutputGuard:
             c.blocked = out.blocked_rule
             c.raw, c.view, c.index = "", "", []
             return GuardDelta(out.text, out.blocked_rule, sorted(set(out.fired)))
-        vc = bisect_left(c.index, cut)
+        vc = bisect_left(c.index, c.base + cut)
         if vc:
             c.ctx = c.view[vc - 1]
-        c.raw, c.view = c.raw[cut:], c.view[vc:]
-        c.index = [i - cut for i in c.index[vc:]]
+        c.raw, c.view, c.index, c.base = c.raw[cut:], c.view[vc:], c.index[vc:], c.base + cut
         c.scanned = len(c.view)
         return GuardDelta(out.text, None, sorted(set(out.fired)))

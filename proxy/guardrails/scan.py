@@ -29,12 +29,19 @@ class Rendered:
 
 
 def find_hits(
-    rules: RuleSet, raw: str, view: str, index: list[int], ctx: str = "", limit: int | None = None
+    rules: RuleSet,
+    raw: str,
+    view: str,
+    index: list[int],
+    ctx: str = "",
+    limit: int | None = None,
+    offset: int = 0,
 ) -> tuple[list[Hit], list[tuple[int, int]]]:
     """Hits, and the spans of every regex match (valid or not), for matches starting before `limit`.
 
     `view`/`index` is normalize(raw); `ctx` is the view text just before `view` (one character
-    is enough: re2 has no lookbehind beyond \\b and ^). `limit` is in view coordinates.
+    is enough: re2 has no lookbehind beyond \\b and ^). `limit` is in view coordinates; `index`
+    values minus `offset` are offsets in `raw`.
     """
     hits: list[Hit] = []
     spans: list[tuple[int, int]] = []
@@ -45,7 +52,8 @@ def find_hits(
     for i in rules.prefilter.Match(hay) or ():
         rule = rules.view_rules[i]
         for m in rule.regex.finditer(hay, lc):
-            s, e = m.start() - lc, m.end() - lc
+            s, e = m.span()
+            s, e = s - lc, e - lc
             if limit is not None and s >= limit:
                 break
             if e <= s:
@@ -58,17 +66,17 @@ def find_hits(
             if rule.tail is not None:
                 t = rule.tail.match(hay[e + lc : e + lc + rule.tail_max])  # a slice: no re-encoding
                 if t is None or (hs == s and rule.head_max):
-                    spans.append((index[s], index[e - 1] + 1))
+                    spans.append((index[s] - offset, index[e - 1] + 1 - offset))
                     continue
                 e += t.end()
             elif hs == s and rule.head_max:
-                spans.append((index[s], index[e - 1] + 1))
+                spans.append((index[s] - offset, index[e - 1] + 1 - offset))
                 continue
-            spans.append((index[hs], index[e - 1] + 1))
+            spans.append((index[hs] - offset, index[e - 1] + 1 - offset))
             found = rule.check(view[hs:e]) if rule.check is not None else (0, e - hs)
             if found is not None:
                 a, b = hs + found[0], hs + found[1]
-                hits.append(Hit(rule, index[a], index[b - 1] + 1, view[a:b]))
+                hits.append(Hit(rule, index[a] - offset, index[b - 1] + 1 - offset, view[a:b]))
     if rules.raw_rules and not raw.isascii():
         for rule in rules.raw_rules:
             for m in rule.regex.finditer(raw):
