@@ -1,0 +1,95 @@
+"""Plumbing shared by the admin routes: operator auth, one unit of work per request, errors.
+
+Authentication runs before anything else (before the body is read). Errors from `domains/`
+carry operator-safe messages and map to 400/404/409; database errors never show their text
+(it may quote parameters such as a key's hash).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from domains.errors import Conflict, Invalid, NotFound
+from proxy.errors import ApiError
+from proxy.guardrails import PolicyConfigError
+from proxy.state import CONFIG, DIRECTORY
+
+ACTOR = "admin-api:operator"
+routes = web.RouteTableDef()
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _operator(request: web.Request) -> str:
+    token = request.app[CONFIG].operator_token or ""
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    ok = scheme.lower() == "bearer" and bool(token)
+    # Always compare, so a wrong scheme costs the same as a wrong token.
+    if not hmac.compare_digest(presented.strip().encode(), token.encode()) or not ok:
+        raise ApiError(401, "Invalid operator token.", code="invalid_operator_token")
+    return ACTOR
+
+
+def route(method: str, path: str) -> Callable[[Handler], Handler]:
+    """Register an admin handler behind the operator-token check."""
+
+    def register(handler: Handler) -> Handler:
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            _operator(request)
+            return await handler(request)
+
+        guarded.__name__ = handler.__name__
+        routes.route(method, path)(guarded)
+        return handler
+
+    return register
+
+
+def _api_error(exc: Exception) -> ApiError | None:
+    if isinstance(exc, NotFound):
+        return ApiError(404, str(exc), code="not_found")
+    if isinstance(exc, Conflict):
+        return ApiError(409, str(exc), code="conflict")
+    if isinstance(exc, Invalid):
+        return ApiError(400, str(exc), code="invalid_request")
+    if isinstance(exc, PolicyConfigError):
+        return ApiError(400, f"config.{exc}", code="invalid_request", param=f"config.{exc.field}")
+    if isinstance(exc, IntegrityError):
+        return ApiError(409, "The change conflicts with the current state; retry.", code="conflict")
+    return None
+
+
+async def run_in_session(request: web.Request, action: Callable[[Session, str], Any]) -> Any:
+    """Authenticate the operator, then run one unit of work (one transaction) in a worker thread."""
+    actor = _operator(request)
+    factory = request.app["session_factory"]
+
+    def work() -> Any:
+        with factory.begin() as session:
+            return action(session, actor)
+
+    try:
+        result = await asyncio.to_thread(work)
+    except Exception as exc:
+        mapped = _api_error(exc)
+        if mapped is None:
+            raise
+        raise mapped from None
+    request.app[DIRECTORY].invalidate()
+    return result
+
+
+def listing(rows: list[dict[str, Any]]) -> web.Response:
+    return web.json_response({"object": "list", "data": rows})
+
+
+def one(row: dict[str, Any], *, status: int = 200, secret: bool = False) -> web.Response:
+    # A response carrying a secret must not be kept by any cache on the way.
+    headers = {"Cache-Control": "no-store"} if secret else None
+    return web.json_response(row, status=status, headers=headers)
