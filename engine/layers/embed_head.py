@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.layers.linear import _copy_checked
+from engine.layers.linear import default_weight_loader
 
 
 class VocabParallelEmbedding(nn.Module):
@@ -19,7 +19,7 @@ class VocabParallelEmbedding(nn.Module):
     def weight_loader(
         self, param: nn.Parameter, loaded_weight: torch.Tensor, shard_id: str | int | None = None
     ) -> None:
-        _copy_checked(param.data, loaded_weight)
+        default_weight_loader(param, loaded_weight)
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         return F.embedding(input_ids, self.weight)

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from engine.layers.cuda_kernels import cuda_kernels
-from engine.layers.linear import _copy_checked
+from engine.layers.linear import default_weight_loader
 
 
 class RMSNorm(nn.Module):
@@ -19,7 +19,7 @@ class RMSNorm(nn.Module):
     def weight_loader(
         self, param: nn.Parameter, loaded_weight: torch.Tensor, shard_id: str | int | None = None
     ) -> None:
-        _copy_checked(param.data, loaded_weight)
+        default_weight_loader(param, loaded_weight)
 
     def _norm(self, x: torch.Tensor) -> torch.Tensor:
         dtype = x.dtype

@@ -24,7 +24,7 @@ class LinearBase(nn.Module):
     def weight_loader(
         self, param: nn.Parameter, loaded_weight: torch.Tensor, shard_id: str | int | None = None
     ) -> None:
-        _copy_checked(param.data, loaded_weight)
+        default_weight_loader(param, loaded_weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(x, self.weight, self.bias)
@@ -54,7 +54,7 @@ class MergedColumnParallelLinear(ColumnParallelLinear):
     ) -> None:
         assert isinstance(shard_id, int)
         offset = sum(self.output_sizes[:shard_id])
-        _copy_checked(param.data.narrow(0, offset, self.output_sizes[shard_id]), loaded_weight)
+        copy_shard(param.data.narrow(0, offset, self.output_sizes[shard_id]), loaded_weight)
 
 
 class QKVParallelLinear(ColumnParallelLinear):
@@ -75,10 +75,22 @@ class QKVParallelLinear(ColumnParallelLinear):
             "k": (self.q_size, self.kv_size),
             "v": (self.q_size + self.kv_size, self.kv_size),
         }[shard_id]
-        _copy_checked(param.data.narrow(0, offset, size), loaded_weight)
+        copy_shard(param.data.narrow(0, offset, size), loaded_weight)
 
 
-def _copy_checked(target: torch.Tensor, loaded_weight: torch.Tensor) -> None:
+def default_weight_loader(param: nn.Parameter, loaded_weight: torch.Tensor) -> None:
+    """The whole parameter: adopt the loaded tensor if dtype and device already match, else copy."""
+    if param.shape != loaded_weight.shape:
+        raise ValueError(f"shape mismatch: expected {tuple(param.shape)}, got {tuple(loaded_weight.shape)}")
+    same_place = loaded_weight.dtype == param.dtype and loaded_weight.device == param.device
+    if same_place and loaded_weight.is_contiguous():
+        param.data = loaded_weight
+    else:
+        param.data.copy_(loaded_weight)
+
+
+def copy_shard(target: torch.Tensor, loaded_weight: torch.Tensor) -> None:
+    """Part of a parameter (a narrowed view of its data)."""
     if target.shape != loaded_weight.shape:
         raise ValueError(f"shape mismatch: expected {tuple(target.shape)}, got {tuple(loaded_weight.shape)}")
     target.copy_(loaded_weight)
