@@ -48,7 +48,11 @@ def _expiry(body: dict[str, Any]) -> datetime | None:
     seconds = body.pop("expires_in_seconds", None)
     at = body.pop("expires_at", None)
     if seconds is not None and at is not None:
-        raise bad_request("Give expires_at or expires_in_seconds, not both.", param="expires_in_seconds")
+        raise bad_request(
+            "Give expires_at or expires_in_seconds, not both.",
+            param="expires_in_seconds",
+            code="invalid_request",
+        )
     if seconds is not None:
         if not 0 < seconds <= MAX_EXPIRY_SECONDS:
             raise bad_request(
