@@ -56,8 +56,10 @@ class OutputGuard:
         self._rules = policy.output
         self._vault = vault
         self._choices: dict[int, _Choice] = {}
-        self._triggers = tuple((t, r.width) for r in self._rules.view_rules for t in r.triggers)
-        self._trigger_tail = max((len(t) - 1 for t, _ in self._triggers), default=0)
+        self._triggers = tuple(
+            (t, r.width, r.width - r.tail_max, r.regex) for r in self._rules.view_rules for t in r.triggers
+        )
+        self._trigger_tail = max((len(t[0]) - 1 for t in self._triggers), default=0)
         self.counts: Counter[str] = Counter()
 
     @property
@@ -112,10 +114,15 @@ class OutputGuard:
         """(scan, cut): matches starting before `scan` are final; text before `cut` may be released."""
         n = len(c.view)
         scan = min(n - self._rules.window - 1, n - self._trigger_tail)
-        for t, width in self._triggers:
+        for t, width, head_width, regex in self._triggers:
             p = c.view.find(t, max(0, n - width), scan)
-            if p != -1:
-                scan = p
+            while p != -1:
+                # A prefix followed by enough text that the pattern's head does not match is no
+                # candidate ("-----BEGIN CERTIFICATE", "task-force"): keep looking after it.
+                if p == 0 or n - p <= head_width or regex.match(c.view, p) is not None:
+                    scan = p
+                    break
+                p = c.view.find(t, p + 1, scan)
         return scan, scan - self._rules.back
 
     def _advance(self, c: _Choice, *, final: bool) -> GuardDelta:

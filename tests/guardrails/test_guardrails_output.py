@@ -136,6 +136,9 @@ FRAGMENTS = [
     "q",
     "@mail.engineering.department.example-corp.co.uk",
     "MT84 MALT 0110 0001 2345 MTLC AST0 01S",
+    # complete findings longer than the window: held back while their literal prefix is pending
+    "eyJhbGciOiJIUzI1NiJ9.eyJ" + "dGVzdHBheWxvYWQ" * 25 + "." + "c2lnbmF0dXJlX3g" * 2,
+    "-----BEGIN EC PRIVATE KEY-----\n" + "QUJDRA" * 50 + "\n-----END EC PRIVATE KEY-----",
 ]
 
 
@@ -174,3 +177,13 @@ def test_streamed_equals_whole_seeded(policy_rules: list[dict], without: tuple[s
         rnd = random.Random(seed)
         text = "".join(rnd.choice(pieces) for _ in range(rnd.randint(5, 80)))
         check_chunking(policy, text, [rnd.randint(1, 50) for _ in range(7)])
+
+
+def test_prefixes_that_are_not_candidates_do_not_stall_the_stream(policy) -> None:
+    guard = OutputGuard(policy)
+    text = (
+        "JWTs start with eyJ because of base64; PEM files with -----BEGIN CERTIFICATE-----. " + "word " * 200
+    )
+    released = "".join(guard.feed(0, text[i : i + 4]).text for i in range(0, len(text), 4))
+    assert len(released) >= len(text) - guard.max_holdback
+    assert released + guard.finish(0).text == text
