@@ -11,7 +11,7 @@ from engine.server.body import read_json
 from engine.server.errors import bad_request
 from engine.server.fields import Fields
 from engine.server.openai_routes import check_model
-from engine.server.prompting import chat_prompt_ids, completion_prompt_ids
+from engine.server.prompting import chat_prompt_ids
 from engine.server.protocol import parse_messages
 from engine.server.state import STATE
 
@@ -44,16 +44,13 @@ async def tokenize(request: web.Request) -> web.Response:
     f = Fields(body)
     f.str("model")
     tokenizer = state.engine.tokenizer
+    add_special_tokens = f.bool("add_special_tokens")  # default: True for a prompt, False for messages
     if f.has("messages"):
         messages = parse_messages(f.raw("messages"))
         ids = chat_prompt_ids(tokenizer, messages, f.bool("add_generation_prompt", True))
     else:
         prompt = f.str("prompt", required=True)
-        ids = (
-            completion_prompt_ids(tokenizer, prompt)
-            if f.bool("add_special_tokens", True)
-            else (list(tokenizer.encode(prompt, add_special_tokens=False)))
-        )
+        ids = list(tokenizer.encode(prompt, add_special_tokens=add_special_tokens is not False))
     strs = [tokenizer.id_to_token(i) for i in ids] if f.bool("return_token_strs", False) else None
     f.reject_unknown()
     return web.json_response(
