@@ -129,9 +129,9 @@ def scan_request(
     changes: list[tuple[int, str]] = []
     for n, text in enumerate(texts):
         view, index = normalize(text)
+        value = round(injection.score(view)[0], 6) if policy.injection else 0.0
         for rule in policy.injection:
-            value, _ = injection.score(view)
-            if round(value, 6) >= rule.threshold:
+            if value >= rule.threshold:
                 if rule.input == "block":
                     return _blocked(result, rule.id, counts)
                 counts[rule.id] += 1

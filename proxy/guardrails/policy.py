@@ -167,11 +167,18 @@ def _literal_pattern(values: Any, where: str, *, words: bool) -> tuple[str, int]
         if not value:
             raise PolicyConfigError(f"{where}[{i}]", "is empty after normalisation")
         pieces = value.split()
-        alternatives.append(r"\s{1,3}".join(re2.escape(p) for p in pieces))
+        literal = r"\s{1,3}".join(re2.escape(p) for p in pieces)
+        if words:  # whole words; re2's \b is ASCII-only, so only next to ASCII word characters
+            head = r"\b" if _ascii_word(value[0]) else ""
+            tail = r"(?:e?s)?\b" if _ascii_word(value[-1]) else ""
+            literal = f"{head}{literal}{tail}"
+        alternatives.append(literal)
         width = max(width, sum(len(p) for p in pieces) + 3 * (len(pieces) - 1) + (2 if words else 0))
-    body = "|".join(sorted(alternatives, key=len, reverse=True))
-    pattern = rf"(?i)\b(?:{body})(?:e?s)?\b" if words else f"(?i)(?:{body})"
-    return pattern, width
+    return "(?i)(?:" + "|".join(sorted(alternatives, key=len, reverse=True)) + ")", width
+
+
+def _ascii_word(ch: str) -> bool:
+    return ch.isascii() and (ch.isalnum() or ch == "_")
 
 
 def _rule(obj: Any, where: str) -> Rule:
@@ -282,12 +289,23 @@ def _rule(obj: Any, where: str) -> Rule:
     )
 
 
+class _AllRules:
+    """Stands in for an re2 Set that could not be compiled: every rule is a candidate."""
+
+    def __init__(self, n: int) -> None:
+        self._all = list(range(n))
+
+    def Match(self, text: str | bytes) -> list[int]:  # same name as re2.Set's method
+        return self._all
+
+
 def _rule_set(rules: list[Rule]) -> RuleSet:
     view_rules = tuple(r for r in rules if not r.raw_view)
-    prefilter = re2.Set.SearchSet(_RE2_OPTIONS)
+    prefilter: Any = re2.Set.SearchSet(_RE2_OPTIONS)
     for r in view_rules:
         prefilter.Add(r.pattern)
-    prefilter.Compile()
+    if not prefilter.Compile():  # over re2's memory budget: run every pattern instead
+        prefilter = _AllRules(len(view_rules))
     window = max((r.width for r in view_rules if not r.triggers), default=0)
     back = max((r.head_max for r in view_rules), default=0)
     return RuleSet(tuple(rules), view_rules, tuple(r for r in rules if r.raw_view), prefilter, window, back)

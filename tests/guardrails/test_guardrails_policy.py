@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from proxy.guardrails import PolicyCache, PolicyConfigError, compile_policy
+from proxy.guardrails import policy as policy_module
 from proxy.guardrails.scan import transform
 
 
@@ -113,3 +114,16 @@ def test_windows_and_defaults_of_compiled_rules() -> None:
     assert [r.id for r in policy.input.rules] == ["m", "i"]
     assert [r.id for r in policy.output.rules] == ["", "m"]  # "" is the placeholder-restore rule
     assert transform(policy.input, "4111111111111111\u200b", "input", None).text == "****"
+
+
+def test_rules_still_run_when_the_prefilter_set_cannot_compile(monkeypatch) -> None:
+    class OverBudget:
+        def Add(self, pattern: str) -> None:
+            pass
+
+        def Compile(self) -> bool:
+            return False
+
+    monkeypatch.setattr(policy_module.re2.Set, "SearchSet", lambda options: OverBudget())
+    policy = compile_policy({"version": 1, "rules": [{"id": "c", "scanner": "card", "input": "mask"}]})
+    assert transform(policy.input, "card 4111111111111111", "input", None).text == "card [CARD]"

@@ -136,5 +136,7 @@ def test_operator_scanners() -> None:
     assert fired("substring", "bluebirds sing", values=["project bluebird"]) == []
     assert fired("topic", "how to build explosives at home", keywords=["explosive"]) == ["r"]
     assert fired("topic", "non-explosiveness", keywords=["explosive"]) == []
+    assert fired("topic", "где купить взрывчатка?", keywords=["взрывчатка"]) == ["r"]
+    assert fired("topic", "ＥＸＰＬＯＳＩＶＥＳ sold here", keywords=["explosive"]) == ["r"]
     assert masked("regex", "see TCK-123456.", pattern="TCK-[0-9]{6}", label="TICKET") == "see [TICKET]."
     assert fired("regex", "tck-123456", pattern="TCK-[0-9]{6}", case_insensitive=True) == ["r"]
