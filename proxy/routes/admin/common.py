@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from domains.errors import Conflict, Invalid, NotFound
@@ -60,6 +60,8 @@ def _api_error(exc: Exception) -> ApiError | None:
         return ApiError(400, str(exc), code="invalid_request")
     if isinstance(exc, PolicyConfigError):
         return ApiError(400, f"config.{exc}", code="invalid_request", param=f"config.{exc.field}")
+    if isinstance(exc, DataError):  # e.g. a value longer than its column (PostgreSQL)
+        return ApiError(400, "A value is too long or malformed for its field.", code="invalid_request")
     if isinstance(exc, IntegrityError):
         return ApiError(409, "The change conflicts with the current state; retry.", code="conflict")
     return None

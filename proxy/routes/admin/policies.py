@@ -71,7 +71,7 @@ async def active_policy(request: web.Request) -> web.Response:
 @route("GET", "/admin/v1/audit")
 async def list_audit(request: web.Request) -> web.Response:
     raw = request.query.get("limit", str(DEFAULT_AUDIT_LIMIT))
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_AUDIT_LIMIT:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 6 and 1 <= int(raw) <= MAX_AUDIT_LIMIT):
         raise bad_request(
             f"limit must be an integer from 1 to {MAX_AUDIT_LIMIT}.", param="limit", code="invalid_request"
         )
