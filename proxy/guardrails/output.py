@@ -115,14 +115,14 @@ class OutputGuard:
         n = len(c.view)
         scan = min(n - self._rules.window - 1, n - self._trigger_tail)
         for t, width, head_width, regex in self._triggers:
-            p = c.view.find(t, max(0, n - width), scan)
+            p = c.view.find(t, max(0, n - width), scan + len(t) - 1)  # occurrences starting before scan
             while p != -1:
                 # A prefix followed by enough text that the pattern's head does not match is no
                 # candidate ("-----BEGIN CERTIFICATE", "task-force"): keep looking after it.
                 if p == 0 or n - p <= head_width or regex.match(c.view, p) is not None:
                     scan = p
                     break
-                p = c.view.find(t, p + 1, scan)
+                p = c.view.find(t, p + 1, scan + len(t) - 1)
         return scan, scan - self._rules.back
 
     def _advance(self, c: _Choice, *, final: bool) -> GuardDelta:

@@ -114,7 +114,7 @@ def render(raw: str, hits: list[Hit], end: int, stage: str, vault: Vault | None)
             continue
         pieces.append(raw[pos : h.start])
         if action == "restore":
-            original = vault.restore(raw[h.start : h.end]) if vault is not None else None
+            original = vault.restore(h.value) if vault is not None else None
             pieces.append(raw[h.start : h.end] if original is None else original)
         elif action == "pseudonymize" and vault is not None:
             pieces.append(vault.placeholder(h.rule.label, h.value))

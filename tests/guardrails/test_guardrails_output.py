@@ -67,6 +67,7 @@ def test_placeholder_split_across_chunks_is_restored(policy) -> None:
     guard = OutputGuard(policy, result.vault)
     text, _ = stream(guard, ["Hello <EM", "AIL", "_1>", "! I will write to <EMAIL_1", "> and bob@corp.io."])
     assert text == "Hello ann@corp.io! I will write to ann@corp.io and [EMAIL]."
+    assert OutputGuard(policy, result.vault).apply_full("＜EMAIL_1＞").text == "ann@corp.io"  # fullwidth
 
 
 def test_unknown_placeholders_and_other_vaults_are_not_restored(policy) -> None:
