@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -56,7 +57,7 @@ async def guard_url() -> AsyncIterator[tuple[str, list]]:
         await runner.cleanup()
 
 
-def config(url: str, fail_mode: str, timeout_ms: int = 2000) -> ClassifierConfig:
+def config(url: str, fail_mode: str, timeout_ms: int = 10000) -> ClassifierConfig:
     policy = compile_policy(
         {
             "version": 1,
@@ -111,8 +112,11 @@ async def test_errors_follow_the_fail_mode(guard_url, text: str, fail_mode: str,
 
 
 async def test_unreachable_guard_fails_closed() -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
     async with aiohttp.ClientSession() as session:
-        url = "http://127.0.0.1:9/v1/chat/completions"
+        url = f"http://127.0.0.1:{port}/v1/chat/completions"
         result = await run_classifier(
             config(url, "closed"), ChatClassifier(url, "g", session=session), user("hi")
         )
