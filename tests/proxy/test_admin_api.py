@@ -430,6 +430,11 @@ def test_grants(world):
     listed = admin.ok("GET", "/admin/v1/domains/grants/models")["data"]
     assert [(g["alias"], g["enabled"]) for g in listed] == [("chat", True), ("org/big:v2", False)]
 
+    everywhere = admin.ok("GET", "/admin/v1/grants")["data"]
+    assert {("grants", "chat"), ("grants", "org/big:v2")} <= {(g["domain"], g["alias"]) for g in everywhere}
+    assert admin.ok("GET", "/admin/v1/grants?domain=grants")["data"] == listed
+    admin.err("GET", "/admin/v1/grants?domain=ghost", status=404, code="not_found")
+
     assert admin.ok("DELETE", "/admin/v1/domains/grants/models/org/big:v2")["deleted"] is True
     admin.err("DELETE", "/admin/v1/domains/grants/models/org/big:v2", status=404, code="not_found")
     admin.err(
@@ -518,7 +523,9 @@ def test_identity_providers(world):
     added = admin.ok("POST", "/admin/v1/domains/idp/identity-providers", body, status=201)
     assert added["issuer"] == body["issuer"] and added["algorithms"] == ["RS256"] and added["domain"] == "idp"
     listed = admin.ok("GET", "/admin/v1/domains/idp/identity-providers")["data"]
-    assert [p["issuer"] for p in listed] == [body["issuer"]]
+    assert [p["issuer"] for p in listed] == [body["issuer"]] and listed[0]["domain"] == "idp"
+    assert admin.ok("GET", "/admin/v1/identity-providers?domain=idp")["data"] == listed
+    assert body["issuer"] in [p["issuer"] for p in admin.ok("GET", "/admin/v1/identity-providers")["data"]]
     admin.err("POST", "/admin/v1/domains/idp/identity-providers", body, status=409, code="conflict")
     other = body | {"issuer": "https://idp.example/other"}
     err = admin.err(

@@ -67,8 +67,13 @@ def _api_error(exc: Exception) -> ApiError | None:
     return None
 
 
-async def run_in_session(request: web.Request, action: Callable[[Session, str], Any]) -> Any:
-    """Authenticate the operator, then run one unit of work (one transaction) in a worker thread."""
+async def run_in_session(
+    request: web.Request, action: Callable[[Session, str], Any], *, changes: bool = True
+) -> Any:
+    """Authenticate the operator, then run one unit of work (one transaction) in a worker thread.
+
+    After a change (`changes`), the proxy's caches are dropped so it applies here at once.
+    """
     actor = _operator(request)
     factory = request.app["session_factory"]
 
@@ -83,7 +88,8 @@ async def run_in_session(request: web.Request, action: Callable[[Session, str], 
         if mapped is None:
             raise
         raise mapped from None
-    request.app[DIRECTORY].invalidate()
+    if changes:
+        request.app[DIRECTORY].invalidate()
     return result
 
 

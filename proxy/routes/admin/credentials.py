@@ -69,14 +69,18 @@ def _expiry(body: dict[str, Any]) -> datetime | None:
 async def list_keys(request: web.Request) -> web.Response:
     domain = request.query.get("domain")
     return listing(
-        await run_in_session(request, lambda s, _a: [_key_row(s, k) for k in keys.list_keys(s, domain)])
+        await run_in_session(
+            request, lambda s, _a: [_key_row(s, k) for k in keys.list_keys(s, domain)], changes=False
+        )
     )
 
 
 @route("GET", "/admin/v1/keys/{key_id}")
 async def get_key(request: web.Request) -> web.Response:
     key_id = request.match_info["key_id"]
-    return one(await run_in_session(request, lambda s, _a: _key_row(s, keys.get_key(s, key_id))))
+    return one(
+        await run_in_session(request, lambda s, _a: _key_row(s, keys.get_key(s, key_id)), changes=False)
+    )
 
 
 @route("POST", "/admin/v1/domains/{name}/keys")
@@ -124,14 +128,21 @@ async def rotate_key(request: web.Request) -> web.Response:
 # ---- identity providers ------------------------------------------------------------------------
 
 
+def _idp_rows(session: Session, domain: str | None) -> list[dict[str, Any]]:
+    names = {d.id: d.name for d in tenants.list_domains(session)}
+    return [as_dict(p, domain=names.get(p.domain_id)) for p in idp.list_identity_providers(session, domain)]
+
+
+@route("GET", "/admin/v1/identity-providers")
+async def list_all_identity_providers(request: web.Request) -> web.Response:
+    domain = request.query.get("domain")
+    return listing(await run_in_session(request, lambda s, _a: _idp_rows(s, domain), changes=False))
+
+
 @route("GET", "/admin/v1/domains/{name}/identity-providers")
 async def list_identity_providers(request: web.Request) -> web.Response:
     domain = request.match_info["name"]
-
-    def action(s: Session, _actor: str) -> list[dict[str, Any]]:
-        return [as_dict(p, domain=domain) for p in idp.list_identity_providers(s, domain)]
-
-    return listing(await run_in_session(request, action))
+    return listing(await run_in_session(request, lambda s, _a: _idp_rows(s, domain), changes=False))
 
 
 @route("POST", "/admin/v1/domains/{name}/identity-providers")

@@ -30,7 +30,7 @@ async def list_policies(request: web.Request) -> web.Response:
     def action(s: Session, _actor: str) -> list[dict[str, Any]]:
         return [as_dict(p, domain=domain) for p in policies.list_policy_versions(s, domain)]
 
-    return listing(await run_in_session(request, action))
+    return listing(await run_in_session(request, action, changes=False))
 
 
 @route("POST", "/admin/v1/domains/{name}/guardrail-policies")
@@ -63,7 +63,9 @@ async def active_policy(request: web.Request) -> web.Response:
     domain = request.match_info["name"]
     return one(
         await run_in_session(
-            request, lambda s, _a: as_dict(policies.get_active_policy(s, domain), domain=domain)
+            request,
+            lambda s, _a: as_dict(policies.get_active_policy(s, domain), domain=domain),
+            changes=False,
         )
     )
 
@@ -77,5 +79,7 @@ async def list_audit(request: web.Request) -> web.Response:
         )
     limit = int(raw)
     return listing(
-        await run_in_session(request, lambda s, _a: [as_dict(e) for e in audit.list_events(s, limit=limit)])
+        await run_in_session(
+            request, lambda s, _a: [as_dict(e) for e in audit.list_events(s, limit=limit)], changes=False
+        )
     )

@@ -50,12 +50,24 @@ def _grant_row(session: Session, grant: Any) -> dict[str, Any]:
     return as_dict(grant, domain=domain.name, deployment=grant.deployment.name)
 
 
+def _grant_rows(session: Session, domain: str | None) -> list[dict[str, Any]]:
+    names = {d.id: d.name for d in tenants.list_domains(session)}
+    return [
+        as_dict(g, domain=names.get(g.domain_id), deployment=g.deployment.name)
+        for g in grants.list_grants(session, domain)
+    ]
+
+
 # ---- domains ---------------------------------------------------------------------------------
 
 
 @route("GET", "/admin/v1/domains")
 async def list_domains(request: web.Request) -> web.Response:
-    return listing(await run_in_session(request, lambda s, _a: [as_dict(d) for d in tenants.list_domains(s)]))
+    return listing(
+        await run_in_session(
+            request, lambda s, _a: [as_dict(d) for d in tenants.list_domains(s)], changes=False
+        )
+    )
 
 
 @route("POST", "/admin/v1/domains")
@@ -71,7 +83,9 @@ async def create_domain(request: web.Request) -> web.Response:
 @route("GET", "/admin/v1/domains/{name}")
 async def get_domain(request: web.Request) -> web.Response:
     name = request.match_info["name"]
-    return one(await run_in_session(request, lambda s, _a: as_dict(tenants.get_domain(s, name))))
+    return one(
+        await run_in_session(request, lambda s, _a: as_dict(tenants.get_domain(s, name)), changes=False)
+    )
 
 
 @route("PATCH", "/admin/v1/domains/{name}")
@@ -103,7 +117,9 @@ async def enable_domain(request: web.Request) -> web.Response:
 @route("GET", "/admin/v1/deployments")
 async def list_deployments(request: web.Request) -> web.Response:
     return listing(
-        await run_in_session(request, lambda s, _a: [as_dict(d) for d in deployments.list_deployments(s)])
+        await run_in_session(
+            request, lambda s, _a: [as_dict(d) for d in deployments.list_deployments(s)], changes=False
+        )
     )
 
 
@@ -124,7 +140,11 @@ async def add_deployment(request: web.Request) -> web.Response:
 @route("GET", "/admin/v1/deployments/{name}")
 async def get_deployment(request: web.Request) -> web.Response:
     name = request.match_info["name"]
-    return one(await run_in_session(request, lambda s, _a: as_dict(deployments.get_deployment(s, name))))
+    return one(
+        await run_in_session(
+            request, lambda s, _a: as_dict(deployments.get_deployment(s, name)), changes=False
+        )
+    )
 
 
 @route("PATCH", "/admin/v1/deployments/{name}")
@@ -160,12 +180,16 @@ async def enable_deployment(request: web.Request) -> web.Response:
 # ---- grants ------------------------------------------------------------------------------------
 
 
+@route("GET", "/admin/v1/grants")
+async def list_all_grants(request: web.Request) -> web.Response:
+    domain = request.query.get("domain")
+    return listing(await run_in_session(request, lambda s, _a: _grant_rows(s, domain), changes=False))
+
+
 @route("GET", "/admin/v1/domains/{name}/models")
 async def list_grants(request: web.Request) -> web.Response:
     name = request.match_info["name"]
-    return listing(
-        await run_in_session(request, lambda s, _a: [_grant_row(s, g) for g in grants.list_grants(s, name)])
-    )
+    return listing(await run_in_session(request, lambda s, _a: _grant_rows(s, name), changes=False))
 
 
 @route("PUT", "/admin/v1/domains/{name}/models/{alias:.+}")
