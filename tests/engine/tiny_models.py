@@ -211,3 +211,21 @@ def write_tiny_gguf(model_dir: Path, path: Path, quantize_matrices: bool = False
     writer.write_tensors_to_file()
     writer.close()
     return path
+
+
+def hf_reference_model(hf_config: dict, state_dict: dict[str, torch.Tensor]):
+    """An HF transformers model holding state_dict (e.g. from engine.loader.gguf.read_gguf), built without
+    random initialisation: on the meta device, then the tensors assigned and the rotary buffers rebuilt."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    fields = {k: v for k, v in hf_config.items() if k not in ("model_type", "architectures")}
+    config = AutoConfig.for_model(hf_config["model_type"], **fields)
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config)
+    result = model.load_state_dict(state_dict, strict=False, assign=True)
+    allowed_missing = ["lm_head.weight"] if config.tie_word_embeddings else []
+    if result.unexpected_keys or result.missing_keys != allowed_missing:
+        raise ValueError(f"state dict does not fit {type(model).__name__}: {result}")
+    model.tie_weights()
+    model.model.rotary_emb = type(model.model.rotary_emb)(config)
+    return model.eval()
