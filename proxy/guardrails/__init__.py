@@ -7,6 +7,7 @@ The proxy calls:
 See README.md.
 """
 
+from proxy.guardrails.cache import PolicyCache, cached_policy
 from proxy.guardrails.classifier import (
     ChatClassifier,
     Classifier,
@@ -18,13 +19,7 @@ from proxy.guardrails.classifier import (
 from proxy.guardrails.errors import PolicyConfigError, blocked_error
 from proxy.guardrails.input import InputResult, estimate_tokens, scan_request
 from proxy.guardrails.output import GuardDelta, OutputGuard
-from proxy.guardrails.policy import (
-    ClassifierConfig,
-    CompiledPolicy,
-    PolicyCache,
-    cached_policy,
-    compile_policy,
-)
+from proxy.guardrails.policy import ClassifierConfig, CompiledPolicy, compile_policy
 from proxy.guardrails.vault import Vault
 
 __all__ = [
