@@ -1,0 +1,213 @@
+"""`teecube bench throughput`: offline output tok/s of the engine on N concurrent random-token requests,
+beside HF transformers `generate` on the same prompts one at a time, in the same run. Prints one JSON object.
+
+The workload (what is asked) is built apart from the runners (who answers), so other model sources
+(random weights of a named shape, say) can plug in without touching either.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from engine.cli import BUNDLED, bundled_model_path
+
+CONFIG_KEYS = ("device", "max_num_seqs", "max_num_batched_tokens", "block_size", "max_model_len")
+
+
+@dataclass(slots=True)
+class Workload:
+    prompts: list[list[int]]
+    output_lens: list[int]
+    seed: int
+
+    @property
+    def prompt_tokens(self) -> int:
+        return sum(len(p) for p in self.prompts)
+
+    @property
+    def output_tokens(self) -> int:
+        return sum(self.output_lens)
+
+
+def parse_range(text: str) -> tuple[int, int]:
+    """ "32" -> (32, 32); "100-1024" -> (100, 1024)."""
+    lo, _, hi = text.partition("-")
+    return int(lo), int(hi or lo)
+
+
+def random_workload(
+    num_prompts: int, input_len: tuple[int, int], output_len: tuple[int, int], vocab_size: int, seed: int = 0
+) -> Workload:
+    """Random token ids (nano-vllm's workload shape): lengths uniform in the given inclusive ranges."""
+    rng = random.Random(seed)
+    high = min(vocab_size, 10_000) - 1
+    prompts = [[rng.randint(0, high) for _ in range(rng.randint(*input_len))] for _ in range(num_prompts)]
+    return Workload(prompts, [rng.randint(*output_len) for _ in range(num_prompts)], seed)
+
+
+def resolve_model(model: str) -> str:
+    return str(bundled_model_path()) if model == BUNDLED else model
+
+
+def run_engine(llm: Any, workload: Workload) -> dict[str, Any]:
+    from engine.sampling_params import SamplingParams
+
+    llm.generate([workload.prompts[0][:8]], SamplingParams(max_tokens=2, ignore_eos=True), use_tqdm=False)
+    params = [SamplingParams(temperature=0, max_tokens=n, ignore_eos=True) for n in workload.output_lens]
+    start = time.perf_counter()
+    outs = llm.generate(workload.prompts, params, use_tqdm=False)
+    elapsed = time.perf_counter() - start
+    produced = sum(len(o.outputs[0].token_ids) for o in outs)
+    stats = llm.stats()
+    return {
+        "elapsed_s": round(elapsed, 3),
+        "output_tokens": produced,
+        "output_tok_per_s": round(produced / elapsed, 2),
+        "total_tok_per_s": round((produced + workload.prompt_tokens) / elapsed, 2),
+        "num_preemptions": stats.num_preemptions,
+        "num_kv_blocks": stats.total_blocks,
+    }
+
+
+def load_hf(model_path: str) -> torch.nn.Module:
+    """The HF transformers model with the same weights: from an HF directory, or from a GGUF's state dict."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    path = Path(model_path)
+    if path.is_dir() and (path / "config.json").exists():
+        return AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+    from transformers.initialization import no_init_weights
+
+    from engine.loader.gguf import read_gguf
+
+    hf_config, state_dict, _ = read_gguf(path)
+    with no_init_weights():
+        model = AutoModelForCausalLM.from_config(AutoConfig.for_model(**hf_config), dtype=torch.float32)
+    model.load_state_dict(state_dict, strict=False)
+    model.tie_weights()
+    return model.eval()
+
+
+@torch.inference_mode()
+def run_hf(model: torch.nn.Module, workload: Workload) -> dict[str, Any]:
+    """HF `generate`, one request at a time, greedy, exactly output_len new tokens."""
+
+    def generate(prompt: list[int], n: int) -> int:
+        ids = torch.tensor([prompt])
+        out = model.generate(
+            ids, do_sample=False, max_new_tokens=n, min_new_tokens=n, eos_token_id=None, pad_token_id=0
+        )
+        return out.shape[1] - ids.shape[1]
+
+    generate(workload.prompts[0][:8], 2)
+    start = time.perf_counter()
+    produced = sum(generate(p, n) for p, n in zip(workload.prompts, workload.output_lens, strict=True))
+    elapsed = time.perf_counter() - start
+    return {
+        "elapsed_s": round(elapsed, 3),
+        "output_tokens": produced,
+        "output_tok_per_s": round(produced / elapsed, 2),
+        "total_tok_per_s": round((produced + workload.prompt_tokens) / elapsed, 2),
+    }
+
+
+def machine_info(device: str) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "device": device,
+    }
+    if hasattr(os, "getloadavg"):
+        info["loadavg_1m"] = round(os.getloadavg()[0], 2)
+    if device.startswith("cuda") and torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name()
+    return info
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="teecube bench throughput", description=__doc__.splitlines()[0])
+    p.add_argument("--model", default=BUNDLED, help="'bundled', an HF directory or a .gguf file")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--dtype", default="auto")
+    p.add_argument("--num-prompts", type=int, default=32)
+    p.add_argument("--input-len", default="32", help="N or MIN-MAX (uniform)")
+    p.add_argument("--output-len", default="64", help="N or MIN-MAX (uniform)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-num-seqs", type=int, default=256)
+    p.add_argument("--max-num-batched-tokens", type=int, default=None)
+    p.add_argument("--num-kv-blocks", type=int, default=None)
+    p.add_argument("--max-model-len", type=int, default=None)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument("--skip-hf", action="store_true", help="do not run the HF transformers baseline")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from engine.llm import LLM
+
+    model_path = resolve_model(args.model)
+    llm = LLM(
+        model_path,
+        device=args.device,
+        dtype=args.dtype,
+        max_num_seqs=args.max_num_seqs,
+        max_num_batched_tokens=args.max_num_batched_tokens,
+        num_kv_blocks=args.num_kv_blocks,
+        max_model_len=args.max_model_len,
+        seed=args.seed,
+    )
+    workload = random_workload(
+        args.num_prompts,
+        parse_range(args.input_len),
+        parse_range(args.output_len),
+        llm.spec.vocab_size,
+        args.seed,
+    )
+    ours = run_engine(llm, workload)
+    config, dtype = llm.config, llm.spec.dtype
+    hf = None
+    if not args.skip_hf:
+        del llm
+        hf = run_hf(load_hf(model_path), workload)
+    result = {
+        "bench": "throughput",
+        "model": args.model,
+        "num_prompts": args.num_prompts,
+        "input_len": args.input_len,
+        "output_len": args.output_len,
+        "seed": args.seed,
+        "prompt_tokens": workload.prompt_tokens,
+        "output_tokens": workload.output_tokens,
+        "engine": ours,
+        "hf": hf,
+        "ratio": round(ours["output_tok_per_s"] / hf["output_tok_per_s"], 2) if hf else None,
+        "config": {
+            **{k: v for k, v in asdict(config).items() if k in CONFIG_KEYS},
+            "dtype": str(dtype).removeprefix("torch."),
+        },
+        "machine": machine_info(config.device),
+    }
+    json.dump(result, sys.stdout)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
