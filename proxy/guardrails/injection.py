@@ -136,10 +136,16 @@ for _, _, _p in _FAMILIES:
 _FOLDED_SET.Compile()
 
 
+# Cyrillic and Greek letters that look Latin (NFKC keeps them apart), lower case.
+_CONFUSABLES = str.maketrans(
+    "аеорсуххіјѕԁһӏԛԝοαεινκτρυχ\u2019", "aeopcyxxijsdhlqwoaeivktpux'"
+)
+
+
 def fold(view: str) -> bytes:
-    """Lower case, leetspeak undone, punctuation -> one space, quotes at word edges dropped."""
+    """Lower case, look-alikes and leetspeak undone, punctuation -> one space, edge quotes dropped."""
     if not view.isascii():
-        view = view.lower().replace("\u2019", "'")
+        view = view.lower().translate(_CONFUSABLES)
     data = view.encode().lower().translate(_FOLD_BYTES)
     folded = b" " + b" ".join(data.split()) + b" "
     return folded.replace(b" '", b" ").replace(b"' ", b" ") if b"'" in folded else folded
