@@ -266,6 +266,11 @@ def test_bad_bodies_are_400_or_413_naming_the_problem(world):
     admin = world["admin"]
     admin.err("POST", "/admin/v1/domains", content=b"{not json", status=400, code="invalid_json")
     admin.err("POST", "/admin/v1/domains", [1, 2], status=400, code="invalid_json")
+    admin.err("POST", "/admin/v1/domains", content=b"[" * 200_000, status=400, code="invalid_json")
+    err = admin.err(
+        "POST", "/admin/v1/domains", {"name": "bodies", "max_n": 10**30}, status=400, code="invalid_request"
+    )
+    assert err["param"] == "max_n"
     err = admin.err(
         "POST", "/admin/v1/domains", {"name": "bodies", "colour": "red"}, status=400, code="unknown_field"
     )

@@ -20,7 +20,10 @@ MAX_BODY_BYTES = 256 * 1024
 
 _CHECKS: dict[str, tuple[str, Any]] = {
     "str": ("a string", lambda v: isinstance(v, str)),
-    "int": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "int": (
+        "an integer below 2^31",
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and abs(v) < 2**31,
+    ),
     "bool": ("a boolean", lambda v: isinstance(v, bool)),
     "object": ("a JSON object", lambda v: isinstance(v, dict)),
     "str_list": ("a list of strings", lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v)),
@@ -50,7 +53,7 @@ async def _read(request: web.Request) -> Any:
         return {}
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise bad_request("We could not parse the JSON body of your request.", code="invalid_json") from None
 
 
