@@ -12,6 +12,7 @@ import jinja2
 from jinja2.ext import loopcontrols
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from tokenizers import Tokenizer as HFTokenizer
+from tokenizers import processors
 
 from engine.errors import ModelLoadError
 
@@ -48,8 +49,17 @@ class Tokenizer:
         try:
             tokenizer = HFTokenizer.from_file(str(path / "tokenizer.json"))
             config = _read_json(path / "tokenizer_config.json")
-        except (Exception, json.JSONDecodeError) as e:
+        except Exception as e:  # tokenizers raises a bare Exception on a malformed file
             raise ModelLoadError(f"{path}: cannot read tokenizer: {e}") from e
+        bos_token = _token_content(config.get("bos_token"))
+        if config.get("add_bos_token") and bos_token and tokenizer.post_processor is None:
+            # transformers' Llama tokenizer adds this at load time when tokenizer.json lacks it
+            bos_id = tokenizer.token_to_id(bos_token)
+            tokenizer.post_processor = processors.TemplateProcessing(
+                single=f"{bos_token} $A",
+                pair=f"{bos_token} $A {bos_token} $B",
+                special_tokens=[(bos_token, bos_id)],
+            )
         chat_template = config.get("chat_template")
         if isinstance(chat_template, list):
             chat_template = next((t["template"] for t in chat_template if t.get("name") == "default"), None)
@@ -58,7 +68,7 @@ class Tokenizer:
         return cls(
             tokenizer,
             chat_template=chat_template,
-            bos_token=_token_content(config.get("bos_token")),
+            bos_token=bos_token,
             eos_token=_token_content(config.get("eos_token")),
             eos_token_ids=eos_token_ids,
         )

@@ -201,6 +201,19 @@ def test_missing_tensor_and_missing_files(tiny_llama, tmp_path):
         load_model(model_path=str(tmp_path / "nowhere"))
 
 
+def test_missing_or_corrupt_config_and_tokenizer(tiny_llama, tmp_path):
+    path = _copy_model(tiny_llama, tmp_path / "m")
+    (path / "tokenizer.json").unlink()
+    with pytest.raises(ModelLoadError, match=r"no tokenizer\.json"):
+        load_model(model_path=str(path))
+    (path / "config.json").write_text('{"architectures": ["LlamaForCausalLM"], ')
+    with pytest.raises(ModelLoadError, match="not valid JSON"):
+        load_model(model_path=str(path))
+    (path / "config.json").unlink()
+    with pytest.raises(ModelLoadError, match=r"no config\.json"):
+        load_model(model_path=str(path))
+
+
 def test_garbage_and_truncated_gguf(bundled_model, tmp_path):
     garbage = tmp_path / "garbage.gguf"
     garbage.write_bytes(os.urandom(4096))

@@ -170,3 +170,21 @@ def test_detokenizer_deltas_concatenate_to_decode(gguf_tok, prompt, text):
     if "\ufffd" not in full:
         assert "".join(deltas) == full
     assert all("\ufffd" not in d for d in deltas) or "\ufffd" in full
+
+
+def test_add_bos_token_without_post_processor(tiny_dir, tmp_path):
+    """Llama-style tokenizer_config (add_bos_token) over a tokenizer.json without a post-processor."""
+    import json
+
+    tokenizer_json = json.loads((tiny_dir / "tokenizer.json").read_text())
+    tokenizer_json["post_processor"] = None
+    (tmp_path / "tokenizer.json").write_text(json.dumps(tokenizer_json))
+    config = json.loads((tiny_dir / "tokenizer_config.json").read_text())
+    (tmp_path / "tokenizer_config.json").write_text(
+        json.dumps({**config, "bos_token": "<|endoftext|>", "add_bos_token": True})
+    )
+    tokenizer = Tokenizer.from_pretrained(tmp_path)
+    bos = tokenizer.token_to_id("<|endoftext|>")
+    assert tokenizer.bos_token_id == bos
+    assert tokenizer.encode("hi", add_special_tokens=True) == [bos, *tokenizer.encode("hi")]
+    assert bos not in tokenizer.encode("hi")
