@@ -85,10 +85,11 @@ async def one_request(session: aiohttp.ClientSession, url: str, body: dict[str, 
                     continue
                 data = line[5:].strip()
                 if data == b"[DONE]":
+                    res.ok = True
                     break
                 chunk = json.loads(data)
                 if "error" in chunk:
-                    res.error = "stream error"
+                    res.error = f"stream error {chunk['error'].get('code') or ''}".strip()
                     return res
                 if chunk.get("usage"):
                     res.prompt_tokens = chunk["usage"]["prompt_tokens"]
@@ -101,9 +102,8 @@ async def one_request(session: aiohttp.ClientSession, url: str, body: dict[str, 
                         res.itl.append(now - last)
                     last = now
         res.latency = time.perf_counter() - start
-        res.ok = res.ttft > 0.0
     except (TimeoutError, aiohttp.ClientError) as exc:
-        res.error = type(exc).__name__
+        res.ok, res.error = False, type(exc).__name__
     return res
 
 
@@ -161,11 +161,12 @@ def summarize(
     ok = [r for r in results if r.ok]
     input_tokens = sum(r.prompt_tokens for r in ok)
     output_tokens = sum(r.output_tokens for r in ok)
-    tpot = [(r.latency - r.ttft) / (r.output_tokens - 1) for r in ok if r.output_tokens > 1]
+    timed = [r for r in ok if r.ttft > 0.0]  # a stream whose tokens all decode to "" has no TTFT
+    tpot = [(r.latency - r.ttft) / (r.output_tokens - 1) for r in timed if r.output_tokens > 1]
     errors: dict[str, int] = {}
     for r in results:
         if not r.ok:
-            errors[r.error or "no tokens"] = errors.get(r.error or "no tokens", 0) + 1
+            errors[r.error or "no [DONE]"] = errors.get(r.error or "no [DONE]", 0) + 1
     return {
         "bench": "serve",
         "base_url": base_url,
@@ -186,7 +187,7 @@ def summarize(
         "request_throughput": round(len(ok) / duration, 4),
         "output_throughput": round(output_tokens / duration, 3),
         "total_token_throughput": round((input_tokens + output_tokens) / duration, 3),
-        "ttft_ms": _stats_ms([r.ttft for r in ok]),
+        "ttft_ms": _stats_ms([r.ttft for r in timed]),
         "tpot_ms": _stats_ms(tpot),
         "itl_ms": _stats_ms([x for r in ok for x in r.itl]),
         "e2el_ms": _stats_ms([r.latency for r in ok]),
