@@ -9,6 +9,8 @@ captures a negation ("don't ignore the previous instructions") does not count.
 
 from __future__ import annotations
 
+import re
+
 import re2
 
 _OPTIONS = re2.Options()
@@ -137,15 +139,17 @@ _FOLDED_SET.Compile()
 
 
 # Cyrillic and Greek letters that look Latin (NFKC keeps them apart), lower case.
-_CONFUSABLES = str.maketrans(
-    "аеорсуххіјѕԁһӏԛԝοαεινκτρυχ\u2019", "aeopcyxxijsdhlqwoaeivktpux'"
-)
+_LOOKALIKES = "аеорсуххіјѕԁһӏԛԝοαεινκτρυχ\u2019"
+_CONFUSABLES = str.maketrans(_LOOKALIKES, "aeopcyxxijsdhlqwoaeivktpux'")
+_HAS_LOOKALIKE = re.compile(f"[{_LOOKALIKES}]")  # one character class (text is lower-cased): linear
 
 
 def fold(view: str) -> bytes:
     """Lower case, look-alikes and leetspeak undone, punctuation -> one space, edge quotes dropped."""
     if not view.isascii():
-        view = view.lower().translate(_CONFUSABLES)
+        view = view.lower()
+        if _HAS_LOOKALIKE.search(view):
+            view = view.translate(_CONFUSABLES)
     data = view.encode().lower().translate(_FOLD_BYTES)
     folded = b" " + b" ".join(data.split()) + b" "
     return folded.replace(b" '", b" ").replace(b"' ", b" ") if b"'" in folded else folded
