@@ -40,18 +40,25 @@ def gather_context(
 def paged_attention(
     q: torch.Tensor, kv_cache: torch.Tensor, meta: AttentionMetadata, scale: float
 ) -> torch.Tensor:
-    """q: [T, num_heads, head_dim] (new tokens, already stored in the cache) -> [T, num_heads, head_dim]."""
+    """q: [T, num_heads, head_dim] (new tokens, already stored in the cache) -> [T, num_heads, head_dim].
+
+    Sequences with one new token are attended together; each longer chunk (prefill) on its own."""
     if meta.max_query_len == 1:
         return _decode_attention(q, kv_cache, meta.block_tables, meta.seq_lens, meta.max_seq_len, scale)
     out = torch.empty_like(q)
-    starts = meta.query_start_loc.tolist()
-    seq_lens = meta.seq_lens.tolist()
-    for i, seq_len in enumerate(seq_lens):
-        start, end = starts[i], starts[i + 1]
-        if end == start:
+    query_lens = meta.query_start_loc.diff()
+    is_decode = query_lens == 1
+    if is_decode.any():
+        rows = meta.query_start_loc[:-1][is_decode]
+        block_tables, seq_lens = meta.block_tables[is_decode], meta.seq_lens[is_decode]
+        out[rows] = _decode_attention(q[rows], kv_cache, block_tables, seq_lens, meta.max_seq_len, scale)
+    starts, seq_lens = meta.query_start_loc.tolist(), meta.seq_lens.tolist()
+    for i, query_len in enumerate(query_lens.tolist()):
+        if query_len < 2:
             continue
+        start, end, seq_len = starts[i], starts[i + 1], seq_lens[i]
         k, v = gather_context(kv_cache, meta.block_tables[i : i + 1], seq_len)
-        query_pos = torch.arange(seq_len - (end - start), seq_len, device=q.device)
+        query_pos = torch.arange(seq_len - query_len, seq_len, device=q.device)
         mask = torch.arange(seq_len, device=q.device)[None, :] <= query_pos[:, None]
         out[start:end] = _sdpa(q[start:end].unsqueeze(0), k, v, mask[None, None], scale)[0]
     return out
