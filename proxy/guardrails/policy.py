@@ -93,6 +93,10 @@ class CompiledPolicy:
     max_input_tokens: int | None
     classifier: ClassifierConfig | None
 
+    @property
+    def pseudonymizes(self) -> bool:
+        return any(r.input == "pseudonymize" for r in self.input.rules)
+
 
 RESTORE_RULE = Rule(
     id="",

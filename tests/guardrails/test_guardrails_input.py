@@ -123,3 +123,9 @@ def test_invisible_characters_are_stripped_and_logged_rules_counted(policy) -> N
 def test_unknown_route_is_rejected(policy) -> None:
     with pytest.raises(ValueError, match="route"):
         scan_request(policy, chat("x"), route="embeddings")  # type: ignore[arg-type]
+
+
+def test_placeholders_the_tenant_wrote_are_never_issued(policy) -> None:
+    result = scan_request(policy, chat("literal <EMAIL_1> and <email_2>; mine is ann@corp.io"), route="chat")
+    assert result.body["messages"][0]["content"] == "literal <EMAIL_1> and <email_2>; mine is <EMAIL_2>"
+    assert result.vault.restore("<EMAIL_1>") is None and result.vault.restore("<EMAIL_2>") == "ann@corp.io"
