@@ -7,6 +7,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from attestation import client
 from attestation import policy as policy_mod
@@ -28,6 +29,10 @@ CLAIM_LINES = (
     ("firmware", "SEV firmware"),
     ("vmpl", "VMPL"),
     ("csp_id", "cloud provider"),
+    ("mr_td", "MRTD (hash of the TD's initial contents)"),
+    ("fmspc", "platform (FMSPC)"),
+    ("tcb_status", "TCB status (Intel collateral)"),
+    ("qe_tcb_status", "quoting enclave TCB status"),
 )
 
 
@@ -73,13 +78,29 @@ def _policy(args: argparse.Namespace) -> policy_mod.Policy | None:
     return client.default_policy()
 
 
+def _collateral(args: argparse.Namespace) -> Any:
+    """`--collateral` files/directories as an `attestation.tdx.TdxCollateral`, or None."""
+    if not args.collateral:
+        return None
+    tdx = client.optional_module("attestation.tdx")
+    if tdx is None:
+        raise policy_mod.ModuleNotAvailable("TDX verification is not available in this build")
+    return tdx.TdxCollateral.load(*args.collateral)
+
+
 def _offline(
     args: argparse.Namespace, pol: policy_mod.Policy | None, now: datetime | None
 ) -> client.Appraisal:
     data = Path(args.evidence).read_bytes()
     if data.lstrip()[:1] == b"{":
         bundle = Bundle.loads(data)
-        ap = client.appraise(bundle, policy=pol, trusted_simulated_root=args.trust_simulated_root, now=now)
+        ap = client.appraise(
+            bundle,
+            policy=pol,
+            trusted_simulated_root=args.trust_simulated_root,
+            now=now,
+            tdx_collateral=_collateral(args),
+        )
         ap.notes.append("Offline check: freshness and the live TLS key were not checked")
         return ap
     kind = args.kind or "sev-snp"
@@ -103,7 +124,10 @@ def _offline(
                 [client.failed_verdict("tdx", "available", "TDX verification is not available")]
             )
         tpol = tdx.TdxPolicy(allow_debug=True, require_collateral=False) if pol is None else pol.tdx
-        return client.Appraisal([tdx.check(data, policy=tpol, now=now)])
+        if tpol is None:
+            refused = client.failed_verdict("tdx", "policy", "Your policy has no [tdx] section: not accepted")
+            return client.Appraisal([refused])
+        return client.Appraisal([tdx.check(data, collateral=_collateral(args), policy=tpol, now=now)])
     nvgpu = client.optional_module("attestation.nvgpu")
     if nvgpu is None:
         return client.Appraisal(
@@ -135,6 +159,13 @@ def verify_main(argv: list[str]) -> int:
     p.add_argument("--chain", help="ASK+ARK chain (PEM) for a raw SNP report; GPU chain (PEM)")
     p.add_argument("--product", help="SNP product line of a v2 report: Milan, Genoa, Turin")
     p.add_argument("--nonce", help="expected GPU nonce (hex) for a raw GPU report")
+    p.add_argument(
+        "--collateral",
+        action="append",
+        metavar="PATH",
+        help="TDX: Intel PCS collateral (TCB Info, QE Identity, TCB signing chain, CRLs), a directory "
+        "or files; repeatable. Replaces collateral a bundle carries",
+    )
     p.add_argument("--policy", help="policy file (TOML or JSON); see `teecube attest policy`")
     p.add_argument(
         "--no-policy", action="store_true", help="check signatures, chains and TCB consistency only"
@@ -157,7 +188,14 @@ def verify_main(argv: list[str]) -> int:
             return _emit(_offline(args, pol, now), args.evidence, args.json)
         if args.no_policy:
             p.error("--no-policy is for saved evidence; a live server is always checked against a policy")
-        ap = client.verify_server(args.url, pol, args.trust_simulated_root, now=now, timeout=args.timeout)
+        ap = client.verify_server(
+            args.url,
+            pol,
+            args.trust_simulated_root,
+            now=now,
+            timeout=args.timeout,
+            tdx_collateral=_collateral(args),
+        )
         return _emit(ap, args.url, args.json)
     except (VerificationError, ParseError, policy_mod.ModuleNotAvailable, ValueError, OSError) as e:
         print(f"✗ NOT TRUSTED: {e}", file=sys.stderr)
@@ -201,7 +239,8 @@ def _evidence_cmd(args: argparse.Namespace) -> int:
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     nonce = bytes.fromhex(args.nonce) if args.nonce else secrets.token_bytes(32)
-    bundle = evidence.collect(provider, select_gpu_provider(), spki, nonce)
+    collateral = evidence.load_collateral_files(*args.tdx_collateral) if args.tdx_collateral else None
+    bundle = evidence.collect(provider, select_gpu_provider(), spki, nonce, collateral=collateral)
     text = json.dumps(bundle.to_json(), indent=2) + "\n"
     if args.out:
         Path(args.out).write_text(text)
@@ -223,6 +262,8 @@ def attest_main(argv: list[str]) -> int:
     pe.add_argument("--tee", default="auto", choices=["auto", "sev-snp", "tdx", "simulated"])
     pe.add_argument("--state-dir", default=None, help="state directory (simulated keys in STATE/attestation)")
     pe.add_argument("--nonce", help="64 hex characters (default: random)")
+    pe.add_argument("--tdx-collateral", action="append", metavar="PATH",
+                    help="TDX: Intel PCS collateral files or a directory to carry in the bundle")
     pe.add_argument("--out")
     args = p.parse_args(argv)
     try:

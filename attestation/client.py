@@ -104,7 +104,11 @@ def optional_module(name: str) -> Any:
 
 
 def _check_cpu(
-    bundle: Bundle, pol: Policy | None, root: x509.Certificate | None, now: datetime | None
+    bundle: Bundle,
+    pol: Policy | None,
+    root: x509.Certificate | None,
+    now: datetime | None,
+    tdx_collateral: Any = None,
 ) -> Verdict:
     ev = bundle.cpu
     expected_rd = binding.report_data(bundle.tls_spki_der, bundle.nonce)
@@ -146,8 +150,10 @@ def _check_cpu(
                 return failed_verdict("tdx", "policy", "Your policy has no [tdx] section: not accepted")
         section.report_data = expected_rd  # the binding: nonce and TLS key
         try:
-            return tdx.check(ev.report, policy=section, now=now)
-        except VerificationError as e:
+            # Yours first, else what the server carried: Intel signs it, so either is authentic.
+            collateral = tdx_collateral if tdx_collateral is not None else bundle.tdx_collateral()
+            return tdx.check(ev.report, collateral=collateral, policy=section, now=now)
+        except (VerificationError, ParseError) as e:
             return failed_verdict("tdx", "quote", str(e))
     return failed_verdict(ev.kind, "kind", f"{ev.kind!r} is not CPU evidence")
 
@@ -181,8 +187,12 @@ def appraise(
     served_spki: bytes | None = None,
     trusted_simulated_root: x509.Certificate | bytes | str | Path | None = None,
     now: datetime | None = None,
+    tdx_collateral: Any = None,
 ) -> Appraisal:
-    """Check a bundle: its binding, its CPU evidence, its GPU evidence. `policy=None` = crypto only."""
+    """Check a bundle: its binding, its CPU evidence, its GPU evidence. `policy=None` = crypto only.
+
+    `tdx_collateral` (an `attestation.tdx.TdxCollateral`) replaces collateral the bundle carries.
+    """
     root = load_root(trusted_simulated_root)
     b = Verdict("binding")
     if expected_nonce is not None:
@@ -206,7 +216,7 @@ def appraise(
             else "SIMULATED attestation (no real TEE): refused unless you pass --trust-simulated-root",
         )
     verdicts = [b] if b.checks else []
-    verdicts.append(_check_cpu(bundle, policy, root, now))
+    verdicts.append(_check_cpu(bundle, policy, root, now, tdx_collateral))
     appraisal = Appraisal(verdicts, bundle)
     gpu = _check_gpu(bundle, policy, now)
     if gpu is not None:
@@ -262,6 +272,7 @@ def verify_server(
     *,
     now: datetime | None = None,
     timeout: float = 10.0,
+    tdx_collateral: Any = None,
 ) -> Appraisal:
     """Fetch and appraise a server's evidence with a fresh nonce (no exception for a failed check)."""
     pol = policy_mod.load(policy) if isinstance(policy, str | Path) else policy
@@ -276,6 +287,7 @@ def verify_server(
         served_spki=spki_of_cert(cert_der),
         trusted_simulated_root=trusted_simulated_root,
         now=now,
+        tdx_collateral=tdx_collateral,
     )
 
 
@@ -342,13 +354,16 @@ def connect(
     *,
     now: datetime | None = None,
     timeout: float = 10.0,
+    tdx_collateral: Any = None,
 ) -> AttestedConnection:
     """Verify `base_url`'s attestation, then return a connection pinned to its attested TLS key.
 
     Raises `KeyMismatch` if the served key is not the bound one, `AttestationFailed` for any
     other failed check, `FetchError` if the evidence cannot be fetched.
     """
-    appraisal = verify_server(base_url, policy, trusted_simulated_root, now=now, timeout=timeout)
+    appraisal = verify_server(
+        base_url, policy, trusted_simulated_root, now=now, timeout=timeout, tdx_collateral=tdx_collateral
+    )
     bound = next((c for v in appraisal.verdicts for c in v.checks if c.name == "tls_key_bound"), None)
     if bound is not None and not bound.ok:
         raise KeyMismatch(bound.detail)

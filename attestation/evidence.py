@@ -4,14 +4,49 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from attestation import binding
 from attestation.claims import ParseError
 from attestation.providers.base import Evidence, GpuProvider, Provider
 
+if TYPE_CHECKING:
+    from attestation.tdx import TdxCollateral
+
 FORMAT = "teecube-attestation/1"
+COLLATERAL_KINDS = ("tdx",)  # CPU evidence kinds whose bundle may carry verifier collateral
+
+
+@dataclass(frozen=True, slots=True)
+class CollateralFile:
+    """One collateral file as fetched from the vendor (Intel PCS): TCB Info, QE Identity, chain, CRL.
+
+    Files are self-describing (`TdxCollateral.add_bytes` classifies them by content); the name is
+    for messages only. Every item is signed by the vendor, so where it came from does not matter.
+    """
+
+    name: str
+    data: bytes
+
+    def to_json(self) -> dict[str, str]:
+        return {"name": self.name, "data": base64.b64encode(self.data).decode()}
+
+    @classmethod
+    def from_json(cls, d: Any) -> CollateralFile:
+        if not isinstance(d, dict) or not isinstance(d.get("name"), str):
+            raise ParseError("collateral item must be {'name': str, 'data': base64}")
+        return cls(d["name"], base64.b64decode(d["data"], validate=True))
+
+
+def load_collateral_files(*paths: str | Path) -> list[CollateralFile]:
+    """Files and/or directories (every regular file directly inside, sorted by name)."""
+    out: list[CollateralFile] = []
+    for p in map(Path, paths):
+        files = sorted(f for f in p.iterdir() if f.is_file()) if p.is_dir() else [p]
+        out += [CollateralFile(f.name, f.read_bytes()) for f in files]
+    return out
 
 
 @dataclass(slots=True)
@@ -22,13 +57,25 @@ class Bundle:
     gpu: Evidence | None = None
     gpu_reason: str | None = None
     tls_cert_pem: str | None = None
+    collateral: list[CollateralFile] = field(default_factory=list)  # TDX: Intel PCS collateral
 
     @property
     def simulated(self) -> bool:
         return self.cpu.simulated
 
+    def tdx_collateral(self) -> TdxCollateral | None:
+        """The carried collateral parsed for `attestation.tdx.check` (None when there is none)."""
+        if not self.collateral:
+            return None
+        from attestation.tdx import TdxCollateral
+
+        col = TdxCollateral()
+        for f in self.collateral:
+            col.add_bytes(f.data, f.name)
+        return col
+
     def to_json(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "format": FORMAT,
             "simulated": self.simulated,
             "binding": "report_data = SHA-512('teecube-attestation-v1\\0' || SHA-256(tls.spki_der) || nonce)",
@@ -42,6 +89,9 @@ class Bundle:
             "gpu": self.gpu.to_json() if self.gpu is not None else None,
             "gpu_reason": self.gpu_reason,
         }
+        if self.collateral:  # optional: absent rather than empty, so older readers see no change
+            d["collateral"] = [f.to_json() for f in self.collateral]
+        return d
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), separators=(",", ":"), sort_keys=True)
@@ -55,6 +105,11 @@ class Bundle:
             if bool(d.get("simulated")) != cpu.simulated:
                 raise ParseError("bundle 'simulated' flag disagrees with its CPU evidence")
             gpu = Evidence.from_json(d["gpu"]) if d.get("gpu") else None
+            raw = d.get("collateral") or []
+            if not isinstance(raw, list):
+                raise ParseError("bundle 'collateral' must be a list")
+            if raw and cpu.kind not in COLLATERAL_KINDS:
+                raise ParseError(f"bundle carries collateral, which {cpu.kind} evidence does not use")
             return cls(
                 nonce=binding.parse_nonce(d["nonce"]),
                 tls_spki_der=base64.b64decode(d["tls"]["spki_der"], validate=True),
@@ -62,6 +117,7 @@ class Bundle:
                 gpu=gpu,
                 gpu_reason=d.get("gpu_reason"),
                 tls_cert_pem=d["tls"].get("cert_pem"),
+                collateral=[CollateralFile.from_json(x) for x in raw],
             )
         except (KeyError, TypeError, ValueError) as e:
             raise ParseError(f"malformed attestation bundle: {e}") from e
@@ -80,13 +136,23 @@ def collect(
     spki_der: bytes,
     nonce: bytes,
     tls_cert_pem: str | None = None,
+    collateral: list[CollateralFile] | None = None,
 ) -> Bundle:
-    """Ask the providers for evidence bound to `spki_der` and `nonce`."""
+    """Ask the providers for evidence bound to `spki_der` and `nonce`.
+
+    `collateral` (TDX: Intel PCS files) rides along with the quote; when it is None a provider
+    that has a `collateral()` method (a TDX provider with a cached PCS download) supplies it.
+    """
     cpu = provider.get_evidence(binding.report_data(spki_der, nonce))
+    if collateral is None:
+        supplier = getattr(provider, "collateral", None)
+        collateral = list(supplier()) if callable(supplier) else []
+    if collateral and cpu.kind not in COLLATERAL_KINDS:
+        raise ValueError(f"collateral given for {cpu.kind} evidence, which does not use it")
     gpu, reason = None, None
     if gpu_provider is None:
         reason = "no GPU provider configured"
     else:
         gpu = gpu_provider.get_evidence(binding.gpu_nonce(spki_der, nonce))
         reason = None if gpu is not None else gpu_provider.reason
-    return Bundle(nonce, spki_der, cpu, gpu, reason, tls_cert_pem)
+    return Bundle(nonce, spki_der, cpu, gpu, reason, tls_cert_pem, list(collateral))
