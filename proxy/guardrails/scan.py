@@ -89,15 +89,11 @@ def render(raw: str, hits: list[Hit], end: int, stage: str, vault: Vault | None)
     action_of = (lambda r: r.input) if stage == "input" else (lambda r: r.output)
     blocking = [h for h in hits if action_of(h.rule) == "block"]
     block = min(blocking, key=lambda h: h.start) if blocking else None
-    chosen: list[Hit] = []
-    last = 0
-    for h in sorted(
-        (h for h in hits if h is not block and action_of(h.rule) != "block"),
-        key=lambda h: (h.start, -h.end, h.rule.priority),
-    ):
-        if h.start >= last:
-            chosen.append(h)
-            last = h.end
+    # Acting findings first (earliest, then longest, then first listed), so that a finding that is
+    # only logged never shields one that masks; logged findings fill the gaps.
+    acting = _greedy([h for h in hits if action_of(h.rule) not in ("block", "log")], [])
+    logged = _greedy([h for h in hits if action_of(h.rule) == "log"], acting)
+    chosen = sorted(acting + logged, key=lambda h: h.start)
     if block is not None:
         end = block.start
         for h in chosen:
@@ -127,6 +123,21 @@ def render(raw: str, hits: list[Hit], end: int, stage: str, vault: Vault | None)
     if block is not None:
         fired.append(block.rule.id)
     return Rendered("".join(pieces), block.rule.id if block is not None else None, fired)
+
+
+def _greedy(candidates: list[Hit], taken: list[Hit]) -> list[Hit]:
+    """Non-overlapping picks from `candidates`, left to right, avoiding the `taken` spans."""
+    picked: list[Hit] = []
+    last = 0
+    blocked = sorted((h.start, h.end) for h in taken)
+    j = 0
+    for h in sorted(candidates, key=lambda h: (h.start, -h.end, h.rule.priority)):
+        while j < len(blocked) and blocked[j][1] <= h.start:
+            j += 1
+        if h.start >= last and not (j < len(blocked) and blocked[j][0] < h.end):
+            picked.append(h)
+            last = h.end
+    return picked
 
 
 def transform(rules: RuleSet, text: str, stage: str, vault: Vault | None) -> Rendered:

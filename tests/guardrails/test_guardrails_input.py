@@ -129,3 +129,19 @@ def test_placeholders_the_tenant_wrote_are_never_issued(policy) -> None:
     result = scan_request(policy, chat("literal <EMAIL_1> and <email_2>; mine is ann@corp.io"), route="chat")
     assert result.body["messages"][0]["content"] == "literal <EMAIL_1> and <email_2>; mine is <EMAIL_2>"
     assert result.vault.restore("<EMAIL_1>") is None and result.vault.restore("<EMAIL_2>") == "ann@corp.io"
+
+
+def test_a_logged_finding_never_shields_a_masked_one() -> None:
+    policy = compile_policy(
+        {
+            "version": 1,
+            "rules": [
+                {"id": "wide", "scanner": "regex", "pattern": "abc[0-9]{1,5}", "input": "log"},
+                {"id": "narrow", "scanner": "regex", "pattern": "c12", "input": "mask", "label": "N"},
+                {"id": "later", "scanner": "regex", "pattern": "zz", "input": "log"},
+            ],
+        }
+    )
+    result = scan_request(policy, chat("xabc123y zz"), route="chat")
+    assert result.body["messages"][0]["content"] == "xab[N]3y zz"
+    assert result.rule_ids == ["later", "narrow"]
