@@ -119,7 +119,7 @@ class OutputGuard:
             while p != -1:
                 # A prefix followed by enough text that the pattern's head does not match is no
                 # candidate ("-----BEGIN CERTIFICATE", "task-force"): keep looking after it.
-                if p == 0 or n - p <= head_width or regex.match(c.view, p) is not None:
+                if n - p <= head_width or regex.match(c.ctx + c.view, p + len(c.ctx)) is not None:
                     scan = p
                     break
                 p = c.view.find(t, p + 1, scan + len(t) - 1)
