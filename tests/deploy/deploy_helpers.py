@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import io
 import os
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from unittest import mock
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -74,3 +78,48 @@ def wait_gone(pid: int, timeout: float = 30.0) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def parse_role(argv: list[str]) -> argparse.Namespace:
+    """Parse an image/unit command `ROLE ARGS...` with the real CLI's parser for that role.
+
+    The role is what deploy/docker/entrypoint.sh dispatches on; any flag the real `teecube
+    serve|proxy|engine` does not accept fails here (AssertionError with argparse's message).
+    """
+    role, rest = argv[0], argv[1:]
+    stderr = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(stderr):
+            if role == "serve":
+                return _parse_serve(rest)
+            if role == "proxy":
+                from proxy.cli import add_proxy_arguments
+
+                parser = argparse.ArgumentParser(prog="teecube proxy")
+                add_proxy_arguments(parser)
+                return parser.parse_args(rest)
+            if role == "engine":
+                from engine.cli import build_parser
+
+                return build_parser().parse_args(rest)
+            if role == "migrate":
+                assert not rest, f"migrate takes no arguments: {rest}"
+                return argparse.Namespace()
+    except SystemExit as exc:
+        raise AssertionError(f"`teecube {' '.join(argv)}` is refused: {stderr.getvalue().strip()}") from exc
+    raise AssertionError(f"unknown role {role!r}")
+
+
+def _parse_serve(rest: list[str]) -> argparse.Namespace:
+    """`teecube serve`'s parser lives inside its main(): run main() with the server stubbed."""
+    import teecube.serve as serve
+
+    seen: list[argparse.Namespace] = []
+
+    async def fake_run(args: argparse.Namespace) -> int:
+        seen.append(args)
+        return 0
+
+    with mock.patch.object(serve, "run", fake_run):
+        assert serve.main(rest) == 0
+    return seen[0]

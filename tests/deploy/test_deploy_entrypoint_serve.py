@@ -157,7 +157,7 @@ def test_entrypoint_serves_a_chat_completion_then_stops_cleanly(
                 "--served-model-name", SERVED, "--credential-ref", "env:TEECUBE_ENGINE_API_KEY"], env)
         _admin(["grant", "--domain", "acme", "--alias", "smollm2", "--deployment", "smol"], env)
         key = _admin(["key", "create", "--domain", "acme", "--name", "deploy-test"], env)
-        secret = key.get("secret") or key.get("key")
+        secret = key["secret"]
         assert isinstance(secret, str) and secret.startswith("sk-"), key
 
         _wait_healthy(proc, f"{url}/health", log)
