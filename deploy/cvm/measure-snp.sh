@@ -9,11 +9,13 @@
 #
 # Prints the 96-hex-digit measurement, which goes into the clients' policy:
 #   ["sev-snp"] measurements = ["<hex>"]      (docs/deploy.md, "Confidential VM")
-# SEV_SNP_MEASURE=path overrides the tool; GUEST_FEATURES (default 0x1) must match the host's.
+# SEV_SNP_MEASURE=path overrides the tool. GUEST_FEATURES is the VMSA SEV_FEATURES the host's
+# KVM sets: 0x1 (SNPActive, the tool's default) or 0x21 (plus DebugSwap, which host kernels
+# >= 6.6 enable unless told not to). Use the value your host really launches with.
 set -euo pipefail
 
 if (($# < 5)); then
-  sed -n '2,13p' "$0" >&2
+  sed -n '2,15p' "$0" >&2
   exit 2
 fi
 ovmf=$1 kernel=$2 initrd=$3 cmdline_file=$4 vcpus=$5
