@@ -149,9 +149,14 @@ def _check_cpu(
             if section is None:
                 return failed_verdict("tdx", "policy", "Your policy has no [tdx] section: not accepted")
         section.report_data = expected_rd  # the binding: nonce and TLS key
+        # Yours first, else what the server carried: Intel signs it, so either is authentic.
+        collateral = tdx_collateral
+        if collateral is None:
+            try:
+                collateral = bundle.tdx_collateral()
+            except ParseError as e:
+                return failed_verdict("tdx", "collateral", f"Collateral in the bundle is unreadable: {e}")
         try:
-            # Yours first, else what the server carried: Intel signs it, so either is authentic.
-            collateral = tdx_collateral if tdx_collateral is not None else bundle.tdx_collateral()
             return tdx.check(ev.report, collateral=collateral, policy=section, now=now)
         except (VerificationError, ParseError) as e:
             return failed_verdict("tdx", "quote", str(e))

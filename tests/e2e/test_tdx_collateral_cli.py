@@ -179,3 +179,14 @@ def test_collect_takes_collateral_from_a_provider_that_has_it() -> None:
     assert len(b.collateral) == len(list(COLL.iterdir()))
     assert binding.parse_nonce(b.to_json()["nonce"]) == nonce
     assert Bundle.loads(b.dumps()).collateral == b.collateral
+
+
+def test_unreadable_collateral_in_a_bundle_fails_the_tdx_verdict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(_tdx_bundle([CollateralFile("tcbinfo.json", b'{"tcbInfo": 1}')]).dumps())
+    assert verify_main(["--evidence", str(path), "--now", V5_NOW, "--json"]) == 1
+    v = json.loads(capsys.readouterr().out)["verdicts"][0]
+    assert [(c["name"], c["ok"]) for c in v["checks"]] == [("collateral", False)]
+    assert "unreadable" in v["checks"][0]["detail"] and "tcbInfo" in v["checks"][0]["detail"]
