@@ -174,7 +174,7 @@ BUILTINS: dict[str, Builtin] = {
             tail="[A-Za-z0-9+/_-]*={0,2}",
             tail_max=98,
         ),
-        Builtin("invisible", invisible_class(), "", "text", raw_view=True),
+        Builtin("invisible", invisible_class() + "+", "", "text", raw_view=True),  # one finding per run
     )
 }
 

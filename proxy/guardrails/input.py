@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from proxy.guardrails import injection
 from proxy.guardrails.errors import blocked_error
-from proxy.guardrails.normalize import normalize, normalize_text
+from proxy.guardrails.normalize import normalize
 from proxy.guardrails.policy import RESTORE_RULE, CompiledPolicy
 from proxy.guardrails.scan import find_hits, render
 from proxy.guardrails.vault import Vault
@@ -127,12 +127,13 @@ def scan_request(
 
     counts: Counter[str] = Counter()
     changes: list[tuple[int, str]] = []
+    views = [normalize(text) for text in texts]
     if policy.pseudonymizes:
-        for text in texts:
-            for m in RESTORE_RULE.regex.finditer(normalize_text(text)):
+        for view, _ in views:
+            for m in RESTORE_RULE.regex.finditer(view):
                 vault.reserve(m.group())
     for n, text in enumerate(texts):
-        view, index = normalize(text)
+        view, index = views[n]
         value = round(injection.score(view)[0], 6) if policy.injection else 0.0
         for rule in policy.injection:
             if value >= rule.threshold:

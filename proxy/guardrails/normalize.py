@@ -34,26 +34,48 @@ INVISIBLE_RANGES: tuple[tuple[int, int], ...] = (
     (0xE0000, 0xE007F),
     (0xE0100, 0xE01EF),
 )
-# Also removed from the view, but legitimate in emoji and some scripts, so never reported.
-_STRIP_QUIET = frozenset({0x200C, 0x200D, 0xFE0F})
+# Format characters (Unicode general category Cf, as of Unicode 14), also removed from the view.
+FORMAT_RANGES: tuple[tuple[int, int], ...] = (
+    (0x00AD, 0x00AD),
+    (0x0600, 0x0605),
+    (0x061C, 0x061C),
+    (0x06DD, 0x06DD),
+    (0x070F, 0x070F),
+    (0x0890, 0x0891),
+    (0x08E2, 0x08E2),
+    (0x180E, 0x180E),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x2064),
+    (0x2066, 0x206F),
+    (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB),
+    (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD),
+    (0x13430, 0x1343F),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0001, 0xE0001),
+    (0xE0020, 0xE007F),
+)
+# Removed from the view, but legitimate in emoji and some scripts, so never reported.
+_QUIET = ((0x200C, 0x200D), (0xFE0F, 0xFE0F))
 
-_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+def _class(ranges: tuple[tuple[int, int], ...]) -> str:
+    return "[" + "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in ranges) + "]"
+
+
+# Everything the view drops. A plain character class: linear in Python's re as in re2.
+_STRIPPED = re.compile(_class(INVISIBLE_RANGES + FORMAT_RANGES + _QUIET) + "+")
 
 
 def invisible_class() -> str:
     """A character class (literal characters, valid in re2 and Python re) of reported invisibles."""
-    return "[" + "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in INVISIBLE_RANGES) + "]"
-
-
-def _is_invisible(cp: int) -> bool:
-    return any(a <= cp <= b for a, b in INVISIBLE_RANGES)
+    return _class(INVISIBLE_RANGES)
 
 
 @lru_cache(maxsize=65536)
-def _norm_char(ch: str) -> str:
-    cp = ord(ch)
-    if cp in _STRIP_QUIET or _is_invisible(cp) or unicodedata.category(ch) == "Cf":
-        return ""
+def _nfkc(ch: str) -> str:
     return unicodedata.normalize("NFKC", ch)
 
 
@@ -64,21 +86,29 @@ def normalize(text: str, base: int = 0) -> tuple[str, list[int]]:
     parts: list[str] = []
     index: list[int] = []
     pos = 0
-    for m in _NON_ASCII.finditer(text):
-        start, end = m.span()
-        if start > pos:
-            parts.append(text[pos:start])
-            index.extend(range(base + pos, base + start))
-        for i in range(start, end):
-            norm = _norm_char(text[i])
-            if norm:
-                parts.append(norm)
-                index.extend([base + i] * len(norm))
-        pos = end
-    if pos < len(text):
-        parts.append(text[pos:])
-        index.extend(range(base + pos, base + len(text)))
+    for hidden in _STRIPPED.finditer(text):
+        _visible(text, pos, hidden.start(), base, parts, index)
+        pos = hidden.end()
+    _visible(text, pos, len(text), base, parts, index)
     return "".join(parts), index
+
+
+def _visible(text: str, start: int, end: int, base: int, parts: list[str], index: list[int]) -> None:
+    """NFKC per character of text[start:end] (no stripped characters in it)."""
+    if start >= end:
+        return
+    run = text[start:end]
+    if run.isascii() or unicodedata.is_normalized("NFKC", run):  # every character is its own NFKC
+        parts.append(run)
+        index.extend(range(base + start, base + end))
+        return
+    for i, ch in enumerate(run, base + start):
+        norm = _nfkc(ch) if ch >= "\x80" else ch
+        parts.append(norm)
+        if len(norm) == 1:
+            index.append(i)
+        else:
+            index.extend([i] * len(norm))
 
 
 def normalize_text(text: str) -> str:

@@ -279,7 +279,9 @@ def _rule(obj: Any, where: str) -> Rule:
         scanner=scanner,
         input=input_action,
         output=output_action,
-        regex=compile_re2(pattern, f"{where}.pattern"),
+        # Raw-view rules are one character class, `[...]+`: linear in Python's re too, whose
+        # per-match cost is far lower than the re2 wrapper's for floods of single characters.
+        regex=re.compile(pattern) if raw_view else compile_re2(pattern, f"{where}.pattern"),
         pattern=pattern,
         width=width,
         triggers=triggers,

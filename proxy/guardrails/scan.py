@@ -80,6 +80,7 @@ def find_hits(
     if rules.raw_rules and not raw.isascii():
         for rule in rules.raw_rules:
             for m in rule.regex.finditer(raw):
+                spans.append(m.span())  # a run of invisible characters is never split by a release
                 hits.append(Hit(rule, m.start(), m.end(), ""))
     return hits, spans
 

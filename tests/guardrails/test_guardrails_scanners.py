@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from proxy.guardrails import compile_policy
 from proxy.guardrails.builtins import BUILTINS
+from proxy.guardrails.normalize import INVISIBLE_RANGES, normalize
 from proxy.guardrails.scan import transform
 
 
@@ -140,3 +145,21 @@ def test_operator_scanners() -> None:
     assert fired("topic", "ＥＸＰＬＯＳＩＶＥＳ sold here", keywords=["explosive"]) == ["r"]
     assert masked("regex", "see TCK-123456.", pattern="TCK-[0-9]{6}", label="TICKET") == "see [TICKET]."
     assert fired("regex", "tck-123456", pattern="TCK-[0-9]{6}", case_insensitive=True) == ["r"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(), st.text())
+def test_view_is_per_character_nfkc_and_compositional(a: str, b: str) -> None:
+    view, index = normalize(a + b)
+    expected = [(unicodedata.normalize("NFKC", ch), i) for i, ch in enumerate(a + b) if not _stripped(ch)]
+    assert view == "".join(n for n, _ in expected)
+    assert index == [i for n, i in expected for _ in n]
+    left, right = normalize(a), normalize(b, len(a))
+    assert (view, index) == (left[0] + right[0], left[1] + right[1])
+
+
+def _stripped(ch: str) -> bool:
+    cp = ord(ch)
+    return unicodedata.category(ch) == "Cf" or cp in (0x200C, 0x200D, 0xFE0F) or any(
+        a <= cp <= b for a, b in INVISIBLE_RANGES
+    )
