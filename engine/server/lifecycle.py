@@ -19,6 +19,7 @@ from engine.server.settings import ServerConfig
 from engine.server.state import STATE
 
 log = logging.getLogger("engine.server")
+SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 async def start_site(runner: web.AppRunner, config: ServerConfig) -> web.BaseSite:
@@ -43,27 +44,37 @@ def make_runner(app: web.Application, config: ServerConfig) -> web.AppRunner:
 async def serve(
     app: web.Application, config: ServerConfig, on_ready: Callable[[str], None] | None = None
 ) -> None:
-    runner = make_runner(app, config)
-    await runner.setup()  # starts the engine (loads the model)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in SIGNALS:  # a signal during start-up lets the model finish loading, then exits cleanly
         loop.add_signal_handler(sig, stop.set)
+    runner = make_runner(app, config)
+    log.info("starting: loading the model")
     try:
-        site = await start_site(runner, config)
-        where = config.uds or f"http://{config.host}:{config.port}"
-        log.info("serving %s on %s", ", ".join(app[STATE].model_names), where)
-        if on_ready is not None:
-            on_ready(site.name)
-        await stop.wait()
+        await runner.setup()  # starts the engine (loads the model)
+    except BaseException:
+        _remove_signal_handlers(loop)
+        raise
+    try:
+        if not stop.is_set():
+            site = await start_site(runner, config)
+            where = config.uds or f"http://{config.host}:{config.port}"
+            log.info("serving %s on %s", ", ".join(app[STATE].model_names), where)
+            if on_ready is not None:
+                on_ready(site.name)
+            await stop.wait()
         in_flight = app[STATE].admission.in_flight
         log.info(
             "shutting down: %d requests in flight, up to %.0f s to finish", in_flight, config.shutdown_timeout
         )
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
+        _remove_signal_handlers(loop)
         await runner.cleanup()
         if config.uds and os.path.exists(config.uds):
             os.unlink(config.uds)
     log.info("shut down")
+
+
+def _remove_signal_handlers(loop: asyncio.AbstractEventLoop) -> None:
+    for sig in SIGNALS:
+        loop.remove_signal_handler(sig)

@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from server_harness import http
@@ -103,3 +104,22 @@ def test_queue_full_then_sigterm_lets_the_stream_finish(engine_proc: tuple) -> N
     last = json.loads(events[-2])
     assert last["choices"][0]["finish_reason"] == "length"
     assert proc.wait(timeout=60) == 0
+
+
+def test_sigterm_during_start_up_exits_cleanly(tmp_path: Path) -> None:
+    log_path = tmp_path / "engine.log"
+    cmd = [sys.executable, "-m", "teecube.cli", "engine", "--model", "bundled", "--port", str(free_port())]
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while "starting: loading the model" not in log_path.read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, log_path.read_text()
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=120) == 0, log_path.read_text()
+        assert "shut down" in log_path.read_text() and "serving" not in log_path.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
