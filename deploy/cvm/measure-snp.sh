@@ -15,7 +15,7 @@
 set -euo pipefail
 
 if (($# < 5)); then
-  sed -n '2,15p' "$0" >&2
+  sed -n '2,14p' "$0" >&2
   exit 2
 fi
 ovmf=$1 kernel=$2 initrd=$3 cmdline_file=$4 vcpus=$5
