@@ -52,7 +52,10 @@ def _teecube_commands() -> list[list[str]]:
 
 def test_named_files_exist() -> None:
     text = DOC.read_text()
-    named = set(re.findall(r"(?<![\w/])((?:deploy|docs|attestation)/[\w./-]*\w|docker-compose\.yml)", text))
+    # Repository files: a path under deploy/, docs/ or attestation/ with an extension (not
+    # `kubectl exec deploy/teecube-proxy`, a Kubernetes name).
+    files = r"(?:deploy|docs|attestation)/[\w./-]*\.\w+|docker-compose\.yml"
+    named = set(re.findall(rf"(?<![\w/])({files})", text))
     assert "deploy/docker/entrypoint.sh" in named
     for name in named:
         path = REPO / name
