@@ -176,3 +176,19 @@ def test_shutdown_ends_pending_streams(tiny: tuple[Path, LoadedModel]) -> None:
                 pass
 
     asyncio.run(main())
+
+
+def test_n_children_stream_by_index(tiny: tuple[Path, LoadedModel]) -> None:
+    params = SamplingParams(n=3, temperature=1.0, seed=11, max_tokens=6, ignore_eos=True)
+    llm = LLM(str(tiny[0]), loaded=tiny[1], num_kv_blocks=64, block_size=4)
+    expected = llm.generate(PROMPTS[1], params, use_tqdm=False)[0].outputs
+
+    async def body(engine: AsyncEngine) -> None:
+        outs = await collect(engine, "n", PROMPTS[1], params)
+        for want in expected:
+            ids = [t for o in outs for c in o.outputs if c.index == want.index for t in c.token_ids]
+            assert ids == want.token_ids
+        assert outs[-1].finished
+        assert engine.stats().free_blocks == engine.stats().total_blocks
+
+    run(tiny, body)

@@ -230,3 +230,17 @@ def test_requests_beyond_the_context_fail_before_scheduling(smol_llm: LLM) -> No
     assert bad.value.param == "top_p"
     assert not smol_llm.has_unfinished()
     assert smol_llm.block_manager.num_free_blocks == smol_llm.block_manager.num_blocks
+
+
+def test_stop_token_ids_and_min_tokens(smol_llm: LLM, smol: dict) -> None:
+    prompt, ref = smol["varied"][1], smol["refs"]["varied"][1]
+    stop_id = ref[2]
+    assert stop_id not in ref[:2]
+    params = SamplingParams(temperature=0, max_tokens=6, stop_token_ids=[stop_id])
+    out = smol_llm.generate([prompt], params, use_tqdm=False)
+    done = out[0].outputs[0]
+    assert done.token_ids == ref[:3]
+    assert (done.finish_reason, done.stop_reason) == ("stop", stop_id)
+    params = SamplingParams(temperature=0, max_tokens=6, stop_token_ids=[ref[0]], min_tokens=2)
+    late = smol_llm.generate([prompt], params, use_tqdm=False)[0].outputs[0]
+    assert late.token_ids[0] != ref[0] and len(late.token_ids) >= 2
