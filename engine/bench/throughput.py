@@ -80,23 +80,23 @@ def run_engine(llm: Any, workload: Workload) -> dict[str, Any]:
     }
 
 
-def load_hf(model_path: str) -> torch.nn.Module:
+def load_hf(model_path: str, device: str = "cpu", dtype: torch.dtype = torch.float32) -> torch.nn.Module:
     """The HF transformers model with the same weights: from an HF directory, or from a GGUF's state dict."""
     from transformers import AutoConfig, AutoModelForCausalLM
 
     path = Path(model_path)
     if path.is_dir() and (path / "config.json").exists():
-        return AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+        return AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device).eval()
     from transformers.initialization import no_init_weights
 
     from engine.loader.gguf import read_gguf
 
     hf_config, state_dict, _ = read_gguf(path)
     with no_init_weights():
-        model = AutoModelForCausalLM.from_config(AutoConfig.for_model(**hf_config), dtype=torch.float32)
+        model = AutoModelForCausalLM.from_config(AutoConfig.for_model(**hf_config), dtype=dtype)
     model.load_state_dict(state_dict, strict=False)
     model.tie_weights()
-    return model.eval()
+    return model.to(device).eval()
 
 
 @torch.inference_mode()
@@ -104,7 +104,7 @@ def run_hf(model: torch.nn.Module, workload: Workload) -> dict[str, Any]:
     """HF `generate`, one request at a time, greedy, exactly output_len new tokens."""
 
     def generate(prompt: list[int], n: int) -> int:
-        ids = torch.tensor([prompt])
+        ids = torch.tensor([prompt], device=model.device)
         out = model.generate(
             ids, do_sample=False, max_new_tokens=n, min_new_tokens=n, eos_token_id=None, pad_token_id=0
         )
@@ -160,19 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    from engine.llm import LLM
-
     model_path = resolve_model(args.model)
-    llm = LLM(
-        model_path,
-        device=args.device,
-        dtype=args.dtype,
-        max_num_seqs=args.max_num_seqs,
-        max_num_batched_tokens=args.max_num_batched_tokens,
-        num_kv_blocks=args.num_kv_blocks,
-        max_model_len=args.max_model_len,
-        seed=args.seed,
-    )
+    llm = build_llm(args, model_path)
     workload = random_workload(
         args.num_prompts,
         parse_range(args.input_len),
@@ -185,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     hf = None
     if not args.skip_hf:
         del llm
-        hf = run_hf(load_hf(model_path), workload)
+        hf = run_hf(load_hf(model_path, config.device, dtype), workload)
     result = {
         "bench": "throughput",
         "model": args.model,
@@ -207,6 +196,21 @@ def main(argv: list[str] | None = None) -> int:
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")
     return 0
+
+
+def build_llm(args: argparse.Namespace, model_path: str) -> Any:
+    from engine.llm import LLM
+
+    return LLM(
+        model_path,
+        device=args.device,
+        dtype=args.dtype,
+        max_num_seqs=args.max_num_seqs,
+        max_num_batched_tokens=args.max_num_batched_tokens,
+        num_kv_blocks=args.num_kv_blocks,
+        max_model_len=args.max_model_len,
+        seed=args.seed,
+    )
 
 
 if __name__ == "__main__":
