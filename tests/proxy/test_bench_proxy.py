@@ -1,0 +1,73 @@
+"""`teecube bench proxy` with tiny sizes against the fake upstream: one JSON object, sane figures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from proxy.bench_fake import prebuilt
+from proxy.bench_load import stats_ms
+
+MODES = ("non_streaming", "streaming")
+
+
+@pytest.fixture(scope="module")
+def report() -> dict:
+    cmd = [sys.executable, "-m", "teecube.cli", "bench", "proxy", "--num-requests", "12", "--warmup", "2",
+           "--blocks", "3", "--concurrency", "2", "--max-tokens", "4"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = out.stdout.strip().splitlines()
+    assert len(lines) == 1, out.stdout  # one JSON object, nothing else on stdout
+    return json.loads(lines[0])
+
+
+def test_report_shape(report: dict) -> None:
+    assert report["bench"] == "proxy" and report["upstream"] == "fake"
+    assert report["num_requests"] == 12 and report["concurrency"] == 2
+    for mode in MODES:
+        section = report[mode]
+        assert set(section) >= {"direct", "proxy", "added_latency_ms", "throughput_cost_pct"}
+        for path in ("direct", "proxy"):
+            entry = section[path]
+            assert entry["completed"] == 12 and entry["failed"] == 0 and entry["errors"] == {}
+            assert entry["throughput_rps"] > 0 and entry["duration_s"] > 0
+            assert entry["output_tok_s"] > 0
+            lat = entry["latency_ms"]
+            assert 0 < lat["p50"] <= lat["p99"]
+        assert set(section["added_latency_ms"]) == {"p50", "p99"}
+    for path in ("direct", "proxy"):
+        ttft = report["streaming"][path]["ttft_ms"]
+        assert 0 < ttft["p50"] <= ttft["p99"]
+        assert ttft["p50"] <= report["streaming"][path]["latency_ms"]["p99"]
+    assert set(report["streaming"]["added_ttft_ms"]) == {"p50", "p99"}
+
+
+def test_the_full_proxy_path_ran(report: dict) -> None:
+    # Every proxied request (warm-up included) was accounted: usage records and the proxy's
+    # own overhead histogram, which is observed only after auth, limits and guardrails.
+    proxied = 2 * (12 + 2)
+    assert report["usage_records"] == proxied
+    assert report["proxy_reported_overhead"]["requests"] == proxied
+    assert report["proxy_reported_overhead"]["mean_ms"] > 0
+    assert report["machine"]["cpus"] >= 1
+
+
+def test_fake_upstream_answers_are_openai_shaped() -> None:
+    answers = prebuilt(3)
+    full = json.loads(answers[(True, False, False)])
+    assert full["choices"][0]["message"]["content"] == " token" * 3
+    assert full["usage"]["completion_tokens"] == 3
+    events = answers[(False, True, True)].split(b"\n\n")
+    assert events[-2] == b"data: [DONE]"
+    assert json.loads(events[-3][6:])["usage"]["completion_tokens"] == 3
+    assert b"usage" not in answers[(True, True, False)]
+
+
+def test_stats_ms() -> None:
+    assert stats_ms([]) == {"mean": None, "p50": None, "p99": None}
+    s = stats_ms([0.001, 0.002, 0.003])
+    assert s["p50"] == 2.0 and s["mean"] == 2.0 and 2.0 < s["p99"] <= 3.0
