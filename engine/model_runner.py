@@ -10,10 +10,12 @@ import torch
 
 from engine.attention_metadata import AttentionMetadata
 from engine.config import EngineConfig
+from engine.cuda_graphs import DecodeGraphs
 from engine.loader import LoadedModel, load_model
 from engine.sampler import Sampler, SamplerOutput
 from engine.scheduler import SchedulerOutput
 from engine.sequence import Sequence
+from engine.staging import StagingBuffer
 
 
 @dataclass(slots=True)
@@ -29,6 +31,8 @@ class ModelRunner:
     def __init__(self, config: EngineConfig, loaded: LoadedModel | None = None) -> None:
         self.config = config
         self.device = torch.device(config.device)
+        self._stage64 = StagingBuffer(torch.int64, self.device)
+        self._stage32 = StagingBuffer(torch.int32, self.device)
         loaded = loaded or load_model(config)
         self.model, self.spec, self.tokenizer = loaded.model, loaded.spec, loaded.tokenizer
         self.block_size = config.block_size
@@ -40,6 +44,17 @@ class ModelRunner:
         ]
         self.max_model_len = min(self.max_model_len, self.num_blocks * self.block_size)
         self.sampler = Sampler(self.spec.eos_token_ids, config.seed, self.device)
+        use_graphs = self.device.type == "cuda" and not config.enforce_eager
+        self.graphs = self._capture_graphs() if use_graphs else None
+
+    def _capture_graphs(self) -> DecodeGraphs:
+        """Decode CUDA graphs over the batch-size ladder (engine/cuda_graphs.py); LM head outside."""
+        max_blocks = -(-self.max_model_len // self.block_size)
+        graphs = DecodeGraphs(
+            self.config.max_num_seqs, max_blocks, self.spec.hidden_size, self.spec.dtype, self.device
+        )
+        graphs.capture(lambda ids, pos, meta: self.model(ids, pos, self.kv_caches, meta))
+        return graphs
 
     @property
     def block_bytes(self) -> int:
@@ -96,7 +111,10 @@ class ModelRunner:
         seq_lens: list[int],
         tables: list[list[int]],
         token_ids: list[int],
-    ) -> tuple[torch.Tensor, torch.Tensor, AttentionMetadata]:
+        sample_indices: np.ndarray | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, AttentionMetadata, torch.Tensor | None]:
+        """Model inputs from plain per-sequence lists: numpy on the host (no per-token Python loop), then
+        one pinned, non-blocking copy per dtype (engine/staging.py)."""
         bs = self.block_size
         q = np.asarray(query_lens, dtype=np.int64)
         cu = np.zeros(len(q) + 1, dtype=np.int64)
@@ -107,17 +125,19 @@ class ModelRunner:
         for i, t in enumerate(tables):
             bt[i, : len(t)] = t
         slots = bt[np.repeat(np.arange(len(q)), q), positions // bs] * bs + positions % bs
-        dev = self.device
+        ids = np.fromiter(token_ids, dtype=np.int64, count=len(token_ids))
+        picked = np.zeros(0, dtype=np.int64) if sample_indices is None else sample_indices
+        input_ids, positions_d, slots_d, picked_d = self._stage64.to_device(ids, positions, slots, picked)
+        cu_d, seq_lens_d, bt_d = self._stage32.to_device(cu, np.asarray(seq_lens), bt)
         meta = AttentionMetadata(
-            query_start_loc=torch.from_numpy(cu.astype(np.int32)).to(dev),
-            seq_lens=torch.tensor(seq_lens, dtype=torch.int32, device=dev),
-            slot_mapping=torch.from_numpy(slots).to(dev),
-            block_tables=torch.from_numpy(bt.astype(np.int32)).to(dev),
+            query_start_loc=cu_d,
+            seq_lens=seq_lens_d,
+            slot_mapping=slots_d,
+            block_tables=bt_d,
             max_query_len=int(q.max()),
             max_seq_len=max(seq_lens),
         )
-        input_ids = torch.tensor(token_ids, dtype=torch.int64, device=dev)
-        return input_ids, torch.from_numpy(positions).to(dev), meta
+        return input_ids, positions_d, meta, (picked_d if sample_indices is not None else None)
 
     def prepare(self, sched: SchedulerOutput) -> ModelInput:
         seqs, nums = sched.seqs, sched.num_scheduled_tokens
@@ -126,18 +146,26 @@ class ModelRunner:
         spans = zip(seqs, starts, seq_lens, strict=True)
         token_ids = list(chain.from_iterable(s.token_ids[a:e] for s, a, e in spans))
         tables = [s.block_table for s in seqs]
-        input_ids, positions, meta = self._build(nums, starts, seq_lens, tables, token_ids)
         ends = np.cumsum(nums) - 1
         picked = [i for i, (s, e) in enumerate(zip(seqs, seq_lens, strict=True)) if e == s.num_tokens]
-        sample_indices = torch.from_numpy(ends[picked]).to(self.device)
+        input_ids, positions, meta, sample_indices = self._build(
+            nums, starts, seq_lens, tables, token_ids, ends[picked]
+        )
         return ModelInput(input_ids, positions, meta, sample_indices, [seqs[i] for i in picked])
 
     @torch.inference_mode()
     def execute(self, sched: SchedulerOutput) -> tuple[list[Sequence], SamplerOutput]:
         """Run one step; returns the sequences that get a new token and what was sampled for them."""
         inp = self.prepare(sched)
-        hidden = self.model(inp.input_ids, inp.positions, self.kv_caches, inp.meta)
         if not inp.sample_seqs:
+            self.model(inp.input_ids, inp.positions, self.kv_caches, inp.meta)
             return [], SamplerOutput([], [])
-        logits = self.model.compute_logits(hidden[inp.sample_indices])
+        meta = inp.meta
+        decode = meta.max_query_len == 1 and len(inp.sample_seqs) == meta.num_seqs
+        graphs = self.graphs
+        if decode and graphs is not None and graphs.can_run(meta.num_seqs, meta.block_tables.shape[1]):
+            logits = self.model.compute_logits(graphs.run(inp.input_ids, inp.positions, meta))
+            return inp.sample_seqs, self.sampler(logits, inp.sample_seqs)
+        hidden = self.model(inp.input_ids, inp.positions, self.kv_caches, meta)
+        logits = self.model.compute_logits(hidden if decode else hidden[inp.sample_indices])
         return inp.sample_seqs, self.sampler(logits, inp.sample_seqs)
