@@ -26,6 +26,7 @@ class EngineConfig:
     seed: int = 0
     enforce_eager: bool = False
     max_queue_size: int | None = None
+    tensor_parallel_size: int = 1
 
     def __post_init__(self) -> None:
         if self.device == "auto":
@@ -34,9 +35,11 @@ class EngineConfig:
             self.max_num_batched_tokens = 8192 if self.device.startswith("cuda") else 2048
         if self.served_model_name is None:
             self.served_model_name = self.model
-        for name in ("max_num_seqs", "max_num_batched_tokens", "block_size"):
+        for name in ("max_num_seqs", "max_num_batched_tokens", "block_size", "tensor_parallel_size"):
             if getattr(self, name) < 1:
                 raise InvalidParam(name, "must be at least 1")
+        if self.device.startswith("cuda") and self.tensor_parallel_size > torch.cuda.device_count():
+            raise InvalidParam("tensor_parallel_size", f"needs {self.tensor_parallel_size} GPUs (one per rank)")
         if self.num_kv_blocks is not None and self.num_kv_blocks < 1:
             raise InvalidParam("num_kv_blocks", "must be at least 1")
         if not 0.0 < self.gpu_memory_utilization <= 1.0:
