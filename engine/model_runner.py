@@ -49,7 +49,7 @@ class ModelRunner:
 
     def _capture_graphs(self) -> DecodeGraphs:
         """Decode CUDA graphs over the batch-size ladder (engine/cuda_graphs.py); LM head outside."""
-        max_blocks = -(-self.max_model_len // self.block_size)
+        max_blocks = -(-self.max_model_len // (16 * self.block_size)) * 16  # as _build pads block tables
         graphs = DecodeGraphs(
             self.config.max_num_seqs, max_blocks, self.spec.hidden_size, self.spec.dtype, self.device
         )
@@ -120,7 +120,7 @@ class ModelRunner:
         cu = np.zeros(len(q) + 1, dtype=np.int64)
         np.cumsum(q, out=cu[1:])
         positions = np.arange(cu[-1]) - np.repeat(cu[:-1] - np.asarray(starts, dtype=np.int64), q)
-        width = max(len(t) for t in tables)
+        width = -(-max(len(t) for t in tables) // 16) * 16  # one Triton specialisation of the row stride
         bt = np.zeros((len(tables), width), dtype=np.int64)
         for i, t in enumerate(tables):
             bt[i, : len(t)] = t
