@@ -1,5 +1,11 @@
-"""Linear layers with vLLM's names. Tensor parallelism is not implemented yet (tp_size = 1), but every
-parameter carries a `weight_loader(param, loaded_weight, shard_id=None)` so sharding can be added there."""
+"""Linear layers with vLLM's names, sharded over the tensor-parallel group (nano-vllm's scheme).
+
+Column-parallel: each rank holds rows [rank * n, (rank + 1) * n) of the weight (output features) and
+produces its slice of the output; no communication. Row-parallel: each rank holds a slice of the input
+features, multiplies its slice of the input and the partial sums are all-reduced. QKV is split by heads
+(query and KV heads alike); gate_up by halves of each of gate and up. Every parameter carries a
+`weight_loader(param, loaded_weight, shard_id=None)` that takes the full checkpoint tensor and copies
+this rank's shard. At world size 1 nothing is sharded and nothing is communicated."""
 
 from __future__ import annotations
 
@@ -7,12 +13,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine.distributed import divide, get_tp_rank, get_tp_size, tensor_parallel_all_reduce
+
 
 class LinearBase(nn.Module):
-    def __init__(self, input_size: int, output_size: int, bias: bool = False) -> None:
+    """weight [output_size, input_size] of this rank; tp_dim: the weight dimension that is sharded."""
+
+    def __init__(
+        self, input_size: int, output_size: int, bias: bool = False, tp_dim: int | None = None
+    ) -> None:
         super().__init__()
         self.input_size = input_size
         self.output_size = output_size
+        self.tp_dim = tp_dim
+        self.tp_rank = get_tp_rank()
+        self.tp_size = get_tp_size()
         self.weight = nn.Parameter(torch.empty(output_size, input_size), requires_grad=False)
         self.weight.weight_loader = self.weight_loader
         if bias:
@@ -35,15 +50,42 @@ class ReplicatedLinear(LinearBase):
 
 
 class ColumnParallelLinear(LinearBase):
-    pass
+    """Output features split over the ranks; the output stays split (the next layer is row-parallel)."""
+
+    def __init__(self, input_size: int, output_size: int, bias: bool = False) -> None:
+        super().__init__(input_size, divide(output_size, get_tp_size()), bias, tp_dim=0)
+
+    def weight_loader(
+        self, param: nn.Parameter, loaded_weight: torch.Tensor, shard_id: str | int | None = None
+    ) -> None:
+        if self.tp_size == 1:
+            default_weight_loader(param, loaded_weight)
+            return
+        copy_shard(param.data, rank_shard(loaded_weight, 0, self.tp_rank, self.tp_size))
 
 
 class RowParallelLinear(LinearBase):
-    pass
+    """Input features split over the ranks; partial outputs are all-reduced. The bias is added once."""
+
+    def __init__(self, input_size: int, output_size: int, bias: bool = False) -> None:
+        super().__init__(divide(input_size, get_tp_size()), output_size, bias, tp_dim=1)
+
+    def weight_loader(
+        self, param: nn.Parameter, loaded_weight: torch.Tensor, shard_id: str | int | None = None
+    ) -> None:
+        if self.tp_size == 1 or param is self.bias:
+            default_weight_loader(param, loaded_weight)
+            return
+        copy_shard(param.data, rank_shard(loaded_weight, 1, self.tp_rank, self.tp_size))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.linear(x, self.weight, self.bias if self.tp_rank == 0 else None)
+        return tensor_parallel_all_reduce(y)
 
 
 class MergedColumnParallelLinear(ColumnParallelLinear):
-    """Several column linears over the same input stored as one (gate_proj + up_proj)."""
+    """Several column linears over the same input stored as one (gate_proj + up_proj); each rank holds
+    its shard of each, side by side."""
 
     def __init__(self, input_size: int, output_sizes: list[int], bias: bool = False) -> None:
         super().__init__(input_size, sum(output_sizes), bias)
@@ -53,19 +95,25 @@ class MergedColumnParallelLinear(ColumnParallelLinear):
         self, param: nn.Parameter, loaded_weight: torch.Tensor, shard_id: str | int | None = None
     ) -> None:
         assert isinstance(shard_id, int)
-        offset = sum(self.output_sizes[:shard_id])
-        copy_shard(param.data.narrow(0, offset, self.output_sizes[shard_id]), loaded_weight)
+        offset = sum(self.output_sizes[:shard_id]) // self.tp_size
+        size = self.output_sizes[shard_id] // self.tp_size
+        shard = rank_shard(loaded_weight, 0, self.tp_rank, self.tp_size)
+        copy_shard(param.data.narrow(0, offset, size), shard)
 
 
 class QKVParallelLinear(ColumnParallelLinear):
-    """q_proj, k_proj and v_proj stored as one projection; shard ids "q", "k", "v"."""
+    """q_proj, k_proj and v_proj stored as one projection; shard ids "q", "k", "v". Each rank holds
+    num_heads / tp query heads and num_kv_heads / tp KV heads."""
 
     def __init__(
         self, hidden_size: int, head_dim: int, num_heads: int, num_kv_heads: int, bias: bool = False
     ) -> None:
-        self.q_size = num_heads * head_dim
-        self.kv_size = num_kv_heads * head_dim
-        super().__init__(hidden_size, self.q_size + 2 * self.kv_size, bias)
+        tp_size = get_tp_size()
+        self.num_heads = divide(num_heads, tp_size)
+        self.num_kv_heads = divide(num_kv_heads, tp_size)
+        self.q_size = self.num_heads * head_dim
+        self.kv_size = self.num_kv_heads * head_dim
+        super().__init__(hidden_size, (num_heads + 2 * num_kv_heads) * head_dim, bias)
 
     def weight_loader(
         self, param: nn.Parameter, loaded_weight: torch.Tensor, shard_id: str | int | None = None
@@ -75,7 +123,19 @@ class QKVParallelLinear(ColumnParallelLinear):
             "k": (self.q_size, self.kv_size),
             "v": (self.q_size + self.kv_size, self.kv_size),
         }[shard_id]
-        copy_shard(param.data.narrow(0, offset, size), loaded_weight)
+        shard = rank_shard(loaded_weight, 0, self.tp_rank, self.tp_size)
+        copy_shard(param.data.narrow(0, offset, size), shard)
+
+
+def rank_shard(loaded_weight: torch.Tensor, dim: int, rank: int, world_size: int) -> torch.Tensor:
+    """Slice `rank` of `world_size` equal slices of loaded_weight along dim."""
+    if world_size == 1:
+        return loaded_weight
+    full = loaded_weight.size(dim)
+    if full % world_size:
+        raise ValueError(f"dimension {dim} of {tuple(loaded_weight.shape)} does not split into {world_size}")
+    size = full // world_size
+    return loaded_weight.narrow(dim, rank * size, size)
 
 
 def default_weight_loader(param: nn.Parameter, loaded_weight: torch.Tensor) -> None:

@@ -9,6 +9,8 @@ import torch
 from torch import nn
 
 from engine.attention_metadata import AttentionMetadata
+from engine.distributed import get_tp_size
+from engine.errors import InvalidParam
 from engine.layers.activation import SiluAndMul
 from engine.layers.attention import Attention
 from engine.layers.embed_head import ParallelLMHead, VocabParallelEmbedding
@@ -21,17 +23,18 @@ from engine.models.config import DecoderConfig
 class DecoderAttention(nn.Module):
     def __init__(self, config: DecoderConfig, rotary_emb: RotaryEmbedding) -> None:
         super().__init__()
-        self.num_heads = config.num_heads
-        self.num_kv_heads = config.num_kv_heads
-        self.head_dim = config.head_dim
-        self.q_size = config.num_heads * config.head_dim
-        self.kv_size = config.num_kv_heads * config.head_dim
         self.qkv_proj = QKVParallelLinear(
             config.hidden_size, config.head_dim, config.num_heads, config.num_kv_heads, bias=config.qkv_bias
         )
-        self.o_proj = RowParallelLinear(self.q_size, config.hidden_size)
+        # this rank's share of the heads (all of them at tensor-parallel size 1)
+        self.num_heads = self.qkv_proj.num_heads
+        self.num_kv_heads = self.qkv_proj.num_kv_heads
+        self.head_dim = config.head_dim
+        self.q_size = self.qkv_proj.q_size
+        self.kv_size = self.qkv_proj.kv_size
+        self.o_proj = RowParallelLinear(config.num_heads * config.head_dim, config.hidden_size)
         self.rotary_emb = rotary_emb
-        self.attn = Attention(config.num_heads, config.head_dim, config.head_dim**-0.5, config.num_kv_heads)
+        self.attn = Attention(self.num_heads, config.head_dim, config.head_dim**-0.5, self.num_kv_heads)
         if config.qk_norm:
             self.q_norm = RMSNorm(config.head_dim, config.rms_norm_eps)
             self.k_norm = RMSNorm(config.head_dim, config.rms_norm_eps)
@@ -124,6 +127,7 @@ class DecoderForCausalLM(nn.Module):
 
     def __init__(self, config: DecoderConfig, max_position: int | None = None) -> None:
         super().__init__()
+        check_tensor_parallel(config, get_tp_size())
         self.config = config
         self.model = DecoderModel(config, max(max_position or 0, config.max_position))
         self.lm_head = ParallelLMHead(config.vocab_size, config.hidden_size)
@@ -139,5 +143,18 @@ class DecoderForCausalLM(nn.Module):
     ) -> torch.Tensor:
         return self.model(input_ids, positions, kv_caches, meta)
 
-    def compute_logits(self, hidden_states: torch.Tensor) -> torch.Tensor:
+    def compute_logits(self, hidden_states: torch.Tensor) -> torch.Tensor | None:
+        """Float32 logits on rank 0 (None on the other tensor-parallel ranks)."""
         return self.lm_head(hidden_states)
+
+
+def check_tensor_parallel(config: DecoderConfig, tp_size: int) -> None:
+    """Heads (query and KV) and the MLP width must split evenly over the ranks."""
+    sizes = {"attention heads": config.num_heads, "KV heads": config.num_kv_heads}
+    sizes["intermediate size"] = config.intermediate_size
+    for what, n in sizes.items():
+        if n % tp_size:
+            raise InvalidParam(
+                "tensor_parallel_size",
+                f"{config.architecture}: {what} ({n}) do not split over {tp_size} ranks",
+            )

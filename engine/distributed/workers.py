@@ -1,0 +1,126 @@
+"""Ranks 1..N-1 of a tensor-parallel engine: spawned processes that mirror rank 0's model calls.
+
+Rank 0 (the engine process) owns the scheduler and the block manager. Each step it broadcasts the
+scheduled batch as plain lists (`StepInput`, engine/model_runner.py); every worker builds the same
+model inputs, runs the same forward (its share of the heads, its shard of each weight, its share of
+every layer's KV cache) and joins the collectives; only rank 0 gets the logits and samples.
+Broadcasting None stops the workers.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import replace
+from typing import Any
+
+import torch
+import torch.multiprocessing as mp
+
+from engine.config import EngineConfig
+from engine.distributed.communication import broadcast_object
+from engine.distributed.parallel_state import (
+    NO_MULTICAST_ENV,
+    destroy_tensor_parallel,
+    get_tp_size,
+    init_tensor_parallel,
+)
+
+log = logging.getLogger(__name__)
+START_TIMEOUT_S = 300.0
+
+
+def rank_device(device: str, rank: int) -> str:
+    """CUDA: one device per rank ("cuda" or "cuda:k" -> cuda:k+rank); CPU ranks share the host."""
+    dev = torch.device(device)
+    if dev.type != "cuda":
+        return device
+    return f"cuda:{(dev.index or 0) + rank}"
+
+
+def backend_for(device: str) -> str:
+    return "nccl" if torch.device(device).type == "cuda" else "gloo"
+
+
+class TensorParallelWorkers:
+    """Spawn ranks 1..N-1, then join the group as rank 0. `shutdown()` stops them (also at exit)."""
+
+    def __init__(self, config: EngineConfig) -> None:
+        world = config.tensor_parallel_size
+        if get_tp_size() > 1:
+            raise RuntimeError("this process already runs a tensor-parallel engine")
+        self.store_dir = tempfile.mkdtemp(prefix="teecube-tp-")
+        init_method = f"file://{os.path.join(self.store_dir, 'store')}"
+        os.environ.update(NO_MULTICAST_ENV)  # inherited by the spawned workers
+        ctx = mp.get_context("spawn")
+        started = [ctx.Event() for _ in range(1, world)]
+        self.procs = [
+            ctx.Process(
+                target=worker_main,
+                args=(config, rank, init_method, started[rank - 1]),
+                name=f"teecube-tp{rank}",
+            )
+            for rank in range(1, world)
+        ]
+        self.closed = False
+        for p in self.procs:
+            p.start()
+        atexit.register(self.shutdown)
+        try:
+            self._wait_started(started)
+            init_tensor_parallel(0, world, init_method, backend_for(config.device))
+        except BaseException:
+            self.shutdown()
+            raise
+
+    def _wait_started(self, started: list[Any]) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        for p, event in zip(self.procs, started, strict=True):
+            while not event.wait(0.1):
+                if not p.is_alive():
+                    raise RuntimeError(f"tensor-parallel worker {p.name} exited with code {p.exitcode}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"tensor-parallel worker {p.name} did not start")
+
+    def shutdown(self, timeout_s: float = 30.0) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        atexit.unregister(self.shutdown)
+        if get_tp_size() > 1:
+            try:
+                broadcast_object(None)
+            except Exception as e:  # a worker is gone already
+                log.warning("tensor-parallel stop message failed: %s", e)
+        deadline = time.monotonic() + timeout_s
+        for p in self.procs:
+            p.join(max(0.0, deadline - time.monotonic()))
+            if p.is_alive():
+                log.warning("tensor-parallel worker %s did not stop; terminating it", p.name)
+                p.terminate()
+                p.join(5.0)
+        destroy_tensor_parallel()
+        shutil.rmtree(self.store_dir, ignore_errors=True)
+
+
+def worker_main(config: EngineConfig, rank: int, init_method: str, started: Any) -> None:
+    """Entry point of rank `rank` (a spawned process): join the group, load its shard, follow rank 0."""
+    os.environ.update(NO_MULTICAST_ENV)
+    from engine.model_runner import ModelRunner
+
+    device = rank_device(config.device, rank)
+    if torch.device(device).type == "cuda":
+        torch.cuda.set_device(torch.device(device))
+    else:
+        torch.set_num_threads(max(1, torch.get_num_threads() // config.tensor_parallel_size))
+    config = replace(config, device=device)
+    started.set()
+    init_tensor_parallel(rank, config.tensor_parallel_size, init_method, backend_for(device))
+    try:
+        ModelRunner(config, rank=rank).follow()
+    finally:
+        destroy_tensor_parallel()
