@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from engine.bench.shapes import SHAPES
 from engine.cli import BUNDLED, bundled_model_path
 
 CONFIG_KEYS = ("device", "max_num_seqs", "max_num_batched_tokens", "block_size", "max_model_len")
@@ -49,22 +50,42 @@ def parse_range(text: str) -> tuple[int, int]:
 def random_workload(
     num_prompts: int, input_len: tuple[int, int], output_len: tuple[int, int], vocab_size: int, seed: int = 0
 ) -> Workload:
-    """Random token ids (nano-vllm's workload shape): lengths uniform in the given inclusive ranges."""
+    """PERFORMANCE.md's workload: random.Random(seed) draws each sequence's prompt and output lengths
+    (uniform in the inclusive ranges), then the prompts' token ids (uniform in [0, min(vocab - 1, 10000)]).
+    With 256 sequences, 100-1024 and seed 0: 148,194 prompt and 140,797 output tokens."""
     rng = random.Random(seed)
-    high = min(vocab_size, 10_000) - 1
-    prompts = [[rng.randint(0, high) for _ in range(rng.randint(*input_len))] for _ in range(num_prompts)]
-    return Workload(prompts, [rng.randint(*output_len) for _ in range(num_prompts)], seed)
+    high = min(vocab_size - 1, 10_000)
+    lens = [(rng.randint(*input_len), rng.randint(*output_len)) for _ in range(num_prompts)]
+    prompts = [[rng.randint(0, high) for _ in range(n)] for n, _ in lens]
+    return Workload(prompts, [m for _, m in lens], seed)
 
 
 def resolve_model(model: str) -> str:
     return str(bundled_model_path()) if model == BUNDLED else model
 
 
-def run_engine(llm: Any, workload: Workload) -> dict[str, Any]:
+def warm_up(llm: Any, workload: Workload) -> None:
+    """One short generate per batch shape class (1, 3 and 16 sequences), so that Triton's integer
+    specialisations (== 1, % 16 == 0, other) are compiled before the timed run."""
     from engine.sampling_params import SamplingParams
 
-    llm.generate([workload.prompts[0][:8]], SamplingParams(max_tokens=2, ignore_eos=True), use_tqdm=False)
-    params = [SamplingParams(temperature=0, max_tokens=n, ignore_eos=True) for n in workload.output_lens]
+    params = SamplingParams(max_tokens=2, ignore_eos=True)
+    for n in (1, 3, 16):
+        prompts = [workload.prompts[i % len(workload.prompts)][: 8 + i] for i in range(n)]
+        llm.generate(prompts, params, use_tqdm=False)
+
+
+def sampling_params(workload: Workload, temperature: float) -> list[Any]:
+    from engine.sampling_params import SamplingParams
+
+    return [
+        SamplingParams(temperature=temperature, max_tokens=n, ignore_eos=True) for n in workload.output_lens
+    ]
+
+
+def run_engine(llm: Any, workload: Workload, temperature: float = 0.0) -> dict[str, Any]:
+    warm_up(llm, workload)
+    params = sampling_params(workload, temperature)
     start = time.perf_counter()
     outs = llm.generate(workload.prompts, params, use_tqdm=False)
     elapsed = time.perf_counter() - start
@@ -138,28 +159,62 @@ def machine_info(device: str) -> dict[str, Any]:
     return info
 
 
+BUNDLED_DEFAULTS = dict(num_prompts=32, input_len="32", output_len="64", max_num_seqs=256, temperature=0.0)
+# PERFORMANCE.md's offline workload (nano-vllm's bench.py: temperature 0.6, max_model_len 4096)
+SHAPE_DEFAULTS = dict(
+    num_prompts=256, input_len="100-1024", output_len="100-1024", max_num_seqs=256, temperature=0.6,
+    max_model_len=4096, max_num_batched_tokens=16384,
+)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="teecube bench throughput", description=__doc__.splitlines()[0])
     p.add_argument("--model", default=BUNDLED, help="'bundled', an HF directory or a .gguf file")
+    p.add_argument("--shape", choices=sorted(SHAPES), default=None,
+                   help="a named model shape (needs --random-weights); runs PERFORMANCE.md's workload")
+    p.add_argument("--random-weights", action="store_true", help="random bf16 weights: no download")
     p.add_argument("--device", default="auto")
     p.add_argument("--dtype", default="auto")
-    p.add_argument("--num-prompts", type=int, default=32)
-    p.add_argument("--input-len", default="32", help="N or MIN-MAX (uniform)")
-    p.add_argument("--output-len", default="64", help="N or MIN-MAX (uniform)")
+    p.add_argument("--num-prompts", type=int, default=None)
+    p.add_argument("--input-len", default=None, help="N or MIN-MAX (uniform)")
+    p.add_argument("--output-len", default=None, help="N or MIN-MAX (uniform)")
+    p.add_argument("--temperature", type=float, default=None)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--max-num-seqs", type=int, default=256)
+    p.add_argument("--max-num-seqs", type=int, default=None)
     p.add_argument("--max-num-batched-tokens", type=int, default=None)
     p.add_argument("--num-kv-blocks", type=int, default=None)
     p.add_argument("--max-model-len", type=int, default=None)
+    p.add_argument("--gpu-memory-utilization", type=float, default=0.9)
+    p.add_argument("--enforce-eager", action="store_true", help="no CUDA graphs")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--skip-hf", action="store_true", help="do not run the HF transformers baseline")
+    p.add_argument("--hf-batch-size", type=int, default=128, help="--shape: HF static batch size")
+    p.add_argument("--hf-batches", type=int, default=None,
+                   help="--shape: run only the first N HF batches (a labelled subset; default all)")
+    p.add_argument("--profile", action="store_true", help="--shape: torch.profiler breakdown of a few steps")
     return p
 
 
+def resolve_defaults(args: argparse.Namespace) -> argparse.Namespace:
+    for key, value in (SHAPE_DEFAULTS if args.shape else BUNDLED_DEFAULTS).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = resolve_defaults(parser().parse_args(argv))
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.shape:
+        from engine.bench.shape_run import run_shape
+
+        if not args.random_weights:
+            parser().error("--shape needs --random-weights (named shapes are never downloaded)")
+        result = run_shape(args)
+        json.dump(result, sys.stdout)
+        sys.stdout.write("\n")
+        return 0
     model_path = resolve_model(args.model)
     llm = build_llm(args, model_path)
     workload = random_workload(
@@ -169,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         llm.spec.vocab_size,
         args.seed,
     )
-    ours = run_engine(llm, workload)
+    ours = run_engine(llm, workload, args.temperature)
     config, dtype = llm.config, llm.spec.dtype
     hf = None
     if not args.skip_hf:
@@ -210,6 +265,8 @@ def build_llm(args: argparse.Namespace, model_path: str) -> Any:
         num_kv_blocks=args.num_kv_blocks,
         max_model_len=args.max_model_len,
         seed=args.seed,
+        enforce_eager=args.enforce_eager,
+        gpu_memory_utilization=args.gpu_memory_utilization,
     )
 
 
