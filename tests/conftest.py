@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,10 @@ VECTORS = REPO / "tests" / "data" / "vectors"
 
 # Two cores here: keep torch from oversubscribing them when tests run in parallel.
 os.environ.setdefault("OMP_NUM_THREADS", "2")
+# Without a GPU, Triton kernels run in its interpreter. This must be set before anything
+# imports triton (engine modules do), so it lives here rather than in tests/kernels.
+if shutil.which("nvidia-smi") is None:
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 
 
 def bundled_gguf_path() -> Path:
