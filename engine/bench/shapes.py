@@ -164,9 +164,9 @@ def weight_bytes(model: torch.nn.Module) -> dict[str, int]:
     embed = model.model.embed_tokens.weight
     tied = model.lm_head.weight is embed
     for name, p in model.named_parameters(remove_duplicate=False):
-        if p.data_ptr() in seen:
+        if id(p) in seen:
             continue
-        seen.add(p.data_ptr())
+        seen.add(id(p))
         is_embed = p is embed
         if is_embed and not tied:
             continue
