@@ -9,6 +9,7 @@ import torch
 
 from engine.block_manager import BlockManager
 from engine.config import EngineConfig
+from engine.distributed.workers import start_workers
 from engine.errors import ContextLengthExceeded, InvalidParam
 from engine.loader import LoadedModel
 from engine.model_runner import ModelRunner
@@ -23,7 +24,12 @@ class LLMEngine:
     def __init__(self, config: EngineConfig, loaded: LoadedModel | None = None) -> None:
         """loaded: an already loaded model to serve (shared between engines in tests and benchmarks)."""
         self.config = config
-        self.model_runner = ModelRunner(config, loaded)
+        self.workers = start_workers(config, loaded)  # tensor-parallel ranks 1..N-1, or None
+        try:
+            self.model_runner = ModelRunner(config, loaded)
+        except BaseException:
+            self.shutdown()
+            raise
         self.spec = self.model_runner.spec
         self.tokenizer = self.model_runner.tokenizer
         self.max_model_len = config.max_model_len = self.model_runner.max_model_len
@@ -97,6 +103,11 @@ class LLMEngine:
         req.metrics.finished_time = time.monotonic()
         self.request_success["abort"] += 1
         return self._output(req, req.seqs, stream=True)
+
+    def shutdown(self) -> None:
+        """Stop the tensor-parallel workers, if any (idempotent); no step runs afterwards."""
+        if self.workers is not None:
+            self.workers.shutdown()
 
     def has_unfinished(self) -> bool:
         return self.scheduler.has_unfinished()

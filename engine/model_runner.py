@@ -11,6 +11,7 @@ import torch
 from engine.attention_metadata import AttentionMetadata
 from engine.config import EngineConfig
 from engine.cuda_graphs import DecodeGraphs
+from engine.distributed import all_reduce_min, broadcast_object, get_tp_size
 from engine.loader import LoadedModel, load_model
 from engine.sampler import Sampler, SamplerOutput
 from engine.scheduler import SchedulerOutput
@@ -27,6 +28,19 @@ class ModelInput:
     sample_seqs: list[Sequence]
 
 
+@dataclass(slots=True)
+class StepInput:
+    """One step's batch as plain lists: what `_build` needs, and what rank 0 broadcasts to the
+    tensor-parallel workers (engine/distributed/workers.py)."""
+
+    query_lens: list[int]
+    starts: list[int]
+    seq_lens: list[int]
+    tables: list[list[int]]
+    token_ids: list[int]
+    sample_indices: np.ndarray
+
+
 class ModelRunner:
     def __init__(self, config: EngineConfig, loaded: LoadedModel | None = None) -> None:
         self.config = config
@@ -36,9 +50,11 @@ class ModelRunner:
         loaded = loaded or load_model(config)
         self.model, self.spec, self.tokenizer = loaded.model, loaded.spec, loaded.tokenizer
         self.block_size = config.block_size
+        self.tp_size = get_tp_size()
+        self.num_kv_heads = self.spec.num_kv_heads // self.tp_size  # this rank's share of the KV heads
         self.max_model_len = min(config.max_model_len or self.spec.max_position, self.spec.max_position)
         self.num_blocks = self._num_kv_blocks()
-        shape = (2, self.num_blocks, self.block_size, self.spec.num_kv_heads, self.spec.head_dim)
+        shape = (2, self.num_blocks, self.block_size, self.num_kv_heads, self.spec.head_dim)
         self.kv_caches = [
             torch.zeros(shape, dtype=self.spec.dtype, device=self.device) for _ in range(self.spec.num_layers)
         ]
@@ -60,7 +76,7 @@ class ModelRunner:
     def block_bytes(self) -> int:
         s = self.spec
         itemsize = torch.empty((), dtype=s.dtype).element_size()
-        return 2 * s.num_layers * self.block_size * s.num_kv_heads * s.head_dim * itemsize
+        return 2 * s.num_layers * self.block_size * self.num_kv_heads * s.head_dim * itemsize
 
     def _num_kv_blocks(self) -> int:
         cfg = self.config
@@ -75,7 +91,7 @@ class ModelRunner:
             num = int(budget // self.block_bytes)
         else:
             num = int(cfg.cpu_kv_cache_space_gb * 2**30 // self.block_bytes)
-        num = min(num, blocks_per_seq * cfg.max_num_seqs + 1)
+        num = all_reduce_min(min(num, blocks_per_seq * cfg.max_num_seqs + 1))  # every rank holds num
         if num < 1:
             raise MemoryError("no memory left for the KV cache; lower max_model_len or raise the budget")
         return num
@@ -88,7 +104,7 @@ class ModelRunner:
         seq_len = min(self.max_model_len, num_tokens)
         lens = [seq_len] * (num_tokens // seq_len) + ([num_tokens % seq_len] if num_tokens % seq_len else [])
         blocks = [-(-n // self.block_size) for n in lens]
-        shape = (2, sum(blocks), self.block_size, self.spec.num_kv_heads, self.spec.head_dim)
+        shape = (2, sum(blocks), self.block_size, self.num_kv_heads, self.spec.head_dim)
         caches = [
             torch.zeros(shape, dtype=self.spec.dtype, device=self.device) for _ in range(self.spec.num_layers)
         ]
@@ -148,24 +164,43 @@ class ModelRunner:
         tables = [s.block_table for s in seqs]
         ends = np.cumsum(nums) - 1
         picked = [i for i, (s, e) in enumerate(zip(seqs, seq_lens, strict=True)) if e == s.num_tokens]
+        step = StepInput(nums, starts, seq_lens, tables, token_ids, ends[picked])
+        if self.tp_size > 1:
+            broadcast_object(step)  # the workers build the same inputs (follow)
+        return self._input(step, [seqs[i] for i in picked])
+
+    def _input(self, step: StepInput, sample_seqs: list[Sequence]) -> ModelInput:
         input_ids, positions, meta, sample_indices = self._build(
-            nums, starts, seq_lens, tables, token_ids, ends[picked]
+            step.query_lens, step.starts, step.seq_lens, step.tables, step.token_ids, step.sample_indices
         )
-        return ModelInput(input_ids, positions, meta, sample_indices, [seqs[i] for i in picked])
+        return ModelInput(input_ids, positions, meta, sample_indices, sample_seqs)
 
     @torch.inference_mode()
     def execute(self, sched: SchedulerOutput) -> tuple[list[Sequence], SamplerOutput]:
         """Run one step; returns the sequences that get a new token and what was sampled for them."""
         inp = self.prepare(sched)
-        if not inp.sample_seqs:
-            self.model(inp.input_ids, inp.positions, self.kv_caches, inp.meta)
+        logits = self.run_model(inp)
+        if logits is None:
             return [], SamplerOutput([], [])
+        return inp.sample_seqs, self.sampler(logits, inp.sample_seqs)
+
+    @torch.inference_mode()
+    def follow(self) -> None:
+        """Tensor-parallel ranks > 0: run each step rank 0 broadcasts, until it broadcasts None."""
+        while (step := broadcast_object()) is not None:
+            self.run_model(self._input(step, []))
+
+    def run_model(self, inp: ModelInput) -> torch.Tensor | None:
+        """Forward and LM head (every rank runs the same calls); the logits of the sampled rows on rank 0,
+        None on the other ranks or when no row is sampled."""
         meta = inp.meta
-        decode = meta.max_query_len == 1 and len(inp.sample_seqs) == meta.num_seqs
+        num_sampled = inp.sample_indices.shape[0]
+        if num_sampled == 0:
+            self.model(inp.input_ids, inp.positions, self.kv_caches, meta)
+            return None
+        decode = meta.max_query_len == 1 and num_sampled == meta.num_seqs
         graphs = self.graphs
         if decode and graphs is not None and graphs.can_run(meta.num_seqs, meta.block_tables.shape[1]):
-            logits = self.model.compute_logits(graphs.run(inp.input_ids, inp.positions, meta))
-            return inp.sample_seqs, self.sampler(logits, inp.sample_seqs)
+            return self.model.compute_logits(graphs.run(inp.input_ids, inp.positions, meta))
         hidden = self.model(inp.input_ids, inp.positions, self.kv_caches, meta)
-        logits = self.model.compute_logits(hidden if decode else hidden[inp.sample_indices])
-        return inp.sample_seqs, self.sampler(logits, inp.sample_seqs)
+        return self.model.compute_logits(hidden if decode else hidden[inp.sample_indices])

@@ -29,6 +29,7 @@ from engine.distributed.parallel_state import (
     get_tp_size,
     init_tensor_parallel,
 )
+from engine.errors import InvalidParam
 
 log = logging.getLogger(__name__)
 START_TIMEOUT_S = 300.0
@@ -44,6 +45,15 @@ def rank_device(device: str, rank: int) -> str:
 
 def backend_for(device: str) -> str:
     return "nccl" if torch.device(device).type == "cuda" else "gloo"
+
+
+def start_workers(config: EngineConfig, loaded: Any = None) -> TensorParallelWorkers | None:
+    """The worker ranks of an engine with tensor_parallel_size > 1 (this process becomes rank 0)."""
+    if config.tensor_parallel_size == 1:
+        return None
+    if loaded is not None:
+        raise InvalidParam("tensor_parallel_size", "a preloaded model cannot be split over ranks")
+    return TensorParallelWorkers(config)
 
 
 class TensorParallelWorkers:
@@ -121,6 +131,6 @@ def worker_main(config: EngineConfig, rank: int, init_method: str, started: Any)
     started.set()
     init_tensor_parallel(rank, config.tensor_parallel_size, init_method, backend_for(device))
     try:
-        ModelRunner(config, rank=rank).follow()
+        ModelRunner(config).follow()
     finally:
         destroy_tensor_parallel()
