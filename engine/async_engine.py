@@ -117,6 +117,8 @@ class AsyncEngine:
         self._wakeup.set()
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join)
+        if self.engine is not None:
+            await asyncio.to_thread(self.engine.shutdown)  # tensor-parallel workers, if any
         self._fail_all(EngineDead("the engine was shut down"))
 
     def _submit(self, command: Callable[[], None]) -> None:

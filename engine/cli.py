@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--enable-prefix-caching", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--enforce-eager", action="store_true")
     p.add_argument("--dtype", default="auto")
+    p.add_argument("--tensor-parallel-size", "-tp", type=int, default=1, help="GPUs (one process each)")
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--api-key", default=None, help=f"bearer token (or {' / '.join(API_KEY_ENVS)})")
@@ -88,6 +89,7 @@ def configs(args: argparse.Namespace) -> tuple[EngineConfig, ServerConfig]:
         seed=args.seed,
         enforce_eager=args.enforce_eager,
         max_queue_size=args.max_queue_size,
+        tensor_parallel_size=args.tensor_parallel_size,
     )
     for name in ("max_queue_size", "max_request_body_bytes", "shutdown_timeout"):
         value = getattr(args, name)
