@@ -40,7 +40,10 @@ def padded_batch_size(num_seqs: int, sizes: list[int]) -> int | None:
 class DecodeBuffers:
     """The static inputs every graph reads, sized for the largest graph."""
 
-    def __init__(self, max_bs: int, max_blocks_per_seq: int, device: torch.device | str) -> None:
+    def __init__(
+        self, max_bs: int, max_blocks_per_seq: int, device: torch.device | str, block_size: int = 16
+    ) -> None:
+        self.max_seq_len = max_blocks_per_seq * block_size
         self.input_ids = torch.zeros(max_bs, dtype=torch.int64, device=device)
         self.positions = torch.zeros(max_bs, dtype=torch.int64, device=device)
         self.slot_mapping = torch.full((max_bs,), -1, dtype=torch.int64, device=device)
@@ -56,7 +59,7 @@ class DecodeBuffers:
             slot_mapping=self.slot_mapping[:bs],
             block_tables=self.block_tables[:bs],
             max_query_len=1,
-            max_seq_len=self.block_tables.shape[1],
+            max_seq_len=self.max_seq_len,  # an upper bound (the kernels read seq_lens on the device)
         )
 
     def fill(
@@ -87,9 +90,10 @@ class DecodeGraphs:
         hidden_size: int,
         dtype: torch.dtype,
         device: torch.device | str,
+        block_size: int = 16,
     ) -> None:
         self.sizes = graph_batch_sizes(max_num_seqs)
-        self.buffers = DecodeBuffers(self.sizes[-1], max_blocks_per_seq, device)
+        self.buffers = DecodeBuffers(self.sizes[-1], max_blocks_per_seq, device, block_size)
         self.outputs = torch.zeros(self.sizes[-1], hidden_size, dtype=dtype, device=device)
         self.graphs: dict[int, torch.cuda.CUDAGraph] = {}
         self.pool: tuple[int, int] | None = None

@@ -66,8 +66,9 @@ class ModelRunner:
     def _capture_graphs(self) -> DecodeGraphs:
         """Decode CUDA graphs over the batch-size ladder (engine/cuda_graphs.py); LM head outside."""
         max_blocks = -(-self.max_model_len // (16 * self.block_size)) * 16  # as _build pads block tables
+        spec = self.spec
         graphs = DecodeGraphs(
-            self.config.max_num_seqs, max_blocks, self.spec.hidden_size, self.spec.dtype, self.device
+            self.config.max_num_seqs, max_blocks, spec.hidden_size, spec.dtype, self.device, self.block_size
         )
         graphs.capture(lambda ids, pos, meta: self.model(ids, pos, self.kv_caches, meta))
         return graphs

@@ -86,3 +86,52 @@ def test_staging_round_trips_and_aligns() -> None:
         assert all(t.dtype == torch.int32 and t.data_ptr() % 16 == 0 for t in out)
     big = stage.to_device(np.arange(5000))[0]  # grows
     assert big.tolist() == list(range(5000))
+
+
+class Replay:
+    """Stands in for a captured torch.cuda.CUDAGraph on the CPU: replay() re-runs what was 'captured'."""
+
+    def __init__(self, fn) -> None:
+        self.fn = fn
+
+    def replay(self) -> None:
+        self.fn()
+
+
+class CPUGraphs(DecodeGraphs):
+    def capture(self, model_fn) -> None:
+        b = self.buffers
+        for bs in reversed(self.sizes):
+            meta = b.meta(bs)
+
+            def step(bs: int = bs, meta=meta) -> None:
+                self.outputs[:bs] = model_fn(b.input_ids[:bs], b.positions[:bs], meta)
+
+            self.graphs[bs] = Replay(step)
+
+
+def test_runner_decodes_through_padded_graph_buffers(tmp_path) -> None:
+    """The runner's graph path (static buffers, padding rows, LM head outside) gives the eager tokens."""
+    from engine import LLM, SamplingParams
+    from tests.engine.tiny_models import build_tiny_model
+
+    path = build_tiny_model("qwen3", tmp_path / "qwen3")
+    prompts = [[5 + i for i in range(n)] for n in (3, 8, 20, 33, 40)]
+    params = SamplingParams(temperature=0, max_tokens=6, ignore_eos=True)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        llm = LLM(str(path), device="cpu", max_num_seqs=8, num_kv_blocks=64, enable_prefix_caching=False)
+        eager = [o.outputs[0].token_ids for o in llm.generate(prompts, params, use_tqdm=False)]
+        runner = llm.model_runner
+        graphs = CPUGraphs(8, 16, runner.spec.hidden_size, runner.spec.dtype, "cpu", runner.block_size)
+        graphs.capture(lambda ids, pos, meta: runner.model(ids, pos, runner.kv_caches, meta))
+        runner.graphs = graphs
+        sizes: list[int] = []
+        run = graphs.run
+        graphs.run = lambda ids, pos, meta: sizes.append(ids.shape[0]) or run(ids, pos, meta)  # type: ignore[method-assign]
+        replayed = [o.outputs[0].token_ids for o in llm.generate(prompts, params, use_tqdm=False)]
+    finally:
+        torch.set_num_threads(previous)
+    assert replayed == eager
+    assert sizes == [5] * 5  # every decode step (5 sequences, padded to the graph of 8) went through it
