@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -155,20 +155,64 @@ async def forward_json(
     return payload, outcome
 
 
-async def read_sse(resp: aiohttp.ClientResponse) -> AsyncIterator[str]:
-    """The `data:` payloads of an SSE stream, one per event."""
+MAX_SSE_LINE = 4 * 1024 * 1024
+
+
+async def read_sse(resp: aiohttp.ClientResponse,
+                   flush: Callable[[], Awaitable[None]] | None = None) -> AsyncIterator[str]:
+    """The `data:` payloads of an SSE stream, one per event.
+
+    `flush` is awaited after the events of each network read, before waiting for more: a relay
+    that queues its output writes once per upstream read instead of once per event (a burst of
+    events costs one send, and a slow tenant or a busy proxy catches up instead of falling behind).
+    """
+    content = resp.content
+    pending = b""
     lines: list[str] = []
-    async for raw in resp.content:
-        line = raw.rstrip(b"\r\n")
-        if not line:
-            if lines:
-                yield "\n".join(lines)
-                lines = []
+    while True:
+        data = await content.readany()
+        if not data:
+            break
+        pending += data
+        if b"\n" not in data:
+            if len(pending) > MAX_SSE_LINE:
+                raise aiohttp.ClientPayloadError("SSE line too long")
             continue
-        if line.startswith(b"data:"):
-            lines.append(line[5:].lstrip(b" ").decode("utf-8", "replace"))
+        *complete, pending = pending.split(b"\n")
+        for raw in complete:
+            line = raw.rstrip(b"\r")
+            if not line:
+                if lines:
+                    yield "\n".join(lines)
+                    lines = []
+            elif line.startswith(b"data:"):
+                lines.append(line[5:].lstrip(b" ").decode("utf-8", "replace"))
+        if flush is not None:
+            await flush()
+    line = pending.rstrip(b"\r")
+    if line.startswith(b"data:"):
+        lines.append(line[5:].lstrip(b" ").decode("utf-8", "replace"))
     if lines:
         yield "\n".join(lines)
+
+
+class _Queued:
+    """Output for the tenant, queued by the relay and written by `flush` in one piece."""
+
+    __slots__ = ("out", "parts")
+
+    def __init__(self, out: web.StreamResponse) -> None:
+        self.out = out
+        self.parts: list[bytes] = []
+
+    def add(self, data: bytes) -> None:
+        self.parts.append(data)
+
+    async def flush(self) -> None:
+        if self.parts:
+            data = b"".join(self.parts)
+            self.parts.clear()
+            await self.out.write(data)
 
 
 def _sse(obj: Any) -> bytes:
@@ -217,8 +261,9 @@ async def forward_stream(
         finished: set[int] = set()
         seen: set[int] = set()
         last_chunk: dict[str, Any] | None = None
+        queued = _Queued(out)
         try:
-            async for data in read_sse(resp):
+            async for data in read_sse(resp, queued.flush):
                 if data == "[DONE]":
                     break
                 try:
@@ -229,9 +274,9 @@ async def forward_stream(
                     continue
                 if "error" in chunk:
                     outcome.status, outcome.status_code = "error", 502
-                    await out.write(_sse({"error": {"message": "The model server failed mid-stream.",
-                                                    "type": "server_error", "param": None,
-                                                    "code": "upstream_error"}}))
+                    queued.add(_sse({"error": {"message": "The model server failed mid-stream.",
+                                               "type": "server_error", "param": None,
+                                               "code": "upstream_error"}}))
                     break
                 chunk["model"] = alias
                 usage = chunk.get("usage")
@@ -242,7 +287,7 @@ async def forward_stream(
                 choices = chunk.get("choices") or []
                 if not choices:
                     if include_usage and isinstance(usage, dict):
-                        await out.write(_sse(chunk))
+                        queued.add(_sse(chunk))
                     continue
                 if not include_usage:
                     chunk.pop("usage", None)
@@ -252,25 +297,28 @@ async def forward_stream(
                     if not outcome.usage_known and _choice_text(choice, chat):
                         outcome.completion_tokens += 1
                 if guard is not None and _guard_chunk(guard, chunk, chat, finished, outcome):
+                    queued.add(_sse(chunk))  # the text released before the finding, content_filter
                     break
-                await out.write(_sse(chunk))
+                queued.add(_sse(chunk))
             if outcome.blocked_rule and last_chunk is not None:
                 # End every open choice with content_filter; the upstream request is closed below.
                 for index in sorted(seen - finished):
-                    await out.write(_sse(_final_chunk(last_chunk, index, chat, "content_filter")))
+                    queued.add(_sse(_final_chunk(last_chunk, index, chat, "content_filter")))
                 if include_usage:
-                    await out.write(_sse(_usage_chunk(last_chunk, outcome)))
-            await out.write(DONE)
+                    queued.add(_sse(_usage_chunk(last_chunk, outcome)))
+            queued.add(DONE)
+            await queued.flush()
         except (ConnectionResetError, aiohttp.ClientConnectionResetError, asyncio.CancelledError):
             outcome.status = "cancelled"
             raise
         except (aiohttp.ClientError, OSError, TimeoutError):
             outcome.status, outcome.status_code = "error", 502
             try:
-                await out.write(_sse({"error": {"message": "The model server failed mid-stream.",
-                                                "type": "server_error", "param": None,
-                                                "code": "upstream_error"}}))
-                await out.write(DONE)
+                queued.add(_sse({"error": {"message": "The model server failed mid-stream.",
+                                           "type": "server_error", "param": None,
+                                           "code": "upstream_error"}}))
+                queued.add(DONE)
+                await queued.flush()
             except (ConnectionResetError, aiohttp.ClientConnectionResetError):
                 outcome.status = "cancelled"
     if outcome.blocked_rule:
@@ -280,25 +328,31 @@ async def forward_stream(
 
 def _guard_chunk(guard: OutputFilter, chunk: dict[str, Any], chat: bool, finished: set[int],
                  outcome: Outcome) -> bool:
-    """Apply the output guard to each choice of a chunk; True when a rule blocked the stream."""
-    for choice in chunk.get("choices") or []:
+    """Apply the output guard to each choice of a chunk; True when a rule blocked the stream.
+
+    On a block the chunk keeps the text released before the finding, the blocked choice gets
+    `finish_reason: "content_filter"`, and choices after it in this chunk are dropped."""
+    choices = chunk.get("choices") or []
+    for position, choice in enumerate(choices):
         index = choice.get("index", 0)
         text = _choice_text(choice, chat)
         emitted = ""
+        blocked: str | None = None
         if text:
             step = guard.feed(index, text)
-            emitted = step.text
-            if step.blocked_rule:
-                outcome.blocked_rule = step.blocked_rule
-        if choice.get("finish_reason") is not None and not outcome.blocked_rule:
+            emitted, blocked = step.text, step.blocked_rule
+        if choice.get("finish_reason") is not None and not blocked:
             step = guard.finish(index)
             emitted += step.text
-            if step.blocked_rule:
-                outcome.blocked_rule = step.blocked_rule
+            blocked = step.blocked_rule
             finished.add(index)
         if text is not None or emitted:
             _set_choice_text(choice, chat, emitted, stream=True)
-        if outcome.blocked_rule:
+        if blocked:
+            outcome.blocked_rule = blocked
+            choice["finish_reason"] = "content_filter"
+            finished.add(index)
+            chunk["choices"] = choices[: position + 1]
             return True
     return False
 
