@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import replace
 from typing import Any
@@ -84,7 +85,7 @@ class TensorParallelWorkers:
             self._wait_started(started)
             init_tensor_parallel(0, world, init_method, backend_for(config.device))
         except BaseException:
-            self.shutdown()
+            self.shutdown(timeout_s=1.0)
             raise
 
     def _wait_started(self, started: list[Any]) -> None:
@@ -101,20 +102,30 @@ class TensorParallelWorkers:
             return
         self.closed = True
         atexit.unregister(self.shutdown)
-        if get_tp_size() > 1:
-            try:
-                broadcast_object(None)
-            except Exception as e:  # a worker is gone already
-                log.warning("tensor-parallel stop message failed: %s", e)
         deadline = time.monotonic() + timeout_s
+        stop = None
+        if get_tp_size() > 1:
+            # in a thread: if a failed step left the workers inside another collective, it never completes
+            stop = threading.Thread(target=_send_stop, name="teecube-tp-stop", daemon=True)
+            stop.start()
+            stop.join(timeout_s)
         for p in self.procs:
             p.join(max(0.0, deadline - time.monotonic()))
             if p.is_alive():
                 log.warning("tensor-parallel worker %s did not stop; terminating it", p.name)
                 p.terminate()
                 p.join(5.0)
+        if stop is not None:
+            stop.join(5.0)  # the workers are gone: the stop message completes or fails now
         destroy_tensor_parallel()
         shutil.rmtree(self.store_dir, ignore_errors=True)
+
+
+def _send_stop() -> None:
+    try:
+        broadcast_object(None)
+    except Exception as e:  # a worker is gone already
+        log.warning("tensor-parallel stop message failed: %s", e)
 
 
 def worker_main(config: EngineConfig, rank: int, init_method: str, started: Any) -> None:
