@@ -63,14 +63,20 @@ class ChatClassifier:
         session: aiohttp.ClientSession,
         api_key: str | None = None,
         max_chars: int = 32000,
+        preamble: tuple[tuple[str, str], ...] = (),
+        headers: dict[str, str] | None = None,
     ) -> None:
         self.url, self.model, self.session, self.max_chars = url, model, session, max_chars
-        self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.preamble = [{"role": role, "content": content} for role, content in preamble]
+        self.headers = dict(headers or {})
+        if api_key:
+            self.headers["Authorization"] = f"Bearer {api_key}"
 
     async def __call__(self, messages: list[dict[str, str]]) -> Verdict:
         payload: dict[str, Any] = {
             "model": self.model,
-            "messages": [{"role": m["role"], "content": m["content"][-self.max_chars :]} for m in messages],
+            "messages": self.preamble
+            + [{"role": m["role"], "content": m["content"][-self.max_chars :]} for m in messages],
             "max_tokens": 16,
             "temperature": 0,
             "stream": False,
@@ -128,7 +134,8 @@ async def run_classifier(
         error = "error"
     if error is not None:
         rule_id = f"{config.rule_id}.unavailable"
-        return ClassifierResult(rule_id if config.fail_mode == "closed" else None, [rule_id], None, error)
+        # Anything but an explicit "open" fails closed (a fail_mode the caller left unresolved too).
+        return ClassifierResult(None if config.fail_mode == "open" else rule_id, [rule_id], None, error)
     if verdict.safe:
         return ClassifierResult(None, [], verdict)
     return ClassifierResult(config.rule_id, [config.rule_id], verdict)

@@ -63,11 +63,16 @@ class Rule:
 
 @dataclass(frozen=True, slots=True)
 class ClassifierConfig:
-    url: str
-    model: str
+    """Where the guard model is (`url`, or an operator `deployment` the proxy resolves), how long
+    to wait, and what a failure does. `fail_mode` None: the domain's `guardrail_fail_mode`."""
+
+    url: str | None
+    model: str | None  # None with `deployment`: the deployment's served model name
     timeout_s: float
-    fail_mode: str  # "open" | "closed"
+    fail_mode: str | None  # "open" | "closed" | None (the domain's default; closed if unresolved)
     rule_id: str = "classifier"
+    deployment: str | None = None
+    preamble: tuple[tuple[str, str], ...] = ()  # (role, content) turns sent before the conversation
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,28 +320,57 @@ def _rule_set(rules: list[Rule]) -> RuleSet:
     return RuleSet(tuple(rules), view_rules, tuple(r for r in rules if r.raw_view), prefilter, window, back)
 
 
+MAX_PREAMBLE = 32
+
+
+def _preamble(value: Any) -> tuple[tuple[str, str], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > MAX_PREAMBLE:
+        raise PolicyConfigError("classifier.preamble", f"must be a list of at most {MAX_PREAMBLE} messages")
+    turns = []
+    for i, turn in enumerate(value):
+        where = f"classifier.preamble[{i}]"
+        fields = _fields(turn, where, {"role", "content"}, {"role", "content"})
+        if fields["role"] not in ("system", "user", "assistant"):
+            raise PolicyConfigError(f"{where}.role", "must be 'system', 'user' or 'assistant'")
+        turns.append((fields["role"], _str(fields["content"], f"{where}.content", 8000)))
+    return tuple(turns)
+
+
 def _classifier(obj: Any) -> ClassifierConfig | None:
     if obj is None:
         return None
     fields = _fields(
         obj,
         "classifier",
-        {"url", "model", "timeout_ms", "fail_mode", "rule_id"},
-        {"url", "model", "timeout_ms", "fail_mode"},
+        {"url", "deployment", "model", "timeout_ms", "fail_mode", "rule_id", "preamble"},
+        {"timeout_ms"},
     )
-    url = _str(fields["url"], "classifier.url", 2048)
-    if not url.startswith(("http://", "https://")):
-        raise PolicyConfigError("classifier.url", "must be an http:// or https:// URL")
+    url = deployment = model = None
+    if ("url" in fields) == ("deployment" in fields):
+        raise PolicyConfigError("classifier.deployment", "give exactly one of 'deployment' and 'url'")
+    if "url" in fields:
+        url = _str(fields["url"], "classifier.url", 2048)
+        if not url.startswith(("http://", "https://")):
+            raise PolicyConfigError("classifier.url", "must be an http:// or https:// URL")
+        if "model" not in fields:
+            raise PolicyConfigError("classifier.model", "is required with 'url'")
+    else:
+        deployment = _str(fields["deployment"], "classifier.deployment", 64)
+    if "model" in fields:
+        model = _str(fields["model"], "classifier.model", 256)
     timeout_ms = _int_or_none(fields["timeout_ms"], "classifier.timeout_ms", 1, 60000)
     if timeout_ms is None:
         raise PolicyConfigError("classifier.timeout_ms", "is required")
-    if fields["fail_mode"] not in ("open", "closed"):
-        raise PolicyConfigError("classifier.fail_mode", "must be 'open' or 'closed'")
+    fail_mode = fields.get("fail_mode")
+    if fail_mode not in (None, "open", "closed"):
+        raise PolicyConfigError("classifier.fail_mode", "must be 'open', 'closed' or null (the domain's)")
     rule_id = fields.get("rule_id", "classifier")
     if not isinstance(rule_id, str) or not _RULE_ID.fullmatch(rule_id):
         raise PolicyConfigError("classifier.rule_id", "must match [a-z0-9][a-z0-9._-]{0,63}")
     return ClassifierConfig(
-        url, _str(fields["model"], "classifier.model", 256), timeout_ms / 1000, fields["fail_mode"], rule_id
+        url, model, timeout_ms / 1000, fail_mode, rule_id, deployment, _preamble(fields.get("preamble"))
     )
 
 

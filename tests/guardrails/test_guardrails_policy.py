@@ -52,9 +52,39 @@ def rule(**fields: object) -> dict:
             {
                 "version": 1,
                 "rules": [],
-                "classifier": {"url": "http://g/v1/chat/completions", "model": "g", "timeout_ms": 500},
+                "classifier": {
+                    "url": "http://g/v1/chat/completions",
+                    "model": "g",
+                    "timeout_ms": 500,
+                    "fail_mode": "maybe",
+                },
             },
             "classifier.fail_mode",
+        ),
+        (
+            {
+                "version": 1,
+                "rules": [],
+                "classifier": {"url": "http://g/v1", "deployment": "guard", "model": "g", "timeout_ms": 5},
+            },
+            "classifier.deployment",
+        ),
+        ({"version": 1, "rules": [], "classifier": {"timeout_ms": 5}}, "classifier.deployment"),
+        (
+            {"version": 1, "rules": [], "classifier": {"url": "http://g/v1", "timeout_ms": 5}},
+            "classifier.model",
+        ),
+        (
+            {
+                "version": 1,
+                "rules": [],
+                "classifier": {
+                    "deployment": "g",
+                    "timeout_ms": 5,
+                    "preamble": [{"role": "tool", "content": "x"}],
+                },
+            },
+            "classifier.preamble[0].role",
         ),
         (
             {
