@@ -234,7 +234,10 @@ async def forward_stream(
     include_usage: bool,
     guard: OutputFilter | None,
     headers: dict[str, str],
+    before_output: Callable[[], Awaitable[None]] | None = None,
 ) -> tuple[web.StreamResponse, Outcome]:
+    """`before_output` runs before the first byte goes to the tenant (the classifier's verdict);
+    when it raises, the upstream request is closed and nothing was sent."""
     outcome = Outcome()
     body = dict(body)
     body["stream"] = True
@@ -247,6 +250,12 @@ async def forward_stream(
             except (ValueError, aiohttp.ClientError, OSError):
                 payload = None
             raise _sanitized_upstream_error(resp.status, payload)
+        if before_output is not None:
+            try:
+                await before_output()
+            except BaseException:
+                resp.close()  # stops the generation upstream
+                raise
         out = web.StreamResponse(
             status=200,
             headers={
