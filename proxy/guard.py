@@ -1,33 +1,192 @@
 """The proxy's side of guardrails: the domain's active policy, compiled once per version,
-applied to every text-carrying request and its output. No header or field can skip it."""
+applied to every text-carrying request and its output. No header or field can skip it.
+
+With a `classifier` block in the policy, the guard model runs as a task next to the upstream
+call (`ClassifierGate`): its verdict is awaited before the first output byte is released, and
+a block cancels the upstream request. The guard model's address is operator data only: a
+deployment record (`classifier.deployment`, found among the domain's grants or in the
+deployments table) or the policy's `url`; nothing in the tenant's request is consulted.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+from sqlalchemy.orm import Session
+
+from domains.deployments import get_deployment
 from proxy.directory import Directory
 from proxy.errors import ApiError
-from proxy.guardrails import OutputGuard, compile_policy, scan_request
+from proxy.forward.upstream import CredentialError, Upstream, UpstreamPool
+from proxy.guardrails import (
+    ChatClassifier,
+    ClassifierConfig,
+    ClassifierResult,
+    CompiledPolicy,
+    OutputGuard,
+    Verdict,
+    blocked_error,
+    classifier_messages,
+    compile_policy,
+    run_classifier,
+    scan_request,
+)
+from proxy.guardrails.classifier import ClassifierError
 
 log = logging.getLogger("teecube.proxy.guard")
+T = TypeVar("T")
+FAIL_MODES = ("open", "closed")
+CHAT_PATH = "/v1/chat/completions"
+
+
+class GuardrailBlocked(ApiError):
+    """400 `content_policy_violation` naming the rule; `rule_ids` go to the usage record."""
+
+    def __init__(self, rule_id: str, rule_ids: list[str]) -> None:
+        err = blocked_error(rule_id)["error"]
+        super().__init__(400, err["message"], code=err["code"], param=None)
+        self.rule_ids = list(dict.fromkeys([*rule_ids, rule_id]))
+
+
+def effective_fail_mode(config: ClassifierConfig, domain_default: str | None) -> str:
+    """The policy's `classifier.fail_mode` when set, else the domain's `guardrail_fail_mode`;
+    anything else is "closed"."""
+    mode = config.fail_mode or domain_default
+    return mode if mode in FAIL_MODES else "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class GuardModel:
+    """A resolved guard-model endpoint: an operator deployment's URL, model and credential."""
+
+    upstream: Upstream
+    model: str
+    endpoint: str
+
+
+class ClassifierGate:
+    """The classifier's verdict for one request, computed concurrently with the upstream call."""
+
+    def __init__(self, task: asyncio.Task[ClassifierResult]) -> None:
+        self._task = task
+
+    @property
+    def rule_ids(self) -> list[str]:
+        if not self._task.done() or self._task.cancelled():
+            return []
+        return list(self._task.result().rule_ids)
+
+    async def wait(self) -> None:
+        """Await the verdict; raise `GuardrailBlocked` when it blocks."""
+        result = await asyncio.shield(self._task)
+        if result.blocked_rule:
+            raise GuardrailBlocked(result.blocked_rule, list(result.rule_ids))
+
+    async def run(self, work: Awaitable[T]) -> T:
+        """Run `work` (the upstream call) until it finishes or the verdict blocks, whichever is first;
+        return its result only once the verdict allows it."""
+        task = asyncio.ensure_future(work)
+        try:
+            await asyncio.wait({task, self._task}, return_when=asyncio.FIRST_COMPLETED)
+            if not task.done():
+                result = self._task.result()
+                if result.blocked_rule:
+                    task.cancel()  # closes the upstream request, which stops the generation
+                    await asyncio.wait({task})
+                    if not task.cancelled():
+                        task.exception()  # retrieved: the block is what the tenant sees
+                    raise GuardrailBlocked(result.blocked_rule, list(result.rule_ids))
+            value = await task
+            await self.wait()
+            return value
+        finally:
+            if not task.done():
+                task.cancel()
+            self.close()
+
+    def close(self) -> None:
+        if not self._task.done():
+            self._task.cancel()
 
 
 @dataclass(slots=True)
 class CheckedInput:
     body: dict[str, Any]
-    output_guard: Any | None
+    output_guard: OutputGuard | None
     rule_ids: list[str] = field(default_factory=list)
+    gate: ClassifierGate | None = None
+
+    async def run(self, work: Awaitable[T]) -> T:
+        """Await the upstream call, gated by the classifier's verdict when there is one."""
+        if self.gate is None:
+            return await work
+        return await self.gate.run(work)
+
+    async def before_output(self) -> None:
+        """Called before the first output byte: waits for the verdict (raises when it blocks)."""
+        if self.gate is not None:
+            await self.gate.wait()
+
+    def audit_rule_ids(self, blocked_rule: str | None = None) -> list[str]:
+        """Rule ids for the usage record: input, classifier, output (ids only, never text)."""
+        ids = [*self.rule_ids, *(self.gate.rule_ids if self.gate else [])]
+        if self.output_guard is not None:
+            ids += self.output_guard.rule_ids
+        if blocked_rule:
+            ids.append(blocked_rule)
+        return list(dict.fromkeys(ids))
+
+
+class DeploymentClassifier:
+    """A `Classifier` for an operator deployment: resolved when called, so a missing or
+    disabled deployment is an error the policy's fail mode handles, within its timeout."""
+
+    def __init__(self, guards: Guards, domain_id: int, config: ClassifierConfig, pool: UpstreamPool,
+                 request_id: str) -> None:
+        self._guards, self._domain_id, self._config = guards, domain_id, config
+        self._pool, self._request_id = pool, request_id
+
+    async def __call__(self, messages: list[dict[str, str]]) -> Verdict:
+        target = await self._guards.guard_model(self._domain_id, self._config)
+        if target is None:
+            raise ClassifierError("the guard model deployment is unavailable")
+        try:
+            headers = self._pool.headers(target.upstream, self._request_id)
+        except CredentialError:
+            raise ClassifierError("the guard model's credential is unavailable") from None
+        classifier = ChatClassifier(
+            target.endpoint, target.model, session=self._pool.session(target.upstream),
+            preamble=self._config.preamble, headers=headers,
+        )
+        return await classifier(messages)
+
+
+async def _verdict(config: ClassifierConfig, classifier: Any, messages: list[dict[str, str]],
+                   domain_id: int) -> ClassifierResult:
+    try:
+        result = await run_classifier(config, classifier, messages)
+    except Exception as exc:  # anything unexpected is "unavailable", under the same fail mode
+        log.warning("guard model failed domain=%s error=%s", domain_id, type(exc).__name__)
+        rule_id = f"{config.rule_id}.unavailable"
+        result = ClassifierResult(None if config.fail_mode == "open" else rule_id, [rule_id], None, "error")
+    if result.error:
+        log.warning("guard model unavailable domain=%s error=%s fail_mode=%s", domain_id, result.error,
+                    config.fail_mode)
+    return result
 
 
 class Guards:
     def __init__(self, directory: Directory, default_policy: dict[str, Any]) -> None:
         self._directory = directory
-        self._compiled: dict[tuple[int, int], Any] = {}
+        self._compiled: dict[tuple[int, int], CompiledPolicy] = {}
         self._default = compile_policy(default_policy)
 
-    async def _policy(self, domain_id: int) -> Any:
+    async def _policy(self, domain_id: int) -> CompiledPolicy:
         active = await self._directory.guardrail_policy(domain_id)
         if active is None:
             return self._default
@@ -47,20 +206,59 @@ class Guards:
             self._compiled[key] = compiled
         return compiled
 
+    async def guard_model(self, domain_id: int, config: ClassifierConfig) -> GuardModel | None:
+        """The guard model's endpoint from operator data only; None when it cannot be used."""
+        if config.deployment is None:
+            if config.url is None or config.model is None:
+                return None
+            return GuardModel(Upstream(config.url), config.model, config.url)
+        name = config.deployment
+        for grant in (await self._directory.view(domain_id)).values():
+            if grant.deployment_name == name and grant.enabled:
+                upstream = Upstream(grant.url, grant.credential_ref)
+                model = config.model or grant.served_model_name
+                return GuardModel(upstream, model, upstream.endpoint(CHAT_PATH))
+
+        def load(s: Session) -> tuple[str, str | None, str, str] | None:
+            try:
+                dep = get_deployment(s, name)
+            except Exception:
+                return None
+            return dep.url, dep.credential_ref, dep.served_model_name, dep.status
+
+        # Cached with the directory's TTL, like every other operator record the proxy reads.
+        row = await self._directory._cached(("guard_deployment", name), load)
+        if row is None or row[3] != "active":
+            return None
+        upstream = Upstream(row[0], row[1])
+        return GuardModel(upstream, config.model or row[2], upstream.endpoint(CHAT_PATH))
+
     async def check_input(
-        self, domain_id: int, settings: Any, body: dict[str, Any], route: str
+        self,
+        domain_id: int,
+        settings: Any,
+        body: dict[str, Any],
+        route: str,
+        *,
+        pool: UpstreamPool,
+        request_id: str,
     ) -> CheckedInput:
         policy = await self._policy(domain_id)
-        result = scan_request(policy, body, route=route)
+        result = scan_request(policy, body, route=route)  # type: ignore[arg-type]
         if result.blocked_rule:
-            raise ApiError(
-                400,
-                f"The request was blocked by guardrail rule `{result.blocked_rule}`.",
-                code="content_policy_violation",
-                param=None,
-            )
-        return CheckedInput(
+            raise GuardrailBlocked(result.blocked_rule, list(result.rule_ids))
+        checked = CheckedInput(
             body=result.body,
             output_guard=OutputGuard(policy, result.vault),
             rule_ids=list(result.rule_ids),
         )
+        if policy.classifier is not None:
+            domain_mode = getattr(settings, "guardrail_fail_mode", None)
+            config = dataclasses.replace(
+                policy.classifier, fail_mode=effective_fail_mode(policy.classifier, domain_mode)
+            )
+            messages = classifier_messages(result.body, route=route)
+            classifier = DeploymentClassifier(self, domain_id, config, pool, request_id)
+            task = asyncio.create_task(_verdict(config, classifier, messages, domain_id))
+            checked.gate = ClassifierGate(task)
+        return checked

@@ -18,6 +18,7 @@ from proxy.body import estimate_prompt_tokens, read_json_body
 from proxy.errors import ApiError, bad_request, model_not_found
 from proxy.forward.relay import Outcome, forward_json, forward_stream
 from proxy.forward.upstream import Upstream
+from proxy.guard import CheckedInput, GuardrailBlocked
 from proxy.limits import BucketSpec, Reservation
 from proxy.state import AUTH, DIRECTORY, GUARDS, LIMITER, METRICS, POOL, USAGE
 
@@ -155,6 +156,8 @@ async def _complete(request: web.Request, *, route: str, path: str) -> web.Strea
 
     reservation: Reservation | None = None
     outcome = Outcome()
+    checked: CheckedInput | None = None
+    blocked_ids: list[str] = []
     try:
         try:
             reservation = await app[LIMITER].reserve(_buckets(principal, settings, grant), reserved)
@@ -162,30 +165,35 @@ async def _complete(request: web.Request, *, route: str, path: str) -> web.Strea
             if err.status == 429:
                 app[METRICS].limit_hits.labels(principal.domain_name, err.type).inc()
             raise
-        checked = await app[GUARDS].check_input(principal.domain_id, settings, body, route)
+        checked = await app[GUARDS].check_input(
+            principal.domain_id, settings, body, route, pool=app[POOL], request_id=request_id
+        )
         forward_body = {**checked.body, "model": grant.served_model_name}
         upstream = Upstream(grant.url, grant.credential_ref)
         headers = dict(reservation.headers)
         headers["x-request-id"] = request_id
         app[METRICS].overhead.labels(route).observe(time.perf_counter() - started)
         if stream:
-            response, outcome = await forward_stream(
+            # The classifier's verdict (if any) is awaited before the first byte is sent.
+            response, outcome = await checked.run(forward_stream(
                 request, app[POOL], upstream, path, forward_body, alias=grant.alias, request_id=request_id,
                 include_usage=include_usage, guard=checked.output_guard, headers=headers,
-            )
+                before_output=checked.before_output,
+            ))
         else:
-            payload, outcome = await forward_json(
+            payload, outcome = await checked.run(forward_json(
                 app[POOL], upstream, path, forward_body, alias=grant.alias, request_id=request_id,
                 guard=checked.output_guard,
-            )
+            ))
             response = web.json_response(payload, headers=headers)
-        outcome.rule_ids = checked.rule_ids + ([outcome.blocked_rule] if outcome.blocked_rule else [])
         return response
     except ApiError as err:
         outcome.status_code = err.status
         outcome.status = {429: "rate_limited", 400: "rejected"}.get(err.status, "error")
         if err.code == "content_policy_violation":
             outcome.status = "blocked"
+        if isinstance(err, GuardrailBlocked):
+            blocked_ids = err.rule_ids
         if err.status >= 500:
             app[METRICS].upstream_errors.labels(grant.alias, err.code or "error").inc()
         raise
@@ -193,6 +201,8 @@ async def _complete(request: web.Request, *, route: str, path: str) -> web.Strea
         outcome.status, outcome.status_code = "cancelled", 499
         raise
     finally:
+        # Input, classifier and output rule ids (never text), also for blocked and cancelled requests.
+        outcome.rule_ids = [*(checked.audit_rule_ids(outcome.blocked_rule) if checked else []), *blocked_ids]
         used = outcome.prompt_tokens + outcome.completion_tokens
         if not outcome.usage_known and outcome.status in ("cancelled", "error"):
             used = prompt_estimate + outcome.completion_tokens
