@@ -9,7 +9,7 @@ import torch
 
 from engine.block_manager import BlockManager
 from engine.config import EngineConfig
-from engine.distributed.workers import start_workers
+from engine.distributed.workers import ModelLoader, start_workers
 from engine.errors import ContextLengthExceeded, InvalidParam
 from engine.loader import LoadedModel
 from engine.model_runner import ModelRunner
@@ -21,11 +21,14 @@ from engine.stop_checker import append_token, stop_buffer_length
 
 
 class LLMEngine:
-    def __init__(self, config: EngineConfig, loaded: LoadedModel | None = None) -> None:
-        """loaded: an already loaded model to serve (shared between engines in tests and benchmarks)."""
+    def __init__(self, config: EngineConfig, loaded: LoadedModel | ModelLoader | None = None) -> None:
+        """loaded: an already loaded model to serve (shared between engines in tests and benchmarks), or a
+        picklable `loader(config) -> LoadedModel` that every tensor-parallel rank calls (random weights)."""
         self.config = config
         self.workers = start_workers(config, loaded)  # tensor-parallel ranks 1..N-1, or None
         try:
+            if callable(loaded):
+                loaded = loaded(config)
             self.model_runner = ModelRunner(config, loaded)
         except BaseException:
             self.shutdown()

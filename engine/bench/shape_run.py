@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from engine.bench.roofline import measure_copy_bandwidth, measure_matmul_flops, roofline
-from engine.bench.shapes import SHAPES, hf_model, random_model, weight_bytes
+from engine.bench.shapes import SHAPES, hf_model, random_model, shape_loader, weight_bytes
 from engine.bench.throughput import (
     Workload,
     machine_info,
@@ -110,10 +110,16 @@ def run_shape(args: argparse.Namespace) -> dict[str, Any]:
     on_gpu = device.type == "cuda"
     dtype = torch.bfloat16 if args.dtype == "auto" else DTYPES[args.dtype]
     peaks = (measure_copy_bandwidth(device), measure_matmul_flops(device)) if on_gpu else None
-    loaded = random_model(args.shape, device, dtype, args.seed)
+    tp = args.tensor_parallel_size
+    # with tensor parallelism every rank draws its own shard: pass the loader, not a model
+    if tp == 1:
+        loaded = random_model(args.shape, device, dtype, args.seed)
+    else:
+        loaded = shape_loader(args.shape, dtype, args.seed)
     llm = LLM(
         args.shape,
         loaded=loaded,
+        tensor_parallel_size=tp,
         device=str(device),
         max_num_seqs=args.max_num_seqs,
         max_num_batched_tokens=args.max_num_batched_tokens,
@@ -140,7 +146,7 @@ def run_shape(args: argparse.Namespace) -> dict[str, Any]:
             "device_used_gib": round((total - free) / GIB, 3),
             "device_total_gib": round(total / GIB, 3),
         }
-    weights = weight_bytes(loaded.model)
+    weights = weight_bytes(llm.model_runner.model)  # rank 0's shard: what one GPU reads per step
     kv = kv_cache_info(llm)
     roof = None
     if peaks is not None:
@@ -154,8 +160,9 @@ def run_shape(args: argparse.Namespace) -> dict[str, Any]:
     config = {
         k: getattr(llm.config, k)
         for k in ("max_num_seqs", "max_num_batched_tokens", "block_size", "max_model_len",
-                  "gpu_memory_utilization", "enforce_eager", "enable_prefix_caching")
+                  "gpu_memory_utilization", "enforce_eager", "enable_prefix_caching", "tensor_parallel_size")
     }
+    llm.shutdown()
     del llm, loaded
     gc.collect()
     if on_gpu:

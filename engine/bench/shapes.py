@@ -6,6 +6,8 @@ llama3-8b) without fetching its checkpoint. Prompts are token ids, so the tokeni
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import torch
@@ -130,6 +132,18 @@ def random_model(
     )
     tokenizer = TokenIdTokenizer(config.vocab_size, config.eos_token_ids)
     return LoadedModel(model=model, spec=spec, tokenizer=tokenizer)  # type: ignore[arg-type]
+
+
+def shape_loader(
+    shape: str, dtype: torch.dtype = torch.bfloat16, seed: int = 0
+) -> Callable[[Any], LoadedModel]:
+    """A picklable `loader(config)` for tensor parallelism: each rank builds its shard of `shape` on its
+    own device (the same seed on every rank, so replicated parameters such as the norms agree)."""
+    return partial(_load_shape, shape, dtype, seed)
+
+
+def _load_shape(shape: str, dtype: torch.dtype, seed: int, config: Any) -> LoadedModel:
+    return random_model(shape, config.device, dtype, seed)
 
 
 @torch.no_grad()

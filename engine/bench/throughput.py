@@ -23,7 +23,9 @@ import torch
 from engine.bench.shapes import SHAPES
 from engine.cli import BUNDLED, bundled_model_path
 
-CONFIG_KEYS = ("device", "max_num_seqs", "max_num_batched_tokens", "block_size", "max_model_len")
+CONFIG_KEYS = (
+    "device", "max_num_seqs", "max_num_batched_tokens", "block_size", "max_model_len", "tensor_parallel_size"
+)
 
 
 @dataclass(slots=True)
@@ -186,6 +188,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-model-len", type=int, default=None)
     p.add_argument("--gpu-memory-utilization", type=float, default=0.9)
     p.add_argument("--enforce-eager", action="store_true", help="no CUDA graphs")
+    p.add_argument("--tensor-parallel-size", "-tp", type=int, default=1, help="GPUs (one process each)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--skip-hf", action="store_true", help="do not run the HF transformers baseline")
     p.add_argument("--hf-batch-size", type=int, default=128, help="--shape: HF static batch size")
@@ -226,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ours = run_engine(llm, workload, args.temperature)
     config, dtype = llm.config, llm.spec.dtype
+    llm.shutdown()  # tensor-parallel workers, if any
     hf = None
     if not args.skip_hf:
         del llm
@@ -267,6 +271,7 @@ def build_llm(args: argparse.Namespace, model_path: str) -> Any:
         seed=args.seed,
         enforce_eager=args.enforce_eager,
         gpu_memory_utilization=args.gpu_memory_utilization,
+        tensor_parallel_size=args.tensor_parallel_size,
     )
 
 

@@ -16,8 +16,9 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.multiprocessing as mp
@@ -32,7 +33,11 @@ from engine.distributed.parallel_state import (
 )
 from engine.errors import InvalidParam
 
+if TYPE_CHECKING:
+    from engine.loader import LoadedModel
+
 log = logging.getLogger(__name__)
+ModelLoader = Callable[[EngineConfig], "LoadedModel"]  # builds this rank's shard (e.g. random weights)
 START_TIMEOUT_S = 300.0
 
 
@@ -49,18 +54,19 @@ def backend_for(device: str) -> str:
 
 
 def start_workers(config: EngineConfig, loaded: Any = None) -> TensorParallelWorkers | None:
-    """The worker ranks of an engine with tensor_parallel_size > 1 (this process becomes rank 0)."""
+    """The worker ranks of an engine with tensor_parallel_size > 1 (this process becomes rank 0).
+    loaded: None (every rank loads config.model) or a picklable ModelLoader every rank calls."""
     if config.tensor_parallel_size == 1:
         return None
-    if loaded is not None:
+    if loaded is not None and not callable(loaded):
         raise InvalidParam("tensor_parallel_size", "a preloaded model cannot be split over ranks")
-    return TensorParallelWorkers(config)
+    return TensorParallelWorkers(config, loaded)
 
 
 class TensorParallelWorkers:
     """Spawn ranks 1..N-1, then join the group as rank 0. `shutdown()` stops them (also at exit)."""
 
-    def __init__(self, config: EngineConfig) -> None:
+    def __init__(self, config: EngineConfig, loader: ModelLoader | None = None) -> None:
         world = config.tensor_parallel_size
         if get_tp_size() > 1:
             raise RuntimeError("this process already runs a tensor-parallel engine")
@@ -72,7 +78,7 @@ class TensorParallelWorkers:
         self.procs = [
             ctx.Process(
                 target=worker_main,
-                args=(config, rank, init_method, started[rank - 1]),
+                args=(config, rank, init_method, started[rank - 1], loader),
                 name=f"teecube-tp{rank}",
             )
             for rank in range(1, world)
@@ -128,7 +134,9 @@ def _send_stop() -> None:
         log.warning("tensor-parallel stop message failed: %s", e)
 
 
-def worker_main(config: EngineConfig, rank: int, init_method: str, started: Any) -> None:
+def worker_main(
+    config: EngineConfig, rank: int, init_method: str, started: Any, loader: ModelLoader | None = None
+) -> None:
     """Entry point of rank `rank` (a spawned process): join the group, load its shard, follow rank 0."""
     os.environ.update(NO_MULTICAST_ENV)
     from engine.model_runner import ModelRunner
@@ -142,6 +150,6 @@ def worker_main(config: EngineConfig, rank: int, init_method: str, started: Any)
     started.set()
     init_tensor_parallel(rank, config.tensor_parallel_size, init_method, backend_for(device))
     try:
-        ModelRunner(config).follow()
+        ModelRunner(config, loader(config) if loader is not None else None).follow()
     finally:
         destroy_tensor_parallel()

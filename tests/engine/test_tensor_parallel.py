@@ -3,6 +3,7 @@ greedy outputs identical to tensor-parallel size 1 for every tiny model family."
 
 from __future__ import annotations
 
+import json
 import random
 import tempfile
 from collections.abc import Iterator
@@ -275,3 +276,24 @@ def test_a_preloaded_model_cannot_be_split(tmp_path: Path) -> None:
     with pytest.raises(InvalidParam, match="preloaded"):
         LLM(str(path), loaded=load_model(model_path=path), tensor_parallel_size=TP, **ENGINE)
     assert not [p for p in mp.active_children() if p.name.startswith("teecube-tp")]
+
+
+def test_shape_bench_with_tensor_parallel_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """`teecube bench throughput --shape ... --random-weights -tp 2`: every rank draws its own shard."""
+    from teecube.bench import main as bench_main
+
+    argv = ["throughput", "--shape", "tiny", "--random-weights", "--device", "cpu", "--threads", "1"]
+    argv += ["--num-prompts", "5", "--input-len", "4-9", "--output-len", "3-6", "--skip-hf"]
+    previous = torch.get_num_threads()
+    try:
+        results = []
+        for tp in ("1", "2"):
+            assert bench_main([*argv, "--tensor-parallel-size", tp]) == 0
+            results.append(json.loads(capsys.readouterr().out))
+    finally:
+        torch.set_num_threads(previous)
+    one, two = results
+    assert (one["config"]["tensor_parallel_size"], two["config"]["tensor_parallel_size"]) == (1, 2)
+    assert two["engine"]["output_tokens"] == one["engine"]["output_tokens"] == one["output_tokens"]
+    assert two["kv_cache"]["bytes_per_token"] * 2 == one["kv_cache"]["bytes_per_token"]  # 1 of 2 KV heads
+    assert get_tp_size() == 1
