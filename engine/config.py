@@ -39,7 +39,8 @@ class EngineConfig:
             if getattr(self, name) < 1:
                 raise InvalidParam(name, "must be at least 1")
         if self.device.startswith("cuda") and self.tensor_parallel_size > torch.cuda.device_count():
-            raise InvalidParam("tensor_parallel_size", f"needs {self.tensor_parallel_size} GPUs (one per rank)")
+            needed = self.tensor_parallel_size
+            raise InvalidParam("tensor_parallel_size", f"needs {needed} GPUs (one per rank)")
         if self.num_kv_blocks is not None and self.num_kv_blocks < 1:
             raise InvalidParam("num_kv_blocks", "must be at least 1")
         if not 0.0 < self.gpu_memory_utilization <= 1.0:
