@@ -20,7 +20,6 @@ log = logging.getLogger("teecube.proxy")
 def attested_tls(config: ProxyConfig) -> tuple[ssl.SSLContext, list[Any], Any]:
     """Generate the TLS key inside the TEE and the routes that serve its evidence."""
     from attestation.providers.auto import select_gpu_provider, select_provider
-
     from attestation.server import attestation_routes
     from attestation.tls import TlsIdentity
 
