@@ -120,7 +120,7 @@ async def run(args: argparse.Namespace) -> int:
     db.upgrade(engine_db)
 
     os.environ[ENGINE_KEY_ENV] = secrets.token_urlsafe(32)
-    extra = ["--served-model-name", args.served_model_name, "--api-key-env", ENGINE_KEY_ENV]
+    extra = ["--served-model-name", args.served_model_name]  # the engine reads its key from the env
     if args.max_model_len:
         extra += ["--max-model-len", str(args.max_model_len)]
     engine_proc = start_engine(args.model, args.device, socket_path, extra)
