@@ -10,6 +10,7 @@ our engine is the model-based guard.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
@@ -23,6 +24,7 @@ from sqlalchemy import text
 
 from domains.guardrail_default import DEFAULT_GUARDRAIL_POLICY
 from domains.policies import create_policy_version
+from proxy.state import USAGE
 from tests.proxy.conftest import ProxyThread, Tenancy, database_url_for, proxy_config
 
 CACHE_TTL = 0.5
@@ -182,7 +184,9 @@ class FakeUpstream:
         return self._verdict("unsafe\nS1" if "forbidden-topic" in text_ else "safe")
 
     async def slow_guard(self, request: web.Request) -> web.Response:
-        await asyncio.sleep(30)  # far beyond the policy's timeout
+        assert self._stop is not None
+        with contextlib.suppress(TimeoutError):  # far beyond the policy's timeout; ends at shutdown
+            await asyncio.wait_for(self._stop.wait(), 30)
         return self._verdict("safe")
 
     async def gated_guard(self, request: web.Request) -> web.Response:
@@ -205,6 +209,8 @@ def _sse(obj: Any) -> bytes:
 
 
 # --------------------------------------------------------------------------- fixtures
+
+PROXIES: list[ProxyThread] = []  # the module's proxy, for flushing its usage writer
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeUpstream]:
@@ -255,6 +261,7 @@ def setup(engine, fake, tmp_path_factory) -> Iterator[tuple[ProxyThread, Tenancy
     # clf-grant reaches its guard model through one of its own grants.
     t.grant("clf-grant", "guard", "fake-guard-granted")
     proxy = ProxyThread(proxy_config(url, cache_ttl=CACHE_TTL)).start()
+    PROXIES[:] = [proxy]
     yield proxy, t
     proxy.stop()
     urls.close()
@@ -281,15 +288,17 @@ def chat(proxy: ProxyThread, t: Tenancy, domain: str, content: str, *, stream: b
 
 
 def usage_rule_ids(t: Tenancy, request_id: str) -> list[str]:
-    """The usage record's guardrail rule ids (written in the background: wait for the row)."""
+    """The usage record's guardrail rule ids. The proxy writes usage in batches: flush its writer
+    (the record is added when the handler ends, which may be just after the client's last byte)."""
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
+        PROXIES[0].call(PROXIES[0].app[USAGE].flush())
         with t.factory() as s:
             row = s.execute(text("SELECT guardrail_rule_ids FROM usage_records WHERE request_id = :r"),
                             {"r": request_id}).first()
         if row is not None:
             return sorted(filter(None, (row[0] or "").replace(",", " ").split()))
-        time.sleep(0.1)
+        time.sleep(0.05)
     raise AssertionError(f"no usage record for {request_id}")
 
 
