@@ -21,6 +21,9 @@ NO_MULTICAST_ENV = {
 }
 
 
+IDLE_TIMEOUT = timedelta(days=365)
+
+
 @dataclass(slots=True)
 class TensorParallelState:
     rank: int = 0
@@ -52,15 +55,18 @@ def divide(numerator: int, denominator: int) -> int:
 def init_tensor_parallel(
     rank: int, world_size: int, init_method: str, backend: str, timeout_s: float = 1800.0
 ) -> None:
-    """Join the group; every rank calls this with the same init_method (a file:// or tcp:// address)."""
+    """Join the group; every rank calls this with the same init_method (a file:// or tcp:// address).
+
+    The host-side group never times out: a worker waits in it for the next step for as long as the engine
+    is idle (a dead peer still fails it at once: gloo sees the connection close)."""
     if world_size > 1:
         os.environ.update(NO_MULTICAST_ENV)
-        timeout = timedelta(seconds=timeout_s)
+        timeout = IDLE_TIMEOUT if backend == "gloo" else timedelta(seconds=timeout_s)
         dist.init_process_group(
             backend, init_method=init_method, rank=rank, world_size=world_size, timeout=timeout
         )
-        cpu_group = dist.new_group(backend="gloo", timeout=timeout) if backend != "gloo" else dist.group.WORLD
-        _state.cpu_group = cpu_group
+        gloo = dist.group.WORLD if backend == "gloo" else dist.new_group(backend="gloo", timeout=IDLE_TIMEOUT)
+        _state.cpu_group = gloo
     _state.rank, _state.world_size = rank, world_size
 
 

@@ -134,6 +134,13 @@ def _send_stop() -> None:
         log.warning("tensor-parallel stop message failed: %s", e)
 
 
+def _exit_with_parent(parent_pid: int) -> None:
+    """A worker must not outlive its engine (killed, say, while the worker waits in a collective)."""
+    while os.getppid() == parent_pid:
+        time.sleep(1.0)
+    os._exit(1)
+
+
 def worker_main(
     config: EngineConfig, rank: int, init_method: str, started: Any, loader: ModelLoader | None = None
 ) -> None:
@@ -147,6 +154,8 @@ def worker_main(
     else:
         torch.set_num_threads(max(1, torch.get_num_threads() // config.tensor_parallel_size))
     config = replace(config, device=device)
+    parent = os.getppid()
+    threading.Thread(target=_exit_with_parent, args=(parent,), name="teecube-tp-parent", daemon=True).start()
     started.set()
     init_tensor_parallel(rank, config.tensor_parallel_size, init_method, backend_for(device))
     try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -147,7 +148,7 @@ def test_heads_that_do_not_split_are_rejected(tmp_path: Path) -> None:
 
 def _layer_checks(rank: int, world: int, init_method: str) -> None:
     """Each layer's forward over the group equals the dense computation (runs in every rank)."""
-    ps.init_tensor_parallel(rank, world, init_method, "gloo")
+    ps.init_tensor_parallel(rank, world, init_method, "gloo", timeout_s=0.5)
     try:
         torch.manual_seed(0)  # the same full tensors on every rank
         x = torch.randn(5, 8)
@@ -188,6 +189,8 @@ def _layer_checks(rank: int, world: int, init_method: str) -> None:
         from engine.distributed import all_reduce_min, broadcast_object
 
         assert all_reduce_min(10 - rank) == 10 - (world - 1)
+        if rank == 0:
+            time.sleep(1.5)  # an idle engine: the workers wait for the next step past timeout_s
         assert broadcast_object({"step": rank}) == {"step": 0}
     finally:
         ps.destroy_tensor_parallel()
@@ -297,3 +300,46 @@ def test_shape_bench_with_tensor_parallel_2(capsys: pytest.CaptureFixture[str]) 
     assert two["engine"]["output_tokens"] == one["engine"]["output_tokens"] == one["output_tokens"]
     assert two["kv_cache"]["bytes_per_token"] * 2 == one["kv_cache"]["bytes_per_token"]  # 1 of 2 KV heads
     assert get_tp_size() == 1
+
+
+KILLED_ENGINE = """
+import sys, time
+from engine import LLM
+llm = LLM(sys.argv[1], tensor_parallel_size=2, device="cpu", num_kv_blocks=16)
+print(llm.workers.procs[0].pid, flush=True)
+time.sleep(120)
+"""
+
+
+def test_workers_exit_when_the_engine_process_is_killed(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    path = build_tiny_model("qwen3", tmp_path / "qwen3")
+    repo = Path(__file__).resolve().parents[2]
+    engine = subprocess.Popen(
+        [sys.executable, "-c", KILLED_ENGINE, str(path)], cwd=repo, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        worker_pid = int(engine.stdout.readline())
+    finally:
+        engine.send_signal(signal.SIGKILL)
+        engine.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if not running(worker_pid):
+            return
+        time.sleep(0.2)
+    os.kill(worker_pid, signal.SIGKILL)
+    pytest.fail("the worker outlived its engine")
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan may wait to be reaped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
