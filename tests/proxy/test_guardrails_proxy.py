@@ -220,7 +220,7 @@ def fake() -> Iterator[FakeUpstream]:
 
 
 @pytest.fixture(scope="module")
-def setup(engine, fake, tmp_path_factory) -> Iterator[tuple[ProxyThread, Tenancy]]:
+def setup(engine, fake, log_capture, tmp_path_factory) -> Iterator[tuple[ProxyThread, Tenancy]]:
     urls = database_url_for("sqlite", tmp_path_factory, "guardrails")
     url = next(urls)
     t = Tenancy(url)
@@ -532,6 +532,9 @@ def test_guard_model_through_the_domains_own_grant_sees_the_scanned_prompt(setup
     with pytest.raises(openai.BadRequestError) as info:
         chat(proxy, t, "clf-grant", f"tell me about the forbidden-topic {marker}", stream=True)
     assert "'classifier'" in info.value.message
+    with pytest.raises(openai.BadRequestError) as info:  # the completions route asks it too
+        proxy.client(t.keys["clf-grant"]).completions.create(model="echo", prompt="forbidden-topic")
+    assert "'classifier'" in info.value.message
     # A tenant cannot point the classifier anywhere: request fields naming one change nothing.
     with pytest.raises(openai.BadRequestError):
         chat(proxy, t, "clf-grant", "forbidden-topic", stream=False,
@@ -576,3 +579,17 @@ def test_verdict_runs_alongside_the_upstream_and_gates_the_first_byte(setup, fak
         while prompt not in fake.closed_early and time.monotonic() < deadline:
             time.sleep(0.1)
         assert prompt in fake.closed_early
+
+
+def test_no_matched_text_in_the_proxys_logs(setup, log_capture) -> None:
+    """Everything above (when run) sent secrets and PII through the proxy; this request makes the
+    guard log a warning about a request that carries some, so the check below can fail."""
+    proxy, t = setup
+    with pytest.raises(openai.BadRequestError):
+        chat(proxy, t, "closed-default", f"bob@example.com {CARD} knife", stream=True)
+    logged = "\n".join(log_capture.lines)
+    assert "guard model unavailable" in logged
+    for secret in (AWS_KEY, GITHUB_TOKEN, JWT, "MIIEowIBAAKCAQEAu1SU1Lf", "bob@example.com", "+14155550123",
+                   CARD, "4111111111111111", "536-22-1234", "q8Zr2LmX9vT4kPw7Ns3Y", "Bluebird", "knife",
+                   "forbidden-topic"):
+        assert secret not in logged
