@@ -110,6 +110,8 @@ def run_shape(args: argparse.Namespace) -> dict[str, Any]:
     on_gpu = device.type == "cuda"
     dtype = torch.bfloat16 if args.dtype == "auto" else DTYPES[args.dtype]
     peaks = (measure_copy_bandwidth(device), measure_matmul_flops(device)) if on_gpu else None
+    if on_gpu:
+        torch.cuda.empty_cache()  # the probes' buffers must not count as used when the KV cache is sized
     tp = args.tensor_parallel_size
     # with tensor parallelism every rank draws its own shard: pass the loader, not a model
     if tp == 1:
