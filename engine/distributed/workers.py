@@ -89,6 +89,8 @@ class TensorParallelWorkers:
         atexit.register(self.shutdown)
         try:
             self._wait_started(started)
+            if torch.device(config.device).type == "cuda":
+                torch.cuda.set_device(torch.device(rank_device(config.device, 0)))
             init_tensor_parallel(0, world, init_method, backend_for(config.device))
         except BaseException:
             self.shutdown(timeout_s=1.0)
