@@ -343,3 +343,14 @@ def running(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def test_engine_flag_and_config_validation(tmp_path: Path) -> None:
+    from engine.cli import build_parser, configs
+
+    for flag in ("-tp", "--tensor-parallel-size"):
+        args = build_parser().parse_args(["--model", str(tmp_path), "--device", "cpu", flag, "2"])
+        assert configs(args)[0].tensor_parallel_size == 2
+    assert configs(build_parser().parse_args(["--model", str(tmp_path)]))[0].tensor_parallel_size == 1
+    with pytest.raises(InvalidParam, match="tensor_parallel_size"):
+        EngineConfig(model="m", device="cpu", tensor_parallel_size=0)
