@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from engine.config import EngineConfig
+from engine.distributed.workers import ModelLoader
 from engine.errors import EngineDead, InvalidParam
 from engine.llm_engine import LLMEngine
 from engine.loader import LoadedModel
@@ -18,7 +19,7 @@ from engine.sampling_params import SamplingParams
 
 
 class AsyncEngine:
-    def __init__(self, config: EngineConfig, loaded: LoadedModel | None = None) -> None:
+    def __init__(self, config: EngineConfig, loaded: LoadedModel | ModelLoader | None = None) -> None:
         self.config = config
         self._loaded = loaded
         self.engine: LLMEngine | None = None

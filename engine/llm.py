@@ -8,6 +8,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from engine.config import EngineConfig
+from engine.distributed.workers import ModelLoader
 from engine.llm_engine import LLMEngine
 from engine.loader import LoadedModel
 from engine.outputs import RequestOutput
@@ -18,7 +19,7 @@ Messages = list[dict[str, Any]]
 
 
 class LLM(LLMEngine):
-    def __init__(self, model: str, *, loaded: LoadedModel | None = None, **config: Any) -> None:
+    def __init__(self, model: str, *, loaded: LoadedModel | ModelLoader | None = None, **config: Any) -> None:
         super().__init__(EngineConfig(model=model, **config), loaded)
         self._ids = count()
 
