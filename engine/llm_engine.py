@@ -121,6 +121,8 @@ class LLMEngine:
         sched = self.scheduler.schedule()
         if not sched.seqs:
             return []
+        if self.workers is not None:
+            self.workers.check_alive()
         now = time.monotonic()
         for seq in sched.seqs:
             metrics = self.requests[seq.request_id].metrics

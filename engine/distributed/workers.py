@@ -105,6 +105,12 @@ class TensorParallelWorkers:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"tensor-parallel worker {p.name} did not start")
 
+    def check_alive(self) -> None:
+        """Raise if a worker has died (before a step: its collectives would fail or, on NCCL, hang)."""
+        for p in self.procs:
+            if not p.is_alive():
+                raise RuntimeError(f"tensor-parallel worker {p.name} died (exit code {p.exitcode})")
+
     def shutdown(self, timeout_s: float = 30.0) -> None:
         if self.closed:
             return

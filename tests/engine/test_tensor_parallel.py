@@ -354,3 +354,19 @@ def test_engine_flag_and_config_validation(tmp_path: Path) -> None:
     assert configs(build_parser().parse_args(["--model", str(tmp_path)]))[0].tensor_parallel_size == 1
     with pytest.raises(InvalidParam, match="tensor_parallel_size"):
         EngineConfig(model="m", device="cpu", tensor_parallel_size=0)
+
+
+def test_a_dead_worker_fails_the_next_step(tmp_path: Path) -> None:
+    path = str(build_tiny_model("llama", tmp_path / "llama"))
+    llm = LLM(path, tensor_parallel_size=TP, **ENGINE)
+    try:
+        worker = llm.workers.procs[0]
+        worker.kill()
+        worker.join(10)
+        with pytest.raises(RuntimeError, match="tensor-parallel worker teecube-tp1 died"):
+            llm.generate([[5, 6, 7]], GREEDY, use_tqdm=False)
+    finally:
+        started = time.monotonic()
+        llm.shutdown()
+    assert time.monotonic() - started < 10
+    assert get_tp_size() == 1
