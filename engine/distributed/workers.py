@@ -13,6 +13,7 @@ import atexit
 import logging
 import os
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -154,6 +155,7 @@ def worker_main(
 ) -> None:
     """Entry point of rank `rank` (a spawned process): join the group, load its shard, follow rank 0."""
     os.environ.update(NO_MULTICAST_ENV)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: rank 0 stops us
     from engine.model_runner import ModelRunner
 
     device = rank_device(config.device, rank)
