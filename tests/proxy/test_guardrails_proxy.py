@@ -593,3 +593,23 @@ def test_no_matched_text_in_the_proxys_logs(setup, log_capture) -> None:
                    CARD, "4111111111111111", "536-22-1234", "q8Zr2LmX9vT4kPw7Ns3Y", "Bluebird", "knife",
                    "forbidden-topic"):
         assert secret not in logged
+
+
+def test_tenant_disconnect_with_a_classifier_closes_the_upstream(setup, fake) -> None:
+    """With a classifier, the upstream call runs in its own task: a tenant that goes away must
+    still close it (the engine stops generating)."""
+    proxy, t = setup
+    prompt = f"gated but safe {rid('disconnect')}"  # the fake streams 100 chunks, 0.1 s apart
+    stream = proxy.client(t.keys["clf-grant"]).chat.completions.create(
+        model="echo", messages=[{"role": "user", "content": prompt}], stream=True)
+    received = []
+    for chunk in stream:
+        received.append(chunk)
+        if len(received) == 3:
+            break
+    stream.close()
+    assert len(received) == 3  # the verdict was safe and the stream had begun
+    deadline = time.monotonic() + 20
+    while prompt not in fake.closed_early and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert prompt in fake.closed_early
