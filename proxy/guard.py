@@ -77,7 +77,7 @@ class ClassifierGate:
 
     @property
     def rule_ids(self) -> list[str]:
-        if not self._task.done() or self._task.cancelled():
+        if not self._task.done() or self._task.cancelled() or self._task.exception() is not None:
             return []
         return list(self._task.result().rule_ids)
 
