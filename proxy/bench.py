@@ -32,6 +32,7 @@ import aiohttp
 from proxy.bench_load import Target, run_blocks, stats_ms
 
 ALIAS = "bench"
+MODES = ("non_streaming", "streaming")
 BIG = 10**9  # limits that are on (every bucket is checked and charged) but never refuse
 PROMPT = (
     "You are helping a small team plan a quarterly review. Summarise in two sentences why clear "
@@ -172,18 +173,48 @@ def _section(samples: dict[str, Any], stream: bool) -> dict[str, Any]:
     return out
 
 
-async def _measure(args: argparse.Namespace, up: str, px: str, served: str, key: str) -> dict[str, Any]:
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far (Linux /proc), None where unavailable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_ms_per_request(before: float | None, after: float | None, requests: int) -> float | None:
+    if before is None or after is None or not requests:
+        return None
+    return round((after - before) * 1000 / requests, 3)
+
+
+async def _measure(args: argparse.Namespace, up: str, px: str, served: str, key: str,
+                   pids: dict[str, int]) -> dict[str, Any]:
+    """Both paths, each mode; the proxy's and upstream's CPU time per request beside the latencies
+    (robust to a busy machine: it does not count time spent waiting for a core)."""
     report: dict[str, Any] = {}
-    for stream in (False, True):
+    for stream in (s == "streaming" for s in args.modes):
         path, direct_body = _body(args, served, stream)
         _, proxy_body = _body(args, ALIAS, stream)
         direct = Target("direct", up + path, direct_body, {})
         proxied = Target("proxy", px + path, proxy_body, {"Authorization": f"Bearer {key}"})
         if args.warmup:
             await run_blocks([direct, proxied], args.warmup, args.concurrency, 1, stream=stream)
+        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         results = await run_blocks([direct, proxied], args.num_requests, args.concurrency, args.blocks,
                                    stream=stream)
-        report["streaming" if stream else "non_streaming"] = _section(results, stream)
+        section = _section(results, stream)
+        section["cpu_ms_per_request"] = {
+            "proxy": _cpu_ms_per_request(cpu_before["proxy"], cpu_seconds(pids["proxy"]),
+                                         section["proxy"]["completed"]),
+            "upstream": _cpu_ms_per_request(cpu_before["upstream"], cpu_seconds(pids["upstream"]),
+                                            section["proxy"]["completed"] + section["direct"]["completed"]),
+        }
+        cpu = section["cpu_ms_per_request"]
+        if cpu["proxy"] is not None and cpu["upstream"]:
+            # Where the proxy and the upstream share the CPU, this bounds the throughput it costs.
+            cpu["proxy_share_pct"] = round(cpu["proxy"] / (cpu["proxy"] + cpu["upstream"]) * 100, 2)
+        report["streaming" if stream else "non_streaming"] = section
     return report
 
 
@@ -216,7 +247,7 @@ async def _bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         px_proc = stack.enter_context(_process(px_cmd, workdir / "proxy.log", env))
         await _wait_healthy(px, px_proc, workdir / "proxy.log", 60)
         load_before = os.getloadavg()
-        report = await _measure(args, up, px, served, key)
+        report = await _measure(args, up, px, served, key, {"proxy": px_proc.pid, "upstream": up_proc.pid})
         load_after = os.getloadavg()
         overhead = await _proxy_overhead(px)
         px_proc.send_signal(signal.SIGTERM)  # graceful: flushes the usage records
@@ -251,6 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--blocks", type=int, default=20, help="alternating blocks per path")
     p.add_argument("--warmup", type=int, default=100, help="requests per path and mode before timing")
     p.add_argument("--max-tokens", type=int, default=16)
+    p.add_argument("--modes", type=lambda v: v.split(","), default=list(MODES),
+                   help="comma-separated: non_streaming,streaming (default both)")
     p.add_argument("--profile", help="run the proxy under cProfile, writing stats to this file")
     p.add_argument("--ready-timeout", type=float, default=300.0)
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs, database)")
@@ -259,6 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    if not set(args.modes) <= set(MODES) or not args.modes:
+        raise SystemExit(f"--modes: a comma-separated subset of {','.join(MODES)}")
     if args.num_requests < 1 or args.concurrency < 1 or args.blocks < 1:
         raise SystemExit("--num-requests, --concurrency and --blocks must be at least 1")
     workdir = Path(tempfile.mkdtemp(prefix="teecube-bench-proxy-"))
@@ -270,5 +305,5 @@ def main(argv: list[str] | None = None) -> int:
     if args.keep:
         report["workdir"] = str(workdir)
     print(json.dumps(report))
-    failed = sum(report[m][p]["failed"] for m in ("non_streaming", "streaming") for p in ("direct", "proxy"))
+    failed = sum(report[m][p]["failed"] for m in args.modes for p in ("direct", "proxy"))
     return 0 if failed == 0 else 1
