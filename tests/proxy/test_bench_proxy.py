@@ -39,8 +39,8 @@ def test_report_shape(report: dict) -> None:
             lat = entry["latency_ms"]
             assert 0 < lat["p50"] <= lat["p99"]
         assert set(section["added_latency_ms"]) == {"p50", "p99"}
-        cpu = section["cpu_ms_per_request"]  # from /proc: the proxy did work, the fake upstream little
-        assert cpu["proxy"] > 0 and cpu["upstream"] >= 0
+        cpu = section["cpu_ms_per_request"]  # from /proc, in clock ticks: 0 is possible for tiny runs
+        assert cpu["proxy"] is not None and cpu["proxy"] >= 0 and cpu["upstream"] >= 0
     for path in ("direct", "proxy"):
         ttft = report["streaming"][path]["ttft_ms"]
         assert 0 < ttft["p50"] <= ttft["p99"]
