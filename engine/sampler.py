@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from engine.fast_sampling import FastSampler
 from engine.sequence import Sequence
 
 
@@ -77,12 +78,16 @@ class Sampler:
         self.eos_token_ids = list(eos_token_ids)
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(seed)
+        self.fast = FastSampler(seed)  # CUDA: one fused kernel when rows need only greedy/temperature
 
     def stop_token_ids(self, seq: Sequence) -> list[int]:
         ids = list(seq.params.stop_token_ids or [])
         return ids if seq.params.ignore_eos else ids + self.eos_token_ids
 
     def __call__(self, logits: torch.Tensor, seqs: list[Sequence]) -> SamplerOutput:
+        fast = self.fast(logits, seqs)
+        if fast is not None:
+            return SamplerOutput(fast, [None] * len(seqs))
         logits = logits.float()
         raw_logprobs = None
         want_logprobs = [s.params.logprobs for s in seqs]
