@@ -52,5 +52,8 @@ class FastSampler:
         if kernels is None:
             return None
         inv = [0.0 if s.params.greedy else 1.0 / s.params.temperature for s in seqs]
-        inv_t = torch.tensor(inv, dtype=torch.float32, device=logits.device)
+        inv_t = torch.tensor(inv, dtype=torch.float32)
+        # pinned and non-blocking: a pageable copy would synchronize the stream before the kernel launch
+        if logits.is_cuda:
+            inv_t = inv_t.pin_memory().to(logits.device, non_blocking=True)
         return kernels.sample_tokens(logits, inv_t, self.rng.getrandbits(31)).tolist()

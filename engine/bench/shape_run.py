@@ -135,9 +135,10 @@ def run_shape(args: argparse.Namespace) -> dict[str, Any]:
     workload = random_workload(args.num_prompts, *lens, llm.spec.vocab_size, args.seed)
     if on_gpu:
         torch.cuda.reset_peak_memory_stats(device)
-    ours = run_engine(llm, workload, args.temperature)
+    ours = run_engine(llm, workload, args.temperature, detokenize=False)  # token ids in, token ids out
     graphs = llm.model_runner.graphs
     ours["cuda_graphs"] = graphs is not None
+    ours["incremental_detokenization"] = False
     ours["graph_batch_sizes"] = graphs.sizes if graphs is not None else []
     memory: dict[str, Any] = {}
     if on_gpu:

@@ -85,11 +85,30 @@ def sampling_params(workload: Workload, temperature: float) -> list[Any]:
     ]
 
 
-def run_engine(llm: Any, workload: Workload, temperature: float = 0.0) -> dict[str, Any]:
+def generate_token_ids(llm: Any, prompts: list[list[int]], params: list[Any]) -> list[Any]:
+    """`LLM.generate` for token-id prompts whose text nobody reads: the same requests and steps, without
+    incremental detokenization (vLLM's detokenize=False; nano-vllm decodes once at the end)."""
+    ids = [f"bench-{i}" for i in range(len(prompts))]
+    for request_id, prompt, p in zip(ids, prompts, params, strict=True):
+        for seq in llm.add_request(request_id, prompt, p).seqs:
+            seq.detokenizer = None
+    results = {}
+    while llm.has_unfinished():
+        for out in llm.step(stream=False):
+            results[out.request_id] = out
+    return [results[i] for i in ids]
+
+
+def run_engine(
+    llm: Any, workload: Workload, temperature: float = 0.0, detokenize: bool = True
+) -> dict[str, Any]:
     warm_up(llm, workload)
     params = sampling_params(workload, temperature)
     start = time.perf_counter()
-    outs = llm.generate(workload.prompts, params, use_tqdm=False)
+    if detokenize:
+        outs = llm.generate(workload.prompts, params, use_tqdm=False)
+    else:
+        outs = generate_token_ids(llm, workload.prompts, params)
     elapsed = time.perf_counter() - start
     produced = sum(len(o.outputs[0].token_ids) for o in outs)
     stats = llm.stats()
