@@ -283,9 +283,7 @@ async def forward_stream(
                     continue
                 if "error" in chunk:
                     outcome.status, outcome.status_code = "error", 502
-                    queued.add(_sse({"error": {"message": "The model server failed mid-stream.",
-                                               "type": "server_error", "param": None,
-                                               "code": "upstream_error"}}))
+                    _end_after_upstream_failure(queued, guard, last_chunk, seen - finished, chat, outcome)
                     break
                 chunk["model"] = alias
                 usage = chunk.get("usage")
@@ -323,9 +321,7 @@ async def forward_stream(
         except (aiohttp.ClientError, OSError, TimeoutError):
             outcome.status, outcome.status_code = "error", 502
             try:
-                queued.add(_sse({"error": {"message": "The model server failed mid-stream.",
-                                           "type": "server_error", "param": None,
-                                           "code": "upstream_error"}}))
+                _end_after_upstream_failure(queued, guard, last_chunk, seen - finished, chat, outcome)
                 queued.add(DONE)
                 await queued.flush()
             except (ConnectionResetError, aiohttp.ClientConnectionResetError):
@@ -333,6 +329,25 @@ async def forward_stream(
     if outcome.blocked_rule:
         outcome.status = "blocked"
     return out, outcome
+
+
+def _end_after_upstream_failure(queued: _Queued, guard: OutputFilter | None,
+                                last_chunk: dict[str, Any] | None, open_choices: set[int], chat: bool,
+                                outcome: Outcome) -> None:
+    """Release what the output guard still holds (scanned, as at a normal end), then the error event."""
+    if guard is not None and last_chunk is not None and not outcome.blocked_rule:
+        for index in sorted(open_choices):
+            step = guard.finish(index)
+            if step.blocked_rule:
+                outcome.blocked_rule = step.blocked_rule
+            if step.text:
+                chunk = _final_chunk(last_chunk, index, chat, "")
+                choice = chunk["choices"][0]
+                choice["finish_reason"] = None
+                _set_choice_text(choice, chat, step.text, stream=True)
+                queued.add(_sse(chunk))
+    queued.add(_sse({"error": {"message": "The model server failed mid-stream.", "type": "server_error",
+                               "param": None, "code": "upstream_error"}}))
 
 
 def _guard_chunk(guard: OutputFilter, chunk: dict[str, Any], chat: bool, finished: set[int],

@@ -8,6 +8,7 @@ import json
 import threading
 from collections.abc import Iterator
 
+import httpx2 as httpx
 import openai
 import pytest
 from aiohttp import web
@@ -118,3 +119,23 @@ def test_upstream_4xx_passes_through_sanitised(setup) -> None:
         proxy.client(key).chat.completions.create(model="rejects", messages=CHAT)
     assert info.value.param == "top_p"
     assert "10.1.2.3" not in info.value.message and ".sock" not in info.value.message
+
+
+def test_stream_broken_mid_way_ends_with_error_event_then_done(setup) -> None:
+    proxy, key = setup
+    with httpx.Client(timeout=30) as http, http.stream(
+        "POST", f"{proxy.base_url}/v1/chat/completions",
+        json={"model": "breaks", "messages": CHAT, "stream": True},
+        headers={"Authorization": f"Bearer {key}"},
+    ) as resp:
+        assert resp.status_code == 200
+        events = [line[len("data: "):] for line in resp.iter_lines() if line.startswith("data: ")]
+    assert events[-1] == "[DONE]"
+    error = json.loads(events[-2])["error"]
+    assert error["code"] == "upstream_error" and "10.1.2.3" not in error["message"]
+    text = "".join(json.loads(e)["choices"][0]["delta"]["content"] for e in events[:-2])
+    assert text == "Hello there"
+    # the SDK surfaces the error event as an APIError
+    with pytest.raises(openai.APIError):
+        for _ in proxy.client(key).chat.completions.create(model="breaks", messages=CHAT, stream=True):
+            pass
