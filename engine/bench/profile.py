@@ -18,7 +18,7 @@ from torch.profiler import ProfilerActivity, profile
 CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("attention", ("decode_split", "decode_reduce", "extend_kernel", "store_kvcache", "flash", "fmha")),
     ("gemm", ("gemm", "gemv", "nvjet", "xmma", "cutlass", "splitk", "cublas", "matmul")),
-    ("sampling", ("softmax", "argmax", "exponential", "distribution", "sort", "topk", "cumsum", "argmin")),
+    ("sampling", ("_sample_kernel", "softmax", "exponential", "distribution", "sort", "topk", "cumsum")),
 )
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
+import sys
 import time
 from typing import Any
 
@@ -170,11 +172,17 @@ def run_shape(args: argparse.Namespace) -> dict[str, Any]:
     gc.collect()
     if on_gpu:
         torch.cuda.empty_cache()
-    hf = None
+    hf: dict[str, Any] | None = None
     if not args.skip_hf:
-        model = hf_model(args.shape, device, dtype)
-        hf = run_hf_static(model, workload, args.hf_batch_size, args.hf_batches, args.temperature)
-    ratio = round(ours["output_tok_per_s"] / hf["output_tok_per_s"], 2) if hf else None
+        # ours first, on stderr: a failing or slow baseline must not lose it
+        partial = {"partial": True, "engine": ours, "roofline": roof, "profile": profile}
+        print(json.dumps(partial), file=sys.stderr)
+        try:
+            model = hf_model(args.shape, device, dtype)
+            hf = run_hf_static(model, workload, args.hf_batch_size, args.hf_batches, args.temperature)
+        except Exception as e:  # the baseline's failure is reported; ours is still printed
+            hf = {"error": f"{type(e).__name__}: {e}"}
+    ratio = round(ours["output_tok_per_s"] / hf["output_tok_per_s"], 2) if hf and "error" not in hf else None
     fraction = round(ours["output_tok_per_s"] / roof["output_tok_per_s"], 3) if roof else None
     return {
         "bench": "throughput",
