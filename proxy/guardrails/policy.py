@@ -308,12 +308,27 @@ class _AllRules:
         return self._all
 
 
+class _SetPrefilter:
+    """The compiled re2 Set: the rules that match somewhere in the text, in rule order (the order
+    ties between findings are broken in, as with `_AllRules`)."""
+
+    def __init__(self, rule_set: Any) -> None:
+        self._set = rule_set
+
+    def Match(self, text: str | bytes) -> list[int]:
+        return sorted(self._set.Match(text) or ())
+
+
 def _rule_set(rules: list[Rule]) -> RuleSet:
     view_rules = tuple(r for r in rules if not r.raw_view)
-    prefilter: Any = re2.Set.SearchSet(_RE2_OPTIONS)
+    rule_set = re2.Set.SearchSet(_RE2_OPTIONS)
     for r in view_rules:
-        prefilter.Add(r.pattern)
-    if not prefilter.Compile():  # over re2's memory budget: run every pattern instead
+        rule_set.Add(r.pattern)
+    prefilter: Any
+    try:
+        rule_set.Compile()  # returns None; raises re2.error when over re2's memory budget
+        prefilter = _SetPrefilter(rule_set)
+    except re2.error:  # run every pattern instead
         prefilter = _AllRules(len(view_rules))
     window = max((r.width for r in view_rules if not r.triggers), default=0)
     back = max((r.head_max for r in view_rules), default=0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from domains.guardrail_default import DEFAULT_GUARDRAIL_POLICY
 from proxy.guardrails import PolicyCache, PolicyConfigError, compile_policy
 from proxy.guardrails import policy as policy_module
 from proxy.guardrails.scan import transform
@@ -151,9 +152,18 @@ def test_rules_still_run_when_the_prefilter_set_cannot_compile(monkeypatch) -> N
         def Add(self, pattern: str) -> None:
             pass
 
-        def Compile(self) -> bool:
-            return False
+        def Compile(self) -> None:  # google-re2 raises when the Set is over its memory budget
+            raise policy_module.re2.error("failed to compile Set")
 
     monkeypatch.setattr(policy_module.re2.Set, "SearchSet", lambda options: OverBudget())
     policy = compile_policy({"version": 1, "rules": [{"id": "c", "scanner": "card", "input": "mask"}]})
     assert transform(policy.input, "card 4111111111111111", "input", None).text == "card [CARD]"
+
+
+def test_the_prefilter_is_the_compiled_set() -> None:
+    # Only the rules whose pattern occurs in the text are run (not all of them on every text).
+    policy = compile_policy(DEFAULT_GUARDRAIL_POLICY)
+    assert policy.input.prefilter.Match(b"plain words only, nothing to find") == []
+    ids = [policy.input.view_rules[i].id for i in policy.input.prefilter.Match(b"mail bob@example.com")]
+    assert "pii.email" in ids and "secret.private_key" not in ids
+    assert ids == [r.id for r in policy.input.view_rules if r.id in ids]  # in rule order
