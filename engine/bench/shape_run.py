@@ -74,6 +74,10 @@ def run_hf_static(
         generate([workload.prompts[i] for i in batch], max(lens))
         produced += sum(lens)
         prompt_tokens += sum(len(workload.prompts[i]) for i in batch)
+        seconds = time.perf_counter() - start  # progress on stderr: a run cut short keeps what it measured
+        print(json.dumps({"hf_progress": {"sequences": sum(len(b) for b in run[: run.index(batch) + 1]),
+                                          "output_tokens": produced, "elapsed_s": round(seconds, 3)}}),
+              file=sys.stderr)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     elapsed = time.perf_counter() - start
