@@ -46,6 +46,9 @@ def test_report_shape(report: dict) -> None:
         assert 0 < ttft["p50"] <= ttft["p99"]
         assert ttft["p50"] <= report["streaming"][path]["latency_ms"]["p99"]
     assert set(report["streaming"]["added_ttft_ms"]) == {"p50", "p99"}
+    target = report["targets"]["non_streaming_added_p50_ms"]
+    assert target["target"] == 1.0
+    assert target["measured"] == report["non_streaming"]["added_latency_ms"]["p50"]
 
 
 def test_the_full_proxy_path_ran(report: dict) -> None:
