@@ -66,6 +66,9 @@ class UpstreamPool:
                 connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=60, enable_cleanup_closed=True)
             sess = aiohttp.ClientSession(
                 connector=connector,
+                # One session serves every tenant: a cookie the upstream sets in answer to one
+                # tenant must never ride along on another tenant's request.
+                cookie_jar=aiohttp.DummyCookieJar(),
                 timeout=self._timeout,
                 auto_decompress=True,
                 trust_env=False,
