@@ -276,9 +276,10 @@ def _targets(args: argparse.Namespace, report: dict[str, Any]) -> dict[str, Any]
     out: dict[str, Any] = {}
     section = report.get("non_streaming")
     if args.upstream == "fake" and section:
+        # A latency target: judged one request at a time (at saturation the figure is queueing).
         added = section["added_latency_ms"]["p50"]
-        out["non_streaming_added_p50_ms"] = {"target": 1.0, "measured": added,
-                                             "met": added is not None and added < 1.0}
+        met = added is not None and added < 1.0 if args.concurrency == 1 else None
+        out["non_streaming_added_p50_ms"] = {"target": 1.0, "measured": added, "met": met}
     if args.upstream == "engine":
         for mode, sec in report.items():
             cost = sec.get("throughput_cost_pct")
