@@ -218,7 +218,7 @@ def test_the_searches_cover_these_requests(run: Run, engine, log_capture) -> Non
 
 
 def _server_side(lines: list[str]) -> list[str]:
-    """The captured lines minus the test's own HTTP clients (the SDK logs its request bodies at DEBUG)."""
+    """The captured lines minus the test's own HTTP clients (an SDK may log what it sends at DEBUG)."""
     return [line for line in lines if not line.startswith(CLIENT_LOGGERS)]
 
 
