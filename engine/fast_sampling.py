@@ -46,6 +46,11 @@ class FastSampler:
         return self.sample(logits, seqs) if logits.is_cuda else None
 
     def sample(self, logits: torch.Tensor, seqs: list[Sequence]) -> list[int] | None:
+        tokens = self.sample_device(logits, seqs)
+        return None if tokens is None else tokens.tolist()
+
+    def sample_device(self, logits: torch.Tensor, seqs: list[Sequence]) -> torch.Tensor | None:
+        """The token ids as a tensor on logits' device (no host sync), or None (generic sampler needed)."""
         if not seqs or not all(map(is_plain, seqs)):
             return None
         kernels = _kernels()
@@ -56,4 +61,4 @@ class FastSampler:
         # pinned and non-blocking: a pageable copy would synchronize the stream before the kernel launch
         if logits.is_cuda:
             inv_t = inv_t.pin_memory().to(logits.device, non_blocking=True)
-        return kernels.sample_tokens(logits, inv_t, self.rng.getrandbits(31)).tolist()
+        return kernels.sample_tokens(logits, inv_t, self.rng.getrandbits(31))

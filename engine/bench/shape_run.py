@@ -141,7 +141,9 @@ def run_shape(args: argparse.Namespace) -> dict[str, Any]:
     workload = random_workload(args.num_prompts, *lens, llm.spec.vocab_size, args.seed)
     if on_gpu:
         torch.cuda.reset_peak_memory_stats(device)
-    ours = run_engine(llm, workload, args.temperature, detokenize=False)  # token ids in, token ids out
+    overlap = not args.no_overlap
+    ours = run_engine(llm, workload, args.temperature, detokenize=False, overlap=overlap)  # token ids in/out
+    ours["overlap"] = overlap
     graphs = llm.model_runner.graphs
     ours["cuda_graphs"] = graphs is not None
     ours["incremental_detokenization"] = False
@@ -164,7 +166,7 @@ def run_shape(args: argparse.Namespace) -> dict[str, Any]:
             kv["bytes_per_token"], weights["matmul_params"], weights["lm_head_params"], *peaks,
         )
     profile = None
-    if args.profile:
+    if args.profile:  # the plain step loop (LLMEngine.step), host and GPU taking turns
         profile = profile_engine(llm, workload.prompts, sampling_params(workload, args.temperature))
     config = {
         k: getattr(llm.config, k)

@@ -100,12 +100,17 @@ def generate_token_ids(llm: Any, prompts: list[list[int]], params: list[Any]) ->
 
 
 def run_engine(
-    llm: Any, workload: Workload, temperature: float = 0.0, detokenize: bool = True
+    llm: Any, workload: Workload, temperature: float = 0.0, detokenize: bool = True, overlap: bool = False
 ) -> dict[str, Any]:
+    """overlap: the host works while the GPU runs the previous step (engine/overlap.py; token ids only)."""
+    from engine.overlap import generate_overlapped
+
     warm_up(llm, workload)
     params = sampling_params(workload, temperature)
     start = time.perf_counter()
-    if detokenize:
+    if overlap:
+        outs = generate_overlapped(llm, workload.prompts, params)
+    elif detokenize:
         outs = llm.generate(workload.prompts, params, use_tqdm=False)
     else:
         outs = generate_token_ids(llm, workload.prompts, params)
@@ -214,6 +219,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--hf-batches", type=int, default=None,
                    help="--shape: run only the first N HF batches (a labelled subset; default all)")
     p.add_argument("--profile", action="store_true", help="--shape: torch.profiler breakdown of a few steps")
+    p.add_argument("--no-overlap", action="store_true",
+                   help="--shape: the plain step loop (host and GPU take turns) instead of engine/overlap.py")
     return p
 
 

@@ -108,3 +108,19 @@ def test_sampled_and_seeded_requests_on_gpu(family: dict) -> None:
     assert all(len(o.outputs[0].token_ids) == MAX_TOKENS for o in outs)
     again = llm.generate([family["prompts"][1]], seeded, use_tqdm=False)[0]
     assert again.outputs[0].token_ids == outs[1].outputs[0].token_ids  # a seed decides its own draw
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0.8])
+def test_overlapped_loop_on_gpu(family: dict, temperature: float) -> None:
+    """engine/overlap.py on the GPU (device-side input ids, fused sampler, graphs): greedy equals HF;
+    sampled runs produce every token."""
+    from engine.overlap import generate_overlapped
+
+    llm = LLM(str(family["path"]), device="cuda", dtype="float32", max_num_seqs=16, num_kv_blocks=64)
+    params = [SamplingParams(temperature=temperature, max_tokens=MAX_TOKENS, ignore_eos=True)] * 5
+    outs = generate_overlapped(llm, family["prompts"], params)
+    tokens = [o.outputs[0].token_ids for o in outs]
+    if temperature == 0.0:
+        assert tokens == family["refs"]
+    assert all(len(t) == MAX_TOKENS and min(t) >= 0 for t in tokens)
+    assert llm.block_manager.num_free_blocks == llm.block_manager.num_blocks
