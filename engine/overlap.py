@@ -53,8 +53,10 @@ def can_overlap(params: SamplingParams) -> bool:
 class InFlight:
     seqs: list[Sequence]  # the sampled sequences, in the order of `tokens`
     slots: list[int]  # where each one's placeholder sits in its token_ids
-    tokens: torch.Tensor  # int64 [len(seqs)] on the device, not yet read
+    tokens: torch.Tensor  # int64 [len(seqs)] on the device (step N+1 reads it there)
     last: list[bool]  # whether this step gives the sequence its last token
+    host: torch.Tensor  # pinned copy of tokens, queued right after the sampler
+    copied: torch.cuda.Event | None  # recorded after that copy: waiting on it does not wait for N+1
 
 
 class OverlappedLoop:
@@ -108,13 +110,22 @@ class OverlappedLoop:
             if done:
                 seq.finish_reason = "length"
                 self.scheduler.finish(seq)
-        return InFlight(inp.sample_seqs, slots, tokens, last)
+        # Queue the copy to the host now: a .tolist() at collect time would be ordered after step N+1.
+        host = torch.empty(tokens.shape, dtype=tokens.dtype, pin_memory=tokens.is_cuda)
+        host.copy_(tokens, non_blocking=True)
+        copied = None
+        if tokens.is_cuda:
+            copied = torch.cuda.Event()
+            copied.record()
+        return InFlight(inp.sample_seqs, slots, tokens, last, host, copied)
 
     def collect(self, step: InFlight) -> list[RequestOutput]:
         llm = self.llm
         now = time.monotonic()
         finished = []
-        tokens = step.tokens.tolist()  # waits for step N only: step N+1 is already queued
+        if step.copied is not None:
+            step.copied.synchronize()  # step N's tokens only; step N+1 keeps the GPU busy
+        tokens = step.host.tolist()
         for seq, slot, token, last in zip(step.seqs, step.slots, tokens, step.last, strict=True):
             seq.token_ids[slot] = token
             llm.generation_tokens += 1
