@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,3 +45,24 @@ def postgres_url() -> str | None:
 
 def redis_url() -> str | None:
     return os.environ.get("TEECUBE_TEST_REDIS_URL") or None
+
+
+def fresh_postgres_database(name: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database on the test server, dropped afterwards (skips when
+    TEECUBE_TEST_DATABASE_URL is not set). Use as a generator: `yield from` or `next()`."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    base = postgres_url()
+    if base is None:
+        pytest.skip("TEECUBE_TEST_DATABASE_URL is not set")
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

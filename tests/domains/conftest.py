@@ -19,36 +19,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from domains import db
 from domains.models import Base
+from tests.conftest import fresh_postgres_database
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 PEPPER = secrets.token_hex(32).encode()
 
 
-def postgres_url() -> str | None:
-    # Same variable as tests/conftest.py's postgres_url(); test files here are not a package.
-    return os.environ.get("TEECUBE_TEST_DATABASE_URL") or None
-
-
-def _pg_database(name: str) -> Iterator[str]:
-    base = postgres_url()
-    if base is None:
-        pytest.skip("TEECUBE_TEST_DATABASE_URL is not set")
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 @pytest.fixture(scope="session")
 def pg_migrated_url() -> Iterator[str]:
     """A PostgreSQL database at head, shared by the session (tables are emptied per test)."""
-    for url in _pg_database(f"teecube_test_domains_{os.getpid()}"):
+    for url in fresh_postgres_database(f"teecube_test_domains_{os.getpid()}"):
         db.upgrade(url)
         yield url
 

@@ -20,8 +20,6 @@ from typing import Any
 import aiohttp
 import openai
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from domains import db
 from domains.deployments import add_deployment
@@ -30,6 +28,7 @@ from domains.keys import create_key
 from domains.tenants import create_domain
 from proxy.app import create_app
 from proxy.config import ProxyConfig
+from tests.conftest import fresh_postgres_database
 
 ENGINE_KEY_ENV = "TEECUBE_TEST_ENGINE_KEY"
 ENGINE_MODEL = "SmolLM2-135M-Instruct"
@@ -116,27 +115,11 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineProcess]:
         proc.kill()
 
 
-def _pg_database(name: str) -> Iterator[str]:
-    base = os.environ.get("TEECUBE_TEST_DATABASE_URL")
-    if not base:
-        pytest.skip("TEECUBE_TEST_DATABASE_URL is not set")
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def database_url_for(backend: str, tmp_path_factory: pytest.TempPathFactory, tag: str) -> Iterator[str]:
     if backend == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp(tag) / 'teecube.db'}"
     else:
-        yield from _pg_database(f"teecube_test_proxy_{tag}_{os.getpid()}")
+        yield from fresh_postgres_database(f"teecube_test_proxy_{tag}_{os.getpid()}")
 
 
 @dataclass
