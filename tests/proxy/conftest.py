@@ -12,10 +12,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import aiohttp
 import openai
@@ -154,16 +154,18 @@ class Tenancy:
         return secret
 
 
-class ProxyThread:
-    """The proxy app on a loopback port, served from its own event loop thread."""
+class AppThread:
+    """An aiohttp application on a loopback port, served from its own event-loop thread, so
+    tests can drive it with synchronous clients. `stopping` is set when the server shuts down."""
 
-    def __init__(self, config: ProxyConfig) -> None:
-        self.config = config
+    def __init__(self, build: Callable[[], Any], *, handler_cancellation: bool = False) -> None:
+        self._build = build
+        self._handler_cancellation = handler_cancellation
         self.port = 0
+        self.app: Any = None
+        self.stopping: asyncio.Event | None = None
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self.app = None
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._error: BaseException | None = None
 
@@ -178,20 +180,20 @@ class ProxyThread:
         from aiohttp import web
 
         self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        self.app = create_app(self.config)
-        runner = web.AppRunner(self.app, handler_cancellation=True, access_log=None)
+        self.stopping = asyncio.Event()
+        self.app = self._build()
+        runner = web.AppRunner(self.app, handler_cancellation=self._handler_cancellation, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]
         self._ready.set()
-        await self._stop.wait()
+        await self.stopping.wait()
         await runner.cleanup()
 
-    def start(self) -> ProxyThread:
+    def start(self, timeout: float = 60) -> Self:
         self._thread.start()
-        self._ready.wait(60)
+        self._ready.wait(timeout)
         if self._error:
             raise self._error
         return self
@@ -201,13 +203,21 @@ class ProxyThread:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(60)
 
     def stop(self) -> None:
-        if self._loop and self._stop:
-            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._loop and self.stopping:
+            self._loop.call_soon_threadsafe(self.stopping.set)
         self._thread.join(60)
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+
+class ProxyThread(AppThread):
+    """The proxy app (`create_app`) with a tenant-side `openai` client factory."""
+
+    def __init__(self, config: ProxyConfig) -> None:
+        super().__init__(lambda: create_app(config), handler_cancellation=True)
+        self.config = config
 
     def client(self, api_key: str, **kwargs: Any) -> openai.OpenAI:
         return openai.OpenAI(base_url=f"{self.base_url}/v1", api_key=api_key, max_retries=0,

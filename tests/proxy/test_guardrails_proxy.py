@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -25,7 +24,7 @@ from sqlalchemy import text
 from domains.guardrail_default import DEFAULT_GUARDRAIL_POLICY
 from domains.policies import create_policy_version
 from proxy.state import USAGE
-from tests.proxy.conftest import ProxyThread, Tenancy, database_url_for, proxy_config
+from tests.proxy.conftest import AppThread, ProxyThread, Tenancy, database_url_for, proxy_config
 
 CACHE_TTL = 0.5
 CARD = "4111 1111 1111 1111"
@@ -73,55 +72,28 @@ STRICT_POLICY = {  # cards in completions end the stream
 
 # --------------------------------------------------------------------------- fake upstream
 
-class FakeUpstream:
+class FakeUpstream(AppThread):
     """OpenAI-compatible chat/completions that echo the last user text in 5-character chunks, or
     stream `SCRIPTS[name]` for a prompt `script:name`; guard-model routes under /guard, /slow and
     /gated. Records every body it receives."""
 
     def __init__(self) -> None:
+        super().__init__(self._app)
         self.bodies: list[dict[str, Any]] = []
         self.closed_early: list[str] = []
         self._events: dict[str, asyncio.Event] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._ready = threading.Event()
-        self._stop: asyncio.Event | None = None
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
-        self.port = 0
 
     def _event(self, name: str) -> asyncio.Event:
         return self._events.setdefault(name, asyncio.Event())
 
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
+    def _app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self.complete)
         app.router.add_post("/v1/completions", self.complete)
         app.router.add_post("/guard/v1/chat/completions", self.guard)
         app.router.add_post("/slow/v1/chat/completions", self.slow_guard)
         app.router.add_post("/gated/v1/chat/completions", self.gated_guard)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self._ready.set()
-        await self._stop.wait()
-        await runner.cleanup()
-
-    def start(self) -> FakeUpstream:
-        self._thread.start()
-        self._ready.wait(30)
-        return self
-
-    def stop(self) -> None:
-        if self._loop and self._stop:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(30)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return app
 
     def received(self, marker: str) -> list[str]:
         """Prompt texts received that contain `marker`."""
@@ -184,9 +156,9 @@ class FakeUpstream:
         return self._verdict("unsafe\nS1" if "forbidden-topic" in text_ else "safe")
 
     async def slow_guard(self, request: web.Request) -> web.Response:
-        assert self._stop is not None
+        assert self.stopping is not None
         with contextlib.suppress(TimeoutError):  # far beyond the policy's timeout; ends at shutdown
-            await asyncio.wait_for(self._stop.wait(), 30)
+            await asyncio.wait_for(self.stopping.wait(), 30)
         return self._verdict("safe")
 
     async def gated_guard(self, request: web.Request) -> web.Response:
@@ -225,12 +197,12 @@ def setup(engine, fake, log_capture, tmp_path_factory) -> Iterator[tuple[ProxyTh
     url = next(urls)
     t = Tenancy(url)
     t.deployment("smol", f"unix:{engine.socket}")
-    t.deployment("fake", fake.url, served="fake-model", kind="openai")
+    t.deployment("fake", fake.base_url, served="fake-model", kind="openai")
     # Guard models: operator deployment records, never granted to a domain.
     t.deployment("guard-smol", f"unix:{engine.socket}")
-    t.deployment("guard-fake", f"{fake.url}/guard", served="fake-guard", kind="openai")
-    t.deployment("guard-slow", f"{fake.url}/slow", served="slow-guard", kind="openai")
-    t.deployment("guard-gated", f"{fake.url}/gated", served="gated-guard", kind="openai")
+    t.deployment("guard-fake", f"{fake.base_url}/guard", served="fake-guard", kind="openai")
+    t.deployment("guard-slow", f"{fake.base_url}/slow", served="slow-guard", kind="openai")
+    t.deployment("guard-gated", f"{fake.base_url}/gated", served="gated-guard", kind="openai")
     domains = {
         "acme": ("closed", ACME_POLICY),
         "plain": ("closed", None),  # the default policy every new domain starts with
@@ -249,7 +221,7 @@ def setup(engine, fake, log_capture, tmp_path_factory) -> Iterator[tuple[ProxyTh
                                                     "fail_mode": "closed"})),
         "gated": ("closed", _with_classifier({"deployment": "guard-gated", "timeout_ms": 30000})),
     }
-    t.deployment("fake-guard-granted", f"{fake.url}/guard", served="fake-guard", kind="openai")
+    t.deployment("fake-guard-granted", f"{fake.base_url}/guard", served="fake-guard", kind="openai")
     for name, (fail_mode, policy) in domains.items():
         t.domain(name, guardrail_fail_mode=fail_mode)
         t.grant(name, "echo", "fake")

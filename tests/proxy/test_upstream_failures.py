@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections.abc import Iterator
 
 import httpx2 as httpx
@@ -13,7 +12,7 @@ import openai
 import pytest
 from aiohttp import web
 
-from tests.proxy.conftest import ProxyThread, Tenancy, database_url_for, proxy_config
+from tests.proxy.conftest import AppThread, ProxyThread, Tenancy, database_url_for, proxy_config
 
 CHAT = [{"role": "user", "content": "Hi"}]
 
@@ -24,15 +23,16 @@ def _chunk(text: str) -> bytes:
     return b"data: " + json.dumps(body).encode() + b"\n\n"
 
 
-class FlakyUpstream:
+class FlakyUpstream(AppThread):
     """An OpenAI-shaped server whose behaviour is chosen by the requested model name."""
 
     def __init__(self) -> None:
-        self.port = 0
-        self._ready = threading.Event()
-        self._stop: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
+        super().__init__(self._app)
+
+    def _app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._handle)
+        return app
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
@@ -54,30 +54,6 @@ class FlakyUpstream:
         assert request.transport is not None
         request.transport.abort()
         return resp
-
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        app = web.Application()
-        app.router.add_post("/v1/chat/completions", self._handle)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
-        self._ready.set()
-        await self._stop.wait()
-        await runner.cleanup()
-
-    def start(self) -> FlakyUpstream:
-        self._thread.start()
-        self._ready.wait(10)
-        return self
-
-    def stop(self) -> None:
-        if self._loop and self._stop:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
 
 
 @pytest.fixture(scope="module")
