@@ -115,7 +115,6 @@ async def forward_json(
     alias: str,
     request_id: str,
     guard: Any | None,
-    restore: Any | None = None,
 ) -> tuple[dict[str, Any], Outcome]:
     outcome = Outcome()
     resp = await _post(pool, upstream, path, body, request_id)
