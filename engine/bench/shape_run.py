@@ -17,6 +17,7 @@ from engine.bench.roofline import measure_copy_bandwidth, measure_matmul_flops, 
 from engine.bench.shapes import SHAPES, hf_model, random_model, shape_loader, weight_bytes
 from engine.bench.throughput import (
     Workload,
+    engine_options,
     machine_info,
     parse_range,
     random_workload,
@@ -124,19 +125,7 @@ def run_shape(args: argparse.Namespace) -> dict[str, Any]:
         loaded = random_model(args.shape, device, dtype, args.seed)
     else:
         loaded = shape_loader(args.shape, dtype, args.seed)
-    llm = LLM(
-        args.shape,
-        loaded=loaded,
-        tensor_parallel_size=tp,
-        device=str(device),
-        max_num_seqs=args.max_num_seqs,
-        max_num_batched_tokens=args.max_num_batched_tokens,
-        num_kv_blocks=args.num_kv_blocks,
-        max_model_len=args.max_model_len,
-        seed=args.seed,
-        enforce_eager=args.enforce_eager,
-        gpu_memory_utilization=args.gpu_memory_utilization,
-    )
+    llm = LLM(args.shape, loaded=loaded, device=str(device), **engine_options(args))
     lens = parse_range(args.input_len), parse_range(args.output_len)
     workload = random_workload(args.num_prompts, *lens, llm.spec.vocab_size, args.seed)
     if on_gpu:

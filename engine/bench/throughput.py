@@ -283,13 +283,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def build_llm(args: argparse.Namespace, model_path: str) -> Any:
-    from engine.llm import LLM
-
-    return LLM(
-        model_path,
-        device=args.device,
-        dtype=args.dtype,
+def engine_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The EngineConfig fields the bench's flags set (shared by the model and --shape paths)."""
+    return dict(
         max_num_seqs=args.max_num_seqs,
         max_num_batched_tokens=args.max_num_batched_tokens,
         num_kv_blocks=args.num_kv_blocks,
@@ -300,6 +296,11 @@ def build_llm(args: argparse.Namespace, model_path: str) -> Any:
         tensor_parallel_size=args.tensor_parallel_size,
     )
 
+
+def build_llm(args: argparse.Namespace, model_path: str) -> Any:
+    from engine.llm import LLM
+
+    return LLM(model_path, device=args.device, dtype=args.dtype, **engine_options(args))
 
 if __name__ == "__main__":
     sys.exit(main())
