@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-import torch
 
 from engine import LLM, AsyncEngine, EngineConfig, SamplingParams
 from engine.errors import ContextLengthExceeded, EngineDead, InvalidParam
@@ -18,12 +17,7 @@ from tests.engine.tiny_models import build_tiny_model
 PROMPTS = ["Hello, world!", "The quick brown fox", "Paged attention stores keys", "def main():"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -19,13 +19,7 @@ MAX_TOKENS = 8
 CONDITIONS = ("batched", "chunked", "preemption", "prefix")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # OpenMP threads spin against each other on a shared 2-core box; one thread is faster here
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def hf_greedy(hf: torch.nn.Module, prompt: list[int], max_tokens: int) -> list[int]:

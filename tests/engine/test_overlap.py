@@ -7,7 +7,6 @@ import random
 from pathlib import Path
 
 import pytest
-import torch
 
 from engine import LLM, SamplingParams
 from engine.loader import LoadedModel, load_model
@@ -23,12 +22,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, LoadedModel]:
     return path, load_model(model_path=path, device="cpu")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def prompts() -> list[list[int]]:
