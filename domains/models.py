@@ -22,6 +22,7 @@ from sqlalchemy import (
     MetaData,
     String,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -103,6 +104,10 @@ class Domain(Base):
     max_n: Mapped[int] = mapped_column(default=DEFAULT_MAX_N)
     max_tokens_cap: Mapped[int | None]
     guardrail_fail_mode: Mapped[str] = mapped_column(String(8), default="closed")
+    # Opt-in: share the engine's prefix cache with other domains (timing side channel, see docs).
+    shared_prefix_cache: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Refuse plaintext (non-HPKE) request bodies for this domain's keys.
+    require_encrypted_requests: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     models: Mapped[list[DomainModel]] = relationship(back_populates="domain", passive_deletes=True)
 

@@ -44,6 +44,8 @@ def create_domain(
     max_n: int = DEFAULT_MAX_N,
     max_tokens_cap: int | None = None,
     guardrail_fail_mode: str = "closed",
+    shared_prefix_cache: bool = False,
+    require_encrypted_requests: bool = False,
 ) -> Domain:
     """A new active domain with guardrail policy version 1 (the default) active."""
     validate.name(name, "domain name")
@@ -60,6 +62,8 @@ def create_domain(
         max_n=validate.positive(max_n, "max_n"),
         max_tokens_cap=validate.positive(max_tokens_cap, "max_tokens_cap"),
         guardrail_fail_mode=guardrail_fail_mode,
+        shared_prefix_cache=validate.flag(shared_prefix_cache, "shared_prefix_cache"),
+        require_encrypted_requests=validate.flag(require_encrypted_requests, "require_encrypted_requests"),
     )
     session.add(domain)
     session.flush()
@@ -103,11 +107,12 @@ def enable_domain(session: Session, name: str, actor: str) -> Domain:
 
 _LIMIT_FIELDS = ("requests_per_minute", "tokens_per_minute", "max_tokens_cap")
 _CAP_FIELDS = ("max_body_bytes", "max_messages", "max_n")
+_FLAG_FIELDS = ("shared_prefix_cache", "require_encrypted_requests")
 
 
-def update_domain(session: Session, name: str, actor: str, **changes: int | str | None) -> Domain:
-    """Change a domain's limits, caps or guardrail fail mode. Limits accept None (= no limit)."""
-    unknown = set(changes) - {*_LIMIT_FIELDS, *_CAP_FIELDS, "guardrail_fail_mode"}
+def update_domain(session: Session, name: str, actor: str, **changes: int | str | bool | None) -> Domain:
+    """Change a domain's limits, caps, flags or guardrail fail mode. Limits accept None (= no limit)."""
+    unknown = set(changes) - {*_LIMIT_FIELDS, *_CAP_FIELDS, *_FLAG_FIELDS, "guardrail_fail_mode"}
     if unknown:
         raise Invalid(f"cannot change {', '.join(sorted(unknown))}")
     domain = get_domain(session, name, lock=True)
@@ -116,6 +121,8 @@ def update_domain(session: Session, name: str, actor: str, **changes: int | str 
         if field == "guardrail_fail_mode":
             if value not in FAIL_MODES:
                 raise Invalid(f"guardrail_fail_mode must be one of {', '.join(FAIL_MODES)}")
+        elif field in _FLAG_FIELDS:
+            validate.flag(value, field)
         elif field in _CAP_FIELDS and value is None:
             raise Invalid(f"{field} cannot be unset")
         else:

@@ -76,3 +76,9 @@ def positive(value: int | None, what: str) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise Invalid(f"{what} must be a positive integer")
     return value
+
+
+def flag(value: object, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise Invalid(f"{what} must be true or false")
+    return value

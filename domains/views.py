@@ -41,6 +41,8 @@ class DomainSettings:
     max_n: int
     max_tokens_cap: int | None
     guardrail_fail_mode: str
+    shared_prefix_cache: bool = False
+    require_encrypted_requests: bool = False
 
 
 def domain_view(session: Session, domain_id: int) -> dict[str, ModelGrant]:
@@ -86,4 +88,6 @@ def domain_settings(session: Session, domain_id: int) -> DomainSettings | None:
         max_n=d.max_n,
         max_tokens_cap=d.max_tokens_cap,
         guardrail_fail_mode=d.guardrail_fail_mode,
+        shared_prefix_cache=d.shared_prefix_cache,
+        require_encrypted_requests=d.require_encrypted_requests,
     )

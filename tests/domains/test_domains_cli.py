@@ -246,7 +246,7 @@ def test_db_cli_and_unmigrated_database(tmp_path: Path, capsys: pytest.CaptureFi
     assert admin_main(["domain", "list", "--database-url", url]) == 1
     assert "teecube db upgrade" in capsys.readouterr().err
     assert db_main(["upgrade", "--database-url", url, "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["revision"] == "0001"
+    assert json.loads(capsys.readouterr().out)["revision"] == "0002"
     assert db_main(["downgrade", "base", "--database-url", url, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["revision"] is None
     assert db_main(["current", "--database-url", url]) == 0

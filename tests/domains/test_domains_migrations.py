@@ -45,7 +45,7 @@ def test_models_and_latest_migration_do_not_drift(backend: str, empty_url: str) 
 
 
 def test_single_head_and_partial_unique_index_in_migration() -> None:
-    assert db.head() == "0001"
+    assert db.head() == "0002"
     source = (db.MIGRATIONS_DIR / "versions" / "0001_initial_schema.py").read_text()
     assert "uq_guardrail_policies_one_active" in source
     assert 'postgresql_where=sa.text("active")' in source
