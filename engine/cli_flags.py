@@ -244,9 +244,12 @@ def check_vllm_flags(args: argparse.Namespace) -> list[str]:
         except (TypeError, ValueError):
             harmless = False
         if not harmless:
-            shown = " ".join(value) if isinstance(value, list) else value
-            raise RefusedFlag(f"{name} {shown}: not supported: {flag.why}")
-        warnings.append(f"{name} ignored: {flag.why}")
+            shown = (
+                "" if value is True else " " + (" ".join(value) if isinstance(value, list) else str(value))
+            )
+            raise RefusedFlag(f"{name}{shown}: not supported: {flag.why}")
+        if flag.harmless is None:  # a harmless value of a checked flag is what teecube does anyway
+            warnings.append(f"{name} ignored: {flag.why}")
     return warnings
 
 

@@ -53,7 +53,7 @@ def local_engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     port = _free_port()
     cmd = [sys.executable, "-m", "teecube.cli", "engine", "--model", args.model, "--port", str(port),
            "--log-level", "warning", *args.engine_arg]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=sys.stderr)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)  # its log goes to our stderr
     try:
         yield f"http://127.0.0.1:{port}", proc
     finally:
