@@ -81,6 +81,10 @@ def test_text_prompts_and_chat_get_a_clear_400(client: openai.OpenAI) -> None:
     assert "secret canary" not in str(exc.value)
     with pytest.raises(openai.BadRequestError, match="without a tokenizer"):
         client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "hi"}])
+    status, _, body = http(
+        str(client.base_url).removesuffix("/v1/") + "/tokenize", {"prompt": "secret canary"}
+    )
+    assert status == 400 and "without a tokenizer" in body["error"]["message"] and "canary" not in str(body)
 
 
 def test_bench_serve_random_dataset_with_vllm_options(
