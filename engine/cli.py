@@ -159,7 +159,17 @@ def generation_defaults(args: argparse.Namespace, model_path: str) -> dict[str, 
     if directory is not None and source not in ("auto",) and not directory.is_dir():
         raise InvalidParam("generation_config", f"{source}: not auto, vllm or a directory")
     defaults = read_generation_defaults(directory) if directory is not None else {}
-    return {**defaults, **(args.override_generation_config or {})}
+    override = args.override_generation_config or {}
+    if not isinstance(override, dict):
+        raise InvalidParam("override_generation_config", "expected a JSON object of sampling fields")
+    defaults = {**defaults, **override}
+    from engine.server.generation_defaults import check_generation_defaults
+
+    try:
+        check_generation_defaults(defaults)
+    except TypeError as exc:
+        raise InvalidParam("generation_config", f"not a sampling field: {exc}") from None
+    return defaults
 
 
 def configs(args: argparse.Namespace) -> tuple[EngineConfig, ServerConfig]:

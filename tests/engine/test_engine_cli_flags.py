@@ -14,10 +14,12 @@ import torch
 from engine.cli import build_parser, configs
 from engine.cli import main as engine_main
 from engine.cli_flags import FLAGS, RefusedFlag, check_vllm_flags, expand_config_file
-from engine.errors import ModelLoadError
+from engine.errors import InvalidParam, ModelLoadError
 from engine.loader import load_model
 from engine.loader.dummy import TokenIdTokenizer
 from engine.loader.hf_cache import resolve_repo_id
+from engine.sampling_params import SamplingParams
+from engine.server.generation_defaults import with_generation_defaults
 from tests.engine.tiny_models import build_tiny_model
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -174,6 +176,17 @@ def test_generation_config_defaults(tmp_path: Path) -> None:
         str(model_dir), "--override-generation-config", '{"temperature": 0.1}', "--device", "cpu"
     )
     assert configs(override)[0].default_sampling["temperature"] == 0.1
+
+
+def test_generation_defaults_fill_only_what_a_request_leaves_out() -> None:
+    defaults = {"temperature": 0.7, "top_k": 20, "max_tokens": 64}
+    params = with_generation_defaults(SamplingParams(temperature=0.2), {"temperature": 0.2}, defaults)
+    assert (params.temperature, params.top_k, params.max_tokens) == (0.2, 20, 64)
+    params = with_generation_defaults(SamplingParams(max_tokens=5), {"max_completion_tokens": 5}, defaults)
+    assert (params.temperature, params.max_tokens) == (0.7, 5)
+    for bad in ('{"temperature": -1}', '{"no_such_field": 1}', "[1]"):
+        with pytest.raises(InvalidParam):
+            configs(parse("tiny", "--load-format", "dummy", "--override-generation-config", bad))
 
 
 def test_ssl_flags_go_together(tmp_path: Path) -> None:

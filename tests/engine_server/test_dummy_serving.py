@@ -34,8 +34,9 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def dummy_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
-    cmd = [sys.executable, "-m", "teecube.cli", "engine", "--shape", "tiny", "--device", "cpu",
-           "--max-model-len", "512", "--port", str(port)]  # fmt: skip
+    flags = ["--shape", "tiny", "--device", "cpu", "--max-model-len", "512", "--port", str(port)]
+    flags += ["--override-generation-config", '{"max_tokens": 3}']
+    cmd = [sys.executable, "-m", "teecube.cli", "engine", *flags]
     log = (tmp_path_factory.mktemp("engine") / "engine.log").open("w")
     env = {k: v for k, v in os.environ.items() if k not in ("TEECUBE_ENGINE_API_KEY", "VLLM_API_KEY")}
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -73,6 +74,15 @@ def test_token_id_prompts_get_token_ids_back(client: openai.OpenAI) -> None:
     )
     ids = [t for chunk in stream for c in chunk.choices for t in c.model_extra["token_ids"]]
     assert len(ids) == 5
+
+
+def test_generation_config_defaults_apply_where_the_request_is_silent(client: openai.OpenAI) -> None:
+    out = client.completions.create(model="tiny", prompt=[1, 2], extra_body={"ignore_eos": True})
+    assert out.usage.completion_tokens == 3  # --override-generation-config, not the API's 16
+    out = client.completions.create(
+        model="tiny", prompt=[1, 2], max_tokens=5, extra_body={"ignore_eos": True}
+    )
+    assert out.usage.completion_tokens == 5
 
 
 def test_text_prompts_and_chat_get_a_clear_400(client: openai.OpenAI) -> None:
