@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from engine.bench.shape_dir import write_shape_dir
 from engine.cli import build_parser, configs
 from engine.cli import main as engine_main
 from engine.cli_flags import FLAGS, RefusedFlag, check_vllm_flags, expand_config_file
@@ -218,3 +219,15 @@ def test_dummy_weights_for_a_config_directory_use_its_tokenizer(tmp_path: Path) 
     assert (
         isinstance(skipped.tokenizer, TokenIdTokenizer) and skipped.spec.vocab_size == loaded.spec.vocab_size
     )
+
+
+def test_a_shape_directory_serves_text_with_dummy_weights(tmp_path: Path) -> None:
+    path = write_shape_dir("tiny", tmp_path / "tiny")
+    config, _ = configs(parse(str(path), "--load-format", "dummy", "--device", "cpu"))
+    loaded = load_model(config)
+    tokenizer = loaded.tokenizer
+    assert tokenizer.encode("the of and") == [1, 3, 4] and tokenizer.decode([1, 3]) == "the of"
+    assert tokenizer.eos_token_ids == [2] and loaded.spec.vocab_size == 512
+    chat = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}])
+    assert chat == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+    assert tokenizer.encode(chat)[-1] != tokenizer.token_to_id("<unk>")
