@@ -33,7 +33,7 @@ def word_vocab(vocab_size: int, bos_id: int, eos_id: int) -> dict[str, int]:
     free = [i for i in range(vocab_size) if i not in specials]
     vocab = {token: i for i, token in specials.items()}
     vocab["<|im_start|>"], vocab["<unk>"] = free.pop(), free.pop()
-    words = list(dict.fromkeys(WORDS))
+    words = list(dict.fromkeys(["system", "user", "assistant", *WORDS]))
     for n, i in enumerate(free):
         vocab.setdefault(words[n] if n < len(words) else f"w{i}", i)
     return vocab

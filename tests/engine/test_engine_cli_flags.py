@@ -226,8 +226,8 @@ def test_a_shape_directory_serves_text_with_dummy_weights(tmp_path: Path) -> Non
     config, _ = configs(parse(str(path), "--load-format", "dummy", "--device", "cpu"))
     loaded = load_model(config)
     tokenizer = loaded.tokenizer
-    assert tokenizer.encode("the of and") == [1, 3, 4] and tokenizer.decode([1, 3]) == "the of"
+    assert tokenizer.encode("user the of") == [3, 5, 6] and tokenizer.decode([5, 6]) == "the of"
     assert tokenizer.eos_token_ids == [2] and loaded.spec.vocab_size == 512
     chat = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}])
     assert chat == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
-    assert tokenizer.encode(chat)[-1] != tokenizer.token_to_id("<unk>")
+    assert tokenizer.token_to_id("<unk>") not in tokenizer.encode(chat.replace("hi", "the"))
