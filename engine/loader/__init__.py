@@ -74,11 +74,20 @@ def load_model(
         max_model_len = getattr(config, "max_model_len", max_model_len)
         load_format = getattr(config, "load_format", load_format)
         seed = getattr(config, "seed", seed)
-        options = {k: getattr(config, k, None) for k in ("tokenizer", "skip_tokenizer_init", "chat_template")}
+        options = {
+            "tokenizer_path": getattr(config, "tokenizer", None),
+            "skip_tokenizer_init": getattr(config, "skip_tokenizer_init", False),
+            "chat_template": getattr(config, "chat_template", None),
+        }
     if load_format == "dummy":
         loaded = _load_dummy(str(model_path), dtype, torch.device(device), max_model_len, seed, **options)
     else:
-        loaded = _load_checkpoint(Path(model_path), dtype, torch.device(device), max_model_len, **options)
+        path = Path(model_path)
+        if load_format == "gguf" and path.is_dir() and not list(path.glob("*.gguf")):
+            raise ModelLoadError(f"{path}: --load-format gguf, but no .gguf file")
+        if load_format == "safetensors" and path.suffix == ".gguf":
+            raise ModelLoadError(f"{path}: --load-format safetensors, but a GGUF file")
+        loaded = _load_checkpoint(path, dtype, torch.device(device), max_model_len, **options)
     return loaded
 
 
@@ -87,11 +96,10 @@ def _load_checkpoint(
     dtype: str | torch.dtype,
     device: torch.device,
     max_model_len: int | None,
-    tokenizer: str | None = None,
-    skip_tokenizer_init: bool | None = False,
+    tokenizer_path: str | None = None,
+    skip_tokenizer_init: bool = False,
     chat_template: str | None = None,
 ) -> LoadedModel:
-    tokenizer_path = tokenizer
     if path.is_dir() and not (path / "config.json").exists() and len(ggufs := list(path.glob("*.gguf"))) == 1:
         path = ggufs[0]
     if path.is_file():
@@ -125,15 +133,15 @@ def _load_dummy(
     device: torch.device,
     max_model_len: int | None,
     seed: int,
-    tokenizer: str | None = None,
-    skip_tokenizer_init: bool | None = False,
+    tokenizer_path: str | None = None,
+    skip_tokenizer_init: bool = False,
     chat_template: str | None = None,
 ) -> LoadedModel:
     """--load-format dummy: the config of a directory or a named shape, random weights."""
     hf_config, directory = dummy_hf_config(model_name)
     decoder_config = DecoderConfig.from_hf_config(hf_config, max_model_len)
     eos_ids = read_eos_token_ids(directory, hf_config) if directory else decoder_config.eos_token_ids
-    tokenizer_dir = tokenizer or (
+    tokenizer_dir = tokenizer_path or (
         str(directory) if directory and (directory / "tokenizer.json").is_file() else None
     )
     if tokenizer_dir is None or skip_tokenizer_init:
