@@ -161,7 +161,13 @@ async def run_load(
 
 async def first_model(target: Target) -> str:
     headers = {"Authorization": f"Bearer {target.api_key}"} if target.api_key else {}
-    async with aiohttp.ClientSession(headers=headers) as session:
-        async with session.get(target.base_url + "/v1/models", ssl=target.ssl or True) as resp:
-            resp.raise_for_status()
-            return (await resp.json())["data"][0]["id"]
+    try:
+        async with aiohttp.ClientSession(headers=headers) as session:
+            async with session.get(target.base_url + "/v1/models", ssl=target.ssl or True) as resp:
+                resp.raise_for_status()
+                return (await resp.json())["data"][0]["id"]
+    except aiohttp.ClientConnectorCertificateError:
+        hint = "; pass --proxy-cacert FILE or --proxy-attest" if target.name == "proxy" else ""
+        raise SystemExit(f"{target.base_url}: its TLS certificate is not trusted{hint}") from None
+    except aiohttp.ClientError as exc:
+        raise SystemExit(f"{target.base_url}: cannot list its models: {type(exc).__name__}") from None
