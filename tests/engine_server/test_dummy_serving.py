@@ -139,3 +139,59 @@ def test_bench_serve_offline_workload_offline_direct_and_proxy_in_one_run(
         assert report["proxy_vs_direct"][key] > 0
     assert report["serve_vs_offline"]["output_throughput"] > 0
     assert report["proxy_vs_offline"]["output_throughput"] > 0
+
+
+def self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    from datetime import UTC, datetime, timedelta
+    from ipaddress import ip_address
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC) - timedelta(minutes=1)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now).not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ip_address("127.0.0.1"))]), critical=False)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    key_file, cert_file = tmp_path / "key.pem", tmp_path / "cert.pem"
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return key_file, cert_file
+
+
+def test_ssl_flags_serve_https(tmp_path: Path) -> None:
+    import ssl
+    import urllib.request
+
+    key_file, cert_file = self_signed(tmp_path)
+    port = free_port()
+    flags = ["--shape", "tiny", "--device", "cpu", "--port", str(port)]
+    flags += ["--ssl-keyfile", str(key_file), "--ssl-certfile", str(cert_file)]
+    proc = subprocess.Popen([sys.executable, "-m", "teecube.cli", "engine", *flags], stderr=subprocess.PIPE)
+    context = ssl.create_default_context(cafile=str(cert_file))
+    try:
+        deadline, status = time.monotonic() + 120, None
+        while time.monotonic() < deadline and proc.poll() is None and status is None:
+            try:
+                with urllib.request.urlopen(f"https://127.0.0.1:{port}/health", context=context) as resp:
+                    status = resp.status
+            except OSError:
+                time.sleep(0.2)
+        assert status == 200
+        with pytest.raises(OSError):  # plain HTTP is not served
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5)
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert f"https://127.0.0.1:{port}" in err.decode()
