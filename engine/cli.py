@@ -9,15 +9,14 @@ import importlib.util
 import json
 import logging
 import os
-import ssl
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from engine.cli_flags import RefusedFlag, add_vllm_flags, check_vllm_flags, expand_config_file
+from engine.cli_values import generation_defaults, parse_token_count, ssl_context
 from engine.config import LOAD_FORMATS
 from engine.errors import EngineError, InvalidParam, ModelLoadError
-from engine.loader.generation_config import read_generation_defaults
 from engine.loader.hf_cache import looks_like_repo_id, resolve_repo_id
 from engine.loader.shapes import SHAPES
 from engine.server.settings import DEFAULT_MAX_BODY_BYTES, ServerConfig
@@ -120,19 +119,6 @@ def add_serving_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", default="generate")
 
 
-def parse_token_count(text: str) -> int:
-    """vLLM's human-readable sizes: 4096, 32k / 32K (x1000 / x1024), 1m / 1M."""
-    units = {"k": 1000, "K": 1024, "m": 10**6, "M": 2**20, "g": 10**9, "G": 2**30}
-    try:
-        if text and text[-1] in units:
-            return int(float(text[:-1]) * units[text[-1]])
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: expected a number of tokens (e.g. 4096 or 32k)"
-        ) from None
-
-
 def resolve_model(args: argparse.Namespace) -> tuple[str, list[str] | None, str]:
     """(model path or shape name, served names, load format) from MODEL/--model/--shape."""
     if args.model_tag and args.model and args.model_tag != args.model:
@@ -149,27 +135,6 @@ def resolve_model(args: argparse.Namespace) -> tuple[str, list[str] | None, str]
     if looks_like_repo_id(model):
         return str(resolve_repo_id(model, args.revision, args.download_dir)), names or [model], load_format
     return model, names or [model], load_format
-
-
-def generation_defaults(args: argparse.Namespace, model_path: str) -> dict[str, Any]:
-    """vLLM's --generation-config: the sampling defaults of generation_config.json (auto: the model's;
-    vllm: none of the model's; a directory: its file), then --override-generation-config on top."""
-    source = args.generation_config
-    directory = {"auto": Path(model_path), "vllm": None, "none": None}.get(source, Path(source))
-    if directory is not None and source not in ("auto",) and not directory.is_dir():
-        raise InvalidParam("generation_config", f"{source}: not auto, vllm or a directory")
-    defaults = read_generation_defaults(directory) if directory is not None else {}
-    override = args.override_generation_config or {}
-    if not isinstance(override, dict):
-        raise InvalidParam("override_generation_config", "expected a JSON object of sampling fields")
-    defaults = {**defaults, **override}
-    from engine.server.generation_defaults import check_generation_defaults
-
-    try:
-        check_generation_defaults(defaults)
-    except TypeError as exc:
-        raise InvalidParam("generation_config", f"not a sampling field: {exc}") from None
-    return defaults
 
 
 def configs(args: argparse.Namespace) -> tuple[EngineConfig, ServerConfig]:
@@ -222,25 +187,6 @@ def configs(args: argparse.Namespace) -> tuple[EngineConfig, ServerConfig]:
         ssl_context=ssl_context(args),
     )
     return engine_config, server_config
-
-
-def ssl_context(args: argparse.Namespace) -> ssl.SSLContext | None:
-    """--ssl-keyfile/--ssl-certfile (both or neither), --ssl-ca-certs and --ssl-cert-reqs, as vLLM."""
-    if not (args.ssl_keyfile or args.ssl_certfile):
-        if args.ssl_ca_certs or args.ssl_cert_reqs:
-            raise InvalidParam("ssl_ca_certs", "needs --ssl-keyfile and --ssl-certfile")
-        return None
-    if not (args.ssl_keyfile and args.ssl_certfile):
-        raise InvalidParam("ssl_certfile", "--ssl-keyfile and --ssl-certfile go together")
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    try:
-        context.load_cert_chain(args.ssl_certfile, args.ssl_keyfile)
-        if args.ssl_ca_certs:
-            context.load_verify_locations(args.ssl_ca_certs)
-    except (OSError, ssl.SSLError) as exc:
-        raise InvalidParam("ssl_certfile", f"cannot load the certificate or key: {exc}") from None
-    context.verify_mode = ssl.VerifyMode(args.ssl_cert_reqs)
-    return context
 
 
 def _configure_logging(args: argparse.Namespace) -> None:
