@@ -32,12 +32,17 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def dummy_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def dummy_engine_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("engine") / "engine.log"
+
+
+@pytest.fixture(scope="module")
+def dummy_engine(dummy_engine_log: Path) -> Iterator[str]:
     port = free_port()
     flags = ["--shape", "tiny", "--device", "cpu", "--max-model-len", "512", "--port", str(port)]
     flags += ["--override-generation-config", '{"max_tokens": 3}']
     cmd = [sys.executable, "-m", "teecube.cli", "engine", *flags]
-    log = (tmp_path_factory.mktemp("engine") / "engine.log").open("w")
+    log = dummy_engine_log.open("w")
     env = {k: v for k, v in os.environ.items() if k not in ("TEECUBE_ENGINE_API_KEY", "VLLM_API_KEY")}
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     base_url = f"http://127.0.0.1:{port}"
@@ -85,7 +90,7 @@ def test_generation_config_defaults_apply_where_the_request_is_silent(client: op
     assert out.usage.completion_tokens == 5
 
 
-def test_text_prompts_and_chat_get_a_clear_400(client: openai.OpenAI) -> None:
+def test_text_prompts_and_chat_get_a_clear_400(client: openai.OpenAI, dummy_engine_log: Path) -> None:
     with pytest.raises(openai.BadRequestError, match="without a tokenizer") as exc:
         client.completions.create(model="tiny", prompt="secret canary text", max_tokens=2)
     assert "secret canary" not in str(exc.value)
@@ -95,6 +100,7 @@ def test_text_prompts_and_chat_get_a_clear_400(client: openai.OpenAI) -> None:
         str(client.base_url).removesuffix("/v1/") + "/tokenize", {"prompt": "secret canary"}
     )
     assert status == 400 and "without a tokenizer" in body["error"]["message"] and "canary" not in str(body)
+    assert "canary" not in dummy_engine_log.read_text()  # nor in the engine's log
 
 
 def test_bench_serve_random_dataset_with_vllm_options(
