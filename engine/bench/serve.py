@@ -34,7 +34,7 @@ from typing import Any
 
 import aiohttp
 
-from engine.bench.serve_client import BenchRequest, LoadOptions, Target, first_model, run_load
+from engine.bench.serve_client import BenchRequest, LoadOptions, Result, Target, first_model, run_load
 from engine.bench.serve_data import DATASETS, build_requests
 from engine.bench.serve_stats import compare, parse_metrics, parse_percentiles, summarize
 
@@ -104,17 +104,6 @@ def _head(prompt: str | list[int], n: int) -> str | list[int]:
     return prompt[:n] if isinstance(prompt, list) else " ".join(prompt.split()[:n])
 
 
-async def bench_target(
-    args: argparse.Namespace, target: Target, requests: list[BenchRequest], options: LoadOptions
-) -> dict[str, Any]:
-    model = target.model or await first_model(target)
-    if args.warmup:
-        await warm_up(target, model, requests, options)
-    results, duration = await run_load(target, model, requests, options)
-    report = summarize(results, duration, args.percentile_metrics, args.metric_percentiles)
-    return {"target": target.name, "base_url": target.base_url, "model": model, **report}
-
-
 def proxy_tls(args: argparse.Namespace) -> Any:
     """The client TLS context for --proxy-url: a CA or certificate file, or the attested pinned key."""
     if args.proxy_attest:
@@ -128,35 +117,61 @@ def proxy_tls(args: argparse.Namespace) -> Any:
     return None
 
 
-async def run_all(args: argparse.Namespace, requests: list[BenchRequest]) -> dict[str, Any]:
-    options = load_options(args)
-    sections: dict[str, dict[str, Any]] = {}
-    async with AsyncExitStack() as stack:
-        direct: Target | None = None
-        if args.base_url:
-            direct = Target("direct", args.base_url.rstrip("/").removesuffix("/v1"), args.api_key)
-        elif args.model:
-            base_url, proc = stack.enter_context(local_engine(args))
-            await wait_ready(base_url, proc, args.ready_timeout)
-            direct = Target("direct", base_url)
-        if direct is not None:
-            direct.model = args.model_name
-            sections["direct"] = await bench_target(args, direct, requests, options)
-        proxy: Target | None = None
-        if args.proxy_url:
-            key = args.proxy_api_key or args.api_key
-            proxy = Target("proxy", args.proxy_url.rstrip("/").removesuffix("/v1"), key, proxy_tls(args))
-            proxy.model = args.proxy_model_name
-        elif args.start_proxy and direct is not None:
-            from engine.bench.serve_proxy import started_proxy
+async def open_targets(args: argparse.Namespace, stack: AsyncExitStack) -> list[Target]:
+    """The engine (running, or started here) and the proxy (running, or started here), models resolved."""
+    targets: list[Target] = []
+    if args.base_url:
+        targets.append(Target("direct", args.base_url.rstrip("/").removesuffix("/v1"), args.api_key))
+    elif args.model:
+        base_url, proc = stack.enter_context(local_engine(args))
+        await wait_ready(base_url, proc, args.ready_timeout)
+        targets.append(Target("direct", base_url))
+    if targets:
+        targets[0].model = args.model_name or await first_model(targets[0])
+    if args.proxy_url:
+        key = args.proxy_api_key or args.api_key
+        proxy = Target("proxy", args.proxy_url.rstrip("/").removesuffix("/v1"), key, proxy_tls(args))
+        proxy.model = args.proxy_model_name or await first_model(proxy)
+        targets.append(proxy)
+    elif args.start_proxy and targets:
+        from engine.bench.serve_proxy import started_proxy
 
-            workdir = Path(tempfile.mkdtemp(prefix="teecube-bench-serve-"))
-            stack.callback(shutil.rmtree, workdir, True)
-            served = sections["direct"]["model"]
-            proxy = await stack.enter_async_context(started_proxy(direct.base_url, served, workdir, 60))
-        if proxy is not None:
-            sections["proxy"] = await bench_target(args, proxy, requests, options)
-    return sections
+        workdir = Path(tempfile.mkdtemp(prefix="teecube-bench-serve-"))
+        stack.callback(shutil.rmtree, workdir, True)
+        engine = targets[0]
+        targets.append(
+            await stack.enter_async_context(started_proxy(engine.base_url, engine.model, workdir, 60))
+        )
+    return targets
+
+
+async def run_all(args: argparse.Namespace, requests: list[BenchRequest]) -> dict[str, Any]:
+    """Each target's report. With two targets and --rounds N, the requests are cut into N blocks and the
+    targets take turns (A B, B A, ...), so that drift on a shared machine falls on both alike."""
+    options = load_options(args)
+    async with AsyncExitStack() as stack:
+        targets = await open_targets(args, stack)
+        if args.warmup:
+            for target in targets:
+                await warm_up(target, target.model or "", requests, options)
+        done: dict[str, tuple[list[Result], float]] = {t.name: ([], 0.0) for t in targets}
+        size = -(-len(requests) // max(1, args.rounds))
+        for i, start in enumerate(range(0, len(requests), size)):
+            for target in targets if i % 2 == 0 else targets[::-1]:
+                results, duration = await run_load(
+                    target, target.model or "", requests[start : start + size], options
+                )
+                previous, elapsed = done[target.name]
+                done[target.name] = (previous + results, elapsed + duration)
+    return {
+        t.name: {
+            "target": t.name,
+            "base_url": t.base_url,
+            "model": t.model,
+            **summarize(*done[t.name], args.percentile_metrics, args.metric_percentiles),
+        }
+        for t in targets
+    }
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -231,6 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
     load = p.add_argument_group("load and report")
     load.add_argument("--request-rate", type=float, default=float("inf"), help="Poisson rate; inf: at once")
     load.add_argument("--max-concurrency", type=int, default=None)
+    load.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="with an engine and a proxy: alternate them over this many blocks of the requests",
+    )
     load.add_argument("--percentile-metrics", type=parse_metrics, default=parse_metrics("ttft,tpot,itl,e2el"))
     load.add_argument("--metric-percentiles", type=parse_percentiles, default=parse_percentiles("50,90,99"))
     load.add_argument("--save-result", action="store_true", help="also write the JSON to a file")
@@ -251,6 +272,8 @@ def resolve_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> argpar
         p.error("--compare-offline needs --model (the engine it runs offline, then serves)")
     if args.start_proxy and args.proxy_url:
         p.error("--start-proxy and --proxy-url are exclusive")
+    if args.rounds < 1:
+        p.error("--rounds must be at least 1")
     if args.proxy_attest and not args.proxy_url:
         p.error("--proxy-attest needs --proxy-url")
     if args.dataset is None:
