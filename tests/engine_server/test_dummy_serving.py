@@ -133,7 +133,8 @@ def test_bench_serve_offline_workload_offline_direct_and_proxy_in_one_run(
         "--engine-arg=--device=cpu",
         "--engine-arg=--max-model-len=512",
     ]
-    argv = ["--model", "tiny", *engine, *SMALL_WORKLOAD, "--compare-offline", "--start-proxy", "--rounds", "2"]
+    both = ["--compare-offline", "--start-proxy", "--rounds", "2"]
+    argv = ["--model", "tiny", *engine, *SMALL_WORKLOAD, *both]
     assert bench_serve.main(argv) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["dataset"] == "offline-workload" and report["temperature"] == 0.6
