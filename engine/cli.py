@@ -42,7 +42,8 @@ def bundled_model_path() -> Path:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="teecube engine", description=__doc__)
+    epilog = "Other `vllm serve` flags are accepted with a warning, or refused by name (engine/cli_flags.py)."
+    p = argparse.ArgumentParser(prog="teecube engine", description=__doc__, epilog=epilog)
     p.add_argument(
         "model_tag", nargs="?", default=None, metavar="MODEL", help="as --model (vLLM's positional)"
     )
