@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import torch
+from dataclasses import dataclass, field
+from typing import Any
 
 from engine.errors import InvalidParam
+
+# what the loader can read: "auto" picks GGUF or safetensors from the path; "dummy": random weights
+LOAD_FORMATS = ("auto", "safetensors", "gguf", "dummy")
 
 
 @dataclass(slots=True)
@@ -27,8 +29,23 @@ class EngineConfig:
     enforce_eager: bool = False
     max_queue_size: int | None = None
     tensor_parallel_size: int = 1
+    # loading (vLLM's flags): "auto" reads the checkpoint; "dummy" draws random weights for its config
+    load_format: str = "auto"
+    tokenizer: str | None = None  # a directory holding tokenizer.json, if not the model's own
+    skip_tokenizer_init: bool = False  # prompts are token ids; outputs carry no text
+    # serving behaviour, read by engine/server (vLLM's flags of the same names)
+    chat_template: str | None = None  # the template itself (--chat-template FILE is read by the CLI)
+    generation_config: str = "auto"  # "auto"/"vllm": the model's generation_config.json defaults; "none"
+    default_sampling: dict[str, Any] = field(default_factory=dict)  # from generation_config.json
+    enable_auto_tool_choice: bool = False
+    tool_call_parser: str | None = None
+    reasoning_parser: str | None = None
+    guided_decoding_backend: str | None = None
+    task: str = "generate"
 
     def __post_init__(self) -> None:
+        import torch  # here, so that the CLI parses flags without loading torch
+
         if self.device == "auto":
             self.device = "cuda" if torch.cuda.is_available() else "cpu"
         if self.max_num_batched_tokens is None:
@@ -47,3 +64,5 @@ class EngineConfig:
             raise InvalidParam("gpu_memory_utilization", "must be in (0, 1]")
         if self.cpu_kv_cache_space_gb <= 0:
             raise InvalidParam("cpu_kv_cache_space_gb", "must be positive")
+        if self.load_format not in LOAD_FORMATS:
+            raise InvalidParam("load_format", f"must be one of {', '.join(LOAD_FORMATS)}")

@@ -1,7 +1,8 @@
 """Prometheus metrics under vLLM's names, in a per-app CollectorRegistry.
 
 Engine totals (tokens, successes, preemptions, prefix cache) and the queue gauges are read from
-`engine.stats()` at scrape time; latency histograms are observed per request by the server.
+`engine.stats()` at scrape time; latency and size histograms are observed per request by the server
+(what vLLM's Grafana dashboard queries: deploy/grafana/teecube.json; tests check the two agree).
 GPU utilisation and memory come from NVML when an NVIDIA GPU is present (nothing otherwise).
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
@@ -94,6 +96,22 @@ REQUEST_BUCKETS = (
 )
 
 
+def one_two_five_buckets(limit: int) -> tuple[float, ...]:
+    """1, 2, 5, 10, 20, 50, ... up to limit (vLLM's buckets for token counts)."""
+    out: list[float] = []
+    scale = 1
+    while True:
+        for m in (1, 2, 5):
+            if m * scale > limit:
+                return tuple(out)
+            out.append(float(m * scale))
+        scale *= 10
+
+
+TOKEN_BUCKETS = one_two_five_buckets(1_000_000)
+N_BUCKETS = (1.0, 2.0, 5.0, 10.0, 20.0)
+
+
 class _EngineCollector(Collector):
     """Gauges and counters from one `engine.stats()` call per scrape."""
 
@@ -107,6 +125,7 @@ class _EngineCollector(Collector):
             ("vllm:num_requests_running", "Number of requests in model execution batches.", s.num_running),
             ("vllm:num_requests_waiting", "Number of requests waiting to be processed.", s.num_waiting),
             ("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", s.kv_cache_usage),
+            ("vllm:gpu_cache_usage_perc", "KV-cache usage (vLLM's older name).", s.kv_cache_usage),
         ):
             g = GaugeMetricFamily(name, doc, labels=LABELS)
             g.add_metric(self._labels, value)
@@ -170,6 +189,14 @@ class _GpuCollector(Collector):
         yield from (util, used, total)
 
 
+@dataclass(frozen=True, slots=True)
+class RequestSizes:
+    prompt_tokens: int
+    generation_tokens: int
+    max_tokens: int
+    n: int
+
+
 class EngineMetrics:
     """One registry per app: engine stats at scrape time plus per-request latency histograms."""
 
@@ -199,19 +226,71 @@ class EngineMetrics:
             "Histogram of time spent in WAITING phase for request.",
             REQUEST_BUCKETS,
         )
+        self.prefill = histogram(
+            "vllm:request_prefill_time_seconds", "Histogram of time spent in PREFILL phase.", REQUEST_BUCKETS
+        )
+        self.decode = histogram(
+            "vllm:request_decode_time_seconds", "Histogram of time spent in DECODE phase.", REQUEST_BUCKETS
+        )
+        self.inference = histogram(
+            "vllm:request_inference_time_seconds",
+            "Histogram of time spent in RUNNING phase.",
+            REQUEST_BUCKETS,
+        )
+        doc = "Histogram of time per output token in seconds."
+        self.tpot = [  # vLLM's current name and its older one (which its example dashboard queries)
+            histogram("vllm:request_time_per_output_token_seconds", doc, ITL_BUCKETS),
+            histogram("vllm:time_per_output_token_seconds", doc, ITL_BUCKETS),
+        ]
+        self.prompt_tokens = histogram(
+            "vllm:request_prompt_tokens", "Number of prefill tokens processed.", TOKEN_BUCKETS
+        )
+        self.generation_tokens = histogram(
+            "vllm:request_generation_tokens", "Number of generation tokens processed.", TOKEN_BUCKETS
+        )
+        self.max_generation_tokens = histogram(
+            "vllm:request_max_num_generation_tokens",
+            "Histogram of maximum number of requested generation tokens.",
+            TOKEN_BUCKETS,
+        )
+        self.params_max_tokens = histogram(
+            "vllm:request_params_max_tokens", "Histogram of the max_tokens request parameter.", TOKEN_BUCKETS
+        )
+        self.params_n = histogram("vllm:request_params_n", "Histogram of the n request parameter.", N_BUCKETS)
 
     def observe_request(
-        self, arrival: float, token_times: list[float], end: float, engine_metrics: RequestMetrics | None
+        self,
+        arrival: float,
+        token_times: list[float],
+        end: float,
+        engine_metrics: RequestMetrics | None,
+        sizes: RequestSizes | None = None,
     ) -> None:
-        """arrival and end: server-side monotonic times; token_times: when each output token arrived."""
+        """arrival and end: server-side monotonic times; token_times: when each output token arrived;
+        sizes: the request's token counts and parameters."""
         if token_times:
             self.ttft.observe(max(token_times[0] - arrival, 0.0))
             for prev, cur in itertools.pairwise(token_times):
                 self.itl.observe(max(cur - prev, 0.0))
+            if len(token_times) > 1:
+                per_token = max(token_times[-1] - token_times[0], 0.0) / (len(token_times) - 1)
+                for h in self.tpot:
+                    h.observe(per_token)
         self.e2e.observe(max(end - arrival, 0.0))
         m = engine_metrics
         if m is not None and m.first_scheduled_time is not None:
             self.queue.observe(max(m.first_scheduled_time - m.arrival_time, 0.0))
+            if m.first_token_time is not None:
+                self.prefill.observe(max(m.first_token_time - m.first_scheduled_time, 0.0))
+                last = m.last_token_time or m.first_token_time
+                self.decode.observe(max(last - m.first_token_time, 0.0))
+                self.inference.observe(max(last - m.first_scheduled_time, 0.0))
+        if sizes is not None:
+            self.prompt_tokens.observe(sizes.prompt_tokens)
+            self.generation_tokens.observe(sizes.generation_tokens)
+            self.max_generation_tokens.observe(sizes.max_tokens)
+            self.params_max_tokens.observe(sizes.max_tokens)
+            self.params_n.observe(sizes.n)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

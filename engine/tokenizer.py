@@ -41,8 +41,11 @@ class Tokenizer:
             self.eos_token = tokenizer.id_to_token(eos_ids[0])
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, eos_token_ids: list[int] | None = None) -> Tokenizer:
-        """Load tokenizer.json, tokenizer_config.json and chat_template.jinja from an HF directory."""
+    def from_pretrained(
+        cls, path: str | Path, eos_token_ids: list[int] | None = None, chat_template: str | None = None
+    ) -> Tokenizer:
+        """Load tokenizer.json, tokenizer_config.json and chat_template.jinja from an HF directory.
+        chat_template (`--chat-template`, a file or the template itself) replaces the model's."""
         path = Path(path)
         if not (path / "tokenizer.json").is_file():
             raise ModelLoadError(f"{path}: no tokenizer.json (only HF fast tokenizers are supported)")
@@ -60,14 +63,14 @@ class Tokenizer:
                 pair=f"{bos_token} $A {bos_token} $B",
                 special_tokens=[(bos_token, bos_id)],
             )
-        chat_template = config.get("chat_template")
-        if isinstance(chat_template, list):
-            chat_template = next((t["template"] for t in chat_template if t.get("name") == "default"), None)
+        model_template = config.get("chat_template")
+        if isinstance(model_template, list):
+            model_template = next((t["template"] for t in model_template if t.get("name") == "default"), None)
         if (path / "chat_template.jinja").is_file():
-            chat_template = (path / "chat_template.jinja").read_text()
+            model_template = (path / "chat_template.jinja").read_text()
         return cls(
             tokenizer,
-            chat_template=chat_template,
+            chat_template=resolve_chat_template(chat_template) if chat_template else model_template,
             bos_token=bos_token,
             eos_token=_token_content(config.get("eos_token")),
             eos_token_ids=eos_token_ids,
@@ -106,6 +109,20 @@ class Tokenizer:
             eos_token=self.eos_token or "",
             **kwargs,
         )
+
+
+def resolve_chat_template(value: str) -> str:
+    """`--chat-template`: a file's contents, or the template itself when it has Jinja syntax in it
+    (as vLLM reads it); a name that is neither is an error, not a template that renders the path."""
+    path = Path(value)
+    try:
+        if path.is_file():
+            return path.read_text()
+    except OSError:  # a template long enough to be an invalid file name
+        pass
+    if any(c in value for c in "{}\n"):
+        return value
+    raise ModelLoadError(f"--chat-template {value}: no such file, and not a Jinja template")
 
 
 def _read_json(path: Path) -> dict:

@@ -1,7 +1,8 @@
 """Load a model from an HF directory or a GGUF file: weights, spec and tokenizer.
 
-loaded = load_model(engine_config)                       # fields model, dtype, device, max_model_len
+loaded = load_model(engine_config)   # fields model, dtype, device, max_model_len, load_format, tokenizer, ...
 loaded = load_model(model_path="dir-or.gguf", dtype="bfloat16", device="cuda")
+loaded = load_model(model_path="qwen3-0.6b", load_format="dummy")    # random weights, no download
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ import torch
 from torch import nn
 
 from engine.errors import ModelLoadError
+from engine.loader.dummy import TokenIdTokenizer, dummy_hf_config, init_random_
 from engine.loader.gguf import open_gguf
 from engine.loader.safetensors_dir import iter_safetensors, read_eos_token_ids, read_hf_config
 from engine.loader.weights import load_weights
 from engine.models.config import DecoderConfig
 from engine.models.decoder import DecoderForCausalLM
-from engine.tokenizer import Tokenizer
+from engine.tokenizer import Tokenizer, resolve_chat_template
 
 DTYPES = {
     "float32": torch.float32,
@@ -59,14 +61,45 @@ def load_model(
     dtype: str | torch.dtype = "auto",
     device: str | torch.device = "cpu",
     max_model_len: int | None = None,
+    load_format: str = "auto",
+    seed: int = 0,
 ) -> LoadedModel:
-    """Load from an `EngineConfig` (fields model, dtype, device, max_model_len) or from keywords."""
+    """Load from an `EngineConfig` (fields model, dtype, device, max_model_len, load_format, seed,
+    tokenizer, skip_tokenizer_init, chat_template) or from keywords."""
+    options: dict[str, Any] = {}
     if config is not None:
         model_path = config.model
         dtype = getattr(config, "dtype", dtype)
         device = getattr(config, "device", device)
         max_model_len = getattr(config, "max_model_len", max_model_len)
-    path = Path(model_path)
+        load_format = getattr(config, "load_format", load_format)
+        seed = getattr(config, "seed", seed)
+        options = {
+            "tokenizer_path": getattr(config, "tokenizer", None),
+            "skip_tokenizer_init": getattr(config, "skip_tokenizer_init", False),
+            "chat_template": getattr(config, "chat_template", None),
+        }
+    if load_format == "dummy":
+        loaded = _load_dummy(str(model_path), dtype, torch.device(device), max_model_len, seed, **options)
+    else:
+        path = Path(model_path)
+        if load_format == "gguf" and path.is_dir() and not list(path.glob("*.gguf")):
+            raise ModelLoadError(f"{path}: --load-format gguf, but no .gguf file")
+        if load_format == "safetensors" and path.suffix == ".gguf":
+            raise ModelLoadError(f"{path}: --load-format safetensors, but a GGUF file")
+        loaded = _load_checkpoint(path, dtype, torch.device(device), max_model_len, **options)
+    return loaded
+
+
+def _load_checkpoint(
+    path: Path,
+    dtype: str | torch.dtype,
+    device: torch.device,
+    max_model_len: int | None,
+    tokenizer_path: str | None = None,
+    skip_tokenizer_init: bool = False,
+    chat_template: str | None = None,
+) -> LoadedModel:
     if path.is_dir() and not (path / "config.json").exists() and len(ggufs := list(path.glob("*.gguf"))) == 1:
         path = ggufs[0]
     if path.is_file():
@@ -78,13 +111,53 @@ def load_model(
     else:
         raise ModelLoadError(f"{path}: no such model directory or GGUF file")
     decoder_config = DecoderConfig.from_hf_config(hf_config, max_model_len)
-    if tokenizer is None:
-        tokenizer = Tokenizer.from_pretrained(path, read_eos_token_ids(path, hf_config))
-    device = torch.device(device)
+    eos_ids = read_eos_token_ids(path, hf_config) if path.is_dir() else decoder_config.eos_token_ids
+    if skip_tokenizer_init:
+        tokenizer = TokenIdTokenizer(decoder_config.vocab_size, eos_ids)
+    elif tokenizer_path is not None:
+        tokenizer = Tokenizer.from_pretrained(tokenizer_path, eos_ids, chat_template)
+    elif tokenizer is None:
+        tokenizer = Tokenizer.from_pretrained(path, eos_ids, chat_template)
+    elif chat_template is not None:
+        tokenizer.chat_template = resolve_chat_template(chat_template)
     torch_dtype = resolve_dtype(dtype, decoder_config.torch_dtype, device)
     with _default_dtype(torch_dtype), device:
         model = DecoderForCausalLM(decoder_config, max_model_len)
     load_weights(model, weights)
+    return _loaded(model, decoder_config, tokenizer, torch_dtype)
+
+
+def _load_dummy(
+    model_name: str,
+    dtype: str | torch.dtype,
+    device: torch.device,
+    max_model_len: int | None,
+    seed: int,
+    tokenizer_path: str | None = None,
+    skip_tokenizer_init: bool = False,
+    chat_template: str | None = None,
+) -> LoadedModel:
+    """--load-format dummy: the config of a directory or a named shape, random weights."""
+    hf_config, directory = dummy_hf_config(model_name)
+    decoder_config = DecoderConfig.from_hf_config(hf_config, max_model_len)
+    eos_ids = read_eos_token_ids(directory, hf_config) if directory else decoder_config.eos_token_ids
+    tokenizer_dir = tokenizer_path or (
+        str(directory) if directory and (directory / "tokenizer.json").is_file() else None
+    )
+    if tokenizer_dir is None or skip_tokenizer_init:
+        tok: Any = TokenIdTokenizer(decoder_config.vocab_size, eos_ids)
+    else:
+        tok = Tokenizer.from_pretrained(tokenizer_dir, eos_ids, chat_template)
+    torch_dtype = resolve_dtype(dtype, decoder_config.torch_dtype or "bfloat16", device)
+    with _default_dtype(torch_dtype), device:
+        model = DecoderForCausalLM(decoder_config, max_model_len)
+    init_random_(model, seed)
+    return _loaded(model, decoder_config, tok, torch_dtype)
+
+
+def _loaded(
+    model: nn.Module, decoder_config: DecoderConfig, tokenizer: Any, torch_dtype: torch.dtype
+) -> LoadedModel:
     model.eval()
     spec = ModelSpec(
         architecture=decoder_config.architecture,

@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from engine.loader.dummy import has_tokenizer
 from engine.server.job import Job
 from engine.server.protocol import CompletionRequest
 from engine.server.responses import choice, completion_logprobs, envelope
@@ -19,14 +20,26 @@ def _echo(job: Job, req: CompletionRequest, choice_index: int) -> str:
     return job.state.engine.tokenizer.decode(prompt, skip_special_tokens=False)
 
 
+def _with_token_ids(job: Job, body: dict[str, Any], token_ids: list[int]) -> dict[str, Any]:
+    """Without a tokenizer the text is empty: each choice carries its token ids instead (as vLLM's
+    `return_token_ids`; in a stream, the chunk's new ones)."""
+    if not has_tokenizer(job.state.engine.tokenizer):
+        body["token_ids"] = token_ids
+    return body
+
+
 async def completion_response(job: Job, req: CompletionRequest) -> web.Response:
+    token_ids: dict[int, list[int]] = {}
     async for p, out in job.gen.stream():
         job.accumulate(p, out.outputs, keep=True)
+        for o in out.outputs:
+            token_ids.setdefault(job.index(p, o), []).extend(o.token_ids)
     choices = []
     for i, c in enumerate(job.choices):
         prefix = _echo(job, req, i)
         lps = completion_logprobs(job.texts, c.logprobs, len(prefix)) if req.logprobs is not None else None
-        choices.append(choice(i, "text", prefix + "".join(c.text), lps, c.finish_reason, c.stop_reason))
+        body = choice(i, "text", prefix + "".join(c.text), lps, c.finish_reason, c.stop_reason)
+        choices.append(_with_token_ids(job, body, token_ids.get(i, [])))
     job.log_done()
     return web.json_response(
         envelope("text_completion", job.response_id, job.created, job.model, choices, job.usage())
@@ -56,7 +69,8 @@ async def completion_stream(job: Job, req: CompletionRequest) -> web.StreamRespo
                 if req.logprobs is not None and o.logprobs:
                     lps = completion_logprobs(job.texts, o.logprobs, offsets[i])
                     offsets[i] = lps["text_offset"][-1] + len(lps["tokens"][-1])
-                choices.append(choice(i, "text", o.text, lps, o.finish_reason, o.stop_reason))
+                body = choice(i, "text", o.text, lps, o.finish_reason, o.stop_reason)
+                choices.append(_with_token_ids(job, body, list(o.token_ids)))
             await sse.send(chunk(choices))
         if req.include_usage:
             await sse.send(chunk([], job.usage()))

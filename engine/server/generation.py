@@ -11,7 +11,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from engine.metrics import EngineMetrics
+from engine.metrics import EngineMetrics, RequestSizes
 from engine.outputs import RequestOutput
 from engine.sampling_params import SamplingParams
 
@@ -82,14 +82,20 @@ class Generation:
     async def _one(self, index: int) -> AsyncIterator[RequestOutput]:
         request_id = self.ids[index]
         token_times: list[float] = []
+        generated = 0
         gen = self.engine.generate(request_id, self.prompts[index], self.params)
         try:
             async for out in gen:
                 if any(o.token_ids for o in out.outputs):
                     token_times.append(time.monotonic())
+                generated += sum(len(o.token_ids) for o in out.outputs)
                 if out.finished:
                     self.unfinished.discard(request_id)
-                    self.metrics.observe_request(self.arrival, token_times, time.monotonic(), out.metrics)
+                    p = self.params
+                    sizes = RequestSizes(len(self.prompts[index]), generated, p.max_tokens or 0, p.n)
+                    self.metrics.observe_request(
+                        self.arrival, token_times, time.monotonic(), out.metrics, sizes
+                    )
                 yield out
         finally:
             await gen.aclose()

@@ -6,12 +6,13 @@ import time
 
 from aiohttp import web
 
+from engine.loader.dummy import has_tokenizer
 from engine.metrics import CONTENT_TYPE
 from engine.server.body import read_json
 from engine.server.errors import bad_request
 from engine.server.fields import Fields
 from engine.server.openai_routes import check_model
-from engine.server.prompting import chat_prompt_ids
+from engine.server.prompting import NO_TOKENIZER, chat_prompt_ids
 from engine.server.protocol import parse_messages
 from engine.server.state import STATE
 
@@ -50,6 +51,8 @@ async def tokenize(request: web.Request) -> web.Response:
         ids = chat_prompt_ids(tokenizer, messages, f.bool("add_generation_prompt", True))
     else:
         prompt = f.str("prompt", required=True)
+        if not has_tokenizer(tokenizer):
+            raise bad_request("prompt", f"{NO_TOKENIZER}: nothing can be tokenized")
         ids = list(tokenizer.encode(prompt, add_special_tokens=add_special_tokens is not False))
     strs = [tokenizer.id_to_token(i) for i in ids] if f.bool("return_token_strs", False) else None
     f.reject_unknown()

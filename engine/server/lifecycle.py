@@ -29,7 +29,7 @@ async def start_site(runner: web.AppRunner, config: ServerConfig) -> web.BaseSit
             os.unlink(config.uds)  # a stale socket from an earlier run
         site = web.UnixSite(runner, config.uds)
     else:
-        site = web.TCPSite(runner, config.host, config.port)
+        site = web.TCPSite(runner, config.host, config.port, ssl_context=config.ssl_context)
     await site.start()
     if config.uds:
         os.chmod(config.uds, 0o660)
@@ -58,7 +58,8 @@ async def serve(
     try:
         if not stop.is_set():
             site = await start_site(runner, config)
-            where = config.uds or f"http://{config.host}:{config.port}"
+            scheme = "https" if config.ssl_context else "http"
+            where = config.uds or f"{scheme}://{config.host}:{config.port}"
             log.info("serving %s on %s", ", ".join(app[STATE].model_names), where)
             if on_ready is not None:
                 on_ready(site.name)

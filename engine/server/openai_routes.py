@@ -14,6 +14,7 @@ from engine.server.chat import chat_response, chat_stream
 from engine.server.completions import completion_response, completion_stream
 from engine.server.errors import ApiError
 from engine.server.generation import Generation
+from engine.server.generation_defaults import with_generation_defaults
 from engine.server.job import Job
 from engine.server.prompting import chat_prompt_ids, completion_prompt_ids, resolve_max_tokens
 from engine.server.protocol import parse_chat, parse_completion
@@ -50,6 +51,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     body = await read_json(request)
     check_model(state, body)
     req = parse_chat(body, state.engine.spec.vocab_size)
+    req.params = with_generation_defaults(req.params, body, state.engine.config.default_sampling)
     prompt = chat_prompt_ids(state.engine.tokenizer, req.messages, req.add_generation_prompt)
     req.params.max_tokens = _max_tokens(state, [prompt], req.params.max_tokens, "messages")
     response_id = f"chatcmpl-{uuid.uuid4().hex}"
@@ -69,6 +71,7 @@ async def completions(request: web.Request) -> web.StreamResponse:
     body = await read_json(request)
     check_model(state, body)
     req = parse_completion(body, state.engine.spec.vocab_size)
+    req.params = with_generation_defaults(req.params, body, state.engine.config.default_sampling)
     prompts = [completion_prompt_ids(state.engine.tokenizer, p) for p in req.prompts]
     req.params.max_tokens = _max_tokens(state, prompts, req.params.max_tokens, "prompt")
     response_id = f"cmpl-{uuid.uuid4().hex}"

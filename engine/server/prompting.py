@@ -7,11 +7,16 @@ from typing import Any
 import jinja2
 
 from engine.errors import ContextLengthExceeded
+from engine.loader.dummy import has_tokenizer
 from engine.server.errors import bad_request
+
+NO_TOKENIZER = "this model is served without a tokenizer (--load-format dummy or --skip-tokenizer-init)"
 
 
 def chat_prompt_ids(tokenizer: Any, messages: list[dict[str, str]], add_generation_prompt: bool) -> list[int]:
     """The model's chat template, rendered and tokenized (the template carries the special tokens)."""
+    if not has_tokenizer(tokenizer):
+        raise bad_request("messages", f"{NO_TOKENIZER}: use /v1/completions with token-id prompts")
     try:
         text = tokenizer.apply_chat_template(messages, add_generation_prompt=add_generation_prompt)
     except jinja2.TemplateError:
@@ -23,6 +28,8 @@ def chat_prompt_ids(tokenizer: Any, messages: list[dict[str, str]], add_generati
 
 def completion_prompt_ids(tokenizer: Any, prompt: str | list[int]) -> list[int]:
     if isinstance(prompt, str):
+        if not has_tokenizer(tokenizer):
+            raise bad_request("prompt", f"{NO_TOKENIZER}: give the prompt as token ids (a list of ints)")
         return list(tokenizer.encode(prompt, add_special_tokens=True))
     return list(prompt)
 

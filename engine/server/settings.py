@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass, field
 
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -18,3 +19,4 @@ class ServerConfig:
     max_request_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     shutdown_timeout: float = 30.0
     retry_after_s: int = 1
+    ssl_context: ssl.SSLContext | None = None  # --ssl-keyfile/--ssl-certfile: serve HTTPS

@@ -7,6 +7,7 @@ to the old, attested key refuses to talk to it before a prompt leaves the client
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,6 +68,21 @@ def test_verified_connection_answers_a_chat_request(demo: DemoServer) -> None:
     assert r.choices[0].message.content
     assert r.usage is not None and r.usage.completion_tokens > 0
     assert demo.metric("teecube_proxy_requests_total") >= 1
+
+
+def test_bench_serve_through_the_attested_proxy(demo: DemoServer, capsys: pytest.CaptureFixture[str]) -> None:
+    """`teecube bench serve --proxy-url` verifies TLS: by attestation and the pinned key, or not at all."""
+    from engine.bench import serve as bench_serve
+
+    load = f"--proxy-url {demo.url} --api-key {demo.key} --endpoint chat --num-prompts 2 --input-len 8"
+    load += " --output-len 4 --max-concurrency 1 --no-warmup"
+    attested = [*load.split(), "--proxy-attest", "--trusted-simulated-root", str(demo.root)]
+    assert bench_serve.main(attested) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["target"] == "proxy" and report["model"] == MODEL and report["completed"] == 2
+    assert report["median_ttft_ms"] > 0
+    with pytest.raises(SystemExit, match="certificate is not trusted"):  # self-signed: not by default
+        bench_serve.main(load.split())
 
 
 def test_cli_verify_with_the_simulated_root_passes_and_prints_the_checks(demo: DemoServer) -> None:

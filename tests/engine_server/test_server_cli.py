@@ -78,6 +78,23 @@ def test_bench_serve_against_a_running_server(engine_proc: tuple, capsys: pytest
     assert report["errors"] == {"HTTP 503 queue_full": report["failed"]} and report["failed"] >= 1
 
 
+def test_bench_serve_vllm_options_against_the_bundled_model(
+    engine_proc: tuple, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """vLLM's random dataset as token ids (the bundled vocabulary is 49,152), its percentile options."""
+    _, base_url = engine_proc
+    argv = (
+        f"--base-url {base_url} --api-key {KEY} --dataset random --random-input-len 12 --random-output-len 3 "
+        "--random-range-ratio 0.25 --num-prompts 3 --max-concurrency 1 --vocab-size 49152 "
+        "--metric-percentiles 50,99 --percentile-metrics ttft,e2el --no-warmup"
+    ).split()
+    assert bench_serve.main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["completed"] == 3 and report["total_output_tokens"] == report["requested_output_tokens"]
+    assert report["median_ttft_ms"] > 0 and report["p99_e2el_ms"] >= report["p50_e2el_ms"]
+    assert "mean_tpot_ms" not in report and "p90_ttft_ms" not in report
+
+
 def test_queue_full_then_sigterm_lets_the_stream_finish(engine_proc: tuple) -> None:
     proc, base_url = engine_proc
     body = {

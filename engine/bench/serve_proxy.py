@@ -1,0 +1,33 @@
+"""`teecube bench serve --start-proxy`: `teecube proxy` (default guardrail policy, a throwaway SQLite
+tenancy) in front of the engine under test, started with `teecube bench proxy`'s harness."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from collections.abc import AsyncIterator
+from contextlib import ExitStack, asynccontextmanager
+from pathlib import Path
+
+from engine.bench.serve_client import Target
+
+
+@asynccontextmanager
+async def started_proxy(engine_url: str, served: str, workdir: Path, timeout: float) -> AsyncIterator[Target]:
+    """A proxy on a free port whose one grant (alias `bench`) routes to engine_url's `served` model."""
+    from proxy import bench as harness
+
+    pepper = secrets.token_hex(32)
+    port = harness._free_port()
+    db_url = f"sqlite:///{workdir / 'bench.db'}"
+    key = harness._tenancy(db_url, engine_url, served, "teecube", pepper.encode())
+    cmd = [sys.executable, "-m", "teecube.cli", "proxy", "--no-tls", "--tee", "simulated",
+           "--database-url", db_url, "--port", str(port), "--state-dir", str(workdir)]  # fmt: skip
+    env = os.environ | {"TEECUBE_PEPPER": pepper}
+    env.pop("TEECUBE_REDIS_URL", None)
+    url = f"http://127.0.0.1:{port}"
+    with ExitStack() as stack:
+        proc = stack.enter_context(harness._process(cmd, workdir / "proxy.log", env))
+        await harness._wait_healthy(url, proc, workdir / "proxy.log", timeout)
+        yield Target("proxy", url, api_key=key, model=harness.ALIAS)

@@ -1,0 +1,98 @@
+"""`teecube bench serve`'s figures, under the field names of vLLM's benchmark_serving result JSON
+(request_throughput, output_throughput, mean_/median_/std_/pNN_{ttft,tpot,itl,e2el}_ms), plus one
+nested object per metric ({"mean", "p50", ...}) for reading by eye."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from engine.bench.serve_client import Result
+
+METRICS = ("ttft", "tpot", "itl", "e2el")
+
+
+def parse_metrics(text: str) -> list[str]:
+    names = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = sorted(set(names) - set(METRICS))
+    if unknown:
+        raise SystemExit(f"--percentile-metrics: unknown {', '.join(unknown)} (known: {', '.join(METRICS)})")
+    return names
+
+
+def parse_percentiles(text: str) -> list[float]:
+    try:
+        values = [float(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise SystemExit(f"--metric-percentiles {text}: expected numbers, e.g. 50,90,99") from None
+    if not values or any(not 0 < p <= 100 for p in values):
+        raise SystemExit("--metric-percentiles: each in (0, 100]")
+    return values
+
+
+def _label(p: float) -> str:
+    return f"p{int(p) if float(p).is_integer() else p}"
+
+
+def metric_values(ok: list[Result]) -> dict[str, list[float]]:
+    """Seconds per metric. TTFT only where a token arrived; TPOT per request with at least two tokens."""
+    timed = [r for r in ok if r.ttft > 0.0]
+    return {
+        "ttft": [r.ttft for r in timed],
+        "tpot": [(r.latency - r.ttft) / (r.output_tokens - 1) for r in timed if r.output_tokens > 1],
+        "itl": [x for r in ok for x in r.itl],
+        "e2el": [r.latency for r in ok],
+    }
+
+
+def summarize(
+    results: list[Result], duration: float, metrics: list[str], percentiles: list[float]
+) -> dict[str, Any]:
+    ok = [r for r in results if r.ok]
+    input_tokens = sum(r.prompt_tokens for r in ok)
+    output_tokens = sum(r.output_tokens for r in ok)
+    errors: dict[str, int] = {}
+    for r in results:
+        if not r.ok:
+            errors[r.error or "no [DONE]"] = errors.get(r.error or "no [DONE]", 0) + 1
+    out: dict[str, Any] = {
+        "completed": len(ok),
+        "failed": len(results) - len(ok),
+        "errors": errors,
+        "duration": round(duration, 3),
+        "duration_s": round(duration, 3),
+        "total_input_tokens": input_tokens,
+        "total_output_tokens": output_tokens,
+        "request_throughput": round(len(ok) / duration, 4) if duration else None,
+        "output_throughput": round(output_tokens / duration, 3) if duration else None,
+        "total_token_throughput": round((input_tokens + output_tokens) / duration, 3) if duration else None,
+    }
+    values = metric_values(ok)
+    for name in metrics:
+        a = np.asarray(values[name]) * 1000.0
+        nested: dict[str, float | None] = {}
+        for stat, fn in (("mean", np.mean), ("median", np.median), ("std", np.std)):
+            v = round(float(fn(a)), 3) if a.size else None
+            out[f"{stat}_{name}_ms"] = v
+            if stat == "mean":
+                nested["mean"] = v
+        for p in percentiles:
+            v = round(float(np.percentile(a, p)), 3) if a.size else None
+            out[f"{_label(p)}_{name}_ms"] = v
+            nested[_label(p)] = v
+        out[f"{name}_ms"] = nested
+    return out
+
+
+def ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or not denominator:
+        return None
+    return round(numerator / denominator, 4)
+
+
+def compare(base: dict[str, Any], other: dict[str, Any]) -> dict[str, float | None]:
+    """other / base for throughput and the latency medians and p99s that both reports carry."""
+    keys = ["request_throughput", "output_throughput", "total_token_throughput"]
+    keys += [k for k in base if k.endswith("_ms") and k.startswith(("median_", "p99_", "mean_"))]
+    return {k: ratio(other.get(k), base.get(k)) for k in keys if k in other}
