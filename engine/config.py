@@ -27,6 +27,8 @@ class EngineConfig:
     enforce_eager: bool = False
     max_queue_size: int | None = None
     tensor_parallel_size: int = 1
+    quantization: str | None = None  # "fp8": online FP8 weights + activations (engine/quantization)
+    kv_cache_dtype: str = "auto"  # "fp8" / "fp8_e4m3": an FP8 KV cache (engine/kv_cache_spec.py)
 
     def __post_init__(self) -> None:
         if self.device == "auto":
@@ -47,3 +49,6 @@ class EngineConfig:
             raise InvalidParam("gpu_memory_utilization", "must be in (0, 1]")
         if self.cpu_kv_cache_space_gb <= 0:
             raise InvalidParam("cpu_kv_cache_space_gb", "must be positive")
+        from engine.kv_cache_spec import check_fp8_options
+
+        check_fp8_options(self)

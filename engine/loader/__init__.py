@@ -20,6 +20,9 @@ from engine.loader.safetensors_dir import iter_safetensors, read_eos_token_ids, 
 from engine.loader.weights import load_weights
 from engine.models.config import DecoderConfig
 from engine.models.decoder import DecoderForCausalLM
+from engine.quantization.checkpoint import fp8_scheme
+from engine.quantization.model import prepare_fp8_model, quantize_model_
+from engine.quantization.support import check_fp8_device
 from engine.tokenizer import Tokenizer
 
 DTYPES = {
@@ -59,13 +62,16 @@ def load_model(
     dtype: str | torch.dtype = "auto",
     device: str | torch.device = "cpu",
     max_model_len: int | None = None,
+    quantization: str | None = None,
 ) -> LoadedModel:
-    """Load from an `EngineConfig` (fields model, dtype, device, max_model_len) or from keywords."""
+    """Load from an `EngineConfig` (fields model, dtype, device, max_model_len, quantization) or from
+    keywords. quantization "fp8": online FP8; an FP8 checkpoint is FP8 with or without it."""
     if config is not None:
         model_path = config.model
         dtype = getattr(config, "dtype", dtype)
         device = getattr(config, "device", device)
         max_model_len = getattr(config, "max_model_len", max_model_len)
+        quantization = getattr(config, "quantization", quantization)
     path = Path(model_path)
     if path.is_dir() and not (path / "config.json").exists() and len(ggufs := list(path.glob("*.gguf"))) == 1:
         path = ggufs[0]
@@ -84,7 +90,14 @@ def load_model(
     torch_dtype = resolve_dtype(dtype, decoder_config.torch_dtype, device)
     with _default_dtype(torch_dtype), device:
         model = DecoderForCausalLM(decoder_config, max_model_len)
+    scheme = fp8_scheme(hf_config, quantization)
+    if scheme is not None:
+        check_fp8_device(device, "quantization", f"FP8 ({scheme.source}, --quantization fp8)")
+        if scheme.from_checkpoint:
+            prepare_fp8_model(model, scheme)
     load_weights(model, weights)
+    if scheme is not None and not scheme.from_checkpoint:
+        quantize_model_(model)
     model.eval()
     spec = ModelSpec(
         architecture=decoder_config.architecture,
