@@ -99,6 +99,9 @@ class Attention(nn.Module):
         self.head_dim = head_dim
         self.scale = scale
         self.num_kv_heads = num_kv_heads
+        # FP8 KV cache: stored = x / scale, read = stored * scale (the checkpoint's, else 1.0 as in vLLM)
+        self.k_scale = 1.0
+        self.v_scale = 1.0
 
     def forward(
         self,
