@@ -62,11 +62,11 @@ def _scaled_mm_linear(
         codes, scales = quantize(x.contiguous(), None if input_scale is None else input_scale.reshape(1))
     else:
         codes, scales = quantize_input(x, input_scale)
-    out_dtype = x.dtype if x.dtype in (torch.bfloat16, torch.float16) else torch.bfloat16
+    # row-wise scaling writes bf16 only (cuBLASLt); other model dtypes get a cast
     y = torch._scaled_mm(
-        codes, weight.t(), scale_a=scales, scale_b=weight_scale.view(1, -1), out_dtype=out_dtype
+        codes, weight.t(), scale_a=scales, scale_b=weight_scale.view(1, -1), out_dtype=torch.bfloat16
     )
-    return y.to(x.dtype)
+    return y if x.dtype == torch.bfloat16 else y.to(x.dtype)
 
 
 @cache

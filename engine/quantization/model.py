@@ -24,6 +24,8 @@ def quantize_model_(model: nn.Module) -> int:
     for _, layer in layers:
         if not layer.fp8:
             layer.quantize_weight_()
+    if any(p.is_cuda for p in model.parameters()):
+        torch.cuda.empty_cache()  # the bf16 weights' memory goes back before the KV cache is sized
     return len(layers)
 
 

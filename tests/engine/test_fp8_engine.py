@@ -123,3 +123,17 @@ def test_fp8_weights_and_fp8_kv_through_generate(tiny: Path) -> None:
     again = llm.generate([[5, 6, 7], [9, 10, 11, 12, 13]], GREEDY, use_tqdm=False)
     assert [o.outputs[0].token_ids for o in outs] == [o.outputs[0].token_ids for o in again]
     assert all(len(o.outputs[0].token_ids) == 6 for o in outs)
+
+
+def test_engine_cli_flags_reach_the_config_and_fail_clearly_on_a_cpu(monkeypatch, capsys) -> None:
+    from engine.cli import build_parser, configs, main
+
+    args = build_parser().parse_args(
+        ["--model", "m", "--device", "cpu", "-q", "fp8", "--kv-cache-dtype", "fp8"]
+    )
+    engine_config, _ = configs(args)
+    assert (engine_config.quantization, engine_config.kv_cache_dtype) == ("fp8", "fp8")
+    monkeypatch.delenv(REFERENCE_ENV)
+    assert main(["--model", "m", "--device", "cpu", "--quantization", "fp8"]) == 2
+    err = capsys.readouterr().err
+    assert "--quantization fp8 needs an NVIDIA GPU with FP8 support" in err and "Traceback" not in err
