@@ -42,7 +42,7 @@ def quantize_input(x: torch.Tensor, input_scale: torch.Tensor | None) -> tuple[t
     if input_scale is None:
         return quantize_per_token(x)
     codes, scale = quantize_per_tensor(x, input_scale)
-    return codes, scale.expand(x.shape[0], 1)
+    return codes, scale.expand(x.shape[0], 1).contiguous()  # _scaled_mm wants a [T, 1] column
 
 
 def reference_fp8_linear(
