@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import argparse
 import copy
+import gc
 from typing import Any
+
+import torch
 
 from engine.bench.shape_run import run_shape
 
@@ -67,6 +70,9 @@ def compare_with_bf16(args: argparse.Namespace) -> dict[str, Any]:
         run_args = copy.copy(args)
         run_args.quantization, run_args.kv_cache_dtype, run_args.skip_hf = quantization, kv_dtype, True
         runs[name] = run_shape(run_args)
+        gc.collect()  # the engine's reference cycles (layers <-> weight loaders) hold device memory
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
     base = runs["bf16"]
     summary = {name: summarize(name, r, None if name == "bf16" else base) for name, r in runs.items()}
     targets: dict[str, Any] = {}

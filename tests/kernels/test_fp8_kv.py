@@ -129,21 +129,22 @@ def test_fp8_cache_attention_tracks_the_float_cache() -> None:
     assert cosine.min() > 0.995, cosine
 
 
-@pytest.mark.parametrize("num_cols", [48, 3000])  # one chunk; several chunks with a ragged tail
-def test_triton_activation_quantizer_matches_pytorch(num_cols: int) -> None:
+@pytest.mark.parametrize("num_cols,max_block", [(48, 4096), (3000, 4096), (3000, 1024)])
+def test_triton_activation_quantizer_matches_pytorch(num_cols: int, max_block: int) -> None:
+    """One tile per row, and (max_block 1024) the chunked two-pass path with a ragged last chunk."""
     # rows whose max |x| is 448 * 2^e: power-of-two scales, so the codes are exact (see the docstring)
     exps = torch.tensor([-10.0, 0.0, -3.0, 2.0, 0.0, -1.0])
     x = torch.cat([representable((1, num_cols), 2.0**e, 10 + i) for i, e in enumerate(exps.tolist())])
     x = x.clamp(-FP8_MAX * 2 ** exps[:, None], FP8_MAX * 2 ** exps[:, None])
     x[torch.arange(6), torch.arange(6) * (num_cols // 7)] = FP8_MAX * 2**exps  # the row max, anywhere
     x[4] = 0.0  # an all-zero row: a finite scale, zero codes
-    codes, scales = quantize_rows(x)
+    codes, scales = quantize_rows(x, max_block=max_block)
     expected_codes, expected_scales = quantize_per_token(x)
     assert codes.dtype == FP8_DTYPE and scales.shape == (6, 1)
     torch.testing.assert_close(scales, expected_scales, rtol=0, atol=0)
     assert torch.equal(codes.view(torch.uint8), expected_codes.view(torch.uint8))
     static, x = torch.tensor([2.0**-4]), x[1:]  # row 0 / 2^-4 would be subnormal
-    codes, scales = quantize_rows(x, static)
+    codes, scales = quantize_rows(x, static, max_block=max_block)
     expected_codes, _ = quantize_per_tensor(x, static)
     assert (scales == 2.0**-4).all()
     assert torch.equal(codes.view(torch.uint8), expected_codes.view(torch.uint8))  # saturated rows too
