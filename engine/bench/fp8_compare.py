@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import copy
 import gc
+import json
+import sys
 from typing import Any
 
 import torch
@@ -70,6 +72,10 @@ def compare_with_bf16(args: argparse.Namespace) -> dict[str, Any]:
         run_args = copy.copy(args)
         run_args.quantization, run_args.kv_cache_dtype, run_args.skip_hf = quantization, kv_dtype, True
         runs[name] = run_shape(run_args)
+        # each run's figures on stderr as it ends: a later run that fails or times out loses nothing
+        base = runs.get("bf16")
+        partial = summarize(name, runs[name], None if name == "bf16" or base is None else base)
+        print(json.dumps({"partial": name, "summary": partial}), file=sys.stderr, flush=True)
         gc.collect()  # the engine's reference cycles (layers <-> weight loaders) hold device memory
         if torch.cuda.is_available():
             torch.cuda.empty_cache()

@@ -28,8 +28,11 @@ def test_compare_bf16_prints_every_run_with_fp8_bytes(
         assert bench_main(argv) == 0
     finally:
         torch.set_num_threads(previous)
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert out.count("\n") == 1
+    partial = [json.loads(line) for line in captured.err.splitlines() if line.startswith('{"partial"')]
+    assert [p["partial"] for p in partial] == ["bf16", "fp8", "fp8+kv-fp8"]
     result = json.loads(out)
     assert list(result["runs"]) == ["bf16", "fp8", "fp8+kv-fp8"]
     runs, summary = result["runs"], result["summary"]
