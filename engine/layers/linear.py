@@ -10,7 +10,8 @@ this rank's shard. At world size 1 nothing is sharded and nothing is communicate
 FP8 (engine/quantization): `use_fp8()` before loading an FP8 checkpoint, or `quantize_weight_()` after
 loading a bf16 one, turns `weight` into FP8 codes with `weight_scale` (float32, one per output row of
 this rank) and, for static activation scales, `input_scale`. A checkpoint's per-tensor scale of a
-merged shard (q, k, v, gate, up) is expanded over that shard's rows, so every layer is per-channel."""
+merged shard (q, k, v, gate, up) is expanded over that shard's rows, and block-wise scales are
+requantized per row after loading, so every layer runs per-channel."""
 
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ class LinearBase(nn.Module):
         else:
             self.register_parameter("bias", None)
         self.fp8 = False
+        self.weight_block: tuple[int, int] | None = None
 
     def weight_loader(
         self, param: nn.Parameter, loaded_weight: torch.Tensor, shard_id: str | int | None = None
@@ -61,13 +63,24 @@ class LinearBase(nn.Module):
         """(offset, size) of checkpoint shard `shard_id` in this rank's output rows."""
         return 0, self.output_size
 
-    def use_fp8(self, static_input_scale: bool = False) -> None:
-        """Before loading an FP8 checkpoint: FP8 weight, per-output-row scales (and a static input scale)."""
+    def use_fp8(self, static_input_scale: bool = False, weight_block: tuple[int, int] | None = None) -> None:
+        """Before loading an FP8 checkpoint: FP8 weight, per-output-row scales (and a static input scale).
+        weight_block (rows, cols): block-wise scales, held as [rows / block, cols / block] until
+        `requantize_blocks_per_channel_`."""
         device = self.weight.device
         self._set_fp8(
             torch.empty(self.weight.shape, dtype=FP8_DTYPE, device=device),
             torch.ones(self.output_size, dtype=torch.float32, device=device),
         )
+        if weight_block is not None:
+            rows, cols = weight_block
+            if self.output_size % rows or self.input_size % cols:
+                raise ValueError(f"{self.output_size} x {self.input_size} weights (this rank's) do not tile"
+                                 f" into {rows} x {cols} scale blocks")
+            grid = (self.output_size // rows, self.input_size // cols)
+            self.weight_scale = nn.Parameter(torch.ones(grid, device=device), requires_grad=False)
+            self.weight_scale.weight_loader = self.block_scale_loader
+            self.weight_block = weight_block
         if static_input_scale:  # the max over the shards' scales (vLLM), so it starts at 0
             self.input_scale = nn.Parameter(torch.zeros((), device=device), requires_grad=False)
             self.input_scale.weight_loader = self.input_scale_loader
@@ -100,6 +113,33 @@ class LinearBase(nn.Module):
         if self.tp_dim == 0:
             loaded_scale = rank_shard(loaded_scale, 0, self.tp_rank, self.tp_size)
         copy_shard(target, loaded_scale)
+
+    def block_scale_loader(
+        self, param: nn.Parameter, loaded_scale: torch.Tensor, shard_id: str | int | None = None
+    ) -> None:
+        """Block-wise scales [shard rows / block, cols / block] of one checkpoint shard: its block rows
+        (column-parallel: this rank's) or block columns (row-parallel: this rank's input slice)."""
+        assert self.weight_block is not None
+        rows, _ = self.weight_block
+        offset, size = self.output_rows(shard_id)
+        if offset % rows or size % rows:
+            raise ValueError(f"shard {shard_id}: rows [{offset}, {offset + size}) split {rows}-row blocks")
+        loaded_scale = loaded_scale.float()
+        if loaded_scale.dim() != 2:
+            raise ValueError(f"block scales must be 2-D, got shape {tuple(loaded_scale.shape)}")
+        loaded_scale = rank_shard(loaded_scale, 1 if self.tp_dim == 1 else 0, self.tp_rank, self.tp_size)
+        copy_shard(param.data.narrow(0, offset // rows, size // rows), loaded_scale)
+
+    @torch.no_grad()
+    def requantize_blocks_per_channel_(self) -> None:
+        """Block-wise codes and scales -> the same weight with one scale per output row."""
+        if self.weight_block is None:
+            return
+        rows, cols = self.weight_block
+        scale = self.weight_scale.data.repeat_interleave(rows, 0).repeat_interleave(cols, 1)
+        codes, row_scale = quantize_per_channel(self.weight.data.float() * scale)
+        self._set_fp8(codes, row_scale)
+        self.weight_block = None
 
     def input_scale_loader(
         self, param: nn.Parameter, loaded_scale: torch.Tensor, shard_id: str | int | None = None

@@ -21,7 +21,7 @@ from engine.loader.weights import load_weights
 from engine.models.config import DecoderConfig
 from engine.models.decoder import DecoderForCausalLM
 from engine.quantization.checkpoint import fp8_scheme
-from engine.quantization.model import prepare_fp8_model, quantize_model_
+from engine.quantization.model import finish_fp8_model, prepare_fp8_model
 from engine.quantization.support import check_fp8_device
 from engine.tokenizer import Tokenizer
 
@@ -96,8 +96,8 @@ def load_model(
         if scheme.from_checkpoint:
             prepare_fp8_model(model, scheme)
     load_weights(model, weights)
-    if scheme is not None and not scheme.from_checkpoint:
-        quantize_model_(model)
+    if scheme is not None:
+        finish_fp8_model(model, scheme)  # online quantization; block-wise scales to per-channel
     model.eval()
     spec = ModelSpec(
         architecture=decoder_config.architecture,

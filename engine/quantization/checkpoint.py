@@ -4,7 +4,8 @@
 - HF / vLLM `quant_method: fp8` (AutoFP8, transformers' FP8 config): FP8 `weight` with `weight_scale`
   (or `weight_scale_inv`), per tensor or per output channel; `activation_scheme` "dynamic" or "static"
   (then every linear has a per-tensor `input_scale`); `ignored_layers` / `modules_to_not_convert`.
-  Block-wise weights (`weight_block_size`) are refused.
+  Block-wise weights (`weight_block_size` [bo, bi], `weight_scale_inv` [out / bo, in / bi]: Qwen3-FP8,
+  DeepSeek) with dynamic activations are loaded and then requantized per output channel.
 - compressed-tensors, `format: float-quantized`: `config_groups` of 8-bit float weights (strategy tensor
   or channel, symmetric) and input activations (dynamic, or static per tensor); `ignore` (names or
   "re:" patterns); `kv_cache_scheme` for per-layer `k_scale` / `v_scale`.
@@ -27,6 +28,7 @@ class Fp8Scheme:
     source: str  # ONLINE, HF_FP8 or COMPRESSED_TENSORS
     static_activations: bool = False
     ignored: tuple[str, ...] = ()  # checkpoint module names, or "re:<pattern>"
+    weight_block: tuple[int, int] | None = None  # block-wise weight scales (rows, columns per block)
 
     @property
     def from_checkpoint(self) -> bool:
@@ -60,16 +62,19 @@ def fp8_scheme(hf_config: dict[str, Any], quantization: str | None) -> Fp8Scheme
 
 
 def _hf_fp8(qc: dict[str, Any]) -> Fp8Scheme:
-    if qc.get("weight_block_size"):
-        raise UnsupportedModel(
-            f"FP8 checkpoint with block-wise weight scales (weight_block_size {qc['weight_block_size']})"
-            " is not supported; per-tensor and per-channel scales are"
-        )
     scheme = qc.get("activation_scheme", "dynamic")
     if scheme not in ("dynamic", "static"):
         raise UnsupportedModel(f"FP8 checkpoint: activation_scheme {scheme!r} is not dynamic or static")
-    ignored = qc.get("ignored_layers") or qc.get("modules_to_not_convert") or []
-    return Fp8Scheme(HF_FP8, static_activations=scheme == "static", ignored=tuple(ignored))
+    ignored = tuple(qc.get("ignored_layers") or qc.get("modules_to_not_convert") or [])
+    block = qc.get("weight_block_size")
+    if block:
+        if len(block) != 2 or not all(isinstance(b, int) and b > 0 for b in block) or scheme != "dynamic":
+            raise UnsupportedModel(
+                f"FP8 checkpoint: weight_block_size {block} with activation_scheme {scheme!r} is not"
+                " supported (two positive block sides, dynamic activations)"
+            )
+        return Fp8Scheme(HF_FP8, ignored=ignored, weight_block=(block[0], block[1]))
+    return Fp8Scheme(HF_FP8, static_activations=scheme == "static", ignored=ignored)
 
 
 def _compressed_tensors(qc: dict[str, Any]) -> Fp8Scheme:

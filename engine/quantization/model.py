@@ -44,9 +44,28 @@ def prepare_fp8_model(model: nn.Module, scheme: Fp8Scheme) -> int:
             continue
         if any(ignored):
             raise UnsupportedModel(f"FP8 checkpoint quantizes only some of {names} (merged into {name})")
-        layer.use_fp8(static_input_scale=scheme.static_activations)
+        try:
+            layer.use_fp8(static_input_scale=scheme.static_activations, weight_block=scheme.weight_block)
+        except ValueError as e:
+            raise UnsupportedModel(f"FP8 checkpoint, {name}: {e}") from e
         converted += 1
     return converted
+
+
+@torch.no_grad()
+def finish_fp8_model(model: nn.Module, scheme: Fp8Scheme) -> None:
+    """After the weights are loaded: online quantization, or block-wise checkpoint weights requantized
+    per output channel (dequantize by blocks, one scale per row); other checkpoints are ready as loaded."""
+    if not scheme.from_checkpoint:
+        quantize_model_(model)
+        return
+    if scheme.weight_block is None:
+        return
+    for _, layer in linear_layers(model):
+        if layer.fp8:
+            layer.requantize_blocks_per_channel_()
+    if any(p.is_cuda for p in model.parameters()):
+        torch.cuda.empty_cache()
 
 
 def set_kv_scale(model: nn.Module, module_name: str, attr: str, value: torch.Tensor) -> None:

@@ -16,7 +16,7 @@ from safetensors.torch import load_file, save_file
 
 from engine.errors import InvalidParam, UnsupportedModel
 from engine.loader import load_model
-from engine.quantization.fp8 import FP8_DTYPE, dequantize, quantize_per_channel, quantize_per_tensor
+from engine.quantization.fp8 import FP8_DTYPE, dequantize, quantize_per_channel, quantize_per_tensor, to_fp8
 from engine.quantization.support import REFERENCE_ENV
 from tests.engine.tiny_models import (
     allocate_kv_caches,
@@ -39,6 +39,7 @@ def write_fp8_checkpoint(
     input_scales: bool = False,
     kv_scale_name: str | None = None,
     skip: str = "",
+    block: int | None = None,
 ) -> dict[str, torch.Tensor]:
     """The float checkpoint at src rewritten as FP8 at dst; returns the dense (dequantized) state dict the
     FP8 one stands for. skip: a substring of module names left unquantized."""
@@ -56,6 +57,11 @@ def write_fp8_checkpoint(
         if not (name.endswith(".weight") and module.endswith(LINEARS)) or (skip and skip in module):
             tensors[name] = dense[name] = w
             continue
+        if block:
+            codes, scale = quantize_blockwise(w, block)
+            tensors[name], tensors[f"{module}.{scale_name}"] = codes, scale
+            dense[name] = dequantize_blockwise(codes, scale, block)
+            continue
         if per_channel:
             codes, scale = quantize_per_channel(w)
             scale = scale[:, None]  # [out, 1], as compressed-tensors writes it
@@ -71,6 +77,19 @@ def write_fp8_checkpoint(
             tensors[key] = torch.tensor(0.5 if kv == "k" else 0.25)
     save_file({k: v.contiguous() for k, v in tensors.items()}, dst / "model.safetensors")
     return dense
+
+
+def quantize_blockwise(w: torch.Tensor, block: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """DeepSeek / Qwen3-FP8 style: one scale per block x block tile ([rows / block, cols / block])."""
+    rows, cols = w.shape
+    tiles = w.reshape(rows // block, block, cols // block, block)
+    scale = (tiles.abs().amax(dim=(1, 3)) / 448.0).clamp(min=1e-12)
+    codes = to_fp8(tiles, scale[:, None, :, None]).reshape(rows, cols)
+    return codes, scale
+
+
+def dequantize_blockwise(codes: torch.Tensor, scale: torch.Tensor, block: int) -> torch.Tensor:
+    return codes.float() * scale.repeat_interleave(block, 0).repeat_interleave(block, 1)
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +131,13 @@ CASES = {
     ),
     # transformers' FP8 config with per-channel weight_scale_inv, dynamic activations
     "hf-fp8-dynamic-channel": dict(qc=HF_FP8_DYNAMIC, per_channel=True, scale_name="weight_scale_inv"),
+    # Qwen3-FP8 / DeepSeek style: 16 x 16 blocks here (128 x 128 there), requantized per channel at load
+    "hf-fp8-block": dict(
+        qc={**HF_FP8_DYNAMIC, "weight_block_size": [16, 16]},
+        per_channel=False,
+        block=16,
+        scale_name="weight_scale_inv",
+    ),
     # compressed-tensors: channel weights, dynamic per-token activations, one MLP left unquantized
     "ct-channel-dynamic": dict(
         qc=compressed_tensors(
@@ -162,14 +188,15 @@ def test_fp8_checkpoint_loads_and_tracks_its_dense_model(
         assert attn.qkv_proj.fp8 and attn.qkv_proj.weight.dtype == FP8_DTYPE
         dense_qkv = torch.cat([dense_state[f"{prefix}.self_attn.{p}_proj.weight"] for p in "qkv"])
         got = dequantize(attn.qkv_proj.weight, attn.qkv_proj.weight_scale[:, None])
-        torch.testing.assert_close(got, dense_qkv, rtol=0, atol=0)
+        assert attn.qkv_proj.weight_scale.shape == (got.shape[0],)  # per channel, whatever the checkpoint
+        same_weights(got, dense_qkv, exact=not c.get("block"))
         assert attn.o_proj.fp8
         if skip and skip.endswith(f"{i}.mlp"):
             assert not mlp.gate_up_proj.fp8 and mlp.gate_up_proj.weight.dtype == torch.float32
         else:
             dense_gate_up = torch.cat([dense_state[f"{prefix}.mlp.{p}_proj.weight"] for p in ("gate", "up")])
             got = dequantize(mlp.gate_up_proj.weight, mlp.gate_up_proj.weight_scale[:, None])
-            torch.testing.assert_close(got, dense_gate_up, rtol=0, atol=0)
+            same_weights(got, dense_gate_up, exact=not c.get("block"))
         if c.get("input_scales"):
             expected = max(saved[f"{prefix}.self_attn.{p}_proj.input_scale"].item() for p in "qkv")
             assert attn.qkv_proj.input_scale.item() == pytest.approx(expected)
@@ -183,6 +210,16 @@ def test_fp8_checkpoint_loads_and_tracks_its_dense_model(
     ids = torch.randint(0, loaded.spec.vocab_size, (16,), generator=torch.Generator().manual_seed(4))
     cosine = F.cosine_similarity(logits_of(loaded, ids), logits_of(dense, ids), dim=-1)
     assert cosine.mean() > 0.97 and cosine.min() > 0.93, cosine  # activation quantization only
+
+
+def same_weights(got: torch.Tensor, dense: torch.Tensor, exact: bool) -> None:
+    """Exactly the checkpoint's values, or (block-wise, requantized per row) within half an e4m3 step of
+    each row's scale range."""
+    if exact:
+        torch.testing.assert_close(got, dense, rtol=0, atol=0)
+        return
+    row_scale = dense.abs().amax(dim=1, keepdim=True) / 448.0
+    assert ((got - dense).abs() <= 2.0**-4 * dense.abs() + row_scale * 2.0**-9 + 1e-12).all()
 
 
 def _ours(state: dict[str, torch.Tensor], model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -199,10 +236,14 @@ def _ours(state: dict[str, torch.Tensor], model: torch.nn.Module) -> dict[str, t
 
 
 def test_unsupported_fp8_checkpoints_are_refused_clearly(float_checkpoint: Path, tmp_path: Path) -> None:
-    block = {**HF_FP8_DYNAMIC, "weight_block_size": [128, 128]}
+    block = {**HF_FP8_DYNAMIC, "weight_block_size": [128, 128]}  # the tiny model's 64 rows do not tile
     write_fp8_checkpoint(float_checkpoint, tmp_path / "block", block, per_channel=True)
-    with pytest.raises(UnsupportedModel, match="block-wise"):
+    with pytest.raises(UnsupportedModel, match="do not tile into 128 x 128 scale blocks"):
         load_model(model_path=str(tmp_path / "block"))
+    static_block = {**block, "activation_scheme": "static"}
+    write_fp8_checkpoint(float_checkpoint, tmp_path / "static-block", static_block, per_channel=True)
+    with pytest.raises(UnsupportedModel, match="weight_block_size"):
+        load_model(model_path=str(tmp_path / "static-block"))
     write_fp8_checkpoint(float_checkpoint, tmp_path / "awq", {"quant_method": "awq"}, per_channel=True)
     with pytest.raises(UnsupportedModel, match="quant_method 'awq' is not supported"):
         load_model(model_path=str(tmp_path / "awq"))

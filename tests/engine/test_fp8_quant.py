@@ -196,6 +196,49 @@ def test_fp8_shards_compose_to_the_full_layer(per_channel: bool, tp: int) -> Non
     assert F.cosine_similarity(down_out.flatten(), expected.flatten(), dim=0) > 0.999
 
 
+@pytest.mark.parametrize("tp", [1, 2])
+def test_block_scales_shard_and_requantize_per_channel(tp: int) -> None:
+    hidden, head_dim, heads, kv_heads, block = 32, 16, 4, 2, 8
+    gen = torch.Generator().manual_seed(9)
+    full = {
+        s: torch.randn(n * head_dim, hidden, generator=gen) * 0.1
+        for s, n in (("q", heads), ("k", kv_heads), ("v", kv_heads))
+    }
+    down_w = torch.randn(hidden, 48, generator=gen) * 0.1
+
+    def blockwise(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        tiles = w.reshape(w.shape[0] // block, block, w.shape[1] // block, block)
+        scale = tiles.abs().amax(dim=(1, 3)) / FP8_MAX
+        codes = to_fp8(tiles, scale[:, None, :, None]).reshape(w.shape)
+        return codes, scale, codes.float() * scale.repeat_interleave(block, 0).repeat_interleave(block, 1)
+
+    parts = {s: blockwise(w) for s, w in full.items()}
+    down = blockwise(down_w)
+    x, h = torch.randn(3, hidden), torch.randn(3, 48)
+    outs, down_sum = [], torch.zeros(3, hidden)
+    for rank in range(tp):
+        with as_rank(rank, tp):
+            qkv = QKVParallelLinear(hidden, head_dim, heads, kv_heads)
+            row = RowParallelLinear(48, hidden)
+        qkv.use_fp8(weight_block=(block, block))
+        row.use_fp8(weight_block=(block, block))
+        for s, (codes, scale, _) in parts.items():
+            qkv.weight.weight_loader(qkv.weight, codes, s)
+            qkv.weight_scale.weight_loader(qkv.weight_scale, scale, s)
+        row.weight.weight_loader(row.weight, down[0])
+        row.weight_scale.weight_loader(row.weight_scale, down[1])
+        assert qkv.weight_scale.shape == (qkv.output_size // block, hidden // block)
+        qkv.requantize_blocks_per_channel_()
+        row.requantize_blocks_per_channel_()
+        assert qkv.weight_scale.shape == (qkv.output_size,) and qkv.weight_block is None
+        outs.append(qkv(x).split([qkv.q_size, qkv.kv_size, qkv.kv_size], dim=-1))
+        down_sum += row.matmul(h.chunk(tp, dim=-1)[rank], None)
+    for i, s in enumerate(("q", "k", "v")):
+        got = torch.cat([o[i] for o in outs], dim=-1)
+        assert F.cosine_similarity(got.flatten(), F.linear(x, parts[s][2]).flatten(), dim=0) > 0.999, s
+    assert F.cosine_similarity(down_sum.flatten(), F.linear(h, down[2]).flatten(), dim=0) > 0.999
+
+
 def test_static_input_scales_of_merged_shards_keep_the_largest() -> None:
     layer = QKVParallelLinear(32, 16, 4, 2)
     layer.use_fp8(static_input_scale=True)
