@@ -132,8 +132,9 @@ def kv_scale_target(name: str) -> tuple[str, str] | None:
 
 # Checkpoint tensor-name suffixes -> our parameter names.
 SCALE_RENAMES = {".weight_scale_inv": ".weight_scale"}
-# Dropped when the model has no such parameter (a dynamic-activation checkpoint that ships them anyway).
-OPTIONAL_SUFFIXES = (".input_scale",)
+# Dropped when the model has no such parameter: input scales of a dynamic-activation checkpoint, and the
+# query / softmax-probability scales of vLLM's FP8 attention (this engine computes attention in bf16).
+OPTIONAL_SUFFIXES = (".input_scale", ".q_scale", ".prob_scale")
 
 
 def checkpoint_scale_name(name: str) -> str:
