@@ -42,6 +42,8 @@ class EngineConfig:
     reasoning_parser: str | None = None
     guided_decoding_backend: str | None = None
     task: str = "generate"
+    quantization: str | None = None  # "fp8": online FP8 weights + activations (engine/quantization)
+    kv_cache_dtype: str = "auto"  # "fp8" / "fp8_e4m3": an FP8 KV cache (engine/kv_cache_spec.py)
 
     def __post_init__(self) -> None:
         import torch  # here, so that the CLI parses flags without loading torch
@@ -66,3 +68,6 @@ class EngineConfig:
             raise InvalidParam("cpu_kv_cache_space_gb", "must be positive")
         if self.load_format not in LOAD_FORMATS:
             raise InvalidParam("load_format", f"must be one of {', '.join(LOAD_FORMATS)}")
+        from engine.kv_cache_spec import check_fp8_options
+
+        check_fp8_options(self)

@@ -12,6 +12,7 @@ from engine.attention_metadata import AttentionMetadata
 from engine.config import EngineConfig
 from engine.cuda_graphs import DecodeGraphs
 from engine.distributed import all_reduce_min, broadcast_object, get_tp_size
+from engine.kv_cache_spec import kv_block_bytes, kv_cache_dtype
 from engine.loader import LoadedModel, load_model
 from engine.sampler import Sampler, SamplerOutput
 from engine.scheduler import SchedulerOutput
@@ -53,10 +54,11 @@ class ModelRunner:
         self.tp_size = get_tp_size()
         self.num_kv_heads = self.spec.num_kv_heads // self.tp_size  # this rank's share of the KV heads
         self.max_model_len = min(config.max_model_len or self.spec.max_position, self.spec.max_position)
+        self.kv_dtype = kv_cache_dtype(config.kv_cache_dtype, self.spec.dtype)  # FP8 or the model dtype
         self.num_blocks = self._num_kv_blocks()
         shape = (2, self.num_blocks, self.block_size, self.num_kv_heads, self.spec.head_dim)
         self.kv_caches = [
-            torch.zeros(shape, dtype=self.spec.dtype, device=self.device) for _ in range(self.spec.num_layers)
+            torch.zeros(shape, dtype=self.kv_dtype, device=self.device) for _ in range(self.spec.num_layers)
         ]
         self.max_model_len = min(self.max_model_len, self.num_blocks * self.block_size)
         self.sampler = Sampler(self.spec.eos_token_ids, config.seed, self.device)
@@ -76,8 +78,7 @@ class ModelRunner:
     @property
     def block_bytes(self) -> int:
         s = self.spec
-        itemsize = torch.empty((), dtype=s.dtype).element_size()
-        return 2 * s.num_layers * self.block_size * self.num_kv_heads * s.head_dim * itemsize
+        return kv_block_bytes(s.num_layers, self.num_kv_heads, s.head_dim, self.block_size, self.kv_dtype)
 
     def _num_kv_blocks(self) -> int:
         cfg = self.config
@@ -107,7 +108,7 @@ class ModelRunner:
         blocks = [-(-n // self.block_size) for n in lens]
         shape = (2, sum(blocks), self.block_size, self.num_kv_heads, self.spec.head_dim)
         caches = [
-            torch.zeros(shape, dtype=self.spec.dtype, device=self.device) for _ in range(self.spec.num_layers)
+            torch.zeros(shape, dtype=self.kv_dtype, device=self.device) for _ in range(self.spec.num_layers)
         ]
         starts = np.cumsum([0, *blocks])
         tables = [list(range(starts[i], starts[i + 1])) for i in range(len(lens))]

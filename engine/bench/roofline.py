@@ -4,6 +4,10 @@ Decode: every step reads the weights once plus the live KV cache once (all seque
 sequence i is live for output_len[i] - 1 decode steps, its context growing from prompt_len[i] + 1), at
 the measured device-to-device copy bandwidth. Prefill: 2 FLOPs per matmul parameter per prompt token
 (plus the LM head once per sequence) at the measured bf16 matmul rate. Attention FLOPs are left out.
+
+FP8 (`--quantization fp8`, `--kv-cache-dtype fp8`): the bytes come from the model and the cache as built
+(1-byte weights plus their float32 per-channel scales, 1-byte K/V), and prefill runs at the measured FP8
+rate (`torch._scaled_mm`, row-wise scales: the GEMM the engine runs).
 """
 
 from __future__ import annotations
@@ -45,6 +49,27 @@ def measure_matmul_flops(device: torch.device | str, n: int = 8192, iters: int =
     return 2 * n**3 * iters / (start.elapsed_time(end) / 1e3)
 
 
+def measure_fp8_matmul_flops(device: torch.device | str, n: int = 8192, iters: int = 10) -> float:
+    """FP8 e4m3 FLOP/s of an n x n x n `torch._scaled_mm` with row-wise scales and bf16 output."""
+    a = torch.randn(n, n, device=device).to(torch.float8_e4m3fn)
+    b = torch.randn(n, n, device=device).to(torch.float8_e4m3fn).t()  # column-major, as cuBLASLt wants
+    scale_a = torch.ones(n, 1, device=device)
+    scale_b = torch.ones(1, n, device=device)
+
+    def mm() -> torch.Tensor:
+        return torch._scaled_mm(a, b, scale_a=scale_a, scale_b=scale_b, out_dtype=torch.bfloat16)
+
+    for _ in range(3):
+        mm()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(iters):
+        mm()
+    end.record()
+    end.synchronize()
+    return 2 * n**3 * iters / (start.elapsed_time(end) / 1e3)
+
+
 def roofline(
     prompt_lens: list[int],
     output_lens: list[int],
@@ -54,7 +79,9 @@ def roofline(
     lm_head_params: int,
     bandwidth: float,
     flops: float,
+    matmul_dtype: str = "bf16",
 ) -> dict[str, Any]:
+    """matmul_dtype: what `flops` measured ("bf16", or "fp8" for FP8 GEMMs); it names the output key."""
     p = np.asarray(prompt_lens, dtype=np.float64)
     o = np.asarray(output_lens, dtype=np.int64)
     steps = int(o.max()) - 1 if len(o) else 0
@@ -72,7 +99,9 @@ def roofline(
         "output_tok_per_s": round(float(o.sum()) / total, 1) if total else None,
         "decode_steps": steps,
         "copy_bandwidth_tb_s": round(bandwidth / 1e12, 3),
-        "bf16_matmul_tflop_s": round(flops / 1e12, 1),
+        f"{matmul_dtype}_matmul_tflop_s": round(flops / 1e12, 1),
+        "decode_read_bytes_per_step": decode_read_bytes,
+        "kv_bytes_per_token": kv_bytes_per_token,
         "formula": "sum over decode steps of (weights + live KV) / copy bandwidth"
         " + prefill FLOPs / matmul rate",
     }

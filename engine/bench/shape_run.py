@@ -13,7 +13,12 @@ from typing import Any
 
 import torch
 
-from engine.bench.roofline import measure_copy_bandwidth, measure_matmul_flops, roofline
+from engine.bench.roofline import (
+    measure_copy_bandwidth,
+    measure_fp8_matmul_flops,
+    measure_matmul_flops,
+    roofline,
+)
 from engine.bench.shapes import SHAPES, hf_model, random_model, shape_loader, weight_bytes
 from engine.bench.throughput import (
     Workload,
@@ -25,6 +30,7 @@ from engine.bench.throughput import (
     sampling_params,
 )
 from engine.loader import DTYPES
+from engine.quantization.model import quantize_model_
 
 GIB = 2**30
 
@@ -106,6 +112,7 @@ def kv_cache_info(llm: Any) -> dict[str, Any]:
         "tokens": runner.num_blocks * runner.block_size,
         "gib": round(total / GIB, 3),
         "bytes_per_token": runner.block_bytes // runner.block_size,
+        "dtype": str(runner.kv_caches[0].dtype).removeprefix("torch."),
     }
 
 
@@ -116,13 +123,17 @@ def run_shape(args: argparse.Namespace) -> dict[str, Any]:
     device = resolve_device(args.device)
     on_gpu = device.type == "cuda"
     dtype = torch.bfloat16 if args.dtype == "auto" else DTYPES[args.dtype]
-    peaks = (measure_copy_bandwidth(device), measure_matmul_flops(device)) if on_gpu else None
+    fp8 = getattr(args, "quantization", None) == "fp8"  # FP8 GEMMs: the roofline's FLOP rate is FP8's
+    matmul_flops = measure_fp8_matmul_flops if fp8 else measure_matmul_flops
+    peaks = (measure_copy_bandwidth(device), matmul_flops(device)) if on_gpu else None
     if on_gpu:
         torch.cuda.empty_cache()  # the probes' buffers must not count as used when the KV cache is sized
     tp = args.tensor_parallel_size
     # with tensor parallelism every rank draws its own shard: pass the loader, not a model
     if tp == 1:
         loaded = random_model(args.shape, device, dtype, args.seed)
+        if fp8:
+            quantize_model_(loaded.model)  # online, as `--quantization fp8` does for a bf16 checkpoint
     else:
         loaded = shape_loader(args.shape, dtype, args.seed)
     llm = LLM(args.shape, loaded=loaded, device=str(device), **engine_options(args))
@@ -153,6 +164,7 @@ def run_shape(args: argparse.Namespace) -> dict[str, Any]:
         roof = roofline(
             [len(p) for p in workload.prompts], workload.output_lens, weights["decode_read_bytes"],
             kv["bytes_per_token"], weights["matmul_params"], weights["lm_head_params"], *peaks,
+            matmul_dtype="fp8" if fp8 else "bf16",
         )
     profile = None
     if args.profile:  # the plain step loop (LLMEngine.step), host and GPU taking turns
@@ -160,7 +172,8 @@ def run_shape(args: argparse.Namespace) -> dict[str, Any]:
     config = {
         k: getattr(llm.config, k)
         for k in ("max_num_seqs", "max_num_batched_tokens", "block_size", "max_model_len",
-                  "gpu_memory_utilization", "enforce_eager", "enable_prefix_caching", "tensor_parallel_size")
+                  "gpu_memory_utilization", "enforce_eager", "enable_prefix_caching", "tensor_parallel_size",
+                  "quantization", "kv_cache_dtype")
     }
     llm.shutdown()
     del llm, loaded

@@ -37,7 +37,12 @@ def shape_loader(
 
 
 def _load_shape(shape: str, dtype: torch.dtype, seed: int, config: Any) -> LoadedModel:
-    return random_model(shape, config.device, dtype, seed)
+    loaded = random_model(shape, config.device, dtype, seed)
+    if getattr(config, "quantization", None) == "fp8":  # each rank quantizes its own shards
+        from engine.quantization.model import quantize_model_
+
+        quantize_model_(loaded.model)
+    return loaded
 
 
 def hf_model(shape: str, device: str | torch.device = "cuda", dtype: torch.dtype = torch.bfloat16) -> Any:

@@ -221,6 +221,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", action="store_true", help="--shape: torch.profiler breakdown of a few steps")
     p.add_argument("--no-overlap", action="store_true",
                    help="--shape: the plain step loop (host and GPU take turns) instead of engine/overlap.py")
+    p.add_argument("--quantization", "-q", choices=["fp8"], default=None,
+                   help="fp8: FP8 weights (per-channel) and activations (per token)")
+    p.add_argument("--kv-cache-dtype", choices=["auto", "fp8", "fp8_e4m3"], default="auto")
+    p.add_argument("--compare-bf16", action="store_true",
+                   help="--shape: also run bf16 (and FP8 weights with a bf16 KV cache) in this invocation")
     return p
 
 
@@ -240,7 +245,12 @@ def main(argv: list[str] | None = None) -> int:
 
         if not args.random_weights:
             parser().error("--shape needs --random-weights (named shapes are never downloaded)")
-        result = run_shape(args)
+        if args.compare_bf16:
+            from engine.bench.fp8_compare import compare_with_bf16
+
+            result = compare_with_bf16(args)
+        else:
+            result = run_shape(args)
         json.dump(result, sys.stdout)
         sys.stdout.write("\n")
         return 0
@@ -294,6 +304,8 @@ def engine_options(args: argparse.Namespace) -> dict[str, Any]:
         enforce_eager=args.enforce_eager,
         gpu_memory_utilization=args.gpu_memory_utilization,
         tensor_parallel_size=args.tensor_parallel_size,
+        quantization=args.quantization,
+        kv_cache_dtype=args.kv_cache_dtype,
     )
 
 

@@ -15,9 +15,20 @@ from engine.kernels.prefill_attention import extend_attention
 
 
 def paged_attention(
-    q: torch.Tensor, kv_cache: torch.Tensor, meta: AttentionMetadata, scale: float
+    q: torch.Tensor,
+    kv_cache: torch.Tensor,
+    meta: AttentionMetadata,
+    scale: float,
+    k_scale: float = 1.0,
+    v_scale: float = 1.0,
 ) -> torch.Tensor:
-    """q: [T, q_heads, head_dim], new tokens already stored in kv_cache -> [T, q_heads, head_dim]."""
+    """q: [T, q_heads, head_dim], new tokens already stored in kv_cache -> [T, q_heads, head_dim].
+    k_scale, v_scale: an FP8 cache's scales (1.0 otherwise)."""
     if meta.max_query_len <= 1 and q.shape[0] == meta.seq_lens.shape[0]:
-        return decode_attention(q, kv_cache, meta.block_tables, meta.seq_lens, scale)
-    return extend_attention(q, kv_cache, meta.block_tables, meta.seq_lens, meta.query_start_loc, scale)
+        return decode_attention(
+            q, kv_cache, meta.block_tables, meta.seq_lens, scale, k_scale=k_scale, v_scale=v_scale
+        )
+    return extend_attention(
+        q, kv_cache, meta.block_tables, meta.seq_lens, meta.query_start_loc, scale,
+        k_scale=k_scale, v_scale=v_scale,
+    )

@@ -10,6 +10,9 @@ Pass 2, grid (num_seqs, num_q_heads): merge the splits by their LSE.
 The grid depends only on the batch size, the head counts and num_splits, never on data on the device,
 so both passes can be captured in a CUDA graph. A padded row (seq_len 0) has only empty splits and
 produces zeros; no address outside its block-table row is read.
+
+FP8 cache: each K/V tile is converted to q's dtype after the load (half the bytes read); the per-layer
+k_scale is folded into the softmax scale and v_scale into the output, so the inner loop is unchanged.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ LOG2E = 1.4426950408889634
 @triton.jit
 def _decode_split_kernel(
     q_ptr, cache_ptr, block_tables_ptr, seq_lens_ptr, mid_o_ptr, mid_lse_ptr,
-    sm_scale_log2,
+    sm_scale_log2, v_scale,
     stride_qt, stride_qh,
     stride_ckv, stride_cb, stride_cs, stride_ch,
     stride_bt,
@@ -64,8 +67,8 @@ def _decode_split_kernel(
         block = tl.load(block_tables_ptr + seq * stride_bt + pos // BLOCK_SIZE, mask=pos_mask, other=0)
         tok = block.to(tl.int64) * stride_cb + (pos % BLOCK_SIZE) * stride_cs
         kv_mask = pos_mask[:, None] & dim_mask[None, :]
-        k = tl.load(k_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
-        v = tl.load(v_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
+        k = tl.load(k_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0).to(q.dtype)
+        v = tl.load(v_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0).to(q.dtype)
 
         s = tl.dot(q, tl.trans(k), input_precision=DOT_PRECISION) * sm_scale_log2  # [BLOCK_H, BLOCK_N]
         s = tl.where(pos_mask[None, :], s, float("-inf"))
@@ -78,7 +81,7 @@ def _decode_split_kernel(
 
     # Empty split (start >= seq_len): lse = -inf, weight 0 in the merge.
     lse = tl.where(l_i > 0, m_i + tl.log2(tl.maximum(l_i, 1e-30)), float("-inf"))
-    out = acc / tl.maximum(l_i, 1e-30)[:, None]
+    out = acc * (v_scale / tl.maximum(l_i, 1e-30))[:, None]
     tl.store(
         mid_o_ptr + seq * stride_mo_t + heads[:, None] * stride_mo_h + split * stride_mo_s + dims[None, :],
         out, mask=row_mask[:, None] & dim_mask[None, :],
@@ -129,11 +132,14 @@ def decode_attention(
     scale: float,
     num_splits: int | None = None,
     block_n: int = 32,
+    k_scale: float = 1.0,
+    v_scale: float = 1.0,
 ) -> torch.Tensor:
     """q: [S, q_heads, head_dim], one query token per sequence (row s belongs to sequence s).
 
-    kv_cache: [2, blocks, block_size, kv_heads, head_dim]; block_tables: [S, max_blocks];
-    seq_lens: [S] (0 = padded row, output zeros). Returns [S, q_heads, head_dim] in q's dtype.
+    kv_cache: [2, blocks, block_size, kv_heads, head_dim] (q's dtype, or FP8 read as code * k_scale /
+    code * v_scale); block_tables: [S, max_blocks]; seq_lens: [S] (0 = padded row, output zeros).
+    Returns [S, q_heads, head_dim] in q's dtype.
     """
     num_seqs, num_q_heads, head_dim = q.shape
     _, _, block_size, num_kv_heads, cache_head_dim = kv_cache.shape
@@ -153,7 +159,7 @@ def decode_attention(
     block_d = triton.next_power_of_2(head_dim)
     _decode_split_kernel[(num_seqs, num_kv_heads, num_splits)](
         q, kv_cache, block_tables, seq_lens, mid_o, mid_lse,
-        scale * LOG2E,
+        scale * LOG2E * k_scale, float(v_scale),
         q.stride(0), q.stride(1),
         kv_cache.stride(0), kv_cache.stride(1), kv_cache.stride(2), kv_cache.stride(3),
         block_tables.stride(0),

@@ -2,7 +2,10 @@
 
 KV cache per layer: [2, num_blocks, block_size, num_kv_heads, head_dim]. New K/V are written by
 `slot_mapping`; queries then attend over each sequence's cached + new tokens through its block table,
-causally by position."""
+causally by position.
+
+FP8 KV cache (`--kv-cache-dtype fp8`): the cache is float8_e4m3fn; K is stored as clamp(k / k_scale) and
+read back as code * k_scale (V likewise), with one scale per layer for each."""
 
 from __future__ import annotations
 
@@ -12,17 +15,28 @@ from torch import nn
 
 from engine.attention_metadata import AttentionMetadata
 from engine.layers.cuda_kernels import cuda_kernels
+from engine.quantization.fp8 import FP8_DTYPE, to_fp8
 
 
 def store_kvcache(
-    k: torch.Tensor, v: torch.Tensor, kv_cache: torch.Tensor, slot_mapping: torch.Tensor
+    k: torch.Tensor,
+    v: torch.Tensor,
+    kv_cache: torch.Tensor,
+    slot_mapping: torch.Tensor,
+    k_scale: float = 1.0,
+    v_scale: float = 1.0,
 ) -> None:
-    """k, v: [T, num_kv_heads, head_dim]; writes token t to slot slot_mapping[t] unless it is -1."""
+    """k, v: [T, num_kv_heads, head_dim]; writes token t to slot slot_mapping[t] unless it is -1.
+    An FP8 cache gets k / k_scale and v / v_scale as e4m3 codes (saturated)."""
     keep = slot_mapping >= 0
     slots = slot_mapping[keep]
     num_kv_heads, head_dim = kv_cache.shape[-2:]
-    kv_cache[0].view(-1, num_kv_heads, head_dim).index_copy_(0, slots, k[keep].to(kv_cache.dtype))
-    kv_cache[1].view(-1, num_kv_heads, head_dim).index_copy_(0, slots, v[keep].to(kv_cache.dtype))
+    for i, (x, scale) in enumerate(((k, k_scale), (v, v_scale))):
+        target = kv_cache[i].view(-1, num_kv_heads, head_dim)
+        if kv_cache.dtype == FP8_DTYPE:  # index_copy_ has no FP8 kernel on the CPU: copy the bytes
+            target.view(torch.uint8).index_copy_(0, slots, to_fp8(x[keep], scale).view(torch.uint8))
+        else:
+            target.index_copy_(0, slots, x[keep].to(kv_cache.dtype))
 
 
 def gather_context(
@@ -38,20 +52,27 @@ def gather_context(
 
 
 def paged_attention(
-    q: torch.Tensor, kv_cache: torch.Tensor, meta: AttentionMetadata, scale: float
+    q: torch.Tensor,
+    kv_cache: torch.Tensor,
+    meta: AttentionMetadata,
+    scale: float,
+    k_scale: float = 1.0,
+    v_scale: float = 1.0,
 ) -> torch.Tensor:
     """q: [T, num_heads, head_dim] (new tokens, already stored in the cache) -> [T, num_heads, head_dim].
 
-    Sequences with one new token are attended together; each longer chunk (prefill) on its own."""
+    Sequences with one new token are attended together; each longer chunk (prefill) on its own.
+    k_scale, v_scale: an FP8 cache's dequantization scales."""
+    scales, max_seq_len = (k_scale, v_scale), meta.max_seq_len
     if meta.max_query_len == 1:
-        return _decode_attention(q, kv_cache, meta.block_tables, meta.seq_lens, meta.max_seq_len, scale)
+        return _decode_attention(q, kv_cache, meta.block_tables, meta.seq_lens, max_seq_len, scale, scales)
     out = torch.empty_like(q)
     query_lens = meta.query_start_loc.diff()
     is_decode = query_lens == 1
     if is_decode.any():
         rows = meta.query_start_loc[:-1][is_decode]
         block_tables, seq_lens = meta.block_tables[is_decode], meta.seq_lens[is_decode]
-        out[rows] = _decode_attention(q[rows], kv_cache, block_tables, seq_lens, meta.max_seq_len, scale)
+        out[rows] = _decode_attention(q[rows], kv_cache, block_tables, seq_lens, max_seq_len, scale, scales)
     starts, seq_lens = meta.query_start_loc.tolist(), meta.seq_lens.tolist()
     for i, query_len in enumerate(query_lens.tolist()):
         if query_len < 2:
@@ -60,7 +81,7 @@ def paged_attention(
         k, v = gather_context(kv_cache, meta.block_tables[i : i + 1], seq_len)
         query_pos = torch.arange(seq_len - query_len, seq_len, device=q.device)
         mask = torch.arange(seq_len, device=q.device)[None, :] <= query_pos[:, None]
-        out[start:end] = _sdpa(q[start:end].unsqueeze(0), k, v, mask[None, None], scale)[0]
+        out[start:end] = _sdpa(q[start:end].unsqueeze(0), k, v, mask[None, None], scale, scales)[0]
     return out
 
 
@@ -71,17 +92,26 @@ def _decode_attention(
     seq_lens: torch.Tensor,
     max_seq_len: int,
     scale: float,
+    kv_scales: tuple[float, float] = (1.0, 1.0),
 ) -> torch.Tensor:
     """One query per sequence, all sequences at once: padded context, masked past each seq_len."""
     k, v = gather_context(kv_cache, block_tables, max_seq_len)
     mask = torch.arange(max_seq_len, device=q.device)[None, :] < seq_lens[:, None]
-    return _sdpa(q.unsqueeze(1), k, v, mask[:, None, None, :], scale)[:, 0]
+    return _sdpa(q.unsqueeze(1), k, v, mask[:, None, None, :], scale, kv_scales)[:, 0]
 
 
 def _sdpa(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor, scale: float
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mask: torch.Tensor,
+    scale: float,
+    kv_scales: tuple[float, float] = (1.0, 1.0),
 ) -> torch.Tensor:
-    """q [B, Tq, Hq, D], k/v [B, Tk, Hkv, D], mask broadcastable to [B, Hq, Tq, Tk] -> [B, Tq, Hq, D]."""
+    """q [B, Tq, Hq, D], k/v [B, Tk, Hkv, D], mask broadcastable to [B, Hq, Tq, Tk] -> [B, Tq, Hq, D].
+    FP8 k/v are read as code * scale."""
+    if k.dtype == FP8_DTYPE:
+        k, v = k.float() * kv_scales[0], v.float() * kv_scales[1]
     q, k, v = q.transpose(1, 2), k.transpose(1, 2).to(q.dtype), v.transpose(1, 2).to(q.dtype)
     # enable_gqa: query head h reads KV head h // (Hq // Hkv), without materialising repeated K/V
     out = F.scaled_dot_product_attention(
@@ -99,6 +129,9 @@ class Attention(nn.Module):
         self.head_dim = head_dim
         self.scale = scale
         self.num_kv_heads = num_kv_heads
+        # FP8 KV cache: stored = x / scale, read = stored * scale (the checkpoint's, else 1.0 as in vLLM)
+        self.k_scale = 1.0
+        self.v_scale = 1.0
 
     def forward(
         self,
@@ -108,9 +141,10 @@ class Attention(nn.Module):
         kv_cache: torch.Tensor,
         meta: AttentionMetadata,
     ) -> torch.Tensor:
+        scales = (self.k_scale, self.v_scale) if kv_cache.dtype == FP8_DTYPE else (1.0, 1.0)
         ops = cuda_kernels() if q.is_cuda else None
         if ops is not None:
-            ops.store_kvcache(k, v, kv_cache, meta.slot_mapping)
-            return ops.paged_attention(q, kv_cache, meta, self.scale)
-        store_kvcache(k, v, kv_cache, meta.slot_mapping)
-        return paged_attention(q, kv_cache, meta, self.scale)
+            ops.store_kvcache(k, v, kv_cache, meta.slot_mapping, *scales)
+            return ops.paged_attention(q, kv_cache, meta, self.scale, *scales)
+        store_kvcache(k, v, kv_cache, meta.slot_mapping, *scales)
+        return paged_attention(q, kv_cache, meta, self.scale, *scales)

@@ -5,7 +5,13 @@ produces its slice of the output; no communication. Row-parallel: each rank hold
 features, multiplies its slice of the input and the partial sums are all-reduced. QKV is split by heads
 (query and KV heads alike); gate_up by halves of each of gate and up. Every parameter carries a
 `weight_loader(param, loaded_weight, shard_id=None)` that takes the full checkpoint tensor and copies
-this rank's shard. At world size 1 nothing is sharded and nothing is communicated."""
+this rank's shard. At world size 1 nothing is sharded and nothing is communicated.
+
+FP8 (engine/quantization): `use_fp8()` before loading an FP8 checkpoint, or `quantize_weight_()` after
+loading a bf16 one, turns `weight` into FP8 codes with `weight_scale` (float32, one per output row of
+this rank) and, for static activation scales, `input_scale`. A checkpoint's per-tensor scale of a
+merged shard (q, k, v, gate, up) is expanded over that shard's rows, and block-wise scales are
+requantized per row after loading, so every layer runs per-channel."""
 
 from __future__ import annotations
 
@@ -14,6 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.distributed import divide, get_tp_rank, get_tp_size, tensor_parallel_all_reduce
+from engine.quantization.fp8 import FP8_DTYPE, quantize_per_channel
+from engine.quantization.linear import fp8_linear
 
 
 class LinearBase(nn.Module):
@@ -35,6 +43,8 @@ class LinearBase(nn.Module):
             self.bias.weight_loader = self.weight_loader
         else:
             self.register_parameter("bias", None)
+        self.fp8 = False
+        self.weight_block: tuple[int, int] | None = None
 
     def weight_loader(
         self, param: nn.Parameter, loaded_weight: torch.Tensor, shard_id: str | int | None = None
@@ -42,7 +52,103 @@ class LinearBase(nn.Module):
         default_weight_loader(param, loaded_weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.weight, self.bias)
+        return self.matmul(x, self.bias)
+
+    def matmul(self, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        if self.fp8:
+            return fp8_linear(x, self.weight, self.weight_scale, bias, self.input_scale)
+        return F.linear(x, self.weight, bias)
+
+    def output_rows(self, shard_id: str | int | None) -> tuple[int, int]:
+        """(offset, size) of checkpoint shard `shard_id` in this rank's output rows."""
+        return 0, self.output_size
+
+    def use_fp8(self, static_input_scale: bool = False, weight_block: tuple[int, int] | None = None) -> None:
+        """Before loading an FP8 checkpoint: FP8 weight, per-output-row scales (and a static input scale).
+        weight_block (rows, cols): block-wise scales, held as [rows / block, cols / block] until
+        `requantize_blocks_per_channel_`."""
+        device = self.weight.device
+        self._set_fp8(
+            torch.empty(self.weight.shape, dtype=FP8_DTYPE, device=device),
+            torch.ones(self.output_size, dtype=torch.float32, device=device),
+        )
+        if weight_block is not None:
+            rows, cols = weight_block
+            if self.output_size % rows or self.input_size % cols:
+                raise ValueError(f"{self.output_size} x {self.input_size} weights (this rank's) do not tile"
+                                 f" into {rows} x {cols} scale blocks")
+            grid = (self.output_size // rows, self.input_size // cols)
+            self.weight_scale = nn.Parameter(torch.ones(grid, device=device), requires_grad=False)
+            self.weight_scale.weight_loader = self.block_scale_loader
+            self.weight_block = weight_block
+        if static_input_scale:  # the max over the shards' scales (vLLM), so it starts at 0
+            self.input_scale = nn.Parameter(torch.zeros((), device=device), requires_grad=False)
+            self.input_scale.weight_loader = self.input_scale_loader
+
+    @torch.no_grad()
+    def quantize_weight_(self) -> None:
+        """Online quantization of the loaded weight (this rank's shard): per-output-channel scales, dynamic
+        per-token activation scales."""
+        codes, scale = quantize_per_channel(self.weight.data)
+        self._set_fp8(codes, scale)
+
+    def _set_fp8(self, codes: torch.Tensor, scale: torch.Tensor) -> None:
+        self.weight = nn.Parameter(codes, requires_grad=False)
+        self.weight.weight_loader = self.weight_loader
+        self.weight_scale = nn.Parameter(scale, requires_grad=False)
+        self.weight_scale.weight_loader = self.scale_loader
+        self.register_parameter("input_scale", None)
+        self.fp8 = True
+
+    def scale_loader(
+        self, param: nn.Parameter, loaded_scale: torch.Tensor, shard_id: str | int | None = None
+    ) -> None:
+        """A checkpoint weight scale: one per tensor (expanded over the shard's rows) or one per output
+        channel (sharded as the weight's rows are)."""
+        target = param.data.narrow(0, *self.output_rows(shard_id))
+        loaded_scale = loaded_scale.reshape(-1).float()
+        if loaded_scale.numel() == 1:
+            target.copy_(loaded_scale.expand_as(target))
+            return
+        if self.tp_dim == 0:
+            loaded_scale = rank_shard(loaded_scale, 0, self.tp_rank, self.tp_size)
+        copy_shard(target, loaded_scale)
+
+    def block_scale_loader(
+        self, param: nn.Parameter, loaded_scale: torch.Tensor, shard_id: str | int | None = None
+    ) -> None:
+        """Block-wise scales [shard rows / block, cols / block] of one checkpoint shard: its block rows
+        (column-parallel: this rank's) or block columns (row-parallel: this rank's input slice)."""
+        assert self.weight_block is not None
+        rows, _ = self.weight_block
+        offset, size = self.output_rows(shard_id)
+        if offset % rows or size % rows:
+            raise ValueError(f"shard {shard_id}: rows [{offset}, {offset + size}) split {rows}-row blocks")
+        loaded_scale = loaded_scale.float()
+        if loaded_scale.dim() != 2:
+            raise ValueError(f"block scales must be 2-D, got shape {tuple(loaded_scale.shape)}")
+        loaded_scale = rank_shard(loaded_scale, 1 if self.tp_dim == 1 else 0, self.tp_rank, self.tp_size)
+        copy_shard(param.data.narrow(0, offset // rows, size // rows), loaded_scale)
+
+    @torch.no_grad()
+    def requantize_blocks_per_channel_(self) -> None:
+        """Block-wise codes and scales -> the same weight with one scale per output row."""
+        if self.weight_block is None:
+            return
+        rows, cols = self.weight_block
+        scale = self.weight_scale.data.repeat_interleave(rows, 0).repeat_interleave(cols, 1)
+        codes, row_scale = quantize_per_channel(self.weight.data.float() * scale)
+        self._set_fp8(codes, row_scale)
+        self.weight_block = None
+
+    def input_scale_loader(
+        self, param: nn.Parameter, loaded_scale: torch.Tensor, shard_id: str | int | None = None
+    ) -> None:
+        """A static per-tensor activation scale; merged shards (q, k, v) keep the largest."""
+        if loaded_scale.numel() != 1:
+            raise ValueError(f"input_scale must be per-tensor, got shape {tuple(loaded_scale.shape)}")
+        value = loaded_scale.reshape(()).float().to(param.device)
+        param.data.copy_(torch.maximum(param.data, value))
 
 
 class ReplicatedLinear(LinearBase):
@@ -79,7 +185,7 @@ class RowParallelLinear(LinearBase):
         copy_shard(param.data, rank_shard(loaded_weight, 1, self.tp_rank, self.tp_size))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.linear(x, self.weight, self.bias if self.tp_rank == 0 else None)
+        y = self.matmul(x, self.bias if self.tp_rank == 0 else None)
         return tensor_parallel_all_reduce(y)
 
 
@@ -91,14 +197,16 @@ class MergedColumnParallelLinear(ColumnParallelLinear):
         super().__init__(input_size, sum(output_sizes), bias)
         self.output_sizes = output_sizes
 
+    def output_rows(self, shard_id: str | int | None) -> tuple[int, int]:
+        assert isinstance(shard_id, int)
+        offset = sum(self.output_sizes[:shard_id]) // self.tp_size
+        return offset, self.output_sizes[shard_id] // self.tp_size
+
     def weight_loader(
         self, param: nn.Parameter, loaded_weight: torch.Tensor, shard_id: str | int | None = None
     ) -> None:
-        assert isinstance(shard_id, int)
-        offset = sum(self.output_sizes[:shard_id]) // self.tp_size
-        size = self.output_sizes[shard_id] // self.tp_size
         shard = rank_shard(loaded_weight, 0, self.tp_rank, self.tp_size)
-        copy_shard(param.data.narrow(0, offset, size), shard)
+        copy_shard(param.data.narrow(0, *self.output_rows(shard_id)), shard)
 
 
 class QKVParallelLinear(ColumnParallelLinear):
@@ -115,16 +223,18 @@ class QKVParallelLinear(ColumnParallelLinear):
         self.kv_size = self.num_kv_heads * head_dim
         super().__init__(hidden_size, (num_heads + 2 * num_kv_heads) * head_dim, bias)
 
-    def weight_loader(
-        self, param: nn.Parameter, loaded_weight: torch.Tensor, shard_id: str | int | None = None
-    ) -> None:
-        offset, size = {
+    def output_rows(self, shard_id: str | int | None) -> tuple[int, int]:
+        return {
             "q": (0, self.q_size),
             "k": (self.q_size, self.kv_size),
             "v": (self.q_size + self.kv_size, self.kv_size),
         }[shard_id]
+
+    def weight_loader(
+        self, param: nn.Parameter, loaded_weight: torch.Tensor, shard_id: str | int | None = None
+    ) -> None:
         shard = rank_shard(loaded_weight, 0, self.tp_rank, self.tp_size)
-        copy_shard(param.data.narrow(0, offset, size), shard)
+        copy_shard(param.data.narrow(0, *self.output_rows(shard_id)), shard)
 
 
 def rank_shard(loaded_weight: torch.Tensor, dim: int, rank: int, world_size: int) -> torch.Tensor:

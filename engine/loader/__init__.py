@@ -22,6 +22,9 @@ from engine.loader.safetensors_dir import iter_safetensors, read_eos_token_ids, 
 from engine.loader.weights import load_weights
 from engine.models.config import DecoderConfig
 from engine.models.decoder import DecoderForCausalLM
+from engine.quantization.checkpoint import fp8_scheme
+from engine.quantization.model import finish_fp8_model, prepare_fp8_model
+from engine.quantization.support import check_fp8_device
 from engine.tokenizer import Tokenizer, resolve_chat_template
 
 DTYPES = {
@@ -63,6 +66,7 @@ def load_model(
     max_model_len: int | None = None,
     load_format: str = "auto",
     seed: int = 0,
+    quantization: str | None = None,
 ) -> LoadedModel:
     """Load from an `EngineConfig` (fields model, dtype, device, max_model_len, load_format, seed,
     tokenizer, skip_tokenizer_init, chat_template) or from keywords."""
@@ -74,20 +78,23 @@ def load_model(
         max_model_len = getattr(config, "max_model_len", max_model_len)
         load_format = getattr(config, "load_format", load_format)
         seed = getattr(config, "seed", seed)
+        quantization = getattr(config, "quantization", quantization)
         options = {
             "tokenizer_path": getattr(config, "tokenizer", None),
             "skip_tokenizer_init": getattr(config, "skip_tokenizer_init", False),
             "chat_template": getattr(config, "chat_template", None),
         }
     if load_format == "dummy":
-        loaded = _load_dummy(str(model_path), dtype, torch.device(device), max_model_len, seed, **options)
+        loaded = _load_dummy(
+            str(model_path), dtype, torch.device(device), max_model_len, seed, quantization, **options
+        )
     else:
         path = Path(model_path)
         if load_format == "gguf" and path.is_dir() and not list(path.glob("*.gguf")):
             raise ModelLoadError(f"{path}: --load-format gguf, but no .gguf file")
         if load_format == "safetensors" and path.suffix == ".gguf":
             raise ModelLoadError(f"{path}: --load-format safetensors, but a GGUF file")
-        loaded = _load_checkpoint(path, dtype, torch.device(device), max_model_len, **options)
+        loaded = _load_checkpoint(path, dtype, torch.device(device), max_model_len, quantization, **options)
     return loaded
 
 
@@ -96,6 +103,7 @@ def _load_checkpoint(
     dtype: str | torch.dtype,
     device: torch.device,
     max_model_len: int | None,
+    quantization: str | None = None,
     tokenizer_path: str | None = None,
     skip_tokenizer_init: bool = False,
     chat_template: str | None = None,
@@ -123,7 +131,14 @@ def _load_checkpoint(
     torch_dtype = resolve_dtype(dtype, decoder_config.torch_dtype, device)
     with _default_dtype(torch_dtype), device:
         model = DecoderForCausalLM(decoder_config, max_model_len)
+    scheme = fp8_scheme(hf_config, quantization)
+    if scheme is not None:
+        check_fp8_device(device, "quantization", f"FP8 ({scheme.source}, --quantization fp8)")
+        if scheme.from_checkpoint:
+            prepare_fp8_model(model, scheme)
     load_weights(model, weights)
+    if scheme is not None:
+        finish_fp8_model(model, scheme)  # online quantization; block-wise scales to per-channel
     return _loaded(model, decoder_config, tokenizer, torch_dtype)
 
 
@@ -133,6 +148,7 @@ def _load_dummy(
     device: torch.device,
     max_model_len: int | None,
     seed: int,
+    quantization: str | None = None,
     tokenizer_path: str | None = None,
     skip_tokenizer_init: bool = False,
     chat_template: str | None = None,
@@ -152,6 +168,10 @@ def _load_dummy(
     with _default_dtype(torch_dtype), device:
         model = DecoderForCausalLM(decoder_config, max_model_len)
     init_random_(model, seed)
+    scheme = fp8_scheme(hf_config, quantization)
+    if scheme is not None:
+        check_fp8_device(device, "quantization", "FP8 (--quantization fp8)")
+        finish_fp8_model(model, scheme)
     return _loaded(model, decoder_config, tok, torch_dtype)
 
 

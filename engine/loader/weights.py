@@ -9,6 +9,8 @@ import torch
 from torch import nn
 
 from engine.errors import ModelLoadError
+from engine.quantization.checkpoint import OPTIONAL_SUFFIXES, checkpoint_scale_name, kv_scale_target
+from engine.quantization.model import set_kv_scale
 
 SKIPPED_SUFFIXES = ("rotary_emb.inv_freq",)
 
@@ -21,12 +23,18 @@ def load_weights(model: nn.Module, weights: Iterable[tuple[str, torch.Tensor]]) 
     for name, tensor in weights:
         if name.endswith(SKIPPED_SUFFIXES) or (tied and name == "lm_head.weight"):
             continue
+        if (kv_scale := kv_scale_target(name)) is not None:  # FP8 checkpoints: per-layer KV-cache scales
+            set_kv_scale(model, *kv_scale, tensor)
+            continue
+        name = checkpoint_scale_name(name)  # weight_scale_inv -> weight_scale
         shard_id = None
         for checkpoint_name, (param_name, shard) in packed.items():
             if f".{checkpoint_name}." in name:
                 name, shard_id = name.replace(f".{checkpoint_name}.", f".{param_name}."), shard
                 break
         param = params.get(name)
+        if param is None and name.endswith(OPTIONAL_SUFFIXES):
+            continue
         if param is None:
             raise ModelLoadError(f"checkpoint tensor {name!r} does not belong to {model.config.architecture}")
         try:

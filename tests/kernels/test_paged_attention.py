@@ -149,7 +149,9 @@ def test_extend_with_unit_queries_equals_decode() -> None:
 def test_paged_attention_dispatch(query_lens: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
     called = []
     for name, fn in (("decode", decode_attention), ("extend", extend_attention)):
-        monkeypatch.setattr(dispatch, f"{name}_attention", lambda *a, n=name, f=fn: called.append(n) or f(*a))
+        monkeypatch.setattr(
+            dispatch, f"{name}_attention", lambda *a, n=name, f=fn, **kw: called.append(n) or f(*a, **kw)
+        )
     seq_lens = [5, 9, 2]
     cache, meta = make_batch(query_lens, seq_lens)
     q = torch.randn(sum(query_lens), 2, 16)
