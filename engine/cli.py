@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", default="auto", choices=DTYPE_NAMES)
     p.add_argument("--tensor-parallel-size", "-tp", type=int, default=1, help="GPUs (one process each)")
     p.add_argument("--device", default="auto")
-    p.add_argument("--quantization", "-q", choices=["fp8"], default=None,
+    p.add_argument("--quantization", "-q", choices=["fp8", "gguf"], default=None,
                    help="fp8: FP8 weights and activations (online from bf16; FP8 checkpoints need no flag)")
     p.add_argument("--kv-cache-dtype", choices=["auto", "fp8", "fp8_e4m3"], default="auto",
                    help="fp8: an e4m3 KV cache (twice the tokens of bf16)")
@@ -175,7 +175,7 @@ def configs(args: argparse.Namespace) -> tuple[EngineConfig, ServerConfig]:
         reasoning_parser=args.reasoning_parser,
         guided_decoding_backend=args.guided_decoding_backend,
         task=args.task,
-        quantization=args.quantization,
+        quantization=None if args.quantization == "gguf" else args.quantization,  # gguf: as stored
         kv_cache_dtype=args.kv_cache_dtype,
     )
     for name in ("max_queue_size", "max_request_body_bytes", "shutdown_timeout"):

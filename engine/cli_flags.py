@@ -97,8 +97,6 @@ FLAGS: tuple[VllmFlag, ...] = (
     VllmFlag(("--rope-scaling",), "value", "the model's own RoPE settings are used", _is(None)),
     VllmFlag(("--rope-theta",), "value", "the model's own RoPE settings are used", _is(None)),
     VllmFlag(("--hf-overrides",), "value", "the model's config is used as it is", _is(None, "{}")),
-    VllmFlag(("--quantization", "-q"), "value",
-             "weights are served as stored (GGUF quantisations are read as such)", _is(None, "gguf")),
     VllmFlag(("--max-logprobs",), "value", "top_logprobs is limited to 20, as OpenAI's API"),
     VllmFlag(("--logprobs-mode",), "value", "logprobs are the model's raw log-probabilities",
              _is("raw_logprobs")),
@@ -151,7 +149,6 @@ FLAGS: tuple[VllmFlag, ...] = (
     VllmFlag(("--worker-extension-cls",), "value", "the engine's own worker is used", _is(None, "")),
     # cache
     VllmFlag(("--swap-space",), "value", "preempted requests are recomputed, not swapped to the CPU"),
-    VllmFlag(("--kv-cache-dtype",), "value", "the KV cache is stored in the model's dtype", _is("auto")),
     VllmFlag(("--kv-cache-memory-bytes",), "value", "use --num-gpu-blocks-override",
              _is(None)),
     VllmFlag(("--prefix-caching-hash-algo",), "value", NO_EFFECT),

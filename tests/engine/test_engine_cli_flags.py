@@ -76,8 +76,6 @@ def test_flags_users_put_in_unit_files_are_accepted() -> None:
     [
         ("--lora-modules sql=/adapters/sql", "--lora-modules"),
         ("--enable-lora", "--enable-lora"),
-        ("--quantization awq", "--quantization"),
-        ("--kv-cache-dtype fp8", "--kv-cache-dtype"),
         ("-pp 2", "--pipeline-parallel-size"),
         ("--data-parallel-size 2", "--data-parallel-size"),
         ('--rope-scaling {"type":"yarn"}', "--rope-scaling"),
@@ -92,6 +90,15 @@ def test_flags_that_would_silently_change_behaviour_are_refused_by_name(
         check_vllm_flags(parse("m", *argv.split()))
     assert engine_main(["bundled", *argv.split()]) == 2  # refused before anything loads
     assert named in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", ["--quantization awq", "--kv-cache-dtype fp8_e5m2"])
+def test_quantization_values_we_do_not_serve_are_refused_by_name(
+    argv: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        parse("m", *argv.split())
+    assert argv.split()[0] in capsys.readouterr().err
 
 
 def test_positional_model_shape_and_dummy() -> None:
