@@ -44,10 +44,11 @@ class RequestState:
     metrics: RequestMetrics
     num_cached_tokens: int = 0
     holdback: int = 0  # stop_buffer_length(params)
+    num_unfinished: int = 0
 
     @property
     def finished(self) -> bool:
-        return all(s.finish_reason is not None for s in self.seqs)
+        return self.num_unfinished == 0
 
 
 class OutputProcessor:
@@ -67,7 +68,7 @@ class OutputProcessor:
                 detok = IncrementalDetokenizer(self.tokenizer, prompt_ids, params.skip_special_tokens)
             seqs.append(SeqState(i, detok, [] if params.logprobs is not None else None))
         self.requests[request_id] = RequestState(
-            request_id, prompt_ids, params, seqs, metrics, holdback=stop_buffer_length(params)
+            request_id, prompt_ids, params, seqs, metrics, 0, stop_buffer_length(params), len(seqs)
         )
 
     def process(
@@ -87,6 +88,7 @@ class OutputProcessor:
                 continue  # sampled after its stop string: dropped
             self._append(req, seq, out)
             if seq.finish_reason is not None:
+                req.num_unfinished -= 1
                 last_reason[req.request_id] = seq.finish_reason
                 if out.finish_reason is None:
                     stopped.append((req.request_id, seq.index))
@@ -141,6 +143,7 @@ class OutputProcessor:
         for seq in req.seqs:
             if seq.finish_reason is None:
                 seq.finish_reason = "abort"
+        req.num_unfinished = 0
         req.metrics.finished_time = time.monotonic()
         self.request_success["abort"] += 1
         return self._output(req, req.seqs, stream=True)
