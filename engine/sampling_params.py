@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 from engine.errors import InvalidParam
+
+if TYPE_CHECKING:
+    from engine.logits_process import LogitsProcessor
 
 GREEDY_EPS = 1e-5
 MAX_N = 128
@@ -36,7 +39,9 @@ class SamplingParams:
     cache_salt: str | None = None  # prefix-cache isolation: only requests with the same salt share blocks
     detokenize: bool = True  # False: token ids only (no text, no stop strings)
     # one engine/logits_process.py LogitsProcessor per sequence (grammar-constrained decoding)
-    logits_processor_factory: Callable[[], Any] | None = field(default=None, compare=False, repr=False)
+    logits_processor_factory: Callable[[], LogitsProcessor] | None = field(
+        default=None, compare=False, repr=False
+    )
     stop_strs: list[str] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:

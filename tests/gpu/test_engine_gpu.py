@@ -170,3 +170,41 @@ def test_abort_with_a_step_in_flight_on_gpu(family: dict) -> None:
             tokens += out.outputs[0].token_ids
     assert tokens == family["refs"][1]
     assert llm.block_manager.num_free_blocks == llm.block_manager.num_blocks
+
+
+def test_async_engine_streams_on_gpu(family: dict) -> None:
+    """The server's path (AsyncEngine: core thread with a step in flight, output processor on the event
+    loop): streamed deltas, stop strings included, equal the offline outputs; every block comes back."""
+    import asyncio
+
+    from engine import AsyncEngine, EngineConfig
+
+    llm = LLM(str(family["path"]), device="cuda", dtype="float32", num_kv_blocks=64)
+    greedy = SamplingParams(temperature=0, max_tokens=MAX_TOKENS, ignore_eos=True)
+    text = llm.generate(family["prompts"][2], greedy, use_tqdm=False)[0].outputs[0].text
+    params = [greedy] * 4 + [SamplingParams(temperature=0, max_tokens=MAX_TOKENS, stop=[text[4:7]])]
+    prompts = [*family["prompts"][:4], family["prompts"][2]]
+    expected = llm.generate(prompts, params, use_tqdm=False)
+
+    async def main() -> list[list]:
+        config = EngineConfig(model=str(family["path"]), device="cuda", dtype="float32", num_kv_blocks=64)
+        engine = AsyncEngine(config)
+        await engine.start()
+        try:
+            assert engine.engine.async_scheduling
+
+            async def collect(i: int, prompt: list[int], p: SamplingParams) -> list:
+                return [out async for out in engine.generate(f"r{i}", prompt, p)]
+
+            pairs = enumerate(zip(prompts, params, strict=True))
+            streams = await asyncio.gather(*(collect(i, q, p) for i, (q, p) in pairs))
+            stats = engine.stats()
+            assert stats.free_blocks == stats.total_blocks and stats.num_running == 0
+            return streams
+        finally:
+            await engine.shutdown()
+
+    for outs, want in zip(asyncio.run(main()), expected, strict=True):
+        assert [t for o in outs for t in o.outputs[0].token_ids] == want.outputs[0].token_ids
+        assert "".join(o.outputs[0].text for o in outs) == want.outputs[0].text
+        assert outs[-1].finished and outs[-1].outputs[0].finish_reason == want.outputs[0].finish_reason
