@@ -28,9 +28,8 @@ class ModelInput:
     meta: AttentionMetadata
     sample_indices: torch.Tensor
     sample_seqs: list[Sequence]
-    pending: torch.Tensor | None = (
-        None  # per sampled row: its token still in flight (-1: none), for penalties
-    )
+    # per sampled row: its token still in flight (-1: none), for penalties
+    pending: torch.Tensor | None = None
 
 
 class StepRun:
