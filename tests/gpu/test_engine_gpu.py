@@ -144,7 +144,7 @@ def test_async_loop_matches_the_synchronous_loop_on_gpu(family: dict) -> None:
     ]
     results = {}
     for overlapped in (False, True):
-        llm = LLM(str(family["path"]), device="cuda", dtype="float32", num_kv_blocks=12,
+        llm = LLM(str(family["path"]), device="cuda", dtype="float32", num_kv_blocks=9,
                   max_num_batched_tokens=24, async_scheduling=overlapped)
         outs = llm.generate(family["prompts"], params, use_tqdm=False)
         results[overlapped] = [[(c.token_ids, c.text, c.finish_reason) for c in o.outputs] for o in outs]
