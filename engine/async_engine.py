@@ -1,4 +1,7 @@
-"""`AsyncEngine`: the step loop runs in its own thread; each request streams deltas into an asyncio queue."""
+"""`AsyncEngine`: the engine core's step loop runs in its own thread and only moves token ids; the output
+processor (detokenization, stop strings) runs on the event loop, and each request streams deltas into
+an asyncio queue. A stop string found there stops the sequence in the core (freeing its blocks) before
+the request's final delta is delivered."""
 
 from __future__ import annotations
 
@@ -11,18 +14,29 @@ from typing import Any
 
 from engine.config import EngineConfig
 from engine.distributed.workers import ModelLoader
+from engine.engine_core import EngineCore
 from engine.errors import EngineDead, InvalidParam
-from engine.llm_engine import LLMEngine
+from engine.llm_engine import with_output_counters
 from engine.loader import LoadedModel
-from engine.outputs import EngineStats, RequestOutput
+from engine.output_processor import OutputProcessor
+from engine.outputs import EngineStats, RequestMetrics, RequestOutput, TokenOutput
 from engine.sampling_params import SamplingParams
 
 
 class AsyncEngine:
-    def __init__(self, config: EngineConfig, loaded: LoadedModel | ModelLoader | None = None) -> None:
+    def __init__(
+        self,
+        config: EngineConfig,
+        loaded: LoadedModel | ModelLoader | None = None,
+        async_scheduling: bool | None = None,
+    ) -> None:
         self.config = config
         self._loaded = loaded
-        self.engine: LLMEngine | None = None
+        self._async_scheduling = async_scheduling
+        self.engine: EngineCore | None = None
+        self.processor: OutputProcessor | None = None
+        self._stop_acks: dict[str, int] = {}  # request id -> stop strings the core has not freed yet
+        self._held: dict[str, RequestOutput] = {}  # final deltas waiting for those
         self.is_dead = False
         self.error: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -36,8 +50,9 @@ class AsyncEngine:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self.engine = await asyncio.to_thread(LLMEngine, self.config, self._loaded)
+        self.engine = await asyncio.to_thread(EngineCore, self.config, self._loaded, self._async_scheduling)
         self._loaded = None
+        self.processor = OutputProcessor(self.engine.tokenizer)
         self._stats = self.engine.stats()
         self._thread = threading.Thread(target=self._run, name="engine-loop", daemon=True)
         self._thread.start()
@@ -55,15 +70,16 @@ class AsyncEngine:
         return self._engine.max_model_len
 
     @property
-    def _engine(self) -> LLMEngine:
+    def _engine(self) -> EngineCore:
         if self.engine is None:
             raise EngineDead("the engine has not been started")
         return self.engine
 
     def stats(self) -> EngineStats:
-        if self._stats is None:
+        """The core's last snapshot with the output processor's counters (call on the event loop)."""
+        if self._stats is None or self.processor is None:
             raise EngineDead("the engine has not been started")
-        return self._stats
+        return with_output_counters(self._stats, self.processor)
 
     async def generate(
         self, request_id: str, prompt: str | list[int], params: SamplingParams
@@ -79,7 +95,10 @@ class AsyncEngine:
             raise InvalidParam("request_id", f"request {request_id!r} is already running")
         queue: asyncio.Queue[RequestOutput | BaseException] = asyncio.Queue()
         self._streams[request_id] = queue
-        self._submit(lambda: self._add(request_id, prompt_ids, params, arrival))
+        metrics = RequestMetrics(arrival)
+        assert self.processor is not None
+        self.processor.add_request(request_id, prompt_ids, params, metrics)
+        self._submit(lambda: self._add(request_id, prompt_ids, params, metrics))
         finished = False
         try:
             while True:
@@ -94,8 +113,10 @@ class AsyncEngine:
         finally:
             if self._streams.get(request_id) is queue:
                 del self._streams[request_id]
-            if not finished and not self.is_dead:
-                self._submit(lambda: self._engine.abort_request(request_id))
+            if not finished:
+                self._forget(request_id)
+                if not self.is_dead:
+                    self._submit(lambda: self._engine.abort(request_id))
 
     async def abort(self, request_id: str) -> None:
         """Abort a request; returns once its KV blocks are free."""
@@ -106,9 +127,9 @@ class AsyncEngine:
         self._pending_aborts.add(future)
 
         def command() -> None:
-            out = self._engine.abort_request(request_id)
+            self._engine.abort(request_id)
             self._stats = self._engine.stats()
-            loop.call_soon_threadsafe(self._abort_done, out, future)
+            loop.call_soon_threadsafe(self._abort_done, request_id, future)
 
         self._submit(command)
         await future
@@ -126,9 +147,11 @@ class AsyncEngine:
         self._commands.append(command)
         self._wakeup.set()
 
-    def _add(self, request_id: str, prompt_ids: list[int], params: SamplingParams, arrival: float) -> None:
+    def _add(
+        self, request_id: str, prompt_ids: list[int], params: SamplingParams, metrics: RequestMetrics
+    ) -> None:
         try:
-            self._engine.add_request(request_id, prompt_ids, params, arrival)
+            self._engine.add(request_id, prompt_ids, params, metrics)
         except (InvalidParam, ValueError) as e:
             self._post(self._deliver_error, request_id, e)
 
@@ -139,7 +162,7 @@ class AsyncEngine:
                 while self._commands:
                     self._commands.popleft()()
                 if engine.has_unfinished():
-                    outputs = engine.step(stream=True)
+                    outputs = engine.step()
                     self._stats = engine.stats()
                     if outputs:
                         self._post(self._dispatch, outputs)
@@ -159,20 +182,57 @@ class AsyncEngine:
         except RuntimeError:
             pass  # the event loop is closed
 
-    def _dispatch(self, outputs: list[RequestOutput]) -> None:
+    def _dispatch(self, tokens: list[TokenOutput]) -> None:
+        """On the event loop: one step's tokens through the output processor to the streams."""
+        assert self.processor is not None
+        outputs, stopped = self.processor.process(tokens, stream=True)
+        if stopped:
+            ids = [request_id for request_id, _ in stopped]
+            for request_id in ids:
+                self._stop_acks[request_id] = self._stop_acks.get(request_id, 0) + 1
+
+            def command() -> None:
+                self._engine.finish_stopped(stopped)
+                self._stats = self._engine.stats()
+                self._post(self._stops_freed, ids)
+
+            self._submit(command)
         for out in outputs:
-            queue = self._streams.get(out.request_id)
-            if queue is not None:
-                queue.put_nowait(out)
+            if out.finished and self._stop_acks.get(out.request_id):
+                self._held[out.request_id] = out  # delivered once the core has freed its blocks
+            else:
+                self._deliver(out)
+
+    def _stops_freed(self, ids: list[str]) -> None:
+        for request_id in ids:
+            self._stop_acks[request_id] -= 1
+            if not self._stop_acks[request_id]:
+                del self._stop_acks[request_id]
+                held = self._held.pop(request_id, None)
+                if held is not None:
+                    self._deliver(held)
+
+    def _deliver(self, out: RequestOutput) -> None:
+        queue = self._streams.get(out.request_id)
+        if queue is not None:
+            queue.put_nowait(out)
+
+    def _forget(self, request_id: str) -> RequestOutput | None:
+        """Drop a request from the output processor (its final delta, if it was still running)."""
+        self._held.pop(request_id, None)
+        return self.processor.abort(request_id) if self.processor is not None else None
 
     def _deliver_error(self, request_id: str, error: BaseException) -> None:
+        if self.processor is not None:
+            self.processor.discard(request_id)
         queue = self._streams.get(request_id)
         if queue is not None:
             queue.put_nowait(error)
 
-    def _abort_done(self, out: RequestOutput | None, future: asyncio.Future[None]) -> None:
+    def _abort_done(self, request_id: str, future: asyncio.Future[None]) -> None:
+        out = self._forget(request_id)
         if out is not None:
-            self._dispatch([out])
+            self._deliver(out)
         self._pending_aborts.discard(future)
         if not future.done():
             future.set_result(None)

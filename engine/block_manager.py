@@ -25,6 +25,14 @@ def hash_block(parent: bytes | None, token_ids: list[int]) -> bytes:
     return h.digest()
 
 
+def salt_digest(cache_salt: str | None) -> bytes | None:
+    """The first block's parent for a salted sequence (vLLM's cache_salt): chains of different salts
+    never share a block, so one tenant cannot probe another's prompts by timing prefix hits."""
+    if cache_salt is None:
+        return None
+    return hashlib.sha256(b"teecube-cache-salt\x00" + cache_salt.encode("utf-8", "surrogatepass")).digest()
+
+
 class BlockManager:
     """Free blocks sit in an LRU queue: allocation pops the head, a freed cached block goes to the tail."""
 
@@ -46,10 +54,13 @@ class BlockManager:
         return len(self.free_block_ids)
 
     def block_hashes(self, seq: Sequence, num_full_blocks: int) -> list[bytes]:
+        """Hashes of seq's first num_full_blocks blocks (at most those whose tokens are all known)."""
         bs = self.block_size
+        num_full_blocks = min(num_full_blocks, len(seq.token_ids) // bs)
         hashes = seq.block_hashes
         for i in range(len(hashes), num_full_blocks):
-            hashes.append(hash_block(hashes[-1] if hashes else None, seq.token_ids[i * bs : (i + 1) * bs]))
+            parent = hashes[-1] if hashes else salt_digest(seq.params.cache_salt)
+            hashes.append(hash_block(parent, seq.token_ids[i * bs : (i + 1) * bs]))
         return hashes
 
     def get_computed_blocks(self, seq: Sequence) -> list[int]:
@@ -109,6 +120,7 @@ class BlockManager:
         if not self.enable_prefix_caching:
             return
         bs = self.block_size
+        num_full = min(num_full, len(seq.token_ids) // bs)  # a block with a token in flight waits
         if num_full <= seq.num_hashed_blocks:
             return
         hashes = self.block_hashes(seq, num_full)

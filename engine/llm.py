@@ -19,8 +19,15 @@ Messages = list[dict[str, Any]]
 
 
 class LLM(LLMEngine):
-    def __init__(self, model: str, *, loaded: LoadedModel | ModelLoader | None = None, **config: Any) -> None:
-        super().__init__(EngineConfig(model=model, **config), loaded)
+    def __init__(
+        self,
+        model: str,
+        *,
+        loaded: LoadedModel | ModelLoader | None = None,
+        async_scheduling: bool | None = None,
+        **config: Any,
+    ) -> None:
+        super().__init__(EngineConfig(model=model, **config), loaded, async_scheduling)
         self._ids = count()
 
     def generate(

@@ -1,9 +1,10 @@
-"""Allocates the paged KV cache, turns a scheduled batch into model inputs, runs the model and samples."""
+"""Allocates the paged KV cache, turns a scheduled batch into model inputs, runs the model and samples
+(queued on the device: `launch` returns before the GPU is done)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import chain
+from typing import Any
 
 import numpy as np
 import torch
@@ -14,7 +15,8 @@ from engine.cuda_graphs import DecodeGraphs
 from engine.distributed import all_reduce_min, broadcast_object, get_tp_size
 from engine.kv_cache_spec import kv_block_bytes, kv_cache_dtype
 from engine.loader import LoadedModel, load_model
-from engine.sampler import Sampler, SamplerOutput
+from engine.logits_process import allocate_bitmask
+from engine.sampler import SampledTokens, Sampler, has_penalties, to_device
 from engine.scheduler import SchedulerOutput
 from engine.sequence import Sequence
 from engine.staging import StagingBuffer
@@ -27,6 +29,36 @@ class ModelInput:
     meta: AttentionMetadata
     sample_indices: torch.Tensor
     sample_seqs: list[Sequence]
+    # per sampled row: its token still in flight (-1: none), for penalties
+    pending: torch.Tensor | None = None
+
+
+class StepRun:
+    """A launched step's samples: on the device for the next step's inputs, and on their way to the host
+    (CUDA: pinned buffers, copied right after the sampler, so waiting for them does not wait for the
+    step queued after this one)."""
+
+    def __init__(self, seqs: list[Sequence], sampled: SampledTokens) -> None:
+        self.seqs = seqs
+        self.tokens = sampled.token_ids
+        self.num_logprobs = sampled.num_logprobs
+        self.row_of = {s.seq_id: i for i, s in enumerate(seqs)}
+        tensors = sampled.host_tensors()
+        self.copied: torch.cuda.Event | None = None
+        if self.tokens.is_cuda:
+            host = [torch.empty(t.shape, dtype=t.dtype, pin_memory=True) for t in tensors]
+            for h, t in zip(host, tensors, strict=True):
+                h.copy_(t, non_blocking=True)
+            self.copied = torch.cuda.Event()
+            self.copied.record()
+            tensors = host
+        self.host = tensors
+
+    def result(self) -> tuple[list[int], list[dict[str, Any] | None]]:
+        """Token ids and logprob entries per row: the step's one wait for the device."""
+        if self.copied is not None:
+            self.copied.synchronize()
+        return SampledTokens.to_lists([t.tolist() for t in self.host], self.num_logprobs)
 
 
 @dataclass(slots=True)
@@ -130,9 +162,10 @@ class ModelRunner:
         tables: list[list[int]],
         token_ids: list[int],
         sample_indices: np.ndarray | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor, AttentionMetadata, torch.Tensor | None]:
+        extra: tuple[np.ndarray, ...] = (),
+    ) -> tuple[torch.Tensor, torch.Tensor, AttentionMetadata, torch.Tensor | None, list[torch.Tensor]]:
         """Model inputs from plain per-sequence lists: numpy on the host (no per-token Python loop), then
-        one pinned, non-blocking copy per dtype (engine/staging.py)."""
+        one pinned, non-blocking copy per dtype (engine/staging.py). extra: more int64 arrays to stage."""
         bs = self.block_size
         q = np.asarray(query_lens, dtype=np.int64)
         cu = np.zeros(len(q) + 1, dtype=np.int64)
@@ -145,7 +178,9 @@ class ModelRunner:
         slots = bt[np.repeat(np.arange(len(q)), q), positions // bs] * bs + positions % bs
         ids = np.fromiter(token_ids, dtype=np.int64, count=len(token_ids))
         picked = np.zeros(0, dtype=np.int64) if sample_indices is None else sample_indices
-        input_ids, positions_d, slots_d, picked_d = self._stage64.to_device(ids, positions, slots, picked)
+        input_ids, positions_d, slots_d, picked_d, *extra_d = self._stage64.to_device(
+            ids, positions, slots, picked, *extra
+        )
         cu_d, seq_lens_d, bt_d = self._stage32.to_device(cu, np.asarray(seq_lens), bt)
         meta = AttentionMetadata(
             query_start_loc=cu_d,
@@ -155,36 +190,86 @@ class ModelRunner:
             max_query_len=int(q.max()),
             max_seq_len=max(seq_lens),
         )
-        return input_ids, positions_d, meta, (picked_d if sample_indices is not None else None)
+        return input_ids, positions_d, meta, (picked_d if sample_indices is not None else None), extra_d
 
-    def prepare(self, sched: SchedulerOutput) -> ModelInput:
+    def prepare(self, sched: SchedulerOutput, prev: StepRun | None = None) -> ModelInput:
+        """The step's model inputs. A sequence whose last token is still in flight (sampled by prev, the
+        step before, whose tokens have not reached the host) reads it from prev's tokens on the device."""
         seqs, nums = sched.seqs, sched.num_scheduled_tokens
         starts = [s.num_computed_tokens for s in seqs]
         seq_lens = [a + n for a, n in zip(starts, nums, strict=True)]
-        spans = zip(seqs, starts, seq_lens, strict=True)
-        token_ids = list(chain.from_iterable(s.token_ids[a:e] for s, a, e in spans))
+        token_ids: list[int] = []
+        dst: list[int] = []  # flat positions of in-flight tokens
+        src: list[int] = []  # their rows in prev
+        for s, a, e in zip(seqs, starts, seq_lens, strict=True):
+            known = s.token_ids[a:e]
+            token_ids += known
+            if len(known) < e - a:
+                if prev is None or e - a - len(known) != 1:
+                    raise RuntimeError("a scheduled token is neither known nor the previous step's sample")
+                dst.append(len(token_ids))
+                src.append(prev.row_of[s.seq_id])
+                token_ids.append(0)
         tables = [s.block_table for s in seqs]
         ends = np.cumsum(nums) - 1
         picked = [i for i, (s, e) in enumerate(zip(seqs, seq_lens, strict=True)) if e == s.num_tokens]
         step = StepInput(nums, starts, seq_lens, tables, token_ids, ends[picked])
         if self.tp_size > 1:
+            if dst:
+                raise RuntimeError("tensor-parallel steps take no tokens in flight")
             broadcast_object(step)  # the workers build the same inputs (follow)
-        return self._input(step, [seqs[i] for i in picked])
+        sample_seqs = [seqs[i] for i in picked]
+        if not dst:
+            return self._input(step, sample_seqs)
+        extra = (np.asarray(dst, dtype=np.int64), np.asarray(src, dtype=np.int64))
+        input_ids, positions, meta, sample_indices, (dst_d, src_d) = self._build(
+            step.query_lens,
+            step.starts,
+            step.seq_lens,
+            step.tables,
+            step.token_ids,
+            step.sample_indices,
+            extra,
+        )
+        assert prev is not None
+        input_ids[dst_d] = prev.tokens[src_d]
+        pending = None
+        if any(map(has_penalties, sample_seqs)):  # penalties count the token in flight too
+            pending = torch.where(
+                torch.isin(sample_indices, dst_d),
+                input_ids[sample_indices],
+                torch.full_like(sample_indices, -1),
+            )
+        return ModelInput(input_ids, positions, meta, sample_indices, sample_seqs, pending)
 
     def _input(self, step: StepInput, sample_seqs: list[Sequence]) -> ModelInput:
-        input_ids, positions, meta, sample_indices = self._build(
+        input_ids, positions, meta, sample_indices, _ = self._build(
             step.query_lens, step.starts, step.seq_lens, step.tables, step.token_ids, step.sample_indices
         )
         return ModelInput(input_ids, positions, meta, sample_indices, sample_seqs)
 
     @torch.inference_mode()
-    def execute(self, sched: SchedulerOutput) -> tuple[list[Sequence], SamplerOutput]:
-        """Run one step; returns the sequences that get a new token and what was sampled for them."""
-        inp = self.prepare(sched)
+    def launch(self, sched: SchedulerOutput, prev: StepRun | None = None) -> StepRun | None:
+        """Queue one step: inputs, model, sampler, and the copy of the sampled tokens to the host. Nothing
+        waits for the GPU; `StepRun.result()` does. None when the step samples nothing."""
+        inp = self.prepare(sched, prev)
         logits = self.run_model(inp)
         if logits is None:
-            return [], SamplerOutput([], [])
-        return inp.sample_seqs, self.sampler(logits, inp.sample_seqs)
+            return None
+        seqs = inp.sample_seqs
+        bitmask = self._bitmask(seqs, logits)
+        sampled = self.sampler.sample(logits, seqs, inp.pending, bitmask)
+        return StepRun(seqs, sampled)
+
+    def _bitmask(self, seqs: list[Sequence], logits: torch.Tensor) -> torch.Tensor | None:
+        """Allowed tokens of the rows with a logits processor (engine/logits_process.py), on the device."""
+        rows = [i for i, s in enumerate(seqs) if s.logits_processor is not None]
+        if not rows:
+            return None
+        bitmask = allocate_bitmask(len(seqs), logits.shape[1])
+        for i in rows:
+            seqs[i].logits_processor.fill_bitmask(bitmask, i)
+        return to_device(bitmask, torch.int32, logits.device)
 
     @torch.inference_mode()
     def follow(self) -> None:

@@ -48,3 +48,17 @@ class EngineStats:
     prefix_cache_queries: int
     prefix_cache_hits: int
     request_success: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class TokenOutput:
+    """What the engine core reports for one sampled token: ids only, no text (the output processor
+    detokenizes, checks stop strings and builds RequestOutputs)."""
+
+    request_id: str
+    index: int  # which of the request's n sequences
+    token_id: int
+    logprobs: dict[str, Any] | None
+    finish_reason: str | None  # EOS, stop token id, length or a logits processor's end; never stop strings
+    stop_reason: int | str | None
+    num_cached_tokens: int

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from engine.fast_sampling import FastSampler
+from engine.logits_process import apply_bitmask
 from engine.sequence import Sequence
 
 
@@ -19,6 +20,47 @@ from engine.sequence import Sequence
 class SamplerOutput:
     token_ids: list[int]
     logprobs: list[dict[str, Any] | None]
+
+
+@dataclass(slots=True)
+class SampledTokens:
+    """One step's samples, still on the logits' device: nothing here has waited for the GPU."""
+
+    token_ids: torch.Tensor  # int64 [rows]
+    logprobs: (
+        tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None
+    )  # chosen [rows], top ids/values [rows, k]
+    num_logprobs: list[int | None]  # per row: how many alternatives were asked for (None: no logprobs)
+
+    def host_tensors(self) -> list[torch.Tensor]:
+        return [self.token_ids, *(self.logprobs or ())]
+
+    @staticmethod
+    def to_lists(
+        tensors: list[list[Any]], num_logprobs: list[int | None]
+    ) -> tuple[list[int], list[dict[str, Any] | None]]:
+        """(token ids, logprob entries) from the .tolist() of host_tensors()."""
+        tokens = tensors[0]
+        if len(tensors) == 1:
+            return tokens, [None] * len(tokens)
+        chosen, top_ids, top_vals = tensors[1:]
+        entries: list[dict[str, Any] | None] = []
+        for i, k in enumerate(num_logprobs):
+            if k is None:
+                entries.append(None)
+                continue
+            top = list(zip(top_ids[i][:k], top_vals[i][:k], strict=True))
+            entries.append({"token_id": tokens[i], "logprob": chosen[i], "top": top})
+        return tokens, entries
+
+
+def to_device(values: Any, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """A host list or array on device without waiting for the GPU (CUDA: pinned, non-blocking; a pageable
+    copy would synchronize the stream, and with it the step still running)."""
+    t = torch.as_tensor(values, dtype=dtype)
+    if device.type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
 
 
 def _padded(rows: list[list[int]], pad: int) -> np.ndarray:
@@ -29,26 +71,45 @@ def _padded(rows: list[list[int]], pad: int) -> np.ndarray:
     return out
 
 
-def apply_penalties(logits: torch.Tensor, seqs: list[Sequence]) -> torch.Tensor:
-    """vLLM semantics: repetition over prompt + output, presence and frequency over the output."""
+def has_penalties(seq: Sequence) -> bool:
+    p = seq.params
+    return p.repetition_penalty != 1.0 or p.presence_penalty != 0.0 or p.frequency_penalty != 0.0
+
+
+def _token_matrix(
+    rows: list[list[int]], pending: torch.Tensor | None, vocab: int, dev: torch.device
+) -> torch.Tensor:
+    """[rows, width] token ids padded with vocab (a column past the vocabulary), plus each row's token
+    still in flight (pending, -1 for none) as a last column."""
+    ids = to_device(_padded(rows, vocab), torch.int64, dev)
+    if pending is None:
+        return ids
+    return torch.cat([ids, torch.where(pending >= 0, pending, vocab).unsqueeze(1)], dim=1)
+
+
+def apply_penalties(
+    logits: torch.Tensor, seqs: list[Sequence], pending: torch.Tensor | None = None
+) -> torch.Tensor:
+    """vLLM semantics: repetition over prompt + output, presence and frequency over the output.
+    pending: int64 [rows] on the device, each row's last token when it is still in flight (-1: none)."""
     num_rows, vocab = logits.shape
     dev = logits.device
     rep = [s.params.repetition_penalty for s in seqs]
     if any(r != 1.0 for r in rep):
-        ids = torch.from_numpy(_padded([s.token_ids for s in seqs], vocab)).to(dev)
+        ids = _token_matrix([s.token_ids for s in seqs], pending, vocab, dev)
         seen = torch.zeros(num_rows, vocab + 1, dtype=torch.bool, device=dev)
         seen = seen.scatter_(1, ids, True)[:, :vocab]
-        r = torch.tensor(rep, dtype=logits.dtype, device=dev).unsqueeze(1).expand_as(logits)
+        r = to_device(rep, logits.dtype, dev).unsqueeze(1).expand_as(logits)
         logits = torch.where(seen, torch.where(logits > 0, logits / r, logits * r), logits)
     freq = [s.params.frequency_penalty for s in seqs]
     pres = [s.params.presence_penalty for s in seqs]
     if any(freq) or any(pres):
-        ids = torch.from_numpy(_padded([s.output_token_ids for s in seqs], vocab)).to(dev)
+        ids = _token_matrix([s.output_token_ids for s in seqs], pending, vocab, dev)
         counts = torch.zeros(num_rows, vocab + 1, dtype=logits.dtype, device=dev)
         counts.scatter_add_(1, ids, torch.ones_like(ids, dtype=logits.dtype))
         counts = counts[:, :vocab]
-        f = torch.tensor(freq, dtype=logits.dtype, device=dev).unsqueeze(1)
-        p = torch.tensor(pres, dtype=logits.dtype, device=dev).unsqueeze(1)
+        f = to_device(freq, logits.dtype, dev).unsqueeze(1)
+        p = to_device(pres, logits.dtype, dev).unsqueeze(1)
         logits = logits - f * counts - p * (counts > 0).to(logits.dtype)
     return logits
 
@@ -58,10 +119,10 @@ def apply_top_k_top_p(logits: torch.Tensor, top_k: list[int], top_p: list[float]
     dev = logits.device
     sorted_logits, sorted_idx = logits.sort(dim=-1, descending=True)
     if any(top_k):
-        k = torch.tensor([k if k > 0 else vocab for k in top_k], device=dev).unsqueeze(1)
+        k = to_device([k if k > 0 else vocab for k in top_k], torch.int64, dev).unsqueeze(1)
         sorted_logits = sorted_logits.masked_fill(torch.arange(vocab, device=dev) >= k, -float("inf"))
     if any(p < 1.0 for p in top_p):
-        p = torch.tensor(top_p, dtype=logits.dtype, device=dev).unsqueeze(1)
+        p = to_device(top_p, logits.dtype, dev).unsqueeze(1)
         probs = sorted_logits.softmax(dim=-1)
         sorted_logits = sorted_logits.masked_fill(probs.cumsum(dim=-1) - probs > p, -float("inf"))
     return torch.empty_like(logits).scatter_(1, sorted_idx, sorted_logits)
@@ -69,7 +130,7 @@ def apply_top_k_top_p(logits: torch.Tensor, top_k: list[int], top_p: list[float]
 
 def apply_min_p(logits: torch.Tensor, min_p: list[float]) -> torch.Tensor:
     probs = logits.softmax(dim=-1)
-    threshold = torch.tensor(min_p, dtype=probs.dtype, device=probs.device).unsqueeze(1)
+    threshold = to_device(min_p, probs.dtype, probs.device).unsqueeze(1)
     return logits.masked_fill(probs < threshold * probs.amax(dim=-1, keepdim=True), -float("inf"))
 
 
@@ -85,40 +146,68 @@ class Sampler:
         return ids if seq.params.ignore_eos else ids + self.eos_token_ids
 
     def __call__(self, logits: torch.Tensor, seqs: list[Sequence]) -> SamplerOutput:
-        fast = self.fast(logits, seqs)
+        """Sample and wait for the result (tests and one-off use; the engine keeps `sample`'s tensors)."""
+        sampled = self.sample(logits, seqs)
+        tokens, entries = SampledTokens.to_lists(
+            [t.tolist() for t in sampled.host_tensors()], sampled.num_logprobs
+        )
+        return SamplerOutput(tokens, entries)
+
+    def sample(
+        self,
+        logits: torch.Tensor,
+        seqs: list[Sequence],
+        pending: torch.Tensor | None = None,
+        bitmask: torch.Tensor | None = None,
+    ) -> SampledTokens:
+        """Token ids (and logprobs) on the device, without a host sync. pending: each row's token still
+        in flight (-1: none), for penalties; bitmask: allowed tokens (engine/logits_process.py)."""
+        want_logprobs = [s.params.logprobs for s in seqs]
+        if bitmask is not None:
+            logits = apply_bitmask(logits, bitmask)
+        fast = self.fast.sample_device(logits, seqs) if logits.is_cuda else None
         if fast is not None:
-            return SamplerOutput(fast, [None] * len(seqs))
+            return SampledTokens(fast, None, want_logprobs)
         logits = logits.float()
         raw_logprobs = None
-        want_logprobs = [s.params.logprobs for s in seqs]
         if any(k is not None for k in want_logprobs):
             raw_logprobs = torch.log_softmax(logits, dim=-1)
-        logits = apply_penalties(logits, seqs)
-        suppress = [
-            (i, self.stop_token_ids(s))
-            for i, s in enumerate(seqs)
-            if s.num_output_tokens < s.params.min_tokens
-        ]
-        if suppress:
-            logits = logits.clone()
-            for i, ids in suppress:
-                logits[i, [t for t in ids if t < logits.shape[1]]] = -float("inf")
+        if any(map(has_penalties, seqs)):
+            logits = apply_penalties(logits, seqs, pending)
+        logits = self._suppress_stops(logits, seqs)
         greedy = [s.params.greedy for s in seqs]
         tokens = logits.argmax(dim=-1)
         if not all(greedy):
-            is_greedy = torch.tensor(greedy, device=logits.device)
+            is_greedy = to_device(greedy, torch.bool, logits.device)
             tokens = torch.where(is_greedy, tokens, self._sample(logits, seqs))
-        token_list = tokens.tolist()
-        logprobs: list[dict[str, Any] | None] = [None] * len(seqs)
+        logprobs = None
         if raw_logprobs is not None:
-            logprobs = self._logprobs(raw_logprobs, token_list, want_logprobs)
-        return SamplerOutput(token_list, logprobs)
+            max_k = max(k or 0 for k in want_logprobs)
+            chosen = raw_logprobs.gather(1, tokens.unsqueeze(1)).squeeze(1)
+            top_vals, top_ids = raw_logprobs.topk(max_k, dim=-1)
+            logprobs = (chosen, top_ids, top_vals)
+        return SampledTokens(tokens, logprobs, want_logprobs)
+
+    def _suppress_stops(self, logits: torch.Tensor, seqs: list[Sequence]) -> torch.Tensor:
+        """min_tokens: EOS and stop token ids get -inf until the row has produced enough tokens."""
+        vocab = logits.shape[1]
+        rows: list[int] = []
+        cols: list[int] = []
+        for i, s in enumerate(seqs):
+            if s.num_output_tokens < s.params.min_tokens:
+                ids = [t for t in self.stop_token_ids(s) if t < vocab]
+                rows += [i] * len(ids)
+                cols += ids
+        if not rows:
+            return logits
+        index = to_device([rows, cols], torch.int64, logits.device)
+        minus_inf = torch.full((), float("-inf"), dtype=logits.dtype, device=logits.device)
+        return logits.index_put((index[0], index[1]), minus_inf)
 
     def _sample(self, logits: torch.Tensor, seqs: list[Sequence]) -> torch.Tensor:
         params = [s.params for s in seqs]
         temps = [p.temperature if not p.greedy else 1.0 for p in params]
-        temps = torch.tensor(temps, device=logits.device)
-        logits = logits / temps.unsqueeze(1)
+        logits = logits / to_device(temps, logits.dtype, logits.device).unsqueeze(1)
         top_k = [p.top_k for p in params]
         top_p = [p.top_p for p in params]
         if any(top_k) or any(p < 1.0 for p in top_p):
@@ -132,19 +221,3 @@ class Sampler:
             if s.generator is not None and not s.params.greedy:
                 noise[i] = torch.empty_like(probs[i]).exponential_(generator=s.generator)
         return (probs / noise).argmax(dim=-1)
-
-    @staticmethod
-    def _logprobs(raw: torch.Tensor, tokens: list[int], ks: list[int | None]) -> list[dict[str, Any] | None]:
-        max_k = max(k or 0 for k in ks)
-        rows = torch.arange(raw.shape[0], device=raw.device)
-        chosen = raw[rows, torch.tensor(tokens, device=raw.device)].tolist()
-        top_vals, top_ids = raw.topk(max_k, dim=-1) if max_k else (raw[:, :0], raw[:, :0].long())
-        top_vals, top_ids = top_vals.tolist(), top_ids.tolist()
-        out: list[dict[str, Any] | None] = []
-        for i, k in enumerate(ks):
-            if k is None:
-                out.append(None)
-                continue
-            top = list(zip(top_ids[i][:k], top_vals[i][:k], strict=True))
-            out.append({"token_id": tokens[i], "logprob": chosen[i], "top": top})
-        return out

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from engine.errors import InvalidParam
+
+if TYPE_CHECKING:
+    from engine.logits_process import LogitsProcessor
 
 GREEDY_EPS = 1e-5
 MAX_N = 128
 MAX_LOGPROBS = 20
+MAX_CACHE_SALT = 256
 
 
 @dataclass(slots=True)
@@ -30,6 +36,12 @@ class SamplingParams:
     logprobs: int | None = None
     include_stop_str_in_output: bool = False
     skip_special_tokens: bool = True
+    cache_salt: str | None = None  # prefix-cache isolation: only requests with the same salt share blocks
+    detokenize: bool = True  # False: token ids only (no text, no stop strings)
+    # one engine/logits_process.py LogitsProcessor per sequence (grammar-constrained decoding)
+    logits_processor_factory: Callable[[], LogitsProcessor] | None = field(
+        default=None, compare=False, repr=False
+    )
     stop_strs: list[str] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -73,10 +85,16 @@ class SamplingParams:
             raise InvalidParam("logprobs", f"must be in [0, {MAX_LOGPROBS}], got {self.logprobs}")
         if any(not s for s in self.stop_strs):
             raise InvalidParam("stop", "stop strings must be non-empty")
+        if self.stop_strs and not self.detokenize:
+            raise InvalidParam("stop", "stop strings need detokenize")
         if any(t < 0 for t in self.stop_token_ids):
             raise InvalidParam("stop_token_ids", "token ids must be non-negative")
         if self.seed is not None and not 0 <= self.seed < 2**63:
             raise InvalidParam("seed", "must be in [0, 2**63)")
+        if self.cache_salt is not None and not 0 < len(self.cache_salt) <= MAX_CACHE_SALT:
+            raise InvalidParam(
+                "cache_salt", f"must be a non-empty string of at most {MAX_CACHE_SALT} characters"
+            )
 
     def for_child(self, index: int) -> SamplingParams:
         """The params of the index-th of n parallel samples (vLLM: seed + index)."""

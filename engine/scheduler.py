@@ -1,4 +1,7 @@
-"""Continuous batching, vLLM V1 style: one token budget per step, running sequences first, then waiting."""
+"""Continuous batching, vLLM V1 style: one token budget per step, running sequences first, then waiting.
+
+A sequence's last sampled token may still be in flight (engine/engine_core.py): it counts in num_tokens,
+so the sequence is scheduled for its next decode step before that token's value is known."""
 
 from __future__ import annotations
 
@@ -43,6 +46,9 @@ class Scheduler:
         while i < len(self.running) and budget > 0:
             seq = self.running[i]
             num_new = min(seq.num_tokens - seq.num_computed_tokens, budget)
+            if seq.waits_for_its_token or num_new <= 0:
+                i += 1  # skipped this step; the others keep going
+                continue
             while not bm.allocate_slots(seq, num_new):
                 victim = self.running.pop()
                 self._preempt(victim)
@@ -58,6 +64,8 @@ class Scheduler:
             return out
         while self.waiting and budget > 0 and len(self.running) < self.max_num_seqs:
             seq = self.waiting[0]
+            if seq.num_inflight:
+                break  # preempted while its last token was in flight: recomputed once that token is known
             computed = bm.get_computed_blocks(seq) if not seq.block_table else []
             num_new = min(seq.num_tokens - seq.num_computed_tokens - len(computed) * bm.block_size, budget)
             if not bm.allocate_slots(seq, num_new, computed):

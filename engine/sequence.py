@@ -1,4 +1,6 @@
-"""A sequence (one sample of a request) and the request that fans out into n of them."""
+"""A sequence (one sample of a request) and the request that fans out into n of them: what the engine
+core tracks (token ids, KV blocks, tokens in flight). Text, stop strings and streaming offsets live in
+the output processor (engine/output_processor.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from engine.sampling_params import SamplingParams
 class SequenceStatus(Enum):
     WAITING = auto()
     RUNNING = auto()
-    FINISHED = auto()
+    FINISHED = auto()  # out of the scheduler, blocks freed (its last token may still be in flight)
 
 
 _seq_ids = count()
@@ -26,38 +28,35 @@ _seq_ids = count()
 class Sequence:
     request_id: str
     index: int
-    token_ids: list[int]
+    token_ids: list[int]  # prompt + the output tokens that reached the host
     params: SamplingParams
     num_prompt_tokens: int = 0
     seq_id: int = field(default_factory=lambda: next(_seq_ids))
     status: SequenceStatus = SequenceStatus.WAITING
+    num_inflight: int = 0  # sampled tokens still on the device (the async loop's placeholders)
     num_computed_tokens: int = 0
     num_cached_tokens: int = 0
     block_table: list[int] = field(default_factory=list)
     block_hashes: list[bytes] = field(default_factory=list)
     num_hashed_blocks: int = 0
     generator: torch.Generator | None = None
-    detokenizer: Any = None
-    text: str = ""
-    logprobs: list[dict[str, Any]] | None = None
-    finish_reason: str | None = None
+    logits_processor: Any = None  # engine/logits_process.py's LogitsProcessor, one per sequence
+    metrics: RequestMetrics | None = None  # the request's (shared by its n sequences)
+    finish_reason: str | None = None  # set once: later tokens in flight are discarded
     stop_reason: int | str | None = None
-    num_emitted_tokens: int = 0
-    num_emitted_chars: int = 0
 
     def __post_init__(self) -> None:
         if not self.num_prompt_tokens:
             self.num_prompt_tokens = len(self.token_ids)
-        if self.params.logprobs is not None and self.logprobs is None:
-            self.logprobs = []
 
     @property
     def num_tokens(self) -> int:
-        return len(self.token_ids)
+        """Tokens the scheduler counts: known ones plus those in flight."""
+        return len(self.token_ids) + self.num_inflight
 
     @property
     def num_output_tokens(self) -> int:
-        return len(self.token_ids) - self.num_prompt_tokens
+        return self.num_tokens - self.num_prompt_tokens
 
     @property
     def output_token_ids(self) -> list[int]:
@@ -66,6 +65,12 @@ class Sequence:
     @property
     def is_finished(self) -> bool:
         return self.status is SequenceStatus.FINISHED
+
+    @property
+    def waits_for_its_token(self) -> bool:
+        """A sequence with a logits processor is decoded synchronously: never scheduled while its
+        previous token is in flight (the processor must accept it before filling the next mask)."""
+        return self.num_inflight > 0 and self.logits_processor is not None
 
 
 @dataclass(slots=True, eq=False)
@@ -78,4 +83,4 @@ class Request:
 
     @property
     def finished(self) -> bool:
-        return all(s.is_finished for s in self.seqs)
+        return all(s.finish_reason is not None for s in self.seqs)

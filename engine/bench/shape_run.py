@@ -136,14 +136,14 @@ def run_shape(args: argparse.Namespace) -> dict[str, Any]:
             quantize_model_(loaded.model)  # online, as `--quantization fp8` does for a bf16 checkpoint
     else:
         loaded = shape_loader(args.shape, dtype, args.seed)
-    llm = LLM(args.shape, loaded=loaded, device=str(device), **engine_options(args))
+    overlap = None if not args.no_overlap else False  # None: a step in flight on CUDA
+    llm = LLM(args.shape, loaded=loaded, device=str(device), async_scheduling=overlap, **engine_options(args))
     lens = parse_range(args.input_len), parse_range(args.output_len)
     workload = random_workload(args.num_prompts, *lens, llm.spec.vocab_size, args.seed)
     if on_gpu:
         torch.cuda.reset_peak_memory_stats(device)
-    overlap = not args.no_overlap
-    ours = run_engine(llm, workload, args.temperature, detokenize=False, overlap=overlap)  # token ids in/out
-    ours["overlap"] = overlap
+    ours = run_engine(llm, workload, args.temperature, detokenize=False)  # token ids in/out
+    ours["overlap"] = llm.core.async_scheduling
     graphs = llm.model_runner.graphs
     ours["cuda_graphs"] = graphs is not None
     ours["incremental_detokenization"] = False

@@ -14,7 +14,7 @@ import platform
 import random
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -88,29 +88,17 @@ def sampling_params(workload: Workload, temperature: float) -> list[Any]:
 def generate_token_ids(llm: Any, prompts: list[list[int]], params: list[Any]) -> list[Any]:
     """`LLM.generate` for token-id prompts whose text nobody reads: the same requests and steps, without
     incremental detokenization (vLLM's detokenize=False; nano-vllm decodes once at the end)."""
-    ids = [f"bench-{i}" for i in range(len(prompts))]
-    for request_id, prompt, p in zip(ids, prompts, params, strict=True):
-        for seq in llm.add_request(request_id, prompt, p).seqs:
-            seq.detokenizer = None
-    results = {}
-    while llm.has_unfinished():
-        for out in llm.step(stream=False):
-            results[out.request_id] = out
-    return [results[i] for i in ids]
+    return llm.generate(prompts, [replace(p, detokenize=False) for p in params], use_tqdm=False)
 
 
 def run_engine(
-    llm: Any, workload: Workload, temperature: float = 0.0, detokenize: bool = True, overlap: bool = False
+    llm: Any, workload: Workload, temperature: float = 0.0, detokenize: bool = True
 ) -> dict[str, Any]:
-    """overlap: the host works while the GPU runs the previous step (engine/overlap.py; token ids only)."""
-    from engine.overlap import generate_overlapped
-
+    """The engine's one loop (a step in flight on CUDA; see engine/engine_core.py)."""
     warm_up(llm, workload)
     params = sampling_params(workload, temperature)
     start = time.perf_counter()
-    if overlap:
-        outs = generate_overlapped(llm, workload.prompts, params)
-    elif detokenize:
+    if detokenize:
         outs = llm.generate(workload.prompts, params, use_tqdm=False)
     else:
         outs = generate_token_ids(llm, workload.prompts, params)
@@ -220,7 +208,7 @@ def parser() -> argparse.ArgumentParser:
                    help="--shape: run only the first N HF batches (a labelled subset; default all)")
     p.add_argument("--profile", action="store_true", help="--shape: torch.profiler breakdown of a few steps")
     p.add_argument("--no-overlap", action="store_true",
-                   help="--shape: the plain step loop (host and GPU take turns) instead of engine/overlap.py")
+                   help="--shape: no step in flight (host and GPU take turns; engine/engine_core.py)")
     p.add_argument("--quantization", "-q", choices=["fp8"], default=None,
                    help="fp8: FP8 weights (per-channel) and activations (per token)")
     p.add_argument("--kv-cache-dtype", choices=["auto", "fp8", "fp8_e4m3"], default="auto")

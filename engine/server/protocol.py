@@ -6,7 +6,8 @@ Unknown fields: OpenAI fields that ask for nothing we do not implement are ignor
 naming the field (a typo must not silently change what the client gets). vLLM's sampling
 extensions (top_k, min_p, repetition_penalty, stop_token_ids, ignore_eos, min_tokens,
 include_stop_str_in_output, skip_special_tokens) are accepted as top-level fields, as the
-OpenAI SDK's `extra_body` sends them.
+OpenAI SDK's `extra_body` sends them, and so is vLLM's `cache_salt` (requests share prefix-cache
+blocks only with requests of the same salt; the proxy sets one per domain).
 """
 
 from __future__ import annotations
@@ -202,6 +203,7 @@ def _sampling(f: Fields, vocab_size: int, max_tokens: int | None, logprobs: int 
         logprobs=logprobs,
         include_stop_str_in_output=f.bool("include_stop_str_in_output", d.include_stop_str_in_output),
         skip_special_tokens=f.bool("skip_special_tokens", d.skip_special_tokens),
+        cache_salt=f.str("cache_salt"),
     )
     try:
         params.validate()

@@ -20,19 +20,28 @@ PROMPTS = ["Hello, world!", "The quick brown fox", "Paged attention stores keys"
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
+Tiny = tuple[Path, LoadedModel, bool]
+
+
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, LoadedModel]:
+def model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, LoadedModel]:
     path = build_tiny_model("qwen2", tmp_path_factory.mktemp("qwen2"))
     return path, load_model(model_path=path, dtype="float32", device="cpu")
+
+
+@pytest.fixture(params=[False, True], ids=["sync", "step-in-flight"])
+def tiny(model: tuple[Path, LoadedModel], request: pytest.FixtureRequest) -> Tiny:
+    """The model, and whether the engine keeps a step in flight (forced on CPU)."""
+    return model[0], model[1], request.param
 
 
 def config(path: Path, **kw: object) -> EngineConfig:
     return EngineConfig(model=str(path), num_kv_blocks=64, block_size=4, **kw)
 
 
-def run(tiny: tuple[Path, LoadedModel], body: Callable[[AsyncEngine], Awaitable[None]], **kw: object) -> None:
+def run(tiny: Tiny, body: Callable[[AsyncEngine], Awaitable[None]], **kw: object) -> None:
     async def main() -> None:
-        engine = AsyncEngine(config(tiny[0], **kw), loaded=tiny[1])
+        engine = AsyncEngine(config(tiny[0], **kw), loaded=tiny[1], async_scheduling=tiny[2])
         await engine.start()
         try:
             await body(engine)
@@ -48,7 +57,7 @@ async def collect(
     return [out async for out in engine.generate(request_id, prompt, params)]
 
 
-def test_streamed_deltas_concatenate_to_the_offline_result(tiny: tuple[Path, LoadedModel]) -> None:
+def test_streamed_deltas_concatenate_to_the_offline_result(tiny: Tiny) -> None:
     greedy = SamplingParams(temperature=0, max_tokens=24, ignore_eos=True)
     llm = LLM(str(tiny[0]), loaded=tiny[1], num_kv_blocks=64, block_size=4)
     expected = llm.generate(PROMPTS, greedy, use_tqdm=False)
@@ -78,7 +87,7 @@ def test_streamed_deltas_concatenate_to_the_offline_result(tiny: tuple[Path, Loa
     run(tiny, body)
 
 
-def test_abort_mid_stream_frees_every_block(tiny: tuple[Path, LoadedModel]) -> None:
+def test_abort_mid_stream_frees_every_block(tiny: Tiny) -> None:
     params = SamplingParams(temperature=0, max_tokens=200, ignore_eos=True)
 
     async def body(engine: AsyncEngine) -> None:
@@ -99,7 +108,7 @@ def test_abort_mid_stream_frees_every_block(tiny: tuple[Path, LoadedModel]) -> N
     run(tiny, body)
 
 
-def test_abort_returns_after_the_blocks_are_free(tiny: tuple[Path, LoadedModel]) -> None:
+def test_abort_returns_after_the_blocks_are_free(tiny: Tiny) -> None:
     params = SamplingParams(temperature=0, max_tokens=200, ignore_eos=True)
 
     async def body(engine: AsyncEngine) -> None:
@@ -115,7 +124,7 @@ def test_abort_returns_after_the_blocks_are_free(tiny: tuple[Path, LoadedModel])
     run(tiny, body)
 
 
-def test_a_client_that_stops_reading_gets_its_request_aborted(tiny: tuple[Path, LoadedModel]) -> None:
+def test_a_client_that_stops_reading_gets_its_request_aborted(tiny: Tiny) -> None:
     params = SamplingParams(temperature=0, max_tokens=200, ignore_eos=True)
 
     async def body(engine: AsyncEngine) -> None:
@@ -129,7 +138,7 @@ def test_a_client_that_stops_reading_gets_its_request_aborted(tiny: tuple[Path, 
     run(tiny, body)
 
 
-def test_bad_requests_fail_before_scheduling(tiny: tuple[Path, LoadedModel]) -> None:
+def test_bad_requests_fail_before_scheduling(tiny: Tiny) -> None:
     async def body(engine: AsyncEngine) -> None:
         with pytest.raises(ContextLengthExceeded):
             await collect(engine, "x", "hi " * 300, SamplingParams(max_tokens=4))
@@ -143,7 +152,7 @@ def test_bad_requests_fail_before_scheduling(tiny: tuple[Path, LoadedModel]) -> 
     run(tiny, body, max_model_len=128)
 
 
-def test_a_crashed_step_loop_marks_the_engine_dead(tiny: tuple[Path, LoadedModel]) -> None:
+def test_a_crashed_step_loop_marks_the_engine_dead(tiny: Tiny) -> None:
     async def body(engine: AsyncEngine) -> None:
         outs = [out async for out in engine.generate("ok", PROMPTS[0], SamplingParams(max_tokens=2))]
         assert outs[-1].finished
@@ -158,9 +167,9 @@ def test_a_crashed_step_loop_marks_the_engine_dead(tiny: tuple[Path, LoadedModel
     run(tiny, body)
 
 
-def test_shutdown_ends_pending_streams(tiny: tuple[Path, LoadedModel]) -> None:
+def test_shutdown_ends_pending_streams(tiny: Tiny) -> None:
     async def main() -> None:
-        engine = AsyncEngine(config(tiny[0]), loaded=tiny[1])
+        engine = AsyncEngine(config(tiny[0]), loaded=tiny[1], async_scheduling=tiny[2])
         await engine.start()
         stream = engine.generate("s", PROMPTS[0], SamplingParams(max_tokens=200, ignore_eos=True))
         await anext(stream)
@@ -172,7 +181,7 @@ def test_shutdown_ends_pending_streams(tiny: tuple[Path, LoadedModel]) -> None:
     asyncio.run(main())
 
 
-def test_n_children_stream_by_index(tiny: tuple[Path, LoadedModel]) -> None:
+def test_n_children_stream_by_index(tiny: Tiny) -> None:
     params = SamplingParams(n=3, temperature=1.0, seed=11, max_tokens=6, ignore_eos=True)
     llm = LLM(str(tiny[0]), loaded=tiny[1], num_kv_blocks=64, block_size=4)
     expected = llm.generate(PROMPTS[1], params, use_tqdm=False)[0].outputs

@@ -35,6 +35,7 @@ def run_condition(
     prompts: list[list[int]],
     max_tokens: int,
     block_size: int,
+    async_scheduling: bool | None = None,
 ) -> tuple[list[list[int]], LLM]:
     longest = max(len(p) for p in prompts) + max_tokens
     config = {
@@ -43,7 +44,7 @@ def run_condition(
         "preemption": dict(num_kv_blocks=-(-longest // block_size) + 2),
         "prefix": dict(num_kv_blocks=256),
     }[condition]
-    llm = LLM(str(path), loaded=loaded, block_size=block_size, **config)
+    llm = LLM(str(path), loaded=loaded, block_size=block_size, async_scheduling=async_scheduling, **config)
     params = SamplingParams(temperature=0, max_tokens=max_tokens, ignore_eos=True)
     outs = llm.generate(prompts, params, use_tqdm=False)
     assert llm.block_manager.num_free_blocks == llm.block_manager.num_blocks
@@ -77,10 +78,13 @@ def tiny(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     return dict(path=path, loaded=loaded, hf=hf, varied=varied, shared=shared, refs=refs)
 
 
+@pytest.mark.parametrize("overlapped", [False, True], ids=["sync", "step-in-flight"])
 @pytest.mark.parametrize("condition", CONDITIONS)
-def test_tiny_greedy_matches_transformers(tiny: dict, condition: str) -> None:
+def test_tiny_greedy_matches_transformers(tiny: dict, condition: str, overlapped: bool) -> None:
+    """overlapped: the loop keeps a step in flight (as on CUDA), forced on CPU."""
     kind = "shared" if condition == "prefix" else "varied"
-    got, _ = run_condition(tiny["path"], tiny["loaded"], condition, tiny[kind], MAX_TOKENS, block_size=4)
+    path, loaded = tiny["path"], tiny["loaded"]
+    got, _ = run_condition(path, loaded, condition, tiny[kind], MAX_TOKENS, 4, async_scheduling=overlapped)
     assert got == tiny["refs"][kind]
 
 

@@ -49,7 +49,9 @@ class RunningServer:
 def start_server(
     model_path: Path, server_config: ServerConfig, uds: str | None = None, **engine_fields: Any
 ) -> tuple[RunningServer, Callable[[], None]]:
-    engine = AsyncEngine(EngineConfig(model=str(model_path), served_model_name=MODEL, **engine_fields))
+    async_scheduling = engine_fields.pop("async_scheduling", None)  # True: a step in flight even on CPU
+    config = EngineConfig(model=str(model_path), served_model_name=MODEL, **engine_fields)
+    engine = AsyncEngine(config, async_scheduling=async_scheduling)
     app = create_app(engine, server_config)
     runner = make_runner(app, server_config)
     loop = asyncio.new_event_loop()

@@ -111,16 +111,100 @@ def test_sampled_and_seeded_requests_on_gpu(family: dict) -> None:
 
 
 @pytest.mark.parametrize("temperature", [0.0, 0.8])
-def test_overlapped_loop_on_gpu(family: dict, temperature: float) -> None:
-    """engine/overlap.py on the GPU (device-side input ids, fused sampler, graphs): greedy equals HF;
-    sampled runs produce every token."""
-    from engine.overlap import generate_overlapped
-
+def test_async_loop_on_gpu(family: dict, temperature: float) -> None:
+    """The one loop with a step in flight (on by default on CUDA: device-side input ids, fused sampler,
+    graphs): greedy equals HF; sampled runs produce every token."""
     llm = LLM(str(family["path"]), device="cuda", dtype="float32", max_num_seqs=16, num_kv_blocks=64)
+    assert llm.core.async_scheduling
     params = [SamplingParams(temperature=temperature, max_tokens=MAX_TOKENS, ignore_eos=True)] * 5
-    outs = generate_overlapped(llm, family["prompts"], params)
+    outs = llm.generate(family["prompts"], params, use_tqdm=False)
     tokens = [o.outputs[0].token_ids for o in outs]
     if temperature == 0.0:
         assert tokens == family["refs"]
     assert all(len(t) == MAX_TOKENS and min(t) >= 0 for t in tokens)
     assert llm.block_manager.num_free_blocks == llm.block_manager.num_blocks
+
+
+def test_async_loop_matches_the_synchronous_loop_on_gpu(family: dict) -> None:
+    """Every kind of request (stop strings found a step late, stop ids, min_tokens, n > 1 with seeds,
+    logprobs, penalties), under preemption and chunked prefill: the same outputs with and without a
+    step in flight; no block left allocated."""
+    greedy = SamplingParams(temperature=0, max_tokens=MAX_TOKENS, ignore_eos=True)
+    ref = LLM(str(family["path"]), device="cuda", dtype="float32", num_kv_blocks=64)
+    base = ref.generate(family["prompts"], greedy, use_tqdm=False)
+    ids = [o.outputs[0].token_ids for o in base]
+    stop_text = next(o.outputs[0].text for o in base if len(o.outputs[0].text) > 6)
+    params = [
+        SamplingParams(temperature=0, max_tokens=MAX_TOKENS, stop=[stop_text[3:6]], ignore_eos=True),
+        SamplingParams(temperature=0, max_tokens=MAX_TOKENS, stop_token_ids=[ids[1][4]], ignore_eos=True),
+        SamplingParams(n=3, temperature=0.9, seed=3, max_tokens=MAX_TOKENS, logprobs=2, ignore_eos=True),
+        SamplingParams(temperature=0.7, seed=8, max_tokens=MAX_TOKENS, repetition_penalty=1.4,
+                       frequency_penalty=0.3, ignore_eos=True),
+        SamplingParams(temperature=0, max_tokens=MAX_TOKENS, min_tokens=4, stop_token_ids=[ids[4][0]]),
+    ]
+    results = {}
+    for overlapped in (False, True):
+        llm = LLM(str(family["path"]), device="cuda", dtype="float32", num_kv_blocks=9,
+                  max_num_batched_tokens=24, async_scheduling=overlapped)
+        outs = llm.generate(family["prompts"], params, use_tqdm=False)
+        results[overlapped] = [[(c.token_ids, c.text, c.finish_reason) for c in o.outputs] for o in outs]
+        assert llm.block_manager.num_free_blocks == llm.block_manager.num_blocks
+        assert llm.stats().num_preemptions > 0
+    assert results[True] == results[False]
+
+
+def test_abort_with_a_step_in_flight_on_gpu(family: dict) -> None:
+    llm = LLM(str(family["path"]), device="cuda", dtype="float32", num_kv_blocks=64)
+    params = SamplingParams(temperature=0, max_tokens=MAX_TOKENS, ignore_eos=True)
+    llm.add_request("gone", family["prompts"][0], params)
+    llm.add_request("kept", family["prompts"][1], params)
+    tokens: list[int] = []
+    for _ in range(3):
+        tokens += [t for out in llm.step() if out.request_id == "kept" for t in out.outputs[0].token_ids]
+    assert llm.core.inflight is not None
+    llm.abort_request("gone")
+    assert not llm.requests["kept"].seqs[0].is_finished
+    while llm.has_unfinished():
+        for out in llm.step():
+            assert out.request_id == "kept"  # the aborted request's token in flight is dropped
+            tokens += out.outputs[0].token_ids
+    assert tokens == family["refs"][1]
+    assert llm.block_manager.num_free_blocks == llm.block_manager.num_blocks
+
+
+def test_async_engine_streams_on_gpu(family: dict) -> None:
+    """The server's path (AsyncEngine: core thread with a step in flight, output processor on the event
+    loop): streamed deltas, stop strings included, equal the offline outputs; every block comes back."""
+    import asyncio
+
+    from engine import AsyncEngine, EngineConfig
+
+    llm = LLM(str(family["path"]), device="cuda", dtype="float32", num_kv_blocks=64)
+    greedy = SamplingParams(temperature=0, max_tokens=MAX_TOKENS, ignore_eos=True)
+    text = llm.generate(family["prompts"][2], greedy, use_tqdm=False)[0].outputs[0].text
+    params = [greedy] * 4 + [SamplingParams(temperature=0, max_tokens=MAX_TOKENS, stop=[text[4:7]])]
+    prompts = [*family["prompts"][:4], family["prompts"][2]]
+    expected = llm.generate(prompts, params, use_tqdm=False)
+
+    async def main() -> list[list]:
+        config = EngineConfig(model=str(family["path"]), device="cuda", dtype="float32", num_kv_blocks=64)
+        engine = AsyncEngine(config)
+        await engine.start()
+        try:
+            assert engine.engine.async_scheduling
+
+            async def collect(i: int, prompt: list[int], p: SamplingParams) -> list:
+                return [out async for out in engine.generate(f"r{i}", prompt, p)]
+
+            pairs = enumerate(zip(prompts, params, strict=True))
+            streams = await asyncio.gather(*(collect(i, q, p) for i, (q, p) in pairs))
+            stats = engine.stats()
+            assert stats.free_blocks == stats.total_blocks and stats.num_running == 0
+            return streams
+        finally:
+            await engine.shutdown()
+
+    for outs, want in zip(asyncio.run(main()), expected, strict=True):
+        assert [t for o in outs for t in o.outputs[0].token_ids] == want.outputs[0].token_ids
+        assert "".join(o.outputs[0].text for o in outs) == want.outputs[0].text
+        assert outs[-1].finished and outs[-1].outputs[0].finish_reason == want.outputs[0].finish_reason

@@ -1,0 +1,231 @@
+"""`EngineCore`: requests as token ids through the engine's one step loop (vLLM V1's async scheduling).
+
+Each `step()` schedules and launches step N+1 before it reads step N's sampled tokens, so the host
+prepares the next step while the GPU runs the previous one:
+- When a step is launched, each sequence it samples gets a token in flight (`num_inflight`): it counts
+  in the sequence's length, so the scheduler hands it its next decode step at once, whose input id is
+  read on the device from this step's samples (ModelRunner.prepare). Blocks holding a token in flight are
+  not hashed for the prefix cache until the token is known.
+- A sequence that reaches max_tokens or the context with the launched token leaves the scheduler at
+  launch (no step is wasted on it); its blocks may go to the next step, which the GPU runs after this one.
+- Then step N's tokens reach the host (one wait, for a copy queued right after N's sampler) and stop on
+  EOS, stop token ids or a logits processor's end. A sequence that stopped (or was aborted, or stopped by a
+  stop string the output processor found) discards the token it still has in flight.
+Only token ids move here: text, stop strings and streaming offsets are the output processor's
+(engine/output_processor.py). Without CUDA (nothing runs asynchronously) and with tensor parallelism
+each step's tokens are read right after its launch: the same loop, no placeholders left between steps.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from engine.block_manager import BlockManager
+from engine.config import EngineConfig
+from engine.distributed.workers import ModelLoader, start_workers
+from engine.errors import ContextLengthExceeded, InvalidParam
+from engine.loader import LoadedModel
+from engine.model_runner import ModelRunner, StepRun
+from engine.outputs import EngineStats, RequestMetrics, TokenOutput
+from engine.sampling_params import SamplingParams
+from engine.scheduler import Scheduler, SchedulerOutput
+from engine.sequence import Request, Sequence
+
+
+class EngineCore:
+    def __init__(
+        self,
+        config: EngineConfig,
+        loaded: LoadedModel | ModelLoader | None = None,
+        async_scheduling: bool | None = None,
+    ) -> None:
+        """loaded: an already loaded model to serve (shared between engines in tests and benchmarks), or a
+        picklable `loader(config) -> LoadedModel` that every tensor-parallel rank calls (random weights).
+        async_scheduling: keep one step in flight (default: on CUDA without tensor parallelism)."""
+        self.config = config
+        self.workers = start_workers(config, loaded)  # tensor-parallel ranks 1..N-1, or None
+        try:
+            if callable(loaded):
+                loaded = loaded(config)
+            self.model_runner = ModelRunner(config, loaded)
+        except BaseException:
+            self.shutdown()
+            raise
+        self.spec = self.model_runner.spec
+        self.tokenizer = self.model_runner.tokenizer
+        self.max_model_len = config.max_model_len = self.model_runner.max_model_len
+        self.eos_token_ids = list(self.spec.eos_token_ids)
+        self.block_manager = BlockManager(
+            self.model_runner.num_blocks, config.block_size, config.enable_prefix_caching
+        )
+        self.scheduler = Scheduler(self.block_manager, config.max_num_seqs, config.max_num_batched_tokens)
+        if async_scheduling is None:
+            async_scheduling = self.model_runner.device.type == "cuda"
+        self.async_scheduling = async_scheduling and self.model_runner.tp_size == 1
+        self.inflight: StepRun | None = None
+        self.requests: dict[str, Request] = {}
+        self.prompt_tokens = 0
+
+    def encode(self, prompt: str | list[int], add_special_tokens: bool = True) -> list[int]:
+        if isinstance(prompt, str):
+            return list(self.tokenizer.encode(prompt, add_special_tokens=add_special_tokens))
+        return list(prompt)
+
+    def check_request(self, prompt_token_ids: list[int], params: SamplingParams) -> int:
+        """Validate before scheduling; returns the resolved max_tokens."""
+        params.validate()
+        n = len(prompt_token_ids)
+        if n == 0:
+            raise InvalidParam("prompt", "the prompt is empty")
+        if min(prompt_token_ids) < 0 or max(prompt_token_ids) >= self.spec.vocab_size:
+            raise InvalidParam("prompt", f"token ids must be in [0, {self.spec.vocab_size})")
+        max_tokens = params.max_tokens if params.max_tokens is not None else self.max_model_len - n
+        if n + max(max_tokens, 1) > self.max_model_len:
+            raise ContextLengthExceeded(n, max_tokens, self.max_model_len)
+        return max_tokens
+
+    def add(
+        self, request_id: str, prompt_ids: list[int], params: SamplingParams, metrics: RequestMetrics
+    ) -> Request:
+        """Queue a request's n sequences (each with its own generator and logits processor)."""
+        if request_id in self.requests:
+            raise InvalidParam("request_id", f"request {request_id!r} is already running")
+        max_tokens = self.check_request(prompt_ids, params)
+        seqs = []
+        for i in range(params.n):
+            p = params.for_child(i)
+            p.max_tokens = max_tokens
+            seq = Sequence(request_id, i, list(prompt_ids), p, metrics=metrics)
+            if p.seed is not None:
+                seq.generator = torch.Generator(device=self.model_runner.device).manual_seed(p.seed)
+            if p.logits_processor_factory is not None:
+                seq.logits_processor = p.logits_processor_factory()
+            seqs.append(seq)
+        req = Request(request_id, list(prompt_ids), params, seqs, metrics)
+        self.requests[request_id] = req
+        for seq in seqs:
+            self.scheduler.add(seq)
+        self.prompt_tokens += len(prompt_ids)
+        return req
+
+    def abort(self, request_id: str) -> bool:
+        """Stop a request and free its blocks now (tokens still in flight are discarded)."""
+        req = self.requests.pop(request_id, None)
+        if req is None:
+            return False
+        for seq in req.seqs:
+            if seq.finish_reason is None:
+                self._finish(seq, "abort", None)
+        return True
+
+    def finish_stopped(self, stopped: list[tuple[str, int]]) -> None:
+        """(request id, sequence index) pairs the output processor stopped on a stop string."""
+        for request_id, index in stopped:
+            req = self.requests.get(request_id)
+            if req is None or req.seqs[index].finish_reason is not None:
+                continue
+            self._finish(req.seqs[index], "stop", None)
+            if req.finished:
+                del self.requests[request_id]
+
+    def shutdown(self) -> None:
+        """Stop the tensor-parallel workers, if any (idempotent); no step runs afterwards."""
+        if self.workers is not None:
+            self.workers.shutdown()
+
+    def has_unfinished(self) -> bool:
+        return self.scheduler.has_unfinished() or self.inflight is not None
+
+    def step(self) -> list[TokenOutput]:
+        """Launch the next step, then collect the one before it (or, without async scheduling, this one)."""
+        launched = None
+        if self.scheduler.has_unfinished():
+            sched = self.scheduler.schedule()
+            if sched.seqs:
+                launched = self._launch(sched)
+        if not self.async_scheduling:
+            return self._collect(launched) if launched is not None else []
+        previous, self.inflight = self.inflight, launched
+        return self._collect(previous) if previous is not None else []
+
+    def _launch(self, sched: SchedulerOutput) -> StepRun | None:
+        if self.workers is not None:
+            self.workers.check_alive()
+        now = time.monotonic()
+        for seq in sched.seqs:
+            if seq.metrics is not None and seq.metrics.first_scheduled_time is None:
+                seq.metrics.first_scheduled_time = now
+        run = self.model_runner.launch(sched, self.inflight)
+        self.scheduler.update_after_step(sched)
+        if run is None:
+            return None
+        limit = self.max_model_len
+        for seq in run.seqs:
+            seq.num_inflight += 1
+            if seq.num_output_tokens >= seq.params.max_tokens or seq.num_tokens >= limit:
+                self.scheduler.finish(seq)  # its last token is in flight: out of the scheduler now
+        return run
+
+    def _collect(self, run: StepRun) -> list[TokenOutput]:
+        tokens, logprobs = run.result()
+        outputs = []
+        for seq, token_id, entry in zip(run.seqs, tokens, logprobs, strict=True):
+            seq.num_inflight -= 1
+            if seq.finish_reason is not None:
+                continue  # stopped or aborted after this token was launched
+            seq.token_ids.append(token_id)
+            reason, stop_reason = self._check_stop(seq, token_id)
+            if reason is not None:
+                self._finish(seq, reason, stop_reason)
+            outputs.append(
+                TokenOutput(
+                    seq.request_id, seq.index, token_id, entry, reason, stop_reason, seq.num_cached_tokens
+                )
+            )
+            if reason is not None:
+                req = self.requests.get(seq.request_id)
+                if req is not None and req.finished:
+                    del self.requests[seq.request_id]
+        return outputs
+
+    def _check_stop(self, seq: Sequence, token_id: int) -> tuple[str | None, int | str | None]:
+        """vLLM's order: a logits processor's end, then (past min_tokens) EOS and stop ids, then length."""
+        p = seq.params
+        processor = seq.logits_processor
+        if processor is not None:
+            if not processor.accept(token_id):
+                return "abort", None  # a token its own mask forbade (e.g. min_tokens held EOS back)
+            if processor.is_terminated():
+                return "stop", None
+        num_output = len(seq.token_ids) - seq.num_prompt_tokens
+        if num_output >= p.min_tokens:
+            if not p.ignore_eos and token_id in self.eos_token_ids:
+                return "stop", None
+            if token_id in p.stop_token_ids:  # type: ignore[operator]
+                return "stop", token_id
+        if num_output >= p.max_tokens or len(seq.token_ids) >= self.max_model_len:  # type: ignore[operator]
+            return "length", None
+        return None, None
+
+    def _finish(self, seq: Sequence, reason: str, stop_reason: int | str | None) -> None:
+        seq.finish_reason, seq.stop_reason = reason, stop_reason
+        self.scheduler.finish(seq)
+
+    def stats(self) -> EngineStats:
+        """The core's gauges and counters; generation tokens and finished requests are the output
+        processor's (it alone knows which tokens were kept)."""
+        bm = self.block_manager
+        return EngineStats(
+            num_running=len(self.scheduler.running),
+            num_waiting=len(self.scheduler.waiting),
+            kv_cache_usage=bm.usage(),
+            total_blocks=bm.num_blocks,
+            free_blocks=bm.num_free_blocks,
+            prompt_tokens=self.prompt_tokens,
+            generation_tokens=0,
+            num_preemptions=self.scheduler.num_preemptions,
+            prefix_cache_queries=bm.prefix_cache_queries,
+            prefix_cache_hits=bm.prefix_cache_hits,
+        )
