@@ -9,7 +9,7 @@ Targets: a running engine (--base-url), an engine it starts (--model MODEL --eng
 in front of one (--proxy-url with --api-key; TLS verified with --proxy-cacert or by attestation with
 --proxy-attest), or a proxy it starts in front of its engine (--start-proxy, default guardrail policy).
 With an engine and a proxy it runs both, one after the other, and prints proxy/direct ratios.
---compare-offline first runs `bench throughput`'s offline engine on the same requests in this process,
+--compare-offline first runs `bench throughput`'s offline engine on the same requests (in a child process),
 then serves them, and prints serve/offline ratios.
 """
 
@@ -318,9 +318,10 @@ def main(argv: list[str] | None = None) -> int:
     requests = build_requests(args)
     report = head(args, requests)
     if args.compare_offline:
-        from engine.bench.serve_offline import run_offline
+        from engine.bench.serve_offline import run_offline_in_child
 
-        report["offline"] = run_offline(args.model, args.engine_arg, requests, args.temperature, args.seed)
+        offline = run_offline_in_child(args.model, args.engine_arg, requests, args.temperature, args.seed)
+        report["offline"] = offline
     sections = asyncio.run(run_all(args, requests))
     first = sections.get("direct") or sections["proxy"]
     report.update(first)  # the first target's figures at the top level, as a single-target run prints
