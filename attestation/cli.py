@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from attestation import client
+from attestation import client, verifier
 from attestation import policy as policy_mod
 from attestation.claims import ParseError, VerificationError
 from attestation.evidence import Bundle
+from attestation.fetch import CollateralFetcher
 from attestation.providers.base import Evidence
 
 TITLES = {
@@ -88,10 +90,18 @@ def _collateral(args: argparse.Namespace) -> Any:
     return tdx.TdxCollateral.load(*args.collateral)
 
 
+def _fetcher(args: argparse.Namespace) -> CollateralFetcher:
+    """Vendor collateral for a live check: fetched and cached, or the cache alone with --offline."""
+    cache = args.cache_dir or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "teecube", "collateral"
+    )
+    return CollateralFetcher(cache, offline=args.offline, timeout=args.timeout)
+
+
 def _offline(
     args: argparse.Namespace, pol: policy_mod.Policy | None, now: datetime | None
 ) -> client.Appraisal:
-    data = Path(args.evidence).read_bytes()
+    data = _read(args.evidence, "evidence")
     if data.lstrip()[:1] == b"{":
         bundle = Bundle.loads(data)
         ap = client.appraise(
@@ -104,45 +114,42 @@ def _offline(
         ap.notes.append("Offline check: freshness and the live TLS key were not checked")
         return ap
     kind = args.kind or "sev-snp"
-    cert = Path(args.cert).read_bytes() if args.cert else None
-    chain = Path(args.chain).read_bytes() if args.chain else None
+    cert = _read(args.cert, "certificate") if args.cert else None
+    chain = _read(args.chain, "chain") if args.chain else None
+    certs: dict[str, bytes] = {}
     if kind in ("sev-snp", "simulated"):
         if cert is None:
             raise SystemExit("teecube verify: --cert VCEK/VLEK (DER) is needed for a raw SNP report")
-        from attestation import snp
-
-        section = None if pol is None else pol.section(kind)
-        root = client.load_root(args.trust_simulated_root)
-        v = snp.check(
-            data, cert, chain, product=args.product, policy=section, now=now, trusted_simulated_root=root
-        )
-        return client.Appraisal([v])
-    if kind == "tdx":
-        tdx = client.optional_module("attestation.tdx")
-        if tdx is None:
-            return client.Appraisal(
-                [client.failed_verdict("tdx", "available", "TDX verification is not available")]
-            )
-        tpol = tdx.TdxPolicy(allow_debug=True, require_collateral=False) if pol is None else pol.tdx
-        if tpol is None:
-            refused = client.failed_verdict("tdx", "policy", "Your policy has no [tdx] section: not accepted")
-            return client.Appraisal([refused])
-        return client.Appraisal([tdx.check(data, collateral=_collateral(args), policy=tpol, now=now)])
-    nvgpu = client.optional_module("attestation.nvgpu")
-    if nvgpu is None:
-        return client.Appraisal(
-            [
-                client.failed_verdict(
-                    "nvidia-gpu", "available", "NVIDIA GPU verification is not available in this build"
-                )
-            ]
-        )
-    nonce = bytes.fromhex(args.nonce) if args.nonce else None
-    gpol = (
-        nvgpu.GpuPolicy(require_nonce=False, require_measurement_appraisal=False) if pol is None else pol.gpu
+        certs["vcek"] = cert
+        if chain:
+            certs["chain"] = chain
+    elif kind == "nvidia-gpu":
+        certs["chain"] = chain or cert or b""
+    ev = Evidence(kind=kind, report=data, certs=certs, product=args.product)
+    section = client._section(kind, pol)
+    if section is None:
+        return client.Appraisal([client.failed_verdict(kind, "policy",
+                                                       f"Your policy has no [{kind}] section: not accepted")])
+    opt = verifier.Options(
+        now=now,
+        roots=verifier.TrustedRoots(simulated=client.load_root(args.trust_simulated_root)),
+        product=args.product,
+        tdx_collateral=_collateral(args) if kind == "tdx" else None,
+        gpu_nonce=bytes.fromhex(args.nonce) if args.nonce else None,
     )
-    v = nvgpu.check(data, chain or cert or b"", nonce=nonce, policy=gpol, now=now)
-    return client.Appraisal([v])
+    return client.Appraisal([verifier.verify(ev, section, opt)])
+
+
+MAX_EVIDENCE_FILE = 8 << 20  # a bundle with collateral is ~40 KiB, a quote ~8 KiB
+
+
+def _read(path: str, what: str) -> bytes:
+    """A local evidence file, refused beyond MAX_EVIDENCE_FILE."""
+    with open(path, "rb") as f:
+        data = f.read(MAX_EVIDENCE_FILE + 1)
+    if len(data) > MAX_EVIDENCE_FILE:
+        raise ParseError(f"{what} file {path} is larger than {MAX_EVIDENCE_FILE} bytes")
+    return data
 
 
 def verify_main(argv: list[str]) -> int:
@@ -174,6 +181,10 @@ def verify_main(argv: list[str]) -> int:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--now", help="ISO 8601 time to check certificate validity at (offline evidence)")
     p.add_argument("--timeout", type=float, default=10.0)
+    p.add_argument("--cache-dir", default=None,
+                   help="cache of fetched AMD/Intel/NVIDIA collateral (default ~/.cache/teecube/collateral)")
+    p.add_argument("--offline", action="store_true",
+                   help="fetch nothing from AMD KDS, Intel PCS, NVIDIA: the cache and the server's bundle")
     args = p.parse_args(argv)
     if bool(args.url) == bool(args.evidence):
         p.error("give either a URL or --evidence FILE")
@@ -195,10 +206,14 @@ def verify_main(argv: list[str]) -> int:
             now=now,
             timeout=args.timeout,
             tdx_collateral=_collateral(args),
+            fetcher=_fetcher(args),
         )
         return _emit(ap, args.url, args.json)
     except (VerificationError, ParseError, policy_mod.ModuleNotAvailable, ValueError, OSError) as e:
         print(f"✗ NOT TRUSTED: {e}", file=sys.stderr)
+        return 1
+    except Exception as e:  # a verifier bug must still answer "not trusted", not a traceback
+        print(f"✗ NOT TRUSTED: internal error ({type(e).__name__}); please report it", file=sys.stderr)
         return 1
 
 

@@ -12,6 +12,7 @@ presenting any other key fails in the handshake with `KeyMismatch`, before a req
 from __future__ import annotations
 
 import copy
+import dataclasses
 import http.client
 import importlib
 import secrets
@@ -25,12 +26,12 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from attestation import binding, snp
+from attestation import binding, online, safejson, verifier
 from attestation import policy as policy_mod
 from attestation.claims import ParseError, Verdict, VerificationError
 from attestation.evidence import Bundle
+from attestation.fetch import CollateralFetcher
 from attestation.policy import Policy
-from attestation.snp.validate import SnpPolicy
 
 
 class KeyMismatch(VerificationError):
@@ -80,20 +81,16 @@ def load_root(root: x509.Certificate | bytes | str | Path | None) -> x509.Certif
 
 
 def default_policy() -> Policy:
-    """No allow-lists: signatures, chains, binding, debug off, no migration agent."""
-    p = Policy(snp=SnpPolicy(), simulated=SnpPolicy())
-    for kind, attr in (("tdx", "tdx"), ("nvidia-gpu", "gpu")):
-        try:
-            setattr(p, attr, policy_mod._policy_class(kind)())
-        except (policy_mod.ModuleNotAvailable, TypeError):
-            pass
-    return p
+    """What a careful client starts from: no allow-lists, but debug off, no migration agent, the
+    per-product SNP TCB floor, TDX collateral required, GPU measurements appraised."""
+    return Policy(**{_SECTION_ATTR[k]: v.careful() for k, v in verifier.VERIFIERS.items()})
+
+
+_SECTION_ATTR = {"sev-snp": "snp", "simulated": "simulated", "tdx": "tdx", "nvidia-gpu": "gpu"}
 
 
 def failed_verdict(kind: str, name: str, detail: str) -> Verdict:
-    v = Verdict(kind)
-    v.add(name, False, detail)
-    return v
+    return verifier.refused(kind, name, detail)
 
 
 def optional_module(name: str) -> Any:
@@ -103,85 +100,48 @@ def optional_module(name: str) -> Any:
         return None
 
 
-def _check_cpu(
-    bundle: Bundle,
-    pol: Policy | None,
-    root: x509.Certificate | None,
-    now: datetime | None,
-    tdx_collateral: Any = None,
-) -> Verdict:
+def _section(kind: str, pol: Policy | None) -> Any:
+    """The policy section for `kind` (a copy the caller may bind), crypto-only when `pol` is None."""
+    if pol is None:
+        return verifier.VERIFIERS[kind].crypto_only()
+    return copy.deepcopy(pol.section(kind))
+
+
+def _check_cpu(bundle: Bundle, pol: Policy | None, opt: verifier.Options) -> Verdict:
     ev = bundle.cpu
+    if verifier.VERIFIERS.get(ev.kind, None) is None or verifier.VERIFIERS[ev.kind].role != "cpu":
+        return failed_verdict(ev.kind, "kind", f"{ev.kind!r} is not CPU evidence")
+    section = _section(ev.kind, pol)
+    if section is None:
+        return failed_verdict(ev.kind, "policy", f"Your policy has no [{ev.kind}] section: not accepted")
     expected_rd = binding.report_data(bundle.tls_spki_der, bundle.nonce)
-    if ev.kind in ("sev-snp", "simulated"):
-        if pol is None:
-            section = SnpPolicy(allow_debug=True, allow_migration_agent=True)
-        else:
-            section = copy.deepcopy(pol.section(ev.kind))
-            if section is None:
-                return failed_verdict(
-                    ev.kind, "policy", f"Your policy has no [{ev.kind}] section: not accepted"
-                )
-        section.report_data = expected_rd.hex()
-        vcek = ev.certs.get("vcek") or ev.certs.get("vlek")
-        if vcek is None:
-            return failed_verdict(ev.kind, "endorsement_cert", "Evidence carries no VCEK/VLEK certificate")
-        verdict = snp.check(
-            ev.report,
-            vcek,
-            ev.certs.get("chain"),
-            product=ev.product,
-            policy=section,
-            now=now,
-            trusted_simulated_root=root if ev.kind == "simulated" else None,
-        )
-        if ev.kind == "simulated" and verdict.kind != "simulated":
-            verdict.kind = "simulated"
-            verdict.add("simulated", False, "Simulated evidence not signed by a test root you trust")
-        return verdict
-    if ev.kind == "tdx":
-        tdx = optional_module("attestation.tdx")
-        if tdx is None:
-            return failed_verdict("tdx", "available", "TDX verification is not available in this build")
-        if pol is None:  # crypto only: no collateral, no allow-lists
-            section = tdx.TdxPolicy(allow_debug=True, require_collateral=False)
-        else:
-            section = copy.deepcopy(pol.tdx)
-            if section is None:
-                return failed_verdict("tdx", "policy", "Your policy has no [tdx] section: not accepted")
-        section.report_data = expected_rd  # the binding: nonce and TLS key
+    section.report_data = expected_rd.hex() if ev.kind in ("sev-snp", "simulated") else expected_rd
+    if ev.kind == "tdx" and opt.tdx_collateral is None:
         # Yours first, else what the server carried: Intel signs it, so either is authentic.
-        collateral = tdx_collateral
-        if collateral is None:
-            try:
-                collateral = bundle.tdx_collateral()
-            except ParseError as e:
-                return failed_verdict("tdx", "collateral", f"Collateral in the bundle is unreadable: {e}")
         try:
-            return tdx.check(ev.report, collateral=collateral, policy=section, now=now)
-        except (VerificationError, ParseError) as e:
-            return failed_verdict("tdx", "quote", str(e))
-    return failed_verdict(ev.kind, "kind", f"{ev.kind!r} is not CPU evidence")
+            opt = dataclasses.replace(opt, tdx_collateral=bundle.tdx_collateral())
+        except ParseError as e:
+            return failed_verdict("tdx", "collateral", f"Collateral in the bundle is unreadable: {e}")
+    return verifier.verify(ev, section, opt)
 
 
-def _check_gpu(bundle: Bundle, pol: Policy | None, now: datetime | None) -> Verdict | None:
+def _check_gpu(bundle: Bundle, pol: Policy | None, opt: verifier.Options) -> Verdict | None:
     if bundle.gpu is None:
+        if bundle.gpu_cc_mode:
+            return failed_verdict("nvidia-gpu", "gpu_present", "The server says its GPU is in confidential-"
+                                  f"computing mode but sent no GPU evidence ({bundle.gpu_reason})")
         if pol is not None and pol.require_gpu:
             return failed_verdict(
                 "nvidia-gpu", "gpu_present", f"No GPU evidence ({bundle.gpu_reason}); policy requires it"
             )
         return None
-    nvgpu = optional_module("attestation.nvgpu")
-    if nvgpu is None:
-        return failed_verdict(
-            "nvidia-gpu", "available", "NVIDIA GPU verification is not available in this build"
-        )
+    if bundle.gpu.kind != "nvidia-gpu":
+        return failed_verdict(bundle.gpu.kind, "kind", f"{bundle.gpu.kind!r} is not GPU evidence")
+    section = _section("nvidia-gpu", pol)
+    if section is None:
+        return failed_verdict("nvidia-gpu", "policy", "Your policy has no [nvidia-gpu] section: not accepted")
     nonce = binding.gpu_nonce(bundle.tls_spki_der, bundle.nonce)
-    gpol = pol.gpu if pol is not None else nvgpu.GpuPolicy(require_measurement_appraisal=False)
-    chain = bundle.gpu.certs.get("chain", b"")
-    try:
-        return nvgpu.check(bundle.gpu.report, chain, nonce=nonce, policy=gpol, now=now)
-    except VerificationError as e:
-        return failed_verdict("nvidia-gpu", "gpu", str(e))
+    return verifier.verify(bundle.gpu, section, dataclasses.replace(opt, gpu_nonce=nonce))
 
 
 def appraise(
@@ -193,10 +153,12 @@ def appraise(
     trusted_simulated_root: x509.Certificate | bytes | str | Path | None = None,
     now: datetime | None = None,
     tdx_collateral: Any = None,
+    fetcher: CollateralFetcher | None = None,
 ) -> Appraisal:
     """Check a bundle: its binding, its CPU evidence, its GPU evidence. `policy=None` = crypto only.
 
     `tdx_collateral` (an `attestation.tdx.TdxCollateral`) replaces collateral the bundle carries.
+    `fetcher` (online, or its cache offline) supplies AMD CRLs, Intel collateral, NVIDIA RIMs/OCSP.
     """
     root = load_root(trusted_simulated_root)
     b = Verdict("binding")
@@ -221,9 +183,14 @@ def appraise(
             else "SIMULATED attestation (no real TEE): refused unless you pass --trust-simulated-root",
         )
     verdicts = [b] if b.checks else []
-    verdicts.append(_check_cpu(bundle, policy, root, now, tdx_collateral))
-    appraisal = Appraisal(verdicts, bundle)
-    gpu = _check_gpu(bundle, policy, now)
+    opt = verifier.Options(now=now, roots=verifier.TrustedRoots(simulated=root),
+                           tdx_collateral=tdx_collateral)
+    fetch_notes: list[str] = []
+    if fetcher is not None:
+        opt, fetch_notes = online.enrich(bundle, fetcher, opt)
+    verdicts.append(_check_cpu(bundle, policy, opt))
+    appraisal = Appraisal(verdicts, bundle, fetch_notes)
+    gpu = _check_gpu(bundle, policy, opt)
     if gpu is not None:
         verdicts.append(gpu)
     elif bundle.gpu is None:
@@ -243,6 +210,10 @@ def _origin(base_url: str) -> tuple[str, int]:
     return u.hostname, u.port or 443
 
 
+MAX_BUNDLE_BYTES = 1 << 20  # a bundle with TDX collateral is ~40 KiB
+MAX_BUNDLE_DEPTH = 16  # a bundle nests 4 levels deep
+
+
 def fetch(base_url: str, nonce: bytes, *, timeout: float = 10.0) -> tuple[Bundle, bytes]:
     """GET /attestation?nonce=… without CA checks; return the bundle and the server's certificate (DER)."""
     host, port = _origin(base_url)
@@ -255,17 +226,20 @@ def fetch(base_url: str, nonce: bytes, *, timeout: float = 10.0) -> tuple[Bundle
         assert conn.sock is not None
         cert_der = conn.sock.getpeercert(binary_form=True)
         resp = conn.getresponse()
-        body = resp.read()
+        body = resp.read(MAX_BUNDLE_BYTES + 1)
     except OSError as e:
         raise FetchError(f"cannot fetch {host}:{port}/attestation: {e}") from e
     finally:
         conn.close()
     if resp.status != 200:
         raise FetchError(f"/attestation answered HTTP {resp.status}: {body[:300]!r}")
+    if len(body) > MAX_BUNDLE_BYTES:
+        raise FetchError(f"/attestation answer is larger than {MAX_BUNDLE_BYTES} bytes: refused")
     if not cert_der:
         raise FetchError("server presented no certificate")
     try:
-        return Bundle.loads(body), cert_der
+        return Bundle.from_json(safejson.loads(body, what="/attestation answer", max_bytes=MAX_BUNDLE_BYTES,
+                                               max_depth=MAX_BUNDLE_DEPTH)), cert_der
     except ParseError as e:
         raise FetchError(str(e)) from e
 
@@ -278,6 +252,7 @@ def verify_server(
     now: datetime | None = None,
     timeout: float = 10.0,
     tdx_collateral: Any = None,
+    fetcher: CollateralFetcher | None = None,
 ) -> Appraisal:
     """Fetch and appraise a server's evidence with a fresh nonce (no exception for a failed check)."""
     pol = policy_mod.load(policy) if isinstance(policy, str | Path) else policy
@@ -293,6 +268,7 @@ def verify_server(
         trusted_simulated_root=trusted_simulated_root,
         now=now,
         tdx_collateral=tdx_collateral,
+        fetcher=fetcher,
     )
 
 
@@ -360,6 +336,7 @@ def connect(
     now: datetime | None = None,
     timeout: float = 10.0,
     tdx_collateral: Any = None,
+    fetcher: CollateralFetcher | None = None,
 ) -> AttestedConnection:
     """Verify `base_url`'s attestation, then return a connection pinned to its attested TLS key.
 
@@ -367,7 +344,8 @@ def connect(
     other failed check, `FetchError` if the evidence cannot be fetched.
     """
     appraisal = verify_server(
-        base_url, policy, trusted_simulated_root, now=now, timeout=timeout, tdx_collateral=tdx_collateral
+        base_url, policy, trusted_simulated_root, now=now, timeout=timeout, tdx_collateral=tdx_collateral,
+        fetcher=fetcher,
     )
     bound = next((c for v in appraisal.verdicts for c in v.checks if c.name == "tls_key_bound"), None)
     if bound is not None and not bound.ok:

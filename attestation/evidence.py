@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from attestation import binding
+from attestation import binding, safejson
 from attestation.claims import ParseError
 from attestation.providers.base import Evidence, GpuProvider, Provider
 
@@ -58,6 +58,7 @@ class Bundle:
     gpu_reason: str | None = None
     tls_cert_pem: str | None = None
     collateral: list[CollateralFile] = field(default_factory=list)  # TDX: Intel PCS collateral
+    gpu_cc_mode: bool | None = None  # the server's word that its GPU is in CC mode: GPU evidence required
 
     @property
     def simulated(self) -> bool:
@@ -89,6 +90,8 @@ class Bundle:
             "gpu": self.gpu.to_json() if self.gpu is not None else None,
             "gpu_reason": self.gpu_reason,
         }
+        if self.gpu_cc_mode is not None:
+            d["gpu_cc_mode"] = self.gpu_cc_mode
         if self.collateral:  # optional: absent rather than empty, so older readers see no change
             d["collateral"] = [f.to_json() for f in self.collateral]
         return d
@@ -108,6 +111,12 @@ class Bundle:
             raw = d.get("collateral") or []
             if not isinstance(raw, list):
                 raise ParseError("bundle 'collateral' must be a list")
+            cc_mode = d.get("gpu_cc_mode")
+            if cc_mode is not None and not isinstance(cc_mode, bool):
+                raise ParseError("bundle 'gpu_cc_mode' must be true, false or absent")
+            reason = d.get("gpu_reason")
+            if reason is not None and not isinstance(reason, str):
+                raise ParseError("bundle 'gpu_reason' must be a string")
             if raw and cpu.kind not in COLLATERAL_KINDS:
                 raise ParseError(f"bundle carries collateral, which {cpu.kind} evidence does not use")
             return cls(
@@ -115,19 +124,17 @@ class Bundle:
                 tls_spki_der=base64.b64decode(d["tls"]["spki_der"], validate=True),
                 cpu=cpu,
                 gpu=gpu,
-                gpu_reason=d.get("gpu_reason"),
+                gpu_reason=reason,
                 tls_cert_pem=d["tls"].get("cert_pem"),
                 collateral=[CollateralFile.from_json(x) for x in raw],
+                gpu_cc_mode=cc_mode,
             )
         except (KeyError, TypeError, ValueError) as e:
             raise ParseError(f"malformed attestation bundle: {e}") from e
 
     @classmethod
     def loads(cls, text: str | bytes) -> Bundle:
-        try:
-            return cls.from_json(json.loads(text))
-        except json.JSONDecodeError as e:
-            raise ParseError(f"attestation bundle is not JSON: {e}") from e
+        return cls.from_json(safejson.loads(text, what="attestation bundle"))
 
 
 def collect(
@@ -149,10 +156,11 @@ def collect(
         collateral = list(supplier()) if callable(supplier) else []
     if collateral and cpu.kind not in COLLATERAL_KINDS:
         raise ValueError(f"collateral given for {cpu.kind} evidence, which does not use it")
-    gpu, reason = None, None
+    gpu, reason, cc_mode = None, None, None
     if gpu_provider is None:
         reason = "no GPU provider configured"
     else:
         gpu = gpu_provider.get_evidence(binding.gpu_nonce(spki_der, nonce))
         reason = None if gpu is not None else gpu_provider.reason
-    return Bundle(nonce, spki_der, cpu, gpu, reason, tls_cert_pem, list(collateral))
+        cc_mode = getattr(gpu_provider, "cc_mode", None)
+    return Bundle(nonce, spki_der, cpu, gpu, reason, tls_cert_pem, list(collateral), cc_mode)

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from attestation import der, evidence
+from attestation.certs import DECODE_ERRORS
 from attestation.claims import ParseError
 from attestation.providers.base import GpuProvider, Provider
 
@@ -37,11 +38,13 @@ def spki_der_of(cert: x509.Certificate) -> bytes:
 
 def bundle_from_cert(cert_der: bytes) -> evidence.Bundle:
     """The attestation bundle carried in a teecube TLS certificate."""
-    cert = x509.load_der_x509_certificate(cert_der)
     try:
+        cert = x509.load_der_x509_certificate(cert_der)
         ext = cert.extensions.get_extension_for_oid(EVIDENCE_OID).value
     except x509.ExtensionNotFound as e:
         raise ParseError("certificate carries no teecube evidence extension") from e
+    except DECODE_ERRORS as e:  # malformed DER, a duplicated extension
+        raise ParseError(f"certificate unreadable: {e}") from e
     assert isinstance(ext, x509.UnrecognizedExtension)
     return evidence.Bundle.loads(der.expect(der.read_single(ext.value), der.OCTET_STRING, "evidence").value)
 
