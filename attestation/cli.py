@@ -255,7 +255,10 @@ def _evidence_cmd(args: argparse.Namespace) -> int:
     )
     nonce = bytes.fromhex(args.nonce) if args.nonce else secrets.token_bytes(32)
     collateral = evidence.load_collateral_files(*args.tdx_collateral) if args.tdx_collateral else None
-    bundle = evidence.collect(provider, select_gpu_provider(), spki, nonce, collateral=collateral)
+    from attestation.hpke import KeyPair
+
+    bundle = evidence.collect(provider, select_gpu_provider(), spki, nonce, collateral=collateral,
+                              hpke_public_key=KeyPair.generate().public_bytes)
     text = json.dumps(bundle.to_json(), indent=2) + "\n"
     if args.out:
         Path(args.out).write_text(text)

@@ -114,7 +114,10 @@ def _check_cpu(bundle: Bundle, pol: Policy | None, opt: verifier.Options) -> Ver
     section = _section(ev.kind, pol)
     if section is None:
         return failed_verdict(ev.kind, "policy", f"Your policy has no [{ev.kind}] section: not accepted")
-    expected_rd = binding.report_data(bundle.tls_spki_der, bundle.nonce)
+    try:
+        expected_rd = binding.report_data(bundle.tls_spki_der, bundle.nonce, bundle.hpke_public_key)
+    except ValueError as e:  # a bundle built in code without an HPKE key or a nonce
+        return failed_verdict(ev.kind, "binding", f"Bundle cannot be bound: {e}")
     section.report_data = expected_rd.hex() if ev.kind in ("sev-snp", "simulated") else expected_rd
     if ev.kind == "tdx" and opt.tdx_collateral is None:
         # Yours first, else what the server carried: Intel signs it, so either is authentic.
@@ -140,7 +143,10 @@ def _check_gpu(bundle: Bundle, pol: Policy | None, opt: verifier.Options) -> Ver
     section = _section("nvidia-gpu", pol)
     if section is None:
         return failed_verdict("nvidia-gpu", "policy", "Your policy has no [nvidia-gpu] section: not accepted")
-    nonce = binding.gpu_nonce(bundle.tls_spki_der, bundle.nonce)
+    try:
+        nonce = binding.gpu_nonce(bundle.tls_spki_der, bundle.nonce, bundle.hpke_public_key)
+    except ValueError as e:
+        return failed_verdict("nvidia-gpu", "binding", f"Bundle cannot be bound: {e}")
     return verifier.verify(bundle.gpu, section, dataclasses.replace(opt, gpu_nonce=nonce))
 
 

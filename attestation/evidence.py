@@ -8,14 +8,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from attestation import binding, safejson
+from attestation import binding, hpke, safejson
 from attestation.claims import ParseError
 from attestation.providers.base import Evidence, GpuProvider, Provider
 
 if TYPE_CHECKING:
     from attestation.tdx import TdxCollateral
 
-FORMAT = "teecube-attestation/1"
+FORMAT = "teecube-attestation/2"  # report_data layout v2 (attestation/binding.py)
+OLD_FORMATS = ("teecube-attestation/1",)
 COLLATERAL_KINDS = ("tdx",)  # CPU evidence kinds whose bundle may carry verifier collateral
 
 
@@ -59,6 +60,7 @@ class Bundle:
     tls_cert_pem: str | None = None
     collateral: list[CollateralFile] = field(default_factory=list)  # TDX: Intel PCS collateral
     gpu_cc_mode: bool | None = None  # the server's word that its GPU is in CC mode: GPU evidence required
+    hpke_public_key: bytes = b""  # X25519 key requests are encrypted to (docs/encrypted-requests.md)
 
     @property
     def simulated(self) -> bool:
@@ -79,13 +81,16 @@ class Bundle:
         d: dict[str, Any] = {
             "format": FORMAT,
             "simulated": self.simulated,
-            "binding": "report_data = SHA-512('teecube-attestation-v1\\0' || SHA-256(tls.spki_der) || nonce)",
+            "binding": "report_data = SHA-512('teecube-attestation-v2\\0' || SHA-256(tls.spki_der) "
+                       "|| hpke.public_key || nonce)",
             "nonce": self.nonce.hex(),
             "tls": {
                 "spki_der": base64.b64encode(self.tls_spki_der).decode(),
                 "spki_sha256": binding.spki_sha256(self.tls_spki_der).hex(),
                 "cert_pem": self.tls_cert_pem,
             },
+            "hpke": {"suite": hpke.SUITE_NAME, "kem_id": hpke.KEM_ID, "kdf_id": hpke.KDF_ID,
+                     "aead_id": hpke.AEAD_ID, "public_key": base64.b64encode(self.hpke_public_key).decode()},
             "cpu": self.cpu.to_json(),
             "gpu": self.gpu.to_json() if self.gpu is not None else None,
             "gpu_reason": self.gpu_reason,
@@ -101,6 +106,9 @@ class Bundle:
 
     @classmethod
     def from_json(cls, d: Any) -> Bundle:
+        if isinstance(d, dict) and d.get("format") in OLD_FORMATS:
+            raise ParseError(f"bundle format {d['format']} (report_data layout v1, no HPKE key) is refused: "
+                             f"this client needs {FORMAT}; upgrade the server")
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise ParseError(f"not a {FORMAT} bundle")
         try:
@@ -111,6 +119,15 @@ class Bundle:
             raw = d.get("collateral") or []
             if not isinstance(raw, list):
                 raise ParseError("bundle 'collateral' must be a list")
+            suite = d["hpke"]
+            if not isinstance(suite, dict):
+                raise ParseError("bundle 'hpke' must be an object")
+            if (suite.get("kem_id"), suite.get("kdf_id"), suite.get("aead_id")) != (
+                    hpke.KEM_ID, hpke.KDF_ID, hpke.AEAD_ID):
+                raise ParseError(f"bundle HPKE suite is not {hpke.SUITE_NAME}")
+            hpke_key = base64.b64decode(suite["public_key"], validate=True)
+            if len(hpke_key) != hpke.N_PK:
+                raise ParseError(f"bundle HPKE public key is {len(hpke_key)} bytes, expected {hpke.N_PK}")
             cc_mode = d.get("gpu_cc_mode")
             if cc_mode is not None and not isinstance(cc_mode, bool):
                 raise ParseError("bundle 'gpu_cc_mode' must be true, false or absent")
@@ -128,6 +145,7 @@ class Bundle:
                 tls_cert_pem=d["tls"].get("cert_pem"),
                 collateral=[CollateralFile.from_json(x) for x in raw],
                 gpu_cc_mode=cc_mode,
+                hpke_public_key=hpke_key,
             )
         except (KeyError, TypeError, ValueError) as e:
             raise ParseError(f"malformed attestation bundle: {e}") from e
@@ -144,13 +162,15 @@ def collect(
     nonce: bytes,
     tls_cert_pem: str | None = None,
     collateral: list[CollateralFile] | None = None,
+    *,
+    hpke_public_key: bytes,
 ) -> Bundle:
-    """Ask the providers for evidence bound to `spki_der` and `nonce`.
+    """Ask the providers for evidence bound to `spki_der`, `hpke_public_key` and `nonce`.
 
     `collateral` (TDX: Intel PCS files) rides along with the quote; when it is None a provider
     that has a `collateral()` method (a TDX provider with a cached PCS download) supplies it.
     """
-    cpu = provider.get_evidence(binding.report_data(spki_der, nonce))
+    cpu = provider.get_evidence(binding.report_data(spki_der, nonce, hpke_public_key))
     if collateral is None:
         supplier = getattr(provider, "collateral", None)
         collateral = list(supplier()) if callable(supplier) else []
@@ -160,7 +180,7 @@ def collect(
     if gpu_provider is None:
         reason = "no GPU provider configured"
     else:
-        gpu = gpu_provider.get_evidence(binding.gpu_nonce(spki_der, nonce))
+        gpu = gpu_provider.get_evidence(binding.gpu_nonce(spki_der, nonce, hpke_public_key))
         reason = None if gpu is not None else gpu_provider.reason
         cc_mode = getattr(gpu_provider, "cc_mode", None)
-    return Bundle(nonce, spki_der, cpu, gpu, reason, tls_cert_pem, list(collateral), cc_mode)
+    return Bundle(nonce, spki_der, cpu, gpu, reason, tls_cert_pem, list(collateral), cc_mode, hpke_public_key)

@@ -180,7 +180,7 @@ def _write(ident, cert: Path, key: Path) -> None:  # type: ignore[no-untyped-def
 @pytest.mark.parametrize("data, match", [
     (b"{" + b" " * (client.MAX_BUNDLE_BYTES + 10) + b"}", "larger than"),
     (b"[" * 10_000 + b"]" * 10_000, "nests deeper"),
-    (b'{"format": "teecube-attestation/1", "cpu": [[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]}', "nests deeper"),
+    (b'{"format": "teecube-attestation/2", "cpu": [[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]}', "nests deeper"),
     (b"\xff\xfe not json", "not valid JSON"),
 ])
 def test_attestation_answer_is_capped(tls_server, data, match):

@@ -50,11 +50,12 @@ def _only_our_errors(fn, *args) -> None:  # type: ignore[no-untyped-def]
 
 def _good_bundle() -> dict:
     return {
-        "format": "teecube-attestation/1", "simulated": False, "nonce": "00" * 32,
+        "format": "teecube-attestation/2", "simulated": False, "nonce": "00" * 32,
         "tls": {"spki_der": base64.b64encode(b"k").decode(), "cert_pem": None},
         "cpu": {"kind": "tdx", "simulated": False, "report": base64.b64encode(TDX_QUOTE).decode(),
                 "certs": {}},
         "gpu": None, "gpu_reason": "none",
+        "hpke": {"kem_id": 32, "kdf_id": 1, "aead_id": 1, "public_key": base64.b64encode(bytes(32)).decode()},
     }
 
 
@@ -67,7 +68,7 @@ def test_bundle_from_arbitrary_json(value):
 
 @SETTINGS
 @given(st.sampled_from(["format", "nonce", "tls", "cpu", "gpu", "gpu_reason", "collateral", "gpu_cc_mode",
-                        "simulated"]), json_values)
+                        "hpke", "simulated"]), json_values)
 def test_bundle_with_one_field_replaced(key, value):
     d = _good_bundle()
     d[key] = value

@@ -38,6 +38,7 @@ SPR = TDX / "gotdxguest_v4_spr" / "quote.bin"
 JUL_2023 = datetime(2023, 7, 1, tzinfo=UTC)
 NO_COLLATERAL = TdxPolicy(require_collateral=False, allow_debug=True)
 DER = serialization.Encoding.DER
+HPKE = b"\x07" * 32
 PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA384()), salt_length=48)
 
 
@@ -301,8 +302,8 @@ def test_gpu_evidence_is_required_when_the_server_says_cc_mode_is_on(sim):
     from attestation import binding
 
     nonce, spki = bytes(32), b"spki"
-    cpu = sim.get_evidence(binding.report_data(spki, nonce))
-    bundle = Bundle(nonce, spki, cpu, None, "NVML error: busy", gpu_cc_mode=True)
+    cpu = sim.get_evidence(binding.report_data(spki, nonce, HPKE))
+    bundle = Bundle(nonce, spki, cpu, None, "NVML error: busy", gpu_cc_mode=True, hpke_public_key=HPKE)
     again = Bundle.loads(bundle.dumps())
     assert again.gpu_cc_mode is True
     ap = client.appraise(again, policy=client.default_policy(), trusted_simulated_root=sim.root_pem)
@@ -315,8 +316,8 @@ def test_gpu_evidence_is_required_when_the_server_says_cc_mode_is_on(sim):
 def test_gpu_cc_mode_must_be_a_boolean(sim):
     from attestation import binding
 
-    cpu = sim.get_evidence(binding.report_data(b"k", bytes(32)))
-    d = Bundle(bytes(32), b"k", cpu).to_json()
+    cpu = sim.get_evidence(binding.report_data(b"k", bytes(32), HPKE))
+    d = Bundle(bytes(32), b"k", cpu, hpke_public_key=HPKE).to_json()
     d["gpu_cc_mode"] = "yes"
     with pytest.raises(ParseError):
         Bundle.from_json(d)
@@ -338,7 +339,7 @@ def _crl(sim, revoked_serials, *, key=None, days=30):
 def _sim_check(sim, crl):
     from attestation import binding
 
-    ev = sim.get_evidence(binding.report_data(b"k", bytes(32)))
+    ev = sim.get_evidence(binding.report_data(b"k", bytes(32), HPKE))
     return snp.check(ev.report, ev.certs["vcek"], ev.certs["chain"], trusted_simulated_root=sim.root_pem,
                      policy=snp.SnpPolicy(), crl=crl)
 
