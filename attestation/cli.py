@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from attestation import client, verifier
+from attestation import client, release, safejson, verifier
 from attestation import policy as policy_mod
 from attestation.claims import ParseError, VerificationError
 from attestation.evidence import Bundle
@@ -23,6 +23,7 @@ TITLES = {
     "simulated": "CPU: SIMULATED SEV-SNP (a test setup: no confidential hardware)",
     "tdx": "CPU: Intel TDX trust domain (memory encrypted by the Intel processor)",
     "nvidia-gpu": "GPU: NVIDIA confidential computing",
+    "release": "Release: is the measured software a published teecube release?",
 }
 CLAIM_LINES = (
     ("product", "product line"),
@@ -35,6 +36,8 @@ CLAIM_LINES = (
     ("fmspc", "platform (FMSPC)"),
     ("tcb_status", "TCB status (Intel collateral)"),
     ("qe_tcb_status", "quoting enclave TCB status"),
+    ("release", "matched release"),
+    ("release_key", "manifest signed by release key"),
 )
 
 
@@ -110,6 +113,8 @@ def _offline(
             trusted_simulated_root=args.trust_simulated_root,
             now=now,
             tdx_collateral=_collateral(args),
+            trusted_release_keys=_release_keys(args),
+            manifests=_manifests(args),
         )
         ap.notes.append("Offline check: freshness and the live TLS key were not checked")
         return ap
@@ -137,7 +142,31 @@ def _offline(
         tdx_collateral=_collateral(args) if kind == "tdx" else None,
         gpu_nonce=bytes.fromhex(args.nonce) if args.nonce else None,
     )
-    return client.Appraisal([verifier.verify(ev, section, opt)])
+    verdict = verifier.verify(ev, section, opt)
+    verdicts, notes = [verdict], []
+    if pol is not None and pol.require_release and not verdict.ok:
+        notes.append("Release manifest not checked: the evidence did not verify")
+    elif pol is not None and pol.require_release:
+        keys = release.pinned_keys() + _release_keys(args)
+        if kind == "simulated" and args.trust_simulated_root:
+            keys += release.load_public_keys(_read(args.trust_simulated_root, "simulated root"))
+        verdicts.append(release.match(_manifests(args), keys, verdict))
+    return client.Appraisal(verdicts, notes=notes)
+
+
+def _release_keys(args: argparse.Namespace) -> list[Any]:
+    keys = [k for path in args.trust_release_key or [] for k in release.load_public_keys(_read(path, "key"))]
+    if args.trust_release_key and not keys:
+        raise ParseError("--trust-release-key: no Ed25519 PUBLIC KEY block in the file(s)")
+    return keys
+
+
+def _manifests(args: argparse.Namespace) -> list[Any]:
+    out: list[Any] = []
+    for path in args.manifest or []:
+        doc = safejson.loads(_read(path, "manifest"), what=f"release manifest {path}")
+        out += doc if isinstance(doc, list) else [doc]
+    return out
 
 
 MAX_EVIDENCE_FILE = 8 << 20  # a bundle with collateral is ~40 KiB, a quote ~8 KiB
@@ -178,6 +207,10 @@ def verify_main(argv: list[str]) -> int:
         "--no-policy", action="store_true", help="check signatures, chains and TCB consistency only"
     )
     p.add_argument("--trust-simulated-root", metavar="FILE", help="accept the simulated provider's test root")
+    p.add_argument("--trust-release-key", action="append", metavar="FILE",
+                   help="an Ed25519 release key (PEM) whose signed manifests you accept; repeatable")
+    p.add_argument("--manifest", action="append", metavar="FILE",
+                   help="a signed release manifest to match against (besides those the server publishes)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--now", help="ISO 8601 time to check certificate validity at (offline evidence)")
     p.add_argument("--timeout", type=float, default=10.0)
@@ -207,6 +240,8 @@ def verify_main(argv: list[str]) -> int:
             timeout=args.timeout,
             tdx_collateral=_collateral(args),
             fetcher=_fetcher(args),
+            trusted_release_keys=_release_keys(args),
+            manifests=_manifests(args),
         )
         return _emit(ap, args.url, args.json)
     except (VerificationError, ParseError, policy_mod.ModuleNotAvailable, ValueError, OSError) as e:

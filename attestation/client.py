@@ -26,7 +26,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from attestation import binding, online, safejson, verifier
+from attestation import binding, online, release, safejson, verifier
 from attestation import policy as policy_mod
 from attestation.claims import ParseError, Verdict, VerificationError
 from attestation.evidence import Bundle
@@ -73,6 +73,12 @@ def spki_of_cert(cert_der: bytes) -> bytes:
     )
 
 
+def _root_bytes(root: x509.Certificate | bytes | str | Path) -> bytes:
+    if isinstance(root, x509.Certificate):
+        return root.public_bytes(serialization.Encoding.PEM)
+    return root if isinstance(root, bytes) else Path(root).read_bytes()
+
+
 def load_root(root: x509.Certificate | bytes | str | Path | None) -> x509.Certificate | None:
     if root is None or isinstance(root, x509.Certificate):
         return root
@@ -81,9 +87,11 @@ def load_root(root: x509.Certificate | bytes | str | Path | None) -> x509.Certif
 
 
 def default_policy() -> Policy:
-    """What a careful client starts from: no allow-lists, but debug off, no migration agent, the
-    per-product SNP TCB floor, TDX collateral required, GPU measurements appraised."""
-    return Policy(**{_SECTION_ATTR[k]: v.careful() for k, v in verifier.VERIFIERS.items()})
+    """What a careful client starts from: the measurement must be in a release manifest signed by a
+    trusted release key; debug off, no migration agent, the per-product SNP TCB floor, TDX
+    collateral required, GPU measurements appraised."""
+    sections = {_SECTION_ATTR[k]: v.careful() for k, v in verifier.VERIFIERS.items()}
+    return Policy(**sections, require_release=True)
 
 
 _SECTION_ATTR = {"sev-snp": "snp", "simulated": "simulated", "tdx": "tdx", "nvidia-gpu": "gpu"}
@@ -160,8 +168,14 @@ def appraise(
     now: datetime | None = None,
     tdx_collateral: Any = None,
     fetcher: CollateralFetcher | None = None,
+    trusted_release_keys: list[Any] | None = None,
+    manifests: list[Any] | None = None,
 ) -> Appraisal:
     """Check a bundle: its binding, its CPU evidence, its GPU evidence. `policy=None` = crypto only.
+
+    With `policy.require_release` the CPU measurement must appear in a release manifest (the
+    bundle's own, or `manifests`) signed by a pinned key or one of `trusted_release_keys`; for
+    simulated evidence the demo release key in the trusted simulated root file counts too.
 
     `tdx_collateral` (an `attestation.tdx.TdxCollateral`) replaces collateral the bundle carries.
     `fetcher` (online, or its cache offline) supplies AMD CRLs, Intel collateral, NVIDIA RIMs/OCSP.
@@ -194,15 +208,25 @@ def appraise(
     fetch_notes: list[str] = []
     if fetcher is not None:
         opt, fetch_notes = online.enrich(bundle, fetcher, opt)
-    verdicts.append(_check_cpu(bundle, policy, opt))
-    appraisal = Appraisal(verdicts, bundle, fetch_notes)
+    cpu = _check_cpu(bundle, policy, opt)
+    verdicts.append(cpu)
+    release_notes = []
+    if policy is not None and policy.require_release and not cpu.ok:
+        release_notes.append("Release manifest not checked: the CPU evidence did not verify")
+    elif policy is not None and policy.require_release:
+        keys = release.pinned_keys() + list(trusted_release_keys or [])
+        if bundle.simulated and trusted_simulated_root is not None:
+            keys += release.load_public_keys(_root_bytes(trusted_simulated_root))
+        verdicts.append(release.match([*bundle.releases, *(manifests or [])], keys, cpu))
+    appraisal = Appraisal(verdicts, bundle, fetch_notes + release_notes)
     gpu = _check_gpu(bundle, policy, opt)
     if gpu is not None:
         verdicts.append(gpu)
     elif bundle.gpu is None:
         appraisal.notes.append(f"No GPU evidence ({bundle.gpu_reason}); your policy does not require it")
     cpu_policy = policy.section(bundle.cpu.kind) if policy is not None else None
-    if policy is not None and cpu_policy is not None and not getattr(cpu_policy, "measurements", True):
+    if policy is not None and cpu_policy is not None and not policy.require_release \
+            and not getattr(cpu_policy, "measurements", True):
         appraisal.notes.append(
             "Your policy has no measurement allow-list: any software in a genuine TEE passes"
         )
@@ -259,6 +283,9 @@ def verify_server(
     timeout: float = 10.0,
     tdx_collateral: Any = None,
     fetcher: CollateralFetcher | None = None,
+    check_tls_key: bool = True,
+    trusted_release_keys: list[Any] | None = None,
+    manifests: list[Any] | None = None,
 ) -> Appraisal:
     """Fetch and appraise a server's evidence with a fresh nonce (no exception for a failed check)."""
     pol = policy_mod.load(policy) if isinstance(policy, str | Path) else policy
@@ -270,11 +297,13 @@ def verify_server(
         bundle,
         policy=pol,
         expected_nonce=nonce,
-        served_spki=spki_of_cert(cert_der),
+        served_spki=spki_of_cert(cert_der) if check_tls_key else None,
         trusted_simulated_root=trusted_simulated_root,
         now=now,
         tdx_collateral=tdx_collateral,
         fetcher=fetcher,
+        trusted_release_keys=trusted_release_keys,
+        manifests=manifests,
     )
 
 
@@ -310,27 +339,42 @@ def pinned_ssl_context(spki_der: bytes) -> ssl.SSLContext:
 
 @dataclass(slots=True)
 class AttestedConnection:
+    """A verified server: clients made here seal every request to its attested HPKE key (unless
+    `encrypt=False`) and, when `pin_tls`, complete TLS only with its attested key."""
+
     base_url: str
     spki_der: bytes
     appraisal: Appraisal
+    hpke_public_key: bytes = b""
+    encrypt: bool = True
+    pin_tls: bool = True
+    verify: Any = True  # TLS verification when not pinned: True (system CAs) or an SSLContext
 
     @property
     def openai_base_url(self) -> str:
         url = self.base_url.rstrip("/")
         return url if url.endswith("/v1") else url + "/v1"
 
-    def ssl_context(self) -> ssl.SSLContext:
-        return pinned_ssl_context(self.spki_der)
+    def ssl_context(self) -> Any:
+        return pinned_ssl_context(self.spki_der) if self.pin_tls else self.verify
 
     def http_client(self, **kwargs: Any) -> Any:
-        """An `httpx2.Client` (what `openai.OpenAI(http_client=...)` takes) pinned to the attested key."""
+        """An `httpx2.Client` (what `openai.OpenAI(http_client=...)` takes) for the attested server."""
         import httpx2
 
+        from attestation import encrypted_client
+
+        if self.encrypt:
+            return encrypted_client.sync_client(self.hpke_public_key, self.ssl_context(), **kwargs)
         return httpx2.Client(verify=self.ssl_context(), trust_env=False, **kwargs)
 
     def async_http_client(self, **kwargs: Any) -> Any:
         import httpx2
 
+        from attestation import encrypted_client
+
+        if self.encrypt:
+            return encrypted_client.async_client(self.hpke_public_key, self.ssl_context(), **kwargs)
         return httpx2.AsyncClient(verify=self.ssl_context(), trust_env=False, **kwargs)
 
 
@@ -343,15 +387,28 @@ def connect(
     timeout: float = 10.0,
     tdx_collateral: Any = None,
     fetcher: CollateralFetcher | None = None,
+    encrypt: bool = True,
+    pin_tls: bool = True,
+    verify: Any = True,
+    trusted_release_keys: list[Any] | None = None,
+    manifests: list[Any] | None = None,
 ) -> AttestedConnection:
-    """Verify `base_url`'s attestation, then return a connection pinned to its attested TLS key.
+    """Verify `base_url`'s attestation, then return a connection to it.
 
-    Raises `KeyMismatch` if the served key is not the bound one, `AttestationFailed` for any
-    other failed check, `FetchError` if the evidence cannot be fetched.
+    By default requests are sealed to the attested HPKE key (docs/encrypted-requests.md) and TLS
+    is pinned to the attested TLS key. `pin_tls=False` is for a path through a TLS-terminating
+    balancer or relay (its certificate checked with `verify`): the attested TLS key is then not
+    the one you reach, so encryption is what keeps prompts private and `encrypt` must stay on.
+
+    Raises `KeyMismatch` if the served key is not the bound one (when pinned), `AttestationFailed`
+    for any other failed check, `FetchError` if the evidence cannot be fetched.
     """
+    if not pin_tls and not encrypt:
+        raise ValueError("without TLS pinning only encrypted requests are private: keep encrypt=True")
     appraisal = verify_server(
         base_url, policy, trusted_simulated_root, now=now, timeout=timeout, tdx_collateral=tdx_collateral,
-        fetcher=fetcher,
+        fetcher=fetcher, check_tls_key=pin_tls, trusted_release_keys=trusted_release_keys,
+        manifests=manifests,
     )
     bound = next((c for v in appraisal.verdicts for c in v.checks if c.name == "tls_key_bound"), None)
     if bound is not None and not bound.ok:
@@ -359,4 +416,5 @@ def connect(
     if not appraisal.ok:
         raise AttestationFailed(appraisal)
     assert appraisal.bundle is not None
-    return AttestedConnection(base_url, appraisal.bundle.tls_spki_der, appraisal)
+    return AttestedConnection(base_url, appraisal.bundle.tls_spki_der, appraisal,
+                              appraisal.bundle.hpke_public_key, encrypt, pin_tls, verify)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
 FORMAT = "teecube-attestation/2"  # report_data layout v2 (attestation/binding.py)
 OLD_FORMATS = ("teecube-attestation/1",)
 COLLATERAL_KINDS = ("tdx",)  # CPU evidence kinds whose bundle may carry verifier collateral
+MAX_RELEASES = 16
+RELEASE_MANIFEST_ENV = "TEECUBE_RELEASE_MANIFEST"  # path of the signed manifest shipped in the image
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,7 @@ class Bundle:
     collateral: list[CollateralFile] = field(default_factory=list)  # TDX: Intel PCS collateral
     gpu_cc_mode: bool | None = None  # the server's word that its GPU is in CC mode: GPU evidence required
     hpke_public_key: bytes = b""  # X25519 key requests are encrypted to (docs/encrypted-requests.md)
+    releases: list[dict[str, Any]] = field(default_factory=list)  # signed release manifests (release.py)
 
     @property
     def simulated(self) -> bool:
@@ -97,6 +101,8 @@ class Bundle:
         }
         if self.gpu_cc_mode is not None:
             d["gpu_cc_mode"] = self.gpu_cc_mode
+        if self.releases:
+            d["releases"] = list(self.releases)
         if self.collateral:  # optional: absent rather than empty, so older readers see no change
             d["collateral"] = [f.to_json() for f in self.collateral]
         return d
@@ -128,6 +134,10 @@ class Bundle:
             hpke_key = base64.b64decode(suite["public_key"], validate=True)
             if len(hpke_key) != hpke.N_PK:
                 raise ParseError(f"bundle HPKE public key is {len(hpke_key)} bytes, expected {hpke.N_PK}")
+            releases = d.get("releases") or []
+            if not isinstance(releases, list) or len(releases) > MAX_RELEASES \
+                    or not all(isinstance(r, dict) for r in releases):
+                raise ParseError(f"bundle 'releases' must be a list of at most {MAX_RELEASES} objects")
             cc_mode = d.get("gpu_cc_mode")
             if cc_mode is not None and not isinstance(cc_mode, bool):
                 raise ParseError("bundle 'gpu_cc_mode' must be true, false or absent")
@@ -146,6 +156,7 @@ class Bundle:
                 collateral=[CollateralFile.from_json(x) for x in raw],
                 gpu_cc_mode=cc_mode,
                 hpke_public_key=hpke_key,
+                releases=releases,
             )
         except (KeyError, TypeError, ValueError) as e:
             raise ParseError(f"malformed attestation bundle: {e}") from e
@@ -183,4 +194,18 @@ def collect(
         gpu = gpu_provider.get_evidence(binding.gpu_nonce(spki_der, nonce, hpke_public_key))
         reason = None if gpu is not None else gpu_provider.reason
         cc_mode = getattr(gpu_provider, "cc_mode", None)
-    return Bundle(nonce, spki_der, cpu, gpu, reason, tls_cert_pem, list(collateral), cc_mode, hpke_public_key)
+    return Bundle(nonce, spki_der, cpu, gpu, reason, tls_cert_pem, list(collateral), cc_mode, hpke_public_key,
+                  release_manifests(provider))
+
+
+def release_manifests(provider: Provider) -> list[dict[str, Any]]:
+    """The signed manifests the server publishes: the provider's (the demo's), else the file named by
+    $TEECUBE_RELEASE_MANIFEST (a release envelope, or a list of them, shipped in the image)."""
+    supplier = getattr(provider, "release_manifests", None)
+    if callable(supplier):
+        return list(supplier())
+    path = os.environ.get(RELEASE_MANIFEST_ENV)
+    if not path:
+        return []
+    doc = safejson.loads(Path(path).read_bytes(), what="release manifest file")
+    return doc if isinstance(doc, list) else [doc]

@@ -47,6 +47,10 @@ class Policy:
     tdx: Any = None  # TdxPolicy
     gpu: Any = None  # GpuPolicy
     require_gpu: bool = False
+    # The CPU measurement must appear in a release manifest signed by a trusted release key
+    # (attestation/release.py). The default client policy sets it; generated policies pin
+    # measurements themselves and leave it off.
+    require_release: bool = False
 
     def section(self, kind: str) -> Any:
         return {"sev-snp": self.snp, "simulated": self.simulated, "tdx": self.tdx, "nvidia-gpu": self.gpu}[
@@ -55,10 +59,14 @@ class Policy:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Policy:
-        unknown = set(d) - {*SECTIONS, "require_gpu"}
+        unknown = set(d) - {*SECTIONS, "require_gpu", "require_release"}
         if unknown:
             raise ValueError(f"unknown policy sections: {', '.join(sorted(unknown))}")
-        p = cls(require_gpu=bool(d.get("require_gpu", False)))
+        flags = {k: d.get(k, False) for k in ("require_gpu", "require_release")}
+        for k, v in flags.items():
+            if not isinstance(v, bool):
+                raise ValueError(f"policy {k}: expected true/false")
+        p = cls(**flags)
         for kind, attr in _ATTR.items():
             if kind in d:
                 if not isinstance(d[kind], dict):
@@ -67,7 +75,7 @@ class Policy:
         return p
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"require_gpu": self.require_gpu}
+        out: dict[str, Any] = {"require_gpu": self.require_gpu, "require_release": self.require_release}
         for kind in SECTIONS:
             section = self.section(kind)
             if section is not None:

@@ -303,7 +303,8 @@ def test_gpu_evidence_is_required_when_the_server_says_cc_mode_is_on(sim):
 
     nonce, spki = bytes(32), b"spki"
     cpu = sim.get_evidence(binding.report_data(spki, nonce, HPKE))
-    bundle = Bundle(nonce, spki, cpu, None, "NVML error: busy", gpu_cc_mode=True, hpke_public_key=HPKE)
+    bundle = Bundle(nonce, spki, cpu, None, "NVML error: busy", gpu_cc_mode=True, hpke_public_key=HPKE,
+                    releases=sim.release_manifests())
     again = Bundle.loads(bundle.dumps())
     assert again.gpu_cc_mode is True
     ap = client.appraise(again, policy=client.default_policy(), trusted_simulated_root=sim.root_pem)
