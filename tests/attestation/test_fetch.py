@@ -188,3 +188,17 @@ def test_attestation_answer_is_capped(tls_server, data, match):
     body["data"] = data
     with pytest.raises(client.FetchError, match=match):
         client.fetch(url, bytes(32))
+
+
+def test_enrich_fetches_the_gpu_rims_and_notes_what_is_missing(vendor, tmp_path, sim):
+    gpu_dir = VECTORS / "nvgpu" / "coco_hopper"
+    gpu = Evidence(kind="nvidia-gpu", report=(gpu_dir / "report.bin").read_bytes(),
+                   certs={"chain": (gpu_dir / "cert_chain.pem").read_bytes()})
+    cpu = sim.get_evidence(bytes(64))
+    bundle = Bundle(bytes(32), b"k", cpu, gpu, hpke_public_key=bytes(32))
+    opt, notes = online.enrich(bundle, vendor.fetcher(tmp_path), verifier.Options())
+    assert opt.rims == (VBIOS_RIM.read_bytes(),)
+    assert any("NV_GPU_DRIVER_GH100_580.95.05" in n for n in notes)  # not served here
+    assert any("OCSP" in n for n in notes)  # the local vendor has no OCSP responder
+    requests = online._ocsp_requests((gpu_dir / "cert_chain.pem").read_bytes())
+    assert len(requests) == 3  # every certificate but the GPU-made leaf and the root
