@@ -297,3 +297,22 @@ def test_teecube_verify_names_the_release_the_demo_matched(demo):
                               "--offline"], capture_output=True, text=True, timeout=120)
     assert refused.returncode == 1
     assert "✗ No trusted release key" in refused.stdout
+
+
+def test_errors_after_opening_are_sealed_too(demo):
+    """A 404 for an unknown model is answered inside the HPKE context: the SDK sees the OpenAI error."""
+    conn = connect(demo.url, trusted_simulated_root=demo.root)
+    body = json.dumps({"model": "no-such-model", "messages": [{"role": "user", "content": MARKER}]}).encode()
+    path = "/v1/chat/completions"
+    headers, sealed, opener = hpke_wire.seal_request(conn.hpke_public_key, "POST", path, body)
+    with httpx2.Client(verify=conn.ssl_context(), trust_env=False, timeout=60) as http:
+        r = http.post(conn.openai_base_url + "/chat/completions", content=sealed,
+                      headers={**headers, "Authorization": f"Bearer {demo.key}"})
+    assert r.status_code == 404 and r.headers[hpke_wire.H_ENCRYPTION] == hpke_wire.SCHEME
+    assert b"model_not_found" not in r.content  # sealed on the wire
+    assert json.loads(opener.open_body(404, r.content))["error"]["code"] == "model_not_found"
+    with _api(conn, demo.key) as api, pytest.raises(openai.NotFoundError) as err:
+        api.chat.completions.create(model="no-such-model", messages=[{"role": "user", "content": "hi"}])
+    assert err.value.code == "model_not_found"
+    with _api(conn, demo.key) as api:  # GET carries no prompt and stays plain
+        assert [m.id for m in api.models.list()] == [MODEL]
