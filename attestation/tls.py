@@ -21,7 +21,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from attestation import der, evidence
+from attestation import der, evidence, hpke
+from attestation.certs import DECODE_ERRORS
 from attestation.claims import ParseError
 from attestation.providers.base import GpuProvider, Provider
 
@@ -37,11 +38,13 @@ def spki_der_of(cert: x509.Certificate) -> bytes:
 
 def bundle_from_cert(cert_der: bytes) -> evidence.Bundle:
     """The attestation bundle carried in a teecube TLS certificate."""
-    cert = x509.load_der_x509_certificate(cert_der)
     try:
+        cert = x509.load_der_x509_certificate(cert_der)
         ext = cert.extensions.get_extension_for_oid(EVIDENCE_OID).value
     except x509.ExtensionNotFound as e:
         raise ParseError("certificate carries no teecube evidence extension") from e
+    except DECODE_ERRORS as e:  # malformed DER, a duplicated extension
+        raise ParseError(f"certificate unreadable: {e}") from e
     assert isinstance(ext, x509.UnrecognizedExtension)
     return evidence.Bundle.loads(der.expect(der.read_single(ext.value), der.OCTET_STRING, "evidence").value)
 
@@ -53,6 +56,7 @@ class TlsIdentity:
     spki_der: bytes
     start_nonce: bytes
     bundle: evidence.Bundle
+    hpke_key: hpke.KeyPair  # requests are encrypted to it (docs/encrypted-requests.md)
 
     @classmethod
     def generate(
@@ -63,13 +67,16 @@ class TlsIdentity:
         *,
         curve: ec.EllipticCurve | None = None,
         valid_days: int = 30,
+        hpke_key: hpke.KeyPair | None = None,
     ) -> TlsIdentity:
         key = ec.generate_private_key(curve or ec.SECP384R1())
         spki = key.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         start_nonce = secrets.token_bytes(32)  # server-chosen: the cert's evidence is as fresh as the key
-        bundle = evidence.collect(provider, gpu_provider, spki, start_nonce)
+        hpke_key = hpke_key or hpke.KeyPair.generate()  # made here, inside the TEE, never stored
+        bundle = evidence.collect(provider, gpu_provider, spki, start_nonce,
+                                  hpke_public_key=hpke_key.public_bytes)
         names: list[x509.GeneralName] = []
         for h in hostnames or ["localhost"]:
             try:
@@ -96,7 +103,7 @@ class TlsIdentity:
             .sign(key, hashes.SHA384())
         )
         bundle.tls_cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
-        return cls(key, cert, spki, start_nonce, bundle)
+        return cls(key, cert, spki, start_nonce, bundle, hpke_key)
 
     @property
     def cert_pem(self) -> str:

@@ -15,6 +15,7 @@ from proxy.auth.failures import FailureThrottle
 from proxy.auth.jwt_auth import JwtVerifier
 from proxy.config import ProxyConfig
 from proxy.directory import Directory
+from proxy.encryption import ENCRYPTION, Encryption, encryption_middleware
 from proxy.errors import error_middleware
 from proxy.forward.upstream import UpstreamPool
 from proxy.guard import Guards
@@ -28,14 +29,18 @@ from proxy.usage import UsageWriter
 MAX_HEADER_BYTES = 16 * 1024
 
 
-def create_app(config: ProxyConfig, *, extra_routes: list[Any] | None = None) -> web.Application:
+def create_app(config: ProxyConfig, *, extra_routes: list[Any] | None = None,
+               encryption: Encryption | None = None) -> web.Application:
     # client_max_size bounds read()/json(); tenant bodies are read as capped streams (proxy.body).
+    # encryption_middleware opens HPKE-sealed requests and seals their answers (proxy/encryption.py).
     app = web.Application(
-        middlewares=[request_id_middleware, error_middleware],
+        middlewares=[request_id_middleware, encryption_middleware, error_middleware],
         client_max_size=config.default_max_body_bytes,
         handler_args={"max_field_size": MAX_HEADER_BYTES, "max_line_size": MAX_HEADER_BYTES},
     )
     app[CONFIG] = config
+    if encryption is not None:
+        app[ENCRYPTION] = encryption
     factory = session_factory(config.database_url)
     directory = Directory(factory, config.pepper, ttl=config.cache_ttl)
     app[DIRECTORY] = directory

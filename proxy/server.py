@@ -13,6 +13,7 @@ from aiohttp import web
 
 from proxy.app import create_app
 from proxy.config import ProxyConfig
+from proxy.encryption import Encryption
 
 log = logging.getLogger("teecube.proxy")
 
@@ -36,7 +37,8 @@ async def serve(config: ProxyConfig, *, ready: asyncio.Event | None = None,
     ssl_context, extra, identity = (None, [], None)
     if config.tls:
         ssl_context, extra, identity = attested_tls(config)
-    app = create_app(config, extra_routes=extra)
+    app = create_app(config, extra_routes=extra,
+                     encryption=Encryption(identity.hpke_key) if identity is not None else None)
     runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=shutdown_timeout,
                            access_log=None)
     await runner.setup()

@@ -173,12 +173,14 @@ def test_pinned_client_raises_key_mismatch_in_the_handshake(tmp_path: Path) -> N
         site = web.TCPSite(runner, "127.0.0.1", port, ssl_context=b.ssl_context())
         await site.start()
         try:
-            conn = AttestedConnection(f"https://127.0.0.1:{port}", a.spki_der, appraisal=None)  # type: ignore[arg-type]
+            conn = AttestedConnection(f"https://127.0.0.1:{port}", a.spki_der, appraisal=None,  # type: ignore[arg-type]
+                                      hpke_public_key=a.hpke_key.public_bytes)
             client = conn.async_http_client()
             with pytest.raises(KeyMismatch):
                 await client.post(f"{conn.openai_base_url}/chat/completions", json={"p": PROMPT_MARKER})
             await client.aclose()
-            ok = AttestedConnection(f"https://127.0.0.1:{port}", b.spki_der, appraisal=None)  # type: ignore[arg-type]
+            ok = AttestedConnection(f"https://127.0.0.1:{port}", b.spki_der, appraisal=None,  # type: ignore[arg-type]
+                                    hpke_public_key=b.hpke_key.public_bytes)
             async with ok.async_http_client() as good:
                 assert (await good.get(f"{ok.openai_base_url}/models")).status_code == 200
         finally:
