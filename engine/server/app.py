@@ -14,6 +14,7 @@ from engine.metrics import EngineMetrics
 from engine.server import info_routes, openai_routes
 from engine.server.auth import auth_middleware
 from engine.server.errors import error_middleware
+from engine.server.features import resolve_features
 from engine.server.request_ids import request_id_middleware
 from engine.server.settings import ServerConfig
 from engine.server.state import STATE, Admission, ServerState
@@ -33,7 +34,9 @@ def create_app(engine: AsyncEngine, config: ServerConfig | None = None) -> web.A
     limit = None
     if config.max_queue_size is not None:
         limit = engine.config.max_num_seqs + config.max_queue_size
-    app[STATE] = ServerState(engine, config, names, EngineMetrics(engine.stats, names[0]), Admission(limit))
+    features = resolve_features(engine.config, config)
+    metrics = EngineMetrics(engine.stats, names[0])
+    app[STATE] = ServerState(engine, config, names, metrics, Admission(limit), features)
     app.add_routes(openai_routes.routes)
     app.add_routes(info_routes.routes)
     app.cleanup_ctx.append(_engine_lifetime)
