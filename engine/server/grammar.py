@@ -33,6 +33,11 @@ async def grammar_cache(state: ServerState) -> GrammarCompilerCache:
 async def attach_grammar(state: ServerState, params: SamplingParams, spec: GrammarSpec | None) -> None:
     if spec is None:
         return
+    cache = await grammar_cache(state)
+    try:
+        factory = await asyncio.to_thread(cache.factory, spec)
+    except InvalidParam as exc:
+        raise bad_request(exc.param, f"{exc.param}: {exc.message}", code="invalid_value") from None
     if not hook_available():
         raise ApiError(
             400,
@@ -41,9 +46,4 @@ async def attach_grammar(state: ServerState, params: SamplingParams, spec: Gramm
             param=spec.param,
             code="unsupported_parameter",
         )
-    cache = await grammar_cache(state)
-    try:
-        factory = await asyncio.to_thread(cache.factory, spec)
-    except InvalidParam as exc:
-        raise bad_request(exc.param, f"{exc.param}: {exc.message}", code="invalid_value") from None
     params.logits_processor_factory = factory  # type: ignore[attr-defined]
