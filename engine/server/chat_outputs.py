@@ -23,13 +23,13 @@ class OutputParsers:
     def message(self, text: str) -> dict[str, Any]:
         """A whole assistant message from the choice's text."""
         message: dict[str, Any] = {"role": "assistant"}
+        content: str | None = text
         if self.reasoning is not None:
-            reasoning, rest = self.reasoning.extract(text)
-            message["reasoning_content"] = reasoning
-            text = rest or ""
+            message["reasoning_content"], content = self.reasoning.extract(text)
         if self.tool is None:
-            message["content"] = text
+            message["content"] = content
             return message
+        text = content or ""
         content, calls = self.tool.extract(text)
         message["content"] = content
         if calls:
