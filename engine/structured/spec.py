@@ -27,7 +27,8 @@ STRUCTURED_KEYS = {"json": "json_schema", "regex": "regex", "choice": "choice", 
 
 @dataclass(frozen=True, slots=True)
 class GrammarSpec:
-    """kind and its canonical text (a schema as sorted JSON, a regex, choices as a JSON list, EBNF)."""
+    """kind and its canonical text (a schema as compact JSON, keys in the order given: xgrammar emits
+    properties in that order; a regex; choices as a JSON list; EBNF)."""
 
     kind: Kind
     value: str = ""
@@ -55,7 +56,7 @@ def json_schema_spec(schema: Any, param: str) -> GrammarSpec:
 
 
 def _canonical(value: Any, param: str) -> str:
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     if len(text.encode()) > MAX_SPEC_BYTES:
         raise InvalidParam(param, f"must be at most {MAX_SPEC_BYTES} bytes")
     return text

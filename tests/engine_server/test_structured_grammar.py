@@ -4,6 +4,7 @@ processor's masks walked to the end over a corpus of JSON schemas, every output 
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -17,6 +18,10 @@ from engine.loader.gguf import open_gguf
 from engine.structured import GrammarCompilerCache, parse_structured_fields, processor_factory
 from engine.structured.processor import allocate_bitmask
 from engine.structured.spec import GrammarSpec
+
+full_corpus = pytest.mark.skipif(
+    not os.environ.get("TEECUBE_RUN_SLOW"), reason="the full corpus: set TEECUBE_RUN_SLOW=1"
+)
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +63,8 @@ def test_corpus_outputs_are_schema_valid(cache, walker, schema) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
+@full_corpus
 def test_full_corpus_outputs_are_schema_valid(cache, walker) -> None:
     schemas = corpus()
     assert len(schemas) >= 300

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
@@ -16,7 +17,7 @@ from typing import Any, Literal
 import jsonschema
 import openai
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from server_harness import MODEL, RunningServer
 from structured_corpus import ci_corpus, corpus
 
@@ -28,10 +29,15 @@ ASK = [{"role": "user", "content": "Describe a person as JSON."}]
 
 
 class Person(BaseModel):
-    name: str
-    age: int
+    name: str = Field(max_length=24)
+    age: int = Field(ge=0, le=130)
     role: Literal["admin", "user", "guest"]
-    tags: list[str]
+    tags: list[Literal["friendly", "busy", "new"]] = Field(max_length=3)
+
+
+full_corpus = pytest.mark.skipif(
+    not os.environ.get("TEECUBE_RUN_SLOW"), reason="the full corpus: set TEECUBE_RUN_SLOW=1"
+)
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +106,7 @@ def test_sdk_parse_returns_the_pydantic_object(client) -> None:
     assert completion.choices[0].finish_reason == "stop"
     assert isinstance(message.parsed, Person)
     assert Person.model_validate_json(message.content) == message.parsed
+    assert list(json.loads(message.content)) == ["name", "age", "role", "tags"]  # the schema's order
 
 
 @needs_hook
@@ -168,5 +175,7 @@ def test_corpus_outputs_are_schema_valid(client) -> None:
 
 @needs_hook
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
+@full_corpus
 def test_full_corpus_outputs_are_schema_valid(client) -> None:
     _run_corpus(client, corpus(), max_tokens=400)
