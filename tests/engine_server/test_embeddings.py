@@ -162,3 +162,22 @@ def test_chat_server_refuses_embeddings(server_factory) -> None:
     ):
         c.embeddings.create(model=MODEL, input="hello")
     assert exc.value.code == "unsupported_task"
+
+
+def test_inputs_reach_no_log_metric_or_error(client, embed_server, caplog) -> None:
+    import logging
+    import secrets
+
+    from server_harness import http
+
+    caplog.set_level(logging.DEBUG)
+    canary = f"canary zebra{secrets.token_hex(6)}"
+    client.embeddings.create(model=MODEL, input=[canary, canary + " again"])
+    errors = []
+    for kwargs in ({"input": canary * 60}, {"input": canary, "dimensions": 1000}):
+        with pytest.raises(openai.BadRequestError) as exc:
+            client.embeddings.create(model=MODEL, **kwargs)
+        errors.append(str(exc.value.body))
+    metrics = str(http(embed_server[0].base_url + "/metrics")[2])
+    for text in [caplog.text, metrics, *errors]:
+        assert "zebra" not in text
