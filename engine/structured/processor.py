@@ -62,3 +62,18 @@ def allocate_bitmask(batch: int, vocab_size: int) -> torch.Tensor:
 def apply_bitmask(logits: torch.Tensor, bitmask: torch.Tensor) -> None:
     """Masked-out tokens to -inf, in place (xgrammar's kernel: CPU or CUDA)."""
     xgr.apply_token_bitmask_inplace(logits, bitmask.to(logits.device, non_blocking=True))
+
+
+_batch_matcher: xgr.BatchGrammarMatcher | None = None
+
+
+def fill_batch(processors: list[GrammarProcessor], bitmask: torch.Tensor, rows: list[int]) -> None:
+    """The same as processors[i].fill_bitmask(bitmask, rows[i]) for every i, on xgrammar's thread pool
+    (a step loop with many constrained rows calls this once instead of one fill per row)."""
+    global _batch_matcher
+    if _batch_matcher is None:
+        _batch_matcher = xgr.BatchGrammarMatcher("auto")
+    _batch_matcher.batch_fill_next_token_bitmask([p.matcher for p in processors], bitmask, rows)
+    for p, row in zip(processors, rows, strict=True):
+        if p.and_mask is not None:
+            bitmask[row] &= p.and_mask

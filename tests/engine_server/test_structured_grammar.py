@@ -10,6 +10,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+import torch
 from grammar_walk import Walker, allowed_ids
 from structured_corpus import ci_corpus, corpus, schema_id
 
@@ -184,3 +185,26 @@ def test_processor_rejects_a_token_the_mask_forbids(cache, smol) -> None:
     for t in tokenizer.encode("yes") + tokenizer.eos_token_ids:
         assert p.accept(t)
     assert p.is_terminated() and not q.is_terminated()
+
+
+def test_fill_batch_equals_row_by_row_fills(cache, walker, smol) -> None:
+    from engine.structured.processor import fill_batch
+
+    _, vocab = smol
+    specs = [
+        parse_structured_fields(
+            {"guided_json": {"type": "object", "properties": {"a": {"type": "integer"}}}}
+        ),
+        parse_structured_fields({"guided_choice": ["red", "blue"]}),
+        parse_structured_fields({"response_format": {"type": "json_object"}}),
+    ]
+    procs = [cache.factory(s)() for s in specs]
+    for p, prefix in zip(procs, ['{"a": 1', "re", "{"], strict=True):
+        for t in walker.tokenizer.encode(prefix):
+            assert p.accept(t)
+    one, many = allocate_bitmask(6, vocab), allocate_bitmask(6, vocab)
+    rows = [4, 0, 2]
+    for p, r in zip(procs, rows, strict=True):
+        p.fill_bitmask(one, r)
+    fill_batch(procs, many, rows)
+    assert torch.equal(one, many)
