@@ -2,8 +2,10 @@
 
 Unknown fields: OpenAI fields that ask for nothing we do not implement are ignored (`user`,
 `metadata`, `store`, ...); fields we do not implement are accepted only with inert values
-(`tools: []`, `response_format: {"type": "text"}`, `logit_bias: {}`); anything else is a 400
-naming the field (a typo must not silently change what the client gets). vLLM's sampling
+(`functions: []`, `logit_bias: {}`); anything else is a 400 naming the field (a typo must not
+silently change what the client gets). Tools (engine/server/tools.py), output constraints
+(response_format, guided_*, structured_outputs: engine/structured/spec.py) and
+chat_template_kwargs are parsed here into the request. vLLM's sampling
 extensions (top_k, min_p, repetition_penalty, stop_token_ids, ignore_eos, min_tokens,
 include_stop_str_in_output, skip_special_tokens) are accepted as top-level fields, as the
 OpenAI SDK's `extra_body` sends them.
