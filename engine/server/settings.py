@@ -20,3 +20,9 @@ class ServerConfig:
     shutdown_timeout: float = 30.0
     retry_after_s: int = 1
     ssl_context: ssl.SSLContext | None = None  # --ssl-keyfile/--ssl-certfile: serve HTTPS
+    # serving features (engine/server/features.py); None: what the EngineConfig says
+    tool_call_parser: str | None = None
+    enable_auto_tool_choice: bool | None = None
+    reasoning_parser: str | None = None
+    task: str | None = None  # "generate" or "embed"
+    max_embedding_inputs: int = 2048
