@@ -223,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     from engine.server.app import create_app
     from engine.server.lifecycle import serve
 
+    # The step thread and the event loop share the GIL; at Python's default 5 ms switch interval the
+    # step thread can wait a whole decode step for its turn while the loop writes streamed chunks.
+    sys.setswitchinterval(float(os.environ.get("TEECUBE_GIL_SWITCH_INTERVAL_S", "0.0005")))
     app = create_app(AsyncEngine(engine_config), server_config)
     try:
         asyncio.run(serve(app, server_config))
