@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.errors import EngineError, InvalidParam
-from engine.server.settings import DEFAULT_MAX_BODY_BYTES, ServerConfig
+from engine.server.settings import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_QUEUE_SIZE, ServerConfig
 
 if TYPE_CHECKING:
     from engine.config import EngineConfig
@@ -56,8 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-queue-size",
         type=int,
-        default=None,
-        help="requests allowed to wait beyond --max-num-seqs; more get 503 with Retry-After",
+        default=DEFAULT_MAX_QUEUE_SIZE,
+        help="requests allowed to wait beyond --max-num-seqs; more get 503 with Retry-After "
+        f"(default {DEFAULT_MAX_QUEUE_SIZE})",
     )
     p.add_argument("--max-request-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
     p.add_argument("--shutdown-timeout", type=float, default=30.0, help="grace period on SIGTERM (s)")

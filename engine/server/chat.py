@@ -27,7 +27,7 @@ async def chat_response(job: Job, req: ChatRequest) -> web.Response:
 
 
 async def chat_stream(job: Job, req: ChatRequest) -> web.StreamResponse:
-    sse = SseWriter(job.request, job.request_id)
+    sse = SseWriter(job.request, job.request_id, usage=job.usage if req.continuous_usage else None)
 
     def chunk(choices: list[dict[str, Any]], usage: dict[str, int] | None = None) -> dict[str, Any]:
         body = envelope("chat.completion.chunk", job.response_id, job.created, job.model, choices, usage)

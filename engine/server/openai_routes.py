@@ -18,6 +18,7 @@ from engine.server.job import Job
 from engine.server.prompting import chat_prompt_ids, completion_prompt_ids, resolve_max_tokens
 from engine.server.protocol import parse_chat, parse_completion
 from engine.server.state import STATE, ServerState
+from engine.server.streaming import continuous_usage_requested
 
 routes = web.RouteTableDef()
 
@@ -50,6 +51,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     body = await read_json(request)
     check_model(state, body)
     req = parse_chat(body, state.engine.spec.vocab_size)
+    req.continuous_usage = req.stream and continuous_usage_requested(body)
     prompt = chat_prompt_ids(state.engine.tokenizer, req.messages, req.add_generation_prompt)
     req.params.max_tokens = _max_tokens(state, [prompt], req.params.max_tokens, "messages")
     response_id = f"chatcmpl-{uuid.uuid4().hex}"
@@ -69,6 +71,7 @@ async def completions(request: web.Request) -> web.StreamResponse:
     body = await read_json(request)
     check_model(state, body)
     req = parse_completion(body, state.engine.spec.vocab_size)
+    req.continuous_usage = req.stream and continuous_usage_requested(body)
     prompts = [completion_prompt_ids(state.engine.tokenizer, p) for p in req.prompts]
     req.params.max_tokens = _max_tokens(state, prompts, req.params.max_tokens, "prompt")
     response_id = f"cmpl-{uuid.uuid4().hex}"

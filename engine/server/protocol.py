@@ -46,6 +46,7 @@ class ChatRequest:
     logprobs: bool
     top_logprobs: int
     add_generation_prompt: bool
+    continuous_usage: bool = False  # usage on every streamed chunk (set from stream_options)
 
 
 @dataclass(slots=True)
@@ -57,6 +58,7 @@ class CompletionRequest:
     include_usage: bool
     echo: bool
     logprobs: int | None
+    continuous_usage: bool = False  # usage on every streamed chunk (set from stream_options)
 
 
 def parse_chat(body: Any, vocab_size: int) -> ChatRequest:
