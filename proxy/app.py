@@ -49,8 +49,8 @@ async def attestation_rate_middleware(request: web.Request, handler: Any) -> web
     if request.path.startswith("/attestation"):
         window = request.app[ATTESTATION_LIMIT]
         address = client_address(request)
-        window.failed(address)  # counts the request
         wait = window.blocked_for(address)
+        window.failed(address)  # counts the request
         if wait:
             raise ApiError(429, "Too many attestation requests. Please retry later.",
                            code="rate_limit_exceeded", headers={"Retry-After": str(math.ceil(wait))})

@@ -256,10 +256,11 @@ class ProxyThread(AppThread):
     """The proxy app (`create_app`) on the hardened tenant listener, with the operator metrics
     listener beside it (`metrics_url`) and a tenant-side `openai` client factory."""
 
-    def __init__(self, config: ProxyConfig) -> None:
-        super().__init__(lambda: create_app(config), handler_cancellation=True, runner=partial(
-            HardenedRunner, header_timeout=config.header_timeout,
-            max_connections_per_address=config.max_connections_per_address))
+    def __init__(self, config: ProxyConfig, *, extra_routes: list[Any] | None = None) -> None:
+        runner = partial(HardenedRunner, header_timeout=config.header_timeout,
+                         max_connections_per_address=config.max_connections_per_address)
+        super().__init__(lambda: create_app(config, extra_routes=extra_routes), handler_cancellation=True,
+                         runner=runner)
         self.config = config
         self.metrics_port = 0
         self._metrics_runner: Any = None
