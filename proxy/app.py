@@ -74,7 +74,8 @@ def create_app(config: ProxyConfig, *, extra_routes: list[Any] | None = None) ->
         connect_timeout=config.upstream_connect_timeout, read_timeout=config.upstream_read_timeout
     )
     app[USAGE] = UsageWriter(factory)
-    store = RedisBucketStore(config.redis_url) if config.redis_url else MemoryBucketStore()
+    store = (RedisBucketStore(config.redis_url, prefix=config.redis_prefix) if config.redis_url
+             else MemoryBucketStore())
     app[LIMITER] = Limiter(store, fail_open=config.limiter_fail_open)
     app[GUARDS] = Guards(directory, DEFAULT_GUARDRAIL_POLICY)
     app["session_factory"] = factory

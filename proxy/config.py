@@ -13,6 +13,7 @@ class ProxyConfig:
     port: int = 8443
     operator_token: str | None = None  # admin API bearer; the admin API is off without it
     redis_url: str | None = None  # shared limits across replicas; in-process when None
+    redis_prefix: str = "teecube:rl:"  # key prefix of the shared limiter's buckets
     limiter_fail_open: bool = False  # Redis down: refuse (503) unless this is set
     cache_ttl: float = 1.0  # bound on revocation delay (keys, grants, domains), per replica
     auth_failure_limit: int = 30  # failures per client address per minute before refusing

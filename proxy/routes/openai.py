@@ -22,7 +22,12 @@ from proxy.guard import CheckedInput, GuardrailBlocked
 from proxy.limits import BucketSpec, Reservation
 from proxy.prefix_cache import SALTED_KINDS, apply_cache_salt
 from proxy.state import AUTH, CONFIG, DIRECTORY, GUARDS, LIMITER, METRICS, POOL, USAGE
-from proxy.tokens import DEFAULT_COMPLETION_TOKENS, estimate_prompt_tokens, generated_sequences
+from proxy.tokens import (
+    DEFAULT_COMPLETION_TOKENS,
+    estimate_prompt_tokens,
+    generated_sequences,
+    likely_text_tokens,
+)
 
 routes = web.RouteTableDef()
 
@@ -71,12 +76,13 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
         raise bad_request("You must provide an input.", param="input", code="missing_required_parameter")
     _check_prompt(body["input"], "input")
     prompt_estimate = estimate_prompt_tokens(body, "embeddings")
-    if grant.max_prompt_tokens and prompt_estimate > grant.max_prompt_tokens:
+    likely = estimate_prompt_tokens(body, "embeddings", likely_text_tokens)
+    if grant.max_prompt_tokens and likely > grant.max_prompt_tokens:
         raise bad_request(f"The input is longer than this model allows ({grant.max_prompt_tokens} tokens).",
                           param="input", code="context_length_exceeded")
     return await _admit_and_forward(request, principal, settings, grant, body, route="embeddings",
                                     path="/v1/embeddings", stream=False, include_usage=False, started=started,
-                                    prompt_estimate=prompt_estimate, reserved=prompt_estimate)
+                                    prompt_estimate=prompt_estimate, reserved=prompt_estimate, floor=likely)
 
 
 def _visible(principal: Principal, grant: ModelGrant) -> bool:
@@ -206,23 +212,27 @@ async def _complete(request: web.Request, *, route: str, path: str) -> web.Strea
     _check_sampling_counts(body, settings)
     body, per_sequence = _completion_budget(body, settings, grant)
     prompt_estimate = estimate_prompt_tokens(body, route)
-    if grant.max_prompt_tokens and prompt_estimate > grant.max_prompt_tokens:
+    likely = estimate_prompt_tokens(body, route, likely_text_tokens)
+    if grant.max_prompt_tokens and likely > grant.max_prompt_tokens:
         raise bad_request(
             f"The prompt is longer than this model allows ({grant.max_prompt_tokens} tokens).",
             param="messages" if route == "chat" else "prompt",
             code="context_length_exceeded",
         )
-    reserved = prompt_estimate + per_sequence * generated_sequences(body, route)
+    completion = per_sequence * generated_sequences(body, route)
     return await _admit_and_forward(request, principal, settings, grant, body, route=route, path=path,
                                     stream=stream, include_usage=include_usage, started=started,
-                                    prompt_estimate=prompt_estimate, reserved=reserved)
+                                    prompt_estimate=prompt_estimate, reserved=prompt_estimate + completion,
+                                    floor=likely + completion)
 
 
 async def _admit_and_forward(request: web.Request, principal: Principal, settings: Any, grant: ModelGrant,
                              body: dict[str, Any], *, route: str, path: str, stream: bool,
                              include_usage: bool, started: float, prompt_estimate: int,
-                             reserved: int) -> web.StreamResponse:
-    """admit (reserve limits) → input guardrails → forward → output guardrails → settle → usage."""
+                             reserved: int, floor: int) -> web.StreamResponse:
+    """admit (reserve limits) → input guardrails → forward → output guardrails → settle → usage.
+
+    `reserved` bounds what the request can use; `floor` is the likely use (see Limiter.reserve)."""
     app = request.app
     request_id = request["request_id"]
     reservation: Reservation | None = None
@@ -231,7 +241,8 @@ async def _admit_and_forward(request: web.Request, principal: Principal, setting
     blocked_ids: list[str] = []
     try:
         try:
-            reservation = await app[LIMITER].reserve(_buckets(principal, settings, grant), reserved)
+            reservation = await app[LIMITER].reserve(_buckets(principal, settings, grant), reserved,
+                                                     floor=floor)
         except ApiError as err:
             if err.status == 429:
                 app[METRICS].limit_hits.labels(principal.domain_name, err.type).inc()

@@ -22,7 +22,7 @@ from domains.tenants import update_domain
 from proxy.limits import BucketSpec
 from proxy.prefix_cache import domain_salt
 from proxy.state import LIMITER, USAGE
-from proxy.tokens import DEFAULT_COMPLETION_TOKENS, text_tokens
+from proxy.tokens import DEFAULT_COMPLETION_TOKENS, likely_text_tokens, text_tokens
 from tests.proxy.conftest import PEPPER, AppThread, ProxyThread, Tenancy, database_url_for, proxy_config
 
 CHAT = [{"role": "user", "content": "Hi"}]
@@ -202,13 +202,15 @@ def test_a_request_without_max_tokens_is_bounded_by_what_was_reserved(setup) -> 
     assert reserved >= 2 * DEFAULT_COMPLETION_TOKENS
 
 
-def test_dense_text_is_estimated_per_byte() -> None:
+def test_prompt_text_is_bounded_per_byte() -> None:
     assert text_tokens("\U0001f600" * 100) == 400  # 4 UTF-8 bytes each
     assert text_tokens("漢字" * 50) == 300
     assert text_tokens("1234567890") == 10
     assert text_tokens("!@#$%^&*()") == 10
     english = "The quick brown fox jumps over the lazy dog"
-    assert len(english) // 4 <= text_tokens(english) <= len(english) // 2
+    assert text_tokens(english) == len(english)  # the bound: a byte a token
+    assert len(english) // 4 <= likely_text_tokens(english) <= len(english) // 2
+    assert likely_text_tokens("\U0001f600" * 100) == 400 and likely_text_tokens("12345") == 5
 
 
 def test_streams_ask_for_continuous_usage_and_the_tenant_sees_it_only_when_asked(setup) -> None:
