@@ -19,7 +19,8 @@ from aiohttp import web
 from proxy.errors import ApiError, bad_request
 from proxy.tokens import estimate_prompt_tokens
 
-__all__ = ["FORBIDDEN_FIELDS", "MAX_DEPTH", "estimate_prompt_tokens", "read_body_bytes", "read_json_body"]
+__all__ = ["FORBIDDEN_FIELDS", "MAX_DEPTH", "estimate_prompt_tokens", "parse_json", "read_body_bytes",
+           "read_json_body"]
 
 FORBIDDEN_FIELDS = frozenset(
     {
@@ -73,14 +74,25 @@ async def read_body_bytes(request: web.Request, max_bytes: int, *,
     return b"".join(chunks)
 
 
-def parse_json_object(raw: bytes) -> dict[str, Any]:
+def parse_json(raw: bytes, *, forbid_upstream_fields: bool = True) -> Any:
+    """Any JSON value, nested at most MAX_DEPTH deep, without lone surrogates (NaN and Infinity,
+    which are not JSON, are refused too)."""
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise bad_request("We could not parse the JSON body of your request.", code="invalid_json") from None
+    _check_tree(body, 0, forbid=forbid_upstream_fields)
+    return body
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    body = parse_json(raw)
     if not isinstance(body, dict):
         raise bad_request("The request body must be a JSON object.", code="invalid_json")
-    _check_tree(body, 0)
     return body
 
 
@@ -98,7 +110,7 @@ def _check_string(value: str, field: str | None) -> None:
         )
 
 
-def _check_tree(node: Any, depth: int, field: str | None = None) -> None:
+def _check_tree(node: Any, depth: int, field: str | None = None, *, forbid: bool = True) -> None:
     if depth > MAX_DEPTH:
         raise bad_request("The request body is nested too deeply.", code="invalid_request")
     if isinstance(node, str):
@@ -106,13 +118,13 @@ def _check_tree(node: Any, depth: int, field: str | None = None) -> None:
     elif isinstance(node, dict):
         for key, value in node.items():
             _check_string(key, field)
-            if key.lower() in FORBIDDEN_FIELDS:
+            if forbid and key.lower() in FORBIDDEN_FIELDS:
                 raise bad_request(
                     f"The field `{key}` is not allowed: upstreams are set by the operator.",
                     param=key,
                     code="forbidden_field",
                 )
-            _check_tree(value, depth + 1, field or key)
+            _check_tree(value, depth + 1, field or key, forbid=forbid)
     elif isinstance(node, list):
         for item in node:
-            _check_tree(item, depth + 1, field)
+            _check_tree(item, depth + 1, field, forbid=forbid)
