@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 from typing import Any
 
@@ -115,6 +116,9 @@ def _check_tree(node: Any, depth: int, field: str | None = None, *, forbid: bool
         raise bad_request("The request body is nested too deeply.", code="invalid_request")
     if isinstance(node, str):
         _check_string(node, field)
+    elif isinstance(node, float) and not math.isfinite(node):  # 1e999 parses as infinity
+        shown = field if field and len(field) <= 64 and field.isprintable() else None
+        raise bad_request("Numbers must be finite.", param=shown, code="invalid_value")
     elif isinstance(node, dict):
         for key, value in node.items():
             _check_string(key, field)

@@ -156,6 +156,10 @@ async def forward_json(
             payload = json.loads(raw)
         except ValueError:
             payload = None
+        if resp.status in (404, 405) and path == "/v1/embeddings":
+            # The deployment's server has no embeddings route (it serves generation only).
+            raise ApiError(400, "Embeddings are not available for this model.", code="unsupported_model",
+                           param="model")
         if resp.status != 200 or not isinstance(payload, dict):
             raise _sanitized_upstream_error(resp.status, payload, resp.headers.get("Retry-After"))
     payload["model"] = alias

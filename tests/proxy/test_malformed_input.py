@@ -41,7 +41,10 @@ def setup(engine, tmp_path_factory) -> Iterator[tuple[ProxyThread, str]]:
 @pytest.fixture(scope="module")
 def http(setup) -> Iterator[httpx.Client]:
     proxy, _ = setup
-    with httpx.Client(base_url=proxy.base_url, timeout=120) as client:
+    # A fresh connection per request: the listener closes idle keep-alive connections after its
+    # header timeout, and a POST racing that close is not retried by the client.
+    no_reuse = httpx.Limits(max_keepalive_connections=0)
+    with httpx.Client(base_url=proxy.base_url, timeout=120, limits=no_reuse) as client:
         yield client
 
 
@@ -86,7 +89,7 @@ def _typed(route: str) -> list[dict[str, Any]]:
         base["prompt"] = "Hi"
     else:
         base = {"model": "chat", "input": "Hi"}
-    wrong: list[Any] = [None, True, 0, -1, 2**64, 1.5, "", "x", [], [1], {}, {"a": 1}, [[]], [None]]
+    wrong: list[Any] = [None, True, -1, 2**64, 1.5, "x", [1], {"a": 1}, [None]]
     fields = ["model", "messages", "prompt", "input", "max_tokens", "max_completion_tokens", "n", "best_of",
               "stream", "stream_options", "temperature", "top_p", "stop", "logprobs", "top_logprobs", "seed",
               "presence_penalty", "frequency_penalty", "logit_bias", "user", "tools", "tool_choice",
@@ -130,8 +133,8 @@ def _bomb(size: int) -> bytes:
     return gzip.compress(b"{" + b" " * size + b"}", compresslevel=9)
 
 
-GZIP_BOMB = _bomb(8 * 1024 * 1024)  # 8 MiB of JSON in ~8 KiB
-DEFLATE_BOMB = zlib.compress(b" " * 8 * 1024 * 1024)
+GZIP_BOMB = _bomb(4 * 1024 * 1024)  # 4 MiB of JSON in ~4 KiB (the domain's cap is 64 KiB)
+DEFLATE_BOMB = zlib.compress(b" " * 4 * 1024 * 1024)
 
 
 def _send_retrying(http: httpx.Client, key: str, route: str, content: bytes, encoding: str) -> httpx.Response:
@@ -190,7 +193,7 @@ REQUEST = st.fixed_dictionaries(
         "logprobs": st.booleans() | SMALL_INT, "seed": SMALL_INT, "user": TEXT, "extra": JSON,
     },
 )
-FUZZ = settings(max_examples=120, deadline=None, derandomize=True,
+FUZZ = settings(max_examples=80, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
