@@ -143,3 +143,23 @@ def test_the_estimate_is_never_below_the_real_tokenizer(engine) -> None:
     messages = [{"role": "user", "content": DENSE["emoji"]}, {"role": "assistant", "content": "ok"}]
     status, body = engine.post("/tokenize", {"messages": messages})
     assert chat_prompt_tokens({"messages": messages}) >= json.loads(body)["count"]
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/v1/chat/completions", {"messages": [{"role": "user", "content": "Hi"}], "n": 2}),
+    ("/v1/completions", {"prompt": ["Once", "Twice"]}),
+])
+def test_the_engine_streams_continuous_usage_when_asked(engine, path, body) -> None:
+    request = {"model": "SmolLM2-135M-Instruct", **body, "max_tokens": 5, "ignore_eos": True, "stream": True,
+               "stream_options": {"include_usage": True, "continuous_usage_stats": True}}
+    status, text_ = engine.post(path, request)
+    assert status == 200, text_
+    events = [json.loads(line[6:]) for line in text_.splitlines() if line.startswith("data: {")]
+    with_choices = [e for e in events if e["choices"]]
+    assert with_choices and all(e["usage"] is not None for e in with_choices)
+    counts = [e["usage"]["completion_tokens"] for e in with_choices]
+    assert counts == sorted(counts) and counts[-1] == 10  # two sequences of five tokens
+    assert events[-1]["choices"] == [] and events[-1]["usage"]["completion_tokens"] == counts[-1]
+    status, text_ = engine.post(path, {**request, "stream_options": {"include_usage": True}})
+    plain = [json.loads(line[6:]) for line in text_.splitlines() if line.startswith("data: {")]
+    assert all(e.get("usage") is None for e in plain if e["choices"])  # only when asked
