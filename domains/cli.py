@@ -113,6 +113,12 @@ def _admin_parser() -> _Parser:
     p.add_argument("--max-messages", type=_int, default=256)
     p.add_argument("--max-n", type=_int, default=8)
     p.add_argument("--guardrail-fail-mode", choices=("closed", "open"), default="closed")
+    p.add_argument(
+        "--shared-prefix-cache", action=argparse.BooleanOptionalAction, default=False,
+        help="share this domain's prompts in the engine's prefix cache with every other sharing domain "
+        "(faster repeated prefixes; RISK: a tenant can then learn by timing whether another tenant sent "
+        "a prompt). Default: isolated per domain",
+    )
     p = _leaf(
         dom, "update", act.domain_update, common, "change a domain's limits and caps (given flags only)"
     )
@@ -122,6 +128,12 @@ def _admin_parser() -> _Parser:
     p.add_argument("--max-messages", type=_int)
     p.add_argument("--max-n", type=_int)
     p.add_argument("--guardrail-fail-mode", choices=("closed", "open"))
+    p.add_argument(
+        "--shared-prefix-cache", action=argparse.BooleanOptionalAction, default=None,
+        help="share this domain's prompts in the engine's prefix cache with every other sharing domain "
+        "(faster repeated prefixes; RISK: a tenant can then learn by timing whether another tenant sent "
+        "a prompt). Default: isolated per domain",
+    )
     p.add_argument(
         "--unset",
         action="append",

@@ -84,6 +84,7 @@ def domain_create(s: Session, a: argparse.Namespace) -> Out:
         max_n=a.max_n,
         max_tokens_cap=a.max_tokens_cap,
         guardrail_fail_mode=a.guardrail_fail_mode,
+        shared_prefix_cache=a.shared_prefix_cache,
     )
     return as_dict(d), DOMAIN_COLUMNS
 
@@ -102,6 +103,7 @@ def domain_update(s: Session, a: argparse.Namespace) -> Out:
         ("max_messages", "max_messages"),
         ("max_n", "max_n"),
         ("guardrail_fail_mode", "guardrail_fail_mode"),
+        ("shared_prefix_cache", "shared_prefix_cache"),
     ):
         if getattr(a, flag) is not None:
             changes[field] = getattr(a, flag)

@@ -14,6 +14,9 @@ from aiohttp import web
 from proxy.app import create_app
 from proxy.config import ProxyConfig
 from proxy.encryption import Encryption
+from proxy.listener import HardenedRunner
+from proxy.operator_listener import create_metrics_app
+from proxy.state import METRICS
 
 log = logging.getLogger("teecube.proxy")
 
@@ -39,13 +42,27 @@ async def serve(config: ProxyConfig, *, ready: asyncio.Event | None = None,
         ssl_context, extra, identity = attested_tls(config)
     app = create_app(config, extra_routes=extra,
                      encryption=Encryption(identity.hpke_key) if identity is not None else None)
-    runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=shutdown_timeout,
-                           access_log=None)
+    runner = HardenedRunner(app, header_timeout=config.header_timeout,
+                            max_connections_per_address=config.max_connections_per_address,
+                            handler_cancellation=True, shutdown_timeout=shutdown_timeout)
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port, ssl_context=ssl_context, backlog=1024)
     await site.start()
     scheme = "https" if ssl_context else "http"
     log.info("proxy listening on %s://%s:%s", scheme, config.host, config.port)
+    metrics_runner = None
+    if config.metrics_port is not None:
+        metrics_app = create_metrics_app(app[METRICS], config.operator_token, config.metrics_host,
+                                         auth_failure_limit=config.auth_failure_limit)
+        metrics_runner = HardenedRunner(metrics_app, header_timeout=config.header_timeout,
+                                        max_connections_per_address=config.max_connections_per_address)
+        await metrics_runner.setup()
+        try:
+            await web.TCPSite(metrics_runner, config.metrics_host, config.metrics_port).start()
+            log.info("metrics listening on http://%s:%s/metrics", config.metrics_host, config.metrics_port)
+        except OSError as exc:  # metrics are not worth refusing tenants over
+            log.error("metrics listener could not bind %s:%s (%s); serving without it",
+                      config.metrics_host, config.metrics_port, exc.strerror)
     if identity is not None:
         log.info("TLS identity %s", identity.describe())
         if info is not None:
@@ -62,3 +79,5 @@ async def serve(config: ProxyConfig, *, ready: asyncio.Event | None = None,
     await stop.wait()
     log.info("proxy shutting down")
     await runner.cleanup()
+    if metrics_runner is not None:
+        await metrics_runner.cleanup()

@@ -42,11 +42,16 @@ def create_app(engine: AsyncEngine, config: ServerConfig | None = None) -> web.A
         engine = AsyncPoolingEngine(engine.config)  # --task embed: the pooling runner, not the step loop
     metrics = EngineMetrics(engine.stats, names[0])
     app[STATE] = ServerState(engine, config, names, metrics, Admission(limit), features)
+    app.on_response_prepare.append(_no_version_banner)
     app.add_routes(openai_routes.routes)
     app.add_routes(embeddings.routes)
     app.add_routes(info_routes.routes)
     app.cleanup_ctx.append(_engine_lifetime)
     return app
+
+
+async def _no_version_banner(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers["Server"] = "teecube-engine"  # not aiohttp's `Python/x aiohttp/y`
 
 
 async def _engine_lifetime(app: web.Application) -> AsyncIterator[None]:

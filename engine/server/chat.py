@@ -35,7 +35,7 @@ async def chat_response(job: Job, req: ChatRequest, parsers: OutputParsers | Non
 
 async def chat_stream(job: Job, req: ChatRequest, parsers: OutputParsers | None = None) -> web.StreamResponse:
     parsers = parsers or OutputParsers()
-    sse = SseWriter(job.request, job.request_id)
+    sse = SseWriter(job.request, job.request_id, usage=job.usage if req.continuous_usage else None)
     streams = [parsers.stream() for _ in range(job.n)] if parsers.active else []
 
     def chunk(choices: list[dict[str, Any]], usage: dict[str, int] | None = None) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from engine.server.job import Job
 from engine.server.prompting import chat_prompt_ids, completion_prompt_ids, resolve_max_tokens
 from engine.server.protocol import ChatRequest, parse_chat, parse_completion
 from engine.server.state import STATE, ServerState
+from engine.server.streaming import continuous_usage_requested
 from engine.server.tools import check_tool_schemas, tool_grammar, tool_parser
 
 routes = web.RouteTableDef()
@@ -91,6 +92,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         req.tools.tools or None,
         req.chat_template_kwargs,
     )
+    req.continuous_usage = req.stream and continuous_usage_requested(body)
     req.params.max_tokens = _max_tokens(state, [prompt], req.params.max_tokens, "messages")
     await attach_grammar(state, req.params, req.grammar)
     response_id = f"chatcmpl-{uuid.uuid4().hex}"
@@ -114,6 +116,7 @@ async def completions(request: web.Request) -> web.StreamResponse:
     check_generates(state)
     req = parse_completion(body, state.engine.spec.vocab_size)
     req.params = with_generation_defaults(req.params, body, state.engine.config.default_sampling)
+    req.continuous_usage = req.stream and continuous_usage_requested(body)
     prompts = [completion_prompt_ids(state.engine.tokenizer, p) for p in req.prompts]
     req.params.max_tokens = _max_tokens(state, prompts, req.params.max_tokens, "prompt")
     await attach_grammar(state, req.params, req.grammar)

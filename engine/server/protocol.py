@@ -64,6 +64,7 @@ class ChatRequest:
     tools: ToolRequest = field(default_factory=lambda: ToolRequest([], "none"))
     grammar: GrammarSpec | None = None  # response_format / guided_* / structured_outputs
     chat_template_kwargs: dict[str, Any] = field(default_factory=dict)
+    continuous_usage: bool = False  # usage on every streamed chunk (set from stream_options)
 
 
 @dataclass(slots=True)
@@ -76,6 +77,7 @@ class CompletionRequest:
     echo: bool
     logprobs: int | None
     grammar: GrammarSpec | None = None
+    continuous_usage: bool = False  # usage on every streamed chunk (set from stream_options)
 
 
 def parse_chat(body: Any, vocab_size: int) -> ChatRequest:

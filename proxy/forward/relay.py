@@ -22,6 +22,7 @@ from aiohttp import web
 
 from proxy.errors import ApiError, upstream_timeout, upstream_unavailable
 from proxy.forward.upstream import CredentialError, Upstream, UpstreamPool
+from proxy.tokens import text_tokens
 
 log = logging.getLogger("teecube.proxy.forward")
 MAX_UPSTREAM_BODY = 64 * 1024 * 1024
@@ -52,7 +53,7 @@ class Outcome:
     rule_ids: list[str] = field(default_factory=list)
 
 
-def _sanitized_upstream_error(status: int, payload: Any) -> ApiError:
+def _sanitized_upstream_error(status: int, payload: Any, retry_after: str | None = None) -> ApiError:
     """Pass a tenant-fixable 4xx through (message without URLs or paths); hide everything else."""
     if status in (400, 413, 422) and isinstance(payload, dict) and isinstance(payload.get("error"), dict):
         err = payload["error"]
@@ -63,10 +64,22 @@ def _sanitized_upstream_error(status: int, payload: Any) -> ApiError:
         if code not in _PASS_CODES:
             code = "invalid_request" if code else None
         return ApiError(400 if status == 422 else status, message, code=code, param=param)
+    if status in (429, 503) and retry_after is not None:
+        # The engine is busy (its queue is full): the tenant may retry, after the engine's delay.
+        return ApiError(status, "The model is busy. Please retry.", code="upstream_overloaded",
+                        headers={"Retry-After": _retry_after(retry_after)})
     if status == 429:
         return ApiError(429, "The model is overloaded. Please retry.", code="upstream_overloaded",
                         headers={"Retry-After": "1"})
     return upstream_unavailable()
+
+
+def _retry_after(value: str) -> str:
+    """The upstream's Retry-After as whole seconds in 1..60 (an HTTP date or junk becomes 1)."""
+    try:
+        return str(min(60, max(1, int(value.strip()))))
+    except ValueError:
+        return "1"
 
 
 async def _post(pool: UpstreamPool, upstream: Upstream, path: str, body: dict[str, Any], request_id: str):
@@ -84,6 +97,17 @@ async def _post(pool: UpstreamPool, upstream: Upstream, path: str, body: dict[st
     except (aiohttp.ClientError, OSError) as exc:
         log.warning("upstream unreachable request_id=%s error=%s", request_id, type(exc).__name__)
         raise upstream_unavailable() from None
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _take_usage(outcome: Outcome, usage: Any) -> None:
+    if isinstance(usage, dict):
+        outcome.prompt_tokens = _count(usage.get("prompt_tokens"))
+        outcome.completion_tokens = _count(usage.get("completion_tokens"))
+        outcome.usage_known = True
 
 
 def _choice_text(choice: dict[str, Any], chat: bool) -> str | None:
@@ -115,8 +139,9 @@ async def forward_json(
     alias: str,
     request_id: str,
     guard: Any | None,
+    outcome: Outcome | None = None,
 ) -> tuple[dict[str, Any], Outcome]:
-    outcome = Outcome()
+    outcome = outcome if outcome is not None else Outcome()
     resp = await _post(pool, upstream, path, body, request_id)
     async with resp:
         try:
@@ -131,8 +156,12 @@ async def forward_json(
             payload = json.loads(raw)
         except ValueError:
             payload = None
+        if resp.status in (404, 405) and path == "/v1/embeddings":
+            # The deployment's server has no embeddings route (it serves generation only).
+            raise ApiError(400, "Embeddings are not available for this model.", code="unsupported_model",
+                           param="model")
         if resp.status != 200 or not isinstance(payload, dict):
-            raise _sanitized_upstream_error(resp.status, payload)
+            raise _sanitized_upstream_error(resp.status, payload, resp.headers.get("Retry-After"))
     payload["model"] = alias
     chat = path.endswith("/chat/completions")
     for choice in payload.get("choices") or []:
@@ -144,11 +173,11 @@ async def forward_json(
         if rule:
             choice["finish_reason"] = "content_filter"
             outcome.blocked_rule = outcome.blocked_rule or rule
-    usage = payload.get("usage")
-    if isinstance(usage, dict):
-        outcome.prompt_tokens = int(usage.get("prompt_tokens") or 0)
-        outcome.completion_tokens = int(usage.get("completion_tokens") or 0)
-        outcome.usage_known = True
+    _take_usage(outcome, payload.get("usage"))
+    if not outcome.usage_known:
+        # No usage from this upstream: count the text it answered with, conservatively.
+        texts = (_choice_text(c, chat) for c in payload.get("choices") or [] if isinstance(c, dict))
+        outcome.completion_tokens = sum(text_tokens(t) for t in texts if t)
     if outcome.blocked_rule:
         outcome.status = "blocked"
     return payload, outcome
@@ -234,13 +263,25 @@ async def forward_stream(
     guard: OutputFilter | None,
     headers: dict[str, str],
     before_output: Callable[[], Awaitable[None]] | None = None,
+    outcome: Outcome | None = None,
+    continuous_usage: bool = False,
 ) -> tuple[web.StreamResponse, Outcome]:
     """`before_output` runs before the first byte goes to the tenant (the classifier's verdict);
-    when it raises, the upstream request is closed and nothing was sent."""
-    outcome = Outcome()
+    when it raises, the upstream request is closed and nothing was sent.
+
+    `outcome` (the caller's) holds the usage seen so far even when the tenant goes away mid-stream.
+    `continuous_usage` asks the upstream for usage on every chunk (vLLM's
+    `continuous_usage_stats`), so an aborted stream is charged what it generated; the tenant sees
+    those per-chunk figures only when it asked for them itself."""
+    outcome = outcome if outcome is not None else Outcome()
+    tenant_options = body.get("stream_options")
+    tenant_continuous = include_usage and isinstance(tenant_options, dict) and bool(
+        tenant_options.get("continuous_usage_stats"))
     body = dict(body)
     body["stream"] = True
     body["stream_options"] = {"include_usage": True}
+    if continuous_usage:
+        body["stream_options"]["continuous_usage_stats"] = True
     resp = await _post(pool, upstream, path, body, request_id)
     async with resp:
         if resp.status != 200:
@@ -248,7 +289,7 @@ async def forward_stream(
                 payload = json.loads(await resp.content.read(1024 * 1024))
             except (ValueError, aiohttp.ClientError, OSError):
                 payload = None
-            raise _sanitized_upstream_error(resp.status, payload)
+            raise _sanitized_upstream_error(resp.status, payload, resp.headers.get("Retry-After"))
         if before_output is not None:
             try:
                 await before_output()
@@ -286,22 +327,21 @@ async def forward_stream(
                     break
                 chunk["model"] = alias
                 usage = chunk.get("usage")
-                if isinstance(usage, dict):
-                    outcome.prompt_tokens = int(usage.get("prompt_tokens") or 0)
-                    outcome.completion_tokens = int(usage.get("completion_tokens") or 0)
-                    outcome.usage_known = True
+                _take_usage(outcome, usage)
                 choices = chunk.get("choices") or []
                 if not choices:
                     if include_usage and isinstance(usage, dict):
                         queued.add(_sse(chunk))
                     continue
-                if not include_usage:
+                if not tenant_continuous:
                     chunk.pop("usage", None)
                 last_chunk = chunk
                 for choice in choices:
                     seen.add(choice.get("index", 0))
-                    if not outcome.usage_known and _choice_text(choice, chat):
-                        outcome.completion_tokens += 1
+                    text = _choice_text(choice, chat)
+                    if not outcome.usage_known and text:
+                        # No usage from this upstream: count each delta conservatively.
+                        outcome.completion_tokens += max(1, text_tokens(text))
                 if guard is not None and _guard_chunk(guard, chunk, chat, finished, outcome):
                     queued.add(_sse(chunk))  # the text released before the finding, content_filter
                     break

@@ -234,8 +234,10 @@ def test_no_canary_in_engine_log(run: Run, engine) -> None:
 
 
 def _proxy_metrics(run: Run) -> str:
-    with httpx.Client(base_url=run.proxy.base_url, timeout=30) as http:
-        return http.get("/metrics").text
+    token = run.proxy.config.operator_token
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with httpx.Client(timeout=30) as http:
+        return http.get(run.proxy.metrics_url, headers=headers).text
 
 
 def test_no_canary_in_metrics(run: Run, engine) -> None:

@@ -20,6 +20,7 @@ DOMAIN_CREATE = {
     "max_messages": "int",
     "max_n": "int",
     "guardrail_fail_mode": "str",
+    "shared_prefix_cache": "bool",  # off by default: see docs/proxy.md for the risk
 }
 DOMAIN_UPDATE = {
     **_LIMITS,
@@ -27,6 +28,7 @@ DOMAIN_UPDATE = {
     "max_messages": "int",
     "max_n": "int",
     "guardrail_fail_mode": "str",
+    "shared_prefix_cache": "bool",  # off by default: see docs/proxy.md for the risk
 }
 DEPLOYMENT_CREATE = {
     "name": "str",
