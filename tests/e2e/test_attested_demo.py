@@ -48,7 +48,8 @@ def _verify_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_banner_gives_a_key_and_the_verify_command(demo: DemoServer) -> None:
     assert demo.key.startswith("sk-tc-")
-    assert f"teecube verify {demo.url} --trust-simulated-root {demo.root}" in demo.output
+    assert f"teecube verify {demo.url} --policy {demo.state_dir.resolve()}/demo-policy.toml" in demo.output
+    assert f"--trust-simulated-root {demo.root.resolve()}" in demo.output
     assert demo.root.is_file()
 
 
