@@ -303,3 +303,8 @@ def attest_main(argv: list[str]) -> int:
     except (ParseError, policy_mod.ModuleNotAvailable, ValueError, OSError, RuntimeError) as e:
         print(f"teecube attest: {e}", file=sys.stderr)
         return 1
+
+
+def verify_entry() -> None:
+    """`teecube-verify` of the teecube-client distribution: `teecube verify` without the appliance."""
+    sys.exit(verify_main(sys.argv[1:]))
