@@ -216,6 +216,12 @@ def _admin_parser() -> _Parser:
         "--domain", required=True
     )
 
+    p = _leaf(top, "usage", act.usage_list, common, "requests and tokens per day, domain, model and key")
+    p.add_argument("--domain", help="one domain only")
+    p.add_argument("--since", type=_timestamp, help="from this time (ISO 8601, UTC if no zone)")
+    p.add_argument("--until", type=_timestamp, help="before this time")
+    p.add_argument("--limit", type=_int, default=1000, help="at most this many rows (newest days first)")
+
     aud = top.add_parser("audit", help="audit log").add_subparsers(dest="action", required=True)
     _leaf(aud, "list", act.audit_list, common, "latest audit events").add_argument(
         "--limit", type=_int, default=50

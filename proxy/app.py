@@ -21,7 +21,7 @@ from proxy.guard import Guards
 from proxy.limits import Limiter, MemoryBucketStore, RedisBucketStore
 from proxy.metrics import ProxyMetrics
 from proxy.request_id import request_id_middleware
-from proxy.routes import admin, health, openai
+from proxy.routes import admin, health, openai, usage
 from proxy.state import AUTH, CONFIG, DIRECTORY, GUARDS, LIMITER, METRICS, POOL, USAGE
 from proxy.usage import UsageWriter
 
@@ -65,6 +65,7 @@ def create_app(config: ProxyConfig, *, extra_routes: list[Any] | None = None) ->
     app.cleanup_ctx.append(resources)
     app.add_routes(openai.routes)
     app.add_routes(health.routes)
+    app.add_routes(usage.routes)
     if config.operator_token:
         app.add_routes(admin.routes)
     if extra_routes:

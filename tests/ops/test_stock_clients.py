@@ -4,6 +4,7 @@ each in a fresh interpreter configured the way their users do (SSL_CERT_FILE / v
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -82,3 +83,32 @@ def test_litellm_with_ssl_cert_file(demo: DemoServer, saved_cert: Path) -> None:
         print("OK", r.usage.completion_tokens)
     """, {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "SSL_CERT_FILE": str(saved_cert)})
     assert p.returncode == 0 and p.stdout.startswith("OK"), p.stderr[-2000:]
+
+
+def test_tenant_usage_after_a_canary_prompt_holds_counts_not_text(demo: DemoServer, saved_cert: Path) -> None:
+    canary = "usage-canary-5519-quokka"
+    p = _client(f"""
+        import ssl, time, httpx2
+        from openai import OpenAI
+        http = httpx2.Client(verify=ssl.create_default_context(cafile="{saved_cert}"))
+        c = OpenAI(base_url="{demo.url}/v1", api_key="{demo.key}", max_retries=0, http_client=http)
+
+        def usage():
+            r = http.get("{demo.url}/v1/usage", headers={{"Authorization": "Bearer {demo.key}"}})
+            return r, sum(row["requests"] for row in r.json()["data"])
+
+        before = usage()[1]
+        c.chat.completions.create(model="smollm2", messages=[{{"role": "user", "content": "{canary}"}}],
+                                  max_tokens=2)
+        deadline = time.monotonic() + 20  # usage is written in batches, about once a second
+        while (got := usage())[1] == before:
+            assert time.monotonic() < deadline, "the request never showed in /v1/usage"
+            time.sleep(0.2)
+        print(got[0].status_code, got[0].text)
+    """, {})
+    assert p.returncode == 0, p.stderr[-2000:]
+    status, _, body = p.stdout.partition(" ")
+    assert status == "200"
+    usage = json.loads(body)
+    assert usage["domain"] == "demo" and sum(r["requests"] for r in usage["data"]) >= 1
+    assert canary not in body
