@@ -34,8 +34,9 @@ $(TEST_STAMP): $(STAMP)
 	  $(PIP) -e '.[test]' | $(SHOW) && $(DONE)
 	@touch $(TEST_STAMP)
 
+SERVE_ARGS ?=
 run: $(STAMP)
-	$(BIN)/teecube serve --demo
+	$(BIN)/teecube serve --demo $(SERVE_ARGS)
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .

@@ -17,7 +17,7 @@ from torch import nn
 from engine.errors import ModelLoadError
 from engine.loader.gguf import open_gguf
 from engine.loader.safetensors_dir import iter_safetensors, read_eos_token_ids, read_hf_config
-from engine.loader.weights import load_weights
+from engine.loader.weights import expected_tensors, load_weights
 from engine.models.config import DecoderConfig
 from engine.models.decoder import DecoderForCausalLM
 from engine.tokenizer import Tokenizer
@@ -84,7 +84,7 @@ def load_model(
     torch_dtype = resolve_dtype(dtype, decoder_config.torch_dtype, device)
     with _default_dtype(torch_dtype), device:
         model = DecoderForCausalLM(decoder_config, max_model_len)
-    load_weights(model, weights)
+    load_weights(model, _progress(weights, expected_tensors(model), path.name))
     model.eval()
     spec = ModelSpec(
         architecture=decoder_config.architecture,
@@ -99,6 +99,13 @@ def load_model(
         dtype=torch_dtype,
     )
     return LoadedModel(model=model, spec=spec, tokenizer=tokenizer)
+
+
+def _progress(weights: Any, total: int, name: str) -> Any:
+    """A bar over checkpoint tensors on a terminal (as vLLM and HF show); silent otherwise."""
+    from tqdm import tqdm
+
+    return tqdm(weights, total=total, desc=f"Loading {name}", unit=" tensors", disable=None, leave=False)
 
 
 def resolve_dtype(dtype: str | torch.dtype, config_dtype: str | None, device: torch.device) -> torch.dtype:
