@@ -59,6 +59,7 @@ def _script(block: Block, demo: DemoServer) -> str:
     return "\n".join(steps)
 
 
+@pytest.mark.slow  # a live demo (~25 s to start here) and up to ~15 s per block
 @pytest.mark.parametrize("block", RUN, ids=[b.where for b in RUN])
 def test_docs_block_runs_against_a_live_demo(block: Block, live_demo: DemoServer, tmp_path: Path) -> None:
     (tmp_path / "var").symlink_to(live_demo.state_dir.resolve())
