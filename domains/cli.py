@@ -87,7 +87,7 @@ Action = Callable[[Session, argparse.Namespace], act.Out]
 
 
 def _leaf(group: Any, name: str, func: Action, common: argparse.ArgumentParser, help_: str) -> _Parser:
-    p = group.add_parser(name, parents=[common], help=help_, description=help_)
+    p: _Parser = group.add_parser(name, parents=[common], help=help_, description=help_)
     p.set_defaults(func=func)
     return p
 
@@ -286,7 +286,7 @@ def admin_main(argv: list[str]) -> int:
 
 
 def _db_parser() -> _Parser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--database-url", help="default: $TEECUBE_DATABASE_URL or sqlite file var/teecube.db")
     common.add_argument("--json", action="store_true")
     root = _Parser(prog="teecube db", description="Database migrations.")

@@ -36,7 +36,7 @@ def check_config(config: dict[str, Any]) -> dict[str, Any]:
         raise Invalid(f"guardrail policy config is not plain JSON: {exc}") from None
     if len(encoded) > MAX_CONFIG_BYTES:
         raise Invalid(f"guardrail policy config is larger than {MAX_CONFIG_BYTES} bytes")
-    plain = json.loads(encoded)
+    plain: dict[str, Any] = json.loads(encoded)
     from proxy.guardrails.policy import compile_policy  # the enforcer is the schema
 
     compile_policy(plain)
