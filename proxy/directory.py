@@ -13,14 +13,19 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from domains.keys import ResolvedKey, hash_secret, resolve_key
-from domains.models import Domain, IdentityProvider
 from domains.policies import get_active_policy
-from domains.views import DomainSettings, ModelGrant, domain_settings, domain_view
-from proxy.auth.jwt_auth import IssuerConfig
+from domains.views import (
+    DomainSettings,
+    IssuerConfig,
+    ModelGrant,
+    domain_settings,
+    domain_view,
+    guard_deployment,
+    issuer_configs,
+)
 
 T = TypeVar("T")
 MAX_ENTRIES = 100_000
@@ -84,29 +89,11 @@ class Directory:
         return await self._cached(("policy", domain_id), load)
 
     async def issuers(self) -> list[IssuerConfig]:
-        def load(s: Session) -> list[IssuerConfig]:
-            rows = s.execute(
-                select(IdentityProvider, Domain)
-                .join(Domain, IdentityProvider.domain_id == Domain.id)
-                .where(Domain.status == "active")
-            ).all()
-            return [
-                IssuerConfig(
-                    issuer=idp.issuer,
-                    audience=idp.audience,
-                    algorithms=tuple(idp.algorithms),
-                    domain_id=dom.id,
-                    domain_name=dom.name,
-                    domain_claim=idp.domain_claim,
-                    domain_claim_value=idp.domain_claim_value,
-                    aliases_claim=idp.aliases_claim,
-                    jwks_url=idp.jwks_url,
-                    static_keys=tuple(idp.static_keys or ()),
-                )
-                for idp, dom in rows
-            ]
+        return await self._cached(("issuers", None), issuer_configs)
 
-        return await self._cached(("issuers", None), load)
+    async def guard_deployment(self, name: str) -> tuple[str, str | None, str, str] | None:
+        """A guardrail model's deployment (url, credential_ref, served name, status), cached."""
+        return await self._cached(("guard_deployment", name), lambda s: guard_deployment(s, name))
 
     def invalidate(self) -> None:
         """Forget everything (after an admin change made through this process)."""
