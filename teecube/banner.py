@@ -41,7 +41,8 @@ def banner(
 ) -> str:
     key = secret or "$KEY"
     q = shlex.quote
-    lines = ["", f"teecube is serving the demo (start-up took {startup_s:.1f} s)",
+    what = "the demo" if secret else model
+    lines = ["", f"teecube is serving {what} (start-up took {startup_s:.1f} s)",
              f"  endpoint: {url}/v1  (model: {model})"]
     if secret:
         lines.append(f"  API key (shown once): {secret}")
