@@ -59,6 +59,7 @@ def test_invalid_flags_exit_2_without_loading() -> None:
     assert engine_main(["--model", "bundled", "--max-num-seqs", "0"]) == 2
 
 
+@pytest.mark.slow
 def test_bench_serve_against_a_running_server(engine_proc: tuple, capsys: pytest.CaptureFixture[str]) -> None:
     _, base_url = engine_proc
     common = (
@@ -78,6 +79,7 @@ def test_bench_serve_against_a_running_server(engine_proc: tuple, capsys: pytest
     assert report["errors"] == {"HTTP 503 queue_full": report["failed"]} and report["failed"] >= 1
 
 
+@pytest.mark.slow
 def test_queue_full_then_sigterm_lets_the_stream_finish(engine_proc: tuple) -> None:
     proc, base_url = engine_proc
     body = {
@@ -106,6 +108,7 @@ def test_queue_full_then_sigterm_lets_the_stream_finish(engine_proc: tuple) -> N
     assert proc.wait(timeout=60) == 0
 
 
+@pytest.mark.slow
 def test_sigterm_during_start_up_exits_cleanly(tmp_path: Path) -> None:
     log_path = tmp_path / "engine.log"
     cmd = [sys.executable, "-m", "teecube.cli", "engine", "--model", "bundled", "--port", str(free_port())]
