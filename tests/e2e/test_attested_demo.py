@@ -92,6 +92,7 @@ def test_cli_verify_without_the_simulated_root_refuses(demo: DemoServer) -> None
     assert "✗ NOT TRUSTED" in p.stdout
 
 
+@pytest.mark.slow
 def test_restarted_server_with_a_new_key_gets_no_prompt_from_a_pinned_client(demo: DemoServer) -> None:
     conn = connect(demo.url, trusted_simulated_root=demo.root)
     old_spki = conn.spki_der

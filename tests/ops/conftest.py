@@ -1,29 +1,16 @@
-"""One `teecube serve --demo` process shared by the ops tests (the model load is the cost)."""
+"""The ops tests use the session's live demo (tests/conftest.py) as `demo`."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "e2e"))
-
-from demo_process import DemoServer, free_port, wait_gone
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "e2e"))  # demo_process
 
 
 @pytest.fixture(scope="session")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
-    tmp = tmp_path_factory.mktemp("ops-demo")
-    server = DemoServer(tmp / "state", f"sqlite:///{tmp}/db", free_port()).start()
-    try:
-        yield server
-    finally:
-        if server.proc is not None and server.proc.poll() is None:
-            engine = server.engine_pid
-            try:
-                assert server.terminate() == 0, server.output[-3000:]
-                assert wait_gone(engine), f"engine {engine} outlived teecube serve"
-            finally:
-                server.kill()
+def demo(live_demo: Any) -> Any:
+    return live_demo
