@@ -27,7 +27,7 @@ class FlakyUpstream(AppThread):
     """An OpenAI-shaped server whose behaviour is chosen by the requested model name."""
 
     def __init__(self) -> None:
-        super().__init__(self._app)
+        super().__init__(self._app, handler_cancellation=True)  # a "slow" handler must not hold teardown
 
     def _app(self) -> web.Application:
         app = web.Application()
@@ -97,7 +97,6 @@ def test_upstream_4xx_passes_through_sanitised(setup) -> None:
     assert "10.1.2.3" not in info.value.message and ".sock" not in info.value.message
 
 
-@pytest.mark.slow
 def test_stream_broken_mid_way_ends_with_error_event_then_done(setup) -> None:
     proxy, key = setup
     with httpx.Client(timeout=30) as http, http.stream(
