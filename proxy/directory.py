@@ -32,15 +32,23 @@ MAX_ENTRIES = 100_000
 
 
 class Directory:
-    def __init__(self, factory: sessionmaker[Session], pepper: bytes, *, ttl: float = 1.0) -> None:
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        pepper: bytes,
+        *,
+        ttl: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._factory = factory
         self._pepper = pepper
         self.ttl = ttl
+        self.clock = clock  # seconds, monotonic; tests inject one to pass the TTL without sleeping
         self._cache: dict[tuple[str, Any], tuple[float, Any]] = {}
         self._inflight: dict[tuple[str, Any], asyncio.Future[Any]] = {}
 
     async def _cached(self, key: tuple[str, Any], load: Callable[[Session], T]) -> T:
-        now = time.monotonic()
+        now = self.clock()
         hit = self._cache.get(key)
         if hit is not None and now - hit[0] < self.ttl:
             return hit[1]
@@ -53,7 +61,7 @@ class Directory:
             value = await asyncio.to_thread(self._read, load)
             if len(self._cache) >= MAX_ENTRIES:
                 self._cache.clear()
-            self._cache[key] = (time.monotonic(), value)
+            self._cache[key] = (self.clock(), value)
             future.set_result(value)
             return value
         except BaseException as exc:
