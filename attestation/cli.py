@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
+import ssl
 import sys
+import urllib.parse
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -181,6 +184,22 @@ def _read(path: str, what: str) -> bytes:
     return data
 
 
+def save_attested_cert(url: str, spki_der: bytes, path: str, *, timeout: float = 10.0) -> None:
+    """Fetch the certificate over a connection pinned to the attested key, and write it as PEM.
+
+    The pin makes the handshake fail unless the certificate carries the key the report binds, so
+    the file holds the attested certificate, never one swapped in between two connections.
+    """
+    u = urllib.parse.urlsplit(url)
+    host, port = u.hostname or "", u.port or 443
+    with socket.create_connection((host, port), timeout=timeout) as raw, client.pinned_ssl_context(
+        spki_der
+    ).wrap_socket(raw, server_hostname=host) as tls:
+        cert_der = tls.getpeercert(binary_form=True)
+    assert cert_der is not None
+    Path(path).write_text(ssl.DER_cert_to_PEM_cert(cert_der))
+
+
 def verify_main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(
         prog="teecube verify",
@@ -211,6 +230,12 @@ def verify_main(argv: list[str]) -> int:
                    help="an Ed25519 release key (PEM) whose signed manifests you accept; repeatable")
     p.add_argument("--manifest", action="append", metavar="FILE",
                    help="a signed release manifest to match against (besides those the server publishes)")
+    p.add_argument(
+        "--save-cert",
+        metavar="FILE",
+        help="after a TRUSTED verdict, write the server's attested TLS certificate (PEM) here: "
+        "pass it to stock clients as SSL_CERT_FILE, verify= or --cacert",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--now", help="ISO 8601 time to check certificate validity at (offline evidence)")
     p.add_argument("--timeout", type=float, default=10.0)
@@ -243,7 +268,14 @@ def verify_main(argv: list[str]) -> int:
             trusted_release_keys=_release_keys(args),
             manifests=_manifests(args),
         )
-        return _emit(ap, args.url, args.json)
+        status = _emit(ap, args.url, args.json)
+        if args.save_cert and ap.ok:
+            assert ap.bundle is not None
+            save_attested_cert(args.url, ap.bundle.tls_spki_der, args.save_cert, timeout=args.timeout)
+            print(f"wrote {args.save_cert}: the attested certificate", file=sys.stderr)
+        elif args.save_cert:
+            print(f"{args.save_cert} not written: the server is not trusted", file=sys.stderr)
+        return status
     except (VerificationError, ParseError, policy_mod.ModuleNotAvailable, ValueError, OSError) as e:
         print(f"✗ NOT TRUSTED: {e}", file=sys.stderr)
         return 1
@@ -324,3 +356,8 @@ def attest_main(argv: list[str]) -> int:
     except (ParseError, policy_mod.ModuleNotAvailable, ValueError, OSError, RuntimeError) as e:
         print(f"teecube attest: {e}", file=sys.stderr)
         return 1
+
+
+def verify_entry() -> None:
+    """`teecube-verify` of the teecube-client distribution: `teecube verify` without the appliance."""
+    sys.exit(verify_main(sys.argv[1:]))

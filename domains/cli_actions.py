@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from domains import audit, deployments, grants, idp, keys, policies, tenants
-from domains.cli_format import as_dict
+from domains import audit, deployments, grants, idp, keys, policies, tenants, usage
 from domains.config import load_pepper
 from domains.errors import Invalid
+from domains.rows import as_dict
 
 DOMAIN_COLUMNS = (
     "name",
@@ -282,3 +282,8 @@ def policy_show(s: Session, a: argparse.Namespace) -> Out:
 
 def audit_list(s: Session, a: argparse.Namespace) -> Out:
     return [as_dict(e) for e in audit.list_events(s, limit=a.limit)], AUDIT_COLUMNS
+
+
+def usage_list(s: Session, a: argparse.Namespace) -> Out:
+    rows = usage.usage_totals(s, domain=a.domain, since=a.since, until=a.until, limit=a.limit)
+    return rows, usage.USAGE_COLUMNS

@@ -25,7 +25,7 @@ from proxy.listener import drop_server_banner
 from proxy.loghygiene import install_log_hygiene
 from proxy.metrics import ProxyMetrics
 from proxy.request_id import request_id_middleware
-from proxy.routes import admin, health, openai
+from proxy.routes import admin, health, openai, usage
 from proxy.state import (
     ATTESTATION_LIMIT,
     AUTH,
@@ -106,6 +106,7 @@ def create_app(config: ProxyConfig, *, extra_routes: list[Any] | None = None,
     app.cleanup_ctx.append(resources)
     app.add_routes(openai.routes)
     app.add_routes(health.routes)
+    app.add_routes(usage.routes)
     if config.operator_token:
         app.add_routes(admin.routes)
     if extra_routes:

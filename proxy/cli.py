@@ -28,6 +28,8 @@ def add_proxy_arguments(parser: argparse.ArgumentParser) -> None:
                         choices=["auto", "sev-snp", "tdx", "simulated"])
     parser.add_argument("--no-tls", action="store_true", help="plain HTTP (tests and local debugging only)")
     parser.add_argument("--state-dir", default="var")
+    parser.add_argument("--tls-cert", metavar="CHAIN", help="serve this CA-signed chain (PEM, leaf first) "
+                        "for the TEE key of `teecube serve --tls-csr` instead of a self-signed certificate")
     parser.add_argument("--public-host", action="append", default=None,
                         help="hostname or IP clients use (in the TLS certificate); repeatable")
     parser.add_argument("--cache-ttl", type=float, default=1.0,
@@ -63,6 +65,7 @@ def config_from_args(args: argparse.Namespace) -> ProxyConfig:
         auth_failure_limit=args.auth_failure_limit,
         tls=not args.no_tls,
         tee=args.tee,
+        tls_cert_chain=args.tls_cert,
         state_dir=args.state_dir,
         public_hosts=hosts,
         metrics_host=args.metrics_host,

@@ -22,6 +22,7 @@ class ProxyConfig:
     upstream_read_timeout: float = 600.0
     tls: bool = False  # serve HTTPS with the TEE-generated key (attestation binds it)
     tee: str = "simulated"
+    tls_cert_chain: str | None = None  # operator's CA-issued chain for the TEE key (CSR flow)
     state_dir: str = "var"
     public_hosts: list[str] = field(default_factory=lambda: ["localhost", "127.0.0.1"])
     # Per-domain prefix-cache salt on forwarded requests (off only where the engine predates it).

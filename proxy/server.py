@@ -25,11 +25,17 @@ def attested_tls(config: ProxyConfig) -> tuple[ssl.SSLContext, list[Any], Any]:
     """Generate the TLS key inside the TEE and the routes that serve its evidence."""
     from attestation.providers.auto import select_gpu_provider, select_provider
     from attestation.server import attestation_routes
-    from attestation.tls import TlsIdentity
+    from attestation.tls import TlsIdentity, key_path, load_or_create_key
 
     provider = select_provider(config.tee, state_dir=config.state_dir)
     gpu = select_gpu_provider()
-    identity = TlsIdentity.generate(config.public_hosts, provider, gpu)
+    if config.tls_cert_chain:  # CSR flow: the key made in this TEE earlier, a CA's certificate
+        key = load_or_create_key(key_path(config.state_dir), create=False)
+        identity = TlsIdentity.generate(config.public_hosts, provider, gpu, key=key)
+        with open(config.tls_cert_chain, "rb") as f:
+            identity = identity.with_chain(f.read())
+    else:
+        identity = TlsIdentity.generate(config.public_hosts, provider, gpu)
     return identity.ssl_context(), attestation_routes(provider, gpu, identity), identity
 
 

@@ -78,11 +78,19 @@ async def detokenize(request: web.Request) -> web.Response:
     return web.json_response({"prompt": state.engine.tokenizer.decode(ids, skip_special_tokens=False)})
 
 
+def package_version() -> str:
+    """The installed distribution's version (pyproject.toml holds the one version string)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("teecube")
+    except PackageNotFoundError:  # a source tree run without an install
+        return "0+unknown"
+
+
 @routes.get("/version")
 async def version(request: web.Request) -> web.Response:
-    from teecube import __version__
-
-    return web.json_response({"version": __version__})
+    return web.json_response({"version": package_version()})
 
 
 @routes.get("/health")

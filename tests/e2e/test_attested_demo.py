@@ -49,7 +49,8 @@ def _verify_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_banner_gives_a_key_and_the_verify_command(demo: DemoServer) -> None:
     assert demo.key.startswith("sk-tc-")
-    assert f"teecube verify {demo.url} --trust-simulated-root {demo.root}" in demo.output
+    assert f"teecube verify {demo.url} --policy {demo.state_dir.resolve()}/demo-policy.toml" in demo.output
+    assert f"--trust-simulated-root {demo.root.resolve()}" in demo.output
     assert demo.root.is_file()
 
 
@@ -107,6 +108,7 @@ def test_cli_verify_without_the_simulated_root_refuses(demo: DemoServer) -> None
     assert "✗ NOT TRUSTED" in p.stdout
 
 
+@pytest.mark.slow
 def test_restarted_server_with_a_new_key_gets_no_prompt_from_a_pinned_client(demo: DemoServer) -> None:
     conn = connect(demo.url, trusted_simulated_root=demo.root)
     old_spki = conn.spki_der

@@ -160,6 +160,7 @@ def check_chunking(policy, text: str, sizes: list[int]) -> None:
     assert guard.rule_ids == whole.rule_ids
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(
     parts=st.lists(st.sampled_from(FRAGMENTS + FILLER), min_size=10, max_size=80),
