@@ -22,6 +22,7 @@ import re2
 from proxy.guardrails.builtins import BUILTINS, SPECIAL_SCANNERS
 from proxy.guardrails.errors import PolicyConfigError
 from proxy.guardrails.normalize import normalize_text
+from proxy.guardrails.prefix import prefix_pattern
 
 SCHEMA_VERSION = 1
 MAX_PATTERN_WIDTH = 512  # characters an operator pattern may match (it sets the stream hold-back)
@@ -59,6 +60,7 @@ class Rule:
     tail: Any = None  # anchored re2 pattern extending a match forwards, within tail_max characters
     tail_max: int = 0
     priority: int = 0  # position in the policy: breaks ties between overlapping findings
+    prefix: str = ""  # prefix closure of pattern + tail (prefix.py): what a stream holds back
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,18 @@ class ClassifierConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class Pending:
+    """`regex` (prefix closures ending at `\\z`) finds where a match could still be growing at
+    the end of a stream, within its last `window` characters; `head_chars`/`head_max`: the
+    findings also extend backwards from there (e-mail local parts)."""
+
+    regex: Any
+    window: int
+    head_chars: frozenset[str] = frozenset()
+    head_max: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class RuleSet:
     """Span rules for one stage, with an re2 Set over the view rules as a prefilter."""
 
@@ -83,8 +97,9 @@ class RuleSet:
     view_rules: tuple[Rule, ...]
     raw_rules: tuple[Rule, ...]
     prefilter: Any
-    window: int  # longest forward extent (pattern + tail) among view rules without triggers
+    window: int  # longest forward extent (pattern + tail) among view rules
     back: int  # longest backward extension among view rules
+    pending: tuple[Pending, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +126,7 @@ RESTORE_RULE = Rule(
     pattern=PLACEHOLDER_PATTERN,
     regex=re2.compile(PLACEHOLDER_PATTERN, _RE2_OPTIONS),
     width=31,
+    prefix=prefix_pattern(PLACEHOLDER_PATTERN),
 )
 
 
@@ -260,16 +276,19 @@ def _rule(obj: Any, where: str) -> Rule:
             "head_max": builtin.head_max,
             "tail": compile_re2(builtin.tail, f"{where}.scanner") if builtin.tail else None,
             "tail_max": builtin.tail_max,
+            "prefix": "" if raw_view else _prefix(pattern, builtin.tail),
         }
     elif scanner == "regex":
         pattern = _str(fields.get("pattern"), f"{where}.pattern", 2000)
         if fields.get("case_insensitive", False) is True:
             pattern = f"(?i:{pattern})"
         width, check, triggers, raw_view = pattern_width(pattern, f"{where}.pattern"), None, (), False
+        extension = {"prefix": _prefix(pattern)}
     else:
         key = "values" if scanner == "substring" else "keywords"
         pattern, width = _literal_pattern(fields.get(key), f"{where}.{key}", words=scanner == "topic")
         check, triggers, raw_view = None, (), False
+        extension = {"prefix": _prefix(pattern)}
     label = label or "REDACTED"
     if scanner == "invisible" and input_action == "pseudonymize":
         raise PolicyConfigError(
@@ -319,6 +338,38 @@ class _SetPrefilter:
         return sorted(self._set.Match(text) or ())
 
 
+def _prefix(*patterns: str) -> str:
+    """The prefix closure, or "" (hold a whole window) for syntax the closure does not handle."""
+    try:
+        return prefix_pattern(*patterns)
+    except (ValueError, re.error, RecursionError):
+        return ""
+
+
+SHORT_WINDOW = 256  # rules at most this wide share one pending regex, searched over this window
+
+
+def _pending(view_rules: tuple[Rule, ...]) -> tuple[Pending, ...]:
+    """Pending-match finders: one combined regex for the short rules, one per long or
+    backward-extending rule. A rule without a closure holds its whole window (`.{0,w}`)."""
+    def closure(r: Rule) -> str:
+        return r.prefix or f"(?s:.){{0,{min(r.width, 1000)}}}"
+
+    out: list[Pending] = []
+    short = [r for r in view_rules if r.width <= SHORT_WINDOW and not r.head_max]
+    if short:
+        combined = "(?:" + "|".join(f"(?:{closure(r)})" for r in short) + r")\z"
+        try:
+            out.append(Pending(re2.compile(combined, _RE2_OPTIONS), SHORT_WINDOW))
+        except re2.error:
+            out.extend(Pending(re2.compile(f"(?:{closure(r)})\\z", _RE2_OPTIONS), r.width) for r in short)
+    for r in view_rules:
+        if r.width > SHORT_WINDOW or r.head_max:
+            out.append(Pending(re2.compile(f"(?:{closure(r)})\\z", _RE2_OPTIONS), r.width + 1,
+                               r.head_chars, r.head_max))
+    return tuple(out)
+
+
 def _rule_set(rules: list[Rule]) -> RuleSet:
     view_rules = tuple(r for r in rules if not r.raw_view)
     rule_set = re2.Set.SearchSet(_RE2_OPTIONS)
@@ -330,9 +381,10 @@ def _rule_set(rules: list[Rule]) -> RuleSet:
         prefilter = _SetPrefilter(rule_set)
     except re2.error:  # run every pattern instead
         prefilter = _AllRules(len(view_rules))
-    window = max((r.width for r in view_rules if not r.triggers), default=0)
+    window = max((r.width for r in view_rules), default=0)
     back = max((r.head_max for r in view_rules), default=0)
-    return RuleSet(tuple(rules), view_rules, tuple(r for r in rules if r.raw_view), prefilter, window, back)
+    return RuleSet(tuple(rules), view_rules, tuple(r for r in rules if r.raw_view), prefilter, window, back,
+                   _pending(view_rules))
 
 
 MAX_PREAMBLE = 32
