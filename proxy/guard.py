@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from domains.deployments import get_deployment
 from proxy.directory import Directory
-from proxy.errors import ApiError
+from proxy.errors import ApiError, bad_request
 from proxy.forward.upstream import CredentialError, Upstream, UpstreamPool
 from proxy.guardrails import (
     ChatClassifier,
@@ -242,9 +242,14 @@ class Guards:
         *,
         pool: UpstreamPool,
         request_id: str,
+        kind: str | None = None,
     ) -> CheckedInput:
+        """`kind`: the upstream deployment's kind; fields it would use that guardrails cannot
+        read are refused (400 naming the field)."""
         policy = await self._policy(domain_id)
-        result = scan_request(policy, body, route=route)  # type: ignore[arg-type]
+        result = scan_request(policy, body, route=route, kind=kind)  # type: ignore[arg-type]
+        if result.refusal is not None:
+            raise bad_request(result.refusal.message, param=result.refusal.param, code="unsupported_field")
         if result.blocked_rule:
             raise GuardrailBlocked(result.blocked_rule, list(result.rule_ids))
         checked = CheckedInput(

@@ -39,6 +39,8 @@ class GuardDelta:
     text: str
     blocked_rule: str | None = None
     rule_ids: list[str] = field(default_factory=list)
+    # Spans of the stream's raw text (absolute offsets) that were replaced: logprobs drop their tokens.
+    changed: list[tuple[int, int]] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[str | None]:
         return iter((self.text, self.blocked_rule))
@@ -86,6 +88,11 @@ class OutputGuard:
         """Characters of stream `index` received but not yet released."""
         c = self._choices.get(index)
         return len(c.raw) if c is not None else 0
+
+    def released(self, index: Hashable) -> int:
+        """Characters of stream `index` released so far (raw text, before rendering)."""
+        c = self._choices.get(index)
+        return c.base if c is not None else 0
 
     def feed(self, index: Hashable, delta: str) -> GuardDelta:
         c = self._choices.get(index)
@@ -181,15 +188,18 @@ class OutputGuard:
         if out.blocked_rule is not None:
             c.blocked = out.blocked_rule
             c.raw, c.view, c.index = "", "", []
-            return GuardDelta(out.text, out.blocked_rule, sorted(set(out.fired)))
-        return self._release(c, cut, out.text, sorted(set(out.fired)))
+            changed = [(a + c.base, b + c.base) for a, b in out.changed]
+            return GuardDelta(out.text, out.blocked_rule, sorted(set(out.fired)), changed)
+        changed = [(a + c.base, b + c.base) for a, b in out.changed]
+        return self._release(c, cut, out.text, sorted(set(out.fired)), changed)
 
     @staticmethod
-    def _release(c: _Choice, cut: int, text: str, fired: list[str]) -> GuardDelta:
+    def _release(c: _Choice, cut: int, text: str, fired: list[str],
+                 changed: list[tuple[int, int]] | None = None) -> GuardDelta:
         """Drop raw[:cut] (rendered as `text`) from the pending state of `c`."""
         vc = bisect_left(c.index, c.base + cut)
         if vc:
             c.ctx = c.view[vc - 1]
         c.raw, c.view, c.index, c.base = c.raw[cut:], c.view[vc:], c.index[vc:], c.base + cut
         c.scanned = len(c.view)
-        return GuardDelta(text, None, fired)
+        return GuardDelta(text, None, fired, changed or [])

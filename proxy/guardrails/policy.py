@@ -112,6 +112,8 @@ class CompiledPolicy:
     max_input_chars: int | None
     max_input_tokens: int | None
     classifier: ClassifierConfig | None
+    refuse_token_ids: bool = False  # "token_ids": "refuse": token-id prompts cannot be scanned
+    restore_in_urls: bool = False  # restore placeholders inside URLs and markup attributes too
 
     @property
     def pseudonymizes(self) -> bool:
@@ -127,6 +129,15 @@ RESTORE_RULE = Rule(
     regex=re2.compile(PLACEHOLDER_PATTERN, _RE2_OPTIONS),
     width=31,
     prefix=prefix_pattern(PLACEHOLDER_PATTERN),
+)
+
+
+# A URL or a markup attribute/link target, placeholders included: placeholders inside are not
+# restored unless the policy says "restore_in_urls" (a model writing <EMAIL_1> into an image
+# link would otherwise send the real value to whatever fetches the link).
+URL_CONTEXT_PATTERN = (
+    r"(?i)(?:\b(?:https?|ftp|wss?)://|\bmailto:|\]\(|\b(?:href|src|srcset|action|formaction|poster|"
+    r"cite|background|data)\s{0,3}=\s{0,3}[\"']?)[^\s\"'()`]{1,256}"
 )
 
 
@@ -179,6 +190,18 @@ def compile_re2(pattern: str, where: str) -> Any:
         raise PolicyConfigError(
             where, "is not a valid re2 pattern (backreferences and lookaround are not allowed)"
         ) from exc
+
+
+URL_CONTEXT_RULE = Rule(
+    id="",
+    scanner="url_context",
+    input="off",
+    output="context",
+    pattern=URL_CONTEXT_PATTERN,
+    regex=re2.compile(URL_CONTEXT_PATTERN, _RE2_OPTIONS),
+    width=pattern_width(URL_CONTEXT_PATTERN, "url_context", 1 << 16),
+    prefix=prefix_pattern(URL_CONTEXT_PATTERN),
+)
 
 
 def _literal_pattern(values: Any, where: str, *, words: bool) -> tuple[str, int]:
@@ -444,8 +467,17 @@ def _classifier(obj: Any) -> ClassifierConfig | None:
 def compile_policy(config: dict) -> CompiledPolicy:
     """Validate an operator's policy JSON (already parsed) and compile it. Raises PolicyConfigError."""
     fields = _fields(
-        config, "", {"version", "limits", "rules", "classifier", "description"}, {"version", "rules"}
+        config,
+        "",
+        {"version", "limits", "rules", "classifier", "description", "token_ids", "restore_in_urls"},
+        {"version", "rules"},
     )
+    id_prompts = fields.get("token_ids", "allow")
+    if id_prompts not in ("allow", "refuse"):
+        raise PolicyConfigError("token_ids", "must be 'allow' or 'refuse'")
+    restore_in_urls = fields.get("restore_in_urls", False)
+    if not isinstance(restore_in_urls, bool):
+        raise PolicyConfigError("restore_in_urls", "must be true or false")
     if fields["version"] != SCHEMA_VERSION:
         raise PolicyConfigError("version", f"must be {SCHEMA_VERSION}")
     limits = _fields(fields.get("limits") or {}, "limits", {"max_input_chars", "max_input_tokens"})
@@ -463,13 +495,17 @@ def compile_policy(config: dict) -> CompiledPolicy:
         seen.add(rule.id)
         rules.append(dataclasses.replace(rule, priority=i + 1))
     spans = [r for r in rules if r.scanner != "injection"]
+    pseudonymizes = any(r.input == "pseudonymize" for r in spans)
+    url_context = [URL_CONTEXT_RULE] if pseudonymizes and not restore_in_urls else []
     return CompiledPolicy(
         version=SCHEMA_VERSION,
         rules=tuple(rules),
         input=_rule_set([r for r in spans if r.input != "off"]),
-        output=_rule_set([RESTORE_RULE, *(r for r in spans if r.output != "off")]),
+        output=_rule_set([RESTORE_RULE, *url_context, *(r for r in spans if r.output != "off")]),
         injection=tuple(r for r in rules if r.scanner == "injection" and r.input != "off"),
         max_input_chars=max_chars,
         max_input_tokens=max_tokens,
         classifier=_classifier(fields.get("classifier")),
+        refuse_token_ids=id_prompts == "refuse",
+        restore_in_urls=restore_in_urls,
     )

@@ -166,7 +166,7 @@ async def _complete(request: web.Request, *, route: str, path: str) -> web.Strea
                 app[METRICS].limit_hits.labels(principal.domain_name, err.type).inc()
             raise
         checked = await app[GUARDS].check_input(
-            principal.domain_id, settings, body, route, pool=app[POOL], request_id=request_id
+            principal.domain_id, settings, body, route, pool=app[POOL], request_id=request_id, kind=grant.kind
         )
         forward_body = {**checked.body, "model": grant.served_model_name}
         upstream = Upstream(grant.url, grant.credential_ref)
