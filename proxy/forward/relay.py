@@ -320,9 +320,12 @@ def _release_held(queued: _Queued, fields: ResponseGuard | None, last_chunk: dic
         if delta.get("blocked"):
             finished.add(index)
         blocked = delta.pop("blocked", None)
+        logprobs = delta.pop("logprobs", None)
         chunk = _final_chunk(last_chunk, index, chat, "")
         choice = chunk["choices"][0]
         choice["finish_reason"] = "content_filter" if blocked else None
+        if logprobs:
+            choice["logprobs"] = logprobs
         if chat:
             choice["delta"] = delta
         else:

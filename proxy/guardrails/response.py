@@ -21,6 +21,7 @@ from proxy.guardrails.output import GuardDelta, OutputGuard
 
 TEXT_FIELDS = ("reasoning_content", "reasoning", "content", "refusal")  # the order a model writes them
 LOGPROB_FIELDS = ("content", "refusal")
+COMPLETION_KEYS = ("tokens", "token_logprobs", "top_logprobs", "text_offset")  # parallel lists
 
 
 @dataclass(slots=True)
@@ -237,7 +238,10 @@ class ResponseGuard:
     def _stream_logprobs(self, index: int, st: _Choice, choice: dict[str, Any]) -> None:
         logprobs = choice.get("logprobs")
         if not isinstance(logprobs, dict):
-            return
+            if not any(lp.pending for lp in st.logprobs.values()):
+                return
+            # entries held with their text go out with it (here, when the text was released)
+            logprobs = choice["logprobs"] = {"content": []} if self.chat else dict.fromkeys(COMPLETION_KEYS)
         if self.chat:
             for name in LOGPROB_FIELDS:
                 entries = logprobs.get(name)
@@ -251,7 +255,8 @@ class ResponseGuard:
 
     def flush(self) -> list[tuple[int, dict[str, Any]]]:
         """At the end of a stream without `finish_reason`: (choice index, fields) of the scanned
-        held-back text of every open stream; a blocking rule is reported as `{"blocked": id}`."""
+        held-back text of every open stream; a blocking rule is reported as `{"blocked": id}`, the
+        choice's released logprobs as `{"logprobs": ...}`."""
         out: list[tuple[int, dict[str, Any]]] = []
         for index, st in self._choices.items():
             if st.blocked is not None or not st.open:
@@ -261,6 +266,10 @@ class ResponseGuard:
             if rule:
                 delta["blocked"] = rule
                 st.blocked = rule
+            holder: dict[str, Any] = {}
+            self._stream_logprobs(index, st, holder)
+            if holder.get("logprobs"):
+                delta["logprobs"] = holder["logprobs"]
             if delta:
                 out.append((index, delta))
         return out
@@ -293,11 +302,11 @@ def _completion_logprobs(logprobs: dict[str, Any], lp: _Logprobs, upto: int | No
 
 def _completion_entries(logprobs: dict[str, Any]) -> list[tuple[Any, ...]]:
     tokens = logprobs.get("tokens") or []
-    cols = [logprobs.get(k) or [] for k in ("token_logprobs", "top_logprobs", "text_offset")]
+    cols = [logprobs.get(k) or [] for k in COMPLETION_KEYS[1:]]
     return [(t, *(c[i] if i < len(c) else None for c in cols)) for i, t in enumerate(tokens)]
 
 
 def _set_completion_entries(logprobs: dict[str, Any], entries: list[tuple[Any, ...]]) -> None:
-    for j, key in enumerate(("tokens", "token_logprobs", "top_logprobs", "text_offset")):
+    for j, key in enumerate(COMPLETION_KEYS):
         if key in logprobs:
             logprobs[key] = [e[j] for e in entries]

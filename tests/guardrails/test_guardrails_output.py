@@ -193,9 +193,38 @@ def test_prefixes_that_are_not_candidates_do_not_stall_the_stream(policy) -> Non
 
 # --------------------------------------------------------------------------- release rule
 
-PROSE_WORDS = ["The", "quick", "brown", "fox", "jumps", "over", "lazy", "dogs.", "In", "about", "people",
-               "said", "hello!", "Contact", "the", "office", "(room", "twelve).", "Yes:", "no;", "e.g.",
-               "well-known", "it's", "fine", "\n", "-", "a", "be", "cafe", "x"]
+PROSE_WORDS = [
+    "The",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "lazy",
+    "dogs.",
+    "In",
+    "about",
+    "people",
+    "said",
+    "hello!",
+    "Contact",
+    "the",
+    "office",
+    "(room",
+    "twelve).",
+    "Yes:",
+    "no;",
+    "e.g.",
+    "well-known",
+    "it's",
+    "fine",
+    "\n",
+    "-",
+    "a",
+    "be",
+    "cafe",
+    "x",
+]
 
 
 def _trailing_token(text: str) -> int:
@@ -211,8 +240,10 @@ def default_policy():
 
 
 @settings(max_examples=100, deadline=None)
-@given(words=st.lists(st.sampled_from(PROSE_WORDS), min_size=5, max_size=60),
-       sizes=st.lists(st.integers(min_value=1, max_value=6), min_size=1, max_size=10))
+@given(
+    words=st.lists(st.sampled_from(PROSE_WORDS), min_size=5, max_size=60),
+    sizes=st.lists(st.integers(min_value=1, max_value=6), min_size=1, max_size=10),
+)
 def test_prose_is_released_within_its_last_word(default_policy, words: list[str], sizes: list[int]) -> None:
     """Plain prose never waits for a window: only the word being written (a possible start of a
     finding) is held, and what is released is always a prefix of the whole-text result."""
@@ -230,8 +261,13 @@ def test_prose_is_released_within_its_last_word(default_policy, words: list[str]
 
 
 @settings(max_examples=50, deadline=None)
-@given(words=st.lists(st.sampled_from([*PROSE_WORDS, "2024,", "3", "12).", "10.0", "+44", "555-0100"]),
-                      min_size=5, max_size=60))
+@given(
+    words=st.lists(
+        st.sampled_from([*PROSE_WORDS, "2024,", "3", "12).", "10.0", "+44", "555-0100"]),
+        min_size=5,
+        max_size=60,
+    )
+)
 def test_numbers_in_prose_wait_only_while_they_could_be_an_entity(default_policy, words: list[str]) -> None:
     text = " ".join(words)
     guard, released = OutputGuard(default_policy), ""
@@ -241,11 +277,14 @@ def test_numbers_in_prose_wait_only_while_they_could_be_an_entity(default_policy
     assert released + guard.finish(0).text == OutputGuard(default_policy).apply_full(text).text
 
 
-@pytest.mark.parametrize("chunks", [
-    ["Your card is 4111 11", "11 1111 ", "1111, thanks."],
-    ["Your card is 4", "111-1111", "-1111-1111 ok"],
-    ["Your card is ", "4", "1", "1", "1", "1111111111", "11", " ok"],
-])
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        ["Your card is 4111 11", "11 1111 ", "1111, thanks."],
+        ["Your card is 4", "111-1111", "-1111-1111 ok"],
+        ["Your card is ", "4", "1", "1", "1", "1111111111", "11", " ok"],
+    ],
+)
 def test_a_card_split_across_chunks_waits_for_the_scan(default_policy, chunks: list[str]) -> None:
     guard, released = OutputGuard(default_policy), ""
     for chunk in chunks[:-1]:
