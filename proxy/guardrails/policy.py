@@ -13,16 +13,16 @@ from __future__ import annotations
 import dataclasses
 import re
 import re._parser as sre_parse
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from typing import Any
 
 import re2
 
-from proxy.guardrails.builtins import BUILTINS, SPECIAL_SCANNERS
+from proxy.guardrails.builtins import BUILTINS, SHIELDS, SPECIAL_SCANNERS
 from proxy.guardrails.errors import PolicyConfigError
 from proxy.guardrails.normalize import normalize_text
-from proxy.guardrails.prefix import prefix_pattern
+from proxy.guardrails.prefix import prefix_pattern, python_syntax
 
 SCHEMA_VERSION = 1
 MAX_PATTERN_WIDTH = 512  # characters an operator pattern may match (it sets the stream hold-back)
@@ -55,12 +55,13 @@ class Rule:
     label: str = ""
     replacement: str = ""
     threshold: float = 1.0
-    head_chars: frozenset[str] = frozenset()  # backward extension (see builtins.Builtin)
+    head_chars: Container[str] = frozenset()  # backward extension (see builtins.Builtin)
     head_max: int = 0
     tail: Any = None  # anchored re2 pattern extending a match forwards, within tail_max characters
     tail_max: int = 0
     priority: int = 0  # position in the policy: breaks ties between overlapping findings
     prefix: str = ""  # prefix closure of pattern + tail (prefix.py): what a stream holds back
+    shields: frozenset[str] = frozenset()  # "context" rules: scanners whose findings inside do not count
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +86,7 @@ class Pending:
 
     regex: Any
     window: int
-    head_chars: frozenset[str] = frozenset()
+    head_chars: Container[str] = frozenset()
     head_max: int = 0
 
 
@@ -201,7 +202,22 @@ URL_CONTEXT_RULE = Rule(
     regex=re2.compile(URL_CONTEXT_PATTERN, _RE2_OPTIONS),
     width=pattern_width(URL_CONTEXT_PATTERN, "url_context", 1 << 16),
     prefix=prefix_pattern(URL_CONTEXT_PATTERN),
+    shields=frozenset({"placeholder"}),
 )
+
+
+def _shield_rules() -> list[Rule]:
+    """Context rules that keep the entropy rule off certificates, public keys, data URLs,
+    integrity hashes and URLs (input stage; see builtins.SHIELDS)."""
+    rules = []
+    for b in SHIELDS:
+        rules.append(Rule(
+            id="", scanner=b.name, input="context", output="off", pattern=b.pattern,
+            regex=compile_re2(b.pattern, b.name), tail=compile_re2(b.tail, b.name), tail_max=b.tail_max,
+            width=pattern_width(b.pattern, b.name, 1 << 16) + b.tail_max, shields=frozenset(b.shields),
+            prefix=_prefix(b.pattern, b.tail),
+        ))
+    return rules
 
 
 def _literal_pattern(values: Any, where: str, *, words: bool) -> tuple[str, int]:
@@ -293,9 +309,11 @@ def _rule(obj: Any, where: str) -> Rule:
             builtin.raw_view,
         )
         label = label or builtin.label
-        width = 1 if raw_view else pattern_width(pattern, f"{where}.scanner", 1 << 16) + builtin.tail_max
+        width = 1 if raw_view else pattern_width(python_syntax(pattern), f"{where}.scanner", 1 << 16)
+        width += builtin.tail_max
         extension = {
-            "head_chars": frozenset(builtin.head_chars),
+            "head_chars": builtin.head_chars if not isinstance(builtin.head_chars, str)
+            else frozenset(builtin.head_chars),
             "head_max": builtin.head_max,
             "tail": compile_re2(builtin.tail, f"{where}.scanner") if builtin.tail else None,
             "tail_max": builtin.tail_max,
@@ -497,10 +515,12 @@ def compile_policy(config: dict) -> CompiledPolicy:
     spans = [r for r in rules if r.scanner != "injection"]
     pseudonymizes = any(r.input == "pseudonymize" for r in spans)
     url_context = [URL_CONTEXT_RULE] if pseudonymizes and not restore_in_urls else []
+    entropy_in = any(r.scanner == "high_entropy" and r.input != "off" for r in spans)
+    shields = _shield_rules() if entropy_in else []
     return CompiledPolicy(
         version=SCHEMA_VERSION,
         rules=tuple(rules),
-        input=_rule_set([r for r in spans if r.input != "off"]),
+        input=_rule_set([*(r for r in spans if r.input != "off"), *shields]),
         output=_rule_set([RESTORE_RULE, *url_context, *(r for r in spans if r.output != "off")]),
         injection=tuple(r for r in rules if r.scanner == "injection" and r.input != "off"),
         max_input_chars=max_chars,

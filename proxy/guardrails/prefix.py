@@ -130,9 +130,26 @@ def _pre_seq(seq: list[tuple[Any, Any]]) -> str:
     return f"(?:{first}|{serialize([head])}{_pre_seq(rest)})"
 
 
+# re2's Unicode classes, which Python's parser lacks: parsed as private-use stand-ins, written back.
+_UNICODE_CLASSES = ((r"\p{L}", "\U000f0001"), (r"\p{N}", "\U000f0002"))
+
+
+def python_syntax(pattern: str) -> str:
+    """`pattern` with re2-only Unicode classes replaced by stand-ins Python's parser accepts."""
+    for re2_class, stand_in in _UNICODE_CLASSES:
+        pattern = pattern.replace(re2_class, stand_in)
+    return pattern
+
+
+def _re2_syntax(pattern: str) -> str:
+    for re2_class, stand_in in _UNICODE_CLASSES:
+        pattern = pattern.replace(_char(ord(stand_in)), re2_class)
+    return pattern
+
+
 def parsed(pattern: str) -> list[tuple[Any, Any]]:
     """The parsed pattern as one sequence, a leading global `(?i)` turned into a scoped group."""
-    tree = sre_parse.parse(pattern)
+    tree = sre_parse.parse(python_syntax(pattern))
     seq = list(tree)
     if tree.state.flags & re.IGNORECASE:
         seq = [(C.SUBPATTERN, (None, re.IGNORECASE, 0, tree))]
@@ -144,4 +161,4 @@ def prefix_pattern(*patterns: str) -> str:
     seq: list[tuple[Any, Any]] = []
     for p in patterns:
         seq.extend(parsed(p))
-    return _pre_seq(seq)
+    return _re2_syntax(_pre_seq(seq))

@@ -93,13 +93,13 @@ def _action(rule: Rule, stage: str) -> str:
 def _choose(hits: list[Hit], stage: str) -> tuple[list[Hit], Hit | None]:
     """The findings to act on (non-overlapping, by start) and the first blocking one. Placeholders
     inside a URL or markup context are left as they are (not restored)."""
-    contexts = [(h.start, h.end) for h in hits if _action(h.rule, stage) == "context"]
+    contexts = [h for h in hits if _action(h.rule, stage) == "context"]
     if contexts:
-        def inside(h: Hit) -> bool:
-            return any(a <= h.start and h.end <= b for a, b in contexts)
+        def shielded(h: Hit) -> bool:
+            return any(h.rule.scanner in c.rule.shields and c.start <= h.start and h.end <= c.end
+                       for c in contexts)
 
-        hits = [h for h in hits if _action(h.rule, stage) != "context"
-                and not (_action(h.rule, stage) == "restore" and inside(h))]
+        hits = [h for h in hits if _action(h.rule, stage) != "context" and not shielded(h)]
     blocking = [h for h in hits if _action(h.rule, stage) == "block"]
     block = min(blocking, key=lambda h: h.start) if blocking else None
     # Acting findings first (earliest, then longest, then first listed), so that a finding that is
