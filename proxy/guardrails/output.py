@@ -26,7 +26,7 @@ from proxy.guardrails.policy import CompiledPolicy
 from proxy.guardrails.scan import find_hits, render
 from proxy.guardrails.vault import Vault
 
-_UNANCHORED = re2._Anchor.UNANCHORED
+_ANCHOR_START = re2._Anchor.ANCHOR_START
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +65,7 @@ class OutputGuard:
         self._rules = policy.output
         self._vault = vault
         self._choices: dict[Hashable, _Choice] = {}
+        self._longest = max((p.window for p in self._rules.pending), default=0)
         self._invisible = tuple(re.compile(r.pattern.removesuffix("+")) for r in self._rules.raw_rules)
         self.counts: Counter[str] = Counter()
 
@@ -129,21 +130,19 @@ class OutputGuard:
 
     def _limits(self, c: _Choice) -> tuple[int, int]:
         """(limit, cut) in view offsets: matches starting before `limit` are final; text before
-        `cut` may be released."""
+        `cut` may be released. Each pending finder matches the reversed end of the text."""
         n = len(c.view)
         hay = c.ctx + c.view
-        lc = len(c.ctx)
         limit = cut = n
-        fast = hay.isascii()
-        raw = hay.encode()
+        tail = hay[-self._longest - 1 :][::-1]  # one more character: context for a leading \b
+        fast = tail.isascii()
+        data = tail.encode()
         for p in self._rules.pending:
-            pos = max(0, n - p.window) + lc
-            if fast:  # re2's C++ matcher directly: offsets are byte offsets, here character offsets
-                span = p.regex._regexp.Match(_UNANCHORED, raw, pos, len(raw))[0]
-                s = n if span[0] < 0 else span[0] - lc
-            else:
-                m = p.regex.search(hay, pos)
-                s = n if m is None else m.start() - lc
+            end = min(len(tail), p.window + 1)
+            piece = data[:end] if fast else tail[:end].encode()
+            span = p.regex._regexp.Match(_ANCHOR_START, piece, 0, len(piece))[0]
+            length = span[1] if fast or span[1] <= 0 else len(piece[: span[1]].decode())
+            s = max(n - max(length, 0), 0)
             limit = min(limit, s)
             if p.head_max:  # the finding may start before its pattern (an e-mail's local part)
                 low = max(0, s - p.head_max)

@@ -22,7 +22,7 @@ import re2
 from proxy.guardrails.builtins import BUILTINS, SHIELDS, SPECIAL_SCANNERS
 from proxy.guardrails.errors import PolicyConfigError
 from proxy.guardrails.normalize import normalize_text
-from proxy.guardrails.prefix import prefix_pattern, python_syntax
+from proxy.guardrails.prefix import python_syntax, reversed_prefix_pattern
 
 SCHEMA_VERSION = 1
 MAX_PATTERN_WIDTH = 512  # characters an operator pattern may match (it sets the stream hold-back)
@@ -60,7 +60,7 @@ class Rule:
     tail: Any = None  # anchored re2 pattern extending a match forwards, within tail_max characters
     tail_max: int = 0
     priority: int = 0  # position in the policy: breaks ties between overlapping findings
-    prefix: str = ""  # prefix closure of pattern + tail (prefix.py): what a stream holds back
+    prefix: str = ""  # reversed prefix closure of pattern + tail (prefix.py): what a stream holds back
     shields: frozenset[str] = frozenset()  # "context" rules: scanners whose findings inside do not count
 
 
@@ -80,9 +80,10 @@ class ClassifierConfig:
 
 @dataclass(frozen=True, slots=True)
 class Pending:
-    """`regex` (prefix closures ending at `\\z`) finds where a match could still be growing at
-    the end of a stream, within its last `window` characters; `head_chars`/`head_max`: the
-    findings also extend backwards from there (e-mail local parts)."""
+    """`regex` (reversed prefix closures, longest match, anchored at the start of the reversed
+    text) finds where a match could still be growing at the end of a stream, within its last
+    `window` characters; `head_chars`/`head_max`: the findings also extend backwards from there
+    (e-mail local parts)."""
 
     regex: Any
     window: int
@@ -129,7 +130,7 @@ RESTORE_RULE = Rule(
     pattern=PLACEHOLDER_PATTERN,
     regex=re2.compile(PLACEHOLDER_PATTERN, _RE2_OPTIONS),
     width=31,
-    prefix=prefix_pattern(PLACEHOLDER_PATTERN),
+    prefix=reversed_prefix_pattern(PLACEHOLDER_PATTERN),
 )
 
 
@@ -201,7 +202,7 @@ URL_CONTEXT_RULE = Rule(
     pattern=URL_CONTEXT_PATTERN,
     regex=re2.compile(URL_CONTEXT_PATTERN, _RE2_OPTIONS),
     width=pattern_width(URL_CONTEXT_PATTERN, "url_context", 1 << 16),
-    prefix=prefix_pattern(URL_CONTEXT_PATTERN),
+    prefix=reversed_prefix_pattern(URL_CONTEXT_PATTERN),
     shields=frozenset({"placeholder"}),
 )
 
@@ -380,9 +381,9 @@ class _SetPrefilter:
 
 
 def _prefix(*patterns: str) -> str:
-    """The prefix closure, or "" (hold a whole window) for syntax the closure does not handle."""
+    """The reversed prefix closure, or "" (hold a whole window) for syntax it does not handle."""
     try:
-        return prefix_pattern(*patterns)
+        return reversed_prefix_pattern(*patterns)
     except (ValueError, re.error, RecursionError):
         return ""
 
@@ -390,24 +391,28 @@ def _prefix(*patterns: str) -> str:
 SHORT_WINDOW = 256  # rules at most this wide share one pending regex, searched over this window
 
 
+_LONGEST = re2.Options()
+_LONGEST.log_errors = False
+_LONGEST.longest_match = True
+
+
 def _pending(view_rules: tuple[Rule, ...]) -> tuple[Pending, ...]:
     """Pending-match finders: one combined regex for the short rules, one per long or
-    backward-extending rule. A rule without a closure holds its whole window (`.{0,w}`)."""
+    backward-extending rule. A rule without a closure holds its whole window."""
     def closure(r: Rule) -> str:
         return r.prefix or f"(?s:.){{0,{min(r.width, 1000)}}}"
 
     out: list[Pending] = []
     short = [r for r in view_rules if r.width <= SHORT_WINDOW and not r.head_max]
     if short:
-        combined = "(?:" + "|".join(f"(?:{closure(r)})" for r in short) + r")\z"
+        combined = "|".join(f"(?:{closure(r)})" for r in short)
         try:
-            out.append(Pending(re2.compile(combined, _RE2_OPTIONS), SHORT_WINDOW))
+            out.append(Pending(re2.compile(combined, _LONGEST), SHORT_WINDOW))
         except re2.error:
-            out.extend(Pending(re2.compile(f"(?:{closure(r)})\\z", _RE2_OPTIONS), r.width) for r in short)
+            out.extend(Pending(re2.compile(closure(r), _LONGEST), r.width) for r in short)
     for r in view_rules:
         if r.width > SHORT_WINDOW or r.head_max:
-            out.append(Pending(re2.compile(f"(?:{closure(r)})\\z", _RE2_OPTIONS), r.width + 1,
-                               r.head_chars, r.head_max))
+            out.append(Pending(re2.compile(closure(r), _LONGEST), r.width + 1, r.head_chars, r.head_max))
     return tuple(out)
 
 

@@ -141,6 +141,69 @@ def python_syntax(pattern: str) -> str:
     return pattern
 
 
+_REVERSED_AT = {C.AT_BEGINNING: C.AT_END, C.AT_END: C.AT_BEGINNING, C.AT_BEGINNING_STRING: C.AT_END_STRING,
+                C.AT_END_STRING: C.AT_BEGINNING_STRING}
+
+
+def _reversed(seq: Any) -> list[tuple[Any, Any]]:
+    """The sequence matching the reversed strings."""
+    out = []
+    for op, av in reversed(list(seq)):
+        if op is C.AT:
+            av = _REVERSED_AT.get(av, av)
+        elif op is C.BRANCH:
+            av = (av[0], [_reversed(b) for b in av[1]])
+        elif op is C.SUBPATTERN:
+            av = (av[0], av[1], av[2], _reversed(av[3]))
+        elif op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
+            av = (av[0], av[1], _reversed(av[2]))
+        elif op is C.ATOMIC_GROUP:
+            av = _reversed(av)
+        out.append((op, av))
+    return out
+
+
+def _rev_pre_item(op: Any, av: Any) -> str:
+    """Rev(Pre(item)): the reversed prefixes of one item."""
+    if op is C.BRANCH:
+        return "(?:" + "|".join(_rev_pre_seq(list(b)) for b in av[1]) + ")"
+    if op is C.SUBPATTERN:
+        return f"(?{_flags(av[1], av[2])}:" + _rev_pre_seq(list(av[3])) + ")"
+    if op is C.ATOMIC_GROUP:
+        return "(?:" + _rev_pre_seq(list(av)) + ")"
+    if op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
+        _, hi, sub = av
+        if hi == 0:
+            return ""
+        inner = _rev_pre_seq(list(sub))
+        if hi == 1:
+            return f"(?:{inner})"
+        times = "*" if hi is C.MAXREPEAT else f"{{0,{hi - 1}}}"
+        return f"(?:{inner})(?:{serialize(_reversed(sub))}){times}"
+    return _pre_item(op, av)  # characters and assertions read the same both ways
+
+
+def _rev_pre_seq(seq: list[tuple[Any, Any]]) -> str:
+    """Rev(Pre(A B…)) = Rev(Pre(A)) | Rev(Pre(B…)) Rev(A)."""
+    if not seq:
+        return ""
+    head, rest = seq[0], seq[1:]
+    first = _rev_pre_item(*head)
+    if not rest:
+        return first
+    return f"(?:{first}|{_rev_pre_seq(rest)}{serialize(_reversed([head]))})"
+
+
+def reversed_prefix_pattern(*patterns: str) -> str:
+    """The prefix closure of the concatenation, reversed: anchored at the start of a reversed
+    text with longest-match semantics, its match is the longest pending tail, and the DFA stops
+    as soon as no tail can be pending (instead of scanning a whole window forwards)."""
+    seq: list[tuple[Any, Any]] = []
+    for p in patterns:
+        seq.extend(parsed(p))
+    return _re2_syntax(_rev_pre_seq(seq))
+
+
 def _re2_syntax(pattern: str) -> str:
     for re2_class, stand_in in _UNICODE_CLASSES:
         pattern = pattern.replace(_char(ord(stand_in)), re2_class)
