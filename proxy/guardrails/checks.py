@@ -271,8 +271,16 @@ def _valid_phone(candidate: str) -> bool:
     return False
 
 
+_NATIONAL_START = re.compile(r"[6-9][0-9]{4}[ -][0-9]{5}$|1?[ .-]?[2-9][0-9]{2}[ .-][2-9]")  # IN, NANP
+_SSN_SHAPE = re.compile(r"[0-9]{3}-[0-9]{2}-[0-9]{4}")
+
+
 def phone(text: str) -> Span:
-    """A number `phonenumbers` finds valid, allowing trailing digit groups that are not part of it."""
+    """A number `phonenumbers` finds valid, allowing trailing digit groups that are not part of it.
+    Numbers inside longer digit-group runs (cards, IBANs, tracking ids) and SSN shapes are not phones."""
+    inside_run = text[0].isdigit() and text[0] != "0" and not _NATIONAL_START.match(text)
+    if inside_run or _SSN_SHAPE.fullmatch(text):
+        return None
     candidate = text
     for _ in range(4):
         if _valid_phone(candidate):
