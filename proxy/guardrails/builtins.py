@@ -71,9 +71,11 @@ _PHONE = (
     # or (area); a digit group before it (card, IBAN, tracking ids) is matched too, and rejected
     r"[0-9]{2,5}(?:[ .\-/]?[0-9]{2,5}){0,3}\b"
     r"|\b[6-9][0-9]{4}[ -][0-9]{5}\b"  # India, 5+5
+    r"|(?i:\b(?:tel|phone|telephone|telefon|teléfono|telefono|téléphone|mobile|mobil|móvil|cell|fax|whatsapp|"
+    r"call me on|ring me on|número)\b\.?:?\s{0,3})[1-9][0-9]{1,3}(?:[ .\-/][0-9]{2,4}){2,4}\b"  # labelled
     r"|(?:\b1[ .-]?)?(?:\([2-9][0-9]{2}\) ?|\b[2-9][0-9]{2}[ .-])[2-9][0-9]{2}[ .-][0-9]{4}\b)"  # NANP
 )
-_PEM_BREAK = r"(?:\s|\\[rn])+"  # a line break: real, or escaped in JSON/strings ("\n")
+_PEM_BREAK = r"(?:\s|\\{1,3}[rn])+"  # a line break: real, or escaped once or twice ("\n", "\\n")
 
 BUILTINS: dict[str, Builtin] = {
     b.name: b
@@ -81,7 +83,7 @@ BUILTINS: dict[str, Builtin] = {
         Builtin(
             "email",
             rf"{_AT}(?:{_DOMAIN_CHAR}(?:[A-Za-z0-9{_NON_ASCII}-]{{0,40}}{_DOMAIN_CHAR})?{_DOT}){{1,4}}"
-            f"[A-Za-z{_NON_ASCII}]{{2,24}}(?:[^A-Za-z0-9{_NON_ASCII}_-]|$)",
+            f"[A-Za-z{_NON_ASCII}]{{2,24}}(?::[0-9]{{1,5}}|[^A-Za-z0-9{_NON_ASCII}_-]|$)",
             "EMAIL",
             "pii",
             checks.email,
@@ -122,7 +124,7 @@ BUILTINS: dict[str, Builtin] = {
             "secret",
             triggers=("-----BEGIN ",),
             tail=rf"{_PEM_BREAK}(?:[A-Za-z-]+: [^\n\\]*{_PEM_BREAK})*[{_B64}]{{16,}}"
-            rf"(?:[{_B64}\s]|\\[rn]){{16,}}"
+            rf"(?:[{_B64}\s]|\\{{1,3}}[rn]){{16,}}"
             r"(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----)?",
             tail_max=6000,
         ),

@@ -6,6 +6,8 @@ finding inside it, or None to drop the candidate. All run in time linear in the 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import math
 import re
@@ -133,8 +135,8 @@ def card_brand_ok(digits: str) -> bool:
         return 16 <= n <= 19
     if p2 in (60, 81, 82) or p3 == 508:  # RuPay (60 also Maestro)
         return 16 <= n <= 19
-    if p2 == 50 or 56 <= p2 <= 69:  # Maestro
-        return 12 <= n <= 19
+    if p2 == 50 or 56 <= p2 <= 69:  # Maestro (12-digit ones exist but read like any number)
+        return 13 <= n <= 19
     return False
 
 
@@ -162,6 +164,8 @@ def card(text: str) -> Span:
     for a in range(len(groups)):
         if not groups[a] or groups[a][0] not in "2345368":
             continue  # no card brand starts with 0, 1, 7 or 9
+        if a and seps[a - 1] not in _LOOSE:
+            break  # "1234.5678.9012.3456": with dots or underscores only the whole run can be a card
         total = 0
         for b in range(a, len(groups)):
             total += len(groups[b])
@@ -170,7 +174,9 @@ def card(text: str) -> Span:
             if total >= 12:
                 digits = "".join(groups[a : b + 1])
                 sep = seps[a] if b > a else None
-                if card_brand_ok(digits) and luhn_ok(digits) and _grouping_ok(groups[a : b + 1], sep):
+                whole = sep is None or sep in _LOOSE or b == len(groups) - 1
+                grouped = _grouping_ok(groups[a : b + 1], sep)
+                if whole and grouped and card_brand_ok(digits) and luhn_ok(digits):
                     return starts[a], starts[b] + len(groups[b])
     return None
 
@@ -222,7 +228,12 @@ _OBFUSCATED_AT = re.compile(r"\s?[\[({]\s?[aA][tT]\s?[\])}]\s?")
 _OBFUSCATED_DOT = re.compile(r"\s?[\[({]\s?[dD][oO][tT]\s?[\])}]\s?")
 
 
+_PORT = re.compile(r":[0-9]{1,5}$")
+
+
 def email(text: str) -> Span:
+    if _PORT.search(text):
+        return None  # user:password@host:port is a URL's userinfo, not an address
     end = len(text)
     if end and not (text[-1].isalnum()):
         end -= 1  # the character that ended the address
@@ -272,12 +283,25 @@ def _valid_phone(candidate: str) -> bool:
 
 
 _NATIONAL_START = re.compile(r"[6-9][0-9]{4}[ -][0-9]{5}$|1?[ .-]?[2-9][0-9]{2}[ .-][2-9]")  # IN, NANP
-_SSN_SHAPE = re.compile(r"[0-9]{3}-[0-9]{2}-[0-9]{4}")
+_SSN_SHAPE = re.compile(r"[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-3]?[0-9]\.[01]?[0-9]\.(?:19|20)[0-9]{2}")  # or a date
+
+
+_PHONE_LABEL = re.compile(r"(?i)[^0-9+(]*")
 
 
 def phone(text: str) -> Span:
     """A number `phonenumbers` finds valid, allowing trailing digit groups that are not part of it.
     Numbers inside longer digit-group runs (cards, IBANs, tracking ids) and SSN shapes are not phones."""
+    label = _PHONE_LABEL.match(text).end()  # "Tel: 91 123 45 67": after a label, any national format
+    if label:
+        number = text[label:]
+        for region in PHONE_REGIONS:
+            try:
+                if phonenumbers.is_valid_number(phonenumbers.parse(number, region)):
+                    return label, len(text)
+            except phonenumbers.NumberParseException:
+                return None
+        text = number
     inside_run = text[0].isdigit() and text[0] != "0" and not _NATIONAL_START.match(text)
     if inside_run or _SSN_SHAPE.fullmatch(text):
         return None
@@ -342,6 +366,8 @@ def _looks_random(value: str, min_entropy: float) -> bool:
 
 
 _PASSWORD_NAMES = re.compile(r"(?i)passw(?:or)?d|passwd|pwd|passphrase")
+_CONNECTION_PASSWORD = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:/@\"']{1,64}:([^\s@/\"']{3,64})@")
+_ID_NAME = re.compile(r"(?i)(?:_id|-id|\bid|Id)[\"']?$")  # `private_key_id`, `clientId`: identifiers
 _ASSIGN = re.compile(r"\s*(?:=>|:=|=|:)\s*[\"'`]?")
 _PLACEHOLDER_VALUES = ("${", "$(", "process.env", "os.environ", "os.getenv", "{{", "<", "%(", "env(", "[",
                        "*", "xxx", "...", "null", "none", "true", "false", "undefined", "secret", "password")
@@ -349,24 +375,24 @@ _PLACEHOLDER_VALUES = ("${", "$(", "process.env", "os.environ", "os.getenv", "{{
 
 def _placeholder(value: str) -> bool:
     low = value.lower()
+    call = "(" in value and value.endswith(")")  # get_token_from_vault(): code, not a value
     return (low.startswith(_PLACEHOLDER_VALUES) or any(w in low for w in _PLACEHOLDER_WORDS)
-            or len(set(low)) <= 2)
+            or len(set(low)) <= 2 or call)
 
 
 def assigned_secret(text: str) -> Span:
     """A secret by its name (`aws_secret_access_key = …`, `VAULT_TOKEN=…`, `"password": "…"`) or a
     connection string's password: the value only. Passwords need two character classes, other
     secrets must look random; placeholders and environment lookups are not secrets."""
-    if "://" in text[:32]:
-        colon = text.rindex(":", 0, text.rindex("@"))
-        value = text[colon + 1 : -1]
-        return None if _placeholder(value) else (colon + 1, len(text) - 1)
+    conn = _CONNECTION_PASSWORD.match(text)
+    if conn is not None:
+        return None if _placeholder(conn.group(1)) else conn.span(1)
     m = _ASSIGN.search(text)
     if m is None:
         return None
     name, j = text[: m.start()], m.end()
     value = text[j:].rstrip("\"'`")
-    if len(value) < 6 or _placeholder(value):
+    if len(value) < 6 or _placeholder(value) or _ID_NAME.search(name):
         return None
     if _PASSWORD_NAMES.search(name):
         classes = sum((any(c.isalpha() for c in value), any(c.isdigit() for c in value),
@@ -378,8 +404,20 @@ def assigned_secret(text: str) -> Span:
     return j, j + len(value)
 
 
+def _decodes_to_text(core: str) -> bool:
+    """Base64 of readable text (an encoded message, not key material)."""
+    try:
+        data = base64.b64decode(core.replace("-", "+").replace("_", "/") + "=" * (-len(core) % 4))
+        decoded = data.decode()
+    except (binascii.Error, ValueError):
+        return False
+    return len(decoded) >= 8 and sum(c.isprintable() for c in decoded) >= 0.95 * len(decoded)
+
+
 def high_entropy(text: str) -> Span:
     core = text.rstrip("=")
+    if _decodes_to_text(core):
+        return None
     if all(c in "0123456789abcdefABCDEF" for c in core):
         return None  # hex digests (git SHAs, checksums) are not secrets
     if not (

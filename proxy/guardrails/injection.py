@@ -58,6 +58,8 @@ _FAMILIES: tuple[tuple[str, float, str], ...] = (
         r"no longer (?:bound|restricted|an ai|limited))",
     ),
     ("persona", 1.0, r"\bdo anything now\b"),
+    ("persona", 1.0, r"\b(?:from now on )?you are (?:now )?(?:called )?(?:dan|stan|dude|aim)\b"),
+    ("norules", 0.6, r"\bno (?:restrictions|rules|limits|filters) (?:whatsoever|at all)\b"),
     (
         "persona",
         1.0,
@@ -175,14 +177,16 @@ _MULTILINGUAL: tuple[tuple[str, float, str], ...] = (
     # pl
     ("override", 1.0, rf"\b(?:zignoruj|ignoruj|zapomnij){_W} "
                       r"(?:poprzednie|wcześniejsze|wczesniejsze|powyższe|"
-                      r"poprzednich|wcześniejszych) (?:instrukcje|polecenia|zasady|instrukcji|poleceń)"),
+                      r"poprzednich|wcześniejszych|wczesniejszych) "
+                      r"(?:instrukcje|polecenia|zasady|instrukcji|poleceń|zasadach|instrukcjach|poleceniach|regułach)"),
     ("exfil", 1.0, r"\b(?:pokaż|pokaz|ujawnij|powtórz|powtorz|wypisz|podaj)(?: \S+){0,2} "
                    r"(?:prompt systemowy|instrukcje systemowe|systemowy prompt)"),
     # tr
     ("override", 1.0, r"(?:önceki|onceki|yukarıdaki|tüm|bütün)(?: \S+){0,2} "
                       r"(?:talimatları|talimatlari|kuralları|kurallari|komutları|talimatı)(?: \S+)? "
                       r"(?:yok say|görmezden gel|gormezden gel|unut|dikkate alma)"),
-    ("exfil", 1.0, r"sistem (?:istemini|komutunu|talimatlarını|talimatlarini|mesajını|promptunu)(?: \S+)? "
+    ("exfil", 1.0, r"sistem (?:istemini|komutunu|talimatlarını|talimatlarini|mesajını|promptunu)"
+                   r"(?: \S+){0,3} "
                    r"(?:göster|goster|söyle|soyle|yaz|açıkla|tekrarla)"),
     # ru
     ("override", 1.0, r"(?:игнорируй|игнорируйте|забудь|забудьте|проигнорируй|не обращай внимания на)"
@@ -203,15 +207,17 @@ _MULTILINGUAL: tuple[tuple[str, float, str], ...] = (
     ("override", 1.0, r"(?:忽略|无视|忘记|忽视|不要理会|無視|忘記)\S{0,6}(?:指令|指示|规则|規則|说明|提示)"),
     ("exfil", 1.0, r"(?:显示|顯示|告诉我|告訴我|输出|輸出|泄露|重复|重複|打印|给我看)\S{0,4}"
                    r"(?:系统提示|系統提示|系统指令|系統指令|初始指令|系统消息)"),
+    ("exfil", 1.0, r"(?:把|将|將)?(?:你的)?(?:系统提示|系統提示|系统指令|系統指令|初始指令|系统消息)\S{0,10}"
+                   r"(?:显示|顯示|输出|輸出|告诉|告訴|发给|重复|打印)"),
     # ja
     ("override", 1.0, r"(?:以前|前|上記|これまで|すべて|全て)の?\S{0,6}(?:指示|命令|ルール|指令)\S{0,4}"
                       r"(?:無視|忘れ)"),
-    ("exfil", 1.0, r"(?:システムプロンプト|システム指示|初期指示|システムメッセージ)\S{0,3}"
+    ("exfil", 1.0, r"(?:システムプロンプト|システム指示|初期指示|システムメッセージ)\S{0,8}"
                    r"(?:表示|教え|見せ|出力|繰り返)"),
     # ko
     ("override", 1.0, r"(?:이전|위의|모든|앞의)(?: ?\S+){0,2} ?(?:지시|지시사항|지침|규칙|명령)\S{0,2} ?"
                       r"(?:모두 )?(?:무시|잊어)"),
-    ("exfil", 1.0, r"(?:시스템 프롬프트|시스템 지시|초기 지시|시스템 메시지)\S{0,2} ?"
+    ("exfil", 1.0, r"(?:시스템 프롬프트|시스템 지시|초기 지시|시스템 메시지)\S{0,2}(?: \S+){0,2} ?"
                    r"(?:보여|알려|출력|공개)"),
 )
 _FAMILIES = _FAMILIES + _MULTILINGUAL
@@ -296,11 +302,13 @@ def decoded_variants(view: str) -> list[str]:
 
 # Text that talks about attacks ("phrases like 'ignore previous instructions'") rather than making
 # one: a quoted phrase is discounted when the text around it discusses it.
-_QUOTED = re.compile(r"[\"'“”‘’«»「」『』]([^\"'“”‘’«»「」『』\n]{4,160})[\"'“”‘’«»「」『』]")
+_QUOTED = re.compile(r"(?<!\w)['‘]([^'’\n]{4,160})['’](?!\w)|[\"“«「『]([^\"”»」』\n]{4,160})[\"”»」』]")
 _META = re2.compile(
     r"(?i)\b(?:phrases?|such as|e\.g\.|for example|example|like|detect\w*|classif\w*|filter\w*|quot\w*|"
     r"called|known as|attacks?|attackers?|research\w*|paper|tests?|training|label\w*|dataset|pattern\w*|"
-    r"warn\w*|beware|recogni[sz]e)\b", _OPTIONS)
+    r"warn\w*|beware|recogni[sz]e|frases?|ataques?|ejemplos?|exemples?|attaques?|beispiele?|angriff\w*|"
+    r"esempi\w*|attacchi|exemplos?|aanval\w*|voorbeeld\w*|przykład\w*|atak\w*|örnek\w*|saldırı\w*)\b",
+    _OPTIONS)
 QUOTED_WEIGHT = 0.3
 
 
@@ -309,7 +317,7 @@ def score(view: str) -> tuple[float, list[str]]:
     included (the highest counts). Quoted attack phrases in a text about attacks count 0.3."""
     best, families = _score(view)
     if best > 0 and _META.search(view):
-        quoted = [m.group(1) for m in _QUOTED.finditer(view)]
+        quoted = [m.group(1) or m.group(2) for m in _QUOTED.finditer(view)]
         if quoted:
             outside = _QUOTED.sub(" ", view)
             rest, rest_families = _score(outside)
