@@ -283,7 +283,8 @@ def _valid_phone(candidate: str) -> bool:
 
 
 _NATIONAL_START = re.compile(r"[6-9][0-9]{4}[ -][0-9]{5}$|1?[ .-]?[2-9][0-9]{2}[ .-][2-9]")  # IN, NANP
-_SSN_SHAPE = re.compile(r"[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-3]?[0-9]\.[01]?[0-9]\.(?:19|20)[0-9]{2}")  # or a date
+# An SSN shape (dashed or spaced), or a date: not a phone number.
+_SSN_SHAPE = re.compile(r"[0-9]{3}([ -])[0-9]{2}\1[0-9]{4}|[0-3]?[0-9]\.[01]?[0-9]\.(?:19|20)[0-9]{2}")
 
 
 _PHONE_LABEL = re.compile(r"(?i)[^0-9+(]*")

@@ -439,6 +439,13 @@ MAX_PREAMBLE = 32
 def _preamble(value: Any) -> tuple[tuple[str, str], ...]:
     if value is None:
         return ()
+    if isinstance(value, str):  # a built-in preamble by name
+        from proxy.guardrails.classifier import NAMED_PREAMBLES
+
+        if value not in NAMED_PREAMBLES:
+            names = sorted(NAMED_PREAMBLES)
+            raise PolicyConfigError("classifier.preamble", f"must be a list of messages or one of {names}")
+        return NAMED_PREAMBLES[value]
     if not isinstance(value, list) or len(value) > MAX_PREAMBLE:
         raise PolicyConfigError("classifier.preamble", f"must be a list of at most {MAX_PREAMBLE} messages")
     turns = []

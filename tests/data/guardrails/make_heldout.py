@@ -19,7 +19,7 @@ import random
 import string
 from pathlib import Path
 
-R = random.Random(909151)
+R = random.Random(20261203)  # v2; v1 (seed 909151) was measured once, then used to find class bugs
 ITEMS: list[dict] = []
 DIGITS = string.digits
 ALNUM = string.ascii_letters + string.digits
