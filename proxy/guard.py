@@ -249,7 +249,8 @@ class Guards:
         policy = await self._policy(domain_id)
         result = scan_request(policy, body, route=route, kind=kind)  # type: ignore[arg-type]
         if result.refusal is not None:
-            raise bad_request(result.refusal.message, param=result.refusal.param, code="unsupported_field")
+            refusal = result.refusal
+            raise bad_request(refusal.message, param=refusal.param or None, code="unsupported_field")
         if result.blocked_rule:
             raise GuardrailBlocked(result.blocked_rule, list(result.rule_ids))
         checked = CheckedInput(

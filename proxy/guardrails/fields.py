@@ -77,7 +77,7 @@ def _walk(node: Any, path: tuple[Any, ...], out: list[Slot], skip: set[tuple[Any
     if path in skip:
         return
     if depth > MAX_DEPTH:
-        raise _Refused(Refusal(param_name(path), "The request body is nested too deeply."))
+        raise _Refused(Refusal("", "The request body is nested too deeply."))  # keys are tenant text
     if isinstance(node, str):
         out.append(Slot(path, node))
     elif isinstance(node, dict):

@@ -144,7 +144,7 @@ def upstream() -> Iterator[FieldUpstream]:
 
 
 @pytest.fixture(scope="module")
-def setup(upstream, tmp_path_factory) -> Iterator[tuple[ProxyThread, Tenancy]]:
+def setup(upstream, log_capture, tmp_path_factory) -> Iterator[tuple[ProxyThread, Tenancy]]:
     urls = database_url_for("sqlite", tmp_path_factory, "fields")
     url = next(urls)
     t = Tenancy(url)
@@ -521,3 +521,15 @@ def test_a_stream_that_ends_without_finish_reason_delivers_its_scanned_tail(setu
     proxy, t = setup
     got = _chat_stream(proxy.client(t.keys["acme"]), "script:nofinish")
     assert got["content"] == "pay [CARD]" and got["finish"] is None
+
+
+def test_no_field_value_in_the_proxys_logs(setup, log_capture) -> None:
+    """Every request above carried a card or an address in some field; none reached a log line."""
+    proxy, t = setup
+    with pytest.raises(openai.BadRequestError):  # a refusal path logs at most the field name
+        proxy.client(t.keys["acme"]).chat.completions.create(
+            model="teecube", messages=_user(f"hi {EMAIL}"), logit_bias={EMAIL: 1})
+    logged = "\n".join(log_capture.lines)
+    assert logged  # the proxy logged these requests
+    for secret in (*SECRETS, "4111 11", "ann.lee"):
+        assert secret not in logged
