@@ -295,8 +295,9 @@ def decoded_variants(view: str) -> list[str]:
             out.append(text)
     if _PERCENT.search(view):
         out.append(urllib.parse.unquote(view))
-    out.append(view.translate(_ROT13))
-    out.append(view[::-1])
+    if len(view) >= 24:  # shorter texts cannot hold an instruction worth hiding
+        out.append(view.translate(_ROT13))
+        out.append(view[::-1])
     return out
 
 
