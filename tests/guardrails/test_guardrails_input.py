@@ -158,3 +158,25 @@ def test_a_logged_finding_never_shields_a_masked_one() -> None:
     result = scan_request(policy, chat("xabc123y zz"), route="chat")
     assert result.body["messages"][0]["content"] == "xab[N]3y zz"
     assert result.rule_ids == ["later", "narrow"]
+
+
+def test_embeddings_inputs_are_scanned_and_token_ids_counted(policy) -> None:
+    inputs = ["mail ann@corp.io", "card 4111 1111", "1111 1111 end"]
+    body = {"model": "m", "input": inputs, "user": "bob@corp.io"}
+    result = scan_request(policy, body, route="embeddings")
+    assert result.body["input"][0] == "mail <EMAIL_1>" and result.body["user"] == "<EMAIL_2>"
+    assert result.body["input"][1:] == ["card <CARD_1>", " end"]  # split across two inputs: one finding
+    ids = scan_request(policy, {"model": "m", "input": [[1, 2, 3], [4]]}, route="embeddings")
+    assert ids.input_tokens == 4 and ids.refusal is None
+    strict = compile_policy({"version": 1, "token_ids": "refuse", "rules": []})
+    assert scan_request(strict, {"model": "m", "input": [1, 2]}, route="embeddings").refusal.param == "input"
+
+
+def test_unknown_fields_never_pass_unseen(policy) -> None:
+    body = {**chat("hi"), "x_vendor": {"notes": ["ann@corp.io"], "bob@corp.io": {"n": 1}}}
+    result = scan_request(policy, body, route="chat")
+    assert result.body["x_vendor"] == {"notes": ["<EMAIL_1>"], "<EMAIL_2>": {"n": 1}}
+    templated = {**chat("hi"), "chat_template": "{{ x }}"}
+    refused = scan_request(policy, templated, route="chat", kind="openai")
+    assert refused.refusal is not None and refused.refusal.param == "chat_template"
+    assert scan_request(policy, templated, route="chat", kind="ollama").refusal is None
