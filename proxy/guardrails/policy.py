@@ -403,15 +403,20 @@ def _pending(view_rules: tuple[Rule, ...]) -> tuple[Pending, ...]:
         return r.prefix or f"(?s:.){{0,{min(r.width, 1000)}}}"
 
     out: list[Pending] = []
+    # Short rules over the last 256 characters; long ones (private keys, JWTs, URLs) together
+    # over their longest window: their closures only match from a literal start ("-----BEGIN",
+    # "eyJ", "https://"), so the wide window never holds more than a real candidate.
     short = [r for r in view_rules if r.width <= SHORT_WINDOW and not r.head_max]
-    if short:
-        combined = "|".join(f"(?:{closure(r)})" for r in short)
+    long = [r for r in view_rules if r.width > SHORT_WINDOW and not r.head_max]
+    for group, window in ((short, SHORT_WINDOW), (long, max((r.width + 1 for r in long), default=0))):
+        if not group:
+            continue
         try:
-            out.append(Pending(re2.compile(combined, _LONGEST), SHORT_WINDOW))
+            out.append(Pending(re2.compile("|".join(f"(?:{closure(r)})" for r in group), _LONGEST), window))
         except re2.error:
-            out.extend(Pending(re2.compile(closure(r), _LONGEST), r.width) for r in short)
+            out.extend(Pending(re2.compile(closure(r), _LONGEST), r.width + 1) for r in group)
     for r in view_rules:
-        if r.width > SHORT_WINDOW or r.head_max:
+        if r.head_max:
             out.append(Pending(re2.compile(closure(r), _LONGEST), r.width + 1, r.head_chars, r.head_max))
     return tuple(out)
 
