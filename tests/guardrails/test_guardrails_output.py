@@ -321,3 +321,30 @@ def test_streams_of_one_choice_are_independent(default_policy) -> None:
     assert guard.feed((0, "reasoning"), "1111 1111 is it").text == "1111 1111 is "
     assert guard.feed((0, "content"), "1111 1111 done").text == "[CARD] "
     assert guard.finish((0, "content")).text == "done"
+
+
+SAMPLES = [  # one match per kind of pattern: every prefix of it must be held, never released
+    "4111 1111 1111 1111",
+    "DE89 3704 0044 0532 0130 00",
+    "ann.lee@corp-mail.io ",
+    "+44 20 7946 0958 ",
+    "536-22-1234 ",
+    "<EMAIL_1>",
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U ",
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n",
+    "api_key = q8Zr2LmX9vT4kPw7Ns3Y ",
+]
+
+
+EVERY_OUTPUT_SCANNER = [
+    {"id": n, "scanner": n, "input": "off", "output": "mask"}
+    for n in ("email", "phone", "card", "iban", "ssn", "jwt", "private_key", "api_key")
+]
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=[s[:12] for s in SAMPLES])
+def test_every_prefix_of_a_finding_is_held(sample: str) -> None:
+    policy = compile_policy({"version": 1, "rules": EVERY_OUTPUT_SCANNER})
+    for end in range(1, len(sample.rstrip())):
+        released = OutputGuard(policy).feed(0, "Note: " + sample[:end]).text
+        assert len(released) <= len("Note: "), (sample[:end], released)
