@@ -3,7 +3,7 @@
 Non-streaming: one JSON body, model name rewritten to the tenant's alias, output
 guardrails applied to each choice. Streaming: SSE relayed chunk by chunk; the
 proxy always asks the upstream for usage and drops that chunk when the tenant did
-not ask for it; output guardrails hold back only their window; a tenant
+not ask for it; output guardrails hold back only what a rule could still match; a tenant
 disconnect closes the upstream request, which cancels the generation there.
 """
 
