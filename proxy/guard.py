@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from proxy.directory import Directory
-from proxy.errors import ApiError
+from proxy.errors import ApiError, bad_request
 from proxy.forward.upstream import CredentialError, Upstream, UpstreamPool
 from proxy.guardrails import (
     ChatClassifier,
@@ -232,9 +232,15 @@ class Guards:
         *,
         pool: UpstreamPool,
         request_id: str,
+        kind: str | None = None,
     ) -> CheckedInput:
+        """`kind`: the upstream deployment's kind; fields it would use that guardrails cannot
+        read are refused (400 naming the field)."""
         policy = await self._policy(domain_id)
-        result = scan_request(policy, body, route=route)  # type: ignore[arg-type]
+        result = scan_request(policy, body, route=route, kind=kind)  # type: ignore[arg-type]
+        if result.refusal is not None:
+            refusal = result.refusal
+            raise bad_request(refusal.message, param=refusal.param or None, code="unsupported_field")
         if result.blocked_rule:
             raise GuardrailBlocked(result.blocked_rule, list(result.rule_ids))
         checked = CheckedInput(

@@ -3,7 +3,7 @@
 Non-streaming: one JSON body, model name rewritten to the tenant's alias, output
 guardrails applied to each choice. Streaming: SSE relayed chunk by chunk; the
 proxy always asks the upstream for usage and drops that chunk when the tenant did
-not ask for it; output guardrails hold back only their window; a tenant
+not ask for it; output guardrails hold back only what a rule could still match; a tenant
 disconnect closes the upstream request, which cancels the generation there.
 """
 
@@ -15,29 +15,21 @@ import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 
 from proxy.errors import ApiError, upstream_timeout, upstream_unavailable
 from proxy.forward.upstream import CredentialError, Upstream, UpstreamPool
+from proxy.guardrails.output import OutputGuard
+from proxy.guardrails.response import ResponseGuard
 from proxy.tokens import text_tokens
 
 log = logging.getLogger("teecube.proxy.forward")
 MAX_UPSTREAM_BODY = 64 * 1024 * 1024
 _URLISH = re.compile(r"(https?|unix)://\S+|/[\w./-]+\.sock")
 _PASS_CODES = {"context_length_exceeded", "invalid_value", "invalid_type", "missing_required_parameter"}
-
-
-class GuardStep(Protocol):
-    text: str
-    blocked_rule: str | None
-
-
-class OutputFilter(Protocol):
-    def feed(self, index: int, delta: str) -> GuardStep: ...
-    def finish(self, index: int) -> GuardStep: ...
 
 
 @dataclass(slots=True)
@@ -119,17 +111,6 @@ def _choice_text(choice: dict[str, Any], chat: bool) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _set_choice_text(choice: dict[str, Any], chat: bool, text: str, *, stream: bool) -> None:
-    if chat:
-        key = "delta" if stream else "message"
-        holder = choice.get(key)
-        if not isinstance(holder, dict):
-            holder = choice[key] = {}
-        holder["content"] = text
-    else:
-        choice["text"] = text
-
-
 async def forward_json(
     pool: UpstreamPool,
     upstream: Upstream,
@@ -164,15 +145,8 @@ async def forward_json(
             raise _sanitized_upstream_error(resp.status, payload, resp.headers.get("Retry-After"))
     payload["model"] = alias
     chat = path.endswith("/chat/completions")
-    for choice in payload.get("choices") or []:
-        text = _choice_text(choice, chat)
-        if text is None or guard is None:
-            continue
-        new_text, rule = guard.apply_full(text)
-        _set_choice_text(choice, chat, new_text, stream=False)
-        if rule:
-            choice["finish_reason"] = "content_filter"
-            outcome.blocked_rule = outcome.blocked_rule or rule
+    if guard is not None:  # every text field of every choice (guardrails/response.py)
+        outcome.blocked_rule = ResponseGuard(guard, chat=chat).payload(payload)
     _take_usage(outcome, payload.get("usage"))
     if not outcome.usage_known:
         # No usage from this upstream: count the text it answered with, conservatively.
@@ -260,7 +234,7 @@ async def forward_stream(
     alias: str,
     request_id: str,
     include_usage: bool,
-    guard: OutputFilter | None,
+    guard: OutputGuard | None,
     headers: dict[str, str],
     before_output: Callable[[], Awaitable[None]] | None = None,
     outcome: Outcome | None = None,
@@ -307,6 +281,7 @@ async def forward_stream(
         )
         await out.prepare(request)
         chat = path.endswith("/chat/completions")
+        fields = ResponseGuard(guard, chat=chat) if guard is not None else None
         finished: set[int] = set()
         seen: set[int] = set()
         last_chunk: dict[str, Any] | None = None
@@ -323,7 +298,7 @@ async def forward_stream(
                     continue
                 if "error" in chunk:
                     outcome.status, outcome.status_code = "error", 502
-                    _end_after_upstream_failure(queued, guard, last_chunk, seen - finished, chat, outcome)
+                    _end_after_upstream_failure(queued, fields, last_chunk, chat, outcome, finished)
                     break
                 chunk["model"] = alias
                 usage = chunk.get("usage")
@@ -331,6 +306,7 @@ async def forward_stream(
                 choices = chunk.get("choices") or []
                 if not choices:
                     if include_usage and isinstance(usage, dict):
+                        _release_held(queued, fields, last_chunk, chat, outcome, finished)  # before usage
                         queued.add(_sse(chunk))
                     continue
                 if not tenant_continuous:
@@ -342,10 +318,15 @@ async def forward_stream(
                     if not outcome.usage_known and text:
                         # No usage from this upstream: count each delta conservatively.
                         outcome.completion_tokens += max(1, text_tokens(text))
-                if guard is not None and _guard_chunk(guard, chunk, chat, finished, outcome):
+                blocked = fields.chunk(chunk) if fields is not None else None
+                finished.update(c.get("index", 0) for c in chunk["choices"] if c.get("finish_reason"))
+                if blocked:
+                    outcome.blocked_rule = blocked
                     queued.add(_sse(chunk))  # the text released before the finding, content_filter
                     break
                 queued.add(_sse(chunk))
+            if outcome.status != "error":  # held-back text of choices that got no finish_reason
+                _release_held(queued, fields, last_chunk, chat, outcome, finished)
             if outcome.blocked_rule and last_chunk is not None:
                 # End every open choice with content_filter; the upstream request is closed below.
                 for index in sorted(seen - finished):
@@ -360,7 +341,7 @@ async def forward_stream(
         except (aiohttp.ClientError, OSError, TimeoutError):
             outcome.status, outcome.status_code = "error", 502
             try:
-                _end_after_upstream_failure(queued, guard, last_chunk, seen - finished, chat, outcome)
+                _end_after_upstream_failure(queued, fields, last_chunk, chat, outcome, finished)
                 queued.add(DONE)
                 await queued.flush()
             except (ConnectionResetError, aiohttp.ClientConnectionResetError):
@@ -370,54 +351,36 @@ async def forward_stream(
     return out, outcome
 
 
-def _end_after_upstream_failure(queued: _Queued, guard: OutputFilter | None,
-                                last_chunk: dict[str, Any] | None, open_choices: set[int], chat: bool,
-                                outcome: Outcome) -> None:
+def _release_held(queued: _Queued, fields: ResponseGuard | None, last_chunk: dict[str, Any] | None,
+                  chat: bool, outcome: Outcome, finished: set[int]) -> None:
+    """Scan and send what the output guard still holds for choices that got no finish_reason."""
+    if fields is None or last_chunk is None or outcome.blocked_rule:
+        return
+    for index, delta in fields.flush():
+        if delta.get("blocked"):
+            finished.add(index)
+        blocked = delta.pop("blocked", None)
+        logprobs = delta.pop("logprobs", None)
+        chunk = _final_chunk(last_chunk, index, chat, "")
+        choice = chunk["choices"][0]
+        choice["finish_reason"] = "content_filter" if blocked else None
+        if logprobs:
+            choice["logprobs"] = logprobs
+        if chat:
+            choice["delta"] = delta
+        else:
+            choice["text"] = delta.get("text", "")
+        queued.add(_sse(chunk))
+        outcome.blocked_rule = outcome.blocked_rule or blocked
+
+
+def _end_after_upstream_failure(queued: _Queued, fields: ResponseGuard | None,
+                                last_chunk: dict[str, Any] | None, chat: bool, outcome: Outcome,
+                                finished: set[int]) -> None:
     """Release what the output guard still holds (scanned, as at a normal end), then the error event."""
-    if guard is not None and last_chunk is not None and not outcome.blocked_rule:
-        for index in sorted(open_choices):
-            step = guard.finish(index)
-            if step.blocked_rule:
-                outcome.blocked_rule = step.blocked_rule
-            if step.text:
-                chunk = _final_chunk(last_chunk, index, chat, "")
-                choice = chunk["choices"][0]
-                choice["finish_reason"] = None
-                _set_choice_text(choice, chat, step.text, stream=True)
-                queued.add(_sse(chunk))
+    _release_held(queued, fields, last_chunk, chat, outcome, finished)
     queued.add(_sse({"error": {"message": "The model server failed mid-stream.", "type": "server_error",
                                "param": None, "code": "upstream_error"}}))
-
-
-def _guard_chunk(guard: OutputFilter, chunk: dict[str, Any], chat: bool, finished: set[int],
-                 outcome: Outcome) -> bool:
-    """Apply the output guard to each choice of a chunk; True when a rule blocked the stream.
-
-    On a block the chunk keeps the text released before the finding, the blocked choice gets
-    `finish_reason: "content_filter"`, and choices after it in this chunk are dropped."""
-    choices = chunk.get("choices") or []
-    for position, choice in enumerate(choices):
-        index = choice.get("index", 0)
-        text = _choice_text(choice, chat)
-        emitted = ""
-        blocked: str | None = None
-        if text:
-            step = guard.feed(index, text)
-            emitted, blocked = step.text, step.blocked_rule
-        if choice.get("finish_reason") is not None and not blocked:
-            step = guard.finish(index)
-            emitted += step.text
-            blocked = step.blocked_rule
-            finished.add(index)
-        if text is not None or emitted:
-            _set_choice_text(choice, chat, emitted, stream=True)
-        if blocked:
-            outcome.blocked_rule = blocked
-            choice["finish_reason"] = "content_filter"
-            finished.add(index)
-            chunk["choices"] = choices[: position + 1]
-            return True
-    return False
 
 
 def _final_chunk(template: dict[str, Any], index: int, chat: bool, reason: str) -> dict[str, Any]:

@@ -247,20 +247,11 @@ async def _admit_and_forward(request: web.Request, principal: Principal, setting
             if err.status == 429:
                 app[METRICS].limit_hits.labels(principal.domain_name, err.type).inc()
             raise
-        if route == "embeddings":
-            # Embedding inputs are scanned as completion prompts, and forwarded as scanned.
-            checked = await app[GUARDS].check_input(
-                principal.domain_id, settings, {"prompt": body["input"]}, "completions",
-                pool=app[POOL], request_id=request_id,
-            )
-            scanned = {**body, "input": checked.body["prompt"]}
-        else:
-            checked = await app[GUARDS].check_input(
-                principal.domain_id, settings, body, route, pool=app[POOL], request_id=request_id
-            )
-            scanned = checked.body
+        checked = await app[GUARDS].check_input(
+            principal.domain_id, settings, body, route, pool=app[POOL], request_id=request_id, kind=grant.kind
+        )
         forward_body = apply_cache_salt(
-            {**scanned, "model": grant.served_model_name}, kind=grant.kind, secret=app[CONFIG].pepper,
+            {**checked.body, "model": grant.served_model_name}, kind=grant.kind, secret=app[CONFIG].pepper,
             domain_id=principal.domain_id, shared=settings.shared_prefix_cache,
             enabled=app[CONFIG].prefix_cache_isolation,
         )
