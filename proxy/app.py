@@ -14,6 +14,7 @@ from proxy.auth import Authenticator
 from proxy.auth.failures import FailureThrottle
 from proxy.auth.jwt_auth import JwtVerifier
 from proxy.config import ProxyConfig
+from proxy.console import mount_console
 from proxy.directory import Directory
 from proxy.errors import error_middleware
 from proxy.forward.upstream import UpstreamPool
@@ -67,6 +68,7 @@ def create_app(config: ProxyConfig, *, extra_routes: list[Any] | None = None) ->
     app.add_routes(health.routes)
     if config.operator_token:
         app.add_routes(admin.routes)
+    mount_console(app)
     if extra_routes:
         app.add_routes(extra_routes)
     return app
