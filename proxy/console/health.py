@@ -65,11 +65,12 @@ def parse_metrics(text: str) -> dict[str, float]:
     """Sum vLLM's gauges and counters over their label sets (one engine may report several)."""
     out: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
-        name = GAUGES.get(family.name) or COUNTERS.get(family.name)
+        base = family.name.removesuffix("_total")
+        name = GAUGES.get(base) or COUNTERS.get(base)
         if name is None:
             continue
         for sample in family.samples:
-            if sample.name in (family.name, f"{family.name}_total"):
+            if sample.name in (base, f"{base}_total"):
                 out[name] = out.get(name, 0.0) + sample.value
     return out
 

@@ -30,17 +30,9 @@ from proxy.config import ProxyConfig
 OPERATOR_TOKEN = "console-test-operator-token-" + secrets.token_hex(8)
 PEPPER = secrets.token_hex(32).encode()
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
-METRICS_TEXT = """# TYPE vllm:num_requests_running gauge
-vllm:num_requests_running{model_name="fake-model"} 3.0
-# TYPE vllm:num_requests_waiting gauge
-vllm:num_requests_waiting{model_name="fake-model"} 1.0
-# TYPE vllm:kv_cache_usage_perc gauge
-vllm:kv_cache_usage_perc{model_name="fake-model"} 0.42
-# TYPE vllm:prompt_tokens counter
-vllm:prompt_tokens_total{model_name="fake-model"} 12000.0
-# TYPE vllm:generation_tokens counter
-vllm:generation_tokens_total{model_name="fake-model"} 3400.0
-"""
+ENGINE_STATS = {"num_running": 3, "num_waiting": 1, "kv_cache_usage": 0.42, "total_blocks": 100,
+                "free_blocks": 58, "prompt_tokens": 12000, "generation_tokens": 3400, "num_preemptions": 0,
+                "prefix_cache_queries": 0, "prefix_cache_hits": 0}
 
 
 def chromium_path() -> str | None:
@@ -103,8 +95,14 @@ def fake_upstream() -> Served:
     def build() -> tuple[web.Application, None]:
         app = bench_fake.create_app(4)
 
+        from engine.metrics import EngineMetrics
+        from engine.outputs import EngineStats
+
+        # The engine's own exposition (vLLM names), over fixed stats.
+        exposition = EngineMetrics(lambda: EngineStats(**ENGINE_STATS), bench_fake.MODEL)
+
         async def metrics(request: web.Request) -> web.Response:
-            return web.Response(text=METRICS_TEXT, content_type="text/plain")
+            return web.Response(body=exposition.render(), content_type="text/plain")
 
         app.router.add_get("/metrics", metrics)
         return app, None
