@@ -67,7 +67,8 @@ async def wait_for_engine(proc: subprocess.Popen[bytes], socket_path: Path, time
 
 
 def _banner(url: str, secret: str | None, spki_sha256_b64: str | None, state_dir: str, tls: bool) -> str:
-    lines = ["", "teecube is serving the demo", f"  endpoint: {url}/v1  (model: {DEMO_ALIAS})"]
+    lines = ["", "teecube is serving the demo", f"  endpoint: {url}/v1  (model: {DEMO_ALIAS})",
+             f"  console:  {url}/console/  (sign in with the API key; operators with the operator token)"]
     if secret:
         lines.append(f"  API key (shown once): {secret}")
     if tls:

@@ -53,6 +53,22 @@ def test_banner_gives_a_key_and_the_verify_command(demo: DemoServer) -> None:
     assert demo.root.is_file()
 
 
+def test_banner_names_the_console_where_the_demo_key_sees_its_sample_usage(demo: DemoServer) -> None:
+    import re
+
+    assert f"console:  {demo.url}/console/" in demo.output
+    conn = connect(demo.url, trusted_simulated_root=demo.root)
+    with conn.http_client(base_url=demo.url, timeout=30) as http:
+        form = http.get("/console/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert form.status_code == 200 and csrf is not None
+        signed_in = http.post("/console/login", data={"csrf": csrf.group(1), "credential": demo.key},
+                              follow_redirects=True)
+    assert signed_in.status_code == 200 and str(signed_in.url).endswith("/console/my")
+    assert "Domain demo" in signed_in.text and "smollm2" in signed_in.text
+    assert "Requests per day" in signed_in.text and "No requests in this period" not in signed_in.text
+
+
 def test_verified_connection_answers_a_chat_request(demo: DemoServer) -> None:
     conn = connect(demo.url, trusted_simulated_root=demo.root)
     assert conn.appraisal.ok
