@@ -6,6 +6,8 @@ actor `console:operator`; each change writes its audit event there and drops the
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -245,3 +247,87 @@ async def deployment_status(request: web.Request, session: ConsoleSession) -> we
     return await _done(request, session, f"{BASE}/deployments",
                        lambda s: deployments.set_deployment_status(s, name, status, ACTOR),
                        f"Deployment {name} is {status}.")
+
+
+@page("GET", "/deployments/{name}", "operator")
+async def deployment_page(request: web.Request, session: ConsoleSession) -> web.Response:
+    name = request.match_info["name"]
+    try:
+        row = await act(request, lambda s: as_dict(deployments.get_deployment(s, name)), changes=False)
+    except Refused as exc:
+        return render(request, "not_found.jinja", session, status=404, message=str(exc))
+    return render(request, "deployment.jinja", session, deployment=row)
+
+
+@page("POST", "/deployments/{name}", "operator")
+async def deployment_update(request: web.Request, session: ConsoleSession) -> web.Response:
+    name = request.match_info["name"]
+    form = await request.post()
+    here = f"{BASE}/deployments/{name}"
+    try:
+        changes = {"url": form_str(form, "url"), "served_model_name": form_str(form, "served_model_name"),
+                   "credential_ref": form_str(form, "credential_ref"),
+                   "context_length": form_int(form, "context_length")}
+    except Refused as exc:
+        session.flashes.append(("error", str(exc)))
+        return redirect(here)
+    return await _done(request, session, here,
+                       lambda s: deployments.update_deployment(s, name, ACTOR, **changes),
+                       f"Saved deployment {name}.")
+
+
+# ---- identity providers ------------------------------------------------------------------------
+
+PEM_BLOCK = re.compile(r"-----BEGIN [A-Z ]+-----[A-Za-z0-9+/=\s]+-----END [A-Z ]+-----")
+
+
+def _static_keys(raw: str | None) -> list[Any] | None:
+    """PEM blocks pasted one after another, or a JSON list of PEM strings and JWK objects."""
+    if not raw:
+        return None
+    if raw.lstrip().startswith("["):
+        try:
+            keys_ = json.loads(raw)
+        except ValueError:
+            raise Refused("static keys: not a valid JSON list") from None
+        return keys_ if isinstance(keys_, list) else None
+    blocks = PEM_BLOCK.findall(raw)
+    if not blocks:
+        raise Refused("static keys must be PEM public keys or a JSON list of keys")
+    return blocks
+
+
+@page("POST", "/domains/{name}/idps", "operator")
+async def idp_add(request: web.Request, session: ConsoleSession) -> web.Response:
+    name = request.match_info["name"]
+    form = await request.post()
+    here = f"{BASE}/domains/{name}"
+    try:
+        algorithms = [a.strip() for a in (form_str(form, "algorithms") or "").split(",") if a.strip()]
+        required = ("issuer", "audience", "domain_claim", "domain_claim_value")
+        fields = {f: form_str(form, f) or "" for f in required}
+        extra = {"jwks_url": form_str(form, "jwks_url"), "aliases_claim": form_str(form, "aliases_claim"),
+                 "static_keys": _static_keys(form_str(form, "static_keys"))}
+    except Refused as exc:
+        session.flashes.append(("error", str(exc)))
+        return redirect(here)
+    return await _done(
+        request, session, here,
+        lambda s: idp.add_identity_provider(s, name, ACTOR, algorithms=algorithms, **fields, **extra),
+        f"Added identity provider {fields['issuer']}.",
+    )
+
+
+@page("POST", "/domains/{name}/idps/remove", "operator")
+async def idp_remove(request: web.Request, session: ConsoleSession) -> web.Response:
+    name = request.match_info["name"]
+    issuer = str((await request.post()).get("issuer", ""))
+
+    def action(s: Session) -> None:
+        found = idp.get_identity_provider(s, issuer)
+        if found is None or found.domain_id != tenants.get_domain(s, name).id:
+            raise NotFound(f"identity provider {issuer!r} not found in domain {name!r}")
+        idp.remove_identity_provider(s, issuer, ACTOR)
+
+    return await _done(request, session, f"{BASE}/domains/{name}", action,
+                       f"Removed identity provider {issuer}.")

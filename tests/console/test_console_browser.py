@@ -15,7 +15,8 @@ from attestation.client import connect
 from tests.console import harness
 
 OPERATOR_PAGES = ["/console/domains", "/console/domains/acme", "/console/domains/acme/policies",
-                  "/console/deployments", "/console/usage", "/console/usage?domain=acme&days=3",
+                  "/console/deployments", "/console/deployments/fake", "/console/usage",
+                  "/console/usage?domain=acme&days=3",
                   "/console/audit", "/console/audit?action=key.create", "/console/engine",
                   "/console/attestation"]
 
@@ -277,3 +278,51 @@ def test_failed_logins_are_throttled(console, stand):
         assert console.page.url.endswith("/console/login")
     finally:
         stand.console_state.throttle._failures.clear()
+
+
+def test_deployment_edit_and_identity_providers(console, stand):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    console.login(harness.OPERATOR_TOKEN)
+    page = console.page
+    console.goto("/console/deployments")
+    form = "form[action='/console/deployments']"
+    page.fill(f"{form} input[name=name]", "to-edit")
+    page.fill(f"{form} input[name=url]", "http://127.0.0.1:9")
+    page.fill(f"{form} input[name=served_model_name]", "m")
+    page.click(f"{form} button")
+    assert "unreachable" in page.locator("#deployments tr", has_text="to-edit").inner_text()
+    page.click("#deployments a:text('to-edit')")
+    page.fill("input[name=url]", stand.upstream_url)
+    page.fill("input[name=context_length]", "2048")
+    page.click("form[action='/console/deployments/to-edit'] button")
+    assert "Saved deployment to-edit." in page.locator(".flash").inner_text()
+    page.fill("input[name=url]", "ftp://nowhere")
+    page.click("form[action='/console/deployments/to-edit'] button")
+    assert page.locator(".flash.error").count() == 1
+    console.goto("/console/deployments")
+    row = page.locator("#deployments tr", has_text="to-edit").inner_text()
+    assert "healthy" in row and "2048" in row
+
+    pem = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    console.goto("/console/domains/globex")
+    idp_form = "form[action='/console/domains/globex/idps']"
+    values = {"issuer": "https://idp.globex.test", "audience": "teecube", "algorithms": "ES256",
+              "domain_claim": "tenant", "domain_claim_value": "globex"}
+    for field, value in values.items():
+        page.fill(f"{idp_form} input[name={field}]", value)
+    page.fill(f"{idp_form} textarea[name=static_keys]", pem)
+    page.click(f"{idp_form} button")
+    assert "Added identity provider" in page.locator(".flash").inner_text()
+    assert "https://idp.globex.test" in page.locator("#idps").inner_text()
+    for field, value in values.items():  # the same issuer again: refused, as by the API
+        page.fill(f"{idp_form} input[name={field}]", value)
+    page.fill(f"{idp_form} input[name=jwks_url]", "https://idp.globex.test/jwks")
+    page.click(f"{idp_form} button")
+    assert "already registered" in page.locator(".flash.error").inner_text()
+    page.locator("#idps tr", has_text="idp.globex.test").locator("button").click()
+    assert "Removed identity provider" in page.locator(".flash").inner_text()
+    assert "idp.globex.test" not in page.locator("#idps").inner_text()
+    assert console.errors == []
