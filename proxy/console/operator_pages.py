@@ -130,7 +130,8 @@ async def grant(request: web.Request, session: ConsoleSession) -> web.Response:
     here = f"{BASE}/domains/{name}"
     try:
         alias, deployment = form_str(form, "alias") or "", form_str(form, "deployment") or ""
-        limits = {f: form_int(form, f) for f in (*DOMAIN_LIMITS, "max_prompt_tokens")}
+        limits: dict[str, Any] = {f: form_int(form, f) for f in (*DOMAIN_LIMITS, "max_prompt_tokens")}
+        limits["enabled"] = form.get("enabled") == "1"
     except Refused as exc:
         session.flashes.append(("error", str(exc)))
         return redirect(here)

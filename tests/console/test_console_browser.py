@@ -305,6 +305,14 @@ def test_deployment_edit_and_identity_providers(console, stand):
     row = page.locator("#deployments tr", has_text="to-edit").inner_text()
     assert "healthy" in row and "2048" in row
 
+    console.goto("/console/domains/globex")
+    grant = "form[action='/console/domains/globex/grants']"
+    page.fill(f"{grant} input[name=alias]", "paused")
+    page.select_option(f"{grant} select[name=deployment]", "to-edit")
+    page.uncheck(f"{grant} input[name=enabled]")
+    page.click(f"{grant} button")
+    assert page.locator("#grants tr", has_text="paused").inner_text().split("\t")[2].strip() == "no"
+
     pem = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
     console.goto("/console/domains/globex")
