@@ -66,9 +66,21 @@ async def wait_for_engine(proc: subprocess.Popen[bytes], socket_path: Path, time
     raise RuntimeError("the engine did not become healthy in time")
 
 
-def _banner(url: str, secret: str | None, spki_sha256_b64: str | None, state_dir: str, tls: bool) -> str:
+def _demo_operator_token(state: Path) -> Path:
+    """The demo's operator token (console sign-in, admin API): made once, readable by its owner only."""
+    path = state / "operator-token"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32) + "\n")
+    return path
+
+
+def _banner(url: str, secret: str | None, spki_sha256_b64: str | None, state_dir: str, tls: bool,
+            operator_token_file: str | None = None) -> str:
     lines = ["", "teecube is serving the demo", f"  endpoint: {url}/v1  (model: {DEMO_ALIAS})",
-             f"  console:  {url}/console/  (sign in with the API key; operators with the operator token)"]
+             f"  console:  {url}/console/  (sign in with the API key, or the operator token)"]
+    if operator_token_file:
+        lines.append(f"  operator token: in {operator_token_file}")
     if secret:
         lines.append(f"  API key (shown once): {secret}")
     if tls:
@@ -115,6 +127,8 @@ async def run(args: argparse.Namespace) -> int:
         ensure_pepper_file(DEFAULT_PEPPER_FILE if args.state_dir == "var" else state / "pepper")
         if args.state_dir != "var":
             os.environ["TEECUBE_PEPPER_FILE"] = str(state / "pepper")
+    if args.demo and not (args.operator_token_file or os.environ.get("TEECUBE_OPERATOR_TOKEN")):
+        args.operator_token_file = str(_demo_operator_token(state))
     pepper = load_pepper()
     url = database_url(args.database_url)
     engine_db = db.make_engine(url)
@@ -156,8 +170,8 @@ async def run(args: argparse.Namespace) -> int:
         spki_b64 = None
         if spki:
             spki_b64 = base64.b64encode(hashlib.sha256(base64.b64decode(spki)).digest()).decode()
-        print(_banner(f"{scheme}://{host}:{config.port}", secret, spki_b64, args.state_dir, config.tls),
-              flush=True)
+        print(_banner(f"{scheme}://{host}:{config.port}", secret, spki_b64, args.state_dir, config.tls,
+                      args.operator_token_file), flush=True)
         await task
         return 0
     finally:

@@ -67,6 +67,15 @@ def test_banner_names_the_console_where_the_demo_key_sees_its_sample_usage(demo:
     assert signed_in.status_code == 200 and str(signed_in.url).endswith("/console/my")
     assert "Domain demo" in signed_in.text and "smollm2" in signed_in.text
     assert "Requests per day" in signed_in.text and "No requests in this period" not in signed_in.text
+    token_file = demo.state_dir / "operator-token"
+    assert f"operator token: in {token_file}" in demo.output
+    assert token_file.stat().st_mode & 0o077 == 0
+    with conn.http_client(base_url=demo.url, timeout=30) as http:
+        csrf = re.search(r'name="csrf" value="([^"]+)"', http.get("/console/login").text)
+        assert csrf is not None
+        operator = http.post("/console/login", follow_redirects=True,
+                             data={"csrf": csrf.group(1), "credential": token_file.read_text().strip()})
+    assert str(operator.url).endswith("/console/domains") and "demo" in operator.text
 
 
 def test_verified_connection_answers_a_chat_request(demo: DemoServer) -> None:
