@@ -10,6 +10,7 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 COOKIE = "teecube_console"
 DEFAULT_TTL = 8 * 3600
@@ -26,6 +27,7 @@ class ConsoleSession:
     key_id: str | None = None
     flashes: list[tuple[str, str]] = field(default_factory=list)  # (kind, message) for the next page
     secret_once: str | None = None  # a new key's secret, shown on the next page only
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))  # a key rotated since ends it
 
     def csrf_ok(self, presented: str | None) -> bool:
         return hmac.compare_digest((presented or "").encode(), self.csrf.encode())

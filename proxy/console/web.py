@@ -104,7 +104,9 @@ def _tenant_key_valid(request: web.Request, session: ConsoleSession) -> Awaitabl
             except NotFound:
                 return False
             expired = key.expires_at is not None and key.expires_at <= datetime.now(UTC)
-            return key.revoked_at is None and not expired and key.domain_id == session.domain_id
+            rotated = key.rotated_at is not None and key.rotated_at >= session.started
+            mine = key.domain_id == session.domain_id
+            return key.revoked_at is None and not expired and not rotated and mine
 
     return asyncio.to_thread(check)
 

@@ -252,6 +252,26 @@ def test_expired_session_and_logout_go_to_login(console, stand):
     assert console.page.url.endswith("/console/login")
 
 
+def test_rotated_key_ends_the_tenant_session(console, stand):
+    from domains import db, keys
+
+    factory = db.session_factory(stand.config.database_url)
+    with factory.begin() as s:
+        key, secret = keys.create_key(s, "globex", "test:op", name="rotating", pepper=harness.PEPPER)
+        key_id = key.key_id
+    console.login(secret)
+    assert console.page.url.endswith("/console/my")
+    with factory.begin() as s:
+        _, new_secret = keys.rotate_key(s, key_id, "test:op", pepper=harness.PEPPER)
+    console.goto("/console/my")
+    assert console.page.url.endswith("/console/login")
+    console.login(secret)
+    assert console.page.url.endswith("/console/login")  # the old secret no longer signs in
+    console.login(new_secret)
+    assert console.page.url.endswith("/console/my")
+    factory.kw["bind"].dispose()
+
+
 def test_revoked_key_ends_the_tenant_session(console, stand):
     from domains import db, keys
 
@@ -269,6 +289,7 @@ def test_revoked_key_ends_the_tenant_session(console, stand):
 
 
 def test_failed_logins_are_throttled(console, stand):
+    stand.console_state.throttle._failures.clear()  # earlier tests' failed sign-ins do not count
     try:
         for _ in range(10):
             console.login("not-the-token")

@@ -9,6 +9,7 @@ import pytest
 from domains import db
 from domains.demo import DEMO_DOMAIN, seed_demo
 from domains.models import Domain
+from domains.tenants import create_domain
 from proxy.console.charts import bar_chart
 from proxy.console.health import parse_metrics
 from proxy.console.queries import audit_page, usage_report
@@ -86,4 +87,11 @@ def test_demo_gets_a_day_of_sample_usage_once(tmp_path) -> None:
         assert first.events and not first.has_next
         assert audit_page(s, page=1, action="domain.create").events[0].object_id == "demo"
         assert audit_page(s, page=2).events == []
+    with factory.begin() as s:
+        for i in range(30):
+            create_domain(s, f"d{i}", "test:pages")
+    with factory() as s:
+        first, second = audit_page(s, page=1, actor="test:pages"), audit_page(s, page=2, actor="test:pages")
+        assert first.has_next and not second.has_next and len(first.events) == 25 and len(second.events) == 5
+        assert first.events[0].object_id == "d29" and second.events[-1].object_id == "d0"
     factory.kw["bind"].dispose()
