@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import fresh_postgres_database, postgres_url
 from tests.console import harness
 
 
@@ -33,9 +34,18 @@ class Stand:
 
 
 @pytest.fixture(scope="session")
-def stand(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stand]:
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """PostgreSQL when the test server is configured (as in CI), else a SQLite file."""
+    if postgres_url() is not None:
+        yield from fresh_postgres_database(f"teecube_test_console_{os.getpid()}")
+    else:
+        yield f"sqlite:///{tmp_path_factory.mktemp('console-db') / 'teecube.db'}"
+
+
+@pytest.fixture(scope="session")
+def stand(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iterator[Stand]:
     workdir = tmp_path_factory.mktemp("console")
-    url = f"sqlite:///{workdir / 'teecube.db'}"
+    url = database_url
     upstream = harness.fake_upstream()
     upstream_url = f"http://127.0.0.1:{upstream.port}"
     keys = harness.seed(url, upstream_url)
