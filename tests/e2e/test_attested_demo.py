@@ -75,7 +75,10 @@ def test_banner_names_the_console_where_the_demo_key_sees_its_sample_usage(demo:
         assert csrf is not None
         operator = http.post("/console/login", follow_redirects=True,
                              data={"csrf": csrf.group(1), "credential": token_file.read_text().strip()})
+        engine = http.get("/console/engine")  # the real engine's /metrics, over its Unix socket
     assert str(operator.url).endswith("/console/domains") and "demo" in operator.text
+    row = re.search(r"<tr><td>smollm2-135m</td>(.*?)</tr>", engine.text, re.S)
+    assert engine.status_code == 200 and row is not None and "<meter" in row.group(1), engine.text[-2000:]
 
 
 def test_verified_connection_answers_a_chat_request(demo: DemoServer) -> None:
