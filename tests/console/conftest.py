@@ -62,6 +62,8 @@ def browser() -> Iterator[Any]:
         if os.environ.get("CI") or os.environ.get("TEECUBE_REQUIRE_BROWSER"):
             pytest.fail("Chromium is required in CI (.ci/run installs the OS package `chromium`)")
         pytest.skip("no system Chromium (apt-get install chromium); browser tests skipped outside CI")
+    if not (os.environ.get("CI") or os.environ.get("TEECUBE_REQUIRE_BROWSER")):
+        pytest.importorskip("playwright", reason="playwright is in the dev extra: pip install -e '.[dev]'")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
