@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import timedelta
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from domains.deployments import add_deployment, update_deployment
 from domains.grants import grant_model
 from domains.keys import create_key, list_keys
-from domains.models import Deployment, Domain, DomainModel
+from domains.models import Deployment, Domain, DomainModel, UsageRecord, utcnow
 from domains.tenants import create_domain
 
 DEMO_DOMAIN = "demo"
@@ -71,8 +73,38 @@ def seed_demo(
     if grant is None:
         grant_model(session, DEMO_DOMAIN, DEMO_ALIAS, DEMO_DEPLOYMENT, actor)
         done.append(f"granted {DEMO_ALIAS} -> {DEMO_DEPLOYMENT} to {DEMO_DOMAIN}")
+    seed_sample_usage(session)
     secret = None
     if fresh_key or not list_keys(session, DEMO_DOMAIN):
         key, secret = create_key(session, DEMO_DOMAIN, actor, name="demo", pepper=pepper)
         done.append(f"created key {key.key_id} for {DEMO_DOMAIN}")
     return done, secret
+
+
+def seed_sample_usage(session: Session, hours: int = 24) -> int:
+    """A day of sample usage for the demo domain (metadata rows only), when it has none yet.
+
+    So the console's charts are not empty on a fresh demo. Request ids start with `sample-`.
+    """
+    domain = session.scalars(select(Domain).where(Domain.name == DEMO_DOMAIN)).one()
+    if session.scalar(select(func.count()).where(UsageRecord.domain_id == domain.id)):
+        return 0
+    deployment_id = session.scalars(select(Deployment.id).where(Deployment.name == DEMO_DEPLOYMENT)).first()
+    now = utcnow()
+    rows = []
+    for hour in range(hours):
+        for n in range(2 + (hour * 7) % 5):  # a deterministic, uneven load
+            status, code, rules = "ok", 200, None
+            if n == 3:
+                status, code = "rate_limited", 429
+            elif n == 4:
+                rules = "pii.email"
+            rows.append(UsageRecord(
+                request_id=f"sample-{hour:02d}-{n}", domain_id=domain.id, key_id=None, alias=DEMO_ALIAS,
+                deployment_id=deployment_id, prompt_tokens=0 if code == 429 else 40 + 13 * n + hour,
+                completion_tokens=0 if code == 429 else 60 + 17 * ((hour + n) % 6), status=status,
+                status_code=code, latency_ms=120 + 35 * n, guardrail_rule_ids=rules,
+                created_at=now - timedelta(hours=hour, minutes=7 * n),
+            ))
+    session.add_all(rows)
+    return len(rows)

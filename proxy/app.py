@@ -15,6 +15,7 @@ from proxy.auth import Authenticator, client_address
 from proxy.auth.failures import FailureThrottle
 from proxy.auth.jwt_auth import JwtVerifier
 from proxy.config import ProxyConfig
+from proxy.console import mount_console
 from proxy.directory import Directory
 from proxy.encryption import ENCRYPTION, Encryption, encryption_middleware
 from proxy.errors import ApiError, error_middleware
@@ -109,6 +110,7 @@ def create_app(config: ProxyConfig, *, extra_routes: list[Any] | None = None,
     app.add_routes(usage.routes)
     if config.operator_token:
         app.add_routes(admin.routes)
+    mount_console(app)
     if extra_routes:
         app.add_routes(extra_routes)
     return app

@@ -37,13 +37,16 @@ class DemoPaths:
 
 def banner(
     url: str, model: str, secret: str | None, paths: DemoPaths | None, spki_sha256_b64: str | None,
-    startup_s: float,
+    startup_s: float, *, operator_token_file: str | None = None,
 ) -> str:
     key = secret or "$KEY"
     q = shlex.quote
     what = "the demo" if secret else model
     lines = ["", f"teecube is serving {what} (start-up took {startup_s:.1f} s)",
-             f"  endpoint: {url}/v1  (model: {model})"]
+             f"  endpoint: {url}/v1  (model: {model})",
+             f"  console:  {url}/console/  (sign in with the API key, or the operator token)"]
+    if operator_token_file:
+        lines.append(f"  operator token: in {operator_token_file}")
     if secret:
         lines.append(f"  API key (shown once): {secret}")
     body = f'{{"model": "{model}", "messages": [{{"role": "user", "content": "Hello!"}}]}}'

@@ -87,6 +87,15 @@ def _write_demo_policy(url: str, paths: DemoPaths) -> None:
     dump(policy_from_evidence(bundle.cpu, bundle.gpu), str(paths.policy))
 
 
+def _demo_operator_token(state: Path) -> Path:
+    """The demo's operator token (console sign-in, admin API): made once, readable by its owner only."""
+    path = state / "operator-token"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32) + "\n")
+    return path
+
+
 def _step(message: str) -> None:
     print(f"==> {message}", file=sys.stderr, flush=True)
 
@@ -117,6 +126,8 @@ async def _run_locked(
         ensure_pepper_file(DEFAULT_PEPPER_FILE if args.state_dir == "var" else state / "pepper")
         if args.state_dir != "var":
             os.environ["TEECUBE_PEPPER_FILE"] = str(state / "pepper")
+    if args.demo and not (args.operator_token_file or os.environ.get("TEECUBE_OPERATOR_TOKEN")):
+        args.operator_token_file = str(_demo_operator_token(state))
     pepper = load_pepper()
     url = database_url(args.database_url)
     _step("database: migrations")
@@ -168,7 +179,8 @@ async def _run_locked(
             paths = DemoPaths.under(args.state_dir)
             await asyncio.to_thread(_write_demo_policy, base, paths)
         model = DEMO_ALIAS if args.demo else args.served_model_name
-        print(banner(base, model, secret, paths, spki_b64, time.monotonic() - started), flush=True)
+        print(banner(base, model, secret, paths, spki_b64, time.monotonic() - started,
+                     operator_token_file=args.operator_token_file), flush=True)
         await task
         return 0
     finally:

@@ -54,6 +54,34 @@ def test_banner_gives_a_key_and_the_verify_command(demo: DemoServer) -> None:
     assert demo.root.is_file()
 
 
+def test_banner_names_the_console_where_the_demo_key_sees_its_sample_usage(demo: DemoServer) -> None:
+    import re
+
+    assert f"console:  {demo.url}/console/" in demo.output
+    conn = connect(demo.url, trusted_simulated_root=demo.root)
+    with conn.http_client(base_url=demo.url, timeout=30) as http:
+        form = http.get("/console/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert form.status_code == 200 and csrf is not None
+        signed_in = http.post("/console/login", data={"csrf": csrf.group(1), "credential": demo.key},
+                              follow_redirects=True)
+    assert signed_in.status_code == 200 and str(signed_in.url).endswith("/console/my")
+    assert "Domain demo" in signed_in.text and "smollm2" in signed_in.text
+    assert "Requests per day" in signed_in.text and "No requests in this period" not in signed_in.text
+    token_file = demo.state_dir / "operator-token"
+    assert f"operator token: in {token_file}" in demo.output
+    assert token_file.stat().st_mode & 0o077 == 0
+    with conn.http_client(base_url=demo.url, timeout=30) as http:
+        csrf = re.search(r'name="csrf" value="([^"]+)"', http.get("/console/login").text)
+        assert csrf is not None
+        operator = http.post("/console/login", follow_redirects=True,
+                             data={"csrf": csrf.group(1), "credential": token_file.read_text().strip()})
+        engine = http.get("/console/engine")  # the real engine's /metrics, over its Unix socket
+    assert str(operator.url).endswith("/console/domains") and "demo" in operator.text
+    row = re.search(r"<tr><td>smollm2-135m</td>(.*?)</tr>", engine.text, re.S)
+    assert engine.status_code == 200 and row is not None and "<meter" in row.group(1), engine.text[-2000:]
+
+
 def test_verified_connection_answers_a_chat_request(demo: DemoServer) -> None:
     conn = connect(demo.url, trusted_simulated_root=demo.root)
     assert conn.appraisal.ok

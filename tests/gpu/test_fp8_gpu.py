@@ -27,10 +27,10 @@ pytestmark = [
 ]
 
 from engine.attention_metadata import build_attention_metadata  # noqa: E402
-from engine.loader.dummy import init_random_  # noqa: E402
 from engine.kernels import decode_attention, extend_attention, store_kvcache  # noqa: E402
 from engine.layers import attention as ref  # noqa: E402
 from engine.loader import _default_dtype  # noqa: E402
+from engine.loader.dummy import init_random_  # noqa: E402
 from engine.models.config import DecoderConfig  # noqa: E402
 from engine.models.decoder import DecoderForCausalLM  # noqa: E402
 from engine.quantization.fp8 import FP8_DTYPE, quantize_per_channel, quantize_per_token, to_fp8  # noqa: E402

@@ -1,0 +1,71 @@
+"""Console sessions: random ids in an in-memory store, each with its role, expiry and CSRF token.
+
+The cookie carries only the session id (HttpOnly, Secure, SameSite=Strict, Path=/console/).
+Nothing is derivable from it; logout and expiry delete the server-side entry.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+COOKIE = "teecube_console"
+DEFAULT_TTL = 8 * 3600
+MAX_SESSIONS = 10_000
+
+
+@dataclass(slots=True)
+class ConsoleSession:
+    role: str  # "operator" or "tenant"
+    expires: float  # time.monotonic() deadline
+    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    domain_id: int | None = None  # tenant sessions only
+    domain_name: str | None = None
+    key_id: str | None = None
+    flashes: list[tuple[str, str]] = field(default_factory=list)  # (kind, message) for the next page
+    secret_once: str | None = None  # a new key's secret, shown on the next page only
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))  # a key rotated since ends it
+
+    def csrf_ok(self, presented: str | None) -> bool:
+        return hmac.compare_digest((presented or "").encode(), self.csrf.encode())
+
+
+class SessionStore:
+    def __init__(self, ttl: float = DEFAULT_TTL, max_sessions: int = MAX_SESSIONS) -> None:
+        self.ttl = ttl
+        self._max = max_sessions
+        self._sessions: dict[str, ConsoleSession] = {}
+
+    def create(self, role: str, **fields: object) -> tuple[str, ConsoleSession]:
+        now = time.monotonic()
+        if len(self._sessions) >= self._max:
+            self._sessions = {k: v for k, v in self._sessions.items() if v.expires > now}
+            if len(self._sessions) >= self._max:  # still full: the oldest goes
+                del self._sessions[min(self._sessions, key=lambda k: self._sessions[k].expires)]
+        sid = secrets.token_urlsafe(32)
+        session = ConsoleSession(role=role, expires=now + self.ttl, **fields)  # type: ignore[arg-type]
+        self._sessions[sid] = session
+        return sid, session
+
+    def get(self, sid: str | None) -> ConsoleSession | None:
+        if not sid or len(sid) > 128:
+            return None
+        session = self._sessions.get(sid)
+        if session is None:
+            return None
+        if session.expires <= time.monotonic():
+            del self._sessions[sid]
+            return None
+        return session
+
+    def drop(self, sid: str | None) -> None:
+        if sid:
+            self._sessions.pop(sid, None)
+
+    def expire_all(self) -> None:
+        """Every session ends now (tests; an operator rotating the token)."""
+        for session in self._sessions.values():
+            session.expires = 0.0

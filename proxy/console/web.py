@@ -1,0 +1,188 @@
+"""Console plumbing: page registration behind a session, CSRF on every POST, security headers.
+
+Every console response carries a strict Content-Security-Policy (no script at all, styles
+from our own static file only), `no-store`, and framing denied. A POST without the session's
+CSRF token is refused (403) before its form is acted on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from aiohttp import web
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.orm import Session
+
+from domains import keys
+from domains.cli_format import _cell
+from domains.errors import DomainError, NotFound
+from proxy.auth.failures import FailureThrottle
+from proxy.console.sessions import COOKIE, ConsoleSession, SessionStore
+from proxy.guardrails import PolicyConfigError
+from proxy.state import DIRECTORY
+
+BASE = "/console"
+ACTOR = "console:operator"
+MAX_FORM_BYTES = 256 * 1024
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@dataclass
+class ConsoleState:
+    sessions: SessionStore
+    throttle: FailureThrottle
+    env: jinja2.Environment
+    engine_samples: dict[str, tuple[float, dict[str, float]]] = field(default_factory=dict)
+
+
+CONSOLE = web.AppKey("console", ConsoleState)
+routes = web.RouteTableDef()
+Page = Callable[[web.Request, ConsoleSession], Awaitable[web.StreamResponse]]
+
+
+class Refused(Exception):
+    """An action the domain layer refused: shown to the operator as a message."""
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["cell"] = _cell
+    env.globals["base"] = BASE
+    return env
+
+
+def secure(response: web.StreamResponse) -> web.StreamResponse:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers[name] = value
+    return response
+
+
+def render(request: web.Request, template: str, session: ConsoleSession | None, status: int = 200,
+           **context: Any) -> web.Response:
+    state = request.app[CONSOLE]
+    flashes = []
+    if session is not None:
+        flashes, session.flashes = session.flashes, []
+    html = state.env.get_template(template).render(
+        session=session, flashes=flashes, path=request.path, **context
+    )
+    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+
+
+def redirect(location: str) -> web.Response:
+    return web.Response(status=303, headers={"Location": location, **SECURITY_HEADERS})
+
+
+def _tenant_key_valid(request: web.Request, session: ConsoleSession) -> Awaitable[bool]:
+    factory = request.app["session_factory"]
+
+    def check() -> bool:
+        with factory() as s:
+            try:
+                key = keys.get_key(s, session.key_id or "")
+            except NotFound:
+                return False
+            expired = key.expires_at is not None and key.expires_at <= datetime.now(UTC)
+            rotated = key.rotated_at is not None and key.rotated_at >= session.started
+            mine = key.domain_id == session.domain_id
+            return key.revoked_at is None and not expired and not rotated and mine
+
+    return asyncio.to_thread(check)
+
+
+def current_session(request: web.Request) -> ConsoleSession | None:
+    return request.app[CONSOLE].sessions.get(request.cookies.get(COOKIE))
+
+
+def page(method: str, path: str, role: str) -> Callable[[Page], Page]:
+    """Register a console page for `role` ("operator", "tenant" or "any" signed-in user)."""
+
+    def register(handler: Page) -> Page:
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            session = current_session(request)
+            if session is None:
+                return redirect(f"{BASE}/login")
+            if session.role == "tenant" and not await _tenant_key_valid(request, session):
+                request.app[CONSOLE].sessions.drop(request.cookies.get(COOKIE))
+                return redirect(f"{BASE}/login")
+            if role != "any" and session.role != role:
+                return secure(render(request, "denied.jinja", session, status=403))
+            if method == "POST":
+                form = await request.post()
+                if not session.csrf_ok(str(form.get("csrf", ""))):
+                    return secure(render(request, "denied.jinja", session, status=403, csrf=True))
+            return secure(await handler(request, session))
+
+        guarded.__name__ = handler.__name__
+        routes.route(method, BASE + path)(guarded)
+        return handler
+
+    return register
+
+
+def _message(exc: Exception) -> str | None:
+    if isinstance(exc, DomainError):
+        return str(exc)
+    if isinstance(exc, PolicyConfigError):
+        return f"config.{exc}"
+    if isinstance(exc, DataError):
+        return "A value is too long or malformed for its field."
+    if isinstance(exc, IntegrityError):
+        return "The change conflicts with the current state; retry."
+    return None
+
+
+async def act(request: web.Request, action: Callable[[Session], Any], *, changes: bool = True) -> Any:
+    """One unit of work in a worker thread; a refusal from `domains/` becomes `Refused`."""
+    factory = request.app["session_factory"]
+
+    def work() -> Any:
+        with factory.begin() as s:
+            return action(s)
+
+    try:
+        result = await asyncio.to_thread(work)
+    except Exception as exc:
+        message = _message(exc)
+        if message is None:
+            raise
+        raise Refused(message) from None
+    if changes:
+        request.app[DIRECTORY].invalidate()
+    return result
+
+
+def form_int(form: Any, name: str) -> int | None:
+    """An optional integer form field: empty is None; anything else not an integer is refused."""
+    raw = str(form.get(name, "")).strip()
+    if not raw:
+        return None
+    if not (raw.lstrip("-").isdigit() and len(raw) <= 10):
+        raise Refused(f"{name} must be an integer")
+    return int(raw)
+
+
+def form_str(form: Any, name: str) -> str | None:
+    raw = str(form.get(name, "")).strip()
+    return raw or None
