@@ -8,7 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from tiny_models import VOCAB_SIZE, build_tiny_tokenizer
+
+try:
+    from tiny_models import VOCAB_SIZE, build_tiny_tokenizer
+except ImportError:  # imported as tests.engine.tiny_families (tests/gpu)
+    from tests.engine.tiny_models import VOCAB_SIZE, build_tiny_tokenizer
 
 COMMON = dict(
     vocab_size=VOCAB_SIZE,
