@@ -141,7 +141,9 @@ class GemmaModel(nn.Module):
         meta: AttentionMetadata,
     ) -> torch.Tensor:
         hidden_states = self.embed_tokens(input_ids)
-        hidden_states = hidden_states * torch.tensor(self.config.hidden_size**0.5, dtype=hidden_states.dtype)
+        # sqrt(hidden) rounded to the model dtype, as HF does (a host float: nothing to sync or capture)
+        normalizer = torch.tensor(self.config.hidden_size**0.5, dtype=hidden_states.dtype).item()
+        hidden_states = hidden_states * normalizer
         residual = None
         for layer, kv_cache in zip(self.layers, kv_caches, strict=True):
             hidden_states, residual = layer(positions, hidden_states, residual, kv_cache, meta)
