@@ -109,3 +109,76 @@ def test_bytes_fall_back_and_special_ids(sp_model, tokenizer) -> None:
     # as llama.cpp and HF's Llama tokenizer (not bare sentencepiece): control tokens in text are tokens,
     # and the text after one gets its own dummy-prefix space
     assert tokenizer.encode("<s>hi</s>") == [sp_model.bos_id(), *sp_model.encode("hi"), sp_model.eos_id()]
+
+
+def write_llama_gguf(sp, model_dir: Path, path: Path) -> Path:
+    """A whole Llama-2-style GGUF: the tiny model's tensors (Q/K permuted as llama.cpp's converter does)
+    and the SentencePiece vocabulary."""
+    import json
+
+    import gguf
+    from safetensors.torch import load_file
+
+    from engine.loader.gguf import GLOBAL_TENSORS, LAYER_TENSORS
+
+    config = json.loads((model_dir / "config.json").read_text())
+    vocab_path = write_vocab_gguf(sp, path.with_suffix(".vocab.gguf"))
+    meta = read_gguf_file(vocab_path).metadata
+    writer = gguf.GGUFWriter(path, "llama")
+    heads, kv_heads = config["num_attention_heads"], config["num_key_value_heads"]
+    writer.add_block_count(config["num_hidden_layers"])
+    writer.add_context_length(config["max_position_embeddings"])
+    writer.add_embedding_length(config["hidden_size"])
+    writer.add_feed_forward_length(config["intermediate_size"])
+    writer.add_head_count(heads)
+    writer.add_head_count_kv(kv_heads)
+    writer.add_rope_freq_base(config.get("rope_theta") or config["rope_parameters"]["rope_theta"])
+    writer.add_layer_norm_rms_eps(config["rms_norm_eps"])
+    writer.add_tokenizer_model("llama")
+    writer.add_token_list(meta["tokenizer.ggml.tokens"])
+    writer.add_token_scores(meta["tokenizer.ggml.scores"])
+    writer.add_token_types(meta["tokenizer.ggml.token_type"])
+    writer.add_bos_token_id(sp.bos_id())
+    writer.add_eos_token_id(sp.eos_id())
+    to_gguf = {hf: ours for ours, hf in (LAYER_TENSORS | GLOBAL_TENSORS).items()}
+    for name, tensor in load_file(model_dir / "model.safetensors").items():
+        base, _, kind = name.rpartition(".")
+        parts = base.split(".")
+        if parts[:2] == ["model", "layers"]:
+            gguf_name = f"blk.{parts[2]}.{to_gguf['.'.join(parts[3:])]}.{kind}"
+        else:
+            gguf_name = f"{to_gguf[base]}.{kind}"
+        array = tensor.float().numpy()
+        if base.endswith(("q_proj", "k_proj")):
+            n = heads if base.endswith("q_proj") else kv_heads
+            array = array.reshape(n, 2, array.shape[0] // n // 2, -1).swapaxes(1, 2).reshape(array.shape)
+        writer.add_tensor(gguf_name, array)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def test_llama2_style_gguf_loads_with_its_sentencepiece_tokenizer(sp_model, tmp_path: Path) -> None:
+    import torch
+    from test_models import run_chunks
+    from tiny_models import tiny_hf_config
+    from transformers import AutoModelForCausalLM
+
+    from engine.loader import load_model
+
+    torch.manual_seed(0)
+    config = tiny_hf_config("llama")
+    config.vocab_size = sp_model.get_piece_size()
+    hf_model = AutoModelForCausalLM.from_config(config).eval()
+    hf_model.save_pretrained(tmp_path / "hf", safe_serialization=True)
+    loaded = load_model(model_path=write_llama_gguf(sp_model, tmp_path / "hf", tmp_path / "m.gguf"))
+    text = "Hello, world! café 😀 12345"
+    ids = loaded.tokenizer.encode(text, add_special_tokens=True)
+    assert ids == [sp_model.bos_id(), *sp_model.encode(text)]
+    assert loaded.tokenizer.decode(ids) == text
+    with torch.no_grad():
+        expected = hf_model(torch.tensor([ids])).logits[0]
+    logits = run_chunks(loaded, torch.tensor(ids), [0, len(ids)])
+    torch.testing.assert_close(logits, expected, atol=1e-4, rtol=1e-4)
