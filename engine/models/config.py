@@ -81,6 +81,8 @@ class DecoderConfig:
 
     @classmethod
     def from_hf_config(cls, hf: dict, max_model_len: int | None = None) -> DecoderConfig:
+        if (hf.get("architectures") or [None])[0] == "Gemma3ForConditionalGeneration":
+            hf = gemma3_text_config(hf)
         architecture = (hf.get("architectures") or [None])[0]
         if architecture not in ARCHITECTURES:
             raise UnsupportedModel(
@@ -140,6 +142,27 @@ class DecoderConfig:
             or hf.get("partial_rotary_factor", 1.0),
             **_moe_fields(architecture, hf),
         )
+
+
+# transformers' Gemma3TextConfig defaults: Gemma 3 multimodal config.json files leave most of them out
+GEMMA3_TEXT_DEFAULTS = dict(
+    vocab_size=262_208, hidden_size=2304, intermediate_size=9216, num_hidden_layers=26,
+    num_attention_heads=8, num_key_value_heads=4, head_dim=256, hidden_activation="gelu_pytorch_tanh",
+    max_position_embeddings=131_072, rms_norm_eps=1e-6, rope_theta=1_000_000.0, rope_local_base_freq=10_000.0,
+    query_pre_attn_scalar=256, sliding_window=4096, sliding_window_pattern=6, attention_bias=False,
+    final_logit_softcapping=None, attn_logit_softcapping=None, bos_token_id=2, eos_token_id=1,
+    tie_word_embeddings=True,
+)
+
+
+def gemma3_text_config(hf: dict) -> dict:
+    """The text model of a Gemma 3 multimodal config (Gemma 3 4B-27B): its text_config over the defaults,
+    run as Gemma3ForCausalLM (the vision tower is not loaded)."""
+    text = {**GEMMA3_TEXT_DEFAULTS, **(hf.get("text_config") or {})}
+    for key in ("eos_token_id", "bos_token_id", "torch_dtype", "dtype", "tie_word_embeddings"):
+        if key in hf and key not in (hf.get("text_config") or {}):
+            text[key] = hf[key]
+    return {**text, "architectures": ["Gemma3ForCausalLM"], "model_type": "gemma3_text"}
 
 
 def _rope_scaling(scaling: dict | None, hf: dict, max_model_len: int | None) -> dict | None:

@@ -9,6 +9,7 @@ Gemma 3 instead normalises q and k per head, and its sliding layers have their o
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import ClassVar
 
 import torch
@@ -24,6 +25,16 @@ from engine.layers.linear import MergedColumnParallelLinear, QKVParallelLinear, 
 from engine.layers.rotary_embedding import RotaryEmbedding
 from engine.models.config import DecoderConfig
 from engine.models.decoder import check_tensor_parallel
+
+# Gemma 3 multimodal checkpoints (transformers 4 and 5 layouts) hold the text model under these prefixes
+MULTIMODAL_RENAMES = (
+    ("language_model.model.", "model."),
+    ("model.language_model.", "model."),
+    ("language_model.lm_head.", "lm_head."),
+)
+MULTIMODAL_SKIPPED = (
+    "vision_tower.", "multi_modal_projector.", "model.vision_tower.", "model.multi_modal_projector."
+)
 
 
 class GemmaRMSNorm(RMSNorm):
@@ -177,6 +188,18 @@ class GemmaForCausalLM(nn.Module):
         meta: AttentionMetadata,
     ) -> torch.Tensor:
         return self.model(input_ids, positions, kv_caches, meta)
+
+    def checkpoint_weights(
+        self, weights: Iterable[tuple[str, torch.Tensor]]
+    ) -> Iterator[tuple[str, torch.Tensor]]:
+        """Gemma 3 multimodal checkpoints: the language model's tensors renamed, the vision tower's left."""
+        for name, tensor in weights:
+            for old, new in MULTIMODAL_RENAMES:
+                if name.startswith(old):
+                    name = new + name.removeprefix(old)
+                    break
+            if not name.startswith(MULTIMODAL_SKIPPED):
+                yield name, tensor
 
     def compute_logits(self, hidden_states: torch.Tensor) -> torch.Tensor | None:
         """Float32 logits on rank 0 (None elsewhere), soft-capped where the config says (Gemma 2)."""

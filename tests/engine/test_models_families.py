@@ -15,15 +15,19 @@ from engine.loader import load_model
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
-FAMILIES = ["gemma2", "gemma3", "phi3", "phi3-partial", "mixtral", "qwen3-moe", "qwen2-moe"]
+FAMILIES = [
+    "gemma2", "gemma3", "gemma3-multimodal", "phi3", "phi3-partial", "mixtral", "qwen3-moe", "qwen2-moe"
+]
 
 
 @pytest.fixture(scope="module", params=FAMILIES)
 def tiny(request, tmp_path_factory):
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM, Gemma3ForConditionalGeneration
 
     path = build_tiny_family(request.param, tmp_path_factory.mktemp(request.param))
-    hf_model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+    multimodal = request.param == "gemma3-multimodal"
+    hf_class = Gemma3ForConditionalGeneration if multimodal else AutoModelForCausalLM
+    hf_model = hf_class.from_pretrained(path, dtype=torch.float32).eval()
     loaded = load_model(model_path=str(path), dtype="float32")
     input_ids = torch.randint(
         0, loaded.spec.vocab_size, (PROMPT_LEN,), generator=torch.Generator().manual_seed(1)
@@ -53,3 +57,26 @@ def test_greedy_continuation_matches_hf(tiny):
         logits = run_chunks(loaded, ids, [0, len(ids)])
         ids = torch.cat([ids, logits[-1:].argmax(-1)])
     assert ids.tolist() == hf_ids.tolist()
+
+
+def test_gemma3_4b_config_reads_transformers_defaults() -> None:
+    """Gemma 3 4B's config.json (multimodal, transformers 4.50) leaves most text fields to the defaults."""
+    from engine.models.config import DecoderConfig
+
+    hf = {
+        "architectures": ["Gemma3ForConditionalGeneration"], "model_type": "gemma3", "eos_token_id": [1, 106],
+        "torch_dtype": "bfloat16",
+        "text_config": {
+            "hidden_size": 2560, "intermediate_size": 10240, "model_type": "gemma3_text",
+            "num_hidden_layers": 34, "rope_scaling": {"factor": 8.0, "rope_type": "linear"},
+            "sliding_window": 1024,
+        },
+        "vision_config": {"model_type": "siglip_vision_model"},
+    }
+    config = DecoderConfig.from_hf_config(hf)
+    assert config.architecture == "Gemma3ForCausalLM" and config.hidden_act == "gelu_pytorch_tanh"
+    assert (config.num_heads, config.num_kv_heads, config.head_dim, config.vocab_size) == (8, 4, 256, 262_208)
+    assert config.query_pre_attn_scalar == 256 and config.eos_token_ids == [1, 106]
+    assert [config.layer_window(i) for i in range(6)] == [1024] * 5 + [None]
+    assert config.rope_scaling == {"factor": 8.0, "rope_type": "linear"} and config.rope_local_scaling is None
+    assert (config.rope_theta, config.rope_local_theta) == (1_000_000.0, 10_000.0)

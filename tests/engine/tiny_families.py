@@ -75,11 +75,28 @@ def tiny_family_config(family: str):
     raise ValueError(f"unknown family {family!r}")
 
 
+def gemma3_multimodal_config():
+    """Gemma 3 4B-27B's layout: the tiny Gemma 3 text model plus a (tiny) vision tower."""
+    from transformers import Gemma3Config
+
+    vision = dict(
+        hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, image_size=32,
+        patch_size=8,
+    )
+    return Gemma3Config(
+        text_config=tiny_family_config("gemma3").to_dict(), vision_config=vision, mm_tokens_per_image=4,
+        image_token_index=511, boi_token_index=509, eoi_token_index=510,
+    )
+
+
 def build_tiny_family(family: str, path: Path, seed: int = 0) -> Path:
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM, Gemma3ForConditionalGeneration
 
     torch.manual_seed(seed)
-    model = AutoModelForCausalLM.from_config(tiny_family_config(family))
+    if family == "gemma3-multimodal":
+        model = Gemma3ForConditionalGeneration(gemma3_multimodal_config())
+    else:
+        model = AutoModelForCausalLM.from_config(tiny_family_config(family))
     with torch.no_grad():
         for name, param in model.named_parameters():
             if "norm" in name or "bias" in name:
