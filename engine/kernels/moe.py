@@ -2,9 +2,10 @@
 
 `align_by_expert` sorts the T * top_k pairs (pair p = token p // top_k, its slot p % top_k) by expert
 and pads each expert's run to a multiple of BLOCK_M with the sentinel T * top_k; every BLOCK_M-row block
-then belongs to one expert (`block_experts`, -1 past the end). All of it is tensor ops with a static
-bound on the padded length (T * top_k + E * (BLOCK_M - 1)), so there is no host sync and the launch
-can be captured in a CUDA graph.
+then belongs to one expert (`block_experts`, -1 past the end). All of it is tensor ops (no sort: a
+pair's rank within its expert is a cumulative count over a one-hot) with a static bound on the padded
+length (T * top_k + E * (BLOCK_M - 1)), so there is no host sync and the launch can be captured in a
+CUDA graph.
 
 `_grouped_gemm_kernel`, grid (blocks, N / BLOCK_N): a program multiplies its block's rows (gathered
 from A by pair, or by token for the first GEMM) by its expert's weight [N, K] and scatters the rows to
@@ -74,12 +75,13 @@ def align_by_expert(
     padded = (counts + block_m - 1) // block_m * block_m
     padded_end = padded.cumsum(0)
     run_start = padded_end - padded  # where each expert's padded run starts
-    order = torch.argsort(flat, stable=True)
-    sorted_experts = flat[order]
-    first_of_expert = counts.cumsum(0) - counts
-    rank = torch.arange(num_pairs, device=device) - first_of_expert[sorted_experts]
+    # each pair's rank among its expert's pairs (in pair order): a cumulative count over a one-hot
+    one_hot = torch.zeros(num_pairs, num_experts, dtype=torch.int32, device=device)
+    one_hot.scatter_(1, flat[:, None], 1)
+    rank = one_hot.cumsum(0, dtype=torch.int32).gather(1, flat[:, None])[:, 0] - 1
     sorted_pairs = torch.full((capacity,), num_pairs, dtype=torch.int32, device=device)
-    sorted_pairs.scatter_(0, run_start[sorted_experts] + rank, order.to(torch.int32))
+    pairs = torch.arange(num_pairs, dtype=torch.int32, device=device)
+    sorted_pairs.scatter_(0, run_start[flat] + rank, pairs)
     block_starts = torch.arange(0, capacity, block_m, device=device)
     block_experts = torch.searchsorted(padded_end, block_starts, right=True)
     block_experts = torch.where(block_starts < padded_end[-1], block_experts, -1).to(torch.int32)
