@@ -80,3 +80,22 @@ def test_gemma3_4b_config_reads_transformers_defaults() -> None:
     assert [config.layer_window(i) for i in range(6)] == [1024] * 5 + [None]
     assert config.rope_scaling == {"factor": 8.0, "rope_type": "linear"} and config.rope_local_scaling is None
     assert (config.rope_theta, config.rope_local_theta) == (1_000_000.0, 10_000.0)
+
+
+def test_engine_generates_hf_greedy_tokens(tiny) -> None:
+    """Through the whole engine (scheduler, paged cache of block 8, chunked prefill): HF's greedy tokens."""
+    from engine import LLM, SamplingParams
+
+    _, input_ids, _, hf_model, path = tiny
+    phi3 = "phi3" in str(path)  # within LongRoPE's short context, where HF's factors stay put
+    prompts = [input_ids[:9].tolist()] + ([] if phi3 else [input_ids.tolist()])
+    llm = LLM(str(path), device="cpu", dtype="float32", block_size=8, num_kv_blocks=32,
+              max_num_batched_tokens=16, max_model_len=16 if phi3 else None)
+    params = SamplingParams(temperature=0, max_tokens=6, ignore_eos=True)
+    outs = llm.generate(prompts, params, use_tqdm=False)
+    for prompt, out in zip(prompts, outs, strict=True):
+        with torch.no_grad():
+            hf_ids = hf_model.generate(
+                torch.tensor([prompt]), max_new_tokens=6, min_new_tokens=6, do_sample=False
+            )
+        assert out.outputs[0].token_ids == hf_ids[0, len(prompt) :].tolist()
