@@ -18,7 +18,7 @@ from torch import nn
 
 from engine.distributed import divide, get_tp_rank, get_tp_size, tensor_parallel_all_reduce
 from engine.layers.cuda_kernels import cuda_kernels
-from engine.layers.linear import ReplicatedLinear, copy_shard, rank_shard
+from engine.layers.linear import copy_shard, default_weight_loader, rank_shard
 from engine.models.config import DecoderConfig
 
 
@@ -59,6 +59,19 @@ def fused_experts(
     return moe_reference(x, w13, w2, topk_weights, topk_ids)
 
 
+class Router(nn.Module):
+    """A replicated [out, hidden] projection in the model dtype: the router and the shared-expert gate,
+    which FP8 quantization (engine/quantization, LinearBase only) leaves alone, as vLLM does."""
+
+    def __init__(self, hidden_size: int, out_features: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(out_features, hidden_size), requires_grad=False)
+        self.weight.weight_loader = lambda param, loaded, shard_id=None: default_weight_loader(param, loaded)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight)
+
+
 class FusedExperts(nn.Module):
     """E experts' weights: w13 [E, 2 * I / tp, H], w2 [E, H, I / tp]. A checkpoint tensor of expert e is
     loaded with shard id (e, "gate" | "up" | "down")."""
@@ -96,13 +109,13 @@ class SparseMoeBlock(nn.Module):
         super().__init__()
         self.top_k = config.num_experts_per_tok
         self.renormalize = config.norm_topk_prob
-        self.gate = ReplicatedLinear(config.hidden_size, config.num_experts)
+        self.gate = Router(config.hidden_size, config.num_experts)
         self.experts = FusedExperts(config.num_experts, config.hidden_size, config.moe_intermediate_size)
         if config.shared_expert_intermediate_size:  # Qwen2-MoE
             from engine.models.decoder import DecoderMLP
 
             self.shared_expert = DecoderMLP(config, config.shared_expert_intermediate_size)
-            self.shared_expert_gate = ReplicatedLinear(config.hidden_size, 1)
+            self.shared_expert_gate = Router(config.hidden_size, 1)
         else:
             self.shared_expert = self.shared_expert_gate = None
 

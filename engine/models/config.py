@@ -90,6 +90,8 @@ class DecoderConfig:
                 f"supported: {', '.join(ARCHITECTURES)}"
             )
         family = ARCHITECTURES[architecture]
+        if architecture in MOE and hf.get("quantization_config"):
+            raise UnsupportedModel(f"{architecture}: quantized expert checkpoints are not supported")
         hidden_act = hf.get("hidden_activation") or hf.get("hidden_act") or "silu"
         if hidden_act not in ACTIVATIONS or (hidden_act != "silu" and architecture not in GEMMA):
             raise UnsupportedModel(f"{architecture}: hidden_act {hidden_act!r} is not supported")
