@@ -1,7 +1,7 @@
 """Gemma 2 and Gemma 3 text decoders.
 
-Differences from the Llama-style decoder (engine/models/decoder.py): RMSNorm scales by (1 + w) (the
-loader stores 1 + w, so the fused kernels run unchanged); four norms per layer (before and after
+Differences from the Llama-style decoder (engine/models/decoder.py): RMSNorm scales by (1 + w) in
+float32 (the loader stores 1 + w); four norms per layer (before and after
 attention and MLP); GeGLU (gelu_pytorch_tanh); embeddings scaled by sqrt(hidden) (rounded to the model
 dtype, as HF does); queries scaled by query_pre_attn_scalar^-0.5; sliding-window layers between full
 ones (config.layer_types). Gemma 2 soft-caps attention scores and final logits (cap * tanh(x / cap));
@@ -38,12 +38,26 @@ MULTIMODAL_SKIPPED = (
 
 
 class GemmaRMSNorm(RMSNorm):
-    """HF Gemma's x_normed * (1 + w): the checkpoint's w is stored as 1 + w."""
+    """HF Gemma's norm: x normalised and scaled by (1 + w) all in float32, rounded once at the end. The
+    checkpoint's w is stored as 1 + w in float32 (in bf16, 1 + w would lose w's low bits)."""
+
+    def __init__(self, hidden_size: int, eps: float = 1e-6) -> None:
+        super().__init__(hidden_size, eps)
+        self.weight.data = self.weight.data.float()
 
     def weight_loader(
         self, param: nn.Parameter, loaded_weight: torch.Tensor, shard_id: str | int | None = None
     ) -> None:
         param.data.copy_(loaded_weight.float() + 1.0)
+
+    def forward(
+        self, x: torch.Tensor, residual: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if residual is not None:
+            x = x + residual
+        xf = x.float()
+        normed = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+        return normed.to(x.dtype), x
 
 
 class GemmaAttention(nn.Module):
