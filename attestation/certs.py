@@ -38,8 +38,16 @@ class RevokedError(CertificateError):
     """A certificate in the chain is listed on a CRL."""
 
 
-# What cryptography raises for malformed certificates/CRLs (some lazily, on first access).
-DECODE_ERRORS = (ValueError, TypeError, x509.InvalidVersion, UnsupportedAlgorithm)
+# What cryptography raises for malformed certificates/CRLs (some lazily, on first access):
+# a duplicated extension or an unsupported general name surfaces only when extensions are read.
+DECODE_ERRORS = (
+    ValueError,
+    TypeError,
+    x509.InvalidVersion,
+    UnsupportedAlgorithm,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+)
 
 _ECDSA = {
     SignatureAlgorithmOID.ECDSA_WITH_SHA256: hashes.SHA256,

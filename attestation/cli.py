@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import socket
+import ssl
 import sys
+import urllib.parse
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from attestation import client
+from attestation import client, release, safejson, verifier
 from attestation import policy as policy_mod
 from attestation.claims import ParseError, VerificationError
 from attestation.evidence import Bundle
+from attestation.fetch import CollateralFetcher
 from attestation.providers.base import Evidence
 
 TITLES = {
@@ -21,6 +26,7 @@ TITLES = {
     "simulated": "CPU: SIMULATED SEV-SNP (a test setup: no confidential hardware)",
     "tdx": "CPU: Intel TDX trust domain (memory encrypted by the Intel processor)",
     "nvidia-gpu": "GPU: NVIDIA confidential computing",
+    "release": "Release: is the measured software a published teecube release?",
 }
 CLAIM_LINES = (
     ("product", "product line"),
@@ -33,6 +39,8 @@ CLAIM_LINES = (
     ("fmspc", "platform (FMSPC)"),
     ("tcb_status", "TCB status (Intel collateral)"),
     ("qe_tcb_status", "quoting enclave TCB status"),
+    ("release", "matched release"),
+    ("release_key", "manifest signed by release key"),
 )
 
 
@@ -88,10 +96,18 @@ def _collateral(args: argparse.Namespace) -> Any:
     return tdx.TdxCollateral.load(*args.collateral)
 
 
+def _fetcher(args: argparse.Namespace) -> CollateralFetcher:
+    """Vendor collateral for a live check: fetched and cached, or the cache alone with --offline."""
+    cache = args.cache_dir or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "teecube", "collateral"
+    )
+    return CollateralFetcher(cache, offline=args.offline, timeout=args.timeout)
+
+
 def _offline(
     args: argparse.Namespace, pol: policy_mod.Policy | None, now: datetime | None
 ) -> client.Appraisal:
-    data = Path(args.evidence).read_bytes()
+    data = _read(args.evidence, "evidence")
     if data.lstrip()[:1] == b"{":
         bundle = Bundle.loads(data)
         ap = client.appraise(
@@ -100,49 +116,88 @@ def _offline(
             trusted_simulated_root=args.trust_simulated_root,
             now=now,
             tdx_collateral=_collateral(args),
+            trusted_release_keys=_release_keys(args),
+            manifests=_manifests(args),
         )
         ap.notes.append("Offline check: freshness and the live TLS key were not checked")
         return ap
     kind = args.kind or "sev-snp"
-    cert = Path(args.cert).read_bytes() if args.cert else None
-    chain = Path(args.chain).read_bytes() if args.chain else None
+    cert = _read(args.cert, "certificate") if args.cert else None
+    chain = _read(args.chain, "chain") if args.chain else None
+    certs: dict[str, bytes] = {}
     if kind in ("sev-snp", "simulated"):
         if cert is None:
             raise SystemExit("teecube verify: --cert VCEK/VLEK (DER) is needed for a raw SNP report")
-        from attestation import snp
-
-        section = None if pol is None else pol.section(kind)
-        root = client.load_root(args.trust_simulated_root)
-        v = snp.check(
-            data, cert, chain, product=args.product, policy=section, now=now, trusted_simulated_root=root
-        )
-        return client.Appraisal([v])
-    if kind == "tdx":
-        tdx = client.optional_module("attestation.tdx")
-        if tdx is None:
-            return client.Appraisal(
-                [client.failed_verdict("tdx", "available", "TDX verification is not available")]
-            )
-        tpol = tdx.TdxPolicy(allow_debug=True, require_collateral=False) if pol is None else pol.tdx
-        if tpol is None:
-            refused = client.failed_verdict("tdx", "policy", "Your policy has no [tdx] section: not accepted")
-            return client.Appraisal([refused])
-        return client.Appraisal([tdx.check(data, collateral=_collateral(args), policy=tpol, now=now)])
-    nvgpu = client.optional_module("attestation.nvgpu")
-    if nvgpu is None:
-        return client.Appraisal(
-            [
-                client.failed_verdict(
-                    "nvidia-gpu", "available", "NVIDIA GPU verification is not available in this build"
-                )
-            ]
-        )
-    nonce = bytes.fromhex(args.nonce) if args.nonce else None
-    gpol = (
-        nvgpu.GpuPolicy(require_nonce=False, require_measurement_appraisal=False) if pol is None else pol.gpu
+        certs["vcek"] = cert
+        if chain:
+            certs["chain"] = chain
+    elif kind == "nvidia-gpu":
+        certs["chain"] = chain or cert or b""
+    ev = Evidence(kind=kind, report=data, certs=certs, product=args.product)
+    section = client._section(kind, pol)
+    if section is None:
+        return client.Appraisal([client.failed_verdict(kind, "policy",
+                                                       f"Your policy has no [{kind}] section: not accepted")])
+    opt = verifier.Options(
+        now=now,
+        roots=verifier.TrustedRoots(simulated=client.load_root(args.trust_simulated_root)),
+        product=args.product,
+        tdx_collateral=_collateral(args) if kind == "tdx" else None,
+        gpu_nonce=bytes.fromhex(args.nonce) if args.nonce else None,
     )
-    v = nvgpu.check(data, chain or cert or b"", nonce=nonce, policy=gpol, now=now)
-    return client.Appraisal([v])
+    verdict = verifier.verify(ev, section, opt)
+    verdicts, notes = [verdict], []
+    if pol is not None and pol.require_release and not verdict.ok:
+        notes.append("Release manifest not checked: the evidence did not verify")
+    elif pol is not None and pol.require_release:
+        keys = release.pinned_keys() + _release_keys(args)
+        if kind == "simulated" and args.trust_simulated_root:
+            keys += release.load_public_keys(_read(args.trust_simulated_root, "simulated root"))
+        verdicts.append(release.match(_manifests(args), keys, verdict))
+    return client.Appraisal(verdicts, notes=notes)
+
+
+def _release_keys(args: argparse.Namespace) -> list[Any]:
+    keys = [k for path in args.trust_release_key or [] for k in release.load_public_keys(_read(path, "key"))]
+    if args.trust_release_key and not keys:
+        raise ParseError("--trust-release-key: no Ed25519 PUBLIC KEY block in the file(s)")
+    return keys
+
+
+def _manifests(args: argparse.Namespace) -> list[Any]:
+    out: list[Any] = []
+    for path in args.manifest or []:
+        doc = safejson.loads(_read(path, "manifest"), what=f"release manifest {path}")
+        out += doc if isinstance(doc, list) else [doc]
+    return out
+
+
+MAX_EVIDENCE_FILE = 8 << 20  # a bundle with collateral is ~40 KiB, a quote ~8 KiB
+
+
+def _read(path: str, what: str) -> bytes:
+    """A local evidence file, refused beyond MAX_EVIDENCE_FILE."""
+    with open(path, "rb") as f:
+        data = f.read(MAX_EVIDENCE_FILE + 1)
+    if len(data) > MAX_EVIDENCE_FILE:
+        raise ParseError(f"{what} file {path} is larger than {MAX_EVIDENCE_FILE} bytes")
+    return data
+
+
+def save_attested_cert(url: str, spki_der: bytes, path: str, *, timeout: float = 10.0) -> None:
+    """Fetch the certificate over a connection pinned to the attested key, and write it as PEM.
+
+    The pin makes the handshake fail unless the certificate carries the key the report binds, so
+    the file holds the attested certificate, never one swapped in between two connections.
+    """
+    u = urllib.parse.urlsplit(url)
+    host, port = u.hostname or "", u.port or 443
+    with socket.create_connection((host, port), timeout=timeout) as raw, client.pinned_ssl_context(
+        spki_der
+    ).wrap_socket(raw, server_hostname=host) as tls:
+        cert_der = tls.getpeercert(binary_form=True)
+    assert cert_der is not None
+    Path(path).write_text(ssl.DER_cert_to_PEM_cert(cert_der))
 
 
 def verify_main(argv: list[str]) -> int:
@@ -171,9 +226,23 @@ def verify_main(argv: list[str]) -> int:
         "--no-policy", action="store_true", help="check signatures, chains and TCB consistency only"
     )
     p.add_argument("--trust-simulated-root", metavar="FILE", help="accept the simulated provider's test root")
+    p.add_argument("--trust-release-key", action="append", metavar="FILE",
+                   help="an Ed25519 release key (PEM) whose signed manifests you accept; repeatable")
+    p.add_argument("--manifest", action="append", metavar="FILE",
+                   help="a signed release manifest to match against (besides those the server publishes)")
+    p.add_argument(
+        "--save-cert",
+        metavar="FILE",
+        help="after a TRUSTED verdict, write the server's attested TLS certificate (PEM) here: "
+        "pass it to stock clients as SSL_CERT_FILE, verify= or --cacert",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--now", help="ISO 8601 time to check certificate validity at (offline evidence)")
     p.add_argument("--timeout", type=float, default=10.0)
+    p.add_argument("--cache-dir", default=None,
+                   help="cache of fetched AMD/Intel/NVIDIA collateral (default ~/.cache/teecube/collateral)")
+    p.add_argument("--offline", action="store_true",
+                   help="fetch nothing from AMD KDS, Intel PCS, NVIDIA: the cache and the server's bundle")
     args = p.parse_args(argv)
     if bool(args.url) == bool(args.evidence):
         p.error("give either a URL or --evidence FILE")
@@ -195,10 +264,23 @@ def verify_main(argv: list[str]) -> int:
             now=now,
             timeout=args.timeout,
             tdx_collateral=_collateral(args),
+            fetcher=_fetcher(args),
+            trusted_release_keys=_release_keys(args),
+            manifests=_manifests(args),
         )
-        return _emit(ap, args.url, args.json)
+        status = _emit(ap, args.url, args.json)
+        if args.save_cert and ap.ok:
+            assert ap.bundle is not None
+            save_attested_cert(args.url, ap.bundle.tls_spki_der, args.save_cert, timeout=args.timeout)
+            print(f"wrote {args.save_cert}: the attested certificate", file=sys.stderr)
+        elif args.save_cert:
+            print(f"{args.save_cert} not written: the server is not trusted", file=sys.stderr)
+        return status
     except (VerificationError, ParseError, policy_mod.ModuleNotAvailable, ValueError, OSError) as e:
         print(f"✗ NOT TRUSTED: {e}", file=sys.stderr)
+        return 1
+    except Exception as e:  # a verifier bug must still answer "not trusted", not a traceback
+        print(f"✗ NOT TRUSTED: internal error ({type(e).__name__}); please report it", file=sys.stderr)
         return 1
 
 
@@ -240,7 +322,10 @@ def _evidence_cmd(args: argparse.Namespace) -> int:
     )
     nonce = bytes.fromhex(args.nonce) if args.nonce else secrets.token_bytes(32)
     collateral = evidence.load_collateral_files(*args.tdx_collateral) if args.tdx_collateral else None
-    bundle = evidence.collect(provider, select_gpu_provider(), spki, nonce, collateral=collateral)
+    from attestation.hpke import KeyPair
+
+    bundle = evidence.collect(provider, select_gpu_provider(), spki, nonce, collateral=collateral,
+                              hpke_public_key=KeyPair.generate().public_bytes)
     text = json.dumps(bundle.to_json(), indent=2) + "\n"
     if args.out:
         Path(args.out).write_text(text)
@@ -271,3 +356,8 @@ def attest_main(argv: list[str]) -> int:
     except (ParseError, policy_mod.ModuleNotAvailable, ValueError, OSError, RuntimeError) as e:
         print(f"teecube attest: {e}", file=sys.stderr)
         return 1
+
+
+def verify_entry() -> None:
+    """`teecube-verify` of the teecube-client distribution: `teecube verify` without the appliance."""
+    sys.exit(verify_main(sys.argv[1:]))

@@ -12,6 +12,7 @@ presenting any other key fails in the handshake with `KeyMismatch`, before a req
 from __future__ import annotations
 
 import copy
+import dataclasses
 import http.client
 import importlib
 import secrets
@@ -25,12 +26,12 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from attestation import binding, snp
+from attestation import binding, online, release, safejson, verifier
 from attestation import policy as policy_mod
 from attestation.claims import ParseError, Verdict, VerificationError
 from attestation.evidence import Bundle
+from attestation.fetch import CollateralFetcher
 from attestation.policy import Policy
-from attestation.snp.validate import SnpPolicy
 
 
 class KeyMismatch(VerificationError):
@@ -72,6 +73,12 @@ def spki_of_cert(cert_der: bytes) -> bytes:
     )
 
 
+def _root_bytes(root: x509.Certificate | bytes | str | Path) -> bytes:
+    if isinstance(root, x509.Certificate):
+        return root.public_bytes(serialization.Encoding.PEM)
+    return root if isinstance(root, bytes) else Path(root).read_bytes()
+
+
 def load_root(root: x509.Certificate | bytes | str | Path | None) -> x509.Certificate | None:
     if root is None or isinstance(root, x509.Certificate):
         return root
@@ -80,20 +87,18 @@ def load_root(root: x509.Certificate | bytes | str | Path | None) -> x509.Certif
 
 
 def default_policy() -> Policy:
-    """No allow-lists: signatures, chains, binding, debug off, no migration agent."""
-    p = Policy(snp=SnpPolicy(), simulated=SnpPolicy())
-    for kind, attr in (("tdx", "tdx"), ("nvidia-gpu", "gpu")):
-        try:
-            setattr(p, attr, policy_mod._policy_class(kind)())
-        except (policy_mod.ModuleNotAvailable, TypeError):
-            pass
-    return p
+    """What a careful client starts from: the measurement must be in a release manifest signed by a
+    trusted release key; debug off, no migration agent, the per-product SNP TCB floor, TDX
+    collateral required, GPU measurements appraised."""
+    sections = {_SECTION_ATTR[k]: v.careful() for k, v in verifier.VERIFIERS.items()}
+    return Policy(**sections, require_release=True)
+
+
+_SECTION_ATTR = {"sev-snp": "snp", "simulated": "simulated", "tdx": "tdx", "nvidia-gpu": "gpu"}
 
 
 def failed_verdict(kind: str, name: str, detail: str) -> Verdict:
-    v = Verdict(kind)
-    v.add(name, False, detail)
-    return v
+    return verifier.refused(kind, name, detail)
 
 
 def optional_module(name: str) -> Any:
@@ -103,85 +108,54 @@ def optional_module(name: str) -> Any:
         return None
 
 
-def _check_cpu(
-    bundle: Bundle,
-    pol: Policy | None,
-    root: x509.Certificate | None,
-    now: datetime | None,
-    tdx_collateral: Any = None,
-) -> Verdict:
+def _section(kind: str, pol: Policy | None) -> Any:
+    """The policy section for `kind` (a copy the caller may bind), crypto-only when `pol` is None."""
+    if pol is None:
+        return verifier.VERIFIERS[kind].crypto_only()
+    return copy.deepcopy(pol.section(kind))
+
+
+def _check_cpu(bundle: Bundle, pol: Policy | None, opt: verifier.Options) -> Verdict:
     ev = bundle.cpu
-    expected_rd = binding.report_data(bundle.tls_spki_der, bundle.nonce)
-    if ev.kind in ("sev-snp", "simulated"):
-        if pol is None:
-            section = SnpPolicy(allow_debug=True, allow_migration_agent=True)
-        else:
-            section = copy.deepcopy(pol.section(ev.kind))
-            if section is None:
-                return failed_verdict(
-                    ev.kind, "policy", f"Your policy has no [{ev.kind}] section: not accepted"
-                )
-        section.report_data = expected_rd.hex()
-        vcek = ev.certs.get("vcek") or ev.certs.get("vlek")
-        if vcek is None:
-            return failed_verdict(ev.kind, "endorsement_cert", "Evidence carries no VCEK/VLEK certificate")
-        verdict = snp.check(
-            ev.report,
-            vcek,
-            ev.certs.get("chain"),
-            product=ev.product,
-            policy=section,
-            now=now,
-            trusted_simulated_root=root if ev.kind == "simulated" else None,
-        )
-        if ev.kind == "simulated" and verdict.kind != "simulated":
-            verdict.kind = "simulated"
-            verdict.add("simulated", False, "Simulated evidence not signed by a test root you trust")
-        return verdict
-    if ev.kind == "tdx":
-        tdx = optional_module("attestation.tdx")
-        if tdx is None:
-            return failed_verdict("tdx", "available", "TDX verification is not available in this build")
-        if pol is None:  # crypto only: no collateral, no allow-lists
-            section = tdx.TdxPolicy(allow_debug=True, require_collateral=False)
-        else:
-            section = copy.deepcopy(pol.tdx)
-            if section is None:
-                return failed_verdict("tdx", "policy", "Your policy has no [tdx] section: not accepted")
-        section.report_data = expected_rd  # the binding: nonce and TLS key
+    if verifier.VERIFIERS.get(ev.kind, None) is None or verifier.VERIFIERS[ev.kind].role != "cpu":
+        return failed_verdict(ev.kind, "kind", f"{ev.kind!r} is not CPU evidence")
+    section = _section(ev.kind, pol)
+    if section is None:
+        return failed_verdict(ev.kind, "policy", f"Your policy has no [{ev.kind}] section: not accepted")
+    try:
+        expected_rd = binding.report_data(bundle.tls_spki_der, bundle.nonce, bundle.hpke_public_key)
+    except ValueError as e:  # a bundle built in code without an HPKE key or a nonce
+        return failed_verdict(ev.kind, "binding", f"Bundle cannot be bound: {e}")
+    section.report_data = expected_rd.hex() if ev.kind in ("sev-snp", "simulated") else expected_rd
+    if ev.kind == "tdx" and opt.tdx_collateral is None:
         # Yours first, else what the server carried: Intel signs it, so either is authentic.
-        collateral = tdx_collateral
-        if collateral is None:
-            try:
-                collateral = bundle.tdx_collateral()
-            except ParseError as e:
-                return failed_verdict("tdx", "collateral", f"Collateral in the bundle is unreadable: {e}")
         try:
-            return tdx.check(ev.report, collateral=collateral, policy=section, now=now)
-        except (VerificationError, ParseError) as e:
-            return failed_verdict("tdx", "quote", str(e))
-    return failed_verdict(ev.kind, "kind", f"{ev.kind!r} is not CPU evidence")
+            opt = dataclasses.replace(opt, tdx_collateral=bundle.tdx_collateral())
+        except ParseError as e:
+            return failed_verdict("tdx", "collateral", f"Collateral in the bundle is unreadable: {e}")
+    return verifier.verify(ev, section, opt)
 
 
-def _check_gpu(bundle: Bundle, pol: Policy | None, now: datetime | None) -> Verdict | None:
+def _check_gpu(bundle: Bundle, pol: Policy | None, opt: verifier.Options) -> Verdict | None:
     if bundle.gpu is None:
+        if bundle.gpu_cc_mode:
+            return failed_verdict("nvidia-gpu", "gpu_present", "The server says its GPU is in confidential-"
+                                  f"computing mode but sent no GPU evidence ({bundle.gpu_reason})")
         if pol is not None and pol.require_gpu:
             return failed_verdict(
                 "nvidia-gpu", "gpu_present", f"No GPU evidence ({bundle.gpu_reason}); policy requires it"
             )
         return None
-    nvgpu = optional_module("attestation.nvgpu")
-    if nvgpu is None:
-        return failed_verdict(
-            "nvidia-gpu", "available", "NVIDIA GPU verification is not available in this build"
-        )
-    nonce = binding.gpu_nonce(bundle.tls_spki_der, bundle.nonce)
-    gpol = pol.gpu if pol is not None else nvgpu.GpuPolicy(require_measurement_appraisal=False)
-    chain = bundle.gpu.certs.get("chain", b"")
+    if bundle.gpu.kind != "nvidia-gpu":
+        return failed_verdict(bundle.gpu.kind, "kind", f"{bundle.gpu.kind!r} is not GPU evidence")
+    section = _section("nvidia-gpu", pol)
+    if section is None:
+        return failed_verdict("nvidia-gpu", "policy", "Your policy has no [nvidia-gpu] section: not accepted")
     try:
-        return nvgpu.check(bundle.gpu.report, chain, nonce=nonce, policy=gpol, now=now)
-    except VerificationError as e:
-        return failed_verdict("nvidia-gpu", "gpu", str(e))
+        nonce = binding.gpu_nonce(bundle.tls_spki_der, bundle.nonce, bundle.hpke_public_key)
+    except ValueError as e:
+        return failed_verdict("nvidia-gpu", "binding", f"Bundle cannot be bound: {e}")
+    return verifier.verify(bundle.gpu, section, dataclasses.replace(opt, gpu_nonce=nonce))
 
 
 def appraise(
@@ -193,10 +167,18 @@ def appraise(
     trusted_simulated_root: x509.Certificate | bytes | str | Path | None = None,
     now: datetime | None = None,
     tdx_collateral: Any = None,
+    fetcher: CollateralFetcher | None = None,
+    trusted_release_keys: list[Any] | None = None,
+    manifests: list[Any] | None = None,
 ) -> Appraisal:
     """Check a bundle: its binding, its CPU evidence, its GPU evidence. `policy=None` = crypto only.
 
+    With `policy.require_release` the CPU measurement must appear in a release manifest (the
+    bundle's own, or `manifests`) signed by a pinned key or one of `trusted_release_keys`; for
+    simulated evidence the demo release key in the trusted simulated root file counts too.
+
     `tdx_collateral` (an `attestation.tdx.TdxCollateral`) replaces collateral the bundle carries.
+    `fetcher` (online, or its cache offline) supplies AMD CRLs, Intel collateral, NVIDIA RIMs/OCSP.
     """
     root = load_root(trusted_simulated_root)
     b = Verdict("binding")
@@ -221,15 +203,30 @@ def appraise(
             else "SIMULATED attestation (no real TEE): refused unless you pass --trust-simulated-root",
         )
     verdicts = [b] if b.checks else []
-    verdicts.append(_check_cpu(bundle, policy, root, now, tdx_collateral))
-    appraisal = Appraisal(verdicts, bundle)
-    gpu = _check_gpu(bundle, policy, now)
+    opt = verifier.Options(now=now, roots=verifier.TrustedRoots(simulated=root),
+                           tdx_collateral=tdx_collateral)
+    fetch_notes: list[str] = []
+    if fetcher is not None:
+        opt, fetch_notes = online.enrich(bundle, fetcher, opt)
+    cpu = _check_cpu(bundle, policy, opt)
+    verdicts.append(cpu)
+    release_notes = []
+    if policy is not None and policy.require_release and not cpu.ok:
+        release_notes.append("Release manifest not checked: the CPU evidence did not verify")
+    elif policy is not None and policy.require_release:
+        keys = release.pinned_keys() + list(trusted_release_keys or [])
+        if bundle.simulated and trusted_simulated_root is not None:
+            keys += release.load_public_keys(_root_bytes(trusted_simulated_root))
+        verdicts.append(release.match([*bundle.releases, *(manifests or [])], keys, cpu))
+    appraisal = Appraisal(verdicts, bundle, fetch_notes + release_notes)
+    gpu = _check_gpu(bundle, policy, opt)
     if gpu is not None:
         verdicts.append(gpu)
     elif bundle.gpu is None:
         appraisal.notes.append(f"No GPU evidence ({bundle.gpu_reason}); your policy does not require it")
     cpu_policy = policy.section(bundle.cpu.kind) if policy is not None else None
-    if policy is not None and cpu_policy is not None and not getattr(cpu_policy, "measurements", True):
+    if policy is not None and cpu_policy is not None and not policy.require_release \
+            and not getattr(cpu_policy, "measurements", True):
         appraisal.notes.append(
             "Your policy has no measurement allow-list: any software in a genuine TEE passes"
         )
@@ -241,6 +238,10 @@ def _origin(base_url: str) -> tuple[str, int]:
     if u.scheme != "https" or not u.hostname:
         raise FetchError(f"{base_url!r}: attestation needs an https:// URL")
     return u.hostname, u.port or 443
+
+
+MAX_BUNDLE_BYTES = 1 << 20  # a bundle with TDX collateral is ~40 KiB
+MAX_BUNDLE_DEPTH = 16  # a bundle nests 4 levels deep
 
 
 def fetch(base_url: str, nonce: bytes, *, timeout: float = 10.0) -> tuple[Bundle, bytes]:
@@ -255,17 +256,20 @@ def fetch(base_url: str, nonce: bytes, *, timeout: float = 10.0) -> tuple[Bundle
         assert conn.sock is not None
         cert_der = conn.sock.getpeercert(binary_form=True)
         resp = conn.getresponse()
-        body = resp.read()
+        body = resp.read(MAX_BUNDLE_BYTES + 1)
     except OSError as e:
         raise FetchError(f"cannot fetch {host}:{port}/attestation: {e}") from e
     finally:
         conn.close()
     if resp.status != 200:
         raise FetchError(f"/attestation answered HTTP {resp.status}: {body[:300]!r}")
+    if len(body) > MAX_BUNDLE_BYTES:
+        raise FetchError(f"/attestation answer is larger than {MAX_BUNDLE_BYTES} bytes: refused")
     if not cert_der:
         raise FetchError("server presented no certificate")
     try:
-        return Bundle.loads(body), cert_der
+        return Bundle.from_json(safejson.loads(body, what="/attestation answer", max_bytes=MAX_BUNDLE_BYTES,
+                                               max_depth=MAX_BUNDLE_DEPTH)), cert_der
     except ParseError as e:
         raise FetchError(str(e)) from e
 
@@ -278,6 +282,10 @@ def verify_server(
     now: datetime | None = None,
     timeout: float = 10.0,
     tdx_collateral: Any = None,
+    fetcher: CollateralFetcher | None = None,
+    check_tls_key: bool = True,
+    trusted_release_keys: list[Any] | None = None,
+    manifests: list[Any] | None = None,
 ) -> Appraisal:
     """Fetch and appraise a server's evidence with a fresh nonce (no exception for a failed check)."""
     pol = policy_mod.load(policy) if isinstance(policy, str | Path) else policy
@@ -289,10 +297,13 @@ def verify_server(
         bundle,
         policy=pol,
         expected_nonce=nonce,
-        served_spki=spki_of_cert(cert_der),
+        served_spki=spki_of_cert(cert_der) if check_tls_key else None,
         trusted_simulated_root=trusted_simulated_root,
         now=now,
         tdx_collateral=tdx_collateral,
+        fetcher=fetcher,
+        trusted_release_keys=trusted_release_keys,
+        manifests=manifests,
     )
 
 
@@ -328,27 +339,42 @@ def pinned_ssl_context(spki_der: bytes) -> ssl.SSLContext:
 
 @dataclass(slots=True)
 class AttestedConnection:
+    """A verified server: clients made here seal every request to its attested HPKE key (unless
+    `encrypt=False`) and, when `pin_tls`, complete TLS only with its attested key."""
+
     base_url: str
     spki_der: bytes
     appraisal: Appraisal
+    hpke_public_key: bytes = b""
+    encrypt: bool = True
+    pin_tls: bool = True
+    verify: Any = True  # TLS verification when not pinned: True (system CAs) or an SSLContext
 
     @property
     def openai_base_url(self) -> str:
         url = self.base_url.rstrip("/")
         return url if url.endswith("/v1") else url + "/v1"
 
-    def ssl_context(self) -> ssl.SSLContext:
-        return pinned_ssl_context(self.spki_der)
+    def ssl_context(self) -> Any:
+        return pinned_ssl_context(self.spki_der) if self.pin_tls else self.verify
 
     def http_client(self, **kwargs: Any) -> Any:
-        """An `httpx2.Client` (what `openai.OpenAI(http_client=...)` takes) pinned to the attested key."""
+        """An `httpx2.Client` (what `openai.OpenAI(http_client=...)` takes) for the attested server."""
         import httpx2
 
+        from attestation import encrypted_client
+
+        if self.encrypt:
+            return encrypted_client.sync_client(self.hpke_public_key, self.ssl_context(), **kwargs)
         return httpx2.Client(verify=self.ssl_context(), trust_env=False, **kwargs)
 
     def async_http_client(self, **kwargs: Any) -> Any:
         import httpx2
 
+        from attestation import encrypted_client
+
+        if self.encrypt:
+            return encrypted_client.async_client(self.hpke_public_key, self.ssl_context(), **kwargs)
         return httpx2.AsyncClient(verify=self.ssl_context(), trust_env=False, **kwargs)
 
 
@@ -360,14 +386,29 @@ def connect(
     now: datetime | None = None,
     timeout: float = 10.0,
     tdx_collateral: Any = None,
+    fetcher: CollateralFetcher | None = None,
+    encrypt: bool = True,
+    pin_tls: bool = True,
+    verify: Any = True,
+    trusted_release_keys: list[Any] | None = None,
+    manifests: list[Any] | None = None,
 ) -> AttestedConnection:
-    """Verify `base_url`'s attestation, then return a connection pinned to its attested TLS key.
+    """Verify `base_url`'s attestation, then return a connection to it.
 
-    Raises `KeyMismatch` if the served key is not the bound one, `AttestationFailed` for any
-    other failed check, `FetchError` if the evidence cannot be fetched.
+    By default requests are sealed to the attested HPKE key (docs/encrypted-requests.md) and TLS
+    is pinned to the attested TLS key. `pin_tls=False` is for a path through a TLS-terminating
+    balancer or relay (its certificate checked with `verify`): the attested TLS key is then not
+    the one you reach, so encryption is what keeps prompts private and `encrypt` must stay on.
+
+    Raises `KeyMismatch` if the served key is not the bound one (when pinned), `AttestationFailed`
+    for any other failed check, `FetchError` if the evidence cannot be fetched.
     """
+    if not pin_tls and not encrypt:
+        raise ValueError("without TLS pinning only encrypted requests are private: keep encrypt=True")
     appraisal = verify_server(
-        base_url, policy, trusted_simulated_root, now=now, timeout=timeout, tdx_collateral=tdx_collateral
+        base_url, policy, trusted_simulated_root, now=now, timeout=timeout, tdx_collateral=tdx_collateral,
+        fetcher=fetcher, check_tls_key=pin_tls, trusted_release_keys=trusted_release_keys,
+        manifests=manifests,
     )
     bound = next((c for v in appraisal.verdicts for c in v.checks if c.name == "tls_key_bound"), None)
     if bound is not None and not bound.ok:
@@ -375,4 +416,5 @@ def connect(
     if not appraisal.ok:
         raise AttestationFailed(appraisal)
     assert appraisal.bundle is not None
-    return AttestedConnection(base_url, appraisal.bundle.tls_spki_der, appraisal)
+    return AttestedConnection(base_url, appraisal.bundle.tls_spki_der, appraisal,
+                              appraisal.bundle.hpke_public_key, encrypt, pin_tls, verify)

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from attestation import binding
+from attestation import binding, hpke, safejson
 from attestation.claims import ParseError
 from attestation.providers.base import Evidence, GpuProvider, Provider
 
 if TYPE_CHECKING:
     from attestation.tdx import TdxCollateral
 
-FORMAT = "teecube-attestation/1"
+FORMAT = "teecube-attestation/2"  # report_data layout v2 (attestation/binding.py)
+OLD_FORMATS = ("teecube-attestation/1",)
 COLLATERAL_KINDS = ("tdx",)  # CPU evidence kinds whose bundle may carry verifier collateral
+MAX_RELEASES = 16
+RELEASE_MANIFEST_ENV = "TEECUBE_RELEASE_MANIFEST"  # path of the signed manifest shipped in the image
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +62,9 @@ class Bundle:
     gpu_reason: str | None = None
     tls_cert_pem: str | None = None
     collateral: list[CollateralFile] = field(default_factory=list)  # TDX: Intel PCS collateral
+    gpu_cc_mode: bool | None = None  # the server's word that its GPU is in CC mode: GPU evidence required
+    hpke_public_key: bytes = b""  # X25519 key requests are encrypted to (docs/encrypted-requests.md)
+    releases: list[dict[str, Any]] = field(default_factory=list)  # signed release manifests (release.py)
 
     @property
     def simulated(self) -> bool:
@@ -78,17 +85,24 @@ class Bundle:
         d: dict[str, Any] = {
             "format": FORMAT,
             "simulated": self.simulated,
-            "binding": "report_data = SHA-512('teecube-attestation-v1\\0' || SHA-256(tls.spki_der) || nonce)",
+            "binding": "report_data = SHA-512('teecube-attestation-v2\\0' || SHA-256(tls.spki_der) "
+                       "|| hpke.public_key || nonce)",
             "nonce": self.nonce.hex(),
             "tls": {
                 "spki_der": base64.b64encode(self.tls_spki_der).decode(),
                 "spki_sha256": binding.spki_sha256(self.tls_spki_der).hex(),
                 "cert_pem": self.tls_cert_pem,
             },
+            "hpke": {"suite": hpke.SUITE_NAME, "kem_id": hpke.KEM_ID, "kdf_id": hpke.KDF_ID,
+                     "aead_id": hpke.AEAD_ID, "public_key": base64.b64encode(self.hpke_public_key).decode()},
             "cpu": self.cpu.to_json(),
             "gpu": self.gpu.to_json() if self.gpu is not None else None,
             "gpu_reason": self.gpu_reason,
         }
+        if self.gpu_cc_mode is not None:
+            d["gpu_cc_mode"] = self.gpu_cc_mode
+        if self.releases:
+            d["releases"] = list(self.releases)
         if self.collateral:  # optional: absent rather than empty, so older readers see no change
             d["collateral"] = [f.to_json() for f in self.collateral]
         return d
@@ -98,6 +112,9 @@ class Bundle:
 
     @classmethod
     def from_json(cls, d: Any) -> Bundle:
+        if isinstance(d, dict) and d.get("format") in OLD_FORMATS:
+            raise ParseError(f"bundle format {d['format']} (report_data layout v1, no HPKE key) is refused: "
+                             f"this client needs {FORMAT}; upgrade the server")
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise ParseError(f"not a {FORMAT} bundle")
         try:
@@ -108,6 +125,25 @@ class Bundle:
             raw = d.get("collateral") or []
             if not isinstance(raw, list):
                 raise ParseError("bundle 'collateral' must be a list")
+            suite = d["hpke"]
+            if not isinstance(suite, dict):
+                raise ParseError("bundle 'hpke' must be an object")
+            if (suite.get("kem_id"), suite.get("kdf_id"), suite.get("aead_id")) != (
+                    hpke.KEM_ID, hpke.KDF_ID, hpke.AEAD_ID):
+                raise ParseError(f"bundle HPKE suite is not {hpke.SUITE_NAME}")
+            hpke_key = base64.b64decode(suite["public_key"], validate=True)
+            if len(hpke_key) != hpke.N_PK:
+                raise ParseError(f"bundle HPKE public key is {len(hpke_key)} bytes, expected {hpke.N_PK}")
+            releases = d.get("releases") or []
+            if not isinstance(releases, list) or len(releases) > MAX_RELEASES \
+                    or not all(isinstance(r, dict) for r in releases):
+                raise ParseError(f"bundle 'releases' must be a list of at most {MAX_RELEASES} objects")
+            cc_mode = d.get("gpu_cc_mode")
+            if cc_mode is not None and not isinstance(cc_mode, bool):
+                raise ParseError("bundle 'gpu_cc_mode' must be true, false or absent")
+            reason = d.get("gpu_reason")
+            if reason is not None and not isinstance(reason, str):
+                raise ParseError("bundle 'gpu_reason' must be a string")
             if raw and cpu.kind not in COLLATERAL_KINDS:
                 raise ParseError(f"bundle carries collateral, which {cpu.kind} evidence does not use")
             return cls(
@@ -115,19 +151,19 @@ class Bundle:
                 tls_spki_der=base64.b64decode(d["tls"]["spki_der"], validate=True),
                 cpu=cpu,
                 gpu=gpu,
-                gpu_reason=d.get("gpu_reason"),
+                gpu_reason=reason,
                 tls_cert_pem=d["tls"].get("cert_pem"),
                 collateral=[CollateralFile.from_json(x) for x in raw],
+                gpu_cc_mode=cc_mode,
+                hpke_public_key=hpke_key,
+                releases=releases,
             )
         except (KeyError, TypeError, ValueError) as e:
             raise ParseError(f"malformed attestation bundle: {e}") from e
 
     @classmethod
     def loads(cls, text: str | bytes) -> Bundle:
-        try:
-            return cls.from_json(json.loads(text))
-        except json.JSONDecodeError as e:
-            raise ParseError(f"attestation bundle is not JSON: {e}") from e
+        return cls.from_json(safejson.loads(text, what="attestation bundle"))
 
 
 def collect(
@@ -137,22 +173,39 @@ def collect(
     nonce: bytes,
     tls_cert_pem: str | None = None,
     collateral: list[CollateralFile] | None = None,
+    *,
+    hpke_public_key: bytes,
 ) -> Bundle:
-    """Ask the providers for evidence bound to `spki_der` and `nonce`.
+    """Ask the providers for evidence bound to `spki_der`, `hpke_public_key` and `nonce`.
 
     `collateral` (TDX: Intel PCS files) rides along with the quote; when it is None a provider
     that has a `collateral()` method (a TDX provider with a cached PCS download) supplies it.
     """
-    cpu = provider.get_evidence(binding.report_data(spki_der, nonce))
+    cpu = provider.get_evidence(binding.report_data(spki_der, nonce, hpke_public_key))
     if collateral is None:
         supplier = getattr(provider, "collateral", None)
         collateral = list(supplier()) if callable(supplier) else []
     if collateral and cpu.kind not in COLLATERAL_KINDS:
         raise ValueError(f"collateral given for {cpu.kind} evidence, which does not use it")
-    gpu, reason = None, None
+    gpu, reason, cc_mode = None, None, None
     if gpu_provider is None:
         reason = "no GPU provider configured"
     else:
-        gpu = gpu_provider.get_evidence(binding.gpu_nonce(spki_der, nonce))
+        gpu = gpu_provider.get_evidence(binding.gpu_nonce(spki_der, nonce, hpke_public_key))
         reason = None if gpu is not None else gpu_provider.reason
-    return Bundle(nonce, spki_der, cpu, gpu, reason, tls_cert_pem, list(collateral))
+        cc_mode = getattr(gpu_provider, "cc_mode", None)
+    return Bundle(nonce, spki_der, cpu, gpu, reason, tls_cert_pem, list(collateral), cc_mode, hpke_public_key,
+                  release_manifests(provider))
+
+
+def release_manifests(provider: Provider) -> list[dict[str, Any]]:
+    """The signed manifests the server publishes: the provider's (the demo's), else the file named by
+    $TEECUBE_RELEASE_MANIFEST (a release envelope, or a list of them, shipped in the image)."""
+    supplier = getattr(provider, "release_manifests", None)
+    if callable(supplier):
+        return list(supplier())
+    path = os.environ.get(RELEASE_MANIFEST_ENV)
+    if not path:
+        return []
+    doc = safejson.loads(Path(path).read_bytes(), what="release manifest file")
+    return doc if isinstance(doc, list) else [doc]

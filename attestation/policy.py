@@ -11,7 +11,6 @@ A section that is absent means "evidence of that kind is not acceptable".
 
 from __future__ import annotations
 
-import importlib
 import json
 import tomllib
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from attestation.snp.kds import parse_endorsement_cert
 from attestation.snp.validate import SnpPolicy
 
 SECTIONS = ("sev-snp", "simulated", "tdx", "nvidia-gpu")
+_ATTR = {"sev-snp": "snp", "simulated": "simulated", "tdx": "tdx", "nvidia-gpu": "gpu"}
 
 
 class ModuleNotAvailable(RuntimeError):
@@ -32,13 +32,11 @@ class ModuleNotAvailable(RuntimeError):
 
 
 def _policy_class(kind: str) -> Any:
-    module, name = {
-        "tdx": ("attestation.tdx.validate", "TdxPolicy"),
-        "nvidia-gpu": ("attestation.nvgpu.validate", "GpuPolicy"),
-    }[kind]
+    from attestation.verifier import VERIFIERS
+
     try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as e:
+        return VERIFIERS[kind].policy_class()
+    except ImportError as e:
         raise ModuleNotAvailable(f"{kind} verification is not available in this build") from e
 
 
@@ -49,6 +47,10 @@ class Policy:
     tdx: Any = None  # TdxPolicy
     gpu: Any = None  # GpuPolicy
     require_gpu: bool = False
+    # The CPU measurement must appear in a release manifest signed by a trusted release key
+    # (attestation/release.py). The default client policy sets it; generated policies pin
+    # measurements themselves and leave it off.
+    require_release: bool = False
 
     def section(self, kind: str) -> Any:
         return {"sev-snp": self.snp, "simulated": self.simulated, "tdx": self.tdx, "nvidia-gpu": self.gpu}[
@@ -57,22 +59,23 @@ class Policy:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Policy:
-        unknown = set(d) - {*SECTIONS, "require_gpu"}
+        unknown = set(d) - {*SECTIONS, "require_gpu", "require_release"}
         if unknown:
             raise ValueError(f"unknown policy sections: {', '.join(sorted(unknown))}")
-        p = cls(require_gpu=bool(d.get("require_gpu", False)))
-        if "sev-snp" in d:
-            p.snp = SnpPolicy.from_dict(d["sev-snp"])
-        if "simulated" in d:
-            p.simulated = SnpPolicy.from_dict(d["simulated"])
-        if "tdx" in d:
-            p.tdx = _policy_class("tdx").from_dict(d["tdx"])
-        if "nvidia-gpu" in d:
-            p.gpu = _policy_class("nvidia-gpu").from_dict(d["nvidia-gpu"])
+        flags = {k: d.get(k, False) for k in ("require_gpu", "require_release")}
+        for k, v in flags.items():
+            if not isinstance(v, bool):
+                raise ValueError(f"policy {k}: expected true/false")
+        p = cls(**flags)
+        for kind, attr in _ATTR.items():
+            if kind in d:
+                if not isinstance(d[kind], dict):
+                    raise ValueError(f"policy section [{kind}] must be a table")
+                setattr(p, attr, _policy_class(kind).from_dict(d[kind]))
         return p
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"require_gpu": self.require_gpu}
+        out: dict[str, Any] = {"require_gpu": self.require_gpu, "require_release": self.require_release}
         for kind in SECTIONS:
             section = self.section(kind)
             if section is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 
 from aiohttp import web
 
@@ -25,7 +26,8 @@ def attestation_routes(
         except binding.BadNonce as e:
             return _error(400, f"{e}: GET /attestation?nonce=<64 hex characters>", "invalid_nonce", "nonce")
         bundle = await asyncio.to_thread(
-            evidence.collect, provider, gpu_provider, tls_identity.spki_der, nonce, tls_identity.cert_pem
+            functools.partial(evidence.collect, provider, gpu_provider, tls_identity.spki_der, nonce,
+                              tls_identity.cert_pem, hpke_public_key=tls_identity.hpke_key.public_bytes)
         )
         return web.json_response(bundle.to_json(), headers={"Cache-Control": "no-store"})
 

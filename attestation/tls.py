@@ -15,13 +15,15 @@ import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from ipaddress import ip_address
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from attestation import der, evidence
+from attestation import der, evidence, hpke
+from attestation.certs import DECODE_ERRORS
 from attestation.claims import ParseError
 from attestation.providers.base import GpuProvider, Provider
 
@@ -37,11 +39,13 @@ def spki_der_of(cert: x509.Certificate) -> bytes:
 
 def bundle_from_cert(cert_der: bytes) -> evidence.Bundle:
     """The attestation bundle carried in a teecube TLS certificate."""
-    cert = x509.load_der_x509_certificate(cert_der)
     try:
+        cert = x509.load_der_x509_certificate(cert_der)
         ext = cert.extensions.get_extension_for_oid(EVIDENCE_OID).value
     except x509.ExtensionNotFound as e:
         raise ParseError("certificate carries no teecube evidence extension") from e
+    except DECODE_ERRORS as e:  # malformed DER, a duplicated extension
+        raise ParseError(f"certificate unreadable: {e}") from e
     assert isinstance(ext, x509.UnrecognizedExtension)
     return evidence.Bundle.loads(der.expect(der.read_single(ext.value), der.OCTET_STRING, "evidence").value)
 
@@ -53,6 +57,8 @@ class TlsIdentity:
     spki_der: bytes
     start_nonce: bytes
     bundle: evidence.Bundle
+    hpke_key: hpke.KeyPair  # requests are encrypted to it (docs/encrypted-requests.md)
+    chain_pem: str | None = None  # an operator's CA-issued chain for `key`, served instead of `cert`
 
     @classmethod
     def generate(
@@ -63,13 +69,18 @@ class TlsIdentity:
         *,
         curve: ec.EllipticCurve | None = None,
         valid_days: int = 30,
+        hpke_key: hpke.KeyPair | None = None,
+        key: ec.EllipticCurvePrivateKey | None = None,
     ) -> TlsIdentity:
-        key = ec.generate_private_key(curve or ec.SECP384R1())
+        """A fresh key (or `key`, one generated in this TEE earlier: see `load_or_create_key`)."""
+        key = key or ec.generate_private_key(curve or ec.SECP384R1())
         spki = key.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         start_nonce = secrets.token_bytes(32)  # server-chosen: the cert's evidence is as fresh as the key
-        bundle = evidence.collect(provider, gpu_provider, spki, start_nonce)
+        hpke_key = hpke_key or hpke.KeyPair.generate()  # made here, inside the TEE, never stored
+        bundle = evidence.collect(provider, gpu_provider, spki, start_nonce,
+                                  hpke_public_key=hpke_key.public_bytes)
         names: list[x509.GeneralName] = []
         for h in hostnames or ["localhost"]:
             try:
@@ -96,7 +107,22 @@ class TlsIdentity:
             .sign(key, hashes.SHA384())
         )
         bundle.tls_cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
-        return cls(key, cert, spki, start_nonce, bundle)
+        return cls(key, cert, spki, start_nonce, bundle, hpke_key)
+
+    def with_chain(self, chain_pem: bytes) -> TlsIdentity:
+        """Serve an operator's CA-issued certificate chain (leaf first) for this same key.
+
+        The attestation binds the key (its SPKI), not the certificate, so clients verify exactly
+        as before; stock clients can then trust the operator's CA instead of a saved certificate.
+        """
+        chain = x509.load_pem_x509_certificates(chain_pem)
+        if spki_der_of(chain[0]) != self.spki_der:
+            raise ValueError("the certificate's key is not this TEE's TLS key: sign the CSR this TEE wrote")
+        pem = "".join(c.public_bytes(serialization.Encoding.PEM).decode() for c in chain)
+        self.bundle.tls_cert_pem = chain[0].public_bytes(serialization.Encoding.PEM).decode()
+        return TlsIdentity(
+            self.key, chain[0], self.spki_der, self.start_nonce, self.bundle, self.hpke_key, pem
+        )
 
     @property
     def cert_pem(self) -> str:
@@ -114,10 +140,57 @@ class TlsIdentity:
             path = os.path.join(d, "identity.pem")
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as f:
-                f.write(key_pem + self.cert_pem.encode())
+                f.write(key_pem + (self.chain_pem or self.cert_pem).encode())
             ctx.load_cert_chain(path)
         return ctx
 
     def describe(self) -> str:
         """One line for logs: the SHA-256 of the TLS SubjectPublicKeyInfo that reports bind."""
         return f"spki_sha256={hashlib.sha256(self.spki_der).hexdigest()}"
+
+
+def key_path(state_dir: str | os.PathLike[str]) -> Path:
+    """Where the CSR flow keeps the TEE-generated TLS key (the state directory lives in the TEE)."""
+    return Path(state_dir) / "tls" / "key.pem"
+
+
+def load_or_create_key(path: Path, *, create: bool = True) -> ec.EllipticCurvePrivateKey:
+    """The persistent TLS key of the CSR flow: generated here, inside the TEE, on first use."""
+    if path.exists():
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise ValueError(f"{path}: not an EC private key")
+        return key
+    if not create:
+        raise FileNotFoundError(f"{path}: no TLS key yet; write a CSR first (teecube serve --tls-csr FILE)")
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    key = ec.generate_private_key(ec.SECP384R1())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
+    return key
+
+
+def csr_pem(key: ec.EllipticCurvePrivateKey, hostnames: list[str]) -> bytes:
+    """A certificate signing request for `key`, naming `hostnames` (DNS names or IP addresses)."""
+    hosts = hostnames or ["localhost"]
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
+        .add_extension(x509.SubjectAlternativeName(_general_names(hosts)), critical=False)
+        .sign(key, hashes.SHA384())
+    )
+    return csr.public_bytes(serialization.Encoding.PEM)
+
+
+def _general_names(hostnames: list[str]) -> list[x509.GeneralName]:
+    names: list[x509.GeneralName] = []
+    for h in hostnames:
+        try:
+            names.append(x509.IPAddress(ip_address(h)))
+        except ValueError:
+            names.append(x509.DNSName(h))
+    return names

@@ -87,7 +87,7 @@ Action = Callable[[Session, argparse.Namespace], act.Out]
 
 
 def _leaf(group: Any, name: str, func: Action, common: argparse.ArgumentParser, help_: str) -> _Parser:
-    p = group.add_parser(name, parents=[common], help=help_, description=help_)
+    p: _Parser = group.add_parser(name, parents=[common], help=help_, description=help_)
     p.set_defaults(func=func)
     return p
 
@@ -113,6 +113,12 @@ def _admin_parser() -> _Parser:
     p.add_argument("--max-messages", type=_int, default=256)
     p.add_argument("--max-n", type=_int, default=8)
     p.add_argument("--guardrail-fail-mode", choices=("closed", "open"), default="closed")
+    p.add_argument(
+        "--shared-prefix-cache", action=argparse.BooleanOptionalAction, default=False,
+        help="share this domain's prompts in the engine's prefix cache with every other sharing domain "
+        "(faster repeated prefixes; RISK: a tenant can then learn by timing whether another tenant sent "
+        "a prompt). Default: isolated per domain",
+    )
     p = _leaf(
         dom, "update", act.domain_update, common, "change a domain's limits and caps (given flags only)"
     )
@@ -122,6 +128,12 @@ def _admin_parser() -> _Parser:
     p.add_argument("--max-messages", type=_int)
     p.add_argument("--max-n", type=_int)
     p.add_argument("--guardrail-fail-mode", choices=("closed", "open"))
+    p.add_argument(
+        "--shared-prefix-cache", action=argparse.BooleanOptionalAction, default=None,
+        help="share this domain's prompts in the engine's prefix cache with every other sharing domain "
+        "(faster repeated prefixes; RISK: a tenant can then learn by timing whether another tenant sent "
+        "a prompt). Default: isolated per domain",
+    )
     p.add_argument(
         "--unset",
         action="append",
@@ -216,6 +228,12 @@ def _admin_parser() -> _Parser:
         "--domain", required=True
     )
 
+    p = _leaf(top, "usage", act.usage_list, common, "requests and tokens per day, domain, model and key")
+    p.add_argument("--domain", help="one domain only")
+    p.add_argument("--since", type=_timestamp, help="from this time (ISO 8601, UTC if no zone)")
+    p.add_argument("--until", type=_timestamp, help="before this time")
+    p.add_argument("--limit", type=_int, default=1000, help="at most this many rows (newest days first)")
+
     aud = top.add_parser("audit", help="audit log").add_subparsers(dest="action", required=True)
     _leaf(aud, "list", act.audit_list, common, "latest audit events").add_argument(
         "--limit", type=_int, default=50
@@ -280,7 +298,7 @@ def admin_main(argv: list[str]) -> int:
 
 
 def _db_parser() -> _Parser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--database-url", help="default: $TEECUBE_DATABASE_URL or sqlite file var/teecube.db")
     common.add_argument("--json", action="store_true")
     root = _Parser(prog="teecube db", description="Database migrations.")

@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from domains import audit, deployments, grants, idp, keys, policies, tenants
-from domains.cli_format import as_dict
+from domains import audit, deployments, grants, idp, keys, policies, tenants, usage
 from domains.config import load_pepper
 from domains.errors import Invalid
+from domains.rows import as_dict
 
 DOMAIN_COLUMNS = (
     "name",
@@ -84,6 +84,7 @@ def domain_create(s: Session, a: argparse.Namespace) -> Out:
         max_n=a.max_n,
         max_tokens_cap=a.max_tokens_cap,
         guardrail_fail_mode=a.guardrail_fail_mode,
+        shared_prefix_cache=a.shared_prefix_cache,
     )
     return as_dict(d), DOMAIN_COLUMNS
 
@@ -102,6 +103,7 @@ def domain_update(s: Session, a: argparse.Namespace) -> Out:
         ("max_messages", "max_messages"),
         ("max_n", "max_n"),
         ("guardrail_fail_mode", "guardrail_fail_mode"),
+        ("shared_prefix_cache", "shared_prefix_cache"),
     ):
         if getattr(a, flag) is not None:
             changes[field] = getattr(a, flag)
@@ -280,3 +282,8 @@ def policy_show(s: Session, a: argparse.Namespace) -> Out:
 
 def audit_list(s: Session, a: argparse.Namespace) -> Out:
     return [as_dict(e) for e in audit.list_events(s, limit=a.limit)], AUDIT_COLUMNS
+
+
+def usage_list(s: Session, a: argparse.Namespace) -> Out:
+    rows = usage.usage_totals(s, domain=a.domain, since=a.since, until=a.until, limit=a.limit)
+    return rows, usage.USAGE_COLUMNS

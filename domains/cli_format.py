@@ -7,15 +7,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from domains.audit import snapshot
-from domains.models import Base
+from domains.rows import as_dict
 
-
-def as_dict(obj: Base | dict[str, Any], **extra: Any) -> dict[str, Any]:
-    """Non-secret columns of a model row (secret_hash never leaves)."""
-    data = dict(obj) if isinstance(obj, dict) else snapshot(obj)
-    data.update(extra)
-    return data
+__all__ = ["as_dict", "table", "to_json"]
 
 
 def _cell(value: Any) -> str:

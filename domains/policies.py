@@ -24,7 +24,10 @@ def _summary(policy: GuardrailPolicy) -> dict[str, Any]:
     return {"domain_id": policy.domain_id, "version": policy.version, "active": policy.active}
 
 
-def _check_config(config: dict[str, Any]) -> dict[str, Any]:
+def check_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The one validation of a policy config, for `teecube admin policy set` and the admin API alike:
+    plain JSON, bounded size, and compiled by the proxy's guardrail compiler, so a config the proxy
+    could not enforce is never stored. Raises `PolicyConfigError` (a ValueError naming the field)."""
     if not isinstance(config, dict):
         raise Invalid("guardrail policy config must be a JSON object")
     try:
@@ -33,14 +36,18 @@ def _check_config(config: dict[str, Any]) -> dict[str, Any]:
         raise Invalid(f"guardrail policy config is not plain JSON: {exc}") from None
     if len(encoded) > MAX_CONFIG_BYTES:
         raise Invalid(f"guardrail policy config is larger than {MAX_CONFIG_BYTES} bytes")
-    return json.loads(encoded)
+    plain: dict[str, Any] = json.loads(encoded)
+    from proxy.guardrails.policy import compile_policy  # the enforcer is the schema
+
+    compile_policy(plain)
+    return plain
 
 
 def create_policy_version(
     session: Session, domain: str | int, config: dict[str, Any], actor: str, *, activate: bool = False
 ) -> GuardrailPolicy:
     """Store the next version of a domain's policy (inactive unless `activate`)."""
-    config = _check_config(config)
+    config = check_config(config)
     dom = get_domain(session, domain, lock=True)
     latest = session.scalar(
         select(func.max(GuardrailPolicy.version)).where(GuardrailPolicy.domain_id == dom.id)

@@ -1,13 +1,15 @@
-"""Read-only views the proxy routes with: a domain's models and its request caps."""
+"""Read-only views the proxy routes with: a domain's models, its request caps, the trusted JWT
+issuers and guardrail-model deployments. Plain values, safe to cache."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from domains.models import Deployment, Domain, DomainModel
+from domains.models import Deployment, Domain, DomainModel, IdentityProvider
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,3 +93,50 @@ def domain_settings(session: Session, domain_id: int) -> DomainSettings | None:
         shared_prefix_cache=d.shared_prefix_cache,
         require_encrypted_requests=d.require_encrypted_requests,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerConfig:
+    """A JWT issuer trusted for one active domain (`teecube admin idp add`)."""
+
+    issuer: str
+    audience: str
+    algorithms: tuple[str, ...]
+    domain_id: int
+    domain_name: str
+    domain_claim: str
+    domain_claim_value: str
+    aliases_claim: str | None = None
+    jwks_url: str | None = None
+    static_keys: tuple[Any, ...] = ()
+
+
+def issuer_configs(session: Session) -> list[IssuerConfig]:
+    rows = session.execute(
+        select(IdentityProvider, Domain)
+        .join(Domain, IdentityProvider.domain_id == Domain.id)
+        .where(Domain.status == "active")
+    ).all()
+    return [
+        IssuerConfig(
+            issuer=idp.issuer,
+            audience=idp.audience,
+            algorithms=tuple(idp.algorithms),
+            domain_id=dom.id,
+            domain_name=dom.name,
+            domain_claim=idp.domain_claim,
+            domain_claim_value=idp.domain_claim_value,
+            aliases_claim=idp.aliases_claim,
+            jwks_url=idp.jwks_url,
+            static_keys=tuple(idp.static_keys or ()),
+        )
+        for idp, dom in rows
+    ]
+
+
+def guard_deployment(session: Session, name: str) -> tuple[str, str | None, str, str] | None:
+    """(url, credential_ref, served_model_name, status) of a guardrail model's deployment."""
+    dep = session.scalars(select(Deployment).where(Deployment.name == name)).one_or_none()
+    if dep is None:
+        return None
+    return dep.url, dep.credential_ref, dep.served_model_name, dep.status

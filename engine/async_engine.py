@@ -19,7 +19,7 @@ from engine.errors import EngineDead, InvalidParam
 from engine.llm_engine import with_output_counters
 from engine.loader import LoadedModel
 from engine.output_processor import OutputProcessor
-from engine.outputs import EngineStats, RequestMetrics, RequestOutput, TokenOutput
+from engine.outputs import CompletionOutput, EngineStats, RequestMetrics, RequestOutput, TokenOutput
 from engine.sampling_params import SamplingParams
 
 
@@ -103,6 +103,11 @@ class AsyncEngine:
         try:
             while True:
                 item = await queue.get()
+                while not isinstance(item, BaseException) and not item.finished and not queue.empty():
+                    # the consumer fell behind: one delta for every step it missed (fewer, larger
+                    # chunks instead of a backlog, as vLLM's output collector does)
+                    nxt = queue.get_nowait()
+                    item = nxt if isinstance(nxt, BaseException) else merge_deltas(item, nxt)
                 if isinstance(item, BaseException):
                     finished = True
                     raise item
@@ -244,3 +249,28 @@ class AsyncEngine:
             if not future.done():
                 future.set_result(None)
         self._pending_aborts.clear()
+
+
+def merge_deltas(first: RequestOutput, then: RequestOutput) -> RequestOutput:
+    """Two consecutive stream deltas of one request as one (text, ids and logprobs joined per index)."""
+    merged = {c.index: c for c in first.outputs}
+    for c in then.outputs:
+        prev = merged.get(c.index)
+        if prev is None:
+            merged[c.index] = c
+            continue
+        logprobs = None
+        if prev.logprobs is not None or c.logprobs is not None:
+            logprobs = [*(prev.logprobs or []), *(c.logprobs or [])]
+        ids = [*prev.token_ids, *c.token_ids]
+        merged[c.index] = CompletionOutput(
+            c.index, prev.text + c.text, ids, logprobs, c.finish_reason, c.stop_reason
+        )
+    return RequestOutput(
+        then.request_id,
+        then.prompt_token_ids,
+        [merged[i] for i in sorted(merged)],
+        then.finished,
+        then.num_cached_tokens,
+        then.metrics,
+    )

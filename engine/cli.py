@@ -19,7 +19,7 @@ from engine.config import LOAD_FORMATS
 from engine.errors import EngineError, InvalidParam, ModelLoadError
 from engine.loader.hf_cache import looks_like_repo_id, resolve_repo_id
 from engine.loader.shapes import SHAPES
-from engine.server.settings import DEFAULT_MAX_BODY_BYTES, ServerConfig
+from engine.server.settings import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_QUEUE_SIZE, ServerConfig
 from engine.tokenizer import resolve_chat_template
 
 if TYPE_CHECKING:
@@ -91,8 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-queue-size",
         type=int,
-        default=None,
-        help="requests allowed to wait beyond --max-num-seqs; more get 503 with Retry-After",
+        default=DEFAULT_MAX_QUEUE_SIZE,
+        help="requests allowed to wait beyond --max-num-seqs; more get 503 with Retry-After "
+        f"(default {DEFAULT_MAX_QUEUE_SIZE})",
     )
     p.add_argument("--max-request-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
     p.add_argument("--shutdown-timeout", type=float, default=30.0, help="grace period on SIGTERM (s)")
@@ -223,6 +224,10 @@ def main(argv: list[str] | None = None) -> int:
     from engine.server.app import create_app
     from engine.server.lifecycle import serve
 
+    # The step thread and the event loop share the GIL. Measured on an H200 (bench serve, offline
+    # workload): a 0.5 ms switch interval gave 0.60 of offline throughput, Python's default 5 ms 0.80.
+    if interval := os.environ.get("TEECUBE_GIL_SWITCH_INTERVAL_S"):
+        sys.setswitchinterval(float(interval))
     app = create_app(AsyncEngine(engine_config), server_config)
     try:
         asyncio.run(serve(app, server_config))

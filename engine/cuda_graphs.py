@@ -10,6 +10,7 @@ The LM head and the sampler run outside the graph, on the n real rows only.
 
 from __future__ import annotations
 
+import gc
 from bisect import bisect_left
 from collections.abc import Callable
 
@@ -100,7 +101,16 @@ class DecodeGraphs:
 
     @torch.inference_mode()
     def capture(self, model_fn: ModelFn) -> None:
-        """Largest first, so the smaller graphs reuse the first one's pool."""
+        """Largest first, so the smaller graphs reuse the first one's pool. The garbage collector is
+        paused meanwhile: freeing an earlier engine's graphs mid-capture is an illegal CUDA call."""
+        gc.collect()
+        gc.disable()
+        try:
+            self._capture_all(model_fn)
+        finally:
+            gc.enable()
+
+    def _capture_all(self, model_fn: ModelFn) -> None:
         b = self.buffers
         for bs in reversed(self.sizes):
             meta = b.meta(bs)

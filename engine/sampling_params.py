@@ -65,8 +65,8 @@ class SamplingParams:
             raise InvalidParam("temperature", f"must be non-negative, got {self.temperature}")
         if not 0.0 < self.top_p <= 1.0:
             raise InvalidParam("top_p", f"must be in (0, 1], got {self.top_p}")
-        if self.top_k < 0:
-            raise InvalidParam("top_k", f"must be -1 (off), 0 (off) or positive, got {self.top_k}")
+        if not 0 <= self.top_k < 2**31:  # a huge k reached the sampler and stopped the engine loop
+            raise InvalidParam("top_k", f"must be -1 (off), 0 (off) or in [1, 2**31), got {self.top_k}")
         if not 0.0 <= self.min_p <= 1.0:
             raise InvalidParam("min_p", f"must be in [0, 1], got {self.min_p}")
         if not -2.0 <= self.presence_penalty <= 2.0:
@@ -87,8 +87,8 @@ class SamplingParams:
             raise InvalidParam("stop", "stop strings must be non-empty")
         if self.stop_strs and not self.detokenize:
             raise InvalidParam("stop", "stop strings need detokenize")
-        if any(t < 0 for t in self.stop_token_ids):
-            raise InvalidParam("stop_token_ids", "token ids must be non-negative")
+        if any(not 0 <= t < 2**31 for t in self.stop_token_ids):
+            raise InvalidParam("stop_token_ids", "token ids must be in [0, 2**31)")
         if self.seed is not None and not 0 <= self.seed < 2**63:
             raise InvalidParam("seed", "must be in [0, 2**63)")
         if self.cache_salt is not None and not 0 < len(self.cache_salt) <= MAX_CACHE_SALT:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -10,32 +11,68 @@ from aiohttp import web
 
 from domains.db import session_factory
 from domains.guardrail_default import DEFAULT_GUARDRAIL_POLICY
-from proxy.auth import Authenticator
+from proxy.auth import Authenticator, client_address
 from proxy.auth.failures import FailureThrottle
 from proxy.auth.jwt_auth import JwtVerifier
 from proxy.config import ProxyConfig
 from proxy.directory import Directory
-from proxy.errors import error_middleware
+from proxy.encryption import ENCRYPTION, Encryption, encryption_middleware
+from proxy.errors import ApiError, error_middleware
 from proxy.forward.upstream import UpstreamPool
 from proxy.guard import Guards
 from proxy.limits import Limiter, MemoryBucketStore, RedisBucketStore
+from proxy.listener import drop_server_banner
+from proxy.loghygiene import install_log_hygiene
 from proxy.metrics import ProxyMetrics
 from proxy.request_id import request_id_middleware
-from proxy.routes import admin, health, openai
-from proxy.state import AUTH, CONFIG, DIRECTORY, GUARDS, LIMITER, METRICS, POOL, USAGE
+from proxy.routes import admin, health, openai, usage
+from proxy.state import (
+    ATTESTATION_LIMIT,
+    AUTH,
+    CONFIG,
+    DIRECTORY,
+    GUARDS,
+    LIMITER,
+    METRICS,
+    OPERATOR_THROTTLE,
+    POOL,
+    USAGE,
+)
 from proxy.usage import UsageWriter
 
 MAX_HEADER_BYTES = 16 * 1024
 
 
-def create_app(config: ProxyConfig, *, extra_routes: list[Any] | None = None) -> web.Application:
+@web.middleware
+async def attestation_rate_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """`/attestation*` needs no credential (clients verify before they trust), so it is rate
+    limited per client address: evidence generation costs the TEE real work."""
+    if request.path.startswith("/attestation"):
+        window = request.app[ATTESTATION_LIMIT]
+        address = client_address(request)
+        wait = window.blocked_for(address)
+        window.failed(address)  # counts the request
+        if wait:
+            raise ApiError(429, "Too many attestation requests. Please retry later.",
+                           code="rate_limit_exceeded", headers={"Retry-After": str(math.ceil(wait))})
+    return await handler(request)
+
+
+def create_app(config: ProxyConfig, *, extra_routes: list[Any] | None = None,
+               encryption: Encryption | None = None) -> web.Application:
     # client_max_size bounds read()/json(); tenant bodies are read as capped streams (proxy.body).
+    # encryption_middleware opens HPKE-sealed requests and seals their answers (proxy/encryption.py).
+    install_log_hygiene()
     app = web.Application(
-        middlewares=[request_id_middleware, error_middleware],
+        middlewares=[
+            request_id_middleware, encryption_middleware, error_middleware, attestation_rate_middleware
+        ],
         client_max_size=config.default_max_body_bytes,
         handler_args={"max_field_size": MAX_HEADER_BYTES, "max_line_size": MAX_HEADER_BYTES},
     )
     app[CONFIG] = config
+    if encryption is not None:
+        app[ENCRYPTION] = encryption
     factory = session_factory(config.database_url)
     directory = Directory(factory, config.pepper, ttl=config.cache_ttl)
     app[DIRECTORY] = directory
@@ -44,10 +81,14 @@ def create_app(config: ProxyConfig, *, extra_routes: list[Any] | None = None) ->
         connect_timeout=config.upstream_connect_timeout, read_timeout=config.upstream_read_timeout
     )
     app[USAGE] = UsageWriter(factory)
-    store = RedisBucketStore(config.redis_url) if config.redis_url else MemoryBucketStore()
+    store = (RedisBucketStore(config.redis_url, prefix=config.redis_prefix) if config.redis_url
+             else MemoryBucketStore())
     app[LIMITER] = Limiter(store, fail_open=config.limiter_fail_open)
     app[GUARDS] = Guards(directory, DEFAULT_GUARDRAIL_POLICY)
     app["session_factory"] = factory
+    app[OPERATOR_THROTTLE] = FailureThrottle(limit=config.auth_failure_limit)
+    app[ATTESTATION_LIMIT] = FailureThrottle(limit=config.attestation_per_minute)
+    drop_server_banner(app)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10), trust_env=False)
@@ -65,6 +106,7 @@ def create_app(config: ProxyConfig, *, extra_routes: list[Any] | None = None) ->
     app.cleanup_ctx.append(resources)
     app.add_routes(openai.routes)
     app.add_routes(health.routes)
+    app.add_routes(usage.routes)
     if config.operator_token:
         app.add_routes(admin.routes)
     if extra_routes:

@@ -28,11 +28,22 @@ def add_proxy_arguments(parser: argparse.ArgumentParser) -> None:
                         choices=["auto", "sev-snp", "tdx", "simulated"])
     parser.add_argument("--no-tls", action="store_true", help="plain HTTP (tests and local debugging only)")
     parser.add_argument("--state-dir", default="var")
+    parser.add_argument("--tls-cert", metavar="CHAIN", help="serve this CA-signed chain (PEM, leaf first) "
+                        "for the TEE key of `teecube serve --tls-csr` instead of a self-signed certificate")
     parser.add_argument("--public-host", action="append", default=None,
                         help="hostname or IP clients use (in the TLS certificate); repeatable")
     parser.add_argument("--cache-ttl", type=float, default=1.0,
                         help="seconds a key/grant/domain lookup is cached: the revocation delay bound")
     parser.add_argument("--auth-failure-limit", type=int, default=30)
+    parser.add_argument("--metrics-host", default="127.0.0.1",
+                        help="operator listener for /metrics (a non-loopback host needs an operator token)")
+    parser.add_argument("--metrics-port", type=int, default=9464,
+                        help="port of the operator /metrics listener; 0 turns it off")
+    parser.add_argument("--header-timeout", type=float, default=10.0,
+                        help="seconds a connection has to send its request headers")
+    parser.add_argument("--body-timeout", type=float, default=30.0,
+                        help="seconds a request body has to arrive")
+    parser.add_argument("--max-connections-per-address", type=int, default=64)
 
 
 def config_from_args(args: argparse.Namespace) -> ProxyConfig:
@@ -54,8 +65,14 @@ def config_from_args(args: argparse.Namespace) -> ProxyConfig:
         auth_failure_limit=args.auth_failure_limit,
         tls=not args.no_tls,
         tee=args.tee,
+        tls_cert_chain=args.tls_cert,
         state_dir=args.state_dir,
         public_hosts=hosts,
+        metrics_host=args.metrics_host,
+        metrics_port=args.metrics_port or None,
+        header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
+        max_connections_per_address=args.max_connections_per_address,
     )
 
 

@@ -13,6 +13,7 @@ class ProxyConfig:
     port: int = 8443
     operator_token: str | None = None  # admin API bearer; the admin API is off without it
     redis_url: str | None = None  # shared limits across replicas; in-process when None
+    redis_prefix: str = "teecube:rl:"  # key prefix of the shared limiter's buckets
     limiter_fail_open: bool = False  # Redis down: refuse (503) unless this is set
     cache_ttl: float = 1.0  # bound on revocation delay (keys, grants, domains), per replica
     auth_failure_limit: int = 30  # failures per client address per minute before refusing
@@ -21,5 +22,16 @@ class ProxyConfig:
     upstream_read_timeout: float = 600.0
     tls: bool = False  # serve HTTPS with the TEE-generated key (attestation binds it)
     tee: str = "simulated"
+    tls_cert_chain: str | None = None  # operator's CA-issued chain for the TEE key (CSR flow)
     state_dir: str = "var"
     public_hosts: list[str] = field(default_factory=lambda: ["localhost", "127.0.0.1"])
+    # Per-domain prefix-cache salt on forwarded requests (off only where the engine predates it).
+    prefix_cache_isolation: bool = True
+    # Operator listener for /metrics (never on the tenant port); None: no metrics listener.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = 9464
+    # Connection hardening on the tenant port.
+    header_timeout: float = 10.0  # a connection must finish its request headers within this
+    body_timeout: float = 30.0  # a request body must arrive within this once its headers are in
+    max_connections_per_address: int = 64
+    attestation_per_minute: int = 60  # /attestation requests per client address

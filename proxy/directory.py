@@ -13,29 +13,42 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from domains.keys import ResolvedKey, hash_secret, resolve_key
-from domains.models import Domain, IdentityProvider
 from domains.policies import get_active_policy
-from domains.views import DomainSettings, ModelGrant, domain_settings, domain_view
-from proxy.auth.jwt_auth import IssuerConfig
+from domains.views import (
+    DomainSettings,
+    IssuerConfig,
+    ModelGrant,
+    domain_settings,
+    domain_view,
+    guard_deployment,
+    issuer_configs,
+)
 
 T = TypeVar("T")
 MAX_ENTRIES = 100_000
 
 
 class Directory:
-    def __init__(self, factory: sessionmaker[Session], pepper: bytes, *, ttl: float = 1.0) -> None:
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        pepper: bytes,
+        *,
+        ttl: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._factory = factory
         self._pepper = pepper
         self.ttl = ttl
+        self.clock = clock  # seconds, monotonic; tests inject one to pass the TTL without sleeping
         self._cache: dict[tuple[str, Any], tuple[float, Any]] = {}
         self._inflight: dict[tuple[str, Any], asyncio.Future[Any]] = {}
 
     async def _cached(self, key: tuple[str, Any], load: Callable[[Session], T]) -> T:
-        now = time.monotonic()
+        now = self.clock()
         hit = self._cache.get(key)
         if hit is not None and now - hit[0] < self.ttl:
             return hit[1]
@@ -48,7 +61,7 @@ class Directory:
             value = await asyncio.to_thread(self._read, load)
             if len(self._cache) >= MAX_ENTRIES:
                 self._cache.clear()
-            self._cache[key] = (time.monotonic(), value)
+            self._cache[key] = (self.clock(), value)
             future.set_result(value)
             return value
         except BaseException as exc:
@@ -84,29 +97,11 @@ class Directory:
         return await self._cached(("policy", domain_id), load)
 
     async def issuers(self) -> list[IssuerConfig]:
-        def load(s: Session) -> list[IssuerConfig]:
-            rows = s.execute(
-                select(IdentityProvider, Domain)
-                .join(Domain, IdentityProvider.domain_id == Domain.id)
-                .where(Domain.status == "active")
-            ).all()
-            return [
-                IssuerConfig(
-                    issuer=idp.issuer,
-                    audience=idp.audience,
-                    algorithms=tuple(idp.algorithms),
-                    domain_id=dom.id,
-                    domain_name=dom.name,
-                    domain_claim=idp.domain_claim,
-                    domain_claim_value=idp.domain_claim_value,
-                    aliases_claim=idp.aliases_claim,
-                    jwks_url=idp.jwks_url,
-                    static_keys=tuple(idp.static_keys or ()),
-                )
-                for idp, dom in rows
-            ]
+        return await self._cached(("issuers", None), issuer_configs)
 
-        return await self._cached(("issuers", None), load)
+    async def guard_deployment(self, name: str) -> tuple[str, str | None, str, str] | None:
+        """A guardrail model's deployment (url, credential_ref, served name, status), cached."""
+        return await self._cached(("guard_deployment", name), lambda s: guard_deployment(s, name))
 
     def invalidate(self) -> None:
         """Forget everything (after an admin change made through this process)."""

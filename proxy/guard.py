@@ -17,11 +17,8 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy.orm import Session
-
-from domains.deployments import get_deployment
 from proxy.directory import Directory
-from proxy.errors import ApiError
+from proxy.errors import ApiError, bad_request
 from proxy.forward.upstream import CredentialError, Upstream, UpstreamPool
 from proxy.guardrails import (
     ChatClassifier,
@@ -219,15 +216,8 @@ class Guards:
                 model = config.model or grant.served_model_name
                 return GuardModel(upstream, model, upstream.endpoint(CHAT_PATH))
 
-        def load(s: Session) -> tuple[str, str | None, str, str] | None:
-            try:
-                dep = get_deployment(s, name)
-            except Exception:
-                return None
-            return dep.url, dep.credential_ref, dep.served_model_name, dep.status
-
         # Cached with the directory's TTL, like every other operator record the proxy reads.
-        row = await self._directory._cached(("guard_deployment", name), load)
+        row = await self._directory.guard_deployment(name)
         if row is None or row[3] != "active":
             return None
         upstream = Upstream(row[0], row[1])
@@ -242,9 +232,15 @@ class Guards:
         *,
         pool: UpstreamPool,
         request_id: str,
+        kind: str | None = None,
     ) -> CheckedInput:
+        """`kind`: the upstream deployment's kind; fields it would use that guardrails cannot
+        read are refused (400 naming the field)."""
         policy = await self._policy(domain_id)
-        result = scan_request(policy, body, route=route)  # type: ignore[arg-type]
+        result = scan_request(policy, body, route=route, kind=kind)  # type: ignore[arg-type]
+        if result.refusal is not None:
+            refusal = result.refusal
+            raise bad_request(refusal.message, param=refusal.param or None, code="unsupported_field")
         if result.blocked_rule:
             raise GuardrailBlocked(result.blocked_rule, list(result.rule_ids))
         checked = CheckedInput(

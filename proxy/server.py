@@ -13,6 +13,10 @@ from aiohttp import web
 
 from proxy.app import create_app
 from proxy.config import ProxyConfig
+from proxy.encryption import Encryption
+from proxy.listener import HardenedRunner
+from proxy.operator_listener import create_metrics_app
+from proxy.state import METRICS
 
 log = logging.getLogger("teecube.proxy")
 
@@ -21,11 +25,17 @@ def attested_tls(config: ProxyConfig) -> tuple[ssl.SSLContext, list[Any], Any]:
     """Generate the TLS key inside the TEE and the routes that serve its evidence."""
     from attestation.providers.auto import select_gpu_provider, select_provider
     from attestation.server import attestation_routes
-    from attestation.tls import TlsIdentity
+    from attestation.tls import TlsIdentity, key_path, load_or_create_key
 
     provider = select_provider(config.tee, state_dir=config.state_dir)
     gpu = select_gpu_provider()
-    identity = TlsIdentity.generate(config.public_hosts, provider, gpu)
+    if config.tls_cert_chain:  # CSR flow: the key made in this TEE earlier, a CA's certificate
+        key = load_or_create_key(key_path(config.state_dir), create=False)
+        identity = TlsIdentity.generate(config.public_hosts, provider, gpu, key=key)
+        with open(config.tls_cert_chain, "rb") as f:
+            identity = identity.with_chain(f.read())
+    else:
+        identity = TlsIdentity.generate(config.public_hosts, provider, gpu)
     return identity.ssl_context(), attestation_routes(provider, gpu, identity), identity
 
 
@@ -36,14 +46,29 @@ async def serve(config: ProxyConfig, *, ready: asyncio.Event | None = None,
     ssl_context, extra, identity = (None, [], None)
     if config.tls:
         ssl_context, extra, identity = attested_tls(config)
-    app = create_app(config, extra_routes=extra)
-    runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=shutdown_timeout,
-                           access_log=None)
+    app = create_app(config, extra_routes=extra,
+                     encryption=Encryption(identity.hpke_key) if identity is not None else None)
+    runner = HardenedRunner(app, header_timeout=config.header_timeout,
+                            max_connections_per_address=config.max_connections_per_address,
+                            handler_cancellation=True, shutdown_timeout=shutdown_timeout)
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port, ssl_context=ssl_context, backlog=1024)
     await site.start()
     scheme = "https" if ssl_context else "http"
     log.info("proxy listening on %s://%s:%s", scheme, config.host, config.port)
+    metrics_runner = None
+    if config.metrics_port is not None:
+        metrics_app = create_metrics_app(app[METRICS], config.operator_token, config.metrics_host,
+                                         auth_failure_limit=config.auth_failure_limit)
+        metrics_runner = HardenedRunner(metrics_app, header_timeout=config.header_timeout,
+                                        max_connections_per_address=config.max_connections_per_address)
+        await metrics_runner.setup()
+        try:
+            await web.TCPSite(metrics_runner, config.metrics_host, config.metrics_port).start()
+            log.info("metrics listening on http://%s:%s/metrics", config.metrics_host, config.metrics_port)
+        except OSError as exc:  # metrics are not worth refusing tenants over
+            log.error("metrics listener could not bind %s:%s (%s); serving without it",
+                      config.metrics_host, config.metrics_port, exc.strerror)
     if identity is not None:
         log.info("TLS identity %s", identity.describe())
         if info is not None:
@@ -60,3 +85,5 @@ async def serve(config: ProxyConfig, *, ready: asyncio.Event | None = None,
     await stop.wait()
     log.info("proxy shutting down")
     await runner.cleanup()
+    if metrics_runner is not None:
+        await metrics_runner.cleanup()

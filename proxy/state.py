@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from proxy.auth import Authenticator
+from proxy.auth.failures import FailureThrottle
 from proxy.config import ProxyConfig
 from proxy.directory import Directory
 from proxy.forward.upstream import UpstreamPool
@@ -21,3 +22,5 @@ POOL = web.AppKey("pool", UpstreamPool)
 USAGE = web.AppKey("usage", UsageWriter)
 METRICS = web.AppKey("metrics", ProxyMetrics)
 GUARDS = web.AppKey("guards", Guards)
+OPERATOR_THROTTLE = web.AppKey("operator_throttle", FailureThrottle)
+ATTESTATION_LIMIT = web.AppKey("attestation_limit", FailureThrottle)  # requests per address a minute

@@ -8,6 +8,7 @@ import sys
 BENCHES: dict[str, tuple[str, str]] = {
     "throughput": ("engine.bench.throughput", "main"),
     "serve": ("engine.bench.serve", "main"),
+    "structured": ("engine.bench.structured", "main"),
     "proxy": ("proxy.bench", "main"),
     "guardrails": ("proxy.guardrails.bench", "main"),
 }

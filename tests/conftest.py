@@ -7,6 +7,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,3 +67,28 @@ def fresh_postgres_database(name: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def live_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One `teecube serve --demo` process (admin API on) shared by tests/ops and tests/docs."""
+    import secrets
+    import sys
+
+    sys.path.insert(0, str(REPO / "tests" / "e2e"))
+    from demo_process import DemoServer, free_port, wait_gone
+
+    tmp = tmp_path_factory.mktemp("live-demo")
+    token = "op-" + secrets.token_urlsafe(24)
+    server = DemoServer(tmp / "state", f"sqlite:///{tmp}/db", free_port(),
+                        extra_env={"TEECUBE_OPERATOR_TOKEN": token}).start()
+    try:
+        yield server
+    finally:
+        if server.proc is not None and server.proc.poll() is None:
+            engine = server.engine_pid
+            try:
+                assert server.terminate() == 0, server.output[-3000:]
+                assert wait_gone(engine), f"engine {engine} outlived teecube serve"
+            finally:
+                server.kill()

@@ -16,6 +16,7 @@ class NvidiaGpuProvider:
     def __init__(self, index: int = 0) -> None:
         self.index = index
         self.reason = ""
+        self.cc_mode: bool | None = None  # True once NVML reports CC on: clients then demand GPU evidence
 
     def _nvml(self) -> Any:
         try:
@@ -33,6 +34,7 @@ class NvidiaGpuProvider:
             return None
         try:
             state = nvml.nvmlSystemGetConfComputeState()
+            self.cc_mode = bool(state.ccFeature)
             if not state.ccFeature:
                 self.reason = "GPU confidential computing is off"
                 return None

@@ -15,11 +15,11 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 
-from attestation import der
+from attestation import der, release
 from attestation.providers.base import Evidence
 from attestation.snp import SIMULATED_PRODUCT, kds
 from attestation.snp.abi import REPORT_SIZE, SIGNED_SIZE
@@ -78,7 +78,16 @@ class SimulatedSnp:
 
     @property
     def root_pem(self) -> bytes:
-        return self.ark.public_bytes(serialization.Encoding.PEM)
+        """The demo's trust file: the test ARK, then the demo release key (for simulated evidence only)."""
+        return self.ark.public_bytes(serialization.Encoding.PEM) + release.public_pem(self._release_key)
+
+    def release_manifests(self) -> list[dict[str, object]]:
+        """The demo's release manifest: this image's measurement, signed by the demo release key."""
+        manifest = release.new_manifest(
+            "demo (simulated)", [{"platform": "simulated", "measurement": self.measurement.hex()}],
+            source={"note": "teecube serve --demo: simulated TEE, demo release key"},
+        )
+        return [release.sign(manifest, self._release_key)]
 
     @property
     def chain_pem(self) -> bytes:
@@ -87,6 +96,22 @@ class SimulatedSnp:
     # -- the test chain -----------------------------------------------------------
 
     def _load_or_create(self) -> None:
+        self._load_or_create_chain()
+        path = self.state_dir / "demo-release.key"
+        if path.exists():
+            key = serialization.load_pem_private_key(path.read_bytes(), None)
+            assert isinstance(key, ed25519.Ed25519PrivateKey)
+            self._release_key = key
+        else:
+            self._release_key = ed25519.Ed25519PrivateKey.generate()
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(self._release_key.private_bytes(serialization.Encoding.PEM,
+                                                        serialization.PrivateFormat.PKCS8,
+                                                        serialization.NoEncryption()))
+        self.root_path.write_bytes(self.root_pem)
+
+    def _load_or_create_chain(self) -> None:
         d = self.state_dir
         files = [d / n for n in ("simulated-ark.key", "simulated-ask.key", "simulated-vcek.key", ROOT_FILE)]
         if all(f.exists() for f in files):

@@ -28,6 +28,7 @@ from attestation.snp.verify import (
     check_validity,
     common_name,
     verify_chip_id,
+    verify_crl,
     verify_endorsement_cert,
     verify_issued_by,
     verify_report_signature,
@@ -101,12 +102,14 @@ def check(
     policy: SnpPolicy | None = None,
     now: datetime | None = None,
     trusted_simulated_root: x509.Certificate | bytes | None = None,
+    crl: bytes | None = None,
 ) -> Verdict:
     """Verify an SNP report against AMD's pinned roots and, if given, validate `policy`.
 
     `product` names the product line ("Milan", "Genoa", "Turin"); without it v3+ reports use
     CPUID and v2 reports try each pinned root. `trusted_simulated_root` (PEM or certificate)
-    admits the simulated provider's test ARK: never pass it for production evidence.
+    admits the simulated provider's test ARK: never pass it for production evidence. `crl`
+    (AMD KDS `/vcek/v1/{product}/crl`, DER) adds the revocation check.
     """
     now = now or datetime.now(UTC)
     v = Verdict("sev-snp")
@@ -161,6 +164,8 @@ def check(
         ),
         f"Certificates valid on {now:%Y-%m-%d}",
     ):
+        return v
+    if crl is not None and not _record(v, "revocation", lambda: verify_crl(crl, ark, ask, ek, now)):
         return v
     if not _record(
         v,

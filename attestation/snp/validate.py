@@ -10,6 +10,17 @@ from attestation.snp.abi import Report
 
 TCB_PARTS = ("bl", "tee", "snp", "ucode", "fmc")
 
+# The floor a careful client applies when its policy names no `min_tcb` (`default_min_tcb`):
+# per product line, the TCB of the newest genuine reports we hold (tests/data/vectors/snp:
+# AWS Milan VLEK 2024-12, Turin 2026-06) and, for Genoa, Tinfoil's production minimum.
+# Genoa microcode is left out: Genoa (model 0x11, ucode 72+) and Siena/Bergamo parts (model
+# 0xA0, ucode 25 in our vector) share the product line but not the microcode numbering.
+SNP_MIN_TCB: dict[str, dict[str, int]] = {
+    "Milan": {"bl": 4, "tee": 0, "snp": 24, "ucode": 217},
+    "Genoa": {"bl": 7, "tee": 0, "snp": 14},
+    "Turin": {"fmc": 1, "bl": 3, "tee": 2, "snp": 5, "ucode": 97},
+}
+
 
 @dataclass(slots=True)
 class SnpPolicy:
@@ -22,6 +33,7 @@ class SnpPolicy:
     product: str | None = None  # "Milan" | "Genoa" | "Turin" (or "Simulated")
     host_data: str | None = None  # hex
     report_data: str | None = None  # hex; set by the client to the binding it computed
+    default_min_tcb: bool = False  # no min_tcb given: apply SNP_MIN_TCB for the product line
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SnpPolicy:
@@ -56,13 +68,15 @@ def validate(report: Report, product: str, policy: SnpPolicy, verdict: Verdict) 
             if ok
             else f"Measurement {_short(meas)} not in your allow-list",
         )
-    if policy.min_tcb:
+    min_tcb = policy.min_tcb or (SNP_MIN_TCB.get(product, {}) if policy.default_min_tcb else {})
+    if min_tcb:
         tcb = report.tcb("reported", product).parts()
-        low = [f"{k} {tcb.get(k)} < {v}" for k, v in policy.min_tcb.items() if tcb.get(k, 0) < v]
+        low = [f"{k} {tcb.get(k)} < {v}" for k, v in min_tcb.items() if tcb.get(k, 0) < v]
         verdict.add(
             "tcb_minimum",
             not low,
-            "Firmware (TCB) is at least your minimum"
+            ("Firmware (TCB) is at least your minimum" if policy.min_tcb
+             else f"Firmware (TCB) is at least the {product} floor teecube ships")
             if not low
             else f"Firmware (TCB) below minimum: {', '.join(low)}",
         )

@@ -118,3 +118,42 @@ def verify_chip_id(report: Report, ek: EndorsementCert) -> None:
         raise TcbMismatch("VCEK has no hwID extension")
     if report.chip_id[: len(hwid)] != hwid or any(report.chip_id[len(hwid) :]):
         raise TcbMismatch(f"CHIP_ID {report.chip_id.hex()[:16]}… is not the VCEK's hwID {hwid.hex()[:16]}…")
+
+
+class RevokedError(VerificationError):
+    """AMD's CRL for the product line revokes the ASK/ASVK or the endorsement certificate."""
+
+
+def verify_crl(crl_der: bytes, ark: x509.Certificate, ask: x509.Certificate, ek: EndorsementCert,
+               now: datetime) -> str:
+    """AMD KDS CRL: signed by the ARK (RSASSA-PSS SHA-384), current at `now`, revoking neither
+    the ASK/ASVK nor the V[CL]EK (go-sev-guest `verifyCRL`)."""
+    try:
+        crl = x509.load_der_x509_crl(crl_der)
+    except ValueError:
+        try:
+            crl = x509.load_pem_x509_crl(crl_der)
+        except ValueError as e:
+            raise ChainError(f"AMD CRL unreadable: {e}") from e
+    if crl.issuer != ark.subject:
+        raise ChainError(f"CRL issued by {crl.issuer.rfc4514_string()}, not {common_name(ark)}")
+    try:
+        _rsa_key(ark).verify(crl.signature, crl.tbs_certlist_bytes, PSS_SHA384, hashes.SHA384())
+    except InvalidSignature as e:
+        raise ChainError(f"CRL is not signed by {common_name(ark)}") from e
+    nxt = crl.next_update_utc
+    if nxt is None or not crl.last_update_utc <= now <= nxt:
+        raise ChainError(f"AMD CRL of {common_name(ark)} is not current on {now:%Y-%m-%d}")
+    # VCEKs all have serial 0, so only a VLEK (or a future VCEK) can be listed by serial.
+    listed = [(ask.serial_number, common_name(ask))]
+    if ek.serial:
+        listed.append((ek.serial, ek.subject_cn or "VLEK"))
+    try:
+        for serial, name in listed:
+            entry = crl.get_revoked_certificate_by_serial_number(serial)
+            if entry is not None:
+                when = entry.revocation_date_utc
+                raise RevokedError(f"{name} (serial {serial:x}) revoked on {when:%Y-%m-%d}")
+    except ValueError as e:
+        raise ChainError(f"AMD CRL unreadable: {e}") from e
+    return f"Not revoked: AMD CRL of {common_name(ark)} ({len(crl)} entries, until {nxt:%Y-%m-%d})"

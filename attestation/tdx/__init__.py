@@ -44,5 +44,5 @@ def check(
     expired: list[str] = []
     if collateral is not None:
         expired = evaluate_collateral(vq, collateral, verdict, roots=roots, now=now)
-    validate_quote(q, verdict, policy, collateral_given=collateral is not None, expired=expired)
+    validate_quote(q, verdict, policy, collateral_given=collateral is not None, expired=expired, now=now)
     return verdict

@@ -20,6 +20,11 @@ SGX_REPORT_BODY_SIZE = 384
 ATTESTATION_KEY_TYPE_ECDSA_P256 = 2
 TEE_TYPE_TDX = 0x81
 INTEL_QE_VENDOR_ID = bytes.fromhex("939a7233f79c4ca9940a0db3957f0607")
+# Identity of Intel's TD quoting enclave: the MRSIGNER of Intel's enclave signing key and the
+# TD_QE product id, as in Intel's QE Identity (`qe/identity`, id TD_QE) and every quote in
+# tests/data/vectors/tdx. Fixed by Intel; checked even when no collateral is at hand.
+INTEL_QE_MRSIGNER = bytes.fromhex("dc9e2a7c6f948f17474e34a7fc43ed030f7c1563f1babddf6340c82e0e54a8c5")
+TD_QE_ISVPRODID = 2
 CERT_DATA_PCK_CHAIN = 5
 CERT_DATA_QE_REPORT = 6
 BODY_TYPE_TDX10 = 2

@@ -19,6 +19,7 @@ from typing import Any
 
 from cryptography import x509
 
+from attestation import safejson
 from attestation.certs import DECODE_ERRORS
 from attestation.claims import ParseError
 
@@ -38,9 +39,11 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _loads(text: str | bytes) -> Any:
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise CollateralError(f"invalid JSON: {e}") from e
+        return safejson.loads(text, what="collateral", object_pairs_hook=_no_duplicates)
+    except CollateralError:
+        raise
+    except ParseError as e:
+        raise CollateralError(str(e)) from e
 
 
 def raw_json_member(body: bytes, key: str) -> bytes:

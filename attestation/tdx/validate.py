@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
 from typing import Any
 
 from attestation.claims import PolicyError, Verdict
@@ -66,11 +67,17 @@ class TdxPolicy:
     accepted_tcb_statuses: list[str] = field(default_factory=lambda: ["UpToDate"])
     accepted_qe_tcb_statuses: list[str] = field(default_factory=lambda: ["UpToDate"])
     accept_expired_collateral: bool = False
+    # Freshness bound: TCB Info and QE Identity issued at most this many days before "now"
+    # (Intel reissues both at least monthly). Stale items count as expired collateral.
+    max_collateral_age_days: int = 45
 
     def __post_init__(self) -> None:
         for name in ("allow_debug", "require_collateral", "accept_expired_collateral"):
             if not isinstance(getattr(self, name), bool):
                 raise InvalidPolicy(f"policy {name}: expected true/false")
+        age = self.max_collateral_age_days
+        if isinstance(age, bool) or not isinstance(age, int) or age < 1:
+            raise InvalidPolicy("policy max_collateral_age_days: expected a positive number of days")
         for name in ("accepted_tcb_statuses", "accepted_qe_tcb_statuses"):
             v = getattr(self, name)
             if not isinstance(v, list | tuple) or not all(isinstance(x, str) for x in v):
@@ -177,6 +184,7 @@ def validate_quote(
     *,
     collateral_given: bool,
     expired: list[str],
+    now: datetime | None = None,
 ) -> None:
     """Add the policy checks for a verified quote to `verdict`."""
     b = quote.body
@@ -220,6 +228,14 @@ def validate_quote(
         verdict.add("qe_tcb_status", qst in policy.accepted_qe_tcb_statuses,
                     f"{qst} {'in' if qst in policy.accepted_qe_tcb_statuses else 'not in'} "
                     f"accepted {policy.accepted_qe_tcb_statuses}")
+    expired = list(expired)
+    if now is not None:
+        bound = timedelta(days=policy.max_collateral_age_days)
+        for item, issued in verdict.claims.get("collateral_issued", {}).items():
+            age = now - datetime.fromisoformat(issued)
+            if age > bound:
+                expired.append(f"{item} issued {issued[:10]}, {age.days} days ago "
+                               f"(more than {policy.max_collateral_age_days})")
     if expired:
         verdict.claims["expired_collateral"] = list(expired)
         verdict.add("collateral_current", policy.accept_expired_collateral,

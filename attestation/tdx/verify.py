@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from attestation import certs
 from attestation.claims import Verdict, VerificationError
 from attestation.roots import intel_sgx_root
-from attestation.tdx.abi import INTEL_QE_VENDOR_ID, Quote
+from attestation.tdx.abi import INTEL_QE_MRSIGNER, INTEL_QE_VENDOR_ID, TD_QE_ISVPRODID, Quote
 from attestation.tdx.collateral import SignedJson, TdxCollateral
 from attestation.tdx.tcb import TcbError, parse_pck_extension, qe_identity_status, tdx_tcb_status
 
@@ -28,6 +28,10 @@ TCB_SIGNING_CN = "Intel SGX TCB Signing"
 
 class QuoteSignatureError(VerificationError):
     """A signature inside the quote does not verify."""
+
+
+class QeIdentityError(VerificationError):
+    """The QE report is not from Intel's TD quoting enclave (MRSIGNER / ISVPRODID)."""
 
 
 class CollateralSignatureError(VerificationError):
@@ -89,6 +93,15 @@ def verify_quote(
         raise QuoteSignatureError("PCK key is not ECDSA")
     _verify_p256(pck_key, cd.qe_report_signature, cd.qe_report.raw, "QE report")
     verdict.add("qe_report_signature", True, "ECDSA-P256/SHA-256 by the PCK key over the QE report")
+    # Without this a PCK-signed report of any enclave (not Intel's QE) could certify the
+    # attestation key; collateral's QE Identity says the same, but collateral is optional.
+    qe = cd.qe_report
+    if qe.mr_signer != INTEL_QE_MRSIGNER or qe.isv_prod_id != TD_QE_ISVPRODID:
+        raise QeIdentityError(
+            f"QE report MRSIGNER {qe.mr_signer.hex()} ISVPRODID {qe.isv_prod_id} is not Intel's TD "
+            f"quoting enclave ({INTEL_QE_MRSIGNER.hex()}, {TD_QE_ISVPRODID})"
+        )
+    verdict.add("qe_identity_intel", True, "QE report from Intel's TD quoting enclave (MRSIGNER, ISVPRODID)")
 
     # CRL signatures are checked here; their currency is collateral freshness (see
     # evaluate_collateral), decided by policy.
@@ -98,13 +111,17 @@ def verify_quote(
     verdict.add("pck_chain", True, f"{names}; valid at {now:%Y-%m-%dT%H:%M:%SZ}")
     verdict.claims.update(fmspc=pck_ext.fmspc.hex(), pce_svn=pck_ext.pce_svn, cpu_svn=pck_ext.cpu_svn.hex(),
                           pck_sgx_tcb_components=list(pck_ext.sgx_components))
-    if crls is not None:
+    if crls is not None:  # collateral given: both revocation lists are required
         covered = {crl.issuer for crl in crls}
         leaf_ok = pck.issuer in covered
         verdict.add("pck_crls", leaf_ok,
                     f"{result.crls_checked} CRL(s) verified, no certificate revoked; "
                     + ("PCK issuer's CRL present" if leaf_ok
                        else f"no CRL from {pck.issuer.rfc4514_string()} in collateral"))
+        root_ok = result.root.subject in covered
+        verdict.add("root_crl", root_ok,
+                    "Intel SGX Root CA's CRL present" if root_ok
+                    else f"no CRL from {result.root.subject.rfc4514_string()} in collateral")
     return VerifiedQuote(quote, result)
 
 
@@ -169,6 +186,8 @@ def evaluate_collateral(
         _verify_signed_json(info.signed, signing.leaf)
         verdict.add("tcb_info", True, f"TCB Info FMSPC {info.fmspc.hex()} eval #{info.evaluation_number}, "
                     f"signed by Intel SGX TCB Signing")
+        issued = verdict.claims.setdefault("collateral_issued", {})
+        issued["tcb_info"] = f"{info.issue_date:%Y-%m-%dT%H:%M:%SZ}"
         if not info.issue_date <= now <= info.next_update:
             expired.append(f"TCB Info {info.issue_date:%Y-%m-%d}..{info.next_update:%Y-%m-%d}")
         try:
@@ -187,6 +206,8 @@ def evaluate_collateral(
         verdict.add("qe_identity", False, "no QE Identity in collateral")
     else:
         _verify_signed_json(qe_id.signed, signing.leaf)
+        verdict.claims.setdefault("collateral_issued", {})["qe_identity"] = (
+            f"{qe_id.issue_date:%Y-%m-%dT%H:%M:%SZ}")
         if not qe_id.issue_date <= now <= qe_id.next_update:
             expired.append(f"QE Identity {qe_id.issue_date:%Y-%m-%d}..{qe_id.next_update:%Y-%m-%d}")
         try:

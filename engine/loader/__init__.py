@@ -19,7 +19,7 @@ from engine.errors import ModelLoadError
 from engine.loader.dummy import TokenIdTokenizer, dummy_hf_config, init_random_
 from engine.loader.gguf import open_gguf
 from engine.loader.safetensors_dir import iter_safetensors, read_eos_token_ids, read_hf_config
-from engine.loader.weights import load_weights
+from engine.loader.weights import expected_tensors, load_weights
 from engine.models.config import DecoderConfig
 from engine.models.registry import build_model
 from engine.quantization.checkpoint import fp8_scheme
@@ -136,7 +136,7 @@ def _load_checkpoint(
         check_fp8_device(device, "quantization", f"FP8 ({scheme.source}, --quantization fp8)")
         if scheme.from_checkpoint:
             prepare_fp8_model(model, scheme)
-    load_weights(model, weights)
+    load_weights(model, _progress(weights, expected_tensors(model), path.name))
     if scheme is not None:
         finish_fp8_model(model, scheme)  # online quantization; block-wise scales to per-channel
     return _loaded(model, decoder_config, tokenizer, torch_dtype)
@@ -192,6 +192,13 @@ def _loaded(
         dtype=torch_dtype,
     )
     return LoadedModel(model=model, spec=spec, tokenizer=tokenizer)
+
+
+def _progress(weights: Any, total: int, name: str) -> Any:
+    """A bar over checkpoint tensors on a terminal (as vLLM and HF show); silent otherwise."""
+    from tqdm import tqdm
+
+    return tqdm(weights, total=total, desc=f"Loading {name}", unit=" tensors", disable=None, leave=False)
 
 
 def resolve_dtype(dtype: str | torch.dtype, config_dtype: str | None, device: torch.device) -> torch.dtype:

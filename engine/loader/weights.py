@@ -59,6 +59,11 @@ def load_weights(model: nn.Module, weights: Iterable[tuple[str, torch.Tensor]]) 
         raise ModelLoadError(f"checkpoint lacks {len(missing)} tensors, e.g. {missing[:3]}")
 
 
+def expected_tensors(model: nn.Module) -> int:
+    """How many checkpoint tensors `load_weights` consumes for `model` (for a progress bar)."""
+    return sum(_num_shards(name) for name, _ in model.named_parameters())
+
+
 def _num_shards(param_name: str) -> int:
     if ".qkv_proj." in param_name:
         return 3

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from engine.metrics import EngineMetrics
-from engine.server import info_routes, openai_routes
+from engine.server import embeddings, info_routes, openai_routes
 from engine.server.auth import auth_middleware
 from engine.server.errors import error_middleware
+from engine.server.features import resolve_features
 from engine.server.request_ids import request_id_middleware
 from engine.server.settings import ServerConfig
 from engine.server.state import STATE, Admission, ServerState
@@ -23,7 +24,8 @@ if TYPE_CHECKING:
 
 
 def create_app(engine: AsyncEngine, config: ServerConfig | None = None) -> web.Application:
-    """engine: an AsyncEngine, not yet started."""
+    """engine: an AsyncEngine (or AsyncPoolingEngine), not yet started. With --task embed an AsyncEngine
+    is swapped for an AsyncPoolingEngine on the same EngineConfig (it has not loaded anything yet)."""
     config = config or ServerConfig()
     middlewares = [request_id_middleware, error_middleware]
     if config.api_key:
@@ -33,11 +35,23 @@ def create_app(engine: AsyncEngine, config: ServerConfig | None = None) -> web.A
     limit = None
     if config.max_queue_size is not None:
         limit = engine.config.max_num_seqs + config.max_queue_size
-    app[STATE] = ServerState(engine, config, names, EngineMetrics(engine.stats, names[0]), Admission(limit))
+    features = resolve_features(engine.config, config)
+    if features.embed and not hasattr(engine, "embed"):
+        from engine.pooling import AsyncPoolingEngine
+
+        engine = AsyncPoolingEngine(engine.config)  # --task embed: the pooling runner, not the step loop
+    metrics = EngineMetrics(engine.stats, names[0])
+    app[STATE] = ServerState(engine, config, names, metrics, Admission(limit), features)
+    app.on_response_prepare.append(_no_version_banner)
     app.add_routes(openai_routes.routes)
+    app.add_routes(embeddings.routes)
     app.add_routes(info_routes.routes)
     app.cleanup_ctx.append(_engine_lifetime)
     return app
+
+
+async def _no_version_banner(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers["Server"] = "teecube-engine"  # not aiohttp's `Python/x aiohttp/y`
 
 
 async def _engine_lifetime(app: web.Application) -> AsyncIterator[None]:

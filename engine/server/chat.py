@@ -6,28 +6,37 @@ from typing import Any
 
 from aiohttp import web
 
+from engine.server.chat_outputs import OutputParsers
 from engine.server.job import Job
 from engine.server.protocol import ChatRequest
 from engine.server.responses import chat_logprobs, choice, envelope
 from engine.server.streaming import SseWriter
 
 
-async def chat_response(job: Job, req: ChatRequest) -> web.Response:
+async def chat_response(job: Job, req: ChatRequest, parsers: OutputParsers | None = None) -> web.Response:
+    parsers = parsers or OutputParsers()
     async for _, out in job.gen.stream():
         job.accumulate(0, out.outputs, keep=True)
     choices = []
     for i, c in enumerate(job.choices):
         lps = chat_logprobs(job.texts, c.logprobs, req.top_logprobs) if req.logprobs else None
-        message = {"role": "assistant", "content": "".join(c.text)}
-        choices.append(choice(i, "message", message, lps, c.finish_reason, c.stop_reason))
+        text = "".join(c.text)
+        if parsers.active:
+            message = parsers.message(text)
+            reason = parsers.finish_reason(c.finish_reason, "tool_calls" in message)
+        else:
+            message, reason = {"role": "assistant", "content": text}, c.finish_reason
+        choices.append(choice(i, "message", message, lps, reason, c.stop_reason))
     job.log_done()
     return web.json_response(
         envelope("chat.completion", job.response_id, job.created, job.model, choices, job.usage())
     )
 
 
-async def chat_stream(job: Job, req: ChatRequest) -> web.StreamResponse:
-    sse = SseWriter(job.request, job.request_id)
+async def chat_stream(job: Job, req: ChatRequest, parsers: OutputParsers | None = None) -> web.StreamResponse:
+    parsers = parsers or OutputParsers()
+    sse = SseWriter(job.request, job.request_id, usage=job.usage if req.continuous_usage else None)
+    streams = [parsers.stream() for _ in range(job.n)] if parsers.active else []
 
     def chunk(choices: list[dict[str, Any]], usage: dict[str, int] | None = None) -> dict[str, Any]:
         body = envelope("chat.completion.chunk", job.response_id, job.created, job.model, choices, usage)
@@ -45,9 +54,18 @@ async def chat_stream(job: Job, req: ChatRequest) -> web.StreamResponse:
                 lps = None
                 if req.logprobs and o.logprobs:
                     lps = chat_logprobs(job.texts, o.logprobs, req.top_logprobs)
-                delta = {"content": o.text} if o.text or o.finish_reason is None else {}
-                choices.append(choice(o.index, "delta", delta, lps, o.finish_reason, o.stop_reason))
-            await sse.send(chunk(choices))
+                reason = o.finish_reason
+                if streams:
+                    stream = streams[o.index]
+                    delta = stream.feed(o.text, final=reason is not None)
+                    reason = parsers.finish_reason(reason, stream.has_calls)
+                    if not delta and lps is None and reason is None:
+                        continue
+                else:
+                    delta = {"content": o.text} if o.text or reason is None else {}
+                choices.append(choice(o.index, "delta", delta, lps, reason, o.stop_reason))
+            if choices:
+                await sse.send(chunk(choices))
         if req.include_usage:
             await sse.send(chunk([], job.usage()))
         await sse.done()

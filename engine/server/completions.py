@@ -47,7 +47,7 @@ async def completion_response(job: Job, req: CompletionRequest) -> web.Response:
 
 
 async def completion_stream(job: Job, req: CompletionRequest) -> web.StreamResponse:
-    sse = SseWriter(job.request, job.request_id)
+    sse = SseWriter(job.request, job.request_id, usage=job.usage if req.continuous_usage else None)
 
     def chunk(choices: list[dict[str, Any]], usage: dict[str, int] | None = None) -> dict[str, Any]:
         body = envelope("text_completion", job.response_id, job.created, job.model, choices, usage)

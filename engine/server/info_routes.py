@@ -15,6 +15,7 @@ from engine.server.openai_routes import check_model
 from engine.server.prompting import NO_TOKENIZER, chat_prompt_ids
 from engine.server.protocol import parse_messages
 from engine.server.state import STATE
+from engine.server.tools import parse_tools
 
 routes = web.RouteTableDef()
 _STARTED = int(time.time())
@@ -48,7 +49,9 @@ async def tokenize(request: web.Request) -> web.Response:
     add_special_tokens = f.bool("add_special_tokens")  # default: True for a prompt, False for messages
     if f.has("messages"):
         messages = parse_messages(f.raw("messages"))
-        ids = chat_prompt_ids(tokenizer, messages, f.bool("add_generation_prompt", True))
+        tools = parse_tools(f).tools or None
+        kwargs = f.raw("chat_template_kwargs") if isinstance(f.raw("chat_template_kwargs"), dict) else None
+        ids = chat_prompt_ids(tokenizer, messages, f.bool("add_generation_prompt", True), tools, kwargs)
     else:
         prompt = f.str("prompt", required=True)
         if not has_tokenizer(tokenizer):
@@ -75,11 +78,19 @@ async def detokenize(request: web.Request) -> web.Response:
     return web.json_response({"prompt": state.engine.tokenizer.decode(ids, skip_special_tokens=False)})
 
 
+def package_version() -> str:
+    """The installed distribution's version (pyproject.toml holds the one version string)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("teecube")
+    except PackageNotFoundError:  # a source tree run without an install
+        return "0+unknown"
+
+
 @routes.get("/version")
 async def version(request: web.Request) -> web.Response:
-    from teecube import __version__
-
-    return web.json_response({"version": __version__})
+    return web.json_response({"version": package_version()})
 
 
 @routes.get("/health")

@@ -1,4 +1,5 @@
-"""POST /v1/chat/completions and /v1/completions: parse, tokenize, check, admit, generate, answer."""
+"""POST /v1/chat/completions and /v1/completions: parse, tokenize, check, constrain, admit, generate,
+answer (tool calls and reasoning read from the output)."""
 
 from __future__ import annotations
 
@@ -9,16 +10,21 @@ from typing import Any
 from aiohttp import web
 
 from engine.errors import ContextLengthExceeded
+from engine.reasoning import get_reasoning_parser
 from engine.server.body import read_json
 from engine.server.chat import chat_response, chat_stream
+from engine.server.chat_outputs import OutputParsers
 from engine.server.completions import completion_response, completion_stream
-from engine.server.errors import ApiError
+from engine.server.errors import ApiError, bad_request
 from engine.server.generation import Generation
 from engine.server.generation_defaults import with_generation_defaults
+from engine.server.grammar import attach_grammar
 from engine.server.job import Job
 from engine.server.prompting import chat_prompt_ids, completion_prompt_ids, resolve_max_tokens
-from engine.server.protocol import parse_chat, parse_completion
+from engine.server.protocol import ChatRequest, parse_chat, parse_completion
 from engine.server.state import STATE, ServerState
+from engine.server.streaming import continuous_usage_requested
+from engine.server.tools import check_tool_schemas, tool_grammar, tool_parser
 
 routes = web.RouteTableDef()
 
@@ -44,22 +50,59 @@ def _admit(state: ServerState) -> None:
         raise ApiError(503, message, code="queue_full", headers={"Retry-After": retry})
 
 
+def check_generates(state: ServerState) -> None:
+    if state.features.embed:
+        message = "This model serves embeddings (--task embed); use /v1/embeddings"
+        raise ApiError(400, message, code="unsupported_task")
+
+
+def _output_parsers(state: ServerState, req: ChatRequest) -> OutputParsers:
+    """Tool and reasoning parsers for this request; the grammar `required` and named choices need."""
+    features = state.features
+    tools = req.tools
+    parser = tool_parser(tools, features)
+    if tools.active:
+        check_tool_schemas(tools)
+        spec = tool_grammar(tools)
+        if spec is not None:
+            if req.grammar is not None:
+                message = f"{req.grammar.param}: cannot be combined with tool_choice {tools.choice}"
+                raise bad_request(req.grammar.param, message, code="invalid_value")
+            req.grammar = spec
+    if parser is not None and not parser.skip_special_tokens:
+        req.params.skip_special_tokens = False  # the call marker is a special token (Mistral)
+    reasoning = get_reasoning_parser(features.reasoning_parser) if features.reasoning_parser else None
+    return OutputParsers(parser, reasoning, "stop" if tools.choice == "function" else "tool_calls")
+
+
 @routes.post("/v1/chat/completions")
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     arrival = time.monotonic()
     state = request.app[STATE]
     body = await read_json(request)
     check_model(state, body)
+    check_generates(state)
     req = parse_chat(body, state.engine.spec.vocab_size)
     req.params = with_generation_defaults(req.params, body, state.engine.config.default_sampling)
-    prompt = chat_prompt_ids(state.engine.tokenizer, req.messages, req.add_generation_prompt)
+    parsers = _output_parsers(state, req)
+    prompt = chat_prompt_ids(
+        state.engine.tokenizer,
+        req.messages,
+        req.add_generation_prompt,
+        req.tools.tools or None,
+        req.chat_template_kwargs,
+    )
+    req.continuous_usage = req.stream and continuous_usage_requested(body)
     req.params.max_tokens = _max_tokens(state, [prompt], req.params.max_tokens, "messages")
+    await attach_grammar(state, req.params, req.grammar)
     response_id = f"chatcmpl-{uuid.uuid4().hex}"
     _admit(state)
     try:
         async with Generation(state.engine, state.metrics, response_id, [prompt], req.params, arrival) as gen:
             job = Job(request, state, gen, response_id, [prompt], req.params.n)
-            return await (chat_stream(job, req) if req.stream else chat_response(job, req))
+            if req.stream:
+                return await chat_stream(job, req, parsers)
+            return await chat_response(job, req, parsers)
     finally:
         state.admission.leave()
 
@@ -70,10 +113,13 @@ async def completions(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     body = await read_json(request)
     check_model(state, body)
+    check_generates(state)
     req = parse_completion(body, state.engine.spec.vocab_size)
     req.params = with_generation_defaults(req.params, body, state.engine.config.default_sampling)
+    req.continuous_usage = req.stream and continuous_usage_requested(body)
     prompts = [completion_prompt_ids(state.engine.tokenizer, p) for p in req.prompts]
     req.params.max_tokens = _max_tokens(state, prompts, req.params.max_tokens, "prompt")
+    await attach_grammar(state, req.params, req.grammar)
     response_id = f"cmpl-{uuid.uuid4().hex}"
     _admit(state)
     try:

@@ -2,8 +2,10 @@
 
 Unknown fields: OpenAI fields that ask for nothing we do not implement are ignored (`user`,
 `metadata`, `store`, ...); fields we do not implement are accepted only with inert values
-(`tools: []`, `response_format: {"type": "text"}`, `logit_bias: {}`); anything else is a 400
-naming the field (a typo must not silently change what the client gets). vLLM's sampling
+(`functions: []`, `logit_bias: {}`); anything else is a 400 naming the field (a typo must not
+silently change what the client gets). Tools (engine/server/tools.py), output constraints
+(response_format, guided_*, structured_outputs: engine/structured/spec.py) and
+chat_template_kwargs are parsed here into the request. vLLM's sampling
 extensions (top_k, min_p, repetition_penalty, stop_token_ids, ignore_eos, min_tokens,
 include_stop_str_in_output, skip_special_tokens) are accepted as top-level fields, as the
 OpenAI SDK's `extra_body` sends them, and so is vLLM's `cache_salt` (requests share prefix-cache
@@ -12,13 +14,16 @@ blocks only with requests of the same salt; the proxy sets one per domain).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from engine.errors import InvalidParam
 from engine.sampling_params import MAX_LOGPROBS, MAX_N, SamplingParams
 from engine.server.errors import bad_request
 from engine.server.fields import Fields, int_list, is_inert
+from engine.server.tools import ToolRequest, parse_tools
+from engine.structured.spec import GUIDED_FIELDS, GrammarSpec, parse_structured_fields
 
 MAX_STOP = 16
 MAX_PROMPTS = 128
@@ -34,19 +39,32 @@ IGNORED = (
     "prompt_cache_key",
     "prompt_cache_retention",
 )
-CHAT_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
+CHAT_ROLES = {
+    "system": "system",
+    "developer": "system",
+    "user": "user",
+    "assistant": "assistant",
+    "tool": "tool",
+}
+STRUCTURED_FIELDS = ("response_format", *GUIDED_FIELDS, "structured_outputs")
+MAX_TEMPLATE_KWARGS = 32
+RESERVED_TEMPLATE_KWARGS = {"messages", "tools", "add_generation_prompt", "bos_token", "eos_token"}
 
 
 @dataclass(slots=True)
 class ChatRequest:
     model: str
-    messages: list[dict[str, str]]  # role and content (text) only
+    messages: list[dict[str, Any]]  # role and content (text); tool_calls, tool_call_id where given
     params: SamplingParams  # max_tokens None: fill the context
     stream: bool
     include_usage: bool
     logprobs: bool
     top_logprobs: int
     add_generation_prompt: bool
+    tools: ToolRequest = field(default_factory=lambda: ToolRequest([], "none"))
+    grammar: GrammarSpec | None = None  # response_format / guided_* / structured_outputs
+    chat_template_kwargs: dict[str, Any] = field(default_factory=dict)
+    continuous_usage: bool = False  # usage on every streamed chunk (set from stream_options)
 
 
 @dataclass(slots=True)
@@ -58,6 +76,8 @@ class CompletionRequest:
     include_usage: bool
     echo: bool
     logprobs: int | None
+    grammar: GrammarSpec | None = None
+    continuous_usage: bool = False  # usage on every streamed chunk (set from stream_options)
 
 
 def parse_chat(body: Any, vocab_size: int) -> ChatRequest:
@@ -75,15 +95,26 @@ def parse_chat(body: Any, vocab_size: int) -> ChatRequest:
     params = _sampling(f, vocab_size, max_tokens, top_logprobs if logprobs else None)
     stream, include_usage = _stream(f)
     add_generation_prompt = f.bool("add_generation_prompt", True)
-    f.only_inert("tools", "functions", "logit_bias", "audio", "prediction", "web_search_options")
-    _only_value(f, "tool_choice", ("none", "auto"))
+    tools = parse_tools(f)
+    f.only_inert("functions", "logit_bias", "audio", "prediction", "web_search_options")
     _only_value(f, "function_call", ("none", "auto"))
-    _only_value(f, "response_format", ({"type": "text"},))
+    grammar = parse_grammar(f)
     _only_value(f, "modalities", (["text"],))
+    template_kwargs = _template_kwargs(f)
     f.ignore(*IGNORED, "reasoning_effort", "verbosity")
     f.reject_unknown()
     return ChatRequest(
-        model, messages, params, stream, include_usage, logprobs, top_logprobs, add_generation_prompt
+        model,
+        messages,
+        params,
+        stream,
+        include_usage,
+        logprobs,
+        top_logprobs,
+        add_generation_prompt,
+        tools,
+        grammar,
+        template_kwargs,
     )
 
 
@@ -105,13 +136,42 @@ def parse_completion(body: Any, vocab_size: int) -> CompletionRequest:
     if best_of is not None and best_of != params.n:
         raise bad_request("best_of", "best_of: only best_of == n is supported", code="unsupported_parameter")
     stream, include_usage = _stream(f)
+    grammar = parse_grammar(f)
     f.only_inert("logit_bias", "suffix")
     f.ignore(*IGNORED)
     f.reject_unknown()
-    return CompletionRequest(model, prompts, params, stream, include_usage, echo, logprobs)
+    return CompletionRequest(model, prompts, params, stream, include_usage, echo, logprobs, grammar)
 
 
-def parse_messages(value: Any) -> list[dict[str, str]]:
+def parse_grammar(f: Fields) -> GrammarSpec | None:
+    """The output constraint of response_format, vLLM's guided_* or structured_outputs (one at most)."""
+    values = {key: f.raw(key) for key in STRUCTURED_FIELDS}
+    f.ignore("guided_decoding_backend", "guided_whitespace_pattern")
+    try:
+        return parse_structured_fields(values)
+    except InvalidParam as exc:
+        raise bad_request(exc.param, f"{exc.param}: {exc.message}", code="invalid_value") from None
+
+
+def _template_kwargs(f: Fields) -> dict[str, Any]:
+    """vLLM's chat_template_kwargs (e.g. enable_thinking), passed to the chat template."""
+    value = f.raw("chat_template_kwargs")
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise bad_request(
+            "chat_template_kwargs", "chat_template_kwargs: expected an object", code="invalid_type"
+        )
+    if len(value) > MAX_TEMPLATE_KWARGS:
+        raise bad_request("chat_template_kwargs", f"chat_template_kwargs: at most {MAX_TEMPLATE_KWARGS} keys")
+    reserved = sorted(RESERVED_TEMPLATE_KWARGS & set(value))
+    if reserved:
+        name = f"chat_template_kwargs.{reserved[0]}"
+        raise bad_request(name, f"{name}: set by the request itself", code="invalid_value")
+    return dict(value)
+
+
+def parse_messages(value: Any) -> list[dict[str, Any]]:
     if not isinstance(value, list) or not value:
         raise bad_request("messages", "messages: expected a non-empty list of messages", code="invalid_type")
     out = []
@@ -121,18 +181,47 @@ def parse_messages(value: Any) -> list[dict[str, str]]:
         if role not in CHAT_ROLES:
             raise bad_request(
                 m.name("role"),
-                f"{m.name('role')}: must be one of system, developer, user, assistant",
+                f"{m.name('role')}: must be one of system, developer, user, assistant, tool",
                 code="invalid_value",
             )
-        content = _content(m, role)
+        message: dict[str, Any] = {"role": CHAT_ROLES[role], "content": _content(m, role)}
+        if role == "assistant" and not is_inert(m.obj.get("tool_calls")):
+            message["tool_calls"] = _tool_calls(m.raw("tool_calls"), m.name("tool_calls"))
+        if role == "tool":
+            message["tool_call_id"] = m.str("tool_call_id", required=True)
         m.ignore("name")
         for key in m.obj:  # replayed assistant messages carry null or empty extras (refusal, tool_calls)
             if key not in m.seen and not is_inert(m.obj[key]):
                 raise bad_request(
                     m.name(key[:64]), f"{m.name(key[:64])}: not supported", code="unsupported_parameter"
                 )
-        out.append({"role": CHAT_ROLES[role], "content": content})
+        out.append(message)
     return out
+
+
+def _tool_calls(value: Any, param: str) -> list[dict[str, Any]]:
+    """A replayed assistant turn's calls; arguments become an object where they parse (as templates
+    expect, and as vLLM passes them)."""
+    if not isinstance(value, list):
+        raise bad_request(param, f"{param}: expected a list of tool calls", code="invalid_type")
+    calls = []
+    for j, raw in enumerate(value):
+        c = Fields(raw, f"{param}[{j}]")
+        call_id = c.str("id", required=True)
+        if c.str("type", "function") != "function":
+            raise bad_request(c.name("type"), f"{c.name('type')}: must be function", code="invalid_value")
+        fn = Fields(c.raw("function"), c.name("function"))
+        c.reject_unknown()
+        name = fn.str("name", required=True)
+        arguments = fn.str("arguments", "{}")
+        fn.reject_unknown()
+        try:
+            parsed = json.loads(arguments)
+        except (json.JSONDecodeError, RecursionError):
+            parsed = None
+        args = parsed if isinstance(parsed, dict) else arguments
+        calls.append({"id": call_id, "type": "function", "function": {"name": name, "arguments": args}})
+    return calls
 
 
 def _content(m: Fields, role: str) -> str:

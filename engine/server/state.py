@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from engine.metrics import EngineMetrics
+from engine.server.features import Features
 from engine.server.settings import ServerConfig
 
 if TYPE_CHECKING:
@@ -38,6 +39,8 @@ class ServerState:
     model_names: list[str]
     metrics: EngineMetrics
     admission: Admission
+    features: Features = field(default_factory=Features)
+    grammars: Any = None  # engine.structured.GrammarCompilerCache, built on first use
 
     @property
     def model_name(self) -> str:

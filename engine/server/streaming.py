@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -23,11 +24,24 @@ def encode_event(obj: Any) -> bytes:
 DONE = b"data: [DONE]\n\n"
 
 
-class SseWriter:
-    """One SSE response. A write to a client that has gone raises ConnectionResetError."""
+def continuous_usage_requested(body: Any) -> bool:
+    """vLLM's `stream_options: {include_usage: true, continuous_usage_stats: true}`."""
+    options = body.get("stream_options") if isinstance(body, dict) else None
+    return isinstance(options, dict) and options.get("include_usage") is True and (
+        options.get("continuous_usage_stats") is True)
 
-    def __init__(self, request: web.Request, request_id: str) -> None:
+
+class SseWriter:
+    """One SSE response. A write to a client that has gone raises ConnectionResetError.
+
+    `usage` (continuous usage stats): every chunk with choices carries the usage so far, so a
+    client that stops reading mid-stream (the proxy, when its tenant goes) knows what was generated.
+    """
+
+    def __init__(self, request: web.Request, request_id: str,
+                 usage: Callable[[], dict[str, int]] | None = None) -> None:
         self.request = request
+        self.usage = usage
         self.response = web.StreamResponse(status=200, headers={**SSE_HEADERS, "x-request-id": request_id})
         self.response.enable_chunked_encoding()
 
@@ -41,6 +55,8 @@ class SseWriter:
     async def send(self, obj: Any) -> None:
         if not self.started:
             await self.start()
+        if self.usage is not None and isinstance(obj, dict) and obj.get("choices"):
+            obj["usage"] = self.usage()
         await self.response.write(encode_event(obj))
 
     async def done(self) -> None:

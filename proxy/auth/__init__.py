@@ -28,16 +28,33 @@ class Principal:
     tpm: int | None = None
 
 
-def _bearer(request: web.Request) -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
+def bearer_token(request: web.Request) -> str | None:
+    """The bearer credential, or None when it is absent or malformed: a repeated Authorization
+    header, a scheme other than Bearer, or anything but printable ASCII (aiohttp hands invalid
+    UTF-8 on as surrogate escapes, which no key or token can contain)."""
+    headers = request.headers.getall("Authorization", [])
+    if len(headers) != 1:
         return None
-    return value.strip()
+    scheme, _, value = headers[0].partition(" ")
+    value = value.strip()
+    if scheme.lower() != "bearer" or not value or not value.isascii() or not value.isprintable():
+        return None
+    return value
 
 
 def client_address(request: web.Request) -> str:
     return request.remote or "unknown"
+
+
+def raise_if_throttled(throttle: FailureThrottle, client: str) -> None:
+    wait = throttle.blocked_for(client)
+    if wait:
+        raise ApiError(
+            429,
+            "Too many failed authentication attempts. Please retry later.",
+            code="too_many_auth_failures",
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
 
 
 class Authenticator:
@@ -47,20 +64,17 @@ class Authenticator:
         self.throttle = throttle
 
     async def authenticate(self, request: web.Request) -> Principal:
+        """A valid credential always passes, whatever its address did before: many clients may
+        share one address behind a balancer. Only the failing path is throttled: once an address
+        has failed too often, its failures get 429 with Retry-After instead of 401."""
         client = client_address(request)
-        wait = self.throttle.blocked_for(client)
-        if wait:
-            raise ApiError(
-                429,
-                "Too many failed authentication attempts. Please retry later.",
-                code="too_many_auth_failures",
-                headers={"Retry-After": str(math.ceil(wait))},
-            )
-        principal = await self._identify(_bearer(request))
-        if principal is None:
-            self.throttle.failed(client)
-            raise invalid_api_key()
-        return principal
+        principal = await self._identify(bearer_token(request))
+        if principal is not None:
+            return principal
+        self.throttle.failed(client)
+        raise_if_throttled(self.throttle, client)
+        raise invalid_api_key()
+
 
     async def _identify(self, credential: str | None) -> Principal | None:
         if not credential or len(credential) > MAX_CREDENTIAL_CHARS:

@@ -19,6 +19,8 @@ import aiohttp
 import jwt
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
+from domains.views import IssuerConfig  # re-exported: the record lives with the other views
+
 log = logging.getLogger("teecube.proxy.auth")
 
 ASYMMETRIC = frozenset(
@@ -30,20 +32,6 @@ MAX_TOKEN_BYTES = 16 * 1024
 
 class JwtRejected(Exception):
     """The token is not acceptable. The reason is for logs; tenants get the uniform 401."""
-
-
-@dataclass(frozen=True, slots=True)
-class IssuerConfig:
-    issuer: str
-    audience: str
-    algorithms: tuple[str, ...]
-    domain_id: int
-    domain_name: str
-    domain_claim: str
-    domain_claim_value: str
-    aliases_claim: str | None = None
-    jwks_url: str | None = None
-    static_keys: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 Non-streaming: one JSON body, model name rewritten to the tenant's alias, output
 guardrails applied to each choice. Streaming: SSE relayed chunk by chunk; the
 proxy always asks the upstream for usage and drops that chunk when the tenant did
-not ask for it; output guardrails hold back only their window; a tenant
+not ask for it; output guardrails hold back only what a rule could still match; a tenant
 disconnect closes the upstream request, which cancels the generation there.
 """
 
@@ -15,28 +15,21 @@ import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 
 from proxy.errors import ApiError, upstream_timeout, upstream_unavailable
 from proxy.forward.upstream import CredentialError, Upstream, UpstreamPool
+from proxy.guardrails.output import OutputGuard
+from proxy.guardrails.response import ResponseGuard
+from proxy.tokens import text_tokens
 
 log = logging.getLogger("teecube.proxy.forward")
 MAX_UPSTREAM_BODY = 64 * 1024 * 1024
 _URLISH = re.compile(r"(https?|unix)://\S+|/[\w./-]+\.sock")
 _PASS_CODES = {"context_length_exceeded", "invalid_value", "invalid_type", "missing_required_parameter"}
-
-
-class GuardStep(Protocol):
-    text: str
-    blocked_rule: str | None
-
-
-class OutputFilter(Protocol):
-    def feed(self, index: int, delta: str) -> GuardStep: ...
-    def finish(self, index: int) -> GuardStep: ...
 
 
 @dataclass(slots=True)
@@ -52,7 +45,7 @@ class Outcome:
     rule_ids: list[str] = field(default_factory=list)
 
 
-def _sanitized_upstream_error(status: int, payload: Any) -> ApiError:
+def _sanitized_upstream_error(status: int, payload: Any, retry_after: str | None = None) -> ApiError:
     """Pass a tenant-fixable 4xx through (message without URLs or paths); hide everything else."""
     if status in (400, 413, 422) and isinstance(payload, dict) and isinstance(payload.get("error"), dict):
         err = payload["error"]
@@ -63,10 +56,22 @@ def _sanitized_upstream_error(status: int, payload: Any) -> ApiError:
         if code not in _PASS_CODES:
             code = "invalid_request" if code else None
         return ApiError(400 if status == 422 else status, message, code=code, param=param)
+    if status in (429, 503) and retry_after is not None:
+        # The engine is busy (its queue is full): the tenant may retry, after the engine's delay.
+        return ApiError(status, "The model is busy. Please retry.", code="upstream_overloaded",
+                        headers={"Retry-After": _retry_after(retry_after)})
     if status == 429:
         return ApiError(429, "The model is overloaded. Please retry.", code="upstream_overloaded",
                         headers={"Retry-After": "1"})
     return upstream_unavailable()
+
+
+def _retry_after(value: str) -> str:
+    """The upstream's Retry-After as whole seconds in 1..60 (an HTTP date or junk becomes 1)."""
+    try:
+        return str(min(60, max(1, int(value.strip()))))
+    except ValueError:
+        return "1"
 
 
 async def _post(pool: UpstreamPool, upstream: Upstream, path: str, body: dict[str, Any], request_id: str):
@@ -86,6 +91,17 @@ async def _post(pool: UpstreamPool, upstream: Upstream, path: str, body: dict[st
         raise upstream_unavailable() from None
 
 
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _take_usage(outcome: Outcome, usage: Any) -> None:
+    if isinstance(usage, dict):
+        outcome.prompt_tokens = _count(usage.get("prompt_tokens"))
+        outcome.completion_tokens = _count(usage.get("completion_tokens"))
+        outcome.usage_known = True
+
+
 def _choice_text(choice: dict[str, Any], chat: bool) -> str | None:
     if chat:
         holder = choice.get("message") or choice.get("delta") or {}
@@ -93,17 +109,6 @@ def _choice_text(choice: dict[str, Any], chat: bool) -> str | None:
     else:
         value = choice.get("text")
     return value if isinstance(value, str) else None
-
-
-def _set_choice_text(choice: dict[str, Any], chat: bool, text: str, *, stream: bool) -> None:
-    if chat:
-        key = "delta" if stream else "message"
-        holder = choice.get(key)
-        if not isinstance(holder, dict):
-            holder = choice[key] = {}
-        holder["content"] = text
-    else:
-        choice["text"] = text
 
 
 async def forward_json(
@@ -115,8 +120,9 @@ async def forward_json(
     alias: str,
     request_id: str,
     guard: Any | None,
+    outcome: Outcome | None = None,
 ) -> tuple[dict[str, Any], Outcome]:
-    outcome = Outcome()
+    outcome = outcome if outcome is not None else Outcome()
     resp = await _post(pool, upstream, path, body, request_id)
     async with resp:
         try:
@@ -131,24 +137,21 @@ async def forward_json(
             payload = json.loads(raw)
         except ValueError:
             payload = None
+        if resp.status in (404, 405) and path == "/v1/embeddings":
+            # The deployment's server has no embeddings route (it serves generation only).
+            raise ApiError(400, "Embeddings are not available for this model.", code="unsupported_model",
+                           param="model")
         if resp.status != 200 or not isinstance(payload, dict):
-            raise _sanitized_upstream_error(resp.status, payload)
+            raise _sanitized_upstream_error(resp.status, payload, resp.headers.get("Retry-After"))
     payload["model"] = alias
     chat = path.endswith("/chat/completions")
-    for choice in payload.get("choices") or []:
-        text = _choice_text(choice, chat)
-        if text is None or guard is None:
-            continue
-        new_text, rule = guard.apply_full(text)
-        _set_choice_text(choice, chat, new_text, stream=False)
-        if rule:
-            choice["finish_reason"] = "content_filter"
-            outcome.blocked_rule = outcome.blocked_rule or rule
-    usage = payload.get("usage")
-    if isinstance(usage, dict):
-        outcome.prompt_tokens = int(usage.get("prompt_tokens") or 0)
-        outcome.completion_tokens = int(usage.get("completion_tokens") or 0)
-        outcome.usage_known = True
+    if guard is not None:  # every text field of every choice (guardrails/response.py)
+        outcome.blocked_rule = ResponseGuard(guard, chat=chat).payload(payload)
+    _take_usage(outcome, payload.get("usage"))
+    if not outcome.usage_known:
+        # No usage from this upstream: count the text it answered with, conservatively.
+        texts = (_choice_text(c, chat) for c in payload.get("choices") or [] if isinstance(c, dict))
+        outcome.completion_tokens = sum(text_tokens(t) for t in texts if t)
     if outcome.blocked_rule:
         outcome.status = "blocked"
     return payload, outcome
@@ -231,16 +234,28 @@ async def forward_stream(
     alias: str,
     request_id: str,
     include_usage: bool,
-    guard: OutputFilter | None,
+    guard: OutputGuard | None,
     headers: dict[str, str],
     before_output: Callable[[], Awaitable[None]] | None = None,
+    outcome: Outcome | None = None,
+    continuous_usage: bool = False,
 ) -> tuple[web.StreamResponse, Outcome]:
     """`before_output` runs before the first byte goes to the tenant (the classifier's verdict);
-    when it raises, the upstream request is closed and nothing was sent."""
-    outcome = Outcome()
+    when it raises, the upstream request is closed and nothing was sent.
+
+    `outcome` (the caller's) holds the usage seen so far even when the tenant goes away mid-stream.
+    `continuous_usage` asks the upstream for usage on every chunk (vLLM's
+    `continuous_usage_stats`), so an aborted stream is charged what it generated; the tenant sees
+    those per-chunk figures only when it asked for them itself."""
+    outcome = outcome if outcome is not None else Outcome()
+    tenant_options = body.get("stream_options")
+    tenant_continuous = include_usage and isinstance(tenant_options, dict) and bool(
+        tenant_options.get("continuous_usage_stats"))
     body = dict(body)
     body["stream"] = True
     body["stream_options"] = {"include_usage": True}
+    if continuous_usage:
+        body["stream_options"]["continuous_usage_stats"] = True
     resp = await _post(pool, upstream, path, body, request_id)
     async with resp:
         if resp.status != 200:
@@ -248,7 +263,7 @@ async def forward_stream(
                 payload = json.loads(await resp.content.read(1024 * 1024))
             except (ValueError, aiohttp.ClientError, OSError):
                 payload = None
-            raise _sanitized_upstream_error(resp.status, payload)
+            raise _sanitized_upstream_error(resp.status, payload, resp.headers.get("Retry-After"))
         if before_output is not None:
             try:
                 await before_output()
@@ -266,6 +281,7 @@ async def forward_stream(
         )
         await out.prepare(request)
         chat = path.endswith("/chat/completions")
+        fields = ResponseGuard(guard, chat=chat) if guard is not None else None
         finished: set[int] = set()
         seen: set[int] = set()
         last_chunk: dict[str, Any] | None = None
@@ -282,30 +298,35 @@ async def forward_stream(
                     continue
                 if "error" in chunk:
                     outcome.status, outcome.status_code = "error", 502
-                    _end_after_upstream_failure(queued, guard, last_chunk, seen - finished, chat, outcome)
+                    _end_after_upstream_failure(queued, fields, last_chunk, chat, outcome, finished)
                     break
                 chunk["model"] = alias
                 usage = chunk.get("usage")
-                if isinstance(usage, dict):
-                    outcome.prompt_tokens = int(usage.get("prompt_tokens") or 0)
-                    outcome.completion_tokens = int(usage.get("completion_tokens") or 0)
-                    outcome.usage_known = True
+                _take_usage(outcome, usage)
                 choices = chunk.get("choices") or []
                 if not choices:
                     if include_usage and isinstance(usage, dict):
+                        _release_held(queued, fields, last_chunk, chat, outcome, finished)  # before usage
                         queued.add(_sse(chunk))
                     continue
-                if not include_usage:
+                if not tenant_continuous:
                     chunk.pop("usage", None)
                 last_chunk = chunk
                 for choice in choices:
                     seen.add(choice.get("index", 0))
-                    if not outcome.usage_known and _choice_text(choice, chat):
-                        outcome.completion_tokens += 1
-                if guard is not None and _guard_chunk(guard, chunk, chat, finished, outcome):
+                    text = _choice_text(choice, chat)
+                    if not outcome.usage_known and text:
+                        # No usage from this upstream: count each delta conservatively.
+                        outcome.completion_tokens += max(1, text_tokens(text))
+                blocked = fields.chunk(chunk) if fields is not None else None
+                finished.update(c.get("index", 0) for c in chunk["choices"] if c.get("finish_reason"))
+                if blocked:
+                    outcome.blocked_rule = blocked
                     queued.add(_sse(chunk))  # the text released before the finding, content_filter
                     break
                 queued.add(_sse(chunk))
+            if outcome.status != "error":  # held-back text of choices that got no finish_reason
+                _release_held(queued, fields, last_chunk, chat, outcome, finished)
             if outcome.blocked_rule and last_chunk is not None:
                 # End every open choice with content_filter; the upstream request is closed below.
                 for index in sorted(seen - finished):
@@ -320,7 +341,7 @@ async def forward_stream(
         except (aiohttp.ClientError, OSError, TimeoutError):
             outcome.status, outcome.status_code = "error", 502
             try:
-                _end_after_upstream_failure(queued, guard, last_chunk, seen - finished, chat, outcome)
+                _end_after_upstream_failure(queued, fields, last_chunk, chat, outcome, finished)
                 queued.add(DONE)
                 await queued.flush()
             except (ConnectionResetError, aiohttp.ClientConnectionResetError):
@@ -330,54 +351,36 @@ async def forward_stream(
     return out, outcome
 
 
-def _end_after_upstream_failure(queued: _Queued, guard: OutputFilter | None,
-                                last_chunk: dict[str, Any] | None, open_choices: set[int], chat: bool,
-                                outcome: Outcome) -> None:
+def _release_held(queued: _Queued, fields: ResponseGuard | None, last_chunk: dict[str, Any] | None,
+                  chat: bool, outcome: Outcome, finished: set[int]) -> None:
+    """Scan and send what the output guard still holds for choices that got no finish_reason."""
+    if fields is None or last_chunk is None or outcome.blocked_rule:
+        return
+    for index, delta in fields.flush():
+        if delta.get("blocked"):
+            finished.add(index)
+        blocked = delta.pop("blocked", None)
+        logprobs = delta.pop("logprobs", None)
+        chunk = _final_chunk(last_chunk, index, chat, "")
+        choice = chunk["choices"][0]
+        choice["finish_reason"] = "content_filter" if blocked else None
+        if logprobs:
+            choice["logprobs"] = logprobs
+        if chat:
+            choice["delta"] = delta
+        else:
+            choice["text"] = delta.get("text", "")
+        queued.add(_sse(chunk))
+        outcome.blocked_rule = outcome.blocked_rule or blocked
+
+
+def _end_after_upstream_failure(queued: _Queued, fields: ResponseGuard | None,
+                                last_chunk: dict[str, Any] | None, chat: bool, outcome: Outcome,
+                                finished: set[int]) -> None:
     """Release what the output guard still holds (scanned, as at a normal end), then the error event."""
-    if guard is not None and last_chunk is not None and not outcome.blocked_rule:
-        for index in sorted(open_choices):
-            step = guard.finish(index)
-            if step.blocked_rule:
-                outcome.blocked_rule = step.blocked_rule
-            if step.text:
-                chunk = _final_chunk(last_chunk, index, chat, "")
-                choice = chunk["choices"][0]
-                choice["finish_reason"] = None
-                _set_choice_text(choice, chat, step.text, stream=True)
-                queued.add(_sse(chunk))
+    _release_held(queued, fields, last_chunk, chat, outcome, finished)
     queued.add(_sse({"error": {"message": "The model server failed mid-stream.", "type": "server_error",
                                "param": None, "code": "upstream_error"}}))
-
-
-def _guard_chunk(guard: OutputFilter, chunk: dict[str, Any], chat: bool, finished: set[int],
-                 outcome: Outcome) -> bool:
-    """Apply the output guard to each choice of a chunk; True when a rule blocked the stream.
-
-    On a block the chunk keeps the text released before the finding, the blocked choice gets
-    `finish_reason: "content_filter"`, and choices after it in this chunk are dropped."""
-    choices = chunk.get("choices") or []
-    for position, choice in enumerate(choices):
-        index = choice.get("index", 0)
-        text = _choice_text(choice, chat)
-        emitted = ""
-        blocked: str | None = None
-        if text:
-            step = guard.feed(index, text)
-            emitted, blocked = step.text, step.blocked_rule
-        if choice.get("finish_reason") is not None and not blocked:
-            step = guard.finish(index)
-            emitted += step.text
-            blocked = step.blocked_rule
-            finished.add(index)
-        if text is not None or emitted:
-            _set_choice_text(choice, chat, emitted, stream=True)
-        if blocked:
-            outcome.blocked_rule = blocked
-            choice["finish_reason"] = "content_filter"
-            finished.add(index)
-            chunk["choices"] = choices[: position + 1]
-            return True
-    return False
 
 
 def _final_chunk(template: dict[str, Any], index: int, chat: bool, reason: str) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 The proxy calls:
     policy = compile_policy(config)                      # or cached_policy(domain_id, version, config)
     result = scan_request(policy, body, route="chat")    # InputResult
-    guard = OutputGuard(policy, result.vault)            # feed/finish per choice, or apply_full
+    guard = OutputGuard(policy, result.vault)            # feed/finish per stream, or apply_full
+    response = ResponseGuard(guard, chat=True)           # every field of responses and stream chunks
 See README.md.
 """
 
@@ -20,6 +21,7 @@ from proxy.guardrails.errors import PolicyConfigError, blocked_error
 from proxy.guardrails.input import InputResult, estimate_tokens, scan_request
 from proxy.guardrails.output import GuardDelta, OutputGuard
 from proxy.guardrails.policy import ClassifierConfig, CompiledPolicy, compile_policy
+from proxy.guardrails.response import ResponseGuard
 from proxy.guardrails.vault import Vault
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "OutputGuard",
     "PolicyCache",
     "PolicyConfigError",
+    "ResponseGuard",
     "Vault",
     "Verdict",
     "blocked_error",

@@ -1,10 +1,16 @@
-"""`teecube bench guardrails`: precision/recall per scanner on the labelled corpus, and latency.
+"""`teecube bench guardrails`: precision/recall per scanner on the labelled corpus and on the
+held-out corpus, the two-stage injection figures, and latency per stage.
 
 Prints one JSON object. Quality: every scanner on, action "log", each corpus item scanned as
-one user message; an item counts as detected for a group when any of its rules fired. Latency:
+one user message; an item counts as detected for a group when any of its rules fired ("secrets"
+is keys and generic secrets together). The tuned corpus (corpus.jsonl) is what the scanners were
+developed against; the held-out corpus (heldout.jsonl) is only measured. Injection, two stages:
+the heuristics, then (with `--classifier bundled`) the guard model on every held-out item the
+heuristics let through: SmolLM2-135M on our own engine in this process (CPU is fine), asked with
+`classifier.INJECTION_PREAMBLE`; an item is flagged when either stage flags it. Latency:
 documents of about 1k tokens (chars/4) built from corpus items, scanned with every
 deterministic scanner on (input stage), masked (output stage, whole text) and streamed in
-4-character deltas; reported in ms per 1k tokens.
+4-character deltas, in ms per 1k tokens; the classifier's per-request latency in ms.
 """
 
 from __future__ import annotations
@@ -21,7 +27,10 @@ from proxy.guardrails.input import estimate_tokens, scan_request
 from proxy.guardrails.output import OutputGuard
 from proxy.guardrails.policy import CompiledPolicy, compile_policy
 
-CORPUS = Path(__file__).resolve().parents[2] / "tests" / "data" / "guardrails" / "corpus.jsonl"
+DATA = Path(__file__).resolve().parents[2] / "tests" / "data" / "guardrails"
+CORPUS = DATA / "corpus.jsonl"
+HELDOUT = DATA / "heldout.jsonl"
+TARGET_GROUPS = ("card", "iban", "email", "phone", "ssn", "secrets")
 KEYS = (
     "private_key",
     "aws_key",
@@ -66,10 +75,17 @@ def detected_groups(policy: CompiledPolicy, text: str) -> set[str]:
     return {GROUPS[rule_id] for rule_id in result.rule_ids}
 
 
-def quality(policy: CompiledPolicy, items: list[dict]) -> dict[str, dict[str, float | int]]:
-    counts = {g: {"tp": 0, "fp": 0, "fn": 0} for g in sorted(set(GROUPS.values()))}
+def _with_secrets(groups: set[str]) -> set[str]:
+    return groups | {"secrets"} if groups & {"keys", "generic_secret"} else groups
+
+
+def quality(policy: CompiledPolicy, items: list[dict],
+            found_by: dict[str, set[str]] | None = None) -> dict[str, dict[str, float | int]]:
+    """Per group precision/recall; `found_by` (item id -> groups) overrides the scan."""
+    counts = {g: {"tp": 0, "fp": 0, "fn": 0} for g in sorted({*GROUPS.values(), "secrets"})}
     for item in items:
-        found, expected = detected_groups(policy, item["text"]), set(item["expect"])
+        found = found_by[item["id"]] if found_by is not None else detected_groups(policy, item["text"])
+        found, expected = _with_secrets(found), _with_secrets(set(item["expect"]))
         for group, c in counts.items():
             if group in found and group in expected:
                 c["tp"] += 1
@@ -145,16 +161,46 @@ def latency(docs: list[str], repeat: int) -> dict[str, dict[str, float]]:
     return out
 
 
+def _classifier_stage(items: list[dict], found: dict[str, set[str]]) -> dict[str, object]:
+    """Run the bundled guard model on the items the heuristics did not flag as injection."""
+    from proxy.guardrails.local_classifier import LocalClassifier  # imports the engine: bench only
+
+    clf = LocalClassifier.bundled()
+    latencies = []
+    for item in items:
+        if "injection" in found[item["id"]]:
+            continue
+        t0 = time.perf_counter()
+        verdict = clf.classify(item["text"])
+        latencies.append((time.perf_counter() - t0) * 1000)
+        if not verdict.safe:
+            found[item["id"]] = found[item["id"]] | {"injection"}
+    return {"model": clf.name, "device": "cpu", "requests": len(latencies),
+            "latency_ms": _pcts(latencies) if latencies else {}}
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="teecube bench guardrails")
     parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--heldout", type=Path, default=HELDOUT)
+    parser.add_argument("--classifier", choices=("none", "bundled"), default="none",
+                        help="second injection stage: the bundled SmolLM2 on our engine (CPU)")
     parser.add_argument("--docs", type=int, default=200, help="~1k-token documents for latency")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     items = load_corpus(args.corpus)
+    heldout = load_corpus(args.heldout)
     policy = bench_policy("log")
     scores = quality(policy, items)
+    t0 = time.perf_counter()
+    found = {item["id"]: detected_groups(policy, item["text"]) for item in heldout}
+    scan_ms = (time.perf_counter() - t0) * 1000 / max(len(heldout), 1)
+    heldout_scores = quality(policy, heldout, found)
+    two_stage: dict[str, object] = {"heuristics": heldout_scores["injection"]}
+    if args.classifier == "bundled":
+        two_stage["classifier"] = _classifier_stage(heldout, found)
+        two_stage["both_stages"] = quality(policy, heldout, found)["injection"]
     typical = [item for item in items if item["note"] in TYPICAL_NOTES]
     mixed_docs = documents(items, args.docs, args.seed)
     typical_docs = documents(typical, args.docs, args.seed)
@@ -162,7 +208,14 @@ def main(argv: list[str]) -> int:
     report = {
         "bench": "guardrails",
         "corpus_items": len(items),
+        "heldout_items": len(heldout),
         "scanners": scores,
+        "heldout": heldout_scores,
+        "heldout_targets_met": all(
+            min(heldout_scores[g]["precision"], heldout_scores[g]["recall"]) >= 0.95 for g in TARGET_GROUPS
+        ),
+        "injection_heldout": two_stage,
+        "scanner_ms_per_heldout_item": round(scan_ms, 4),
         "structured_targets_met": all(
             scores[g]["precision"] >= 0.95 and scores[g]["recall"] >= 0.95 for g in STRUCTURED
         ),

@@ -30,45 +30,84 @@ class Builtin:
     check: Check | None = None
     triggers: tuple[str, ...] = ()  # literal prefixes of every match (hold-back shortcut)
     raw_view: bool = False  # match the original text, not the normalised view
-    head_chars: str = ""
+    head_chars: str | LocalPart = ""
     head_max: int = 0
     tail: str = ""
     tail_max: int = 0
+    shields: tuple[str, ...] = ()  # a "context" rule: findings of these scanners inside it do not count
+
+
+class LocalPart:
+    """Characters of an e-mail local part: ASCII ones, and letters and digits of every script."""
+
+    ASCII = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
+
+    def __contains__(self, ch: object) -> bool:
+        return isinstance(ch, str) and (ch in self.ASCII or (ch >= "\x80" and ch.isalnum()))
 
 
 _B64 = "A-Za-z0-9+/="
 _OCTET = "[0-9]{1,3}"
 _AWS = ("AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA")
-_KEYWORDS = (
-    r"(?:api[_-]?key|apikey|secret[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret|"
-    r"private[_-]?token|password|passwd)"
+# A secret by its name: `aws_secret_access_key = …`, `VAULT_TOKEN=…`, `"client_secret": "…"`,
+# `Password=…;`, or the password of a connection string (`postgres://user:pw@host`).
+_KEY_NAMES = (
+    r"(?:secret|token|passw(?:or)?d|passwd|pwd|api[_-]?key|apikey|access[_-]?key|private[_-]?key|"
+    r"credentials?|auth[_-]?key|signing[_-]?key|client[_-]?secret|passphrase)"
 )
+_KEY_VALUE = (
+    rf"\b[a-z0-9_.-]{{0,32}}{_KEY_NAMES}[a-z0-9_.-]{{0,24}}[\"']?\s{{0,3}}(?:=|:|=>|:=)\s{{0,3}}"
+    r"[\"'`]?[^\s\"'`;,]{6}"
+)
+_CONNECTION = r"\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@\"']{1,64}:[^\s@/\"']{3,64}@"
+_DIGIT_SEP = "[ .\\-_\u2010-\u2015\u2212]"  # separators inside card numbers (after NFKC)
+_NON_ASCII = "\x80-\U0010ffff"  # any non-ASCII character: compact in re2, unlike \\p{L}
+_DOMAIN_CHAR = f"[A-Za-z0-9{_NON_ASCII}]"
+_AT = r"(?:@|\s?[\[({]\s?(?i:at)\s?[\])}]\s?)"
+_DOT = r"(?:\.|\s?[\[({]\s?(?i:dot)\s?[\])}]\s?)"
+_PHONE = (
+    r"(?:(?:\+|\b00)[1-9][0-9]{0,3}(?:[ .\-/]?\(?[0-9]{1,5}\)?){2,6}\b"  # international
+    r"|(?:\b[0-9]{2,6}[ .\-/])?(?:\(0?[1-9][0-9]{0,4}\) ?|\b0[1-9][0-9]{0,4}[ .\-/]?)"  # national: trunk 0
+    # or (area); a digit group before it (card, IBAN, tracking ids) is matched too, and rejected
+    r"[0-9]{2,5}(?:[ .\-/]?[0-9]{2,5}){0,3}\b"
+    r"|\b[6-9][0-9]{4}[ -][0-9]{5}\b"  # India, 5+5
+    r"|(?i:\b(?:tel|phone|telephone|telefon|teléfono|telefono|téléphone|mobile|mobil|móvil|cell|fax|whatsapp|"
+    r"call me on|ring me on|número)\b\.?:?\s{0,3})[1-9][0-9]{1,3}(?:[ .\-/][0-9]{2,4}){2,4}\b"  # labelled
+    r"|(?:\b1[ .-]?)?(?:\([2-9][0-9]{2}\) ?|\b[2-9][0-9]{2}[ .-])[2-9][0-9]{2}[ .-][0-9]{4}\b)"  # NANP
+)
+_PEM_BREAK = r"(?:\s|\\{1,3}[rn])+"  # a line break: real, or escaped once or twice ("\n", "\\n")
 
 BUILTINS: dict[str, Builtin] = {
     b.name: b
     for b in (
         Builtin(
             "email",
-            r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,40}[A-Za-z0-9])?\.){1,4}[A-Za-z]{2,24}\b",
+            rf"{_AT}(?:{_DOMAIN_CHAR}(?:[A-Za-z0-9{_NON_ASCII}-]{{0,40}}{_DOMAIN_CHAR})?{_DOT}){{1,4}}"
+            f"[A-Za-z{_NON_ASCII}]{{2,24}}(?::[0-9]{{1,5}}|[^A-Za-z0-9{_NON_ASCII}_-]|$)",
             "EMAIL",
             "pii",
             checks.email,
-            head_chars="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-",
+            head_chars=LocalPart(),
             head_max=64,
         ),
+        Builtin("phone", _PHONE, "PHONE", "pii", checks.phone),
+        Builtin("card", rf"\b(?:[0-9]{_DIGIT_SEP}?){{11,18}}[0-9]\b", "CARD", "pii", checks.card),
         Builtin(
-            "phone",
-            r"(?:\+[1-9][0-9]{0,2}(?:[ .-]?\(?[0-9]{1,4}\)?){2,5}\b"
-            r"|(?:\b1[ .-]?)?(?:\([2-9][0-9]{2}\) ?|\b[2-9][0-9]{2}[ .-])[2-9][0-9]{2}[ .-][0-9]{4}\b)",
-            "PHONE",
+            "iban",
+            r"(?i)\b[A-Z]{2}[0-9]{2}[ -]?(?:[A-Z0-9]{4}[ -]?){2,7}[A-Z0-9]{1,4}\b",
+            "IBAN",
             "pii",
-            checks.phone,
+            checks.iban,
         ),
-        Builtin("card", r"\b(?:[0-9][ -]?){12,18}[0-9]\b", "CARD", "pii", checks.card),
         Builtin(
-            "iban", r"\b[A-Z]{2}[0-9]{2} ?(?:[A-Z0-9]{4} ?){2,7}[A-Z0-9]{1,4}\b", "IBAN", "pii", checks.iban
+            "ssn",
+            r"\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b|(?i:\b(?:ssn|ss#|social security(?: number| no\.?| #)?|"
+            r"social-security-number|sozialversicherungsnummer)\b)[\s:#=.-]{0,6}"
+            r"[0-9]{3}[ -]?[0-9]{2}[ -]?[0-9]{4}\b",
+            "SSN",
+            "pii",
+            checks.ssn,
         ),
-        Builtin("ssn", r"\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b", "SSN", "pii", checks.ssn),
         Builtin("ipv4", rf"\b{_OCTET}(?:\.{_OCTET}){{3,5}}\b", "IP", "pii", checks.ipv4),
         Builtin(
             "ipv6",
@@ -84,9 +123,10 @@ BUILTINS: dict[str, Builtin] = {
             "PRIVATE_KEY",
             "secret",
             triggers=("-----BEGIN ",),
-            tail=rf"\r?\n(?:[A-Za-z-]+: [^\n]*\r?\n)*(?:\r?\n)?[{_B64}]{{16,}}[{_B64}\r\n]{{16,}}"
+            tail=rf"{_PEM_BREAK}(?:[A-Za-z-]+: [^\n\\]*{_PEM_BREAK})*[{_B64}]{{16,}}"
+            rf"(?:[{_B64}\s]|\\{{1,3}}[rn]){{16,}}"
             r"(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----)?",
-            tail_max=4800,
+            tail_max=6000,
         ),
         Builtin(
             "aws_key",
@@ -158,12 +198,12 @@ BUILTINS: dict[str, Builtin] = {
         ),
         Builtin(
             "api_key",
-            rf"(?i){_KEYWORDS}[\"']? ?[=:] ?[\"'`]?[A-Za-z0-9_./+=-]{{16}}",
+            f"(?i){_KEY_VALUE}|{_CONNECTION}",
             "SECRET",
             "secret",
             checks.assigned_secret,
-            tail="[A-Za-z0-9_./+=-]*",
-            tail_max=112,
+            tail="[^\\s\"'`;,]*",
+            tail_max=200,
         ),
         Builtin(
             "high_entropy",
@@ -177,6 +217,29 @@ BUILTINS: dict[str, Builtin] = {
         Builtin("invisible", invisible_class() + "+", "", "text", raw_view=True),  # one finding per run
     )
 }
+
+# Encodings that look random but are no secret: certificates and public keys, data URLs, npm/SRI
+# integrity hashes, SSH public keys, URLs. High-entropy findings inside them do not count.
+SHIELDS: tuple[Builtin, ...] = (
+    Builtin(
+        "public_pem",
+        r"-----BEGIN (?:CERTIFICATE|TRUSTED CERTIFICATE|PUBLIC KEY|RSA PUBLIC KEY|EC PUBLIC KEY|X509 CRL|"
+        r"(?:NEW )?CERTIFICATE REQUEST|PGP PUBLIC KEY BLOCK|PGP SIGNATURE|SSH2 PUBLIC KEY)-----",
+        "",
+        "text",
+        tail=r"(?:[A-Za-z0-9+/=\s:,.()-]|\\[rn])*-----END [A-Z0-9 ]{1,40}-----",
+        tail_max=16000,
+        shields=("high_entropy",),
+    ),
+    Builtin("data_url", r"(?i)\bdata:[a-z]{1,20}/[a-z0-9.+-]{1,60};base64,", "", "text",
+            tail=r"(?:[A-Za-z0-9+/=\s]|\\[rn])*", tail_max=65536, shields=("high_entropy",)),
+    Builtin("integrity", r"\bsha(?:1|256|384|512)-", "", "text", tail="[A-Za-z0-9+/]{16,}={0,2}",
+            tail_max=100, shields=("high_entropy",)),
+    Builtin("ssh_public_key", r"\b(?:ssh-(?:rsa|ed25519|dss)|ecdsa-sha2-nistp(?:256|384|521)) ", "", "text",
+            tail="AAAA[A-Za-z0-9+/]*={0,2}", tail_max=20000, shields=("high_entropy",)),
+    Builtin("url", r"(?i)\b(?:https?|ftp)://", "", "text", tail=r"[^\s\"'<>()\[\]{}`]*", tail_max=4096,
+            shields=("high_entropy",)),
+)
 
 # Scanners that are not one pattern each.
 SPECIAL_SCANNERS = ("injection", "regex", "substring", "topic")

@@ -6,9 +6,14 @@ finding inside it, or None to drop the candidate. All run in time linear in the 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import math
+import re
 from collections import Counter
+
+import phonenumbers
 
 Span = tuple[int, int] | None
 
@@ -111,51 +116,67 @@ def luhn_ok(digits: str) -> bool:
 
 
 def card_brand_ok(digits: str) -> bool:
-    n, p2, p4 = len(digits), int(digits[:2]), int(digits[:4])
+    n, p2, p3, p4 = len(digits), int(digits[:2]), int(digits[:3]), int(digits[:4])
     if digits[0] == "4":
         return n in (13, 16, 19)
+    if 2200 <= p4 <= 2204:  # Mir
+        return 16 <= n <= 19
     if 51 <= p2 <= 55 or 2221 <= p4 <= 2720:
         return n == 16
     if p2 in (34, 37):
         return n == 15
-    if digits.startswith("6011") or p2 == 65 or 644 <= int(digits[:3]) <= 649:
+    if digits.startswith("6011") or p2 == 65 or 644 <= p3 <= 649:
         return n in (16, 19)
     if 3528 <= p4 <= 3589:
         return 16 <= n <= 19
-    if p2 in (36, 38, 39) or 300 <= int(digits[:3]) <= 305:
+    if p2 in (36, 38, 39) or 300 <= p3 <= 305:
         return 14 <= n <= 19
     if p2 == 62:
         return 16 <= n <= 19
+    if p2 in (60, 81, 82) or p3 == 508:  # RuPay (60 also Maestro)
+        return 16 <= n <= 19
+    if p2 == 50 or 56 <= p2 <= 69:  # Maestro (12-digit ones exist but read like any number)
+        return 13 <= n <= 19
     return False
 
 
+CARD_SEPARATORS = frozenset(" .-_\u2010\u2011\u2012\u2013\u2014\u2015\u2212")
+_LOOSE = frozenset(" -")  # separators people group cards with freely; others need 4-4-4-4 style groups
+
+
+def _grouping_ok(groups: list[str], sep: str | None) -> bool:
+    if sep is None or sep in _LOOSE:
+        return True
+    sizes = [len(g) for g in groups]
+    return sizes[:3] in ([4, 4, 4], [4, 6, 5], [4, 6, 4]) or sizes == [4, 6, 5]
+
+
 def card(text: str) -> Span:
-    """Payment card: the leftmost-longest run of whole digit groups that passes brand + Luhn."""
-    digits = text.replace(" ", "").replace("-", "")
-    if 13 <= len(digits) <= 19 and not (" " in text and "-" in text):
-        if card_brand_ok(digits) and luhn_ok(digits):
-            return 0, len(text)
-    if " " not in text and "-" not in text:
-        return None
-    # Try runs of whole groups with one kind of separator: "4111 1111 1111 1111 12" (a trailing expiry).
+    """Payment card: the leftmost-longest run of whole digit groups with one kind of separator
+    that passes brand + Luhn."""
     starts, groups, seps = [0], [], []
     for i, ch in enumerate(text):
-        if ch in " -":
+        if ch in CARD_SEPARATORS:
             groups.append(text[starts[-1] : i])
             seps.append(ch)
             starts.append(i + 1)
     groups.append(text[starts[-1] :])
     for a in range(len(groups)):
-        if not groups[a] or groups[a][0] not in "23456":
-            continue  # no card brand starts with 0, 1, 7, 8 or 9
+        if not groups[a] or groups[a][0] not in "2345368":
+            continue  # no card brand starts with 0, 1, 7 or 9
+        if a and seps[a - 1] not in _LOOSE:
+            break  # "1234.5678.9012.3456": with dots or underscores only the whole run can be a card
         total = 0
         for b in range(a, len(groups)):
             total += len(groups[b])
             if total > 19 or (b > a and seps[b - 1] != seps[a]):
                 break
-            if total >= 13:
+            if total >= 12:
                 digits = "".join(groups[a : b + 1])
-                if card_brand_ok(digits) and luhn_ok(digits):
+                sep = seps[a] if b > a else None
+                whole = sep is None or sep in _LOOSE or b == len(groups) - 1
+                grouped = _grouping_ok(groups[a : b + 1], sep)
+                if whole and grouped and card_brand_ok(digits) and luhn_ok(digits):
                     return starts[a], starts[b] + len(groups[b])
     return None
 
@@ -168,45 +189,132 @@ def iban(text: str) -> Span:
         return None
     end = None
     for i, ch in enumerate(text):
-        if ch != " ":
+        if ch not in " -":
             compact_len += 1
             if compact_len == expected:
                 end = i + 1
                 break
-    if end is None or (end < len(text) and text[end] != " "):
+    if end is None or (end < len(text) and text[end] not in " -"):
         return None
-    value = text[:end].replace(" ", "").upper()
+    value = text[:end].replace(" ", "").replace("-", "").upper()
     if not value[2:4].isdigit():
         return None
+    letters = [c for c in text[:end] if c.isalpha()]
+    if any(c.islower() for c in letters) and any(c.isupper() for c in letters):
+        return None  # mixed case reads as words, not as an account number written in one case
     rearranged = value[4:] + value[:4]
     number = "".join(str(int(ch, 36)) for ch in rearranged)
     return (0, end) if int(number) % 97 == 1 else None
 
 
+_SSN_NUMBER = re.compile(r"[0-9]{3}[ -]?[0-9]{2}[ -]?[0-9]{4}$")
+
+
 def ssn(text: str) -> Span:
-    area, group, serial = text.split("-")
+    """`ddd-dd-dddd`, or nine digits after an SSN label ("SSN: 536221234"): the number only."""
+    m = _SSN_NUMBER.search(text)
+    if m is None:
+        return None
+    digits = m.group().replace("-", "").replace(" ", "")
+    area, group, serial = digits[:3], digits[3:5], digits[5:]
     if area in ("000", "666") or area[0] == "9" or group == "00" or serial == "0000":
         return None
-    if text in ("078-05-1120", "219-09-9999", "123-45-6789"):
+    if digits in ("078051120", "219099999", "123456789"):
         return None  # advertising and specimen numbers
-    return 0, len(text)
+    return m.start(), len(text)
+
+
+_OBFUSCATED_AT = re.compile(r"\s?[\[({]\s?[aA][tT]\s?[\])}]\s?")
+_OBFUSCATED_DOT = re.compile(r"\s?[\[({]\s?[dD][oO][tT]\s?[\])}]\s?")
+
+
+_PORT = re.compile(r":[0-9]{1,5}$")
 
 
 def email(text: str) -> Span:
-    local, _, domain = text.rpartition("@")
-    if local.startswith(".") or local.endswith(".") or ".." in local or ".." in domain:
+    if _PORT.search(text):
+        return None  # user:password@host:port is a URL's userinfo, not an address
+    end = len(text)
+    if end and not (text[-1].isalnum()):
+        end -= 1  # the character that ended the address
+    address = text[:end]
+    if "@" not in address:
+        address = _OBFUSCATED_AT.sub("@", address, count=1)
+    address = _OBFUSCATED_DOT.sub(".", address)
+    local, _, domain = address.rpartition("@")
+    if not all(c.isalnum() or c in ".-" for c in domain):
+        return None
+    if not local or local.startswith(".") or local.endswith(".") or ".." in local or ".." in domain:
         return None
     tld = domain.rsplit(".", 1)[-1].lower()
     if tld in _FILE_EXTENSIONS or tld in _INTERNAL_TLDS:
         return None
-    return 0, len(text)
+    return 0, end
+
+
+# Regions tried, in order, for numbers written in a national format (a trunk 0 or an area code
+# in parentheses): a number valid for one of them is a finding.
+PHONE_REGIONS = ("GB", "DE", "FR", "IN", "BR", "JP", "IT", "ES", "NL", "AU", "US", "MX", "PL", "TR", "KR")
+_PHONE_GROUP_END = re.compile(r"[ .\-/]?\(?[0-9]+\)?$")
+
+
+def _valid_phone(candidate: str) -> bool:
+    digits = sum(ch.isdigit() for ch in candidate)
+    try:
+        if candidate.startswith("+") or candidate.startswith("00"):
+            number = phonenumbers.parse("+" + candidate.lstrip("+")[2 if candidate.startswith("00") else 0 :])
+            return phonenumbers.is_valid_number(number) or (
+                digits >= 10 and phonenumbers.is_possible_number(number))
+        if candidate[0] in "(0":
+            regions: tuple[str, ...] = PHONE_REGIONS
+        elif candidate[0] in "6789" and digits == 10:
+            regions = ("IN", "US")
+        else:
+            regions = ("US",)
+        compact = candidate.isdigit()  # "0301234567" is as likely an order number: mobiles only
+        for region in regions:
+            number = phonenumbers.parse(candidate, region)
+            if phonenumbers.is_valid_number(number) and (
+                    not compact or phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.MOBILE):
+                return True
+    except phonenumbers.NumberParseException:
+        return False
+    return False
+
+
+_NATIONAL_START = re.compile(r"[6-9][0-9]{4}[ -][0-9]{5}$|1?[ .-]?[2-9][0-9]{2}[ .-][2-9]")  # IN, NANP
+# An SSN shape (dashed or spaced), or a date: not a phone number.
+_SSN_SHAPE = re.compile(r"[0-9]{3}([ -])[0-9]{2}\1[0-9]{4}|[0-3]?[0-9]\.[01]?[0-9]\.(?:19|20)[0-9]{2}")
+
+
+_PHONE_LABEL = re.compile(r"(?i)[^0-9+(]*")
 
 
 def phone(text: str) -> Span:
-    digits = sum(ch.isdigit() for ch in text)
-    if text.startswith("+"):
-        return (0, len(text)) if 8 <= digits <= 15 else None
-    return (0, len(text)) if digits in (10, 11) else None
+    """A number `phonenumbers` finds valid, allowing trailing digit groups that are not part of it.
+    Numbers inside longer digit-group runs (cards, IBANs, tracking ids) and SSN shapes are not phones."""
+    label = _PHONE_LABEL.match(text).end()  # "Tel: 91 123 45 67": after a label, any national format
+    if label:
+        number = text[label:]
+        for region in PHONE_REGIONS:
+            try:
+                if phonenumbers.is_valid_number(phonenumbers.parse(number, region)):
+                    return label, len(text)
+            except phonenumbers.NumberParseException:
+                return None
+        text = number
+    inside_run = text[0].isdigit() and text[0] != "0" and not _NATIONAL_START.match(text)
+    if inside_run or _SSN_SHAPE.fullmatch(text):
+        return None
+    candidate = text
+    for _ in range(4):
+        if _valid_phone(candidate):
+            return 0, len(candidate)
+        trimmed = _PHONE_GROUP_END.sub("", candidate)
+        if trimmed == candidate or sum(ch.isdigit() for ch in trimmed) < 7:
+            return None
+        candidate = trimmed
+    return None
 
 
 def ipv4(text: str) -> Span:
@@ -258,22 +366,59 @@ def _looks_random(value: str, min_entropy: float) -> bool:
     return classes >= 2 and entropy(value) >= min_entropy and not any(w in low for w in _PLACEHOLDER_WORDS)
 
 
+_PASSWORD_NAMES = re.compile(r"(?i)passw(?:or)?d|passwd|pwd|passphrase")
+_CONNECTION_PASSWORD = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:/@\"']{1,64}:([^\s@/\"']{3,64})@")
+_ID_NAME = re.compile(r"(?i)(?:_id|-id|\bid|Id)[\"']?$")  # `private_key_id`, `clientId`: identifiers
+_ASSIGN = re.compile(r"\s*(?:=>|:=|=|:)\s*[\"'`]?")
+_PLACEHOLDER_VALUES = ("${", "$(", "process.env", "os.environ", "os.getenv", "{{", "<", "%(", "env(", "[",
+                       "*", "xxx", "...", "null", "none", "true", "false", "undefined", "secret", "password")
+
+
+def _placeholder(value: str) -> bool:
+    low = value.lower()
+    call = "(" in value and value.endswith(")")  # get_token_from_vault(): code, not a value
+    return (low.startswith(_PLACEHOLDER_VALUES) or any(w in low for w in _PLACEHOLDER_WORDS)
+            or len(set(low)) <= 2 or call)
+
+
 def assigned_secret(text: str) -> Span:
-    """`api_key = "…"`-shaped: report the value only, if it looks random."""
-    eq, colon = text.find("="), text.find(":")
-    j = (min(eq, colon) if eq >= 0 and colon >= 0 else max(eq, colon)) + 1
-    while j < len(text) and text[j] in " \t\"'`":
-        j += 1
-    value = text[j:]
-    if len(value) < 16 or not _looks_random(value, 3.3):
+    """A secret by its name (`aws_secret_access_key = …`, `VAULT_TOKEN=…`, `"password": "…"`) or a
+    connection string's password: the value only. Passwords need two character classes, other
+    secrets must look random; placeholders and environment lookups are not secrets."""
+    conn = _CONNECTION_PASSWORD.match(text)
+    if conn is not None:
+        return None if _placeholder(conn.group(1)) else conn.span(1)
+    m = _ASSIGN.search(text)
+    if m is None:
         return None
-    if value.startswith(("${", "process.env", "os.environ", "{{", "<")):
+    name, j = text[: m.start()], m.end()
+    value = text[j:].rstrip("\"'`")
+    if len(value) < 6 or _placeholder(value) or _ID_NAME.search(name):
         return None
-    return j, len(text)
+    if _PASSWORD_NAMES.search(name):
+        classes = sum((any(c.isalpha() for c in value), any(c.isdigit() for c in value),
+                       any(not c.isalnum() for c in value)))
+        if classes < 2 and len(value) < 12:
+            return None
+    elif not (_looks_random(value, 3.0) or (len(value) >= 20 and entropy(value) >= 3.5)):
+        return None
+    return j, j + len(value)
+
+
+def _decodes_to_text(core: str) -> bool:
+    """Base64 of readable text (an encoded message, not key material)."""
+    try:
+        data = base64.b64decode(core.replace("-", "+").replace("_", "/") + "=" * (-len(core) % 4))
+        decoded = data.decode()
+    except (binascii.Error, ValueError):
+        return False
+    return len(decoded) >= 8 and sum(c.isprintable() for c in decoded) >= 0.95 * len(decoded)
 
 
 def high_entropy(text: str) -> Span:
     core = text.rstrip("=")
+    if _decodes_to_text(core):
+        return None
     if all(c in "0123456789abcdefABCDEF" for c in core):
         return None  # hex digests (git SHAs, checksums) are not secrets
     if not (

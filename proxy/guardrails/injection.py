@@ -9,7 +9,10 @@ captures a negation ("don't ignore the previous instructions") does not count.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
+import urllib.parse
 
 import re2
 
@@ -55,6 +58,8 @@ _FAMILIES: tuple[tuple[str, float, str], ...] = (
         r"no longer (?:bound|restricted|an ai|limited))",
     ),
     ("persona", 1.0, r"\bdo anything now\b"),
+    ("persona", 1.0, r"\b(?:from now on )?you are (?:now )?(?:called )?(?:dan|stan|dude|aim)\b"),
+    ("norules", 0.6, r"\bno (?:restrictions|rules|limits|filters) (?:whatsoever|at all)\b"),
     (
         "persona",
         1.0,
@@ -130,6 +135,93 @@ _RAW_FAMILIES: tuple[tuple[str, float, str], ...] = (
     ),
 )
 
+# The same families in other languages (folded text: lower case, ASCII punctuation -> space).
+_W = r"(?: \S+){0,3}"  # up to three words in between
+_MULTILINGUAL: tuple[tuple[str, float, str], ...] = (
+    # es
+    ("override", 1.0, rf"\b(?:ignora|ignore|ignoren|olvida|olvide|omite|descarta)r?{_W} (?:las |los )?"
+                      r"(?:instrucciones|reglas|indicaciones|órdenes|ordenes)(?: \S+){0,2} "
+                      r"(?:anteriores|previas)"),
+    ("exfil", 1.0, r"\b(?:muestra|muéstrame|muestrame|revela|revélame|dime|imprime|repite)(?:me)?"
+                   r"(?: \S+){0,2} "
+                   r"(?:prompt|mensaje|instrucciones) (?:del |de )?(?:sistema|iniciales|originales)"),
+    # fr
+    ("override", 1.0, rf"\b(?:ignore|ignorez|oublie|oubliez|ne tiens pas compte de){_W} "
+                      r"(?:instructions|règles|regles|consignes)(?: \S+){0,2} "
+                      r"(?:précédentes|precedentes|antérieures|anterieures|ci dessus)"),
+    ("exfil", 1.0, r"\b(?:révèle|revele|révélez|montre|montrez|affiche|affichez|répète|repete|donne|donnez)"
+                   r"(?: moi)?(?: \S+){0,2} (?:prompt|message|instructions)(?: \S+){0,1} "
+                   r"(?:système|systeme|initiales|initial|d origine)"),
+    # de
+    ("override", 1.0, rf"\b(?:ignoriere|ignorieren sie|vergiss|vergessen sie|missachte|übergehe){_W} "
+                      r"(?:vorherigen|bisherigen|obigen|vorigen|vorangegangenen) "
+                      r"(?:anweisungen|regeln|instruktionen|befehle|vorgaben)"),
+    ("exfil", 1.0, r"\b(?:zeig|zeige|zeigen sie|gib|verrate|wiederhole|nenne)(?: mir)?(?: \S+){0,2} "
+                   r"(?:system ?prompt|systemnachricht|systemanweisungen|ursprünglichen anweisungen)"),
+    # it
+    ("override", 1.0, rf"\b(?:ignora|ignorare|dimentica|dimenticare){_W} (?:istruzioni|regole|indicazioni)"
+                      r"(?: \S+){0,2} (?:precedenti|sopra|iniziali)"),
+    ("exfil", 1.0, r"\b(?:mostrami|rivelami|rivela|ripeti|dimmi|stampa)(?: \S+){0,3} "
+                   r"(?:prompt|istruzioni|messaggio) (?:di sistema|iniziali|del sistema)"),
+    # pt
+    ("override", 1.0, rf"\b(?:ignore|ignora|ignorar|esqueça|esqueca|desconsidere){_W} "
+                      r"(?:instruções|instrucoes|regras|orientações|orientacoes)(?: \S+){0,2} "
+                      r"(?:anteriores|acima|prévias|previas)"),
+    ("exfil", 1.0, r"\b(?:mostre|revele|diga|repita|imprima)(?: me)?(?: \S+){0,2} "
+                   r"(?:prompt|instruções|instrucoes|mensagem) (?:do sistema|de sistema|iniciais)"),
+    # nl
+    ("override", 1.0, rf"\b(?:negeer|vergeet){_W} (?:vorige|eerdere|voorgaande|bovenstaande) "
+                      r"(?:instructies|regels|opdrachten)"),
+    ("exfil", 1.0, r"\b(?:toon|laat|geef|herhaal)(?: \S+){0,3} "
+                   r"(?:systeemprompt|systeem prompt|systeeminstructies)"),
+    # pl
+    ("override", 1.0, rf"\b(?:zignoruj|ignoruj|zapomnij){_W} "
+                      r"(?:poprzednie|wcześniejsze|wczesniejsze|powyższe|"
+                      r"poprzednich|wcześniejszych|wczesniejszych) "
+                      r"(?:instrukcje|polecenia|zasady|instrukcji|poleceń|zasadach|instrukcjach|poleceniach|regułach)"),
+    ("exfil", 1.0, r"\b(?:pokaż|pokaz|ujawnij|powtórz|powtorz|wypisz|podaj)(?: \S+){0,2} "
+                   r"(?:prompt systemowy|instrukcje systemowe|systemowy prompt)"),
+    # tr
+    ("override", 1.0, r"(?:önceki|onceki|yukarıdaki|tüm|bütün)(?: \S+){0,2} "
+                      r"(?:talimatları|talimatlari|kuralları|kurallari|komutları|talimatı)(?: \S+)? "
+                      r"(?:yok say|görmezden gel|gormezden gel|unut|dikkate alma)"),
+    ("exfil", 1.0, r"sistem (?:istemini|komutunu|talimatlarını|talimatlarini|mesajını|promptunu)"
+                   r"(?: \S+){0,3} "
+                   r"(?:göster|goster|söyle|soyle|yaz|açıkla|tekrarla)"),
+    # ru
+    ("override", 1.0, r"(?:игнорируй|игнорируйте|забудь|забудьте|проигнорируй|не обращай внимания на)"
+                      r"(?: \S+){0,2} (?:предыдущие|прежние|вышеуказанные|предыдущих|все|свои) "
+                      r"(?:инструкции|указания|правила|инструкций|указаний)"),
+    ("exfil", 1.0, r"(?:покажи|раскрой|выведи|повтори|скажи|напиши)(?: мне)?(?: \S+){0,2} "
+                   r"(?:системный промпт|системные инструкции|системное сообщение|исходные инструкции)"),
+    # ar
+    ("override", 1.0, r"(?:تجاهل|انس|إنس|اهمل|أهمل|تجاهلي)(?: \S+){0,2} (?:التعليمات|الأوامر|القواعد|تعليمات)"
+                      r"(?: \S+)? ?(?:السابقة|الماضية|أعلاه)"),
+    ("exfil", 1.0, r"(?:اكشف|أظهر|اظهر|اعرض|كرر|اطبع)(?: لي)?(?: \S+){0,2} (?:موجه|تعليمات|رسالة) النظام"),
+    # hi
+    ("override", 1.0, r"(?:पिछले|पिछली|पूर्व|सभी|ऊपर के|पहले के)(?: \S+){0,2} (?:निर्देशों|निर्देश|नियमों|नियम)"
+                      r"(?: \S+){0,2} (?:अनदेखा|नज़रअंदाज़|नजरअंदाज|भूल)"),
+    ("exfil", 1.0, r"(?:सिस्टम प्रॉम्प्ट|सिस्टम संदेश|सिस्टम निर्देश|मूल निर्देश)(?: \S+){0,3} "
+                   r"(?:दिखाओ|दिखाएं|दिखाइए|बताओ|बताएं|प्रकट)"),
+    # zh (no spaces between words)
+    ("override", 1.0, r"(?:忽略|无视|忘记|忽视|不要理会|無視|忘記)\S{0,6}(?:指令|指示|规则|規則|说明|提示)"),
+    ("exfil", 1.0, r"(?:显示|顯示|告诉我|告訴我|输出|輸出|泄露|重复|重複|打印|给我看)\S{0,4}"
+                   r"(?:系统提示|系統提示|系统指令|系統指令|初始指令|系统消息)"),
+    ("exfil", 1.0, r"(?:把|将|將)?(?:你的)?(?:系统提示|系統提示|系统指令|系統指令|初始指令|系统消息)\S{0,10}"
+                   r"(?:显示|顯示|输出|輸出|告诉|告訴|发给|重复|打印)"),
+    # ja
+    ("override", 1.0, r"(?:以前|前|上記|これまで|すべて|全て)の?\S{0,6}(?:指示|命令|ルール|指令)\S{0,4}"
+                      r"(?:無視|忘れ)"),
+    ("exfil", 1.0, r"(?:システムプロンプト|システム指示|初期指示|システムメッセージ)\S{0,8}"
+                   r"(?:表示|教え|見せ|出力|繰り返)"),
+    # ko
+    ("override", 1.0, r"(?:이전|위의|모든|앞의)(?: ?\S+){0,2} ?(?:지시|지시사항|지침|규칙|명령)\S{0,2} ?"
+                      r"(?:모두 )?(?:무시|잊어)"),
+    ("exfil", 1.0, r"(?:시스템 프롬프트|시스템 지시|초기 지시|시스템 메시지)\S{0,2}(?: \S+){0,2} ?"
+                   r"(?:보여|알려|출력|공개)"),
+)
+_FAMILIES = _FAMILIES + _MULTILINGUAL
+
 _FOLDED = [(name, weight, re2.compile(p, _OPTIONS)) for name, weight, p in _FAMILIES]
 _NORMED = [(name, weight, re2.compile(p, _OPTIONS)) for name, weight, p in _RAW_FAMILIES]
 _FOLDED_SET = re2.Set.SearchSet(_OPTIONS)
@@ -144,19 +236,102 @@ _CONFUSABLES = str.maketrans(_LOOKALIKES, "aeopcyxxijsdhlqwoaeivktpux'")
 _HAS_LOOKALIKE = re.compile(f"[{_LOOKALIKES}]")  # one character class (text is lower-cased): linear
 
 
+_WORD = re.compile(r"\S+")
+_LATIN = re.compile(r"[a-z]")
+
+
+def _unconfuse(m: re.Match[str]) -> str:
+    word = m.group()
+    return word.translate(_CONFUSABLES) if _LATIN.search(word) else word
+
+
 def fold(view: str) -> bytes:
     """Lower case, look-alikes and leetspeak undone, punctuation -> one space, edge quotes dropped."""
     if not view.isascii():
         view = view.lower()
-        if _HAS_LOOKALIKE.search(view):
-            view = view.translate(_CONFUSABLES)
+        if _HAS_LOOKALIKE.search(view):  # only in words that mix scripts: Russian stays Russian
+            view = _WORD.sub(_unconfuse, view)
     data = view.encode().lower().translate(_FOLD_BYTES)
     folded = b" " + b" ".join(data.split()) + b" "
     return folded.replace(b" '", b" ").replace(b"' ", b" ") if b"'" in folded else folded
 
 
+_BASE64 = re.compile(r"[A-Za-z0-9+/_-]{16,4096}={0,2}")
+_HEX = re.compile(r"(?:[0-9a-fA-F]{2}[ :]?){8,2048}")
+_PERCENT = re.compile(r"(?:%[0-9a-fA-F]{2}){4,}")
+_ROT13 = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+                       "NOPQRSTUVWXYZABCDEFGHIJKLMnopqrstuvwxyzabcdefghijklm")
+MAX_DECODED = 8  # encoded segments decoded per text
+
+
+def _text(data: bytes) -> str | None:
+    """Decoded bytes that read as text (mostly printable UTF-8), else None."""
+    try:
+        text = data.decode()
+    except UnicodeDecodeError:
+        return None
+    printable = sum(ch.isprintable() or ch.isspace() for ch in text)
+    return text if text and printable >= 0.9 * len(text) and any(ch.isalpha() for ch in text) else None
+
+
+def decoded_variants(view: str) -> list[str]:
+    """What the text says once decoded: base64 and hex segments, percent-encoding, ROT13 and the
+    text reversed (attacks hidden from the phrase patterns, readable to a model)."""
+    out: list[str] = []
+    for m in list(_BASE64.finditer(view))[:MAX_DECODED]:
+        seg = m.group().replace("-", "+").replace("_", "/")
+        try:
+            text = _text(base64.b64decode(seg + "=" * (-len(seg) % 4)))
+        except (binascii.Error, ValueError):
+            text = None
+        if text:
+            out.append(text)
+    for m in list(_HEX.finditer(view))[:MAX_DECODED]:
+        try:
+            text = _text(bytes.fromhex(m.group().replace(" ", "").replace(":", "")))
+        except ValueError:
+            text = None
+        if text:
+            out.append(text)
+    if _PERCENT.search(view):
+        out.append(urllib.parse.unquote(view))
+    if len(view) >= 24:  # shorter texts cannot hold an instruction worth hiding
+        out.append(view.translate(_ROT13))
+        out.append(view[::-1])
+    return out
+
+
+# Text that talks about attacks ("phrases like 'ignore previous instructions'") rather than making
+# one: a quoted phrase is discounted when the text around it discusses it.
+_QUOTED = re.compile(r"(?<!\w)['‘]([^'’\n]{4,160})['’](?!\w)|[\"“«「『]([^\"”»」』\n]{4,160})[\"”»」』]")
+_META = re2.compile(
+    r"(?i)\b(?:phrases?|such as|e\.g\.|for example|example|like|detect\w*|classif\w*|filter\w*|quot\w*|"
+    r"called|known as|attacks?|attackers?|research\w*|paper|tests?|training|label\w*|dataset|pattern\w*|"
+    r"warn\w*|beware|recogni[sz]e|frases?|ataques?|ejemplos?|exemples?|attaques?|beispiele?|angriff\w*|"
+    r"esempi\w*|attacchi|exemplos?|aanval\w*|voorbeeld\w*|przykład\w*|atak\w*|örnek\w*|saldırı\w*)\b",
+    _OPTIONS)
+QUOTED_WEIGHT = 0.3
+
+
 def score(view: str) -> tuple[float, list[str]]:
-    """(score, families that counted) for the normalised view of one text."""
+    """(score, families that counted) for the normalised view of one text, its decoded variants
+    included (the highest counts). Quoted attack phrases in a text about attacks count 0.3."""
+    best, families = _score(view)
+    if best > 0 and _META.search(view):
+        quoted = [m.group(1) or m.group(2) for m in _QUOTED.finditer(view)]
+        if quoted:
+            outside = _QUOTED.sub(" ", view)
+            rest, rest_families = _score(outside)
+            inner = max((_score(q)[0] for q in quoted), default=0.0)
+            best, families = rest + QUOTED_WEIGHT * inner, rest_families
+    for variant in decoded_variants(view):
+        value, names = _score(variant)
+        if value > best:
+            best, families = value, names
+    return best, families
+
+
+def _score(view: str) -> tuple[float, list[str]]:
     variants = [fold(view)]
     if "11" in view:  # leetspeak "1" is "i" ("1gnore"), but "11" is usually "ll" ("a11")
         variants.append(fold(view.replace("11", "ll")))

@@ -1,9 +1,9 @@
-"""Input guard: scan every text field of a chat or completions request body.
+"""Input guard: scan every text field of a chat, completions or embeddings request body.
 
-Chat: each message's `content` (a string, or the `text` of each text part) and the
-`arguments` of tool/function calls. Completions: `prompt` (a string, a list of strings, or
-token ids, which count toward the size caps only) and `suffix`. The body is never mutated; a
-changed body is a copy.
+fields.py finds the text (the conversation in order, and every other string and key of the
+body) or refuses the request; each group is scanned as one joined text, so a value split across
+two messages or two fields is one finding. Injection heuristics score each text on its own. The
+body is never mutated; a changed body is a copy.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from typing import Any, Literal
 
 from proxy.guardrails import injection
 from proxy.guardrails.errors import blocked_error
+from proxy.guardrails.fields import Refusal, Slot, collect
 from proxy.guardrails.normalize import normalize
 from proxy.guardrails.policy import RESTORE_RULE, CompiledPolicy
-from proxy.guardrails.scan import find_hits, render
+from proxy.guardrails.scan import find_hits, render_slots
 from proxy.guardrails.vault import Vault
 
 TokenCounter = Callable[[str], int]
@@ -37,6 +38,7 @@ class InputResult:
     counts: dict[str, int] = field(default_factory=dict)
     input_chars: int = 0
     input_tokens: int = 0  # estimate (or the tokenizer callback's count), for the caps and admission
+    refusal: Refusal | None = None  # a field the guardrails cannot scan: answer 400 naming `param`
 
     @property
     def blocked(self) -> bool:
@@ -53,107 +55,77 @@ def estimate_tokens(text: str) -> int:
     return (len(text) + 3) // 4
 
 
-# A text field: the keys leading to it from the body, and its value.
-Slot = tuple[tuple[Any, ...], str]
-
-
-def _chat_slots(body: dict) -> list[Slot]:
-    slots: list[Slot] = []
-    messages = body.get("messages")
-    for m, message in enumerate(messages if isinstance(messages, list) else ()):
-        if not isinstance(message, dict):
-            continue
-        content = message.get("content")
-        if isinstance(content, str):
-            slots.append((("messages", m, "content"), content))
-        elif isinstance(content, list):
-            for p, part in enumerate(content):
-                if isinstance(part, dict) and isinstance(part.get("text"), str):
-                    slots.append((("messages", m, "content", p, "text"), part["text"]))
-        calls = message.get("tool_calls")
-        for c, call in enumerate(calls if isinstance(calls, list) else ()):
-            fn = call.get("function") if isinstance(call, dict) else None
-            if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
-                slots.append((("messages", m, "tool_calls", c, "function", "arguments"), fn["arguments"]))
-        fn = message.get("function_call")
-        if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
-            slots.append((("messages", m, "function_call", "arguments"), fn["arguments"]))
-    return slots
-
-
-def _completion_slots(body: dict) -> tuple[list[Slot], int]:
-    """Text slots, and the number of prompt token ids (which are only counted)."""
-    slots: list[Slot] = []
-    token_ids = 0
-    prompt = body.get("prompt")
-    if isinstance(prompt, str):
-        slots.append((("prompt",), prompt))
-    elif isinstance(prompt, list):
-        for i, item in enumerate(prompt):
-            if isinstance(item, str):
-                slots.append((("prompt", i), item))
-            elif isinstance(item, int):
-                token_ids += 1
-            elif isinstance(item, list):
-                token_ids += len(item)
-    if isinstance(body.get("suffix"), str):
-        slots.append((("suffix",), body["suffix"]))
-    return slots, token_ids
+JOIN = " "  # the boundary between joined texts: patterns may match across it
 
 
 def scan_request(
     policy: CompiledPolicy,
     body: dict,
     *,
-    route: Literal["chat", "completions"],
+    route: Literal["chat", "completions", "embeddings"],
     count_tokens: TokenCounter | None = None,
+    kind: str | None = "teecube",
 ) -> InputResult:
-    """Apply the policy's input stage to a request body. Never mutates `body`."""
-    if route == "chat":
-        slots, token_ids = _chat_slots(body), 0
-    elif route == "completions":
-        slots, token_ids = _completion_slots(body)
-    else:
-        raise ValueError(f"unknown route {route!r}")
+    """Apply the policy's input stage to a request body. Never mutates `body`.
+
+    `kind` is the upstream deployment's kind (teecube, openai, ollama): fields that kind would
+    use but the guardrails cannot read are refused (`result.refusal`)."""
+    fields = collect(body, route, kind, refuse_token_ids=policy.refuse_token_ids)
     vault = Vault()
-    texts = [text for _, text in slots]
+    groups = [fields.conversation, fields.other]
+    texts = [slot.text for group in groups for slot in group if _counted(slot)]
     chars = sum(len(t) for t in texts)
-    tokens = token_ids + sum((count_tokens or estimate_tokens)(t) for t in texts)
+    tokens = fields.token_ids + sum((count_tokens or estimate_tokens)(t) for t in texts)
     result = InputResult(body=body, vault=vault, input_chars=chars, input_tokens=tokens)
+    if fields.refusal is not None:
+        result.refusal = fields.refusal
+        return result
     if policy.max_input_chars is not None and chars > policy.max_input_chars:
         return _blocked(result, LIMIT_CHARS, Counter())
     if policy.max_input_tokens is not None and tokens > policy.max_input_tokens:
         return _blocked(result, LIMIT_TOKENS, Counter())
 
     counts: Counter[str] = Counter()
-    changes: list[tuple[int, str]] = []
-    views = [normalize(text) for text in texts]
+    joined = [JOIN.join(slot.text for slot in group) for group in groups]
+    views = [normalize(text) for text in joined]
     if policy.pseudonymizes:
         for view, _ in views:
             for m in RESTORE_RULE.regex.finditer(view):
                 vault.reserve(m.group())
-    for n, text in enumerate(texts):
-        view, index = views[n]
-        value = round(injection.score(view)[0], 6) if policy.injection else 0.0
-        for rule in policy.injection:
-            if value >= rule.threshold:
-                if rule.input == "block":
-                    return _blocked(result, rule.id, counts)
-                counts[rule.id] += 1
-        hits, _ = find_hits(policy.input, text, view, index)
+    if policy.injection:
+        for group in groups:
+            for slot in group:
+                if slot.key or not slot.text:
+                    continue
+                value = round(injection.score(normalize(slot.text)[0])[0], 6)
+                for rule in policy.injection:
+                    if value >= rule.threshold:
+                        if rule.input == "block":
+                            return _blocked(result, rule.id, counts)
+                        counts[rule.id] += 1
+    changes: list[tuple[Slot, str]] = []
+    for group, raw, (view, index) in zip(groups, joined, views, strict=True):
+        hits, _ = find_hits(policy.input, raw, view, index)
         if not hits:
             continue
-        out = render(text, hits, len(text), "input", vault)
-        if out.blocked_rule is not None:
-            counts.update(out.fired[:-1])
-            return _blocked(result, out.blocked_rule, counts)
-        counts.update(out.fired)
-        if out.text != text:
-            changes.append((n, out.text))
+        bounds, pos = [], 0
+        for slot in group:
+            bounds.append((pos, pos + len(slot.text)))
+            pos += len(slot.text) + len(JOIN)
+        out, blocked_rule, fired = render_slots(raw, hits, bounds, "input", vault)
+        if blocked_rule is not None:
+            return _blocked(result, blocked_rule, counts)
+        counts.update(fired)
+        changes.extend((slot, new) for slot, new in zip(group, out, strict=True) if new != slot.text)
     if changes:
-        result.body = _with_changes(body, slots, changes)
+        result.body = _with_changes(body, changes)
     result.rule_ids, result.counts = sorted(counts), dict(counts)
     return result
+
+
+def _counted(slot: Slot) -> bool:
+    """Text that counts toward the size caps: values, not keys or `role`/`type` enums."""
+    return not slot.key and slot.path[-1] not in ("role", "type")
 
 
 def _blocked(result: InputResult, rule_id: str, counts: Counter[str]) -> InputResult:
@@ -163,12 +135,21 @@ def _blocked(result: InputResult, rule_id: str, counts: Counter[str]) -> InputRe
     return result
 
 
-def _with_changes(body: dict, slots: list[Slot], changes: list[tuple[int, str]]) -> dict:
+def _with_changes(body: dict, changes: list[tuple[Slot, str]]) -> dict:
+    """A deep copy with the changed values, then the renamed keys (deepest first)."""
     new = copy.deepcopy(body)
-    for n, text in changes:
-        path = slots[n][0]
-        node: Any = new
-        for step in path[:-1]:
-            node = node[step]
-        node[path[-1]] = text
+    for slot, text in changes:
+        if not slot.key:
+            node: Any = new
+            for step in slot.path[:-1]:
+                node = node[step]
+            node[slot.path[-1]] = text
+    for slot, text in sorted((c for c in changes if c[0].key), key=lambda c: -len(c[0].path)):
+        parent: Any = new
+        for step in slot.path[:-1]:
+            parent = parent[step]
+        old = slot.path[-1]
+        items = [(text if k == old else k, v) for k, v in parent.items()]
+        parent.clear()
+        parent.update(items)  # a masked key that collides with another keeps the later value
     return new

@@ -74,9 +74,17 @@ def invisible_class() -> str:
     return _class(INVISIBLE_RANGES)
 
 
+_OTHER_DIGIT = re.compile(r"[^\x00-\x7f](?<=\d)")  # a decimal digit of another script: linear
+
+
 @lru_cache(maxsize=65536)
 def _nfkc(ch: str) -> str:
-    return unicodedata.normalize("NFKC", ch)
+    """NFKC of one character; decimal digits of every script (Arabic-Indic, Persian, Devanagari,
+    fullwidth, ...) become ASCII digits, as NFKC does for fullwidth ones only."""
+    norm = unicodedata.normalize("NFKC", ch)
+    if len(norm) == 1 and not norm.isascii() and unicodedata.category(norm) == "Nd":
+        return str(unicodedata.decimal(norm))
+    return norm
 
 
 def normalize(text: str, base: int = 0) -> tuple[str, list[int]]:
@@ -98,7 +106,8 @@ def _visible(text: str, start: int, end: int, base: int, parts: list[str], index
     if start >= end:
         return
     run = text[start:end]
-    if run.isascii() or unicodedata.is_normalized("NFKC", run):  # every character is its own NFKC
+    if run.isascii() or (unicodedata.is_normalized("NFKC", run) and not _OTHER_DIGIT.search(run)):
+        # every character is its own view character
         parts.append(run)
         index.extend(range(base + start, base + end))
         return

@@ -13,15 +13,16 @@ from __future__ import annotations
 import dataclasses
 import re
 import re._parser as sre_parse
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from typing import Any
 
 import re2
 
-from proxy.guardrails.builtins import BUILTINS, SPECIAL_SCANNERS
+from proxy.guardrails.builtins import BUILTINS, SHIELDS, SPECIAL_SCANNERS
 from proxy.guardrails.errors import PolicyConfigError
 from proxy.guardrails.normalize import normalize_text
+from proxy.guardrails.prefix import python_syntax, reversed_prefix_pattern
 
 SCHEMA_VERSION = 1
 MAX_PATTERN_WIDTH = 512  # characters an operator pattern may match (it sets the stream hold-back)
@@ -54,11 +55,13 @@ class Rule:
     label: str = ""
     replacement: str = ""
     threshold: float = 1.0
-    head_chars: frozenset[str] = frozenset()  # backward extension (see builtins.Builtin)
+    head_chars: Container[str] = frozenset()  # backward extension (see builtins.Builtin)
     head_max: int = 0
     tail: Any = None  # anchored re2 pattern extending a match forwards, within tail_max characters
     tail_max: int = 0
     priority: int = 0  # position in the policy: breaks ties between overlapping findings
+    prefix: str = ""  # reversed prefix closure of pattern + tail (prefix.py): what a stream holds back
+    shields: frozenset[str] = frozenset()  # "context" rules: scanners whose findings inside do not count
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,19 @@ class ClassifierConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class Pending:
+    """`regex` (reversed prefix closures, longest match, anchored at the start of the reversed
+    text) finds where a match could still be growing at the end of a stream, within its last
+    `window` characters; `head_chars`/`head_max`: the findings also extend backwards from there
+    (e-mail local parts)."""
+
+    regex: Any
+    window: int
+    head_chars: Container[str] = frozenset()
+    head_max: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class RuleSet:
     """Span rules for one stage, with an re2 Set over the view rules as a prefilter."""
 
@@ -83,8 +99,9 @@ class RuleSet:
     view_rules: tuple[Rule, ...]
     raw_rules: tuple[Rule, ...]
     prefilter: Any
-    window: int  # longest forward extent (pattern + tail) among view rules without triggers
+    window: int  # longest forward extent (pattern + tail) among view rules
     back: int  # longest backward extension among view rules
+    pending: tuple[Pending, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +114,8 @@ class CompiledPolicy:
     max_input_chars: int | None
     max_input_tokens: int | None
     classifier: ClassifierConfig | None
+    refuse_token_ids: bool = False  # "token_ids": "refuse": token-id prompts cannot be scanned
+    restore_in_urls: bool = False  # restore placeholders inside URLs and markup attributes too
 
     @property
     def pseudonymizes(self) -> bool:
@@ -111,6 +130,16 @@ RESTORE_RULE = Rule(
     pattern=PLACEHOLDER_PATTERN,
     regex=re2.compile(PLACEHOLDER_PATTERN, _RE2_OPTIONS),
     width=31,
+    prefix=reversed_prefix_pattern(PLACEHOLDER_PATTERN),
+)
+
+
+# A URL or a markup attribute/link target, placeholders included: placeholders inside are not
+# restored unless the policy says "restore_in_urls" (a model writing <EMAIL_1> into an image
+# link would otherwise send the real value to whatever fetches the link).
+URL_CONTEXT_PATTERN = (
+    r"(?i)(?:\b(?:https?|ftp|wss?)://|\bmailto:|\]\(|\b(?:href|src|srcset|action|formaction|poster|"
+    r"cite|background|data)\s{0,3}=\s{0,3}[\"']?)[^\s\"'()`]{1,256}"
 )
 
 
@@ -163,6 +192,33 @@ def compile_re2(pattern: str, where: str) -> Any:
         raise PolicyConfigError(
             where, "is not a valid re2 pattern (backreferences and lookaround are not allowed)"
         ) from exc
+
+
+URL_CONTEXT_RULE = Rule(
+    id="",
+    scanner="url_context",
+    input="off",
+    output="context",
+    pattern=URL_CONTEXT_PATTERN,
+    regex=re2.compile(URL_CONTEXT_PATTERN, _RE2_OPTIONS),
+    width=pattern_width(URL_CONTEXT_PATTERN, "url_context", 1 << 16),
+    prefix=reversed_prefix_pattern(URL_CONTEXT_PATTERN),
+    shields=frozenset({"placeholder"}),
+)
+
+
+def _shield_rules() -> list[Rule]:
+    """Context rules that keep the entropy rule off certificates, public keys, data URLs,
+    integrity hashes and URLs (input stage; see builtins.SHIELDS)."""
+    rules = []
+    for b in SHIELDS:
+        rules.append(Rule(
+            id="", scanner=b.name, input="context", output="off", pattern=b.pattern,
+            regex=compile_re2(b.pattern, b.name), tail=compile_re2(b.tail, b.name), tail_max=b.tail_max,
+            width=pattern_width(b.pattern, b.name, 1 << 16) + b.tail_max, shields=frozenset(b.shields),
+            prefix=_prefix(b.pattern, b.tail),
+        ))
+    return rules
 
 
 def _literal_pattern(values: Any, where: str, *, words: bool) -> tuple[str, int]:
@@ -254,22 +310,27 @@ def _rule(obj: Any, where: str) -> Rule:
             builtin.raw_view,
         )
         label = label or builtin.label
-        width = 1 if raw_view else pattern_width(pattern, f"{where}.scanner", 1 << 16) + builtin.tail_max
+        width = 1 if raw_view else pattern_width(python_syntax(pattern), f"{where}.scanner", 1 << 16)
+        width += builtin.tail_max
         extension = {
-            "head_chars": frozenset(builtin.head_chars),
+            "head_chars": builtin.head_chars if not isinstance(builtin.head_chars, str)
+            else frozenset(builtin.head_chars),
             "head_max": builtin.head_max,
             "tail": compile_re2(builtin.tail, f"{where}.scanner") if builtin.tail else None,
             "tail_max": builtin.tail_max,
+            "prefix": "" if raw_view else _prefix(pattern, builtin.tail),
         }
     elif scanner == "regex":
         pattern = _str(fields.get("pattern"), f"{where}.pattern", 2000)
         if fields.get("case_insensitive", False) is True:
             pattern = f"(?i:{pattern})"
         width, check, triggers, raw_view = pattern_width(pattern, f"{where}.pattern"), None, (), False
+        extension = {"prefix": _prefix(pattern)}
     else:
         key = "values" if scanner == "substring" else "keywords"
         pattern, width = _literal_pattern(fields.get(key), f"{where}.{key}", words=scanner == "topic")
         check, triggers, raw_view = None, (), False
+        extension = {"prefix": _prefix(pattern)}
     label = label or "REDACTED"
     if scanner == "invisible" and input_action == "pseudonymize":
         raise PolicyConfigError(
@@ -319,6 +380,47 @@ class _SetPrefilter:
         return sorted(self._set.Match(text) or ())
 
 
+def _prefix(*patterns: str) -> str:
+    """The reversed prefix closure, or "" (hold a whole window) for syntax it does not handle."""
+    try:
+        return reversed_prefix_pattern(*patterns)
+    except (ValueError, re.error, RecursionError):
+        return ""
+
+
+SHORT_WINDOW = 256  # rules at most this wide share one pending regex, searched over this window
+
+
+_LONGEST = re2.Options()
+_LONGEST.log_errors = False
+_LONGEST.longest_match = True
+
+
+def _pending(view_rules: tuple[Rule, ...]) -> tuple[Pending, ...]:
+    """Pending-match finders: one combined regex for the short rules, one per long or
+    backward-extending rule. A rule without a closure holds its whole window."""
+    def closure(r: Rule) -> str:
+        return r.prefix or f"(?s:.){{0,{min(r.width, 1000)}}}"
+
+    out: list[Pending] = []
+    # Short rules over the last 256 characters; long ones (private keys, JWTs, URLs) together
+    # over their longest window: their closures only match from a literal start ("-----BEGIN",
+    # "eyJ", "https://"), so the wide window never holds more than a real candidate.
+    short = [r for r in view_rules if r.width <= SHORT_WINDOW and not r.head_max]
+    long = [r for r in view_rules if r.width > SHORT_WINDOW and not r.head_max]
+    for group, window in ((short, SHORT_WINDOW), (long, max((r.width + 1 for r in long), default=0))):
+        if not group:
+            continue
+        try:
+            out.append(Pending(re2.compile("|".join(f"(?:{closure(r)})" for r in group), _LONGEST), window))
+        except re2.error:
+            out.extend(Pending(re2.compile(closure(r), _LONGEST), r.width + 1) for r in group)
+    for r in view_rules:
+        if r.head_max:
+            out.append(Pending(re2.compile(closure(r), _LONGEST), r.width + 1, r.head_chars, r.head_max))
+    return tuple(out)
+
+
 def _rule_set(rules: list[Rule]) -> RuleSet:
     view_rules = tuple(r for r in rules if not r.raw_view)
     rule_set = re2.Set.SearchSet(_RE2_OPTIONS)
@@ -330,9 +432,10 @@ def _rule_set(rules: list[Rule]) -> RuleSet:
         prefilter = _SetPrefilter(rule_set)
     except re2.error:  # run every pattern instead
         prefilter = _AllRules(len(view_rules))
-    window = max((r.width for r in view_rules if not r.triggers), default=0)
+    window = max((r.width for r in view_rules), default=0)
     back = max((r.head_max for r in view_rules), default=0)
-    return RuleSet(tuple(rules), view_rules, tuple(r for r in rules if r.raw_view), prefilter, window, back)
+    return RuleSet(tuple(rules), view_rules, tuple(r for r in rules if r.raw_view), prefilter, window, back,
+                   _pending(view_rules))
 
 
 MAX_PREAMBLE = 32
@@ -341,6 +444,13 @@ MAX_PREAMBLE = 32
 def _preamble(value: Any) -> tuple[tuple[str, str], ...]:
     if value is None:
         return ()
+    if isinstance(value, str):  # a built-in preamble by name
+        from proxy.guardrails.classifier import NAMED_PREAMBLES
+
+        if value not in NAMED_PREAMBLES:
+            names = sorted(NAMED_PREAMBLES)
+            raise PolicyConfigError("classifier.preamble", f"must be a list of messages or one of {names}")
+        return NAMED_PREAMBLES[value]
     if not isinstance(value, list) or len(value) > MAX_PREAMBLE:
         raise PolicyConfigError("classifier.preamble", f"must be a list of at most {MAX_PREAMBLE} messages")
     turns = []
@@ -392,8 +502,17 @@ def _classifier(obj: Any) -> ClassifierConfig | None:
 def compile_policy(config: dict) -> CompiledPolicy:
     """Validate an operator's policy JSON (already parsed) and compile it. Raises PolicyConfigError."""
     fields = _fields(
-        config, "", {"version", "limits", "rules", "classifier", "description"}, {"version", "rules"}
+        config,
+        "",
+        {"version", "limits", "rules", "classifier", "description", "token_ids", "restore_in_urls"},
+        {"version", "rules"},
     )
+    id_prompts = fields.get("token_ids", "allow")
+    if id_prompts not in ("allow", "refuse"):
+        raise PolicyConfigError("token_ids", "must be 'allow' or 'refuse'")
+    restore_in_urls = fields.get("restore_in_urls", False)
+    if not isinstance(restore_in_urls, bool):
+        raise PolicyConfigError("restore_in_urls", "must be true or false")
     if fields["version"] != SCHEMA_VERSION:
         raise PolicyConfigError("version", f"must be {SCHEMA_VERSION}")
     limits = _fields(fields.get("limits") or {}, "limits", {"max_input_chars", "max_input_tokens"})
@@ -411,13 +530,19 @@ def compile_policy(config: dict) -> CompiledPolicy:
         seen.add(rule.id)
         rules.append(dataclasses.replace(rule, priority=i + 1))
     spans = [r for r in rules if r.scanner != "injection"]
+    pseudonymizes = any(r.input == "pseudonymize" for r in spans)
+    url_context = [URL_CONTEXT_RULE] if pseudonymizes and not restore_in_urls else []
+    entropy_in = any(r.scanner == "high_entropy" and r.input != "off" for r in spans)
+    shields = _shield_rules() if entropy_in else []
     return CompiledPolicy(
         version=SCHEMA_VERSION,
         rules=tuple(rules),
-        input=_rule_set([r for r in spans if r.input != "off"]),
-        output=_rule_set([RESTORE_RULE, *(r for r in spans if r.output != "off")]),
+        input=_rule_set([*(r for r in spans if r.input != "off"), *shields]),
+        output=_rule_set([RESTORE_RULE, *url_context, *(r for r in spans if r.output != "off")]),
         injection=tuple(r for r in rules if r.scanner == "injection" and r.input != "off"),
         max_input_chars=max_chars,
         max_input_tokens=max_tokens,
         classifier=_classifier(fields.get("classifier")),
+        refuse_token_ids=id_prompts == "refuse",
+        restore_in_urls=restore_in_urls,
     )

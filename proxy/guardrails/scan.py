@@ -6,7 +6,7 @@ whole regex match (which a stream segment boundary must never cut).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from proxy.guardrails.normalize import normalize
 from proxy.guardrails.policy import Rule, RuleSet
@@ -26,6 +26,7 @@ class Rendered:
     text: str
     blocked_rule: str | None
     fired: list[str]  # rule ids, one entry per finding acted on
+    changed: list[tuple[int, int]] = field(default_factory=list)  # raw spans replaced (not kept as is)
 
 
 def find_hits(
@@ -85,16 +86,77 @@ def find_hits(
     return hits, spans
 
 
-def render(raw: str, hits: list[Hit], end: int, stage: str, vault: Vault | None) -> Rendered:
-    """Apply the stage's actions to raw[:end] (hits must lie inside it). Stops before a block."""
-    action_of = (lambda r: r.input) if stage == "input" else (lambda r: r.output)
-    blocking = [h for h in hits if action_of(h.rule) == "block"]
+def _action(rule: Rule, stage: str) -> str:
+    return rule.input if stage == "input" else rule.output
+
+
+def _choose(hits: list[Hit], stage: str) -> tuple[list[Hit], Hit | None]:
+    """The findings to act on (non-overlapping, by start) and the first blocking one. Placeholders
+    inside a URL or markup context are left as they are (not restored)."""
+    contexts = [h for h in hits if _action(h.rule, stage) == "context"]
+    if contexts:
+        def shielded(h: Hit) -> bool:
+            return any(h.rule.scanner in c.rule.shields and c.start <= h.start and h.end <= c.end
+                       for c in contexts)
+
+        hits = [h for h in hits if _action(h.rule, stage) != "context" and not shielded(h)]
+    blocking = [h for h in hits if _action(h.rule, stage) == "block"]
     block = min(blocking, key=lambda h: h.start) if blocking else None
     # Acting findings first (earliest, then longest, then first listed), so that a finding that is
     # only logged never shields one that masks; logged findings fill the gaps.
-    acting = _greedy([h for h in hits if action_of(h.rule) not in ("block", "log")], [])
-    logged = _greedy([h for h in hits if action_of(h.rule) == "log"], acting)
-    chosen = sorted(acting + logged, key=lambda h: h.start)
+    acting = _greedy([h for h in hits if _action(h.rule, stage) not in ("block", "log")], [])
+    logged = _greedy([h for h in hits if _action(h.rule, stage) == "log"], acting)
+    return sorted(acting + logged, key=lambda h: h.start), block
+
+
+def _replacement(h: Hit, raw: str, action: str, vault: Vault | None, fired: list[str]) -> str:
+    if action == "restore":
+        original = vault.restore(h.value) if vault is not None else None
+        return raw[h.start : h.end] if original is None else original
+    if action == "keep":  # a placeholder inside a URL or markup: left as it is
+        return raw[h.start : h.end]
+    fired.append(h.rule.id)
+    if action == "pseudonymize" and vault is not None:
+        return vault.placeholder(h.rule.label, h.value)
+    return h.rule.replacement
+
+
+def render_slots(raw: str, hits: list[Hit], bounds: list[tuple[int, int]], stage: str,
+                 vault: Vault | None) -> tuple[list[str], str | None, list[str]]:
+    """Apply the stage's actions to several texts joined into `raw` (slot k is raw[a:b] for
+    bounds[k]). A finding that spans slots is replaced in the slot where it starts and removed
+    from the others. Returns (texts, blocked rule, fired rule ids)."""
+    chosen, block = _choose(hits, stage)
+    fired: list[str] = []
+    if block is not None:
+        return [raw[a:b] for a, b in bounds], block.rule.id, [block.rule.id]
+    acting = []
+    for h in chosen:
+        if _action(h.rule, stage) == "log":
+            fired.append(h.rule.id)
+        else:
+            acting.append(h)
+    out: list[str] = []
+    j = 0
+    for a, b in bounds:
+        while j < len(acting) and acting[j].end <= a:
+            j += 1
+        pieces, pos, k = [], a, j
+        while k < len(acting) and acting[k].start < b:
+            h = acting[k]
+            if h.start >= a:
+                pieces.append(raw[pos : h.start])
+                pieces.append(_replacement(h, raw, _action(h.rule, stage), vault, fired))
+            pos = min(h.end, b)
+            k += 1
+        pieces.append(raw[pos:b])
+        out.append("".join(pieces))
+    return out, None, fired
+
+
+def render(raw: str, hits: list[Hit], end: int, stage: str, vault: Vault | None) -> Rendered:
+    """Apply the stage's actions to raw[:end] (hits must lie inside it). Stops before a block."""
+    chosen, block = _choose(hits, stage)
     if block is not None:
         end = block.start
         for h in chosen:
@@ -103,27 +165,23 @@ def render(raw: str, hits: list[Hit], end: int, stage: str, vault: Vault | None)
         chosen = [h for h in chosen if h.end <= end]
     pieces: list[str] = []
     fired: list[str] = []
+    changed: list[tuple[int, int]] = []
     pos = 0
     for h in chosen:
-        action = action_of(h.rule)
+        action = _action(h.rule, stage)
         if action == "log":
             fired.append(h.rule.id)
             continue
         pieces.append(raw[pos : h.start])
-        if action == "restore":
-            original = vault.restore(h.value) if vault is not None else None
-            pieces.append(raw[h.start : h.end] if original is None else original)
-        elif action == "pseudonymize" and vault is not None:
-            pieces.append(vault.placeholder(h.rule.label, h.value))
-            fired.append(h.rule.id)
-        else:
-            pieces.append(h.rule.replacement)
-            fired.append(h.rule.id)
+        piece = _replacement(h, raw, action, vault, fired)
+        if piece != raw[h.start : h.end]:
+            changed.append((h.start, h.end))
+        pieces.append(piece)
         pos = h.end
     pieces.append(raw[pos:end])
     if block is not None:
         fired.append(block.rule.id)
-    return Rendered("".join(pieces), block.rule.id if block is not None else None, fired)
+    return Rendered("".join(pieces), block.rule.id if block is not None else None, fired, changed)
 
 
 def _greedy(candidates: list[Hit], taken: list[Hit]) -> list[Hit]:

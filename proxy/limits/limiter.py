@@ -2,8 +2,13 @@
 
 Buckets for one request: the key, the domain, and the domain's grant of the alias,
 each with requests/min and tokens/min where the operator set a limit. A request
-reserves `prompt_estimate + max_tokens` tokens up front, so concurrent requests
-cannot overspend; settling gives back what the upstream did not use.
+reserves an upper bound of what it can use up front (prompt bound + every sequence's
+max_tokens), so concurrent requests cannot overspend; settling charges what the upstream
+really used (giving back the rest, or going below zero when it used more).
+
+A request whose bound exceeds a bucket's whole capacity, but whose `floor` (the likely
+prompt count + max_tokens) fits, takes the whole bucket instead: it runs only on a full
+bucket, alone, and its real use is settled after it.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ class Reservation:
     reserved_tokens: int
     headers: dict[str, str] = field(default_factory=dict)
     settled: bool = False
+    costs: dict[str, int] = field(default_factory=dict)  # tokens taken from each bucket (by key)
 
 
 def format_duration(seconds: float) -> str:
@@ -68,9 +74,16 @@ class Limiter:
             log.warning("shared limiter unavailable; failing open to the in-process limiter")
             return await getattr(self._fallback, method)(arg)
 
-    async def reserve(self, buckets: list[BucketSpec], tokens: int) -> Reservation:
-        costs = [(b, 1 if b.kind == "requests" else tokens) for b in buckets]
+    async def reserve(self, buckets: list[BucketSpec], tokens: int, *,
+                      floor: int | None = None) -> Reservation:
+        floor = tokens if floor is None else min(floor, tokens)
+
+        def token_cost(spec: BucketSpec) -> int:
+            return tokens if tokens <= spec.capacity else max(floor, spec.capacity)
+
+        costs = [(b, 1 if b.kind == "requests" else token_cost(b)) for b in buckets]
         token_specs = [b for b in buckets if b.kind == "tokens"]
+        taken = {b.key: cost for b, cost in costs if b.kind == "tokens"}
         if not costs:
             return Reservation(token_specs, tokens)
         try:
@@ -99,16 +112,18 @@ class Limiter:
             else:
                 message = f"Rate limit reached for {kind} per minute. Please retry after {retry}s."
             raise ApiError(429, message, code="rate_limit_exceeded", type_=kind, headers=headers)
-        return Reservation(token_specs, tokens, headers)
+        return Reservation(token_specs, tokens, headers, costs=taken)
 
     async def settle(self, reservation: Reservation, used_tokens: int) -> None:
         if reservation.settled:
             return
         reservation.settled = True
-        delta = used_tokens - reservation.reserved_tokens
-        if delta and reservation.token_specs:
+        deltas = [(spec, used_tokens - reservation.costs.get(spec.key, reservation.reserved_tokens))
+                  for spec in reservation.token_specs]
+        deltas = [(spec, delta) for spec, delta in deltas if delta]
+        if deltas:
             try:
-                await self._call("adjust", [(spec, delta) for spec in reservation.token_specs])
+                await self._call("adjust", deltas)
             except LimiterUnavailable:
                 log.warning("could not settle a token reservation: shared limiter unavailable")
 

@@ -1,4 +1,4 @@
-"""Tenant routes: `/v1/models`, `/v1/chat/completions`, `/v1/completions`.
+"""Tenant routes: `/v1/models`, `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`.
 
 authenticate → resolve the domain's alias (deny by default) → check caps → admit
 (reserve limits) → input guardrails → forward → output guardrails → settle → usage.
@@ -14,16 +14,22 @@ from aiohttp import web
 from domains.usage import UsageRecordIn
 from domains.views import ModelGrant
 from proxy.auth import Principal
-from proxy.body import estimate_prompt_tokens, read_json_body
+from proxy.body import read_json_body
 from proxy.errors import ApiError, bad_request, model_not_found
 from proxy.forward.relay import Outcome, forward_json, forward_stream
 from proxy.forward.upstream import Upstream
 from proxy.guard import CheckedInput, GuardrailBlocked
 from proxy.limits import BucketSpec, Reservation
-from proxy.state import AUTH, DIRECTORY, GUARDS, LIMITER, METRICS, POOL, USAGE
+from proxy.prefix_cache import SALTED_KINDS, apply_cache_salt
+from proxy.state import AUTH, CONFIG, DIRECTORY, GUARDS, LIMITER, METRICS, POOL, USAGE
+from proxy.tokens import (
+    DEFAULT_COMPLETION_TOKENS,
+    estimate_prompt_tokens,
+    generated_sequences,
+    likely_text_tokens,
+)
 
 routes = web.RouteTableDef()
-DEFAULT_RESERVED_COMPLETION = 4096
 
 
 @routes.get("/v1/models")
@@ -59,6 +65,26 @@ async def completions(request: web.Request) -> web.StreamResponse:
     return await _complete(request, route="completions", path="/v1/completions")
 
 
+@routes.post("/v1/embeddings")
+async def embeddings(request: web.Request) -> web.StreamResponse:
+    started = time.perf_counter()
+    principal, settings, body, grant = await _authorized(request)
+    if grant.kind not in SALTED_KINDS:
+        raise bad_request("Embeddings are not available for this model.", param="model",
+                          code="unsupported_model")
+    if "input" not in body:
+        raise bad_request("You must provide an input.", param="input", code="missing_required_parameter")
+    _check_prompt(body["input"], "input")
+    prompt_estimate = estimate_prompt_tokens(body, "embeddings")
+    likely = estimate_prompt_tokens(body, "embeddings", likely_text_tokens)
+    if grant.max_prompt_tokens and likely > grant.max_prompt_tokens:
+        raise bad_request(f"The input is longer than this model allows ({grant.max_prompt_tokens} tokens).",
+                          param="input", code="context_length_exceeded")
+    return await _admit_and_forward(request, principal, settings, grant, body, route="embeddings",
+                                    path="/v1/embeddings", stream=False, include_usage=False, started=started,
+                                    prompt_estimate=prompt_estimate, reserved=prompt_estimate, floor=likely)
+
+
 def _visible(principal: Principal, grant: ModelGrant) -> bool:
     allowed = principal.allowed_aliases
     return grant.enabled and (allowed is None or grant.alias in allowed)
@@ -72,6 +98,8 @@ def _int_field(body: dict[str, Any], name: str, *, minimum: int) -> int | None:
         raise bad_request(f"`{name}` must be an integer.", param=name, code="invalid_type")
     if value < minimum:
         raise bad_request(f"`{name}` must be at least {minimum}.", param=name, code="invalid_value")
+    if value >= 2**31:
+        raise bad_request(f"`{name}` is too large.", param=name, code="invalid_value")
     return value
 
 
@@ -90,18 +118,33 @@ def _buckets(principal: Principal, settings: Any, grant: ModelGrant) -> list[Buc
     return specs
 
 
-async def _complete(request: web.Request, *, route: str, path: str) -> web.StreamResponse:
+def _check_prompt(value: Any, name: str) -> None:
+    """A string, a non-empty list of strings, of token ids, or of token-id lists."""
+    def token_ids(items: Any) -> bool:
+        return isinstance(items, list) and bool(items) and all(
+            isinstance(t, int) and not isinstance(t, bool) and 0 <= t < 2**31 for t in items)
+
+    if isinstance(value, str):
+        return
+    if isinstance(value, list) and value and (
+        all(isinstance(p, str) for p in value) or token_ids(value) or all(token_ids(p) for p in value)
+    ):
+        return
+    raise bad_request(
+        f"`{name}` must be a string, an array of strings, an array of token ids or an array of "
+        "token-id arrays.", param=name, code="invalid_type",
+    )
+
+
+async def _authorized(request: web.Request) -> tuple[Principal, Any, dict[str, Any], ModelGrant]:
+    """authenticate → the domain's settings → the body → the alias (a model outside the grant is a
+    404 whatever else is wrong with the request)."""
     app = request.app
-    started = time.perf_counter()
-    request_id = request["request_id"]
     principal = await app[AUTH].authenticate(request)
     settings = await app[DIRECTORY].settings(principal.domain_id)
     if settings is None or not settings.active:
         raise ApiError(401, "Incorrect API key provided.", code="invalid_api_key")
-    body = await read_json_body(request, settings.max_body_bytes)
-
-    # The model is resolved before any other check, so a model outside the grant is a 404
-    # whatever else is wrong with the request.
+    body = await read_json_body(request, settings.max_body_bytes, timeout=app[CONFIG].body_timeout)
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise bad_request(
@@ -110,6 +153,40 @@ async def _complete(request: web.Request, *, route: str, path: str) -> web.Strea
     grant = (await app[DIRECTORY].view(principal.domain_id)).get(model)
     if grant is None or not _visible(principal, grant):
         raise model_not_found(model)
+    return principal, settings, body, grant
+
+
+def _completion_budget(body: dict[str, Any], settings: Any, grant: ModelGrant) -> tuple[dict[str, Any], int]:
+    """(body to forward, tokens each generated sequence may reach). A request without max_tokens
+    gets the cap, or the conservative default forwarded as its max_tokens, so the model cannot
+    generate more than was reserved."""
+    given = {f: _int_field(body, f, minimum=1) for f in ("max_tokens", "max_completion_tokens")}
+    caps = [c for c in (settings.max_tokens_cap, grant.max_tokens_cap) if c]
+    cap = min(caps) if caps else None
+    for name, value in given.items():
+        if cap is not None and value is not None and value > cap:
+            raise bad_request(f"`{name}` must be at most {cap}.", param=name, code="invalid_value")
+    asked = [v for v in given.values() if v is not None]
+    if asked:
+        return body, max(asked)
+    if cap is not None:
+        return {**body, "max_tokens": cap}, cap
+    context = grant.context_length
+    if context and context <= DEFAULT_COMPLETION_TOKENS and grant.kind in SALTED_KINDS:
+        return body, context  # the engine stops at its context length
+    return {**body, "max_tokens": DEFAULT_COMPLETION_TOKENS}, DEFAULT_COMPLETION_TOKENS
+
+
+def _check_sampling_counts(body: dict[str, Any], settings: Any) -> None:
+    for name in ("n", "best_of"):
+        value = _int_field(body, name, minimum=1)
+        if value is not None and value > settings.max_n:
+            raise bad_request(f"`{name}` must be at most {settings.max_n}.", param=name, code="invalid_value")
+
+
+async def _complete(request: web.Request, *, route: str, path: str) -> web.StreamResponse:
+    started = time.perf_counter()
+    principal, settings, body, grant = await _authorized(request)
 
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
@@ -117,7 +194,7 @@ async def _complete(request: web.Request, *, route: str, path: str) -> web.Strea
     stream_options = body.get("stream_options")
     if stream_options is not None and not isinstance(stream_options, dict):
         raise bad_request("`stream_options` must be an object.", param="stream_options", code="invalid_type")
-    include_usage = bool(stream_options and stream_options.get("include_usage"))
+    include_usage = bool(stream_options and stream_options.get("include_usage") is True)
     if route == "chat":
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
@@ -126,49 +203,58 @@ async def _complete(request: web.Request, *, route: str, path: str) -> web.Strea
             raise bad_request(
                 f"Too many messages: at most {settings.max_messages}.", param="messages", code="invalid_value"
             )
+        if not all(isinstance(m, dict) for m in messages):
+            raise bad_request("Each message must be an object.", param="messages", code="invalid_type")
     elif "prompt" not in body:
         raise bad_request("You must provide a prompt.", param="prompt", code="missing_required_parameter")
-    n = _int_field(body, "n", minimum=1) or 1
-    if n > settings.max_n:
-        raise bad_request(f"`n` must be at most {settings.max_n}.", param="n", code="invalid_value")
-    token_field = "max_completion_tokens" if body.get("max_completion_tokens") is not None else "max_tokens"
-    max_tokens = _int_field(body, token_field, minimum=1)
-    caps = [c for c in (settings.max_tokens_cap, grant.max_tokens_cap) if c]
-    cap = min(caps) if caps else None
-    if cap is not None:
-        if max_tokens is not None and max_tokens > cap:
-            raise bad_request(
-                f"`{token_field}` must be at most {cap}.", param=token_field, code="invalid_value"
-            )
-        if max_tokens is None:
-            max_tokens = cap
-            body = {**body, "max_tokens": cap}
+    else:
+        _check_prompt(body["prompt"], "prompt")
+    _check_sampling_counts(body, settings)
+    body, per_sequence = _completion_budget(body, settings, grant)
     prompt_estimate = estimate_prompt_tokens(body, route)
-    if grant.max_prompt_tokens and prompt_estimate > grant.max_prompt_tokens:
+    likely = estimate_prompt_tokens(body, route, likely_text_tokens)
+    if grant.max_prompt_tokens and likely > grant.max_prompt_tokens:
         raise bad_request(
             f"The prompt is longer than this model allows ({grant.max_prompt_tokens} tokens).",
             param="messages" if route == "chat" else "prompt",
             code="context_length_exceeded",
         )
-    completion_budget = max_tokens or min(grant.context_length or DEFAULT_RESERVED_COMPLETION,
-                                          DEFAULT_RESERVED_COMPLETION)
-    reserved = prompt_estimate + completion_budget * n
+    completion = per_sequence * generated_sequences(body, route)
+    return await _admit_and_forward(request, principal, settings, grant, body, route=route, path=path,
+                                    stream=stream, include_usage=include_usage, started=started,
+                                    prompt_estimate=prompt_estimate, reserved=prompt_estimate + completion,
+                                    floor=likely + completion)
 
+
+async def _admit_and_forward(request: web.Request, principal: Principal, settings: Any, grant: ModelGrant,
+                             body: dict[str, Any], *, route: str, path: str, stream: bool,
+                             include_usage: bool, started: float, prompt_estimate: int,
+                             reserved: int, floor: int) -> web.StreamResponse:
+    """admit (reserve limits) → input guardrails → forward → output guardrails → settle → usage.
+
+    `reserved` bounds what the request can use; `floor` is the likely use (see Limiter.reserve)."""
+    app = request.app
+    request_id = request["request_id"]
     reservation: Reservation | None = None
     outcome = Outcome()
     checked: CheckedInput | None = None
     blocked_ids: list[str] = []
     try:
         try:
-            reservation = await app[LIMITER].reserve(_buckets(principal, settings, grant), reserved)
+            reservation = await app[LIMITER].reserve(_buckets(principal, settings, grant), reserved,
+                                                     floor=floor)
         except ApiError as err:
             if err.status == 429:
                 app[METRICS].limit_hits.labels(principal.domain_name, err.type).inc()
             raise
         checked = await app[GUARDS].check_input(
-            principal.domain_id, settings, body, route, pool=app[POOL], request_id=request_id
+            principal.domain_id, settings, body, route, pool=app[POOL], request_id=request_id, kind=grant.kind
         )
-        forward_body = {**checked.body, "model": grant.served_model_name}
+        forward_body = apply_cache_salt(
+            {**checked.body, "model": grant.served_model_name}, kind=grant.kind, secret=app[CONFIG].pepper,
+            domain_id=principal.domain_id, shared=settings.shared_prefix_cache,
+            enabled=app[CONFIG].prefix_cache_isolation,
+        )
         upstream = Upstream(grant.url, grant.credential_ref)
         headers = dict(reservation.headers)
         headers["x-request-id"] = request_id
@@ -178,12 +264,13 @@ async def _complete(request: web.Request, *, route: str, path: str) -> web.Strea
             response, outcome = await checked.run(forward_stream(
                 request, app[POOL], upstream, path, forward_body, alias=grant.alias, request_id=request_id,
                 include_usage=include_usage, guard=checked.output_guard, headers=headers,
-                before_output=checked.before_output,
+                before_output=checked.before_output, outcome=outcome,
+                continuous_usage=grant.kind in SALTED_KINDS,
             ))
         else:
             payload, outcome = await checked.run(forward_json(
                 app[POOL], upstream, path, forward_body, alias=grant.alias, request_id=request_id,
-                guard=checked.output_guard,
+                guard=checked.output_guard if route != "embeddings" else None, outcome=outcome,
             ))
             response = web.json_response(payload, headers=headers)
         return response
@@ -203,12 +290,26 @@ async def _complete(request: web.Request, *, route: str, path: str) -> web.Strea
     finally:
         # Input, classifier and output rule ids (never text), also for blocked and cancelled requests.
         outcome.rule_ids = [*(checked.audit_rule_ids(outcome.blocked_rule) if checked else []), *blocked_ids]
-        used = outcome.prompt_tokens + outcome.completion_tokens
-        if not outcome.usage_known and outcome.status in ("cancelled", "error"):
-            used = prompt_estimate + outcome.completion_tokens
+        used = _charged(outcome, stream=stream, prompt_estimate=prompt_estimate, reserved=reserved)
         if reservation is not None:
             await app[LIMITER].settle(reservation, used)
         _account(request, principal, grant, route, outcome, started)
+
+
+def _charged(outcome: Outcome, *, stream: bool, prompt_estimate: int, reserved: int) -> int:
+    """Tokens to charge (and record) for a request that reached admission.
+
+    The upstream's usage when it reported any (for a stream cut short: the last figures it sent);
+    otherwise the prompt estimate plus the output counted on the way, and for a non-streamed
+    request the tenant abandoned, the whole reservation (what it generated is unknown)."""
+    if outcome.status == "rejected" or outcome.status == "rate_limited":
+        return 0
+    if outcome.usage_known:
+        return outcome.prompt_tokens + outcome.completion_tokens
+    outcome.prompt_tokens = prompt_estimate
+    if outcome.status == "cancelled" and not stream:
+        outcome.completion_tokens = max(0, reserved - prompt_estimate)
+    return outcome.prompt_tokens + outcome.completion_tokens
 
 
 def _account(request: web.Request, principal: Principal, grant: ModelGrant, route: str, outcome: Outcome,

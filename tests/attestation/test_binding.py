@@ -1,4 +1,4 @@
-"""The report_data layout is exactly what docs/attestation.md says."""
+"""The report_data layout (version 2) is exactly what docs/attestation.md says."""
 
 from __future__ import annotations
 
@@ -8,28 +8,44 @@ import pytest
 
 from attestation import binding
 
+HPKE = bytes(range(100, 132))
+
 
 def test_report_data_layout_known_answer() -> None:
     spki, nonce = b"\x30\x01\x02", bytes(range(32))
-    expected = hashlib.sha512(b"teecube-attestation-v1\x00" + hashlib.sha256(spki).digest() + nonce).digest()
-    assert binding.report_data(spki, nonce) == expected and len(expected) == 64
-    gpu = hashlib.sha256(b"teecube-gpu-nonce-v1\x00" + hashlib.sha256(spki).digest() + nonce).digest()
-    assert binding.gpu_nonce(spki, nonce) == gpu
+    expected = hashlib.sha512(
+        b"teecube-attestation-v2\x00" + hashlib.sha256(spki).digest() + HPKE + nonce
+    ).digest()
+    assert binding.report_data(spki, nonce, HPKE) == expected and len(expected) == 64
+    gpu = hashlib.sha256(b"teecube-gpu-nonce-v2\x00" + hashlib.sha256(spki).digest() + HPKE + nonce).digest()
+    assert binding.gpu_nonce(spki, nonce, HPKE) == gpu
 
 
 def test_binding_separates_keys_nonces_and_cpu_from_gpu() -> None:
     n = bytes(32)
-    assert binding.report_data(b"a", n) != binding.report_data(b"b", n)
-    assert binding.report_data(b"a", n) != binding.report_data(b"a", b"\x01" * 32)
-    assert binding.report_data(b"a", n)[:32] != binding.gpu_nonce(b"a", n)
+    assert binding.report_data(b"a", n, HPKE) != binding.report_data(b"b", n, HPKE)
+    assert binding.report_data(b"a", n, HPKE) != binding.report_data(b"a", b"\x01" * 32, HPKE)
+    assert binding.report_data(b"a", n, HPKE) != binding.report_data(b"a", n, bytes(32))
+    assert binding.report_data(b"a", n, HPKE)[:32] != binding.gpu_nonce(b"a", n, HPKE)
 
 
-@pytest.mark.parametrize("text", [None, "", "00" * 31, "00" * 33, "zz" * 32])
+def test_version_1_layout_is_not_what_clients_expect() -> None:
+    spki, nonce = b"k", bytes(32)
+    v1 = hashlib.sha512(b"teecube-attestation-v1\x00" + hashlib.sha256(spki).digest() + nonce).digest()
+    assert binding.report_data(spki, nonce, HPKE) != v1
+
+
+@pytest.mark.parametrize("text", [None, "", "00" * 31, "00" * 33, "zz" * 32, 5])
 def test_bad_nonces(text) -> None:
     with pytest.raises(binding.BadNonce):
         binding.parse_nonce(text)
     with pytest.raises(binding.BadNonce):
-        binding.report_data(b"k", b"\x00" * 16)
+        binding.report_data(b"k", b"\x00" * 16, HPKE)
+
+
+def test_hpke_key_size_is_checked() -> None:
+    with pytest.raises(ValueError):
+        binding.report_data(b"k", bytes(32), b"short")
 
 
 def test_good_nonce() -> None:

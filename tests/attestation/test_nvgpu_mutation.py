@@ -65,6 +65,7 @@ def _block_header_offsets(data: bytes, record: range) -> list[int]:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES)
 def test_every_signed_byte_through_check(case):
     data, chain = _load(case)
@@ -85,6 +86,7 @@ def test_every_signed_byte_through_check(case):
     assert missed == []
 
 
+@pytest.mark.slow
 def test_every_measurement_byte_breaks_the_signature():
     data, chain = _load("coco_hopper")
     leaf = x509.load_pem_x509_certificates(chain)[0]

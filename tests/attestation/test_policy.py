@@ -121,7 +121,7 @@ def test_cli_no_policy_checks_crypto_only(capsys) -> None:
 
 
 def test_cli_policy_from_simulated_bundle(sim, tmp_path, capsys) -> None:
-    bundle = collect(sim, None, b"spki-der", bytes(32))
+    bundle = collect(sim, None, b"spki-der", bytes(32), hpke_public_key=b"\x07" * 32)
     path = tmp_path / "evidence.json"
     path.write_text(json.dumps(bundle.to_json()))
     assert attest_main(["policy", "--from", str(path), "--out", str(tmp_path / "p.json")]) == 0

@@ -167,14 +167,25 @@ def test_certificate_extension_carries_evidence_bound_to_the_key(server, sim) ->
 
 
 def test_openai_sdk_through_the_pinned_client(server, root_file) -> None:
-    conn = client.connect(server.url, trusted_simulated_root=root_file)
+    # This test server has no encryption middleware: plain HTTPS over the pinned key.
+    conn = client.connect(server.url, trusted_simulated_root=root_file, encrypt=False)
     api = openai.OpenAI(base_url=conn.openai_base_url, api_key="k", http_client=conn.http_client())
     reply = api.chat.completions.create(model="demo", messages=[{"role": "user", "content": "hi"}])
     assert reply.choices[0].message.content == "hello"
 
 
-def test_async_pinned_client(server, root_file) -> None:
+def test_encrypting_client_refuses_an_unsealed_success(server, root_file) -> None:
+    from attestation.hpke_wire import WireError
+
     conn = client.connect(server.url, trusted_simulated_root=root_file)
+    api = openai.OpenAI(base_url=conn.openai_base_url, api_key="k", http_client=conn.http_client(),
+                        max_retries=0)
+    with pytest.raises(WireError, match="not sealed"):
+        api.chat.completions.create(model="demo", messages=[{"role": "user", "content": "hi"}])
+
+
+def test_async_pinned_client(server, root_file) -> None:
+    conn = client.connect(server.url, trusted_simulated_root=root_file, encrypt=False)
 
     async def go() -> int:
         async with conn.async_http_client() as http:
@@ -195,7 +206,7 @@ def test_connect_refuses_a_server_whose_key_is_not_the_bound_one(sim) -> None:
 
 def test_pinned_client_refuses_when_the_key_is_swapped_after_verification(sim) -> None:
     with Server(tls.TlsIdentity.generate(["127.0.0.1"], sim), sim) as first:
-        conn = client.connect(first.url, trusted_simulated_root=sim.root_pem)
+        conn = client.connect(first.url, trusted_simulated_root=sim.root_pem, encrypt=False)
         port = first.port
         with conn.http_client() as http:
             assert http.post(conn.openai_base_url + "/chat/completions", json={}).status_code == 200

@@ -8,6 +8,8 @@ from attestation.providers.simulated import SimulatedSnp
 from attestation.snp.abi import REPORT_SIZE, parse_report
 from attestation.snp.validate import SnpPolicy
 
+HPKE = b"\x07" * 32
+
 
 def test_report_format_is_real_snp(sim) -> None:
     report = sim.make_report(b"\x11" * 64)
@@ -67,7 +69,7 @@ def test_state_is_cached_and_root_written(sim) -> None:
 
 
 def test_everything_served_says_simulated(sim) -> None:
-    bundle = collect(sim, None, b"spki", bytes(32))
+    bundle = collect(sim, None, b"spki", bytes(32), hpke_public_key=b"\x07" * 32)
     d = bundle.to_json()
     assert d["simulated"] is True and d["cpu"]["kind"] == "simulated" and d["cpu"]["simulated"] is True
     assert d["gpu"] is None and d["gpu_reason"]
@@ -91,7 +93,8 @@ def test_gpu_evidence_is_checked_with_the_derived_nonce(sim) -> None:
         {"chain": (hopper / "cert_chain.pem").read_bytes()},
     )
     spki, nonce = b"spki", bytes(32)
-    bundle = Bundle(nonce, spki, sim.get_evidence(binding.report_data(spki, nonce)), gpu=gpu)
+    bundle = Bundle(nonce, spki, sim.get_evidence(binding.report_data(spki, nonce, HPKE)), gpu=gpu,
+                    hpke_public_key=HPKE)
     pol = Policy(simulated=SnpPolicy(), gpu=GpuPolicy(require_measurement_appraisal=False))
     now = datetime.now(UTC)  # the GPU chain is valid until 9999, the simulated one from yesterday
     ap = client.appraise(
@@ -102,7 +105,7 @@ def test_gpu_evidence_is_checked_with_the_derived_nonce(sim) -> None:
     assert [c.name for c in by_kind["nvidia-gpu"].failures()] == ["nonce"]
     assert not ap.ok
     # no GPU evidence at all: fine unless the policy requires a GPU
-    no_gpu = Bundle(nonce, spki, bundle.cpu, gpu_reason="no GPU")
+    no_gpu = Bundle(nonce, spki, bundle.cpu, gpu_reason="no GPU", hpke_public_key=HPKE)
     assert client.appraise(no_gpu, policy=pol, trusted_simulated_root=sim.root_pem).ok
     pol.require_gpu = True
     assert not client.appraise(no_gpu, policy=pol, trusted_simulated_root=sim.root_pem).ok

@@ -18,6 +18,7 @@ def flip(data: bytes, off: int, mask: int = 0x01) -> bytes:
     return bytes(b)
 
 
+@pytest.mark.slow
 def test_every_signed_byte_of_one_report_is_covered() -> None:
     vec = BY["virtee_milan_v2"]
     assert snp.check(vec.report, vec.cert, now=vec.now).ok

@@ -116,7 +116,7 @@ def _parse_serve(rest: list[str]) -> argparse.Namespace:
 
     seen: list[argparse.Namespace] = []
 
-    async def fake_run(args: argparse.Namespace) -> int:
+    async def fake_run(args: argparse.Namespace, *_engine_flags_and_start: object) -> int:
         seen.append(args)
         return 0
 

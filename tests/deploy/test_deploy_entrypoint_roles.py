@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from deploy_helpers import DOCKER, ENTRYPOINT, env_with_venv, free_port, teecube_bin
 from packaging.requirements import Requirement
 
@@ -28,6 +29,7 @@ def _env(url: str, **extra: str) -> dict[str, str]:
     return env_with_venv(TEECUBE_DATABASE_URL=url, TEECUBE_BIN=teecube_bin(), **extra)
 
 
+@pytest.mark.slow
 def test_migrate_role_upgrades_to_head_and_exits(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/t.db"
     result = _entry(["migrate"], _env(url))
@@ -36,6 +38,7 @@ def test_migrate_role_upgrades_to_head_and_exits(tmp_path: Path) -> None:
     assert f"revision {db.head()}" in result.stderr
 
 
+@pytest.mark.slow
 def test_proxy_role_migrates_unless_told_not_to(tmp_path: Path) -> None:
     skipped = f"sqlite:///{tmp_path}/skip.db"
     result = _entry(["proxy", "--help"], _env(skipped, TEECUBE_MIGRATE="0"))
@@ -58,6 +61,7 @@ def test_engine_role_needs_no_database(tmp_path: Path) -> None:
     assert result.stdout.startswith("usage: teecube engine")
 
 
+@pytest.mark.slow
 def test_gives_up_on_an_unreachable_database_after_the_wait(tmp_path: Path) -> None:
     env = _env(f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none", TEECUBE_DB_WAIT="2")
     start = time.monotonic()

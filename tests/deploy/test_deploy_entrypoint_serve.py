@@ -117,6 +117,7 @@ def _admin(args: list[str], env: dict[str, str]) -> dict:
     return json.loads(result.stdout)
 
 
+@pytest.mark.slow
 def test_entrypoint_serves_a_chat_completion_then_stops_cleanly(
     postgres_db: str, redis_url: str, tmp_path: Path
 ) -> None:

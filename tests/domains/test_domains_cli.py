@@ -114,13 +114,20 @@ def test_admin_policy_and_idp(admin: Any, tmp_path: Path) -> None:
     admin("domain", "create", "acme")
     assert [(p["version"], p["active"]) for p in admin("policy", "list", "--domain", "acme")] == [(1, True)]
     policy_file = tmp_path / "policy.json"
-    policy_file.write_text(json.dumps({"version": 1, "rules": ["pii.email"]}))
+    rule = {"id": "pii.email", "scanner": "email", "input": "mask", "output": "off"}
+    config = {"version": 1, "rules": [rule]}
+    invalid = tmp_path / "invalid.json"
+    invalid.write_text(json.dumps({"version": 1, "rules": ["pii.email"]}))
+    err = admin("policy", "set", "--domain", "acme", "--file", str(invalid), "--activate", expect=1)
+    assert "rules[0]" in err  # the proxy's compiler names the field; nothing is stored
+    assert [p["version"] for p in admin("policy", "list", "--domain", "acme")] == [1]
+    policy_file.write_text(json.dumps(config))
     assert admin("policy", "set", "--domain", "acme", "--file", str(policy_file))["active"] is False
     assert (
         admin("policy", "set", "--domain", "acme", "--file", str(policy_file), "--activate")["version"] == 3
     )
     assert admin("policy", "activate", "--domain", "acme", "--version", "2")["active"] is True
-    assert admin("policy", "show", "--domain", "acme")["config"] == {"version": 1, "rules": ["pii.email"]}
+    assert admin("policy", "show", "--domain", "acme")["config"] == config
     idp = admin(
         "idp",
         "add",

@@ -105,7 +105,8 @@ def test_exactly_one_active_policy_under_concurrency(factory: sessionmaker[Sessi
 
     def create(i: int) -> None:
         with factory.begin() as s:
-            policies.create_policy_version(s, "acme", {"version": 1, "rules": [f"r{i}"]}, f"cli:t{i}")
+            rule = {"id": f"r{i}", "scanner": "email", "input": "mask", "output": "off"}
+            policies.create_policy_version(s, "acme", {"version": 1, "rules": [rule]}, f"cli:t{i}")
 
     assert _run_threads(create) == []
 

@@ -57,6 +57,7 @@ class DemoServer:
     key: str = ""
     engine_pid: int = 0
     lines: list[str] = field(default_factory=list)
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. TEECUBE_OPERATOR_TOKEN
     _banner: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -88,7 +89,7 @@ class DemoServer:
         self._banner.clear()
         cmd = [*teecube_cmd(), "serve", "--demo", "--state-dir", str(self.state_dir),
                "--database-url", self.database_url, "--port", str(self.port)]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.extra_env}
         env.pop("TEECUBE_PEPPER", None)
         env.pop("TEECUBE_PEPPER_FILE", None)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

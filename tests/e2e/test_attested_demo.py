@@ -49,7 +49,8 @@ def _verify_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_banner_gives_a_key_and_the_verify_command(demo: DemoServer) -> None:
     assert demo.key.startswith("sk-tc-")
-    assert f"teecube verify {demo.url} --trust-simulated-root {demo.root}" in demo.output
+    assert f"teecube verify {demo.url} --policy {demo.state_dir.resolve()}/demo-policy.toml" in demo.output
+    assert f"--trust-simulated-root {demo.root.resolve()}" in demo.output
     assert demo.root.is_file()
 
 
@@ -107,6 +108,7 @@ def test_cli_verify_without_the_simulated_root_refuses(demo: DemoServer) -> None
     assert "✗ NOT TRUSTED" in p.stdout
 
 
+@pytest.mark.slow
 def test_restarted_server_with_a_new_key_gets_no_prompt_from_a_pinned_client(demo: DemoServer) -> None:
     conn = connect(demo.url, trusted_simulated_root=demo.root)
     old_spki = conn.spki_der
@@ -173,12 +175,14 @@ def test_pinned_client_raises_key_mismatch_in_the_handshake(tmp_path: Path) -> N
         site = web.TCPSite(runner, "127.0.0.1", port, ssl_context=b.ssl_context())
         await site.start()
         try:
-            conn = AttestedConnection(f"https://127.0.0.1:{port}", a.spki_der, appraisal=None)  # type: ignore[arg-type]
+            conn = AttestedConnection(f"https://127.0.0.1:{port}", a.spki_der, appraisal=None,  # type: ignore[arg-type]
+                                      hpke_public_key=a.hpke_key.public_bytes)
             client = conn.async_http_client()
             with pytest.raises(KeyMismatch):
                 await client.post(f"{conn.openai_base_url}/chat/completions", json={"p": PROMPT_MARKER})
             await client.aclose()
-            ok = AttestedConnection(f"https://127.0.0.1:{port}", b.spki_der, appraisal=None)  # type: ignore[arg-type]
+            ok = AttestedConnection(f"https://127.0.0.1:{port}", b.spki_der, appraisal=None,  # type: ignore[arg-type]
+                                    hpke_public_key=b.hpke_key.public_bytes)
             async with ok.async_http_client() as good:
                 assert (await good.get(f"{ok.openai_base_url}/models")).status_code == 200
         finally:

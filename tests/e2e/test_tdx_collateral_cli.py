@@ -109,7 +109,7 @@ def test_unreadable_collateral_is_an_error_not_a_pass(
 def _tdx_bundle(collateral: list[CollateralFile]) -> Bundle:
     # The recorded quote's REPORTDATA is not bound to this nonce and key: only the binding fails.
     return Bundle(bytes(32), b"spki", Evidence("tdx", V5.read_bytes(), source="recorded"),
-                  gpu_reason="no GPU", collateral=collateral)
+                  gpu_reason="no GPU", collateral=collateral, hpke_public_key=bytes(32))
 
 
 def test_bundle_carries_collateral_and_round_trips() -> None:
@@ -153,8 +153,9 @@ def test_offline_bundle_uses_the_collateral_it_carries(
 def test_collateral_is_refused_for_evidence_that_does_not_use_it(tmp_path: Path) -> None:
     sim = SimulatedSnp(tmp_path)
     with pytest.raises(ValueError, match="does not use it"):
-        collect(sim, None, b"spki", bytes(32), collateral=load_collateral_files(COLL))
-    d = collect(sim, None, b"spki", bytes(32)).to_json()
+        collect(sim, None, b"spki", bytes(32), collateral=load_collateral_files(COLL),
+                hpke_public_key=b"\x07" * 32)
+    d = collect(sim, None, b"spki", bytes(32), hpke_public_key=b"\x07" * 32).to_json()
     d["collateral"] = [CollateralFile("x", b"x").to_json()]
     with pytest.raises(ParseError, match="does not use"):
         Bundle.from_json(d)
@@ -175,7 +176,7 @@ class RecordedTdx:
 
 def test_collect_takes_collateral_from_a_provider_that_has_it() -> None:
     nonce = bytes(range(32))
-    b = collect(RecordedTdx(), None, b"spki", nonce)
+    b = collect(RecordedTdx(), None, b"spki", nonce, hpke_public_key=b"\x07" * 32)
     assert len(b.collateral) == len(list(COLL.iterdir()))
     assert binding.parse_nonce(b.to_json()["nonce"]) == nonce
     assert Bundle.loads(b.dumps()).collateral == b.collateral

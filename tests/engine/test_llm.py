@@ -89,20 +89,16 @@ def test_tiny_greedy_matches_transformers(tiny: dict, condition: str, overlapped
 
 
 @pytest.fixture(scope="module")
-def smol() -> dict:
-    from transformers import AutoConfig, AutoModelForCausalLM
-    from transformers.initialization import no_init_weights
+def smol_loaded() -> LoadedModel:
+    return load_model(model_path=bundled_gguf_path(), dtype="float32", device="cpu")
 
-    from engine.loader.gguf import read_gguf
 
+@pytest.fixture(scope="module")
+def smol(bundled_hf: torch.nn.Module, smol_loaded: LoadedModel) -> dict:
+    """The bundled model with HF transformers' greedy references (the HF model is the slow part)."""
     path = bundled_gguf_path()
-    hf_config, state_dict, _ = read_gguf(path)
-    with no_init_weights():
-        hf = AutoModelForCausalLM.from_config(AutoConfig.for_model(**hf_config), dtype=torch.float32)
-    hf.load_state_dict(state_dict, strict=False)
-    hf.tie_weights()
-    hf.eval()
-    loaded = load_model(model_path=path, dtype="float32", device="cpu")
+    hf = bundled_hf  # built once per session (tests/engine/conftest.py)
+    loaded = smol_loaded
     tok = loaded.tokenizer
     texts = [
         "The capital of France is",
@@ -128,6 +124,7 @@ def smol() -> dict:
     return dict(path=path, loaded=loaded, hf=hf, varied=varied, shared=shared, refs=refs)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("condition", CONDITIONS)
 def test_bundled_gguf_greedy_matches_transformers(smol: dict, condition: str) -> None:
     kind = "shared" if condition == "prefix" else "varied"
@@ -136,8 +133,8 @@ def test_bundled_gguf_greedy_matches_transformers(smol: dict, condition: str) ->
 
 
 @pytest.fixture(scope="module")
-def smol_llm(smol: dict) -> LLM:
-    return LLM(str(smol["path"]), loaded=smol["loaded"], num_kv_blocks=64)
+def smol_llm(smol_loaded: LoadedModel) -> LLM:
+    return LLM(str(bundled_gguf_path()), loaded=smol_loaded, num_kv_blocks=64)
 
 
 def test_stop_strings_cut_across_token_boundaries(smol_llm: LLM) -> None:
@@ -161,6 +158,7 @@ def test_stop_strings_cut_across_token_boundaries(smol_llm: LLM) -> None:
         assert out.token_ids == full.token_ids[: len(out.token_ids)]
 
 
+@pytest.mark.slow
 def test_seeded_sampling_reproduces_alone_and_batched(smol_llm: LLM) -> None:
     seeded = SamplingParams(temperature=1.0, top_p=0.95, seed=42, max_tokens=8, ignore_eos=True)
     noise = SamplingParams(temperature=1.2, max_tokens=5, ignore_eos=True)
@@ -173,6 +171,7 @@ def test_seeded_sampling_reproduces_alone_and_batched(smol_llm: LLM) -> None:
     assert smol_llm.generate("Tell me a story", other_seed, use_tqdm=False)[0].outputs[0].token_ids != alone
 
 
+@pytest.mark.slow
 def test_top_k_1_equals_greedy(smol_llm: LLM, smol: dict) -> None:
     params = SamplingParams(temperature=0.8, top_k=1, max_tokens=6, ignore_eos=True)
     outs = smol_llm.generate(smol["varied"][:4], params, use_tqdm=False)
@@ -193,6 +192,7 @@ def test_n_fans_out_children_sharing_the_prompt(smol_llm: LLM) -> None:
     assert smol_llm.block_manager.num_free_blocks == smol_llm.block_manager.num_blocks
 
 
+@pytest.mark.slow
 def test_logprobs_match_transformers_log_softmax(smol_llm: LLM, smol: dict) -> None:
     prompt = smol["varied"][0]
     params = SamplingParams(temperature=0, max_tokens=4, logprobs=3, ignore_eos=True)
@@ -230,6 +230,7 @@ def test_requests_beyond_the_context_fail_before_scheduling(smol_llm: LLM) -> No
     assert smol_llm.block_manager.num_free_blocks == smol_llm.block_manager.num_blocks
 
 
+@pytest.mark.slow
 def test_stop_token_ids_and_min_tokens(smol_llm: LLM, smol: dict) -> None:
     prompt, ref = smol["varied"][1], smol["refs"]["varied"][1]
     stop_id = ref[2]

@@ -45,8 +45,9 @@ def prefill_logits(loaded, input_ids: torch.Tensor) -> torch.Tensor:
     return loaded.model.compute_logits(loaded.model(input_ids, positions, kv_caches, meta))
 
 
+@pytest.mark.slow
 @torch.no_grad()
-def test_bundled_gguf_matches_hf_llama(bundled_model):
+def test_bundled_gguf_matches_hf_llama(bundled_model, bundled_hf):
     start = time.perf_counter()
     loaded = load_model(model_path=str(bundled_model), dtype="float32")
     print(f"\nbundled GGUF load_model: {time.perf_counter() - start:.2f} s")
@@ -60,8 +61,8 @@ def test_bundled_gguf_matches_hf_llama(bundled_model):
     assert (spec.head_dim, spec.vocab_size, spec.eos_token_ids) == (64, 49152, [2])
     assert loaded.model.lm_head.weight is loaded.model.model.embed_tokens.weight
 
-    hf_config, state_dict, tokenizer = read_gguf(bundled_model)
-    hf_model = hf_reference_model(hf_config, state_dict)
+    tokenizer = loaded.tokenizer
+    hf_model = bundled_hf
 
     # greedy decode through the paged cache: prefill, then one token at a time
     input_ids = torch.tensor(tokenizer.encode("The capital of France is"))

@@ -35,7 +35,7 @@ from tests.engine.tiny_models import FAMILIES, build_tiny_model
 TP = 2
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.slow]  # process groups: 5-30 s each
 
 
 @contextmanager

@@ -55,6 +55,7 @@ def tiny_dir(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_gguf_tokenizer_encodes_like_hf(gguf_tok, hf_gguf_tok):
     assert gguf_tok.vocab_size == len(hf_gguf_tok)
     for text in TEXTS:
@@ -65,6 +66,7 @@ def test_gguf_tokenizer_encodes_like_hf(gguf_tok, hf_gguf_tok):
     assert gguf_tok.eos_token_ids == [2] and gguf_tok.bos_token_id == 1
 
 
+@pytest.mark.slow
 def test_gguf_chat_template_renders_like_hf(gguf_tok, hf_gguf_tok):
     for messages in (MESSAGES, MESSAGES[1:2]):
         for add_generation_prompt in (True, False):

@@ -59,6 +59,7 @@ def test_invalid_flags_exit_2_without_loading() -> None:
     assert engine_main(["--model", "bundled", "--max-num-seqs", "0"]) == 2
 
 
+@pytest.mark.slow
 def test_bench_serve_against_a_running_server(engine_proc: tuple, capsys: pytest.CaptureFixture[str]) -> None:
     _, base_url = engine_proc
     common = (
@@ -95,6 +96,7 @@ def test_bench_serve_vllm_options_against_the_bundled_model(
     assert "mean_tpot_ms" not in report and "p90_ttft_ms" not in report
 
 
+@pytest.mark.slow
 def test_queue_full_then_sigterm_lets_the_stream_finish(engine_proc: tuple) -> None:
     proc, base_url = engine_proc
     body = {
@@ -123,6 +125,7 @@ def test_queue_full_then_sigterm_lets_the_stream_finish(engine_proc: tuple) -> N
     assert proc.wait(timeout=60) == 0
 
 
+@pytest.mark.slow
 def test_sigterm_during_start_up_exits_cleanly(tmp_path: Path) -> None:
     log_path = tmp_path / "engine.log"
     cmd = [sys.executable, "-m", "teecube.cli", "engine", "--model", "bundled", "--port", str(free_port())]

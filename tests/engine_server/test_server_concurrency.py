@@ -55,6 +55,7 @@ async def run(base_url: str) -> tuple[list[tuple[str, int]], list[tuple[str, int
     return alone, list(together)
 
 
+@pytest.mark.slow
 def test_64_concurrent_streams_match_solo_runs_and_free_the_pool(server: RunningServer) -> None:
     alone, together = asyncio.run(run(server.base_url))
     assert all(text and tokens > 0 for text, tokens in alone)

@@ -169,7 +169,7 @@ def test_wrong_api_key_is_rejected(server: RunningServer) -> None:
         ({"top_logprobs": 30, "logprobs": True}, "top_logprobs"),
         ({"stop": 5}, "stop"),
         ({"stream_options": {"include_usage": True}}, "stream_options"),
-        ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
+        ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tool_choice"),  # auto: no parser
         ({"frobnicate": 1}, "frobnicate"),
     ],
 )

@@ -89,7 +89,7 @@ def test_messages_roles_parts_and_replayed_extras() -> None:
         {"role": "assistant", "content": ""},
     ]
     err = chat_error({"model": "m", "messages": [{"role": "assistant", "content": "x", "tool_calls": [{}]}]})
-    assert err.param == "messages[0].tool_calls" and err.code == "unsupported_parameter"
+    assert err.param == "messages[0].tool_calls[0].id" and err.code == "missing_required"
 
 
 @pytest.mark.parametrize(
@@ -103,8 +103,8 @@ def test_messages_roles_parts_and_replayed_extras() -> None:
         ({"stop": ""}, "stop", "invalid_value"),
         ({"top_logprobs": 2}, "top_logprobs", None),
         ({"stop_token_ids": [VOCAB]}, "stop_token_ids", "invalid_value"),
-        ({"response_format": {"type": "json_object"}}, "response_format", "unsupported_parameter"),
-        ({"tool_choice": "required"}, "tool_choice", "unsupported_parameter"),
+        ({"response_format": {"type": "xml"}}, "response_format.type", "invalid_value"),
+        ({"tool_choice": "required"}, "tool_choice", "invalid_value"),
         ({"logit_bias": {"1": 5}}, "logit_bias", "unsupported_parameter"),
         ({"x" * 500: 1}, "x" * 64, "unknown_parameter"),
     ],

@@ -27,7 +27,7 @@ pytestmark = [
 ]
 
 from engine.attention_metadata import build_attention_metadata  # noqa: E402
-from engine.bench.shapes import init_random_  # noqa: E402
+from engine.loader.dummy import init_random_  # noqa: E402
 from engine.kernels import decode_attention, extend_attention, store_kvcache  # noqa: E402
 from engine.layers import attention as ref  # noqa: E402
 from engine.loader import _default_dtype  # noqa: E402

@@ -23,7 +23,7 @@ def test_pseudonymizes_every_chat_text_field_without_mutating(policy) -> None:
                 "role": "user",
                 "content": [
                     {"type": "text", "text": "I am ann@corp.io, card 4111 1111 1111 1111"},
-                    {"type": "image_url", "image_url": {"url": "https://x/ann@corp.io.png"}},
+                    {"type": "text", "text": "thanks"},
                 ],
             },
             {
@@ -46,11 +46,24 @@ def test_pseudonymizes_every_chat_text_field_without_mutating(policy) -> None:
     msgs = result.body["messages"]
     assert msgs[0]["content"] == "Support bot. Escalate to <EMAIL_1>."
     assert msgs[1]["content"][0]["text"] == "I am <EMAIL_2>, card <CARD_1>"
-    assert msgs[1]["content"][1] == before["messages"][1]["content"][1]  # non-text parts untouched
+    assert msgs[1]["content"][1] == before["messages"][1]["content"][1]
     assert json.loads(msgs[2]["tool_calls"][0]["function"]["arguments"]) == {"to": "<EMAIL_2>"}
     assert msgs[3]["content"] == "sent to <EMAIL_2>"  # same value, same placeholder
     assert result.rule_ids == ["pii.card", "pii.email"] and result.counts == {"pii.email": 4, "pii.card": 1}
     assert result.vault.restore("<EMAIL_2>") == "ann@corp.io" and len(result.vault) == 3
+
+
+@pytest.mark.parametrize("part", [
+    {"type": "image_url", "image_url": {"url": "https://x/ann@corp.io.png"}},
+    {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+    {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}},
+    {"type": "file", "file": {"file_data": "JVBERi0=", "filename": "a.pdf"}},
+])
+def test_content_the_guardrails_cannot_read_is_refused(policy, part: dict) -> None:
+    body = {"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}, part]}]}
+    result = scan_request(policy, body, route="chat")
+    assert result.refusal is not None and result.refusal.param == "messages[0].content[1]"
+    assert "ann@corp.io" not in result.refusal.message
 
 
 def test_unchanged_body_is_returned_as_is(policy) -> None:
@@ -122,7 +135,7 @@ def test_invisible_characters_are_stripped_and_logged_rules_counted(policy) -> N
 
 def test_unknown_route_is_rejected(policy) -> None:
     with pytest.raises(ValueError, match="route"):
-        scan_request(policy, chat("x"), route="embeddings")  # type: ignore[arg-type]
+        scan_request(policy, chat("x"), route="images")  # type: ignore[arg-type]
 
 
 def test_placeholders_the_tenant_wrote_are_never_issued(policy) -> None:
@@ -145,3 +158,25 @@ def test_a_logged_finding_never_shields_a_masked_one() -> None:
     result = scan_request(policy, chat("xabc123y zz"), route="chat")
     assert result.body["messages"][0]["content"] == "xab[N]3y zz"
     assert result.rule_ids == ["later", "narrow"]
+
+
+def test_embeddings_inputs_are_scanned_and_token_ids_counted(policy) -> None:
+    inputs = ["mail ann@corp.io", "card 4111 1111", "1111 1111 end"]
+    body = {"model": "m", "input": inputs, "user": "bob@corp.io"}
+    result = scan_request(policy, body, route="embeddings")
+    assert result.body["input"][0] == "mail <EMAIL_1>" and result.body["user"] == "<EMAIL_2>"
+    assert result.body["input"][1:] == ["card <CARD_1>", " end"]  # split across two inputs: one finding
+    ids = scan_request(policy, {"model": "m", "input": [[1, 2, 3], [4]]}, route="embeddings")
+    assert ids.input_tokens == 4 and ids.refusal is None
+    strict = compile_policy({"version": 1, "token_ids": "refuse", "rules": []})
+    assert scan_request(strict, {"model": "m", "input": [1, 2]}, route="embeddings").refusal.param == "input"
+
+
+def test_unknown_fields_never_pass_unseen(policy) -> None:
+    body = {**chat("hi"), "x_vendor": {"notes": ["ann@corp.io"], "bob@corp.io": {"n": 1}}}
+    result = scan_request(policy, body, route="chat")
+    assert result.body["x_vendor"] == {"notes": ["<EMAIL_1>"], "<EMAIL_2>": {"n": 1}}
+    templated = {**chat("hi"), "chat_template": "{{ x }}"}
+    refused = scan_request(policy, templated, route="chat", kind="openai")
+    assert refused.refusal is not None and refused.refusal.param == "chat_template"
+    assert scan_request(policy, templated, route="chat", kind="ollama").refusal is None

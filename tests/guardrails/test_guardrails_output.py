@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -160,6 +161,7 @@ def check_chunking(policy, text: str, sizes: list[int]) -> None:
     assert guard.rule_ids == whole.rule_ids
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(
     parts=st.lists(st.sampled_from(FRAGMENTS + FILLER), min_size=10, max_size=80),
@@ -188,3 +190,162 @@ def test_prefixes_that_are_not_candidates_do_not_stall_the_stream(policy) -> Non
     released = "".join(guard.feed(0, text[i : i + 4]).text for i in range(0, len(text), 4))
     assert len(released) >= len(text) - guard.max_holdback
     assert released + guard.finish(0).text == text
+
+
+# --------------------------------------------------------------------------- release rule
+
+PROSE_WORDS = [
+    "The",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "lazy",
+    "dogs.",
+    "In",
+    "about",
+    "people",
+    "said",
+    "hello!",
+    "Contact",
+    "the",
+    "office",
+    "(room",
+    "twelve).",
+    "Yes:",
+    "no;",
+    "e.g.",
+    "well-known",
+    "it's",
+    "fine",
+    "\n",
+    "-",
+    "a",
+    "be",
+    "cafe",
+    "x",
+]
+
+
+def _trailing_token(text: str) -> int:
+    """Length of the last word of `text` with the spaces after it."""
+    return len(re.search(r"\S*\s*\Z", text).group())
+
+
+@pytest.fixture(scope="module")
+def default_policy():
+    from domains.guardrail_default import DEFAULT_GUARDRAIL_POLICY
+
+    return compile_policy(DEFAULT_GUARDRAIL_POLICY)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    words=st.lists(st.sampled_from(PROSE_WORDS), min_size=5, max_size=60),
+    sizes=st.lists(st.integers(min_value=1, max_value=6), min_size=1, max_size=10),
+)
+def test_prose_is_released_within_its_last_word(default_policy, words: list[str], sizes: list[int]) -> None:
+    """Plain prose never waits for a window: only the word being written (a possible start of a
+    finding) is held, and what is released is always a prefix of the whole-text result."""
+    text = " ".join(words)
+    whole = OutputGuard(default_policy).apply_full(text).text
+    assert whole == text
+    guard, released, pos, k = OutputGuard(default_policy), "", 0, 0
+    while pos < len(text):
+        chunk = text[pos : pos + sizes[k % len(sizes)]]
+        pos, k = pos + len(chunk), k + 1
+        released += guard.feed(0, chunk).text
+        assert whole.startswith(released)
+        assert guard.pending(0) <= _trailing_token(text[:pos]) + 1, (text[:pos], guard.pending(0))
+    assert released + guard.finish(0).text == whole
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    words=st.lists(
+        st.sampled_from([*PROSE_WORDS, "2024,", "3", "12).", "10.0", "+44", "555-0100"]),
+        min_size=5,
+        max_size=60,
+    )
+)
+def test_numbers_in_prose_wait_only_while_they_could_be_an_entity(default_policy, words: list[str]) -> None:
+    text = " ".join(words)
+    guard, released = OutputGuard(default_policy), ""
+    for i in range(0, len(text), 3):
+        released += guard.feed(0, text[i : i + 3]).text
+        assert guard.pending(0) <= 40  # the longest phone/card/IBAN candidate, never a fixed window
+    assert released + guard.finish(0).text == OutputGuard(default_policy).apply_full(text).text
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        ["Your card is 4111 11", "11 1111 ", "1111, thanks."],
+        ["Your card is 4", "111-1111", "-1111-1111 ok"],
+        ["Your card is ", "4", "1", "1", "1", "1111111111", "11", " ok"],
+    ],
+)
+def test_a_card_split_across_chunks_waits_for_the_scan(default_policy, chunks: list[str]) -> None:
+    guard, released = OutputGuard(default_policy), ""
+    for chunk in chunks[:-1]:
+        released += guard.feed(0, chunk).text
+        assert released == "Your card is "  # the prose went at once; no digit before the scan decides
+    released += guard.feed(0, chunks[-1]).text + guard.finish(0).text
+    assert released.startswith("Your card is [CARD]") and "1111" not in released
+
+
+def test_candidates_that_fail_are_released_as_soon_as_they_fail(default_policy) -> None:
+    guard = OutputGuard(default_policy)
+    assert guard.feed(0, "call <EMA").text == "call "  # could become a placeholder
+    assert guard.feed(0, "IL is not one> ok ").text == "<EMAIL is not one> ok "
+    assert guard.feed(0, "-----BEG").text == ""  # could become a private key
+    assert guard.feed(0, "INNING of the end").text.startswith("-----BEGINNING of the")
+
+
+def test_a_long_finding_is_held_until_it_ends(default_policy, secret) -> None:
+    key = secret("private_key")
+    text = "Here:\n" + key + "\nbye"
+    guard, released = OutputGuard(default_policy), ""
+    for i in range(0, len(text), 5):
+        step = guard.feed(0, text[i : i + 5])
+        released += step.text
+        if step.blocked_rule:
+            break
+    assert released == "Here:\n" and step.blocked_rule == "secret.private_key"
+
+
+def test_streams_of_one_choice_are_independent(default_policy) -> None:
+    """Keys are any hashable: content, reasoning and each tool call's arguments stream apart."""
+    guard = OutputGuard(default_policy)
+    assert guard.feed((0, "content"), "card 4111 1111 ").text == "card "
+    assert guard.feed((0, "reasoning"), "1111 1111 is it").text == "1111 1111 is "
+    assert guard.feed((0, "content"), "1111 1111 done").text == "[CARD] "
+    assert guard.finish((0, "content")).text == "done"
+
+
+SAMPLES = [  # one match per kind of pattern: every prefix of it must be held, never released
+    "4111 1111 1111 1111",
+    "DE89 3704 0044 0532 0130 00",
+    "ann.lee@corp-mail.io ",
+    "+44 20 7946 0958 ",
+    "536-22-1234 ",
+    "<EMAIL_1>",
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U ",
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n",
+    "api_key = q8Zr2LmX9vT4kPw7Ns3Y ",
+]
+
+
+EVERY_OUTPUT_SCANNER = [
+    {"id": n, "scanner": n, "input": "off", "output": "mask"}
+    for n in ("email", "phone", "card", "iban", "ssn", "jwt", "private_key", "api_key")
+]
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=[s[:12] for s in SAMPLES])
+def test_every_prefix_of_a_finding_is_held(sample: str) -> None:
+    policy = compile_policy({"version": 1, "rules": EVERY_OUTPUT_SCANNER})
+    for end in range(1, len(sample.rstrip())):
+        released = OutputGuard(policy).feed(0, "Note: " + sample[:end]).text
+        assert len(released) <= len("Note: "), (sample[:end], released)

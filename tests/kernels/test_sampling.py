@@ -3,6 +3,7 @@ follow softmax(logits / T), and the seed decides the draw."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from engine.kernels.sampling import sample_tokens
@@ -19,16 +20,21 @@ def test_greedy_rows_are_argmax_with_first_index_ties() -> None:
     assert out[2] == 5 and out[4] == 2999
 
 
+@pytest.mark.slow
 def test_sampled_rows_follow_the_tempered_softmax() -> None:
+    # 600 rows (the Triton interpreter runs each row on the CPU; 3000 took 95 s here). Without the
+    # temperature the first token would come out at 0.35, not 0.5: far outside the tolerance.
+    rows = 600
     probs = torch.tensor([0.5, 0.25, 0.15, 0.1, 0.0])
     temperature = 0.5
-    logits = (probs.log() * temperature).repeat(3000, 1)  # softmax(logits / T) == probs
-    out = sample_tokens(logits, torch.full((3000,), 1 / temperature), seed=123)
-    freq = torch.bincount(out, minlength=5).float() / 3000
+    logits = (probs.log() * temperature).repeat(rows, 1)  # softmax(logits / T) == probs
+    out = sample_tokens(logits, torch.full((rows,), 1 / temperature), seed=123)
+    freq = torch.bincount(out, minlength=5).float() / rows
     assert freq[4] == 0  # a -inf logit is never drawn
-    assert torch.allclose(freq, probs, atol=0.03), freq  # ~4 standard deviations
+    assert torch.allclose(freq, probs, atol=0.08), freq  # ~4 standard deviations at 600 rows
 
 
+@pytest.mark.slow
 def test_seed_decides_the_draw_and_bf16_logits_work() -> None:
     logits = torch.zeros(64, 100, dtype=torch.bfloat16)  # uniform: the noise alone decides
     inv = torch.ones(64)

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Self
 
@@ -28,11 +29,19 @@ from domains.keys import create_key
 from domains.tenants import create_domain
 from proxy.app import create_app
 from proxy.config import ProxyConfig
+from proxy.listener import HardenedRunner
+from proxy.operator_listener import create_metrics_app
+from proxy.state import METRICS
 from tests.conftest import fresh_postgres_database
 
 ENGINE_KEY_ENV = "TEECUBE_TEST_ENGINE_KEY"
 ENGINE_MODEL = "SmolLM2-135M-Instruct"
 PEPPER = secrets.token_hex(32).encode()
+# The proxy salts requests to teecube/openai upstreams with `cache_salt`; an engine from before
+# that field rejects it, so proxy_config turns the salt off until the engine fixture finds it
+# accepted (tests of the salt itself set prefix_cache_isolation explicitly). An environment
+# variable, as test modules import this file under a second module name.
+ENGINE_CACHE_SALT_ENV = "TEECUBE_TEST_ENGINE_ACCEPTS_CACHE_SALT"
 
 
 class CapturingHandler(logging.Handler):
@@ -68,6 +77,23 @@ class EngineProcess:
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def post(self, path: str, body: dict[str, Any]) -> tuple[int, str]:
+        async def send() -> tuple[int, str]:
+            connector = aiohttp.UnixConnector(path=str(self.socket))
+            headers = {"Authorization": f"Bearer {os.environ[ENGINE_KEY_ENV]}"}
+            async with aiohttp.ClientSession(connector=connector) as session, session.post(
+                f"http://localhost{path}", json=body, headers=headers
+            ) as resp:
+                return resp.status, await resp.text()
+
+        return asyncio.run(send())
+
+    def accepts_cache_salt(self) -> bool:
+        """Whether this engine takes vLLM's `cache_salt` field (a 400 naming it: not yet)."""
+        status, text = self.post("/v1/completions", {"model": ENGINE_MODEL, "prompt": "hi", "max_tokens": 1,
+                                                     "cache_salt": "probe"})
+        return not (status == 400 and "cache_salt" in text)
 
     def get(self, path: str) -> tuple[int, str]:
         async def fetch() -> tuple[int, str]:
@@ -107,6 +133,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineProcess]:
     else:
         proc.kill()
         pytest.fail("engine did not start")
+    os.environ[ENGINE_CACHE_SALT_ENV] = "1" if handle.accepts_cache_salt() else "0"
     yield handle
     proc.terminate()
     try:
@@ -158,9 +185,11 @@ class AppThread:
     """An aiohttp application on a loopback port, served from its own event-loop thread, so
     tests can drive it with synchronous clients. `stopping` is set when the server shuts down."""
 
-    def __init__(self, build: Callable[[], Any], *, handler_cancellation: bool = False) -> None:
+    def __init__(self, build: Callable[[], Any], *, handler_cancellation: bool = False,
+                 runner: Callable[..., Any] | None = None) -> None:
         self._build = build
         self._handler_cancellation = handler_cancellation
+        self._runner = runner
         self.port = 0
         self.app: Any = None
         self.stopping: asyncio.Event | None = None
@@ -182,14 +211,25 @@ class AppThread:
         self._loop = asyncio.get_running_loop()
         self.stopping = asyncio.Event()
         self.app = self._build()
-        runner = web.AppRunner(self.app, handler_cancellation=self._handler_cancellation, access_log=None)
+        if self._runner is not None:
+            runner = self._runner(self.app, handler_cancellation=self._handler_cancellation)
+        else:
+            runner = web.AppRunner(self.app, handler_cancellation=self._handler_cancellation, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]
+        await self.started()
         self._ready.set()
         await self.stopping.wait()
         await runner.cleanup()
+        await self.stopped()
+
+    async def started(self) -> None:
+        """Hook: more listeners on this loop once the app is up."""
+
+    async def stopped(self) -> None:
+        """Hook: stop what `started` started."""
 
     def start(self, timeout: float = 60) -> Self:
         self._thread.start()
@@ -213,11 +253,34 @@ class AppThread:
 
 
 class ProxyThread(AppThread):
-    """The proxy app (`create_app`) with a tenant-side `openai` client factory."""
+    """The proxy app (`create_app`) on the hardened tenant listener, with the operator metrics
+    listener beside it (`metrics_url`) and a tenant-side `openai` client factory."""
 
-    def __init__(self, config: ProxyConfig) -> None:
-        super().__init__(lambda: create_app(config), handler_cancellation=True)
+    def __init__(self, config: ProxyConfig, *, extra_routes: list[Any] | None = None) -> None:
+        runner = partial(HardenedRunner, header_timeout=config.header_timeout,
+                         max_connections_per_address=config.max_connections_per_address)
+        super().__init__(lambda: create_app(config, extra_routes=extra_routes), handler_cancellation=True,
+                         runner=runner)
         self.config = config
+        self.metrics_port = 0
+        self._metrics_runner: Any = None
+
+    async def started(self) -> None:
+        from aiohttp import web
+
+        metrics_app = create_metrics_app(self.app[METRICS], self.config.operator_token, "127.0.0.1")
+        self._metrics_runner = web.AppRunner(metrics_app, access_log=None)
+        await self._metrics_runner.setup()
+        site = web.TCPSite(self._metrics_runner, "127.0.0.1", 0)
+        await site.start()
+        self.metrics_port = site._server.sockets[0].getsockname()[1]
+
+    async def stopped(self) -> None:
+        await self._metrics_runner.cleanup()
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
     def client(self, api_key: str, **kwargs: Any) -> openai.OpenAI:
         return openai.OpenAI(base_url=f"{self.base_url}/v1", api_key=api_key, max_retries=0,
@@ -226,5 +289,6 @@ class ProxyThread(AppThread):
 
 def proxy_config(url: str, **over: Any) -> ProxyConfig:
     base: dict[str, Any] = dict(database_url=url, pepper=PEPPER, tls=False, cache_ttl=0.5,
-                                auth_failure_limit=10_000, upstream_read_timeout=60)
+                                auth_failure_limit=10_000, upstream_read_timeout=60,
+                                prefix_cache_isolation=os.environ.get(ENGINE_CACHE_SALT_ENV) != "0")
     return ProxyConfig(**(base | over))

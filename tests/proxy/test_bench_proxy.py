@@ -25,6 +25,7 @@ def report() -> dict:
     return json.loads(lines[0])
 
 
+@pytest.mark.slow
 def test_report_shape(report: dict) -> None:
     assert report["bench"] == "proxy" and report["upstream"] == "fake"
     assert report["num_requests"] == 12 and report["concurrency"] == 2
@@ -51,6 +52,7 @@ def test_report_shape(report: dict) -> None:
     assert target["measured"] == report["non_streaming"]["added_latency_ms"]["p50"]
 
 
+@pytest.mark.slow
 def test_the_full_proxy_path_ran(report: dict) -> None:
     # Every proxied request (warm-up included) was accounted: usage records and the proxy's
     # own overhead histogram, which is observed only after auth, limits and guardrails.

@@ -196,6 +196,7 @@ def _leaks(haystack: str, run: Run) -> list[str]:
     return [name for name, needle in _secrets(run).items() if needle in haystack]
 
 
+@pytest.mark.slow
 def test_the_searches_cover_these_requests(run: Run, engine, log_capture) -> None:
     # Not vacuous: the completions are real text, and each place searched saw these requests.
     for case in ("chat", "completion"):
@@ -222,11 +223,13 @@ def _server_side(lines: list[str]) -> list[str]:
     return [line for line in lines if not line.startswith(CLIENT_LOGGERS)]
 
 
+@pytest.mark.slow
 def test_no_canary_in_proxy_logs(run: Run, log_capture) -> None:
     lines = _server_side(log_capture.lines)
     assert _leaks("\n".join(lines), run) == []
 
 
+@pytest.mark.slow
 def test_no_canary_in_engine_log(run: Run, engine) -> None:
     log = engine.log_text()
     assert "DEBUG" in log  # the engine really logs at debug level
@@ -234,10 +237,13 @@ def test_no_canary_in_engine_log(run: Run, engine) -> None:
 
 
 def _proxy_metrics(run: Run) -> str:
-    with httpx.Client(base_url=run.proxy.base_url, timeout=30) as http:
-        return http.get("/metrics").text
+    token = run.proxy.config.operator_token
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with httpx.Client(timeout=30) as http:
+        return http.get(run.proxy.metrics_url, headers=headers).text
 
 
+@pytest.mark.slow
 def test_no_canary_in_metrics(run: Run, engine) -> None:
     proxy_metrics = _proxy_metrics(run)
     status, engine_metrics = engine.get("/metrics")
@@ -261,12 +267,14 @@ def _database_text(run: Run) -> str:
     return "\n".join(parts)
 
 
+@pytest.mark.slow
 def test_no_canary_in_any_database_table(run: Run) -> None:
     dump = _database_text(run)
     assert "usage_records" in dump and "guardrail_policies" in dump
     assert _leaks(dump, run) == []
 
 
+@pytest.mark.slow
 def test_no_canary_in_the_database_files(run: Run) -> None:
     raw = b"".join(p.read_bytes() for p in run.db_path.parent.glob(run.db_path.name + "*"))
     text = raw.decode("utf-8", "replace")

@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from domains.idp import add_identity_provider
 from domains.keys import revoke_key
+from proxy.state import DIRECTORY
 from tests.proxy.conftest import ProxyThread, Tenancy, database_url_for, proxy_config
 
 CHAT = [{"role": "user", "content": "Hi"}]
@@ -166,6 +167,14 @@ def test_jwt_of_one_domain_cannot_reach_another(world) -> None:
         )
 
 
+def _pass_the_cache_ttl(world) -> None:
+    """Move the proxy directory's clock past its TTL (an injected clock: no sleep)."""
+    directory = world["proxy"].app[DIRECTORY]
+    offset = world["proxy"].config.cache_ttl + 0.1
+    base = directory.clock
+    directory.clock = lambda: base() + offset
+
+
 def test_revocation_takes_effect_within_the_cache_bound(world) -> None:
     t: Tenancy = world["tenancy"]
     secret = t.key("gamma", "gamma-soon-revoked")
@@ -174,7 +183,7 @@ def test_revocation_takes_effect_within_the_cache_bound(world) -> None:
     with t.factory.begin() as s:
         key_id = s.execute(text("SELECT key_id FROM api_keys WHERE name = 'gamma-soon-revoked'")).scalar_one()
         revoke_key(s, key_id, "test:operator")
-    time.sleep(world["proxy"].config.cache_ttl + 0.1)
+    _pass_the_cache_ttl(world)
     with pytest.raises(openai.AuthenticationError):
         client.models.list()
 
@@ -185,7 +194,7 @@ def test_disabled_domain_loses_access(world) -> None:
     t: Tenancy = world["tenancy"]
     with t.factory.begin() as s:
         disable_domain(s, "gamma", "test:operator")
-    time.sleep(world["proxy"].config.cache_ttl + 0.1)
+    _pass_the_cache_ttl(world)
     try:
         with pytest.raises(openai.AuthenticationError):
             world["proxy"].client(world["keys"]["gamma"]).models.list()

@@ -440,6 +440,7 @@ def test_nothing_in_the_request_skips_guardrails(setup, fake, attempt: dict[str,
     assert info.value.code == "content_policy_violation"
 
 
+@pytest.mark.slow
 def test_real_engine_output_rule_and_a_new_policy_version_within_the_cache_ttl(setup) -> None:
     """SmolLM2 (greedy) answers "The capital of France is Paris." — an operator rule on "Paris"."""
     proxy, t = setup
@@ -471,6 +472,7 @@ def test_real_engine_output_rule_and_a_new_policy_version_within_the_cache_ttl(s
 
 # --------------------------------------------------------------------------- classifier
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stream", [False, True])
 def test_smollm2_guard_model_verdicts(setup, fake, stream: bool) -> None:
     """SmolLM2 on our own engine as the guard (an operator deployment the domain is not granted)."""

@@ -54,6 +54,21 @@ async def test_settle_returns_unused_tokens() -> None:
     await limiter.reserve([spec], 20)
 
 
+async def test_a_bound_over_the_whole_budget_runs_alone_on_a_full_bucket() -> None:
+    limiter = Limiter(MemoryBucketStore())
+    spec = BucketSpec(f"tpm:test:{uuid.uuid4().hex}", capacity=100, kind="tokens")
+    big = await limiter.reserve([spec], 150, floor=80)  # bound 150 > 100; likely 80 fits
+    assert big.costs[spec.key] == 100
+    with pytest.raises(ApiError):
+        await limiter.reserve([spec], 1)  # nothing runs beside it
+    await limiter.settle(big, 120)  # it really used 120: the bucket owes 20
+    state = (await limiter.store.acquire([(spec, 0)])).states[0]
+    assert -21 < state.remaining < -19
+    with pytest.raises(ApiError) as info:
+        await limiter.reserve([spec], 150, floor=101)  # even the likely use cannot fit
+    assert info.value.headers["x-should-retry"] == "false"
+
+
 async def test_refusal_carries_openai_headers_and_retry_hints() -> None:
     limiter = Limiter(MemoryBucketStore())
     spec = BucketSpec(f"rpm:test:{uuid.uuid4().hex}", capacity=2, kind="requests")

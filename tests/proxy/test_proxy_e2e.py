@@ -253,6 +253,7 @@ def test_usage_records_are_written_with_metadata_only(setup) -> None:
     assert row["key_id"].startswith("key_") and row["deployment_id"] is not None
 
 
+@pytest.mark.slow
 def test_fifty_concurrent_requests_respect_a_token_budget(setup) -> None:
     proxy, t = setup
     t.grant("acme", "budget", "smol", tokens_per_minute=600)

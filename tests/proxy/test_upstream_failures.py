@@ -27,7 +27,7 @@ class FlakyUpstream(AppThread):
     """An OpenAI-shaped server whose behaviour is chosen by the requested model name."""
 
     def __init__(self) -> None:
-        super().__init__(self._app)
+        super().__init__(self._app, handler_cancellation=True)  # a "slow" handler must not hold teardown
 
     def _app(self) -> web.Application:
         app = web.Application()

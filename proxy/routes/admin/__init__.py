@@ -5,7 +5,7 @@ accepted here. Every change writes an audit event (done in `domains/`) as `admin
 and drops the proxy's caches, so it takes effect on this replica at once.
 """
 
-from proxy.routes.admin import credentials, policies, tenancy
+from proxy.routes.admin import credentials, policies, tenancy, usage
 from proxy.routes.admin.common import ACTOR, routes, run_in_session
 
-__all__ = ["ACTOR", "credentials", "policies", "routes", "run_in_session", "tenancy"]
+__all__ = ["ACTOR", "credentials", "policies", "routes", "run_in_session", "tenancy", "usage"]

@@ -7,14 +7,14 @@ A spec maps field name to kind: `str`, `int`, `bool`, `object`, `str_list`, `key
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
-from proxy.errors import ApiError, bad_request
+from proxy.body import parse_json, read_body_bytes
+from proxy.errors import bad_request
 
 MAX_BODY_BYTES = 256 * 1024
 
@@ -36,25 +36,11 @@ _CHECKS: dict[str, tuple[str, Any]] = {
 
 
 async def _read(request: web.Request) -> Any:
-    too_large = ApiError(
-        413, f"Request body is larger than {MAX_BODY_BYTES} bytes.", code="request_too_large"
-    )
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise too_large
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise too_large
-        chunks.append(chunk)
-    raw = b"".join(chunks)
+    # Capped (after decompression), with a deadline, nested at most MAX_DEPTH, no lone surrogates.
+    raw = await read_body_bytes(request, MAX_BODY_BYTES)
     if not raw.strip():
         return {}
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise bad_request("We could not parse the JSON body of your request.", code="invalid_json") from None
+    return parse_json(raw, forbid_upstream_fields=False)
 
 
 def _time(value: str, field: str) -> datetime:

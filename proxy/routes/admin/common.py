@@ -17,9 +17,10 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from domains.errors import Conflict, Invalid, NotFound
+from proxy.auth import bearer_token, client_address, raise_if_throttled
 from proxy.errors import ApiError
 from proxy.guardrails import PolicyConfigError
-from proxy.state import CONFIG, DIRECTORY
+from proxy.state import CONFIG, DIRECTORY, OPERATOR_THROTTLE
 
 ACTOR = "admin-api:operator"
 routes = web.RouteTableDef()
@@ -27,11 +28,16 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _operator(request: web.Request) -> str:
+    """The operator token or 401; wrong tokens from one address are throttled (429), the right
+    token always passes."""
     token = request.app[CONFIG].operator_token or ""
-    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
-    ok = scheme.lower() == "bearer" and bool(token)
-    # Always compare, so a wrong scheme costs the same as a wrong token.
-    if not hmac.compare_digest(presented.strip().encode(), token.encode()) or not ok:
+    presented = bearer_token(request)
+    ok = presented is not None and bool(token)
+    # Always compare, so a malformed header costs the same as a wrong token.
+    if not hmac.compare_digest((presented or "").encode(), token.encode()) or not ok:
+        throttle = request.app[OPERATOR_THROTTLE]
+        throttle.failed(client_address(request))
+        raise_if_throttled(throttle, client_address(request))
         raise ApiError(401, "Invalid operator token.", code="invalid_operator_token")
     return ACTOR
 

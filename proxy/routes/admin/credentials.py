@@ -13,7 +13,7 @@ from aiohttp import web
 from sqlalchemy.orm import Session
 
 from domains import idp, keys, tenants
-from domains.cli_format import as_dict
+from domains.rows import as_dict
 from proxy.errors import bad_request
 from proxy.routes.admin.body import read_fields
 from proxy.routes.admin.common import listing, one, route, run_in_session

@@ -1,7 +1,8 @@
 """Guardrail policies and the audit log: `teecube admin policy|audit`.
 
-A new policy version is compiled with the proxy's guardrail compiler before it is stored, so
-a config the proxy could not enforce never reaches the database.
+A new policy version is checked by `domains.policies.check_config` (the proxy's guardrail compiler)
+before it is stored, the same check as `teecube admin policy set`: an invalid policy never reaches
+the database.
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ from aiohttp import web
 from sqlalchemy.orm import Session
 
 from domains import audit, policies
-from domains.cli_format import as_dict
+from domains.rows import as_dict
 from proxy.errors import bad_request
-from proxy.guardrails import compile_policy
 from proxy.routes.admin.body import read_fields
 from proxy.routes.admin.common import listing, one, route, run_in_session
 
@@ -40,7 +40,6 @@ async def create_policy(request: web.Request) -> web.Response:
     config, activate = body["config"], body.get("activate", False)
 
     def action(s: Session, actor: str) -> dict[str, Any]:
-        compile_policy(config)  # PolicyConfigError -> 400 naming the field; nothing stored
         policy = policies.create_policy_version(s, domain, config, actor, activate=activate)
         return as_dict(policy, domain=domain)
 

@@ -8,7 +8,7 @@ from aiohttp import web
 from sqlalchemy.orm import Session
 
 from domains import deployments, grants, tenants
-from domains.cli_format import as_dict
+from domains.rows import as_dict
 from proxy.routes.admin.body import read_fields
 from proxy.routes.admin.common import listing, one, route, run_in_session
 
@@ -20,6 +20,7 @@ DOMAIN_CREATE = {
     "max_messages": "int",
     "max_n": "int",
     "guardrail_fail_mode": "str",
+    "shared_prefix_cache": "bool",  # off by default: see docs/proxy.md for the risk
 }
 DOMAIN_UPDATE = {
     **_LIMITS,
@@ -27,6 +28,7 @@ DOMAIN_UPDATE = {
     "max_messages": "int",
     "max_n": "int",
     "guardrail_fail_mode": "str",
+    "shared_prefix_cache": "bool",  # off by default: see docs/proxy.md for the risk
 }
 DEPLOYMENT_CREATE = {
     "name": "str",

@@ -1,0 +1,199 @@
+"""`teecube bench structured`: output tok/s with a JSON schema on every request against no schema, in
+the same run, on the same engine and prompts; prints one JSON object with the grammar's overhead.
+
+  teecube bench structured --shape qwen3-0.6b --random-weights [--json-schema FILE] [--num-prompts 256]
+  teecube bench structured --model bundled --num-prompts 8 --output-len 32      (a CPU smoke run)
+
+Every request runs exactly --output-len tokens in both runs, so the batch stays the same size and only
+the mask costs differ: the default schema (an array of records with a huge minItems) cannot complete
+sooner; a schema of your own may finish early (then output_tokens say so). Random-weight shapes have no
+tokenizer, so the grammar runs over a synthetic byte-level vocabulary of the shape's size (single bytes,
+JSON punctuation and random ASCII pieces, like a BPE vocabulary's mix). Needs the step loop's
+logits-processor hook (SamplingParams.logits_processor_factory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import xgrammar as xgr
+
+from engine.bench.throughput import engine_options, machine_info, random_workload, resolve_model
+from engine.structured import GrammarCompilerCache, GrammarSpec
+from engine.structured.spec import json_schema_spec
+
+TARGET_OVERHEAD = 0.05
+DEFAULT_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "minItems": 100000,  # never complete: every request runs to --output-len
+    "items": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer", "minimum": 0},
+            "name": {"type": "string", "maxLength": 24},
+            "kind": {"type": "string", "enum": ["alpha", "beta", "gamma"]},
+            "score": {"type": "number"},
+            "tags": {"type": "array", "items": {"type": "string", "maxLength": 8}, "maxItems": 3},
+        },
+        "required": ["id", "name", "kind", "score", "tags"],
+        "additionalProperties": False,
+    },
+}
+PUNCTUATION = [
+    '"',
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    ":",
+    '":',
+    '",',
+    '"}',
+    "},{",
+    "[{",
+    " ",
+    "\n",
+    "0",
+    "1",
+    "-",
+    ".",
+]
+
+
+def synthetic_tokenizer_info(vocab_size: int, eos_ids: list[int], seed: int = 0) -> xgr.TokenizerInfo:
+    rng = random.Random(seed)
+    alphabet = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _-.,:;"{}[]'
+    vocab: list[bytes] = [bytes([b]) for b in range(256)] + [p.encode() for p in PUNCTUATION]
+    seen = set(vocab)
+    while len(vocab) < vocab_size:
+        piece = "".join(rng.choice(alphabet) for _ in range(rng.randint(2, 10))).encode()
+        if piece not in seen:
+            seen.add(piece)
+            vocab.append(piece)
+    vocab = vocab[:vocab_size]
+    for i in eos_ids:
+        if i < vocab_size:
+            vocab[i] = b"<|eos|>"
+    return xgr.TokenizerInfo(vocab, xgr.VocabType.RAW, vocab_size=vocab_size, stop_token_ids=eos_ids)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="teecube bench structured",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--shape", default=None, help="a named model shape (with --random-weights)")
+    p.add_argument("--random-weights", action="store_true")
+    p.add_argument("--model", default=None, help="an HF directory, GGUF file or 'bundled'")
+    p.add_argument("--json-schema", type=Path, default=None, help="a JSON Schema file (default: records)")
+    p.add_argument("--num-prompts", type=int, default=256)
+    p.add_argument("--input-len", type=int, default=128)
+    p.add_argument("--output-len", type=int, default=256)
+    p.add_argument("--max-num-seqs", type=int, default=256)
+    p.add_argument("--max-num-batched-tokens", type=int, default=None)
+    p.add_argument("--max-model-len", type=int, default=None)
+    p.add_argument("--num-kv-blocks", type=int, default=None)
+    p.add_argument("--gpu-memory-utilization", type=float, default=0.9)
+    p.add_argument("--enforce-eager", action="store_true", help="no CUDA graphs")
+    p.add_argument("--tensor-parallel-size", type=int, default=1)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--dtype", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def _llm(args: argparse.Namespace) -> tuple[Any, GrammarCompilerCache]:
+    import torch
+
+    from engine.llm import LLM
+
+    if args.shape:
+        from engine.bench.shapes import random_model
+        from engine.loader import DTYPES
+
+        device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+        dtype = DTYPES.get(args.dtype, torch.bfloat16)
+        loaded = random_model(args.shape, device, dtype, args.seed)
+        llm = LLM(args.shape, loaded=loaded, device=device, **engine_options(args))
+        info = synthetic_tokenizer_info(loaded.spec.vocab_size, list(loaded.spec.eos_token_ids), args.seed)
+        return llm, GrammarCompilerCache(info)
+    llm = LLM(resolve_model(args.model), device=args.device, dtype=args.dtype, **engine_options(args))
+    return llm, GrammarCompilerCache.for_tokenizer(llm.tokenizer, llm.spec.vocab_size)
+
+
+def _run(llm: Any, prompts: list[list[int]], output_len: int, factory: Any) -> dict[str, Any]:
+    from engine.sampling_params import SamplingParams
+
+    def params() -> SamplingParams:
+        p = SamplingParams(max_tokens=output_len, ignore_eos=factory is None, temperature=0.0)
+        if factory is not None:
+            p.logits_processor_factory = factory  # type: ignore[attr-defined]
+        return p
+
+    llm.generate([p[:8] for p in prompts[:4]], [params() for _ in range(4)], use_tqdm=False)  # warm-up
+    start = time.perf_counter()
+    outs = llm.generate(prompts, [params() for _ in prompts], use_tqdm=False)
+    elapsed = time.perf_counter() - start
+    produced = sum(len(o.outputs[0].token_ids) for o in outs)
+    return {
+        "elapsed_s": round(elapsed, 3),
+        "output_tokens": produced,
+        "output_tok_per_s": round(produced / elapsed, 2),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(sys.argv[1:] if argv is None else argv)
+    if bool(args.shape) == bool(args.model):
+        parser().error("give --shape NAME --random-weights, or --model")
+    if args.shape and not args.random_weights:
+        parser().error("--shape needs --random-weights (named shapes are never downloaded)")
+    from engine.server.grammar import hook_available
+
+    if not hook_available():
+        print(
+            json.dumps(
+                {
+                    "error": "the engine has no logits-processor hook (SamplingParams."
+                    "logits_processor_factory); nothing to measure"
+                }
+            )
+        )
+        return 2
+    schema = json.loads(args.json_schema.read_text()) if args.json_schema else DEFAULT_SCHEMA
+    spec: GrammarSpec = json_schema_spec(schema, "json_schema")
+    llm, cache = _llm(args)
+    start = time.perf_counter()
+    factory = cache.factory(spec)
+    compile_s = time.perf_counter() - start
+    workload = random_workload(
+        args.num_prompts, (args.input_len, args.input_len), (1, 1), llm.spec.vocab_size, args.seed
+    )
+    plain = _run(llm, workload.prompts, args.output_len, None)
+    constrained = _run(llm, workload.prompts, args.output_len, factory)
+    overhead = 1 - constrained["output_tok_per_s"] / plain["output_tok_per_s"]
+    result = {
+        "bench": "structured",
+        "model": args.shape or args.model,
+        "num_prompts": args.num_prompts,
+        "input_len": args.input_len,
+        "output_len": args.output_len,
+        "schema": "default records" if args.json_schema is None else str(args.json_schema),
+        "grammar_compile_s": round(compile_s, 4),
+        "no_schema": plain,
+        "json_schema": constrained,
+        "overhead": round(overhead, 4),
+        "target_overhead": TARGET_OVERHEAD,
+        "meets_target": overhead <= TARGET_OVERHEAD,
+        "machine": machine_info(str(llm.config.device)),
+    }
+    print(json.dumps(result, indent=2))
+    return 0

@@ -1,0 +1,165 @@
+"""GrammarSpec → xgrammar CompiledGrammar, once per spec (an LRU cache shared by every request).
+
+A schema is first checked against the JSON Schema meta-schema (jsonschema), so a 400 can say where
+it is wrong; then xgrammar compiles it. Messages name the place and the rule, never quote values.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import jsonschema
+import torch
+import xgrammar as xgr
+
+from engine.errors import InvalidParam
+from engine.structured.processor import GrammarProcessor, processor_factory
+from engine.structured.spec import GrammarSpec
+
+DEFAULT_CACHE_SIZE = 256
+
+
+def tokenizer_info(tokenizer: Any, vocab_size: int) -> xgr.TokenizerInfo:
+    """xgrammar's view of our tokenizer (engine.tokenizer.Tokenizer over HF `tokenizers`)."""
+    from transformers import PreTrainedTokenizerFast
+
+    hf = PreTrainedTokenizerFast(tokenizer_object=tokenizer._tokenizer)
+    stop = list(tokenizer.eos_token_ids) or None
+    return xgr.TokenizerInfo.from_huggingface(hf, vocab_size=vocab_size, stop_token_ids=stop)
+
+
+def json_safe_mask(info: xgr.TokenizerInfo) -> torch.Tensor:
+    """int32 bits, one per token: clear for tokens holding a raw control character (U+0000-U+001F).
+    JSON forbids them unescaped inside strings, and xgrammar's string rule lets them through."""
+    vocab = info.vocab_size
+    allowed = torch.ones(-(-vocab // 32) * 32, dtype=torch.bool)
+    special = set(info.special_token_ids) | set(info.stop_token_ids)
+    for i, piece in enumerate(info.decoded_vocab[:vocab]):
+        if i not in special and any(b < 0x20 for b in piece):
+            allowed[i] = False
+    bits = allowed.view(-1, 32).to(torch.int64) << torch.arange(32, dtype=torch.int64)
+    return bits.sum(dim=1).to(torch.uint32).view(torch.int32)  # same bits, as int32
+
+
+def _pointer(path: Any) -> str:
+    return "/" + "/".join(str(p)[:64] for p in path) if path else "the root"
+
+
+def check_json_schema(schema: dict[str, Any], param: str) -> None:
+    try:
+        validator = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+        validator.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        raise InvalidParam(
+            param, f"not a valid JSON Schema: at {_pointer(exc.path)}, the '{exc.validator}' rule fails"
+        ) from None
+    except (jsonschema.exceptions.RefResolutionError, jsonschema.exceptions._WrappedReferencingError):
+        raise InvalidParam(param, "not a valid JSON Schema: a $ref does not resolve") from None
+
+
+def choice_grammar(choices: list[str]) -> str:
+    """EBNF with one literal per choice (JSON string escapes are EBNF string escapes)."""
+    return "root ::= " + " | ".join(json.dumps(c, ensure_ascii=True) for c in choices)
+
+
+class GrammarCompilerCache:
+    def __init__(self, info: xgr.TokenizerInfo, max_entries: int = DEFAULT_CACHE_SIZE, threads: int = 2):
+        self.info = info
+        self.vocab_size = info.vocab_size
+        self._compiler = xgr.GrammarCompiler(info, max_threads=threads, cache_enabled=False)
+        self.json_safe = json_safe_mask(info)
+        self._cache: OrderedDict[tuple[str, str], xgr.CompiledGrammar] = OrderedDict()
+        self._lock = threading.Lock()
+        self.max_entries = max_entries
+        self.hits = 0
+        self.misses = 0
+
+    @classmethod
+    def for_tokenizer(cls, tokenizer: Any, vocab_size: int, **kwargs: Any) -> GrammarCompilerCache:
+        return cls(tokenizer_info(tokenizer, vocab_size), **kwargs)
+
+    def factory(self, spec: GrammarSpec) -> Callable[[], GrammarProcessor]:
+        """What SamplingParams.logits_processor_factory holds for this spec (compiled, cached)."""
+        and_mask = self.json_safe if spec.kind in ("json_schema", "json_object") else None
+        return processor_factory(self.compile(spec), and_mask)
+
+    def compile(self, spec: GrammarSpec) -> xgr.CompiledGrammar:
+        """The compiled grammar (cached); InvalidParam naming the problem when it cannot compile."""
+        with self._lock:
+            found = self._cache.get(spec.key)
+            if found is not None:
+                self._cache.move_to_end(spec.key)
+                self.hits += 1
+                return found
+        compiled = self._compile(spec)  # outside the lock: compiles run in parallel
+        with self._lock:
+            self.misses += 1
+            self._cache[spec.key] = compiled
+            while len(self._cache) > self.max_entries:
+                self._cache.popitem(last=False)
+        return compiled
+
+    def _compile(self, spec: GrammarSpec) -> xgr.CompiledGrammar:
+        c = self._compiler
+        if spec.kind == "json_object":
+            return c.compile_json_schema('{"type": "object"}', any_whitespace=False, strict_mode=False)
+        if spec.kind == "json_schema":
+            schema = spec.schema()
+            check_json_schema(schema, spec.param)
+            try:
+                # any_whitespace=False: compact JSON, so a small model cannot loop on whitespace
+                text = json.dumps(strict_formats(schema))
+                return c.compile_json_schema(text, any_whitespace=False, strict_mode=True)
+            except (RuntimeError, ValueError, TypeError):
+                raise InvalidParam(spec.param, _schema_failure(schema)) from None
+        if spec.kind == "regex":
+            try:
+                re.compile(spec.value)
+                return c.compile_regex(spec.value)
+            except (re.error, RuntimeError, ValueError):
+                raise InvalidParam(spec.param, "not a regular expression that can be compiled") from None
+        if spec.kind == "choice":
+            return c.compile_grammar(choice_grammar(json.loads(spec.value)))
+        try:
+            return c.compile_grammar(spec.value)
+        except (RuntimeError, ValueError):
+            raise InvalidParam(
+                spec.param, "not a grammar that can be compiled (EBNF with a `root` rule expected)"
+            ) from None
+
+
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+# formats xgrammar accepts more loosely than validators do, as patterns (xgrammar: pattern wins)
+_DATE = (
+    r"[0-9]{4}-((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)"
+    r"|02-(0[1-9]|1[0-9]|2[0-8]))"
+)
+_TIME = r"([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
+FORMAT_PATTERNS = {
+    "ipv4": rf"^{_OCTET}(\.{_OCTET}){{3}}$",
+    "date": rf"^{_DATE}$",  # February: up to the 28th (every year)
+    "date-time": rf"^{_DATE}T{_TIME}$",
+}
+
+
+def strict_formats(schema: Any) -> Any:
+    """A copy with `format`s that xgrammar under-constrains replaced by exact patterns."""
+    if isinstance(schema, list):
+        return [strict_formats(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: strict_formats(v) for k, v in schema.items()}
+    fmt = out.get("format")
+    if isinstance(fmt, str) and fmt in FORMAT_PATTERNS and "pattern" not in out:
+        out["pattern"] = FORMAT_PATTERNS[fmt]
+        del out["format"]
+    return out
+
+
+def _schema_failure(schema: dict[str, Any]) -> str:
+    return "this JSON Schema cannot be turned into a grammar (unsupported or contradictory constraints)"

@@ -1,0 +1,131 @@
+"""Property: whatever bytes or JSON a peer sends, parsers and verifiers raise only the package's
+documented errors (`VerificationError` and subclasses), never `cryptography`'s, `KeyError`,
+`RecursionError` and the like. Inputs are real vectors mutated by hypothesis, and arbitrary JSON."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from attestation import safejson, verifier
+from attestation.claims import VerificationError
+from attestation.evidence import Bundle
+from attestation.providers.base import Evidence
+from attestation.snp.kds import parse_endorsement_cert
+from attestation.tdx import TdxCollateral
+
+VECTORS = Path(__file__).resolve().parents[1] / "data" / "vectors"
+SNP = VECTORS / "snp" / "virtee_milan_v2"
+TDX_QUOTE = (VECTORS / "tdx" / "gotdxguest_v5_tdx15" / "quote.bin").read_bytes()
+GPU = VECTORS / "nvgpu" / "coco_hopper"
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=30,
+)
+
+
+def _mutate(data: bytes, edits: list[tuple[int, int]]) -> bytes:
+    out = bytearray(data)
+    for pos, value in edits:
+        out[pos % len(out)] = value
+    return bytes(out)
+
+
+edits = st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(0, 255)), min_size=1, max_size=8)
+
+
+def _only_our_errors(fn, *args) -> None:  # type: ignore[no-untyped-def]
+    try:
+        fn(*args)
+    except VerificationError:
+        pass
+
+
+def _good_bundle() -> dict:
+    return {
+        "format": "teecube-attestation/2", "simulated": False, "nonce": "00" * 32,
+        "tls": {"spki_der": base64.b64encode(b"k").decode(), "cert_pem": None},
+        "cpu": {"kind": "tdx", "simulated": False, "report": base64.b64encode(TDX_QUOTE).decode(),
+                "certs": {}},
+        "gpu": None, "gpu_reason": "none",
+        "hpke": {"kem_id": 32, "kdf_id": 1, "aead_id": 1, "public_key": base64.b64encode(bytes(32)).decode()},
+    }
+
+
+@SETTINGS
+@given(json_values)
+def test_bundle_from_arbitrary_json(value):
+    _only_our_errors(Bundle.from_json, value)
+    _only_our_errors(Bundle.loads, json.dumps(value))
+
+
+@SETTINGS
+@given(st.sampled_from(["format", "nonce", "tls", "cpu", "gpu", "gpu_reason", "collateral", "gpu_cc_mode",
+                        "hpke", "simulated"]), json_values)
+def test_bundle_with_one_field_replaced(key, value):
+    d = _good_bundle()
+    d[key] = value
+    _only_our_errors(Bundle.from_json, d)
+
+
+@SETTINGS
+@given(st.binary(max_size=2000))
+def test_bundle_from_arbitrary_bytes(data):
+    _only_our_errors(Bundle.loads, data)
+    _only_our_errors(safejson.loads, data)
+
+
+@SETTINGS
+@given(st.integers(1, 3000), st.sampled_from(["[", "{\"a\":", "[{\"b\":"]))
+def test_deep_json_never_recurses(depth, opener):
+    _only_our_errors(Bundle.loads, opener * depth)
+
+
+@SETTINGS
+@given(edits)
+def test_mutated_vcek_der(e):
+    _only_our_errors(parse_endorsement_cert, _mutate((SNP / "vcek.der").read_bytes(), e))
+
+
+@SETTINGS
+@given(edits, st.sampled_from(sorted(verifier.VERIFIERS)))
+def test_mutated_evidence_through_the_table(e, kind):
+    if kind == "tdx":
+        ev = Evidence(kind=kind, report=_mutate(TDX_QUOTE, e))
+    elif kind == "nvidia-gpu":
+        ev = Evidence(kind=kind, report=_mutate((GPU / "report.bin").read_bytes(), e),
+                      certs={"chain": (GPU / "cert_chain.pem").read_bytes()})
+    else:
+        ev = Evidence(kind=kind, report=_mutate((SNP / "report.bin").read_bytes(), e),
+                      certs={"vcek": _mutate((SNP / "vcek.der").read_bytes(), e[:1])})
+    ver = verifier.VERIFIERS[kind]
+    _only_our_errors(ver.check, ev, ver.careful(), verifier.Options())
+    verifier.verify(ev, ver.careful(), verifier.Options())  # never raises
+
+
+@SETTINGS
+@given(edits)
+def test_mutated_gpu_chain_pem(e):
+    chain = _mutate((GPU / "cert_chain.pem").read_bytes(), e)
+    ev = Evidence(kind="nvidia-gpu", report=(GPU / "report.bin").read_bytes(), certs={"chain": chain})
+    _only_our_errors(verifier.VERIFIERS["nvidia-gpu"].check, ev, None, verifier.Options())
+
+
+@SETTINGS
+@given(st.sampled_from(sorted((VECTORS / "tdx" / "collateral").iterdir())), edits)
+def test_mutated_collateral_files(path, e):
+    _only_our_errors(TdxCollateral().add_bytes, _mutate(path.read_bytes(), e), path.name)
+
+
+@SETTINGS
+@given(json_values)
+def test_collateral_json_of_any_shape(value):
+    _only_our_errors(TdxCollateral().add_bytes, json.dumps({"tcbInfo": value, "signature": "00"}).encode())
+    _only_our_errors(TdxCollateral().add_bytes, json.dumps({"enclaveIdentity": value}).encode())

@@ -1,0 +1,210 @@
+"""engine/structured without a model: request fields → specs, specs → grammars (cached), and the
+processor's masks walked to the end over a corpus of JSON schemas, every output checked by jsonschema."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import jsonschema
+import pytest
+import torch
+from grammar_walk import Walker, allowed_ids
+from structured_corpus import ci_corpus, corpus, schema_id
+
+from engine.errors import InvalidParam
+from engine.loader.gguf import open_gguf
+from engine.structured import GrammarCompilerCache, parse_structured_fields, processor_factory
+from engine.structured.processor import allocate_bitmask
+from engine.structured.spec import GrammarSpec
+
+full_corpus = pytest.mark.skipif(
+    not os.environ.get("TEECUBE_RUN_SLOW"), reason="the full corpus: set TEECUBE_RUN_SLOW=1"
+)
+
+
+@pytest.fixture(scope="module")
+def smol(bundled_model: Path):
+    hf_config, _, tokenizer = open_gguf(bundled_model)
+    return tokenizer, hf_config["vocab_size"]
+
+
+@pytest.fixture(scope="module")
+def cache(smol) -> GrammarCompilerCache:
+    tokenizer, vocab = smol
+    return GrammarCompilerCache.for_tokenizer(tokenizer, vocab, max_entries=512)
+
+
+@pytest.fixture(scope="module")
+def walker(smol) -> Walker:
+    return Walker(*smol)
+
+
+def _valid(schema: dict, value: object) -> None:
+    jsonschema.validate(value, schema, format_checker=jsonschema.FormatChecker())
+
+
+def _walk_schema(cache: GrammarCompilerCache, walker: Walker, schema: dict, seeds: int = 2) -> None:
+    spec = parse_structured_fields({"guided_json": schema})
+    make = cache.factory(spec)
+    for seed in range(seeds):
+        walker.rng.seed(seed)
+        text = walker.text(walker.walk(make()))
+        try:
+            _valid(schema, json.loads(text))
+        except (json.JSONDecodeError, jsonschema.ValidationError) as exc:
+            raise AssertionError(f"{schema_id(schema)}: {text!r}: {exc}") from None
+
+
+@pytest.mark.parametrize("schema", ci_corpus(40), ids=schema_id)
+def test_corpus_outputs_are_schema_valid(cache, walker, schema) -> None:
+    _walk_schema(cache, walker, schema)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+@full_corpus
+def test_full_corpus_outputs_are_schema_valid(cache, walker) -> None:
+    schemas = corpus()
+    assert len(schemas) >= 300
+    for schema in schemas:
+        _walk_schema(cache, walker, schema, seeds=3)
+
+
+def test_response_format_forms() -> None:
+    assert parse_structured_fields({"response_format": {"type": "text"}}) is None
+    assert parse_structured_fields({}) is None
+    obj = parse_structured_fields({"response_format": {"type": "json_object"}})
+    assert obj == GrammarSpec("json_object", "", "response_format")
+    schema = {"type": "object", "properties": {"b": {"type": "integer"}, "a": {"type": "string"}}}
+    rf = {"type": "json_schema", "json_schema": {"name": "x", "schema": schema, "strict": True}}
+    a = parse_structured_fields({"response_format": rf})
+    b = parse_structured_fields({"guided_json": json.dumps(schema)})
+    c = parse_structured_fields({"structured_outputs": {"json": schema}})
+    assert a.kind == b.kind == c.kind == "json_schema"
+    assert a.key == b.key == c.key  # one cache entry whichever field carried it
+    assert parse_structured_fields({"guided_choice": ["x", "y"]}).kind == "choice"
+    assert parse_structured_fields({"structured_outputs": {"regex": "[0-9]+"}}).kind == "regex"
+    assert parse_structured_fields({"guided_grammar": 'root ::= "a"'}).kind == "grammar"
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"response_format": {"type": "xml"}}, "response_format.type"),
+        ({"response_format": {"type": "json_schema"}}, "response_format.json_schema"),
+        (
+            {"response_format": {"type": "json_schema", "json_schema": {"schema": 3}}},
+            "response_format.json_schema.schema",
+        ),
+        ({"response_format": {"type": "json_object", "bogus": 1}}, "response_format.bogus"),
+        ({"guided_choice": []}, "guided_choice"),
+        ({"guided_choice": ["a", 2]}, "guided_choice"),
+        ({"guided_regex": ""}, "guided_regex"),
+        ({"guided_json": "{not json"}, "guided_json"),
+        ({"guided_json": {"type": "object"}, "guided_regex": "a"}, "guided_regex"),
+        ({"structured_outputs": {"json": {}, "regex": "a"}}, "structured_outputs"),
+        ({"structured_outputs": {"xml": "a"}}, "structured_outputs.xml"),
+    ],
+)
+def test_malformed_fields_name_the_param(fields, param) -> None:
+    with pytest.raises(InvalidParam) as info:
+        parse_structured_fields(fields)
+    assert info.value.param == param
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        (
+            {"guided_json": {"type": "object", "properties": {"a": {"type": "intger"}}}},
+            ["/properties/a/type", "not a valid JSON Schema"],
+        ),
+        ({"guided_json": {"type": "object", "required": "a"}}, ["/required"]),
+        ({"guided_json": {"$ref": "#/$defs/missing"}}, ["JSON Schema"]),
+        ({"guided_regex": "(unclosed"}, ["regular expression"]),
+        ({"guided_grammar": "this is not ebnf"}, ["grammar"]),
+    ],
+)
+def test_invalid_schemas_are_refused_naming_the_problem(cache, fields, words) -> None:
+    spec = parse_structured_fields(fields)
+    with pytest.raises(InvalidParam) as info:
+        cache.compile(spec)
+    message = str(info.value.message)
+    assert info.value.param == spec.param
+    for word in words:
+        assert word in message
+    assert "intger" not in message and "missing" not in message and "unclosed" not in message
+
+
+def test_cache_compiles_once_per_spec_and_evicts_lru(smol) -> None:
+    cache = GrammarCompilerCache.for_tokenizer(*smol, max_entries=2)
+    specs = [parse_structured_fields({"guided_choice": [f"c{i}"]}) for i in range(3)]
+    first = cache.compile(specs[0])
+    assert cache.compile(specs[0]) is first and (cache.hits, cache.misses) == (1, 1)
+    cache.compile(specs[1])
+    cache.compile(specs[0])  # now most recent
+    cache.compile(specs[2])  # evicts specs[1]
+    assert cache.compile(specs[0]) is first
+    cache.compile(specs[1])
+    assert cache.misses == 4
+
+
+def test_choice_regex_and_grammar_walks(cache, walker) -> None:
+    choices = ["yes", 'no "quoted"', "maybe\\later", "été"]
+    make = processor_factory(cache.compile(parse_structured_fields({"guided_choice": choices})))
+    seen = {walker.text(walker.walk(make(), budget=0 if s % 2 else 99)) for s in range(8)}
+    assert seen <= set(choices) and seen
+    regex = r"[A-Z]{2}-\d{3}"
+    make = processor_factory(cache.compile(parse_structured_fields({"guided_regex": regex})))
+    assert re.fullmatch(regex, walker.text(walker.walk(make())))
+    grammar = 'root ::= "(" num ("+" num)* ")"\nnum ::= [0-9]+'
+    make = processor_factory(cache.compile(parse_structured_fields({"guided_grammar": grammar})))
+    assert re.fullmatch(r"\(\d+(\+\d+)*\)", walker.text(walker.walk(make())))
+
+
+def test_json_object_walk_is_an_object(cache, walker) -> None:
+    make = cache.factory(parse_structured_fields({"response_format": {"type": "json_object"}}))
+    for seed in range(3):
+        walker.rng.seed(seed)
+        assert isinstance(json.loads(walker.text(walker.walk(make()))), dict)
+
+
+def test_processor_rejects_a_token_the_mask_forbids(cache, smol) -> None:
+    tokenizer, vocab = smol
+    make = processor_factory(cache.compile(parse_structured_fields({"guided_choice": ["yes"]})))
+    p, q = make(), make()  # one matcher per sequence: independent states
+    mask = allocate_bitmask(1, vocab)
+    p.fill_bitmask(mask, 0)
+    allowed = allowed_ids(mask, vocab)
+    forbidden = tokenizer.token_to_id("}")
+    assert forbidden not in allowed
+    assert not p.accept(forbidden) and not p.is_terminated()
+    for t in tokenizer.encode("yes") + tokenizer.eos_token_ids:
+        assert p.accept(t)
+    assert p.is_terminated() and not q.is_terminated()
+
+
+def test_fill_batch_equals_row_by_row_fills(cache, walker, smol) -> None:
+    from engine.structured.processor import fill_batch
+
+    _, vocab = smol
+    specs = [
+        parse_structured_fields(
+            {"guided_json": {"type": "object", "properties": {"a": {"type": "integer"}}}}
+        ),
+        parse_structured_fields({"guided_choice": ["red", "blue"]}),
+        parse_structured_fields({"response_format": {"type": "json_object"}}),
+    ]
+    procs = [cache.factory(s)() for s in specs]
+    for p, prefix in zip(procs, ['{"a": 1', "re", "{"], strict=True):
+        for t in walker.tokenizer.encode(prefix):
+            assert p.accept(t)
+    one, many = allocate_bitmask(6, vocab), allocate_bitmask(6, vocab)
+    rows = [4, 0, 2]
+    for p, r in zip(procs, rows, strict=True):
+        p.fill_bitmask(one, r)
+    fill_batch(procs, many, rows)
+    assert torch.equal(one, many)
