@@ -60,8 +60,14 @@ def load_weights(model: nn.Module, weights: Iterable[tuple[str, torch.Tensor]]) 
 
 
 def expected_tensors(model: nn.Module) -> int:
-    """How many checkpoint tensors `load_weights` consumes for `model` (for a progress bar)."""
-    return sum(_num_shards(name) for name, _ in model.named_parameters())
+    """How many checkpoint tensors `load_weights` consumes for `model` (for a progress bar); a model
+    whose checkpoints store tensors fused or per expert counts its own (`checkpoint_tensors`)."""
+    own = getattr(model, "checkpoint_tensors", None)
+    counts = ((own(name) if own is not None else None) for name, _ in model.named_parameters())
+    return sum(
+        _num_shards(name) if count is None else count
+        for (name, _), count in zip(model.named_parameters(), counts, strict=True)
+    )
 
 
 def _num_shards(param_name: str) -> int:

@@ -30,6 +30,14 @@ class MoeForCausalLM(DecoderForCausalLM):
                     name = name.replace(old, new)
             yield name, tensor
 
+    def checkpoint_tensors(self, param_name: str) -> int | None:
+        """Checkpoint tensors behind a fused expert parameter (None: the loader's default)."""
+        if param_name.endswith(".experts.w13"):
+            return 2 * self.config.num_experts
+        if param_name.endswith(".experts.w2"):
+            return self.config.num_experts
+        return None
+
     def checkpoint_shard(self, name: str) -> tuple[str, tuple[int, str], int] | None:
         """One expert's projection -> (fused parameter, (expert, projection), loads it expects)."""
         match = EXPERT.match(name)

@@ -14,6 +14,10 @@ from engine.models.decoder import DecoderForCausalLM
 
 
 class Phi3ForCausalLM(DecoderForCausalLM):
+    def checkpoint_tensors(self, param_name: str) -> int | None:
+        """qkv_proj and gate_up_proj are one checkpoint tensor each."""
+        return 1 if param_name.endswith((".qkv_proj.weight", ".gate_up_proj.weight")) else None
+
     def checkpoint_weights(
         self, weights: Iterable[tuple[str, torch.Tensor]]
     ) -> Iterator[tuple[str, torch.Tensor]]:
