@@ -8,6 +8,10 @@ the measured device-to-device copy bandwidth. Prefill: 2 FLOPs per matmul parame
 FP8 (`--quantization fp8`, `--kv-cache-dtype fp8`): the bytes come from the model and the cache as built
 (1-byte weights plus their float32 per-channel scales, 1-byte K/V), and prefill runs at the measured FP8
 rate (`torch._scaled_mm`, row-wise scales: the GEMM the engine runs).
+
+Mixture of experts (`moe`): a decode step over B live sequences reads, in each MoE layer, the experts
+its B * top_k routing choices hit: E * (1 - (1 - top_k / E)^B) of them in expectation under uniform
+routing, each expert_bytes; prefill counts top_k experts' parameters per token (in matmul_params).
 """
 
 from __future__ import annotations
@@ -80,19 +84,27 @@ def roofline(
     bandwidth: float,
     flops: float,
     matmul_dtype: str = "bf16",
+    moe: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """matmul_dtype: what `flops` measured ("bf16", or "fp8" for FP8 GEMMs); it names the output key."""
+    """matmul_dtype: what `flops` measured ("bf16", or "fp8" for FP8 GEMMs); it names the output key.
+    moe: engine.bench.shapes.weight_bytes' "moe" entry (decode_read_bytes then excludes the experts)."""
     p = np.asarray(prompt_lens, dtype=np.float64)
     o = np.asarray(output_lens, dtype=np.int64)
     steps = int(o.max()) - 1 if len(o) else 0
     decode_s = 0.0
+    expert_bytes_total = 0.0
     for t in range(1, steps + 1):
         live = o > t
-        decode_s += (decode_read_bytes + kv_bytes_per_token * float((p[live] + t).sum())) / bandwidth
+        step_bytes = decode_read_bytes + kv_bytes_per_token * float((p[live] + t).sum())
+        if moe is not None:
+            experts = active_experts(moe["num_experts"], moe["top_k"], int(live.sum()))
+            expert_bytes_total += moe["layers"] * moe["expert_bytes"] * experts
+            step_bytes += moe["layers"] * moe["expert_bytes"] * experts
+        decode_s += step_bytes / bandwidth
     prefill_flops = 2.0 * (matmul_params * float(p.sum()) + lm_head_params * len(p))
     prefill_s = prefill_flops / flops
     total = decode_s + prefill_s
-    return {
+    result = {
         "decode_s": round(decode_s, 4),
         "prefill_s": round(prefill_s, 4),
         "seconds": round(total, 4),
@@ -105,3 +117,15 @@ def roofline(
         "formula": "sum over decode steps of (weights + live KV) / copy bandwidth"
         " + prefill FLOPs / matmul rate",
     }
+    if moe is not None:
+        result["moe"] = {
+            **moe,
+            "mean_expert_bytes_per_step": round(expert_bytes_total / steps) if steps else 0,
+            "formula": "experts read per MoE layer and step: E * (1 - (1 - top_k / E)^live sequences)",
+        }
+    return result
+
+
+def active_experts(num_experts: int, top_k: int, num_tokens: int) -> float:
+    """Expected distinct experts hit by num_tokens tokens choosing top_k of num_experts uniformly."""
+    return num_experts * (1.0 - (1.0 - top_k / num_experts) ** num_tokens)

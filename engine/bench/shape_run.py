@@ -164,7 +164,7 @@ def run_shape(args: argparse.Namespace) -> dict[str, Any]:
         roof = roofline(
             [len(p) for p in workload.prompts], workload.output_lens, weights["decode_read_bytes"],
             kv["bytes_per_token"], weights["matmul_params"], weights["lm_head_params"], *peaks,
-            matmul_dtype="fp8" if fp8 else "bf16",
+            matmul_dtype="fp8" if fp8 else "bf16", moe=weights.get("moe"),
         )
     profile = None
     if args.profile:  # the plain step loop (LLMEngine.step), host and GPU taking turns

@@ -57,11 +57,31 @@ def hf_model(shape: str, device: str | torch.device = "cuda", dtype: torch.dtype
     return model.eval()
 
 
-def weight_bytes(model: torch.nn.Module) -> dict[str, int]:
+def weight_bytes(model: torch.nn.Module) -> dict[str, Any]:
     """Bytes a decode step reads (every matrix; the input embedding only when it is the LM head too) and
-    the parameter count of the matmuls (for FLOPs), counting shared tensors once."""
+    the parameter count of the matmuls (for FLOPs), counting shared tensors once.
+
+    Mixture of experts: decode_read_bytes leaves the experts out; "moe" gives what the roofline needs to
+    add the experts a step activates (num_experts, top_k, layers, bytes and parameters of one expert in
+    one layer), and matmul_params counts top_k experts per layer (what one token multiplies)."""
+    from engine.layers.moe import FusedExperts
+
     seen: set[int] = set()
     read = matmul = 0
+    moe: dict[str, Any] | None = None
+    experts = [m for m in model.modules() if isinstance(m, FusedExperts)]
+    if experts:
+        first = experts[0]
+        params = (first.w13.numel() + first.w2.numel()) // first.num_experts
+        moe = {
+            "num_experts": first.num_experts,
+            "top_k": model.config.num_experts_per_tok,
+            "layers": len(experts),
+            "expert_bytes": params * first.w13.element_size(),
+            "expert_params": params,
+        }
+        seen.update(id(p) for m in experts for p in (m.w13, m.w2))
+        matmul += len(experts) * moe["top_k"] * params
     embed = model.model.embed_tokens.weight
     tied = model.lm_head.weight is embed
     for name, p in model.named_parameters(remove_duplicate=False):
@@ -75,4 +95,7 @@ def weight_bytes(model: torch.nn.Module) -> dict[str, int]:
         if p.dim() == 2 and not (is_embed or name.startswith("lm_head")):
             matmul += p.numel()
     head = model.lm_head.weight.numel()
-    return {"decode_read_bytes": read, "matmul_params": matmul, "lm_head_params": head}
+    result: dict[str, Any] = {"decode_read_bytes": read, "matmul_params": matmul, "lm_head_params": head}
+    if moe is not None:
+        result["moe"] = moe
+    return result

@@ -21,14 +21,15 @@ def paged_attention(
     scale: float,
     k_scale: float = 1.0,
     v_scale: float = 1.0,
+    sliding_window: int | None = None,
+    softcap: float | None = None,
 ) -> torch.Tensor:
     """q: [T, q_heads, head_dim], new tokens already stored in kv_cache -> [T, q_heads, head_dim].
-    k_scale, v_scale: an FP8 cache's scales (1.0 otherwise)."""
+    k_scale, v_scale: an FP8 cache's scales (1.0 otherwise); sliding_window, softcap: as in
+    engine.layers.attention.paged_attention."""
+    extra = dict(k_scale=k_scale, v_scale=v_scale, sliding_window=sliding_window, softcap=softcap)
     if meta.max_query_len <= 1 and q.shape[0] == meta.seq_lens.shape[0]:
-        return decode_attention(
-            q, kv_cache, meta.block_tables, meta.seq_lens, scale, k_scale=k_scale, v_scale=v_scale
-        )
+        return decode_attention(q, kv_cache, meta.block_tables, meta.seq_lens, scale, **extra)
     return extend_attention(
-        q, kv_cache, meta.block_tables, meta.seq_lens, meta.query_start_loc, scale,
-        k_scale=k_scale, v_scale=v_scale,
+        q, kv_cache, meta.block_tables, meta.seq_lens, meta.query_start_loc, scale, **extra
     )

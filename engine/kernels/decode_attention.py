@@ -11,6 +11,9 @@ The grid depends only on the batch size, the head counts and num_splits, never o
 so both passes can be captured in a CUDA graph. A padded row (seq_len 0) has only empty splits and
 produces zeros; no address outside its block-table row is read.
 
+Sliding window (WINDOW > 0): only the last WINDOW positions are split and read. Soft-capping
+(SOFTCAP > 0): scores become SOFTCAP * tanh(s / SOFTCAP) before the softmax. Both are compile-time.
+
 FP8 cache: each K/V tile is converted to q's dtype after the load (half the bytes read); the per-layer
 k_scale is folded into the softmax scale and v_scale into the output, so the inner loop is unchanged.
 """
@@ -25,6 +28,14 @@ LOG2E = 1.4426950408889634
 
 
 @triton.jit
+def softcap_log2(s, cap: tl.constexpr):
+    """Scores in log2 units (s * LOG2E) -> cap * tanh(s / cap), still in log2 units."""
+    x = s / (cap * 1.4426950408889634)
+    tanh = 1.0 - 2.0 / (tl.exp(2.0 * x) + 1.0)
+    return tanh * (cap * 1.4426950408889634)
+
+
+@triton.jit
 def _decode_split_kernel(
     q_ptr, cache_ptr, block_tables_ptr, seq_lens_ptr, mid_o_ptr, mid_lse_ptr,
     sm_scale_log2, v_scale,
@@ -35,6 +46,7 @@ def _decode_split_kernel(
     stride_ml_t, stride_ml_h,
     GROUP: tl.constexpr, HEAD_DIM: tl.constexpr, BLOCK_SIZE: tl.constexpr, NUM_SPLITS: tl.constexpr,
     BLOCK_H: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, DOT_PRECISION: tl.constexpr,
+    WINDOW: tl.constexpr = 0, SOFTCAP: tl.constexpr = 0.0,
 ):
     seq = tl.program_id(0)
     kv_head = tl.program_id(1)
@@ -47,8 +59,11 @@ def _decode_split_kernel(
     heads = kv_head * GROUP + rows
 
     seq_len = tl.load(seq_lens_ptr + seq)
-    split_len = tl.cdiv(tl.cdiv(seq_len, NUM_SPLITS), BLOCK_N) * BLOCK_N
-    start = split * split_len
+    lo = 0
+    if WINDOW > 0:
+        lo = tl.maximum(seq_len - WINDOW, 0)
+    split_len = tl.cdiv(tl.cdiv(seq_len - lo, NUM_SPLITS), BLOCK_N) * BLOCK_N
+    start = lo + split * split_len
     end = tl.minimum(start + split_len, seq_len)
 
     q = tl.load(
@@ -71,6 +86,8 @@ def _decode_split_kernel(
         v = tl.load(v_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0).to(q.dtype)
 
         s = tl.dot(q, tl.trans(k), input_precision=DOT_PRECISION) * sm_scale_log2  # [BLOCK_H, BLOCK_N]
+        if SOFTCAP > 0:
+            s = softcap_log2(s, SOFTCAP)
         s = tl.where(pos_mask[None, :], s, float("-inf"))
         m_new = tl.maximum(m_i, tl.max(s, axis=1))
         alpha = tl.exp2(m_i - m_new)
@@ -134,8 +151,11 @@ def decode_attention(
     block_n: int = 32,
     k_scale: float = 1.0,
     v_scale: float = 1.0,
+    sliding_window: int | None = None,
+    softcap: float | None = None,
 ) -> torch.Tensor:
     """q: [S, q_heads, head_dim], one query token per sequence (row s belongs to sequence s).
+    sliding_window: attend to the last sliding_window positions only; softcap: Gemma 2's score cap.
 
     kv_cache: [2, blocks, block_size, kv_heads, head_dim] (q's dtype, or FP8 read as code * k_scale /
     code * v_scale); block_tables: [S, max_blocks]; seq_lens: [S] (0 = padded row, output zeros).
@@ -168,6 +188,7 @@ def decode_attention(
         GROUP=group, HEAD_DIM=head_dim, BLOCK_SIZE=block_size, NUM_SPLITS=num_splits,
         BLOCK_H=max(16, triton.next_power_of_2(group)), BLOCK_D=max(16, block_d), BLOCK_N=block_n,
         DOT_PRECISION="ieee" if q.dtype == torch.float32 else "tf32",
+        WINDOW=int(sliding_window or 0), SOFTCAP=float(softcap or 0.0),
         num_warps=4, num_stages=2,
     )
     _decode_reduce_kernel[(num_seqs, num_q_heads)](

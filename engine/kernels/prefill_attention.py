@@ -15,6 +15,10 @@ programs from query_start_loc[s] // BLOCK_Q + s on, which is enough for cdiv(que
 them; each program finds its sequence by binary search and spare ones exit. The grid needs no host
 sync and no max_query_len, so it is CUDA-graph safe.
 
+Sliding window (WINDOW > 0): a row at position i sees positions i - WINDOW < j <= i; tiles before the
+first row's window are skipped and only tiles every row sees in full go unmasked. Soft-capping
+(SOFTCAP > 0): scores become SOFTCAP * tanh(s / SOFTCAP). Both are compile-time.
+
 FP8 cache: K/V tiles are converted to q's dtype after the load; k_scale is folded into the softmax
 scale and v_scale into the output.
 """
@@ -25,6 +29,8 @@ import torch
 import triton
 import triton.language as tl
 
+from engine.kernels.decode_attention import softcap_log2
+
 LOG2E = 1.4426950408889634
 
 
@@ -33,7 +39,7 @@ def _attend_tile(
     q, m_i, l_i, acc, k_base, v_base, table_ptr, tile, kv_end, q_pos,
     sm_scale_log2, stride_cb, stride_cs, dims, dim_mask,
     BLOCK_SIZE: tl.constexpr, BLOCK_N: tl.constexpr, DOT_PRECISION: tl.constexpr, MASKED: tl.constexpr,
-    EVEN_D: tl.constexpr,
+    EVEN_D: tl.constexpr, WINDOW: tl.constexpr, SOFTCAP: tl.constexpr,
 ):
     # One BLOCK_N-token KV tile: gather each token's physical slot, then an online-softmax update.
     pos = tile + tl.arange(0, BLOCK_N)
@@ -56,8 +62,13 @@ def _attend_tile(
     k = k.to(q.dtype)  # no-op unless the cache is FP8
     v = v.to(q.dtype)
     s = tl.dot(q, tl.trans(k), input_precision=DOT_PRECISION) * sm_scale_log2  # [BLOCK_M, BLOCK_N]
+    if SOFTCAP > 0:
+        s = softcap_log2(s, SOFTCAP)
     if MASKED:
-        s = tl.where((pos[None, :] <= q_pos[:, None]) & pos_mask[None, :], s, float("-inf"))
+        visible = (pos[None, :] <= q_pos[:, None]) & pos_mask[None, :]
+        if WINDOW > 0:
+            visible = visible & (pos[None, :] > q_pos[:, None] - WINDOW)
+        s = tl.where(visible, s, float("-inf"))
     m_new = tl.maximum(m_i, tl.max(s, axis=1))
     alpha = tl.exp2(m_i - m_new)
     p = tl.exp2(s - m_new[:, None])
@@ -75,7 +86,7 @@ def _extend_kernel(
     stride_bt,
     GROUP: tl.constexpr, GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr, BLOCK_SIZE: tl.constexpr,
     BLOCK_Q: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr,
-    DOT_PRECISION: tl.constexpr,
+    DOT_PRECISION: tl.constexpr, WINDOW: tl.constexpr = 0, SOFTCAP: tl.constexpr = 0.0,
 ):
     pid = tl.program_id(0)
     kv_head = tl.program_id(1)
@@ -119,19 +130,34 @@ def _extend_kernel(
     v_base = k_base + stride_ckv
     # Positions < context_len + q_off are visible to every row: those whole tiles need no mask.
     # The rest, up to one past this block's last position, get the causal and length masks.
-    full_end = (context_len + q_off) // BLOCK_N * BLOCK_N
-    kv_end = tl.minimum(context_len + q_off + BLOCK_Q, seq_len)
-    for tile in range(0, full_end, BLOCK_N):
+    # A sliding window also masks the tiles that start before the last row's window, and skips those
+    # wholly before the first row's: [start, full_start) masked, [full_start, full_end) unmasked.
+    first_pos = context_len + q_off
+    full_end = first_pos // BLOCK_N * BLOCK_N
+    kv_end = tl.minimum(first_pos + BLOCK_Q, seq_len)
+    start = 0
+    full_start = 0
+    if WINDOW > 0:
+        start = tl.maximum(first_pos - WINDOW + 1, 0) // BLOCK_N * BLOCK_N
+        full_start = tl.minimum(tl.cdiv(tl.maximum(kv_end - WINDOW, 0), BLOCK_N) * BLOCK_N, full_end)
+    table_ptr = block_tables_ptr + seq * stride_bt
+    for tile in range(start, full_start, BLOCK_N):
         m_i, l_i, acc = _attend_tile(
-            q, m_i, l_i, acc, k_base, v_base, block_tables_ptr + seq * stride_bt, tile, kv_end, q_pos,
+            q, m_i, l_i, acc, k_base, v_base, table_ptr, tile, kv_end, q_pos,
             sm_scale_log2, stride_cb, stride_cs, dims, dim_mask,
-            BLOCK_SIZE, BLOCK_N, DOT_PRECISION, False, BLOCK_D == HEAD_DIM,
+            BLOCK_SIZE, BLOCK_N, DOT_PRECISION, True, BLOCK_D == HEAD_DIM, WINDOW, SOFTCAP,
+        )
+    for tile in range(full_start, full_end, BLOCK_N):
+        m_i, l_i, acc = _attend_tile(
+            q, m_i, l_i, acc, k_base, v_base, table_ptr, tile, kv_end, q_pos,
+            sm_scale_log2, stride_cb, stride_cs, dims, dim_mask,
+            BLOCK_SIZE, BLOCK_N, DOT_PRECISION, False, BLOCK_D == HEAD_DIM, WINDOW, SOFTCAP,
         )
     for tile in range(full_end, kv_end, BLOCK_N):
         m_i, l_i, acc = _attend_tile(
-            q, m_i, l_i, acc, k_base, v_base, block_tables_ptr + seq * stride_bt, tile, kv_end, q_pos,
+            q, m_i, l_i, acc, k_base, v_base, table_ptr, tile, kv_end, q_pos,
             sm_scale_log2, stride_cb, stride_cs, dims, dim_mask,
-            BLOCK_SIZE, BLOCK_N, DOT_PRECISION, True, BLOCK_D == HEAD_DIM,
+            BLOCK_SIZE, BLOCK_N, DOT_PRECISION, True, BLOCK_D == HEAD_DIM, WINDOW, SOFTCAP,
         )
 
     out = acc * (v_scale / tl.maximum(l_i, 1e-30))[:, None]
@@ -152,10 +178,13 @@ def extend_attention(
     num_stages: int = 2,
     k_scale: float = 1.0,
     v_scale: float = 1.0,
+    sliding_window: int | None = None,
+    softcap: float | None = None,
 ) -> torch.Tensor:
     """q: [T, q_heads, head_dim] (sequences packed by query_start_loc [S+1]); the cache already holds
     the new K/V (q's dtype, or FP8 read as code * k_scale / code * v_scale). Returns [T, q_heads,
-    head_dim]; tokens outside query_start_loc's range get zeros.
+    head_dim]; tokens outside query_start_loc's range get zeros. sliding_window, softcap: as in
+    engine.layers.attention.paged_attention.
 
     Defaults from an H100 sweep (bf16, head_dim 128, GQA 2-4): 64x64 tiles, 4 warps, 2 stages gave
     220-400 TFLOP/s on 1k-16k causal prefills, 0.55-0.7x of torch's contiguous flash SDPA."""
@@ -183,6 +212,7 @@ def extend_attention(
         GROUP=group, GROUP_PAD=group_pad, HEAD_DIM=head_dim, BLOCK_SIZE=block_size,
         BLOCK_Q=block_q, BLOCK_M=block_m, BLOCK_D=max(16, triton.next_power_of_2(head_dim)), BLOCK_N=block_n,
         DOT_PRECISION="ieee" if q.dtype == torch.float32 else "tf32",
+        WINDOW=int(sliding_window or 0), SOFTCAP=float(softcap or 0.0),
         num_warps=num_warps, num_stages=num_stages,
     )
     return out

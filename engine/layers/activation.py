@@ -1,4 +1,4 @@
-"""SiLU(gate) * up over a tensor holding [gate | up] in its last dimension."""
+"""SiLU(gate) * up (GELU for Gemma) over a tensor holding [gate | up] in its last dimension."""
 
 from __future__ import annotations
 
@@ -15,3 +15,11 @@ class SiluAndMul(nn.Module):
             return ops.silu_and_mul(x)
         gate, up = x.chunk(2, -1)
         return F.silu(gate) * up
+
+
+class GeluAndMul(nn.Module):
+    """GELU (tanh approximation, HF's gelu_pytorch_tanh)(gate) * up: Gemma's GeGLU."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate, up = x.chunk(2, -1)
+        return F.gelu(gate, approximate="tanh") * up

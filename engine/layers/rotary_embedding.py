@@ -1,5 +1,6 @@
 """Rotary position embedding (neox layout, as HF Llama/Qwen) with a precomputed cos/sin cache.
-Supported `rope_type`s: default, linear, llama3."""
+Supported `rope_type`s: default, linear, llama3, longrope (Phi-3; engine/models/config.py picks the long
+or short factors once). `rotary_dim` < head_dim rotates only the first rotary_dim dims (Phi-4-mini)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from torch import nn
 from engine.errors import UnsupportedModel
 from engine.layers.cuda_kernels import cuda_kernels
 
-SUPPORTED_ROPE_TYPES = ("default", "linear", "llama3")
+SUPPORTED_ROPE_TYPES = ("default", "linear", "llama3", "longrope")
 
 
 def compute_inv_freq(head_dim: int, base: float, rope_scaling: dict | None) -> torch.Tensor:
@@ -23,7 +24,23 @@ def compute_inv_freq(head_dim: int, base: float, rope_scaling: dict | None) -> t
         return inv_freq / rope_scaling["factor"]
     if rope_type == "llama3":
         return _llama3_inv_freq(inv_freq, rope_scaling)
+    if rope_type == "longrope":
+        key = "long_factor" if rope_scaling.get("use_long_factor") else "short_factor"
+        return inv_freq / torch.tensor(rope_scaling[key], dtype=torch.float32)
     return inv_freq
+
+
+def attention_factor(rope_scaling: dict | None) -> float:
+    """LongRoPE's cos/sin multiplier (HF's default from the context extension factor), else 1."""
+    scaling = rope_scaling or {}
+    if scaling.get("rope_type") != "longrope":
+        return 1.0
+    if scaling.get("attention_factor") is not None:
+        return float(scaling["attention_factor"])
+    factor = scaling["factor"]
+    if factor <= 1.0:
+        return 1.0
+    return math.sqrt(1 + math.log(factor) / math.log(scaling["original_max_position_embeddings"]))
 
 
 def _llama3_inv_freq(inv_freq: torch.Tensor, rope_scaling: dict) -> torch.Tensor:
@@ -43,13 +60,20 @@ def _llama3_inv_freq(inv_freq: torch.Tensor, rope_scaling: dict) -> torch.Tensor
 
 class RotaryEmbedding(nn.Module):
     def __init__(
-        self, head_dim: int, max_position: int, base: float, rope_scaling: dict | None = None
+        self,
+        head_dim: int,
+        max_position: int,
+        base: float,
+        rope_scaling: dict | None = None,
+        rotary_dim: int | None = None,
     ) -> None:
         super().__init__()
         self.head_dim = head_dim
-        inv_freq = compute_inv_freq(head_dim, base, rope_scaling)
+        self.rotary_dim = rotary_dim or head_dim
+        inv_freq = compute_inv_freq(self.rotary_dim, base, rope_scaling)
         freqs = torch.arange(max_position, dtype=torch.float)[:, None] * inv_freq[None, :]
-        self.register_buffer("cos_sin_cache", torch.cat([freqs.cos(), freqs.sin()], dim=-1), persistent=False)
+        cos_sin = torch.cat([freqs.cos(), freqs.sin()], dim=-1) * attention_factor(rope_scaling)
+        self.register_buffer("cos_sin_cache", cos_sin, persistent=False)
 
     def forward(
         self, positions: torch.Tensor, query: torch.Tensor, key: torch.Tensor
@@ -58,6 +82,12 @@ class RotaryEmbedding(nn.Module):
         if query.is_cuda and (ops := cuda_kernels()) is not None:
             return ops.rotary_embedding(positions, query, key, self.cos_sin_cache)
         cos, sin = self.cos_sin_cache[positions].unsqueeze(1).chunk(2, dim=-1)
+        if self.rotary_dim < self.head_dim:
+            r = self.rotary_dim
+            return (
+                torch.cat([_rotate(query[..., :r], cos, sin), query[..., r:]], dim=-1),
+                torch.cat([_rotate(key[..., :r], cos, sin), key[..., r:]], dim=-1),
+            )
         return _rotate(query, cos, sin), _rotate(key, cos, sin)
 
 

@@ -21,7 +21,7 @@ from engine.loader.gguf import open_gguf
 from engine.loader.safetensors_dir import iter_safetensors, read_eos_token_ids, read_hf_config
 from engine.loader.weights import expected_tensors, load_weights
 from engine.models.config import DecoderConfig
-from engine.models.decoder import DecoderForCausalLM
+from engine.models.registry import build_model
 from engine.quantization.checkpoint import fp8_scheme
 from engine.quantization.model import finish_fp8_model, prepare_fp8_model
 from engine.quantization.support import check_fp8_device
@@ -130,7 +130,7 @@ def _load_checkpoint(
         tokenizer.chat_template = resolve_chat_template(chat_template)
     torch_dtype = resolve_dtype(dtype, decoder_config.torch_dtype, device)
     with _default_dtype(torch_dtype), device:
-        model = DecoderForCausalLM(decoder_config, max_model_len)
+        model = build_model(decoder_config, max_model_len)
     scheme = fp8_scheme(hf_config, quantization)
     if scheme is not None:
         check_fp8_device(device, "quantization", f"FP8 ({scheme.source}, --quantization fp8)")
@@ -166,7 +166,7 @@ def _load_dummy(
         tok = Tokenizer.from_pretrained(tokenizer_dir, eos_ids, chat_template)
     torch_dtype = resolve_dtype(dtype, decoder_config.torch_dtype or "bfloat16", device)
     with _default_dtype(torch_dtype), device:
-        model = DecoderForCausalLM(decoder_config, max_model_len)
+        model = build_model(decoder_config, max_model_len)
     init_random_(model, seed)
     scheme = fp8_scheme(hf_config, quantization)
     if scheme is not None:

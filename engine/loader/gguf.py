@@ -19,6 +19,7 @@ from tokenizers import Tokenizer as HFTokenizer
 
 from engine.errors import ModelLoadError, UnsupportedModel
 from engine.loader.gguf_file import GGUFFile, GGUFTensor, read_gguf_file
+from engine.loader.gguf_sentencepiece import sentencepiece_tokenizer
 from engine.tokenizer import Tokenizer
 
 ARCHITECTURES = {"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM"}
@@ -136,9 +137,12 @@ def unpermute_qk(weight: torch.Tensor, num_heads: int) -> torch.Tensor:
 
 def gguf_tokenizer(meta: dict[str, Any], path: str | Path) -> Tokenizer:
     model = meta.get("tokenizer.ggml.model")
+    if model == "llama":
+        return _sentencepiece(meta)
     if model != "gpt2":
         raise UnsupportedModel(
-            f"{path}: GGUF tokenizer model {model!r} is not supported (only byte-level BPE 'gpt2')"
+            f"{path}: GGUF tokenizer model {model!r} is not supported"
+            " (byte-level BPE 'gpt2' and SentencePiece 'llama' are)"
         )
     tokens: list[str] = meta["tokenizer.ggml.tokens"]
     token_types: list[int] = meta.get("tokenizer.ggml.token_type", [1] * len(tokens))
@@ -168,6 +172,23 @@ def gguf_tokenizer(meta: dict[str, Any], path: str | Path) -> Tokenizer:
         )
     else:
         tokenizer.post_processor = processors.ByteLevel(trim_offsets=False)
+    return Tokenizer(
+        tokenizer,
+        chat_template=meta.get("tokenizer.chat_template"),
+        bos_token=bos,
+        eos_token=tokens[eos_id] if eos_id is not None else None,
+    )
+
+
+def _sentencepiece(meta: dict[str, Any]) -> Tokenizer:
+    tokenizer = sentencepiece_tokenizer(meta)
+    tokens: list[str] = meta["tokenizer.ggml.tokens"]
+    bos_id, eos_id = meta.get("tokenizer.ggml.bos_token_id"), meta.get("tokenizer.ggml.eos_token_id")
+    bos = tokens[bos_id] if bos_id is not None else None
+    if meta.get("tokenizer.ggml.add_bos_token", True) and bos is not None:  # llama.cpp's default for SPM
+        tokenizer.post_processor = processors.TemplateProcessing(
+            single=f"{bos} $A", pair=f"{bos} $A {bos} $B", special_tokens=[(bos, bos_id)]
+        )
     return Tokenizer(
         tokenizer,
         chat_template=meta.get("tokenizer.chat_template"),

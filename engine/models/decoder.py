@@ -1,5 +1,6 @@
 """One decoder for Llama / Mistral / SmolLM / Qwen2 / Qwen3. Family differences come from DecoderConfig:
-qkv_bias (Qwen2), per-head q/k RMSNorm (Qwen3), rope scaling (Llama 3), tied embeddings."""
+qkv_bias (Qwen2), per-head q/k RMSNorm (Qwen3), rope scaling (Llama 3), tied embeddings; sliding windows
+and partial rotary (Phi-3, engine/models/phi3.py); mixture-of-experts MLPs (engine/models/moe.py)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ from engine.models.config import DecoderConfig
 
 
 class DecoderAttention(nn.Module):
-    def __init__(self, config: DecoderConfig, rotary_emb: RotaryEmbedding) -> None:
+    def __init__(
+        self, config: DecoderConfig, rotary_emb: RotaryEmbedding, sliding_window: int | None = None
+    ) -> None:
         super().__init__()
         self.qkv_proj = QKVParallelLinear(
             config.hidden_size, config.head_dim, config.num_heads, config.num_kv_heads, bias=config.qkv_bias
@@ -34,7 +37,9 @@ class DecoderAttention(nn.Module):
         self.kv_size = self.qkv_proj.kv_size
         self.o_proj = RowParallelLinear(config.num_heads * config.head_dim, config.hidden_size)
         self.rotary_emb = rotary_emb
-        self.attn = Attention(self.num_heads, config.head_dim, config.head_dim**-0.5, self.num_kv_heads)
+        self.attn = Attention(
+            self.num_heads, config.head_dim, config.head_dim**-0.5, self.num_kv_heads, sliding_window
+        )
         if config.qk_norm:
             self.q_norm = RMSNorm(config.head_dim, config.rms_norm_eps)
             self.k_norm = RMSNorm(config.head_dim, config.rms_norm_eps)
@@ -61,10 +66,11 @@ class DecoderAttention(nn.Module):
 
 
 class DecoderMLP(nn.Module):
-    def __init__(self, config: DecoderConfig) -> None:
+    def __init__(self, config: DecoderConfig, intermediate_size: int | None = None) -> None:
         super().__init__()
-        self.gate_up_proj = MergedColumnParallelLinear(config.hidden_size, [config.intermediate_size] * 2)
-        self.down_proj = RowParallelLinear(config.intermediate_size, config.hidden_size)
+        intermediate_size = intermediate_size or config.intermediate_size
+        self.gate_up_proj = MergedColumnParallelLinear(config.hidden_size, [intermediate_size] * 2)
+        self.down_proj = RowParallelLinear(intermediate_size, config.hidden_size)
         self.act_fn = SiluAndMul()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -72,10 +78,15 @@ class DecoderMLP(nn.Module):
 
 
 class DecoderLayer(nn.Module):
-    def __init__(self, config: DecoderConfig, rotary_emb: RotaryEmbedding) -> None:
+    def __init__(self, config: DecoderConfig, rotary_emb: RotaryEmbedding, layer: int = 0) -> None:
         super().__init__()
-        self.self_attn = DecoderAttention(config, rotary_emb)
-        self.mlp = DecoderMLP(config)
+        self.self_attn = DecoderAttention(config, rotary_emb, config.layer_window(layer))
+        if config.is_moe_layer(layer):
+            from engine.layers.moe import SparseMoeBlock
+
+            self.mlp = SparseMoeBlock(config)
+        else:
+            self.mlp = DecoderMLP(config)
         self.input_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
         self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
 
@@ -97,8 +108,11 @@ class DecoderModel(nn.Module):
     def __init__(self, config: DecoderConfig, max_position: int) -> None:
         super().__init__()
         self.embed_tokens = VocabParallelEmbedding(config.vocab_size, config.hidden_size)
-        rotary_emb = RotaryEmbedding(config.head_dim, max_position, config.rope_theta, config.rope_scaling)
-        self.layers = nn.ModuleList(DecoderLayer(config, rotary_emb) for _ in range(config.num_layers))
+        rotary_dim = int(config.head_dim * config.partial_rotary_factor)
+        rotary_emb = RotaryEmbedding(
+            config.head_dim, max_position, config.rope_theta, config.rope_scaling, rotary_dim
+        )
+        self.layers = nn.ModuleList(DecoderLayer(config, rotary_emb, i) for i in range(config.num_layers))
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
 
     def forward(
@@ -152,6 +166,9 @@ def check_tensor_parallel(config: DecoderConfig, tp_size: int) -> None:
     """Heads (query and KV) and the MLP width must split evenly over the ranks."""
     sizes = {"attention heads": config.num_heads, "KV heads": config.num_kv_heads}
     sizes["intermediate size"] = config.intermediate_size
+    if config.num_experts:
+        sizes["expert intermediate size"] = config.moe_intermediate_size
+        sizes["shared expert intermediate size"] = config.shared_expert_intermediate_size
     for what, n in sizes.items():
         if n % tp_size:
             raise InvalidParam(
