@@ -140,7 +140,7 @@ def _run(llm: Any, prompts: list[list[int]], output_len: int, factory: Any) -> d
             p.logits_processor_factory = factory  # type: ignore[attr-defined]
         return p
 
-    llm.generate([p[:8] for p in prompts[:4]], [params() for _ in range(4)], use_tqdm=False)  # warm-up
+    llm.generate([p[:8] for p in prompts[:4]], [params() for _ in prompts[:4]], use_tqdm=False)  # warm-up
     start = time.perf_counter()
     outs = llm.generate(prompts, [params() for _ in prompts], use_tqdm=False)
     elapsed = time.perf_counter() - start
