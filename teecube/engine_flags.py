@@ -37,7 +37,9 @@ def engine_flags(extra: list[str]) -> list[str]:
         raise EngineFlagError(f"not a teecube serve or engine flag: {message}")
 
     parser.error = refuse  # type: ignore[method-assign]
-    parser.parse_args(["--model", "bundled", *extra])
+    args = parser.parse_args(["--model", "bundled", *extra])
+    if args.model_tag is not None:  # the engine's positional MODEL: serve names the model itself
+        refuse(f"{args.model_tag!r} (a stray argument; serve's --model names the model)")
     if not any(_flag_name(t) == "--max-queue-size" for t in extra):
         extra = [*extra, "--max-queue-size", str(DEFAULT_MAX_QUEUE_SIZE)]
     return extra
