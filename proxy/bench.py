@@ -112,9 +112,10 @@ def _usage_rows(url: str) -> int:
     return count
 
 
-async def _proxy_overhead(base: str) -> dict[str, float | None]:
-    """Mean time the proxy itself reports before forwarding (its overhead histogram)."""
-    async with aiohttp.ClientSession() as session, session.get(base + "/metrics") as resp:
+async def _proxy_overhead(metrics_url: str) -> dict[str, float | None]:
+    """Mean time the proxy itself reports before forwarding (its overhead histogram, read on the
+    operator metrics listener)."""
+    async with aiohttp.ClientSession() as session, session.get(metrics_url) as resp:
         text = await resp.text()
     sums: dict[str, float] = {}
     for line in text.splitlines():
@@ -220,7 +221,7 @@ async def _measure(args: argparse.Namespace, up: str, px: str, served: str, key:
 
 async def _bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     pepper = secrets.token_hex(32)
-    up_port, px_port = _free_port(), _free_port()
+    up_port, px_port, metrics_port = _free_port(), _free_port(), _free_port()
     up, px = f"http://127.0.0.1:{up_port}", f"http://127.0.0.1:{px_port}"
     py = sys.executable
     if args.upstream == "fake":
@@ -232,11 +233,12 @@ async def _bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         kind, served = "teecube", ""
     db_url = f"sqlite:///{workdir / 'bench.db'}"
     px_cmd = [py, "-m", "teecube.cli", "proxy", "--no-tls", "--tee", "simulated", "--database-url", db_url,
-              "--port", str(px_port), "--state-dir", str(workdir)]
+              "--port", str(px_port), "--metrics-port", str(metrics_port), "--state-dir", str(workdir)]
     if args.profile:
         px_cmd[1:1] = ["-m", "cProfile", "-o", str(Path(args.profile).resolve())]
     env = os.environ | {"TEECUBE_PEPPER": pepper}
     env.pop("TEECUBE_REDIS_URL", None)
+    env.pop("TEECUBE_OPERATOR_TOKEN", None)  # metrics are read on the loopback listener, no token
     with ExitStack() as stack:
         up_proc = stack.enter_context(_process(up_cmd, workdir / "upstream.log"))
         await _wait_healthy(up, up_proc, workdir / "upstream.log", args.ready_timeout)
@@ -249,7 +251,7 @@ async def _bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         load_before = os.getloadavg()
         report = await _measure(args, up, px, served, key, {"proxy": px_proc.pid, "upstream": up_proc.pid})
         load_after = os.getloadavg()
-        overhead = await _proxy_overhead(px)
+        overhead = await _proxy_overhead(f"http://127.0.0.1:{metrics_port}/metrics")
         px_proc.send_signal(signal.SIGTERM)  # graceful: flushes the usage records
         px_proc.wait(timeout=60)
     head = {
