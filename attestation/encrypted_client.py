@@ -21,7 +21,8 @@ _DROP = ("content-length", "transfer-encoding", "content-type", "content-encodin
 
 
 def _should_seal(request: httpx2.Request) -> bool:
-    return request.method in ("POST", "PUT", "PATCH")
+    """The OpenAI API's bodies (the paths the proxy opens: /v1/...); a console form is not sealed."""
+    return request.method in ("POST", "PUT", "PATCH") and request.url.path.startswith("/v1/")
 
 
 def _sealed_request(

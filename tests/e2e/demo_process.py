@@ -58,6 +58,7 @@ class DemoServer:
     engine_pid: int = 0
     lines: list[str] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)  # e.g. TEECUBE_OPERATOR_TOKEN
+    metrics_port: int = field(default_factory=free_port)  # the operator listener (never the tenant port)
     _banner: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -88,7 +89,8 @@ class DemoServer:
         self.key = ""
         self._banner.clear()
         cmd = [*teecube_cmd(), "serve", "--demo", "--state-dir", str(self.state_dir),
-               "--database-url", self.database_url, "--port", str(self.port)]
+               "--database-url", self.database_url, "--port", str(self.port),
+               "--metrics-port", str(self.metrics_port)]
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.extra_env}
         env.pop("TEECUBE_PEPPER", None)
         env.pop("TEECUBE_PEPPER_FILE", None)
@@ -122,8 +124,15 @@ class DemoServer:
             self.proc.wait(timeout=30)
 
     def metric(self, name: str) -> float:
-        """Sum of a counter over all label sets on the proxy's /metrics (0 when never incremented)."""
-        r = httpx2.get(f"{self.url}/metrics", verify=False, trust_env=False, timeout=10)
+        """Sum of a counter over all label sets on the proxy's operator /metrics listener (0 when
+        never incremented); the demo's operator token, when it has one, is the credential."""
+        token_file = self.state_dir / "operator-token"
+        token = self.extra_env.get("TEECUBE_OPERATOR_TOKEN") or (
+            token_file.read_text().strip() if token_file.exists() else None
+        )
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        r = httpx2.get(f"http://127.0.0.1:{self.metrics_port}/metrics", headers=headers, trust_env=False,
+                       timeout=10)
         r.raise_for_status()
         total = 0.0
         for line in r.text.splitlines():
