@@ -157,12 +157,16 @@ def _run_corpus(client: openai.OpenAI, schemas: list[dict[str, Any]], max_tokens
 
     with ThreadPoolExecutor(16) as pool:
         results = list(pool.map(one, schemas))
-    finished = 0
+    finished, invalid = 0, []
     for schema, (reason, text) in zip(schemas, results, strict=True):
         if reason != "stop":
             continue
         finished += 1
-        jsonschema.validate(json.loads(text), schema, format_checker=jsonschema.FormatChecker())
+        try:
+            jsonschema.validate(json.loads(text), schema, format_checker=jsonschema.FormatChecker())
+        except (ValueError, jsonschema.ValidationError) as exc:
+            invalid.append(f"{json.dumps(schema)[:80]}: {text[:120]!r}: {str(exc)[:120]}")
+    assert not invalid, f"{len(invalid)} of {finished} finished outputs invalid:\n" + "\n".join(invalid)
     assert finished >= 0.8 * len(schemas), (
         f"only {finished}/{len(schemas)} finished within {max_tokens} tokens"
     )
