@@ -24,7 +24,8 @@ from typing import Any
 
 import xgrammar as xgr
 
-from engine.bench.throughput import engine_options, machine_info, random_workload, resolve_model
+from engine.bench import throughput
+from engine.bench.throughput import machine_info, random_workload, resolve_model
 from engine.structured import GrammarCompilerCache, GrammarSpec
 from engine.structured.spec import json_schema_spec
 
@@ -110,6 +111,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--quantization", "-q", choices=["fp8"], default=None)
     p.add_argument("--kv-cache-dtype", choices=["auto", "fp8", "fp8_e4m3"], default="auto")
     return p
+
+
+def engine_options(args: argparse.Namespace) -> dict[str, Any]:
+    """throughput's flag-to-EngineConfig mapping; flags this bench lacks take throughput's defaults."""
+    base, _ = throughput.parser().parse_known_args([])
+    for key, value in vars(base).items():
+        if not hasattr(args, key):
+            setattr(args, key, value)
+    return throughput.engine_options(args)
 
 
 def _llm(args: argparse.Namespace) -> tuple[Any, GrammarCompilerCache]:

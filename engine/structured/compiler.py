@@ -135,14 +135,15 @@ class GrammarCompilerCache:
 
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 # formats xgrammar accepts more loosely than validators do, as patterns (xgrammar: pattern wins)
+_YEAR = r"([1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])"  # 0001-9999, as Python's date
 _DATE = (
-    r"[0-9]{4}-((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)"
+    _YEAR + r"-((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)"
     r"|02-(0[1-9]|1[0-9]|2[0-8]))"
 )
 _TIME = r"([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
 FORMAT_PATTERNS = {
     "ipv4": rf"^{_OCTET}(\.{_OCTET}){{3}}$",
-    "date": rf"^{_DATE}$",  # February: up to the 28th (every year)
+    "date": rf"^{_DATE}$",  # February: up to the 28th (every year); no year 0
     "date-time": rf"^{_DATE}T{_TIME}$",
 }
 

@@ -7,7 +7,6 @@ until then a constrained request gets a clear 400. The e2e corpus: 40 schemas in
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from collections.abc import Iterator
@@ -21,9 +20,10 @@ from pydantic import BaseModel, Field
 from server_harness import MODEL, RunningServer
 from structured_corpus import ci_corpus, corpus
 
+from engine.server.grammar import hook_available
 from engine.server.settings import ServerConfig
 
-HOOK = importlib.util.find_spec("engine.logits_process") is not None
+HOOK = hook_available()  # SamplingParams.logits_processor_factory, from the step loop
 needs_hook = pytest.mark.skipif(not HOOK, reason="needs the step loop's logits-processor hook (branch loop)")
 ASK = [{"role": "user", "content": "Describe a person as JSON."}]
 
@@ -157,12 +157,16 @@ def _run_corpus(client: openai.OpenAI, schemas: list[dict[str, Any]], max_tokens
 
     with ThreadPoolExecutor(16) as pool:
         results = list(pool.map(one, schemas))
-    finished = 0
+    finished, invalid = 0, []
     for schema, (reason, text) in zip(schemas, results, strict=True):
         if reason != "stop":
             continue
         finished += 1
-        jsonschema.validate(json.loads(text), schema, format_checker=jsonschema.FormatChecker())
+        try:
+            jsonschema.validate(json.loads(text), schema, format_checker=jsonschema.FormatChecker())
+        except (ValueError, jsonschema.ValidationError) as exc:
+            invalid.append(f"{json.dumps(schema)[:80]}: {text[:120]!r}: {str(exc)[:120]}")
+    assert not invalid, f"{len(invalid)} of {finished} finished outputs invalid:\n" + "\n".join(invalid)
     assert finished >= 0.8 * len(schemas), (
         f"only {finished}/{len(schemas)} finished within {max_tokens} tokens"
     )

@@ -5,7 +5,6 @@ needs the step loop's logits-processor hook (engine/logits_process.py): skipped 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -14,9 +13,10 @@ import openai
 import pytest
 from server_harness import MODEL, RunningServer, http
 
+from engine.server.grammar import hook_available
 from engine.server.settings import ServerConfig
 
-HOOK = importlib.util.find_spec("engine.logits_process") is not None
+HOOK = hook_available()  # SamplingParams.logits_processor_factory, from the step loop
 needs_hook = pytest.mark.skipif(not HOOK, reason="needs the step loop's logits-processor hook (branch loop)")
 
 WEATHER_TOOL = {
