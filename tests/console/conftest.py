@@ -33,7 +33,7 @@ class Stand:
         return self.served.app[CONSOLE]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """PostgreSQL when the test server is configured (as in CI), else a SQLite file."""
     if postgres_url() is not None:
@@ -42,7 +42,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield f"sqlite:///{tmp_path_factory.mktemp('console-db') / 'teecube.db'}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stand(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iterator[Stand]:
     workdir = tmp_path_factory.mktemp("console")
     url = database_url
@@ -55,7 +55,7 @@ def stand(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iterat
     upstream.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # finished with the package: playwright's loop must not outlive it
 def browser() -> Iterator[Any]:
     path = harness.chromium_path()
     if path is None:

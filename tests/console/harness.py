@@ -115,10 +115,11 @@ def proxy(state_dir: Path, database_url: str) -> tuple[Served, ProxyConfig]:
                          tee="simulated", state_dir=str(state_dir), cache_ttl=0.2, auth_failure_limit=10_000)
 
     def build() -> tuple[web.Application, Any]:
+        from proxy.encryption import Encryption
         from proxy.server import attested_tls
 
-        ssl_context, routes, _identity = attested_tls(config)
-        return create_app(config, extra_routes=routes), ssl_context
+        ssl_context, routes, identity = attested_tls(config)
+        return create_app(config, extra_routes=routes, encryption=Encryption(identity.hpke_key)), ssl_context
 
     return Served(build).start(), config
 
