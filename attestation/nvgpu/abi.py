@@ -8,7 +8,6 @@ the signature (the coco vector has one zero byte) are counted, and must be zero.
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 
 from attestation.claims import ParseError
@@ -157,7 +156,7 @@ class _Reader:
         return self.take(1, what)[0]
 
     def u16(self, what: str) -> int:
-        return struct.unpack("<H", self.take(2, what))[0]
+        return int.from_bytes(self.take(2, what), "little")
 
 
 def parse_request(raw: bytes) -> MeasurementRequest:
