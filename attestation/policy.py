@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from attestation.providers.base import Evidence
-from attestation.snp import claims_of
 from attestation.snp.abi import parse_report, product_from_cpuid, product_line
 from attestation.snp.kds import parse_endorsement_cert
 from attestation.snp.validate import SnpPolicy
@@ -137,10 +136,9 @@ def snp_policy_from_report(
     if product is None and vcek_der is not None:
         name = parse_endorsement_cert(vcek_der).product_name
         product = product_line(name) if name else None
-    claims = claims_of(r, product)
     return SnpPolicy(
         measurements=[r.measurement.hex()],
-        min_tcb=dict(claims["reported_tcb"]),  # type: ignore[arg-type]
+        min_tcb=r.tcb("reported", product).parts(),
         allow_debug=False,
         allow_migration_agent=False,
         allow_smt=r.policy.smt,
