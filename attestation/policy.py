@@ -15,12 +15,16 @@ import json
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attestation.providers.base import Evidence
 from attestation.snp.abi import parse_report, product_from_cpuid, product_line
 from attestation.snp.kds import parse_endorsement_cert
 from attestation.snp.validate import SnpPolicy
+
+if TYPE_CHECKING:  # optional verifiers: imported lazily, only when a build has them
+    from attestation.nvgpu.validate import GpuPolicy
+    from attestation.tdx.validate import TdxPolicy
 
 SECTIONS = ("sev-snp", "simulated", "tdx", "nvidia-gpu")
 _ATTR = {"sev-snp": "snp", "simulated": "simulated", "tdx": "tdx", "nvidia-gpu": "gpu"}
@@ -43,8 +47,8 @@ def _policy_class(kind: str) -> Any:
 class Policy:
     snp: SnpPolicy | None = None
     simulated: SnpPolicy | None = None
-    tdx: Any = None  # TdxPolicy
-    gpu: Any = None  # GpuPolicy
+    tdx: TdxPolicy | None = None
+    gpu: GpuPolicy | None = None
     require_gpu: bool = False
     # The CPU measurement must appear in a release manifest signed by a trusted release key
     # (attestation/release.py). The default client policy sets it; generated policies pin
