@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -49,11 +49,11 @@ DECODE_ERRORS = (
     x509.UnsupportedGeneralNameType,
 )
 
-_ECDSA = {
+_ECDSA: dict[x509.ObjectIdentifier, Callable[[], hashes.HashAlgorithm]] = {
     SignatureAlgorithmOID.ECDSA_WITH_SHA256: hashes.SHA256,
     SignatureAlgorithmOID.ECDSA_WITH_SHA384: hashes.SHA384,
 }
-_RSA_PKCS1 = {
+_RSA_PKCS1: dict[x509.ObjectIdentifier, Callable[[], hashes.HashAlgorithm]] = {
     SignatureAlgorithmOID.RSA_WITH_SHA256: hashes.SHA256,
     SignatureAlgorithmOID.RSA_WITH_SHA384: hashes.SHA384,
     SignatureAlgorithmOID.RSA_WITH_SHA512: hashes.SHA512,
@@ -264,10 +264,9 @@ def _verify_chain(
     now = as_utc(now) if now is not None else utcnow()
     pinned = {spki_sha256(r): r for r in roots}
     certs = list(chain)
+    root: x509.Certificate | None = None
     if spki_sha256(certs[-1]) in pinned and certs[-1].issuer == certs[-1].subject and len(certs) > 1:
         root = pinned[spki_sha256(certs.pop())]
-    else:
-        root = None
     if root is None:
         last = certs[-1]
         candidates = [r for r in roots if r.subject == last.issuer]
@@ -297,10 +296,10 @@ def _verify_chain(
     by_subject = {c.subject: c for c in full}
     checked = 0
     for crl in crls:
-        issuer = by_subject.get(crl.issuer)
-        if issuer is None:
+        crl_issuer = by_subject.get(crl.issuer)
+        if crl_issuer is None:
             continue
-        verify_crl(crl, issuer, now if check_crl_time else None)
+        verify_crl(crl, crl_issuer, now if check_crl_time else None)
         checked += 1
         for cert in full:
             if cert.issuer == crl.issuer and cert is not root:

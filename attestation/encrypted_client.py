@@ -81,7 +81,10 @@ class _OpenedStream(httpx2.SyncByteStream):
         self.response, self.parser = response, parser
 
     def __iter__(self) -> Iterator[bytes]:
-        for chunk in self.response.stream:
+        stream = self.response.stream
+        if not isinstance(stream, httpx2.SyncByteStream):
+            raise RuntimeError("the inner sync transport returned an async response stream")
+        for chunk in stream:
             yield from self.parser.feed(chunk)
         self.parser.finish()
 
@@ -94,7 +97,10 @@ class _AsyncOpenedStream(httpx2.AsyncByteStream):
         self.response, self.parser = response, parser
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self.response.stream:  # type: ignore[union-attr]
+        stream = self.response.stream
+        if not isinstance(stream, httpx2.AsyncByteStream):
+            raise RuntimeError("the inner async transport returned a sync response stream")
+        async for chunk in stream:
             for plain in self.parser.feed(chunk):
                 yield plain
         self.parser.finish()

@@ -141,7 +141,7 @@ class CollateralFetcher:
 
     def amd_vcek(self, product: str, hwid: bytes, tcb: dict[str, int]) -> bytes:
         """The DER VCEK for a chip at a TCB (Turin: 8-byte hwID and fmcSPL first)."""
-        order = (("fmcSPL", "fmc"),) if product == "Turin" else ()
+        order: tuple[tuple[str, str], ...] = (("fmcSPL", "fmc"),) if product == "Turin" else ()
         order += (("blSPL", "bl"), ("teeSPL", "tee"), ("snpSPL", "snp"), ("ucodeSPL", "ucode"))
         query = urllib.parse.urlencode([(k, tcb.get(p, 0)) for k, p in order])
         return self.get(f"{self.amd_kds}/vcek/v1/{_path(product)}/{hwid.hex()}?{query}").body

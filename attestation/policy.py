@@ -15,13 +15,16 @@ import json
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attestation.providers.base import Evidence
-from attestation.snp import claims_of
 from attestation.snp.abi import parse_report, product_from_cpuid, product_line
 from attestation.snp.kds import parse_endorsement_cert
 from attestation.snp.validate import SnpPolicy
+
+if TYPE_CHECKING:  # optional verifiers: imported lazily, only when a build has them
+    from attestation.nvgpu.validate import GpuPolicy
+    from attestation.tdx.validate import TdxPolicy
 
 SECTIONS = ("sev-snp", "simulated", "tdx", "nvidia-gpu")
 _ATTR = {"sev-snp": "snp", "simulated": "simulated", "tdx": "tdx", "nvidia-gpu": "gpu"}
@@ -44,8 +47,8 @@ def _policy_class(kind: str) -> Any:
 class Policy:
     snp: SnpPolicy | None = None
     simulated: SnpPolicy | None = None
-    tdx: Any = None  # TdxPolicy
-    gpu: Any = None  # GpuPolicy
+    tdx: TdxPolicy | None = None
+    gpu: GpuPolicy | None = None
     require_gpu: bool = False
     # The CPU measurement must appear in a release manifest signed by a trusted release key
     # (attestation/release.py). The default client policy sets it; generated policies pin
@@ -137,10 +140,9 @@ def snp_policy_from_report(
     if product is None and vcek_der is not None:
         name = parse_endorsement_cert(vcek_der).product_name
         product = product_line(name) if name else None
-    claims = claims_of(r, product)
     return SnpPolicy(
         measurements=[r.measurement.hex()],
-        min_tcb=dict(claims["reported_tcb"]),  # type: ignore[arg-type]
+        min_tcb=r.tcb("reported", product).parts(),
         allow_debug=False,
         allow_migration_agent=False,
         allow_smt=r.policy.smt,

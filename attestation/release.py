@@ -137,7 +137,8 @@ class Release:
     def entry_for(self, verdict: Verdict) -> dict[str, Any] | None:
         """The manifest entry the verified CPU evidence matches, or None."""
         c = verdict.claims
-        for m in self.manifest["measurements"]:
+        entries: list[dict[str, Any]] = self.manifest["measurements"]  # each checked by _check_entry
+        for m in entries:
             if m["platform"] != verdict.kind:
                 continue
             if verdict.kind == "tdx":

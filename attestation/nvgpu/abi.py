@@ -8,7 +8,6 @@ the signature (the coco vector has one zero byte) are counted, and must be zero.
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 
 from attestation.claims import ParseError
@@ -131,10 +130,11 @@ class AttestationReport:
     @property
     def vbios_rim_id(self) -> str | None:
         """NVIDIA RIM service id of the matching VBIOS RIM (NV_GPU_VBIOS_<project>_<sku>_<chip>_<ver>)."""
-        parts = (self._text(17), self._text(18), self._text(15), self.vbios_version)
-        if any(p is None for p in parts):
+        parts = [self._text(17), self._text(18), self._text(15), self.vbios_version]
+        present = [p for p in parts if p is not None]
+        if len(present) != len(parts):
             return None
-        return "NV_GPU_VBIOS_" + "_".join(parts)  # type: ignore[arg-type]
+        return "NV_GPU_VBIOS_" + "_".join(present)
 
     @property
     def fwid(self) -> bytes | None:
@@ -157,7 +157,7 @@ class _Reader:
         return self.take(1, what)[0]
 
     def u16(self, what: str) -> int:
-        return struct.unpack("<H", self.take(2, what))[0]
+        return int.from_bytes(self.take(2, what), "little")
 
 
 def parse_request(raw: bytes) -> MeasurementRequest:

@@ -69,10 +69,11 @@ def dice_fwids(cert: x509.Certificate) -> list[bytes]:
         raise ParseError("leaf certificate has no TCG DICE TcbInfo extension") from e
     except certs.DECODE_ERRORS as e:
         raise ParseError(f"leaf certificate extensions malformed: {e}") from e
-    raw = ext.value.value  # type: ignore[attr-defined]  # UnrecognizedExtension
+    if not isinstance(ext.value, x509.UnrecognizedExtension):
+        raise ParseError("leaf certificate TCG DICE TcbInfo extension is not raw DER")
     out: list[bytes] = []
     try:
-        _find_fwids(certs.der_items(raw), out)
+        _find_fwids(certs.der_items(ext.value.value), out)
     except certs.CertificateError as e:
         raise ParseError(f"TCG DICE TcbInfo malformed: {e}") from e
     return out

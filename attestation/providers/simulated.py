@@ -115,8 +115,15 @@ class SimulatedSnp:
         d = self.state_dir
         files = [d / n for n in ("simulated-ark.key", "simulated-ask.key", "simulated-vcek.key", ROOT_FILE)]
         if all(f.exists() for f in files):
-            keys = [serialization.load_pem_private_key(f.read_bytes(), None) for f in files[:3]]
-            self._ark_key, self._ask_key, self._vcek_key = keys  # type: ignore[assignment]
+            load = serialization.load_pem_private_key
+            ark_key, ask_key, vcek_key = (load(f.read_bytes(), None) for f in files[:3])
+            if not (
+                isinstance(ark_key, rsa.RSAPrivateKey)
+                and isinstance(ask_key, rsa.RSAPrivateKey)
+                and isinstance(vcek_key, ec.EllipticCurvePrivateKey)
+            ):
+                raise ValueError(f"the simulated chain keys under {d} are not RSA, RSA and EC keys")
+            self._ark_key, self._ask_key, self._vcek_key = ark_key, ask_key, vcek_key
             self.ark = x509.load_pem_x509_certificate(files[3].read_bytes())
             self.ask = x509.load_pem_x509_certificate((d / "simulated-ask.pem").read_bytes())
             self.vcek_der = (d / "simulated-vcek.der").read_bytes()

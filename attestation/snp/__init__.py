@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from cryptography import x509
@@ -147,21 +148,28 @@ def check(
     if not _record(v, "product", lambda: _check_product(prod, wanted, ek)):
         return v
     vendor = "the SIMULATED test root (not AMD)" if prod == SIMULATED_PRODUCT else "AMD"
+
+    def chain_signatures() -> None:
+        verify_issued_by(ark, ark)
+        verify_issued_by(ask, ark)
+        verify_endorsement_cert(ek, ask)
+
+    def chain_validity() -> None:
+        check_cert_validity(ark, now)
+        check_cert_validity(ask, now)
+        check_validity(signer.upper(), ek.not_before, ek.not_after, now)
+
     if not _record(
         v,
         "cert_chain",
-        lambda: (verify_issued_by(ark, ark), verify_issued_by(ask, ark), verify_endorsement_cert(ek, ask)),
+        chain_signatures,
         f"Signed by {vendor} (chain {common_name(ark)} → {common_name(ask)} → {signer.upper()})",
     ):
         return v
     if not _record(
         v,
         "cert_validity",
-        lambda: (
-            check_cert_validity(ark, now),
-            check_cert_validity(ask, now),
-            check_validity(signer.upper(), ek.not_before, ek.not_after, now),
-        ),
+        chain_validity,
         f"Certificates valid on {now:%Y-%m-%d}",
     ):
         return v
@@ -218,7 +226,7 @@ def _check_product(prod: str, wanted: str | None, ek: EndorsementCert) -> str:
     return f"Processor product line {prod}" + (f" (certificate: {name})" if name else "")
 
 
-def _record(v: Verdict, name: str, fn, ok_detail: str | None = None) -> bool:  # type: ignore[no-untyped-def]
+def _record(v: Verdict, name: str, fn: Callable[[], object], ok_detail: str | None = None) -> bool:
     try:
         result = fn()
     except VerificationError as e:

@@ -8,7 +8,6 @@ bytes followed.
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 
 from attestation.claims import ParseError
@@ -51,10 +50,10 @@ class _Reader:
         return out
 
     def u16(self, what: str) -> int:
-        return struct.unpack("<H", self.take(2, what))[0]
+        return int.from_bytes(self.take(2, what), "little")
 
     def u32(self, what: str) -> int:
-        return struct.unpack("<I", self.take(4, what))[0]
+        return int.from_bytes(self.take(4, what), "little")
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,30 +59,32 @@ def parse_pck_extension(cert: x509.Certificate) -> PckExtension:
         raise ParseError("PCK certificate has no SGX extension") from e
     except DECODE_ERRORS as e:
         raise ParseError(f"PCK certificate extensions malformed: {e}") from e
-    raw = ext.value.value  # type: ignore[attr-defined]  # UnrecognizedExtension
+    if not isinstance(ext.value, x509.UnrecognizedExtension):
+        raise ParseError("PCK certificate SGX extension is not raw DER")
     try:
-        (seq,) = der_items(raw)
-        fields: dict[str, bytes | list[tuple[str, bytes]]] = {}
+        (seq,) = der_items(ext.value.value)
+        fields: dict[str, bytes] = {}
+        tcb: dict[str, bytes] | None = None
         for item in der_items(seq.value):
             oid_tlv, val = der_items(item.value)
             oid = der_oid(oid_tlv.value)
             if oid == _TCB:
-                comps = []
+                tcb = {}
                 for comp in der_items(val.value):
                     c_oid, c_val = der_items(comp.value)
-                    comps.append((der_oid(c_oid.value), c_val.value))
-                fields[oid] = comps
+                    tcb[der_oid(c_oid.value)] = c_val.value
             else:
                 fields[oid] = val.value
-        tcb = dict(fields[_TCB])  # type: ignore[arg-type]
+        if tcb is None:
+            raise KeyError(_TCB)
         sgx = tuple(der_int(tcb[f"{_TCB}.{i}"]) for i in range(1, 17))
         pck = PckExtension(
-            ppid=bytes(fields[_PPID]),  # type: ignore[arg-type]
+            ppid=fields[_PPID],
             sgx_components=sgx,
             pce_svn=der_int(tcb[_PCESVN]),
-            cpu_svn=bytes(tcb[_CPUSVN]),
-            pce_id=bytes(fields[_PCEID]),  # type: ignore[arg-type]
-            fmspc=bytes(fields[_FMSPC]),  # type: ignore[arg-type]
+            cpu_svn=tcb[_CPUSVN],
+            pce_id=fields[_PCEID],
+            fmspc=fields[_FMSPC],
         )
     except (CertificateError, KeyError, ValueError, TypeError) as e:
         raise ParseError(f"PCK SGX extension malformed: {e}") from e
