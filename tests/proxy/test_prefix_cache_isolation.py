@@ -1,8 +1,8 @@
 """The engine's prefix cache is per domain through the proxy: a prompt one domain sent is not
 served from cache to another domain (the review confirmed a victim's prompt by timing: 736 cached
 tokens against 16), while a domain's own keys still share it. Measured with the engine's own
-counter (`vllm:prefix_cache_hits`, cached tokens), not timings. Needs an engine that takes
-`cache_salt` (vLLM's field; skipped while this engine rejects it)."""
+counter (`vllm:prefix_cache_hits`, cached tokens), not timings. The engine takes `cache_salt`
+(vLLM's field); one that refused it would fail here, never skip."""
 
 from __future__ import annotations
 
@@ -25,8 +25,7 @@ def _hits(engine) -> float:
 
 @pytest.fixture(scope="module")
 def setup(engine, tmp_path_factory) -> Iterator[tuple[ProxyThread, Tenancy]]:
-    if not engine.accepts_cache_salt():
-        pytest.skip("this engine does not take cache_salt yet")
+    assert engine.accepts_cache_salt(), "the engine refused cache_salt: prefix-cache isolation is off"
     urls = database_url_for("sqlite", tmp_path_factory, "prefix")
     t = Tenancy(next(urls))
     t.deployment("smol", f"unix:{engine.socket}")
