@@ -129,7 +129,7 @@ def _load_checkpoint(
     elif chat_template is not None:
         tokenizer.chat_template = resolve_chat_template(chat_template)
     torch_dtype = resolve_dtype(dtype, decoder_config.torch_dtype, device)
-    with _default_dtype(torch_dtype), device:
+    with default_dtype(torch_dtype), device:
         model = build_model(decoder_config, max_model_len)
     scheme = fp8_scheme(hf_config, quantization)
     if scheme is not None:
@@ -139,7 +139,7 @@ def _load_checkpoint(
     load_weights(model, _progress(weights, expected_tensors(model), path.name))
     if scheme is not None:
         finish_fp8_model(model, scheme)  # online quantization; block-wise scales to per-channel
-    return _loaded(model, decoder_config, tokenizer, torch_dtype)
+    return loaded_model(model, decoder_config, tokenizer, torch_dtype)
 
 
 def _load_dummy(
@@ -165,19 +165,20 @@ def _load_dummy(
     else:
         tok = Tokenizer.from_pretrained(tokenizer_dir, eos_ids, chat_template)
     torch_dtype = resolve_dtype(dtype, decoder_config.torch_dtype or "bfloat16", device)
-    with _default_dtype(torch_dtype), device:
+    with default_dtype(torch_dtype), device:
         model = build_model(decoder_config, max_model_len)
     init_random_(model, seed)
     scheme = fp8_scheme(hf_config, quantization)
     if scheme is not None:
         check_fp8_device(device, "quantization", "FP8 (--quantization fp8)")
         finish_fp8_model(model, scheme)
-    return _loaded(model, decoder_config, tok, torch_dtype)
+    return loaded_model(model, decoder_config, tok, torch_dtype)
 
 
-def _loaded(
+def loaded_model(
     model: nn.Module, decoder_config: DecoderConfig, tokenizer: Any, torch_dtype: torch.dtype
 ) -> LoadedModel:
+    """A built, weight-loaded model in eval mode with its spec (every loader ends here)."""
     model.eval()
     spec = ModelSpec(
         architecture=decoder_config.architecture,
@@ -215,7 +216,7 @@ def resolve_dtype(dtype: str | torch.dtype, config_dtype: str | None, device: to
 
 
 @contextmanager
-def _default_dtype(dtype: torch.dtype):
+def default_dtype(dtype: torch.dtype):
     previous = torch.get_default_dtype()
     torch.set_default_dtype(dtype)
     try:

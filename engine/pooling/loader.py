@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from engine.errors import ModelLoadError
-from engine.loader import LoadedModel, ModelSpec, resolve_dtype
+from engine.loader import LoadedModel, default_dtype, loaded_model, resolve_dtype
 from engine.loader.safetensors_dir import iter_safetensors, read_eos_token_ids, read_hf_config
 from engine.loader.weights import load_weights
 from engine.models.config import DecoderConfig
@@ -45,25 +45,7 @@ def load_embedding_model(config: Any) -> LoadedModel:
     tokenizer = Tokenizer.from_pretrained(path, read_eos_token_ids(path, hf))
     device = torch.device(config.device)
     dtype = resolve_dtype(config.dtype, decoder_config.torch_dtype, device)
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(dtype)
-    try:
-        with device:
-            model = DecoderForCausalLM(decoder_config, config.max_model_len)
-    finally:
-        torch.set_default_dtype(previous)
+    with default_dtype(dtype), device:
+        model = DecoderForCausalLM(decoder_config, config.max_model_len)
     load_weights(model, _weights(path))
-    model.eval()
-    spec = ModelSpec(
-        architecture=decoder_config.architecture,
-        num_layers=decoder_config.num_layers,
-        num_heads=decoder_config.num_heads,
-        num_kv_heads=decoder_config.num_kv_heads,
-        head_dim=decoder_config.head_dim,
-        hidden_size=decoder_config.hidden_size,
-        vocab_size=decoder_config.vocab_size,
-        max_position=decoder_config.max_position,
-        eos_token_ids=tokenizer.eos_token_ids or decoder_config.eos_token_ids,
-        dtype=dtype,
-    )
-    return LoadedModel(model=model, spec=spec, tokenizer=tokenizer)
+    return loaded_model(model, decoder_config, tokenizer, dtype)

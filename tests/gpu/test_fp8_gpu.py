@@ -29,7 +29,7 @@ pytestmark = [
 from engine.attention_metadata import build_attention_metadata  # noqa: E402
 from engine.kernels import decode_attention, extend_attention, store_kvcache  # noqa: E402
 from engine.layers import attention as ref  # noqa: E402
-from engine.loader import _default_dtype  # noqa: E402
+from engine.loader import default_dtype  # noqa: E402
 from engine.loader.dummy import init_random_  # noqa: E402
 from engine.models.config import DecoderConfig  # noqa: E402
 from engine.models.decoder import DecoderForCausalLM  # noqa: E402
@@ -243,7 +243,7 @@ def agreement(got: torch.Tensor, expected: torch.Tensor) -> dict[str, float]:
 @pytest.mark.parametrize("family", list(FAMILY_CONFIGS))
 def test_fp8_tracks_bf16_on_a_random_model(family: str) -> None:
     config = DecoderConfig.from_hf_config(FAMILY_CONFIGS[family])
-    with _default_dtype(torch.bfloat16), torch.device(CUDA):
+    with default_dtype(torch.bfloat16), torch.device(CUDA):
         model = DecoderForCausalLM(config)
     init_random_(model, seed=0)
     model.eval()
