@@ -25,7 +25,7 @@ from typing import Any
 import xgrammar as xgr
 
 from engine.bench import throughput
-from engine.bench.throughput import machine_info, random_workload, resolve_model
+from engine.bench.throughput import add_quantization_flags, machine_info, random_workload, resolve_model
 from engine.structured import GrammarCompilerCache, GrammarSpec
 from engine.structured.spec import json_schema_spec
 
@@ -108,8 +108,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--dtype", default="auto")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--quantization", "-q", choices=["fp8"], default=None)
-    p.add_argument("--kv-cache-dtype", choices=["auto", "fp8", "fp8_e4m3"], default="auto")
+    add_quantization_flags(p)
     return p
 
 

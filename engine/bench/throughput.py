@@ -209,9 +209,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", action="store_true", help="--shape: torch.profiler breakdown of a few steps")
     p.add_argument("--no-overlap", action="store_true",
                    help="--shape: no step in flight (host and GPU take turns; engine/engine_core.py)")
-    p.add_argument("--quantization", "-q", choices=["fp8"], default=None,
-                   help="fp8: FP8 weights (per-channel) and activations (per token)")
-    p.add_argument("--kv-cache-dtype", choices=["auto", "fp8", "fp8_e4m3"], default="auto")
+    add_quantization_flags(p)
     p.add_argument("--compare-bf16", action="store_true",
                    help="--shape: also run bf16 (and FP8 weights with a bf16 KV cache) in this invocation")
     return p
@@ -279,6 +277,13 @@ def main(argv: list[str] | None = None) -> int:
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")
     return 0
+
+
+def add_quantization_flags(p: argparse.ArgumentParser) -> None:
+    """The flags every bench shares with `engine_options` (`teecube engine` has the same two)."""
+    p.add_argument("--quantization", "-q", choices=["fp8"], default=None,
+                   help="fp8: FP8 weights (per-channel) and activations (per token)")
+    p.add_argument("--kv-cache-dtype", choices=["auto", "fp8", "fp8_e4m3"], default="auto")
 
 
 def engine_options(args: argparse.Namespace) -> dict[str, Any]:

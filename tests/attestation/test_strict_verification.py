@@ -50,7 +50,7 @@ def _names(v: Verdict) -> dict[str, bool]:
 
 
 @pytest.fixture(scope="module")
-def test_pck():
+def resigning_pck():
     return make_chain(SPR.read_bytes())
 
 
@@ -60,28 +60,28 @@ def test_constants_are_intels_td_qe_identity():
     assert (col.qe_identity.mr_signer, col.qe_identity.isv_prod_id) == (INTEL_QE_MRSIGNER, TD_QE_ISVPRODID)
 
 
-def test_resigned_quote_with_intels_qe_identity_passes(test_pck):
+def test_resigned_quote_with_intels_qe_identity_passes(resigning_pck):
     """The control: the forgery machinery alone does not make a quote fail."""
-    forged = resign(SPR.read_bytes(), test_pck)
-    v = tdx.check(forged, policy=NO_COLLATERAL, now=JUL_2023, roots=[test_pck.root])
+    forged = resign(SPR.read_bytes(), resigning_pck)
+    v = tdx.check(forged, policy=NO_COLLATERAL, now=JUL_2023, roots=[resigning_pck.root])
     assert v.ok, v.to_dict()
     assert _names(v)["qe_identity_intel"]
 
 
 @pytest.mark.parametrize("edit", [{"mr_signer": bytes(range(32))}, {"isv_prod_id": 1}])
-def test_qe_report_of_another_enclave_is_refused_without_collateral(test_pck, edit):
-    forged = resign(SPR.read_bytes(), test_pck, **edit)
+def test_qe_report_of_another_enclave_is_refused_without_collateral(resigning_pck, edit):
+    forged = resign(SPR.read_bytes(), resigning_pck, **edit)
     with pytest.raises(QeIdentityError):
-        tdx.check(forged, policy=NO_COLLATERAL, now=JUL_2023, roots=[test_pck.root])
+        tdx.check(forged, policy=NO_COLLATERAL, now=JUL_2023, roots=[resigning_pck.root])
     # --no-policy means the crypto-only policy of the table: still refused
-    opt = verifier.Options(now=JUL_2023, roots=verifier.TrustedRoots(intel=(test_pck.root,)))
+    opt = verifier.Options(now=JUL_2023, roots=verifier.TrustedRoots(intel=(resigning_pck.root,)))
     ev = Evidence(kind="tdx", report=forged)
     v = verifier.verify(ev, verifier.VERIFIERS["tdx"].crypto_only(), opt)
     assert not v.ok and _names(v) == {"QeIdentityError": False}
 
 
-def test_cli_no_policy_refuses_a_quote_from_another_enclave(test_pck, tmp_path):
-    forged = resign(SPR.read_bytes(), test_pck, mr_signer=b"\x11" * 32)
+def test_cli_no_policy_refuses_a_quote_from_another_enclave(resigning_pck, tmp_path):
+    forged = resign(SPR.read_bytes(), resigning_pck, mr_signer=b"\x11" * 32)
     path = tmp_path / "quote.bin"
     path.write_bytes(forged)
     cmd = [sys.executable, "-m", "teecube.cli", "verify", "--evidence", str(path), "--kind", "tdx",
@@ -180,17 +180,17 @@ def test_duplicated_extension_is_rejected_by_cryptography_lazily():
         _ = dup.extensions
 
 
-def test_pck_chain_with_a_duplicated_extension_raises_a_verification_error(test_pck):
-    forged = resign(SPR.read_bytes(), test_pck)
-    pems = x509.load_pem_x509_certificates(test_pck.pem)
+def test_pck_chain_with_a_duplicated_extension_raises_a_verification_error(resigning_pck):
+    forged = resign(SPR.read_bytes(), resigning_pck)
+    pems = x509.load_pem_x509_certificates(resigning_pck.pem)
     bad_leaf = duplicate_first_extension(pems[0].public_bytes(serialization.Encoding.DER))
     bad_pem = (b"-----BEGIN CERTIFICATE-----\n" + __import__("base64").encodebytes(bad_leaf)
                + b"-----END CERTIFICATE-----\n" + b"".join(c.public_bytes(serialization.Encoding.PEM)
                                                            for c in pems[1:]))
-    chain = dataclasses.replace(test_pck, pem=bad_pem)
+    chain = dataclasses.replace(resigning_pck, pem=bad_pem)
     forged = resign(SPR.read_bytes(), chain)
     with pytest.raises(VerificationError):
-        tdx.check(forged, policy=NO_COLLATERAL, now=JUL_2023, roots=[test_pck.root])
+        tdx.check(forged, policy=NO_COLLATERAL, now=JUL_2023, roots=[resigning_pck.root])
 
 
 def test_tls_certificate_with_a_duplicated_extension_is_a_parse_error(sim):
