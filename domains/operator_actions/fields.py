@@ -15,7 +15,7 @@ import json
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,9 +34,10 @@ UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 class ActionInvalid(Invalid):
     """An input value an action refuses; `param` names the field."""
 
-    def __init__(self, message: str, param: str) -> None:
+    def __init__(self, message: str, param: str, code: str = "invalid_request") -> None:
         super().__init__(message)
         self.param = param
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,7 @@ def _from_text(spec: FieldSpec, raw: Any) -> Any:
         return _keys_from_text(spec, raw if isinstance(raw, list) else [raw])
     text = str(raw).strip()
     if kind == "int":
-        if not (text.lstrip("-").isdigit() and len(text) <= 11):
+        if not (text.lstrip("-").isascii() and text.lstrip("-").isdigit() and len(text) <= 11):
             raise _bad(spec)
         return int(text)
     if kind == "duration":
@@ -233,18 +234,18 @@ def _field_name(name: str) -> str:
     return name if len(name) <= 64 and name.isprintable() else "(unprintable)"
 
 
-def parse(cls: type[Any], raw: Mapping[str, Any], source: str = "json") -> Any:
+def parse(cls: type[Any], raw: Mapping[str, Any], source: str = "json", text: Collection[str] = ()) -> Any:
     """Build the input dataclass from raw values; refuses unknown, missing and invalid fields.
 
     `source`: "json" (typed JSON values), "text" (strings; absent = default) or "form" (strings
     from a console form that shows every field: empty = null for a nullable field, else absent;
-    an unchecked box = false).
+    an unchecked box = false). Names in `text` are strings whatever the source (URL path parts).
     """
     fields = {s.name: s for s in specs(cls)}
     for name in raw:
         if name not in fields:
             shown = _field_name(name)
-            raise ActionInvalid(f"Unknown field '{shown}'.", shown)
+            raise ActionInvalid(f"Unknown field '{shown}'.", shown, "unknown_field")
     values: dict[str, Any] = {}
     for name, spec in fields.items():
         value = raw.get(name, UNSET)
@@ -257,7 +258,7 @@ def parse(cls: type[Any], raw: Mapping[str, Any], source: str = "json") -> Any:
             if spec.required:
                 raise ActionInvalid(f"{name} is required.", name)
             continue
-        if source != "json" and value is not None:
+        if (source != "json" or name in text) and value is not None:
             value = _from_text(spec, value)
         if spec.required and value is None:
             raise ActionInvalid(f"{name} is required.", name)
