@@ -182,6 +182,14 @@ def key_rotate(s: Session, actor: str, a: i.KeyRef, c: Context) -> Any:
     return {"key": _key_row(s, key), "secret": secret}
 
 
+def key_show(s: Session, _actor: str, a: i.KeyRef, _c: Context) -> Any:
+    return _key_row(s, keys.get_key(s, a.key_id))
+
+
+def key_revoke(s: Session, actor: str, a: i.KeyRef, _c: Context) -> Any:
+    return _key_row(s, keys.revoke_key(s, a.key_id, actor))
+
+
 def key_list(s: Session, _actor: str, a: i.DomainFilter, _c: Context) -> Any:
     names = _names(s)
     return [as_dict(k, domain=names.get(k.domain_id)) for k in keys.list_keys(s, a.domain)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domains import deployments, keys, policies, tenants, usage
+from domains import deployments, policies, tenants, usage
 from domains.operator_actions import catalog as c
 from domains.operator_actions import inputs as i
 from domains.operator_actions.catalog import Action
@@ -229,7 +229,7 @@ ACTIONS: tuple[Action, ...] = (
         "key.show",
         "show one key (never its secret)",
         i.KeyRef,
-        c._read(keys.get_key, "key_id"),
+        c.key_show,
         ("key", "show"),
         ("GET", "/admin/v1/keys/{key_id}"),
         ("GET", _DOMAIN_PAGE),
@@ -254,7 +254,7 @@ ACTIONS: tuple[Action, ...] = (
         "key.revoke",
         "revoke a key",
         i.KeyRef,
-        c._change(keys.revoke_key, "key_id"),
+        c.key_revoke,
         ("key", "revoke"),
         ("POST", "/admin/v1/keys/{key_id}/revoke"),
         ("POST", "/keys/{key_id}/revoke"),
@@ -308,7 +308,7 @@ ACTIONS: tuple[Action, ...] = (
         c._policy_read(policies.list_policy_versions),
         ("policy", "list"),
         ("GET", _POLICIES),
-        ("GET", "/domains/{name}/policies"),
+        ("GET", "/domains/{domain}/policies"),
         c.POLICY_COLUMNS,
         listing=True,
         changes=False,
@@ -343,7 +343,7 @@ ACTIONS: tuple[Action, ...] = (
         c._policy_read(policies.get_active_policy),
         ("policy", "show"),
         ("GET", _POLICIES + "/active"),
-        ("GET", "/domains/{name}/policies"),
+        ("GET", "/domains/{domain}/policies"),
         changes=False,
     ),
     Action(
