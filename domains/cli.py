@@ -22,6 +22,7 @@ from domains.config import database_url, load_pepper
 from domains.errors import DomainError, Invalid
 from domains.operator_actions import ACTIONS, UNSET, Action, ActionInvalid, Context, FieldSpec, parse
 
+METAVARS = {"int": "N", "duration": "DURATION", "time": "TIME", "str_list": "A,B"}
 GROUP_HELP = {
     "domain": "tenants",
     "deployment": "served models",
@@ -66,21 +67,26 @@ def _flags(spec: FieldSpec) -> list[str]:
 
 def _add_field(p: argparse.ArgumentParser, spec: FieldSpec) -> None:
     """One input field as a flag (or positional): argparse only collects strings; `parse()` checks."""
-    help_ = spec.meta.help + (f" ({', '.join(spec.choices)})" if spec.choices else "")
+    notes = [spec.describe()] if spec.choices or spec.kind in ("int", "duration") else []
+    if not spec.required and spec.default not in (None, UNSET, False):
+        notes.append(f"default {spec.default}")
+    help_ = (spec.meta.help + (f" ({'; '.join(notes)})" if notes else "")).replace("%", "%%")
     if spec.meta.positional:
         p.add_argument(spec.name, help=help_)
         return
     names = _flags(spec)
     if spec.kind == "bool":
         on_off = p.add_mutually_exclusive_group()
-        on_off.add_argument(*names, dest=spec.name, action="store_const", const=True, help=help_)
         off = spec.meta.off_flag or f"--no-{spec.flag[2:]}"
+        on_off.add_argument(
+            *names, dest=spec.name, action="store_const", const=True, help=f"{help_}; {off}: off"
+        )
         on_off.add_argument(off, dest=spec.name, action="store_const", const=False, help=argparse.SUPPRESS)
         return
     if spec.meta.cli_files and spec.kind == "keys":
         p.add_argument(*names, dest=spec.name, action="append", metavar="FILE", help=help_ + " (repeatable)")
         return
-    metavar = "FILE" if spec.meta.cli_files else spec.name.upper()
+    metavar = "FILE" if spec.meta.cli_files else METAVARS.get(spec.kind, spec.name.upper())
     p.add_argument(*names, dest=spec.name, required=spec.required, metavar=metavar, help=help_)
 
 

@@ -186,7 +186,7 @@ class KeyCreate:
     )
     expires_at: datetime | None = arg("expiry time (ISO 8601, UTC if no zone)", None)
     expires_in_seconds: int | None = arg(
-        "expiry after this long: seconds, or 30d, 12h, 15m (empty = never)",
+        "expiry after this long (empty = never)",
         None,
         flags=("--expires-in",),
         minimum=1,

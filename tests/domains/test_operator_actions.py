@@ -7,6 +7,7 @@ import argparse
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -57,6 +58,11 @@ def test_every_action_is_in_all_three_interfaces(action: Action) -> None:
 
     method, path = action.console
     assert (method, "/console" + _canonical(path)) in _routes(console_routes)
+
+
+def test_the_admin_api_doc_lists_every_action() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "admin-api.md").read_text()
+    assert [a.name for a in ACTIONS if f"| {a.name} |" not in doc] == []
 
 
 def test_no_interface_has_an_action_the_table_lacks() -> None:
