@@ -63,8 +63,9 @@ def _input(spec: FieldSpec, options: Sequence[str]) -> str:
     return "numeric" if spec.kind == "int" else "text"
 
 
-def fields(name: str, values: Mapping[str, Any] | None = None,
-           options: Mapping[str, Sequence[str]] | None = None) -> list[FieldView]:
+def fields(
+    name: str, values: Mapping[str, Any] | None = None, options: Mapping[str, Sequence[str]] | None = None
+) -> list[FieldView]:
     """The inputs of action `name`'s form, with `values` (e.g. the row being edited) filled in."""
     action = BY_NAME[name]
     skip = set(path_fields(action))
@@ -74,8 +75,18 @@ def fields(name: str, values: Mapping[str, Any] | None = None,
             continue
         opts = (options or {}).get(spec.name) or spec.choices
         value = (values or {}).get(spec.name, spec.default)
-        out.append(FieldView(spec.name, spec.label, spec.meta.help, _input(spec, opts), _shown(value),
-                             spec.required, tuple(opts), spec.meta.placeholder))
+        out.append(
+            FieldView(
+                spec.name,
+                spec.label,
+                spec.meta.help,
+                _input(spec, opts),
+                _shown(value),
+                spec.required,
+                tuple(opts),
+                spec.meta.placeholder,
+            )
+        )
     return out
 
 
