@@ -115,7 +115,7 @@ def _admin_parser() -> _Parser:
         group, word = action.cli
         if group not in groups:
             groups[group] = top.add_parser(group, help=GROUP_HELP.get(group)).add_subparsers(
-                dest="action", required=True, parser_class=_Parser
+                dest="command", required=True, parser_class=_Parser
             )
         _add_action(groups[group], word, action, common)
     return root

@@ -263,7 +263,8 @@ def _deployment_status(status: str) -> Run:
 
 
 def _audit(s: Session, _actor: str, a: i.AuditQuery, _c: Context) -> Any:
-    return [as_dict(e) for e in audit.list_events(s, limit=a.limit)]
+    events = audit.list_events(s, limit=a.limit, actor=a.actor, action=a.action, object_type=a.object_type)
+    return [as_dict(e) for e in events]
 
 
 def _usage(s: Session, _actor: str, a: i.UsageQuery, _c: Context) -> Any:

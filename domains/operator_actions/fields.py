@@ -45,6 +45,7 @@ class Meta:
     help: str
     label: str | None = None
     flags: tuple[str, ...] = ()  # extra CLI spellings, e.g. ("--rpm",)
+    flag: str | None = None  # the CLI flag, when --NAME is taken (by a common flag such as --actor)
     positional: bool = False  # CLI positional argument
     off_flag: str | None = None  # CLI flag that sets a boolean to False (default: --no-NAME)
     cli_files: bool = False  # CLI values are file paths ('-' = stdin) whose text is the value
@@ -76,7 +77,7 @@ class FieldSpec:
 
     @property
     def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
+        return self.meta.flag or "--" + self.name.replace("_", "-")
 
     def describe(self) -> str:
         """What a valid value is, as the error messages and help texts say it."""

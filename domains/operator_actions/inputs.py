@@ -288,3 +288,6 @@ class UsageQuery:
 @dataclass(frozen=True, kw_only=True)
 class AuditQuery:
     limit: int = arg("latest this many events", 50, minimum=1, maximum=MAX_AUDIT_LIMIT)
+    actor: str | None = arg("only this actor's events, e.g. console:operator", None, flag="--by")
+    action: str | None = arg("only this action, e.g. key.create", None, flag="--event")
+    object_type: str | None = arg("only events on this kind of object, e.g. api_key", None)

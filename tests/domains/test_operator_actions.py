@@ -185,6 +185,37 @@ def test_cli_and_api_refuse_a_value_with_the_same_message(
     assert error["message"] in cli_error and cli_error.count("\n") == 1
 
 
+def test_audit_filters(served_proxy: tuple[str, ProxyThread], capsys: pytest.CaptureFixture[str]) -> None:
+    url, served = served_proxy
+    assert admin_main(["domain", "create", "audited", "--database-url", url, "--actor", "cli:filter"]) == 0
+    capsys.readouterr()
+    assert (
+        admin_main(
+            [
+                "audit",
+                "list",
+                "--by",
+                "cli:filter",
+                "--event",
+                "domain.create",
+                "--database-url",
+                url,
+                "--json",
+            ]
+        )
+        == 0
+    )
+    events = json.loads(capsys.readouterr().out)
+    assert [(e["actor"], e["object_id"]) for e in events] == [("cli:filter", "audited")]
+    resp = httpx2.get(
+        served.base_url + "/admin/v1/audit",
+        params={"actor": "cli:filter", "object_type": "domain"},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        trust_env=False,
+    )
+    assert [e["object_id"] for e in resp.json()["data"]] == ["audited"]
+
+
 def test_console_forms_get_the_same_messages() -> None:
     """A console form is parsed by the same function, from text: the message is the API's."""
     by_name = {a.name: a for a in ACTIONS}
