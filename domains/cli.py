@@ -22,6 +22,7 @@ from domains.config import database_url, load_pepper
 from domains.errors import DomainError, Invalid
 from domains.operator_actions import ACTIONS, UNSET, Action, ActionInvalid, Context, FieldSpec, parse
 
+DEST = "field_"  # argparse dest of an action's input field
 METAVARS = {"int": "N", "duration": "DURATION", "time": "TIME", "str_list": "A,B"}
 GROUP_HELP = {
     "domain": "tenants",
@@ -71,23 +72,22 @@ def _add_field(p: argparse.ArgumentParser, spec: FieldSpec) -> None:
     if not spec.required and spec.default not in (None, UNSET, False):
         notes.append(f"default {spec.default}")
     help_ = (spec.meta.help + (f" ({'; '.join(notes)})" if notes else "")).replace("%", "%%")
+    dest = DEST + spec.name  # apart from the common flags' dests (an audit filter is named actor)
     if spec.meta.positional:
-        p.add_argument(spec.name, help=help_)
+        p.add_argument(dest, metavar=spec.name, help=help_)
         return
     names = _flags(spec)
     if spec.kind == "bool":
         on_off = p.add_mutually_exclusive_group()
         off = spec.meta.off_flag or f"--no-{spec.flag[2:]}"
-        on_off.add_argument(
-            *names, dest=spec.name, action="store_const", const=True, help=f"{help_}; {off}: off"
-        )
-        on_off.add_argument(off, dest=spec.name, action="store_const", const=False, help=argparse.SUPPRESS)
+        on_off.add_argument(*names, dest=dest, action="store_const", const=True, help=f"{help_}; {off}: off")
+        on_off.add_argument(off, dest=dest, action="store_const", const=False, help=argparse.SUPPRESS)
         return
     if spec.meta.cli_files and spec.kind == "keys":
-        p.add_argument(*names, dest=spec.name, action="append", metavar="FILE", help=help_ + " (repeatable)")
+        p.add_argument(*names, dest=dest, action="append", metavar="FILE", help=help_ + " (repeatable)")
         return
     metavar = "FILE" if spec.meta.cli_files else METAVARS.get(spec.kind, spec.name.upper())
-    p.add_argument(*names, dest=spec.name, required=spec.required, metavar=metavar, help=help_)
+    p.add_argument(*names, dest=dest, required=spec.required, metavar=metavar, help=help_)
 
 
 def _add_action(sub: Any, word: str, action: Action, common: argparse.ArgumentParser) -> None:
@@ -132,7 +132,7 @@ def action_input(action: Action, args: argparse.Namespace) -> Any:
     """The parsed flags as the action's input dataclass (the same checks as the admin API's)."""
     raw: dict[str, Any] = {}
     for spec in action.fields:
-        value = getattr(args, spec.name, None)
+        value = getattr(args, DEST + spec.name, None)
         if value is None:
             continue
         if spec.meta.cli_files:

@@ -13,7 +13,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from domains.cli import _admin_parser, admin_main
+from domains.cli import DEST, _admin_parser, admin_main
 from domains.operator_actions import ACTIONS, Action, ActionInvalid, parse
 from proxy.console.web import routes as console_routes  # filled once proxy.console is imported
 from proxy.routes.admin import routes as admin_routes
@@ -50,7 +50,7 @@ def test_every_action_is_in_all_three_interfaces(action: Action) -> None:
     parser = _cli_parser(action.cli)
     assert parser.get_default("action_def") is action
     dests = {a.dest for a in parser._actions}
-    assert {f.name for f in action.fields} <= dests  # every field has its flag or positional
+    assert {DEST + f.name for f in action.fields} <= dests  # every field has its flag or positional
 
     api = _routes(admin_routes)
     for method, path in (action.http, *action.also_http):
@@ -188,6 +188,7 @@ def test_cli_and_api_refuse_a_value_with_the_same_message(
 def test_audit_filters(served_proxy: tuple[str, ProxyThread], capsys: pytest.CaptureFixture[str]) -> None:
     url, served = served_proxy
     assert admin_main(["domain", "create", "audited", "--database-url", url, "--actor", "cli:filter"]) == 0
+    assert admin_main(["domain", "create", "other", "--database-url", url, "--actor", "cli:other"]) == 0
     capsys.readouterr()
     assert (
         admin_main(
@@ -207,6 +208,9 @@ def test_audit_filters(served_proxy: tuple[str, ProxyThread], capsys: pytest.Cap
     )
     events = json.loads(capsys.readouterr().out)
     assert [(e["actor"], e["object_id"]) for e in events] == [("cli:filter", "audited")]
+    assert admin_main(["audit", "list", "--database-url", url, "--json", "--actor", "cli:nobody"]) == 0
+    actors = {e["actor"] for e in json.loads(capsys.readouterr().out)}
+    assert {"cli:filter", "cli:other"} <= actors  # --actor is who acts, not a filter
     resp = httpx2.get(
         served.base_url + "/admin/v1/audit",
         params={"actor": "cli:filter", "object_type": "domain"},
