@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 from sqlalchemy.orm import Session
@@ -97,8 +98,9 @@ def _flat(result: Any) -> dict[str, Any]:
 
 
 def _where(template: str, values: Mapping[str, Any]) -> str:
+    """The page to go to next: names from the URL, the input and the result, quoted."""
     try:
-        return BASE + template.format(**values)
+        return BASE + template.format(**{k: quote(str(v), safe="") for k, v in values.items()})
     except (KeyError, IndexError):
         return f"{BASE}/domains"
 
@@ -118,8 +120,7 @@ def form_input(action: Action, request: web.Request, form: Mapping[str, Any]) ->
 def _handler(action: Action) -> Any:
     async def handle(request: web.Request, session: ConsoleSession) -> web.Response:
         form = await request.post()
-        here = {n: request.match_info[n] for n in path_fields(action)}
-        here.update({k: str(v) for k, v in form.items() if k != "csrf"})
+        here: dict[str, Any] = {n: request.match_info[n] for n in path_fields(action)}
         context = Context(pepper=request.app[CONFIG].pepper if action.needs_pepper else None)
         try:
             inp = form_input(action, request, form)
@@ -131,7 +132,7 @@ def _handler(action: Action) -> Any:
         except Refused as exc:
             session.flashes.append(("error", str(exc)))
             return redirect(_where(action.then, here))
-        done = {**here, **_flat(result)}
+        done = {**here, **{f.name: getattr(inp, f.name) for f in action.fields}, **_flat(result)}
         if action.secret:
             session.secret_once = result["secret"]
         session.flashes.append(("ok", action.done.format(**done)))
