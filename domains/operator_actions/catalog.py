@@ -1,10 +1,10 @@
-"""The action table: every operator action once, with where each interface reaches it.
+"""The `Action` record and what each operator action does (the table itself is `table.py`).
 
 An `Action` names its input dataclass (`inputs.py`), the `domains/` function that performs it
 (`run`), how its result is shown (table columns; a secret shown once), and its place in each
 interface: the `teecube admin` words, the admin API route and the console route. `teecube admin`
 (domains/cli.py), the admin API (proxy/routes/admin/actions.py) and the console
-(proxy/console/action_forms.py) are generated from `ACTIONS`; tests/domains/test_operator_actions.py
+(proxy/console/action_forms.py) are generated from `table.ACTIONS`; tests/domains/test_operator_actions.py
 checks that every action is reachable from all three.
 """
 
