@@ -10,7 +10,8 @@ checks that every action is reachable from all three.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 from domains import audit, deployments, grants, idp, keys, policies, tenants, usage
 from domains.errors import NotFound
 from domains.operator_actions import inputs as i
-from domains.operator_actions.fields import FieldSpec, given, specs
+from domains.operator_actions.fields import ActionInvalid, FieldSpec, given, specs
 from domains.rows import as_dict
 
 DOMAIN_COLUMNS = (
@@ -213,13 +214,28 @@ def idp_remove(s: Session, actor: str, a: i.IdpRemove, _c: Context) -> Any:
     return {"issuer": a.issuer, "deleted": True}
 
 
+@contextmanager
+def _config_field() -> Iterator[None]:
+    """The guardrail compiler's refusal (a ValueError naming the field) as `config.<field>`, as
+    every interface shows it."""
+    try:
+        yield
+    except ValueError as exc:
+        field = getattr(exc, "field", None)
+        if field is None:
+            raise
+        raise ActionInvalid(f"config.{exc}", f"config.{field}") from None
+
+
 def policy_set(s: Session, actor: str, a: i.PolicySet, _c: Context) -> Any:
-    p = policies.create_policy_version(s, a.domain, a.config, actor, activate=a.activate)
+    with _config_field():
+        p = policies.create_policy_version(s, a.domain, a.config, actor, activate=a.activate)
     return as_dict(p, domain=a.domain)
 
 
 def policy_validate(_s: Session, _actor: str, a: i.PolicyValidate, _c: Context) -> Any:
-    policies.check_config(a.config)
+    with _config_field():
+        policies.check_config(a.config)
     return {"valid": True}
 
 

@@ -185,6 +185,34 @@ def test_cli_and_api_refuse_a_value_with_the_same_message(
     assert error["message"] in cli_error and cli_error.count("\n") == 1
 
 
+def test_a_refused_policy_names_the_field_alike(
+    served_proxy: tuple[str, ProxyThread], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    url, served = served_proxy
+    config = {"version": 1, "rules": [{"id": "x"}]}
+    (tmp_path / "bad.json").write_text(json.dumps(config))
+    assert (
+        admin_main(["policy", "validate", "--file", str(tmp_path / "bad.json"), "--database-url", url]) == 1
+    )
+    cli_error = capsys.readouterr().err
+    resp = httpx2.post(
+        served.base_url + "/admin/v1/guardrail-policies/validate",
+        json={"config": config},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        trust_env=False,
+    )
+    error = resp.json()["error"]
+    assert resp.status_code == 400 and error["param"] == "config.rules[0].scanner"
+    assert error["message"] in cli_error
+    ok = httpx2.post(
+        served.base_url + "/admin/v1/guardrail-policies/validate",
+        json={"config": {"version": 1, "rules": []}},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        trust_env=False,
+    )
+    assert ok.json() == {"valid": True}
+
+
 def test_audit_filters(served_proxy: tuple[str, ProxyThread], capsys: pytest.CaptureFixture[str]) -> None:
     url, served = served_proxy
     assert admin_main(["domain", "create", "audited", "--database-url", url, "--actor", "cli:filter"]) == 0
