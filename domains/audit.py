@@ -60,6 +60,21 @@ def record(
     return event
 
 
-def list_events(session: Session, *, limit: int = 100) -> list[AuditEvent]:
+def list_events(
+    session: Session,
+    *,
+    limit: int = 100,
+    actor: str | None = None,
+    action: str | None = None,
+    object_type: str | None = None,
+) -> list[AuditEvent]:
+    """The latest events, newest first, optionally only those of one actor, action or object type."""
     stmt = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+    for column, value in (
+        (AuditEvent.actor, actor),
+        (AuditEvent.action, action),
+        (AuditEvent.object_type, object_type),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
     return list(session.scalars(stmt))

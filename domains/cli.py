@@ -1,4 +1,4 @@
-"""`teecube admin …` (operator actions) and `teecube db …` (migrations).
+"""`teecube admin …` (operator actions, generated from domains/operator_actions) and `teecube db …`.
 
 Errors are one line on stderr: exit 1 for a refused action, 2 for bad usage. Never a traceback.
 """
@@ -8,22 +8,30 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
-import re
 import sys
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Session
 
-from domains import cli_actions as act
 from domains import db
 from domains.cli_format import table, to_json
-from domains.config import database_url
+from domains.config import database_url, load_pepper
 from domains.errors import DomainError, Invalid
+from domains.operator_actions import ACTIONS, UNSET, Action, ActionInvalid, Context, FieldSpec, parse
+
+DEST = "field_"  # argparse dest of an action's input field
+METAVARS = {"int": "N", "duration": "DURATION", "time": "TIME", "str_list": "A,B"}
+GROUP_HELP = {
+    "domain": "tenants",
+    "deployment": "served models",
+    "key": "API keys",
+    "idp": "JWT identity providers",
+    "policy": "guardrail policies",
+    "audit": "audit log",
+}
 
 
 class UsageError(Exception):
@@ -54,199 +62,99 @@ def _common() -> argparse.ArgumentParser:
     return common
 
 
-def _int(value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from None
+def _flags(spec: FieldSpec) -> list[str]:
+    return [*spec.meta.flags, spec.flag]
 
 
-def _csv(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()]
+def _add_field(p: argparse.ArgumentParser, spec: FieldSpec) -> None:
+    """One input field as a flag (or positional): argparse only collects strings; `parse()` checks."""
+    notes = [spec.describe()] if spec.choices or spec.kind in ("int", "duration") else []
+    if not spec.required and spec.default not in (None, UNSET, False):
+        notes.append(f"default {spec.default}")
+    help_ = (spec.meta.help + (f" ({'; '.join(notes)})" if notes else "")).replace("%", "%%")
+    dest = DEST + spec.name  # apart from the common flags' dests (an audit filter is named actor)
+    if spec.meta.positional:
+        p.add_argument(dest, metavar=spec.name, help=help_)
+        return
+    names = _flags(spec)
+    if spec.kind == "bool":
+        on_off = p.add_mutually_exclusive_group()
+        off = spec.meta.off_flag or f"--no-{spec.flag[2:]}"
+        on_off.add_argument(*names, dest=dest, action="store_const", const=True, help=f"{help_}; {off}: off")
+        on_off.add_argument(off, dest=dest, action="store_const", const=False, help=argparse.SUPPRESS)
+        return
+    if spec.meta.cli_files and spec.kind == "keys":
+        p.add_argument(*names, dest=dest, action="append", metavar="FILE", help=help_ + " (repeatable)")
+        return
+    metavar = "FILE" if spec.meta.cli_files else METAVARS.get(spec.kind, spec.name.upper())
+    p.add_argument(*names, dest=dest, required=spec.required, metavar=metavar, help=help_)
 
 
-def _duration(value: str) -> timedelta:
-    match = re.fullmatch(r"(\d+)([smhd])", value)
-    if not match:
-        raise argparse.ArgumentTypeError("duration like 30d, 12h, 15m")
-    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
-    return timedelta(**{unit: int(match.group(1))})
-
-
-def _timestamp(value: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError("ISO 8601 time, e.g. 2027-01-31T00:00:00Z") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-# ---- parser ----------------------------------------------------------------------------------
-
-Action = Callable[[Session, argparse.Namespace], act.Out]
-
-
-def _leaf(group: Any, name: str, func: Action, common: argparse.ArgumentParser, help_: str) -> _Parser:
-    p: _Parser = group.add_parser(name, parents=[common], help=help_, description=help_)
-    p.set_defaults(func=func)
-    return p
-
-
-def _limits(p: argparse.ArgumentParser, *, prompt: bool = False) -> None:
-    p.add_argument("--rpm", type=_int, help="requests per minute")
-    p.add_argument("--tpm", type=_int, help="tokens per minute")
-    p.add_argument("--max-tokens-cap", type=_int, help="largest max_tokens a request may ask for")
-    if prompt:
-        p.add_argument("--max-prompt-tokens", type=_int)
+def _add_action(sub: Any, word: str, action: Action, common: argparse.ArgumentParser) -> None:
+    p: _Parser = sub.add_parser(word, parents=[common], help=action.help, description=action.help)
+    nullable = [s.name for s in action.fields if s.nullable and s.default is UNSET]
+    for spec in action.fields:
+        _add_field(p, spec)
+    if nullable:
+        p.add_argument("--unset", action="append", choices=nullable, help="set a field to null (repeatable)")
+    if action.needs_pepper:
+        p.add_argument("--pepper-file", help="default: $TEECUBE_PEPPER, $TEECUBE_PEPPER_FILE or var/pepper")
+    p.set_defaults(action_def=action)
 
 
 def _admin_parser() -> _Parser:
+    """`teecube admin …`, generated from the action table."""
     common = _common()
     root = _Parser(prog="teecube admin", description="Operator actions. Every change is audited.")
     top = root.add_subparsers(dest="group", required=True, parser_class=_Parser)
-
-    dom = top.add_parser("domain", help="tenants").add_subparsers(dest="action", required=True)
-    p = _leaf(dom, "create", act.domain_create, common, "create a domain (guardrail policy v1 active)")
-    p.add_argument("name")
-    _limits(p)
-    p.add_argument("--max-body-bytes", type=_int, default=1024 * 1024)
-    p.add_argument("--max-messages", type=_int, default=256)
-    p.add_argument("--max-n", type=_int, default=8)
-    p.add_argument("--guardrail-fail-mode", choices=("closed", "open"), default="closed")
-    p.add_argument(
-        "--shared-prefix-cache", action=argparse.BooleanOptionalAction, default=False,
-        help="share this domain's prompts in the engine's prefix cache with every other sharing domain "
-        "(faster repeated prefixes; RISK: a tenant can then learn by timing whether another tenant sent "
-        "a prompt). Default: isolated per domain",
-    )
-    p = _leaf(
-        dom, "update", act.domain_update, common, "change a domain's limits and caps (given flags only)"
-    )
-    p.add_argument("name")
-    _limits(p)
-    p.add_argument("--max-body-bytes", type=_int)
-    p.add_argument("--max-messages", type=_int)
-    p.add_argument("--max-n", type=_int)
-    p.add_argument("--guardrail-fail-mode", choices=("closed", "open"))
-    p.add_argument(
-        "--shared-prefix-cache", action=argparse.BooleanOptionalAction, default=None,
-        help="share this domain's prompts in the engine's prefix cache with every other sharing domain "
-        "(faster repeated prefixes; RISK: a tenant can then learn by timing whether another tenant sent "
-        "a prompt). Default: isolated per domain",
-    )
-    p.add_argument(
-        "--unset",
-        action="append",
-        choices=("requests_per_minute", "tokens_per_minute", "max_tokens_cap"),
-        help="remove a limit (repeatable)",
-    )
-    _leaf(dom, "list", act.domain_list, common, "list domains")
-    _leaf(dom, "disable", act.domain_disable, common, "disable a domain: its keys stop working").add_argument(
-        "name"
-    )
-    _leaf(dom, "enable", act.domain_enable, common, "re-enable a domain").add_argument("name")
-
-    dep = top.add_parser("deployment", help="served models").add_subparsers(dest="action", required=True)
-    p = _leaf(dep, "add", act.deployment_add, common, "register a served model")
-    p.add_argument("name")
-    p.add_argument("--kind", required=True, choices=("teecube", "openai", "ollama"))
-    p.add_argument("--url", required=True, help="http(s)://host:port[/path] or unix:/path.sock")
-    p.add_argument("--served-model-name", required=True)
-    p.add_argument("--credential-ref", help="env:VAR or file:/path (a reference, never the credential)")
-    p.add_argument("--context-length", type=_int)
-    p = _leaf(
-        dep, "update", act.deployment_update, common, "change a deployment's upstream (given fields only)"
-    )
-    p.add_argument("name")
-    p.add_argument("--url")
-    p.add_argument("--served-model-name")
-    cred = p.add_mutually_exclusive_group()
-    cred.add_argument("--credential-ref")
-    cred.add_argument("--clear-credential-ref", action="store_true")
-    p.add_argument("--context-length", type=_int)
-    _leaf(dep, "disable", act.deployment_status, common, "stop routing to a deployment").add_argument("name")
-    _leaf(dep, "enable", act.deployment_status, common, "route to a deployment again").add_argument("name")
-    _leaf(dep, "list", act.deployment_list, common, "list deployments")
-
-    p = _leaf(top, "grant", act.grant, common, "grant a deployment to a domain under an alias (replaces)")
-    p.add_argument("--domain", required=True)
-    p.add_argument("--alias", required=True)
-    p.add_argument("--deployment", required=True)
-    p.add_argument("--disabled", action="store_true", help="grant but keep disabled")
-    _limits(p, prompt=True)
-    p = _leaf(top, "revoke", act.revoke, common, "remove an alias from a domain")
-    p.add_argument("--domain", required=True)
-    p.add_argument("--alias", required=True)
-    _leaf(top, "models", act.models_list, common, "list grants").add_argument("--domain")
-
-    key = top.add_parser("key", help="API keys").add_subparsers(dest="action", required=True)
-    p = _leaf(key, "create", act.key_create, common, "create a key; the secret is printed once")
-    p.add_argument("--domain", required=True)
-    p.add_argument("--name")
-    p.add_argument("--models", type=_csv, help="comma-separated aliases (default: all of the domain's)")
-    when = p.add_mutually_exclusive_group()
-    when.add_argument("--expires-in", type=_duration)
-    when.add_argument("--expires-at", type=_timestamp)
-    p.add_argument("--rpm", type=_int)
-    p.add_argument("--tpm", type=_int)
-    p.add_argument("--pepper-file", help="default: $TEECUBE_PEPPER, $TEECUBE_PEPPER_FILE or var/pepper")
-    _leaf(key, "list", act.key_list, common, "list keys (never secrets)").add_argument("--domain")
-    _leaf(key, "revoke", act.key_revoke, common, "revoke a key").add_argument("key_id")
-    p = _leaf(
-        key, "rotate", act.key_rotate, common, "new secret for the same key_id; the old one stops working"
-    )
-    p.add_argument("key_id")
-    p.add_argument("--pepper-file")
-
-    ip = top.add_parser("idp", help="JWT identity providers").add_subparsers(dest="action", required=True)
-    p = _leaf(ip, "add", act.idp_add, common, "trust a JWT issuer for a domain")
-    p.add_argument("--domain", required=True)
-    p.add_argument("--issuer", required=True)
-    p.add_argument("--audience", required=True)
-    p.add_argument("--algorithms", type=_csv, required=True, help="e.g. RS256,ES256 (asymmetric only)")
-    p.add_argument("--domain-claim", required=True)
-    p.add_argument("--domain-claim-value", required=True)
-    p.add_argument("--aliases-claim")
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--jwks-url")
-    src.add_argument("--static-key-file", action="append", help="PEM or JWK public key file (repeatable)")
-    _leaf(ip, "list", act.idp_list, common, "list identity providers").add_argument("--domain")
-    _leaf(ip, "remove", act.idp_remove, common, "remove an identity provider").add_argument("issuer")
-
-    pol = top.add_parser("policy", help="guardrail policies").add_subparsers(dest="action", required=True)
-    p = _leaf(pol, "set", act.policy_set, common, "store a new policy version from a JSON file ('-' = stdin)")
-    p.add_argument("--domain", required=True)
-    p.add_argument("--file", required=True)
-    p.add_argument("--activate", action="store_true")
-    _leaf(pol, "list", act.policy_list, common, "list policy versions").add_argument(
-        "--domain", required=True
-    )
-    p = _leaf(pol, "activate", act.policy_activate, common, "make a version the active one")
-    p.add_argument("--domain", required=True)
-    p.add_argument("--version", type=_int, required=True)
-    _leaf(pol, "show", act.policy_show, common, "print the active policy").add_argument(
-        "--domain", required=True
-    )
-
-    p = _leaf(top, "usage", act.usage_list, common, "requests and tokens per day, domain, model and key")
-    p.add_argument("--domain", help="one domain only")
-    p.add_argument("--since", type=_timestamp, help="from this time (ISO 8601, UTC if no zone)")
-    p.add_argument("--until", type=_timestamp, help="before this time")
-    p.add_argument("--limit", type=_int, default=1000, help="at most this many rows (newest days first)")
-
-    aud = top.add_parser("audit", help="audit log").add_subparsers(dest="action", required=True)
-    _leaf(aud, "list", act.audit_list, common, "latest audit events").add_argument(
-        "--limit", type=_int, default=50
-    )
+    groups: dict[str, Any] = {}
+    for action in ACTIONS:
+        if len(action.cli) == 1:
+            _add_action(top, action.cli[0], action, common)
+            continue
+        group, word = action.cli
+        if group not in groups:
+            groups[group] = top.add_parser(group, help=GROUP_HELP.get(group)).add_subparsers(
+                dest="command", required=True, parser_class=_Parser
+            )
+        _add_action(groups[group], word, action, common)
     return root
 
 
-def _render(data: Any, columns: Sequence[str] | None, as_json: bool) -> str:
+def _read_text(path: str) -> str:
+    try:
+        return sys.stdin.read() if path == "-" else Path(path).read_text()
+    except OSError as exc:
+        raise Invalid(f"cannot read {path}: {exc.strerror}") from None
+
+
+def action_input(action: Action, args: argparse.Namespace) -> Any:
+    """The parsed flags as the action's input dataclass (the same checks as the admin API's)."""
+    raw: dict[str, Any] = {}
+    for spec in action.fields:
+        value = getattr(args, DEST + spec.name, None)
+        if value is None:
+            continue
+        if spec.meta.cli_files:
+            value = [_read_text(v) for v in value] if isinstance(value, list) else _read_text(value)
+        raw[spec.name] = value
+    for name in getattr(args, "unset", None) or []:
+        raw[name] = None
+    try:
+        return parse(action.input, raw, "text")
+    except ActionInvalid as exc:
+        spec = next(s for s in action.fields if s.name == exc.param)
+        where = spec.name if spec.meta.positional else "/".join(_flags(spec))
+        raise UsageError(f"argument {where}: {exc}") from None
+
+
+def _render(data: Any, action: Action, as_json: bool) -> str:
     if as_json:
         return to_json(data)
+    columns = action.columns
     if columns is None:
         return "\n".join(f"{k}: {v}" for k, v in data.items()) if isinstance(data, dict) else str(data)
-    if isinstance(data, dict) and "secret" in data:
+    if action.secret:
         return (
             f"{table([data['key']], columns)}\n\nsecret: {data['secret']}\n"
             "Store it now: it will not be shown again."
@@ -272,15 +180,20 @@ def _fail(message: str, code: int) -> int:
 def admin_main(argv: list[str]) -> int:
     try:
         args = _admin_parser().parse_args(argv)
+        action: Action = args.action_def
+        inp = action_input(action, args)
     except UsageError as exc:
         return _fail(str(exc), 2)
     except SystemExit as exc:  # --help
         return int(exc.code or 0)
+    except DomainError as exc:  # an unreadable --file
+        return _fail(str(exc), 1)
     try:
+        context = Context(pepper=load_pepper(args.pepper_file) if action.needs_pepper else None)
         engine = _open(args.database_url)
         try:
             with db.session_factory(engine).begin() as session:
-                data, columns = args.func(session, args)
+                data = action.run(session, args.actor, inp, context)
         finally:
             engine.dispose()
     except DomainError as exc:
@@ -293,7 +206,7 @@ def admin_main(argv: list[str]) -> int:
         return _fail(f"{exc.filename or ''}: {exc.strerror}", 1)
     except ValueError as exc:
         return _fail(str(exc), 1)
-    print(_render(data, columns, args.json))
+    print(_render(data, action, args.json))
     return 0
 
 

@@ -9,16 +9,26 @@ from __future__ import annotations
 from aiohttp import web
 
 from proxy.auth.failures import FailureThrottle
-from proxy.console import auth_pages, operator_pages, policy_pages, status_pages, tenant_pages, usage_pages
+from proxy.console import (
+    action_forms,
+    auth_pages,
+    operator_pages,
+    policy_pages,
+    status_pages,
+    tenant_pages,
+    usage_pages,
+)
 from proxy.console.sessions import SessionStore
 from proxy.console.web import CONSOLE, ConsoleState, environment, routes
 
 LOGIN_FAILURE_LIMIT = 10  # failed sign-ins per client address per minute
 
-__all__ = ["CONSOLE", "auth_pages", "mount_console", "operator_pages", "policy_pages", "status_pages",
-           "tenant_pages", "usage_pages"]
+__all__ = ["CONSOLE", "action_forms", "auth_pages", "mount_console", "operator_pages", "policy_pages",
+           "status_pages", "tenant_pages", "usage_pages"]
 
 
 def mount_console(app: web.Application) -> None:
-    app[CONSOLE] = ConsoleState(SessionStore(), FailureThrottle(limit=LOGIN_FAILURE_LIMIT), environment())
+    env = environment()
+    env.globals["fields"] = action_forms.fields  # form inputs from the action table
+    app[CONSOLE] = ConsoleState(SessionStore(), FailureThrottle(limit=LOGIN_FAILURE_LIMIT), env)
     app.add_routes(routes)

@@ -1,9 +1,11 @@
 """Guardrail policies: versions, an editor that validates as the admin API does, and "try it".
 
-A new version is compiled with the proxy's guardrail compiler before it is stored (exactly
-the admin API's order), so the editor refuses what the API refuses, naming the field. "Try
-it" scans a sample text with the edited config and lists the findings: rule ids, counts and
-whether the request would be blocked. The sample is neither stored, logged nor echoed back.
+The editor stores a version with the `policy.set` action and "try it" checks the config with
+`policy.validate` (the same typed input and guardrail compiler as `teecube admin` and the admin
+API), so the editor refuses what the API refuses, naming the field; on a refusal the editor is
+shown again as typed. "Try it" then scans a sample text with the config and lists the findings:
+rule ids, counts and whether the request would be blocked. The sample is neither stored, logged
+nor echoed back. Activating a version is a generated form (action_forms.py).
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from aiohttp import web
 from sqlalchemy.orm import Session
 
 from domains import policies, tenants
-from domains.cli_format import as_dict
 from domains.errors import NotFound
+from domains.operator_actions import BY_NAME, Context
+from domains.rows import as_dict
+from proxy.console.action_forms import form_input
 from proxy.console.sessions import ConsoleSession
 from proxy.console.web import ACTOR, BASE, Refused, act, page, redirect, render
 from proxy.guardrails import PolicyConfigError, compile_policy, scan_request
@@ -34,19 +38,9 @@ def _versions(s: Session, name: str) -> dict[str, Any]:
     return {"versions": versions, "active_config": active}
 
 
-def _parse(raw: str) -> dict[str, Any]:
-    try:
-        config = json.loads(raw)
-    except ValueError:
-        raise Refused("The policy is not valid JSON.") from None
-    if not isinstance(config, dict):
-        raise Refused("The policy must be a JSON object.")
-    return config
-
-
 async def _page(request: web.Request, session: ConsoleSession, *, status: int = 200,
                 editor: str | None = None, findings: dict[str, Any] | None = None) -> web.Response:
-    name = request.match_info["name"]
+    name = request.match_info["domain"]
     try:
         data = await act(request, lambda s: _versions(s, name), changes=False)
     except Refused as exc:
@@ -57,41 +51,24 @@ async def _page(request: web.Request, session: ConsoleSession, *, status: int = 
                   findings=findings, **data)
 
 
-@page("GET", "/domains/{name}/policies", "operator")
+@page("GET", "/domains/{domain}/policies", "operator")
 async def policies_page(request: web.Request, session: ConsoleSession) -> web.Response:
     return await _page(request, session)
 
 
-@page("POST", "/domains/{name}/policies", "operator")
+@page("POST", "/domains/{domain}/policies", "operator")
 async def policy_create(request: web.Request, session: ConsoleSession) -> web.Response:
-    name = request.match_info["name"]
+    action = BY_NAME["policy.set"]
     form = await request.post()
     raw = str(form.get("config", ""))
-    activate = form.get("activate") == "1"
-
-    def action(s: Session) -> int:
-        compile_policy(config)  # PolicyConfigError names the field; nothing stored
-        return policies.create_policy_version(s, name, config, ACTOR, activate=activate).version
-
     try:
-        config = _parse(raw)
-        version = await act(request, action)
+        inp = form_input(action, request, form)
+        row = await act(request, lambda s: action.run(s, ACTOR, inp, Context()))
     except Refused as exc:
         session.flashes.append(("error", str(exc)))
         return await _page(request, session, status=400, editor=raw)
-    session.flashes.append(("ok", f"Stored version {version}{' (active)' if activate else ''}."))
-    return redirect(f"{BASE}/domains/{name}/policies")
-
-
-@page("POST", "/domains/{name}/policies/{version:\\d+}/activate", "operator")
-async def policy_activate(request: web.Request, session: ConsoleSession) -> web.Response:
-    name, version = request.match_info["name"], int(request.match_info["version"])
-    try:
-        await act(request, lambda s: policies.activate_policy_version(s, name, version, ACTOR))
-        session.flashes.append(("ok", f"Version {version} is active."))
-    except Refused as exc:
-        session.flashes.append(("error", str(exc)))
-    return redirect(f"{BASE}/domains/{name}/policies")
+    session.flashes.append(("ok", f"Stored version {row['version']}{' (active)' if inp.activate else ''}."))
+    return redirect(f"{BASE}/domains/{inp.domain}/policies")
 
 
 def scan_sample(config: dict[str, Any], sample: str) -> dict[str, Any]:
@@ -112,12 +89,15 @@ def scan_sample(config: dict[str, Any], sample: str) -> dict[str, Any]:
             "tokens": result.input_tokens}
 
 
-@page("POST", "/domains/{name}/policies/try", "operator")
+@page("POST", "/domains/{domain}/policies/try", "operator")
 async def policy_try(request: web.Request, session: ConsoleSession) -> web.Response:
+    action = BY_NAME["policy.validate"]
     form = await request.post()
     raw = str(form.get("config", ""))
     try:
-        findings = scan_sample(_parse(raw), str(form.get("sample", "")))
+        inp = form_input(action, request, form)
+        await act(request, lambda s: action.run(s, ACTOR, inp, Context()), changes=False)
+        findings = scan_sample(inp.config, str(form.get("sample", "")))
     except Refused as exc:
         session.flashes.append(("error", str(exc)))
         return await _page(request, session, status=400, editor=raw)

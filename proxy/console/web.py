@@ -171,18 +171,3 @@ async def act(request: web.Request, action: Callable[[Session], Any], *, changes
     if changes:
         request.app[DIRECTORY].invalidate()
     return result
-
-
-def form_int(form: Any, name: str) -> int | None:
-    """An optional integer form field: empty is None; anything else not an integer is refused."""
-    raw = str(form.get(name, "")).strip()
-    if not raw:
-        return None
-    if not (raw.lstrip("-").isdigit() and len(raw) <= 10):
-        raise Refused(f"{name} must be an integer")
-    return int(raw)
-
-
-def form_str(form: Any, name: str) -> str | None:
-    raw = str(form.get(name, "")).strip()
-    return raw or None

@@ -103,8 +103,8 @@ def test_operator_journey(console, stand, caplog):
     assert "chat" in page.locator("#grants").inner_text()
 
     keys_form = f"form[action='/console/domains/{name}/keys']"
-    page.fill(f"{keys_form} input[name=key_name]", "journey")
-    page.fill(f"{keys_form} input[name=expires_in_days]", "30")
+    page.fill(f"{keys_form} input[name=name]", "journey")
+    page.fill(f"{keys_form} input[name=expires_in_seconds]", "30d")
     page.click(f"{keys_form} button")
     secret = page.locator("#new-secret").input_value()
     assert secret.startswith("sk-tc-")
@@ -152,7 +152,7 @@ def test_rotate_shows_the_new_secret_once(console, stand):
     page = console.page
     console.goto("/console/domains/globex")
     keys_form = "form[action='/console/domains/globex/keys']"
-    page.fill(f"{keys_form} input[name=key_name]", "to-rotate")
+    page.fill(f"{keys_form} input[name=name]", "to-rotate")
     page.click(f"{keys_form} button")
     old = page.locator("#new-secret").input_value()
     page.locator("#keys tr", has_text="to-rotate").locator("form[action$='/rotate'] button").click()

@@ -9,12 +9,14 @@ import pytest
 from domains import db
 from domains.demo import DEMO_DOMAIN, seed_demo
 from domains.models import Domain
+from domains.operator_actions import UNSET, ActionInvalid, parse
+from domains.operator_actions.inputs import DomainUpdate
 from domains.tenants import create_domain
 from proxy.console.charts import bar_chart
 from proxy.console.health import parse_metrics
 from proxy.console.queries import audit_page, usage_report
 from proxy.console.sessions import SessionStore
-from proxy.console.web import CSP, Refused, form_int
+from proxy.console.web import CSP
 from tests.console import harness
 
 
@@ -40,12 +42,14 @@ def test_csp_allows_no_script_and_no_inline_style() -> None:
     assert "script-src" not in CSP and "unsafe-inline" not in CSP and "default-src 'none'" in CSP
 
 
-def test_form_int() -> None:
-    assert form_int({"a": " 42 "}, "a") == 42
-    assert form_int({"a": ""}, "a") is None and form_int({}, "a") is None
-    for junk in ("4x", "1e5", "99999999999"):
-        with pytest.raises(Refused):
-            form_int({"a": junk}, "a")
+def test_form_values_are_parsed_by_the_action_inputs() -> None:
+    form = {"name": "x", "max_n": " 42 ", "requests_per_minute": ""}
+    update = parse(DomainUpdate, form, "form")
+    assert update.max_n == 42 and update.requests_per_minute is None  # empty limit = no limit
+    assert update.max_messages is UNSET  # not in the form: unchanged
+    for junk in ("4x", "1e5", "99999999999", "0"):
+        with pytest.raises(ActionInvalid, match="max_n must be a positive integer"):
+            parse(DomainUpdate, {"name": "x", "max_n": junk}, "form")
 
 
 def test_bar_chart_scales_to_the_peak() -> None:

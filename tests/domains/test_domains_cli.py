@@ -92,7 +92,7 @@ def test_admin_end_to_end_json(admin: Any, factory: sessionmaker[Session]) -> No
     assert admin("revoke", "--domain", "acme", "--alias", "llama") == {
         "alias": "llama",
         "domain": "acme",
-        "revoked": True,
+        "deleted": True,
     }
     assert admin("domain", "disable", "acme")["status"] == "disabled"
     assert [d["status"] for d in admin("domain", "list")] == ["disabled"]
@@ -168,10 +168,10 @@ def test_admin_policy_and_idp(admin: Any, tmp_path: Path) -> None:
         expect=1,
     )
     assert "HS256" in err
-    assert admin("idp", "remove", "https://login.acme.test")["removed"] is True
+    assert admin("idp", "remove", "https://login.acme.test")["deleted"] is True
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    assert "not valid JSON" in admin("policy", "set", "--domain", "acme", "--file", str(bad), expect=1)
+    assert "not valid JSON" in admin("policy", "set", "--domain", "acme", "--file", str(bad), expect=2)
 
 
 def test_admin_errors_are_one_line(admin: Any) -> None:
@@ -192,7 +192,9 @@ def test_admin_errors_are_one_line(admin: Any) -> None:
         expect=1,
     )
     assert "invalid choice" in admin("key", "explode", expect=2)
-    assert "not an integer" in admin("domain", "create", "x", "--rpm", "ten", expect=2)
+    assert "requests_per_minute must be a positive integer" in admin(
+        "domain", "create", "x", "--rpm", "ten", expect=2
+    )
 
 
 def test_human_tables_and_secret_notice(
@@ -226,7 +228,7 @@ def test_deployment_update_and_status(admin: Any) -> None:
         "file:/run/k",
         "m",
     )
-    assert admin("deployment", "update", "d", "--clear-credential-ref")["credential_ref"] is None
+    assert admin("deployment", "update", "d", "--unset", "credential_ref")["credential_ref"] is None
     assert admin("deployment", "disable", "d")["status"] == "disabled"
     assert admin("deployment", "enable", "d")["status"] == "active"
     assert "invalid upstream URL" in admin("deployment", "update", "d", "--url", "gopher://x", expect=1)
@@ -242,7 +244,7 @@ def test_domain_update(admin: Any) -> None:
     assert (updated["requests_per_minute"], updated["tokens_per_minute"], updated["max_n"]) == (10, 5000, 2)
     assert updated["guardrail_fail_mode"] == "open"
     assert admin("domain", "update", "acme", "--unset", "requests_per_minute")["requests_per_minute"] is None
-    assert "positive" in admin("domain", "update", "acme", "--max-messages", "0", expect=1)
+    assert "positive" in admin("domain", "update", "acme", "--max-messages", "0", expect=2)
     events = [e for e in admin("audit", "list") if e["action"] == "domain.update"]
     assert len(events) == 2 and events[-1]["before"]["tokens_per_minute"] is None
     assert events[-1]["after"]["tokens_per_minute"] == 5000

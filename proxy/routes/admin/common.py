@@ -17,6 +17,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from domains.errors import Conflict, Invalid, NotFound
+from domains.operator_actions import ActionInvalid
 from proxy.auth import bearer_token, client_address, raise_if_throttled
 from proxy.errors import ApiError
 from proxy.guardrails import PolicyConfigError
@@ -62,6 +63,8 @@ def _api_error(exc: Exception) -> ApiError | None:
         return ApiError(404, str(exc), code="not_found")
     if isinstance(exc, Conflict):
         return ApiError(409, str(exc), code="conflict")
+    if isinstance(exc, ActionInvalid):
+        return ApiError(400, str(exc), code=exc.code, param=exc.param)
     if isinstance(exc, Invalid):
         return ApiError(400, str(exc), code="invalid_request")
     if isinstance(exc, PolicyConfigError):
