@@ -65,14 +65,31 @@ _NON_ASCII = "\x80-\U0010ffff"  # any non-ASCII character: compact in re2, unlik
 _DOMAIN_CHAR = f"[A-Za-z0-9{_NON_ASCII}]"
 _AT = r"(?:@|\s?[\[({]\s?(?i:at)\s?[\])}]\s?)"
 _DOT = r"(?:\.|\s?[\[({]\s?(?i:dot)\s?[\])}]\s?)"
+# What suppresses a phone finding when written right before the number: an IBAN-shaped token
+# (country code, two digits, groups; valid or not: its digit groups are no phone) or a part, order,
+# invoice, reference, ticket or serial label. Matched as part of the phone match (so streams and
+# whole texts agree) and rejected by checks.phone.
+_PHONE_SUPPRESS = (
+    r"(?i:\b[a-z]{2}[0-9]{2}(?:[ -]?[a-z0-9]{4}){0,7}[ -]?"
+    r"|\b(?:[a-z]{1,4}[0-9]|[0-9]{1,4}[a-z])[a-z0-9]{0,8}[ -]"  # a code mixing letters and digits (1Z 999 AA1 ...)
+    r"|\b(?:pages?|pp|part|parts|item|article|art|order|po|ref|reference|sku|invoice|ticket|serial|s/n|lot|batch|"
+    r"model|tracking|artikel|bestell|bestellung|auftrag|rechnung|referenz|vorgang|commande|facture|"
+    r"référence|réf|pièce|pedido|factura|referencia|pieza|albarán|ordine|fattura|riferimento|articolo|"
+    r"bestelling|factuur|(?:artikel|bestell|auftrags|rechnungs|kunden|vertrags|teile|sach|vorgangs|referenz|"
+    r"serien|bestel|order|factuur|chargen|los|ticket)nummer|"
+    r"(?:account|customer|contract|policy|claim|case|product|shipment|kunden|vertrag|dossier)"
+    r"[ .-]{0,2}(?:no|nr|num|number|#|id))"
+    r"(?:[ .-]{0,2}(?:no|nr|n°|nº|num|number|nummer|numéro|número|numero|id|code|#))?[.:#]{0,2}\s{0,3})"
+)
 _PHONE = (
+    rf"{_PHONE_SUPPRESS}?"
     r"(?:(?:\+|\b00)[1-9][0-9]{0,3}(?:[ .\-/]?\(?[0-9]{1,5}\)?){2,6}\b"  # international
     r"|(?:\b[0-9]{2,6}[ .\-/])?(?:\(0?[1-9][0-9]{0,4}\) ?|\b0[1-9][0-9]{0,4}[ .\-/]?)"  # national: trunk 0
     # or (area); a digit group before it (card, IBAN, tracking ids) is matched too, and rejected
     r"[0-9]{2,5}(?:[ .\-/]?[0-9]{2,5}){0,3}\b"
     r"|\b[6-9][0-9]{4}[ -][0-9]{5}\b"  # India, 5+5
-    r"|(?i:\b(?:tel|phone|telephone|telefon|teléfono|telefono|téléphone|mobile|mobil|móvil|cell|fax|whatsapp|"
-    r"call me on|ring me on|número)\b\.?:?\s{0,3})[1-9][0-9]{1,3}(?:[ .\-/][0-9]{2,4}){2,4}\b"  # labelled
+    rf"|(?i:\b(?:{checks.PHONE_LABELS})\b"  # labelled
+    r"\.?:?\s{0,3})[1-9][0-9]{1,3}(?:[ .\-/][0-9]{2,4}){2,4}\b"
     r"|(?:\b1[ .-]?)?(?:\([2-9][0-9]{2}\) ?|\b[2-9][0-9]{2}[ .-])[2-9][0-9]{2}[ .-][0-9]{4}\b)"  # NANP
 )
 _PEM_BREAK = r"(?:\s|\\{1,3}[rn])+"  # a line break: real, or escaped once or twice ("\n", "\\n")

@@ -255,7 +255,28 @@ def email(text: str) -> Span:
 # Regions tried, in order, for numbers written in a national format (a trunk 0 or an area code
 # in parentheses): a number valid for one of them is a finding.
 PHONE_REGIONS = ("GB", "DE", "FR", "IN", "BR", "JP", "IT", "ES", "NL", "AU", "US", "MX", "PL", "TR", "KR")
+# Words that label a phone number right before it (any national format is accepted after one).
+PHONE_LABELS = (
+    "tel|tél|phone|telephone|telefon|telefone|teléfono|telefono|téléphone|mobile|mobil|móvil|mobiel|cell|"
+    "cellulare|celular|handy|portable|fax|whatsapp|rufnummer|telefonnummer|telefoonnummer|call me on|"
+    "ring me on|call back at|call|ring|dial|número|numéro|llámame al|llama al|llamar al|appelez le|"
+    "appelle[rz]? le|chiamami al(?:lo)?|chiama il|bel me op|bel|ligue para|ruf an|anrufen unter|erreichbar unter"
+)
+_PHONE_LABEL = re.compile(rf"(?i)(?:{PHONE_LABELS})[^0-9+(]*")
 _PHONE_GROUP_END = re.compile(r"[ .\-/]?\(?[0-9]+\)?$")
+_DIGIT_GROUP = re.compile(r"[0-9]+")
+_MOBILE = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+
+
+def _grouped_like(candidate: str, number: phonenumbers.PhoneNumber) -> bool:
+    """The written area code is the one libphonenumber formats (`0815-4711-42` is `08154 71142`, a
+    part number, not a call to Herrsching); mobiles and single-group numbers pass."""
+    written = _DIGIT_GROUP.findall(candidate)
+    if len(written) < 2 or phonenumbers.number_type(number) in _MOBILE:
+        return True
+    national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    formatted = _DIGIT_GROUP.findall(national)
+    return bool(formatted) and written[0].lstrip("0") == formatted[0].lstrip("0")
 
 
 def _valid_phone(candidate: str) -> bool:
@@ -274,42 +295,50 @@ def _valid_phone(candidate: str) -> bool:
         compact = candidate.isdigit()  # "0301234567" is as likely an order number: mobiles only
         for region in regions:
             number = phonenumbers.parse(candidate, region)
-            if phonenumbers.is_valid_number(number) and (
-                    not compact or phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.MOBILE):
+            if not phonenumbers.is_valid_number(number):
+                continue
+            if compact:
+                if phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.MOBILE:
+                    return True
+            elif candidate[0] not in "(0" or _grouped_like(candidate, number):
                 return True
     except phonenumbers.NumberParseException:
         return False
     return False
 
 
-_NATIONAL_START = re.compile(r"[6-9][0-9]{4}[ -][0-9]{5}$|1?[ .-]?[2-9][0-9]{2}[ .-][2-9]")  # IN, NANP
+_NATIONAL_START = re.compile(r"[6-9][0-9]{4}[ -][0-9]{5}$|1?[ .-]?\(?[2-9][0-9]{2}\)?[ .-]?[2-9]")  # IN, NANP
 # An SSN shape (dashed or spaced), or a date: not a phone number.
 _SSN_SHAPE = re.compile(r"[0-9]{3}([ -])[0-9]{2}\1[0-9]{4}|[0-3]?[0-9]\.[01]?[0-9]\.(?:19|20)[0-9]{2}")
 
 
-_PHONE_LABEL = re.compile(r"(?i)[^0-9+(]*")
-
-
 def phone(text: str) -> Span:
     """A number `phonenumbers` finds valid, allowing trailing digit groups that are not part of it.
-    Numbers inside longer digit-group runs (cards, IBANs, tracking ids) and SSN shapes are not phones."""
-    label = _PHONE_LABEL.match(text).end()  # "Tel: 91 123 45 67": after a label, any national format
-    if label:
-        number = text[label:]
-        for region in PHONE_REGIONS:
+    Numbers inside longer digit-group runs (cards, IBANs, tracking ids), SSN shapes, numbers right
+    after an IBAN-shaped token or a part/order/invoice/reference label, and national numbers whose
+    area code is not where libphonenumber puts it (unless labelled, or mobile) are not phones."""
+    if text[0].isalpha():
+        label = _PHONE_LABEL.match(text)
+        if label is None:
+            return None  # an IBAN-shaped token or a part/order/reference label before the digits
+        number = text[label.end() :]
+        for region in PHONE_REGIONS:  # "Tel: 91 123 45 67": after a label, any national format
             try:
                 if phonenumbers.is_valid_number(phonenumbers.parse(number, region)):
-                    return label, len(text)
+                    return label.end(), len(text)
             except phonenumbers.NumberParseException:
                 return None
         text = number
+        offset = label.end()
+    else:
+        offset = 0
     inside_run = text[0].isdigit() and text[0] != "0" and not _NATIONAL_START.match(text)
     if inside_run or _SSN_SHAPE.fullmatch(text):
         return None
     candidate = text
     for _ in range(4):
         if _valid_phone(candidate):
-            return 0, len(candidate)
+            return offset, offset + len(candidate)
         trimmed = _PHONE_GROUP_END.sub("", candidate)
         if trimmed == candidate or sum(ch.isdigit() for ch in trimmed) < 7:
             return None
