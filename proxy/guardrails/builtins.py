@@ -71,7 +71,7 @@ _DOT = r"(?:\.|\s?[\[({]\s?(?i:dot)\s?[\])}]\s?)"
 # whole texts agree) and rejected by checks.phone.
 _PHONE_SUPPRESS = (
     r"(?i:\b[a-z]{2}[0-9]{2}(?:[ -]?[a-z0-9]{4}){0,7}[ -]?"
-    r"|\b(?:[a-z]{1,4}[0-9]|[0-9]{1,4}[a-z])[a-z0-9]{0,8}[ -]"  # a code mixing letters and digits (1Z 999 AA1 ...)
+    r"|\b(?:[a-z]{1,4}[0-9]|[0-9]{1,4}[a-z])[a-z0-9]{0,8}[ -]"  # a code of letters and digits (1Z 999 AA1)
     r"|\b(?:pages?|pp|part|parts|item|article|art|order|po|ref|reference|sku|invoice|ticket|serial|s/n|lot|batch|"
     r"model|tracking|artikel|bestell|bestellung|auftrag|rechnung|referenz|vorgang|commande|facture|"
     r"référence|réf|pièce|pedido|factura|referencia|pieza|albarán|ordine|fattura|riferimento|articolo|"

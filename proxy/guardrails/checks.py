@@ -260,7 +260,8 @@ PHONE_LABELS = (
     "tel|tél|phone|telephone|telefon|telefone|teléfono|telefono|téléphone|mobile|mobil|móvil|mobiel|cell|"
     "cellulare|celular|handy|portable|fax|whatsapp|rufnummer|telefonnummer|telefoonnummer|call me on|"
     "ring me on|call back at|call|ring|dial|número|numéro|llámame al|llama al|llamar al|appelez le|"
-    "appelle[rz]? le|chiamami al(?:lo)?|chiama il|bel me op|bel|ligue para|ruf an|anrufen unter|erreichbar unter"
+    "appelle[rz]? le|chiamami al(?:lo)?|chiama il|bel me op|bel|ligue para|ruf an|anrufen unter|"
+    "erreichbar unter"
 )
 _PHONE_LABEL = re.compile(rf"(?i)(?:{PHONE_LABELS})[^0-9+(]*")
 _PHONE_GROUP_END = re.compile(r"[ .\-/]?\(?[0-9]+\)?$")
