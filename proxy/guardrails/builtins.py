@@ -38,12 +38,13 @@ class Builtin:
 
 
 class LocalPart:
-    """Characters of an e-mail local part: ASCII ones, and letters and digits of every script."""
+    """Characters of an e-mail local part: ASCII ones, and letters, digits and combining marks
+    (Devanagari vowel signs) of every script."""
 
     ASCII = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
 
     def __contains__(self, ch: object) -> bool:
-        return isinstance(ch, str) and (ch in self.ASCII or (ch >= "\x80" and ch.isalnum()))
+        return isinstance(ch, str) and (ch in self.ASCII or (ch >= "\x80" and checks.word_char(ch)))
 
 
 _B64 = "A-Za-z0-9+/="
@@ -56,11 +57,11 @@ _KEY_NAMES = (
     r"credentials?|auth[_-]?key|signing[_-]?key|client[_-]?secret|passphrase)"
 )
 _KEY_VALUE = (
-    rf"\b[a-z0-9_.-]{{0,32}}{_KEY_NAMES}[a-z0-9_.-]{{0,24}}[\"']?\s{{0,3}}(?:=|:|=>|:=)\s{{0,3}}"
+    rf"\b[a-z0-9_.-]{{0,32}}(?:{_KEY_NAMES}[a-z0-9_.-]{{0,24}}|pass)[\"']?\s{{0,3}}(?:=|:|=>|:=)\s{{0,3}}"
     r"[\"'`]?[^\s\"'`;,]{6}"
 )
-_CONNECTION = r"\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@\"']{1,64}:[^\s@/\"']{3,64}@"
-_DIGIT_SEP = "[ .\\-_\u2010-\u2015\u2212]"  # separators inside card numbers (after NFKC)
+_CONNECTION = r"\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@\"']{0,64}:[^\s@/\"']{3,64}@"
+_DIGIT_SEP = "[ ./\\-_\u2010-\u2015\u2212]"  # separators inside card numbers (after NFKC)
 _NON_ASCII = "\x80-\U0010ffff"  # any non-ASCII character: compact in re2, unlike \\p{L}
 _DOMAIN_CHAR = f"[A-Za-z0-9{_NON_ASCII}]"
 _AT = r"(?:@|\s?[\[({]\s?(?i:at)\s?[\])}]\s?)"
@@ -100,7 +101,7 @@ BUILTINS: dict[str, Builtin] = {
         Builtin(
             "email",
             rf"{_AT}(?:{_DOMAIN_CHAR}(?:[A-Za-z0-9{_NON_ASCII}-]{{0,40}}{_DOMAIN_CHAR})?{_DOT}){{1,4}}"
-            f"[A-Za-z{_NON_ASCII}]{{2,24}}(?::[0-9]{{1,5}}|[^A-Za-z0-9{_NON_ASCII}_-]|$)",
+            f"[A-Za-z{_NON_ASCII}]{{2,24}}(?::[0-9]{{1,5}}|:[A-Za-z~/._-]|[^A-Za-z0-9{_NON_ASCII}_-]|$)",
             "EMAIL",
             "pii",
             checks.email,
@@ -119,7 +120,7 @@ BUILTINS: dict[str, Builtin] = {
         Builtin(
             "ssn",
             r"\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b|(?i:\b(?:ssn|ss#|social security(?: number| no\.?| #)?|"
-            r"social-security-number|sozialversicherungsnummer)\b)[\s:#=.-]{0,6}"
+            r"social-security-number|sozialversicherungsnummer)\b)[\s:#=.-]{0,6}(?:(?:is|was|number|no|nr)[\s:#.]{1,3})?"
             r"[0-9]{3}[ -]?[0-9]{2}[ -]?[0-9]{4}\b",
             "SSN",
             "pii",

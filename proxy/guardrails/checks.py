@@ -11,6 +11,7 @@ import binascii
 import ipaddress
 import math
 import re
+import unicodedata
 from collections import Counter
 
 import phonenumbers
@@ -105,6 +106,11 @@ _INTERNAL_TLDS = frozenset("local localhost localdomain internal lan home corp t
 _PLACEHOLDER_WORDS = ("example", "your", "xxxx", "placeholder", "changeme", "dummy", "redacted", "here")
 
 
+def word_char(ch: str) -> bool:
+    """A letter, digit or combining mark (the vowel signs of Indic scripts are marks)."""
+    return ch.isalnum() or unicodedata.category(ch)[0] == "M"
+
+
 def luhn_ok(digits: str) -> bool:
     total = 0
     for i, ch in enumerate(reversed(digits)):
@@ -140,7 +146,7 @@ def card_brand_ok(digits: str) -> bool:
     return False
 
 
-CARD_SEPARATORS = frozenset(" .-_\u2010\u2011\u2012\u2013\u2014\u2015\u2212")
+CARD_SEPARATORS = frozenset(" ./-_\u2010\u2011\u2012\u2013\u2014\u2015\u2212")
 _LOOSE = frozenset(" -")  # separators people group cards with freely; others need 4-4-4-4 style groups
 
 
@@ -229,11 +235,12 @@ _OBFUSCATED_DOT = re.compile(r"\s?[\[({]\s?[dD][oO][tT]\s?[\])}]\s?")
 
 
 _PORT = re.compile(r":[0-9]{1,5}$")
+_SCP_PATH = re.compile(r":[A-Za-z~/._-]$")
 
 
 def email(text: str) -> Span:
-    if _PORT.search(text):
-        return None  # user:password@host:port is a URL's userinfo, not an address
+    if _PORT.search(text) or _SCP_PATH.search(text):
+        return None  # user:password@host:port is a URL's userinfo, git@host:repo a remote, not an address
     end = len(text)
     if end and not (text[-1].isalnum()):
         end -= 1  # the character that ended the address
@@ -242,7 +249,7 @@ def email(text: str) -> Span:
         address = _OBFUSCATED_AT.sub("@", address, count=1)
     address = _OBFUSCATED_DOT.sub(".", address)
     local, _, domain = address.rpartition("@")
-    if not all(c.isalnum() or c in ".-" for c in domain):
+    if not all(word_char(c) or c in ".-" for c in domain):
         return None
     if not local or local.startswith(".") or local.endswith(".") or ".." in local or ".." in domain:
         return None
@@ -396,8 +403,8 @@ def _looks_random(value: str, min_entropy: float) -> bool:
     return classes >= 2 and entropy(value) >= min_entropy and not any(w in low for w in _PLACEHOLDER_WORDS)
 
 
-_PASSWORD_NAMES = re.compile(r"(?i)passw(?:or)?d|passwd|pwd|passphrase")
-_CONNECTION_PASSWORD = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:/@\"']{1,64}:([^\s@/\"']{3,64})@")
+_PASSWORD_NAMES = re.compile(r"(?i)passw(?:or)?d|passwd|pwd|passphrase|pass[\"']?$")
+_CONNECTION_PASSWORD = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:/@\"']{0,64}:([^\s@/\"']{3,64})@")
 _ID_NAME = re.compile(r"(?i)(?:_id|-id|\bid|Id)[\"']?$")  # `private_key_id`, `clientId`: identifiers
 _ASSIGN = re.compile(r"\s*(?:=>|:=|=|:)\s*[\"'`]?")
 _PLACEHOLDER_VALUES = ("${", "$(", "process.env", "os.environ", "os.getenv", "{{", "<", "%(", "env(", "[",
