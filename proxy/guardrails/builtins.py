@@ -70,8 +70,9 @@ _DOT = r"(?:\.|\s?[\[({]\s?(?i:dot)\s?[\])}]\s?)"
 # (country code, two digits, groups; valid or not: its digit groups are no phone) or a part, order,
 # invoice, reference, ticket or serial label. Matched as part of the phone match (so streams and
 # whole texts agree) and rejected by checks.phone.
+_IBAN_SHAPE = r"(?i:\b[a-z]{2}[0-9]{2}(?:[ -]?[a-z0-9]{4}){0,7}[ -]?)"  # country, check digits, groups
 _PHONE_SUPPRESS = (
-    r"(?i:\b[a-z]{2}[0-9]{2}(?:[ -]?[a-z0-9]{4}){0,7}[ -]?"
+    rf"(?i:{_IBAN_SHAPE}"
     r"|\b(?:[a-z]{1,4}[0-9]|[0-9]{1,4}[a-z])[a-z0-9]{0,8}[ -]"  # a code of letters and digits (1Z 999 AA1)
     r"|\b(?:pages?|pp|part|parts|item|article|art|order|po|ref|reference|sku|invoice|ticket|serial|s/n|lot|batch|"
     r"model|tracking|artikel|bestell|bestellung|auftrag|rechnung|referenz|vorgang|commande|facture|"
@@ -109,7 +110,10 @@ BUILTINS: dict[str, Builtin] = {
             head_max=64,
         ),
         Builtin("phone", _PHONE, "PHONE", "pii", checks.phone),
-        Builtin("card", rf"\b(?:[0-9]{_DIGIT_SEP}?){{11,18}}[0-9]\b", "CARD", "pii", checks.card),
+        # An IBAN-shaped token before the digits is matched too, and rejected: its groups are no card.
+        Builtin(
+            "card", rf"{_IBAN_SHAPE}?\b(?:[0-9]{_DIGIT_SEP}?){{11,18}}[0-9]\b", "CARD", "pii", checks.card
+        ),
         Builtin(
             "iban",
             r"(?i)\b[A-Z]{2}[0-9]{2}[ -]?(?:[A-Z0-9]{4}[ -]?){2,7}[A-Z0-9]{1,4}\b",

@@ -159,7 +159,9 @@ def _grouping_ok(groups: list[str], sep: str | None) -> bool:
 
 def card(text: str) -> Span:
     """Payment card: the leftmost-longest run of whole digit groups with one kind of separator
-    that passes brand + Luhn."""
+    that passes brand + Luhn. Digits after an IBAN-shaped token (matched with it) are none."""
+    if text[:1].isalpha():
+        return None
     starts, groups, seps = [0], [], []
     for i, ch in enumerate(text):
         if ch in CARD_SEPARATORS:
