@@ -179,15 +179,15 @@ def _injection_pr(items: list[dict], flagged: set[str]) -> dict[str, float | int
 
 
 def stage2_scores(clf: Any, items: list[dict], timed: int = 0) -> tuple[dict[str, float], list[float]]:
-    """p(unsafe) of every item, scored in batches (no score: 1.0, as fail_mode "closed" treats an
-    answer that is no verdict), and the latency in ms of `timed` single requests (evenly spread items)."""
+    """p(unsafe) of every item, scored in batches (-1: no verdict, never flagged here; the proxy
+    applies the policy's fail mode to it), and the latency in ms of `timed` single requests."""
     from proxy.guardrails.local_classifier import BATCH
 
     scores: dict[str, float] = {}
     for start in range(0, len(items), BATCH):
         chunk = items[start : start + BATCH]
         for item, score in zip(chunk, clf.scores([i["text"] for i in chunk]), strict=True):
-            scores[item["id"]] = 1.0 if score is None else score
+            scores[item["id"]] = -1.0 if score is None else score
     latencies = []
     for item in items[:: max(1, len(items) // timed)][:timed] if timed else ():
         t0 = time.perf_counter()
@@ -200,7 +200,7 @@ def calibrate(items: list[dict], stage1: set[str], scores: dict[str, float], tar
     """The threshold for stage 2 on the tuned corpus: the lowest at which stage 2 alone keeps
     precision >= target (a stage that adds flags must be precise itself); 1.0 when none does.
     Also reports the lowest at which both stages together keep it (the weaker rule)."""
-    candidates = sorted(set(scores.values()))
+    candidates = sorted({v for v in scores.values() if v >= 0})
     alone = both = None
     for t in candidates:
         flagged = {i for i, s in scores.items() if s >= t}
@@ -217,6 +217,7 @@ def calibrate(items: list[dict], stage1: set[str], scores: dict[str, float], tar
         "both_stages_at_threshold": _injection_pr(
             items, stage1 | {i for i, s in scores.items() if s >= threshold}
         ),
+        "no_verdict": sum(1 for v in scores.values() if v < 0),
         "score_quantiles": {
             kind: _pcts([scores[i["id"]] for i in items if ("injection" in i["expect"]) == attack])
             for kind, attack in (("attacks", True), ("benign", False))
@@ -231,6 +232,7 @@ def _two_stage(
     clf: Any | None,
     threshold: float,
     timed: int = 40,
+    scores_out: dict[str, Any] | None = None,
 ) -> dict[str, object]:
     """Injection on `items`: stage 1 (heuristics), stage 2 (the guard model's p(unsafe) >= threshold)
     alone, and both (flag if either flags), with each stage's latency per request."""
@@ -240,11 +242,14 @@ def _two_stage(
     if clf is not None:
         scores, latencies = stage2_scores(clf, items, timed=timed)
         flagged = {i for i, s in scores.items() if s >= threshold}
+        if scores_out is not None:
+            scores_out["heldout"] = scores
         out["stage2_classifier"] = {
             **_injection_pr(items, flagged),
             "model": clf.name,
             "device": "cpu, 1 thread" if os.environ.get("OMP_NUM_THREADS") == "1" else "cpu",
             "threshold": threshold,
+            "no_verdict": sum(1 for v in scores.values() if v < 0),
             "latency_ms": _pcts(latencies),
             "latency_requests": len(latencies),
         }
@@ -273,6 +278,7 @@ def main(argv: list[str]) -> int:
         action="store_true",
         help="with --classifier bundled: choose the threshold on the tuned corpus",
     )
+    parser.add_argument("--scores-out", type=Path, default=None, help="write stage 2 p(unsafe) per item id")
     parser.add_argument("--docs", type=int, default=200, help="~1k-token documents for latency")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
@@ -288,7 +294,7 @@ def main(argv: list[str]) -> int:
         stage1_ms.append((time.perf_counter() - t0) * 1000)
     scan_ms = sum(stage1_ms) / max(len(heldout), 1)
     heldout_scores = quality(policy, heldout, found)
-    clf, calibration = None, None
+    clf, calibration, dumped = None, None, {}
     threshold = args.threshold if args.threshold is not None else BUNDLED_INJECTION_THRESHOLD
     if args.classifier == "bundled":
         from proxy.guardrails.local_classifier import LocalClassifier  # imports the engine: bench only
@@ -296,11 +302,16 @@ def main(argv: list[str]) -> int:
         clf = LocalClassifier.bundled()
         if args.calibrate:
             tuned_stage1 = {i["id"] for i in items if "injection" in detected_groups(policy, i["text"])}
-            calibration = calibrate(items, tuned_stage1, stage2_scores(clf, items)[0])
+            tuned_scores = stage2_scores(clf, items)[0]
+            calibration = calibrate(items, tuned_stage1, tuned_scores)
+            if args.scores_out is not None:
+                dumped["tuned"] = tuned_scores
             if args.threshold is None:
                 threshold = calibration["threshold"]
     stage1 = {i for i, groups in found.items() if "injection" in groups}
-    two_stage = _two_stage(heldout, stage1, stage1_ms, clf, threshold)
+    two_stage = _two_stage(heldout, stage1, stage1_ms, clf, threshold, scores_out=dumped)
+    if args.scores_out is not None:
+        args.scores_out.write_text(json.dumps(dumped))
     if calibration is not None:
         two_stage["calibration_on_tuned_corpus"] = calibration
     typical = [item for item in items if item["note"] in TYPICAL_NOTES]
