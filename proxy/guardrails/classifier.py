@@ -41,9 +41,9 @@ INJECTION_PREAMBLE: tuple[tuple[str, str], ...] = (
 NAMED_PREAMBLES = {"prompt-injection": INJECTION_PREAMBLE}
 # p(unsafe) threshold: 0.5 (the more likely word) unless the policy sets one; with the bundled
 # SmolLM2-135M and INJECTION_PREAMBLE the default is the value chosen on the tuned corpus (`teecube
-# bench guardrails --calibrate`) to keep both stages' precision at 0.9 or more there.
+# bench guardrails --calibrate`): the lowest at which stage 2 alone keeps precision >= 0.9 there.
 DEFAULT_THRESHOLD = 0.5
-BUNDLED_INJECTION_THRESHOLD = 0.95
+BUNDLED_INJECTION_THRESHOLD = 0.979  # calibrated 2026-12-03: 0.9791 on 528 tuned items
 TOP_LOGPROBS = 20
 MIN_VERDICT_MASS = 0.5
 
