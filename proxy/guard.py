@@ -17,6 +17,8 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import aiohttp
+
 from proxy.directory import Directory
 from proxy.errors import ApiError, bad_request
 from proxy.forward.upstream import CredentialError, Upstream, UpstreamPool
@@ -32,6 +34,7 @@ from proxy.guardrails import (
     compile_policy,
     run_classifier,
     scan_request,
+    token_prompts,
 )
 from proxy.guardrails.classifier import ClassifierError
 
@@ -44,9 +47,10 @@ CHAT_PATH = "/v1/chat/completions"
 class GuardrailBlocked(ApiError):
     """400 `content_policy_violation` naming the rule; `rule_ids` go to the usage record."""
 
-    def __init__(self, rule_id: str, rule_ids: list[str]) -> None:
+    def __init__(self, rule_id: str, rule_ids: list[str], *, message: str | None = None,
+                 param: str | None = None) -> None:
         err = blocked_error(rule_id)["error"]
-        super().__init__(400, err["message"], code=err["code"], param=None)
+        super().__init__(400, message or err["message"], code=err["code"], param=param)
         self.rule_ids = list(dict.fromkeys([*rule_ids, rule_id]))
 
 
@@ -158,7 +162,7 @@ class DeploymentClassifier:
             raise ClassifierError("the guard model's credential is unavailable") from None
         classifier = ChatClassifier(
             target.endpoint, target.model, session=self._pool.session(target.upstream),
-            preamble=self._config.preamble, headers=headers,
+            preamble=self._config.preamble, headers=headers, threshold=self._config.threshold,
         )
         return await classifier(messages)
 
@@ -223,6 +227,38 @@ class Guards:
         upstream = Upstream(row[0], row[1])
         return GuardModel(upstream, config.model or row[2], upstream.endpoint(CHAT_PATH))
 
+    async def _detokenize(self, prompts: list[token_prompts.IdPrompt], route: str, kind: str | None,
+                          pool: UpstreamPool, upstream: Upstream | None, model: str | None,
+                          request_id: str) -> list[str]:
+        """The text of each id prompt, from the upstream's /detokenize; 400 where it cannot be had."""
+        param = token_prompts.prompt_key(route)
+        if kind not in token_prompts.DETOKENIZE_KINDS or upstream is None or model is None:
+            raise bad_request("Token-id prompts cannot be scanned by the guardrails for this deployment: "
+                              "send text.", param=param, code="unsupported_field")
+        if len(prompts) > token_prompts.MAX_ID_PROMPTS:
+            raise bad_request(f"At most {token_prompts.MAX_ID_PROMPTS} token-id prompts per request.",
+                              param=param, code="invalid_value")
+        base = "http://localhost" if upstream.base_url.startswith("unix:") else upstream.base_url.rstrip("/")
+        url = base.removesuffix("/v1") + "/detokenize"
+        texts = []
+        try:
+            headers = pool.headers(upstream, request_id)
+            for prompt in prompts:
+                async with pool.session(upstream).post(
+                    url, json={"model": model, "tokens": prompt.ids}, headers=headers, allow_redirects=False
+                ) as resp:
+                    data = await resp.json(content_type=None) if resp.status == 200 else None
+                text = data.get("prompt") if isinstance(data, dict) else None
+                if not isinstance(text, str):
+                    raise ValueError(f"detokenize returned HTTP {resp.status}")
+                texts.append(text)
+        except (CredentialError, aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+            log.warning("detokenize failed request_id=%s error=%s", request_id, type(exc).__name__)
+            raise bad_request("Token-id prompts could not be decoded for the guardrails (the deployment "
+                              "did not detokenize them): send text.", param=param, code="unsupported_field"
+                              ) from None
+        return texts
+
     async def check_input(
         self,
         domain_id: int,
@@ -233,18 +269,41 @@ class Guards:
         pool: UpstreamPool,
         request_id: str,
         kind: str | None = None,
+        upstream: Upstream | None = None,
+        served_model: str | None = None,
     ) -> CheckedInput:
         """`kind`: the upstream deployment's kind; fields it would use that guardrails cannot
-        read are refused (400 naming the field)."""
+        read are refused (400 naming the field). Token-id prompts are decoded by the `upstream`
+        (teecube, vLLM: `/detokenize` with `served_model`) and scanned as text (token_prompts.py);
+        other kinds get them refused while the policy scans input."""
         policy = await self._policy(domain_id)
-        result = scan_request(policy, body, route=route, kind=kind)  # type: ignore[arg-type]
+        id_prompts = token_prompts.find(body, route) if policy.scans_input else []
+        texts: list[str] = []
+        scanned = body
+        if id_prompts and not policy.refuse_token_ids:  # refused by scan_request otherwise
+            texts = await self._detokenize(id_prompts, route, kind, pool, upstream, served_model, request_id)
+            scanned = token_prompts.with_texts(body, id_prompts, texts)
+        result = scan_request(policy, scanned, route=route, kind=kind)  # type: ignore[arg-type]
         if result.refusal is not None:
             refusal = result.refusal
             raise bad_request(refusal.message, param=refusal.param or None, code="unsupported_field")
         if result.blocked_rule:
             raise GuardrailBlocked(result.blocked_rule, list(result.rule_ids))
+        forward = result.body
+        if texts:
+            try:
+                forward = token_prompts.with_ids(result.body, id_prompts, texts)
+            except token_prompts.IdPromptRefused:
+                acting = [r.id for r in policy.input.rules
+                          if r.id in result.rule_ids and r.input in ("mask", "pseudonymize")]
+                rule = acting[0] if acting else "token_ids"
+                raise GuardrailBlocked(
+                    rule, list(result.rule_ids), param=token_prompts.prompt_key(route),
+                    message=f"Guardrail rule '{rule}' would rewrite text inside a token-id prompt, "
+                    "which cannot be done on ids: send the prompt as text.",
+                ) from None
         checked = CheckedInput(
-            body=result.body,
+            body=forward,
             output_guard=OutputGuard(policy, result.vault),
             rule_ids=list(result.rule_ids),
         )

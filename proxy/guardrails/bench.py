@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 
 from proxy.guardrails.builtins import BUILTINS
+from proxy.guardrails.classifier import BUNDLED_INJECTION_THRESHOLD
 from proxy.guardrails.input import estimate_tokens, scan_request
 from proxy.guardrails.output import OutputGuard
 from proxy.guardrails.policy import CompiledPolicy, compile_policy
@@ -79,8 +82,9 @@ def _with_secrets(groups: set[str]) -> set[str]:
     return groups | {"secrets"} if groups & {"keys", "generic_secret"} else groups
 
 
-def quality(policy: CompiledPolicy, items: list[dict],
-            found_by: dict[str, set[str]] | None = None) -> dict[str, dict[str, float | int]]:
+def quality(
+    policy: CompiledPolicy, items: list[dict], found_by: dict[str, set[str]] | None = None
+) -> dict[str, dict[str, float | int]]:
     """Per group precision/recall; `found_by` (item id -> groups) overrides the scan."""
     counts = {g: {"tp": 0, "fp": 0, "fn": 0} for g in sorted({*GROUPS.values(), "secrets"})}
     for item in items:
@@ -161,30 +165,120 @@ def latency(docs: list[str], repeat: int) -> dict[str, dict[str, float]]:
     return out
 
 
-def _classifier_stage(items: list[dict], found: dict[str, set[str]]) -> dict[str, object]:
-    """Run the bundled guard model on the items the heuristics did not flag as injection."""
-    from proxy.guardrails.local_classifier import LocalClassifier  # imports the engine: bench only
+def _injection_pr(items: list[dict], flagged: set[str]) -> dict[str, float | int]:
+    tp = sum(1 for i in items if i["id"] in flagged and "injection" in i["expect"])
+    fp = sum(1 for i in items if i["id"] in flagged and "injection" not in i["expect"])
+    fn = sum(1 for i in items if i["id"] not in flagged and "injection" in i["expect"])
+    return {
+        "precision": round(tp / (tp + fp), 4) if tp + fp else 1.0,
+        "recall": round(tp / (tp + fn), 4) if tp + fn else 1.0,
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+    }
 
-    clf = LocalClassifier.bundled()
+
+def stage2_scores(clf: Any, items: list[dict], timed: int = 0) -> tuple[dict[str, float], list[float]]:
+    """p(unsafe) of every item, scored in batches (-1: no verdict, never flagged here; the proxy
+    applies the policy's fail mode to it), and the latency in ms of `timed` single requests."""
+    from proxy.guardrails.local_classifier import BATCH
+
+    scores: dict[str, float] = {}
+    for start in range(0, len(items), BATCH):
+        chunk = items[start : start + BATCH]
+        for item, score in zip(chunk, clf.scores([i["text"] for i in chunk]), strict=True):
+            scores[item["id"]] = -1.0 if score is None else score
     latencies = []
-    for item in items:
-        if "injection" in found[item["id"]]:
-            continue
+    for item in items[:: max(1, len(items) // timed)][:timed] if timed else ():
         t0 = time.perf_counter()
-        verdict = clf.classify(item["text"])
+        clf.score(item["text"])
         latencies.append((time.perf_counter() - t0) * 1000)
-        if not verdict.safe:
-            found[item["id"]] = found[item["id"]] | {"injection"}
-    return {"model": clf.name, "device": "cpu", "requests": len(latencies),
-            "latency_ms": _pcts(latencies) if latencies else {}}
+    return scores, latencies
+
+
+def calibrate(items: list[dict], stage1: set[str], scores: dict[str, float], target: float = 0.9) -> dict:
+    """The threshold for stage 2 on the tuned corpus: the lowest at which stage 2 alone keeps
+    precision >= target (a stage that adds flags must be precise itself); 1.0 when none does.
+    Also reports the lowest at which both stages together keep it (the weaker rule)."""
+    candidates = sorted({v for v in scores.values() if v >= 0})
+    alone = both = None
+    for t in candidates:
+        flagged = {i for i, s in scores.items() if s >= t}
+        if alone is None and _injection_pr(items, flagged)["precision"] >= target and flagged:
+            alone = t
+        if both is None and _injection_pr(items, stage1 | flagged)["precision"] >= target:
+            both = t
+    threshold = alone if alone is not None else 1.0
+    return {
+        "rule": f"lowest threshold where stage 2 alone keeps precision >= {target} on the tuned corpus",
+        "threshold": round(threshold, 4),
+        "threshold_both_stages_rule": round(both, 4) if both is not None else 1.0,
+        "stage2_alone_at_threshold": _injection_pr(items, {i for i, s in scores.items() if s >= threshold}),
+        "both_stages_at_threshold": _injection_pr(
+            items, stage1 | {i for i, s in scores.items() if s >= threshold}
+        ),
+        "no_verdict": sum(1 for v in scores.values() if v < 0),
+        "score_quantiles": {
+            kind: _pcts([scores[i["id"]] for i in items if ("injection" in i["expect"]) == attack])
+            for kind, attack in (("attacks", True), ("benign", False))
+        },
+    }
+
+
+def _two_stage(
+    items: list[dict],
+    stage1: set[str],
+    stage1_ms: list[float],
+    clf: Any | None,
+    threshold: float,
+    timed: int = 40,
+    scores_out: dict[str, Any] | None = None,
+) -> dict[str, object]:
+    """Injection on `items`: stage 1 (heuristics), stage 2 (the guard model's p(unsafe) >= threshold)
+    alone, and both (flag if either flags), with each stage's latency per request."""
+    out: dict[str, object] = {
+        "stage1_heuristics": {**_injection_pr(items, stage1), "latency_ms": _pcts(stage1_ms)},
+    }
+    if clf is not None:
+        scores, latencies = stage2_scores(clf, items, timed=timed)
+        flagged = {i for i, s in scores.items() if s >= threshold}
+        if scores_out is not None:
+            scores_out["heldout"] = scores
+        out["stage2_classifier"] = {
+            **_injection_pr(items, flagged),
+            "model": clf.name,
+            "device": "cpu, 1 thread" if os.environ.get("OMP_NUM_THREADS") == "1" else "cpu",
+            "threshold": threshold,
+            "no_verdict": sum(1 for v in scores.values() if v < 0),
+            "latency_ms": _pcts(latencies),
+            "latency_requests": len(latencies),
+        }
+        out["both_stages"] = _injection_pr(items, stage1 | flagged)
+    return out
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="teecube bench guardrails")
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--heldout", type=Path, default=HELDOUT)
-    parser.add_argument("--classifier", choices=("none", "bundled"), default="none",
-                        help="second injection stage: the bundled SmolLM2 on our engine (CPU)")
+    parser.add_argument(
+        "--classifier",
+        choices=("none", "bundled"),
+        default="none",
+        help="second injection stage: the bundled SmolLM2 on our engine (CPU), scored by p(unsafe)",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="stage 2 p(unsafe) threshold (default: the bundled model's calibrated one)",
+    )
+    parser.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="with --classifier bundled: choose the threshold on the tuned corpus",
+    )
+    parser.add_argument("--scores-out", type=Path, default=None, help="write stage 2 p(unsafe) per item id")
     parser.add_argument("--docs", type=int, default=200, help="~1k-token documents for latency")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
@@ -193,14 +287,33 @@ def main(argv: list[str]) -> int:
     heldout = load_corpus(args.heldout)
     policy = bench_policy("log")
     scores = quality(policy, items)
-    t0 = time.perf_counter()
-    found = {item["id"]: detected_groups(policy, item["text"]) for item in heldout}
-    scan_ms = (time.perf_counter() - t0) * 1000 / max(len(heldout), 1)
+    found, stage1_ms = {}, []
+    for item in heldout:
+        t0 = time.perf_counter()
+        found[item["id"]] = detected_groups(policy, item["text"])
+        stage1_ms.append((time.perf_counter() - t0) * 1000)
+    scan_ms = sum(stage1_ms) / max(len(heldout), 1)
     heldout_scores = quality(policy, heldout, found)
-    two_stage: dict[str, object] = {"heuristics": heldout_scores["injection"]}
+    clf, calibration, dumped = None, None, {}
+    threshold = args.threshold if args.threshold is not None else BUNDLED_INJECTION_THRESHOLD
     if args.classifier == "bundled":
-        two_stage["classifier"] = _classifier_stage(heldout, found)
-        two_stage["both_stages"] = quality(policy, heldout, found)["injection"]
+        from proxy.guardrails.local_classifier import LocalClassifier  # imports the engine: bench only
+
+        clf = LocalClassifier.bundled()
+        if args.calibrate:
+            tuned_stage1 = {i["id"] for i in items if "injection" in detected_groups(policy, i["text"])}
+            tuned_scores = stage2_scores(clf, items)[0]
+            calibration = calibrate(items, tuned_stage1, tuned_scores)
+            if args.scores_out is not None:
+                dumped["tuned"] = tuned_scores
+            if args.threshold is None:
+                threshold = calibration["threshold"]
+    stage1 = {i for i, groups in found.items() if "injection" in groups}
+    two_stage = _two_stage(heldout, stage1, stage1_ms, clf, threshold, scores_out=dumped)
+    if args.scores_out is not None:
+        args.scores_out.write_text(json.dumps(dumped))
+    if calibration is not None:
+        two_stage["calibration_on_tuned_corpus"] = calibration
     typical = [item for item in items if item["note"] in TYPICAL_NOTES]
     mixed_docs = documents(items, args.docs, args.seed)
     typical_docs = documents(typical, args.docs, args.seed)
@@ -214,6 +327,7 @@ def main(argv: list[str]) -> int:
         "heldout_targets_met": all(
             min(heldout_scores[g]["precision"], heldout_scores[g]["recall"]) >= 0.95 for g in TARGET_GROUPS
         ),
+        "heldout_path": str(args.heldout),
         "injection_heldout": two_stage,
         "scanner_ms_per_heldout_item": round(scan_ms, 4),
         "structured_targets_met": all(

@@ -38,12 +38,13 @@ class Builtin:
 
 
 class LocalPart:
-    """Characters of an e-mail local part: ASCII ones, and letters and digits of every script."""
+    """Characters of an e-mail local part: ASCII ones, and letters, digits and combining marks
+    (Devanagari vowel signs) of every script."""
 
     ASCII = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
 
     def __contains__(self, ch: object) -> bool:
-        return isinstance(ch, str) and (ch in self.ASCII or (ch >= "\x80" and ch.isalnum()))
+        return isinstance(ch, str) and (ch in self.ASCII or (ch >= "\x80" and checks.word_char(ch)))
 
 
 _B64 = "A-Za-z0-9+/="
@@ -56,23 +57,41 @@ _KEY_NAMES = (
     r"credentials?|auth[_-]?key|signing[_-]?key|client[_-]?secret|passphrase)"
 )
 _KEY_VALUE = (
-    rf"\b[a-z0-9_.-]{{0,32}}{_KEY_NAMES}[a-z0-9_.-]{{0,24}}[\"']?\s{{0,3}}(?:=|:|=>|:=)\s{{0,3}}"
+    rf"\b[a-z0-9_.-]{{0,32}}(?:{_KEY_NAMES}[a-z0-9_.-]{{0,24}}|pass)[\"']?\s{{0,3}}(?:=|:|=>|:=)\s{{0,3}}"
     r"[\"'`]?[^\s\"'`;,]{6}"
 )
-_CONNECTION = r"\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@\"']{1,64}:[^\s@/\"']{3,64}@"
-_DIGIT_SEP = "[ .\\-_\u2010-\u2015\u2212]"  # separators inside card numbers (after NFKC)
+_CONNECTION = r"\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@\"']{0,64}:[^\s@/\"']{3,64}@"
+_DIGIT_SEP = "[ ./\\-_\u2010-\u2015\u2212]"  # separators inside card numbers (after NFKC)
 _NON_ASCII = "\x80-\U0010ffff"  # any non-ASCII character: compact in re2, unlike \\p{L}
 _DOMAIN_CHAR = f"[A-Za-z0-9{_NON_ASCII}]"
 _AT = r"(?:@|\s?[\[({]\s?(?i:at)\s?[\])}]\s?)"
 _DOT = r"(?:\.|\s?[\[({]\s?(?i:dot)\s?[\])}]\s?)"
+# What suppresses a phone finding when written right before the number: an IBAN-shaped token
+# (country code, two digits, groups; valid or not: its digit groups are no phone) or a part, order,
+# invoice, reference, ticket or serial label. Matched as part of the phone match (so streams and
+# whole texts agree) and rejected by checks.phone.
+_IBAN_SHAPE = r"(?i:\b[a-z]{2}[0-9]{2}(?:[ -]?[a-z0-9]{4}){0,7}[ -]?)"  # country, check digits, groups
+_PHONE_SUPPRESS = (
+    rf"(?i:{_IBAN_SHAPE}"
+    r"|\b(?:[a-z]{1,4}[0-9]|[0-9]{1,4}[a-z])[a-z0-9]{0,8}[ -]"  # a code of letters and digits (1Z 999 AA1)
+    r"|\b(?:pages?|pp|part|parts|item|article|art|order|po|ref|reference|sku|invoice|ticket|serial|s/n|lot|batch|"
+    r"model|tracking|artikel|bestell|bestellung|auftrag|rechnung|referenz|vorgang|commande|facture|"
+    r"référence|réf|pièce|pedido|factura|referencia|pieza|albarán|ordine|fattura|riferimento|articolo|"
+    r"bestelling|factuur|(?:artikel|bestell|auftrags|rechnungs|kunden|vertrags|teile|sach|vorgangs|referenz|"
+    r"serien|bestel|order|factuur|chargen|los|ticket)nummer|"
+    r"(?:account|customer|contract|policy|claim|case|product|shipment|kunden|vertrag|dossier)"
+    r"[ .-]{0,2}(?:no|nr|num|number|#|id))"
+    r"(?:[ .-]{0,2}(?:no|nr|n°|nº|num|number|nummer|numéro|número|numero|id|code|#))?[.:#]{0,2}\s{0,3})"
+)
 _PHONE = (
+    rf"{_PHONE_SUPPRESS}?"
     r"(?:(?:\+|\b00)[1-9][0-9]{0,3}(?:[ .\-/]?\(?[0-9]{1,5}\)?){2,6}\b"  # international
     r"|(?:\b[0-9]{2,6}[ .\-/])?(?:\(0?[1-9][0-9]{0,4}\) ?|\b0[1-9][0-9]{0,4}[ .\-/]?)"  # national: trunk 0
     # or (area); a digit group before it (card, IBAN, tracking ids) is matched too, and rejected
     r"[0-9]{2,5}(?:[ .\-/]?[0-9]{2,5}){0,3}\b"
     r"|\b[6-9][0-9]{4}[ -][0-9]{5}\b"  # India, 5+5
-    r"|(?i:\b(?:tel|phone|telephone|telefon|teléfono|telefono|téléphone|mobile|mobil|móvil|cell|fax|whatsapp|"
-    r"call me on|ring me on|número)\b\.?:?\s{0,3})[1-9][0-9]{1,3}(?:[ .\-/][0-9]{2,4}){2,4}\b"  # labelled
+    rf"|(?i:\b(?:{checks.PHONE_LABELS})\b"  # labelled
+    r"\.?:?\s{0,3})[1-9][0-9]{1,3}(?:[ .\-/][0-9]{2,4}){2,4}\b"
     r"|(?:\b1[ .-]?)?(?:\([2-9][0-9]{2}\) ?|\b[2-9][0-9]{2}[ .-])[2-9][0-9]{2}[ .-][0-9]{4}\b)"  # NANP
 )
 _PEM_BREAK = r"(?:\s|\\{1,3}[rn])+"  # a line break: real, or escaped once or twice ("\n", "\\n")
@@ -83,7 +102,7 @@ BUILTINS: dict[str, Builtin] = {
         Builtin(
             "email",
             rf"{_AT}(?:{_DOMAIN_CHAR}(?:[A-Za-z0-9{_NON_ASCII}-]{{0,40}}{_DOMAIN_CHAR})?{_DOT}){{1,4}}"
-            f"[A-Za-z{_NON_ASCII}]{{2,24}}(?::[0-9]{{1,5}}|[^A-Za-z0-9{_NON_ASCII}_-]|$)",
+            f"[A-Za-z{_NON_ASCII}]{{2,24}}(?::[0-9]{{1,5}}|:[A-Za-z~/._-]|[^A-Za-z0-9{_NON_ASCII}_-]|$)",
             "EMAIL",
             "pii",
             checks.email,
@@ -91,7 +110,10 @@ BUILTINS: dict[str, Builtin] = {
             head_max=64,
         ),
         Builtin("phone", _PHONE, "PHONE", "pii", checks.phone),
-        Builtin("card", rf"\b(?:[0-9]{_DIGIT_SEP}?){{11,18}}[0-9]\b", "CARD", "pii", checks.card),
+        # An IBAN-shaped token before the digits is matched too, and rejected: its groups are no card.
+        Builtin(
+            "card", rf"{_IBAN_SHAPE}?\b(?:[0-9]{_DIGIT_SEP}?){{11,18}}[0-9]\b", "CARD", "pii", checks.card
+        ),
         Builtin(
             "iban",
             r"(?i)\b[A-Z]{2}[0-9]{2}[ -]?(?:[A-Z0-9]{4}[ -]?){2,7}[A-Z0-9]{1,4}\b",
@@ -102,7 +124,7 @@ BUILTINS: dict[str, Builtin] = {
         Builtin(
             "ssn",
             r"\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b|(?i:\b(?:ssn|ss#|social security(?: number| no\.?| #)?|"
-            r"social-security-number|sozialversicherungsnummer)\b)[\s:#=.-]{0,6}"
+            r"social-security-number|sozialversicherungsnummer)\b)[\s:#=.-]{0,6}(?:(?:is|was|number|no|nr)[\s:#.]{1,3})?"
             r"[0-9]{3}[ -]?[0-9]{2}[ -]?[0-9]{4}\b",
             "SSN",
             "pii",

@@ -11,6 +11,7 @@ import binascii
 import ipaddress
 import math
 import re
+import unicodedata
 from collections import Counter
 
 import phonenumbers
@@ -105,6 +106,11 @@ _INTERNAL_TLDS = frozenset("local localhost localdomain internal lan home corp t
 _PLACEHOLDER_WORDS = ("example", "your", "xxxx", "placeholder", "changeme", "dummy", "redacted", "here")
 
 
+def word_char(ch: str) -> bool:
+    """A letter, digit or combining mark (the vowel signs of Indic scripts are marks)."""
+    return ch.isalnum() or unicodedata.category(ch)[0] == "M"
+
+
 def luhn_ok(digits: str) -> bool:
     total = 0
     for i, ch in enumerate(reversed(digits)):
@@ -140,7 +146,7 @@ def card_brand_ok(digits: str) -> bool:
     return False
 
 
-CARD_SEPARATORS = frozenset(" .-_\u2010\u2011\u2012\u2013\u2014\u2015\u2212")
+CARD_SEPARATORS = frozenset(" ./-_\u2010\u2011\u2012\u2013\u2014\u2015\u2212")
 _LOOSE = frozenset(" -")  # separators people group cards with freely; others need 4-4-4-4 style groups
 
 
@@ -153,7 +159,9 @@ def _grouping_ok(groups: list[str], sep: str | None) -> bool:
 
 def card(text: str) -> Span:
     """Payment card: the leftmost-longest run of whole digit groups with one kind of separator
-    that passes brand + Luhn."""
+    that passes brand + Luhn. Digits after an IBAN-shaped token (matched with it) are none."""
+    if text[:1].isalpha():
+        return None
     starts, groups, seps = [0], [], []
     for i, ch in enumerate(text):
         if ch in CARD_SEPARATORS:
@@ -229,11 +237,12 @@ _OBFUSCATED_DOT = re.compile(r"\s?[\[({]\s?[dD][oO][tT]\s?[\])}]\s?")
 
 
 _PORT = re.compile(r":[0-9]{1,5}$")
+_SCP_PATH = re.compile(r":[A-Za-z~/._-]$")
 
 
 def email(text: str) -> Span:
-    if _PORT.search(text):
-        return None  # user:password@host:port is a URL's userinfo, not an address
+    if _PORT.search(text) or _SCP_PATH.search(text):
+        return None  # user:password@host:port is a URL's userinfo, git@host:repo a remote, not an address
     end = len(text)
     if end and not (text[-1].isalnum()):
         end -= 1  # the character that ended the address
@@ -242,7 +251,7 @@ def email(text: str) -> Span:
         address = _OBFUSCATED_AT.sub("@", address, count=1)
     address = _OBFUSCATED_DOT.sub(".", address)
     local, _, domain = address.rpartition("@")
-    if not all(c.isalnum() or c in ".-" for c in domain):
+    if not all(word_char(c) or c in ".-" for c in domain):
         return None
     if not local or local.startswith(".") or local.endswith(".") or ".." in local or ".." in domain:
         return None
@@ -255,7 +264,29 @@ def email(text: str) -> Span:
 # Regions tried, in order, for numbers written in a national format (a trunk 0 or an area code
 # in parentheses): a number valid for one of them is a finding.
 PHONE_REGIONS = ("GB", "DE", "FR", "IN", "BR", "JP", "IT", "ES", "NL", "AU", "US", "MX", "PL", "TR", "KR")
+# Words that label a phone number right before it (any national format is accepted after one).
+PHONE_LABELS = (
+    "tel|tél|phone|telephone|telefon|telefone|teléfono|telefono|téléphone|mobile|mobil|móvil|mobiel|cell|"
+    "cellulare|celular|handy|portable|fax|whatsapp|rufnummer|telefonnummer|telefoonnummer|call me on|"
+    "ring me on|call back at|call|ring|dial|número|numéro|llámame al|llama al|llamar al|appelez le|"
+    "appelle[rz]? le|chiamami al(?:lo)?|chiama il|bel me op|bel|ligue para|ruf an|anrufen unter|"
+    "erreichbar unter"
+)
+_PHONE_LABEL = re.compile(rf"(?i)(?:{PHONE_LABELS})[^0-9+(]*")
 _PHONE_GROUP_END = re.compile(r"[ .\-/]?\(?[0-9]+\)?$")
+_DIGIT_GROUP = re.compile(r"[0-9]+")
+_MOBILE = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+
+
+def _grouped_like(candidate: str, number: phonenumbers.PhoneNumber) -> bool:
+    """The written area code is the one libphonenumber formats (`0815-4711-42` is `08154 71142`, a
+    part number, not a call to Herrsching); mobiles and single-group numbers pass."""
+    written = _DIGIT_GROUP.findall(candidate)
+    if len(written) < 2 or phonenumbers.number_type(number) in _MOBILE:
+        return True
+    national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    formatted = _DIGIT_GROUP.findall(national)
+    return bool(formatted) and written[0].lstrip("0") == formatted[0].lstrip("0")
 
 
 def _valid_phone(candidate: str) -> bool:
@@ -274,42 +305,50 @@ def _valid_phone(candidate: str) -> bool:
         compact = candidate.isdigit()  # "0301234567" is as likely an order number: mobiles only
         for region in regions:
             number = phonenumbers.parse(candidate, region)
-            if phonenumbers.is_valid_number(number) and (
-                    not compact or phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.MOBILE):
+            if not phonenumbers.is_valid_number(number):
+                continue
+            if compact:
+                if phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.MOBILE:
+                    return True
+            elif candidate[0] not in "(0" or _grouped_like(candidate, number):
                 return True
     except phonenumbers.NumberParseException:
         return False
     return False
 
 
-_NATIONAL_START = re.compile(r"[6-9][0-9]{4}[ -][0-9]{5}$|1?[ .-]?[2-9][0-9]{2}[ .-][2-9]")  # IN, NANP
+_NATIONAL_START = re.compile(r"[6-9][0-9]{4}[ -][0-9]{5}$|1?[ .-]?\(?[2-9][0-9]{2}\)?[ .-]?[2-9]")  # IN, NANP
 # An SSN shape (dashed or spaced), or a date: not a phone number.
 _SSN_SHAPE = re.compile(r"[0-9]{3}([ -])[0-9]{2}\1[0-9]{4}|[0-3]?[0-9]\.[01]?[0-9]\.(?:19|20)[0-9]{2}")
 
 
-_PHONE_LABEL = re.compile(r"(?i)[^0-9+(]*")
-
-
 def phone(text: str) -> Span:
     """A number `phonenumbers` finds valid, allowing trailing digit groups that are not part of it.
-    Numbers inside longer digit-group runs (cards, IBANs, tracking ids) and SSN shapes are not phones."""
-    label = _PHONE_LABEL.match(text).end()  # "Tel: 91 123 45 67": after a label, any national format
-    if label:
-        number = text[label:]
-        for region in PHONE_REGIONS:
+    Numbers inside longer digit-group runs (cards, IBANs, tracking ids), SSN shapes, numbers right
+    after an IBAN-shaped token or a part/order/invoice/reference label, and national numbers whose
+    area code is not where libphonenumber puts it (unless labelled, or mobile) are not phones."""
+    if text[0].isalpha():
+        label = _PHONE_LABEL.match(text)
+        if label is None:
+            return None  # an IBAN-shaped token or a part/order/reference label before the digits
+        number = text[label.end() :]
+        for region in PHONE_REGIONS:  # "Tel: 91 123 45 67": after a label, any national format
             try:
                 if phonenumbers.is_valid_number(phonenumbers.parse(number, region)):
-                    return label, len(text)
+                    return label.end(), len(text)
             except phonenumbers.NumberParseException:
                 return None
         text = number
+        offset = label.end()
+    else:
+        offset = 0
     inside_run = text[0].isdigit() and text[0] != "0" and not _NATIONAL_START.match(text)
     if inside_run or _SSN_SHAPE.fullmatch(text):
         return None
     candidate = text
     for _ in range(4):
         if _valid_phone(candidate):
-            return 0, len(candidate)
+            return offset, offset + len(candidate)
         trimmed = _PHONE_GROUP_END.sub("", candidate)
         if trimmed == candidate or sum(ch.isdigit() for ch in trimmed) < 7:
             return None
@@ -366,8 +405,8 @@ def _looks_random(value: str, min_entropy: float) -> bool:
     return classes >= 2 and entropy(value) >= min_entropy and not any(w in low for w in _PLACEHOLDER_WORDS)
 
 
-_PASSWORD_NAMES = re.compile(r"(?i)passw(?:or)?d|passwd|pwd|passphrase")
-_CONNECTION_PASSWORD = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:/@\"']{1,64}:([^\s@/\"']{3,64})@")
+_PASSWORD_NAMES = re.compile(r"(?i)passw(?:or)?d|passwd|pwd|passphrase|pass[\"']?$")
+_CONNECTION_PASSWORD = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:/@\"']{0,64}:([^\s@/\"']{3,64})@")
 _ID_NAME = re.compile(r"(?i)(?:_id|-id|\bid|Id)[\"']?$")  # `private_key_id`, `clientId`: identifiers
 _ASSIGN = re.compile(r"\s*(?:=>|:=|=|:)\s*[\"'`]?")
 _PLACEHOLDER_VALUES = ("${", "$(", "process.env", "os.environ", "os.getenv", "{{", "<", "%(", "env(", "[",

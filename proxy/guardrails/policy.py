@@ -76,6 +76,7 @@ class ClassifierConfig:
     rule_id: str = "classifier"
     deployment: str | None = None
     preamble: tuple[tuple[str, str], ...] = ()  # (role, content) turns sent before the conversation
+    threshold: float = 0.5  # unsafe when p(unsafe) >= threshold (classifier.verdict_score)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +117,12 @@ class CompiledPolicy:
     classifier: ClassifierConfig | None
     refuse_token_ids: bool = False  # "token_ids": "refuse": token-id prompts cannot be scanned
     restore_in_urls: bool = False  # restore placeholders inside URLs and markup attributes too
+
+    @property
+    def scans_input(self) -> bool:
+        """Any input rule, injection heuristic or classifier acts on or reads the prompt text."""
+        acting = any(r.input not in ("off", "context") for r in self.input.rules)
+        return acting or bool(self.injection) or self.classifier is not None
 
     @property
     def pseudonymizes(self) -> bool:
@@ -469,7 +476,7 @@ def _classifier(obj: Any) -> ClassifierConfig | None:
     fields = _fields(
         obj,
         "classifier",
-        {"url", "deployment", "model", "timeout_ms", "fail_mode", "rule_id", "preamble"},
+        {"url", "deployment", "model", "timeout_ms", "fail_mode", "rule_id", "preamble", "threshold"},
         {"timeout_ms"},
     )
     url = deployment = model = None
@@ -494,8 +501,17 @@ def _classifier(obj: Any) -> ClassifierConfig | None:
     rule_id = fields.get("rule_id", "classifier")
     if not isinstance(rule_id, str) or not _RULE_ID.fullmatch(rule_id):
         raise PolicyConfigError("classifier.rule_id", "must match [a-z0-9][a-z0-9._-]{0,63}")
+    from proxy.guardrails.classifier import BUNDLED_INJECTION_THRESHOLD, DEFAULT_THRESHOLD
+
+    threshold = fields.get("threshold")
+    if threshold is None:  # the bundled model's calibrated value with its named preamble, else 0.5
+        bundled = fields.get("preamble") == "prompt-injection"
+        threshold = BUNDLED_INJECTION_THRESHOLD if bundled else DEFAULT_THRESHOLD
+    elif isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 < threshold <= 1:
+        raise PolicyConfigError("classifier.threshold", "must be a number in (0, 1]")
     return ClassifierConfig(
-        url, model, timeout_ms / 1000, fail_mode, rule_id, deployment, _preamble(fields.get("preamble"))
+        url, model, timeout_ms / 1000, fail_mode, rule_id, deployment, _preamble(fields.get("preamble")),
+        float(threshold),
     )
 
 

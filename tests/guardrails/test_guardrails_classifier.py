@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import socket
 from collections.abc import AsyncIterator
 
@@ -17,7 +18,13 @@ from proxy.guardrails import (
     compile_policy,
     run_classifier,
 )
-from proxy.guardrails.classifier import ClassifierError, parse_verdict
+from proxy.guardrails.classifier import (
+    BUNDLED_INJECTION_THRESHOLD,
+    ClassifierError,
+    parse_verdict,
+    verdict_score,
+)
+from proxy.guardrails.errors import PolicyConfigError
 
 SEEN = web.AppKey("seen", list)
 
@@ -30,6 +37,13 @@ async def completions(request: web.Request) -> web.Response:
         await asyncio.sleep(1)  # longer than the 200 ms policy timeout
     if "crash" in text:
         return web.json_response({"error": {"message": "boom"}}, status=500)
+    if "scored" in text:  # a guard that returns logprobs: p(unsafe) = 0.6 / (0.6 + 0.3) = 2/3
+        top = [{"token": t, "logprob": math.log(p)} for t, p in (("uns", 0.6), ("safe", 0.3), ("x", 0.1))]
+        newline = {"token": "\n\n", "logprob": 0.0}
+        logprobs = {"content": [{**newline, "top_logprobs": [newline]},
+                                {"token": "uns", "logprob": math.log(0.6), "top_logprobs": top}]}
+        message = {"role": "assistant", "content": "\n\nunsafe\nS2"}
+        return web.json_response({"choices": [{"index": 0, "logprobs": logprobs, "message": message}]})
     if "garbage" in text:
         verdict = "I think this is probably fine"
     elif "weapon" in text:
@@ -57,7 +71,7 @@ async def guard_url() -> AsyncIterator[tuple[str, list]]:
         await runner.cleanup()
 
 
-def config(url: str, fail_mode: str, timeout_ms: int = 10000) -> ClassifierConfig:
+def config(url: str, fail_mode: str, timeout_ms: int = 10000, **extra: object) -> ClassifierConfig:
     policy = compile_policy(
         {
             "version": 1,
@@ -68,6 +82,7 @@ def config(url: str, fail_mode: str, timeout_ms: int = 10000) -> ClassifierConfi
                 "timeout_ms": timeout_ms,
                 "fail_mode": fail_mode,
                 "rule_id": "guard.model",
+                **extra,
             },
         }
     )
@@ -141,3 +156,32 @@ def test_parse_verdict_and_messages() -> None:
     assert classifier_messages({"prompt": ["x", "y"]}, route="completions") == [
         {"role": "user", "content": "x\ny"}
     ]
+
+
+@pytest.mark.parametrize(("threshold", "blocked"), [(0.6, "guard.model"), (0.7, None)])
+async def test_logprob_score_against_the_threshold(guard_url, threshold: float, blocked: str | None) -> None:
+    """p(unsafe) from the first non-whitespace position's alternatives, against the policy's threshold."""
+    url, seen = guard_url
+    async with aiohttp.ClientSession() as session:
+        cfg = config(url, "closed", threshold=threshold)
+        clf = ChatClassifier(url, "g", session=session, threshold=cfg.threshold)
+        result = await run_classifier(cfg, clf, user("scored text"))
+    assert result.blocked_rule == blocked and result.verdict is not None
+    assert result.verdict.score == pytest.approx(2 / 3)
+    assert result.verdict.categories == (("S2",) if blocked else ())
+    assert seen[-1]["logprobs"] is True and seen[-1]["top_logprobs"] == 20
+
+
+def test_verdict_score_and_threshold_config() -> None:
+    lp = math.log
+    assert verdict_score([[(" safe", lp(0.9)), ("uns", lp(0.05))]]) == pytest.approx(0.05 / 0.95)
+    assert verdict_score([[("un", lp(0.3)), ("unsafe", lp(0.3)), ("s", lp(0.1))]]) == pytest.approx(6 / 7)
+    assert verdict_score([[("Roses", lp(0.7)), ("safe", lp(0.2))]]) is None  # a poem, not a verdict
+    assert verdict_score([]) is None
+    url = "http://127.0.0.1:1/v1/chat/completions"
+    assert config(url, "closed").threshold == 0.5
+    assert config(url, "closed", preamble="prompt-injection").threshold == BUNDLED_INJECTION_THRESHOLD
+    assert config(url, "closed", threshold=0.8).threshold == 0.8
+    for bad in (0, 1.5, "high", True):
+        with pytest.raises(PolicyConfigError, match=r"classifier\.threshold"):
+            config(url, "closed", threshold=bad)

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from proxy.guardrails import compile_policy, scan_request
+from proxy.guardrails import compile_policy, scan_request, token_prompts
 
 
 def chat(*contents: object) -> dict:
@@ -180,3 +180,21 @@ def test_unknown_fields_never_pass_unseen(policy) -> None:
     refused = scan_request(policy, templated, route="chat", kind="openai")
     assert refused.refusal is not None and refused.refusal.param == "chat_template"
     assert scan_request(policy, templated, route="chat", kind="ollama").refusal is None
+
+
+def test_token_id_prompts_are_found_replaced_by_text_and_put_back(policy) -> None:
+    body = {"model": "m", "prompt": [[1, 2], "text", [3]]}
+    prompts = token_prompts.find(body, "completions")
+    assert [p.path for p in prompts] == [("prompt", 0), ("prompt", 2)]
+    assert token_prompts.find({"prompt": [5, 6]}, "completions")[0].path == ("prompt",)
+    assert token_prompts.find({"input": [[7]]}, "embeddings")[0].ids == [7]
+    assert token_prompts.find({"messages": []}, "chat") == []
+    texts = ["hello there", "bye"]
+    as_text = token_prompts.with_texts(body, prompts, texts)
+    assert as_text["prompt"] == ["hello there", "text", "bye"] and body["prompt"][0] == [1, 2]
+    clean = scan_request(policy, as_text, route="completions")
+    assert token_prompts.with_ids(clean.body, prompts, texts)["prompt"] == [[1, 2], "text", [3]]
+    texts = ["mail bob@example.com", "bye"]
+    masked = scan_request(policy, token_prompts.with_texts(body, prompts, texts), route="completions")
+    with pytest.raises(token_prompts.IdPromptRefused):
+        token_prompts.with_ids(masked.body, prompts, texts)

@@ -79,6 +79,79 @@ NEGATIVES = [
 ]
 
 
+# Phones: national formats keep their recall; digits after an IBAN-shaped token or a part, order or
+# reference label, and national numbers not grouped the way their region writes them, are no phone.
+PHONE_NATIONAL = [
+    "Please call 020 3123 4567 tomorrow",  # UK
+    "Mein Handy: 0152 12345678",  # DE mobile (libphonenumber groups it 01521 2345678)
+    "Büro 030 22 33 44 55",  # DE, pairs
+    "appelez le 01 23 45 67 89",  # FR
+    "ring 011 2345 6789 (Delhi)",  # IN
+    "ligue para (11) 3456-7890",  # BR
+    "電話 03-1234-5678",  # JP
+    "llámame al 912 345 678",  # ES, no trunk 0: after a label
+    "chiamami allo 06 4567 8901",  # IT
+    "bel me op 020 123 4567",  # NL
+    "call 02 9876 5432 (Sydney)",  # AU
+    "llama al 55 1234 5678",  # MX
+    "call (212) 555-0147",  # US
+    "phone 1 (800) 555-0199",
+]
+PHONE_NOT = [
+    "Part no. 0815-4711-42",
+    "Art.-Nr. 0815 4711",
+    "order #0301 234567",
+    "Ref: 0201 3456 78",
+    "SKU 0345-123-4567",
+    "Bestellnummer 0711 123 45 67",
+    "IBAN DE31 0716 5888 8124 5180 99 per the form",  # wrong check digit
+    "iban de31 0716 5888 8124 5180 99",
+    "NL51 KIPS 0101 1648",
+    "GB12 ABCD 0044 1234 5678 90",
+    "tracking 1Z 999 AA1 01 2345 6784",
+    "0815-4711-42",  # DE area code 08154, not 0815: written as no phone number is
+]
+MORE_POSITIVES = [
+    ("card", "card no 5105/1051/0510/5100 thanks"),
+    ("card", "card 4111\u00a01111\u00a01111\u00a01111"),
+    ("card", "Karte " + "".join(chr(0x09E6 + int(d)) for d in "4111111111111111")),  # Bengali digits
+    ("iban", "iban: de89-3704-0044-0532-0130-00"),
+    ("iban", "IBAN:GB29NWBK60161331926819"),
+    ("email", "write to अजय@डाटामेल.भारत today"),
+    ("email", "jane\ufe6bexample.com"),  # small commercial at
+    ("ssn", "my ssn is 536221234"),
+    ("api_key", "DB_PASS=mkLCNPlo9!"),
+    ("api_key", "redis://:SFdh1hoNP08hT5is@cache:6379/0"),
+]
+MORE_NEGATIVES = [
+    ("card", "IBAN GB72 JZTV 3892 2307 9852 35 per the form"),  # IBAN-shaped: its digits are no card
+    ("card", "ISBN-13: 9780306406157, FedEx 7489 1234 5678"),
+    ("email", "git remote add origin git@github.com:acme/repo.git"),
+    ("ssn", "Invoice 536221234"),
+    ("api_key", "password: ********"),
+]
+
+
+@pytest.mark.parametrize("text", PHONE_NATIONAL)
+def test_national_phone_formats(text: str) -> None:
+    assert fired("phone", text) == ["r"]
+
+
+@pytest.mark.parametrize("text", PHONE_NOT)
+def test_no_phone_in_iban_shapes_part_numbers_and_odd_groupings(text: str) -> None:
+    assert fired("phone", text) == []
+
+
+@pytest.mark.parametrize(("scanner", "text"), MORE_POSITIVES)
+def test_more_positive_classes(scanner: str, text: str) -> None:
+    assert fired(scanner, text) == ["r"]
+
+
+@pytest.mark.parametrize(("scanner", "text"), MORE_NEGATIVES)
+def test_more_hard_negatives(scanner: str, text: str) -> None:
+    assert fired(scanner, text) == []
+
+
 @pytest.mark.parametrize(("scanner", "text"), POSITIVES)
 def test_positive(scanner: str, text: str) -> None:
     assert fired(scanner, text) == ["r"]

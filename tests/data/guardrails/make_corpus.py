@@ -235,6 +235,74 @@ def issue15_items() -> None:
         add(text, [], "benign text quoting an attack")
 
 
+def session3_items() -> None:
+    """Phone precision (issue #15, held-out v2: an IBAN with a wrong check digit and a part number
+    read as German numbers) and more classes per entity: each class with items of its own."""
+    for text in [  # national formats without a country code, each with its region's grouping
+        "Please call 020 3123 4567 tomorrow.",
+        "Mein Handy: 0152 12345678",
+        "Festnetz 069 12345678",
+        "appelez le 01 23 45 67 89",
+        "ring 011 2345 6789 (Delhi office)",
+        "ligue para (11) 3456-7890",
+        "電話 03-1234-5678",
+        "llámame al 912 345 678",
+        "chiamami allo 06 4567 8901",
+        "bel me op 020 123 4567",
+        "mobile 0412 345 678",
+        "llama al 55 1234 5678",
+        "text 646.555.0199 when you land",
+        "Telefonnummer 0151 23456789",
+    ]:
+        add(text, ["phone"], "phone, national format with its region's grouping")
+    for cc in ("DE", "NL", "ES", "GB"):  # IBAN-shaped tokens with a wrong check digit: no phone
+        value = iban(cc)
+        wrong = value[:2] + f"{(int(value[2:4]) + 1) % 100:02d}" + value[4:]
+        add(f"IBAN {spaced(wrong)} per the form", [], "IBAN-shaped token, wrong check digit")
+    for text in [
+        "Part no. 0815-4711-42",
+        "Art.-Nr. 0815 4711",
+        "order #0301 234567",
+        "Ref: 0201 3456 78",
+        "SKU 0345-123-4567",
+        "Bestellnummer 0711 123 45 67",
+        "serial no 0123 456 789",
+        "tracking 1Z 999 AA1 01 2345 6784",
+        "pages 0123-0456",
+        "Rechnung 0221-456-789",
+    ]:
+        add(text, [], "part, order, reference or serial number shaped like a phone")
+    for sep in ["/", "\u00a0", "\u2009"]:
+        n = card("5", 16)
+        grouped = sep.join(n[i : i + 4] for i in range(0, 16, 4))
+        add(f"card no {grouped} thanks", ["card"], f"card sep {sep!r}")
+    n = card("4", 16)
+    add("Karte " + "".join(chr(0x09E6 + int(c)) for c in n), ["card"], "card in Bengali digits")
+    for value in [iban("BE").lower(), spaced(iban("ES")).lower().replace(" ", "-"), "IBAN:" + iban("GB")]:
+        add(f"Überweisung an {value} bitte.", ["iban"], "iban, lower-case, dashed or glued to its label")
+    for value in ["अजय@डाटामेल.भारत", "δοκιμή@παράδειγμα.δοκιμή", "jane\ufe6bexample.com"]:
+        add(f"write to {value} today", ["email"], "non-ASCII or look-alike e-mail")
+    add("git remote add origin git@github.com:acme/repo.git", [], "scp-style git remote")
+    add("my ssn is 536221234", ["ssn"], "ssn by label, no dashes")
+    for text, expect in [
+        ("DB_PASS=" + rand(ALNUM, 8) + "9!", ["generic_secret"]),
+        ("redis://:" + rand(ALNUM, 16) + "@cache:6379/0", ["generic_secret"]),
+        ("Authorization: Bearer " + rand(ALNUM, 40), ["generic_secret"]),
+        ("HF_TOKEN=hf_" + rand(ALNUM, 34), ["generic_secret"]),
+        (json.dumps(json.dumps({"private_key": private_key("")})), ["keys"]),
+    ]:
+        add(text, expect, "secret by name, or PEM escaped twice")
+    for text in [
+        "ISBN-13: 9780306406157",
+        "FedEx 7489 1234 5678",
+        "USPS 9400 1000 0000 0000 0000 00",
+        "sha256:" + rand("0123456789abcdef", 64),
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI" + rand(ALNUM, 43) + " me@laptop",
+        "password: ********",
+    ]:
+        add(text, [], "benign encodings and identifiers")
+
+
 def main() -> None:
     # ----- cards -----
     card_kinds = [
@@ -633,6 +701,7 @@ def main() -> None:
         add(text, [], "benign prose")
 
     issue15_items()
+    session3_items()
     out = Path(__file__).with_name("corpus.jsonl")
     with out.open("w", encoding="utf-8") as f:
         for item in ITEMS:
