@@ -148,14 +148,18 @@ def decode_attention(
     seq_lens: torch.Tensor,
     scale: float,
     num_splits: int | None = None,
-    block_n: int = 32,
+    block_n: int | None = None,
     k_scale: float = 1.0,
     v_scale: float = 1.0,
     sliding_window: int | None = None,
     softcap: float | None = None,
+    num_warps: int = 4,
+    num_stages: int = 2,
 ) -> torch.Tensor:
     """q: [S, q_heads, head_dim], one query token per sequence (row s belongs to sequence s).
     sliding_window: attend to the last sliding_window positions only; softcap: Gemma 2's score cap.
+    block_n: KV tokens per tile; by default the same bytes per tile for any cache dtype (32 tokens
+    of 2 bytes, 64 of FP8: an FP8 tile of 32 left the loop latency-bound).
 
     kv_cache: [2, blocks, block_size, kv_heads, head_dim] (q's dtype, or FP8 read as code * k_scale /
     code * v_scale); block_tables: [S, max_blocks]; seq_lens: [S] (0 = padded row, output zeros).
@@ -169,6 +173,8 @@ def decode_attention(
     group = num_q_heads // num_kv_heads
     if num_splits is None:
         num_splits = default_num_splits(num_seqs, num_kv_heads)
+    if block_n is None:
+        block_n = 64 if kv_cache.element_size() == 1 else 32
     assert num_splits >= 1 and num_splits & (num_splits - 1) == 0, "num_splits must be a power of 2"
     assert block_n >= 16 and block_n & (block_n - 1) == 0, "block_n must be a power of 2 >= 16 (tl.dot)"
     out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
@@ -189,7 +195,7 @@ def decode_attention(
         BLOCK_H=max(16, triton.next_power_of_2(group)), BLOCK_D=max(16, block_d), BLOCK_N=block_n,
         DOT_PRECISION="ieee" if q.dtype == torch.float32 else "tf32",
         WINDOW=int(sliding_window or 0), SOFTCAP=float(softcap or 0.0),
-        num_warps=4, num_stages=2,
+        num_warps=num_warps, num_stages=num_stages,
     )
     _decode_reduce_kernel[(num_seqs, num_q_heads)](
         mid_o, mid_lse, out,

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.distributed import divide, get_tp_rank, get_tp_size, tensor_parallel_all_reduce
-from engine.quantization.fp8 import FP8_DTYPE, quantize_per_channel
+from engine.quantization.fp8 import FP8_DTYPE, Fp8Activation, quantize_per_channel
 from engine.quantization.linear import fp8_linear
 
 
@@ -51,10 +51,15 @@ class LinearBase(nn.Module):
     ) -> None:
         default_weight_loader(param, loaded_weight)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    @property
+    def takes_fp8_input(self) -> bool:
+        """FP8 with dynamic per-token activation scales: the caller may hand over an Fp8Activation."""
+        return self.fp8 and self.input_scale is None
+
+    def forward(self, x: torch.Tensor | Fp8Activation) -> torch.Tensor:
         return self.matmul(x, self.bias)
 
-    def matmul(self, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    def matmul(self, x: torch.Tensor | Fp8Activation, bias: torch.Tensor | None) -> torch.Tensor:
         if self.fp8:
             return fp8_linear(x, self.weight, self.weight_scale, bias, self.input_scale)
         return F.linear(x, self.weight, bias)
@@ -184,7 +189,7 @@ class RowParallelLinear(LinearBase):
             return
         copy_shard(param.data, rank_shard(loaded_weight, 1, self.tp_rank, self.tp_size))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor | Fp8Activation) -> torch.Tensor:
         y = self.matmul(x, self.bias if self.tp_rank == 0 else None)
         return tensor_parallel_all_reduce(y)
 
