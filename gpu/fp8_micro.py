@@ -28,7 +28,20 @@ from engine.quantization.linear import fp8_linear, scaled_mm
 DEV = "cuda"
 BF16 = torch.bfloat16
 # decode attention (block_n, num_warps) tried per cache dtype
-VARIANTS = {"bf16": [(32, 4), (64, 4), (32, 8)], "fp8": [(32, 4), (64, 4), (64, 8), (128, 4), (128, 8)]}
+# (block_n, num_warps, f16_math)
+VARIANTS = {
+    "bf16": [(32, 4, False), (64, 4, False), (32, 8, False)],
+    "fp8": [
+        (32, 4, False),
+        (64, 4, False),
+        (64, 8, False),
+        (128, 4, False),
+        (128, 8, False),
+        (32, 4, True),
+        (64, 4, True),
+        (128, 4, True),
+    ],
+}
 LINEARS = {"qkv": (4096, 6144), "o": (4096, 4096), "gate_up": (4096, 28672), "down": (14336, 4096)}
 
 
@@ -119,13 +132,27 @@ def decode(batch: int, ctx: int) -> dict[str, float | str]:
     for dtype, name in ((BF16, "bf16"), (FP8_DTYPE, "fp8")):
         cache = torch.randn(2, num_blocks, bs, kv_heads, hd, device=DEV).to(dtype)
         gbytes = 2 * batch * ctx * kv_heads * hd * cache.element_size() / 1e9
-        for block_n, warps in VARIANTS[name]:
-            t = us(decode_attention, q, cache, tables, seq_lens, hd**-0.5, block_n=block_n, num_warps=warps)
-            key = f"{name}_n{block_n}_w{warps}"
+        for block_n, warps, f16 in VARIANTS[name]:
+            t = us(
+                decode_attention,
+                q,
+                cache,
+                tables,
+                seq_lens,
+                hd**-0.5,
+                block_n=block_n,
+                num_warps=warps,
+                f16_math=f16,
+            )
+            key = f"{name}_n{block_n}_w{warps}" + ("_f16" if f16 else "")
             out[key] = t
             if isinstance(t, float):
                 out[key + "_gb_s"] = round(gbytes / (t / 1e6), 1)
         out[f"{name}_default"] = us(decode_attention, q, cache, tables, seq_lens, hd**-0.5)
+        if name == "fp8":
+            a = decode_attention(q, cache, tables, seq_lens, hd**-0.5).float()
+            b = decode_attention(q, cache, tables, seq_lens, hd**-0.5, f16_math=True).float()
+            out["fp8_f16_vs_bf16_tiles_max_abs_diff"] = (a - b).abs().max().item()
         del cache
     return out
 

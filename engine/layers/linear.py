@@ -21,7 +21,7 @@ from torch import nn
 
 from engine.distributed import divide, get_tp_rank, get_tp_size, tensor_parallel_all_reduce
 from engine.quantization.fp8 import FP8_DTYPE, Fp8Activation, quantize_per_channel
-from engine.quantization.linear import fp8_linear
+from engine.quantization.linear import bias_fusable, fp8_linear
 
 
 class LinearBase(nn.Module):
@@ -80,8 +80,10 @@ class LinearBase(nn.Module):
         if weight_block is not None:
             rows, cols = weight_block
             if self.output_size % rows or self.input_size % cols:
-                raise ValueError(f"{self.output_size} x {self.input_size} weights (this rank's) do not tile"
-                                 f" into {rows} x {cols} scale blocks")
+                raise ValueError(
+                    f"{self.output_size} x {self.input_size} weights (this rank's) do not tile"
+                    f" into {rows} x {cols} scale blocks"
+                )
             grid = (self.output_size // rows, self.input_size // cols)
             self.weight_scale = nn.Parameter(torch.ones(grid, device=device), requires_grad=False)
             self.weight_scale.weight_loader = self.block_scale_loader
@@ -104,6 +106,8 @@ class LinearBase(nn.Module):
         self.weight_scale.weight_loader = self.scale_loader
         self.register_parameter("input_scale", None)
         self.fp8 = True
+        if self.bias is not None and codes.is_cuda:
+            bias_fusable()
 
     def scale_loader(
         self, param: nn.Parameter, loaded_scale: torch.Tensor, shard_id: str | int | None = None

@@ -100,7 +100,7 @@ def scaled_mm(
 ) -> torch.Tensor:
     """codes [M, K] FP8, scales [M, 1] float32, weight FP8 [N, K], weight_scale [N] -> [M, N] in dtype.
     Row-wise scaling writes bf16 only; other model dtypes get a cast (and the bias after it)."""
-    fused_bias = bias if bias is not None and bias.dtype == torch.bfloat16 and _bias_fusable() else None
+    fused_bias = bias if bias is not None and bias.dtype == torch.bfloat16 and bias_fusable() else None
     y = torch._scaled_mm(
         codes,
         weight.t(),
@@ -118,8 +118,9 @@ def scaled_mm(
 
 
 @cache
-def _bias_fusable() -> bool:
-    """Whether this torch's row-wise _scaled_mm takes a bf16 bias (checked once, on a 16 x 16 GEMM)."""
+def bias_fusable() -> bool:
+    """Whether this torch's row-wise _scaled_mm takes a bf16 bias (checked once, on a 16 x 16 GEMM;
+    LinearBase asks when it turns FP8, so the check never runs inside a CUDA-graph capture)."""
     a = torch.zeros((16, 16), device="cuda").to(torch.float8_e4m3fn)
     one = torch.ones((16, 1), device="cuda")
     try:
