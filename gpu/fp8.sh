@@ -3,7 +3,8 @@
 # 1. gpu/fp8_micro.py: one llama3-8b decoder's linears at M=256 / 4096 (bf16 vs FP8 path vs _scaled_mm
 #    alone, fast vs slow accumulation), fused norm/SiLU quantizers, decode attention over bf16 / FP8
 #    caches -> $OUT/fp8_micro.json
-# 2. bench throughput llama3-8b (random weights): bf16, fp8, fp8+kv-fp8 in one JSON -> $OUT/bench.json
+# 2. bench throughput llama3-8b (random weights): bf16, fp8, fp8+kv-fp8 in one JSON, each with a
+#    torch.profiler breakdown of a few decode steps -> $OUT/bench.json
 # 3. tests/gpu/test_fp8_gpu.py (-v, so a timeout still leaves each finished test's result)
 set -u
 OUT=${OUT:-out}
@@ -27,14 +28,17 @@ print("decode_attention", json.dumps(r["decode_attention"]))
 PY
 
 t0=$SECONDS
-timeout 120 python3 -m teecube.cli bench throughput --shape llama3-8b --random-weights --skip-hf \
-  --quantization fp8 --kv-cache-dtype fp8 --compare-bf16 --max-model-len 16384 --num-prompts 128 \
+timeout 130 python3 -m teecube.cli bench throughput --shape llama3-8b --random-weights --skip-hf \
+  --quantization fp8 --kv-cache-dtype fp8 --compare-bf16 --max-model-len 16384 --num-prompts 128 --profile \
   >"$OUT/bench.json" 2>"$OUT/bench.log"
 echo "== bench: rc=$? in $((SECONDS - t0)) s"
 python3 - "$OUT/bench.json" <<'PY' || tail -n 40 "$OUT/bench.log"
 import json, sys
 r = json.load(open(sys.argv[1]))
 print(json.dumps({"summary": r["summary"], "targets": r["targets"]}, indent=1))
+for name, run in r["runs"].items():  # where a decode step's time goes, per run
+    prof = (run.get("profile") or {}).get("decode_steps") or {}
+    print("profile", name, json.dumps(prof)[:3000])
 PY
 
 left=$((230 - SECONDS))
