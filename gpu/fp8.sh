@@ -25,6 +25,7 @@ for m in ("M256", "M4096"):
         print(m, name, json.dumps({k: v.get(k) for k in keys}))
     print(m, "elementwise", json.dumps(r[m]["elementwise"]))
 print("decode_attention", json.dumps(r["decode_attention"]))
+print("extend_attention", json.dumps(r["extend_attention"]))
 PY
 
 t0=$SECONDS

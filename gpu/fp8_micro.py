@@ -7,7 +7,8 @@
 - the norm / activation ops: rms_norm vs rms_norm + quantizer vs fused rms_norm_fp8; silu_and_mul vs
   silu_and_mul + quantizer vs fused silu_and_mul_fp8 (chunked, and one 16k tile).
 - one decoder layer's norms + activation + linears, summed: bf16, the old FP8 path, the new one.
-- decode attention over a bf16 and an FP8 cache (block_n, num_warps variants), with achieved GB/s."""
+- decode attention over a bf16 and an FP8 cache (block_n, num_warps variants), with achieved GB/s;
+  extend attention (prefill chunks) over both."""
 
 from __future__ import annotations
 
@@ -20,7 +21,14 @@ import torch
 import torch.nn.functional as F
 from triton.testing import do_bench
 
-from engine.kernels import decode_attention, rms_norm, rms_norm_fp8, silu_and_mul, silu_and_mul_fp8
+from engine.kernels import (
+    decode_attention,
+    extend_attention,
+    rms_norm,
+    rms_norm_fp8,
+    silu_and_mul,
+    silu_and_mul_fp8,
+)
 from engine.quantization.fp8 import FP8_DTYPE, quantize_per_channel
 from engine.quantization.kernels import quantize_rows
 from engine.quantization.linear import fp8_linear, scaled_mm
@@ -157,6 +165,26 @@ def decode(batch: int, ctx: int) -> dict[str, float | str]:
     return out
 
 
+def extend(num_seqs: int, query_len: int) -> dict[str, float | str]:
+    """A prefill chunk: num_seqs sequences of query_len new tokens (no prefix), bf16 vs FP8 cache."""
+    q_heads, kv_heads, hd, bs = 32, 8, 128, 16
+    blocks_per_seq = query_len // bs
+    num_blocks = num_seqs * blocks_per_seq + 1
+    tables = (torch.randperm(num_blocks - 1, device=DEV) + 1).view(num_seqs, blocks_per_seq).to(torch.int32)
+    seq_lens = torch.full((num_seqs,), query_len, dtype=torch.int32, device=DEV)
+    starts = torch.arange(num_seqs + 1, dtype=torch.int32, device=DEV) * query_len
+    q = torch.randn(num_seqs * query_len, q_heads, hd, device=DEV).to(BF16)
+    flops = 4 * num_seqs * query_len * query_len / 2 * q_heads * hd
+    out: dict[str, float | str] = {}
+    for dtype, name in ((BF16, "bf16"), (FP8_DTYPE, "fp8")):
+        cache = torch.randn(2, num_blocks, bs, kv_heads, hd, device=DEV).to(dtype)
+        t = us(extend_attention, q, cache, tables, seq_lens, starts, hd**-0.5)
+        out[name] = t
+        if isinstance(t, float):
+            out[name + "_tflops"] = round(flops / t / 1e6, 1)
+    return out
+
+
 def main() -> None:
     torch.manual_seed(0)
     result: dict[str, object] = {"gpu": torch.cuda.get_device_name(), "torch": torch.__version__}
@@ -164,6 +192,7 @@ def main() -> None:
         lin, ew = linears(m), elementwise(m)
         result[f"M{m}"] = {"linears": lin, "elementwise": ew, "layer": layer_totals(lin, ew)}
     result["decode_attention"] = {"b256_ctx1024": decode(256, 1024), "b64_ctx4096": decode(64, 4096)}
+    result["extend_attention"] = {"s8_q1024": extend(8, 1024), "s2_q8192": extend(2, 8192)}
     text = json.dumps(result, indent=1)
     print(text)
     if os.environ.get("OUT"):
