@@ -7,25 +7,27 @@
 #    torch.profiler breakdown of a few decode steps -> $OUT/bench.json
 # 3. tests/gpu/test_fp8_gpu.py (-v, so a timeout still leaves each finished test's result)
 set -u
-OUT=${OUT:-out}
+export OUT=${OUT:-out}
 mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv,noheader || true
 python3 -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)"
 
 t0=$SECONDS
-timeout 75 python3 gpu/fp8_micro.py >"$OUT/fp8_micro.stdout" 2>"$OUT/fp8_micro.log"
+timeout 80 python3 gpu/fp8_micro.py >"$OUT/fp8_micro.stdout" 2>"$OUT/fp8_micro.log"
 echo "== micro: rc=$? in $((SECONDS - t0)) s"
 python3 - "$OUT/fp8_micro.json" <<'PY' || tail -n 30 "$OUT/fp8_micro.log"
 import json, sys
 r = json.load(open(sys.argv[1]))
 for m in ("M256", "M4096"):
+    if m not in r:
+        continue
     print(m, "layer", json.dumps(r[m]["layer"]))
     for name, v in r[m]["linears"].items():
         keys = ("bf16", "fp8_path", "quant", "mm_fast_accum", "mm_slow_accum", "mm_tensorwise_fast", "speedup_path")
         print(m, name, json.dumps({k: v.get(k) for k in keys}))
     print(m, "elementwise", json.dumps(r[m]["elementwise"]))
-print("decode_attention", json.dumps(r["decode_attention"]))
-print("extend_attention", json.dumps(r["extend_attention"]))
+print("decode_attention", json.dumps(r.get("decode_attention")))
+print("extend_attention", json.dumps(r.get("extend_attention")))
 PY
 
 t0=$SECONDS
@@ -33,7 +35,7 @@ timeout 130 python3 -m teecube.cli bench throughput --shape llama3-8b --random-w
   --quantization fp8 --kv-cache-dtype fp8 --compare-bf16 --max-model-len 16384 --num-prompts 128 --profile \
   >"$OUT/bench.json" 2>"$OUT/bench.log"
 echo "== bench: rc=$? in $((SECONDS - t0)) s"
-python3 - "$OUT/bench.json" <<'PY' || tail -n 40 "$OUT/bench.log"
+python3 - "$OUT/bench.json" <<'PY' || { grep '"partial"' "$OUT/bench.log"; tail -n 30 "$OUT/bench.log"; }
 import json, sys
 r = json.load(open(sys.argv[1]))
 print(json.dumps({"summary": r["summary"], "targets": r["targets"]}, indent=1))
@@ -42,9 +44,9 @@ for name, run in r["runs"].items():  # where a decode step's time goes, per run
     print("profile", name, json.dumps(prof)[:3000])
 PY
 
-left=$((230 - SECONDS))
+left=$((235 - SECONDS))
 t0=$SECONDS
-timeout "$((left > 20 ? left : 20))" python3 -m pytest tests/gpu/test_fp8_gpu.py -m gpu -v -s -p no:cacheprovider \
+timeout "$((left > 15 ? left : 15))" python3 -m pytest tests/gpu/test_fp8_gpu.py -m gpu -v -s -p no:cacheprovider \
   >"$OUT/gpu_tests.log" 2>&1
 echo "== gpu tests: rc=$? in $((SECONDS - t0)) s"
 grep -E "PASSED|FAILED|ERROR|SKIPPED|FP8_ACCURACY|passed|failed" "$OUT/gpu_tests.log" | tail -n 60

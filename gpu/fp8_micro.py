@@ -185,19 +185,27 @@ def extend(num_seqs: int, query_len: int) -> dict[str, float | str]:
     return out
 
 
+def save(result: dict[str, object]) -> None:
+    """After every section, so a timeout keeps what was measured."""
+    if os.environ.get("OUT"):
+        with open(os.path.join(os.environ["OUT"], "fp8_micro.json"), "w") as f:
+            json.dump(result, f, indent=1)
+
+
 def main() -> None:
     torch.manual_seed(0)
     result: dict[str, object] = {"gpu": torch.cuda.get_device_name(), "torch": torch.__version__}
     for m in (256, 4096):
         lin, ew = linears(m), elementwise(m)
         result[f"M{m}"] = {"linears": lin, "elementwise": ew, "layer": layer_totals(lin, ew)}
-    result["decode_attention"] = {"b256_ctx1024": decode(256, 1024), "b64_ctx4096": decode(64, 4096)}
+        save(result)
+    result["decode_attention"] = {"b256_ctx1024": decode(256, 1024)}
+    save(result)
     result["extend_attention"] = {"s8_q1024": extend(8, 1024), "s2_q8192": extend(2, 8192)}
-    text = json.dumps(result, indent=1)
-    print(text)
-    if os.environ.get("OUT"):
-        with open(os.path.join(os.environ["OUT"], "fp8_micro.json"), "w") as f:
-            f.write(text)
+    save(result)
+    result["decode_attention"]["b64_ctx4096"] = decode(64, 4096)
+    save(result)
+    print(json.dumps(result, indent=1))
     sys.stdout.flush()
 
 
