@@ -35,19 +35,20 @@ from engine.quantization.linear import fp8_linear, scaled_mm
 
 DEV = "cuda"
 BF16 = torch.bfloat16
-# decode attention (block_n, num_warps) tried per cache dtype
-# (block_n, num_warps, f16_math)
+# decode attention variants per cache dtype: (block_n, num_warps, f16_math, num_stages)
 VARIANTS = {
-    "bf16": [(32, 4, False), (64, 4, False), (32, 8, False)],
+    "bf16": [(32, 4, False, 2), (64, 4, False, 2), (32, 8, False, 2)],
     "fp8": [
-        (32, 4, False),
-        (64, 4, False),
-        (64, 8, False),
-        (128, 4, False),
-        (128, 8, False),
-        (32, 4, True),
-        (64, 4, True),
-        (128, 4, True),
+        (32, 4, False, 2),
+        (64, 4, False, 2),
+        (64, 8, False, 2),
+        (128, 4, False, 2),
+        (128, 8, False, 2),
+        (64, 4, False, 3),
+        (32, 4, True, 2),
+        (64, 4, True, 2),
+        (128, 4, True, 2),
+        (64, 4, True, 3),
     ],
 }
 LINEARS = {"qkv": (4096, 6144), "o": (4096, 4096), "gate_up": (4096, 28672), "down": (14336, 4096)}
@@ -140,19 +141,10 @@ def decode(batch: int, ctx: int) -> dict[str, float | str]:
     for dtype, name in ((BF16, "bf16"), (FP8_DTYPE, "fp8")):
         cache = torch.randn(2, num_blocks, bs, kv_heads, hd, device=DEV).to(dtype)
         gbytes = 2 * batch * ctx * kv_heads * hd * cache.element_size() / 1e9
-        for block_n, warps, f16 in VARIANTS[name]:
-            t = us(
-                decode_attention,
-                q,
-                cache,
-                tables,
-                seq_lens,
-                hd**-0.5,
-                block_n=block_n,
-                num_warps=warps,
-                f16_math=f16,
-            )
-            key = f"{name}_n{block_n}_w{warps}" + ("_f16" if f16 else "")
+        for block_n, warps, f16, stages in VARIANTS[name]:
+            kwargs = dict(block_n=block_n, num_warps=warps, f16_math=f16, num_stages=stages)
+            t = us(decode_attention, q, cache, tables, seq_lens, hd**-0.5, **kwargs)
+            key = f"{name}_n{block_n}_w{warps}_s{stages}" + ("_f16" if f16 else "")
             out[key] = t
             if isinstance(t, float):
                 out[key + "_gb_s"] = round(gbytes / (t / 1e6), 1)
