@@ -8,6 +8,7 @@
 # 3. tests/gpu/test_fp8_gpu.py (-v, so a timeout still leaves each finished test's result)
 set -u
 export OUT=${OUT:-out}
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # gpu/fp8_micro.py imports engine from this tree
 mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv,noheader || true
 python3 -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)"
