@@ -26,11 +26,11 @@ def triton_available() -> bool:
 
 if importlib.util.find_spec("triton") is not None:
     # Bound after the submodule imports, so `engine.kernels.store_kvcache` etc. name the functions.
-    from engine.kernels.activation import silu_and_mul
+    from engine.kernels.activation import silu_and_mul, silu_and_mul_fp8
     from engine.kernels.attention import paged_attention
     from engine.kernels.decode_attention import decode_attention
     from engine.kernels.prefill_attention import extend_attention
-    from engine.kernels.rmsnorm import rms_norm
+    from engine.kernels.rmsnorm import rms_norm, rms_norm_fp8
     from engine.kernels.rotary import rotary_embedding
     from engine.kernels.store_kvcache import store_kvcache
 
@@ -39,7 +39,9 @@ if importlib.util.find_spec("triton") is not None:
         "extend_attention",
         "paged_attention",
         "rms_norm",
+        "rms_norm_fp8",
         "rotary_embedding",
         "silu_and_mul",
+        "silu_and_mul_fp8",
         "store_kvcache",
     ]

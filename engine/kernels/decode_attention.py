@@ -46,7 +46,7 @@ def _decode_split_kernel(
     stride_ml_t, stride_ml_h,
     GROUP: tl.constexpr, HEAD_DIM: tl.constexpr, BLOCK_SIZE: tl.constexpr, NUM_SPLITS: tl.constexpr,
     BLOCK_H: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, DOT_PRECISION: tl.constexpr,
-    WINDOW: tl.constexpr = 0, SOFTCAP: tl.constexpr = 0.0,
+    WINDOW: tl.constexpr = 0, SOFTCAP: tl.constexpr = 0.0, F16_MATH: tl.constexpr = False,
 ):
     seq = tl.program_id(0)
     kv_head = tl.program_id(1)
@@ -70,6 +70,8 @@ def _decode_split_kernel(
         q_ptr + seq * stride_qt + heads[:, None] * stride_qh + dims[None, :],
         mask=row_mask[:, None] & dim_mask[None, :], other=0.0,
     )
+    if F16_MATH:  # FP8 cache: e4m3 -> fp16 is one cvt per pair (bf16 takes three); q clamped to fp16's range
+        q = tl.clamp(q.to(tl.float32), -65504.0, 65504.0).to(tl.float16)
     m_i = tl.full([BLOCK_H], -1.0e30, dtype=tl.float32)  # finite: a fully masked tile gives p = 0, not NaN
     l_i = tl.zeros([BLOCK_H], dtype=tl.float32)
     acc = tl.zeros([BLOCK_H, BLOCK_D], dtype=tl.float32)
@@ -148,14 +150,20 @@ def decode_attention(
     seq_lens: torch.Tensor,
     scale: float,
     num_splits: int | None = None,
-    block_n: int = 32,
+    block_n: int | None = None,
     k_scale: float = 1.0,
     v_scale: float = 1.0,
     sliding_window: int | None = None,
     softcap: float | None = None,
+    num_warps: int = 4,
+    num_stages: int = 2,
+    f16_math: bool = False,
 ) -> torch.Tensor:
     """q: [S, q_heads, head_dim], one query token per sequence (row s belongs to sequence s).
     sliding_window: attend to the last sliding_window positions only; softcap: Gemma 2's score cap.
+    block_n: KV tokens per tile; by default the same bytes per tile for any cache dtype (32 tokens
+    of 2 bytes, 64 of FP8: an FP8 tile of 32 left the loop latency-bound). f16_math (FP8 cache only):
+    the tiles and q in fp16 rather than q's dtype (e4m3 -> fp16 is a single conversion).
 
     kv_cache: [2, blocks, block_size, kv_heads, head_dim] (q's dtype, or FP8 read as code * k_scale /
     code * v_scale); block_tables: [S, max_blocks]; seq_lens: [S] (0 = padded row, output zeros).
@@ -169,6 +177,8 @@ def decode_attention(
     group = num_q_heads // num_kv_heads
     if num_splits is None:
         num_splits = default_num_splits(num_seqs, num_kv_heads)
+    if block_n is None:
+        block_n = 64 if kv_cache.element_size() == 1 else 32
     assert num_splits >= 1 and num_splits & (num_splits - 1) == 0, "num_splits must be a power of 2"
     assert block_n >= 16 and block_n & (block_n - 1) == 0, "block_n must be a power of 2 >= 16 (tl.dot)"
     out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
@@ -189,7 +199,8 @@ def decode_attention(
         BLOCK_H=max(16, triton.next_power_of_2(group)), BLOCK_D=max(16, block_d), BLOCK_N=block_n,
         DOT_PRECISION="ieee" if q.dtype == torch.float32 else "tf32",
         WINDOW=int(sliding_window or 0), SOFTCAP=float(softcap or 0.0),
-        num_warps=4, num_stages=2,
+        F16_MATH=bool(f16_math and kv_cache.element_size() == 1),
+        num_warps=num_warps, num_stages=num_stages,
     )
     _decode_reduce_kernel[(num_seqs, num_q_heads)](
         mid_o, mid_lse, out,

@@ -1,4 +1,7 @@
-"""RMSNorm, with the residual add fused in: `forward(x, residual) -> (normed, x + residual)`."""
+"""RMSNorm, with the residual add fused in: `forward(x, residual) -> (normed, x + residual)`.
+
+fp8_out=True (the next layer is an FP8 linear with dynamic activation scales): `normed` comes back
+quantized per token, an Fp8Activation (one fused kernel on CUDA)."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from torch import nn
 
 from engine.layers.cuda_kernels import cuda_kernels
 from engine.layers.linear import default_weight_loader
+from engine.quantization.fp8 import Fp8Activation, quantize_activation_per_token
 
 
 class RMSNorm(nn.Module):
@@ -28,10 +32,16 @@ class RMSNorm(nn.Module):
         return self.weight * x.to(dtype)
 
     def forward(
-        self, x: torch.Tensor, residual: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+        self, x: torch.Tensor, residual: torch.Tensor | None = None, fp8_out: bool = False
+    ) -> tuple[torch.Tensor | Fp8Activation, torch.Tensor]:
         if x.is_cuda and (ops := cuda_kernels()) is not None:
-            return ops.rms_norm(x, self.weight, self.eps, residual)
-        if residual is not None:
-            x = x + residual
-        return self._norm(x), x
+            if fp8_out and torch.promote_types(x.dtype, self.weight.dtype) == x.dtype:
+                return ops.rms_norm_fp8(x, self.weight, self.eps, residual)
+            normed, residual = ops.rms_norm(x, self.weight, self.eps, residual)
+        else:
+            if residual is not None:
+                x = x + residual
+            normed, residual = self._norm(x), x
+        if fp8_out:
+            return quantize_activation_per_token(normed), residual
+        return normed, residual

@@ -20,8 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.distributed import divide, get_tp_rank, get_tp_size, tensor_parallel_all_reduce
-from engine.quantization.fp8 import FP8_DTYPE, quantize_per_channel
-from engine.quantization.linear import fp8_linear
+from engine.quantization.fp8 import FP8_DTYPE, Fp8Activation, quantize_per_channel
+from engine.quantization.linear import bias_fusable, fp8_linear
 
 
 class LinearBase(nn.Module):
@@ -51,10 +51,15 @@ class LinearBase(nn.Module):
     ) -> None:
         default_weight_loader(param, loaded_weight)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    @property
+    def takes_fp8_input(self) -> bool:
+        """FP8 with dynamic per-token activation scales: the caller may hand over an Fp8Activation."""
+        return self.fp8 and self.input_scale is None
+
+    def forward(self, x: torch.Tensor | Fp8Activation) -> torch.Tensor:
         return self.matmul(x, self.bias)
 
-    def matmul(self, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    def matmul(self, x: torch.Tensor | Fp8Activation, bias: torch.Tensor | None) -> torch.Tensor:
         if self.fp8:
             return fp8_linear(x, self.weight, self.weight_scale, bias, self.input_scale)
         return F.linear(x, self.weight, bias)
@@ -75,8 +80,10 @@ class LinearBase(nn.Module):
         if weight_block is not None:
             rows, cols = weight_block
             if self.output_size % rows or self.input_size % cols:
-                raise ValueError(f"{self.output_size} x {self.input_size} weights (this rank's) do not tile"
-                                 f" into {rows} x {cols} scale blocks")
+                raise ValueError(
+                    f"{self.output_size} x {self.input_size} weights (this rank's) do not tile"
+                    f" into {rows} x {cols} scale blocks"
+                )
             grid = (self.output_size // rows, self.input_size // cols)
             self.weight_scale = nn.Parameter(torch.ones(grid, device=device), requires_grad=False)
             self.weight_scale.weight_loader = self.block_scale_loader
@@ -99,6 +106,8 @@ class LinearBase(nn.Module):
         self.weight_scale.weight_loader = self.scale_loader
         self.register_parameter("input_scale", None)
         self.fp8 = True
+        if self.bias is not None and codes.is_cuda:
+            bias_fusable()
 
     def scale_loader(
         self, param: nn.Parameter, loaded_scale: torch.Tensor, shard_id: str | int | None = None
@@ -184,7 +193,7 @@ class RowParallelLinear(LinearBase):
             return
         copy_shard(param.data, rank_shard(loaded_weight, 1, self.tp_rank, self.tp_size))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor | Fp8Activation) -> torch.Tensor:
         y = self.matmul(x, self.bias if self.tp_rank == 0 else None)
         return tensor_parallel_all_reduce(y)
 

@@ -19,6 +19,7 @@ from engine.layers.layernorm import RMSNorm
 from engine.layers.linear import MergedColumnParallelLinear, QKVParallelLinear, RowParallelLinear
 from engine.layers.rotary_embedding import RotaryEmbedding
 from engine.models.config import DecoderConfig
+from engine.quantization.fp8 import Fp8Activation
 
 
 class DecoderAttention(nn.Module):
@@ -49,7 +50,7 @@ class DecoderAttention(nn.Module):
     def forward(
         self,
         positions: torch.Tensor,
-        hidden_states: torch.Tensor,
+        hidden_states: torch.Tensor | Fp8Activation,
         kv_cache: torch.Tensor,
         meta: AttentionMetadata,
     ) -> torch.Tensor:
@@ -73,8 +74,8 @@ class DecoderMLP(nn.Module):
         self.down_proj = RowParallelLinear(intermediate_size, config.hidden_size)
         self.act_fn = SiluAndMul()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.down_proj(self.act_fn(self.gate_up_proj(x)))
+    def forward(self, x: torch.Tensor | Fp8Activation) -> torch.Tensor:
+        return self.down_proj(self.act_fn(self.gate_up_proj(x), fp8_out=self.down_proj.takes_fp8_input))
 
 
 class DecoderLayer(nn.Module):
@@ -98,9 +99,12 @@ class DecoderLayer(nn.Module):
         kv_cache: torch.Tensor,
         meta: AttentionMetadata,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        hidden_states, residual = self.input_layernorm(hidden_states, residual)
+        # FP8 linears with dynamic scales take the norms' output already quantized (fused kernels)
+        fp8_qkv = self.self_attn.qkv_proj.takes_fp8_input
+        fp8_mlp = isinstance(self.mlp, DecoderMLP) and self.mlp.gate_up_proj.takes_fp8_input
+        hidden_states, residual = self.input_layernorm(hidden_states, residual, fp8_out=fp8_qkv)
         hidden_states = self.self_attn(positions, hidden_states, kv_cache, meta)
-        hidden_states, residual = self.post_attention_layernorm(hidden_states, residual)
+        hidden_states, residual = self.post_attention_layernorm(hidden_states, residual, fp8_out=fp8_mlp)
         return self.mlp(hidden_states), residual
 
 

@@ -6,11 +6,23 @@ token (row) computed on the fly, or one static per-tensor scale from a checkpoin
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 
 FP8_DTYPE = torch.float8_e4m3fn
 FP8_MAX = float(torch.finfo(FP8_DTYPE).max)  # 448.0
 MIN_SCALE = 1.0 / (FP8_MAX * 512.0)  # an all-zero row still gets a finite, positive scale
+
+
+class Fp8Activation(NamedTuple):
+    """An activation already quantized per token (by a fused RMSNorm or SiLU-and-mul kernel), handed to
+    an FP8 linear layer instead of the model-dtype tensor: codes [..., F], scales float32 [..., 1], and
+    `dtype`, the model dtype the layer's output is written in."""
+
+    codes: torch.Tensor
+    scales: torch.Tensor
+    dtype: torch.dtype
 
 
 def to_fp8(x: torch.Tensor, scale: torch.Tensor | float) -> torch.Tensor:
@@ -33,6 +45,13 @@ def rowwise_scale(x: torch.Tensor) -> torch.Tensor:
 def tensor_scale(x: torch.Tensor) -> torch.Tensor:
     """One float32 scale for the whole tensor (0-dim)."""
     return (x.abs().amax().float() / FP8_MAX).clamp(min=MIN_SCALE)
+
+
+def quantize_activation_per_token(x: torch.Tensor) -> Fp8Activation:
+    """x [..., F] -> Fp8Activation(codes [..., F], scales [..., 1], x's dtype): the PyTorch twin of the
+    fused kernels (rms_norm_fp8, silu_and_mul_fp8)."""
+    scale = rowwise_scale(x)
+    return Fp8Activation(to_fp8(x, scale), scale, x.dtype)
 
 
 def quantize_per_channel(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

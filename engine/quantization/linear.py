@@ -1,40 +1,64 @@
 """The FP8 GEMM of one linear layer: y = (x quantized) @ (FP8 weight)^T, rescaled, plus bias.
 
 Weights are FP8 codes [out, in] with one float32 scale per output channel; activations are quantized
-per token on the fly (dynamic) or with a static per-tensor scale from the checkpoint. On a CUDA device
-with FP8 support this is `torch._scaled_mm` with row-wise scales (cuBLASLt, FP8 tensor cores; the
-output is written in x's dtype); the activation quantizer is a Triton kernel. Anywhere else, and for
-shapes cuBLASLt refuses (in or out features not a multiple of 16), the reference: dequantize both
-operands, multiply in fp32, cast."""
+per token on the fly (dynamic) or with a static per-tensor scale from the checkpoint, or arrive already
+quantized (`Fp8Activation`, from the fused RMSNorm / SiLU-and-mul kernels). On a CUDA device with FP8
+support this is `torch._scaled_mm` with row-wise scales (scale_a [M, 1], scale_b [1, N], float32; the
+CUTLASS row-wise kernel with fast accumulation; bf16 out, bf16 bias inside the kernel); the weight's
+transpose is a free view in the column-major layout it wants. The activation quantizer is one Triton
+launch. Anywhere else, and for shapes the kernel refuses (in or out features not a multiple of 16), the
+reference: dequantize both operands, multiply in fp32, cast."""
 
 from __future__ import annotations
 
+import os
 from functools import cache
 
 import torch
 
-from engine.quantization.fp8 import dequantize, quantize_per_tensor, quantize_per_token
+from engine.quantization.fp8 import Fp8Activation, dequantize, quantize_per_tensor, quantize_per_token
+
+# Hopper's FP8 MMA accumulates in reduced precision unless promoted every few k-steps; fast accumulation
+# skips the promotion (vLLM, torchao and fbgemm use it for inference). TEECUBE_FP8_FAST_ACCUM=0 disables.
+FAST_ACCUM = os.environ.get("TEECUBE_FP8_FAST_ACCUM", "1") != "0"
 
 
 def fp8_linear(
-    x: torch.Tensor,
+    x: torch.Tensor | Fp8Activation,
     weight: torch.Tensor,
     weight_scale: torch.Tensor,
     bias: torch.Tensor | None = None,
     input_scale: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """x [..., in] (bf16/fp16/fp32); weight FP8 [out, in]; weight_scale float32 [out];
-    input_scale: a 0-dim float32 static activation scale, or None (dynamic, per token)."""
-    shape = x.shape
-    x2 = x.reshape(-1, shape[-1])
-    out_features, in_features = weight.shape
-    if x.is_cuda and in_features % 16 == 0 and out_features % 16 == 0:
-        y = _scaled_mm_linear(x2, weight, weight_scale, input_scale)
+    """x [..., in] (bf16/fp16/fp32, or an Fp8Activation with dynamic per-token scales); weight FP8
+    [out, in]; weight_scale float32 [out]; input_scale: a 0-dim float32 static activation scale, or None
+    (dynamic, per token)."""
+    if isinstance(x, Fp8Activation):
+        assert input_scale is None, "a pre-quantized activation has dynamic per-token scales"
+        lead, dtype = x.codes.shape[:-1], x.dtype
+        codes = x.codes.reshape(-1, x.codes.shape[-1])
+        scales = x.scales.reshape(-1, 1)
     else:
-        y = reference_fp8_linear(x2, weight, weight_scale, input_scale)
-    if bias is not None:
-        y = y + bias
-    return y.reshape(*shape[:-1], out_features)
+        lead, dtype = x.shape[:-1], x.dtype
+        codes, scales = quantize_activation(x.reshape(-1, x.shape[-1]), input_scale)
+    out_features, in_features = weight.shape
+    if codes.is_cuda and in_features % 16 == 0 and out_features % 16 == 0:
+        y = scaled_mm(codes, scales, weight, weight_scale, bias, dtype)
+    else:
+        y = reference_gemm(codes, scales, weight, weight_scale, dtype)
+        if bias is not None:
+            y = y + bias
+    return y.reshape(*lead, out_features)
+
+
+def quantize_activation(
+    x: torch.Tensor, input_scale: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """x [T, in] -> (codes, float32 scales [T, 1]): the Triton quantizer on CUDA, else the PyTorch ops."""
+    quantize = _triton_quantizer() if x.is_cuda else None
+    if quantize is not None:
+        return quantize(x.contiguous(), None if input_scale is None else input_scale.reshape(1))
+    return quantize_input(x, input_scale)
 
 
 def quantize_input(x: torch.Tensor, input_scale: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -45,28 +69,72 @@ def quantize_input(x: torch.Tensor, input_scale: torch.Tensor | None) -> tuple[t
     return codes, scale.expand(x.shape[0], 1).contiguous()  # _scaled_mm wants a [T, 1] column
 
 
+def reference_gemm(
+    codes: torch.Tensor,
+    scales: torch.Tensor,
+    weight: torch.Tensor,
+    weight_scale: torch.Tensor,
+    dtype: torch.dtype,
+) -> torch.Tensor:
+    """Dequantize both operands, matmul in fp32, cast to dtype."""
+    w = dequantize(weight, weight_scale.view(-1, 1))
+    return (dequantize(codes, scales) @ w.t()).to(dtype)
+
+
 def reference_fp8_linear(
     x: torch.Tensor, weight: torch.Tensor, weight_scale: torch.Tensor, input_scale: torch.Tensor | None
 ) -> torch.Tensor:
     """The same quantization as the CUDA path, then dequantize and matmul in fp32 (tests, CPU)."""
     codes, scales = quantize_input(x, input_scale)
-    w = dequantize(weight, weight_scale.view(-1, 1))
-    return (dequantize(codes, scales) @ w.t()).to(x.dtype)
+    return reference_gemm(codes, scales, weight, weight_scale, x.dtype)
 
 
-def _scaled_mm_linear(
-    x: torch.Tensor, weight: torch.Tensor, weight_scale: torch.Tensor, input_scale: torch.Tensor | None
+def scaled_mm(
+    codes: torch.Tensor,
+    scales: torch.Tensor,
+    weight: torch.Tensor,
+    weight_scale: torch.Tensor,
+    bias: torch.Tensor | None,
+    dtype: torch.dtype,
+    fast_accum: bool = FAST_ACCUM,
 ) -> torch.Tensor:
-    quantize = _triton_quantizer()
-    if quantize is not None:
-        codes, scales = quantize(x.contiguous(), None if input_scale is None else input_scale.reshape(1))
-    else:
-        codes, scales = quantize_input(x, input_scale)
-    # row-wise scaling writes bf16 only (cuBLASLt); other model dtypes get a cast
+    """codes [M, K] FP8, scales [M, 1] float32, weight FP8 [N, K], weight_scale [N] -> [M, N] in dtype.
+    Row-wise scaling writes bf16 only; other model dtypes get a cast (and the bias after it)."""
+    fused_bias = bias if bias is not None and bias.dtype == torch.bfloat16 and bias_fusable() else None
     y = torch._scaled_mm(
-        codes, weight.t(), scale_a=scales, scale_b=weight_scale.view(1, -1), out_dtype=torch.bfloat16
+        codes,
+        weight.t(),
+        scale_a=scales,
+        scale_b=weight_scale.view(1, -1),
+        bias=fused_bias,
+        out_dtype=torch.bfloat16,
+        use_fast_accum=fast_accum,
     )
-    return y if x.dtype == torch.bfloat16 else y.to(x.dtype)
+    if dtype != torch.bfloat16:
+        y = y.to(dtype)
+    if bias is not None and fused_bias is None:
+        y = y + bias
+    return y
+
+
+@cache
+def bias_fusable() -> bool:
+    """Whether this torch's row-wise _scaled_mm takes a bf16 bias (checked once, on a 16 x 16 GEMM;
+    LinearBase asks when it turns FP8, so the check never runs inside a CUDA-graph capture)."""
+    a = torch.zeros((16, 16), device="cuda").to(torch.float8_e4m3fn)
+    one = torch.ones((16, 1), device="cuda")
+    try:
+        torch._scaled_mm(
+            a,
+            a.t(),
+            scale_a=one,
+            scale_b=one.view(1, -1),
+            bias=torch.zeros(16, device="cuda", dtype=torch.bfloat16),
+            out_dtype=torch.bfloat16,
+        )
+    except RuntimeError:
+        return False
+    return True
 
 
 @cache

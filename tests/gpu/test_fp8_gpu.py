@@ -27,7 +27,15 @@ pytestmark = [
 ]
 
 from engine.attention_metadata import build_attention_metadata  # noqa: E402
-from engine.kernels import decode_attention, extend_attention, store_kvcache  # noqa: E402
+from engine.kernels import (  # noqa: E402
+    decode_attention,
+    extend_attention,
+    rms_norm,
+    rms_norm_fp8,
+    silu_and_mul,
+    silu_and_mul_fp8,
+    store_kvcache,
+)
 from engine.layers import attention as ref  # noqa: E402
 from engine.loader import default_dtype  # noqa: E402
 from engine.loader.dummy import init_random_  # noqa: E402
@@ -68,6 +76,19 @@ def test_scaled_mm_linear_matches_its_reference(tokens: int, in_features: int, o
     )
 
 
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_scaled_mm_linear_bias(dtype: torch.dtype) -> None:
+    """bf16: the bias inside the row-wise kernel; fp16: added after the cast."""
+    gen = torch.Generator(device=CUDA).manual_seed(4)
+    x = torch.randn(100, 512, device=CUDA, generator=gen).to(dtype)
+    codes, scale = quantize_per_channel(torch.randn(384, 512, device=CUDA, generator=gen) * 0.05)
+    bias = torch.randn(384, device=CUDA, generator=gen).to(dtype)
+    y = fp8_linear(x, codes, scale, bias)
+    assert y.dtype == dtype
+    expected = reference_fp8_linear(x.float(), codes, scale, None) + bias.float()
+    torch.testing.assert_close(y.float(), expected, atol=3e-2, rtol=2e-2)
+
+
 def test_triton_quantizer_rounds_like_torch_on_the_gpu() -> None:
     x = (torch.randn(333, 4096, device=CUDA) * torch.logspace(-3, 2, 333, device=CUDA)[:, None]).to(
         torch.bfloat16
@@ -79,6 +100,34 @@ def test_triton_quantizer_rounds_like_torch_on_the_gpu() -> None:
     assert same > 0.999, same  # Triton's fp32 divide is not IEEE-exact: rare one-step differences
     diff = (codes.float() - expected_codes.float()).abs()
     assert (diff <= STEP * expected_codes.float().abs() + 2.0**-9).all()
+
+
+def assert_codes_match(got, codes: torch.Tensor, scales: torch.Tensor) -> None:
+    torch.testing.assert_close(got.scales, scales, rtol=1e-6, atol=0)
+    same = (got.codes.view(torch.uint8) == codes.view(torch.uint8)).float().mean().item()
+    assert same > 0.999, same
+    diff = (got.codes.float() - codes.float()).abs()
+    assert (diff <= STEP * codes.float().abs() + 2.0**-9).all()
+
+
+@pytest.mark.parametrize("with_residual", [False, True])
+def test_fused_rms_norm_fp8_matches_norm_then_quantize(with_residual: bool) -> None:
+    gen = torch.Generator(device=CUDA).manual_seed(2)
+    x = (torch.randn(777, 4096, device=CUDA, generator=gen) * 4).to(torch.bfloat16)
+    residual = torch.randn(777, 4096, device=CUDA, generator=gen).to(torch.bfloat16)
+    residual = residual if with_residual else None
+    w = (torch.rand(4096, device=CUDA, generator=gen) + 0.5).to(torch.bfloat16)
+    got, new_residual = rms_norm_fp8(x, w, 1e-5, residual)
+    normed, expected_residual = rms_norm(x, w, 1e-5, residual)
+    assert_codes_match(got, *quantize_per_token(normed))
+    assert torch.equal(new_residual, expected_residual)
+
+
+@pytest.mark.parametrize("inter", [14336, 3584])
+def test_fused_silu_and_mul_fp8_matches_silu_then_quantize(inter: int) -> None:
+    gen = torch.Generator(device=CUDA).manual_seed(3)
+    x = (torch.randn(555, 2 * inter, device=CUDA, generator=gen) * 3).to(torch.bfloat16)
+    assert_codes_match(silu_and_mul_fp8(x), *quantize_per_token(silu_and_mul(x)))
 
 
 @pytest.mark.parametrize("k_scale,v_scale", [(1.0, 1.0), (0.05, 0.2)])

@@ -78,6 +78,20 @@ def test_decode_reads_the_fp8_cache(scales: tuple[float, float], group: int) -> 
     expected = ref.paged_attention(q, dense, meta, 0.25)
     assert not out.isnan().any()
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+    # fp16 tiles (q rounded to fp16, probabilities too) and 16-token tiles
+    out = decode_attention(
+        q,
+        codes,
+        meta.block_tables,
+        meta.seq_lens,
+        0.25,
+        num_splits=2,
+        block_n=16,
+        k_scale=scales[0],
+        v_scale=scales[1],
+        f16_math=True,
+    )
+    torch.testing.assert_close(out, expected, atol=2e-2, rtol=2e-2)
 
 
 @pytest.mark.parametrize("scales", SCALES)
