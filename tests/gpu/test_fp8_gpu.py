@@ -67,7 +67,11 @@ def test_scaled_mm_linear_matches_its_reference(tokens: int, in_features: int, o
     y = fp8_linear(x, codes, scale)
     assert y.dtype == torch.bfloat16 and y.shape == (tokens, out_features)
     expected = reference_fp8_linear(x.float(), codes, scale, None)
-    torch.testing.assert_close(y.float(), expected, atol=2e-2, rtol=2e-2)
+    # Fast accumulation (Hopper) sums K in reduced precision between promotions: the error grows with
+    # sqrt(K), so bound the worst element by K and the whole by a relative norm.
+    worst = (y.float() - expected).abs().max().item()
+    assert worst < 0.05 * (in_features / 4096) ** 0.5, worst
+    assert ((y.float() - expected).norm() / expected.norm()).item() < 4e-3
     assert cosine(y, x.float() @ w.float().t()) > 0.998  # what FP8 costs against bf16 weights
     static = (x.float().abs().max() / 448).reshape(())
     y_static = fp8_linear(x, codes, scale, input_scale=static)
