@@ -66,3 +66,23 @@ def test_chat_chunks_match(include_usage: bool, text: str, finish: tuple) -> Non
     )
     fast = enc.event([enc.choice(0, text if text or reason is None else None, *finish)])
     assert fast == slow
+
+
+def test_observe_many_equals_observe() -> None:
+    from prometheus_client import CollectorRegistry, Histogram
+
+    from engine.metrics import observe_many
+
+    values = [0.0, 0.001, 0.01, 0.0099999, 0.02, 0.5, 3.0, 1e9, 0.025]
+    out = []
+    for bulk in (False, True):
+        registry = CollectorRegistry()
+        h = Histogram("x", "x", ["m"], buckets=(0.01, 0.025, 0.05, 1.0), registry=registry).labels("a")
+        if bulk:
+            observe_many(h, values)
+        else:
+            for v in values:
+                h.observe(v)
+        samples = [s for m in registry.collect() for s in m.samples if not s.name.endswith("_created")]
+        out.append([(s.name, s.labels, s.value) for s in samples])
+    assert out[0] == out[1]
