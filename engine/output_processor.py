@@ -154,13 +154,19 @@ class OutputProcessor:
             if not stream:
                 text, ids, lps = seq.text, seq.token_ids, seq.logprobs
             else:
-                finished = seq.finish_reason is not None
-                end = len(seq.text) if finished else max(len(seq.text) - req.holdback, 0)
-                text = seq.text[seq.num_emitted_chars : max(end, seq.num_emitted_chars)]
-                ids = seq.token_ids[seq.num_emitted_tokens :]
-                lps = seq.logprobs[seq.num_emitted_tokens :] if seq.logprobs is not None else None
-                seq.num_emitted_chars += len(text)
-                seq.num_emitted_tokens += len(ids)
+                end = len(seq.text)
+                if req.holdback and seq.finish_reason is None:
+                    end -= req.holdback
+                start = seq.num_emitted_chars
+                if end > start:
+                    text = seq.text[start:end]
+                    seq.num_emitted_chars = end
+                else:
+                    text = ""
+                first = seq.num_emitted_tokens
+                ids = seq.token_ids[first:]
+                lps = seq.logprobs[first:] if seq.logprobs is not None else None
+                seq.num_emitted_tokens = len(seq.token_ids)
             outs.append(CompletionOutput(seq.index, text, ids, lps, seq.finish_reason, seq.stop_reason))
         return RequestOutput(
             req.request_id, req.prompt_token_ids, outs, req.finished, req.num_cached_tokens, req.metrics
