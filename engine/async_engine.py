@@ -1,7 +1,7 @@
 """`AsyncEngine`: the engine core's step loop runs in its own thread and only moves token ids; the output
 processor (detokenization, stop strings) runs on the event loop, and each request streams deltas into
-its mailbox (a deque and a future made only while the consumer waits: no asyncio.Queue per token). A stop string found there stops the sequence in the core (freeing its blocks) before
-the request's final delta is delivered."""
+its mailbox (a deque, and a future only while the consumer waits). A stop string found there stops the
+sequence in the core (freeing its blocks) before the request's final delta is delivered."""
 
 from __future__ import annotations
 
