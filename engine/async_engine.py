@@ -82,9 +82,10 @@ class AsyncEngine:
         return with_output_counters(self._stats, self.processor)
 
     async def generate(
-        self, request_id: str, prompt: str | list[int], params: SamplingParams
+        self, request_id: str, prompt: str | list[int], params: SamplingParams, stream: bool = True
     ) -> AsyncIterator[RequestOutput]:
-        """Stream deltas of one request; checks raise before anything is scheduled."""
+        """Stream deltas of one request; checks raise before anything is scheduled. stream=False: one
+        whole output when it finishes (no per-step wake-ups), its step times in `metrics.token_times`."""
         if self.is_dead or self._stopping:
             raise EngineDead("the engine loop is not running")
         engine = self._engine
@@ -97,7 +98,7 @@ class AsyncEngine:
         self._streams[request_id] = queue
         metrics = RequestMetrics(arrival)
         assert self.processor is not None
-        self.processor.add_request(request_id, prompt_ids, params, metrics)
+        self.processor.add_request(request_id, prompt_ids, params, metrics, stream)
         self._submit(lambda: self._add(request_id, prompt_ids, params, metrics))
         finished = False
         try:

@@ -45,6 +45,7 @@ class RequestState:
     num_cached_tokens: int = 0
     holdback: int = 0  # stop_buffer_length(params)
     num_unfinished: int = 0
+    stream: bool = True  # False: one whole output when it finishes, no per-step deltas
 
     @property
     def finished(self) -> bool:
@@ -59,8 +60,14 @@ class OutputProcessor:
         self.request_success: Counter[str] = Counter()
 
     def add_request(
-        self, request_id: str, prompt_ids: list[int], params: SamplingParams, metrics: RequestMetrics
+        self,
+        request_id: str,
+        prompt_ids: list[int],
+        params: SamplingParams,
+        metrics: RequestMetrics,
+        stream: bool = True,
     ) -> None:
+        """stream=False (a whole response): `process(stream=True)` reports it once, finished and whole."""
         seqs = []
         for i in range(params.n):
             detok = None
@@ -68,14 +75,17 @@ class OutputProcessor:
                 detok = IncrementalDetokenizer(self.tokenizer, prompt_ids, params.skip_special_tokens)
             seqs.append(SeqState(i, detok, [] if params.logprobs is not None else None))
         self.requests[request_id] = RequestState(
-            request_id, prompt_ids, params, seqs, metrics, 0, stop_buffer_length(params), len(seqs)
+            request_id, prompt_ids, params, seqs, metrics, 0, stop_buffer_length(params), len(seqs), stream
         )
+        if not stream:
+            metrics.token_times = []
 
     def process(
         self, outputs: list[TokenOutput], stream: bool
     ) -> tuple[list[RequestOutput], list[tuple[str, int]]]:
         """(request outputs, sequences stopped here on a stop string that the core must free).
-        stream=True: deltas of every request that advanced; False: whole outputs of finished requests."""
+        stream=True: deltas of every streamed request that advanced; whole outputs of finished requests
+        (all with stream=False, and those added with stream=False otherwise)."""
         touched: dict[str, tuple[RequestState, list[SeqState]]] = {}
         stopped: list[tuple[str, int]] = []
         last_reason: dict[str, str] = {}
@@ -103,11 +113,13 @@ class OutputProcessor:
             m = req.metrics
             m.first_token_time = m.first_token_time or now
             m.last_token_time = now
+            if m.token_times is not None:
+                m.token_times.append(now)
             if req.finished:
                 m.finished_time = now
                 self.request_success[last_reason.get(request_id, "stop")] += 1
                 del self.requests[request_id]
-            if stream:
+            if stream and req.stream:
                 results.append(self._output(req, changed, stream=True))
             elif req.finished:
                 results.append(self._output(req, req.seqs, stream=False))
