@@ -8,6 +8,7 @@ OUT=${OUT:-out}
 mkdir -p "$OUT"
 ENGINE=(--model qwen3-0.6b --engine-arg=--load-format=dummy --engine-arg=--max-model-len=4096
         --engine-arg=--max-num-batched-tokens=16384 --engine-arg=--max-num-seqs=256)
+git rev-parse --short HEAD 2>/dev/null || true
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv,noheader || true
 run() {  # NAME ARGS...: one bench serve run, JSON to $OUT/NAME.json, log to $OUT/NAME.log
   local name=$1; shift
