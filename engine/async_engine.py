@@ -1,7 +1,7 @@
 """`AsyncEngine`: the engine core's step loop runs in its own thread and only moves token ids; the output
 processor (detokenization, stop strings) runs on the event loop, and each request streams deltas into
-an asyncio queue. A stop string found there stops the sequence in the core (freeing its blocks) before
-the request's final delta is delivered."""
+its mailbox (a deque, and a future only while the consumer waits). A stop string found there stops the
+sequence in the core (freeing its blocks) before the request's final delta is delivered."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ class AsyncEngine:
         self._commands: deque[Callable[[], None]] = deque()
         self._wakeup = threading.Event()
         self._stopping = False
-        self._streams: dict[str, asyncio.Queue[RequestOutput | BaseException]] = {}
+        self._streams: dict[str, _Mailbox] = {}
         self._pending_aborts: set[asyncio.Future[None]] = set()
         self._stats: EngineStats | None = None
 
@@ -82,9 +82,10 @@ class AsyncEngine:
         return with_output_counters(self._stats, self.processor)
 
     async def generate(
-        self, request_id: str, prompt: str | list[int], params: SamplingParams
+        self, request_id: str, prompt: str | list[int], params: SamplingParams, stream: bool = True
     ) -> AsyncIterator[RequestOutput]:
-        """Stream deltas of one request; checks raise before anything is scheduled."""
+        """Stream deltas of one request; checks raise before anything is scheduled. stream=False: one
+        whole output when it finishes (no per-step wake-ups), its step times in `metrics.token_times`."""
         if self.is_dead or self._stopping:
             raise EngineDead("the engine loop is not running")
         engine = self._engine
@@ -93,20 +94,23 @@ class AsyncEngine:
         engine.check_request(prompt_ids, params)
         if request_id in self._streams:
             raise InvalidParam("request_id", f"request {request_id!r} is already running")
-        queue: asyncio.Queue[RequestOutput | BaseException] = asyncio.Queue()
+        queue = _Mailbox()
         self._streams[request_id] = queue
         metrics = RequestMetrics(arrival)
         assert self.processor is not None
-        self.processor.add_request(request_id, prompt_ids, params, metrics)
+        self.processor.add_request(request_id, prompt_ids, params, metrics, stream)
         self._submit(lambda: self._add(request_id, prompt_ids, params, metrics))
         finished = False
         try:
             while True:
-                item = await queue.get()
-                while not isinstance(item, BaseException) and not item.finished and not queue.empty():
+                items = queue.items
+                if not items:
+                    await queue.wait()
+                item = items.popleft()
+                while items and not isinstance(item, BaseException) and not item.finished:
                     # the consumer fell behind: one delta for every step it missed (fewer, larger
                     # chunks instead of a backlog, as vLLM's output collector does)
-                    nxt = queue.get_nowait()
+                    nxt = items.popleft()
                     item = nxt if isinstance(nxt, BaseException) else merge_deltas(item, nxt)
                 if isinstance(item, BaseException):
                     finished = True
@@ -220,7 +224,7 @@ class AsyncEngine:
     def _deliver(self, out: RequestOutput) -> None:
         queue = self._streams.get(out.request_id)
         if queue is not None:
-            queue.put_nowait(out)
+            queue.put(out)
 
     def _forget(self, request_id: str) -> RequestOutput | None:
         """Drop a request from the output processor (its final delta, if it was still running)."""
@@ -232,7 +236,7 @@ class AsyncEngine:
             self.processor.discard(request_id)
         queue = self._streams.get(request_id)
         if queue is not None:
-            queue.put_nowait(error)
+            queue.put(error)
 
     def _abort_done(self, request_id: str, future: asyncio.Future[None]) -> None:
         out = self._forget(request_id)
@@ -244,11 +248,35 @@ class AsyncEngine:
 
     def _fail_all(self, error: EngineDead) -> None:
         for queue in self._streams.values():
-            queue.put_nowait(error)
+            queue.put(error)
         for future in self._pending_aborts:
             if not future.done():
                 future.set_result(None)
         self._pending_aborts.clear()
+
+
+class _Mailbox:
+    """One request's undelivered deltas. `put` wakes the consumer only when it is waiting."""
+
+    __slots__ = ("items", "waiter")
+
+    def __init__(self) -> None:
+        self.items: deque[RequestOutput | BaseException] = deque()
+        self.waiter: asyncio.Future[None] | None = None
+
+    def put(self, item: RequestOutput | BaseException) -> None:
+        self.items.append(item)
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait(self) -> None:
+        """Until something was put (call only when `items` is empty)."""
+        self.waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self.waiter
+        finally:
+            self.waiter = None
 
 
 def merge_deltas(first: RequestOutput, then: RequestOutput) -> RequestOutput:

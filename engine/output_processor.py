@@ -45,6 +45,7 @@ class RequestState:
     num_cached_tokens: int = 0
     holdback: int = 0  # stop_buffer_length(params)
     num_unfinished: int = 0
+    stream: bool = True  # False: one whole output when it finishes, no per-step deltas
 
     @property
     def finished(self) -> bool:
@@ -59,8 +60,14 @@ class OutputProcessor:
         self.request_success: Counter[str] = Counter()
 
     def add_request(
-        self, request_id: str, prompt_ids: list[int], params: SamplingParams, metrics: RequestMetrics
+        self,
+        request_id: str,
+        prompt_ids: list[int],
+        params: SamplingParams,
+        metrics: RequestMetrics,
+        stream: bool = True,
     ) -> None:
+        """stream=False (a whole response): `process(stream=True)` reports it once, finished and whole."""
         seqs = []
         for i in range(params.n):
             detok = None
@@ -68,14 +75,17 @@ class OutputProcessor:
                 detok = IncrementalDetokenizer(self.tokenizer, prompt_ids, params.skip_special_tokens)
             seqs.append(SeqState(i, detok, [] if params.logprobs is not None else None))
         self.requests[request_id] = RequestState(
-            request_id, prompt_ids, params, seqs, metrics, 0, stop_buffer_length(params), len(seqs)
+            request_id, prompt_ids, params, seqs, metrics, 0, stop_buffer_length(params), len(seqs), stream
         )
+        if not stream:
+            metrics.token_times = []
 
     def process(
         self, outputs: list[TokenOutput], stream: bool
     ) -> tuple[list[RequestOutput], list[tuple[str, int]]]:
         """(request outputs, sequences stopped here on a stop string that the core must free).
-        stream=True: deltas of every request that advanced; False: whole outputs of finished requests."""
+        stream=True: deltas of every streamed request that advanced; whole outputs of finished requests
+        (all with stream=False, and those added with stream=False otherwise)."""
         touched: dict[str, tuple[RequestState, list[SeqState]]] = {}
         stopped: list[tuple[str, int]] = []
         last_reason: dict[str, str] = {}
@@ -103,11 +113,13 @@ class OutputProcessor:
             m = req.metrics
             m.first_token_time = m.first_token_time or now
             m.last_token_time = now
+            if m.token_times is not None:
+                m.token_times.append(now)
             if req.finished:
                 m.finished_time = now
                 self.request_success[last_reason.get(request_id, "stop")] += 1
                 del self.requests[request_id]
-            if stream:
+            if stream and req.stream:
                 results.append(self._output(req, changed, stream=True))
             elif req.finished:
                 results.append(self._output(req, req.seqs, stream=False))
@@ -154,13 +166,19 @@ class OutputProcessor:
             if not stream:
                 text, ids, lps = seq.text, seq.token_ids, seq.logprobs
             else:
-                finished = seq.finish_reason is not None
-                end = len(seq.text) if finished else max(len(seq.text) - req.holdback, 0)
-                text = seq.text[seq.num_emitted_chars : max(end, seq.num_emitted_chars)]
-                ids = seq.token_ids[seq.num_emitted_tokens :]
-                lps = seq.logprobs[seq.num_emitted_tokens :] if seq.logprobs is not None else None
-                seq.num_emitted_chars += len(text)
-                seq.num_emitted_tokens += len(ids)
+                end = len(seq.text)
+                if req.holdback and seq.finish_reason is None:
+                    end -= req.holdback
+                start = seq.num_emitted_chars
+                if end > start:
+                    text = seq.text[start:end]
+                    seq.num_emitted_chars = end
+                else:
+                    text = ""
+                first = seq.num_emitted_tokens
+                ids = seq.token_ids[first:]
+                lps = seq.logprobs[first:] if seq.logprobs is not None else None
+                seq.num_emitted_tokens = len(seq.token_ids)
             outs.append(CompletionOutput(seq.index, text, ids, lps, seq.finish_reason, seq.stop_reason))
         return RequestOutput(
             req.request_id, req.prompt_token_ids, outs, req.finished, req.num_cached_tokens, req.metrics

@@ -13,6 +13,9 @@ class RequestMetrics:
     first_token_time: float | None = None
     last_token_time: float | None = None
     finished_time: float | None = None
+    # A request delivered whole (not streamed): when each of its steps produced tokens, for the
+    # latency histograms, since its consumer is woken only once.
+    token_times: list[float] | None = None
 
 
 @dataclass(slots=True)

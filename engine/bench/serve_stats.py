@@ -69,6 +69,10 @@ def summarize(
         "total_token_throughput": round((input_tokens + output_tokens) / duration, 3) if duration else None,
     }
     values = metric_values(ok)
+    # Time to the second token: what a stream through an output guard that holds back the word being
+    # written (the proxy's default policy) can at best show as its TTFT.
+    second = [r.ttft + r.itl[0] for r in ok if r.ttft > 0.0 and r.itl]
+    out["median_second_token_ms"] = round(float(np.median(second)) * 1000.0, 3) if second else None
     for name in metrics:
         a = np.asarray(values[name]) * 1000.0
         nested: dict[str, float | None] = {}

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from engine.server.chat_outputs import OutputParsers
+from engine.server.chunks import ChunkEncoder
 from engine.server.job import Job
 from engine.server.protocol import ChatRequest
 from engine.server.responses import chat_logprobs, choice, envelope
@@ -44,11 +45,37 @@ async def chat_stream(job: Job, req: ChatRequest, parsers: OutputParsers | None 
             del body["usage"]
         return body
 
+    fast = None  # the common case (no tool parsing or logprobs): chunks as bytes
+    if not streams and not req.logprobs:
+        fast = ChunkEncoder(
+            "chat.completion.chunk",
+            job.response_id,
+            job.created,
+            job.model,
+            include_usage=req.include_usage,
+            key="delta",
+        )
     try:
         role = {"role": "assistant", "content": ""}
         await sse.send(chunk([choice(i, "delta", role, None, None) for i in range(job.n)]))
         async for _, out in job.gen.stream():
             job.accumulate(0, out.outputs, keep=False)
+            if fast is not None:
+                await sse.send_bytes(
+                    fast.event(
+                        [
+                            fast.choice(
+                                o.index,
+                                o.text if o.text or o.finish_reason is None else None,
+                                o.finish_reason,
+                                o.stop_reason,
+                            )
+                            for o in out.outputs
+                        ],
+                        job.usage() if req.continuous_usage else None,
+                    )
+                )
+                continue
             choices = []
             for o in out.outputs:
                 lps = None

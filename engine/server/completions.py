@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from engine.loader.dummy import has_tokenizer
+from engine.server.chunks import ChunkEncoder
 from engine.server.job import Job
 from engine.server.protocol import CompletionRequest
 from engine.server.responses import choice, completion_logprobs, envelope
@@ -56,12 +57,40 @@ async def completion_stream(job: Job, req: CompletionRequest) -> web.StreamRespo
         return body
 
     offsets = [0] * len(job.choices)  # text offset of each choice's next token (logprobs)
+    fast = None  # the common case (no logprobs): chunks as bytes, no dicts
+    if req.logprobs is None:
+        fast = ChunkEncoder(
+            "text_completion",
+            job.response_id,
+            job.created,
+            job.model,
+            include_usage=req.include_usage,
+            key="text",
+        )
+    ids_out = not has_tokenizer(job.state.engine.tokenizer)
     try:
         if req.echo:
             for i in range(len(job.choices)):
                 await sse.send(chunk([choice(i, "text", _echo(job, req, i), None, None)]))
         async for p, out in job.gen.stream():
             job.accumulate(p, out.outputs, keep=False)
+            if fast is not None:
+                await sse.send_bytes(
+                    fast.event(
+                        [
+                            fast.choice(
+                                job.index(p, o),
+                                o.text,
+                                o.finish_reason,
+                                o.stop_reason,
+                                list(o.token_ids) if ids_out else None,
+                            )
+                            for o in out.outputs
+                        ],
+                        job.usage() if req.continuous_usage else None,
+                    )
+                )
+                continue
             choices = []
             for o in out.outputs:
                 i = job.index(p, o)

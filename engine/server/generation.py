@@ -30,13 +30,16 @@ class Generation:
         prompts: list[list[int]],
         params: SamplingParams,
         arrival: float,
+        stream: bool = True,
     ) -> None:
+        """stream=False: each engine request answers once, whole (see AsyncEngine.generate)."""
         self.engine = engine
         self.metrics = metrics
         self.ids = [request_id] if len(prompts) == 1 else [f"{request_id}-{i}" for i in range(len(prompts))]
         self.prompts = prompts
         self.params = params
         self.arrival = arrival
+        self.streamed = stream
         self.unfinished = set(self.ids)
         self._tasks: list[asyncio.Task[None]] = []
         self._iter: Any = None
@@ -83,13 +86,15 @@ class Generation:
         request_id = self.ids[index]
         token_times: list[float] = []
         generated = 0
-        gen = self.engine.generate(request_id, self.prompts[index], self.params)
+        gen = self.engine.generate(request_id, self.prompts[index], self.params, self.streamed)
         try:
             async for out in gen:
                 if any(o.token_ids for o in out.outputs):
                     token_times.append(time.monotonic())
                 generated += sum(len(o.token_ids) for o in out.outputs)
                 if out.finished:
+                    if out.metrics is not None and out.metrics.token_times is not None:
+                        token_times = out.metrics.token_times  # delivered whole
                     self.unfinished.discard(request_id)
                     p = self.params
                     sizes = RequestSizes(len(self.prompts[index]), generated, p.max_tokens or 0, p.n)

@@ -98,7 +98,9 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     response_id = f"chatcmpl-{uuid.uuid4().hex}"
     _admit(state)
     try:
-        async with Generation(state.engine, state.metrics, response_id, [prompt], req.params, arrival) as gen:
+        async with Generation(
+            state.engine, state.metrics, response_id, [prompt], req.params, arrival, req.stream
+        ) as gen:
             job = Job(request, state, gen, response_id, [prompt], req.params.n)
             if req.stream:
                 return await chat_stream(job, req, parsers)
@@ -123,7 +125,9 @@ async def completions(request: web.Request) -> web.StreamResponse:
     response_id = f"cmpl-{uuid.uuid4().hex}"
     _admit(state)
     try:
-        async with Generation(state.engine, state.metrics, response_id, prompts, req.params, arrival) as gen:
+        async with Generation(
+            state.engine, state.metrics, response_id, prompts, req.params, arrival, req.stream
+        ) as gen:
             job = Job(request, state, gen, response_id, prompts, req.params.n)
             return await (completion_stream(job, req) if req.stream else completion_response(job, req))
     finally:

@@ -27,8 +27,11 @@ DONE = b"data: [DONE]\n\n"
 def continuous_usage_requested(body: Any) -> bool:
     """vLLM's `stream_options: {include_usage: true, continuous_usage_stats: true}`."""
     options = body.get("stream_options") if isinstance(body, dict) else None
-    return isinstance(options, dict) and options.get("include_usage") is True and (
-        options.get("continuous_usage_stats") is True)
+    return (
+        isinstance(options, dict)
+        and options.get("include_usage") is True
+        and (options.get("continuous_usage_stats") is True)
+    )
 
 
 class SseWriter:
@@ -38,8 +41,9 @@ class SseWriter:
     client that stops reading mid-stream (the proxy, when its tenant goes) knows what was generated.
     """
 
-    def __init__(self, request: web.Request, request_id: str,
-                 usage: Callable[[], dict[str, int]] | None = None) -> None:
+    def __init__(
+        self, request: web.Request, request_id: str, usage: Callable[[], dict[str, int]] | None = None
+    ) -> None:
         self.request = request
         self.usage = usage
         self.response = web.StreamResponse(status=200, headers={**SSE_HEADERS, "x-request-id": request_id})
@@ -58,6 +62,12 @@ class SseWriter:
         if self.usage is not None and isinstance(obj, dict) and obj.get("choices"):
             obj["usage"] = self.usage()
         await self.response.write(encode_event(obj))
+
+    async def send_bytes(self, data: bytes) -> None:
+        """An event already encoded (engine/server/chunks.py); not for continuous usage."""
+        if not self.started:
+            await self.start()
+        await self.response.write(data)
 
     async def done(self) -> None:
         if not self.started:

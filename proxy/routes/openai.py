@@ -6,7 +6,9 @@ authenticate → resolve the domain's alias (deny by default) → check caps →
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 from aiohttp import web
@@ -141,7 +143,13 @@ async def _authorized(request: web.Request) -> tuple[Principal, Any, dict[str, A
     404 whatever else is wrong with the request)."""
     app = request.app
     principal = await app[AUTH].authenticate(request)
-    settings = await app[DIRECTORY].settings(principal.domain_id)
+    directory = app[DIRECTORY]
+    # The domain's grants and guardrail policy start loading while its settings are (and the body is
+    # read): on a cache miss, one round of database reads before forwarding instead of three. Their
+    # uses below join these reads or hit the cache; each is still at most the directory's TTL old.
+    _prefetch(directory.view(principal.domain_id))
+    _prefetch(directory.guardrail_policy(principal.domain_id))
+    settings = await directory.settings(principal.domain_id)
     if settings is None or not settings.active:
         raise ApiError(401, "Incorrect API key provided.", code="invalid_api_key")
     body = await read_json_body(request, settings.max_body_bytes, timeout=app[CONFIG].body_timeout)
@@ -150,10 +158,17 @@ async def _authorized(request: web.Request) -> tuple[Principal, Any, dict[str, A
         raise bad_request(
             "You must provide a model parameter.", param="model", code="missing_required_parameter"
         )
-    grant = (await app[DIRECTORY].view(principal.domain_id)).get(model)
+    grant = (await directory.view(principal.domain_id)).get(model)
     if grant is None or not _visible(principal, grant):
         raise model_not_found(model)
     return principal, settings, body, grant
+
+
+def _prefetch(lookup: Awaitable[Any]) -> None:
+    """Start a cached directory lookup now; it completes even if the request fails first (an error
+    is retrieved here; the request's own lookup raises it)."""
+    task = asyncio.ensure_future(lookup)
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
 
 def _completion_budget(body: dict[str, Any], settings: Any, grant: ModelGrant) -> tuple[dict[str, Any], int]:

@@ -87,6 +87,41 @@ def test_streamed_deltas_concatenate_to_the_offline_result(tiny: Tiny) -> None:
     run(tiny, body)
 
 
+def test_whole_requests_answer_once_with_the_offline_result(tiny: Tiny) -> None:
+    """stream=False: one finished output per request (no per-step deltas), equal to the offline result;
+    its step times are kept for the latency histograms."""
+    greedy = SamplingParams(temperature=0, max_tokens=24, ignore_eos=True, n=2, seed=1)
+    llm = LLM(str(tiny[0]), loaded=tiny[1], num_kv_blocks=64, block_size=4)
+    expected = llm.generate(PROMPTS, greedy, use_tqdm=False)
+    text = expected[0].outputs[0].text
+    stop = text[len(text) // 2 : len(text) // 2 + 3]
+    stopped = SamplingParams(temperature=0, max_tokens=24, ignore_eos=True, stop=[stop])
+    expected_stop = llm.generate(PROMPTS[0], stopped, use_tqdm=False)[0]
+
+    async def whole(
+        engine: AsyncEngine, request_id: str, prompt: str, params: SamplingParams
+    ) -> list[RequestOutput]:
+        return [out async for out in engine.generate(request_id, prompt, params, stream=False)]
+
+    async def body(engine: AsyncEngine) -> None:
+        answers = await asyncio.gather(
+            *(whole(engine, f"r{i}", p, greedy) for i, p in enumerate(PROMPTS)),
+            whole(engine, "stop", PROMPTS[0], stopped),
+        )
+        for outs, want in zip(answers, [*expected, expected_stop], strict=True):
+            assert len(outs) == 1 and outs[0].finished
+            got = sorted(outs[0].outputs, key=lambda c: c.index)
+            assert [(c.text, c.token_ids, c.finish_reason) for c in got] == [
+                (w.text, w.token_ids, w.finish_reason) for w in want.outputs
+            ]
+            times = outs[0].metrics.token_times
+            assert times and times == sorted(times) and len(times) <= 24
+        stats = engine.stats()
+        assert stats.free_blocks == stats.total_blocks
+
+    run(tiny, body)
+
+
 def test_abort_mid_stream_frees_every_block(tiny: Tiny) -> None:
     params = SamplingParams(temperature=0, max_tokens=200, ignore_eos=True)
 
