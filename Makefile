@@ -1,5 +1,5 @@
 # The commands: `make run` (the CPU demo), `make test` (everything), `make test-fast` (all but
-# tests marked slow). Each builds .venv itself and installs only what it needs: `make run` the
+# tests marked slow, in parallel; TIMING in README.md). Each builds .venv itself and installs only what it needs: `make run` the
 # runtime dependencies, `make test` adds the `test` extra. An install is skipped while
 # pyproject.toml and constraints.txt are unchanged. Each step prints one line and its time.
 SHELL  := /bin/bash
@@ -61,9 +61,11 @@ test: $(TEST_STAMP)
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
+# On every core (pytest-xdist, at most 4 workers: each may load the bundled model); tests sharing
+# a demo, engine or module fixture stay on one worker (tests/conftest.py groups them).
 test-fast: $(TEST_STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -m "not slow and not gpu"
+	$(BIN)/python -m pytest -q -m "not slow and not gpu" -n auto --maxprocesses 4 --dist loadgroup
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache
