@@ -137,6 +137,7 @@ def smol_llm(smol_loaded: LoadedModel) -> LLM:
     return LLM(str(bundled_gguf_path()), loaded=smol_loaded, num_kv_blocks=64)
 
 
+@pytest.mark.slow
 def test_stop_strings_cut_across_token_boundaries(smol_llm: LLM) -> None:
     prompt = "The capital of France is"
     full = smol_llm.generate(prompt, SamplingParams(temperature=0, max_tokens=12), use_tqdm=False)[0].outputs[

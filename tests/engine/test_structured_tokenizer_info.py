@@ -57,6 +57,7 @@ def test_byte_fallback_sentencepiece_equals_from_huggingface(tmp_path: Path) -> 
     assert ours.serialize_json() == from_huggingface(tokenizer, 400).serialize_json()
 
 
+@pytest.mark.slow
 def test_xgrammar_imports_without_transformers() -> None:
     """The runtime venv has no transformers: engine.structured still imports and compiles there."""
     import subprocess

@@ -125,6 +125,7 @@ def test_bench_serve_random_dataset_with_vllm_options(
     assert report["request_throughput"] > 0 and report["output_throughput"] > 0
 
 
+@pytest.mark.slow
 def test_bench_serve_offline_workload_offline_direct_and_proxy_in_one_run(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -177,6 +178,7 @@ def self_signed(tmp_path: Path) -> tuple[Path, Path]:
     return key_file, cert_file
 
 
+@pytest.mark.slow
 def test_ssl_flags_serve_https(tmp_path: Path) -> None:
     import ssl
     import urllib.request
