@@ -108,6 +108,7 @@ REQUESTS: dict[str, tuple[str, dict[str, Any]]] = {
 
 
 @pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.slow
 def test_no_request_shape_exceeds_the_domain_budget(setup, shape) -> None:
     proxy, t = setup
     began = time.monotonic()
