@@ -88,6 +88,7 @@ def with_processors(params: SamplingParams, make: type, *args: object) -> tuple[
     return params, made
 
 
+@pytest.mark.slow
 def test_outputs_obey_the_processor_with_n_seeds_and_penalties(smol: tuple[str, LoadedModel]) -> None:
     llm = LLM(smol[0], loaded=smol[1], num_kv_blocks=64, async_scheduling=True)
     tok = llm.tokenizer

@@ -19,6 +19,8 @@ from server_harness import http
 
 from engine.bench import serve as bench_serve
 
+pytestmark = pytest.mark.slow  # an engine process of its own (dummy weights)
+
 SMALL_WORKLOAD = (
     "--dataset offline-workload --num-prompts 6 --workload-input-len 16-48 --workload-output-len 4-12 "
     "--vocab-size 512 --max-concurrency 3"
@@ -125,7 +127,6 @@ def test_bench_serve_random_dataset_with_vllm_options(
     assert report["request_throughput"] > 0 and report["output_throughput"] > 0
 
 
-@pytest.mark.slow
 def test_bench_serve_offline_workload_offline_direct_and_proxy_in_one_run(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -178,7 +179,6 @@ def self_signed(tmp_path: Path) -> tuple[Path, Path]:
     return key_file, cert_file
 
 
-@pytest.mark.slow
 def test_ssl_flags_serve_https(tmp_path: Path) -> None:
     import ssl
     import urllib.request

@@ -59,6 +59,7 @@ async def run_all(server: RunningServer) -> tuple[list, list]:
     return alone, list(together)
 
 
+@pytest.mark.slow
 def test_concurrent_streams_match_solo_runs_and_the_synchronous_loop(
     servers: dict[bool, RunningServer],
 ) -> None:
