@@ -14,6 +14,8 @@ from server_harness import AUTH, MODEL, RunningServer
 
 from engine.server.settings import ServerConfig
 
+pytestmark = pytest.mark.slow  # its own engine server (test_async_engine covers step-in-flight)
+
 PROMPTS = ["Write a haiku about the sea.", "Why is the sky blue?"]
 CHAT = "/v1/chat/completions"
 
@@ -59,7 +61,6 @@ async def run_all(server: RunningServer) -> tuple[list, list]:
     return alone, list(together)
 
 
-@pytest.mark.slow
 def test_concurrent_streams_match_solo_runs_and_the_synchronous_loop(
     servers: dict[bool, RunningServer],
 ) -> None:
