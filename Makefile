@@ -1,6 +1,7 @@
 # The commands: `make run` (the CPU demo), `make test` (everything), `make test-fast` (all but
-# tests marked slow, in parallel; measured times in README.md). Each builds .venv itself and installs only what it needs: `make run` the
-# runtime dependencies, `make test` adds the `test` extra. An install is skipped while
+# tests marked slow, in parallel; measured times in README.md). Each builds .venv itself and
+# installs only what it needs: `make run` the runtime dependencies, `make test` adds the `test`
+# extra. An install is skipped while
 # pyproject.toml and constraints.txt are unchanged. Each step prints one line and its time.
 SHELL  := /bin/bash
 .SHELLFLAGS := -o pipefail -c
