@@ -92,3 +92,23 @@ def live_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
                 assert wait_gone(engine), f"engine {engine} outlived teecube serve"
             finally:
                 server.kill()
+
+
+# Session fixtures that start a process or load a model: under pytest-xdist (`make test-fast`,
+# --dist loadgroup) the tests using one run on one worker, so it starts once; every other test
+# is grouped with its file, so module fixtures (engine servers, a browser) start once too.
+SHARED_SESSION_FIXTURES = ("live_demo", "api_server", "engine", "bundled_hf")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        defs = getattr(item, "_fixtureinfo", None)
+        group = item.nodeid.split("::")[0]
+        for name in SHARED_SESSION_FIXTURES:
+            fixturedefs = defs.name2fixturedefs.get(name) if defs is not None else None
+            if fixturedefs and fixturedefs[-1].scope == "session" and name in item.fixturenames:
+                group = name
+                break
+        item.add_marker(pytest.mark.xdist_group(group))

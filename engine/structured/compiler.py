@@ -25,12 +25,27 @@ DEFAULT_CACHE_SIZE = 256
 
 
 def tokenizer_info(tokenizer: Any, vocab_size: int) -> xgr.TokenizerInfo:
-    """xgrammar's view of our tokenizer (engine.tokenizer.Tokenizer over HF `tokenizers`)."""
-    from transformers import PreTrainedTokenizerFast
-
-    hf = PreTrainedTokenizerFast(tokenizer_object=tokenizer._tokenizer)
-    stop = list(tokenizer.eos_token_ids) or None
-    return xgr.TokenizerInfo.from_huggingface(hf, vocab_size=vocab_size, stop_token_ids=stop)
+    """xgrammar's view of our tokenizer (engine.tokenizer.Tokenizer over HF `tokenizers`): what
+    TokenizerInfo.from_huggingface does for a fast tokenizer, without transformers."""
+    backend = tokenizer._tokenizer
+    vocab: dict[str, int] = backend.get_vocab(with_added_tokens=True)
+    encoded = [""] * vocab_size
+    for piece, i in vocab.items():
+        if i < vocab_size:
+            encoded[i] = piece
+    meta = xgr.TokenizerInfo._detect_metadata_from_hf(backend.to_str())
+    vocab_type = xgr.TokenizerInfo._detect_vocab_type_from_vocab(vocab)
+    if vocab_type is not None and vocab_type != meta["vocab_type"]:  # the vocabulary decides
+        first = backend.encode("a", add_special_tokens=False).tokens[:1]
+        prefix = "\u2581" if vocab_type == xgr.VocabType.BYTE_FALLBACK else "\u0120"
+        meta = {"vocab_type": vocab_type, "add_prefix_space": bool(first) and first[0].startswith(prefix)}
+    return xgr.TokenizerInfo(
+        encoded,
+        vocab_type=meta["vocab_type"],
+        vocab_size=vocab_size,
+        stop_token_ids=list(tokenizer.eos_token_ids) or None,
+        add_prefix_space=meta["add_prefix_space"],
+    )
 
 
 def json_safe_mask(info: xgr.TokenizerInfo) -> torch.Tensor:

@@ -8,6 +8,7 @@ import base64
 import json
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -61,6 +62,7 @@ def _good_bundle() -> dict:
 
 @SETTINGS
 @given(json_values)
+@pytest.mark.slow
 def test_bundle_from_arbitrary_json(value):
     _only_our_errors(Bundle.from_json, value)
     _only_our_errors(Bundle.loads, json.dumps(value))
@@ -96,6 +98,7 @@ def test_mutated_vcek_der(e):
 
 @SETTINGS
 @given(edits, st.sampled_from(sorted(verifier.VERIFIERS)))
+@pytest.mark.slow
 def test_mutated_evidence_through_the_table(e, kind):
     if kind == "tdx":
         ev = Evidence(kind=kind, report=_mutate(TDX_QUOTE, e))
@@ -126,6 +129,7 @@ def test_mutated_collateral_files(path, e):
 
 @SETTINGS
 @given(json_values)
+@pytest.mark.slow
 def test_collateral_json_of_any_shape(value):
     _only_our_errors(TdxCollateral().add_bytes, json.dumps({"tcbInfo": value, "signature": "00"}).encode())
     _only_our_errors(TdxCollateral().add_bytes, json.dumps({"enclaveIdentity": value}).encode())

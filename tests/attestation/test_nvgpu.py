@@ -241,6 +241,7 @@ def test_policy_rejects_bad_input():
 # --- parsers fail with ParseError only --------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_every_truncation_is_a_parse_error():
     data = (SAMPLE / "report.bin").read_bytes()
     for n in range(len(data)):
@@ -250,6 +251,7 @@ def test_every_truncation_is_a_parse_error():
 
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=3000))
+@pytest.mark.slow
 def test_random_bytes_never_crash_the_parsers(blob):
     for parse in (parse_report, parse_rim):
         try:
@@ -260,6 +262,7 @@ def test_random_bytes_never_crash_the_parsers(blob):
 
 @settings(max_examples=150, deadline=None)
 @given(st.integers(min_value=0, max_value=4200), st.integers(min_value=0, max_value=255))
+@pytest.mark.slow
 def test_report_byte_edits_raise_only_verification_errors(offset, value):
     data, chain = _load(COCO)
     edited = bytearray(data)

@@ -100,6 +100,7 @@ def test_tdx_entry_from_the_replayed_event_log_matches_the_real_quote():
                              [KEY.public_key()], v).ok
 
 
+@pytest.mark.slow
 def test_release_tool_agrees_with_the_sev_snp_measure_cli(tmp_path):
     ovmf = write_ovmf(tmp_path / "OVMF.fd")
     (tmp_path / "vmlinuz").write_bytes(b"kernel bytes")

@@ -80,6 +80,7 @@ def test_qe_report_of_another_enclave_is_refused_without_collateral(resigning_pc
     assert not v.ok and _names(v) == {"QeIdentityError": False}
 
 
+@pytest.mark.slow
 def test_cli_no_policy_refuses_a_quote_from_another_enclave(resigning_pck, tmp_path):
     forged = resign(SPR.read_bytes(), resigning_pck, mr_signer=b"\x11" * 32)
     path = tmp_path / "quote.bin"
@@ -211,6 +212,7 @@ def test_gpu_chain_with_a_duplicated_extension_fails_as_a_verdict():
 
 
 @pytest.mark.parametrize("depth", [33, 5000, 200_000])
+@pytest.mark.slow
 def test_deeply_nested_bundle_is_a_parse_error(depth):
     with pytest.raises(ParseError):
         Bundle.loads("[" * depth + "]" * depth)
@@ -236,6 +238,7 @@ def test_nested_collateral_json_is_a_parse_error():
 
 
 @pytest.mark.parametrize("payload", [b"[" * 200_000, b"{" + b"x" * (9 << 20)])
+@pytest.mark.slow
 def test_cli_evidence_never_tracebacks(tmp_path, payload):
     path = tmp_path / "evidence.json"
     path.write_bytes(b"{" + payload if payload[:1] == b"[" else payload)

@@ -348,6 +348,7 @@ def test_every_truncation_is_a_parse_error():
 
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=2000))
+@pytest.mark.slow
 def test_random_bytes_never_crash_the_parsers(blob):
     for parse in (parse_quote, parse_event_log, lambda b: tdx.TdxCollateral().add_bytes(b)):
         try:
@@ -358,6 +359,7 @@ def test_random_bytes_never_crash_the_parsers(blob):
 
 @settings(max_examples=200, deadline=None)
 @given(st.integers(min_value=0, max_value=5005), st.integers(min_value=0, max_value=255))
+@pytest.mark.slow
 def test_quote_byte_edits_raise_only_verification_errors(offset, value):
     data = bytearray(V5.read_bytes())
     offset %= len(data)

@@ -62,6 +62,7 @@ def _regions(data: bytes) -> dict[str, range]:
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.slow
 def test_every_signed_byte_is_covered(case):
     path, now = CASES[case]
     data = path.read_bytes()
@@ -83,6 +84,7 @@ def _pem_block(der: bytes) -> bytes:
 
 @pytest.mark.filterwarnings("ignore:Attribute's length:UserWarning")  # mutated country names
 @pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.slow
 def test_every_pck_certificate_der_byte_is_covered(case):
     path, now = CASES[case]
     data = path.read_bytes()

@@ -35,6 +35,7 @@ def _csrf(console) -> str:
     return console.page.locator("header input[name=csrf]").get_attribute("value")
 
 
+@pytest.mark.slow
 def test_every_operator_page_loads_without_errors(console, stand):
     console.login(harness.OPERATOR_TOKEN)
     assert console.page.url.endswith("/console/domains")
@@ -65,6 +66,7 @@ def test_attestation_page_gives_the_verify_verdict(console, stand):
     assert f"--trust-simulated-root {_root(stand)}" in text
 
 
+@pytest.mark.slow
 def test_engine_panel_reads_metrics(console, stand):
     console.login(harness.OPERATOR_TOKEN)
     console.goto("/console/engine")
@@ -74,6 +76,7 @@ def test_engine_panel_reads_metrics(console, stand):
     assert cells[1].strip() == "3" and cells[2].strip() == "1"
 
 
+@pytest.mark.slow
 def test_operator_journey(console, stand, caplog):
     caplog.set_level(logging.DEBUG)
     page = console.page
@@ -147,6 +150,7 @@ def test_operator_journey(console, stand, caplog):
     assert canary not in caplog.text and secret not in caplog.text
 
 
+@pytest.mark.slow
 def test_rotate_shows_the_new_secret_once(console, stand):
     console.login(harness.OPERATOR_TOKEN)
     page = console.page
@@ -163,6 +167,7 @@ def test_rotate_shows_the_new_secret_once(console, stand):
     assert [m.id for m in _client(stand, new).models.list()] == ["globex-chat"]
 
 
+@pytest.mark.slow
 def test_policy_editor_validates_and_try_it_lists_findings(console, stand, caplog):
     caplog.set_level(logging.DEBUG)
     console.login(harness.OPERATOR_TOKEN)
@@ -193,6 +198,7 @@ def test_policy_editor_validates_and_try_it_lists_findings(console, stand, caplo
     assert page.locator("#versions tbody tr").count() == 2
 
 
+@pytest.mark.slow
 def test_tenant_sees_only_their_domain(console, stand):
     console.login(stand.keys["acme"])
     page = console.page
@@ -219,6 +225,7 @@ def test_tenant_sees_only_their_domain(console, stand):
     assert [e for e in console.errors if "status of 403" not in e] == []
 
 
+@pytest.mark.slow
 def test_csrf_token_required(console, stand):
     console.login(harness.OPERATOR_TOKEN)
     post = console.context.request.post
@@ -236,6 +243,7 @@ def test_csrf_token_required(console, stand):
     assert bad_login.status == 403
 
 
+@pytest.mark.slow
 def test_expired_session_and_logout_go_to_login(console, stand):
     console.login(harness.OPERATOR_TOKEN)
     sid = next(c["value"] for c in console.context.cookies() if c["name"] == "teecube_console")
@@ -252,6 +260,7 @@ def test_expired_session_and_logout_go_to_login(console, stand):
     assert console.page.url.endswith("/console/login")
 
 
+@pytest.mark.slow
 def test_rotated_key_ends_the_tenant_session(console, stand):
     from domains import db, keys
 
@@ -272,6 +281,7 @@ def test_rotated_key_ends_the_tenant_session(console, stand):
     factory.kw["bind"].dispose()
 
 
+@pytest.mark.slow
 def test_revoked_key_ends_the_tenant_session(console, stand):
     from domains import db, keys
 
@@ -288,6 +298,7 @@ def test_revoked_key_ends_the_tenant_session(console, stand):
     assert console.page.url.endswith("/console/login")
 
 
+@pytest.mark.slow
 def test_failed_logins_are_throttled(console, stand):
     stand.console_state.throttle._failures.clear()  # earlier tests' failed sign-ins do not count
     try:
@@ -301,6 +312,7 @@ def test_failed_logins_are_throttled(console, stand):
         stand.console_state.throttle._failures.clear()
 
 
+@pytest.mark.slow
 def test_deployment_edit_and_identity_providers(console, stand):
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec

@@ -68,6 +68,7 @@ def test_parse_metrics_reads_the_engines_exposition() -> None:
                                    "prompt_tokens": 12000.0, "generation_tokens": 3400.0}
 
 
+@pytest.mark.slow
 def test_demo_gets_a_day_of_sample_usage_once(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'demo.db'}"
     db.upgrade(url)

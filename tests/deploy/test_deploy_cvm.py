@@ -120,6 +120,7 @@ def _measure(tmp_path: Path, cmdline: str, vcpus: int, vcpu_type: str = "EPYC-v4
 CMDLINE = "console=ttyS0 root=/dev/mapper/root roothash=" + "ab" * 32
 
 
+@pytest.mark.slow
 def test_measure_snp_depends_on_every_launch_input(tmp_path: Path) -> None:
     base = _measure(tmp_path, CMDLINE, 16)
     assert _measure(tmp_path, CMDLINE, 16) == base  # deterministic
@@ -136,6 +137,7 @@ def test_measure_snp_refuses_missing_inputs(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("section", ["sev-snp", "simulated"])
+@pytest.mark.slow
 def test_the_measurement_goes_into_the_policy_allow_list(tmp_path: Path, section: str) -> None:
     """docs/deploy.md's flow: compute, write into `[<section>] measurements`, clients enforce it."""
     expected = _measure(tmp_path, CMDLINE, 16)

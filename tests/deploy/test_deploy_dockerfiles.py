@@ -118,6 +118,7 @@ def test_gpu_image_base_torch_matches_pyproject_and_uses_gpu_constraints() -> No
 
 @pytest.mark.parametrize("args", [["serve", "--help"], ["proxy", "--help"], ["engine", "--help"],
                                   ["db", "upgrade", "--help"]])
+@pytest.mark.slow
 def test_the_commands_the_images_run_exist(args: list[str]) -> None:
     result = run_teecube(args, env_with_venv())
     assert result.returncode == 0, result.stderr

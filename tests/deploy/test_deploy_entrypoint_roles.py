@@ -53,6 +53,7 @@ def test_proxy_role_migrates_unless_told_not_to(tmp_path: Path) -> None:
     assert db.current(migrated) == db.head()
 
 
+@pytest.mark.slow
 def test_engine_role_needs_no_database(tmp_path: Path) -> None:
     # An unreachable database URL: the engine role must not wait for it.
     env = _env(f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none", TEECUBE_DB_WAIT="30")
@@ -71,6 +72,7 @@ def test_gives_up_on_an_unreachable_database_after_the_wait(tmp_path: Path) -> N
     assert time.monotonic() - start < 30
 
 
+@pytest.mark.slow
 def test_other_subcommands_pass_through_and_no_role_is_usage(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/t.db"
     result = _entry(["db", "current"], _env(url))

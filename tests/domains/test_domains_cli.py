@@ -35,6 +35,7 @@ def admin(db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFi
     return run
 
 
+@pytest.mark.slow
 def test_admin_end_to_end_json(admin: Any, factory: sessionmaker[Session]) -> None:
     dom = admin("domain", "create", "acme", "--rpm", "60", "--guardrail-fail-mode", "open")
     assert (dom["name"], dom["status"], dom["requests_per_minute"], dom["guardrail_fail_mode"]) == (
@@ -110,6 +111,7 @@ def test_admin_end_to_end_json(admin: Any, factory: sessionmaker[Session]) -> No
     ]
 
 
+@pytest.mark.slow
 def test_admin_policy_and_idp(admin: Any, tmp_path: Path) -> None:
     admin("domain", "create", "acme")
     assert [(p["version"], p["active"]) for p in admin("policy", "list", "--domain", "acme")] == [(1, True)]
@@ -208,6 +210,7 @@ def test_human_tables_and_secret_notice(
     assert "NAME  STATUS" in out and "not be shown again" in out and "secret: sk-tc-" in out
 
 
+@pytest.mark.slow
 def test_deployment_update_and_status(admin: Any) -> None:
     admin(
         "deployment",
@@ -236,6 +239,7 @@ def test_deployment_update_and_status(admin: Any) -> None:
     assert actions.count("deployment.update") == 2 and "deployment.disable" in actions
 
 
+@pytest.mark.slow
 def test_domain_update(admin: Any) -> None:
     admin("domain", "create", "acme", "--rpm", "10")
     updated = admin(
@@ -250,6 +254,7 @@ def test_domain_update(admin: Any) -> None:
     assert events[-1]["after"]["tokens_per_minute"] == 5000
 
 
+@pytest.mark.slow
 def test_db_cli_and_unmigrated_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     assert admin_main(["domain", "list", "--database-url", url]) == 1
@@ -279,6 +284,7 @@ def _teecube(cwd: Path, *argv: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_cli_from_another_directory_uses_var(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

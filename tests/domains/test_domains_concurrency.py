@@ -64,6 +64,7 @@ def test_concurrent_key_creation(factory: sessionmaker[Session], pepper: bytes) 
             assert resolved is not None and resolved.key_id == key_id
 
 
+@pytest.mark.slow
 def test_concurrent_revoke_and_rotate_end_revoked(factory: sessionmaker[Session], pepper: bytes) -> None:
     with factory.begin() as s:
         create_domain(s, "acme", ACTOR)
@@ -99,6 +100,7 @@ def test_concurrent_revoke_and_rotate_end_revoked(factory: sessionmaker[Session]
         assert rotations == len(rotated)
 
 
+@pytest.mark.slow
 def test_exactly_one_active_policy_under_concurrency(factory: sessionmaker[Session]) -> None:
     with factory.begin() as s:
         create_domain(s, "acme", ACTOR)

@@ -71,6 +71,7 @@ def test_two_secrets_never_collide(factory: sessionmaker[Session], pepper: bytes
         assert resolved is not None and resolved.key_id == key_id
 
 
+@pytest.mark.slow
 def test_every_rejection_takes_the_same_path(
     factory: sessionmaker[Session], engine: Engine, pepper: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
@@ -20,6 +21,7 @@ def _tables(url: str) -> set[str]:
         engine.dispose()
 
 
+@pytest.mark.slow
 def test_upgrade_downgrade_upgrade(backend: str, empty_url: str) -> None:
     assert db.current(empty_url) is None
     db.upgrade(empty_url)

@@ -24,6 +24,7 @@ def backend() -> str:
         st.text(alphabet="abcdefABCDEF0123456789-_", max_size=38).map(lambda s: "sk-tc-" + s),
     )
 )
+@pytest.mark.slow
 def test_only_the_secret_resolves(factory: sessionmaker[Session], pepper: bytes, presented: str) -> None:
     with factory.begin() as s:
         if not keys.list_keys(s):

@@ -18,6 +18,9 @@ from demo_process import DemoServer, free_port, teecube_cmd, wait_gone
 
 from attestation.client import AttestedConnection, KeyMismatch, connect
 
+# starts its own demo (engine + proxy); tests/ops covers the demo in `make test-fast`
+pytestmark = pytest.mark.slow
+
 MODEL = "smollm2"
 PROMPT_MARKER = "zebra-quartz-7731"  # a prompt that must never reach the restarted server
 

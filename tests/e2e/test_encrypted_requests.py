@@ -32,6 +32,9 @@ from attestation import hpke_wire
 from attestation.client import AttestedConnection, connect
 from attestation.hpke import KeyPair
 
+# starts its own demo (engine + proxy); tests/ops covers the demo in `make test-fast`
+pytestmark = pytest.mark.slow
+
 MODEL = "smollm2"
 MARKER = "okapi-vermilion-4417"  # a prompt word no relay may ever see
 PROMPT = f"Repeat after me: {MARKER}. Then count from one to five."

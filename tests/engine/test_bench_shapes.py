@@ -62,6 +62,7 @@ def test_shape_needs_random_weights(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.parametrize("skip_hf", [True, False])
+@pytest.mark.slow
 def test_shape_bench_prints_one_json_object(capsys: pytest.CaptureFixture[str], skip_hf: bool) -> None:
     previous = torch.get_num_threads()
     argv = ["throughput", "--shape", "tiny", "--random-weights", "--device", "cpu", "--threads", "1"]

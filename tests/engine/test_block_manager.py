@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hypothesis.strategies as st
+import pytest
 from hypothesis import settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -185,4 +186,4 @@ class BlockManagerMachine(RuleBasedStateMachine):
 
 
 BlockManagerMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)
-TestBlockManagerMachine = BlockManagerMachine.TestCase
+TestBlockManagerMachine = pytest.mark.slow(BlockManagerMachine.TestCase)  # hypothesis: ~3 s

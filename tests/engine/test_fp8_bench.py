@@ -16,6 +16,7 @@ from engine.quantization.support import REFERENCE_ENV
 from teecube.bench import main as bench_main
 
 
+@pytest.mark.slow
 def test_compare_bf16_prints_every_run_with_fp8_bytes(
     capsys: pytest.CaptureFixture[str], monkeypatch
 ) -> None:

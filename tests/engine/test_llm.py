@@ -137,6 +137,7 @@ def smol_llm(smol_loaded: LoadedModel) -> LLM:
     return LLM(str(bundled_gguf_path()), loaded=smol_loaded, num_kv_blocks=64)
 
 
+@pytest.mark.slow
 def test_stop_strings_cut_across_token_boundaries(smol_llm: LLM) -> None:
     prompt = "The capital of France is"
     full = smol_llm.generate(prompt, SamplingParams(temperature=0, max_tokens=12), use_tqdm=False)[0].outputs[
@@ -178,6 +179,7 @@ def test_top_k_1_equals_greedy(smol_llm: LLM, smol: dict) -> None:
     assert [o.outputs[0].token_ids for o in outs] == smol["refs"]["varied"][:4]
 
 
+@pytest.mark.slow
 def test_n_fans_out_children_sharing_the_prompt(smol_llm: LLM) -> None:
     before = smol_llm.stats().prefix_cache_hits
     prompt = "Write a short poem about the moon, the stars, the quiet sea at night and a lighthouse keeper."

@@ -88,6 +88,7 @@ def with_processors(params: SamplingParams, make: type, *args: object) -> tuple[
     return params, made
 
 
+@pytest.mark.slow
 def test_outputs_obey_the_processor_with_n_seeds_and_penalties(smol: tuple[str, LoadedModel]) -> None:
     llm = LLM(smol[0], loaded=smol[1], num_kv_blocks=64, async_scheduling=True)
     tok = llm.tokenizer
@@ -130,6 +131,7 @@ def test_outputs_obey_the_processor_with_n_seeds_and_penalties(smol: tuple[str, 
     assert llm.block_manager.num_free_blocks == llm.block_manager.num_blocks
 
 
+@pytest.mark.slow
 def test_processors_under_preemption(smol: tuple[str, LoadedModel]) -> None:
     llm = LLM(smol[0], loaded=smol[1], num_kv_blocks=6, async_scheduling=True)
     tok = llm.tokenizer
@@ -144,6 +146,7 @@ def test_processors_under_preemption(smol: tuple[str, LoadedModel]) -> None:
     assert llm.block_manager.num_free_blocks == llm.block_manager.num_blocks
 
 
+@pytest.mark.slow
 def test_streaming_through_async_engine(smol: tuple[str, LoadedModel]) -> None:
     async def main() -> None:
         config = EngineConfig(model=smol[0], num_kv_blocks=64)

@@ -17,6 +17,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("family", ["qwen2-moe", "gemma2", "phi3"])
+@pytest.mark.slow
 def test_tensor_parallel_2_matches_1(family: str, tmp_path: Path) -> None:
     path = str(build_tiny_family(family, tmp_path / family))
     expected = run(LLM(path, **ENGINE), seed=len(family))

@@ -19,6 +19,8 @@ from server_harness import http
 
 from engine.bench import serve as bench_serve
 
+pytestmark = pytest.mark.slow  # an engine process of its own (dummy weights)
+
 SMALL_WORKLOAD = (
     "--dataset offline-workload --num-prompts 6 --workload-input-len 16-48 --workload-output-len 4-12 "
     "--vocab-size 512 --max-concurrency 3"

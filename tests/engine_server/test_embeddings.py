@@ -154,6 +154,7 @@ def test_concurrent_requests_batch_and_agree(client) -> None:
         assert _cos(a, b) >= 0.99999
 
 
+@pytest.mark.slow
 def test_chat_server_refuses_embeddings(server_factory) -> None:
     server = server_factory(ServerConfig(), max_model_len=256, num_kv_blocks=32)
     with (

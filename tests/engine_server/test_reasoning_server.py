@@ -13,6 +13,8 @@ from server_harness import MODEL, RunningServer, http, start_server
 from engine.server.settings import ServerConfig
 from tests.engine.tiny_models import build_tiny_model
 
+pytestmark = pytest.mark.slow  # its own engine server (engine-level tests cover the rest)
+
 ASK = [{"role": "user", "content": "Name three colours."}]
 THINKING_TEMPLATE = (
     "{% for message in messages %}"

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from server_harness import AUTH, MODEL, RunningServer, http
 
+pytestmark = pytest.mark.slow  # its own engine server (engine-level tests cover the rest)
+
 # long enough for several full blocks of 16 tokens
 PROMPT = (
     "The confidential appliance keeps every tenant's prompts apart: a shared prefix cache would let one "

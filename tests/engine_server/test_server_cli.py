@@ -79,6 +79,7 @@ def test_bench_serve_against_a_running_server(engine_proc: tuple, capsys: pytest
     assert report["errors"] == {"HTTP 503 queue_full": report["failed"]} and report["failed"] >= 1
 
 
+@pytest.mark.slow
 def test_bench_serve_vllm_options_against_the_bundled_model(
     engine_proc: tuple, capsys: pytest.CaptureFixture[str]
 ) -> None:

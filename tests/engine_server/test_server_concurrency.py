@@ -64,6 +64,7 @@ def test_64_concurrent_streams_match_solo_runs_and_free_the_pool(server: Running
     assert server.wait_for(server.all_blocks_free, timeout=60)
 
 
+@pytest.mark.slow
 def test_health_turns_503_once_the_engine_loop_dies(server: RunningServer) -> None:
     """Runs last in this module: it kills the module's engine by making its next step fail."""
     assert http(server.base_url + "/health")[0] == 200

@@ -65,6 +65,7 @@ def test_chat_stream_without_include_usage_has_no_usage_chunk(client: openai.Ope
     assert all(c.usage is None for c in chunks)
 
 
+@pytest.mark.slow
 def test_text_parts_and_max_completion_tokens(client: openai.OpenAI) -> None:
     parts = [{"role": "user", "content": [{"type": "text", "text": MESSAGES[0]["content"]}]}]
     a = client.chat.completions.create(model=MODEL, messages=parts, temperature=0, max_completion_tokens=12)
@@ -73,6 +74,7 @@ def test_text_parts_and_max_completion_tokens(client: openai.OpenAI) -> None:
     assert a.usage == b.usage
 
 
+@pytest.mark.slow
 def test_n_2_with_seed_is_reproducible(client: openai.OpenAI) -> None:
     def sample() -> list[str]:
         r = client.chat.completions.create(
@@ -85,6 +87,7 @@ def test_n_2_with_seed_is_reproducible(client: openai.OpenAI) -> None:
     assert sample() == sample()
 
 
+@pytest.mark.slow
 def test_stop_string_cuts_the_text(client: openai.OpenAI) -> None:
     full = client.completions.create(model=MODEL, prompt=PROMPT, temperature=0, max_tokens=16)
     text = full.choices[0].text
@@ -96,6 +99,7 @@ def test_stop_string_cuts_the_text(client: openai.OpenAI) -> None:
     assert cut.choices[0].finish_reason == "stop"
 
 
+@pytest.mark.slow
 def test_chat_logprobs(client: openai.OpenAI) -> None:
     resp = greedy_chat(client, logprobs=True, top_logprobs=2)
     content = resp.choices[0].logprobs.content
@@ -201,6 +205,7 @@ def test_models_tokenize_detokenize_version(client: openai.OpenAI, server: Runni
     assert "version" in http(server.base_url + "/version")[2]
 
 
+@pytest.mark.slow
 def test_streamed_n_2_chat_and_multi_prompt_completions(client: openai.OpenAI) -> None:
     chunks = list(greedy_chat(client, n=2, max_tokens=4, stream=True))
     texts: dict[int, str] = {0: "", 1: ""}

@@ -14,6 +14,8 @@ from server_harness import AUTH, MODEL, RunningServer
 
 from engine.server.settings import ServerConfig
 
+pytestmark = pytest.mark.slow  # its own engine server (test_async_engine covers step-in-flight)
+
 PROMPTS = ["Write a haiku about the sea.", "Why is the sky blue?"]
 CHAT = "/v1/chat/completions"
 

@@ -59,6 +59,7 @@ def _walk_schema(cache: GrammarCompilerCache, walker: Walker, schema: dict, seed
 
 
 @pytest.mark.parametrize("schema", ci_corpus(40), ids=schema_id)
+@pytest.mark.slow
 def test_corpus_outputs_are_schema_valid(cache, walker, schema) -> None:
     _walk_schema(cache, walker, schema)
 

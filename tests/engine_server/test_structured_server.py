@@ -110,6 +110,7 @@ def test_sdk_parse_returns_the_pydantic_object(client) -> None:
 
 
 @needs_hook
+@pytest.mark.slow
 def test_schema_with_n_streaming_and_sampling(client) -> None:
     schema = Person.model_json_schema()
     rf = {"type": "json_schema", "json_schema": {"name": "person", "schema": schema, "strict": True}}
@@ -173,6 +174,7 @@ def _run_corpus(client: openai.OpenAI, schemas: list[dict[str, Any]], max_tokens
 
 
 @needs_hook
+@pytest.mark.slow
 def test_corpus_outputs_are_schema_valid(client) -> None:
     _run_corpus(client, ci_corpus(40), max_tokens=160)
 

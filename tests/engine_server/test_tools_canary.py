@@ -21,6 +21,7 @@ def server(server_factory) -> RunningServer:
     return server_factory(config, max_model_len=1024, num_kv_blocks=128)
 
 
+@pytest.mark.slow
 def test_canaries_reach_no_log_metric_or_error(
     server: RunningServer, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -90,6 +90,7 @@ def _rendered(server: RunningServer, messages: list[dict[str, Any]], tools: list
     return http(server.base_url + "/detokenize", {"tokens": ids})[2]["prompt"]
 
 
+@pytest.mark.slow
 def test_tools_and_replayed_calls_reach_the_prompt(server: RunningServer) -> None:
     text = _rendered(server, REPLAYED, TOOLS)
     assert "<tools>" in text and '"get_weather"' in text and "Current weather in a city" in text
@@ -97,6 +98,7 @@ def test_tools_and_replayed_calls_reach_the_prompt(server: RunningServer) -> Non
     assert "<tool_response>\n22 degrees and sunny\n</tool_response>" in text
 
 
+@pytest.mark.slow
 def test_round_trip_answer_after_the_tool_message(client: openai.OpenAI) -> None:
     resp = client.chat.completions.create(
         model=MODEL, messages=REPLAYED, tools=TOOLS, tool_choice="none", max_tokens=16, temperature=0
@@ -172,6 +174,7 @@ def test_tool_message_needs_its_call_id(client: openai.OpenAI) -> None:
 
 @needs_hook
 @pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.slow
 def test_required_call_round_trip(client: openai.OpenAI, stream: bool) -> None:
     kwargs: dict[str, Any] = dict(
         model=MODEL,

@@ -9,6 +9,8 @@ import textwrap
 import zipfile
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 BLOCKED = ("engine", "proxy", "domains", "teecube", "torch", "aiohttp", "sqlalchemy", "transformers")
 
@@ -42,6 +44,7 @@ def test_attestation_imports_with_the_appliance_blocked() -> None:
     assert p.stdout.strip().endswith("LOADED []")
 
 
+@pytest.mark.slow
 def test_client_wheel_holds_attestation_only_and_no_torch(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
                     "-w", str(tmp_path), str(REPO / "client")], check=True, timeout=300,

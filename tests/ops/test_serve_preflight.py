@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx2
+import pytest
 from demo_process import DemoServer, free_port, teecube_cmd
 
 
@@ -26,6 +27,7 @@ def _answers(demo: DemoServer) -> None:
     assert r.status_code == 200, r.text
 
 
+@pytest.mark.slow
 def test_second_serve_on_the_same_state_dir_is_refused_by_the_lock(demo: DemoServer, tmp_path: Path) -> None:
     sock = demo.state_dir / "run" / "engine.sock"
     before = sock.stat().st_ino
@@ -51,6 +53,7 @@ def test_second_serve_on_the_same_port_is_refused_before_loading(demo: DemoServe
     _answers(demo)
 
 
+@pytest.mark.slow
 def test_missing_tee_is_refused_before_loading(tmp_path: Path) -> None:
     p = _serve("--tee", "sev-snp", "--state-dir", str(tmp_path / "state"),
                "--database-url", f"sqlite:///{tmp_path}/db", "--port", str(free_port()))
@@ -58,6 +61,7 @@ def test_missing_tee_is_refused_before_loading(tmp_path: Path) -> None:
     assert "TEE check failed" in p.stderr and "engine: loading" not in p.stderr
 
 
+@pytest.mark.slow
 def test_unknown_flag_is_refused_before_loading(tmp_path: Path) -> None:
     p = _serve("--max-num-seqz", "4", "--state-dir", str(tmp_path / "state"), "--port", str(free_port()))
     assert p.returncode == 2

@@ -61,6 +61,7 @@ def test_openai_sdk_without_the_cert_fails_verification(demo: DemoServer) -> Non
     assert p.stdout.strip() == "REFUSED", p.stderr[-2000:]  # verification really is on
 
 
+@pytest.mark.slow
 def test_langchain_openai_with_verify_context(demo: DemoServer, saved_cert: Path) -> None:
     p = _client(f"""
         import ssl, httpx2
@@ -73,6 +74,7 @@ def test_langchain_openai_with_verify_context(demo: DemoServer, saved_cert: Path
     assert p.returncode == 0 and p.stdout.startswith("OK"), p.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_litellm_with_ssl_cert_file(demo: DemoServer, saved_cert: Path) -> None:
     # LiteLLM 1.83's openai provider ignores a per-call ssl_verify=; SSL_CERT_FILE (or SSL_VERIFY,
     # or litellm.ssl_verify) is what it reads.

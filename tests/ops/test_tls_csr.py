@@ -125,6 +125,7 @@ def test_ca_signed_chain_verifies_with_stock_tls_and_attestation_binds_the_same_
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
+@pytest.mark.slow
 def test_a_chain_for_another_key_is_refused_before_loading(ca_signed: tuple[Path, Path, OperatorCa],
                                                            tmp_path: Path) -> None:
     state, _, ca = ca_signed
@@ -142,6 +143,7 @@ def test_a_chain_for_another_key_is_refused_before_loading(ca_signed: tuple[Path
     assert "engine: loading" not in p.stderr
 
 
+@pytest.mark.slow
 def test_tls_cert_without_a_csr_first_is_refused(tmp_path: Path) -> None:
     chain = tmp_path / "chain.pem"
     chain.write_bytes(OperatorCa.make().cert.public_bytes(serialization.Encoding.PEM))

@@ -108,6 +108,7 @@ REQUESTS: dict[str, tuple[str, dict[str, Any]]] = {
 
 
 @pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.slow
 def test_no_request_shape_exceeds_the_domain_budget(setup, shape) -> None:
     proxy, t = setup
     began = time.monotonic()
@@ -132,6 +133,7 @@ def test_no_request_shape_exceeds_the_domain_budget(setup, shape) -> None:
         assert all(r["prompt_tokens"] > 0 and r["completion_tokens"] >= 3 for r in served)
 
 
+@pytest.mark.slow
 def test_the_estimate_is_never_below_the_real_tokenizer(engine) -> None:
     samples = [*DENSE.values(), "1234567890" * 20, "!@#$%^&*()_+{}|:<>?" * 10, "x" * 500,
                "The quick brown fox jumps over the lazy dog. " * 10, "zxqv jkwp " * 30,

@@ -119,6 +119,7 @@ def test_nasty_bodies_are_4xx(setup, http, route) -> None:
 
 
 @pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.slow
 def test_wrong_types_in_every_field_are_4xx(setup, http, route) -> None:
     _, key = setup
     cases = _typed(route)
@@ -149,6 +150,7 @@ def _send_retrying(http: httpx.Client, key: str, route: str, content: bytes, enc
 
 
 @pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.slow
 def test_garbage_and_bomb_compressed_bodies_are_4xx(setup, http, route) -> None:
     _, key = setup
     valid = json.dumps({"model": "chat", "messages": CHAT, "max_tokens": 2}).encode()

@@ -61,6 +61,7 @@ def test_another_domain_gets_no_cache_hit_on_a_victims_prompt(setup, engine) -> 
     assert _send(proxy, t, "victim-2", prompt, engine) >= 200  # the victim's own keys still share
 
 
+@pytest.mark.slow
 def test_domains_that_opted_in_share_the_cache(setup, engine) -> None:
     proxy, t = setup
     prompt = _secret_prompt()
