@@ -9,7 +9,10 @@ prepares the next step while the GPU runs the previous one:
 - A sequence that reaches max_tokens or the context with the launched token leaves the scheduler at
   launch (no step is wasted on it); its blocks may go to the next step, which the GPU runs after this one.
 - Then step N's tokens reach the host (one wait, for a copy queued right after N's sampler) and stop on
-  EOS, stop token ids or a logits processor's end. A sequence that stopped (or was aborted, or stopped by a
+  EOS, stop token ids or a logits processor's end. Rows with a logits processor (grammars) overlap too:
+  step N+1's launch queues its forward, then waits for step N's tokens, hands them to the processors and
+  fills N+1's mask while the GPU runs the forward (ModelRunner._bitmask); the collect reuses that result.
+  A sequence that stopped (or was aborted, or stopped by a
   stop string the output processor found) discards the token it still has in flight.
 Only token ids move here: text, stop strings and streaming offsets are the output processor's
 (engine/output_processor.py). Without CUDA (nothing runs asynchronously) and with tensor parallelism
@@ -170,13 +173,14 @@ class EngineCore:
 
     def _collect(self, run: StepRun) -> list[TokenOutput]:
         tokens, logprobs = run.result()
+        accepted = run.accept_processors()
         outputs = []
-        for seq, token_id, entry in zip(run.seqs, tokens, logprobs, strict=True):
+        for seq, token_id, entry, acc in zip(run.seqs, tokens, logprobs, accepted, strict=True):
             seq.num_inflight -= 1
             if seq.finish_reason is not None:
                 continue  # stopped or aborted after this token was launched
             seq.token_ids.append(token_id)
-            reason, stop_reason = self._check_stop(seq, token_id)
+            reason, stop_reason = self._check_stop(seq, token_id, acc)
             if reason is not None:
                 self._finish(seq, reason, stop_reason)
             outputs.append(
@@ -190,14 +194,17 @@ class EngineCore:
                     del self.requests[seq.request_id]
         return outputs
 
-    def _check_stop(self, seq: Sequence, token_id: int) -> tuple[str | None, int | str | None]:
-        """vLLM's order: a logits processor's end, then (past min_tokens) EOS and stop ids, then length."""
+    def _check_stop(
+        self, seq: Sequence, token_id: int, accepted: tuple[bool, bool] | None = None
+    ) -> tuple[str | None, int | str | None]:
+        """vLLM's order: a logits processor's end, then (past min_tokens) EOS and stop ids, then length.
+        accepted: (accepted, terminated) from the processor, which has already seen token_id."""
         p = seq.params
-        processor = seq.logits_processor
-        if processor is not None:
-            if not processor.accept(token_id):
+        if accepted is not None:
+            ok, terminated = accepted
+            if not ok:
                 return "abort", None  # a token its own mask forbade (e.g. min_tokens held EOS back)
-            if processor.is_terminated():
+            if terminated:
                 return "stop", None
         num_output = len(seq.token_ids) - seq.num_prompt_tokens
         if num_output >= p.min_tokens:

@@ -15,8 +15,8 @@ from engine.cuda_graphs import DecodeGraphs
 from engine.distributed import all_reduce_min, broadcast_object, get_tp_size
 from engine.kv_cache_spec import kv_block_bytes, kv_cache_dtype
 from engine.loader import LoadedModel, load_model
-from engine.logits_process import allocate_bitmask
-from engine.sampler import SampledTokens, Sampler, has_penalties, to_device
+from engine.logits_process import accept_tokens, bitmask_words, fill_rows
+from engine.sampler import SampledTokens, Sampler, has_penalties
 from engine.scheduler import SchedulerOutput
 from engine.sequence import Sequence
 from engine.staging import StagingBuffer
@@ -53,12 +53,68 @@ class StepRun:
             self.copied.record()
             tensors = host
         self.host = tensors
+        self._result: tuple[list[int], list[dict[str, Any] | None]] | None = None
+        self._accepted: list[tuple[bool, bool] | None] | None = None
 
     def result(self) -> tuple[list[int], list[dict[str, Any] | None]]:
-        """Token ids and logprob entries per row: the step's one wait for the device."""
-        if self.copied is not None:
-            self.copied.synchronize()
-        return SampledTokens.to_lists([t.tolist() for t in self.host], self.num_logprobs)
+        """Token ids and logprob entries per row: the step's one wait for the device (read once)."""
+        if self._result is None:
+            if self.copied is not None:
+                self.copied.synchronize()
+            self._result = SampledTokens.to_lists([t.tolist() for t in self.host], self.num_logprobs)
+        return self._result
+
+    def accept_processors(self) -> list[tuple[bool, bool] | None]:
+        """Each row's token handed to its sequence's logits processor, once: per row (accepted,
+        terminated), None for rows without a processor or whose sequence already finished. Called by the
+        next step's launch (its masks need these tokens) or by the collect, whichever comes first."""
+        if self._accepted is None:
+            tokens, _ = self.result()
+            seqs = self.seqs
+            rows = [
+                i for i, s in enumerate(seqs) if s.logits_processor is not None and s.finish_reason is None
+            ]
+            done = accept_tokens([seqs[i].logits_processor for i in rows], [tokens[i] for i in rows])
+            self._accepted = [None] * len(self.seqs)
+            for i, d in zip(rows, done, strict=True):
+                self._accepted[i] = d
+        return self._accepted
+
+
+class BitmaskStaging:
+    """Pinned host buffers the processors fill, two in turn: a buffer is refilled only after the event
+    recorded behind its last asynchronous copy to the device has passed."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.buffers: list[torch.Tensor | None] = [None, None]
+        self.copied: list[torch.cuda.Event | None] = [None, None]
+        self.turn = 0
+
+    def host(self, rows: int, words: int) -> torch.Tensor:
+        """An all-ones [rows, words] int32 host bitmask (every token allowed) to fill."""
+        if (event := self.copied[self.turn]) is not None:
+            event.synchronize()
+        buf = self.buffers[self.turn]
+        if buf is None or buf.shape[0] < rows or buf.shape[1] != words:
+            pin = self.device.type == "cuda"
+            buf = torch.empty((max(rows, 64), words), dtype=torch.int32, pin_memory=pin)
+            self.buffers[self.turn] = buf
+        view = buf[:rows]
+        view.fill_(-1)
+        return view
+
+    def to_device(self, host: torch.Tensor) -> torch.Tensor:
+        """The filled buffer on the device (CUDA: non-blocking, then an event); the turn passes."""
+        if self.device.type == "cuda":
+            out = host.to(self.device, non_blocking=True)
+            event = torch.cuda.Event()
+            event.record()
+            self.copied[self.turn] = event
+        else:
+            out = host.clone()
+        self.turn ^= 1
+        return out
 
 
 @dataclass(slots=True)
@@ -94,6 +150,7 @@ class ModelRunner:
         ]
         self.max_model_len = min(self.max_model_len, self.num_blocks * self.block_size)
         self.sampler = Sampler(self.spec.eos_token_ids, config.seed, self.device)
+        self.bitmasks = BitmaskStaging(self.device)
         use_graphs = self.device.type == "cuda" and not config.enforce_eager
         self.graphs = self._capture_graphs() if use_graphs else None
 
@@ -251,25 +308,34 @@ class ModelRunner:
     @torch.inference_mode()
     def launch(self, sched: SchedulerOutput, prev: StepRun | None = None) -> StepRun | None:
         """Queue one step: inputs, model, sampler, and the copy of the sampled tokens to the host. Nothing
-        waits for the GPU; `StepRun.result()` does. None when the step samples nothing."""
+        waits for the GPU; `StepRun.result()` does, except that rows with a logits processor whose token
+        is still in flight wait for prev's tokens once the forward is queued (the mask is filled while the
+        GPU runs it). None when the step samples nothing."""
         inp = self.prepare(sched, prev)
         logits = self.run_model(inp)
         if logits is None:
             return None
         seqs = inp.sample_seqs
-        bitmask = self._bitmask(seqs, logits)
+        bitmask = self._bitmask(seqs, logits, prev)
         sampled = self.sampler.sample(logits, seqs, inp.pending, bitmask)
         return StepRun(seqs, sampled)
 
-    def _bitmask(self, seqs: list[Sequence], logits: torch.Tensor) -> torch.Tensor | None:
-        """Allowed tokens of the rows with a logits processor (engine/logits_process.py), on the device."""
+    def _bitmask(
+        self, seqs: list[Sequence], logits: torch.Tensor, prev: StepRun | None
+    ) -> torch.Tensor | None:
+        """Allowed tokens of the rows with a logits processor (engine/logits_process.py), on the device.
+        A row whose token from prev is in flight first has prev's tokens accepted; a row whose processor
+        ended or refused that token keeps an all-ones mask (its sequence stops; this sample is dropped)."""
         rows = [i for i, s in enumerate(seqs) if s.logits_processor is not None]
         if not rows:
             return None
-        bitmask = allocate_bitmask(len(seqs), logits.shape[1])
-        for i in rows:
-            seqs[i].logits_processor.fill_bitmask(bitmask, i)
-        return to_device(bitmask, torch.int32, logits.device)
+        if prev is not None and any(seqs[i].num_inflight for i in rows):
+            accepted = prev.accept_processors()
+            ended = {prev.seqs[j].seq_id for j, a in enumerate(accepted) if a not in (None, (True, False))}
+            rows = [i for i in rows if seqs[i].seq_id not in ended]
+        host = self.bitmasks.host(len(seqs), bitmask_words(logits.shape[1]))
+        fill_rows([seqs[i].logits_processor for i in rows], host, rows)
+        return self.bitmasks.to_device(host)
 
     @torch.inference_mode()
     def follow(self) -> None:
