@@ -10,8 +10,10 @@ prepares the next step while the GPU runs the previous one:
   launch (no step is wasted on it); its blocks may go to the next step, which the GPU runs after this one.
 - Then step N's tokens reach the host (one wait, for a copy queued right after N's sampler) and stop on
   EOS, stop token ids or a logits processor's end. Rows with a logits processor (grammars) overlap too:
-  step N+1's launch queues its forward, then waits for step N's tokens, hands them to the processors and
-  fills N+1's mask while the GPU runs the forward (ModelRunner._bitmask); the collect reuses that result.
+  step N+1's launch queues its forward, waits for step N's tokens and hands them to the processors
+  (StepRun.accept_processors, reused by the collect), then the masks are filled while the GPU runs the
+  forward: on a thread while step N is collected when the sampler reads no sequence state (then
+  StepRun.complete queues N+1's sampler after the collect), else before the launch returns.
   A sequence that stopped (or was aborted, or stopped by a
   stop string the output processor found) discards the token it still has in flight.
 Only token ids move here: text, stop strings and streaming offsets are the output processor's
@@ -151,7 +153,11 @@ class EngineCore:
         if not self.async_scheduling:
             return self._collect(launched) if launched is not None else []
         previous, self.inflight = self.inflight, launched
-        return self._collect(previous) if previous is not None else []
+        try:
+            return self._collect(previous) if previous is not None else []
+        finally:
+            if launched is not None:
+                launched.complete()  # its sampler, when its grammar masks were filled meanwhile
 
     def _launch(self, sched: SchedulerOutput) -> StepRun | None:
         if self.workers is not None:
@@ -160,7 +166,7 @@ class EngineCore:
         for seq in sched.seqs:
             if seq.metrics is not None and seq.metrics.first_scheduled_time is None:
                 seq.metrics.first_scheduled_time = now
-        run = self.model_runner.launch(sched, self.inflight)
+        run = self.model_runner.launch(sched, self.inflight, defer=self.async_scheduling)
         self.scheduler.update_after_step(sched)
         if run is None:
             return None

@@ -11,11 +11,11 @@ export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv,noheader || true
 python3 -c "import xgrammar, torch, triton; print('xgrammar', xgrammar.__version__, 'torch', torch.__version__, 'triton', triton.__version__)" || true
 t0=$SECONDS
-timeout 100 python3 -m pytest -p no:cacheprovider -q -m gpu tests/gpu/test_grammar_overlap_gpu.py \
+timeout 120 python3 -m pytest -p no:cacheprovider -q -m gpu tests/gpu/test_grammar_overlap_gpu.py \
   >"$OUT/gram-test.log" 2>&1
 echo "== test rc=$? in $((SECONDS - t0)) s"; tail -n 25 "$OUT/gram-test.log"
 t0=$SECONDS
-timeout 90 python3 -m teecube.cli bench structured --shape qwen3-0.6b --random-weights --num-prompts 256 \
+timeout 75 python3 -m teecube.cli bench structured --shape qwen3-0.6b --random-weights --num-prompts 256 \
   >"$OUT/bench-structured.json" 2>"$OUT/bench-structured.log"
 echo "== bench rc=$? in $((SECONDS - t0)) s"; cat "$OUT/bench-structured.json"; tail -n 15 "$OUT/bench-structured.log"
 t0=$SECONDS

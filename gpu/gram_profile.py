@@ -48,17 +48,20 @@ def main() -> int:
     )
     structured._run(llm, workload.prompts, 8, factory)  # compile kernels before the timers go on
     mr.accept_tokens = timed("accept", mr.accept_tokens)
-    mr.fill_rows = timed("fill", mr.fill_rows)
+    mr.fill_rows = timed("fill_on_thread_or_not", mr.fill_rows)
     mr.StepRun.result = timed("result_wait", mr.StepRun.result)
     mr.BitmaskStaging.host = timed("buffer_wait_reset", mr.BitmaskStaging.host)
-    mr.ModelRunner._bitmask = timed("bitmask_total", mr.ModelRunner._bitmask)
+    mr.ModelRunner._mask_rows = staticmethod(timed("mask_rows_wait_accept", mr.ModelRunner._mask_rows))
+    mr.StepRun.complete = timed("complete_join_fill_sample", mr.StepRun.complete)
     mr.ModelRunner.prepare = timed("prepare", mr.ModelRunner.prepare)
     mr.ModelRunner.run_model = timed("run_model_launch", mr.ModelRunner.run_model)
     mr.Sampler.sample = timed("sampler_launch", mr.Sampler.sample)
     core.EngineCore._collect = timed("collect", core.EngineCore._collect)
     core.EngineCore.step = timed("step", core.EngineCore.step)
     result = {}
-    for name, f in (("json_schema", factory), ("no_schema", None)):
+    runs = (("json_schema", factory, True), ("json_schema_no_fill_thread", factory, False))
+    for name, f, thread in (*runs, ("no_schema", None, True)):
+        mr.ModelRunner.fill_on_thread = thread
         TOTALS.clear()
         COUNTS.clear()
         run = structured._run(llm, workload.prompts, args.output_len, f)
