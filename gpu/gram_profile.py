@@ -8,14 +8,18 @@ on every request, with wall-clock timers around the step loop's pieces; prints o
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+import xgrammar as xgr
+
 import engine.engine_core as core
 import engine.model_runner as mr
+import engine.structured.processor as processor
 from engine.bench import structured
 from engine.bench.throughput import random_workload
 from engine.structured.spec import json_schema_spec
@@ -58,10 +62,13 @@ def main() -> int:
     mr.Sampler.sample = timed("sampler_launch", mr.Sampler.sample)
     core.EngineCore._collect = timed("collect", core.EngineCore._collect)
     core.EngineCore.step = timed("step", core.EngineCore.step)
-    result = {}
-    runs = (("json_schema", factory, True), ("json_schema_no_fill_thread", factory, False))
-    for name, f, thread in (*runs, ("no_schema", None, True)):
+    cpus = len(os.sched_getaffinity(0))
+    result: dict[str, Any] = {"cpus": cpus}
+    runs = [("json_schema", factory, True, None), ("json_schema_no_fill_thread", factory, False, None)]
+    runs += [("json_schema_xgrammar_threads_all_cpus", factory, True, cpus), ("no_schema", None, True, None)]
+    for name, f, thread, xgr_threads in runs:
         mr.ModelRunner.fill_on_thread = thread
+        processor._batch_matcher = xgr.BatchGrammarMatcher(xgr_threads or "auto")
         TOTALS.clear()
         COUNTS.clear()
         run = structured._run(llm, workload.prompts, args.output_len, f)
