@@ -12,8 +12,9 @@ prepares the next step while the GPU runs the previous one:
   EOS, stop token ids or a logits processor's end. Rows with a logits processor (grammars) overlap too:
   step N+1's launch queues its forward, waits for step N's tokens and hands them to the processors
   (StepRun.accept_processors, reused by the collect), then the masks are filled while the GPU runs the
-  forward: on a thread while step N is collected when the sampler reads no sequence state (then
-  StepRun.complete queues N+1's sampler after the collect), else before the launch returns.
+  forward: on a thread while step N is collected and its outputs processed when the sampler reads no
+  sequence state (then the next launch queues N+1's sampler: StepRun.complete), else before the launch
+  returns.
   A sequence that stopped (or was aborted, or stopped by a
   stop string the output processor found) discards the token it still has in flight.
 Only token ids move here: text, stop strings and streaming offsets are the output processor's
@@ -153,11 +154,9 @@ class EngineCore:
         if not self.async_scheduling:
             return self._collect(launched) if launched is not None else []
         previous, self.inflight = self.inflight, launched
-        try:
-            return self._collect(previous) if previous is not None else []
-        finally:
-            if launched is not None:
-                launched.complete()  # its sampler, when its grammar masks were filled meanwhile
+        # a launched step whose grammar masks are being filled on a thread gets its sampler queued by the
+        # next launch (or collect): the fill overlaps this collect and the output processor's work too
+        return self._collect(previous) if previous is not None else []
 
     def _launch(self, sched: SchedulerOutput) -> StepRun | None:
         if self.workers is not None:

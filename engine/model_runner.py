@@ -58,7 +58,7 @@ class StepRun:
 
     def complete(self) -> None:
         """Queue the sampler of a step whose grammar masks were being filled on a thread (no-op when
-        it is queued already); the engine core calls this once it has collected the step before."""
+        it is queued already): the next step's launch, or this step's result, calls it."""
         if self._sample is not None:
             sample, self._sample = self._sample, None
             self._queue_copy(sample())
