@@ -13,7 +13,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.cli_flags import RefusedFlag, add_vllm_flags, check_vllm_flags, expand_config_file
+from engine.cli_flags import (
+    RefusedFlag,
+    add_vllm_flags,
+    check_vllm_flags,
+    expand_config_file,
+    task_from_flags,
+)
 from engine.cli_values import generation_defaults, parse_token_count, ssl_context
 from engine.config import LOAD_FORMATS
 from engine.errors import EngineError, InvalidParam, ModelLoadError
@@ -122,7 +128,7 @@ def add_serving_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tool-call-parser", default=None)
     p.add_argument("--reasoning-parser", default=None)
     p.add_argument("--guided-decoding-backend", default=None)
-    p.add_argument("--task", default="generate")
+    p.add_argument("--task", default="generate", help="generate or embed (or --runner pooling)")
 
 
 def resolve_model(args: argparse.Namespace) -> tuple[str, list[str] | None, str]:
@@ -175,7 +181,7 @@ def configs(args: argparse.Namespace) -> tuple[EngineConfig, ServerConfig]:
         tool_call_parser=args.tool_call_parser,
         reasoning_parser=args.reasoning_parser,
         guided_decoding_backend=args.guided_decoding_backend,
-        task=args.task,
+        task=task_from_flags(args),
         quantization=None if args.quantization == "gguf" else args.quantization,  # gguf: as stored
         kv_cache_dtype=args.kv_cache_dtype,
     )

@@ -85,8 +85,9 @@ FLAGS: tuple[VllmFlag, ...] = (
     VllmFlag(("--api-server-count", "-asc"), "value", "one server process per engine"),
     VllmFlag(("--prompt-adapters",), "values", "prompt adapters are not supported", _is(None, [])),
     # model
-    VllmFlag(("--runner",), "value", "only generation is served", _is("auto", "generate")),
-    VllmFlag(("--convert",), "value", "models are served as they are", _is("auto", "none")),
+    VllmFlag(("--runner",), "value", "generation or pooling (embeddings) is served",
+             _is("auto", "generate", "pooling")),
+    VllmFlag(("--convert",), "value", "only embedding pooling is served", _is("auto", "none", "embed")),
     VllmFlag(("--tokenizer-mode",), "value", "only HF fast tokenizers are loaded", _is("auto", "hf", "slow")),
     VllmFlag(("--trust-remote-code",), "bool", "no remote code is ever run: architectures are built in"),
     VllmFlag(("--hf-config-path",), "value", "the config is read from the model", _is(None)),
@@ -209,6 +210,7 @@ FLAGS: tuple[VllmFlag, ...] = (
     VllmFlag(("--additional-config",), "value", NO_EFFECT),
 )
 # fmt: on
+FLAGS_BY_NAME = {flag.names[0]: flag for flag in FLAGS}
 
 
 def add_vllm_flags(parser: argparse.ArgumentParser) -> None:
@@ -248,6 +250,21 @@ def check_vllm_flags(args: argparse.Namespace) -> list[str]:
         if flag.harmless is None:  # a harmless value of a checked flag is what teecube does anyway
             warnings.append(f"{name} ignored: {flag.why}")
     return warnings
+
+
+def task_from_flags(args: argparse.Namespace) -> str:
+    """--task, or vLLM's newer spelling of it: `--runner pooling` and/or `--convert embed` mean
+    `--task embed`; `--runner generate` with `--convert embed` is refused."""
+    task = str(getattr(args, "task", None) or "generate")
+    runner = getattr(args, FLAGS_BY_NAME["--runner"].dest, "auto")
+    convert = getattr(args, FLAGS_BY_NAME["--convert"].dest, "auto")
+    if runner == "generate" and convert == "embed":
+        raise RefusedFlag(
+            "--runner generate --convert embed: not supported: embeddings need --runner pooling"
+        )
+    if runner == "pooling" or convert == "embed":
+        return "embed"
+    return task
 
 
 def expand_config_file(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:

@@ -9,7 +9,13 @@ prepares the next step while the GPU runs the previous one:
 - A sequence that reaches max_tokens or the context with the launched token leaves the scheduler at
   launch (no step is wasted on it); its blocks may go to the next step, which the GPU runs after this one.
 - Then step N's tokens reach the host (one wait, for a copy queued right after N's sampler) and stop on
-  EOS, stop token ids or a logits processor's end. A sequence that stopped (or was aborted, or stopped by a
+  EOS, stop token ids or a logits processor's end. Rows with a logits processor (grammars) overlap too:
+  step N+1's launch queues its forward, waits for step N's tokens and hands them to the processors
+  (StepRun.accept_processors, reused by the collect), then the masks are filled while the GPU runs the
+  forward: on a thread while step N is collected and its outputs processed when the sampler reads no
+  sequence state (then the next launch queues N+1's sampler: StepRun.complete), else before the launch
+  returns.
+  A sequence that stopped (or was aborted, or stopped by a
   stop string the output processor found) discards the token it still has in flight.
 Only token ids move here: text, stop strings and streaming offsets are the output processor's
 (engine/output_processor.py). Without CUDA (nothing runs asynchronously) and with tensor parallelism
@@ -148,6 +154,8 @@ class EngineCore:
         if not self.async_scheduling:
             return self._collect(launched) if launched is not None else []
         previous, self.inflight = self.inflight, launched
+        # a launched step whose grammar masks are being filled on a thread gets its sampler queued by the
+        # next launch (or collect): the fill overlaps this collect and the output processor's work too
         return self._collect(previous) if previous is not None else []
 
     def _launch(self, sched: SchedulerOutput) -> StepRun | None:
@@ -157,7 +165,7 @@ class EngineCore:
         for seq in sched.seqs:
             if seq.metrics is not None and seq.metrics.first_scheduled_time is None:
                 seq.metrics.first_scheduled_time = now
-        run = self.model_runner.launch(sched, self.inflight)
+        run = self.model_runner.launch(sched, self.inflight, defer=self.async_scheduling)
         self.scheduler.update_after_step(sched)
         if run is None:
             return None
@@ -170,13 +178,14 @@ class EngineCore:
 
     def _collect(self, run: StepRun) -> list[TokenOutput]:
         tokens, logprobs = run.result()
+        accepted = run.accept_processors()
         outputs = []
-        for seq, token_id, entry in zip(run.seqs, tokens, logprobs, strict=True):
+        for seq, token_id, entry, acc in zip(run.seqs, tokens, logprobs, accepted, strict=True):
             seq.num_inflight -= 1
             if seq.finish_reason is not None:
                 continue  # stopped or aborted after this token was launched
             seq.token_ids.append(token_id)
-            reason, stop_reason = self._check_stop(seq, token_id)
+            reason, stop_reason = self._check_stop(seq, token_id, acc)
             if reason is not None:
                 self._finish(seq, reason, stop_reason)
             outputs.append(
@@ -190,14 +199,17 @@ class EngineCore:
                     del self.requests[seq.request_id]
         return outputs
 
-    def _check_stop(self, seq: Sequence, token_id: int) -> tuple[str | None, int | str | None]:
-        """vLLM's order: a logits processor's end, then (past min_tokens) EOS and stop ids, then length."""
+    def _check_stop(
+        self, seq: Sequence, token_id: int, accepted: tuple[bool, bool] | None = None
+    ) -> tuple[str | None, int | str | None]:
+        """vLLM's order: a logits processor's end, then (past min_tokens) EOS and stop ids, then length.
+        accepted: (accepted, terminated) from the processor, which has already seen token_id."""
         p = seq.params
-        processor = seq.logits_processor
-        if processor is not None:
-            if not processor.accept(token_id):
+        if accepted is not None:
+            ok, terminated = accepted
+            if not ok:
                 return "abort", None  # a token its own mask forbade (e.g. min_tokens held EOS back)
-            if processor.is_terminated():
+            if terminated:
                 return "stop", None
         num_output = len(seq.token_ids) - seq.num_prompt_tokens
         if num_output >= p.min_tokens:

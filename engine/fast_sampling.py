@@ -1,7 +1,7 @@
 """The sampler's fast path on CUDA: when every row needs only greedy or temperature sampling (no
-penalties, top-k/p, min-p, seeds, logprobs, min_tokens or logits processors), one fused Triton pass
-over the logits (engine/kernels/sampling.py) replaces the generic sampler's passes and its per-row
-Python."""
+penalties, top-k/p, min-p, seeds, logprobs or min_tokens), one fused Triton pass over the logits
+(engine/kernels/sampling.py) replaces the generic sampler's passes and its per-row Python. Rows with a
+logits processor (grammars) qualify: their mask is already applied to the logits (Sampler.sample)."""
 
 from __future__ import annotations
 
@@ -26,8 +26,7 @@ def _kernels() -> ModuleType | None:
 def is_plain(seq: Sequence) -> bool:
     p = seq.params
     return (
-        seq.logits_processor is None
-        and p.logprobs is None
+        p.logprobs is None
         and p.seed is None
         and p.top_k == 0
         and p.top_p >= 1.0

@@ -3,8 +3,11 @@
 A processor is created once per sequence (`SamplingParams.logits_processor_factory`). Before each of its
 sequence's samples the engine asks it for the allowed tokens (`fill_bitmask`), masks everything else to
 -inf, samples with the usual parameters, then hands it the token (`accept`). `is_terminated()` ends the
-sequence with finish_reason "stop". Such a sequence is never scheduled while its previous token is still
-in flight (engine/engine_core.py), so the processor always sees every token before it fills a mask.
+sequence with finish_reason "stop". With a step in flight (engine/engine_core.py) the next step's forward
+is queued first, then the previous step's tokens are read and accepted (`accept_tokens`), then the mask is
+filled while the GPU runs the forward: a processor always sees every token before it fills a mask.
+A processor class may offer `accept_batch(processors, tokens)` and `fill_batch(processors, bitmask, rows)`
+(static): one call for all its rows of a step (xgrammar's batched matcher) instead of one per row.
 
 The bitmask is xgrammar's layout: int32 [batch, ceil(vocab / 32)], bit j of word i allows token 32 * i + j;
 rows the engine does not hand to a processor stay all ones (everything allowed).
@@ -12,7 +15,11 @@ rows the engine does not hand to a processor stay all ones (everything allowed).
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections import defaultdict
+from collections.abc import Sequence as Seq
+from functools import cache
+from types import ModuleType
+from typing import Any, Protocol
 
 import torch
 
@@ -46,7 +53,55 @@ def unpack_bitmask(bitmask: torch.Tensor, vocab_size: int) -> torch.Tensor:
     return bits.reshape(bitmask.shape[0], -1)[:, :vocab_size].bool()
 
 
+@cache
+def _kernel() -> ModuleType | None:
+    try:
+        import engine.kernels.bitmask as kernel
+    except ImportError:
+        return None
+    return kernel
+
+
 def apply_bitmask(logits: torch.Tensor, bitmask: torch.Tensor) -> torch.Tensor:
-    """logits with -inf where the bitmask disallows a token (bitmask on logits' device)."""
+    """logits with -inf where the bitmask disallows a token (bitmask on logits' device). CUDA: in place,
+    one Triton pass over the batch; elsewhere a masked copy."""
+    kernel = _kernel() if logits.is_cuda else None
+    if kernel is not None and logits.stride(1) == 1:
+        return kernel.apply_bitmask_(logits, bitmask)
     allowed = unpack_bitmask(bitmask, logits.shape[1])
     return logits.masked_fill(~allowed, float("-inf"))
+
+
+def _by_class(processors: Seq[Any]) -> dict[type, list[int]]:
+    groups: dict[type, list[int]] = defaultdict(list)
+    for i, p in enumerate(processors):
+        groups[type(p)].append(i)
+    return groups
+
+
+def accept_tokens(processors: Seq[Any], tokens: Seq[int]) -> list[tuple[bool, bool]]:
+    """Hand each processor its sampled token: per processor (accepted, terminated afterwards)."""
+    accepted = [False] * len(processors)
+    for cls, idx in _by_class(processors).items():
+        procs, toks = [processors[i] for i in idx], [tokens[i] for i in idx]
+        batch = getattr(cls, "accept_batch", None)
+        if batch is not None:
+            oks = batch(procs, toks)
+        else:
+            oks = [p.accept(t) for p, t in zip(procs, toks, strict=True)]
+        for i, ok in zip(idx, oks, strict=True):
+            accepted[i] = ok
+    return [(ok, p.is_terminated()) for ok, p in zip(accepted, processors, strict=True)]
+
+
+def fill_rows(processors: Seq[Any], bitmask: torch.Tensor, rows: Seq[int]) -> None:
+    """processors[i].fill_bitmask(bitmask, rows[i]) for every i: one batched call per processor class
+    that has one (xgrammar's thread pool), one call per row otherwise."""
+    for cls, idx in _by_class(processors).items():
+        procs, at = [processors[i] for i in idx], [rows[i] for i in idx]
+        batch = getattr(cls, "fill_batch", None)
+        if batch is not None:
+            batch(procs, bitmask, at)
+        else:
+            for p, r in zip(procs, at, strict=True):
+                p.fill_bitmask(bitmask, r)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,10 +15,11 @@ from engine.attention_metadata import AttentionMetadata
 from engine.config import EngineConfig
 from engine.cuda_graphs import DecodeGraphs
 from engine.distributed import all_reduce_min, broadcast_object, get_tp_size
+from engine.fast_sampling import is_plain
 from engine.kv_cache_spec import kv_block_bytes, kv_cache_dtype
 from engine.loader import LoadedModel, load_model
-from engine.logits_process import allocate_bitmask
-from engine.sampler import SampledTokens, Sampler, has_penalties, to_device
+from engine.logits_process import accept_tokens, bitmask_words, fill_rows
+from engine.sampler import SampledTokens, Sampler, has_penalties
 from engine.scheduler import SchedulerOutput
 from engine.sequence import Sequence
 from engine.staging import StagingBuffer
@@ -38,11 +41,31 @@ class StepRun:
     (CUDA: pinned buffers, copied right after the sampler, so waiting for them does not wait for the
     step queued after this one)."""
 
-    def __init__(self, seqs: list[Sequence], sampled: SampledTokens) -> None:
+    def __init__(
+        self,
+        seqs: list[Sequence],
+        sampled: SampledTokens | None = None,
+        sample: Callable[[], SampledTokens] | None = None,
+    ) -> None:
+        """sampled: the queued sampler's tokens; or sample: a sampler still to queue (`complete`)."""
         self.seqs = seqs
+        self.row_of = {s.seq_id: i for i, s in enumerate(seqs)}
+        self._sample = sample
+        self._result: tuple[list[int], list[dict[str, Any] | None]] | None = None
+        self._accepted: list[tuple[bool, bool] | None] | None = None
+        if sampled is not None:
+            self._queue_copy(sampled)
+
+    def complete(self) -> None:
+        """Queue the sampler of a step whose grammar masks were being filled on a thread (no-op when
+        it is queued already): the next step's launch, or this step's result, calls it."""
+        if self._sample is not None:
+            sample, self._sample = self._sample, None
+            self._queue_copy(sample())
+
+    def _queue_copy(self, sampled: SampledTokens) -> None:
         self.tokens = sampled.token_ids
         self.num_logprobs = sampled.num_logprobs
-        self.row_of = {s.seq_id: i for i, s in enumerate(seqs)}
         tensors = sampled.host_tensors()
         self.copied: torch.cuda.Event | None = None
         if self.tokens.is_cuda:
@@ -55,10 +78,70 @@ class StepRun:
         self.host = tensors
 
     def result(self) -> tuple[list[int], list[dict[str, Any] | None]]:
-        """Token ids and logprob entries per row: the step's one wait for the device."""
-        if self.copied is not None:
-            self.copied.synchronize()
-        return SampledTokens.to_lists([t.tolist() for t in self.host], self.num_logprobs)
+        """Token ids and logprob entries per row: the step's one wait for the device (read once)."""
+        if self._result is None:
+            self.complete()
+            if self.copied is not None:
+                self.copied.synchronize()
+            self._result = SampledTokens.to_lists([t.tolist() for t in self.host], self.num_logprobs)
+        return self._result
+
+    def accept_processors(self) -> list[tuple[bool, bool] | None]:
+        """Each row's token handed to its sequence's logits processor, once: per row (accepted,
+        terminated), None for rows without a processor or whose sequence already finished. Called by the
+        next step's launch (its masks need these tokens) or by the collect, whichever comes first."""
+        if self._accepted is None:
+            tokens, _ = self.result()
+            seqs = self.seqs
+            rows = [
+                i for i, s in enumerate(seqs) if s.logits_processor is not None and s.finish_reason is None
+            ]
+            done = accept_tokens([seqs[i].logits_processor for i in rows], [tokens[i] for i in rows])
+            self._accepted = [None] * len(self.seqs)
+            for i, d in zip(rows, done, strict=True):
+                self._accepted[i] = d
+        return self._accepted
+
+
+def _fill_rows(processors: list[Any], bitmask: torch.Tensor, rows: list[int]) -> None:
+    with torch.inference_mode():  # the buffer is an inference tensor (made in launch)
+        fill_rows(processors, bitmask, rows)
+
+
+class BitmaskStaging:
+    """Pinned host buffers the processors fill, two in turn: a buffer is refilled only after the event
+    recorded behind its last asynchronous copy to the device has passed."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.buffers: list[torch.Tensor | None] = [None, None]
+        self.copied: list[torch.cuda.Event | None] = [None, None]
+        self.turn = 0
+
+    def host(self, rows: int, words: int) -> torch.Tensor:
+        """An all-ones [rows, words] int32 host bitmask (every token allowed) to fill."""
+        if (event := self.copied[self.turn]) is not None:
+            event.synchronize()
+        buf = self.buffers[self.turn]
+        if buf is None or buf.shape[0] < rows or buf.shape[1] != words:
+            pin = self.device.type == "cuda"
+            buf = torch.empty((max(rows, 64), words), dtype=torch.int32, pin_memory=pin)
+            self.buffers[self.turn] = buf
+        view = buf[:rows]
+        view.fill_(-1)
+        return view
+
+    def to_device(self, host: torch.Tensor) -> torch.Tensor:
+        """The filled buffer on the device (CUDA: non-blocking, then an event); the turn passes."""
+        if self.device.type == "cuda":
+            out = host.to(self.device, non_blocking=True)
+            event = torch.cuda.Event()
+            event.record()
+            self.copied[self.turn] = event
+        else:
+            out = host.clone()
+        self.turn ^= 1
+        return out
 
 
 @dataclass(slots=True)
@@ -75,6 +158,8 @@ class StepInput:
 
 
 class ModelRunner:
+    fill_on_thread = True  # with defer: grammar masks filled on a thread while the step before is collected
+
     def __init__(self, config: EngineConfig, loaded: LoadedModel | None = None) -> None:
         self.config = config
         self.device = torch.device(config.device)
@@ -94,6 +179,8 @@ class ModelRunner:
         ]
         self.max_model_len = min(self.max_model_len, self.num_blocks * self.block_size)
         self.sampler = Sampler(self.spec.eos_token_ids, config.seed, self.device)
+        self.bitmasks = BitmaskStaging(self.device)
+        self._filler: ThreadPoolExecutor | None = None
         use_graphs = self.device.type == "cuda" and not config.enforce_eager
         self.graphs = self._capture_graphs() if use_graphs else None
 
@@ -249,27 +336,52 @@ class ModelRunner:
         return ModelInput(input_ids, positions, meta, sample_indices, sample_seqs)
 
     @torch.inference_mode()
-    def launch(self, sched: SchedulerOutput, prev: StepRun | None = None) -> StepRun | None:
+    def launch(
+        self, sched: SchedulerOutput, prev: StepRun | None = None, defer: bool = False
+    ) -> StepRun | None:
         """Queue one step: inputs, model, sampler, and the copy of the sampled tokens to the host. Nothing
-        waits for the GPU; `StepRun.result()` does. None when the step samples nothing."""
+        waits for the GPU; `StepRun.result()` does. Rows with a logits processor whose token from prev is
+        still in flight: once the forward is queued, prev's tokens are read and accepted, then the masks
+        are filled while the GPU runs it. defer (the engine core collects prev next): when every row takes
+        the fast sampler, the fill runs on a thread and `StepRun.complete()` queues the sampler.
+        None when the step samples nothing."""
+        if prev is not None:
+            prev.complete()
         inp = self.prepare(sched, prev)
         logits = self.run_model(inp)
         if logits is None:
             return None
         seqs = inp.sample_seqs
-        bitmask = self._bitmask(seqs, logits)
-        sampled = self.sampler.sample(logits, seqs, inp.pending, bitmask)
-        return StepRun(seqs, sampled)
-
-    def _bitmask(self, seqs: list[Sequence], logits: torch.Tensor) -> torch.Tensor | None:
-        """Allowed tokens of the rows with a logits processor (engine/logits_process.py), on the device."""
         rows = [i for i, s in enumerate(seqs) if s.logits_processor is not None]
         if not rows:
-            return None
-        bitmask = allocate_bitmask(len(seqs), logits.shape[1])
-        for i in rows:
-            seqs[i].logits_processor.fill_bitmask(bitmask, i)
-        return to_device(bitmask, torch.int32, logits.device)
+            return StepRun(seqs, self.sampler.sample(logits, seqs, inp.pending))
+        rows = self._mask_rows(seqs, rows, prev)
+        host = self.bitmasks.host(len(seqs), bitmask_words(logits.shape[1]))
+        procs = [seqs[i].logits_processor for i in rows]
+        if defer and self.fill_on_thread and all(map(is_plain, seqs)):  # the sampler reads no sequence state
+            if self._filler is None:
+                self._filler = ThreadPoolExecutor(1, thread_name_prefix="grammar-fill")
+            filled = self._filler.submit(_fill_rows, procs, host, rows)
+
+            def sample() -> SampledTokens:
+                filled.result()
+                with torch.inference_mode():
+                    return self.sampler.sample(logits, seqs, inp.pending, self.bitmasks.to_device(host))
+
+            return StepRun(seqs, sample=sample)
+        fill_rows(procs, host, rows)
+        return StepRun(seqs, self.sampler.sample(logits, seqs, inp.pending, self.bitmasks.to_device(host)))
+
+    @staticmethod
+    def _mask_rows(seqs: list[Sequence], rows: list[int], prev: StepRun | None) -> list[int]:
+        """The rows whose processor fills a mask. A row whose token from prev is in flight first has
+        prev's tokens accepted; one whose processor then ended or refused that token keeps an all-ones
+        mask (its sequence stops and this sample is dropped)."""
+        if prev is None or not any(seqs[i].num_inflight for i in rows):
+            return rows
+        accepted = prev.accept_processors()
+        ended = {prev.seqs[j].seq_id for j, a in enumerate(accepted) if a not in (None, (True, False))}
+        return [i for i in rows if seqs[i].seq_id not in ended]
 
     @torch.inference_mode()
     def follow(self) -> None:

@@ -46,7 +46,7 @@ class Scheduler:
         while i < len(self.running) and budget > 0:
             seq = self.running[i]
             num_new = min(seq.num_tokens - seq.num_computed_tokens, budget)
-            if seq.waits_for_its_token or num_new <= 0:
+            if num_new <= 0:
                 i += 1  # skipped this step; the others keep going
                 continue
             while not bm.allocate_slots(seq, num_new):

@@ -66,12 +66,6 @@ class Sequence:
     def is_finished(self) -> bool:
         return self.status is SequenceStatus.FINISHED
 
-    @property
-    def waits_for_its_token(self) -> bool:
-        """A sequence with a logits processor is decoded synchronously: never scheduled while its
-        previous token is in flight (the processor must accept it before filling the next mask)."""
-        return self.num_inflight > 0 and self.logits_processor is not None
-
 
 @dataclass(slots=True, eq=False)
 class Request:

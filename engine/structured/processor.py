@@ -43,6 +43,24 @@ class GrammarProcessor:
     def is_terminated(self) -> bool:
         return self.matcher.is_terminated()
 
+    @staticmethod
+    def accept_batch(processors: list[GrammarProcessor], tokens: list[int]) -> list[bool]:
+        """accept() for each processor, with one xgrammar call for the matchers still running."""
+        live = [i for i, p in enumerate(processors) if not p.matcher.is_terminated()]
+        oks = [False] * len(processors)
+        if live:
+            got = xgr.BatchGrammarMatcher.batch_accept_token(
+                [processors[i].matcher for i in live], [tokens[i] for i in live]
+            )
+            for i, ok in zip(live, got, strict=True):
+                oks[i] = ok
+                processors[i].rejected |= not ok
+        return oks
+
+    @staticmethod
+    def fill_batch(processors: list[GrammarProcessor], bitmask: torch.Tensor, rows: list[int]) -> None:
+        fill_batch(processors, bitmask, rows)
+
 
 def processor_factory(
     compiled: xgr.CompiledGrammar, and_mask: torch.Tensor | None = None
@@ -74,6 +92,10 @@ def fill_batch(processors: list[GrammarProcessor], bitmask: torch.Tensor, rows: 
     if _batch_matcher is None:
         _batch_matcher = xgr.BatchGrammarMatcher("auto")
     _batch_matcher.batch_fill_next_token_bitmask([p.matcher for p in processors], bitmask, rows)
+    masks: dict[int, tuple[torch.Tensor, list[int]]] = {}  # one &= per distinct and_mask, not per row
     for p, row in zip(processors, rows, strict=True):
         if p.and_mask is not None:
-            bitmask[row] &= p.and_mask
+            masks.setdefault(id(p.and_mask), (p.and_mask, []))[1].append(row)
+    for and_mask, at in masks.values():
+        index = torch.tensor(at, dtype=torch.int64)
+        bitmask[index] &= and_mask

@@ -238,3 +238,31 @@ def test_a_shape_directory_serves_text_with_dummy_weights(tmp_path: Path) -> Non
     chat = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}])
     assert chat == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
     assert tokenizer.token_to_id("<unk>") not in tokenizer.encode(chat.replace("hi", "the"))
+
+
+@pytest.mark.parametrize(
+    "argv, task",
+    [
+        ("", "generate"),
+        ("--task embed", "embed"),
+        ("--runner pooling", "embed"),
+        ("--convert embed", "embed"),
+        ("--runner pooling --convert embed", "embed"),
+        ("--runner generate", "generate"),
+        ("--runner auto --convert none", "generate"),
+    ],
+)
+def test_vllm_runner_and_convert_flags_select_the_task(argv: str, task: str) -> None:
+    args = parse("m", "--device", "cpu", *argv.split())
+    assert check_vllm_flags(args) == []
+    assert configs(args)[0].task == task
+
+
+@pytest.mark.parametrize(
+    "argv", ["--runner draft", "--convert classify", "--convert reward", "--runner generate --convert embed"]
+)
+def test_other_runners_and_conversions_are_refused(argv: str) -> None:
+    with pytest.raises(RefusedFlag, match=r"--runner|--convert"):
+        args = parse("m", "--device", "cpu", *argv.split())
+        check_vllm_flags(args)
+        configs(args)
