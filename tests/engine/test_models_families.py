@@ -16,7 +16,8 @@ from engine.loader import load_model
 os.environ["HF_HUB_OFFLINE"] = "1"
 
 FAMILIES = [
-    "gemma2", "gemma3", "gemma3-multimodal", "phi3", "phi3-partial", "mixtral", "qwen3-moe", "qwen2-moe"
+    "gemma2", "gemma3", "gemma3-multimodal", "phi3", "phi3-partial", "mixtral", "qwen3-moe", "qwen2-moe",
+    "mistral-swa", "qwen2-swa", "qwen2-moe-swa",
 ]
 
 

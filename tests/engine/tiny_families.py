@@ -1,4 +1,5 @@
-"""Tiny random HF checkpoints of the newer families (Gemma 2/3, Phi-3, Mixtral, Qwen3-MoE), built like
+"""Tiny random HF checkpoints of the newer families (Gemma 2/3, Phi-3, Mixtral, Qwen3-MoE) and of Mistral,
+Qwen2 and Qwen2-MoE with their sliding windows on (`*-swa`), built like
 tiny_models.build_tiny_model: seeded, save_pretrained, the tiny byte-level tokenizer. Each config turns
 on what sets the family apart at a size where it matters: windows (8) shorter than the test prompts,
 soft-caps near the score range, LongRoPE past a 16-token original context, several experts per token."""
@@ -71,6 +72,18 @@ def tiny_family_config(family: str):
         return tf.Qwen2MoeConfig(
             **COMMON, num_experts=8, num_experts_per_tok=2, moe_intermediate_size=32,
             shared_expert_intermediate_size=48, norm_topk_prob=False, use_sliding_window=False,
+        )
+    if family == "mistral-swa":
+        return tf.MistralConfig(**COMMON, sliding_window=8, rope_theta=1000000.0)
+    if family == "qwen2-swa":  # transformers slides layers >= max_window_layers: layer 1 of 0..1
+        return tf.Qwen2Config(
+            **COMMON, use_sliding_window=True, sliding_window=8, max_window_layers=1, rope_theta=1000000.0
+        )
+    if family == "qwen2-moe-swa":  # even layers < max_window_layers: layer 0 of 0..1
+        return tf.Qwen2MoeConfig(
+            **COMMON, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=32,
+            shared_expert_intermediate_size=48, norm_topk_prob=False, use_sliding_window=True,
+            sliding_window=8, max_window_layers=2,
         )
     raise ValueError(f"unknown family {family!r}")
 
