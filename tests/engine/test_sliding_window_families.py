@@ -17,7 +17,11 @@ from engine.models.config import DecoderConfig
 os.environ["HF_HUB_OFFLINE"] = "1"
 
 BASE = dict(
-    vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
+    vocab_size=512,
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=4,
+    num_attention_heads=4,
     max_position_embeddings=256,
 )
 
@@ -61,7 +65,7 @@ def test_qwen_moe_windows() -> None:
 def test_a_window_no_shorter_than_max_model_len_is_dropped() -> None:
     assert windows("MistralForCausalLM", 16, sliding_window=16) == [None] * 4
     assert windows("MistralForCausalLM", 17, sliding_window=16) == [16] * 4
-    assert windows("MistralForCausalLM", None, sliding_window=4096) == [4096] * 4  # the engine's length unknown
+    assert windows("MistralForCausalLM", None, sliding_window=4096) == [4096] * 4  # length unknown
 
 
 @pytest.mark.parametrize(
@@ -70,13 +74,21 @@ def test_a_window_no_shorter_than_max_model_len_is_dropped() -> None:
         (dict(architectures=["MistralForCausalLM"], sliding_window=0), "positive integer"),
         (dict(architectures=["MistralForCausalLM"], sliding_window="4096"), "positive integer"),
         (
-            dict(architectures=["Qwen2ForCausalLM"], sliding_window=8, use_sliding_window=True,
-                 layer_types=["chunked_attention"] * 4),
+            dict(
+                architectures=["Qwen2ForCausalLM"],
+                sliding_window=8,
+                use_sliding_window=True,
+                layer_types=["chunked_attention"] * 4,
+            ),
             "chunked_attention",
         ),
         (
-            dict(architectures=["Qwen2ForCausalLM"], sliding_window=8, use_sliding_window=True,
-                 layer_types=["full_attention"] * 3),
+            dict(
+                architectures=["Qwen2ForCausalLM"],
+                sliding_window=8,
+                use_sliding_window=True,
+                layer_types=["full_attention"] * 3,
+            ),
             "each of the 4 layers",
         ),
     ],
@@ -111,8 +123,15 @@ def test_prefix_hits_and_chunked_prefill_keep_hf_greedy_tokens(tiny: dict) -> No
     rng = random.Random(7)
     prefix = [rng.randrange(3, 500) for _ in range(21)]
     prompts = [prefix] + [prefix + [rng.randrange(3, 500) for _ in range(n)] for n in (1, 6, 13)]
-    llm = LLM(str(tiny["path"]), device="cpu", dtype="float32", block_size=8, num_kv_blocks=64,
-              max_num_batched_tokens=16, max_model_len=64)
+    llm = LLM(
+        str(tiny["path"]),
+        device="cpu",
+        dtype="float32",
+        block_size=8,
+        num_kv_blocks=64,
+        max_num_batched_tokens=16,
+        max_model_len=64,
+    )
     params = SamplingParams(temperature=0, max_tokens=10, ignore_eos=True)
     first = llm.generate(prompts[:1], params, use_tqdm=False)
     rest = llm.generate(prompts[1:], params, use_tqdm=False)
