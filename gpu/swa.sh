@@ -15,7 +15,7 @@ step() {  # name, seconds, command...
     local name=$1 limit=$2 start rc
     shift 2
     start=$(date +%s)
-    timeout "$limit" "$@" >"$OUT/$name.log" 2>&1
+    timeout -s INT -k 5 "$limit" "$@" >"$OUT/$name.log" 2>&1
     rc=$?
     echo "{\"step\": \"$name\", \"rc\": $rc, \"seconds\": $(($(date +%s) - start))}" | tee -a "$OUT/summary.jsonl"
     tail -n 4 "$OUT/$name.log"
