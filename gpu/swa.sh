@@ -4,6 +4,7 @@
 # 2. The windowed paged kernels against the reference.  3. The fused MoE (new tile defaults) against
 # the reference, and greedy parity of Gemma 2/3, Phi-3, Mixtral, Qwen MoE.  4. The MoE tile sweep at
 # qwen3-30b-a3b's shapes -> $OUT/moe_sweep.json.  5. Dense greedy parity (Llama, Mistral, Qwen2/3).
+# 6. Diagnosis of the gemma2 greedy failure seen on an H200 (Triton vs PyTorch attention, batched/alone).
 # Per-step summary: $OUT/summary.jsonl; logs: $OUT/<step>.log; JUnit XML: $OUT/<step>.xml.
 set -u
 OUT=${OUT:-/tmp/swa_out}
@@ -27,5 +28,6 @@ step sliding_window_kernels 30 $PYTEST tests/gpu/test_sliding_window_gpu.py --ju
 step moe_gpu 60 $PYTEST tests/gpu/test_moe_gpu.py --junitxml="$OUT/moe_gpu.xml"
 step moe_sweep 70 python3 -m engine.bench.moe_sweep --tokens 1,4,16,64,128,256,4096 --out "$OUT/moe_sweep.json"
 step engine_greedy 30 $PYTEST tests/gpu/test_engine_gpu.py -k greedy --junitxml="$OUT/engine_greedy.xml"
+step gemma2_diag 30 python3 gpu/gemma2_diag.py
 echo "best MoE tiles (TEECUBE_MOE_CONFIG table):"
 python3 -c "import json,sys; d=json.load(open(sys.argv[1])); [print(json.dumps({k: r[k] for k in ('num_tokens','best_us','default_us','old_us','weight_gbps','tflops','best')})) for r in d['results']]" "$OUT/moe_sweep.json" 2>/dev/null || grep '"num_tokens"' "$OUT/moe_sweep.log"
