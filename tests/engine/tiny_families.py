@@ -6,6 +6,8 @@ soft-caps near the score range, LongRoPE past a 16-token original context, sever
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -117,3 +119,36 @@ def build_tiny_family(family: str, path: Path, seed: int = 0) -> Path:
     model.save_pretrained(path, safe_serialization=True)
     build_tiny_tokenizer(path)
     return path
+
+
+@torch.inference_mode()
+def greedy_refs(
+    hf_model, prompts: list[list[int]], max_tokens: int, device: str = "cpu"
+) -> tuple[list[list[int]], float]:
+    """HF's greedy continuations and the smallest top-two logit gap over all their steps."""
+    refs, margin = [], float("inf")
+    for p in prompts:
+        out = hf_model.generate(
+            torch.tensor([p], device=device), do_sample=False, max_new_tokens=max_tokens,
+            min_new_tokens=max_tokens, eos_token_id=None, pad_token_id=0,
+        )
+        top = hf_model(out).logits[0, len(p) - 1 : -1].float().topk(2).values
+        refs.append(out[0, len(p) :].tolist())
+        margin = min(margin, float((top[:, 0] - top[:, 1]).min()))
+    return refs, margin
+
+
+def clear_greedy_prompts(
+    hf_model, draw: Callable[[random.Random], list[list[int]]], seed: int, max_tokens: int,
+    device: str = "cpu", min_margin: float = 1e-2,
+) -> tuple[list[list[int]], list[list[int]]]:
+    """Prompts from draw(rng) whose HF greedy tokens have no near-tie (every step's top two logits at
+    least min_margin apart), so that fp32 rounding differences between devices or kernels cannot flip
+    a token; redrawn up to 20 times. Returns (prompts, refs)."""
+    rng = random.Random(seed)
+    for _ in range(20):
+        prompts = draw(rng)
+        refs, margin = greedy_refs(hf_model, prompts, max_tokens, device)
+        if margin >= min_margin:
+            break
+    return prompts, refs

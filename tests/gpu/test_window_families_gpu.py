@@ -14,16 +14,10 @@ import torch
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
 
 from engine import LLM, SamplingParams  # noqa: E402
-from tests.engine.tiny_families import build_tiny_family  # noqa: E402
+from tests.engine.tiny_families import build_tiny_family, clear_greedy_prompts  # noqa: E402
 
 MAX_TOKENS = 12
 PROMPT_LENS = (9, 17, 23, 30, 41)
-
-
-def hf_greedy(hf: torch.nn.Module, prompt: list[int]) -> list[int]:
-    ids = torch.tensor([prompt], device="cuda")
-    out = hf.generate(ids, do_sample=False, max_new_tokens=MAX_TOKENS, eos_token_id=None, pad_token_id=0)
-    return out[0, len(prompt) :].tolist()
 
 
 @pytest.fixture(scope="module", params=["mistral-swa", "qwen2-swa", "qwen2-moe-swa"])
@@ -32,14 +26,25 @@ def family(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
     path = build_tiny_family(request.param, tmp_path_factory.mktemp(request.param))
     hf = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to("cuda").eval()
-    rng = random.Random(len(request.param))
-    prompts = [[rng.randrange(3, 500) for _ in range(n)] for n in PROMPT_LENS]
-    prefix = [rng.randrange(3, 500) for _ in range(37)]
-    shared = [prefix] + [prefix + [rng.randrange(3, 500) for _ in range(n)] for n in (1, 5, 11)]
-    with torch.inference_mode():
-        refs = [hf_greedy(hf, p) for p in prompts]
-        shared_refs = [hf_greedy(hf, p) for p in shared]
-    return {"path": path, "prompts": prompts, "refs": refs, "shared": shared, "shared_refs": shared_refs}
+    seed = len(request.param)
+
+    def varied(rng: random.Random) -> list[list[int]]:
+        return [[rng.randrange(3, 500) for _ in range(n)] for n in PROMPT_LENS]
+
+    def shared(rng: random.Random) -> list[list[int]]:
+        prefix = [rng.randrange(3, 500) for _ in range(37)]
+        return [prefix] + [prefix + [rng.randrange(3, 500) for _ in range(n)] for n in (1, 5, 11)]
+
+    # prompts whose HF tokens have no near-tie (see clear_greedy_prompts)
+    prompts, refs = clear_greedy_prompts(hf, varied, seed, MAX_TOKENS, device="cuda")
+    shared_prompts, shared_refs = clear_greedy_prompts(hf, shared, seed + 1, MAX_TOKENS, device="cuda")
+    return {
+        "path": path,
+        "prompts": prompts,
+        "refs": refs,
+        "shared": shared_prompts,
+        "shared_refs": shared_refs,
+    }
 
 
 @pytest.mark.parametrize("enforce_eager", [False, True], ids=["graphs", "eager"])
