@@ -101,7 +101,7 @@ FLAGS: tuple[VllmFlag, ...] = (
     VllmFlag(("--max-logprobs",), "value", "top_logprobs is limited to 20, as OpenAI's API"),
     VllmFlag(("--logprobs-mode",), "value", "logprobs are the model's raw log-probabilities",
              _is("raw_logprobs")),
-    VllmFlag(("--disable-sliding-window",), "bool", "sliding-window models need --max-model-len <= window"),
+    VllmFlag(("--disable-sliding-window",), "bool", "sliding windows are always honoured"),
     VllmFlag(("--disable-cascade-attn",), "bool", NO_EFFECT),
     VllmFlag(("--enable-prompt-embeds",), "bool", "prompt embeddings are not accepted", _off),
     VllmFlag(("--config-format",), "value", "HF configs are read"),

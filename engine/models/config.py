@@ -3,7 +3,10 @@
 Dense Llama-style families share engine/models/decoder.py; Gemma 2/3 (engine/models/gemma.py), Phi-3
 (engine/models/phi3.py) and the mixture-of-experts families (engine/models/moe.py) add fields below with
 defaults that leave the Llama-style families unchanged. `layer_types` lists "sliding_attention" or
-"full_attention" per layer (HF's convention); sliding layers see the last `sliding_window` positions."""
+"full_attention" per layer (HF's convention); sliding layers see the last `sliding_window` positions.
+Which layers slide follows transformers per family (`_layer_types`): Mistral, Mixtral, Phi-3 and
+Qwen3-MoE every layer; Qwen2 and Qwen3 layers >= max_window_layers; Qwen2-MoE even layers
+< max_window_layers; Gemma its pattern. The Qwen families slide only with use_sliding_window."""
 
 from __future__ import annotations
 
@@ -16,15 +19,19 @@ ARCHITECTURES = {
     "MistralForCausalLM": dict(qkv_bias=False, qk_norm=False),
     "Qwen2ForCausalLM": dict(qkv_bias=True, qk_norm=False),
     "Qwen3ForCausalLM": dict(qkv_bias=False, qk_norm=True),
-    "Gemma2ForCausalLM": dict(qkv_bias=False, qk_norm=False, sliding=True),
-    "Gemma3ForCausalLM": dict(qkv_bias=False, qk_norm=True, sliding=True),
-    "Phi3ForCausalLM": dict(qkv_bias=False, qk_norm=False, sliding=True),
-    "MixtralForCausalLM": dict(qkv_bias=False, qk_norm=False, sliding=True),
+    "Gemma2ForCausalLM": dict(qkv_bias=False, qk_norm=False),
+    "Gemma3ForCausalLM": dict(qkv_bias=False, qk_norm=True),
+    "Phi3ForCausalLM": dict(qkv_bias=False, qk_norm=False),
+    "MixtralForCausalLM": dict(qkv_bias=False, qk_norm=False),
     "Qwen2MoeForCausalLM": dict(qkv_bias=True, qk_norm=False),
     "Qwen3MoeForCausalLM": dict(qkv_bias=False, qk_norm=True),
 }
 GEMMA = ("Gemma2ForCausalLM", "Gemma3ForCausalLM")
 MOE = ("MixtralForCausalLM", "Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM")
+# the families whose sliding window is gated by use_sliding_window; the first three pick layers by
+# max_window_layers (or config.json's layer_types)
+QWEN_WINDOW_LAYERS = ("Qwen2ForCausalLM", "Qwen3ForCausalLM", "Qwen2MoeForCausalLM")
+QWEN = (*QWEN_WINDOW_LAYERS, "Qwen3MoeForCausalLM")
 ACTIVATIONS = ("silu", "gelu_pytorch_tanh")
 
 
@@ -97,13 +104,11 @@ class DecoderConfig:
             raise UnsupportedModel(f"{architecture}: hidden_act {hidden_act!r} is not supported")
         if hf.get("mlp_bias"):
             raise UnsupportedModel(f"{architecture}: mlp_bias is not supported")
-        window = _sliding_window(hf)
-        too_long = window is not None and window < (max_model_len or hf.get("max_position_embeddings", 0))
-        if too_long and not family.get("sliding"):
-            raise UnsupportedModel(
-                f"{architecture}: sliding-window attention ({window}) is not supported; "
-                f"use max_model_len <= {window}"
-            )
+        num_layers = hf["num_hidden_layers"]
+        window = _sliding_window(architecture, hf)
+        layer_types = _layer_types(architecture, hf, num_layers) if window is not None else None
+        if window is not None and max_model_len and window >= max_model_len:
+            window = layer_types = None  # no key can fall outside it: plain causal attention
         num_heads = hf["num_attention_heads"]
         rope_parameters = hf.get("rope_parameters") or {}
         local_rope: dict = {}
@@ -112,7 +117,6 @@ class DecoderConfig:
             rope_parameters = rope_parameters["full_attention"]
         rope_scaling = _rope_scaling(hf.get("rope_scaling") or rope_parameters or None, hf, max_model_len)
         eos = hf.get("eos_token_id")
-        num_layers = hf["num_hidden_layers"]
         return cls(
             architecture=architecture,
             vocab_size=hf["vocab_size"],
@@ -133,8 +137,8 @@ class DecoderConfig:
             bos_token_id=hf.get("bos_token_id"),
             eos_token_ids=[] if eos is None else list(eos) if isinstance(eos, list) else [eos],
             hidden_act=hidden_act,
-            sliding_window=window if family.get("sliding") else None,
-            layer_types=_layer_types(architecture, hf, num_layers) if window is not None else None,
+            sliding_window=window,
+            layer_types=layer_types,
             query_pre_attn_scalar=hf.get("query_pre_attn_scalar"),
             attn_logit_softcapping=hf.get("attn_logit_softcapping"),
             final_logit_softcapping=hf.get("final_logit_softcapping"),
@@ -186,17 +190,36 @@ def _rope_scaling(scaling: dict | None, hf: dict, max_model_len: int | None) -> 
 
 
 def _layer_types(architecture: str, hf: dict, num_layers: int) -> list[str]:
-    """HF's defaults: Gemma 2 alternates (sliding first), Gemma 3 has a full layer every 6th, Phi-3 and
-    Mixtral slide everywhere."""
-    if hf.get("layer_types"):
-        return list(hf["layer_types"])
+    """Which layers slide, as transformers decides for each family: config.json's layer_types where the
+    family's HF model reads them (Gemma, Qwen2, Qwen3, Qwen2-MoE), else the family's default."""
+    reads_layer_types = architecture in GEMMA or architecture in QWEN_WINDOW_LAYERS
+    types = list(hf["layer_types"]) if reads_layer_types and hf.get("layer_types") else None
+    if types is None:
+        types = [_default_layer_type(architecture, hf, i) for i in range(num_layers)]
+    unknown = sorted(set(types) - {"sliding_attention", "full_attention"})
+    if unknown or len(types) != num_layers:
+        raise UnsupportedModel(
+            f"{architecture}: layer_types must list 'sliding_attention' or 'full_attention' for each of "
+            f"the {num_layers} layers (got {len(types)}; unsupported: {unknown})"
+        )
+    return types
+
+
+def _default_layer_type(architecture: str, hf: dict, i: int) -> str:
+    """Gemma 2 alternates (sliding first), Gemma 3 has a full layer every 6th, Qwen2/Qwen3 slide from
+    max_window_layers on, Qwen2-MoE on even layers below it; the others slide everywhere."""
+    max_window_layers = hf.get("max_window_layers", 28)
     if architecture == "Gemma2ForCausalLM":
-        pattern = 2
+        sliding = (i + 1) % 2 != 0
     elif architecture == "Gemma3ForCausalLM":
-        pattern = hf.get("sliding_window_pattern", 6)
+        sliding = (i + 1) % hf.get("sliding_window_pattern", 6) != 0
+    elif architecture == "Qwen2MoeForCausalLM":
+        sliding = (i + 1) % 2 != 0 and i < max_window_layers
+    elif architecture in QWEN_WINDOW_LAYERS:
+        sliding = i >= max_window_layers
     else:
-        return ["sliding_attention"] * num_layers
-    return ["sliding_attention" if (i + 1) % pattern else "full_attention" for i in range(num_layers)]
+        sliding = True
+    return "sliding_attention" if sliding else "full_attention"
 
 
 def _moe_fields(architecture: str, hf: dict) -> dict:
@@ -215,7 +238,14 @@ def _moe_fields(architecture: str, hf: dict) -> dict:
     )
 
 
-def _sliding_window(hf: dict) -> int | None:
-    if hf.get("use_sliding_window") is False:
+def _sliding_window(architecture: str, hf: dict) -> int | None:
+    """The window, or None: the Qwen families slide only with use_sliding_window (transformers'
+    default is off); the others whenever sliding_window is set."""
+    window = hf.get("sliding_window")
+    if hf.get("use_sliding_window") is False or (architecture in QWEN and not hf.get("use_sliding_window")):
         return None
-    return hf.get("sliding_window")
+    if window is None:
+        return None
+    if isinstance(window, bool) or not isinstance(window, int) or window <= 0:
+        raise UnsupportedModel(f"{architecture}: sliding_window must be a positive integer (got {window!r})")
+    return window

@@ -167,7 +167,7 @@ def test_unsupported_architecture(tiny_llama, tmp_path):
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"architectures": ["MistralForCausalLM"], "sliding_window": 64}, "sliding-window"),
+        ({"architectures": ["MistralForCausalLM"], "sliding_window": -1}, "sliding_window"),
         ({"rope_parameters": {"rope_type": "yarn", "factor": 4.0, "rope_theta": 1e4}}, "yarn"),
     ],
 )

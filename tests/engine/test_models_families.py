@@ -16,10 +16,11 @@ from engine.loader import load_model
 os.environ["HF_HUB_OFFLINE"] = "1"
 
 FAMILIES = [
-    "gemma2", "phi3",
+    "gemma2", "phi3", "mistral-swa",
     # seconds each for HF's reference: `make test` only (tests/kernels/test_moe.py covers MoE fast)
     *(pytest.param(f, marks=pytest.mark.slow)
-      for f in ("gemma3", "gemma3-multimodal", "phi3-partial", "mixtral", "qwen3-moe", "qwen2-moe")),
+      for f in ("gemma3", "gemma3-multimodal", "phi3-partial", "mixtral", "qwen3-moe", "qwen2-moe",
+                "qwen2-swa", "qwen2-moe-swa")),
 ]
 
 

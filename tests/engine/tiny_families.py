@@ -1,10 +1,13 @@
-"""Tiny random HF checkpoints of the newer families (Gemma 2/3, Phi-3, Mixtral, Qwen3-MoE), built like
+"""Tiny random HF checkpoints of the newer families (Gemma 2/3, Phi-3, Mixtral, Qwen3-MoE) and of Mistral,
+Qwen2 and Qwen2-MoE with their sliding windows on (`*-swa`), built like
 tiny_models.build_tiny_model: seeded, save_pretrained, the tiny byte-level tokenizer. Each config turns
 on what sets the family apart at a size where it matters: windows (8) shorter than the test prompts,
 soft-caps near the score range, LongRoPE past a 16-token original context, several experts per token."""
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -72,6 +75,18 @@ def tiny_family_config(family: str):
             **COMMON, num_experts=8, num_experts_per_tok=2, moe_intermediate_size=32,
             shared_expert_intermediate_size=48, norm_topk_prob=False, use_sliding_window=False,
         )
+    if family == "mistral-swa":
+        return tf.MistralConfig(**COMMON, sliding_window=8, rope_theta=1000000.0)
+    if family == "qwen2-swa":  # transformers slides layers >= max_window_layers: layer 1 of 0..1
+        return tf.Qwen2Config(
+            **COMMON, use_sliding_window=True, sliding_window=8, max_window_layers=1, rope_theta=1000000.0
+        )
+    if family == "qwen2-moe-swa":  # even layers < max_window_layers: layer 0 of 0..1
+        return tf.Qwen2MoeConfig(
+            **COMMON, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=32,
+            shared_expert_intermediate_size=48, norm_topk_prob=False, use_sliding_window=True,
+            sliding_window=8, max_window_layers=2,
+        )
     raise ValueError(f"unknown family {family!r}")
 
 
@@ -104,3 +119,36 @@ def build_tiny_family(family: str, path: Path, seed: int = 0) -> Path:
     model.save_pretrained(path, safe_serialization=True)
     build_tiny_tokenizer(path)
     return path
+
+
+@torch.inference_mode()
+def greedy_refs(
+    hf_model, prompts: list[list[int]], max_tokens: int, device: str = "cpu"
+) -> tuple[list[list[int]], float]:
+    """HF's greedy continuations and the smallest top-two logit gap over all their steps."""
+    refs, margin = [], float("inf")
+    for p in prompts:
+        out = hf_model.generate(
+            torch.tensor([p], device=device), do_sample=False, max_new_tokens=max_tokens,
+            min_new_tokens=max_tokens, eos_token_id=None, pad_token_id=0,
+        )
+        top = hf_model(out).logits[0, len(p) - 1 : -1].float().topk(2).values
+        refs.append(out[0, len(p) :].tolist())
+        margin = min(margin, float((top[:, 0] - top[:, 1]).min()))
+    return refs, margin
+
+
+def clear_greedy_prompts(
+    hf_model, draw: Callable[[random.Random], list[list[int]]], seed: int, max_tokens: int,
+    device: str = "cpu", min_margin: float = 1e-2,
+) -> tuple[list[list[int]], list[list[int]]]:
+    """Prompts from draw(rng) whose HF greedy tokens have no near-tie (every step's top two logits at
+    least min_margin apart), so that fp32 rounding differences between devices or kernels cannot flip
+    a token; redrawn up to 20 times. Returns (prompts, refs)."""
+    rng = random.Random(seed)
+    for _ in range(20):
+        prompts = draw(rng)
+        refs, margin = greedy_refs(hf_model, prompts, max_tokens, device)
+        if margin >= min_margin:
+            break
+    return prompts, refs
