@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from array import array
 from collections import OrderedDict
 from dataclasses import dataclass
-
-import numpy as np
 
 from engine.sequence import Sequence
 
@@ -16,13 +15,17 @@ class Block:
     block_id: int
     ref_count: int = 0
     hash: bytes | None = None
-    token_ids: tuple[int, ...] = ()
+    tokens: bytes = b""  # its token ids as int64 bytes (token_bytes), checked on every prefix hit
+
+
+def token_bytes(token_ids: list[int], start: int, end: int) -> bytes:
+    """token_ids[start:end] as native int64 bytes: one conversion for a run of blocks."""
+    return array("q", token_ids[start:end]).tobytes()
 
 
 def hash_block(parent: bytes | None, token_ids: list[int]) -> bytes:
-    h = hashlib.sha256(parent or b"")
-    h.update(np.asarray(token_ids, dtype=np.int64).tobytes())
-    return h.digest()
+    """sha256(parent digest + the block's int64 token bytes): a block's hash covers its whole prefix."""
+    return hashlib.sha256((parent or b"") + token_bytes(token_ids, 0, len(token_ids))).digest()
 
 
 def salt_digest(cache_salt: str | None) -> bytes | None:
@@ -58,9 +61,15 @@ class BlockManager:
         bs = self.block_size
         num_full_blocks = min(num_full_blocks, len(seq.token_ids) // bs)
         hashes = seq.block_hashes
-        for i in range(len(hashes), num_full_blocks):
-            parent = hashes[-1] if hashes else salt_digest(seq.params.cache_salt)
-            hashes.append(hash_block(parent, seq.token_ids[i * bs : (i + 1) * bs]))
+        first = len(hashes)
+        if num_full_blocks <= first:
+            return hashes
+        data = token_bytes(seq.token_ids, first * bs, num_full_blocks * bs)
+        parent = hashes[-1] if hashes else salt_digest(seq.params.cache_salt) or b""
+        step = 8 * bs
+        for off in range(0, len(data), step):  # hash_block, without a conversion per block
+            parent = hashlib.sha256(parent + data[off : off + step]).digest()
+            hashes.append(parent)
         return hashes
 
     def get_computed_blocks(self, seq: Sequence) -> list[int]:
@@ -70,10 +79,15 @@ class BlockManager:
         bs = self.block_size
         num_full = (seq.num_tokens - 1) // bs
         hit: list[int] = []
+        data = b""
+        step = 8 * bs
         for i, h in enumerate(self.block_hashes(seq, num_full)[:num_full]):
             block_id = self.hash_to_block.get(h)
-            tokens = tuple(seq.token_ids[i * bs : (i + 1) * bs])
-            if block_id is None or self.blocks[block_id].token_ids != tokens:
+            if block_id is None:
+                break
+            if not data:
+                data = token_bytes(seq.token_ids, 0, num_full * bs)
+            if self.blocks[block_id].tokens != data[i * step : (i + 1) * step]:
                 break
             hit.append(block_id)
         return hit
@@ -108,7 +122,7 @@ class BlockManager:
             if block.hash is not None:
                 if self.hash_to_block.get(block.hash) == block_id:
                     del self.hash_to_block[block.hash]
-                block.hash, block.token_ids = None, ()
+                block.hash, block.tokens = None, b""
             block.ref_count = 1
             seq.block_table.append(block_id)
         self.cache_full_blocks(seq, (num_computed + num_new_tokens) // bs)
@@ -124,12 +138,15 @@ class BlockManager:
         if num_full <= seq.num_hashed_blocks:
             return
         hashes = self.block_hashes(seq, num_full)
-        for i in range(seq.num_hashed_blocks, num_full):
+        first, step = seq.num_hashed_blocks, 8 * bs
+        data = token_bytes(seq.token_ids, first * bs, num_full * bs)
+        for i in range(first, num_full):
             h = hashes[i]
             if h in self.hash_to_block:
                 continue
             block = self.blocks[seq.block_table[i]]
-            block.hash, block.token_ids = h, tuple(seq.token_ids[i * bs : (i + 1) * bs])
+            off = (i - first) * step
+            block.hash, block.tokens = h, data[off : off + step]
             self.hash_to_block[h] = block.block_id
         seq.num_hashed_blocks = num_full
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from engine.block_manager import BlockManager
+from engine.block_manager import BlockManager, token_bytes
 from engine.sampling_params import SamplingParams
 from engine.sequence import Sequence
 
@@ -68,7 +68,7 @@ def test_collisions_are_checked_against_the_block_tokens() -> None:
     bm = BlockManager(8, BS)
     a = make_seq(list(range(9)))
     assert compute(bm, a)
-    bm.blocks[a.block_table[0]].token_ids = (7, 7, 7, 7)
+    bm.blocks[a.block_table[0]].tokens = token_bytes([7, 7, 7, 7], 0, 4)
     assert bm.get_computed_blocks(make_seq(list(range(9)))) == []
 
 
