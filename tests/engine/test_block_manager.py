@@ -7,7 +7,7 @@ import pytest
 from hypothesis import settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from engine.block_manager import BlockManager, token_bytes
+from engine.block_manager import BlockManager, hash_block, token_bytes
 from engine.sampling_params import SamplingParams
 from engine.sequence import Sequence
 
@@ -62,6 +62,20 @@ def test_cached_blocks_survive_free_and_are_evicted_least_recently_used_first() 
     assert compute(bm, c)
     # three new blocks: the free one and the partial block, then a's second block was evicted
     assert bm.get_computed_blocks(make_seq(list(range(9)))) == table[:1]
+
+
+def test_incremental_hashes_are_the_block_by_block_chain() -> None:
+    # Hashed in runs (a prompt, then one block as decoding fills it): the same chain as hash_block.
+    bm = BlockManager(16, BS)
+    seq = make_seq([3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5])
+    assert len(bm.block_hashes(seq, 2)) == 2
+    seq.token_ids += [8, 9, 7]
+    hashes = bm.block_hashes(seq, 9)  # only full blocks
+    parent, chain = None, []
+    for i in range(3):
+        parent = hash_block(parent, seq.token_ids[i * BS : (i + 1) * BS])
+        chain.append(parent)
+    assert hashes == chain
 
 
 def test_collisions_are_checked_against_the_block_tokens() -> None:
