@@ -140,7 +140,11 @@ async def open_targets(args: argparse.Namespace, stack: AsyncExitStack) -> list[
         stack.callback(shutil.rmtree, workdir, True)
         engine = targets[0]
         targets.append(
-            await stack.enter_async_context(started_proxy(engine.base_url, engine.model, workdir, 60))
+            await stack.enter_async_context(
+                started_proxy(
+                    engine.base_url, engine.model, workdir, 60, connections=args.max_concurrency or 1024
+                )
+            )
         )
     return targets
 
