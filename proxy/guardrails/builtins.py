@@ -94,6 +94,12 @@ _PHONE = (
     r"\.?:?\s{0,3})[1-9][0-9]{1,3}(?:[ .\-/][0-9]{2,4}){2,4}\b"
     r"|(?:\b1[ .-]?)?(?:\([2-9][0-9]{2}\) ?|\b[2-9][0-9]{2}[ .-])[2-9][0-9]{2}[ .-][0-9]{4}\b)"  # NANP
 )
+# SSN labels (en, es, de): nine digits, compact or spaced, near one are an SSN.
+_SSN_LABEL = (
+    r"(?i:\b(?:ssns?|ss#|social[ -]security(?:[ -](?:number|no\.?|#))?|social sec\b\.?|"
+    r"seguro social|sozialversicherungsnummer)\b)"
+)
+_SSN_DIGITS = r"\b[0-9]{3}[ -]?[0-9]{2}[ -]?[0-9]{4}\b"
 _PEM_BREAK = r"(?:\s|\\{1,3}[rn])+"  # a line break: real, or escaped once or twice ("\n", "\\n")
 
 BUILTINS: dict[str, Builtin] = {
@@ -123,9 +129,8 @@ BUILTINS: dict[str, Builtin] = {
         ),
         Builtin(
             "ssn",
-            r"\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b|(?i:\b(?:ssn|ss#|social security(?: number| no\.?| #)?|"
-            r"social-security-number|sozialversicherungsnummer)\b)[\s:#=.-]{0,6}(?:(?:is|was|number|no|nr)[\s:#.]{1,3})?"
-            r"[0-9]{3}[ -]?[0-9]{2}[ -]?[0-9]{4}\b",
+            rf"\b[0-9]{{3}}-[0-9]{{2}}-[0-9]{{4}}\b|{_SSN_LABEL}[^\n]{{0,60}}?{_SSN_DIGITS}"
+            rf"|{_SSN_DIGITS}[^\n0-9]{{0,40}}?{_SSN_LABEL}",  # a label before or after the number
             "SSN",
             "pii",
             checks.ssn,
@@ -259,6 +264,9 @@ SHIELDS: tuple[Builtin, ...] = (
             tail_max=100, shields=("high_entropy",)),
     Builtin("ssh_public_key", r"\b(?:ssh-(?:rsa|ed25519|dss)|ecdsa-sha2-nistp(?:256|384|521)) ", "", "text",
             tail="AAAA[A-Za-z0-9+/]*={0,2}", tail_max=20000, shields=("high_entropy",)),
+    # `scheme://user:password@host`: the password is a secret (api_key), the `…@host` no address.
+    Builtin("url_userinfo", r"(?i)\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@\"']{0,64}:[^\s@/\"']{3,64}@", "", "text",
+            tail="[A-Za-z0-9.-]*", tail_max=255, shields=("email",)),
     Builtin("url", r"(?i)\b(?:https?|ftp)://", "", "text", tail=r"[^\s\"'<>()\[\]{}`]*", tail_max=4096,
             shields=("high_entropy",)),
 )

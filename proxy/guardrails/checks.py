@@ -216,11 +216,13 @@ def iban(text: str) -> Span:
 
 
 _SSN_NUMBER = re.compile(r"[0-9]{3}[ -]?[0-9]{2}[ -]?[0-9]{4}$")
+_SSN_LEADING = re.compile(r"[0-9]{3}[ -]?[0-9]{2}[ -]?[0-9]{4}")
 
 
 def ssn(text: str) -> Span:
-    """`ddd-dd-dddd`, or nine digits after an SSN label ("SSN: 536221234"): the number only."""
-    m = _SSN_NUMBER.search(text)
+    """`ddd-dd-dddd`, or nine digits near an SSN label ("SSN: 536221234", "is 536221234 my SSN?"):
+    the number only."""
+    m = _SSN_LEADING.match(text) if text[0].isdigit() else _SSN_NUMBER.search(text)
     if m is None:
         return None
     digits = m.group().replace("-", "").replace(" ", "")
@@ -229,7 +231,7 @@ def ssn(text: str) -> Span:
         return None
     if digits in ("078051120", "219099999", "123456789"):
         return None  # advertising and specimen numbers
-    return m.start(), len(text)
+    return m.span()
 
 
 _OBFUSCATED_AT = re.compile(r"\s?[\[({]\s?[aA][tT]\s?[\])}]\s?")
