@@ -61,6 +61,13 @@ _KEY_VALUE = (
     r"[\"'`]?[^\s\"'`;,]{6}"
 )
 _CONNECTION = r"\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@\"']{0,64}:[^\s@/\"']{3,64}@"
+# Passwords on a command line (`mysql -p'…'`, `curl -u user:pw`) and in prose ("le mot de passe est …").
+_CLI_PASSWORD = r"\s-p[\"']?[^\s\"'-][^\s\"']{5}|\s(?:-u|--user)[ =][\"']?[^\s:\"'@/]{1,64}:[^\s\"'@]{3}"
+_SAID_PASSWORD = (
+    r"(?:\b(?:password|passwort|kennwort|mot de passe|contraseña|senha|wachtwoord|hasło|haslo|parola|"
+    r"şifre|lösenord|adgangskode|salasana)|пароль|パスワード|密码|密碼|비밀번호)[^\n:=]{0,30}?"
+    r"(?:\s(?:is|ist|est|es|é|è|to|är|er|on|je|era|was|lautet)|[:：]|は|是|는)\s{0,3}[\"'`]?[!-~]{6}"  # an ASCII value: not CJK prose
+)
 _DIGIT_SEP = "[ ./\\-_\u2010-\u2015\u2212]"  # separators inside card numbers (after NFKC)
 _NON_ASCII = "\x80-\U0010ffff"  # any non-ASCII character: compact in re2, unlike \\p{L}
 _DOMAIN_CHAR = f"[A-Za-z0-9{_NON_ASCII}]"
@@ -130,7 +137,7 @@ BUILTINS: dict[str, Builtin] = {
         Builtin(
             "ssn",
             rf"\b[0-9]{{3}}-[0-9]{{2}}-[0-9]{{4}}\b|{_SSN_LABEL}[^\n]{{0,60}}?{_SSN_DIGITS}"
-            rf"|{_SSN_DIGITS}[^\n0-9]{{0,40}}?{_SSN_LABEL}",  # a label before or after the number
+            rf"|{_SSN_DIGITS}[^\n0-9;.!?]{{0,30}}?{_SSN_LABEL}",  # a label before or after the number
             "SSN",
             "pii",
             checks.ssn,
@@ -215,6 +222,17 @@ BUILTINS: dict[str, Builtin] = {
             triggers=("sk_live_", "sk_test_", "rk_live_", "rk_test_"),
         ),
         Builtin(
+            "vendor_token",
+            r"\b(?:gl(?:pat|dt|rt|ptt)-[A-Za-z0-9_-]{20}|npm_[A-Za-z0-9]{36}|hf_[A-Za-z0-9]{34}|"
+            r"SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}|pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{40}|"
+            r"shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}|do[por]_v1_[a-f0-9]{64}|dapi[a-f0-9]{32}|"
+            r"lin_api_[A-Za-z0-9]{40}|dp\.pt\.[A-Za-z0-9]{43})",
+            "TOKEN",
+            "secret",
+            triggers=("glpat-", "gldt-", "glrt-", "glptt-", "npm_", "hf_", "SG.", "pypi-", "shpat_", "shpss_",
+                      "shpca_", "shppa_", "dop_v1_", "doo_v1_", "dor_v1_", "dapi", "lin_api_", "dp.pt."),
+        ),
+        Builtin(
             "jwt",
             r"\beyJ[A-Za-z0-9_-]{10}",
             "JWT",
@@ -225,7 +243,7 @@ BUILTINS: dict[str, Builtin] = {
         ),
         Builtin(
             "api_key",
-            f"(?i){_KEY_VALUE}|{_CONNECTION}",
+            f"(?i){_KEY_VALUE}|{_CONNECTION}|{_CLI_PASSWORD}|{_SAID_PASSWORD}",
             "SECRET",
             "secret",
             checks.assigned_secret,

@@ -154,7 +154,7 @@ def _grouping_ok(groups: list[str], sep: str | None) -> bool:
     if sep is None or sep in _LOOSE:
         return True
     sizes = [len(g) for g in groups]
-    return sizes[:3] in ([4, 4, 4], [4, 6, 5], [4, 6, 4]) or sizes == [4, 6, 5]
+    return sizes[:3] in ([4, 4, 4], [4, 6, 5], [4, 6, 4]) or sizes in ([4, 6, 5], [4, 4, 5])  # 4-4-5: 13-digit Visa
 
 
 def card(text: str) -> Span:
@@ -173,7 +173,9 @@ def card(text: str) -> Span:
         if not groups[a] or groups[a][0] not in "2345368":
             continue  # no card brand starts with 0, 1, 7 or 9
         if a and seps[a - 1] not in _LOOSE:
-            break  # "1234.5678.9012.3456": with dots or underscores only the whole run can be a card
+            break
+        if a and seps[a - 1] == "-" and a < len(seps) and seps[a] == "-":
+            continue  # inside a dash-bound token  # "1234.5678.9012.3456": with dots or underscores only the whole run can be a card
         total = 0
         for b in range(a, len(groups)):
             total += len(groups[b])
@@ -182,7 +184,9 @@ def card(text: str) -> Span:
             if total >= 12:
                 digits = "".join(groups[a : b + 1])
                 sep = seps[a] if b > a else None
-                whole = sep is None or sep in _LOOSE or b == len(groups) - 1
+                nxt = seps[b] if b < len(seps) else None
+                # a dash binds its groups into one token: "5900-7998-4848-3787-580" has no card prefix
+                whole = sep is None or sep == " " or (sep in _LOOSE and nxt != sep) or b == len(groups) - 1
                 grouped = _grouping_ok(groups[a : b + 1], sep)
                 if whole and grouped and card_brand_ok(digits) and luhn_ok(digits):
                     return starts[a], starts[b] + len(groups[b])
@@ -270,7 +274,8 @@ PHONE_REGIONS = ("GB", "DE", "FR", "IN", "BR", "JP", "IT", "ES", "NL", "AU", "US
 PHONE_LABELS = (
     "tel|tél|phone|telephone|telefon|telefone|teléfono|telefono|téléphone|mobile|mobil|móvil|mobiel|cell|"
     "cellulare|celular|handy|portable|fax|whatsapp|rufnummer|telefonnummer|telefoonnummer|call me on|"
-    "ring me on|call back at|call|ring|dial|número|numéro|llámame al|llama al|llamar al|appelez le|"
+    "ring me on|call back at|call|ring|dial|número|numéro|llámame al|llama al|llamar al|márcame al|marca al|"
+    "márquenme al|márcale al|appelez le|"
     "appelle[rz]? le|chiamami al(?:lo)?|chiama il|bel me op|bel|ligue para|ruf an|anrufen unter|"
     "erreichbar unter"
 )
@@ -321,6 +326,7 @@ def _valid_phone(candidate: str) -> bool:
 
 _NATIONAL_START = re.compile(r"[6-9][0-9]{4}[ -][0-9]{5}$|1?[ .-]?\(?[2-9][0-9]{2}\)?[ .-]?[2-9]")  # IN, NANP
 # An SSN shape (dashed or spaced), or a date: not a phone number.
+_ISO_DATE = re.compile(r"(?:19|20)[0-9]{2}([-/.])[01][0-9]\1[0-3][0-9]\b")  # 2026-01-19 08:02: a timestamp
 _SSN_SHAPE = re.compile(r"[0-9]{3}([ -])[0-9]{2}\1[0-9]{4}|[0-3]?[0-9]\.[01]?[0-9]\.(?:19|20)[0-9]{2}")
 
 
@@ -345,7 +351,7 @@ def phone(text: str) -> Span:
     else:
         offset = 0
     inside_run = text[0].isdigit() and text[0] != "0" and not _NATIONAL_START.match(text)
-    if inside_run or _SSN_SHAPE.fullmatch(text):
+    if inside_run or _SSN_SHAPE.fullmatch(text) or _ISO_DATE.match(text):
         return None
     candidate = text
     for _ in range(4):
@@ -407,12 +413,18 @@ def _looks_random(value: str, min_entropy: float) -> bool:
     return classes >= 2 and entropy(value) >= min_entropy and not any(w in low for w in _PLACEHOLDER_WORDS)
 
 
-_PASSWORD_NAMES = re.compile(r"(?i)passw(?:or)?d|passwd|pwd|passphrase|pass[\"']?$")
+_PASSWORD_NAMES = re.compile(
+    r"(?i)passw(?:or)?d|passwd|pwd|passphrase|pass[\"']?$|passwort|kennwort|mot de passe|contraseña|senha|"
+    r"wachtwoord|has[łl]o|пароль|parola|şifre|lösenord|salasana|パスワード|密[码碼]|비밀번호"
+)
+_CLI = re.compile(r"\s-p[\"']?([^\s\"']+)|\s(?:-u|--user)[ =][\"']?[^\s:\"'@/]{1,64}:([^\s\"'@]+)")
+_SAID = re.compile(r"(?:\s|は|是|는)\s{0,3}[\"'`]?([!-~]+?)[\"'`]?$")
+_URL_NAME = re.compile(r"(?i)(?:_|-|\b)(?:uri|url|endpoint|host|type|path|file|expires?|ttl)[\"']?$")
 _CONNECTION_PASSWORD = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:/@\"']{0,64}:([^\s@/\"']{3,64})@")
 _ID_NAME = re.compile(r"(?i)(?:_id|-id|\bid|Id)[\"']?$")  # `private_key_id`, `clientId`: identifiers
 _ASSIGN = re.compile(r"\s*(?:=>|:=|=|:)\s*[\"'`]?")
 _PLACEHOLDER_VALUES = ("${", "$(", "process.env", "os.environ", "os.getenv", "{{", "<", "%(", "env(", "[",
-                       "*", "xxx", "...", "null", "none", "true", "false", "undefined", "secret", "password")
+                       "**", "xxx", "...", "null", "none", "true", "false", "undefined", "secret", "password")
 
 
 def _placeholder(value: str) -> bool:
@@ -429,11 +441,22 @@ def assigned_secret(text: str) -> Span:
     conn = _CONNECTION_PASSWORD.match(text)
     if conn is not None:
         return None if _placeholder(conn.group(1)) else conn.span(1)
-    m = _ASSIGN.search(text)
-    if m is None:
-        return None
-    name, j = text[: m.start()], m.end()
-    value = text[j:].rstrip("\"'`")
+    cli = _CLI.match(text)
+    m = _ASSIGN.search(text) if cli is None else None
+    if cli is not None:
+        j = cli.start(1) if cli.group(1) else cli.start(2)
+        name, value = "password", text[j:].rstrip("\"'`")
+    elif m is None:
+        said = _SAID.search(text)  # "the password is …"
+        if said is None:
+            return None
+        name, j = "password", said.start(1)
+        value = said.group(1).rstrip(".)")
+    else:
+        name, j = text[: m.start()], m.end()
+        value = text[j:].rstrip("\"'`")
+    if value.startswith(("http://", "https://")) or _URL_NAME.search(name):
+        return None  # `token_uri`, `auth_url`: endpoints, not secrets
     if len(value) < 6 or _placeholder(value) or _ID_NAME.search(name):
         return None
     if _PASSWORD_NAMES.search(name):
