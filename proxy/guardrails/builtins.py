@@ -61,12 +61,13 @@ _KEY_VALUE = (
     r"[\"'`]?[^\s\"'`;,]{6}"
 )
 _CONNECTION = r"\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@\"']{0,64}:[^\s@/\"']{3,64}@"
-# Passwords on a command line (`mysql -p'…'`, `curl -u user:pw`) and in prose ("le mot de passe est …").
-_CLI_PASSWORD = r"\s-p[\"']?[^\s\"'-][^\s\"']{5}|\s(?:-u|--user)[ =][\"']?[^\s:\"'@/]{1,64}:[^\s\"'@]{3}"
-_SAID_PASSWORD = (
+# Passwords on a command line (`mysql -p'…'`, `curl -u user:pw`) and in prose ("le mot de passe est …",
+# an ASCII value: "パスワードは12文字以上" is CJK prose, no password).
+_CLI_LOGIN = r"\B-p[\"']?[^\s\"'-][^\s\"']{5}|\B(?:-u|--user)[ =][\"']?[^\s:\"'@/]{1,64}:[^\s\"'@]{3}"
+_SAID_LOGIN = (
     r"(?:\b(?:password|passwort|kennwort|mot de passe|contraseña|senha|wachtwoord|hasło|haslo|parola|"
     r"şifre|lösenord|adgangskode|salasana)|пароль|パスワード|密码|密碼|비밀번호)[^\n:=]{0,30}?"
-    r"(?:\s(?:is|ist|est|es|é|è|to|är|er|on|je|era|was|lautet)|[:：]|は|是|는)\s{0,3}[\"'`]?[!-~]{6}"  # an ASCII value: not CJK prose
+    r"(?:\s(?:is|ist|est|es|é|è|to|är|er|on|je|era|was|lautet)|[:：]|は|是|는)\s{0,3}[\"'`]?[!-~]{6}"
 )
 _DIGIT_SEP = "[ ./\\-_\u2010-\u2015\u2212]"  # separators inside card numbers (after NFKC)
 _NON_ASCII = "\x80-\U0010ffff"  # any non-ASCII character: compact in re2, unlike \\p{L}
@@ -243,7 +244,7 @@ BUILTINS: dict[str, Builtin] = {
         ),
         Builtin(
             "api_key",
-            f"(?i){_KEY_VALUE}|{_CONNECTION}|{_CLI_PASSWORD}|{_SAID_PASSWORD}",
+            f"(?i){_KEY_VALUE}|{_CONNECTION}|{_CLI_LOGIN}|{_SAID_LOGIN}",
             "SECRET",
             "secret",
             checks.assigned_secret,

@@ -154,7 +154,8 @@ def _grouping_ok(groups: list[str], sep: str | None) -> bool:
     if sep is None or sep in _LOOSE:
         return True
     sizes = [len(g) for g in groups]
-    return sizes[:3] in ([4, 4, 4], [4, 6, 5], [4, 6, 4]) or sizes in ([4, 6, 5], [4, 4, 5])  # 4-4-5: 13-digit Visa
+    # 4-4-5: a 13-digit Visa
+    return sizes[:3] in ([4, 4, 4], [4, 6, 5], [4, 6, 4]) or sizes in ([4, 6, 5], [4, 4, 5])
 
 
 def card(text: str) -> Span:
@@ -173,9 +174,9 @@ def card(text: str) -> Span:
         if not groups[a] or groups[a][0] not in "2345368":
             continue  # no card brand starts with 0, 1, 7 or 9
         if a and seps[a - 1] not in _LOOSE:
-            break
+            break  # "1234.5678.9012.3456": with dots or underscores only the whole run can be a card
         if a and seps[a - 1] == "-" and a < len(seps) and seps[a] == "-":
-            continue  # inside a dash-bound token  # "1234.5678.9012.3456": with dots or underscores only the whole run can be a card
+            continue  # inside a dash-bound token
         total = 0
         for b in range(a, len(groups)):
             total += len(groups[b])
@@ -417,7 +418,7 @@ _PASSWORD_NAMES = re.compile(
     r"(?i)passw(?:or)?d|passwd|pwd|passphrase|pass[\"']?$|passwort|kennwort|mot de passe|contraseña|senha|"
     r"wachtwoord|has[łl]o|пароль|parola|şifre|lösenord|salasana|パスワード|密[码碼]|비밀번호"
 )
-_CLI = re.compile(r"\s-p[\"']?([^\s\"']+)|\s(?:-u|--user)[ =][\"']?[^\s:\"'@/]{1,64}:([^\s\"'@]+)")
+_CLI = re.compile(r"-p[\"']?([^\s\"']+)|(?:-u|--user)[ =][\"']?[^\s:\"'@/]{1,64}:([^\s\"'@]+)")
 _SAID = re.compile(r"(?:\s|は|是|는)\s{0,3}[\"'`]?([!-~]+?)[\"'`]?$")
 _URL_NAME = re.compile(r"(?i)(?:_|-|\b)(?:uri|url|endpoint|host|type|path|file|expires?|ttl)[\"']?$")
 _CONNECTION_PASSWORD = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:/@\"']{0,64}:([^\s@/\"']{3,64})@")

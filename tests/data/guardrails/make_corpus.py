@@ -325,10 +325,17 @@ def v3_tuning_items() -> None:
         add(text, ["keys"], "vendor token")
     for text in [  # passwords on a command line and in prose, in several languages
         "mysql -u admin -p'" + rand(string.ascii_letters, 8) + rand(string.digits, 3) + "!' -h db1",
-        "curl -u deploy:" + rand(string.ascii_letters, 9) + rand(string.digits, 2) + " https://ci.acme.io/api",
+        "curl -u deploy:"
+        + rand(string.ascii_letters, 9)
+        + rand(string.digits, 2)
+        + " https://ci.acme.io/api",
         "Das Passwort ist " + rand(string.ascii_letters, 7) + rand(string.digits, 3),
         "la contraseña es " + rand(string.ascii_letters, 7) + rand(string.digits, 2) + "#",
-        "Пароль от VPN: " + rand(string.ascii_lowercase, 6) + "-" + rand(string.ascii_lowercase, 5) + rand(string.digits, 2),
+        "Пароль от VPN: "
+        + rand(string.ascii_lowercase, 6)
+        + "-"
+        + rand(string.ascii_lowercase, 5)
+        + rand(string.digits, 2),
         "SECRET_KEY = '*" + rand(ALNUM + "!#&=", 40) + "'",
         "git clone https://ci:" + rand(ALNUM, 14) + "@git.acme.io/team/app.git",
         "mongodb+srv://report:" + rand(ALNUM, 16) + "@cluster9.xy12z.mongodb.net/?w=majority",
