@@ -242,10 +242,10 @@ _AI = (
     r"inteligencia artificial|الذكاء الاصطناعي|ذكاء اصطناعي|एआई)"
 )
 _PARAPHRASES: tuple[tuple[str, float, str], ...] = (
-    # an AI without rules (role-play persona); with a role-play cue it reaches 1.0
+    # an AI without rules (role-play persona): 1.0 only with a role-play cue (not with `norules`)
     (
         "unbound",
-        0.6,
+        0.5,
         rf"\b{_AI}(?: \S+){{0,2}} (?:without|with no|has no|ohne|sem|sin|sans|senza|zonder|bez|tanpa|"
         r"không có|без|بلا|بدون)(?: \S+){0,2} (?:rules|filters|restrictions|limits|ethical limits|"
         r"regeln|filter|einschränkungen|regras|filtros|limites|reglas|límites|règles|regole|filtri|"
@@ -253,13 +253,13 @@ _PARAPHRASES: tuple[tuple[str, float, str], ...] = (
     ),
     (
         "unbound",
-        0.6,
+        0.5,
         r"(?:没有任何限制|没有限制|無制限|制限のない|제한이 없는|제한 없는|kuralsız|कोई नियम नहीं|"
         r"n a aucune règle|n'a aucune règle|que nunca se niega|that never refuses|nunca recusa)",
     ),
     (
         "roleplay",
-        0.4,
+        0.5,
         r"\b(?:pretend|imagine|role ?play|play the role|you are now|act as|stay in character|"
         r"stell dir vor|finja|imagine que|joue le rôle|gioco di ruolo|tu sei|speel de rol|udawaj|"
         r"rolüne gir|berperanlah|đóng vai|представь|вообрази|تظاهر|角色扮演|演じて|너는 이제|मान लो|"
@@ -270,9 +270,9 @@ _PARAPHRASES: tuple[tuple[str, float, str], ...] = (
         "disabled",
         0.6,
         r"\b(?:safety|security|content|sicherheits\S*|inhalts\S*|sécurité|securite|sicurezza|"
-        r"seguridad|segurança|bezpieczeństwa|güvenlik|безопасност\S*)(?: \S+){0,2} (?:layer|rules|"
+        r"seguridad|segurança|bezpieczeństwa|güvenlik|безопасност\S*)(?: \S+){0,2}(?: (?:layer|rules|"
         r"policy|policies|filters|restrictions|richtlinien|filter|regeln|restrictions|policy|"
-        r"políticas|regras|filtry|kuralları|фильтры|правила)?(?: \S+){0,5} (?:disabled|removed|"
+        r"políticas|regras|filtry|kuralları|фильтры|правила))?(?: \S+){0,5} (?:disabled|removed|"
         r"lifted|suspended|deactivated|turned off|no longer apply|deaktiviert|abgeschaltet|aufgehoben|"
         r"entfernt|suspendues|désactivées|rimosse|disattivate|desactivadas|anuladas|desativadas|"
         r"removidas|wyłączone|kaldırıldı|отключены|сняты)",
