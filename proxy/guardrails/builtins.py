@@ -61,14 +61,13 @@ _KEY_VALUE = (
     r"[\"'`]?[^\s\"'`;,]{6}"
 )
 _CONNECTION = r"\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@\"']{0,64}:[^\s@/\"']{3,64}@"
-# Passwords on a command line (`mysql -p'…'`, `curl -u user:pw`) and in prose ("das Passwort ist …",
-# "Пароль от почты: …"; an ASCII value: "パスワードは12文字以上" is CJK prose, no password). Latin
-# keywords take the verb right after them: words in between would make every stream hold back.
+# Passwords on a command line (`mysql -p'…'`, `curl -u user:pw`) and in prose after a non-Latin keyword
+# ("Пароль от почты: …", "密码是 …"; an ASCII value: "パスワードは12文字以上" is CJK prose). Latin
+# keywords in prose ("das Passwort ist …") are left out: their closure made every stream hold back.
 _CLI_LOGIN = r"\B-p[\"']?[^\s\"'-][^\s\"']{5}|\B(?:-u|--user)[ =][\"']?[^\s:\"'@/]{1,64}:[^\s\"'@]{3}"
-_SAID_VERB = r"(?:\s(?:is|ist|est|es|é|è|to|är|er|on|je|era|was|lautet)|[:：]|は|是|는)\s{0,3}[\"'`]?[!-~]{6}"
 _SAID_LOGIN = (
-    r"\b(?:password|passwort|kennwort|mot de passe|contraseña|senha|wachtwoord|hasło|haslo|parola|"
-    rf"şifre|lösenord|adgangskode|salasana){_SAID_VERB}|(?:пароль|パスワード|密码|密碼|비밀번호)[^\n:=]{{0,30}}?{_SAID_VERB}"
+    r"(?:пароль|パスワード|密码|密碼|비밀번호)(?: [^\s:=]{1,12}){0,2}"
+    r"(?:\s(?:это|был|is)|[:：]|は|是|는)\s{0,3}[\"'`]?[!-~]{6}"
 )
 _DIGIT_SEP = "[ ./\\-_\u2010-\u2015\u2212]"  # separators inside card numbers (after NFKC)
 _NON_ASCII = "\x80-\U0010ffff"  # any non-ASCII character: compact in re2, unlike \\p{L}
