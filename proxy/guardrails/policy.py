@@ -402,6 +402,9 @@ PENDING_CHUNK = 12  # short rules per combined pending regex
 _LONGEST = re2.Options()
 _LONGEST.log_errors = False
 _LONGEST.longest_match = True
+# The pending closures of the short rules are big: with re2's default 8 MiB the DFA cache thrashes
+# on every stream delta (2x the streaming CPU); the cache grows lazily up to this cap.
+_LONGEST.max_mem = 32 << 20
 
 
 def _pending(view_rules: tuple[Rule, ...]) -> tuple[Pending, ...]:
