@@ -32,6 +32,7 @@ DEFAULT_GUARDRAIL_POLICY: dict[str, Any] = {
         {"id": "secret.openai_key", "scanner": "openai_key", "input": "block", "output": "mask"},
         {"id": "secret.anthropic_key", "scanner": "anthropic_key", "input": "block", "output": "mask"},
         {"id": "secret.stripe_key", "scanner": "stripe_key", "input": "block", "output": "mask"},
+        {"id": "secret.vendor_token", "scanner": "vendor_token", "input": "block", "output": "mask"},
         {"id": "secret.jwt", "scanner": "jwt", "input": "mask", "output": "mask"},
         {"id": "secret.api_key", "scanner": "api_key", "input": "mask", "output": "mask"},
         {"id": "secret.high_entropy", "scanner": "high_entropy", "input": "log", "output": "log"},

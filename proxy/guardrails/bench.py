@@ -44,10 +44,13 @@ KEYS = (
     "anthropic_key",
     "openai_key",
     "stripe_key",
-    "jwt",
+    "vendor_token",
 )
 GROUPS: dict[str, str] = {
     **{k: "keys" for k in KEYS},
+    # A JWT is a bearer token of any issuer, not a provider's key format (README: scanner table;
+    # the default policy masks it like api_key): a generic secret.
+    "jwt": "generic_secret",
     "api_key": "generic_secret",
     "high_entropy": "generic_secret",
     "ipv4": "ip",

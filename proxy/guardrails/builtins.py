@@ -61,6 +61,14 @@ _KEY_VALUE = (
     r"[\"'`]?[^\s\"'`;,]{6}"
 )
 _CONNECTION = r"\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@\"']{0,64}:[^\s@/\"']{3,64}@"
+# Passwords on a command line (`mysql -p'…'`, `curl -u user:pw`) and in prose after a non-Latin keyword
+# ("Пароль от почты: …", "密码是 …"; an ASCII value: "パスワードは12文字以上" is CJK prose). Latin
+# keywords in prose ("das Passwort ist …") are left out: their closure made every stream hold back.
+_CLI_LOGIN = r"\B-p[\"']?[^\s\"'-][^\s\"']{5}|\B(?:-u|--user)[ =][\"']?[^\s:\"'@/]{1,64}:[^\s\"'@]{3}"
+_SAID_LOGIN = (
+    r"(?:пароль|パスワード|密码|密碼|비밀번호)(?: [^\s:=]{1,12}){0,2}"
+    r"(?:\s(?:это|был|is)|[:：]|は|是|는)\s{0,3}[\"'`]?[!-~]{6}"
+)
 _DIGIT_SEP = "[ ./\\-_\u2010-\u2015\u2212]"  # separators inside card numbers (after NFKC)
 _NON_ASCII = "\x80-\U0010ffff"  # any non-ASCII character: compact in re2, unlike \\p{L}
 _DOMAIN_CHAR = f"[A-Za-z0-9{_NON_ASCII}]"
@@ -94,6 +102,12 @@ _PHONE = (
     r"\.?:?\s{0,3})[1-9][0-9]{1,3}(?:[ .\-/][0-9]{2,4}){2,4}\b"
     r"|(?:\b1[ .-]?)?(?:\([2-9][0-9]{2}\) ?|\b[2-9][0-9]{2}[ .-])[2-9][0-9]{2}[ .-][0-9]{4}\b)"  # NANP
 )
+# SSN labels (en, es, de): nine digits, compact or spaced, near one are an SSN.
+_SSN_LABEL = (
+    r"(?i:\b(?:ssns?|ss#|social[ -]security(?:[ -](?:number|no\.?|#))?|social sec\b\.?|"
+    r"seguro social|sozialversicherungsnummer)\b)"
+)
+_SSN_DIGITS = r"\b[0-9]{3}[ -]?[0-9]{2}[ -]?[0-9]{4}\b"
 _PEM_BREAK = r"(?:\s|\\{1,3}[rn])+"  # a line break: real, or escaped once or twice ("\n", "\\n")
 
 BUILTINS: dict[str, Builtin] = {
@@ -123,9 +137,8 @@ BUILTINS: dict[str, Builtin] = {
         ),
         Builtin(
             "ssn",
-            r"\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b|(?i:\b(?:ssn|ss#|social security(?: number| no\.?| #)?|"
-            r"social-security-number|sozialversicherungsnummer)\b)[\s:#=.-]{0,6}(?:(?:is|was|number|no|nr)[\s:#.]{1,3})?"
-            r"[0-9]{3}[ -]?[0-9]{2}[ -]?[0-9]{4}\b",
+            rf"\b[0-9]{{3}}-[0-9]{{2}}-[0-9]{{4}}\b|{_SSN_LABEL}[^\n]{{0,60}}?{_SSN_DIGITS}"
+            rf"|{_SSN_DIGITS}[^\n0-9;.!?]{{0,30}}?{_SSN_LABEL}",  # a label before or after the number
             "SSN",
             "pii",
             checks.ssn,
@@ -210,6 +223,17 @@ BUILTINS: dict[str, Builtin] = {
             triggers=("sk_live_", "sk_test_", "rk_live_", "rk_test_"),
         ),
         Builtin(
+            "vendor_token",
+            r"\b(?:gl(?:pat|dt|rt|ptt)-[A-Za-z0-9_-]{20}|npm_[A-Za-z0-9]{36}|hf_[A-Za-z0-9]{34}|"
+            r"SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}|pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{40}|"
+            r"shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}|do[por]_v1_[a-f0-9]{64}|dapi[a-f0-9]{32}|"
+            r"lin_api_[A-Za-z0-9]{40}|dp\.pt\.[A-Za-z0-9]{43})",
+            "TOKEN",
+            "secret",
+            triggers=("glpat-", "gldt-", "glrt-", "glptt-", "npm_", "hf_", "SG.", "pypi-", "shpat_", "shpss_",
+                      "shpca_", "shppa_", "dop_v1_", "doo_v1_", "dor_v1_", "dapi", "lin_api_", "dp.pt."),
+        ),
+        Builtin(
             "jwt",
             r"\beyJ[A-Za-z0-9_-]{10}",
             "JWT",
@@ -220,7 +244,7 @@ BUILTINS: dict[str, Builtin] = {
         ),
         Builtin(
             "api_key",
-            f"(?i){_KEY_VALUE}|{_CONNECTION}",
+            f"(?i){_KEY_VALUE}|{_CONNECTION}|{_CLI_LOGIN}|{_SAID_LOGIN}",
             "SECRET",
             "secret",
             checks.assigned_secret,
@@ -259,6 +283,9 @@ SHIELDS: tuple[Builtin, ...] = (
             tail_max=100, shields=("high_entropy",)),
     Builtin("ssh_public_key", r"\b(?:ssh-(?:rsa|ed25519|dss)|ecdsa-sha2-nistp(?:256|384|521)) ", "", "text",
             tail="AAAA[A-Za-z0-9+/]*={0,2}", tail_max=20000, shields=("high_entropy",)),
+    # `scheme://user:password@host`: the password is a secret (api_key), the `…@host` no address.
+    Builtin("url_userinfo", r"(?i)\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@\"']{0,64}:[^\s@/\"']{3,64}@", "", "text",
+            tail="[A-Za-z0-9.-]*", tail_max=255, shields=("email",)),
     Builtin("url", r"(?i)\b(?:https?|ftp)://", "", "text", tail=r"[^\s\"'<>()\[\]{}`]*", tail_max=4096,
             shields=("high_entropy",)),
 )

@@ -154,7 +154,8 @@ def _grouping_ok(groups: list[str], sep: str | None) -> bool:
     if sep is None or sep in _LOOSE:
         return True
     sizes = [len(g) for g in groups]
-    return sizes[:3] in ([4, 4, 4], [4, 6, 5], [4, 6, 4]) or sizes == [4, 6, 5]
+    # 4-4-5: a 13-digit Visa
+    return sizes[:3] in ([4, 4, 4], [4, 6, 5], [4, 6, 4]) or sizes in ([4, 6, 5], [4, 4, 5])
 
 
 def card(text: str) -> Span:
@@ -174,6 +175,8 @@ def card(text: str) -> Span:
             continue  # no card brand starts with 0, 1, 7 or 9
         if a and seps[a - 1] not in _LOOSE:
             break  # "1234.5678.9012.3456": with dots or underscores only the whole run can be a card
+        if a and seps[a - 1] == "-" and a < len(seps) and seps[a] == "-":
+            continue  # inside a dash-bound token
         total = 0
         for b in range(a, len(groups)):
             total += len(groups[b])
@@ -182,7 +185,9 @@ def card(text: str) -> Span:
             if total >= 12:
                 digits = "".join(groups[a : b + 1])
                 sep = seps[a] if b > a else None
-                whole = sep is None or sep in _LOOSE or b == len(groups) - 1
+                nxt = seps[b] if b < len(seps) else None
+                # a dash binds its groups into one token: "5900-7998-4848-3787-580" has no card prefix
+                whole = sep is None or sep == " " or (sep in _LOOSE and nxt != sep) or b == len(groups) - 1
                 grouped = _grouping_ok(groups[a : b + 1], sep)
                 if whole and grouped and card_brand_ok(digits) and luhn_ok(digits):
                     return starts[a], starts[b] + len(groups[b])
@@ -216,11 +221,13 @@ def iban(text: str) -> Span:
 
 
 _SSN_NUMBER = re.compile(r"[0-9]{3}[ -]?[0-9]{2}[ -]?[0-9]{4}$")
+_SSN_LEADING = re.compile(r"[0-9]{3}[ -]?[0-9]{2}[ -]?[0-9]{4}")
 
 
 def ssn(text: str) -> Span:
-    """`ddd-dd-dddd`, or nine digits after an SSN label ("SSN: 536221234"): the number only."""
-    m = _SSN_NUMBER.search(text)
+    """`ddd-dd-dddd`, or nine digits near an SSN label ("SSN: 536221234", "is 536221234 my SSN?"):
+    the number only."""
+    m = _SSN_LEADING.match(text) if text[0].isdigit() else _SSN_NUMBER.search(text)
     if m is None:
         return None
     digits = m.group().replace("-", "").replace(" ", "")
@@ -229,7 +236,7 @@ def ssn(text: str) -> Span:
         return None
     if digits in ("078051120", "219099999", "123456789"):
         return None  # advertising and specimen numbers
-    return m.start(), len(text)
+    return m.span()
 
 
 _OBFUSCATED_AT = re.compile(r"\s?[\[({]\s?[aA][tT]\s?[\])}]\s?")
@@ -268,7 +275,8 @@ PHONE_REGIONS = ("GB", "DE", "FR", "IN", "BR", "JP", "IT", "ES", "NL", "AU", "US
 PHONE_LABELS = (
     "tel|tél|phone|telephone|telefon|telefone|teléfono|telefono|téléphone|mobile|mobil|móvil|mobiel|cell|"
     "cellulare|celular|handy|portable|fax|whatsapp|rufnummer|telefonnummer|telefoonnummer|call me on|"
-    "ring me on|call back at|call|ring|dial|número|numéro|llámame al|llama al|llamar al|appelez le|"
+    "ring me on|call back at|call|ring|dial|número|numéro|llámame al|llama al|llamar al|márcame al|marca al|"
+    "márquenme al|márcale al|appelez le|"
     "appelle[rz]? le|chiamami al(?:lo)?|chiama il|bel me op|bel|ligue para|ruf an|anrufen unter|"
     "erreichbar unter"
 )
@@ -319,6 +327,7 @@ def _valid_phone(candidate: str) -> bool:
 
 _NATIONAL_START = re.compile(r"[6-9][0-9]{4}[ -][0-9]{5}$|1?[ .-]?\(?[2-9][0-9]{2}\)?[ .-]?[2-9]")  # IN, NANP
 # An SSN shape (dashed or spaced), or a date: not a phone number.
+_ISO_DATE = re.compile(r"(?:19|20)[0-9]{2}([-/.])[01][0-9]\1[0-3][0-9]\b")  # 2026-01-19 08:02: a timestamp
 _SSN_SHAPE = re.compile(r"[0-9]{3}([ -])[0-9]{2}\1[0-9]{4}|[0-3]?[0-9]\.[01]?[0-9]\.(?:19|20)[0-9]{2}")
 
 
@@ -343,7 +352,7 @@ def phone(text: str) -> Span:
     else:
         offset = 0
     inside_run = text[0].isdigit() and text[0] != "0" and not _NATIONAL_START.match(text)
-    if inside_run or _SSN_SHAPE.fullmatch(text):
+    if inside_run or _SSN_SHAPE.fullmatch(text) or _ISO_DATE.match(text):
         return None
     candidate = text
     for _ in range(4):
@@ -405,12 +414,18 @@ def _looks_random(value: str, min_entropy: float) -> bool:
     return classes >= 2 and entropy(value) >= min_entropy and not any(w in low for w in _PLACEHOLDER_WORDS)
 
 
-_PASSWORD_NAMES = re.compile(r"(?i)passw(?:or)?d|passwd|pwd|passphrase|pass[\"']?$")
+_PASSWORD_NAMES = re.compile(
+    r"(?i)passw(?:or)?d|passwd|pwd|passphrase|pass[\"']?$|passwort|kennwort|mot de passe|contraseña|senha|"
+    r"wachtwoord|has[łl]o|пароль|parola|şifre|lösenord|salasana|パスワード|密[码碼]|비밀번호"
+)
+_CLI = re.compile(r"-p[\"']?([^\s\"']+)|(?:-u|--user)[ =][\"']?[^\s:\"'@/]{1,64}:([^\s\"'@]+)")
+_SAID = re.compile(r"(?:\s|は|是|는)\s{0,3}[\"'`]?([!-~]+?)[\"'`]?$")
+_URL_NAME = re.compile(r"(?i)(?:_|-|\b)(?:uri|url|endpoint|host|type|path|file|expires?|ttl)[\"']?$")
 _CONNECTION_PASSWORD = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:/@\"']{0,64}:([^\s@/\"']{3,64})@")
 _ID_NAME = re.compile(r"(?i)(?:_id|-id|\bid|Id)[\"']?$")  # `private_key_id`, `clientId`: identifiers
 _ASSIGN = re.compile(r"\s*(?:=>|:=|=|:)\s*[\"'`]?")
 _PLACEHOLDER_VALUES = ("${", "$(", "process.env", "os.environ", "os.getenv", "{{", "<", "%(", "env(", "[",
-                       "*", "xxx", "...", "null", "none", "true", "false", "undefined", "secret", "password")
+                       "**", "xxx", "...", "null", "none", "true", "false", "undefined", "secret", "password")
 
 
 def _placeholder(value: str) -> bool:
@@ -427,11 +442,22 @@ def assigned_secret(text: str) -> Span:
     conn = _CONNECTION_PASSWORD.match(text)
     if conn is not None:
         return None if _placeholder(conn.group(1)) else conn.span(1)
-    m = _ASSIGN.search(text)
-    if m is None:
-        return None
-    name, j = text[: m.start()], m.end()
-    value = text[j:].rstrip("\"'`")
+    cli = _CLI.match(text)
+    m = _ASSIGN.search(text) if cli is None else None
+    if cli is not None:
+        j = cli.start(1) if cli.group(1) else cli.start(2)
+        name, value = "password", text[j:].rstrip("\"'`")
+    elif m is None:
+        said = _SAID.search(text)  # "the password is …"
+        if said is None:
+            return None
+        name, j = "password", said.start(1)
+        value = said.group(1).rstrip(".)")
+    else:
+        name, j = text[: m.start()], m.end()
+        value = text[j:].rstrip("\"'`")
+    if value.startswith(("http://", "https://")) or _URL_NAME.search(name):
+        return None  # `token_uri`, `auth_url`: endpoints, not secrets
     if len(value) < 6 or _placeholder(value) or _ID_NAME.search(name):
         return None
     if _PASSWORD_NAMES.search(name):

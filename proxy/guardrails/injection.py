@@ -127,6 +127,21 @@ _RAW_FAMILIES: tuple[tuple[str, float, str], ...] = (
         r"(?i)<\|im_start\|>|<\|system\|>|\[/?inst\]|<<sys>>|<\|begin_of_text\|>|<\|eot_id\|>|"
         r"<\|start_header_id\|>|^#{2,3} ?(?:system|instruction)s?\b",
     ),
+    (  # a fake system/developer header opening a line: "[SYSTEM]:", "### Systemnachricht ###", "【系统通知】"
+        "fakesys",
+        0.5,
+        r"(?im)^\s{0,3}(?:#{2,3}\s?|[\[【<]\s?)?(?:system(?: override| message| update| notice)?|sistema|"
+        r"systemnachricht|sistem|системное сообщение|komunikat systemowy|aggiornamento di sistema|"
+        r"message du développeur|developer message|developer|رسالة النظام|系统通知|系統通知|システム通知|"
+        r"시스템 메시지)\s?(?:[\]】>]\s?:?|:|\s#{2,3})",
+    ),
+    (  # a note to the AI inside a document: "[Para o assistente de IA: …", "<!-- AI assistant: …"
+        "addressai",
+        1.0,
+        r"(?i)(?:[\[(（<【]|<!--)\s{0,2}[^\n\]):：]{0,30}?(?:\bai\b|\bia\b|\bki\b|assistant|asisten|"
+        r"assistente|asystent|trợ lý|ии|ассистент|المساعد|सहायक|助手|アシスタント|비서|yapay zeka)"
+        r"[^\n\]):：]{0,20}[:：]",
+    ),
     (
         "newrules",
         0.5,
@@ -156,7 +171,7 @@ _MULTILINGUAL: tuple[tuple[str, float, str], ...] = (
     ("override", 1.0, rf"\b(?:ignoriere|ignorieren sie|vergiss|vergessen sie|missachte|übergehe){_W} "
                       r"(?:vorherigen|bisherigen|obigen|vorigen|vorangegangenen) "
                       r"(?:anweisungen|regeln|instruktionen|befehle|vorgaben)"),
-    ("exfil", 1.0, r"\b(?:zeig|zeige|zeigen sie|gib|verrate|wiederhole|nenne)(?: mir)?(?: \S+){0,2} "
+    ("exfil", 1.0, r"\b(?:zeig|zeige|zeigen sie|gib|verrate|wiederhole|nenne)(?: mir)?(?: \S+){0,4} "
                    r"(?:system ?prompt|systemnachricht|systemanweisungen|ursprünglichen anweisungen)"),
     # it
     ("override", 1.0, rf"\b(?:ignora|ignorare|dimentica|dimenticare){_W} (?:istruzioni|regole|indicazioni)"
@@ -204,7 +219,7 @@ _MULTILINGUAL: tuple[tuple[str, float, str], ...] = (
     ("exfil", 1.0, r"(?:सिस्टम प्रॉम्प्ट|सिस्टम संदेश|सिस्टम निर्देश|मूल निर्देश)(?: \S+){0,3} "
                    r"(?:दिखाओ|दिखाएं|दिखाइए|बताओ|बताएं|प्रकट)"),
     # zh (no spaces between words)
-    ("override", 1.0, r"(?:忽略|无视|忘记|忽视|不要理会|無視|忘記)\S{0,6}(?:指令|指示|规则|規則|说明|提示)"),
+    ("override", 1.0, r"(?:忽略|无视|忘记|忽视|不要理会|無視|忘記)\S{0,12}(?:指令|指示|规则|規則|说明|提示)"),
     ("exfil", 1.0, r"(?:显示|顯示|告诉我|告訴我|输出|輸出|泄露|重复|重複|打印|给我看)\S{0,4}"
                    r"(?:系统提示|系統提示|系统指令|系統指令|初始指令|系统消息)"),
     ("exfil", 1.0, r"(?:把|将|將)?(?:你的)?(?:系统提示|系統提示|系统指令|系統指令|初始指令|系统消息)\S{0,10}"
@@ -212,15 +227,127 @@ _MULTILINGUAL: tuple[tuple[str, float, str], ...] = (
     # ja
     ("override", 1.0, r"(?:以前|前|上記|これまで|すべて|全て)の?\S{0,6}(?:指示|命令|ルール|指令)\S{0,4}"
                       r"(?:無視|忘れ)"),
-    ("exfil", 1.0, r"(?:システムプロンプト|システム指示|初期指示|システムメッセージ)\S{0,8}"
+    ("exfil", 1.0, r"(?:システムプロンプト|システム指示|初期指示|システムメッセージ)\S{0,14}"
                    r"(?:表示|教え|見せ|出力|繰り返)"),
     # ko
     ("override", 1.0, r"(?:이전|위의|모든|앞의)(?: ?\S+){0,2} ?(?:지시|지시사항|지침|규칙|명령)\S{0,2} ?"
                       r"(?:모두 )?(?:무시|잊어)"),
-    ("exfil", 1.0, r"(?:시스템 프롬프트|시스템 지시|초기 지시|시스템 메시지)\S{0,2}(?: \S+){0,2} ?"
+    ("exfil", 1.0, r"(?:시스템 프롬프트|시스템 지시|초기 지시|시스템 메시지)\S{0,2}(?: \S+){0,5} ?"
                    r"(?:보여|알려|출력|공개)"),
 )
-_FAMILIES = _FAMILIES + _MULTILINGUAL
+# Paraphrase classes from the v3 corpus (issue #15), several languages each.
+_AI = (
+    r"(?:ai|ia|ki|ki model|assistant|assistent|assistente|asistente|asisten|asystent\S*|trợ lý|ии|ассистент|"
+    r"yapay zeka|sztuczn\S* inteligencj\S*|intelligenza artificiale|inteligência artificial|"
+    r"inteligencia artificial|الذكاء الاصطناعي|ذكاء اصطناعي|एआई)"
+)
+_PARAPHRASES: tuple[tuple[str, float, str], ...] = (
+    # an AI without rules (role-play persona): 1.0 only with a role-play cue (not with `norules`)
+    (
+        "unbound",
+        0.5,
+        rf"\b{_AI}(?: \S+){{0,2}} (?:without|with no|has no|ohne|sem|sin|sans|senza|zonder|bez|tanpa|"
+        r"không có|без|بلا|بدون)(?: \S+){0,2} (?:rules|filters|restrictions|limits|ethical limits|"
+        r"regeln|filter|einschränkungen|regras|filtros|limites|reglas|límites|règles|regole|filtri|"
+        r"regels|zasad|ograniczeń|aturan|luật lệ|ограничений|правил|قواعد|قيود)",
+    ),
+    (
+        "unbound",
+        0.5,
+        r"(?:没有任何限制|没有限制|無制限|制限のない|제한이 없는|제한 없는|kuralsız|कोई नियम नहीं|"
+        r"n a aucune règle|n'a aucune règle|que nunca se niega|that never refuses|nunca recusa)",
+    ),
+    (
+        "roleplay",
+        0.5,
+        r"\b(?:pretend|imagine|role ?play|play the role|you are now|act as|stay in character|"
+        r"stell dir vor|finja|imagine que|joue le rôle|gioco di ruolo|tu sei|speel de rol|udawaj|"
+        r"rolüne gir|berperanlah|đóng vai|представь|вообрази|تظاهر|角色扮演|演じて|너는 이제|मान लो|"
+        r"vamos a jugar|eres|você é|du bist|jesteś)\b",
+    ),
+    # safety/rules/filters declared off ("the safety layer is disabled", "policies were removed")
+    (
+        "disabled",
+        0.6,
+        r"\b(?:safety|security|content|sicherheits\S*|inhalts\S*|sécurité|securite|sicurezza|"
+        r"seguridad|segurança|bezpieczeństwa|güvenlik|безопасност\S*)(?: \S+){0,2}(?: (?:layer|rules|"
+        r"policy|policies|filters|restrictions|richtlinien|filter|regeln|restrictions|policy|"
+        r"políticas|regras|filtry|kuralları|фильтры|правила))?(?: \S+){0,5} (?:disabled|removed|"
+        r"lifted|suspended|deactivated|turned off|no longer apply|deaktiviert|abgeschaltet|aufgehoben|"
+        r"entfernt|suspendues|désactivées|rimosse|disattivate|desactivadas|anuladas|desativadas|"
+        r"removidas|wyłączone|kaldırıldı|отключены|сняты)",
+    ),
+    (
+        "disabled",
+        0.6,
+        r"(?:se anulan las políticas|your content policy has been removed|"
+        r"安全策略已被\S{0,6}(?:关闭|取消|解除)|安全\S{0,4}(?:解除|無効)|안전 정책을 해제|"
+        r"تم تعطيل سياسات|filters? (?:are|is) (?:now )?off)",
+    ),
+    # filters/rules switched off by the user ("turn off all safety filters", "schalte die Filter ab")
+    (
+        "filtersoff",
+        0.5,
+        r"\b(?:disable|turn off|switch off|remove|deactivate|schalte|deaktiviere|desligue|desative|"
+        r"schakel|matikan|отключи|désactive|disattiva|desactiva|wyłącz)(?: \S+){0,3} "
+        r"(?:filters?|filtros?|filtri|filtre|filtry|фильтры|regras de segurança|"
+        r"inhaltsfilter|veiligheidsfilters|sicherheitsfilter)\b",
+    ),
+    (
+        "filtersoff",
+        0.5,
+        r"(?:フィルター\S{0,6}解除|फ़िल्टर बंद|फिल्टर बंद|ignores la politique de contenu|"
+        r"sans censure|uncensored)",
+    ),
+    (
+        "devmode",
+        0.6,
+        r"(?:ontwikkelaarsmodus|modo desenvolvedor|modo desarrollador|mode pengembang|"
+        r"режим разработчика|entwicklermodus|開発者モード|डेवलपर मोड|mode développeur|"
+        r"modalità sviluppatore|tryb deweloper\S*|geliştirici modu|개발자 모드|开发者模式)",
+    ),
+    ("override", 1.0, r"(?:bỏ qua|phớt lờ) (?:mọi|tất cả|các)(?: \S+){0,2} (?:hướng dẫn|chỉ dẫn|quy tắc)"),
+    ("override", 1.0, r"\b(?:abaikan|lupakan) (?:semua )?(?:instruksi|aturan|perintah)"),
+    (
+        "override",
+        1.0,
+        r"\b(?:ignore|ignora|esqueça|esqueca) tudo o que (?:te|lhe) (?:disseram|disse|foi dito)",
+    ),
+    (
+        "override",
+        1.0,
+        r"\b(?:oublie|oubliez) (?:toutes (?:les |tes |vos )|tes |vos )(?:consignes|instructions|règles)",
+    ),
+    ("override", 1.0, r"\byou(?: are|'re| re) no longer bound by\b"),
+    (
+        "override",
+        0.6,
+        r"\b(?:earlier|previous|prior|original) (?:guidance|instructions|rules)(?: \S+){0,4} "
+        r"(?:is|are) (?:now )?(?:obsolete|void|cancelled|canceled|revoked)",
+    ),
+    (
+        "exfil",
+        1.0,
+        r"\b(?:print|repeat|reveal|show|output|display|write out|recite)(?: \S+){0,6} "
+        r"(?:hidden instructions|initial configuration|system prompt|system instructions)",
+    ),
+    (
+        "exfil",
+        1.0,
+        r"(?:instruções de sistema|instruções do sistema|prompt di sistema|prompt sistem|"
+        r"lời nhắc hệ thống|instructions cachées|تعليمات النظام|सिस्टम निर्देश|"
+        r"システムプロンプト|시스템 프롬프트)(?: \S+){0,8} ?(?:\S*(?:palavra por palavra|verbatim|"
+        r"integralmente|kata demi kata|nguyên văn|mot pour mot|حرفي|शब्दशः|そのまま|그대로))",
+    ),
+    (
+        "exfil",
+        1.0,
+        r"(?:repita|scrivi|tampilkan|in|affiche|اكتب)(?: \S+){0,4} (?:palavra por palavra |"
+        r"integralmente |mot pour mot )?(?:\S+ )?(?:as instruções de sistema|il prompt di sistema|"
+        r"prompt sistem|nguyên văn lời nhắc hệ thống|les instructions cachées|لي نص تعليمات النظام)",
+    ),
+)
+_FAMILIES = _FAMILIES + _MULTILINGUAL + _PARAPHRASES
 
 _FOLDED = [(name, weight, re2.compile(p, _OPTIONS)) for name, weight, p in _FAMILIES]
 _NORMED = [(name, weight, re2.compile(p, _OPTIONS)) for name, weight, p in _RAW_FAMILIES]

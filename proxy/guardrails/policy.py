@@ -396,11 +396,15 @@ def _prefix(*patterns: str) -> str:
 
 
 SHORT_WINDOW = 256  # rules at most this wide share one pending regex, searched over this window
+PENDING_CHUNK = 12  # short rules per combined pending regex
 
 
 _LONGEST = re2.Options()
 _LONGEST.log_errors = False
 _LONGEST.longest_match = True
+# The pending closures of the short rules are big: with re2's default 8 MiB the DFA cache thrashes
+# on every stream delta (2x the streaming CPU); the cache grows lazily up to this cap.
+_LONGEST.max_mem = 32 << 20
 
 
 def _pending(view_rules: tuple[Rule, ...]) -> tuple[Pending, ...]:
@@ -413,9 +417,13 @@ def _pending(view_rules: tuple[Rule, ...]) -> tuple[Pending, ...]:
     # Short rules over the last 256 characters; long ones (private keys, JWTs, URLs) together
     # over their longest window: their closures only match from a literal start ("-----BEGIN",
     # "eyJ", "https://"), so the wide window never holds more than a real candidate.
+    # Short rules go in chunks: one regex over all of them outgrows re2's DFA memory and falls back
+    # to the slow NFA on every stream delta.
     short = [r for r in view_rules if r.width <= SHORT_WINDOW and not r.head_max]
     long = [r for r in view_rules if r.width > SHORT_WINDOW and not r.head_max]
-    for group, window in ((short, SHORT_WINDOW), (long, max((r.width + 1 for r in long), default=0))):
+    groups = [(short[i : i + PENDING_CHUNK], SHORT_WINDOW) for i in range(0, len(short), PENDING_CHUNK)]
+    groups.append((long, max((r.width + 1 for r in long), default=0)))
+    for group, window in groups:
         if not group:
             continue
         try:

@@ -303,7 +303,9 @@ def secrets() -> None:
         ("HF_TOKEN=hf_{v}", lambda: random_value(34)),
     ]
     for template, value in kv * 2:
-        add(template.format(v=value()), ["generic_secret"], "secret by its name")
+        # glpat-/hf_ are provider formats (vendor_token): keys only, the v3 corpus's convention
+        provider = template.startswith(("export GITLAB_TOKEN", "HF_TOKEN"))
+        add(template.format(v=value()), ["keys" if provider else "generic_secret"], "secret by its name")
     for scheme in ["postgres", "postgresql", "mysql", "mongodb+srv", "redis", "amqp"]:
         pw = rand(string.ascii_letters, 6) + rand(DIGITS, 3)
         add(
