@@ -67,7 +67,19 @@ def test_fused_moe_in_a_cuda_graph() -> None:
     torch.testing.assert_close(out, fused_moe(x, w13, w2, weights, ids), atol=0, rtol=0)
 
 
-@pytest.fixture(scope="module", params=["gemma2", "gemma3", "phi3", "mixtral", "qwen3-moe", "qwen2-moe"])
+# Known bug, found on an H200 (docs/bench/h200-2026-12-03-session3/gemma2-diagnosis.txt): the tiny Gemma 2
+# diverges from HF on CUDA in the last two tokens of one prompt (HF's top-two margin there 0.056), with the
+# Triton and the PyTorch attention paths alike, while the CPU parity test passes. Strict: a fix must
+# remove this mark.
+GEMMA2_GPU_BUG = pytest.mark.xfail(strict=True, reason="gemma2 late divergence from HF on CUDA (open bug)")
+
+
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param("gemma2", marks=GEMMA2_GPU_BUG), "gemma3", "phi3", "mixtral", "qwen3-moe", "qwen2-moe"
+    ],
+)
 def family(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict:
     from transformers import AutoModelForCausalLM
 
