@@ -33,7 +33,7 @@ def _usage(prompt: int, completion: int) -> dict[str, int]:
 
 
 class RecordingUpstream(AppThread):
-    """Answers chat, completions and embeddings; remembers every body it was sent.
+    """Answers chat, completions, embeddings and /detokenize; remembers every body it was sent.
 
     Model `busy`: 503 with Retry-After 7. Model `hang`: streams 5 chunks (continuous usage when
     asked), then waits until the client goes away."""
@@ -46,7 +46,12 @@ class RecordingUpstream(AppThread):
         app = web.Application()
         for path in ("/v1/chat/completions", "/v1/completions", "/v1/embeddings"):
             app.router.add_post(path, self._handle)
+        app.router.add_post("/detokenize", self._detokenize)  # as the engine and vLLM serve it
         return app
+
+    async def _detokenize(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        return web.json_response({"prompt": " ".join(f"t{i}" for i in body["tokens"])})
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
