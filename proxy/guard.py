@@ -240,18 +240,20 @@ class Guards:
                               param=param, code="invalid_value")
         base = "http://localhost" if upstream.base_url.startswith("unix:") else upstream.base_url.rstrip("/")
         url = base.removesuffix("/v1") + "/detokenize"
-        texts = []
+        async def decode(ids: list[int], headers: dict[str, str]) -> str:
+            async with pool.session(upstream).post(
+                url, json={"model": model, "tokens": ids}, headers=headers, allow_redirects=False
+            ) as resp:
+                data = await resp.json(content_type=None) if resp.status == 200 else None
+            text = data.get("prompt") if isinstance(data, dict) else None
+            if not isinstance(text, str):
+                raise ValueError(f"detokenize returned HTTP {resp.status}")
+            return text
+
         try:
             headers = pool.headers(upstream, request_id)
-            for prompt in prompts:
-                async with pool.session(upstream).post(
-                    url, json={"model": model, "tokens": prompt.ids}, headers=headers, allow_redirects=False
-                ) as resp:
-                    data = await resp.json(content_type=None) if resp.status == 200 else None
-                text = data.get("prompt") if isinstance(data, dict) else None
-                if not isinstance(text, str):
-                    raise ValueError(f"detokenize returned HTTP {resp.status}")
-                texts.append(text)
+            # one request per id list (vLLM's /detokenize takes one), sent together rather than in turn
+            texts = list(await asyncio.gather(*(decode(prompt.ids, headers) for prompt in prompts)))
         except (CredentialError, aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
             log.warning("detokenize failed request_id=%s error=%s", request_id, type(exc).__name__)
             raise bad_request("Token-id prompts could not be decoded for the guardrails (the deployment "
