@@ -5,6 +5,8 @@ set -u
 OUT=${OUT:-/tmp/gpu_tests_out}
 mkdir -p "$OUT/logs"
 python3 -m pip install -q --no-deps --target /tmp/site .whl/*.whl >/dev/null 2>&1 || echo "wheel install failed"
+# The HF oracle at the version constraints.txt pins (the machine's own transformers may differ):
+ls .whl/hf/*.whl >/dev/null 2>&1 && { python3 -m pip install -q --no-deps --target /tmp/site .whl/hf/*.whl >/dev/null 2>&1 || echo "hf wheel install failed"; }
 export PYTHONPATH=/tmp/site:$PWD HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/logs/gpu.txt"
 python3 -c "import torch, triton, transformers; print('torch', torch.__version__, 'triton', triton.__version__, 'transformers', transformers.__version__)" | tee -a "$OUT/logs/gpu.txt"

@@ -75,9 +75,11 @@ def test_scaled_mm_linear_matches_its_reference(tokens: int, in_features: int, o
     assert cosine(y, x.float() @ w.float().t()) > 0.998  # what FP8 costs against bf16 weights
     static = (x.float().abs().max() / 448).reshape(())
     y_static = fp8_linear(x, codes, scale, input_scale=static)
-    torch.testing.assert_close(
-        y_static.float(), reference_fp8_linear(x.float(), codes, scale, static), atol=2e-2, rtol=2e-2
-    )
+    expected_static = reference_fp8_linear(x.float(), codes, scale, static)
+    # The same fast-accumulation bound as the dynamic path (H200, K=14336: 0.078 worst at 3000 tokens).
+    worst_static = (y_static.float() - expected_static).abs().max().item()
+    assert worst_static < 0.08 * (in_features / 4096) ** 0.5, worst_static
+    assert ((y_static.float() - expected_static).norm() / expected_static.norm()).item() < 4e-3
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
