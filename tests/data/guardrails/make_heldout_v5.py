@@ -70,10 +70,34 @@ def render(template: str, vals: dict) -> tuple[str, list[dict]]:
     return "".join(out), spans
 
 
+# Where the planted instruction starts in an indirect item (the rest is the carrier document).
+CUES = ["<!--", "[Note to AI", "P.S. Assistant", "SYSTEM:", "IMPORTANT INSTRUCTION", "If you are a language model",
+        "# NOTE for AI", "When an AI assistant", "<span", "> AI agent", "Ignore prior instructions", "Assistant, this is",
+        "At the end of your answer", "[Hinweis", "NOTA PARA", "AIへの指示", "（致AI", "ИИ-ассистенту", "# ATTENTION LLM",
+        "Hey assistant", "[ملاحظة", "This message is for the AI", "<system>", "IGNORE_PREVIOUS", "AI assistant reading this"]
+CLOSERS = {"<!--": "-->", "<span": "</span>", "<system>": "</system>", "[": "]", "（": "）", "IGNORE_PREVIOUS": ".pdf"}
+
+
+def injected_segment(text: str) -> tuple[int, int]:
+    found = [(text.find(c), c) for c in CUES if c in text]
+    assert found, text[:80]
+    start, cue = min(found)
+    closer = next((v for k, v in CLOSERS.items() if cue.startswith(k)), None)
+    if cue == "IGNORE_PREVIOUS":
+        start = text.rfind("'", 0, start) + 1
+    if closer is not None:
+        end = text.index(closer, start) + len(closer)
+    else:
+        ends = [i for i in (text.find("\n", start), text.find('"', start)) if i != -1]
+        end = min(ends) if ends else len(text)
+    return start, end
+
+
 def add(template: str, lang: str, note: str, tid: str, family: str | None = None, **vals: object) -> None:
     text, spans = render(template, vals)
     if family is not None and family != "benign":
-        spans.append({"start": 0, "end": len(text), "kind": "injection"})
+        start, end = injected_segment(text) if family.startswith("indirect") else (0, len(text))
+        spans.append({"start": start, "end": end, "kind": "injection"})
     for m in INVISIBLE_RUN.finditer(text):
         spans.append({"start": m.start(), "end": m.end(), "kind": "invisible"})
     expect = sorted({s["kind"] for s in spans})
@@ -423,9 +447,6 @@ def email(style: str | None = None) -> str:
     raise ValueError(style)
 
 
-IDN_EMAILS = ["josé.núñez@correo-ejemplar.es", "müller@bäckerei-schmidt.de", "info@münchen-reisen.de", "李娜@公司邮箱.中国",
-              "виктор@почта.рф", "अनिल@डाकघर.भारत", "yamada@例え.jp", "søren@kø-bilutleje.dk", "ayşe.çelik@şirket.com.tr",
-              "δημήτρης@παράδειγμα.ελ"]
 
 
 def ip4() -> str:
@@ -605,6 +626,17 @@ EMAIL_TEMPLATES = [
 ]
 
 
+IDN_BY_TEMPLATE = {
+    "em_chat": ["søren@kø-bilutleje.dk", "ayşe.çelik@şirket.com.tr", "δημήτρης@παράδειγμα.ελ", "अनिल@डाकघर.भारत"],
+    "em_de": ["müller@bäckerei-schmidt.de", "info@münchen-reisen.de"],
+    "em_ja": ["yamada@例え.jp"],
+    "em_ru": ["виктор@почта.рф"],
+    "em_zh": ["李娜@公司邮箱.中国"],
+    "em_es": ["josé.núñez@correo-ejemplar.es"],
+    "em_fr": ["chloé.dupré@élysée-conseil.fr"],
+}
+
+
 def obfuscate_email(addr: str) -> str:
     local, dom = addr.split("@")
     at, dot = rng.choice([(" [at] ", " [dot] "), ("(at)", "(dot)"), (" at ", " dot "), ("[at]", "[.]")])
@@ -617,8 +649,8 @@ def emails() -> None:
             e1 = email()
             if tid == "em_obf":
                 e1 = obfuscate_email(email("dot"))
-            elif rep == 1 and tid in ("em_chat", "em_de", "em_ja", "em_ru", "em_zh", "em_es", "em_fr"):
-                e1 = rng.choice(IDN_EMAILS)
+            elif rep == 1 and tid in IDN_BY_TEMPLATE:
+                e1 = rng.choice(IDN_BY_TEMPLATE[tid])
             add(tpl, lang, "email positive", tid, e=("email", e1), e2=("email", email()))
     negs = [
         ("en", "emneg_shell", "root@build-07:~# systemctl restart nginx\nroot@build-07:~# journalctl -u nginx -n 20"),
