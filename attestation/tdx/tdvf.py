@@ -100,6 +100,7 @@ def metadata_offset(image: bytes) -> int:
     if len(image) < PAGE:
         raise ParseError("TDVF: image too small")
     table = _guid_table(image)
+    back: int
     if TDX_METADATA_OFFSET_GUID in table:
         data = table[TDX_METADATA_OFFSET_GUID]
         if len(data) < 4:
