@@ -12,6 +12,11 @@
         [--tdvf TDVF.fd --tdx-event-log ccel_data.bin] [--image teecube=image.tar ...] \\
         [--source-commit SHA] --sign-key release-key.pem --out release.json
 
+    # optional, in the release workflow: put the manifest in Sigstore's transparency log
+    python deploy/cvm/release_manifest.py payload --envelope release.json --out manifest.json
+    sigstore sign --bundle manifest.sigstore.json manifest.json      # GitHub Actions OIDC identity
+    python deploy/cvm/release_manifest.py attach --envelope release.json --bundle manifest.sigstore.json
+
 SEV-SNP: one entry per (vCPU type, vCPU count), computed with `sev-snp-measure` (virtee, the
 same code as its CLI): OVMF pages, the metadata sections, the kernel/initrd/cmdline hash table
 and one VMSA per vCPU. TDX: MRTD computed from the TDVF image (its metadata sections replayed
@@ -25,6 +30,7 @@ party can check they measured the same bytes (docs/attestation.md, "Reproducing 
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import json
 import os
@@ -116,11 +122,41 @@ def keygen(out: str) -> None:
     print(f"wrote {out}.pem (private, keep offline) and {out}.pub.pem (key id {kid})")
 
 
+def _envelope(path: str) -> dict[str, object]:
+    env = json.loads(Path(path).read_text())
+    if not isinstance(env, dict) or env.get("format") != release.ENVELOPE_FORMAT:
+        raise SystemExit(f"release_manifest: {path} is not a {release.ENVELOPE_FORMAT} envelope")
+    return env
+
+
+def payload(envelope: str, out: str) -> None:
+    """The exact manifest bytes the signatures cover: what `sigstore sign` must sign."""
+    Path(out).write_bytes(base64.b64decode(str(_envelope(envelope)["payload"]), validate=True))
+    print(f"wrote {out}: the manifest bytes to sign with sigstore")
+
+
+def attach(envelope: str, bundle: str) -> None:
+    env = _envelope(envelope)
+    b = json.loads(Path(bundle).read_text())
+    if not isinstance(b, dict) or "verificationMaterial" not in b:
+        raise SystemExit(f"release_manifest: {bundle} is not a Sigstore bundle")
+    bundles = env.get("sigstore")
+    env["sigstore"] = [*(bundles if isinstance(bundles, list) else []), b]
+    Path(envelope).write_text(json.dumps(env, indent=2) + "\n")
+    print(f"{envelope}: Sigstore bundle attached")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="release_manifest.py", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     k = sub.add_parser("keygen", help="make an Ed25519 release key pair")
     k.add_argument("--out", required=True, help="path prefix: PREFIX.pem and PREFIX.pub.pem")
+    pl = sub.add_parser("payload", help="write the manifest bytes of an envelope (to sign with sigstore)")
+    pl.add_argument("--envelope", required=True)
+    pl.add_argument("--out", required=True)
+    at = sub.add_parser("attach", help="attach a Sigstore bundle (over the payload) to an envelope")
+    at.add_argument("--envelope", required=True)
+    at.add_argument("--bundle", required=True)
     b = sub.add_parser("build", help="compute measurements and write a signed manifest")
     b.add_argument("--version", required=True)
     b.add_argument("--ovmf")
@@ -142,6 +178,12 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.cmd == "keygen":
         keygen(args.out)
+        return 0
+    if args.cmd == "payload":
+        payload(args.envelope, args.out)
+        return 0
+    if args.cmd == "attach":
+        attach(args.envelope, args.bundle)
         return 0
     key = serialization.load_pem_private_key(Path(args.sign_key).read_bytes(), None)
     if not isinstance(key, ed25519.Ed25519PrivateKey):

@@ -147,3 +147,24 @@ def test_pinned_release_identity_is_the_release_workflow_of_the_repository():
     assert who.trusted_root.resolve() == sigstore_bundle.TRUSTED_ROOT
     with pytest.raises(ValueError):
         SigstoreIdentity(issuer="x")
+
+
+def test_release_tool_extracts_the_payload_and_attaches_a_bundle(tmp_path):
+    import subprocess
+
+    tool = [sys.executable, str(Path(__file__).resolve().parents[2] / "deploy/cvm/release_manifest.py")]
+    env_path = tmp_path / "release.json"
+    original = _envelope(None)
+    env_path.write_text(json.dumps(original))
+    subprocess.run([*tool, "payload", "--envelope", str(env_path), "--out", str(tmp_path / "m.json")],
+                   check=True, capture_output=True)
+    assert (tmp_path / "m.json").read_bytes() == base64.b64decode(original["payload"])
+    (tmp_path / "b.json").write_text(json.dumps(BUNDLE))
+    subprocess.run([*tool, "attach", "--envelope", str(env_path), "--bundle", str(tmp_path / "b.json")],
+                   check=True, capture_output=True)
+    env = json.loads(env_path.read_text())
+    assert env["sigstore"] == [BUNDLE]
+    assert release.verify(env, [KEY.public_key()]).manifest["version"] == "0.9.0"  # no identity: not checked
+    bad = subprocess.run([*tool, "attach", "--envelope", str(env_path), "--bundle", str(env_path)],
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "not a Sigstore bundle" in bad.stderr
