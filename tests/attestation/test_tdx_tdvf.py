@@ -161,3 +161,9 @@ def test_release_tool_computes_mrtd_from_the_tdvf(tmp_path):
                           "--tdx-event-log", str(ccel), "--sign-key", str(tmp_path / "rk.pem"),
                           "--out", str(out)], capture_output=True, text=True)
     assert bad.returncode != 0 and "differs" in bad.stderr
+    garbage = tmp_path / "not-tdvf.fd"
+    garbage.write_bytes(bytes(SIZE))
+    bad = subprocess.run([*run, "build", "--version", "0.9.0", "--tdvf", str(garbage), "--tdx-event-log",
+                          str(ccel), "--sign-key", str(tmp_path / "rk.pem"), "--out", str(out)],
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "no TDX metadata" in bad.stderr and "Traceback" not in bad.stderr
