@@ -53,7 +53,14 @@ def _envelope(bundles):
 
 
 @needs_sigstore
-def test_real_bundle_verifies_offline_for_its_identity():
+def test_real_bundle_verifies_offline_for_its_identity(monkeypatch):
+    import socket
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("verification tried to reach the network")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
     got = sigstore_bundle.verify_bundle(BUNDLE, ARTIFACT, WHO)
     assert got["log_index"] == 25915956 and got["integrated_time"] == 1712085549
     regex = SigstoreIdentity(issuer=WHO.issuer, identity_regex=r"william@yossarian\.[a-z]+",
