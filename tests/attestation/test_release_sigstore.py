@@ -175,3 +175,21 @@ def test_release_tool_extracts_the_payload_and_attaches_a_bundle(tmp_path):
     bad = subprocess.run([*tool, "attach", "--envelope", str(env_path), "--bundle", str(env_path)],
                          capture_output=True, text=True)
     assert bad.returncode != 0 and "not a Sigstore bundle" in bad.stderr
+
+
+def test_cli_require_transparency_refuses_a_manifest_without_a_bundle(sim, tmp_path, capsys):
+    from attestation import binding
+    from attestation.cli import verify_main
+    from attestation.evidence import Bundle
+
+    hpke = b"\x07" * 32
+    bundle = Bundle(bytes(32), b"spki", sim.get_evidence(binding.report_data(b"spki", bytes(32), hpke)),
+                    gpu_reason="no GPU", hpke_public_key=hpke, releases=sim.release_manifests())
+    path, root = tmp_path / "evidence.json", tmp_path / "root.pem"
+    path.write_text(json.dumps(bundle.to_json()))
+    root.write_bytes(sim.root_pem)
+    args = ["--evidence", str(path), "--trust-simulated-root", str(root)]
+    assert verify_main(args) == 0
+    assert "matched release: demo (simulated)" in capsys.readouterr().out
+    assert verify_main([*args, "--require-transparency"]) == 1
+    assert "no Sigstore bundle" in capsys.readouterr().out
