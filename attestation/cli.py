@@ -41,6 +41,7 @@ CLAIM_LINES = (
     ("qe_tcb_status", "quoting enclave TCB status"),
     ("release", "matched release"),
     ("release_key", "manifest signed by release key"),
+    ("release_note", "note"),
 )
 
 
@@ -81,9 +82,10 @@ def _emit(appraisal: client.Appraisal, target: str, as_json: bool) -> int:
 def _policy(args: argparse.Namespace) -> policy_mod.Policy | None:
     if args.no_policy:
         return None
-    if args.policy:
-        return policy_mod.load(args.policy)
-    return client.default_policy()
+    pol = policy_mod.load(args.policy) if args.policy else client.default_policy()
+    if args.require_transparency:
+        pol.require_release = pol.require_transparency = True
+    return pol
 
 
 def _collateral(args: argparse.Namespace) -> Any:
@@ -153,7 +155,8 @@ def _offline(
         keys = release.pinned_keys() + _release_keys(args)
         if kind == "simulated" and args.trust_simulated_root:
             keys += release.load_public_keys(_read(args.trust_simulated_root, "simulated root"))
-        verdicts.append(release.match(_manifests(args), keys, verdict))
+        verdicts.append(release.match(_manifests(args), keys, verdict,
+                                      require_transparency=pol.require_transparency))
     return client.Appraisal(verdicts, notes=notes)
 
 
@@ -228,6 +231,9 @@ def verify_main(argv: list[str]) -> int:
     p.add_argument("--trust-simulated-root", metavar="FILE", help="accept the simulated provider's test root")
     p.add_argument("--trust-release-key", action="append", metavar="FILE",
                    help="an Ed25519 release key (PEM) whose signed manifests you accept; repeatable")
+    p.add_argument("--require-transparency", action="store_true",
+                   help="the release manifest must carry a Sigstore bundle that verifies offline "
+                   "(needs teecube[sigstore])")
     p.add_argument("--manifest", action="append", metavar="FILE",
                    help="a signed release manifest to match against (besides those the server publishes)")
     p.add_argument(

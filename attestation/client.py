@@ -217,7 +217,8 @@ def appraise(
         keys = release.pinned_keys() + list(trusted_release_keys or [])
         if bundle.simulated and trusted_simulated_root is not None:
             keys += release.load_public_keys(_root_bytes(trusted_simulated_root))
-        verdicts.append(release.match([*bundle.releases, *(manifests or [])], keys, cpu))
+        verdicts.append(release.match([*bundle.releases, *(manifests or [])], keys, cpu,
+                                      require_transparency=policy.require_transparency))
     appraisal = Appraisal(verdicts, bundle, fetch_notes + release_notes)
     gpu = _check_gpu(bundle, policy, opt)
     if gpu is not None:

@@ -1,6 +1,8 @@
 """The policy file (TOML or JSON): what a client expects of the server's evidence.
 
     require_gpu = false
+    require_release = true        # measurement must be in a manifest signed by a pinned key
+    require_transparency = false  # ...and that manifest must carry a verified Sigstore bundle
     [sev-snp]        # real AMD SEV-SNP (see attestation.snp.validate.SnpPolicy)
     [simulated]      # the simulated provider, same keys as sev-snp
     [tdx]            # attestation.tdx.validate.TdxPolicy
@@ -27,6 +29,7 @@ if TYPE_CHECKING:  # optional verifiers: imported lazily, only when a build has 
     from attestation.tdx.validate import TdxPolicy
 
 SECTIONS = ("sev-snp", "simulated", "tdx", "nvidia-gpu")
+_FLAGS = ("require_gpu", "require_release", "require_transparency")
 _ATTR = {"sev-snp": "snp", "simulated": "simulated", "tdx": "tdx", "nvidia-gpu": "gpu"}
 
 
@@ -54,6 +57,9 @@ class Policy:
     # (attestation/release.py). The default client policy sets it; generated policies pin
     # measurements themselves and leave it off.
     require_release: bool = False
+    # With require_release: the manifest must also carry a Sigstore bundle that verifies offline
+    # (a Rekor transparency-log entry by the pinned release workflow identity).
+    require_transparency: bool = False
 
     def section(self, kind: str) -> Any:
         return {"sev-snp": self.snp, "simulated": self.simulated, "tdx": self.tdx, "nvidia-gpu": self.gpu}[
@@ -62,10 +68,10 @@ class Policy:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Policy:
-        unknown = set(d) - {*SECTIONS, "require_gpu", "require_release"}
+        unknown = set(d) - {*SECTIONS, *_FLAGS}
         if unknown:
             raise ValueError(f"unknown policy sections: {', '.join(sorted(unknown))}")
-        flags = {k: d.get(k, False) for k in ("require_gpu", "require_release")}
+        flags = {k: d.get(k, False) for k in _FLAGS}
         for k, v in flags.items():
             if not isinstance(v, bool):
                 raise ValueError(f"policy {k}: expected true/false")
@@ -78,7 +84,7 @@ class Policy:
         return p
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"require_gpu": self.require_gpu, "require_release": self.require_release}
+        out: dict[str, Any] = {k: getattr(self, k) for k in _FLAGS}
         for kind in SECTIONS:
             section = self.section(kind)
             if section is not None:

@@ -12,7 +12,14 @@ Envelope (JSON):
     {"format": "teecube-release/1",
      "payload": "<base64 of the manifest JSON bytes>",
      "signatures": [{"key_id": "<hex SHA-256(raw public key)[:16]>", "algorithm": "ed25519",
-                     "signature": "<base64 Ed25519 over 'teecube-release-manifest-v1\\0' ‖ payload bytes>"}]}
+                     "signature": "<base64 Ed25519 over 'teecube-release-manifest-v1\\0' ‖ payload bytes>"}],
+     "sigstore": [<Sigstore bundle v0.3 over the payload bytes>, ...]}   # optional
+
+The Ed25519 signature by a pinned key is always required. A Sigstore bundle, where one is
+attached, must verify too (offline, `attestation.sigstore_bundle`, against the pinned release
+workflow identity): it puts the manifest in Rekor's append-only log, so a release key used
+behind the project's back leaves a public trace. `require_transparency` makes the bundle
+mandatory; without sigstore-python a bundle is reported as unchecked unless it is mandatory.
 
 The manifest (inside `payload`): `{"format": "teecube-release-manifest/1", "version", "created",
 "source", "images": {name: "sha256:<hex>"}, "measurements": [{"platform": "sev-snp" | "tdx" |
@@ -33,8 +40,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from attestation import safejson
+from attestation import safejson, sigstore_bundle
 from attestation.claims import Verdict, VerificationError
+from attestation.sigstore_bundle import SigstoreIdentity, SigstoreUnavailable
 
 ENVELOPE_FORMAT = "teecube-release/1"
 MANIFEST_FORMAT = "teecube-release-manifest/1"
@@ -70,8 +78,18 @@ def load_public_keys(data: bytes) -> list[ed25519.Ed25519PublicKey]:
 
 
 def pinned_keys() -> list[ed25519.Ed25519PublicKey]:
-    """The release keys shipped with the client (none before the first signed release)."""
+    """The release keys shipped with the client (`attestation/roots/release/*.pem`)."""
     return [k for f in sorted(PINNED_DIR.glob("*.pem")) for k in load_public_keys(f.read_bytes())]
+
+
+def pinned_labels() -> dict[str, str]:
+    """Key id → the name of the pinned file holding it (e.g. "teecube-development")."""
+    files = sorted(PINNED_DIR.glob("*.pem"))
+    return {key_id(k): f.stem for f in files for k in load_public_keys(f.read_bytes())}
+
+
+def is_development(label: str | None) -> bool:
+    return bool(label) and "development" in str(label)
 
 
 def public_pem(key: ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey) -> bytes:
@@ -129,6 +147,8 @@ class Release:
 
     manifest: dict[str, Any]
     key_id: str
+    transparency: dict[str, Any] | None = None  # the verified Rekor entry of a Sigstore bundle
+    note: str = ""  # e.g. a bundle that could not be checked
 
     @property
     def version(self) -> str:
@@ -151,8 +171,10 @@ class Release:
         return None
 
 
-def verify(envelope: Any, trusted: list[ed25519.Ed25519PublicKey]) -> Release:
-    """Check an envelope's signature against `trusted` keys and the manifest's shape. Raises ReleaseError."""
+def verify(envelope: Any, trusted: list[ed25519.Ed25519PublicKey], *,
+           sigstore_identity: SigstoreIdentity | None = None, require_transparency: bool = False) -> Release:
+    """Check an envelope's signature against `trusted` keys, its Sigstore bundles against
+    `sigstore_identity` (where attached) and the manifest's shape. Raises ReleaseError."""
     if not isinstance(envelope, dict) or envelope.get("format") != ENVELOPE_FORMAT:
         raise ReleaseError(f"not a {ENVELOPE_FORMAT} envelope")
     try:
@@ -186,11 +208,48 @@ def verify(envelope: Any, trusted: list[ed25519.Ed25519PublicKey]) -> Release:
         raise ReleaseError("release manifest lacks version or measurements")
     for m in manifest["measurements"]:
         _check_entry(m)
-    return Release(manifest, signer)
+    transparency, note = _transparency(envelope.get("sigstore"), payload, sigstore_identity,
+                                       require_transparency)
+    return Release(manifest, signer, transparency, note)
 
 
-def match(envelopes: list[Any], trusted: list[ed25519.Ed25519PublicKey], cpu: Verdict) -> Verdict:
-    """The `release` verdict: does the verified CPU evidence appear in a trusted, signed manifest?"""
+def _transparency(bundles: Any, payload: bytes, who: SigstoreIdentity | None,
+                  required: bool) -> tuple[dict[str, Any] | None, str]:
+    if bundles is None:
+        bundles = []
+    if not isinstance(bundles, list) or len(bundles) > sigstore_bundle.MAX_BUNDLES:
+        raise ReleaseError(f"release envelope: 'sigstore' must be a list of at most "
+                           f"{sigstore_bundle.MAX_BUNDLES} bundles")
+    if not bundles:
+        if required:
+            raise ReleaseError("release manifest has no Sigstore bundle (transparency log entry)")
+        return None, ""
+    if who is None:
+        if required:
+            raise ReleaseError("no Sigstore identity to check the manifest's bundle against")
+        return None, "Sigstore bundle attached but no signer identity is pinned: not checked"
+    errors = []
+    for bundle in bundles:
+        try:
+            return sigstore_bundle.verify_bundle(bundle, payload, who), ""
+        except SigstoreUnavailable as e:
+            if required:
+                raise ReleaseError(str(e)) from e
+            return None, f"Sigstore bundle not checked: {e}"
+        except VerificationError as e:
+            errors.append(str(e))
+    raise ReleaseError(f"release manifest's Sigstore bundle does not verify for {who.describe()}: "
+                       + "; ".join(errors))
+
+
+def match(envelopes: list[Any], trusted: list[ed25519.Ed25519PublicKey], cpu: Verdict, *,
+          sigstore_identity: SigstoreIdentity | bool | None = True,
+          require_transparency: bool = False) -> Verdict:
+    """The `release` verdict: does the verified CPU evidence appear in a trusted, signed manifest?
+
+    `sigstore_identity=True` (the default) checks attached Sigstore bundles against the pinned
+    release workflow identity (`attestation/roots/release/sigstore-identity.json`)."""
+    who = sigstore_bundle.pinned_identity() if sigstore_identity is True else sigstore_identity or None
     v = Verdict("release")
     if not cpu.ok:
         v.add("release", False, "Not checked: the CPU evidence did not verify")
@@ -201,16 +260,29 @@ def match(envelopes: list[Any], trusted: list[ed25519.Ed25519PublicKey], cpu: Ve
     errors = []
     for env in envelopes:
         try:
-            rel = verify(env, trusted)
+            rel = verify(env, trusted, sigstore_identity=who, require_transparency=require_transparency)
         except VerificationError as e:
             errors.append(str(e))
             continue
         entry = rel.entry_for(cpu)
         if entry is not None:
-            v.claims.update(release=rel.version, release_key=rel.key_id, release_entry=entry)
+            label = pinned_labels().get(rel.key_id)
+            v.claims.update(release=rel.version, release_key=rel.key_id + (f" ({label})" if label else ""),
+                            release_entry=entry)
+            if rel.transparency:
+                v.claims["release_transparency"] = rel.transparency
             detail = ", ".join(f"{k}={entry[k]}" for k in ("vcpu_type", "vcpus") if k in entry)
+            dev = " — a DEVELOPMENT key: not a production release" if is_development(label) else ""
             v.add("release", True, f"Measurement is in the signed manifest of teecube {rel.version} "
-                  f"(release key {rel.key_id}{'; ' + detail if detail else ''})")
+                  f"(release key {rel.key_id}{'; ' + detail if detail else ''}){dev}")
+            if rel.transparency:
+                t = rel.transparency
+                when = (datetime.fromtimestamp(t["integrated_time"], UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+                        if t["integrated_time"] else "no integration time")
+                v.add("transparency", True, f"The manifest is in Sigstore's transparency log (Rekor entry "
+                      f"{t['log_index']}, {when}), signed by {t['signer']}")
+            elif rel.note:
+                v.claims["release_note"] = rel.note
             return v
         errors.append(f"teecube {rel.version}: measurement not listed")
     v.add("release", False, "Measurement is not in any release manifest signed by a trusted key"

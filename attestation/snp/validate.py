@@ -10,11 +10,21 @@ from attestation.snp.abi import Report
 
 TCB_PARTS = ("bl", "tee", "snp", "ucode", "fmc")
 
-# The floor a careful client applies when its policy names no `min_tcb` (`default_min_tcb`):
-# per product line, the TCB of the newest genuine reports we hold (tests/data/vectors/snp:
-# AWS Milan VLEK 2024-12, Turin 2026-06) and, for Genoa, Tinfoil's production minimum.
-# Genoa microcode is left out: Genoa (model 0x11, ucode 72+) and Siena/Bergamo parts (model
-# 0xA0, ucode 25 in our vector) share the product line but not the microcode numbering.
+# The floor a careful client applies when its policy names no `min_tcb` (`default_min_tcb`), to
+# every TCB the report names (reported, current, committed, launch). Per product line:
+#   Milan  bl 4, tee 0, snp 24, ucode 217: REPORTED_TCB of the newest genuine Milan report we hold
+#          (tests/data/vectors/snp/coco_milan_v3_vlek, AWS, VLEK; its committed microcode is 219).
+#   Genoa  bl 7, tee 0, snp 14: Tinfoil's published production minimum (tinfoilsh/verifier,
+#          attestation/sev.go; ../shared/reference/attestation.md 1.3). Its ucode 72 is left out:
+#          Genoa (model 0x11) and Siena/Bergamo (model 0xA0, ucode 25 in coco_genoa_v3) share the
+#          product line and its VCEKs but not the microcode numbering.
+#   Turin  fmc 1, bl 3, tee 2, snp 5, ucode 97: the genuine Turin report (anolis_turin_v5).
+# These are floors genuine hardware is shown to meet, not the fixed levels of AMD's latest SEV
+# bulletins (AMD-SB-3019, CVE-2024-56161, microcode signature verification, 2025-02; AMD-SB-3015,
+# CVE-2024-21944 "BadRAM", 2024-12; AMD-SB-3020, CVE-2025-0033, RMP initialisation, 2025-10):
+# their per-product SPL tables are not in the reference material here and were not checked, and
+# the Milan floor in particular may be below the SB-3019 microcode. A deployment that must exclude
+# those should set `min_tcb` to the bulletin's values (docs/attestation.md, "SEV-SNP TCB floor").
 SNP_MIN_TCB: dict[str, dict[str, int]] = {
     "Milan": {"bl": 4, "tee": 0, "snp": 24, "ucode": 217},
     "Genoa": {"bl": 7, "tee": 0, "snp": 14},
@@ -70,8 +80,13 @@ def validate(report: Report, product: str, policy: SnpPolicy, verdict: Verdict) 
         )
     min_tcb = policy.min_tcb or (SNP_MIN_TCB.get(product, {}) if policy.default_min_tcb else {})
     if min_tcb:
-        tcb = report.tcb("reported", product).parts()
-        low = [f"{k} {tcb.get(k)} < {v}" for k, v in min_tcb.items() if tcb.get(k, 0) < v]
+        # every TCB the report names, as go-sev-guest's MinimumTCB (reported, current, committed)
+        # and MinimumLaunchTCB: a guest launched on, or running on, older firmware is refused
+        # even when the host reports a newer TCB.
+        low = []
+        for which in ("reported", "current", "committed", "launch"):
+            tcb = report.tcb(which, product).parts()
+            low += [f"{which} {k} {tcb.get(k)} < {v}" for k, v in min_tcb.items() if tcb.get(k, 0) < v]
         verdict.add(
             "tcb_minimum",
             not low,

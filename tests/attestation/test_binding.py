@@ -50,3 +50,27 @@ def test_hpke_key_size_is_checked() -> None:
 
 def test_good_nonce() -> None:
     assert binding.parse_nonce("ab" * 32) == b"\xab" * 32
+
+
+def test_a_server_on_the_old_layout_is_refused_by_the_client(sim) -> None:  # type: ignore[no-untyped-def]
+    """Regression (#17): a v1 bundle is refused outright, and v1 report_data relabelled as v2 fails
+    the binding the client computes (TLS key, HPKE key and nonce)."""
+    from attestation import client
+    from attestation.claims import ParseError
+    from attestation.evidence import Bundle
+
+    spki, nonce = b"\x30\x01\x02", bytes(range(32))
+    v1 = hashlib.sha512(b"teecube-attestation-v1\x00" + hashlib.sha256(spki).digest() + nonce).digest()
+    relabelled = Bundle(nonce, spki, sim.get_evidence(v1), gpu_reason="no GPU", hpke_public_key=HPKE)
+    old = relabelled.to_json()
+    old["format"] = "teecube-attestation/1"
+    with pytest.raises(ParseError, match="layout v1"):
+        Bundle.from_json(old)
+    ap = client.appraise(Bundle.from_json(relabelled.to_json()), policy=client.default_policy(),
+                         expected_nonce=nonce, served_spki=spki, trusted_simulated_root=sim.root_pem)
+    assert not ap.ok
+    assert "report_data" in [c.name for v in ap.verdicts for c in v.failures()]
+    good = Bundle(nonce, spki, sim.get_evidence(binding.report_data(spki, nonce, HPKE)), gpu_reason="no GPU",
+                  hpke_public_key=HPKE, releases=sim.release_manifests())
+    assert client.appraise(good, policy=client.default_policy(), expected_nonce=nonce, served_spki=spki,
+                           trusted_simulated_root=sim.root_pem).ok

@@ -166,5 +166,32 @@ def test_bundle_releases_are_bounded(sim):
             Bundle.from_json(d)
 
 
-def test_no_release_key_is_pinned_yet():
-    assert release.pinned_keys() == []  # attestation/roots/release/README.md says why
+def test_the_pinned_key_is_the_labelled_development_key():
+    # attestation/roots/release/README.md: only the development key is pinned until a production release
+    (dev,) = release.pinned_keys()
+    kid = release.key_id(dev)
+    assert release.pinned_labels() == {kid: "teecube-development"}
+    assert kid in (release.PINNED_DIR / "teecube-development.pem").read_text()  # the label names its id
+    assert not list(release.PINNED_DIR.glob("*private*")) and b"PRIVATE" not in b"".join(
+        f.read_bytes() for f in release.PINNED_DIR.iterdir())
+
+
+def test_a_manifest_signed_by_the_pinned_key_is_matched_by_default_and_named(monkeypatch, tmp_path):
+    """The default client policy trusts exactly the pinned keys; a match names the release and says
+    when the key is a development key. (The test signs with its own key, pinned in a temporary
+    directory: the development key's private half is not in the repository.)"""
+    milan = _snp_verdict("virtee_milan_v2")
+    env = release.sign(release.new_manifest("0.9.0-dev", [
+        {"platform": "sev-snp", "measurement": milan.claims["measurement"]}]), KEY)
+    assert "No trusted release key" not in release.match([env], release.pinned_keys(), milan).checks[0].detail
+    assert not release.match([env], release.pinned_keys(), milan).ok  # not signed by the pinned key
+    (tmp_path / "teecube-development.pem").write_bytes(release.public_pem(KEY))
+    monkeypatch.setattr(release, "PINNED_DIR", tmp_path)
+    v = release.match([env], release.pinned_keys(), milan)
+    assert v.ok and v.claims["release"] == "0.9.0-dev"
+    assert v.claims["release_key"] == f"{release.key_id(KEY.public_key())} (teecube-development)"
+    assert "DEVELOPMENT key" in v.checks[0].detail
+    (tmp_path / "teecube-development.pem").rename(tmp_path / "teecube-2027.pem")
+    v = release.match([env], release.pinned_keys(), milan)
+    assert v.ok and "DEVELOPMENT" not in v.checks[0].detail
+    assert v.claims["release_key"].endswith("(teecube-2027)")

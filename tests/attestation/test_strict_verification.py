@@ -301,6 +301,25 @@ def test_default_policy_applies_the_snp_tcb_floor_per_product_line():
     assert _names(snp.check(old.report, old.cert, old.chain, now=old.now, policy=own))["tcb_minimum"]
 
 
+@pytest.mark.parametrize("which, offset", [("current", 0x038), ("committed", 0x1E0), ("launch", 0x1F0)])
+def test_snp_floor_covers_every_tcb_the_report_names(which, offset):
+    """A host that reports a new TCB while the guest was launched on, or runs on, older firmware
+    is refused: the floor applies to REPORTED, CURRENT, COMMITTED and LAUNCH TCB alike."""
+    from attestation.snp.abi import parse_report
+    from attestation.snp.validate import SnpPolicy, validate
+
+    raw = bytearray(_vector("anolis_turin_v5").report)  # every TCB at the Turin floor
+    pol = SnpPolicy(default_min_tcb=True)
+    good = Verdict("sev-snp")
+    validate(parse_report(bytes(raw)), "Turin", pol, good)
+    assert _names(good)["tcb_minimum"] is True
+    raw[offset + 2] = 1  # Turin layout: byte 2 = TEE SVN, the floor wants 2
+    bad = Verdict("sev-snp")
+    validate(parse_report(bytes(raw)), "Turin", pol, bad)
+    assert _names(bad)["tcb_minimum"] is False
+    assert f"{which} tee 1 < 2" in next(c.detail for c in bad.checks if c.name == "tcb_minimum")
+
+
 def test_gpu_evidence_is_required_when_the_server_says_cc_mode_is_on(sim):
     from attestation import binding
 
