@@ -99,18 +99,19 @@ class BlockManager:
         if len(hashes) < num_full:
             data = seq_token_bytes(seq, 0, num_full * bs)
             self.block_hashes(seq, num_full, data)
-        lookup, blocks = self.hash_to_block.get, self.blocks
-        hit: list[int] = []
-        for i in range(num_full):
-            block_id = lookup(hashes[i])
-            if block_id is None:
-                break
-            if data is None:
-                data = seq_token_bytes(seq, 0, num_full * bs)
-            if blocks[block_id].tokens != data[i * step : (i + 1) * step]:
-                break
-            hit.append(block_id)
-        return hit
+        ids = list(map(self.hash_to_block.get, hashes[:num_full]))
+        num_hit = ids.index(None) if None in ids else num_full
+        if num_hit == 0:
+            return []
+        if data is None:
+            data = seq_token_bytes(seq, 0, num_full * bs)
+        blocks = self.blocks
+        if b"".join([blocks[b].tokens for b in ids[:num_hit]]) != data[: num_hit * step]:
+            # a hash hit whose tokens differ: the hit ends before the first such block
+            num_hit = next(
+                i for i in range(num_hit) if blocks[ids[i]].tokens != data[i * step : (i + 1) * step]
+            )
+        return ids[:num_hit]
 
     def allocate_slots(
         self, seq: Sequence, num_new_tokens: int, computed_blocks: list[int] | None = None

@@ -174,7 +174,9 @@ class EngineCore:
         limit = self.max_model_len
         for seq in run.seqs:
             seq.num_inflight += 1
-            if seq.num_output_tokens >= seq.params.max_tokens or seq.num_tokens >= limit:
+            num_tokens = len(seq.token_ids) + seq.num_inflight  # seq.num_tokens, inlined (every row)
+            done = num_tokens - seq.num_prompt_tokens >= seq.params.max_tokens  # type: ignore[operator]
+            if done or num_tokens >= limit:
                 self.scheduler.finish(seq)  # its last token is in flight: out of the scheduler now
         return run
 
