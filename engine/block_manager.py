@@ -129,17 +129,16 @@ class BlockManager:
         num_computed = seq.num_computed_tokens + len(computed_blocks) * bs
         num_needed = -(-(num_computed + num_new_tokens) // bs) - len(table) - len(computed_blocks)
         blocks, free = self.blocks, self.free_block_ids
-        num_revived = sum(1 for b in computed_blocks if blocks[b].ref_count == 0)
-        if max(num_needed, 0) + num_revived > len(free):
+        revived = [b for b in computed_blocks if blocks[b].ref_count == 0]  # cached, but in the free queue
+        if max(num_needed, 0) + len(revived) > len(free):
             return False
         if not table and self.enable_prefix_caching:
             self.prefix_cache_queries += seq.num_tokens
             self.prefix_cache_hits += len(computed_blocks) * bs
+        for block_id in revived:
+            del free[block_id]
         for block_id in computed_blocks:
-            block = blocks[block_id]
-            if block.ref_count == 0:
-                del free[block_id]
-            block.ref_count += 1
+            blocks[block_id].ref_count += 1
         if computed_blocks:
             table += computed_blocks
             seq.num_computed_tokens = num_computed

@@ -59,7 +59,8 @@ class HostBlockTables:
                 self.matrix[row, done:n] = table[done:n]
                 filled[row] = n
             rows[i] = row
-            longest = max(longest, n)
+            if n > longest:
+                longest = n
         return self.matrix[rows, : padded_width(longest)]
 
     def _assign(self, seq_id: int, seqs: list[Sequence]) -> int:
