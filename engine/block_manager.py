@@ -193,5 +193,14 @@ class BlockManager:
         seq.num_computed_tokens = 0
         seq.num_hashed_blocks = 0
 
+    def reset_prefix_cache(self) -> bool:
+        """Forget every cached block (vLLM's reset_prefix_cache); only while no block is in use."""
+        if len(self.free_block_ids) != len(self.blocks):
+            return False
+        for block in self.blocks:
+            block.hash, block.tokens = None, b""
+        self.hash_to_block.clear()
+        return True
+
     def usage(self) -> float:
         return 1.0 - len(self.free_block_ids) / max(len(self.blocks), 1)

@@ -4,8 +4,9 @@
 #    tables, inputs, sampler bookkeeping, collect) -> $OUT/host_profile.json; with git, also at the base
 #    commit (a2b4bbf, before this work) -> $OUT/host_profile_base.json
 # 2. bench throughput --shape qwen3-0.6b --random-weights --skip-hf --profile -> $OUT/bench.json
-#    (fraction_of_roofline; profile.first_steps is the resubmitted workload, i.e. prefix hits over 256
-#    sequences; profile.decode_steps the full decode batch)
+#    (fraction_of_roofline; profile.first_steps: the workload's first prefill steps, the prefix cache now
+#    emptied first -- before this change that window was prefix hits over 256 resubmitted prompts;
+#    profile.decode_steps: the full decode batch)
 set -u
 export OUT=${OUT:-out}
 export PYTHONPATH="/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}"

@@ -218,3 +218,14 @@ def test_prompt_arrays_give_the_same_hashes_and_hits() -> None:
     c = Sequence("r", 0, [*prompt, 1, 0], SamplingParams(), prompt_array=int64_array([*prompt, 1, 0]))
     assert compute(arrayed, b, 2)
     assert arrayed.get_computed_blocks(c) == b.block_table[:3]
+
+
+def test_reset_prefix_cache_forgets_cached_blocks_only_when_idle() -> None:
+    bm = BlockManager(8, BS)
+    a = make_seq(list(range(9)))
+    assert compute(bm, a)
+    assert not bm.reset_prefix_cache()  # a's blocks are in use
+    bm.free(a)
+    assert bm.get_computed_blocks(make_seq(list(range(9)))) != []
+    assert bm.reset_prefix_cache()
+    assert bm.get_computed_blocks(make_seq(list(range(9)))) == [] and bm.hash_to_block == {}
