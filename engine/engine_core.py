@@ -37,7 +37,7 @@ from engine.model_runner import ModelRunner, StepRun
 from engine.outputs import EngineStats, RequestMetrics, TokenOutput
 from engine.sampling_params import SamplingParams
 from engine.scheduler import Scheduler, SchedulerOutput
-from engine.sequence import Request, Sequence
+from engine.sequence import Request, Sequence, int64_array
 
 
 class EngineCore:
@@ -100,10 +100,12 @@ class EngineCore:
             raise InvalidParam("request_id", f"request {request_id!r} is already running")
         max_tokens = self.check_request(prompt_ids, params)
         seqs = []
+        prompt_array = int64_array(prompt_ids)
+        prompt_array.flags.writeable = False  # shared by the n sequences
         for i in range(params.n):
             p = params.for_child(i)
             p.max_tokens = max_tokens
-            seq = Sequence(request_id, i, list(prompt_ids), p, metrics=metrics)
+            seq = Sequence(request_id, i, list(prompt_ids), p, metrics=metrics, prompt_array=prompt_array)
             if p.seed is not None:
                 seq.generator = torch.Generator(device=self.model_runner.device).manual_seed(p.seed)
             if p.logits_processor_factory is not None:
@@ -172,7 +174,9 @@ class EngineCore:
         limit = self.max_model_len
         for seq in run.seqs:
             seq.num_inflight += 1
-            if seq.num_output_tokens >= seq.params.max_tokens or seq.num_tokens >= limit:
+            num_tokens = len(seq.token_ids) + seq.num_inflight  # seq.num_tokens, inlined (every row)
+            done = num_tokens - seq.num_prompt_tokens >= seq.params.max_tokens  # type: ignore[operator]
+            if done or num_tokens >= limit:
                 self.scheduler.finish(seq)  # its last token is in flight: out of the scheduler now
         return run
 

@@ -16,6 +16,7 @@ from engine.config import EngineConfig
 from engine.cuda_graphs import DecodeGraphs
 from engine.distributed import all_reduce_min, broadcast_object, get_tp_size
 from engine.fast_sampling import is_plain
+from engine.host_block_tables import HostBlockTables, pad_block_tables
 from engine.kv_cache_spec import kv_block_bytes, kv_cache_dtype
 from engine.loader import LoadedModel, load_model
 from engine.logits_process import accept_tokens, bitmask_words, fill_rows
@@ -146,14 +147,14 @@ class BitmaskStaging:
 
 @dataclass(slots=True)
 class StepInput:
-    """One step's batch as plain lists: what `_build` needs, and what rank 0 broadcasts to the
+    """One step's batch as lists and host arrays: what `_build` needs, and what rank 0 broadcasts to the
     tensor-parallel workers (engine/distributed/workers.py)."""
 
     query_lens: list[int]
     starts: list[int]
     seq_lens: list[int]
-    tables: list[list[int]]
-    token_ids: list[int]
+    tables: np.ndarray  # int32 [S, width]: block tables padded with 0 (engine/host_block_tables.py)
+    token_ids: np.ndarray  # int64 [T]; a token still in flight is 0 here (read on the device)
     sample_indices: np.ndarray
 
 
@@ -165,6 +166,7 @@ class ModelRunner:
         self.device = torch.device(config.device)
         self._stage64 = StagingBuffer(torch.int64, self.device)
         self._stage32 = StagingBuffer(torch.int32, self.device)
+        self._tables = HostBlockTables(2 * config.max_num_seqs)
         loaded = loaded or load_model(config)
         self.model, self.spec, self.tokenizer = loaded.model, loaded.spec, loaded.tokenizer
         self.block_size = config.block_size
@@ -230,9 +232,9 @@ class ModelRunner:
             torch.zeros(shape, dtype=self.kv_dtype, device=self.device) for _ in range(self.spec.num_layers)
         ]
         starts = np.cumsum([0, *blocks])
-        tables = [list(range(starts[i], starts[i + 1])) for i in range(len(lens))]
+        tables = pad_block_tables([list(range(starts[i], starts[i + 1])) for i in range(len(lens))])
         torch.cuda.reset_peak_memory_stats(self.device)
-        inp = self._build(lens, [0] * len(lens), lens, tables, [0] * num_tokens)
+        inp = self._build(lens, [0] * len(lens), lens, tables, np.zeros(num_tokens, dtype=np.int64))
         hidden = self.model(inp[0], inp[1], caches, inp[2])
         self.model.compute_logits(hidden[-len(lens) :])
         torch.cuda.synchronize(self.device)
@@ -246,29 +248,26 @@ class ModelRunner:
         query_lens: list[int],
         starts: list[int],
         seq_lens: list[int],
-        tables: list[list[int]],
-        token_ids: list[int],
+        tables: np.ndarray,
+        token_ids: np.ndarray,
         sample_indices: np.ndarray | None = None,
         extra: tuple[np.ndarray, ...] = (),
     ) -> tuple[torch.Tensor, torch.Tensor, AttentionMetadata, torch.Tensor | None, list[torch.Tensor]]:
-        """Model inputs from plain per-sequence lists: numpy on the host (no per-token Python loop), then
-        one pinned, non-blocking copy per dtype (engine/staging.py). extra: more int64 arrays to stage."""
+        """Model inputs from per-sequence lists and host arrays: numpy on the host (no per-token Python
+        loop), then one pinned, non-blocking copy per dtype (engine/staging.py). tables: int32 [S, width]
+        padded block tables; extra: more int64 arrays to stage."""
         bs = self.block_size
         q = np.asarray(query_lens, dtype=np.int64)
         cu = np.zeros(len(q) + 1, dtype=np.int64)
         np.cumsum(q, out=cu[1:])
         positions = np.arange(cu[-1]) - np.repeat(cu[:-1] - np.asarray(starts, dtype=np.int64), q)
-        width = -(-max(len(t) for t in tables) // 16) * 16  # one Triton specialisation of the row stride
-        bt = np.zeros((len(tables), width), dtype=np.int64)
-        for i, t in enumerate(tables):
-            bt[i, : len(t)] = t
-        slots = bt[np.repeat(np.arange(len(q)), q), positions // bs] * bs + positions % bs
-        ids = np.fromiter(token_ids, dtype=np.int64, count=len(token_ids))
+        blocks = tables[np.repeat(np.arange(len(q)), q), positions // bs].astype(np.int64)
+        slots = blocks * bs + positions % bs
         picked = np.zeros(0, dtype=np.int64) if sample_indices is None else sample_indices
         input_ids, positions_d, slots_d, picked_d, *extra_d = self._stage64.to_device(
-            ids, positions, slots, picked, *extra
+            token_ids, positions, slots, picked, *extra
         )
-        cu_d, seq_lens_d, bt_d = self._stage32.to_device(cu, np.asarray(seq_lens), bt)
+        cu_d, seq_lens_d, bt_d = self._stage32.to_device(cu, np.asarray(seq_lens), tables)
         meta = AttentionMetadata(
             query_start_loc=cu_d,
             seq_lens=seq_lens_d,
@@ -285,22 +284,35 @@ class ModelRunner:
         seqs, nums = sched.seqs, sched.num_scheduled_tokens
         starts = [s.num_computed_tokens for s in seqs]
         seq_lens = [a + n for a, n in zip(starts, nums, strict=True)]
-        token_ids: list[int] = []
+        token_ids = np.zeros(sum(nums), dtype=np.int64)
+        one_at: list[int] = []  # single known tokens (decode without a token in flight): set at once
+        one_id: list[int] = []
         dst: list[int] = []  # flat positions of in-flight tokens
         src: list[int] = []  # their rows in prev
-        for s, a, e in zip(seqs, starts, seq_lens, strict=True):
-            known = s.token_ids[a:e]
-            token_ids += known
-            if len(known) < e - a:
-                if prev is None or e - a - len(known) != 1:
+        picked: list[int] = []  # rows that sample
+        ends: list[int] = []  # their last flat positions
+        off = 0
+        for i, (s, a, n) in enumerate(zip(seqs, starts, nums, strict=True)):
+            known = len(s.token_ids)
+            k = min(known, a + n) - a if known > a else 0  # scheduled tokens already on the host
+            if k == 1:
+                one_at.append(off)
+                one_id.append(s.token_ids[a])
+            elif k > 1:
+                token_ids[off : off + k] = s.token_array(a, a + k)
+            if k < n:
+                if prev is None or n - k != 1:
                     raise RuntimeError("a scheduled token is neither known nor the previous step's sample")
-                dst.append(len(token_ids))
+                dst.append(off + k)
                 src.append(prev.row_of[s.seq_id])
-                token_ids.append(0)
-        tables = [s.block_table for s in seqs]
-        ends = np.cumsum(nums) - 1
-        picked = [i for i, (s, e) in enumerate(zip(seqs, seq_lens, strict=True)) if e == s.num_tokens]
-        step = StepInput(nums, starts, seq_lens, tables, token_ids, ends[picked])
+            off += n
+            if a + n == known + s.num_inflight:
+                picked.append(i)
+                ends.append(off - 1)
+        if one_at:
+            token_ids[one_at] = one_id
+        tables = self._tables.gather(seqs)
+        step = StepInput(nums, starts, seq_lens, tables, token_ids, np.asarray(ends, dtype=np.int64))
         if self.tp_size > 1:
             if dst:
                 raise RuntimeError("tensor-parallel steps take no tokens in flight")

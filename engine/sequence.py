@@ -4,11 +4,13 @@ the output processor (engine/output_processor.py)."""
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 from enum import Enum, auto
 from itertools import count
 from typing import Any
 
+import numpy as np
 import torch
 
 from engine.outputs import RequestMetrics
@@ -44,6 +46,9 @@ class Sequence:
     metrics: RequestMetrics | None = None  # the request's (shared by its n sequences)
     finish_reason: str | None = None  # set once: later tokens in flight are discarded
     stop_reason: int | str | None = None
+    # the prompt as int64 (EngineCore.add, shared by a request's n sequences): converted once, then
+    # sliced for prefix hashing and model inputs instead of converting token_ids on every step
+    prompt_array: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if not self.num_prompt_tokens:
@@ -65,6 +70,23 @@ class Sequence:
     @property
     def is_finished(self) -> bool:
         return self.status is SequenceStatus.FINISHED
+
+    def token_array(self, start: int, end: int) -> np.ndarray:
+        """token_ids[start:end] (known tokens only) as int64: a view of prompt_array where it covers them."""
+        end = min(end, len(self.token_ids))
+        if start >= end:
+            return np.zeros(0, dtype=np.int64)
+        prompt = self.prompt_array
+        if prompt is not None and start < len(prompt):
+            if end <= len(prompt):
+                return prompt[start:end]
+            return np.concatenate([prompt[start:], int64_array(self.token_ids[len(prompt) : end])])
+        return int64_array(self.token_ids[start:end])
+
+
+def int64_array(values: list[int]) -> np.ndarray:
+    """A list of ints as an int64 array (array('q') converts about twice as fast as np.array)."""
+    return np.frombuffer(array("q", values), dtype=np.int64) if values else np.zeros(0, dtype=np.int64)
 
 
 @dataclass(slots=True, eq=False)

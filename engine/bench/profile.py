@@ -90,7 +90,9 @@ def profile_engine(
     llm: Any, prompts: list[list[int]], params: list[Any], prefill_steps: int = 3, decode_steps: int = 20
 ) -> dict[str, Any]:
     """Submit the workload again, profile its first steps, run until every prompt is in, profile decode
-    steps, then abort what is left."""
+    steps, then abort what is left. The prefix cache is emptied first, so the first steps are the
+    workload's prefill (as in the timed run), not prefix hits on the prompts the timed run cached."""
+    reset = llm.block_manager.reset_prefix_cache()
     ids = [f"profile-{i}" for i in range(len(prompts))]
     for request_id, prompt, p in zip(ids, prompts, params, strict=True):
         llm.add_request(request_id, prompt, p)
@@ -108,4 +110,5 @@ def profile_engine(
         for request_id in ids:
             llm.abort_request(request_id)
     method = __doc__.split("\n\n")[1].replace("\n", " ")
+    first["prefix_cache_reset"] = reset
     return {"first_steps": first, "decode_steps": decode, "method": method}

@@ -83,6 +83,7 @@ def test_shape_bench_prints_one_json_object(capsys: pytest.CaptureFixture[str], 
     assert result["kv_cache"]["tokens"] == result["kv_cache"]["num_blocks"] * 16
     assert set(result["profile"]) == {"first_steps", "decode_steps", "method"}
     assert result["profile"]["decode_steps"]["steps"] > 0
+    assert result["profile"]["first_steps"]["prefix_cache_reset"] is True  # real prefill, not prefix hits
     assert result["config"]["max_model_len"] == 4096
     if skip_hf:
         assert result["hf"] is None and result["ratio"] is None

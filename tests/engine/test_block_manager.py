@@ -201,3 +201,31 @@ class BlockManagerMachine(RuleBasedStateMachine):
 
 BlockManagerMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)
 TestBlockManagerMachine = pytest.mark.slow(BlockManagerMachine.TestCase)  # hypothesis: ~3 s
+
+
+def test_prompt_arrays_give_the_same_hashes_and_hits() -> None:
+    # EngineCore.add gives sequences an int64 prompt array; hashing and hit checks slice it instead
+    from engine.sequence import int64_array
+
+    prompt = [5, 3, 8, 1, 9, 9, 2, 7, 4, 4, 6]
+    plain, arrayed = BlockManager(16, BS), BlockManager(16, BS)
+    a = make_seq(prompt)
+    b = Sequence("r", 0, list(prompt), SamplingParams(), prompt_array=int64_array(prompt))
+    assert compute(plain, a) and compute(arrayed, b)
+    b.token_ids += [1, 2]  # output tokens past the prompt array
+    a.token_ids += [1, 2]
+    assert arrayed.block_hashes(b, 3) == plain.block_hashes(a, 3)
+    c = Sequence("r", 0, [*prompt, 1, 0], SamplingParams(), prompt_array=int64_array([*prompt, 1, 0]))
+    assert compute(arrayed, b, 2)
+    assert arrayed.get_computed_blocks(c) == b.block_table[:3]
+
+
+def test_reset_prefix_cache_forgets_cached_blocks_only_when_idle() -> None:
+    bm = BlockManager(8, BS)
+    a = make_seq(list(range(9)))
+    assert compute(bm, a)
+    assert not bm.reset_prefix_cache()  # a's blocks are in use
+    bm.free(a)
+    assert bm.get_computed_blocks(make_seq(list(range(9)))) != []
+    assert bm.reset_prefix_cache()
+    assert bm.get_computed_blocks(make_seq(list(range(9)))) == [] and bm.hash_to_block == {}
