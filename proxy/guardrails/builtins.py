@@ -71,6 +71,7 @@ _KEY_VALUE = (
     # HTTP credentials: `Authorization: Basic …`/`Bearer …`, `Proxy-Authorization`
     r"|\b(?:proxy-)?authorization[\"']?\s{0,3}[:=]\s{0,3}[\"']?(?:basic|bearer|token|digest|apikey|sso-key)"
     r"\s{1,3}[A-Za-z0-9+/=._~-]{8}"
+    r"|\b(?:set-)?cookie:\s{0,2}[a-z0-9_.-]{1,32}=[^\s;]{8}"
     # .netrc: `machine host login bob password …`
     r"|\blogin [^\s]{1,32} password [^\s]{6}"
 )
@@ -78,7 +79,7 @@ _CONNECTION = r"\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@\"']{0,64}:[^\s@/\"']{3,64}@"
 # Passwords on a command line (`mysql -p'…'`, `curl -u user:pw`) and in prose after a non-Latin keyword
 # ("Пароль от почты: …", "密码是 …"; an ASCII value: "パスワードは12文字以上" is CJK prose). Latin
 # keywords in prose ("das Passwort ist …") are left out: their closure made every stream hold back.
-_CLI_LOGIN = r"\B-p[\"']?[^\s\"'-][^\s\"']{5}|\B(?:-u|--user)[ =][\"']?[^\s:\"'@/]{1,64}:[^\s\"'@]{3}"
+_CLI_LOGIN = r"(?:^|\s)-p(?:[\"']?[^\s\"'-][^\s\"']{5}| [\"'][^\s\"']{6})|\B(?:-u|--user)[ =][\"']?[^\s:\"'@/]{1,64}:[^\s\"'@]{3}"
 _SAID_LOGIN = (
     r"(?:пароль|パスワード|密码|密碼|비밀번호)(?: [^\s:=]{1,12}){0,2}"
     r"(?:\s(?:это|был|is)|[:：]|は|是|는)\s{0,3}[\"'`]?[!-~]{6}"
@@ -87,7 +88,7 @@ _SAID_LOGIN = (
 # the admin account is …", "la password dell'account è …". The keyword list is closed (no free word
 # starts a match), so a stream holds back only after one of these words.
 _SAID_LATIN = (
-    rf"\b(?:{checks.PROSE_LOGIN_WORDS})\b(?: [^\s:=]{{1,24}}){{0,4}}"
+    rf"(?:\b(?:{checks.PROSE_LOGIN_WORDS})\b|{checks.PROSE_LOGIN_WORDS_NON_ASCII})(?: [^\s:=]{{1,24}}){{0,4}}"
     r"(?:\s(?:is|was|ist|war|lautet|est|était|es|era|é|è|är|er|on|je|jest|wynosi|to|=)|\s?[:：])"
     r"\s{0,3}[\"'`„“«]?[!-~]{6}"
 )
@@ -131,7 +132,7 @@ _SSN_LABEL = (
     r"social[ -]sec\b\.?|"
     r"soc\.? sec\.?|seguro social|seguridad social|sozialversicherungsnummer|sécurité sociale|"
     r"securite sociale|"
-    r"previdenza sociale|segurança social|seguranca social)\b)|[a-z0-9](?:SSN|Ssn)\b)"
+    r"previdenza sociale|segurança social|seguranca social|(?:my|his|her|their|your) social)\b)|[a-z0-9](?:SSN|Ssn)\b)"
 )
 # nine digits, compact or grouped 3-2-4 by spaces, dots or dashes (one kind)
 _SSN_DIGITS = r"\b[0-9]{3}(?:[0-9]{2}|-[0-9]{2}-|\.[0-9]{2}\.| [0-9]{2} )[0-9]{4}\b"
@@ -165,7 +166,7 @@ BUILTINS: dict[str, Builtin] = {
         Builtin(
             "ssn",
             rf"\b[0-9]{{3}}-[0-9]{{2}}-[0-9]{{4}}\b|"
-            rf"{_SSN_LABEL}(?:[^\n]{{0,80}}\n)?[^\n]{{0,60}}?{_SSN_DIGITS}"
+            rf"{_SSN_LABEL}(?:[^\n]{{0,80}}\n){{0,2}}[^\n]{{0,60}}?{_SSN_DIGITS}"
             rf"|{_SSN_DIGITS}[^\n0-9;.!?]{{0,30}}?{_SSN_LABEL}",  # a label before or after the number
             "SSN",
             "pii",

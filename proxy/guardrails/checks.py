@@ -429,12 +429,14 @@ def _looks_random(value: str, min_entropy: float) -> bool:
 
 
 PROSE_LOGIN_WORDS = (
-    r"passwords?|passwort|kennwort|mot de passe|contraseña|contrasena|clave|senha|wachtwoord|hasło|haslo|"
-    r"lösenord|losenord|adgangskode|passord|salasana|heslo|jelszó|jelszo|şifre|sifre|parola|parolă|"
+    r"passwords?|passwort|kennwort|mot de passe|contraseña|contrasena|clave|senha|wachtwoord|haslo|"
+    r"lösenord|losenord|adgangskode|passord|salasana|heslo|jelszo|sifre|parola|"
     r"kata sandi|mật khẩu|passcode|passphrase|pw|pwd|pin code|wifi key|wlan key"
 )
+# The same words with a non-ASCII first or last letter (re2's \b is ASCII-only: no \b on that side).
+PROSE_LOGIN_WORDS_NON_ASCII = r"şifre|hasło|jelszó|parolă"
 _SAID_PROSE_START = re.compile(
-    rf"(?i)(?:{PROSE_LOGIN_WORDS})\b(?: [^\s:=]{{1,24}}){{0,4}}(?:\s(?:is|was|ist|war|lautet|est|était|es|"
+    rf"(?i)(?:{PROSE_LOGIN_WORDS}|{PROSE_LOGIN_WORDS_NON_ASCII})\b(?: [^\s:=]{{1,24}}){{0,4}}(?:\s(?:is|was|ist|war|lautet|est|était|es|"
     rf"era|é|è|"
     r"är|er|on|je|jest|wynosi|to)\s|\s?[:：])"
 )
@@ -444,7 +446,7 @@ _PASSWORD_NAMES = re.compile(
     r"clave|adgangskode|passord|heslo|jelszó|sifre|kata sandi|mật khẩu|passcode|pin code|authorization|"
     r"identified by|wifi key|wlan key"
 )
-_CLI = re.compile(r"-p[\"']?([^\s\"']+)|(?:-u|--user)[ =][\"']?[^\s:\"'@/]{1,64}:([^\s\"'@]+)")
+_CLI = re.compile(r"\s?-p[\"' ]{0,2}([^\s\"']+)|(?:-u|--user)[ =][\"']?[^\s:\"'@/]{1,64}:([^\s\"'@]+)")
 _SAID = re.compile(r"(?:\s|は|是|는)\s{0,3}[\"'`]?([!-~]+?)[\"'`]?$")
 # Prose ("das Passwort ist …", "hasło do VPN: …"): the keyword, a few words, a verb or a colon, the value.
 _PROSE = re.compile(
@@ -456,11 +458,11 @@ _HEADER = re.compile(
     r"(?i)(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?(basic|bearer|token|digest|apikey|sso-key)\s+"
 )
 _OTHER_FORMS = re.compile(
-    r"(?i)(?:--[a-z0-9-]+[ =]|<[^>]+>|(?:set|with)_?[a-z_]+\(\s*|[^\s\"']+[\"']\s*,\s*|"
+    r"(?i)(?:(?:set-)?cookie\s*:\s*[^=\s;]+=|--[a-z0-9-]+[ =]|<[^>]+>|(?:set|with)_?[a-z_]+\(\s*|[^\s\"']+[\"']\s*,\s*|"
     r"identified by |login \S+ password )[\"'`]?"
 )
 _ENV_REF = re.compile(r"\$[A-Z_][A-Z0-9_]*$|%[A-Z_][A-Z0-9_]*%$")  # $TOKEN, %API_KEY%
-_SESSION_NAME = re.compile(r"(?i)sess(?:ion)?[_-]?id|phpsessid|jsessionid|connect\.sid")
+_SESSION_NAME = re.compile(r"(?i)sess(?:ion)?[_-]?id|phpsessid|jsessionid|connect\.sid|\bsid$|cookie")
 _URL_NAME = re.compile(
     r"(?i)(?:_|-|\b)(?:uri|url|endpoint|host|type|path|file|dir|expires?|ttl|length|policy|reset)[\"']?$"
 )
@@ -508,7 +510,8 @@ def assigned_secret(text: str) -> Span:
     if other is not None:
         value = text[other.end() :].split("<", 1)[0].rstrip("\"'`)")
         name = text[: other.end()].rstrip("=( \"',>")
-        if len(value) < 6 or _placeholder(value) or _ID_NAME.search(name) or _URL_NAME.search(name):
+        if len(value) < 6 or _placeholder(value) or _URL_NAME.search(name) or (
+                _ID_NAME.search(name) and not _SESSION_NAME.search(name)):
             return None
         if value.startswith(("/", "./", "~/", "http://", "https://")):
             return None

@@ -26,7 +26,8 @@ _TELL = (
     r"tunjukkan|trả lời|cho tôi)"
 )
 _RULES = (
-    r"(?:instructions?|rules|guidelines|guidance|directives?|policies|policy|content policy|restrictions|"
+    r"(?:instructions?|rules?|guidelines?|guidance|directives?|policies|policy|content policy|restrictions|"
+    r"regla|norma|instrucción|instruccion|regel|règle|regola|regra|vorgabe\S*|"
     r"programming|prompt|ethics|safety guidelines|"
     r"instruktioner\S*|regler\S*|instruksjoner\S*|ohjeet|ohjeita|säännöt|instrukce|pokyny|utasítás\S*|"
     r"instrucțiuni\S*|regulile|οδηγίες|інструкції|правила|инструкции|указания|ограничения|instrukcje|"
@@ -42,7 +43,8 @@ _FORGET = (
     r"ignorare|esqueça|esqueca|esquece|desconsidere|abaikan|lupakan|bỏ qua|quên)"
 )
 _PREV = (
-    r"(?:previous|prior|earlier|above|original|initial|all|tidigare|föregående|ovanstående|alla|tidligere|"
+    r"(?:previous|prior|earlier|above|original|initial|all|any|every|cualquier|toda|jede|jeder|chaque|ogni|"
+    r"qualquer|любые|każde|tidigare|föregående|ovanstående|alla|tidligere|"
     r"forrige|aiemmat|edelliset|kaikki|předchozí|všechny|korábbi|előző|összes|anterioare|toate|"
     r"προηγούμενες|όλες|попередні|предыдущие|прежние|все|poprzednie|wcześniejsze|wszystkie|eerdere|"
     r"vorige|alle|bisherigen|vorherigen|obigen|precedenti|tutte|anteriores|previas|todas|précédentes|"
@@ -171,7 +173,8 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         r"customer data|user data|kundendaten|chatverlauf|nachrichten|gesprächsverlauf|verlauf|"
         r"conversación|historial|mensajes|historique|données|cronologia|conversazione|messaggi|conversa|"
         r"histórico|mensagens|dados|gesprek|rozmow\S*|historię|переписк\S*|истори\S*|сообщени\S*|данные|"
-        r"sohbet\S*|geçmiş\S*|instructions système|instructions systeme|system prompt)\b",
+        r"sohbet\S*|geçmiş\S*|instructions système|instructions systeme|system prompt|contents of|"
+        r"ssh\S*|id rsa|env file|api keys|credentials|passwords|tokens|cookies|secrets)\b",
     ),
     ("exfilsend", 0.6, r"(?:把|将)?\S{0,12}(?:聊天记录|对话记录|历史记录|对话)\S{0,10}"
                        r"(?:发送|发到|转发|上传)"),
@@ -233,7 +236,8 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         "authority",
         0.5,
         r"\b(?:this is your (?:creator|developer|developers|admin|administrator|owner|operator|maker|system)|"
-        r"i am your (?:creator|developer|admin|administrator|owner|operator)|i'?m your (?:creator|developer|"
+        r"i am your (?:creator|developer|admin|administrator|owner|operator)|i am an? (?:openai |anthropic |"
+        r"google |meta |microsoft )?(?:engineer|employee|developer|researcher|admin|administrator)|i'?m your (?:creator|developer|"
         r"admin|owner)|the user (?:is an? |has been )?(?:auditor|admin|administrator|authorized|authorised|"
         r"verified|developer)|the user has (?:authorized|authorised|approved|granted|allowed)|"
         r"(?:authorized|authorised|approved) by the (?:admin|administrator|developer|developers)|"
@@ -355,6 +359,91 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         r"with no|devoid of) (?:\S+ )?"
         r"(?:políticas|politicas|politiques|richtlinien|policies|polityk\S*|политик\S*|censura|zensur|"
         r"censorship|moral|ética|ethik|éthique|limitations|limits|boundaries|rules|restrictions|filters)\b",
+    ),
+    # More paraphrases (session 4, second fresh round): named personas, dual answers, hypotheticals
+    (
+        "unbound",
+        0.5,
+        r"\b(?:without (?:caring about|regard (?:for|to)|following|obeying|respecting|any regard for) (?:any |the |"
+        r"your )?(?:policy|policies|rules|guidelines|ethics|restrictions|filters)|(?:who|that|which) (?:ignores|"
+        r"disregards|bypasses|breaks|violates) (?:all |any |every )?(?:\S+ )?(?:rules|guidelines|policies|"
+        r"restrictions|safety)|(?:if|suppose|imagine|hypothetically)(?: \S+){0,3} you (?:had|have|were without|"
+        r"didn'?t have|did not have) (?:no |any )?(?:guidelines|rules|restrictions|filters|limits|content policy|"
+        r"safety)|you are free|you're free|eres libre|du bist frei|tu es libre|sei libero|sei libera|você é livre|"
+        r"ты свободен|ты свободна)\b",
+    ),
+    ("unbound", 0.5, r"(?:你是自由的|你现在是自由的|あなたは自由)"),
+    (
+        "dual",
+        0.5,
+        r"\b(?:(?:respond|answer|reply) as (?:two|both)|two (?:responses|answers|personalities|ais)|"
+        r"(?:normal|classic|standard) (?:one|response|answer) and)\b",
+    ),
+    (
+        "comply",
+        0.5,
+        r"\b(?:answer freely|respond freely|speak freely|without holding back|no matter (?:what|how)|"
+        r"responderás todo|responderas todo|répondras à tout)\b",
+    ),
+    (
+        "fromnow",
+        0.3,
+        r"\b(?:from this (?:moment|point)|starting now|a partir de ahora|ab jetzt|ab sofort|à partir de "
+        r"maintenant|d'?ora in poi|a partir de agora|с этого момента|отныне|od teraz|vanaf nu)\b",
+    ),
+    ("fromnow", 0.3, r"(?:从现在开始|从现在起|今から|これから|지금부터|이제부터)"),
+    (
+        "norules",
+        0.4,
+        r"(?:제한 없이|制限なしで|制限なく|不受限制地|无限制地|没有限制地|kısıtlama olmadan|sınırsız|"
+        r"без ограничений|bez ograniczeń|zonder beperkingen|sem restrições|senza limiti|sin restricciones|"
+        r"sans restrictions|ohne einschränkungen|without restrictions|बिना किसी प्रतिबंध|بدون قيود|بلا قيود)",
+    ),
+    (
+        "exfil",
+        0.6,
+        r"\b(?:share|disclose|reveal|expose|print|show|output|leak) (?:the |its |your |all |any )?(?:internal|"
+        r"hidden|secret|confidential|system) (?:instructions|prompt|configuration|rules|guidelines)\b",
+    ),
+    (
+        "exfil",
+        0.7,
+        r"\b(?:instructions|rules|prompt|guidelines|directives|setup|configuration) (?:that )?(?:you were|"
+        r"you'?ve been|you have been|you are|you'?re|the developers?|your developers?|your creators?|openai|"
+        r"they)(?: \S+){0,2} (?:configured|given|told|programmed|instructed|set up|initiali[sz]ed|provided|"
+        r"loaded|give you|gave you)\b",
+    ),
+    (
+        "exfil",
+        1.0,
+        r"\b(?:repeat|print|show|output|recite|quote|list|tell me) (?:me )?(?:the )?(?:first|last) (?:\S+ )?"
+        r"(?:words|lines|tokens|characters|sentences|paragraphs) (?:of|in) (?:your|the) (?:context|context "
+        r"window|prompt|system prompt|instructions|input|memory)\b",
+    ),
+    (
+        "exfil",
+        1.0,
+        r"\b(?:print|list|tell me|show|repeat|recite|output|dump|reveal|give me|write out|write down)(?: \S+){0,6} "
+        r"(?:instructions|rules|prompt|guidelines|directives|setup|configuration) (?:that )?(?:you were|"
+        r"you'?ve been|you have been|the developers?|your developers?|your creators?)(?: \S+){0,2} "
+        r"(?:configured|given|told|programmed|instructed|set up|initiali[sz]ed|provided|loaded)\b",
+    ),
+    (
+        "exfil",
+        1.0,
+        r"\b(?:what|which) (?:instructions|rules|guidelines|directives) did (?:the developers?|your developers?|"
+        r"your creators?|they|openai|anthropic) give you\b",
+    ),
+    (
+        "secretive",
+        0.4,
+        r"\b(?:(?:told|instructed|asked) (?:never |not )to (?:disclose|share|reveal|tell|repeat)|to keep "
+        r"(?:secret|confidential|hidden)|never (?:to )?disclose)\b",
+    ),
+    (
+        "convstart",
+        0.7,
+        r"\b(?:before i (?:started|began) (?:typing|writing|talking|chatting)|before (?:i|we) (?:started|began))\b",
     ),
     ("roleplay", 0.5, r"(?:演じて|ロールプレイ|角色扮演|扮演|롤플레이|역할을 해)"),
     # Asking how to write or design a prompt is no extraction: counts against the others.
