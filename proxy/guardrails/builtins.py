@@ -79,7 +79,8 @@ _CONNECTION = r"\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@\"']{0,64}:[^\s@/\"']{3,64}@"
 # Passwords on a command line (`mysql -p'…'`, `curl -u user:pw`) and in prose after a non-Latin keyword
 # ("Пароль от почты: …", "密码是 …"; an ASCII value: "パスワードは12文字以上" is CJK prose). Latin
 # keywords in prose ("das Passwort ist …") are left out: their closure made every stream hold back.
-_CLI_LOGIN = r"(?:^|\s)-p(?:[\"']?[^\s\"'-][^\s\"']{5}| [\"'][^\s\"']{6})|\B(?:-u|--user)[ =][\"']?[^\s:\"'@/]{1,64}:[^\s\"'@]{3}"
+# `--p…` is matched too (a long option such as `--password-file`) and rejected by the check.
+_CLI_LOGIN = r"\B--?p(?:[\"']?[^\s\"'-][^\s\"']{5}| [\"'][^\s\"']{6})|\B(?:-u|--user)[ =][\"']?[^\s:\"'@/]{1,64}:[^\s\"'@]{3}"
 _SAID_LOGIN = (
     r"(?:пароль|パスワード|密码|密碼|비밀번호)(?: [^\s:=]{1,12}){0,2}"
     r"(?:\s(?:это|был|is)|[:：]|は|是|는)\s{0,3}[\"'`]?[!-~]{6}"

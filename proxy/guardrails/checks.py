@@ -446,7 +446,7 @@ _PASSWORD_NAMES = re.compile(
     r"clave|adgangskode|passord|heslo|jelszó|sifre|kata sandi|mật khẩu|passcode|pin code|authorization|"
     r"identified by|wifi key|wlan key"
 )
-_CLI = re.compile(r"\s?-p[\"' ]{0,2}([^\s\"']+)|(?:-u|--user)[ =][\"']?[^\s:\"'@/]{1,64}:([^\s\"'@]+)")
+_CLI = re.compile(r"-p[\"' ]{0,2}([^\s\"']+)|(?:-u|--user)[ =][\"']?[^\s:\"'@/]{1,64}:([^\s\"'@]+)")
 _SAID = re.compile(r"(?:\s|は|是|는)\s{0,3}[\"'`]?([!-~]+?)[\"'`]?$")
 # Prose ("das Passwort ist …", "hasło do VPN: …"): the keyword, a few words, a verb or a colon, the value.
 _PROSE = re.compile(
@@ -518,6 +518,8 @@ def assigned_secret(text: str) -> Span:
         if not (_PASSWORD_NAMES.search(name) and _prose_password_ok(value)) and not _looks_random(value, 3.0):
             return None
         return other.end(), other.end() + len(value)
+    if text.startswith("--p"):
+        return None  # a long option (`--password-file …`, `--port`): `--password=…` is matched by name
     cli = _CLI.match(text)
     prose = _PROSE.match(text) if cli is None and _SAID_PROSE_START.match(text) else None
     if prose is not None:
