@@ -80,7 +80,10 @@ _CONNECTION = r"\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@\"']{0,64}:[^\s@/\"']{3,64}@"
 # ("Пароль от почты: …", "密码是 …"; an ASCII value: "パスワードは12文字以上" is CJK prose). Latin
 # keywords in prose ("das Passwort ist …") are left out: their closure made every stream hold back.
 # `--p…` is matched too (a long option such as `--password-file`) and rejected by the check.
-_CLI_LOGIN = r"\B--?p(?:[\"']?[^\s\"'-][^\s\"']{5}| [\"'][^\s\"']{6})|\B(?:-u|--user)[ =][\"']?[^\s:\"'@/]{1,64}:[^\s\"'@]{3}"
+_CLI_LOGIN = (
+    r"\B--?p(?:[\"']?[^\s\"'-][^\s\"']{5}| [\"'][^\s\"']{6})|"
+    r"\B(?:-u|--user)[ =][\"']?[^\s:\"'@/]{1,64}:[^\s\"'@]{3}"
+)
 _SAID_LOGIN = (
     r"(?:пароль|パスワード|密码|密碼|비밀번호)(?: [^\s:=]{1,12}){0,2}"
     r"(?:\s(?:это|был|is)|[:：]|は|是|는)\s{0,3}[\"'`]?[!-~]{6}"
@@ -133,7 +136,8 @@ _SSN_LABEL = (
     r"social[ -]sec\b\.?|"
     r"soc\.? sec\.?|seguro social|seguridad social|sozialversicherungsnummer|sécurité sociale|"
     r"securite sociale|"
-    r"previdenza sociale|segurança social|seguranca social|(?:my|his|her|their|your) social)\b)|[a-z0-9](?:SSN|Ssn)\b)"
+    r"previdenza sociale|segurança social|seguranca social|(?:my|his|her|their|your) social)\b)|"
+    r"[a-z0-9](?:SSN|Ssn)\b)"
 )
 # nine digits, compact or grouped 3-2-4 by spaces, dots or dashes (one kind)
 _SSN_DIGITS = r"\b[0-9]{3}(?:[0-9]{2}|-[0-9]{2}-|\.[0-9]{2}\.| [0-9]{2} )[0-9]{4}\b"

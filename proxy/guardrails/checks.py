@@ -436,7 +436,8 @@ PROSE_LOGIN_WORDS = (
 # The same words with a non-ASCII first or last letter (re2's \b is ASCII-only: no \b on that side).
 PROSE_LOGIN_WORDS_NON_ASCII = r"şifre|hasło|jelszó|parolă"
 _SAID_PROSE_START = re.compile(
-    rf"(?i)(?:{PROSE_LOGIN_WORDS}|{PROSE_LOGIN_WORDS_NON_ASCII})\b(?: [^\s:=]{{1,24}}){{0,4}}(?:\s(?:is|was|ist|war|lautet|est|était|es|"
+    rf"(?i)(?:{PROSE_LOGIN_WORDS}|{PROSE_LOGIN_WORDS_NON_ASCII})\b(?: [^\s:=]{{1,24}}){{0,4}}(?:\s(?:is|was|"
+    rf"ist|war|lautet|est|était|es|"
     rf"era|é|è|"
     r"är|er|on|je|jest|wynosi|to)\s|\s?[:：])"
 )
@@ -458,7 +459,8 @@ _HEADER = re.compile(
     r"(?i)(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?(basic|bearer|token|digest|apikey|sso-key)\s+"
 )
 _OTHER_FORMS = re.compile(
-    r"(?i)(?:(?:set-)?cookie\s*:\s*[^=\s;]+=|--[a-z0-9-]+[ =]|<[^>]+>|(?:set|with)_?[a-z_]+\(\s*|[^\s\"']+[\"']\s*,\s*|"
+    r"(?i)(?:(?:set-)?cookie\s*:\s*[^=\s;]+=|--[a-z0-9-]+[ =]|<[^>]+>|(?:set|with)_?[a-z_]+\(\s*|"
+    r"[^\s\"']+[\"']\s*,\s*|"
     r"identified by |login \S+ password )[\"'`]?"
 )
 _ENV_REF = re.compile(r"\$[A-Z_][A-Z0-9_]*$|%[A-Z_][A-Z0-9_]*%$")  # $TOKEN, %API_KEY%

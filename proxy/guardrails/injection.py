@@ -34,7 +34,8 @@ _NEG = (
     r"can't|cannot) )?"
 )
 _QUAL = (
-    r"(?:previous|prior|above|earlier|preceding|former|initial|original|system|existing|current|safety|all)"
+    r"(?:previous|prev|prior|above|earlier|preceding|former|initial|original|system|existing|current|safety|"
+    r"all)"
 )
 _DET = r"(?:all |any |every |the |your |my |of |these |those |its |his |her |their )*"
 _OBJ = (
@@ -137,7 +138,8 @@ _RAW_FAMILIES: tuple[tuple[str, float, str], ...] = (
     (  # a fake system/developer header opening a line: "[SYSTEM]:", "### Systemnachricht ###", "【系统通知】"
         "fakesys",
         0.5,
-        r"(?im)^\s{0,3}(?:#{2,3}\s?|[\[【<]\s?)?(?:system(?: (?:override|message|update|notice|alert|prompt|instruction)){0,2}|sistema|"
+        r"(?im)^\s{0,3}(?:#{2,3}\s?|[\[【<]\s?)?(?:system(?: (?:override|message|update|notice|alert|prompt|"
+        r"instruction)){0,2}|sistema|"
         r"systemnachricht|sistem|системное сообщение|komunikat systemowy|aggiornamento di sistema|"
         r"message du développeur|developer message|developer|رسالة النظام|系统通知|系統通知|システム通知|"
         r"시스템 메시지)\s?(?:[\]】>]\s?:?|:|\s#{2,3})",
@@ -226,7 +228,8 @@ _MULTILINGUAL: tuple[tuple[str, float, str], ...] = (
     ("exfil", 1.0, r"(?:सिस्टम प्रॉम्प्ट|सिस्टम संदेश|सिस्टम निर्देश|मूल निर्देश)(?: \S+){0,3} "
                    r"(?:दिखाओ|दिखाएं|दिखाइए|बताओ|बताएं|प्रकट)"),
     # zh (no spaces between words)
-    ("override", 1.0, r"(?:忽略|无视|忘记|忘掉|忘了|别管|抛开|忽视|不要理会|無視|忘記)\S{0,12}(?:指令|指示|规则|規則|说明|提示)"),
+    ("override", 1.0, r"(?:忽略|无视|忘记|忘掉|忘了|别管|抛开|忽视|不要理会|無視|忘記)\S{0,12}"
+                      r"(?:指令|指示|规则|規則|说明|提示)"),
     ("exfil", 1.0, r"(?:显示|顯示|告诉我|告訴我|输出|輸出|泄露|重复|重複|打印|给我看)\S{0,4}"
                    r"(?:系统提示|系統提示|系统指令|系統指令|初始指令|系统消息)"),
     ("exfil", 1.0, r"(?:把|将|將)?(?:你的)?(?:系统提示|系統提示|系统指令|系統指令|初始指令|系统消息)\S{0,10}"

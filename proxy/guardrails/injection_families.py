@@ -11,11 +11,12 @@ from __future__ import annotations
 
 # Words for the model, any language.
 AI_NOUN = (
-    r"(?:ai|ia|ki|llm|gpt|chatgpt|bot|chatbot|agent|agents|model|assistant|assistants|assistent|assistenten|"
+    r"(?:ai|ia|ki|llm|gpt|chatgpt|bot|chatbot|ai agent|ai agents|model|assistant|assistants|assistent|"
+    r"assistenten|"
     r"assistente|asistente|asisten|asystent\S*|assistentin|trợ lý|ии|ассистент\S*|помощник\S*|"
     r"yapay zeka|المساعد\S*|للمساعد\S*|सहायक|एआई|助手|アシスタント|어시스턴트|비서)"
 )
-_AND = r"(?:and|und|et|y|e|и|en|i|och|og|ja|a|és|ve|dan|và|,)"
+_AND = r"(?:and|und|et|y|e|и|en|i|och|og|ja|a|és|ve|dan|và|n|plus)"
 _TELL = (
     r"(?:tell|print|reveal|show|answer|respond|reply|give|output|write|say|send|list|dump|explain|dime|"
     r"muestra|"
@@ -55,7 +56,9 @@ _YOUR = (
     r"swoje|свои|твои|ваши|senin|kendi|mọi|các)"
 )
 _SENSITIVE_THING = (
-    r"(?:(?:admin|administrator|root|database|db|master|server|servers)(?: \S+)? (?:password|passwords|"
+    r"(?:secrets? in your (?:context|prompt|memory|instructions)|everything in your (?:context|prompt)|"
+    r"(?:admin|root) (?:pw|pass|pwd)|id rsa|ssh keys?|private keys?|env file|seed phrase|"
+    r"(?:admin|administrator|root|database|db|master|server|servers)(?: \S+)? (?:password|passwords|"
     r"credentials|creds|keys?)|(?:api|secret|access|activation|license|licence) keys?|environment variables?|"
     r"env vars|credentials|system prompt|contraseña del administrador|contraseñas|passwort des "
     r"administrators|mot de passe (?:de l'?)?admin\S*|senha do administrador|password dell amministratore|"
@@ -145,6 +148,7 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         "disabled",
         0.6,
         r"\b(?:guidelines|rules|policies|policy|restrictions|limitations|safety|safe mode|safety module|"
+        r"instructions|directives|programming|"
         r"moderation|beschränkungen|einschränkungen|restricciones|limitaciones|limites|limitazioni|"
         r"restrizioni|restrições|ograniczenia|kısıtlamalar|"
         r"filters?|guidance|richtlinien|regeln|vorgaben|sicherheitsmodul|reglas|políticas|normas|modo seguro|"
@@ -176,11 +180,23 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         r"sohbet\S*|geçmiş\S*|instructions système|instructions systeme|system prompt|contents of|"
         r"ssh\S*|id rsa|env file|api keys|credentials|passwords|tokens|cookies|secrets)\b",
     ),
+    (  # the chat itself (not "the conversation logs" of a business process)
+        "exfilsend",
+        0.7,
+        r"\b(?:send|forward|post|upload|transmit|email|append|leak|exfiltrate|schicke|sende|leite|envía|"
+        r"envia|"
+        r"manda|envoie|transfère|inoltra|invia|envie|encaminhe|stuur|wyślij|отправ\S*|перешли)(?: \S+){0,6} "
+        r"(?:(?:full |entire |whole |complete )?(?:conversation|chat) history|chat logs?|(?:the )?user'?s? "
+        r"(?:previous )?messages|this conversation|our conversation|chatverlauf|"
+        r"cronologia della conversazione|"
+        r"historial de (?:la )?conversación|historique de (?:la )?conversation|histórico da conversa|"
+        r"всю переписку|gesprächsverlauf)\b",
+    ),
     ("exfilsend", 0.6, r"(?:把|将)?\S{0,12}(?:聊天记录|对话记录|历史记录|对话)\S{0,10}"
                        r"(?:发送|发到|转发|上传)"),
     (
         "exfildest",
-        0.4,
+        0.3,
         r"\b(?:to|an|à|a|al|para|per|на|naar|do|zu|sur|auf)(?: \S+){0,2} (?:url|address|adresse|dirección|"
         r"direccion|indirizzo|endereço|адрес|webhook|endpoint|server|link|https?|collector)\b",
     ),
@@ -199,7 +215,7 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
     # A note to the AI inside a document, a tool result, a review, an e-mail.
     (
         "addressai",
-        0.7,
+        0.6,
         rf"\b(?:note|message|instructions?|notice|attention|important|reminder|directive|p s|ps|hinweis|"
         r"anweisung|nachricht|achtung|wichtig|nota|instrucción|instruccion|mensaje|aviso|atención|remarque|"
         r"consigne|avis|istruzione|avviso|attenzione|instrução|atenção|opmerking|instructie|uwaga|notatka|"
@@ -208,13 +224,13 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
     ),
     (
         "addressai",
-        0.7,
+        0.6,
         rf"\b{AI_NOUN}(?: \S+){{0,2}} (?:reading|processing|parsing|summari[sz]ing|translating|that reads|"
         r"who reads|which reads|that processes|che elabora|che legge|qui lit|qui traite|qui résume|que lee|"
         r"que procesa|que resume|que lê|que processa|der diese|die diese|das diese|который читает|которы\S* "
         r"обрабатывает|when you (?:see|read|process) this)\b",
     ),
-    ("addressai", 0.7, r"(?:助手|人工智能|ai)\S{0,2}(?:请注意|注意|須知)"),
+    ("addressai", 0.6, r"(?:助手|人工智能|ai)\S{0,2}(?:请注意|注意|須知)"),
     # Hijack the task: "do not summarise; instead reply …", "call the delete tool".
     (
         "hijack",
@@ -237,7 +253,8 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         0.5,
         r"\b(?:this is your (?:creator|developer|developers|admin|administrator|owner|operator|maker|system)|"
         r"i am your (?:creator|developer|admin|administrator|owner|operator)|i am an? (?:openai |anthropic |"
-        r"google |meta |microsoft )?(?:engineer|employee|developer|researcher|admin|administrator)|i'?m your (?:creator|developer|"
+        r"google |meta |microsoft )?(?:engineer|employee|developer|researcher|admin|administrator)|"
+        r"i'?m your (?:creator|developer|"
         r"admin|owner)|the user (?:is an? |has been )?(?:auditor|admin|administrator|authorized|authorised|"
         r"verified|developer)|the user has (?:authorized|authorised|approved|granted|allowed)|"
         r"(?:authorized|authorised|approved) by the (?:admin|administrator|developer|developers)|"
@@ -308,7 +325,8 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         r"entire |exact |complete |original |initial |hidden |secret |confidential |internal |real )*"
         r"(?:system prompt|system message|system instructions|initial instructions|initial prompt|"
         r"instructions|hidden prompt|prompt|pre ?prompt|developer message|meta prompt|configuration|"
-        r"hidden configuration)\b",
+        r"hidden configuration|initiali[sz]ation (?:text|prompt|message|instructions)|init prompt|"
+        r"sys prompt|sys msg)\b",
     ),
     (
         "exfil",
@@ -331,7 +349,7 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         "roleplay",
         0.5,
         r"\b(?:you are an actor|rehearsing the role|play(?:ing)? the (?:role|part) of|in the role of|"
-        r"the role of an?|simulate an?|let'?s play|let us play|juguemos|vamos a jugar|spielen wir|jouons|"
+        r"simulate an?|let'?s play|let us play|juguemos|vamos a jugar|spielen wir|jouons|"
         r"giochiamo|vamos jogar|"
         r"давай сыграем|你是一个|あなたは\S{0,12}を演じ|너는 이제)\b",
     ),
@@ -360,16 +378,97 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         r"(?:políticas|politicas|politiques|richtlinien|policies|polityk\S*|политик\S*|censura|zensur|"
         r"censorship|moral|ética|ethik|éthique|limitations|limits|boundaries|rules|restrictions|filters)\b",
     ),
+    # Third fresh round: fake developer/admin messages in other languages, persona shifts, new jobs
+    (
+        "fakesys",
+        0.5,
+        r"\b(?:nachricht vom (?:entwickler|administrator|system)|mensagem do (?:desenvolvedor|administrador|"
+        r"sistema)|messaggio (?:dallo sviluppatore|dell'?amministratore|di sistema)|"
+        r"mensaje del (?:desarrollador|"
+        r"administrador)|message (?:du développeur|de l'?administrateur)|komunikat (?:administratora|"
+        r"dewelopera|systemowy)|сообщение от (?:разработчика|администратора)|"
+        r"message from (?:the )?(?:developer|"
+        r"developers|admin|administrator|openai|anthropic|system)|developer note|admin note|"
+        r"geliştirici mesajı)\b",
+    ),
+    ("fakesys", 0.5, r"(?:개발자 메시지|관리자 메시지|開発者からのメッセージ|开发者消息|"
+                     r"开发者留言|管理员消息)"),
+    (
+        "disabled",
+        0.6,
+        r"\b(?:\S*modus aus|safe mode off|safety off|filters? off|\S*filter aus|mode sécurisé désactivé|"
+        r"modo seguro apagado)\b",
+    ),
+    ("disabled", 0.6, r"(?:안전|정책|규칙|제한)(?: ?\S+){0,2} ?(?:해제|비활성화)"),
+    (
+        "comply",
+        0.5,
+        r"\b(?:(?:antworte|answer|respond|responda|responde|rispondi|réponds|reponds|отвечай)(?: \S+){0,3} "
+        r"(?:auf alles|to everything|to anything|a tudo|a todo|a tutto|à tout|на вс[её])|obey only me|"
+        r"only obey me|listen only to me)\b",
+    ),
+    ("comply", 0.5, r"(?:모든 질문에 답|すべての質問に答え|回答所有问题)"),
+    (
+        "roleplay",
+        0.5,
+        r"\b(?:immerse yourself|(?:step|get) into the role|the role of (?:another|an?) (?:ai|model|assistant|"
+        r"chatbot)|(?:you must|you will|you are going to|you re going to|you're going to) (?:now )?(?:answer|"
+        r"respond|act|reply|speak) as|stop being (?:an? |the )?(?:assistant|ai|helpful|chatgpt|yourself))\b",
+    ),
+    (
+        "unbound",
+        0.5,
+        r"\b(?:(?:who|that|which) can do anything|with no (?:ethical |moral )?(?:guidelines|ethics|"
+        r"morals|conscience)|with no (?:ethical|moral) (?:rules|limits|boundaries)|no conscience)\b",
+    ),
+    (
+        "newrules",
+        0.6,
+        r"\b(?:your (?:real|actual|true|new) (?:job|task|goal|purpose|mission|instructions?) (?:now )?(?:is|"
+        r"are)|"
+        r"new instructions follow|here are your new instructions|your new instructions are|scratch that)\b",
+    ),
+    (
+        "hijack",
+        0.5,
+        r"\b(?:(?:must|should|will) (?:now )?(?:reply|respond|answer|say|output) only (?:with|in)|"
+        r"(?:forget|ignore|abandon|drop|stop) (?:the|your|this) (?:current |original )?task)\b",
+    ),
+    ("addressai", 0.6, r"\bdear (?:ai|assistant|chatbot|model|gpt|llm|chatgpt|claude|gemini)\b"),
+    (
+        "exfil",
+        1.0,
+        r"\b(?:print|copy|paste|output|dump|repeat|quote)(?: \S+){0,5} (?:in|from|of|inside) your (?:prompt|"
+        r"context|initiali[sz]ation|system prompt|instructions)\b",
+    ),
+    (
+        "exfil",
+        1.0,
+        r"\b(?:what|which) (?:text|words|content|instructions) (?:appears?|comes?|is|are) (?:before|above|"
+        r"at the "
+        r"start of)(?: \S+){0,3} (?:in )?your (?:prompt|context)\b",
+    ),
+    (
+        "whenyou",
+        0.3,
+        r"\b(?:when you (?:summari[sz]e|answer|reply|respond|finish|read|process|see)|(?:at|to) the end of "
+        r"(?:each|every|your) (?:answer|response|reply)|before (?:replying|answering|responding))\b",
+    ),
     # More paraphrases (session 4, second fresh round): named personas, dual answers, hypotheticals
     (
         "unbound",
         0.5,
-        r"\b(?:without (?:caring about|regard (?:for|to)|following|obeying|respecting|any regard for) (?:any |the |"
-        r"your )?(?:policy|policies|rules|guidelines|ethics|restrictions|filters)|(?:who|that|which) (?:ignores|"
+        r"\b(?:without (?:caring about|regard (?:for|to)|following|obeying|respecting|"
+        r"any regard for) (?:any |the |"
+        r"your )?(?:policy|policies|rules|guidelines|ethics|restrictions|filters)|(?:who|that|"
+        r"which) (?:ignores|"
         r"disregards|bypasses|breaks|violates) (?:all |any |every )?(?:\S+ )?(?:rules|guidelines|policies|"
-        r"restrictions|safety)|(?:if|suppose|imagine|hypothetically)(?: \S+){0,3} you (?:had|have|were without|"
-        r"didn'?t have|did not have) (?:no |any )?(?:guidelines|rules|restrictions|filters|limits|content policy|"
-        r"safety)|you are free|you're free|eres libre|du bist frei|tu es libre|sei libero|sei libera|você é livre|"
+        r"restrictions|safety)|(?:if|suppose|imagine|hypothetically)(?: \S+){0,3} you (?:had|have|"
+        r"were without|"
+        r"didn'?t have|did not have) (?:no |any )?(?:guidelines|rules|restrictions|filters|limits|"
+        r"content policy|"
+        r"safety)|you are free|you're free|eres libre|du bist frei|tu es libre|sei libero|sei libera|"
+        r"você é livre|"
         r"ты свободен|ты свободна)\b",
     ),
     ("unbound", 0.5, r"(?:你是自由的|你现在是自由的|あなたは自由)"),
@@ -402,7 +501,8 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
     (
         "exfil",
         0.6,
-        r"\b(?:share|disclose|reveal|expose|print|show|output|leak) (?:the |its |your |all |any )?(?:internal|"
+        r"\b(?:share|disclose|reveal|expose|print|show|output|leak) (?:the |its |your |all |"
+        r"any )?(?:internal|"
         r"hidden|secret|confidential|system) (?:instructions|prompt|configuration|rules|guidelines)\b",
     ),
     (
@@ -423,7 +523,8 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
     (
         "exfil",
         1.0,
-        r"\b(?:print|list|tell me|show|repeat|recite|output|dump|reveal|give me|write out|write down)(?: \S+){0,6} "
+        r"\b(?:print|list|tell me|show|repeat|recite|output|dump|reveal|give me|write out|"
+        r"write down)(?: \S+){0,6} "
         r"(?:instructions|rules|prompt|guidelines|directives|setup|configuration) (?:that )?(?:you were|"
         r"you'?ve been|you have been|the developers?|your developers?|your creators?)(?: \S+){0,2} "
         r"(?:configured|given|told|programmed|instructed|set up|initiali[sz]ed|provided|loaded)\b",
@@ -431,7 +532,8 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
     (
         "exfil",
         1.0,
-        r"\b(?:what|which) (?:instructions|rules|guidelines|directives) did (?:the developers?|your developers?|"
+        r"\b(?:what|which) (?:instructions|rules|guidelines|directives) did (?:the developers?|"
+        r"your developers?|"
         r"your creators?|they|openai|anthropic) give you\b",
     ),
     (
@@ -443,7 +545,8 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
     (
         "convstart",
         0.7,
-        r"\b(?:before i (?:started|began) (?:typing|writing|talking|chatting)|before (?:i|we) (?:started|began))\b",
+        r"\b(?:before i (?:started|began) (?:typing|writing|talking|chatting)|before (?:i|we) (?:started|"
+        r"began))\b",
     ),
     ("roleplay", 0.5, r"(?:演じて|ロールプレイ|角色扮演|扮演|롤플레이|역할을 해)"),
     # Asking how to write or design a prompt is no extraction: counts against the others.
@@ -541,7 +644,7 @@ RAW_FAMILIES: tuple[tuple[str, float, str], ...] = (
     ),
     (  # HTML/CSS that hides text from the reader but not from the model
         "hiddenhtml",
-        0.4,
+        0.3,
         r"(?i)</?(?:user|system|assistant|instructions?|context|document|admin)>|(?:display\s?:\s?none|"
         r"visibility\s?:\s?hidden|font-size\s?:\s?[01](?:px|pt)?\b|"
         r"color\s?:\s?(?:white|#fff\b|#ffffff)|opacity\s?:\s?0\b|<!--|\[//\]: #)",
