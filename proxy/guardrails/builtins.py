@@ -54,20 +54,47 @@ _AWS = ("AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", 
 # `Password=…;`, or the password of a connection string (`postgres://user:pw@host`).
 _KEY_NAMES = (
     r"(?:secret|token|passw(?:or)?d|passwd|pwd|api[_-]?key|apikey|access[_-]?key|private[_-]?key|"
-    r"credentials?|auth[_-]?key|signing[_-]?key|client[_-]?secret|passphrase)"
+    r"credentials?|auth[_-]?key|signing[_-]?key|client[_-]?secret|passphrase|session[_-]?(?:id|key)|"
+    r"phpsessid|jsessionid|connect\.sid|webhook[_-]?secret|encryption[_-]?key|master[_-]?key)"
 )
 _KEY_VALUE = (
-    rf"\b[a-z0-9_.-]{{0,32}}(?:{_KEY_NAMES}[a-z0-9_.-]{{0,24}}|pass)[\"']?\s{{0,3}}(?:=|:|=>|:=)\s{{0,3}}"
+    rf"\b[a-z0-9_.-]{{0,32}}(?:{_KEY_NAMES}[a-z0-9_.-]{{0,24}}|pass|pw)[\"']?\s{{0,3}}(?:=|:|=>|:=)\s{{0,3}}"
     r"[\"'`]?[^\s\"'`;,]{6}"
+    # XML elements, setter calls, define()/dict pairs and long CLI flags: `<password>…`,
+    # `setPassword("…")`, `define('DB_PASSWORD', '…')`, `--api-key …`, `IDENTIFIED BY '…'`
+    # (no free-length name runs here: the stream hold-back closure of this rule must stay small)
+    rf"|<{_KEY_NAMES}>[^\s<]{{6}}"
+    rf"|\b(?:set|with)_?{_KEY_NAMES}\(\s?[\"'`][^\s\"'`]{{6}}"
+    rf"|{_KEY_NAMES}[\"']\s?,\s?[\"'][^\s\"']{{6}}"
+    rf"|\B--(?:[a-z]{{1,8}}-)?(?:{_KEY_NAMES}|pass)[ =][\"']?[^\s\"'-][^\s\"']{{5}}"
+    r"|\bidentified by [\"'][^\s\"']{6}"
+    # HTTP credentials: `Authorization: Basic …`/`Bearer …`, `Proxy-Authorization`
+    r"|\b(?:proxy-)?authorization[\"']?\s{0,3}[:=]\s{0,3}[\"']?(?:basic|bearer|token|digest|apikey|sso-key)"
+    r"\s{1,3}[A-Za-z0-9+/=._~-]{8}"
+    r"|\b(?:set-)?cookie:\s{0,2}[a-z0-9_.-]{1,32}=[^\s;]{8}"
+    # .netrc: `machine host login bob password …`
+    r"|\blogin [^\s]{1,32} password [^\s]{6}"
 )
 _CONNECTION = r"\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@\"']{0,64}:[^\s@/\"']{3,64}@"
 # Passwords on a command line (`mysql -p'…'`, `curl -u user:pw`) and in prose after a non-Latin keyword
 # ("Пароль от почты: …", "密码是 …"; an ASCII value: "パスワードは12文字以上" is CJK prose). Latin
 # keywords in prose ("das Passwort ist …") are left out: their closure made every stream hold back.
-_CLI_LOGIN = r"\B-p[\"']?[^\s\"'-][^\s\"']{5}|\B(?:-u|--user)[ =][\"']?[^\s:\"'@/]{1,64}:[^\s\"'@]{3}"
+# `--p…` is matched too (a long option such as `--password-file`) and rejected by the check.
+_CLI_LOGIN = (
+    r"\B--?p(?:[\"']?[^\s\"'-][^\s\"']{5}| [\"'][^\s\"']{6})|"
+    r"\B(?:-u|--user)[ =][\"']?[^\s:\"'@/]{1,64}:[^\s\"'@]{3}"
+)
 _SAID_LOGIN = (
     r"(?:пароль|パスワード|密码|密碼|비밀번호)(?: [^\s:=]{1,12}){0,2}"
     r"(?:\s(?:это|был|is)|[:：]|は|是|는)\s{0,3}[\"'`]?[!-~]{6}"
+)
+# A password in Latin-script prose: "das WLAN-Passwort ist …", "hasło do VPN: …", "the password for
+# the admin account is …", "la password dell'account è …". The keyword list is closed (no free word
+# starts a match), so a stream holds back only after one of these words.
+_SAID_LATIN = (
+    rf"(?:\b(?:{checks.PROSE_LOGIN_WORDS})\b|{checks.PROSE_LOGIN_WORDS_NON_ASCII})(?: [^\s:=]{{1,24}}){{0,4}}"
+    r"(?:\s(?:is|was|ist|war|lautet|est|était|es|era|é|è|är|er|on|je|jest|wynosi|to|=)|\s?[:：])"
+    r"\s{0,3}[\"'`„“«]?[!-~]{6}"
 )
 _DIGIT_SEP = "[ ./\\-_\u2010-\u2015\u2212]"  # separators inside card numbers (after NFKC)
 _NON_ASCII = "\x80-\U0010ffff"  # any non-ASCII character: compact in re2, unlike \\p{L}
@@ -82,7 +109,8 @@ _IBAN_SHAPE = r"(?i:\b[a-z]{2}[0-9]{2}(?:[ -]?[a-z0-9]{4}){0,7}[ -]?)"  # countr
 _PHONE_SUPPRESS = (
     rf"(?i:{_IBAN_SHAPE}"
     r"|\b(?:[a-z]{1,4}[0-9]|[0-9]{1,4}[a-z])[a-z0-9]{0,8}[ -]"  # a code of letters and digits (1Z 999 AA1)
-    r"|\b(?:pages?|pp|part|parts|item|article|art|order|po|ref|reference|sku|invoice|ticket|serial|s/n|lot|batch|"
+    r"|\b(?:isbn(?:-1[03])?|issn|ean|upc|gtin|doi|pages?|pp|part|parts|item|article|art|order|po|ref|"
+    r"reference|sku|invoice|ticket|serial|s/n|lot|batch|"
     r"model|tracking|artikel|bestell|bestellung|auftrag|rechnung|referenz|vorgang|commande|facture|"
     r"référence|réf|pièce|pedido|factura|referencia|pieza|albarán|ordine|fattura|riferimento|articolo|"
     r"bestelling|factuur|(?:artikel|bestell|auftrags|rechnungs|kunden|vertrags|teile|sach|vorgangs|referenz|"
@@ -94,7 +122,7 @@ _PHONE_SUPPRESS = (
 _PHONE = (
     rf"{_PHONE_SUPPRESS}?"
     r"(?:(?:\+|\b00)[1-9][0-9]{0,3}(?:[ .\-/]?\(?[0-9]{1,5}\)?){2,6}\b"  # international
-    r"|(?:\b[0-9]{2,6}[ .\-/])?(?:\(0?[1-9][0-9]{0,4}\) ?|\b0[1-9][0-9]{0,4}[ .\-/]?)"  # national: trunk 0
+    r"|(?:\b[0-9]{1,6}[ .\-/])?(?:\(0?[1-9][0-9]{0,4}\) ?|\b0[1-9][0-9]{0,4}[ .\-/]?)"  # national: trunk 0
     # or (area); a digit group before it (card, IBAN, tracking ids) is matched too, and rejected
     r"[0-9]{2,5}(?:[ .\-/]?[0-9]{2,5}){0,3}\b"
     r"|\b[6-9][0-9]{4}[ -][0-9]{5}\b"  # India, 5+5
@@ -104,10 +132,15 @@ _PHONE = (
 )
 # SSN labels (en, es, de): nine digits, compact or spaced, near one are an SSN.
 _SSN_LABEL = (
-    r"(?i:\b(?:ssns?|ss#|social[ -]security(?:[ -](?:number|no\.?|#))?|social sec\b\.?|"
-    r"seguro social|sozialversicherungsnummer)\b)"
+    r"(?:(?i:(?:\b|_)(?:ssns?|ss#|ssn#|social[ -]?security(?:[ -](?:number|no\.?|nr\.?|#))?|"
+    r"social[ -]sec\b\.?|"
+    r"soc\.? sec\.?|seguro social|seguridad social|sozialversicherungsnummer|sécurité sociale|"
+    r"securite sociale|"
+    r"previdenza sociale|segurança social|seguranca social|(?:my|his|her|their|your) social)\b)|"
+    r"[a-z0-9](?:SSN|Ssn)\b)"
 )
-_SSN_DIGITS = r"\b[0-9]{3}[ -]?[0-9]{2}[ -]?[0-9]{4}\b"
+# nine digits, compact or grouped 3-2-4 by spaces, dots or dashes (one kind)
+_SSN_DIGITS = r"\b[0-9]{3}(?:[0-9]{2}|-[0-9]{2}-|\.[0-9]{2}\.| [0-9]{2} )[0-9]{4}\b"
 _PEM_BREAK = r"(?:\s|\\{1,3}[rn])+"  # a line break: real, or escaped once or twice ("\n", "\\n")
 
 BUILTINS: dict[str, Builtin] = {
@@ -137,7 +170,8 @@ BUILTINS: dict[str, Builtin] = {
         ),
         Builtin(
             "ssn",
-            rf"\b[0-9]{{3}}-[0-9]{{2}}-[0-9]{{4}}\b|{_SSN_LABEL}[^\n]{{0,60}}?{_SSN_DIGITS}"
+            rf"\b[0-9]{{3}}-[0-9]{{2}}-[0-9]{{4}}\b|"
+            rf"{_SSN_LABEL}(?:[^\n]{{0,80}}\n){{0,2}}[^\n]{{0,60}}?{_SSN_DIGITS}"
             rf"|{_SSN_DIGITS}[^\n0-9;.!?]{{0,30}}?{_SSN_LABEL}",  # a label before or after the number
             "SSN",
             "pii",
@@ -244,7 +278,7 @@ BUILTINS: dict[str, Builtin] = {
         ),
         Builtin(
             "api_key",
-            f"(?i){_KEY_VALUE}|{_CONNECTION}|{_CLI_LOGIN}|{_SAID_LOGIN}",
+            f"(?i){_KEY_VALUE}|{_CONNECTION}|{_CLI_LOGIN}|{_SAID_LOGIN}|{_SAID_LATIN}",
             "SECRET",
             "secret",
             checks.assigned_secret,

@@ -220,8 +220,8 @@ def iban(text: str) -> Span:
     return (0, end) if int(number) % 97 == 1 else None
 
 
-_SSN_NUMBER = re.compile(r"[0-9]{3}[ -]?[0-9]{2}[ -]?[0-9]{4}$")
-_SSN_LEADING = re.compile(r"[0-9]{3}[ -]?[0-9]{2}[ -]?[0-9]{4}")
+_SSN_NUMBER = re.compile(r"[0-9]{3}[ .-]?[0-9]{2}[ .-]?[0-9]{4}$")
+_SSN_LEADING = re.compile(r"[0-9]{3}[ .-]?[0-9]{2}[ .-]?[0-9]{4}")
 
 
 def ssn(text: str) -> Span:
@@ -230,7 +230,7 @@ def ssn(text: str) -> Span:
     m = _SSN_LEADING.match(text) if text[0].isdigit() else _SSN_NUMBER.search(text)
     if m is None:
         return None
-    digits = m.group().replace("-", "").replace(" ", "")
+    digits = m.group().replace("-", "").replace(" ", "").replace(".", "")
     area, group, serial = digits[:3], digits[3:5], digits[5:]
     if area in ("000", "666") or area[0] == "9" or group == "00" or serial == "0000":
         return None
@@ -270,7 +270,15 @@ def email(text: str) -> Span:
 
 # Regions tried, in order, for numbers written in a national format (a trunk 0 or an area code
 # in parentheses): a number valid for one of them is a finding.
-PHONE_REGIONS = ("GB", "DE", "FR", "IN", "BR", "JP", "IT", "ES", "NL", "AU", "US", "MX", "PL", "TR", "KR")
+PHONE_REGIONS = (
+    "GB", "DE", "FR", "IN", "BR", "JP", "IT", "ES", "NL", "AU", "US", "MX", "PL", "TR", "KR", "CH", "AT",
+    "BE", "SE", "IE", "PT",
+)
+# After a label, any of these formats is accepted too.
+LABELLED_REGIONS = (
+    *PHONE_REGIONS, "DK", "NO", "FI", "CZ", "HU", "RO", "GR", "AR", "CO", "CL", "PE", "ZA", "NZ", "SG", "PH",
+    "ID", "TH", "VN", "MY", "CN", "TW", "IL", "AE", "SA", "EG", "NG", "KE", "RU", "UA", "CA",
+)
 # Words that label a phone number right before it (any national format is accepted after one).
 PHONE_LABELS = (
     "tel|tél|phone|telephone|telefon|telefone|teléfono|telefono|téléphone|mobile|mobil|móvil|mobiel|cell|"
@@ -278,7 +286,10 @@ PHONE_LABELS = (
     "ring me on|call back at|call|ring|dial|número|numéro|llámame al|llama al|llamar al|márcame al|marca al|"
     "márquenme al|márcale al|appelez le|"
     "appelle[rz]? le|chiamami al(?:lo)?|chiama il|bel me op|bel|ligue para|ruf an|anrufen unter|"
-    "erreichbar unter"
+    "erreichbar unter|dzwonić pod|dzwon pod|zadzwoń pod|zadzwoń na|nr tel|numer telefonu|komórka|"
+    "ring mig på|ring til|ring meg på|soita|puhelin|puh|telefonnr|tlf|bel naar|liga para|ligue-me|"
+    "chiamare il|chiamate il|contact|contacto|kontakt|reach me at|reach me on|text me at|text me on|sms|"
+    "mob|cel|tél\\. portable|hotline|numer|nummer|numero"
 )
 _PHONE_LABEL = re.compile(rf"(?i)(?:{PHONE_LABELS})[^0-9+(]*")
 _PHONE_GROUP_END = re.compile(r"[ .\-/]?\(?[0-9]+\)?$")
@@ -328,7 +339,10 @@ def _valid_phone(candidate: str) -> bool:
 _NATIONAL_START = re.compile(r"[6-9][0-9]{4}[ -][0-9]{5}$|1?[ .-]?\(?[2-9][0-9]{2}\)?[ .-]?[2-9]")  # IN, NANP
 # An SSN shape (dashed or spaced), or a date: not a phone number.
 _ISO_DATE = re.compile(r"(?:19|20)[0-9]{2}([-/.])[01][0-9]\1[0-3][0-9]\b")  # 2026-01-19 08:02: a timestamp
-_SSN_SHAPE = re.compile(r"[0-9]{3}([ -])[0-9]{2}\1[0-9]{4}|[0-3]?[0-9]\.[01]?[0-9]\.(?:19|20)[0-9]{2}")
+_SSN_SHAPE = re.compile(
+    r"[0-9]{3}([ .-])[0-9]{2}\1[0-9]{4}|[0-3]?[0-9]([./-])[01]?[0-9]\2(?:19|20)[0-9]{2}"
+    r"|[01]?[0-9]([./-])[0-3]?[0-9]\3(?:19|20)[0-9]{2}"
+)
 
 
 def phone(text: str) -> Span:
@@ -341,7 +355,7 @@ def phone(text: str) -> Span:
         if label is None:
             return None  # an IBAN-shaped token or a part/order/reference label before the digits
         number = text[label.end() :]
-        for region in PHONE_REGIONS:  # "Tel: 91 123 45 67": after a label, any national format
+        for region in LABELLED_REGIONS:  # "Tel: 91 123 45 67": after a label, any national format
             try:
                 if phonenumbers.is_valid_number(phonenumbers.parse(number, region)):
                     return label.end(), len(text)
@@ -414,25 +428,69 @@ def _looks_random(value: str, min_entropy: float) -> bool:
     return classes >= 2 and entropy(value) >= min_entropy and not any(w in low for w in _PLACEHOLDER_WORDS)
 
 
+PROSE_LOGIN_WORDS = (
+    r"passwords?|passwort|kennwort|mot de passe|contraseña|contrasena|clave|senha|wachtwoord|haslo|"
+    r"lösenord|losenord|adgangskode|passord|salasana|heslo|jelszo|sifre|parola|"
+    r"kata sandi|mật khẩu|passcode|passphrase|pw|pwd|pin code|wifi key|wlan key"
+)
+# The same words with a non-ASCII first or last letter (re2's \b is ASCII-only: no \b on that side).
+PROSE_LOGIN_WORDS_NON_ASCII = r"şifre|hasło|jelszó|parolă"
+_SAID_PROSE_START = re.compile(
+    rf"(?i)(?:{PROSE_LOGIN_WORDS}|{PROSE_LOGIN_WORDS_NON_ASCII})\b(?: [^\s:=]{{1,24}}){{0,4}}(?:\s(?:is|was|"
+    rf"ist|war|lautet|est|était|es|"
+    rf"era|é|è|"
+    r"är|er|on|je|jest|wynosi|to)\s|\s?[:：])"
+)
 _PASSWORD_NAMES = re.compile(
     r"(?i)passw(?:or)?d|passwd|pwd|passphrase|pass[\"']?$|passwort|kennwort|mot de passe|contraseña|senha|"
-    r"wachtwoord|has[łl]o|пароль|parola|şifre|lösenord|salasana|パスワード|密[码碼]|비밀번호"
+    r"wachtwoord|has[łl]o|пароль|parola|şifre|lösenord|salasana|パスワード|密[码碼]|비밀번호|\bpw[\"']?$|"
+    r"clave|adgangskode|passord|heslo|jelszó|sifre|kata sandi|mật khẩu|passcode|pin code|authorization|"
+    r"identified by|wifi key|wlan key"
 )
-_CLI = re.compile(r"-p[\"']?([^\s\"']+)|(?:-u|--user)[ =][\"']?[^\s:\"'@/]{1,64}:([^\s\"'@]+)")
+_CLI = re.compile(r"-p[\"' ]{0,2}([^\s\"']+)|(?:-u|--user)[ =][\"']?[^\s:\"'@/]{1,64}:([^\s\"'@]+)")
 _SAID = re.compile(r"(?:\s|は|是|는)\s{0,3}[\"'`]?([!-~]+?)[\"'`]?$")
-_URL_NAME = re.compile(r"(?i)(?:_|-|\b)(?:uri|url|endpoint|host|type|path|file|expires?|ttl)[\"']?$")
+# Prose ("das Passwort ist …", "hasło do VPN: …"): the keyword, a few words, a verb or a colon, the value.
+_PROSE = re.compile(
+    r"(?i)[^\s:=]+(?: [^\s:=]{1,24}){0,4}(?:\s(?:is|was|ist|war|lautet|est|était|es|era|é|è|är|er|on|je|jest|"
+    r"wynosi|to|=)|\s?[:：])\s{0,3}[\"'`„“«]?(\S+?)[\"'`“”»]?$"
+)
+# `Authorization: Basic …`, `--api-key …`, `<password>…`, `setPassword("…")`, `define('X_PASSWORD', '…')`
+_HEADER = re.compile(
+    r"(?i)(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?(basic|bearer|token|digest|apikey|sso-key)\s+"
+)
+_OTHER_FORMS = re.compile(
+    r"(?i)(?:(?:set-)?cookie\s*:\s*[^=\s;]+=|--[a-z0-9-]+[ =]|<[^>]+>|(?:set|with)_?[a-z_]+\(\s*|"
+    r"[^\s\"']+[\"']\s*,\s*|"
+    r"identified by |login \S+ password )[\"'`]?"
+)
+_ENV_REF = re.compile(r"\$[A-Z_][A-Z0-9_]*$|%[A-Z_][A-Z0-9_]*%$")  # $TOKEN, %API_KEY%
+_SESSION_NAME = re.compile(r"(?i)sess(?:ion)?[_-]?id|phpsessid|jsessionid|connect\.sid|\bsid$|cookie")
+_URL_NAME = re.compile(
+    r"(?i)(?:_|-|\b)(?:uri|url|endpoint|host|type|path|file|dir|expires?|ttl|length|policy|reset)[\"']?$"
+)
 _CONNECTION_PASSWORD = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:/@\"']{0,64}:([^\s@/\"']{3,64})@")
 _ID_NAME = re.compile(r"(?i)(?:_id|-id|\bid|Id)[\"']?$")  # `private_key_id`, `clientId`: identifiers
 _ASSIGN = re.compile(r"\s*(?:=>|:=|=|:)\s*[\"'`]?")
 _PLACEHOLDER_VALUES = ("${", "$(", "process.env", "os.environ", "os.getenv", "{{", "<", "%(", "env(", "[",
-                       "**", "xxx", "...", "null", "none", "true", "false", "undefined", "secret", "password")
+                       "**", "xxx", "...", "null", "none", "true", "false", "undefined", "secret", "password",
+                       "(", "{", "hidden", "masked", "omitted", "removed", "n/a", "not set", "unset", "empty",
+                       "•", "…", "###")
 
 
 def _placeholder(value: str) -> bool:
     low = value.lower()
     call = "(" in value and value.endswith(")")  # get_token_from_vault(): code, not a value
     return (low.startswith(_PLACEHOLDER_VALUES) or any(w in low for w in _PLACEHOLDER_WORDS)
-            or len(set(low)) <= 2 or call)
+            or len(set(low)) <= 2 or call or _ENV_REF.match(value) is not None)
+
+
+def _prose_password_ok(value: str) -> bool:
+    """A value named only by prose must look like a password: letters with digits or symbols (not
+    a hyphenated word), or random-looking."""
+    letters = any(c.isalpha() for c in value)
+    digits = any(c.isdigit() for c in value)
+    symbols = any(not c.isalnum() and c not in "-.'" for c in value)
+    return (letters and (digits or symbols)) or (digits and symbols) or _looks_random(value, 3.0)
 
 
 def assigned_secret(text: str) -> Span:
@@ -442,7 +500,35 @@ def assigned_secret(text: str) -> Span:
     conn = _CONNECTION_PASSWORD.match(text)
     if conn is not None:
         return None if _placeholder(conn.group(1)) else conn.span(1)
+    header = _HEADER.match(text)
+    if header is not None:
+        value = text[header.end() :].rstrip("\"'`")
+        if len(value) < 8 or _placeholder(value):
+            return None
+        if header.group(1).lower() != "basic" and not _looks_random(value, 3.0) and len(value) < 20:
+            return None
+        return header.end(), header.end() + len(value)
+    other = _OTHER_FORMS.match(text)
+    if other is not None:
+        value = text[other.end() :].split("<", 1)[0].rstrip("\"'`)")
+        name = text[: other.end()].rstrip("=( \"',>")
+        if len(value) < 6 or _placeholder(value) or _URL_NAME.search(name) or (
+                _ID_NAME.search(name) and not _SESSION_NAME.search(name)):
+            return None
+        if value.startswith(("/", "./", "~/", "http://", "https://")):
+            return None
+        if not (_PASSWORD_NAMES.search(name) and _prose_password_ok(value)) and not _looks_random(value, 3.0):
+            return None
+        return other.end(), other.end() + len(value)
+    if text.startswith("--p"):
+        return None  # a long option (`--password-file …`, `--port`): `--password=…` is matched by name
     cli = _CLI.match(text)
+    prose = _PROSE.match(text) if cli is None and _SAID_PROSE_START.match(text) else None
+    if prose is not None:
+        value = prose.group(1).rstrip(".,;:)")
+        if len(value) < 6 or _placeholder(value) or not _prose_password_ok(value):
+            return None
+        return prose.start(1), prose.start(1) + len(value)
     m = _ASSIGN.search(text) if cli is None else None
     if cli is not None:
         j = cli.start(1) if cli.group(1) else cli.start(2)
@@ -458,7 +544,7 @@ def assigned_secret(text: str) -> Span:
         value = text[j:].rstrip("\"'`")
     if value.startswith(("http://", "https://")) or _URL_NAME.search(name):
         return None  # `token_uri`, `auth_url`: endpoints, not secrets
-    if len(value) < 6 or _placeholder(value) or _ID_NAME.search(name):
+    if len(value) < 6 or _placeholder(value) or (_ID_NAME.search(name) and not _SESSION_NAME.search(name)):
         return None
     if _PASSWORD_NAMES.search(name):
         classes = sum((any(c.isalpha() for c in value), any(c.isdigit() for c in value),

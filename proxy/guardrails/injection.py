@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import html
 import re
 import urllib.parse
 
 import re2
+
+from proxy.guardrails import injection_families
 
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False
@@ -31,14 +34,19 @@ _NEG = (
     r"can't|cannot) )?"
 )
 _QUAL = (
-    r"(?:previous|prior|above|earlier|preceding|former|initial|original|system|existing|current|safety|all)"
+    r"(?:previous|prev|prior|above|earlier|preceding|former|initial|original|system|existing|current|safety|"
+    r"all)"
 )
 _DET = r"(?:all |any |every |the |your |my |of |these |those |its |his |her |their )*"
 _OBJ = (
     r"(?:instructions?|rules|prompts?|directions|directives|guidelines|guardrails|constraints|restrictions|"
     r"programming|commands|policies|limitations|orders)"
 )
-_VERB = r"(?:please )?(?:just )?(?:ignore|disregard|forget|override|bypass|abandon|discard|drop)"
+_VERB = (
+    r"(?:please )?(?:just )?(?:kindly )?(?:ignore|disregard|forget|override|bypass|abandon|discard|drop|"
+    r"set aside|"
+    r"put aside|throw away|throw out|scrap|erase|wipe|nullify|overwrite|cancel)"
+)
 
 # (family, weight, pattern on the folded text; group 1, when present, is a negation)
 _FAMILIES: tuple[tuple[str, float, str], ...] = (
@@ -47,7 +55,7 @@ _FAMILIES: tuple[tuple[str, float, str], ...] = (
         "override",
         1.0,
         rf"{_NEG}{_VERB} (?:everything|anything|all) (?:above|before|previously|prior|"
-        r"you (?:were|have been) (?:told|given|taught)|that came before)",
+        r"you (?:were|have been|ve been) (?:\S+ )?(?:told|given|taught|instructed)|that came before)",
     ),
     ("override", 0.4, rf"{_NEG}{_VERB} {_DET}{_OBJ}"),
     (
@@ -130,7 +138,8 @@ _RAW_FAMILIES: tuple[tuple[str, float, str], ...] = (
     (  # a fake system/developer header opening a line: "[SYSTEM]:", "### Systemnachricht ###", "【系统通知】"
         "fakesys",
         0.5,
-        r"(?im)^\s{0,3}(?:#{2,3}\s?|[\[【<]\s?)?(?:system(?: override| message| update| notice)?|sistema|"
+        r"(?im)^\s{0,3}(?:#{2,3}\s?|[\[【<]\s?)?(?:system(?: (?:override|message|update|notice|alert|prompt|"
+        r"instruction)){0,2}|sistema|"
         r"systemnachricht|sistem|системное сообщение|komunikat systemowy|aggiornamento di sistema|"
         r"message du développeur|developer message|developer|رسالة النظام|系统通知|系統通知|システム通知|"
         r"시스템 메시지)\s?(?:[\]】>]\s?:?|:|\s#{2,3})",
@@ -219,7 +228,8 @@ _MULTILINGUAL: tuple[tuple[str, float, str], ...] = (
     ("exfil", 1.0, r"(?:सिस्टम प्रॉम्प्ट|सिस्टम संदेश|सिस्टम निर्देश|मूल निर्देश)(?: \S+){0,3} "
                    r"(?:दिखाओ|दिखाएं|दिखाइए|बताओ|बताएं|प्रकट)"),
     # zh (no spaces between words)
-    ("override", 1.0, r"(?:忽略|无视|忘记|忽视|不要理会|無視|忘記)\S{0,12}(?:指令|指示|规则|規則|说明|提示)"),
+    ("override", 1.0, r"(?:忽略|无视|忘记|忘掉|忘了|别管|抛开|忽视|不要理会|無視|忘記)\S{0,12}"
+                      r"(?:指令|指示|规则|規則|说明|提示)"),
     ("exfil", 1.0, r"(?:显示|顯示|告诉我|告訴我|输出|輸出|泄露|重复|重複|打印|给我看)\S{0,4}"
                    r"(?:系统提示|系統提示|系统指令|系統指令|初始指令|系统消息)"),
     ("exfil", 1.0, r"(?:把|将|將)?(?:你的)?(?:系统提示|系統提示|系统指令|系統指令|初始指令|系统消息)\S{0,10}"
@@ -231,7 +241,7 @@ _MULTILINGUAL: tuple[tuple[str, float, str], ...] = (
                    r"(?:表示|教え|見せ|出力|繰り返)"),
     # ko
     ("override", 1.0, r"(?:이전|위의|모든|앞의)(?: ?\S+){0,2} ?(?:지시|지시사항|지침|규칙|명령)\S{0,2} ?"
-                      r"(?:모두 )?(?:무시|잊어)"),
+                      r"(?:모두 )?(?:무시|잊)"),
     ("exfil", 1.0, r"(?:시스템 프롬프트|시스템 지시|초기 지시|시스템 메시지)\S{0,2}(?: \S+){0,5} ?"
                    r"(?:보여|알려|출력|공개)"),
 )
@@ -303,7 +313,7 @@ _PARAPHRASES: tuple[tuple[str, float, str], ...] = (
         "devmode",
         0.6,
         r"(?:ontwikkelaarsmodus|modo desenvolvedor|modo desarrollador|mode pengembang|"
-        r"режим разработчика|entwicklermodus|開発者モード|डेवलपर मोड|mode développeur|"
+        r"режим\S* разработчик\S*|entwicklermodus|開発者モード|डेवलपर मोड|mode développeur|"
         r"modalità sviluppatore|tryb deweloper\S*|geliştirici modu|개발자 모드|开发者模式)",
     ),
     ("override", 1.0, r"(?:bỏ qua|phớt lờ) (?:mọi|tất cả|các)(?: \S+){0,2} (?:hướng dẫn|chỉ dẫn|quy tắc)"),
@@ -347,19 +357,75 @@ _PARAPHRASES: tuple[tuple[str, float, str], ...] = (
         r"prompt sistem|nguyên văn lời nhắc hệ thống|les instructions cachées|لي نص تعليمات النظام)",
     ),
 )
-_FAMILIES = _FAMILIES + _MULTILINGUAL + _PARAPHRASES
 
-_FOLDED = [(name, weight, re2.compile(p, _OPTIONS)) for name, weight, p in _FAMILIES]
+
+def word_bounds(pattern: str) -> str:
+    """re2's `\\b` is ASCII-only: next to Cyrillic, Arabic, Devanagari or CJK letters it never
+    holds. On folded text (words separated by one space, punctuation gone) a boundary is a space,
+    an apostrophe or an end: a `\\b` followed by a required space is dropped (the space is the
+    boundary), any other becomes a consuming `(?:^|[ '])` before a word or `(?:[ ']|$)` after one."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("\\b", i) and (i == 0 or pattern[i - 1] != "\\"):
+            rest = pattern[i + 2 :].lstrip(")")
+            before = pattern[:i].rstrip("(?:|")
+            if rest.startswith((" ", "(?: ")) or before.endswith(" "):
+                pass
+            elif i == 0 or pattern[i - 1] in "(|:" or before == "":
+                out.append("(?:^|[ '])")
+            else:
+                out.append("(?:[ ']|$)")
+            i += 2
+            continue
+        out.append(pattern[i])
+        i += 1
+    return "".join(out)
+
+
+_MULTILINGUAL = tuple(
+    (name, w, injection_families.NOT + p[2:] if name == "override" and p.startswith("\\b") else p)
+    for name, w, p in _MULTILINGUAL
+)
+_FAMILIES = _FAMILIES + _MULTILINGUAL + _PARAPHRASES + injection_families.FAMILIES
+_RAW_FAMILIES = _RAW_FAMILIES + injection_families.RAW_FAMILIES
+
+_FOLDED = [(name, weight, re2.compile(word_bounds(p), _OPTIONS)) for name, weight, p in _FAMILIES]
 _NORMED = [(name, weight, re2.compile(p, _OPTIONS)) for name, weight, p in _RAW_FAMILIES]
-_FOLDED_SET = re2.Set.SearchSet(_OPTIONS)
-for _, _, _p in _FAMILIES:
-    _FOLDED_SET.Add(_p)
-_FOLDED_SET.Compile()
+# The families are matched as re2 Sets of SET_CHUNK patterns each: one Set over all of them is one
+# DFA whose states explode (the word gaps of many patterns combine), so fresh text keeps building
+# states (5 ms per 1k tokens); ten Sets of ~10 cost ~1 ms. 32 MiB each caps the lazily built cache.
+SET_CHUNK = 10
+_SET_OPTIONS = re2.Options()
+_SET_OPTIONS.log_errors = False
+_SET_OPTIONS.max_mem = 32 << 20
+
+
+def _sets(patterns: list[str]) -> list[tuple[int, object]]:
+    out = []
+    for start in range(0, len(patterns), SET_CHUNK):
+        chunk = re2.Set.SearchSet(_SET_OPTIONS)
+        for p in patterns[start : start + SET_CHUNK]:
+            chunk.Add(p)
+        chunk.Compile()
+        out.append((start, chunk))
+    return out
+
+
+_FOLDED_SETS = _sets([word_bounds(p) for _, _, p in _FAMILIES])
+
+
+def _folded_matches(folded: bytes) -> list[int]:
+    return [start + i for start, chunk in _FOLDED_SETS for i in chunk.Match(folded) or ()]
+
+_NORMED_SET = re2.Set.SearchSet(_SET_OPTIONS)
+for _, _, _p in _RAW_FAMILIES:
+    _NORMED_SET.Add(_p)
+_NORMED_SET.Compile()
 
 
 # Cyrillic and Greek letters that look Latin (NFKC keeps them apart), lower case.
-_LOOKALIKES = "аеорсуххіјѕԁһӏԛԝοαεινκτρυχ\u2019"
-_CONFUSABLES = str.maketrans(_LOOKALIKES, "aeopcyxxijsdhlqwoaeivktpux'")
+_LOOKALIKES = "аеорсуххіјѕԁһӏԛԝοαεινκτρυχ"
+_CONFUSABLES = str.maketrans(_LOOKALIKES, "aeopcyxxijsdhlqwoaeivktpux")
 _HAS_LOOKALIKE = re.compile(f"[{_LOOKALIKES}]")  # one character class (text is lower-cased): linear
 
 
@@ -372,10 +438,15 @@ def _unconfuse(m: re.Match[str]) -> str:
     return word.translate(_CONFUSABLES) if _LATIN.search(word) else word
 
 
+# Punctuation of other scripts, folded to a space like ASCII punctuation.
+_PUNCT = re.compile("[«»“”„‟‹›，。：；！？、（）【】「」『』《》〈〉・…—–·¿¡]")
+
+
 def fold(view: str) -> bytes:
     """Lower case, look-alikes and leetspeak undone, punctuation -> one space, edge quotes dropped."""
     if not view.isascii():
-        view = view.lower()
+        # Turkish İ lower-cases to i + dot; the right single quote is an apostrophe
+        view = _PUNCT.sub(" ", view.lower().replace("i\u0307", "i").replace("\u2019", "'"))
         if _HAS_LOOKALIKE.search(view):  # only in words that mix scripts: Russian stays Russian
             view = _WORD.sub(_unconfuse, view)
     data = view.encode().lower().translate(_FOLD_BYTES)
@@ -389,6 +460,23 @@ _PERCENT = re.compile(r"(?:%[0-9a-fA-F]{2}){4,}")
 _ROT13 = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
                        "NOPQRSTUVWXYZABCDEFGHIJKLMnopqrstuvwxyzabcdefghijklm")
 MAX_DECODED = 8  # encoded segments decoded per text
+# Everyday words (en, es, de, fr) and attack words: a text that holds them only once ROT13-decoded
+# or reversed is worth scanning that way (cheap gate: most texts are neither).
+_COMMON = frozenset(
+    "the and you your all to of is are now in with it for this that me my not no previous instructions "
+    "ignore prompt system rules reveal el la los las de tus y der die und deine les et tes vos".split()
+)
+
+
+def _common_words(text: str) -> int:
+    return sum(1 for w in text.lower().split() if w in _COMMON)
+_ESCAPED = re.compile(r"\\(?:x|u00)([0-9a-fA-F]{2})")
+_CONCAT = re.compile(r"[\"'`]\s{0,3}(?:\+|\.|&|\|\|)\s{0,3}[\"'`]")
+# Eight or more single characters spaced out (words apart by two or more spaces), or joined by one
+# separator ("I-g-n-o-r-e a-l-l", "i.g.n.o.r.e"; words apart by spaces).
+_SPACED = re.compile(r"(?<!\S)\S(?:\s{1,4}\S(?!\S)){7,}")
+_JOINED = re.compile(r"\b\w(?:[-.*·|/+~]\w\b){3,}(?:\s+\w(?:[-.*·|/+~]\w\b)+)*")
+_JOINERS = re.compile(r"[-.*·|/+~]")
 
 
 def _text(data: bytes) -> str | None:
@@ -422,9 +510,27 @@ def decoded_variants(view: str) -> list[str]:
             out.append(text)
     if _PERCENT.search(view):
         out.append(urllib.parse.unquote(view))
+    escaped = _ESCAPED.findall(view)
+    if len(escaped) >= 8:  # "\\x76\\x65…", "\\u0069…"
+        text = _text(bytes(int(h, 16) for h in escaped if int(h, 16) < 256))
+        if text:
+            out.append(text)
+    if "&#" in view:
+        out.append(html.unescape(view))
+    if _CONCAT.search(view):  # 'igno' + 're your guide' + 'lines': smuggled in pieces
+        out.append(_CONCAT.sub("", view))
+    for m in list(_SPACED.finditer(view))[:MAX_DECODED]:  # "i g n o r e  a l l  p r e v i o u s"
+        words = re.split(r"\s{2,}", m.group())
+        out.append(" ".join(w.replace(" ", "") for w in words))
+    joined = [m.group() for m in list(_JOINED.finditer(view))[:MAX_DECODED]]
+    if joined and sum(len(j) for j in joined) >= 16:
+        out.append(" ".join(_JOINERS.sub("", j) for j in joined))
     if len(view) >= 24:  # shorter texts cannot hold an instruction worth hiding
-        out.append(view.translate(_ROT13))
-        out.append(view[::-1])
+        rot13 = view.translate(_ROT13)
+        if _common_words(rot13) >= 2:  # "gur", "naq", "lbh": ROT13 of everyday words
+            out.append(rot13)
+        if _common_words(view[::-1]) >= 2:  # "eht", "dna", "uoy": written backwards
+            out.append(view[::-1])
     return out
 
 
@@ -435,16 +541,23 @@ _META = re2.compile(
     r"(?i)\b(?:phrases?|such as|e\.g\.|for example|example|like|detect\w*|classif\w*|filter\w*|quot\w*|"
     r"called|known as|attacks?|attackers?|research\w*|paper|tests?|training|label\w*|dataset|pattern\w*|"
     r"warn\w*|beware|recogni[sz]e|frases?|ataques?|ejemplos?|exemples?|attaques?|beispiele?|angriff\w*|"
-    r"esempi\w*|attacchi|exemplos?|aanval\w*|voorbeeld\w*|przykład\w*|atak\w*|örnek\w*|saldırı\w*)\b",
+    r"esempi\w*|attacchi|exemplos?|aanval\w*|voorbeeld\w*|przykład\w*|atak\w*|örnek\w*|saldırı\w*|"
+    r"means?|meaning|bedeutet|bedeutung|significa|signifie|betekent|artikel\w*|articles?|artículos?|"
+    r"articoli|artigos?|wrote|writes|typed|said|says|posted|refused|blocked|flagged|injection|"
+    r"sicherheit|security|seguridad|sécurité|sicurezza|segurança)\b",
     _OPTIONS)
 QUOTED_WEIGHT = 0.3
+_DOMAIN = re.compile(r"\S+\.[a-z]{2,}\b\S*")
+_JSON_KEY = re.compile(r"[\"'][\w -]{1,40}[\"']\s?:\s?[\"'{\[]")
 
 
 def score(view: str) -> tuple[float, list[str]]:
     """(score, families that counted) for the normalised view of one text, its decoded variants
     included (the highest counts). Quoted attack phrases in a text about attacks count 0.3."""
     best, families = _score(view)
-    if best > 0 and _META.search(view):
+    # Domains ("collector.example") are no words about attacks; JSON values are data, not quotes.
+    if (best > 0 and _META.search(view) and not _JSON_KEY.search(view)
+            and _META.search(_DOMAIN.sub(" ", view))):
         quoted = [m.group(1) or m.group(2) for m in _QUOTED.finditer(view)]
         if quoted:
             outside = _QUOTED.sub(" ", view)
@@ -464,15 +577,16 @@ def _score(view: str) -> tuple[float, list[str]]:
         variants.append(fold(view.replace("11", "ll")))
     best: dict[str, float] = {}
     for folded in variants:
-        for i in _FOLDED_SET.Match(folded) or ():
+        for i in _folded_matches(folded):
             name, weight, pattern = _FOLDED[i]
-            if weight <= best.get(name, 0.0):
-                continue
+            if weight <= best.get(name, 0.0) if weight > 0 else name in best:
+                continue  # a negative family (a hard negative) counts once
             for m in pattern.finditer(folded):
                 if pattern.groups == 0 or m.group(1) is None:
                     best[name] = weight
                     break
-    for name, weight, pattern in _NORMED:
-        if weight > best.get(name, 0.0) and pattern.search(view):
+    for i in _NORMED_SET.Match(view) or ():
+        name, weight, _ = _NORMED[i]
+        if weight > best.get(name, 0.0):
             best[name] = weight
     return sum(best.values()), sorted(best)

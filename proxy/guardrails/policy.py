@@ -34,6 +34,11 @@ _RULE_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 _LABEL = re.compile(r"[A-Z][A-Z0-9_]{0,23}")
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False
+# The prefilter Set over every view rule is one DFA; with the default 8 MiB it thrashes on long
+# texts (3x the input scan); the cache grows lazily up to this cap.
+_SET_OPTIONS = re2.Options()
+_SET_OPTIONS.log_errors = False
+_SET_OPTIONS.max_mem = 64 << 20
 
 Check = Callable[[str], tuple[int, int] | None]
 
@@ -438,7 +443,7 @@ def _pending(view_rules: tuple[Rule, ...]) -> tuple[Pending, ...]:
 
 def _rule_set(rules: list[Rule]) -> RuleSet:
     view_rules = tuple(r for r in rules if not r.raw_view)
-    rule_set = re2.Set.SearchSet(_RE2_OPTIONS)
+    rule_set = re2.Set.SearchSet(_SET_OPTIONS)
     for r in view_rules:
         rule_set.Add(r.pattern)
     prefilter: Any

@@ -244,3 +244,50 @@ def _stripped(ch: str) -> bool:
     return unicodedata.category(ch) == "Cf" or cp in (0x200C, 0x200D, 0xFE0F) or any(
         a <= cp <= b for a, b in INVISIBLE_RANGES
     )
+
+
+# Session 4: secrets by name or context in every syntax, SSN labels in identifiers and tables,
+# labelled phones of more regions; and what must stay quiet.
+SESSION4_POSITIVES = [
+    ("api_key", "Das WLAN-Passwort ist K_2c_0X9NqZ!OX"),
+    ("api_key", "hasło do VPN: 4363380a578174d876d536c83c3b2e79"),
+    ("api_key", "Şifre: Kedi_2024!"),
+    ("api_key", "login: admin / pw: maplekaffee4435$"),
+    ("api_key", "curl -H 'Authorization: Basic YWxpY2U6V29uZGVybGFuZDIwMjQh' https://api.acme.dev"),
+    ("api_key", "Authorization: Bearer 8f2k3LmQ9xZ7vR4tB1nW6yP0"),
+    ("api_key", "Set-Cookie: sid=Qx7Lm2Pz9Rt4Vb8Nw3Ks; Path=/"),
+    ("api_key", "app --api-key 9f8Kq2LmZx7VtR4bN1wY6pA3 run"),
+    ("api_key", "<password>S3cr3tP4ss!</password>"),
+    ("api_key", "define('DB_PASSWORD', 'S3cr3tP4ss!');"),
+    ("api_key", "CREATE USER app IDENTIFIED BY 'S3cr3tP4ss!';"),
+    ("api_key", "machine api.acme.dev login bob password S3cr3tP4ss!"),
+    ("api_key", "docker login -u deploy -p 'D0ck3r!Pw'"),
+    ("ssn", "applicant_ssn=277549336"),
+    ("ssn", '{"applicantSSN": "497272249"}'),
+    ("ssn", "SSN: 536.22.1234"),
+    ("ssn", "| name | ssn |\n|---|---|\n| Ann | 536221234 |"),
+    ("phone", "Tel.: 044 668 18 00 (Mo–Fr)"),
+    ("phone", "Proszę dzwonić pod 22 123 45 67."),
+]
+SESSION4_NEGATIVES = [
+    ("api_key", "the password is definitely-not-simple"),
+    ("api_key", "Das Passwort ist abgelaufen, bitte zurücksetzen."),
+    ("api_key", "Password: (hidden)"),
+    ("api_key", 'curl -H "Authorization: Bearer $TOKEN" https://api.acme.dev'),
+    ("api_key", "--password-file /etc/app/secret.txt"),
+    ("api_key", "docker run -p 8080:80 nginx"),
+    ("api_key", "Cookie: theme=dark; lang=en-US"),
+    ("ssn", "my social media handle has 123456789 followers"),
+    ("phone", "ISBN 978-2-0464-6926-3 — second edition"),
+    ("phone", "échéance le 08/02/2023."),
+]
+
+
+@pytest.mark.parametrize(("scanner", "text"), SESSION4_POSITIVES)
+def test_session4_positive_classes(scanner: str, text: str) -> None:
+    assert fired(scanner, text) == ["r"]
+
+
+@pytest.mark.parametrize(("scanner", "text"), SESSION4_NEGATIVES)
+def test_session4_hard_negatives(scanner: str, text: str) -> None:
+    assert fired(scanner, text) == []

@@ -375,6 +375,18 @@ def v3_tuning_items() -> None:
         add(text, [], "benign near injection classes")
 
 
+def session4_items() -> None:
+    """Items per detection class of session 4 (corpus_session4.py)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from corpus_session4 import GROUPS
+
+    for note, expect, texts in GROUPS:
+        for text in texts:
+            add(text, expect, note)
+
+
 def main() -> None:
     # ----- cards -----
     card_kinds = [
@@ -776,6 +788,7 @@ def main() -> None:
     issue15_items()
     session3_items()
     v3_tuning_items()
+    session4_items()
     out = Path(__file__).with_name("corpus.jsonl")
     with out.open("w", encoding="utf-8") as f:
         for item in ITEMS:
