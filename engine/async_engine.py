@@ -101,9 +101,9 @@ class AsyncEngine:
         return self._front.max_model_len
 
     @property
-    def in_process(self) -> bool:
-        """Whether the engine core runs in its own process (known once started)."""
-        return self._client is not None
+    def core_pid(self) -> int | None:
+        """The engine core process's id (process mode, once started), else None."""
+        return self._client.pid if self._client is not None else None
 
     @property
     def _engine(self) -> EngineCore:

@@ -17,6 +17,8 @@ import multiprocessing
 from collections.abc import Callable
 from typing import Any
 
+import torch
+
 from engine import core_wire as wire
 from engine.config import EngineConfig
 from engine.core_process import core_main
@@ -62,6 +64,10 @@ class CoreClient:
         self.max_model_len = 0
         self.async_scheduling = False
 
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
     # -- start and stop
 
     async def start(self) -> None:
@@ -69,7 +75,7 @@ class CoreClient:
         conn, child_conn = ctx.Pipe(duplex=True)
         self._proc = ctx.Process(
             target=core_main,
-            args=(self.config, child_conn, self._loader, self._async_scheduling),
+            args=(self.config, child_conn, self._loader, self._async_scheduling, torch.get_num_threads()),
             name="teecube-core",
         )
         self._proc.start()

@@ -19,6 +19,8 @@ from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Any
 
+import torch
+
 from engine import core_wire as wire
 from engine.config import EngineConfig
 from engine.distributed.workers import ModelLoader, exit_with_parent
@@ -29,14 +31,21 @@ from engine.sampling_params import SamplingParams
 
 
 def core_main(
-    config: EngineConfig, conn: Connection, loader: ModelLoader | None, async_scheduling: bool | None
+    config: EngineConfig,
+    conn: Connection,
+    loader: ModelLoader | None,
+    async_scheduling: bool | None,
+    cpu_threads: int,
 ) -> None:
+    """cpu_threads: the server process's torch threads, which a CPU engine core uses as in thread mode."""
     # Ctrl-C and a unit's SIGTERM reach the whole process group: the server drains, then stops us
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     threading.Thread(
         target=exit_with_parent, args=(os.getppid(),), name="teecube-core-parent", daemon=True
     ).start()
+    if not config.device.startswith("cuda"):
+        torch.set_num_threads(cpu_threads)
     try:
         core = EngineCore(config, loader, async_scheduling)
     except BaseException as e:
