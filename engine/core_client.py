@@ -56,7 +56,8 @@ class CoreClient:
         self._proc: Any = None
         self._conn: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.closed = False
+        self.closed = False  # no more commands: stopped, or the core died
+        self._stopped = False
         self.dead_reason: str | None = None
         self.stats: EngineStats | None = None
         self.tokenizer: Any = None
@@ -108,8 +109,10 @@ class CoreClient:
         return message
 
     async def shutdown(self) -> None:
-        if self.closed:
+        """Stop the core process and wait for it (also after it died: it is reaped here)."""
+        if self._stopped:
             return
+        self._stopped = True
         self._detach()
         if self._conn is not None:
             try:
@@ -130,13 +133,16 @@ class CoreClient:
 
     def _kill(self) -> None:
         """At exit (or a failed start): the core process must not outlive the server's."""
+        self._stopped = True
         self._detach()
-        if self._proc is not None and self._proc.is_alive():
+        if self._proc is None:
+            return
+        if self._proc.is_alive():
             try:
                 self._conn.send_bytes(wire.dumps((wire.SHUTDOWN,)))
             except OSError:
                 pass
-            self._stop_process(5.0)
+        self._stop_process(5.0)
 
     def _detach(self) -> None:
         self.closed = True

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from engine import AsyncEngine, EngineConfig, SamplingParams
-from engine.errors import EngineDead, InvalidParam
+from engine.errors import EngineDead, EngineError, InvalidParam
 from engine.loader import load_model
 from engine.outputs import RequestOutput
 from tests.engine.tiny_models import build_tiny_model
@@ -149,6 +149,12 @@ def test_flag_values_and_where_the_core_runs(path: Path) -> None:
         await auto.start()
         assert auto.core_pid is None
         await auto.shutdown()
+        failures = []
+        for mode in ("on", "off"):  # a core that cannot start raises what thread mode raises
+            with pytest.raises(EngineError) as failed:
+                await AsyncEngine(config(path.parent / "missing", mode)).start()
+            failures.append((type(failed.value), str(failed.value)))
+        assert failures[0] == failures[1]
         loaded = load_model(model_path=path, dtype="float32", device="cpu")
         with pytest.raises(InvalidParam, match="engine_core_process"):
             await AsyncEngine(config(path, "on"), loaded=loaded).start()
