@@ -101,6 +101,11 @@ class AsyncEngine:
         return self._front.max_model_len
 
     @property
+    def async_scheduling(self) -> bool:
+        """Whether the core keeps a step in flight (known once started)."""
+        return self._front.async_scheduling
+
+    @property
     def core_pid(self) -> int | None:
         """The engine core process's id (process mode, once started), else None."""
         return self._client.pid if self._client is not None else None
