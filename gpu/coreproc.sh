@@ -3,7 +3,8 @@
 # and in a thread of the server (off). qwen3-0.6b shape, dummy weights, PERFORMANCE.md's offline
 # workload, 256 prompts, concurrency 256, --compare-offline (the offline engine first, in a child).
 # Run from the repo root; writes $OUT/serve-core-{on,off}.json (bench serve's JSON), their logs, and
-# prints one summary line each: serve_vs_offline.output_throughput is the ratio (target 0.9).
+# prints one summary line each: serve_vs_offline.output_throughput is the ratio (target 0.9). Then,
+# time permitting, tests/gpu/test_engine_gpu.py -k async_engine ($OUT/coreproc-test.log).
 set -u
 OUT=${OUT:-out}
 mkdir -p "$OUT"
@@ -30,3 +31,9 @@ PY
 }
 run on
 run off
+# 3. if time is left: the AsyncEngine GPU test (core process and thread, streamed == offline)
+if (( SECONDS < 220 )); then
+  timeout $((280 - SECONDS)) python3 -m pytest -p no:cacheprovider -q -m gpu tests/gpu/test_engine_gpu.py \
+    -k async_engine >"$OUT/coreproc-test.log" 2>&1
+  echo "== gpu test rc=$?"; tail -n 5 "$OUT/coreproc-test.log"
+fi
