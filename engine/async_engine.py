@@ -1,7 +1,9 @@
-"""`AsyncEngine`: the engine core's step loop runs in its own thread and only moves token ids; the output
-processor (detokenization, stop strings) runs on the event loop, and each request streams deltas into
-its mailbox (a deque, and a future only while the consumer waits). A stop string found there stops the
-sequence in the core (freeing its blocks) before the request's final delta is delivered."""
+"""`AsyncEngine`: the engine core's step loop runs in its own thread, or in its own process
+(`engine_core_process`: engine/core_client.py, engine/core_process.py), and only moves token ids; the
+output processor (detokenization, stop strings) runs on the event loop, and each request streams
+deltas into its mailbox (a deque, and a future only while the consumer waits). A stop string found
+there stops the sequence in the core (freeing its blocks) before the request's final delta is
+delivered."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from engine.config import EngineConfig
+from engine.core_client import CoreClient
 from engine.distributed.workers import ModelLoader
 from engine.engine_core import EngineCore
 from engine.errors import EngineDead, InvalidParam
@@ -47,9 +50,37 @@ class AsyncEngine:
         self._streams: dict[str, _Mailbox] = {}
         self._pending_aborts: set[asyncio.Future[None]] = set()
         self._stats: EngineStats | None = None
+        self._client: CoreClient | None = None  # process mode
+
+    def _process_mode(self) -> bool:
+        mode = self.config.engine_core_process
+        if mode == "off":
+            return False
+        if self._loaded is not None and not callable(self._loaded):
+            if mode == "on":
+                raise InvalidParam(
+                    "engine_core_process", "a model loaded in this process cannot be served from another one"
+                )
+            return False
+        return mode == "on" or self.config.device.startswith("cuda")
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        if self._process_mode():
+            loader = self._loaded if callable(self._loaded) else None
+            client = CoreClient(
+                self.config,
+                loader,
+                self._async_scheduling,
+                self._dispatch,
+                self._deliver_error,
+                self._core_died,
+            )
+            await client.start()
+            self._client = client
+            self._loaded = None
+            self.processor = OutputProcessor(client.tokenizer)
+            return
         self.engine = await asyncio.to_thread(EngineCore, self.config, self._loaded, self._async_scheduling)
         self._loaded = None
         self.processor = OutputProcessor(self.engine.tokenizer)
@@ -59,15 +90,25 @@ class AsyncEngine:
 
     @property
     def tokenizer(self) -> Any:
-        return self._engine.tokenizer
+        return self._front.tokenizer
 
     @property
     def spec(self) -> Any:
-        return self._engine.spec
+        return self._front.spec
 
     @property
     def max_model_len(self) -> int:
-        return self._engine.max_model_len
+        return self._front.max_model_len
+
+    @property
+    def async_scheduling(self) -> bool:
+        """Whether the core keeps a step in flight (known once started)."""
+        return self._front.async_scheduling
+
+    @property
+    def core_pid(self) -> int | None:
+        """The engine core process's id (process mode, once started), else None."""
+        return self._client.pid if self._client is not None else None
 
     @property
     def _engine(self) -> EngineCore:
@@ -75,8 +116,15 @@ class AsyncEngine:
             raise EngineDead("the engine has not been started")
         return self.engine
 
+    @property
+    def _front(self) -> EngineCore | CoreClient:
+        """What encodes and checks requests here: the core (thread mode) or its client (process mode)."""
+        return self._client if self._client is not None else self._engine
+
     def stats(self) -> EngineStats:
         """The core's last snapshot with the output processor's counters (call on the event loop)."""
+        if self._client is not None:
+            self._stats = self._client.stats
         if self._stats is None or self.processor is None:
             raise EngineDead("the engine has not been started")
         return with_output_counters(self._stats, self.processor)
@@ -88,18 +136,22 @@ class AsyncEngine:
         whole output when it finishes (no per-step wake-ups), its step times in `metrics.token_times`."""
         if self.is_dead or self._stopping:
             raise EngineDead("the engine loop is not running")
-        engine = self._engine
+        engine = self._front
         arrival = time.monotonic()
         prompt_ids = engine.encode(prompt)
         engine.check_request(prompt_ids, params)
         if request_id in self._streams:
             raise InvalidParam("request_id", f"request {request_id!r} is already running")
+        metrics = RequestMetrics(arrival)
+        client = self._client
+        if client is not None:
+            client.add(request_id, prompt_ids, params, metrics)  # its tokens are read on this loop, later
+        else:
+            self._submit(lambda: self._add(request_id, prompt_ids, params, metrics))
         queue = _Mailbox()
         self._streams[request_id] = queue
-        metrics = RequestMetrics(arrival)
         assert self.processor is not None
         self.processor.add_request(request_id, prompt_ids, params, metrics, stream)
-        self._submit(lambda: self._add(request_id, prompt_ids, params, metrics))
         finished = False
         try:
             while True:
@@ -125,15 +177,24 @@ class AsyncEngine:
             if not finished:
                 self._forget(request_id)
                 if not self.is_dead:
-                    self._submit(lambda: self._engine.abort(request_id))
+                    self._abort_in_core(request_id)
+            if client is not None:
+                client.release(request_id)
 
     async def abort(self, request_id: str) -> None:
         """Abort a request; returns once its KV blocks are free."""
-        if self.is_dead or self._thread is None or self._loop is None:
+        if self.is_dead or (self._thread is None and self._client is None) or self._loop is None:
             return
         loop = self._loop
         future: asyncio.Future[None] = loop.create_future()
         self._pending_aborts.add(future)
+        if self._client is not None:
+            try:
+                self._client.abort(request_id, lambda: self._abort_done(request_id, future))
+            except EngineDead:
+                self._abort_done(request_id, future)
+            await future
+            return
 
         def command() -> None:
             self._engine.abort(request_id)
@@ -145,12 +206,29 @@ class AsyncEngine:
 
     async def shutdown(self) -> None:
         self._stopping = True
+        if self._client is not None:
+            await self._client.shutdown()
         self._wakeup.set()
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join)
         if self.engine is not None:
             await asyncio.to_thread(self.engine.shutdown)  # tensor-parallel workers, if any
         self._fail_all(EngineDead("the engine was shut down"))
+
+    def _abort_in_core(self, request_id: str) -> None:
+        if self._client is None:
+            self._submit(lambda: self._engine.abort(request_id))
+            return
+        try:
+            self._client.abort(request_id)
+        except EngineDead:
+            pass
+
+    def _core_died(self, error: EngineDead) -> None:
+        """Process mode: the core process is gone (on the event loop)."""
+        self.error = error
+        self.is_dead = True
+        self._fail_all(error)
 
     def _submit(self, command: Callable[[], None]) -> None:
         self._commands.append(command)
@@ -199,18 +277,24 @@ class AsyncEngine:
             ids = [request_id for request_id, _ in stopped]
             for request_id in ids:
                 self._stop_acks[request_id] = self._stop_acks.get(request_id, 0) + 1
-
-            def command() -> None:
-                self._engine.finish_stopped(stopped)
-                self._stats = self._engine.stats()
-                self._post(self._stops_freed, ids)
-
-            self._submit(command)
+            if self._client is not None:
+                try:
+                    self._client.free_stops(stopped, lambda: self._stops_freed(ids))
+                except EngineDead:
+                    pass  # the streams get EngineDead
+            else:
+                self._submit(lambda: self._free_stops(stopped, ids))
         for out in outputs:
             if out.finished and self._stop_acks.get(out.request_id):
                 self._held[out.request_id] = out  # delivered once the core has freed its blocks
             else:
                 self._deliver(out)
+
+    def _free_stops(self, stopped: list[tuple[str, int]], ids: list[str]) -> None:
+        """On the step thread (thread mode)."""
+        self._engine.finish_stopped(stopped)
+        self._stats = self._engine.stats()
+        self._post(self._stops_freed, ids)
 
     def _stops_freed(self, ids: list[str]) -> None:
         for request_id in ids:

@@ -21,7 +21,7 @@ from engine.cli_flags import (
     task_from_flags,
 )
 from engine.cli_values import generation_defaults, parse_token_count, ssl_context
-from engine.config import LOAD_FORMATS
+from engine.config import ENGINE_CORE_PROCESS, LOAD_FORMATS
 from engine.errors import EngineError, InvalidParam, ModelLoadError
 from engine.loader.hf_cache import looks_like_repo_id, resolve_repo_id
 from engine.loader.shapes import SHAPES
@@ -86,6 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kv-cache-dtype", choices=["auto", "fp8", "fp8_e4m3"], default="auto",
                    help="fp8: an e4m3 KV cache (twice the tokens of bf16)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--engine-core-process",
+        choices=ENGINE_CORE_PROCESS,
+        default="auto",
+        help="the engine core (scheduler, model, sampler) in its own process, off the server's GIL "
+        "(auto: on with CUDA, off on CPU)",
+    )
     add_serving_flags(p)
     p.add_argument("--api-key", default=None, help=f"bearer token (or {' / '.join(API_KEY_ENVS)})")
     p.add_argument("--ssl-keyfile", default=None, help="serve HTTPS with this key (PEM)")
@@ -184,6 +191,7 @@ def configs(args: argparse.Namespace) -> tuple[EngineConfig, ServerConfig]:
         task=task_from_flags(args),
         quantization=None if args.quantization == "gguf" else args.quantization,  # gguf: as stored
         kv_cache_dtype=args.kv_cache_dtype,
+        engine_core_process=args.engine_core_process,
     )
     for name in ("max_queue_size", "max_request_body_bytes", "shutdown_timeout"):
         value = getattr(args, name)

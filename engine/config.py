@@ -9,6 +9,9 @@ from engine.errors import InvalidParam
 
 # what the loader can read: "auto" picks GGUF or safetensors from the path; "dummy": random weights
 LOAD_FORMATS = ("auto", "safetensors", "gguf", "dummy")
+# the serving engine core (scheduler, model runner, sampler) in its own process, or in a thread of the
+# server's; "auto": its own process on CUDA (engine/core_client.py)
+ENGINE_CORE_PROCESS = ("auto", "on", "off")
 
 
 @dataclass(slots=True)
@@ -44,6 +47,7 @@ class EngineConfig:
     task: str = "generate"
     quantization: str | None = None  # "fp8": online FP8 weights + activations (engine/quantization)
     kv_cache_dtype: str = "auto"  # "fp8" / "fp8_e4m3": an FP8 KV cache (engine/kv_cache_spec.py)
+    engine_core_process: str = "auto"  # AsyncEngine: the core in its own process ("on"), a thread ("off")
 
     def __post_init__(self) -> None:
         import torch  # here, so that the CLI parses flags without loading torch
@@ -68,6 +72,8 @@ class EngineConfig:
             raise InvalidParam("cpu_kv_cache_space_gb", "must be positive")
         if self.load_format not in LOAD_FORMATS:
             raise InvalidParam("load_format", f"must be one of {', '.join(LOAD_FORMATS)}")
+        if self.engine_core_process not in ENGINE_CORE_PROCESS:
+            raise InvalidParam("engine_core_process", f"must be one of {', '.join(ENGINE_CORE_PROCESS)}")
         from engine.kv_cache_spec import check_fp8_options
 
         check_fp8_options(self)

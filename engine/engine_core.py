@@ -25,6 +25,7 @@ each step's tokens are read right after its launch: the same loop, no placeholde
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import torch
 
@@ -75,22 +76,11 @@ class EngineCore:
         self.prompt_tokens = 0
 
     def encode(self, prompt: str | list[int], add_special_tokens: bool = True) -> list[int]:
-        if isinstance(prompt, str):
-            return list(self.tokenizer.encode(prompt, add_special_tokens=add_special_tokens))
-        return list(prompt)
+        return encode_prompt(self.tokenizer, prompt, add_special_tokens)
 
     def check_request(self, prompt_token_ids: list[int], params: SamplingParams) -> int:
         """Validate before scheduling; returns the resolved max_tokens."""
-        params.validate()
-        n = len(prompt_token_ids)
-        if n == 0:
-            raise InvalidParam("prompt", "the prompt is empty")
-        if min(prompt_token_ids) < 0 or max(prompt_token_ids) >= self.spec.vocab_size:
-            raise InvalidParam("prompt", f"token ids must be in [0, {self.spec.vocab_size})")
-        max_tokens = params.max_tokens if params.max_tokens is not None else self.max_model_len - n
-        if n + max(max_tokens, 1) > self.max_model_len:
-            raise ContextLengthExceeded(n, max_tokens, self.max_model_len)
-        return max_tokens
+        return check_request(prompt_token_ids, params, self.spec.vocab_size, self.max_model_len)
 
     def add(
         self, request_id: str, prompt_ids: list[int], params: SamplingParams, metrics: RequestMetrics
@@ -245,3 +235,25 @@ class EngineCore:
             prefix_cache_queries=bm.prefix_cache_queries,
             prefix_cache_hits=bm.prefix_cache_hits,
         )
+
+
+def encode_prompt(tokenizer: Any, prompt: str | list[int], add_special_tokens: bool = True) -> list[int]:
+    if isinstance(prompt, str):
+        return list(tokenizer.encode(prompt, add_special_tokens=add_special_tokens))
+    return list(prompt)
+
+
+def check_request(
+    prompt_token_ids: list[int], params: SamplingParams, vocab_size: int, max_model_len: int
+) -> int:
+    """Validate a request before it is scheduled (in the server process too); returns its max_tokens."""
+    params.validate()
+    n = len(prompt_token_ids)
+    if n == 0:
+        raise InvalidParam("prompt", "the prompt is empty")
+    if min(prompt_token_ids) < 0 or max(prompt_token_ids) >= vocab_size:
+        raise InvalidParam("prompt", f"token ids must be in [0, {vocab_size})")
+    max_tokens = params.max_tokens if params.max_tokens is not None else max_model_len - n
+    if n + max(max_tokens, 1) > max_model_len:
+        raise ContextLengthExceeded(n, max_tokens, max_model_len)
+    return max_tokens

@@ -143,8 +143,9 @@ def _send_stop() -> None:
         log.warning("tensor-parallel stop message failed: %s", e)
 
 
-def _exit_with_parent(parent_pid: int) -> None:
-    """A worker must not outlive its engine (killed, say, while the worker waits in a collective)."""
+def exit_with_parent(parent_pid: int) -> None:
+    """A worker (or an engine core process) must not outlive its parent (killed, say, while the
+    worker waits in a collective). Run it in a daemon thread."""
     while os.getppid() == parent_pid:
         time.sleep(1.0)
     os._exit(1)
@@ -165,7 +166,7 @@ def worker_main(
         torch.set_num_threads(max(1, torch.get_num_threads() // config.tensor_parallel_size))
     config = replace(config, device=device)
     parent = os.getppid()
-    threading.Thread(target=_exit_with_parent, args=(parent,), name="teecube-tp-parent", daemon=True).start()
+    threading.Thread(target=exit_with_parent, args=(parent,), name="teecube-tp-parent", daemon=True).start()
     started.set()
     init_tensor_parallel(rank, config.tensor_parallel_size, init_method, backend_for(device))
     try:

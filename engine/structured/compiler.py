@@ -82,6 +82,20 @@ def choice_grammar(choices: list[str]) -> str:
     return "root ::= " + " | ".join(json.dumps(c, ensure_ascii=True) for c in choices)
 
 
+class GrammarFactory:
+    """A fresh matcher per sequence for one spec. It keeps the spec: an engine core in its own process
+    gets the spec and compiles it there (engine/core_process.py), since compiled grammars do not pickle."""
+
+    __slots__ = ("_make", "spec")
+
+    def __init__(self, spec: GrammarSpec, make: Callable[[], GrammarProcessor]) -> None:
+        self.spec = spec
+        self._make = make
+
+    def __call__(self) -> GrammarProcessor:
+        return self._make()
+
+
 class GrammarCompilerCache:
     def __init__(self, info: xgr.TokenizerInfo, max_entries: int = DEFAULT_CACHE_SIZE, threads: int = 2):
         self.info = info
@@ -98,10 +112,10 @@ class GrammarCompilerCache:
     def for_tokenizer(cls, tokenizer: Any, vocab_size: int, **kwargs: Any) -> GrammarCompilerCache:
         return cls(tokenizer_info(tokenizer, vocab_size), **kwargs)
 
-    def factory(self, spec: GrammarSpec) -> Callable[[], GrammarProcessor]:
+    def factory(self, spec: GrammarSpec) -> GrammarFactory:
         """What SamplingParams.logits_processor_factory holds for this spec (compiled, cached)."""
         and_mask = self.json_safe if spec.kind in ("json_schema", "json_object") else None
-        return processor_factory(self.compile(spec), and_mask)
+        return GrammarFactory(spec, processor_factory(self.compile(spec), and_mask))
 
     def compile(self, spec: GrammarSpec) -> xgr.CompiledGrammar:
         """The compiled grammar (cached); InvalidParam naming the problem when it cannot compile."""

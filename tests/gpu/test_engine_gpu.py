@@ -173,8 +173,9 @@ def test_abort_with_a_step_in_flight_on_gpu(family: dict) -> None:
 
 
 def test_async_engine_streams_on_gpu(family: dict) -> None:
-    """The server's path (AsyncEngine: core thread with a step in flight, output processor on the event
-    loop): streamed deltas, stop strings included, equal the offline outputs; every block comes back."""
+    """The server's path (AsyncEngine: core process or thread with a step in flight, output processor on
+    the event loop): streamed deltas, stop strings included, equal the offline outputs; every block is
+    free again."""
     import asyncio
 
     from engine import AsyncEngine, EngineConfig
@@ -186,12 +187,15 @@ def test_async_engine_streams_on_gpu(family: dict) -> None:
     prompts = [*family["prompts"][:4], family["prompts"][2]]
     expected = llm.generate(prompts, params, use_tqdm=False)
 
-    async def main() -> list[list]:
-        config = EngineConfig(model=str(family["path"]), device="cuda", dtype="float32", num_kv_blocks=64)
+    async def main(mode: str) -> list[list]:
+        path = str(family["path"])
+        config = EngineConfig(
+            model=path, device="cuda", dtype="float32", num_kv_blocks=64, engine_core_process=mode
+        )
         engine = AsyncEngine(config)
         await engine.start()
         try:
-            assert engine.engine.async_scheduling
+            assert engine.async_scheduling and (engine.core_pid is not None) == (mode == "on")
 
             async def collect(i: int, prompt: list[int], p: SamplingParams) -> list:
                 return [out async for out in engine.generate(f"r{i}", prompt, p)]
@@ -204,7 +208,8 @@ def test_async_engine_streams_on_gpu(family: dict) -> None:
         finally:
             await engine.shutdown()
 
-    for outs, want in zip(asyncio.run(main()), expected, strict=True):
-        assert [t for o in outs for t in o.outputs[0].token_ids] == want.outputs[0].token_ids
-        assert "".join(o.outputs[0].text for o in outs) == want.outputs[0].text
-        assert outs[-1].finished and outs[-1].outputs[0].finish_reason == want.outputs[0].finish_reason
+    for mode in ("on", "off"):  # the engine core in its own process (auto on CUDA), and in a thread
+        for outs, want in zip(asyncio.run(main(mode)), expected, strict=True):
+            assert [t for o in outs for t in o.outputs[0].token_ids] == want.outputs[0].token_ids
+            assert "".join(o.outputs[0].text for o in outs) == want.outputs[0].text
+            assert outs[-1].finished and outs[-1].outputs[0].finish_reason == want.outputs[0].finish_reason
