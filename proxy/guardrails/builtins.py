@@ -35,6 +35,11 @@ class Builtin:
     tail: str = ""
     tail_max: int = 0
     shields: tuple[str, ...] = ()  # a "context" rule: findings of these scanners inside it do not count
+    # (lead, rest) pairs, one per alternative of `pattern`, for scanners whose finding never starts
+    # inside the lead (a secret's name and "=", an SSN label): every finding lies in the `rest` of
+    # a match of some lead + rest. A stream then holds back only a rest being written after a whole
+    # lead, not the lead itself (output.py). Empty: the finding may start where the match starts.
+    leads: tuple[tuple[str, str], ...] = ()
 
 
 class LocalPart:
@@ -56,11 +61,11 @@ _KEY_NAMES = (
     r"(?:secret|token|passw(?:or)?d|passwd|pwd|api[_-]?key|apikey|access[_-]?key|private[_-]?key|"
     r"credentials?|auth[_-]?key|signing[_-]?key|client[_-]?secret|passphrase)"
 )
-_KEY_VALUE = (
-    rf"\b[a-z0-9_.-]{{0,32}}(?:{_KEY_NAMES}[a-z0-9_.-]{{0,24}}|pass)[\"']?\s{{0,3}}(?:=|:|=>|:=)\s{{0,3}}"
-    r"[\"'`]?[^\s\"'`;,]{6}"
-)
-_CONNECTION = r"\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@\"']{0,64}:[^\s@/\"']{3,64}@"
+_KEY_NAME = rf"\b[a-z0-9_.-]{{0,32}}(?:{_KEY_NAMES}[a-z0-9_.-]{{0,24}}|pass)[\"']?\s{{0,3}}(?:=|:|=>|:=)"
+_KEY_OPEN = r"\s{0,3}[\"'`]?"  # spaces and a quote between "=" and the value
+_KEY_VALUE = _KEY_NAME + _KEY_OPEN + r"[^\s\"'`;,]{6}"
+_CONNECTION_USER = r"\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@\"']{0,64}:"
+_CONNECTION = _CONNECTION_USER + r"[^\s@/\"']{3,64}@"
 # Passwords on a command line (`mysql -p'…'`, `curl -u user:pw`) and in prose after a non-Latin keyword
 # ("Пароль от почты: …", "密码是 …"; an ASCII value: "パスワードは12文字以上" is CJK prose). Latin
 # keywords in prose ("das Passwort ist …") are left out: their closure made every stream hold back.
@@ -108,6 +113,14 @@ _SSN_LABEL = (
     r"seguro social|sozialversicherungsnummer)\b)"
 )
 _SSN_DIGITS = r"\b[0-9]{3}[ -]?[0-9]{2}[ -]?[0-9]{4}\b"
+_SSN_DASHED = r"\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b"
+_SSN_BEFORE = rf"{_SSN_LABEL}[^\n]{{0,60}}?"  # a label, then the number within 60 characters
+_SSN_AFTER = rf"{_SSN_DIGITS}[^\n0-9;.!?]{{0,30}}?{_SSN_LABEL}"  # the number, a label after it
+_CARD_DIGITS = rf"\b(?:[0-9]{_DIGIT_SEP}?){{11,18}}[0-9]\b"
+_AZURE_NAME = (
+    r"(?i:\b(?:AccountKey|SharedAccessKey|azure[_-]?(?:storage|openai|api)?[_-]?key)[\"']? ?[=:] ?[\"']?)"
+)
+_AZURE_VALUE = r"[A-Za-z0-9+/]{32}"
 _PEM_BREAK = r"(?:\s|\\{1,3}[rn])+"  # a line break: real, or escaped once or twice ("\n", "\\n")
 
 BUILTINS: dict[str, Builtin] = {
@@ -125,8 +138,8 @@ BUILTINS: dict[str, Builtin] = {
         ),
         Builtin("phone", _PHONE, "PHONE", "pii", checks.phone),
         # An IBAN-shaped token before the digits is matched too, and rejected: its groups are no card.
-        Builtin(
-            "card", rf"{_IBAN_SHAPE}?\b(?:[0-9]{_DIGIT_SEP}?){{11,18}}[0-9]\b", "CARD", "pii", checks.card
+        Builtin(  # an IBAN-shaped lead is matched and rejected by the check: findings are digits only
+            "card", rf"{_IBAN_SHAPE}?{_CARD_DIGITS}", "CARD", "pii", checks.card, leads=(("", _CARD_DIGITS),)
         ),
         Builtin(
             "iban",
@@ -137,11 +150,11 @@ BUILTINS: dict[str, Builtin] = {
         ),
         Builtin(
             "ssn",
-            rf"\b[0-9]{{3}}-[0-9]{{2}}-[0-9]{{4}}\b|{_SSN_LABEL}[^\n]{{0,60}}?{_SSN_DIGITS}"
-            rf"|{_SSN_DIGITS}[^\n0-9;.!?]{{0,30}}?{_SSN_LABEL}",  # a label before or after the number
+            rf"{_SSN_DASHED}|{_SSN_BEFORE}{_SSN_DIGITS}|{_SSN_AFTER}",  # a label before or after the number
             "SSN",
             "pii",
             checks.ssn,
+            leads=(("", _SSN_DASHED), (_SSN_BEFORE, _SSN_DIGITS), ("", _SSN_AFTER)),
         ),
         Builtin("ipv4", rf"\b{_OCTET}(?:\.{_OCTET}){{3,5}}\b", "IP", "pii", checks.ipv4),
         Builtin(
@@ -174,11 +187,11 @@ BUILTINS: dict[str, Builtin] = {
         Builtin("gcp_key", r"\bAIza[0-9A-Za-z_-]{35}(?:\b|$)", "GCP_KEY", "secret", triggers=("AIza",)),
         Builtin(
             "azure_key",
-            r"(?i)\b(?:AccountKey|SharedAccessKey|azure[_-]?(?:storage|openai|api)?[_-]?key)"
-            r"[\"']? ?[=:] ?[\"']?[A-Za-z0-9+/]{32}",
+            _AZURE_NAME + _AZURE_VALUE,
             "AZURE_KEY",
             "secret",
             checks.assigned_secret,
+            leads=((_AZURE_NAME, _AZURE_VALUE),),
             tail="[A-Za-z0-9+/]*={0,2}",
             tail_max=60,
         ),
@@ -250,6 +263,12 @@ BUILTINS: dict[str, Builtin] = {
             checks.assigned_secret,
             tail="[^\\s\"'`;,]*",
             tail_max=200,
+            leads=(
+                (f"(?i:{_KEY_NAME}{_KEY_OPEN})", r"[^\s\"'`;,]{6}"),
+                (f"(?i:{_CONNECTION_USER})", r"[^\s@/\"']{3,64}@"),
+                ("", f"(?i:{_CLI_LOGIN})"),
+                ("", f"(?i:{_SAID_LOGIN})"),
+            ),
         ),
         Builtin(
             "high_entropy",
