@@ -121,6 +121,9 @@ _AZURE_NAME = (
     r"(?i:\b(?:AccountKey|SharedAccessKey|azure[_-]?(?:storage|openai|api)?[_-]?key)[\"']? ?[=:] ?[\"']?)"
 )
 _AZURE_VALUE = r"[A-Za-z0-9+/]{32}"
+_IBAN_BODY = r"[0-9]{2}[ -]?(?:[A-Z0-9]{4}[ -]?){2,7}[A-Z0-9]{1,4}\b"
+# What checks.iban can accept: a known country code, written in one case ("It", "In": never).
+_IBAN_COUNTRY = "|".join(sorted(checks.IBAN_LENGTHS)) + "|" + "|".join(sorted(checks.IBAN_LENGTHS)).lower()
 _PEM_BREAK = r"(?:\s|\\{1,3}[rn])+"  # a line break: real, or escaped once or twice ("\n", "\\n")
 
 BUILTINS: dict[str, Builtin] = {
@@ -143,10 +146,11 @@ BUILTINS: dict[str, Builtin] = {
         ),
         Builtin(
             "iban",
-            r"(?i)\b[A-Z]{2}[0-9]{2}[ -]?(?:[A-Z0-9]{4}[ -]?){2,7}[A-Z0-9]{1,4}\b",
+            rf"(?i)\b[A-Z]{{2}}{_IBAN_BODY}",
             "IBAN",
             "pii",
             checks.iban,
+            leads=(("", rf"\b(?:{_IBAN_COUNTRY})(?i:{_IBAN_BODY})"),),
         ),
         Builtin(
             "ssn",

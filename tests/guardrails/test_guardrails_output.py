@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import re
 
@@ -10,6 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from proxy.guardrails import OutputGuard, Vault, compile_policy, scan_request
+from proxy.guardrails.builtins import BUILTINS
+from proxy.guardrails.scan import find_hits
 
 CARD = "4111 1111 1111 1111"
 
@@ -463,8 +466,9 @@ def test_a_secrets_name_leaves_before_its_value_is_decided(default_policy) -> No
     assert guard.feed(0, "Set api_key").text == "Set api_key"  # prose or a name: nothing to mask yet
     assert guard.feed(0, " = ").text == " = "
     assert guard.feed(0, CANARY_SECRET[:8]).text == ""  # the value may be a secret: held
-    assert guard.feed(0, CANARY_SECRET[8:] + " and go").text == "[SECRET] and "
-    assert guard.finish(0).text == "go"
+    assert guard.feed(0, CANARY_SECRET[8:] + " and go").text == "[SECRET] and go"
+    assert guard.finish(0).text == ""
+    assert guard.rule_ids == ["secret.api_key"]
 
 
 def test_a_label_leaves_before_the_number(default_policy) -> None:
@@ -477,9 +481,13 @@ def test_a_label_leaves_before_the_number(default_policy) -> None:
 
 
 def test_the_first_word_leaves_with_the_first_token(default_policy) -> None:
-    for first in ("Hello", "The", "Sure", "Absolutely", "Here", "Yes", "Thanks", "social", "token"):
+    firsts = ("Hello", "The", "Sure", "Absolutely", "Here", "Yes", "Thanks", "social", "token", "In", "It")
+    for first in firsts:
         guard = OutputGuard(default_policy)
         assert guard.feed(0, first).text == first, first
+    for first in ("I", "it", "a"):  # could start an IBAN (IT60 X054 ..., it60 x054 ..., at61 1904 ...)
+        guard = OutputGuard(default_policy)
+        assert guard.feed(0, first).text == "" and guard.feed(0, " am").text == first + " am"
 
 
 def test_placeholders_are_held_only_when_the_vault_can_restore_them(default_policy) -> None:
@@ -503,3 +511,35 @@ def test_a_stream_cut_off_inside_a_finding_still_masks_it(default_policy, entity
     out += guard.finish(0).text
     assert out == OutputGuard(default_policy).apply_full("see " + entity).text
     assert entity.strip("\u200b") == "" or entity[-4:] not in out
+
+
+def _corpus_texts() -> list[str]:
+    from pathlib import Path
+
+    texts = []
+    for path in sorted(Path(__file__).parents[1].joinpath("data", "guardrails").glob("*.jsonl")):
+        with path.open(encoding="utf-8") as f:
+            texts += [json.loads(line)["text"] for line in f if line.strip()]
+    return [t for t in texts if t.isascii()]
+
+
+@pytest.mark.parametrize("scanner", [name for name, b in BUILTINS.items() if b.leads])
+def test_leads_cover_every_finding_of_the_corpus(scanner: str) -> None:
+    """`leads` must describe the scanner's pattern (a change to one needs the other): every finding
+    on the corpora lies in the rest of a lead + rest split of its match."""
+    builtin = BUILTINS[scanner]
+    policy = compile_policy({"version": 1, "rules": [{"id": "x", "scanner": scanner, "output": "mask"}]})
+    tail = f"(?:{builtin.tail})" if builtin.tail else ""
+    found = 0
+    for text in _corpus_texts():
+        matches: list = []
+        hits, _ = find_hits(policy.output, text, text, list(range(len(text))), matches=matches)
+        for h in hits:
+            a, b = next((a, b) for rule, _, a, b in matches if rule is h.rule and a <= h.start and h.end <= b)
+            found += 1
+            assert any(
+                re.fullmatch(lead, text[a:k]) and re.fullmatch(f"(?:{rest}){tail}", text[k:b])
+                for lead, rest in builtin.leads
+                for k in range(a, h.start + 1)
+            ), (scanner, h.start - a)
+    assert found
