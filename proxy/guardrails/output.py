@@ -210,7 +210,7 @@ class OutputGuard:
         rel = c.rel - c.base  # released so far, as an offset into c.raw
         if final:
             limit_act = limit_log = log_head = len(c.view)
-            bound = keep = n_raw
+            bound = keep = inv_log = n_raw
         else:
             limit_act, limit_log, hold, keep_v, log_head = self._limits(c)
             bound, keep = self._raw(c, hold), self._raw(c, keep_v)
@@ -218,7 +218,8 @@ class OutputGuard:
             bound, keep = min(bound, inv_act), min(keep, inv_act, inv_log)
             if bound <= rel and keep <= 0:
                 return GuardDelta("")  # nothing can be released and the scan cannot move on
-        log_head_raw = self._raw(c, log_head) if not final else n_raw
+        # log-only findings from here on may not all be known yet (their matches may still grow)
+        log_head_raw = min(self._raw(c, log_head), inv_log) if not final else n_raw
 
         matches: list[tuple[Rule, int, int, int]] = []
         hits, _ = find_hits(self._rules, c.raw, c.view, c.index, c.ctx, None, c.base, matches)
@@ -229,7 +230,7 @@ class OutputGuard:
             if id(h.rule) in self._inert:
                 continue
             if h.rule.raw_view:  # a run of invisible characters ending at the end may go on
-                settled = final or h.end < n_raw
+                settled = final or (h.end < n_raw and (h.rule.output != "log" or h.start < log_head_raw))
             elif h.rule.output == "log":
                 settled = final or (h.at < limit_log and h.start < log_head_raw)
             else:

@@ -543,3 +543,18 @@ def test_leads_cover_every_finding_of_the_corpus(scanner: str) -> None:
                 for k in range(a, h.start + 1)
             ), (scanner, h.start - a)
     assert found
+
+
+def test_a_log_only_finding_is_not_counted_while_an_earlier_one_may_still_cover_it() -> None:
+    """An invisible character inside a token that becomes a (longer) high-entropy finding only
+    later: over the whole text the entropy finding covers it, so it must not be counted early."""
+    from proxy.guardrails.bench import bench_policy
+
+    policy = bench_policy("log")  # every scanner, output "log"
+    text = (
+        "4111 1111 1111 1111s3cr3t-Pw\u200beyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwiYWRtaW4iOnRydWV9."
+        "1LI7S1L10e0tza93Ce6KRDiKpFfez3gb9pvMEc0goRq\n"
+    )
+    whole = OutputGuard(policy).apply_full(text)
+    assert whole.text == text and whole.rule_ids == ["high_entropy"]
+    _stream_checked(policy, None, text, [12, 48, 60, 63, 72, 73, 75, 94, 114, 117, 122])
