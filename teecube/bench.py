@@ -11,6 +11,7 @@ BENCHES: dict[str, tuple[str, str]] = {
     "structured": ("engine.bench.structured", "main"),
     "proxy": ("proxy.bench", "main"),
     "guardrails": ("proxy.guardrails.bench", "main"),
+    "holdback": ("proxy.guardrails.holdback_bench", "main"),
 }
 
 

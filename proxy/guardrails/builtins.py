@@ -35,6 +35,11 @@ class Builtin:
     tail: str = ""
     tail_max: int = 0
     shields: tuple[str, ...] = ()  # a "context" rule: findings of these scanners inside it do not count
+    # (lead, rest) pairs, one per alternative of `pattern`, for scanners whose finding never starts
+    # inside the lead (a secret's name and "=", an SSN label): every finding lies in the `rest` of
+    # a match of some lead + rest. A stream then holds back only a rest being written after a whole
+    # lead, not the lead itself (output.py). Empty: the finding may start where the match starts.
+    leads: tuple[tuple[str, str], ...] = ()
 
 
 class LocalPart:
@@ -57,25 +62,33 @@ _KEY_NAMES = (
     r"credentials?|auth[_-]?key|signing[_-]?key|client[_-]?secret|passphrase|session[_-]?(?:id|key)|"
     r"phpsessid|jsessionid|connect\.sid|webhook[_-]?secret|encryption[_-]?key|master[_-]?key)"
 )
-_KEY_VALUE = (
-    rf"\b[a-z0-9_.-]{{0,32}}(?:{_KEY_NAMES}[a-z0-9_.-]{{0,24}}|pass|pw)[\"']?\s{{0,3}}(?:=|:|=>|:=)\s{{0,3}}"
-    r"[\"'`]?[^\s\"'`;,]{6}"
-    # XML elements, setter calls, define()/dict pairs and long CLI flags: `<password>…`,
-    # `setPassword("…")`, `define('DB_PASSWORD', '…')`, `--api-key …`, `IDENTIFIED BY '…'`
-    # (no free-length name runs here: the stream hold-back closure of this rule must stay small)
-    rf"|<{_KEY_NAMES}>[^\s<]{{6}}"
-    rf"|\b(?:set|with)_?{_KEY_NAMES}\(\s?[\"'`][^\s\"'`]{{6}}"
-    rf"|{_KEY_NAMES}[\"']\s?,\s?[\"'][^\s\"']{{6}}"
-    rf"|\B--(?:[a-z]{{1,8}}-)?(?:{_KEY_NAMES}|pass)[ =][\"']?[^\s\"'-][^\s\"']{{5}}"
-    r"|\bidentified by [\"'][^\s\"']{6}"
-    # HTTP credentials: `Authorization: Basic …`/`Bearer …`, `Proxy-Authorization`
-    r"|\b(?:proxy-)?authorization[\"']?\s{0,3}[:=]\s{0,3}[\"']?(?:basic|bearer|token|digest|apikey|sso-key)"
-    r"\s{1,3}[A-Za-z0-9+/=._~-]{8}"
-    r"|\b(?:set-)?cookie:\s{0,2}[a-z0-9_.-]{1,32}=[^\s;]{8}"
-    # .netrc: `machine host login bob password …`
-    r"|\blogin [^\s]{1,32} password [^\s]{6}"
+_KEY_NAME = (
+    rf"\b[a-z0-9_.-]{{0,32}}(?:{_KEY_NAMES}[a-z0-9_.-]{{0,24}}|pass|pw)[\"']?\s{{0,3}}(?:=|:|=>|:=)"
 )
-_CONNECTION = r"\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@\"']{0,64}:[^\s@/\"']{3,64}@"
+_KEY_OPEN = r"\s{0,3}[\"'`]?"  # spaces and a quote between "=" and the value
+# (lead, value) pairs: XML elements, setter calls, define()/dict pairs and long CLI flags (`<password>…`,
+# `setPassword("…")`, `define('DB_PASSWORD', '…')`, `--api-key …`, `IDENTIFIED BY '…'`), HTTP
+# credentials (`Authorization: Basic …`/`Bearer …`, `Proxy-Authorization`, cookies) and .netrc lines
+# (`machine host login bob password …`). No free-length name runs here: the stream hold-back closure
+# of this rule must stay small; a stream holds only the value after a whole lead.
+_KEY_OTHER_PAIRS = (
+    (rf"<{_KEY_NAMES}>", r"[^\s<]{6}"),
+    (rf"\b(?:set|with)_?{_KEY_NAMES}\(\s?[\"'`]", r"[^\s\"'`]{6}"),
+    (rf"(?:\b|_){_KEY_NAMES}[\"']\s?,\s?[\"']", r"[^\s\"']{6}"),
+    (rf"\B--(?:[a-z]{{1,8}}-)?(?:{_KEY_NAMES}|pass)[ =][\"']?", r"[^\s\"'-][^\s\"']{5}"),
+    (r"\bidentified by [\"']", r"[^\s\"']{6}"),
+    (
+        r"\b(?:proxy-)?authorization[\"']?\s{0,3}[:=]\s{0,3}[\"']?(?:basic|bearer|token|digest|apikey|sso-key)"
+        r"\s{1,3}",
+        r"[A-Za-z0-9+/=._~-]{8}",
+    ),
+    (r"\b(?:set-)?cookie:\s{0,2}[a-z0-9_.-]{1,32}=", r"[^\s;]{8}"),
+    (r"\blogin [^\s]{1,32} password ", r"[^\s]{6}"),
+)
+_KEY_OTHER = "|".join(lead + value for lead, value in _KEY_OTHER_PAIRS)
+_KEY_VALUE = _KEY_NAME + _KEY_OPEN + r"[^\s\"'`;,]{6}|" + _KEY_OTHER
+_CONNECTION_USER = r"\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@\"']{0,64}:"
+_CONNECTION = _CONNECTION_USER + r"[^\s@/\"']{3,64}@"
 # Passwords on a command line (`mysql -p'…'`, `curl -u user:pw`) and in prose after a non-Latin keyword
 # ("Пароль от почты: …", "密码是 …"; an ASCII value: "パスワードは12文字以上" is CJK prose). Latin
 # keywords in prose ("das Passwort ist …") are left out: their closure made every stream hold back.
@@ -141,6 +154,18 @@ _SSN_LABEL = (
 )
 # nine digits, compact or grouped 3-2-4 by spaces, dots or dashes (one kind)
 _SSN_DIGITS = r"\b[0-9]{3}(?:[0-9]{2}|-[0-9]{2}-|\.[0-9]{2}\.| [0-9]{2} )[0-9]{4}\b"
+_SSN_DASHED = r"\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b"
+# a label, then the number within two lines (tables, CSV) and 60 characters
+_SSN_BEFORE = rf"{_SSN_LABEL}(?:[^\n]{{0,80}}\n){{0,2}}[^\n]{{0,60}}?"
+_SSN_AFTER = rf"{_SSN_DIGITS}[^\n0-9;.!?]{{0,30}}?{_SSN_LABEL}"  # the number, a label after it
+_CARD_DIGITS = rf"\b(?:[0-9]{_DIGIT_SEP}?){{11,18}}[0-9]\b"
+_AZURE_NAME = (
+    r"(?i:\b(?:AccountKey|SharedAccessKey|azure[_-]?(?:storage|openai|api)?[_-]?key)[\"']? ?[=:] ?[\"']?)"
+)
+_AZURE_VALUE = r"[A-Za-z0-9+/]{32}"
+_IBAN_BODY = r"[0-9]{2}[ -]?(?:[A-Z0-9]{4}[ -]?){2,7}[A-Z0-9]{1,4}\b"
+# What checks.iban can accept: a known country code, written in one case ("It", "In": never).
+_IBAN_COUNTRY = "|".join(sorted(checks.IBAN_LENGTHS)) + "|" + "|".join(sorted(checks.IBAN_LENGTHS)).lower()
 _PEM_BREAK = r"(?:\s|\\{1,3}[rn])+"  # a line break: real, or escaped once or twice ("\n", "\\n")
 
 BUILTINS: dict[str, Builtin] = {
@@ -158,24 +183,24 @@ BUILTINS: dict[str, Builtin] = {
         ),
         Builtin("phone", _PHONE, "PHONE", "pii", checks.phone),
         # An IBAN-shaped token before the digits is matched too, and rejected: its groups are no card.
-        Builtin(
-            "card", rf"{_IBAN_SHAPE}?\b(?:[0-9]{_DIGIT_SEP}?){{11,18}}[0-9]\b", "CARD", "pii", checks.card
+        Builtin(  # an IBAN-shaped lead is matched and rejected by the check: findings are digits only
+            "card", rf"{_IBAN_SHAPE}?{_CARD_DIGITS}", "CARD", "pii", checks.card, leads=(("", _CARD_DIGITS),)
         ),
         Builtin(
             "iban",
-            r"(?i)\b[A-Z]{2}[0-9]{2}[ -]?(?:[A-Z0-9]{4}[ -]?){2,7}[A-Z0-9]{1,4}\b",
+            rf"(?i)\b[A-Z]{{2}}{_IBAN_BODY}",
             "IBAN",
             "pii",
             checks.iban,
+            leads=(("", rf"\b(?:{_IBAN_COUNTRY})(?i:{_IBAN_BODY})"),),
         ),
         Builtin(
             "ssn",
-            rf"\b[0-9]{{3}}-[0-9]{{2}}-[0-9]{{4}}\b|"
-            rf"{_SSN_LABEL}(?:[^\n]{{0,80}}\n){{0,2}}[^\n]{{0,60}}?{_SSN_DIGITS}"
-            rf"|{_SSN_DIGITS}[^\n0-9;.!?]{{0,30}}?{_SSN_LABEL}",  # a label before or after the number
+            rf"{_SSN_DASHED}|{_SSN_BEFORE}{_SSN_DIGITS}|{_SSN_AFTER}",  # a label before or after the number
             "SSN",
             "pii",
             checks.ssn,
+            leads=(("", _SSN_DASHED), (_SSN_BEFORE, _SSN_DIGITS), ("", _SSN_AFTER)),
         ),
         Builtin("ipv4", rf"\b{_OCTET}(?:\.{_OCTET}){{3,5}}\b", "IP", "pii", checks.ipv4),
         Builtin(
@@ -208,11 +233,11 @@ BUILTINS: dict[str, Builtin] = {
         Builtin("gcp_key", r"\bAIza[0-9A-Za-z_-]{35}(?:\b|$)", "GCP_KEY", "secret", triggers=("AIza",)),
         Builtin(
             "azure_key",
-            r"(?i)\b(?:AccountKey|SharedAccessKey|azure[_-]?(?:storage|openai|api)?[_-]?key)"
-            r"[\"']? ?[=:] ?[\"']?[A-Za-z0-9+/]{32}",
+            _AZURE_NAME + _AZURE_VALUE,
             "AZURE_KEY",
             "secret",
             checks.assigned_secret,
+            leads=((_AZURE_NAME, _AZURE_VALUE),),
             tail="[A-Za-z0-9+/]*={0,2}",
             tail_max=60,
         ),
@@ -284,6 +309,14 @@ BUILTINS: dict[str, Builtin] = {
             checks.assigned_secret,
             tail="[^\\s\"'`;,]*",
             tail_max=200,
+            leads=(
+                (f"(?i:{_KEY_NAME}{_KEY_OPEN})", r"[^\s\"'`;,]{6}"),
+                (f"(?i:{_CONNECTION_USER})", r"[^\s@/\"']{3,64}@"),
+                *((f"(?i:{lead})", f"(?i:{value})") for lead, value in _KEY_OTHER_PAIRS),
+                ("", f"(?i:{_CLI_LOGIN})"),
+                ("", f"(?i:{_SAID_LOGIN})"),
+                ("", f"(?i:{_SAID_LATIN})"),
+            ),
         ),
         Builtin(
             "high_entropy",

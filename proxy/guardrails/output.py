@@ -1,14 +1,23 @@
-"""Output guard: scans a completion as it streams, holding back only what could still match.
+"""Output guard: scans a completion as it streams, releasing every character that no rule can
+still turn into a finding that changes the text.
 
-Per stream (a choice's content, its reasoning, one tool call's arguments: any hashable key),
-text is released up to the earliest position from which more text could still complete or
-lengthen a match of some rule: the prefix closure of every pattern (prefix.py), searched at the
-end of the pending text, plus backward extensions (e-mail local parts) and runs of invisible
-characters. Ordinary prose streams at once; a candidate entity ("4111 11", "<EMA", "-----BEGIN")
-waits until the scan decides. Release never cuts inside a regex match, and scanning restarts
-exactly at a released boundary with one character of context, so each rule finds the same
-matches as over the whole text: streamed and non-streamed results are identical for every
-chunking (tests/guardrails/test_guardrails_output.py checks it).
+Per stream (a choice's content, its reasoning, one tool call's arguments: any hashable key) two
+positions move forward (README: release rule):
+
+- `rel`, the text released so far: up to the earliest position where a finding that would change
+  text (mask, block, restore) could still start. That is the prefix closure of such a rule's
+  pattern (prefix.py) searched at the end of the text, narrowed to the part after a whole lead
+  for rules whose findings follow one (a secret's name and "=", an SSN label: builtins `leads`),
+  plus backward extensions (e-mail local parts), runs of invisible characters, and any match of
+  such a rule that is not settled yet. Log-only rules hold nothing back.
+- `base`, where scanning restarts: before any match of any rule that may still change, so every
+  rule (log-only ones too) finds the same matches as over the whole text. Text between `base` and
+  `rel` is kept for that rescan only; a log-only finding is counted once it is settled and
+  released.
+
+Ordinary prose streams at once; a candidate entity ("4111 11", "-----BEGIN", "api_key = x9")
+waits until the scan decides. Streamed and non-streamed results (text, blocking rule, rule ids)
+are identical for every chunking (tests/guardrails/test_guardrails_output.py checks it).
 """
 
 from __future__ import annotations
@@ -18,15 +27,17 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import re2
 
 from proxy.guardrails.normalize import normalize
-from proxy.guardrails.policy import CompiledPolicy
-from proxy.guardrails.scan import find_hits, render
+from proxy.guardrails.policy import CompiledPolicy, Pending, Rule
+from proxy.guardrails.scan import Hit, block_end, find_hits, render_range, select
 from proxy.guardrails.vault import Vault
 
 _ANCHOR_START = re2._Anchor.ANCHOR_START
+_ANCHOR_BOTH = re2._Anchor.ANCHOR_BOTH
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +59,13 @@ class GuardDelta:
 
 @dataclass(slots=True)
 class _Choice:
-    raw: str = ""
+    raw: str = ""  # the stream's text from `base` on
     view: str = ""
     index: list[int] = field(default_factory=list)  # absolute offsets: raw[i - base] made view[j]
-    base: int = 0  # absolute offset of raw[0]
-    ctx: str = ""
-    scanned: int = 0  # len(view) at the last scan
+    base: int = 0  # absolute offset of raw[0]: the scan restarts here
+    ctx: str = ""  # the view character before `base`
+    rel: int = 0  # absolute offset: text before it has been released
+    logged: tuple[int, int, int] | None = None  # sort key of the last log-only finding counted
     blocked: str | None = None
     finished: bool = False
 
@@ -64,9 +76,17 @@ class OutputGuard:
     def __init__(self, policy: CompiledPolicy, vault: Vault | None = None) -> None:
         self._rules = policy.output
         self._vault = vault
+        # Without pseudonymized values nothing can be restored: placeholder rules change nothing.
+        restores = vault is not None and len(vault) > 0
+        self._pending: tuple[Pending, ...] = tuple(p for p in self._rules.pending if restores or not p.vault)
+        self._inert = frozenset(
+            () if restores else (id(r) for r in self._rules.rules if r.output in ("restore", "context"))
+        )
         self._choices: dict[Hashable, _Choice] = {}
-        self._longest = max((p.window for p in self._rules.pending), default=0)
-        self._invisible = tuple(re.compile(r.pattern.removesuffix("+")) for r in self._rules.raw_rules)
+        self._longest = max((p.window for p in self._pending), default=0)
+        self._invisible = tuple(
+            (re.compile(r.pattern.removesuffix("+")), r.output == "log") for r in self._rules.raw_rules
+        )
         self.counts: Counter[str] = Counter()
 
     @property
@@ -88,12 +108,12 @@ class OutputGuard:
     def pending(self, index: Hashable) -> int:
         """Characters of stream `index` received but not yet released."""
         c = self._choices.get(index)
-        return len(c.raw) if c is not None else 0
+        return c.base + len(c.raw) - c.rel if c is not None else 0
 
     def released(self, index: Hashable) -> int:
         """Characters of stream `index` released so far (raw text, before rendering)."""
         c = self._choices.get(index)
-        return c.base if c is not None else 0
+        return c.rel if c is not None else 0
 
     def feed(self, index: Hashable, delta: str) -> GuardDelta:
         c = self._choices.get(index)
@@ -111,7 +131,7 @@ class OutputGuard:
                 c.view += view
                 c.index.extend(idx)
             c.raw += delta
-        elif not c.raw:
+        elif c.base + len(c.raw) == c.rel:
             return GuardDelta("")
         return self._advance(c, final=False)
 
@@ -128,77 +148,191 @@ class OutputGuard:
         view, index = normalize(text)
         return self._advance(_Choice(raw=text, view=view, index=index), final=True)
 
-    def _limits(self, c: _Choice) -> tuple[int, int]:
-        """(limit, cut) in view offsets: matches starting before `limit` are final; text before
-        `cut` may be released. Each pending finder matches the reversed end of the text."""
+    # ------------------------------------------------------------------ where text may go
+
+    def _limits(self, c: _Choice) -> tuple[int, int, int, int, int]:
+        """View offsets (limit_act, limit_log, hold, keep, log_head): matches of rules that change
+        text starting before `limit_act` are settled (log-only rules: `limit_log`, findings
+        starting before `log_head`); text from `hold` on may still become such a finding; the
+        scan may restart at `keep`. Each finder matches the reversed end of the text."""
         n = len(c.view)
+        limit_act = limit_log = hold = keep = log_head = n
         hay = c.ctx + c.view
-        limit = cut = n
         tail = hay[-self._longest - 1 :][::-1]  # one more character: context for a leading \b
         fast = tail.isascii()
         data = tail.encode()
-        for p in self._rules.pending:
+        for p in self._pending:
             end = min(len(tail), p.window + 1)
             piece = data[:end] if fast else tail[:end].encode()
             span = p.regex._regexp.Match(_ANCHOR_START, piece, 0, len(piece))[0]
-            length = span[1] if fast or span[1] <= 0 else len(piece[: span[1]].decode())
-            s = max(n - max(length, 0), 0)
-            limit = min(limit, s)
+            if span[1] <= 0 and not p.head_max:
+                continue  # no match may be growing (an e-mail's local part may: "@" may come next)
+            size = _refined(p.refine, piece) if p.refine and span[1] > 0 else max(span[1], 0)
+            length = size if fast else len(piece[:size].decode())
+            s = max(n - length, 0)
+            head = s
             if p.head_max:  # the finding may start before its pattern (an e-mail's local part)
                 low = max(0, s - p.head_max)
-                while s > low and c.view[s - 1] in p.head_chars:
-                    s -= 1
-            cut = min(cut, s)
-        return limit, cut
+                while head > low and c.view[head - 1] in p.head_chars:
+                    head -= 1
+            if p.role == "log":
+                limit_log, log_head = min(limit_log, s), min(log_head, head)
+            elif p.role != "hold":
+                limit_act = min(limit_act, s)
+            if p.role in ("both", "hold"):
+                hold = min(hold, head)
+            if p.role != "hold":
+                keep = min(keep, head)
+        return limit_act, limit_log, hold, keep, log_head
+
+    def _raw(self, c: _Choice, v: int) -> int:
+        """A view offset as an offset into c.raw."""
+        return c.index[v] - c.base if v < len(c.view) else len(c.raw)
+
+    def _invisible_runs(self, c: _Choice) -> tuple[int, int]:
+        """Start of a run of invisible characters at the end, which may go on: (of rules that
+        change text, of log-only ones); len(raw) when there is none."""
+        act = log = n = len(c.raw)
+        for regex, logs in self._invisible:
+            j = n
+            while j > 0 and c.raw[j - 1] >= "\x80" and regex.match(c.raw, j - 1):
+                j -= 1
+            if logs:
+                log = min(log, j)
+            else:
+                act = min(act, j)
+        return act, log
+
+    # ------------------------------------------------------------------ scan, release, count
 
     def _advance(self, c: _Choice, *, final: bool) -> GuardDelta:
-        c.scanned = len(c.view)
-        limit, cut_limit = (None, 0) if final else self._limits(c)
-        if limit is not None and cut_limit <= 0:
-            return GuardDelta("")
-        if limit is None:
-            hits, spans = find_hits(self._rules, c.raw, c.view, c.index, c.ctx, limit, c.base)
-            cut = len(c.raw)
+        n_raw = len(c.raw)
+        rel = c.rel - c.base  # released so far, as an offset into c.raw
+        if final:
+            limit_act = limit_log = log_head = len(c.view)
+            bound = keep = inv_log = n_raw
         else:
-            cut = c.index[cut_limit] - c.base if cut_limit < len(c.view) else len(c.raw)
-            if self._invisible:  # a run of invisible characters at the end may go on
-                j = len(c.raw)
-                while j > 0 and c.raw[j - 1] >= "\x80" and any(
-                    r.match(c.raw, j - 1) for r in self._invisible
-                ):
-                    j -= 1
-                cut = min(cut, j)
-            if cut <= 0:
-                return GuardDelta("")
-            hits, spans = find_hits(self._rules, c.raw, c.view, c.index, c.ctx, limit, c.base)
-            moved = True
-            while moved:
-                moved = False
-                for a, b in spans:
-                    if a < cut < b:
-                        cut, moved = a, True
-            if cut == 0:
-                return GuardDelta("")
-            hits = [h for h in hits if h.end <= cut]
-        if not hits:  # nothing to render: the common case for prose
-            return self._release(c, cut, c.raw[:cut], [])
-        out = render(c.raw, hits, cut, "output", self._vault)
-        self.counts.update(out.fired)
-        if out.blocked_rule is not None:
-            c.blocked = out.blocked_rule
-            c.raw, c.view, c.index = "", "", []
-            changed = [(a + c.base, b + c.base) for a, b in out.changed]
-            return GuardDelta(out.text, out.blocked_rule, sorted(set(out.fired)), changed)
+            limit_act, limit_log, hold, keep_v, log_head = self._limits(c)
+            bound, keep = self._raw(c, hold), self._raw(c, keep_v)
+            inv_act, inv_log = self._invisible_runs(c) if self._invisible else (n_raw, n_raw)
+            bound, keep = min(bound, inv_act), min(keep, inv_act, inv_log)
+            if bound <= rel and keep <= 0:
+                return GuardDelta("")  # nothing can be released and the scan cannot move on
+        # log-only findings from here on may not all be known yet (their matches may still grow)
+        log_head_raw = min(self._raw(c, log_head), inv_log) if not final else n_raw
+
+        matches: list[tuple[Rule, int, int, int]] = []
+        hits, _ = find_hits(self._rules, c.raw, c.view, c.index, c.ctx, None, c.base, matches)
+        acting: list[Hit] = []
+        settled_logs: dict[int, bool] = {}
+        log_hits: list[Hit] = []
+        for h in hits:
+            if id(h.rule) in self._inert:
+                continue
+            if h.rule.raw_view:  # a run of invisible characters ending at the end may go on
+                settled = final or (h.end < n_raw and (h.rule.output != "log" or h.start < log_head_raw))
+            elif h.rule.output == "log":
+                settled = final or (h.at < limit_log and h.start < log_head_raw)
+            else:
+                settled = final or h.at < limit_act
+            if h.rule.output == "log":
+                log_hits.append(h)
+                settled_logs[id(h)] = settled
+            elif settled:
+                acting.append(h)
+        if not final:
+            for rule, s, a, b in matches:
+                if id(rule) in self._inert:
+                    continue
+                if rule.output != "log" and s >= limit_act:
+                    bound = min(bound, a)  # a match not settled yet: a finding may start in it
+                if a < keep < b:
+                    keep = a
+        chosen, block, candidates = select(acting + log_hits, "output")
+        logs = [(h, settled_logs[id(h)]) for h in candidates]
+
+        if block is not None and (final or block.start < bound):
+            end = block_end(block, chosen, "output")
+            ready = final or all(ok and h.end <= bound for h, ok in logs if h.start < end)
+            if ready and log_head_raw >= end:
+                out = render_range(c.raw, chosen, rel, end, "output", self._vault)
+                fired = out.fired + self._count_logs(c, logs, chosen, end, stop=False) + [block.rule.id]
+                self.counts.update(fired)
+                c.blocked = block.rule.id
+                changed = [(a + c.base, b + c.base) for a, b in out.changed]
+                c.raw, c.view, c.index = "", "", []
+                return GuardDelta(out.text, block.rule.id, sorted(set(fired)), changed)
+            bound = min(bound, end)  # log-only findings before it are not settled yet: wait
+
+        cut = max(bound, rel)
+        moved = True
+        while moved:  # never inside a finding that changes text
+            moved = False
+            for h in chosen:
+                if h.start < cut < h.end:
+                    cut, moved = h.start, True
+        keep = min(keep, cut)
+        moved = True
+        while moved:  # the scan restarts outside every match
+            moved = False
+            for _, _, a, b in matches:
+                if a < keep < b:
+                    keep, moved = a, True
+        out = render_range(c.raw, chosen, rel, cut, "output", self._vault)
+        fired = out.fired + self._count_logs(c, logs, chosen, cut, stop=True)
+        self.counts.update(fired)
         changed = [(a + c.base, b + c.base) for a, b in out.changed]
-        return self._release(c, cut, out.text, sorted(set(out.fired)), changed)
+        self._drop(c, keep, cut)
+        return GuardDelta(out.text, None, sorted(set(fired)), changed)
 
     @staticmethod
-    def _release(c: _Choice, cut: int, text: str, fired: list[str],
-                 changed: list[tuple[int, int]] | None = None) -> GuardDelta:
-        """Drop raw[:cut] (rendered as `text`) from the pending state of `c`."""
-        vc = bisect_left(c.index, c.base + cut)
+    def _count_logs(c: _Choice, logs: list[tuple[Hit, bool]], chosen: list[Hit], upto: int, *,
+                    stop: bool) -> list[str]:
+        """Log-only findings to count now: the non-overlapping picks (earliest, longest, first
+        listed; never over a finding that changes text) that end by `upto` and were not counted
+        before. `stop`: stop at the first finding not settled or not yet released (the picks after
+        it depend on it); else (a block) every one is settled."""
+        taken = sorted((h.start, h.end) for h in chosen)
+        fired: list[str] = []
+        last, j = 0, 0
+        for h, settled in sorted(logs, key=lambda e: (e[0].start, -e[0].end, e[0].rule.priority)):
+            if stop and not (settled and h.end <= upto):
+                break
+            while j < len(taken) and taken[j][1] <= h.start:
+                j += 1
+            if h.start < last or (j < len(taken) and taken[j][0] < h.end):
+                continue
+            last = h.end
+            key = (c.base + h.start, -(c.base + h.end), h.rule.priority)
+            if h.end <= upto and (c.logged is None or key > c.logged):
+                fired.append(h.rule.id)
+                c.logged = key
+        return fired
+
+    @staticmethod
+    def _drop(c: _Choice, keep: int, cut: int) -> None:
+        """Text before raw[cut] is released; the scan restarts at raw[keep] (keep <= cut)."""
+        c.rel = max(c.rel, c.base + cut)
+        if keep <= 0:
+            return
+        vc = bisect_left(c.index, c.base + keep)
         if vc:
             c.ctx = c.view[vc - 1]
-        c.raw, c.view, c.index, c.base = c.raw[cut:], c.view[vc:], c.index[vc:], c.base + cut
-        c.scanned = len(c.view)
-        return GuardDelta(text, None, fired, changed or [])
+        c.raw, c.view, c.index, c.base = c.raw[keep:], c.view[vc:], c.index[vc:], c.base + keep
+
+
+def _refined(refine: tuple[tuple[Any, Any], ...], piece: bytes) -> int:
+    """Bytes of the reversed text that may be the start of a finding after a whole lead: the
+    longest k such that piece[:k] is a reversed prefix of a rest and a lead ends right before it."""
+    best = -1
+    for rest, lead in refine:
+        top = rest._regexp.Match(_ANCHOR_START, piece, 0, len(piece))[0][1]
+        for k in range(top, best, -1):
+            if k < len(piece) and (piece[k] & 0xC0) == 0x80:
+                continue  # inside a character
+            if rest._regexp.Match(_ANCHOR_BOTH, piece, 0, k)[0][1] < 0:
+                continue
+            if lead._regexp.Match(_ANCHOR_START, piece, k, len(piece))[0][1] >= 0:
+                best = k
+                break
+    return max(best, 0)

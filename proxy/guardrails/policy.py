@@ -22,7 +22,7 @@ import re2
 from proxy.guardrails.builtins import BUILTINS, SHIELDS, SPECIAL_SCANNERS
 from proxy.guardrails.errors import PolicyConfigError
 from proxy.guardrails.normalize import normalize_text
-from proxy.guardrails.prefix import python_syntax, reversed_prefix_pattern
+from proxy.guardrails.prefix import python_syntax, reversed_lead_patterns, reversed_prefix_pattern
 
 SCHEMA_VERSION = 1
 MAX_PATTERN_WIDTH = 512  # characters an operator pattern may match (it sets the stream hold-back)
@@ -67,6 +67,12 @@ class Rule:
     priority: int = 0  # position in the policy: breaks ties between overlapping findings
     prefix: str = ""  # reversed prefix closure of pattern + tail (prefix.py): what a stream holds back
     shields: frozenset[str] = frozenset()  # "context" rules: scanners whose findings inside do not count
+    # A finding that starts after a lead (builtins.Builtin.leads): `hold` is the reversed prefix
+    # closure of the alternatives without a lead ("" if none), `leads` the (detect, rest, lead)
+    # patterns of the others (prefix.reversed_lead_patterns). None: the finding may start where
+    # the match does, and the stream holds back `prefix`.
+    hold: str | None = None
+    leads: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,12 +95,22 @@ class Pending:
     """`regex` (reversed prefix closures, longest match, anchored at the start of the reversed
     text) finds where a match could still be growing at the end of a stream, within its last
     `window` characters; `head_chars`/`head_max`: the findings also extend backwards from there
-    (e-mail local parts)."""
+    (e-mail local parts).
+
+    `role` says what the position bounds (output.py): "both" (rules whose findings change text:
+    matches from there on are not settled, and text from there on is held), "limit" (only the
+    first: rules with leads), "hold" (only the second: the closures of their findings), "log"
+    (log-only rules: not settled from there, nothing held). `refine`: (rest, lead) pairs that
+    narrow a "hold" match down to the rest after a whole lead. `vault`: placeholder rules, which
+    change nothing unless the request's vault holds values."""
 
     regex: Any
     window: int
     head_chars: Container[str] = frozenset()
     head_max: int = 0
+    role: str = "both"
+    refine: tuple[tuple[Any, Any], ...] = ()
+    vault: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +347,7 @@ def _rule(obj: Any, where: str) -> Rule:
             "tail": compile_re2(builtin.tail, f"{where}.scanner") if builtin.tail else None,
             "tail_max": builtin.tail_max,
             "prefix": "" if raw_view else _prefix(pattern, builtin.tail),
+            **({} if raw_view or not builtin.leads else _leads(builtin.leads, builtin.tail)),
         }
     elif scanner == "regex":
         pattern = _str(fields.get("pattern"), f"{where}.pattern", 2000)
@@ -400,6 +417,21 @@ def _prefix(*patterns: str) -> str:
         return ""
 
 
+def _leads(leads: tuple[tuple[str, str], ...], tail: str) -> dict[str, Any]:
+    """`hold` and `leads` of a rule whose findings start after a lead; {} (hold the whole
+    closure) for syntax the closures do not handle."""
+    plain = [rest for lead, rest in leads if not lead]
+    try:
+        hold = reversed_prefix_pattern("(?:" + "|".join(plain) + ")", tail) if plain else ""
+        pairs = tuple(reversed_lead_patterns(lead, rest, tail) for lead, rest in leads if lead)
+        for pattern in (hold, *(p for pair in pairs for p in pair)):
+            if pattern:
+                re2.compile(pattern, _LONGEST)
+    except (ValueError, re.error, re2.error, RecursionError):
+        return {}
+    return {"hold": hold, "leads": pairs}
+
+
 SHORT_WINDOW = 256  # rules at most this wide share one pending regex, searched over this window
 PENDING_CHUNK = 12  # short rules per combined pending regex
 
@@ -412,36 +444,68 @@ _LONGEST.longest_match = True
 _LONGEST.max_mem = 32 << 20
 
 
-def _pending(view_rules: tuple[Rule, ...]) -> tuple[Pending, ...]:
-    """Pending-match finders: one combined regex for the short rules, one per long or
-    backward-extending rule. A rule without a closure holds its whole window."""
-    def closure(r: Rule) -> str:
-        return r.prefix or f"(?s:.){{0,{min(r.width, 1000)}}}"
+def _closure(r: Rule) -> str:
+    """The rule's reversed prefix closure; a rule without one holds its whole window."""
+    return r.prefix or f"(?s:.){{0,{min(r.width, 1000)}}}"
 
+
+def _finders(rules: list[Rule], closure: Callable[[Rule], str], role: str,
+             vault: bool = False, *, one: bool = False) -> list[Pending]:
+    """One combined regex per chunk of short rules, one for the long ones (`one`: one for all of
+    them: a few rules, each call costs ~2.5 µs of wrapper), one per backward-extending rule."""
     out: list[Pending] = []
     # Short rules over the last 256 characters; long ones (private keys, JWTs, URLs) together
     # over their longest window: their closures only match from a literal start ("-----BEGIN",
     # "eyJ", "https://"), so the wide window never holds more than a real candidate.
     # Short rules go in chunks: one regex over all of them outgrows re2's DFA memory and falls back
     # to the slow NFA on every stream delta.
-    short = [r for r in view_rules if r.width <= SHORT_WINDOW and not r.head_max]
-    long = [r for r in view_rules if r.width > SHORT_WINDOW and not r.head_max]
+    short = [r for r in rules if r.width <= SHORT_WINDOW and not r.head_max]
+    long = [r for r in rules if r.width > SHORT_WINDOW and not r.head_max]
     groups = [(short[i : i + PENDING_CHUNK], SHORT_WINDOW) for i in range(0, len(short), PENDING_CHUNK)]
     groups.append((long, max((r.width + 1 for r in long), default=0)))
+    if one and len(short) + len(long) <= PENDING_CHUNK:
+        groups = [(short + long, max((r.width + 1 for r in short + long), default=0))]
     for group, window in groups:
         if not group:
             continue
         try:
-            out.append(Pending(re2.compile("|".join(f"(?:{closure(r)})" for r in group), _LONGEST), window))
+            regex = re2.compile("|".join(f"(?:{closure(r)})" for r in group), _LONGEST)
+            out.append(Pending(regex, window, role=role, vault=vault))
         except re2.error:
-            out.extend(Pending(re2.compile(closure(r), _LONGEST), r.width + 1) for r in group)
-    for r in view_rules:
+            out.extend(Pending(re2.compile(closure(r), _LONGEST), r.width + 1, role=role, vault=vault)
+                       for r in group)
+    for r in rules:
         if r.head_max:
-            out.append(Pending(re2.compile(closure(r), _LONGEST), r.width + 1, r.head_chars, r.head_max))
+            out.append(Pending(re2.compile(closure(r), _LONGEST), r.width + 1, r.head_chars, r.head_max,
+                               role=role, vault=vault))
+    return out
+
+
+def _pending(view_rules: tuple[Rule, ...]) -> tuple[Pending, ...]:
+    """Pending-match finders of the output stage (README: release rule). Rules whose findings
+    change text hold back what could still become one; log-only rules hold nothing back (their
+    matches are still scanned whole: they only mark where matches are not settled yet)."""
+    acting = [r for r in view_rules if r.output != "log"]
+    plain = [r for r in acting if r.hold is None and r.output not in ("restore", "context")]
+    vault = [r for r in acting if r.output in ("restore", "context")]
+    led = [r for r in acting if r.hold is not None and r.output not in ("restore", "context")]
+    out = [
+        *_finders(plain, _closure, "both"),
+        *_finders(vault, _closure, "both", vault=True),
+        *_finders(led, _closure, "limit", one=True),
+        *_finders([r for r in led if r.hold], lambda r: r.hold or "", "hold", one=True),
+        *_finders([r for r in view_rules if r.output == "log"], _closure, "log", one=True),
+    ]
+    leads = [(r, lead) for r in led for lead in r.leads]
+    if leads:  # the refinement tries every (rest, lead) pair: together, it is still exact
+        detect = re2.compile("|".join(f"(?:{d})" for _, (d, _, _) in leads), _LONGEST)
+        refine = tuple((re2.compile(rest, _LONGEST), re2.compile(lead, _RE2_OPTIONS))
+                       for _, (_, rest, lead) in leads)
+        out.append(Pending(detect, max(r.width for r, _ in leads) + 1, role="hold", refine=refine))
     return tuple(out)
 
 
-def _rule_set(rules: list[Rule]) -> RuleSet:
+def _rule_set(rules: list[Rule], *, stream: bool = False) -> RuleSet:
     view_rules = tuple(r for r in rules if not r.raw_view)
     rule_set = re2.Set.SearchSet(_SET_OPTIONS)
     for r in view_rules:
@@ -455,7 +519,7 @@ def _rule_set(rules: list[Rule]) -> RuleSet:
     window = max((r.width for r in view_rules), default=0)
     back = max((r.head_max for r in view_rules), default=0)
     return RuleSet(tuple(rules), view_rules, tuple(r for r in rules if r.raw_view), prefilter, window, back,
-                   _pending(view_rules))
+                   _pending(view_rules) if stream else ())
 
 
 MAX_PREAMBLE = 32
@@ -567,7 +631,7 @@ def compile_policy(config: dict) -> CompiledPolicy:
         version=SCHEMA_VERSION,
         rules=tuple(rules),
         input=_rule_set([*(r for r in spans if r.input != "off"), *shields]),
-        output=_rule_set([RESTORE_RULE, *url_context, *(r for r in spans if r.output != "off")]),
+        output=_rule_set([RESTORE_RULE, *url_context, *(r for r in spans if r.output != "off")], stream=True),
         injection=tuple(r for r in rules if r.scanner == "injection" and r.input != "off"),
         max_input_chars=max_chars,
         max_input_tokens=max_tokens,

@@ -225,3 +225,36 @@ def prefix_pattern(*patterns: str) -> str:
     for p in patterns:
         seq.extend(parsed(p))
     return _re2_syntax(_pre_seq(seq))
+
+
+def _without_assertions(seq: Any) -> list[tuple[Any, Any]]:
+    """The sequence with every assertion (`\\b`, `^`, ...) removed: a superset of its language."""
+    out = []
+    for op, av in seq:
+        if op is C.AT:
+            continue
+        if op is C.BRANCH:
+            av = (av[0], [_without_assertions(b) for b in av[1]])
+        elif op is C.SUBPATTERN:
+            av = (av[0], av[1], av[2], _without_assertions(av[3]))
+        elif op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
+            av = (av[0], av[1], _without_assertions(av[2]))
+        elif op is C.ATOMIC_GROUP:
+            av = _without_assertions(av)
+        out.append((op, av))
+    return out
+
+
+def reversed_lead_patterns(lead: str, rest: str, tail: str = "") -> tuple[str, str, str]:
+    """For a finding that lies after `lead` (a secret's name and "="): (detect, rest, lead), reversed.
+
+    `detect` matches the reversed end of a text that is a whole lead followed by a prefix of
+    rest + tail (assertions kept: exact). The other two drop assertions (supersets, so never less
+    than the exact hold): the reversed prefix closure of rest + tail, and the reversed lead; the
+    output guard uses them to find the longest rest prefix that follows a whole lead."""
+    rest_seq = parsed(rest) + (parsed(tail) if tail else [])
+    lead_seq = parsed(lead)
+    detect = f"(?:{_rev_pre_seq(rest_seq)}){serialize(_reversed(lead_seq))}"
+    loose_rest = _rev_pre_seq(_without_assertions(rest_seq)) or "(?:)"
+    loose_lead = serialize(_reversed(_without_assertions(lead_seq)))
+    return _re2_syntax(detect), _re2_syntax(loose_rest), _re2_syntax(loose_lead)

@@ -19,6 +19,7 @@ class Hit:
     start: int
     end: int
     value: str  # normalised text of the finding (vault values)
+    at: int = 0  # view offset of the regex match the finding came from (the stream's settled test)
 
 
 @dataclass(slots=True)
@@ -37,12 +38,14 @@ def find_hits(
     ctx: str = "",
     limit: int | None = None,
     offset: int = 0,
+    matches: list[tuple[Rule, int, int, int]] | None = None,
 ) -> tuple[list[Hit], list[tuple[int, int]]]:
     """Hits, and the spans of every regex match (valid or not), for matches starting before `limit`.
 
     `view`/`index` is normalize(raw); `ctx` is the view text just before `view` (one character
     is enough: re2 has no lookbehind beyond \\b and ^). `limit` is in view coordinates; `index`
-    values minus `offset` are offsets in `raw`.
+    values minus `offset` are offsets in `raw`. `matches`, when given, receives (rule, view start,
+    raw span) of every view-rule match, valid or not.
     """
     hits: list[Hit] = []
     spans: list[tuple[int, int]] = []
@@ -68,16 +71,22 @@ def find_hits(
                 t = rule.tail.match(hay[e + lc : e + lc + rule.tail_max])  # a slice: no re-encoding
                 if t is None or (hs == s and rule.head_max):
                     spans.append((index[s] - offset, index[e - 1] + 1 - offset))
+                    if matches is not None:
+                        matches.append((rule, s, *spans[-1]))
                     continue
                 e += t.end()
             elif hs == s and rule.head_max:
                 spans.append((index[s] - offset, index[e - 1] + 1 - offset))
+                if matches is not None:
+                    matches.append((rule, s, *spans[-1]))
                 continue
             spans.append((index[hs] - offset, index[e - 1] + 1 - offset))
+            if matches is not None:
+                matches.append((rule, s, *spans[-1]))
             found = rule.check(view[hs:e]) if rule.check is not None else (0, e - hs)
             if found is not None:
                 a, b = hs + found[0], hs + found[1]
-                hits.append(Hit(rule, index[a] - offset, index[b - 1] + 1 - offset, view[a:b]))
+                hits.append(Hit(rule, index[a] - offset, index[b - 1] + 1 - offset, view[a:b], s))
     if rules.raw_rules and not raw.isascii():
         for rule in rules.raw_rules:
             for m in rule.regex.finditer(raw):
@@ -90,9 +99,9 @@ def _action(rule: Rule, stage: str) -> str:
     return rule.input if stage == "input" else rule.output
 
 
-def _choose(hits: list[Hit], stage: str) -> tuple[list[Hit], Hit | None]:
-    """The findings to act on (non-overlapping, by start) and the first blocking one. Placeholders
-    inside a URL or markup context are left as they are (not restored)."""
+def select(hits: list[Hit], stage: str) -> tuple[list[Hit], Hit | None, list[Hit]]:
+    """(the findings that change text, non-overlapping, by start; the first blocking one; the
+    log-only candidates). Placeholders inside a URL or markup context are left as they are."""
     contexts = [h for h in hits if _action(h.rule, stage) == "context"]
     if contexts:
         def shielded(h: Hit) -> bool:
@@ -105,8 +114,13 @@ def _choose(hits: list[Hit], stage: str) -> tuple[list[Hit], Hit | None]:
     # Acting findings first (earliest, then longest, then first listed), so that a finding that is
     # only logged never shields one that masks; logged findings fill the gaps.
     acting = _greedy([h for h in hits if _action(h.rule, stage) not in ("block", "log")], [])
-    logged = _greedy([h for h in hits if _action(h.rule, stage) == "log"], acting)
-    return sorted(acting + logged, key=lambda h: h.start), block
+    return acting, block, [h for h in hits if _action(h.rule, stage) == "log"]
+
+
+def _choose(hits: list[Hit], stage: str) -> tuple[list[Hit], Hit | None]:
+    """The findings to act on or log (non-overlapping, by start) and the first blocking one."""
+    acting, block, logs = select(hits, stage)
+    return sorted(acting + _greedy(logs, acting), key=lambda h: h.start), block
 
 
 def _replacement(h: Hit, raw: str, action: str, vault: Vault | None, fired: list[str]) -> str:
@@ -158,16 +172,36 @@ def render(raw: str, hits: list[Hit], end: int, stage: str, vault: Vault | None)
     """Apply the stage's actions to raw[:end] (hits must lie inside it). Stops before a block."""
     chosen, block = _choose(hits, stage)
     if block is not None:
-        end = block.start
-        for h in chosen:
-            if h.start < end < h.end:
-                end = h.start
+        end = block_end(block, chosen, stage)
         chosen = [h for h in chosen if h.end <= end]
+    out = render_range(raw, chosen, 0, end, stage, vault)
+    if block is not None:
+        out.fired.append(block.rule.id)
+        out.blocked_rule = block.rule.id
+    return out
+
+
+def block_end(block: Hit, chosen: list[Hit], stage: str) -> int:
+    """Where text stops before a block: its finding's start, or the start of a finding that changes
+    text and straddles it (a finding that is only logged changes nothing and moves nothing)."""
+    end = block.start
+    for h in chosen:
+        if h.start < end < h.end and _action(h.rule, stage) != "log":
+            end = h.start
+    return end
+
+
+def render_range(raw: str, chosen: list[Hit], start: int, end: int, stage: str,
+                 vault: Vault | None) -> Rendered:
+    """raw[start:end] with the actions of the `chosen` findings (sorted) that lie inside it applied;
+    logged ones are only counted."""
     pieces: list[str] = []
     fired: list[str] = []
     changed: list[tuple[int, int]] = []
-    pos = 0
+    pos = start
     for h in chosen:
+        if h.start < start or h.end > end:
+            continue
         action = _action(h.rule, stage)
         if action == "log":
             fired.append(h.rule.id)
@@ -179,9 +213,7 @@ def render(raw: str, hits: list[Hit], end: int, stage: str, vault: Vault | None)
         pieces.append(piece)
         pos = h.end
     pieces.append(raw[pos:end])
-    if block is not None:
-        fired.append(block.rule.id)
-    return Rendered("".join(pieces), block.rule.id if block is not None else None, fired, changed)
+    return Rendered("".join(pieces), None, fired, changed)
 
 
 def _greedy(candidates: list[Hit], taken: list[Hit]) -> list[Hit]:
