@@ -6,7 +6,8 @@
 #    over a 151,936-token vocabulary, fill threads: engine default / xgrammar "auto" / 8 / 4
 #    -> $OUT/grammar-host.json
 # 3. time left: bench structured again with TEECUBE_GRAMMAR_THREADS=8 -> $OUT/bench-structured-8threads.json
-# Run from the repo root; under 4 minutes.
+# Run from the repo root; under 4 minutes. Needs torch, triton, xgrammar 0.2.9 and jsonschema importable
+# (PYTHONPATH=/tmp/site): a bare device machine has neither xgrammar nor jsonschema.
 set -u
 OUT=${OUT:-out}
 mkdir -p "$OUT"
