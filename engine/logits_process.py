@@ -7,7 +7,9 @@ sequence with finish_reason "stop". With a step in flight (engine/engine_core.py
 is queued first, then the previous step's tokens are read and accepted (`accept_tokens`), then the mask is
 filled while the GPU runs the forward: a processor always sees every token before it fills a mask.
 A processor class may offer `accept_batch(processors, tokens)` and `fill_batch(processors, bitmask, rows)`
-(static): one call for all its rows of a step (xgrammar's batched matcher) instead of one per row.
+(static): one call for all its rows of a step (xgrammar's batched matcher) instead of one per row, and
+`fills_whole_rows = True` when fill_bitmask writes every word of its row (the engine then skips resetting
+that row to all ones first).
 
 The bitmask is xgrammar's layout: int32 [batch, ceil(vocab / 32)], bit j of word i allows token 32 * i + j;
 rows the engine does not hand to a processor stay all ones (everything allowed).

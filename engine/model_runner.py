@@ -119,8 +119,9 @@ class BitmaskStaging:
         self.copied: list[torch.cuda.Event | None] = [None, None]
         self.turn = 0
 
-    def host(self, rows: int, words: int) -> torch.Tensor:
-        """An all-ones [rows, words] int32 host bitmask (every token allowed) to fill."""
+    def host(self, rows: int, words: int, filled: list[int] | None = None) -> torch.Tensor:
+        """A [rows, words] int32 host bitmask to fill: all ones (every token allowed), except the rows
+        in `filled` (distinct), which the processors overwrite whole and are left as they are."""
         if (event := self.copied[self.turn]) is not None:
             event.synchronize()
         buf = self.buffers[self.turn]
@@ -129,7 +130,12 @@ class BitmaskStaging:
             buf = torch.empty((max(rows, 64), words), dtype=torch.int32, pin_memory=pin)
             self.buffers[self.turn] = buf
         view = buf[:rows]
-        view.fill_(-1)
+        if not filled:
+            view.fill_(-1)
+        elif len(filled) < rows:
+            others = torch.ones(rows, dtype=torch.bool)
+            others[filled] = False
+            view[others] = -1
         return view
 
     def to_device(self, host: torch.Tensor) -> torch.Tensor:
@@ -368,7 +374,8 @@ class ModelRunner:
         if not rows:
             return StepRun(seqs, self.sampler.sample(logits, seqs, inp.pending))
         rows = self._mask_rows(seqs, rows, prev)
-        host = self.bitmasks.host(len(seqs), bitmask_words(logits.shape[1]))
+        whole = [i for i in rows if getattr(seqs[i].logits_processor, "fills_whole_rows", False)]
+        host = self.bitmasks.host(len(seqs), bitmask_words(logits.shape[1]), whole)
         procs = [seqs[i].logits_processor for i in rows]
         if defer and self.fill_on_thread and all(map(is_plain, seqs)):  # the sampler reads no sequence state
             if self._filler is None:

@@ -7,6 +7,7 @@ it is wrong; then xgrammar compiles it. Messages name the place and the rule, ne
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from collections import OrderedDict
@@ -18,10 +19,12 @@ import torch
 import xgrammar as xgr
 
 from engine.errors import InvalidParam
-from engine.structured.processor import GrammarProcessor, processor_factory
+from engine.structured.bounded import unroll_bounded_strings
+from engine.structured.processor import GrammarProcessor, cpu_count, processor_factory
 from engine.structured.spec import GrammarSpec
 
 DEFAULT_CACHE_SIZE = 256
+log = logging.getLogger(__name__)
 
 
 def tokenizer_info(tokenizer: Any, vocab_size: int) -> xgr.TokenizerInfo:
@@ -97,9 +100,14 @@ class GrammarFactory:
 
 
 class GrammarCompilerCache:
-    def __init__(self, info: xgr.TokenizerInfo, max_entries: int = DEFAULT_CACHE_SIZE, threads: int = 2):
+    def __init__(
+        self, info: xgr.TokenizerInfo, max_entries: int = DEFAULT_CACHE_SIZE, threads: int | None = None
+    ):
+        """threads: xgrammar's compile threads (default: half the CPUs, at least 2; unrolled bounded
+        strings make a schema's compile a few times longer, and it runs beside the step loop's fills)."""
         self.info = info
         self.vocab_size = info.vocab_size
+        threads = threads or max(2, cpu_count() // 2)
         self._compiler = xgr.GrammarCompiler(info, max_threads=threads, cache_enabled=False)
         self.json_safe = json_safe_mask(info)
         self._cache: OrderedDict[tuple[str, str], xgr.CompiledGrammar] = OrderedDict()
@@ -143,7 +151,8 @@ class GrammarCompilerCache:
             try:
                 # any_whitespace=False: compact JSON, so a small model cannot loop on whitespace
                 text = json.dumps(strict_formats(schema))
-                return c.compile_json_schema(text, any_whitespace=False, strict_mode=True)
+                grammar = xgr.Grammar.from_json_schema(text, any_whitespace=False, strict_mode=True)
+                return self._compile_json_grammar(grammar)
             except (RuntimeError, ValueError, TypeError):
                 raise InvalidParam(spec.param, _schema_failure(schema)) from None
         if spec.kind == "regex":
@@ -160,6 +169,17 @@ class GrammarCompilerCache:
             raise InvalidParam(
                 spec.param, "not a grammar that can be compiled (EBNF with a `root` rule expected)"
             ) from None
+
+    def _compile_json_grammar(self, grammar: xgr.Grammar) -> xgr.CompiledGrammar:
+        """With length-bounded strings unrolled (engine/structured/bounded.py); as xgrammar printed it
+        if the rewrite does not compile (a bug of ours, not the request's)."""
+        unrolled = unroll_bounded_strings(str(grammar))
+        if unrolled is not None:
+            try:
+                return self._compiler.compile_grammar(unrolled)
+            except (RuntimeError, ValueError):
+                log.warning("bounded-string rewrite did not compile; using the grammar as generated")
+        return self._compiler.compile_grammar(grammar)
 
 
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"

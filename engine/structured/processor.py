@@ -3,6 +3,7 @@ fill_bitmask before sampling, accept after, is_terminated to finish the sequence
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Protocol
 
@@ -21,10 +22,21 @@ class LogitsProcessor(Protocol):
 
 
 class GrammarProcessor:
-    def __init__(self, compiled: xgr.CompiledGrammar, and_mask: torch.Tensor | None = None) -> None:
+    fills_whole_rows = True  # xgrammar writes every word of a row: the staging buffer needs no reset there
+
+    def __init__(
+        self,
+        compiled: xgr.CompiledGrammar,
+        and_mask: torch.Tensor | None = None,
+        stop_ids: frozenset[int] | None = None,
+    ) -> None:
         self.matcher = xgr.GrammarMatcher(compiled)
         self.and_mask = and_mask  # tokens never allowed (bits clear), whatever the grammar says
         self.rejected = False
+        # the matcher terminates exactly when it accepts a stop token (terminate_without_stop_token is
+        # off): tracked here, so the step loop asks no foreign call per row
+        self.stop_ids = frozenset(self.matcher.stop_token_ids) if stop_ids is None else stop_ids
+        self.terminated = False
 
     def fill_bitmask(self, bitmask: torch.Tensor, row: int) -> None:
         """Row `row` of an int32 (batch, ceil(vocab/32)) bitmask: a set bit is an allowed token."""
@@ -34,19 +46,23 @@ class GrammarProcessor:
 
     def accept(self, token_id: int) -> bool:
         """Advance by the sampled token; False if the grammar does not allow it (then it stays put)."""
-        if self.matcher.is_terminated():
+        if self.terminated:
             return False
         ok = self.matcher.accept_token(token_id)
-        self.rejected |= not ok
+        self._advanced(token_id, ok)
         return ok
 
+    def _advanced(self, token_id: int, ok: bool) -> None:
+        self.rejected |= not ok
+        self.terminated = ok and token_id in self.stop_ids
+
     def is_terminated(self) -> bool:
-        return self.matcher.is_terminated()
+        return self.terminated
 
     @staticmethod
     def accept_batch(processors: list[GrammarProcessor], tokens: list[int]) -> list[bool]:
         """accept() for each processor, with one xgrammar call for the matchers still running."""
-        live = [i for i, p in enumerate(processors) if not p.matcher.is_terminated()]
+        live = [i for i, p in enumerate(processors) if not p.terminated]
         oks = [False] * len(processors)
         if live:
             got = xgr.BatchGrammarMatcher.batch_accept_token(
@@ -54,7 +70,7 @@ class GrammarProcessor:
             )
             for i, ok in zip(live, got, strict=True):
                 oks[i] = ok
-                processors[i].rejected |= not ok
+                processors[i]._advanced(tokens[i], ok)
         return oks
 
     @staticmethod
@@ -66,9 +82,13 @@ def processor_factory(
     compiled: xgr.CompiledGrammar, and_mask: torch.Tensor | None = None
 ) -> Callable[[], GrammarProcessor]:
     """What SamplingParams.logits_processor_factory holds: a fresh matcher per sequence (n > 1 too)."""
+    stop_ids: frozenset[int] | None = None
 
     def make() -> GrammarProcessor:
-        return GrammarProcessor(compiled, and_mask)
+        nonlocal stop_ids
+        p = GrammarProcessor(compiled, and_mask, stop_ids)
+        stop_ids = p.stop_ids
+        return p
 
     return make
 
@@ -82,20 +102,43 @@ def apply_bitmask(logits: torch.Tensor, bitmask: torch.Tensor) -> None:
     xgr.apply_token_bitmask_inplace(logits, bitmask.to(logits.device, non_blocking=True))
 
 
+def cpu_count() -> int:
+    """CPUs this process may run on (a container's share, not the host's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def fill_threads() -> int:
+    """xgrammar threads for a batch fill: TEECUBE_GRAMMAR_THREADS, else every CPU of the process (the
+    step loop waits on the fill, or runs the forward on the GPU meanwhile; xgrammar's "auto" is half of
+    the host's cores, which in a container can be far more than the CPUs it has)."""
+    return max(1, int(os.environ.get("TEECUBE_GRAMMAR_THREADS") or cpu_count()))
+
+
 _batch_matcher: xgr.BatchGrammarMatcher | None = None
 
 
 def fill_batch(processors: list[GrammarProcessor], bitmask: torch.Tensor, rows: list[int]) -> None:
     """The same as processors[i].fill_bitmask(bitmask, rows[i]) for every i, on xgrammar's thread pool
-    (a step loop with many constrained rows calls this once instead of one fill per row)."""
+    (C++ threads, without the GIL): a step loop with many constrained rows calls this once."""
     global _batch_matcher
     if _batch_matcher is None:
-        _batch_matcher = xgr.BatchGrammarMatcher("auto")
+        _batch_matcher = xgr.BatchGrammarMatcher(fill_threads())
     _batch_matcher.batch_fill_next_token_bitmask([p.matcher for p in processors], bitmask, rows)
-    masks: dict[int, tuple[torch.Tensor, list[int]]] = {}  # one &= per distinct and_mask, not per row
-    for p, row in zip(processors, rows, strict=True):
-        if p.and_mask is not None:
-            masks.setdefault(id(p.and_mask), (p.and_mask, []))[1].append(row)
-    for and_mask, at in masks.values():
-        index = torch.tensor(at, dtype=torch.int64)
-        bitmask[index] &= and_mask
+    and_masks(processors, bitmask, rows)
+
+
+def and_masks(processors: list[GrammarProcessor], bitmask: torch.Tensor, rows: list[int]) -> None:
+    """bitmask[rows[i]] &= processors[i].and_mask, in place, one op per run of consecutive rows that
+    share a mask (a batch of one schema: one op), with no gather or scatter copy."""
+    start = 0
+    n = len(rows)
+    for i in range(1, n + 1):
+        if i < n and rows[i] == rows[i - 1] + 1 and processors[i].and_mask is processors[start].and_mask:
+            continue
+        mask = processors[start].and_mask
+        if mask is not None:
+            bitmask[rows[start] : rows[i - 1] + 1] &= mask
+        start = i

@@ -209,3 +209,70 @@ def test_fill_batch_equals_row_by_row_fills(cache, walker, smol) -> None:
         p.fill_bitmask(one, r)
     fill_batch(procs, many, rows)
     assert torch.equal(one, many)
+
+
+def test_tracked_termination_and_batched_accepts_follow_the_matcher(cache, walker, smol) -> None:
+    """is_terminated() is tracked in Python (no foreign call per row): it equals xgrammar's own state at
+    every step of walks that end, through accept() and accept_batch(), refusals included."""
+    from engine.structured.processor import GrammarProcessor
+
+    _, vocab = smol
+    make = cache.factory(parse_structured_fields({"guided_json": {"type": "array", "maxItems": 2}}))
+    for seed in range(3):
+        walker.rng.seed(seed)
+        tokens = walker.walk(make())
+        p, q = make(), make()
+        mask = allocate_bitmask(1, vocab)
+        for t in tokens:
+            p.fill_bitmask(mask, 0)
+            forbidden = next(i for i in range(vocab) if i not in set(allowed_ids(mask, vocab)))
+            assert not GrammarProcessor.accept_batch([p], [forbidden])[0] and p.rejected
+            assert GrammarProcessor.accept_batch([p], [t]) == [True]
+            assert q.accept(t)
+            assert p.is_terminated() == p.matcher.is_terminated() == q.is_terminated()
+        assert p.is_terminated()
+        assert GrammarProcessor.accept_batch([p, q], tokens[:2]) == [False, False] and not q.accept(tokens[0])
+
+
+def test_and_masks_on_scattered_rows_equal_row_by_row(cache, walker, smol) -> None:
+    """The JSON-safe AND is applied per run of consecutive rows: scattered rows, mixed kinds (a choice has
+    no AND mask) and one long run give what fill_bitmask gives row by row; other rows stay all ones."""
+    from engine.structured.processor import fill_batch
+
+    _, vocab = smol
+    schema = {"type": "object", "properties": {"k": {"type": "string", "maxLength": 5}}}
+    json_spec = parse_structured_fields({"guided_json": schema})  # bounded strings let controls through
+    choice = parse_structured_fields({"guided_choice": ["a", "c"]})
+    procs = [cache.factory(s)() for s in [json_spec, json_spec, choice, json_spec, json_spec, json_spec]]
+    for p in procs:
+        if p.and_mask is not None:
+            for t in walker.tokenizer.encode('{"k": "'):
+                assert p.accept(t)
+    rows = [1, 2, 3, 5, 6, 7]
+    one, many = allocate_bitmask(9, vocab), allocate_bitmask(9, vocab)
+    for p, r in zip(procs, rows, strict=True):
+        p.fill_bitmask(one, r)
+    fill_batch(procs, many, rows)
+    assert torch.equal(one, many)
+    assert (many[[0, 4, 8]] == -1).all()
+    raw = allocate_bitmask(1, vocab)
+    procs[0].matcher.fill_next_token_bitmask(raw, 0)
+    assert not torch.equal(raw[0], many[1]) and not (many[1] & ~raw[0]).any()  # the AND cleared bits
+
+
+def test_staging_resets_only_rows_not_filled_whole() -> None:
+    from engine.model_runner import BitmaskStaging
+
+    staging = BitmaskStaging(torch.device("cpu"))
+    buf = staging.host(5, 3)
+    assert (buf == -1).all()
+    buf.zero_()
+    staging.to_device(buf)
+    staging.to_device(staging.host(5, 3))  # the other buffer's turn
+    again = staging.host(5, 3, [0, 3])
+    assert again.data_ptr() == buf.data_ptr()
+    assert (again[[1, 2, 4]] == -1).all() and (again[[0, 3]] == 0).all()
+    again.zero_()
+    staging.to_device(again)
+    staging.to_device(staging.host(5, 3))
+    assert (staging.host(5, 3, [4, 3, 2, 1, 0]) == 0).all()  # every row filled whole: no reset at all
