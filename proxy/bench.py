@@ -212,6 +212,9 @@ async def _measure(args: argparse.Namespace, up: str, px: str, served: str, key:
                                             section["proxy"]["completed"] + section["direct"]["completed"]),
         }
         cpu = section["cpu_ms_per_request"]
+        if stream and cpu["proxy"] is not None:
+            # One SSE event per output token (the fake upstream's --max-tokens, or the engine's).
+            cpu["proxy_us_per_chunk"] = round(cpu["proxy"] * 1000 / args.max_tokens, 2)
         if cpu["proxy"] is not None and cpu["upstream"]:
             # Where the proxy and the upstream share the CPU, this bounds the throughput it costs.
             cpu["proxy_share_pct"] = round(cpu["proxy"] / (cpu["proxy"] + cpu["upstream"]) * 100, 2)
@@ -225,7 +228,8 @@ async def _bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     up, px = f"http://127.0.0.1:{up_port}", f"http://127.0.0.1:{px_port}"
     py = sys.executable
     if args.upstream == "fake":
-        up_cmd = [py, "-m", "proxy.bench_fake", "--port", str(up_port), "--chunks", str(args.max_tokens)]
+        up_cmd = [py, "-m", "proxy.bench_fake", "--port", str(up_port), "--chunks", str(args.max_tokens),
+                  "--interval", str(args.chunk_interval), "--answer", args.answer]
         kind, served = "openai", "fake-model"
     else:
         up_cmd = [py, "-m", "teecube.cli", "engine", "--model", args.model, "--port", str(up_port),
@@ -233,7 +237,8 @@ async def _bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         kind, served = "teecube", ""
     db_url = f"sqlite:///{workdir / 'bench.db'}"
     px_cmd = [py, "-m", "teecube.cli", "proxy", "--no-tls", "--tee", "simulated", "--database-url", db_url,
-              "--port", str(px_port), "--metrics-port", str(metrics_port), "--state-dir", str(workdir)]
+              "--port", str(px_port), "--metrics-port", str(metrics_port), "--state-dir", str(workdir),
+              "--max-connections-per-address", str(max(64, args.concurrency + 16))]  # one client address
     if args.profile:
         px_cmd[1:1] = ["-m", "cProfile", "-o", str(Path(args.profile).resolve())]
     env = os.environ | {"TEECUBE_PEPPER": pepper}
@@ -264,6 +269,8 @@ async def _bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "blocks": args.blocks,
         "warmup": args.warmup,
         "max_tokens": args.max_tokens,
+        "chunk_interval": args.chunk_interval,
+        "answer": args.answer,
         "machine": {"cpus": os.cpu_count(), "loadavg_before": [round(x, 2) for x in load_before],
                     "loadavg_after": [round(x, 2) for x in load_after]},
         "proxy_reported_overhead": overhead,
@@ -302,6 +309,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--blocks", type=int, default=20, help="alternating blocks per path")
     p.add_argument("--warmup", type=int, default=100, help="requests per path and mode before timing")
     p.add_argument("--max-tokens", type=int, default=16)
+    p.add_argument("--chunk-interval", type=float, default=0.0,
+                   help="fake upstream: seconds between streamed chunks (0: each answer in one write)")
+    p.add_argument("--answer", choices=["text", "ids"], default="text",
+                   help="fake upstream: ids streams empty text and token_ids (an engine without a tokenizer)")
     p.add_argument("--modes", type=lambda v: v.split(","), default=list(MODES),
                    help="comma-separated: non_streaming,streaming (default both)")
     p.add_argument("--profile", help="run the proxy under cProfile, writing stats to this file")

@@ -3,11 +3,18 @@ completion, so that timing it directly and through the proxy isolates the proxy'
 
 `python -m proxy.bench_fake --port PORT [--chunks K]`: `/v1/chat/completions` and
 `/v1/completions`, JSON or SSE (K content chunks, a usage chunk when asked, `[DONE]`).
+
+`--interval S` writes a stream one chunk at a time, S seconds apart (0: all at once, one write),
+as an engine does at one token per step: many concurrent streams then reach the proxy as many
+small reads instead of one burst each. `--answer ids` streams what the engine sends without a
+tokenizer (empty text and the chunk's `token_ids`), and a request asking for
+`continuous_usage_stats` gets usage on every chunk, as from vLLM or teecube's engine.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from typing import Any
@@ -54,20 +61,51 @@ def prebuilt(chunks: int) -> dict[tuple[bool, bool, bool], bytes]:
     return out
 
 
-def create_app(chunks: int = 16) -> web.Application:
+def paced_events(chunks: int, *, chat: bool, ids: bool, include_usage: bool, continuous: bool) -> list[bytes]:
+    """A stream's events one by one, in the engine's compact layout (`engine/server/chunks.py`)."""
+    obj = "chat.completion.chunk" if chat else "text_completion"
+    head = {"id": "cmpl-fake", "object": obj, "created": 0, "model": MODEL}
+    events = []
+    for i in range(chunks):
+        choice = _choice(chat, "" if ids else WORD, "length" if i == chunks - 1 else None, stream=True)
+        if chat:
+            choice["delta"] = {"content": choice["delta"]["content"]}
+        if ids:
+            choice["token_ids"] = [1000 + i % 50]
+        chunk: dict[str, Any] = {**head, "choices": [choice]}
+        if continuous:
+            chunk["usage"] = {"prompt_tokens": 32, "completion_tokens": i + 1, "total_tokens": 33 + i}
+        events.append(b"data: " + json.dumps(chunk, separators=(",", ":")).encode() + b"\n\n")
+    if include_usage:
+        events.append(b"data: " + json.dumps({**head, "choices": [], "usage": _usage(chunks)},
+                                             separators=(",", ":")).encode() + b"\n\n")
+    return [*events, b"data: [DONE]\n\n"]
+
+
+def create_app(chunks: int = 16, *, interval: float = 0.0, ids: bool = False) -> web.Application:
     answers = prebuilt(chunks)
+    paced = {(chat, usage, cont): paced_events(chunks, chat=chat, ids=ids, include_usage=usage,
+                                               continuous=cont)
+             for chat in (True, False) for usage in (True, False) for cont in (True, False)}
 
     async def complete(request: web.Request) -> web.StreamResponse:
         body = await request.json()
         chat = request.path.endswith("/chat/completions")
         stream = bool(body.get("stream"))
-        usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        payload = answers[(chat, stream, usage)]
+        options = body.get("stream_options") or {}
+        usage = bool(options.get("include_usage"))
+        continuous = usage and bool(options.get("continuous_usage_stats"))
         if not stream:
-            return web.Response(body=payload, content_type="application/json")
+            return web.Response(body=answers[(chat, False, usage)], content_type="application/json")
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await resp.prepare(request)
-        await resp.write(payload)
+        if interval > 0 or ids or continuous:
+            for event in paced[(chat, usage, continuous)]:
+                await resp.write(event)
+                if interval > 0:
+                    await asyncio.sleep(interval)
+        else:
+            await resp.write(answers[(chat, stream, usage)])
         await resp.write_eof()
         return resp
 
@@ -90,8 +128,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--chunks", type=int, default=16, help="content chunks per streamed answer")
+    parser.add_argument("--interval", type=float, default=0.0, help="seconds between streamed chunks")
+    parser.add_argument("--answer", choices=["text", "ids"], default="text",
+                        help="ids: empty text and token_ids per chunk (an engine without a tokenizer)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    web.run_app(create_app(args.chunks), host=args.host, port=args.port, access_log=None, print=None,
+    app = create_app(args.chunks, interval=args.interval, ids=args.answer == "ids")
+    web.run_app(app, host=args.host, port=args.port, access_log=None, print=None,
                 backlog=1024)
     return 0
 

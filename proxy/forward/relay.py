@@ -92,7 +92,7 @@ async def _post(pool: UpstreamPool, upstream: Upstream, path: str, body: dict[st
 
 
 def _count(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+    return value if type(value) is int and value > 0 else 0  # not bool (a subclass of int)
 
 
 def _take_usage(outcome: Outcome, usage: Any) -> None:
@@ -175,6 +175,13 @@ async def read_sse(resp: aiohttp.ClientResponse,
         data = await content.readany()
         if not data:
             break
+        if not pending and not lines and data.startswith(b"data:") and data.endswith(b"\n\n") \
+                and data.count(b"\n") == 2 and b"\r" not in data:
+            # The common read at high concurrency: exactly one single-line event.
+            yield data[5:-2].lstrip(b" ").decode("utf-8", "replace")
+            if flush is not None:
+                await flush()
+            continue
         pending += data
         if b"\n" not in data:
             if len(pending) > MAX_SSE_LINE:
@@ -217,8 +224,24 @@ class _Queued:
             await self.out.write(data)
 
 
+_RAW_DECODE = json.JSONDecoder().raw_decode
+
+
+def _loads(data: str) -> Any:
+    """json.loads(data), without its two whitespace regex passes for a payload that is one object."""
+    if data[:1] == "{" and data[-1:] == "}":
+        obj, end = _RAW_DECODE(data)
+        if end == len(data):
+            return obj
+    return json.loads(data)  # the same result or error as always
+
+
+# json.dumps(obj, separators=(",", ":")) builds an encoder per call; this one is built once.
+_COMPACT = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def _sse(obj: Any) -> bytes:
-    return b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\n\n"
+    return b"data: " + _COMPACT(obj).encode() + b"\n\n"
 
 
 DONE = b"data: [DONE]\n\n"
@@ -291,7 +314,7 @@ async def forward_stream(
                 if data == "[DONE]":
                     break
                 try:
-                    chunk = json.loads(data)
+                    chunk = _loads(data)
                 except ValueError:
                     continue
                 if not isinstance(chunk, dict):
@@ -302,7 +325,8 @@ async def forward_stream(
                     break
                 chunk["model"] = alias
                 usage = chunk.get("usage")
-                _take_usage(outcome, usage)
+                if usage is not None:
+                    _take_usage(outcome, usage)
                 choices = chunk.get("choices") or []
                 if not choices:
                     if include_usage and isinstance(usage, dict):
@@ -310,16 +334,18 @@ async def forward_stream(
                         queued.add(_sse(chunk))
                     continue
                 if not tenant_continuous:
-                    chunk.pop("usage", None)
+                    chunk.pop("usage", None)  # also an explicit null
                 last_chunk = chunk
                 for choice in choices:
                     seen.add(choice.get("index", 0))
-                    text = _choice_text(choice, chat)
-                    if not outcome.usage_known and text:
-                        # No usage from this upstream: count each delta conservatively.
-                        outcome.completion_tokens += max(1, text_tokens(text))
+                    if not outcome.usage_known:
+                        text = _choice_text(choice, chat)
+                        if text:  # no usage from this upstream: count each delta conservatively
+                            outcome.completion_tokens += max(1, text_tokens(text))
                 blocked = fields.chunk(chunk) if fields is not None else None
-                finished.update(c.get("index", 0) for c in chunk["choices"] if c.get("finish_reason"))
+                for choice in chunk["choices"]:
+                    if choice.get("finish_reason"):
+                        finished.add(choice.get("index", 0))
                 if blocked:
                     outcome.blocked_rule = blocked
                     queued.add(_sse(chunk))  # the text released before the finding, content_filter

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from proxy.bench_fake import prebuilt
+from proxy.bench_fake import paced_events, prebuilt
 from proxy.bench_load import stats_ms
 
 MODES = ("non_streaming", "streaming")
@@ -72,6 +72,21 @@ def test_fake_upstream_answers_are_openai_shaped() -> None:
     assert events[-2] == b"data: [DONE]"
     assert json.loads(events[-3][6:])["usage"]["completion_tokens"] == 3
     assert b"usage" not in answers[(True, True, False)]
+
+
+def test_paced_events_are_engine_like() -> None:
+    # token-id answers: empty text and the chunk's ids; continuous usage counts up on every chunk
+    events = paced_events(3, chat=False, ids=True, include_usage=True, continuous=True)
+    assert events[-1] == b"data: [DONE]\n\n" and all(e.endswith(b"\n\n") for e in events)
+    chunks = [json.loads(e[6:]) for e in events[:-1]]
+    assert [c["choices"][0]["text"] for c in chunks[:3]] == ["", "", ""]
+    assert all(c["choices"][0]["token_ids"] for c in chunks[:3])
+    assert [c["usage"]["completion_tokens"] for c in chunks] == [1, 2, 3, 3]
+    assert chunks[3]["choices"] == [] and chunks[2]["choices"][0]["finish_reason"] == "length"
+    assert b": " not in events[0][6:] and b", " not in events[0]  # the engine's compact layout
+    chat = paced_events(2, chat=True, ids=False, include_usage=False, continuous=False)
+    assert [json.loads(e[6:])["choices"][0]["delta"] for e in chat[:-1]] == [{"content": " token"}] * 2
+    assert all(b"usage" not in e for e in chat)
 
 
 def test_stats_ms() -> None:

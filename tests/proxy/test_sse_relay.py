@@ -75,3 +75,14 @@ def test_an_endless_line_is_a_payload_error() -> None:
     with pytest.raises(aiohttp.ClientPayloadError):
         asyncio.run(_collect(pieces))
     assert MAX_SSE_LINE < 5 * 1024 * 1024
+
+
+def test_one_event_per_read_gives_the_same_events() -> None:
+    # A busy engine's stream reaches the proxy one event per read (the reader's fast path).
+    stream = STREAM + b'data:  {"c": 3}\n\n' + b"data:x\r\n\r\n" + b"data: y\n\ndata: z\n\n"
+    whole, _ = asyncio.run(_collect([bytes([b]) for b in stream]))  # never one whole event per read
+    pieces = [p + b"\n\n" for p in stream.split(b"\n\n") if p]
+    events, flushes = asyncio.run(_collect(pieces))
+    assert events == whole == [*EVENTS, ' {"c": 3}'.lstrip(), "x", "y", "z"]
+    # one flush per read, after that read's events (read 6 holds "x" and "y")
+    assert flushes == [(1, 1), (2, 2), (3, 3), (4, 4), (5, 5), (6, 7), (7, 8)]
