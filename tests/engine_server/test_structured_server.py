@@ -97,6 +97,7 @@ def test_without_the_hook_constrained_requests_are_refused(client) -> None:
     assert exc.value.code == "unsupported_parameter" and exc.value.param == "response_format"
 
 
+@pytest.mark.slow
 @needs_hook
 def test_sdk_parse_returns_the_pydantic_object(client) -> None:
     completion = client.chat.completions.parse(
@@ -127,6 +128,7 @@ def test_schema_with_n_streaming_and_sampling(client) -> None:
     jsonschema.validate(json.loads(text), schema)
 
 
+@pytest.mark.slow
 @needs_hook
 def test_choice_and_regex(client) -> None:
     r = client.chat.completions.create(

@@ -118,6 +118,7 @@ def test_round_trip_answer_after_the_tool_message(client: openai.OpenAI) -> None
     assert text == msg.content
 
 
+@pytest.mark.slow
 def test_auto_choice_answers_text_or_calls(client: openai.OpenAI) -> None:
     resp = client.chat.completions.create(
         model=MODEL, messages=ASK, tools=TOOLS, max_tokens=24, temperature=0
@@ -158,6 +159,7 @@ def test_bad_tool_fields_name_the_param(client: openai.OpenAI, extra: dict[str, 
     assert "objekt" not in str(exc.value)
 
 
+@pytest.mark.slow
 def test_auto_choice_without_a_parser_is_refused(plain_server: RunningServer) -> None:
     with _client(plain_server) as c, pytest.raises(openai.BadRequestError) as exc:
         c.chat.completions.create(model=MODEL, messages=ASK, tools=TOOLS, max_tokens=4)
@@ -226,6 +228,7 @@ def test_required_call_round_trip(client: openai.OpenAI, stream: bool) -> None:
     assert answer.choices[0].message.content
 
 
+@pytest.mark.slow
 @needs_hook
 def test_named_choice_returns_valid_arguments(client: openai.OpenAI) -> None:
     resp = client.chat.completions.create(
