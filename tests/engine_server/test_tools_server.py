@@ -17,6 +17,10 @@ from engine.server.grammar import hook_available
 from engine.server.settings import ServerConfig
 
 HOOK = hook_available()  # SamplingParams.logits_processor_factory, from the step loop
+# Every test here needs this module's own engine server (seconds to start): `make test` runs them;
+# the fast lane covers tool calls and constraints with the unit tests (test_tools_parsers.py,
+# test_structured_grammar.py) and the serving path with the shared api_server.
+pytestmark = pytest.mark.slow
 needs_hook = pytest.mark.skipif(not HOOK, reason="needs the step loop's logits-processor hook (branch loop)")
 
 WEATHER_TOOL = {
@@ -118,7 +122,6 @@ def test_round_trip_answer_after_the_tool_message(client: openai.OpenAI) -> None
     assert text == msg.content
 
 
-@pytest.mark.slow
 def test_auto_choice_answers_text_or_calls(client: openai.OpenAI) -> None:
     resp = client.chat.completions.create(
         model=MODEL, messages=ASK, tools=TOOLS, max_tokens=24, temperature=0
@@ -159,7 +162,6 @@ def test_bad_tool_fields_name_the_param(client: openai.OpenAI, extra: dict[str, 
     assert "objekt" not in str(exc.value)
 
 
-@pytest.mark.slow
 def test_auto_choice_without_a_parser_is_refused(plain_server: RunningServer) -> None:
     with _client(plain_server) as c, pytest.raises(openai.BadRequestError) as exc:
         c.chat.completions.create(model=MODEL, messages=ASK, tools=TOOLS, max_tokens=4)
@@ -228,7 +230,6 @@ def test_required_call_round_trip(client: openai.OpenAI, stream: bool) -> None:
     assert answer.choices[0].message.content
 
 
-@pytest.mark.slow
 @needs_hook
 def test_named_choice_returns_valid_arguments(client: openai.OpenAI) -> None:
     resp = client.chat.completions.create(
