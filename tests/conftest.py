@@ -100,9 +100,11 @@ def live_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 SHARED_SESSION_FIXTURES = ("live_demo", "api_server", "engine", "bundled_hf")
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not config.pluginmanager.hasplugin("xdist"):
         return
+    in_worker = "PYTEST_XDIST_WORKER" in os.environ and bool(getattr(config.option, "loadgroup", False))
     for item in items:
         defs = getattr(item, "_fixtureinfo", None)
         group = item.nodeid.split("::")[0]
@@ -112,3 +114,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 group = name
                 break
         item.add_marker(pytest.mark.xdist_group(group))
+        if in_worker:
+            _tag_group(item, group)
+
+
+def _tag_group(item: pytest.Item, group: str) -> None:
+    """Give the item's node id the `@group` suffix by which xdist's loadgroup scheduler groups.
+
+    xdist's worker adds it in its own pytest_collection_modifyitems, which runs before this one
+    (so it never saw these markers) and, under pytest 9.2, sets `_nodeid`, which node ids no
+    longer read (pytest-dev/pytest-xdist#1386): without this, every test ran wherever it fell,
+    and the live demo, the proxy's engine and each module's servers started once per worker."""
+    nodeid = item.nodeid
+    if nodeid.rfind("@") > nodeid.rfind("]"):  # already tagged (how xdist itself parses it)
+        return
+    nodeid = f"{nodeid}@{group}"
+    if hasattr(item, "_id"):  # pytest >= 9.2: a structured NodeId
+        from _pytest.nodeid import NodeId
+
+        item._id = NodeId.parse(nodeid)
+    else:
+        item._nodeid = nodeid

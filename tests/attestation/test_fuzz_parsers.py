@@ -68,6 +68,7 @@ def test_bundle_from_arbitrary_json(value):
     _only_our_errors(Bundle.loads, json.dumps(value))
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(st.sampled_from(["format", "nonce", "tls", "cpu", "gpu", "gpu_reason", "collateral", "gpu_cc_mode",
                         "hpke", "simulated"]), json_values)

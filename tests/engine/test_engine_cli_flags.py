@@ -120,6 +120,7 @@ def fake_hub_cache(root: Path, model_dir: Path, repo_id: str) -> Path:
     return repo / "snapshots" / COMMIT
 
 
+@pytest.mark.slow  # about 5 s: loads the model it resolves
 def test_a_repo_id_resolves_from_the_local_hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     model_dir = build_tiny_model("qwen3", tmp_path / "src")
     snapshot = fake_hub_cache(tmp_path / "home" / "hub", model_dir, "tiny-org/tiny-qwen3")

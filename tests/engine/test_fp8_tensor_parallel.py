@@ -34,6 +34,7 @@ def first_token_logprobs(llm: LLM) -> list[dict[int, float]]:
     return [dict(o.outputs[0].logprobs[0]["top"]) for o in outs]
 
 
+@pytest.mark.slow
 def test_fp8_at_tensor_parallel_2_tracks_size_1(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv(REFERENCE_ENV, "1")  # spawned ranks inherit it
     path = str(build_tiny_model("qwen3", tmp_path / "qwen3"))

@@ -21,6 +21,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, LoadedModel]:
     return path, load_model(model_path=path, dtype="float32", device="cpu")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seeded", [True, False], ids=["seeded", "fill-thread"])
 def test_overlapped_grammar_rows_equal_the_synchronous_loop(
     tiny: tuple[Path, LoadedModel], seeded: bool, monkeypatch: pytest.MonkeyPatch

@@ -98,7 +98,8 @@ def test_what_cannot_run_is_refused(hf: dict, message: str) -> None:
         DecoderConfig.from_hf_config({**BASE, **hf})
 
 
-@pytest.fixture(scope="module", params=["mistral-swa", "qwen2-swa", "qwen2-moe-swa"])
+@pytest.fixture(scope="module", params=[pytest.param("mistral-swa", marks=pytest.mark.slow), "qwen2-swa",
+                                        pytest.param("qwen2-moe-swa", marks=pytest.mark.slow)])
 def tiny(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict:
     from transformers import AutoModelForCausalLM
 

@@ -47,6 +47,7 @@ def test_chat_completion_text_usage_and_finish_reason(client: openai.OpenAI, ser
     assert resp._request_id
 
 
+@pytest.mark.slow
 def test_chat_stream_matches_non_stream_and_carries_usage(client: openai.OpenAI) -> None:
     whole = greedy_chat(client)
     chunks = list(greedy_chat(client, stream=True, stream_options={"include_usage": True}))
@@ -117,6 +118,7 @@ def complete(client: openai.OpenAI, **kw: Any) -> Any:
     return client.completions.create(model=MODEL, temperature=0, **kw)
 
 
+@pytest.mark.slow
 def test_completions_prompt_forms_echo_and_logprobs(client: openai.OpenAI, server: RunningServer) -> None:
     ids = post(server, "/tokenize", {"prompt": PROMPT})["tokens"]
     by_text = complete(client, prompt=[PROMPT, "Hello"], n=2)
@@ -131,6 +133,7 @@ def test_completions_prompt_forms_echo_and_logprobs(client: openai.OpenAI, serve
     assert echo.usage.prompt_tokens == len(ids) + 2
 
 
+@pytest.mark.slow
 def test_completion_stream_with_usage(client: openai.OpenAI) -> None:
     whole = complete(client, max_tokens=8)
     chunks = list(complete(client, max_tokens=8, stream=True, stream_options={"include_usage": True}))

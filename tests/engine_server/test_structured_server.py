@@ -24,6 +24,10 @@ from engine.server.grammar import hook_available
 from engine.server.settings import ServerConfig
 
 HOOK = hook_available()  # SamplingParams.logits_processor_factory, from the step loop
+# Every test here needs this module's own engine server (seconds to start): `make test` runs them;
+# the fast lane covers tool calls and constraints with the unit tests (test_tools_parsers.py,
+# test_structured_grammar.py) and the serving path with the shared api_server.
+pytestmark = pytest.mark.slow
 needs_hook = pytest.mark.skipif(not HOOK, reason="needs the step loop's logits-processor hook (branch loop)")
 ASK = [{"role": "user", "content": "Describe a person as JSON."}]
 

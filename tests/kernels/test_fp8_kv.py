@@ -67,7 +67,7 @@ SCALES = [(1.0, 1.0), (0.02, 0.5)]
 
 
 @pytest.mark.parametrize("scales", SCALES)
-@pytest.mark.parametrize("group", [1, 4])
+@pytest.mark.parametrize("group", [1, pytest.param(4, marks=pytest.mark.slow)])
 def test_decode_reads_the_fp8_cache(scales: tuple[float, float], group: int) -> None:
     seq_lens = [1, 13, 0, 40]
     codes, dense, meta = fp8_batch([1, 1, 0, 1], seq_lens, scales, num_kv_heads=2, head_dim=16)

@@ -46,7 +46,8 @@ def test_override_refuses_bad_tiles(monkeypatch: pytest.MonkeyPatch, bad: dict) 
     "config",
     [
         MoeConfig(block_m=16, block_n=32, block_k=32, group_m=4, num_warps=4, num_stages=4),
-        MoeConfig(block_m=32, block_n=16, block_k=16, group_m=2, num_warps=4, num_stages=3),
+        pytest.param(MoeConfig(block_m=32, block_n=16, block_k=16, group_m=2, num_warps=4, num_stages=3),
+                     marks=pytest.mark.slow),  # the most tiles: about 2 s under the interpreter
         MoeConfig(block_m=64, block_n=64, block_k=128, group_m=8, num_warps=8, num_stages=3),
     ],
 )

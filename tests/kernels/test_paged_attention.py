@@ -73,7 +73,7 @@ def assert_close(out: torch.Tensor, expected: torch.Tensor, dtype: torch.dtype) 
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
-@pytest.mark.parametrize("group", [1, 2, 4])
+@pytest.mark.parametrize("group", [1, pytest.param(2, marks=pytest.mark.slow), 4])
 def test_decode_ragged_gqa(dtype: torch.dtype, group: int) -> None:
     # Lengths not multiples of the block size; one padded row (seq_len 0) in the middle.
     seq_lens = [1, 13, 0, 40]
@@ -88,7 +88,7 @@ def test_decode_ragged_gqa(dtype: torch.dtype, group: int) -> None:
     assert out[2].eq(0).all()
 
 
-@pytest.mark.parametrize("num_splits", [1, 2, 8, None])
+@pytest.mark.parametrize("num_splits", [1, 2, 8, pytest.param(None, marks=pytest.mark.slow)])
 def test_decode_splits(num_splits: int | None) -> None:
     # More splits than tiles leaves empty splits; they must merge to the same answer.
     cache, meta = make_batch([1, 1], [37, 5], block_size=8, num_kv_heads=1, head_dim=32, dtype=torch.float32)

@@ -46,6 +46,7 @@ def test_nothing_outside_the_directory_uses_its_private_cache() -> None:
     assert not users
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("first", ["proxy.directory", "proxy.auth", "proxy.auth.jwt_auth"])
 def test_auth_and_directory_import_without_a_cycle(first: str) -> None:
     code = (f"import sys; import {first}; "

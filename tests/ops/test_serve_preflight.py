@@ -41,6 +41,7 @@ def test_second_serve_on_the_same_state_dir_is_refused_by_the_lock(demo: DemoSer
     _answers(demo)
 
 
+@pytest.mark.slow
 def test_second_serve_on_the_same_port_is_refused_before_loading(demo: DemoServer, tmp_path: Path) -> None:
     started = time.monotonic()
     p = _serve("--state-dir", str(tmp_path / "state"), "--database-url", f"sqlite:///{tmp_path}/db",
@@ -69,6 +70,7 @@ def test_unknown_flag_is_refused_before_loading(tmp_path: Path) -> None:
     assert "engine: loading" not in p.stderr
 
 
+@pytest.mark.slow
 def test_flags_the_engine_owns_through_serve_are_refused(tmp_path: Path) -> None:
     p = _serve("--uds", "/tmp/x.sock", "--state-dir", str(tmp_path / "state"), "--port", str(free_port()))
     assert p.returncode == 2 and "set by teecube serve itself" in p.stderr

@@ -38,6 +38,7 @@ def test_save_cert_is_refused_for_an_untrusted_server(demo: DemoServer, tmp_path
     assert "not written" in p.stderr
 
 
+@pytest.mark.slow
 def test_openai_sdk_with_ssl_cert_file(demo: DemoServer, saved_cert: Path) -> None:
     p = _client(f"""
         from openai import OpenAI
@@ -49,6 +50,7 @@ def test_openai_sdk_with_ssl_cert_file(demo: DemoServer, saved_cert: Path) -> No
     assert p.returncode == 0 and p.stdout.startswith("OK"), p.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_openai_sdk_without_the_cert_fails_verification(demo: DemoServer) -> None:
     p = _client(f"""
         import openai
@@ -87,6 +89,7 @@ def test_litellm_with_ssl_cert_file(demo: DemoServer, saved_cert: Path) -> None:
     assert p.returncode == 0 and p.stdout.startswith("OK"), p.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_tenant_usage_after_a_canary_prompt_holds_counts_not_text(demo: DemoServer, saved_cert: Path) -> None:
     canary = "usage-canary-5519-quokka"
     p = _client(f"""

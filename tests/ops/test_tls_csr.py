@@ -110,6 +110,7 @@ def proxy(ca_signed: tuple[Path, Path, OperatorCa], tmp_path: Path) -> Iterator[
         proc.wait(timeout=30)
 
 
+@pytest.mark.slow
 def test_ca_signed_chain_verifies_with_stock_tls_and_attestation_binds_the_same_key(
     proxy: tuple[str, Path, OperatorCa],
 ) -> None:

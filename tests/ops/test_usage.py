@@ -22,7 +22,8 @@ DAY1 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 DAY2 = datetime(2026, 12, 1, 23, 59, tzinfo=UTC)
 
 
-@pytest.fixture(params=BACKENDS)
+# One world per backend for the module: the tests only read it (GET /v1/usage records no usage).
+@pytest.fixture(scope="module", params=BACKENDS)
 def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
           ) -> Iterator[tuple[Tenancy, ProxyThread, dict[str, str]]]:
     gen = database_url_for(request.param, tmp_path_factory, "usage")

@@ -147,6 +147,7 @@ def test_the_estimate_is_never_below_the_real_tokenizer(engine) -> None:
     assert chat_prompt_tokens({"messages": messages}) >= json.loads(body)["count"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path, body", [
     ("/v1/chat/completions", {"messages": [{"role": "user", "content": "Hi"}], "n": 2}),
     ("/v1/completions", {"prompt": ["Once", "Twice"]}),

@@ -113,6 +113,7 @@ def test_listing_is_scoped_to_the_domain_and_key(world) -> None:
     assert _models(world, _token(world, "beta")) == ["chat", "secret-model"]
 
 
+@pytest.mark.slow
 def test_colliding_aliases_route_to_each_domains_own_deployment(world) -> None:
     p, keys = world["proxy"], world["keys"]
     assert _served_by(world, p.client(keys["alpha"]), "chat") == "dep-alpha"

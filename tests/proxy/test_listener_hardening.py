@@ -73,6 +73,7 @@ def _get(proxy: ProxyThread, path: str, key: str | None = None, source: str = "1
     return _exchange(proxy, raw, source)
 
 
+@pytest.mark.slow  # waits out the listener's header and idle timeouts (about 2 s)
 def test_idle_and_slow_header_connections_are_closed(setup) -> None:
     proxy, _ = setup
     for opening in (b"", b"GET /health HTTP/1.1\r\nHost: x\r\n"):

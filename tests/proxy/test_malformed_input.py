@@ -199,6 +199,7 @@ FUZZ = settings(max_examples=80, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
+@pytest.mark.slow
 @FUZZ
 @given(body=REQUEST, route=st.sampled_from(["/v1/chat/completions", "/v1/completions"]))
 def test_fuzzed_requests_never_get_a_5xx(setup, http, body, route) -> None:
@@ -219,6 +220,7 @@ ADMIN_FIELDS = ["name", "kind", "url", "served_model_name", "credential_ref", "c
 ADMIN_BODY = st.dictionaries(st.sampled_from(ADMIN_FIELDS) | st.text(max_size=6), JSON | TEXT, max_size=5)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(target=st.sampled_from(ADMIN_WRITES), body=ADMIN_BODY)
 def test_fuzzed_admin_bodies_never_get_a_5xx(setup, http, target, body) -> None:

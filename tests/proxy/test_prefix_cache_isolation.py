@@ -53,6 +53,7 @@ def _send(proxy: ProxyThread, t: Tenancy, label: str, prompt: str, engine) -> fl
     return _hits(engine) - before
 
 
+@pytest.mark.slow
 def test_another_domain_gets_no_cache_hit_on_a_victims_prompt(setup, engine) -> None:
     proxy, t = setup
     prompt = _secret_prompt()

@@ -94,6 +94,7 @@ def test_stream_without_usage_strips_the_usage_chunk(setup) -> None:
     assert chunks[-1].choices[0].finish_reason == "length"
 
 
+@pytest.mark.slow
 def test_same_text_streamed_and_not(setup) -> None:
     proxy, t = setup
     client = proxy.client(t.keys["main"])
