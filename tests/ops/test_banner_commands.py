@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from demo_process import DemoServer
 
 from teecube.engine_flags import DEFAULT_MAX_QUEUE_SIZE
@@ -37,6 +38,7 @@ def _fresh_shell(command: str, cwd: Path, path: str = SYSTEM_PATH) -> subprocess
                           timeout=120)
 
 
+@pytest.mark.slow  # starts the live demo
 def test_printed_verify_saves_the_cert_and_printed_clients_use_it(demo: DemoServer, tmp_path: Path) -> None:
     verify = _printed(demo, " verify https://")
     assert verify.startswith("/") and "--policy /" in verify and "--trust-simulated-root /" in verify
@@ -63,12 +65,14 @@ def test_printed_verify_saves_the_cert_and_printed_clients_use_it(demo: DemoServ
     assert p.stdout.strip() == "True"
 
 
+@pytest.mark.slow  # starts the live demo
 def test_serve_starts_the_engine_with_a_bounded_queue(demo: DemoServer) -> None:
     argv = Path(f"/proc/{demo.engine_pid}/cmdline").read_bytes().split(b"\0")
     assert b"--max-queue-size" in argv
     assert argv[argv.index(b"--max-queue-size") + 1] == str(DEFAULT_MAX_QUEUE_SIZE).encode()
 
 
+@pytest.mark.slow  # starts the live demo
 def test_banner_reports_start_up_time(demo: DemoServer) -> None:
     assert "start-up took" in demo.output
     assert "engine: ready in" in demo.output

@@ -30,6 +30,7 @@ def _client(code: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
                           timeout=180, env={**clean, **env})
 
 
+@pytest.mark.slow  # starts the live demo
 def test_save_cert_is_refused_for_an_untrusted_server(demo: DemoServer, tmp_path: Path) -> None:
     cert = tmp_path / "nope.pem"
     p = subprocess.run([*teecube_cmd(), "verify", demo.url, "--save-cert", str(cert)],  # no test root

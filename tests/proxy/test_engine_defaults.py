@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
+import pytest
 
 from engine.cli import build_parser, configs
 from engine.server.settings import DEFAULT_MAX_QUEUE_SIZE, ServerConfig
@@ -18,6 +19,7 @@ def test_the_engine_queue_is_bounded_by_default() -> None:
     assert 0 < DEFAULT_MAX_QUEUE_SIZE <= 4096
 
 
+@pytest.mark.slow  # starts the proxy's engine
 def test_the_engine_sends_no_version_banner(engine) -> None:
     async def server_header() -> str:
         connector = aiohttp.UnixConnector(path=str(engine.socket))
