@@ -97,9 +97,7 @@ def live_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 # Session fixtures that start a process or load a model: under pytest-xdist (`make test-fast`,
 # --dist loadgroup) the tests using one run on one worker, so it starts once; every other test
 # is grouped with its file, so module fixtures (engine servers, a browser) start once too.
-# The proxy's `engine` is left out: its tests (~7 minutes in `make test`) would all queue on one
-# worker; grouped by file they spread, and each worker starts the engine at most once (~15 s).
-SHARED_SESSION_FIXTURES = ("live_demo", "api_server", "bundled_hf")
+SHARED_SESSION_FIXTURES = ("live_demo", "api_server", "engine", "bundled_hf")
 
 
 @pytest.hookimpl(trylast=True)
