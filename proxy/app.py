@@ -21,6 +21,7 @@ from proxy.encryption import ENCRYPTION, Encryption, encryption_middleware
 from proxy.errors import ApiError, error_middleware
 from proxy.forward.upstream import UpstreamPool
 from proxy.guard import Guards
+from proxy.guardrails.scan_pool import ScanPool, default_workers
 from proxy.limits import Limiter, MemoryBucketStore, RedisBucketStore
 from proxy.listener import drop_server_banner
 from proxy.loghygiene import install_log_hygiene
@@ -85,7 +86,11 @@ def create_app(config: ProxyConfig, *, extra_routes: list[Any] | None = None,
     store = (RedisBucketStore(config.redis_url, prefix=config.redis_prefix) if config.redis_url
              else MemoryBucketStore())
     app[LIMITER] = Limiter(store, fail_open=config.limiter_fail_open)
-    app[GUARDS] = Guards(directory, DEFAULT_GUARDRAIL_POLICY)
+    workers = config.guard_scan_workers
+    workers = default_workers() if workers is None else workers
+    if workers < 0:
+        raise ValueError("guard_scan_workers must be 0 or more")
+    app[GUARDS] = Guards(directory, DEFAULT_GUARDRAIL_POLICY, ScanPool(workers) if workers else None)
     app["session_factory"] = factory
     app[OPERATOR_THROTTLE] = FailureThrottle(limit=config.auth_failure_limit)
     app[ATTESTATION_LIMIT] = FailureThrottle(limit=config.attestation_per_minute)
@@ -97,7 +102,9 @@ def create_app(config: ProxyConfig, *, extra_routes: list[Any] | None = None,
             directory, JwtVerifier(http), FailureThrottle(limit=config.auth_failure_limit)
         )
         await app[USAGE].start()
+        await app[GUARDS].start()
         yield
+        app[GUARDS].close()
         await app[USAGE].close()
         await app[POOL].close()
         await app[LIMITER].close()

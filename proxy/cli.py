@@ -44,6 +44,9 @@ def add_proxy_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--body-timeout", type=float, default=30.0,
                         help="seconds a request body has to arrive")
     parser.add_argument("--max-connections-per-address", type=int, default=64)
+    parser.add_argument("--guard-scan-workers", type=int, default=None, metavar="N",
+                        help="processes that scan large inputs for the guardrails (default: a quarter "
+                        "of the cores, at most 8, none below 8 cores; 0: scan on the event loop)")
 
 
 def config_from_args(args: argparse.Namespace) -> ProxyConfig:
@@ -73,6 +76,7 @@ def config_from_args(args: argparse.Namespace) -> ProxyConfig:
         header_timeout=args.header_timeout,
         body_timeout=args.body_timeout,
         max_connections_per_address=args.max_connections_per_address,
+        guard_scan_workers=args.guard_scan_workers,
     )
 
 

@@ -35,3 +35,6 @@ class ProxyConfig:
     body_timeout: float = 30.0  # a request body must arrive within this once its headers are in
     max_connections_per_address: int = 64
     attestation_per_minute: int = 60  # /attestation requests per client address
+    # Processes scanning large inputs (re2 holds the GIL: one loop scans one request at a time);
+    # None: proxy.guardrails.scan_pool.default_workers(), 0: scan inline.
+    guard_scan_workers: int | None = None

@@ -37,6 +37,7 @@ from proxy.guardrails import (
     token_prompts,
 )
 from proxy.guardrails.classifier import ClassifierError
+from proxy.guardrails.scan_pool import ScanPool
 
 log = logging.getLogger("teecube.proxy.guard")
 T = TypeVar("T")
@@ -181,31 +182,50 @@ async def _verdict(config: ClassifierConfig, classifier: Any, messages: list[dic
     return result
 
 
-class Guards:
-    def __init__(self, directory: Directory, default_policy: dict[str, Any]) -> None:
-        self._directory = directory
-        self._compiled: dict[tuple[int, int], CompiledPolicy] = {}
-        self._default = compile_policy(default_policy)
+@dataclass(frozen=True, slots=True)
+class _ActivePolicy:
+    key: tuple[int, int] | str  # (domain, version), or "default"
+    config: dict[str, Any]  # what `compiled` was compiled from (a scan worker compiles it too)
+    compiled: CompiledPolicy
 
-    async def _policy(self, domain_id: int) -> CompiledPolicy:
+
+class Guards:
+    """`scan_pool`: large inputs are scanned in its processes (see scan_pool.py); None: inline."""
+
+    def __init__(self, directory: Directory, default_policy: dict[str, Any],
+                 scan_pool: ScanPool | None = None) -> None:
+        self._directory = directory
+        self._compiled: dict[tuple[int, int], _ActivePolicy] = {}
+        self._default = _ActivePolicy("default", default_policy, compile_policy(default_policy))
+        self.scan_pool = scan_pool
+
+    async def start(self) -> None:
+        if self.scan_pool is not None:
+            await self.scan_pool.warm(self._default.key, self._default.config)
+
+    def close(self) -> None:
+        if self.scan_pool is not None:
+            self.scan_pool.close()
+
+    async def _active(self, domain_id: int) -> _ActivePolicy:
         active = await self._directory.guardrail_policy(domain_id)
         if active is None:
             return self._default
         version, config = active
         key = (domain_id, version)
-        compiled = self._compiled.get(key)
-        if compiled is None:
+        entry = self._compiled.get(key)
+        if entry is None:
             try:
-                compiled = compile_policy(config)
+                entry = _ActivePolicy(key, config, compile_policy(config))
             except Exception as exc:
                 # A broken stored policy fails closed with the built-in default, never open.
                 log.error("guardrail policy domain=%s version=%s invalid: %s", domain_id, version,
                           type(exc).__name__)
-                compiled = self._default
+                entry = self._default
             if len(self._compiled) > 10_000:
                 self._compiled.clear()
-            self._compiled[key] = compiled
-        return compiled
+            self._compiled[key] = entry
+        return entry
 
     async def guard_model(self, domain_id: int, config: ClassifierConfig) -> GuardModel | None:
         """The guard model's endpoint from operator data only; None when it cannot be used."""
@@ -273,19 +293,27 @@ class Guards:
         kind: str | None = None,
         upstream: Upstream | None = None,
         served_model: str | None = None,
+        estimated_tokens: int = 0,
     ) -> CheckedInput:
         """`kind`: the upstream deployment's kind; fields it would use that guardrails cannot
         read are refused (400 naming the field). Token-id prompts are decoded by the `upstream`
         (teecube, vLLM: `/detokenize` with `served_model`) and scanned as text (token_prompts.py);
-        other kinds get them refused while the policy scans input."""
-        policy = await self._policy(domain_id)
+        other kinds get them refused while the policy scans input. `estimated_tokens` (the
+        prompt's estimate) decides whether the scan goes to the scan pool."""
+        active = await self._active(domain_id)
+        policy = active.compiled
         id_prompts = token_prompts.find(body, route) if policy.scans_input else []
         texts: list[str] = []
         scanned = body
         if id_prompts and not policy.refuse_token_ids:  # refused by scan_request otherwise
             texts = await self._detokenize(id_prompts, route, kind, pool, upstream, served_model, request_id)
             scanned = token_prompts.with_texts(body, id_prompts, texts)
-        result = scan_request(policy, scanned, route=route, kind=kind)  # type: ignore[arg-type]
+        pool_scan = self.scan_pool is not None and self.scan_pool.wants(estimated_tokens)
+        if pool_scan:
+            result = await self.scan_pool.scan(  # type: ignore[union-attr]
+                policy, active.key, active.config, scanned, route=route, kind=kind)  # type: ignore[arg-type]
+        else:
+            result = scan_request(policy, scanned, route=route, kind=kind)  # type: ignore[arg-type]
         if result.refusal is not None:
             refusal = result.refusal
             raise bad_request(refusal.message, param=refusal.param or None, code="unsupported_field")

@@ -265,7 +265,7 @@ async def _admit_and_forward(request: web.Request, principal: Principal, setting
         checked = await app[GUARDS].check_input(
             principal.domain_id, settings, body, route, pool=app[POOL], request_id=request_id,
             kind=grant.kind, upstream=Upstream(grant.url, grant.credential_ref),
-            served_model=grant.served_model_name,
+            served_model=grant.served_model_name, estimated_tokens=prompt_estimate,
         )
         forward_body = apply_cache_salt(
             {**checked.body, "model": grant.served_model_name}, kind=grant.kind, secret=app[CONFIG].pepper,
