@@ -230,7 +230,9 @@ class AsyncEngine:
         finally:
             for rid, future in futures.items():
                 self._pooled.pop(rid, None)
-                if not future.done():  # cancelled (the client went away) or a sibling failed
+                if future.done() and not future.cancelled():
+                    future.exception()  # a vector, or an error seen here (only the first is raised)
+                else:  # cancelled (the client went away: gather cancels it too) or a sibling failed
                     future.cancel()
                     if not self.is_dead:
                         self._abort_in_core(rid)

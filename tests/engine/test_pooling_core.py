@@ -137,6 +137,41 @@ def test_an_embedding_engine_refuses_generation_and_bad_inputs(model: tuple[Path
     assert not core.has_unfinished() and all_blocks_free(core)
 
 
+def test_a_cancelled_embed_call_frees_its_blocks(model: tuple[Path, str]) -> None:
+    path, _ = model
+    config = EngineConfig(
+        model=str(path),
+        device="cpu",
+        dtype="float32",
+        task="embed",
+        max_model_len=256,
+        max_num_batched_tokens=8,
+        num_kv_blocks=160,
+        engine_core_process="off",
+    )
+    inputs = [LONG + LONG[:100]] * 8  # 2000 tokens at 8 a step: still prefilling when cancelled
+
+    async def main() -> tuple[Any, Any]:
+        engine = AsyncEngine(config)
+        await engine.start()
+        try:
+            task = asyncio.create_task(engine.embed(inputs))
+            await asyncio.sleep(0)  # the call submits its requests and waits for their vectors
+            assert not task.done()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await engine.abort("none")  # after the cancelled call's aborts (one command queue)
+            return engine.stats(), engine.engine
+        finally:
+            await engine.shutdown()
+
+    stats, core = asyncio.run(main())
+    assert core.prompt_tokens == sum(map(len, inputs))  # they reached the core, then were aborted
+    assert stats.num_running == stats.num_waiting == 0 and stats.free_blocks == stats.total_blocks
+    assert not core.requests
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["off", "on"], ids=["thread", "process"])
 def test_async_engine_embeds_through_its_core(model: tuple[Path, str], mode: str) -> None:
