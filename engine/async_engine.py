@@ -3,16 +3,21 @@
 output processor (detokenization, stop strings) runs on the event loop, and each request streams
 deltas into its mailbox (a deque, and a future only while the consumer waits). A stop string found
 there stops the sequence in the core (freeing its blocks) before the request's final delta is
-delivered."""
+delivered. An embedding engine (--task embed) serves `embed` instead of `generate`: each input is a
+pooling request through the same core and step loop, resolved by a future when its vector arrives."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import Any
+
+import torch
 
 from engine.config import EngineConfig
 from engine.core_client import CoreClient
@@ -22,7 +27,15 @@ from engine.errors import EngineDead, InvalidParam
 from engine.llm_engine import with_output_counters
 from engine.loader import LoadedModel
 from engine.output_processor import OutputProcessor
-from engine.outputs import CompletionOutput, EngineStats, RequestMetrics, RequestOutput, TokenOutput
+from engine.outputs import (
+    CompletionOutput,
+    EngineStats,
+    PoolingOutput,
+    RequestMetrics,
+    RequestOutput,
+    TokenOutput,
+)
+from engine.pooling.pooler import PoolingConfig
 from engine.sampling_params import SamplingParams
 
 
@@ -48,6 +61,8 @@ class AsyncEngine:
         self._wakeup = threading.Event()
         self._stopping = False
         self._streams: dict[str, _Mailbox] = {}
+        self._pooled: dict[str, asyncio.Future[torch.Tensor]] = {}  # embedding requests in the core
+        self._pool_ids = itertools.count()
         self._pending_aborts: set[asyncio.Future[None]] = set()
         self._stats: EngineStats | None = None
         self._client: CoreClient | None = None  # process mode
@@ -75,6 +90,7 @@ class AsyncEngine:
                 self._dispatch,
                 self._deliver_error,
                 self._core_died,
+                self._dispatch_pooled,
             )
             await client.start()
             self._client = client
@@ -99,6 +115,11 @@ class AsyncEngine:
     @property
     def max_model_len(self) -> int:
         return self._front.max_model_len
+
+    @property
+    def pooling(self) -> PoolingConfig | None:
+        """How an embedding engine pools (known once started); None for a generating one."""
+        return self._front.pooling
 
     @property
     def async_scheduling(self) -> bool:
@@ -137,6 +158,8 @@ class AsyncEngine:
         if self.is_dead or self._stopping:
             raise EngineDead("the engine loop is not running")
         engine = self._front
+        if engine.pooling is not None:
+            raise InvalidParam("task", "this model serves embeddings only (--task embed)")
         arrival = time.monotonic()
         prompt_ids = engine.encode(prompt)
         engine.check_request(prompt_ids, params)
@@ -180,6 +203,44 @@ class AsyncEngine:
                     self._abort_in_core(request_id)
             if client is not None:
                 client.release(request_id)
+
+    async def embed(self, inputs: list[list[int]]) -> torch.Tensor:
+        """[len(inputs), H] float32 embeddings (pooled, normalized if the model is), each input one
+        pooling request through the core's scheduler; checks raise before anything is scheduled."""
+        if self.is_dead or self._stopping or self._loop is None:
+            raise EngineDead("the engine loop is not running")
+        engine = self._front
+        if engine.pooling is None:
+            raise InvalidParam("task", "this model does not serve embeddings (start it with --task embed)")
+        for ids in inputs:
+            engine.check_pooling(ids)
+        base = f"embed-{next(self._pool_ids)}"
+        ids_of = {f"{base}-{i}": ids for i, ids in enumerate(inputs)}
+        futures = {rid: self._loop.create_future() for rid in ids_of}
+        self._pooled.update(futures)
+        arrival = time.monotonic()
+        client = self._client
+        try:
+            for rid, ids in ids_of.items():
+                if client is not None:
+                    client.add_pooling(rid, ids, RequestMetrics(arrival))
+                else:
+                    self._submit(partial(self._add_pooling, rid, ids, RequestMetrics(arrival)))
+            vectors = await asyncio.gather(*futures.values())
+        finally:
+            for rid, future in futures.items():
+                self._pooled.pop(rid, None)
+                if future.done() and not future.cancelled():
+                    future.exception()  # a vector, or an error seen here (only the first is raised)
+                else:  # cancelled (the client went away: gather cancels it too) or a sibling failed
+                    future.cancel()
+                    if not self.is_dead:
+                        self._abort_in_core(rid)
+                if client is not None:
+                    client.release(rid)
+        if self.processor is not None:
+            self.processor.request_success["stop"] += 1
+        return torch.stack(vectors)
 
     async def abort(self, request_id: str) -> None:
         """Abort a request; returns once its KV blocks are free."""
@@ -242,8 +303,15 @@ class AsyncEngine:
         except (InvalidParam, ValueError) as e:
             self._post(self._deliver_error, request_id, e)
 
+    def _add_pooling(self, request_id: str, prompt_ids: list[int], metrics: RequestMetrics) -> None:
+        try:
+            self._engine.add_pooling(request_id, prompt_ids, metrics)
+        except (InvalidParam, ValueError) as e:
+            self._post(self._deliver_error, request_id, e)
+
     def _run(self) -> None:
         engine = self._engine
+        dispatch = self._dispatch if engine.pooling is None else self._dispatch_pooled
         try:
             while not self._stopping:
                 while self._commands:
@@ -252,7 +320,7 @@ class AsyncEngine:
                     outputs = engine.step()
                     self._stats = engine.stats()
                     if outputs:
-                        self._post(self._dispatch, outputs)
+                        self._post(dispatch, outputs)
                 else:
                     self._stats = engine.stats()
                     self._wakeup.wait(timeout=1.0)
@@ -290,6 +358,13 @@ class AsyncEngine:
             else:
                 self._deliver(out)
 
+    def _dispatch_pooled(self, outputs: list[PoolingOutput]) -> None:
+        """On the event loop: one step's pooled vectors to their requests' futures."""
+        for out in outputs:
+            future = self._pooled.get(out.request_id)
+            if future is not None and not future.done():
+                future.set_result(out.embedding)
+
     def _free_stops(self, stopped: list[tuple[str, int]], ids: list[str]) -> None:
         """On the step thread (thread mode)."""
         self._engine.finish_stopped(stopped)
@@ -316,6 +391,11 @@ class AsyncEngine:
         return self.processor.abort(request_id) if self.processor is not None else None
 
     def _deliver_error(self, request_id: str, error: BaseException) -> None:
+        future = self._pooled.get(request_id)
+        if future is not None:
+            if not future.done():
+                future.set_exception(error)
+            return
         if self.processor is not None:
             self.processor.discard(request_id)
         queue = self._streams.get(request_id)
@@ -333,6 +413,9 @@ class AsyncEngine:
     def _fail_all(self, error: EngineDead) -> None:
         for queue in self._streams.values():
             queue.put(error)
+        for pooled in self._pooled.values():
+            if not pooled.done():
+                pooled.set_exception(error)
         for future in self._pending_aborts:
             if not future.done():
                 future.set_result(None)

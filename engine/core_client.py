@@ -23,9 +23,10 @@ from engine import core_wire as wire
 from engine.config import EngineConfig
 from engine.core_process import core_main
 from engine.distributed.workers import ModelLoader
-from engine.engine_core import check_request, encode_prompt
+from engine.engine_core import check_pooling_request, check_request, encode_prompt
 from engine.errors import EngineDead, EngineError
-from engine.outputs import EngineStats, RequestMetrics, TokenOutput
+from engine.outputs import EngineStats, PoolingOutput, RequestMetrics, TokenOutput
+from engine.pooling.pooler import PoolingConfig
 from engine.sampling_params import SamplingParams
 
 log = logging.getLogger(__name__)
@@ -41,13 +42,16 @@ class CoreClient:
         on_tokens: Callable[[list[TokenOutput]], None],
         on_error: Callable[[str, BaseException], None],
         on_dead: Callable[[EngineDead], None],
+        on_pooled: Callable[[list[PoolingOutput]], None] | None = None,
     ) -> None:
+        """on_pooled: an embedding engine's pooled vectors, one call per step that has any."""
         self.config = config
         self._loader = loader
         self._async_scheduling = async_scheduling
         self._on_tokens = on_tokens
         self._on_error = on_error
         self._on_dead = on_dead
+        self._on_pooled = on_pooled
         self._next_handle = 0
         self._handles: dict[str, int] = {}
         self._requests: dict[int, tuple[str, RequestMetrics]] = {}
@@ -64,6 +68,7 @@ class CoreClient:
         self.spec: Any = None
         self.max_model_len = 0
         self.async_scheduling = False
+        self.pooling: PoolingConfig | None = None
 
     @property
     def pid(self) -> int | None:
@@ -89,7 +94,7 @@ class CoreClient:
         except BaseException:
             self._kill()
             raise
-        _, self.spec, self.max_model_len, self.tokenizer, stats, self.async_scheduling = ready
+        _, self.spec, self.max_model_len, self.tokenizer, stats, self.async_scheduling, self.pooling = ready
         self.config.max_model_len = self.max_model_len
         self.stats = wire.stats_from(stats)
         self._loop = asyncio.get_running_loop()
@@ -161,7 +166,14 @@ class CoreClient:
     def check_request(self, prompt_token_ids: list[int], params: SamplingParams) -> int:
         return check_request(prompt_token_ids, params, self.spec.vocab_size, self.max_model_len)
 
+    def check_pooling(self, prompt_token_ids: list[int]) -> None:
+        check_pooling_request(prompt_token_ids, self.spec.vocab_size, self.max_model_len)
+
     # -- commands (call on the event loop)
+
+    def add_pooling(self, request_id: str, prompt_ids: list[int], metrics: RequestMetrics) -> None:
+        handle = self._register(request_id, metrics)
+        self._send((wire.POOL, handle, wire.pack_ids(prompt_ids), metrics.arrival_time))
 
     def add(
         self, request_id: str, prompt_ids: list[int], params: SamplingParams, metrics: RequestMetrics
@@ -175,11 +187,15 @@ class CoreClient:
                     "a logits processor other than a grammar cannot reach the engine core process"
                 )
             params = _without_factory(params)
+        handle = self._register(request_id, metrics)
+        self._send((wire.ADD, handle, wire.pack_ids(prompt_ids), params, grammar, metrics.arrival_time))
+
+    def _register(self, request_id: str, metrics: RequestMetrics) -> int:
         handle = self._next_handle
         self._next_handle += 1
         self._handles[request_id] = handle
         self._requests[handle] = (request_id, metrics)
-        self._send((wire.ADD, handle, wire.pack_ids(prompt_ids), params, grammar, metrics.arrival_time))
+        return handle
 
     def release(self, request_id: str) -> None:
         """The request's stream has ended: its later tokens, if any, are dropped."""
@@ -234,7 +250,7 @@ class CoreClient:
     def _on_step(self, message: tuple[Any, ...], pending: list[TokenOutput]) -> list[TokenOutput]:
         """Handles a step message; returns the tokens not yet dispatched (steps read together go through
         the output processor as one batch, each request's tokens in order)."""
-        _, data, extras, scheduled, errors, acks, stats = message
+        _, data, extras, pooled, scheduled, errors, acks, stats = message
         self.stats = wire.stats_from(stats)
         requests = self._requests
         for handle, when in scheduled:
@@ -253,6 +269,13 @@ class CoreClient:
                 then = self._acks.pop(ack, None)
                 if then is not None:
                     then()
+        if pooled is not None and self._on_pooled is not None:
+            outputs = []
+            for handle, vector in wire.unpack_pooled(pooled):
+                entry = requests.get(handle)
+                if entry is not None:
+                    outputs.append(PoolingOutput(entry[0], vector))
+            self._on_pooled(outputs)
         if data:
             vals = wire.unpack_tokens(data)
             extra = {pos: (lp, sr) for pos, lp, sr in extras} if extras else None

@@ -52,7 +52,15 @@ def core_main(
         conn.send_bytes(wire.dumps((wire.FAILED, wire.encode_error(e))))
         return
     stats = wire.stats_tuple(core.stats())
-    ready = (wire.READY, core.spec, core.max_model_len, core.tokenizer, stats, core.async_scheduling)
+    ready = (
+        wire.READY,
+        core.spec,
+        core.max_model_len,
+        core.tokenizer,
+        stats,
+        core.async_scheduling,
+        core.pooling,
+    )
     conn.send_bytes(wire.dumps(ready))
     CoreLoop(core, conn).run()
 
@@ -80,7 +88,11 @@ class CoreLoop:
                     self.commands.popleft()()
                     dirty = True
                 if core.has_unfinished():
-                    self._send(wire.pack_tokens(core.step()))
+                    outputs = core.step()
+                    if core.pooling is None:
+                        self._send(wire.pack_tokens(outputs))  # type: ignore[arg-type]
+                    else:
+                        self._send((b"", []), wire.pack_pooled(outputs))  # type: ignore[arg-type]
                     dirty = True
                 elif dirty:
                     self._send((b"", []))  # acks, refusals and the stats after frees
@@ -97,7 +109,7 @@ class CoreLoop:
         finally:
             core.shutdown()
 
-    def _send(self, tokens: tuple[bytes, list[tuple[int, Any, Any]]]) -> None:
+    def _send(self, tokens: tuple[bytes, list[tuple[int, Any, Any]]], pooled: wire.Pooled = None) -> None:
         scheduled = []
         for handle, metrics in list(self.unscheduled.items()):
             if metrics.first_scheduled_time is not None:
@@ -106,7 +118,8 @@ class CoreLoop:
         errors, self.errors = self.errors, []
         acks, self.acks = self.acks, []
         stats = wire.stats_tuple(self.core.stats())
-        self.conn.send_bytes(wire.dumps((wire.STEP, tokens[0], tokens[1], scheduled, errors, acks, stats)))
+        message = (wire.STEP, tokens[0], tokens[1], pooled, scheduled, errors, acks, stats)
+        self.conn.send_bytes(wire.dumps(message))
 
     def _read(self) -> None:
         """Receive commands until SHUTDOWN or the server's end closes."""
@@ -133,6 +146,9 @@ class CoreLoop:
                 refused = (handle, wire.encode_error(e))
                 return lambda: self.errors.append(refused)  # on the loop's thread, as every command
             return lambda: self._add(handle, wire.unpack_ids(ids), params, RequestMetrics(arrival))
+        if kind == wire.POOL:
+            _, handle, ids, arrival = message
+            return lambda: self._add_pooling(handle, wire.unpack_ids(ids), RequestMetrics(arrival))
         if kind == wire.ABORT:
             _, handle, ack = message
             return lambda: self._abort(handle, ack)
@@ -156,6 +172,14 @@ class CoreLoop:
     def _add(self, handle: int, ids: list[int], params: SamplingParams, metrics: RequestMetrics) -> None:
         try:
             self.core.add(handle, ids, params, metrics)  # type: ignore[arg-type]
+        except (InvalidParam, ValueError) as e:
+            self.errors.append((handle, wire.encode_error(e)))
+            return
+        self.unscheduled[handle] = metrics
+
+    def _add_pooling(self, handle: int, ids: list[int], metrics: RequestMetrics) -> None:
+        try:
+            self.core.add_pooling(handle, ids, metrics)  # type: ignore[arg-type]
         except (InvalidParam, ValueError) as e:
             self.errors.append((handle, wire.encode_error(e)))
             return

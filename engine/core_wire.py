@@ -6,10 +6,12 @@ int64 (handle, sequence index, token id, finish code, cached tokens) per token; 
 extras (logprobs, a stop token id) are pickled per token.
 
 server -> core: ADD (handle, prompt ids as int32 bytes, params without their logits processor,
-  the grammar spec or None, arrival time); ABORT (handle or -1, ack number); STOP (pairs of
+  the grammar spec or None, arrival time); POOL (handle, input ids as int32 bytes, arrival time: an
+  embedding engine's request); ABORT (handle or -1, ack number); STOP (pairs of
   (handle, index) a stop string stopped, ack number); SHUTDOWN.
-core -> server: READY (spec, max_model_len, tokenizer, stats, async scheduling) or FAILED (error);
-  STEP (token array, extras, first-scheduled times, errors of refused requests, acks, stats), one per
+core -> server: READY (spec, max_model_len, tokenizer, stats, async scheduling, pooling config or None)
+  or FAILED (error); STEP (token array, extras, pooled vectors, first-scheduled times, errors of refused
+  requests, acks, stats), one per
   step and one after commands that changed something while idle; DEAD (why the step loop died).
 """
 
@@ -20,10 +22,12 @@ from array import array
 from dataclasses import astuple
 from typing import Any
 
-from engine import errors
-from engine.outputs import EngineStats, TokenOutput
+import torch
 
-ADD, ABORT, STOP, SHUTDOWN = "add", "abort", "stop", "shutdown"
+from engine import errors
+from engine.outputs import EngineStats, PoolingOutput, TokenOutput
+
+ADD, POOL, ABORT, STOP, SHUTDOWN = "add", "pool", "abort", "stop", "shutdown"
 READY, FAILED, STEP, DEAD = "ready", "failed", "step", "dead"
 
 FINISH_CODES: dict[str | None, int] = {None: 0, "stop": 1, "length": 2, "abort": 3}
@@ -55,6 +59,24 @@ def unpack_tokens(data: bytes) -> list[int]:
     flat = array("q")
     flat.frombytes(data)
     return flat.tolist()
+
+
+Pooled = tuple[bytes, bytes] | None  # (int64 handles, float32 vectors [n, H]) of a pooling step
+
+
+def pack_pooled(outputs: list[PoolingOutput]) -> Pooled:
+    if not outputs:
+        return None
+    handles = array("q", [o.request_id for o in outputs])  # handles: the core's request ids here
+    vectors = torch.stack([o.embedding for o in outputs]).float().numpy()
+    return handles.tobytes(), vectors.tobytes()
+
+
+def unpack_pooled(pooled: tuple[bytes, bytes]) -> list[tuple[int, torch.Tensor]]:
+    handles = array("q")
+    handles.frombytes(pooled[0])
+    vectors = torch.frombuffer(bytearray(pooled[1]), dtype=torch.float32).view(len(handles), -1)
+    return list(zip(handles.tolist(), vectors, strict=True))
 
 
 def pack_ids(ids: list[int]) -> bytes:

@@ -17,6 +17,10 @@ prepares the next step while the GPU runs the previous one:
   returns.
   A sequence that stopped (or was aborted, or stopped by a
   stop string the output processor found) discards the token it still has in flight.
+An embedding engine (--task embed, vLLM's pooling runner) serves pooling requests only: each is one
+sequence prefilled through the same scheduler (token budget, chunked prefill), pooled on the device by
+the step that completes its prompt, and finished at that step's launch (its blocks are free at once);
+its vector reaches the host when the step is collected, as sampled tokens do.
 Only token ids move here: text, stop strings and streaming offsets are the output processor's
 (engine/output_processor.py). Without CUDA (nothing runs asynchronously) and with tensor parallelism
 each step's tokens are read right after its launch: the same loop, no placeholders left between steps.
@@ -35,7 +39,8 @@ from engine.distributed.workers import ModelLoader, start_workers
 from engine.errors import ContextLengthExceeded, InvalidParam
 from engine.loader import LoadedModel
 from engine.model_runner import ModelRunner, StepRun
-from engine.outputs import EngineStats, RequestMetrics, TokenOutput
+from engine.outputs import EngineStats, PoolingOutput, RequestMetrics, TokenOutput
+from engine.pooling.runner import PoolRun
 from engine.sampling_params import SamplingParams
 from engine.scheduler import Scheduler, SchedulerOutput
 from engine.sequence import Request, Sequence, int64_array
@@ -52,6 +57,8 @@ class EngineCore:
         picklable `loader(config) -> LoadedModel` that every tensor-parallel rank calls (random weights).
         async_scheduling: keep one step in flight (default: on CUDA without tensor parallelism)."""
         self.config = config
+        if config.task == "embed" and config.tensor_parallel_size > 1:
+            raise InvalidParam("tensor_parallel_size", "embedding models run without tensor parallelism")
         self.workers = start_workers(config, loaded)  # tensor-parallel ranks 1..N-1, or None
         try:
             if callable(loaded):
@@ -61,17 +68,20 @@ class EngineCore:
             self.shutdown()
             raise
         self.spec = self.model_runner.spec
+        self.pooling = self.model_runner.pooling  # set: an embedding engine (no generation)
         self.tokenizer = self.model_runner.tokenizer
         self.max_model_len = config.max_model_len = self.model_runner.max_model_len
         self.eos_token_ids = list(self.spec.eos_token_ids)
-        self.block_manager = BlockManager(
-            self.model_runner.num_blocks, config.block_size, config.enable_prefix_caching
+        # a prefix hit skips its tokens' hidden states: only last-token pooling can use one
+        prefix_caching = config.enable_prefix_caching and (
+            self.pooling is None or self.pooling.pooling_type == "last"
         )
+        self.block_manager = BlockManager(self.model_runner.num_blocks, config.block_size, prefix_caching)
         self.scheduler = Scheduler(self.block_manager, config.max_num_seqs, config.max_num_batched_tokens)
         if async_scheduling is None:
             async_scheduling = self.model_runner.device.type == "cuda"
         self.async_scheduling = async_scheduling and self.model_runner.tp_size == 1
-        self.inflight: StepRun | None = None
+        self.inflight: StepRun | PoolRun | None = None
         self.requests: dict[str, Request] = {}
         self.prompt_tokens = 0
 
@@ -82,10 +92,15 @@ class EngineCore:
         """Validate before scheduling; returns the resolved max_tokens."""
         return check_request(prompt_token_ids, params, self.spec.vocab_size, self.max_model_len)
 
+    def check_pooling(self, prompt_token_ids: list[int]) -> None:
+        check_pooling_request(prompt_token_ids, self.spec.vocab_size, self.max_model_len)
+
     def add(
         self, request_id: str, prompt_ids: list[int], params: SamplingParams, metrics: RequestMetrics
     ) -> Request:
         """Queue a request's n sequences (each with its own generator and logits processor)."""
+        if self.pooling is not None:
+            raise InvalidParam("task", "this model serves embeddings only (--task embed)")
         if request_id in self.requests:
             raise InvalidParam("request_id", f"request {request_id!r} is already running")
         max_tokens = self.check_request(prompt_ids, params)
@@ -105,6 +120,22 @@ class EngineCore:
         self.requests[request_id] = req
         for seq in seqs:
             self.scheduler.add(seq)
+        self.prompt_tokens += len(prompt_ids)
+        return req
+
+    def add_pooling(self, request_id: str, prompt_ids: list[int], metrics: RequestMetrics) -> Request:
+        """Queue a pooling request: one sequence, prefilled and pooled, never sampled."""
+        if self.pooling is None:
+            raise InvalidParam("task", "this model does not serve embeddings (start it with --task embed)")
+        if request_id in self.requests:
+            raise InvalidParam("request_id", f"request {request_id!r} is already running")
+        self.check_pooling(prompt_ids)
+        params = SamplingParams(max_tokens=0)
+        prompt_array = int64_array(prompt_ids)
+        seq = Sequence(request_id, 0, list(prompt_ids), params, metrics=metrics, prompt_array=prompt_array)
+        req = Request(request_id, list(prompt_ids), params, [seq], metrics)
+        self.requests[request_id] = req
+        self.scheduler.add(seq)
         self.prompt_tokens += len(prompt_ids)
         return req
 
@@ -136,28 +167,53 @@ class EngineCore:
     def has_unfinished(self) -> bool:
         return self.scheduler.has_unfinished() or self.inflight is not None
 
-    def step(self) -> list[TokenOutput]:
-        """Launch the next step, then collect the one before it (or, without async scheduling, this one)."""
-        launched = None
+    def step(self) -> list[TokenOutput] | list[PoolingOutput]:
+        """Launch the next step, then collect the one before it (or, without async scheduling, this one).
+        An embedding engine's steps return PoolingOutputs, a generating one's TokenOutputs."""
+        launched: StepRun | PoolRun | None = None
         if self.scheduler.has_unfinished():
             sched = self.scheduler.schedule()
             if sched.seqs:
-                launched = self._launch(sched)
+                launched = self._launch(sched) if self.pooling is None else self._launch_pooling(sched)
         if not self.async_scheduling:
-            return self._collect(launched) if launched is not None else []
+            return self._collect_any(launched) if launched is not None else []
         previous, self.inflight = self.inflight, launched
         # a launched step whose grammar masks are being filled on a thread gets its sampler queued by the
         # next launch (or collect): the fill overlaps this collect and the output processor's work too
-        return self._collect(previous) if previous is not None else []
+        return self._collect_any(previous) if previous is not None else []
 
-    def _launch(self, sched: SchedulerOutput) -> StepRun | None:
-        if self.workers is not None:
-            self.workers.check_alive()
+    def _collect_any(self, run: StepRun | PoolRun) -> list[TokenOutput] | list[PoolingOutput]:
+        return self._collect_pooled(run) if isinstance(run, PoolRun) else self._collect(run)
+
+    def _mark_scheduled(self, sched: SchedulerOutput) -> None:
         now = time.monotonic()
         for seq in sched.seqs:
             if seq.metrics is not None and seq.metrics.first_scheduled_time is None:
                 seq.metrics.first_scheduled_time = now
-        run = self.model_runner.launch(sched, self.inflight, defer=self.async_scheduling)
+
+    def _launch_pooling(self, sched: SchedulerOutput) -> PoolRun | None:
+        self._mark_scheduled(sched)
+        run = self.model_runner.launch_pooling(sched)
+        self.scheduler.update_after_step(sched)
+        if run is not None:
+            for seq in run.seqs:
+                self._finish(seq, "stop", None)  # pooled at launch: its blocks may go to the next step
+        return run
+
+    def _collect_pooled(self, run: PoolRun) -> list[PoolingOutput]:
+        vectors = run.result()
+        outputs = []
+        for seq, vector in zip(run.seqs, vectors, strict=True):
+            if self.requests.pop(seq.request_id, None) is not None:  # else aborted after the launch
+                outputs.append(PoolingOutput(seq.request_id, vector, seq.num_cached_tokens))
+        return outputs
+
+    def _launch(self, sched: SchedulerOutput) -> StepRun | None:
+        if self.workers is not None:
+            self.workers.check_alive()
+        self._mark_scheduled(sched)
+        prev = self.inflight if isinstance(self.inflight, StepRun) else None
+        run = self.model_runner.launch(sched, prev, defer=self.async_scheduling)
         self.scheduler.update_after_step(sched)
         if run is None:
             return None
@@ -241,6 +297,17 @@ def encode_prompt(tokenizer: Any, prompt: str | list[int], add_special_tokens: b
     if isinstance(prompt, str):
         return list(tokenizer.encode(prompt, add_special_tokens=add_special_tokens))
     return list(prompt)
+
+
+def check_pooling_request(prompt_token_ids: list[int], vocab_size: int, max_model_len: int) -> None:
+    """Validate a pooling request before it is scheduled (in the server process too)."""
+    n = len(prompt_token_ids)
+    if n == 0:
+        raise InvalidParam("input", "the input is empty")
+    if min(prompt_token_ids) < 0 or max(prompt_token_ids) >= vocab_size:
+        raise InvalidParam("input", f"token ids must be in [0, {vocab_size})")
+    if n > max_model_len:
+        raise ContextLengthExceeded(n, 0, max_model_len)
 
 
 def check_request(

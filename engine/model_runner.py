@@ -20,6 +20,8 @@ from engine.host_block_tables import HostBlockTables, pad_block_tables
 from engine.kv_cache_spec import kv_block_bytes, kv_cache_dtype
 from engine.loader import LoadedModel, load_model
 from engine.logits_process import accept_tokens, bitmask_words, fill_rows
+from engine.pooling.pooler import PoolingConfig
+from engine.pooling.runner import PoolRun, pool_step
 from engine.sampler import SampledTokens, Sampler, has_penalties
 from engine.scheduler import SchedulerOutput
 from engine.sequence import Sequence
@@ -173,6 +175,12 @@ class ModelRunner:
         self._stage64 = StagingBuffer(torch.int64, self.device)
         self._stage32 = StagingBuffer(torch.int32, self.device)
         self._tables = HostBlockTables(2 * config.max_num_seqs)
+        # a pooling runner (--task embed) serves embeddings only: no sampling, no decode graphs
+        self.pooling = PoolingConfig.from_model_dir(config.model) if config.task == "embed" else None
+        if loaded is None and self.pooling is not None:
+            from engine.pooling.loader import load_embedding_model
+
+            loaded = load_embedding_model(config)
         loaded = loaded or load_model(config)
         self.model, self.spec, self.tokenizer = loaded.model, loaded.spec, loaded.tokenizer
         self.block_size = config.block_size
@@ -189,7 +197,7 @@ class ModelRunner:
         self.sampler = Sampler(self.spec.eos_token_ids, config.seed, self.device)
         self.bitmasks = BitmaskStaging(self.device)
         self._filler: ThreadPoolExecutor | None = None
-        use_graphs = self.device.type == "cuda" and not config.enforce_eager
+        use_graphs = self.device.type == "cuda" and not config.enforce_eager and self.pooling is None
         self.graphs = self._capture_graphs() if use_graphs else None
 
     def _capture_graphs(self) -> DecodeGraphs:
@@ -390,6 +398,18 @@ class ModelRunner:
             return StepRun(seqs, sample=sample)
         fill_rows(procs, host, rows)
         return StepRun(seqs, self.sampler.sample(logits, seqs, inp.pending, self.bitmasks.to_device(host)))
+
+    @torch.inference_mode()
+    def launch_pooling(self, sched: SchedulerOutput) -> PoolRun | None:
+        """Queue one pooling step: the forward over the scheduled prompt chunks, then pooling on the
+        device; None when no sequence's prompt completes in this step."""
+        assert self.pooling is not None
+        starts = [s.num_computed_tokens for s in sched.seqs]
+        inp = self.prepare(sched)
+        hidden = self.model(inp.input_ids, inp.positions, self.kv_caches, inp.meta)
+        nums = sched.num_scheduled_tokens
+        seqs, vectors = pool_step(hidden, inp.meta, sched.seqs, nums, starts, self.pooling)
+        return PoolRun(seqs, vectors) if vectors is not None else None
 
     @staticmethod
     def _mask_rows(seqs: list[Sequence], rows: list[int], prev: StepRun | None) -> list[int]:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(slots=True)
@@ -51,6 +54,15 @@ class EngineStats:
     prefix_cache_queries: int
     prefix_cache_hits: int
     request_success: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class PoolingOutput:
+    """A pooled request's embedding (float32 [H], on the host): it finishes after its prefill."""
+
+    request_id: str
+    embedding: torch.Tensor
+    num_cached_tokens: int = 0
 
 
 @dataclass(slots=True)

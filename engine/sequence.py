@@ -49,6 +49,8 @@ class Sequence:
     # the prompt as int64 (EngineCore.add, shared by a request's n sequences): converted once, then
     # sliced for prefix hashing and model inputs instead of converting token_ids on every step
     prompt_array: np.ndarray | None = None
+    # a pooled sequence split by chunked prefill: its partial on the device (engine/pooling/runner.py)
+    pool_partial: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         if not self.num_prompt_tokens:

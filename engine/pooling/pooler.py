@@ -1,4 +1,4 @@
-"""Pooling hidden states of packed sequences into one vector each."""
+"""How an embedding model pools (read from its sentence-transformers files) and the `dimensions` cut."""
 
 from __future__ import annotations
 
@@ -37,26 +37,6 @@ class PoolingConfig:
                 elif cfg.get("pooling_mode_cls_token"):
                     pooling_type = "cls"
         return cls(pooling_type, normalize)
-
-
-def pool(hidden: torch.Tensor, lengths: list[int], config: PoolingConfig) -> torch.Tensor:
-    """hidden: [sum(lengths), H] of packed sequences → [len(lengths), H] float32."""
-    hidden = hidden.float()
-    ends = torch.tensor(lengths, device=hidden.device).cumsum(0)
-    starts = ends - torch.tensor(lengths, device=hidden.device)
-    if config.pooling_type == "last":
-        out = hidden[ends - 1]
-    elif config.pooling_type == "cls":
-        out = hidden[starts]
-    else:
-        seq = torch.repeat_interleave(
-            torch.arange(len(lengths), device=hidden.device), torch.tensor(lengths, device=hidden.device)
-        )
-        out = torch.zeros(len(lengths), hidden.shape[1], device=hidden.device).index_add_(0, seq, hidden)
-        out = out / torch.tensor(lengths, device=hidden.device, dtype=out.dtype).unsqueeze(1)
-    if config.normalize:
-        out = torch.nn.functional.normalize(out, dim=-1)
-    return out
 
 
 def finish(vector: torch.Tensor, dimensions: int | None, normalize: bool) -> torch.Tensor:

@@ -1,51 +1,78 @@
-"""One forward over a packed batch of whole sequences (prefill only) into a scratch paged KV cache,
-then pooling. The model's own forward (DecoderModel) runs unchanged; the LM head never does."""
+"""Pooling inside the engine's step loop: a step's hidden states (after the final norm) are pooled on the
+device for each sequence whose prompt the step completes; a sequence split by chunked prefill carries its
+partial (mean: the sum so far; cls: its first token's state) from chunk to chunk on the device."""
 
 from __future__ import annotations
 
 import torch
 
-from engine.attention_metadata import build_attention_metadata
-from engine.loader import LoadedModel
-from engine.pooling.pooler import PoolingConfig, pool
+from engine.attention_metadata import AttentionMetadata
+from engine.pooling.pooler import PoolingConfig
+from engine.sequence import Sequence
 
 
-class PoolingRunner:
-    def __init__(
-        self,
-        loaded: LoadedModel,
-        pooling: PoolingConfig,
-        max_batch_tokens: int,
-        max_seqs: int,
-        block_size: int = 16,
-    ) -> None:
-        self.model, self.spec = loaded.model, loaded.spec
-        self.pooling = pooling
-        self.block_size = block_size
-        self.device = next(self.model.parameters()).device
-        # every sequence may waste one partial block
-        num_blocks = -(-max_batch_tokens // block_size) + max_seqs
-        shape = (2, num_blocks, block_size, self.spec.num_kv_heads, self.spec.head_dim)
-        self.kv_caches = [
-            torch.zeros(shape, dtype=self.spec.dtype, device=self.device) for _ in range(self.spec.num_layers)
-        ]
+class PoolRun:
+    """A launched pooling step's vectors: float32 [len(seqs), H], copied to the host (CUDA: pinned,
+    non-blocking, then an event), so waiting for them does not wait for the step queued after it."""
 
-    @torch.inference_mode()
-    def hidden_states(self, batch: list[list[int]]) -> torch.Tensor:
-        """Last-layer hidden states (after the final norm) of every token, packed: [sum(len), H]."""
-        bs = self.block_size
-        tables, next_block = [], 0
-        for ids in batch:
-            n = -(-len(ids) // bs)
-            tables.append(list(range(next_block, next_block + n)))
-            next_block += n
-        lens = [len(ids) for ids in batch]
-        meta = build_attention_metadata(lens, lens, tables, bs, self.device)
-        input_ids = torch.tensor([t for ids in batch for t in ids], dtype=torch.int64, device=self.device)
-        positions = torch.cat([torch.arange(n, device=self.device) for n in lens])
-        return self.model(input_ids, positions, self.kv_caches, meta)
+    def __init__(self, seqs: list[Sequence], vectors: torch.Tensor) -> None:
+        self.seqs = seqs
+        self.copied: torch.cuda.Event | None = None
+        if vectors.is_cuda:
+            host = torch.empty(vectors.shape, dtype=vectors.dtype, pin_memory=True)
+            host.copy_(vectors, non_blocking=True)
+            self.copied = torch.cuda.Event()
+            self.copied.record()
+            vectors = host
+        self.host = vectors
 
-    def embed(self, batch: list[list[int]]) -> torch.Tensor:
-        """[len(batch), H] float32 pooled (and normalized, if the model is) embeddings, on the CPU."""
-        hidden = self.hidden_states(batch)
-        return pool(hidden, [len(ids) for ids in batch], self.pooling).cpu()
+    def result(self) -> torch.Tensor:
+        if self.copied is not None:
+            self.copied.synchronize()
+            self.copied = None
+        return self.host
+
+
+def pool_step(
+    hidden: torch.Tensor,
+    meta: AttentionMetadata,
+    seqs: list[Sequence],
+    query_lens: list[int],
+    starts: list[int],
+    config: PoolingConfig,
+) -> tuple[list[Sequence], torch.Tensor | None]:
+    """The sequences this step's chunk completes and their pooled vectors ([F, H] float32, normalized if
+    the model is); None when it completes none. hidden: [T, H], the scheduled chunks packed in order."""
+    ends = zip(seqs, starts, query_lens, strict=True)
+    done = [i for i, (s, a, n) in enumerate(ends) if a + n == s.num_tokens]
+    kind = config.pooling_type
+    if kind == "last" and not done:
+        return [], None
+    cu = meta.query_start_loc.long()
+    if kind == "last":
+        rows = hidden[cu[1:] - 1].float()
+    elif kind == "cls":
+        rows = hidden[cu[:-1]].float()  # each chunk's first token: the sequence's first where it starts at 0
+    else:
+        seg = torch.repeat_interleave(
+            torch.arange(len(seqs), device=hidden.device), cu.diff(), output_size=hidden.shape[0]
+        )
+        rows = torch.zeros(len(seqs), hidden.shape[1], device=hidden.device)
+        rows.index_add_(0, seg, hidden.float())
+    if kind != "last":
+        finishing = set(done)
+        for i, (seq, a) in enumerate(zip(seqs, starts, strict=True)):
+            if a > 0:  # a later chunk: the partial of the ones before (prefix caching is off for these)
+                if seq.pool_partial is None:
+                    raise RuntimeError("a later prefill chunk of a pooled sequence without its partial")
+                rows[i] = seq.pool_partial if kind == "cls" else rows[i] + seq.pool_partial
+            seq.pool_partial = None if i in finishing else rows[i].clone()
+    if not done:
+        return [], None
+    out = rows[torch.tensor(done, device=hidden.device)]
+    if kind == "mean":
+        lens = [starts[i] + query_lens[i] for i in done]
+        out = out / torch.tensor(lens, dtype=out.dtype, device=out.device).unsqueeze(1)
+    if config.normalize:
+        out = torch.nn.functional.normalize(out, dim=-1)
+    return [seqs[i] for i in done], out

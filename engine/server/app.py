@@ -24,8 +24,8 @@ if TYPE_CHECKING:
 
 
 def create_app(engine: AsyncEngine, config: ServerConfig | None = None) -> web.Application:
-    """engine: an AsyncEngine (or AsyncPoolingEngine), not yet started. With --task embed an AsyncEngine
-    is swapped for an AsyncPoolingEngine on the same EngineConfig (it has not loaded anything yet)."""
+    """engine: an AsyncEngine, not yet started. The served task (--task, or ServerConfig.task) is set on
+    its EngineConfig: with embed, its core loads the embedding model and serves pooling requests only."""
     config = config or ServerConfig()
     middlewares = [request_id_middleware, error_middleware]
     if config.api_key:
@@ -36,10 +36,7 @@ def create_app(engine: AsyncEngine, config: ServerConfig | None = None) -> web.A
     if config.max_queue_size is not None:
         limit = engine.config.max_num_seqs + config.max_queue_size
     features = resolve_features(engine.config, config)
-    if features.embed and not hasattr(engine, "embed"):
-        from engine.pooling import AsyncPoolingEngine
-
-        engine = AsyncPoolingEngine(engine.config)  # --task embed: the pooling runner, not the step loop
+    engine.config.task = features.task
     metrics = EngineMetrics(engine.stats, names[0])
     app[STATE] = ServerState(engine, config, names, metrics, Admission(limit), features)
     app.on_response_prepare.append(_no_version_banner)

@@ -4,7 +4,6 @@ The official SDK: client.embeddings.create (base64, its default, and float), dim
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import torch
 from server_harness import MODEL, RunningServer, start_server
 
 from engine.server.settings import ServerConfig
-from tests.engine.tiny_models import build_tiny_tokenizer, tiny_hf_config
+from tests.engine.tiny_embedding import build_embedding_model, reference
 
 TEXTS = [
     "The quick brown fox jumps over the lazy dog.",
@@ -22,40 +21,6 @@ TEXTS = [
     "Hello",
     "Paged attention stores keys and values in fixed-size blocks. " * 2,
 ]
-
-
-def build_embedding_model(family: str, path: Path, pooling: str) -> Path:
-    """A bare *Model checkpoint (no LM head, no `model.` prefix) with sentence-transformers modules."""
-    from transformers import AutoModel
-
-    torch.manual_seed(1)
-    model = AutoModel.from_config(tiny_hf_config(family))
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if "norm" in name:
-                param.add_(torch.randn_like(param) * 0.2)
-    model.save_pretrained(path, safe_serialization=True)
-    build_tiny_tokenizer(path)
-    modules = [
-        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
-    ]
-    (path / "modules.json").write_text(json.dumps(modules))
-    (path / "1_Pooling").mkdir()
-    key = "pooling_mode_lasttoken" if pooling == "last" else "pooling_mode_mean_tokens"
-    (path / "1_Pooling" / "config.json").write_text(json.dumps({"word_embedding_dimension": 64, key: True}))
-    return path
-
-
-def reference(path: Path, ids: list[int], pooling: str) -> torch.Tensor:
-    from transformers import AutoModel
-
-    model = AutoModel.from_pretrained(path, torch_dtype=torch.float32).eval()
-    with torch.no_grad():
-        hidden = model(torch.tensor([ids])).last_hidden_state[0]
-    vector = hidden[-1] if pooling == "last" else hidden.mean(0)
-    return torch.nn.functional.normalize(vector, dim=-1)
 
 
 @pytest.fixture(
