@@ -7,9 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +16,7 @@ from engine import AsyncEngine, EngineConfig, SamplingParams
 from engine.errors import EngineDead, EngineError, InvalidParam
 from engine.loader import load_model
 from engine.outputs import RequestOutput
+from tests.engine.orphans import child_outlives_killed_parent
 from tests.engine.tiny_models import build_tiny_model
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread")]
@@ -176,28 +174,5 @@ asyncio.run(main())
 
 
 def test_core_exits_when_the_server_process_is_killed(path: Path) -> None:
-    repo = Path(__file__).resolve().parents[2]
-    server = subprocess.Popen(
-        [sys.executable, "-c", SERVER_KILLED, str(path)], cwd=repo, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        core_pid = int(server.stdout.readline())  # type: ignore[union-attr]
-    finally:
-        server.send_signal(signal.SIGKILL)
-        server.wait()
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if not running(core_pid):
-            return
-        time.sleep(0.2)
-    os.kill(core_pid, signal.SIGKILL)
-    pytest.fail("the engine core process outlived the server")
-
-
-def running(pid: int) -> bool:
-    """Alive and not a zombie (an orphan may wait to be reaped)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
+    if child_outlives_killed_parent(SERVER_KILLED, str(path)):
+        pytest.fail("the engine core process outlived the server")

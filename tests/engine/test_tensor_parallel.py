@@ -30,6 +30,7 @@ from engine.layers.linear import (
     RowParallelLinear,
 )
 from engine.loader import load_model
+from tests.engine.orphans import child_outlives_killed_parent
 from tests.engine.tiny_models import FAMILIES, build_tiny_model
 
 TP = 2
@@ -307,37 +308,9 @@ time.sleep(120)
 
 
 def test_workers_exit_when_the_engine_process_is_killed(tmp_path: Path) -> None:
-    import os
-    import signal
-    import subprocess
-    import sys
-
     path = build_tiny_model("qwen3", tmp_path / "qwen3")
-    repo = Path(__file__).resolve().parents[2]
-    engine = subprocess.Popen(
-        [sys.executable, "-c", KILLED_ENGINE, str(path)], cwd=repo, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        worker_pid = int(engine.stdout.readline())
-    finally:
-        engine.send_signal(signal.SIGKILL)
-        engine.wait()
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if not running(worker_pid):
-            return
-        time.sleep(0.2)
-    os.kill(worker_pid, signal.SIGKILL)
-    pytest.fail("the worker outlived its engine")
-
-
-def running(pid: int) -> bool:
-    """Alive and not a zombie (an orphan may wait to be reaped)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
+    if child_outlives_killed_parent(KILLED_ENGINE, str(path)):
+        pytest.fail("the worker outlived its engine")
 
 
 def test_engine_flag_and_config_validation(tmp_path: Path) -> None:
