@@ -142,7 +142,8 @@ async def open_targets(args: argparse.Namespace, stack: AsyncExitStack) -> list[
         targets.append(
             await stack.enter_async_context(
                 started_proxy(
-                    engine.base_url, engine.model, workdir, 60, connections=args.max_concurrency or 1024
+                    engine.base_url, engine.model, workdir, 60, connections=args.max_concurrency or 1024,
+                    extra_args=args.proxy_arg,
                 )
             )
         )
@@ -208,6 +209,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--start-proxy",
         action="store_true",
         help="start a proxy (default guardrail policy) in front of the engine; bench both",
+    )
+    where.add_argument(
+        "--proxy-arg",
+        action="append",
+        default=[],
+        help="flag for the started proxy: --proxy-arg=--guard-scan-workers=0",
     )
     where.add_argument(
         "--compare-offline",
@@ -276,6 +283,8 @@ def resolve_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> argpar
         p.error("--compare-offline needs --model (the engine it runs offline, then serves)")
     if args.start_proxy and args.proxy_url:
         p.error("--start-proxy and --proxy-url are exclusive")
+    if args.proxy_arg and not args.start_proxy:
+        p.error("--proxy-arg needs --start-proxy")
     if args.rounds < 1:
         p.error("--rounds must be at least 1")
     if args.proxy_attest and not args.proxy_url:

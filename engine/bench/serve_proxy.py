@@ -15,7 +15,8 @@ from engine.bench.serve_client import Target
 
 @asynccontextmanager
 async def started_proxy(
-    engine_url: str, served: str, workdir: Path, timeout: float, connections: int | None = None
+    engine_url: str, served: str, workdir: Path, timeout: float, connections: int | None = None,
+    extra_args: list[str] | None = None,
 ) -> AsyncIterator[Target]:
     """A proxy on a free port whose one grant (alias `bench`) routes to engine_url's `served` model.
     connections: the bench's concurrency; the per-address connection cap is raised to fit it (every
@@ -28,7 +29,8 @@ async def started_proxy(
     key = harness._tenancy(db_url, engine_url, served, "teecube", pepper.encode())
     cmd = [sys.executable, "-m", "teecube.cli", "proxy", "--no-tls", "--tee", "simulated",
            "--database-url", db_url, "--port", str(port), "--state-dir", str(workdir),
-           "--max-connections-per-address", str(max(64, (connections or 0) + 16))]  # fmt: skip
+           "--max-connections-per-address", str(max(64, (connections or 0) + 16)),
+           *(extra_args or [])]  # fmt: skip
     env = os.environ | {"TEECUBE_PEPPER": pepper}
     env.pop("TEECUBE_REDIS_URL", None)
     url = f"http://127.0.0.1:{port}"

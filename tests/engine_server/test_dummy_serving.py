@@ -135,7 +135,8 @@ def test_bench_serve_offline_workload_offline_direct_and_proxy_in_one_run(
         "--engine-arg=--device=cpu",
         "--engine-arg=--max-model-len=512",
     ]
-    both = ["--compare-offline", "--start-proxy", "--rounds", "2"]
+    # --proxy-arg reaches the started proxy (an unknown flag would stop it from starting)
+    both = ["--compare-offline", "--start-proxy", "--proxy-arg=--guard-scan-workers=1", "--rounds", "2"]
     argv = ["--model", "tiny", *engine, *SMALL_WORKLOAD, *both]
     assert bench_serve.main(argv) == 0
     report = json.loads(capsys.readouterr().out)
@@ -204,3 +205,9 @@ def test_ssl_flags_serve_https(tmp_path: Path) -> None:
         proc.terminate()
         _, err = proc.communicate(timeout=30)
     assert f"https://127.0.0.1:{port}" in err.decode()
+
+
+def test_bench_serve_proxy_arg_needs_start_proxy(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        bench_serve.main(["--base-url", "http://127.0.0.1:9", "--proxy-arg=--guard-scan-workers=0"])
+    assert "--proxy-arg needs --start-proxy" in capsys.readouterr().err
