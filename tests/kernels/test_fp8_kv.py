@@ -91,6 +91,18 @@ def test_decode_reads_the_fp8_cache(scales: tuple[float, float], group: int, fp8
     torch.testing.assert_close(out.float(), expected, atol=2e-2, rtol=2e-2)
 
 
+def test_decode_fp8_cache_with_a_sliding_window_and_softcap() -> None:
+    seq_lens, scales = [30, 9, 21], (0.02, 0.5)
+    codes, dense, meta = fp8_batch([1, 1, 1], seq_lens, scales, num_kv_heads=2, head_dim=16)
+    q = torch.randn(3, 4, 16, generator=torch.Generator().manual_seed(5))
+    kw = dict(sliding_window=7, softcap=3.0)
+    out = decode_attention(
+        q, codes, meta.block_tables, meta.seq_lens, 0.5, num_splits=2, block_n=16, k_scale=0.02, v_scale=0.5,
+        **kw,
+    )
+    torch.testing.assert_close(out, ref.paged_attention(q, dense, meta, 0.5, **kw), atol=1e-5, rtol=1e-5)
+
+
 @triton.jit
 def _tile_to_kernel(x_ptr, out_ptr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
     offs = tl.arange(0, BLOCK_N)[:, None] * BLOCK_D + tl.arange(0, BLOCK_D)[None, :]
