@@ -42,9 +42,9 @@ def softcap_log2(s, cap: tl.constexpr):
 def tile_to(x, dtype: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
     """x.to(dtype) for a [BLOCK_N, BLOCK_D] FP8 tile, kept in the layout x was loaded in.
 
-    A plain cast feeding tl.dot's B operand is moved after the move to the operand layout, so the 8-bit
-    tile goes through shared memory and, for V (tokens are its reduction axis), comes back one byte per
-    load: sm_90 has no transposing ldmatrix for 8-bit. Splitting the tile into its even and odd byte pairs
+    The compiler moves a plain cast that feeds tl.dot past the conversion to the operand layout, so the
+    8-bit tile goes through shared memory and, for V (tokens are its reduction axis), comes back one byte
+    per load: sm_90 has no transposing ldmatrix for 8-bit. Splitting the tile into alternate byte pairs
     (each pair one cvt.f16x2.e4m3x2) and joining them back is not an elementwise chain, so the cast stays
     here, on 16 contiguous bytes per thread, and the fp16 tile takes a bf16 cache's ldmatrix.trans path."""
     x = tl.permute(tl.reshape(x, [BLOCK_N, BLOCK_D // 4, 2, 2]), (0, 1, 3, 2))  # [.., byte in pair, pair]
@@ -202,9 +202,9 @@ def decode_attention(
     group = num_q_heads // num_kv_heads
     if num_splits is None:
         num_splits = default_num_splits(num_seqs, num_kv_heads)
-    if block_n is None:
-        block_n = 64 if kv_cache.element_size() == 1 else 32
     fp8 = kv_cache.element_size() == 1
+    if block_n is None:
+        block_n = 64 if fp8 else 32
     assert fp8_path in ("new", "old"), fp8_path
     new = fp8 and fp8_path == "new"
     assert num_splits >= 1 and num_splits & (num_splits - 1) == 0, "num_splits must be a power of 2"
