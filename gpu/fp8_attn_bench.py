@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 
 import torch
+import triton
 from triton.testing import do_bench, do_bench_cudagraph
 
 from engine.kernels import decode_attention
@@ -106,7 +107,11 @@ def shape(batch: int, ctx: int, err_rows: int = 8) -> dict[str, object]:
 def main() -> None:
     torch.manual_seed(0)
     t0 = time.time()
-    result: dict[str, object] = {"gpu": torch.cuda.get_device_name(), "torch": torch.__version__}
+    result: dict[str, object] = {
+        "gpu": torch.cuda.get_device_name(),
+        "torch": torch.__version__,
+        "triton": triton.__version__,  # the new path's layout trick was checked on 3.9's sm_90 SASS
+    }
     for batch, ctx in ((128, 1024), (128, 2048), (256, 1024), (256, 2048)):
         result[f"b{batch}_ctx{ctx}"] = shape(batch, ctx)
         result["seconds"] = round(time.time() - t0, 1)
