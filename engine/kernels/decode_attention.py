@@ -14,8 +14,11 @@ produces zeros; no address outside its block-table row is read.
 Sliding window (WINDOW > 0): only the last WINDOW positions are split and read. Soft-capping
 (SOFTCAP > 0): scores become SOFTCAP * tanh(s / SOFTCAP) before the softmax. Both are compile-time.
 
-FP8 cache: each K/V tile is converted to q's dtype after the load (half the bytes read); the per-layer
-k_scale is folded into the softmax scale and v_scale into the output, so the inner loop is unchanged.
+FP8 cache: the per-layer k_scale is folded into the softmax scale and v_scale into the output, so the
+tiles are the raw e4m3 codes converted after the load (half the bytes read). The default path ("new")
+converts them to fp16 (exact: every e4m3 value is an fp16 value; one cvt per pair, where bf16 takes three)
+and keeps the V conversion in the load layout (see tile_to); "old" converts to q's dtype (or fp16 with
+f16_math) where the compiler puts it, which read the V tile from shared memory one byte at a time.
 """
 
 from __future__ import annotations
@@ -36,6 +39,21 @@ def softcap_log2(s, cap: tl.constexpr):
 
 
 @triton.jit
+def tile_to(x, dtype: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
+    """x.to(dtype) for a [BLOCK_N, BLOCK_D] FP8 tile, kept in the layout x was loaded in.
+
+    The compiler moves a plain cast that feeds tl.dot past the conversion to the operand layout, so the
+    8-bit tile goes through shared memory and, for V (tokens are its reduction axis), comes back one byte
+    per load: sm_90 has no transposing ldmatrix for 8-bit. Splitting the tile into alternate byte pairs
+    (each pair one cvt.f16x2.e4m3x2) and joining them back is not an elementwise chain, so the cast stays
+    here, on 16 contiguous bytes per thread, and the fp16 tile takes a bf16 cache's ldmatrix.trans path."""
+    x = tl.permute(tl.reshape(x, [BLOCK_N, BLOCK_D // 4, 2, 2]), (0, 1, 3, 2))  # [.., byte in pair, pair]
+    a, b = tl.split(x)
+    x = tl.permute(tl.join(a.to(dtype), b.to(dtype)), (0, 1, 3, 2))
+    return tl.reshape(x, [BLOCK_N, BLOCK_D])
+
+
+@triton.jit
 def _decode_split_kernel(
     q_ptr, cache_ptr, block_tables_ptr, seq_lens_ptr, mid_o_ptr, mid_lse_ptr,
     sm_scale_log2, v_scale,
@@ -47,6 +65,7 @@ def _decode_split_kernel(
     GROUP: tl.constexpr, HEAD_DIM: tl.constexpr, BLOCK_SIZE: tl.constexpr, NUM_SPLITS: tl.constexpr,
     BLOCK_H: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, DOT_PRECISION: tl.constexpr,
     WINDOW: tl.constexpr = 0, SOFTCAP: tl.constexpr = 0.0, F16_MATH: tl.constexpr = False,
+    FP8_NEW: tl.constexpr = False,
 ):
     seq = tl.program_id(0)
     kv_head = tl.program_id(1)
@@ -85,7 +104,11 @@ def _decode_split_kernel(
         tok = block.to(tl.int64) * stride_cb + (pos % BLOCK_SIZE) * stride_cs
         kv_mask = pos_mask[:, None] & dim_mask[None, :]
         k = tl.load(k_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0).to(q.dtype)
-        v = tl.load(v_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0).to(q.dtype)
+        v = tl.load(v_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
+        if FP8_NEW:  # K's plain cast is fine: its reduction axis (head_dim) is the contiguous one
+            v = tile_to(v, q.dtype, BLOCK_N, BLOCK_D)
+        else:
+            v = v.to(q.dtype)
 
         s = tl.dot(q, tl.trans(k), input_precision=DOT_PRECISION) * sm_scale_log2  # [BLOCK_H, BLOCK_N]
         if SOFTCAP > 0:
@@ -158,12 +181,14 @@ def decode_attention(
     num_warps: int = 4,
     num_stages: int = 2,
     f16_math: bool = False,
+    fp8_path: str = "new",
 ) -> torch.Tensor:
     """q: [S, q_heads, head_dim], one query token per sequence (row s belongs to sequence s).
     sliding_window: attend to the last sliding_window positions only; softcap: Gemma 2's score cap.
     block_n: KV tokens per tile; by default the same bytes per tile for any cache dtype (32 tokens
-    of 2 bytes, 64 of FP8: an FP8 tile of 32 left the loop latency-bound). f16_math (FP8 cache only):
-    the tiles and q in fp16 rather than q's dtype (e4m3 -> fp16 is a single conversion).
+    of 2 bytes, 64 of FP8: an FP8 tile of 32 left the loop latency-bound). fp8_path (FP8 cache only):
+    "new" (fp16 tiles, V converted in its load layout; fp32 tiles when q is fp32) or "old" (the tiles in
+    q's dtype, or in fp16 with f16_math, converted wherever the compiler puts the cast).
 
     kv_cache: [2, blocks, block_size, kv_heads, head_dim] (q's dtype, or FP8 read as code * k_scale /
     code * v_scale); block_tables: [S, max_blocks]; seq_lens: [S] (0 = padded row, output zeros).
@@ -177,8 +202,11 @@ def decode_attention(
     group = num_q_heads // num_kv_heads
     if num_splits is None:
         num_splits = default_num_splits(num_seqs, num_kv_heads)
+    fp8 = kv_cache.element_size() == 1
     if block_n is None:
-        block_n = 64 if kv_cache.element_size() == 1 else 32
+        block_n = 64 if fp8 else 32
+    assert fp8_path in ("new", "old"), fp8_path
+    new = fp8 and fp8_path == "new"
     assert num_splits >= 1 and num_splits & (num_splits - 1) == 0, "num_splits must be a power of 2"
     assert block_n >= 16 and block_n & (block_n - 1) == 0, "block_n must be a power of 2 >= 16 (tl.dot)"
     out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
@@ -199,7 +227,8 @@ def decode_attention(
         BLOCK_H=max(16, triton.next_power_of_2(group)), BLOCK_D=max(16, block_d), BLOCK_N=block_n,
         DOT_PRECISION="ieee" if q.dtype == torch.float32 else "tf32",
         WINDOW=int(sliding_window or 0), SOFTCAP=float(softcap or 0.0),
-        F16_MATH=bool(f16_math and kv_cache.element_size() == 1),
+        F16_MATH=(new and q.dtype != torch.float32) or (fp8 and not new and f16_math),
+        FP8_NEW=new,
         num_warps=num_warps, num_stages=num_stages,
     )
     _decode_reduce_kernel[(num_seqs, num_q_heads)](

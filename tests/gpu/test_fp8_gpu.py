@@ -187,16 +187,38 @@ SCALES = [(1.0, 1.0), (0.02, 0.01)]
 
 @pytest.mark.parametrize("scales", SCALES)
 @pytest.mark.parametrize("group,head_dim", [(4, 128), (2, 64), (8, 128)])
-def test_decode_over_fp8_cache(scales: tuple[float, float], group: int, head_dim: int) -> None:
+@pytest.mark.parametrize("fp8_path,block_n", [("new", None), ("new", 128), ("old", None)])
+def test_decode_over_fp8_cache(
+    scales: tuple[float, float], group: int, head_dim: int, fp8_path: str, block_n: int | None
+) -> None:
     seq_lens = [1, 17, 1000, 4097, 32768, 0, 333] + [2048] * 9  # 16 rows, one padded
     codes, dense, meta = fp8_batch([min(s, 1) for s in seq_lens], seq_lens, 16, head_dim, 8, scales)
     q = torch.randn(len(seq_lens), 8 * group, head_dim, device=CUDA).to(torch.bfloat16)
     out = decode_attention(
-        q, codes, meta.block_tables, meta.seq_lens, head_dim**-0.5, k_scale=scales[0], v_scale=scales[1]
+        q,
+        codes,
+        meta.block_tables,
+        meta.seq_lens,
+        head_dim**-0.5,
+        k_scale=scales[0],
+        v_scale=scales[1],
+        fp8_path=fp8_path,
+        block_n=block_n,
     )
     assert not out.isnan().any()
     expected = ref.paged_attention(q.float(), dense, meta, head_dim**-0.5)
     torch.testing.assert_close(out.float(), expected, atol=2e-2, rtol=2e-2)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float32])
+def test_fp8_tile_conversion_on_the_gpu(dtype: torch.dtype) -> None:
+    """The new decode path's V conversion over all 256 codes, each in place: torch's values, NaN included."""
+    from tests.kernels.test_fp8_kv import _tile_to_kernel
+
+    codes = torch.arange(256, dtype=torch.uint8, device=CUDA).view(torch.float8_e4m3fn).reshape(2, 128)
+    out = torch.empty(codes.shape, dtype=dtype, device=CUDA)
+    _tile_to_kernel[(1,)](codes, out, BLOCK_N=2, BLOCK_D=128)
+    torch.testing.assert_close(out.float(), codes.float(), rtol=0, atol=0, equal_nan=True)
 
 
 @pytest.mark.parametrize("scales", SCALES)

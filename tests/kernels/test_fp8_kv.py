@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+import triton
+import triton.language as tl
 
 from engine.kernels import decode_attention, extend_attention, paged_attention, store_kvcache
+from engine.kernels.decode_attention import tile_to
 from engine.layers import attention as ref
 from engine.quantization.fp8 import FP8_DTYPE, FP8_MAX, quantize_per_tensor, quantize_per_token, to_fp8
 from engine.quantization.kernels import quantize_rows
@@ -68,30 +71,58 @@ SCALES = [(1.0, 1.0), (0.02, 0.5)]
 
 @pytest.mark.parametrize("scales", SCALES)
 @pytest.mark.parametrize("group", [1, pytest.param(4, marks=pytest.mark.slow)])
-def test_decode_reads_the_fp8_cache(scales: tuple[float, float], group: int) -> None:
+@pytest.mark.parametrize("fp8_path", ["new", "old"])
+def test_decode_reads_the_fp8_cache(scales: tuple[float, float], group: int, fp8_path: str) -> None:
     seq_lens = [1, 13, 0, 40]
     codes, dense, meta = fp8_batch([1, 1, 0, 1], seq_lens, scales, num_kv_heads=2, head_dim=16)
     q = torch.randn(4, 2 * group, 16, generator=torch.Generator().manual_seed(1))
-    out = decode_attention(
-        q, codes, meta.block_tables, meta.seq_lens, 0.25, num_splits=4, k_scale=scales[0], v_scale=scales[1]
-    )
+    kw = dict(k_scale=scales[0], v_scale=scales[1], fp8_path=fp8_path)
+    out = decode_attention(q, codes, meta.block_tables, meta.seq_lens, 0.25, num_splits=4, **kw)
     expected = ref.paged_attention(q, dense, meta, 0.25)
     assert not out.isnan().any()
-    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
-    # fp16 tiles (q rounded to fp16, probabilities too) and 16-token tiles
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)  # fp32 q: fp32 tiles on either path
+    # fp16 tiles (q rounded to fp16, probabilities too) and 16-token tiles: the new path takes them for a
+    # 16-bit q, the old one with f16_math
+    q16 = q.half() if fp8_path == "new" else q
     out = decode_attention(
-        q,
-        codes,
-        meta.block_tables,
-        meta.seq_lens,
-        0.25,
-        num_splits=2,
-        block_n=16,
-        k_scale=scales[0],
-        v_scale=scales[1],
-        f16_math=True,
+        q16, codes, meta.block_tables, meta.seq_lens, 0.25, num_splits=2, block_n=16, f16_math=True, **kw
     )
-    torch.testing.assert_close(out, expected, atol=2e-2, rtol=2e-2)
+    assert out.dtype == q16.dtype
+    torch.testing.assert_close(out.float(), expected, atol=2e-2, rtol=2e-2)
+
+
+def test_decode_fp8_cache_with_a_sliding_window_and_softcap() -> None:
+    seq_lens, scales = [30, 9, 21], (0.02, 0.5)
+    codes, dense, meta = fp8_batch([1, 1, 1], seq_lens, scales, num_kv_heads=2, head_dim=16)
+    q = torch.randn(3, 4, 16, generator=torch.Generator().manual_seed(5))
+    kw = dict(sliding_window=7, softcap=3.0)
+    out = decode_attention(
+        q, codes, meta.block_tables, meta.seq_lens, 0.5, num_splits=2, block_n=16, k_scale=0.02, v_scale=0.5,
+        **kw,
+    )
+    torch.testing.assert_close(out, ref.paged_attention(q, dense, meta, 0.5, **kw), atol=1e-5, rtol=1e-5)
+
+
+@triton.jit
+def _tile_to_kernel(x_ptr, out_ptr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
+    offs = tl.arange(0, BLOCK_N)[:, None] * BLOCK_D + tl.arange(0, BLOCK_D)[None, :]
+    tl.store(out_ptr + offs, tile_to(tl.load(x_ptr + offs), out_ptr.dtype.element_ty, BLOCK_N, BLOCK_D))
+
+
+@pytest.mark.parametrize("shape", [(16, 16), (2, 128)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_tile_to_converts_every_e4m3_code_in_place(shape: tuple[int, int], dtype: torch.dtype) -> None:
+    """All 256 codes, each at its own position: the split/join of the new decode path keeps the order, and
+    the values are torch's: every finite e4m3 value, subnormals included, is exact in fp16. The two NaN
+    codes (0x7F, 0xFF) are left out: the interpreter reads them as +-480 (the GPU's cvt gives NaN), and
+    the store kernel never writes them (it saturates to +-448)."""
+    codes = torch.arange(256, dtype=torch.uint8).view(FP8_DTYPE).reshape(shape)
+    out = torch.empty(shape, dtype=dtype)
+    _tile_to_kernel[(1,)](codes, out, BLOCK_N=shape[0], BLOCK_D=shape[1])
+    expected = codes.float()
+    finite = ~expected.isnan()
+    assert finite.sum() == 254 and (expected.flatten()[1:8] < 2.0**-6).all()  # codes 1..7 are subnormal
+    torch.testing.assert_close(out.float()[finite], expected[finite], rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("scales", SCALES)
