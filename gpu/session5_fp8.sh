@@ -28,3 +28,10 @@ for name, run in r["runs"].items():
     prof = (run.get("profile") or {}).get("decode_steps") or {}
     print("profile", name, json.dumps({k: prof.get(k) for k in ("wall_ms_per_step", "ms_per_step")}))
 PY
+# 4. embeddings on CUDA through the main scheduler (core process, async scheduling)          (#16)
+mkdir -p /tmp/hfsite
+python3 -m pip install -q --no-deps --target /tmp/hfsite .whl/hf/*.whl >/dev/null 2>&1 || echo "hf wheels failed"
+t0=$SECONDS
+PYTHONPATH=/tmp/hfsite:$PYTHONPATH timeout 120 python3 -m pytest -p no:cacheprovider -q -rfE tests/engine_server/test_embeddings.py tests/engine/test_pooling_core.py >"$OUT/embed.log" 2>&1
+echo "== embeddings on CUDA rc=$? in $((SECONDS - t0)) s: $(tail -n 1 "$OUT/embed.log")"
+grep -E "^(FAILED|ERROR)" "$OUT/embed.log" | head
