@@ -117,6 +117,7 @@ class BitmaskStaging:
         self.device = device
         self.buffers: list[torch.Tensor | None] = [None, None]
         self.copied: list[torch.cuda.Event | None] = [None, None]
+        self.stream: torch.cuda.Stream | None = None
         self.turn = 0
 
     def host(self, rows: int, words: int, filled: list[int] | None = None) -> torch.Tensor:
@@ -139,11 +140,19 @@ class BitmaskStaging:
         return view
 
     def to_device(self, host: torch.Tensor) -> torch.Tensor:
-        """The filled buffer on the device (CUDA: non-blocking, then an event); the turn passes."""
+        """The filled buffer on the device; the turn passes. CUDA: copied on a stream of its own, so the
+        copy (4.9 MB at batch 256 over a 152k vocabulary) overlaps the forward still running instead of
+        queuing behind it; the compute stream waits for its event before the sampler reads it."""
         if self.device.type == "cuda":
-            out = host.to(self.device, non_blocking=True)
-            event = torch.cuda.Event()
-            event.record()
+            compute = torch.cuda.current_stream(self.device)
+            if self.stream is None:
+                self.stream = torch.cuda.Stream(self.device)
+            with torch.cuda.stream(self.stream):
+                out = host.to(self.device, non_blocking=True)
+                event = torch.cuda.Event()
+                event.record(self.stream)
+            compute.wait_event(event)
+            out.record_stream(compute)  # allocated on the copy stream, read on the compute stream
             self.copied[self.turn] = event
         else:
             out = host.clone()
@@ -337,6 +346,7 @@ class ModelRunner:
             extra,
         )
         assert prev is not None
+        prev.complete()  # its sampler, if deferred, goes in only now: this step's inputs were built meanwhile
         input_ids[dst_d] = prev.tokens[src_d]
         pending = None
         if any(map(has_penalties, sample_seqs)):  # penalties count the token in flight too
@@ -361,11 +371,12 @@ class ModelRunner:
         waits for the GPU; `StepRun.result()` does. Rows with a logits processor whose token from prev is
         still in flight: once the forward is queued, prev's tokens are read and accepted, then the masks
         are filled while the GPU runs it. defer (the engine core collects prev next): when every row takes
-        the fast sampler, the fill runs on a thread and `StepRun.complete()` queues the sampler.
+        the fast sampler, the fill runs on a thread and `StepRun.complete()` queues the sampler: the next
+        launch builds its inputs on the host first, so that work overlaps the fill, not the GPU's wait.
         None when the step samples nothing."""
+        inp = self.prepare(sched, prev)  # queues prev's deferred sampler before its tokens are read
         if prev is not None:
-            prev.complete()
-        inp = self.prepare(sched, prev)
+            prev.complete()  # (no-op when prepare did): prev's sampler runs before this forward
         logits = self.run_model(inp)
         if logits is None:
             return None
@@ -373,11 +384,14 @@ class ModelRunner:
         rows = [i for i, s in enumerate(seqs) if s.logits_processor is not None]
         if not rows:
             return StepRun(seqs, self.sampler.sample(logits, seqs, inp.pending))
+        # the sampler reads no sequence state: the fill may run on a thread (decided before prev's tokens
+        # are waited for, like everything that does not need them)
+        threaded = defer and self.fill_on_thread and all(map(is_plain, seqs))
         rows = self._mask_rows(seqs, rows, prev)
         whole = [i for i in rows if getattr(seqs[i].logits_processor, "fills_whole_rows", False)]
         host = self.bitmasks.host(len(seqs), bitmask_words(logits.shape[1]), whole)
         procs = [seqs[i].logits_processor for i in rows]
-        if defer and self.fill_on_thread and all(map(is_plain, seqs)):  # the sampler reads no sequence state
+        if threaded:
             if self._filler is None:
                 self._filler = ThreadPoolExecutor(1, thread_name_prefix="grammar-fill")
             filled = self._filler.submit(_fill_rows, procs, host, rows)
