@@ -6,6 +6,7 @@
 # 3. engine/bench/grammar_loop.py on this host's 16 CPUs (no GPU used): per-phase host ms per step,
 #    wall and CPU clocks                                              -> $OUT/grammar-loop{,-cpu}.json
 # 4. time left: bench structured with TEECUBE_GRAMMAR_THREADS=8        -> $OUT/bench-structured-8threads.json
+#    and with TEECUBE_GRAMMAR_ACCEPT_THREADS=1 (accepts not split)    -> $OUT/bench-structured-accept1.json
 # Needs xgrammar 0.2.9 and jsonschema importable (PYTHONPATH=/tmp/site on a bare device machine). ~4 min.
 set -u
 OUT=${OUT:-out}
@@ -27,4 +28,8 @@ echo "== grammar_loop rc=$? in $((SECONDS - t0)) s"; cat "$OUT/grammar-loop.json
 if (( SECONDS < 150 )); then
   TEECUBE_GRAMMAR_THREADS=8 timeout 90 "${BENCH[@]}" >"$OUT/bench-structured-8threads.json" 2>/dev/null
   echo "== bench (8 fill threads) rc=$?"; cat "$OUT/bench-structured-8threads.json"
+fi
+if (( SECONDS < 200 )); then
+  TEECUBE_GRAMMAR_ACCEPT_THREADS=1 timeout 90 "${BENCH[@]}" >"$OUT/bench-structured-accept1.json" 2>/dev/null
+  echo "== bench (accepts on one thread) rc=$?"; cat "$OUT/bench-structured-accept1.json"
 fi

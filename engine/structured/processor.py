@@ -123,16 +123,22 @@ _accept_pool: ThreadPoolExecutor | None = None
 ACCEPT_CHUNK = 32  # rows per accept thread at least: below that a thread's wake-up costs more than it saves
 
 
+def accept_threads() -> int:
+    """Threads for a step's accepts: TEECUBE_GRAMMAR_ACCEPT_THREADS, else as many as fill_threads()."""
+    return max(1, int(os.environ.get("TEECUBE_GRAMMAR_ACCEPT_THREADS") or fill_threads()))
+
+
 def accept_matchers(matchers: list[xgr.GrammarMatcher], tokens: list[int]) -> list[bool]:
-    """xgrammar's batch accept, split over up to fill_threads() threads (C++ without the GIL; each
+    """xgrammar's batch accept, split over up to accept_threads() threads (C++ without the GIL; each
     matcher is touched by one thread): the step loop waits for these tokens before it fills the masks."""
     global _accept_pool
-    chunks = min(fill_threads(), len(matchers) // ACCEPT_CHUNK)
+    threads = accept_threads()
+    chunks = min(threads, len(matchers) // ACCEPT_CHUNK)
     accept = xgr.BatchGrammarMatcher.batch_accept_token
     if chunks < 2:
         return accept(matchers, tokens)
-    if _accept_pool is None:  # fill_threads() - 1 workers: chunks - 1 never exceeds that
-        _accept_pool = ThreadPoolExecutor(max(fill_threads() - 1, 1), thread_name_prefix="grammar-accept")
+    if _accept_pool is None:  # threads - 1 workers: chunks - 1 never exceeds that
+        _accept_pool = ThreadPoolExecutor(threads - 1, thread_name_prefix="grammar-accept")
     bounds = [len(matchers) * c // chunks for c in range(chunks + 1)]
     futures = [
         _accept_pool.submit(accept, matchers[a:b], tokens[a:b]) for a, b in itertools.pairwise(bounds[1:])

@@ -285,7 +285,7 @@ def test_accepts_split_over_threads_equal_one_by_one(cache, walker, smol, monkey
 
     import engine.structured.processor as processor
 
-    monkeypatch.setenv("TEECUBE_GRAMMAR_THREADS", "3")
+    monkeypatch.setenv("TEECUBE_GRAMMAR_ACCEPT_THREADS", "3")
     monkeypatch.setattr(processor, "_accept_pool", None)
     _, vocab = smol
     spec = parse_structured_fields(
