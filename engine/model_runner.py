@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,15 +47,22 @@ class StepRun:
         seqs: list[Sequence],
         sampled: SampledTokens | None = None,
         sample: Callable[[], SampledTokens] | None = None,
+        filled: Future[None] | None = None,
     ) -> None:
-        """sampled: the queued sampler's tokens; or sample: a sampler still to queue (`complete`)."""
+        """sampled: the queued sampler's tokens; or sample: a sampler still to queue (`complete`), once
+        filled (the masks' fill on a thread) is done."""
         self.seqs = seqs
         self.row_of = {s.seq_id: i for i, s in enumerate(seqs)}
         self._sample = sample
+        self._filled = filled
         self._result: tuple[list[int], list[dict[str, Any] | None]] | None = None
         self._accepted: list[tuple[bool, bool] | None] | None = None
         if sampled is not None:
             self._queue_copy(sampled)
+
+    def ready(self) -> bool:
+        """Whether complete() would not wait (nothing deferred, or the fill it waits for is done)."""
+        return self._sample is None or self._filled is None or self._filled.done()
 
     def complete(self) -> None:
         """Queue the sampler of a step whose grammar masks were being filled on a thread (no-op when
@@ -372,9 +379,12 @@ class ModelRunner:
         still in flight: once the forward is queued, prev's tokens are read and accepted, then the masks
         are filled while the GPU runs it. defer (the engine core collects prev next): when every row takes
         the fast sampler, the fill runs on a thread and `StepRun.complete()` queues the sampler: the next
-        launch builds its inputs on the host first, so that work overlaps the fill, not the GPU's wait.
+        launch does so at once if the fill is done, else after building its inputs on the host, so that
+        work overlaps the fill instead of the GPU's wait between the sampler and the next forward.
         None when the step samples nothing."""
-        inp = self.prepare(sched, prev)  # queues prev's deferred sampler before its tokens are read
+        if prev is not None and prev.ready():
+            prev.complete()  # its masks are filled: its sampler goes in at once
+        inp = self.prepare(sched, prev)  # else it queues it after the host work, before reading its tokens
         if prev is not None:
             prev.complete()  # (no-op when prepare did): prev's sampler runs before this forward
         logits = self.run_model(inp)
@@ -401,7 +411,7 @@ class ModelRunner:
                 with torch.inference_mode():
                     return self.sampler.sample(logits, seqs, inp.pending, self.bitmasks.to_device(host))
 
-            return StepRun(seqs, sample=sample)
+            return StepRun(seqs, sample=sample, filled=filled)
         fill_rows(procs, host, rows)
         return StepRun(seqs, self.sampler.sample(logits, seqs, inp.pending, self.bitmasks.to_device(host)))
 
