@@ -61,6 +61,11 @@ SAMPLER_GPU_MS = 0.3  # mask copy + Triton apply + fused sampler at batch 256 on
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.int32)
 
 
+def eos_id(vocab: int) -> int:
+    """qwen3's EOS id, or the last id of a smaller vocabulary (a quick run)."""
+    return min(QWEN3_EOS, vocab - 1)
+
+
 class StandInModel(nn.Module):
     """Logits of the right shape, never written (the forward is the GPU's part)."""
 
@@ -147,7 +152,7 @@ class Timeline:
 
 
 def make_core(vocab: int, threads: int | None) -> tuple[EngineCore, Timeline, np.random.Generator]:
-    spec = ModelSpec("StandIn", 1, 1, 1, 8, 8, vocab, 40960, [QWEN3_EOS], torch.float32)
+    spec = ModelSpec("StandIn", 1, 1, 1, 8, 8, vocab, 40960, [eos_id(vocab)], torch.float32)
     config = EngineConfig(
         model="stand-in",
         device="cpu",
@@ -223,7 +228,7 @@ def run(args: argparse.Namespace, schema: bool, cache: GrammarCompilerCache) -> 
         for i in range(args.rows):
             params = SamplingParams(temperature=0.0, max_tokens=args.steps + 64, ignore_eos=factory is None)
             params.logits_processor_factory = factory  # type: ignore[attr-defined]
-            prompt = [rnd.randrange(10_000) for _ in range(args.input_len)]
+            prompt = [rnd.randrange(min(10_000, args.vocab - 1)) for _ in range(args.input_len)]
             core.add(f"r{i}", prompt, params, RequestMetrics(0.0))
         while core.scheduler.waiting or any(s.num_output_tokens < 8 for s in core.scheduler.running):
             core.step()  # prefills and a few decode steps
@@ -292,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(sys.argv[1:] if argv is None else argv)
     CLOCK[0] = time.thread_time if args.clock == "cpu" else time.perf_counter
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or processor.cpu_count()))
-    info = synthetic_tokenizer_info(args.vocab, [QWEN3_EOS], args.seed)
+    info = synthetic_tokenizer_info(args.vocab, [eos_id(args.vocab)], args.seed)
     cache = GrammarCompilerCache(info)
     with torch.inference_mode():
         plain = run(args, False, cache)
