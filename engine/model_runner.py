@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -111,7 +112,14 @@ class StepRun:
         return self._accepted
 
 
-def _fill_rows(processors: list[Any], bitmask: torch.Tensor, rows: list[int]) -> None:
+FILL_START_WAIT_S = 0.005  # Python's GIL switch interval: a fill thread waiting longer would force a switch
+
+
+def _fill_rows(
+    processors: list[Any], bitmask: torch.Tensor, rows: list[int], started: threading.Event | None = None
+) -> None:
+    if started is not None:
+        started.set()
     with torch.inference_mode():  # the buffer is an inference tensor (made in launch)
         fill_rows(processors, bitmask, rows)
 
@@ -404,7 +412,12 @@ class ModelRunner:
         if threaded:
             if self._filler is None:
                 self._filler = ThreadPoolExecutor(1, thread_name_prefix="grammar-fill")
-            filled = self._filler.submit(_fill_rows, procs, host, rows)
+            started = threading.Event()
+            filled = self._filler.submit(_fill_rows, procs, host, rows, started)
+            # hand the fill thread the GIL until xgrammar's fill releases it: this thread's collect and
+            # schedule are pure Python, which releases it to no one (the fill would start at the join, or
+            # after Python's 5 ms switch interval)
+            started.wait(FILL_START_WAIT_S)
 
             def sample() -> SampledTokens:
                 filled.result()

@@ -35,6 +35,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -110,6 +111,7 @@ class Timeline:
         self.forward_at: list[float] = []
         self.sampler_at: list[float] = []
         self.fill_ms: list[float] = []
+        self.fill_start_ms: list[float] = []
         self.stand_in_s = 0.0  # the stand-in's time so far: `now` leaves it out
         self.originals: list[tuple[Any, str, Any]] = []
 
@@ -209,8 +211,18 @@ def make_core(vocab: int, threads: int | None) -> tuple[EngineCore, Timeline, np
     timeline.wrap(core, "_launch", "core_launch_bookkeeping")
     timeline.wrap(core, "step", "step_rest")
     fill = mr._fill_rows
+    submitted: list[float] = []
+
+    class Pool(ThreadPoolExecutor):
+        def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+            submitted.append(time.perf_counter())
+            return super().submit(fn, *args, **kwargs)
+
+    runner._filler = Pool(1, thread_name_prefix="grammar-fill")
 
     def fill_thread(*args: Any) -> None:
+        if submitted:  # how long the fill thread waited to run (for the GIL, mostly)
+            timeline.fill_start_ms.append((time.perf_counter() - submitted.pop()) * 1000)
         start = CLOCK[0]()  # this (the fill) thread's clock; xgrammar's own threads are not in cpu time
         fill(*args)
         timeline.fill_ms.append((CLOCK[0]() - start) * 1000)
@@ -236,6 +248,7 @@ def run(args: argparse.Namespace, schema: bool, cache: GrammarCompilerCache) -> 
         tl.forward_at.clear()
         tl.sampler_at.clear()
         tl.fill_ms.clear()
+        tl.fill_start_ms.clear()
         start = tl.now()
         for _ in range(args.steps):
             core.step()
@@ -261,6 +274,7 @@ def run(args: argparse.Namespace, schema: bool, cache: GrammarCompilerCache) -> 
         "host_ms_per_step": round(wall * 1000 / steps, 3),
         "phases_ms_per_step": ms,
         "fill_thread_ms_per_step": round(statistics.median(tl.fill_ms), 3) if tl.fill_ms else None,
+        "fill_start_delay_ms": round(statistics.median(tl.fill_start_ms), 3) if tl.fill_start_ms else None,
         "hidden_ms": round(statistics.median(hidden) * 1000, 3) if hidden else None,
         "exposed_ms": round(statistics.median(exposed) * 1000, 3) if exposed else None,
         "stand_in_ms_per_step": round(stand_in * 1000 / steps, 3),
