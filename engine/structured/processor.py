@@ -112,10 +112,11 @@ def cpu_count() -> int:
 
 
 def fill_threads() -> int:
-    """xgrammar threads for a batch fill: TEECUBE_GRAMMAR_THREADS, else the process's CPUs less one (the
-    step loop's own thread collects, schedules and builds the next step's inputs while the fill runs;
-    xgrammar's "auto" is half of the host's cores, which in a container can be far more than it has)."""
-    return max(1, int(os.environ.get("TEECUBE_GRAMMAR_THREADS") or cpu_count() - 1))
+    """xgrammar threads for a batch fill: TEECUBE_GRAMMAR_THREADS, else every CPU of the process (the
+    step loop mostly waits for the fill; one CPU fewer for it measured slower on a 2-CPU host, where the
+    fill bounds the step; xgrammar's "auto" is half of the host's cores, which in a container can be far
+    more than the CPUs it has)."""
+    return max(1, int(os.environ.get("TEECUBE_GRAMMAR_THREADS") or cpu_count()))
 
 
 _batch_matcher: xgr.BatchGrammarMatcher | None = None
@@ -124,8 +125,9 @@ ACCEPT_CHUNK = 32  # rows per accept thread at least: below that a thread's wake
 
 
 def accept_threads() -> int:
-    """Threads for a step's accepts: TEECUBE_GRAMMAR_ACCEPT_THREADS, else as many as fill_threads()."""
-    return max(1, int(os.environ.get("TEECUBE_GRAMMAR_ACCEPT_THREADS") or fill_threads()))
+    """Threads for a step's accepts: TEECUBE_GRAMMAR_ACCEPT_THREADS, else half the CPUs (one, so no
+    split, on a 2-CPU host, where a second thread measured slower; 8 chunks of 32 rows on 16 CPUs)."""
+    return max(1, int(os.environ.get("TEECUBE_GRAMMAR_ACCEPT_THREADS") or cpu_count() // 2))
 
 
 def accept_matchers(matchers: list[xgr.GrammarMatcher], tokens: list[int]) -> list[bool]:

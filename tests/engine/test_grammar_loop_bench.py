@@ -24,4 +24,4 @@ def test_grammar_loop_times_the_grammar_phases(capsys: pytest.CaptureFixture[str
         plain["phases_ms_per_step"]["accept_xgrammar"] < constrained["phases_ms_per_step"]["accept_xgrammar"]
     )
     assert constrained["hidden_ms"] is not None and constrained["exposed_ms"] is not None
-    assert out["predicted"]["step_ms_json_schema"] >= out["predicted"]["gpu_forward_ms"]
+    assert out["predicted"] == {"note": "wall clock only"}  # CPU time leaves the waits out
