@@ -154,10 +154,15 @@ def _run(llm: Any, prompts: list[list[int]], output_len: int, factory: Any) -> d
     outs = llm.generate(prompts, [params() for _ in prompts], use_tqdm=False)
     elapsed = time.perf_counter() - start
     produced = sum(len(o.outputs[0].token_ids) for o in outs)
+    reasons: dict[str, int] = {}
+    for o in outs:
+        reason = str(o.outputs[0].finish_reason)
+        reasons[reason] = reasons.get(reason, 0) + 1
     return {
         "elapsed_s": round(elapsed, 3),
         "output_tokens": produced,
         "output_tok_per_s": round(produced / elapsed, 2),
+        "finish_reasons": reasons,  # all "length" when every request ran --output-len tokens
     }
 
 
@@ -202,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
         "no_schema": plain,
         "json_schema": constrained,
         "overhead": round(overhead, 4),
+        # a fair comparison: both runs produced as many tokens (a schema ending early would flatter it)
+        "same_output_tokens": plain["output_tokens"] == constrained["output_tokens"],
         "target_overhead": TARGET_OVERHEAD,
         "meets_target": overhead <= TARGET_OVERHEAD,
         "machine": machine_info(str(llm.config.device)),

@@ -3,10 +3,13 @@ fill_bitmask before sampling, accept after, is_terminated to finish the sequence
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
+import numpy as np
 import torch
 import xgrammar as xgr
 
@@ -65,9 +68,7 @@ class GrammarProcessor:
         live = [i for i, p in enumerate(processors) if not p.terminated]
         oks = [False] * len(processors)
         if live:
-            got = xgr.BatchGrammarMatcher.batch_accept_token(
-                [processors[i].matcher for i in live], [tokens[i] for i in live]
-            )
+            got = accept_matchers([processors[i].matcher for i in live], [tokens[i] for i in live])
             for i, ok in zip(live, got, strict=True):
                 oks[i] = ok
                 processors[i]._advanced(tokens[i], ok)
@@ -112,12 +113,42 @@ def cpu_count() -> int:
 
 def fill_threads() -> int:
     """xgrammar threads for a batch fill: TEECUBE_GRAMMAR_THREADS, else every CPU of the process (the
-    step loop waits on the fill, or runs the forward on the GPU meanwhile; xgrammar's "auto" is half of
-    the host's cores, which in a container can be far more than the CPUs it has)."""
+    step loop mostly waits for the fill; one CPU fewer for it measured slower on a 2-CPU host, where the
+    fill bounds the step; xgrammar's "auto" is half of the host's cores, which in a container can be far
+    more than the CPUs it has)."""
     return max(1, int(os.environ.get("TEECUBE_GRAMMAR_THREADS") or cpu_count()))
 
 
 _batch_matcher: xgr.BatchGrammarMatcher | None = None
+_accept_pool: ThreadPoolExecutor | None = None
+ACCEPT_CHUNK = 32  # rows per accept thread at least: below that a thread's wake-up costs more than it saves
+
+
+def accept_threads() -> int:
+    """Threads for a step's accepts: TEECUBE_GRAMMAR_ACCEPT_THREADS, else half the CPUs (one, so no
+    split, on a 2-CPU host, where a second thread measured slower; 8 chunks of 32 rows on 16 CPUs)."""
+    return max(1, int(os.environ.get("TEECUBE_GRAMMAR_ACCEPT_THREADS") or cpu_count() // 2))
+
+
+def accept_matchers(matchers: list[xgr.GrammarMatcher], tokens: list[int]) -> list[bool]:
+    """xgrammar's batch accept, split over up to accept_threads() threads (C++ without the GIL; each
+    matcher is touched by one thread): the step loop waits for these tokens before it fills the masks."""
+    global _accept_pool
+    threads = accept_threads()
+    chunks = min(threads, len(matchers) // ACCEPT_CHUNK)
+    accept = xgr.BatchGrammarMatcher.batch_accept_token
+    if chunks < 2:
+        return accept(matchers, tokens)
+    if _accept_pool is None:  # threads - 1 workers: chunks - 1 never exceeds that
+        _accept_pool = ThreadPoolExecutor(threads - 1, thread_name_prefix="grammar-accept")
+    bounds = [len(matchers) * c // chunks for c in range(chunks + 1)]
+    futures = [
+        _accept_pool.submit(accept, matchers[a:b], tokens[a:b]) for a, b in itertools.pairwise(bounds[1:])
+    ]
+    out = accept(matchers[: bounds[1]], tokens[: bounds[1]])  # the first chunk on this thread
+    for f in futures:
+        out += f.result()
+    return out
 
 
 def fill_batch(processors: list[GrammarProcessor], bitmask: torch.Tensor, rows: list[int]) -> None:
@@ -139,6 +170,7 @@ def and_masks(processors: list[GrammarProcessor], bitmask: torch.Tensor, rows: l
         if i < n and rows[i] == rows[i - 1] + 1 and processors[i].and_mask is processors[start].and_mask:
             continue
         mask = processors[start].and_mask
-        if mask is not None:
-            bitmask[rows[start] : rows[i - 1] + 1] &= mask
+        if mask is not None:  # numpy: one thread without the GIL (torch would start an OpenMP team here)
+            view = bitmask.numpy()[rows[start] : rows[i - 1] + 1]
+            np.bitwise_and(view, mask.numpy(), out=view)
         start = i

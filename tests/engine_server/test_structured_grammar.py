@@ -276,3 +276,56 @@ def test_staging_resets_only_rows_not_filled_whole() -> None:
     staging.to_device(again)
     staging.to_device(staging.host(5, 3))
     assert (staging.host(5, 3, [4, 3, 2, 1, 0]) == 0).all()  # every row filled whole: no reset at all
+
+
+def test_accepts_split_over_threads_equal_one_by_one(cache, walker, smol, monkeypatch) -> None:
+    """accept_batch over 96 rows on 3 threads (chunks of 32) gives what accept() gives row by row: the
+    same results in row order (forbidden tokens refused where they were sent), the same masks after."""
+    import random
+
+    import engine.structured.processor as processor
+
+    monkeypatch.setenv("TEECUBE_GRAMMAR_ACCEPT_THREADS", "3")
+    monkeypatch.setattr(processor, "_accept_pool", None)
+    _, vocab = smol
+    spec = parse_structured_fields(
+        {
+            "guided_json": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"n": {"type": "string", "maxLength": 6}, "k": {"type": "integer"}},
+                },
+            }
+        }
+    )
+    make = cache.factory(spec)
+    split, single = [make() for _ in range(96)], [make() for _ in range(96)]
+    rng = random.Random(0)
+    a, b = allocate_bitmask(96, vocab), allocate_bitmask(96, vocab)
+    split_calls = []
+    pool_submit = processor.ThreadPoolExecutor.submit
+    monkeypatch.setattr(
+        processor.ThreadPoolExecutor, "submit", lambda s, *x: split_calls.append(1) or pool_submit(s, *x)
+    )
+    for step in range(12):
+        for r, (p, q) in enumerate(zip(split, single, strict=True)):
+            if not p.is_terminated():
+                p.fill_bitmask(a, r)
+                q.fill_bitmask(b, r)
+        assert torch.equal(a, b)
+        tokens = []
+        for r in range(96):
+            ids = allowed_ids(a[r : r + 1], vocab)
+            if split[r].is_terminated():
+                tokens.append(ids[0])  # refused by both: a finished matcher takes nothing
+            elif step == 5 and r % 7 == 0:  # a token the mask forbids
+                tokens.append(next(i for i in range(vocab) if i not in set(ids)))
+            else:
+                tokens.append(rng.choice(ids))
+        got = processor.GrammarProcessor.accept_batch(split, tokens)
+        assert got == [p.accept(t) for p, t in zip(single, tokens, strict=True)]
+        assert [p.is_terminated() for p in split] == [p.is_terminated() for p in single]
+        if step == 5:
+            assert all(not got[r] for r in range(0, 96, 7))
+    assert len(split_calls) >= 2  # the first step's 96 live rows: two chunks on the pool, one here
