@@ -11,6 +11,7 @@
 set -u
 OUT=${OUT:-out}
 mkdir -p "$OUT"
+python3 -m pip install -q --no-deps --target /tmp/site .whl/*.whl >/dev/null 2>&1 || echo "wheel install failed"
 export PYTHONPATH=/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}
 git rev-parse --short HEAD 2>/dev/null || true
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv,noheader || true
@@ -25,11 +26,11 @@ t0=$SECONDS
 timeout 60 python3 -m engine.bench.grammar_loop --steps 48 >"$OUT/grammar-loop.json" 2>"$OUT/grammar-loop.log"
 timeout 60 python3 -m engine.bench.grammar_loop --steps 48 --clock cpu >"$OUT/grammar-loop-cpu.json" 2>>"$OUT/grammar-loop.log"
 echo "== grammar_loop rc=$? in $((SECONDS - t0)) s"; cat "$OUT/grammar-loop.json"; tail -n 5 "$OUT/grammar-loop.log"
-if (( SECONDS < 400 )); then
+if (( SECONDS < 330 )); then
   TEECUBE_GRAMMAR_THREADS=8 timeout 90 "${BENCH[@]}" >"$OUT/bench-structured-8threads.json" 2>/dev/null
   echo "== bench (8 fill threads) rc=$?"; cat "$OUT/bench-structured-8threads.json"
 fi
-if (( SECONDS < 480 )); then
+if (( SECONDS < 330 )); then
   TEECUBE_GRAMMAR_ACCEPT_THREADS=1 timeout 90 "${BENCH[@]}" >"$OUT/bench-structured-accept1.json" 2>/dev/null
   echo "== bench (accepts on one thread) rc=$?"; cat "$OUT/bench-structured-accept1.json"
 fi
