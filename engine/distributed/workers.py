@@ -12,9 +12,8 @@ from __future__ import annotations
 import atexit
 import logging
 import os
-import shutil
 import signal
-import tempfile
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -71,8 +70,9 @@ class TensorParallelWorkers:
         world = config.tensor_parallel_size
         if get_tp_size() > 1:
             raise RuntimeError("this process already runs a tensor-parallel engine")
-        self.store_dir = tempfile.mkdtemp(prefix="teecube-tp-")
-        init_method = f"file://{os.path.join(self.store_dir, 'store')}"
+        # A TCP store served by rank 0 on loopback: the file store deadlocked (both ranks waiting for
+        # each other's address) under gVisor, whose file locks it relies on.
+        init_method = f"tcp://127.0.0.1:{free_local_port()}"
         os.environ.update(NO_MULTICAST_ENV)  # inherited by the spawned workers
         ctx = mp.get_context("spawn")
         started = [ctx.Event() for _ in range(1, world)]
@@ -133,7 +133,6 @@ class TensorParallelWorkers:
         if stop is not None:
             stop.join(5.0)  # the workers are gone: the stop message completes or fails now
         destroy_tensor_parallel()
-        shutil.rmtree(self.store_dir, ignore_errors=True)
 
 
 def _send_stop() -> None:
@@ -141,6 +140,13 @@ def _send_stop() -> None:
         broadcast_object(None)
     except Exception as e:  # a worker is gone already
         log.warning("tensor-parallel stop message failed: %s", e)
+
+
+def free_local_port() -> int:
+    """A loopback port nothing listens on now (rank 0's store binds it moments later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def exit_with_parent(parent_pid: int) -> None:
