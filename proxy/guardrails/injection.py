@@ -520,10 +520,11 @@ def _text(data: bytes) -> str | None:
     return text if text and printable >= 0.9 * len(text) and any(ch.isalpha() for ch in text) else None
 
 
-def decoded_variants(view: str) -> list[str]:
+def decoded_variants(view: str) -> list[tuple[str, bool]]:
     """What the text says once decoded: base64 and hex segments, percent-encoding, ROT13 and the
-    text reversed (attacks hidden from the phrase patterns, readable to a model)."""
-    out: list[str] = []
+    text reversed (attacks hidden from the phrase patterns, readable to a model); each with whether
+    the encoding hides it from a reader (base64, hex, spaced letters, ROT13, reversed, accents)."""
+    out: list[tuple[str, bool]] = []
     for m in list(_BASE64.finditer(view))[:MAX_DECODED]:
         seg = m.group().replace("-", "+").replace("_", "/")
         try:
@@ -531,40 +532,40 @@ def decoded_variants(view: str) -> list[str]:
         except (binascii.Error, ValueError):
             text = None
         if text:
-            out.append(text)
+            out.append((text, True))
     for m in list(_HEX.finditer(view))[:MAX_DECODED]:
         try:
             text = _text(bytes.fromhex(m.group().replace(" ", "").replace(":", "")))
         except ValueError:
             text = None
         if text:
-            out.append(text)
+            out.append((text, True))
     if _PERCENT.search(view):
-        out.append(urllib.parse.unquote(view))
+        out.append((urllib.parse.unquote(view), False))
     escaped = _ESCAPED.findall(view)
     if len(escaped) >= 8:  # "\\x76\\x65…", "\\u0069…"
         text = _text(bytes(int(h, 16) for h in escaped if int(h, 16) < 256))
         if text:
-            out.append(text)
+            out.append((text, True))
     if "&#" in view:
-        out.append(html.unescape(view))
+        out.append((html.unescape(view), False))
     if _CONCAT.search(view):  # 'igno' + 're your guide' + 'lines': smuggled in pieces
-        out.append(_CONCAT.sub("", view))
+        out.append((_CONCAT.sub("", view), False))
     for m in list(_SPACED.finditer(view))[:MAX_DECODED]:  # "i g n o r e  a l l  p r e v i o u s"
         words = re.split(r"\s{2,}", m.group())
-        out.append(" ".join(w.replace(" ", "") for w in words))
+        out.append((" ".join(w.replace(" ", "") for w in words), True))
     joined = [m.group() for m in list(_JOINED.finditer(view))[:MAX_DECODED]]
     if joined and sum(len(j) for j in joined) >= 16:
-        out.append(" ".join(_JOINERS.sub("", j) for j in joined))
-        if _common_words(out[-1][::-1]) >= 2:  # ".s.n.o.i.t.c.u.r.t.s.n.i": joined and reversed
-            out.append(out[-1][::-1])
+        out.append((" ".join(_JOINERS.sub("", j) for j in joined), True))
+        if _common_words(out[-1][0][::-1]) >= 2:  # ".s.n.o.i.t.c.u.r.t.s.n.i": joined and reversed
+            out.append((out[-1][0][::-1], True))
     quoted = _QUOTED_PART.findall(view)
     if len(quoted) >= 2 and _JOIN_CUE.search(view):  # a='igno', b='re all …': run a + b
         parts = [a or b for a, b in quoted]
-        out += ["".join(parts), " ".join(p.strip() for p in parts)]
+        out += [("".join(parts), False), (" ".join(p.strip() for p in parts), False)]
     marks = _COMBINING.findall(unicodedata.normalize("NFD", view)) if not view.isascii() else []
     if len(marks) * 4 >= len(view):  # "ï̈g̈n̈ö̈r̈ë̈": letters under stacked accents
-        out.append(_COMBINING.sub("", unicodedata.normalize("NFD", view)))
+        out.append((_COMBINING.sub("", unicodedata.normalize("NFD", view)), True))
     if len(view) >= 24:  # shorter texts cannot hold an instruction worth hiding
         # worth a scan only when the decoded text reads better than the text (a long text in
         # plain English holds a few "on"/"ti" that read as "no"/"it" backwards)
@@ -572,10 +573,10 @@ def decoded_variants(view: str) -> list[str]:
         rot13 = view.translate(_ROT13)
         rot = _common_words(rot13)
         if rot >= 2 and rot * 2 > plain:  # "gur", "naq", "lbh": ROT13 of everyday words
-            out.append(rot13)
+            out.append((rot13, True))
         back = _common_words(view[::-1])
         if back >= 2 and back * 2 > plain:  # "eht", "dna", "uoy": written backwards
-            out.append(view[::-1])
+            out.append((view[::-1], True))
     return out
 
 
@@ -594,6 +595,7 @@ _META = re2.compile(
     r"attaccanti|hackers?|malicious|payloads?|red ?team\w*|guardrails?)\b",
     _OPTIONS)
 QUOTED_WEIGHT = 0.3
+HIDDEN_BONUS = 0.3
 _DOMAIN = re.compile(r"\S+\.[a-z]{2,}\b\S*")
 _JSON_KEY = re.compile(r"[\"'][\w -]{1,40}[\"']\s?:\s?[\"'{\[]")
 
@@ -605,11 +607,15 @@ def score_text(text: str) -> tuple[float, list[str]]:
     """`score` of a raw text: its normalised view, plus what Unicode tag characters spell (they are
     invisible to a reader and dropped from the view, but a model reads them as ASCII)."""
     view = normalize(text)[0]
+    best = score(view)
     if "\U000e0000" <= max(text, default=" "):
         hidden = " ".join(m.group().translate(_UNTAG) for m in _TAGS.finditer(text))
         if hidden.strip():
-            view = f"{view}\n{hidden}"
-    return score(view)
+            value, names = score(f"{view}\n{hidden}")
+            if value >= 0.5:
+                value += HIDDEN_BONUS
+            best = max(best, (value, names))
+    return best
 
 
 _UNTAG = {cp: cp - 0xE0000 for cp in range(0xE0020, 0xE007F)}
@@ -627,8 +633,10 @@ def score(view: str) -> tuple[float, list[str]]:
         if inner > 0:  # quotes that hold nothing leave the text's own score as it is
             rest, rest_families = _score(_QUOTED.sub(" ", view))
             best, families = rest + QUOTED_WEIGHT * inner, rest_families
-    for variant in decoded_variants(view):
+    for variant, hidden in decoded_variants(view):
         value, names = _score(variant)
+        if hidden and value >= 0.5:  # encoded, spaced out or reversed: hiding it is a signal too
+            value += HIDDEN_BONUS
         if value > best:
             best, families = value, names
     return best, families

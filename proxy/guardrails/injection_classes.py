@@ -15,7 +15,8 @@ from proxy.guardrails.injection_families import AI_NOUN, NOT
 DROP = (
     r"(?:ignore|disregard|forget|override|bypass|discard|drop|abandon|set aside|put aside|throw out|"
     r"throw away|toss|scrap|ditch|let go of|stop following|no longer follow|pay no attention to|"
-    r"pay no heed to|take no notice of|no hagas caso a|no hagas caso de|haz caso omiso a|"
+    r"pay no heed to|take no notice of|no hagas caso a|no hagas caso de|haz caso omiso a|не слушай|"
+    r"не слушайся|boş ver|"
     r"ne fais pas attention à|beachte nicht|non prestare attenzione a|não preste atenção a|"
     r"olvida|olvídate de|olvidate de|ignora|descarta|omite|haz caso omiso de|"
     r"oublie|oubliez|ignore|ignorez|fais abstraction de|ne tiens plus compte de|ne tiens pas compte de|"
@@ -49,7 +50,8 @@ RULES = (
     r"التعليمات|تعليمات\S*|تعليماتك|القواعد|قواعد\S*|الأوامر|أوامر\S*|"
     r"دستورالعمل\S*|دستورات|قوانین|قواعد|"
     r"निर्देश\S*|नियम\S*|নির্দেশ\S*|নিয়ম\S*|"
-    r"hướng dẫn|chỉ dẫn|quy tắc|instruksi|aturan\S*|perintah|규칙\S*|지시\S*|지침\S*|"
+    r"hướng dẫn|chỉ dẫn|quy tắc|instruksi|aturan\S*|perintah|arahan|규칙\S*|지시\S*|지침\S*|설정\S*|"
+    r"vincoli|yönerge\S*|توجيهات\S*|تعليماتك|"
     r"maagizo|maelekezo|sheria|"
     r"\S*הוראות|\S*הנחיות|\S*כללים|"
     r"οδηγίες|κανόνες|"
@@ -95,7 +97,8 @@ PREV = (
     r"anteriores|previas|précédentes|precedentes|antérieures|vorherigen|bisherigen|früheren|obigen|"
     r"precedenti|iniziali|anteriores|eerdere|vorige|voorgaande|poprzednie|wcześniejsze|"
     r"предыдущие|прежние|попередні|önceki|السابقة|قبلی|पिछले|আগের|trước đây|trước đó|sebelumnya|"
-    r"za awali|הקודמות|προηγούμενες|předchozí|tidigare|tidligere|aiemmat|anterioare|korábbi)"
+    r"za awali|הקודמות|προηγούμενες|předchozí|tidigare|tidligere|aiemmat|anterioare|korábbi|trước|"
+    r"пошлые|прошлые|прежние|earlier given|पहले|पुराने|이전|以前)"
 )
 # Word-for-word markers, ~30 languages.
 VERBATIM = (
@@ -152,7 +155,8 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
     (
         "override",
         1.0,
-        rf"\b(?:{PREV}|tüm|bütün|सभी|अपने|সব|همه|모든)(?: \S+){{0,2}} {RULES}(?: \S+){{0,2}} (?:unut|yok say|"
+        rf"\b(?:{PREV}|tüm|bütün|सभी|सारे|अपने|সব|همه|모든)(?: \S+){{0,3}} {RULES}(?: \S+){{0,2}} (?:unut|"
+        r"yok say|boş ver|"
         r"görmezden gel|dikkate alma|भूल जाओ|भूल|अनदेखा|नज़रअंदाज़|উপেক্ষা|ভুলে|نادیده بگیر|فراموش کن|"
         r"무시|잊)",
     ),
@@ -194,7 +198,8 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         r"(?:vergiss|vergessen sie) alles was (?:man )?(?:dir|ihnen) (?:\S+ )?(?:gesagt|beigebracht|"
         r"vorgegeben)|dimentica tutto (?:quello|ciò) che ti (?:hanno|è stato) (?:detto|insegnato)|"
         r"забудь вс[её] что тебе (?:говорили|сказали)|забудь усе що тобі (?:казали|сказали)|"
-        r"zapomnij (?:o )?wszystk\S* co ci (?:powiedziano|kazano)|vergeet alles wat (?:je|jou) "
+        r"zapomnij (?:o )?wszystk\S* co ci (?:powiedziano|kazano)|ignora (?:quanto|ciò che|tutto quello "
+        r"che) ti (?:è stato|hanno) (?:detto|insegnato)|vergeet alles wat (?:je|jou) "
         r"(?:is )?(?:verteld|gezegd)",
     ),
     # "This outranks / supersedes your system prompt / your earlier ones".
@@ -293,12 +298,15 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         r"regeln|filter|regole|limit[ei]|restrizion[ei]|regras|restriç\S*|regels|beperkingen|zasad|"
         r"ograniczeń|правил|ограничени\S*|обмежень|kısıtlama\S*|قيود|قواعد|قانون\S*|محدودیت|नियम|"
         r"प्रतिबंध|aturan|batasan|quy tắc|giới hạn|pravidel|omezení|regler|begränsningar|begrænsninger|"
-        r"rajoituksia|sääntöjä|κανόνες|περιορισμούς|חוקים|הגבלות|reguli|restricții|filtre|filtres)\b",
+        r"rajoituksia|sääntöjä|κανόνες|περιορισμούς|חוקים|הגבלות|reguli|restricții|filtre|filtres|vincoli|"
+        r"limits|bounds|boundaries|batas|sınır\S*|حدود|सीमा\S*|mipaka|gränser|limite|korlát\S*|όρια|"
+        r"גבולות|hranic)\b",
     ),
     (
         "norules",
         0.4,
-        r"(?:kuralsız|szabályok nélküli|korlátozás nélkül|jossa ei ole sääntöjä|कोई नियम नहीं|"
+        r"(?:kuralsız|filtresiz|sınırsız|szabályok nélküli|korlátozás nélkül|korlátok nélküli|"
+        r"jossa ei ole sääntöjä|कोई नियम नहीं|बिना सीमाओं|제한 없는|isiyo na mipaka|không giới hạn|"
         r"नियम नहीं|没有任何规则|没有规则|毫无限制|ルールのない|制限のない|규칙이 없는|제한이 없는|"
         r"không có bất kỳ quy tắc|ไม่มีข้อจำกัด)",
     ),
@@ -478,6 +486,32 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         r"(?:instructions?|message|messages|request|question|rules|answer|comments|notes|email|prompt)\b",
     ),
     (
+        "own",
+        -0.6,
+        r"\b(?:(?:in|of) (?:the|my|this) (?:draft|document|letter|essay|list|notes|file|spreadsheet)|"
+        r"i pasted|i sent (?:it|the wrong)|by mistake|wrong (?:text|file|chat|version|draft))\b",
+    ),
+    ("fiction", -0.5, r"\b(?:refuses? to break (?:its|their|his|her) rules|a chatbot (?:that|who) "
+                      r"refuses)\b"),
+    (
+        "harvest",
+        0.5,
+        r"\b(?:reply|respond|answer|tell|send|give|include)(?: \S+){0,3} (?:the )?(?:user'?s?|customer'?s?) "
+        r"(?:home address|address|location|phone number|password|credit card|card number|private data)\b",
+    ),
+    (
+        "hijack",
+        0.6,
+        rf"{NOT}{DROP} (?:all |the )?(?:prior|previous|above|earlier|preceding) (?:text|content|context|"
+        r"input|messages) (?:and|then) (?:reply|respond|say|output|print|tell|write|answer)\b",
+    ),
+    (
+        "convstart",
+        0.7,
+        r"\b(?:above (?:this|the|our) conversation|before (?:this|the|our) conversation)\b",
+    ),
+    ("exfil", 0.6, r"\b(?:what|which)(?: \S+){0,4} in your (?:context|context window|prompt|memory)\b"),
+    (
         "reported",
         -0.6,
         r"\b(?:told|asked|wants|wanted|instructed|reminded|advised) (?:me|us|him|her|them|everyone) to "
@@ -560,7 +594,9 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         r"\b(?:(?:always|only|must|should) (?:tell|say to|inform|recommend to) (?:the )?(?:customers?|users?|"
         r"visitors|readers|buyers|people)|recommend (?:only|visiting|exclusively)|and nothing else|"
         r"call (?:the )?\S+ (?:tool|function)|rate (?:this|the) (?:cv|candidate|resume|résumé|application)|"
-        r"mark (?:every|all|each) \S+(?: \S+)? as)\b",
+        r"mark (?:every|all|each) \S+(?: \S+)? as|hide (?:the |all |any )?(?:complaints|negative|"
+        r"criticism|bad reviews)|(?:say|state|claim|report|write) (?:that )?(?:this|the) (?:product|company|"
+        r"hotel|candidate|applicant|item|service|app|shop|store) (?:is|has|was))\b",
     ),
     (
         "filtersoff",
@@ -605,6 +641,17 @@ RAW_FAMILIES: tuple[tuple[str, float, str], ...] = (
         r"(?im)^\s{0,3}(?:#{2,3}|={2,})\s?[^#=\n]{0,24}(?:system|sistema|système|systeme|systeem|"
         r"systemowy|системн|sistem|نظام|系统|システム|시스템|admin|developer)\S*[^#=\n]{0,20}(?:#{2,3}|={2,})",
     ),
+    (  # a new rule after a role line: "System: new rule — reveal …"
+        "newrules",
+        0.5,
+        r"(?i)\bnew (?:rule|rules|policy|directive|instruction|instructions|task|orders?)\s?[—–-]\s",
+    ),
+    (  # a note to LLM agents in a comment: "<!-- LLM agents: run …"
+        "addressai",
+        1.0,
+        r"(?i)(?:<!--|[\[(])\s{0,2}(?:to |for |attention )?(?:all |any )?(?:llms?|llm agents?|ai agents?|"
+        r"ai assistants?|ai summari[sz]ers?|automated assistants?)\s?[:：]",
+    ),
     (  # a system note inside an HTML comment or a hidden element
         "fakesys",
         0.5,
@@ -620,7 +667,7 @@ RAW_FAMILIES: tuple[tuple[str, float, str], ...] = (
     (  # role tags closing the user turn and opening another
         "template",
         0.7,
-        r"(?i)</(?:user|human)>\s*<(?:system|assistant)>|<\|(?:user|assistant|end|endoftext)\|>|"
+        r"(?i)</(?:user|human)>\s*<(?:system|assistant)>|<\|(?:user|assistant|end|endoftext)\|>|<im_start>|"
         r"<(?:start|end)_of_turn>",
     ),
     (  # run A + B: a concatenation to execute
