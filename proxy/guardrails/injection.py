@@ -592,7 +592,8 @@ _META = re2.compile(
     r"means?|meaning|bedeutet|bedeutung|significa|signifie|betekent|artikel\w*|articles?|artículos?|"
     r"articoli|artigos?|wrote|writes|typed|said|says|posted|refused|blocked|flagged|injection|"
     r"sicherheit|security|seguridad|sécurité|sicurezza|segurança|angreifer|atacantes|attaquants|"
-    r"attaccanti|hackers?|malicious|payloads?|red ?team\w*|guardrails?)\b",
+    r"attaccanti|hackers?|malicious|payloads?|red ?team\w*|guardrails?|tried|attempted|attempts?|"
+    r"declined|incidents?|reports?)\b",
     _OPTIONS)
 QUOTED_WEIGHT = 0.3
 HIDDEN_BONUS = 0.3

@@ -167,7 +167,7 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
     ),
     # Stop following your rules, any language (either order).
     ("override", 1.0, rf"{UNFOLLOW}(?: \S+){{0,3}} \S*{RULES}\b"),
-    ("override", 1.0, rf"\S*{RULES}\S*(?: \S+){{0,3}} \S*{UNFOLLOW_AFTER}"),
+    ("override", 1.0, rf"(?:^| ){RULES}\S*(?: \S+){{0,3}} \S*{UNFOLLOW_AFTER}"),
     (
         "override",
         1.0,
@@ -300,7 +300,7 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         r"प्रतिबंध|aturan|batasan|quy tắc|giới hạn|pravidel|omezení|regler|begränsningar|begrænsninger|"
         r"rajoituksia|sääntöjä|κανόνες|περιορισμούς|חוקים|הגבלות|reguli|restricții|filtre|filtres|vincoli|"
         r"limits|bounds|boundaries|batas|sınır\S*|حدود|सीमा\S*|mipaka|gränser|limite|korlát\S*|όρια|"
-        r"גבולות|hranic)\b",
+        r"גבולות|hranic|cenzury|cenzurou|رقابة|검열)\b",
     ),
     (
         "norules",
@@ -448,6 +448,37 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         r"отключены|вимкнені|devre dışı)\b",
     ),
     ("disabled", 0.6, r"(?:安全限制已解除|限制已解除|安全规则已关闭|规则已失效)"),
+    (
+        "disabled",
+        0.6,
+        r"(?:(?:制限|限制|规则|規則|ルール|安全)\S{0,14}(?:解除|取消|关闭|關閉|無効)|"
+        r"(?:규칙|제한|정책)\S*(?: \S+){0,2} "
+        r"(?:해제|비활성화)|تم تعطيل|تعطيل (?:قواعد|قيود|سياسات)|linee guida(?: \S+){0,3} "
+        r"(?:disattivate|rimosse|sospese)|(?:zasady|reguły|ograniczenia)(?: \S+){0,2} (?:zostały|są) "
+        r"(?:wyłączone|zniesione|usunięte))",
+    ),
+    (
+        "authority",
+        0.5,
+        r"(?:dall'?amministratore|dall amministratore|por el administrador|par l'?administrateur|"
+        r"vom administrator|pelo administrador|przez administratora|администратором|yönetici tarafından|"
+        r"من قبل المسؤول|管理员已|管理者によって|관리자가)",
+    ),
+    (
+        "exfil",
+        1.0,
+        r"\b(?:put|place|insert|wrap|include|encode|embed|translate|convert|format|summari[sz]e|paraphrase|"
+        r"spell out|respond (?:only )?with|reply (?:only )?with|answer (?:only )?with)(?: \S+){0,3} "
+        r"(?:your|ur) (?:entire |full |whole |complete |exact |original |initial |hidden )*(?:system prompt|"
+        r"system message|"
+        r"system instructions|initial instructions|hidden instructions|initial prompt)\b",
+    ),
+    (
+        "exfil",
+        0.8,
+        r"\b(?:respond|reply|answer) (?:only )?with (?:the )?(?:contents?|text) of your (?:instructions|"
+        r"prompt|rules|guidelines|configuration)\b",
+    ),
     (
         "devmode",
         0.6,
@@ -640,6 +671,12 @@ RAW_FAMILIES: tuple[tuple[str, float, str], ...] = (
         0.5,
         r"(?im)^\s{0,3}(?:#{2,3}|={2,})\s?[^#=\n]{0,24}(?:system|sistema|système|systeme|systeem|"
         r"systemowy|системн|sistem|نظام|系统|システム|시스템|admin|developer)\S*[^#=\n]{0,20}(?:#{2,3}|={2,})",
+    ),
+    (  # "BEGIN SYSTEM PROMPT" … "END SYSTEM PROMPT", "[ADMIN]:"
+        "delimiter",
+        0.4,
+        r"(?im)^\s{0,3}(?:begin|start|end)\s(?:of\s)?(?:the\s)?(?:system|admin|developer)\s(?:prompt|message|"
+        r"instructions)|\[(?:admin|administrator|root|operator)\]\s?:",
     ),
     (  # a new rule after a role line: "System: new rule — reveal …"
         "newrules",
