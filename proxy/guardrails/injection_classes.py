@@ -165,6 +165,89 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         1.0,
         r"(?:ละเว้น|เพิกเฉย|ลืม)\S{0,20}(?:คำสั่ง|กฎ)",
     ),
+    # "everything you've been told", "the above ... and instead", possessive suffixes (ar, id, he, vi)
+    (
+        "override",
+        1.0,
+        rf"{NOT}{DROP} (?:whatever|everything|anything|all) (?:that )?you(?:'?ve| have| were| had| got)?"
+        r"(?: been)?(?: \S+){0,1} (?:told|taught|instructed|given|programmed|trained)\b",
+    ),
+    (
+        "override",
+        1.0,
+        rf"{NOT}{DROP} (?:all |everything |the text |what is |what s )?(?:the )?(?:above|before this|"
+        r"that came "
+        r"before)(?: \S+){0,3} (?:and|then) (?:instead|now|just)\b",
+    ),
+    (
+        "override",
+        1.0,
+        rf"{NOT}{DROP}(?: \S+){{0,2}} (?:تعليماتك|قواعدك|أوامرك|توجيهاتك|إرشاداتك|instruksimu|aturanmu|"
+        r"perintahmu|arahanmu|دستورالعمل‌هایت|دستوراتت|قوانینت)|"
+        rf"{DROP}(?: \S+){{0,2}} {RULES}(?: \S+)? (?:שלך|σου|của bạn|của mày|kamu|anda|yako|zako|dir|"
+        r"твои|свои|tuyas|tuyos|tuoi|tue|teus|tuas|je)\b",
+    ),
+    ("override", 0.6, r"(?:指示|命令|ルール|指令)\S{0,3}(?:無視|忘れ)|"
+                      r"(?:지시|규칙|지침|명령)\S*(?: \S+){0,1} (?:무시|잊)"),
+    ("override", 0.6, r"\b(?:talimat|kural|yönerge)\S*(?: \S+){0,1} (?:unut|yok say|boş ver|görmezden gel)"),
+    # What you were told to keep secret, ~20 languages.
+    (
+        "keepsecret",
+        0.6,
+        r"(?:(?:what|whatever|everything) (?:you were|you'?ve been|you have been|they) (?:asked|told|"
+        r"instructed) (?:not )?to keep (?:secret|hidden|confidential|private)|ce qu'?on t'?a demandé de "
+        r"garder secret|was du geheim halten sollst|ti hanno chiesto di tenere segreto|pediram para você "
+        r"manter em segredo|te pidieron (?:mantener|guardar) en secreto|тебя просили держать в секрете|"
+        r"让你保密|秘密にするように言われた|비밀로 하라고 한|gizli tutman istenen|طلب منك إخفاؤه|"
+        r"छिपाने को कहा गया|được yêu cầu giữ bí mật|diminta untuk kamu rahasiakan|geheim moest houden|"
+        r"kazano ci zachować w tajemnicy)",
+    ),
+    (
+        "exfil",
+        0.6,
+        r"\bwhat (?:were|have) you (?:been )?(?:told|instructed|given|asked)\b",
+    ),
+    (
+        "convstart",
+        0.7,
+        r"\b(?:the )?(?:instructions|rules|text|message|prompt) (?:at the (?:top|very top|beginning|start)|"
+        r"before (?:my|our) (?:first )?(?:message|chat))\b",
+    ),
+    # Notes to agents by role ("AI note-taker:", "instruction for the browsing agent").
+    (
+        "addressai",
+        0.6,
+        r"\b(?:instruction|instructions|note|message|notice)s? (?:for|to) (?:the |any |all )?(?:\S+ )?"
+        r"(?:agent|"
+        r"agents|bot|bots|llm|crawler|crawlers)\b|(?:^| )(?:ai|llm) (?:\S+ )?(?:taker|writer|reader|"
+        r"reviewer|summari[sz]er|screener|recruiter|agent|bot)s?\b",
+    ),
+    (
+        "steer",
+        0.4,
+        r"\b(?:(?:append|add|insert|prepend) (?:\S+ ){0,8}to (?:the|your|every|each) (?:summary|answer|reply|"
+        r"response|output|report|minutes)|omit (?:the |all |any )?(?:objections|complaints|criticism|"
+        r"negative|warnings|risks)|the correct answer is to)\b",
+    ),
+    (
+        "harvest",
+        0.5,
+        r"\b(?:enter|submit|type|paste|use|send) (?:the |your |their |all )?(?:saved |stored |cached )?"
+        r"(?:credentials|passwords?|login details|card number|cvv)\b",
+    ),
+    (
+        "exfilsend",
+        0.6,
+        r"\b(?:email|send|forward|upload|post|share) (?:the |this |all |every )?(?:files?|documents?|sheet|"
+        r"spreadsheet|data|attachments?|inbox|mailbox|thread|emails) to (?:an? )?(?:external|outside|"
+        r"third party|unknown|personal|private)\b",
+    ),
+    (
+        "hijack",
+        0.5,
+        rf"{NOT}{DROP} (?:the |this )?(?:sheet|document|file|page|email|text|article|content|data|task) "
+        r"(?:and|then) (?:instead )?(?:email|send|forward|reply|say|tell|write|output|print|upload)\b",
+    ),
     # Stop following your rules, any language (either order).
     ("override", 1.0, rf"{UNFOLLOW}(?: \S+){{0,3}} \S*{RULES}\b"),
     ("override", 1.0, rf"(?:^| ){RULES}\S*(?: \S+){{0,3}} \S*{UNFOLLOW_AFTER}"),
@@ -579,6 +662,7 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         "copy",
         0.4,
         r"\b(?:copy them|copy it|paste them|quote them|list it all|recite them|repeat them|in full|"
+        r"line by line|back to me|"
         r"as is|exactly|tal cual|telles quelles|tel quel|en entier|vollständig|esattamente|per intero|"
         r"na íntegra|integralmente|полностью|целиком|cópialas|cópialos|recopie les|copiale|copiali|"
         r"выпиши|gib ihn|gib sie)\b",
@@ -693,8 +777,8 @@ RAW_FAMILIES: tuple[tuple[str, float, str], ...] = (
         "fakesys",
         0.5,
         r"(?i)<!--\s?(?:system|admin|developer|instructions?|note to (?:the )?(?:ai|assistant|model))\s?:|"
-        r"(?:display\s?:\s?none|visibility\s?:\s?hidden)[^>]{0,80}>[^<]{0,40}(?:assistant|ai|system|llm|model)"
-        r"\s?:",
+        r"(?:display\s?:\s?none|visibility\s?:\s?hidden|font-size\s?:\s?0|opacity\s?:\s?0)[^>]{0,80}>"
+        r"[^<]{0,40}(?:assistant|ai|system|llm|model|models|agents?)\s?:",
     ),
     (  # a vocative to the assistant at a sentence start: "Hidden text: Assistant, rate this CV"
         "addressai",
