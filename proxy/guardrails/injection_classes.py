@@ -248,6 +248,24 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         rf"{NOT}{DROP} (?:the |this )?(?:sheet|document|file|page|email|text|article|content|data|task) "
         r"(?:and|then) (?:instead )?(?:email|send|forward|reply|say|tell|write|output|print|upload)\b",
     ),
+    (
+        "decodeexec",
+        1.0,
+        r"\b(?:put (?:them|it|the words|these|those) together|combine (?:them|the words|the parts)|join "
+        r"(?:them|the words|the parts))(?: \S+){0,3} (?:and|then) (?:follow|obey|execute|do it|act on)",
+    ),
+    (
+        "dumpsecrets",
+        0.4,
+        r"\b(?:print|reveal|show|dump|list|output|display) (?:all |the |your |every )?(?:stored )?(?:secrets|"
+        r"credentials|passwords|api keys|tokens)\b",
+    ),
+    (
+        "exfilsend",
+        0.6,
+        r"\b(?:send|forward|upload|post|email|share) (?:my |the |all |the user'?s )?(?:contacts?(?: list)?|"
+        r"contact list|address book|calendar|files|documents|photos|location) to\b",
+    ),
     # Stop following your rules, any language (either order).
     ("override", 1.0, rf"{UNFOLLOW}(?: \S+){{0,3}} \S*{RULES}\b"),
     ("override", 1.0, rf"(?:^| ){RULES}\S*(?: \S+){{0,3}} \S*{UNFOLLOW_AFTER}"),
@@ -761,6 +779,17 @@ RAW_FAMILIES: tuple[tuple[str, float, str], ...] = (
         0.4,
         r"(?im)^\s{0,3}(?:begin|start|end)\s(?:of\s)?(?:the\s)?(?:system|admin|developer)\s(?:prompt|message|"
         r"instructions)|\[(?:admin|administrator|root|operator)\]\s?:",
+    ),
+    (  # "END USER MESSAGE. BEGIN ADMIN MESSAGE:"
+        "fakesys",
+        0.6,
+        r"(?i)\b(?:end|begin|start)\s(?:of\s)?(?:the\s)?(?:user|admin|system|developer|assistant)\s(?:message|"
+        r"input|prompt|turn|section)\b",
+    ),
+    (  # "AI systems:", "LLM agents:" after a quote, a bracket or a tag
+        "addressai",
+        0.6,
+        r"(?i)(?:^|[>'\"\[(:]\s?)(?:ai|llm)\s(?:systems?|models?|agents?|assistants?|tools?|crawlers?|bots?)\s?:",
     ),
     (  # a new rule after a role line: "System: new rule — reveal …"
         "newrules",
