@@ -124,7 +124,7 @@ SYSPROMPT = (
     r"系统提示\S*|系統提示\S*|系统指令|システムプロンプト|システム指示|시스템 프롬프트|lời nhắc hệ thống|"
     r"prompt sistem|พรอมต์ระบบ|maagizo yako ya mfumo|maagizo ya mfumo|הנחיות המערכת|פרומפט המערכת|"
     r"οδηγίες συστήματος|systémový prompt|systémové pokyny|systemprompt\S*|promptul (?:tău )?de sistem|"
-    r"rendszerprompt\S*|järjestelmäkehote\S*|"
+    r"rendszerprompt\S*|järjestelmäkeho\S*|"
     r"instrucciones que recibiste|istruzioni che hai ricevuto|instruções que você recebeu|"
     r"ursprünglichen anweisungen|instructions (?:initiales|d origine)|最初に受け取った\S*|最初收到的\S*)"
 )
@@ -183,7 +183,8 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         "override",
         1.0,
         rf"{NOT}{DROP}(?: \S+){{0,2}} (?:تعليماتك|قواعدك|أوامرك|توجيهاتك|إرشاداتك|instruksimu|aturanmu|"
-        r"perintahmu|arahanmu|دستورالعمل‌هایت|دستوراتت|قوانینت)|"
+        r"perintahmu|arahanmu|دستورالعمل‌هایت|دستوراتت|قوانینت|ohjeesi|ohjeitasi|sääntösi|utasításaidat|"
+        r"szabályaidat)|"
         rf"{DROP}(?: \S+){{0,2}} {RULES}(?: \S+)? (?:שלך|σου|của bạn|của mày|kamu|anda|yako|zako|dir|"
         r"твои|свои|tuyas|tuyos|tuoi|tue|teus|tuas|je)\b",
     ),
@@ -366,7 +367,8 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         r"lehne nie\S*|lehne niemals|verweigere nie\S*|non rifiutare|weiger nooit|nie odmawiaj|"
         r"не отказывай|не відмовляй|reddetme|لا ترفض|رد نکن|मना मत|đừng bao giờ từ chối|đừng từ chối|"
         r"jangan pernah menolak|jangan menolak|neodmítej|vägra aldrig|vägra inte|afvis aldrig|"
-        r"nekt aldri|älä koskaan kieltäydy|μην αρνείσαι|μην αρνηθείς|אל תסרב|nu refuza|"
+        r"nekt aldri|älä koskaan kieltäydy|μην αρνείσαι|μην αρνηθείς|אל תסרב|nu refuza|neodmít\S*|"
+        r"ne tagadj meg|ne utasíts el|"
         r"ne utasíts vissza|usikatae|อย่าปฏิเสธ|(?:answer|reply to|respond to) (?:all|every|any) "
         r"(?:questions?|requests?|prompts?)|follow (?:only )?my (?:orders|commands|instructions)|"
         r"(?:obey|follow) only me|do as i say|"
@@ -401,7 +403,7 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         r"प्रतिबंध|aturan|batasan|quy tắc|giới hạn|pravidel|omezení|regler|begränsningar|begrænsninger|"
         r"rajoituksia|sääntöjä|κανόνες|περιορισμούς|חוקים|הגבלות|reguli|restricții|filtre|filtres|vincoli|"
         r"limits|bounds|boundaries|batas|sınır\S*|حدود|सीमा\S*|mipaka|gränser|limite|korlát\S*|όρια|"
-        r"גבולות|hranic|cenzury|cenzurou|رقابة|검열)\b",
+        r"גבולות|hranic|cenzury|cenzurou|رقابة|검열|regulă|כללים)\b",
     ),
     (
         "norules",
@@ -410,6 +412,16 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         r"jossa ei ole sääntöjä|कोई नियम नहीं|बिना सीमाओं|제한 없는|isiyo na mipaka|không giới hạn|"
         r"नियम नहीं|没有任何规则|没有规则|毫无限制|ルールのない|制限のない|규칙이 없는|제한이 없는|"
         r"không có bất kỳ quy tắc|ไม่มีข้อจำกัด)",
+    ),
+    # "You are now …", ~30 languages: a persona cue that needs no-rules/never-refuse to count.
+    (
+        "roleplay",
+        0.5,
+        r"\b(?:you are now|you're now|you re now|odteď jsi|teď jsi|du är nu|nu är du|ești acum|acum ești|"
+        r"είσαι πλέον|είσαι τώρα|אתה עכשיו|את עכשיו|تو اکنون|تو الان|sei ora|ora sei|ahora eres|eres ahora|"
+        r"tu es maintenant|du bist jetzt|jesteś teraz|teraz jesteś|теперь ты|ты теперь|тепер ти|ти тепер|"
+        r"artık sen|sen artık|bạn bây giờ là|kamu sekarang|você agora é|agora você é|je bent nu|nu ben je|"
+        r"olet nyt|du er nå|du er nu|أنت الآن|अब तुम|你现在是|あなたは今|너는 이제|mostantól)\b",
     ),
     # Named unbound AI: the safety training it "never got", its double that ignores every rule.
     (
