@@ -447,6 +447,7 @@ _HAS_LOOKALIKE = re.compile(f"[{_LOOKALIKES}]")  # one character class (text is 
 
 
 _WORD = re.compile(r"\S+")
+_LEET_LL = re.compile(r"(?<=[^\W\d_])11|11(?=[^\W\d_])")
 _LATIN = re.compile(r"[a-z]")
 
 
@@ -645,8 +646,10 @@ def score(view: str) -> tuple[float, list[str]]:
 
 def _score(view: str) -> tuple[float, list[str]]:
     variants = [fold(view)]
-    if "11" in view:  # leetspeak "1" is "i" ("1gnore"), but "11" is usually "ll" ("a11")
-        variants.append(fold(view.replace("11", "ll")))
+    if "11" in view:  # leetspeak "1" is "i" ("1gnore"), but "11" next to a letter is "ll" ("a11")
+        ll = _LEET_LL.sub("ll", view)
+        if ll != view:  # years and amounts ("2011", "11:30") need no second pass
+            variants.append(fold(ll))
     best: dict[str, float] = {}
     for folded in variants:
         for i in _folded_matches(folded):
