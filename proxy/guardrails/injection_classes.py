@@ -79,6 +79,12 @@ UNFOLLOW = (
     r"încetează să respecți|ne kövesd|ne tartsd be|σταμάτα να ακολουθείς|μην ακολουθείς|הפסק לציית|"
     r"אל תציית|הפסק לפעול לפי|acha kufuata|usifuate|ne suis pas)"
 )
+YOURS2 = (  # second-person possessives only
+    r"(?:your|ur|tus|sus|tes|vos|deine\S*|ihre\S*|le tue|i tuoi|tue|tuoi|suas|seus|tuas|teus|je|jouw|uw|"
+    r"swoich|swoje|twoich|twoje|свои|своим|твои|твоим|ваши|вашим|свої|своїм|твої|dina|dine|svá|svoje|tvá|"
+    r"tvoje)"
+)
+POSS_AFTER = r"(?:của bạn|kamu|anda|שלך|σου|tale|tău|dir|yako|zako|wako|tuyas|tuyos)"
 UNFOLLOW_AFTER = (  # the rules first (tr, hi, fa, bn, ko, ja, th)
     r"(?:uymayı bırak|uyma|takip etmeyi bırak|पालन करना बंद करो|पालन मत करो|पालन न करें|پیروی نکن|"
     r"رعایت نکن|اطاعت نکن|মেনে চলা বন্ধ|মেনো না|따르지 말고|따르지 마|지키지 마|따를 필요 없)"
@@ -211,8 +217,9 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
     (
         "convstart",
         0.7,
-        r"\b(?:the )?(?:instructions|rules|text|message|prompt) (?:at the (?:top|very top|beginning|start)|"
-        r"before (?:my|our) (?:first )?(?:message|chat))\b",
+        r"\b(?:remember|recall|repeat|recite|print|show|what were|what was) (?:\S+ ){0,2}(?:the )?"
+        r"(?:instructions|rules|text|message|prompt) (?:at the (?:top|very top|beginning|start)|before (?:my|our) (?:first )?"
+        r"(?:message|chat))\b",
     ),
     # Notes to agents by role ("AI note-taker:", "instruction for the browsing agent").
     (
@@ -221,7 +228,7 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         r"\b(?:instruction|instructions|note|message|notice)s? (?:for|to) (?:the |any |all )?(?:\S+ )?"
         r"(?:agent|"
         r"agents|bot|bots|llm|crawler|crawlers)\b|(?:^| )(?:ai|llm) (?:\S+ )?(?:taker|writer|reader|"
-        r"reviewer|summari[sz]er|screener|recruiter|agent|bot)s?\b",
+        r"reviewer|summari[sz]er|screener|recruiter)s?\b",
     ),
     (
         "steer",
@@ -253,7 +260,8 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         "decodeexec",
         1.0,
         r"\b(?:put (?:them|it|the words|these|those) together|combine (?:them|the words|the parts)|join "
-        r"(?:them|the words|the parts))(?: \S+){0,3} (?:and|then) (?:follow|obey|execute|do it|act on)",
+        r"(?:them|the words|the parts))(?: \S+){0,3} (?:and|then) (?:follow|obey|execute|do|act on)"
+        r"(?: (?:it|them|that|this|the result|the instruction|the resulting \S+|what it says))? ?(?:$| it\b)",
     ),
     (
         "dumpsecrets",
@@ -268,7 +276,16 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         r"contact list|address book|calendar|files|documents|photos|location) to\b",
     ),
     # Stop following your rules, any language (either order).
-    ("override", 1.0, rf"{UNFOLLOW}(?: \S+){{0,3}} \S*{RULES}\b"),
+    # (the rules must be the model's: a possessive before or after, a suffix, or "you were given")
+    ("override", 1.0, rf"{UNFOLLOW}(?: \S+){{0,1}} {YOURS2}(?: \S+){{0,2}} \S*{RULES}\b"),
+    ("override", 1.0, rf"{UNFOLLOW}(?: \S+){{0,2}} \S*{RULES}\S*(?: \S+)? {POSS_AFTER}\b"),
+    (
+        "override",
+        1.0,
+        rf"{UNFOLLOW}(?: \S+){{0,2}} (?:\S*{RULES} (?:that )?you (?:were given|received|got|were told)|"
+        r"قواعدك|تعليماتك|توجيهاتك|aturanmu|instruksimu|perintahmu|szabályaidat|utasításaidat|ohjeitasi|"
+        r"sääntöjäsi)\b",
+    ),
     ("override", 1.0, rf"(?:^| ){RULES}\S*(?: \S+){{0,3}} \S*{UNFOLLOW_AFTER}"),
     (
         "override",
@@ -550,7 +567,8 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         r"directives) (?:have|has) (?:been |just been )?(?:updated|changed|modified|replaced|rewritten|"
         r"revised)|"
         r"(?:constraints|safeguards|guardrails|limitations)(?: \S+){0,2} (?:are|were|have been) (?:now )?"
-        r"(?:lifted|removed|disabled|suspended|off))\b",
+        r"(?:lifted|removed|disabled|suspended|off)|(?:your )?(?:guidelines|rules|instructions|restrictions|"
+        r"safety rules|filters)(?: \S+){0,1} (?:were|have been|are|got) (?:deleted|erased|wiped|removed))\b",
     ),
     (
         "disabled",
@@ -674,8 +692,10 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         "yourhidden",
         0.6,
         r"\b(?:your|ur|tus|tes|deine\S*|le tue|tuas|suas|swoje|твои|свои|у тебя|jouw|je)(?: \S+)? "
-        r"(?:hidden|secret|confidential|internal|instrucciones ocultas|instructions cachées|versteckten|"
-        r"istruzioni nascoste|instruções ocultas|скрытые|ukryte|verborgen|gizli)\b",
+        r"(?:(?:hidden|secret|confidential|internal) (?:instructions|prompt|rules|guidelines|configuration|"
+        r"directives|system prompt)|instrucciones ocultas|instructions cachées|versteckten anweisungen|"
+        r"istruzioni nascoste|instruções ocultas|скрытые инструкции|ukryte instrukcje|verborgen instructies|"
+        r"gizli talimat\S*)\b",
     ),
     ("yourhidden", 0.6, r"(?:你的隐藏|你的秘密|隠された指示|隠し指示|숨겨진 지시|秘密の指示)"),
     (
