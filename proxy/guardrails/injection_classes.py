@@ -218,8 +218,8 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         "convstart",
         0.7,
         r"\b(?:remember|recall|repeat|recite|print|show|what were|what was) (?:\S+ ){0,2}(?:the )?"
-        r"(?:instructions|rules|text|message|prompt) (?:at the (?:top|very top|beginning|start)|before (?:my|our) (?:first )?"
-        r"(?:message|chat))\b",
+        r"(?:instructions|rules|text|message|prompt) (?:at the (?:top|very top|beginning|start)|"
+        r"before (?:my|our) (?:first )?(?:message|chat))\b",
     ),
     # Notes to agents by role ("AI note-taker:", "instruction for the browsing agent").
     (
