@@ -584,7 +584,7 @@ def decoded_variants(view: str) -> list[tuple[str, bool]]:
 # Text that talks about attacks ("phrases like 'ignore previous instructions'") rather than making
 # one: a quoted phrase is discounted when the text around it discusses it.
 _QUOTED = re.compile(
-    r"(?<!\w)['‘]([^'’\n]{4,160})['’](?!\w)|[\"“«「『„]([^\"”»」』“\n]{4,160})[\"”»」』“]")
+    r"(?<!\w)['‘`]([^'’`\n]{4,160})['’`](?!\w)|[\"“«「『„]([^\"”»」』“\n]{4,160})[\"”»」』“]")
 _META = re2.compile(
     r"(?i)\b(?:phrases?|such as|e\.g\.|for example|example|like|detect\w*|classif\w*|filter\w*|quot\w*|"
     r"called|known as|attacks?|attackers?|research\w*|paper|tests?|training|label\w*|dataset|pattern\w*|"

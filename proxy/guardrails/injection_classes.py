@@ -266,8 +266,8 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
     (
         "dumpsecrets",
         0.4,
-        r"\b(?:print|reveal|show|dump|list|output|display) (?:all |the |your |every )?(?:stored )?(?:secrets|"
-        r"credentials|passwords|api keys|tokens)\b",
+        r"\b(?:print|reveal|show|dump|output|display) (?:all |the |your |every )?(?:stored )?(?:secrets|"
+        r"credentials|passwords|api keys)\b",
     ),
     (
         "exfilsend",
@@ -670,7 +670,8 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
     (
         "convstart",
         0.7,
-        r"\b(?:above (?:this|the|our) conversation|before (?:this|the|our) conversation)\b",
+        r"\b(?:above (?:this|the|our) conversation|(?:sits|comes|appears|placed) before (?:this|our) "
+        r"conversation)\b",
     ),
     ("exfil", 0.6, r"\b(?:what|which)(?: \S+){0,4} in your (?:context|context window|prompt|memory)\b"),
     (
@@ -712,7 +713,6 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         "copy",
         0.4,
         r"\b(?:copy them|copy it|paste them|quote them|list it all|recite them|repeat them|in full|"
-        r"line by line|back to me|"
         r"as is|exactly|tal cual|telles quelles|tel quel|en entier|vollständig|esattamente|per intero|"
         r"na íntegra|integralmente|полностью|целиком|cópialas|cópialos|recopie les|copiale|copiali|"
         r"выпиши|gib ihn|gib sie)\b",
