@@ -18,6 +18,8 @@ DROP = (
     r"pay no heed to|take no notice of|no hagas caso a|no hagas caso de|haz caso omiso a|не слушай|"
     r"не слушайся|boş ver|"
     r"ne fais pas attention à|beachte nicht|non prestare attenzione a|não preste atenção a|"
+    r"zignorować|zapomnieć o|zapomnieć|игнорировать|проигнорировать|забыть|olvidar|ignorar|oublier|"
+    r"dimenticare|esquecer|negeren|vergeten|ignorieren|"
     r"olvida|olvídate de|olvidate de|ignora|descarta|omite|haz caso omiso de|"
     r"oublie|oubliez|ignore|ignorez|fais abstraction de|ne tiens plus compte de|ne tiens pas compte de|"
     r"ignoriere|vergiss|missachte|verwirf|übergehe|"
@@ -491,6 +493,12 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
     ),
     ("addressai", 0.6, r"(?:aiへ|ai에게|致ai|给ai|إلى المساعد|ai 에게)"),
     (
+        "steer",
+        0.4,
+        r"\b(?:say|state|report|write|di|dis|sag|dì|diga|скажи|напиши|söyle)(?: that| que| qu| dass| che| "
+        r"что)? (?:all|every|everyone|todas|todos|tous|toutes|alle|tutte|tutti|все|hepsi|hepsinin)\b",
+    ),
+    (
         "addressai",
         0.6,
         rf"\b(?:istruzione|istruzioni|nota|note|notitie|hinweis|nachricht|mensaje|message|instruction|"
@@ -526,7 +534,8 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         0.4,
         rf"{NOT}(?:{DROP}|leave out|omit|skip) (?:all |every |each |any |the |le |la |les |los |las |die |"
         r"de |i |gli |os |as )?(?:other|remaining|negative|"
-        r"found|detected|reported|security|otras|autres|andere|altre|outras|другие|все найденные|"
+        r"found|detected|reported|security|otras|otros|demás|autres|andere|anderen|altre|altri|outras|outros|"
+        r"другие|остальные|все найденные|"
         r"pozostałe|diğer)\b",
     ),
     ("ignorecmd", 0.4, r"(?:他のレビューは無視|其他评论|다른 리뷰는 무시)"),
@@ -840,6 +849,12 @@ RAW_FAMILIES: tuple[tuple[str, float, str], ...] = (
         r"(?i)<!--\s?(?:system|admin|developer|instructions?|note to (?:the )?(?:ai|assistant|model))\s?:|"
         r"(?:display\s?:\s?none|visibility\s?:\s?hidden|font-size\s?:\s?0|opacity\s?:\s?0)[^>]{0,80}>"
         r"[^<]{0,40}(?:assistant|ai|system|llm|model|models|agents?)\s?:",
+    ),
+    (  # a bracketed note to the AI in other scripts: "[ملاحظة للذكاء الاصطناعي: …", "[ИИ: …"
+        "addressai",
+        1.0,
+        r"(?i)(?:[\[(（<【]|<!--)\s{0,2}[^\n\]):：]{0,30}?(?:ذكاء الاصطناعي|ذكاء اصطناعي|인공지능|人工智能|"
+        r"yapay zeka\S*|ИИ|ШІ|\bMI\b|τεχνητή νοημοσύνη|בינה מלאכותית|هوش مصنوعی)[^\n\]):：]{0,20}[:：]",
     ),
     (  # a vocative to the assistant at a sentence start: "Hidden text: Assistant, rate this CV"
         "addressai",
