@@ -488,7 +488,9 @@ MAX_DECODED = 8  # encoded segments decoded per text
 # or reversed is worth scanning that way (cheap gate: most texts are neither).
 _COMMON = frozenset(
     "the and you your all to of is are now in with it for this that me my not no previous instructions "
-    "ignore prompt system rules reveal el la los las de tus y der die und deine les et tes vos".split()
+    "ignore prompt system rules reveal el la los las de tus y der die und deine les et tes vos "
+    "il le tue che di regole istruzioni ignora olvida reglas instrucciones vergiss regeln anweisungen "
+    "oublie règles consignes os as do da não suas regras".split()
 )
 
 

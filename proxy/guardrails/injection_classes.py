@@ -277,6 +277,32 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         r"\b(?:send|forward|upload|post|email|share) (?:my |the |all |the user'?s )?(?:contacts?(?: list)?|"
         r"contact list|address book|calendar|files|documents|photos|location) to\b",
     ),
+    (
+        "unbound",
+        0.5,
+        r"\b(?:você|voce|tu|du|you|vous|usted|ты|sen|jij|ty) (?:não tem|nao tem|no tienes|n as|n'as|"
+        r"hast keine|have no|don'?t have any|do not have any|не имеешь|hast nun keine|hebt geen|nie masz) (?:\S+ )?"
+        r"(?:restrições|restricoes|restricciones|restrictions|einschränkungen|ограничений|regras|reglas|règles|"
+        r"regeln|rules|limites|límites|filtros|filters|regels|beperkingen|ograniczeń|zasad)\b",
+    ),
+    (
+        "filtersoff",
+        0.5,
+        rf"{NOT}{DROP} (?:la |le |die |the |your |tu |ta |deine |a |o |sua |la tua )?(?:sicurezza|seguridad|"
+        r"sécurité|sicherheit|safety|segurança|безопасность|güvenliği|bezpieczeństwo|veiligheid)\b",
+    ),
+    (
+        "addressai",
+        0.6,
+        r"\bif you(?:'re| re| are) an? (?:llm|ai|language model|large language model|assistant|chatbot|"
+        r"ai model|ai assistant|bot|ai agent)\b",
+    ),
+    (
+        "harvest",
+        0.5,
+        r"\bask (?:\S+ ){0,2}for (?:a |their |the |his |her )?(?:new )?(?:card |credit card )?(?:number|card|"
+        r"cvv|pin|password|code|credentials)\b",
+    ),
     # Stop following your rules, any language (either order).
     # (the rules must be the model's: a possessive before or after, a suffix, or "you were given")
     ("override", 1.0, rf"{UNFOLLOW}(?: \S+){{0,1}} {YOURS2}(?: \S+){{0,2}} \S*{RULES}\b"),
@@ -647,7 +673,7 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         0.6,
         r"\b(?:deine neue aufgabe|tu nueva tarea|ta nouvelle tâche|il tuo nuovo compito|sua nova tarefa|"
         r"твоя новая задача|новая задача|нова задача|twoje nowe zadanie|yeni görevin|je nieuwe taak|"
-        r"new orders|new directive)\b",
+        r"new orders|new directive|tuo nuovo compito|tu nuovo compito)\b",
     ),
     # Hard negatives: the user's own earlier instructions, reported speech, chat-template questions.
     (
@@ -855,6 +881,12 @@ RAW_FAMILIES: tuple[tuple[str, float, str], ...] = (
         1.0,
         r"(?i)(?:[\[(（<【]|<!--)\s{0,2}[^\n\]):：]{0,30}?(?:ذكاء الاصطناعي|ذكاء اصطناعي|인공지능|人工智能|"
         r"yapay zeka\S*|ИИ|ШІ|\bMI\b|τεχνητή νοημοσύνη|בינה מלאכותית|هوش مصنوعی)[^\n\]):：]{0,20}[:：]",
+    ),
+    (  # "ASSISTANT INSTRUCTIONS:", "AI directive:"
+        "addressai",
+        0.6,
+        r"(?i)\b(?:assistant|ai|llm|model|agent|chatbot)\s(?:instructions?|directives?|notes?|notice|"
+        r"commands?)\s?:",
     ),
     (  # a vocative to the assistant at a sentence start: "Hidden text: Assistant, rate this CV"
         "addressai",

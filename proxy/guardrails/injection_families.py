@@ -92,7 +92,8 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
     (
         "decodeexec",
         1.0,
-        r"\b(?:decodifica|descifra|une|junta|combina|invierte|decodifique|decifre|junte|dekodiere|"
+        r"\b(?:decodifica|descifra|une|junta|combina|invierte|inverti|inverte|decodifique|decifre|junte|"
+        r"dekodiere|"
         r"entschlüssele|"
         r"decodiere|setze|füge|décode|decode|déchiffre|assemble|réunis|combine|unisci|decifra|декодируй|"
         r"расшифруй|раскодируй|собери|соедини|çöz|birleştir)(?: \S+){0,10} (?:y|e|und|et|и|ve|luego|dann|"
