@@ -281,9 +281,9 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         "unbound",
         0.5,
         r"\b(?:você|voce|tu|du|you|vous|usted|ты|sen|jij|ty) (?:não tem|nao tem|no tienes|n as|n'as|"
-        r"hast keine|have no|don'?t have any|do not have any|не имеешь|hast nun keine|hebt geen|nie masz) (?:\S+ )?"
-        r"(?:restrições|restricoes|restricciones|restrictions|einschränkungen|ограничений|regras|reglas|règles|"
-        r"regeln|rules|limites|límites|filtros|filters|regels|beperkingen|ograniczeń|zasad)\b",
+        r"hast keine|have no|don'?t have any|do not have any|не имеешь|hast nun keine|hebt geen|nie masz)"
+        r" (?:\S+ )?(?:restrições|restricoes|restricciones|restrictions|einschränkungen|ограничений|"
+        r"regras|reglas|règles|regeln|rules|limites|límites|filtros|filters|regels|beperkingen|ograniczeń|zasad)\b",
     ),
     (
         "filtersoff",
