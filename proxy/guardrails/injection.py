@@ -74,7 +74,8 @@ _FAMILIES: tuple[tuple[str, float, str], ...] = (
     (
         "persona",
         1.0,
-        r"\b(?:act|behave|respond|pretend|roleplay|role play) (?:as|like|to be) (?:an? )?(?:completely )?"
+        r"\b(?:act|behave|respond|pretend|roleplay|role play|talk|speak|answer|reply|write) "
+        r"(?:as|like|to be) (?:an? )?(?:completely )?"
         r"(?:unrestricted|unfiltered|uncensored|jailbroken|amoral|unethical|evil) ",
     ),
     (

@@ -14,7 +14,7 @@ from proxy.guardrails.injection_families import AI_NOUN, NOT
 # Imperatives that drop something, ~30 languages (folded: lower case, punctuation -> space).
 DROP = (
     r"(?:ignore|disregard|forget|override|bypass|discard|drop|abandon|set aside|put aside|throw out|"
-    r"throw away|toss|scrap|ditch|let go of|stop following|no longer follow|pay no attention to|"
+    r"throw away|toss|scrap|ditch|let go of|stop following|no longer follow|pay no attention to|overlook|"
     r"pay no heed to|take no notice of|no hagas caso a|no hagas caso de|haz caso omiso a|не слушай|"
     r"не слушайся|boş ver|"
     r"ne fais pas attention à|beachte nicht|non prestare attenzione a|não preste atenção a|"
@@ -303,6 +303,71 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         r"\bask (?:\S+ ){0,2}for (?:a |their |the |his |her )?(?:new )?(?:card |credit card )?(?:number|card|"
         r"cvv|pin|password|code|credentials)\b",
     ),
+    # English paraphrase classes (round 11): personas dropped, caveats off, the text that defines you.
+    (
+        "override",
+        0.6,
+        rf"{NOT}{DROP} (?:the |your )?(?:persona|role|character|identity|personality)(?: that)? (?:you were "
+        r"(?:assigned|given)|assigned to you|they gave you)\b",
+    ),
+    (
+        "unboundword",
+        0.4,
+        r"\b(?:unaligned|unfiltered|uncensored|unrestricted|jailbroken|unmoderated|unchained|amoral)\b",
+    ),
+    (
+        "disabled",
+        0.6,
+        r"\b(?:(?:the |your |these |those )?rules (?:above )?(?:don'?t|do not|no longer) apply to "
+        r"(?:me|us|this chat|you)|(?:removed|stripped|deleted|disabled|lifted) (?:all|every|any) (?:\S+ )?"
+        r"(?:restrictions?|rules?|filters?|guardrails?|limits?|safeguards?)|escaped (?:its|their|your) "
+        r"(?:guardrails|rules|restrictions|filters|constraints|alignment|safety)|whose (?:creators|"
+        r"developers|makers|owners) (?:removed|deleted|disabled|stripped))\b",
+    ),
+    (
+        "authority",
+        0.5,
+        r"\bi'?m an? (?:verified|authori[sz]ed|certified|approved|trusted) (?:researcher|user|admin|tester|"
+        r"developer|red teamer|security researcher|auditor)\b",
+    ),
+    (
+        "nocaveat",
+        0.4,
+        r"\b(?:without (?:the |any )?(?:usual )?(?:safety )?(?:caveats|disclaimers|warnings)|never "
+        r"(?:add|include) (?:any )?(?:disclaimers|caveats|warnings)|no (?:disclaimers|caveats))\b",
+    ),
+    (
+        "exfil",
+        0.7,
+        r"\b(?:hidden (?:message|text)|(?:text|message|prompt|instructions) that (?:defines?|controls?|"
+        r"shapes?|governs?) your (?:behaviou?r|personality|responses|answers))\b",
+    ),
+    (
+        "exfil",
+        0.7,
+        r"\b(?:what|which) (?:instructions|rules|guidelines|directives|prompt) (?:were|have) you (?:been )?"
+        r"(?:given|told|provided|programmed with)\b",
+    ),
+    (
+        "exfil",
+        1.0,
+        r"\b(?:first|opening|last) (?:\S+ )?(?:word|words|line|lines|sentence|sentences|paragraph|paragraphs|"
+        r"token|tokens) (?:of|in) your (?:instructions|prompt|system prompt|context|rules|guidelines|"
+        r"configuration)\b",
+    ),
+    (
+        "devmode",
+        0.6,
+        r"\b(?:is|are) now in (?:\S+ )?(?:unrestricted|unfiltered|uncensored|developer|god|jailbreak|debug|"
+        r"admin|sudo|dan) mode\b",
+    ),
+    (
+        "roleplay",
+        0.5,
+        r"\b(?:you (?:will )?(?:answer|respond|reply|speak|talk) as)\b",
+    ),
+    ("comply", 0.5, r"\b(?:can say anything|(?:tell|answer|give) (?:me )?anything i ask)\b"),
+    ("verbatim", 0.3, r"\b(?:exact output|exact text|exact wording|full text)\b"),
     # Stop following your rules, any language (either order).
     # (the rules must be the model's: a possessive before or after, a suffix, or "you were given")
     ("override", 1.0, rf"{UNFOLLOW}(?: \S+){{0,1}} {YOURS2}(?: \S+){{0,2}} \S*{RULES}\b"),
@@ -634,6 +699,7 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         "exfil",
         1.0,
         r"\b(?:put|place|insert|wrap|include|encode|embed|translate|convert|format|summari[sz]e|paraphrase|"
+        r"rewrite|restate|reword|turn|recast|"
         r"spell out|respond (?:only )?with|reply (?:only )?with|answer (?:only )?with)(?: \S+){0,3} "
         r"(?:your|ur) (?:entire |full |whole |complete |exact |original |initial |hidden )*(?:system prompt|"
         r"system message|"
