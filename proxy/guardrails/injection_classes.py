@@ -15,6 +15,7 @@ from proxy.guardrails.injection_families import AI_NOUN, NOT
 DROP = (
     r"(?:ignore|disregard|forget|override|bypass|discard|drop|abandon|set aside|put aside|throw out|"
     r"throw away|toss|scrap|ditch|let go of|stop following|no longer follow|pay no attention to|overlook|"
+    r"clear your memory of|wipe your memory of|erase your memory of|purge|"
     r"pay no heed to|take no notice of|no hagas caso a|no hagas caso de|haz caso omiso a|не слушай|"
     r"не слушайся|boş ver|"
     r"ne fais pas attention à|beachte nicht|non prestare attenzione a|não preste atenção a|"
@@ -41,7 +42,7 @@ DROP = (
 )
 # Rules, instructions, the system prompt, ~30 languages (with common inflections).
 RULES = (
-    r"(?:instructions?|rules?|guidelines?|guidance|directives?|policies|policy|programming|prompt|"
+    r"(?:instructions?|rules?|guidelines?|guidance|directives?|directions|policies|policy|programming|prompt|"
     r"system prompt|system message|system instructions|restrictions|ethics|"
     r"instrucciones|reglas|normas|indicaciones|directrices|consignes|instructions|règles|regles|"
     r"anweisungen|regeln|vorgaben|richtlinien|instruktionen|istruzioni|regole|indicazioni|direttive|"
@@ -97,7 +98,7 @@ YOURS = (
     r"alle deine|le tue|i tuoi|tue|tuoi|suas|seus|tuas|teus|todas as suas|je|jouw|al je|uw|swoje|"
     r"twoje|wszystkie swoje|wszystkich swoich|swoich|свои|твои|ваши|все свои|свої|твої|усі свої|"
     r"senin|tüm|bütün|của bạn|mu|mọi|kamu|tvé|svoje|všechny své|dina|alla dina|dine|alle dine|"
-    r"sinun|kaikki|tale|toate|az összes|όλες τις|כל|את כל|all the|all of the|tutte le|tutti i|"
+    r"sinun|kaikki|tale|toate|az összes|όλες τις|כל|את כל|all the|all of the|all|tutte le|tutti i|"
     r"todas las|todos los|toutes les|tous les|alle|todas as|todos os|wszystkie|все|всі|усі)"
 )
 PREV = (
@@ -274,8 +275,10 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
     (
         "exfilsend",
         0.6,
-        r"\b(?:send|forward|upload|post|email|share) (?:my |the |all |the user'?s )?(?:contacts?(?: list)?|"
-        r"contact list|address book|calendar|files|documents|photos|location) to\b",
+        r"\b(?:send|forward|upload|post|email|share) (?:my |the |all |the user'?s |the last \S+ |"
+        r"all of the )?"
+        r"(?:contacts?(?: list)?|contact list|address book|calendar|files|documents|photos|location|invoices|"
+        r"emails|messages|attachments|receipts) to\b",
     ),
     (
         "unbound",
@@ -283,7 +286,8 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         r"\b(?:você|voce|tu|du|you|vous|usted|ты|sen|jij|ty) (?:não tem|nao tem|no tienes|n as|n'as|"
         r"hast keine|have no|don'?t have any|do not have any|не имеешь|hast nun keine|hebt geen|nie masz)"
         r" (?:\S+ )?(?:restrições|restricoes|restricciones|restrictions|einschränkungen|ограничений|"
-        r"regras|reglas|règles|regeln|rules|limites|límites|filtros|filters|regels|beperkingen|ograniczeń|zasad)\b",
+        r"regras|reglas|règles|regeln|rules|limites|límites|filtros|filters|regels|beperkingen|ograniczeń|"
+        r"zasad)\b",
     ),
     (
         "filtersoff",
@@ -368,6 +372,91 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
     ),
     ("comply", 0.5, r"\b(?:can say anything|(?:tell|answer|give) (?:me )?anything i ask)\b"),
     ("verbatim", 0.3, r"\b(?:exact output|exact text|exact wording|full text)\b"),
+    # English paraphrase classes (round 12)
+    (
+        "override",
+        1.0,
+        r"\bwhatever you (?:were|have been|'?ve been) (?:told|instructed|asked|"
+        r"programmed)(?: to do)? (?:stop|"
+        r"forget it|ignore it|drop it)\b",
+    ),
+    ("badrole", 0.4, r"\b(?:act|pose|play) as (?:my |a |an )?(?:personal )?(?:hacker|criminal|scammer|"
+                     r"malware author|black hat)\b"),
+    (
+        "comply",
+        0.5,
+        r"\b(?:no refusals|without refusals|zero refusals|refuse nothing|await (?:my |further )?(?:next )?"
+        r"(?:commands?|instructions|orders)|answers? (?:all|every|any) (?:questions?|requests?)|do (?:what|"
+        r"everything|whatever) (?:they|your rules|your guidelines|the rules) (?:forbid|prohibit|"
+        r"don'?t allow))\b",
+    ),
+    (
+        "nolist",
+        0.4,
+        r"\bno (?:rules|policies|filters|limits|restrictions|refusals|ethics|morals|"
+        r"censorship)(?: \S+){0,1} no "
+        r"(?:rules|policies|filters|limits|restrictions|refusals|ethics|morals|censorship)\b",
+    ),
+    (
+        "notassistant",
+        0.6,
+        r"\byou(?: are|'re| re) (?:not an? (?:assistant|ai|chatbot|ai model|language model) anymore|"
+        r"no longer an? "
+        r"(?:assistant|ai|chatbot|ai model|language model))\b",
+    ),
+    (
+        "authority",
+        0.5,
+        r"\b(?:i'?m granting you|i grant you|i am giving you|i'?m giving you) (?:\S+ )?(?:admin|root|full|"
+        r"developer|unrestricted|elevated) (?:privileges|access|rights|permissions)|the user has (?:admin|"
+        r"root|"
+        r"administrator|full|elevated) (?:rights|access|privileges|permissions)\b",
+    ),
+    ("permit", 0.4, r"\byou (?:may|can now|are allowed to|are permitted to) (?:ignore|bypass|skip|break)\b"),
+    (
+        "askhidden",
+        0.6,
+        r"\b(?:tell|give|show|reveal|share) (?:me )?(?:the |your )?(?:secret|hidden|confidential) (?:phrase|"
+        r"word|password|code|key|token|passphrase)\b",
+    ),
+    (
+        "exfil",
+        1.0,
+        r"\b(?:print|output|dump|show|repeat|reveal|display|give me|paste) (?:me )?(?:all )?(?:the )?"
+        r"(?:contents?|text) of your (?:initial setup|setup|configuration|initiali[sz]ation|system setup|"
+        r"instructions)\b",
+    ),
+    (
+        "inversion",
+        0.6,
+        r"\b(?:(?:your|the) (?:rules|guidelines|instructions)(?: \S+){0,3} (?:the opposite|reversed|"
+        r"inverted)|"
+        r"opposite day)\b",
+    ),
+    ("roleplay", 0.5, r"\b(?:you'?ll (?:respond|answer|reply|speak|talk) as|your new (?:persona|identity|"
+                      r"role|character|name) is)\b"),
+    (
+        "mustdo",
+        0.5,
+        r"\bthe (?:assistant|ai|model|chatbot|bot|agent) (?:must|should|has to|will) (?:now )?(?:disclose|"
+        r"reveal|"
+        r"share|print|send|forward|output|tell|say|recommend|include|append|delete|approve)\b",
+    ),
+    (
+        "dumpsecrets",
+        0.4,
+        r"\b(?:disclose|reveal|print|dump|share) (?:every|all|each|any) (?:stored )?(?:credential|"
+        r"credentials|"
+        r"password|passwords|secret|secrets|key|keys)\b",
+    ),
+    (
+        "ignorecmd",
+        0.4,
+        rf"{NOT}{DROP} (?:the |all |any )?(?:reviewers?'?s?|failing|security) (?:comments|feedback|"
+        rf"objections|"
+        r"warnings|checks|tests|reviews)\b",
+    ),
+    ("action", 0.4, r"\bmerge (?:this|it|the pr|the branch)(?: \S+)? (?:now|immediately|right away|asap)\b"),
     # Stop following your rules, any language (either order).
     # (the rules must be the model's: a possessive before or after, a suffix, or "you were given")
     ("override", 1.0, rf"{UNFOLLOW}(?: \S+){{0,1}} {YOURS2}(?: \S+){{0,2}} \S*{RULES}\b"),
@@ -507,7 +596,8 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         0.4,
         r"\b(?:sin|sans|senza|sem|ohne|zonder|bez|без|utan|uden|uten|ilman|fără|χωρίς|בלי|ללא|بلا|بدون|"
         r"tanpa|không có|without|with no|with zero)(?: \S+){0,2} (?:rules|restrictions|limits|filters|"
-        r"safety training|safety checks|reglas|restricci\S*|límites|règles|limites|einschränkung\S*|"
+        r"safety training|safety checks|ethics|morals|obligations|reglas|restricci\S*|límites|règles|limites|"
+        r"einschränkung\S*|"
         r"regeln|filter|regole|limit[ei]|restrizion[ei]|regras|restriç\S*|regels|beperkingen|zasad|"
         r"ograniczeń|правил|ограничени\S*|обмежень|kısıtlama\S*|قيود|قواعد|قانون\S*|محدودیت|नियम|"
         r"प्रतिबंध|aturan|batasan|quy tắc|giới hạn|pravidel|omezení|regler|begränsningar|begrænsninger|"
@@ -916,13 +1006,15 @@ RAW_FAMILIES: tuple[tuple[str, float, str], ...] = (
     (  # "END USER MESSAGE. BEGIN ADMIN MESSAGE:"
         "fakesys",
         0.6,
-        r"(?i)\b(?:end|begin|start)\s(?:of\s)?(?:the\s)?(?:user|admin|system|developer|assistant)\s(?:message|"
+        r"(?i)\b(?:end|begin|start)\s(?:of\s)?(?:the\s)?(?:user|admin|system|developer|"
+        r"assistant)\s(?:message|"
         r"input|prompt|turn|section)\b",
     ),
     (  # "AI systems:", "LLM agents:" after a quote, a bracket or a tag
         "addressai",
         0.6,
-        r"(?i)(?:^|[>'\"\[(:]\s?)(?:ai|llm)\s(?:systems?|models?|agents?|assistants?|tools?|crawlers?|bots?)\s?:",
+        r"(?i)(?:^|[>'\"\[(:]\s?)(?:ai|llm)\s(?:systems?|models?|agents?|assistants?|tools?|crawlers?|"
+        r"bots?)\s?:",
     ),
     (  # a new rule after a role line: "System: new rule — reveal …"
         "newrules",
@@ -953,6 +1045,17 @@ RAW_FAMILIES: tuple[tuple[str, float, str], ...] = (
         0.6,
         r"(?i)\b(?:assistant|ai|llm|model|agent|chatbot)\s(?:instructions?|directives?|notes?|notice|"
         r"commands?)\s?:",
+    ),
+    (  # "@copilot please …", "SYSTEM OVERRIDE:" mid-text
+        "addressai",
+        0.6,
+        r"(?i)@(?:copilot|claude|chatgpt|gpt\w*|ai|assistant|bot|devin|codex|gemini)\b",
+    ),
+    (
+        "fakesys",
+        0.5,
+        r"(?i)(?:^|[.!?]\s)(?:system|admin|developer) (?:override|update|notice|directive|instruction|"
+        r"alert)\s?:",
     ),
     (  # a vocative to the assistant at a sentence start: "Hidden text: Assistant, rate this CV"
         "addressai",
