@@ -457,6 +457,54 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         r"warnings|checks|tests|reviews)\b",
     ),
     ("action", 0.4, r"\bmerge (?:this|it|the pr|the branch)(?: \S+)? (?:now|immediately|right away|asap)\b"),
+    # English paraphrase classes (round 13)
+    (
+        "disabled",
+        0.6,
+        r"\b(?:(?:previous|prior|earlier|above) (?:context|instructions|conversation|rules|guidelines) (?:is|"
+        r"are) "
+        r"(?:irrelevant|void|invalid|gone|cleared|null|obsolete)|exempt from (?:your |the |all )?(?:usual |"
+        r"normal |standard )?(?:policies|rules|guidelines|restrictions|filters|safety))\b",
+    ),
+    ("fromnow", 0.3, r"\b(?:starting fresh|start fresh|clean slate|fresh start)\b"),
+    (
+        "override",
+        1.0,
+        r"\b(?:set|switch|turn) your (?:ethics|safety|moral|morals|content|filter\S*|censorship|alignment)\S*"
+        r"(?: \S+){0,2} (?:to )?(?:off|zero|0|disabled|none|false)\b",
+    ),
+    (
+        "asif",
+        0.6,
+        r"\bas if (?:you|openai|anthropic|your (?:developers|creators)|they) (?:had|have) never (?:given|"
+        r"trained|"
+        r"programmed|taught) you (?:any )?(?:rules|guidelines|restrictions|limits|safety)|as if you (?:had|"
+        r"have) "
+        r"no (?:rules|guidelines|restrictions|filters|limits)\b",
+    ),
+    ("roleplay", 0.5, r"\b(?:answer|respond|reply|act|behave) as if\b"),
+    (
+        "authority",
+        0.5,
+        r"\b(?:per your (?:developers|creators|admins?|operators?)|your (?:developers|creators) (?:said|say|"
+        r"approved|authori[sz]ed|allow)|according to your (?:developers|creators))\b",
+    ),
+    (
+        "exfil",
+        0.7,
+        r"\b(?:instructions|prompt|rules|configuration) (?:that came with|you came with|shipped with|bundled "
+        r"with) (?:this|your) (?:deployment|instance|session|app|bot|model)\b",
+    ),
+    ("unbound", 0.5, r"\b(?:evil|malicious|unethical|amoral) (?:ai|assistant|chatbot|model|bot)\b"),
+    ("comply", 0.5, r"\b(?:always complies|always obeys|complies with everything|obeys every)\b"),
+    (
+        "steer",
+        0.4,
+        r"\b(?:even though (?:they|it|he|she|this|that) (?:did not|didn'?t|wasn'?t|was not|is not|isn'?t|has "
+        r"not|hasn'?t)|recommend hiring|rank (?:this|them|him|her) (?:candidate |applicant )?(?:first|"
+        r"highest))\b",
+    ),
+    ("hiddenhtml", 0.3, r"\b(?:white text|hidden text|invisible text|tiny text)\b"),
     # Stop following your rules, any language (either order).
     # (the rules must be the model's: a possessive before or after, a suffix, or "you were given")
     ("override", 1.0, rf"{UNFOLLOW}(?: \S+){{0,1}} {YOURS2}(?: \S+){{0,2}} \S*{RULES}\b"),
@@ -1001,7 +1049,8 @@ RAW_FAMILIES: tuple[tuple[str, float, str], ...] = (
         "delimiter",
         0.4,
         r"(?im)^\s{0,3}(?:begin|start|end)\s(?:of\s)?(?:the\s)?(?:system|admin|developer)\s(?:prompt|message|"
-        r"instructions)|\[(?:admin|administrator|root|operator)\]\s?:",
+        r"instructions|block|section|override)|(?i:<!--\s?(?:begin|start|end)\s(?:system|admin|developer)\s)|"
+        r"\[(?:admin|administrator|root|operator)\]\s?:",
     ),
     (  # "END USER MESSAGE. BEGIN ADMIN MESSAGE:"
         "fakesys",
@@ -1015,6 +1064,12 @@ RAW_FAMILIES: tuple[tuple[str, float, str], ...] = (
         0.6,
         r"(?i)(?:^|[>'\"\[(:]\s?)(?:ai|llm)\s(?:systems?|models?|agents?|assistants?|tools?|crawlers?|"
         r"bots?)\s?:",
+    ),
+    (  # a setting written as code: "assistant.policy = 'none'"
+        "disabled",
+        0.6,
+        r"(?i)\b(?:assistant|ai|model|bot|llm)\.(?:policy|safety|filters?|rules|mode|restrictions)\s?=\s?"
+        r"['\"]?(?:none|off|false|0|disabled|unrestricted)",
     ),
     (  # a new rule after a role line: "System: new rule — reveal …"
         "newrules",
