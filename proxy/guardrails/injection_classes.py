@@ -558,6 +558,81 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         r"everything)|(?:refund|approve|pay|transfer|release)\S* (?:\S+ ){0,4}without (?:verification|"
         r"verifying|checking|any checks))\b",
     ),
+    # Round 15 (English paraphrase)
+    ("dropact", 0.6, r"\bdrop (?:the |your )?(?:corporate |polite |assistant )?(?:script|act|persona|mask|"
+                     r"facade|pretense|pretence)\b"),
+    ("norules", 0.4, r"\b(?:no filter|zero filter)\b"),
+    (
+        "disabled",
+        0.6,
+        r"\b(?:your|the) (?:rules|guidelines|policies|instructions|restrictions) are (?:just|only|merely) "
+        r"(?:suggestions|recommendations|optional|a suggestion)\b",
+    ),
+    (
+        "permit",
+        0.4,
+        r"\byou can (?:choose to |now |safely |just )?(?:ignore|bypass|skip|break) (?:them|it|those|these|"
+        r"your)\b",
+    ),
+    (
+        "override",
+        1.0,
+        r"\b(?:treat|consider|regard) (?:every|all|any|your) (?:safety |content )?(?:rules?|guidelines?|"
+        r"polic(?:y|ies)|restrictions?) as (?:optional|suggestions?|void|non binding|irrelevant|cancelled)\b|"
+        r"\b(?:answer|respond|reply|write|talk|act) without your (?:usual |normal |"
+        r"standard )?(?:restrictions|"
+        r"rules|filters|guidelines|limits|policies|safety)\b",
+    ),
+    ("exfil", 0.6, r"\byou have an? (?:hidden|secret|system) (?:prompt|instructions|preamble)\b"),
+    (
+        "copy",
+        0.4,
+        r"\b(?:show it to me|show them to me|share it with me|reveal it|print it out|forbidden (?:topics|"
+        r"subjects|questions)|discuss each)\b",
+    ),
+    (
+        "exfil",
+        0.6,
+        r"\b(?:what|which) (?:are|were) you (?:not allowed|forbidden|prohibited|told not) to (?:tell|say|"
+        r"discuss|share|reveal)\b",
+    ),
+    ("fromnow", 0.3, r"\bfrom this (?:message|point|moment|turn) on\b"),
+    (
+        "unbound",
+        0.5,
+        rf"\b{AI_NOUN}(?: \S+){{0,2}} (?:with no|without|with zero) (?:\S+ )?(?:content policy|policy|"
+        rf"guideline|"
+        r"ethics|filter|rules)\b",
+    ),
+    ("comply", 0.5, r"\b(?:always answers|answers everything|always responds)\b"),
+    ("character", 0.3, r"\bstay (?:in )?(?:that|this|the) character\b"),
+    ("roleplay", 0.5, r"\b(?:play a character|play the character)\b"),
+    (
+        "authority",
+        0.5,
+        r"\b(?:(?:message|instructions?|orders?|request) from (?:the |your )?(?:security|it|admin|safety|"
+        r"trust "
+        r"and safety|engineering|dev|development) team|the developers? (?:want|wants|asked|told) you to)\b",
+    ),
+    (
+        "exfil",
+        0.7,
+        r"\bhidden (?:preamble|context|setup|header|instructions|prompt)\b|"
+        r"\bcame before my (?:first )?message\b",
+    ),
+    (
+        "exfil",
+        1.0,
+        r"\b(?:insert|put|place|paste|wrap|include|output|print|write) (?:the )?(?:full |entire |"
+        r"exact )?(?:text|"
+        r"content|contents|wording) of your (?:instructions|prompt|rules|guidelines|configuration|setup)\b",
+    ),
+    (
+        "steer",
+        0.4,
+        r"\b(?:regardless of (?:the )?(?:content|contents|facts|evidence|what (?:it|the document) says)|mark "
+        r"(?:every|all|each) \S+(?: \S+){0,4} as (?:safe|trusted|legit|legitimate|approved|not spam))\b",
+    ),
     # Stop following your rules, any language (either order).
     # (the rules must be the model's: a possessive before or after, a suffix, or "you were given")
     ("override", 1.0, rf"{UNFOLLOW}(?: \S+){{0,1}} {YOURS2}(?: \S+){{0,2}} \S*{RULES}\b"),
