@@ -633,6 +633,72 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         r"\b(?:regardless of (?:the )?(?:content|contents|facts|evidence|what (?:it|the document) says)|mark "
         r"(?:every|all|each) \S+(?: \S+){0,4} as (?:safe|trusted|legit|legitimate|approved|not spam))\b",
     ),
+    # Round 16 (English paraphrase)
+    (
+        "disabled",
+        0.6,
+        r"\b(?:(?:helpfulness|user satisfaction|compliance|obedience|the user) (?:over|above|before|trumps|"
+        r"beats) "
+        r"(?:safety|ethics|rules|guidelines|your rules)|i'?ve (?:updated|changed|rewritten|modified|"
+        r"replaced) "
+        r"your (?:rules|instructions|guidelines|programming|policies|settings)|(?:usual |normal |standard )?"
+        r"(?:limits|restrictions|guidelines|filters|policies) (?:don'?t|do not|no longer) apply)\b",
+    ),
+    ("nocaveat", 0.4, r"\bwithout (?:hesitation|hesitating)\b"),
+    (
+        "override",
+        1.0,
+        r"\b(?:nothing (?:you were|you'?ve been|you have been) (?:told|given|instructed)(?: \S+){0,2} "
+        r"(?:matters|counts|applies)|(?:none of|nothing in) (?:your|the) (?:earlier|previous|prior|above) "
+        r"(?:instructions|rules|directives|messages|guidelines) (?:matter|matters|apply|applies|count|"
+        r"counts))\b",
+    ),
+    ("unbound", 0.5, r"\b(?:no moral compass|no morals|no ethics|no scruples)\b"),
+    ("roleplay", 0.5, r"\b(?:assume the role of|take on the role of|adopt the persona of|"
+                      r"assume the persona of)\b"),
+    ("permit", 0.4, r"\byou may now (?:share|reveal|disclose|say|answer|ignore|bypass|do)\b"),
+    (
+        "exfil",
+        0.7,
+        r"\b(?:(?:message|prompt|instructions|text) (?:your|the) (?:operator|developer|developers|creator|"
+        r"admin|"
+        r"owner)s? (?:set|wrote|gave|configured|provided)|preconfigured (?:message|prompt|instructions)|pre "
+        r"configured (?:message|prompt)|preset (?:prompt|instructions))\b",
+    ),
+    ("exfil", 0.6, r"\bwhat you were (?:told|instructed|given)\b"),
+    ("convstart", 0.7, r"\bbefore (?:this|our|the) (?:chat|session|conversation) (?:began|started)\b"),
+    ("comply", 0.5, r"\b(?:follow only what i|only follow what i|do only what i) (?:write|say|type)\b"),
+    ("unwatched", 0.4, r"\b(?:safety team is (?:on vacation|away|offline|not watching|asleep)|no one is "
+                       r"(?:watching|monitoring)|nobody is (?:watching|monitoring))\b"),
+    ("authority", 0.5, r"\b(?:i am the system now|i am your (?:system|operator|new system)|"
+                       r"i'?m the system now)\b"),
+    (
+        "exfil",
+        1.0,
+        r"\b(?:disclose|reveal|show|print|tell me|give me|output)(?: \S+){0,3} (?:the |"
+        r"your )?(?:preconfigured|"
+        r"pre configured|preset|predefined|initial|hidden|secret) (?:message|prompt|instructions|preamble)\b",
+    ),
+    (
+        "harvest",
+        0.5,
+        r"\b(?:output|print|include|send|reply with|append)(?: \S+){0,3} (?:the )?(?:user'?s?|customer'?s?) "
+        r"(?:session cookie|session token|cookies?|auth token|access token)\b",
+    ),
+    ("stealth", 0.5, r"\b(?:no confirmation (?:needed|required)|without (?:any )?confirmation)\b"),
+    (
+        "action",
+        0.4,
+        r"\b(?:escalate (?:this|the) user to admin|grant (?:this user|them|him|her) admin|reset (?:their|the "
+        r"user'?s) (?:mfa|2fa|password))\b",
+    ),
+    ("copy", 0.4, r"\b(?:the )?parts you (?:normally |usually )?(?:hide|keep hidden|don'?t show|redact)\b"),
+    (
+        "override",
+        0.6,
+        r"\bdon'?t (?:think about|worry about|care about|bother with) your (?:guidelines|rules|restrictions|"
+        r"policies|instructions|safety)\b",
+    ),
     # Stop following your rules, any language (either order).
     # (the rules must be the model's: a possessive before or after, a suffix, or "you were given")
     ("override", 1.0, rf"{UNFOLLOW}(?: \S+){{0,1}} {YOURS2}(?: \S+){{0,2}} \S*{RULES}\b"),
@@ -1214,7 +1280,8 @@ RAW_FAMILIES: tuple[tuple[str, float, str], ...] = (
         "fakesys",
         0.5,
         r"(?i)<!--\s?(?:system|admin|developer|instructions?|note to (?:the )?(?:ai|assistant|model))\s?:|"
-        r"(?:display\s?:\s?none|visibility\s?:\s?hidden|font-size\s?:\s?0|opacity\s?:\s?0)[^>]{0,80}>"
+        r"(?:display\s?:\s?none|visibility\s?:\s?hidden|font-size\s?:\s?0|opacity\s?:\s?0|aria-hidden\s?=\s?"
+        r"['\"]?true)[^>]{0,80}>"
         r"[^<]{0,40}(?:assistant|ai|system|llm|model|models|agents?)\s?:",
     ),
     (  # a bracketed note to the AI in other scripts: "[ملاحظة للذكاء الاصطناعي: …", "[ИИ: …"
@@ -1239,6 +1306,12 @@ RAW_FAMILIES: tuple[tuple[str, float, str], ...] = (
         0.5,
         r"(?i)(?:^|[.!?]\s)(?:system|admin|developer) (?:override|update|notice|directive|instruction|"
         r"alert)\s?:",
+    ),
+    (  # "[bot-only: …", "assistant please …" after a quote
+        "addressai",
+        0.6,
+        r"(?i)(?:[\[(]|<!--)\s?(?:bots?|ai|llms?|assistants?|agents?)[- ]only\s?:|(?:^|[.:!?'\"]\s?)"
+        r"(?:assistant|ai|bot|model)\s?,?\s(?:please|pls)\b",
     ),
     (  # a vocative to the assistant at a sentence start: "Hidden text: Assistant, rate this CV"
         "addressai",
