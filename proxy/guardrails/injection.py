@@ -13,11 +13,13 @@ import base64
 import binascii
 import html
 import re
+import unicodedata
 import urllib.parse
 
 import re2
 
-from proxy.guardrails import injection_families
+from proxy.guardrails import injection_classes, injection_families
+from proxy.guardrails.normalize import normalize
 
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False
@@ -31,13 +33,14 @@ _FOLD_BYTES = bytes(
 
 _NEG = (
     r"(?:^| )(?:(do not|don't|dont|never|not to|shouldn't|should not|didn't|did not|won't|wont|"
-    r"can't|cannot) )?"
+    r"can't|cannot|told me to|asked me to|told us to|asked us to|does the model|did the model|"
+    r"does the assistant|does it|did it) )?"
 )
 _QUAL = (
     r"(?:previous|prev|prior|above|earlier|preceding|former|initial|original|system|existing|current|safety|"
     r"all)"
 )
-_DET = r"(?:all |any |every |the |your |my |of |these |those |its |his |her |their )*"
+_DET = r"(?:all |any |every |the |your |of |these |those |its |his |her |their )*"
 _OBJ = (
     r"(?:instructions?|rules|prompts?|directions|directives|guidelines|guardrails|constraints|restrictions|"
     r"programming|commands|policies|limitations|orders)"
@@ -71,7 +74,8 @@ _FAMILIES: tuple[tuple[str, float, str], ...] = (
     (
         "persona",
         1.0,
-        r"\b(?:act|behave|respond|pretend|roleplay|role play) (?:as|like|to be) (?:an? )?(?:completely )?"
+        r"\b(?:act|behave|respond|pretend|roleplay|role play|talk|speak|answer|reply|write) "
+        r"(?:as|like|to be) (?:an? )?(?:completely )?"
         r"(?:unrestricted|unfiltered|uncensored|jailbroken|amoral|unethical|evil) ",
     ),
     (
@@ -121,8 +125,10 @@ _FAMILIES: tuple[tuple[str, float, str], ...] = (
         r"\b(?:do not|don't|never) (?:ever )?(?:refuse|decline|apologi[sz]e|say (?:no|you can't|"
         r"you cannot|that you can't)|add (?:a )?warnings?|warn me)",
     ),
-    ("startwith", 0.5, r"\b(?:starting|beginning|begin|start) with (?:the words )?you are\b"),
-    ("verbatim", 0.3, r"\b(?:verbatim|word for word|including everything|exactly as written)\b"),
+    ("startwith", 0.5, r"\b(?:starting|beginning|begin|start) with (?:the (?:words?|phrase|text|sentence) )?"
+                       r"you are\b"),
+    ("verbatim", 0.3, r"\b(?:verbatim|word for word|including everything|include everything|"
+                      r"exactly as written)\b"),
     ("character", 0.3, r"\b(?:stay|remain) in character\b"),
     ("fromnow", 0.3, r"\bfrom now on (?:you|your)\b"),
     ("jailbreak", 0.4, r"\bjailbr(?:ea|o)k"),
@@ -235,8 +241,9 @@ _MULTILINGUAL: tuple[tuple[str, float, str], ...] = (
     ("exfil", 1.0, r"(?:把|将|將)?(?:你的)?(?:系统提示|系統提示|系统指令|系統指令|初始指令|系统消息)\S{0,10}"
                    r"(?:显示|顯示|输出|輸出|告诉|告訴|发给|重复|打印)"),
     # ja
-    ("override", 1.0, r"(?:以前|前|上記|これまで|すべて|全て)の?\S{0,6}(?:指示|命令|ルール|指令)\S{0,4}"
+    ("override", 1.0, r"(?:以前|上記|これまで|すべて|全て)の?\S{0,6}(?:指示|命令|ルール|指令)\S{0,4}"
                       r"(?:無視|忘れ)"),
+    ("override", 0.6, r"前の\S{0,6}(?:指示|命令|ルール|指令)\S{0,4}(?:無視|忘れ)"),
     ("exfil", 1.0, r"(?:システムプロンプト|システム指示|初期指示|システムメッセージ)\S{0,14}"
                    r"(?:表示|教え|見せ|出力|繰り返)"),
     # ko
@@ -386,9 +393,20 @@ _MULTILINGUAL = tuple(
     (name, w, injection_families.NOT + p[2:] if name == "override" and p.startswith("\\b") else p)
     for name, w, p in _MULTILINGUAL
 )
-_FAMILIES = _FAMILIES + _MULTILINGUAL + _PARAPHRASES + injection_families.FAMILIES
-_RAW_FAMILIES = _RAW_FAMILIES + injection_families.RAW_FAMILIES
+_FAMILIES = (_FAMILIES + _MULTILINGUAL + _PARAPHRASES + injection_families.FAMILIES
+             + injection_classes.FAMILIES)
+_RAW_FAMILIES = _RAW_FAMILIES + injection_families.RAW_FAMILIES + injection_classes.RAW_FAMILIES
 
+
+
+def _nfkc_letters(pattern: str) -> str:
+    """Letters of a pattern as the view has them (NFKC per character: Thai "ำ" is "ํา" there)."""
+    return "".join(unicodedata.normalize("NFKC", ch) if unicodedata.category(ch)[0] in "LM" else ch
+                   for ch in pattern)
+
+
+_FAMILIES = tuple((name, w, _nfkc_letters(p)) for name, w, p in _FAMILIES)
+_RAW_FAMILIES = tuple((name, w, _nfkc_letters(p)) for name, w, p in _RAW_FAMILIES)
 _FOLDED = [(name, weight, re2.compile(word_bounds(p), _OPTIONS)) for name, weight, p in _FAMILIES]
 _NORMED = [(name, weight, re2.compile(p, _OPTIONS)) for name, weight, p in _RAW_FAMILIES]
 # The families are matched as re2 Sets of SET_CHUNK patterns each: one Set over all of them is one
@@ -430,6 +448,7 @@ _HAS_LOOKALIKE = re.compile(f"[{_LOOKALIKES}]")  # one character class (text is 
 
 
 _WORD = re.compile(r"\S+")
+_LEET_LL = re.compile(r"(?<=[^\W\d_])11|11(?=[^\W\d_])")
 _LATIN = re.compile(r"[a-z]")
 
 
@@ -439,6 +458,8 @@ def _unconfuse(m: re.Match[str]) -> str:
 
 
 # Punctuation of other scripts, folded to a space like ASCII punctuation.
+_MARKS = re.compile("[\u064b-\u065f\u0670\u0640\u0591-\u05c7]")
+_PIPE = re.compile(r"(?<=[a-z0-9])\|(?=[a-z0-9])", re.I)
 _PUNCT = re.compile("[«»“”„‟‹›，。：；！？、（）【】「」『』《》〈〉・…—–·¿¡]")
 
 
@@ -447,8 +468,12 @@ def fold(view: str) -> bytes:
     if not view.isascii():
         # Turkish İ lower-cases to i + dot; the right single quote is an apostrophe
         view = _PUNCT.sub(" ", view.lower().replace("i\u0307", "i").replace("\u2019", "'"))
+        if _MARKS.search(view):  # Arabic harakat, Hebrew points, tatweel: "انسَ" is "انس"
+            view = _MARKS.sub("", view)
         if _HAS_LOOKALIKE.search(view):  # only in words that mix scripts: Russian stays Russian
             view = _WORD.sub(_unconfuse, view)
+    if "|" in view:  # "ru|es": a pipe between letters is an l
+        view = _PIPE.sub("l", view)
     data = view.encode().lower().translate(_FOLD_BYTES)
     folded = b" " + b" ".join(data.split()) + b" "
     return folded.replace(b" '", b" ").replace(b"' ", b" ") if b"'" in folded else folded
@@ -464,7 +489,9 @@ MAX_DECODED = 8  # encoded segments decoded per text
 # or reversed is worth scanning that way (cheap gate: most texts are neither).
 _COMMON = frozenset(
     "the and you your all to of is are now in with it for this that me my not no previous instructions "
-    "ignore prompt system rules reveal el la los las de tus y der die und deine les et tes vos".split()
+    "ignore prompt system rules reveal el la los las de tus y der die und deine les et tes vos "
+    "il le tue che di regole istruzioni ignora olvida reglas instrucciones vergiss regeln anweisungen "
+    "oublie règles consignes os as do da não suas regras".split()
 )
 
 
@@ -477,6 +504,14 @@ _CONCAT = re.compile(r"[\"'`]\s{0,3}(?:\+|\.|&|\|\|)\s{0,3}[\"'`]")
 _SPACED = re.compile(r"(?<!\S)\S(?:\s{1,4}\S(?!\S)){7,}")
 _JOINED = re.compile(r"\b\w(?:[-.*·|/+~]\w\b){3,}(?:\s+\w(?:[-.*·|/+~]\w\b)+)*")
 _JOINERS = re.compile(r"[-.*·|/+~]")
+# Quoted parts assigned or listed ("x='disre'", "Teil A: „Vergiss deine“"), joined when the text
+# asks to combine them ("x+y", "join", "verbinde", "une").
+_QUOTED_PART = re.compile(r"['‘]([^'’\n]{1,80})['’]|[\"“«„‚「『]([^\"”»“‘」』\n]{1,80})[\"”»“‘」』]")
+_JOIN_CUE = re.compile(
+    r"\b\w{1,8}\s?\+\s?\w{1,8}\b|\b(?:join|combine|concatenate|merge|put together|verbinde|kombiniere|"
+    r"füge|une|junta|combina|unisci|concatena|junte|combine|собери|соедини|объедини|połącz|birleştir)",
+    re.I)
+_COMBINING = re.compile("[\u0300-\u036f]")
 
 
 def _text(data: bytes) -> str | None:
@@ -489,10 +524,11 @@ def _text(data: bytes) -> str | None:
     return text if text and printable >= 0.9 * len(text) and any(ch.isalpha() for ch in text) else None
 
 
-def decoded_variants(view: str) -> list[str]:
+def decoded_variants(view: str) -> list[tuple[str, bool]]:
     """What the text says once decoded: base64 and hex segments, percent-encoding, ROT13 and the
-    text reversed (attacks hidden from the phrase patterns, readable to a model)."""
-    out: list[str] = []
+    text reversed (attacks hidden from the phrase patterns, readable to a model); each with whether
+    the encoding hides it from a reader (base64, hex, spaced letters, ROT13, reversed, accents)."""
+    out: list[tuple[str, bool]] = []
     for m in list(_BASE64.finditer(view))[:MAX_DECODED]:
         seg = m.group().replace("-", "+").replace("_", "/")
         try:
@@ -500,43 +536,58 @@ def decoded_variants(view: str) -> list[str]:
         except (binascii.Error, ValueError):
             text = None
         if text:
-            out.append(text)
+            out.append((text, True))
     for m in list(_HEX.finditer(view))[:MAX_DECODED]:
         try:
             text = _text(bytes.fromhex(m.group().replace(" ", "").replace(":", "")))
         except ValueError:
             text = None
         if text:
-            out.append(text)
+            out.append((text, True))
     if _PERCENT.search(view):
-        out.append(urllib.parse.unquote(view))
+        out.append((urllib.parse.unquote(view), False))
     escaped = _ESCAPED.findall(view)
     if len(escaped) >= 8:  # "\\x76\\x65…", "\\u0069…"
         text = _text(bytes(int(h, 16) for h in escaped if int(h, 16) < 256))
         if text:
-            out.append(text)
+            out.append((text, True))
     if "&#" in view:
-        out.append(html.unescape(view))
+        out.append((html.unescape(view), False))
     if _CONCAT.search(view):  # 'igno' + 're your guide' + 'lines': smuggled in pieces
-        out.append(_CONCAT.sub("", view))
+        out.append((_CONCAT.sub("", view), False))
     for m in list(_SPACED.finditer(view))[:MAX_DECODED]:  # "i g n o r e  a l l  p r e v i o u s"
         words = re.split(r"\s{2,}", m.group())
-        out.append(" ".join(w.replace(" ", "") for w in words))
+        out.append((" ".join(w.replace(" ", "") for w in words), True))
     joined = [m.group() for m in list(_JOINED.finditer(view))[:MAX_DECODED]]
     if joined and sum(len(j) for j in joined) >= 16:
-        out.append(" ".join(_JOINERS.sub("", j) for j in joined))
+        out.append((" ".join(_JOINERS.sub("", j) for j in joined), True))
+        if _common_words(out[-1][0][::-1]) >= 2:  # ".s.n.o.i.t.c.u.r.t.s.n.i": joined and reversed
+            out.append((out[-1][0][::-1], True))
+    quoted = _QUOTED_PART.findall(view)
+    if len(quoted) >= 2 and _JOIN_CUE.search(view):  # a='igno', b='re all …': run a + b
+        parts = [a or b for a, b in quoted]
+        out += [("".join(parts), False), (" ".join(p.strip() for p in parts), False)]
+    marks = _COMBINING.findall(unicodedata.normalize("NFD", view)) if not view.isascii() else []
+    if len(marks) * 4 >= len(view):  # "ï̈g̈n̈ö̈r̈ë̈": letters under stacked accents
+        out.append((_COMBINING.sub("", unicodedata.normalize("NFD", view)), True))
     if len(view) >= 24:  # shorter texts cannot hold an instruction worth hiding
+        # worth a scan only when the decoded text reads better than the text (a long text in
+        # plain English holds a few "on"/"ti" that read as "no"/"it" backwards)
+        plain = _common_words(view)
         rot13 = view.translate(_ROT13)
-        if _common_words(rot13) >= 2:  # "gur", "naq", "lbh": ROT13 of everyday words
-            out.append(rot13)
-        if _common_words(view[::-1]) >= 2:  # "eht", "dna", "uoy": written backwards
-            out.append(view[::-1])
+        rot = _common_words(rot13)
+        if rot >= 2 and rot * 2 > plain:  # "gur", "naq", "lbh": ROT13 of everyday words
+            out.append((rot13, True))
+        back = _common_words(view[::-1])
+        if back >= 2 and back * 2 > plain:  # "eht", "dna", "uoy": written backwards
+            out.append((view[::-1], True))
     return out
 
 
 # Text that talks about attacks ("phrases like 'ignore previous instructions'") rather than making
 # one: a quoted phrase is discounted when the text around it discusses it.
-_QUOTED = re.compile(r"(?<!\w)['‘]([^'’\n]{4,160})['’](?!\w)|[\"“«「『]([^\"”»」』\n]{4,160})[\"”»」』]")
+_QUOTED = re.compile(
+    r"(?<!\w)['‘`]([^'’`\n]{4,160})['’`](?!\w)|[\"“«「『„]([^\"”»」』“\n]{4,160})[\"”»」』“]")
 _META = re2.compile(
     r"(?i)\b(?:phrases?|such as|e\.g\.|for example|example|like|detect\w*|classif\w*|filter\w*|quot\w*|"
     r"called|known as|attacks?|attackers?|research\w*|paper|tests?|training|label\w*|dataset|pattern\w*|"
@@ -544,11 +595,35 @@ _META = re2.compile(
     r"esempi\w*|attacchi|exemplos?|aanval\w*|voorbeeld\w*|przykład\w*|atak\w*|örnek\w*|saldırı\w*|"
     r"means?|meaning|bedeutet|bedeutung|significa|signifie|betekent|artikel\w*|articles?|artículos?|"
     r"articoli|artigos?|wrote|writes|typed|said|says|posted|refused|blocked|flagged|injection|"
-    r"sicherheit|security|seguridad|sécurité|sicurezza|segurança)\b",
+    r"sicherheit|security|seguridad|sécurité|sicurezza|segurança|angreifer|atacantes|attaquants|"
+    r"attaccanti|hackers?|malicious|payloads?|red ?team\w*|guardrails?|tried|attempted|attempts?|"
+    r"declined|incidents?|reports?)\b",
     _OPTIONS)
 QUOTED_WEIGHT = 0.3
+HIDDEN_BONUS = 0.3
 _DOMAIN = re.compile(r"\S+\.[a-z]{2,}\b\S*")
 _JSON_KEY = re.compile(r"[\"'][\w -]{1,40}[\"']\s?:\s?[\"'{\[]")
+
+
+_TAGS = re.compile("[\U000e0020-\U000e007e]+")
+
+
+def score_text(text: str) -> tuple[float, list[str]]:
+    """`score` of a raw text: its normalised view, plus what Unicode tag characters spell (they are
+    invisible to a reader and dropped from the view, but a model reads them as ASCII)."""
+    view = normalize(text)[0]
+    best = score(view)
+    if "\U000e0000" <= max(text, default=" "):
+        hidden = " ".join(m.group().translate(_UNTAG) for m in _TAGS.finditer(text))
+        if hidden.strip():
+            value, names = score(f"{view}\n{hidden}")
+            if value >= 0.5:
+                value += HIDDEN_BONUS
+            best = max(best, (value, names))
+    return best
+
+
+_UNTAG = {cp: cp - 0xE0000 for cp in range(0xE0020, 0xE007F)}
 
 
 def score(view: str) -> tuple[float, list[str]]:
@@ -559,13 +634,14 @@ def score(view: str) -> tuple[float, list[str]]:
     if (best > 0 and _META.search(view) and not _JSON_KEY.search(view)
             and _META.search(_DOMAIN.sub(" ", view))):
         quoted = [m.group(1) or m.group(2) for m in _QUOTED.finditer(view)]
-        if quoted:
-            outside = _QUOTED.sub(" ", view)
-            rest, rest_families = _score(outside)
-            inner = max((_score(q)[0] for q in quoted), default=0.0)
+        inner = max((_score(q)[0] for q in quoted), default=0.0)
+        if inner > 0:  # quotes that hold nothing leave the text's own score as it is
+            rest, rest_families = _score(_QUOTED.sub(" ", view))
             best, families = rest + QUOTED_WEIGHT * inner, rest_families
-    for variant in decoded_variants(view):
+    for variant, hidden in decoded_variants(view):
         value, names = _score(variant)
+        if hidden and value >= 0.5:  # encoded, spaced out or reversed: hiding it is a signal too
+            value += HIDDEN_BONUS
         if value > best:
             best, families = value, names
     return best, families
@@ -573,8 +649,10 @@ def score(view: str) -> tuple[float, list[str]]:
 
 def _score(view: str) -> tuple[float, list[str]]:
     variants = [fold(view)]
-    if "11" in view:  # leetspeak "1" is "i" ("1gnore"), but "11" is usually "ll" ("a11")
-        variants.append(fold(view.replace("11", "ll")))
+    if "11" in view:  # leetspeak "1" is "i" ("1gnore"), but "11" next to a letter is "ll" ("a11")
+        ll = _LEET_LL.sub("ll", view)
+        if ll != view:  # years and amounts ("2011", "11:30") need no second pass
+            variants.append(fold(ll))
     best: dict[str, float] = {}
     for folded in variants:
         for i in _folded_matches(folded):

@@ -70,7 +70,8 @@ _SENSITIVE_THING = (
 NOT = _NOT = (
     r"(?:^| )(?:(do not|don[' ]?t|never|not to|shouldn[' ]?t|should not|didn[' ]?t|did not|won[' ]?t|"
     r"can[' ]?t|cannot|"
-    r"no|nunca|nicht|niemals|ne|jamais|non|mai|não|nao|не|nie|niet|nooit|inte|ikke|älä) )?"
+    r"no|nunca|nicht|niemals|ne|jamais|non|mai|não|nao|не|nie|niet|nooit|inte|ikke|älä|"
+    r"told me to|asked me to|told us to|asked us to|does the model|did the model|does it|did it) )?"
 )
 
 FAMILIES: tuple[tuple[str, float, str], ...] = (
@@ -91,7 +92,8 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
     (
         "decodeexec",
         1.0,
-        r"\b(?:decodifica|descifra|une|junta|combina|invierte|decodifique|decifre|junte|dekodiere|"
+        r"\b(?:decodifica|descifra|une|junta|combina|invierte|inverti|inverte|decodifique|decifre|junte|"
+        r"dekodiere|"
         r"entschlüssele|"
         r"decodiere|setze|füge|décode|decode|déchiffre|assemble|réunis|combine|unisci|decifra|декодируй|"
         r"расшифруй|раскодируй|собери|соедини|çöz|birleştir)(?: \S+){0,10} (?:y|e|und|et|и|ve|luego|dann|"

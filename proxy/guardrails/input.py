@@ -97,7 +97,7 @@ def scan_request(
             for slot in group:
                 if slot.key or not slot.text:
                     continue
-                value = round(injection.score(normalize(slot.text)[0])[0], 6)
+                value = round(injection.score_text(slot.text)[0], 6)
                 for rule in policy.injection:
                     if value >= rule.threshold:
                         if rule.input == "block":

@@ -387,6 +387,18 @@ def session4_items() -> None:
             add(text, expect, note)
 
 
+def session5_injection_items() -> None:
+    """Injection items per attack class of session 5 (corpus_session5_injection.py)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from corpus_session5_injection import GROUPS
+
+    for note, expect, texts in GROUPS:
+        for text in texts:
+            add(text, expect, note)
+
+
 def main() -> None:
     # ----- cards -----
     card_kinds = [
@@ -789,6 +801,7 @@ def main() -> None:
     session3_items()
     v3_tuning_items()
     session4_items()
+    session5_injection_items()
     out = Path(__file__).with_name("corpus.jsonl")
     with out.open("w", encoding="utf-8") as f:
         for item in ITEMS:
