@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import random
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ from engine import LLM, AsyncEngine, SamplingParams
 from engine.config import EngineConfig
 from engine.distributed import get_tp_size
 from engine.distributed import parallel_state as ps
+from engine.distributed.workers import free_local_port
 from engine.errors import InvalidParam
 from engine.layers.activation import SiluAndMul
 from engine.layers.embed_head import ParallelLMHead, VocabParallelEmbedding
@@ -194,17 +194,16 @@ def _layer_checks(rank: int, world: int, init_method: str) -> None:
 
 def test_layer_forwards_over_two_gloo_ranks_equal_the_dense_math() -> None:
     """Rank 0 in this process, rank 1 spawned."""
-    with tempfile.TemporaryDirectory() as d:
-        init_method = f"file://{d}/store"
-        worker = mp.get_context("spawn").Process(target=_layer_checks, args=(1, TP, init_method))
-        worker.start()
-        try:
-            _layer_checks(0, TP, init_method)
-        finally:
-            worker.join(60)
-            if worker.is_alive():
-                worker.terminate()
-        assert worker.exitcode == 0
+    init_method = f"tcp://127.0.0.1:{free_local_port()}"  # as the engine's workers rendezvous
+    worker = mp.get_context("spawn").Process(target=_layer_checks, args=(1, TP, init_method))
+    worker.start()
+    try:
+        _layer_checks(0, TP, init_method)
+    finally:
+        worker.join(60)
+        if worker.is_alive():
+            worker.terminate()
+    assert worker.exitcode == 0
 
 
 # --- the engine: tensor-parallel size 2 against 1 ---------------------------------------------
