@@ -346,7 +346,9 @@ def _rule(obj: Any, where: str) -> Rule:
             "head_max": builtin.head_max,
             "tail": compile_re2(builtin.tail, f"{where}.scanner") if builtin.tail else None,
             "tail_max": builtin.tail_max,
-            "prefix": "" if raw_view else _prefix(pattern, builtin.tail),
+            # a superset's closure holds back at least what the pattern's would (builtins.Builtin.superset)
+            "prefix": "" if raw_view else _prefix(
+                builtin.superset or pattern, "" if builtin.superset else builtin.tail),
             **({} if raw_view or not builtin.leads else _leads(builtin.leads, builtin.tail)),
         }
     elif scanner == "regex":
