@@ -79,7 +79,7 @@ _KEY_OTHER_PAIRS = (
     (rf"<{_KEY_NAMES}>", r"[^\s<]{6}"),
     (rf"\b(?:set|with)_?{_KEY_NAMES}\(\s?[\"'`]", r"[^\s\"'`]{6}"),
     (rf"(?:\b|_){_KEY_NAMES}[\"']\s?,\s?[\"']", r"[^\s\"']{6}"),
-    (rf"\B--(?:[a-z]{{1,8}}-)?(?:{_KEY_NAMES}|pass)[ =][\"']?", r"[^\s\"'-][^\s\"']{5}"),
+    (rf"\B--?(?:[a-z]{{1,8}}-)?(?:{_KEY_NAMES}|pass)[ =][\"']?", r"[^\s\"'-][^\s\"']{5}"),  # -Password (PS)
     (r"\bidentified by [\"']", r"[^\s\"']{6}"),
     (
         r"\b(?:proxy-)?authorization[\"']?\s{0,3}[:=]\s{0,3}[\"']?(?:basic|bearer|token|digest|apikey|sso-key)"

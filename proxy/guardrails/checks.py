@@ -461,7 +461,7 @@ PROSE_LOGIN_WORDS_NON_ASCII = (
 # Keywords of non-Latin scripts (prose around them is non-Latin, the value is ASCII).
 PROSE_LOGIN_WORDS_NON_LATIN = (
     "парол|лозинк|パスワード|暗証番号|密码|密碼|口令|비밀번호|암호|पासवर्ड|كلمة المرور|كلمة السر|"
-    "رمز عبور|סיסמ|κωδικ|รหัสผ่าน"
+    "رمز عبور|סיסמ|κωδικ|συνθηματικ|รหัสผ่าน"
 )
 # Verbs (and a colon) between a password word and its value; adverbs that may follow the verb.
 PROSE_VERBS = (
@@ -498,6 +498,9 @@ POSITIONAL_LEADS = (
     rf"\bauth\s?=\s?[(\[]\s?{_Q}{_ARG}{{0,32}}{_Q}\s?,\s?{_Q}",
     rf"\bConvertTo-SecureString\s{{1,3}}(?:-String\s{{1,3}})?{_Q}",
     r"\B/pass(?:word)?:[\"']?",
+    # `<add key="SmtpPassword" value="…"/>`, `<property name="db.password" value="…"/>`
+    rf"\b(?:key|name)={_Q}{_ARG}{{0,32}}(?:passw(?:or)?d|pwd|secret|token|api[_-]?key|apikey|credential)"
+    rf"{_ARG}{{0,16}}{_Q}\s{{1,3}}value={_Q}",
 )
 _POSITIONAL = re.compile("(?i)(?:" + "|".join(POSITIONAL_LEADS) + ")")
 # Hashes stored under a password's name are no password (`password_hash: $2b$12$…`, Django's
@@ -526,7 +529,8 @@ _HEADER = re.compile(
     r"(?i)(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?(basic|bearer|token|digest|apikey|sso-key)\s+"
 )
 _OTHER_FORMS = re.compile(
-    r"(?i)(?:(?:set-)?cookie\s*:\s*[^=\s;]+=|--[a-z0-9-]+[ =]|<[^>]+>|(?:set|with)_?[a-z_]+\(\s*|"
+    r"(?i)(?:(?:set-)?cookie\s*:\s*[^=\s;]+=|--[a-z0-9-]+[ =]|"
+    r"-[a-z0-9-]*(?:pass|pwd|secret|token|key)[a-z0-9-]*[ =]|<[^>]+>|(?:set|with)_?[a-z_]+\(\s*|"
     r"[^\s\"']+[\"']\s*,\s*|"
     r"identified by |login \S+ password )[\"'`]?"
 )
@@ -576,6 +580,7 @@ _NON_LATIN_VALUE = re.compile(
     rf"(?:{PROSE_LOGIN_WORDS_NON_LATIN})[^!-~]{{0,30}}(?:[A-Za-z0-9-]{{1,12}}(?:[^!-~]{{1,10}}|[:=]\s{{0,3}}))?(?:[:=]\s{{0,3}})?[\"'`]?([!-9;-~]{{6}}[!-~]*)"
 )
 _EMAIL_LIKE = re.compile(r"@[A-Za-z0-9-]+\.[A-Za-z]")
+_SETTING = re.compile(r"[a-z_]{2,}=")  # "password field: type=password": a setting, not a value
 
 
 def _prose_value(value: str) -> bool:
@@ -583,7 +588,8 @@ def _prose_value(value: str) -> bool:
     or crypt hash."""
     hashed = _HASHED.match(value)
     return (len(value) >= 6 and not _placeholder(value) and _prose_password_ok(value)
-            and not value.startswith(("http://", "https://")) and _EMAIL_LIKE.search(value) is None
+            and not value.startswith(("http://", "https://", "/", "./", "~/"))
+            and _EMAIL_LIKE.search(value) is None and _SETTING.match(value) is None
             and (hashed is None or hashed.group().isalnum()))
 
 

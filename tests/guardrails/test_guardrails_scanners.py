@@ -324,6 +324,11 @@ SESSION5_POSITIVES = [
     ("api_key", 'var c = new NetworkCredential("svc_print", "Harbor2291$");'),
     ("api_key", "requests.get(url, auth=('admin', 'Quartz771!x'))"),
     ("api_key", "Ocp-Apim-Subscription-Key: 3f9a1c7e5b2d8f4a6c0e9b1d7f3a5c8e"),
+    ("api_key", "Invoke-Sqlcmd -ServerInstance db01 -Username sa -Password 'Sq8!kQ2zLm'"),
+    ("api_key", '<add key="SmtpPassword" value="Kx9#mPq2vL" />'),
+    ("api_key", "Lösenordet är Sommar2024! till gästnätet."),
+    ("azure_key", "https://a.blob.core.windows.net/c/f?sv=2022-11-02&sp=r&sig=k3Jx8Qm%2FvLp2XwZr7NcY4dHs9Bj1FaQm3kT8vLp%3D"),
+    ("private_key", "-----BEGIN RSA PRIVATE KEY-----MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEe -----END"),
 ]
 SESSION5_NEGATIVES = [
     ("aws_key", "export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE"),
@@ -346,6 +351,10 @@ SESSION5_NEGATIVES = [
     ("api_key", "パスワードは12文字以上"),
     ("api_key", "new PDO($dsn, $user, $password);"),
     ("api_key", "Yes, the password hint is our street name"),
+    ("api_key", "Reset your password at https://id.acme.com/reset"),
+    ("api_key", "password field: type=password, required=true"),
+    ("api_key", "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=RootManageSharedAccessKey"),
+    ("api_key", "password_sha256: 5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"),
 ]
 
 
