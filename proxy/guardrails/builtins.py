@@ -168,7 +168,7 @@ _SSN_AFTER = rf"{_SSN_DIGITS}[^\n0-9;.!?]{{0,30}}?{_SSN_LABEL}"  # the number, a
 _CARD_DIGITS = rf"\b(?:[0-9]{_DIGIT_SEP}?){{11,18}}[0-9]\b"
 # Azure: storage/Service Bus connection strings, keys by name, and the signature of a SAS token
 _AZURE_NAME = (
-    r"(?i:\b(?:AccountKey|SharedAccessKey|azure[_-]?(?:storage|openai|api)?[_-]?key)[\"']? ?[=:] ?[\"']?"
+    r"(?i:\b(?:AccountKey|SharedAccessKey|azure[_-]?(?:[a-z]{2,12}[_-]?){0,2}key)[\"']? ?[=:] ?[\"']?"
     r"|[?&;]sig=)"
 )
 _AZURE_VALUE = r"[A-Za-z0-9+/%]{32}"

@@ -327,6 +327,7 @@ SESSION5_POSITIVES = [
     ("api_key", "Invoke-Sqlcmd -ServerInstance db01 -Username sa -Password 'Sq8!kQ2zLm'"),
     ("api_key", '<add key="SmtpPassword" value="Kx9#mPq2vL" />'),
     ("api_key", "Lösenordet är Sommar2024! till gästnätet."),
+    ("azure_key", "AZURE_OPENAI_API_KEY=3f9a1c7e5b2d8f4a6c0e9b1d7f3a5c8e"),
     ("azure_key", "https://a.blob.core.windows.net/c/f?sv=2022-11-02&sp=r&sig=k3Jx8Qm%2FvLp2XwZr7NcY4dHs9Bj1FaQm3kT8vLp%3D"),
     ("private_key", "-----BEGIN RSA PRIVATE KEY-----MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEe -----END"),
 ]
