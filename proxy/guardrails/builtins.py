@@ -311,6 +311,7 @@ BUILTINS: dict[str, Builtin] = {
             r"\beyJ[A-Za-z0-9_-]{10}",
             "JWT",
             "secret",
+            checks.jwt,
             triggers=("eyJ",),
             tail=r"[A-Za-z0-9_-]*\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{16,}",
             tail_max=8000,

@@ -416,9 +416,18 @@ def provider_key(text: str) -> Span:
     """A provider key format, unless it is a documentation dummy (`ghp_xxxx…`, `…EXAMPLE`, one
     repeated character)."""
     low = text.lower()
-    if any(w in low for w in _KEY_DUMMIES) or len(set(low)) < 8:
+    if any(w in low for w in _KEY_DUMMIES) or len(set(low)) < 8 or _doc_sample(text):
         return None
     return 0, len(text)
+
+
+def _doc_sample(text: str) -> bool:
+    return any(sample in text for sample in keyformats.DOC_SAMPLES)
+
+
+def jwt(text: str) -> Span:
+    """A JWT, unless it is jwt.io's example."""
+    return None if _doc_sample(text) else (0, len(text))
 
 
 def aws_key(text: str) -> Span:
@@ -584,10 +593,10 @@ _SETTING = re.compile(r"[a-z_]{2,}=")  # "password field: type=password": a sett
 
 
 def _prose_value(value: str) -> bool:
-    """A password named by prose or passed by position: password-like, no placeholder, URL, address
-    or crypt hash."""
+    """A password named by prose or passed by position: password-like, no placeholder, URL, address,
+    code (`getpass.getpass()`) or crypt hash."""
     hashed = _HASHED.match(value)
-    return (len(value) >= 6 and not _placeholder(value) and _prose_password_ok(value)
+    return (len(value) >= 6 and not _placeholder(value) and _prose_password_ok(value) and "(" not in value
             and not value.startswith(("http://", "https://", "/", "./", "~/"))
             and _EMAIL_LIKE.search(value) is None and _SETTING.match(value) is None
             and (hashed is None or hashed.group().isalnum()))
@@ -597,7 +606,7 @@ def named_secret(text: str) -> Span:
     """`assigned_secret`, but a value in a provider's key format is that provider scanner's finding
     (`password = pypi-AgEI…`, `--user 'api:key-…'`)."""
     span = assigned_secret(text)
-    if span is not None and keyformats.PROVIDER_VALUE.match(text, span[0]):
+    if span is not None and (keyformats.PROVIDER_VALUE.match(text, span[0]) or _doc_sample(text)):
         return None
     return span
 
@@ -725,6 +734,8 @@ def high_entropy(text: str) -> Span:
     core = text.rstrip("=")
     if keyformats.PROVIDER_VALUE.match(core) or core.startswith(("pk_live_", "pk_test_")):
         return None  # a provider key is its scanner's finding; Stripe publishable keys are public
+    if _doc_sample(core):
+        return None
     if _decodes_to_text(core) or _joined_words(core):
         return None
     if all(c in "0123456789abcdefABCDEF" for c in core):

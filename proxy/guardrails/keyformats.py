@@ -74,6 +74,14 @@ VENDOR_TRIGGERS = (
     "pplx-", "discord",
 )
 
+# Famous documentation values (jwt.io's example, Stripe's and GitHub's docs keys, Slack's docs token,
+# AWS's sample secret): printed in tutorials everywhere, never live.
+DOC_SAMPLES = (
+    "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c", "4eC39HqLyjWDarjtT1zdp7dc", "BQokikJOvBiI2HlWgH4olfQ2",
+    "26PHem9AhJZvU623DfE1x4sd", "16C7e42F292c6912E7710c838347Ae178B4a", "pdFZKVeTuE8sk7oOcBrzbqgy",
+    "wJalrXUtnFEMI/K7MDENG",
+)
+
 # Every provider format a key scanner finds, anchored at the start of a value.
 _ALL = (
     r"(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}",

@@ -356,6 +356,14 @@ SESSION5_NEGATIVES = [
     ("api_key", "password field: type=password, required=true"),
     ("api_key", "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=RootManageSharedAccessKey"),
     ("api_key", "password_sha256: 5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"),
+    ("api_key", "password = getpass.getpass()"),
+    ("stripe_key", "Stripe's docs use sk_test_4eC39HqLyjWDarjtT1zdp7dc in every curl example."),
+    ("github_token", "GitHub's docs show tokens like ghp_16C7e42F292c6912E7710c838347Ae178B4a."),
+    (  # jwt.io's example
+        "jwt",
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2"
+        "MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+    ),
 ]
 
 
