@@ -488,8 +488,6 @@ _SAID_PROSE_START = re.compile(
 _PROSE_DIRECT = re.compile(
     rf"(?i)(?:{PROSE_LOGIN_WORDS}|{PROSE_LOGIN_WORDS_NON_ASCII})\s[\"'`„“«]?(\S+)"
 )
-_NON_LATIN_START = re.compile(f"(?:{PROSE_LOGIN_WORDS_NON_LATIN})")
-_ASCII_TAIL = re.compile(r"[!-~]+$")
 # Credentials passed by position in code: `new PDO(dsn, 'user', '…')`, `mysqli_connect('h', 'u', '…')`,
 # `getConnection(url, "user", "…")`, `new NetworkCredential("user", "…")`, `HTTPBasicAuth('u', '…')`,
 # `auth=('u', '…')`, `ftp.login('u', '…')`, `ConvertTo-SecureString '…' -AsPlainText`,
