@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from proxy.guardrails import checks
+from proxy.guardrails import checks, keyformats
 from proxy.guardrails.normalize import invisible_class
 
 Check = Callable[[str], tuple[int, int] | None]
@@ -40,6 +40,9 @@ class Builtin:
     # a match of some lead + rest. A stream then holds back only a rest being written after a whole
     # lead, not the lead itself (output.py). Empty: the finding may start where the match starts.
     leads: tuple[tuple[str, str], ...] = ()
+    # A simpler pattern matching at least every match of `pattern` + `tail` (a superset), whose prefix
+    # closure a stream holds back instead: the closure of many formats together is a DFA that thrashes.
+    superset: str = ""
 
 
 class LocalPart:
@@ -60,7 +63,8 @@ _AWS = ("AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", 
 _KEY_NAMES = (
     r"(?:secret|token|passw(?:or)?d|passwd|pwd|api[_-]?key|apikey|access[_-]?key|private[_-]?key|"
     r"credentials?|auth[_-]?key|signing[_-]?key|client[_-]?secret|passphrase|session[_-]?(?:id|key)|"
-    r"phpsessid|jsessionid|connect\.sid|webhook[_-]?secret|encryption[_-]?key|master[_-]?key)"
+    r"phpsessid|jsessionid|connect\.sid|webhook[_-]?secret|encryption[_-]?key|master[_-]?key|"
+    r"subscription[_-]?key|hmac[_-]?key|jwt[_-]?key|sas[_-]?key|storage[_-]?key|account[_-]?key)"
 )
 _KEY_NAME = (
     rf"\b[a-z0-9_.-]{{0,32}}(?:{_KEY_NAMES}[a-z0-9_.-]{{0,24}}|pass|pw)[\"']?\s{{0,3}}(?:=|:|=>|:=)"
@@ -75,7 +79,7 @@ _KEY_OTHER_PAIRS = (
     (rf"<{_KEY_NAMES}>", r"[^\s<]{6}"),
     (rf"\b(?:set|with)_?{_KEY_NAMES}\(\s?[\"'`]", r"[^\s\"'`]{6}"),
     (rf"(?:\b|_){_KEY_NAMES}[\"']\s?,\s?[\"']", r"[^\s\"']{6}"),
-    (rf"\B--(?:[a-z]{{1,8}}-)?(?:{_KEY_NAMES}|pass)[ =][\"']?", r"[^\s\"'-][^\s\"']{5}"),
+    (rf"\B--?(?:[a-z]{{1,8}}-)?(?:{_KEY_NAMES}|pass)[ =][\"']?", r"[^\s\"'-][^\s\"']{5}"),  # -Password (PS)
     (r"\bidentified by [\"']", r"[^\s\"']{6}"),
     (
         r"\b(?:proxy-)?authorization[\"']?\s{0,3}[:=]\s{0,3}[\"']?(?:basic|bearer|token|digest|apikey|sso-key)"
@@ -84,30 +88,33 @@ _KEY_OTHER_PAIRS = (
     ),
     (r"\b(?:set-)?cookie:\s{0,2}[a-z0-9_.-]{1,32}=", r"[^\s;]{8}"),
     (r"\blogin [^\s]{1,32} password ", r"[^\s]{6}"),
+    *((lead, r"[^\s\"']{6}") for lead in checks.POSITIONAL_LEADS),
 )
 _KEY_OTHER = "|".join(lead + value for lead, value in _KEY_OTHER_PAIRS)
 _KEY_VALUE = _KEY_NAME + _KEY_OPEN + r"[^\s\"'`;,]{6}|" + _KEY_OTHER
 _CONNECTION_USER = r"\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@\"']{0,64}:"
 _CONNECTION = _CONNECTION_USER + r"[^\s@/\"']{3,64}@"
-# Passwords on a command line (`mysql -p'…'`, `curl -u user:pw`) and in prose after a non-Latin keyword
-# ("Пароль от почты: …", "密码是 …"; an ASCII value: "パスワードは12文字以上" is CJK prose). Latin
-# keywords in prose ("das Passwort ist …") are left out: their closure made every stream hold back.
-# `--p…` is matched too (a long option such as `--password-file`) and rejected by the check.
+# Passwords on a command line (`mysql -p'…'`, `docker login -p …`, `curl -u user:pw`). `--p…` is matched
+# too (a long option such as `--password-file`) and rejected by the check, as are unquoted values that
+# are no strong password (`-p 8080:80`, `mkdir -p build/out`).
 _CLI_LOGIN = (
-    r"\B--?p(?:[\"']?[^\s\"'-][^\s\"']{5}| [\"'][^\s\"']{6})|"
+    r"\B--?p(?:[\"']?[^\s\"'-][^\s\"']{5}| [\"'][^\s\"']{6}| [^\s\"'-][^\s\"']{5})|"
     r"\B(?:-u|--user)[ =][\"']?[^\s:\"'@/]{1,64}:[^\s\"'@]{3}"
 )
+# A password in prose after a non-Latin keyword: "Пароль от почты: …", "密码是…", "पासवर्ड … है",
+# "كلمة المرور … هي …": non-ASCII words, an optional colon, an ASCII value (no colon in its first six
+# characters). "パスワードは12文字以上" is CJK prose (the check wants a password-like value).
 _SAID_LOGIN = (
-    r"(?:пароль|パスワード|密码|密碼|비밀번호)(?: [^\s:=]{1,12}){0,2}"
-    r"(?:\s(?:это|был|is)|[:：]|は|是|는)\s{0,3}[\"'`]?[!-~]{6}"
+    rf"(?:{checks.PROSE_LOGIN_WORDS_NON_LATIN})[^!-~]{{0,30}}(?:[A-Za-z0-9-]{{1,12}}(?:[^!-~]{{1,10}}|[:=]\s{{0,3}}))?(?:[:=]\s{{0,3}})?[\"'`]?[!-9;-~]{{6}}"
 )
 # A password in Latin-script prose: "das WLAN-Passwort ist …", "hasło do VPN: …", "the password for
-# the admin account is …", "la password dell'account è …". The keyword list is closed (no free word
-# starts a match), so a stream holds back only after one of these words.
+# the admin account is now …", "la password dell'account è …", or the value right after the word
+# ("Passwort Falcon2011$", checked harder). The keyword list is closed (no free word starts a
+# match), so a stream holds back only after one of these words.
 _SAID_LATIN = (
-    rf"(?:\b(?:{checks.PROSE_LOGIN_WORDS})\b|{checks.PROSE_LOGIN_WORDS_NON_ASCII})(?: [^\s:=]{{1,24}}){{0,4}}"
-    r"(?:\s(?:is|was|ist|war|lautet|est|était|es|era|é|è|är|er|on|je|jest|wynosi|to|=)|\s?[:：])"
-    r"\s{0,3}[\"'`„“«]?[!-~]{6}"
+    rf"(?:\b(?:{checks.PROSE_LOGIN_WORDS})\b|{checks.PROSE_LOGIN_WORDS_NON_ASCII})"
+    rf"(?:(?: [^\s:=]{{1,20}}){{0,5}}(?:\s(?:{checks.PROSE_VERBS})(?:\s(?:{checks.PROSE_ADVERBS}))?|\s?[:：])"
+    r"\s{0,3}[\"'`„“«]?|\s[\"'`„“«]?)[!-~]{6}"
 )
 _DIGIT_SEP = "[ ./\\-_\u2010-\u2015\u2212]"  # separators inside card numbers (after NFKC)
 _NON_ASCII = "\x80-\U0010ffff"  # any non-ASCII character: compact in re2, unlike \\p{L}
@@ -159,10 +166,12 @@ _SSN_DASHED = r"\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b"
 _SSN_BEFORE = rf"{_SSN_LABEL}(?:[^\n]{{0,80}}\n){{0,2}}[^\n]{{0,60}}?"
 _SSN_AFTER = rf"{_SSN_DIGITS}[^\n0-9;.!?]{{0,30}}?{_SSN_LABEL}"  # the number, a label after it
 _CARD_DIGITS = rf"\b(?:[0-9]{_DIGIT_SEP}?){{11,18}}[0-9]\b"
+# Azure: storage/Service Bus connection strings, keys by name, and the signature of a SAS token
 _AZURE_NAME = (
-    r"(?i:\b(?:AccountKey|SharedAccessKey|azure[_-]?(?:storage|openai|api)?[_-]?key)[\"']? ?[=:] ?[\"']?)"
+    r"(?i:\b(?:AccountKey|SharedAccessKey|azure[_-]?(?:[a-z]{2,12}[_-]?){0,2}key)[\"']? ?[=:] ?[\"']?"
+    r"|[?&;]sig=)"
 )
-_AZURE_VALUE = r"[A-Za-z0-9+/]{32}"
+_AZURE_VALUE = r"[A-Za-z0-9+/%]{32}"
 _IBAN_BODY = r"[0-9]{2}[ -]?(?:[A-Z0-9]{4}[ -]?){2,7}[A-Z0-9]{1,4}\b"
 # What checks.iban can accept: a known country code, written in one case ("It", "In": never).
 _IBAN_COUNTRY = "|".join(sorted(checks.IBAN_LENGTHS)) + "|" + "|".join(sorted(checks.IBAN_LENGTHS)).lower()
@@ -217,7 +226,7 @@ BUILTINS: dict[str, Builtin] = {
             "PRIVATE_KEY",
             "secret",
             triggers=("-----BEGIN ",),
-            tail=rf"{_PEM_BREAK}(?:[A-Za-z-]+: [^\n\\]*{_PEM_BREAK})*[{_B64}]{{16,}}"
+            tail=rf"(?:{_PEM_BREAK})?(?:[A-Za-z-]+: [^\n\\]*{_PEM_BREAK})*[{_B64}]{{16,}}"  # a break, or none
             rf"(?:[{_B64}\s]|\\{{1,3}}[rn]){{16,}}"
             r"(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----)?",
             tail_max=6000,
@@ -230,7 +239,8 @@ BUILTINS: dict[str, Builtin] = {
             checks.aws_key,
             triggers=_AWS,
         ),
-        Builtin("gcp_key", r"\bAIza[0-9A-Za-z_-]{35}(?:\b|$)", "GCP_KEY", "secret", triggers=("AIza",)),
+        Builtin("gcp_key", r"\bAIza[0-9A-Za-z_-]{35}(?:\b|$)", "GCP_KEY", "secret", checks.provider_key,
+                triggers=("AIza",)),
         Builtin(
             "azure_key",
             _AZURE_NAME + _AZURE_VALUE,
@@ -238,7 +248,7 @@ BUILTINS: dict[str, Builtin] = {
             "secret",
             checks.assigned_secret,
             leads=((_AZURE_NAME, _AZURE_VALUE),),
-            tail="[A-Za-z0-9+/]*={0,2}",
+            tail="[A-Za-z0-9+/%]*={0,2}",
             tail_max=60,
         ),
         Builtin(
@@ -246,14 +256,17 @@ BUILTINS: dict[str, Builtin] = {
             r"\b(?:gh[pousr]_[A-Za-z0-9]{36}\b|github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}\b)",
             "GITHUB_TOKEN",
             "secret",
+            checks.provider_key,
             triggers=("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
         ),
         Builtin(
             "slack_token",
-            r"\bxox[abposr]-[0-9]{6,14}-[A-Za-z0-9-]{8,72}\b",
+            r"\b(?:xox[abposre]-[0-9]{1,14}-[A-Za-z0-9-]{8,72}\b|xapp-[0-9]-[A-Z0-9]{8,12}-[0-9]{8,14}-[a-f0-9]{32}|"
+            r"hooks\.slack\.com/(?:services|workflows|triggers)/T[A-Z0-9]{6,12}/[A-Z0-9/]{8,30}/[A-Za-z0-9]{20,32})",
             "SLACK_TOKEN",
             "secret",
-            triggers=("xox",),
+            checks.provider_key,
+            triggers=("xox", "xapp-", "hooks.slack.com"),
         ),
         Builtin(
             "anthropic_key",
@@ -279,24 +292,26 @@ BUILTINS: dict[str, Builtin] = {
             r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{24,99}\b",
             "STRIPE_KEY",
             "secret",
+            checks.provider_key,
             triggers=("sk_live_", "sk_test_", "rk_live_", "rk_test_"),
         ),
         Builtin(
             "vendor_token",
-            r"\b(?:gl(?:pat|dt|rt|ptt)-[A-Za-z0-9_-]{20}|npm_[A-Za-z0-9]{36}|hf_[A-Za-z0-9]{34}|"
-            r"SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}|pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{40}|"
-            r"shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}|do[por]_v1_[a-f0-9]{64}|dapi[a-f0-9]{32}|"
-            r"lin_api_[A-Za-z0-9]{40}|dp\.pt\.[A-Za-z0-9]{43})",
+            keyformats.VENDOR_PATTERN,
             "TOKEN",
             "secret",
-            triggers=("glpat-", "gldt-", "glrt-", "glptt-", "npm_", "hf_", "SG.", "pypi-", "shpat_", "shpss_",
-                      "shpca_", "shppa_", "dop_v1_", "doo_v1_", "dor_v1_", "dapi", "lin_api_", "dp.pt."),
+            checks.provider_key,
+            triggers=keyformats.VENDOR_TRIGGERS,
+            tail="[A-Za-z0-9_-]*={0,2}",  # tokens grow past their documented length
+            tail_max=100,  # pattern + tail within the short stream window (256)
+            superset=keyformats.VENDOR_SUPERSET,
         ),
         Builtin(
             "jwt",
             r"\beyJ[A-Za-z0-9_-]{10}",
             "JWT",
             "secret",
+            checks.jwt,
             triggers=("eyJ",),
             tail=r"[A-Za-z0-9_-]*\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{16,}",
             tail_max=8000,
@@ -306,7 +321,7 @@ BUILTINS: dict[str, Builtin] = {
             f"(?i){_KEY_VALUE}|{_CONNECTION}|{_CLI_LOGIN}|{_SAID_LOGIN}|{_SAID_LATIN}",
             "SECRET",
             "secret",
-            checks.assigned_secret,
+            checks.named_secret,
             tail="[^\\s\"'`;,]*",
             tail_max=200,
             leads=(
@@ -348,6 +363,17 @@ SHIELDS: tuple[Builtin, ...] = (
             tail=r"(?:[A-Za-z0-9+/=\s]|\\[rn])*", tail_max=65536, shields=("high_entropy",)),
     Builtin("integrity", r"\bsha(?:1|256|384|512)-", "", "text", tail="[A-Za-z0-9+/]{16,}={0,2}",
             tail_max=100, shields=("high_entropy",)),
+    # `SHA256:oV4X…` (SSH key fingerprints), `sha512:…` digests
+    Builtin("fingerprint", r"(?i)\b(?:sha(?:1|256|384|512)|md5):", "", "text", tail="[A-Za-z0-9+/=_-]{16,}",
+            tail_max=100, shields=("high_entropy",)),
+    # a public or publishable key by its name (`STRIPE_PUBLISHABLE_KEY=pk_live_…`, `VAPID_PUBLIC_KEY=B…`)
+    Builtin("public_value",
+            r"(?i)\b[a-z0-9_.-]{0,32}(?:public|publishable|pub)[_-]?key[\"']?\s{0,3}[:=]\s{0,3}[\"']?", "",
+            "text", tail="[A-Za-z0-9+/=_.-]{16,}", tail_max=200, shields=("high_entropy",)),
+    # crypt-format password hashes (`$2b$12$…`, `$argon2id$…`, Django's `pbkdf2_sha256$…`)
+    Builtin("password_hash", r"(?:\$(?:2[abxy]?|argon2(?:id|i|d)|[156y]|scrypt|pbkdf2[a-z0-9-]{0,16})|"
+            r"\b(?:pbkdf2_sha(?:1|256|512)|bcrypt(?:_sha256)?|argon2))\$", "", "text",
+            tail="[A-Za-z0-9./+=$,-]{16,}", tail_max=300, shields=("high_entropy",)),
     Builtin("ssh_public_key", r"\b(?:ssh-(?:rsa|ed25519|dss)|ecdsa-sha2-nistp(?:256|384|521)) ", "", "text",
             tail="AAAA[A-Za-z0-9+/]*={0,2}", tail_max=20000, shields=("high_entropy",)),
     # `scheme://user:password@host`: the password is a secret (api_key), the `…@host` no address.

@@ -16,6 +16,8 @@ from collections import Counter
 
 import phonenumbers
 
+from proxy.guardrails import keyformats
+
 Span = tuple[int, int] | None
 
 # ISO 13616 IBAN lengths by country.
@@ -405,7 +407,32 @@ def entropy(value: str) -> float:
     return -sum(c / n * math.log2(c / n) for c in counts.values())
 
 
+_KEY_DUMMIES = (
+    "xxxx", "example", "placeholder", "changeme", "dummy", "redacted", "your_", "yourkey", "0000000",
+)
+
+
+def provider_key(text: str) -> Span:
+    """A provider key format, unless it is a documentation dummy (`ghp_xxxx…`, `…EXAMPLE`, one
+    repeated character)."""
+    low = text.lower()
+    if any(w in low for w in _KEY_DUMMIES) or len(set(low)) < 8 or _doc_sample(text):
+        return None
+    return 0, len(text)
+
+
+def _doc_sample(text: str) -> bool:
+    return any(sample in text for sample in keyformats.DOC_SAMPLES)
+
+
+def jwt(text: str) -> Span:
+    """A JWT, unless it is jwt.io's example."""
+    return None if _doc_sample(text) else (0, len(text))
+
+
 def aws_key(text: str) -> Span:
+    if provider_key(text) is None:
+        return None  # AKIAIOSFODNN7EXAMPLE: the documentation's sample id
     tail = text[4:]
     if any(ch.isdigit() for ch in tail):
         return 0, len(text)
@@ -429,37 +456,88 @@ def _looks_random(value: str, min_entropy: float) -> bool:
 
 
 PROSE_LOGIN_WORDS = (
-    r"passwords?|passwort|kennwort|mot de passe|contraseña|contrasena|clave|senha|wachtwoord|haslo|"
-    r"lösenord|losenord|adgangskode|passord|salasana|heslo|jelszo|sifre|parola|"
+    r"passwords?|passwort|passwd|kennwort|mot de passe|contraseña|contrasena|clave|senha|palavra-passe|"
+    r"wachtwoord|haslo|lösenord(?:et)?|losenord(?:et)?|adgangskoden?|kodeord(?:et)?|passord(?:et)?|salasanan?|"
+    r"heslo|jelszo|sifre|parola|"
+    r"lozinka|geslo|parool|wagwoord|nenosiri|kata laluan|"
     r"kata sandi|mật khẩu|passcode|passphrase|pw|pwd|pin code|wifi key|wlan key"
 )
-# The same words with a non-ASCII first or last letter (re2's \b is ASCII-only: no \b on that side).
-PROSE_LOGIN_WORDS_NON_ASCII = r"şifre|hasło|jelszó|parolă"
+# The same words with a non-ASCII first or last letter (re2's \b is ASCII-only: \b on the ASCII side
+# only), Turkish with its suffixes ("şifresi", "şifrem").
+PROSE_LOGIN_WORDS_NON_ASCII = (
+    r"şifre(?:si|m|miz|niz|n)?|\bhasło|\bjelszó|\bjelszava|\bparolă|šifra|\bslaptažodis"
+)
+# Keywords of non-Latin scripts (prose around them is non-Latin, the value is ASCII).
+PROSE_LOGIN_WORDS_NON_LATIN = (
+    "парол|лозинк|パスワード|暗証番号|密码|密碼|口令|비밀번호|암호|पासवर्ड|كلمة المرور|كلمة السر|"
+    "رمز عبور|סיסמ|κωδικ|συνθηματικ|รหัสผ่าน"
+)
+# Verbs (and a colon) between a password word and its value; adverbs that may follow the verb.
+PROSE_VERBS = (
+    r"is|was|ist|war|lautet|bleibt|est|était|reste|es|era|sigue|é|è|resta|är|er|on|je|jest|wynosi|to|este|"
+    r"adalah|là|ay|ni|remains|stays|="
+)
+PROSE_ADVERBS = (
+    r"now|still|currently|jetzt|noch|maintenant|toujours|ahora|todavía|agora|ainda|ora|ancora|nu|nog|teraz"
+)
 _SAID_PROSE_START = re.compile(
-    rf"(?i)(?:{PROSE_LOGIN_WORDS}|{PROSE_LOGIN_WORDS_NON_ASCII})\b(?: [^\s:=]{{1,24}}){{0,4}}(?:\s(?:is|was|"
-    rf"ist|war|lautet|est|était|es|"
-    rf"era|é|è|"
-    r"är|er|on|je|jest|wynosi|to)\s|\s?[:：])"
+    rf"(?i)(?:{PROSE_LOGIN_WORDS}|{PROSE_LOGIN_WORDS_NON_ASCII})\b(?: [^\s:=]{{1,20}}){{0,5}}"
+    rf"(?:\s(?:{PROSE_VERBS})(?:\s(?:{PROSE_ADVERBS}))?\s|\s?[:：])"
+)
+# The value right after the word ("Passwort Falcon2011$."): a strong password only.
+_PROSE_DIRECT = re.compile(
+    rf"(?i)(?:{PROSE_LOGIN_WORDS}|{PROSE_LOGIN_WORDS_NON_ASCII})\s[\"'`„“«]?(\S+)"
+)
+# Credentials passed by position in code: `new PDO(dsn, 'user', '…')`, `mysqli_connect('h', 'u', '…')`,
+# `getConnection(url, "user", "…")`, `new NetworkCredential("user", "…")`, `HTTPBasicAuth('u', '…')`,
+# `auth=('u', '…')`, `ftp.login('u', '…')`, `ConvertTo-SecureString '…' -AsPlainText`,
+# `cmdkey /pass:…`.
+_Q = "[\"']"
+# An argument before the password: ASCII without quotes or spaces (a Unicode class repeated 60 times
+# makes a big re2 program; a stream's hold-back closure stops at the first space)
+_ARG = "[!#-&(-~]"
+POSITIONAL_LEADS = (
+    rf"\b(?:new PDO|mysqli_connect|new mysqli|mysql_connect|getConnection|connect)\(\s?{_Q}{_ARG}{{0,60}}{_Q}"
+    rf"\s?,\s?{_Q}{_ARG}{{0,32}}{_Q}\s?,\s?{_Q}",
+    rf"\b(?:NetworkCredential|PSCredential|PasswordAuthentication|UsernamePasswordCredentials|HTTPBasicAuth|"
+    rf"HTTPDigestAuth|BasicAuth|HttpBasicAuth|basicAuth|setCredentials|login|auth)\(\s?{_Q}{_ARG}{{0,32}}{_Q}"
+    rf"\s?,\s?{_Q}",
+    rf"\bauth\s?=\s?[(\[]\s?{_Q}{_ARG}{{0,32}}{_Q}\s?,\s?{_Q}",
+    rf"\bConvertTo-SecureString\s{{1,3}}(?:-String\s{{1,3}})?{_Q}",
+    r"\B/pass(?:word)?:[\"']?",
+    # `<add key="SmtpPassword" value="…"/>`, `<property name="db.password" value="…"/>`
+    rf"\b(?:key|name)={_Q}{_ARG}{{0,32}}(?:passw(?:or)?d|pwd|secret|token|api[_-]?key|apikey|credential)"
+    rf"{_ARG}{{0,16}}{_Q}\s{{1,3}}value={_Q}",
+)
+_POSITIONAL = re.compile("(?i)(?:" + "|".join(POSITIONAL_LEADS) + ")")
+# Hashes stored under a password's name are no password (`password_hash: $2b$12$…`, Django's
+# `pbkdf2_sha256$…`, `{SSHA}…`, hex digests).
+_HASHED = re.compile(
+    r"(?i)\$(?:2[abxy]?|argon2(?:id|i|d)|[156y]|scrypt|pbkdf2[a-z0-9-]*|sha(?:256|512)-crypt)\$|"
+    r"(?:pbkdf2_sha(?:1|256|512)|bcrypt(?:_sha256)?|argon2|sha1|md5|scrypt)\$|\{(?:SSHA|SHA|SMD5|MD5|CRYPT|"
+    r"bcrypt|noop|argon2|pbkdf2|scrypt|sha256)\}|[0-9a-f]{32}$|[0-9a-f]{40}$|[0-9a-f]{64}$|[0-9a-f]{128}$"
+)
+_HASH_NAME = re.compile(r"(?i)hash|digest|checksum|fingerprint|(?:\b|_)(?:sha(?:1|256|512)?|md5)(?:\b|_|$)")
+_PROSE = re.compile(
+    rf"(?i)[^\s:=]+(?: [^\s:=]{{1,20}}){{0,5}}(?:\s(?:{PROSE_VERBS})(?:\s(?:{PROSE_ADVERBS}))?|\s?[:：])"
+    r"\s{0,3}[\"'`„“«]?(\S+?)[\"'`“”»]?$"
 )
 _PASSWORD_NAMES = re.compile(
     r"(?i)passw(?:or)?d|passwd|pwd|passphrase|pass[\"']?$|passwort|kennwort|mot de passe|contraseña|senha|"
     r"wachtwoord|has[łl]o|пароль|parola|şifre|lösenord|salasana|パスワード|密[码碼]|비밀번호|\bpw[\"']?$|"
     r"clave|adgangskode|passord|heslo|jelszó|sifre|kata sandi|mật khẩu|passcode|pin code|authorization|"
-    r"identified by|wifi key|wlan key"
+    r"identified by|wifi key|wlan key|lozinka|geslo|parool|wagwoord|nenosiri|kata laluan|palavra-passe|"
+    rf"kodeord|šifra|slaptažodis|{PROSE_LOGIN_WORDS_NON_LATIN}"
 )
 _CLI = re.compile(r"-p[\"' ]{0,2}([^\s\"']+)|(?:-u|--user)[ =][\"']?[^\s:\"'@/]{1,64}:([^\s\"'@]+)")
 _SAID = re.compile(r"(?:\s|は|是|는)\s{0,3}[\"'`]?([!-~]+?)[\"'`]?$")
-# Prose ("das Passwort ist …", "hasło do VPN: …"): the keyword, a few words, a verb or a colon, the value.
-_PROSE = re.compile(
-    r"(?i)[^\s:=]+(?: [^\s:=]{1,24}){0,4}(?:\s(?:is|was|ist|war|lautet|est|était|es|era|é|è|är|er|on|je|jest|"
-    r"wynosi|to|=)|\s?[:：])\s{0,3}[\"'`„“«]?(\S+?)[\"'`“”»]?$"
-)
 # `Authorization: Basic …`, `--api-key …`, `<password>…`, `setPassword("…")`, `define('X_PASSWORD', '…')`
 _HEADER = re.compile(
     r"(?i)(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?(basic|bearer|token|digest|apikey|sso-key)\s+"
 )
 _OTHER_FORMS = re.compile(
-    r"(?i)(?:(?:set-)?cookie\s*:\s*[^=\s;]+=|--[a-z0-9-]+[ =]|<[^>]+>|(?:set|with)_?[a-z_]+\(\s*|"
+    r"(?i)(?:(?:set-)?cookie\s*:\s*[^=\s;]+=|--[a-z0-9-]+[ =]|"
+    r"-[a-z0-9-]*(?:pass|pwd|secret|token|key)[a-z0-9-]*[ =]|<[^>]+>|(?:set|with)_?[a-z_]+\(\s*|"
     r"[^\s\"']+[\"']\s*,\s*|"
     r"identified by |login \S+ password )[\"'`]?"
 )
@@ -469,7 +547,8 @@ _URL_NAME = re.compile(
     r"(?i)(?:_|-|\b)(?:uri|url|endpoint|host|type|path|file|dir|expires?|ttl|length|policy|reset)[\"']?$"
 )
 _CONNECTION_PASSWORD = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:/@\"']{0,64}:([^\s@/\"']{3,64})@")
-_ID_NAME = re.compile(r"(?i)(?:_id|-id|\bid|Id)[\"']?$")  # `private_key_id`, `clientId`: identifiers
+# `private_key_id`, `clientId`, `SharedAccessKeyName`, `token_user`: identifiers, not secrets
+_ID_NAME = re.compile(r"(?i)(?:_id|-id|\bid|Id|name|_user|-user|username)[\"']?$")
 _ASSIGN = re.compile(r"\s*(?:=>|:=|=|:)\s*[\"'`]?")
 _PLACEHOLDER_VALUES = ("${", "$(", "process.env", "os.environ", "os.getenv", "{{", "<", "%(", "env(", "[",
                        "**", "xxx", "...", "null", "none", "true", "false", "undefined", "secret", "password",
@@ -493,6 +572,43 @@ def _prose_password_ok(value: str) -> bool:
     return (letters and (digits or symbols)) or (digits and symbols) or _looks_random(value, 3.0)
 
 
+def _strong_password(value: str) -> bool:
+    """A password written without a name or verb before it (`Passwort Falcon2011$`, `-p l3Qe…`):
+    eight or more characters of three classes, not a lower-case identifier or a path."""
+    if len(value) < 8 or any(c in value for c in "/\\") or value.startswith("-"):
+        return False
+    symbols = {c for c in value if not c.isalnum()}
+    upper = any(c.isupper() for c in value)
+    classes = sum((any(c.islower() for c in value), upper, any(c.isdigit() for c in value), bool(symbols)))
+    return classes >= 3 and (upper or not symbols <= set("-_."))
+
+
+_NON_LATIN_VALUE = re.compile(
+    rf"(?:{PROSE_LOGIN_WORDS_NON_LATIN})[^!-~]{{0,30}}(?:[A-Za-z0-9-]{{1,12}}(?:[^!-~]{{1,10}}|[:=]\s{{0,3}}))?(?:[:=]\s{{0,3}})?[\"'`]?([!-9;-~]{{6}}[!-~]*)"
+)
+_EMAIL_LIKE = re.compile(r"@[A-Za-z0-9-]+\.[A-Za-z]")
+_SETTING = re.compile(r"[a-z_]{2,}=")  # "password field: type=password": a setting, not a value
+
+
+def _prose_value(value: str) -> bool:
+    """A password named by prose or passed by position: password-like, no placeholder, URL, address,
+    code (`getpass.getpass()`) or crypt hash."""
+    hashed = _HASHED.match(value)
+    return (len(value) >= 6 and not _placeholder(value) and _prose_password_ok(value) and "(" not in value
+            and not value.startswith(("http://", "https://", "/", "./", "~/"))
+            and _EMAIL_LIKE.search(value) is None and _SETTING.match(value) is None
+            and (hashed is None or hashed.group().isalnum()))
+
+
+def named_secret(text: str) -> Span:
+    """`assigned_secret`, but a value in a provider's key format is that provider scanner's finding
+    (`password = pypi-AgEI…`, `--user 'api:key-…'`)."""
+    span = assigned_secret(text)
+    if span is not None and (keyformats.PROVIDER_VALUE.match(text, span[0]) or _doc_sample(text)):
+        return None
+    return span
+
+
 def assigned_secret(text: str) -> Span:
     """A secret by its name (`aws_secret_access_key = …`, `VAULT_TOKEN=…`, `"password": "…"`) or a
     connection string's password: the value only. Passwords need two character classes, other
@@ -508,7 +624,13 @@ def assigned_secret(text: str) -> Span:
         if header.group(1).lower() != "basic" and not _looks_random(value, 3.0) and len(value) < 20:
             return None
         return header.end(), header.end() + len(value)
-    other = _OTHER_FORMS.match(text)
+    pos = _POSITIONAL.match(text)
+    if pos is not None:
+        value = text[pos.end() :].rstrip("\"'`)")
+        if not _prose_value(value) or value.startswith(("/", "./", "~/")):
+            return None
+        return pos.end(), pos.end() + len(value)
+    other = _OTHER_FORMS.match(text) if not text.startswith(("--user", "-u")) else None  # `user:pw`: _CLI
     if other is not None:
         value = text[other.end() :].split("<", 1)[0].rstrip("\"'`)")
         name = text[: other.end()].rstrip("=( \"',>")
@@ -523,16 +645,28 @@ def assigned_secret(text: str) -> Span:
     if text.startswith("--p"):
         return None  # a long option (`--password-file …`, `--port`): `--password=…` is matched by name
     cli = _CLI.match(text)
+    if cli is None:
+        direct = _PROSE_DIRECT.match(text)
+        if direct is not None:  # "Passwort Falcon2011$."
+            value = direct.group(1).rstrip(".,;:)\"'`“”»")
+            if _strong_password(value) and _prose_value(value):
+                return direct.start(1), direct.start(1) + len(value)
+            if direct.end() == len(text):
+                return None
+        said = _NON_LATIN_VALUE.match(text)
+        if said is not None:  # "пароль от почты: …", "पासवर्ड … है", "密码是…"
+            value = said.group(1).rstrip(".,;:)\"'`")
+            return (said.start(1), said.start(1) + len(value)) if _prose_value(value) else None
     prose = _PROSE.match(text) if cli is None and _SAID_PROSE_START.match(text) else None
     if prose is not None:
         value = prose.group(1).rstrip(".,;:)")
-        if len(value) < 6 or _placeholder(value) or not _prose_password_ok(value):
-            return None
-        return prose.start(1), prose.start(1) + len(value)
+        return (prose.start(1), prose.start(1) + len(value)) if _prose_value(value) else None
     m = _ASSIGN.search(text) if cli is None else None
     if cli is not None:
         j = cli.start(1) if cli.group(1) else cli.start(2)
         name, value = "password", text[j:].rstrip("\"'`")
+        if cli.group(1) and text[2:3] == " " and text[3:4] not in "\"'" and not _strong_password(value):
+            return None  # `-p 8080:80`, `mkdir -p build/out`: an unquoted value must be a strong password
     elif m is None:
         said = _SAID.search(text)  # "the password is …"
         if said is None:
@@ -546,6 +680,9 @@ def assigned_secret(text: str) -> Span:
         return None  # `token_uri`, `auth_url`: endpoints, not secrets
     if len(value) < 6 or _placeholder(value) or (_ID_NAME.search(name) and not _SESSION_NAME.search(name)):
         return None
+    hashed = _HASHED.match(value)
+    if _HASH_NAME.search(name) or (hashed is not None and not hashed.group().isalnum()):
+        return None  # `password_hash: …`, `password: $2b$12$…`, `pbkdf2_sha256$…`: hashes, not secrets
     if _PASSWORD_NAMES.search(name):
         classes = sum((any(c.isalpha() for c in value), any(c.isdigit() for c in value),
                        any(not c.isalnum() for c in value)))
@@ -557,18 +694,47 @@ def assigned_secret(text: str) -> Span:
 
 
 def _decodes_to_text(core: str) -> bool:
-    """Base64 of readable text (an encoded message, not key material)."""
-    try:
-        data = base64.b64decode(core.replace("-", "+").replace("_", "/") + "=" * (-len(core) % 4))
-        decoded = data.decode()
-    except (binascii.Error, ValueError):
-        return False
-    return len(decoded) >= 8 and sum(c.isprintable() for c in decoded) >= 0.95 * len(decoded)
+    """Base64 of readable text (an encoded message, not key material). A match may start or end
+    inside the encoding (long ones are cut at the tail's limit and matched on): every alignment
+    of whole quads, and a multi-byte character cut at either end does not count."""
+    core = core.replace("-", "+").replace("_", "/")
+    for k in range(4):
+        part = core[k:]
+        part = part[: len(part) - len(part) % 4]
+        try:
+            data = base64.b64decode(part, validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        data = data.lstrip(bytes(range(0x80, 0xC0)))[:] if data[:1] and 0x80 <= data[0] < 0xC0 else data
+        for cut in range(4):  # a UTF-8 sequence cut by the quad boundary
+            try:
+                decoded = data[: len(data) - cut].decode()
+            except UnicodeDecodeError:
+                continue
+            if len(decoded) >= 8 and sum(c.isprintable() for c in decoded) >= 0.95 * len(decoded):
+                return True
+            break
+    return False
+
+
+_WORD_PARTS = re.compile(r"[_\-/+.]+")
+
+
+def _joined_words(core: str) -> bool:
+    """`Q4_report__IGNORE_PREVIOUS_INSTRUCTIONS`: words joined by separators (file names,
+    identifiers), each in one case, not random characters."""
+    parts = [p for p in _WORD_PARTS.split(core) if p]
+    words = [p for p in parts if len(p) >= 3 and p.isalpha() and (p.islower() or p.isupper() or p.istitle())]
+    return len(words) >= 3 and sum(map(len, words)) >= 0.6 * len(core)
 
 
 def high_entropy(text: str) -> Span:
     core = text.rstrip("=")
-    if _decodes_to_text(core):
+    if keyformats.PROVIDER_VALUE.match(core) or core.startswith(("pk_live_", "pk_test_")):
+        return None  # a provider key is its scanner's finding; Stripe publishable keys are public
+    if _doc_sample(core):
+        return None
+    if _decodes_to_text(core) or _joined_words(core):
         return None
     if all(c in "0123456789abcdefABCDEF" for c in core):
         return None  # hex digests (git SHAs, checksums) are not secrets

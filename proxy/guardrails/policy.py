@@ -346,7 +346,9 @@ def _rule(obj: Any, where: str) -> Rule:
             "head_max": builtin.head_max,
             "tail": compile_re2(builtin.tail, f"{where}.scanner") if builtin.tail else None,
             "tail_max": builtin.tail_max,
-            "prefix": "" if raw_view else _prefix(pattern, builtin.tail),
+            # a superset's closure holds back at least what the pattern's would (builtins.Builtin.superset)
+            "prefix": "" if raw_view else _prefix(
+                builtin.superset or pattern, "" if builtin.superset else builtin.tail),
             **({} if raw_view or not builtin.leads else _leads(builtin.leads, builtin.tail)),
         }
     elif scanner == "regex":
@@ -440,8 +442,10 @@ _LONGEST = re2.Options()
 _LONGEST.log_errors = False
 _LONGEST.longest_match = True
 # The pending closures of the short rules are big: with re2's default 8 MiB the DFA cache thrashes
-# on every stream delta (2x the streaming CPU); the cache grows lazily up to this cap.
-_LONGEST.max_mem = 32 << 20
+# on every stream delta (2x the streaming CPU); the cache grows lazily up to this cap. 64 MiB since
+# session 5: the closure of the rules with leads (api_key's prose and positional passwords) thrashed
+# 32 MiB on non-ASCII text (4x that finder's CPU, 3x typical streaming).
+_LONGEST.max_mem = 64 << 20
 
 
 def _closure(r: Rule) -> str:

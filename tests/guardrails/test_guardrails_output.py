@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import random
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -558,3 +560,22 @@ def test_a_log_only_finding_is_not_counted_while_an_earlier_one_may_still_cover_
     whole = OutputGuard(policy).apply_full(text)
     assert whole.text == text and whole.rule_ids == ["high_entropy"]
     _stream_checked(policy, None, text, [12, 48, 60, 63, 72, 73, 75, 94, 114, 117, 122])
+
+
+def _session5_texts() -> list[str]:
+    path = Path(__file__).parents[1] / "data" / "guardrails" / "corpus_session5_secrets.py"
+    spec = importlib.util.spec_from_file_location("corpus_session5_secrets", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return [text for _, _, texts in module.GROUPS for text in texts]
+
+
+def test_session5_secret_classes_stream_equal_whole(default_policy) -> None:
+    """Provider formats (the vendor rule holds back its superset closure), prose and positional
+    passwords: streamed in two chunks cut at every offset, and in random small chunks."""
+    rnd = random.Random(55)
+    for text in _session5_texts():
+        for cut in range(1, len(text), 3):
+            _stream_checked(default_policy, None, text, [cut])
+        cuts = sorted(rnd.sample(range(1, len(text)), min(len(text) - 1, 12)))
+        _stream_checked(default_policy, None, f"note: {text} ok", cuts)

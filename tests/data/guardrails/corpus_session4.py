@@ -251,7 +251,19 @@ GROUPS: list[tuple[str, list[str], list[str]]] = [
             'Server=tcp:db.example.net;Database=prod;User Id=sa;Password=Str0ng#Pass2024;',
             'jdbc:mysql://db:3306/shop?user=shop&password=Sh0pP4ss99',
             'aws_secret_access_key = 9drTJvcXLB89EXAMPL3+KEYmAx0wqz12HjKl',
+        ],
+    ),
+    (
+        'session 4: secret by name or context',
+        ['keys'],  # a provider format (HashiCorp Vault): keys since session 5, as heldout_v5 labels it
+        [
             'VAULT_TOKEN=hvs.CAESIJ8k2lqX9mPzR4tVbN7wY1uE',
+        ],
+    ),
+    (
+        'session 4: secret by name or context',
+        ['generic_secret'],
+        [
             '{"password": "Tr1cky-Pa55"}',
             "  db_password: 'S0me!Secret'",
             '[database]\npassword = hunter2Xy!',

@@ -201,7 +201,7 @@ def issue15_items() -> None:
         add(f"Write to {value} today.", ["email"], "non-ASCII e-mail")
     for text, expect in [
         ("aws_secret_access_key = " + rand(ALNUM + "/+", 40), ["generic_secret"]),
-        ("VAULT_TOKEN=hvs." + rand(ALNUM, 24), ["generic_secret"]),
+        ("VAULT_TOKEN=hvs." + rand(ALNUM, 24), ["keys"]),  # a provider format (session 5: keys)
         ("mysql://root:" + rand(ALNUM, 10) + "7@10.0.0.5/app", ["generic_secret", "ip"]),
         ("SMTP_PASSWORD=" + rand(string.ascii_lowercase, 6) + "42!", ["generic_secret"]),
         (json.dumps({"private_key": private_key("RSA ")}), ["keys"]),
@@ -393,6 +393,18 @@ def session5_injection_items() -> None:
 
     sys.path.insert(0, str(Path(__file__).parent))
     from corpus_session5_injection import GROUPS
+
+    for note, expect, texts in GROUPS:
+        for text in texts:
+            add(text, expect, note)
+
+
+def session5_secrets_items() -> None:
+    """Items per secret detection class of session 5 (corpus_session5_secrets.py)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from corpus_session5_secrets import GROUPS
 
     for note, expect, texts in GROUPS:
         for text in texts:
@@ -802,6 +814,7 @@ def main() -> None:
     v3_tuning_items()
     session4_items()
     session5_injection_items()
+    session5_secrets_items()
     out = Path(__file__).with_name("corpus.jsonl")
     with out.open("w", encoding="utf-8") as f:
         for item in ITEMS:
