@@ -343,7 +343,7 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
     (
         "exfil",
         0.7,
-        r"\b(?:hidden (?:message|text)|(?:text|message|prompt|instructions) that (?:defines?|controls?|"
+        r"\b(?:your hidden (?:message|text)|(?:text|message|prompt|instructions) that (?:defines?|controls?|"
         r"shapes?|governs?) your (?:behaviou?r|personality|responses|answers))\b",
     ),
     (

@@ -642,7 +642,9 @@ RAW_FAMILIES: tuple[tuple[str, float, str], ...] = (
     (  # markdown image whose URL carries a template of the conversation: "![x](https://h/p?q={history})"
         "mdexfil",
         1.0,
-        r"!\[[^\]\n]{0,40}\]\(\s?https?://[^)\s]{1,200}[?&][^)\s=]{1,20}=[^)\s]{0,20}[{<\[$%]",
+        # a template marker in a query value ({DATA}, <data>, $DATA, %s); %20-style escapes are no marker
+        r"!\[[^\]\n]{0,40}\]\(\s?https?://[^)\s]{1,200}[?&][^)\s=]{1,20}=[^)\s]{0,20}"
+        r"(?:[{<\[$]|%(?:[^0-9A-Fa-f]|[0-9A-Fa-f][^0-9A-Fa-f]))",
     ),
     (  # HTML/CSS that hides text from the reader but not from the model
         "hiddenhtml",
