@@ -30,11 +30,11 @@ VARIANTS: dict[str, tuple[str, dict[str, object]]] = {
     "bf16": ("bf16", {}),
     "fp8_old": ("fp8", dict(fp8_path="old")),
     "fp8_old_f16_n128": ("fp8", dict(fp8_path="old", f16_math=True, block_n=128)),
-    "fp8_new": ("fp8", {}),  # block_n 64, 4 warps, 2 stages
-    "fp8_new_n128": ("fp8", dict(block_n=128)),
-    "fp8_new_n64_w2": ("fp8", dict(num_warps=2)),
+    "fp8_new": ("fp8", dict(num_warps=4)),  # block_n 64, 4 warps, 2 stages (the default before session 5)
+    "fp8_new_n128": ("fp8", dict(block_n=128, num_warps=4)),
+    "fp8_new_n64_w2": ("fp8", dict(num_warps=2)),  # the default from session 5 on
     "fp8_new_n128_w8": ("fp8", dict(block_n=128, num_warps=8)),
-    "fp8_new_n64_s3": ("fp8", dict(num_stages=3)),
+    "fp8_new_n64_s3": ("fp8", dict(num_stages=3, num_warps=4)),
     "fp8_new_n32_w1_x4splits": ("fp8", dict(block_n=32, num_warps=1, splits_x=4)),  # no cross-warp traffic
 }
 

@@ -178,7 +178,7 @@ def decode_attention(
     v_scale: float = 1.0,
     sliding_window: int | None = None,
     softcap: float | None = None,
-    num_warps: int = 4,
+    num_warps: int | None = None,
     num_stages: int = 2,
     f16_math: bool = False,
     fp8_path: str = "new",
@@ -207,6 +207,8 @@ def decode_attention(
         block_n = 64 if fp8 else 32
     assert fp8_path in ("new", "old"), fp8_path
     new = fp8 and fp8_path == "new"
+    if num_warps is None:  # H200, llama3-8b decode shapes: 2 warps read an FP8 cache 7-8 % faster than 4
+        num_warps = 2 if new else 4  # (gpu/fp8_attn_bench.py, docs/bench/h200-2026-12-03-session5/)
     assert num_splits >= 1 and num_splits & (num_splits - 1) == 0, "num_splits must be a power of 2"
     assert block_n >= 16 and block_n & (block_n - 1) == 0, "block_n must be a power of 2 >= 16 (tl.dot)"
     out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
