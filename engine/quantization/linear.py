@@ -6,8 +6,10 @@ quantized (`Fp8Activation`, from the fused RMSNorm / SiLU-and-mul kernels). On a
 support this is `torch._scaled_mm` with row-wise scales (scale_a [M, 1], scale_b [1, N], float32; the
 CUTLASS row-wise kernel with fast accumulation; bf16 out, bf16 bias inside the kernel); the weight's
 transpose is a free view in the column-major layout it wants. The activation quantizer is one Triton
-launch. Anywhere else, and for shapes the kernel refuses (in or out features not a multiple of 16), the
-reference: dequantize both operands, multiply in fp32, cast."""
+launch. With TEECUBE_FP8_SKINNY_GEMM=1, GEMMs of at most TEECUBE_FP8_SKINNY_MAX_M (256) tokens
+(decode batches) run the Triton skinny-M kernel of engine/kernels/fp8_gemm.py instead. Anywhere else,
+and for shapes the kernels refuse (in or out features not a multiple of 16), the reference: dequantize
+both operands, multiply in fp32, cast."""
 
 from __future__ import annotations
 
@@ -21,6 +23,9 @@ from engine.quantization.fp8 import Fp8Activation, dequantize, quantize_per_tens
 # Hopper's FP8 MMA accumulates in reduced precision unless promoted every few k-steps; fast accumulation
 # skips the promotion (vLLM, torchao and fbgemm use it for inference). TEECUBE_FP8_FAST_ACCUM=0 disables.
 FAST_ACCUM = os.environ.get("TEECUBE_FP8_FAST_ACCUM", "1") != "0"
+# The Triton skinny-M GEMM for decode-sized batches (fast accumulation only): off unless set to 1.
+SKINNY = os.environ.get("TEECUBE_FP8_SKINNY_GEMM", "0") == "1" and FAST_ACCUM
+SKINNY_MAX_M = int(os.environ.get("TEECUBE_FP8_SKINNY_MAX_M", "256"))
 
 
 def fp8_linear(
@@ -42,7 +47,10 @@ def fp8_linear(
         lead, dtype = x.shape[:-1], x.dtype
         codes, scales = quantize_activation(x.reshape(-1, x.shape[-1]), input_scale)
     out_features, in_features = weight.shape
-    if codes.is_cuda and in_features % 16 == 0 and out_features % 16 == 0:
+    skinny = _skinny_kernel() if SKINNY and codes.is_cuda and codes.shape[0] <= SKINNY_MAX_M else None
+    if skinny is not None and skinny.supported(out_features, in_features) and skinny.ready(codes.device):
+        y = skinny.fp8_gemm_skinny(codes, scales, weight, weight_scale, bias, dtype)
+    elif codes.is_cuda and in_features % 16 == 0 and out_features % 16 == 0:
         y = scaled_mm(codes, scales, weight, weight_scale, bias, dtype)
     else:
         y = reference_gemm(codes, scales, weight, weight_scale, dtype)
@@ -144,3 +152,20 @@ def _triton_quantizer():
     except ImportError:
         return None
     return quantize_rows
+
+
+@cache
+def _skinny_kernel():
+    """engine.kernels.fp8_gemm, or None without Triton."""
+    try:
+        from engine.kernels import fp8_gemm
+    except ImportError:
+        return None
+    return fp8_gemm
+
+
+def prepare_skinny(device: torch.device) -> None:
+    """Make the skinny GEMM's split-K counters on a device (outside CUDA-graph capture)."""
+    kernel = _skinny_kernel() if SKINNY else None
+    if kernel is not None:
+        kernel.prepare(device)

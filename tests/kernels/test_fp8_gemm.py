@@ -1,0 +1,67 @@
+"""The skinny-M FP8 GEMM (engine/kernels/fp8_gemm.py) under the Triton interpreter, against the fp32
+reference of the quantized GEMM (dequantize both operands, matmul): swap-AB and plain tiles, several M
+tiles with a ragged tail, ragged N, K splits (one of them empty), bias, and the split-K counters left
+at zero for the next launch. The codes come from torch's conversion, so no e4m3 rounding happens in
+the interpreter; the dots are exact products of e4m3 values summed in fp32."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from engine.kernels.fp8_gemm import _COUNTERS, SkinnyConfig, fp8_gemm_skinny, pick_config
+from engine.quantization.fp8 import quantize_per_channel, quantize_per_token
+from engine.quantization.linear import reference_gemm
+
+
+def operands(m: int, n: int, k: int, seed: int = 0):
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(m, k, generator=gen) * torch.logspace(-2, 1, m)[:, None]
+    w = torch.randn(n, k, generator=gen) * 0.05
+    codes, scales = quantize_per_token(x)
+    wq, ws = quantize_per_channel(w)
+    return codes, scales, wq, ws
+
+
+CONFIGS = [
+    SkinnyConfig(16, 64, 128, 1, 2, 4, swap_ab=True),
+    SkinnyConfig(16, 64, 128, 1, 2, 4, swap_ab=False),
+    SkinnyConfig(32, 64, 128, 2, 2, 4, swap_ab=True),
+    SkinnyConfig(16, 32, 128, 3, 2, 4, swap_ab=False),  # 4 K blocks over 3 splits: the last is empty
+    SkinnyConfig(64, 128, 64, 4, 2, 4, swap_ab=True),
+]
+
+
+@pytest.mark.parametrize("m", [1, 16, 37])
+@pytest.mark.parametrize("config", CONFIGS, ids=str)
+def test_skinny_gemm_matches_the_reference(m: int, config: SkinnyConfig) -> None:
+    n, k = 200, 512  # N is not a multiple of any BLOCK_N
+    codes, scales, wq, ws = operands(m, n, k)
+    y = fp8_gemm_skinny(codes, scales, wq, ws, out_dtype=torch.float32, config=config)
+    expected = reference_gemm(codes, scales, wq, ws, torch.float32)
+    torch.testing.assert_close(y, expected, rtol=1e-5, atol=1e-5)
+    if config.split_k > 1:
+        assert not _COUNTERS[torch.device("cpu")].any()  # reset for the next launch
+        again = fp8_gemm_skinny(codes, scales, wq, ws, out_dtype=torch.float32, config=config)
+        assert torch.equal(again, y)  # the splits are summed in a fixed order
+
+
+def test_default_config_bias_and_bf16_out() -> None:
+    m, n, k = 24, 96, 384
+    codes, scales, wq, ws = operands(m, n, k, seed=1)
+    bias = torch.randn(n, generator=torch.Generator().manual_seed(2)).to(torch.bfloat16)
+    y = fp8_gemm_skinny(codes, scales, wq, ws, bias, out_dtype=torch.bfloat16)
+    assert y.dtype == torch.bfloat16 and y.shape == (m, n)
+    expected = reference_gemm(codes, scales, wq, ws, torch.float32) + bias.float()
+    torch.testing.assert_close(y.float(), expected, rtol=1e-2, atol=1e-2)
+
+
+@pytest.mark.parametrize(
+    "m,n,k", [(1, 6144, 4096), (64, 4096, 4096), (128, 28672, 4096), (128, 4096, 14336), (256, 6144, 4096)]
+)
+def test_default_tiling_of_llama3_8b_shapes(m: int, n: int, k: int) -> None:
+    cfg = pick_config(m, n, k, 132)
+    assert cfg.block_m >= min(m, 128)  # at most two M tiles (running together, one weight read)
+    tiles = -(-m // cfg.block_m) * -(-n // cfg.block_n)
+    assert tiles * cfg.split_k >= 0.7 * 132  # enough programs to keep every SM streaming
+    assert (k // cfg.block_k) // cfg.split_k >= 4  # and enough K steps per program to pipeline
