@@ -42,6 +42,7 @@ def variants(cfg: SkinnyConfig, m: int, n: int, k: int) -> dict[str, SkinnyConfi
     other_n = 64 if cfg.block_n == 128 else 128
     tiles = -(-m // cfg.block_m) * -(-n // other_n)
     out = {
+        "tma" if not cfg.tma else "no_tma": dataclasses.replace(cfg, tma=not cfg.tma),
         "plain_ab": dataclasses.replace(cfg, swap_ab=False),
         "stages3": dataclasses.replace(cfg, num_stages=3),
         "stages5": dataclasses.replace(cfg, num_stages=5),

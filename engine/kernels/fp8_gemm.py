@@ -19,12 +19,16 @@ handled by clamping row indices (duplicate rows are computed and not stored)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, replace
 
 import torch
 import triton
 import triton.language as tl
+from triton.tools.tensor_descriptor import TensorDescriptor
 
+# TEECUBE_FP8_SKINNY_TMA=1: the default tiling loads through TMA descriptors (pointer loads otherwise).
+DEFAULT_TMA = os.environ.get("TEECUBE_FP8_SKINNY_TMA", "0") == "1"
 NUM_SMS_DEFAULT = 132  # H100/H200 SXM; the device's own count is used where there is one
 COUNTER_SLOTS = 1 << 16
 
@@ -38,6 +42,7 @@ class SkinnyConfig:
     num_stages: int
     num_warps: int
     swap_ab: bool = True
+    tma: bool = False  # the x and weight tiles through TMA descriptors instead of pointer loads
 
 
 @triton.jit(do_not_specialize=["M"])  # one compile per tiling, whatever the batch size
@@ -45,7 +50,7 @@ def _fp8_skinny_kernel(
     x_ptr, sx_ptr, w_ptr, sw_ptr, bias_ptr, y_ptr, part_ptr, count_ptr,
     M, N, K, stride_xm, stride_sx, stride_wn, stride_ym,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, SPLIT_K: tl.constexpr,
-    SWAP_AB: tl.constexpr, HAS_BIAS: tl.constexpr,
+    SWAP_AB: tl.constexpr, HAS_BIAS: tl.constexpr, TMA: tl.constexpr,
 ):
     pid = tl.program_id(0)
     num_m = tl.cdiv(M, BLOCK_M)
@@ -59,25 +64,31 @@ def _fp8_skinny_kernel(
 
     rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     rn = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
-    # Clamped rows: every load is in bounds without masks (the duplicates are never stored).
+    # Clamped rows: every pointer load is in bounds without masks (the duplicates are never stored);
+    # TMA fills the rows past the end with zeros.
     rm_safe = tl.minimum(rm, M - 1).to(tl.int64)
     rn_safe = tl.minimum(rn, N - 1).to(tl.int64)
-    rk = k_lo * BLOCK_K + tl.arange(0, BLOCK_K)
-    x_ptrs = x_ptr + rm_safe[:, None] * stride_xm + rk[None, :]
-    w_ptrs = w_ptr + rn_safe[:, None] * stride_wn + rk[None, :]
+    if not TMA:
+        rk = k_lo * BLOCK_K + tl.arange(0, BLOCK_K)
+        x_ptrs = x_ptr + rm_safe[:, None] * stride_xm + rk[None, :]
+        w_ptrs = w_ptr + rn_safe[:, None] * stride_wn + rk[None, :]
     if SWAP_AB:
         acc = tl.zeros([BLOCK_N, BLOCK_M], dtype=tl.float32)
     else:
         acc = tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32)
-    for _ in range(k_lo, k_hi):
-        x = tl.load(x_ptrs)
-        w = tl.load(w_ptrs)
+    for i in range(k_lo, k_hi):
+        if TMA:
+            x = x_ptr.load([pid_m * BLOCK_M, i * BLOCK_K])
+            w = w_ptr.load([pid_n * BLOCK_N, i * BLOCK_K])
+        else:
+            x = tl.load(x_ptrs)
+            w = tl.load(w_ptrs)
+            x_ptrs += BLOCK_K
+            w_ptrs += BLOCK_K
         if SWAP_AB:
             acc = tl.dot(w, tl.trans(x), acc)
         else:
             acc = tl.dot(x, tl.trans(w), acc)
-        x_ptrs += BLOCK_K
-        w_ptrs += BLOCK_K
 
     if SPLIT_K > 1:
         tile = pid_n * num_m + pid_m
@@ -121,7 +132,7 @@ def num_sms(device: torch.device) -> int:
     return NUM_SMS_DEFAULT
 
 
-def pick_config(m: int, n: int, k: int, sms: int = NUM_SMS_DEFAULT) -> SkinnyConfig:
+def pick_config(m: int, n: int, k: int, sms: int = NUM_SMS_DEFAULT, tma: bool = DEFAULT_TMA) -> SkinnyConfig:
     """The default tiling for an M x N x K GEMM (M <= 256): up to 128 tokens per M tile; 128-row weight
     tiles when they alone fill the SMs, else 64-row ones plus a K split up to ~one program per SM. The
     fp32 partials of a split cost 4 * split * M * N bytes of L2 traffic against N * K of weights, so
@@ -136,7 +147,7 @@ def pick_config(m: int, n: int, k: int, sms: int = NUM_SMS_DEFAULT) -> SkinnyCon
     if tiles < sms:
         split = max(min(triton.cdiv(sms, tiles), k_iters // 4, k // (16 * m), 8), 1)
     stages = 4 if 4 * (block_m + block_n) * block_k <= 160 * 1024 else 3
-    return SkinnyConfig(block_m, block_n, block_k, split, stages, num_warps=4)
+    return SkinnyConfig(block_m, block_n, block_k, split, stages, num_warps=4, tma=tma)
 
 
 def supported(n: int, k: int, block_k: int = 128) -> bool:
@@ -195,11 +206,17 @@ def fp8_gemm_skinny(
     else:
         part = counters = y  # unused
     scales = scales.reshape(m, -1)
+    x_arg, w_arg = codes, weight
+    if cfg.tma and (codes.data_ptr() % 16 or weight.data_ptr() % 16 or codes.stride(0) % 16):
+        cfg = replace(cfg, tma=False)  # TMA wants 16-byte aligned bases and rows
+    if cfg.tma:
+        x_arg = TensorDescriptor.from_tensor(codes, [cfg.block_m, cfg.block_k])
+        w_arg = TensorDescriptor.from_tensor(weight, [cfg.block_n, cfg.block_k])
     _fp8_skinny_kernel[(m_tiles * cfg.split_k * n_tiles,)](
-        codes, scales, weight, weight_scale, bias if bias is not None else y, y, part, counters,
+        x_arg, scales, w_arg, weight_scale, bias if bias is not None else y, y, part, counters,
         m, n, k, codes.stride(0), scales.stride(0), weight.stride(0), y.stride(0),
         BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n, BLOCK_K=cfg.block_k, SPLIT_K=cfg.split_k,
-        SWAP_AB=cfg.swap_ab, HAS_BIAS=bias is not None,
+        SWAP_AB=cfg.swap_ab, HAS_BIAS=bias is not None, TMA=cfg.tma,
         num_stages=cfg.num_stages, num_warps=cfg.num_warps,
     )
     return y

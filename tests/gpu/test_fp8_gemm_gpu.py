@@ -46,12 +46,14 @@ def assert_matches(y: torch.Tensor, codes, scales, wq, ws) -> None:
         assert ((y.float() - ref).norm() / ref.norm()).item() < 4e-3
 
 
+@pytest.mark.parametrize("tma", [False, True])
 @pytest.mark.parametrize("m", [1, 16, 64, 128, 256])
 @pytest.mark.parametrize("name", list(LLAMA3_8B))
-def test_skinny_gemm_matches_scaled_mm(name: str, m: int) -> None:
+def test_skinny_gemm_matches_scaled_mm(name: str, m: int, tma: bool) -> None:
     k, n = LLAMA3_8B[name]
     codes, scales, wq, ws = operands(m, k, n)
-    y = fp8_gemm_skinny(codes, scales, wq, ws)
+    sms = torch.cuda.get_device_properties(0).multi_processor_count
+    y = fp8_gemm_skinny(codes, scales, wq, ws, config=pick_config(m, n, k, sms, tma=tma))
     assert y.dtype == torch.bfloat16 and y.shape == (m, n)
     assert_matches(y, codes, scales, wq, ws)
 
@@ -61,6 +63,9 @@ VARIANTS = [
     SkinnyConfig(128, 128, 128, 4, 3, 8, swap_ab=True),
     SkinnyConfig(32, 64, 256, 2, 3, 4, swap_ab=True),
     SkinnyConfig(16, 64, 128, 5, 5, 4, swap_ab=False),
+    SkinnyConfig(128, 64, 128, 3, 4, 4, swap_ab=True, tma=True),
+    SkinnyConfig(16, 128, 128, 1, 4, 4, swap_ab=True, tma=True),
+    SkinnyConfig(64, 128, 128, 2, 4, 4, swap_ab=False, tma=True),
 ]
 
 

@@ -29,6 +29,8 @@ CONFIGS = [
     SkinnyConfig(32, 64, 128, 2, 2, 4, swap_ab=True),
     SkinnyConfig(16, 32, 128, 3, 2, 4, swap_ab=False),  # 4 K blocks over 3 splits: the last is empty
     SkinnyConfig(64, 128, 64, 4, 2, 4, swap_ab=True),
+    SkinnyConfig(16, 64, 128, 2, 2, 4, swap_ab=True, tma=True),
+    SkinnyConfig(32, 32, 128, 1, 2, 4, swap_ab=False, tma=True),
 ]
 
 
