@@ -4,7 +4,8 @@ skinny-M kernel (engine/kernels/fp8_gemm.py), default tiling and a sweep of vari
 
 For llama3-8b's linears (qkv 4096->6144, o 4096->4096, gate_up 4096->28672, down 14336->4096) and
 M in (64, 128, 256): microseconds (CUDA-graph timing, median), effective TB/s (weight bytes / time),
-the max abs and relative error of the kernel against _scaled_mm, and per M the four GEMMs summed."""
+the max abs and relative error of the kernel against _scaled_mm, and per M the four GEMMs summed; also
+the activation quantizer alone and the W8A16 variant (bf16 input, no quantizer) for comparison."""
 
 from __future__ import annotations
 
@@ -86,6 +87,10 @@ def main() -> None:
             r["scaled_mm_us"] = t_mm = us(scaled_mm, *operands, None, torch.bfloat16)
             r["skinny_us"] = t_sk = us(fp8_gemm_skinny, *operands)
             r.update(errors(fp8_gemm_skinny(codes, scales, wq, ws), ref))
+            # o_proj's input has no fused quantizer: its own launch, or none with the W8A16 variant
+            r["quant_us"] = us(quantize_rows, x)
+            r["w8a16_us"] = us(fp8_gemm_skinny, x, None, wq, ws)
+            r["w8a16_norm_rel_err"] = errors(fp8_gemm_skinny(x, None, wq, ws), ref)["norm_rel_err"]
             best = t_sk
             if isinstance(t_mm, float) and isinstance(t_sk, float):
                 r["scaled_mm_tb_s"] = round(gbytes / t_mm * 1e3, 2)

@@ -14,8 +14,10 @@ the weights, so the tiling serves that:
 - fp32 accumulation (on Hopper Triton's default for fp8 dots is the fast accumulation that the
   _scaled_mm path uses); both scales and the bias are applied once, in the epilogue.
 
+Options (SkinnyConfig / arguments): TMA descriptors for the tile loads instead of pointer loads; W8A16,
+x unquantized bf16/fp16 (scales None), the weight tiles widened in registers, a 16-bit dot.
 K must be a multiple of BLOCK_K (`supported()` says whether a shape runs here); M and N tails are
-handled by clamping row indices (duplicate rows are computed and not stored)."""
+handled by clamping row indices or by TMA's zero fill (extra rows are computed and not stored)."""
 
 from __future__ import annotations
 
@@ -50,7 +52,7 @@ def _fp8_skinny_kernel(
     x_ptr, sx_ptr, w_ptr, sw_ptr, bias_ptr, y_ptr, part_ptr, count_ptr,
     M, N, K, stride_xm, stride_sx, stride_wn, stride_ym,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, SPLIT_K: tl.constexpr,
-    SWAP_AB: tl.constexpr, HAS_BIAS: tl.constexpr, TMA: tl.constexpr,
+    SWAP_AB: tl.constexpr, HAS_BIAS: tl.constexpr, TMA: tl.constexpr, A16: tl.constexpr,
 ):
     pid = tl.program_id(0)
     num_m = tl.cdiv(M, BLOCK_M)
@@ -85,6 +87,8 @@ def _fp8_skinny_kernel(
             w = tl.load(w_ptrs)
             x_ptrs += BLOCK_K
             w_ptrs += BLOCK_K
+        if A16:  # x not quantized: the weight codes widened to x's dtype (exact), a 16-bit dot
+            w = w.to(x.dtype)
         if SWAP_AB:
             acc = tl.dot(w, tl.trans(x), acc)
         else:
@@ -109,7 +113,10 @@ def _fp8_skinny_kernel(
             acc += tl.load(tile_part + s * split_stride, cache_modifier=".cg")
         tl.atomic_xchg(count_ptr + tile, 0, sem="relaxed", scope="gpu")  # ready for the next launch
 
-    sx = tl.load(sx_ptr + rm_safe * stride_sx)
+    if A16:
+        sx = tl.full([BLOCK_M], 1.0, tl.float32)
+    else:
+        sx = tl.load(sx_ptr + rm_safe * stride_sx)
     sw = tl.load(sw_ptr + rn_safe)
     if SWAP_AB:
         out = acc * sw[:, None] * sx[None, :]
@@ -132,7 +139,9 @@ def num_sms(device: torch.device) -> int:
     return NUM_SMS_DEFAULT
 
 
-def pick_config(m: int, n: int, k: int, sms: int = NUM_SMS_DEFAULT, tma: bool = DEFAULT_TMA) -> SkinnyConfig:
+def pick_config(
+    m: int, n: int, k: int, sms: int = NUM_SMS_DEFAULT, tma: bool = DEFAULT_TMA, a16: bool = False
+) -> SkinnyConfig:
     """The default tiling for an M x N x K GEMM (M <= 256): up to 128 tokens per M tile; 128-row weight
     tiles when they alone fill the SMs, else 64-row ones plus a K split up to ~one program per SM. The
     fp32 partials of a split cost 4 * split * M * N bytes of L2 traffic against N * K of weights, so
@@ -146,8 +155,9 @@ def pick_config(m: int, n: int, k: int, sms: int = NUM_SMS_DEFAULT, tma: bool = 
     split = 1
     if tiles < sms:
         split = max(min(triton.cdiv(sms, tiles), k_iters // 4, k // (16 * m), 8), 1)
-    stages = 4 if 4 * (block_m + block_n) * block_k <= 160 * 1024 else 3
-    return SkinnyConfig(block_m, block_n, block_k, split, stages, num_warps=4, tma=tma)
+    stage_bytes = ((2 if a16 else 1) * block_m + block_n) * block_k
+    stages = 4 if 4 * stage_bytes <= 160 * 1024 else 3
+    return SkinnyConfig(block_m, block_n, block_k, split, stages, num_warps=4, tma=tma and not a16)
 
 
 def supported(n: int, k: int, block_k: int = 128) -> bool:
@@ -176,7 +186,7 @@ def ready(device: torch.device) -> bool:
 
 def fp8_gemm_skinny(
     codes: torch.Tensor,
-    scales: torch.Tensor,
+    scales: torch.Tensor | None,
     weight: torch.Tensor,
     weight_scale: torch.Tensor,
     bias: torch.Tensor | None = None,
@@ -185,14 +195,17 @@ def fp8_gemm_skinny(
 ) -> torch.Tensor:
     """codes [M, K] e4m3 (K contiguous), scales float32 [M, 1], weight e4m3 [N, K] (K contiguous),
     weight_scale float32 [N], bias [N] or None -> y [M, N] in out_dtype; config: the tiling (default
-    `pick_config`)."""
+    `pick_config`). W8A16: codes may instead be the unquantized bf16/fp16 activation with scales None;
+    the weight tiles are widened to it in the kernel (no activation quantizer launch)."""
     m, k = codes.shape
     n = weight.shape[0]
     assert weight.shape[1] == k and codes.stride(1) == 1 and weight.stride(1) == 1
     y = torch.empty((m, n), dtype=out_dtype, device=codes.device)
     if m == 0:
         return y
-    cfg = config or pick_config(m, n, k, num_sms(codes.device))
+    a16 = scales is None
+    assert a16 == (codes.dtype != weight.dtype), "scales go with FP8 activations only"
+    cfg = config or pick_config(m, n, k, num_sms(codes.device), a16=a16)
     assert k % cfg.block_k == 0, (k, cfg.block_k)
     m_tiles, n_tiles = triton.cdiv(m, cfg.block_m), triton.cdiv(n, cfg.block_n)
     if cfg.split_k > 1:
@@ -205,9 +218,9 @@ def fp8_gemm_skinny(
         counters = prepare(codes.device)
     else:
         part = counters = y  # unused
-    scales = scales.reshape(m, -1)
+    scales = weight_scale if a16 else scales.reshape(m, -1)  # (unused under A16)
     x_arg, w_arg = codes, weight
-    if cfg.tma and (codes.data_ptr() % 16 or weight.data_ptr() % 16 or codes.stride(0) % 16):
+    if cfg.tma and (a16 or codes.data_ptr() % 16 or weight.data_ptr() % 16 or codes.stride(0) % 16):
         cfg = replace(cfg, tma=False)  # TMA wants 16-byte aligned bases and rows
     if cfg.tma:
         x_arg = TensorDescriptor.from_tensor(codes, [cfg.block_m, cfg.block_k])
@@ -216,7 +229,7 @@ def fp8_gemm_skinny(
         x_arg, scales, w_arg, weight_scale, bias if bias is not None else y, y, part, counters,
         m, n, k, codes.stride(0), scales.stride(0), weight.stride(0), y.stride(0),
         BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n, BLOCK_K=cfg.block_k, SPLIT_K=cfg.split_k,
-        SWAP_AB=cfg.swap_ab, HAS_BIAS=bias is not None, TMA=cfg.tma,
+        SWAP_AB=cfg.swap_ab, HAS_BIAS=bias is not None, TMA=cfg.tma, A16=a16,
         num_stages=cfg.num_stages, num_warps=cfg.num_warps,
     )
     return y

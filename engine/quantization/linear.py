@@ -7,7 +7,8 @@ support this is `torch._scaled_mm` with row-wise scales (scale_a [M, 1], scale_b
 CUTLASS row-wise kernel with fast accumulation; bf16 out, bf16 bias inside the kernel); the weight's
 transpose is a free view in the column-major layout it wants. The activation quantizer is one Triton
 launch. With TEECUBE_FP8_SKINNY_GEMM=1, GEMMs of at most TEECUBE_FP8_SKINNY_MAX_M (256) tokens
-(decode batches) run the Triton skinny-M kernel of engine/kernels/fp8_gemm.py instead. Anywhere else,
+(decode batches) run the Triton skinny-M kernel of engine/kernels/fp8_gemm.py instead (and with
+TEECUBE_FP8_SKINNY_W8A16=1 take unquantized bf16/fp16 inputs as they are). Anywhere else,
 and for shapes the kernels refuse (in or out features not a multiple of 16), the reference: dequantize
 both operands, multiply in fp32, cast."""
 
@@ -26,6 +27,9 @@ FAST_ACCUM = os.environ.get("TEECUBE_FP8_FAST_ACCUM", "1") != "0"
 # The Triton skinny-M GEMM for decode-sized batches (fast accumulation only): off unless set to 1.
 SKINNY = os.environ.get("TEECUBE_FP8_SKINNY_GEMM", "0") == "1" and FAST_ACCUM
 SKINNY_MAX_M = int(os.environ.get("TEECUBE_FP8_SKINNY_MAX_M", "256"))
+# With it, a bf16/fp16 input with dynamic scales (o_proj's: no fused quantizer before it) is not
+# quantized: the kernel widens the weight tiles and runs a 16-bit dot (W8A16), one launch fewer.
+SKINNY_W8A16 = os.environ.get("TEECUBE_FP8_SKINNY_W8A16", "0") == "1"
 
 
 def fp8_linear(
@@ -45,10 +49,15 @@ def fp8_linear(
         scales = x.scales.reshape(-1, 1)
     else:
         lead, dtype = x.shape[:-1], x.dtype
-        codes, scales = quantize_activation(x.reshape(-1, x.shape[-1]), input_scale)
+        x2 = x.reshape(-1, x.shape[-1])
+        skinny = _skinny_for(x2, weight)
+        if SKINNY_W8A16 and skinny is not None and input_scale is None and dtype in _A16_DTYPES:
+            y = skinny.fp8_gemm_skinny(x2.contiguous(), None, weight, weight_scale, bias, dtype)
+            return y.reshape(*lead, weight.shape[0])
+        codes, scales = quantize_activation(x2, input_scale)
     out_features, in_features = weight.shape
-    skinny = _skinny_kernel() if SKINNY and codes.is_cuda and codes.shape[0] <= SKINNY_MAX_M else None
-    if skinny is not None and skinny.supported(out_features, in_features) and skinny.ready(codes.device):
+    skinny = _skinny_for(codes, weight)
+    if skinny is not None:
         y = skinny.fp8_gemm_skinny(codes, scales, weight, weight_scale, bias, dtype)
     elif codes.is_cuda and in_features % 16 == 0 and out_features % 16 == 0:
         y = scaled_mm(codes, scales, weight, weight_scale, bias, dtype)
@@ -57,6 +66,20 @@ def fp8_linear(
         if bias is not None:
             y = y + bias
     return y.reshape(*lead, out_features)
+
+
+_A16_DTYPES = (torch.bfloat16, torch.float16)
+
+
+def _skinny_for(x: torch.Tensor, weight: torch.Tensor):
+    """engine.kernels.fp8_gemm when it takes this GEMM (switch on, CUDA, M small, shape supported, not
+    capturing before its counters exist), else None."""
+    if not (SKINNY and x.is_cuda and x.shape[0] <= SKINNY_MAX_M):
+        return None
+    skinny = _skinny_kernel()
+    if skinny is None or not skinny.supported(*weight.shape) or not skinny.ready(x.device):
+        return None
+    return skinny
 
 
 def quantize_activation(

@@ -107,6 +107,18 @@ def test_split_k_replays_in_a_cuda_graph() -> None:
         assert torch.equal(out, eager)  # deterministic split order, counters reset after each launch
 
 
+@pytest.mark.parametrize("m", [1, 64, 128, 256])
+@pytest.mark.parametrize("name", ["o", "down"])
+def test_w8a16_matches_the_bf16_matmul_of_the_dequantized_weight(name: str, m: int) -> None:
+    k, n = LLAMA3_8B[name]
+    gen = torch.Generator(device=CUDA).manual_seed(5)
+    x = torch.randn(m, k, device=CUDA, generator=gen).to(torch.bfloat16)
+    wq, ws = quantize_per_channel(torch.randn(n, k, device=CUDA, generator=gen) * 0.02)
+    y = fp8_gemm_skinny(x, None, wq, ws)
+    expected = x.float() @ (wq.float() * ws[:, None]).t()  # products exact in bf16 x e4m3, fp32 sums
+    torch.testing.assert_close(y.float(), expected, rtol=1e-2, atol=1e-2)
+
+
 def test_fp8_linear_routes_small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     k, n = LLAMA3_8B["qkv"]
     gen = torch.Generator(device=CUDA).manual_seed(4)
@@ -119,5 +131,7 @@ def test_fp8_linear_routes_small_batches(monkeypatch: pytest.MonkeyPatch) -> Non
     codes, scales = quantize_rows(x)
     assert torch.equal(on, fp8_gemm_skinny(codes, scales, wq, ws))
     assert ((on.float() - off.float()).norm() / off.float().norm()).item() < 4e-3
+    monkeypatch.setattr(linear, "SKINNY_W8A16", True)  # a bf16 input is not quantized
+    assert torch.equal(linear.fp8_linear(x, wq, ws), fp8_gemm_skinny(x, None, wq, ws))
     monkeypatch.setattr(linear, "SKINNY_MAX_M", 32)  # above the threshold: _scaled_mm again
     assert torch.equal(linear.fp8_linear(x, wq, ws), off)

@@ -67,3 +67,15 @@ def test_default_tiling_of_llama3_8b_shapes(m: int, n: int, k: int) -> None:
     tiles = -(-m // cfg.block_m) * -(-n // cfg.block_n)
     assert tiles * cfg.split_k >= 0.7 * 132  # enough programs to keep every SM streaming
     assert (k // cfg.block_k) // cfg.split_k >= 4  # and enough K steps per program to pipeline
+
+
+@pytest.mark.parametrize("config", [None, CONFIGS[1], CONFIGS[3]], ids=str)
+def test_w8a16_widens_the_weight_tiles(config: SkinnyConfig | None) -> None:
+    """Unquantized activations (fp32 here: the interpreter's bf16 maths is not the GPU's)."""
+    m, n, k = 37, 200, 512
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(m, k, generator=gen)
+    wq, ws = quantize_per_channel(torch.randn(n, k, generator=gen) * 0.05)
+    y = fp8_gemm_skinny(x, None, wq, ws, out_dtype=torch.float32, config=config)
+    expected = x @ (wq.float() * ws[:, None]).t()
+    torch.testing.assert_close(y, expected, rtol=1e-5, atol=1e-5)
