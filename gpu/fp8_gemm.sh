@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue #19, the skinny-M FP8 GEMM on one H200 (repo root; about 7 minutes; files in $OUT):
+# Issue #19, the skinny-M FP8 GEMM on one H200 (repo root; under 9 minutes; files in $OUT):
 # 1. gpu/fp8_gemm_bench.py: _scaled_mm vs the Triton kernel at llama3-8b's linears, M 64/128/256, with a
 #    sweep of tilings around the default -> $OUT/fp8_gemm_bench.json
 # 2. tests/gpu/test_fp8_gemm_gpu.py: the kernel against _scaled_mm and the fp32 reference, CUDA graphs
@@ -27,12 +27,19 @@ timeout 150 python3 -m pytest tests/gpu/test_fp8_gemm_gpu.py -m gpu -q -p no:cac
 echo "== gemm gpu tests rc=$? in $((SECONDS - t0)) s: $(tail -n 1 "$OUT/gemm_tests.log")"
 grep -E "^(FAILED|ERROR)" "$OUT/gemm_tests.log" | head -20
 t0=$SECONDS
-TEECUBE_FP8_SKINNY_GEMM=1 timeout 240 python3 -m teecube.cli bench throughput --shape llama3-8b --random-weights \
-  --skip-hf --quantization fp8 --compare-bf16 --max-model-len 16384 --num-prompts 128 \
+TEECUBE_FP8_SKINNY_GEMM=1 timeout 300 python3 -m teecube.cli bench throughput --shape llama3-8b --random-weights \
+  --skip-hf --quantization fp8 --compare-bf16 --max-model-len 16384 --num-prompts 128 --profile \
   >"$OUT/bench-skinny.json" 2>"$OUT/bench-skinny.log"
 echo "== bench fp8 skinny rc=$? in $((SECONDS - t0)) s"
 python3 - "$OUT/bench-skinny.json" <<'PY' || tail -n 30 "$OUT/bench-skinny.log"
 import json, sys
 r = json.load(open(sys.argv[1]))
 print(json.dumps({"summary": r["summary"], "targets": r["targets"]}, indent=1))
+PY
+python3 - "$OUT/bench-skinny.json" <<'PY' || true
+import json, sys
+r = json.load(open(sys.argv[1]))
+for name, run in r["runs"].items():  # where a decode step's time goes, per run
+    prof = (run.get("profile") or {}).get("decode_steps") or {}
+    print("profile", name, json.dumps(prof)[:2000])
 PY

@@ -47,8 +47,10 @@ class SkinnyConfig:
     tma: bool = False  # the x and weight tiles through TMA descriptors instead of pointer loads
 
 
-@triton.jit(do_not_specialize=["M"])  # one compile per tiling, whatever the batch size
-def _fp8_skinny_kernel(
+# One compile per tiling, whatever the batch size; "gemm" in the name files it with the GEMMs in
+# engine/bench/profile.py.
+@triton.jit(do_not_specialize=["M"])
+def _fp8_gemm_skinny_kernel(
     x_ptr, sx_ptr, w_ptr, sw_ptr, bias_ptr, y_ptr, part_ptr, count_ptr,
     M, N, K, stride_xm, stride_sx, stride_wn, stride_ym,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, SPLIT_K: tl.constexpr,
@@ -225,7 +227,7 @@ def fp8_gemm_skinny(
     if cfg.tma:
         x_arg = TensorDescriptor.from_tensor(codes, [cfg.block_m, cfg.block_k])
         w_arg = TensorDescriptor.from_tensor(weight, [cfg.block_n, cfg.block_k])
-    _fp8_skinny_kernel[(m_tiles * cfg.split_k * n_tiles,)](
+    _fp8_gemm_skinny_kernel[(m_tiles * cfg.split_k * n_tiles,)](
         x_arg, scales, w_arg, weight_scale, bias if bias is not None else y, y, part, counters,
         m, n, k, codes.stride(0), scales.stride(0), weight.stride(0), y.stride(0),
         BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n, BLOCK_K=cfg.block_k, SPLIT_K=cfg.split_k,
