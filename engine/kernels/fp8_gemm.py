@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, replace
+from functools import cache
 
 import torch
 import triton
@@ -135,12 +136,14 @@ def _fp8_gemm_skinny_kernel(
     tl.store(y_ptrs, out.to(y_ptr.dtype.element_ty), mask=mask)
 
 
+@cache
 def num_sms(device: torch.device) -> int:
     if device.type == "cuda":
         return torch.cuda.get_device_properties(device).multi_processor_count
     return NUM_SMS_DEFAULT
 
 
+@cache
 def pick_config(
     m: int, n: int, k: int, sms: int = NUM_SMS_DEFAULT, tma: bool = DEFAULT_TMA, a16: bool = False
 ) -> SkinnyConfig:
@@ -171,7 +174,9 @@ _COUNTERS: dict[torch.device, torch.Tensor] = {}
 
 def prepare(device: torch.device) -> torch.Tensor:
     """The split-K ticket counters of a device (zeroed once; each launch leaves them zero). Call it
-    outside CUDA-graph capture (LinearBase does when it turns FP8) so the buffer is not a graph's."""
+    outside CUDA-graph capture (LinearBase does when it turns FP8) so the buffer is not a graph's.
+    Launches on one device share them: they must not run concurrently on two streams (the engine runs
+    its forward on one)."""
     device = torch.device(device)
     if device.type == "cuda" and device.index is None:
         device = torch.device("cuda", torch.cuda.current_device())
