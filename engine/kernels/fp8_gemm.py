@@ -21,6 +21,7 @@ handled by clamping row indices or by TMA's zero fill (extra rows are computed a
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, replace
 from functools import cache
@@ -163,6 +164,44 @@ def pick_config(
     stage_bytes = ((2 if a16 else 1) * block_m + block_n) * block_k
     stages = 4 if 4 * stage_bytes <= 160 * 1024 else 3
     return SkinnyConfig(block_m, block_n, block_k, split, stages, num_warps=4, tma=tma and not a16)
+
+
+# TEECUBE_FP8_SKINNY_TUNED=path: the "tuned" list of gpu/fp8_gemm_bench.py's JSON ({m, n, k, config},
+# config null where _scaled_mm was faster) overrides pick_config for the (N, K) shapes it measured.
+TUNED_PATH = os.environ.get("TEECUBE_FP8_SKINNY_TUNED")
+
+
+Tuned = dict[tuple[int, int], list[tuple[int, SkinnyConfig | None]]]
+
+
+@cache
+def tuned_table(path: str | None = TUNED_PATH) -> Tuned:
+    """(N, K) -> [(measured M, its best config or None)], sorted by M; empty without a path."""
+    if not path:
+        return {}
+    with open(path) as f:
+        entries = json.load(f)["tuned"]
+    table: Tuned = {}
+    for e in entries:
+        cfg = None if e["config"] is None else SkinnyConfig(**e["config"])
+        table.setdefault((e["n"], e["k"]), []).append((e["m"], cfg))
+    return {key: sorted(rows, key=lambda r: r[0]) for key, rows in table.items()}
+
+
+def choose(
+    m: int, n: int, k: int, sms: int = NUM_SMS_DEFAULT, path: str | None = TUNED_PATH
+) -> SkinnyConfig | None:
+    """The tiling for an FP8-activation GEMM, or None where the tuned table says _scaled_mm is faster:
+    the entry of the smallest measured M >= m (else the largest), its M tile shrunk to fit m; shapes
+    the table lacks get pick_config."""
+    rows = tuned_table(path).get((n, k))
+    if not rows:
+        return pick_config(m, n, k, sms)
+    _, cfg = next((r for r in rows if r[0] >= m), rows[-1])
+    if cfg is None:
+        return None
+    block_m = min(cfg.block_m, max(triton.next_power_of_2(m), 16))
+    return cfg if block_m == cfg.block_m else replace(cfg, block_m=block_m)
 
 
 def supported(n: int, k: int, block_k: int = 128) -> bool:

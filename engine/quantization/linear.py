@@ -7,8 +7,9 @@ support this is `torch._scaled_mm` with row-wise scales (scale_a [M, 1], scale_b
 CUTLASS row-wise kernel with fast accumulation; bf16 out, bf16 bias inside the kernel); the weight's
 transpose is a free view in the column-major layout it wants. The activation quantizer is one Triton
 launch. With TEECUBE_FP8_SKINNY_GEMM=1, GEMMs of at most TEECUBE_FP8_SKINNY_MAX_M (256) tokens
-(decode batches) run the Triton skinny-M kernel of engine/kernels/fp8_gemm.py instead (and with
-TEECUBE_FP8_SKINNY_W8A16=1 take unquantized bf16/fp16 inputs as they are). Anywhere else,
+(decode batches) run the Triton skinny-M kernel of engine/kernels/fp8_gemm.py instead (tilings from
+TEECUBE_FP8_SKINNY_TUNED, gpu/fp8_gemm_bench.py's JSON, where given; with TEECUBE_FP8_SKINNY_W8A16=1
+unquantized bf16/fp16 inputs are taken as they are). Anywhere else,
 and for shapes the kernels refuse (in or out features not a multiple of 16), the reference: dequantize
 both operands, multiply in fp32, cast."""
 
@@ -57,8 +58,11 @@ def fp8_linear(
         codes, scales = quantize_activation(x2, input_scale)
     out_features, in_features = weight.shape
     skinny = _skinny_for(codes, weight)
-    if skinny is not None:
-        y = skinny.fp8_gemm_skinny(codes, scales, weight, weight_scale, bias, dtype)
+    config = None
+    if skinny is not None:  # None also where a tuned table prefers _scaled_mm
+        config = skinny.choose(codes.shape[0], out_features, in_features, skinny.num_sms(codes.device))
+    if config is not None:
+        y = skinny.fp8_gemm_skinny(codes, scales, weight, weight_scale, bias, dtype, config)
     elif codes.is_cuda and in_features % 16 == 0 and out_features % 16 == 0:
         y = scaled_mm(codes, scales, weight, weight_scale, bias, dtype)
     else:

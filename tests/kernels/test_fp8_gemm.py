@@ -1,15 +1,19 @@
 """The skinny-M FP8 GEMM (engine/kernels/fp8_gemm.py) under the Triton interpreter, against the fp32
 reference of the quantized GEMM (dequantize both operands, matmul): swap-AB and plain tiles, several M
-tiles with a ragged tail, ragged N, K splits (one of them empty), bias, and the split-K counters left
-at zero for the next launch. The codes come from torch's conversion, so no e4m3 rounding happens in
-the interpreter; the dots are exact products of e4m3 values summed in fp32."""
+tiles with a ragged tail, ragged N, K splits (one of them empty), bias, TMA loads, W8A16, the split-K
+counters left at zero for the next launch, and the tuned-table lookup. The codes come from torch's
+conversion, so no e4m3 rounding happens in the interpreter; the dots are exact products of e4m3
+values summed in fp32."""
 
 from __future__ import annotations
+
+import dataclasses
+import json
 
 import pytest
 import torch
 
-from engine.kernels.fp8_gemm import _COUNTERS, SkinnyConfig, fp8_gemm_skinny, pick_config
+from engine.kernels.fp8_gemm import _COUNTERS, SkinnyConfig, choose, fp8_gemm_skinny, pick_config
 from engine.quantization.fp8 import quantize_per_channel, quantize_per_token
 from engine.quantization.linear import reference_gemm
 
@@ -79,3 +83,21 @@ def test_w8a16_widens_the_weight_tiles(config: SkinnyConfig | None) -> None:
     y = fp8_gemm_skinny(x, None, wq, ws, out_dtype=torch.float32, config=config)
     expected = x @ (wq.float() * ws[:, None]).t()
     torch.testing.assert_close(y, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_tuned_table_picks_by_measured_m(tmp_path) -> None:
+    """TEECUBE_FP8_SKINNY_TUNED: the entry of the smallest measured M >= m, its M tile shrunk to fit;
+    null routes to _scaled_mm; shapes not in the table get the default tiling."""
+    tiled = SkinnyConfig(128, 64, 128, 2, 4, 4, swap_ab=True, tma=True)
+    entries = [
+        {"m": 64, "n": 4096, "k": 4096, "config": dataclasses.asdict(tiled)},
+        {"m": 256, "n": 4096, "k": 4096, "config": None},
+        {"m": 128, "n": 4096, "k": 4096, "config": dataclasses.asdict(tiled)},
+    ]
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps({"tuned": entries}))
+    assert choose(8, 4096, 4096, 132, str(path)) == dataclasses.replace(tiled, block_m=16)
+    assert choose(100, 4096, 4096, 132, str(path)) == tiled
+    assert choose(200, 4096, 4096, 132, str(path)) is None
+    assert choose(512, 4096, 4096, 132, str(path)) is None  # past the largest: the largest's entry
+    assert choose(100, 6144, 4096, 132, str(path)) == pick_config(100, 6144, 4096, 132)
