@@ -9,9 +9,9 @@ transpose is a free view in the column-major layout it wants. The activation qua
 launch. With TEECUBE_FP8_SKINNY_GEMM=1, GEMMs of at most TEECUBE_FP8_SKINNY_MAX_M (256) tokens
 (decode batches) run the Triton skinny-M kernel of engine/kernels/fp8_gemm.py instead (tilings from
 TEECUBE_FP8_SKINNY_TUNED, gpu/fp8_gemm_bench.py's JSON, where given; with TEECUBE_FP8_SKINNY_W8A16=1
-unquantized bf16/fp16 inputs are taken as they are). Anywhere else,
-and for shapes the kernels refuse (in or out features not a multiple of 16), the reference: dequantize
-both operands, multiply in fp32, cast."""
+unquantized bf16/fp16 inputs are taken as they are). Anywhere else, and for shapes the kernels refuse
+(in or out features not a multiple of 16), the reference: dequantize both operands, multiply in fp32,
+cast."""
 
 from __future__ import annotations
 
@@ -51,8 +51,8 @@ def fp8_linear(
     else:
         lead, dtype = x.shape[:-1], x.dtype
         x2 = x.reshape(-1, x.shape[-1])
-        skinny = _skinny_for(x2, weight)
-        if SKINNY_W8A16 and skinny is not None and input_scale is None and dtype in _A16_DTYPES:
+        a16 = SKINNY_W8A16 and input_scale is None and dtype in _A16_DTYPES
+        if a16 and (skinny := _skinny_for(x2, weight)) is not None:
             y = skinny.fp8_gemm_skinny(x2.contiguous(), None, weight, weight_scale, bias, dtype)
             return y.reshape(*lead, weight.shape[0])
         codes, scales = quantize_activation(x2, input_scale)
