@@ -66,6 +66,7 @@ def variants(cfg: SkinnyConfig, m: int, n: int, k: int) -> dict[str, SkinnyConfi
         "tma" if not cfg.tma else "no_tma": dataclasses.replace(cfg, tma=not cfg.tma),
         "plain_ab": dataclasses.replace(cfg, swap_ab=False),
         "stages3": dataclasses.replace(cfg, num_stages=3),
+        "stages4": dataclasses.replace(cfg, num_stages=4),
         "stages5": dataclasses.replace(cfg, num_stages=5),
         "warps8": dataclasses.replace(cfg, num_warps=8),
         f"bn{other_n}": dataclasses.replace(cfg, block_n=other_n, split_k=max(1, min(8, -(-132 // tiles)))),

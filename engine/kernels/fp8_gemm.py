@@ -161,8 +161,10 @@ def pick_config(
     split = 1
     if tiles < sms:
         split = max(min(triton.cdiv(sms, tiles), k_iters // 4, k // (16 * m), 8), 1)
+    # 3-4 stages, as many as let two programs share an SM (228 KB of shared memory): 224 gate_up tiles
+    # of 128 x 128 then all start at once on 132 SMs instead of leaving a second, partial wave.
     stage_bytes = ((2 if a16 else 1) * block_m + block_n) * block_k
-    stages = 4 if 4 * stage_bytes <= 160 * 1024 else 3
+    stages = max(3, min(4, 112 * 1024 // stage_bytes))
     return SkinnyConfig(block_m, block_n, block_k, split, stages, num_warps=4, tma=tma and not a16)
 
 
