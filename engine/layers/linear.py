@@ -21,7 +21,7 @@ from torch import nn
 
 from engine.distributed import divide, get_tp_rank, get_tp_size, tensor_parallel_all_reduce
 from engine.quantization.fp8 import FP8_DTYPE, Fp8Activation, quantize_per_channel
-from engine.quantization.linear import bias_fusable, fp8_linear
+from engine.quantization.linear import bias_fusable, fp8_linear, prepare_skinny
 
 
 class LinearBase(nn.Module):
@@ -106,8 +106,10 @@ class LinearBase(nn.Module):
         self.weight_scale.weight_loader = self.scale_loader
         self.register_parameter("input_scale", None)
         self.fp8 = True
-        if self.bias is not None and codes.is_cuda:
-            bias_fusable()
+        if codes.is_cuda:
+            prepare_skinny(codes.device)
+            if self.bias is not None:
+                bias_fusable()
 
     def scale_loader(
         self, param: nn.Parameter, loaded_scale: torch.Tensor, shard_id: str | int | None = None

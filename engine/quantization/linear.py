@@ -6,8 +6,12 @@ quantized (`Fp8Activation`, from the fused RMSNorm / SiLU-and-mul kernels). On a
 support this is `torch._scaled_mm` with row-wise scales (scale_a [M, 1], scale_b [1, N], float32; the
 CUTLASS row-wise kernel with fast accumulation; bf16 out, bf16 bias inside the kernel); the weight's
 transpose is a free view in the column-major layout it wants. The activation quantizer is one Triton
-launch. Anywhere else, and for shapes the kernel refuses (in or out features not a multiple of 16), the
-reference: dequantize both operands, multiply in fp32, cast."""
+launch. With TEECUBE_FP8_SKINNY_GEMM=1, GEMMs of at most TEECUBE_FP8_SKINNY_MAX_M (256) tokens
+(decode batches) run the Triton skinny-M kernel of engine/kernels/fp8_gemm.py instead (tilings from
+TEECUBE_FP8_SKINNY_TUNED, gpu/fp8_gemm_bench.py's JSON, where given; with TEECUBE_FP8_SKINNY_W8A16=1
+unquantized bf16/fp16 inputs are taken as they are). Anywhere else, and for shapes the kernels refuse
+(in or out features not a multiple of 16), the reference: dequantize both operands, multiply in fp32,
+cast."""
 
 from __future__ import annotations
 
@@ -21,6 +25,12 @@ from engine.quantization.fp8 import Fp8Activation, dequantize, quantize_per_tens
 # Hopper's FP8 MMA accumulates in reduced precision unless promoted every few k-steps; fast accumulation
 # skips the promotion (vLLM, torchao and fbgemm use it for inference). TEECUBE_FP8_FAST_ACCUM=0 disables.
 FAST_ACCUM = os.environ.get("TEECUBE_FP8_FAST_ACCUM", "1") != "0"
+# The Triton skinny-M GEMM for decode-sized batches (fast accumulation only): off unless set to 1.
+SKINNY = os.environ.get("TEECUBE_FP8_SKINNY_GEMM", "0") == "1" and FAST_ACCUM
+SKINNY_MAX_M = int(os.environ.get("TEECUBE_FP8_SKINNY_MAX_M", "256"))
+# With it, a bf16/fp16 input with dynamic scales (o_proj's: no fused quantizer before it) is not
+# quantized: the kernel widens the weight tiles and runs a 16-bit dot (W8A16), one launch fewer.
+SKINNY_W8A16 = os.environ.get("TEECUBE_FP8_SKINNY_W8A16", "0") == "1"
 
 
 def fp8_linear(
@@ -40,15 +50,40 @@ def fp8_linear(
         scales = x.scales.reshape(-1, 1)
     else:
         lead, dtype = x.shape[:-1], x.dtype
-        codes, scales = quantize_activation(x.reshape(-1, x.shape[-1]), input_scale)
+        x2 = x.reshape(-1, x.shape[-1])
+        a16 = SKINNY_W8A16 and input_scale is None and dtype in _A16_DTYPES
+        if a16 and (skinny := _skinny_for(x2, weight)) is not None:
+            y = skinny.fp8_gemm_skinny(x2.contiguous(), None, weight, weight_scale, bias, dtype)
+            return y.reshape(*lead, weight.shape[0])
+        codes, scales = quantize_activation(x2, input_scale)
     out_features, in_features = weight.shape
-    if codes.is_cuda and in_features % 16 == 0 and out_features % 16 == 0:
+    skinny = _skinny_for(codes, weight)
+    config = None
+    if skinny is not None:  # None also where a tuned table prefers _scaled_mm
+        config = skinny.choose(codes.shape[0], out_features, in_features, skinny.num_sms(codes.device))
+    if config is not None:
+        y = skinny.fp8_gemm_skinny(codes, scales, weight, weight_scale, bias, dtype, config)
+    elif codes.is_cuda and in_features % 16 == 0 and out_features % 16 == 0:
         y = scaled_mm(codes, scales, weight, weight_scale, bias, dtype)
     else:
         y = reference_gemm(codes, scales, weight, weight_scale, dtype)
         if bias is not None:
             y = y + bias
     return y.reshape(*lead, out_features)
+
+
+_A16_DTYPES = (torch.bfloat16, torch.float16)
+
+
+def _skinny_for(x: torch.Tensor, weight: torch.Tensor):
+    """engine.kernels.fp8_gemm when it takes this GEMM (switch on, CUDA, M small, shape supported, not
+    capturing before its counters exist), else None."""
+    if not (SKINNY and x.is_cuda and x.shape[0] <= SKINNY_MAX_M):
+        return None
+    skinny = _skinny_kernel()
+    if skinny is None or not skinny.supported(*weight.shape) or not skinny.ready(x.device):
+        return None
+    return skinny
 
 
 def quantize_activation(
@@ -144,3 +179,20 @@ def _triton_quantizer():
     except ImportError:
         return None
     return quantize_rows
+
+
+@cache
+def _skinny_kernel():
+    """engine.kernels.fp8_gemm, or None without Triton."""
+    try:
+        from engine.kernels import fp8_gemm
+    except ImportError:
+        return None
+    return fp8_gemm
+
+
+def prepare_skinny(device: torch.device) -> None:
+    """Make the skinny GEMM's split-K counters on a device (outside CUDA-graph capture)."""
+    kernel = _skinny_kernel() if SKINNY else None
+    if kernel is not None:
+        kernel.prepare(device)
