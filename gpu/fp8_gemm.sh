@@ -10,6 +10,8 @@ set -u
 export OUT=${OUT:-out}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 mkdir -p "$OUT"
+python3 -m pip install -q --no-deps --target /tmp/site .whl/*.whl >/dev/null 2>&1 || echo "wheel install failed"
+export PYTHONPATH="/tmp/site:$PYTHONPATH"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 t0=$SECONDS
 timeout 90 python3 gpu/fp8_gemm_bench.py >"$OUT/fp8_gemm_bench.stdout" 2>"$OUT/fp8_gemm_bench.log"
@@ -28,8 +30,8 @@ TUNED="$(realpath "$OUT")/fp8_gemm_bench.json"
 echo "== tuned table: ${TUNED:-none (default tilings)}"
 [ -n "$TUNED" ] && python3 -c "import json,sys; [print('tuned', json.dumps(e)) for e in json.load(open(sys.argv[1]))['tuned']]" "$TUNED"
 t0=$SECONDS
-TEECUBE_FP8_SKINNY_GEMM=1 TEECUBE_FP8_SKINNY_TUNED=$TUNED timeout 300 python3 -m teecube.cli bench throughput --shape llama3-8b --random-weights \
-  --skip-hf --quantization fp8 --compare-bf16 --max-model-len 16384 --num-prompts 128 --profile \
+TEECUBE_FP8_SKINNY_GEMM=1 TEECUBE_FP8_SKINNY_TUNED=$TUNED timeout 200 python3 -m teecube.cli bench throughput --shape llama3-8b --random-weights \
+  --skip-hf --quantization fp8 --kv-cache-dtype fp8 --compare-bf16 --max-model-len 16384 --num-prompts 128 --profile \
   >"$OUT/bench-skinny.json" 2>"$OUT/bench-skinny.log"
 echo "== bench fp8 skinny rc=$? in $((SECONDS - t0)) s"
 python3 - "$OUT/bench-skinny.json" <<'PY' || tail -n 30 "$OUT/bench-skinny.log"
@@ -45,6 +47,6 @@ for name, run in r["runs"].items():  # where a decode step's time goes, per run
     print("profile", name, json.dumps(prof)[:2000])
 PY
 t0=$SECONDS
-timeout 150 python3 -m pytest tests/gpu/test_fp8_gemm_gpu.py -m gpu -q -p no:cacheprovider -rfE >"$OUT/gemm_tests.log" 2>&1
+timeout 100 python3 -m pytest tests/gpu/test_fp8_gemm_gpu.py -m gpu -q -p no:cacheprovider -rfE >"$OUT/gemm_tests.log" 2>&1
 echo "== gemm gpu tests rc=$? in $((SECONDS - t0)) s: $(tail -n 1 "$OUT/gemm_tests.log")"
 grep -E "^(FAILED|ERROR)" "$OUT/gemm_tests.log" | head -20
