@@ -25,6 +25,7 @@ import json
 import os
 from dataclasses import dataclass, replace
 from functools import cache
+from pathlib import Path
 
 import torch
 import triton
@@ -190,15 +191,31 @@ def tuned_table(path: str | None = TUNED_PATH) -> Tuned:
     return {key: sorted(rows, key=lambda r: r[0]) for key, rows in table.items()}
 
 
+# Tables measured on a GPU and shipped, by (compute capability, SM count): with no TEECUBE_FP8_SKINNY_GEMM
+# set, the engine uses the kernel on such a GPU for the shapes its table measured, and _scaled_mm elsewhere.
+SHIPPED_TABLES = {(9, 0, 132): Path(__file__).with_name("configs") / "fp8_skinny_sm90_132sm.json"}
+
+
+@cache
+def shipped_table(device: torch.device) -> str | None:
+    """The path of the table measured on this kind of GPU, or None."""
+    if device.type != "cuda":
+        return None
+    major, minor = torch.cuda.get_device_capability(device)
+    path = SHIPPED_TABLES.get((major, minor, num_sms(device)))
+    return str(path) if path is not None and path.is_file() else None
+
+
 def choose(
-    m: int, n: int, k: int, sms: int = NUM_SMS_DEFAULT, path: str | None = TUNED_PATH
+    m: int, n: int, k: int, sms: int = NUM_SMS_DEFAULT, path: str | None = TUNED_PATH, *,
+    measured_only: bool = False,
 ) -> SkinnyConfig | None:
     """The tiling for an FP8-activation GEMM, or None where the tuned table says _scaled_mm is faster:
     the entry of the smallest measured M >= m (else the largest), its M tile shrunk to fit m; shapes
-    the table lacks get pick_config."""
+    the table lacks get pick_config (None with measured_only: the kernel only where it was measured)."""
     rows = tuned_table(path).get((n, k))
     if not rows:
-        return pick_config(m, n, k, sms)
+        return None if measured_only else pick_config(m, n, k, sms)
     _, cfg = next((r for r in rows if r[0] >= m), rows[-1])
     if cfg is None:
         return None

@@ -6,10 +6,12 @@ quantized (`Fp8Activation`, from the fused RMSNorm / SiLU-and-mul kernels). On a
 support this is `torch._scaled_mm` with row-wise scales (scale_a [M, 1], scale_b [1, N], float32; the
 CUTLASS row-wise kernel with fast accumulation; bf16 out, bf16 bias inside the kernel); the weight's
 transpose is a free view in the column-major layout it wants. The activation quantizer is one Triton
-launch. With TEECUBE_FP8_SKINNY_GEMM=1, GEMMs of at most TEECUBE_FP8_SKINNY_MAX_M (256) tokens
-(decode batches) run the Triton skinny-M kernel of engine/kernels/fp8_gemm.py instead (tilings from
-TEECUBE_FP8_SKINNY_TUNED, gpu/fp8_gemm_bench.py's JSON, where given; with TEECUBE_FP8_SKINNY_W8A16=1
-unquantized bf16/fp16 inputs are taken as they are). Anywhere else, and for shapes the kernels refuse
+launch. GEMMs of at most TEECUBE_FP8_SKINNY_MAX_M (256) tokens (decode batches) run the Triton
+skinny-M kernel of engine/kernels/fp8_gemm.py instead where it was measured faster: by default on a GPU
+with a shipped tiling table (engine/kernels/configs/), for the shapes in it; TEECUBE_FP8_SKINNY_GEMM=1
+everywhere (tilings from TEECUBE_FP8_SKINNY_TUNED, gpu/fp8_gemm_bench.py's JSON, where given; with
+TEECUBE_FP8_SKINNY_W8A16=1 unquantized bf16/fp16 inputs are taken as they are), =0 never.
+Anywhere else, and for shapes the kernels refuse
 (in or out features not a multiple of 16), the reference: dequantize both operands, multiply in fp32,
 cast."""
 
@@ -25,8 +27,12 @@ from engine.quantization.fp8 import Fp8Activation, dequantize, quantize_per_tens
 # Hopper's FP8 MMA accumulates in reduced precision unless promoted every few k-steps; fast accumulation
 # skips the promotion (vLLM, torchao and fbgemm use it for inference). TEECUBE_FP8_FAST_ACCUM=0 disables.
 FAST_ACCUM = os.environ.get("TEECUBE_FP8_FAST_ACCUM", "1") != "0"
-# The Triton skinny-M GEMM for decode-sized batches (fast accumulation only): off unless set to 1.
-SKINNY = os.environ.get("TEECUBE_FP8_SKINNY_GEMM", "0") == "1" and FAST_ACCUM
+# The Triton skinny-M GEMM for decode-sized batches (fast accumulation only). Unset: on a GPU with a
+# shipped tiling table (engine/kernels/configs/; H100/H200-class sm_90 with 132 SMs), for the shapes it
+# measured; 1: everywhere it applies (pick_config where no table says otherwise); 0: off.
+SKINNY_ENV = os.environ.get("TEECUBE_FP8_SKINNY_GEMM", "auto")
+SKINNY = SKINNY_ENV in ("1", "auto") and FAST_ACCUM
+SKINNY_AUTO = SKINNY_ENV == "auto"
 SKINNY_MAX_M = int(os.environ.get("TEECUBE_FP8_SKINNY_MAX_M", "256"))
 # With it, a bf16/fp16 input with dynamic scales (o_proj's: no fused quantizer before it) is not
 # quantized: the kernel widens the weight tiles and runs a 16-bit dot (W8A16), one launch fewer.
@@ -52,7 +58,7 @@ def fp8_linear(
         lead, dtype = x.shape[:-1], x.dtype
         x2 = x.reshape(-1, x.shape[-1])
         a16 = SKINNY_W8A16 and input_scale is None and dtype in _A16_DTYPES
-        if a16 and (skinny := _skinny_for(x2, weight)) is not None:
+        if a16 and (skinny := _skinny_for(x2, weight)) is not None and not SKINNY_AUTO:
             y = skinny.fp8_gemm_skinny(x2.contiguous(), None, weight, weight_scale, bias, dtype)
             return y.reshape(*lead, weight.shape[0])
         codes, scales = quantize_activation(x2, input_scale)
@@ -60,7 +66,7 @@ def fp8_linear(
     skinny = _skinny_for(codes, weight)
     config = None
     if skinny is not None:  # None also where a tuned table prefers _scaled_mm
-        config = skinny.choose(codes.shape[0], out_features, in_features, skinny.num_sms(codes.device))
+        config = _skinny_config(skinny, codes, out_features, in_features)
     if config is not None:
         y = skinny.fp8_gemm_skinny(codes, scales, weight, weight_scale, bias, dtype, config)
     elif codes.is_cuda and in_features % 16 == 0 and out_features % 16 == 0:
@@ -84,6 +90,18 @@ def _skinny_for(x: torch.Tensor, weight: torch.Tensor):
     if skinny is None or not skinny.supported(*weight.shape) or not skinny.ready(x.device):
         return None
     return skinny
+
+
+def _skinny_config(skinny, codes: torch.Tensor, n: int, k: int):
+    """The kernel's tiling for this GEMM, or None for _scaled_mm: the user's table
+    (TEECUBE_FP8_SKINNY_TUNED) or, unset, the one shipped for this GPU (measured shapes only in auto)."""
+    sms = skinny.num_sms(codes.device)
+    path = skinny.TUNED_PATH
+    if path is None and SKINNY_AUTO:
+        path = skinny.shipped_table(codes.device)
+        if path is None:
+            return None
+    return skinny.choose(codes.shape[0], n, k, sms, path, measured_only=SKINNY_AUTO)
 
 
 def quantize_activation(

@@ -101,3 +101,14 @@ def test_tuned_table_picks_by_measured_m(tmp_path) -> None:
     assert choose(200, 4096, 4096, 132, str(path)) is None
     assert choose(512, 4096, 4096, 132, str(path)) is None  # past the largest: the largest's entry
     assert choose(100, 6144, 4096, 132, str(path)) == pick_config(100, 6144, 4096, 132)
+
+
+def test_the_shipped_table_is_used_only_for_the_shapes_it_measured() -> None:
+    from engine.kernels import fp8_gemm
+
+    path = str(fp8_gemm.SHIPPED_TABLES[(9, 0, 132)])
+    measured = fp8_gemm.choose(64, 4096, 14336, 132, path, measured_only=True)  # llama3-8b down_proj
+    assert measured is not None and measured.split_k == 3
+    assert fp8_gemm.choose(64, 1024, 2048, 132, path, measured_only=True) is None  # not measured: _scaled_mm
+    assert fp8_gemm.choose(64, 1024, 2048, 132, path) is not None  # forced on: the default tiling
+    assert fp8_gemm.choose(256, 28672, 4096, 132, path, measured_only=True) is None  # _scaled_mm won there
