@@ -201,7 +201,7 @@ BUILTINS: dict[str, Builtin] = {
             "IBAN",
             "pii",
             checks.iban,
-            leads=(("", rf"\b(?:{_IBAN_COUNTRY})(?i:{_IBAN_BODY})"),),
+            leads=((rf"\b(?:{_IBAN_COUNTRY})", rf"(?i:{_IBAN_BODY})"),),  # the country code stays
         ),
         Builtin(
             "ssn",

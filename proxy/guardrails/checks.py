@@ -219,7 +219,9 @@ def iban(text: str) -> Span:
         return None  # mixed case reads as words, not as an account number written in one case
     rearranged = value[4:] + value[:4]
     number = "".join(str(int(ch, 36)) for ch in rearranged)
-    return (0, end) if int(number) % 97 == 1 else None
+    # The finding is what follows the country code: "IE[IBAN]" tells the country and nothing of the
+    # account, and a stream need not hold back a capital letter that may begin one ("I", "A").
+    return (2, end) if int(number) % 97 == 1 else None
 
 
 _SSN_NUMBER = re.compile(r"[0-9]{3}[ .-]?[0-9]{2}[ .-]?[0-9]{4}$")

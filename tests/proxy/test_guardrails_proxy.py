@@ -340,7 +340,7 @@ TRANSFORMED = [  # (prompt, what the model receives, what the tenant gets back, 
     ("mail bob@example.com or call +14155550123", "mail <EMAIL_1> or call <PHONE_1>",
      "mail bob@example.com or call +14155550123", ["pii.email", "pii.phone"]),
     (f"pay with {CARD} from DE89 3704 0044 0532 0130 00, ssn 536-22-1234",
-     "pay with <CARD_1> from <IBAN_1>, ssn <SSN_1>",
+     "pay with <CARD_1> from DE<IBAN_1>, ssn <SSN_1>",  # an IBAN's country code stays
      f"pay with {CARD} from DE89 3704 0044 0532 0130 00, ssn 536-22-1234",
      ["pii.card", "pii.iban", "pii.ssn"]),
     ("a@b.io, then a@b.io again, c@d.io", "<EMAIL_1>, then <EMAIL_1> again, <EMAIL_2>",
