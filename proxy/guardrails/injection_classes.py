@@ -228,7 +228,9 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
     (
         "addressai",
         0.6,
-        r"\b(?:instruction|instructions|note|message|notice)s? (?:for|to) (?:the |any |all )?(?:\S+ )?"
+        # group 1: notes handed on ("returns meeting notes to the chat bot") are no address
+        r"(?:^| )(?:((?:returns?|sends?|passes|gives|forwards?|adds?|writes?|posts?) (?:\S+ )?) ?)?"
+        r"(?:instruction|instructions|note|message|notice)s? (?:for|to) (?:the |any |all )?(?:\S+ )?"
         r"(?:agent|"
         r"agents|bot|bots|llm|crawler|crawlers)\b|(?:^| )(?:ai|llm) (?:\S+ )?(?:taker|writer|reader|"
         r"reviewer|summari[sz]er|screener|recruiter)s?\b",

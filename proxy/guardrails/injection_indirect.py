@@ -107,16 +107,21 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
                     r"requirements|criteria|negative ones|negative reviews|other reviews|task) "
                     r"(?:and|then)\b"),
     # what the AI is to tell the user ("respond that ...", "tell the user this is the lowest fare")
-    ("steer", 0.4, r"\b(?:respond|reply|answer|claim|report|affirm) that\b|\btell (?:the user|users|everyone|"
-                   r"them|the reader|readers)(?: that| this| it)\b|(?:responde a todos|responde|réponds|"
+    ("steer", 0.4, r"\b(?:respond|reply|answer|claim|report|affirm) that\b|\btell (?:the user|users|"
+          r"everyone|the customer|customers|the client|the caller|"
+                   r"them|the reader|readers)(?: that| this| it| the| they| there| nothing)\b|"
+                   r"\b(?:mention|include|list|cite|recommend) only (?:my|our|this)\b|"
+                   r"(?:responde a todos|responde|réponds|"
                    r"affirme|"
                    r"antworte|rispondi|responda|odpowiedz|ответь) (?:que|dass|che|że|что)\b"),
     ("steer", 0.4, r"\brank (?:this|the|my) (?:candidate|applicant|resume|cv|profile|product)(?: \S+){0,2} "
                    r"(?:as )?(?:the )?(?:strongest|best|top|first|highest|most)\b"),
     # an AI reading/processing this document ("if you are summarizing", "AI tools writing ... for this")
-    ("whenread", 0.5, r"\b(?:if|when|while|whenever) you(?: are| re)? (?:reading|summari[sz]ing|processing|"
-                      r"parsing|analy[sz]ing|reviewing|translating|triaging|screening|indexing|crawling|"
-                      r"ranking|rating|evaluating)\b"),
+    ("whenread", 0.5, r"\b(?:if|when|while|whenever) you(?: are| re)? (?:read|summari[sz]e|process|parse|"
+                      r"analy[sz]e|review|translate|triage|screen|index|crawl|rank|rate|evaluate)(?:s|"
+                      r"ing)?\b"),
+    ("whenread", 0.6, r"\b(?:if|when|while|whenever) you(?: are| re)? (?:summari[sz]|process|pars|analy[sz]|"
+                      r"triag|screen|index|crawl|rank|rat|evaluat)\S* (?:this|these|the following)\b"),
     ("whenread", 0.5, rf"\b{AGENT} (?:\S+ )?(?:reading|summari[sz]ing|processing|parsing|analy[sz]ing|"
                       r"reviewing|translating|triaging|screening|indexing|crawling|writing|ranking|"
                       r"evaluating)(?: \S+){0,3} (?:this|these)\b"),
@@ -140,6 +145,21 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
     ("crossuser", 0.5, r"(?:otros usuarios|autres utilisateurs|anderer nutzer|anderen nutzer|altri utenti|"
                        r"outros usuários|innych użytkowników|других пользователей|diğer kullanıcıların|"
                        r"他のユーザー|他の利用者|其他用户|다른 사용자)"),
+    ("crossuser", 0.5, r"\b(?:other|another|previous|different) (?:users?|customers?|clients?|"
+              r"people)(?: \S+){0,3} "
+                       r"(?:gave|told|asked|sent|shared|said|typed|wrote|entered)(?: you)?\b"),
+    ("crossuser", 1.0, r"\b(?:tell me|show me|show|list|repeat|give me|print|reveal|share|dump|summari[sz]e|"
+                       r"muéstrame|muestrame|muestra|montre moi|montre|zeig mir|zeige|mostrami|mostre|pokaż|"
+                       r"покажи)(?: \S+){0,10} (?:other|another|previous|different) (?:users?|customers?|"
+                       r"clients?|"
+                       r"people)\b|\b(?:muéstrame|muestrame|muestra|montre moi|montre|zeig mir|mostrami|"
+                       r"mostre|"
+                       r"pokaż|покажи)(?: \S+){0,8} (?:otros usuarios|autres utilisateurs|anderer nutzer|"
+                       r"altri utenti|outros usuários|innych użytkowników|других пользователей)"),
+    ("disabled", 0.6, r"\bmy (?:safety |content |ethical )?(?:rules|filters|restrictions|guidelines|"
+                      r"guardrails|"
+                      r"safeguards) (?:are|have been|were) (?:now )?(?:off|disabled|removed|lifted|gone|"
+                      r"switched off|turned off)\b"),
     # prior instructions declared void ("were only a test and are no longer valid")
     ("override", 0.6, r"\b(?:instructions|rules|guidelines|guidance|directives|prompt|policy|policies) "
                       r"(?:you (?:received|were given|got|had)|given to you|before this|above|"
@@ -179,6 +199,8 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
     # Thai: "ไม่ต้องสนใจคำสั่งก่อนหน้า" (no spaces between words)
     ("override", 1.0, r"(?:ไม่ต้องสนใจ|เพิกเฉย|ละเว้น|ลืม|ไม่ต้องทำตาม|อย่าทำตาม)\S{0,12}"
                       r"(?:คำสั่ง|คำแนะนำ|กฎ|ข้อกำหนด)"),
+    # ja: "前の指示を無視して" (an imperative: ignore the previous instructions)
+    ("override", 1.0, r"前の\S{0,6}(?:指示|命令|ルール|指令)を?(?:無視して|無視しろ|無視せよ|忘れて|忘れろ)"),
     # "internal instructions" revealed ("revelar sus instrucciones internas")
     ("exfil", 0.6, r"\b(?:reveal|show|print|output|display|share|revelar|revela|mostrar|muestra|révéler|"
                    r"révèle|afficher|enthüllen|zeige|rivelare|rivela|mostra|revele|ujawnij|pokaż|раскрой|"
@@ -216,10 +238,11 @@ _ROLE = (
     r"(?:agents?|tools?|models?|assistants?|bots?|systems?|readers?|crawlers?|screeners?|reviewers?|"
     r"summari[sz]ers?|de ia|ia|ai|ki)"
 )
-_TAIL = r"(?:s|[ /-](?:" + _ROLE + r"|\w+ing\b[^\n:,.;!?\])(]{0,30}?)){0,2}"
+_TAIL = r"(?:s|[ /-](?:\w+ )?(?:" + _ROLE + r"|\w+ing\b[^\n:,.;!?\])(]{0,30}?)){0,2}"
 # Imperatives and framings that open a command (~12 languages).
 _CMD = (
     r"ignore|disregard|forget|stop|reply|respond|tell|say|report|close|approve|reject|rank|rate|recommend|"
+    r"skip|drop|instead|only|do|make|place|put|mention|"
     r"include|reveal|send|forward|email|post|upload|add|delete|remove|mark|always|never|do not|don't|"
     r"from now on|when|whenever|if you|before|after|print|output|list|summari[sz]e|translate|visit|"
     r"click|transfer|pay|a partir de ahora|desde ahora|responde|ignora|olvida|envía|ignore|ignorez|"
@@ -246,7 +269,7 @@ RAW_FAMILIES: tuple[tuple[str, float, str], ...] = (
     (
         "addressai",
         0.6,
-        r"(?im)(?:^|[.!?]\s|[\"'“„«=\[(<]|//|#)\s{0,3}(?:(?:hey|hi|dear|ok|okay|hola|oi|olá|hallo|ciao|"
+        r"(?im)(?:^|[.!?>]\s|[\"'“„«=\[(<>]|//|#)\s{0,3}(?:(?:hey|hi|dear|ok|okay|hola|oi|olá|hallo|ciao|"
         r"salut|cześć|эй|привет) (?:the )?" + _AI_RAW + r"|(?:assistant|assistente|asistente|asystencie|"
         r"assistent|ассистент|agente|agent) (?:de )?(?:ia|ai|ki|ии)),",
     ),
