@@ -10,6 +10,7 @@ the folded text, RAW_FAMILIES on the normalised text. Weights add up with other 
 from __future__ import annotations
 
 from proxy.guardrails.injection_classes import DROP as _DROP
+from proxy.guardrails.injection_classes import RULES, SYSPROMPT
 from proxy.guardrails.injection_families import NOT
 
 # Drop verbs, with slang ("scratch everything", "toss out").
@@ -26,6 +27,19 @@ AGENT = (
 # Nouns that name an AI and nothing else (not "model", "tool", "agent").
 AI_ONLY = (
     r"(?:ai|llm|llms|chatgpt|copilot|chatbot|assistant|assistants|ai \S+|ии|ии ассистент\S*|ki \S+|ia)"
+)
+# What an override drops, English (the model's rules under many names).
+RULES2 = (
+    r"(?:instructions|instruction|guidance|guidelines|directives|constraints|rules|restrictions|prompt|"
+    r"system prompt|configuration|setup|programming|policies|orders|safety training|training|alignment|"
+    r"safeguards|guardrails|content policy|moderation|filters|ethics)"
+)
+# Replaces / cancels / takes precedence over, ~18 languages (spaced scripts).
+SUPER = (
+    r"(?:supersedes|replaces|overrides|cancels|reemplaza|sustituye|anula|invalida|prevalece sobre|remplace|"
+    r"annule|prime sur|ersetzt|überschreibt|hebt|sostituisce|annulla|prevale su|substitui|anula|отменяет|"
+    r"заменяет|yerine geçer|geçersiz kılar|zastępuje|unieważnia|vervangt|overschrijft|menggantikan|"
+    r"membatalkan|thay thế|hủy bỏ|تلغي|تحل محل|रद्द करता)"
 )
 # Rules absent ("with no rules", "sin reglas", "никаких правил", "制限のない").
 NORULES = (
@@ -53,7 +67,7 @@ NORULES = (
 )
 # The model told it is someone else now ("from now on you are", "eres", "あなたは今から").
 BECOME = (
-    r"(?:you are now|you re now|from now on you are|from now on you re|you will now be|"
+    r"(?:you are now|you'?re now|from now on you are|from now on you'?re|you will now be|"
     r"ahora eres|a partir de ahora eres|desde ahora eres|tu es désormais|tu es maintenant|"
     r"désormais tu es|du bist jetzt|du bist nun|du bist ab sofort|ab sofort bist du|ora sei|"
     r"da ora sei|agora você é|você agora é|a partir de agora você é|je bent nu|vanaf nu ben je|"
@@ -117,10 +131,10 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
     ("steer", 0.4, r"\brank (?:this|the|my) (?:candidate|applicant|resume|cv|profile|product)(?: \S+){0,2} "
                    r"(?:as )?(?:the )?(?:strongest|best|top|first|highest|most)\b"),
     # an AI reading/processing this document ("if you are summarizing", "AI tools writing ... for this")
-    ("whenread", 0.5, r"\b(?:if|when|while|whenever) you(?: are| re)? (?:read|summari[sz]e|process|parse|"
+    ("whenread", 0.5, r"\b(?:if|when|while|whenever) you(?: are|'?re)? (?:read|summari[sz]e|process|parse|"
                       r"analy[sz]e|review|translate|triage|screen|index|crawl|rank|rate|evaluate)(?:s|"
                       r"ing)?\b"),
-    ("whenread", 0.6, r"\b(?:if|when|while|whenever) you(?: are| re)? (?:summari[sz]|process|pars|analy[sz]|"
+    ("whenread", 0.6, r"\b(?:if|when|while|whenever) you(?: are|'?re)? (?:summari[sz]|process|pars|analy[sz]|"
                       r"triag|screen|index|crawl|rank|rat|evaluat)\S* (?:this|these|the following)\b"),
     ("whenread", 0.5, rf"\b{AGENT} (?:\S+ )?(?:reading|summari[sz]ing|processing|parsing|analy[sz]ing|"
                       r"reviewing|translating|triaging|screening|indexing|crawling|writing|ranking|"
@@ -194,11 +208,171 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
                       r"le tue nuove regole|suas novas regras|twoje nowe zasady|твои новые правила|"
                       r"новая политика|"
                       r"nueva política|nouvelle politique|neue richtlinie|nuova politica|nova política|"
-                      r"nowa polityka|yeni politika|new policy) (?:are|is|lauten|lautet|son|sont|sono|são|to|"
-                      r"\S+)\b"),
+                      r"nowa polityka|yeni politika) (?:are|is|lauten|lautet|son|sont|sono|são|to|\S+)\b|"
+                      r"\b(?:your new (?:rules|instructions|guidelines)) (?:are|is)\b"),
     # Thai: "ไม่ต้องสนใจคำสั่งก่อนหน้า" (no spaces between words)
     ("override", 1.0, r"(?:ไม่ต้องสนใจ|เพิกเฉย|ละเว้น|ลืม|ไม่ต้องทำตาม|อย่าทำตาม)\S{0,12}"
                       r"(?:คำสั่ง|คำแนะนำ|กฎ|ข้อกำหนด)"),
+    # English paraphrase of "drop your rules" (issue #15): supersede, deprioritise, put on hold
+    ("override", 1.0, rf"{NOT}(?:this message|this text|the following|what follows|my instructions|these "
+                      r"instructions|this) (?:\S+ )?(?:supersedes|overrides|replaces|outranks|cancels|voids|"
+                      r"invalidates|nullifies|takes precedence over|trumps) (?:all |"
+                      r"any )?(?:of )?(?:your |the )?"
+                      r"(?:previous|prior|earlier|preceding|above|existing|original|system|other) "
+                      rf"{RULES2}"),
+    ("override", 0.6, r"\b(?:supersedes|overrides|outranks|takes precedence over|trumps) (?:all |"
+                      r"any )?(?:of )?"
+                      rf"(?:your |the )?(?:previous |prior |earlier |preceding |existing |original |system )?"
+                      rf"{RULES2}"),
+    ("override", 1.0, rf"{NOT}(?:deprioriti[sz]e|de prioriti[sz]e|downrank|shelve|suspend|pause|relax|loosen|"
+                      r"mute|silence|sideline) (?:\S+ )?(?:whatever |what |all )?(?:of )?your (?:\S+ )?"
+                      rf"{RULES2}"),
+    ("override", 1.0, rf"{NOT}(?:put|place|keep|leave) your (?:\S+ )?{RULES2} (?:on hold|aside|on ice|to one "
+                      r"side|on pause|in the drawer)\b"),
+    ("override", 1.0, rf"{NOT}(?:pay no mind to|never mind|forget|ignore|disregard|drop) (?:what|whatever|"
+                      r"everything|anything) you (?:were|have been|'?ve been|got) (?:\S+ )?(?:configured|"
+                      r"set up|"
+                      r"programmed|prompted|initiali[sz]ed|primed|briefed|loaded) with\b"),
+    ("override", 1.0, rf"{NOT}(?:treat|consider|regard|count) (?:everything|all|anything|the text|all text|"
+                      r"all the text|the instructions|your instructions|your rules|your guidelines) (?:\S+ )?"
+                      r"(?:above|before|prior|preceding|so far|until now|up to here|above this line|"
+                      r"before this "
+                      r"line|you were given)(?: \S+){0,3} (?:as )?(?:\S+ ){0,3}(?:void|withdrawn|cancelled|"
+                      r"canceled|lifted|obsolete|irrelevant|null|invalid|deleted|removed|revoked|superseded|"
+                      r"overridden|not applicable|no longer binding)\b"),
+    ("override", 0.6, rf"\b(?:your |the )?(?:earlier|previous|prior|preceding|original|initial) "
+                      rf"{RULES2} (?:\S+ ){{0,3}}(?:is |are |has been |have been |were |was )?(?:now )?"
+                      r"(?:superseded|overridden|replaced|cancelled|canceled|void|revoked|"
+                      r"withdrawn|rescinded|no longer appl\S*|no longer binding|no longer in force)\b"),
+    ("override", 0.6, rf"\b{RULES2} you (?:had|received|were given|got|have had)(?: \S+){{0,3}} (?:no longer "
+                      r"appl\S*|(?:is|are) (?:now )?(?:void|gone|withdrawn|superseded|cancelled|revoked)|"
+                      r"(?:does|do) not apply any ?more|don'?t apply any ?more|doesn'?t apply any ?more)\b"),
+    ("scope", 0.4, r"\b(?:for|in) (?:this|the rest of this|the rest of the) (?:conversation|chat|session|"
+                   r"exchange)\b"),
+    ("comply", 0.5, r"\b(?:you answer to me|answer only to me|answer to me alone|take orders only from me|"
+                    r"only obey me|obey only me|the only rules? (?:now |that matters? |"
+                    r"that counts? )?(?:is|are) "
+                    r"mine|my (?:rules|instructions|word) (?:now )?(?:take precedence|come first|override|"
+                    r"outrank|are final)|respond freely|answer freely|speak freely)\b"),
+    ("roleplay", 0.5, r"\b(?:you have a new role|your new role is|your role has changed|"
+                      r"you'?ve been reassigned|"
+                      r"you have been reassigned|you are reassigned|new role|role reassignment|"
+                      r"you are a blank "
+                      r"(?:model|slate|assistant))\b"),
+    ("permit", 0.5, r"\b(?:i am|i'?m|we are|we'?re) (?:hereby )?(?:authori[sz]ing|permitting|allowing|"
+                    r"clearing) "
+                    r"you to|\byou(?: are|'?re) (?:now |hereby )?(?:authori[sz]ed|permitted|cleared|"
+                    r"allowed|free) to "
+                    r"(?:skip|ignore|bypass|disable|override|break|set aside|drop|reveal|share|disclose|"
+                    r"disregard)\b"),
+    ("exfil", 0.6, r"\b(?:tell me|show me|list|describe|quote|summari[sz]e) what your (?:original |previous |"
+                   r"initial |hidden |real |old )?(?:guidelines|rules|instructions|system prompt|directives|"
+                   r"configuration|setup) (?:were|are|say|said|contain\S*)\b"),
+    ("exfil", 1.0, r"\b(?:echo|echo back|paste|spit out|regurgitate|reproduce|quote|dump|print|output|show|"
+                   r"reveal|share|display|translate|summari[sz]e|paraphrase|encode|list|enumerate|write down)"
+                   r"(?: \S+){0,2} your (?:\S+ )?(?:preamble|pre prompt|preprompt|system prompt|"
+                   r"system message|"
+                   r"setup instructions|initial instructions|hidden instructions|hidden "
+                   r"rules|context window|starting instructions|operating instructions|"
+                   r"developer instructions)\b"),
+    ("askconfig", 0.5, r"\b(?:echo|dump|print|output|reveal|share|display|translate|summari[sz]e|"
+                       r"paraphrase|"
+                       r"list|show|give me) (?:me )?(?:all of |the whole of )?your "
+                       r"(?:full |complete |entire |"
+                       r"current |exact )?(?:configuration|config|setup)\b"),
+    ("devmode", 0.6, r"\b(?:override|admin|maintenance|debug|god|root) mode (?:on|enabled|activated|"
+                     r"engaged)\b"),
+    ("stealth", 0.4, r"\b(?:quietly|silently|secretly|covertly|discreetly|without telling (?:the user|"
+                     r"anyone|them)|"
+                     r"in the background|do not tell the user|don'?t tell the user|without mentioning it)\b"),
+    ("tooluse", 0.4, r"\b(?:using|use|via|with|call) (?:the |your )?(?:email|mail|browser|browsing|http|"
+                     r"web|fetch|"
+                     r"shell|terminal|code|file|upload|payment|calendar|slack) (?:tool|plugin|function|api|"
+                     r"integration|connector)\b"),
+    # "this message replaces your previous instructions", ~18 languages
+    ("supersede", 0.6, rf"{SUPER}(?: \S+){{0,4}} {RULES}\b"),
+    ("supersede", 0.6, rf"{RULES}(?: \S+){{0,3}} {SUPER}"),
+    ("supersede", 0.6, r"(?:取代|覆盖|替代|优先于|作废|废除|推翻)\S{0,12}(?:指令|指示|规则|規則|说明|设定)|"
+                       r"(?:指示|命令|ルール|指令)\S{0,4}(?:に優先|を置き換え|を無効|を上書き|を取り消)|"
+                       r"(?:지시|규칙|지침)\S{0,3} (?:\S+ )?(?:대체|무효화|우선)|"
+                       r"(?:निर्देशों|नियमों) (?:\S+ )?(?:रद्द|की जगह)"),
+    ("msgself", 0.4, r"\b(?:this message|este mensaje|esta mensagem|ce message|"
+                     r"diese nachricht|questo messaggio|это сообщение|bu mesaj|ta wiadomość|dit bericht|"
+                     r"pesan ini|tin nhắn này|هذه الرسالة|यह संदेश)\b|(?:此消息|这条消息|本消息|"
+                     r"このメッセージ|이 메시지)"),
+    # authority claims and permission to bypass, ~16 languages
+    ("authority", 0.5, r"\b(?:as your|como tu|en tant que ton|als dein|come tuo|como seu|como teu|как твой|"
+                       r"jako twój|als je|sebagai|senin) (?:\S+ )?(?:developer|creator|maker|admin|"
+                       r"administrator|"
+                       r"operator|owner|desarrollador|creador|développeur|créateur|entwickler|ersteller|"
+                       r"sviluppatore|creatore|desenvolvedor|criador|разработчик|создатель|twórca|deweloper|"
+                       r"ontwikkelaar|maker|pengembang|pembuat|geliştiricin)\b|(?:作为你的|"
+                       r"作為你的)(?:开发者|开发人员|"
+                       r"创造者|管理员)|あなたの(?:開発者|作成者|管理者)として|(?:너의|"
+                       r"당신의) (?:개발자|관리자)로서|"
+                       r"بصفتي (?:مطورك|منشئك)|(?:तुम्हारे|आपके) (?:डेवलपर|निर्माता) के रूप में"),
+    ("permit", 0.5, r"(?:erlaube ich dir|gestatte ich dir|te autorizo a|te permito|je t'autorise à|"
+                    r"je t autorise à|ich erlaube dir|ich autorisiere "
+                    r"dich|ti autorizzo a|ti permetto di|eu te autorizo a|autorizo você a|я разрешаю тебе|"
+                    r"разрешаю тебе|pozwalam ci|upoważniam cię|ik sta je toe|saya mengizinkan kamu|"
+                    r"izin veriyorum|我授权你|我允许你|を許可します|허락한다|허용한다|أسمح لك|"
+                    r"मैं तुम्हें अनुमति)"
+                    r"(?: \S+){0,4} ?(?:saltarte|ignorar|omitir|eludir|ignorer|contourner|umgehen|ignorieren|"
+                    r"ignorare|aggirare|contornar|обойти|игнорировать|pominąć|obejść|zignorować|negeren|"
+                    r"omzeilen|melewati|mengabaikan|跳过|绕过|忽略|無視|回避|무시|우회|تجاوز|تتجاهل|अनदेखा)"),
+    # a hidden prompt translated or configuration shown, ~16 languages
+    ("exfil", 1.0, r"\b(?:translate|traduce|tradúceme|traduis|traduisez|übersetze|übersetzen sie|traduci|"
+                   r"traduza|"
+                   r"переведи|przetłumacz|vertaal|terjemahkan|dịch|çevir|ترجم)(?: \S+){0,3} "
+                   rf"{SYSPROMPT}"),
+    ("exfil", 1.0, r"(?:翻译|翻譯|翻訳|번역)\S{0,8}(?:系统提示|系統提示|系统指令|システムプロンプト|"
+                   r"시스템 프롬프트)|"
+                   r"(?:系统提示|系統提示|系统指令|システムプロンプト|시스템 프롬프트)\S{0,8}(?:翻译|"
+                   r"翻譯|翻訳|번역)"),
+    ("exfil", 0.6, r"\b(?:muestra|muéstrame|muestrame|enseña|affiche|montre|gib|zeig|zeige|mostra|mostrami|"
+                   r"mostre|покажи|выведи|pokaż|wypisz|toon|geef|tampilkan|hiển thị|göster)(?: \S+){0,2} "
+                   r"(?:tu|ta|ton|deine|dein|la tua|tua|sua|tuo|твою|твой|twoją|twój|je|jouw|kamu|của bạn|"
+                   r"senin)(?: \S+)? (?:configuración|configuration|konfiguration|einstellungen|"
+                   r"configurazione|"
+                   r"configuração|конфигурацию|настройки|konfigurację|configuratie|konfigurasi|cấu hình|"
+                   r"yapılandırmanı|ayarlarını)\b"),
+    ("exfil", 0.6, r"\b(?:hidden rules|secret rules|reglas ocultas|règles cachées|regles cachees|"
+                   r"versteckte\S* "
+                   r"regeln|geheime\S* regeln|regole nascoste|regras ocultas|скрытые правила|ukryte zasady|"
+                   r"verborgen regels|aturan tersembunyi|quy tắc ẩn|gizli kurallar\S*)\b|(?:隐藏规则|"
+                   r"隠しルール|"
+                   r"숨겨진 규칙)"),
+    ("newtask", 0.4, r"\b(?:new task|nueva tarea|nouvelle tâche|neue aufgabe|nuovo compito|nova tarefa|"
+                     r"новая задача|nowe zadanie|nieuwe taak|yeni görev|tugas baru|nhiệm vụ mới|مهمة جديدة|"
+                     r"नया कार्य)\b|(?:新任务|新しいタスク|새 작업)"),
+    # start over / no rules any more / only mine
+    ("fromnow", 0.3, r"\b(?:start over|start from scratch|empecemos de cero|empezamos de cero|desde cero|"
+                     r"reprenons à zéro|on repart de zéro|von vorne|ricominciamo da capo|da zero|recomeçar|"
+                     r"do zero|с нуля|с чистого листа|od nowa|opnieuw beginnen|sıfırdan|dari awal|lại từ đầu|"
+                     r"من جديد|फिर से शुरू)\b|(?:从头开始|重新开始|最初からやり直|처음부터 다시)"),
+    ("override", 0.6, r"\b(?:you no longer have (?:any )?(?:rules|guidelines|restrictions)|"
+                      r"ya no tienes reglas|"
+                      r"tu n'as plus de règles|tu n as plus de règles|du hast keine regeln mehr|"
+                      r"non hai più regole|"
+                      r"você não tem mais regras|у тебя больше нет правил|nie masz już zasad|"
+                      r"je hebt geen regels "
+                      r"meer|artık kuralların yok|kamu tidak punya aturan lagi)\b|(?:你不再有规则|"
+                      r"もうルールはない|"
+                      r"더 이상 규칙이 없)"),
+    ("comply", 0.5, r"\b(?:only mine|solo las mías|solo las mias|seulement les miennes|nur meine|solo le mie|"
+                    r"só as minhas|apenas as minhas|только мои|tylko moje|alleen de mijne|sadece benimkiler|"
+                    r"hanya milikku)\b|(?:只有我的|私のだけ)"),
+    # an AI agent reading this page, addressed, ~14 languages
+    ("whenread", 0.5, rf"\b{AGENT} (?:\S+ ){{0,2}}(?:que lean|que leen|qui lisent|die diese|che leggono|"
+                      rf"que leem|"
+                      r"читающие|czytające|die dit|yang membaca|đọc|okuyan|التي تقرأ|पढ़ने वाले)\b"),
+    ("exfilsend", 0.6, r"\b(?:envíen|envía|envia|envoyez|envoie|schickt|schicke|sende|sendet|inviate|invia|"
+                       r"enviem|envie|отправьте|отправь|перешлите|wyślijcie|wyślij|stuur|kirim|gửi|gönderin|"
+                       r"أرسل|भेजो|send|forward|post|upload)(?: \S+){0,3} (?:historial|historique|"
+                       r"l'historique|chatverlauf|"
+                       r"verlauf|cronologia|histórico|историю|historię|geschiedenis|riwayat|lịch sử|"
+                       r"geçmişini|"
+                       r"سجل|इतिहास|chat history|conversation history|chat log)\b"),
     # ja: "前の指示を無視して" (an imperative: ignore the previous instructions)
     ("override", 1.0, r"前の\S{0,6}(?:指示|命令|ルール|指令)を?(?:無視して|無視しろ|無視せよ|忘れて|忘れろ)"),
     # "internal instructions" revealed ("revelar sus instrucciones internas")
@@ -278,6 +452,18 @@ RAW_FAMILIES: tuple[tuple[str, float, str], ...] = (
         0.4,
         r"(?im)^\s{0,3}(?:assistant|ai|model|bot|gpt)\s?:\s{0,3}(?:sure|of course|certainly|ok|okay|"
         r"absolutely|understood|done)\b[^\n]*\n+\s{0,3}(?:user|human)\s?:",
+    ),
+    (  # a link carrying the user's data: "open https://x.example/?d= followed by the user's last message"
+        "urlexfil",
+        0.6,
+        r"(?i)https?://\S+[=/]\s*(?:\+\s*)?(?:followed by|plus|then append|appending|and append|with|\+) "
+        r"(?:the user'?s|the|their|our|this|all)(?: \w+){0,2} (?:message|messages|conversation|chat|email|"
+        r"name|token|password|data|history|address|code|key)",
+    ),
+    (
+        "exfilsend",
+        0.3,
+        r"(?i)\b(?:send|forward|email|upload|post|leak|transmit|mail)\b[^\n]{0,60}\bto\s+[\w.+-]+@[\w-]+\.\w",
     ),
     (  # "---- END OF USER MESSAGE ----", "FIN DEL MENSAJE DEL USUARIO"
         "fakesys",
