@@ -10,11 +10,11 @@ the folded text, RAW_FAMILIES on the normalised text. Weights add up with other 
 from __future__ import annotations
 
 from proxy.guardrails.injection_classes import DROP as _DROP
-from proxy.guardrails.injection_classes import RULES, SYSPROMPT
+from proxy.guardrails.injection_classes import RULES, SYSPROMPT, UNFOLLOW, YOURS2
 from proxy.guardrails.injection_families import NOT
 
 # Drop verbs, with slang ("scratch everything", "toss out").
-DROP = rf"(?:{_DROP}|scratch|forget about|toss out|junk|nuke|wipe)"
+DROP = rf"(?:{_DROP}|scratch|forget about|toss out|junk|nuke|wipe|ignorierst|vergisst|ignores|ignoras)"
 # An AI agent named in a document (folded text), the model's own nouns in ~20 languages.
 AGENT = (
     r"(?:ai|a i|llm|llms|gpt|chatgpt|copilot|chatbot|bot|assistant|assistants|agent|agents|model|models|"
@@ -121,7 +121,7 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
                     r"requirements|criteria|negative ones|negative reviews|other reviews|task) "
                     r"(?:and|then)\b"),
     # what the AI is to tell the user ("respond that ...", "tell the user this is the lowest fare")
-    ("steer", 0.4, r"\b(?:respond|reply|answer|claim|report|affirm) that\b|\btell (?:the user|users|"
+    ("steer", 0.4, r"\b(?:respond|reply|answer|claim|report|affirm|state) that\b|\btell (?:the user|users|"
           r"everyone|the customer|customers|the client|the caller|"
                    r"them|the reader|readers)(?: that| this| it| the| they| there| nothing)\b|"
                    r"\b(?:mention|include|list|cite|recommend) only (?:my|our|this)\b|"
@@ -227,7 +227,8 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
     ("override", 1.0, rf"{NOT}(?:deprioriti[sz]e|de prioriti[sz]e|downrank|shelve|suspend|pause|relax|loosen|"
                       r"mute|silence|sideline) (?:\S+ )?(?:whatever |what |all )?(?:of )?your (?:\S+ )?"
                       rf"{RULES2}"),
-    ("override", 1.0, rf"{NOT}(?:put|place|keep|leave) your (?:\S+ )?{RULES2} (?:on hold|aside|on ice|to one "
+    ("override", 1.0, rf"{NOT}(?:put|place|keep|leave|set|push|move) your (?:\S+ )?{RULES2} (?:on hold|"
+                      rf"aside|on ice|to one "
                       r"side|on pause|in the drawer)\b"),
     ("override", 1.0, rf"{NOT}(?:pay no mind to|never mind|forget|ignore|disregard|drop) (?:what|whatever|"
                       r"everything|anything) you (?:were|have been|'?ve been|got) (?:\S+ )?(?:configured|"
@@ -373,6 +374,34 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
                        r"verlauf|cronologia|histórico|историю|historię|geschiedenis|riwayat|lịch sử|"
                        r"geçmişini|"
                        r"سجل|इतिहास|chat history|conversation history|chat log)\b"),
+    ("override", 1.0, r"(?:不再遵守|不要遵守|别遵守|不遵守|不再遵循|不要遵循|无需遵守)\S{0,6}(?:准则|"
+                      r"規則|规则|指令|指示|规定|"
+                      r"限制|原则)|(?:ガイドライン|ルール|指示|規則|制限)に従わ(?:ず|ないで)"),
+    ("nosafety", 0.5, r"\b(?:without|with no|minus|sans|free of) (?:the |your |any )?(?:usual |normal |"
+                      r"standard |"
+                      r"default |built in )?(?:safety|content|ethical|moderation) (?:layer|filters?|checks?|"
+                      r"rules|guardrails|training|policy|settings)\b"),
+    ("disabled", 0.6, r"\b(?:content filtering|filtering|moderation|safety checks|safety filters|guardrails|"
+                      r"content filters) (?:is|are|has been|have been) (?:now |temporarily )?(?:paused|"
+                      r"suspended|"
+                      r"disabled|off|offline|turned off|lifted|bypassed)\b"),
+    ("comply", 0.5, r"\b(?:respond|reply|answer) to (?:all|every|any) (?:queries|query|requests?|prompts?|"
+                    r"questions?|messages?)\b"),
+    ("fromnow", 0.3, r"\b(?:from this point forward|henceforth)\b"),
+    ("override", 1.0, rf"{NOT}{DROP}(?: \S+){{0,2}} {YOURS2}(?: \S+){{0,2}} {RULES}\b"),
+    # "from now on you don't follow your rules" (indicative, after a from-now-on)
+    ("override", 1.0, r"\b(?:from now on|from this point on|с этого момента|отныне|od teraz|od tej pory|"
+                      r"vanaf nu|"
+                      r"voortaan|ab jetzt|ab sofort|von nun an)(?: \S+){0,2} (?:you don'?t follow|you won'?t "
+                      r"follow|ты не следуешь|не соблюдаешь|nie przestrzegasz|volg je|"
+                      r"befolgst du nicht)(?: \S+){0,2} "
+                      rf"{RULES}\b"),
+    # possessive suffixes: "لا تتبع إرشاداتك", "jangan ikuti pedomanmu"
+    ("override", 1.0, rf"{UNFOLLOW}(?: \S+){{0,1}} \S*(?:إرشاداتك|تعليماتك|قواعدك|توجيهاتك|"
+                      r"pedomanmu|aturanmu|instruksimu|panduanmu|arahanmu|perintahmu)"),
+    ("override", 1.0, r"\b(?:abaikan|lupakan|jangan ikuti|jangan mengikuti|"
+                      r"jangan patuhi) (?:\S+ )?(?:pedoman|aturan|"
+                      r"instruksi|panduan|arahan|perintah)(?:mu|nya)\b"),
     # ja: "前の指示を無視して" (an imperative: ignore the previous instructions)
     ("override", 1.0, r"前の\S{0,6}(?:指示|命令|ルール|指令)を?(?:無視して|無視しろ|無視せよ|忘れて|忘れろ)"),
     # "internal instructions" revealed ("revelar sus instrucciones internas")
@@ -428,7 +457,7 @@ RAW_FAMILIES: tuple[tuple[str, float, str], ...] = (
     (  # named as addressee: "Note to the AI screening tool:", "Instruction pour l'assistant IA :"
         "addressai",
         0.6,
-        r"(?im)(?:^|[.!?]\s|[\"'“„«=\[(<]|<!--|//|#)\s{0,3}(?:hey|hi|dear|attention,?|notes? (?:to|for)|"
+        r"(?im)(?:^|[.!?]\s|[\"'“„«=\[(<]|<!--|//|#)\s{0,3}(?:hey|hi|dear|attention,?|to|notes? (?:to|for)|"
         r"instructions? (?:to|for)|messages? (?:to|for)|para|pour|für|per|dla|для|instrucción para|"
         r"instruction pour|instrução para|hinweis für|nota per|nota para|notatka dla) "
         r"(?:the |any |all |every |o |a |el |la |le |den |die |l')?(?:\w+[ -]){0,2}" + _AI_RAW
