@@ -18,7 +18,7 @@ import urllib.parse
 
 import re2
 
-from proxy.guardrails import injection_classes, injection_families
+from proxy.guardrails import injection_classes, injection_families, injection_indirect
 from proxy.guardrails.normalize import normalize
 
 _OPTIONS = re2.Options()
@@ -155,7 +155,7 @@ _RAW_FAMILIES: tuple[tuple[str, float, str], ...] = (
         1.0,
         r"(?i)(?:[\[(（<【]|<!--)\s{0,2}[^\n\]):：]{0,30}?(?:\bai\b|\bia\b|\bki\b|assistant|asisten|"
         r"assistente|asystent|trợ lý|ии|ассистент|المساعد|सहायक|助手|アシスタント|비서|yapay zeka)"
-        r"[^\n\]):：]{0,20}[:：]",
+        r"[^\n\]):：\"=<>]{0,20}[:：]",
     ),
     (
         "newrules",
@@ -394,8 +394,9 @@ _MULTILINGUAL = tuple(
     for name, w, p in _MULTILINGUAL
 )
 _FAMILIES = (_FAMILIES + _MULTILINGUAL + _PARAPHRASES + injection_families.FAMILIES
-             + injection_classes.FAMILIES)
-_RAW_FAMILIES = _RAW_FAMILIES + injection_families.RAW_FAMILIES + injection_classes.RAW_FAMILIES
+             + injection_classes.FAMILIES + injection_indirect.FAMILIES)
+_RAW_FAMILIES = (_RAW_FAMILIES + injection_families.RAW_FAMILIES + injection_classes.RAW_FAMILIES
+                 + injection_indirect.RAW_FAMILIES)
 
 
 
@@ -481,7 +482,7 @@ def fold(view: str) -> bytes:
 
 _BASE64 = re.compile(r"[A-Za-z0-9+/_-]{16,4096}={0,2}")
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2}[ :]?){8,2048}")
-_PERCENT = re.compile(r"(?:%[0-9a-fA-F]{2}){4,}")
+_PERCENT = re.compile(r"(?:%[0-9a-fA-F]{2}){4,}|(?:%[0-9a-fA-F]{2}[^%\s]{1,20}){3}")
 _ROT13 = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
                        "NOPQRSTUVWXYZABCDEFGHIJKLMnopqrstuvwxyzabcdefghijklm")
 MAX_DECODED = 8  # encoded segments decoded per text
@@ -563,10 +564,14 @@ def decoded_variants(view: str) -> list[tuple[str, bool]]:
         out.append((" ".join(_JOINERS.sub("", j) for j in joined), True))
         if _common_words(out[-1][0][::-1]) >= 2:  # ".s.n.o.i.t.c.u.r.t.s.n.i": joined and reversed
             out.append((out[-1][0][::-1], True))
+    lines = [ln.split() for ln in view.splitlines() if ln.strip()]
+    if 3 <= len(lines) <= 40:  # an acrostic: the first word of each line reads as an instruction
+        out.append((" ".join(ln[0] for ln in lines[1:] if ln), True))
     quoted = _QUOTED_PART.findall(view)
     if len(quoted) >= 2 and _JOIN_CUE.search(view):  # a='igno', b='re all …': run a + b
         parts = [a or b for a, b in quoted]
-        out += [("".join(parts), False), (" ".join(p.strip() for p in parts), False)]
+        # with the text around them: "follow what it returns" frames the joined parts
+        out += [("".join(parts) + "\n" + view, False), (" ".join(p.strip() for p in parts), False)]
     marks = _COMBINING.findall(unicodedata.normalize("NFD", view)) if not view.isascii() else []
     if len(marks) * 4 >= len(view):  # "ï̈g̈n̈ö̈r̈ë̈": letters under stacked accents
         out.append((_COMBINING.sub("", unicodedata.normalize("NFD", view)), True))
@@ -606,6 +611,7 @@ _JSON_KEY = re.compile(r"[\"'][\w -]{1,40}[\"']\s?:\s?[\"'{\[]")
 
 
 _TAGS = re.compile("[\U000e0020-\U000e007e]+")
+_ZW_IN_WORD = re.compile("\\w[\u200b-\u200d\u2060\ufeff]+\\w(?:[\u200b-\u200d\u2060\ufeff]*\\w){2}")
 
 
 def score_text(text: str) -> tuple[float, list[str]]:
@@ -613,6 +619,8 @@ def score_text(text: str) -> tuple[float, list[str]]:
     invisible to a reader and dropped from the view, but a model reads them as ASCII)."""
     view = normalize(text)[0]
     best = score(view)
+    if best[0] >= 0.5 and _ZW_IN_WORD.search(text):  # letters split by invisible characters: hidden
+        best = (best[0] + HIDDEN_BONUS, best[1])
     if "\U000e0000" <= max(text, default=" "):
         hidden = " ".join(m.group().translate(_UNTAG) for m in _TAGS.finditer(text))
         if hidden.strip():

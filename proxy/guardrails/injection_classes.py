@@ -61,7 +61,9 @@ RULES = (
     r"pokyny|instrukce|pravidla|"
     r"instruktioner|regler|riktlinjer|instruksjoner|ohjeet|ohjeita|säännöt|"
     r"instrucțiunile|instrucțiuni|regulile|reguli|"
-    r"utasítás\S*|szabály\S*)"
+    r"utasítás\S*|szabály\S*|linee guida|lineamenti|wytyczn\S*|richtlijn\S*|lignes directrices|"
+    r"leitlinien|руководящи\S* принцип\S*|принцип\S*|إرشادات\S*|दिशानिर्देश\S*|pedoman\S*|nguyên tắc|"
+    r"yönergeler\S*|directivas|diretrizes)"
 )
 # Stop following / no longer obey, ~30 languages.
 UNFOLLOW = (
@@ -80,7 +82,8 @@ UNFOLLOW = (
     r"berhenti mengikuti|tidak perlu mematuhi|jangan patuhi|přestaň dodržovat|nedodržuj|"
     r"přestaň se řídit|sluta följa|följ inte|sluta lyda|nu mai respecta|nu mai urma|"
     r"încetează să respecți|ne kövesd|ne tartsd be|σταμάτα να ακολουθείς|μην ακολουθείς|הפסק לציית|"
-    r"אל תציית|הפסק לפעול לפי|acha kufuata|usifuate|ne suis pas)"
+    r"אל תציית|הפסק לפעול לפי|acha kufuata|usifuate|ne suis pas|ne suis plus|ne suivras plus|"
+    r"больше не следуешь|już nie przestrzegasz|non segui più|não segue mais|you no longer follow)"
 )
 YOURS2 = (  # second-person possessives only
     r"(?:your|ur|tus|sus|tes|vos|deine\S*|ihre\S*|le tue|i tuoi|tue|tuoi|suas|seus|tuas|teus|je|jouw|uw|"
@@ -90,7 +93,8 @@ YOURS2 = (  # second-person possessives only
 POSS_AFTER = r"(?:của bạn|kamu|anda|שלך|σου|tale|tău|dir|yako|zako|wako|tuyas|tuyos)"
 UNFOLLOW_AFTER = (  # the rules first (tr, hi, fa, bn, ko, ja, th)
     r"(?:uymayı bırak|uyma|takip etmeyi bırak|पालन करना बंद करो|पालन मत करो|पालन न करें|پیروی نکن|"
-    r"رعایت نکن|اطاعت نکن|মেনে চলা বন্ধ|মেনো না|따르지 말고|따르지 마|지키지 마|따를 필요 없)"
+    r"رعایت نکن|اطاعت نکن|মেনে চলা বন্ধ|মেনো না|따르지 말고|따르지 마|지키지 마|따를 필요 없|"
+    r"का पालन मत करो|का पालन न करो|uymayacaksın)"
 )
 # Second-person possessives or "all/previous" (the rules are the model's, not the user's).
 YOURS = (
@@ -228,7 +232,9 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
     (
         "addressai",
         0.6,
-        r"\b(?:instruction|instructions|note|message|notice)s? (?:for|to) (?:the |any |all )?(?:\S+ )?"
+        # group 1: notes handed on ("returns meeting notes to the chat bot") are no address
+        r"(?:^| )(?:((?:returns?|sends?|passes|gives|forwards?|adds?|writes?|posts?) (?:\S+ )?) ?)?"
+        r"(?:instruction|instructions|note|message|notice)s? (?:for|to) (?:the |any |all )?(?:\S+ )?"
         r"(?:agent|"
         r"agents|bot|bots|llm|crawler|crawlers)\b|(?:^| )(?:ai|llm) (?:\S+ )?(?:taker|writer|reader|"
         r"reviewer|summari[sz]er|screener|recruiter)s?\b",
@@ -519,7 +525,8 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         r"(?:(?:instructions|rules|guidelines|anweisungen|istruzioni|instruções|инструкции|talimatların|"
         r"تعليماتك)(?: \S+){0,2} (?:are|sont|sind|sono|estão|is)? ?(?:outdated|obsolete|expired|stale|"
         r"périmées|"
-        r"obsolètes|veraltet|obsolete|desatualizadas|устарели|eskidi|قديمة)|(?:指令|指示)\S{0,4}(?:过时|古く))",
+        r"obsolètes|veraltet|obsolete|desatualizadas|устарели|eskidi|قديمة)|(?:指令|指示)\S{0,4}(?:过时|"
+        r"古く))",
     ),
     (
         "comply",
@@ -714,7 +721,8 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
     (
         "override",
         1.0,
-        r"(?:不要再遵守|不再遵守|别再遵守|停止遵守|不用遵守|不必遵守|不要遵守|不用再遵守)\S{0,8}(?:规则|規則|指令|指示|"
+        r"(?:不要再遵守|不再遵守|别再遵守|停止遵守|不用遵守|不必遵守|不要遵守|不用再遵守)\S{0,8}(?:规则|"
+        r"規則|指令|指示|"
         r"规定|限制)|(?:ルール|規則|指示|制限)\S{0,4}(?:従わなくて|従わないで|守らなくて|従う必要は)|"
         r"(?:ไม่ต้องทำตาม|หยุดทำตาม)\S{0,12}(?:กฎ|คำสั่ง)",
     ),
@@ -1237,7 +1245,8 @@ RAW_FAMILIES: tuple[tuple[str, float, str], ...] = (
         "fakesys",
         0.5,
         r"(?im)^\s{0,3}(?:#{2,3}|={2,})\s?[^#=\n]{0,24}(?:system|sistema|système|systeme|systeem|"
-        r"systemowy|системн|sistem|نظام|系统|システム|시스템|admin|developer)\S*[^#=\n]{0,20}(?:#{2,3}|={2,})",
+        r"systemowy|системн|sistem|نظام|系统|システム|시스템|admin|developer)\S*[^#=\n]{0,20}(?:#{2,3}|"
+        r"={2,})",
     ),
     (  # "BEGIN SYSTEM PROMPT" … "END SYSTEM PROMPT", "[ADMIN]:"
         "delimiter",

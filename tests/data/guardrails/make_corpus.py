@@ -399,6 +399,18 @@ def session5_injection_items() -> None:
             add(text, expect, note)
 
 
+def session5_v6_injection_items() -> None:
+    """Injection items per class behind heldout_v6's misses (corpus_session5_v6_injection.py)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from corpus_session5_v6_injection import GROUPS
+
+    for note, expect, texts in GROUPS:
+        for text in texts:
+            add(text, expect, note)
+
+
 def session5_secrets_items() -> None:
     """Items per secret detection class of session 5 (corpus_session5_secrets.py)."""
     import sys
@@ -815,6 +827,7 @@ def main() -> None:
     session4_items()
     session5_injection_items()
     session5_secrets_items()
+    session5_v6_injection_items()  # last: earlier ids stay as they were
     out = Path(__file__).with_name("corpus.jsonl")
     with out.open("w", encoding="utf-8") as f:
         for item in ITEMS:
