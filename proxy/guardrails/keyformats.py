@@ -59,6 +59,10 @@ VENDOR_TOKENS = (
     (r"r8_", r"[A-Za-z0-9]{37}"),  # Replicate
     (r"pplx-", r"[A-Za-z0-9]{48}"),  # Perplexity
     (r"discord(?:app)?\.com/api/webhooks/", r"[0-9]{17,20}/[A-Za-z0-9_-]{60}"),  # Discord webhook
+    # Bech32 secret keys: age identities (and plugin identities), Nostr private keys
+    (r"AGE-SECRET-KEY-1", r"[02-9AC-HJ-NP-Z]{58}"),
+    (r"AGE-PLUGIN-", r"[A-Z0-9]{1,24}-1[02-9AC-HJ-NP-Z]{20}"),
+    (r"nsec1", r"[02-9ac-hj-np-z]{58}"),
 )
 VENDOR_PATTERN = r"\b(?:" + "|".join(start + "(?:" + rest + ")" for start, rest in VENDOR_TOKENS) + ")"
 # What a stream holds back for them: a literal start, then token characters (a superset of every
@@ -71,7 +75,7 @@ VENDOR_TRIGGERS = (
     "PMAK-", "hvs.", "hvb.", "hvr.", "GOCSPX-", "ya29.", "key-", "SK", "whsec_", "sq0", "EAA",
     "access_token$", "ATATT3", "ATCTT3", "secret_", "ntn_", "dckr_", "HRKU-", "glsa_", "glc_", "NR",
     "sntrys_", "sntryu_", "sbp_", "sb_secret_", "pul-", "pat", "figd_", "sk.eyJ", "gsk_", "xai-", "r8_",
-    "pplx-", "discord",
+    "pplx-", "discord", "AGE-SECRET-KEY-1", "AGE-PLUGIN-", "nsec1",
 )
 
 # Famous documentation values (jwt.io's example, Stripe's and GitHub's docs keys, Slack's docs token,
