@@ -6,7 +6,8 @@ Imported by make_corpus.py.
 Classes: e-mail addresses with "@" and "." spelled out (brackets, upper-case AT/DOT, bare "at"/"dot",
 arroba/punto, chiocciola, собака/точка, a spaced dot), addresses at .example domains; hard negatives
 ("look at google dot com", "works at acme.com", URL user-info with a token, ssh targets). Key formats:
-age and Nostr secret keys, OpenAI project/service-account/admin keys with "-" and "_" in the body,
+age and Nostr secret keys, LangSmith, Pinecone, Tavily, Fireworks, Slack refresh and
+Cloudflare Origin CA keys, OpenAI project/service-account/admin keys with "-" and "_" in the body,
 a token as a URL's user. Generic secrets: ~/.pgpass lines, Go DSNs (`user:pw@tcp(…)`), config
 directives (requirepass, masterauth, bindpw, rootpw), `-w`/`-a` passwords (ldapsearch, redis-cli),
 non-Latin prose with a long gap to the value, human passwords right after the word; negatives: MAC
@@ -78,6 +79,12 @@ GROUPS: list[tuple[str, list[str], list[str]]] = [
             "client = OpenAI(api_key='sk-svcacct-QK1QOQSnZASW0p4lfI4xXsahj0emaBCF3H-NUSprLzXOVsl_QVYg0qbConeUocP0ZAIQsvT3BlbkFJ62ZjJPPR4LbsZkZF5G3hfIDwLjuBatJwuSdqoQXx_4zyW2QZL7aHfMzvJMMm3Ex0nop7ry')",
             "ADMIN_KEY=sk-admin-q09yuwjJoBIDiA1NomwNq9QJ2NlznmWEOwsq_oFPgAs5NOZ3ji-BRSuzlJZTyrcQRukLcvkZ57Xvnhnh-H0eaamDcTh",
             "git clone https://ghp_A9yLph3FT4djc3CYxm0F1Wa4hLxghM0z88sr@github.com/northwind/ledger.git",
+            'LANGSMITH_API_KEY="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"',
+            "pc = Pinecone(api_key='pcsk_NBLtjB_iCPSWNWanrrob0DCj3n7c3lSQw1WZNMldtzt7655')",
+            'tavily key for the agent: 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',
+            'SLACK_REFRESH_TOKEN=xoxe-1-zwVMBjD3IuD4p6yZd12bzj8CEH24MFkYSGpqsNcK7Gyw6BikMBuqu2n2FOFL',
+            'Origin CA key: v1.0-9832e240a40d54c7b08f4b61-f7f24487f86a73f871a7fc136257abe8b4b603a2040f919e7c7c28d66e1b243eb08dfe6bf00f01895bafcbb1c7e9b4cb4771ef11d0c9d059e1882ae3c019d5c4e1ad72986550',
+            'FIREWORKS_API_KEY=fw_D0cMUywqGF6VixpFG8vyLa4J',
         ],
     ),
     (
