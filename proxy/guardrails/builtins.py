@@ -88,24 +88,31 @@ _KEY_OTHER_PAIRS = (
     ),
     (r"\b(?:set-)?cookie:\s{0,2}[a-z0-9_.-]{1,32}=", r"[^\s;]{8}"),
     (r"\blogin [^\s]{1,32} password ", r"[^\s]{6}"),
+    # configuration directives with the value after blanks (redis.conf, ldap.conf, slapd.conf, keepalived)
+    (rf"\b(?:{checks.LOGIN_DIRECTIVES})[ \t]{{1,8}}[\"']?", r"[^\s\"']{6}"),
     *((lead, r"[^\s\"']{6}") for lead in checks.POSITIONAL_LEADS),
 )
 _KEY_OTHER = "|".join(lead + value for lead, value in _KEY_OTHER_PAIRS)
 _KEY_VALUE = _KEY_NAME + _KEY_OPEN + r"[^\s\"'`;,]{6}|" + _KEY_OTHER
 _CONNECTION_USER = r"\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@\"']{0,64}:"
 _CONNECTION = _CONNECTION_USER + r"[^\s@/\"']{3,64}@"
+# A DSN without a scheme (Go's MySQL driver): `"user:password@tcp(host:3306)/db"`, `DSN=…@unix(/run/…)`;
+# after a quote or "=" only (a run of name characters after every word boundary thrashes the DFA).
+_DSN_USER = r"[\"'`=][a-z0-9_.-]{1,32}:"
+_DSN_REST = r"[^\s:@/\"']{3,64}@(?:tcp6?|udp|unix)\("
 # Passwords on a command line (`mysql -p'…'`, `docker login -p …`, `curl -u user:pw`). `--p…` is matched
 # too (a long option such as `--password-file`) and rejected by the check, as are unquoted values that
 # are no strong password (`-p 8080:80`, `mkdir -p build/out`).
 _CLI_LOGIN = (
     r"\B--?p(?:[\"']?[^\s\"'-][^\s\"']{5}| [\"'][^\s\"']{6}| [^\s\"'-][^\s\"']{5})|"
+    r"\B-[wa] [\"']?[^\s\"'-][^\s\"']{5}|"  # `ldapsearch -w …`, `redis-cli -a …`: strong passwords only
     r"\B(?:-u|--user)[ =][\"']?[^\s:\"'@/]{1,64}:[^\s\"'@]{3}"
 )
 # A password in prose after a non-Latin keyword: "Пароль от почты: …", "密码是…", "पासवर्ड … है",
 # "كلمة المرور … هي …": non-ASCII words, an optional colon, an ASCII value (no colon in its first six
 # characters). "パスワードは12文字以上" is CJK prose (the check wants a password-like value).
 _SAID_LOGIN = (
-    rf"(?:{checks.PROSE_LOGIN_WORDS_NON_LATIN})[^!-~]{{0,30}}(?:[A-Za-z0-9-]{{1,12}}(?:[^!-~]{{1,10}}|[:=]\s{{0,3}}))?(?:[:=]\s{{0,3}})?[\"'`]?[!-9;-~]{{6}}"
+    rf"(?:{checks.PROSE_LOGIN_WORDS_NON_LATIN})[^!-~]{{0,60}}(?:[A-Za-z0-9-]{{1,12}}(?:[^!-~]{{1,10}}|[:=]\s{{0,3}}))?(?:[:=]\s{{0,3}})?[\"'`]?[!-9;-~]{{6}}"
 )
 # A password in Latin-script prose: "das WLAN-Passwort ist …", "hasło do VPN: …", "the password for
 # the admin account is now …", "la password dell'account è …", or the value right after the word
@@ -119,8 +126,10 @@ _SAID_LATIN = (
 _DIGIT_SEP = "[ ./\\-_\u2010-\u2015\u2212]"  # separators inside card numbers (after NFKC)
 _NON_ASCII = "\x80-\U0010ffff"  # any non-ASCII character: compact in re2, unlike \\p{L}
 _DOMAIN_CHAR = f"[A-Za-z0-9{_NON_ASCII}]"
-_AT = r"(?:@|\s?[\[({]\s?(?i:at)\s?[\])}]\s?)"
-_DOT = r"(?:\.|\s?[\[({]\s?(?i:dot)\s?[\])}]\s?)"
+# "@" and "." spelled out ("name (at) domain [dot] com", "name AT domain DOT com", "juan arroba
+# dominio punto es", "name@domain . ch"): checks.email wants a known TLD and guards the bare-word forms.
+_AT = rf"(?:@|\s@\s|\s?[\[({{<]\s?(?i:{checks.AT_WORDS})\s?[\])}}>]\s?|\s(?i:{checks.AT_WORDS})\s)"
+_DOT = rf"(?:\.|\s\.\s|\s?[\[({{<]\s?(?i:{checks.DOT_WORDS})\s?[\])}}>]\s?|\s(?i:{checks.DOT_WORDS})\s)"
 # What suppresses a phone finding when written right before the number: an IBAN-shaped token
 # (country code, two digits, groups; valid or not: its digit groups are no phone) or a part, order,
 # invoice, reference, ticket or serial label. Matched as part of the phone match (so streams and
@@ -128,6 +137,7 @@ _DOT = r"(?:\.|\s?[\[({]\s?(?i:dot)\s?[\])}]\s?)"
 _IBAN_SHAPE = r"(?i:\b[a-z]{2}[0-9]{2}(?:[ -]?[a-z0-9]{4}){0,7}[ -]?)"  # country, check digits, groups
 _PHONE_SUPPRESS = (
     rf"(?i:{_IBAN_SHAPE}"
+    r"|\+\+\+|\*\*\*"  # a Belgian structured payment reference: +++090/9337/55493+++
     r"|\b(?:[a-z]{1,4}[0-9]|[0-9]{1,4}[a-z])[a-z0-9]{0,8}[ -]"  # a code of letters and digits (1Z 999 AA1)
     r"|\b(?:isbn(?:-1[03])?|issn|ean|upc|gtin|doi|pages?|pp|part|parts|item|article|art|order|po|ref|"
     r"reference|sku|invoice|ticket|serial|s/n|lot|batch|"
@@ -146,13 +156,16 @@ _PHONE = (
     # or (area); a digit group before it (card, IBAN, tracking ids) is matched too, and rejected
     r"[0-9]{2,5}(?:[ .\-/]?[0-9]{2,5}){0,3}\b"
     r"|\b[6-9][0-9]{4}[ -][0-9]{5}\b"  # India, 5+5
+    # Russia, Belarus, Kazakhstan: trunk 8
+    r"|\b8[ -]?(?:\([3-9][0-9]{2,4}\)|[3-9][0-9]{2,4})[ -]?[0-9]{1,3}(?:[ -]?[0-9]{2}){2}\b"
     rf"|(?i:\b(?:{checks.PHONE_LABELS})\b"  # labelled
     r"\.?:?\s{0,3})[1-9][0-9]{1,3}(?:[ .\-/][0-9]{2,4}){2,4}\b"
     r"|(?:\b1[ .-]?)?(?:\([2-9][0-9]{2}\) ?|\b[2-9][0-9]{2}[ .-])[2-9][0-9]{2}[ .-][0-9]{4}\b)"  # NANP
 )
 # SSN labels (en, es, de): nine digits, compact or spaced, near one are an SSN.
 _SSN_LABEL = (
-    r"(?:(?i:(?:\b|_)(?:ssns?|ss#|ssn#|social[ -]?security(?:[ -](?:number|no\.?|nr\.?|#))?|"
+    r"(?:(?i:(?:\b|_)(?:ss#|ssn#|ss no\.|ss nr\.))|"  # ends in "#" or ".": no \b after it
+    r"(?i:(?:\b|_)(?:ssns?|social[ -]?security(?:[ -](?:number|no\.?|nr\.?|#))?|"
     r"social[ -]sec\b\.?|"
     r"soc\.? sec\.?|seguro social|seguridad social|sozialversicherungsnummer|sécurité sociale|"
     r"securite sociale|"
@@ -165,6 +178,8 @@ _SSN_DASHED = r"\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b"
 # a label, then the number within two lines (tables, CSV) and 60 characters
 _SSN_BEFORE = rf"{_SSN_LABEL}(?:[^\n]{{0,80}}\n){{0,2}}[^\n]{{0,60}}?"
 _SSN_AFTER = rf"{_SSN_DIGITS}[^\n0-9;.!?]{{0,30}}?{_SSN_LABEL}"  # the number, a label after it
+# "social" alone right before the number ("for the tax guy: social 754 91 8909")
+_SSN_SOCIAL = r"(?i:\bsocial\b[ :#.]{1,3})"
 _CARD_DIGITS = rf"\b(?:[0-9]{_DIGIT_SEP}?){{11,18}}[0-9]\b"
 # Azure: storage/Service Bus connection strings, keys by name, and the signature of a SAS token
 _AZURE_NAME = (
@@ -172,6 +187,13 @@ _AZURE_NAME = (
     r"|[?&;]sig=)"
 )
 _AZURE_VALUE = r"[A-Za-z0-9+/%]{32}"
+# Labels of numbered sections, versions and figures ("section 3.2.1.4", "§ 4.1.2.3", "build 1.2.3.4").
+_NUMBERING = (
+    r"(?i:(?:\b(?:sections?|sec|chapters?|clauses?|paragraphs?|para|articles?|art|rules?|steps?|figures?|fig|"
+    r"tables?|appendix|annex|versions?|ver|releases?|builds?|rev|revision|items?|kapitel|abschnitt|absatz|"
+    r"ziffer|chapitre|paragraphe|apartado|capítulo|sección|sezione|capitolo|articolo|hoofdstuk|rozdział|"
+    r"punkt)\.?|§)\s{0,2})"
+)
 _IBAN_BODY = r"[0-9]{2}[ -]?(?:[A-Z0-9]{4}[ -]?){2,7}[A-Z0-9]{1,4}\b"
 # What checks.iban can accept: a known country code, written in one case ("It", "In": never).
 _IBAN_COUNTRY = "|".join(sorted(checks.IBAN_LENGTHS)) + "|" + "|".join(sorted(checks.IBAN_LENGTHS)).lower()
@@ -183,7 +205,7 @@ BUILTINS: dict[str, Builtin] = {
         Builtin(
             "email",
             rf"{_AT}(?:{_DOMAIN_CHAR}(?:[A-Za-z0-9{_NON_ASCII}-]{{0,40}}{_DOMAIN_CHAR})?{_DOT}){{1,4}}"
-            f"[A-Za-z{_NON_ASCII}]{{2,24}}(?::[0-9]{{1,5}}|:[A-Za-z~/._-]|[^A-Za-z0-9{_NON_ASCII}_-]|$)",
+            f"[A-Za-z{_NON_ASCII}]{{2,24}}(?::[0-9]{{1,5}}|:[A-Za-z~/._-]|[^A-Za-z0-9{_NON_ASCII}_@\\s-]|\\b|\\s|$)",
             "EMAIL",
             "pii",
             checks.email,
@@ -205,13 +227,19 @@ BUILTINS: dict[str, Builtin] = {
         ),
         Builtin(
             "ssn",
-            rf"{_SSN_DASHED}|{_SSN_BEFORE}{_SSN_DIGITS}|{_SSN_AFTER}",  # a label before or after the number
+            # dashed, or with a label before or after the number
+            rf"{_SSN_DASHED}|{_SSN_BEFORE}{_SSN_DIGITS}|{_SSN_AFTER}|{_SSN_SOCIAL}{_SSN_DIGITS}",
             "SSN",
             "pii",
             checks.ssn,
-            leads=(("", _SSN_DASHED), (_SSN_BEFORE, _SSN_DIGITS), ("", _SSN_AFTER)),
+            leads=(
+                ("", _SSN_DASHED), (_SSN_BEFORE, _SSN_DIGITS), ("", _SSN_AFTER), (_SSN_SOCIAL, _SSN_DIGITS),
+            ),
         ),
-        Builtin("ipv4", rf"\b{_OCTET}(?:\.{_OCTET}){{3,5}}\b", "IP", "pii", checks.ipv4),
+        Builtin(  # a section, version or figure label before it is matched too, and rejected
+            "ipv4", rf"{_NUMBERING}?\b{_OCTET}(?:\.{_OCTET}){{3,5}}\b", "IP", "pii", checks.ipv4,
+            leads=(("", rf"\b{_OCTET}(?:\.{_OCTET}){{3,5}}\b"),),
+        ),
         Builtin(
             "ipv6",
             r"(?i)(?:\b[0-9a-f]{1,4}|::)(?::{1,2}[0-9a-f]{0,4}){1,7}"
@@ -318,7 +346,7 @@ BUILTINS: dict[str, Builtin] = {
         ),
         Builtin(
             "api_key",
-            f"(?i){_KEY_VALUE}|{_CONNECTION}|{_CLI_LOGIN}|{_SAID_LOGIN}|{_SAID_LATIN}",
+            f"(?i){_KEY_VALUE}|{_CONNECTION}|{_DSN_USER}{_DSN_REST}|{_CLI_LOGIN}|{_SAID_LOGIN}|{_SAID_LATIN}",
             "SECRET",
             "secret",
             checks.named_secret,
@@ -327,6 +355,7 @@ BUILTINS: dict[str, Builtin] = {
             leads=(
                 (f"(?i:{_KEY_NAME}{_KEY_OPEN})", r"[^\s\"'`;,]{6}"),
                 (f"(?i:{_CONNECTION_USER})", r"[^\s@/\"']{3,64}@"),
+                (f"(?i:{_DSN_USER})", f"(?i:{_DSN_REST})"),
                 *((f"(?i:{lead})", f"(?i:{value})") for lead, value in _KEY_OTHER_PAIRS),
                 ("", f"(?i:{_CLI_LOGIN})"),
                 ("", f"(?i:{_SAID_LOGIN})"),
@@ -376,9 +405,10 @@ SHIELDS: tuple[Builtin, ...] = (
             tail="[A-Za-z0-9./+=$,-]{16,}", tail_max=300, shields=("high_entropy",)),
     Builtin("ssh_public_key", r"\b(?:ssh-(?:rsa|ed25519|dss)|ecdsa-sha2-nistp(?:256|384|521)) ", "", "text",
             tail="AAAA[A-Za-z0-9+/]*={0,2}", tail_max=20000, shields=("high_entropy",)),
-    # `scheme://user:password@host`: the password is a secret (api_key), the `…@host` no address.
-    Builtin("url_userinfo", r"(?i)\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@\"']{0,64}:[^\s@/\"']{3,64}@", "", "text",
-            tail="[A-Za-z0-9.-]*", tail_max=255, shields=("email",)),
+    # `scheme://user:password@host`, `https://<token>@github.com`: the password is a secret (api_key),
+    # a token its provider's; the `…@host` is no address.
+    Builtin("url_userinfo", r"(?i)\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@\"']{0,64}(?::[^\s@/\"']{3,64})?@", "",
+            "text", tail="[A-Za-z0-9.-]*", tail_max=255, shields=("email",)),
     Builtin("url", r"(?i)\b(?:https?|ftp)://", "", "text", tail=r"[^\s\"'<>()\[\]{}`]*", tail_max=4096,
             shields=("high_entropy",)),
 )

@@ -191,7 +191,10 @@ def card(text: str) -> Span:
                 # a dash binds its groups into one token: "5900-7998-4848-3787-580" has no card prefix
                 whole = sep is None or sep == " " or (sep in _LOOSE and nxt != sep) or b == len(groups) - 1
                 grouped = _grouping_ok(groups[a : b + 1], sep)
-                if whole and grouped and card_brand_ok(digits) and luhn_ok(digits):
+                # "4422 4336 3644 1706 529": a 19-digit number in 4-4-4-4-3, not a card and three digits
+                longer = (b + 1 < len(groups) and seps[b] == " " and total == 16 and len(groups[b + 1]) == 3
+                          and card_brand_ok(digits + groups[b + 1]))
+                if whole and grouped and not longer and card_brand_ok(digits) and luhn_ok(digits):
                     return starts[a], starts[b] + len(groups[b])
     return None
 
@@ -243,32 +246,63 @@ def ssn(text: str) -> Span:
     return m.span()
 
 
-_OBFUSCATED_AT = re.compile(r"\s?[\[({]\s?[aA][tT]\s?[\])}]\s?")
-_OBFUSCATED_DOT = re.compile(r"\s?[\[({]\s?[dD][oO][tT]\s?[\])}]\s?")
-
-
+# "@" and "." spelled out, in several languages (builtins._AT/_DOT use the same words).
+AT_WORDS = "at|arroba|chiocciola|arobase|собака|małpa|malpa"
+DOT_WORDS = "dot|punto|ponto|punkt|point|punt|точка|kropka|nokta"
+_SPELLED_AT = re.compile(rf"(?i)\s?([\[({{<])\s?(?:{AT_WORDS})\s?[\])}}>]\s?|\s(?:({AT_WORDS}))\s|\s@\s")
+_SPELLED_DOT = re.compile(rf"(?i)\s?[\[({{<]\s?(?:{DOT_WORDS})\s?[\])}}>]\s?|\s(?:{DOT_WORDS})\s|\s\.\s")
+# TLDs an address with a spelled-out "@" or "." may end with: any two letters (country codes), or these.
+_GENERIC_TLDS = frozenset(
+    "com net org edu gov mil int info biz name pro mobi app dev io ai co me tv xyz online site tech store "
+    "shop cloud email mail blog digital agency studio design media news group team company solutions "
+    "services systems network works space life world today live example рф".split()
+)
+# Words before a bare "at" that say where someone is, not whose address it is ("look at google dot com").
+_AT_STOPWORDS = frozenset(
+    "look looking looked me us him her them you it this that here there work works working worked meet "
+    "meeting stay staying arrive arrived arriving live lives living based available found located hosted "
+    "published online out back home site page up down in is are was were be been am only now even stop "
+    "stopped aimed aim hit hits point pointed stared laugh laughed smile smiled start started end ended docs "
+    "doc info details more website web visit read check see go find listed sold shop buy".split()
+)
 _PORT = re.compile(r":[0-9]{1,5}$")
 _SCP_PATH = re.compile(r":[A-Za-z~/._-]$")
 
 
 def email(text: str) -> Span:
+    """An address, "@" and "." spelled out too. Spelled-out forms need a known TLD; a bare lower-case
+    "at" (not bracketed, not "AT", not "arroba") also a local part that is no everyday word or has
+    punctuation or digits in it."""
     if _PORT.search(text) or _SCP_PATH.search(text):
         return None  # user:password@host:port is a URL's userinfo, git@host:repo a remote, not an address
     end = len(text)
     if end and not (text[-1].isalnum()):
         end -= 1  # the character that ended the address
     address = text[:end]
-    if "@" not in address:
-        address = _OBFUSCATED_AT.sub("@", address, count=1)
-    address = _OBFUSCATED_DOT.sub(".", address)
+    spelled = "@" not in address or _SPELLED_AT.search(address) is not None
+    weak = False
+    if spelled:
+        at = _SPELLED_AT.search(address)
+        if at is None:
+            return None
+        weak = at.group(2) in ("at", "At")  # a bare word "at": everyday English around it
+        address = address[: at.start()] + "@" + address[at.end() :]
+    dotted = address
+    address = _SPELLED_DOT.sub(".", address)
+    spelled = spelled or dotted != address
     local, _, domain = address.rpartition("@")
     if not all(word_char(c) or c in ".-" for c in domain):
         return None
     if not local or local.startswith(".") or local.endswith(".") or ".." in local or ".." in domain:
         return None
     tld = domain.rsplit(".", 1)[-1].lower()
-    if tld in _FILE_EXTENSIONS or tld in _INTERNAL_TLDS:
+    if tld in _FILE_EXTENSIONS or tld in _INTERNAL_TLDS - {"example"}:
         return None
+    if spelled and not ((len(tld) == 2 and tld.isalpha()) or tld in _GENERIC_TLDS):
+        return None
+    if weak and (local.lower() in _AT_STOPWORDS or (
+            dotted == address and not any(c in "._+-" or c.isdigit() for c in local))):
+        return None  # "look at google dot com"; "Jane at acme.com" (only "at" spelled, a plain name)
     return 0, end
 
 
@@ -293,7 +327,9 @@ PHONE_LABELS = (
     "erreichbar unter|dzwonić pod|dzwon pod|zadzwoń pod|zadzwoń na|nr tel|numer telefonu|komórka|"
     "ring mig på|ring til|ring meg på|soita|puhelin|puh|telefonnr|tlf|bel naar|liga para|ligue-me|"
     "chiamare il|chiamate il|contact|contacto|kontakt|reach me at|reach me on|text me at|text me on|sms|"
-    "mob|cel|tél\\. portable|hotline|numer|nummer|numero"
+    "mob|cel|tél\\. portable|hotline|numer|nummer|numero|llame al|llamen al|llámenos al|llámeme al|"
+    "llame a|marque el|contáctenos al|contáctanos al|appelez-nous au|appelez-moi au|rufen sie an unter|"
+    "rufen sie uns an unter|bel ons op|ligue-nos para|chiamateci al|ring us on|call us on|call us at"
 )
 _PHONE_LABEL = re.compile(rf"(?i)(?:{PHONE_LABELS})[^0-9+(]*")
 _PHONE_GROUP_END = re.compile(r"[ .\-/]?\(?[0-9]+\)?$")
@@ -349,11 +385,16 @@ _SSN_SHAPE = re.compile(
 )
 
 
+_CIS_TRUNK = re.compile(r"8[ -]?(?:\([3-9][0-9]{2,4}\)|[3-9][0-9]{2,4})[ -]?[0-9]{1,3}(?:[ -]?[0-9]{2}){2}")
+
+
 def phone(text: str) -> Span:
     """A number `phonenumbers` finds valid, allowing trailing digit groups that are not part of it.
     Numbers inside longer digit-group runs (cards, IBANs, tracking ids), SSN shapes, numbers right
     after an IBAN-shaped token or a part/order/invoice/reference label, and national numbers whose
     area code is not where libphonenumber puts it (unless labelled, or mobile) are not phones."""
+    if text.startswith(("+++", "***")):
+        return None  # a structured payment reference
     if text[0].isalpha():
         label = _PHONE_LABEL.match(text)
         if label is None:
@@ -369,6 +410,11 @@ def phone(text: str) -> Span:
         offset = label.end()
     else:
         offset = 0
+    if _CIS_TRUNK.fullmatch(text):  # "8 495 713-63-83": the trunk prefix of Russia, Belarus, Kazakhstan
+        for region in ("RU", "BY"):
+            if phonenumbers.is_valid_number(phonenumbers.parse(text, region)):
+                return offset, offset + len(text)
+        return None
     inside_run = text[0].isdigit() and text[0] != "0" and not _NATIONAL_START.match(text)
     if inside_run or _SSN_SHAPE.fullmatch(text) or _ISO_DATE.match(text):
         return None
@@ -384,12 +430,19 @@ def phone(text: str) -> Span:
 
 
 def ipv4(text: str) -> Span:
+    """A dotted quad, unless numbered like a section or version (matched with its label), the
+    unspecified address 0.0.0.0 or a netmask (255.255.255.0): they address no one."""
+    if not text[0].isdigit():
+        return None
     parts = text.split(".")
     if len(parts) != 4:
         return None
     for p in parts:
         if int(p) > 255 or (len(p) > 1 and p[0] == "0"):
             return None
+    bits = "".join(f"{int(p):08b}" for p in parts)
+    if "1" not in bits or (bits.startswith("1") and "01" not in bits):  # 0.0.0.0, a netmask
+        return None
     return 0, len(text)
 
 
@@ -445,8 +498,15 @@ def aws_key(text: str) -> Span:
 def openai_key(text: str) -> Span:
     if text.startswith("sk-ant-"):
         return None
-    body = text.rsplit("-", 1)[-1]
-    return (0, len(text)) if _looks_random(body, 3.5) else None
+    body = _OPENAI_PREFIX.sub("", text)
+    if "T3BlbkFJ" in body:  # base64 of "OpenAI": in every key of the current formats
+        return 0, len(text)
+    # base64url bodies hold "-" and "_" too: the longest part must look random, the whole be no words
+    part = max(re.split(r"[-_]", body), key=len)
+    return (0, len(text)) if _looks_random(part, 3.5) and not _joined_words(body) else None
+
+
+_OPENAI_PREFIX = re.compile(r"sk-(?:proj-|svcacct-|admin-|None-)?")
 
 
 def _looks_random(value: str, min_entropy: float) -> bool:
@@ -511,6 +571,10 @@ POSITIONAL_LEADS = (
     rf"\b(?:key|name)={_Q}{_ARG}{{0,32}}(?:passw(?:or)?d|pwd|secret|token|api[_-]?key|apikey|credential)"
     rf"{_ARG}{{0,16}}{_Q}\s{{1,3}}value={_Q}",
 )
+# ~/.pgpass lines: `host:port:database:user:password` (`*` for any), at the start of a line
+_PGPASS = "(?:\\A|\\n)(?:[A-Za-z0-9._-]{1,64}|\\*):(?:[0-9]{2,5}|\\*):[^\\s:]{1,64}:[^\\s:]{1,64}:"
+POSITIONAL_LEADS = (*POSITIONAL_LEADS, _PGPASS)
+_PGPASS_LINE = re.compile(_PGPASS)
 _POSITIONAL = re.compile("(?i)(?:" + "|".join(POSITIONAL_LEADS) + ")")
 # Hashes stored under a password's name are no password (`password_hash: $2b$12$…`, Django's
 # `pbkdf2_sha256$…`, `{SSHA}…`, hex digests).
@@ -531,7 +595,14 @@ _PASSWORD_NAMES = re.compile(
     r"identified by|wifi key|wlan key|lozinka|geslo|parool|wagwoord|nenosiri|kata laluan|palavra-passe|"
     rf"kodeord|šifra|slaptažodis|{PROSE_LOGIN_WORDS_NON_LATIN}"
 )
-_CLI = re.compile(r"-p[\"' ]{0,2}([^\s\"']+)|(?:-u|--user)[ =][\"']?[^\s:\"'@/]{1,64}:([^\s\"'@]+)")
+_CLI = re.compile(
+    r"-p[\"' ]{0,2}([^\s\"']+)|(?:-u|--user)[ =][\"']?[^\s:\"'@/]{1,64}:([^\s\"'@]+)"
+    r"|(?i:-[wa]) [\"']?([^\s\"']+)"
+)
+_DSN = re.compile(r"(?i)[\"'`=][a-z0-9_.-]{1,32}:([^\s:@/\"']{3,64})@(?:tcp6?|udp|unix)\(")
+# Directives whose value follows after blanks (redis.conf, ldap.conf, slapd.conf, keepalived.conf).
+LOGIN_DIRECTIVES = "requirepass|masterauth|bindpw|rootpw|auth_pass|masterpassword"
+_DIRECTIVE = re.compile(rf"(?i)(?:{LOGIN_DIRECTIVES})[ \t]+[\"']?")
 _SAID = re.compile(r"(?:\s|は|是|는)\s{0,3}[\"'`]?([!-~]+?)[\"'`]?$")
 # `Authorization: Basic …`, `--api-key …`, `<password>…`, `setPassword("…")`, `define('X_PASSWORD', '…')`
 _HEADER = re.compile(
@@ -574,6 +645,18 @@ def _prose_password_ok(value: str) -> bool:
     return (letters and (digits or symbols)) or (digits and symbols) or _looks_random(value, 3.0)
 
 
+_HUMAN = re.compile(r"([A-Za-z]{4,16})(?:[!#%&*+.?_~^@$-][0-9]{2,4}|[0-9]{2,4}[!#%&*+.?_~^@$-])")
+# words that name a setting or a step, not a password ("password reset-2024", "password policy_v2")
+_NOT_HUMAN = frozenset("reset policy change manager rules rule version step hint expiry length field update "
+                       "page section level strength history generator vault".split())
+
+
+def _human_password(value: str) -> bool:
+    """A password people choose, right after the word: `pinecone-961`, `juniper&526`, `harbor42!`."""
+    m = _HUMAN.fullmatch(value)
+    return m is not None and m.group(1).lower() not in _NOT_HUMAN
+
+
 def _strong_password(value: str) -> bool:
     """A password written without a name or verb before it (`Passwort Falcon2011$`, `-p l3Qe…`):
     eight or more characters of three classes, not a lower-case identifier or a path."""
@@ -586,7 +669,7 @@ def _strong_password(value: str) -> bool:
 
 
 _NON_LATIN_VALUE = re.compile(
-    rf"(?:{PROSE_LOGIN_WORDS_NON_LATIN})[^!-~]{{0,30}}(?:[A-Za-z0-9-]{{1,12}}(?:[^!-~]{{1,10}}|[:=]\s{{0,3}}))?(?:[:=]\s{{0,3}})?[\"'`]?([!-9;-~]{{6}}[!-~]*)"
+    rf"(?:{PROSE_LOGIN_WORDS_NON_LATIN})[^!-~]{{0,60}}(?:[A-Za-z0-9-]{{1,12}}(?:[^!-~]{{1,10}}|[:=]\s{{0,3}}))?(?:[:=]\s{{0,3}})?[\"'`]?([!-9;-~]{{6}}[!-~]*)"
 )
 _EMAIL_LIKE = re.compile(r"@[A-Za-z0-9-]+\.[A-Za-z]")
 _SETTING = re.compile(r"[a-z_]{2,}=")  # "password field: type=password": a setting, not a value
@@ -615,9 +698,13 @@ def assigned_secret(text: str) -> Span:
     """A secret by its name (`aws_secret_access_key = …`, `VAULT_TOKEN=…`, `"password": "…"`) or a
     connection string's password: the value only. Passwords need two character classes, other
     secrets must look random; placeholders and environment lookups are not secrets."""
-    conn = _CONNECTION_PASSWORD.match(text)
+    conn = _CONNECTION_PASSWORD.match(text) or _DSN.match(text)
     if conn is not None:
         return None if _placeholder(conn.group(1)) else conn.span(1)
+    directive = _DIRECTIVE.match(text)
+    if directive is not None:
+        value = text[directive.end() :].rstrip("\"'`")
+        return (directive.end(), directive.end() + len(value)) if _prose_value(value) else None
     header = _HEADER.match(text)
     if header is not None:
         value = text[header.end() :].rstrip("\"'`")
@@ -626,6 +713,10 @@ def assigned_secret(text: str) -> Span:
         if header.group(1).lower() != "basic" and not _looks_random(value, 3.0) and len(value) < 20:
             return None
         return header.end(), header.end() + len(value)
+    pg = _PGPASS_LINE.match(text)
+    if pg is not None:  # `host:port:db:user:password`; MAC addresses and IPv6 go on with colons
+        value = text[pg.end() :]
+        return (pg.end(), len(text)) if ":" not in value and _prose_value(value) else None
     pos = _POSITIONAL.match(text)
     if pos is not None:
         value = text[pos.end() :].rstrip("\"'`)")
@@ -651,7 +742,7 @@ def assigned_secret(text: str) -> Span:
         direct = _PROSE_DIRECT.match(text)
         if direct is not None:  # "Passwort Falcon2011$."
             value = direct.group(1).rstrip(".,;:)\"'`“”»")
-            if _strong_password(value) and _prose_value(value):
+            if (_strong_password(value) or _human_password(value)) and _prose_value(value):
                 return direct.start(1), direct.start(1) + len(value)
             if direct.end() == len(text):
                 return None
@@ -665,8 +756,10 @@ def assigned_secret(text: str) -> Span:
         return (prose.start(1), prose.start(1) + len(value)) if _prose_value(value) else None
     m = _ASSIGN.search(text) if cli is None else None
     if cli is not None:
-        j = cli.start(1) if cli.group(1) else cli.start(2)
+        j = cli.start(1) if cli.group(1) else cli.start(2) if cli.group(2) else cli.start(3)
         name, value = "password", text[j:].rstrip("\"'`")
+        if cli.group(3) and not _strong_password(value):
+            return None  # `-w`/`-a` mean other things to most tools: a strong password only
         if cli.group(1) and text[2:3] == " " and text[3:4] not in "\"'" and not _strong_password(value):
             return None  # `-p 8080:80`, `mkdir -p build/out`: an unquoted value must be a strong password
     elif m is None:

@@ -59,6 +59,20 @@ VENDOR_TOKENS = (
     (r"r8_", r"[A-Za-z0-9]{37}"),  # Replicate
     (r"pplx-", r"[A-Za-z0-9]{48}"),  # Perplexity
     (r"discord(?:app)?\.com/api/webhooks/", r"[0-9]{17,20}/[A-Za-z0-9_-]{60}"),  # Discord webhook
+    # Bech32 secret keys: age identities (and plugin identities), Nostr private keys
+    (r"AGE-SECRET-KEY-1", r"[02-9AC-HJ-NP-Z]{58}"),
+    (r"AGE-PLUGIN-", r"[A-Z0-9]{1,24}-1[02-9AC-HJ-NP-Z]{20}"),
+    (r"nsec1", r"[02-9ac-hj-np-z]{58}"),
+    (r"lsv2_(?:pt|sk)_", r"[a-f0-9]{32}_[a-f0-9]{10}"),  # LangSmith
+    (r"pcsk_", r"[A-Za-z0-9]{4,8}_[A-Za-z0-9]{40}"),  # Pinecone
+    (r"tvly-", r"[A-Za-z0-9]{32}"),  # Tavily
+    (r"fw_", r"[A-Za-z0-9]{24}"),  # Fireworks AI
+    (r"nfp_", r"[A-Za-z0-9]{36}"),  # Netlify
+    (r"rnd_", r"[A-Za-z0-9]{32}"),  # Render
+    (r"fo1_", r"[A-Za-z0-9_-]{43}"),  # Fly.io
+    (r"xkeysib-", r"[a-f0-9]{64}-[A-Za-z0-9]{16}"),  # Brevo (Sendinblue)
+    (r"xoxe(?:\.xox[bp])?-", r"[0-9]-[A-Za-z0-9]{60}"),  # Slack refresh and rotating tokens
+    (r"v1\.0-", r"[a-f0-9]{24}-[a-f0-9]{140}"),  # Cloudflare Origin CA key
 )
 VENDOR_PATTERN = r"\b(?:" + "|".join(start + "(?:" + rest + ")" for start, rest in VENDOR_TOKENS) + ")"
 # What a stream holds back for them: a literal start, then token characters (a superset of every
@@ -71,7 +85,8 @@ VENDOR_TRIGGERS = (
     "PMAK-", "hvs.", "hvb.", "hvr.", "GOCSPX-", "ya29.", "key-", "SK", "whsec_", "sq0", "EAA",
     "access_token$", "ATATT3", "ATCTT3", "secret_", "ntn_", "dckr_", "HRKU-", "glsa_", "glc_", "NR",
     "sntrys_", "sntryu_", "sbp_", "sb_secret_", "pul-", "pat", "figd_", "sk.eyJ", "gsk_", "xai-", "r8_",
-    "pplx-", "discord",
+    "pplx-", "discord", "AGE-SECRET-KEY-1", "AGE-PLUGIN-", "nsec1", "lsv2_", "pcsk_", "tvly-", "fw_", "nfp_",
+    "rnd_", "fo1_", "xkeysib-", "xoxe", "v1.0-",
 )
 
 # Famous documentation values (jwt.io's example, Stripe's and GitHub's docs keys, Slack's docs token,

@@ -11,6 +11,7 @@ See README.md for every field. Errors raise PolicyConfigError naming the field.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import re._parser as sre_parse
 from collections.abc import Callable, Container
@@ -222,6 +223,20 @@ def compile_re2(pattern: str, where: str) -> Any:
         ) from exc
 
 
+_BUILTIN_OPTIONS = re2.Options()
+_BUILTIN_OPTIONS.log_errors = False
+# The big built-in patterns (api_key: names, prose, CLI, DSN and pgpass forms) thrash re2's default
+# 8 MiB DFA cache on dense text (~50x slower); the cache grows lazily up to this cap.
+_BUILTIN_OPTIONS.max_mem = 32 << 20
+
+
+@functools.cache
+def builtin_re2(pattern: str) -> Any:
+    """A built-in scanner's pattern or tail, compiled once per process and shared by every policy
+    (RE2 objects are safe to share between threads), so the larger cache is paid for once."""
+    return re2.compile(pattern, _BUILTIN_OPTIONS)
+
+
 URL_CONTEXT_RULE = Rule(
     id="",
     scanner="url_context",
@@ -242,7 +257,7 @@ def _shield_rules() -> list[Rule]:
     for b in SHIELDS:
         rules.append(Rule(
             id="", scanner=b.name, input="context", output="off", pattern=b.pattern,
-            regex=compile_re2(b.pattern, b.name), tail=compile_re2(b.tail, b.name), tail_max=b.tail_max,
+            regex=builtin_re2(b.pattern), tail=builtin_re2(b.tail), tail_max=b.tail_max,
             width=pattern_width(b.pattern, b.name, 1 << 16) + b.tail_max, shields=frozenset(b.shields),
             prefix=_prefix(b.pattern, b.tail),
         ))
@@ -344,7 +359,7 @@ def _rule(obj: Any, where: str) -> Rule:
             "head_chars": builtin.head_chars if not isinstance(builtin.head_chars, str)
             else frozenset(builtin.head_chars),
             "head_max": builtin.head_max,
-            "tail": compile_re2(builtin.tail, f"{where}.scanner") if builtin.tail else None,
+            "tail": builtin_re2(builtin.tail) if builtin.tail else None,
             "tail_max": builtin.tail_max,
             # a superset's closure holds back at least what the pattern's would (builtins.Builtin.superset)
             "prefix": "" if raw_view else _prefix(
@@ -378,7 +393,8 @@ def _rule(obj: Any, where: str) -> Rule:
         output=output_action,
         # Raw-view rules are one character class, `[...]+`: linear in Python's re too, whose
         # per-match cost is far lower than the re2 wrapper's for floods of single characters.
-        regex=re.compile(pattern) if raw_view else compile_re2(pattern, f"{where}.pattern"),
+        regex=re.compile(pattern) if raw_view
+        else builtin_re2(pattern) if scanner in BUILTINS else compile_re2(pattern, f"{where}.pattern"),
         pattern=pattern,
         width=width,
         triggers=triggers,
@@ -629,8 +645,9 @@ def compile_policy(config: dict) -> CompiledPolicy:
     spans = [r for r in rules if r.scanner != "injection"]
     pseudonymizes = any(r.input == "pseudonymize" for r in spans)
     url_context = [URL_CONTEXT_RULE] if pseudonymizes and not restore_in_urls else []
-    entropy_in = any(r.scanner == "high_entropy" and r.input != "off" for r in spans)
-    shields = _shield_rules() if entropy_in else []
+    # shields keep high_entropy off public encodings and email off URL user-info (builtins.SHIELDS)
+    shielded_in = any(r.scanner in ("high_entropy", "email") and r.input != "off" for r in spans)
+    shields = _shield_rules() if shielded_in else []
     return CompiledPolicy(
         version=SCHEMA_VERSION,
         rules=tuple(rules),

@@ -6,6 +6,7 @@ whole regex match (which a stream segment boundary must never cut).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
 
 from proxy.guardrails.normalize import normalize
@@ -91,8 +92,20 @@ def find_hits(
         for rule in rules.raw_rules:
             for m in rule.regex.finditer(raw):
                 spans.append(m.span())  # a run of invisible characters is never split by a release
-                hits.append(Hit(rule, m.start(), m.end(), ""))
+                if not _hyphenation(raw, m.start(), m.end(), view, index, ctx, offset):
+                    hits.append(Hit(rule, m.start(), m.end(), ""))
     return hits, spans
+
+
+def _hyphenation(raw: str, s: int, e: int, view: str, index: list[int], ctx: str, offset: int) -> bool:
+    """One soft hyphen between two letters ("Donau\u00addampf"): a hyphenation point, not hidden text.
+    The letter before is the view character before it (`ctx` at the start of a stream's rescan),
+    the one after is raw (a stream decides once it has arrived), so streams agree with whole texts."""
+    if raw[s:e] != "\u00ad" or e >= len(raw) or not raw[e].isalpha():
+        return False
+    v = bisect_left(index, s + offset)
+    before = view[v - 1] if v > 0 else ctx[-1:]
+    return before.isalpha()
 
 
 def _action(rule: Rule, stage: str) -> str:

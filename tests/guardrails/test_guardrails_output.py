@@ -589,3 +589,27 @@ def test_session5_secret_classes_stream_equal_whole(default_policy) -> None:
             _stream_checked(default_policy, None, text, [cut])
         cuts = sorted(rnd.sample(range(1, len(text)), min(len(text) - 1, 12)))
         _stream_checked(default_policy, None, f"note: {text} ok", cuts)
+
+
+def _v6_entity_texts() -> list[str]:
+    path = Path(__file__).parents[1] / "data" / "guardrails" / "corpus_session5_v6_entities.py"
+    spec = importlib.util.spec_from_file_location("corpus_session5_v6_entities", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return [text for _, _, texts in module.GROUPS for text in texts]
+
+
+def test_session5_v6_entity_classes_stream_equal_whole(default_policy) -> None:
+    """Spelled-out e-mails (bare "at"/"dot" words), trunk-8 phones, SSN labels, numbered IPs,
+    pgpass/DSN/directive passwords and soft hyphens between letters: streamed cut at every offset
+    and in random small chunks, with every scanner masking, equal the whole-text result."""
+    from proxy.guardrails.bench import bench_policy
+
+    rnd = random.Random(66)
+    for policy in (default_policy, bench_policy("mask")):
+        for text in _v6_entity_texts():
+            for cut in range(1, len(text)):
+                _stream_checked(policy, None, text, [cut])
+            cuts = sorted(rnd.sample(range(1, len(text)), min(len(text) - 1, 12)))
+            _stream_checked(policy, None, f"note: {text} ok", cuts)
+            _stream_checked(policy, None, text, list(range(1, len(text))))  # one character at a time

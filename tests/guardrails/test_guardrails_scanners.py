@@ -389,3 +389,47 @@ def test_prose_passwords_mask_the_value_only() -> None:
     text = "Benutzer hvogt, Passwort Falcon2011$. Danke"
     assert masked("api_key", text) == "Benutzer hvogt, Passwort [SECRET]. Danke"
     assert masked("api_key", "密码是Abc12345，不要告诉别人") == "密码是[SECRET]，不要告诉别人"
+
+
+# Session 5, after heldout_v6: (scanner, text, what the mask leaves)
+_PGPASS = "db-replica.internal:5432:*:report_ro:"
+_DSN = 'dsn := "billing:{}@tcp(db:3306)/billing"'
+V6_MASKS = [
+    ("email", "mail elif.demir AT vintry DOT COM DOT BR now", "mail [EMAIL] now"),
+    ("email", "ping chloe.petrov at zephyrcart dot fr (spam)", "ping [EMAIL] (spam)"),
+    ("email", "correo: juan arroba dominio punto es", "correo: [EMAIL]"),
+    ("email", "me: anna (at) acme (dot) de.", "me: [EMAIL]."),
+    ("email", "Escríbeme a diego@ambergate . ch y", "Escríbeme a [EMAIL] y"),
+    ("email", "to archive@vendor-portal.example and", "to [EMAIL] and"),
+    ("api_key", _PGPASS + "HntVez1_pyOk3lpo5", _PGPASS + "[SECRET]"),
+    ("api_key", _DSN.format("HM~OKM02Y.u00bY_kn"), _DSN.format("[SECRET]")),
+    ("api_key", "requirepass 41.GE*rXS9MKU2Fp\n", "requirepass [SECRET]\n"),
+    ("api_key", "ldapsearch -x -w WSse2G.VCeLl_Y3g_sdt '(uid=*)'", "ldapsearch -x -w [SECRET] '(uid=*)'"),
+    ("api_key", "SFTP password pinecone-961, contact", "SFTP password [SECRET], contact"),
+    ("ssn", "SS#: 776666383\n", "SS#: [SSN]\n"),
+    ("ssn", "tax guy: social 754 91 8909, medicare", "tax guy: social [SSN], medicare"),
+    ("phone", "Мой номер: 8 495 713-63-83, звоните", "Мой номер: [PHONE], звоните"),
+    ("phone", "llame al 91 295 87 28 (horario", "llame al [PHONE] (horario"),
+]
+V6_NONE = [
+    ("email", "Have a look at google dot com today"),
+    ("email", "git remote set-url origin https://ghp_kWLheFGA1xBSNtOyw6VvQgqFASqd0B3JHRat@github.com/a/b.git"),
+    ("api_key", "Wi-Fi MAC: 3C:22:FB:91:0E:7A, Bluetooth: 3C:22:FB:91:0E:7B"),
+    ("api_key", "ping -w 5 host"),
+    ("phone", "structured message +++090/9337/55493+++."),
+    ("card", "charge my card 4422 4336 3644 1706 529? mistyped"),
+    ("ipv4", "see section 3.2.1.4 of the changelog"),
+    ("ipv4", "bind 0.0.0.0\nnetmask 255.255.255.0"),
+    ("invisible", "Die Donau\u00addampf\u00adschiff\u00adfahrts\u00adgesellschaft"),
+    ("ssn", "SS#: 912-34-5678 (an ITIN, area 9xx)"),
+]
+
+
+@pytest.mark.parametrize(("scanner", "text", "expected"), V6_MASKS)
+def test_v6_entity_classes_mask_the_value(scanner: str, text: str, expected: str) -> None:
+    assert masked(scanner, text) == expected
+
+
+@pytest.mark.parametrize(("scanner", "text"), V6_NONE)
+def test_v6_entity_hard_negatives(scanner: str, text: str) -> None:
+    assert fired(scanner, text) == []

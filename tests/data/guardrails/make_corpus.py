@@ -423,6 +423,18 @@ def session5_secrets_items() -> None:
             add(text, expect, note)
 
 
+def session5_v6_entity_items() -> None:
+    """Items per entity class of session 5 after heldout_v6 (corpus_session5_v6_entities.py)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from corpus_session5_v6_entities import GROUPS
+
+    for note, expect, texts in GROUPS:
+        for text in texts:
+            add(text, expect, note)
+
+
 def main() -> None:
     # ----- cards -----
     card_kinds = [
@@ -827,7 +839,8 @@ def main() -> None:
     session4_items()
     session5_injection_items()
     session5_secrets_items()
-    session5_v6_injection_items()  # last: earlier ids stay as they were
+    session5_v6_entity_items()
+    session5_v6_injection_items()
     out = Path(__file__).with_name("corpus.jsonl")
     with out.open("w", encoding="utf-8") as f:
         for item in ITEMS:
