@@ -69,7 +69,7 @@ _KEY_NAMES = (
 _KEY_NAME = (
     rf"\b[a-z0-9_.-]{{0,32}}(?:{_KEY_NAMES}[a-z0-9_.-]{{0,24}}|pass|pw)[\"']?\s{{0,3}}(?:=|:|=>|:=)"
 )
-_KEY_OPEN = r"\s{0,3}[\"'`]?"  # spaces and a quote between "=" and the value
+_KEY_OPEN = r"\s{0,3}(?:b?[\"'`])?"  # spaces and a quote (or a Python bytes literal: b'…')
 # (lead, value) pairs: XML elements, setter calls, define()/dict pairs and long CLI flags (`<password>…`,
 # `setPassword("…")`, `define('DB_PASSWORD', '…')`, `--api-key …`, `IDENTIFIED BY '…'`), HTTP
 # credentials (`Authorization: Basic …`/`Bearer …`, `Proxy-Authorization`, cookies) and .netrc lines
@@ -88,6 +88,7 @@ _KEY_OTHER_PAIRS = (
     ),
     (r"\b(?:set-)?cookie:\s{0,2}[a-z0-9_.-]{1,32}=", r"[^\s;]{8}"),
     (r"\blogin [^\s]{1,32} password ", r"[^\s]{6}"),
+    (rf"\b(?:{checks.NAMED_BLOCKS})[\"']?", r"[^\s\"';]{6}"),
     # configuration directives with the value after blanks (redis.conf, ldap.conf, slapd.conf, keepalived)
     (rf"\b(?:{checks.LOGIN_DIRECTIVES})[ \t]{{1,8}}[\"']?", r"[^\s\"']{6}"),
     *((lead, r"[^\s\"']{6}") for lead in checks.POSITIONAL_LEADS),
@@ -160,6 +161,7 @@ _PHONE = (
     r"|\b8[ -]?(?:\([3-9][0-9]{2,4}\)|[3-9][0-9]{2,4})[ -]?[0-9]{1,3}(?:[ -]?[0-9]{2}){2}\b"
     rf"|(?i:\b(?:{checks.PHONE_LABELS})\b"  # labelled
     r"\.?:?\s{0,3})[1-9][0-9]{1,3}(?:[ .\-/][0-9]{2,4}){2,4}\b"
+    r"|(?i:\bwa\.me/)[1-9][0-9]{7,14}\b"  # a WhatsApp link
     r"|(?:\b1[ .-]?)?(?:\([2-9][0-9]{2}\) ?|\b[2-9][0-9]{2}[ .-])[2-9][0-9]{2}[ .-][0-9]{4}\b)"  # NANP
 )
 # SSN labels (en, es, de): nine digits, compact or spaced, near one are an SSN.
@@ -175,6 +177,7 @@ _SSN_LABEL = (
 # nine digits, compact or grouped 3-2-4 by spaces, dots or dashes (one kind)
 _SSN_DIGITS = r"\b[0-9]{3}(?:[0-9]{2}|-[0-9]{2}-|\.[0-9]{2}\.| [0-9]{2} )[0-9]{4}\b"
 _SSN_DASHED = r"\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b"
+_SSN_NOT = checks.SSN_NOT  # a lot or serial label, or a letter code: matched, and rejected by the check
 # a label, then the number within two lines (tables, CSV) and 60 characters
 _SSN_BEFORE = rf"{_SSN_LABEL}(?:[^\n]{{0,80}}\n){{0,2}}[^\n]{{0,60}}?"
 _SSN_AFTER = rf"{_SSN_DIGITS}[^\n0-9;.!?]{{0,30}}?{_SSN_LABEL}"  # the number, a label after it
@@ -228,12 +231,13 @@ BUILTINS: dict[str, Builtin] = {
         Builtin(
             "ssn",
             # dashed, or with a label before or after the number
-            rf"{_SSN_DASHED}|{_SSN_BEFORE}{_SSN_DIGITS}|{_SSN_AFTER}|{_SSN_SOCIAL}{_SSN_DIGITS}",
+            rf"{_SSN_NOT}?{_SSN_DASHED}|{_SSN_BEFORE}{_SSN_DIGITS}|{_SSN_AFTER}|{_SSN_SOCIAL}{_SSN_DIGITS}",
             "SSN",
             "pii",
             checks.ssn,
             leads=(
-                ("", _SSN_DASHED), (_SSN_BEFORE, _SSN_DIGITS), ("", _SSN_AFTER), (_SSN_SOCIAL, _SSN_DIGITS),
+                (f"{_SSN_NOT}?", _SSN_DASHED), (_SSN_BEFORE, _SSN_DIGITS), ("", _SSN_AFTER),
+                (_SSN_SOCIAL, _SSN_DIGITS),
             ),
         ),
         Builtin(  # a section, version or figure label before it is matched too, and rejected

@@ -227,6 +227,14 @@ def iban(text: str) -> Span:
     return (2, end) if int(number) % 97 == 1 else None
 
 
+# Labels of lot, serial, part and order numbers, or a letter code joined by a dash, right before a
+# dashed number (builtins matches them with it): an SSN-valid number there is no SSN.
+SSN_NOT = (
+    r"(?:(?i:\b(?:lot|batch|serial|s/n|sn|part|model|sku|order|ref|invoice|ticket|tracking|item|case|"
+    r"charge|los|serie|série|lote)(?:[ .-]{0,2}(?:no|nr|num|number|#|id))?)[.:#]{0,2}\s{0,3}(?:[A-Z]{1,4}-)?"
+    r"|\b[A-Z]{1,4}-)"
+)
+_SSN_NOT = re.compile(SSN_NOT + r"[0-9]{3}-[0-9]{2}-[0-9]{4}$")
 _SSN_NUMBER = re.compile(r"[0-9]{3}[ .-]?[0-9]{2}[ .-]?[0-9]{4}$")
 _SSN_LEADING = re.compile(r"[0-9]{3}[ .-]?[0-9]{2}[ .-]?[0-9]{4}")
 
@@ -234,6 +242,8 @@ _SSN_LEADING = re.compile(r"[0-9]{3}[ .-]?[0-9]{2}[ .-]?[0-9]{4}")
 def ssn(text: str) -> Span:
     """`ddd-dd-dddd`, or nine digits near an SSN label ("SSN: 536221234", "is 536221234 my SSN?"):
     the number only."""
+    if _SSN_NOT.match(text) and not text.lower().startswith("ss"):
+        return None  # "Lot 721-83-3136", "Serial: NWA-575-18-7711": a lot or serial number
     m = _SSN_LEADING.match(text) if text[0].isdigit() else _SSN_NUMBER.search(text)
     if m is None:
         return None
@@ -296,7 +306,8 @@ def email(text: str) -> Span:
     if not local or local.startswith(".") or local.endswith(".") or ".." in local or ".." in domain:
         return None
     tld = domain.rsplit(".", 1)[-1].lower()
-    if tld in _FILE_EXTENSIONS or tld in _INTERNAL_TLDS - {"example"}:
+    if tld in _FILE_EXTENSIONS or tld in _INTERNAL_TLDS - {"example"} or tld in ("tld", "domain"):
+        return None  # "name@domain.tld": a format, no address
         return None
     if spelled and not ((len(tld) == 2 and tld.isalpha()) or tld in _GENERIC_TLDS):
         return None
@@ -348,8 +359,15 @@ def _grouped_like(candidate: str, number: phonenumbers.PhoneNumber) -> bool:
     return bool(formatted) and written[0].lstrip("0") == formatted[0].lstrip("0")
 
 
+# A UK mobile in its usual 5+6 grouping ("07911 628467"): libphonenumber leaves some allocated
+# ranges out, so the shape decides.
+_UK_MOBILE = re.compile(r"07[1-9][0-9]{2}[ -]?[0-9]{3} ?[0-9]{3}")
+
+
 def _valid_phone(candidate: str) -> bool:
     digits = sum(ch.isdigit() for ch in candidate)
+    if _UK_MOBILE.fullmatch(candidate):
+        return True
     try:
         if candidate.startswith("+") or candidate.startswith("00"):
             number = phonenumbers.parse("+" + candidate.lstrip("+")[2 if candidate.startswith("00") else 0 :])
@@ -395,6 +413,8 @@ def phone(text: str) -> Span:
     area code is not where libphonenumber puts it (unless labelled, or mobile) are not phones."""
     if text.startswith(("+++", "***")):
         return None  # a structured payment reference
+    if text[:6].lower() == "wa.me/":  # a WhatsApp link: the number in international form, no "+"
+        return (6, len(text)) if _valid_phone("+" + text[6:]) else None
     if text[0].isalpha():
         label = _PHONE_LABEL.match(text)
         if label is None:
@@ -537,7 +557,7 @@ PROSE_LOGIN_WORDS_NON_LATIN = (
 # Verbs (and a colon) between a password word and its value; adverbs that may follow the verb.
 PROSE_VERBS = (
     r"is|was|ist|war|lautet|bleibt|est|était|reste|es|era|sigue|é|è|resta|är|er|on|je|jest|wynosi|to|este|"
-    r"adalah|là|ay|ni|remains|stays|="
+    r"adalah|là|ay|ni|remains|stays|olarak|="
 )
 PROSE_ADVERBS = (
     r"now|still|currently|jetzt|noch|maintenant|toujours|ahora|todavía|agora|ainda|ora|ancora|nu|nog|teraz"
@@ -589,7 +609,8 @@ _PROSE = re.compile(
     r"\s{0,3}[\"'`„“«]?(\S+?)[\"'`“”»]?$"
 )
 _PASSWORD_NAMES = re.compile(
-    r"(?i)passw(?:or)?d|passwd|pwd|passphrase|pass[\"']?$|passwort|kennwort|mot de passe|contraseña|senha|"
+    r"(?i)passw(?:or)?d|passwd|pwd|^wifi:|passphrase|pass[\"']?$|passwort|kennwort|mot de passe|contraseña|"
+    r"senha|"
     r"wachtwoord|has[łl]o|пароль|parola|şifre|lösenord|salasana|パスワード|密[码碼]|비밀번호|\bpw[\"']?$|"
     r"clave|adgangskode|passord|heslo|jelszó|sifre|kata sandi|mật khẩu|passcode|pin code|authorization|"
     r"identified by|wifi key|wlan key|lozinka|geslo|parool|wagwoord|nenosiri|kata laluan|palavra-passe|"
@@ -604,6 +625,16 @@ _DSN = re.compile(r"(?i)[\"'`=][a-z0-9_.-]{1,32}:([^\s:@/\"']{3,64})@(?:tcp6?|ud
 LOGIN_DIRECTIVES = "requirepass|masterauth|bindpw|rootpw|auth_pass|masterpassword"
 _DIRECTIVE = re.compile(rf"(?i)(?:{LOGIN_DIRECTIVES})[ \t]+[\"']?")
 _SAID = re.compile(r"(?:\s|は|是|는)\s{0,3}[\"'`]?([!-~]+?)[\"'`]?$")
+# A value under a name written apart from it: Kubernetes env entries (`- name: SMTP_PASSWORD` then
+# `value: "…"`), Terraform variables (`variable "admin_password" {` then `default = "…"`), and the
+# password of a Wi-Fi QR payload (`WIFI:T:WPA;S:net;P:…;;`). Names are bounded runs after a literal.
+NAMED_BLOCKS = (
+    r"name:[ \t]{0,3}[\"']?[a-z0-9_.-]{1,40}[\"']?[ \t]{0,8}\r?\n[ \t]{0,16}value:[ \t]{0,3}|"
+    r"variable[ \t]{1,3}\"[a-z0-9_-]{1,40}\"[ \t]{0,3}\{[ \t]{0,8}\r?\n"
+    r"(?:[ \t]{0,16}[a-z]{1,12}[ \t]{0,3}=[^\n]{0,60}\r?\n){0,3}"
+    r"[ \t]{0,16}default[ \t]{0,3}=[ \t]{0,3}|"
+    r"wifi:(?:[a-z]:[^;\n]{0,64};){0,4}p:"
+)
 # `Authorization: Basic …`, `--api-key …`, `<password>…`, `setPassword("…")`, `define('X_PASSWORD', '…')`
 _HEADER = re.compile(
     r"(?i)(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?(basic|bearer|token|digest|apikey|sso-key)\s+"
@@ -612,7 +643,7 @@ _OTHER_FORMS = re.compile(
     r"(?i)(?:(?:set-)?cookie\s*:\s*[^=\s;]+=|--[a-z0-9-]+[ =]|"
     r"-[a-z0-9-]*(?:pass|pwd|secret|token|key)[a-z0-9-]*[ =]|<[^>]+>|(?:set|with)_?[a-z_]+\(\s*|"
     r"[^\s\"']+[\"']\s*,\s*|"
-    r"identified by |login \S+ password )[\"'`]?"
+    r"identified by |login \S+ password |" + NAMED_BLOCKS + r")[\"'`]?"
 )
 _ENV_REF = re.compile(r"\$[A-Z_][A-Z0-9_]*$|%[A-Z_][A-Z0-9_]*%$")  # $TOKEN, %API_KEY%
 _SESSION_NAME = re.compile(r"(?i)sess(?:ion)?[_-]?id|phpsessid|jsessionid|connect\.sid|\bsid$|cookie")
