@@ -67,7 +67,7 @@ _KEY_NAMES = (
     r"subscription[_-]?key|hmac[_-]?key|jwt[_-]?key|sas[_-]?key|storage[_-]?key|account[_-]?key)"
 )
 _KEY_NAME = (
-    rf"\b[a-z0-9_.-]{{0,32}}(?:{_KEY_NAMES}[a-z0-9_.-]{{0,24}}|pass|pw)[\"']?\s{{0,3}}(?:=|:|=>|:=)"
+    rf"\b[a-z0-9_.-]{{0,32}}(?:{_KEY_NAMES}[a-z0-9_.-]{{0,24}}|pass|pw)[\"']?\]?\s{{0,3}}(?:=|:|=>|:=)"
 )
 _KEY_OPEN = r"\s{0,3}(?:b?[\"'`])?"  # spaces and a quote (or a Python bytes literal: b'…')
 # (lead, value) pairs: XML elements, setter calls, define()/dict pairs and long CLI flags (`<password>…`,

@@ -631,9 +631,13 @@ _SAID = re.compile(r"(?:\s|は|是|는)\s{0,3}[\"'`]?([!-~]+?)[\"'`]?$")
 NAMED_BLOCKS = (
     r"name:[ \t]{0,3}[\"']?[a-z0-9_.-]{1,40}[\"']?[ \t]{0,8}\r?\n[ \t]{0,16}value:[ \t]{0,3}|"
     r"variable[ \t]{1,3}\"[a-z0-9_-]{1,40}\"[ \t]{0,3}\{[ \t]{0,8}\r?\n"
-    r"(?:[ \t]{0,16}[a-z]{1,12}[ \t]{0,3}=[^\n]{0,60}\r?\n){0,3}"
+    r"(?:[ \t]{0,16}[a-z]{1,12}[ \t]{0,8}=[^\n]{0,60}\r?\n){0,3}"
     r"[ \t]{0,16}default[ \t]{0,3}=[ \t]{0,3}|"
     r"wifi:(?:[a-z]:[^;\n]{0,64};){0,4}p:"
+)
+_NAMED_BLOCK = re.compile(r"(?i)name:|variable")
+_SECRET_WORD = re.compile(
+    r"(?i)secret|token|passw|passwd|pwd|pass\b|key|credential|auth|passphrase|private|signing|salt|dsn"
 )
 # `Authorization: Basic …`, `--api-key …`, `<password>…`, `setPassword("…")`, `define('X_PASSWORD', '…')`
 _HEADER = re.compile(
@@ -653,7 +657,7 @@ _URL_NAME = re.compile(
 _CONNECTION_PASSWORD = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:/@\"']{0,64}:([^\s@/\"']{3,64})@")
 # `private_key_id`, `clientId`, `SharedAccessKeyName`, `token_user`: identifiers, not secrets
 _ID_NAME = re.compile(r"(?i)(?:_id|-id|\bid|Id|name|_user|-user|username)[\"']?$")
-_ASSIGN = re.compile(r"\s*(?:=>|:=|=|:)\s*[\"'`]?")
+_ASSIGN = re.compile(r"\s*(?:=>|:=|=|:)\s*(?:b?[\"'`])?")  # a Python bytes literal's "b" is no value
 _PLACEHOLDER_VALUES = ("${", "$(", "process.env", "os.environ", "os.getenv", "{{", "<", "%(", "env(", "[",
                        "**", "xxx", "...", "null", "none", "true", "false", "undefined", "secret", "password",
                        "(", "{", "hidden", "masked", "omitted", "removed", "n/a", "not set", "unset", "empty",
@@ -758,6 +762,8 @@ def assigned_secret(text: str) -> Span:
     if other is not None:
         value = text[other.end() :].split("<", 1)[0].rstrip("\"'`)")
         name = text[: other.end()].rstrip("=( \"',>")
+        if _NAMED_BLOCK.match(name) and not _SECRET_WORD.search(name):
+            return None  # `- name: LOG_LEVEL` / `variable "region"`: a setting, not a secret
         if len(value) < 6 or _placeholder(value) or _URL_NAME.search(name) or (
                 _ID_NAME.search(name) and not _SESSION_NAME.search(name)):
             return None

@@ -92,6 +92,8 @@ def find_hits(
         for rule in rules.raw_rules:
             for m in rule.regex.finditer(raw):
                 spans.append(m.span())  # a run of invisible characters is never split by a release
+                if offset == 0 and m.span() == (0, 1) and raw[0] == "\ufeff":
+                    continue  # one U+FEFF starting the text: a byte-order mark (a pasted file), hides nothing
                 if not _hyphenation(raw, m.start(), m.end(), view, index, ctx, offset):
                     hits.append(Hit(rule, m.start(), m.end(), ""))
     return hits, spans

@@ -435,6 +435,18 @@ def session5_v6_entity_items() -> None:
             add(text, expect, note)
 
 
+def session5_v7_entity_items() -> None:
+    """Items per entity class of session 5 after heldout_v7 (corpus_session5_v7_entities.py)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from corpus_session5_v7_entities import GROUPS
+
+    for note, expect, texts in GROUPS:
+        for text in texts:
+            add(text, expect, note)
+
+
 def main() -> None:
     # ----- cards -----
     card_kinds = [
@@ -840,6 +852,7 @@ def main() -> None:
     session5_injection_items()
     session5_secrets_items()
     session5_v6_entity_items()
+    session5_v7_entity_items()
     session5_v6_injection_items()
     out = Path(__file__).with_name("corpus.jsonl")
     with out.open("w", encoding="utf-8") as f:
