@@ -161,7 +161,7 @@ _PHONE = (
     r"|\b8[ -]?(?:\([3-9][0-9]{2,4}\)|[3-9][0-9]{2,4})[ -]?[0-9]{1,3}(?:[ -]?[0-9]{2}){2}\b"
     rf"|(?i:\b(?:{checks.PHONE_LABELS})\b"  # labelled
     r"\.?:?\s{0,3})[1-9][0-9]{1,3}(?:[ .\-/][0-9]{2,4}){2,4}\b"
-    r"|(?i:\bwa\.me/)[1-9][0-9]{7,14}\b"  # a WhatsApp link
+    r"|(?i:\bwa\.me/|[?&]phone=)[1-9][0-9]{7,14}\b"  # a WhatsApp link
     r"|(?:\b1[ .-]?)?(?:\([2-9][0-9]{2}\) ?|\b[2-9][0-9]{2}[ .-])[2-9][0-9]{2}[ .-][0-9]{4}\b)"  # NANP
 )
 # SSN labels (en, es, de): nine digits, compact or spaced, near one are an SSN.

@@ -406,6 +406,9 @@ _SSN_SHAPE = re.compile(
 _CIS_TRUNK = re.compile(r"8[ -]?(?:\([3-9][0-9]{2,4}\)|[3-9][0-9]{2,4})[ -]?[0-9]{1,3}(?:[ -]?[0-9]{2}){2}")
 
 
+_CHAT_LINK = re.compile(r"(?i)wa\.me/|[?&]phone=")  # wa.me/<digits>, api.whatsapp.com/send?phone=<digits>
+
+
 def phone(text: str) -> Span:
     """A number `phonenumbers` finds valid, allowing trailing digit groups that are not part of it.
     Numbers inside longer digit-group runs (cards, IBANs, tracking ids), SSN shapes, numbers right
@@ -413,8 +416,9 @@ def phone(text: str) -> Span:
     area code is not where libphonenumber puts it (unless labelled, or mobile) are not phones."""
     if text.startswith(("+++", "***")):
         return None  # a structured payment reference
-    if text[:6].lower() == "wa.me/":  # a WhatsApp link: the number in international form, no "+"
-        return (6, len(text)) if _valid_phone("+" + text[6:]) else None
+    link = _CHAT_LINK.match(text)
+    if link is not None:  # a WhatsApp link: the number in international form, no "+"
+        return (link.end(), len(text)) if _valid_phone("+" + text[link.end() :]) else None
     if text[0].isalpha():
         label = _PHONE_LABEL.match(text)
         if label is None:

@@ -22,7 +22,13 @@ GROUPS: list[tuple[str, list[str], list[str]]] = [
             "Questions about your order? https://wa.me/4915123456789 (we answer within the hour)",
             "Escríbenos por WhatsApp: wa.me/34612345678",
             "<a href=\"https://wa.me/447700900123?text=Hello\">Message us</a>",
+            "Support chat: https://api.whatsapp.com/send?phone=5511987654321&text=Oi",
         ],
+    ),
+    (
+        "session 5 v7: short phone= URL parameters (no finding)",
+        [],
+        ["https://shop.example/track?order=7781&phone=0&lot=12", "GET /lookup?phone=12345&format=json"],
     ),
     (
         "session 5 v7: UK mobiles written 5+6",
