@@ -230,8 +230,8 @@ def iban(text: str) -> Span:
 # Labels of lot, serial, part and order numbers, or a letter code joined by a dash, right before a
 # dashed number (builtins matches them with it): an SSN-valid number there is no SSN.
 SSN_NOT = (
-    r"(?:(?i:\b(?:lot|batch|serial|s/n|sn|part|model|sku|order|ref|invoice|ticket|tracking|item|case|"
-    r"charge|los|serie|série|lote)(?:[ .-]{0,2}(?:no|nr|num|number|#|id))?)[.:#]{0,2}\s{0,3}(?:[A-Z]{1,4}-)?"
+    r"(?:(?i:\b(?:lot|batch|serial|s/n|sn|part|model|sku|order|ref|invoice|ticket|tracking|"
+    r"los|serie|série|lote)(?:[ .-]{0,2}(?:no|nr|num|number|#|id))?)[.:#]{0,2}\s{0,3}(?:[A-Z]{1,4}-)?"
     r"|\b[A-Z]{1,4}-)"
 )
 _SSN_NOT = re.compile(SSN_NOT + r"[0-9]{3}-[0-9]{2}-[0-9]{4}$")
