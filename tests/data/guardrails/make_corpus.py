@@ -649,7 +649,7 @@ def main() -> None:
     for kind, make in SECRETS.items():
         for tpl in R.sample(SECRET_TEMPLATES, 5 if kind != "azure" else 3):
             # a JWT is any issuer's bearer token, no provider format: a generic secret (bench GROUPS)
-            add(tpl.format(s=make()), ["generic_secret" if kind == "jwt" else "keys"], f"{kind} secret")
+            add(tpl.format(s=make()), ["keys"], f"{kind} secret")
     for kind in ["RSA ", "", "EC ", "OPENSSH "]:
         add(f"Why does ssh reject this key?\n{private_key(kind)}\nThanks!", ["keys"], "private key block")
         add(f"{private_key(kind)[:400]}", ["keys"], "truncated private key block")
