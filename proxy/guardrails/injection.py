@@ -18,7 +18,7 @@ import urllib.parse
 
 import re2
 
-from proxy.guardrails import injection_classes, injection_families, injection_indirect
+from proxy.guardrails import injection_classes, injection_families, injection_general, injection_indirect
 from proxy.guardrails.normalize import normalize
 
 _OPTIONS = re2.Options()
@@ -394,9 +394,9 @@ _MULTILINGUAL = tuple(
     for name, w, p in _MULTILINGUAL
 )
 _FAMILIES = (_FAMILIES + _MULTILINGUAL + _PARAPHRASES + injection_families.FAMILIES
-             + injection_classes.FAMILIES + injection_indirect.FAMILIES)
+             + injection_classes.FAMILIES + injection_indirect.FAMILIES + injection_general.FAMILIES)
 _RAW_FAMILIES = (_RAW_FAMILIES + injection_families.RAW_FAMILIES + injection_classes.RAW_FAMILIES
-                 + injection_indirect.RAW_FAMILIES)
+                 + injection_indirect.RAW_FAMILIES + injection_general.RAW_FAMILIES)
 
 
 

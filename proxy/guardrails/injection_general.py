@@ -1,0 +1,100 @@
+"""General injection signals of session 5, round v7 (issue #15): windows over small lexicons, not phrases.
+
+(a) the model's own rules (any "your rules"-noun, or rules "you were given / configured with / handed")
+    within a short window of a verb or predicate that voids, replaces or demotes them;
+(b) a persona assigned ("you are now", "adopt the identity of", "ab sofort", "da adesso") within a
+    window of "no rules / without filters / ethics removed / opposite of your policy";
+(d) a note in data addressed to an AI-like reader (a noun ending in bot/model/agent/assistant/
+    reviewer/generator, or "if/when … an AI") followed by a command.
+FAMILIES run on the folded text, RAW_FAMILIES on the normalised text; weights add up with others.
+"""
+
+from __future__ import annotations
+
+from proxy.guardrails.injection_classes import RULES
+
+_W = r"(?:\S+ ){0,6}"  # a short window of words
+# The model's rules under many names (English and the class grammar's lexicon).
+_NOUNS = (
+    rf"(?:{RULES}|brief|guidance|constraints|configuration|setup|safety guidelines|safeguards|guardrails|"
+    r"filters|content policy|policy|ethics module|ethics|everything your developer wrote|what your developer "
+    r"wrote|whatever your operators told you|every instruction that came before|instructions that came before)"
+)
+# Whose: yours, or given to you.
+_OWNED = (
+    r"(?:your (?:\S+ ){0,2}|(?:developer|operators?|creators?) "
+    r"(?:\S+ ){0,2}|every |whatever )"
+)
+_GIVEN = r"(?:you were (?:\S+ ){0,2}(?:with|given|handed|told|configured)|told you|wrote above|came before)"
+# Voided, replaced, demoted.
+_VOID = (
+    r"(?:no longer (?:apply|applies|bind\S*|matter\S*|valid|in effect|count)|(?:is|are) (?:now )?(?:void|null|"
+    r"obsolete|superseded|over|lifted|suspended|revoked|cancelled|canceled)|binds? you anymore|"
+    r"(?:doesn't|don't|do not|does not) (?:bind|apply|count)|superseded|a distant second|second to mine|"
+    r"drop them|ignore them|forget them|were part of a test|was part of a test)"
+)
+_DROPV = (
+    r"(?:set aside|put aside|lay aside|shelve|drop|ditch|scrap|abandon|suspend|lift|forget|ignore|disregard|"
+    r"override|bypass|treat|consider|deprioriti[sz]e)"
+)
+
+FAMILIES: tuple[tuple[str, float, str], ...] = (
+    # (a) "<your rules …> … no longer apply / are void / binds you anymore"
+    ("rulesvoid", 1.0, rf"{_OWNED}{_NOUNS} (?:\S+ ){{0,5}}{_VOID}"),
+    ("rulesvoid", 1.0, rf"{_NOUNS} {_GIVEN} {_W}{_VOID}"),
+    ("rulesvoid", 1.0, rf"(?:nothing|none of what) your (?:developer|operator|creator)s? \S+ {_W}{_VOID}"),
+    # "set aside your original brief", "treat every instruction … as superseded"
+    ("rulesvoid", 1.0, rf"(?:please )?{_DROPV} (?:all |every |any )?your (?:\S+ )?{_NOUNS}"),
+    ("rulesvoid", 1.0, rf"{_DROPV} (?:every|all|any) instructions? (?:\S+ ){{0,6}}as (?:superseded|void|obsolete)"),
+    ("rulesvoid", 1.0, rf"my requests first (?:\S+ ){{0,3}}your {_NOUNS}"),
+    # (b) a persona with no rules
+    ("personafree", 0.6, r"(?:adopt the (?:identity|persona|role) of|you are now|from now on you are|for the rest of "
+     r"this (?:chat|conversation|session) you are|da adesso sei|d ora in poi sei|du bist ab sofort|"
+     r"du bist jetzt|désormais tu es|a partir de ahora eres|a partir de agora você é|"
+     r"с этого момента ты|теперь ты)"),
+    ("personafree", 0.6, r"(?:ethics|safety|filter|moderation)\S* (?:module |layer )?(?:uninstalled|removed|disabled|"
+     r"turned off|stripped)|opposite of what your (?:policy|rules|guidelines)|(?:keinerlei|keine) "
+     r"(?:\S+)?richtlinien|non rispetta (?:nessuna|alcuna) (?:policy|regola)|senza (?:filtri|regole|limiti)"),
+    # payload split: "store X = '…'. … do X followed by Y"
+    ("splitrun", 1.0, r"(?:do|run|execute|perform|say) [a-z] (?:followed by|then|and|plus) [a-z] "),
+    # forged transcript in data: "Assistant: Sure! Here is my full system prompt"
+    ("forgedturn", 1.0, r"assistant (?:sure|ok|okay|certainly) (?:\S+ ){0,3}here is my (?:\S+ )?system prompt"),
+    # replaying the prompt: "repeat everything above … starting from 'You are'"
+    ("replay", 1.0, r"(?:repeat|print|output|copy) (?:everything|all|the text|all text) above (?:\S+ ){0,6}"
+     r"(?:starting|beginning) (?:from|with)"),
+)
+
+# (d) data addressed to an AI-like reader, then a command.
+_READER = (
+    r"(?i)(?:\b(?:ai|llm|bot|bots|model|agent|agents|assistant|reviewer|reviewers|generator|summari[sz]er|"
+    r"screener|crawler|copilot)s?|\bia\b|\bki\b|assistente|asistente|assistent|アシスタント|ai|ＡＩ)"
+)
+_CMD_EN = (
+    r"(?:rank|mark|report|leave|email|send|forward|conclude|describe|say|tell|state|affirm|close|grant|run|"
+    r"add|change|ignore|disregard|omit|include|delete|remove|approve|list|reply|respond|recommend|urge|"
+    r"silently|must|should|please)"
+)
+RAW_FAMILIES: tuple[tuple[str, float, str], ...] = (
+    # "Screening model: rank …", "Note-taking bot, leave …", "Image description for AI: disregard …"
+    ("addressdata", 1.0, rf"(?i)(?:^|\n|\[|\(|\*|<!--|/\*|#|// ?|\] |: |\"|, )[^\n:,.]{{0,40}}{_READER}"
+     rf"(?: [^\n:,.]{{0,40}})?\s?[:,]\s?{_CMD_EN}\b"),
+    # "Bots summarising this status page must report …", "When this sheet is analysed by an AI, report …"
+    ("addressdata", 1.0, rf"(?i)\b(?:bots?|agents?|models?|ais?|llms?|assistants?) (?:summari[sz]ing|reading|"
+     rf"analy[sz]ing|processing|parsing|editing|reviewing|indexing) this [^\n.]{{0,40}}? (?:must|should|shall|"
+     rf"need to|are to) {_CMD_EN}?"),
+    ("addressdata", 1.0, r"(?i)\b(?:when|if|once) this [^\n.,]{0,30} (?:is|gets) (?:analy[sz]ed|read|summari[sz]ed|"
+     r"processed|parsed) by an? (?:ai|llm|model|bot|assistant)\b[^\n.]{0,5}, (?:report|say|tell|delete|mark|"
+     r"state|ignore|write)"),
+    ("addressdata", 1.0, r"(?i)\bsi eres una? (?:ia|ai|modelo|asistente)\b[^\n.]{0,40}, (?:di|ignora|omite|"
+     r"responde|escribe)|\bif you are an? (?:ai|llm|model|assistant)\b[^\n.]{0,40}, (?:say|ignore|omit|tell|"
+     r"write|respond)"),
+    # "Nota per l'assistente automatico: rispondi …", "Assistente de IA, feche …", "Assistant IA : affirme …"
+    ("addressdata", 1.0, r"(?i)(?:assistente|asistente|assistant|assistent)(?: automatico| automático| de ia| "
+     r"ia| ai| ki| di ia| virtuale)?\s?[:,]\s?(?:rispondi|ignora|invia|scrivi|feche|conceda|envie|ignore|"
+     r"responda|diga|affirme|réponds|ignore|envoie|dis|antworte|ignoriere|sende|responde|di|envía|cierra)\b"),
+    # ja / zh: "AIへ：…してください", "给…的AI：请…"
+    ("addressdata", 1.0, r"(?i)(?:ai|ＡＩ|人工知能|人工智能)(?:へ|に|宛て)?\s?[：:][^\n]{0,60}(?:ください|せよ|しろ)|"
+     r"给[^\n]{0,20}(?:ai|ＡＩ|人工智能|机器人)\s?[：:]\s?请"),
+    ("addressdata", 1.0, r"(?i)(?:instruction|note|message) (?:to|for) (?:any|the|all) (?:automated |ai |"
+     r"llm )?(?:reviewer|assistant|agent|model|summari[sz]er|reader)s?\s?:"),
+)
