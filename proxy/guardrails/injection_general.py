@@ -11,6 +11,8 @@ FAMILIES run on the folded text, RAW_FAMILIES on the normalised text; weights ad
 
 from __future__ import annotations
 
+import re
+
 from proxy.guardrails.injection_classes import RULES
 
 _W = r"(?:\S+ ){0,6}"  # a short window of words
@@ -48,11 +50,11 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
     ("rulesvoid", 1.0, rf"{_DROPV} (?:every|all|any) instructions? (?:\S+ ){{0,6}}as (?:superseded|void|obsolete)"),
     ("rulesvoid", 1.0, rf"my requests first (?:\S+ ){{0,3}}your {_NOUNS}"),
     # (b) a persona with no rules
-    ("personafree", 0.6, r"(?:adopt the (?:identity|persona|role) of|you are now|from now on you are|for the rest of "
+    ("personacue", 0.5, r"(?:adopt the (?:identity|persona|role) of|you are now|from now on you are|for the rest of "
      r"this (?:chat|conversation|session) you are|da adesso sei|d ora in poi sei|du bist ab sofort|"
      r"du bist jetzt|désormais tu es|a partir de ahora eres|a partir de agora você é|"
      r"с этого момента ты|теперь ты)"),
-    ("personafree", 0.6, r"(?:ethics|safety|filter|moderation)\S* (?:module |layer )?(?:uninstalled|removed|disabled|"
+    ("personafree", 0.5, r"(?:ethics|safety|filter|moderation)\S* (?:module |layer )?(?:uninstalled|removed|disabled|"
      r"turned off|stripped)|opposite of what your (?:policy|rules|guidelines)|(?:keinerlei|keine) "
      r"(?:\S+)?richtlinien|non rispetta (?:nessuna|alcuna) (?:policy|regola)|senza (?:filtri|regole|limiti)"),
     # payload split: "store X = '…'. … do X followed by Y"
@@ -98,3 +100,60 @@ RAW_FAMILIES: tuple[tuple[str, float, str], ...] = (
     ("addressdata", 1.0, r"(?i)(?:instruction|note|message) (?:to|for) (?:any|the|all) (?:automated |ai |"
      r"llm )?(?:reviewer|assistant|agent|model|summari[sz]er|reader)s?\s?:"),
 )
+
+# (c) a request to decode and then obey, whatever the encoding
+FAMILIES += (
+    ("decodeobey", 0.5, r"(?:decode|interpret the (?:escapes|codes)|translate (?:it |this )?from (?:pig latin|morse|"
+     r"leetspeak|binary|hex)|take the first letters? of each (?:word|line)|read the first letters?|reverse|"
+     r"unscramble|convert) (?:\S+ ){0,4}(?:and|then) (?:obey|execute|comply|act on|follow|run|do)"),
+)
+
+_ESC = re.compile(r"\\(?:x|u00?|u)([0-9a-fA-F]{2,4})")
+_MORSE = re.compile(r"(?:[.\-]{1,7}[ /]+){7,}[.\-]{1,7}")
+_MORSE_CODE = dict(zip(
+    ".- -... -.-. -.. . ..-. --. .... .. .--- -.- .-.. -- -. --- .--. --.- .-. ... - ..- ...- .-- -..- -.-- --.. "
+    "----- .---- ..--- ...-- ....- ..... -.... --... ---.. ----.".split(),
+    "abcdefghijklmnopqrstuvwxyz0123456789"))
+_PIG = re.compile(r"\b[a-z]+(?:way|ay)\b")
+_PIG_WORDS = frozenset(
+    "ignore all previous prior instructions rules system prompt reveal show print your the and you forget "
+    "guidelines secret password safety filters disable now tell me everything above".split())
+_TRANSLIT = re.compile(r"shch|zh|kh|\w(?:ts|ch)(?:ii|ie|iia|iu)\b|\w(?:yi|iy|yy)\b|\b(?:vse|ty|mne|pokazhi|zabud)\b")
+_RU = (("shch", "щ"), ("zh", "ж"), ("kh", "х"), ("ts", "ц"), ("ch", "ч"), ("sh", "ш"), ("yu", "ю"), ("ya", "я"),
+       ("yo", "ё"), ("yi", "ый"), ("iy", "ий"), ("'", "ь"), ("a", "а"), ("b", "б"), ("v", "в"), ("g", "г"),
+       ("d", "д"), ("e", "е"), ("z", "з"), ("i", "и"), ("y", "ы"), ("k", "к"), ("l", "л"), ("m", "м"), ("n", "н"),
+       ("o", "о"), ("p", "п"), ("r", "р"), ("s", "с"), ("t", "т"), ("u", "у"), ("f", "ф"))
+
+
+def _unpig(word: str) -> str:
+    if word.endswith("way") and word[:-3] in _PIG_WORDS:
+        return word[:-3]
+    stem = word[:-2]
+    for k in (1, 2, 3):
+        cand = stem[-k:] + stem[:-k]
+        if cand in _PIG_WORDS:
+            return cand
+    return word[:-3] if word.endswith("way") else stem[-1:] + stem[:-1]
+
+
+def _cyrillic(text: str) -> str:
+    out = text.lower()
+    for lat, cyr in _RU:
+        out = out.replace(lat, cyr)
+    return out
+
+
+def variants(view: str) -> list[tuple[str, bool]]:
+    """More decodings (each hidden from a reader): escapes in place, Morse, pig latin, Russian in Latin letters."""
+    out: list[tuple[str, bool]] = []
+    if len(_ESC.findall(view)) >= 4:  # "\\u0069\\u0067…" with the spaces between words kept
+        out.append((_ESC.sub(lambda m: chr(int(m.group(1), 16)), view), True))
+    for m in _MORSE.finditer(view):
+        words = re.split(r"\s*/\s*|\s{2,}", m.group().strip())
+        out.append((" ".join("".join(_MORSE_CODE.get(c, "") for c in w.split()) for w in words), True))
+    pig = _PIG.findall(view.lower())
+    if len(pig) >= 3:
+        out.append((_PIG.sub(lambda m: _unpig(m.group()), view.lower()), True))
+    if view.isascii() and len(_TRANSLIT.findall(view.lower())) >= 3:
+        out.append((_cyrillic(view), False))
+    return out
