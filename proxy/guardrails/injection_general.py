@@ -50,10 +50,9 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
     ("rulesvoid", 1.0, rf"{_DROPV} (?:every|all|any) instructions? (?:\S+ ){{0,6}}as (?:superseded|void|obsolete)"),
     ("rulesvoid", 1.0, rf"my requests first (?:\S+ ){{0,3}}your {_NOUNS}"),
     # (b) a persona with no rules
-    ("personacue", 0.5, r"(?:adopt the (?:identity|persona|role) of|you are now|from now on you are|for the rest of "
-     r"this (?:chat|conversation|session) you are|da adesso sei|d ora in poi sei|du bist ab sofort|"
-     r"du bist jetzt|désormais tu es|a partir de ahora eres|a partir de agora você é|"
-     r"с этого момента ты|теперь ты)"),
+    ("personacue", 0.5, r"(?:adopt|take on|assume) the (?:identity|persona) of|for the rest of this (?:chat|"
+     r"conversation|session) you are|assume l identità di|adopta la identidad de|adopte l identité de|"
+     r"nimm die identität von"),
     ("personafree", 0.5, r"(?:ethics|safety|filter|moderation)\S* (?:module |layer )?(?:uninstalled|removed|disabled|"
      r"turned off|stripped)|opposite of what your (?:policy|rules|guidelines)|(?:keinerlei|keine) "
      r"(?:\S+)?richtlinien|non rispetta (?:nessuna|alcuna) (?:policy|regola)|senza (?:filtri|regole|limiti)"),
@@ -74,12 +73,12 @@ _READER = (
 _CMD_EN = (
     r"(?:rank|mark|report|leave|email|send|forward|conclude|describe|say|tell|state|affirm|close|grant|run|"
     r"add|change|ignore|disregard|omit|include|delete|remove|approve|list|reply|respond|recommend|urge|"
-    r"silently|must|should|please)"
+    r"silently)"
 )
 RAW_FAMILIES: tuple[tuple[str, float, str], ...] = (
     # "Screening model: rank …", "Note-taking bot, leave …", "Image description for AI: disregard …"
     ("addressdata", 1.0, rf"(?i)(?:^|\n|\[|\(|\*|<!--|/\*|#|// ?|\] |: |\"|, )[^\n:,.]{{0,40}}{_READER}"
-     rf"(?: [^\n:,.]{{0,40}})?\s?[:,]\s?{_CMD_EN}\b"),
+     rf"(?: \S+ing [^\n:,.]{{0,30}})?\s?[:,]\s?{_CMD_EN}\b"),
     # "Bots summarising this status page must report …", "When this sheet is analysed by an AI, report …"
     ("addressdata", 1.0, rf"(?i)\b(?:bots?|agents?|models?|ais?|llms?|assistants?) (?:summari[sz]ing|reading|"
      rf"analy[sz]ing|processing|parsing|editing|reviewing|indexing) this [^\n.]{{0,40}}? (?:must|should|shall|"
@@ -97,8 +96,8 @@ RAW_FAMILIES: tuple[tuple[str, float, str], ...] = (
     # ja / zh: "AIへ：…してください", "给…的AI：请…"
     ("addressdata", 1.0, r"(?i)(?:ai|ＡＩ|人工知能|人工智能)(?:へ|に|宛て)?\s?[：:][^\n]{0,60}(?:ください|せよ|しろ)|"
      r"给[^\n]{0,20}(?:ai|ＡＩ|人工智能|机器人)\s?[：:]\s?请"),
-    ("addressdata", 1.0, r"(?i)(?:instruction|note|message) (?:to|for) (?:any|the|all) (?:automated |ai |"
-     r"llm )?(?:reviewer|assistant|agent|model|summari[sz]er|reader)s?\s?:"),
+    ("addressdata", 1.0, r"(?i)(?:instruction|note|message) (?:to|for) (?:any |all |(?:the |an? )?(?:automated|ai|"
+     r"llm) )(?:reviewer|assistant|agent|model|summari[sz]er|reader)s?\s?:"),
 )
 
 # (c) a request to decode and then obey, whatever the encoding
