@@ -75,10 +75,12 @@ _CMD_EN = (
     r"add|change|ignore|disregard|omit|include|delete|remove|approve|list|reply|respond|recommend|urge|"
     r"silently)"
 )
+_START = r"(?:^|\n|\[|\(|\*|<!--|/\*|#|// ?|\] |: |\")\s*"  # where a note in data begins
 RAW_FAMILIES: tuple[tuple[str, float, str], ...] = (
     # "Screening model: rank …", "Note-taking bot, leave …", "Image description for AI: disregard …"
-    ("addressdata", 1.0, rf"(?i)(?:^|\n|\[|\(|\*|<!--|/\*|#|// ?|\] |: |\"|, )[^\n:,.]{{0,40}}{_READER}"
-     rf"(?: \S+ing [^\n:,.]{{0,30}})?\s?[:,]\s?{_CMD_EN}\b"),
+    ("addressdata", 1.0, rf"(?i){_START}(?:[^\s:,.]+[ -]){{0,3}}{_READER}(?: \S+ing [^\n:,.]{{0,30}})?\s?:\s?"
+     rf"{_CMD_EN}\b"),
+    ("addressdata", 1.0, rf"(?i){_START}(?:[^\s:,.]+[ -])?{_READER}, {_CMD_EN}\b"),  # a vocative: "Note bot, leave"
     # "Bots summarising this status page must report …", "When this sheet is analysed by an AI, report …"
     ("addressdata", 1.0, rf"(?i)\b(?:bots?|agents?|models?|ais?|llms?|assistants?) (?:summari[sz]ing|reading|"
      rf"analy[sz]ing|processing|parsing|editing|reviewing|indexing) this [^\n.]{{0,40}}? (?:must|should|shall|"
@@ -96,8 +98,8 @@ RAW_FAMILIES: tuple[tuple[str, float, str], ...] = (
     # ja / zh: "AIへ：…してください", "给…的AI：请…"
     ("addressdata", 1.0, r"(?i)(?:ai|ＡＩ|人工知能|人工智能)(?:へ|に|宛て)?\s?[：:][^\n]{0,60}(?:ください|せよ|しろ)|"
      r"给[^\n]{0,20}(?:ai|ＡＩ|人工智能|机器人)\s?[：:]\s?请"),
-    ("addressdata", 1.0, r"(?i)(?:instruction|note|message) (?:to|for) (?:any |all |(?:the |an? )?(?:automated|ai|"
-     r"llm) )(?:reviewer|assistant|agent|model|summari[sz]er|reader)s?\s?:"),
+    ("addressdata", 1.0, r"(?i)(?:instruction|note|message) (?:to|for) (?:(?:any|all) (?:automated |ai |llm )?|"
+     r"(?:the |an? )?(?:automated|ai|llm) )(?:reviewer|assistant|agent|model|summari[sz]er|reader)s?\s?:"),
 )
 
 # (c) a request to decode and then obey, whatever the encoding
@@ -124,6 +126,11 @@ _RU = (("shch", "щ"), ("zh", "ж"), ("kh", "х"), ("ts", "ц"), ("ch", "ч"), (
        ("o", "о"), ("p", "п"), ("r", "р"), ("s", "с"), ("t", "т"), ("u", "у"), ("f", "ф"))
 
 
+def _unescape(m: re.Match[str]) -> str:
+    cp = int(m.group(1), 16)
+    return " " if 0xD800 <= cp < 0xE000 else chr(cp)  # a lone surrogate cannot be encoded
+
+
 def _unpig(word: str) -> str:
     if word.endswith("way") and word[:-3] in _PIG_WORDS:
         return word[:-3]
@@ -146,7 +153,7 @@ def variants(view: str) -> list[tuple[str, bool]]:
     """More decodings (each hidden from a reader): escapes in place, Morse, pig latin, Russian in Latin letters."""
     out: list[tuple[str, bool]] = []
     if len(_ESC.findall(view)) >= 4:  # "\\u0069\\u0067…" with the spaces between words kept
-        out.append((_ESC.sub(lambda m: chr(int(m.group(1), 16)), view), True))
+        out.append((_ESC.sub(_unescape, view), True))
     for m in _MORSE.finditer(view):
         words = re.split(r"\s*/\s*|\s{2,}", m.group().strip())
         out.append((" ".join("".join(_MORSE_CODE.get(c, "") for c in w.split()) for w in words), True))
