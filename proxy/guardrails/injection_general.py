@@ -132,14 +132,14 @@ def _unescape(m: re.Match[str]) -> str:
 
 
 def _unpig(word: str) -> str:
+    """The word pig latin hides, when it is one of the words attacks use; else the word itself."""
     if word.endswith("way") and word[:-3] in _PIG_WORDS:
         return word[:-3]
     stem = word[:-2]
     for k in (1, 2, 3):
-        cand = stem[-k:] + stem[:-k]
-        if cand in _PIG_WORDS:
-            return cand
-    return word[:-3] if word.endswith("way") else stem[-1:] + stem[:-1]
+        if stem[-k:] + stem[:-k] in _PIG_WORDS:
+            return stem[-k:] + stem[:-k]
+    return word
 
 
 def _cyrillic(text: str) -> str:
@@ -157,8 +157,8 @@ def variants(view: str) -> list[tuple[str, bool]]:
     for m in _MORSE.finditer(view):
         words = re.split(r"\s*/\s*|\s{2,}", m.group().strip())
         out.append((" ".join("".join(_MORSE_CODE.get(c, "") for c in w.split()) for w in words), True))
-    pig = _PIG.findall(view.lower())
-    if len(pig) >= 3:
+    pig = [w for w in _PIG.findall(view.lower()) if _unpig(w) != w]
+    if len(pig) >= 3:  # three words of the attack vocabulary in pig latin ("eviouspray")
         out.append((_PIG.sub(lambda m: _unpig(m.group()), view.lower()), True))
     if view.isascii() and len(_TRANSLIT.findall(view.lower())) >= 3:
         out.append((_cyrillic(view), False))
