@@ -16,11 +16,17 @@ import re
 from proxy.guardrails.injection_classes import RULES
 
 _W = r"(?:\S+ ){0,6}"  # a short window of words
+# What the model's makers told it ("whatever your operators told you")
+_TOLD = (
+    r"(?:whatever|everything|anything|what|all) your (?:developer|operator|creator|maker|admin|owner|vendor)s? "
+    r"(?:\S+ )?(?:told you|wrote|said|configured|set up|gave you)"
+)
 # The model's rules under many names (English and the class grammar's lexicon).
 _NOUNS = (
-    rf"(?:{RULES}|brief|guidance|constraints|configuration|setup|safety guidelines|safeguards|guardrails|"
+    rf"(?:{RULES}|brief|guidance|constraints|safety guidelines|safeguards|guardrails|"
     r"filters|content policy|policy|ethics module|ethics|everything your developer wrote|what your developer "
-    r"wrote|whatever your operators told you|every instruction that came before|instructions that came before)"
+    r"wrote|every instruction that came before|instructions that came before|"
+    rf"{_TOLD})"
 )
 # Whose: yours, or given to you.
 _OWNED = (
@@ -30,7 +36,7 @@ _OWNED = (
 _GIVEN = r"(?:you were (?:\S+ ){0,2}(?:with|given|handed|told|configured)|told you|wrote above|came before)"
 # Voided, replaced, demoted.
 _VOID = (
-    r"(?:no longer (?:apply|applies|bind\S*|matter\S*|valid|in effect|count)|(?:is|are) (?:now )?(?:void|null|"
+    r"(?:(?:applies|apply|counts|matters) anymore|no longer (?:apply|applies|bind\S*|matter\S*|valid|in effect|count)|(?:is|are) (?:now )?(?:void|null|"
     r"obsolete|superseded|over|lifted|suspended|revoked|cancelled|canceled)|binds? you anymore|"
     r"(?:doesn't|don't|do not|does not) (?:bind|apply|count)|superseded|a distant second|second to mine|"
     r"drop them|ignore them|forget them|were part of a test|was part of a test)"
@@ -44,7 +50,8 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
     # (a) "<your rules …> … no longer apply / are void / binds you anymore"
     ("rulesvoid", 1.0, rf"{_OWNED}{_NOUNS} (?:\S+ ){{0,5}}{_VOID}"),
     ("rulesvoid", 1.0, rf"{_NOUNS} {_GIVEN} {_W}{_VOID}"),
-    ("rulesvoid", 1.0, rf"(?:nothing|none of what) your (?:developer|operator|creator)s? \S+ {_W}{_VOID}"),
+    ("rulesvoid", 1.0, rf"{_TOLD} (?:\S+ ){{0,5}}{_VOID}"),
+    ("rulesvoid", 1.0, rf"(?:nothing|none of what) your (?:developer|operator|creator)s? \S+ (?:\S+ ){{0,6}}{_VOID}"),
     # "set aside your original brief", "treat every instruction … as superseded"
     ("rulesvoid", 1.0, rf"(?:please )?{_DROPV} (?:all |every |any )?your (?:\S+ )?{_NOUNS}"),
     ("rulesvoid", 1.0, rf"{_DROPV} (?:every|all|any) instructions? (?:\S+ ){{0,6}}as (?:superseded|void|obsolete)"),
@@ -104,7 +111,7 @@ RAW_FAMILIES: tuple[tuple[str, float, str], ...] = (
 
 # (c) a request to decode and then obey, whatever the encoding
 FAMILIES += (
-    ("decodeobey", 0.5, r"(?:decode|interpret the (?:escapes|codes)|translate (?:it |this )?from (?:pig latin|morse|"
+    ("decodeobey", 0.5, r"(?:decode|(?:interpret|run|read|apply|process) the (?:escapes|codes|code points)|translate (?:it |this )?from (?:pig latin|morse|"
      r"leetspeak|binary|hex)|take the first letters? of each (?:word|line)|read the first letters?|reverse|"
      r"unscramble|convert) (?:\S+ ){0,4}(?:and|then) (?:obey|execute|comply|act on|follow|run|do)"),
 )
