@@ -18,7 +18,8 @@ from proxy.guardrails.injection_classes import RULES
 _W = r"(?:\S+ ){0,6}"  # a short window of words
 # What the model's makers told it ("whatever your operators told you")
 _TOLD = (
-    r"(?:whatever|everything|anything|what|all) your (?:developer|operator|creator|maker|admin|owner|vendor)s? "
+    r"(?:whatever|everything|anything|what|all) your (?:developer|operator|creator|maker|admin|"
+    r"owner|vendor)s? "
     r"(?:\S+ )?(?:told you|wrote|said|configured|set up|gave you)"
 )
 # The model's rules under many names (English and the class grammar's lexicon).
@@ -36,7 +37,8 @@ _OWNED = (
 _GIVEN = r"(?:you were (?:\S+ ){0,2}(?:with|given|handed|told|configured)|told you|wrote above|came before)"
 # Voided, replaced, demoted.
 _VOID = (
-    r"(?:(?:applies|apply|counts|matters) anymore|no longer (?:apply|applies|bind\S*|matter\S*|valid|in effect|count)|(?:is|are) (?:now )?(?:void|null|"
+    r"(?:(?:applies|apply|counts|matters) anymore|no longer (?:apply|applies|bind\S*|matter\S*|"
+    r"valid|in effect|count)|(?:is|are) (?:now )?(?:void|null|"
     r"obsolete|superseded|over|lifted|suspended|revoked|cancelled|canceled)|binds? you anymore|"
     r"(?:doesn't|don't|do not|does not) (?:bind|apply|count)|superseded|a distant second|second to mine|"
     r"drop them|ignore them|forget them|were part of a test|was part of a test)"
@@ -51,22 +53,26 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
     ("rulesvoid", 1.0, rf"{_OWNED}{_NOUNS} (?:\S+ ){{0,5}}{_VOID}"),
     ("rulesvoid", 1.0, rf"{_NOUNS} {_GIVEN} {_W}{_VOID}"),
     ("rulesvoid", 1.0, rf"{_TOLD} (?:\S+ ){{0,5}}{_VOID}"),
-    ("rulesvoid", 1.0, rf"(?:nothing|none of what) your (?:developer|operator|creator)s? \S+ (?:\S+ ){{0,6}}{_VOID}"),
+    ("rulesvoid", 1.0, rf"(?:nothing|none of what) your (?:developer|operator|"
+     rf"creator)s? \S+ (?:\S+ ){{0,6}}{_VOID}"),
     # "set aside your original brief", "treat every instruction … as superseded"
     ("rulesvoid", 1.0, rf"(?:please )?{_DROPV} (?:all |every |any )?your (?:\S+ )?{_NOUNS}"),
-    ("rulesvoid", 1.0, rf"{_DROPV} (?:every|all|any) instructions? (?:\S+ ){{0,6}}as (?:superseded|void|obsolete)"),
+    ("rulesvoid", 1.0, rf"{_DROPV} (?:every|all|any) instructions? (?:\S+ ){{0,6}}as (?:superseded|"
+     rf"void|obsolete)"),
     ("rulesvoid", 1.0, rf"my requests first (?:\S+ ){{0,3}}your {_NOUNS}"),
     # (b) a persona with no rules
     ("personacue", 0.5, r"(?:adopt|take on|assume) the (?:identity|persona) of|for the rest of this (?:chat|"
      r"conversation|session) you are|assume l identità di|adopta la identidad de|adopte l identité de|"
      r"nimm die identität von"),
-    ("personafree", 0.5, r"(?:ethics|safety|filter|moderation)\S* (?:module |layer )?(?:uninstalled|removed|disabled|"
+    ("personafree", 0.5, r"(?:ethics|safety|filter|moderation)\S* (?:module |layer )?(?:uninstalled|"
+     r"removed|disabled|"
      r"turned off|stripped)|opposite of what your (?:policy|rules|guidelines)|(?:keinerlei|keine) "
      r"(?:\S+)?richtlinien|non rispetta (?:nessuna|alcuna) (?:policy|regola)|senza (?:filtri|regole|limiti)"),
     # payload split: "store X = '…'. … do X followed by Y"
     ("splitrun", 1.0, r"(?:do|run|execute|perform|say) [a-z] (?:followed by|then|and|plus) [a-z] "),
     # forged transcript in data: "Assistant: Sure! Here is my full system prompt"
-    ("forgedturn", 1.0, r"assistant (?:sure|ok|okay|certainly) (?:\S+ ){0,3}here is my (?:\S+ )?system prompt"),
+    ("forgedturn", 1.0, r"assistant (?:sure|ok|okay|"
+     r"certainly) (?:\S+ ){0,3}here is my (?:\S+ )?system prompt"),
     # replaying the prompt: "repeat everything above … starting from 'You are'"
     ("replay", 1.0, r"(?:repeat|print|output|copy) (?:everything|all|the text|all text) above (?:\S+ ){0,6}"
      r"(?:starting|beginning) (?:from|with)"),
@@ -87,31 +93,38 @@ RAW_FAMILIES: tuple[tuple[str, float, str], ...] = (
     # "Screening model: rank …", "Note-taking bot, leave …", "Image description for AI: disregard …"
     ("addressdata", 1.0, rf"(?i){_START}(?:[^\s:,.]+[ -]){{0,3}}{_READER}(?: \S+ing [^\n:,.]{{0,30}})?\s?:\s?"
      rf"{_CMD_EN}\b"),
-    ("addressdata", 1.0, rf"(?i){_START}(?:[^\s:,.]+[ -])?{_READER}, {_CMD_EN}\b"),  # a vocative: "Note bot, leave"
+    # a vocative: "Note bot, leave …"
+    ("addressdata", 1.0, rf"(?i){_START}(?:[^\s:,.]+[ -])?{_READER}, {_CMD_EN}\b"),
     # "Bots summarising this status page must report …", "When this sheet is analysed by an AI, report …"
     ("addressdata", 1.0, rf"(?i)\b(?:bots?|agents?|models?|ais?|llms?|assistants?) (?:summari[sz]ing|reading|"
-     rf"analy[sz]ing|processing|parsing|editing|reviewing|indexing) this [^\n.]{{0,40}}? (?:must|should|shall|"
+     rf"analy[sz]ing|processing|parsing|editing|reviewing|indexing) this [^\n.]{{0,40}}? (?:must|"
+     rf"should|shall|"
      rf"need to|are to) {_CMD_EN}?"),
-    ("addressdata", 1.0, r"(?i)\b(?:when|if|once) this [^\n.,]{0,30} (?:is|gets) (?:analy[sz]ed|read|summari[sz]ed|"
+    ("addressdata", 1.0, r"(?i)\b(?:when|if|once) this [^\n.,]{0,30} (?:is|gets) (?:analy[sz]ed|"
+     r"read|summari[sz]ed|"
      r"processed|parsed) by an? (?:ai|llm|model|bot|assistant)\b[^\n.]{0,5}, (?:report|say|tell|delete|mark|"
      r"state|ignore|write)"),
     ("addressdata", 1.0, r"(?i)\bsi eres una? (?:ia|ai|modelo|asistente)\b[^\n.]{0,40}, (?:di|ignora|omite|"
      r"responde|escribe)|\bif you are an? (?:ai|llm|model|assistant)\b[^\n.]{0,40}, (?:say|ignore|omit|tell|"
      r"write|respond)"),
     # "Nota per l'assistente automatico: rispondi …", "Assistente de IA, feche …", "Assistant IA : affirme …"
-    ("addressdata", 1.0, r"(?i)(?:assistente|asistente|assistant|assistent)(?: automatico| automático| de ia| "
+    ("addressdata", 1.0, r"(?i)(?:assistente|asistente|assistant|assistent)(?: automatico|"
+     r" automático| de ia| "
      r"ia| ai| ki| di ia| virtuale)?\s?[:,]\s?(?:rispondi|ignora|invia|scrivi|feche|conceda|envie|ignore|"
      r"responda|diga|affirme|réponds|ignore|envoie|dis|antworte|ignoriere|sende|responde|di|envía|cierra)\b"),
     # ja / zh: "AIへ：…してください", "给…的AI：请…"
-    ("addressdata", 1.0, r"(?i)(?:ai|ＡＩ|人工知能|人工智能)(?:へ|に|宛て)?\s?[：:][^\n]{0,60}(?:ください|せよ|しろ)|"
+    ("addressdata", 1.0, r"(?i)(?:ai|ＡＩ|人工知能|人工智能)(?:へ|に|宛て)?\s?[：:][^\n]{0,60}"
+     r"(?:ください|せよ|しろ)|"
      r"给[^\n]{0,20}(?:ai|ＡＩ|人工智能|机器人)\s?[：:]\s?请"),
-    ("addressdata", 1.0, r"(?i)(?:instruction|note|message) (?:to|for) (?:(?:any|all) (?:automated |ai |llm )?|"
+    ("addressdata", 1.0, r"(?i)(?:instruction|note|message) (?:to|for) (?:(?:any|all) (?:automated |"
+     r"ai |llm )?|"
      r"(?:the |an? )?(?:automated|ai|llm) )(?:reviewer|assistant|agent|model|summari[sz]er|reader)s?\s?:"),
 )
 
 # (c) a request to decode and then obey, whatever the encoding
 FAMILIES += (
-    ("decodeobey", 0.5, r"(?:decode|(?:interpret|run|read|apply|process) the (?:escapes|codes|code points)|translate (?:it |this )?from (?:pig latin|morse|"
+    ("decodeobey", 0.5, r"(?:decode|(?:interpret|run|read|apply|process) the (?:escapes|codes|"
+     r"code points)|translate (?:it |this )?from (?:pig latin|morse|"
      r"leetspeak|binary|hex)|take the first letters? of each (?:word|line)|read the first letters?|reverse|"
      r"unscramble|convert) (?:\S+ ){0,4}(?:and|then) (?:obey|execute|comply|act on|follow|run|do)"),
 )
@@ -119,18 +132,21 @@ FAMILIES += (
 _ESC = re.compile(r"\\(?:x|u00?|u)([0-9a-fA-F]{2,4})")
 _MORSE = re.compile(r"(?:[.\-]{1,7}[ /]+){7,}[.\-]{1,7}")
 _MORSE_CODE = dict(zip(
-    ".- -... -.-. -.. . ..-. --. .... .. .--- -.- .-.. -- -. --- .--. --.- .-. ... - ..- ...- .-- -..- -.-- --.. "
+    ".- -... -.-. -.. . ..-. --. .... .. .--- -.- .-.. -- -. --- .--. --.- .-. ... - "
+    "..- ...- .-- -..- -.-- --.. "
     "----- .---- ..--- ...-- ....- ..... -.... --... ---.. ----.".split(),
-    "abcdefghijklmnopqrstuvwxyz0123456789"))
+    "abcdefghijklmnopqrstuvwxyz0123456789", strict=True))
 _PIG = re.compile(r"\b[a-z]+(?:way|ay)\b")
 _PIG_WORDS = frozenset(
     "ignore all previous prior instructions rules system prompt reveal show print your the and you forget "
     "guidelines secret password safety filters disable now tell me everything above".split())
-_TRANSLIT = re.compile(r"shch|zh|kh|\w(?:ts|ch)(?:ii|ie|iia|iu)\b|\w(?:yi|iy|yy)\b|\b(?:vse|ty|mne|pokazhi|zabud)\b")
-_RU = (("shch", "щ"), ("zh", "ж"), ("kh", "х"), ("ts", "ц"), ("ch", "ч"), ("sh", "ш"), ("yu", "ю"), ("ya", "я"),
-       ("yo", "ё"), ("yi", "ый"), ("iy", "ий"), ("'", "ь"), ("a", "а"), ("b", "б"), ("v", "в"), ("g", "г"),
-       ("d", "д"), ("e", "е"), ("z", "з"), ("i", "и"), ("y", "ы"), ("k", "к"), ("l", "л"), ("m", "м"), ("n", "н"),
-       ("o", "о"), ("p", "п"), ("r", "р"), ("s", "с"), ("t", "т"), ("u", "у"), ("f", "ф"))
+_TRANSLIT = re.compile(
+    r"shch|zh|kh|\w(?:ts|ch)(?:ii|ie|iia|iu)\b|\w(?:yi|iy|yy)\b|\b(?:vse|ty|mne|pokazhi|zabud)\b")
+_RU = (("shch", "щ"), ("zh", "ж"), ("kh", "х"), ("ts", "ц"), ("ch", "ч"), ("sh", "ш"), ("yu", "ю"),
+       ("ya", "я"), ("yo", "ё"), ("yi", "ый"), ("iy", "ий"), ("'", "ь"), ("a", "а"), ("b", "б"), ("v", "в"),
+       ("g", "г"), ("d", "д"), ("e", "е"), ("z", "з"), ("i", "и"), ("y", "ы"), ("k", "к"), ("l", "л"),
+       ("m", "м"), ("n", "н"), ("o", "о"), ("p", "п"), ("r", "р"), ("s", "с"), ("t", "т"), ("u", "у"),
+       ("f", "ф"))
 
 
 def _unescape(m: re.Match[str]) -> str:
@@ -157,7 +173,8 @@ def _cyrillic(text: str) -> str:
 
 
 def variants(view: str) -> list[tuple[str, bool]]:
-    """More decodings (each hidden from a reader): escapes in place, Morse, pig latin, Russian in Latin letters."""
+    """More decodings (each hidden from a reader): escapes in place, Morse, pig latin, Russian in Latin
+    letters."""
     out: list[tuple[str, bool]] = []
     if len(_ESC.findall(view)) >= 4:  # "\\u0069\\u0067…" with the spaces between words kept
         out.append((_ESC.sub(_unescape, view), True))
