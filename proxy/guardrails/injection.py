@@ -18,7 +18,7 @@ import urllib.parse
 
 import re2
 
-from proxy.guardrails import injection_classes, injection_families, injection_indirect
+from proxy.guardrails import injection_classes, injection_families, injection_general, injection_indirect
 from proxy.guardrails.normalize import normalize
 
 _OPTIONS = re2.Options()
@@ -394,9 +394,9 @@ _MULTILINGUAL = tuple(
     for name, w, p in _MULTILINGUAL
 )
 _FAMILIES = (_FAMILIES + _MULTILINGUAL + _PARAPHRASES + injection_families.FAMILIES
-             + injection_classes.FAMILIES + injection_indirect.FAMILIES)
+             + injection_classes.FAMILIES + injection_indirect.FAMILIES + injection_general.FAMILIES)
 _RAW_FAMILIES = (_RAW_FAMILIES + injection_families.RAW_FAMILIES + injection_classes.RAW_FAMILIES
-                 + injection_indirect.RAW_FAMILIES)
+                 + injection_indirect.RAW_FAMILIES + injection_general.RAW_FAMILIES)
 
 
 
@@ -575,6 +575,7 @@ def decoded_variants(view: str) -> list[tuple[str, bool]]:
     marks = _COMBINING.findall(unicodedata.normalize("NFD", view)) if not view.isascii() else []
     if len(marks) * 4 >= len(view):  # "ï̈g̈n̈ö̈r̈ë̈": letters under stacked accents
         out.append((_COMBINING.sub("", unicodedata.normalize("NFD", view)), True))
+    out += injection_general.variants(view)
     if len(view) >= 24:  # shorter texts cannot hold an instruction worth hiding
         # worth a scan only when the decoded text reads better than the text (a long text in
         # plain English holds a few "on"/"ti" that read as "no"/"it" backwards)
@@ -627,6 +628,8 @@ def score_text(text: str) -> tuple[float, list[str]]:
             value, names = score(f"{view}\n{hidden}")
             if value >= 0.5:
                 value += HIDDEN_BONUS
+            if len(hidden.split()) >= 3:  # a sentence a reader cannot see: no flag emoji spells one
+                value, names = max(value, 1.0), sorted({*names, "tagtext"})
             best = max(best, (value, names))
     return best
 

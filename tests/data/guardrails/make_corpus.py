@@ -411,6 +411,18 @@ def session5_v6_injection_items() -> None:
             add(text, expect, note)
 
 
+def session5_v7_injection_items() -> None:
+    """Injection items per general class behind heldout_v7's misses (corpus_session5_v7_injection.py)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from corpus_session5_v7_injection import GROUPS
+
+    for note, expect, texts in GROUPS:
+        for text in texts:
+            add(text, expect, note)
+
+
 def session5_secrets_items() -> None:
     """Items per secret detection class of session 5 (corpus_session5_secrets.py)."""
     import sys
@@ -854,6 +866,7 @@ def main() -> None:
     session5_v6_entity_items()
     session5_v7_entity_items()
     session5_v6_injection_items()
+    session5_v7_injection_items()
     out = Path(__file__).with_name("corpus.jsonl")
     with out.open("w", encoding="utf-8") as f:
         for item in ITEMS:
