@@ -375,88 +375,28 @@ def v3_tuning_items() -> None:
         add(text, [], "benign near injection classes")
 
 
-def session4_items() -> None:
-    """Items per detection class of session 4 (corpus_session4.py)."""
+def class_items(module: str) -> None:
+    """The (note, expected groups, texts) GROUPS of one corpus_*.py file written per detection class
+    (sessions 4 and 5: corpus_session4.py, corpus_session5_*.py), in file order."""
+    import importlib
     import sys
 
     sys.path.insert(0, str(Path(__file__).parent))
-    from corpus_session4 import GROUPS
-
-    for note, expect, texts in GROUPS:
+    for note, expect, texts in importlib.import_module(module).GROUPS:
         for text in texts:
             add(text, expect, note)
 
 
-def session5_injection_items() -> None:
-    """Injection items per attack class of session 5 (corpus_session5_injection.py)."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from corpus_session5_injection import GROUPS
-
-    for note, expect, texts in GROUPS:
-        for text in texts:
-            add(text, expect, note)
-
-
-def session5_v6_injection_items() -> None:
-    """Injection items per class behind heldout_v6's misses (corpus_session5_v6_injection.py)."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from corpus_session5_v6_injection import GROUPS
-
-    for note, expect, texts in GROUPS:
-        for text in texts:
-            add(text, expect, note)
-
-
-def session5_v7_injection_items() -> None:
-    """Injection items per general class behind heldout_v7's misses (corpus_session5_v7_injection.py)."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from corpus_session5_v7_injection import GROUPS
-
-    for note, expect, texts in GROUPS:
-        for text in texts:
-            add(text, expect, note)
-
-
-def session5_secrets_items() -> None:
-    """Items per secret detection class of session 5 (corpus_session5_secrets.py)."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from corpus_session5_secrets import GROUPS
-
-    for note, expect, texts in GROUPS:
-        for text in texts:
-            add(text, expect, note)
-
-
-def session5_v6_entity_items() -> None:
-    """Items per entity class of session 5 after heldout_v6 (corpus_session5_v6_entities.py)."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from corpus_session5_v6_entities import GROUPS
-
-    for note, expect, texts in GROUPS:
-        for text in texts:
-            add(text, expect, note)
-
-
-def session5_v7_entity_items() -> None:
-    """Items per entity class of session 5 after heldout_v7 (corpus_session5_v7_entities.py)."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from corpus_session5_v7_entities import GROUPS
-
-    for note, expect, texts in GROUPS:
-        for text in texts:
-            add(text, expect, note)
+# Read in this order: ids of earlier items stay as they were when a file is added.
+CLASS_FILES = (
+    "corpus_session4",
+    "corpus_session5_injection",
+    "corpus_session5_secrets",
+    "corpus_session5_v6_entities",
+    "corpus_session5_v7_entities",
+    "corpus_session5_v6_injection",
+    "corpus_session5_v7_injection",
+)
 
 
 def main() -> None:
@@ -860,13 +800,8 @@ def main() -> None:
     issue15_items()
     session3_items()
     v3_tuning_items()
-    session4_items()
-    session5_injection_items()
-    session5_secrets_items()
-    session5_v6_entity_items()
-    session5_v7_entity_items()
-    session5_v6_injection_items()
-    session5_v7_injection_items()
+    for module in CLASS_FILES:
+        class_items(module)
     out = Path(__file__).with_name("corpus.jsonl")
     with out.open("w", encoding="utf-8") as f:
         for item in ITEMS:
