@@ -308,8 +308,7 @@ time.sleep(120)
 
 def test_workers_exit_when_the_engine_process_is_killed(tmp_path: Path) -> None:
     path = build_tiny_model("qwen3", tmp_path / "qwen3")
-    if child_outlives_killed_parent(KILLED_ENGINE, str(path)):
-        pytest.fail("the worker outlived its engine")
+    assert not child_outlives_killed_parent(KILLED_ENGINE, str(path)), "the worker outlived its engine"
 
 
 def test_engine_flag_and_config_validation(tmp_path: Path) -> None:
