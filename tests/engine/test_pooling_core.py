@@ -32,11 +32,14 @@ def model(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     return build_embedding_model("qwen3", tmp_path_factory.mktemp(f"qwen3-{pooling}"), pooling), pooling
 
 
+def embed_config(path: Path, **kw: Any) -> EngineConfig:
+    """An fp32 CPU embedding engine's config: 256-token context, 32 KV blocks unless `kw` says otherwise."""
+    fields: dict[str, Any] = {"max_model_len": 256, "num_kv_blocks": 32} | kw
+    return EngineConfig(model=str(path), device="cpu", dtype="float32", task="embed", **fields)
+
+
 def make_core(path: Path, async_scheduling: bool = False, **kw: Any) -> EngineCore:
-    fields: dict[str, Any] = {"max_model_len": 256, "max_num_seqs": 8, "num_kv_blocks": 32}
-    fields |= kw
-    config = EngineConfig(model=str(path), device="cpu", dtype="float32", task="embed", **fields)
-    return EngineCore(config, async_scheduling=async_scheduling)
+    return EngineCore(embed_config(path, **({"max_num_seqs": 8} | kw)), async_scheduling=async_scheduling)
 
 
 def run(core: EngineCore, inputs: dict[str, list[int]]) -> tuple[dict[str, torch.Tensor], list[list[str]]]:
@@ -139,16 +142,7 @@ def test_an_embedding_engine_refuses_generation_and_bad_inputs(model: tuple[Path
 
 def test_a_cancelled_embed_call_frees_its_blocks(model: tuple[Path, str]) -> None:
     path, _ = model
-    config = EngineConfig(
-        model=str(path),
-        device="cpu",
-        dtype="float32",
-        task="embed",
-        max_model_len=256,
-        max_num_batched_tokens=8,
-        num_kv_blocks=160,
-        engine_core_process="off",
-    )
+    config = embed_config(path, max_num_batched_tokens=8, num_kv_blocks=160, engine_core_process="off")
     inputs = [LONG + LONG[:100]] * 8  # 2000 tokens at 8 a step: still prefilling when cancelled
 
     async def main() -> tuple[Any, Any]:
@@ -176,16 +170,7 @@ def test_a_cancelled_embed_call_frees_its_blocks(model: tuple[Path, str]) -> Non
 @pytest.mark.parametrize("mode", ["off", "on"], ids=["thread", "process"])
 def test_async_engine_embeds_through_its_core(model: tuple[Path, str], mode: str) -> None:
     path, pooling = model
-    config = EngineConfig(
-        model=str(path),
-        device="cpu",
-        dtype="float32",
-        task="embed",
-        max_model_len=256,
-        max_num_batched_tokens=32,
-        num_kv_blocks=32,
-        engine_core_process=mode,
-    )
+    config = embed_config(path, max_num_batched_tokens=32, engine_core_process=mode)
 
     async def main() -> tuple[torch.Tensor, torch.Tensor, Any]:
         engine = AsyncEngine(config)
