@@ -206,6 +206,7 @@ def shipped_table(device: torch.device) -> str | None:
     return str(path) if path is not None and path.is_file() else None
 
 
+@cache  # called per FP8 linear per eager step: the table lookup and the M-tile shrink happen once per shape
 def choose(
     m: int, n: int, k: int, sms: int = NUM_SMS_DEFAULT, path: str | None = TUNED_PATH, *,
     measured_only: bool = False,
