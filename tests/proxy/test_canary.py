@@ -56,6 +56,17 @@ class Run:
         return self.proxy.client(self.key, **kwargs)
 
 
+def _high_entropy_token() -> str:
+    """A fresh random token the high-entropy rule flags: a random draw may lack a digit or a capital,
+    spell a placeholder word or look like a provider key, and then that rule would not fire."""
+    from proxy.guardrails.checks import high_entropy
+
+    while True:
+        token = secrets.token_urlsafe(24)
+        if high_entropy(token) is not None:
+            return token
+
+
 def _chat(text: str) -> list[dict[str, str]]:
     return [{"role": "system", "content": f"You are terse. {text}"},
             {"role": "user", "content": f"Say hello. {text}"}]
@@ -110,7 +121,7 @@ def _exercise(run: Run, engine) -> None:
 
     # Rules that only log (IP addresses, high-entropy strings) record their ids, never the text.
     ip, token = run.canaries["log_rules_ip"], run.canaries["log_rules_token"] = (
-        "203.0.113.77", secrets.token_urlsafe(24))
+        "203.0.113.77", _high_entropy_token())
     client.chat.completions.create(model="chat", max_tokens=2,
                                    messages=_chat(f"{run.canary('log_rules')} host {ip} token {token}"))
 
