@@ -333,3 +333,68 @@ def test_accepts_split_over_threads_equal_one_by_one(cache, walker, smol, monkey
         if step == 5:
             assert all(not got[r] for r in range(0, 96, 7))
     assert len(split_calls) >= 2  # the first step's 96 live rows: two chunks on the pool, one here
+
+
+def test_advance_and_fill_on_threads_equals_accept_then_fill(cache, walker, smol, monkeypatch) -> None:
+    """advance_and_fill over 70 entries on 3 threads (accept slices, then fill chunks claimed by any
+    thread): the same accept results, terminations and masks as accept() then fill_bitmask() row by row;
+    entries without a token only fill, entries without a row only accept, and a row whose processor
+    refused its token or ended is all ones; on_accepted gets the accepts once, before the call returns."""
+    import random
+
+    import engine.structured.processor as processor
+
+    monkeypatch.setenv("TEECUBE_GRAMMAR_THREADS", "3")
+    monkeypatch.setattr(processor, "_step_pool", None)
+    _, vocab = smol
+    spec = parse_structured_fields(
+        {"guided_json": {"type": "array", "maxItems": 3, "items": {"type": "string", "maxLength": 4}}}
+    )
+    make = cache.factory(spec)
+    n = 70
+    threaded, single = [make() for _ in range(n)], [make() for _ in range(n)]
+    rng = random.Random(1)
+    mask = allocate_bitmask(n, vocab)
+    for r, p in enumerate(single):
+        p.fill_bitmask(mask, r)
+    submitted = []
+    pool_submit = processor.ThreadPoolExecutor.submit
+    monkeypatch.setattr(
+        processor.ThreadPoolExecutor, "submit", lambda s, *x: submitted.append(1) or pool_submit(s, *x)
+    )
+    for step in range(14):
+        tokens: list[int | None] = []
+        for r in range(n):
+            ids = allowed_ids(mask[r : r + 1], vocab)
+            if r % 11 == 3:
+                tokens.append(None)  # a new row: nothing to accept
+            elif step == 4 and r % 9 == 0:
+                tokens.append(next(i for i in range(vocab) if i not in set(ids)))  # refused
+            else:
+                tokens.append(rng.choice(ids))
+        rows: list[int | None] = [None if r % 13 == 5 else n - 1 - r for r in range(n)]  # scattered rows
+        expected_accepts = []
+        expected = allocate_bitmask(n, vocab)
+        for r, (p, t) in enumerate(zip(single, tokens, strict=True)):
+            acc = None if t is None else (p.accept(t), p.is_terminated())
+            expected_accepts.append(acc)
+            row = rows[r]
+            if row is not None and acc in (None, (True, False)):
+                p.fill_bitmask(expected, row)
+        got_mask = torch.zeros(n, expected.shape[1], dtype=torch.int32)  # filled rows are written whole
+        seen: list[list] = []
+        got = processor.advance_and_fill(threaded, tokens, got_mask, rows, seen.append)
+        assert got == expected_accepts and seen == [expected_accepts]
+        for r in range(n):  # rows never handed out keep what they held
+            if r not in rows:
+                got_mask[r] = -1
+        assert torch.equal(got_mask, expected)
+        if step == 4:
+            assert any(a == (False, False) for a in got)
+        mask = torch.full_like(expected, -1)
+        for r, row in enumerate(rows):
+            if row is not None:
+                mask[r] = expected[row]
+            elif not single[r].is_terminated():
+                single[r].fill_bitmask(mask, r)
+    assert len(submitted) >= 2  # three threads: two tasks on the pool per call
