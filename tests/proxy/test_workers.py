@@ -113,7 +113,7 @@ def _get_ok(url: str) -> bool:
         return False
 
 
-def start_proxy(workdir: Path, upstream: str, workers: int = 2) -> Proxy:
+def start_proxy(workdir: Path, upstream: str, workers: int = 2, tls: bool = False) -> Proxy:
     pepper = secrets.token_hex(32)
     db_url = f"sqlite:///{workdir / 'teecube.db'}"
     db.upgrade(db_url)
@@ -139,7 +139,7 @@ def start_proxy(workdir: Path, upstream: str, workers: int = 2) -> Proxy:
                 "-m",
                 "teecube.cli",
                 "proxy",
-                "--no-tls",
+                *([] if tls else ["--no-tls"]),
                 "--tee",
                 "simulated",
                 "--database-url",
@@ -165,7 +165,7 @@ def start_proxy(workdir: Path, upstream: str, workers: int = 2) -> Proxy:
         )
     proxy = Proxy(
         proc,
-        f"http://127.0.0.1:{port}",
+        f"{'https' if tls else 'http'}://127.0.0.1:{port}",
         f"http://127.0.0.1:{metrics_port}/metrics",
         log_path,
         db_url,
@@ -175,7 +175,7 @@ def start_proxy(workdir: Path, upstream: str, workers: int = 2) -> Proxy:
 
     def ready() -> bool:
         assert proc.poll() is None, proxy.log()[-3000:]
-        return len(proxy.worker_pids()) == workers and _get_ok(proxy.url + "/health")
+        return len(proxy.worker_pids()) == workers and (tls or _get_ok(proxy.url + "/health"))
 
     _wait(ready, 90, "the proxy's workers")
     return proxy
@@ -297,3 +297,38 @@ def test_workers_exit_with_a_killed_supervisor(tmp_path: Path, upstream: str) ->
     proxy.proc.kill()
     proxy.proc.wait()
     _wait(lambda: not any(_alive(p) for p in pids), 30, "the orphaned workers to exit")
+
+
+def test_attested_tls_one_identity_across_workers(tmp_path: Path, upstream: str) -> None:
+    """Every worker serves the supervisor's one TEE key and certificate, and its evidence binds it."""
+    import http.client
+    import ssl
+
+    from cryptography import x509
+
+    from attestation.evidence import Bundle
+    from attestation.tls import spki_der_of
+
+    proxy = start_proxy(tmp_path, upstream, tls=True)
+    try:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE  # the test compares certificates itself
+        port = int(proxy.url.rsplit(":", 1)[1])
+        certs, bundles, seen = set(), [], set()
+        for _ in range(200):
+            conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=30)
+            conn.request("GET", "/attestation?nonce=" + secrets.token_hex(32))
+            resp = conn.getresponse()
+            assert resp.status == 200
+            bundles.append(Bundle.loads(resp.read()))
+            certs.add(conn.sock.getpeercert(binary_form=True))
+            seen.add(resp.getheader("X-Teecube-Worker"))
+            conn.close()
+            if seen == {"0", "1"}:
+                break
+        assert seen == {"0", "1"} and len(certs) == 1
+        spki = spki_der_of(x509.load_der_x509_certificate(certs.pop()))
+        assert all(b.tls_spki_der == spki for b in bundles)
+        assert len({b.hpke_public_key for b in bundles}) == 1
+    finally:
+        stop(proxy)
