@@ -6,6 +6,7 @@ workers exit when the supervisor is killed."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -26,6 +27,7 @@ from domains.deployments import add_deployment
 from domains.grants import grant_model
 from domains.keys import create_key
 from domains.tenants import create_domain
+from tests.conftest import redis_url
 
 CANARY = "workers-canary-" + secrets.token_hex(8)
 CACHE_TTL = 0.5
@@ -113,7 +115,9 @@ def _get_ok(url: str) -> bool:
         return False
 
 
-def start_proxy(workdir: Path, upstream: str, workers: int = 2, tls: bool = False) -> Proxy:
+def start_proxy(
+    workdir: Path, upstream: str, workers: int = 2, tls: bool = False, extra: tuple[str, ...] = ()
+) -> Proxy:
     pepper = secrets.token_hex(32)
     db_url = f"sqlite:///{workdir / 'teecube.db'}"
     db.upgrade(db_url)
@@ -132,6 +136,7 @@ def start_proxy(workdir: Path, upstream: str, workers: int = 2, tls: bool = Fals
     log_path = workdir / "proxy.log"
     env = os.environ | {"TEECUBE_PEPPER": pepper}
     env.pop("TEECUBE_REDIS_URL", None)
+    env.pop("TEECUBE_OPERATOR_TOKEN", None)
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [
@@ -158,6 +163,7 @@ def start_proxy(workdir: Path, upstream: str, workers: int = 2, tls: bool = Fals
                 str(workers),
                 "--guard-scan-workers",
                 "0",
+                *extra,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -218,13 +224,26 @@ def test_both_workers_serve(proxy: Proxy) -> None:
     assert all(r.status_code == 200 and r.text.rstrip().endswith("data: [DONE]") for r in streams)
 
 
-def test_rate_limit_is_global(proxy: Proxy) -> None:
+def _limit_holds_across_workers(proxy: Proxy) -> None:
     # 4 requests a minute for this key: in-process limits per worker would let up to 8 through.
     answers = [proxy.chat(proxy.keys["limited"]) for _ in range(12)]
     ok = [r for r in answers if r.status_code == 200]
     assert 4 <= len(ok) <= 5, [r.status_code for r in answers]  # 5: a refill on a very slow run
     assert all(r.status_code == 429 for r in answers if r.status_code != 200)
     assert _workers_seen(answers) == {"0", "1"}
+
+
+def test_rate_limit_is_global(proxy: Proxy) -> None:
+    _limit_holds_across_workers(proxy)  # through the supervisor's shared budget (no Redis)
+
+
+@pytest.mark.skipif(redis_url() is None, reason="TEECUBE_TEST_REDIS_URL not set")
+def test_rate_limit_is_global_with_redis(tmp_path: Path, upstream: str) -> None:
+    proxy = start_proxy(tmp_path, upstream, extra=("--redis-url", str(redis_url())))
+    try:
+        _limit_holds_across_workers(proxy)
+    finally:
+        stop(proxy)
 
 
 def test_revoked_key_refused_by_every_worker(proxy: Proxy) -> None:
@@ -332,3 +351,24 @@ def test_attested_tls_one_identity_across_workers(tmp_path: Path, upstream: str)
         assert len({b.hpke_public_key for b in bundles}) == 1
     finally:
         stop(proxy)
+
+
+def test_a_crash_loop_stops_the_proxy(tmp_path: Path, upstream: str) -> None:
+    """Workers that keep dying are a bug to see: after MAX_RESTARTS exits within the window the
+    supervisor stops everything and exits non-zero."""
+    from proxy.supervisor import MAX_RESTARTS
+
+    proxy = start_proxy(tmp_path, upstream)
+    killed: set[int] = set()
+    deadline = time.monotonic() + 240
+    while proxy.proc.poll() is None and time.monotonic() < deadline:
+        for pid in proxy.worker_pids().values():
+            if pid not in killed:
+                killed.add(pid)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        time.sleep(0.2)
+    assert proxy.proc.wait(timeout=60) == 1, proxy.log()[-3000:]
+    assert len(killed) > MAX_RESTARTS
+    assert "exited 6 times in 60 s" in proxy.log()
+    assert not any(_alive(p) for p in proxy.worker_pids().values())
