@@ -126,7 +126,6 @@ async def _serve_workers(config: ProxyConfig, identity: Any, *, ready: asyncio.E
         if ready is not None:
             ready.set()
         await supervisor.run(stop)
-        log.info("proxy shutting down")
     finally:
         await supervisor.shutdown()
         if metrics_runner is not None:

@@ -181,6 +181,7 @@ class Supervisor:
             done, _ = await asyncio.wait({stopped, *watchers}, return_when=asyncio.FIRST_COMPLETED)
             for task in done - {stopped}:
                 task.result()  # a crash loop: raise it
+            log.info("proxy shutting down: stopping %d workers", self.config.workers)
         finally:
             self.stopping = True
             stopped.cancel()
