@@ -14,11 +14,12 @@ Keys, grants, domains and policies are read from the shared database by each wor
 for `--cache-ttl` seconds (1 s): an admin change made through any worker holds on all of them
 within that bound. Usage records go to the shared database from each worker.
 
-Failures: a worker that exits is restarted (after 1 s); more than `MAX_RESTARTS` exits within
-`RESTART_WINDOW` seconds, or a worker failing its first start, stop the whole proxy with an
-error (a crash loop is a bug to see, not to hide). SIGTERM/SIGINT: every worker gets SIGTERM,
-drains its requests and flushes usage; a worker still running after the shutdown timeout is
-killed. Workers exit when the supervisor dies (PR_SET_PDEATHSIG, and a watcher thread).
+Failures: a worker that exits (or fails to restart) is restarted after 1 s; more than
+`MAX_RESTARTS` exits within `RESTART_WINDOW` seconds, or a worker failing its first start, stop
+the whole proxy with an error (a crash loop is a bug to see, not to hide). SIGTERM/SIGINT: every
+worker gets SIGTERM, drains its requests and flushes usage; a worker still running after the
+shutdown timeout is killed. Workers exit when the supervisor dies (PR_SET_PDEATHSIG, and a
+watcher thread).
 """
 
 from __future__ import annotations
@@ -97,8 +98,8 @@ class Supervisor:
         self.config = config
         self.identity = dump_identity(identity) if identity is not None else None
         self.shutdown_timeout = shutdown_timeout
-        self.run_dir = tempfile.mkdtemp(prefix="teecube-proxy-")  # 0700: the limiter and metrics sockets
         self.sock = bind(config.host, config.port)
+        self.run_dir = tempfile.mkdtemp(prefix="teecube-proxy-")  # 0700: the limiter and metrics sockets
         self.limiter = None if config.redis_url else BucketServer(os.path.join(self.run_dir, "limits.sock"))
         self.metrics_sockets = [
             os.path.join(self.run_dir, f"metrics-{i}.sock") for i in range(config.workers)
@@ -143,6 +144,10 @@ class Supervisor:
         except TimeoutError:
             line = b""
         if line != b"ready\n":
+            if proc.returncode is None:  # hung in its start: it will not be waited for again
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                await proc.wait()
             raise WorkerFailed(f"proxy worker {index} did not start (exit status {proc.returncode})")
         log.info("proxy worker %d ready (pid %d)", index, proc.pid)
 
@@ -171,7 +176,10 @@ class Supervisor:
             await asyncio.sleep(1.0)
             if self.stopping:
                 return
-            await self._start(index)
+            try:
+                await self._start(index)
+            except WorkerFailed as exc:  # counts as one more exit on the next turn
+                log.error("%s", exc)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Supervise until `stop` is set (returns) or workers keep failing (raises)."""
