@@ -1,10 +1,11 @@
-"""`--workers N`: N proxy processes accepting from one listening socket, supervised by this one.
+"""`--workers N`: N proxy processes behind one tenant port, supervised by this one.
 
 One event loop relays every SSE stream of a single-process proxy; at a few hundred concurrent
 streams it is CPU-bound. The supervisor (the process `teecube proxy` / `teecube serve` runs)
-generates the attested TLS identity once, binds the tenant socket once, and starts N workers
-(`proxy.worker`, fresh interpreters) that inherit the socket and receive the identity over a
-pipe: the kernel spreads connections across them; clients see one key, one certificate.
+generates the attested TLS identity once, binds the tenant port once (N sockets in one
+SO_REUSEPORT group), and starts N workers (`proxy.worker`, fresh interpreters) that inherit a
+socket each and receive the identity over a pipe: the kernel spreads connections across them;
+clients see one key, one certificate.
 
 The supervisor also holds what must be one per proxy:
 - the rate/token budget when there is no Redis (`proxy.limits.shared`; with `--redis-url` every
@@ -83,14 +84,33 @@ def scan_workers_each(config: ProxyConfig) -> int:
     return 0 if total <= 0 else max(1, total // config.workers)
 
 
-def bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int, count: int) -> list[socket.socket]:
+    """`count` listening sockets on host:port in one SO_REUSEPORT group (Linux): the kernel spreads
+    new connections evenly over them by address hash, one socket per worker. (One shared socket
+    lets whichever worker wakes first accept a whole burst: asyncio accepts up to 100 at a time.)
+    Where SO_REUSEPORT is missing, one socket that every worker shares."""
+    reuse_port = hasattr(socket, "SO_REUSEPORT")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(1024)
-    sock.set_inheritable(True)
-    return sock
+    if reuse_port:  # a port another process holds, even in its own SO_REUSEPORT group, is refused
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    socks: list[socket.socket] = []
+    try:
+        for _ in range(count if reuse_port else 1):
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            socks.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if reuse_port:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind((host, port))
+            sock.listen(1024)
+            sock.set_inheritable(True)
+    except OSError:
+        for sock in socks:
+            sock.close()
+        raise
+    return socks
 
 
 class Supervisor:
@@ -98,7 +118,9 @@ class Supervisor:
         self.config = config
         self.identity = dump_identity(identity) if identity is not None else None
         self.shutdown_timeout = shutdown_timeout
-        self.sock = bind(config.host, config.port)
+        # Kept open here while workers come and go: a restarting worker's connections wait in its
+        # socket's backlog instead of being refused.
+        self.socks = bind(config.host, config.port, config.workers)
         self.run_dir = tempfile.mkdtemp(prefix="teecube-proxy-")  # 0700: the limiter and metrics sockets
         self.limiter = None if config.redis_url else BucketServer(os.path.join(self.run_dir, "limits.sock"))
         self.metrics_sockets = [
@@ -124,7 +146,7 @@ class Supervisor:
     async def _start(self, index: int) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.metrics_sockets[index])
-        fd = self.sock.fileno()
+        fd = self.socks[index % len(self.socks)].fileno()
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -217,7 +239,8 @@ class Supervisor:
                         with contextlib.suppress(ProcessLookupError):
                             proc.kill()
                         await proc.wait()
-        self.sock.close()
+        for sock in self.socks:
+            sock.close()
         if self.limiter is not None:
             await self.limiter.close()
         shutil.rmtree(self.run_dir, ignore_errors=True)

@@ -1,7 +1,7 @@
 """One `--workers` worker: `python -m proxy.worker FD`, started by `proxy.supervisor` only.
 
 It reads its `Handoff` from stdin, serves the tenant app on the listening socket FD that the
-supervisor bound (every worker accepts from the same socket), serves its own metrics on a
+supervisor bound for it (one of the port's SO_REUSEPORT group), serves its own metrics on a
 private Unix socket for the supervisor to aggregate, writes `ready` on stdout, and runs until
 SIGTERM (draining in-flight requests and flushing usage) or until its supervisor is gone.
 """

@@ -103,3 +103,30 @@ def test_identity_handoff_round_trip(tmp_path: Path) -> None:
     assert again.hpke_key.public_bytes == identity.hpke_key.public_bytes
     assert again.bundle.dumps() == identity.bundle.dumps()
     again.ssl_context()  # loads
+
+
+def test_port_group_is_refused_when_the_port_is_taken() -> None:
+    import socket
+
+    from proxy.supervisor import bind
+
+    group = bind("127.0.0.1", 0, 1)
+    port = group[0].getsockname()[1]
+    try:
+        with pytest.raises(OSError):  # a second proxy must not join the first one's group
+            bind("127.0.0.1", port, 2)
+        with socket.socket() as plain:
+            plain.bind(("127.0.0.1", 0))
+            plain.listen()
+            with pytest.raises(OSError):
+                bind("127.0.0.1", plain.getsockname()[1], 2)
+        fresh = bind("127.0.0.1", 0, 1)[0]
+        free = fresh.getsockname()[1]
+        fresh.close()
+        pair = bind("127.0.0.1", free, 3)
+        assert len(pair) == 3 and {s.getsockname()[1] for s in pair} == {free}
+        for s in pair:
+            s.close()
+    finally:
+        for s in group:
+            s.close()
