@@ -16,6 +16,7 @@ from proxy.auth.failures import FailureThrottle
 from proxy.auth.jwt_auth import JwtVerifier
 from proxy.config import ProxyConfig
 from proxy.console import mount_console
+from proxy.console_forward import forwarded_client_middleware, mount_console_forward
 from proxy.directory import Directory
 from proxy.encryption import ENCRYPTION, Encryption, encryption_middleware
 from proxy.errors import ApiError, error_middleware
@@ -123,7 +124,12 @@ def create_app(config: ProxyConfig, *, extra_routes: list[Any] | None = None,
     app.add_routes(usage.routes)
     if config.operator_token:
         app.add_routes(admin.routes)
-    mount_console(app)
+    if config.console_socket and config.worker_index:  # console sessions live in worker 0
+        mount_console_forward(app, config.console_socket)
+    else:
+        mount_console(app)
+        if config.console_socket:
+            app.middlewares.insert(0, forwarded_client_middleware)
     if extra_routes:
         app.add_routes(extra_routes)
     return app

@@ -44,3 +44,4 @@ class ProxyConfig:
     # (None with Redis, which every worker reaches itself).
     worker_index: int | None = None
     limiter_socket: str | None = None
+    console_socket: str | None = None  # worker 0 serves the console there; the others forward to it

@@ -140,6 +140,7 @@ class Supervisor:
             worker_index=index,
             guard_scan_workers=scan_workers_each(self.config),
             limiter_socket=self.limiter.path if self.limiter is not None else None,
+            console_socket=os.path.join(self.run_dir, "console.sock"),
         )
         return Handoff(config, self.identity, self.metrics_sockets[index], os.getpid()).dumps()
 

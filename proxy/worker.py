@@ -82,6 +82,10 @@ async def run(handoff: Handoff, sock: socket.socket, shutdown_timeout: float = 3
     )
     await runner.setup()
     await web.SockSite(runner, sock, ssl_context=ssl_context, backlog=1024).start()
+    if config.worker_index == 0 and config.console_socket:  # the other workers relay /console here
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(config.console_socket)
+        await web.UnixSite(runner, config.console_socket).start()
     metrics_runner = web.AppRunner(_metrics_app(app[METRICS]), access_log=None)
     await metrics_runner.setup()
     await web.UnixSite(metrics_runner, handoff.metrics_socket).start()

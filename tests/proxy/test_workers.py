@@ -265,17 +265,50 @@ def test_revoked_key_refused_by_every_worker(proxy: Proxy) -> None:
     ]
 
 
-def test_metrics_sum_both_workers(proxy: Proxy) -> None:
-    text = requests.get(
-        proxy.metrics_url, headers={"Authorization": f"Bearer {proxy.token}"}, timeout=10
-    ).text
-    assert "teecube_proxy_workers_reporting 2.0" in text
-    total = sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith("teecube_proxy_requests_total{")
+def _cookie(response: requests.Response, name: str) -> str:
+    # The console's cookies are Secure: requests' jar keeps them off plain http, so by hand.
+    found = re.search(rf"{name}=([^;]+)", response.headers.get("Set-Cookie", ""))
+    assert found, response.headers
+    return found.group(1)
+
+
+def test_console_session_holds_on_every_worker(proxy: Proxy) -> None:
+    """Console sessions live in worker 0; the other workers relay /console there."""
+    close = {"Connection": "close"}
+    form = requests.get(f"{proxy.url}/console/login", headers=close, timeout=30)
+    assert form.status_code == 200
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
+    signed = requests.post(
+        f"{proxy.url}/console/login",
+        data={"csrf": csrf, "credential": proxy.token},
+        headers={**close, "Cookie": f"teecube_console_login={_cookie(form, 'teecube_console_login')}"},
+        allow_redirects=False,
+        timeout=30,
     )
-    assert total >= 8  # the earlier tests' requests, whichever worker served them
+    assert signed.status_code in (302, 303) and signed.headers["Location"].endswith("/console/domains")
+    session = {**close, "Cookie": f"teecube_console={_cookie(signed, 'teecube_console')}"}
+    pages = _until_both(lambda: requests.get(f"{proxy.url}/console/domains", headers=session, timeout=30))
+    assert all(p.status_code == 200 and "acme" in p.text for p in pages), [p.status_code for p in pages]
+    css = requests.get(f"{proxy.url}/console/static/console.css", headers=close, timeout=30)
+    assert css.status_code == 200 and css.headers["Content-Type"].startswith("text/css")
+
+
+def _metrics(proxy: Proxy) -> str:
+    auth = {"Authorization": f"Bearer {proxy.token}"}
+    return requests.get(proxy.metrics_url, headers=auth, timeout=10).text
+
+
+def _requests_total(text: str) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("teecube_proxy_requests_total{"))  # fmt: skip
+
+
+def test_metrics_sum_both_workers(proxy: Proxy) -> None:
+    before = _requests_total(_metrics(proxy))
+    answers = _until_both(lambda: proxy.chat(proxy.keys["main"]))
+    text = _metrics(proxy)
+    assert "teecube_proxy_workers_reporting 2.0" in text
+    assert _requests_total(text) - before == len(answers)  # whichever worker served them
     assert CANARY not in text
 
 
