@@ -16,6 +16,7 @@ from proxy.auth.failures import FailureThrottle
 from proxy.auth.jwt_auth import JwtVerifier
 from proxy.config import ProxyConfig
 from proxy.console import mount_console
+from proxy.console_forward import forwarded_client_middleware, mount_console_forward
 from proxy.directory import Directory
 from proxy.encryption import ENCRYPTION, Encryption, encryption_middleware
 from proxy.errors import ApiError, error_middleware
@@ -23,7 +24,8 @@ from proxy.forward.upstream import UpstreamPool
 from proxy.guard import Guards
 from proxy.guardrails.scan_pool import ScanPool, default_workers
 from proxy.limits import Limiter, MemoryBucketStore, RedisBucketStore
-from proxy.listener import drop_server_banner
+from proxy.limits.shared import SharedBucketStore
+from proxy.listener import drop_server_banner, mark_worker
 from proxy.loghygiene import install_log_hygiene
 from proxy.metrics import ProxyMetrics
 from proxy.request_id import request_id_middleware
@@ -83,8 +85,11 @@ def create_app(config: ProxyConfig, *, extra_routes: list[Any] | None = None,
         connect_timeout=config.upstream_connect_timeout, read_timeout=config.upstream_read_timeout
     )
     app[USAGE] = UsageWriter(factory)
-    store = (RedisBucketStore(config.redis_url, prefix=config.redis_prefix) if config.redis_url
-             else MemoryBucketStore())
+    store: Any = MemoryBucketStore()
+    if config.redis_url:
+        store = RedisBucketStore(config.redis_url, prefix=config.redis_prefix)
+    elif config.limiter_socket:  # a worker: the supervisor holds the one budget
+        store = SharedBucketStore(config.limiter_socket)
     app[LIMITER] = Limiter(store, fail_open=config.limiter_fail_open)
     workers = config.guard_scan_workers
     workers = default_workers() if workers is None else workers
@@ -95,6 +100,8 @@ def create_app(config: ProxyConfig, *, extra_routes: list[Any] | None = None,
     app[OPERATOR_THROTTLE] = FailureThrottle(limit=config.auth_failure_limit)
     app[ATTESTATION_LIMIT] = FailureThrottle(limit=config.attestation_per_minute)
     drop_server_banner(app)
+    if config.worker_index is not None:
+        mark_worker(app, config.worker_index)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10), trust_env=False)
@@ -117,7 +124,12 @@ def create_app(config: ProxyConfig, *, extra_routes: list[Any] | None = None,
     app.add_routes(usage.routes)
     if config.operator_token:
         app.add_routes(admin.routes)
-    mount_console(app)
+    if config.console_socket and config.worker_index:  # console sessions live in worker 0
+        mount_console_forward(app, config.console_socket)
+    else:
+        mount_console(app)
+        if config.console_socket:
+            app.middlewares.insert(0, forwarded_client_middleware)
     if extra_routes:
         app.add_routes(extra_routes)
     return app

@@ -46,7 +46,21 @@ def add_proxy_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-connections-per-address", type=int, default=64)
     parser.add_argument("--guard-scan-workers", type=int, default=None, metavar="N",
                         help="processes that scan large inputs for the guardrails (default: a quarter "
-                        "of the cores, at most 8, none below 8 cores; 0: scan on the event loop)")
+                        "of the cores, at most 8, none below 8 cores; 0: scan on the event loop); "
+                        "with --workers, shared out among the workers (at least one each)")
+    parser.add_argument("--workers", type=_workers, default=None, metavar="N|auto",
+                        help="proxy processes sharing the tenant port (default 1 for `teecube proxy`; "
+                        "auto: a quarter of the cores, 1 to 8). Limits stay global: through Redis "
+                        "with --redis-url, else through this process (docs/proxy.md, Workers)")
+
+
+def _workers(value: str) -> int:
+    from proxy.supervisor import parse_workers
+
+    try:
+        return parse_workers(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def config_from_args(args: argparse.Namespace) -> ProxyConfig:
@@ -77,6 +91,7 @@ def config_from_args(args: argparse.Namespace) -> ProxyConfig:
         body_timeout=args.body_timeout,
         max_connections_per_address=args.max_connections_per_address,
         guard_scan_workers=args.guard_scan_workers,
+        workers=args.workers or 1,
     )
 
 

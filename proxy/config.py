@@ -38,3 +38,10 @@ class ProxyConfig:
     # Processes scanning large inputs (re2 holds the GIL: one loop scans one request at a time);
     # None: proxy.guardrails.scan_pool.default_workers(), 0: scan inline.
     guard_scan_workers: int | None = None
+    # Worker processes sharing the tenant socket (proxy.supervisor); 1: this process serves alone.
+    workers: int = 1
+    # Set by the supervisor in each worker's copy: its index, and the shared limiter's socket
+    # (None with Redis, which every worker reaches itself).
+    worker_index: int | None = None
+    limiter_socket: str | None = None
+    console_socket: str | None = None  # worker 0 serves the console there; the others forward to it

@@ -145,3 +145,14 @@ async def _no_banner(request: web.Request, response: web.StreamResponse) -> None
 def drop_server_banner(app: web.Application) -> None:
     """`Server: teecube` instead of aiohttp's `Python/x aiohttp/y` on every response."""
     app.on_response_prepare.append(_no_banner)
+
+
+def mark_worker(app: web.Application, index: int) -> None:
+    """`X-Teecube-Worker: <index>` on every response of a `--workers` worker (which of the N
+    processes answered: for operators and tests; the index only, no pid or host)."""
+    value = str(index)
+
+    async def _mark(request: web.Request, response: web.StreamResponse) -> None:
+        response.headers["X-Teecube-Worker"] = value
+
+    app.on_response_prepare.append(_mark)

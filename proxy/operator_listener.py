@@ -9,6 +9,7 @@ throttled per address); without one, the listener may only bind a loopback addre
 from __future__ import annotations
 
 import hmac
+import inspect
 import ipaddress
 
 from aiohttp import web
@@ -19,8 +20,9 @@ from proxy.auth.failures import FailureThrottle
 from proxy.errors import ApiError, error_middleware
 from proxy.listener import drop_server_banner
 from proxy.metrics import ProxyMetrics
+from proxy.metrics_merge import WorkerMetrics
 
-_METRICS = web.AppKey("metrics", ProxyMetrics)
+_METRICS = web.AppKey("metrics", ProxyMetrics | WorkerMetrics)
 _TOKEN = web.AppKey("operator_token", str)
 _THROTTLE = web.AppKey("throttle", FailureThrottle)
 
@@ -43,10 +45,13 @@ async def _metrics(request: web.Request) -> web.Response:
             throttle.failed(client_address(request))
             raise_if_throttled(throttle, client_address(request))
             raise ApiError(401, "Invalid operator token.", code="invalid_operator_token")
-    return web.Response(body=request.app[_METRICS].render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+    body = request.app[_METRICS].render()
+    if inspect.isawaitable(body):  # a supervisor's WorkerMetrics asks its workers
+        body = await body
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def create_metrics_app(metrics: ProxyMetrics, operator_token: str | None, host: str,
+def create_metrics_app(metrics: ProxyMetrics | WorkerMetrics, operator_token: str | None, host: str,
                        *, auth_failure_limit: int = 30) -> web.Application:
     if not operator_token and not is_loopback(host):
         raise ValueError("the metrics listener binds a non-loopback address only with an operator token")

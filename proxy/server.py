@@ -42,10 +42,15 @@ def attested_tls(config: ProxyConfig) -> tuple[ssl.SSLContext, list[Any], Any]:
 async def serve(config: ProxyConfig, *, ready: asyncio.Event | None = None,
                 stop: asyncio.Event | None = None, shutdown_timeout: float = 30.0,
                 info: dict[str, str] | None = None) -> None:
-    """Serve until SIGTERM/SIGINT (or `stop`), then drain in-flight requests and flush usage."""
+    """Serve until SIGTERM/SIGINT (or `stop`), then drain in-flight requests and flush usage.
+    With `config.workers` > 1 this process supervises that many workers (`proxy.supervisor`)."""
     ssl_context, extra, identity = (None, [], None)
     if config.tls:
         ssl_context, extra, identity = attested_tls(config)
+    if config.workers > 1:
+        await _serve_workers(config, identity, ready=ready, stop=stop, shutdown_timeout=shutdown_timeout,
+                             info=info)
+        return
     app = create_app(config, extra_routes=extra,
                      encryption=Encryption(identity.hpke_key) if identity is not None else None)
     runner = HardenedRunner(app, header_timeout=config.header_timeout,
@@ -56,30 +61,12 @@ async def serve(config: ProxyConfig, *, ready: asyncio.Event | None = None,
     await site.start()
     scheme = "https" if ssl_context else "http"
     log.info("proxy listening on %s://%s:%s", scheme, config.host, config.port)
-    metrics_runner = None
-    if config.metrics_port is not None:
-        metrics_app = create_metrics_app(app[METRICS], config.operator_token, config.metrics_host,
-                                         auth_failure_limit=config.auth_failure_limit)
-        metrics_runner = HardenedRunner(metrics_app, header_timeout=config.header_timeout,
-                                        max_connections_per_address=config.max_connections_per_address)
-        await metrics_runner.setup()
-        try:
-            await web.TCPSite(metrics_runner, config.metrics_host, config.metrics_port).start()
-            log.info("metrics listening on http://%s:%s/metrics", config.metrics_host, config.metrics_port)
-        except OSError as exc:  # metrics are not worth refusing tenants over
-            log.error("metrics listener could not bind %s:%s (%s); serving without it",
-                      config.metrics_host, config.metrics_port, exc.strerror)
+    metrics_runner = await _metrics_listener(config, app[METRICS])
     if identity is not None:
         log.info("TLS identity %s", identity.describe())
         if info is not None:
             info["spki_der_b64"] = base64.b64encode(identity.spki_der).decode()
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):
-            pass
+    stop = _stop_on_signals(stop)
     if ready is not None:
         ready.set()
     await stop.wait()
@@ -87,3 +74,59 @@ async def serve(config: ProxyConfig, *, ready: asyncio.Event | None = None,
     await runner.cleanup()
     if metrics_runner is not None:
         await metrics_runner.cleanup()
+
+
+def _stop_on_signals(stop: asyncio.Event | None) -> asyncio.Event:
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    return stop
+
+
+async def _metrics_listener(config: ProxyConfig, metrics: Any) -> HardenedRunner | None:
+    """The operator /metrics listener, or None where it is off or its port is taken."""
+    if config.metrics_port is None:
+        return None
+    app = create_metrics_app(metrics, config.operator_token, config.metrics_host,
+                             auth_failure_limit=config.auth_failure_limit)
+    runner = HardenedRunner(app, header_timeout=config.header_timeout,
+                            max_connections_per_address=config.max_connections_per_address)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, config.metrics_host, config.metrics_port).start()
+        log.info("metrics listening on http://%s:%s/metrics", config.metrics_host, config.metrics_port)
+    except OSError as exc:  # metrics are not worth refusing tenants over
+        log.error("metrics listener could not bind %s:%s (%s); serving without it",
+                  config.metrics_host, config.metrics_port, exc.strerror)
+    return runner
+
+
+async def _serve_workers(config: ProxyConfig, identity: Any, *, ready: asyncio.Event | None,
+                         stop: asyncio.Event | None, shutdown_timeout: float,
+                         info: dict[str, str] | None) -> None:
+    from proxy.supervisor import Supervisor
+
+    stop = _stop_on_signals(stop)
+    supervisor = Supervisor(config, identity, shutdown_timeout)
+    metrics_runner = None
+    try:
+        await supervisor.start()
+        scheme = "https" if config.tls else "http"
+        log.info("proxy listening on %s://%s:%s with %d workers", scheme, config.host, config.port,
+                 config.workers)
+        metrics_runner = await _metrics_listener(config, supervisor.worker_metrics())
+        if identity is not None:
+            log.info("TLS identity %s", identity.describe())
+            if info is not None:
+                info["spki_der_b64"] = base64.b64encode(identity.spki_der).decode()
+        if ready is not None:
+            ready.set()
+        await supervisor.run(stop)
+    finally:
+        await supervisor.shutdown()
+        if metrics_runner is not None:
+            await metrics_runner.cleanup()

@@ -231,6 +231,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.model:
         parser.error("--model is required (or use --demo)")
     args.device = args.device or "auto"
+    if args.workers is None and args.device != "cpu":  # a GPU engine outruns one proxy process
+        from proxy.supervisor import auto_workers
+
+        args.workers = auto_workers()
     try:
         engine_extra = engine_flags(engine_extra)
     except EngineFlagError as exc:

@@ -109,7 +109,10 @@ class SimulatedSnp:
                 f.write(self._release_key.private_bytes(serialization.Encoding.PEM,
                                                         serialization.PrivateFormat.PKCS8,
                                                         serialization.NoEncryption()))
-        self.root_path.write_bytes(self.root_pem)
+        # Atomically: several processes (proxy workers) open the provider at once and read this file.
+        tmp = self.root_path.with_name(f"{ROOT_FILE}.{os.getpid()}.tmp")
+        tmp.write_bytes(self.root_pem)
+        os.replace(tmp, self.root_path)
 
     def _load_or_create_chain(self) -> None:
         d = self.state_dir

@@ -1,0 +1,407 @@
+"""`teecube proxy --workers 2`, live: a real proxy (supervisor + two workers) on a real SQLite
+database in front of the fake upstream (`proxy.bench_fake`). Both workers serve, limits hold
+across them, a key revoked through the admin API is refused by every worker, /metrics sums
+both, a killed worker is replaced, SIGTERM leaves no process and loses no usage record, and
+workers exit when the supervisor is killed."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from domains import db
+from domains.deployments import add_deployment
+from domains.grants import grant_model
+from domains.keys import create_key
+from domains.tenants import create_domain
+from tests.conftest import redis_url
+
+CANARY = "workers-canary-" + secrets.token_hex(8)
+CACHE_TTL = 0.5
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie of ours counts as gone
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")
+
+
+@dataclass
+class Proxy:
+    proc: subprocess.Popen[bytes]
+    url: str
+    metrics_url: str
+    log_path: Path
+    db_url: str
+    token: str
+    keys: dict[str, str]
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def worker_pids(self) -> dict[int, int]:
+        """Worker index -> its latest pid, from the supervisor's log."""
+        return {int(i): int(p) for i, p in re.findall(r"proxy worker (\d+) ready \(pid (\d+)\)", self.log())}
+
+    def chat(self, key: str, stream: bool = False) -> requests.Response:
+        body = {
+            "model": "m",
+            "messages": [{"role": "user", "content": f"say hi {CANARY}"}],
+            "max_tokens": 4,
+            "stream": stream,
+        }
+        # a new connection each time, so the kernel may hand each one to either worker
+        return requests.post(
+            f"{self.url}/v1/chat/completions",
+            json=body,
+            timeout=30,
+            headers={"Authorization": f"Bearer {key}", "Connection": "close"},
+        )
+
+
+@pytest.fixture(scope="module")
+def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = _free_port()
+    log = open(tmp_path_factory.mktemp("upstream") / "fake.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "proxy.bench_fake", "--port", str(port), "--chunks", "4"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    _wait(lambda: _get_ok(url + "/health"), 30, "the fake upstream")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+    log.close()
+
+
+def _get_ok(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def start_proxy(
+    workdir: Path, upstream: str, workers: int = 2, tls: bool = False, extra: tuple[str, ...] = ()
+) -> Proxy:
+    pepper = secrets.token_hex(32)
+    db_url = f"sqlite:///{workdir / 'teecube.db'}"
+    db.upgrade(db_url)
+    factory = db.session_factory(db_url)
+    keys = {}
+    with factory.begin() as s:
+        create_domain(s, "acme", "test")
+        add_deployment(s, "fake", "openai", upstream, "fake-model", "test")
+        grant_model(s, "acme", "m", "fake", "test")
+        keys["main"] = create_key(s, "acme", "test", name="main", pepper=pepper.encode())[1]
+        keys["limited"] = create_key(s, "acme", "test", name="limited", rpm=4, pepper=pepper.encode())[1]
+    factory.kw["bind"].dispose()
+    token = secrets.token_urlsafe(24)
+    (workdir / "token").write_text(token)
+    port, metrics_port = _free_port(), _free_port()
+    log_path = workdir / "proxy.log"
+    env = os.environ | {"TEECUBE_PEPPER": pepper}
+    env.pop("TEECUBE_REDIS_URL", None)
+    env.pop("TEECUBE_OPERATOR_TOKEN", None)
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "teecube.cli",
+                "proxy",
+                *([] if tls else ["--no-tls"]),
+                "--tee",
+                "simulated",
+                "--database-url",
+                db_url,
+                "--port",
+                str(port),
+                "--metrics-port",
+                str(metrics_port),
+                "--state-dir",
+                str(workdir),
+                "--operator-token-file",
+                str(workdir / "token"),
+                "--cache-ttl",
+                str(CACHE_TTL),
+                "--workers",
+                str(workers),
+                "--guard-scan-workers",
+                "0",
+                *extra,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    proxy = Proxy(
+        proc,
+        f"{'https' if tls else 'http'}://127.0.0.1:{port}",
+        f"http://127.0.0.1:{metrics_port}/metrics",
+        log_path,
+        db_url,
+        token,
+        keys,
+    )
+
+    def ready() -> bool:
+        assert proc.poll() is None, proxy.log()[-3000:]
+        return len(proxy.worker_pids()) == workers and (tls or _get_ok(proxy.url + "/health"))
+
+    _wait(ready, 90, "the proxy's workers")
+    return proxy
+
+
+def stop(proxy: Proxy) -> None:
+    if proxy.proc.poll() is None:
+        proxy.proc.send_signal(signal.SIGTERM)
+        try:
+            proxy.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proxy.proc.kill()
+            proxy.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory: pytest.TempPathFactory, upstream: str) -> Iterator[Proxy]:
+    handle = start_proxy(tmp_path_factory.mktemp("workers"), upstream)
+    yield handle
+    stop(handle)
+
+
+def _workers_seen(responses: list[requests.Response]) -> set[str]:
+    return {r.headers.get("X-Teecube-Worker", "?") for r in responses}
+
+
+def _until_both(send, tries: int = 200) -> list[requests.Response]:  # type: ignore[no-untyped-def]
+    """Send until both workers have answered (the kernel picks the worker per connection)."""
+    out: list[requests.Response] = []
+    while len(out) < tries and _workers_seen(out) != {"0", "1"}:
+        out.append(send())
+    assert _workers_seen(out) == {"0", "1"}, f"only {_workers_seen(out)} answered {len(out)} connections"
+    return out
+
+
+def test_both_workers_serve(proxy: Proxy) -> None:
+    answers = _until_both(lambda: proxy.chat(proxy.keys["main"]))
+    assert all(r.status_code == 200 for r in answers), [r.text for r in answers if r.status_code != 200]
+    streams = _until_both(lambda: proxy.chat(proxy.keys["main"], stream=True))
+    assert all(r.status_code == 200 and r.text.rstrip().endswith("data: [DONE]") for r in streams)
+
+
+def _limit_holds_across_workers(proxy: Proxy) -> None:
+    # 4 requests a minute for this key: in-process limits per worker would let up to 8 through.
+    answers = [proxy.chat(proxy.keys["limited"]) for _ in range(12)]
+    ok = [r for r in answers if r.status_code == 200]
+    assert 4 <= len(ok) <= 5, [r.status_code for r in answers]  # 5: a refill on a very slow run
+    assert all(r.status_code == 429 for r in answers if r.status_code != 200)
+    assert _workers_seen(answers) == {"0", "1"}
+
+
+def test_rate_limit_is_global(proxy: Proxy) -> None:
+    _limit_holds_across_workers(proxy)  # through the supervisor's shared budget (no Redis)
+
+
+@pytest.mark.skipif(redis_url() is None, reason="TEECUBE_TEST_REDIS_URL not set")
+def test_rate_limit_is_global_with_redis(tmp_path: Path, upstream: str) -> None:
+    proxy = start_proxy(tmp_path, upstream, extra=("--redis-url", str(redis_url())))
+    try:
+        _limit_holds_across_workers(proxy)
+    finally:
+        stop(proxy)
+
+
+def test_revoked_key_refused_by_every_worker(proxy: Proxy) -> None:
+    admin = {"Authorization": f"Bearer {proxy.token}", "Connection": "close"}
+    made = requests.post(
+        f"{proxy.url}/admin/v1/domains/acme/keys", json={"name": "short-lived"}, headers=admin, timeout=30
+    )
+    assert made.status_code in (200, 201), made.text
+    secret = made.json()["secret"]
+    listed = requests.get(f"{proxy.url}/admin/v1/keys?domain=acme", headers=admin, timeout=30).json()["data"]
+    key_id = next(k["key_id"] for k in listed if k["name"] == "short-lived")
+    assert all(r.status_code == 200 for r in _until_both(lambda: proxy.chat(secret)))
+    revoked = requests.post(f"{proxy.url}/admin/v1/keys/{key_id}/revoke", headers=admin, timeout=30)
+    assert revoked.status_code == 200, revoked.text
+    time.sleep(CACHE_TTL + 0.2)  # the documented bound: --cache-ttl
+    after = _until_both(lambda: proxy.chat(secret))
+    assert all(r.status_code == 401 for r in after), [
+        (r.status_code, r.headers.get("X-Teecube-Worker")) for r in after
+    ]
+
+
+def _cookie(response: requests.Response, name: str) -> str:
+    # The console's cookies are Secure: requests' jar keeps them off plain http, so by hand.
+    found = re.search(rf"{name}=([^;]+)", response.headers.get("Set-Cookie", ""))
+    assert found, response.headers
+    return found.group(1)
+
+
+def test_console_session_holds_on_every_worker(proxy: Proxy) -> None:
+    """Console sessions live in worker 0; the other workers relay /console there."""
+    close = {"Connection": "close"}
+    form = requests.get(f"{proxy.url}/console/login", headers=close, timeout=30)
+    assert form.status_code == 200
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
+    signed = requests.post(
+        f"{proxy.url}/console/login",
+        data={"csrf": csrf, "credential": proxy.token},
+        headers={**close, "Cookie": f"teecube_console_login={_cookie(form, 'teecube_console_login')}"},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert signed.status_code in (302, 303) and signed.headers["Location"].endswith("/console/domains")
+    session = {**close, "Cookie": f"teecube_console={_cookie(signed, 'teecube_console')}"}
+    pages = _until_both(lambda: requests.get(f"{proxy.url}/console/domains", headers=session, timeout=30))
+    assert all(p.status_code == 200 and "acme" in p.text for p in pages), [p.status_code for p in pages]
+    css = requests.get(f"{proxy.url}/console/static/console.css", headers=close, timeout=30)
+    assert css.status_code == 200 and css.headers["Content-Type"].startswith("text/css")
+
+
+def _metrics(proxy: Proxy) -> str:
+    auth = {"Authorization": f"Bearer {proxy.token}"}
+    return requests.get(proxy.metrics_url, headers=auth, timeout=10).text
+
+
+def _requests_total(text: str) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("teecube_proxy_requests_total{"))  # fmt: skip
+
+
+def test_metrics_sum_both_workers(proxy: Proxy) -> None:
+    before = _requests_total(_metrics(proxy))
+    answers = _until_both(lambda: proxy.chat(proxy.keys["main"]))
+    text = _metrics(proxy)
+    assert "teecube_proxy_workers_reporting 2.0" in text
+    assert _requests_total(text) - before == len(answers)  # whichever worker served them
+    assert CANARY not in text
+
+
+def test_killed_worker_is_replaced(proxy: Proxy) -> None:
+    before = proxy.worker_pids()
+    os.kill(before[0], signal.SIGKILL)
+    _wait(lambda: proxy.worker_pids()[0] != before[0], 60, "a new worker 0")
+    assert proxy.proc.poll() is None
+    assert "exited with status -9; restarting it" in proxy.log()
+    assert all(r.status_code == 200 for r in _until_both(lambda: proxy.chat(proxy.keys["main"])))
+
+
+def test_prompt_never_in_logs(proxy: Proxy) -> None:
+    proxy.chat(proxy.keys["main"])
+    assert CANARY not in proxy.log()
+
+
+def test_sigterm_stops_every_process_and_flushes_usage(tmp_path: Path, upstream: str) -> None:
+    proxy = start_proxy(tmp_path, upstream)
+    pids = list(proxy.worker_pids().values())
+    answers = _until_both(lambda: proxy.chat(proxy.keys["main"]))
+    proxy.proc.send_signal(signal.SIGTERM)
+    assert proxy.proc.wait(timeout=60) == 0, proxy.log()[-3000:]
+    assert not any(_alive(p) for p in pids)
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(proxy.db_url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT count(*) FROM usage_records")).scalar_one()
+    engine.dispose()
+    assert rows == len(answers)
+    assert CANARY not in proxy.log()
+
+
+def test_workers_exit_with_a_killed_supervisor(tmp_path: Path, upstream: str) -> None:
+    proxy = start_proxy(tmp_path, upstream)
+    pids = list(proxy.worker_pids().values())
+    proxy.proc.kill()
+    proxy.proc.wait()
+    _wait(lambda: not any(_alive(p) for p in pids), 30, "the orphaned workers to exit")
+
+
+def test_attested_tls_one_identity_across_workers(tmp_path: Path, upstream: str) -> None:
+    """Every worker serves the supervisor's one TEE key and certificate, and its evidence binds it."""
+    import http.client
+    import ssl
+
+    from cryptography import x509
+
+    from attestation.evidence import Bundle
+    from attestation.tls import spki_der_of
+
+    proxy = start_proxy(tmp_path, upstream, tls=True)
+    try:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE  # the test compares certificates itself
+        port = int(proxy.url.rsplit(":", 1)[1])
+        certs, bundles, seen = set(), [], set()
+        for _ in range(200):
+            conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=30)
+            conn.request("GET", "/attestation?nonce=" + secrets.token_hex(32))
+            resp = conn.getresponse()
+            assert resp.status == 200
+            bundles.append(Bundle.loads(resp.read()))
+            certs.add(conn.sock.getpeercert(binary_form=True))
+            seen.add(resp.getheader("X-Teecube-Worker"))
+            conn.close()
+            if seen == {"0", "1"}:
+                break
+        assert seen == {"0", "1"} and len(certs) == 1
+        spki = spki_der_of(x509.load_der_x509_certificate(certs.pop()))
+        assert all(b.tls_spki_der == spki for b in bundles)
+        assert len({b.hpke_public_key for b in bundles}) == 1
+    finally:
+        stop(proxy)
+
+
+def test_a_crash_loop_stops_the_proxy(tmp_path: Path, upstream: str) -> None:
+    """Workers that keep dying are a bug to see: after MAX_RESTARTS exits within the window the
+    supervisor stops everything and exits non-zero."""
+    from proxy.supervisor import MAX_RESTARTS
+
+    proxy = start_proxy(tmp_path, upstream)
+    killed: set[int] = set()
+    deadline = time.monotonic() + 240
+    while proxy.proc.poll() is None and time.monotonic() < deadline:
+        for pid in proxy.worker_pids().values():
+            if pid not in killed:
+                killed.add(pid)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        time.sleep(0.2)
+    assert proxy.proc.wait(timeout=60) == 1, proxy.log()[-3000:]
+    assert len(killed) > MAX_RESTARTS
+    assert "exited 6 times in 60 s" in proxy.log()
+    assert not any(_alive(p) for p in proxy.worker_pids().values())
