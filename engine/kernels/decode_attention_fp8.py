@@ -17,6 +17,8 @@ compile-time:
   of it at the top of the next iteration, so a program never has loads in flight while it computes: the
   loop is latency-bound unless many programs share an SM. Here tile i+1's K/V loads (to registers) and tile
   i+2's block ids are issued before tile i's maths.
+- L2_AHEAD = d > 0 (with PAGE_GATHER): prefetch.global.L2 of tile i+d's K/V lines at the top of tile i
+  (inline asm; skipped under the interpreter), so the pipeliner's late cp.async hits L2 instead of HBM.
 - transposed kernel: S^T = K q^T and O^T += V^T P^T, so the MMAs' M is the tile's tokens / head_dim (>= 64)
   and Triton emits warpgroup MMAs on sm_90: FP8 (QGMMA) for QK straight from shared memory. An FP8
   tl.dot with M = 16 query rows (QK_FP8 in the plain kernel) is lowered to mma.sync after converting both
@@ -24,6 +26,8 @@ compile-time:
 """
 
 from __future__ import annotations
+
+import os
 
 import torch
 import triton
@@ -50,6 +54,14 @@ def _page_offsets(ids, stride_cb, stride_cs, BLOCK_SIZE: tl.constexpr, BLOCK_N: 
     """Element offsets ([BLOCK_N], int64) of the tokens of the pages `ids`."""
     tok = (ids.to(tl.int64) * stride_cb)[:, None] + (tl.arange(0, BLOCK_SIZE) * stride_cs)[None, :]
     return tl.reshape(tok, [BLOCK_N])
+
+
+@triton.jit
+def _prefetch_l2(ptrs):
+    """prefetch.global.L2 of each address (one 128-byte line each); returns a dummy to keep the asm."""
+    return tl.inline_asm_elementwise(
+        "prefetch.global.L2 [$1]; mov.u32 $0, 0;", "=r,l", [ptrs], dtype=tl.int32, is_pure=False, pack=1
+    )
 
 
 @triton.jit
@@ -115,6 +127,7 @@ def _decode_split_fp8_kernel(
     PV_FP8: tl.constexpr = False,
     PAGE_GATHER: tl.constexpr = False,
     PREFETCH: tl.constexpr = False,
+    L2_AHEAD: tl.constexpr = 0,
 ):
     seq = tl.program_id(0)
     kv_head = tl.program_id(1)
@@ -162,7 +175,17 @@ def _decode_split_fp8_kernel(
         k_next = tl.load(k_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
         v_next = tl.load(v_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
         ids = _page_ids(block_tables_ptr, seq, stride_bt, start + BLOCK_N, end, BLOCK_SIZE, BLOCK_N)
+    if L2_AHEAD > 0:  # block ids of the first tile to prefetch into L2
+        first_l2 = start + L2_AHEAD * BLOCK_N
+        ids_l2 = _page_ids(block_tables_ptr, seq, stride_bt, first_l2, end, BLOCK_SIZE, BLOCK_N)
     for tile in range(start, end, BLOCK_N):
+        if L2_AHEAD > 0:  # tile + L2_AHEAD's lines into L2 (its ids came a tile ago), then the next ids
+            tok = _page_offsets(ids_l2, stride_cb, stride_cs, BLOCK_SIZE, BLOCK_N)
+            _prefetch_l2(k_base + tok)
+            _prefetch_l2(v_base + tok)
+            ids_l2 = _page_ids(
+                block_tables_ptr, seq, stride_bt, tile + (L2_AHEAD + 1) * BLOCK_N, end, BLOCK_SIZE, BLOCK_N
+            )
         if PREFETCH:  # issue tile + 1's loads (its ids came a tile ago) and tile + 2's ids, then compute
             k = k_next
             v = v_next
@@ -255,6 +278,7 @@ def _decode_split_fp8_t_kernel(
     PV_FP8: tl.constexpr = False,
     PAGE_GATHER: tl.constexpr = True,
     PREFETCH: tl.constexpr = False,
+    L2_AHEAD: tl.constexpr = 0,
 ):
     """Transposed: S^T = K q^T [BLOCK_N, BLOCK_H] and O^T += V^T P^T [BLOCK_D, BLOCK_H], so the MMAs' M
     is the tile's tokens / head_dim (>= 64: warpgroup MMAs on sm_90, FP8 for QK) and no row is padding."""
@@ -301,7 +325,17 @@ def _decode_split_fp8_t_kernel(
         k_next = tl.load(k_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
         v_next = tl.load(v_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
         ids = _page_ids(block_tables_ptr, seq, stride_bt, start + BLOCK_N, end, BLOCK_SIZE, BLOCK_N)
+    if L2_AHEAD > 0:  # block ids of the first tile to prefetch into L2
+        first_l2 = start + L2_AHEAD * BLOCK_N
+        ids_l2 = _page_ids(block_tables_ptr, seq, stride_bt, first_l2, end, BLOCK_SIZE, BLOCK_N)
     for tile in range(start, end, BLOCK_N):
+        if L2_AHEAD > 0:  # tile + L2_AHEAD's lines into L2 (its ids came a tile ago), then the next ids
+            tok = _page_offsets(ids_l2, stride_cb, stride_cs, BLOCK_SIZE, BLOCK_N)
+            _prefetch_l2(k_base + tok)
+            _prefetch_l2(v_base + tok)
+            ids_l2 = _page_ids(
+                block_tables_ptr, seq, stride_bt, tile + (L2_AHEAD + 1) * BLOCK_N, end, BLOCK_SIZE, BLOCK_N
+            )
         if PREFETCH:  # issue tile + 1's loads (its ids came a tile ago) and tile + 2's ids, then compute
             k = k_next
             v = v_next
@@ -376,6 +410,7 @@ def decode_attention_fp8(
     page_gather: bool = True,
     transposed: bool = False,
     prefetch: bool = False,
+    l2_ahead: int = 0,
 ) -> torch.Tensor:
     """decode_attention's contract for an FP8 cache (q in bf16/fp16/fp32; output in q's dtype), with the
     variant switches of this module's docstring; transposed: the S^T / O^T kernel (q always FP8, qk_fp8
@@ -403,7 +438,11 @@ def decode_attention_fp8(
     kernel = _decode_split_fp8_t_kernel if transposed else _decode_split_fp8_kernel
     if prefetch:  # page-aligned tiles of whole pages; Triton's own pipelining off (num_stages 1)
         assert page_gather and block_n >= block_size, "prefetch needs page_gather and block_n >= block_size"
-    flags = dict(PV_FP8=pv_fp8, PAGE_GATHER=page_gather, PREFETCH=prefetch)
+    if l2_ahead:
+        assert page_gather and block_n >= block_size, "l2_ahead needs page_gather and block_n >= block_size"
+        if os.environ.get("TRITON_INTERPRET") == "1":  # no inline asm in the interpreter
+            l2_ahead = 0
+    flags = dict(PV_FP8=pv_fp8, PAGE_GATHER=page_gather, PREFETCH=prefetch, L2_AHEAD=l2_ahead)
     if not transposed:
         flags["QK_FP8"] = qk_fp8
     kernel[(num_seqs, num_kv_heads, num_splits)](
