@@ -29,41 +29,24 @@ import triton  # noqa: E402
 import triton.language as tl  # noqa: E402
 
 from engine.kernels.decode_attention import decode_attention, default_num_splits  # noqa: E402
-from engine.kernels.decode_attention_fp8 import decode_attention_fp8  # noqa: E402
+from engine.kernels.decode_attention_fp8 import (  # noqa: E402
+    NAMED_VARIANTS,
+    decode_attention_fp8,
+    decode_attention_variant,
+)
 
 Q_HEADS, KV_HEADS, HEAD_DIM, BLOCK_SIZE = 32, 8, 128, 16
 SCALE = 1 / 64  # codes are x / SCALE: unit-normal x gives codes of about +-64, well inside e4m3's 448
 SHAPES = ((128, 1024), (256, 512), (64, 4096))
 TIME_BUDGET_S = 210.0  # past this, remaining rows are skipped (compiles dominate)
 
-# name -> (kind, kwargs). kind: "bf16" / "ref" (decode_attention) or "var" (decode_attention_fp8).
-# splits_x: num_splits = default x splits_x (more, shorter programs).
-VARIANTS: dict[str, tuple[str, dict[str, object]]] = {  # in priority order (the time budget cuts the tail)
+# name -> (kind, kwargs). kind: "bf16" / "ref" (decode_attention) or "var": the named variant of
+# engine.kernels.decode_attention_fp8 (NAMED_VARIANTS, in its priority order: the time budget cuts the tail),
+# run as TEECUBE_FP8_DECODE_VARIANT=<name> runs it in the engine.
+VARIANTS: dict[str, tuple[str, dict[str, object]]] = {
     "bf16": ("bf16", {}),
     "fp8_ref": ("ref", {}),  # the engine's FP8 default: fp16 tiles, block_n 64, 2 warps
-    # the reference maths (q, K, V in fp16: same accuracy) + block ids per page + L2 prefetch 2 tiles ahead
-    "k16_l2_n64_w2": ("var", dict(qk_fp8=False, num_warps=2, l2_ahead=2)),
-    # transposed: S^T = K q^T (FP8 warpgroup MMA, K straight from shared memory), O^T += V^T P^T (fp16)
-    "t_n64_w4": ("var", dict(transposed=True)),
-    "t_l2_n64_w4": ("var", dict(transposed=True, l2_ahead=2)),
-    # both MMAs FP8: p * 2^8 in e4m3 (the compiler transposes the V codes for the MMA)
-    "t_pv8_n64_w4": ("var", dict(transposed=True, pv_fp8=True)),
-    "t_pv8_l2_n64_w4": ("var", dict(transposed=True, pv_fp8=True, l2_ahead=2)),
-    # hand-pipelined (register double buffer, num_stages 1): tile i+1 in flight during tile i's maths
-    "t_pf_n64_w4": ("var", dict(transposed=True, prefetch=True, num_stages=1)),
-    "k16_pf_n64_w4": ("var", dict(qk_fp8=False, prefetch=True, num_stages=1)),
-    "t_l2a1_n64_w4": ("var", dict(transposed=True, l2_ahead=1)),
-    "t_l2a4_n64_w4": ("var", dict(transposed=True, l2_ahead=4)),
-    "t_n64_w4_s3": ("var", dict(transposed=True, num_stages=3)),
-    "t_n128_w4": ("var", dict(transposed=True, block_n=128)),
-    "t_l2_n128_w4": ("var", dict(transposed=True, block_n=128, l2_ahead=2)),
-    "t_l2_n64_w4_x2": ("var", dict(transposed=True, l2_ahead=2, splits_x=2)),
-    "t_pv8_n64_w4_x2": ("var", dict(transposed=True, pv_fp8=True, splits_x=2)),
-    # q in e4m3, QK as an FP8 tl.dot with M = 16 rows: on sm_90 Triton (3.9 at least) converts both
-    # operands to fp16 for mma.sync (FP8 tensor cores need a warpgroup MMA's 64 rows): expect no gain
-    "qk8_n64_w4": ("var", dict(qk_fp8=True, num_warps=4)),
-    "k16_pg_n64_w2": ("var", dict(qk_fp8=False, num_warps=2)),  # block ids per page alone
-    "t_pv8_pf_n64_w4": ("var", dict(transposed=True, pv_fp8=True, prefetch=True, num_stages=1)),
+    **{name: ("var", kw) for name, kw in NAMED_VARIANTS.items() if name != "best"},
 }
 
 
@@ -72,14 +55,19 @@ def call_for(
 ):
     """A no-argument callable running variant `name` once (both passes)."""
     kind, kwargs = VARIANTS[name]
-    kwargs = dict(kwargs)
-    if "splits_x" in kwargs:
-        kwargs["num_splits"] = default_num_splits(q.shape[0], caches["fp8"].shape[3]) * kwargs.pop("splits_x")
     scale = q.shape[-1] ** -0.5
+    codes = caches.get("fp8")
     if kind == "bf16":
         return lambda: decode_attention(q, caches["bf16"], tables, seq_lens, scale, **kwargs)
-    fn = decode_attention if kind == "ref" else decode_attention_fp8
-    return lambda: fn(q, caches["fp8"], tables, seq_lens, scale, k_scale=SCALE, v_scale=SCALE, **kwargs)
+    if kind == "ref":
+        return lambda: decode_attention(
+            q, codes, tables, seq_lens, scale, k_scale=SCALE, v_scale=SCALE, **kwargs
+        )
+    if kind == "var":
+        return lambda: decode_attention_variant(name, q, codes, tables, seq_lens, scale, None, SCALE, SCALE)
+    return lambda: decode_attention_fp8(
+        q, codes, tables, seq_lens, scale, k_scale=SCALE, v_scale=SCALE, **kwargs
+    )
 
 
 def reference(
@@ -231,17 +219,17 @@ def interpreter_probes() -> dict[str, object]:
     }
 
 
-CPU_VARIANTS = {  # tiny tiles: the interpreter is slow
-    "fp8_ref": ("ref", dict(block_n=16)),
-    "k16_pg_n32": ("var", dict(qk_fp8=False, block_n=32)),
-    "qk8_n32": ("var", dict(qk_fp8=True, block_n=32)),
-    "qk8_n16_nopg": ("var", dict(qk_fp8=True, block_n=16, page_gather=False)),
-    "t_n32": ("var", dict(transposed=True, block_n=32)),
-    "t_n64_x2": ("var", dict(transposed=True, block_n=64, splits_x=2)),
-    "t_pv8_n32": ("var", dict(transposed=True, pv_fp8=True, block_n=32)),
-    "t_pf_n32": ("var", dict(transposed=True, prefetch=True, block_n=32, num_stages=1)),
-    "k16_pf_n16": ("var", dict(qk_fp8=False, prefetch=True, block_n=16, num_stages=1)),
-    "t_l2_n32": ("var", dict(transposed=True, block_n=32, l2_ahead=2)),  # the asm is skipped here
+# the interpreter is slow: named variants on small tiles and few splits (kind "fp8": decode_attention_fp8
+# with the kwargs)
+CPU_VARIANTS = {
+    "fp8_ref": ("ref", dict(block_n=16, num_splits=2)),
+    **{
+        name: ("fp8", {**NAMED_VARIANTS[name], "block_n": 32, "num_splits": 2})
+        for name in ("t_ci_s3", "k16_ci_s3", "t_pv8_ci_s3", "t_ci_l2_s3", "t_pf", "qk8")
+    },
+    "t_ci_s3_4splits": ("fp8", dict(transposed=True, carry_ids=True, block_n=32, num_splits=4)),
+    "k16_nopg_n16": ("fp8", dict(qk_fp8=False, page_gather=False, block_n=16, num_splits=2)),
+    "t_ci_n16": ("fp8", dict(transposed=True, carry_ids=True, block_n=16, num_splits=2)),
 }
 
 

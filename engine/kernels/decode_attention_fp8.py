@@ -1,28 +1,34 @@
 """Variants of the split-KV decode kernel for an FP8 (e4m3) KV cache (issue #19), for A/B against
-engine.kernels.decode_attention, whose reduction pass they share.
+engine.kernels.decode_attention, whose reduction pass they share. sm_90 SASS of each (triton 3.6 and 3.9,
+compiled without a GPU): gpu/decode_sass.py's method.
 
-The reference FP8 path converts every K and V code to fp16 before its two fp16 MMAs. Options here, all
-compile-time:
-- QK_FP8: q is quantized to e4m3 once per program with a per-row scale (max |q_row| / 448), folded into
-  the softmax scale, and QK^T runs on FP8 tensor cores straight from the K codes (K's reduction axis,
-  head_dim, is the contiguous one, as an FP8 MMA wants): no K conversion, half the K operand registers.
-  Costs q's rounding to 3 mantissa bits (scores off by ~2-4 % of |q||k|/sqrt(d) relative, like FA3's FP8).
-- PV_FP8: p (scaled by 2^8 so small weights stay normal) and the raw V codes in an FP8 MMA. V's reduction
-  axis (tokens) is not contiguous, so the compiler transposes the tile; slow or refused on some builds.
-  Otherwise V is converted to fp16 in its load layout (tile_to) as in the reference.
-- PAGE_GATHER: one block-table load per page of the tile (BLOCK_N // BLOCK_SIZE ids, broadcast over the
-  page's tokens) instead of one per token, and tiles aligned to pages.
-- PREFETCH (with PAGE_GATHER, run with num_stages=1): software pipelining by hand. Triton's pipeliner
-  (3.9 SASS for sm_90, every num_stages) issues tile i+1's cp.async after tile i's maths and waits for all
-  of it at the top of the next iteration, so a program never has loads in flight while it computes: the
-  loop is latency-bound unless many programs share an SM. Here tile i+1's K/V loads (to registers) and tile
-  i+2's block ids are issued before tile i's maths.
-- L2_AHEAD = d > 0 (with PAGE_GATHER): prefetch.global.L2 of tile i+d's K/V lines at the top of tile i
-  (inline asm; skipped under the interpreter), so the pipeliner's late cp.async hits L2 instead of HBM.
+Why the reference FP8 path reads at ~2.2 TB/s: its loop is not pipelined. Triton's pipeliner, for K/V
+addresses that hang on a block-table load of the same iteration, issues tile i+1's cp.async after tile
+i's maths and waits for all of it (DEPBAR.LE SB0, 0) at the top of the next iteration, at any num_stages;
+a program never has loads in flight while it computes, so throughput is programs per SM x 16 KB per
+(latency + maths), and the FP8 path (fp8 -> fp16 conversions, 180+ registers) fits 5 programs per SM.
+
+Compile-time options:
+- CARRY_IDS (with PAGE_GATHER, num_stages >= 3): the tile's block ids are a loop-carried value loaded an
+  iteration earlier, so the K/V loads depend on no load of their own iteration and Triton pipelines them:
+  DEPBAR.LE SB0, 2 at num_stages 3 (one tile in flight during the maths), 4 at num_stages 4.
 - transposed kernel: S^T = K q^T and O^T += V^T P^T, so the MMAs' M is the tile's tokens / head_dim (>= 64)
-  and Triton emits warpgroup MMAs on sm_90: FP8 (QGMMA) for QK straight from shared memory. An FP8
-  tl.dot with M = 16 query rows (QK_FP8 in the plain kernel) is lowered to mma.sync after converting both
-  operands to fp16 on sm_90: it only adds q's rounding.
+  and Triton emits warpgroup MMAs: FP8 (QGMMA) for QK straight from shared memory (no K conversion), fp16
+  for PV with V converted in registers. q is quantized to e4m3 per row (scale max |q_row| / 448, folded into
+  the softmax scale): scores off by ~2-4 % of |q||k|/sqrt(d), as in FA3's FP8. ~96-120 registers.
+- QK_FP8 (plain kernel): the same q quantization with an FP8 tl.dot of M = 16 query rows, which sm_90
+  lowers to mma.sync on fp16-converted operands (FP8 tensor cores need a warpgroup MMA's 64 rows): only
+  q's rounding is gained. Kept to show it.
+- PV_FP8: p (times 2^8, so small weights stay normal) in e4m3 and the raw V codes in an FP8 MMA; V's
+  reduction axis (tokens) is not contiguous, so the compiler transposes the codes (byte permutes and
+  shared-memory stores). Otherwise V goes to fp16 in its load layout (tile_to), as in the reference.
+- PAGE_GATHER: one block-table load per page of the tile, broadcast over its tokens, and tiles aligned to
+  pages. (The offsets need tl.multiple_of after the reshape: without it triton 3.6 loses their alignment
+  and loads K/V a byte at a time.)
+- PREFETCH (with PAGE_GATHER, num_stages 1): tile i+1's K/V loaded into registers before tile i's maths;
+  the register tile costs byte permutes and ~235 registers.
+- L2_AHEAD = d > 0 (with PAGE_GATHER): prefetch.global.L2 of tile i+d's K/V lines at the top of tile i
+  (inline asm; skipped under the interpreter), so the late cp.async hits L2 instead of HBM.
 """
 
 from __future__ import annotations
@@ -53,7 +59,7 @@ def _page_ids(block_tables_ptr, seq, stride_bt, tile, end, BLOCK_SIZE: tl.conste
 def _page_offsets(ids, stride_cb, stride_cs, BLOCK_SIZE: tl.constexpr, BLOCK_N: tl.constexpr):
     """Element offsets ([BLOCK_N], int64) of the tokens of the pages `ids`."""
     tok = (ids.to(tl.int64) * stride_cb)[:, None] + (tl.arange(0, BLOCK_SIZE) * stride_cs)[None, :]
-    return tl.reshape(tok, [BLOCK_N])
+    return tl.multiple_of(tl.reshape(tok, [BLOCK_N]), 16)
 
 
 @triton.jit
@@ -128,6 +134,7 @@ def _decode_split_fp8_kernel(
     PAGE_GATHER: tl.constexpr = False,
     PREFETCH: tl.constexpr = False,
     L2_AHEAD: tl.constexpr = 0,
+    CARRY_IDS: tl.constexpr = False,
 ):
     seq = tl.program_id(0)
     kv_head = tl.program_id(1)
@@ -175,6 +182,8 @@ def _decode_split_fp8_kernel(
         k_next = tl.load(k_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
         v_next = tl.load(v_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
         ids = _page_ids(block_tables_ptr, seq, stride_bt, start + BLOCK_N, end, BLOCK_SIZE, BLOCK_N)
+    if CARRY_IDS:
+        ids_cur = _page_ids(block_tables_ptr, seq, stride_bt, start, end, BLOCK_SIZE, BLOCK_N)
     if L2_AHEAD > 0:  # block ids of the first tile to prefetch into L2
         first_l2 = start + L2_AHEAD * BLOCK_N
         ids_l2 = _page_ids(block_tables_ptr, seq, stride_bt, first_l2, end, BLOCK_SIZE, BLOCK_N)
@@ -195,6 +204,13 @@ def _decode_split_fp8_kernel(
             k_next = tl.load(k_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
             v_next = tl.load(v_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
             ids = _page_ids(block_tables_ptr, seq, stride_bt, tile + 2 * BLOCK_N, end, BLOCK_SIZE, BLOCK_N)
+        elif CARRY_IDS:  # the tile's ids came an iteration ago (a loop-carried value, not a load here)
+            pos_mask = tile + offs_n < end
+            tok = _page_offsets(ids_cur, stride_cb, stride_cs, BLOCK_SIZE, BLOCK_N)
+            kv_mask = pos_mask[:, None] & dim_mask[None, :]
+            k = tl.load(k_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
+            v = tl.load(v_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
+            ids_cur = _page_ids(block_tables_ptr, seq, stride_bt, tile + BLOCK_N, end, BLOCK_SIZE, BLOCK_N)
         else:
             tok, pos_mask = _tile_offsets(
                 block_tables_ptr,
@@ -279,6 +295,7 @@ def _decode_split_fp8_t_kernel(
     PAGE_GATHER: tl.constexpr = True,
     PREFETCH: tl.constexpr = False,
     L2_AHEAD: tl.constexpr = 0,
+    CARRY_IDS: tl.constexpr = False,
 ):
     """Transposed: S^T = K q^T [BLOCK_N, BLOCK_H] and O^T += V^T P^T [BLOCK_D, BLOCK_H], so the MMAs' M
     is the tile's tokens / head_dim (>= 64: warpgroup MMAs on sm_90, FP8 for QK) and no row is padding."""
@@ -325,6 +342,8 @@ def _decode_split_fp8_t_kernel(
         k_next = tl.load(k_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
         v_next = tl.load(v_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
         ids = _page_ids(block_tables_ptr, seq, stride_bt, start + BLOCK_N, end, BLOCK_SIZE, BLOCK_N)
+    if CARRY_IDS:
+        ids_cur = _page_ids(block_tables_ptr, seq, stride_bt, start, end, BLOCK_SIZE, BLOCK_N)
     if L2_AHEAD > 0:  # block ids of the first tile to prefetch into L2
         first_l2 = start + L2_AHEAD * BLOCK_N
         ids_l2 = _page_ids(block_tables_ptr, seq, stride_bt, first_l2, end, BLOCK_SIZE, BLOCK_N)
@@ -345,6 +364,13 @@ def _decode_split_fp8_t_kernel(
             k_next = tl.load(k_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
             v_next = tl.load(v_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
             ids = _page_ids(block_tables_ptr, seq, stride_bt, tile + 2 * BLOCK_N, end, BLOCK_SIZE, BLOCK_N)
+        elif CARRY_IDS:  # the tile's ids came an iteration ago (a loop-carried value, not a load here)
+            pos_mask = tile + offs_n < end
+            tok = _page_offsets(ids_cur, stride_cb, stride_cs, BLOCK_SIZE, BLOCK_N)
+            kv_mask = pos_mask[:, None] & dim_mask[None, :]
+            k = tl.load(k_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
+            v = tl.load(v_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
+            ids_cur = _page_ids(block_tables_ptr, seq, stride_bt, tile + BLOCK_N, end, BLOCK_SIZE, BLOCK_N)
         else:
             tok, pos_mask = _tile_offsets(
                 block_tables_ptr,
@@ -411,10 +437,12 @@ def decode_attention_fp8(
     transposed: bool = False,
     prefetch: bool = False,
     l2_ahead: int = 0,
+    splits_x: int = 1,
+    carry_ids: bool = False,
 ) -> torch.Tensor:
     """decode_attention's contract for an FP8 cache (q in bf16/fp16/fp32; output in q's dtype), with the
     variant switches of this module's docstring; transposed: the S^T / O^T kernel (q always FP8, qk_fp8
-    ignored). Returns [S, q_heads, head_dim]."""
+    ignored); splits_x: the default num_splits times this. Returns [S, q_heads, head_dim]."""
     num_seqs, num_q_heads, head_dim = q.shape
     _, _, block_size, num_kv_heads, cache_head_dim = kv_cache.shape
     assert kv_cache.element_size() == 1, "FP8 cache only"
@@ -423,7 +451,7 @@ def decode_attention_fp8(
     assert seq_lens.shape == (num_seqs,) and block_tables.shape[0] == num_seqs
     group = num_q_heads // num_kv_heads
     if num_splits is None:
-        num_splits = default_num_splits(num_seqs, num_kv_heads)
+        num_splits = default_num_splits(num_seqs, num_kv_heads) * splits_x
     assert num_splits >= 1 and num_splits & (num_splits - 1) == 0, "num_splits must be a power of 2"
     # FP8 MMA: k = 32 per instruction, so the reduction axes (head_dim for QK, tokens for PV) >= 32
     assert block_n >= 16 and block_n & (block_n - 1) == 0
@@ -442,7 +470,11 @@ def decode_attention_fp8(
         assert page_gather and block_n >= block_size, "l2_ahead needs page_gather and block_n >= block_size"
         if os.environ.get("TRITON_INTERPRET") == "1":  # no inline asm in the interpreter
             l2_ahead = 0
-    flags = dict(PV_FP8=pv_fp8, PAGE_GATHER=page_gather, PREFETCH=prefetch, L2_AHEAD=l2_ahead)
+    if carry_ids:
+        assert page_gather and block_n >= block_size, "carry_ids needs page_gather and block_n >= block_size"
+    flags = dict(
+        PV_FP8=pv_fp8, PAGE_GATHER=page_gather, PREFETCH=prefetch, L2_AHEAD=l2_ahead, CARRY_IDS=carry_ids
+    )
     if not transposed:
         flags["QK_FP8"] = qk_fp8
     kernel[(num_seqs, num_kv_heads, num_splits)](
@@ -496,3 +528,74 @@ def decode_attention_fp8(
         num_warps=4,
     )
     return out
+
+
+# Named settings, in the order gpu/fp8_attn_variants.py times them (most promising first); any name can be
+# TEECUBE_FP8_DECODE_VARIANT (engine.kernels.decode_attention). "best": the one to try first end to end.
+# Default block_n 64 (16 KB of K + V per tile, as the reference's FP8 path), 4 warps, num_stages 2.
+# k16: the reference's maths (q, K, V in fp16, same accuracy); t: transposed (q in e4m3, FP8 QK MMA);
+# pv8: p in e4m3 too; ci: carry_ids (a real pipeline from num_stages 3); l2: L2 prefetch; x2: 2x splits.
+NAMED_VARIANTS: dict[str, dict[str, object]] = {
+    "t_ci_s3": dict(transposed=True, carry_ids=True, num_stages=3),
+    "k16_ci_s3": dict(qk_fp8=False, num_warps=2, carry_ids=True, num_stages=3),
+    "t_ci_s4": dict(transposed=True, carry_ids=True, num_stages=4),
+    "k16_ci_w4_s3": dict(qk_fp8=False, carry_ids=True, num_stages=3),
+    "t_pv8_ci_s3": dict(transposed=True, pv_fp8=True, carry_ids=True, num_stages=3),
+    "t_ci_l2_s3": dict(transposed=True, carry_ids=True, num_stages=3, l2_ahead=2),
+    "k16_ci_n32_w4_s4": dict(qk_fp8=False, carry_ids=True, num_stages=4, block_n=32),
+    "t_ci_s3_x2": dict(transposed=True, carry_ids=True, num_stages=3, splits_x=2),
+    "k16_ci_s4": dict(qk_fp8=False, num_warps=2, carry_ids=True, num_stages=4),
+    "t_pv8_ci_s4": dict(transposed=True, pv_fp8=True, carry_ids=True, num_stages=4),
+    # Triton's own pipelining (no overlap of a program's loads with its maths: see the module docstring)
+    "t": dict(transposed=True),
+    "t_l2": dict(transposed=True, l2_ahead=2),
+    "k16_l2": dict(qk_fp8=False, num_warps=2, l2_ahead=2),
+    "t_pv8": dict(transposed=True, pv_fp8=True),
+    "t_pv8_l2": dict(transposed=True, pv_fp8=True, l2_ahead=2),
+    "t_n128": dict(transposed=True, block_n=128),
+    "t_pf": dict(transposed=True, prefetch=True, num_stages=1),
+    "qk8": dict(qk_fp8=True),  # M = 16 rows: mma.sync on fp16-converted operands on sm_90, no FP8 MMA
+    "k16_pg": dict(qk_fp8=False, num_warps=2),  # block ids per page alone
+}
+NAMED_VARIANTS["best"] = NAMED_VARIANTS["t_ci_s3"]
+
+
+def decode_attention_variant(
+    name: str,
+    q: torch.Tensor,
+    kv_cache: torch.Tensor,
+    block_tables: torch.Tensor,
+    seq_lens: torch.Tensor,
+    scale: float,
+    num_splits: int | None = None,
+    k_scale: float = 1.0,
+    v_scale: float = 1.0,
+    sliding_window: int | None = None,
+    softcap: float | None = None,
+) -> torch.Tensor:
+    """decode_attention_fp8 with NAMED_VARIANTS[name]. Pages longer than the variant's tile: the tile
+    grows to a page up to 128 tokens; past that, one page per tile without the prefetches."""
+    if name not in NAMED_VARIANTS:
+        raise ValueError(f"unknown FP8 decode variant {name!r}; one of {sorted(NAMED_VARIANTS)}")
+    kw = dict(NAMED_VARIANTS[name])
+    block_size = kv_cache.shape[2]
+    block_n = int(kw.pop("block_n", 64))
+    if block_size > block_n:
+        if block_size <= 128:
+            block_n = block_size
+        else:
+            kw.update(l2_ahead=0, prefetch=False)
+    return decode_attention_fp8(
+        q,
+        kv_cache,
+        block_tables,
+        seq_lens,
+        scale,
+        num_splits=num_splits,
+        block_n=block_n,
+        k_scale=k_scale,
+        v_scale=v_scale,
+        sliding_window=sliding_window,
+        softcap=softcap,
+        **kw,
+    )
