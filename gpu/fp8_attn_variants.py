@@ -131,6 +131,7 @@ def gpu_shape(batch: int, ctx: int, t0: float, err_rows: int = 8) -> dict[str, o
     q = torch.randn(batch, Q_HEADS, HEAD_DIM, device="cuda", generator=gen).to(torch.bfloat16)
     codes, dense = make_cache(num_blocks, BLOCK_SIZE, KV_HEADS, HEAD_DIM, "cuda", gen)
     caches = {"fp8": codes, "bf16": dense.to(torch.bfloat16)}
+    err_rows = min(err_rows, batch)
     expected = reference(q[:err_rows], dense, tables, [ctx] * err_rows)
     del dense
     out: dict[str, object] = {"num_splits_default": default_num_splits(batch, KV_HEADS)}

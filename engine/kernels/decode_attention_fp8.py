@@ -536,14 +536,15 @@ def decode_attention_fp8(
 # k16: the reference's maths (q, K, V in fp16, same accuracy); t: transposed (q in e4m3, FP8 QK MMA);
 # pv8: p in e4m3 too; ci: carry_ids (a real pipeline from num_stages 3); l2: L2 prefetch; x2: 2x splits.
 NAMED_VARIANTS: dict[str, dict[str, object]] = {
-    "t_ci_s3": dict(transposed=True, carry_ids=True, num_stages=3),
     "k16_ci_s3": dict(qk_fp8=False, num_warps=2, carry_ids=True, num_stages=3),
+    "t_ci_s3": dict(transposed=True, carry_ids=True, num_stages=3),
     "t_ci_s4": dict(transposed=True, carry_ids=True, num_stages=4),
     "k16_ci_w4_s3": dict(qk_fp8=False, carry_ids=True, num_stages=3),
     "t_pv8_ci_s3": dict(transposed=True, pv_fp8=True, carry_ids=True, num_stages=3),
     "t_ci_l2_s3": dict(transposed=True, carry_ids=True, num_stages=3, l2_ahead=2),
     "k16_ci_n32_w4_s4": dict(qk_fp8=False, carry_ids=True, num_stages=4, block_n=32),
     "t_ci_s3_x2": dict(transposed=True, carry_ids=True, num_stages=3, splits_x=2),
+    "k16_ci_s3_x2": dict(qk_fp8=False, num_warps=2, carry_ids=True, num_stages=3, splits_x=2),
     "k16_ci_s4": dict(qk_fp8=False, num_warps=2, carry_ids=True, num_stages=4),
     "t_pv8_ci_s4": dict(transposed=True, pv_fp8=True, carry_ids=True, num_stages=4),
     # Triton's own pipelining (no overlap of a program's loads with its maths: see the module docstring)
@@ -557,7 +558,9 @@ NAMED_VARIANTS: dict[str, dict[str, object]] = {
     "qk8": dict(qk_fp8=True),  # M = 16 rows: mma.sync on fp16-converted operands on sm_90, no FP8 MMA
     "k16_pg": dict(qk_fp8=False, num_warps=2),  # block ids per page alone
 }
-NAMED_VARIANTS["best"] = NAMED_VARIANTS["t_ci_s3"]
+# the reference's accuracy (q stays fp16: q in e4m3 costs ~2.6 % relative RMS of the output at 1k tokens,
+# as much again as the FP8 cache's own rounding) with the pipelined loop
+NAMED_VARIANTS["best"] = NAMED_VARIANTS["k16_ci_s3"]
 
 
 def decode_attention_variant(
