@@ -254,7 +254,7 @@ def _decode_split_fp8_kernel(
     out = acc * out_scale[:, None]
     tl.store(
         mid_o_ptr + seq * stride_mo_t + heads[:, None] * stride_mo_h + split * stride_mo_s + dims[None, :],
-        out,
+        out.to(mid_o_ptr.dtype.element_ty),  # fp32 partials, or q's dtype with one split (no merge)
         mask=row_mask[:, None] & dim_mask[None, :],
     )
     tl.store(mid_lse_ptr + seq * stride_ml_t + heads * stride_ml_h + split, lse, mask=row_mask)
@@ -411,7 +411,7 @@ def _decode_split_fp8_t_kernel(
     out = acc * out_scale[None, :]
     tl.store(
         mid_o_ptr + seq * stride_mo_t + heads[None, :] * stride_mo_h + split * stride_mo_s + dims[:, None],
-        out,
+        out.to(mid_o_ptr.dtype.element_ty),  # fp32 partials, or q's dtype with one split (no merge)
         mask=row_mask[None, :] & dim_mask[:, None],
     )
     tl.store(mid_lse_ptr + seq * stride_ml_t + heads * stride_ml_h + split, lse, mask=row_mask)
@@ -460,8 +460,12 @@ def decode_attention_fp8(
     out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
     if num_seqs == 0:
         return out
-    mid_o = torch.empty((num_seqs, num_q_heads, num_splits, head_dim), dtype=torch.float32, device=q.device)
     mid_lse = torch.empty((num_seqs, num_q_heads, num_splits), dtype=torch.float32, device=q.device)
+    if num_splits == 1:  # the split is the whole context: its normalized output is the answer, no merge pass
+        mid_o, mo_strides = out, (out.stride(0), out.stride(1), 0)
+    else:
+        mid_o = out.new_empty((num_seqs, num_q_heads, num_splits, head_dim), dtype=torch.float32)
+        mo_strides = mid_o.stride()[:3]
     block_d = max(16, triton.next_power_of_2(head_dim))
     kernel = _decode_split_fp8_t_kernel if transposed else _decode_split_fp8_kernel
     if prefetch:  # page-aligned tiles of whole pages; Triton's own pipelining off (num_stages 1)
@@ -493,9 +497,7 @@ def decode_attention_fp8(
         kv_cache.stride(2),
         kv_cache.stride(3),
         block_tables.stride(0),
-        mid_o.stride(0),
-        mid_o.stride(1),
-        mid_o.stride(2),
+        *mo_strides,
         mid_lse.stride(0),
         mid_lse.stride(1),
         GROUP=group,
@@ -511,6 +513,8 @@ def decode_attention_fp8(
         num_warps=num_warps,
         num_stages=num_stages,
     )
+    if num_splits == 1:
+        return out
     _decode_reduce_kernel[(num_seqs, num_q_heads)](
         mid_o,
         mid_lse,

@@ -41,6 +41,7 @@ def batch(seq_lens: list[int], block_size: int = 4):
     [
         dict(transposed=True, carry_ids=True, l2_ahead=2, block_n=16, num_splits=4),  # "t_ci_l2_s3"
         dict(qk_fp8=False, carry_ids=True, block_n=32, num_splits=2),  # "k16_ci_s3"
+        dict(qk_fp8=False, carry_ids=True, block_n=32, num_splits=1),  # no merge pass
         dict(transposed=True, prefetch=True, num_stages=1, block_n=16, num_splits=2),  # "t_pf"
         dict(qk_fp8=True, page_gather=False, block_n=16, num_splits=2),  # one block id per token
     ],
