@@ -75,11 +75,12 @@ def test_fp8_decode_variant_with_both_mmas_in_fp8() -> None:
     torch.testing.assert_close(out, ref.paged_attention(q, dense, meta, 0.25), atol=0.25, rtol=0.1)
 
 
-def test_fp8_decode_variant_with_a_sliding_window_and_softcap() -> None:
+@pytest.mark.parametrize("name", ["k16_ci_s3", "t_ci_s3"])
+def test_fp8_decode_variant_with_a_sliding_window_and_softcap(name: str) -> None:
     """Tiles start on page boundaries: a window that starts inside a page masks the page's first tokens."""
     q, codes, dense, meta = batch([30, 9, 21])
     kw = dict(sliding_window=7, softcap=3.0)
-    out = decode_attention_variant("best", q, codes, meta.block_tables, meta.seq_lens, 0.5, 4, *SCALES, **kw)
+    out = decode_attention_variant(name, q, codes, meta.block_tables, meta.seq_lens, 0.5, 4, *SCALES, **kw)
     torch.testing.assert_close(out, ref.paged_attention(q, dense, meta, 0.5, **kw), **TOL)
 
 
