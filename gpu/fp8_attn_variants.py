@@ -3,9 +3,11 @@ $OUT/fp8_attn_variants.json after every shape, so a timeout keeps what was measu
 
 GPU (default): llama3-8b's decode heads (32 q, 8 KV, head_dim 128, block size 16, scrambled blocks) at
 b128 x ctx1024, b256 x ctx512, b64 x ctx4096. Rows: the bf16 cache (reference kernel), the FP8 cache on
-the reference kernel (its default path), and engine.kernels.decode_attention_fp8's variants x a few configs.
-Each: median ms of one call (both passes) in a CUDA graph, tb_s = K/V bytes read / time (the cache's own
-element size), max_abs_err and rel_rms_err vs fp32 attention on the dequantized cache, nan.
+the reference kernel (its default path), and each of engine.kernels.decode_attention_fp8.NAMED_VARIANTS
+(most promising first; a name that wins can go straight into TEECUBE_FP8_DECODE_VARIANT for the engine).
+Each: median ms of one call (both passes; the variants skip the merge pass when there is one split) in a
+CUDA graph, tb_s = K/V bytes read / time (the cache's own element size), max_abs_err and rel_rms_err vs
+fp32 attention on the dequantized cache, nan. A row that fails to compile or run holds the error text.
 Run from the repo root: PYTHONPATH=$PWD python3 gpu/fp8_attn_variants.py [--variants a,b]  (< 4 min, H200)
 
 --cpu-check: correctness only, under TRITON_INTERPRET=1 on tiny shapes (fp16 q: the interpreter's bf16 is

@@ -542,6 +542,7 @@ def decode_attention_fp8(
 NAMED_VARIANTS: dict[str, dict[str, object]] = {
     "k16_ci_s3": dict(qk_fp8=False, num_warps=2, carry_ids=True, num_stages=3),
     "t_ci_s3": dict(transposed=True, carry_ids=True, num_stages=3),
+    "k16_ci_n32_s4": dict(qk_fp8=False, num_warps=2, carry_ids=True, num_stages=4, block_n=32),
     "t_ci_s4": dict(transposed=True, carry_ids=True, num_stages=4),
     "k16_ci_w4_s3": dict(qk_fp8=False, carry_ids=True, num_stages=3),
     "t_pv8_ci_s3": dict(transposed=True, pv_fp8=True, carry_ids=True, num_stages=3),
