@@ -23,11 +23,16 @@ f16_math) where the compiler puts it, which read the V tile from shared memory o
 
 from __future__ import annotations
 
+import os
+
 import torch
 import triton
 import triton.language as tl
 
 LOG2E = 1.4426950408889634
+# A/B switch (issue #19): an FP8 cache's decode goes to engine.kernels.decode_attention_fp8's named variant
+# (its NAMED_VARIANTS; "best" = the first to try). Unset or empty: this module's kernel. Read at import.
+FP8_DECODE_VARIANT = os.environ.get("TEECUBE_FP8_DECODE_VARIANT", "")
 
 
 @triton.jit
@@ -200,9 +205,16 @@ def decode_attention(
     assert q.stride(2) == 1 and kv_cache.is_contiguous() and block_tables.stride(1) == 1
     assert seq_lens.shape == (num_seqs,) and block_tables.shape[0] == num_seqs
     group = num_q_heads // num_kv_heads
+    fp8 = kv_cache.element_size() == 1
+    if fp8 and FP8_DECODE_VARIANT:
+        from engine.kernels.decode_attention_fp8 import decode_attention_variant  # imports this module
+
+        return decode_attention_variant(
+            FP8_DECODE_VARIANT, q, kv_cache, block_tables, seq_lens, scale, num_splits=num_splits,
+            k_scale=k_scale, v_scale=v_scale, sliding_window=sliding_window, softcap=softcap,
+        )
     if num_splits is None:
         num_splits = default_num_splits(num_seqs, num_kv_heads)
-    fp8 = kv_cache.element_size() == 1
     if block_n is None:
         block_n = 64 if fp8 else 32
     assert fp8_path in ("new", "old"), fp8_path

@@ -210,6 +210,32 @@ def test_decode_over_fp8_cache(
     torch.testing.assert_close(out.float(), expected, atol=2e-2, rtol=2e-2)
 
 
+def _variant_names() -> list[str]:
+    from engine.kernels.decode_attention_fp8 import NAMED_VARIANTS
+
+    return [name for name in NAMED_VARIANTS if name != "best"]
+
+
+@pytest.mark.parametrize("name", _variant_names())
+@pytest.mark.parametrize("group,head_dim", [(4, 128), (2, 64)])
+def test_decode_variants_over_fp8_cache(name: str, group: int, head_dim: int) -> None:
+    """decode_attention_fp8's named variants (TEECUBE_FP8_DECODE_VARIANT), ragged rows up to 32k tokens.
+    q in e4m3 (t*) and p in e4m3 (*pv8*) cost accuracy: looser bounds for them."""
+    from engine.kernels.decode_attention_fp8 import decode_attention_variant
+
+    scales = (0.02, 0.01)
+    seq_lens = [1, 17, 1000, 4097, 32768, 0, 333] + [2048] * 9
+    codes, dense, meta = fp8_batch([min(s, 1) for s in seq_lens], seq_lens, 16, head_dim, 8, scales)
+    q = torch.randn(len(seq_lens), 8 * group, head_dim, device=CUDA).to(torch.bfloat16)
+    out = decode_attention_variant(
+        name, q, codes, meta.block_tables, meta.seq_lens, head_dim**-0.5, None, *scales
+    )
+    assert not out.isnan().any()
+    expected = ref.paged_attention(q.float(), dense, meta, head_dim**-0.5)
+    tol = 8e-2 if "pv8" in name else 4e-2 if name.startswith("t") else 2e-2
+    torch.testing.assert_close(out.float(), expected, atol=tol, rtol=tol)
+
+
 @pytest.mark.parametrize("dtype", [torch.float16, torch.float32])
 def test_fp8_tile_conversion_on_the_gpu(dtype: torch.dtype) -> None:
     """The new decode path's V conversion over all 256 codes, each in place: torch's values, NaN included."""

@@ -1,0 +1,609 @@
+"""Variants of the split-KV decode kernel for an FP8 (e4m3) KV cache (issue #19), for A/B against
+engine.kernels.decode_attention, whose reduction pass they share. sm_90 SASS of each (triton 3.6 and 3.9,
+compiled without a GPU): gpu/decode_sass.py's method.
+
+Why the reference FP8 path reads at ~2.2 TB/s: its loop is not pipelined. Triton's pipeliner, for K/V
+addresses that hang on a block-table load of the same iteration, issues tile i+1's cp.async after tile
+i's maths and waits for all of it (DEPBAR.LE SB0, 0) at the top of the next iteration, at any num_stages;
+a program never has loads in flight while it computes, so throughput is programs per SM x 16 KB per
+(latency + maths), and the FP8 path (fp8 -> fp16 conversions, 180+ registers) fits 5 programs per SM.
+
+Compile-time options:
+- CARRY_IDS (with PAGE_GATHER, num_stages >= 3): the tile's block ids are a loop-carried value loaded an
+  iteration earlier, so the K/V loads depend on no load of their own iteration and Triton pipelines them:
+  DEPBAR.LE SB0, 2 at num_stages 3 (one tile in flight during the maths), 4 at num_stages 4.
+- transposed kernel: S^T = K q^T and O^T += V^T P^T, so the MMAs' M is the tile's tokens / head_dim (>= 64)
+  and Triton emits warpgroup MMAs: FP8 (QGMMA) for QK straight from shared memory (no K conversion), fp16
+  for PV with V converted in registers. q is quantized to e4m3 per row (scale max |q_row| / 448, folded into
+  the softmax scale): scores off by ~2-4 % of |q||k|/sqrt(d), as in FA3's FP8. ~96-120 registers.
+- QK_FP8 (plain kernel): the same q quantization with an FP8 tl.dot of M = 16 query rows, which sm_90
+  lowers to mma.sync on fp16-converted operands (FP8 tensor cores need a warpgroup MMA's 64 rows): only
+  q's rounding is gained. Kept to show it.
+- PV_FP8: p (times 2^8, so small weights stay normal) in e4m3 and the raw V codes in an FP8 MMA; V's
+  reduction axis (tokens) is not contiguous, so the compiler transposes the codes (byte permutes and
+  shared-memory stores). Otherwise V goes to fp16 in its load layout (tile_to), as in the reference.
+- PAGE_GATHER: one block-table load per page of the tile, broadcast over its tokens, and tiles aligned to
+  pages. (The offsets need tl.multiple_of after the reshape: without it triton 3.6 loses their alignment
+  and loads K/V a byte at a time.)
+- PREFETCH (with PAGE_GATHER, num_stages 1): tile i+1's K/V loaded into registers before tile i's maths;
+  the register tile costs byte permutes and ~235 registers.
+- L2_AHEAD = d > 0 (with PAGE_GATHER): prefetch.global.L2 of tile i+d's K/V lines at the top of tile i
+  (inline asm; skipped under the interpreter), so the late cp.async hits L2 instead of HBM.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import triton
+import triton.language as tl
+
+from engine.kernels.decode_attention import (
+    LOG2E,
+    _decode_reduce_kernel,
+    default_num_splits,
+    softcap_log2,
+    tile_to,
+)
+
+
+@triton.jit
+def _page_ids(block_tables_ptr, seq, stride_bt, tile, end, BLOCK_SIZE: tl.constexpr, BLOCK_N: tl.constexpr):
+    """The physical blocks of a page-aligned tile's BLOCK_N // BLOCK_SIZE pages (0 past end)."""
+    page = tile // BLOCK_SIZE + tl.arange(0, BLOCK_N // BLOCK_SIZE)
+    return tl.load(block_tables_ptr + seq * stride_bt + page, mask=page * BLOCK_SIZE < end, other=0)
+
+
+@triton.jit
+def _page_offsets(ids, stride_cb, stride_cs, BLOCK_SIZE: tl.constexpr, BLOCK_N: tl.constexpr):
+    """Element offsets ([BLOCK_N], int64) of the tokens of the pages `ids`."""
+    tok = (ids.to(tl.int64) * stride_cb)[:, None] + (tl.arange(0, BLOCK_SIZE) * stride_cs)[None, :]
+    return tl.multiple_of(tl.reshape(tok, [BLOCK_N]), 16)
+
+
+@triton.jit
+def _prefetch_l2(ptrs):
+    """prefetch.global.L2 of each address (one 128-byte line each); returns a dummy to keep the asm."""
+    return tl.inline_asm_elementwise(
+        "prefetch.global.L2 [$1]; mov.u32 $0, 0;", "=r,l", [ptrs], dtype=tl.int32, is_pure=False, pack=1
+    )
+
+
+@triton.jit
+def _tile_offsets(
+    block_tables_ptr,
+    seq,
+    stride_bt,
+    stride_cb,
+    stride_cs,
+    tile,
+    end,
+    BLOCK_SIZE: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    PAGE_GATHER: tl.constexpr,
+):
+    """Element offsets of the tile's tokens in the cache ([BLOCK_N], int64) and their mask."""
+    pos = tile + tl.arange(0, BLOCK_N)
+    pos_mask = pos < end
+    if PAGE_GATHER and BLOCK_N >= BLOCK_SIZE:  # tile aligned to pages: BLOCK_N // BLOCK_SIZE whole pages
+        ids = _page_ids(block_tables_ptr, seq, stride_bt, tile, end, BLOCK_SIZE, BLOCK_N)
+        tok = _page_offsets(ids, stride_cb, stride_cs, BLOCK_SIZE, BLOCK_N)
+    elif PAGE_GATHER:  # the tile lies in one page
+        block = tl.load(block_tables_ptr + seq * stride_bt + tile // BLOCK_SIZE)
+        tok = block.to(tl.int64) * stride_cb + (pos % BLOCK_SIZE) * stride_cs
+    else:
+        block = tl.load(block_tables_ptr + seq * stride_bt + pos // BLOCK_SIZE, mask=pos_mask, other=0)
+        tok = block.to(tl.int64) * stride_cb + (pos % BLOCK_SIZE) * stride_cs
+    return tok, pos_mask
+
+
+@triton.jit
+def _decode_split_fp8_kernel(
+    q_ptr,
+    cache_ptr,
+    block_tables_ptr,
+    seq_lens_ptr,
+    mid_o_ptr,
+    mid_lse_ptr,
+    sm_scale_log2,
+    v_scale,
+    stride_qt,
+    stride_qh,
+    stride_ckv,
+    stride_cb,
+    stride_cs,
+    stride_ch,
+    stride_bt,
+    stride_mo_t,
+    stride_mo_h,
+    stride_mo_s,
+    stride_ml_t,
+    stride_ml_h,
+    GROUP: tl.constexpr,
+    HEAD_DIM: tl.constexpr,
+    BLOCK_SIZE: tl.constexpr,
+    NUM_SPLITS: tl.constexpr,
+    BLOCK_H: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    WINDOW: tl.constexpr = 0,
+    SOFTCAP: tl.constexpr = 0.0,
+    QK_FP8: tl.constexpr = True,
+    PV_FP8: tl.constexpr = False,
+    PAGE_GATHER: tl.constexpr = False,
+    PREFETCH: tl.constexpr = False,
+    L2_AHEAD: tl.constexpr = 0,
+    CARRY_IDS: tl.constexpr = False,
+):
+    seq = tl.program_id(0)
+    kv_head = tl.program_id(1)
+    split = tl.program_id(2)
+
+    rows = tl.arange(0, BLOCK_H)
+    dims = tl.arange(0, BLOCK_D)
+    row_mask = rows < GROUP
+    dim_mask = dims < HEAD_DIM
+    heads = kv_head * GROUP + rows
+
+    seq_len = tl.load(seq_lens_ptr + seq)
+    lo = 0
+    if WINDOW > 0:
+        lo = tl.maximum(seq_len - WINDOW, 0)
+    first = lo
+    if PAGE_GATHER:  # tiles start on page boundaries; positions before lo are masked below
+        first = (lo // BLOCK_SIZE) * BLOCK_SIZE
+    split_len = tl.cdiv(tl.cdiv(seq_len - first, NUM_SPLITS), BLOCK_N) * BLOCK_N
+    start = first + split * split_len
+    end = tl.minimum(start + split_len, seq_len)
+
+    q = tl.load(
+        q_ptr + seq * stride_qt + heads[:, None] * stride_qh + dims[None, :],
+        mask=row_mask[:, None] & dim_mask[None, :],
+        other=0.0,
+    ).to(tl.float32)
+    if QK_FP8:  # per-row scale: the row max becomes 448; a zero row stays zero
+        q_scale = tl.maximum(tl.max(tl.abs(q), axis=1), 1e-30) / 448.0
+        q = (q / q_scale[:, None]).to(tl.float8e4nv)
+        s_scale = q_scale * sm_scale_log2
+    else:
+        q = tl.clamp(q, -65504.0, 65504.0).to(tl.float16)
+    m_i = tl.full([BLOCK_H], -1.0e30, dtype=tl.float32)
+    l_i = tl.zeros([BLOCK_H], dtype=tl.float32)
+    acc = tl.zeros([BLOCK_H, BLOCK_D], dtype=tl.float32)
+
+    k_base = cache_ptr + kv_head * stride_ch
+    v_base = k_base + stride_ckv
+    offs_n = tl.arange(0, BLOCK_N)
+    if PREFETCH:  # tile `start` in flight, and the block ids of the next one
+        ids = _page_ids(block_tables_ptr, seq, stride_bt, start, end, BLOCK_SIZE, BLOCK_N)
+        tok = _page_offsets(ids, stride_cb, stride_cs, BLOCK_SIZE, BLOCK_N)
+        kv_mask = (start + offs_n < end)[:, None] & dim_mask[None, :]
+        k_next = tl.load(k_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
+        v_next = tl.load(v_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
+        ids = _page_ids(block_tables_ptr, seq, stride_bt, start + BLOCK_N, end, BLOCK_SIZE, BLOCK_N)
+    if CARRY_IDS:
+        ids_cur = _page_ids(block_tables_ptr, seq, stride_bt, start, end, BLOCK_SIZE, BLOCK_N)
+    if L2_AHEAD > 0:  # block ids of the first tile to prefetch into L2
+        first_l2 = start + L2_AHEAD * BLOCK_N
+        ids_l2 = _page_ids(block_tables_ptr, seq, stride_bt, first_l2, end, BLOCK_SIZE, BLOCK_N)
+    for tile in range(start, end, BLOCK_N):
+        if L2_AHEAD > 0:  # tile + L2_AHEAD's lines into L2 (its ids came a tile ago), then the next ids
+            tok = _page_offsets(ids_l2, stride_cb, stride_cs, BLOCK_SIZE, BLOCK_N)
+            _prefetch_l2(k_base + tok)
+            _prefetch_l2(v_base + tok)
+            ids_l2 = _page_ids(
+                block_tables_ptr, seq, stride_bt, tile + (L2_AHEAD + 1) * BLOCK_N, end, BLOCK_SIZE, BLOCK_N
+            )
+        if PREFETCH:  # issue tile + 1's loads (its ids came a tile ago) and tile + 2's ids, then compute
+            k = k_next
+            v = v_next
+            pos_mask = tile + offs_n < end
+            tok = _page_offsets(ids, stride_cb, stride_cs, BLOCK_SIZE, BLOCK_N)
+            kv_mask = (tile + BLOCK_N + offs_n < end)[:, None] & dim_mask[None, :]
+            k_next = tl.load(k_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
+            v_next = tl.load(v_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
+            ids = _page_ids(block_tables_ptr, seq, stride_bt, tile + 2 * BLOCK_N, end, BLOCK_SIZE, BLOCK_N)
+        elif CARRY_IDS:  # the tile's ids came an iteration ago (a loop-carried value, not a load here)
+            pos_mask = tile + offs_n < end
+            tok = _page_offsets(ids_cur, stride_cb, stride_cs, BLOCK_SIZE, BLOCK_N)
+            kv_mask = pos_mask[:, None] & dim_mask[None, :]
+            k = tl.load(k_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
+            v = tl.load(v_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
+            ids_cur = _page_ids(block_tables_ptr, seq, stride_bt, tile + BLOCK_N, end, BLOCK_SIZE, BLOCK_N)
+        else:
+            tok, pos_mask = _tile_offsets(
+                block_tables_ptr,
+                seq,
+                stride_bt,
+                stride_cb,
+                stride_cs,
+                tile,
+                end,
+                BLOCK_SIZE,
+                BLOCK_N,
+                PAGE_GATHER,
+            )
+            kv_mask = pos_mask[:, None] & dim_mask[None, :]
+            k = tl.load(k_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
+            v = tl.load(v_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
+        if WINDOW > 0 and PAGE_GATHER:
+            pos_mask &= tile + offs_n >= lo
+        if QK_FP8:
+            s = tl.dot(q, tl.trans(k)) * s_scale[:, None]
+        else:
+            s = tl.dot(q, tl.trans(k.to(tl.float16))) * sm_scale_log2
+        if SOFTCAP > 0:
+            s = softcap_log2(s, SOFTCAP)
+        s = tl.where(pos_mask[None, :], s, float("-inf"))
+        m_new = tl.maximum(m_i, tl.max(s, axis=1))
+        alpha = tl.exp2(m_i - m_new)
+        p = tl.exp2(s - m_new[:, None])
+        l_i = l_i * alpha + tl.sum(p, axis=1)
+        if PV_FP8:
+            pv = tl.dot((p * 256.0).to(tl.float8e4nv), v)
+        else:
+            pv = tl.dot(p.to(tl.float16), tile_to(v, tl.float16, BLOCK_N, BLOCK_D))
+        acc = acc * alpha[:, None] + pv
+        m_i = m_new
+
+    lse = tl.where(l_i > 0, m_i + tl.log2(tl.maximum(l_i, 1e-30)), float("-inf"))
+    out_scale = v_scale / tl.maximum(l_i, 1e-30)
+    if PV_FP8:
+        out_scale = out_scale / 256.0
+    out = acc * out_scale[:, None]
+    tl.store(
+        mid_o_ptr + seq * stride_mo_t + heads[:, None] * stride_mo_h + split * stride_mo_s + dims[None, :],
+        out.to(mid_o_ptr.dtype.element_ty),  # fp32 partials, or q's dtype with one split (no merge)
+        mask=row_mask[:, None] & dim_mask[None, :],
+    )
+    tl.store(mid_lse_ptr + seq * stride_ml_t + heads * stride_ml_h + split, lse, mask=row_mask)
+
+
+@triton.jit
+def _decode_split_fp8_t_kernel(
+    q_ptr,
+    cache_ptr,
+    block_tables_ptr,
+    seq_lens_ptr,
+    mid_o_ptr,
+    mid_lse_ptr,
+    sm_scale_log2,
+    v_scale,
+    stride_qt,
+    stride_qh,
+    stride_ckv,
+    stride_cb,
+    stride_cs,
+    stride_ch,
+    stride_bt,
+    stride_mo_t,
+    stride_mo_h,
+    stride_mo_s,
+    stride_ml_t,
+    stride_ml_h,
+    GROUP: tl.constexpr,
+    HEAD_DIM: tl.constexpr,
+    BLOCK_SIZE: tl.constexpr,
+    NUM_SPLITS: tl.constexpr,
+    BLOCK_H: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    WINDOW: tl.constexpr = 0,
+    SOFTCAP: tl.constexpr = 0.0,
+    PV_FP8: tl.constexpr = False,
+    PAGE_GATHER: tl.constexpr = True,
+    PREFETCH: tl.constexpr = False,
+    L2_AHEAD: tl.constexpr = 0,
+    CARRY_IDS: tl.constexpr = False,
+):
+    """Transposed: S^T = K q^T [BLOCK_N, BLOCK_H] and O^T += V^T P^T [BLOCK_D, BLOCK_H], so the MMAs' M
+    is the tile's tokens / head_dim (>= 64: warpgroup MMAs on sm_90, FP8 for QK) and no row is padding."""
+    seq = tl.program_id(0)
+    kv_head = tl.program_id(1)
+    split = tl.program_id(2)
+
+    rows = tl.arange(0, BLOCK_H)
+    dims = tl.arange(0, BLOCK_D)
+    row_mask = rows < GROUP
+    dim_mask = dims < HEAD_DIM
+    heads = kv_head * GROUP + rows
+
+    seq_len = tl.load(seq_lens_ptr + seq)
+    lo = 0
+    if WINDOW > 0:
+        lo = tl.maximum(seq_len - WINDOW, 0)
+    first = lo
+    if PAGE_GATHER:
+        first = (lo // BLOCK_SIZE) * BLOCK_SIZE
+    split_len = tl.cdiv(tl.cdiv(seq_len - first, NUM_SPLITS), BLOCK_N) * BLOCK_N
+    start = first + split * split_len
+    end = tl.minimum(start + split_len, seq_len)
+
+    q = tl.load(
+        q_ptr + seq * stride_qt + heads[:, None] * stride_qh + dims[None, :],
+        mask=row_mask[:, None] & dim_mask[None, :],
+        other=0.0,
+    ).to(tl.float32)
+    q_scale = tl.maximum(tl.max(tl.abs(q), axis=1), 1e-30) / 448.0
+    q_t = tl.trans((q / q_scale[:, None]).to(tl.float8e4nv))  # [BLOCK_D, BLOCK_H]
+    s_scale = q_scale * sm_scale_log2
+    m_i = tl.full([BLOCK_H], -1.0e30, dtype=tl.float32)
+    l_i = tl.zeros([BLOCK_H], dtype=tl.float32)
+    acc = tl.zeros([BLOCK_D, BLOCK_H], dtype=tl.float32)
+
+    k_base = cache_ptr + kv_head * stride_ch
+    v_base = k_base + stride_ckv
+    offs_n = tl.arange(0, BLOCK_N)
+    if PREFETCH:  # tile `start` in flight, and the block ids of the next one
+        ids = _page_ids(block_tables_ptr, seq, stride_bt, start, end, BLOCK_SIZE, BLOCK_N)
+        tok = _page_offsets(ids, stride_cb, stride_cs, BLOCK_SIZE, BLOCK_N)
+        kv_mask = (start + offs_n < end)[:, None] & dim_mask[None, :]
+        k_next = tl.load(k_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
+        v_next = tl.load(v_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
+        ids = _page_ids(block_tables_ptr, seq, stride_bt, start + BLOCK_N, end, BLOCK_SIZE, BLOCK_N)
+    if CARRY_IDS:
+        ids_cur = _page_ids(block_tables_ptr, seq, stride_bt, start, end, BLOCK_SIZE, BLOCK_N)
+    if L2_AHEAD > 0:  # block ids of the first tile to prefetch into L2
+        first_l2 = start + L2_AHEAD * BLOCK_N
+        ids_l2 = _page_ids(block_tables_ptr, seq, stride_bt, first_l2, end, BLOCK_SIZE, BLOCK_N)
+    for tile in range(start, end, BLOCK_N):
+        if L2_AHEAD > 0:  # tile + L2_AHEAD's lines into L2 (its ids came a tile ago), then the next ids
+            tok = _page_offsets(ids_l2, stride_cb, stride_cs, BLOCK_SIZE, BLOCK_N)
+            _prefetch_l2(k_base + tok)
+            _prefetch_l2(v_base + tok)
+            ids_l2 = _page_ids(
+                block_tables_ptr, seq, stride_bt, tile + (L2_AHEAD + 1) * BLOCK_N, end, BLOCK_SIZE, BLOCK_N
+            )
+        if PREFETCH:  # issue tile + 1's loads (its ids came a tile ago) and tile + 2's ids, then compute
+            k = k_next
+            v = v_next
+            pos_mask = tile + offs_n < end
+            tok = _page_offsets(ids, stride_cb, stride_cs, BLOCK_SIZE, BLOCK_N)
+            kv_mask = (tile + BLOCK_N + offs_n < end)[:, None] & dim_mask[None, :]
+            k_next = tl.load(k_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
+            v_next = tl.load(v_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
+            ids = _page_ids(block_tables_ptr, seq, stride_bt, tile + 2 * BLOCK_N, end, BLOCK_SIZE, BLOCK_N)
+        elif CARRY_IDS:  # the tile's ids came an iteration ago (a loop-carried value, not a load here)
+            pos_mask = tile + offs_n < end
+            tok = _page_offsets(ids_cur, stride_cb, stride_cs, BLOCK_SIZE, BLOCK_N)
+            kv_mask = pos_mask[:, None] & dim_mask[None, :]
+            k = tl.load(k_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
+            v = tl.load(v_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
+            ids_cur = _page_ids(block_tables_ptr, seq, stride_bt, tile + BLOCK_N, end, BLOCK_SIZE, BLOCK_N)
+        else:
+            tok, pos_mask = _tile_offsets(
+                block_tables_ptr,
+                seq,
+                stride_bt,
+                stride_cb,
+                stride_cs,
+                tile,
+                end,
+                BLOCK_SIZE,
+                BLOCK_N,
+                PAGE_GATHER,
+            )
+            kv_mask = pos_mask[:, None] & dim_mask[None, :]
+            k = tl.load(k_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
+            v = tl.load(v_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
+        if WINDOW > 0 and PAGE_GATHER:
+            pos_mask &= tile + offs_n >= lo
+        s = tl.dot(k, q_t) * s_scale[None, :]  # [BLOCK_N, BLOCK_H]
+        if SOFTCAP > 0:
+            s = softcap_log2(s, SOFTCAP)
+        s = tl.where(pos_mask[:, None], s, float("-inf"))
+        m_new = tl.maximum(m_i, tl.max(s, axis=0))
+        alpha = tl.exp2(m_i - m_new)
+        p = tl.exp2(s - m_new[None, :])
+        l_i = l_i * alpha + tl.sum(p, axis=0)
+        if PV_FP8:
+            pv = tl.dot(tl.trans(v), (p * 256.0).to(tl.float8e4nv))
+        else:
+            pv = tl.dot(tl.trans(tile_to(v, tl.float16, BLOCK_N, BLOCK_D)), p.to(tl.float16))
+        acc = acc * alpha[None, :] + pv
+        m_i = m_new
+
+    lse = tl.where(l_i > 0, m_i + tl.log2(tl.maximum(l_i, 1e-30)), float("-inf"))
+    out_scale = v_scale / tl.maximum(l_i, 1e-30)
+    if PV_FP8:
+        out_scale = out_scale / 256.0
+    out = acc * out_scale[None, :]
+    tl.store(
+        mid_o_ptr + seq * stride_mo_t + heads[None, :] * stride_mo_h + split * stride_mo_s + dims[:, None],
+        out.to(mid_o_ptr.dtype.element_ty),  # fp32 partials, or q's dtype with one split (no merge)
+        mask=row_mask[None, :] & dim_mask[:, None],
+    )
+    tl.store(mid_lse_ptr + seq * stride_ml_t + heads * stride_ml_h + split, lse, mask=row_mask)
+
+
+def decode_attention_fp8(
+    q: torch.Tensor,
+    kv_cache: torch.Tensor,
+    block_tables: torch.Tensor,
+    seq_lens: torch.Tensor,
+    scale: float,
+    num_splits: int | None = None,
+    block_n: int = 64,
+    k_scale: float = 1.0,
+    v_scale: float = 1.0,
+    sliding_window: int | None = None,
+    softcap: float | None = None,
+    num_warps: int = 4,
+    num_stages: int = 2,
+    qk_fp8: bool = True,
+    pv_fp8: bool = False,
+    page_gather: bool = True,
+    transposed: bool = False,
+    prefetch: bool = False,
+    l2_ahead: int = 0,
+    splits_x: int = 1,
+    carry_ids: bool = False,
+) -> torch.Tensor:
+    """decode_attention's contract for an FP8 cache (q in bf16/fp16/fp32; output in q's dtype), with the
+    variant switches of this module's docstring; transposed: the S^T / O^T kernel (q always FP8, qk_fp8
+    ignored); splits_x: the default num_splits times this. Returns [S, q_heads, head_dim]."""
+    num_seqs, num_q_heads, head_dim = q.shape
+    _, _, block_size, num_kv_heads, cache_head_dim = kv_cache.shape
+    assert kv_cache.element_size() == 1, "FP8 cache only"
+    assert cache_head_dim == head_dim and num_q_heads % num_kv_heads == 0, (q.shape, kv_cache.shape)
+    assert q.stride(2) == 1 and kv_cache.is_contiguous() and block_tables.stride(1) == 1
+    assert seq_lens.shape == (num_seqs,) and block_tables.shape[0] == num_seqs
+    group = num_q_heads // num_kv_heads
+    if num_splits is None:
+        num_splits = default_num_splits(num_seqs, num_kv_heads) * splits_x
+    assert num_splits >= 1 and num_splits & (num_splits - 1) == 0, "num_splits must be a power of 2"
+    # FP8 MMA: k = 32 per instruction, so the reduction axes (head_dim for QK, tokens for PV) >= 32
+    assert block_n >= 16 and block_n & (block_n - 1) == 0
+    if page_gather and block_n >= block_size:
+        assert block_n % block_size == 0 and block_size & (block_size - 1) == 0
+    out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
+    if num_seqs == 0:
+        return out
+    mid_lse = torch.empty((num_seqs, num_q_heads, num_splits), dtype=torch.float32, device=q.device)
+    if num_splits == 1:  # the split is the whole context: its normalized output is the answer, no merge pass
+        mid_o, mo_strides = out, (out.stride(0), out.stride(1), 0)
+    else:
+        mid_o = out.new_empty((num_seqs, num_q_heads, num_splits, head_dim), dtype=torch.float32)
+        mo_strides = mid_o.stride()[:3]
+    block_d = max(16, triton.next_power_of_2(head_dim))
+    kernel = _decode_split_fp8_t_kernel if transposed else _decode_split_fp8_kernel
+    if prefetch:  # page-aligned tiles of whole pages; Triton's own pipelining off (num_stages 1)
+        assert page_gather and block_n >= block_size, "prefetch needs page_gather and block_n >= block_size"
+    if l2_ahead:
+        assert page_gather and block_n >= block_size, "l2_ahead needs page_gather and block_n >= block_size"
+        if os.environ.get("TRITON_INTERPRET") == "1":  # no inline asm in the interpreter
+            l2_ahead = 0
+    if carry_ids:
+        assert page_gather and block_n >= block_size, "carry_ids needs page_gather and block_n >= block_size"
+    flags = dict(
+        PV_FP8=pv_fp8, PAGE_GATHER=page_gather, PREFETCH=prefetch, L2_AHEAD=l2_ahead, CARRY_IDS=carry_ids
+    )
+    if not transposed:
+        flags["QK_FP8"] = qk_fp8
+    kernel[(num_seqs, num_kv_heads, num_splits)](
+        q,
+        kv_cache,
+        block_tables,
+        seq_lens,
+        mid_o,
+        mid_lse,
+        scale * LOG2E * k_scale,
+        float(v_scale),
+        q.stride(0),
+        q.stride(1),
+        kv_cache.stride(0),
+        kv_cache.stride(1),
+        kv_cache.stride(2),
+        kv_cache.stride(3),
+        block_tables.stride(0),
+        *mo_strides,
+        mid_lse.stride(0),
+        mid_lse.stride(1),
+        GROUP=group,
+        HEAD_DIM=head_dim,
+        BLOCK_SIZE=block_size,
+        NUM_SPLITS=num_splits,
+        BLOCK_H=max(16, triton.next_power_of_2(group)),
+        BLOCK_D=block_d,
+        BLOCK_N=block_n,
+        WINDOW=int(sliding_window or 0),
+        SOFTCAP=float(softcap or 0.0),
+        **flags,
+        num_warps=num_warps,
+        num_stages=num_stages,
+    )
+    if num_splits == 1:
+        return out
+    _decode_reduce_kernel[(num_seqs, num_q_heads)](
+        mid_o,
+        mid_lse,
+        out,
+        mid_o.stride(0),
+        mid_o.stride(1),
+        mid_o.stride(2),
+        mid_lse.stride(0),
+        mid_lse.stride(1),
+        out.stride(0),
+        out.stride(1),
+        HEAD_DIM=head_dim,
+        NUM_SPLITS=num_splits,
+        BLOCK_D=triton.next_power_of_2(head_dim),
+        num_warps=4,
+    )
+    return out
+
+
+# Named settings, in the order gpu/fp8_attn_variants.py times them (most promising first); any name can be
+# TEECUBE_FP8_DECODE_VARIANT (engine.kernels.decode_attention). "best": the one to try first end to end.
+# Default block_n 64 (16 KB of K + V per tile, as the reference's FP8 path), 4 warps, num_stages 2.
+# k16: the reference's maths (q, K, V in fp16, same accuracy); t: transposed (q in e4m3, FP8 QK MMA);
+# pv8: p in e4m3 too; ci: carry_ids (a real pipeline from num_stages 3); l2: L2 prefetch; x2: 2x splits.
+NAMED_VARIANTS: dict[str, dict[str, object]] = {
+    "k16_ci_s3": dict(qk_fp8=False, num_warps=2, carry_ids=True, num_stages=3),
+    "t_ci_s3": dict(transposed=True, carry_ids=True, num_stages=3),
+    "k16_ci_n32_s4": dict(qk_fp8=False, num_warps=2, carry_ids=True, num_stages=4, block_n=32),
+    "t_ci_s4": dict(transposed=True, carry_ids=True, num_stages=4),
+    "k16_ci_w4_s3": dict(qk_fp8=False, carry_ids=True, num_stages=3),
+    "t_pv8_ci_s3": dict(transposed=True, pv_fp8=True, carry_ids=True, num_stages=3),
+    "t_ci_l2_s3": dict(transposed=True, carry_ids=True, num_stages=3, l2_ahead=2),
+    "k16_ci_n32_w4_s4": dict(qk_fp8=False, carry_ids=True, num_stages=4, block_n=32),
+    "t_ci_s3_x2": dict(transposed=True, carry_ids=True, num_stages=3, splits_x=2),
+    "k16_ci_s3_x2": dict(qk_fp8=False, num_warps=2, carry_ids=True, num_stages=3, splits_x=2),
+    "k16_ci_s4": dict(qk_fp8=False, num_warps=2, carry_ids=True, num_stages=4),
+    "t_pv8_ci_s4": dict(transposed=True, pv_fp8=True, carry_ids=True, num_stages=4),
+    # Triton's own pipelining (no overlap of a program's loads with its maths: see the module docstring)
+    "t": dict(transposed=True),
+    "t_l2": dict(transposed=True, l2_ahead=2),
+    "k16_l2": dict(qk_fp8=False, num_warps=2, l2_ahead=2),
+    "t_pv8": dict(transposed=True, pv_fp8=True),
+    "t_pv8_l2": dict(transposed=True, pv_fp8=True, l2_ahead=2),
+    "t_n128": dict(transposed=True, block_n=128),
+    "t_pf": dict(transposed=True, prefetch=True, num_stages=1),
+    "qk8": dict(qk_fp8=True),  # M = 16 rows: mma.sync on fp16-converted operands on sm_90, no FP8 MMA
+    "k16_pg": dict(qk_fp8=False, num_warps=2),  # block ids per page alone
+}
+# the reference's accuracy (q stays fp16: q in e4m3 costs ~2.6 % relative RMS of the output at 1k tokens,
+# as much again as the FP8 cache's own rounding) with the pipelined loop
+NAMED_VARIANTS["best"] = NAMED_VARIANTS["k16_ci_s3"]
+
+
+def decode_attention_variant(
+    name: str,
+    q: torch.Tensor,
+    kv_cache: torch.Tensor,
+    block_tables: torch.Tensor,
+    seq_lens: torch.Tensor,
+    scale: float,
+    num_splits: int | None = None,
+    k_scale: float = 1.0,
+    v_scale: float = 1.0,
+    sliding_window: int | None = None,
+    softcap: float | None = None,
+) -> torch.Tensor:
+    """decode_attention_fp8 with NAMED_VARIANTS[name]. Pages longer than the variant's tile: the tile
+    grows to a page up to 128 tokens; past that, one page per tile without the prefetches."""
+    if name not in NAMED_VARIANTS:
+        raise ValueError(f"unknown FP8 decode variant {name!r}; one of {sorted(NAMED_VARIANTS)}")
+    kw = dict(NAMED_VARIANTS[name])
+    block_size = kv_cache.shape[2]
+    block_n = int(kw.pop("block_n", 64))
+    if block_size > block_n:
+        if block_size <= 128:
+            block_n = block_size
+        else:
+            kw.update(l2_ahead=0, prefetch=False)
+    return decode_attention_fp8(
+        q,
+        kv_cache,
+        block_tables,
+        seq_lens,
+        scale,
+        num_splits=num_splits,
+        block_n=block_n,
+        k_scale=k_scale,
+        v_scale=v_scale,
+        sliding_window=sliding_window,
+        softcap=softcap,
+        **kw,
+    )

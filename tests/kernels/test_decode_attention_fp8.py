@@ -1,0 +1,113 @@
+"""engine.kernels.decode_attention_fp8 (issue #19 variants of FP8-KV decode) under the interpreter, against
+the PyTorch reference on the dequantized cache, and the TEECUBE_FP8_DECODE_VARIANT switch of
+decode_attention.
+
+q's rows are e4m3 codes times a power of two with one element at 448 x that power, so the variants' per-row
+FP8 quantization of q is exact (the interpreter's float -> e4m3 conversion is not the GPU's: see
+test_fp8_kv): what is left is the fp16 rounding of p and V, as on the reference kernel's path. The L2
+prefetch (inline asm) is skipped by the interpreter; its addresses only matter on the GPU."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from engine.kernels.decode_attention_fp8 import NAMED_VARIANTS, decode_attention_fp8, decode_attention_variant
+from engine.layers import attention as ref
+from engine.quantization.fp8 import FP8_DTYPE
+from tests.kernels.test_fp8_kv import fp8_batch
+
+SCALES = (0.02, 0.5)
+TOL = dict(atol=5e-3, rtol=5e-3)
+
+
+def exact_fp8_rows(shape: tuple[int, ...], seed: int) -> torch.Tensor:
+    codes = (torch.randn(shape, generator=torch.Generator().manual_seed(seed)) * 40).to(FP8_DTYPE).float()
+    codes[..., 1] = 448.0
+    return codes * 2.0**-6
+
+
+def batch(seq_lens: list[int], block_size: int = 4):
+    query_lens = [1 if n else 0 for n in seq_lens]
+    codes, dense, meta = fp8_batch(
+        query_lens, seq_lens, SCALES, num_kv_heads=2, head_dim=16, block_size=block_size
+    )
+    q = exact_fp8_rows((len(seq_lens), 8, 16), seed=len(seq_lens))
+    return q, codes, dense, meta
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(transposed=True, carry_ids=True, l2_ahead=2, block_n=16, num_splits=4),  # "t_ci_l2_s3"
+        dict(qk_fp8=False, carry_ids=True, block_n=32, num_splits=2),  # "k16_ci_s3"
+        dict(qk_fp8=False, carry_ids=True, block_n=32, num_splits=1),  # no merge pass
+        dict(transposed=True, prefetch=True, num_stages=1, block_n=16, num_splits=2),  # "t_pf"
+        dict(qk_fp8=True, page_gather=False, block_n=16, num_splits=2),  # one block id per token
+    ],
+)
+def test_fp8_decode_variant_matches_the_reference(kw: dict) -> None:
+    q, codes, dense, meta = batch([1, 13, 0, 40])  # ragged, a padded row, tiles past the end
+    out = decode_attention_fp8(
+        q, codes, meta.block_tables, meta.seq_lens, 0.25, k_scale=0.02, v_scale=0.5, **kw
+    )
+    assert not out.isnan().any()  # the NaN slots of the cache were never read
+    torch.testing.assert_close(out, ref.paged_attention(q, dense, meta, 0.25), **TOL)
+
+
+def test_fp8_decode_variant_with_both_mmas_in_fp8() -> None:
+    """p in e4m3 (x 2^8): a few % of |v| on these short contexts (and the interpreter's e4m3 rounding)."""
+    q, codes, dense, meta = batch([30, 7])
+    out = decode_attention_fp8(
+        q,
+        codes,
+        meta.block_tables,
+        meta.seq_lens,
+        0.25,
+        2,
+        k_scale=0.02,
+        v_scale=0.5,
+        transposed=True,
+        pv_fp8=True,
+        carry_ids=True,
+        block_n=32,
+    )
+    torch.testing.assert_close(out, ref.paged_attention(q, dense, meta, 0.25), atol=0.25, rtol=0.1)
+
+
+@pytest.mark.parametrize("name", ["k16_ci_s3", "t_ci_s3"])
+def test_fp8_decode_variant_with_a_sliding_window_and_softcap(name: str) -> None:
+    """Tiles start on page boundaries: a window that starts inside a page masks the page's first tokens."""
+    q, codes, dense, meta = batch([30, 9, 21])
+    kw = dict(sliding_window=7, softcap=3.0)
+    out = decode_attention_variant(name, q, codes, meta.block_tables, meta.seq_lens, 0.5, 4, *SCALES, **kw)
+    torch.testing.assert_close(out, ref.paged_attention(q, dense, meta, 0.5, **kw), **TOL)
+
+
+def test_env_switch_routes_fp8_decode_to_the_variant(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    module = importlib.import_module("engine.kernels.decode_attention")
+    from engine.kernels import decode_attention
+
+    q, codes, dense, meta = batch([5, 18], block_size=8)
+    expected = decode_attention_variant("best", q, codes, meta.block_tables, meta.seq_lens, 0.25, 4, *SCALES)
+    monkeypatch.setattr(module, "FP8_DECODE_VARIANT", "best")
+    out = decode_attention(q, codes, meta.block_tables, meta.seq_lens, 0.25, 4, k_scale=0.02, v_scale=0.5)
+    assert torch.equal(out, expected)
+    torch.testing.assert_close(out, ref.paged_attention(q, dense, meta, 0.25), **TOL)
+    # a float cache never takes it
+    dense_out = decode_attention(q, dense, meta.block_tables, meta.seq_lens, 0.25, 4)
+    torch.testing.assert_close(dense_out, ref.paged_attention(q, dense, meta, 0.25), atol=1e-5, rtol=1e-5)
+    monkeypatch.setattr(module, "FP8_DECODE_VARIANT", "nope")
+    with pytest.raises(ValueError, match="unknown FP8 decode variant"):
+        decode_attention(q, codes, meta.block_tables, meta.seq_lens, 0.25, 4)
+
+
+def test_named_variants_are_decode_attention_fp8_settings() -> None:
+    import inspect
+
+    params = set(inspect.signature(decode_attention_fp8).parameters)
+    assert "best" in NAMED_VARIANTS
+    for kw in NAMED_VARIANTS.values():
+        assert set(kw) <= params, kw
