@@ -224,14 +224,17 @@ def advance_and_fill(
     rows' accepts are done: no row waits for the whole batch's accepts, as a batch accept then a batch
     fill would make it. on_accepted gets every (accepted, terminated) once the last accept is done, while
     fills still run (the step's collect needs only those). Returns the same list."""
+    if os.environ.get("TEECUBE_GRAMMAR_STEP_MODE", "hybrid") == "hybrid":
+        return _advance_then_fill(processors, tokens, bitmask, rows, on_accepted)
     n = len(processors)
     accepted: list[Accepted] = [None] * n
-    threads = max(1, min(step_threads(), -(-n // STEP_CHUNK)))
+    chunk = int(os.environ.get("TEECUBE_GRAMMAR_STEP_CHUNK") or STEP_CHUNK) or -(-n // step_threads())
+    threads = max(1, min(step_threads(), -(-n // chunk)))
     bounds = [n * k // threads for k in range(threads + 1)]
     accept_done = [threading.Event() for _ in range(threads)]
     left = [threads]
     lock = threading.Lock()
-    chunks = range(0, n, STEP_CHUNK)
+    chunks = range(0, n, chunk)
     claims = itertools.count()  # next() on a count is atomic under the GIL
 
     failed: list[bool] = []
@@ -280,7 +283,7 @@ def advance_and_fill(
             accept_part(k)
             while (c := next(claims)) < len(chunks):
                 start = chunks[c]
-                fill_chunk(start, min(start + STEP_CHUNK, n))
+                fill_chunk(start, min(start + chunk, n))
 
     global _step_pool
     if threads > 1 and _step_pool is None:
@@ -293,4 +296,39 @@ def advance_and_fill(
     finally:
         for f in futures:
             f.result()
+    return accepted
+
+
+def _advance_then_fill(
+    processors: Sequence[GrammarProcessor],
+    tokens: Sequence[int | None],
+    bitmask: torch.Tensor,
+    rows: Sequence[int | None],
+    on_accepted: Callable[[list[Accepted]], None] | None = None,
+) -> list[Accepted]:
+    """advance_and_fill as two batch calls: the accepts (accept_batch, split over accept_threads()), then
+    one fill of the rows still running on xgrammar's own thread pool (few GIL hand-offs)."""
+    n = len(processors)
+    accepted: list[Accepted] = [None] * n
+    idx = [i for i in range(n) if tokens[i] is not None]
+    if idx:
+        procs = [processors[i] for i in idx]
+        oks = GrammarProcessor.accept_batch(procs, [tokens[i] for i in idx])  # type: ignore[misc]
+        for i, p, ok in zip(idx, procs, oks, strict=True):
+            accepted[i] = (ok, p.terminated)
+    if on_accepted is not None:
+        on_accepted(accepted)
+    fill, at, skip = [], [], []
+    for i, row in enumerate(rows):
+        if row is None:
+            continue
+        if accepted[i] in (None, (True, False)):
+            fill.append(processors[i])
+            at.append(row)
+        else:
+            skip.append(row)
+    if fill:
+        fill_batch(fill, bitmask, at)
+    if skip:
+        bitmask.numpy()[skip] = -1
     return accepted
