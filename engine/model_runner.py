@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -61,8 +60,6 @@ class StepRun:
         self._filled = filled
         self._result: tuple[list[int], list[dict[str, Any] | None]] | None = None
         self._accepted: list[tuple[bool, bool] | None] | None = None
-        self._accepted_later: Future[list[tuple[bool, bool] | None]] | None = None  # see advance_on_thread
-        self._result_lock = threading.Lock()
         if sampled is not None:
             self._queue_copy(sampled)
 
@@ -93,20 +90,17 @@ class StepRun:
 
     def result(self) -> tuple[list[int], list[dict[str, Any] | None]]:
         """Token ids and logprob entries per row: the step's one wait for the device (read once)."""
-        with self._result_lock:  # the grammar thread may read them too (advance_on_thread)
-            if self._result is None:
-                self.complete()
-                if self.copied is not None:
-                    self.copied.synchronize()
-                self._result = SampledTokens.to_lists([t.tolist() for t in self.host], self.num_logprobs)
+        if self._result is None:
+            self.complete()
+            if self.copied is not None:
+                self.copied.synchronize()
+            self._result = SampledTokens.to_lists([t.tolist() for t in self.host], self.num_logprobs)
         return self._result
 
     def accept_processors(self) -> list[tuple[bool, bool] | None]:
         """Each row's token handed to its sequence's logits processor, once: per row (accepted,
         terminated), None for rows without a processor or whose sequence already finished. Called by the
         next step's launch (its masks need these tokens) or by the collect, whichever comes first."""
-        if self._accepted is None and self._accepted_later is not None:
-            self._accepted = self._accepted_later.result()  # accepted on the grammar thread
         if self._accepted is None:
             tokens, _ = self.result()
             seqs = self.seqs
@@ -118,32 +112,6 @@ class StepRun:
             for i, d in zip(rows, done, strict=True):
                 self._accepted[i] = d
         return self._accepted
-
-    def pending_accepts(self) -> list[tuple[int, Any]]:
-        """(row, processor) for each row whose processor has this step's token still to accept."""
-        return [
-            (i, s.logits_processor)
-            for i, s in enumerate(self.seqs)
-            if s.logits_processor is not None and s.finish_reason is None
-        ]
-
-    def advance_on_thread(self, accepts: list[tuple[int, Any]]) -> Callable[[list[Any]], None]:
-        """This step's accepts move to the grammar thread: accept_processors() waits for them there.
-        Returns what that thread calls with the results (per entry of accepts) once they are done."""
-        later: Future[list[tuple[bool, bool] | None]] = Future()
-        self._accepted_later = later
-
-        def done(results: list[Any]) -> None:
-            accepted: list[tuple[bool, bool] | None] = [None] * len(self.seqs)
-            for (row, _), result in zip(accepts, results, strict=True):
-                accepted[row] = result
-            later.set_result(accepted)
-
-        return done
-
-    def fail_accepts(self, exc: BaseException) -> None:
-        if self._accepted_later is not None and not self._accepted_later.done():
-            self._accepted_later.set_exception(exc)
 
 
 FILL_START_WAIT_S = 0.005  # Python's GIL switch interval: a fill thread waiting longer would force a switch
@@ -224,8 +192,6 @@ class StepInput:
 
 class ModelRunner:
     fill_on_thread = True  # with defer: grammar masks filled on a thread while the step before is collected
-    # and prev's tokens accepted there too, when the processors' class can (TEECUBE_GRAMMAR_ADVANCE=0: no)
-    advance_on_thread = os.environ.get("TEECUBE_GRAMMAR_ADVANCE", "1") != "0"
 
     def __init__(self, config: EngineConfig, loaded: LoadedModel | None = None) -> None:
         self.config = config
@@ -447,11 +413,6 @@ class ModelRunner:
         # the sampler reads no sequence state: the fill may run on a thread (decided before prev's tokens
         # are waited for, like everything that does not need them)
         threaded = defer and self.fill_on_thread and all(map(is_plain, seqs))
-        if threaded and self.advance_on_thread:
-            kinds = {type(seqs[i].logits_processor) for i in rows}
-            hook = getattr(kinds.pop(), "advance_and_fill", None) if len(kinds) == 1 else None
-            if hook is not None:
-                return self._launch_advancing(hook, logits, inp, rows, prev)
         rows = self._mask_rows(seqs, rows, prev)
         whole = [i for i in rows if getattr(seqs[i].logits_processor, "fills_whole_rows", False)]
         host = self.bitmasks.host(len(seqs), bitmask_words(logits.shape[1]), whole)
@@ -474,63 +435,6 @@ class ModelRunner:
             return StepRun(seqs, sample=sample, filled=filled)
         fill_rows(procs, host, rows)
         return StepRun(seqs, self.sampler.sample(logits, seqs, inp.pending, self.bitmasks.to_device(host)))
-
-    def _launch_advancing(
-        self,
-        hook: Callable[..., Any],
-        logits: torch.Tensor,
-        inp: ModelInput,
-        rows: list[int],
-        prev: StepRun | None,
-    ) -> StepRun:
-        """launch's threaded path when the processors' class takes a whole step's work in one call
-        (`advance_and_fill`): prev's tokens are read, accepted and the masks filled on the grammar thread,
-        so this thread neither waits for prev's tokens nor accepts them; the collect waits only for the
-        accepts (StepRun.accept_processors), the sampler for the fills."""
-        seqs = inp.sample_seqs
-        accepts = (
-            prev.pending_accepts() if prev is not None and any(seqs[i].num_inflight for i in rows) else []
-        )
-        row_of = {seqs[i].seq_id: i for i in rows}
-        procs = [p for _, p in accepts]
-        fill_at: list[int | None] = (
-            [row_of.pop(prev.seqs[j].seq_id, None) for j, _ in accepts] if prev else []
-        )
-        for i in row_of.values():  # rows with no token in flight: a fill only
-            procs.append(seqs[i].logits_processor)
-            fill_at.append(i)
-        host = self.bitmasks.host(len(seqs), bitmask_words(logits.shape[1]), rows)
-        on_accepted = prev.advance_on_thread(accepts) if prev is not None and accepts else None
-        if self._filler is None:
-            self._filler = ThreadPoolExecutor(1, thread_name_prefix="grammar-fill")
-        started = threading.Event()
-
-        def advance() -> None:
-            started.set()
-            try:
-                tokens: list[int | None] = [None] * len(procs)
-                if accepts:
-                    assert prev is not None
-                    sampled, _ = prev.result()
-                    tokens[: len(accepts)] = [sampled[j] for j, _ in accepts]
-                n = len(accepts)
-                done = None if on_accepted is None else lambda acc: on_accepted(acc[:n])
-                with torch.inference_mode():
-                    hook(procs, tokens, host, fill_at, done)
-            except BaseException as exc:
-                if prev is not None:
-                    prev.fail_accepts(exc)
-                raise
-
-        filled = self._filler.submit(advance)
-        started.wait(FILL_START_WAIT_S)
-
-        def sample() -> SampledTokens:
-            filled.result()
-            with torch.inference_mode():
-                return self.sampler.sample(logits, seqs, inp.pending, self.bitmasks.to_device(host))
-
-        return StepRun(seqs, sample=sample, filled=filled)
 
     @torch.inference_mode()
     def launch_pooling(self, sched: SchedulerOutput) -> PoolRun | None:

@@ -153,9 +153,7 @@ class Timeline:
             self.stack[-1][2] += spent
 
 
-def make_core(
-    vocab: int, threads: int | None, advance: bool = True
-) -> tuple[EngineCore, Timeline, np.random.Generator]:
+def make_core(vocab: int, threads: int | None) -> tuple[EngineCore, Timeline, np.random.Generator]:
     spec = ModelSpec("StandIn", 1, 1, 1, 8, 8, vocab, 40960, [eos_id(vocab)], torch.float32)
     config = EngineConfig(
         model="stand-in",
@@ -167,9 +165,6 @@ def make_core(
     )
     core = EngineCore(config, LoadedModel(StandInModel(vocab), spec, None), async_scheduling=True)  # type: ignore[arg-type]
     processor._batch_matcher = None if threads is None else processor.xgr.BatchGrammarMatcher(threads)
-    if threads is not None:  # the step workers' count too (read per call)
-        os.environ["TEECUBE_GRAMMAR_THREADS"] = str(threads)
-        processor._step_pool = None
     runner = core.model_runner
     timeline = Timeline()
     rng = np.random.default_rng(0)
@@ -215,33 +210,30 @@ def make_core(
     timeline.wrap(runner, "launch", "launch_bookkeeping")
     timeline.wrap(core, "_launch", "core_launch_bookkeeping")
     timeline.wrap(core, "step", "step_rest")
+    fill = mr._fill_rows
     submitted: list[float] = []
 
     class Pool(ThreadPoolExecutor):
-        """The grammar thread: its job timed on its own clock (xgrammar's and the step workers' threads
-        are not in this thread's CPU time)."""
-
         def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
             submitted.append(time.perf_counter())
-
-            def timed() -> Any:
-                if submitted:  # how long the grammar thread waited to run (for the GIL, mostly)
-                    timeline.fill_start_ms.append((time.perf_counter() - submitted.pop()) * 1000)
-                start = CLOCK[0]()
-                try:
-                    return fn(*args, **kwargs)
-                finally:
-                    timeline.fill_ms.append((CLOCK[0]() - start) * 1000)
-
-            return super().submit(timed)
+            return super().submit(fn, *args, **kwargs)
 
     runner._filler = Pool(1, thread_name_prefix="grammar-fill")
-    runner.advance_on_thread = advance  # type: ignore[misc]
+
+    def fill_thread(*args: Any) -> None:
+        if submitted:  # how long the fill thread waited to run (for the GIL, mostly)
+            timeline.fill_start_ms.append((time.perf_counter() - submitted.pop()) * 1000)
+        start = CLOCK[0]()  # this (the fill) thread's clock; xgrammar's own threads are not in cpu time
+        fill(*args)
+        timeline.fill_ms.append((CLOCK[0]() - start) * 1000)
+
+    timeline.originals.append((mr, "_fill_rows", fill))
+    mr._fill_rows = fill_thread
     return core, timeline, rng
 
 
 def run(args: argparse.Namespace, schema: bool, cache: GrammarCompilerCache) -> dict[str, Any]:
-    core, tl, _ = make_core(args.vocab, args.threads, not args.no_advance)
+    core, tl, _ = make_core(args.vocab, args.threads)
     try:
         factory = cache.factory(json_schema_spec(DEFAULT_SCHEMA, "json_schema")) if schema else None
         rnd = random.Random(args.seed)
@@ -279,7 +271,6 @@ def run(args: argparse.Namespace, schema: bool, cache: GrammarCompilerCache) -> 
         "rows": args.rows,
         "steps": steps,
         "fill_threads": (args.threads or processor.fill_threads()) if schema else None,
-        "advance_on_thread": not args.no_advance,
         "host_ms_per_step": round(wall * 1000 / steps, 3),
         "phases_ms_per_step": ms,
         "fill_thread_ms_per_step": round(statistics.median(tl.fill_ms), 3) if tl.fill_ms else None,
@@ -307,12 +298,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--input-len", type=int, default=128)
     p.add_argument("--steps", type=int, default=48, help="timed decode steps per run")
     p.add_argument("--threads", type=int, default=None, help="xgrammar fill threads (default: the engine's)")
-    p.add_argument(
-        "--no-advance",
-        action="store_true",
-        help="accept on the launching thread, fill on the grammar thread (the engine's path before the step"
-        " workers; TEECUBE_GRAMMAR_ADVANCE=0)",
-    )
     p.add_argument("--gpu-forward-ms", type=float, default=5.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(

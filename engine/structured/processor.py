@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import itertools
 import os
-import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 import numpy as np
@@ -78,16 +77,6 @@ class GrammarProcessor:
     @staticmethod
     def fill_batch(processors: list[GrammarProcessor], bitmask: torch.Tensor, rows: list[int]) -> None:
         fill_batch(processors, bitmask, rows)
-
-    @staticmethod
-    def advance_and_fill(
-        processors: Sequence[GrammarProcessor],
-        tokens: Sequence[int | None],
-        bitmask: torch.Tensor,
-        rows: Sequence[int | None],
-        on_accepted: Callable[[list[tuple[bool, bool] | None]], None] | None = None,
-    ) -> list[tuple[bool, bool] | None]:
-        return advance_and_fill(processors, tokens, bitmask, rows, on_accepted)
 
 
 def processor_factory(
@@ -186,149 +175,3 @@ def and_masks(processors: list[GrammarProcessor], bitmask: torch.Tensor, rows: l
             view = bitmask.numpy()[rows[start] : rows[i - 1] + 1]
             np.bitwise_and(view, mask.numpy(), out=view)
         start = i
-
-
-STEP_CHUNK = 4  # rows per claimed fill chunk: a row's fill costs ~7 us to ~2 ms, so chunks are small
-_step_pool: ThreadPoolExecutor | None = None
-_local = threading.local()
-
-
-def step_threads() -> int:
-    """Threads for a step's grammar work (advance_and_fill), the calling thread included: as for the fill."""
-    return fill_threads()
-
-
-def _thread_matcher() -> xgr.BatchGrammarMatcher:
-    """A one-thread batch matcher per thread: each fills its own rows without xgrammar's pool."""
-    matcher = getattr(_local, "matcher", None)
-    if matcher is None:
-        matcher = _local.matcher = xgr.BatchGrammarMatcher(1)
-    return matcher
-
-
-Accepted = tuple[bool, bool] | None
-
-
-def advance_and_fill(
-    processors: Sequence[GrammarProcessor],
-    tokens: Sequence[int | None],
-    bitmask: torch.Tensor,
-    rows: Sequence[int | None],
-    on_accepted: Callable[[list[Accepted]], None] | None = None,
-) -> list[Accepted]:
-    """One step's grammar work for many sequences, split over step_threads() threads (xgrammar's C++
-    runs without the GIL): processor i accepts tokens[i] (None: no token to accept), then fills its mask
-    into bitmask[rows[i]] (None: no row) unless it refused the token or ended, in which case the row is
-    set to all ones (its sample is dropped). Each thread accepts its own slice first, then the threads
-    claim fills in small chunks (a row's fill may take 300x another's), a chunk's fills starting once its
-    rows' accepts are done: no row waits for the whole batch's accepts, as a batch accept then a batch
-    fill would make it. on_accepted gets every (accepted, terminated) once the last accept is done, while
-    fills still run (the step's collect needs only those). Returns the same list."""
-    if os.environ.get("TEECUBE_GRAMMAR_STEP_MODE", "hybrid") == "hybrid":
-        return _advance_then_fill(processors, tokens, bitmask, rows, on_accepted)
-    n = len(processors)
-    accepted: list[Accepted] = [None] * n
-    chunk = int(os.environ.get("TEECUBE_GRAMMAR_STEP_CHUNK") or STEP_CHUNK) or -(-n // step_threads())
-    threads = max(1, min(step_threads(), -(-n // chunk)))
-    bounds = [n * k // threads for k in range(threads + 1)]
-    accept_done = [threading.Event() for _ in range(threads)]
-    left = [threads]
-    lock = threading.Lock()
-    chunks = range(0, n, chunk)
-    claims = itertools.count()  # next() on a count is atomic under the GIL
-
-    failed: list[bool] = []
-
-    def accept_part(k: int) -> None:
-        try:
-            idx = [i for i in range(bounds[k], bounds[k + 1]) if tokens[i] is not None]
-            if idx:
-                procs = [processors[i] for i in idx]
-                oks = GrammarProcessor.accept_batch(procs, [tokens[i] for i in idx])  # type: ignore[misc]
-                for i, p, ok in zip(idx, procs, oks, strict=True):
-                    accepted[i] = (ok, p.terminated)
-        except BaseException:
-            failed.append(True)
-            raise
-        finally:  # a failed slice still releases the fills waiting on it (the caller sees the error)
-            accept_done[k].set()
-            with lock:
-                left[0] -= 1
-                last = left[0] == 0
-            if last and not failed and on_accepted is not None:
-                on_accepted(accepted)
-
-    def fill_chunk(a: int, b: int) -> None:
-        for k in range(threads):  # the accept slices this chunk overlaps
-            if bounds[k] < b and bounds[k + 1] > a:
-                accept_done[k].wait()
-        fill, fill_rows_, skip = [], [], []
-        for i in range(a, b):
-            row = rows[i]
-            if row is None:
-                continue
-            if accepted[i] in (None, (True, False)):
-                fill.append(processors[i])
-                fill_rows_.append(row)
-            else:
-                skip.append(row)
-        if fill:
-            _thread_matcher().batch_fill_next_token_bitmask([p.matcher for p in fill], bitmask, fill_rows_)
-            and_masks(fill, bitmask, fill_rows_)
-        if skip:
-            bitmask.numpy()[skip] = -1
-
-    def work(k: int) -> None:
-        with torch.inference_mode():  # the staging buffer is an inference tensor
-            accept_part(k)
-            while (c := next(claims)) < len(chunks):
-                start = chunks[c]
-                fill_chunk(start, min(start + chunk, n))
-
-    global _step_pool
-    if threads > 1 and _step_pool is None:
-        _step_pool = ThreadPoolExecutor(step_threads() - 1, thread_name_prefix="grammar-step")
-    futures: list[Future[None]] = (
-        [_step_pool.submit(work, k) for k in range(1, threads)] if _step_pool else []
-    )
-    try:
-        work(0)
-    finally:
-        for f in futures:
-            f.result()
-    return accepted
-
-
-def _advance_then_fill(
-    processors: Sequence[GrammarProcessor],
-    tokens: Sequence[int | None],
-    bitmask: torch.Tensor,
-    rows: Sequence[int | None],
-    on_accepted: Callable[[list[Accepted]], None] | None = None,
-) -> list[Accepted]:
-    """advance_and_fill as two batch calls: the accepts (accept_batch, split over accept_threads()), then
-    one fill of the rows still running on xgrammar's own thread pool (few GIL hand-offs)."""
-    n = len(processors)
-    accepted: list[Accepted] = [None] * n
-    idx = [i for i in range(n) if tokens[i] is not None]
-    if idx:
-        procs = [processors[i] for i in idx]
-        oks = GrammarProcessor.accept_batch(procs, [tokens[i] for i in idx])  # type: ignore[misc]
-        for i, p, ok in zip(idx, procs, oks, strict=True):
-            accepted[i] = (ok, p.terminated)
-    if on_accepted is not None:
-        on_accepted(accepted)
-    fill, at, skip = [], [], []
-    for i, row in enumerate(rows):
-        if row is None:
-            continue
-        if accepted[i] in (None, (True, False)):
-            fill.append(processors[i])
-            at.append(row)
-        else:
-            skip.append(row)
-    if fill:
-        fill_batch(fill, bitmask, at)
-    if skip:
-        bitmask.numpy()[skip] = -1
-    return accepted
