@@ -99,6 +99,19 @@ def test_env_switch_routes_fp8_decode_to_the_variant(monkeypatch: pytest.MonkeyP
     # a float cache never takes it
     dense_out = decode_attention(q, dense, meta.block_tables, meta.seq_lens, 0.25, 4)
     torch.testing.assert_close(dense_out, ref.paged_attention(q, dense, meta, 0.25), atol=1e-5, rtol=1e-5)
+    # unset: the variant on CUDA only, this module's kernel on the CPU; "ref": this module's kernel
+    import engine.kernels.decode_attention_fp8 as variants
+
+    routed: list[str] = []
+    real = variants.decode_attention_variant
+    monkeypatch.setattr(
+        variants, "decode_attention_variant", lambda name, *a, **k: routed.append(name) or real(name, *a, **k)
+    )
+    for setting in (None, "ref"):
+        monkeypatch.setattr(module, "FP8_DECODE_VARIANT", setting)
+        own = decode_attention(q, codes, meta.block_tables, meta.seq_lens, 0.25, 4, k_scale=0.02, v_scale=0.5)
+        torch.testing.assert_close(own, ref.paged_attention(q, dense, meta, 0.25), **TOL)
+    assert routed == []  # CPU tensors: the variant only when named
     monkeypatch.setattr(module, "FP8_DECODE_VARIANT", "nope")
     with pytest.raises(ValueError, match="unknown FP8 decode variant"):
         decode_attention(q, codes, meta.block_tables, meta.seq_lens, 0.25, 4)
