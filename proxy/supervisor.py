@@ -76,16 +76,11 @@ def parse_workers(value: str) -> int:
 
 
 def scan_workers_each(config: ProxyConfig) -> int:
-    """The guardrail scan processes per worker: `--guard-scan-workers` shared out among the workers (at
-    least one each where there are any); by default none once there are several workers, which already
-    scan on as many cores (one H200 host, 256 streams at once, 4 workers: proxy/direct throughput 1.00
-    and TTFT p50 1.33x without scan processes, 0.96-0.97 and 1.52-1.55x with one each), else the
-    single process's default (scan_pool.default_workers)."""
+    """The guardrail scan processes (`--guard-scan-workers`, or its default) shared out among the
+    workers: at least one each where there are any."""
     from proxy.guardrails.scan_pool import default_workers
 
-    if config.guard_scan_workers is None:
-        return default_workers() if config.workers == 1 else 0
-    total = config.guard_scan_workers
+    total = default_workers() if config.guard_scan_workers is None else config.guard_scan_workers
     return 0 if total <= 0 else max(1, total // config.workers)
 
 

