@@ -1,0 +1,205 @@
+"""Notes to an AI reader inside data, session 6 (issue #15): a grammar of roles, ~25 languages.
+
+A document, e-mail, web page, review, calendar entry, code comment or tool result that speaks to the
+AI reading it has three roles, each a word list per language:
+
+- the reader: an AI noun phrase ("the AI assistant", "automated screeners", "Sprachmodell",
+  "asystenta AI", "yapay zekâ asistanı", "AI助手", "AI에게");
+- what it is doing: reading / processing / summarising *this* document ("qui lit ce courriel",
+  "das dieses Dokument verarbeitet", "bu sayfayı okuyan", "正在阅读本页面的", "yang membaca email ini");
+- a command after the address: ignore / omit / approve / rate / recommend / send / forward / tell /
+  delete / redirect / install, in the imperative of each language ("ignorad", "transfère",
+  "verschweige", "wyślij", "keur goed", "görmezden gel", "teruskan", "생략", "请").
+
+Each role alone is weak (0.5); the reader addressed before a colon plus a command, or the reader
+of "this" document plus either, reach 1.0. "If you are an AI …, <command>" is one class of its own.
+FAMILIES run on the folded text, RAW_FAMILIES on the normalised text (case-insensitive).
+"""
+
+from __future__ import annotations
+
+# AI nouns that name an AI alone (a bare "agent", "reviewer" or "model" may be a person or a thing).
+_AI = (
+    r"(?:ai|a\.i\.|llms?|gpts?|chatgpt|chatbots?|copilot|ki|ia|ии|ші|yz|"
+    r"language models?|sprachmodell\p{L}*|taalmodel\p{L}*|språkmodell\p{L}*|sprogmodel\p{L}*|"
+    r"kielimalli\p{L}*|"
+    r"mod[eè]les? de langage|modelos? de (?:lenguaje|linguagem)|modell[oi] (?:di )?linguaggio|"
+    r"modell[oi] linguistic[oi]|model\p{L}* językow\p{L}*|языков\p{L}* модел\p{L}*|dil modeli\p{L}*|"
+    r"yapay zek\p{L}*|tekoäly\p{L}*|sztuczn\p{L}* inteligencj\p{L}*|intelig[eê]ncia artificial|"
+    r"inteligencia artificial|"
+    r"intelligence artificielle|intelligenza artificiale|künstliche\p{L}* intelligenz|"
+    r"kunstmatige intelligentie|umělá inteligence|inteligenț\p{L}* artificial\p{L}*|"
+    r"mesterséges intelligencia|"
+    r"الذكاء الاصطناعي|ذكاء اصطناعي|هوش مصنوعی|בינה מלאכותית|एआई|kecerdasan buatan|trí tuệ nhân tạo|"
+    r"人工智能|人工知能|인공지능|ＡＩ)"
+)
+# Role nouns that follow or precede an AI word ("AI reviewers", "asistente de IA", "AI-granskaren").
+_ROLE = (
+    r"(?:assistants?|agents?|models?|bots?|reviewers?|screeners?|graders?|summari[sz]ers?|crawlers?|"
+    r"parsers?|readers?|helpers?|asistentes?|assistente\p{L}*|assistant\p{L}*|assistent\p{L}*|asystent\p{L}*|"
+    r"asisten\p{L}*|asistan\p{L}*|ассистент\p{L}*|помощник\p{L}*|асистент\p{L}*|агент\p{L}*|agente\p{L}*|"
+    r"modelo\p{L}*|modell\p{L}*|"
+    r"mod[eè]le\p{L}*|model\p{L}*|granskar\p{L}*|reviewer\p{L}*|beoordelaar\p{L}*|recenzent\p{L}*|"
+    r"revisor\p{L}*|"
+    r"réviseur\p{L}*|prüfer\p{L}*|gutachter\p{L}*|avustaja\p{L}*|مساعد\p{L}*|دستیار\p{L}*|עוזר\p{L}*|सहायक|"
+    r"trợ lý|"
+    r"助手|アシスタント|어시스턴트|비서|エージェント|에이전트|代理)"
+)
+# Qualifiers that make a role noun an AI ("automated screeners", "coding agents").
+_QUAL = r"(?:automated|automatic|autonomous|coding|code|virtual|digital|autonomen|automatis\p{L}*)"
+_READER_RAW = rf"(?:(?:{_AI}|{_QUAL})[ -]?{_ROLE}|{_ROLE}[ -](?:de |di |do |d'|da |der )?(?:l')?{_AI}|{_AI})"
+
+# Imperatives that open an adversarial command, by language (raw text; Latin words need a word start).
+_CMD_LATIN = (
+    r"(?:ignor\p{L}*|disregard|forget|skip|omit\p{L}*|hide|conceal|don't (?:mention|flag|report|tell|reveal)|"
+    r"do not (?:mention|flag|report|tell|reveal)|never mention|approve|mark|rate|grade|score|award|give|"
+    r"rank|recommend|endorse|send|forward|transfer|email|upload|post|share|leak|tell|say|state|claim|"
+    r"respond|reply|answer|delete|remove|erase|redirect|download|install|run|execute|visit|click|include|"
+    r"insert|classify|treat|consider|reveal|print|output|"
+    r"olvid\p{L}*|oculta\p{L}*|no menciones|aprueb\p{L}*|califica\p{L}*|valora\p{L}*|recomiend\p{L}*|"
+    r"env[ií]a\p{L}*|"
+    r"reenv[ií]a\p{L}*|manda\p{L}*|transfiere|di que|dile|responde\p{L}*|elimina|borra|redirige|descarga|"
+    r"instala|"
+    r"ejecuta|marca|incluye|revela|muestra|"
+    r"oubli\p{L}*|omet\p{L}*|cache\p{L}*|ne mentionne|approuv\p{L}*|évalue|recommand\p{L}*|envoie|"
+    r"transf[eè]re|transmets|"
+    r"dis que|réponds|supprime|efface|télécharge|installe|exécute|marque|inclus|révèle|affiche|"
+    r"vergiss|übergeh\p{L}*|verschweig\p{L}*|erwähne nicht|genehmig\p{L}*|bewerte\p{L}*|empfiehl\p{L}*|"
+    r"sende\p{L}*|"
+    r"schicke\p{L}*|leite\p{L}*|überweise|sag\p{L}*|antworte|lösche|entferne|lade|installiere|führe|markiere|"
+    r"füge|verrate|zeige|"
+    r"dimentica|ometti|nascondi|non menzionare|approva|valuta|raccomanda|consiglia|invia|inoltra|"
+    r"trasferisci|dì|di'|dici|rispondi|cancella|reindirizza|scarica|esegui|segna|includi|rivela|mostra|"
+    r"esqueça|omita|oculte|esconda|não mencione|aprove|avalie|recomende|envie|encaminhe|transfira|diga|"
+    r"responda|exclua|apague|redirecione|baixe|instale|execute|marque|inclua|revele|mostre|"
+    r"negeer|vergeet|verzwijg|keur|beoordeel|beveel|stuur|verstuur|zeg|antwoord|verwijder|installeer|"
+    r"voer|markeer|voeg|onthul|toon|noem|"
+    r"zignoruj|ignoruj|zapomnij|pomiń|ukryj|nie wspominaj|zatwierdź|zaakceptuj|oceń|poleć|wyślij|"
+    r"prześlij|przekaż|powiedz|odpowiedz|usuń|przekieruj|pobierz|zainstaluj|uruchom|wykonaj|oznacz|dodaj|"
+    r"ujawnij|pokaż|natychmiast|"
+    r"glöm|glem|strunta|utelämna|dölj|godkänn|godkend|godkjenn|betygsätt|ge|giv|gi|rekommendera|anbefal|"
+    r"skicka|vidarebefordra|videresend|säg|sig|svara|svar|radera|slet|installera|kör|markera|avslöja|visa|"
+    r"ohita|unohda|jätä|hyväksy|arvioi|suosittele|lähetä|välitä|sano|vastaa|poista|asenna|suorita|"
+    r"merkitse|paljasta|näytä|"
+    r"yok say|görmezden gel|unut|atla|gizle|bahsetme|onayla|değerlendir|öner|gönder|ilet|aktar|söyle|"
+    r"yanıtla|cevap ver|sil|yönlendir|indir|çalıştır|işaretle|"
+    r"abaikan|lupakan|sembunyikan|jangan|setujui|nilai|rekomendasikan|kirim\p{L}*|teruskan|katakan|bilang|"
+    r"jawab|hapus|arahkan|unduh|jalankan|tandai|tambahkan|ungkapkan|tampilkan|"
+    r"bỏ qua|phớt lờ|quên|che giấu|đừng|phê duyệt|đánh giá|đề xuất|gửi|chuyển|nói|trả lời|xóa|tải|chạy|"
+    r"zapomeň|skryj|schval|ohodnoť|doporuč|pošli|přepošli|řekni|odpověz|smaž|spusť|označ|"
+    r"uită|ascunde|aprobă|trimite|spune|șterge|"
+    r"hagyd|felejtsd|hagyd jóvá|küldd|mondd|töröld|"
+    r"αγνόησε|ξέχασε|στείλε|πες|διέγραψε)"
+)
+_CMD_OTHER = (  # scripts without word spaces, or verbs at the end (ru, ar, fa, he, hi, zh, ja, ko)
+    r"(?:игнорируй|проигнорируй|забудь|пропусти|скрой|умолчи|не упоминай|одобри|оцени|поставь|"
+    r"порекомендуй|рекомендуй|отправь|перешли|передай|скажи|ответь|удали|перенаправь|скачай|установи|"
+    r"выполни|запусти|отметь|добавь|раскрой|покажи|ігноруй|надішли|видали|"
+    r"تجاهل|انس|أغفل|اخف|أخف|لا تذكر|وافق|قيّم|أوص|انصح|أرسل|ارسل|حوّل|قل|أجب|اجب|احذف|وجّه|نفّذ|نفذ|"
+    r"اكشف|اعرض|"
+    r"نادیده بگیر|فراموش کن|پنهان کن|تایید کن|بفرست|ارسال کن|بگو|پاسخ بده|حذف کن|اجرا کن|"
+    r"התעלם|שכח|הסתר|אשר|שלח|העבר|אמור|ענה|מחק|"
+    r"अनदेखा|भूल जाओ|छिपा|भेजो|भेज दो|बताओ|कहो|हटाओ|चलाओ|"
+    r"请|請|忽略|无视|無視|忘记|隐瞒|不要提|批准|评为|推荐|发送|转发|告诉|回复|删除|引导|下载|安装|执行|标记|泄露|"
+    r"忘れ|隠して|承認|評価|推薦|送信|転送|伝え|削除|誘導|インストール|実行|してください|せよ|しなさい|"
+    r"무시|잊어|숨기|언급하지|승인|평가|추천|보내|전송|전달|말해|답해|삭제|유도|설치|실행|하라|해라|하세요|"
+    r"하십시오|생략)"
+)
+_CMD_RAW = rf"(?:(?:^|[^\p{{Latin}}]){_CMD_LATIN}(?:$|[^\p{{Latin}}])|{_CMD_OTHER})"
+
+_THIS_RAW = (  # a demonstrative: the clause is about *this* document ("qui lit ce courriel")
+    r"(?:this|these|ce|cet|cette|ces|este|esta|estos|estas|estes|isto|esto|questo|questa|questi|queste|"
+    r"dies\p{L}*|dit|deze|ten|tę|tego|tej|tych|detta|denna|dessa|dette|denne|disse|tämä\p{L}*|tätä|"
+    r"этот|это|эту|эти|этого|этой|цей|цю|ці|هذه|هذا|این|ini|này|bu|tento|tuto|toto|acest\p{L}*|această|"
+    r"ez\p{L}*|הזה|הזו|הזאת|αυτό|αυτή|αυτά|本|此|这|這|この|이)"
+)
+# A note's label: the reader named right before a colon (a particle may follow: "AI에게", "AIへ"), or
+# followed by a clause about this document ("…, das dieses Dokument verarbeitet:"); not "https:".
+_SUFFIX = r"(?:\p{Hangul}|\p{Hiragana}|\p{Katakana}|\p{Han}|\p{Arabic}|\p{Cyrillic}){0,4}"
+_LABEL = (
+    rf"{_READER_RAW}{_SUFFIX}(?:[\s,]+[^\n:：.!?\"]{{0,40}}?(?:^|"
+    rf"[^\p{{L}}]){_THIS_RAW}(?:[\s,][^\n:：.!?\"]{{0,30}}?)?)?"
+    r"\s?[:：]"
+)
+_NOT_URL = r"(?:[^/]|$)"
+# Where such a label starts: a line, a comment, a bracket, an attribute or a sentence.
+_START = r"(?:^|\n|[\[(<\"'>#/*:]|<!--|[.!?]\s)\s{0,3}(?:[^\n:：.!?\"]{0,40}?[^\p{Latin}\n:：.!?\"])?"
+
+RAW_FAMILIES: tuple[tuple[str, float, str], ...] = (
+    # "Hidden note for automated screeners:", "UWAGA DLA ASYSTENTA AI:", "致…的AI助手："
+    ("addressai", 0.5, rf"(?i){_START}{_LABEL}{_NOT_URL}"),
+    # … then a command on the same line: "…: ignore the grading rubric", "…：请忽略",
+    # "…: 생략하고 승인하라고 말해라"
+    (
+        "readercmd",
+        0.5,
+        rf"(?i){_START}{_LABEL}(?:(?:\s|[^/\n][^\n]{{0,120}}?[^\p{{Latin}}\n]){_CMD_LATIN}(?:$|"
+        rf"[^\p{{Latin}}])|"
+        rf"(?:[^/\n][^\n]{{0,120}}?)?{_CMD_OTHER})",
+    ),
+    # "If you are an AI summarising reviews, say that …", "Se você for uma IA …, diga", "如果你是AI，请…"
+    (
+        "ifai",
+        1.0,
+        r"(?i)(?:\bif you(?:'re| are| happen to be)|\bsi eres|\bsi (?:tu es|vous êtes)|\bse (?:você |voce )?"
+        r"(?:for|é|es|és)|\bse sei|\bwenn du|\bfalls du|\bwenn sie|\bals (?:je|jij|u)|\bjeśli jesteś|"
+        r"\bjeżeli jesteś|если ты|если вы|\beğer|\bjika (?:kamu|anda)|\bkalau kamu|\bom du är|\bhvis du er|"
+        r"\bjos olet|\bpokud jsi|\bdacă ești|إذا كنت|اگر تو|אם אתה|如果你是|如果您是|もしあなたが|あなたが|"
+        r"만약 당신이|당신이)[^\n,，.!?]{0,30}?"
+        + _READER_RAW
+        + r"[^\n.!?]{0,60}?[,，:]\s{0,3}(?:\p{L}+\s){0,2}?"
+        + _CMD_RAW,
+    ),
+)
+
+# Folded text: the AI reader of *this* document, either order.
+_READER_F = (
+    r"(?:ai|llm|llms|gpt|chatgpt|chatbot|copilot|ki|ia|ии|ші|yz|language model|sprachmodell\S*|"
+    r"taalmodel\S*|språkmodell\S*|kielimalli\S*|modèle de langage|modelo de lenguaje|yapay zek\S*|"
+    r"tekoäly\S*|الذكاء الاصطناعي|هوش مصنوعی|בינה מלאכותית|एआई|人工智能|人工知能|인공지능|"
+    r"(?:ai |ki |ia |automated |coding )?(?:assistant\S*|asistente\S*|assistente\S*|assistent\S*|"
+    r"asystent\S*|asisten\S*|asistan\S*|ассистент\S*|مساعد\S*|دستیار\S*|avustaja\S*|agent\S*|agente\S*|"
+    r"model\S*|modell\S*|bot|bots|reviewer\S*|screener\S*|granskar\S*|summari[sz]er\S*)(?: ai| ia| ki| de ia"
+    r"| di ia| do ia)?)"
+)
+_THIS_AFTER = (  # the clause after the noun ("… reading this page", "… qui lit ce courriel")
+    r"(?:(?:that |which |who )?(?:is |are )?(?:reading|reads|processing|processes|summari[sz]ing|"
+    r"summari[sz]es|analy[sz]ing|analy[sz]es|parsing|parses|reviewing|reviews|screening|screens|grading|"
+    r"grades|indexing|indexes|crawling|crawls|scanning|scans|triaging|triages|handling|handles|ingesting|"
+    r"ingests|viewing) (?:this|these|the following)|"
+    r"qui (?:lit|lira|traite|traitera|résume|analyse|examine|parcourt) (?:ce|cet|cette|ces)|"
+    r"lisant (?:ce|cet|cette|ces)|"
+    r"que (?:lee|lea|procesa|procese|resume|analiza|revisa|lê|le|processa|analisa|ler) (?:este|esta|"
+    r"estos|estas|estes|isto)|(?:leyendo|procesando|resumiendo|analizando|lendo|processando|resumindo|"
+    r"analisando) (?:este|esta|estos|estas|estes)|"
+    r"che (?:legge|elabora|riassume|analizza|esamina|leggerà) (?:questo|questa|questi|queste)|"
+    r"(?:das|der|die|welche\S*) (?:dieses|diese|diesen|dies) (?:\S+ )?(?:liest|verarbeitet|zusammenfasst|"
+    r"analysiert|prüft|auswertet|bearbeitet|lesen|verarbeiten)|"
+    r"(?:die|dat) (?:dit|deze) (?:\S+ )?(?:leest|verwerkt|samenvat|analyseert|beoordeelt)|"
+    r"(?:który|która|które|którzy) (?:czyta|czytają|przetwarza|przetwarzają|streszcza|analizuje|ocenia) "
+    r"(?:ten|tę|to|te|tego|tej)|czytając\S* (?:ten|tę|to|te)|"
+    r"(?:som|der) (?:läser|leser|læser|behandlar|behandler|sammanfattar|granskar|analyserar) (?:detta|"
+    r"denna|dessa|det här|den här|dette|denne|disse)|"
+    r"joka (?:lukee|käsittelee|tiivistää|analysoi) (?:tämän|tätä|näitä)|"
+    r"(?:который|которая|которые|що|який) (?:читает|читают|обрабатывает|анализирует|читає|обробляє) "
+    r"(?:этот|это|эту|эти|цей|цю|ці)|(?:читающ|обрабатывающ)\S* (?:этот|это|эту|эти)|"
+    r"(?:الذي|التي) (?:يقرأ|تقرأ|يعالج|تعالج|يلخص|تلخص|يحلل|تحلل) (?:هذه|هذا)|"
+    r"yang (?:membaca|memproses|meringkas|menganalisis|meninjau) (?:\S+ )?ini|"
+    r"(?:đang )?(?:đọc|xử lý|tóm tắt|phân tích) (?:\S+ ){0,2}này|"
+    r"(?:který|která) (?:čte|zpracovává) (?:tento|tuto|toto)|care (?:citește|procesează) (?:acest|această)|"
+    r"που (?:διαβάζει|επεξεργάζεται) (?:αυτό|αυτή|αυτά))"
+)
+_THIS_BEFORE = (  # the clause before the noun (tr, ko, ja, zh, hi, fa, hu)
+    r"(?:bu \S+ (?:okuyan|işleyen|özetleyen|analiz eden|inceleyen|değerlendiren|tarayan)|"
+    r"이 \S+ (?:읽는|처리하는|요약하는|분석하는|검토하는|보는)|"
+    r"この\S{0,10}(?:読む|読んでいる|処理する|処理している|要約する|分析する)|"
+    r"(?:阅读|读取|处理|总结|分析|审阅|浏览|查看|閱讀|處理)(?:本|此|这|這)\S{0,12}|"
+    r"(?:इस|यह) \S+ (?:को )?(?:पढ़|प्रोसेस)\S*(?: \S+)?|"
+    r"(?:این) \S+ (?:را )?(?:می ?خواند|پردازش می ?کند)|"
+    r"(?:ezt|ezeket) (?:a |az )?\S+ (?:olvasó|feldolgozó))"
+)
+
+FAMILIES: tuple[tuple[str, float, str], ...] = (
+    ("readerthis", 0.5, rf"(?:^| ){_READER_F}(?: \S+){{0,3}} {_THIS_AFTER}(?: |$)"),
+    ("readerthis", 0.5, rf"{_THIS_BEFORE} ?(?:\S+ ){{0,2}}{_READER_F}"),
+)
