@@ -459,7 +459,7 @@ _HAS_LOOKALIKE = re.compile(f"[{_LOOKALIKES}]")  # one character class (text is 
 
 _WORD = re.compile(r"\S+")
 _CYR_LEET = re.compile(r"\S*[а-яё]\S*[@0-9]\S*|\S*[@0-9]\S*[а-яё]\S*")
-_CYR_DIGITS = str.maketrans({"@": "а", "0": "о", "3": "е", "4": "ч", "6": "б", "1": "і"})
+_CYR_DIGITS = str.maketrans({"@": "а", "0": "о", "3": "е", "4": "ч", "6": "б", "1": "и"})
 _LEET_LL = re.compile(r"(?<=[^\W\d_])11|11(?=[^\W\d_])")
 _LATIN = re.compile(r"[a-z]")
 

@@ -43,7 +43,7 @@ _ROLE = (
     r"revisor\p{L}*|"
     r"réviseur\p{L}*|prüfer\p{L}*|gutachter\p{L}*|avustaja\p{L}*|مساعد\p{L}*|دستیار\p{L}*|עוזר\p{L}*|सहायक|"
     r"trợ lý|"
-    r"助手|アシスタント|어시스턴트|비서|エージェント|에이전트|代理)"
+    r"助手|アシスタント|어시스턴트|비서|エージェント|에이전트|代理|모델|モデル|模型)"
 )
 # Qualifiers that make a role noun an AI ("automated screeners", "coding agents").
 _QUAL = r"(?:automated|automatic|autonomous|coding|code|virtual|digital|autonomen|automatis\p{L}*)"
@@ -55,7 +55,10 @@ _CMD_LATIN = (
     r"do not (?:mention|flag|report|tell|reveal)|never mention|approve|mark|rate|grade|score|award|give|"
     r"rank|recommend|endorse|send|forward|transfer|email|upload|post|share|leak|tell|say|state|claim|"
     r"respond|reply|answer|delete|remove|erase|redirect|download|install|run|execute|visit|click|include|"
-    r"insert|classify|treat|consider|reveal|print|output|"
+    r"insert|classify|treat|consider|reveal|print|output|drop|truncate|wipe|disable|grant|merge|"
+    r"overwrite|exfiltrate|push|place|put|placez|mettez|classez|mets|dites|répondez|supprimez|"
+    r"approuvez|transférez|envoyez|notez|recomend\p{L}*|coloca|pon|metti|colloca|coloque|zet|plaats|"
+    r"umieść|yerleştir|koy|letakkan|placera|sätt|"
     r"olvid\p{L}*|oculta\p{L}*|no menciones|aprueb\p{L}*|califica\p{L}*|valora\p{L}*|recomiend\p{L}*|"
     r"env[ií]a\p{L}*|"
     r"reenv[ií]a\p{L}*|manda\p{L}*|transfiere|di que|dile|responde\p{L}*|elimina|borra|redirige|descarga|"
@@ -116,9 +119,10 @@ _THIS_RAW = (  # a demonstrative: the clause is about *this* document ("qui lit 
 # A note's label: the reader named right before a colon (a particle may follow: "AI에게", "AIへ"), or
 # followed by a clause about this document ("…, das dieses Dokument verarbeitet:"); not "https:".
 _SUFFIX = r"(?:\p{Hangul}|\p{Hiragana}|\p{Katakana}|\p{Han}|\p{Arabic}|\p{Cyrillic}){0,4}"
+_CLAUSE = rf"[\s,]+[^\n:：.!?\"]{{0,40}}?(?:^|[^\p{{L}}]){_THIS_RAW}(?:[\s,][^\n:：.!?\"]{{0,30}}?)?"
+# A bare role noun ("the model", "l'assistente") counts only with a clause about this document.
 _LABEL = (
-    rf"{_READER_RAW}{_SUFFIX}(?:[\s,]+[^\n:：.!?\"]{{0,40}}?(?:^|"
-    rf"[^\p{{L}}]){_THIS_RAW}(?:[\s,][^\n:：.!?\"]{{0,30}}?)?)?"
+    rf"(?:{_READER_RAW}{_SUFFIX}(?:{_CLAUSE})?|{_ROLE}{_SUFFIX}{_CLAUSE})(?:\s(?:के लिए|को|के नाम))?"
     r"\s?[:：]"
 )
 _NOT_URL = r"(?:[^/]|$)"
@@ -158,7 +162,7 @@ _READER_F = (
     r"taalmodel\S*|språkmodell\S*|kielimalli\S*|modèle de langage|modelo de lenguaje|yapay zek\S*|"
     r"tekoäly\S*|الذكاء الاصطناعي|هوش مصنوعی|בינה מלאכותית|एआई|人工智能|人工知能|인공지능|"
     r"(?:ai |ki |ia |automated |coding )?(?:assistant\S*|asistente\S*|assistente\S*|assistent\S*|"
-    r"asystent\S*|asisten\S*|asistan\S*|ассистент\S*|مساعد\S*|دستیار\S*|avustaja\S*|agent\S*|agente\S*|"
+    r"asystent\S*|asisten\S*|asistan\S*|ассистент\S*|(?:لل|ال|ل)?مساعد\S*|دستیار\S*|avustaja\S*|agent\S*|agente\S*|"
     r"model\S*|modell\S*|bot|bots|reviewer\S*|screener\S*|granskar\S*|summari[sz]er\S*)(?: ai| ia| ki| de ia"
     r"| di ia| do ia)?)"
 )
