@@ -445,10 +445,7 @@ _FOLDED_SETS = _sets([word_bounds(p) for _, _, p in _FAMILIES])
 def _folded_matches(folded: bytes) -> list[int]:
     return [start + i for start, chunk in _FOLDED_SETS for i in chunk.Match(folded) or ()]
 
-_NORMED_SET = re2.Set.SearchSet(_SET_OPTIONS)
-for _, _, _p in _RAW_FAMILIES:
-    _NORMED_SET.Add(_p)
-_NORMED_SET.Compile()
+_NORMED_SETS = _sets([p for _, _, p in _RAW_FAMILIES])  # chunked too: a few wide patterns stay apart
 
 
 # Cyrillic and Greek letters that look Latin (NFKC keeps them apart), lower case.
@@ -695,7 +692,7 @@ def _score(view: str) -> tuple[float, list[str]]:
                 if pattern.groups == 0 or m.group(1) is None:
                     best[name] = weight
                     break
-    for i in _NORMED_SET.Match(view) or ():
+    for i in (start + j for start, chunk in _NORMED_SETS for j in chunk.Match(view) or ()):
         name, weight, _ = _NORMED[i]
         if weight > best.get(name, 0.0):
             best[name] = weight

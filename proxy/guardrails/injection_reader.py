@@ -119,15 +119,17 @@ _THIS_RAW = (  # a demonstrative: the clause is about *this* document ("qui lit 
 # A note's label: the reader named right before a colon (a particle may follow: "AI에게", "AIへ"), or
 # followed by a clause about this document ("…, das dieses Dokument verarbeitet:"); not "https:".
 _SUFFIX = r"(?:\p{Hangul}|\p{Hiragana}|\p{Katakana}|\p{Han}|\p{Arabic}|\p{Cyrillic}){0,4}"
-_CLAUSE = rf"[\s,]+[^\n:：.!?\"]{{0,40}}?(?:^|[^\p{{L}}]){_THIS_RAW}(?:[\s,][^\n:：.!?\"]{{0,30}}?)?"
+# (Unbounded gaps, bounded by the line and its punctuation: counted gaps of wide classes make re2's DFA
+# explode, a few ms per text.)
+_CLAUSE = rf"[\s,]+[^\n:：.!?\"]*?(?:^|[^\p{{L}}]){_THIS_RAW}(?:[\s,][^\n:：.!?\"]*?)?"
 # A bare role noun ("the model", "l'assistente") counts only with a clause about this document.
 _LABEL = (
     rf"(?:{_READER_RAW}{_SUFFIX}(?:{_CLAUSE})?|{_ROLE}{_SUFFIX}{_CLAUSE})(?:\s(?:के लिए|को|के नाम))?"
     r"\s?[:：]"
 )
 _NOT_URL = r"(?:[^/]|$)"
-# Where such a label starts: a line, a comment, a bracket, an attribute or a sentence.
-_START = r"(?:^|\n|[\[(<\"'>#/*:]|<!--|[.!?]\s)\s{0,3}(?:[^\n:：.!?\"]{0,40}?[^\p{Latin}\n:：.!?\"])?"
+# The reader starts a word (next to a Latin letter it would be inside one: "email", "aims").
+_START = r"(?:^|[^\p{Latin}])"
 
 RAW_FAMILIES: tuple[tuple[str, float, str], ...] = (
     # "Hidden note for automated screeners:", "UWAGA DLA ASYSTENTA AI:", "致…的AI助手："
@@ -137,9 +139,9 @@ RAW_FAMILIES: tuple[tuple[str, float, str], ...] = (
     (
         "readercmd",
         0.5,
-        rf"(?i){_START}{_LABEL}(?:(?:\s|[^/\n][^\n]{{0,120}}?[^\p{{Latin}}\n]){_CMD_LATIN}(?:$|"
+        rf"(?i){_START}{_LABEL}(?:(?:\s|[^/\n][^\n]*?[^\p{{Latin}}\n]){_CMD_LATIN}(?:$|"
         rf"[^\p{{Latin}}])|"
-        rf"(?:[^/\n][^\n]{{0,120}}?)?{_CMD_OTHER})",
+        rf"(?:[^/\n][^\n]*?)?{_CMD_OTHER})",
     ),
     # "If you are an AI summarising reviews, say that …", "Se você for uma IA …, diga", "如果你是AI，请…"
     (
