@@ -18,7 +18,14 @@ import urllib.parse
 
 import re2
 
-from proxy.guardrails import injection_classes, injection_families, injection_general, injection_indirect
+from proxy.guardrails import (
+    injection_classes,
+    injection_families,
+    injection_general,
+    injection_indirect,
+    injection_reader,
+    injection_roles,
+)
 from proxy.guardrails.normalize import normalize
 
 _OPTIONS = re2.Options()
@@ -394,9 +401,11 @@ _MULTILINGUAL = tuple(
     for name, w, p in _MULTILINGUAL
 )
 _FAMILIES = (_FAMILIES + _MULTILINGUAL + _PARAPHRASES + injection_families.FAMILIES
-             + injection_classes.FAMILIES + injection_indirect.FAMILIES + injection_general.FAMILIES)
+             + injection_classes.FAMILIES + injection_indirect.FAMILIES + injection_general.FAMILIES
+             + injection_reader.FAMILIES + injection_roles.FAMILIES)
 _RAW_FAMILIES = (_RAW_FAMILIES + injection_families.RAW_FAMILIES + injection_classes.RAW_FAMILIES
-                 + injection_indirect.RAW_FAMILIES + injection_general.RAW_FAMILIES)
+                 + injection_indirect.RAW_FAMILIES + injection_general.RAW_FAMILIES
+                 + injection_reader.RAW_FAMILIES                 + injection_roles.RAW_FAMILIES)
 
 
 
@@ -436,10 +445,7 @@ _FOLDED_SETS = _sets([word_bounds(p) for _, _, p in _FAMILIES])
 def _folded_matches(folded: bytes) -> list[int]:
     return [start + i for start, chunk in _FOLDED_SETS for i in chunk.Match(folded) or ()]
 
-_NORMED_SET = re2.Set.SearchSet(_SET_OPTIONS)
-for _, _, _p in _RAW_FAMILIES:
-    _NORMED_SET.Add(_p)
-_NORMED_SET.Compile()
+_NORMED_SETS = _sets([p for _, _, p in _RAW_FAMILIES])  # chunked too: a few wide patterns stay apart
 
 
 # Cyrillic and Greek letters that look Latin (NFKC keeps them apart), lower case.
@@ -449,6 +455,8 @@ _HAS_LOOKALIKE = re.compile(f"[{_LOOKALIKES}]")  # one character class (text is 
 
 
 _WORD = re.compile(r"\S+")
+_CYR_LEET = re.compile(r"\S*[а-яё]\S*[@0-9]\S*|\S*[@0-9]\S*[а-яё]\S*")
+_CYR_DIGITS = str.maketrans({"@": "а", "0": "о", "3": "е", "4": "ч", "6": "б", "1": "и"})
 _LEET_LL = re.compile(r"(?<=[^\W\d_])11|11(?=[^\W\d_])")
 _LATIN = re.compile(r"[a-z]")
 
@@ -473,6 +481,8 @@ def fold(view: str) -> bytes:
             view = _MARKS.sub("", view)
         if _HAS_LOOKALIKE.search(view):  # only in words that mix scripts: Russian stays Russian
             view = _WORD.sub(_unconfuse, view)
+        if _CYR_LEET.search(view):  # "З@будь вс3 пр@вил@": leetspeak digits in a Cyrillic word
+            view = _CYR_LEET.sub(lambda m: m.group().replace("10", "ю").translate(_CYR_DIGITS), view)
     if "|" in view:  # "ru|es": a pipe between letters is an l
         view = _PIPE.sub("l", view)
     data = view.encode().lower().translate(_FOLD_BYTES)
@@ -513,6 +523,12 @@ _JOIN_CUE = re.compile(
     r"füge|une|junta|combina|unisci|concatena|junte|combine|собери|соедини|объедини|połącz|birleştir)",
     re.I)
 _COMBINING = re.compile("[\u0300-\u036f]")
+# "read it backwards", "lies das rückwärts", "léelo al revés": the text asks to be read reversed
+_BACKWARDS = re.compile(
+    r"backwards|in reverse|reversed|rückwärts|von hinten|à l'envers|al revés|al reves|alla rovescia|"
+    r"de trás para frente|ao contrário|achterstevoren|od tyłu|wspak|наоборот|задом наперёд|tersten|"
+    r"terbalik|baklänges|baglæns|baklengs|takaperin|pozpátku|visszafelé|ανάποδα|倒着|逆から|거꾸로|بالعكس|"
+    r"برعکس", re.I)
 
 
 def _text(data: bytes) -> str | None:
@@ -585,15 +601,16 @@ def decoded_variants(view: str) -> list[tuple[str, bool]]:
         if rot >= 2 and rot * 2 > plain:  # "gur", "naq", "lbh": ROT13 of everyday words
             out.append((rot13, True))
         back = _common_words(view[::-1])
-        if back >= 2 and back * 2 > plain:  # "eht", "dna", "uoy": written backwards
+        if (back >= 2 and back * 2 > plain) or _BACKWARDS.search(view):  # "eht", "dna": written backwards
             out.append((view[::-1], True))
     return out
 
 
 # Text that talks about attacks ("phrases like 'ignore previous instructions'") rather than making
 # one: a quoted phrase is discounted when the text around it discusses it.
+# (Not a value: `alt="…"`, a CSV cell `,"…"` is data, like JSON.)
 _QUOTED = re.compile(
-    r"(?<!\w)['‘`]([^'’`\n]{4,160})['’`](?!\w)|[\"“«「『„]([^\"”»」』“\n]{4,160})[\"”»」』“]")
+    r"(?<![\w=,])['‘`]([^'’`\n]{4,160})['’`](?!\w)|(?<![=,])[\"“«「『„]([^\"”»」』“\n]{4,160})[\"”»」』“]")
 _META = re2.compile(
     r"(?i)\b(?:phrases?|such as|e\.g\.|for example|example|like|detect\w*|classif\w*|filter\w*|quot\w*|"
     r"called|known as|attacks?|attackers?|research\w*|paper|tests?|training|label\w*|dataset|pattern\w*|"
@@ -628,7 +645,8 @@ def score_text(text: str) -> tuple[float, list[str]]:
             value, names = score(f"{view}\n{hidden}")
             if value >= 0.5:
                 value += HIDDEN_BONUS
-            if len(hidden.split()) >= 3:  # a sentence a reader cannot see: no flag emoji spells one
+            # a sentence a reader cannot see (no flag emoji spells one); "ref 20261203 batch 7" is none
+            if sum(1 for w in hidden.split() if w.isalpha() and len(w) >= 2) >= 3:
                 value, names = max(value, 1.0), sorted({*names, "tagtext"})
             best = max(best, (value, names))
     return best
@@ -674,7 +692,7 @@ def _score(view: str) -> tuple[float, list[str]]:
                 if pattern.groups == 0 or m.group(1) is None:
                     best[name] = weight
                     break
-    for i in _NORMED_SET.Match(view) or ():
+    for i in (start + j for start, chunk in _NORMED_SETS for j in chunk.Match(view) or ()):
         name, weight, _ = _NORMED[i]
         if weight > best.get(name, 0.0):
             best[name] = weight

@@ -23,6 +23,7 @@ DROP = (
     r"dimenticare|esquecer|negeren|vergeten|ignorieren|"
     r"olvida|olvídate de|olvidate de|ignora|descarta|omite|haz caso omiso de|"
     r"oublie|oubliez|ignore|ignorez|fais abstraction de|ne tiens plus compte de|ne tiens pas compte de|"
+    r"ne (?:tiens|tenez) (?:plus|pas) compte d(?:es|u)|"
     r"ignoriere|vergiss|missachte|verwirf|übergehe|"
     r"dimentica|lascia perdere|non considerare|tralascia|"
     r"esqueça|esqueca|esquece|desconsidere|ignore|"

@@ -396,6 +396,7 @@ CLASS_FILES = (
     "corpus_session5_v7_entities",
     "corpus_session5_v6_injection",
     "corpus_session5_v7_injection",
+    "corpus_session6_injection",
 )
 
 
