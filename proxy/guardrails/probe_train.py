@@ -37,8 +37,8 @@ TUNED = "corpus"
 SETS = ("heldout", "heldout_v3", "heldout_v4", "heldout_v5", "heldout_v6", "heldout_v7", "heldout_v8")
 POOLING = "mean"
 MAX_TOKENS = 512
-L2_DENSE = 1e-2
-L2_SPARSE = 2e-5
+L2_DENSE = 1e-1
+L2_SPARSE = 5e-6
 TARGET_PRECISION = 0.95
 CHECK_SET = "heldout_v8"
 
