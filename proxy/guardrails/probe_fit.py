@@ -3,6 +3,7 @@ data gives the same weights), classes weighted to equal mass, L2 penalty per fea
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,9 +50,15 @@ def _csr(sparse: list[tuple[np.ndarray, np.ndarray]], dim: int) -> torch.Tensor:
     crow[1:] = np.cumsum([len(i) for i, _ in sparse])
     cols = np.concatenate([i for i, _ in sparse]) if sparse else np.zeros(0, np.int64)
     vals = np.concatenate([v for _, v in sparse]).astype(np.float64) if sparse else np.zeros(0)
-    return torch.sparse_csr_tensor(
-        torch.from_numpy(crow), torch.from_numpy(cols), torch.from_numpy(vals), (len(sparse), dim)
-    )
+    with warnings.catch_warnings():  # "CSR support is in beta" (CSR @ dense is all that is used)
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(
+            torch.from_numpy(crow),
+            torch.from_numpy(cols),
+            torch.from_numpy(vals),
+            (len(sparse), dim),
+            check_invariants=True,
+        )
 
 
 def fit(x: Features, y: np.ndarray, l2_dense: float, l2_sparse: float, iters: int = 300) -> Model:
