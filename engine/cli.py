@@ -136,6 +136,12 @@ def add_serving_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reasoning-parser", default=None)
     p.add_argument("--guided-decoding-backend", default=None)
     p.add_argument("--task", default="generate", help="generate or embed (or --runner pooling)")
+    p.add_argument(
+        "--pooling-type",
+        choices=("last", "mean", "cls"),
+        default=None,
+        help="with --task embed: how hidden states are pooled (default: the model files' choice, else last)",
+    )
 
 
 def resolve_model(args: argparse.Namespace) -> tuple[str, list[str] | None, str]:
@@ -189,6 +195,7 @@ def configs(args: argparse.Namespace) -> tuple[EngineConfig, ServerConfig]:
         reasoning_parser=args.reasoning_parser,
         guided_decoding_backend=args.guided_decoding_backend,
         task=task_from_flags(args),
+        pooling_type=args.pooling_type,
         quantization=None if args.quantization == "gguf" else args.quantization,  # gguf: as stored
         kv_cache_dtype=args.kv_cache_dtype,
         engine_core_process=args.engine_core_process,

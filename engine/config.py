@@ -45,6 +45,7 @@ class EngineConfig:
     reasoning_parser: str | None = None
     guided_decoding_backend: str | None = None
     task: str = "generate"
+    pooling_type: str | None = None  # --task embed: "last", "mean" or "cls" (None: the model files' choice)
     quantization: str | None = None  # "fp8": online FP8 weights + activations (engine/quantization)
     kv_cache_dtype: str = "auto"  # "fp8" / "fp8_e4m3": an FP8 KV cache (engine/kv_cache_spec.py)
     engine_core_process: str = "auto"  # AsyncEngine: the core in its own process ("on"), a thread ("off")
@@ -54,6 +55,8 @@ class EngineConfig:
 
         if self.device == "auto":
             self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        if self.pooling_type not in (None, "last", "mean", "cls"):
+            raise ValueError("pooling_type must be 'last', 'mean' or 'cls'")
         if self.max_num_batched_tokens is None:
             self.max_num_batched_tokens = 8192 if self.device.startswith("cuda") else 2048
         if self.served_model_name is None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -201,10 +202,12 @@ class ModelRunner:
         self._tables = HostBlockTables(2 * config.max_num_seqs)
         # a pooling runner (--task embed) serves embeddings only: no sampling, no decode graphs
         self.pooling = PoolingConfig.from_model_dir(config.model) if config.task == "embed" else None
-        if loaded is None and self.pooling is not None:
+        if self.pooling is not None and config.pooling_type is not None:
+            self.pooling = replace(self.pooling, pooling_type=config.pooling_type)
+        if loaded is None and self.pooling is not None and Path(config.model).is_dir():
             from engine.pooling.loader import load_embedding_model
 
-            loaded = load_embedding_model(config)
+            loaded = load_embedding_model(config)  # a GGUF file (a generative model's) loads as usual
         loaded = loaded or load_model(config)
         self.model, self.spec, self.tokenizer = loaded.model, loaded.spec, loaded.tokenizer
         self.block_size = config.block_size

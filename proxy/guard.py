@@ -37,12 +37,14 @@ from proxy.guardrails import (
     token_prompts,
 )
 from proxy.guardrails.classifier import ClassifierError
+from proxy.guardrails.probe_client import ProbeClassifier
 from proxy.guardrails.scan_pool import ScanPool
 
 log = logging.getLogger("teecube.proxy.guard")
 T = TypeVar("T")
 FAIL_MODES = ("open", "closed")
 CHAT_PATH = "/v1/chat/completions"
+EMBEDDINGS_PATH = "/v1/embeddings"
 
 
 class GuardrailBlocked(ApiError):
@@ -161,8 +163,13 @@ class DeploymentClassifier:
             headers = self._pool.headers(target.upstream, self._request_id)
         except CredentialError:
             raise ClassifierError("the guard model's credential is unavailable") from None
+        session = self._pool.session(target.upstream)
+        if self._config.kind == "probe":
+            probe = ProbeClassifier(target.endpoint, target.model, session=session, headers=headers,
+                                    threshold=self._config.threshold)
+            return await probe(messages)
         classifier = ChatClassifier(
-            target.endpoint, target.model, session=self._pool.session(target.upstream),
+            target.endpoint, target.model, session=session,
             preamble=self._config.preamble, headers=headers, threshold=self._config.threshold,
         )
         return await classifier(messages)
@@ -234,18 +241,19 @@ class Guards:
                 return None
             return GuardModel(Upstream(config.url), config.model, config.url)
         name = config.deployment
+        path = EMBEDDINGS_PATH if config.kind == "probe" else CHAT_PATH
         for grant in (await self._directory.view(domain_id)).values():
             if grant.deployment_name == name and grant.enabled:
                 upstream = Upstream(grant.url, grant.credential_ref)
                 model = config.model or grant.served_model_name
-                return GuardModel(upstream, model, upstream.endpoint(CHAT_PATH))
+                return GuardModel(upstream, model, upstream.endpoint(path))
 
         # Cached with the directory's TTL, like every other operator record the proxy reads.
         row = await self._directory.guard_deployment(name)
         if row is None or row[3] != "active":
             return None
         upstream = Upstream(row[0], row[1])
-        return GuardModel(upstream, config.model or row[2], upstream.endpoint(CHAT_PATH))
+        return GuardModel(upstream, config.model or row[2], upstream.endpoint(path))
 
     async def _detokenize(self, prompts: list[token_prompts.IdPrompt], route: str, kind: str | None,
                           pool: UpstreamPool, upstream: Upstream | None, model: str | None,

@@ -7,8 +7,10 @@ is keys and generic secrets together). The tuned corpus (corpus.jsonl) is what t
 developed against; the held-out corpus (heldout.jsonl) is only measured. Injection, two stages:
 the heuristics, then (with `--classifier bundled`) the guard model on every held-out item the
 heuristics let through: SmolLM2-135M on our own engine in this process (CPU is fine), asked with
-`classifier.INJECTION_PREAMBLE`; an item is flagged when either stage flags it. Latency:
-documents of about 1k tokens (chars/4) built from corpus items, scanned with every
+`classifier.INJECTION_PREAMBLE`, or (`--classifier probe`) the trained probe on its pooled hidden
+states and the text's character n-grams (probe.py; trained on the held-out sets named in
+probe_train.SETS, so its figures on those are not blind); an item is flagged when either stage
+flags it. Latency: documents of about 1k tokens (chars/4) built from corpus items, scanned with every
 deterministic scanner on (input stage), masked (output stage, whole text) and streamed in
 4-character deltas, in ms per 1k tokens; the classifier's per-request latency in ms.
 """
@@ -266,9 +268,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--heldout", type=Path, default=HELDOUT)
     parser.add_argument(
         "--classifier",
-        choices=("none", "bundled"),
+        choices=("none", "bundled", "probe"),
         default="none",
-        help="second injection stage: the bundled SmolLM2 on our engine (CPU), scored by p(unsafe)",
+        help="second injection stage on the bundled SmolLM2 with our engine (CPU): 'bundled' asks it "
+        "zero-shot (p(unsafe) of its answer), 'probe' scores its hidden states with the trained probe",
     )
     parser.add_argument(
         "--threshold",
@@ -311,6 +314,12 @@ def main(argv: list[str]) -> int:
                 dumped["tuned"] = tuned_scores
             if args.threshold is None:
                 threshold = calibration["threshold"]
+    elif args.classifier == "probe":
+        from proxy.guardrails.probe_engine import LocalProbe  # imports the engine: bench only
+
+        clf = LocalProbe.bundled()
+        if args.threshold is None:
+            threshold = clf.threshold  # calibrated by probe_train.py (leave-one-set-out)
     stage1 = {i for i, groups in found.items() if "injection" in groups}
     two_stage = _two_stage(heldout, stage1, stage1_ms, clf, threshold, scores_out=dumped)
     if args.scores_out is not None:

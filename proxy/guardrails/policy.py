@@ -89,6 +89,9 @@ class ClassifierConfig:
     deployment: str | None = None
     preamble: tuple[tuple[str, str], ...] = ()  # (role, content) turns sent before the conversation
     threshold: float = 0.5  # unsafe when p(unsafe) >= threshold (classifier.verdict_score)
+    # "chat": a guard model's answer (classifier.ChatClassifier); "probe": the shipped injection probe
+    # on embeddings of the bundled model (probe_client.ProbeClassifier; url/deployment serve embeddings)
+    kind: str = "chat"
 
 
 @dataclass(frozen=True, slots=True)
@@ -573,7 +576,7 @@ def _classifier(obj: Any) -> ClassifierConfig | None:
     fields = _fields(
         obj,
         "classifier",
-        {"url", "deployment", "model", "timeout_ms", "fail_mode", "rule_id", "preamble", "threshold"},
+        {"url", "deployment", "model", "timeout_ms", "fail_mode", "rule_id", "preamble", "threshold", "kind"},
         {"timeout_ms"},
     )
     url = deployment = model = None
@@ -600,8 +603,17 @@ def _classifier(obj: Any) -> ClassifierConfig | None:
         raise PolicyConfigError("classifier.rule_id", "must match [a-z0-9][a-z0-9._-]{0,63}")
     from proxy.guardrails.classifier import BUNDLED_INJECTION_THRESHOLD, DEFAULT_THRESHOLD
 
+    kind = fields.get("kind", "chat")
+    if kind not in ("chat", "probe"):
+        raise PolicyConfigError("classifier.kind", "must be 'chat' or 'probe'")
+    if kind == "probe" and fields.get("preamble") is not None:
+        raise PolicyConfigError("classifier.preamble", "a probe classifier takes no preamble")
     threshold = fields.get("threshold")
-    if threshold is None:  # the bundled model's calibrated value with its named preamble, else 0.5
+    if threshold is None and kind == "probe":  # the shipped probe's calibrated value
+        from proxy.guardrails.probe_client import shipped_probe
+
+        threshold = shipped_probe().threshold
+    elif threshold is None:  # the bundled model's calibrated value with its named preamble, else 0.5
         bundled = fields.get("preamble") == "prompt-injection"
         threshold = BUNDLED_INJECTION_THRESHOLD if bundled else DEFAULT_THRESHOLD
     elif isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 < threshold <= 1:
@@ -609,6 +621,7 @@ def _classifier(obj: Any) -> ClassifierConfig | None:
     return ClassifierConfig(
         url, model, timeout_ms / 1000, fail_mode, rule_id, deployment, _preamble(fields.get("preamble")),
         float(threshold),
+        kind,
     )
 
 
