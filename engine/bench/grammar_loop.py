@@ -1,7 +1,8 @@
 """Host time of grammar rows in the engine's own step loop (issue #16), without a GPU: the real EngineCore
 (async scheduling, one step in flight), Scheduler, ModelRunner.launch/prepare, StepRun, BitmaskStaging,
-accept and the fill thread, for 256 sequences under bench structured's schema over its synthetic
-151,936-token vocabulary (qwen3-0.6b's size). Only the GPU's part is a stand-in: the forward returns an
+accept and the fill thread, for 256 sequences under bench structured's schema over its 151,936-token
+vocabulary (qwen3-0.6b's size; `--vocab-kind bpe` or `random-ascii` as in bench structured). Only the
+GPU's part is a stand-in: the forward returns an
 unwritten logits buffer, the mask's copy to the device is a no-op, and the sampler draws each row's token
 uniformly among the tokens its mask allows (a random-weight model's argmax is as good as random); the
 stand-in's own time is left out of every figure.
@@ -44,7 +45,7 @@ from torch import nn
 
 import engine.model_runner as mr
 import engine.structured.processor as processor
-from engine.bench.structured import DEFAULT_SCHEMA, synthetic_tokenizer_info
+from engine.bench.structured import DEFAULT_SCHEMA, vocabulary
 from engine.bench.throughput import machine_info
 from engine.config import EngineConfig
 from engine.engine_core import EngineCore
@@ -295,6 +296,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m engine.bench.grammar_loop", description=__doc__)
     p.add_argument("--rows", type=int, default=256)
     p.add_argument("--vocab", type=int, default=QWEN3_VOCAB)
+    p.add_argument("--vocab-kind", dest="vocab_kind", choices=("bpe", "random-ascii"), default="bpe")
+    p.add_argument("--tokenizer-json", default=None, help="the BPE vocabulary for --vocab-kind bpe")
     p.add_argument("--input-len", type=int, default=128)
     p.add_argument("--steps", type=int, default=48, help="timed decode steps per run")
     p.add_argument("--threads", type=int, default=None, help="xgrammar fill threads (default: the engine's)")
@@ -313,7 +316,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(sys.argv[1:] if argv is None else argv)
     CLOCK[0] = time.thread_time if args.clock == "cpu" else time.perf_counter
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or processor.cpu_count()))
-    info = synthetic_tokenizer_info(args.vocab, [eos_id(args.vocab)], args.seed)
+    kind = argparse.Namespace(vocab=args.vocab_kind, tokenizer_json=args.tokenizer_json, seed=args.seed)
+    info, vocab = vocabulary(kind, args.vocab, [eos_id(args.vocab)])
     cache = GrammarCompilerCache(info)
     with torch.inference_mode():
         plain = run(args, False, cache)
@@ -334,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         "cpus": processor.cpu_count(),
         "engine_fill_threads": processor.fill_threads(),
         "torch_threads": torch.get_num_threads(),
+        "vocab": vocab,
         "no_schema": plain,
         "json_schema": constrained,
         "predicted": predicted,

@@ -6,10 +6,16 @@ the same run, on the same engine and prompts; prints one JSON object with the gr
 
 Every request runs exactly --output-len tokens in both runs, so the batch stays the same size and only
 the mask costs differ: the default schema (an array of records with a huge minItems) cannot complete
-sooner; a schema of your own may finish early (then output_tokens say so). Random-weight shapes have no
-tokenizer, so the grammar runs over a synthetic byte-level vocabulary of the shape's size (single bytes,
-JSON punctuation and random ASCII pieces, like a BPE vocabulary's mix). Needs the step loop's
+sooner; a schema of your own may finish early (then output_tokens say so). Needs the step loop's
 logits-processor hook (SamplingParams.logits_processor_factory).
+
+Random-weight shapes have no tokenizer, so the grammar runs over a vocabulary of the shape's size
+chosen by --vocab. `bpe` (default): a real BPE vocabulary (--tokenizer-json, default the bundled
+model's: SmolLM2's 49,152 tokens, about 1 % of them holding a JSON structural character) extended to
+the shape's size by pieces that join two of its tokens, as BPE merges do. `random-ascii`: single bytes,
+JSON punctuation and random pieces over letters, digits and `"{}[],:;` (about two thirds of the tokens
+hold a structural character, so most tokens are context-dependent in a string and a mask costs ~10x
+more than over a real vocabulary): a stress case, not a tokenizer anyone ships. The JSON records which.
 """
 
 from __future__ import annotations
@@ -85,6 +91,74 @@ def synthetic_tokenizer_info(vocab_size: int, eos_ids: list[int], seed: int = 0)
     return xgr.TokenizerInfo(vocab, xgr.VocabType.RAW, vocab_size=vocab_size, stop_token_ids=eos_ids)
 
 
+STRUCTURAL = b'"{}[],:'
+
+
+def bpe_tokenizer_info(
+    tokenizer_json: Path | None, vocab_size: int, eos_ids: list[int], seed: int = 0
+) -> tuple[xgr.TokenizerInfo, dict[str, Any]]:
+    """A real BPE vocabulary (tokenizer.json, or the bundled model's tokenizer) as xgrammar sees it,
+    extended to vocab_size by joining pairs of its non-special tokens; eos_ids become its stop tokens.
+    Also what the JSON records about it."""
+    from engine.structured.compiler import tokenizer_info
+
+    if tokenizer_json is None:
+        from engine.cli import bundled_model_path
+        from engine.loader.gguf import open_gguf
+
+        tokenizer = open_gguf(bundled_model_path())[2]
+        source = "bundled model (SmolLM2-135M-Instruct)"
+    else:
+        from tokenizers import Tokenizer as HFTokenizer
+
+        from engine.tokenizer import Tokenizer
+
+        tokenizer = Tokenizer(HFTokenizer.from_file(str(tokenizer_json)))
+        source = str(tokenizer_json)
+    real = tokenizer._tokenizer.get_vocab_size(with_added_tokens=True)
+    base = tokenizer_info(tokenizer, real)
+    special = set(base.special_token_ids) | set(base.stop_token_ids)
+    pieces = [p for i, p in enumerate(base.decoded_vocab) if i not in special and p]
+    vocab: list[bytes] = [
+        b"<|special_%d|>" % i if i in special else p for i, p in enumerate(base.decoded_vocab)
+    ]
+    rng = random.Random(seed)
+    seen = set(vocab)
+    while len(vocab) < vocab_size:
+        piece = rng.choice(pieces) + rng.choice(pieces)
+        if piece not in seen:
+            seen.add(piece)
+            vocab.append(piece)
+    vocab = vocab[:vocab_size]
+    for i in eos_ids:
+        if i < vocab_size:
+            vocab[i] = b"<|eos|>"
+    structural = sum(1 for p in vocab if any(c in STRUCTURAL for c in p))
+    info = xgr.TokenizerInfo(vocab, xgr.VocabType.RAW, vocab_size=vocab_size, stop_token_ids=eos_ids)
+    return info, {
+        "kind": "bpe",
+        "source": source,
+        "real_tokens": min(real, vocab_size),
+        "size": vocab_size,
+        "structural_fraction": round(structural / vocab_size, 4),
+    }
+
+
+def vocabulary(
+    args: argparse.Namespace, vocab_size: int, eos_ids: list[int]
+) -> tuple[xgr.TokenizerInfo, dict[str, Any]]:
+    """The grammar's vocabulary for a random-weight shape (--vocab) and its description."""
+    if args.vocab == "random-ascii":
+        info = synthetic_tokenizer_info(vocab_size, eos_ids, args.seed)
+        structural = sum(1 for p in info.decoded_vocab if any(c in STRUCTURAL for c in p))
+        return info, {
+            "kind": "random-ascii",
+            "size": vocab_size,
+            "structural_fraction": round(structural / vocab_size, 4),
+        }
+    return bpe_tokenizer_info(args.tokenizer_json, vocab_size, eos_ids, args.seed)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="teecube bench structured",
@@ -95,6 +169,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--random-weights", action="store_true")
     p.add_argument("--model", default=None, help="an HF directory, GGUF file or 'bundled'")
     p.add_argument("--json-schema", type=Path, default=None, help="a JSON Schema file (default: records)")
+    p.add_argument(
+        "--vocab",
+        choices=("bpe", "random-ascii"),
+        default="bpe",
+        help="the grammar's vocabulary for a random-weight shape (see above)",
+    )
+    p.add_argument("--tokenizer-json", type=Path, default=None, help="the BPE vocabulary for --vocab bpe")
     p.add_argument("--num-prompts", type=int, default=256)
     p.add_argument("--input-len", type=int, default=128)
     p.add_argument("--output-len", type=int, default=256)
@@ -121,7 +202,7 @@ def engine_options(args: argparse.Namespace) -> dict[str, Any]:
     return throughput.engine_options(args)
 
 
-def _llm(args: argparse.Namespace) -> tuple[Any, GrammarCompilerCache]:
+def _llm(args: argparse.Namespace) -> tuple[Any, GrammarCompilerCache, dict[str, Any]]:
     import torch
 
     from engine.llm import LLM
@@ -134,10 +215,11 @@ def _llm(args: argparse.Namespace) -> tuple[Any, GrammarCompilerCache]:
         dtype = DTYPES.get(args.dtype, torch.bfloat16)
         loaded = random_model(args.shape, device, dtype, args.seed)
         llm = LLM(args.shape, loaded=loaded, device=device, **engine_options(args))
-        info = synthetic_tokenizer_info(loaded.spec.vocab_size, list(loaded.spec.eos_token_ids), args.seed)
-        return llm, GrammarCompilerCache(info)
+        info, described = vocabulary(args, loaded.spec.vocab_size, list(loaded.spec.eos_token_ids))
+        return llm, GrammarCompilerCache(info), described
     llm = LLM(resolve_model(args.model), device=args.device, dtype=args.dtype, **engine_options(args))
-    return llm, GrammarCompilerCache.for_tokenizer(llm.tokenizer, llm.spec.vocab_size)
+    described = {"kind": "model", "size": llm.spec.vocab_size}
+    return llm, GrammarCompilerCache.for_tokenizer(llm.tokenizer, llm.spec.vocab_size), described
 
 
 def _run(llm: Any, prompts: list[list[int]], output_len: int, factory: Any) -> dict[str, Any]:
@@ -188,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     schema = json.loads(args.json_schema.read_text()) if args.json_schema else DEFAULT_SCHEMA
     spec: GrammarSpec = json_schema_spec(schema, "json_schema")
-    llm, cache = _llm(args)
+    llm, cache, vocab = _llm(args)
     start = time.perf_counter()
     factory = cache.factory(spec)
     compile_s = time.perf_counter() - start
@@ -205,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         "input_len": args.input_len,
         "output_len": args.output_len,
         "schema": "default records" if args.json_schema is None else str(args.json_schema),
+        "vocab": vocab,
         "grammar_compile_s": round(compile_s, 4),
         "no_schema": plain,
         "json_schema": constrained,

@@ -1,0 +1,35 @@
+"""bench structured's vocabularies for random-weight shapes: a real BPE vocabulary extended to the
+shape's size (the default), and the random-ASCII stress case; the JSON says which ran."""
+
+from __future__ import annotations
+
+import argparse
+
+from engine.bench.structured import STRUCTURAL, vocabulary
+
+
+def _vocab(kind: str, size: int, eos: int):
+    return vocabulary(argparse.Namespace(vocab=kind, tokenizer_json=None, seed=0), size, [eos])
+
+
+def test_bpe_vocabulary_is_the_bundled_tokenizer_extended_by_pairs() -> None:
+    info, described = _vocab("bpe", 60_000, 59_999)
+    assert described["kind"] == "bpe" and described["real_tokens"] == 49_152 and described["size"] == 60_000
+    vocab = info.decoded_vocab
+    assert len(vocab) == 60_000 and len(set(vocab)) == 60_000
+    assert vocab[59_999] == b"<|eos|>" and list(info.stop_token_ids) == [59_999]
+    # the extension joins two real pieces: each added token starts with some real token's bytes
+    real = set(vocab[:49_152])
+    assert all(any(p[:k] in real for k in range(1, len(p))) for p in vocab[49_152:49_400])
+    assert described["structural_fraction"] < 0.05  # a real BPE vocabulary: ~1 % punctuation tokens
+
+
+def test_random_ascii_vocabulary_is_mostly_structural() -> None:
+    info, described = _vocab("random-ascii", 20_000, 19_999)
+    assert described == {
+        "kind": "random-ascii",
+        "size": 20_000,
+        "structural_fraction": described["structural_fraction"],
+    }
+    share = sum(1 for p in info.decoded_vocab if any(c in STRUCTURAL for c in p)) / 20_000
+    assert share == described["structural_fraction"] > 0.3
