@@ -117,7 +117,8 @@ def bpe_tokenizer_info(
         source = str(tokenizer_json)
     real = tokenizer._tokenizer.get_vocab_size(with_added_tokens=True)
     base = tokenizer_info(tokenizer, real)
-    special = set(base.special_token_ids) | set(base.stop_token_ids)
+    added = tokenizer._tokenizer.get_added_tokens_decoder()  # <|im_start|> and the like: never text
+    special = set(base.special_token_ids) | set(base.stop_token_ids) | set(added)
     pieces = [p for i, p in enumerate(base.decoded_vocab) if i not in special and p]
     vocab: list[bytes] = [
         b"<|special_%d|>" % i if i in special else p for i, p in enumerate(base.decoded_vocab)
