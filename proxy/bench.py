@@ -112,9 +112,9 @@ def _usage_rows(url: str) -> int:
     return count
 
 
-async def _proxy_overhead(metrics_url: str) -> dict[str, float | None]:
-    """Mean time the proxy itself reports before forwarding (its overhead histogram, read on the
-    operator metrics listener)."""
+async def _proxy_overhead_sums(metrics_url: str) -> tuple[float, float]:
+    """(seconds, requests) of the proxy's overhead histogram (time before forwarding), read on the
+    operator metrics listener, summed over its label sets."""
     async with aiohttp.ClientSession() as session, session.get(metrics_url) as resp:
         text = await resp.text()
     sums: dict[str, float] = {}
@@ -122,8 +122,13 @@ async def _proxy_overhead(metrics_url: str) -> dict[str, float | None]:
         for suffix in ("_sum", "_count"):
             if line.startswith(f"teecube_proxy_overhead_seconds{suffix}"):
                 sums[suffix] = sums.get(suffix, 0.0) + float(line.rsplit(" ", 1)[1])
-    count = sums.get("_count", 0.0)
-    return {"requests": int(count), "mean_ms": round(sums["_sum"] / count * 1000, 3) if count else None}
+    return sums.get("_sum", 0.0), sums.get("_count", 0.0)
+
+
+async def _proxy_overhead(metrics_url: str) -> dict[str, float | None]:
+    """Mean time the proxy itself reports before forwarding."""
+    seconds, count = await _proxy_overhead_sums(metrics_url)
+    return {"requests": int(count), "mean_ms": round(seconds / count * 1000, 3) if count else None}
 
 
 def _body(args: argparse.Namespace, model: str, stream: bool) -> tuple[str, dict[str, Any]]:

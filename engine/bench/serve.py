@@ -159,6 +159,9 @@ async def run_all(args: argparse.Namespace, requests: list[BenchRequest]) -> dic
         if args.warmup:
             for target in targets:
                 await warm_up(target, target.model or "", requests, options)
+        from engine.bench.serve_proxy import pre_forward
+
+        before = {t.name: await pre_forward(t) for t in targets}
         done: dict[str, tuple[list[Result], float]] = {t.name: ([], 0.0) for t in targets}
         size = -(-len(requests) // max(1, args.rounds))
         for i, start in enumerate(range(0, len(requests), size)):
@@ -168,7 +171,8 @@ async def run_all(args: argparse.Namespace, requests: list[BenchRequest]) -> dic
                 )
                 previous, elapsed = done[target.name]
                 done[target.name] = (previous + results, elapsed + duration)
-    return {
+        after = {t.name: await pre_forward(t) for t in targets}
+    reports = {
         t.name: {
             "target": t.name,
             "base_url": t.base_url,
@@ -177,6 +181,11 @@ async def run_all(args: argparse.Namespace, requests: list[BenchRequest]) -> dic
         }
         for t in targets
     }
+    for name, report in reports.items():
+        a, b = before[name], after[name]
+        if a is not None and b is not None and b[1] > a[1]:  # the timed requests only (warm-up left out)
+            report["proxy_pre_forward_mean_ms"] = round((b[0] - a[0]) / (b[1] - a[1]) * 1000, 3)
+    return reports
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -33,6 +33,7 @@ class Target:
     api_key: str | None = None
     ssl: ssl.SSLContext | None = None
     model: str | None = None  # the name to request; None: the first of /v1/models
+    metrics_url: str | None = None  # a started proxy's operator /metrics (its pre-forward histogram)
 
 
 @dataclass(slots=True)

@@ -24,12 +24,13 @@ async def started_proxy(
     from proxy import bench as harness
 
     pepper = secrets.token_hex(32)
-    port = harness._free_port()
+    port, metrics_port = harness._free_port(), harness._free_port()
     db_url = f"sqlite:///{workdir / 'bench.db'}"
     key = harness._tenancy(db_url, engine_url, served, "teecube", pepper.encode())
     cmd = [sys.executable, "-m", "teecube.cli", "proxy", "--no-tls", "--tee", "simulated",
            "--database-url", db_url, "--port", str(port), "--state-dir", str(workdir),
            "--max-connections-per-address", str(max(64, (connections or 0) + 16)),
+           "--metrics-port", str(metrics_port),
            *(extra_args or [])]  # fmt: skip
     env = os.environ | {"TEECUBE_PEPPER": pepper}
     env.pop("TEECUBE_REDIS_URL", None)
@@ -37,4 +38,19 @@ async def started_proxy(
     with ExitStack() as stack:
         proc = stack.enter_context(harness._process(cmd, workdir / "proxy.log", env))
         await harness._wait_healthy(url, proc, workdir / "proxy.log", timeout)
-        yield Target("proxy", url, api_key=key, model=harness.ALIAS)
+        metrics = f"http://127.0.0.1:{metrics_port}/metrics"
+        yield Target("proxy", url, api_key=key, model=harness.ALIAS, metrics_url=metrics)
+
+
+async def pre_forward(target: Target) -> tuple[float, float] | None:
+    """(seconds, requests) the proxy's overhead histogram holds so far: its time before forwarding
+    (auth, body, limits, input guardrails, token-id decoding), summed over its workers."""
+    if target.metrics_url is None:
+        return None
+    from proxy import bench as harness
+
+    try:
+        got = await harness._proxy_overhead_sums(target.metrics_url)
+    except (OSError, ValueError):
+        return None
+    return got
