@@ -316,8 +316,9 @@ class Guards:
         estimated_tokens: int = 0,
     ) -> CheckedInput:
         """`kind`: the upstream deployment's kind; fields it would use that guardrails cannot
-        read are refused (400 naming the field). Token-id prompts are decoded by the `upstream`
-        (teecube, vLLM: `/detokenize` with `served_model`) and scanned as text (token_prompts.py);
+        read are refused (400 naming the field). Token-id prompts are decoded with the `upstream`'s
+        tokenizer (teecube: locally, id_decoder.py; vLLM: its `/detokenize` with `served_model`)
+        and scanned as text (token_prompts.py);
         other kinds get them refused while the policy scans input. `estimated_tokens` (the
         prompt's estimate) decides whether the scan goes to the scan pool."""
         active = await self._active(domain_id)
