@@ -168,7 +168,15 @@ class IdDecoders:
         request_id: str,
     ) -> _Entry:
         key = (upstream.base_url, model)
-        entry = await self._load(pool, upstream, model, current, request_id)
+        try:
+            entry = await self._load(pool, upstream, model, current, request_id)
+        except Exception as exc:  # anything unforeseen: remembered like any failure, not retried per request
+            log.warning(
+                "GET /tokenizer failed request_id=%s error=%s; using /detokenize",
+                request_id,
+                type(exc).__name__,
+            )
+            entry = _Entry(None, time.monotonic() + self.failure_ttl_s)
         if len(self._entries) > 1024:
             self._entries.clear()
         self._entries[key] = entry
