@@ -88,10 +88,17 @@ class Tokenizer:
         return self._tokenizer.encode(text, add_special_tokens=add_special_tokens).ids
 
     def decode(self, ids: list[int], skip_special_tokens: bool = True) -> str:
+        # A plain pass-through: the proxy decodes token-id prompts with `to_json()` alone (GET /tokenizer);
+        # any step added here must be described there too.
         return self._tokenizer.decode(ids, skip_special_tokens=skip_special_tokens)
 
     def id_to_token(self, token_id: int) -> str | None:
         return self._tokenizer.id_to_token(token_id)
+
+    def to_json(self) -> str:
+        """The HF `tokenizers` JSON this tokenizer encodes and decodes with (GET /tokenizer):
+        `tokenizers.Tokenizer.from_str(...).decode(ids, skip_special_tokens=...)` equals `decode`."""
+        return self._tokenizer.to_str()
 
     def token_to_id(self, token: str) -> int | None:
         return self._tokenizer.token_to_id(token)

@@ -37,6 +37,7 @@ from proxy.guardrails import (
     token_prompts,
 )
 from proxy.guardrails.classifier import ClassifierError
+from proxy.guardrails.id_decoder import IdDecoders, OutOfRange
 from proxy.guardrails.probe_client import ProbeClassifier
 from proxy.guardrails.scan_pool import ScanPool
 
@@ -205,6 +206,7 @@ class Guards:
         self._compiled: dict[tuple[int, int], _ActivePolicy] = {}
         self._default = _ActivePolicy("default", default_policy, compile_policy(default_policy))
         self.scan_pool = scan_pool
+        self.id_decoders = IdDecoders()  # token-id prompts decoded here for teecube upstreams
 
     async def start(self) -> None:
         if self.scan_pool is not None:
@@ -258,7 +260,8 @@ class Guards:
     async def _detokenize(self, prompts: list[token_prompts.IdPrompt], route: str, kind: str | None,
                           pool: UpstreamPool, upstream: Upstream | None, model: str | None,
                           request_id: str) -> list[str]:
-        """The text of each id prompt, from the upstream's /detokenize; 400 where it cannot be had."""
+        """The text of each id prompt: decoded here with the upstream's own tokenizer (teecube
+        engines, id_decoder.py), else from the upstream's /detokenize; 400 where it cannot be had."""
         param = token_prompts.prompt_key(route)
         if kind not in token_prompts.DETOKENIZE_KINDS or upstream is None or model is None:
             raise bad_request("Token-id prompts cannot be scanned by the guardrails for this deployment: "
@@ -266,6 +269,17 @@ class Guards:
         if len(prompts) > token_prompts.MAX_ID_PROMPTS:
             raise bad_request(f"At most {token_prompts.MAX_ID_PROMPTS} token-id prompts per request.",
                               param=param, code="invalid_value")
+        undecodable = bad_request("Token-id prompts could not be decoded for the guardrails (the deployment "
+                                  "did not detokenize them): send text.", param=param,
+                                  code="unsupported_field")
+        local = await self.id_decoders.decoder(pool, upstream, model, kind, request_id)
+        if local is not None:
+            try:
+                return await local.decode_all([prompt.ids for prompt in prompts])
+            except OutOfRange:  # what the upstream's /detokenize 400 turned into before
+                raise undecodable from None
+            except Exception as exc:  # a decoder fault: the round trip still works
+                log.warning("local detokenize failed request_id=%s error=%s", request_id, type(exc).__name__)
         base = "http://localhost" if upstream.base_url.startswith("unix:") else upstream.base_url.rstrip("/")
         url = base.removesuffix("/v1") + "/detokenize"
         async def decode(ids: list[int], headers: dict[str, str]) -> str:
@@ -284,9 +298,7 @@ class Guards:
             texts = list(await asyncio.gather(*(decode(prompt.ids, headers) for prompt in prompts)))
         except (CredentialError, aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
             log.warning("detokenize failed request_id=%s error=%s", request_id, type(exc).__name__)
-            raise bad_request("Token-id prompts could not be decoded for the guardrails (the deployment "
-                              "did not detokenize them): send text.", param=param, code="unsupported_field"
-                              ) from None
+            raise undecodable from None
         return texts
 
     async def check_input(
@@ -304,8 +316,9 @@ class Guards:
         estimated_tokens: int = 0,
     ) -> CheckedInput:
         """`kind`: the upstream deployment's kind; fields it would use that guardrails cannot
-        read are refused (400 naming the field). Token-id prompts are decoded by the `upstream`
-        (teecube, vLLM: `/detokenize` with `served_model`) and scanned as text (token_prompts.py);
+        read are refused (400 naming the field). Token-id prompts are decoded with the `upstream`'s
+        tokenizer (teecube: locally, id_decoder.py; vLLM: its `/detokenize` with `served_model`)
+        and scanned as text (token_prompts.py);
         other kinds get them refused while the policy scans input. `estimated_tokens` (the
         prompt's estimate) decides whether the scan goes to the scan pool."""
         active = await self._active(domain_id)

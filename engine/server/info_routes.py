@@ -1,7 +1,10 @@
-"""GET /v1/models, POST /tokenize, POST /detokenize, GET /version, GET /health, GET /metrics."""
+"""GET /v1/models, POST /tokenize, POST /detokenize, GET /tokenizer, GET /version, /health, /metrics."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import json
 import time
 
 from aiohttp import web
@@ -9,12 +12,12 @@ from aiohttp import web
 from engine.loader.dummy import has_tokenizer
 from engine.metrics import CONTENT_TYPE
 from engine.server.body import read_json
-from engine.server.errors import bad_request
+from engine.server.errors import ApiError, bad_request
 from engine.server.fields import Fields
 from engine.server.openai_routes import check_model
 from engine.server.prompting import NO_TOKENIZER, chat_prompt_ids
 from engine.server.protocol import parse_messages
-from engine.server.state import STATE
+from engine.server.state import STATE, ServerState
 from engine.server.tools import parse_tools
 
 routes = web.RouteTableDef()
@@ -76,6 +79,56 @@ async def detokenize(request: web.Request) -> web.Response:
         raise bad_request("tokens", "tokens: required", code="missing_required")
     f.reject_unknown()
     return web.json_response({"prompt": state.engine.tokenizer.decode(ids, skip_special_tokens=False)})
+
+
+TOKENIZER_DECODE = {"skip_special_tokens": False}  # what /detokenize decodes with
+
+
+def _tokenizer_doc(state: ServerState) -> tuple[bytes, str]:
+    """(GET /tokenizer's JSON body, sha256 of the tokenizer JSON); built once per server."""
+    tokenizer_json = state.engine.tokenizer.to_json()
+    digest = hashlib.sha256(tokenizer_json.encode()).hexdigest()
+    try:
+        from importlib.metadata import version as dist_version
+
+        tokenizers_version = dist_version("tokenizers")
+    except Exception:  # informational only
+        tokenizers_version = None
+    body = {
+        "object": "tokenizer",
+        "format": "hf-tokenizers",
+        "sha256": digest,
+        # ids /detokenize accepts: 0 .. vocab_size - 1 (the model's, which may exceed the tokenizer's)
+        "vocab_size": state.engine.spec.vocab_size,
+        "decode": TOKENIZER_DECODE,
+        "tokenizers_version": tokenizers_version,
+        "tokenizer": tokenizer_json,
+    }
+    return json.dumps(body).encode(), digest
+
+
+@routes.get("/tokenizer")
+async def tokenizer_json(request: web.Request) -> web.Response:
+    """teecube-specific: the exact HF `tokenizers` JSON /detokenize decodes with, so a client (the
+    proxy's guardrails) decodes token ids itself: `Tokenizer.from_str(body["tokenizer"]).decode(ids,
+    **body["decode"])` equals /detokenize's `prompt` for ids in 0 .. vocab_size - 1. `?model=` is
+    optional (404 for a name not served); 404 `tokenizer_not_found` when the model has none. ETag:
+    the sha256, so a refresh with If-None-Match gets a 304."""
+    state = request.app[STATE]
+    model = request.query.get("model")
+    check_model(state, {"model": model} if model is not None else {})
+    if not has_tokenizer(state.engine.tokenizer):
+        raise ApiError(
+            404, f"{NO_TOKENIZER}: there is no tokenizer to serve", param="model", code="tokenizer_not_found"
+        )
+    if state.tokenizer_doc is None:
+        state.tokenizer_doc = await asyncio.to_thread(_tokenizer_doc, state)
+    body, digest = state.tokenizer_doc
+    etag = f'"{digest}"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=body, content_type="application/json", headers=headers)
 
 
 def package_version() -> str:

@@ -41,6 +41,7 @@ class ServerState:
     admission: Admission
     features: Features = field(default_factory=Features)
     grammars: Any = None  # engine.structured.GrammarCompilerCache, built on first use
+    tokenizer_doc: Any = None  # GET /tokenizer's body (bytes, sha256), built on first use
 
     @property
     def model_name(self) -> str:

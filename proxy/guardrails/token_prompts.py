@@ -1,8 +1,9 @@
 """Token-id prompts (completions `prompt`, embeddings `input` as ids or lists of ids).
 
-The proxy has no tokenizer, so for upstreams that can decode ids (the teecube engine, vLLM:
-`POST /detokenize {"model", "tokens"} -> {"prompt"}`) it asks the upstream for the text, scans
-a copy of the body with that text in place of the ids, and forwards the ids unchanged when the
+For upstreams that can decode ids the proxy gets their text: a teecube engine's own tokenizer,
+fetched once from its `GET /tokenizer` and decoded here (id_decoder.py), else the upstream's
+`POST /detokenize {"model", "tokens"} -> {"prompt"}` (vLLM, older engines). It scans a copy of
+the body with that text in place of the ids, and forwards the ids unchanged when the
 scan changed nothing in them. Ids cannot be rewritten: a mask or placeholder that lands in text
 decoded from ids refuses the request (`IdPromptRefused`), a block blocks it as usual. Other
 upstream kinds get token-id prompts refused whenever the policy scans input.

@@ -105,6 +105,15 @@ def test_text_prompts_and_chat_get_a_clear_400(client: openai.OpenAI, dummy_engi
     assert "canary" not in dummy_engine_log.read_text()  # nor in the engine's log
 
 
+def test_tokenizer_route_without_a_tokenizer_is_a_clear_404(dummy_engine: str) -> None:
+    """GET /tokenizer on random weights with no tokenizer: 404 tokenizer_not_found (the proxy then
+    falls back to /detokenize)."""
+    status, _, body = http(dummy_engine + "/tokenizer?model=tiny")
+    assert status == 404 and body["error"]["code"] == "tokenizer_not_found"
+    assert "without a tokenizer" in body["error"]["message"]
+    assert body["error"]["type"] == "invalid_request_error"
+
+
 def test_bench_serve_random_dataset_with_vllm_options(
     dummy_engine: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -208,6 +208,47 @@ def test_models_tokenize_detokenize_version(client: openai.OpenAI, server: Runni
     assert "version" in http(server.base_url + "/version")[2]
 
 
+def test_tokenizer_route_decodes_exactly_like_detokenize(server: RunningServer) -> None:
+    """GET /tokenizer (teecube): the HF tokenizer JSON, its sha256 (also the ETag: 304 on a match),
+    the model's vocab size and /detokenize's decode options; decoding random id lists through it
+    (special tokens, single bytes of multi-byte characters) equals /detokenize's text."""
+    import hashlib
+    import random
+
+    from tokenizers import Tokenizer
+
+    status, headers, doc = http(server.base_url + f"/tokenizer?model={MODEL}", headers=AUTH)
+    assert status == 200 and doc["object"] == "tokenizer" and doc["format"] == "hf-tokenizers"
+    assert doc["sha256"] == hashlib.sha256(doc["tokenizer"].encode()).hexdigest()
+    assert headers["ETag"] == f'"{doc["sha256"]}"' and doc["decode"] == {"skip_special_tokens": False}
+    assert http(server.base_url + "/tokenizer", headers=AUTH)[2] == doc  # ?model= is optional
+    status, _, _ = http(server.base_url + "/tokenizer", headers=AUTH | {"If-None-Match": headers["ETag"]})
+    assert status == 304
+    local = Tokenizer.from_str(doc["tokenizer"])
+    vocab = doc["vocab_size"]
+    special = [i for i, t in local.get_added_tokens_decoder().items() if t.special]
+    assert special and vocab >= local.get_vocab_size()
+    text = "é ü 😀 日本語 \u200b"
+    multibyte = post(server, "/tokenize", {"prompt": text, "add_special_tokens": False})["tokens"]
+    rng = random.Random(13)
+    cases = [multibyte, multibyte[1:], multibyte[:-1], special, [vocab - 1, 0]]
+    for _ in range(40):
+        ids = [rng.randrange(vocab) for _ in range(rng.randrange(1, 40))]
+        ids[rng.randrange(len(ids)) :] += rng.sample(special, 2) + rng.sample(multibyte, 2)
+        cases.append(ids)
+    for ids in cases:
+        expected = post(server, "/detokenize", {"tokens": ids})["prompt"]
+        assert local.decode(ids, **doc["decode"]) == expected, ids
+    assert any("\ufffd" in local.decode(ids, **doc["decode"]) for ids in cases)  # partial UTF-8 pieces
+
+
+def test_tokenizer_route_errors(server: RunningServer) -> None:
+    status, _, body = http(server.base_url + "/tokenizer?model=nope", headers=AUTH)
+    assert status == 404 and body["error"]["code"] == "model_not_found" and body["error"]["param"] == "model"
+    assert http(server.base_url + "/tokenizer")[0] == 401  # behind --api-key like /detokenize
+    assert http(server.base_url + "/tokenizer", raw=b"", method="POST", headers=AUTH)[0] == 405
+
+
 @pytest.mark.slow
 def test_streamed_n_2_chat_and_multi_prompt_completions(client: openai.OpenAI) -> None:
     chunks = list(greedy_chat(client, n=2, max_tokens=4, stream=True))

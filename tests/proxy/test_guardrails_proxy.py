@@ -25,6 +25,7 @@ from domains.guardrail_default import DEFAULT_GUARDRAIL_POLICY
 from domains.policies import create_policy_version
 from proxy.state import USAGE
 from tests.proxy.conftest import (
+    ENGINE_KEY_ENV,
     ENGINE_MODEL,
     AppThread,
     ProxyThread,
@@ -89,6 +90,8 @@ class FakeUpstream(AppThread):
         self.bodies: list[dict[str, Any]] = []
         self.closed_early: list[str] = []
         self._events: dict[str, asyncio.Event] = {}
+        self.detokenize_calls = 0
+        self.tokenizer_calls = 0
 
     def _event(self, name: str) -> asyncio.Event:
         return self._events.setdefault(name, asyncio.Event())
@@ -100,7 +103,21 @@ class FakeUpstream(AppThread):
         app.router.add_post("/guard/v1/chat/completions", self.guard)
         app.router.add_post("/slow/v1/chat/completions", self.slow_guard)
         app.router.add_post("/gated/v1/chat/completions", self.gated_guard)
+        app.router.add_post("/old/v1/completions", self.complete)  # an older engine under /old
+        app.router.add_post("/old/detokenize", self.detokenize)
+        app.router.add_get("/old/tokenizer", self.no_tokenizer)
         return app
+
+    async def detokenize(self, request: web.Request) -> web.Response:
+        """An old engine's /detokenize: each id is one Latin-1 character."""
+        self.detokenize_calls += 1
+        body = await request.json()
+        return web.json_response({"prompt": bytes(body["tokens"]).decode("latin-1")})
+
+    async def no_tokenizer(self, request: web.Request) -> web.Response:
+        """An engine without GET /tokenizer (older, or vLLM): 404."""
+        self.tokenizer_calls += 1
+        raise web.HTTPNotFound()
 
     def received(self, marker: str) -> list[str]:
         """Prompt texts received that contain `marker`."""
@@ -237,6 +254,9 @@ def setup(engine, fake, log_capture, tmp_path_factory) -> Iterator[tuple[ProxyTh
         if policy is not None:
             with t.factory.begin() as s:
                 create_policy_version(s, name, policy, t.actor, activate=True)
+    # An engine without GET /tokenizer: token-id prompts go through its /detokenize.
+    t.deployment("old-engine", f"{fake.base_url}/old", served="fake-model", kind="teecube")
+    t.grant("plain", "old", "old-engine")
     # clf-grant reaches its guard model through one of its own grants.
     t.grant("clf-grant", "guard", "fake-guard-granted")
     proxy = ProxyThread(proxy_config(url, cache_ttl=CACHE_TTL)).start()
@@ -395,10 +415,93 @@ def _ids(engine, text: str) -> list[int]:
     return json.loads(body)["tokens"]
 
 
-def test_token_id_prompts_are_detokenized_by_the_engine_and_scanned(engine, setup) -> None:
-    """Completions with token ids to our engine: decoded through its /detokenize and scanned as
-    text; a block blocks, a mask or placeholder (ids cannot be rewritten) refuses, clean ids pass."""
+def _access_count(engine, request_line: str) -> int:
+    """Requests the engine served for `request_line` (its aiohttp access log in the engine log)."""
+    return engine.log_text().count(f'"{request_line} HTTP/1.1"')
+
+
+def test_token_id_prompts_are_decoded_by_the_proxy_and_scanned(engine, setup) -> None:
+    """Completions with token ids to our engine: decoded in the proxy with the engine's own
+    tokenizer (GET /tokenizer, fetched once; no /detokenize round trip) and scanned as text; a block
+    blocks, a mask or placeholder (ids cannot be rewritten) refuses, clean ids pass."""
     proxy, t = setup
+    detokenize_before = _access_count(engine, "POST /detokenize")
+    _check_token_id_prompts(engine, proxy, t)
+    assert _access_count(engine, "POST /detokenize") == detokenize_before
+    assert 1 <= _access_count(engine, "GET /tokenizer?model=SmolLM2-135M-Instruct") <= 2
+    with pytest.raises(openai.BadRequestError) as info:  # an id the engine would refuse: as before
+        proxy.client(t.keys["plain"]).completions.create(model="chat", prompt=[1, 10**6], max_tokens=1)
+    assert info.value.code == "unsupported_field" and "send text" in info.value.message
+    assert _access_count(engine, "POST /detokenize") == detokenize_before
+
+
+def test_local_decoder_equals_the_engines_detokenize(engine) -> None:
+    """The proxy's decoder (id_decoder.py, fetched from the engine like the proxy does) gives the
+    engine's /detokenize text for random id lists with special tokens and partial UTF-8 pieces."""
+    import random
+
+    from proxy.forward.upstream import Upstream, UpstreamPool
+    from proxy.guardrails.id_decoder import IdDecoders
+
+    async def fetch() -> Any:
+        pool = UpstreamPool()
+        try:
+            decoders = IdDecoders()
+            upstream = Upstream(f"unix:{engine.socket}", f"env:{ENGINE_KEY_ENV}")
+            first = await asyncio.gather(*(decoders.decoder(pool, upstream, ENGINE_MODEL, "teecube", "t")
+                                           for _ in range(8)))
+            assert decoders.fetch_count == 1 and all(d is first[0] for d in first)  # one shared fetch
+            assert await decoders.decoder(pool, upstream, ENGINE_MODEL, "openai", "t") is None
+            missing = await decoders.decoder(pool, upstream, "no-such-model", "teecube", "t")
+            assert missing is None and decoders.fetch_count == 2
+            return first[0]
+        finally:
+            await pool.close()
+
+    decoder = asyncio.run(fetch())
+    assert decoder is not None
+    special = sorted(i for i, tok in decoder.tokenizer.get_added_tokens_decoder().items() if tok.special)
+    multibyte = _ids(engine, "naïve café — 😀 日本語 \u200b")
+    rng = random.Random(7)
+    cases = [multibyte, multibyte[1:], multibyte[:-1], special, [decoder.vocab_size - 1]]
+    for _ in range(30):
+        ids = [rng.randrange(decoder.vocab_size) for _ in range(rng.randrange(1, 50))]
+        cases.append(ids + rng.sample(special, 2) + rng.sample(multibyte, 3))
+    served = _access_count(engine, "POST /detokenize")
+    for ids in cases:
+        status, body = engine.post("/detokenize", {"model": ENGINE_MODEL, "tokens": ids})
+        assert status == 200 and decoder.decode(ids) == json.loads(body)["prompt"], ids
+    assert any("\ufffd" in decoder.decode(ids) for ids in cases)
+    deadline = time.monotonic() + 10  # the access log counts them (what the proxy test relies on)
+    while _access_count(engine, "POST /detokenize") < served + len(cases) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _access_count(engine, "POST /detokenize") == served + len(cases)
+
+
+def test_token_id_prompts_fall_back_to_detokenize_without_the_tokenizer_route(setup, fake) -> None:
+    """A teecube upstream without GET /tokenizer (an older engine): the 404 is remembered, token-id
+    prompts go through its /detokenize as before, with the same block and refusal."""
+    proxy, t = setup
+    client = proxy.client(t.keys["plain"])
+    calls = fake.detokenize_calls
+
+    def ids(text_: str) -> list[int]:
+        return list(text_.encode("latin-1"))
+
+    client.completions.create(model="old", prompt=ids("hello there"), max_tokens=1)
+    client.completions.create(model="old", prompt=[ids("one"), ids("two")], max_tokens=1)
+    assert fake.detokenize_calls == calls + 3 and fake.tokenizer_calls == 1
+    with pytest.raises(openai.BadRequestError) as info:
+        client.completions.create(model="old", prompt=ids(f"my key is {AWS_KEY}"), max_tokens=1)
+    assert info.value.code == "content_policy_violation" and "'secret.aws_key'" in info.value.message
+    assert AWS_KEY not in info.value.response.text
+    with pytest.raises(openai.BadRequestError) as info:
+        client.completions.create(model="old", prompt=ids("mail bob@example.com now"), max_tokens=1)
+    assert "'pii.email'" in info.value.message and "token-id" in info.value.message
+    assert fake.tokenizer_calls == 1  # the missing route is remembered
+
+
+def _check_token_id_prompts(engine, proxy: ProxyThread, t: Tenancy) -> None:
     client = proxy.client(t.keys["plain"])
     benign = _ids(engine, "The capital of France is")
     out = client.completions.create(model="chat", prompt=benign, max_tokens=2, temperature=0)
