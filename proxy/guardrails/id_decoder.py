@@ -20,6 +20,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -131,6 +132,8 @@ class IdDecoders:
         self._entries: dict[tuple[str, str], _Entry] = {}
         self._fetches: dict[tuple[str, str], asyncio.Task[_Entry]] = {}
         self.fetch_count = 0  # GET /tokenizer requests sent (tests, metrics)
+        # TEECUBE_PROXY_LOCAL_ID_DECODE=0: always ask the upstream's /detokenize (as before local decoding)
+        self.enabled = os.environ.get("TEECUBE_PROXY_LOCAL_ID_DECODE", "1") != "0"
 
     def forget(self) -> None:
         self._entries.clear()
@@ -138,7 +141,7 @@ class IdDecoders:
     async def decoder(
         self, pool: UpstreamPool, upstream: Upstream, model: str, kind: str | None, request_id: str
     ) -> LocalDecoder | None:
-        if kind not in LOCAL_KINDS:
+        if kind not in LOCAL_KINDS or not self.enabled:
             return None
         key = (upstream.base_url, model)
         entry = self._entries.get(key)

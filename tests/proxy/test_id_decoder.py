@@ -173,3 +173,14 @@ def test_without_tokenizers_installed_nothing_is_fetched(monkeypatch: pytest.Mon
         assert await get() is None and await get() is None and stand.calls == 0
 
     run(stand, body)
+
+
+def test_switched_off_by_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """TEECUBE_PROXY_LOCAL_ID_DECODE=0: no fetch, no local decoder (the upstream's /detokenize is asked)."""
+    monkeypatch.setenv("TEECUBE_PROXY_LOCAL_ID_DECODE", "0")
+    stand = Stand()
+
+    async def body(decoders_: IdDecoders, get: Callable[..., Awaitable[Any]]) -> None:
+        assert await get() is None and stand.calls == 0
+
+    run(stand, body)
