@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -115,14 +116,26 @@ def _usage_rows(url: str) -> int:
 async def _proxy_overhead_sums(metrics_url: str) -> tuple[float, float]:
     """(seconds, requests) of the proxy's overhead histogram (time before forwarding), read on the
     operator metrics listener, summed over its label sets."""
+    sums = await _histogram_sums(metrics_url)
+    return sums.get(("overhead", ""), (0.0, 0.0))
+
+
+_PHASE = re.compile(r'phase="(\w+)"')
+
+
+async def _histogram_sums(metrics_url: str) -> dict[tuple[str, str], tuple[float, float]]:
+    """{("overhead", ""): (seconds, count), ("phase", NAME): (seconds, count), ...} summed over routes."""
     async with aiohttp.ClientSession() as session, session.get(metrics_url) as resp:
         text = await resp.text()
-    sums: dict[str, float] = {}
+    sums: dict[tuple[str, str], list[float]] = {}
     for line in text.splitlines():
-        for suffix in ("_sum", "_count"):
-            if line.startswith(f"teecube_proxy_overhead_seconds{suffix}"):
-                sums[suffix] = sums.get(suffix, 0.0) + float(line.rsplit(" ", 1)[1])
-    return sums.get("_sum", 0.0), sums.get("_count", 0.0)
+        for name in ("overhead", "phase"):
+            for i, suffix in enumerate(("_sum", "_count")):
+                if line.startswith(f"teecube_proxy_{name}_seconds{suffix}"):
+                    m = _PHASE.search(line)
+                    key = (name, m.group(1) if m else "")
+                    sums.setdefault(key, [0.0, 0.0])[i] += float(line.rsplit(" ", 1)[1])
+    return {k: (v[0], v[1]) for k, v in sums.items()}
 
 
 async def _proxy_overhead(metrics_url: str) -> dict[str, float | None]:

@@ -23,6 +23,13 @@ class ProxyMetrics:
             ["route"], registry=self.registry,
             buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05),
         )
+        # where the time before forwarding goes: admission (auth, body, checks), limits (reserve),
+        # input_guardrails (token-id decoding and the input scan)
+        self.phase = Histogram(
+            "teecube_proxy_phase_seconds", "Time before forwarding, by phase",
+            ["route", "phase"], registry=self.registry,
+            buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1),
+        )
         self.tokens = Counter(
             "teecube_proxy_tokens", "Tokens by kind", ["domain", "alias", "kind"], registry=self.registry
         )

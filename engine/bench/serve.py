@@ -142,7 +142,11 @@ async def open_targets(args: argparse.Namespace, stack: AsyncExitStack) -> list[
         targets.append(
             await stack.enter_async_context(
                 started_proxy(
-                    engine.base_url, engine.model, workdir, 60, connections=args.max_concurrency or 1024,
+                    engine.base_url,
+                    engine.model,
+                    workdir,
+                    60,
+                    connections=args.max_concurrency or 1024,
                     extra_args=args.proxy_arg,
                 )
             )
@@ -183,8 +187,18 @@ async def run_all(args: argparse.Namespace, requests: list[BenchRequest]) -> dic
     }
     for name, report in reports.items():
         a, b = before[name], after[name]
-        if a is not None and b is not None and b[1] > a[1]:  # the timed requests only (warm-up left out)
-            report["proxy_pre_forward_mean_ms"] = round((b[0] - a[0]) / (b[1] - a[1]) * 1000, 3)
+        if a is None or b is None:
+            continue
+        means = {}  # the timed requests only (warm-up left out)
+        for key, (seconds, count) in b.items():
+            s0, c0 = a.get(key, (0.0, 0.0))
+            if count > c0:
+                means[key] = round((seconds - s0) / (count - c0) * 1000, 3)
+        if ("overhead", "") in means:
+            report["proxy_pre_forward_mean_ms"] = means[("overhead", "")]
+            report["proxy_phase_mean_ms"] = {
+                phase: v for (kind, phase), v in sorted(means.items()) if kind == "phase"
+            }
     return reports
 
 

@@ -42,15 +42,15 @@ async def started_proxy(
         yield Target("proxy", url, api_key=key, model=harness.ALIAS, metrics_url=metrics)
 
 
-async def pre_forward(target: Target) -> tuple[float, float] | None:
-    """(seconds, requests) the proxy's overhead histogram holds so far: its time before forwarding
-    (auth, body, limits, input guardrails, token-id decoding), summed over its workers."""
+async def pre_forward(target: Target) -> dict[tuple[str, str], tuple[float, float]] | None:
+    """{(histogram, phase): (seconds, requests)} the proxy's overhead and phase histograms hold so far:
+    its time before forwarding (auth, body, limits, input guardrails, token-id decoding), summed over
+    its workers."""
     if target.metrics_url is None:
         return None
     from proxy import bench as harness
 
     try:
-        got = await harness._proxy_overhead_sums(target.metrics_url)
+        return await harness._histogram_sums(target.metrics_url)
     except (OSError, ValueError):
         return None
-    return got

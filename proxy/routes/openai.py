@@ -82,6 +82,7 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
     if grant.max_prompt_tokens and likely > grant.max_prompt_tokens:
         raise bad_request(f"The input is longer than this model allows ({grant.max_prompt_tokens} tokens).",
                           param="input", code="context_length_exceeded")
+    request.app[METRICS].phase.labels("embeddings", "admission").observe(time.perf_counter() - started)
     return await _admit_and_forward(request, principal, settings, grant, body, route="embeddings",
                                     path="/v1/embeddings", stream=False, include_usage=False, started=started,
                                     prompt_estimate=prompt_estimate, reserved=prompt_estimate, floor=likely)
@@ -235,6 +236,7 @@ async def _complete(request: web.Request, *, route: str, path: str) -> web.Strea
             code="context_length_exceeded",
         )
     completion = per_sequence * generated_sequences(body, route)
+    request.app[METRICS].phase.labels(route, "admission").observe(time.perf_counter() - started)
     return await _admit_and_forward(request, principal, settings, grant, body, route=route, path=path,
                                     stream=stream, include_usage=include_usage, started=started,
                                     prompt_estimate=prompt_estimate, reserved=prompt_estimate + completion,
@@ -255,6 +257,7 @@ async def _admit_and_forward(request: web.Request, principal: Principal, setting
     checked: CheckedInput | None = None
     blocked_ids: list[str] = []
     try:
+        phase_start = time.perf_counter()
         try:
             reservation = await app[LIMITER].reserve(_buckets(principal, settings, grant), reserved,
                                                      floor=floor)
@@ -262,11 +265,14 @@ async def _admit_and_forward(request: web.Request, principal: Principal, setting
             if err.status == 429:
                 app[METRICS].limit_hits.labels(principal.domain_name, err.type).inc()
             raise
+        app[METRICS].phase.labels(route, "limits").observe(time.perf_counter() - phase_start)
+        phase_start = time.perf_counter()
         checked = await app[GUARDS].check_input(
             principal.domain_id, settings, body, route, pool=app[POOL], request_id=request_id,
             kind=grant.kind, upstream=Upstream(grant.url, grant.credential_ref),
             served_model=grant.served_model_name, estimated_tokens=prompt_estimate,
         )
+        app[METRICS].phase.labels(route, "input_guardrails").observe(time.perf_counter() - phase_start)
         forward_body = apply_cache_salt(
             {**checked.body, "model": grant.served_model_name}, kind=grant.kind, secret=app[CONFIG].pepper,
             domain_id=principal.domain_id, shared=settings.shared_prefix_cache,

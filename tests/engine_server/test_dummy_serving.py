@@ -156,6 +156,9 @@ def test_bench_serve_offline_workload_offline_direct_and_proxy_in_one_run(
     assert report["proxy"]["model"] == "bench" and report["model"] == "tiny"
     # the proxy's own time before forwarding, over the timed requests (its metrics listener)
     assert report["proxy"]["proxy_pre_forward_mean_ms"] > 0 and "proxy_pre_forward_mean_ms" not in report
+    phases = report["proxy"]["proxy_phase_mean_ms"]
+    assert set(phases) == {"admission", "limits", "input_guardrails"} and all(v > 0 for v in phases.values())
+    assert sum(phases.values()) <= report["proxy"]["proxy_pre_forward_mean_ms"] * 1.01 + 0.01
     for key in ("output_throughput", "median_ttft_ms"):
         assert report["proxy_vs_direct"][key] > 0
     assert report["serve_vs_offline"]["output_throughput"] > 0
