@@ -18,7 +18,7 @@ python3 -m engine.bench.shape_dir qwen3-0.6b /tmp/qwen3-text >/dev/null
 ENGINE=(--model /tmp/qwen3-text --engine-arg=--load-format=dummy --engine-arg=--max-model-len=4096
         --engine-arg=--max-num-batched-tokens=16384 --engine-arg=--max-num-seqs=256
         --engine-arg=--engine-core-process=on --dataset offline-workload --num-prompts 256 --max-concurrency 256)
-for mode in ${MODES:-scan12 w8scan12}; do
+for mode in ${MODES:-w4 w4-1}; do
   case $mode in scan12) extra=(--proxy-arg=--workers=4 --proxy-arg=--guard-scan-workers=12);;
                 w8scan12) extra=(--proxy-arg=--workers=8 --proxy-arg=--guard-scan-workers=12);;
                 *) extra=(--proxy-arg=--workers=4);; esac
