@@ -26,6 +26,6 @@ for mode in ${MODES:-w4 w4-1}; do
   timeout 150 python3 -m teecube.cli bench serve "${ENGINE[@]}" --start-proxy "${extra[@]}" --save-result \
     --result-dir "$OUT" --result-filename "serve-$mode.json" >/dev/null 2>"$OUT/serve-$mode.log"
   echo "== $mode rc=$? in $((SECONDS - t0)) s"
-  python3 -c "import json,sys; r=json.load(open(sys.argv[1])); p=r.get('proxy') or {}; k=('output_throughput','median_ttft_ms','p99_ttft_ms','median_tpot_ms'); print(json.dumps({'direct': [r.get(x) for x in k], 'proxy': [p.get(x) for x in k], 'pre_forward_ms': p.get('proxy_pre_forward_mean_ms'), 'ratio': {x: (r.get('proxy_vs_direct') or {}).get(x) for x in ('output_throughput','median_ttft_ms','p99_ttft_ms')}}))" "$OUT/serve-$mode.json" || tail -n 8 "$OUT/serve-$mode.log"
+  python3 -c "import json,sys; r=json.load(open(sys.argv[1])); p=r.get('proxy') or {}; k=('output_throughput','median_ttft_ms','p99_ttft_ms','median_tpot_ms'); print(json.dumps({'direct': [r.get(x) for x in k], 'proxy': [p.get(x) for x in k], 'pre_forward_ms': p.get('proxy_pre_forward_mean_ms'), 'phases': p.get('proxy_phase_mean_ms'), 'ratio': {x: (r.get('proxy_vs_direct') or {}).get(x) for x in ('output_throughput','median_ttft_ms','p99_ttft_ms')}}))" "$OUT/serve-$mode.json" || tail -n 8 "$OUT/serve-$mode.log"
   (( SECONDS > 500 )) && break
 done
