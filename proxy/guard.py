@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
+import json
 import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
@@ -195,6 +197,17 @@ class _ActivePolicy:
     key: tuple[int, int] | str  # (domain, version), or "default"
     config: dict[str, Any]  # what `compiled` was compiled from (a scan worker compiles it too)
     compiled: CompiledPolicy
+    # the scan pool's key: the config's content, so that domains whose policy equals the default (or
+    # one another) share the compiled policy a scan worker already holds
+    pool_key: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pool_key", policy_digest(self.config))
+
+
+def policy_digest(config: dict[str, Any]) -> str:
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class Guards:
@@ -207,10 +220,11 @@ class Guards:
         self._default = _ActivePolicy("default", default_policy, compile_policy(default_policy))
         self.scan_pool = scan_pool
         self.id_decoders = IdDecoders()  # token-id prompts decoded here for teecube upstreams
+        self._pool_warmed: set[str] = {self._default.pool_key}  # policies the scan workers compiled
 
     async def start(self) -> None:
         if self.scan_pool is not None:
-            await self.scan_pool.warm(self._default.key, self._default.config)
+            await self.scan_pool.warm(self._default.pool_key, self._default.config)
 
     def close(self) -> None:
         if self.scan_pool is not None:
@@ -234,7 +248,17 @@ class Guards:
             if len(self._compiled) > 10_000:
                 self._compiled.clear()
             self._compiled[key] = entry
+            self._warm_pool(entry)
         return entry
+
+    def _warm_pool(self, entry: _ActivePolicy) -> None:
+        """A policy seen for the first time is compiled in the scan workers now, in the background, so
+        that the first large prompts under it do not wait for every worker's compile (~0.6 s each)."""
+        if self.scan_pool is None or entry.pool_key in self._pool_warmed:
+            return
+        self._pool_warmed.add(entry.pool_key)
+        task = asyncio.ensure_future(self.scan_pool.warm(entry.pool_key, entry.config))
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     async def guard_model(self, domain_id: int, config: ClassifierConfig) -> GuardModel | None:
         """The guard model's endpoint from operator data only; None when it cannot be used."""
@@ -332,7 +356,7 @@ class Guards:
         pool_scan = self.scan_pool is not None and self.scan_pool.wants(estimated_tokens)
         if pool_scan:
             result = await self.scan_pool.scan(  # type: ignore[union-attr]
-                policy, active.key, active.config, scanned, route=route, kind=kind)  # type: ignore[arg-type]
+                policy, active.pool_key, active.config, scanned, route=route, kind=kind)  # type: ignore[arg-type]
         else:
             result = scan_request(policy, scanned, route=route, kind=kind)  # type: ignore[arg-type]
         if result.refusal is not None:

@@ -45,6 +45,10 @@ def _warm(key: Hashable, config: dict[str, Any]) -> int:
     return os.getpid()
 
 
+def _compiled_keys() -> list[Hashable]:
+    return list(_compiled)
+
+
 def _policy(key: Hashable, config: dict[str, Any]) -> CompiledPolicy:
     policy = _compiled.get(key)
     if policy is None:
@@ -81,6 +85,15 @@ class ScanPool:
         loop = asyncio.get_running_loop()
         await asyncio.gather(*(loop.run_in_executor(self._executor, _warm, key, config)
                                for _ in range(self.workers)))
+
+    async def compiled_keys(self) -> set[Hashable]:
+        """Policy keys compiled in the workers that answer `workers` calls (diagnostics and tests)."""
+        if self._executor is None:
+            return set()
+        loop = asyncio.get_running_loop()
+        got = await asyncio.gather(*(loop.run_in_executor(self._executor, _compiled_keys)
+                                     for _ in range(self.workers)))
+        return {key for keys in got for key in keys}
 
     async def scan(self, policy: CompiledPolicy, key: Hashable, config: dict[str, Any], body: dict, *,
                    route: Route, kind: str | None) -> InputResult:

@@ -144,3 +144,33 @@ def test_proxy_scans_large_inputs_in_the_pool(pooled_proxy) -> None:
     assert pool is not None and pool.scanned == 2  # both went to the worker, not the event loop
     client.chat.completions.create(model="m", max_tokens=8, messages=[{"role": "user", "content": "hi"}])
     assert pool.scanned == 2  # a small input is scanned inline
+
+
+def test_policies_with_the_same_content_share_one_pool_key() -> None:
+    """The scan workers key compiled policies by content: a domain whose stored policy equals the
+    built-in default (every new domain's version 1) uses what the workers compiled at start-up, so
+    its first large prompts wait for no compile."""
+    import copy
+
+    from proxy.guard import _ActivePolicy
+
+    compiled = compile_policy(DEFAULT_GUARDRAIL_POLICY)
+    default = _ActivePolicy("default", DEFAULT_GUARDRAIL_POLICY, compiled)
+    stored = _ActivePolicy((7, 1), copy.deepcopy(DEFAULT_GUARDRAIL_POLICY), compiled)
+    assert stored.pool_key == default.pool_key
+    other = dict(DEFAULT_GUARDRAIL_POLICY, rules=DEFAULT_GUARDRAIL_POLICY["rules"][:-1])
+    assert _ActivePolicy((7, 2), other, compiled).pool_key != default.pool_key
+
+
+def test_warm_compiles_in_the_workers() -> None:
+    pool = ScanPool(1)
+    try:
+
+        async def run() -> set:
+            assert "k" not in await pool.compiled_keys()
+            await pool.warm("k", DEFAULT_GUARDRAIL_POLICY)
+            return await pool.compiled_keys()
+
+        assert "k" in asyncio.run(run())
+    finally:
+        pool.close()
