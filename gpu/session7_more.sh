@@ -21,7 +21,7 @@ ENGINE=(--model /tmp/qwen3-text --engine-arg=--load-format=dummy --engine-arg=--
 for mode in ${MODES:-w4 w4-1}; do
   case $mode in scan12) extra=(--proxy-arg=--workers=4 --proxy-arg=--guard-scan-workers=12);;
                 w8scan12) extra=(--proxy-arg=--workers=8 --proxy-arg=--guard-scan-workers=12);;
-                w8) extra=(--proxy-arg=--workers=8);;
+                w8|w8-2) extra=(--proxy-arg=--workers=8);;
                 *) extra=(--proxy-arg=--workers=4);; esac
   t0=$SECONDS
   timeout 150 python3 -m teecube.cli bench serve "${ENGINE[@]}" --start-proxy "${extra[@]}" --save-result \

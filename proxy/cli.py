@@ -50,7 +50,7 @@ def add_proxy_arguments(parser: argparse.ArgumentParser) -> None:
                         "with --workers, shared out among the workers (at least one each)")
     parser.add_argument("--workers", type=_workers, default=None, metavar="N|auto",
                         help="proxy processes sharing the tenant port (default 1 for `teecube proxy`; "
-                        "auto: a quarter of the cores, 1 to 8). Limits stay global: through Redis "
+                        "auto: half of the cores, 1 to 8). Limits stay global: through Redis "
                         "with --redis-url, else through this process (docs/proxy.md, Workers)")
 
 

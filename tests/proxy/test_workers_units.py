@@ -18,7 +18,7 @@ from proxy.supervisor import auto_workers, parse_workers, scan_workers_each
 
 
 def test_worker_counts() -> None:
-    assert [auto_workers(c) for c in (1, 2, 4, 7, 8, 16, 32, 64, 192)] == [1, 1, 1, 1, 2, 4, 8, 8, 8]
+    assert [auto_workers(c) for c in (1, 2, 4, 7, 8, 16, 32, 64, 192)] == [1, 1, 2, 3, 4, 8, 8, 8, 8]
     assert parse_workers("3") == 3 and parse_workers("auto") == auto_workers()
     for bad in ("0", "65", "-1", "many"):
         with pytest.raises(ValueError, match="--workers"):
