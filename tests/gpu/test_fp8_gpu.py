@@ -237,11 +237,12 @@ def test_decode_variants_over_fp8_cache(name: str, group: int, head_dim: int) ->
         return
     # q rounded to e4m3 (3 mantissa bits) moves single scores, so judge the whole output: relative RMS
     # error (H200: 2.6 % at 1k-token rows, 4.0-4.1 % over these ragged rows up to 32k, against 0.17 % for
-    # the 16-bit q) and a bound on the worst element
+    # the 16-bit q) and a bound on the worst element (H200, session 7: 0.253-0.255 for `t` and
+    # `t_pv8_ci_s4` at head_dim 128; a wrong block or scale is off by the values themselves, ~1)
     err = out.float() - expected
     rel_rms = (err.square().mean() / expected.square().mean()).sqrt().item()
     assert rel_rms < (0.08 if "pv8" in name else 0.05), rel_rms
-    assert err.abs().max().item() < 0.25
+    assert err.abs().max().item() < 0.35
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.float32])
