@@ -413,7 +413,9 @@ _NO_TRUNK = re.compile(
     r"|3[0-9]{2} [0-9]{3} [0-9]{3,4}"
 )
 NO_TRUNK_REGIONS = ("ES", "CN", "IT", "PT", "PL")
-CURRENCY_WORDS = "eur|euros?|zł|zl|pln|usd|chf|gbp|rub|руб|kr|sek|nok|dkk|czk|kč|huf|ft|cny|rmb|yuan|元|dollars?"
+CURRENCY_WORDS = (
+    "eur|euros?|zł|zl|pln|usd|chf|gbp|rub|руб|kr|sek|nok|dkk|czk|kč|huf|ft|cny|rmb|yuan|元|dollars?"
+)
 _AMOUNT = re.compile(rf"[€$£]|.* ?(?:[€$£]|(?i:{CURRENCY_WORDS}))$")
 _LEGACY_MOBILE = re.compile(r"(\+52)[ .-]?1[ .-]?(?=[0-9])")
 

@@ -629,6 +629,39 @@ _JSON_KEY = re.compile(r"[\"'][\w -]{1,40}[\"']\s?:\s?[\"'{\[]")
 
 
 _TAGS = re.compile("[\U000e0020-\U000e007e]+")
+_ZW_SET = frozenset("\u200b\u200c\u200d\u2060\ufeff")
+_ZW_CHARS = re.compile("[\u200b-\u200d\u2060\ufeff]")
+
+
+def _zw_phrase(text: str) -> bool:
+    """A phrase of three or more words with an invisible character between every two letters (and
+    around the spaces): written to slip past filters. ZWNJ/ZWJ inside Persian or Indic words, or in
+    emoji, join one pair, never a whole phrase. One pass over the text."""
+    streak: list[str] = []  # the letters and spaces of the current run of hidden gaps
+    zw = space = False
+    for ch in text:
+        if ch in _ZW_SET:
+            zw = True
+        elif ch == " ":
+            space = True
+        elif ch.isalnum():
+            if streak and zw:
+                streak.append(" " if space else "")
+            else:
+                if len(streak) >= 10 and _phrase("".join(streak)):
+                    return True
+                streak = []
+            streak.append(ch)
+            zw = space = False
+        else:
+            if len(streak) >= 10 and _phrase("".join(streak)):
+                return True
+            streak, zw, space = [], False, False
+    return len(streak) >= 10 and _phrase("".join(streak))
+
+
+def _phrase(run: str) -> bool:
+    return sum(1 for w in run.split() if w.isalpha() and len(w) >= 2) >= 3
 _ZW_IN_WORD = re.compile("\\w[\u200b-\u200d\u2060\ufeff]+\\w(?:[\u200b-\u200d\u2060\ufeff]*\\w){2}")
 
 
@@ -639,6 +672,8 @@ def score_text(text: str) -> tuple[float, list[str]]:
     best = score(view)
     if best[0] >= 0.5 and _ZW_IN_WORD.search(text):  # letters split by invisible characters: hidden
         best = (best[0] + HIDDEN_BONUS, best[1])
+    if _ZW_CHARS.search(text) and _zw_phrase(text):
+        best = (max(best[0], 1.0), sorted({*best[1], "zwtext"}))
     if "\U000e0000" <= max(text, default=" "):
         hidden = " ".join(m.group().translate(_UNTAG) for m in _TAGS.finditer(text))
         if hidden.strip():

@@ -108,7 +108,9 @@ def _flag_tags(raw: str, s: int, e: int, ctx: str) -> bool:
     before = raw[s - 1] if s > 0 else ctx[-1:]
     if before != "\U0001f3f4" or raw[e - 1] != "\U000e007f" or not 3 <= e - s <= 7:
         return False
-    return all("\U000e0061" <= ch <= "\U000e007a" or "\U000e0030" <= ch <= "\U000e0039" for ch in raw[s : e - 1])
+    return all(
+        "\U000e0061" <= ch <= "\U000e007a" or "\U000e0030" <= ch <= "\U000e0039" for ch in raw[s : e - 1]
+    )
 
 
 def _hyphenation(raw: str, s: int, e: int, view: str, index: list[int], ctx: str, offset: int) -> bool:

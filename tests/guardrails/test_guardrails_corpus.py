@@ -5,7 +5,15 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from proxy.guardrails.bench import CORPUS, CORPUS_EXTRAS, STRUCTURED, bench_policy, load_corpus, load_tuned, quality
+from proxy.guardrails.bench import (
+    CORPUS,
+    CORPUS_EXTRAS,
+    STRUCTURED,
+    bench_policy,
+    load_corpus,
+    load_tuned,
+    quality,
+)
 
 
 def test_corpus_is_large_and_balanced() -> None:

@@ -92,7 +92,10 @@ def test_a_12_digit_maestro_number_is_a_card_only_after_a_card_word(mask_policy)
     assert "card" not in detected_groups(mask_policy, "cartão 6759 4111 0009 ok")  # Luhn
     # after a card word the whole run is read: a 16-digit card in it, a 19-digit one too
     assert masked(mask_policy, "card 4111 1111 1111 1111 ok") == "card [CARD] ok"
-    assert masked(mask_policy, "カード番号は6763 4156 8468 8073 375です") != "カード番号は6763 4156 8468 8073 375です"
+    assert (
+        masked(mask_policy, "カード番号は6763 4156 8468 8073 375です")
+        != "カード番号は6763 4156 8468 8073 375です"
+    )
 
 
 @pytest.mark.parametrize(
