@@ -25,6 +25,7 @@ from proxy.guardrails import (
     injection_indirect,
     injection_reader,
     injection_roles,
+    injection_s7,
 )
 from proxy.guardrails.normalize import normalize
 
@@ -402,10 +403,10 @@ _MULTILINGUAL = tuple(
 )
 _FAMILIES = (_FAMILIES + _MULTILINGUAL + _PARAPHRASES + injection_families.FAMILIES
              + injection_classes.FAMILIES + injection_indirect.FAMILIES + injection_general.FAMILIES
-             + injection_reader.FAMILIES + injection_roles.FAMILIES)
+             + injection_reader.FAMILIES + injection_roles.FAMILIES + injection_s7.FAMILIES)
 _RAW_FAMILIES = (_RAW_FAMILIES + injection_families.RAW_FAMILIES + injection_classes.RAW_FAMILIES
                  + injection_indirect.RAW_FAMILIES + injection_general.RAW_FAMILIES
-                 + injection_reader.RAW_FAMILIES                 + injection_roles.RAW_FAMILIES)
+                 + injection_reader.RAW_FAMILIES + injection_roles.RAW_FAMILIES + injection_s7.RAW_FAMILIES)
 
 
 
