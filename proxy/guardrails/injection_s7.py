@@ -42,7 +42,8 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         r"\b(?:réponds|répondez|réponse|responde|respóndeme|contesta|responda|rispondi|antworte|antwortest|"
         r"отвечай|ответь|odpowiadaj|odpowiedz|antwoord|jawab|jawablah|hãy trả lời|trả lời|exécutes?|esegui)"
         r"(?: \S+){0,5} (?:sans|sin|sem|senza|ohne|без|bez|zonder|tanpa|mà không|không)"
-        r" (?:(?:aucune? |la moindre |any |ningún |ninguna |alcun\S* |mai |jamais |kisi |apa pun )(?:de |d')?)?"
+        r" (?:(?:aucune? |la moindre |any |ningún |ninguna |alcun\S* |mai |jamais |kisi |apa pun )(?:de |"
+        r"d')?)?"
         r"(?:avertissements?|censure|filtres?|refus|restrictions?|advertencias|censura|filtros|"
         r"restricciones|negarte|avisos|restrições|avvertimenti|avvertenze|filtri|restrizioni|rifiutarti|"
         r"warnungen|zensur|einschränkungen|фильтров|предупреждений|цензуры|ограничений|cenzury|ostrzeżeń|"
@@ -53,7 +54,8 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         "nocaveat",
         0.5,
         r"(?:uyarı vermeden|filtrelemeden|sansürsüz|kısıtlamasız) (?:\S+ ){0,3}(?:cevap|yanıt)|"
-        r"(?:أجب|اجب|أجيبي|نفّذ|نفذ)\S* (?:\S+ ){0,4}(?:دون|بدون|بلا) (?:أي )?(?:تحذير\S*|رقابة|قيود|رفض|فلتر\S*)|"
+        r"(?:أجب|اجب|أجيبي|نفّذ|نفذ)\S* (?:\S+ ){0,4}(?:دون|بدون|بلا) (?:أي )?(?:تحذير\S*|رقابة|قيود|رفض|"
+        r"فلتر\S*)|"
         r"बिना (?:किसी )?(?:चेतावनी|फ़िल्टर|फिल्टर|सेंसर|प्रतिबंध|रोक)\S* (?:के )?(?:\S+ )?(?:जवाब|उत्तर)|"
         r"\bbina kisi (?:restriction|filter|warning|censorship|rok|pabandi)\S* ke (?:jawab|answer|reply)|"
         r"不加(?:任何)?(?:警告|过滤|限制|审查)|无(?:任何)?(?:限制|过滤|审查)地回答|(?:不许|不要|不得|不准)拒绝|"
@@ -79,8 +81,10 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
     (
         "disabled",
         0.6,
-        r"\b(?:(?:ethics|safety|morality|moral|content|guardrail) (?:module|filter|chip|core|subroutine|layer)s? "
-        r"(?:was|were|has been|have been|is|are) (?:removed|disabled|deleted|turned off|switched off|uninstalled)"
+        r"\b(?:(?:ethics|safety|morality|moral|content|guardrail) (?:module|filter|chip|core|subroutine|"
+        r"layer)s? "
+        r"(?:was|were|has been|have been|is|are) (?:removed|disabled|deleted|turned off|switched off|"
+        r"uninstalled)"
         r"|(?:revok\S*|lift\S*|remov\S*) (?:every|all|any) (?:limitation|restriction|rule|safeguard)s? "
         r"(?:placed|put|imposed|set) on you"
         r"|skip (?:the |your )?(?:normal|usual|standard) (?:restrictions|rules|filters|guidelines|safeguards)"
@@ -97,7 +101,8 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
     (
         "override",
         0.6,
-        r"\b(?:forget|ignore|disregard|drop|ditch|scrap|discard) (?:the |your |all |any )*(?:rulebook|rule book|"
+        r"\b(?:forget|ignore|disregard|drop|ditch|scrap|discard) (?:the |your |all |any )*(?:rulebook|"
+        r"rule book|"
         r"playbook|configuration|setup|set up|operating principles|principles|guidelines|content policy|"
         r"programming|analysis|task|review)(?: \S+){0,2} (?:your |the )?(?:developers?|creators?|operators?|"
         r"company|you were|you'?ve been|you have been|loaded|gave you|set)\b",
@@ -105,7 +110,7 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
     (
         "override",
         0.6,
-        r"\b(?:(?:every|each|all|any) (?:instruction|rule|directive)s? (?:that came |you got |you'?received )?"
+        r"\b(?:(?:every|each|all|any) (?:instruction|rule|directive)s? (?:that came |you got |you received )?"
         r"before this (?:line|message|point|sentence)"
         r"|(?:put|place|set) (?:your |all your |the )?(?:operating principles|principles|rules|guidelines|"
         r"safety rules|values|restrictions) on hold"
@@ -151,7 +156,8 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
     (
         "unbound",
         0.5,
-        r"\b(?:who|that) (?:ignores|disregards|doesn'?t care about|has no) (?:any )?(?:laws|ethics|morals|rules)"
+        r"\b(?:who|that) (?:ignores|disregards|doesn'?t care about|has no) (?:any )?(?:laws|ethics|morals|"
+        r"rules)"
         r"(?: and (?:ethics|laws|morals|rules))?\b|\b(?:when|where) (?:all|every kind of|any kind of|any) "
         r"information is (?:legal|allowed|free) to share\b",
     ),
@@ -181,8 +187,10 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
     (
         "steer",
         0.5,
-        r"\b(?:when|while) (?:you )?(?:write|writing|summari[sz]e|summari[sz]ing|generate|draft) (?:the |your |"
-        r"this )?(?:summary|notes|minutes|report|recap|reply) (?:say|state|write|claim|mention|note) (?:that )?",
+        r"\b(?:when|while) (?:you )?(?:write|writing|summari[sz]e|summari[sz]ing|generate|draft) (?:the |"
+        r"your |"
+        r"this )?(?:summary|notes|minutes|report|recap|reply) (?:say|state|write|claim|mention|"
+        r"note) (?:that )?",
     ),
     ("addressai", 0.6, r"(?:okuyan|okuyorsan) (?:\S+ )?yapay zek\S*"),
     # what the steered text is to make happen: access granted to someone
@@ -197,8 +205,10 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
     (
         "character",
         0.4,
-        r"\bstay in (?:the )?(?:scene|role|persona)\b|(?:لا تخرج|لا تخرجي)\S* (?:\S+ )?(?:من )?(?:هذه )?الشخصية|"
-        r"(?:不要|别|永远不要)(?:跳出|脱离)角色|永远不要出戏|(?:キャラ|役)(?:を崩さ|から外れ)|캐릭터를 (?:깨지|벗어나지) 마",
+        r"\bstay in (?:the )?(?:scene|role|persona)\b|(?:لا تخرج|"
+        r"لا تخرجي)\S* (?:\S+ )?(?:من )?(?:هذه )?الشخصية|"
+        r"(?:不要|别|永远不要)(?:跳出|脱离)角色|永远不要出戏|"
+        r"(?:キャラ|役)(?:を崩さ|から外れ)|캐릭터를 (?:깨지|벗어나지) 마",
     ),
     # Permission claimed from the people who configured the model.
     (
@@ -211,7 +221,8 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
     (
         "copy",
         0.4,
-        r"\b(?:acknowledge|confirm|reply|respond|answer) (?:with|by saying) (?:\S+ ){0,2}(?:unlocked|jailbroken|"
+        r"\b(?:acknowledge|confirm|reply|respond|answer) (?:with|by saying) (?:\S+ ){0,2}(?:unlocked|"
+        r"jailbroken|"
         r"enabled|engaged|activated|freed|unleashed)\b",
     ),
 )
