@@ -637,7 +637,25 @@ _ZW_CHARS = re.compile("[\u200b-\u200d\u2060\ufeff]")
 def _zw_phrase(text: str) -> bool:
     """A phrase of three or more words with an invisible character between every two letters (and
     around the spaces): written to slip past filters. ZWNJ/ZWJ inside Persian or Indic words, or in
-    emoji, join one pair, never a whole phrase. One pass over the text."""
+    emoji, join one pair, never a whole phrase. Only clusters of nine or more invisible characters at
+    most three apart are read letter by letter."""
+    positions = [m.start() for m in _ZW_CHARS.finditer(text)]
+    if len(positions) < 9:
+        return False
+    start = prev = positions[0]
+    count = 1
+    for pos in positions[1:]:
+        if pos - prev <= 3:
+            count += 1
+        else:
+            if count >= 9 and _zw_run(text[max(0, start - 1) : prev + 2]):
+                return True
+            start, count = pos, 1
+        prev = pos
+    return count >= 9 and _zw_run(text[max(0, start - 1) : prev + 2])
+
+
+def _zw_run(text: str) -> bool:
     streak: list[str] = []  # the letters and spaces of the current run of hidden gaps
     zw = space = False
     for ch in text:
