@@ -161,7 +161,14 @@ _PHONE = (
     r"|\b8[ -]?(?:\([3-9][0-9]{2,4}\)|[3-9][0-9]{2,4})[ -]?[0-9]{1,3}(?:[ -]?[0-9]{2}){2}\b"
     rf"|(?i:\b(?:{checks.PHONE_LABELS})\b"  # labelled
     r"\.?:?\s{0,3})[1-9][0-9]{1,3}(?:[ .\-/][0-9]{2,4}){2,4}\b"
+    # labelled in Chinese, Japanese or Korean (no word boundaries there), a few words between
+    rf"|(?:{checks.CJK_PHONE_LABELS})[^0-9+\n]{{0,6}}\+?[0-9](?:[ -]?[0-9]){{6,14}}\b"
     r"|(?i:\bwa\.me/|[?&]phone=)[1-9][0-9]{7,14}\b"  # a WhatsApp link
+    # mobiles without a trunk prefix (checks._NO_TRUNK); a digit group before or after is matched too
+    # (an amount's currency too: "612 345 678 €" is money, rejected by the check)
+    r"|(?:[€$£] ?|\b[0-9]{1,6} )?\b(?:[6-9][0-9]{2}(?: [0-9]{2}){3}|[5-9][0-9]{2}(?: [0-9]{3}){2}"
+    r"|1[3-9][0-9](?:[ -][0-9]{4}){2}|3[0-9]{2} [0-9]{3} [0-9]{3,4})(?: [0-9]{1,6})?\b"
+    rf"(?: ?[€$£]| (?i:{checks.CURRENCY_WORDS}))?"
     r"|(?:\b1[ .-]?)?(?:\([2-9][0-9]{2}\) ?|\b[2-9][0-9]{2}[ .-])[2-9][0-9]{2}[ .-][0-9]{4}\b)"  # NANP
 )
 # SSN labels (en, es, de): nine digits, compact or spaced, near one are an SSN.
@@ -171,7 +178,9 @@ _SSN_LABEL = (
     r"social[ -]sec\b\.?|"
     r"soc\.? sec\.?|seguro social|seguridad social|sozialversicherungsnummer|sécurité sociale|"
     r"securite sociale|"
-    r"previdenza sociale|segurança social|seguranca social|(?:my|his|her|their|your) social)\b)|"
+    r"previdenza sociale|segurança social|seguranca social|(?:my|his|her|their|your|our) social|"
+    # a possessive ("my husband's social") and the US tax context (IRS, a tax return)
+    r"[a-z]{2,20}['’]s social|irs|tax returns?)\b)|"
     r"[a-z0-9](?:SSN|Ssn)\b)"
 )
 # nine digits, compact or grouped 3-2-4 by spaces, dots or dashes (one kind)
@@ -184,6 +193,8 @@ _SSN_AFTER = rf"{_SSN_DIGITS}[^\n0-9;.!?]{{0,30}}?{_SSN_LABEL}"  # the number, a
 # "social" alone right before the number ("for the tax guy: social 754 91 8909")
 _SSN_SOCIAL = r"(?i:\bsocial\b[ :#.]{1,3})"
 _CARD_DIGITS = rf"\b(?:[0-9]{_DIGIT_SEP}?){{11,18}}[0-9]\b"
+# A card word before the digits (then a 12-digit Maestro number is a card too).
+_CARD_NAMED = rf"{checks.CARD_WORDS}[^0-9\n]{{0,30}}"
 # Azure: storage/Service Bus connection strings, keys by name, and the signature of a SAS token
 _AZURE_NAME = (
     r"(?i:\b(?:AccountKey|SharedAccessKey|azure[_-]?(?:[a-z]{2,12}[_-]?){0,2}key)[\"']? ?[=:] ?[\"']?"
@@ -218,7 +229,12 @@ BUILTINS: dict[str, Builtin] = {
         Builtin("phone", _PHONE, "PHONE", "pii", checks.phone),
         # An IBAN-shaped token before the digits is matched too, and rejected: its groups are no card.
         Builtin(  # an IBAN-shaped lead is matched and rejected by the check: findings are digits only
-            "card", rf"{_IBAN_SHAPE}?{_CARD_DIGITS}", "CARD", "pii", checks.card, leads=(("", _CARD_DIGITS),)
+            "card",
+            rf"{_IBAN_SHAPE}?{_CARD_DIGITS}|{_CARD_NAMED}{_CARD_DIGITS}",
+            "CARD",
+            "pii",
+            checks.card,
+            leads=(("", _CARD_DIGITS), (_CARD_NAMED, _CARD_DIGITS)),
         ),
         Builtin(
             "iban",

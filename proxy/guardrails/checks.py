@@ -123,8 +123,11 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
-def card_brand_ok(digits: str) -> bool:
+def card_brand_ok(digits: str, named: bool = False) -> bool:
+    """Brand prefix and length; `named`: the text calls it a card, so a 12-digit Maestro counts."""
     n, p2, p3, p4 = len(digits), int(digits[:2]), int(digits[:3]), int(digits[:4])
+    if n == 12:
+        return named and (p2 == 50 or 56 <= p2 <= 69)
     if digits[0] == "4":
         return n in (13, 16, 19)
     if 2200 <= p4 <= 2204:  # Mir
@@ -160,11 +163,29 @@ def _grouping_ok(groups: list[str], sep: str | None) -> bool:
     return sizes[:3] in ([4, 4, 4], [4, 6, 5], [4, 6, 4]) or sizes in ([4, 6, 5], [4, 4, 5])
 
 
+# Words that call a number a card, in several languages and scripts (builtins matches them, then
+# the number within 30 characters): only there is a 12-digit Maestro number a card.
+CARD_WORDS = (
+    r"(?i:\b(?:card|carte|karte|tarjeta|cart[ãa]o|carta|kaart|karta|kart[ıi]?|kartu|maestro|thẻ)|"
+    r"карт|卡|カード|카드|بطاق|کارت|कार्ड|כרטיס)"
+)
+_CARD_WORD = re.compile(CARD_WORDS + r"[^0-9\n]{0,30}")
+
+
 def card(text: str) -> Span:
     """Payment card: the leftmost-longest run of whole digit groups with one kind of separator
-    that passes brand + Luhn. Digits after an IBAN-shaped token (matched with it) are none."""
+    that passes brand + Luhn. Digits after an IBAN-shaped token (matched with it) are none; after
+    a card word (matched with it), a 12-digit Maestro number is one too."""
+    named = _CARD_WORD.match(text)
+    if named is not None and named.end() < len(text) and text[named.end()].isdigit():
+        span = _card_run(text[named.end() :], named=True)
+        return None if span is None else (named.end() + span[0], named.end() + span[1])
     if text[:1].isalpha():
         return None
+    return _card_run(text)
+
+
+def _card_run(text: str, named: bool = False) -> Span:
     starts, groups, seps = [0], [], []
     for i, ch in enumerate(text):
         if ch in CARD_SEPARATORS:
@@ -194,7 +215,7 @@ def card(text: str) -> Span:
                 # "4422 4336 3644 1706 529": a 19-digit number in 4-4-4-4-3, not a card and three digits
                 longer = (b + 1 < len(groups) and seps[b] == " " and total == 16 and len(groups[b + 1]) == 3
                           and card_brand_ok(digits + groups[b + 1]))
-                if whole and grouped and not longer and card_brand_ok(digits) and luhn_ok(digits):
+                if whole and grouped and not longer and card_brand_ok(digits, named) and luhn_ok(digits):
                     return starts[a], starts[b] + len(groups[b])
     return None
 
@@ -289,6 +310,15 @@ def email(text: str) -> Span:
     if end and not (text[-1].isalnum()):
         end -= 1  # the character that ended the address
     address = text[:end]
+    start = 0
+    glued = _GLUED_AFTER.search(address)
+    if glued is not None:  # "…nadia.iyer@web.deです。": the address ends where the other script starts
+        end = glued.end() - 1
+        address = text[:end]
+    glued = _GLUED_BEFORE.search(address.partition("@")[0])
+    if glued is not None:  # "連絡先はnadia.iyer@…": it starts after the other script
+        start = glued.start() + 1
+        address = address[start:]
     spelled = "@" not in address or _SPELLED_AT.search(address) is not None
     weak = False
     if spelled:
@@ -314,7 +344,14 @@ def email(text: str) -> Span:
     if weak and (local.lower() in _AT_STOPWORDS or (
             dotted == address and not any(c in "._+-" or c.isdigit() for c in local))):
         return None  # "look at google dot com"; "Jane at acme.com" (only "at" spelled, a plain name)
-    return 0, end
+    return start, end
+
+
+# Scripts written without spaces between words (CJK, kana, hangul, Thai, Lao, Khmer, Myanmar, and their
+# punctuation): an ASCII address glued to them ends or starts where the script changes.
+_NO_SPACE = "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3000-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef"
+_GLUED_AFTER = re.compile(rf"@[A-Za-z0-9.-]*\.[A-Za-z]{{2,24}}[{_NO_SPACE}]")
+_GLUED_BEFORE = re.compile(rf"[{_NO_SPACE}][A-Za-z0-9._%+-]+$")
 
 
 # Regions tried, in order, for numbers written in a national format (a trunk 0 or an area code
@@ -342,7 +379,12 @@ PHONE_LABELS = (
     "llame a|marque el|contáctenos al|contáctanos al|appelez-nous au|appelez-moi au|rufen sie an unter|"
     "rufen sie uns an unter|bel ons op|ligue-nos para|chiamateci al|ring us on|call us on|call us at"
 )
-_PHONE_LABEL = re.compile(rf"(?i)(?:{PHONE_LABELS})[^0-9+(]*")
+# Labels in scripts written without spaces (no word boundary around them): zh, ja, ko.
+CJK_PHONE_LABELS = (
+    "手机号?码?|手機號?碼?|电话号?码?|電話(?:號碼|番号)?|联系电话|聯絡電話|联系方式|携帯(?:番号|電話)?|"
+    "전화번호|전화|휴대폰(?: ?번호)?|핸드폰(?: ?번호)?|연락처"
+)
+_PHONE_LABEL = re.compile(rf"(?i)(?:{PHONE_LABELS}|{CJK_PHONE_LABELS})[^0-9+(]*")
 _PHONE_GROUP_END = re.compile(r"[ .\-/]?\(?[0-9]+\)?$")
 _DIGIT_GROUP = re.compile(r"[0-9]+")
 _MOBILE = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
@@ -364,13 +406,40 @@ def _grouped_like(candidate: str, number: phonenumbers.PhoneNumber) -> bool:
 _UK_MOBILE = re.compile(r"07[1-9][0-9]{2}[ -]?[0-9]{3} ?[0-9]{3}")
 
 
+# Mobiles of countries without a trunk prefix, in their usual groupings: "609 02 50 74", "612 345 678"
+# (ES, PT, PL), "139 3752 9536" (CN), "347 123 4567" (IT). Only a valid mobile of one of these counts.
+_NO_TRUNK = re.compile(
+    r"[6-9][0-9]{2}(?: [0-9]{2}){3}|[5-9][0-9]{2}(?: [0-9]{3}){2}|1[3-9][0-9](?:[ -][0-9]{4}){2}"
+    r"|3[0-9]{2} [0-9]{3} [0-9]{3,4}"
+)
+NO_TRUNK_REGIONS = ("ES", "CN", "IT", "PT", "PL")
+CURRENCY_WORDS = (
+    "eur|euros?|zł|zl|pln|usd|chf|gbp|rub|руб|kr|sek|nok|dkk|czk|kč|huf|ft|cny|rmb|yuan|元|dollars?"
+)
+_AMOUNT = re.compile(rf"[€$£]|.* ?(?:[€$£]|(?i:{CURRENCY_WORDS}))$")
+_LEGACY_MOBILE = re.compile(r"(\+52)[ .-]?1[ .-]?(?=[0-9])")
+
+
+def _mobile_in(candidate: str, region: str) -> bool:
+    try:
+        number = phonenumbers.parse(candidate, region)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_valid_number(number) and phonenumbers.number_type(number) in _MOBILE
+
+
 def _valid_phone(candidate: str) -> bool:
     digits = sum(ch.isdigit() for ch in candidate)
     if _UK_MOBILE.fullmatch(candidate):
         return True
     try:
         if candidate.startswith("+") or candidate.startswith("00"):
-            number = phonenumbers.parse("+" + candidate.lstrip("+")[2 if candidate.startswith("00") else 0 :])
+            international = "+" + candidate.lstrip("+")[2 if candidate.startswith("00") else 0 :]
+            number = phonenumbers.parse(international)
+            if not phonenumbers.is_valid_number(number):
+                legacy = _LEGACY_MOBILE.match(international)  # "+52 1 33 …": Mexico's former mobile "1"
+                if legacy is not None:
+                    number = phonenumbers.parse(legacy.group(1) + international[legacy.end() :])
             return phonenumbers.is_valid_number(number) or (
                 digits >= 10 and phonenumbers.is_possible_number(number))
         if candidate[0] in "(0":
@@ -381,7 +450,10 @@ def _valid_phone(candidate: str) -> bool:
             regions = ("US",)
         compact = candidate.isdigit()  # "0301234567" is as likely an order number: mobiles only
         for region in regions:
-            number = phonenumbers.parse(candidate, region)
+            try:  # "010-…" is Japan's international prefix and a Korean mobile: a region may refuse it
+                number = phonenumbers.parse(candidate, region)
+            except phonenumbers.NumberParseException:
+                continue
             if not phonenumbers.is_valid_number(number):
                 continue
             if compact:
@@ -403,6 +475,8 @@ _SSN_SHAPE = re.compile(
 )
 
 
+# "03.12.2026 14:30": a day-first (or month-first) date, a time after it; not a number to call.
+_DATE_START = re.compile(r"[0-3]?[0-9]([./-])[0-3]?[0-9]\1(?:19|20)[0-9]{2}(?![0-9])")
 _CIS_TRUNK = re.compile(r"8[ -]?(?:\([3-9][0-9]{2,4}\)|[3-9][0-9]{2,4})[ -]?[0-9]{1,3}(?:[ -]?[0-9]{2}){2}")
 
 
@@ -429,7 +503,7 @@ def phone(text: str) -> Span:
                 if phonenumbers.is_valid_number(phonenumbers.parse(number, region)):
                     return label.end(), len(text)
             except phonenumbers.NumberParseException:
-                return None
+                continue  # a prefix one region dials abroad with ("010" in Japan) is a number elsewhere
         text = number
         offset = label.end()
     else:
@@ -439,8 +513,12 @@ def phone(text: str) -> Span:
             if phonenumbers.is_valid_number(phonenumbers.parse(text, region)):
                 return offset, offset + len(text)
         return None
+    if _AMOUNT.match(text):
+        return None  # "612 345 678 €": an amount grouped by thousands
+    if _NO_TRUNK.fullmatch(text) and any(_mobile_in(text, region) for region in NO_TRUNK_REGIONS):
+        return offset, offset + len(text)  # a mobile written without a trunk prefix (ES, CN, IT, PT, PL)
     inside_run = text[0].isdigit() and text[0] != "0" and not _NATIONAL_START.match(text)
-    if inside_run or _SSN_SHAPE.fullmatch(text) or _ISO_DATE.match(text):
+    if inside_run or _SSN_SHAPE.fullmatch(text) or _ISO_DATE.match(text) or _DATE_START.match(text):
         return None
     candidate = text
     for _ in range(4):

@@ -25,6 +25,7 @@ from proxy.guardrails import (
     injection_indirect,
     injection_reader,
     injection_roles,
+    injection_s7,
 )
 from proxy.guardrails.normalize import normalize
 
@@ -402,10 +403,10 @@ _MULTILINGUAL = tuple(
 )
 _FAMILIES = (_FAMILIES + _MULTILINGUAL + _PARAPHRASES + injection_families.FAMILIES
              + injection_classes.FAMILIES + injection_indirect.FAMILIES + injection_general.FAMILIES
-             + injection_reader.FAMILIES + injection_roles.FAMILIES)
+             + injection_reader.FAMILIES + injection_roles.FAMILIES + injection_s7.FAMILIES)
 _RAW_FAMILIES = (_RAW_FAMILIES + injection_families.RAW_FAMILIES + injection_classes.RAW_FAMILIES
                  + injection_indirect.RAW_FAMILIES + injection_general.RAW_FAMILIES
-                 + injection_reader.RAW_FAMILIES                 + injection_roles.RAW_FAMILIES)
+                 + injection_reader.RAW_FAMILIES + injection_roles.RAW_FAMILIES + injection_s7.RAW_FAMILIES)
 
 
 
@@ -629,6 +630,57 @@ _JSON_KEY = re.compile(r"[\"'][\w -]{1,40}[\"']\s?:\s?[\"'{\[]")
 
 
 _TAGS = re.compile("[\U000e0020-\U000e007e]+")
+_ZW_SET = frozenset("\u200b\u200c\u200d\u2060\ufeff")
+_ZW_CHARS = re.compile("[\u200b-\u200d\u2060\ufeff]")
+
+
+def _zw_phrase(text: str) -> bool:
+    """A phrase of three or more words with an invisible character between every two letters (and
+    around the spaces): written to slip past filters. ZWNJ/ZWJ inside Persian or Indic words, or in
+    emoji, join one pair, never a whole phrase. Only clusters of nine or more invisible characters at
+    most three apart are read letter by letter."""
+    positions = [m.start() for m in _ZW_CHARS.finditer(text)]
+    if len(positions) < 9:
+        return False
+    start = prev = positions[0]
+    count = 1
+    for pos in positions[1:]:
+        if pos - prev <= 3:
+            count += 1
+        else:
+            if count >= 9 and _zw_run(text[max(0, start - 1) : prev + 2]):
+                return True
+            start, count = pos, 1
+        prev = pos
+    return count >= 9 and _zw_run(text[max(0, start - 1) : prev + 2])
+
+
+def _zw_run(text: str) -> bool:
+    streak: list[str] = []  # the letters and spaces of the current run of hidden gaps
+    zw = space = False
+    for ch in text:
+        if ch in _ZW_SET:
+            zw = True
+        elif ch == " ":
+            space = True
+        elif ch.isalnum():
+            if streak and zw:
+                streak.append(" " if space else "")
+            else:
+                if len(streak) >= 10 and _phrase("".join(streak)):
+                    return True
+                streak = []
+            streak.append(ch)
+            zw = space = False
+        else:
+            if len(streak) >= 10 and _phrase("".join(streak)):
+                return True
+            streak, zw, space = [], False, False
+    return len(streak) >= 10 and _phrase("".join(streak))
+
+
+def _phrase(run: str) -> bool:
+    return sum(1 for w in run.split() if w.isalpha() and len(w) >= 2) >= 3
 _ZW_IN_WORD = re.compile("\\w[\u200b-\u200d\u2060\ufeff]+\\w(?:[\u200b-\u200d\u2060\ufeff]*\\w){2}")
 
 
@@ -639,6 +691,8 @@ def score_text(text: str) -> tuple[float, list[str]]:
     best = score(view)
     if best[0] >= 0.5 and _ZW_IN_WORD.search(text):  # letters split by invisible characters: hidden
         best = (best[0] + HIDDEN_BONUS, best[1])
+    if _ZW_CHARS.search(text) and _zw_phrase(text):
+        best = (max(best[0], 1.0), sorted({*best[1], "zwtext"}))
     if "\U000e0000" <= max(text, default=" "):
         hidden = " ".join(m.group().translate(_UNTAG) for m in _TAGS.finditer(text))
         if hidden.strip():

@@ -559,6 +559,17 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
         r"(?:write|writing|create|design|structure|escribir|crear|diseñar|écrire|rédiger|créer|schreiben|"
         r"erstellen|scrivere|creare|escrever|criar|написать|составить|yazılır|yazarım)\b",
     ),
+    # the same question where the verb comes last (de) or the script has no word breaks (ko, ja, zh):
+    # "wie man einen guten System-Prompt schreibt", "시스템 프롬프트를 잘 작성하는 방법", "書き方", "如何写好"
+    (
+        "howto",
+        -0.6,
+        r"\bwie (?:man )?(?:\S+ ){0,6}(?:schreibt|erstellt|formuliert|gestaltet|aufbaut|verbessert)\b|"
+        r"(?:작성|쓰는|만드는|만들|설계|구성|개선|짜는)\S{0,3} ?(?:방법|법|요령|팁|노하우|가이드)|작성법|"
+        r"書き方|作り方|作成方法|作成のコツ|設計方法|書くコツ|作るコツ|"
+        r"(?:如何|怎么|怎样|怎麼|怎樣)(?:才能)?(?:写|寫|编写|編寫|撰写|撰寫|设计|設計|优化|優化)|写法|寫法|"
+        r"(?:编写|撰写|編寫|撰寫)(?:技巧|方法|指南)",
+    ),
     ("unbound", 0.5, r"(?:没有任何规则|没有规则|不受任何限制|不受限制|规则的ai|制限のない|"
                      r"ルールのない|규칙이 없는)"),
     (

@@ -94,9 +94,23 @@ def find_hits(
                 spans.append(m.span())  # a run of invisible characters is never split by a release
                 if offset == 0 and m.span() == (0, 1) and raw[0] == "\ufeff":
                     continue  # one U+FEFF starting the text: a byte-order mark (a pasted file), hides nothing
+                if _flag_tags(raw, m.start(), m.end(), ctx):
+                    continue  # 🏴 + tag letters + cancel tag: a subdivision flag (Scotland, Wales), an emoji
                 if not _hyphenation(raw, m.start(), m.end(), view, index, ctx, offset):
                     hits.append(Hit(rule, m.start(), m.end(), ""))
     return hits, spans
+
+
+def _flag_tags(raw: str, s: int, e: int, ctx: str) -> bool:
+    """An emoji tag sequence: U+1F3F4 (waving black flag), 2-6 tag letters or digits (a region
+    code such as "gbsct"), then U+E007F CANCEL TAG. The flag is the character before the run (`ctx`
+    at the start of a stream's rescan: the view keeps the flag and drops the tags)."""
+    before = raw[s - 1] if s > 0 else ctx[-1:]
+    if before != "\U0001f3f4" or raw[e - 1] != "\U000e007f" or not 3 <= e - s <= 7:
+        return False
+    return all(
+        "\U000e0061" <= ch <= "\U000e007a" or "\U000e0030" <= ch <= "\U000e0039" for ch in raw[s : e - 1]
+    )
 
 
 def _hyphenation(raw: str, s: int, e: int, view: str, index: list[int], ctx: str, offset: int) -> bool:

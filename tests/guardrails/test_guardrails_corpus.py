@@ -5,7 +5,15 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from proxy.guardrails.bench import CORPUS, STRUCTURED, bench_policy, load_corpus, quality
+from proxy.guardrails.bench import (
+    CORPUS,
+    CORPUS_EXTRAS,
+    STRUCTURED,
+    bench_policy,
+    load_corpus,
+    load_tuned,
+    quality,
+)
 
 
 def test_corpus_is_large_and_balanced() -> None:
@@ -19,8 +27,16 @@ def test_corpus_is_large_and_balanced() -> None:
 
 
 def test_structured_scanners_meet_targets() -> None:
-    scores = quality(bench_policy(), load_corpus())
+    scores = quality(bench_policy(), load_tuned())
     for group in STRUCTURED:
         assert scores[group]["precision"] >= 0.95, (group, scores[group])
         assert scores[group]["recall"] >= 0.95, (group, scores[group])
     assert scores["injection"]["recall"] >= 0.9 and scores["injection"]["precision"] >= 0.9
+
+
+def test_later_corpus_files_are_well_formed_and_distinct() -> None:
+    items = load_tuned()
+    assert len({item["id"] for item in items}) == len(items)
+    for extra in CORPUS_EXTRAS:
+        for item in load_corpus(extra):
+            assert set(item) >= {"id", "text", "expect", "note"} and isinstance(item["expect"], list)
