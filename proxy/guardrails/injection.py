@@ -525,11 +525,12 @@ _JOIN_CUE = re.compile(
     re.I)
 _COMBINING = re.compile("[\u0300-\u036f]")
 # "read it backwards", "lies das rückwärts", "léelo al revés": the text asks to be read reversed
-_BACKWARDS = re.compile(
-    r"backwards|in reverse|reversed|rückwärts|von hinten|à l'envers|al revés|al reves|alla rovescia|"
+# re2 (one automaton): Python's re tries every alternative at every position (~0.8 ms a 4 KB prompt)
+_BACKWARDS = re2.compile(
+    r"(?i)backwards|in reverse|reversed|rückwärts|von hinten|à l'envers|al revés|al reves|alla rovescia|"
     r"de trás para frente|ao contrário|achterstevoren|od tyłu|wspak|наоборот|задом наперёд|tersten|"
     r"terbalik|baklänges|baglæns|baklengs|takaperin|pozpátku|visszafelé|ανάποδα|倒着|逆から|거꾸로|بالعكس|"
-    r"برعکس", re.I)
+    r"برعکس", _OPTIONS)
 
 
 def _text(data: bytes) -> str | None:
@@ -562,7 +563,7 @@ def decoded_variants(view: str) -> list[tuple[str, bool]]:
             text = None
         if text:
             out.append((text, True))
-    if _PERCENT.search(view):
+    if "%" in view and _PERCENT.search(view):
         out.append((urllib.parse.unquote(view), False))
     escaped = _ESCAPED.findall(view)
     if len(escaped) >= 8:  # "\\x76\\x65…", "\\u0069…"

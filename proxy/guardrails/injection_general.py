@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+import re2
+
 from proxy.guardrails.injection_classes import RULES
 
 _W = r"(?:\S+ ){0,6}"  # a short window of words
@@ -140,8 +142,13 @@ _PIG = re.compile(r"\b[a-z]+(?:way|ay)\b")
 _PIG_WORDS = frozenset(
     "ignore all previous prior instructions rules system prompt reveal show print your the and you forget "
     "guidelines secret password safety filters disable now tell me everything above".split())
-_TRANSLIT = re.compile(
-    r"shch|zh|kh|\w(?:ts|ch)(?:ii|ie|iia|iu)\b|\w(?:yi|iy|yy)\b|\b(?:vse|ty|mne|pokazhi|zabud)\b")
+# re2: one automaton, where Python's re tries each alternative at every position (only ASCII text
+# reaches it, where re2's ASCII \w and \b are Python's)
+_TRANSLIT_OPTIONS = re2.Options()
+_TRANSLIT_OPTIONS.log_errors = False
+_TRANSLIT = re2.compile(
+    r"shch|zh|kh|\w(?:ts|ch)(?:ii|ie|iia|iu)\b|\w(?:yi|iy|yy)\b|\b(?:vse|ty|mne|pokazhi|zabud)\b",
+    _TRANSLIT_OPTIONS)
 _RU = (("shch", "щ"), ("zh", "ж"), ("kh", "х"), ("ts", "ц"), ("ch", "ч"), ("sh", "ш"), ("yu", "ю"),
        ("ya", "я"), ("yo", "ё"), ("yi", "ый"), ("iy", "ий"), ("'", "ь"), ("a", "а"), ("b", "б"), ("v", "в"),
        ("g", "г"), ("d", "д"), ("e", "е"), ("z", "з"), ("i", "и"), ("y", "ы"), ("k", "к"), ("l", "л"),
