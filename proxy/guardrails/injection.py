@@ -456,7 +456,17 @@ _HAS_LOOKALIKE = re.compile(f"[{_LOOKALIKES}]")  # one character class (text is 
 
 
 _WORD = re.compile(r"\S+")
-_CYR_LEET = re.compile(r"\S*[а-яё]\S*[@0-9]\S*|\S*[@0-9]\S*[а-яё]\S*")
+# a word holding a Cyrillic letter and a digit or "@" (a pattern `\S*[а-яё]\S*[@0-9]\S*` backtracks
+# cubically over a long run without spaces: seconds for a 4 KB key dump; this is one pass)
+_CYR_LETTER = re.compile(r"[а-яё]")
+_LEET_MARK = re.compile(r"[@0-9]")
+
+
+def _cyr_leet(m: re.Match[str]) -> str:
+    word = m.group()
+    if _CYR_LETTER.search(word) and _LEET_MARK.search(word):
+        return word.replace("10", "ю").translate(_CYR_DIGITS)
+    return word
 _CYR_DIGITS = str.maketrans({"@": "а", "0": "о", "3": "е", "4": "ч", "6": "б", "1": "и"})
 _LEET_LL = re.compile(r"(?<=[^\W\d_])11|11(?=[^\W\d_])")
 _LATIN = re.compile(r"[a-z]")
@@ -482,8 +492,8 @@ def fold(view: str) -> bytes:
             view = _MARKS.sub("", view)
         if _HAS_LOOKALIKE.search(view):  # only in words that mix scripts: Russian stays Russian
             view = _WORD.sub(_unconfuse, view)
-        if _CYR_LEET.search(view):  # "З@будь вс3 пр@вил@": leetspeak digits in a Cyrillic word
-            view = _CYR_LEET.sub(lambda m: m.group().replace("10", "ю").translate(_CYR_DIGITS), view)
+        if _CYR_LETTER.search(view) and _LEET_MARK.search(view):  # "З@будь вс3 пр@вил@": leetspeak
+            view = _WORD.sub(_cyr_leet, view)  # digits in a Cyrillic word
     if "|" in view:  # "ru|es": a pipe between letters is an l
         view = _PIPE.sub("l", view)
     data = view.encode().lower().translate(_FOLD_BYTES)
