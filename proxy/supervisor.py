@@ -58,8 +58,8 @@ class WorkerFailed(RuntimeError):
 def auto_workers(cores: int | None = None) -> int:
     """`--workers auto`: half of the cores, at least 1, at most 8 (the engine, its tokenizer and
     the guardrail scan processes keep the rest; workers use CPU only under load). On an H200 host
-    (16 CPUs, 256 streams at once) 8 workers gave proxy/direct TTFT p50 0.93-1.33x where 4 gave
-    1.15-1.30x (docs/bench/h200-2026-12-04-session7)."""
+    (16 CPUs, 256 streams at once) 8 workers gave proxy/direct TTFT p50 0.93-1.33x (3 of 4 runs
+    <= 1.07x) where 4 gave 1.15-1.30x (docs/bench/h200-2026-12-04-session7)."""
     cores = cores or os.cpu_count() or 1
     return max(1, min(8, cores // 2))
 
