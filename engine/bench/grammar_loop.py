@@ -316,8 +316,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(sys.argv[1:] if argv is None else argv)
     CLOCK[0] = time.thread_time if args.clock == "cpu" else time.perf_counter
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or processor.cpu_count()))
-    kind = argparse.Namespace(vocab=args.vocab_kind, tokenizer_json=args.tokenizer_json, seed=args.seed)
-    info, vocab = vocabulary(kind, args.vocab, [eos_id(args.vocab)])
+    info, vocab = vocabulary(
+        args.vocab_kind, args.tokenizer_json, args.vocab, [eos_id(args.vocab)], args.seed
+    )
     cache = GrammarCompilerCache(info)
     with torch.inference_mode():
         plain = run(args, False, cache)

@@ -25,6 +25,7 @@ import json
 import random
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -77,10 +78,24 @@ PUNCTUATION = [
 def synthetic_tokenizer_info(vocab_size: int, eos_ids: list[int], seed: int = 0) -> xgr.TokenizerInfo:
     rng = random.Random(seed)
     alphabet = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _-.,:;"{}[]'
-    vocab: list[bytes] = [bytes([b]) for b in range(256)] + [p.encode() for p in PUNCTUATION]
+    base = [bytes([b]) for b in range(256)] + [p.encode() for p in PUNCTUATION]
+    vocab = _grown(
+        base,
+        lambda: "".join(rng.choice(alphabet) for _ in range(rng.randint(2, 10))).encode(),
+        vocab_size,
+        eos_ids,
+    )
+    return xgr.TokenizerInfo(vocab, xgr.VocabType.RAW, vocab_size=vocab_size, stop_token_ids=eos_ids)
+
+
+def _grown(
+    vocab: list[bytes], new_piece: Callable[[], bytes], vocab_size: int, eos_ids: list[int]
+) -> list[bytes]:
+    """vocab extended with distinct new_piece() values to vocab_size (or cut to it), eos_ids as <|eos|>."""
+    vocab = list(vocab)
     seen = set(vocab)
     while len(vocab) < vocab_size:
-        piece = "".join(rng.choice(alphabet) for _ in range(rng.randint(2, 10))).encode()
+        piece = new_piece()
         if piece not in seen:
             seen.add(piece)
             vocab.append(piece)
@@ -88,10 +103,15 @@ def synthetic_tokenizer_info(vocab_size: int, eos_ids: list[int], seed: int = 0)
     for i in eos_ids:
         if i < vocab_size:
             vocab[i] = b"<|eos|>"
-    return xgr.TokenizerInfo(vocab, xgr.VocabType.RAW, vocab_size=vocab_size, stop_token_ids=eos_ids)
+    return vocab
 
 
 STRUCTURAL = b'"{}[],:'
+
+
+def structural_fraction(vocab: list[bytes]) -> float:
+    """The share of tokens holding a JSON structural character (they make a mask row expensive)."""
+    return round(sum(1 for p in vocab if any(c in STRUCTURAL for c in p)) / len(vocab), 4)
 
 
 def bpe_tokenizer_info(
@@ -126,44 +146,32 @@ def bpe_tokenizer_info(
     added = tokenizer._tokenizer.get_added_tokens_decoder()  # <|im_start|> and the like: never text
     special = set(base.special_token_ids) | set(base.stop_token_ids) | set(added)
     pieces = [p for i, p in enumerate(base.decoded_vocab) if i not in special and p]
-    vocab: list[bytes] = [
-        b"<|special_%d|>" % i if i in special else p for i, p in enumerate(base.decoded_vocab)
-    ]
+    real_vocab = [b"<|special_%d|>" % i if i in special else p for i, p in enumerate(base.decoded_vocab)]
     rng = random.Random(seed)
-    seen = set(vocab)
-    while len(vocab) < vocab_size:
-        piece = rng.choice(pieces) + rng.choice(pieces)
-        if piece not in seen:
-            seen.add(piece)
-            vocab.append(piece)
-    vocab = vocab[:vocab_size]
-    for i in eos_ids:
-        if i < vocab_size:
-            vocab[i] = b"<|eos|>"
-    structural = sum(1 for p in vocab if any(c in STRUCTURAL for c in p))
+    vocab = _grown(real_vocab, lambda: rng.choice(pieces) + rng.choice(pieces), vocab_size, eos_ids)
     info = xgr.TokenizerInfo(vocab, xgr.VocabType.RAW, vocab_size=vocab_size, stop_token_ids=eos_ids)
     return info, {
         "kind": "bpe",
         "source": source,
         "real_tokens": min(real, vocab_size),
         "size": vocab_size,
-        "structural_fraction": round(structural / vocab_size, 4),
+        "structural_fraction": structural_fraction(vocab),
     }
 
 
 def vocabulary(
-    args: argparse.Namespace, vocab_size: int, eos_ids: list[int]
+    kind: str, tokenizer_json: Path | None, vocab_size: int, eos_ids: list[int], seed: int = 0
 ) -> tuple[xgr.TokenizerInfo, dict[str, Any]]:
-    """The grammar's vocabulary for a random-weight shape (--vocab) and its description."""
-    if args.vocab == "random-ascii":
-        info = synthetic_tokenizer_info(vocab_size, eos_ids, args.seed)
-        structural = sum(1 for p in info.decoded_vocab if any(c in STRUCTURAL for c in p))
-        return info, {
-            "kind": "random-ascii",
+    """The grammar's vocabulary for a random-weight shape (--vocab KIND) and its description."""
+    if kind == "random-ascii":
+        info = synthetic_tokenizer_info(vocab_size, eos_ids, seed)
+        described = {
+            "kind": kind,
             "size": vocab_size,
-            "structural_fraction": round(structural / vocab_size, 4),
+            "structural_fraction": structural_fraction(info.decoded_vocab),
         }
-    return bpe_tokenizer_info(args.tokenizer_json, vocab_size, eos_ids, args.seed)
+        return info, described
+    return bpe_tokenizer_info(tokenizer_json, vocab_size, eos_ids, seed)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -222,7 +230,13 @@ def _llm(args: argparse.Namespace) -> tuple[Any, GrammarCompilerCache, dict[str,
         dtype = DTYPES.get(args.dtype, torch.bfloat16)
         loaded = random_model(args.shape, device, dtype, args.seed)
         llm = LLM(args.shape, loaded=loaded, device=device, **engine_options(args))
-        info, described = vocabulary(args, loaded.spec.vocab_size, list(loaded.spec.eos_token_ids))
+        info, described = vocabulary(
+            args.vocab,
+            args.tokenizer_json,
+            loaded.spec.vocab_size,
+            list(loaded.spec.eos_token_ids),
+            args.seed,
+        )
         return llm, GrammarCompilerCache(info), described
     llm = LLM(resolve_model(args.model), device=args.device, dtype=args.dtype, **engine_options(args))
     described = {"kind": "model", "size": llm.spec.vocab_size}

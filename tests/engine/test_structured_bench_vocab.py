@@ -3,13 +3,11 @@ shape's size (the default), and the random-ASCII stress case; the JSON says whic
 
 from __future__ import annotations
 
-import argparse
-
 from engine.bench.structured import STRUCTURAL, vocabulary
 
 
 def _vocab(kind: str, size: int, eos: int):
-    return vocabulary(argparse.Namespace(vocab=kind, tokenizer_json=None, seed=0), size, [eos])
+    return vocabulary(kind, None, size, [eos])
 
 
 def test_bpe_vocabulary_is_the_bundled_tokenizer_extended_by_pairs() -> None:
