@@ -304,8 +304,7 @@ class Guards:
                 raise undecodable from None
             except Exception as exc:  # a decoder fault: the round trip still works
                 log.warning("local detokenize failed request_id=%s error=%s", request_id, type(exc).__name__)
-        base = "http://localhost" if upstream.base_url.startswith("unix:") else upstream.base_url.rstrip("/")
-        url = base.removesuffix("/v1") + "/detokenize"
+        url = upstream.server_endpoint("/detokenize")
         async def decode(ids: list[int], headers: dict[str, str]) -> str:
             async with pool.session(upstream).post(
                 url, json={"model": model, "tokens": ids}, headers=headers, allow_redirects=False

@@ -49,6 +49,11 @@ class Upstream:
             base = base[: -len("/v1")]
         return base + path
 
+    def server_endpoint(self, path: str) -> str:
+        """Absolute URL for a server path outside /v1, such as `/detokenize` or `/tokenizer`."""
+        base = "http://localhost" if self.base_url.startswith("unix:") else self.base_url.rstrip("/")
+        return base.removesuffix("/v1") + path
+
 
 class UpstreamPool:
     """One keep-alive connection pool per upstream; closed with the app."""

@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from proxy.forward.upstream import CredentialError, Upstream, UpstreamPool
+from proxy.forward.upstream import Upstream, UpstreamPool
 
 log = logging.getLogger("teecube.proxy.id_decoder")
 
@@ -173,7 +173,7 @@ class IdDecoders:
         key = (upstream.base_url, model)
         try:
             entry = await self._load(pool, upstream, model, current, request_id)
-        except Exception as exc:  # anything unforeseen: remembered like any failure, not retried per request
+        except Exception as exc:  # any failure is remembered for failure_ttl_s, not retried per request
             log.warning(
                 "GET /tokenizer failed request_id=%s error=%s; using /detokenize",
                 request_id,
@@ -193,43 +193,35 @@ class IdDecoders:
         current: LocalDecoder | None,
         request_id: str,
     ) -> _Entry:
-        failed = _Entry(None, time.monotonic() + self.failure_ttl_s)
+        """The route's answer as an entry; its errors (a credential, the network, a bad document)
+        raise, and _fetch logs and remembers them."""
         if _tokenizers_module() is None:
             return _Entry(None, float("inf"))
-        base = "http://localhost" if upstream.base_url.startswith("unix:") else upstream.base_url.rstrip("/")
-        url = base.removesuffix("/v1") + "/tokenizer?model=" + quote(model, safe="")
-        try:
-            headers = pool.headers(upstream, request_id)
-            headers.pop("Content-Type", None)
-            if current is not None:
-                headers["If-None-Match"] = f'"{current.sha256}"'
-            self.fetch_count += 1
-            timeout = aiohttp.ClientTimeout(total=self.timeout_s)
-            async with pool.session(upstream).get(
-                url, headers=headers, allow_redirects=False, timeout=timeout
-            ) as resp:
-                if resp.status == 304 and current is not None:
-                    return _Entry(current, time.monotonic() + self.ttl_s)
-                if resp.status != 200:
-                    log.info(
-                        "no local token-id decoding for upstream model (GET /tokenizer: HTTP %s); "
-                        "using /detokenize",
-                        resp.status,
-                    )
-                    return failed
-                if (resp.content_length or 0) > self.max_bytes:
+        url = upstream.server_endpoint("/tokenizer?model=" + quote(model, safe=""))
+        headers = pool.headers(upstream, request_id)
+        headers.pop("Content-Type", None)
+        if current is not None:
+            headers["If-None-Match"] = f'"{current.sha256}"'
+        self.fetch_count += 1
+        timeout = aiohttp.ClientTimeout(total=self.timeout_s)
+        async with pool.session(upstream).get(
+            url, headers=headers, allow_redirects=False, timeout=timeout
+        ) as resp:
+            if resp.status == 304 and current is not None:
+                return _Entry(current, time.monotonic() + self.ttl_s)
+            if resp.status != 200:
+                log.info(
+                    "no local token-id decoding for upstream model (GET /tokenizer: HTTP %s); "
+                    "using /detokenize",
+                    resp.status,
+                )
+                return _Entry(None, time.monotonic() + self.failure_ttl_s)
+            if (resp.content_length or 0) > self.max_bytes:
+                raise ValueError("tokenizer over the size limit")
+            raw = bytearray()
+            async for chunk in resp.content.iter_chunked(1 << 16):
+                raw += chunk
+                if len(raw) > self.max_bytes:
                     raise ValueError("tokenizer over the size limit")
-                raw = bytearray()
-                async for chunk in resp.content.iter_chunked(1 << 16):
-                    raw += chunk
-                    if len(raw) > self.max_bytes:
-                        raise ValueError("tokenizer over the size limit")
-            decoder = await asyncio.to_thread(parse, bytes(raw))
-        except (CredentialError, aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
-            log.warning(
-                "GET /tokenizer failed request_id=%s error=%s; using /detokenize",
-                request_id,
-                type(exc).__name__,
-            )
-            return failed
+        decoder = await asyncio.to_thread(parse, bytes(raw))
         return _Entry(decoder, time.monotonic() + self.ttl_s)
