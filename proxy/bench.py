@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
 
 from proxy.bench_load import Target, run_blocks, stats_ms
 
@@ -113,34 +113,27 @@ def _usage_rows(url: str) -> int:
     return count
 
 
-async def _proxy_overhead_sums(metrics_url: str) -> tuple[float, float]:
-    """(seconds, requests) of the proxy's overhead histogram (time before forwarding), read on the
-    operator metrics listener, summed over its label sets."""
-    sums = await _histogram_sums(metrics_url)
-    return sums.get(("overhead", ""), (0.0, 0.0))
-
-
-_PHASE = re.compile(r'phase="(\w+)"')
-
-
-async def _histogram_sums(metrics_url: str) -> dict[tuple[str, str], tuple[float, float]]:
-    """{("overhead", ""): (seconds, count), ("phase", NAME): (seconds, count), ...} summed over routes."""
+async def histogram_sums(metrics_url: str) -> dict[tuple[str, str], tuple[float, float]]:
+    """{("overhead", ""): (seconds, count), ("phase", NAME): (seconds, count), ...}: the proxy's
+    time-before-forwarding histograms, read on its operator metrics listener, summed over routes."""
     async with aiohttp.ClientSession() as session, session.get(metrics_url) as resp:
         text = await resp.text()
     sums: dict[tuple[str, str], list[float]] = {}
-    for line in text.splitlines():
-        for name in ("overhead", "phase"):
+    for family in text_string_to_metric_families(text):
+        name = family.name.removeprefix("teecube_proxy_").removesuffix("_seconds")
+        if name not in ("overhead", "phase"):
+            continue
+        for sample in family.samples:
             for i, suffix in enumerate(("_sum", "_count")):
-                if line.startswith(f"teecube_proxy_{name}_seconds{suffix}"):
-                    m = _PHASE.search(line)
-                    key = (name, m.group(1) if m else "")
-                    sums.setdefault(key, [0.0, 0.0])[i] += float(line.rsplit(" ", 1)[1])
+                if sample.name.endswith(suffix):
+                    key = (name, sample.labels.get("phase", ""))
+                    sums.setdefault(key, [0.0, 0.0])[i] += sample.value
     return {k: (v[0], v[1]) for k, v in sums.items()}
 
 
 async def _proxy_overhead(metrics_url: str) -> dict[str, float | None]:
     """Mean time the proxy itself reports before forwarding."""
-    seconds, count = await _proxy_overhead_sums(metrics_url)
+    seconds, count = (await histogram_sums(metrics_url)).get(("overhead", ""), (0.0, 0.0))
     return {"requests": int(count), "mean_ms": round(seconds / count * 1000, 3) if count else None}
 
 

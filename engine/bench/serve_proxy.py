@@ -51,6 +51,6 @@ async def pre_forward(target: Target) -> dict[tuple[str, str], tuple[float, floa
     from proxy import bench as harness
 
     try:
-        return await harness._histogram_sums(target.metrics_url)
+        return await harness.histogram_sums(target.metrics_url)
     except (OSError, ValueError):
         return None
