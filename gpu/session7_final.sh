@@ -2,10 +2,8 @@
 # Session 7, one H200: the FP8 GPU tests (the q-in-e4m3 variant test was changed in session 6 without a GPU
 # run), then one more bench serve through 8 proxy workers (#13).
 set -u
-OUT=${OUT:-/tmp/s7f}; mkdir -p "$OUT"
-python3 -m pip install -q --no-deps --target /tmp/site .whl/*.whl >/dev/null 2>&1 || echo "wheel install failed"
-export PYTHONPATH=/tmp/site:$PWD HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-nvidia-smi --query-gpu=name --format=csv,noheader
+OUT=${OUT:-/tmp/s7f}
+. gpu/lib.sh
 t0=$SECONDS
 timeout 170 python3 -m pytest tests/gpu/test_fp8_gpu.py -m gpu -q -p no:cacheprovider -rfE >"$OUT/fp8-tests.log" 2>&1
 echo "== fp8 gpu tests rc=$? in $((SECONDS - t0)) s: $(tail -n 1 "$OUT/fp8-tests.log")"; grep -E "^(FAILED|ERROR)" "$OUT/fp8-tests.log" | head

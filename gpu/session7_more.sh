@@ -3,10 +3,8 @@
 # (#13) bench serve through 4 proxy workers with more guardrail scan processes (is the input scan's
 # capacity what holds the first token back?).
 set -u
-OUT=${OUT:-/tmp/s7m}; mkdir -p "$OUT"
-python3 -m pip install -q --no-deps --target /tmp/site .whl/*.whl >/dev/null 2>&1 || echo "wheel install failed"
-export PYTHONPATH=/tmp/site:$PWD HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-nvidia-smi --query-gpu=name --format=csv,noheader
+OUT=${OUT:-/tmp/s7m}
+. gpu/lib.sh
 for v in ${VOCABS:-bpe bpe random-ascii}; do
   t0=$SECONDS
   timeout 200 python3 -m teecube.cli bench structured --shape qwen3-0.6b --random-weights --num-prompts 256 \

@@ -4,10 +4,8 @@
 # directory, offline workload, 256 at once, ids prompts), direct and through the proxy (4 workers, default
 # guardrails) in each invocation: the proxy decoding token-id prompts itself, then through /detokenize.
 set -u
-OUT=${OUT:-/tmp/s7v}; mkdir -p "$OUT"
-python3 -m pip install -q --no-deps --target /tmp/site .whl/*.whl >/dev/null 2>&1 || echo "wheel install failed"
-export PYTHONPATH=/tmp/site:$PWD HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-nvidia-smi --query-gpu=name --format=csv,noheader
+OUT=${OUT:-/tmp/s7v}
+. gpu/lib.sh
 if [ -z "${SKIP_LOOP:-}" ]; then
 for v in bpe random-ascii; do for t in ${THREADS:-1 2 4 8 16}; do
   TEECUBE_GRAMMAR_THREADS=$t timeout 60 python3 -m engine.bench.grammar_loop --vocab-kind $v --steps 32 \

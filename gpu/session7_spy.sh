@@ -3,11 +3,9 @@
 # bench serve (4 proxy workers, offline workload, ids prompts, default guardrails) with py-spy sampling
 # the proxy supervisor and every child (workers, scan processes); collapsed stacks in $OUT.
 set -u
-OUT=${OUT:-/tmp/s7p}; mkdir -p "$OUT"
-python3 -m pip install -q --no-deps --target /tmp/site .whl/*.whl >/dev/null 2>&1 || echo "wheel install failed"
+OUT=${OUT:-/tmp/s7p}
+. gpu/lib.sh
 python3 -m pip install -q --no-deps --target /tmp/spy .whl/spy/*.whl >/dev/null 2>&1 || echo "py-spy install failed"
-export PYTHONPATH=/tmp/site:$PWD HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-nvidia-smi --query-gpu=name --format=csv,noheader
 python3 -m engine.bench.shape_dir qwen3-0.6b /tmp/qwen3-text >/dev/null
 timeout 200 python3 -m teecube.cli bench serve --model /tmp/qwen3-text --engine-arg=--load-format=dummy \
   --engine-arg=--max-model-len=4096 --engine-arg=--max-num-batched-tokens=16384 --engine-arg=--max-num-seqs=256 \

@@ -3,10 +3,8 @@
 # request vs none, same run) over the BPE vocabulary (SmolLM2's tokenizer.json carried in .whl/, extended to
 # 151,936 tokens) and over the random-ASCII stress vocabulary; then grammar_loop's host breakdown (bpe).
 set -u
-OUT=${OUT:-/tmp/s7s}; mkdir -p "$OUT"
-python3 -m pip install -q --no-deps --target /tmp/site .whl/*.whl >/dev/null 2>&1 || echo "wheel install failed"
-export PYTHONPATH=/tmp/site:$PWD HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-nvidia-smi --query-gpu=name --format=csv,noheader
+OUT=${OUT:-/tmp/s7s}
+. gpu/lib.sh
 brief() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(json.dumps({k: r.get(k) for k in ('vocab','overhead','same_output_tokens')} | {'no_schema': r['no_schema']['output_tok_per_s'], 'json_schema': r['json_schema']['output_tok_per_s']}))" "$1"; }
 for v in ${VOCABS:-bpe random-ascii bpe}; do
   t0=$SECONDS
