@@ -192,6 +192,10 @@ def run_shape(args: argparse.Namespace) -> dict[str, Any]:
             hf = {"error": f"{type(e).__name__}: {e}"}
     ratio = round(ours["output_tok_per_s"] / hf["output_tok_per_s"], 2) if hf and "error" not in hf else None
     fraction = round(ours["output_tok_per_s"] / roof["output_tok_per_s"], 3) if roof else None
+    if roof and roof["with_decode_flops"]["output_tok_per_s"]:
+        roof["with_decode_flops"]["fraction"] = round(
+            ours["output_tok_per_s"] / roof["with_decode_flops"]["output_tok_per_s"], 3
+        )
     return {
         "bench": "throughput",
         "model": args.shape,

@@ -5,7 +5,8 @@ KV head (BLOCK_H rows, padded to >= 16 for tl.dot), so each KV tile is read once
 context is cut into num_splits contiguous ranges (rounded up to BLOCK_N tokens); the program walks its
 range in BLOCK_N-token tiles, looking each token's physical block up in the block table, with an
 online softmax in base 2. It writes the normalized partial output and its log2-sum-exp.
-Pass 2, grid (num_seqs, num_q_heads): merge the splits by their LSE.
+Pass 2, grid (num_seqs, num_q_heads): merge the splits by their LSE. With one split (a full batch: it
+already makes >= 1024 programs) pass 1 writes the output itself and pass 2 is not launched.
 
 The grid depends only on the batch size, the head counts and num_splits, never on data on the device,
 so both passes can be captured in a CUDA graph. A padded row (seq_len 0) has only empty splits and
@@ -63,13 +64,14 @@ def tile_to(x, dtype: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr
 
 @triton.jit
 def _decode_split_kernel(
-    q_ptr, cache_ptr, block_tables_ptr, seq_lens_ptr, mid_o_ptr, mid_lse_ptr,
+    q_ptr, cache_ptr, block_tables_ptr, seq_lens_ptr, mid_o_ptr, mid_lse_ptr, out_ptr,
     sm_scale_log2, v_scale,
     stride_qt, stride_qh,
     stride_ckv, stride_cb, stride_cs, stride_ch,
     stride_bt,
     stride_mo_t, stride_mo_h, stride_mo_s,
     stride_ml_t, stride_ml_h,
+    stride_ot, stride_oh,
     GROUP: tl.constexpr, HEAD_DIM: tl.constexpr, BLOCK_SIZE: tl.constexpr, NUM_SPLITS: tl.constexpr,
     BLOCK_H: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, DOT_PRECISION: tl.constexpr,
     WINDOW: tl.constexpr = 0, SOFTCAP: tl.constexpr = 0.0, F16_MATH: tl.constexpr = False,
@@ -129,14 +131,20 @@ def _decode_split_kernel(
         acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision=DOT_PRECISION)
         m_i = m_new
 
-    # Empty split (start >= seq_len): lse = -inf, weight 0 in the merge.
-    lse = tl.where(l_i > 0, m_i + tl.log2(tl.maximum(l_i, 1e-30)), float("-inf"))
     out = acc * (v_scale / tl.maximum(l_i, 1e-30))[:, None]
-    tl.store(
-        mid_o_ptr + seq * stride_mo_t + heads[:, None] * stride_mo_h + split * stride_mo_s + dims[None, :],
-        out, mask=row_mask[:, None] & dim_mask[None, :],
-    )
-    tl.store(mid_lse_ptr + seq * stride_ml_t + heads * stride_ml_h + split, lse, mask=row_mask)
+    if NUM_SPLITS == 1:  # nothing to merge: the final output, as the merge of one split would write it
+        tl.store(
+            out_ptr + seq * stride_ot + heads[:, None] * stride_oh + dims[None, :],
+            out.to(out_ptr.dtype.element_ty), mask=row_mask[:, None] & dim_mask[None, :],
+        )
+    else:
+        # Empty split (start >= seq_len): lse = -inf, weight 0 in the merge.
+        lse = tl.where(l_i > 0, m_i + tl.log2(tl.maximum(l_i, 1e-30)), float("-inf"))
+        tl.store(
+            mid_o_ptr + seq * stride_mo_t + heads[:, None] * stride_mo_h + split * stride_mo_s + dims[None, :],
+            out, mask=row_mask[:, None] & dim_mask[None, :],
+        )
+        tl.store(mid_lse_ptr + seq * stride_ml_t + heads * stride_ml_h + split, lse, mask=row_mask)
 
 
 @triton.jit
@@ -230,17 +238,20 @@ def decode_attention(
     out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
     if num_seqs == 0:
         return out
-    mid_o = torch.empty((num_seqs, num_q_heads, num_splits, head_dim), dtype=torch.float32, device=q.device)
-    mid_lse = torch.empty((num_seqs, num_q_heads, num_splits), dtype=torch.float32, device=q.device)
+    # one split: no partials (the kernel writes `out`; these placeholders are never touched)
+    partial = (num_seqs, num_q_heads, num_splits) if num_splits > 1 else (1, 1, 1)
+    mid_o = torch.empty((*partial, head_dim), dtype=torch.float32, device=q.device)
+    mid_lse = torch.empty(partial, dtype=torch.float32, device=q.device)
     block_d = triton.next_power_of_2(head_dim)
     _decode_split_kernel[(num_seqs, num_kv_heads, num_splits)](
-        q, kv_cache, block_tables, seq_lens, mid_o, mid_lse,
+        q, kv_cache, block_tables, seq_lens, mid_o, mid_lse, out,
         scale * LOG2E * k_scale, float(v_scale),
         q.stride(0), q.stride(1),
         kv_cache.stride(0), kv_cache.stride(1), kv_cache.stride(2), kv_cache.stride(3),
         block_tables.stride(0),
         mid_o.stride(0), mid_o.stride(1), mid_o.stride(2),
         mid_lse.stride(0), mid_lse.stride(1),
+        out.stride(0), out.stride(1),
         GROUP=group, HEAD_DIM=head_dim, BLOCK_SIZE=block_size, NUM_SPLITS=num_splits,
         BLOCK_H=max(16, triton.next_power_of_2(group)), BLOCK_D=max(16, block_d), BLOCK_N=block_n,
         DOT_PRECISION="ieee" if q.dtype == torch.float32 else "tf32",
@@ -249,6 +260,8 @@ def decode_attention(
         FP8_NEW=new,
         num_warps=num_warps, num_stages=num_stages,
     )
+    if num_splits == 1:  # the split kernel wrote `out` (a full 256-sequence batch: 28 launches a step fewer)
+        return out
     _decode_reduce_kernel[(num_seqs, num_q_heads)](
         mid_o, mid_lse, out,
         mid_o.stride(0), mid_o.stride(1), mid_o.stride(2),

@@ -180,13 +180,22 @@ class Attention(nn.Module):
         kv_cache: torch.Tensor,
         meta: AttentionMetadata,
     ) -> torch.Tensor:
-        scales = (self.k_scale, self.v_scale) if kv_cache.dtype == FP8_DTYPE else (1.0, 1.0)
-        ops = cuda_kernels() if q.is_cuda else None
+        scales = self.kv_scales(kv_cache)
+        if q.is_cuda and (ops := cuda_kernels()) is not None:
+            ops.store_kvcache(k, v, kv_cache, meta.slot_mapping, *scales)
+        else:
+            store_kvcache(k, v, kv_cache, meta.slot_mapping, *scales)
+        return self.attend(q, kv_cache, meta)
+
+    def kv_scales(self, kv_cache: torch.Tensor) -> tuple[float, float]:
+        return (self.k_scale, self.v_scale) if kv_cache.dtype == FP8_DTYPE else (1.0, 1.0)
+
+    def attend(self, q: torch.Tensor, kv_cache: torch.Tensor, meta: AttentionMetadata) -> torch.Tensor:
+        """Attention only: this step's K/V are already in kv_cache (forward, or a fused store)."""
+        scales = self.kv_scales(kv_cache)
         extra = {}
         if self.sliding_window is not None or self.softcap is not None:
             extra = dict(sliding_window=self.sliding_window, softcap=self.softcap)
-        if ops is not None:
-            ops.store_kvcache(k, v, kv_cache, meta.slot_mapping, *scales)
+        if q.is_cuda and (ops := cuda_kernels()) is not None:
             return ops.paged_attention(q, kv_cache, meta, self.scale, *scales, **extra)
-        store_kvcache(k, v, kv_cache, meta.slot_mapping, *scales)
         return paged_attention(q, kv_cache, meta, self.scale, *scales, **extra)

@@ -55,8 +55,10 @@ class ParallelLMHead(VocabParallelEmbedding):
         self.weight = embedding.weight
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor | None:
-        """Float32 logits [N, vocab] on rank 0; None on the other ranks."""
+        """Logits [N, vocab] in the model's dtype on rank 0; None on the other ranks. The fused sampler
+        reads them as they are (widening a bf16 value is exact); the generic sampler and logprobs widen
+        them to float32 first: a separate float32 copy cost a 256-row decode step ~0.1 ms on an H200."""
         logits = tensor_parallel_gather(F.linear(hidden_states, self.weight), dim=-1)
         if logits is None:
             return None
-        return logits[..., : self.num_embeddings].float()
+        return logits[..., : self.num_embeddings]

@@ -4,6 +4,7 @@ and partial rotary (Phi-3, engine/models/phi3.py); mixture-of-experts MLPs (engi
 
 from __future__ import annotations
 
+import os
 from typing import ClassVar
 
 import torch
@@ -14,6 +15,7 @@ from engine.distributed import get_tp_size
 from engine.errors import InvalidParam
 from engine.layers.activation import SiluAndMul
 from engine.layers.attention import Attention
+from engine.layers.cuda_kernels import cuda_kernels
 from engine.layers.embed_head import ParallelLMHead, VocabParallelEmbedding
 from engine.layers.layernorm import RMSNorm
 from engine.layers.linear import MergedColumnParallelLinear, QKVParallelLinear, RowParallelLinear
@@ -46,6 +48,13 @@ class DecoderAttention(nn.Module):
             self.k_norm = RMSNorm(config.head_dim, config.rms_norm_eps)
         else:
             self.q_norm = self.k_norm = None
+        # CUDA: q/k norms, rotary and the K/V store in one kernel (engine/kernels/qkv_prep.py);
+        # TEECUBE_FUSED_QKV_PREP=0 keeps the separate kernels (for A/B measurements)
+        self.fused_prep = os.environ.get("TEECUBE_FUSED_QKV_PREP", "1") != "0"
+
+    def _norms_match(self, qkv: torch.Tensor) -> bool:
+        """The fused kernel rounds the norms' output to qkv's dtype: only when the weights share it."""
+        return self.q_norm is None or self.q_norm.weight.dtype == self.k_norm.weight.dtype == qkv.dtype
 
     def forward(
         self,
@@ -54,7 +63,25 @@ class DecoderAttention(nn.Module):
         kv_cache: torch.Tensor,
         meta: AttentionMetadata,
     ) -> torch.Tensor:
-        q, k, v = self.qkv_proj(hidden_states).split([self.q_size, self.kv_size, self.kv_size], dim=-1)
+        qkv = self.qkv_proj(hidden_states)
+        if qkv.is_cuda and self.fused_prep and (ops := cuda_kernels()) is not None and self._norms_match(qkv):
+            q_w, k_w = (self.q_norm.weight, self.k_norm.weight) if self.q_norm is not None else (None, None)
+            q = ops.qkv_prep(
+                qkv,
+                positions,
+                self.rotary_emb.cos_sin_cache,
+                kv_cache,
+                meta.slot_mapping,
+                self.num_heads,
+                self.num_kv_heads,
+                self.head_dim,
+                q_w,
+                k_w,
+                self.q_norm.eps if self.q_norm is not None else 1e-6,
+                *self.attn.kv_scales(kv_cache),
+            )
+            return self.o_proj(self.attn.attend(q, kv_cache, meta).flatten(1))
+        q, k, v = qkv.split([self.q_size, self.kv_size, self.kv_size], dim=-1)
         q = q.view(-1, self.num_heads, self.head_dim)
         k = k.view(-1, self.num_kv_heads, self.head_dim)
         v = v.view(-1, self.num_kv_heads, self.head_dim)
@@ -162,7 +189,7 @@ class DecoderForCausalLM(nn.Module):
         return self.model(input_ids, positions, kv_caches, meta)
 
     def compute_logits(self, hidden_states: torch.Tensor) -> torch.Tensor | None:
-        """Float32 logits on rank 0 (None on the other tensor-parallel ranks)."""
+        """Logits in the model's dtype on rank 0 (None on the other tensor-parallel ranks)."""
         return self.lm_head(hidden_states)
 
 

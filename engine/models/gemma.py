@@ -216,9 +216,9 @@ class GemmaForCausalLM(nn.Module):
                 yield name, tensor
 
     def compute_logits(self, hidden_states: torch.Tensor) -> torch.Tensor | None:
-        """Float32 logits on rank 0 (None elsewhere), soft-capped where the config says (Gemma 2)."""
+        """Logits on rank 0 (None elsewhere), soft-capped in float32 where the config says (Gemma 2)."""
         logits = self.lm_head(hidden_states)
         cap = self.config.final_logit_softcapping
         if logits is not None and cap is not None:
-            logits = torch.tanh(logits / cap) * cap
+            logits = torch.tanh(logits.float() / cap) * cap
         return logits

@@ -49,6 +49,22 @@ def test_roofline_reproduces_performance_md() -> None:
     assert r["decode_steps"] == max(w.output_lens) - 1 and r["prefill_s"] < 0.05 * r["decode_s"]
 
 
+def test_roofline_with_decode_flops_binds_only_where_gemms_outrun_the_weight_read() -> None:
+    """llama3-8b at 256 sequences on an H200 (4.27 TB/s, 794 TFLOP/s): the full-batch steps are
+    compute-bound (2 * 7.5e9 * 256 FLOPs take longer than reading 15 GB), so the bound is lower; with a
+    huge matmul rate it is the bandwidth roofline again."""
+    w = random_workload(256, (100, 1024), (100, 1024), vocab_size=128256, seed=0)
+    wb = weight_bytes(meta_model("llama3-8b"))
+    args = ([len(p) for p in w.prompts], w.output_lens, wb["decode_read_bytes"] // 2, 2 * 32 * 8 * 128 * 2,
+            wb["matmul_params"], wb["lm_head_params"], 4.27e12)
+    r = roofline(*args, 794e12)
+    bound = r["with_decode_flops"]
+    assert r["decode_s"] + r["prefill_s"] < bound["seconds"] < 1.2 * r["seconds"]
+    assert bound["output_tok_per_s"] < r["output_tok_per_s"]
+    fast = roofline(*args, 1e18)["with_decode_flops"]
+    assert fast["seconds"] == pytest.approx(roofline(*args, 1e18)["seconds"], rel=1e-6)
+
+
 def test_random_model_is_finite() -> None:
     loaded = random_model("tiny", "cpu", torch.float32)
     assert all(torch.isfinite(p).all() for p in loaded.model.parameters())

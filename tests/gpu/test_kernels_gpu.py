@@ -19,6 +19,7 @@ from engine.attention_metadata import AttentionMetadata, build_attention_metadat
 from engine.kernels import (  # noqa: E402
     decode_attention,
     paged_attention,
+    qkv_prep,
     rms_norm,
     rotary_embedding,
     silu_and_mul,
@@ -202,6 +203,44 @@ def test_rotary(dtype: torch.dtype, head_dim: int, q_heads: int, kv_heads: int) 
     rotary_embedding(positions, q, k, rope.cos_sin_cache)
     torch.testing.assert_close(q, expected_q, **EW_TOL[dtype])
     torch.testing.assert_close(k, expected_k, **EW_TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("qk_norm", [True, False])
+@pytest.mark.parametrize("kv_fp8", [False, True])
+@pytest.mark.parametrize("q_heads,rot_dim", [(16, 128), (32, 96)])  # qwen3-0.6b; partial rotary (Phi-3)
+def test_qkv_prep_matches_the_separate_kernels(
+    dtype: torch.dtype, qk_norm: bool, kv_fp8: bool, q_heads: int, rot_dim: int
+) -> None:
+    head_dim, kv_heads, num_tokens, block_size = 128, 8, 1000, 16
+    rope = RotaryEmbedding(head_dim, max_position=32768, base=1e6, rotary_dim=rot_dim).to(CUDA)
+    positions = torch.randint(0, 32768, (num_tokens,), device=CUDA)
+    qkv = torch.randn(num_tokens, (q_heads + 2 * kv_heads) * head_dim, device=CUDA).to(dtype) * 4
+    weights = [torch.rand(head_dim, device=CUDA).to(dtype) + 0.5 for _ in range(2)]
+    if not qk_norm:
+        weights = [None, None]
+    blocks = num_tokens // block_size + 8
+    slots = torch.randperm(blocks * block_size, device=CUDA)[:num_tokens]
+    slots[::7] = -1  # padded rows store nothing
+    cache_dtype = torch.float8_e4m3fn if kv_fp8 else dtype
+    scales = (0.03, 0.02) if kv_fp8 else (1.0, 1.0)
+    shape = (2, blocks, block_size, kv_heads, head_dim)
+    caches = [torch.zeros(shape, device=CUDA, dtype=cache_dtype) for _ in "ab"]
+    q, k, v = qkv.clone().split([q_heads * head_dim, kv_heads * head_dim, kv_heads * head_dim], dim=-1)
+    q, k, v = (x.reshape(num_tokens, -1, head_dim) for x in (q, k, v))
+    if qk_norm:
+        q, _ = rms_norm(q, weights[0], 1e-6)
+        k, _ = rms_norm(k, weights[1], 1e-6)
+    rotary_embedding(positions, q, k, rope.cos_sin_cache)
+    store_kvcache(k, v, caches[0], slots, *scales)
+    fused_q = qkv_prep(
+        qkv, positions, rope.cos_sin_cache, caches[1], slots, q_heads, kv_heads, head_dim,
+        *weights, 1e-6, *scales,
+    )
+    torch.testing.assert_close(fused_q, q, **EW_TOL[dtype])
+    # FP8 codes may differ by one e4m3 step where the bf16 inputs differ in the last bit
+    tol = dict(atol=0.0, rtol=0.13) if kv_fp8 else EW_TOL[dtype]
+    torch.testing.assert_close(caches[1].float(), caches[0].float(), **tol)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

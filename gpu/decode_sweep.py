@@ -1,0 +1,96 @@
+"""bf16 split-KV decode attention: tile / warps / stages / splits sweep at the offline workload's shapes
+(issue #13): JSON on stdout, one line per shape.
+
+Shapes: qwen3-0.6b (16 query heads, 8 KV) and llama3-8b (32 / 8), head_dim 128, block size 16,
+scrambled blocks; batches 256 (contexts 100-1100, the workload's full decode batch), 64 (1000-2000) and
+8 (1500-2000, its tail). Each config: median µs of one call (both passes) in a CUDA graph and the
+effective TB/s (bytes of K and V read / time); "default" is what decode_attention picks today.
+Run from the repo root: PYTHONPATH=$PWD python3 gpu/decode_sweep.py [--quick]
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+
+import torch
+from triton.testing import do_bench_cudagraph
+
+from engine.bench.roofline import measure_copy_bandwidth
+from engine.kernels.decode_attention import decode_attention, default_num_splits
+
+DEV = "cuda"
+KV_HEADS, HEAD_DIM, BLOCK_SIZE = 8, 128, 16
+SHAPES = [  # (name, q_heads, batch, min ctx, max ctx)
+    ("qwen3-0.6b b256", 16, 256, 100, 1100),
+    ("qwen3-0.6b b64", 16, 64, 1000, 2000),
+    ("qwen3-0.6b b8", 16, 8, 1500, 2000),
+    ("llama3-8b b256", 32, 256, 100, 1100),
+    ("llama3-8b b64", 32, 64, 1000, 2000),
+]
+
+
+def configs(quick: bool) -> list[dict[str, int]]:
+    if quick:
+        grid = itertools.product((32, 64), (4, 8), (2, 3), (1, 2))
+    else:
+        grid = itertools.product((32, 64), (2, 4, 8), (2, 3, 4), (1, 2))
+    return [dict(block_n=n, num_warps=w, num_stages=s, splits_x=x) for n, w, s, x in grid]
+
+
+def one_shape(name: str, q_heads: int, batch: int, lo: int, hi: int, quick: bool) -> dict[str, object]:
+    gen = torch.Generator().manual_seed(0)
+    lens = torch.randint(lo, hi + 1, (batch,), generator=gen)
+    blocks = (lens + BLOCK_SIZE - 1) // BLOCK_SIZE
+    max_blocks = int(blocks.max())
+    num_blocks = int(blocks.sum()) + 1
+    perm = (torch.randperm(num_blocks - 1, generator=gen) + 1).to(torch.int32)
+    tables = torch.zeros(batch, max_blocks, dtype=torch.int32)
+    start = 0
+    for i, b in enumerate(blocks.tolist()):
+        tables[i, :b] = perm[start : start + b]
+        start += b
+    cache = torch.randn(2, num_blocks, BLOCK_SIZE, KV_HEADS, HEAD_DIM, device=DEV).to(torch.bfloat16)
+    q = torch.randn(batch, q_heads, HEAD_DIM, device=DEV).to(torch.bfloat16)
+    tables, seq_lens = tables.to(DEV), lens.to(torch.int32).to(DEV)
+    kv_bytes = int(lens.sum()) * KV_HEADS * HEAD_DIM * 2 * 2
+    base_splits = default_num_splits(batch, KV_HEADS)
+    expected = decode_attention(q, cache, tables, seq_lens, HEAD_DIM**-0.5)
+    results = []
+    for cfg in [{"default": 1}, *configs(quick)]:
+        kw = {} if "default" in cfg else dict(cfg)
+        splits_x = int(kw.pop("splits_x", 1))
+        if kw:
+            kw["num_splits"] = min(64, base_splits * splits_x)
+
+        def call(kw: dict[str, int] = kw) -> torch.Tensor:
+            return decode_attention(q, cache, tables, seq_lens, HEAD_DIM**-0.5, **kw)
+
+        try:
+            got = call()
+            err = float((got.float() - expected.float()).abs().max())
+            us = do_bench_cudagraph(call, rep=30, return_mode="median") * 1000
+            results.append({**cfg, "us": round(us, 1), "tb_s": round(kv_bytes / us / 1e6, 3), "max_err": err})
+        except Exception as e:  # one config's failure must not hide the others
+            results.append({**cfg, "error": f"{type(e).__name__}: {str(e)[:160]}"})
+    ok = [r for r in results if "us" in r]
+    ok.sort(key=lambda r: r["us"])
+    default = next(r for r in results if "default" in r)
+    return {
+        "shape": name, "q_heads": q_heads, "batch": batch, "ctx": [lo, hi], "kv_gb": round(kv_bytes / 1e9, 3),
+        "default_splits": base_splits, "default": default, "best": ok[:6],
+        "best_vs_default": round(default["us"] / ok[0]["us"], 3) if "us" in default else None,
+    }
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    copy = round(measure_copy_bandwidth(DEV) / 1e12, 3)
+    print(json.dumps({"gpu": torch.cuda.get_device_name(), "copy_tb_s": copy}))
+    for shape in SHAPES:
+        print(json.dumps(one_shape(*shape, quick=quick)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
