@@ -1,9 +1,16 @@
-"""Fused sampling: one pass over each row of logits picks argmax(logits / T + Gumbel noise).
+"""Fused sampling: argmax(logits / T + Gumbel noise) per row of logits, in two small kernels.
 
 That is an exact draw from softmax(logits / T) (the Gumbel-max trick, equivalent to the sampler's
 exponential race), and a row with inv_temperature 0 takes the plain argmax (greedy; ties go to the
 lowest index, as torch.argmax). It replaces the divide, softmax, noise, divide and argmax passes over a
-[rows, vocab] float32 tensor with one read. Noise comes from Triton's Philox `tl.rand(seed, offset)`.
+[rows, vocab] float32 tensor with one read. Noise comes from Triton's Philox `tl.rand(seed, offset)`,
+offset row * vocab + column, so a draw depends only on the seed and the logits, not on the split.
+
+The vocabulary is split into chunks so that a small batch still fills the GPU: stage 1 runs one program
+per (row, chunk) and writes the chunk's best (value, lowest index); stage 2, one program per row, keeps
+the best chunk (lowest index among equal values). Both shapes follow from the logits' shape alone, so
+the pair is CUDA-graph capturable. Both names keep `_sample_kernel`: engine/bench/profile.py files them
+under sampling by it.
 """
 
 from __future__ import annotations
@@ -12,17 +19,34 @@ import torch
 import triton
 import triton.language as tl
 
+BLOCK = 1024  # columns per loop step of a stage-1 program
+MAX_BLOCKS_PER_CHUNK = 8  # chunks of at most 8192 columns
+MIN_PROGRAMS = 264  # ~2 stage-1 programs per SM on a 132-SM GPU (H100/H200)
+
 
 @triton.jit
-def _sample_kernel(logits_ptr, inv_temp_ptr, out_ptr, seed, stride_row, vocab, BLOCK: tl.constexpr):
+def _sample_kernel_partial(
+    logits_ptr,
+    inv_temp_ptr,
+    part_val_ptr,
+    part_idx_ptr,
+    seed,
+    stride_row,
+    vocab,
+    chunk,
+    num_chunks,
+    BLOCK: tl.constexpr,
+):
     row = tl.program_id(0)
+    piece = tl.program_id(1)
     inv_t = tl.load(inv_temp_ptr + row)
     greedy = inv_t == 0.0
     best_val = tl.full([BLOCK], float("-inf"), dtype=tl.float32)
     best_idx = tl.zeros([BLOCK], dtype=tl.int32)
     base = logits_ptr + row.to(tl.int64) * stride_row
     noise_base = row * vocab  # int32 Philox counters: rows * vocab < 2**31 (checked by the caller)
-    for start in range(0, vocab, BLOCK):
+    first = piece * chunk  # chunk is a multiple of BLOCK: only the last chunk's tail is masked
+    for start in range(first, tl.minimum(first + chunk, vocab), BLOCK):
         cols = start + tl.arange(0, BLOCK)
         mask = cols < vocab
         x = tl.load(base + cols, mask=mask, other=float("-inf")).to(tl.float32)
@@ -30,12 +54,33 @@ def _sample_kernel(logits_ptr, inv_temp_ptr, out_ptr, seed, stride_row, vocab, B
         gumbel = -tl.log(-tl.log(u))
         y = tl.where(greedy, x, x * inv_t + gumbel)
         y = tl.where(mask, y, float("-inf"))
-        better = y > best_val  # strict: a lane keeps its first maximum
+        better = y > best_val  # strict: a lane keeps its first maximum; NaN never wins
         best_val = tl.where(better, y, best_val)
         best_idx = tl.where(better, cols, best_idx)
     top = tl.max(best_val, axis=0)
+    # a chunk of all -inf has no better lane: index 0, so an all -inf row returns 0 as before
     idx = tl.min(tl.where(best_val == top, best_idx, vocab), axis=0)
-    tl.store(out_ptr + row, idx.to(tl.int64))
+    tl.store(part_val_ptr + row * num_chunks + piece, top)
+    tl.store(part_idx_ptr + row * num_chunks + piece, idx)
+
+
+@triton.jit
+def _sample_kernel_reduce(part_val_ptr, part_idx_ptr, out_ptr, vocab, num_chunks, CHUNKS: tl.constexpr):
+    row = tl.program_id(0)
+    pieces = tl.arange(0, CHUNKS)
+    mask = pieces < num_chunks
+    val = tl.load(part_val_ptr + row * num_chunks + pieces, mask=mask, other=float("-inf"))
+    idx = tl.load(part_idx_ptr + row * num_chunks + pieces, mask=mask, other=vocab)
+    top = tl.max(val, axis=0)
+    best = tl.min(tl.where(mask & (val == top), idx, vocab), axis=0)  # lowest index among equal maxima
+    tl.store(out_ptr + row, best.to(tl.int64))
+
+
+def chunk_columns(rows: int, vocab: int) -> int:
+    """Columns per stage-1 program: whole BLOCKs, as many as keep >= MIN_PROGRAMS programs (at most
+    MAX_BLOCKS_PER_CHUNK). Decode at 151,936 columns: 1024 at 1 row, 4096 at 8, 8192 from 16 rows."""
+    blocks = triton.cdiv(vocab, BLOCK)
+    return BLOCK * max(1, min(MAX_BLOCKS_PER_CHUNK, rows * blocks // MIN_PROGRAMS))
 
 
 def sample_tokens(logits: torch.Tensor, inv_temperature: torch.Tensor, seed: int) -> torch.Tensor:
@@ -45,7 +90,30 @@ def sample_tokens(logits: torch.Tensor, inv_temperature: torch.Tensor, seed: int
     assert logits.stride(1) == 1 and inv_temperature.shape == (rows,) and rows * vocab < 2**31
     out = torch.empty(rows, dtype=torch.int64, device=logits.device)
     if rows:
-        _sample_kernel[(rows,)](
-            logits, inv_temperature, out, seed, logits.stride(0), vocab, BLOCK=1024, num_warps=8
+        chunk = chunk_columns(rows, vocab)
+        num_chunks = max(1, triton.cdiv(vocab, chunk))  # vocab 0: one empty chunk, index 0
+        part_val = torch.empty(rows, num_chunks, dtype=torch.float32, device=logits.device)
+        part_idx = torch.empty(rows, num_chunks, dtype=torch.int32, device=logits.device)
+        _sample_kernel_partial[(rows, num_chunks)](
+            logits,
+            inv_temperature,
+            part_val,
+            part_idx,
+            seed,
+            logits.stride(0),
+            vocab,
+            chunk,
+            num_chunks,
+            BLOCK=BLOCK,
+            num_warps=8,
+        )
+        _sample_kernel_reduce[(rows,)](
+            part_val,
+            part_idx,
+            out,
+            vocab,
+            num_chunks,
+            CHUNKS=max(32, triton.next_power_of_2(num_chunks)),
+            num_warps=1,
         )
     return out

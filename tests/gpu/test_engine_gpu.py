@@ -44,8 +44,12 @@ def family(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 @pytest.mark.parametrize("enforce_eager", [False, True], ids=["graphs", "eager"])
 def test_greedy_matches_hf(family: dict, enforce_eager: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     llm = LLM(
-        str(family["path"]), device="cuda", dtype="float32", enforce_eager=enforce_eager,
-        max_num_seqs=16, num_kv_blocks=64,
+        str(family["path"]),
+        device="cuda",
+        dtype="float32",
+        enforce_eager=enforce_eager,
+        max_num_seqs=16,
+        num_kv_blocks=64,
     )
     graphs = llm.model_runner.graphs
     assert (graphs is None) == enforce_eager
@@ -99,6 +103,40 @@ def test_fused_sampling_on_gpu() -> None:
     assert freq[4] == 0 and torch.allclose(freq, probs, atol=0.015), freq
 
 
+@pytest.mark.parametrize("rows", [1, 8, 256])
+def test_split_sampling_equals_the_one_pass_kernel_on_gpu(rows: int) -> None:
+    """The split-vocabulary kernels return the first kernel's tokens (tests/kernels/sampling_reference.py)
+    bit for bit at Qwen3's vocabulary, and replay the same from a CUDA graph."""
+    from engine.kernels.sampling import sample_tokens
+    from tests.kernels.sampling_reference import reference_sample_tokens
+
+    vocab = 151936
+    gen = torch.Generator(device="cuda").manual_seed(rows)
+    inv = torch.tensor([(0.0, 0.5, 1.0, 1.7, 0.0, 3.0)[r % 6] for r in range(rows)], device="cuda")
+    for dtype in (torch.float32, torch.bfloat16):
+        logits = (4 * torch.randn(rows, vocab, device="cuda", generator=gen)).to(dtype)
+        logits[0, [100000, 8192, 8191, 4096]] = 60.0  # ties across chunk boundaries (greedy row 0)
+        if rows > 1:
+            logits[rows - 1] = float("-inf")
+        for seed in (0, 1, 2**31 - 1):
+            out = sample_tokens(logits, inv, seed)
+            assert torch.equal(out, reference_sample_tokens(logits, inv, seed)), (dtype, seed)
+        greedy = inv == 0
+        assert torch.equal(out[greedy], logits.float().argmax(dim=-1)[greedy]) and out[0] == 4096
+
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        sample_tokens(logits, inv, 7)  # compiled before the capture
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        captured = sample_tokens(logits, inv, 7)
+    captured.fill_(-1)
+    graph.replay()
+    assert torch.equal(captured, reference_sample_tokens(logits, inv, 7))
+
+
 def test_sampled_and_seeded_requests_on_gpu(family: dict) -> None:
     """Temperature rows take the fused kernel, seeded rows the generic sampler; both in one engine."""
     llm = LLM(str(family["path"]), device="cuda", max_num_seqs=16, num_kv_blocks=64)
@@ -138,14 +176,26 @@ def test_async_loop_matches_the_synchronous_loop_on_gpu(family: dict) -> None:
         SamplingParams(temperature=0, max_tokens=MAX_TOKENS, stop=[stop_text[3:6]], ignore_eos=True),
         SamplingParams(temperature=0, max_tokens=MAX_TOKENS, stop_token_ids=[ids[1][4]], ignore_eos=True),
         SamplingParams(n=3, temperature=0.9, seed=3, max_tokens=MAX_TOKENS, logprobs=2, ignore_eos=True),
-        SamplingParams(temperature=0.7, seed=8, max_tokens=MAX_TOKENS, repetition_penalty=1.4,
-                       frequency_penalty=0.3, ignore_eos=True),
+        SamplingParams(
+            temperature=0.7,
+            seed=8,
+            max_tokens=MAX_TOKENS,
+            repetition_penalty=1.4,
+            frequency_penalty=0.3,
+            ignore_eos=True,
+        ),
         SamplingParams(temperature=0, max_tokens=MAX_TOKENS, min_tokens=4, stop_token_ids=[ids[4][0]]),
     ]
     results = {}
     for overlapped in (False, True):
-        llm = LLM(str(family["path"]), device="cuda", dtype="float32", num_kv_blocks=9,
-                  max_num_batched_tokens=24, async_scheduling=overlapped)
+        llm = LLM(
+            str(family["path"]),
+            device="cuda",
+            dtype="float32",
+            num_kv_blocks=9,
+            max_num_batched_tokens=24,
+            async_scheduling=overlapped,
+        )
         outs = llm.generate(family["prompts"], params, use_tqdm=False)
         results[overlapped] = [[(c.token_ids, c.text, c.finish_reason) for c in o.outputs] for o in outs]
         assert llm.block_manager.num_free_blocks == llm.block_manager.num_blocks

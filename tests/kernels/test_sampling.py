@@ -1,12 +1,89 @@
 """Fused Gumbel-max sampling kernel (interpreter on the CPU): greedy rows are torch.argmax, sampled rows
-follow softmax(logits / T), and the seed decides the draw."""
+follow softmax(logits / T), the seed decides the draw, and the split-vocabulary kernels return the same
+tokens as the first one-program-per-row kernel (tests/kernels/sampling_reference.py) for any chunking."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from engine.kernels.sampling import sample_tokens
+import engine.kernels.sampling as sampling
+from engine.kernels.sampling import chunk_columns, sample_tokens
+from tests.kernels.sampling_reference import reference_sample_tokens
+
+INV_TEMPERATURES = (0.0, 0.5, 1.0, 1.7, 0.0, 3.0)  # greedy and sampled rows mixed
+
+
+def mixed_inv_temperature(rows: int) -> torch.Tensor:
+    return torch.tensor([INV_TEMPERATURES[r % len(INV_TEMPERATURES)] for r in range(rows)])
+
+
+def set_chunking(monkeypatch: pytest.MonkeyPatch, block: int, min_programs: int) -> None:
+    """Smaller BLOCKs (and fewer required programs) give many chunks over a small interpreted vocabulary."""
+    monkeypatch.setattr(sampling, "BLOCK", block)
+    monkeypatch.setattr(sampling, "MIN_PROGRAMS", min_programs)
+
+
+@pytest.mark.parametrize(
+    ("rows", "vocab", "block", "min_programs", "dtype"),
+    [
+        (1, 20000, 1024, 264, torch.float32),  # 20 chunks of 1024, the last one partial
+        (4, 5000, 1024, 1, torch.float32),  # one chunk of 8192 covers the whole vocabulary
+        (3, 3000, 256, 1, torch.float32),  # 2 chunks of 2048, the last 952 columns
+        (2, 777, 64, 5, torch.float32),  # chunks of 320 (not a power of 2)
+        (4, 4000, 256, 8, torch.bfloat16),  # 2 chunks of 2048
+        pytest.param(300, 300, 128, 1000, torch.float32, marks=pytest.mark.slow),  # 3 chunks a row; ~12 s
+    ],
+)
+def test_split_kernels_equal_the_one_pass_kernel(
+    monkeypatch: pytest.MonkeyPatch, rows: int, vocab: int, block: int, min_programs: int, dtype: torch.dtype
+) -> None:
+    set_chunking(monkeypatch, block, min_programs)
+    gen = torch.Generator().manual_seed(rows * vocab)
+    logits = (3 * torch.randn(rows, vocab, generator=gen)).to(dtype)
+    if rows > 1:
+        logits[1] = float("-inf")
+    inv = mixed_inv_temperature(rows)
+    for seed in (12345,) if rows > 100 else (0, 12345):  # the interpreter takes ~10 ms a program
+        out = sample_tokens(logits, inv, seed)
+        assert torch.equal(out, reference_sample_tokens(logits, inv, seed)), (seed, out)
+    greedy = inv == 0
+    assert torch.equal(out[greedy], logits.float().argmax(dim=-1)[greedy])
+
+
+def test_ties_across_chunks_and_empty_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_chunking(monkeypatch, block=128, min_programs=42)  # 6 chunks of 256 over 1500 columns (the last 220)
+    vocab = 1500
+    assert chunk_columns(7, vocab) == 256
+    logits = torch.randn(7, vocab, generator=torch.Generator().manual_seed(3))
+    logits[0, [256, 255]] = 9.0  # greedy tie on a chunk boundary
+    logits[1, [1499, 326, 70, 1200]] = 9.0  # greedy tie: same lane, different chunks; and other lanes
+    logits[2, [1400, 900]] = float("inf")  # sampled row: +inf + noise ties, the lower index wins
+    logits[3] = float("-inf")  # sampled row of all -inf
+    logits[4] = float("-inf")  # greedy row of all -inf
+    logits[5] = float("-inf")
+    logits[5, vocab - 1] = -5.0  # only the last (partial chunk's last) column is finite
+    logits[6, [3, 600, 1001]] = float("nan")  # NaN never wins
+    logits[6, 1000] = 9.0
+    inv = torch.tensor([0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0])
+    out = sample_tokens(logits, inv, seed=5)
+    assert out.tolist() == [255, 70, 900, 0, 0, vocab - 1, 1000]
+    assert torch.equal(out, reference_sample_tokens(logits, inv, seed=5))
+
+
+def test_chunk_columns_fill_an_h200_at_small_batches() -> None:
+    qwen3 = 151936
+    expected = {1: 1024, 2: 1024, 4: 2048, 8: 4096, 16: 8192, 256: 8192}
+    assert {rows: chunk_columns(rows, qwen3) for rows in expected} == expected
+    for rows in (2, 8, 16, 256):
+        chunk = chunk_columns(rows, qwen3)
+        assert rows * -(-qwen3 // chunk) >= 264  # >= 2 stage-1 programs per SM on 132 SMs
+    assert chunk_columns(1, 100) == 1024 and chunk_columns(1, 0) == 1024
+
+
+def test_rows_without_columns_or_rows() -> None:
+    assert sample_tokens(torch.empty(3, 0), torch.ones(3), seed=1).tolist() == [0, 0, 0]
+    assert sample_tokens(torch.empty(0, 10), torch.ones(0), seed=1).shape == (0,)
 
 
 def test_greedy_rows_are_argmax_with_first_index_ties() -> None:
@@ -53,9 +130,17 @@ def test_fast_sampler_takes_only_plain_batches() -> None:
 
     plain = [seq(temperature=0), seq(temperature=0.7), seq(temperature=1.3, max_tokens=4)]
     assert all(map(is_plain, plain))
-    others = [seq(top_k=5), seq(top_p=0.9), seq(min_p=0.1), seq(seed=3), seq(logprobs=2),
-              seq(repetition_penalty=1.1), seq(presence_penalty=0.5), seq(frequency_penalty=0.5),
-              seq(min_tokens=2)]
+    others = [
+        seq(top_k=5),
+        seq(top_p=0.9),
+        seq(min_p=0.1),
+        seq(seed=3),
+        seq(logprobs=2),
+        seq(repetition_penalty=1.1),
+        seq(presence_penalty=0.5),
+        seq(frequency_penalty=0.5),
+        seq(min_tokens=2),
+    ]
     assert not any(map(is_plain, others))
     logits = torch.randn(3, 50, generator=torch.Generator().manual_seed(0))
     fast = FastSampler(seed=0)

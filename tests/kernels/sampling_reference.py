@@ -1,0 +1,44 @@
+"""The fused sampler's first kernel (one program per row, a loop over the whole vocabulary), kept as the
+oracle for engine/kernels/sampling.py: the split-vocabulary kernels must return the same tokens for the
+same seed, bit for bit. Used by tests/kernels/test_sampling.py (interpreter) and tests/gpu (CUDA)."""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def _reference_kernel(logits_ptr, inv_temp_ptr, out_ptr, seed, stride_row, vocab, BLOCK: tl.constexpr):
+    row = tl.program_id(0)
+    inv_t = tl.load(inv_temp_ptr + row)
+    greedy = inv_t == 0.0
+    best_val = tl.full([BLOCK], float("-inf"), dtype=tl.float32)
+    best_idx = tl.zeros([BLOCK], dtype=tl.int32)
+    base = logits_ptr + row.to(tl.int64) * stride_row
+    noise_base = row * vocab
+    for start in range(0, vocab, BLOCK):
+        cols = start + tl.arange(0, BLOCK)
+        mask = cols < vocab
+        x = tl.load(base + cols, mask=mask, other=float("-inf")).to(tl.float32)
+        u = tl.rand(seed, noise_base + cols)
+        gumbel = -tl.log(-tl.log(u))
+        y = tl.where(greedy, x, x * inv_t + gumbel)
+        y = tl.where(mask, y, float("-inf"))
+        better = y > best_val
+        best_val = tl.where(better, y, best_val)
+        best_idx = tl.where(better, cols, best_idx)
+    top = tl.max(best_val, axis=0)
+    idx = tl.min(tl.where(best_val == top, best_idx, vocab), axis=0)
+    tl.store(out_ptr + row, idx.to(tl.int64))
+
+
+def reference_sample_tokens(logits: torch.Tensor, inv_temperature: torch.Tensor, seed: int) -> torch.Tensor:
+    rows, vocab = logits.shape
+    out = torch.empty(rows, dtype=torch.int64, device=logits.device)
+    if rows:
+        _reference_kernel[(rows,)](
+            logits, inv_temperature, out, seed, logits.stride(0), vocab, BLOCK=1024, num_warps=8
+        )
+    return out
