@@ -39,15 +39,17 @@ for l in open(sys.argv[1]):
     for x in b[:4]: print('   ', {k: x[k] for k in x if k != 'max_err'}, 'err', round(x['max_err'], 4))
 " "$OUT/decode-sweep.jsonl" ;;
     base|new|nofuse|llama|llama-base)
-      shape=qwen3-0.6b; env=(); pp=$PYTHONPATH
+      # base: the previous commit's engine (base/engine), run from base/ so `python -m` finds it first
+      shape=qwen3-0.6b; env=(); dir=$PWD
       case $stage in
-        base) pp=/tmp/site:$PWD/base:$PWD ;;
+        base) dir=$PWD/base ;;
         nofuse) env=(TEECUBE_FUSED_QKV_PREP=0) ;;
         llama) shape=llama3-8b ;;
-        llama-base) shape=llama3-8b; pp=/tmp/site:$PWD/base:$PWD ;;
+        llama-base) shape=llama3-8b; dir=$PWD/base ;;
       esac
-      env "${env[@]}" PYTHONPATH=$pp timeout 200 python3 -m teecube.cli bench throughput --shape $shape --random-weights \
-        --skip-hf --profile >"$OUT/throughput-$stage.json" 2>"$OUT/bench-$stage.log"
+      (cd "$dir" && env "${env[@]}" timeout 200 python3 -m teecube.cli bench throughput --shape $shape --random-weights \
+        --skip-hf --profile >"$OUT/throughput-$stage.json" 2>"$OUT/bench-$stage.log")
+      python3 -c "import engine.kernels.qkv_prep" 2>/dev/null; (cd "$dir" && python3 -c "import engine, sys; print('  engine from', engine.__file__)")
       echo "== $stage rc=$? in $((SECONDS - t0)) s"
       summary "$OUT/throughput-$stage.json" || tail -n 15 "$OUT/bench-$stage.log" ;;
   esac

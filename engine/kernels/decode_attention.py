@@ -140,10 +140,9 @@ def _decode_split_kernel(
     else:
         # Empty split (start >= seq_len): lse = -inf, weight 0 in the merge.
         lse = tl.where(l_i > 0, m_i + tl.log2(tl.maximum(l_i, 1e-30)), float("-inf"))
-        tl.store(
-            mid_o_ptr + seq * stride_mo_t + heads[:, None] * stride_mo_h + split * stride_mo_s + dims[None, :],
-            out, mask=row_mask[:, None] & dim_mask[None, :],
-        )
+        mid_o = mid_o_ptr + seq * stride_mo_t + split * stride_mo_s
+        mask = row_mask[:, None] & dim_mask[None, :]
+        tl.store(mid_o + heads[:, None] * stride_mo_h + dims[None, :], out, mask=mask)
         tl.store(mid_lse_ptr + seq * stride_ml_t + heads * stride_ml_h + split, lse, mask=row_mask)
 
 
@@ -182,6 +181,18 @@ def default_num_splits(num_seqs: int, num_kv_heads: int) -> int:
     return min(64, triton.next_power_of_2(want))
 
 
+def _default_tile(fp8: bool, fp8_new: bool, num_splits: int) -> tuple[int, int, int]:
+    """(block_n, num_warps, num_stages). bf16 cache, from gpu/decode_sweep.py on an H200 (qwen3-0.6b and
+    llama3-8b heads, docs/bench/h200-2026-12-04-session8/): one split (a full batch) reads 64-token tiles
+    with 4 warps and 3 stages at 3.85-3.87 TB/s, 7.5 % faster than 32 / 4 / 2; several splits (smaller
+    batches, longer contexts) 32 / 2 / 2, 1-4 % faster. An FP8 cache: 64-token tiles (the same bytes as
+    32 of bf16; 32 left the loop latency-bound) and, on the new path, 2 warps, 7-8 % faster than 4 on
+    llama3-8b decode shapes (gpu/fp8_attn_bench.py, docs/bench/h200-2026-12-03-session5/)."""
+    if fp8:
+        return 64, 2 if fp8_new else 4, 2
+    return (64, 4, 3) if num_splits == 1 else (32, 2, 2)
+
+
 def decode_attention(
     q: torch.Tensor,
     kv_cache: torch.Tensor,
@@ -195,14 +206,14 @@ def decode_attention(
     sliding_window: int | None = None,
     softcap: float | None = None,
     num_warps: int | None = None,
-    num_stages: int = 2,
+    num_stages: int | None = None,
     f16_math: bool = False,
     fp8_path: str = "new",
 ) -> torch.Tensor:
     """q: [S, q_heads, head_dim], one query token per sequence (row s belongs to sequence s).
     sliding_window: attend to the last sliding_window positions only; softcap: Gemma 2's score cap.
-    block_n: KV tokens per tile; by default the same bytes per tile for any cache dtype (32 tokens
-    of 2 bytes, 64 of FP8: an FP8 tile of 32 left the loop latency-bound). fp8_path (FP8 cache only):
+    block_n, num_warps, num_stages: by default _default_tile's (measured per cache dtype and split
+    count). fp8_path (FP8 cache only):
     "new" (fp16 tiles, V converted in its load layout; fp32 tiles when q is fp32) or "old" (the tiles in
     q's dtype, or in fp16 with f16_math, converted wherever the compiler puts the cast).
 
@@ -227,12 +238,12 @@ def decode_attention(
         )
     if num_splits is None:
         num_splits = default_num_splits(num_seqs, num_kv_heads)
-    if block_n is None:
-        block_n = 64 if fp8 else 32
     assert fp8_path in ("new", "old"), fp8_path
     new = fp8 and fp8_path == "new"
-    if num_warps is None:  # H200, llama3-8b decode shapes: 2 warps read an FP8 cache 7-8 % faster than 4
-        num_warps = 2 if new else 4  # (gpu/fp8_attn_bench.py, docs/bench/h200-2026-12-03-session5/)
+    tile = _default_tile(fp8, new, num_splits)
+    block_n = block_n or tile[0]
+    num_warps = num_warps or tile[1]
+    num_stages = num_stages or tile[2]
     assert num_splits >= 1 and num_splits & (num_splits - 1) == 0, "num_splits must be a power of 2"
     assert block_n >= 16 and block_n & (block_n - 1) == 0, "block_n must be a power of 2 >= 16 (tl.dot)"
     out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
