@@ -38,6 +38,30 @@ for l in open(sys.argv[1]):
     print(r['shape'], 'kv GB', r['kv_gb'], 'default', d.get('us'), 'us', d.get('tb_s'), 'TB/s; x', r['best_vs_default'])
     for x in b[:4]: print('   ', {k: x[k] for k in x if k != 'max_err'}, 'err', round(x['max_err'], 4))
 " "$OUT/decode-sweep.jsonl" ;;
+    fp8tests)
+      timeout 200 python3 -m pytest tests/gpu/test_fp8_gpu.py -m gpu -q -p no:cacheprovider >"$OUT/fp8-tests.log" 2>&1
+      echo "== fp8 tests rc=$? in $((SECONDS - t0)) s: $(tail -n 1 "$OUT/fp8-tests.log")"
+      grep -E "^(FAILED|ERROR)" "$OUT/fp8-tests.log" | head ;;
+    fp8bench)  # issue #19's command, 128 prompts as in sessions 5-6
+      timeout 230 python3 -m teecube.cli bench throughput --shape llama3-8b --random-weights --skip-hf \
+        --quantization fp8 --kv-cache-dtype fp8 --compare-bf16 --max-model-len 16384 --num-prompts 128 \
+        >"$OUT/fp8-bench.json" 2>"$OUT/fp8-bench.log"
+      echo "== fp8 bench rc=$? in $((SECONDS - t0)) s"
+      python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(json.dumps(r['targets']), {k: (v['output_tok_per_s'], v['fraction_of_roofline']) for k, v in r['summary'].items()})" "$OUT/fp8-bench.json" || tail -n 20 "$OUT/fp8-bench.log" ;;
+    serve)  # #13: offline engine, then served directly and through 8 proxy workers (dummy qwen3-0.6b text dir)
+      python3 -m engine.bench.shape_dir qwen3-0.6b /tmp/qwen3-text >/dev/null
+      timeout 240 python3 -m teecube.cli bench serve --model /tmp/qwen3-text --engine-arg=--load-format=dummy \
+        --engine-arg=--max-model-len=4096 --engine-arg=--max-num-batched-tokens=16384 --engine-arg=--max-num-seqs=256 \
+        --engine-arg=--engine-core-process=on --dataset offline-workload --num-prompts 256 --max-concurrency 256 \
+        --compare-offline --start-proxy --proxy-arg=--workers=8 --save-result --result-dir "$OUT" \
+        --result-filename serve-w8.json >/dev/null 2>"$OUT/serve.log"
+      echo "== serve rc=$? in $((SECONDS - t0)) s"
+      python3 -c "
+import json,sys; r=json.load(open(sys.argv[1])); p=r.get('proxy') or {}; k=('output_throughput','median_ttft_ms','p99_ttft_ms','median_tpot_ms')
+print(json.dumps({'direct': [r.get(x) for x in k], 'proxy': [p.get(x) for x in k], 'offline': (r.get('offline') or {}).get('output_tok_per_s'),
+  'serve_vs_offline': r.get('serve_vs_offline'), 'proxy_vs_offline': r.get('proxy_vs_offline'),
+  'proxy_vs_direct': {x: (r.get('proxy_vs_direct') or {}).get(x) for x in ('output_throughput','median_ttft_ms','p99_ttft_ms')},
+  'phases': p.get('proxy_phase_mean_ms')}))" "$OUT/serve-w8.json" || tail -n 8 "$OUT/serve.log" ;;
     base|new|nofuse|llama|llama-base)
       # base: the previous commit's engine (base/engine), run from base/ so `python -m` finds it first
       shape=qwen3-0.6b; env=(); dir=$PWD
@@ -49,7 +73,7 @@ for l in open(sys.argv[1]):
       esac
       (cd "$dir" && env "${env[@]}" timeout 200 python3 -m teecube.cli bench throughput --shape $shape --random-weights \
         --skip-hf --profile >"$OUT/throughput-$stage.json" 2>"$OUT/bench-$stage.log")
-      python3 -c "import engine.kernels.qkv_prep" 2>/dev/null; (cd "$dir" && python3 -c "import engine, sys; print('  engine from', engine.__file__)")
+      (cd "$dir" && python3 -c "import engine, sys; print('  engine from', engine.__file__)")
       echo "== $stage rc=$? in $((SECONDS - t0)) s"
       summary "$OUT/throughput-$stage.json" || tail -n 15 "$OUT/bench-$stage.log" ;;
   esac
