@@ -5,6 +5,7 @@
 set -u
 OUT=${OUT:-/tmp/s8}
 . gpu/lib.sh
+ROOT=$PWD
 STAGES=${STAGES:-"tests sweep base new"}
 summary() {  # one line per bench JSON: throughput, roofline fraction, profile decode-step split
   python3 - "$1" <<'PY'
@@ -38,12 +39,13 @@ for l in open(sys.argv[1]):
     print(r['shape'], 'kv GB', r['kv_gb'], 'default', d.get('us'), 'us', d.get('tb_s'), 'TB/s; x', r['best_vs_default'])
     for x in b[:4]: print('   ', {k: x[k] for k in x if k != 'max_err'}, 'err', round(x['max_err'], 4))
 " "$OUT/decode-sweep.jsonl" ;;
-    structured)  # #16: JSON schema on every request vs none, the bundled model's BPE vocabulary (twice: first is cold)
+    structured|structured-base)  # #16: JSON schema on every request vs none, the bundled model's BPE vocabulary
+      dir=$PWD; [ $stage = structured-base ] && dir=$PWD/base
       for run in 1 2; do
-        timeout 200 python3 -m teecube.cli bench structured --shape qwen3-0.6b --random-weights --num-prompts 256 \
-          --vocab bpe --tokenizer-json .whl/smollm2-tokenizer.json >"$OUT/structured-bpe-run$run.json" 2>"$OUT/structured.log"
-        echo "== structured run $run rc=$? in $((SECONDS - t0)) s"
-        python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(json.dumps({'overhead': r['overhead'], 'no_schema': r['no_schema']['output_tok_per_s'], 'json_schema': r['json_schema']['output_tok_per_s']}))" "$OUT/structured-bpe-run$run.json" || tail -n 5 "$OUT/structured.log"
+        (cd "$dir" && timeout 200 python3 -m teecube.cli bench structured --shape qwen3-0.6b --random-weights --num-prompts 256 \
+          --vocab bpe --tokenizer-json "$ROOT/.whl/smollm2-tokenizer.json" >"$OUT/$stage-bpe-run$run.json" 2>"$OUT/structured.log")
+        echo "== $stage run $run rc=$? in $((SECONDS - t0)) s"
+        python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(json.dumps({'overhead': r['overhead'], 'no_schema': r['no_schema']['output_tok_per_s'], 'json_schema': r['json_schema']['output_tok_per_s']}))" "$OUT/$stage-bpe-run$run.json" || tail -n 5 "$OUT/structured.log"
       done ;;
     fp8tests)
       timeout 200 python3 -m pytest tests/gpu/test_fp8_gpu.py -m gpu -q -p no:cacheprovider >"$OUT/fp8-tests.log" 2>&1
