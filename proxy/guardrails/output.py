@@ -13,7 +13,10 @@ positions move forward (README: release rule):
 - `base`, where scanning restarts: before any match of any rule that may still change, so every
   rule (log-only ones too) finds the same matches as over the whole text. Text between `base` and
   `rel` is kept for that rescan only; a log-only finding is counted once it is settled and
-  released.
+  released. `base` does not wait for settled matches that straddle it (`_restart`): a rule's
+  search resumes where its last match before `base` ended, and what forgotten findings still
+  decide (the non-overlapping picks, context shields) is carried over, so chained candidate
+  windows (`1-1-1-…` for `high_entropy`) cannot make every delta rescan the whole run.
 
 Ordinary prose streams at once; a candidate entity ("4111 11", "-----BEGIN", "api_key = x9")
 waits until the scan decides. Streamed and non-streamed results (text, blocking rule, rule ids)
@@ -66,6 +69,14 @@ class _Choice:
     ctx: str = ""  # the view character before `base`
     rel: int = 0  # absolute offset: text before it has been released
     logged: tuple[int, int, int] | None = None  # sort key of the last log-only finding counted
+    # What the findings before `base` still decide (_restart), absolute raw offsets: where the last
+    # acting pick and the last log-only pick end (findings starting before are not picked), how far
+    # a context rule's span reaches per shielded scanner; view offsets from `base` where a rule's
+    # search resumes (its last match before `base` ends there).
+    act_end: int = 0
+    log_end: int = 0
+    shield_end: dict[str, int] = field(default_factory=dict)
+    resume: dict[int, int] = field(default_factory=dict)
     blocked: str | None = None
     finished: bool = False
 
@@ -83,6 +94,7 @@ class OutputGuard:
             () if restores else (id(r) for r in self._rules.rules if r.output in ("restore", "context"))
         )
         self._choices: dict[Hashable, _Choice] = {}
+        self._rule_index = {id(r): i for i, r in enumerate(self._rules.view_rules)}
         self._longest = max((p.window for p in self._pending), default=0)
         self._invisible = tuple(
             (re.compile(r.pattern.removesuffix("+")), r.output == "log") for r in self._rules.raw_rules
@@ -221,14 +233,18 @@ class OutputGuard:
         # log-only findings from here on may not all be known yet (their matches may still grow)
         log_head_raw = min(self._raw(c, log_head), inv_log) if not final else n_raw
 
-        matches: list[tuple[Rule, int, int, int]] = []
-        hits, _ = find_hits(self._rules, c.raw, c.view, c.index, c.ctx, None, c.base, matches)
+        matches: list[tuple[Rule, int, int, int, int, int]] = []
+        hits, _ = find_hits(self._rules, c.raw, c.view, c.index, c.ctx, None, c.base, matches, c.resume)
         acting: list[Hit] = []
         settled_logs: dict[int, bool] = {}
         log_hits: list[Hit] = []
+        act_end = c.act_end - c.base
         for h in hits:
             if id(h.rule) in self._inert:
                 continue
+            shield = c.shield_end.get(h.rule.scanner, -1) if c.shield_end else -1
+            if h.end + c.base <= shield and h.rule.output != "context":
+                continue  # inside a context span that starts before `base`
             if h.rule.raw_view:  # a run of invisible characters ending at the end may go on
                 settled = final or (h.end < n_raw and (h.rule.output != "log" or h.start < log_head_raw))
             elif h.rule.output == "log":
@@ -238,16 +254,14 @@ class OutputGuard:
             if h.rule.output == "log":
                 log_hits.append(h)
                 settled_logs[id(h)] = settled
-            elif settled:
-                acting.append(h)
+            elif settled and not (h.start < act_end and h.rule.output not in ("block", "context")):
+                acting.append(h)  # (one starting inside the last pick before `base` is no pick)
+        unsettled = n_raw
         if not final:
-            for rule, s, a, b in matches:
-                if id(rule) in self._inert:
-                    continue
-                if rule.output != "log" and s >= limit_act:
-                    bound = min(bound, a)  # a match not settled yet: a finding may start in it
-                if a < keep < b:
-                    keep = a
+            for rule, s, a, *_ in matches:
+                if id(rule) not in self._inert and rule.output != "log" and s >= limit_act:
+                    unsettled = min(unsettled, a)  # a match not settled yet: a finding may start in it
+            bound = min(bound, unsettled)
         chosen, block, candidates = select(acting + log_hits, "output")
         logs = [(h, settled_logs[id(h)]) for h in candidates]
 
@@ -271,31 +285,83 @@ class OutputGuard:
             for h in chosen:
                 if h.start < cut < h.end:
                     cut, moved = h.start, True
-        keep = min(keep, cut)
-        moved = True
-        while moved:  # the scan restarts outside every match
-            moved = False
-            for _, _, a, b in matches:
-                if a < keep < b:
-                    keep, moved = a, True
         out = render_range(c.raw, chosen, rel, cut, "output", self._vault)
-        fired = out.fired + self._count_logs(c, logs, chosen, cut, stop=True)
+        picks: list[tuple[int, int]] = []
+        fired = out.fired + self._count_logs(c, logs, chosen, cut, stop=True, picks=picks)
         self.counts.update(fired)
         changed = [(a + c.base, b + c.base) for a, b in out.changed]
+        keep = min(keep, cut)
+        if not final:
+            # log-only findings from the first one not counted on (the picks after it depend on it)
+            waiting = (h.start for h, ok in sorted(logs, key=_order) if not (ok and h.end <= cut))
+            uncounted = next(waiting, n_raw)
+            keep = self._restart(c, min(keep, unsettled, uncounted), matches, hits, acting, chosen, picks)
         self._drop(c, keep, cut)
         return GuardDelta(out.text, None, sorted(set(fired)), changed)
 
+    def _restart(self, c: _Choice, keep: int, matches: list[tuple[Rule, int, int, int, int, int]],
+                 hits: list[Hit], acting: list[Hit], chosen: list[Hit], picks: list[tuple[int, int]]) -> int:
+        """Where the next scan may restart (an offset into c.raw, at most `keep`, which no match that
+        is not settled and no uncounted log-only finding precedes), and what the findings before it
+        still decide, carried in `c`.
+
+        The scan used to restart outside every match, tails included: overlapping candidate windows
+        (`high_entropy` heads every 32 characters of `1-1-1-…`, each window 130 long) chained back to
+        the start of the run, and every delta rescanned all of it (quadratic). A settled match that
+        straddles the restart point is forgotten instead, which keeps the whole-text result because:
+        - each rule's search resumes where its last match before the point ended (`c.resume`), so
+          it finds the same matches after it;
+        - every finding of a forgotten match starts before the point (else the point moves back to
+          the match), and none of a later match does (the point is not inside a backward extension);
+          so in the greedy order (start, longest, first listed) the forgotten findings all come
+          first and what they decide for the later ones is where the last picks end
+          (`c.act_end`, `c.log_end`) and how far context spans reach (`c.shield_end`).
+        The point then lags the released text only by the pending windows (at most one match
+        length per rule), and the rescan per delta is bounded."""
+        moved = True
+        while moved:
+            moved = False
+            for _, s, a, _, hs, _ in matches:
+                if hs < s and a < keep <= c.index[s] - c.base:
+                    keep, moved = a, True  # inside a backward extension (an e-mail's local part)
+            for h in hits:
+                if not h.rule.raw_view and id(h.rule) not in self._inert:
+                    at = c.index[h.at] - c.base
+                    if at < keep <= h.start:
+                        keep, moved = at, True  # a finding starting after its match (after a lead)
+        if keep <= 0:
+            return 0
+        vc = bisect_left(c.index, c.base + keep)  # the view starts here after the drop
+        resume = dict(c.resume)
+        for rule, _, a, _, _, e in matches:
+            if a < keep:
+                i = self._rule_index[id(rule)]
+                resume[i] = max(resume.get(i, 0), e)
+        c.resume = {i: e - vc for i, e in resume.items() if e > vc}
+        for h in chosen:
+            if h.start < keep:
+                c.act_end = max(c.act_end, c.base + h.end)
+        for a, b in picks:
+            if a < keep:
+                c.log_end = max(c.log_end, c.base + b)
+        for h in acting:
+            if h.start < keep and h.rule.output == "context":
+                for scanner in h.rule.shields:
+                    c.shield_end[scanner] = max(c.shield_end.get(scanner, 0), c.base + h.end)
+        return keep
+
     @staticmethod
     def _count_logs(c: _Choice, logs: list[tuple[Hit, bool]], chosen: list[Hit], upto: int, *,
-                    stop: bool) -> list[str]:
+                    stop: bool, picks: list[tuple[int, int]] | None = None) -> list[str]:
         """Log-only findings to count now: the non-overlapping picks (earliest, longest, first
-        listed; never over a finding that changes text) that end by `upto` and were not counted
-        before. `stop`: stop at the first finding not settled or not yet released (the picks after
-        it depend on it); else (a block) every one is settled."""
+        listed; never over a finding that changes text, nor over the picks before `base`) that end
+        by `upto` and were not counted before. `stop`: stop at the first finding not settled or
+        not yet released (the picks after it depend on it); else (a block) every one is settled.
+        `picks` receives the spans of the picks passed."""
         taken = sorted((h.start, h.end) for h in chosen)
         fired: list[str] = []
-        last, j = 0, 0
-        for h, settled in sorted(logs, key=lambda e: (e[0].start, -e[0].end, e[0].rule.priority)):
+        last, j = max(c.log_end, c.act_end) - c.base, 0
+        for h, settled in sorted(logs, key=_order):
             if stop and not (settled and h.end <= upto):
                 break
             while j < len(taken) and taken[j][1] <= h.start:
@@ -303,6 +369,8 @@ class OutputGuard:
             if h.start < last or (j < len(taken) and taken[j][0] < h.end):
                 continue
             last = h.end
+            if picks is not None:
+                picks.append((h.start, h.end))
             key = (c.base + h.start, -(c.base + h.end), h.rule.priority)
             if h.end <= upto and (c.logged is None or key > c.logged):
                 fired.append(h.rule.id)
@@ -319,6 +387,11 @@ class OutputGuard:
         if vc:
             c.ctx = c.view[vc - 1]
         c.raw, c.view, c.index, c.base = c.raw[keep:], c.view[vc:], c.index[vc:], c.base + keep
+
+
+def _order(e: tuple[Hit, bool]) -> tuple[int, int, int]:
+    """Greedy order of findings: earliest, then longest, then first listed."""
+    return e[0].start, -e[0].end, e[0].rule.priority
 
 
 def _refined(refine: tuple[tuple[Any, Any], ...], piece: bytes) -> int:

@@ -7,6 +7,7 @@ whole regex match (which a stream segment boundary must never cut).
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from proxy.guardrails.normalize import normalize
@@ -39,14 +40,18 @@ def find_hits(
     ctx: str = "",
     limit: int | None = None,
     offset: int = 0,
-    matches: list[tuple[Rule, int, int, int]] | None = None,
+    matches: list[tuple[Rule, int, int, int, int, int]] | None = None,
+    starts: Mapping[int, int] | None = None,
 ) -> tuple[list[Hit], list[tuple[int, int]]]:
     """Hits, and the spans of every regex match (valid or not), for matches starting before `limit`.
 
     `view`/`index` is normalize(raw); `ctx` is the view text just before `view` (one character
     is enough: re2 has no lookbehind beyond \\b and ^). `limit` is in view coordinates; `index`
     values minus `offset` are offsets in `raw`. `matches`, when given, receives (rule, view start,
-    raw span) of every view-rule match, valid or not.
+    raw span, view start of the finding's backward extension, view end of the regex match before
+    its tail) of every view-rule match, valid or not. `starts` (view rule index -> view offset):
+    where a rule's search resumes, when its last match before `view` ended inside it (a stream's
+    rescan, output.py).
     """
     hits: list[Hit] = []
     spans: list[tuple[int, int]] = []
@@ -56,7 +61,7 @@ def find_hits(
     lc = len(ctx)
     for i in rules.prefilter.Match(hay) or ():
         rule = rules.view_rules[i]
-        for m in rule.regex.finditer(hay, lc):
+        for m in rule.regex.finditer(hay, lc + (starts.get(i, 0) if starts else 0)):
             s, e = m.span()
             s, e = s - lc, e - lc
             if limit is not None and s >= limit:
@@ -73,17 +78,19 @@ def find_hits(
                 if t is None or (hs == s and rule.head_max):
                     spans.append((index[s] - offset, index[e - 1] + 1 - offset))
                     if matches is not None:
-                        matches.append((rule, s, *spans[-1]))
+                        matches.append((rule, s, *spans[-1], s, e))
                     continue
-                e += t.end()
+                head_end, e = e, e + t.end()
             elif hs == s and rule.head_max:
                 spans.append((index[s] - offset, index[e - 1] + 1 - offset))
                 if matches is not None:
-                    matches.append((rule, s, *spans[-1]))
+                    matches.append((rule, s, *spans[-1], s, e))
                 continue
+            else:
+                head_end = e
             spans.append((index[hs] - offset, index[e - 1] + 1 - offset))
             if matches is not None:
-                matches.append((rule, s, *spans[-1]))
+                matches.append((rule, s, *spans[-1], hs, head_end))
             found = rule.check(view[hs:e]) if rule.check is not None else (0, e - hs)
             if found is not None:
                 a, b = hs + found[0], hs + found[1]

@@ -548,7 +548,7 @@ def test_leads_cover_every_finding_of_the_corpus(scanner: str) -> None:
         matches: list = []
         hits, _ = find_hits(policy.output, text, text, list(range(len(text))), matches=matches)
         for h in hits:
-            a, b = next((a, b) for rule, _, a, b in matches if rule is h.rule and a <= h.start and h.end <= b)
+            a, b = next((m[2], m[3]) for m in matches if m[0] is h.rule and m[2] <= h.start and h.end <= m[3])
             found += 1
             assert any(
                 re.fullmatch(lead, text[a:k]) and re.fullmatch(f"(?:{rest}){tail}", text[k:b])
