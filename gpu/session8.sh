@@ -41,12 +41,22 @@ for l in open(sys.argv[1]):
 " "$OUT/decode-sweep.jsonl" ;;
     structured|structured-base)  # #16: JSON schema on every request vs none, the bundled model's BPE vocabulary
       dir=$PWD; [ $stage = structured-base ] && dir=$PWD/base
-      for run in 1 2; do
+      for run in ${RUNS:-1 2}; do
         (cd "$dir" && timeout 200 python3 -m teecube.cli bench structured --shape qwen3-0.6b --random-weights --num-prompts 256 \
-          --vocab bpe --tokenizer-json "$ROOT/.whl/smollm2-tokenizer.json" >"$OUT/$stage-bpe-run$run.json" 2>"$OUT/structured.log")
+          --vocab bpe ${STRUCTURED_ARGS:-} --tokenizer-json "$ROOT/.whl/smollm2-tokenizer.json" >"$OUT/$stage-bpe-run$run.json" 2>"$OUT/structured.log")
         echo "== $stage run $run rc=$? in $((SECONDS - t0)) s"
-        python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(json.dumps({'overhead': r['overhead'], 'no_schema': r['no_schema']['output_tok_per_s'], 'json_schema': r['json_schema']['output_tok_per_s']}))" "$OUT/$stage-bpe-run$run.json" || tail -n 5 "$OUT/structured.log"
+        python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(json.dumps({'overhead': r['overhead'], 'no_schema': r['no_schema']['output_tok_per_s'], 'json_schema': r['json_schema']['output_tok_per_s'], 'pairs': r.get('pair_overheads')}))" "$OUT/$stage-bpe-run$run.json" || tail -n 5 "$OUT/structured.log"
       done ;;
+    steps)  # per-step kernels at several decode batch sizes (where the workload's tail goes)
+      timeout 200 python3 gpu/step_profile.py qwen3-0.6b 1,8,32,64,128,256 >"$OUT/step-profile.jsonl" 2>"$OUT/steps.log"
+      echo "== steps rc=$? in $((SECONDS - t0)) s"
+      python3 -c "
+import json,sys
+for l in open(sys.argv[1]):
+    d=json.loads(l)
+    if 'batch' not in d: print(d); continue
+    print(d['batch'], d['wall_ms_per_step'], d['gpu_busy_ms_per_step'], d['launches_per_step'], [(k[0][:22], k[1], k[2]) for k in d['kernels'][:8]])
+" "$OUT/step-profile.jsonl" || tail -n 5 "$OUT/steps.log" ;;
     fp8tests)
       timeout 200 python3 -m pytest tests/gpu/test_fp8_gpu.py -m gpu -q -p no:cacheprovider >"$OUT/fp8-tests.log" 2>&1
       echo "== fp8 tests rc=$? in $((SECONDS - t0)) s: $(tail -n 1 "$OUT/fp8-tests.log")"

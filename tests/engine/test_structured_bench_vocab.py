@@ -39,7 +39,8 @@ def test_bench_structured_reports_alternating_pairs_and_their_medians(capsys) ->
     from engine.bench.structured import main
 
     argv = ["--shape", "tiny", "--random-weights", "--device", "cpu", "--vocab", "random-ascii"]
-    argv += ["--num-prompts", "3", "--input-len", "4", "--output-len", "6", "--repeats", "3", "--enforce-eager"]
+    argv += ["--num-prompts", "3", "--input-len", "4", "--output-len", "6", "--repeats", "3"]
+    argv += ["--enforce-eager"]
     assert main(argv) == 0
     r = json.loads(capsys.readouterr().out)
     assert r["repeats"] == 3 and len(r["pair_overheads"]) == 3
@@ -47,4 +48,5 @@ def test_bench_structured_reports_alternating_pairs_and_their_medians(capsys) ->
     assert r["no_schema"]["output_tok_per_s"] == sorted(plain)[1]
     assert r["json_schema"]["output_tok_per_s"] == sorted(schema)[1]
     assert r["overhead"] == round(1 - sorted(schema)[1] / sorted(plain)[1], 4)
-    assert all(p["output_tokens"] == 18 for p in (r["no_schema"], r["json_schema"])) and r["same_output_tokens"]
+    assert all(p["output_tokens"] == 18 for p in (r["no_schema"], r["json_schema"]))
+    assert r["same_output_tokens"]
