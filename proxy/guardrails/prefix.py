@@ -204,6 +204,31 @@ def reversed_prefix_pattern(*patterns: str) -> str:
     return _re2_syntax(_rev_pre_seq(seq))
 
 
+def reversed_prefix_parts(pattern: str, tail: str, chunk: int) -> list[str]:
+    """reversed_prefix_pattern(pattern, tail) as several patterns, one per `chunk` of the pattern's
+    top-level alternatives (under its flags group, if any): the closure of (A|B|C) + tail is the union
+    of the closures of A + tail, B + tail and C + tail, so the longest anchored match of the whole is
+    the longest among the parts. One part when the pattern is not a top-level alternation."""
+    seq, rest = parsed(pattern), parsed(tail) if tail else []
+    wrap = None
+    if len(seq) == 1 and seq[0][0] is C.SUBPATTERN and len(seq[0][1][3]) == 1:
+        wrap, inner = seq[0][1], list(seq[0][1][3])
+    else:
+        inner = seq
+    if len(inner) != 1 or inner[0][0] is not C.BRANCH:
+        return [_re2_syntax(_rev_pre_seq(seq + rest))]
+    branches = inner[0][1][1]
+    parts = []
+    for i in range(0, len(branches), chunk):
+        group = branches[i : i + chunk]
+        body: list[tuple[Any, Any]] = [(C.BRANCH, (None, group))] if len(group) > 1 else list(group[0])
+        if wrap is not None:
+            g, add, dele, sub = wrap
+            body = [(C.SUBPATTERN, (g, add, dele, sre_parse.SubPattern(sub.state, body)))]
+        parts.append(_re2_syntax(_rev_pre_seq(body + rest)))
+    return parts
+
+
 def _re2_syntax(pattern: str) -> str:
     for re2_class, stand_in in _UNICODE_CLASSES:
         pattern = pattern.replace(_char(ord(stand_in)), re2_class)
