@@ -45,7 +45,7 @@ def main() -> int:
     if "--model" not in argv and "--shape" not in argv:
         argv = ["--shape", "qwen3-0.6b", "--random-weights", *argv]
     args = structured.parser().parse_args(argv)
-    llm, cache = structured._llm(args)
+    llm, cache, _ = structured._llm(args)
     factory = cache.factory(json_schema_spec(structured.DEFAULT_SCHEMA, "json_schema"))
     workload = random_workload(
         args.num_prompts, (args.input_len, args.input_len), (1, 1), llm.spec.vocab_size, args.seed
