@@ -43,7 +43,7 @@ def test_bench_structured_reports_alternating_pairs_and_their_medians(capsys) ->
     argv += ["--enforce-eager"]
     assert main(argv) == 0
     r = json.loads(capsys.readouterr().out)
-    assert r["repeats"] == 3 and len(r["pair_overheads"]) == 3
+    assert r["repeats"] == 3 and len(r["pair_overheads"]) == 3 and r["detokenize"] is False
     plain, schema = r["no_schema_tok_per_s"], r["json_schema_tok_per_s"]
     assert r["no_schema"]["output_tok_per_s"] == sorted(plain)[1]
     assert r["json_schema"]["output_tok_per_s"] == sorted(schema)[1]
