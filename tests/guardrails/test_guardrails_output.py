@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from proxy.guardrails import OutputGuard, Vault, compile_policy, scan_request
 from proxy.guardrails.builtins import BUILTINS
 from proxy.guardrails.scan import find_hits
+from tests.guardrails.streaming import stream_checked
 
 CARD = "4111 1111 1111 1111"
 
@@ -387,25 +388,7 @@ def canary_secrets(secret) -> list[str]:
     return [secret(kind, 7) for kind in ("github", "jwt", "openai", "private_key", "aws")]
 
 
-def _stream_checked(policy, vault, text: str, cuts: list[int]) -> None:
-    """Stream `text` cut at `cuts`: every release is a prefix of the whole-text result, and the
-    end result (text, blocking rule, rule ids) equals it."""
-    whole = OutputGuard(policy, vault).apply_full(text)
-    guard, out, blocked, pos = OutputGuard(policy, vault), "", None, 0
-    for cut in [*cuts, len(text)]:
-        step = guard.feed(0, text[pos:cut])
-        pos = cut
-        out += step.text
-        assert whole.text.startswith(out)
-        if step.blocked_rule:
-            blocked = step.blocked_rule
-            break
-    else:
-        step = guard.finish(0)
-        out += step.text
-        blocked = step.blocked_rule
-    assert (out, blocked) == (whole.text, whole.blocked_rule)
-    assert guard.rule_ids == whole.rule_ids
+_stream_checked = stream_checked
 
 
 def _vaults() -> list[Vault | None]:

@@ -16,6 +16,7 @@ import pytest
 
 from proxy.guardrails import CompiledPolicy, OutputGuard, Vault, compile_policy
 from proxy.guardrails import output as output_module
+from tests.guardrails.streaming import stream_checked
 
 B64 = string.ascii_letters + string.digits + "+/"
 
@@ -106,26 +107,7 @@ def _vault() -> Vault:
     return vault
 
 
-def _check(policy: CompiledPolicy, vault: Vault | None, text: str, cuts: list[int]) -> None:
-    """Streamed at `cuts`: every release is a prefix of the whole-text result, which it ends equal
-    to (text, blocking rule, how often each rule fired)."""
-    whole_guard = OutputGuard(policy, vault)
-    whole = whole_guard.apply_full(text)
-    guard, out, blocked, pos = OutputGuard(policy, vault), "", None, 0
-    for cut in [*cuts, len(text)]:
-        step = guard.feed(0, text[pos:cut])
-        pos = cut
-        out += step.text
-        assert whole.text.startswith(out)
-        if step.blocked_rule:
-            blocked = step.blocked_rule
-            break
-    else:
-        step = guard.finish(0)
-        out += step.text
-        blocked = step.blocked_rule
-    assert (out, blocked) == (whole.text, whole.blocked_rule)
-    assert guard.counts == whole_guard.counts
+_check = stream_checked
 
 
 @pytest.mark.parametrize("name", NAMES)
