@@ -72,8 +72,8 @@ class Rule:
     tail_max: int = 0
     priority: int = 0  # position in the policy: breaks ties between overlapping findings
     prefix: str = ""  # reversed prefix closure of pattern + tail (prefix.py): what a stream holds back
-    # `prefix` split by the pattern's top-level alternatives (prefix.reversed_prefix_parts), for a
-    # rule with leads whose closure is big: see _pending
+    # `prefix` split by the pattern's top-level alternatives (prefix.reversed_prefix_parts) when it
+    # is big: the stream searches the parts (_finders)
     prefix_parts: tuple[str, ...] = ()
     shields: frozenset[str] = frozenset()  # "context" rules: scanners whose findings inside do not count
     # A finding that starts after a lead (builtins.Builtin.leads): `hold` is the reversed prefix
@@ -377,7 +377,7 @@ def _rule(obj: Any, where: str) -> Rule:
                 builtin.superset or pattern, "" if builtin.superset else builtin.tail),
             **({} if raw_view or not builtin.leads else _leads(builtin.leads, builtin.tail)),
         }
-        if extension["prefix"] and builtin.leads and not builtin.head_max:
+        if extension["prefix"] and not builtin.head_max:
             source = (builtin.superset or pattern, "" if builtin.superset else builtin.tail)
             extension["prefix_parts"] = _prefix_parts(str(extension["prefix"]), *source)
     elif scanner == "regex":
@@ -454,7 +454,7 @@ PREFIX_PART_BRANCHES = 7  # top-level alternatives per part (4 parts for api_key
 
 
 def _prefix_parts(prefix: str, pattern: str, tail: str) -> tuple[str, ...]:
-    """The closure in parts when it is big, else () (see _pending). re2's DFA for api_key's whole
+    """The closure in parts when it is big, else () (see _finders). re2's DFA for api_key's whole
     closure (61k characters) outgrew its 64 MiB cache on streamed random base64 and fell back to the
     NFA on every delta (~1.3 ms a call with the rules it was combined with). In four parts, 4 KB of
     random base64 streamed in 4-character deltas takes 0.7-1.1 s of CPU instead of 1.7-2.2 s, prose
@@ -507,6 +507,12 @@ def _finders(rules: list[Rule], closure: Callable[[Rule], str], role: str,
     """One combined regex per chunk of short rules, one for the long ones (`one`: one for all of
     them: a few rules, each call costs ~2.5 µs of wrapper), one per backward-extending rule."""
     out: list[Pending] = []
+    # A big closure in parts (Rule.prefix_parts), one finder each: the longest match over the parts
+    # is the whole closure's (a union), and every role's bound is a minimum over finders anyway.
+    if closure is _closure:
+        out.extend(Pending(re2.compile(p, _LONGEST), r.width + 1, role=role, vault=vault)
+                   for r in rules for p in r.prefix_parts)
+        rules = [r for r in rules if not r.prefix_parts]
     # Short rules over the last 256 characters; long ones (private keys, JWTs, URLs) together
     # over their longest window: their closures only match from a literal start ("-----BEGIN",
     # "eyJ", "https://"), so the wide window never holds more than a real candidate.
@@ -542,14 +548,10 @@ def _pending(view_rules: tuple[Rule, ...]) -> tuple[Pending, ...]:
     plain = [r for r in acting if r.hold is None and r.output not in ("restore", "context")]
     vault = [r for r in acting if r.output in ("restore", "context")]
     led = [r for r in acting if r.hold is not None and r.output not in ("restore", "context")]
-    # A big closure in parts, one finder each: the longest match over the parts is the whole
-    # closure's (a union), and for "limit" the position bound is the minimum over finders anyway.
-    parts = [(r.width + 1, p) for r in led for p in r.prefix_parts]
     out = [
         *_finders(plain, _closure, "both"),
         *_finders(vault, _closure, "both", vault=True),
-        *_finders([r for r in led if not r.prefix_parts], _closure, "limit", one=True),
-        *(Pending(re2.compile(p, _LONGEST), window, role="limit") for window, p in parts),
+        *_finders(led, _closure, "limit", one=True),
         *_finders([r for r in led if r.hold], lambda r: r.hold or "", "hold", one=True),
         *_finders([r for r in view_rules if r.output == "log"], _closure, "log", one=True),
     ]
