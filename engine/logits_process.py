@@ -6,8 +6,9 @@ sequence's samples the engine asks it for the allowed tokens (`fill_bitmask`), m
 sequence with finish_reason "stop". With a step in flight (engine/engine_core.py) the next step's forward
 is queued first, then the previous step's tokens are read and accepted (`accept_tokens`), then the mask is
 filled while the GPU runs the forward: a processor always sees every token before it fills a mask.
-A processor class may offer `accept_batch(processors, tokens)` and `fill_batch(processors, bitmask, rows)`
-(static): one call for all its rows of a step (xgrammar's batched matcher) instead of one per row, and
+A processor class may offer `accept_rows(processors, tokens)` (per row: accepted, terminated),
+`accept_batch(processors, tokens)` and `fill_batch(processors, bitmask, rows)` (static): one call for
+all its rows of a step (xgrammar's batched matcher) instead of one per row, and
 `fills_whole_rows = True` when fill_bitmask writes every word of its row (the engine then skips resetting
 that row to all ones first).
 
@@ -83,22 +84,34 @@ def _by_class(processors: Seq[Any]) -> dict[type, list[int]]:
 
 def accept_tokens(processors: Seq[Any], tokens: Seq[int]) -> list[tuple[bool, bool]]:
     """Hand each processor its sampled token: per processor (accepted, terminated afterwards)."""
-    accepted = [False] * len(processors)
+    classes = set(map(type, processors))
+    if len(classes) == 1:  # the usual step: one processor class, every row in order
+        rows = getattr(next(iter(classes)), "accept_rows", None)
+        if rows is not None:
+            return rows(list(processors), list(tokens))
+    done: list[tuple[bool, bool]] = [(False, False)] * len(processors)
     for cls, idx in _by_class(processors).items():
         procs, toks = [processors[i] for i in idx], [tokens[i] for i in idx]
+        rows = getattr(cls, "accept_rows", None)
         batch = getattr(cls, "accept_batch", None)
-        if batch is not None:
-            oks = batch(procs, toks)
+        if rows is not None:
+            got = rows(procs, toks)
+        elif batch is not None:
+            got = [(ok, p.is_terminated()) for ok, p in zip(batch(procs, toks), procs, strict=True)]
         else:
-            oks = [p.accept(t) for p, t in zip(procs, toks, strict=True)]
-        for i, ok in zip(idx, oks, strict=True):
-            accepted[i] = ok
-    return [(ok, p.is_terminated()) for ok, p in zip(accepted, processors, strict=True)]
+            got = [(p.accept(t), p.is_terminated()) for p, t in zip(procs, toks, strict=True)]
+        for i, d in zip(idx, got, strict=True):
+            done[i] = d
+    return done
 
 
 def fill_rows(processors: Seq[Any], bitmask: torch.Tensor, rows: Seq[int]) -> None:
     """processors[i].fill_bitmask(bitmask, rows[i]) for every i: one batched call per processor class
     that has one (xgrammar's thread pool), one call per row otherwise."""
+    classes = set(map(type, processors))
+    if len(classes) == 1 and (batch := getattr(next(iter(classes)), "fill_batch", None)) is not None:
+        batch(list(processors), bitmask, list(rows))  # the usual step: one class, no regrouping
+        return
     for cls, idx in _by_class(processors).items():
         procs, at = [processors[i] for i in idx], [rows[i] for i in idx]
         batch = getattr(cls, "fill_batch", None)

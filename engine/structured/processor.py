@@ -65,14 +65,34 @@ class GrammarProcessor:
     @staticmethod
     def accept_batch(processors: list[GrammarProcessor], tokens: list[int]) -> list[bool]:
         """accept() for each processor, with one xgrammar call for the matchers still running."""
-        live = [i for i, p in enumerate(processors) if not p.terminated]
-        oks = [False] * len(processors)
-        if live:
+        return [ok for ok, _ in GrammarProcessor.accept_rows(processors, tokens)]
+
+    @staticmethod
+    def accept_rows(processors: list[GrammarProcessor], tokens: list[int]) -> list[tuple[bool, bool]]:
+        """(accepted, terminated) per processor after one batched accept. Per-row Python only where a row
+        had ended, refused its token or took a stop token (rare): a step of 256 rows costs the xgrammar
+        call and a few list passes, all on the step loop's critical path."""
+        n = len(processors)
+        if any(p.terminated for p in processors):
+            live = [i for i, p in enumerate(processors) if not p.terminated]
             got = accept_matchers([processors[i].matcher for i in live], [tokens[i] for i in live])
+            oks = [False] * n
             for i, ok in zip(live, got, strict=True):
                 oks[i] = ok
-                processors[i]._advanced(tokens[i], ok)
-        return oks
+        else:
+            oks = accept_matchers([p.matcher for p in processors], tokens)
+        stops = processors[0].stop_ids if n else frozenset()
+        same_stops = all(p.stop_ids is stops for p in processors)
+        if same_stops and all(oks) and stops.isdisjoint(tokens):
+            return [(True, False)] * n  # the usual step: every row advanced, none ended
+        out = []
+        for p, token_id, ok in zip(processors, tokens, oks, strict=True):
+            if not p.terminated:
+                p._advanced(token_id, ok)
+                out.append((ok, p.terminated))
+            else:
+                out.append((False, True))
+        return out
 
     @staticmethod
     def fill_batch(processors: list[GrammarProcessor], bitmask: torch.Tensor, rows: list[int]) -> None:

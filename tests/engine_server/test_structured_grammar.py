@@ -238,6 +238,49 @@ def test_tracked_termination_and_batched_accepts_follow_the_matcher(cache, walke
         assert GrammarProcessor.accept_batch([p, q], tokens[:2]) == [False, False] and not q.accept(tokens[0])
 
 
+def test_accept_rows_matches_row_by_row_accepts(cache, walker, smol) -> None:
+    """The batched accept's results (accepted, terminated) equal accept() + is_terminated() row by row in
+    the usual step (every row advances) and in the rare ones: a row refusing its token, a row taking its
+    stop token, a row that had ended already; mixed processor classes go through accept_tokens too."""
+    from engine.logits_process import accept_tokens
+    from engine.structured.processor import GrammarProcessor
+
+    tokenizer, vocab = smol
+    make = cache.factory(parse_structured_fields({"guided_choice": ["yes", "no"]}))
+    yes = tokenizer.encode("yes")
+    eos = tokenizer.eos_token_ids[0]
+    forbidden = tokenizer.token_to_id("}")
+
+    def fresh(n: int) -> tuple[list[GrammarProcessor], list[GrammarProcessor]]:
+        return [make() for _ in range(n)], [make() for _ in range(n)]
+
+    batched, single = fresh(4)
+    for t in yes:
+        got = GrammarProcessor.accept_rows(batched, [t] * 4)
+        assert got == [(p.accept(t), p.is_terminated()) for p in single] == [(True, False)] * 4
+    ended = GrammarProcessor.accept_rows(batched[:1], [eos])
+    assert ended == [(True, True)] and single[0].accept(eos)
+    tokens = [eos, forbidden, eos, yes[0]]  # row 0 ended already; 1 refuses; 2 stops; 3 refuses (done)
+    expected = []
+    for p, t in zip(single, tokens, strict=True):
+        was_done = p.is_terminated()
+        ok = p.accept(t)
+        expected.append((ok, p.is_terminated() or was_done))
+    assert GrammarProcessor.accept_rows(batched, tokens) == expected
+    assert [p.rejected for p in batched] == [False, True, False, True]
+
+    class Plain:  # a processor without batch calls, beside grammar rows
+        def accept(self, token_id: int) -> bool:
+            return token_id != forbidden
+
+        def is_terminated(self) -> bool:
+            return False
+
+    mixed_rows, _ = fresh(2)
+    procs = [mixed_rows[0], Plain(), mixed_rows[1]]
+    assert accept_tokens(procs, [yes[0], forbidden, forbidden]) == [(True, False), (False, False), (False, False)]
+
+
 def test_and_masks_on_scattered_rows_equal_row_by_row(cache, walker, smol) -> None:
     """The JSON-safe AND is applied per run of consecutive rows: scattered rows, mixed kinds (a choice has
     no AND mask) and one long run give what fill_bitmask gives row by row; other rows stay all ones."""

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Session 9, one H200: session 8's stages plus gramprof (#16: where a schema step's host time goes),
+# fp8prof (#19: the FP8 + FP8-KV llama3-8b run with --profile) and fp8variants (gpu/fp8_attn_variants.py).
+# base/ holds an earlier engine (run from that folder so `python -m` imports it first). STAGES picks what runs.
+set -u
+OUT=${OUT:-/tmp/s9}
+. gpu/lib.sh
+ROOT=$PWD
+STAGES=${STAGES:-"tests sweep base new"}
+summary() {  # one line per bench JSON: throughput, roofline fraction, profile decode-step split
+  python3 - "$1" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+p = (r.get("profile") or {}).get("decode_steps") or {}
+first = (r.get("profile") or {}).get("first_steps") or {}
+print(r["model"], "tok/s", r["engine"]["output_tok_per_s"], "roofline", r["roofline"]["output_tok_per_s"],
+      "fraction", r["fraction_of_roofline"], "with_flops", r["roofline"].get("with_decode_flops", {}).get("fraction"),
+      "| decode step ms", p.get("wall_ms_per_step"), p.get("ms_per_step"), "| prefill step ms", first.get("wall_ms_per_step"))
+print("  top", [(k[:28], v) for k, v in (p.get("top_kernels_ms_per_step") or [])[:10]])
+PY
+}
+for stage in $STAGES; do
+  t0=$SECONDS
+  case $stage in
+    tests)
+      timeout 240 python3 -m pytest tests/gpu/test_kernels_gpu.py tests/gpu/test_engine_gpu.py -m gpu -q -x \
+        -p no:cacheprovider >"$OUT/gpu-tests.log" 2>&1
+      echo "== tests rc=$? in $((SECONDS - t0)) s: $(tail -n 1 "$OUT/gpu-tests.log")"
+      grep -E "^(FAILED|ERROR)|Error" "$OUT/gpu-tests.log" | head -20 ;;
+    sweep)
+      timeout 300 python3 gpu/decode_sweep.py ${SWEEP_ARGS:-} >"$OUT/decode-sweep.jsonl" 2>"$OUT/sweep.log"
+      echo "== sweep rc=$? in $((SECONDS - t0)) s"; tail -n 3 "$OUT/sweep.log"
+      python3 -c "
+import json,sys
+for l in open(sys.argv[1]):
+    r=json.loads(l)
+    if 'shape' not in r: print(r); continue
+    d=r['default']; b=r['best']
+    print(r['shape'], 'kv GB', r['kv_gb'], 'default', d.get('us'), 'us', d.get('tb_s'), 'TB/s; x', r['best_vs_default'])
+    for x in b[:4]: print('   ', {k: x[k] for k in x if k != 'max_err'}, 'err', round(x['max_err'], 4))
+" "$OUT/decode-sweep.jsonl" ;;
+    structured|structured-base)  # #16: JSON schema on every request vs none, the bundled model's BPE vocabulary
+      dir=$PWD; [ $stage = structured-base ] && dir=$PWD/base
+      for run in ${RUNS:-1 2}; do
+        (cd "$dir" && timeout 200 python3 -m teecube.cli bench structured --shape qwen3-0.6b --random-weights --num-prompts 256 \
+          --vocab bpe ${STRUCTURED_ARGS:-} --tokenizer-json "$ROOT/.whl/smollm2-tokenizer.json" >"$OUT/$stage-bpe-run$run.json" 2>"$OUT/structured.log")
+        echo "== $stage run $run rc=$? in $((SECONDS - t0)) s"
+        python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(json.dumps({'overhead': r['overhead'], 'no_schema': r['no_schema']['output_tok_per_s'], 'json_schema': r['json_schema']['output_tok_per_s'], 'pairs': r.get('pair_overheads')}))" "$OUT/$stage-bpe-run$run.json" || tail -n 5 "$OUT/structured.log"
+      done ;;
+    steps)  # per-step kernels at several decode batch sizes (where the workload's tail goes)
+      timeout 200 python3 gpu/step_profile.py qwen3-0.6b 1,8,32,64,128,256 >"$OUT/step-profile.jsonl" 2>"$OUT/steps.log"
+      echo "== steps rc=$? in $((SECONDS - t0)) s"
+      python3 -c "
+import json,sys
+for l in open(sys.argv[1]):
+    d=json.loads(l)
+    if 'batch' not in d: print(d); continue
+    print(d['batch'], d['wall_ms_per_step'], d['gpu_busy_ms_per_step'], d['launches_per_step'], [(k[0][:22], k[1], k[2]) for k in d['kernels'][:8]])
+" "$OUT/step-profile.jsonl" || tail -n 5 "$OUT/steps.log" ;;
+    gramprof|gramprof-base)  # #16: wall-clock timers around the step loop's pieces, schema vs none
+      dir=$PWD; [ $stage = gramprof-base ] && dir=$PWD/base
+      (cd "$dir" && timeout 200 python3 "$ROOT/gpu/gram_profile.py" >"$OUT/$stage.json" 2>"$OUT/$stage.log")
+      echo "== $stage rc=$? in $((SECONDS - t0)) s"
+      python3 -c "
+import json,sys; r=json.load(open(sys.argv[1]))
+for k in ('json_schema','no_schema'):
+    x=r[k]; print(k, x['output_tok_per_s'], 'steps', x['steps'], json.dumps(x['ms_per_step']))
+print({k: v for k, v in r.items() if k not in ('json_schema','no_schema')})" "$OUT/$stage.json" || tail -n 8 "$OUT/$stage.log" ;;
+    fp8prof)  # #19: where an FP8 + FP8-KV step goes (single run, --profile)
+      timeout 200 python3 -m teecube.cli bench throughput --shape llama3-8b --random-weights --skip-hf \
+        --quantization fp8 --kv-cache-dtype fp8 --max-model-len 16384 --num-prompts 128 --profile \
+        >"$OUT/fp8-profile.json" 2>"$OUT/fp8-profile.log"
+      echo "== fp8prof rc=$? in $((SECONDS - t0)) s"
+      summary "$OUT/fp8-profile.json" || tail -n 15 "$OUT/fp8-profile.log" ;;
+    fp8variants)
+      timeout 260 python3 gpu/fp8_attn_variants.py ${VARIANT_ARGS:-} >"$OUT/fp8_attn_variants.stdout" 2>"$OUT/fp8var.log"
+      echo "== fp8variants rc=$? in $((SECONDS - t0)) s"
+      python3 -c "
+import json,sys; r=json.load(open(sys.argv[1]))
+for shape, rows in r.items():
+    if not isinstance(rows, dict): continue
+    print(shape, {k: (v.get('ms'), v.get('tb_s'), v.get('rel_rms_err')) for k, v in rows.items() if isinstance(v, dict)})
+" "$OUT/fp8_attn_variants.json" || tail -n 8 "$OUT/fp8var.log" ;;
+    fp8tests)
+      timeout 200 python3 -m pytest tests/gpu/test_fp8_gpu.py -m gpu -q -p no:cacheprovider >"$OUT/fp8-tests.log" 2>&1
+      echo "== fp8 tests rc=$? in $((SECONDS - t0)) s: $(tail -n 1 "$OUT/fp8-tests.log")"
+      grep -E "^(FAILED|ERROR)" "$OUT/fp8-tests.log" | head ;;
+    fp8bench)  # issue #19's command, 128 prompts as in sessions 5-6
+      timeout 230 python3 -m teecube.cli bench throughput --shape llama3-8b --random-weights --skip-hf \
+        --quantization fp8 --kv-cache-dtype fp8 --compare-bf16 --max-model-len 16384 --num-prompts 128 \
+        >"$OUT/fp8-bench.json" 2>"$OUT/fp8-bench.log"
+      echo "== fp8 bench rc=$? in $((SECONDS - t0)) s"
+      python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(json.dumps(r['targets']), {k: (v['output_tok_per_s'], v['fraction_of_roofline']) for k, v in r['summary'].items()})" "$OUT/fp8-bench.json" || tail -n 20 "$OUT/fp8-bench.log" ;;
+    serve)  # #13: offline engine, then served directly and through 8 proxy workers (dummy qwen3-0.6b text dir)
+      python3 -m engine.bench.shape_dir qwen3-0.6b /tmp/qwen3-text >/dev/null
+      timeout 240 python3 -m teecube.cli bench serve --model /tmp/qwen3-text --engine-arg=--load-format=dummy \
+        --engine-arg=--max-model-len=4096 --engine-arg=--max-num-batched-tokens=16384 --engine-arg=--max-num-seqs=256 \
+        --engine-arg=--engine-core-process=on --dataset offline-workload --num-prompts 256 --max-concurrency 256 \
+        --compare-offline --start-proxy --proxy-arg=--workers=8 --save-result --result-dir "$OUT" \
+        --result-filename serve-w8.json >/dev/null 2>"$OUT/serve.log"
+      echo "== serve rc=$? in $((SECONDS - t0)) s"
+      python3 -c "
+import json,sys; r=json.load(open(sys.argv[1])); p=r.get('proxy') or {}; k=('output_throughput','median_ttft_ms','p99_ttft_ms','median_tpot_ms')
+print(json.dumps({'direct': [r.get(x) for x in k], 'proxy': [p.get(x) for x in k], 'offline': (r.get('offline') or {}).get('output_tok_per_s'),
+  'serve_vs_offline': r.get('serve_vs_offline'), 'proxy_vs_offline': r.get('proxy_vs_offline'),
+  'proxy_vs_direct': {x: (r.get('proxy_vs_direct') or {}).get(x) for x in ('output_throughput','median_ttft_ms','p99_ttft_ms')},
+  'phases': p.get('proxy_phase_mean_ms')}))" "$OUT/serve-w8.json" || tail -n 8 "$OUT/serve.log" ;;
+    base|new|nofuse|llama|llama-base)
+      # base: the previous commit's engine (base/engine), run from base/ so `python -m` finds it first
+      shape=qwen3-0.6b; env=(); dir=$PWD
+      case $stage in
+        base) dir=$PWD/base ;;
+        nofuse) env=(TEECUBE_FUSED_QKV_PREP=0) ;;
+        llama) shape=llama3-8b ;;
+        llama-base) shape=llama3-8b; dir=$PWD/base ;;
+      esac
+      (cd "$dir" && env "${env[@]}" timeout 200 python3 -m teecube.cli bench throughput --shape $shape --random-weights \
+        --skip-hf --profile >"$OUT/throughput-$stage.json" 2>"$OUT/bench-$stage.log")
+      (cd "$dir" && python3 -c "import engine, sys; print('  engine from', engine.__file__)")
+      echo "== $stage rc=$? in $((SECONDS - t0)) s"
+      summary "$OUT/throughput-$stage.json" || tail -n 15 "$OUT/bench-$stage.log" ;;
+  esac
+done
