@@ -96,7 +96,9 @@ def compile_variant(kw: dict):
         L2_AHEAD=kw.get("l2_ahead", 0),
         CARRY_IDS=kw.get("carry_ids", False),
     )
-    if not kw.get("transposed"):
+    if kw.get("transposed"):
+        const["Q_SPLIT"] = kw.get("q_split", False)
+    else:
         const["QK_FP8"] = kw.get("qk_fp8", True)
     ptrs = {
         "q_ptr": "*bf16",

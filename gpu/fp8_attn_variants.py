@@ -228,7 +228,7 @@ CPU_VARIANTS = {
     "fp8_ref": ("ref", dict(block_n=16, num_splits=2)),
     **{
         name: ("fp8", {**NAMED_VARIANTS[name], "block_n": 32, "num_splits": 2})
-        for name in ("t_ci_s3", "k16_ci_s3", "t_pv8_ci_s3", "t_ci_l2_s3", "t_pf")
+        for name in ("t2_ci_s3", "t_ci_s3", "k16_ci_s3", "t_pv8_ci_s3", "t_ci_l2_s3", "t_pf")
     },
     "t_ci_s3_4splits": ("fp8", dict(transposed=True, carry_ids=True, block_n=32, num_splits=4)),
     "k16_nopg_n16": ("fp8", dict(qk_fp8=False, page_gather=False, block_n=16, num_splits=2)),

@@ -16,6 +16,12 @@ Compile-time options:
   and Triton emits warpgroup MMAs: FP8 (QGMMA) for QK straight from shared memory (no K conversion), fp16
   for PV with V converted in registers. q is quantized to e4m3 per row (scale max |q_row| / 448, folded into
   the softmax scale): scores off by ~2-4 % of |q||k|/sqrt(d), as in FA3's FP8. ~96-120 registers.
+- Q_SPLIT (transposed kernel): q ~ q_hi s_hi + q_lo s_lo, two e4m3 parts with per-row scales (q_lo: the
+  residual of q_hi, scale max |residual_row| / 448), both made once before the loop; the scores are two FP8
+  MMAs over the same raw K tile, K q_hi^T accumulated onto K q_lo^T (s_lo / s_hi): q off by ~2^-8 of itself
+  instead of 2^-4, near the 16-bit q's accuracy. sm_90 SASS (t2_ci_s3 vs t_ci_s3): 8 QGMMAs a tile instead
+  of 4, in two chains with a wait between them (the scaled accumulator), 118 registers instead of 98, +2 KB
+  of shared memory (q_lo).
 - QK_FP8 (plain kernel): the same q quantization with an FP8 tl.dot of M = 16 query rows, which sm_90
   lowers to mma.sync on fp16-converted operands (FP8 tensor cores need a warpgroup MMA's 64 rows): only
   q's rounding is gained. Kept to show it.
@@ -296,9 +302,11 @@ def _decode_split_fp8_t_kernel(
     PREFETCH: tl.constexpr = False,
     L2_AHEAD: tl.constexpr = 0,
     CARRY_IDS: tl.constexpr = False,
+    Q_SPLIT: tl.constexpr = False,
 ):
     """Transposed: S^T = K q^T [BLOCK_N, BLOCK_H] and O^T += V^T P^T [BLOCK_D, BLOCK_H], so the MMAs' M
-    is the tile's tokens / head_dim (>= 64: warpgroup MMAs on sm_90, FP8 for QK) and no row is padding."""
+    is the tile's tokens / head_dim (>= 64: warpgroup MMAs on sm_90, FP8 for QK) and no row is padding.
+    Q_SPLIT: q as two e4m3 parts (q_hi, q_lo) and two QK MMAs per tile."""
     seq = tl.program_id(0)
     kv_head = tl.program_id(1)
     split = tl.program_id(2)
@@ -326,8 +334,14 @@ def _decode_split_fp8_t_kernel(
         other=0.0,
     ).to(tl.float32)
     q_scale = tl.maximum(tl.max(tl.abs(q), axis=1), 1e-30) / 448.0
-    q_t = tl.trans((q / q_scale[:, None]).to(tl.float8e4nv))  # [BLOCK_D, BLOCK_H]
+    q_hi = (q / q_scale[:, None]).to(tl.float8e4nv)
+    q_t = tl.trans(q_hi)  # [BLOCK_D, BLOCK_H]
     s_scale = q_scale * sm_scale_log2
+    if Q_SPLIT:  # q_lo: e4m3 of q_hi's residual at its own per-row scale (a zero residual stays zero)
+        res = q - q_hi.to(tl.float32) * q_scale[:, None]
+        lo_scale = tl.maximum(tl.max(tl.abs(res), axis=1), 1e-30) / 448.0
+        q_lo_t = tl.trans((res / lo_scale[:, None]).to(tl.float8e4nv))
+        lo_ratio = lo_scale / q_scale  # K q_lo^T in units of K q_hi^T
     m_i = tl.full([BLOCK_H], -1.0e30, dtype=tl.float32)
     l_i = tl.zeros([BLOCK_H], dtype=tl.float32)
     acc = tl.zeros([BLOCK_D, BLOCK_H], dtype=tl.float32)
@@ -389,7 +403,10 @@ def _decode_split_fp8_t_kernel(
             v = tl.load(v_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
         if WINDOW > 0 and PAGE_GATHER:
             pos_mask &= tile + offs_n >= lo
-        s = tl.dot(k, q_t) * s_scale[None, :]  # [BLOCK_N, BLOCK_H]
+        if Q_SPLIT:  # K q_hi^T accumulated onto the scaled K q_lo^T, then one scale
+            s = tl.dot(k, q_t, tl.dot(k, q_lo_t) * lo_ratio[None, :]) * s_scale[None, :]
+        else:
+            s = tl.dot(k, q_t) * s_scale[None, :]  # [BLOCK_N, BLOCK_H]
         if SOFTCAP > 0:
             s = softcap_log2(s, SOFTCAP)
         s = tl.where(pos_mask[:, None], s, float("-inf"))
@@ -439,10 +456,13 @@ def decode_attention_fp8(
     l2_ahead: int = 0,
     splits_x: int = 1,
     carry_ids: bool = False,
+    q_split: bool = False,
 ) -> torch.Tensor:
     """decode_attention's contract for an FP8 cache (q in bf16/fp16/fp32; output in q's dtype), with the
     variant switches of this module's docstring; transposed: the S^T / O^T kernel (q always FP8, qk_fp8
-    ignored); splits_x: the default num_splits times this. Returns [S, q_heads, head_dim]."""
+    ignored); q_split (transposed only): q as two e4m3 parts; splits_x: the default num_splits times this.
+    Returns [S, q_heads, head_dim]."""
+    assert transposed or not q_split, "q_split is an option of the transposed kernel"
     num_seqs, num_q_heads, head_dim = q.shape
     _, _, block_size, num_kv_heads, cache_head_dim = kv_cache.shape
     assert kv_cache.element_size() == 1, "FP8 cache only"
@@ -479,7 +499,9 @@ def decode_attention_fp8(
     flags = dict(
         PV_FP8=pv_fp8, PAGE_GATHER=page_gather, PREFETCH=prefetch, L2_AHEAD=l2_ahead, CARRY_IDS=carry_ids
     )
-    if not transposed:
+    if transposed:
+        flags["Q_SPLIT"] = q_split
+    else:
         flags["QK_FP8"] = qk_fp8
     kernel[(num_seqs, num_kv_heads, num_splits)](
         q,
@@ -538,8 +560,13 @@ def decode_attention_fp8(
 # TEECUBE_FP8_DECODE_VARIANT (engine.kernels.decode_attention). "best": the one to try first end to end.
 # Default block_n 64 (16 KB of K + V per tile, as the reference's FP8 path), 4 warps, num_stages 2.
 # k16: the reference's maths (q, K, V in fp16, same accuracy); t: transposed (q in e4m3, FP8 QK MMA);
+# t2: t with q split in two e4m3 parts (q_split: near k16's accuracy, a second FP8 MMA per tile);
 # pv8: p in e4m3 too; ci: carry_ids (a real pipeline from num_stages 3); l2: L2 prefetch; x2: 2x splits.
 NAMED_VARIANTS: dict[str, dict[str, object]] = {
+    "t2_ci_s3": dict(transposed=True, q_split=True, carry_ids=True, num_stages=3),
+    "t2_ci_s4": dict(transposed=True, q_split=True, carry_ids=True, num_stages=4),
+    "t2": dict(transposed=True, q_split=True),  # Triton's own pipelining, as "t" below
+    "t2_l2": dict(transposed=True, q_split=True, l2_ahead=2),
     "k16_ci_s3": dict(qk_fp8=False, num_warps=2, carry_ids=True, num_stages=3),
     "t_ci_s3": dict(transposed=True, carry_ids=True, num_stages=3),
     "k16_ci_n32_s4": dict(qk_fp8=False, num_warps=2, carry_ids=True, num_stages=4, block_n=32),

@@ -220,8 +220,10 @@ def _variant_names() -> list[str]:
 @pytest.mark.parametrize("group,head_dim", [(4, 128), (2, 64)])
 def test_decode_variants_over_fp8_cache(name: str, group: int, head_dim: int) -> None:
     """decode_attention_fp8's named variants (TEECUBE_FP8_DECODE_VARIANT), ragged rows up to 32k tokens.
-    q in e4m3 (t*) and p in e4m3 (*pv8*) cost accuracy: looser bounds for them."""
-    from engine.kernels.decode_attention_fp8 import decode_attention_variant
+    q in one e4m3 part (t*, not t2*) and p in e4m3 (*pv8*) cost accuracy: looser bounds for them. q in two
+    e4m3 parts (q_split, t2*): the 16-bit q's bounds (CPU emulation of these rows: 0.1 % relative RMS and
+    0.005 worst element from q's rounding, against 3.9 % and 0.17 for one part)."""
+    from engine.kernels.decode_attention_fp8 import NAMED_VARIANTS, decode_attention_variant
 
     scales = (0.02, 0.01)
     seq_lens = [1, 17, 1000, 4097, 32768, 0, 333] + [2048] * 9
@@ -232,7 +234,10 @@ def test_decode_variants_over_fp8_cache(name: str, group: int, head_dim: int) ->
     )
     assert not out.isnan().any()
     expected = ref.paged_attention(q.float(), dense, meta, head_dim**-0.5)
-    if not name.startswith("t") and "pv8" not in name:  # q and p stay 16-bit: the reference's bounds
+    kw = NAMED_VARIANTS[name]
+    # q in one e4m3 part: the transposed kernel without q_split, the plain one with qk_fp8 (its default)
+    q_lossy = not kw.get("q_split", False) and bool(kw.get("transposed", False) or kw.get("qk_fp8", True))
+    if not q_lossy and not kw.get("pv_fp8", False):  # q (or its two FP8 parts) and p: the reference's bounds
         torch.testing.assert_close(out.float(), expected, atol=2e-2, rtol=2e-2)
         return
     # q rounded to e4m3 (3 mantissa bits) moves single scores, so judge the whole output: relative RMS
