@@ -278,7 +278,11 @@ def test_accept_rows_matches_row_by_row_accepts(cache, walker, smol) -> None:
 
     mixed_rows, _ = fresh(2)
     procs = [mixed_rows[0], Plain(), mixed_rows[1]]
-    assert accept_tokens(procs, [yes[0], forbidden, forbidden]) == [(True, False), (False, False), (False, False)]
+    assert accept_tokens(procs, [yes[0], forbidden, forbidden]) == [
+        (True, False),
+        (False, False),
+        (False, False),
+    ]
 
 
 def test_and_masks_on_scattered_rows_equal_row_by_row(cache, walker, smol) -> None:
