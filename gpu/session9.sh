@@ -59,7 +59,9 @@ for l in open(sys.argv[1]):
 " "$OUT/step-profile.jsonl" || tail -n 5 "$OUT/steps.log" ;;
     gramprof|gramprof-base)  # #16: wall-clock timers around the step loop's pieces, schema vs none
       dir=$PWD; [ $stage = gramprof-base ] && dir=$PWD/base
-      (cd "$dir" && timeout 200 python3 "$ROOT/gpu/gram_profile.py" >"$OUT/$stage.json" 2>"$OUT/$stage.log")
+      cp gpu/gram_profile.py "$dir/gram_profile_run.py"  # a script's own folder comes first on sys.path
+      (cd "$dir" && timeout 200 python3 gram_profile_run.py --tokenizer-json "$ROOT/.whl/smollm2-tokenizer.json" \
+        >"$OUT/$stage.json" 2>"$OUT/$stage.log")
       echo "== $stage rc=$? in $((SECONDS - t0)) s"
       python3 -c "
 import json,sys; r=json.load(open(sys.argv[1]))
