@@ -595,6 +595,22 @@ NAMED_VARIANTS: dict[str, dict[str, object]] = {
 NAMED_VARIANTS["best"] = NAMED_VARIANTS["t2"]
 
 
+FP8_DOT_MIN_K = 32  # an FP8 tl.dot's reduction axis (head_dim for QK) on sm_90
+FP8_FALLBACK = "k16_ci_s3"  # q in 16 bits: any head_dim
+
+
+def variant_for(name: str, head_dim: int) -> dict[str, object]:
+    """NAMED_VARIANTS[name]'s settings, or FP8_FALLBACK's where the variant runs QK on FP8 MMAs
+    (transposed or qk_fp8) and the padded head_dim is under FP8_DOT_MIN_K (tiny test models)."""
+    if name not in NAMED_VARIANTS:
+        raise ValueError(f"unknown FP8 decode variant {name!r}; one of {sorted(NAMED_VARIANTS)}")
+    kw = dict(NAMED_VARIANTS[name])
+    fp8_qk = kw.get("transposed") or kw.get("qk_fp8", True)
+    if fp8_qk and max(16, triton.next_power_of_2(head_dim)) < FP8_DOT_MIN_K:
+        kw = dict(NAMED_VARIANTS[FP8_FALLBACK])
+    return kw
+
+
 def decode_attention_variant(
     name: str,
     q: torch.Tensor,
@@ -609,10 +625,9 @@ def decode_attention_variant(
     softcap: float | None = None,
 ) -> torch.Tensor:
     """decode_attention_fp8 with NAMED_VARIANTS[name]. Pages longer than the variant's tile: the tile
-    grows to a page up to 128 tokens; past that, one page per tile without the prefetches."""
-    if name not in NAMED_VARIANTS:
-        raise ValueError(f"unknown FP8 decode variant {name!r}; one of {sorted(NAMED_VARIANTS)}")
-    kw = dict(NAMED_VARIANTS[name])
+    grows to a page up to 128 tokens; past that, one page per tile without the prefetches. Heads too
+    narrow for an FP8 QK dot (variant_for) take the 16-bit-q variant FP8_FALLBACK."""
+    kw = variant_for(name, q.shape[-1])
     block_size = kv_cache.shape[2]
     block_n = int(kw.pop("block_n", 64))
     if block_size > block_n:

@@ -150,3 +150,18 @@ def test_named_variants_are_decode_attention_fp8_settings() -> None:
     assert "best" in NAMED_VARIANTS
     for kw in NAMED_VARIANTS.values():
         assert set(kw) <= params, kw
+
+
+def test_narrow_heads_take_the_16_bit_q_variant() -> None:
+    """An FP8 QK dot needs a head_dim block of 32 (sm_90 rejects the compile below that, as a tiny test
+    model's 16-wide heads showed on an H200): variants with FP8 QK fall back there; others keep theirs."""
+    from engine.kernels.decode_attention_fp8 import FP8_FALLBACK, variant_for
+
+    assert variant_for("best", 128) == NAMED_VARIANTS["best"]
+    assert variant_for("t2", 32) == NAMED_VARIANTS["t2"]
+    for name in ("best", "t2", "t_ci_s3", "t_pv8"):
+        assert variant_for(name, 16) == NAMED_VARIANTS[FP8_FALLBACK]
+        assert variant_for(name, 8) == NAMED_VARIANTS[FP8_FALLBACK]
+    assert variant_for("k16_ci_n32_s4", 16) == NAMED_VARIANTS["k16_ci_n32_s4"]
+    with pytest.raises(ValueError, match="unknown FP8 decode variant"):
+        variant_for("nope", 128)
