@@ -87,12 +87,18 @@ for shape, rows in r.items():
       timeout 200 python3 -m pytest tests/gpu/test_fp8_gpu.py -m gpu -q -p no:cacheprovider >"$OUT/fp8-tests.log" 2>&1
       echo "== fp8 tests rc=$? in $((SECONDS - t0)) s: $(tail -n 1 "$OUT/fp8-tests.log")"
       grep -E "^(FAILED|ERROR)" "$OUT/fp8-tests.log" | head ;;
-    fp8bench)  # issue #19's command, 128 prompts as in sessions 5-6
-      timeout 230 python3 -m teecube.cli bench throughput --shape llama3-8b --random-weights --skip-hf \
+    gputests)  # the kernels (FP8 decode default) and the grammar overlap path on the GPU
+      timeout 200 python3 -m pytest tests/gpu/test_kernels_gpu.py tests/gpu/test_grammar_overlap_gpu.py -m gpu -q \
+        -p no:cacheprovider >"$OUT/gpu-tests.log" 2>&1
+      echo "== gputests rc=$? in $((SECONDS - t0)) s: $(tail -n 1 "$OUT/gpu-tests.log")"
+      grep -E "^(FAILED|ERROR)" "$OUT/gpu-tests.log" | head ;;
+    fp8bench|fp8bench-k16)  # issue #19's command, 128 prompts as in sessions 5-6 (k16: the previous FP8 decode default)
+      env=(); [ $stage = fp8bench-k16 ] && env=(TEECUBE_FP8_DECODE_VARIANT=k16_ci_s3)
+      env "${env[@]}" timeout 230 python3 -m teecube.cli bench throughput --shape llama3-8b --random-weights --skip-hf \
         --quantization fp8 --kv-cache-dtype fp8 --compare-bf16 --max-model-len 16384 --num-prompts 128 \
-        >"$OUT/fp8-bench.json" 2>"$OUT/fp8-bench.log"
-      echo "== fp8 bench rc=$? in $((SECONDS - t0)) s"
-      python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(json.dumps(r['targets']), {k: (v['output_tok_per_s'], v['fraction_of_roofline']) for k, v in r['summary'].items()})" "$OUT/fp8-bench.json" || tail -n 20 "$OUT/fp8-bench.log" ;;
+        >"$OUT/$stage.json" 2>"$OUT/$stage.log"
+      echo "== $stage rc=$? in $((SECONDS - t0)) s"
+      python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(json.dumps(r['targets']), {k: (v['output_tok_per_s'], v['fraction_of_roofline']) for k, v in r['summary'].items()})" "$OUT/$stage.json" || tail -n 20 "$OUT/$stage.log" ;;
     serve)  # #13: offline engine, then served directly and through 8 proxy workers (dummy qwen3-0.6b text dir)
       python3 -m engine.bench.shape_dir qwen3-0.6b /tmp/qwen3-text >/dev/null
       timeout 240 python3 -m teecube.cli bench serve --model /tmp/qwen3-text --engine-arg=--load-format=dummy \
