@@ -566,6 +566,14 @@ NAMED_VARIANTS: dict[str, dict[str, object]] = {
     "t2_ci_s3": dict(transposed=True, q_split=True, carry_ids=True, num_stages=3),
     "t2_ci_s4": dict(transposed=True, q_split=True, carry_ids=True, num_stages=4),
     "t2": dict(transposed=True, q_split=True),  # Triton's own pipelining, as "t" below
+    # t2's tiles (session 9: t2 is the default; w: warps, n: tokens per tile, s: stages, x2: 2x splits)
+    "t2_w8": dict(transposed=True, q_split=True, num_warps=8),
+    "t2_n128": dict(transposed=True, q_split=True, block_n=128),
+    "t2_n128_w8": dict(transposed=True, q_split=True, block_n=128, num_warps=8),
+    "t2_s3": dict(transposed=True, q_split=True, num_stages=3),
+    "t2_n32": dict(transposed=True, q_split=True, block_n=32),
+    "t2_x2": dict(transposed=True, q_split=True, splits_x=2),
+    "t2_w2": dict(transposed=True, q_split=True, num_warps=2),
     "t2_l2": dict(transposed=True, q_split=True, l2_ahead=2),
     "k16_ci_s3": dict(qk_fp8=False, num_warps=2, carry_ids=True, num_stages=3),
     "t_ci_s3": dict(transposed=True, carry_ids=True, num_stages=3),
