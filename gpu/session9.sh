@@ -60,14 +60,14 @@ for l in open(sys.argv[1]):
     gramprof|gramprof-base)  # #16: wall-clock timers around the step loop's pieces, schema vs none
       dir=$PWD; [ $stage = gramprof-base ] && dir=$PWD/base
       cp gpu/gram_profile.py "$dir/gram_profile_run.py"  # a script's own folder comes first on sys.path
-      (cd "$dir" && timeout 200 python3 gram_profile_run.py --tokenizer-json "$ROOT/.whl/smollm2-tokenizer.json" \
+      (cd "$dir" && timeout 200 python3 gram_profile_run.py --tokenizer-json "$ROOT/.whl/smollm2-tokenizer.json" ${GRAMPROF_ARGS:-} \
         >"$OUT/$stage.json" 2>"$OUT/$stage.log")
       echo "== $stage rc=$? in $((SECONDS - t0)) s"
       python3 -c "
 import json,sys; r=json.load(open(sys.argv[1]))
-for k in ('json_schema','no_schema'):
-    x=r[k]; print(k, x['output_tok_per_s'], 'steps', x['steps'], json.dumps(x['ms_per_step']))
-print({k: v for k, v in r.items() if k not in ('json_schema','no_schema')})" "$OUT/$stage.json" || tail -n 8 "$OUT/$stage.log" ;;
+for k, x in r.items():
+    if isinstance(x, dict): print(k, x['output_tok_per_s'], 'steps', x['steps'], 'outside', x.get('outside_steps_s'), json.dumps(x['ms_per_step']))
+" "$OUT/$stage.json" || tail -n 8 "$OUT/$stage.log" ;;
     fp8prof)  # #19: where an FP8 + FP8-KV step goes (single run, --profile)
       timeout 200 python3 -m teecube.cli bench throughput --shape llama3-8b --random-weights --skip-hf \
         --quantization fp8 --kv-cache-dtype fp8 --max-model-len 16384 --num-prompts 128 --profile \
