@@ -10,7 +10,9 @@ A processor class may offer `accept_rows(processors, tokens)` (per row: accepted
 `accept_batch(processors, tokens)` and `fill_batch(processors, bitmask, rows)` (static): one call for
 all its rows of a step (xgrammar's batched matcher) instead of one per row, and
 `fills_whole_rows = True` when fill_bitmask writes every word of its row (the engine then skips resetting
-that row to all ones first).
+that row to all ones first). A processor's `and_mask` (int32 words, or None) is a fixed set of tokens it
+never allows: fill_bitmask applies it; on CUDA the engine applies it in the mask kernel instead
+(fill_batch(..., skip_and=True) then leaves it out of the host fill).
 
 The bitmask is xgrammar's layout: int32 [batch, ceil(vocab / 32)], bit j of word i allows token 32 * i + j;
 rows the engine does not hand to a processor stay all ones (everything allowed).
@@ -65,13 +67,25 @@ def _kernel() -> ModuleType | None:
     return kernel
 
 
-def apply_bitmask(logits: torch.Tensor, bitmask: torch.Tensor) -> torch.Tensor:
-    """logits with -inf where the bitmask disallows a token (bitmask on logits' device). CUDA: in place,
-    one Triton pass over the batch; elsewhere a masked copy."""
+def apply_bitmask(
+    logits: torch.Tensor,
+    bitmask: torch.Tensor,
+    and_mask: torch.Tensor | None = None,
+    and_rows: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """logits with -inf where the bitmask disallows a token (bitmask on logits' device). and_mask: one
+    packed row also ANDed into every row, or into the rows set in and_rows (bool/int8 [rows]). CUDA: in
+    place, one Triton pass over the batch; elsewhere a masked copy."""
     kernel = _kernel() if logits.is_cuda else None
     if kernel is not None and logits.stride(1) == 1:
-        return kernel.apply_bitmask_(logits, bitmask)
-    allowed = unpack_bitmask(bitmask, logits.shape[1])
+        return kernel.apply_bitmask_(logits, bitmask, and_mask, and_rows)
+    vocab = logits.shape[1]
+    allowed = unpack_bitmask(bitmask, vocab)
+    if and_mask is not None:
+        extra = unpack_bitmask(and_mask.reshape(1, -1), vocab)
+        if and_rows is not None:
+            extra = extra | ~and_rows.bool().unsqueeze(1)
+        allowed &= extra
     return logits.masked_fill(~allowed, float("-inf"))
 
 
@@ -105,18 +119,27 @@ def accept_tokens(processors: Seq[Any], tokens: Seq[int]) -> list[tuple[bool, bo
     return done
 
 
-def fill_rows(processors: Seq[Any], bitmask: torch.Tensor, rows: Seq[int]) -> None:
+def fill_rows(processors: Seq[Any], bitmask: torch.Tensor, rows: Seq[int], skip_and: bool = False) -> None:
     """processors[i].fill_bitmask(bitmask, rows[i]) for every i: one batched call per processor class
-    that has one (xgrammar's thread pool), one call per row otherwise."""
+    that has one (xgrammar's thread pool), one call per row otherwise. skip_and: the caller applies the
+    processors' `and_mask` itself (on the device): a class whose fill_batch takes skip_and leaves it out
+    (applying it twice would be harmless)."""
     classes = set(map(type, processors))
     if len(classes) == 1 and (batch := getattr(next(iter(classes)), "fill_batch", None)) is not None:
-        batch(list(processors), bitmask, list(rows))  # the usual step: one class, no regrouping
+        _fill_batch(batch, list(processors), bitmask, list(rows), skip_and)  # one class: no regrouping
         return
     for cls, idx in _by_class(processors).items():
         procs, at = [processors[i] for i in idx], [rows[i] for i in idx]
         batch = getattr(cls, "fill_batch", None)
         if batch is not None:
-            batch(procs, bitmask, at)
+            _fill_batch(batch, procs, bitmask, at, skip_and)
         else:
             for p, r in zip(procs, at, strict=True):
                 p.fill_bitmask(bitmask, r)
+
+
+def _fill_batch(batch: Any, procs: list[Any], bitmask: torch.Tensor, rows: list[int], skip_and: bool) -> None:
+    if skip_and:
+        batch(procs, bitmask, rows, skip_and=True)
+    else:
+        batch(procs, bitmask, rows)

@@ -159,12 +159,14 @@ class Sampler:
         seqs: list[Sequence],
         pending: torch.Tensor | None = None,
         bitmask: torch.Tensor | None = None,
+        and_mask: tuple[torch.Tensor, torch.Tensor | None] | None = None,
     ) -> SampledTokens:
         """Token ids (and logprobs) on the device, without a host sync. pending: each row's token still
-        in flight (-1: none), for penalties; bitmask: allowed tokens (engine/logits_process.py)."""
+        in flight (-1: none), for penalties; bitmask: allowed tokens (engine/logits_process.py); and_mask:
+        (one packed row, the rows it applies to or None for all) ANDed into the bitmask in the same pass."""
         want_logprobs = [s.params.logprobs for s in seqs]
         if bitmask is not None:
-            logits = apply_bitmask(logits, bitmask)
+            logits = apply_bitmask(logits, bitmask, *(and_mask or (None, None)))
         fast = self.fast.sample_device(logits, seqs) if logits.is_cuda else None
         if fast is not None:
             return SampledTokens(fast, None, want_logprobs)

@@ -95,8 +95,10 @@ class GrammarProcessor:
         return out
 
     @staticmethod
-    def fill_batch(processors: list[GrammarProcessor], bitmask: torch.Tensor, rows: list[int]) -> None:
-        fill_batch(processors, bitmask, rows)
+    def fill_batch(
+        processors: list[GrammarProcessor], bitmask: torch.Tensor, rows: list[int], skip_and: bool = False
+    ) -> None:
+        fill_batch(processors, bitmask, rows, skip_and)
 
 
 def processor_factory(
@@ -177,14 +179,18 @@ def accept_matchers(matchers: list[xgr.GrammarMatcher], tokens: list[int]) -> li
     return out
 
 
-def fill_batch(processors: list[GrammarProcessor], bitmask: torch.Tensor, rows: list[int]) -> None:
+def fill_batch(
+    processors: list[GrammarProcessor], bitmask: torch.Tensor, rows: list[int], skip_and: bool = False
+) -> None:
     """The same as processors[i].fill_bitmask(bitmask, rows[i]) for every i, on xgrammar's thread pool
-    (C++ threads, without the GIL): a step loop with many constrained rows calls this once."""
+    (C++ threads, without the GIL): a step loop with many constrained rows calls this once. skip_and:
+    the and_masks are the caller's (the engine ANDs them on the device, in the mask kernel)."""
     global _batch_matcher
     if _batch_matcher is None:
         _batch_matcher = xgr.BatchGrammarMatcher(fill_threads())
     _batch_matcher.batch_fill_next_token_bitmask([p.matcher for p in processors], bitmask, rows)
-    and_masks(processors, bitmask, rows)
+    if not skip_and:
+        and_masks(processors, bitmask, rows)
 
 
 def and_masks(processors: list[GrammarProcessor], bitmask: torch.Tensor, rows: list[int]) -> None:

@@ -311,6 +311,43 @@ def test_and_masks_on_scattered_rows_equal_row_by_row(cache, walker, smol) -> No
     assert not torch.equal(raw[0], many[1]) and not (many[1] & ~raw[0]).any()  # the AND cleared bits
 
 
+def test_and_mask_applied_in_the_mask_pass_keeps_control_tokens_out(cache, walker, smol) -> None:
+    """The engine's AND in the mask pass (ModelRunner._and_mask + apply_bitmask, the host fill told to
+    skip it): a raw control-character token the grammar lets into a JSON string is -inf on the grammar's
+    row, and a row without a processor (not flagged) keeps it; several distinct masks fall back to the
+    host AND (None)."""
+    from types import SimpleNamespace
+
+    from engine.logits_process import apply_bitmask, fill_rows
+    from engine.model_runner import ModelRunner
+
+    _, vocab = smol
+    spec = parse_structured_fields(
+        {"guided_json": {"type": "object", "properties": {"k": {"type": "string", "maxLength": 5}}}}
+    )
+    proc = cache.factory(spec)()
+    for t in walker.tokenizer.encode('{"k": "'):
+        assert proc.accept(t)
+    raw = allocate_bitmask(2, vocab)
+    fill_rows([proc], raw, [0], skip_and=True)  # the grammar alone: control characters allowed
+    grammar_ok = set(allowed_ids(raw[:1], vocab))
+    safe = set(allowed_ids(proc.and_mask.reshape(1, -1), vocab))
+    control = sorted(grammar_ok - safe)
+    assert control, "the grammar lets no control token through: nothing to test"
+    runner = SimpleNamespace(_and_masks={}, device=torch.device("cpu"))
+    mask, flags = ModelRunner._and_mask(runner, [proc], [0], 2)
+    assert flags is not None and flags.tolist() == [1, 0]
+    assert ModelRunner._and_mask(runner, [proc], [0], 1)[1] is None  # every row: no flags
+    logits = torch.zeros(2, vocab)
+    logits[:, control[0]] = 10.0
+    out = apply_bitmask(logits, raw, mask, flags)
+    assert out[0, control[0]] == float("-inf") and out[0].argmax().item() in grammar_ok & safe
+    assert out[1].argmax().item() == control[0]
+    other = cache.factory(spec)()
+    other.and_mask = proc.and_mask.clone()  # a second, distinct mask object
+    assert ModelRunner._and_mask(runner, [proc, other], [0, 1], 2) is None
+
+
 def test_staging_resets_only_rows_not_filled_whole() -> None:
     from engine.model_runner import BitmaskStaging
 
