@@ -39,10 +39,11 @@ for l in open(sys.argv[1]):
     print(r['shape'], 'kv GB', r['kv_gb'], 'default', d.get('us'), 'us', d.get('tb_s'), 'TB/s; x', r['best_vs_default'])
     for x in b[:4]: print('   ', {k: x[k] for k in x if k != 'max_err'}, 'err', round(x['max_err'], 4))
 " "$OUT/decode-sweep.jsonl" ;;
-    structured|structured-base)  # #16: JSON schema on every request vs none, the bundled model's BPE vocabulary
+    structured|structured-base|structured-acc4)  # #16: JSON schema on every request vs none, BPE vocabulary
       dir=$PWD; [ $stage = structured-base ] && dir=$PWD/base
+      env=(); [ $stage = structured-acc4 ] && env=(TEECUBE_GRAMMAR_ACCEPT_THREADS=4)
       for run in ${RUNS:-1 2}; do
-        (cd "$dir" && timeout 200 python3 -m teecube.cli bench structured --shape qwen3-0.6b --random-weights --num-prompts 256 \
+        (cd "$dir" && env "${env[@]}" timeout 200 python3 -m teecube.cli bench structured --shape qwen3-0.6b --random-weights --num-prompts 256 \
           --vocab bpe ${STRUCTURED_ARGS:-} --tokenizer-json "$ROOT/.whl/smollm2-tokenizer.json" >"$OUT/$stage-bpe-run$run.json" 2>"$OUT/structured.log")
         echo "== $stage run $run rc=$? in $((SECONDS - t0)) s"
         python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(json.dumps({'overhead': r['overhead'], 'no_schema': r['no_schema']['output_tok_per_s'], 'json_schema': r['json_schema']['output_tok_per_s'], 'pairs': r.get('pair_overheads')}))" "$OUT/$stage-bpe-run$run.json" || tail -n 5 "$OUT/structured.log"
