@@ -69,7 +69,8 @@ def main() -> int:
 
     llm_engine.LLMEngine.step = timed("llm_step", llm_engine.LLMEngine.step)
     llm_engine.LLMEngine.add_request = timed("add_request", llm_engine.LLMEngine.add_request)
-    output_processor.OutputProcessor.process = timed("output_process", output_processor.OutputProcessor.process)
+    processor_cls = output_processor.OutputProcessor
+    processor_cls.process = timed("output_process", processor_cls.process)
     warm_generate = llm.generate
 
     def generate(*a: Any, **k: Any) -> Any:  # _run's last generate is the timed one: count only it

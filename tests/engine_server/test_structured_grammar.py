@@ -245,7 +245,7 @@ def test_accept_rows_matches_row_by_row_accepts(cache, walker, smol) -> None:
     from engine.logits_process import accept_tokens
     from engine.structured.processor import GrammarProcessor
 
-    tokenizer, vocab = smol
+    tokenizer, _ = smol
     make = cache.factory(parse_structured_fields({"guided_choice": ["yes", "no"]}))
     yes = tokenizer.encode("yes")
     eos = tokenizer.eos_token_ids[0]
