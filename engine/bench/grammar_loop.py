@@ -170,12 +170,18 @@ def make_core(vocab: int, threads: int | None) -> tuple[EngineCore, Timeline, np
     timeline = Timeline()
     rng = np.random.default_rng(0)
 
-    def sample(logits: torch.Tensor, seqs: list[Any], pending: Any = None, bitmask: Any = None) -> Any:
+    def sample(
+        logits: torch.Tensor, seqs: list[Any], pending: Any = None, bitmask: Any = None, and_mask: Any = None
+    ) -> Any:
         timeline.sampler_at.append(timeline.now())
         start = CLOCK[0]()
         if bitmask is None:
             tokens = torch.zeros(logits.shape[0], dtype=torch.int64)
         else:
+            if and_mask is not None:  # the device's AND (the mask kernel's), here on the host copy
+                mask, rows = and_mask
+                bitmask = bitmask.clone()
+                bitmask[slice(None) if rows is None else rows.bool()] &= mask
             tokens = pick_allowed(bitmask, vocab, rng)
         timeline.stand_in(start)
         return SampledTokens(tokens, None, [s.params.logprobs for s in seqs])

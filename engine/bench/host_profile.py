@@ -71,10 +71,12 @@ def use_fast_sampler(core: EngineCore) -> None:
     plain = sampler.sample
     fast_sampling._kernels = lambda: StandInSamplingKernels  # type: ignore[assignment]
 
-    def sample(logits: torch.Tensor, seqs: list[Any], pending: Any = None, bitmask: Any = None) -> Any:
+    def sample(
+        logits: torch.Tensor, seqs: list[Any], pending: Any = None, bitmask: Any = None, and_mask: Any = None
+    ) -> Any:
         tokens = sampler.fast.sample_device(logits, seqs) if bitmask is None else None
         if tokens is None:
-            return plain(logits, seqs, pending, bitmask)
+            return plain(logits, seqs, pending, bitmask, and_mask)
         return SampledTokens(tokens, None, [s.params.logprobs for s in seqs])
 
     sampler.sample = sample  # type: ignore[method-assign]
