@@ -54,8 +54,8 @@ async def attestation_rate_middleware(request: web.Request, handler: Any) -> web
     if request.path.startswith("/attestation"):
         window = request.app[ATTESTATION_LIMIT]
         address = client_address(request)
-        wait = window.blocked_for(address)
-        window.failed(address)  # counts the request
+        wait = await window.blocked_for(address)
+        await window.failed(address)  # counts the request
         if wait:
             raise ApiError(429, "Too many attestation requests. Please retry later.",
                            code="rate_limit_exceeded", headers={"Retry-After": str(math.ceil(wait))})
@@ -97,8 +97,12 @@ def create_app(config: ProxyConfig, *, extra_routes: list[Any] | None = None,
         raise ValueError("guard_scan_workers must be 0 or more")
     app[GUARDS] = Guards(directory, DEFAULT_GUARDRAIL_POLICY, ScanPool(workers) if workers else None)
     app["session_factory"] = factory
-    app[OPERATOR_THROTTLE] = FailureThrottle(limit=config.auth_failure_limit)
-    app[ATTESTATION_LIMIT] = FailureThrottle(limit=config.attestation_per_minute)
+    # one budget per address for every worker (and replica on Redis), not one per process
+    shared = store if not isinstance(store, MemoryBucketStore) else None
+    app[OPERATOR_THROTTLE] = FailureThrottle(limit=config.auth_failure_limit, store=shared, name="operator")
+    app[ATTESTATION_LIMIT] = FailureThrottle(
+        limit=config.attestation_per_minute, store=shared, name="attestation"
+    )
     drop_server_banner(app)
     if config.worker_index is not None:
         mark_worker(app, config.worker_index)
@@ -106,7 +110,7 @@ def create_app(config: ProxyConfig, *, extra_routes: list[Any] | None = None,
     async def resources(app: web.Application) -> AsyncIterator[None]:
         http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10), trust_env=False)
         app[AUTH] = Authenticator(
-            directory, JwtVerifier(http), FailureThrottle(limit=config.auth_failure_limit)
+            directory, JwtVerifier(http), FailureThrottle(limit=config.auth_failure_limit, store=shared)
         )
         await app[USAGE].start()
         await app[GUARDS].start()

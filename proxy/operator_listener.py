@@ -42,8 +42,8 @@ async def _metrics(request: web.Request) -> web.Response:
         presented = bearer_token(request) or ""
         if not hmac.compare_digest(presented.encode(), token.encode()):
             throttle = request.app[_THROTTLE]
-            throttle.failed(client_address(request))
-            raise_if_throttled(throttle, client_address(request))
+            await throttle.failed(client_address(request))
+            await raise_if_throttled(throttle, client_address(request))
             raise ApiError(401, "Invalid operator token.", code="invalid_operator_token")
     body = request.app[_METRICS].render()
     if inspect.isawaitable(body):  # a supervisor's WorkerMetrics asks its workers

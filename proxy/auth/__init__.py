@@ -46,8 +46,8 @@ def client_address(request: web.Request) -> str:
     return request.remote or "unknown"
 
 
-def raise_if_throttled(throttle: FailureThrottle, client: str) -> None:
-    wait = throttle.blocked_for(client)
+async def raise_if_throttled(throttle: FailureThrottle, client: str) -> None:
+    wait = await throttle.blocked_for(client)
     if wait:
         raise ApiError(
             429,
@@ -71,8 +71,8 @@ class Authenticator:
         principal = await self._identify(bearer_token(request))
         if principal is not None:
             return principal
-        self.throttle.failed(client)
-        raise_if_throttled(self.throttle, client)
+        await self.throttle.failed(client)
+        await raise_if_throttled(self.throttle, client)
         raise invalid_api_key()
 
 

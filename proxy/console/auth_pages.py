@@ -53,7 +53,7 @@ async def login_form(request: web.Request) -> web.StreamResponse:
 async def login(request: web.Request) -> web.StreamResponse:
     state = request.app[CONSOLE]
     client = client_address(request)
-    wait = state.throttle.blocked_for(client)
+    wait = await state.throttle.blocked_for(client)
     if wait:
         response = _login_page(request, 429, f"Too many failed sign-ins. Retry in {math.ceil(wait)} s.")
         response.headers["Retry-After"] = str(math.ceil(wait))
@@ -75,7 +75,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     elif operator_token and hmac.compare_digest(credential.encode(), operator_token.encode()):
         sid, _ = state.sessions.create("operator")
         return _signed_in(sid, f"{BASE}/domains", state.sessions.ttl)
-    state.throttle.failed(client)
+    await state.throttle.failed(client)
     return _login_page(request, 401, "That operator token or API key is not valid.")
 
 

@@ -322,6 +322,17 @@ def test_metrics_sum_both_workers(proxy: Proxy) -> None:
     assert CANARY not in text
 
 
+def test_auth_failures_are_throttled_across_workers(proxy: Proxy) -> None:
+    """Wrong keys from one address count against one budget (30 a minute) in the supervisor's store:
+    per-worker windows would let all 45 through as 401 (each worker sees ~22)."""
+    answers = [proxy.chat(f"sk-not-a-key-{i}") for i in range(45)]
+    statuses = [r.status_code for r in answers]
+    assert set(statuses) <= {401, 429} and 429 in statuses, statuses
+    assert statuses.count(401) <= 34, statuses  # 30, plus what the bucket refills meanwhile
+    assert _workers_seen(answers) == {"0", "1"}
+    assert all(r.status_code == 200 for r in _until_both(lambda: proxy.chat(proxy.keys["main"])))
+
+
 def test_killed_worker_is_replaced(proxy: Proxy) -> None:
     before = proxy.worker_pids()
     os.kill(before[0], signal.SIGKILL)

@@ -28,7 +28,7 @@ routes = web.RouteTableDef()
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def _operator(request: web.Request) -> str:
+async def _operator(request: web.Request) -> str:
     """The operator token or 401; wrong tokens from one address are throttled (429), the right
     token always passes."""
     token = request.app[CONFIG].operator_token or ""
@@ -37,8 +37,8 @@ def _operator(request: web.Request) -> str:
     # Always compare, so a malformed header costs the same as a wrong token.
     if not hmac.compare_digest((presented or "").encode(), token.encode()) or not ok:
         throttle = request.app[OPERATOR_THROTTLE]
-        throttle.failed(client_address(request))
-        raise_if_throttled(throttle, client_address(request))
+        await throttle.failed(client_address(request))
+        await raise_if_throttled(throttle, client_address(request))
         raise ApiError(401, "Invalid operator token.", code="invalid_operator_token")
     return ACTOR
 
@@ -48,7 +48,7 @@ def route(method: str, path: str) -> Callable[[Handler], Handler]:
 
     def register(handler: Handler) -> Handler:
         async def guarded(request: web.Request) -> web.StreamResponse:
-            _operator(request)
+            await _operator(request)
             return await handler(request)
 
         guarded.__name__ = handler.__name__
@@ -83,7 +83,7 @@ async def run_in_session(
 
     After a change (`changes`), the proxy's caches are dropped so it applies here at once.
     """
-    actor = _operator(request)
+    actor = await _operator(request)
     factory = request.app["session_factory"]
 
     def work() -> Any:
