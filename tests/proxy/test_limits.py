@@ -114,8 +114,9 @@ needs_redis = pytest.mark.skipif(redis_url() is None, reason="TEECUBE_TEST_REDIS
 async def test_redis_shared_budget_across_two_limiters() -> None:
     url = redis_url()
     assert url is not None
-    a = Limiter(RedisBucketStore(url))
-    b = Limiter(RedisBucketStore(url))  # a second proxy replica
+    # a generous timeout: 50 calls in flight on a loaded CI machine (0.5 s tripped once: 503, not 429)
+    a = Limiter(RedisBucketStore(url, timeout=10.0))
+    b = Limiter(RedisBucketStore(url, timeout=10.0))  # a second proxy replica
     spec = BucketSpec(f"tpm:test:{uuid.uuid4().hex}", capacity=1000, kind="tokens")
     results = await asyncio.gather(
         _admit_concurrently(a, spec, 25, 64), _admit_concurrently(b, spec, 25, 64)
@@ -129,8 +130,8 @@ async def test_redis_shared_budget_across_two_limiters() -> None:
 async def test_redis_settle_is_shared() -> None:
     url = redis_url()
     assert url is not None
-    a = Limiter(RedisBucketStore(url))
-    b = Limiter(RedisBucketStore(url))
+    a = Limiter(RedisBucketStore(url, timeout=10.0))
+    b = Limiter(RedisBucketStore(url, timeout=10.0))
     spec = BucketSpec(f"tpm:test:{uuid.uuid4().hex}", capacity=100, kind="tokens")
     res = await a.reserve([spec], 100)
     with pytest.raises(ApiError):
