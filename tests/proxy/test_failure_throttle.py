@@ -66,7 +66,8 @@ def test_a_lost_shared_store_falls_back_to_the_workers_own_window(tmp_path: Path
 def test_replicas_on_redis_grant_one_limit_and_store_no_address() -> None:
     async def scenario() -> None:
         prefix = f"teecube-test-{uuid.uuid4().hex[:8]}:"
-        stores = [RedisBucketStore(os.environ["TEECUBE_TEST_REDIS_URL"], prefix=prefix, timeout=10.0) for _ in range(2)]
+        url = os.environ["TEECUBE_TEST_REDIS_URL"]
+        stores = [RedisBucketStore(url, prefix=prefix, timeout=10.0) for _ in range(2)]
         try:
             replicas = [FailureThrottle(limit=5, store=s) for s in stores]
             assert await _fail_until_blocked(replicas, "192.0.2.44") == 5
