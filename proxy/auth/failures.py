@@ -34,7 +34,7 @@ class LocalWindow:
         times = self._failures.get(client)
         if times is None:
             if len(self._failures) >= self._max_clients:
-                self._failures.clear()
+                self._forget_stale(now)
             times = self._failures[client] = deque()
         while times and now - times[0] > self.window:
             times.popleft()
@@ -49,6 +49,15 @@ class LocalWindow:
 
     def clear(self) -> None:
         self._failures.clear()
+
+    def _forget_stale(self, now: float) -> None:
+        """At max_clients: drop the clients whose failures are all past the window (the same as never
+        seen), and only if that frees nothing, every client (addresses are the clients' to choose)."""
+        stale = [c for c, times in self._failures.items() if not times or now - times[-1] > self.window]
+        for c in stale:
+            del self._failures[c]
+        if len(self._failures) >= self._max_clients:
+            self._failures.clear()
 
     def failed(self, client: str) -> None:
         now = time.monotonic()

@@ -98,3 +98,28 @@ def test_in_process_store_drops_refilled_buckets_then_throttle_keys_past_its_bou
         assert state.remaining < 100  # the tenant's usage is kept (40 taken, a little refilled)
 
     asyncio.run(scenario())
+
+
+def test_a_full_local_window_forgets_stale_addresses_before_active_ones(monkeypatch) -> None:
+    """At its bound the worker's own window drops addresses whose failures have expired, so a spray of
+    old addresses does not wipe an attacker that is still failing; only a window full of active
+    addresses is cleared."""
+    import proxy.auth.failures as failures
+
+    now = [1000.0]
+    monkeypatch.setattr(failures.time, "monotonic", lambda: now[0])
+    throttle = FailureThrottle(limit=3, window=60.0, max_clients=5)
+
+    async def scenario() -> None:
+        for i in range(4):
+            await throttle.failed(f"old-{i}")
+        now[0] += 61.0  # their failures expire
+        assert await _fail_until_blocked([throttle], "attacker") == 3
+        for i in range(3):  # new addresses at the bound: the stale ones go, the attacker stays
+            await throttle.failed(f"new-{i}")
+        assert await throttle.blocked_for("attacker") > 0
+        for i in range(10):  # a window full of active addresses is cleared, as before
+            await throttle.failed(f"spray-{i}")
+        assert len(throttle._local._failures) <= 5
+
+    asyncio.run(scenario())
