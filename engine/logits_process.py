@@ -6,9 +6,9 @@ sequence's samples the engine asks it for the allowed tokens (`fill_bitmask`), m
 sequence with finish_reason "stop". With a step in flight (engine/engine_core.py) the next step's forward
 is queued first, then the previous step's tokens are read and accepted (`accept_tokens`), then the mask is
 filled while the GPU runs the forward: a processor always sees every token before it fills a mask.
-A processor class may offer `accept_rows(processors, tokens)` (per row: accepted, terminated),
-`accept_batch(processors, tokens)` and `fill_batch(processors, bitmask, rows)` (static): one call for
-all its rows of a step (xgrammar's batched matcher) instead of one per row, and
+A processor class may offer `accept_rows(processors, tokens)` (per row: accepted, terminated) and
+`fill_batch(processors, bitmask, rows, skip_and)` (static): one call for all its rows of a step
+(xgrammar's batched matcher) instead of one per row, and
 `fills_whole_rows = True` when fill_bitmask writes every word of its row (the engine then skips resetting
 that row to all ones first). A processor's `and_mask` (int32 words, or None) is a fixed set of tokens it
 never allows: fill_bitmask applies it; on CUDA the engine applies it in the mask kernel instead
@@ -90,6 +90,9 @@ def apply_bitmask(
 
 
 def _by_class(processors: Seq[Any]) -> dict[type, list[int]]:
+    classes = set(map(type, processors))
+    if len(classes) == 1:  # the usual step (C-speed: no per-row Python)
+        return {classes.pop(): list(range(len(processors)))}
     groups: dict[type, list[int]] = defaultdict(list)
     for i, p in enumerate(processors):
         groups[type(p)].append(i)
@@ -98,48 +101,38 @@ def _by_class(processors: Seq[Any]) -> dict[type, list[int]]:
 
 def accept_tokens(processors: Seq[Any], tokens: Seq[int]) -> list[tuple[bool, bool]]:
     """Hand each processor its sampled token: per processor (accepted, terminated afterwards)."""
-    classes = set(map(type, processors))
-    if len(classes) == 1:  # the usual step: one processor class, every row in order
-        rows = getattr(next(iter(classes)), "accept_rows", None)
-        if rows is not None:
-            return rows(list(processors), list(tokens))
+    groups = _by_class(processors)
+    if len(groups) == 1:  # the usual step: one class, every row in order
+        ((cls, _),) = groups.items()
+        return _accept_class(cls, list(processors), list(tokens))
     done: list[tuple[bool, bool]] = [(False, False)] * len(processors)
-    for cls, idx in _by_class(processors).items():
-        procs, toks = [processors[i] for i in idx], [tokens[i] for i in idx]
-        rows = getattr(cls, "accept_rows", None)
-        batch = getattr(cls, "accept_batch", None)
-        if rows is not None:
-            got = rows(procs, toks)
-        elif batch is not None:
-            got = [(ok, p.is_terminated()) for ok, p in zip(batch(procs, toks), procs, strict=True)]
-        else:
-            got = [(p.accept(t), p.is_terminated()) for p, t in zip(procs, toks, strict=True)]
+    for cls, idx in groups.items():
+        got = _accept_class(cls, [processors[i] for i in idx], [tokens[i] for i in idx])
         for i, d in zip(idx, got, strict=True):
             done[i] = d
     return done
 
 
+def _accept_class(cls: type, procs: list[Any], tokens: list[int]) -> list[tuple[bool, bool]]:
+    rows = getattr(cls, "accept_rows", None)
+    if rows is not None:
+        return rows(procs, tokens)
+    return [(p.accept(t), p.is_terminated()) for p, t in zip(procs, tokens, strict=True)]
+
+
 def fill_rows(processors: Seq[Any], bitmask: torch.Tensor, rows: Seq[int], skip_and: bool = False) -> None:
     """processors[i].fill_bitmask(bitmask, rows[i]) for every i: one batched call per processor class
     that has one (xgrammar's thread pool), one call per row otherwise. skip_and: the caller applies the
-    processors' `and_mask` itself (on the device): a class whose fill_batch takes skip_and leaves it out
-    (applying it twice would be harmless)."""
-    classes = set(map(type, processors))
-    if len(classes) == 1 and (batch := getattr(next(iter(classes)), "fill_batch", None)) is not None:
-        _fill_batch(batch, list(processors), bitmask, list(rows), skip_and)  # one class: no regrouping
-        return
+    processors' `and_mask` itself (on the device), so fill_batch leaves it out (fill_bitmask applies it
+    anyway: twice is harmless)."""
     for cls, idx in _by_class(processors).items():
-        procs, at = [processors[i] for i in idx], [rows[i] for i in idx]
+        if len(idx) == len(processors):  # the usual step: one class, every row in order
+            procs, at = list(processors), list(rows)
+        else:
+            procs, at = [processors[i] for i in idx], [rows[i] for i in idx]
         batch = getattr(cls, "fill_batch", None)
         if batch is not None:
-            _fill_batch(batch, procs, bitmask, at, skip_and)
+            batch(procs, bitmask, at, skip_and)
         else:
             for p, r in zip(procs, at, strict=True):
                 p.fill_bitmask(bitmask, r)
-
-
-def _fill_batch(batch: Any, procs: list[Any], bitmask: torch.Tensor, rows: list[int], skip_and: bool) -> None:
-    if skip_and:
-        batch(procs, bitmask, rows, skip_and=True)
-    else:
-        batch(procs, bitmask, rows)

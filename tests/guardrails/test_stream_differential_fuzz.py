@@ -20,8 +20,9 @@ from collections.abc import Callable
 
 import pytest
 
-from proxy.guardrails import CompiledPolicy, OutputGuard, Vault, compile_policy
+from proxy.guardrails import CompiledPolicy, Vault, compile_policy
 from tests.guardrails.conftest import RULES, luhn_complete, synthetic
+from tests.guardrails.streaming import divergence as streamed_divergence
 
 B64 = string.ascii_letters + string.digits + "+/"
 HEX = "0123456789abcdef"
@@ -266,34 +267,8 @@ def make_vault() -> Vault:
 
 
 def divergence(policy: CompiledPolicy, with_vault: bool, text: str, cuts: list[int]) -> str | None:
-    """None when streaming `text` at `cuts` agrees with the whole-text scan, else what differs
-    (for a test failure message: test texts only, never real completions)."""
-    whole_guard = OutputGuard(policy, make_vault() if with_vault else None)
-    whole = whole_guard.apply_full(text)
-    guard, out, blocked, pos = OutputGuard(policy, make_vault() if with_vault else None), "", None, 0
-    changed: list[tuple[int, int]] = []
-    for cut in [*cuts, len(text)]:
-        step = guard.feed(0, text[pos:cut])
-        pos = cut
-        out += step.text
-        changed += step.changed
-        if not whole.text.startswith(out):
-            return f"release at {cut} is not a prefix: {out[-60:]!r}"
-        if step.blocked_rule:
-            blocked = step.blocked_rule
-            break
-    else:
-        step = guard.finish(0)
-        out += step.text
-        blocked = step.blocked_rule
-        changed += step.changed
-    if (out, blocked) != (whole.text, whole.blocked_rule):
-        return f"text/block differ: streamed {blocked!r} {out!r} whole {whole.blocked_rule!r} {whole.text!r}"
-    if guard.counts != whole_guard.counts:
-        return f"counts differ: streamed {dict(guard.counts)} whole {dict(whole_guard.counts)}"
-    if sorted(set(changed)) != sorted(set(whole.changed)):  # logprobs drop the tokens of these spans
-        return f"changed spans differ: streamed {changed} whole {whole.changed}"
-    return None
+    """The shared oracle (tests/guardrails/streaming.py), each guard with a fresh vault or none."""
+    return streamed_divergence(policy, make_vault if with_vault else lambda: None, text, cuts)
 
 
 def minimise(policy: CompiledPolicy, with_vault: bool, text: str, cuts: list[int]) -> tuple[str, list[int]]:
