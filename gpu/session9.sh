@@ -75,6 +75,15 @@ for k, x in r.items():
         >"$OUT/fp8-profile.json" 2>"$OUT/fp8-profile.log"
       echo "== fp8prof rc=$? in $((SECONDS - t0)) s"
       summary "$OUT/fp8-profile.json" || tail -n 15 "$OUT/fp8-profile.log" ;;
+    fp8wprof|fp8kvprof)  # #19 at PERFORMANCE.md's workload: where an FP8 (+ FP8-KV) step goes (--profile)
+      kv=(); [ $stage = fp8kvprof ] && kv=(--kv-cache-dtype fp8)
+      timeout 300 python3 -m teecube.cli bench throughput --shape llama3-8b --random-weights --skip-hf \
+        --quantization fp8 "${kv[@]}" --profile >"$OUT/$stage.json" 2>"$OUT/$stage.log"
+      echo "== $stage rc=$? in $((SECONDS - t0)) s"
+      summary "$OUT/$stage.json" || tail -n 15 "$OUT/$stage.log" ;;
+    silubench)  # the fused SiLU-and-mul + FP8 quantizer: one tile by warps vs the chunked passes
+      timeout 200 python3 gpu/silu_fp8_bench.py >"$OUT/silu-fp8-bench.json" 2>"$OUT/silubench.log"
+      echo "== silubench rc=$? in $((SECONDS - t0)) s"; cat "$OUT/silubench.log" | tail -n 20 ;;
     fp8variants)
       timeout 260 python3 gpu/fp8_attn_variants.py ${VARIANT_ARGS:-} >"$OUT/fp8_attn_variants.stdout" 2>"$OUT/fp8var.log"
       echo "== fp8variants rc=$? in $((SECONDS - t0)) s"
@@ -98,6 +107,11 @@ for shape, rows in r.items():
       env "${env[@]}" timeout 230 python3 -m teecube.cli bench throughput --shape llama3-8b --random-weights --skip-hf \
         --quantization fp8 --kv-cache-dtype fp8 --compare-bf16 --max-model-len 16384 --num-prompts 128 \
         >"$OUT/$stage.json" 2>"$OUT/$stage.log"
+      echo "== $stage rc=$? in $((SECONDS - t0)) s"
+      python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(json.dumps(r['targets']), {k: (v['output_tok_per_s'], v['fraction_of_roofline']) for k, v in r['summary'].items()})" "$OUT/$stage.json" || tail -n 20 "$OUT/$stage.log" ;;
+    fp8default|fp8default2|fp8default3)  # issue #19's command as written: PERFORMANCE.md's workload (256 prompts, max-model-len 4096)
+      timeout 560 python3 -m teecube.cli bench throughput --shape llama3-8b --random-weights --skip-hf \
+        --quantization fp8 --kv-cache-dtype fp8 --compare-bf16 >"$OUT/$stage.json" 2>"$OUT/$stage.log"
       echo "== $stage rc=$? in $((SECONDS - t0)) s"
       python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(json.dumps(r['targets']), {k: (v['output_tok_per_s'], v['fraction_of_roofline']) for k, v in r['summary'].items()})" "$OUT/$stage.json" || tail -n 20 "$OUT/$stage.log" ;;
     serve)  # #13: offline engine, then served directly and through 8 proxy workers (dummy qwen3-0.6b text dir)

@@ -3,8 +3,11 @@
 `silu_and_mul_fp8`: the same output (rounded to the input dtype, as the unfused path stores it)
 quantized per token for the FP8 down projection, in one launch: one program per row takes max |y|
 over the row, then writes clamp(y / scale) as e4m3 codes and the row's scale. A row of up to
-ONE_PASS_MAX features stays in registers; a longer one is computed twice (the second read mostly from
-L2). Bit-equal to silu_and_mul followed by quantize_per_token."""
+ONE_PASS_MAX features stays in registers (16 warps past 8k: llama3-8b's 14,336 in one 16k tile); a
+longer one is computed twice (the second read mostly from L2). On an H200 the one tile beat two
+4k-chunk passes at 14,336 features: 11.0 against 15.5 us at 256 tokens, 87 against 131 us at 4,096
+(docs/bench/h200-2026-12-03-session3/fp8-micro.json; gpu/silu_fp8_bench.py times the warps).
+Bit-equal to silu_and_mul followed by quantize_per_token."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ import triton.language as tl
 
 from engine.quantization.fp8 import FP8_DTYPE, FP8_MAX, MIN_SCALE, Fp8Activation
 
-ONE_PASS_MAX = 8192
+ONE_PASS_MAX = 16384
 CHUNK = 4096
 
 
@@ -68,6 +71,11 @@ def _silu_and_mul_fp8_kernel(
             tl.store(out_row + start + cols, codes, mask=mask)
 
 
+def _warps_for(block: int) -> int:
+    """Warps for a tile of `block` features: ~32 fp32 values a thread at most (no spills)."""
+    return 4 if block <= 1024 else 8 if block <= 8192 else 16
+
+
 def silu_and_mul(x: torch.Tensor) -> torch.Tensor:
     """x: [..., 2*I] -> [..., I] in x's dtype."""
     inter = x.shape[-1] // 2
@@ -82,9 +90,12 @@ def silu_and_mul(x: torch.Tensor) -> torch.Tensor:
     return out.view(*x.shape[:-1], inter)
 
 
-def silu_and_mul_fp8(x: torch.Tensor, one_pass_max: int = ONE_PASS_MAX, chunk: int = CHUNK) -> Fp8Activation:
+def silu_and_mul_fp8(
+    x: torch.Tensor, one_pass_max: int = ONE_PASS_MAX, chunk: int = CHUNK, num_warps: int | None = None
+) -> Fp8Activation:
     """x: [..., 2*I] -> Fp8Activation(codes [..., I], float32 scales [..., 1], x's dtype).
-    one_pass_max, chunk (powers of two): the widest row kept in one tile, the tile of longer rows."""
+    one_pass_max, chunk (powers of two): the widest row kept in one tile, the tile of longer rows;
+    num_warps: None for the default by tile width."""
     inter = x.shape[-1] // 2
     assert x.shape[-1] == 2 * inter and x.stride(-1) == 1
     x2 = x.reshape(-1, 2 * inter)
@@ -96,7 +107,7 @@ def silu_and_mul_fp8(x: torch.Tensor, one_pass_max: int = ONE_PASS_MAX, chunk: i
         _silu_and_mul_fp8_kernel[(x2.shape[0],)](
             x2, codes, scales, x2.stride(0), codes.stride(0),
             INTER=inter, BLOCK=block, FP8_MAX=FP8_MAX, MIN_SCALE=MIN_SCALE,
-            num_warps=4 if block <= 1024 else 8,
+            num_warps=num_warps or _warps_for(block),
         )
     lead = x.shape[:-1]
     return Fp8Activation(codes.view(*lead, inter), scales.view(*lead, 1), x.dtype)

@@ -56,3 +56,20 @@ def test_throughput_prints_one_json_object(
         assert result["ratio"] == pytest.approx(
             result["engine"]["output_tok_per_s"] / result["hf"]["output_tok_per_s"], rel=0.02
         )
+
+
+def test_warm_up_leaves_the_timed_run_nothing_in_the_prefix_cache(tiny_llama: Path) -> None:
+    """The warm-up runs long prompts (the workload's own lengths) but reversed: the timed prompts, which
+    share no prefix with each other, still find no cached block."""
+    from engine.bench.throughput import sampling_params, warm_up
+    from engine.llm import LLM
+
+    llm = LLM(str(tiny_llama), device="cpu", dtype="float32", block_size=16, enable_prefix_caching=True)
+    workload = random_workload(4, (40, 60), (2, 2), vocab_size=200, seed=3)
+    warm_up(llm, workload, temperature=0.6)
+    assert llm.stats().prefix_cache_queries > 0
+    outs = llm.generate(workload.prompts, sampling_params(workload, 0.6), use_tqdm=False)
+    assert [o.num_cached_tokens for o in outs] == [0, 0, 0, 0]
+    # the control: running the same prompts again does hit the cache, so the check above can fail
+    again = llm.generate(workload.prompts, sampling_params(workload, 0.6), use_tqdm=False)
+    assert all(o.num_cached_tokens >= 32 for o in again)

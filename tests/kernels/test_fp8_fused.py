@@ -61,10 +61,12 @@ def test_rms_norm_fp8_random_rows_track_the_unfused_norm(with_residual: bool) ->
 
 
 @pytest.mark.parametrize(
-    "inter,one_pass_max,chunk", [(48, 8192, 4096), (3000, 8192, 4096), (3000, 1024, 512)]
+    "inter,one_pass_max,chunk",
+    [(48, 16384, 4096), (3000, 16384, 4096), (9000, 16384, 4096), (3000, 1024, 512)],
 )
 def test_silu_and_mul_fp8_exact_codes(inter: int, one_pass_max: int, chunk: int) -> None:
-    """One tile per row, and the chunked two-pass path with a ragged last chunk."""
+    """One tile per row (9000: a 16k tile on 16 warps), and the chunked two-pass path with a ragged last
+    chunk."""
     # gate = 32: silu(32) is 32 in fp32, so y = 32 * up, with up e4m3 codes times 2^e / 32 and the row
     # max at 448 * 2^e: power-of-two scales, exact codes
     exps = torch.tensor([-6.0, 0.0, 3.0, -2.0])
