@@ -28,6 +28,7 @@ FLOATS = {"scale": "fp32", "v_scale": "fp32", "sm_scale_log2": "fp32"}
 # name -> (cache element, BLOCK_N, num_warps, num_stages, F16_MATH, FP8_NEW)
 CONFIGS = {
     "bf16_n32_w4": ("bf16", 32, 4, 2, False, False),
+    "bf16_n64_w4_s3": ("bf16", 64, 4, 3, False, False),
     "fp8_old_n64_w4": ("fp8e4nv", 64, 4, 2, False, False),
     "fp8_old_f16_n64_w4": ("fp8e4nv", 64, 4, 2, True, False),
     "fp8_new_n64_w4": ("fp8e4nv", 64, 4, 2, True, True),
@@ -60,6 +61,7 @@ def compile_kernel(cache: str, block_n: int, warps: int, stages: int, f16: bool,
         "seq_lens_ptr": "*i32",
         "mid_o_ptr": "*fp32",
         "mid_lse_ptr": "*fp32",
+        "out_ptr": "*bf16",
     }
     names = fn.arg_names
     sig = {n: "constexpr" if n in const else ptrs.get(n, FLOATS.get(n, "i32")) for n in names}
@@ -119,6 +121,8 @@ def compile_variant(kw: dict):
         fn=fn, signature=sig, constexprs={(names.index(n),): v for n, v in const.items()}, attrs=attrs
     )
     options = dict(num_warps=kw.get("num_warps", 4), num_stages=kw.get("num_stages", 2))
+    if kw.get("maxnreg"):
+        options["maxnreg"] = kw["maxnreg"]
     return triton.compile(src, target=GPUTarget("cuda", 90, 32), options=options)
 
 

@@ -162,8 +162,13 @@ def gpu_shape(batch: int, ctx: int, t0: float, err_rows: int = 8) -> dict[str, o
 
 
 def main_gpu() -> None:
-    """--variants a,b,c: only those rows (bf16 and fp8_ref are always kept, for the speedups)."""
+    """--variants a,b,c: only those rows (bf16 and fp8_ref are always kept, for the speedups);
+    --shapes 256x1024,128x1024: batch x context pairs instead of SHAPES."""
     global VARIANTS
+    shapes = SHAPES
+    if "--shapes" in sys.argv:
+        pairs = sys.argv[sys.argv.index("--shapes") + 1].split(",")
+        shapes = tuple((int(b), int(c)) for b, c in (p.split("x") for p in pairs))
     if "--variants" in sys.argv:
         keep = {"bf16", "fp8_ref", *sys.argv[sys.argv.index("--variants") + 1].split(",")}
         VARIANTS = {k: v for k, v in VARIANTS.items() if k in keep}
@@ -174,7 +179,7 @@ def main_gpu() -> None:
         "torch": torch.__version__,
         "triton": triton.__version__,
     }
-    for batch, ctx in SHAPES:
+    for batch, ctx in shapes:
         result[f"b{batch}_ctx{ctx}"] = gpu_shape(batch, ctx, t0)
         result["seconds"] = round(time.time() - t0, 1)
         print(f"shape b{batch} ctx{ctx} done at {result['seconds']} s", file=sys.stderr, flush=True)

@@ -84,6 +84,15 @@ for k, x in r.items():
     silubench)  # the fused SiLU-and-mul + FP8 quantizer: one tile by warps vs the chunked passes
       timeout 200 python3 gpu/silu_fp8_bench.py >"$OUT/silu-fp8-bench.json" 2>"$OUT/silubench.log"
       echo "== silubench rc=$? in $((SECONDS - t0)) s"; cat "$OUT/silubench.log" | tail -n 20 ;;
+    fp8kvab)  # FP8 + FP8-KV runs alone (PERFORMANCE.md's workload), default decode variant vs $AB_VARIANT, alternating
+      for v in best "$AB_VARIANT" best "$AB_VARIANT"; do
+        TEECUBE_FP8_DECODE_VARIANT=$v timeout 200 python3 -m teecube.cli bench throughput --shape llama3-8b \
+          --random-weights --skip-hf --quantization fp8 --kv-cache-dtype fp8 >"$OUT/fp8kv-$v.json" 2>"$OUT/fp8kv-$v.log"
+        python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print('$v', r['engine']['output_tok_per_s'], r['fraction_of_roofline'])" \
+          "$OUT/fp8kv-$v.json" || tail -n 5 "$OUT/fp8kv-$v.log"
+        cp "$OUT/fp8kv-$v.json" "$OUT/fp8kv-$v-$((SECONDS)).json"
+      done
+      echo "== fp8kvab in $((SECONDS - t0)) s" ;;
     fp8variants)
       timeout 260 python3 gpu/fp8_attn_variants.py ${VARIANT_ARGS:-} >"$OUT/fp8_attn_variants.stdout" 2>"$OUT/fp8var.log"
       echo "== fp8variants rc=$? in $((SECONDS - t0)) s"

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from proxy.config import ProxyConfig
+from proxy.connection_table import TableHandle
 
 
 @dataclass(slots=True)
@@ -17,6 +18,7 @@ class Handoff:
     identity: dict[str, Any] | None  # dump_identity(); None without TLS
     metrics_socket: str  # where this worker serves its own /metrics to the supervisor
     parent_pid: int
+    connections: TableHandle | None = None  # the shared per-address connection table (proxy.connection_table)
 
     def dumps(self) -> bytes:
         return pickle.dumps(self)

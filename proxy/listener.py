@@ -4,7 +4,8 @@
   of its previous response): aiohttp's keep-alive timer closes a connection that is waiting
   for a request, so idle and slow-header connections cannot pile up.
 - At most `max_connections_per_address` open connections per client address; more are answered
-  with a fixed 429 and closed.
+  with a fixed 429 and closed. Under `--workers N` the count spans every worker
+  (`proxy.connection_table`).
 - A request the HTTP parser rejects (bad request line, header bytes, chunked encoding, ...) is
   answered with a fixed OpenAI error: aiohttp's own answer and log line quote the raw bytes.
 - No `Server:` version banner.
@@ -21,6 +22,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
+from proxy.connection_table import SharedConnections
 from proxy.loghygiene import RateLimitedLog
 
 SERVER_NAME = "teecube"
@@ -42,25 +44,35 @@ REFUSED_RESPONSE = _REFUSED % (len(_REFUSED_BODY), _REFUSED_BODY)
 
 
 class ConnectionCounter:
-    """Open connections per client address."""
+    """Open connections per client address: this process's own, plus (with `shared`) what the other
+    workers hold for the address's slot."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, shared: SharedConnections | None = None) -> None:
         self.limit = limit
+        self.shared = shared
         self._open: dict[str, int] = {}
 
     def open(self, address: str) -> bool:
         count = self._open.get(address, 0)
-        if count >= self.limit:
+        slot = self.shared.slot(address) if self.shared is not None else 0
+        others = self.shared.others(slot) if self.shared is not None else 0
+        if count + others >= self.limit:
             return False
         self._open[address] = count + 1
+        if self.shared is not None:
+            self.shared.add(slot, 1)
         return True
 
     def close(self, address: str) -> None:
-        count = self._open.get(address, 0) - 1
+        if address not in self._open:
+            return
+        count = self._open[address] - 1
         if count > 0:
             self._open[address] = count
         else:
-            self._open.pop(address, None)
+            del self._open[address]
+        if self.shared is not None:
+            self.shared.add(self.shared.slot(address), -1)
 
     def count(self, address: str) -> int:
         return self._open.get(address, 0)
@@ -126,10 +138,10 @@ class HardenedRunner(web.AppRunner):
     """An AppRunner whose connections are `GuardedHandler`s sharing one per-address counter."""
 
     def __init__(self, app: web.Application, *, header_timeout: float, max_connections_per_address: int,
-                 **kwargs: Any) -> None:
+                 shared_connections: SharedConnections | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("access_log", None)
         super().__init__(app, keepalive_timeout=header_timeout, **kwargs)
-        self.counter = ConnectionCounter(max_connections_per_address)
+        self.counter = ConnectionCounter(max_connections_per_address, shared_connections)
 
     async def _make_server(self) -> web.Server:
         server = await super()._make_server()

@@ -10,7 +10,9 @@ clients see one key, one certificate.
 The supervisor also holds what must be one per proxy:
 - the rate/token budget when there is no Redis (`proxy.limits.shared`; with `--redis-url` every
   worker uses Redis directly),
-- the operator `/metrics` listener, summing every worker's metrics (`proxy.metrics_merge`).
+- the operator `/metrics` listener, summing every worker's metrics (`proxy.metrics_merge`),
+- the per-address connection table that makes `--max-connections-per-address` one cap across the
+  workers (`proxy.connection_table`: shared memory, a row per worker).
 Keys, grants, domains and policies are read from the shared database by each worker and cached
 for `--cache-ttl` seconds (1 s): an admin change made through any worker holds on all of them
 within that bound. Usage records go to the shared database from each worker.
@@ -40,6 +42,7 @@ from collections import deque
 from typing import Any
 
 from proxy.config import ProxyConfig
+from proxy.connection_table import create_table
 from proxy.handoff import Handoff, dump_identity
 from proxy.limits.shared import BucketServer
 from proxy.metrics_merge import WorkerMetrics
@@ -128,6 +131,7 @@ class Supervisor:
         self.metrics_sockets = [
             os.path.join(self.run_dir, f"metrics-{i}.sock") for i in range(config.workers)
         ]
+        self.connections = create_table(config.workers)
         self.procs: list[asyncio.subprocess.Process | None] = [None] * config.workers
         self.exits: deque[float] = deque()
         self.stopping = False
@@ -144,7 +148,9 @@ class Supervisor:
             limiter_socket=self.limiter.path if self.limiter is not None else None,
             console_socket=os.path.join(self.run_dir, "console.sock"),
         )
-        return Handoff(config, self.identity, self.metrics_sockets[index], os.getpid()).dumps()
+        return Handoff(
+            config, self.identity, self.metrics_sockets[index], os.getpid(), self.connections
+        ).dumps()
 
     async def _start(self, index: int) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -155,7 +161,7 @@ class Supervisor:
             "-m",
             "proxy.worker",
             str(fd),
-            pass_fds=(fd,),
+            pass_fds=(fd,) if self.connections is None else (fd, self.connections.fd),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
         )
@@ -246,4 +252,6 @@ class Supervisor:
             sock.close()
         if self.limiter is not None:
             await self.limiter.close()
+        if self.connections is not None:
+            os.close(self.connections.fd)
         shutil.rmtree(self.run_dir, ignore_errors=True)

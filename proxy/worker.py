@@ -73,10 +73,17 @@ async def run(handoff: Handoff, sock: socket.socket, shutdown_timeout: float = 3
     app = create_app(
         config, extra_routes=extra, encryption=Encryption(identity.hpke_key) if identity is not None else None
     )
+    shared = None
+    if handoff.connections is not None:
+        from proxy.connection_table import SharedConnections
+
+        assert config.worker_index is not None, "a worker's handoff names its index"
+        shared = SharedConnections(handoff.connections, config.worker_index)
     runner = HardenedRunner(
         app,
         header_timeout=config.header_timeout,
         max_connections_per_address=config.max_connections_per_address,
+        shared_connections=shared,
         handler_cancellation=True,
         shutdown_timeout=shutdown_timeout,
     )

@@ -457,10 +457,12 @@ def decode_attention_fp8(
     splits_x: int = 1,
     carry_ids: bool = False,
     q_split: bool = False,
+    maxnreg: int | None = None,
 ) -> torch.Tensor:
     """decode_attention's contract for an FP8 cache (q in bf16/fp16/fp32; output in q's dtype), with the
     variant switches of this module's docstring; transposed: the S^T / O^T kernel (q always FP8, qk_fp8
-    ignored); q_split (transposed only): q as two e4m3 parts; splits_x: the default num_splits times this.
+    ignored); q_split (transposed only): q as two e4m3 parts; splits_x: the default num_splits times this;
+    maxnreg: a register cap per thread (ptxas), for more programs per SM.
     Returns [S, q_heads, head_dim]."""
     assert transposed or not q_split, "q_split is an option of the transposed kernel"
     num_seqs, num_q_heads, head_dim = q.shape
@@ -534,6 +536,7 @@ def decode_attention_fp8(
         **flags,
         num_warps=num_warps,
         num_stages=num_stages,
+        **({"maxnreg": maxnreg} if maxnreg else {}),
     )
     if num_splits == 1:
         return out
@@ -575,6 +578,12 @@ NAMED_VARIANTS: dict[str, dict[str, object]] = {
     "t2_x2": dict(transposed=True, q_split=True, splits_x=2),
     "t2_w2": dict(transposed=True, q_split=True, num_warps=2),
     "t2_l2": dict(transposed=True, q_split=True, l2_ahead=2),
+    # session 10: t2's loop never overlaps a tile's loads with its maths (DEPBAR.LE SB0, 0 at num_stages 2),
+    # so its second stage only costs shared memory, which caps programs at 4 per SM; one stage (22 KB) and
+    # a 96-register cap let 5 fit. Both measured slower on an H200 (b256 x 1k: t2 0.188 ms, t2_s1 0.195,
+    # t2_s1_r96 0.210; end to end 13,140 vs 13,240 tok/s): programs per SM are not what bounds t2.
+    "t2_s1": dict(transposed=True, q_split=True, num_stages=1),
+    "t2_s1_r96": dict(transposed=True, q_split=True, num_stages=1, maxnreg=96),
     "k16_ci_s3": dict(qk_fp8=False, num_warps=2, carry_ids=True, num_stages=3),
     "t_ci_s3": dict(transposed=True, carry_ids=True, num_stages=3),
     "k16_ci_n32_s4": dict(qk_fp8=False, num_warps=2, carry_ids=True, num_stages=4, block_n=32),

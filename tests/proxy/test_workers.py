@@ -333,6 +333,69 @@ def test_auth_failures_are_throttled_across_workers(proxy: Proxy) -> None:
     assert all(r.status_code == 200 for r in _until_both(lambda: proxy.chat(proxy.keys["main"])))
 
 
+def _health_on(conn: socket.socket) -> bytes:
+    """GET /health on an open keep-alive connection: the whole answer (headers and body)."""
+    conn.sendall(b"GET /health HTTP/1.1\r\nHost: teecube\r\n\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+    while len(body) < length:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
+def _hold_connections(url: str, count: int) -> tuple[list[socket.socket], int, set[str]]:
+    """Opens `count` connections one after another, each asking /health and kept open when answered:
+    (the held ones, how many were refused, the workers that answered)."""
+    host, port = url.split("//")[1].split(":")
+    held, refused, workers = [], 0, set()
+    for _ in range(count):
+        conn = socket.create_connection((host, int(port)), timeout=10)
+        answer = _health_on(conn)
+        if b"too_many_connections" in answer:
+            assert answer.startswith(b"HTTP/1.1 429"), answer[:200]
+            refused += 1
+            conn.close()
+        else:
+            assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+            workers.add(re.search(rb"X-Teecube-Worker: (\d+)", answer).group(1).decode())  # type: ignore[union-attr]
+            held.append(conn)
+    return held, refused, workers
+
+
+def test_connection_cap_spans_workers(tmp_path: Path, upstream: str) -> None:
+    """--max-connections-per-address 4 under two workers: 4 connections from one address in all (each
+    worker capping alone admitted up to 8 of these 16), wherever the kernel sends them; closing them
+    frees the places on every worker."""
+    proxy = start_proxy(tmp_path, upstream, extra=("--max-connections-per-address", "4"))
+    try:
+        held, refused, workers = _hold_connections(proxy.url, 16)
+        assert (len(held), refused) == (4, 12), (len(held), refused, workers)
+        for conn in held:
+            conn.close()
+
+        def four_again() -> bool:  # the closes reach the workers a moment later
+            again, _, seen = _hold_connections(proxy.url, 4)
+            workers.update(seen)
+            for conn in again:
+                conn.close()
+            return len(again) == 4 and workers == {"0", "1"}
+
+        # places free on every worker; rounds go on until both workers have answered (the kernel's pick)
+        assert _eventually(four_again, 30), workers
+        assert proxy.proc.poll() is None
+    finally:
+        stop(proxy)
+
+
 def test_killed_worker_is_replaced(proxy: Proxy) -> None:
     before = proxy.worker_pids()
     os.kill(before[0], signal.SIGKILL)
