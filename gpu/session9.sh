@@ -93,6 +93,20 @@ for k, x in r.items():
         cp "$OUT/fp8kv-$v.json" "$OUT/fp8kv-$v-$((SECONDS)).json"
       done
       echo "== fp8kvab in $((SECONDS - t0)) s" ;;
+    compilewatch)  # which Triton kernels the timed runs launch first (compile or disk load on the clock)
+      timeout 300 python3 gpu/compile_watch.py throughput --shape llama3-8b --random-weights --skip-hf \
+        --quantization fp8 --kv-cache-dtype fp8 --compare-bf16 >"$OUT/watch-llama-fp8.json" 2>"$OUT/watch-llama-fp8.log"
+      echo "== compilewatch llama rc=$? in $((SECONDS - t0)) s"
+      timeout 200 python3 gpu/compile_watch.py throughput --shape qwen3-0.6b --random-weights --skip-hf \
+        >"$OUT/watch-qwen3.json" 2>"$OUT/watch-qwen3.log"
+      echo "== compilewatch qwen3 rc=$? in $((SECONDS - t0)) s"
+      for f in watch-llama-fp8 watch-qwen3; do
+        python3 -c "
+import json,sys; r=json.loads(open(sys.argv[1]).read().strip().splitlines()[-1]); t=json.load(open(sys.argv[2]))
+print(sys.argv[1], {k: r[k] for k in ('init','warm_up','timed')}, t.get('summary') and {k: v['output_tok_per_s'] for k, v in t['summary'].items()} or t.get('engine', {}).get('output_tok_per_s'))
+for e in r['timed_kernels']: print('   ', e['seconds'], e['specialization'][:300])
+" "$OUT/$f.log" "$OUT/$f.json" || tail -n 5 "$OUT/$f.log"
+      done ;;
     fp8variants)
       timeout 260 python3 gpu/fp8_attn_variants.py ${VARIANT_ARGS:-} >"$OUT/fp8_attn_variants.stdout" 2>"$OUT/fp8var.log"
       echo "== fp8variants rc=$? in $((SECONDS - t0)) s"
