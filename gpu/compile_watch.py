@@ -13,6 +13,7 @@ from typing import Any
 
 import triton
 
+import engine.bench.shape_run as shape_run
 import engine.bench.throughput as throughput
 from teecube.bench import main
 
@@ -29,29 +30,40 @@ def _pre(*args: Any, **kwargs: Any) -> None:  # jit_cache_hook: a truthy return 
 def _post(*args: Any, **kwargs: Any) -> None:
     start = _started.pop(repr(kwargs.get("key")), None)
     name = str(kwargs.get("repr", "?"))
+    key = kwargs.get("key")
     EVENTS.append({
         "phase": PHASE[0],
         "kernel": name.split("[", 1)[0],
-        "specialization": name[:400],
+        "specialization": repr(key)[:600] if key is not None else name[:400],
         "seconds": round(time.perf_counter() - start, 3) if start is not None else None,
     })
 
 
-def _watch_warm_up() -> None:
-    original = throughput.warm_up
+def _watch_phases() -> None:
+    """warm_up, then timed until run_engine returns; anything else (model loads, graph capture of the
+    next model in the process) is "init"."""
+    warm, run = throughput.warm_up, throughput.run_engine
 
     def warm_up(*args: Any, **kwargs: Any) -> None:
         PHASE[0] = "warm_up"
-        original(*args, **kwargs)
+        warm(*args, **kwargs)
         PHASE[0] = "timed"
 
+    def run_engine(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return run(*args, **kwargs)
+        finally:
+            PHASE[0] = "init"
+
     throughput.warm_up = warm_up
+    throughput.run_engine = run_engine
+    shape_run.run_engine = run_engine  # imported by name there
 
 
 if __name__ == "__main__":
     triton.knobs.runtime.jit_cache_hook = _pre
     triton.knobs.runtime.jit_post_compile_hook = _post
-    _watch_warm_up()
+    _watch_phases()
     code = main(sys.argv[1:])
     summary: dict[str, Any] = {}
     for phase in ("init", "warm_up", "timed"):

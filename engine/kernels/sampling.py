@@ -24,7 +24,11 @@ MAX_BLOCKS_PER_CHUNK = 8  # chunks of at most 8192 columns
 MIN_PROGRAMS = 264  # ~2 stage-1 programs per SM on a 132-SM GPU (H100/H200)
 
 
-@triton.jit
+# `seed` is new every step (a random 31-bit draw) and the chunk counts follow the batch size: left
+# unspecialised, or the first step whose seed was a multiple of 16 compiled a second kernel (~0.2 s on
+# the clock, mid-run, measured by gpu/compile_watch.py on an H200). vocab and the row stride stay
+# specialised: they are fixed per model and their alignment vectorises the loads.
+@triton.jit(do_not_specialize=["seed", "chunk", "num_chunks"])
 def _sample_kernel_partial(
     logits_ptr,
     inv_temp_ptr,
@@ -64,7 +68,7 @@ def _sample_kernel_partial(
     tl.store(part_idx_ptr + row * num_chunks + piece, idx)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["num_chunks"])
 def _sample_kernel_reduce(part_val_ptr, part_idx_ptr, out_ptr, vocab, num_chunks, CHUNKS: tl.constexpr):
     row = tl.program_id(0)
     pieces = tl.arange(0, CHUNKS)
