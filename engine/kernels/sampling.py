@@ -117,7 +117,9 @@ def sample_tokens(logits: torch.Tensor, inv_temperature: torch.Tensor, seed: int
             out,
             vocab,
             num_chunks,
-            CHUNKS=max(32, triton.next_power_of_2(num_chunks)),
+            # the most chunks any batch of this vocabulary has (chunks are >= BLOCK): one compile per model
+            # (per batch-size class it compiled mid-run, e.g. 5-8 rows at 128k columns)
+            CHUNKS=max(32, triton.next_power_of_2(triton.cdiv(vocab, BLOCK))),
             num_warps=1,
         )
     return out

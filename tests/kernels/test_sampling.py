@@ -148,3 +148,36 @@ def test_fast_sampler_takes_only_plain_batches() -> None:
     tokens = fast.sample(logits, plain)
     assert tokens is not None and tokens[0] == int(logits[0].argmax()) and all(0 <= t < 50 for t in tokens)
     assert fast.sample(logits, [*plain[:2], others[0]]) is None
+
+
+class _Launches:
+    """Stands in for a Triton kernel: records the compile-time constants of each launch."""
+
+    def __init__(self) -> None:
+        self.constants: list[tuple[tuple[str, object], ...]] = []
+
+    def __getitem__(self, grid: object):  # type: ignore[no-untyped-def]
+        def launch(*args: object, **kwargs: object) -> None:
+            self.constants.append(tuple(sorted(kwargs.items())))
+
+        return launch
+
+
+def test_one_compile_per_model_whatever_the_batch_or_seed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Per-step values must not pick a new kernel mid-run: the launch constants depend on the vocabulary
+    only, and the per-step integers (the seed, the chunk counts) are not specialised on."""
+    assert {"seed", "chunk", "num_chunks"} <= set(_unspecialised(sampling._sample_kernel_partial))
+    assert "num_chunks" in _unspecialised(sampling._sample_kernel_reduce)
+    partial, reduce = _Launches(), _Launches()
+    monkeypatch.setattr(sampling, "_sample_kernel_partial", partial)
+    monkeypatch.setattr(sampling, "_sample_kernel_reduce", reduce)
+    for rows in (1, 2, 3, 5, 6, 8, 16, 17, 64, 255, 256):
+        for seed in (1, 16, 12345):
+            sample_tokens(torch.zeros(rows, 128256), torch.ones(rows), seed)
+    assert len(set(partial.constants)) == 1 and len(set(reduce.constants)) == 1
+
+
+def _unspecialised(kernel) -> list[str]:  # type: ignore[no-untyped-def]
+    """The kernel's do_not_specialize names (a JITFunction, or the interpreter's wrapper of one)."""
+    listed = kernel.kwargs["do_not_specialize"] if hasattr(kernel, "kwargs") else kernel.do_not_specialize
+    return [kernel.arg_names[i] if isinstance(i, int) else i for i in listed or []]
