@@ -107,6 +107,11 @@ print(sys.argv[1], {k: r[k] for k in ('init','warm_up','timed')}, t.get('summary
 for e in r['timed_kernels']: print('   ', e['seconds'], e['specialization'][:300])
 " "$OUT/$f.log" "$OUT/$f.json" || tail -n 5 "$OUT/$f.log"
       done ;;
+    samplingtests)  # the fused sampler on the GPU (against the one-pass oracle, greedy, the tempered softmax)
+      timeout 200 python3 -m pytest tests/gpu/test_engine_gpu.py -m gpu -q -p no:cacheprovider \
+        -k "sampling or sampled or async_loop" >"$OUT/sampling-tests.log" 2>&1
+      echo "== samplingtests rc=$? in $((SECONDS - t0)) s: $(tail -n 1 "$OUT/sampling-tests.log")"
+      grep -E "^(FAILED|ERROR)" "$OUT/sampling-tests.log" | head ;;
     fp8variants)
       timeout 260 python3 gpu/fp8_attn_variants.py ${VARIANT_ARGS:-} >"$OUT/fp8_attn_variants.stdout" 2>"$OUT/fp8var.log"
       echo "== fp8variants rc=$? in $((SECONDS - t0)) s"

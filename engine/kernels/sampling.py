@@ -3,8 +3,11 @@
 That is an exact draw from softmax(logits / T) (the Gumbel-max trick, equivalent to the sampler's
 exponential race), and a row with inv_temperature 0 takes the plain argmax (greedy; ties go to the
 lowest index, as torch.argmax). It replaces the divide, softmax, noise, divide and argmax passes over a
-[rows, vocab] float32 tensor with one read. Noise comes from Triton's Philox `tl.rand(seed, offset)`,
-offset row * vocab + column, so a draw depends only on the seed and the logits, not on the split.
+[rows, vocab] float32 tensor with one read. Noise comes from Triton's Philox `tl.rand4x(seed, counter)`,
+four numbers per counter: columns go in groups of 64, 16 counters a group (`noise_counters`), and column
+64 g + 16 k + lane takes the k-th number of its group's counter `lane`. That is a quarter of the Philox
+rounds of one counter per column (the rounds, not the read, bounded the kernel), and a draw still
+depends only on the seed and the logits, not on the split. Greedy rows skip the noise.
 
 The vocabulary is split into chunks so that a small batch still fills the GPU: stage 1 runs one program
 per (row, chunk) and writes the chunk's best (value, lowest index); stage 2, one program per row, keeps
@@ -19,9 +22,42 @@ import torch
 import triton
 import triton.language as tl
 
-BLOCK = 1024  # columns per loop step of a stage-1 program
+BLOCK = 1024  # columns per loop step of a stage-1 program (a multiple of NOISE_GROUP)
+NOISE_GROUP: tl.constexpr = tl.constexpr(64)  # columns per 16 Philox counters (4 numbers each)
 MAX_BLOCKS_PER_CHUNK = 8  # chunks of at most 8192 columns
 MIN_PROGRAMS = 264  # ~2 stage-1 programs per SM on a 132-SM GPU (H100/H200)
+
+
+# `seed` is new every step (a random 31-bit draw) and the chunk counts follow the batch size: left
+# unspecialised, or the first step whose seed was a multiple of 16 compiled a second kernel (~0.2 s on
+# the clock, mid-run, measured by gpu/compile_watch.py on an H200). vocab and the row stride stay
+# specialised: they are fixed per model and their alignment vectorises the loads.
+@triton.jit
+def _argmax_step(base, cols, vocab, best_val, best_idx):
+    """Greedy: the running per-lane maximum over these columns (strict: a lane keeps its first)."""
+    mask = cols < vocab
+    y = tl.load(base + cols, mask=mask, other=float("-inf")).to(tl.float32)
+    y = tl.where(mask, y, float("-inf"))
+    better = y > best_val  # NaN never wins
+    return tl.where(better, y, best_val), tl.where(better, cols, best_idx)
+
+
+@triton.jit
+def _gumbel_step(base, cols, vocab, inv_t, u, best_val, best_idx):
+    """Sampled: the running per-lane maximum of x / T + Gumbel(u) over these columns."""
+    mask = cols < vocab
+    x = tl.load(base + cols, mask=mask, other=float("-inf")).to(tl.float32)
+    y = tl.where(mask, x * inv_t - tl.log(-tl.log(u)), float("-inf"))
+    better = y > best_val
+    return tl.where(better, y, best_val), tl.where(better, cols, best_idx)
+
+
+@triton.jit
+def noise_counters(row, vocab, group_start):
+    """Philox counters of the 64-column groups starting at `group_start` [G, 1]: [G, 16]; the k-th of
+    counter c's four numbers (tl.rand4x) is column group_start + 16 * k + lane's noise."""
+    per_row = tl.cdiv(vocab, NOISE_GROUP) * 16
+    return row * per_row + (group_start // NOISE_GROUP) * 16 + tl.arange(0, 16)[None, :]
 
 
 # `seed` is new every step (a random 31-bit draw) and the chunk counts follow the batch size: left
@@ -44,26 +80,25 @@ def _sample_kernel_partial(
     row = tl.program_id(0)
     piece = tl.program_id(1)
     inv_t = tl.load(inv_temp_ptr + row)
-    greedy = inv_t == 0.0
-    best_val = tl.full([BLOCK], float("-inf"), dtype=tl.float32)
-    best_idx = tl.zeros([BLOCK], dtype=tl.int32)
+    lane = tl.arange(0, 16)[None, :]
+    best_val = tl.full([BLOCK // NOISE_GROUP, 16], float("-inf"), dtype=tl.float32)
+    best_idx = tl.zeros([BLOCK // NOISE_GROUP, 16], dtype=tl.int32)
     base = logits_ptr + row.to(tl.int64) * stride_row
-    noise_base = row * vocab  # int32 Philox counters: rows * vocab < 2**31 (checked by the caller)
     first = piece * chunk  # chunk is a multiple of BLOCK: only the last chunk's tail is masked
     for start in range(first, tl.minimum(first + chunk, vocab), BLOCK):
-        cols = start + tl.arange(0, BLOCK)
-        mask = cols < vocab
-        x = tl.load(base + cols, mask=mask, other=float("-inf")).to(tl.float32)
-        u = tl.rand(seed, noise_base + cols)
-        gumbel = -tl.log(-tl.log(u))
-        y = tl.where(greedy, x, x * inv_t + gumbel)
-        y = tl.where(mask, y, float("-inf"))
-        better = y > best_val  # strict: a lane keeps its first maximum; NaN never wins
-        best_val = tl.where(better, y, best_val)
-        best_idx = tl.where(better, cols, best_idx)
-    top = tl.max(best_val, axis=0)
+        groups = start + tl.arange(0, BLOCK // NOISE_GROUP)[:, None] * NOISE_GROUP  # [G, 1]
+        if inv_t == 0.0:  # greedy: no noise
+            for k in tl.static_range(4):
+                best_val, best_idx = _argmax_step(base, groups + 16 * k + lane, vocab, best_val, best_idx)
+        else:
+            u0, u1, u2, u3 = tl.rand4x(seed, noise_counters(row, vocab, groups))
+            best_val, best_idx = _gumbel_step(base, groups + lane, vocab, inv_t, u0, best_val, best_idx)
+            best_val, best_idx = _gumbel_step(base, groups + 16 + lane, vocab, inv_t, u1, best_val, best_idx)
+            best_val, best_idx = _gumbel_step(base, groups + 32 + lane, vocab, inv_t, u2, best_val, best_idx)
+            best_val, best_idx = _gumbel_step(base, groups + 48 + lane, vocab, inv_t, u3, best_val, best_idx)
+    top = tl.max(tl.max(best_val, axis=1), axis=0)
     # a chunk of all -inf has no better lane: index 0, so an all -inf row returns 0 as before
-    idx = tl.min(tl.where(best_val == top, best_idx, vocab), axis=0)
+    idx = tl.min(tl.min(tl.where(best_val == top, best_idx, vocab), axis=1), axis=0)
     tl.store(part_val_ptr + row * num_chunks + piece, top)
     tl.store(part_idx_ptr + row * num_chunks + piece, idx)
 
