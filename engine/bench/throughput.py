@@ -75,9 +75,9 @@ def warm_up(llm: Any, workload: Workload, temperature: float = 0.0) -> None:
     sequences; Triton's integer specialisations == 1, % 16 == 0, other), then the workload's first
     prompts at full length (up to WARM_UP_PREFILL_TOKENS: a long prefill chunk and its attention). Every
     warm-up prompt is a reversed workload prompt, so the timed run finds none of it in the prefix cache.
-    Before the last two, the first model timed in a process paid for Triton compiles: on an H200 a cold
-    llama3-8b bf16 run gave 9,085-9,490 output tok/s where a warm one gave 10,144, which flattered every
-    run compared against it."""
+    gpu/compile_watch.py lists what still compiles on the clock; on an H200 it found the sampler's
+    per-step specialisations (now unspecialised, engine/kernels/sampling.py), which had cost the first
+    model timed in a process ~0.65 s (llama3-8b bf16: 9,340-9,676 output tok/s cold, ~10,000 warm)."""
     from engine.sampling_params import SamplingParams
 
     params = SamplingParams(temperature=temperature, max_tokens=2, ignore_eos=True)
