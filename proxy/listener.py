@@ -3,7 +3,8 @@
 - A connection must finish its request headers within `header_timeout` seconds of opening (and
   of its previous response): aiohttp's keep-alive timer closes a connection that is waiting
   for a request, so idle and slow-header connections cannot pile up.
-- At most `max_connections_per_address` open connections per client address; more are answered
+- At most `max_connections_per_address` open connections per client address (an IPv6 client: per
+  /64, `proxy.addresses`); more are answered
   with a fixed 429 and closed. Under `--workers N` the count spans every worker
   (`proxy.connection_table`).
 - A request the HTTP parser rejects (bad request line, header bytes, chunked encoding, ...) is
@@ -22,6 +23,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
+from proxy.addresses import limit_key
 from proxy.connection_table import SharedConnections
 from proxy.loghygiene import RateLimitedLog
 
@@ -81,7 +83,7 @@ class ConnectionCounter:
 def _address(transport: asyncio.BaseTransport) -> str:
     peer = transport.get_extra_info("peername")
     if isinstance(peer, tuple | list) and peer:
-        return str(peer[0])
+        return limit_key(str(peer[0]))  # an IPv6 client counts under its /64
     return "local"
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from proxy.addresses import limit_key
 from proxy.auth.failures import FailureThrottle
 from proxy.auth.jwt_auth import JwtRejected, JwtVerifier
 from proxy.directory import Directory
@@ -43,7 +44,9 @@ def bearer_token(request: web.Request) -> str | None:
 
 
 def client_address(request: web.Request) -> str:
-    return request.remote or "unknown"
+    """The client's key for per-address throttles: its IPv4 address, or its IPv6 /64
+    (`proxy.addresses`)."""
+    return limit_key(request.remote or "unknown")
 
 
 async def raise_if_throttled(throttle: FailureThrottle, client: str) -> None:
