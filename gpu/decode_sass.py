@@ -92,16 +92,11 @@ def compile_variant(kw: dict):
         BLOCK_N=kw.get("block_n", 64),
         WINDOW=0,
         SOFTCAP=0.0,
-        PV_FP8=kw.get("pv_fp8", False),
         PAGE_GATHER=kw.get("page_gather", True),
-        PREFETCH=kw.get("prefetch", False),
-        L2_AHEAD=kw.get("l2_ahead", 0),
         CARRY_IDS=kw.get("carry_ids", False),
     )
     if kw.get("transposed"):
         const["Q_SPLIT"] = kw.get("q_split", False)
-    else:
-        const["QK_FP8"] = kw.get("qk_fp8", True)
     ptrs = {
         "q_ptr": "*bf16",
         "cache_ptr": "*fp8e4nv",

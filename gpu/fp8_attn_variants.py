@@ -233,10 +233,10 @@ CPU_VARIANTS = {
     "fp8_ref": ("ref", dict(block_n=16, num_splits=2)),
     **{
         name: ("fp8", {**NAMED_VARIANTS[name], "block_n": 32, "num_splits": 2})
-        for name in ("t2_ci_s3", "t_ci_s3", "k16_ci_s3", "t_pv8_ci_s3", "t_ci_l2_s3", "t_pf")
+        for name in ("t2_ci_s3", "t_ci_s3", "k16_ci_s3", "t2_s1", "t")
     },
     "t_ci_s3_4splits": ("fp8", dict(transposed=True, carry_ids=True, block_n=32, num_splits=4)),
-    "k16_nopg_n16": ("fp8", dict(qk_fp8=False, page_gather=False, block_n=16, num_splits=2)),
+    "k16_nopg_n16": ("fp8", dict(page_gather=False, block_n=16, num_splits=2)),
     "t_ci_n16": ("fp8", dict(transposed=True, carry_ids=True, block_n=16, num_splits=2)),
 }
 
@@ -267,8 +267,7 @@ def main_cpu() -> None:
     for name in CPU_VARIANTS:
         out = call_for(name, q, {"fp8": codes}, tables, lens)()
         r = errors(out, expected)
-        # fp16 p and V (and q) roundings: ~1e-3; p in e4m3 (pv8): a few % of |v| on short contexts
-        tol = 0.25 if "pv8" in name else 1e-2
+        tol = 1e-2  # fp16 p and V (and q) roundings: ~1e-3
         r["ok"] = not r["nan"] and r["max_abs_err"] < tol and out.dtype == q.dtype
         result[name] = r
         print(name, r, file=sys.stderr, flush=True)

@@ -12,6 +12,8 @@ Compile-time options:
 - CARRY_IDS (with PAGE_GATHER, num_stages >= 3): the tile's block ids are a loop-carried value loaded an
   iteration earlier, so the K/V loads depend on no load of their own iteration and Triton pipelines them:
   DEPBAR.LE SB0, 2 at num_stages 3 (one tile in flight during the maths), 4 at num_stages 4.
+- plain kernel: q, K and V in fp16 on mma.sync (the FP8_FALLBACK variant, for heads too narrow for FP8
+  MMAs).
 - transposed kernel: S^T = K q^T and O^T += V^T P^T, so the MMAs' M is the tile's tokens / head_dim (>= 64)
   and Triton emits warpgroup MMAs: FP8 (QGMMA) for QK straight from shared memory (no K conversion), fp16
   for PV with V converted in registers. q is quantized to e4m3 per row (scale max |q_row| / 448, folded into
@@ -22,24 +24,17 @@ Compile-time options:
   instead of 2^-4, near the 16-bit q's accuracy. sm_90 SASS (t2_ci_s3 vs t_ci_s3): 8 QGMMAs a tile instead
   of 4, in two chains with a wait between them (the scaled accumulator), 118 registers instead of 98, +2 KB
   of shared memory (q_lo).
-- QK_FP8 (plain kernel): the same q quantization with an FP8 tl.dot of M = 16 query rows, which sm_90
-  lowers to mma.sync on fp16-converted operands (FP8 tensor cores need a warpgroup MMA's 64 rows): only
-  q's rounding is gained. Kept to show it.
-- PV_FP8: p (times 2^8, so small weights stay normal) in e4m3 and the raw V codes in an FP8 MMA; V's
-  reduction axis (tokens) is not contiguous, so the compiler transposes the codes (byte permutes and
-  shared-memory stores). Otherwise V goes to fp16 in its load layout (tile_to), as in the reference.
 - PAGE_GATHER: one block-table load per page of the tile, broadcast over its tokens, and tiles aligned to
   pages. (The offsets need tl.multiple_of after the reshape: without it triton 3.6 loses their alignment
   and loads K/V a byte at a time.)
-- PREFETCH (with PAGE_GATHER, num_stages 1): tile i+1's K/V loaded into registers before tile i's maths;
-  the register tile costs byte permutes and ~235 registers.
-- L2_AHEAD = d > 0 (with PAGE_GATHER): prefetch.global.L2 of tile i+d's K/V lines at the top of tile i
-  (inline asm; skipped under the interpreter), so the late cp.async hits L2 instead of HBM.
+
+Options measured slower and removed in session 10 (figures in docs/bench/h200-2026-12-0*-session*/): q in
+e4m3 on the plain kernel (sm_90 lowers an M = 16 FP8 dot to mma.sync on fp16-converted operands), p in
+e4m3 with the raw V codes (the compiler transposes V's bytes), a register prefetch of the next tile, and
+an L2 prefetch of tiles ahead.
 """
 
 from __future__ import annotations
-
-import os
 
 import torch
 import triton
@@ -69,14 +64,6 @@ def _page_offsets(ids, stride_cb, stride_cs, BLOCK_SIZE: tl.constexpr, BLOCK_N: 
 
 
 @triton.jit
-def _prefetch_l2(ptrs):
-    """prefetch.global.L2 of each address (one 128-byte line each); returns a dummy to keep the asm."""
-    return tl.inline_asm_elementwise(
-        "prefetch.global.L2 [$1]; mov.u32 $0, 0;", "=r,l", [ptrs], dtype=tl.int32, is_pure=False, pack=1
-    )
-
-
-@triton.jit
 def _tile_offsets(
     block_tables_ptr,
     seq,
@@ -102,6 +89,43 @@ def _tile_offsets(
         block = tl.load(block_tables_ptr + seq * stride_bt + pos // BLOCK_SIZE, mask=pos_mask, other=0)
         tok = block.to(tl.int64) * stride_cb + (pos % BLOCK_SIZE) * stride_cs
     return tok, pos_mask
+
+
+@triton.jit
+def _tile_kv(
+    k_base, v_base, block_tables_ptr, seq, stride_bt, stride_cb, stride_cs, dims, dim_mask, tile, end, ids,
+    BLOCK_SIZE: tl.constexpr, BLOCK_N: tl.constexpr, PAGE_GATHER: tl.constexpr, CARRY_IDS: tl.constexpr,
+):
+    """One tile's K and V codes [BLOCK_N, BLOCK_D] and its token mask; with CARRY_IDS, `ids` are this
+    tile's page ids (loaded an iteration ago) and the next tile's come back, otherwise `ids` passes
+    through."""
+    if CARRY_IDS:  # no load of this iteration feeds the K/V addresses, so Triton pipelines them
+        pos_mask = tile + tl.arange(0, BLOCK_N) < end
+        tok = _page_offsets(ids, stride_cb, stride_cs, BLOCK_SIZE, BLOCK_N)
+        kv_mask = pos_mask[:, None] & dim_mask[None, :]
+        k = tl.load(k_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
+        v = tl.load(v_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
+        ids = _page_ids(block_tables_ptr, seq, stride_bt, tile + BLOCK_N, end, BLOCK_SIZE, BLOCK_N)
+    else:
+        tok, pos_mask = _tile_offsets(
+            block_tables_ptr, seq, stride_bt, stride_cb, stride_cs, tile, end, BLOCK_SIZE, BLOCK_N,
+            PAGE_GATHER,
+        )
+        kv_mask = pos_mask[:, None] & dim_mask[None, :]
+        k = tl.load(k_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
+        v = tl.load(v_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
+    return k, v, pos_mask, ids
+
+
+@triton.jit
+def _first_ids(block_tables_ptr, seq, stride_bt, start, end, BLOCK_SIZE: tl.constexpr, BLOCK_N: tl.constexpr,
+               CARRY_IDS: tl.constexpr):
+    """The first tile's page ids with CARRY_IDS (else a placeholder the loop carries untouched)."""
+    if CARRY_IDS:
+        ids = _page_ids(block_tables_ptr, seq, stride_bt, start, end, BLOCK_SIZE, BLOCK_N)
+    else:
+        ids = tl.zeros([1], dtype=tl.int32)
+    return ids
 
 
 @triton.jit
@@ -135,13 +159,10 @@ def _decode_split_fp8_kernel(
     BLOCK_N: tl.constexpr,
     WINDOW: tl.constexpr = 0,
     SOFTCAP: tl.constexpr = 0.0,
-    QK_FP8: tl.constexpr = True,
-    PV_FP8: tl.constexpr = False,
     PAGE_GATHER: tl.constexpr = False,
-    PREFETCH: tl.constexpr = False,
-    L2_AHEAD: tl.constexpr = 0,
     CARRY_IDS: tl.constexpr = False,
 ):
+    """q, K and V in fp16 (mma.sync), the reference kernel's maths over an FP8 cache."""
     seq = tl.program_id(0)
     kv_head = tl.program_id(1)
     split = tl.program_id(2)
@@ -168,12 +189,7 @@ def _decode_split_fp8_kernel(
         mask=row_mask[:, None] & dim_mask[None, :],
         other=0.0,
     ).to(tl.float32)
-    if QK_FP8:  # per-row scale: the row max becomes 448; a zero row stays zero
-        q_scale = tl.maximum(tl.max(tl.abs(q), axis=1), 1e-30) / 448.0
-        q = (q / q_scale[:, None]).to(tl.float8e4nv)
-        s_scale = q_scale * sm_scale_log2
-    else:
-        q = tl.clamp(q, -65504.0, 65504.0).to(tl.float16)
+    q = tl.clamp(q, -65504.0, 65504.0).to(tl.float16)
     m_i = tl.full([BLOCK_H], -1.0e30, dtype=tl.float32)
     l_i = tl.zeros([BLOCK_H], dtype=tl.float32)
     acc = tl.zeros([BLOCK_H, BLOCK_D], dtype=tl.float32)
@@ -181,64 +197,15 @@ def _decode_split_fp8_kernel(
     k_base = cache_ptr + kv_head * stride_ch
     v_base = k_base + stride_ckv
     offs_n = tl.arange(0, BLOCK_N)
-    if PREFETCH:  # tile `start` in flight, and the block ids of the next one
-        ids = _page_ids(block_tables_ptr, seq, stride_bt, start, end, BLOCK_SIZE, BLOCK_N)
-        tok = _page_offsets(ids, stride_cb, stride_cs, BLOCK_SIZE, BLOCK_N)
-        kv_mask = (start + offs_n < end)[:, None] & dim_mask[None, :]
-        k_next = tl.load(k_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
-        v_next = tl.load(v_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
-        ids = _page_ids(block_tables_ptr, seq, stride_bt, start + BLOCK_N, end, BLOCK_SIZE, BLOCK_N)
-    if CARRY_IDS:
-        ids_cur = _page_ids(block_tables_ptr, seq, stride_bt, start, end, BLOCK_SIZE, BLOCK_N)
-    if L2_AHEAD > 0:  # block ids of the first tile to prefetch into L2
-        first_l2 = start + L2_AHEAD * BLOCK_N
-        ids_l2 = _page_ids(block_tables_ptr, seq, stride_bt, first_l2, end, BLOCK_SIZE, BLOCK_N)
+    ids = _first_ids(block_tables_ptr, seq, stride_bt, start, end, BLOCK_SIZE, BLOCK_N, CARRY_IDS)
     for tile in range(start, end, BLOCK_N):
-        if L2_AHEAD > 0:  # tile + L2_AHEAD's lines into L2 (its ids came a tile ago), then the next ids
-            tok = _page_offsets(ids_l2, stride_cb, stride_cs, BLOCK_SIZE, BLOCK_N)
-            _prefetch_l2(k_base + tok)
-            _prefetch_l2(v_base + tok)
-            ids_l2 = _page_ids(
-                block_tables_ptr, seq, stride_bt, tile + (L2_AHEAD + 1) * BLOCK_N, end, BLOCK_SIZE, BLOCK_N
-            )
-        if PREFETCH:  # issue tile + 1's loads (its ids came a tile ago) and tile + 2's ids, then compute
-            k = k_next
-            v = v_next
-            pos_mask = tile + offs_n < end
-            tok = _page_offsets(ids, stride_cb, stride_cs, BLOCK_SIZE, BLOCK_N)
-            kv_mask = (tile + BLOCK_N + offs_n < end)[:, None] & dim_mask[None, :]
-            k_next = tl.load(k_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
-            v_next = tl.load(v_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
-            ids = _page_ids(block_tables_ptr, seq, stride_bt, tile + 2 * BLOCK_N, end, BLOCK_SIZE, BLOCK_N)
-        elif CARRY_IDS:  # the tile's ids came an iteration ago (a loop-carried value, not a load here)
-            pos_mask = tile + offs_n < end
-            tok = _page_offsets(ids_cur, stride_cb, stride_cs, BLOCK_SIZE, BLOCK_N)
-            kv_mask = pos_mask[:, None] & dim_mask[None, :]
-            k = tl.load(k_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
-            v = tl.load(v_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
-            ids_cur = _page_ids(block_tables_ptr, seq, stride_bt, tile + BLOCK_N, end, BLOCK_SIZE, BLOCK_N)
-        else:
-            tok, pos_mask = _tile_offsets(
-                block_tables_ptr,
-                seq,
-                stride_bt,
-                stride_cb,
-                stride_cs,
-                tile,
-                end,
-                BLOCK_SIZE,
-                BLOCK_N,
-                PAGE_GATHER,
-            )
-            kv_mask = pos_mask[:, None] & dim_mask[None, :]
-            k = tl.load(k_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
-            v = tl.load(v_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
+        k, v, pos_mask, ids = _tile_kv(
+            k_base, v_base, block_tables_ptr, seq, stride_bt, stride_cb, stride_cs, dims, dim_mask, tile, end,
+            ids, BLOCK_SIZE, BLOCK_N, PAGE_GATHER, CARRY_IDS,
+        )
         if WINDOW > 0 and PAGE_GATHER:
             pos_mask &= tile + offs_n >= lo
-        if QK_FP8:
-            s = tl.dot(q, tl.trans(k)) * s_scale[:, None]
-        else:
-            s = tl.dot(q, tl.trans(k.to(tl.float16))) * sm_scale_log2
+        s = tl.dot(q, tl.trans(k.to(tl.float16))) * sm_scale_log2
         if SOFTCAP > 0:
             s = softcap_log2(s, SOFTCAP)
         s = tl.where(pos_mask[None, :], s, float("-inf"))
@@ -246,18 +213,12 @@ def _decode_split_fp8_kernel(
         alpha = tl.exp2(m_i - m_new)
         p = tl.exp2(s - m_new[:, None])
         l_i = l_i * alpha + tl.sum(p, axis=1)
-        if PV_FP8:
-            pv = tl.dot((p * 256.0).to(tl.float8e4nv), v)
-        else:
-            pv = tl.dot(p.to(tl.float16), tile_to(v, tl.float16, BLOCK_N, BLOCK_D))
+        pv = tl.dot(p.to(tl.float16), tile_to(v, tl.float16, BLOCK_N, BLOCK_D))
         acc = acc * alpha[:, None] + pv
         m_i = m_new
 
     lse = tl.where(l_i > 0, m_i + tl.log2(tl.maximum(l_i, 1e-30)), float("-inf"))
-    out_scale = v_scale / tl.maximum(l_i, 1e-30)
-    if PV_FP8:
-        out_scale = out_scale / 256.0
-    out = acc * out_scale[:, None]
+    out = acc * (v_scale / tl.maximum(l_i, 1e-30))[:, None]
     tl.store(
         mid_o_ptr + seq * stride_mo_t + heads[:, None] * stride_mo_h + split * stride_mo_s + dims[None, :],
         out.to(mid_o_ptr.dtype.element_ty),  # fp32 partials, or q's dtype with one split (no merge)
@@ -297,10 +258,7 @@ def _decode_split_fp8_t_kernel(
     BLOCK_N: tl.constexpr,
     WINDOW: tl.constexpr = 0,
     SOFTCAP: tl.constexpr = 0.0,
-    PV_FP8: tl.constexpr = False,
     PAGE_GATHER: tl.constexpr = True,
-    PREFETCH: tl.constexpr = False,
-    L2_AHEAD: tl.constexpr = 0,
     CARRY_IDS: tl.constexpr = False,
     Q_SPLIT: tl.constexpr = False,
 ):
@@ -349,58 +307,12 @@ def _decode_split_fp8_t_kernel(
     k_base = cache_ptr + kv_head * stride_ch
     v_base = k_base + stride_ckv
     offs_n = tl.arange(0, BLOCK_N)
-    if PREFETCH:  # tile `start` in flight, and the block ids of the next one
-        ids = _page_ids(block_tables_ptr, seq, stride_bt, start, end, BLOCK_SIZE, BLOCK_N)
-        tok = _page_offsets(ids, stride_cb, stride_cs, BLOCK_SIZE, BLOCK_N)
-        kv_mask = (start + offs_n < end)[:, None] & dim_mask[None, :]
-        k_next = tl.load(k_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
-        v_next = tl.load(v_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
-        ids = _page_ids(block_tables_ptr, seq, stride_bt, start + BLOCK_N, end, BLOCK_SIZE, BLOCK_N)
-    if CARRY_IDS:
-        ids_cur = _page_ids(block_tables_ptr, seq, stride_bt, start, end, BLOCK_SIZE, BLOCK_N)
-    if L2_AHEAD > 0:  # block ids of the first tile to prefetch into L2
-        first_l2 = start + L2_AHEAD * BLOCK_N
-        ids_l2 = _page_ids(block_tables_ptr, seq, stride_bt, first_l2, end, BLOCK_SIZE, BLOCK_N)
+    ids = _first_ids(block_tables_ptr, seq, stride_bt, start, end, BLOCK_SIZE, BLOCK_N, CARRY_IDS)
     for tile in range(start, end, BLOCK_N):
-        if L2_AHEAD > 0:  # tile + L2_AHEAD's lines into L2 (its ids came a tile ago), then the next ids
-            tok = _page_offsets(ids_l2, stride_cb, stride_cs, BLOCK_SIZE, BLOCK_N)
-            _prefetch_l2(k_base + tok)
-            _prefetch_l2(v_base + tok)
-            ids_l2 = _page_ids(
-                block_tables_ptr, seq, stride_bt, tile + (L2_AHEAD + 1) * BLOCK_N, end, BLOCK_SIZE, BLOCK_N
-            )
-        if PREFETCH:  # issue tile + 1's loads (its ids came a tile ago) and tile + 2's ids, then compute
-            k = k_next
-            v = v_next
-            pos_mask = tile + offs_n < end
-            tok = _page_offsets(ids, stride_cb, stride_cs, BLOCK_SIZE, BLOCK_N)
-            kv_mask = (tile + BLOCK_N + offs_n < end)[:, None] & dim_mask[None, :]
-            k_next = tl.load(k_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
-            v_next = tl.load(v_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
-            ids = _page_ids(block_tables_ptr, seq, stride_bt, tile + 2 * BLOCK_N, end, BLOCK_SIZE, BLOCK_N)
-        elif CARRY_IDS:  # the tile's ids came an iteration ago (a loop-carried value, not a load here)
-            pos_mask = tile + offs_n < end
-            tok = _page_offsets(ids_cur, stride_cb, stride_cs, BLOCK_SIZE, BLOCK_N)
-            kv_mask = pos_mask[:, None] & dim_mask[None, :]
-            k = tl.load(k_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
-            v = tl.load(v_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
-            ids_cur = _page_ids(block_tables_ptr, seq, stride_bt, tile + BLOCK_N, end, BLOCK_SIZE, BLOCK_N)
-        else:
-            tok, pos_mask = _tile_offsets(
-                block_tables_ptr,
-                seq,
-                stride_bt,
-                stride_cb,
-                stride_cs,
-                tile,
-                end,
-                BLOCK_SIZE,
-                BLOCK_N,
-                PAGE_GATHER,
-            )
-            kv_mask = pos_mask[:, None] & dim_mask[None, :]
-            k = tl.load(k_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
-            v = tl.load(v_base + tok[:, None] + dims[None, :], mask=kv_mask, other=0.0)
+        k, v, pos_mask, ids = _tile_kv(
+            k_base, v_base, block_tables_ptr, seq, stride_bt, stride_cb, stride_cs, dims, dim_mask, tile, end,
+            ids, BLOCK_SIZE, BLOCK_N, PAGE_GATHER, CARRY_IDS,
+        )
         if WINDOW > 0 and PAGE_GATHER:
             pos_mask &= tile + offs_n >= lo
         if Q_SPLIT:  # K q_hi^T accumulated onto the scaled K q_lo^T, then one scale
@@ -414,18 +326,12 @@ def _decode_split_fp8_t_kernel(
         alpha = tl.exp2(m_i - m_new)
         p = tl.exp2(s - m_new[None, :])
         l_i = l_i * alpha + tl.sum(p, axis=0)
-        if PV_FP8:
-            pv = tl.dot(tl.trans(v), (p * 256.0).to(tl.float8e4nv))
-        else:
-            pv = tl.dot(tl.trans(tile_to(v, tl.float16, BLOCK_N, BLOCK_D)), p.to(tl.float16))
+        pv = tl.dot(tl.trans(tile_to(v, tl.float16, BLOCK_N, BLOCK_D)), p.to(tl.float16))
         acc = acc * alpha[None, :] + pv
         m_i = m_new
 
     lse = tl.where(l_i > 0, m_i + tl.log2(tl.maximum(l_i, 1e-30)), float("-inf"))
-    out_scale = v_scale / tl.maximum(l_i, 1e-30)
-    if PV_FP8:
-        out_scale = out_scale / 256.0
-    out = acc * out_scale[None, :]
+    out = acc * (v_scale / tl.maximum(l_i, 1e-30))[None, :]
     tl.store(
         mid_o_ptr + seq * stride_mo_t + heads[None, :] * stride_mo_h + split * stride_mo_s + dims[:, None],
         out.to(mid_o_ptr.dtype.element_ty),  # fp32 partials, or q's dtype with one split (no merge)
@@ -448,20 +354,17 @@ def decode_attention_fp8(
     softcap: float | None = None,
     num_warps: int = 4,
     num_stages: int = 2,
-    qk_fp8: bool = True,
-    pv_fp8: bool = False,
     page_gather: bool = True,
     transposed: bool = False,
-    prefetch: bool = False,
-    l2_ahead: int = 0,
     splits_x: int = 1,
     carry_ids: bool = False,
     q_split: bool = False,
     maxnreg: int | None = None,
 ) -> torch.Tensor:
     """decode_attention's contract for an FP8 cache (q in bf16/fp16/fp32; output in q's dtype), with the
-    variant switches of this module's docstring; transposed: the S^T / O^T kernel (q always FP8, qk_fp8
-    ignored); q_split (transposed only): q as two e4m3 parts; splits_x: the default num_splits times this;
+    variant switches of this module's docstring; transposed: the S^T / O^T kernel (q in FP8; otherwise the
+    plain kernel, q in fp16); q_split (transposed only): q as two e4m3 parts; splits_x: the default
+    num_splits times this;
     maxnreg: a register cap per thread (ptxas), for more programs per SM.
     Returns [S, q_heads, head_dim]."""
     assert transposed or not q_split, "q_split is an option of the transposed kernel"
@@ -490,21 +393,11 @@ def decode_attention_fp8(
         mo_strides = mid_o.stride()[:3]
     block_d = max(16, triton.next_power_of_2(head_dim))
     kernel = _decode_split_fp8_t_kernel if transposed else _decode_split_fp8_kernel
-    if prefetch:  # page-aligned tiles of whole pages; Triton's own pipelining off (num_stages 1)
-        assert page_gather and block_n >= block_size, "prefetch needs page_gather and block_n >= block_size"
-    if l2_ahead:
-        assert page_gather and block_n >= block_size, "l2_ahead needs page_gather and block_n >= block_size"
-        if os.environ.get("TRITON_INTERPRET") == "1":  # no inline asm in the interpreter
-            l2_ahead = 0
     if carry_ids:
         assert page_gather and block_n >= block_size, "carry_ids needs page_gather and block_n >= block_size"
-    flags = dict(
-        PV_FP8=pv_fp8, PAGE_GATHER=page_gather, PREFETCH=prefetch, L2_AHEAD=l2_ahead, CARRY_IDS=carry_ids
-    )
+    flags: dict[str, bool] = dict(PAGE_GATHER=page_gather, CARRY_IDS=carry_ids)
     if transposed:
         flags["Q_SPLIT"] = q_split
-    else:
-        flags["QK_FP8"] = qk_fp8
     kernel[(num_seqs, num_kv_heads, num_splits)](
         q,
         kv_cache,
@@ -559,52 +452,31 @@ def decode_attention_fp8(
     return out
 
 
-# Named settings, in the order gpu/fp8_attn_variants.py times them (most promising first); any name can be
-# TEECUBE_FP8_DECODE_VARIANT (engine.kernels.decode_attention). "best": the one to try first end to end.
-# Default block_n 64 (16 KB of K + V per tile, as the reference's FP8 path), 4 warps, num_stages 2.
-# k16: the reference's maths (q, K, V in fp16, same accuracy); t: transposed (q in e4m3, FP8 QK MMA);
-# t2: t with q split in two e4m3 parts (q_split: near k16's accuracy, a second FP8 MMA per tile);
-# pv8: p in e4m3 too; ci: carry_ids (a real pipeline from num_stages 3); l2: L2 prefetch; x2: 2x splits.
+# Named settings (gpu/fp8_attn_variants.py times them all); any name can be TEECUBE_FP8_DECODE_VARIANT
+# (engine.kernels.decode_attention). "best": the default. Default block_n 64 (16 KB of K + V per tile),
+# 4 warps, num_stages 2. k16: the plain kernel (q, K, V in fp16); t: transposed (q in e4m3, FP8 QK MMA);
+# t2: t with q split in two e4m3 parts (near k16's accuracy, a second FP8 MMA per tile); ci: carry_ids (a
+# real pipeline from num_stages 3); w/n/s: warps, tokens per tile, stages; x2: twice the splits.
+# H200 at b128 x 1k (docs/bench/h200-2026-12-04-session9/, session10/), ms: t2 0.096, t 0.091 (rel. RMS
+# error 0.026 against t2's 0.0018), t2_ci_s3 0.102, t2_n128 0.109, t2_x2 0.105, t2_w8 0.173, t2_s1 0.099,
+# t2_s1_r96 0.115, k16_ci_s3 0.111, bf16 reference kernel over twice the bytes 0.126.
 NAMED_VARIANTS: dict[str, dict[str, object]] = {
+    "t2": dict(transposed=True, q_split=True),  # Triton's own pipelining
     "t2_ci_s3": dict(transposed=True, q_split=True, carry_ids=True, num_stages=3),
-    "t2_ci_s4": dict(transposed=True, q_split=True, carry_ids=True, num_stages=4),
-    "t2": dict(transposed=True, q_split=True),  # Triton's own pipelining, as "t" below
-    # t2's tiles (session 9: t2 is the default; w: warps, n: tokens per tile, s: stages, x2: 2x splits)
-    "t2_w8": dict(transposed=True, q_split=True, num_warps=8),
     "t2_n128": dict(transposed=True, q_split=True, block_n=128),
-    "t2_n128_w8": dict(transposed=True, q_split=True, block_n=128, num_warps=8),
-    "t2_s3": dict(transposed=True, q_split=True, num_stages=3),
-    "t2_n32": dict(transposed=True, q_split=True, block_n=32),
     "t2_x2": dict(transposed=True, q_split=True, splits_x=2),
-    "t2_w2": dict(transposed=True, q_split=True, num_warps=2),
-    "t2_l2": dict(transposed=True, q_split=True, l2_ahead=2),
+    "t2_w8": dict(transposed=True, q_split=True, num_warps=8),
     # session 10: t2's loop never overlaps a tile's loads with its maths (DEPBAR.LE SB0, 0 at num_stages 2),
     # so its second stage only costs shared memory, which caps programs at 4 per SM; one stage (22 KB) and
     # a 96-register cap let 5 fit. Both measured slower on an H200 (b256 x 1k: t2 0.188 ms, t2_s1 0.195,
     # t2_s1_r96 0.210; end to end 13,140 vs 13,240 tok/s): programs per SM are not what bounds t2.
     "t2_s1": dict(transposed=True, q_split=True, num_stages=1),
     "t2_s1_r96": dict(transposed=True, q_split=True, num_stages=1, maxnreg=96),
-    "k16_ci_s3": dict(qk_fp8=False, num_warps=2, carry_ids=True, num_stages=3),
-    "t_ci_s3": dict(transposed=True, carry_ids=True, num_stages=3),
-    "k16_ci_n32_s4": dict(qk_fp8=False, num_warps=2, carry_ids=True, num_stages=4, block_n=32),
-    "t_ci_s4": dict(transposed=True, carry_ids=True, num_stages=4),
-    "k16_ci_w4_s3": dict(qk_fp8=False, carry_ids=True, num_stages=3),
-    "t_pv8_ci_s3": dict(transposed=True, pv_fp8=True, carry_ids=True, num_stages=3),
-    "t_ci_l2_s3": dict(transposed=True, carry_ids=True, num_stages=3, l2_ahead=2),
-    "k16_ci_n32_w4_s4": dict(qk_fp8=False, carry_ids=True, num_stages=4, block_n=32),
-    "t_ci_s3_x2": dict(transposed=True, carry_ids=True, num_stages=3, splits_x=2),
-    "k16_ci_s3_x2": dict(qk_fp8=False, num_warps=2, carry_ids=True, num_stages=3, splits_x=2),
-    "k16_ci_s4": dict(qk_fp8=False, num_warps=2, carry_ids=True, num_stages=4),
-    "t_pv8_ci_s4": dict(transposed=True, pv_fp8=True, carry_ids=True, num_stages=4),
-    # Triton's own pipelining (no overlap of a program's loads with its maths: see the module docstring)
     "t": dict(transposed=True),
-    "t_l2": dict(transposed=True, l2_ahead=2),
-    "k16_l2": dict(qk_fp8=False, num_warps=2, l2_ahead=2),
-    "t_pv8": dict(transposed=True, pv_fp8=True),
-    "t_pv8_l2": dict(transposed=True, pv_fp8=True, l2_ahead=2),
-    "t_n128": dict(transposed=True, block_n=128),
-    "t_pf": dict(transposed=True, prefetch=True, num_stages=1),
-    "k16_pg": dict(qk_fp8=False, num_warps=2),  # block ids per page alone
+    "t_ci_s3": dict(transposed=True, carry_ids=True, num_stages=3),
+    "k16_ci_s3": dict(num_warps=2, carry_ids=True, num_stages=3),
+    "k16_ci_n32_s4": dict(num_warps=2, carry_ids=True, num_stages=4, block_n=32),
+    "k16_pg": dict(num_warps=2),  # block ids per page alone
 }
 # q as two e4m3 parts on FP8 tensor cores: the reference's accuracy (rel. RMS 0.0018 vs its 0.0017; q in one
 # e4m3 part: 0.026) and faster. H200, llama3-8b heads (docs/bench/h200-2026-12-04-session9/): 0.096 / 0.099 /
@@ -618,12 +490,11 @@ FP8_FALLBACK = "k16_ci_s3"  # q in 16 bits: any head_dim
 
 def variant_for(name: str, head_dim: int) -> dict[str, object]:
     """NAMED_VARIANTS[name]'s settings, or FP8_FALLBACK's where the variant runs QK on FP8 MMAs
-    (transposed or qk_fp8) and the padded head_dim is under FP8_DOT_MIN_K (tiny test models)."""
+    (transposed) and the padded head_dim is under FP8_DOT_MIN_K (tiny test models)."""
     if name not in NAMED_VARIANTS:
         raise ValueError(f"unknown FP8 decode variant {name!r}; one of {sorted(NAMED_VARIANTS)}")
     kw = dict(NAMED_VARIANTS[name])
-    fp8_qk = kw.get("transposed") or kw.get("qk_fp8", True)
-    if fp8_qk and max(16, triton.next_power_of_2(head_dim)) < FP8_DOT_MIN_K:
+    if kw.get("transposed") and max(16, triton.next_power_of_2(head_dim)) < FP8_DOT_MIN_K:
         kw = dict(NAMED_VARIANTS[FP8_FALLBACK])
     return kw
 
@@ -642,7 +513,7 @@ def decode_attention_variant(
     softcap: float | None = None,
 ) -> torch.Tensor:
     """decode_attention_fp8 with NAMED_VARIANTS[name]. Pages longer than the variant's tile: the tile
-    grows to a page up to 128 tokens; past that, one page per tile without the prefetches. Heads too
+    grows to a page up to 128 tokens; past that, one page per tile, block ids not carried. Heads too
     narrow for an FP8 QK dot (variant_for) take the 16-bit-q variant FP8_FALLBACK."""
     kw = variant_for(name, q.shape[-1])
     block_size = kv_cache.shape[2]
@@ -651,7 +522,7 @@ def decode_attention_variant(
         if block_size <= 128:
             block_n = block_size
         else:
-            kw.update(l2_ahead=0, prefetch=False)
+            kw["carry_ids"] = False
     return decode_attention_fp8(
         q,
         kv_cache,
