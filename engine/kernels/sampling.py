@@ -4,7 +4,7 @@ That is an exact draw from softmax(logits / T) (the Gumbel-max trick, equivalent
 exponential race), and a row with inv_temperature 0 takes the plain argmax (greedy; ties go to the
 lowest index, as torch.argmax). It replaces the divide, softmax, noise, divide and argmax passes over a
 [rows, vocab] float32 tensor with one read. Noise comes from Triton's Philox `tl.rand4x(seed, counter)`,
-four numbers per counter: columns go in groups of 64, 16 counters a group (`noise_counters`), and column
+four numbers per counter: columns go in groups of 64, 16 counters a group (`_noise_counters`), and column
 64 g + 16 k + lane takes the k-th number of its group's counter `lane`. That is a quarter of the Philox
 rounds of one counter per column (the rounds, not the read, bounded the kernel), and a draw still
 depends only on the seed and the logits, not on the split. Greedy rows skip the noise.
@@ -28,10 +28,6 @@ MAX_BLOCKS_PER_CHUNK = 8  # chunks of at most 8192 columns
 MIN_PROGRAMS = 264  # ~2 stage-1 programs per SM on a 132-SM GPU (H100/H200)
 
 
-# `seed` is new every step (a random 31-bit draw) and the chunk counts follow the batch size: left
-# unspecialised, or the first step whose seed was a multiple of 16 compiled a second kernel (~0.2 s on
-# the clock, mid-run, measured by gpu/compile_watch.py on an H200). vocab and the row stride stay
-# specialised: they are fixed per model and their alignment vectorises the loads.
 @triton.jit
 def _argmax_step(base, cols, vocab, best_val, best_idx):
     """Greedy: the running per-lane maximum over these columns (strict: a lane keeps its first)."""
@@ -53,9 +49,10 @@ def _gumbel_step(base, cols, vocab, inv_t, u, best_val, best_idx):
 
 
 @triton.jit
-def noise_counters(row, vocab, group_start):
+def _noise_counters(row, vocab, group_start):
     """Philox counters of the 64-column groups starting at `group_start` [G, 1]: [G, 16]; the k-th of
-    counter c's four numbers (tl.rand4x) is column group_start + 16 * k + lane's noise."""
+    counter c's four numbers (tl.rand4x) is column group_start + 16 * k + lane's noise. int32: rows *
+    per_row <= rows * (vocab / 4 + 16) stays under 2**31 (the caller checks rows * vocab < 2**31)."""
     per_row = tl.cdiv(vocab, NOISE_GROUP) * 16
     return row * per_row + (group_start // NOISE_GROUP) * 16 + tl.arange(0, 16)[None, :]
 
@@ -91,7 +88,7 @@ def _sample_kernel_partial(
             for k in tl.static_range(4):
                 best_val, best_idx = _argmax_step(base, groups + 16 * k + lane, vocab, best_val, best_idx)
         else:
-            u0, u1, u2, u3 = tl.rand4x(seed, noise_counters(row, vocab, groups))
+            u0, u1, u2, u3 = tl.rand4x(seed, _noise_counters(row, vocab, groups))
             best_val, best_idx = _gumbel_step(base, groups + lane, vocab, inv_t, u0, best_val, best_idx)
             best_val, best_idx = _gumbel_step(base, groups + 16 + lane, vocab, inv_t, u1, best_val, best_idx)
             best_val, best_idx = _gumbel_step(base, groups + 32 + lane, vocab, inv_t, u2, best_val, best_idx)
