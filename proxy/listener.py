@@ -4,9 +4,8 @@
   of its previous response): aiohttp's keep-alive timer closes a connection that is waiting
   for a request, so idle and slow-header connections cannot pile up.
 - At most `max_connections_per_address` open connections per client address (an IPv6 client: per
-  /64, `proxy.addresses`); more are answered
-  with a fixed 429 and closed. Under `--workers N` the count spans every worker
-  (`proxy.connection_table`).
+  /64, `proxy.addresses`); more are answered with a fixed 429 and closed. Under `--workers N` the
+  count spans every worker (`proxy.connection_table`).
 - A request the HTTP parser rejects (bad request line, header bytes, chunked encoding, ...) is
   answered with a fixed OpenAI error: aiohttp's own answer and log line quote the raw bytes.
 - No `Server:` version banner.

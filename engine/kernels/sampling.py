@@ -29,23 +29,26 @@ MIN_PROGRAMS = 264  # ~2 stage-1 programs per SM on a 132-SM GPU (H100/H200)
 
 
 @triton.jit
-def _argmax_step(base, cols, vocab, best_val, best_idx):
-    """Greedy: the running per-lane maximum over these columns (strict: a lane keeps its first)."""
-    mask = cols < vocab
-    y = tl.load(base + cols, mask=mask, other=float("-inf")).to(tl.float32)
-    y = tl.where(mask, y, float("-inf"))
-    better = y > best_val  # NaN never wins
+def _keep_max(y, cols, vocab, best_val, best_idx):
+    """The running per-lane maximum of scores y over these columns (past the vocabulary: -inf); strict,
+    so a lane keeps its first maximum, and NaN never wins."""
+    y = tl.where(cols < vocab, y, float("-inf"))
+    better = y > best_val
     return tl.where(better, y, best_val), tl.where(better, cols, best_idx)
 
 
 @triton.jit
+def _argmax_step(base, cols, vocab, best_val, best_idx):
+    """Greedy: the logits themselves."""
+    y = tl.load(base + cols, mask=cols < vocab, other=float("-inf")).to(tl.float32)
+    return _keep_max(y, cols, vocab, best_val, best_idx)
+
+
+@triton.jit
 def _gumbel_step(base, cols, vocab, inv_t, u, best_val, best_idx):
-    """Sampled: the running per-lane maximum of x / T + Gumbel(u) over these columns."""
-    mask = cols < vocab
-    x = tl.load(base + cols, mask=mask, other=float("-inf")).to(tl.float32)
-    y = tl.where(mask, x * inv_t - tl.log(-tl.log(u)), float("-inf"))
-    better = y > best_val
-    return tl.where(better, y, best_val), tl.where(better, cols, best_idx)
+    """Sampled: x / T + Gumbel(u)."""
+    x = tl.load(base + cols, mask=cols < vocab, other=float("-inf")).to(tl.float32)
+    return _keep_max(x * inv_t - tl.log(-tl.log(u)), cols, vocab, best_val, best_idx)
 
 
 @triton.jit
