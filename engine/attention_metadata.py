@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 
@@ -15,6 +16,9 @@ class AttentionMetadata:
     block_tables: torch.Tensor  # int32[S, max_blocks], padded with 0
     max_query_len: int
     max_seq_len: int
+    # int32[S], decode only: the rows longest context first; the decode kernels start those programs
+    # first (engine/kernels/decode_attention.py decode_program). None: row order.
+    decode_order: torch.Tensor | None = None
 
     @property
     def num_seqs(self) -> int:
@@ -52,3 +56,9 @@ def build_attention_metadata(
         max_query_len=max(query_lens, default=0),
         max_seq_len=max(seq_lens, default=0),
     )
+
+
+def longest_first(seq_lens: np.ndarray | list[int]) -> np.ndarray:
+    """AttentionMetadata.decode_order on the host: the rows by context length, longest first, ties in row
+    order (int32)."""
+    return np.argsort(-np.asarray(seq_lens, dtype=np.int64), kind="stable").astype(np.int32)

@@ -4,7 +4,8 @@ One graph per batch size of a ladder ([1, 2, 4, 8] + multiples of 16 up to max_n
 captured largest-first into one shared memory pool. Each graph reads static input buffers (input_ids,
 positions, slot_mapping, seq_lens, block_tables) and writes the final hidden states to a static output
 buffer. A decode batch of n sequences replays the smallest graph of size >= n: the first n rows are
-copied in, the padding rows get slot -1 (nothing stored) and seq_len 0 (attention reads nothing).
+copied in, the padding rows get slot -1 (nothing stored) and seq_len 0 (attention reads nothing), and
+come last in the decode order (the real rows' order, longest context first, or row order).
 The LM head and the sampler run outside the graph, on the n real rows only.
 """
 
@@ -42,8 +43,14 @@ class DecodeBuffers:
     """The static inputs every graph reads, sized for the largest graph."""
 
     def __init__(
-        self, max_bs: int, max_blocks_per_seq: int, device: torch.device | str, block_size: int = 16
+        self,
+        max_bs: int,
+        max_blocks_per_seq: int,
+        device: torch.device | str,
+        block_size: int = 16,
+        ordered: bool = True,
     ) -> None:
+        self.ordered = ordered  # the graphs' decode kernels take a row order (AttentionMetadata.decode_order)
         self.max_seq_len = max_blocks_per_seq * block_size
         self.input_ids = torch.zeros(max_bs, dtype=torch.int64, device=device)
         self.positions = torch.zeros(max_bs, dtype=torch.int64, device=device)
@@ -51,6 +58,8 @@ class DecodeBuffers:
         self.seq_lens = torch.zeros(max_bs, dtype=torch.int32, device=device)
         self.query_start_loc = torch.arange(max_bs + 1, dtype=torch.int32, device=device)
         self.block_tables = torch.zeros(max_bs, max_blocks_per_seq, dtype=torch.int32, device=device)
+        self.rows = torch.arange(max_bs, dtype=torch.int32, device=device)
+        self.decode_order = self.rows.clone()
 
     def meta(self, bs: int) -> AttentionMetadata:
         """Metadata over the first bs rows (what a graph of size bs is captured with)."""
@@ -61,6 +70,7 @@ class DecodeBuffers:
             block_tables=self.block_tables[:bs],
             max_query_len=1,
             max_seq_len=self.max_seq_len,  # an upper bound (the kernels read seq_lens on the device)
+            decode_order=self.decode_order[:bs] if self.ordered else None,
         )
 
     def fill(
@@ -76,9 +86,14 @@ class DecodeBuffers:
         self.slot_mapping[:n].copy_(meta.slot_mapping, non_blocking=True)
         self.seq_lens[:n].copy_(meta.seq_lens, non_blocking=True)
         self.block_tables[:n, :width].copy_(meta.block_tables, non_blocking=True)
+        if self.ordered:
+            order = meta.decode_order if meta.decode_order is not None else self.rows[:n]
+            self.decode_order[:n].copy_(order, non_blocking=True)
         if bs > n:
             self.slot_mapping[n:bs].fill_(-1)
             self.seq_lens[n:bs].zero_()
+            if self.ordered:
+                self.decode_order[n:bs].copy_(self.rows[n:bs])  # padding rows (empty) last
 
 
 class DecodeGraphs:
@@ -92,9 +107,10 @@ class DecodeGraphs:
         dtype: torch.dtype,
         device: torch.device | str,
         block_size: int = 16,
+        ordered: bool = True,
     ) -> None:
         self.sizes = graph_batch_sizes(max_num_seqs)
-        self.buffers = DecodeBuffers(self.sizes[-1], max_blocks_per_seq, device, block_size)
+        self.buffers = DecodeBuffers(self.sizes[-1], max_blocks_per_seq, device, block_size, ordered)
         self.outputs = torch.zeros(self.sizes[-1], hidden_size, dtype=dtype, device=device)
         self.graphs: dict[int, torch.cuda.CUDAGraph] = {}
         self.pool: tuple[int, int] | None = None

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -13,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.attention_metadata import AttentionMetadata
+from engine.attention_metadata import AttentionMetadata, longest_first
 from engine.config import EngineConfig
 from engine.cuda_graphs import DecodeGraphs
 from engine.distributed import all_reduce_min, broadcast_object, get_tp_size
@@ -115,6 +116,9 @@ class StepRun:
         return self._accepted
 
 
+# Decode batches on a GPU carry their rows longest context first (AttentionMetadata.decode_order), so
+# the attention kernels start the longest programs first; TEECUBE_DECODE_ORDER=0 keeps row order (A/B).
+DECODE_ORDER = os.environ.get("TEECUBE_DECODE_ORDER", "1") != "0"
 FILL_START_WAIT_S = 0.005  # Python's GIL switch interval: a fill thread waiting longer would force a switch
 
 
@@ -237,7 +241,8 @@ class ModelRunner:
         max_blocks = -(-self.max_model_len // (16 * self.block_size)) * 16  # as _build pads block tables
         spec = self.spec
         graphs = DecodeGraphs(
-            self.config.max_num_seqs, max_blocks, spec.hidden_size, spec.dtype, self.device, self.block_size
+            self.config.max_num_seqs, max_blocks, spec.hidden_size, spec.dtype, self.device, self.block_size,
+            ordered=DECODE_ORDER,
         )
         graphs.capture(lambda ids, pos, meta: self.model(ids, pos, self.kv_caches, meta))
         return graphs
@@ -313,7 +318,12 @@ class ModelRunner:
         input_ids, positions_d, slots_d, picked_d, *extra_d = self._stage64.to_device(
             token_ids, positions, slots, picked, *extra
         )
-        cu_d, seq_lens_d, bt_d = self._stage32.to_device(cu, np.asarray(seq_lens), tables)
+        lens = np.asarray(seq_lens)
+        decode = int(q.max()) == 1
+        if decode and DECODE_ORDER and self.device.type == "cuda":
+            cu_d, seq_lens_d, bt_d, order_d = self._stage32.to_device(cu, lens, tables, longest_first(lens))
+        else:
+            (cu_d, seq_lens_d, bt_d), order_d = self._stage32.to_device(cu, lens, tables), None
         meta = AttentionMetadata(
             query_start_loc=cu_d,
             seq_lens=seq_lens_d,
@@ -321,6 +331,7 @@ class ModelRunner:
             block_tables=bt_d,
             max_query_len=int(q.max()),
             max_seq_len=max(seq_lens),
+            decode_order=order_d,
         )
         return input_ids, positions_d, meta, (picked_d if sample_indices is not None else None), extra_d
 

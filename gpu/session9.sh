@@ -81,6 +81,18 @@ for k, x in r.items():
         --quantization fp8 "${kv[@]}" --profile >"$OUT/$stage.json" 2>"$OUT/$stage.log"
       echo "== $stage rc=$? in $((SECONDS - t0)) s"
       summary "$OUT/$stage.json" || tail -n 15 "$OUT/$stage.log" ;;
+    order)  # decode attention, rows in batch order vs longest context first (bf16 and FP8 caches)
+      timeout 200 python3 gpu/decode_order_bench.py >"$OUT/decode-order.jsonl" 2>"$OUT/order.log"
+      echo "== order rc=$? in $((SECONDS - t0)) s"; cat "$OUT/decode-order.jsonl"; tail -n 3 "$OUT/order.log" ;;
+    orderab)  # end to end, TEECUBE_DECODE_ORDER=0 (row order) vs 1 (longest first), alternating; AB_SHAPE, AB_ARGS
+      for v in ${AB_ORDER:-0 1 0 1}; do
+        TEECUBE_DECODE_ORDER=$v timeout 300 python3 -m teecube.cli bench throughput --shape ${AB_SHAPE:-qwen3-0.6b} \
+          --random-weights --skip-hf ${AB_ARGS:-} >"$OUT/orderab-$v.json" 2>"$OUT/orderab-$v.log"
+        python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print('order=$v', r['model'], r['engine']['output_tok_per_s'], r['fraction_of_roofline'], r['roofline'].get('with_decode_flops', {}).get('fraction'))" \
+          "$OUT/orderab-$v.json" || tail -n 5 "$OUT/orderab-$v.log"
+        cp "$OUT/orderab-$v.json" "$OUT/orderab-${AB_SHAPE:-qwen3-0.6b}-$v-$SECONDS.json"
+      done
+      echo "== orderab in $((SECONDS - t0)) s" ;;
     silubench)  # the fused SiLU-and-mul + FP8 quantizer: one tile by warps vs the chunked passes
       timeout 200 python3 gpu/silu_fp8_bench.py >"$OUT/silu-fp8-bench.json" 2>"$OUT/silubench.log"
       echo "== silubench rc=$? in $((SECONDS - t0)) s"; cat "$OUT/silubench.log" | tail -n 20 ;;

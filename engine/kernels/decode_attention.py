@@ -1,6 +1,7 @@
 """Paged decode attention: split-KV (flash-decoding) with GQA head packing and a reduction pass.
 
-Pass 1, grid (num_seqs, num_kv_heads, num_splits): a program takes every query head that shares one
+Pass 1, grid (num_seqs, num_kv_heads, num_splits) (or, given a row order, the longest contexts
+programs first: decode_program): a program takes every query head that shares one
 KV head (BLOCK_H rows, padded to >= 16 for tl.dot), so each KV tile is read once per group. The
 context is cut into num_splits contiguous ranges (rounded up to BLOCK_N tokens); the program walks its
 range in BLOCK_N-token tiles, looking each token's physical block up in the block table, with an
@@ -63,6 +64,31 @@ def tile_to(x, dtype: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr
 
 
 @triton.jit
+def decode_program(order_ptr, ORDERED: tl.constexpr):
+    """(sequence row, KV head, split) of this program. ORDERED: grid (kv_heads, splits, sequences) and
+    the third index ranks the rows by `order_ptr` (longest context first), so the block scheduler starts
+    the longest programs first and the short ones fill the last wave; else grid (sequences, kv_heads,
+    splits)."""
+    if ORDERED:
+        seq = tl.load(order_ptr + tl.program_id(2))
+        kv_head = tl.program_id(0)
+        split = tl.program_id(1)
+    else:
+        seq = tl.program_id(0)
+        kv_head = tl.program_id(1)
+        split = tl.program_id(2)
+    return seq, kv_head, split
+
+
+def decode_grid(order: torch.Tensor | None, num_seqs: int, num_kv_heads: int, num_splits: int):
+    """The split pass's grid for decode_program (ORDERED = order is not None)."""
+    if order is not None:
+        assert order.shape == (num_seqs,) and order.dtype == torch.int32, (order.shape, order.dtype)
+        return (num_kv_heads, num_splits, num_seqs)
+    return (num_seqs, num_kv_heads, num_splits)
+
+
+@triton.jit
 def _decode_split_kernel(
     q_ptr, cache_ptr, block_tables_ptr, seq_lens_ptr, mid_o_ptr, mid_lse_ptr, out_ptr,
     sm_scale_log2, v_scale,
@@ -75,11 +101,9 @@ def _decode_split_kernel(
     GROUP: tl.constexpr, HEAD_DIM: tl.constexpr, BLOCK_SIZE: tl.constexpr, NUM_SPLITS: tl.constexpr,
     BLOCK_H: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, DOT_PRECISION: tl.constexpr,
     WINDOW: tl.constexpr = 0, SOFTCAP: tl.constexpr = 0.0, F16_MATH: tl.constexpr = False,
-    FP8_NEW: tl.constexpr = False,
+    FP8_NEW: tl.constexpr = False, order_ptr=None, ORDERED: tl.constexpr = False,
 ):
-    seq = tl.program_id(0)
-    kv_head = tl.program_id(1)
-    split = tl.program_id(2)
+    seq, kv_head, split = decode_program(order_ptr, ORDERED)
 
     rows = tl.arange(0, BLOCK_H)  # query heads of this KV head
     dims = tl.arange(0, BLOCK_D)
@@ -209,6 +233,7 @@ def decode_attention(
     num_stages: int | None = None,
     f16_math: bool = False,
     fp8_path: str = "new",
+    order: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """q: [S, q_heads, head_dim], one query token per sequence (row s belongs to sequence s).
     sliding_window: attend to the last sliding_window positions only; softcap: Gemma 2's score cap.
@@ -219,6 +244,8 @@ def decode_attention(
 
     kv_cache: [2, blocks, block_size, kv_heads, head_dim] (q's dtype, or FP8 read as code * k_scale /
     code * v_scale); block_tables: [S, max_blocks]; seq_lens: [S] (0 = padded row, output zeros).
+    order: int32 [S], a permutation of the rows (engine.attention_metadata.longest_first): the split
+    pass starts the longest contexts first (decode_program); the output is the same.
     Returns [S, q_heads, head_dim] in q's dtype.
     """
     num_seqs, num_q_heads, head_dim = q.shape
@@ -235,6 +262,7 @@ def decode_attention(
         return decode_attention_variant(
             variant, q, kv_cache, block_tables, seq_lens, scale, num_splits=num_splits,
             k_scale=k_scale, v_scale=v_scale, sliding_window=sliding_window, softcap=softcap,
+            order=order,
         )
     if num_splits is None:
         num_splits = default_num_splits(num_seqs, num_kv_heads)
@@ -254,7 +282,7 @@ def decode_attention(
     mid_o = torch.empty((*partial, head_dim), dtype=torch.float32, device=q.device)
     mid_lse = torch.empty(partial, dtype=torch.float32, device=q.device)
     block_d = triton.next_power_of_2(head_dim)
-    _decode_split_kernel[(num_seqs, num_kv_heads, num_splits)](
+    _decode_split_kernel[decode_grid(order, num_seqs, num_kv_heads, num_splits)](
         q, kv_cache, block_tables, seq_lens, mid_o, mid_lse, out,
         scale * LOG2E * k_scale, float(v_scale),
         q.stride(0), q.stride(1),
@@ -268,7 +296,7 @@ def decode_attention(
         DOT_PRECISION="ieee" if q.dtype == torch.float32 else "tf32",
         WINDOW=int(sliding_window or 0), SOFTCAP=float(softcap or 0.0),
         F16_MATH=(new and q.dtype != torch.float32) or (fp8 and not new and f16_math),
-        FP8_NEW=new,
+        FP8_NEW=new, order_ptr=order, ORDERED=order is not None,
         num_warps=num_warps, num_stages=num_stages,
     )
     if num_splits == 1:  # the split kernel wrote `out` (a full 256-sequence batch: 28 launches a step fewer)

@@ -43,6 +43,8 @@ import triton.language as tl
 from engine.kernels.decode_attention import (
     LOG2E,
     _decode_reduce_kernel,
+    decode_grid,
+    decode_program,
     default_num_splits,
     softcap_log2,
     tile_to,
@@ -161,11 +163,11 @@ def _decode_split_fp8_kernel(
     SOFTCAP: tl.constexpr = 0.0,
     PAGE_GATHER: tl.constexpr = False,
     CARRY_IDS: tl.constexpr = False,
+    order_ptr=None,
+    ORDERED: tl.constexpr = False,
 ):
     """q, K and V in fp16 (mma.sync), the reference kernel's maths over an FP8 cache."""
-    seq = tl.program_id(0)
-    kv_head = tl.program_id(1)
-    split = tl.program_id(2)
+    seq, kv_head, split = decode_program(order_ptr, ORDERED)
 
     rows = tl.arange(0, BLOCK_H)
     dims = tl.arange(0, BLOCK_D)
@@ -261,13 +263,13 @@ def _decode_split_fp8_t_kernel(
     PAGE_GATHER: tl.constexpr = True,
     CARRY_IDS: tl.constexpr = False,
     Q_SPLIT: tl.constexpr = False,
+    order_ptr=None,
+    ORDERED: tl.constexpr = False,
 ):
     """Transposed: S^T = K q^T [BLOCK_N, BLOCK_H] and O^T += V^T P^T [BLOCK_D, BLOCK_H], so the MMAs' M
     is the tile's tokens / head_dim (>= 64: warpgroup MMAs on sm_90, FP8 for QK) and no row is padding.
     Q_SPLIT: q as two e4m3 parts (q_hi, q_lo) and two QK MMAs per tile."""
-    seq = tl.program_id(0)
-    kv_head = tl.program_id(1)
-    split = tl.program_id(2)
+    seq, kv_head, split = decode_program(order_ptr, ORDERED)
 
     rows = tl.arange(0, BLOCK_H)
     dims = tl.arange(0, BLOCK_D)
@@ -360,12 +362,13 @@ def decode_attention_fp8(
     carry_ids: bool = False,
     q_split: bool = False,
     maxnreg: int | None = None,
+    order: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """decode_attention's contract for an FP8 cache (q in bf16/fp16/fp32; output in q's dtype), with the
     variant switches of this module's docstring; transposed: the S^T / O^T kernel (q in FP8; otherwise the
     plain kernel, q in fp16); q_split (transposed only): q as two e4m3 parts; splits_x: the default
     num_splits times this;
-    maxnreg: a register cap per thread (ptxas), for more programs per SM.
+    maxnreg: a register cap per thread (ptxas), for more programs per SM; order: decode_attention's.
     Returns [S, q_heads, head_dim]."""
     assert transposed or not q_split, "q_split is an option of the transposed kernel"
     num_seqs, num_q_heads, head_dim = q.shape
@@ -398,7 +401,7 @@ def decode_attention_fp8(
     flags: dict[str, bool] = dict(PAGE_GATHER=page_gather, CARRY_IDS=carry_ids)
     if transposed:
         flags["Q_SPLIT"] = q_split
-    kernel[(num_seqs, num_kv_heads, num_splits)](
+    kernel[decode_grid(order, num_seqs, num_kv_heads, num_splits)](
         q,
         kv_cache,
         block_tables,
@@ -427,6 +430,8 @@ def decode_attention_fp8(
         WINDOW=int(sliding_window or 0),
         SOFTCAP=float(softcap or 0.0),
         **flags,
+        order_ptr=order,
+        ORDERED=order is not None,
         num_warps=num_warps,
         num_stages=num_stages,
         **({"maxnreg": maxnreg} if maxnreg else {}),
@@ -511,6 +516,7 @@ def decode_attention_variant(
     v_scale: float = 1.0,
     sliding_window: int | None = None,
     softcap: float | None = None,
+    order: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """decode_attention_fp8 with NAMED_VARIANTS[name]. Pages longer than the variant's tile: the tile
     grows to a page up to 128 tokens; past that, one page per tile, block ids not carried. Heads too
@@ -535,5 +541,6 @@ def decode_attention_variant(
         v_scale=v_scale,
         sliding_window=sliding_window,
         softcap=softcap,
+        order=order,
         **kw,
     )

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.attention_metadata import build_attention_metadata
+from engine.attention_metadata import build_attention_metadata, longest_first
 from engine.cuda_graphs import DecodeBuffers, DecodeGraphs, graph_batch_sizes, padded_batch_size
 from engine.staging import StagingBuffer
 
@@ -62,6 +62,26 @@ def test_fill_copies_rows_and_pads_the_rest() -> None:
     meta4 = buffers.meta(4)
     assert meta4.max_query_len == 1 and meta4.num_seqs == 4
     assert meta4.query_start_loc.tolist() == [0, 1, 2, 3, 4]
+
+
+def test_fill_orders_rows_longest_first_and_padding_last() -> None:
+    buffers = DecodeBuffers(max_bs=8, max_blocks_per_seq=6, device="cpu")
+    buffers.decode_order.fill_(3)  # stale
+    meta = build_attention_metadata([1, 1, 1], [17, 3, 33], [[4, 9], [2], [7, 1, 8]], block_size=16)
+    meta.decode_order = torch.from_numpy(longest_first([17, 3, 33]))
+    buffers.fill(torch.tensor([1, 2, 3]), torch.tensor([16, 2, 32]), meta, bs=4)
+    assert buffers.meta(4).decode_order.tolist() == [2, 0, 1, 3]
+    meta.decode_order = None  # a batch built without an order: row order
+    buffers.fill(torch.tensor([1, 2, 3]), torch.tensor([16, 2, 32]), meta, bs=4)
+    assert buffers.meta(4).decode_order.tolist() == [0, 1, 2, 3]
+    plain = DecodeBuffers(max_bs=8, max_blocks_per_seq=6, device="cpu", ordered=False)
+    plain.fill(torch.tensor([1, 2, 3]), torch.tensor([16, 2, 32]), meta, bs=4)
+    assert plain.meta(4).decode_order is None
+
+
+def test_longest_first_breaks_ties_in_row_order() -> None:
+    assert longest_first([5, 9, 5, 0, 9]).tolist() == [1, 4, 0, 2, 3]
+    assert longest_first([]).tolist() == []
 
 
 def test_fill_rejects_a_wider_block_table() -> None:

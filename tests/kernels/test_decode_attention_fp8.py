@@ -145,3 +145,17 @@ def test_narrow_heads_take_the_16_bit_q_variant() -> None:
     assert variant_for("k16_ci_n32_s4", 16) == NAMED_VARIANTS["k16_ci_n32_s4"]
     with pytest.raises(ValueError, match="unknown FP8 decode variant"):
         variant_for("nope", 128)
+
+
+@pytest.mark.parametrize("name", ["t2", "k16_ci_s3"])
+def test_fp8_decode_longest_first_order_gives_the_same_rows(name: str) -> None:
+    from engine.attention_metadata import longest_first
+
+    seq_lens = [1, 13, 0, 40]
+    q, codes, dense, meta = batch(seq_lens)
+    args = (q, codes, meta.block_tables, meta.seq_lens, 0.25, 2, *SCALES)
+    expected = decode_attention_variant(name, *args)
+    order = torch.from_numpy(longest_first(seq_lens))
+    out = decode_attention_variant(name, *args, order=order)
+    assert torch.equal(out, expected)
+    torch.testing.assert_close(out, ref.paged_attention(q, dense, meta, 0.25), **TOL)

@@ -12,7 +12,7 @@ import math
 import pytest
 import torch
 
-from engine.attention_metadata import AttentionMetadata, build_attention_metadata
+from engine.attention_metadata import AttentionMetadata, build_attention_metadata, longest_first
 from engine.kernels import attention as dispatch
 from engine.kernels import decode_attention, extend_attention, paged_attention
 from engine.layers import attention as ref
@@ -158,3 +158,54 @@ def test_paged_attention_dispatch(query_lens: list[int], monkeypatch: pytest.Mon
     out = paged_attention(q, cache, meta, 0.25)
     assert called == ["decode" if max(query_lens) == 1 else "extend"]
     assert_close(out, reference(q, cache, meta, 0.25), torch.float32)
+
+
+@pytest.mark.parametrize("num_splits", [1, 4])
+def test_decode_longest_first_order_gives_the_same_rows(num_splits: int) -> None:
+    """decode_order only changes which programs start first: every row's output is the row-order one,
+    including a padded row; a non-identity order must not move outputs between rows."""
+    seq_lens = [5, 40, 0, 13, 27]
+    cache, meta = make_batch([1, 1, 0, 1, 1], seq_lens, block_size=4, num_kv_heads=2, head_dim=16)
+    q = torch.randn(len(seq_lens), 4, 16)
+    order = torch.from_numpy(longest_first(seq_lens))
+    assert order.tolist() == [1, 4, 3, 0, 2]
+    kw = dict(num_splits=num_splits, block_n=16)
+    expected = decode_attention(q, cache, meta.block_tables, meta.seq_lens, 0.3, **kw)
+    out = decode_attention(q, cache, meta.block_tables, meta.seq_lens, 0.3, order=order, **kw)
+    assert torch.equal(out, expected)
+    assert out[2].eq(0).all() and out[1].ne(0).any()
+
+
+def test_dispatch_passes_the_decode_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[object] = []
+    real = dispatch.decode_attention
+    def spy(*a, **k):
+        seen.append(k.get("order"))
+        return real(*a, **k)
+
+    monkeypatch.setattr(dispatch, "decode_attention", spy)
+    monkeypatch.setattr(dispatch, "ORDER_MAX_SPLITS", {False: 64, True: 64})  # a tiny batch: many splits
+    cache, meta = make_batch([1, 1], [9, 30], block_size=4, num_kv_heads=1, head_dim=16)
+    meta.decode_order = torch.from_numpy(longest_first([9, 30]))
+    q = torch.randn(2, 2, 16)
+    out = paged_attention(q, cache, meta, 0.25)
+    assert seen and seen[0] is meta.decode_order
+    assert_close(out, reference(q, cache, meta, 0.25), torch.float32)
+
+
+def test_decode_order_is_dropped_where_it_was_measured_slower(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Full batches (one split) take the order; small batches of a 16-bit cache (many splits) do not."""
+    assert dispatch.orders_help(256, 8, fp8=False) and dispatch.orders_help(128, 8, fp8=False)
+    assert not dispatch.orders_help(64, 8, fp8=False) and dispatch.orders_help(64, 8, fp8=True)
+    assert not dispatch.orders_help(8, 8, fp8=True)
+    seen: list[object] = []
+    real = dispatch.decode_attention
+    def spy(*a, **k):
+        seen.append(k.get("order"))
+        return real(*a, **k)
+
+    monkeypatch.setattr(dispatch, "decode_attention", spy)
+    cache, meta = make_batch([1, 1], [9, 30], block_size=4, num_kv_heads=1, head_dim=16)
+    meta.decode_order = torch.from_numpy(longest_first([9, 30]))
+    paged_attention(torch.randn(2, 2, 16), cache, meta, 0.25)  # 2 rows x 1 KV head: many splits
+    assert seen == [None]

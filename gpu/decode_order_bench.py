@@ -1,0 +1,87 @@
+"""Decode attention with the rows in their batch order vs longest context first (decode_order): JSON
+lines on stdout, one per shape and cache dtype.
+
+The offline workload's decode batches hold contexts of very different lengths (prompts 100-1024 plus
+what each has generated), and one program per (row, KV head, split) walks a whole split: with row-order
+dispatch the longest programs can start in the last wave and leave SMs idle behind them. Shapes as
+gpu/decode_sweep.py (qwen3-0.6b and llama3-8b heads, block size 16, scrambled blocks), plus the FP8
+cache's default variant. Each: median µs of one call in a CUDA graph, effective TB/s of K and V bytes,
+and the max difference between the two orders' outputs (the same maths, so 0).
+Run from the repo root: PYTHONPATH=$PWD python3 gpu/decode_order_bench.py
+"""
+
+from __future__ import annotations
+
+import json
+
+import torch
+from triton.testing import do_bench_cudagraph
+
+from engine.attention_metadata import longest_first
+from engine.bench.roofline import measure_copy_bandwidth
+from engine.kernels.decode_attention import decode_attention, default_num_splits
+
+DEV = "cuda"
+KV_HEADS, HEAD_DIM, BLOCK_SIZE = 8, 128, 16
+SHAPES = [  # (name, q_heads, batch, min ctx, max ctx)
+    ("qwen3-0.6b b256", 16, 256, 100, 1100),
+    ("qwen3-0.6b b128", 16, 128, 300, 1500),
+    ("qwen3-0.6b b96", 16, 96, 600, 1700),
+    ("qwen3-0.6b b64", 16, 64, 1000, 2000),
+    ("qwen3-0.6b b48", 16, 48, 1000, 2000),
+    ("qwen3-0.6b b24", 16, 24, 1200, 2000),
+    ("qwen3-0.6b b8", 16, 8, 1500, 2000),
+    ("llama3-8b b256", 32, 256, 100, 1100),
+    ("llama3-8b b128", 32, 128, 300, 1500),
+    ("llama3-8b b96", 32, 96, 600, 1700),
+    ("llama3-8b b64", 32, 64, 1000, 2000),
+    ("llama3-8b b48", 32, 48, 1000, 2000),
+    ("llama3-8b b24", 32, 24, 1200, 2000),
+    ("llama3-8b b8", 32, 8, 1500, 2000),
+]
+
+
+def one_shape(name: str, q_heads: int, batch: int, lo: int, hi: int, fp8: bool) -> dict[str, object]:
+    gen = torch.Generator().manual_seed(0)
+    lens = torch.randint(lo, hi + 1, (batch,), generator=gen)
+    blocks = (lens + BLOCK_SIZE - 1) // BLOCK_SIZE
+    num_blocks = int(blocks.sum()) + 1
+    perm = (torch.randperm(num_blocks - 1, generator=gen) + 1).to(torch.int32)
+    tables = torch.zeros(batch, int(blocks.max()), dtype=torch.int32)
+    start = 0
+    for i, b in enumerate(blocks.tolist()):
+        tables[i, :b] = perm[start : start + b]
+        start += b
+    cache = torch.randn(2, num_blocks, BLOCK_SIZE, KV_HEADS, HEAD_DIM, device=DEV)
+    cache = cache.to(torch.float8_e4m3fn if fp8 else torch.bfloat16)
+    q = torch.randn(batch, q_heads, HEAD_DIM, device=DEV).to(torch.bfloat16)
+    tables, seq_lens = tables.to(DEV), lens.to(torch.int32).to(DEV)
+    order = torch.from_numpy(longest_first(lens.numpy())).to(DEV)
+    kv_bytes = int(lens.sum()) * KV_HEADS * HEAD_DIM * 2 * cache.element_size()
+    row = {"shape": name, "cache": "fp8" if fp8 else "bf16", "batch": batch, "ctx": [lo, hi],
+           "splits": default_num_splits(batch, KV_HEADS), "kv_gb": round(kv_bytes / 1e9, 3)}
+    outs = {}
+    for label, o in (("rows", None), ("longest_first", order)):
+        def call(o: torch.Tensor | None = o) -> torch.Tensor:
+            return decode_attention(q, cache, tables, seq_lens, HEAD_DIM**-0.5, order=o)
+
+        outs[label] = call()
+        us = do_bench_cudagraph(call, rep=50, return_mode="median") * 1000
+        row[label] = {"us": round(us, 1), "tb_s": round(kv_bytes / us / 1e6, 3)}
+    row["speedup"] = round(row["rows"]["us"] / row["longest_first"]["us"], 3)
+    row["max_diff"] = float((outs["rows"].float() - outs["longest_first"].float()).abs().max())
+    return row
+
+
+def main() -> None:
+    copy = round(measure_copy_bandwidth(DEV) / 1e12, 3)
+    print(json.dumps({"gpu": torch.cuda.get_device_name(), "copy_tb_s": copy}))
+    for fp8 in (False, True):
+        for shape in SHAPES:
+            if fp8 and not shape[0].startswith("llama"):
+                continue
+            print(json.dumps(one_shape(*shape, fp8=fp8)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
