@@ -82,7 +82,7 @@ for k, x in r.items():
       echo "== $stage rc=$? in $((SECONDS - t0)) s"
       summary "$OUT/$stage.json" || tail -n 15 "$OUT/$stage.log" ;;
     order)  # decode attention, rows in batch order vs longest context first (bf16 and FP8 caches)
-      timeout 200 python3 gpu/decode_order_bench.py >"$OUT/decode-order.jsonl" 2>"$OUT/order.log"
+      timeout 300 python3 gpu/decode_order_bench.py ${ORDER_ARGS:-} >"$OUT/decode-order.jsonl" 2>"$OUT/order.log"
       echo "== order rc=$? in $((SECONDS - t0)) s"; cat "$OUT/decode-order.jsonl"; tail -n 3 "$OUT/order.log" ;;
     orderab)  # end to end, TEECUBE_DECODE_ORDER=0 (row order) vs 1 (longest first), alternating; AB_SHAPE, AB_ARGS
       for v in ${AB_ORDER:-0 1 0 1}; do
@@ -93,6 +93,27 @@ for k, x in r.items():
         cp "$OUT/orderab-$v.json" "$OUT/orderab-${AB_SHAPE:-qwen3-0.6b}-$v-$SECONDS.json"
       done
       echo "== orderab in $((SECONDS - t0)) s" ;;
+    bf16gemm)  # decode-shaped bf16 GEMMs: cuBLAS vs the skinny-M kernel with 16-bit weights (tiling sweep)
+      timeout 400 python3 gpu/bf16_gemm_bench.py ${BF16GEMM_ARGS:-} >"$OUT/bf16-gemm.jsonl" 2>"$OUT/bf16gemm.log"
+      echo "== bf16gemm rc=$? in $((SECONDS - t0)) s"; tail -n 3 "$OUT/bf16gemm.log"
+      python3 -c "
+import json,sys
+for l in open(sys.argv[1]):
+    r=json.loads(l)
+    if 'rows' in r: print(r['shape'], [(x['m'], x['cublas_us'], x.get('kernel_us'), x.get('speedup')) for x in r['rows']])
+" "$OUT/bf16-gemm.jsonl" ;;
+    busy|busyllama|busyfp8)  # GPU busy vs idle over the timed run (CUDA-only profiler), qwen3-0.6b / llama3-8b / FP8 + FP8 KV
+      args=(--shape qwen3-0.6b); [ $stage = busyllama ] && args=(--shape llama3-8b)
+      [ $stage = busyfp8 ] && args=(--shape llama3-8b --quantization fp8 --kv-cache-dtype fp8)
+      timeout 300 python3 gpu/busy_watch.py throughput "${args[@]}" --random-weights --skip-hf >"$OUT/$stage.json" 2>"$OUT/$stage.log"
+      echo "== $stage rc=$? in $((SECONDS - t0)) s"
+      python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(r['model'], r['engine']['output_tok_per_s'], r['fraction_of_roofline'])" "$OUT/$stage.json"
+      tail -n 1 "$OUT/$stage.log" ;;
+    ordertests)  # decode order on the GPU, the decode kernels, and the engine against HF (greedy) and its sync loop
+      timeout 200 python3 -m pytest tests/gpu/test_kernels_gpu.py tests/gpu/test_engine_gpu.py -m gpu -q -x -p no:cacheprovider \
+        -k "decode or greedy_matches_hf or async_loop_matches" >"$OUT/order-tests.log" 2>&1
+      echo "== ordertests rc=$? in $((SECONDS - t0)) s: $(tail -n 1 "$OUT/order-tests.log")"
+      grep -E "^(FAILED|ERROR)" "$OUT/order-tests.log" | head ;;
     silubench)  # the fused SiLU-and-mul + FP8 quantizer: one tile by warps vs the chunked passes
       timeout 200 python3 gpu/silu_fp8_bench.py >"$OUT/silu-fp8-bench.json" 2>"$OUT/silubench.log"
       echo "== silubench rc=$? in $((SECONDS - t0)) s"; cat "$OUT/silubench.log" | tail -n 20 ;;

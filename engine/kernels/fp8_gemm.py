@@ -58,6 +58,7 @@ def _fp8_gemm_skinny_kernel(
     M, N, K, stride_xm, stride_sx, stride_wn, stride_ym,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, SPLIT_K: tl.constexpr,
     SWAP_AB: tl.constexpr, HAS_BIAS: tl.constexpr, TMA: tl.constexpr, A16: tl.constexpr,
+    W_SCALED: tl.constexpr = True,
 ):
     pid = tl.program_id(0)
     num_m = tl.cdiv(M, BLOCK_M)
@@ -122,7 +123,10 @@ def _fp8_gemm_skinny_kernel(
         sx = tl.full([BLOCK_M], 1.0, tl.float32)
     else:
         sx = tl.load(sx_ptr + rm_safe * stride_sx)
-    sw = tl.load(sw_ptr + rn_safe)
+    if W_SCALED:
+        sw = tl.load(sw_ptr + rn_safe)
+    else:  # 16-bit weights (engine/kernels/bf16_gemm.py): nothing to rescale
+        sw = tl.full([BLOCK_N], 1.0, tl.float32)
     if SWAP_AB:
         out = acc * sw[:, None] * sx[None, :]
         if HAS_BIAS:
@@ -254,7 +258,7 @@ def fp8_gemm_skinny(
     codes: torch.Tensor,
     scales: torch.Tensor | None,
     weight: torch.Tensor,
-    weight_scale: torch.Tensor,
+    weight_scale: torch.Tensor | None,
     bias: torch.Tensor | None = None,
     out_dtype: torch.dtype = torch.bfloat16,
     config: SkinnyConfig | None = None,
@@ -262,7 +266,8 @@ def fp8_gemm_skinny(
     """codes [M, K] e4m3 (K contiguous), scales float32 [M, 1], weight e4m3 [N, K] (K contiguous),
     weight_scale float32 [N], bias [N] or None -> y [M, N] in out_dtype; config: the tiling (default
     `pick_config`). W8A16: codes may instead be the unquantized bf16/fp16 activation with scales None;
-    the weight tiles are widened to it in the kernel (no activation quantizer launch)."""
+    the weight tiles are widened to it in the kernel (no activation quantizer launch). A 16-bit weight
+    with weight_scale None: a plain 16-bit GEMM (engine/kernels/bf16_gemm.py)."""
     m, k = codes.shape
     n = weight.shape[0]
     assert weight.shape[1] == k and codes.stride(1) == 1 and weight.stride(1) == 1
@@ -270,7 +275,8 @@ def fp8_gemm_skinny(
     if m == 0:
         return y
     a16 = scales is None
-    assert a16 == (codes.dtype != weight.dtype), "scales go with FP8 activations only"
+    assert a16 == (codes.element_size() != 1), "scales go with FP8 activations only"
+    assert (weight_scale is None) == (weight.element_size() != 1), "scales go with FP8 weights only"
     cfg = config or pick_config(m, n, k, num_sms(codes.device), a16=a16)
     assert k % cfg.block_k == 0, (k, cfg.block_k)
     m_tiles, n_tiles = triton.cdiv(m, cfg.block_m), triton.cdiv(n, cfg.block_n)
@@ -284,6 +290,8 @@ def fp8_gemm_skinny(
         counters = prepare(codes.device)
     else:
         part = counters = y  # unused
+    w_scaled = weight_scale is not None
+    weight_scale = weight_scale if w_scaled else y  # (unused without W_SCALED)
     scales = weight_scale if a16 else scales.reshape(m, -1)  # (unused under A16)
     x_arg, w_arg = codes, weight
     if cfg.tma and (a16 or codes.data_ptr() % 16 or weight.data_ptr() % 16 or codes.stride(0) % 16):
@@ -295,7 +303,7 @@ def fp8_gemm_skinny(
         x_arg, scales, w_arg, weight_scale, bias if bias is not None else y, y, part, counters,
         m, n, k, codes.stride(0), scales.stride(0), weight.stride(0), y.stride(0),
         BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n, BLOCK_K=cfg.block_k, SPLIT_K=cfg.split_k,
-        SWAP_AB=cfg.swap_ab, HAS_BIAS=bias is not None, TMA=cfg.tma, A16=a16,
+        SWAP_AB=cfg.swap_ab, HAS_BIAS=bias is not None, TMA=cfg.tma, A16=a16, W_SCALED=w_scaled,
         num_stages=cfg.num_stages, num_warps=cfg.num_warps,
     )
     return y

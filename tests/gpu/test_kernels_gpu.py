@@ -107,6 +107,28 @@ def test_decode_split_counts(num_splits: int) -> None:
     check(out, reference(q, cache, meta, 128**-0.5), torch.float16)
 
 
+@pytest.mark.parametrize("fp8", [False, True])
+@pytest.mark.parametrize("batch", [256, 8])
+def test_decode_longest_first_order_gives_the_same_rows(batch: int, fp8: bool) -> None:
+    """decode_order (longest context first) only changes which programs start first: bit-identical rows,
+    one split (a full batch) and many (8 rows), bf16 and FP8 caches."""
+    from engine.attention_metadata import longest_first
+
+    gen = torch.Generator().manual_seed(batch)
+    seq_lens = torch.randint(1, 1500, (batch,), generator=gen).tolist()
+    cache, meta = make_batch([1] * batch, seq_lens, 16, 128, torch.bfloat16)
+    if fp8:
+        cache = cache.nan_to_num(0.0).to(torch.float8_e4m3fn)
+    q = torch.randn(batch, 32, 128, device=CUDA).to(torch.bfloat16)
+    order = torch.from_numpy(longest_first(seq_lens)).to(CUDA)
+    args = (q, cache, meta.block_tables, meta.seq_lens, 128**-0.5)
+    expected = decode_attention(*args)
+    out = decode_attention(*args, order=order)
+    assert torch.equal(out, expected)
+    if not fp8:
+        check(out, reference(q, cache, meta, 128**-0.5), torch.bfloat16)
+
+
 def test_decode_cuda_graph_replay() -> None:
     """Capture store + decode once for a padded batch of 8, replay with new tokens, lengths and tables."""
     head_dim, block_size, group, batch, max_blocks = 128, 16, 4, 8, 64

@@ -85,6 +85,23 @@ def test_w8a16_widens_the_weight_tiles(config: SkinnyConfig | None) -> None:
     torch.testing.assert_close(y, expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("config", [CONFIGS[0], CONFIGS[2], CONFIGS[3]], ids=str)
+def test_16_bit_weights_without_scales(config: SkinnyConfig) -> None:
+    """A plain 16-bit GEMM (gpu/bf16_gemm_bench.py's candidate against cuBLAS): no weight scales, a bias,
+    K splits; fp32 operands (the interpreter's bf16 maths is not the GPU's). An FP8 weight without
+    scales, or a 16-bit one with them, is refused."""
+    m, n, k = 21, 96, 512
+    gen = torch.Generator().manual_seed(6)
+    x, w, bias = torch.randn(m, k, generator=gen), torch.randn(n, k, generator=gen) * 0.05, torch.randn(n)
+    y = fp8_gemm_skinny(x, None, w, None, bias, out_dtype=torch.float32, config=config)
+    torch.testing.assert_close(y, x @ w.t() + bias, rtol=1e-5, atol=1e-5)
+    wq, ws = quantize_per_channel(w)
+    with pytest.raises(AssertionError, match="scales go with FP8 weights"):
+        fp8_gemm_skinny(x, None, wq, None, out_dtype=torch.float32, config=config)
+    with pytest.raises(AssertionError, match="scales go with FP8 weights"):
+        fp8_gemm_skinny(x, None, w, ws, out_dtype=torch.float32, config=config)
+
+
 def test_tuned_table_picks_by_measured_m(tmp_path) -> None:
     """TEECUBE_FP8_SKINNY_TUNED: the entry of the smallest measured M >= m, its M tile shrunk to fit;
     null routes to _scaled_mm; shapes not in the table get the default tiling."""
