@@ -1,7 +1,7 @@
 """Paged decode attention: split-KV (flash-decoding) with GQA head packing and a reduction pass.
 
-Pass 1, grid (num_seqs, num_kv_heads, num_splits) (or, given a row order, the longest contexts
-programs first: decode_program): a program takes every query head that shares one
+Pass 1, grid (num_seqs, num_kv_heads, num_splits), or (num_kv_heads, num_splits, ranked rows) given a
+row order, longest context first (decode_program): a program takes every query head that shares one
 KV head (BLOCK_H rows, padded to >= 16 for tl.dot), so each KV tile is read once per group. The
 context is cut into num_splits contiguous ranges (rounded up to BLOCK_N tokens); the program walks its
 range in BLOCK_N-token tiles, looking each token's physical block up in the block table, with an
