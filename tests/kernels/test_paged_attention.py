@@ -176,38 +176,43 @@ def test_decode_longest_first_order_gives_the_same_rows(num_splits: int) -> None
     assert out[2].eq(0).all() and out[1].ne(0).any()
 
 
-def test_dispatch_passes_the_decode_order(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def seen_orders(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The `order` each decode_attention call of the dispatch gets."""
     seen: list[object] = []
     real = dispatch.decode_attention
-    def spy(*a, **k):
-        seen.append(k.get("order"))
-        return real(*a, **k)
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("order"))
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(dispatch, "decode_attention", spy)
-    monkeypatch.setattr(dispatch, "ORDER_MAX_SPLITS", {False: 64, True: 64})  # a tiny batch: many splits
+    return seen
+
+
+def ordered_pair() -> tuple[torch.Tensor, AttentionMetadata]:
+    """Two decode rows (9 and 30 tokens, one KV head) carrying their longest-first order."""
     cache, meta = make_batch([1, 1], [9, 30], block_size=4, num_kv_heads=1, head_dim=16)
     meta.decode_order = torch.from_numpy(longest_first([9, 30]))
+    return cache, meta
+
+
+def test_dispatch_passes_the_decode_order(seen_orders: list[object], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dispatch, "ORDER_MAX_SPLITS", {False: 64, True: 64})  # a tiny batch: many splits
+    cache, meta = ordered_pair()
     q = torch.randn(2, 2, 16)
     out = paged_attention(q, cache, meta, 0.25)
-    assert seen and seen[0] is meta.decode_order
+    assert seen_orders and seen_orders[0] is meta.decode_order
     assert_close(out, reference(q, cache, meta, 0.25), torch.float32)
 
 
-def test_decode_order_is_dropped_where_it_was_measured_slower(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_decode_order_is_dropped_where_it_was_measured_slower(seen_orders: list[object]) -> None:
     """Batches up to 8 splits per row (16-bit cache) or 4 (FP8) take the order; smaller ones (more splits,
     already balanced) do not."""
     assert dispatch.orders_help(256, 8, fp8=False) and dispatch.orders_help(64, 8, fp8=False)
     assert dispatch.orders_help(16, 8, fp8=False)  # 8 splits
     assert not dispatch.orders_help(8, 8, fp8=False)  # 16 splits
     assert dispatch.orders_help(32, 8, fp8=True) and not dispatch.orders_help(16, 8, fp8=True)  # 4 / 8 splits
-    seen: list[object] = []
-    real = dispatch.decode_attention
-    def spy(*a, **k):
-        seen.append(k.get("order"))
-        return real(*a, **k)
-
-    monkeypatch.setattr(dispatch, "decode_attention", spy)
-    cache, meta = make_batch([1, 1], [9, 30], block_size=4, num_kv_heads=1, head_dim=16)
-    meta.decode_order = torch.from_numpy(longest_first([9, 30]))
+    cache, meta = ordered_pair()
     paged_attention(torch.randn(2, 2, 16), cache, meta, 0.25)  # 2 rows x 1 KV head: many splits
-    assert seen == [None]
+    assert seen_orders == [None]
