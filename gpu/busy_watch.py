@@ -20,21 +20,10 @@ from torch.profiler import ProfilerActivity, profile
 
 import engine.bench.shape_run as shape_run
 import engine.bench.throughput as throughput
-from engine.bench.profile import categorize
+from engine.bench.profile import categorize, kernel_intervals
 from teecube.bench import main
 
 REPORT: dict[str, Any] = {}
-
-
-def _kernels(prof: profile) -> list[tuple[int, int, str]]:
-    """(start ns, end ns, name) of every GPU kernel / memcpy / memset record."""
-    out = []
-    for e in prof.profiler.kineto_results.events():
-        if e.device_type() != torch.autograd.DeviceType.CUDA:
-            continue
-        start = e.start_ns()
-        out.append((start, start + e.duration_ns(), e.name()))
-    return sorted(out)
 
 
 def summarize(events: list[tuple[int, int, str]]) -> dict[str, Any]:
@@ -105,7 +94,7 @@ def _watch() -> None:
             if prof is not None:
                 torch.cuda.synchronize()
                 prof.__exit__(None, None, None)
-                REPORT[f"run{len(REPORT) + 1}"] = summarize(_kernels(prof))
+                REPORT[f"run{len(REPORT) + 1}"] = summarize(kernel_intervals(prof))
 
     throughput.warm_up = warm_up
     throughput.run_engine = run_engine
