@@ -6,7 +6,10 @@ the forward is a stand-in (zeros of the right shapes), so what is timed is the h
 for when it is not hidden. Scenarios:
 - prefill: the first step of ~40 new prompts filling max_num_batched_tokens (16384) tokens;
 - prefix_hit: the same prompts submitted again (every full block cached: the bench's --profile window);
-- decode: steps of 256 running sequences, one token each.
+- decode: steps of 256 running sequences, one token each;
+- `--workload`: instead, PERFORMANCE.md's whole offline workload (256 prompts, 100-1024 tokens in and
+  out) from the first step to the last: host time over the run, its median step, and the steps over
+  three times that median (what would leave the GPU waiting mid-run), with their phases.
 Prints one JSON object: host microseconds per step (this thread's CPU time by default, steadier than wall
 time on a shared machine; median and min over repeats; the stand-in forward left out) and per phase.
 The real forward's own host time (kernel launches) is not in these figures.
@@ -220,6 +223,36 @@ def scenario_decode(profiler: cProfile.Profile | None = None) -> dict[str, Any]:
 SCENARIOS = {"prefill": scenario_prefill, "prefix_hit": scenario_prefix_hit, "decode": scenario_decode}
 
 
+def whole_workload(seed: int = 0) -> dict[str, Any]:
+    """Every step of the offline workload through the stand-in core (see --workload)."""
+    core = make_core()
+    timer = instrument(core)
+    rng = random.Random(seed)
+    for i in range(256):
+        prompt = [rng.randint(0, 10_000) for _ in range(rng.randint(100, 1024))]
+        params = SamplingParams(temperature=0.6, max_tokens=rng.randint(100, 1024), ignore_eos=True)
+        core.add(f"w{i}", prompt, params, RequestMetrics(0.0))
+    steps = []
+    while core.has_unfinished():
+        dt, phases, n, t = timed_step(core, timer)
+        steps.append((dt - phases.get("forward_stand_in", 0.0), n, t, phases))
+    host = [s[0] for s in steps]
+    median = statistics.median(host)
+    slow = [(i, s) for i, s in enumerate(steps) if s[0] > 3 * median]
+    return {
+        "steps": len(steps),
+        "host_s": round(sum(host), 3),
+        "median_step_us": round(median * 1e6, 1),
+        "p99_step_us": round(sorted(host)[int(0.99 * (len(host) - 1))] * 1e6, 1),
+        "steps_over_3x_median": [
+            {"step": i, "us": round(s[0] * 1e6, 1), "seqs": s[1], "tokens": s[2],
+             "phases_us": {k: round(v * 1e6, 1) for k, v in s[3].items()}}
+            for i, s in slow[:20]
+        ],
+        "count_over_3x_median": len(slow),
+    }
+
+
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     phases = {k: round(statistics.median(r["phases"].get(k, 0.0) for r in runs) * 1e6, 1)
               for k in runs[0]["phases"]}
@@ -239,10 +272,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cprofile", choices=sorted(SCENARIOS), default=None)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--wall", action="store_true", help="wall time instead of this thread's CPU time")
+    p.add_argument("--workload", action="store_true", help="the whole offline workload, step by step")
     args = p.parse_args(argv)
     if args.wall:
         CLOCK[0] = time.perf_counter
     torch.set_num_threads(args.threads)
+    if args.workload:
+        json.dump(whole_workload(), sys.stdout, indent=1)
+        sys.stdout.write("\n")
+        return 0
     if args.cprofile:
         prof = cProfile.Profile()
         for _ in range(args.repeats):
