@@ -114,6 +114,10 @@ for l in open(sys.argv[1]):
         -k "decode or greedy_matches_hf or async_loop_matches" >"$OUT/order-tests.log" 2>&1
       echo "== ordertests rc=$? in $((SECONDS - t0)) s: $(tail -n 1 "$OUT/order-tests.log")"
       grep -E "^(FAILED|ERROR)" "$OUT/order-tests.log" | head ;;
+    phases)  # the host's time per step and phase in a real timed run (gpu/step_phases.py), AB_SHAPE (qwen3-0.6b)
+      timeout 200 python3 gpu/step_phases.py throughput --shape ${AB_SHAPE:-qwen3-0.6b} --random-weights --skip-hf \
+        >"$OUT/phases.json" 2>"$OUT/phases.log"
+      echo "== phases rc=$? in $((SECONDS - t0)) s"; tail -n 1 "$OUT/phases.log" | cut -c1-3000 ;;
     silubench)  # the fused SiLU-and-mul + FP8 quantizer: one tile by warps vs the chunked passes
       timeout 200 python3 gpu/silu_fp8_bench.py >"$OUT/silu-fp8-bench.json" 2>"$OUT/silubench.log"
       echo "== silubench rc=$? in $((SECONDS - t0)) s"; cat "$OUT/silubench.log" | tail -n 20 ;;

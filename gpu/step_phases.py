@@ -1,0 +1,106 @@
+"""Where the host's time goes, step by step, in a real `teecube bench throughput` timed run: each
+EngineCore.step and its phases (schedule, prepare, forward launch, sampler, collect = waiting for the
+step before's tokens and reading them, update) on the wall clock, plus the time between two steps (the
+LLM's own output handling). Run from the repo root with the bench's arguments:
+    PYTHONPATH=$PWD python3 gpu/step_phases.py throughput --shape qwen3-0.6b --random-weights --skip-hf
+The bench's JSON goes to stdout as usual; stderr ends with one JSON line: totals per phase, and the steps
+whose host work (everything but collect, which mostly waits for the GPU) is over 3x its median, with
+their phases and batch sizes: the candidates for the GPU's idle gaps that gpu/busy_watch.py finds.
+On a CPU (the bundled model) it runs too, synchronously: a check of the tool, not a GPU figure."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from typing import Any
+
+import engine.bench.host_profile as host_profile
+import engine.bench.shape_run as shape_run
+import engine.bench.throughput as throughput
+from teecube.bench import main
+
+REPORT: dict[str, Any] = {}
+WAITING = "collect"  # the phase that mostly waits for the GPU (step N's tokens)
+
+
+def summarize(steps: list[dict[str, Any]]) -> dict[str, Any]:
+    if not steps:
+        return {"steps": 0}
+    for s in steps:  # host_profile's label for the stand-in forward: here the real one (its launch)
+        if "forward_stand_in" in s["phases"]:
+            s["phases"]["forward"] = s["phases"].pop("forward_stand_in")
+    phases: dict[str, float] = {}
+    for s in steps:
+        for k, v in s["phases"].items():
+            phases[k] = phases.get(k, 0.0) + v
+    own = [s["wall"] - s["phases"].get(WAITING, 0.0) for s in steps]
+    median = statistics.median(own)
+    slow = [(o, s) for o, s in zip(own, steps, strict=True) if o > 3 * median]
+    return {
+        "steps": len(steps),
+        "in_steps_s": round(sum(s["wall"] for s in steps), 4),
+        "between_steps_s": round(sum(s["before"] for s in steps), 4),
+        "phases_s": {k: round(v, 4) for k, v in sorted(phases.items())},
+        "host_work_median_us": round(median * 1e6, 1),
+        "host_work_p99_us": round(sorted(own)[int(0.99 * (len(own) - 1))] * 1e6, 1),
+        "slow_steps": len(slow),
+        "slow_steps_excess_s": round(sum(o - median for o, _ in slow), 4),
+        "slowest": [
+            {"step": s["index"], "host_us": round(o * 1e6, 1), "seqs": s["seqs"],
+             "before_us": round(s["before"] * 1e6, 1),
+             "phases_us": {k: round(v * 1e6, 1) for k, v in s["phases"].items()}}
+            for o, s in sorted(slow, key=lambda r: -r[0])[:12]
+        ],
+    }
+
+
+def _watch() -> None:
+    """Record from the end of the warm-up to the end of the timed run (throughput.run_engine does both)."""
+    host_profile.CLOCK[0] = time.perf_counter  # wall time: waits count
+    warm, run = throughput.warm_up, throughput.run_engine
+    state: dict[str, Any] = {}
+
+    def warm_up(llm: Any, *args: Any, **kwargs: Any) -> None:
+        warm(llm, *args, **kwargs)
+        core = llm.core
+        timer = host_profile.instrument(core)
+        steps: list[dict[str, Any]] = []
+        real_step = core.step
+        last = [time.perf_counter()]
+
+        def step() -> Any:
+            t0 = time.perf_counter()
+            out = real_step()
+            t1 = time.perf_counter()
+            steps.append({"index": len(steps), "wall": t1 - t0, "before": t0 - last[0],
+                          "phases": timer.take(), "seqs": len(core.scheduler.running)})
+            last[0] = t1
+            return out
+
+        timer.take()  # the warm-up's own phases
+        core.step = step
+        state.update(core=core, real_step=real_step, steps=steps)
+
+    def run_engine(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return run(*args, **kwargs)
+        finally:
+            if "core" in state:
+                state["core"].step = state["real_step"]
+                REPORT[f"run{len(REPORT) + 1}"] = summarize(state["steps"])
+                state.clear()
+
+    throughput.warm_up = warm_up
+    throughput.run_engine = run_engine
+    shape_run.run_engine = run_engine
+
+
+if __name__ == "__main__":
+    _watch()
+    try:
+        code = main(sys.argv[1:])
+    finally:
+        print(json.dumps(REPORT), file=sys.stderr, flush=True)
+    sys.exit(code)
