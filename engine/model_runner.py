@@ -318,9 +318,8 @@ class ModelRunner:
         input_ids, positions_d, slots_d, picked_d, *extra_d = self._stage64.to_device(
             token_ids, positions, slots, picked, *extra
         )
-        lens = np.asarray(seq_lens)
-        decode = int(q.max()) == 1
-        if decode and DECODE_ORDER and self.device.type == "cuda":
+        lens, max_query_len = np.asarray(seq_lens), int(q.max())
+        if max_query_len == 1 and DECODE_ORDER and self.device.type == "cuda":
             cu_d, seq_lens_d, bt_d, order_d = self._stage32.to_device(cu, lens, tables, longest_first(lens))
         else:
             (cu_d, seq_lens_d, bt_d), order_d = self._stage32.to_device(cu, lens, tables), None
@@ -329,7 +328,7 @@ class ModelRunner:
             seq_lens=seq_lens_d,
             slot_mapping=slots_d,
             block_tables=bt_d,
-            max_query_len=int(q.max()),
+            max_query_len=max_query_len,
             max_seq_len=max(seq_lens),
             decode_order=order_d,
         )

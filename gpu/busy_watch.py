@@ -11,19 +11,13 @@ kernel-to-kernel latency), 5-50 µs and longer (the host late), and busy time pe
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Any
 
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-import engine.bench.shape_run as shape_run
-import engine.bench.throughput as throughput
 from engine.bench.profile import categorize, kernel_intervals
-from teecube.bench import main
-
-REPORT: dict[str, Any] = {}
+from gpu.timed_run import run_bench, watch
 
 
 def summarize(events: list[tuple[int, int, str]]) -> dict[str, Any]:
@@ -75,36 +69,18 @@ def summarize(events: list[tuple[int, int, str]]) -> dict[str, Any]:
     }
 
 
-def _watch() -> None:
-    """Profile from the end of the warm-up to the end of the timed run (throughput.run_engine does both)."""
-    warm, run = throughput.warm_up, throughput.run_engine
-    state: dict[str, profile] = {}
+def start(llm: Any) -> profile:
+    torch.cuda.synchronize()
+    prof = profile(activities=[ProfilerActivity.CUDA])
+    prof.__enter__()
+    return prof
 
-    def warm_up(*args: Any, **kwargs: Any) -> None:
-        warm(*args, **kwargs)
-        torch.cuda.synchronize()
-        state["prof"] = profile(activities=[ProfilerActivity.CUDA])
-        state["prof"].__enter__()
 
-    def run_engine(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return run(*args, **kwargs)
-        finally:
-            prof = state.pop("prof", None)
-            if prof is not None:
-                torch.cuda.synchronize()
-                prof.__exit__(None, None, None)
-                REPORT[f"run{len(REPORT) + 1}"] = summarize(kernel_intervals(prof))
-
-    throughput.warm_up = warm_up
-    throughput.run_engine = run_engine
-    shape_run.run_engine = run_engine
+def stop(prof: profile) -> dict[str, Any]:
+    torch.cuda.synchronize()
+    prof.__exit__(None, None, None)
+    return summarize(kernel_intervals(prof))
 
 
 if __name__ == "__main__":
-    _watch()
-    try:
-        code = main(sys.argv[1:])
-    finally:
-        print(json.dumps(REPORT), file=sys.stderr, flush=True)
-    sys.exit(code)
+    run_bench(watch(start, stop))

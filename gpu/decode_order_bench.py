@@ -26,9 +26,8 @@ from engine.attention_metadata import longest_first
 from engine.bench.roofline import measure_copy_bandwidth
 from engine.kernels.decode_attention import decode_attention, default_num_splits
 from engine.kernels.decode_attention_fp8 import decode_attention_variant
+from gpu.decode_sweep import DEV, HEAD_DIM, KV_HEADS, paged_batch
 
-DEV = "cuda"
-KV_HEADS, HEAD_DIM, BLOCK_SIZE = 8, 128, 16
 SHAPES = [  # (name, q_heads, batch, min ctx, max ctx)
     ("qwen3-0.6b b256", 16, 256, 100, 1100),
     ("qwen3-0.6b b128", 16, 128, 300, 1500),
@@ -51,19 +50,8 @@ def one_shape(
     name: str, q_heads: int, batch: int, lo: int, hi: int, fp8: bool, variants: list[str], tiles: list[str]
 ) -> dict[str, object]:
     gen = torch.Generator().manual_seed(0)
-    lens = torch.randint(lo, hi + 1, (batch,), generator=gen)
-    blocks = (lens + BLOCK_SIZE - 1) // BLOCK_SIZE
-    num_blocks = int(blocks.sum()) + 1
-    perm = (torch.randperm(num_blocks - 1, generator=gen) + 1).to(torch.int32)
-    tables = torch.zeros(batch, int(blocks.max()), dtype=torch.int32)
-    start = 0
-    for i, b in enumerate(blocks.tolist()):
-        tables[i, :b] = perm[start : start + b]
-        start += b
-    cache = torch.randn(2, num_blocks, BLOCK_SIZE, KV_HEADS, HEAD_DIM, device=DEV)
-    cache = cache.to(torch.float8_e4m3fn if fp8 else torch.bfloat16)
-    q = torch.randn(batch, q_heads, HEAD_DIM, device=DEV).to(torch.bfloat16)
-    tables, seq_lens = tables.to(DEV), lens.to(torch.int32).to(DEV)
+    cache_dtype = torch.float8_e4m3fn if fp8 else torch.bfloat16
+    q, cache, tables, seq_lens, lens = paged_batch(q_heads, batch, lo, hi, cache_dtype, gen)
     order = torch.from_numpy(longest_first(lens.numpy())).to(DEV)
     kv_bytes = int(lens.sum()) * KV_HEADS * HEAD_DIM * 2 * cache.element_size()
     row = {"shape": name, "cache": "fp8" if fp8 else "bf16", "batch": batch, "ctx": [lo, hi],

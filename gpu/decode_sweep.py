@@ -39,21 +39,28 @@ def configs(quick: bool) -> list[dict[str, int]]:
     return [dict(block_n=n, num_warps=w, num_stages=s, splits_x=x) for n, w, s, x in grid]
 
 
-def one_shape(name: str, q_heads: int, batch: int, lo: int, hi: int, quick: bool) -> dict[str, object]:
-    gen = torch.Generator().manual_seed(0)
+def paged_batch(
+    q_heads: int, batch: int, lo: int, hi: int, cache_dtype: torch.dtype, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A decode batch on the GPU: contexts uniform in [lo, hi] in scrambled blocks (block 0 unused),
+    random K/V and q. Returns (q, cache, block tables, seq_lens on the device, the lengths on the host)."""
     lens = torch.randint(lo, hi + 1, (batch,), generator=gen)
     blocks = (lens + BLOCK_SIZE - 1) // BLOCK_SIZE
-    max_blocks = int(blocks.max())
     num_blocks = int(blocks.sum()) + 1
     perm = (torch.randperm(num_blocks - 1, generator=gen) + 1).to(torch.int32)
-    tables = torch.zeros(batch, max_blocks, dtype=torch.int32)
+    tables = torch.zeros(batch, int(blocks.max()), dtype=torch.int32)
     start = 0
     for i, b in enumerate(blocks.tolist()):
         tables[i, :b] = perm[start : start + b]
         start += b
-    cache = torch.randn(2, num_blocks, BLOCK_SIZE, KV_HEADS, HEAD_DIM, device=DEV).to(torch.bfloat16)
+    cache = torch.randn(2, num_blocks, BLOCK_SIZE, KV_HEADS, HEAD_DIM, device=DEV).to(cache_dtype)
     q = torch.randn(batch, q_heads, HEAD_DIM, device=DEV).to(torch.bfloat16)
-    tables, seq_lens = tables.to(DEV), lens.to(torch.int32).to(DEV)
+    return q, cache, tables.to(DEV), lens.to(torch.int32).to(DEV), lens
+
+
+def one_shape(name: str, q_heads: int, batch: int, lo: int, hi: int, quick: bool) -> dict[str, object]:
+    gen = torch.Generator().manual_seed(0)
+    q, cache, tables, seq_lens, lens = paged_batch(q_heads, batch, lo, hi, torch.bfloat16, gen)
     kv_bytes = int(lens.sum()) * KV_HEADS * HEAD_DIM * 2 * 2
     base_splits = default_num_splits(batch, KV_HEADS)
     expected = decode_attention(q, cache, tables, seq_lens, HEAD_DIM**-0.5)

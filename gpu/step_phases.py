@@ -10,18 +10,13 @@ On a CPU (the bundled model) it runs too, synchronously: a check of the tool, no
 
 from __future__ import annotations
 
-import json
 import statistics
-import sys
 import time
 from typing import Any
 
 import engine.bench.host_profile as host_profile
-import engine.bench.shape_run as shape_run
-import engine.bench.throughput as throughput
-from teecube.bench import main
+from gpu.timed_run import run_bench, watch
 
-REPORT: dict[str, Any] = {}
 WAITING = "collect"  # the phase that mostly waits for the GPU (step N's tokens)
 
 
@@ -56,51 +51,32 @@ def summarize(steps: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _watch() -> None:
-    """Record from the end of the warm-up to the end of the timed run (throughput.run_engine does both)."""
-    host_profile.CLOCK[0] = time.perf_counter  # wall time: waits count
-    warm, run = throughput.warm_up, throughput.run_engine
-    state: dict[str, Any] = {}
+def start(llm: Any) -> dict[str, Any]:
+    """Time every EngineCore.step of the timed run (and its phases) on the wall clock."""
+    core = llm.core
+    timer = host_profile.instrument(core)
+    steps: list[dict[str, Any]] = []
+    real_step = core.step
+    last = [time.perf_counter()]
 
-    def warm_up(llm: Any, *args: Any, **kwargs: Any) -> None:
-        warm(llm, *args, **kwargs)
-        core = llm.core
-        timer = host_profile.instrument(core)
-        steps: list[dict[str, Any]] = []
-        real_step = core.step
-        last = [time.perf_counter()]
+    def step() -> Any:
+        t0 = time.perf_counter()
+        out = real_step()
+        t1 = time.perf_counter()
+        steps.append({"index": len(steps), "wall": t1 - t0, "before": t0 - last[0],
+                      "phases": timer.take(), "seqs": len(core.scheduler.running)})
+        last[0] = t1
+        return out
 
-        def step() -> Any:
-            t0 = time.perf_counter()
-            out = real_step()
-            t1 = time.perf_counter()
-            steps.append({"index": len(steps), "wall": t1 - t0, "before": t0 - last[0],
-                          "phases": timer.take(), "seqs": len(core.scheduler.running)})
-            last[0] = t1
-            return out
+    core.step = step
+    return {"core": core, "real_step": real_step, "steps": steps}
 
-        timer.take()  # the warm-up's own phases
-        core.step = step
-        state.update(core=core, real_step=real_step, steps=steps)
 
-    def run_engine(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return run(*args, **kwargs)
-        finally:
-            if "core" in state:
-                state["core"].step = state["real_step"]
-                REPORT[f"run{len(REPORT) + 1}"] = summarize(state["steps"])
-                state.clear()
-
-    throughput.warm_up = warm_up
-    throughput.run_engine = run_engine
-    shape_run.run_engine = run_engine
+def stop(state: dict[str, Any]) -> dict[str, Any]:
+    state["core"].step = state["real_step"]
+    return summarize(state["steps"])
 
 
 if __name__ == "__main__":
-    _watch()
-    try:
-        code = main(sys.argv[1:])
-    finally:
-        print(json.dumps(REPORT), file=sys.stderr, flush=True)
-    sys.exit(code)
+    host_profile.CLOCK[0] = time.perf_counter  # wall time: waits count
+    run_bench(watch(start, stop))

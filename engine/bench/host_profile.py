@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from engine import fast_sampling
+from engine.bench.throughput import random_workload
 from engine.config import EngineConfig
 from engine.engine_core import EngineCore
 from engine.loader import LoadedModel, ModelSpec
@@ -227,10 +228,9 @@ def whole_workload(seed: int = 0) -> dict[str, Any]:
     """Every step of the offline workload through the stand-in core (see --workload)."""
     core = make_core()
     timer = instrument(core)
-    rng = random.Random(seed)
-    for i in range(256):
-        prompt = [rng.randint(0, 10_000) for _ in range(rng.randint(100, 1024))]
-        params = SamplingParams(temperature=0.6, max_tokens=rng.randint(100, 1024), ignore_eos=True)
+    workload = random_workload(256, (100, 1024), (100, 1024), VOCAB, seed)
+    for i, (prompt, max_tokens) in enumerate(zip(workload.prompts, workload.output_lens, strict=True)):
+        params = SamplingParams(temperature=0.6, max_tokens=max_tokens, ignore_eos=True)
         core.add(f"w{i}", prompt, params, RequestMetrics(0.0))
     steps = []
     while core.has_unfinished():
