@@ -12,6 +12,7 @@ The LM head and the sampler run outside the graph, on the n real rows only.
 from __future__ import annotations
 
 import gc
+import os
 from bisect import bisect_left
 from collections.abc import Callable
 
@@ -20,6 +21,9 @@ import torch
 from engine.attention_metadata import AttentionMetadata
 
 MAX_GRAPH_BATCH_SIZE = 512
+# Replay each graph once right after its capture, so its first real replay does not pay the upload of
+# its ~300 kernel nodes to the device in the middle of a run (TEECUBE_GRAPH_PRELAUNCH=0: not, for A/B).
+PRELAUNCH = os.environ.get("TEECUBE_GRAPH_PRELAUNCH", "1") != "0"
 
 ModelFn = Callable[[torch.Tensor, torch.Tensor, AttentionMetadata], torch.Tensor]
 
@@ -137,6 +141,8 @@ class DecodeGraphs:
             if self.pool is None:
                 self.pool = graph.pool()
             self.graphs[bs] = graph
+            if PRELAUNCH:  # the same work as the warm-up call above, on the same buffers
+                graph.replay()
             torch.cuda.synchronize()
 
     def can_run(self, num_seqs: int, block_table_width: int) -> bool:

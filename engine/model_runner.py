@@ -119,6 +119,11 @@ class StepRun:
 # Decode batches on a GPU carry their rows longest context first (AttentionMetadata.decode_order), so
 # the attention kernels start the longest programs first; TEECUBE_DECODE_ORDER=0 keeps row order (A/B).
 DECODE_ORDER = os.environ.get("TEECUBE_DECODE_ORDER", "1") != "0"
+# Run the LM head once at every row count a step can sample (1..max_num_seqs) at start-up, on CUDA: cuBLAS
+# settles a shape the first time it sees it, and for ~20 of the row counts a run meets that first call
+# waited for the GPU to drain (5-10 ms of host time mid-run on an H200, ~2 % of a qwen3-0.6b run).
+# TEECUBE_WARM_LM_HEAD=0: not (the A/B switch).
+WARM_LM_HEAD = os.environ.get("TEECUBE_WARM_LM_HEAD", "1") != "0"
 FILL_START_WAIT_S = 0.005  # Python's GIL switch interval: a fill thread waiting longer would force a switch
 
 
@@ -235,6 +240,18 @@ class ModelRunner:
         self._filler: ThreadPoolExecutor | None = None
         use_graphs = self.device.type == "cuda" and not config.enforce_eager and self.pooling is None
         self.graphs = self._capture_graphs() if use_graphs else None
+        if self.device.type == "cuda" and self.pooling is None and WARM_LM_HEAD:
+            self._warm_lm_head()
+
+    @torch.inference_mode()
+    def _warm_lm_head(self) -> None:
+        """The LM head over 1..max_num_seqs rows of zeros, once each (every rank: it may gather)."""
+        rows = self.config.max_num_seqs
+        hidden = torch.zeros(rows, self.spec.hidden_size, dtype=self.spec.dtype, device=self.device)
+        for n in range(1, rows + 1):
+            self.model.compute_logits(hidden[:n])
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
 
     def _capture_graphs(self) -> DecodeGraphs:
         """Decode CUDA graphs over the batch-size ladder (engine/cuda_graphs.py); LM head outside."""

@@ -93,6 +93,15 @@ for k, x in r.items():
         cp "$OUT/orderab-$v.json" "$OUT/orderab-${AB_SHAPE:-qwen3-0.6b}-$v-$SECONDS.json"
       done
       echo "== orderab in $((SECONDS - t0)) s" ;;
+    envab)  # end to end, one environment switch, alternating: AB_VAR (name), AB_VALUES, AB_SHAPE, AB_ARGS
+      for v in ${AB_VALUES:-0 1 0 1}; do
+        env "$AB_VAR=$v" timeout 300 python3 -m teecube.cli bench throughput --shape ${AB_SHAPE:-qwen3-0.6b} \
+          --random-weights --skip-hf ${AB_ARGS:-} >"$OUT/envab.json" 2>"$OUT/envab.log"
+        python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print('$AB_VAR=$v', r['model'], r['engine']['output_tok_per_s'], r['engine']['elapsed_s'], r['fraction_of_roofline'])" \
+          "$OUT/envab.json" || tail -n 5 "$OUT/envab.log"
+        mv "$OUT/envab.json" "$OUT/envab-${AB_SHAPE:-qwen3-0.6b}-$AB_VAR-$v-$SECONDS.json"
+      done
+      echo "== envab in $((SECONDS - t0)) s" ;;
     bf16gemm)  # decode-shaped bf16 GEMMs: cuBLAS vs the skinny-M kernel with 16-bit weights (tiling sweep)
       timeout 400 python3 gpu/bf16_gemm_bench.py ${BF16GEMM_ARGS:-} >"$OUT/bf16-gemm.jsonl" 2>"$OUT/bf16gemm.log"
       echo "== bf16gemm rc=$? in $((SECONDS - t0)) s"; tail -n 3 "$OUT/bf16gemm.log"

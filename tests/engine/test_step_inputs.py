@@ -138,3 +138,25 @@ def test_token_array_covers_prompt_and_output() -> None:
     assert s.token_array(3, 9).tolist() == [4, 5] and s.token_array(5, 9).tolist() == []
     assert s.token_array(0, 2).base is not None  # a view of the prompt, not a copy
     assert np.array_equal(Sequence("r", 0, [7, 8], SamplingParams()).token_array(0, 2), [7, 8])
+
+
+class LogitsSpy(nn.Module):
+    """Records the row count of every LM head call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[int] = []
+
+    def compute_logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        self.rows.append(hidden.shape[0])
+        return hidden.new_zeros(hidden.shape[0], VOCAB)
+
+
+def test_the_lm_head_warm_up_meets_every_row_count_a_step_can_sample() -> None:
+    """On CUDA the runner runs this at start-up: cuBLAS settles each row count on first sight, and some of
+    those first calls waited for the GPU mid-run (docs/bench/h200-2026-12-04-session12)."""
+    runner = make_runner(max_num_seqs=37)
+    spy = LogitsSpy()
+    runner.model = spy  # type: ignore[assignment]
+    runner._warm_lm_head()
+    assert spy.rows == list(range(1, 38))
