@@ -119,9 +119,9 @@ class StepRun:
 # Decode batches on a GPU carry their rows longest context first (AttentionMetadata.decode_order), so
 # the attention kernels start the longest programs first; TEECUBE_DECODE_ORDER=0 keeps row order (A/B).
 DECODE_ORDER = os.environ.get("TEECUBE_DECODE_ORDER", "1") != "0"
-# Run the LM head once at every row count a step can sample (1..max_num_seqs) at start-up, on CUDA: cuBLAS
-# settles a shape the first time it sees it, and for ~20 of the row counts a run meets that first call
-# waited for the GPU to drain (5-10 ms of host time mid-run on an H200, ~2 % of a qwen3-0.6b run).
+# Run the LM head once at every row count a step can sample (1..max_num_seqs) at start-up, on CUDA: at ~21
+# of the row counts a run meets, cuBLAS's first call waited for the GPU to drain (5-10 ms of host time
+# mid-run on an H200; qwen3-0.6b +1.2 % with this, docs/bench/h200-2026-12-04-session12/).
 # TEECUBE_WARM_LM_HEAD=0: not (the A/B switch).
 WARM_LM_HEAD = os.environ.get("TEECUBE_WARM_LM_HEAD", "1") != "0"
 FILL_START_WAIT_S = 0.005  # Python's GIL switch interval: a fill thread waiting longer would force a switch
