@@ -19,6 +19,17 @@ print(r["model"], "tok/s", r["engine"]["output_tok_per_s"], "roofline", r["roofl
 print("  top", [(k[:28], v) for k, v in (p.get("top_kernels_ms_per_step") or [])[:10]])
 PY
 }
+envab() {  # envab VAR "VALUES": the throughput bench once per value of one environment switch, in turn
+  local var=$1 v shape=${AB_SHAPE:-qwen3-0.6b} t0=$SECONDS
+  for v in $2; do
+    env "$var=$v" timeout 300 python3 -m teecube.cli bench throughput --shape "$shape" \
+      --random-weights --skip-hf ${AB_ARGS:-} >"$OUT/envab.json" 2>"$OUT/envab.log"
+    python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print('$var=$v', r['model'], r['engine']['output_tok_per_s'], r['engine']['elapsed_s'], r['fraction_of_roofline'], r['roofline'].get('with_decode_flops', {}).get('fraction'))" \
+      "$OUT/envab.json" || tail -n 5 "$OUT/envab.log"
+    mv "$OUT/envab.json" "$OUT/envab-$shape-$var-$v-$SECONDS.json"
+  done
+  echo "== envab $var in $((SECONDS - t0)) s"
+}
 for stage in $STAGES; do
   t0=$SECONDS
   case $stage in
@@ -84,24 +95,10 @@ for k, x in r.items():
     order)  # decode attention, rows in batch order vs longest context first (bf16 and FP8 caches)
       timeout 300 python3 gpu/decode_order_bench.py ${ORDER_ARGS:-} >"$OUT/decode-order.jsonl" 2>"$OUT/order.log"
       echo "== order rc=$? in $((SECONDS - t0)) s"; cat "$OUT/decode-order.jsonl"; tail -n 3 "$OUT/order.log" ;;
-    orderab)  # end to end, TEECUBE_DECODE_ORDER=0 (row order) vs 1 (longest first), alternating; AB_SHAPE, AB_ARGS
-      for v in ${AB_ORDER:-0 1 0 1}; do
-        TEECUBE_DECODE_ORDER=$v timeout 300 python3 -m teecube.cli bench throughput --shape ${AB_SHAPE:-qwen3-0.6b} \
-          --random-weights --skip-hf ${AB_ARGS:-} >"$OUT/orderab-$v.json" 2>"$OUT/orderab-$v.log"
-        python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print('order=$v', r['model'], r['engine']['output_tok_per_s'], r['fraction_of_roofline'], r['roofline'].get('with_decode_flops', {}).get('fraction'))" \
-          "$OUT/orderab-$v.json" || tail -n 5 "$OUT/orderab-$v.log"
-        cp "$OUT/orderab-$v.json" "$OUT/orderab-${AB_SHAPE:-qwen3-0.6b}-$v-$SECONDS.json"
-      done
-      echo "== orderab in $((SECONDS - t0)) s" ;;
+    orderab)  # end to end, TEECUBE_DECODE_ORDER=0 (row order) vs 1 (longest first), alternating; AB_ORDER, AB_SHAPE, AB_ARGS
+      envab TEECUBE_DECODE_ORDER "${AB_ORDER:-0 1 0 1}" ;;
     envab)  # end to end, one environment switch, alternating: AB_VAR (name), AB_VALUES, AB_SHAPE, AB_ARGS
-      for v in ${AB_VALUES:-0 1 0 1}; do
-        env "$AB_VAR=$v" timeout 300 python3 -m teecube.cli bench throughput --shape ${AB_SHAPE:-qwen3-0.6b} \
-          --random-weights --skip-hf ${AB_ARGS:-} >"$OUT/envab.json" 2>"$OUT/envab.log"
-        python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print('$AB_VAR=$v', r['model'], r['engine']['output_tok_per_s'], r['engine']['elapsed_s'], r['fraction_of_roofline'])" \
-          "$OUT/envab.json" || tail -n 5 "$OUT/envab.log"
-        mv "$OUT/envab.json" "$OUT/envab-${AB_SHAPE:-qwen3-0.6b}-$AB_VAR-$v-$SECONDS.json"
-      done
-      echo "== envab in $((SECONDS - t0)) s" ;;
+      envab "$AB_VAR" "${AB_VALUES:-0 1 0 1}" ;;
     bf16gemm)  # decode-shaped bf16 GEMMs: cuBLAS vs the skinny-M kernel with 16-bit weights (tiling sweep)
       timeout 400 python3 gpu/bf16_gemm_bench.py ${BF16GEMM_ARGS:-} >"$OUT/bf16-gemm.jsonl" 2>"$OUT/bf16gemm.log"
       echo "== bf16gemm rc=$? in $((SECONDS - t0)) s"; tail -n 3 "$OUT/bf16gemm.log"
