@@ -26,24 +26,9 @@ from engine.attention_metadata import longest_first
 from engine.bench.roofline import measure_copy_bandwidth
 from engine.kernels.decode_attention import decode_attention, default_num_splits
 from engine.kernels.decode_attention_fp8 import decode_attention_variant
-from gpu.decode_sweep import DEV, HEAD_DIM, KV_HEADS, paged_batch
+from gpu.decode_sweep import BATCHES, DEV, HEAD_DIM, KV_HEADS, Q_HEADS, batch_shapes, paged_batch
 
-SHAPES = [  # (name, q_heads, batch, min ctx, max ctx)
-    ("qwen3-0.6b b256", 16, 256, 100, 1100),
-    ("qwen3-0.6b b128", 16, 128, 300, 1500),
-    ("qwen3-0.6b b96", 16, 96, 600, 1700),
-    ("qwen3-0.6b b64", 16, 64, 1000, 2000),
-    ("qwen3-0.6b b48", 16, 48, 1000, 2000),
-    ("qwen3-0.6b b24", 16, 24, 1200, 2000),
-    ("qwen3-0.6b b8", 16, 8, 1500, 2000),
-    ("llama3-8b b256", 32, 256, 100, 1100),
-    ("llama3-8b b128", 32, 128, 300, 1500),
-    ("llama3-8b b96", 32, 96, 600, 1700),
-    ("llama3-8b b64", 32, 64, 1000, 2000),
-    ("llama3-8b b48", 32, 48, 1000, 2000),
-    ("llama3-8b b24", 32, 24, 1200, 2000),
-    ("llama3-8b b8", 32, 8, 1500, 2000),
-]
+SHAPES = batch_shapes({model: tuple(BATCHES) for model in Q_HEADS})
 
 
 def one_shape(

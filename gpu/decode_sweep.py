@@ -22,13 +22,21 @@ from engine.kernels.decode_attention import decode_attention, default_num_splits
 
 DEV = "cuda"
 KV_HEADS, HEAD_DIM, BLOCK_SIZE = 8, 128, 16
-SHAPES = [  # (name, q_heads, batch, min ctx, max ctx)
-    ("qwen3-0.6b b256", 16, 256, 100, 1100),
-    ("qwen3-0.6b b64", 16, 64, 1000, 2000),
-    ("qwen3-0.6b b8", 16, 8, 1500, 2000),
-    ("llama3-8b b256", 32, 256, 100, 1100),
-    ("llama3-8b b64", 32, 64, 1000, 2000),
-]
+Q_HEADS = {"qwen3-0.6b": 16, "llama3-8b": 32}  # both with 8 KV heads of 128
+BATCHES = {  # batch -> (min ctx, max ctx): a decode batch of that size and context spread
+    256: (100, 1100), 128: (300, 1500), 96: (600, 1700), 64: (1000, 2000), 48: (1000, 2000),
+    24: (1200, 2000), 8: (1500, 2000),
+}
+
+
+def batch_shapes(batches: dict[str, tuple[int, ...]]) -> list[tuple[str, int, int, int, int]]:
+    """(name, q_heads, batch, min ctx, max ctx) for each model and each of its batch sizes."""
+    return [
+        (f"{model} b{b}", Q_HEADS[model], b, *BATCHES[b]) for model, sizes in batches.items() for b in sizes
+    ]
+
+
+SHAPES = batch_shapes({"qwen3-0.6b": (256, 64, 8), "llama3-8b": (256, 64)})
 
 
 def configs(quick: bool) -> list[dict[str, int]]:
