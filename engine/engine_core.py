@@ -33,6 +33,7 @@ from typing import Any
 
 import torch
 
+from engine import gc_heap
 from engine.block_manager import BlockManager
 from engine.config import EngineConfig
 from engine.distributed.workers import ModelLoader, start_workers
@@ -59,6 +60,8 @@ class EngineCore:
         self.config = config
         if config.task == "embed" and config.tensor_parallel_size > 1:
             raise InvalidParam("tensor_parallel_size", "embedding models run without tensor parallelism")
+        # a CUDA engine's loop must not stall on full collections over the imports (engine/gc_heap.py)
+        self._gc_held = str(config.device).startswith("cuda") and gc_heap.hold(self)
         self.workers = start_workers(config, loaded)  # tensor-parallel ranks 1..N-1, or None
         try:
             if callable(loaded):
@@ -160,7 +163,10 @@ class EngineCore:
                 del self.requests[request_id]
 
     def shutdown(self) -> None:
-        """Stop the tensor-parallel workers, if any (idempotent); no step runs afterwards."""
+        """Stop the tensor-parallel workers, if any, and unfreeze the collector's heap if this engine froze
+        it (idempotent); no step runs afterwards."""
+        if self._gc_held:
+            gc_heap.release(self)
         if self.workers is not None:
             self.workers.shutdown()
 

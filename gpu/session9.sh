@@ -24,7 +24,7 @@ envab() {  # envab VAR "VALUES": the throughput bench once per value of one envi
   for v in $2; do
     env "$var=$v" timeout 300 python3 -m teecube.cli bench throughput --shape "$shape" \
       --random-weights --skip-hf ${AB_ARGS:-} >"$OUT/envab.json" 2>"$OUT/envab.log"
-    python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print('$var=$v', r['model'], r['engine']['output_tok_per_s'], r['engine']['elapsed_s'], r['fraction_of_roofline'], r['roofline'].get('with_decode_flops', {}).get('fraction'))" \
+    python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print('$var=$v', r['model'], r['engine']['output_tok_per_s'], r['engine']['elapsed_s'], r['fraction_of_roofline'], r['roofline'].get('with_decode_flops', {}).get('fraction'), 'gc', r['engine'].get('gc'))" \
       "$OUT/envab.json" || tail -n 5 "$OUT/envab.log"
     mv "$OUT/envab.json" "$OUT/envab-$shape-$var-$v-$SECONDS.json"
   done
@@ -136,6 +136,18 @@ for l in open(sys.argv[1]):
         cp "$OUT/fp8kv-$v.json" "$OUT/fp8kv-$v-$((SECONDS)).json"
       done
       echo "== fp8kvab in $((SECONDS - t0)) s" ;;
+    firstcall)  # does a bf16 GEMM's first call at a new row count wait for the GPU? (gpu/first_call_probe.py)
+      timeout 200 python3 gpu/first_call_probe.py >"$OUT/first-call.json" 2>"$OUT/first-call.log"
+      echo "== firstcall rc=$? in $((SECONDS - t0)) s"; tail -n 12 "$OUT/first-call.log" ;;
+    compilewatchq)  # compilewatch for qwen3-0.6b only
+      timeout 200 python3 gpu/compile_watch.py throughput --shape qwen3-0.6b --random-weights --skip-hf \
+        >"$OUT/watch-qwen3.json" 2>"$OUT/watch-qwen3.log"
+      echo "== compilewatchq rc=$? in $((SECONDS - t0)) s"
+      python3 -c "
+import json,sys; r=json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+print({k: r[k] for k in ('init','warm_up','timed')})
+for e in r['timed_kernels']: print('   ', e['seconds'], e['specialization'][:300])
+" "$OUT/watch-qwen3.log" || tail -n 5 "$OUT/watch-qwen3.log" ;;
     compilewatch)  # which Triton kernels the timed runs launch first (compile or disk load on the clock)
       timeout 300 python3 gpu/compile_watch.py throughput --shape llama3-8b --random-weights --skip-hf \
         --quantization fp8 --kv-cache-dtype fp8 --compare-bf16 >"$OUT/watch-llama-fp8.json" 2>"$OUT/watch-llama-fp8.log"

@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from engine.bench.gc_pauses import gc_pauses
 from engine.bench.shapes import SHAPES
 from engine.cli import BUNDLED, bundled_model_path
 
@@ -113,12 +114,13 @@ def run_engine(
     """The engine's one loop (a step in flight on CUDA; see engine/engine_core.py)."""
     warm_up(llm, workload, temperature)
     params = sampling_params(workload, temperature)
-    start = time.perf_counter()
-    if detokenize:
-        outs = llm.generate(workload.prompts, params, use_tqdm=False)
-    else:
-        outs = generate_token_ids(llm, workload.prompts, params)
-    elapsed = time.perf_counter() - start
+    with gc_pauses() as gc_report:
+        start = time.perf_counter()
+        if detokenize:
+            outs = llm.generate(workload.prompts, params, use_tqdm=False)
+        else:
+            outs = generate_token_ids(llm, workload.prompts, params)
+        elapsed = time.perf_counter() - start
     produced = sum(len(o.outputs[0].token_ids) for o in outs)
     stats = llm.stats()
     return {
@@ -128,6 +130,7 @@ def run_engine(
         "total_tok_per_s": round((produced + workload.prompt_tokens) / elapsed, 2),
         "num_preemptions": stats.num_preemptions,
         "num_kv_blocks": stats.total_blocks,
+        "gc": gc_report,  # the collector's pauses inside the timed run (engine/gc_heap.py)
     }
 
 
