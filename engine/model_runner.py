@@ -25,6 +25,7 @@ from engine.loader import LoadedModel, load_model
 from engine.logits_process import accept_tokens, bitmask_words, fill_rows
 from engine.pooling.pooler import PoolingConfig
 from engine.pooling.runner import PoolRun, pool_step
+from engine.prefill_buckets import PREFILL_PAD, bucket_sizes, pad_step, padded_count, warm_linears
 from engine.sampler import SampledTokens, Sampler, has_penalties, to_device
 from engine.scheduler import SchedulerOutput
 from engine.sequence import Sequence
@@ -228,6 +229,9 @@ class ModelRunner:
         self.num_kv_heads = self.spec.num_kv_heads // self.tp_size  # this rank's share of the KV heads
         self.max_model_len = min(config.max_model_len or self.spec.max_position, self.spec.max_position)
         self.kv_dtype = kv_cache_dtype(config.kv_cache_dtype, self.spec.dtype)  # FP8 or the model dtype
+        # eager steps padded to a multiple of this many tokens, each size warmed (engine/prefill_buckets.py)
+        on_gpu_lm = self.device.type == "cuda" and self.pooling is None
+        self.prefill_pad = PREFILL_PAD if on_gpu_lm else 1
         self.num_blocks = self._num_kv_blocks()
         shape = (2, self.num_blocks, self.block_size, self.num_kv_heads, self.spec.head_dim)
         self.kv_caches = [
@@ -240,8 +244,10 @@ class ModelRunner:
         self._filler: ThreadPoolExecutor | None = None
         use_graphs = self.device.type == "cuda" and not config.enforce_eager and self.pooling is None
         self.graphs = self._capture_graphs() if use_graphs else None
-        if self.device.type == "cuda" and self.pooling is None and WARM_LM_HEAD:
+        if on_gpu_lm and WARM_LM_HEAD:
             self._warm_lm_head()
+        if self.prefill_pad > 1:
+            self._warm_prefill_sizes()
 
     @torch.inference_mode()
     def _warm_lm_head(self) -> None:
@@ -252,6 +258,12 @@ class ModelRunner:
             self.model.compute_logits(hidden[:n])
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
+
+    def _warm_prefill_sizes(self) -> None:
+        """Every linear layer once at each padded eager-step size (every rank, the same calls)."""
+        sizes = bucket_sizes(self.config.max_num_batched_tokens or 1, self.prefill_pad)
+        warm_linears(self.model, sizes, self.spec.dtype, self.device)
+        torch.cuda.synchronize(self.device)
 
     def _capture_graphs(self) -> DecodeGraphs:
         """Decode CUDA graphs over the batch-size ladder (engine/cuda_graphs.py); LM head outside."""
@@ -331,6 +343,10 @@ class ModelRunner:
         positions = np.arange(cu[-1]) - np.repeat(cu[:-1] - np.asarray(starts, dtype=np.int64), q)
         blocks = tables[np.repeat(np.arange(len(q)), q), positions // bs].astype(np.int64)
         slots = blocks * bs + positions % bs
+        if self.prefill_pad > 1 and q.max() > 1:  # an eager step: a warmed size (engine/prefill_buckets.py)
+            token_ids, positions, slots = pad_step(
+                token_ids, positions, slots, padded_count(int(cu[-1]), self.prefill_pad)
+            )
         picked = np.zeros(0, dtype=np.int64) if sample_indices is None else sample_indices
         input_ids, positions_d, slots_d, picked_d, *extra_d = self._stage64.to_device(
             token_ids, positions, slots, picked, *extra
