@@ -41,11 +41,16 @@ class LLM(LLMEngine):
         params = params or SamplingParams()
         param_list = params if isinstance(params, list) else [params] * len(prompts)
         ids = [f"offline-{next(self._ids)}" for _ in prompts]
+        requests = list(zip(ids, prompts, param_list, strict=True))
         try:
-            for request_id, prompt, p in zip(ids, prompts, param_list, strict=True):
-                self.add_request(request_id, prompt, p)
+            first = self._add_first_step(requests)
             results: dict[str, RequestOutput] = {}
             with tqdm(total=len(ids), desc="Processed prompts", disable=not use_tqdm) as bar:
+                if first < len(requests):  # the rest are added while the device runs the first step
+                    results.update((o.request_id, o) for o in self.step(stream=False))
+                    for request in requests[first:]:
+                        self.add_request(*request)
+                    bar.update(len(results))
                 while self.has_unfinished():
                     for out in self.step(stream=False):
                         results[out.request_id] = out
@@ -55,6 +60,25 @@ class LLM(LLMEngine):
                 self.abort_request(request_id)
             raise
         return [results[i] for i in ids]
+
+    def _add_first_step(self, requests: list[tuple[str, Prompt, SamplingParams]]) -> int:
+        """Add requests in order until their prompts fill a step (the token budget or the sequence
+        limit); returns how many. With a step in flight (async scheduling) generate launches that step
+        before adding the rest, so their validation and bookkeeping (~0.1 ms each) overlap the device's
+        first step instead of delaying it: the first step is the one the whole list would have made.
+        Without async scheduling every request is added first."""
+        if not self.core.async_scheduling:
+            for request in requests:
+                self.add_request(*request)
+            return len(requests)
+        config, tokens, seqs, added = self.core.config, 0, 0, 0
+        budget = config.max_num_batched_tokens or 0
+        while added < len(requests) and tokens < budget and seqs < config.max_num_seqs:
+            req = self.add_request(*requests[added])
+            tokens += len(req.prompt_token_ids) * len(req.seqs)
+            seqs += len(req.seqs)
+            added += 1
+        return added
 
     def chat(
         self,

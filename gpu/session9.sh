@@ -136,6 +136,11 @@ for l in open(sys.argv[1]):
         cp "$OUT/fp8kv-$v.json" "$OUT/fp8kv-$v-$((SECONDS)).json"
       done
       echo "== fp8kvab in $((SECONDS - t0)) s" ;;
+    bf16tests)  # the 16-bit skinny GEMM route (and the FP8 skinny GEMM it shares) on the GPU
+      timeout 200 python3 -m pytest tests/gpu/test_bf16_gemm_gpu.py tests/gpu/test_fp8_gemm_gpu.py -m gpu -q \
+        -p no:cacheprovider >"$OUT/bf16-tests.log" 2>&1
+      echo "== bf16tests rc=$? in $((SECONDS - t0)) s: $(tail -n 1 "$OUT/bf16-tests.log")"
+      grep -E "^(FAILED|ERROR)" "$OUT/bf16-tests.log" | head ;;
     firstcall)  # does a bf16 GEMM's first call at a new row count wait for the GPU? (gpu/first_call_probe.py)
       timeout 200 python3 gpu/first_call_probe.py >"$OUT/first-call.json" 2>"$OUT/first-call.log"
       echo "== firstcall rc=$? in $((SECONDS - t0)) s"; tail -n 12 "$OUT/first-call.log" ;;

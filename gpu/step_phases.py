@@ -61,10 +61,33 @@ def summarize(steps: list[dict[str, Any]]) -> dict[str, Any]:
              "gc": s["gc"], "phases_us": {k: round(v * 1e6) for k, v in s["phases"].items()}}
             for o, s in slow if s["index"] > 12
         ][:40],
+        "by_batch": by_batch(steps),
         "gc_s": round(sum(g[1] for s in steps for g in s["gc"]) / 1e6, 4),
         "gc_collections": [sum(1 for s in steps for g in s["gc"] if g[0] == gen) for gen in range(3)],
         "gc_older": [[s["index"], g] for s in steps for g in s["gc"] if g[0] > 0],  # [step, [gen, us]]
     }
+
+
+BATCH_BINS = ((1, 8), (9, 16), (17, 32), (33, 64), (65, 128), (129, 192), (193, 256))
+
+
+def by_batch(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Decode steps (index > 12) by running sequences: mean host work, wait in collect (near 0: the GPU
+    was done first, the host is the bottleneck) and time between steps, in microseconds."""
+    rows = []
+    for lo, hi in BATCH_BINS:
+        sel = [s for s in steps if s["index"] > 12 and lo <= s["seqs"] <= hi]
+        if not sel:
+            continue
+        wait = [s["phases"].get(WAITING, 0.0) for s in sel]
+        rows.append({
+            "seqs": f"{lo}-{hi}", "steps": len(sel),
+            "host_us": round(statistics.mean(s["wall"] - w for s, w in zip(sel, wait, strict=True)) * 1e6),
+            "collect_us": round(statistics.mean(wait) * 1e6),
+            "between_us": round(statistics.mean(s["before"] for s in sel) * 1e6),
+            "wall_s": round(sum(s["wall"] + s["before"] for s in sel), 4),
+        })
+    return rows
 
 
 def start(llm: Any) -> dict[str, Any]:
