@@ -136,12 +136,6 @@ for l in open(sys.argv[1]):
         cp "$OUT/fp8kv-$v.json" "$OUT/fp8kv-$v-$((SECONDS)).json"
       done
       echo "== fp8kvab in $((SECONDS - t0)) s" ;;
-    preptests)  # the fused decode prologue's kernel, then the engine on the GPU against HF and its sync loop
-      timeout 240 python3 -m pytest tests/gpu/test_decode_prep_gpu.py tests/gpu/test_kernels_gpu.py \
-        tests/gpu/test_engine_gpu.py -m gpu -q -x -p no:cacheprovider \
-        -k "prep or decode or greedy_matches_hf or async_loop_matches" >"$OUT/prep-tests.log" 2>&1
-      echo "== preptests rc=$? in $((SECONDS - t0)) s: $(tail -n 1 "$OUT/prep-tests.log")"
-      grep -E "^(FAILED|ERROR)|Error" "$OUT/prep-tests.log" | head -20 ;;
     bf16tests)  # the 16-bit skinny GEMM route (and the FP8 skinny GEMM it shares) on the GPU
       timeout 200 python3 -m pytest tests/gpu/test_bf16_gemm_gpu.py tests/gpu/test_fp8_gemm_gpu.py -m gpu -q \
         -p no:cacheprovider >"$OUT/bf16-tests.log" 2>&1

@@ -30,14 +30,13 @@ if importlib.util.find_spec("triton") is not None:
     from engine.kernels.attention import paged_attention
     from engine.kernels.decode_attention import decode_attention
     from engine.kernels.prefill_attention import extend_attention
-    from engine.kernels.qkv_prep import decode_prep_attention, qkv_prep
+    from engine.kernels.qkv_prep import qkv_prep
     from engine.kernels.rmsnorm import rms_norm, rms_norm_fp8
     from engine.kernels.rotary import rotary_embedding
     from engine.kernels.store_kvcache import store_kvcache
 
     __all__ += [
         "decode_attention",
-        "decode_prep_attention",
         "extend_attention",
         "paged_attention",
         "qkv_prep",

@@ -31,8 +31,6 @@ import torch
 import triton
 import triton.language as tl
 
-from engine.kernels.rope_heads import prep_heads
-
 LOG2E = 1.4426950408889634
 # An FP8 cache's decode on CUDA goes to engine.kernels.decode_attention_fp8's named variant (its
 # NAMED_VARIANTS): "best" by default (q as two e4m3 parts on FP8 tensor cores, the K tile read as it is:
@@ -104,9 +102,6 @@ def _decode_split_kernel(
     BLOCK_H: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, DOT_PRECISION: tl.constexpr,
     WINDOW: tl.constexpr = 0, SOFTCAP: tl.constexpr = 0.0, F16_MATH: tl.constexpr = False,
     FP8_NEW: tl.constexpr = False, order_ptr=None, ORDERED: tl.constexpr = False,
-    pos_ptr=None, cos_sin_ptr=None, qw_ptr=None, kw_ptr=None, slot_ptr=None, eps=0.0, stride_cos=0,
-    PREP: tl.constexpr = False, K_OFF: tl.constexpr = 0, V_OFF: tl.constexpr = 0, HALF: tl.constexpr = 0,
-    QK_NORM: tl.constexpr = False,
 ):
     seq, kv_head, split = decode_program(order_ptr, ORDERED)
 
@@ -124,21 +119,10 @@ def _decode_split_kernel(
     start = lo + split * split_len
     end = tl.minimum(start + split_len, seq_len)
 
-    if PREP:  # q_ptr is the qkv row: norm and rotate this group's raw q heads here (qkv_prep's maths)
-        row = q_ptr + seq.to(tl.int64) * stride_qt
-        new_pos = tl.load(pos_ptr + seq).to(tl.int64)  # (`pos` is the loop's)
-        q = prep_heads(
-            row, heads[:, None] * HEAD_DIM, row_mask[:, None], qw_ptr, cos_sin_ptr, new_pos, stride_cos, eps,
-            HEAD_DIM, HALF, QK_NORM, BLOCK_D,
-        ).to(q_ptr.dtype.element_ty)
-        # the split holding the new token (position seq_len - 1) takes it from registers, not the cache
-        has_last = (seq_len > 0) & (seq_len - 1 >= start) & (seq_len - 1 < end)
-        end = tl.where(has_last, end - 1, end)
-    else:
-        q = tl.load(
-            q_ptr + seq * stride_qt + heads[:, None] * stride_qh + dims[None, :],
-            mask=row_mask[:, None] & dim_mask[None, :], other=0.0,
-        )
+    q = tl.load(
+        q_ptr + seq * stride_qt + heads[:, None] * stride_qh + dims[None, :],
+        mask=row_mask[:, None] & dim_mask[None, :], other=0.0,
+    )
     if F16_MATH:  # FP8 cache: e4m3 -> fp16 is one cvt per pair (bf16 takes three); q clamped to fp16's range
         q = tl.clamp(q.to(tl.float32), -65504.0, 65504.0).to(tl.float16)
     m_i = tl.full([BLOCK_H], -1.0e30, dtype=tl.float32)  # finite: a fully masked tile gives p = 0, not NaN
@@ -170,31 +154,6 @@ def _decode_split_kernel(
         l_i = l_i * alpha + tl.sum(p, axis=1)
         acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision=DOT_PRECISION)
         m_i = m_new
-
-    if PREP:
-        if has_last:  # the new token: normed, rotated k and raw v to its cache slot, and one more column
-            ct = cache_ptr.dtype.element_ty
-            k_off = tl.zeros([1, 1], dtype=tl.int32) + K_OFF + kv_head * HEAD_DIM  # this KV head's k
-            k_new = prep_heads(
-                row, k_off, k_off >= 0, kw_ptr, cos_sin_ptr, new_pos, stride_cos, eps,
-                HEAD_DIM, HALF, QK_NORM, BLOCK_D,
-            ).to(ct)
-            d1 = dims[None, :]
-            v_new = tl.load(row + V_OFF + kv_head * HEAD_DIM + d1, mask=d1 < HEAD_DIM, other=0.0).to(ct)
-            slot = tl.load(slot_ptr + seq).to(tl.int64)
-            if slot >= 0:
-                dst = cache_ptr + slot * stride_cs + kv_head * stride_ch + d1
-                tl.store(dst, k_new, mask=d1 < HEAD_DIM)
-                tl.store(dst + stride_ckv, v_new, mask=d1 < HEAD_DIM)
-            s_new = tl.sum(q.to(tl.float32) * k_new.to(tl.float32), axis=1) * sm_scale_log2
-            if SOFTCAP > 0:
-                s_new = softcap_log2(s_new, SOFTCAP)
-            m_new = tl.maximum(m_i, s_new)
-            alpha = tl.exp2(m_i - m_new)
-            p = tl.exp2(s_new - m_new)
-            l_i = l_i * alpha + p
-            acc = acc * alpha[:, None] + p.to(ct).to(tl.float32)[:, None] * v_new.to(tl.float32)
-            m_i = m_new
 
     out = acc * (v_scale / tl.maximum(l_i, 1e-30))[:, None]
     if NUM_SPLITS == 1:  # nothing to merge: the final output, as the merge of one split would write it
@@ -275,11 +234,8 @@ def decode_attention(
     f16_math: bool = False,
     fp8_path: str = "new",
     order: torch.Tensor | None = None,
-    prep: dict[str, object] | None = None,
 ) -> torch.Tensor:
     """q: [S, q_heads, head_dim], one query token per sequence (row s belongs to sequence s).
-    prep: the split kernel's PREP arguments (engine.kernels.qkv_prep.decode_prep_attention: q is then
-    the raw q part of the qkv rows, normed and rotated in the kernel, which also stores the new K/V).
     sliding_window: attend to the last sliding_window positions only; softcap: Gemma 2's score cap.
     block_n, num_warps, num_stages: by default _default_tile's (measured per cache dtype and split
     count). fp8_path (FP8 cache only):
@@ -299,7 +255,6 @@ def decode_attention(
     assert seq_lens.shape == (num_seqs,) and block_tables.shape[0] == num_seqs
     group = num_q_heads // num_kv_heads
     fp8 = kv_cache.element_size() == 1
-    assert prep is None or not fp8, "the fused prologue is for 16/32-bit caches"
     variant = FP8_DECODE_VARIANT if FP8_DECODE_VARIANT is not None else ("best" if q.is_cuda else "")
     if fp8 and variant and variant != "ref":
         from engine.kernels.decode_attention_fp8 import decode_attention_variant  # imports this module
@@ -342,7 +297,7 @@ def decode_attention(
         WINDOW=int(sliding_window or 0), SOFTCAP=float(softcap or 0.0),
         F16_MATH=(new and q.dtype != torch.float32) or (fp8 and not new and f16_math),
         FP8_NEW=new, order_ptr=order, ORDERED=order is not None,
-        num_warps=num_warps, num_stages=num_stages, **(prep or {}),
+        num_warps=num_warps, num_stages=num_stages,
     )
     if num_splits == 1:  # the split kernel wrote `out` (a full 256-sequence batch: 28 launches a step fewer)
         return out

@@ -20,8 +20,6 @@ import torch
 import triton
 import triton.language as tl
 
-from engine.attention_metadata import AttentionMetadata
-
 
 @triton.jit
 def _norm_rope_heads(
@@ -155,55 +153,3 @@ def qkv_prep(
             BLOCK_D=triton.next_power_of_2(head_dim), num_warps=4,
         )
     return qkv[:, : num_heads * head_dim].view(num_tokens, num_heads, head_dim)
-
-
-def decode_prep_attention(
-    qkv: torch.Tensor,
-    positions: torch.Tensor,
-    cos_sin_cache: torch.Tensor,
-    kv_cache: torch.Tensor,
-    meta: AttentionMetadata,
-    num_heads: int,
-    num_kv_heads: int,
-    head_dim: int,
-    scale: float,
-    q_norm_weight: torch.Tensor | None = None,
-    k_norm_weight: torch.Tensor | None = None,
-    eps: float = 1e-6,
-    sliding_window: int | None = None,
-    softcap: float | None = None,
-    num_splits: int | None = None,
-) -> torch.Tensor:
-    """qkv_prep and decode attention in one launch, for a decode batch (one new token per sequence) over
-    a 16/32-bit cache: every split program norms and rotates its group's q heads in its prologue; the
-    program whose range holds the new token norms and rotates its k head, stores k and v to the token's
-    cache slot, and adds the token to the softmax from registers. One kernel a layer fewer than qkv_prep
-    followed by decode_attention (the same numbers up to summation order). qkv is not modified.
-    Returns [S, Hq, D]."""
-    from engine.kernels.attention import orders_help
-    from engine.kernels.decode_attention import decode_attention
-
-    num_seqs = qkv.shape[0]
-    rot_dim = cos_sin_cache.shape[-1]
-    assert meta.max_query_len <= 1 and meta.seq_lens.shape == (num_seqs,), "decode batches only"
-    assert qkv.shape[1] == (num_heads + 2 * num_kv_heads) * head_dim and qkv.stride(1) == 1
-    assert positions.shape == (num_seqs,) and meta.slot_mapping.shape == (num_seqs,)
-    assert rot_dim % 2 == 0 and rot_dim <= head_dim and cos_sin_cache.stride(-1) == 1
-    qk_norm = q_norm_weight is not None
-    assert qk_norm == (k_norm_weight is not None)
-    q = qkv[:, : num_heads * head_dim].view(num_seqs, num_heads, head_dim)
-    order = meta.decode_order
-    if order is not None and not orders_help(num_seqs, num_kv_heads, False):
-        order = None
-    prep: dict[str, object] = dict(
-        pos_ptr=positions, cos_sin_ptr=cos_sin_cache,
-        qw_ptr=q_norm_weight if qk_norm else cos_sin_cache,
-        kw_ptr=k_norm_weight if qk_norm else cos_sin_cache,
-        slot_ptr=meta.slot_mapping, eps=float(eps), stride_cos=cos_sin_cache.stride(0),
-        PREP=True, K_OFF=num_heads * head_dim, V_OFF=(num_heads + num_kv_heads) * head_dim,
-        HALF=rot_dim // 2, QK_NORM=qk_norm,
-    )
-    return decode_attention(
-        q, kv_cache, meta.block_tables, meta.seq_lens, scale, sliding_window=sliding_window,
-        softcap=softcap, order=order, prep=prep, num_splits=num_splits,
-    )

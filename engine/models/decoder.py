@@ -23,11 +23,6 @@ from engine.layers.rotary_embedding import RotaryEmbedding
 from engine.models.config import DecoderConfig
 from engine.quantization.fp8 import Fp8Activation
 
-# Decode batches over a 16/32-bit cache: q/k norm, rotary and the K/V store in the attention kernel's
-# prologue (engine/kernels/qkv_prep.py decode_prep_attention), one launch a layer fewer than qkv_prep and
-# decode attention. TEECUBE_FUSED_DECODE_PREP=0: the two launches (the A/B switch).
-FUSED_DECODE_PREP = os.environ.get("TEECUBE_FUSED_DECODE_PREP", "1") != "0"
-
 
 class DecoderAttention(nn.Module):
     def __init__(
@@ -71,16 +66,6 @@ class DecoderAttention(nn.Module):
         qkv = self.qkv_proj(hidden_states)
         if qkv.is_cuda and self.fused_prep and (ops := cuda_kernels()) is not None and self._norms_match(qkv):
             q_w, k_w = (self.q_norm.weight, self.k_norm.weight) if self.q_norm is not None else (None, None)
-            eps = self.q_norm.eps if self.q_norm is not None else 1e-6
-            decode = meta.max_query_len == 1 and qkv.shape[0] == meta.num_seqs
-            if FUSED_DECODE_PREP and decode and kv_cache.element_size() > 1:
-                # a decode batch: the prologue of the attention kernel does qkv_prep's work (one launch)
-                out = ops.decode_prep_attention(
-                    qkv, positions, self.rotary_emb.cos_sin_cache, kv_cache, meta, self.num_heads,
-                    self.num_kv_heads, self.head_dim, self.attn.scale, q_w, k_w, eps,
-                    sliding_window=self.attn.sliding_window, softcap=self.attn.softcap,
-                )
-                return self.o_proj(out.flatten(1))
             q = ops.qkv_prep(
                 qkv,
                 positions,
@@ -92,7 +77,7 @@ class DecoderAttention(nn.Module):
                 self.head_dim,
                 q_w,
                 k_w,
-                eps,
+                self.q_norm.eps if self.q_norm is not None else 1e-6,
                 *self.attn.kv_scales(kv_cache),
             )
             return self.o_proj(self.attn.attend(q, kv_cache, meta).flatten(1))
