@@ -243,8 +243,7 @@ class ModelRunner:
         self.bitmasks = BitmaskStaging(self.device)
         self._and_masks: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # id -> (host, device copy)
         self._filler: ThreadPoolExecutor | None = None
-        if self.device.type == "cuda":
-            prepare_bf16_skinny(self.device)  # its split-K counters, outside graph capture
+        prepare_bf16_skinny(self.device)  # on a GPU: its split-K counters, outside graph capture
         use_graphs = self.device.type == "cuda" and not config.enforce_eager and self.pooling is None
         self.graphs = self._capture_graphs() if use_graphs else None
         if on_gpu_lm and WARM_LM_HEAD:
@@ -259,7 +258,7 @@ class ModelRunner:
         hidden = torch.zeros(rows, self.spec.hidden_size, dtype=self.spec.dtype, device=self.device)
         for n in range(1, rows + 1):
             self.model.compute_logits(hidden[:n])
-        if self.device.type == "cuda":
+        if self.device.type == "cuda":  # (a CPU runner in the tests)
             torch.cuda.synchronize(self.device)
 
     def _warm_prefill_sizes(self) -> None:
@@ -346,7 +345,8 @@ class ModelRunner:
         positions = np.arange(cu[-1]) - np.repeat(cu[:-1] - np.asarray(starts, dtype=np.int64), q)
         blocks = tables[np.repeat(np.arange(len(q)), q), positions // bs].astype(np.int64)
         slots = blocks * bs + positions % bs
-        if self.prefill_pad > 1 and q.max() > 1:  # an eager step: a warmed size (engine/prefill_buckets.py)
+        max_query_len = int(q.max())
+        if self.prefill_pad > 1 and max_query_len > 1:  # an eager step: a warmed size (prefill_buckets.py)
             token_ids, positions, slots = pad_step(
                 token_ids, positions, slots, padded_count(int(cu[-1]), self.prefill_pad)
             )
@@ -354,7 +354,7 @@ class ModelRunner:
         input_ids, positions_d, slots_d, picked_d, *extra_d = self._stage64.to_device(
             token_ids, positions, slots, picked, *extra
         )
-        lens, max_query_len = np.asarray(seq_lens), int(q.max())
+        lens = np.asarray(seq_lens)
         if max_query_len == 1 and DECODE_ORDER and self.device.type == "cuda":
             cu_d, seq_lens_d, bt_d, order_d = self._stage32.to_device(cu, lens, tables, longest_first(lens))
         else:

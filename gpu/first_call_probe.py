@@ -7,7 +7,7 @@ host side of one F.linear at M rows; a call that returns after > 1 ms waited for
   random: 300 random M in 1..16384 not in the warm set
   again:  the same random M (every shape met once)
 JSON on stdout: per linear, the M that stalled in each pass, and the pass's host time.
-Run from the repo root: python3 gpu/first_call_probe.py"""
+Run from the repo root: PYTHONPATH=$PWD python3 gpu/first_call_probe.py (as gpu/lib.sh sets it)"""
 
 from __future__ import annotations
 
@@ -19,16 +19,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-LINEARS = {  # name -> (in, out)
-    "qwen3-0.6b qkv": (1024, 4096),
-    "qwen3-0.6b o": (2048, 1024),
-    "qwen3-0.6b gate_up": (1024, 6144),
-    "qwen3-0.6b down": (3072, 1024),
-    "llama3-8b qkv": (4096, 6144),
-    "llama3-8b o": (4096, 4096),
-    "llama3-8b gate_up": (4096, 28672),
-    "llama3-8b down": (14336, 4096),
-}
+from gpu.bf16_gemm_bench import LINEARS  # name -> (in, out)
+
 MAX_M = 16384
 SLEEP_CYCLES = 6_000_000  # ~3 ms at ~2 GHz
 STALL_S = 1e-3

@@ -28,6 +28,7 @@ if importlib.util.find_spec("triton") is not None:
     # Bound after the submodule imports, so `engine.kernels.store_kvcache` etc. name the functions.
     from engine.kernels.activation import silu_and_mul, silu_and_mul_fp8
     from engine.kernels.attention import paged_attention
+    from engine.kernels.bf16_gemm import linear as bf16_linear
     from engine.kernels.decode_attention import decode_attention
     from engine.kernels.prefill_attention import extend_attention
     from engine.kernels.qkv_prep import qkv_prep
@@ -36,6 +37,7 @@ if importlib.util.find_spec("triton") is not None:
     from engine.kernels.store_kvcache import store_kvcache
 
     __all__ += [
+        "bf16_linear",
         "decode_attention",
         "extend_attention",
         "paged_attention",

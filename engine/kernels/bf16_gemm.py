@@ -32,11 +32,7 @@ _DTYPES = (torch.bfloat16, torch.float16)
 @cache
 def shipped_table(device: torch.device) -> str | None:
     """The path of the table measured on this kind of GPU, or None (CPUs, unmeasured GPUs)."""
-    if device.type != "cuda":
-        return None
-    major, minor = torch.cuda.get_device_capability(device)
-    path = SHIPPED_TABLES.get((major, minor, fp8_gemm.num_sms(device)))
-    return str(path) if path is not None and path.is_file() else None
+    return fp8_gemm.table_for(device, SHIPPED_TABLES)
 
 
 def skinny_config(x: torch.Tensor, weight: torch.Tensor, table: str | None = None) -> SkinnyConfig | None:

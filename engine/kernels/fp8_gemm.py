@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
@@ -200,14 +201,19 @@ def tuned_table(path: str | None = TUNED_PATH) -> Tuned:
 SHIPPED_TABLES = {(9, 0, 132): Path(__file__).with_name("configs") / "fp8_skinny_sm90_132sm.json"}
 
 
-@cache
-def shipped_table(device: torch.device) -> str | None:
-    """The path of the table measured on this kind of GPU, or None."""
+def table_for(device: torch.device, tables: Mapping[tuple[int, int, int], Path]) -> str | None:
+    """The path of `tables`' entry for this kind of GPU (compute capability, SM count), or None."""
     if device.type != "cuda":
         return None
     major, minor = torch.cuda.get_device_capability(device)
-    path = SHIPPED_TABLES.get((major, minor, num_sms(device)))
+    path = tables.get((major, minor, num_sms(device)))
     return str(path) if path is not None and path.is_file() else None
+
+
+@cache
+def shipped_table(device: torch.device) -> str | None:
+    """The path of the FP8 table measured on this kind of GPU, or None."""
+    return table_for(device, SHIPPED_TABLES)
 
 
 @cache  # called per FP8 linear per eager step: the table lookup and the M-tile shrink happen once per shape

@@ -15,32 +15,20 @@ requantized per row after loading, so every layer runs per-channel."""
 
 from __future__ import annotations
 
-from functools import cache
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from engine.distributed import divide, get_tp_rank, get_tp_size, tensor_parallel_all_reduce
+from engine.layers.cuda_kernels import cuda_kernels
 from engine.quantization.fp8 import FP8_DTYPE, Fp8Activation, quantize_per_channel
 from engine.quantization.linear import bias_fusable, fp8_linear, prepare_skinny
 
 
-@cache
-def _bf16_gemm():
-    """engine.kernels.bf16_gemm, or None without Triton."""
-    try:
-        from engine.kernels import bf16_gemm
-    except ImportError:
-        return None
-    return bf16_gemm
-
-
 def prepare_bf16_skinny(device: torch.device) -> None:
     """The 16-bit skinny GEMM's split-K counters on a GPU that has a table (before CUDA-graph capture)."""
-    kernels = _bf16_gemm()
-    if kernels is not None and torch.device(device).type == "cuda":
-        kernels.prepare(device)
+    if torch.device(device).type == "cuda" and (ops := cuda_kernels()) is not None:
+        ops.bf16_gemm.prepare(device)
 
 
 class LinearBase(nn.Module):
@@ -81,8 +69,8 @@ class LinearBase(nn.Module):
     def matmul(self, x: torch.Tensor | Fp8Activation, bias: torch.Tensor | None) -> torch.Tensor:
         if self.fp8:
             return fp8_linear(x, self.weight, self.weight_scale, bias, self.input_scale)
-        if x.is_cuda and (kernels := _bf16_gemm()) is not None:  # decode sizes: engine/kernels/bf16_gemm.py
-            return kernels.linear(x, self.weight, bias)
+        if x.is_cuda and (ops := cuda_kernels()) is not None:  # decode sizes: engine/kernels/bf16_gemm.py
+            return ops.bf16_linear(x, self.weight, bias)
         return F.linear(x, self.weight, bias)
 
     def output_rows(self, shard_id: str | int | None) -> tuple[int, int]:
