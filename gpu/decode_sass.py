@@ -53,6 +53,8 @@ def compile_kernel(cache: str, block_n: int, warps: int, stages: int, f16: bool,
         SOFTCAP=0.0,
         F16_MATH=f16,
         FP8_NEW=new,
+        order_ptr=None,
+        ORDERED=False,
     )
     ptrs = {
         "q_ptr": "*bf16",
@@ -94,6 +96,8 @@ def compile_variant(kw: dict):
         SOFTCAP=0.0,
         PAGE_GATHER=kw.get("page_gather", True),
         CARRY_IDS=kw.get("carry_ids", False),
+        order_ptr=None,
+        ORDERED=False,
     )
     if kw.get("transposed"):
         const["Q_SPLIT"] = kw.get("q_split", False)

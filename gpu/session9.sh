@@ -19,15 +19,18 @@ print(r["model"], "tok/s", r["engine"]["output_tok_per_s"], "roofline", r["roofl
 print("  top", [(k[:28], v) for k, v in (p.get("top_kernels_ms_per_step") or [])[:10]])
 PY
 }
+abrun() {  # abrun LABEL DIR [VAR=VALUE...]: the throughput bench once, from DIR, with that environment
+  local label=$1 dir=$2 shape=${AB_SHAPE:-qwen3-0.6b}
+  shift 2
+  (cd "$dir" && env "$@" timeout 300 python3 -m teecube.cli bench throughput --shape "$shape" \
+    --random-weights --skip-hf ${AB_ARGS:-} >"$OUT/ab.json" 2>"$OUT/ab.log")
+  python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print('$label', r['model'], r['engine']['output_tok_per_s'], r['engine']['elapsed_s'], r['fraction_of_roofline'], r['roofline'].get('with_decode_flops', {}).get('fraction'), 'gc', r['engine'].get('gc'))" \
+    "$OUT/ab.json" || tail -n 5 "$OUT/ab.log"
+  mv "$OUT/ab.json" "$OUT/ab-$shape-${label//[^A-Za-z0-9_.=-]/_}-$SECONDS.json"
+}
 envab() {  # envab VAR "VALUES": the throughput bench once per value of one environment switch, in turn
-  local var=$1 v shape=${AB_SHAPE:-qwen3-0.6b} t0=$SECONDS
-  for v in $2; do
-    env "$var=$v" timeout 300 python3 -m teecube.cli bench throughput --shape "$shape" \
-      --random-weights --skip-hf ${AB_ARGS:-} >"$OUT/envab.json" 2>"$OUT/envab.log"
-    python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print('$var=$v', r['model'], r['engine']['output_tok_per_s'], r['engine']['elapsed_s'], r['fraction_of_roofline'], r['roofline'].get('with_decode_flops', {}).get('fraction'), 'gc', r['engine'].get('gc'))" \
-      "$OUT/envab.json" || tail -n 5 "$OUT/envab.log"
-    mv "$OUT/envab.json" "$OUT/envab-$shape-$var-$v-$SECONDS.json"
-  done
+  local var=$1 v t0=$SECONDS
+  for v in $2; do abrun "$var=${v##*/}" "$PWD" "$var=$v"; done
   echo "== envab $var in $((SECONDS - t0)) s"
 }
 for stage in $STAGES; do
@@ -97,6 +100,19 @@ for k, x in r.items():
       echo "== order rc=$? in $((SECONDS - t0)) s"; cat "$OUT/decode-order.jsonl"; tail -n 3 "$OUT/order.log" ;;
     orderab)  # end to end, TEECUBE_DECODE_ORDER=0 (row order) vs 1 (longest first), alternating; AB_ORDER, AB_SHAPE, AB_ARGS
       envab TEECUBE_DECODE_ORDER "${AB_ORDER:-0 1 0 1}" ;;
+    fp8tune)  # #19: a finer FP8 skinny GEMM table (gpu/fp8_gemm_tune.py), then the issue's runs with it vs shipped
+      timeout ${TUNE_TIMEOUT:-300} python3 gpu/fp8_gemm_tune.py --budget-s ${TUNE_BUDGET:-200} >"$OUT/fp8-tune.stdout" 2>"$OUT/fp8tune.log"
+      echo "== fp8tune rc=$? in $((SECONDS - t0)) s"
+      python3 -c "
+import json,sys; r=json.load(open(sys.argv[1]))
+print({k: v for k, v in r.items() if k.startswith('sum_M')})
+" "$OUT/fp8_tuned.json" || tail -n 5 "$OUT/fp8tune.log" ;;
+    dirab)  # end to end, base/ (an earlier commit's tree) against this tree, alternating: AB_DIRS, AB_SHAPE, AB_ARGS
+      for d in ${AB_DIRS:-base new base new}; do
+        dir=$PWD; [ "$d" = base ] && dir=$PWD/base
+        abrun "$d" "$dir"
+      done
+      echo "== dirab in $((SECONDS - t0)) s" ;;
     envab)  # end to end, one environment switch, alternating: AB_VAR (name), AB_VALUES, AB_SHAPE, AB_ARGS
       envab "$AB_VAR" "${AB_VALUES:-0 1 0 1}" ;;
     bf16gemm)  # decode-shaped bf16 GEMMs: cuBLAS vs the skinny-M kernel with 16-bit weights (tiling sweep)
@@ -115,6 +131,11 @@ for l in open(sys.argv[1]):
       echo "== $stage rc=$? in $((SECONDS - t0)) s"
       python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(r['model'], r['engine']['output_tok_per_s'], r['fraction_of_roofline'])" "$OUT/$stage.json"
       tail -n 1 "$OUT/$stage.log" ;;
+    qkvtests)  # the fused qkv_prep and the engine against HF on the GPU
+      timeout 200 python3 -m pytest tests/gpu/test_kernels_gpu.py tests/gpu/test_engine_gpu.py -m gpu -q -x -p no:cacheprovider \
+        -k "qkv_prep or greedy_matches_hf or async_loop_matches" >"$OUT/qkv-tests.log" 2>&1
+      echo "== qkvtests rc=$? in $((SECONDS - t0)) s: $(tail -n 1 "$OUT/qkv-tests.log")"
+      grep -E "^(FAILED|ERROR)" "$OUT/qkv-tests.log" | head ;;
     ordertests)  # decode order on the GPU, the decode kernels, and the engine against HF (greedy) and its sync loop
       timeout 200 python3 -m pytest tests/gpu/test_kernels_gpu.py tests/gpu/test_engine_gpu.py -m gpu -q -x -p no:cacheprovider \
         -k "decode or greedy_matches_hf or async_loop_matches" >"$OUT/order-tests.log" 2>&1
