@@ -131,9 +131,9 @@ for l in open(sys.argv[1]):
       echo "== $stage rc=$? in $((SECONDS - t0)) s"
       python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(r['model'], r['engine']['output_tok_per_s'], r['fraction_of_roofline'])" "$OUT/$stage.json"
       tail -n 1 "$OUT/$stage.log" ;;
-    qkvtests)  # the fused qkv_prep and the engine against HF on the GPU
-      timeout 200 python3 -m pytest tests/gpu/test_kernels_gpu.py tests/gpu/test_engine_gpu.py -m gpu -q -x -p no:cacheprovider \
-        -k "qkv_prep or greedy_matches_hf or async_loop_matches" >"$OUT/qkv-tests.log" 2>&1
+    qkvtests)  # qkv_prep, the fused QKV projection (engine/kernels/qkv_gemm.py) and the engine against HF with it on
+      TEECUBE_FUSED_QKV_GEMM=${QKV_GEMM:-1} timeout 200 python3 -m pytest tests/gpu/test_kernels_gpu.py tests/gpu/test_engine_gpu.py \
+        -m gpu -q -x -p no:cacheprovider -k "qkv_prep or qkv_gemm or greedy_matches_hf or async_loop_matches" >"$OUT/qkv-tests.log" 2>&1
       echo "== qkvtests rc=$? in $((SECONDS - t0)) s: $(tail -n 1 "$OUT/qkv-tests.log")"
       grep -E "^(FAILED|ERROR)" "$OUT/qkv-tests.log" | head ;;
     ordertests)  # decode order on the GPU, the decode kernels, and the engine against HF (greedy) and its sync loop

@@ -31,6 +31,7 @@ if importlib.util.find_spec("triton") is not None:
     from engine.kernels.bf16_gemm import linear as bf16_linear
     from engine.kernels.decode_attention import decode_attention
     from engine.kernels.prefill_attention import extend_attention
+    from engine.kernels.qkv_gemm import qkv_linear_prep
     from engine.kernels.qkv_prep import qkv_prep
     from engine.kernels.rmsnorm import rms_norm, rms_norm_fp8
     from engine.kernels.rotary import rotary_embedding
@@ -41,6 +42,7 @@ if importlib.util.find_spec("triton") is not None:
         "decode_attention",
         "extend_attention",
         "paged_attention",
+        "qkv_linear_prep",
         "qkv_prep",
         "rms_norm",
         "rms_norm_fp8",

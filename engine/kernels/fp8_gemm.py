@@ -51,21 +51,23 @@ class SkinnyConfig:
     tma: bool = False  # the x and weight tiles through TMA descriptors instead of pointer loads
 
 
-# One compile per tiling, whatever the batch size; "gemm" in the name files it with the GEMMs in
-# engine/bench/profile.py.
-@triton.jit(do_not_specialize=["M"])
-def _fp8_gemm_skinny_kernel(
-    x_ptr, sx_ptr, w_ptr, sw_ptr, bias_ptr, y_ptr, part_ptr, count_ptr,
-    M, N, K, stride_xm, stride_sx, stride_wn, stride_ym,
-    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, SPLIT_K: tl.constexpr,
-    SWAP_AB: tl.constexpr, HAS_BIAS: tl.constexpr, TMA: tl.constexpr, A16: tl.constexpr,
-    W_SCALED: tl.constexpr = True,
-):
+@triton.jit
+def _skinny_program(M, BLOCK_M: tl.constexpr, SPLIT_K: tl.constexpr):
+    """(M tiles, this program's M tile, K split, weight tile): M tiles vary fastest, so the programs that
+    share a weight tile run together and the second reads it from L2."""
     pid = tl.program_id(0)
     num_m = tl.cdiv(M, BLOCK_M)
-    pid_m = pid % num_m
-    pid_k = (pid // num_m) % SPLIT_K
-    pid_n = pid // (num_m * SPLIT_K)
+    return num_m, pid % num_m, (pid // num_m) % SPLIT_K, pid // (num_m * SPLIT_K)
+
+
+@triton.jit
+def _skinny_acc(
+    x_ptr, w_ptr, pid_m, pid_n, pid_k, M, N, K, stride_xm, stride_wn,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, SPLIT_K: tl.constexpr,
+    SWAP_AB: tl.constexpr, TMA: tl.constexpr, A16: tl.constexpr,
+):
+    """This program's fp32 accumulator over its K split: [BLOCK_N, BLOCK_M] with SWAP_AB, else
+    [BLOCK_M, BLOCK_N]; and its (clamped) row and weight-row indices."""
     k_iters = K // BLOCK_K
     per_split = tl.cdiv(k_iters, SPLIT_K)
     k_lo = pid_k * per_split
@@ -100,25 +102,64 @@ def _fp8_gemm_skinny_kernel(
             acc = tl.dot(w, tl.trans(x), acc)
         else:
             acc = tl.dot(x, tl.trans(w), acc)
+    return acc, rm, rm_safe, rn, rn_safe
 
+
+@triton.jit
+def _split_k_ticket(
+    acc, part_ptr, count_ptr, pid_m, pid_n, pid_k, num_m, N,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, SWAP_AB: tl.constexpr,
+):
+    """Split-K: store this split's partial tile, then take a ticket from the tile's counter (the split
+    that draws SPLIT_K - 1 is the last and sums them: _split_k_total). Returns (ticket, the tile's
+    partials, their split stride)."""
+    tile = pid_n * num_m + pid_m
+    num_tiles = num_m * tl.cdiv(N, BLOCK_N)
+    if SWAP_AB:
+        local = tl.arange(0, BLOCK_N)[:, None] * BLOCK_M + tl.arange(0, BLOCK_M)[None, :]
+    else:
+        local = tl.arange(0, BLOCK_M)[:, None] * BLOCK_N + tl.arange(0, BLOCK_N)[None, :]
+    tile_part = part_ptr + tile.to(tl.int64) * (BLOCK_M * BLOCK_N) + local
+    split_stride = num_tiles.to(tl.int64) * (BLOCK_M * BLOCK_N)
+    tl.store(tile_part + pid_k * split_stride, acc)
+    tl.debug_barrier()  # every thread's partial is written before the ticket (release) is taken
+    ticket = tl.atomic_add(count_ptr + tile, 1, sem="acq_rel", scope="gpu")
+    return ticket, tile_part, split_stride
+
+
+@triton.jit
+def _split_k_total(tile_part, split_stride, count_ptr, tile, SPLIT_K: tl.constexpr):
+    """The last split: every split's partial summed in split order (deterministic); the tile's counter
+    reset, so CUDA graphs can replay."""
+    acc = tl.load(tile_part, cache_modifier=".cg")
+    for s in range(1, SPLIT_K):
+        acc += tl.load(tile_part + s * split_stride, cache_modifier=".cg")
+    tl.atomic_xchg(count_ptr + tile, 0, sem="relaxed", scope="gpu")  # ready for the next launch
+    return acc
+
+
+# One compile per tiling, whatever the batch size; "gemm" in the name files it with the GEMMs in
+# engine/bench/profile.py.
+@triton.jit(do_not_specialize=["M"])
+def _fp8_gemm_skinny_kernel(
+    x_ptr, sx_ptr, w_ptr, sw_ptr, bias_ptr, y_ptr, part_ptr, count_ptr,
+    M, N, K, stride_xm, stride_sx, stride_wn, stride_ym,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, SPLIT_K: tl.constexpr,
+    SWAP_AB: tl.constexpr, HAS_BIAS: tl.constexpr, TMA: tl.constexpr, A16: tl.constexpr,
+    W_SCALED: tl.constexpr = True,
+):
+    num_m, pid_m, pid_k, pid_n = _skinny_program(M, BLOCK_M, SPLIT_K)
+    acc, rm, rm_safe, rn, rn_safe = _skinny_acc(
+        x_ptr, w_ptr, pid_m, pid_n, pid_k, M, N, K, stride_xm, stride_wn,
+        BLOCK_M, BLOCK_N, BLOCK_K, SPLIT_K, SWAP_AB, TMA, A16,
+    )
     if SPLIT_K > 1:
-        tile = pid_n * num_m + pid_m
-        num_tiles = num_m * tl.cdiv(N, BLOCK_N)
-        if SWAP_AB:
-            local = tl.arange(0, BLOCK_N)[:, None] * BLOCK_M + tl.arange(0, BLOCK_M)[None, :]
-        else:
-            local = tl.arange(0, BLOCK_M)[:, None] * BLOCK_N + tl.arange(0, BLOCK_N)[None, :]
-        tile_part = part_ptr + tile.to(tl.int64) * (BLOCK_M * BLOCK_N) + local
-        split_stride = num_tiles.to(tl.int64) * (BLOCK_M * BLOCK_N)
-        tl.store(tile_part + pid_k * split_stride, acc)
-        tl.debug_barrier()  # every thread's partial is written before the ticket (release) is taken
-        ticket = tl.atomic_add(count_ptr + tile, 1, sem="acq_rel", scope="gpu")
+        ticket, tile_part, split_stride = _split_k_ticket(
+            acc, part_ptr, count_ptr, pid_m, pid_n, pid_k, num_m, N, BLOCK_M, BLOCK_N, SWAP_AB
+        )
         if ticket != SPLIT_K - 1:
             return
-        acc = tl.load(tile_part, cache_modifier=".cg")
-        for s in range(1, SPLIT_K):
-            acc += tl.load(tile_part + s * split_stride, cache_modifier=".cg")
-        tl.atomic_xchg(count_ptr + tile, 0, sem="relaxed", scope="gpu")  # ready for the next launch
+        acc = _split_k_total(tile_part, split_stride, count_ptr, pid_n * num_m + pid_m, SPLIT_K)
 
     if A16:
         sx = tl.full([BLOCK_M], 1.0, tl.float32)

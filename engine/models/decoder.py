@@ -63,9 +63,22 @@ class DecoderAttention(nn.Module):
         kv_cache: torch.Tensor,
         meta: AttentionMetadata,
     ) -> torch.Tensor:
+        ops = cuda_kernels() if self.fused_prep and self.qkv_proj.weight.is_cuda else None
+        q_w, k_w = (self.q_norm.weight, self.k_norm.weight) if self.q_norm is not None else (None, None)
+        eps = self.q_norm.eps if self.q_norm is not None else 1e-6
+        if (
+            ops is not None and isinstance(hidden_states, torch.Tensor) and not self.qkv_proj.fp8
+            and self._norms_match(hidden_states)
+        ):  # decode sizes: the projection with qkv_prep in its epilogue (engine/kernels/qkv_gemm.py)
+            q = ops.qkv_linear_prep(
+                hidden_states, self.qkv_proj.weight, self.qkv_proj.bias, positions,
+                self.rotary_emb.cos_sin_cache, kv_cache, meta.slot_mapping, self.num_heads, self.num_kv_heads,
+                self.head_dim, q_w, k_w, eps, *self.attn.kv_scales(kv_cache),
+            )
+            if q is not None:
+                return self.o_proj(self.attn.attend(q, kv_cache, meta).flatten(1))
         qkv = self.qkv_proj(hidden_states)
-        if qkv.is_cuda and self.fused_prep and (ops := cuda_kernels()) is not None and self._norms_match(qkv):
-            q_w, k_w = (self.q_norm.weight, self.k_norm.weight) if self.q_norm is not None else (None, None)
+        if ops is not None and self._norms_match(qkv):
             q = ops.qkv_prep(
                 qkv,
                 positions,
@@ -77,7 +90,7 @@ class DecoderAttention(nn.Module):
                 self.head_dim,
                 q_w,
                 k_w,
-                self.q_norm.eps if self.q_norm is not None else 1e-6,
+                eps,
                 *self.attn.kv_scales(kv_cache),
             )
             return self.o_proj(self.attn.attend(q, kv_cache, meta).flatten(1))

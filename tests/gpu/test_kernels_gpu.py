@@ -265,6 +265,52 @@ def test_qkv_prep_matches_the_separate_kernels(
     torch.testing.assert_close(caches[1].float(), caches[0].float(), **tol)
 
 
+@pytest.mark.parametrize("m", [1, 8, 33, 128, 256])
+@pytest.mark.parametrize("kv_fp8", [False, True])
+def test_qkv_gemm_prep_matches_the_projection_then_qkv_prep(
+    m: int, kv_fp8: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """engine/kernels/qkv_gemm.py at qwen3-0.6b's shapes and every decode size: q and the cache as the
+    projection (F.linear) followed by qkv_prep, within bf16 rounding (its sums are the skinny kernel's),
+    eagerly and replayed in a CUDA graph (split-K counters reset)."""
+    from engine.kernels import fp8_gemm, qkv_gemm
+
+    monkeypatch.setattr(qkv_gemm, "FUSED_QKV_GEMM", True)
+    fp8_gemm.prepare(torch.device(CUDA))
+    q_heads, kv_heads, head_dim, hidden, block_size = 16, 8, 128, 1024, 16
+    gen = torch.Generator(device=CUDA).manual_seed(m)
+    x = torch.randn(m, hidden, device=CUDA, generator=gen).to(torch.bfloat16)
+    n = (q_heads + 2 * kv_heads) * head_dim
+    w = (torch.randn(n, hidden, device=CUDA, generator=gen) * 0.03).to(torch.bfloat16)
+    norms = [torch.rand(head_dim, device=CUDA, generator=gen).to(torch.bfloat16) + 0.5 for _ in "qk"]
+    rope = RotaryEmbedding(head_dim, max_position=32768, base=1e6).to(CUDA)
+    positions = torch.randint(0, 32768, (m,), device=CUDA, generator=gen)
+    blocks = m // block_size + 8
+    slots = torch.randperm(blocks * block_size, device=CUDA, generator=gen)[:m]
+    slots[::7] = -1
+    cache_dtype = torch.float8_e4m3fn if kv_fp8 else torch.bfloat16
+    scales = (0.03, 0.02) if kv_fp8 else (1.0, 1.0)
+    shape = (2, blocks, block_size, kv_heads, head_dim)
+    caches = [torch.zeros(shape, device=CUDA, dtype=cache_dtype) for _ in "abc"]
+    args = (rope.cos_sin_cache, caches[0], slots, q_heads, kv_heads, head_dim, *norms, 1e-6, *scales)
+    expected = qkv_prep(torch.nn.functional.linear(x, w), positions, *args)
+    fused = qkv_gemm.qkv_linear_prep(x, w, None, positions, rope.cos_sin_cache, caches[1], slots, q_heads,
+                                     kv_heads, head_dim, *norms, 1e-6, *scales)
+    assert fused is not None
+    torch.testing.assert_close(fused, expected, atol=5e-2, rtol=3e-2)
+    tol = dict(atol=0.0, rtol=0.13) if kv_fp8 else dict(atol=5e-2, rtol=3e-2)
+    torch.testing.assert_close(caches[1].float(), caches[0].float(), **tol)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        replayed = qkv_gemm.qkv_linear_prep(x, w, None, positions, rope.cos_sin_cache, caches[2], slots,
+                                            q_heads, kv_heads, head_dim, *norms, 1e-6, *scales)
+    for _ in range(3):
+        graph.replay()
+    torch.cuda.synchronize()
+    assert torch.equal(replayed, fused)
+    assert torch.equal(caches[2].view(torch.uint8), caches[1].view(torch.uint8))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_silu_and_mul(dtype: torch.dtype) -> None:
     x = torch.randn(777, 2 * 14336, device=CUDA).to(dtype)

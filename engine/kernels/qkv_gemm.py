@@ -1,0 +1,169 @@
+"""The QKV projection with qkv_prep in its epilogue, for decode-sized batches of a 16-bit model.
+
+At decode sizes the projection (cuBLAS) and qkv_prep (per-head q/k RMSNorm, rotary, the K/V cache store:
+engine/kernels/qkv_prep.py) are two launches a layer, and qkv_prep is a latency-bound ~4 us on an H200
+at qwen3-0.6b's shapes. Here the skinny-M GEMM (engine/kernels/fp8_gemm.py's main loop with 16-bit
+weights, swap-AB, split-K with a ticket) tiles the output one head per program column (BLOCK_N =
+head_dim), so the program that finishes a head's tile holds every feature of that head for its tokens
+and does qkv_prep's work there: a q head is normed and rotated into `q`, a k head normed, rotated and
+stored to the cache slot, a v head stored. No qkv tensor is written.
+
+Numerics follow qkv_prep step for step (the projection's output rounded to the model dtype first, the
+normed value rounded before and after the weight, the rotation in fp32 then rounded; an FP8 cache gets
+clamp(x / scale) codes); the GEMM's sums are the skinny kernel's, not cuBLAS's (last-bit differences).
+Full rotary only (rot_dim = head_dim); head_dim a power of two from 16.
+
+TEECUBE_FUSED_QKV_GEMM=1 turns it on (off by default until it is measured on a GPU)."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import triton
+import triton.language as tl
+
+from engine.kernels import fp8_gemm
+from engine.kernels.fp8_gemm import _skinny_acc, _skinny_program, _split_k_ticket, _split_k_total
+
+FUSED_QKV_GEMM = os.environ.get("TEECUBE_FUSED_QKV_GEMM", "0") == "1"
+MAX_ROWS = 256
+_DTYPES = (torch.bfloat16, torch.float16)
+
+
+@triton.jit
+def _rotate(x, cos, sin, dt: tl.constexpr, HALF: tl.constexpr, BLOCK_M: tl.constexpr):
+    """Rotate-half over a [2 * HALF, BLOCK_M] head tile (features on axis 0): the two halves, each rotated
+    in fp32 and rounded to dt as the unfused rotary kernel stores them."""
+    x1, x2 = tl.split(tl.permute(tl.reshape(x, [2, HALF, BLOCK_M]), (1, 2, 0)))
+    o1 = (x1 * cos - x2 * sin).to(dt).to(tl.float32)
+    o2 = (x2 * cos + x1 * sin).to(dt).to(tl.float32)
+    return o1, o2
+
+
+@triton.jit(do_not_specialize=["M"])
+def _qkv_gemm_prep_kernel(
+    x_ptr, w_ptr, bias_ptr, part_ptr, count_ptr, q_ptr, cache_ptr, pos_ptr, slot_ptr, cos_sin_ptr,
+    qw_ptr, kw_ptr, eps, k_scale, v_scale,
+    M, N, K, stride_xm, stride_wn, stride_q, stride_cos, stride_ckv, stride_cslot, stride_ch,
+    Q_HEADS: tl.constexpr, K_HEADS: tl.constexpr, HEAD_DIM: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_K: tl.constexpr, SPLIT_K: tl.constexpr,
+    HAS_BIAS: tl.constexpr, QK_NORM: tl.constexpr, FP8: tl.constexpr,
+):
+    num_m, pid_m, pid_k, head = _skinny_program(M, BLOCK_M, SPLIT_K)  # the weight tile: one head's rows
+    acc, rm, rm_safe, _, _ = _skinny_acc(
+        x_ptr, w_ptr, pid_m, head, pid_k, M, N, K, stride_xm, stride_wn,
+        BLOCK_M, HEAD_DIM, BLOCK_K, SPLIT_K, True, False, True,
+    )
+    if SPLIT_K > 1:
+        ticket, tile_part, split_stride = _split_k_ticket(
+            acc, part_ptr, count_ptr, pid_m, head, pid_k, num_m, N, BLOCK_M, HEAD_DIM, True
+        )
+        if ticket != SPLIT_K - 1:
+            return
+        acc = _split_k_total(tile_part, split_stride, count_ptr, head * num_m + pid_m, SPLIT_K)
+
+    dt: tl.constexpr = q_ptr.dtype.element_ty
+    HALF: tl.constexpr = HEAD_DIM // 2
+    feats = tl.arange(0, HEAD_DIM)
+    halves = tl.arange(0, HALF)
+    live = (rm < M)[None, :]
+    if HAS_BIAS:
+        acc += tl.load(bias_ptr + head * HEAD_DIM + feats).to(tl.float32)[:, None]
+    x = acc.to(dt).to(tl.float32)  # the projection's output, as the unfused path stores it
+    if head < Q_HEADS + K_HEADS:  # q or k: norm, rotate
+        if QK_NORM:
+            w = tl.where(head < Q_HEADS, tl.load(qw_ptr + feats), tl.load(kw_ptr + feats)).to(tl.float32)
+            rstd = 1.0 / tl.sqrt(tl.sum(x * x, axis=0) / HEAD_DIM + eps)
+            x = ((x * rstd[None, :]).to(dt).to(tl.float32) * w[:, None]).to(dt).to(tl.float32)
+        pos = tl.load(pos_ptr + rm_safe).to(tl.int64)
+        cs = cos_sin_ptr + pos[None, :] * stride_cos + halves[:, None]
+        o1, o2 = _rotate(x, tl.load(cs).to(tl.float32), tl.load(cs + HALF).to(tl.float32), dt, HALF, BLOCK_M)
+        if head < Q_HEADS:
+            q_dst = q_ptr + rm_safe[None, :] * stride_q + head * HEAD_DIM + halves[:, None]
+            tl.store(q_dst, o1.to(dt), mask=live)
+            tl.store(q_dst + HALF, o2.to(dt), mask=live)
+        else:
+            k_slot = tl.load(slot_ptr + rm_safe).to(tl.int64)
+            k_dst = (cache_ptr + tl.maximum(k_slot, 0)[None, :] * stride_cslot + (head - Q_HEADS) * stride_ch
+                     + halves[:, None])
+            if FP8:
+                o1 = tl.clamp(o1 / k_scale, -448.0, 448.0)
+                o2 = tl.clamp(o2 / k_scale, -448.0, 448.0)
+            k_keep = live & (k_slot >= 0)[None, :]
+            tl.store(k_dst, o1.to(cache_ptr.dtype.element_ty), mask=k_keep)
+            tl.store(k_dst + HALF, o2.to(cache_ptr.dtype.element_ty), mask=k_keep)
+    else:  # v: stored as it is
+        v_slot = tl.load(slot_ptr + rm_safe).to(tl.int64)
+        v_dst = (cache_ptr + stride_ckv + tl.maximum(v_slot, 0)[None, :] * stride_cslot
+                 + (head - Q_HEADS - K_HEADS) * stride_ch + feats[:, None])
+        if FP8:
+            x = tl.clamp(x / v_scale, -448.0, 448.0)
+        tl.store(v_dst, x.to(cache_ptr.dtype.element_ty), mask=live & (v_slot >= 0)[None, :])
+
+
+def tiling(m: int, num_heads_total: int, k: int, sms: int) -> tuple[int, int, int]:
+    """(BLOCK_M, BLOCK_K, SPLIT_K): up to 64 tokens per tile; K split until the programs about fill the
+    SMs (at least 2 K tiles a split)."""
+    block_m = min(max(triton.next_power_of_2(m), 16), 64)
+    block_k = 64
+    tiles = num_heads_total * triton.cdiv(m, block_m)
+    split = max(1, min(triton.cdiv(sms, tiles), k // block_k // 2, 8))
+    return block_m, block_k, split
+
+
+def qkv_linear_prep(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    positions: torch.Tensor,
+    cos_sin_cache: torch.Tensor,
+    kv_cache: torch.Tensor,
+    slot_mapping: torch.Tensor,
+    num_heads: int,
+    num_kv_heads: int,
+    head_dim: int,
+    q_norm_weight: torch.Tensor | None = None,
+    k_norm_weight: torch.Tensor | None = None,
+    eps: float = 1e-6,
+    k_scale: float = 1.0,
+    v_scale: float = 1.0,
+) -> torch.Tensor | None:
+    """qkv_prep(x @ weight^T + bias, ...)'s q ([T, Hq, D]) and cache writes, in one launch; None where this
+    route does not apply (switched off, more than MAX_ROWS tokens, another dtype, partial rotary, a
+    head_dim that is not a power of two, or split-K counters not ready during capture)."""
+    m, k = x.shape
+    n = weight.shape[0]
+    qk_norm = q_norm_weight is not None
+    if (
+        not FUSED_QKV_GEMM or m == 0 or m > MAX_ROWS or x.dtype not in _DTYPES or weight.dtype != x.dtype
+        or x.stride(1) != 1 or weight.stride(1) != 1
+        or cos_sin_cache.shape[-1] != head_dim or head_dim < 16 or head_dim & (head_dim - 1)
+        or n != (num_heads + 2 * num_kv_heads) * head_dim or k % 64
+        or (x.is_cuda and not fp8_gemm.ready(x.device))
+    ):
+        return None
+    assert kv_cache.shape[3:] == (num_kv_heads, head_dim) and kv_cache.is_contiguous()
+    assert positions.shape == (m,) and slot_mapping.shape == (m,) and cos_sin_cache.stride(-1) == 1
+    block_m, block_k, split = tiling(m, num_heads + 2 * num_kv_heads, k, fp8_gemm.num_sms(x.device))
+    q = torch.empty((m, num_heads * head_dim), dtype=x.dtype, device=x.device)
+    heads_total = num_heads + 2 * num_kv_heads
+    m_tiles = triton.cdiv(m, block_m)
+    if split > 1:
+        part = torch.empty((split * m_tiles * heads_total * block_m * head_dim,), dtype=torch.float32,
+                           device=x.device)
+        counters = fp8_gemm.prepare(x.device)
+    else:
+        part = counters = q  # unused
+    norm_w = (q_norm_weight, k_norm_weight) if qk_norm else (q, q)  # (unused without QK_NORM)
+    _qkv_gemm_prep_kernel[(m_tiles * split * heads_total,)](
+        x, weight, bias if bias is not None else q, part, counters, q, kv_cache, positions, slot_mapping,
+        cos_sin_cache, *norm_w, float(eps), float(k_scale), float(v_scale),
+        m, n, k, x.stride(0), weight.stride(0), q.stride(0), cos_sin_cache.stride(0),
+        kv_cache.stride(0), kv_cache.stride(2), kv_cache.stride(3),
+        Q_HEADS=num_heads, K_HEADS=num_kv_heads, HEAD_DIM=head_dim,
+        BLOCK_M=block_m, BLOCK_K=block_k, SPLIT_K=split,
+        HAS_BIAS=bias is not None, QK_NORM=qk_norm, FP8=kv_cache.dtype == torch.float8_e4m3fn,
+        num_warps=4, num_stages=4,
+    )
+    return q.view(m, num_heads, head_dim)
