@@ -33,8 +33,8 @@ def test_hold_freezes_the_heap_once_and_release_unfreezes(unfrozen: None) -> Non
     frozen = gc.get_freeze_count()
     assert frozen > 1000  # at least the imports' objects
     assert not gc_heap.hold(second)  # one holder at a time
-    gc_heap.release(second)  # not the holder: nothing changes
-    assert gc.get_freeze_count() == frozen
+    gc_heap.release(second)  # not the holder: still frozen (frozen objects may still die by refcount,
+    assert gc.get_freeze_count() > frozen // 2  # so the count is not exact; an unfreeze makes it 0)
     gc_heap.release(first)
     assert gc.get_freeze_count() == 0
     gc_heap.release(first)  # idempotent
