@@ -134,20 +134,20 @@ def qkv_linear_prep(
     head_dim that is not a power of two, or split-K counters not ready during capture)."""
     m, k = x.shape
     n = weight.shape[0]
+    heads_total = num_heads + 2 * num_kv_heads  # the weight's head tiles: q, then k, then v
     qk_norm = q_norm_weight is not None
     if (
         not FUSED_QKV_GEMM or m == 0 or m > MAX_ROWS or x.dtype not in _DTYPES or weight.dtype != x.dtype
         or x.stride(1) != 1 or weight.stride(1) != 1
         or cos_sin_cache.shape[-1] != head_dim or head_dim < 16 or head_dim & (head_dim - 1)
-        or n != (num_heads + 2 * num_kv_heads) * head_dim or k % 64
+        or n != heads_total * head_dim or k % 64
         or (x.is_cuda and not fp8_gemm.ready(x.device))
     ):
         return None
     assert kv_cache.shape[3:] == (num_kv_heads, head_dim) and kv_cache.is_contiguous()
     assert positions.shape == (m,) and slot_mapping.shape == (m,) and cos_sin_cache.stride(-1) == 1
-    block_m, block_k, split = tiling(m, num_heads + 2 * num_kv_heads, k, fp8_gemm.num_sms(x.device))
+    block_m, block_k, split = tiling(m, heads_total, k, fp8_gemm.num_sms(x.device))
     q = torch.empty((m, num_heads * head_dim), dtype=x.dtype, device=x.device)
-    heads_total = num_heads + 2 * num_kv_heads
     m_tiles = triton.cdiv(m, block_m)
     if split > 1:
         part = torch.empty((split * m_tiles * heads_total * block_m * head_dim,), dtype=torch.float32,
