@@ -8,6 +8,7 @@ from aiohttp import web
 
 from domains.usage import MAX_USAGE_ROWS
 from proxy.errors import bad_request
+from proxy.times import as_utc
 
 
 def _time(request: web.Request, name: str) -> datetime | None:
@@ -18,9 +19,11 @@ def _time(request: web.Request, name: str) -> datetime | None:
         value = datetime.fromisoformat(raw) if len(raw) <= 40 else None
     except ValueError:
         value = None
+    if value is not None:
+        value = as_utc(value if value.tzinfo else value.replace(tzinfo=UTC))  # None: out of range
     if value is None:
         raise bad_request(f"`{name}` must be an ISO 8601 date or time.", param=name, code="invalid_value")
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return value
 
 
 def usage_window(request: web.Request) -> tuple[datetime | None, datetime | None, int]:
