@@ -131,9 +131,12 @@ for l in open(sys.argv[1]):
       echo "== $stage rc=$? in $((SECONDS - t0)) s"
       python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(r['model'], r['engine']['output_tok_per_s'], r['fraction_of_roofline'])" "$OUT/$stage.json"
       tail -n 1 "$OUT/$stage.log" ;;
-    qkvtests)  # qkv_prep, the fused QKV projection (engine/kernels/qkv_gemm.py) and the engine against HF with it on
-      TEECUBE_FUSED_QKV_GEMM=${QKV_GEMM:-1} timeout 200 python3 -m pytest tests/gpu/test_kernels_gpu.py tests/gpu/test_engine_gpu.py \
-        -m gpu -q -x -p no:cacheprovider -k "qkv_prep or qkv_gemm or greedy_matches_hf or async_loop_matches" >"$OUT/qkv-tests.log" 2>&1
+    qkvtests)  # qkv_prep, the fused QKV projection (engine/kernels/qkv_gemm.py; 16-bit and FP8 weights) and the engine
+      # against HF, and FP8 against bf16, with it on
+      TEECUBE_FUSED_QKV_GEMM=${QKV_GEMM:-1} timeout 240 python3 -m pytest tests/gpu/test_kernels_gpu.py tests/gpu/test_engine_gpu.py \
+        tests/gpu/test_fp8_gpu.py -m gpu -q -x -p no:cacheprovider \
+        -k "qkv_prep or qkv_gemm or greedy_matches_hf or async_loop_matches or fp8_tracks_bf16 or engine_with_fp8" \
+        >"$OUT/qkv-tests.log" 2>&1
       echo "== qkvtests rc=$? in $((SECONDS - t0)) s: $(tail -n 1 "$OUT/qkv-tests.log")"
       grep -E "^(FAILED|ERROR)" "$OUT/qkv-tests.log" | head ;;
     ordertests)  # decode order on the GPU, the decode kernels, and the engine against HF (greedy) and its sync loop

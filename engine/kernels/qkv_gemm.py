@@ -1,4 +1,4 @@
-"""The QKV projection with qkv_prep in its epilogue, for decode-sized batches of a 16-bit model.
+"""The QKV projection with qkv_prep in its epilogue, for decode-sized batches (16-bit or FP8 weights).
 
 At decode sizes the projection (cuBLAS) and qkv_prep (per-head q/k RMSNorm, rotary, the K/V cache store:
 engine/kernels/qkv_prep.py) are two launches a layer, and qkv_prep is a latency-bound ~4 us on an H200
@@ -13,6 +13,10 @@ normed value rounded before and after the weight, the rotation in fp32 then roun
 clamp(x / scale) codes); the GEMM's sums are the skinny kernel's, not cuBLAS's (last-bit differences).
 Full rotary only (rot_dim = head_dim); head_dim a power of two from 16.
 
+FP8 weights (`--quantization fp8`, per-output-channel scales) take the activation already quantized per
+token (the input RMSNorm's fused FP8 output): the e4m3 dot as in fp8_gemm's kernel, then both scales
+applied to the accumulator before the bias, as fp8_gemm's epilogue does, and qkv_prep's work after.
+
 TEECUBE_FUSED_QKV_GEMM=1 turns it on (off by default until it is measured on a GPU)."""
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import triton.language as tl
 
 from engine.kernels import fp8_gemm
 from engine.kernels.fp8_gemm import _skinny_acc, _skinny_program, _split_k_ticket, _split_k_total
+from engine.quantization.fp8 import FP8_DTYPE
 
 FUSED_QKV_GEMM = os.environ.get("TEECUBE_FUSED_QKV_GEMM", "0") == "1"
 MAX_ROWS = 256
@@ -43,17 +48,17 @@ def _rotate(x, cos, sin, dt: tl.constexpr, HALF: tl.constexpr, BLOCK_M: tl.const
 
 @triton.jit(do_not_specialize=["M"])
 def _qkv_gemm_prep_kernel(
-    x_ptr, w_ptr, bias_ptr, part_ptr, count_ptr, q_ptr, cache_ptr, pos_ptr, slot_ptr, cos_sin_ptr,
-    qw_ptr, kw_ptr, eps, k_scale, v_scale,
+    x_ptr, sx_ptr, w_ptr, sw_ptr, bias_ptr, part_ptr, count_ptr, q_ptr, cache_ptr, pos_ptr, slot_ptr,
+    cos_sin_ptr, qw_ptr, kw_ptr, eps, k_scale, v_scale,
     M, N, K, stride_xm, stride_wn, stride_q, stride_cos, stride_ckv, stride_cslot, stride_ch,
     Q_HEADS: tl.constexpr, K_HEADS: tl.constexpr, HEAD_DIM: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_K: tl.constexpr, SPLIT_K: tl.constexpr,
-    HAS_BIAS: tl.constexpr, QK_NORM: tl.constexpr, FP8: tl.constexpr,
+    HAS_BIAS: tl.constexpr, QK_NORM: tl.constexpr, FP8: tl.constexpr, FP8_WEIGHTS: tl.constexpr,
 ):
     num_m, pid_m, pid_k, head = _skinny_program(M, BLOCK_M, SPLIT_K)  # the weight tile: one head's rows
     acc, rm, rm_safe, _, _ = _skinny_acc(
         x_ptr, w_ptr, pid_m, head, pid_k, M, N, K, stride_xm, stride_wn,
-        BLOCK_M, HEAD_DIM, BLOCK_K, SPLIT_K, True, False, True,
+        BLOCK_M, HEAD_DIM, BLOCK_K, SPLIT_K, True, False, not FP8_WEIGHTS,
     )
     if SPLIT_K > 1:
         ticket, tile_part, split_stride = _split_k_ticket(
@@ -68,6 +73,8 @@ def _qkv_gemm_prep_kernel(
     feats = tl.arange(0, HEAD_DIM)
     halves = tl.arange(0, HALF)
     live = (rm < M)[None, :]
+    if FP8_WEIGHTS:  # the weight's per-channel and the token's scales, as fp8_gemm's epilogue
+        acc = acc * tl.load(sw_ptr + head * HEAD_DIM + feats)[:, None] * tl.load(sx_ptr + rm_safe)[None, :]
     if HAS_BIAS:
         acc += tl.load(bias_ptr + head * HEAD_DIM + feats).to(tl.float32)[:, None]
     x = acc.to(dt).to(tl.float32)  # the projection's output, as the unfused path stores it
@@ -102,11 +109,11 @@ def _qkv_gemm_prep_kernel(
         tl.store(v_dst, x.to(cache_ptr.dtype.element_ty), mask=live & (v_slot >= 0)[None, :])
 
 
-def tiling(m: int, num_heads_total: int, k: int, sms: int) -> tuple[int, int, int]:
-    """(BLOCK_M, BLOCK_K, SPLIT_K): up to 64 tokens per tile; K split until the programs about fill the
-    SMs (at least 2 K tiles a split)."""
+def tiling(m: int, num_heads_total: int, k: int, sms: int, fp8: bool = False) -> tuple[int, int, int]:
+    """(BLOCK_M, BLOCK_K, SPLIT_K): up to 64 tokens per tile; 128 bytes of K per row and tile (64 16-bit
+    or 128 FP8 elements); K split until the programs about fill the SMs (at least 2 K tiles a split)."""
     block_m = min(max(triton.next_power_of_2(m), 16), 64)
-    block_k = 64
+    block_k = 128 if fp8 else 64
     tiles = num_heads_total * triton.cdiv(m, block_m)
     split = max(1, min(triton.cdiv(sms, tiles), k // block_k // 2, 8))
     return block_m, block_k, split
@@ -128,26 +135,33 @@ def qkv_linear_prep(
     eps: float = 1e-6,
     k_scale: float = 1.0,
     v_scale: float = 1.0,
+    fp8_scales: tuple[torch.Tensor, torch.Tensor, torch.dtype] | None = None,
 ) -> torch.Tensor | None:
     """qkv_prep(x @ weight^T + bias, ...)'s q ([T, Hq, D]) and cache writes, in one launch; None where this
     route does not apply (switched off, more than MAX_ROWS tokens, another dtype, partial rotary, a
-    head_dim that is not a power of two, or split-K counters not ready during capture)."""
+    head_dim that is not a power of two, or split-K counters not ready during capture).
+
+    fp8_scales: FP8 weights, (x's float32 per-token scales [T, 1], the weight's float32 per-output-channel
+    scales [N], the model dtype q is written in); x and weight are then e4m3 codes."""
     m, k = x.shape
     n = weight.shape[0]
     heads_total = num_heads + 2 * num_kv_heads  # the weight's head tiles: q, then k, then v
     qk_norm = q_norm_weight is not None
+    fp8_weights = fp8_scales is not None
+    out_dtype = fp8_scales[2] if fp8_scales is not None else x.dtype
+    block_m, block_k, split = tiling(m, heads_total, k, fp8_gemm.num_sms(x.device), fp8_weights)
     if (
-        not FUSED_QKV_GEMM or m == 0 or m > MAX_ROWS or x.dtype not in _DTYPES or weight.dtype != x.dtype
+        not FUSED_QKV_GEMM or m == 0 or m > MAX_ROWS or out_dtype not in _DTYPES or weight.dtype != x.dtype
+        or (x.dtype == FP8_DTYPE) != fp8_weights or not _scales_fit(fp8_scales, m, n)
         or x.stride(1) != 1 or weight.stride(1) != 1
         or cos_sin_cache.shape[-1] != head_dim or head_dim < 16 or head_dim & (head_dim - 1)
-        or n != heads_total * head_dim or k % 64
+        or n != heads_total * head_dim or k % block_k
         or (x.is_cuda and not fp8_gemm.ready(x.device))
     ):
         return None
     assert kv_cache.shape[3:] == (num_kv_heads, head_dim) and kv_cache.is_contiguous()
     assert positions.shape == (m,) and slot_mapping.shape == (m,) and cos_sin_cache.stride(-1) == 1
-    block_m, block_k, split = tiling(m, heads_total, k, fp8_gemm.num_sms(x.device))
-    q = torch.empty((m, num_heads * head_dim), dtype=x.dtype, device=x.device)
+    q = torch.empty((m, num_heads * head_dim), dtype=out_dtype, device=x.device)
     m_tiles = triton.cdiv(m, block_m)
     if split > 1:
         part = torch.empty((split * m_tiles * heads_total * block_m * head_dim,), dtype=torch.float32,
@@ -156,14 +170,27 @@ def qkv_linear_prep(
     else:
         part = counters = q  # unused
     norm_w = (q_norm_weight, k_norm_weight) if qk_norm else (q, q)  # (unused without QK_NORM)
+    x_scales, w_scales = (fp8_scales[0], fp8_scales[1]) if fp8_scales is not None else (q, q)  # (unused)
     _qkv_gemm_prep_kernel[(m_tiles * split * heads_total,)](
-        x, weight, bias if bias is not None else q, part, counters, q, kv_cache, positions, slot_mapping,
-        cos_sin_cache, *norm_w, float(eps), float(k_scale), float(v_scale),
+        x, x_scales, weight, w_scales, bias if bias is not None else q, part, counters, q, kv_cache,
+        positions, slot_mapping, cos_sin_cache, *norm_w, float(eps), float(k_scale), float(v_scale),
         m, n, k, x.stride(0), weight.stride(0), q.stride(0), cos_sin_cache.stride(0),
         kv_cache.stride(0), kv_cache.stride(2), kv_cache.stride(3),
         Q_HEADS=num_heads, K_HEADS=num_kv_heads, HEAD_DIM=head_dim,
         BLOCK_M=block_m, BLOCK_K=block_k, SPLIT_K=split,
-        HAS_BIAS=bias is not None, QK_NORM=qk_norm, FP8=kv_cache.dtype == torch.float8_e4m3fn,
-        num_warps=4, num_stages=4,
+        HAS_BIAS=bias is not None, QK_NORM=qk_norm, FP8=kv_cache.dtype == FP8_DTYPE,
+        FP8_WEIGHTS=fp8_weights, num_warps=4, num_stages=4,
     )
     return q.view(m, num_heads, head_dim)
+
+
+def _scales_fit(fp8_scales: tuple[torch.Tensor, torch.Tensor, torch.dtype] | None, m: int, n: int) -> bool:
+    """FP8 scales as the epilogue reads them: contiguous float32, one per token and one per output channel
+    (block-quantized weights' 2-D scale grids are not taken)."""
+    if fp8_scales is None:
+        return True
+    x_scales, w_scales, _ = fp8_scales
+    return (
+        x_scales.dtype == w_scales.dtype == torch.float32 and x_scales.numel() == m
+        and x_scales.is_contiguous() and w_scales.shape == (n,) and w_scales.is_contiguous()
+    )

@@ -5,6 +5,7 @@ and partial rotary (Phi-3, engine/models/phi3.py); mixture-of-experts MLPs (engi
 from __future__ import annotations
 
 import os
+from types import ModuleType
 from typing import ClassVar
 
 import torch
@@ -52,9 +53,42 @@ class DecoderAttention(nn.Module):
         # TEECUBE_FUSED_QKV_PREP=0 keeps the separate kernels (for A/B measurements)
         self.fused_prep = os.environ.get("TEECUBE_FUSED_QKV_PREP", "1") != "0"
 
-    def _norms_match(self, qkv: torch.Tensor) -> bool:
-        """The fused kernel rounds the norms' output to qkv's dtype: only when the weights share it."""
-        return self.q_norm is None or self.q_norm.weight.dtype == self.k_norm.weight.dtype == qkv.dtype
+    def _norms_match(self, dtype: torch.dtype) -> bool:
+        """The fused kernels round the norms' output to the model dtype: only when the weights share it."""
+        return self.q_norm is None or self.q_norm.weight.dtype == self.k_norm.weight.dtype == dtype
+
+    def _fused_projection(
+        self,
+        ops: ModuleType,
+        positions: torch.Tensor,
+        hidden_states: torch.Tensor | Fp8Activation,
+        kv_cache: torch.Tensor,
+        meta: AttentionMetadata,
+        q_w: torch.Tensor | None,
+        k_w: torch.Tensor | None,
+        eps: float,
+    ) -> torch.Tensor | None:
+        """q from ops.qkv_linear_prep (which also stores K/V), or None where that route does not apply:
+        16-bit weights with a model-dtype input, or FP8 weights with the input already quantized per token."""
+        proj = self.qkv_proj
+        fp8_scales = None
+        if isinstance(hidden_states, Fp8Activation):
+            if not proj.takes_fp8_input:
+                return None
+            x = hidden_states.codes.reshape(-1, hidden_states.codes.shape[-1])
+            fp8_scales = (hidden_states.scales.reshape(-1, 1), proj.weight_scale, hidden_states.dtype)
+            out_dtype = hidden_states.dtype
+        elif proj.fp8:
+            return None
+        else:
+            x, out_dtype = hidden_states, hidden_states.dtype
+        if not self._norms_match(out_dtype):
+            return None
+        return ops.qkv_linear_prep(
+            x, proj.weight, proj.bias, positions, self.rotary_emb.cos_sin_cache, kv_cache, meta.slot_mapping,
+            self.num_heads, self.num_kv_heads, self.head_dim, q_w, k_w, eps, *self.attn.kv_scales(kv_cache),
+            fp8_scales=fp8_scales,
+        )
 
     def forward(
         self,
@@ -66,19 +100,12 @@ class DecoderAttention(nn.Module):
         ops = cuda_kernels() if self.fused_prep and self.qkv_proj.weight.is_cuda else None
         q_w, k_w = (self.q_norm.weight, self.k_norm.weight) if self.q_norm is not None else (None, None)
         eps = self.q_norm.eps if self.q_norm is not None else 1e-6
-        if (
-            ops is not None and isinstance(hidden_states, torch.Tensor) and not self.qkv_proj.fp8
-            and self._norms_match(hidden_states)
-        ):  # decode sizes: the projection with qkv_prep in its epilogue (engine/kernels/qkv_gemm.py)
-            q = ops.qkv_linear_prep(
-                hidden_states, self.qkv_proj.weight, self.qkv_proj.bias, positions,
-                self.rotary_emb.cos_sin_cache, kv_cache, meta.slot_mapping, self.num_heads, self.num_kv_heads,
-                self.head_dim, q_w, k_w, eps, *self.attn.kv_scales(kv_cache),
-            )
+        if ops is not None and ops.qkv_gemm.FUSED_QKV_GEMM:  # decode sizes: engine/kernels/qkv_gemm.py
+            q = self._fused_projection(ops, positions, hidden_states, kv_cache, meta, q_w, k_w, eps)
             if q is not None:
                 return self.o_proj(self.attn.attend(q, kv_cache, meta).flatten(1))
         qkv = self.qkv_proj(hidden_states)
-        if ops is not None and self._norms_match(qkv):
+        if ops is not None and self._norms_match(qkv.dtype):
             q = ops.qkv_prep(
                 qkv,
                 positions,

@@ -265,6 +265,16 @@ def test_qkv_prep_matches_the_separate_kernels(
     torch.testing.assert_close(caches[1].float(), caches[0].float(), **tol)
 
 
+def assert_cache_close(got: torch.Tensor, expected: torch.Tensor, scales: tuple[float, float]) -> None:
+    """K/V caches written from projections whose sums differ in order (the fused GEMM against cuBLAS or
+    _scaled_mm): compared as values (FP8 codes times their scale), within q's tolerance plus one e4m3
+    step. In code space a last-bit bf16 difference of a value near zero is that ulp over the scale, many
+    subnormal steps, so codes alone cannot be compared with a relative tolerance."""
+    scale = torch.tensor(scales, device=got.device).view(2, *[1] * (got.dim() - 1))
+    rtol = 0.13 if got.dtype == torch.float8_e4m3fn else 3e-2
+    torch.testing.assert_close(got.float() * scale, expected.float() * scale, atol=5e-2, rtol=rtol)
+
+
 @pytest.mark.parametrize("m", [1, 8, 33, 128, 256])
 @pytest.mark.parametrize("kv_fp8", [False, True])
 def test_qkv_gemm_prep_matches_the_projection_then_qkv_prep(
@@ -298,8 +308,7 @@ def test_qkv_gemm_prep_matches_the_projection_then_qkv_prep(
                                      kv_heads, head_dim, *norms, 1e-6, *scales)
     assert fused is not None
     torch.testing.assert_close(fused, expected, atol=5e-2, rtol=3e-2)
-    tol = dict(atol=0.0, rtol=0.13) if kv_fp8 else dict(atol=5e-2, rtol=3e-2)
-    torch.testing.assert_close(caches[1].float(), caches[0].float(), **tol)
+    assert_cache_close(caches[1], caches[0], scales)
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
         replayed = qkv_gemm.qkv_linear_prep(x, w, None, positions, rope.cos_sin_cache, caches[2], slots,
@@ -308,6 +317,58 @@ def test_qkv_gemm_prep_matches_the_projection_then_qkv_prep(
         graph.replay()
     torch.cuda.synchronize()
     assert torch.equal(replayed, fused)
+    assert torch.equal(caches[2].view(torch.uint8), caches[1].view(torch.uint8))
+
+
+@pytest.mark.parametrize("m", [1, 16, 100, 256])
+def test_qkv_gemm_prep_fp8_weights_match_fp8_linear_then_qkv_prep(
+    m: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """engine/kernels/qkv_gemm.py with FP8 weights at llama3-8b's shapes (no q/k norm, an FP8 cache): q and
+    the cache as fp8_linear (the engine's FP8 GEMM route) followed by qkv_prep, within bf16 rounding of
+    sums taken in another order; eagerly and replayed in a CUDA graph."""
+    from engine.kernels import fp8_gemm, qkv_gemm
+    from engine.quantization.fp8 import Fp8Activation, quantize_per_channel, quantize_per_token
+    from engine.quantization.linear import fp8_linear
+
+    monkeypatch.setattr(qkv_gemm, "FUSED_QKV_GEMM", True)
+    fp8_gemm.prepare(torch.device(CUDA))
+    q_heads, kv_heads, head_dim, hidden, block_size = 32, 8, 128, 4096, 16
+    gen = torch.Generator(device=CUDA).manual_seed(m)
+    x = torch.randn(m, hidden, device=CUDA, generator=gen).to(torch.bfloat16)
+    n = (q_heads + 2 * kv_heads) * head_dim
+    w = (torch.randn(n, hidden, device=CUDA, generator=gen) * 0.02).to(torch.bfloat16)
+    x_codes, x_scales = quantize_per_token(x)
+    w_codes, w_scales = quantize_per_channel(w)
+    rope = RotaryEmbedding(head_dim, max_position=8192, base=5e5).to(CUDA)
+    positions = torch.randint(0, 8192, (m,), device=CUDA, generator=gen)
+    blocks = m // block_size + 8
+    slots = torch.randperm(blocks * block_size, device=CUDA, generator=gen)[:m]
+    slots[::7] = -1
+    shape = (2, blocks, block_size, kv_heads, head_dim)
+    caches = [torch.zeros(shape, device=CUDA, dtype=torch.float8_e4m3fn) for _ in "abc"]
+    scales = (0.05, 0.03)
+    qkv = fp8_linear(Fp8Activation(x_codes, x_scales, torch.bfloat16), w_codes, w_scales)
+    expected = qkv_prep(qkv, positions, rope.cos_sin_cache, caches[0], slots, q_heads, kv_heads, head_dim,
+                        None, None, 1e-6, *scales)
+
+    def fused(cache: torch.Tensor) -> torch.Tensor | None:
+        return qkv_gemm.qkv_linear_prep(
+            x_codes, w_codes, None, positions, rope.cos_sin_cache, cache, slots, q_heads, kv_heads, head_dim,
+            None, None, 1e-6, *scales, fp8_scales=(x_scales, w_scales, torch.bfloat16),
+        )
+
+    q = fused(caches[1])
+    assert q is not None
+    torch.testing.assert_close(q, expected, atol=5e-2, rtol=3e-2)
+    assert_cache_close(caches[1], caches[0], scales)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        replayed = fused(caches[2])
+    for _ in range(3):
+        graph.replay()
+    torch.cuda.synchronize()
+    assert replayed is not None and torch.equal(replayed, q)
     assert torch.equal(caches[2].view(torch.uint8), caches[1].view(torch.uint8))
 
 

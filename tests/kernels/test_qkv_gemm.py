@@ -10,7 +10,8 @@ import torch.nn.functional as F
 
 from engine.kernels import qkv_gemm, qkv_prep
 from engine.layers.rotary_embedding import RotaryEmbedding
-from engine.quantization.fp8 import FP8_DTYPE
+from engine.quantization.fp8 import FP8_DTYPE, quantize_per_channel, quantize_per_token
+from engine.quantization.linear import reference_gemm
 
 Q_HEADS, KV_HEADS, HEAD_DIM, BLOCK_SIZE = 4, 2, 32, 4
 
@@ -68,6 +69,34 @@ def test_fused_projection_equals_linear_then_qkv_prep(
     assert (caches[1].float() != 0).any()
 
 
+@pytest.mark.parametrize(
+    "m,k,qk_norm,bias", [(7, 256, False, True), (70, 256, True, False), (5, 1024, False, False)]
+)
+def test_fp8_weights_equal_the_fp8_linear_then_qkv_prep(m: int, k: int, qk_norm: bool, bias: bool) -> None:
+    """FP8 weights (per-channel scales) on an activation quantized per token, an FP8 cache: q and the cache
+    as fp8_linear's reference GEMM (both scales, then the bias) followed by qkv_prep. (5, 1024): split-K."""
+    x, w, b, positions, slots, norms, blocks = case(m, k, seed=3 * m + k, bias=bias)
+    x_codes, x_scales = quantize_per_token(x.float())
+    w_codes, w_scales = quantize_per_channel(w.float())
+    rope = RotaryEmbedding(HEAD_DIM, max_position=512, base=1e6)
+    caches = [torch.zeros(2, blocks, BLOCK_SIZE, KV_HEADS, HEAD_DIM, dtype=FP8_DTYPE) for _ in "ab"]
+    weights = norms if qk_norm else [None, None]
+    qkv = reference_gemm(x_codes, x_scales, w_codes, w_scales, torch.float32)
+    qkv = (qkv if b is None else qkv + b.float()).half()
+    expected_q = qkv_prep(
+        qkv, positions, rope.cos_sin_cache, caches[0], slots, Q_HEADS, KV_HEADS, HEAD_DIM, *weights, 1e-6,
+        0.05, 0.02,
+    )
+    q = qkv_gemm.qkv_linear_prep(
+        x_codes, w_codes, b, positions, rope.cos_sin_cache, caches[1], slots, Q_HEADS, KV_HEADS, HEAD_DIM,
+        *weights, 1e-6, 0.05, 0.02, fp8_scales=(x_scales, w_scales, torch.float16),
+    )
+    assert q is not None and q.dtype == torch.float16 and q.shape == (m, Q_HEADS, HEAD_DIM)
+    torch.testing.assert_close(q.float(), expected_q.float(), atol=4e-3, rtol=4e-3)
+    torch.testing.assert_close(caches[1].float(), caches[0].float(), atol=0.0, rtol=0.13)
+    assert (caches[1].float() != 0).any()
+
+
 def test_the_route_declines_what_it_does_not_cover(monkeypatch: pytest.MonkeyPatch) -> None:
     x, w, _, positions, slots, _, blocks = case(7, 128, seed=1, bias=False)
     cache = torch.zeros(2, blocks, BLOCK_SIZE, KV_HEADS, HEAD_DIM, dtype=torch.float16)
@@ -85,5 +114,18 @@ def test_the_route_declines_what_it_does_not_cover(monkeypatch: pytest.MonkeyPat
     assert run(x.repeat(40, 1), w) is None  # 280 tokens: past decode sizes
     partial = RotaryEmbedding(HEAD_DIM, max_position=512, base=1e6, rotary_dim=16).cos_sin_cache
     assert run(x, w, partial) is None  # partial rotary
+    x_codes, x_scales = quantize_per_token(x.float())
+    w_codes, w_scales = quantize_per_channel(w.float())
+
+    def run_fp8(w_scales: torch.Tensor, x_scales: torch.Tensor = x_scales) -> torch.Tensor | None:
+        return qkv_gemm.qkv_linear_prep(
+            x_codes, w_codes, None, positions, rope.cos_sin_cache, cache, slots, Q_HEADS, KV_HEADS, HEAD_DIM,
+            fp8_scales=(x_scales, w_scales, torch.float16),
+        )
+
+    assert run_fp8(w_scales) is not None
+    assert run_fp8(w_scales.view(-1, 1).expand(-1, 2)) is None  # a block-scale grid, not per channel
+    assert run_fp8(w_scales, x_scales.double()) is None
+    assert run(x_codes, w_codes) is None  # FP8 codes without their scales
     monkeypatch.setattr(qkv_gemm, "FUSED_QKV_GEMM", False)
     assert run(x, w) is None
