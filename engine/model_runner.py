@@ -21,7 +21,7 @@ from engine.distributed import all_reduce_min, broadcast_object, get_tp_size
 from engine.fast_sampling import is_plain
 from engine.host_block_tables import HostBlockTables, pad_block_tables
 from engine.kv_cache_spec import kv_block_bytes, kv_cache_dtype
-from engine.layers.linear import prepare_bf16_skinny
+from engine.layers.linear import prepare_split_k
 from engine.loader import LoadedModel, load_model
 from engine.logits_process import accept_tokens, bitmask_words, fill_rows
 from engine.pooling.pooler import PoolingConfig
@@ -243,7 +243,7 @@ class ModelRunner:
         self.bitmasks = BitmaskStaging(self.device)
         self._and_masks: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # id -> (host, device copy)
         self._filler: ThreadPoolExecutor | None = None
-        prepare_bf16_skinny(self.device)  # on a GPU: its split-K counters, outside graph capture
+        prepare_split_k(self.device)  # on a GPU: the skinny GEMMs' split-K counters, outside graph capture
         use_graphs = self.device.type == "cuda" and not config.enforce_eager and self.pooling is None
         self.graphs = self._capture_graphs() if use_graphs else None
         if on_gpu_lm and WARM_LM_HEAD:

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from engine.kernels import fp8_gemm, qkv_gemm
+from engine.kernels import fp8_gemm
 from engine.kernels.fp8_gemm import SkinnyConfig
 
 BF16_SKINNY = os.environ.get("TEECUBE_BF16_SKINNY", "1") != "0"
@@ -58,10 +58,3 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
         return F.linear(x, weight, bias)
     y = fp8_gemm.fp8_gemm_skinny(x2.contiguous(), None, weight, None, bias, x.dtype, config)
     return y.reshape(*x.shape[:-1], weight.shape[0])
-
-
-def prepare(device: torch.device) -> None:
-    """The kernel's split-K counters on a GPU with a table (or with the fused QKV projection on: it
-    splits K with the same counters), made outside CUDA-graph capture."""
-    if (BF16_SKINNY and shipped_table(torch.device(device)) is not None) or qkv_gemm.FUSED_QKV_GEMM:
-        fp8_gemm.prepare(device)

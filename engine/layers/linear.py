@@ -25,10 +25,11 @@ from engine.quantization.fp8 import FP8_DTYPE, Fp8Activation, quantize_per_chann
 from engine.quantization.linear import bias_fusable, fp8_linear, prepare_skinny
 
 
-def prepare_bf16_skinny(device: torch.device) -> None:
-    """The 16-bit skinny GEMM's split-K counters on a GPU that has a table (before CUDA-graph capture)."""
+def prepare_split_k(device: torch.device) -> None:
+    """On a GPU, the split-K ticket counters that the skinny GEMMs share (FP8 and 16-bit weights, the fused
+    QKV projection: engine/kernels/fp8_gemm.py), made before CUDA-graph capture; 256 KiB."""
     if torch.device(device).type == "cuda" and (ops := cuda_kernels()) is not None:
-        ops.bf16_gemm.prepare(device)
+        ops.fp8_gemm.prepare(device)
 
 
 class LinearBase(nn.Module):

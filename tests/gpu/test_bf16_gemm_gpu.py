@@ -13,8 +13,8 @@ import torch.nn.functional as F
 pytest.importorskip("triton")
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")]
 
-from engine.kernels import bf16_gemm  # noqa: E402
-from engine.layers.linear import RowParallelLinear, prepare_bf16_skinny  # noqa: E402
+from engine.kernels import bf16_gemm, fp8_gemm  # noqa: E402
+from engine.layers.linear import RowParallelLinear, prepare_split_k  # noqa: E402
 
 CUDA = "cuda"
 QWEN3 = {"qkv": (1024, 4096), "o": (2048, 1024), "gate_up": (1024, 6144), "down": (3072, 1024)}
@@ -36,7 +36,7 @@ def test_table_tilings_match_f_linear(name: str, m: int) -> None:
     config = bf16_gemm.skinny_config(x, w, TABLE)
     if config is None:
         pytest.skip("cuBLAS at this size")
-    bf16_gemm.prepare(torch.device(CUDA))
+    fp8_gemm.prepare(torch.device(CUDA))
     from engine.kernels.fp8_gemm import fp8_gemm_skinny
 
     y = fp8_gemm_skinny(x, None, w, None, None, torch.bfloat16, config).float()
@@ -52,7 +52,7 @@ def test_split_k_replays_in_a_cuda_graph() -> None:
     assert config is not None and config.split_k > 1
     from engine.kernels.fp8_gemm import fp8_gemm_skinny
 
-    bf16_gemm.prepare(torch.device(CUDA))
+    fp8_gemm.prepare(torch.device(CUDA))
     eager = fp8_gemm_skinny(x, None, w, None, None, torch.bfloat16, config)
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
@@ -68,7 +68,7 @@ def test_linear_layers_take_the_route_where_the_table_says() -> None:
     k, n = QWEN3["down"]
     layer = RowParallelLinear(k, n).to(CUDA, torch.bfloat16)
     torch.nn.init.normal_(layer.weight, std=0.02)
-    prepare_bf16_skinny(torch.device(CUDA))
+    prepare_split_k(torch.device(CUDA))
     x = torch.randn(8, k, device=CUDA, dtype=torch.bfloat16)
     routed = bf16_gemm.skinny_config(x, layer.weight) is not None
     assert routed == (bf16_gemm.shipped_table(x.device) is not None)
