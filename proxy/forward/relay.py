@@ -43,6 +43,9 @@ class Outcome:
     blocked_rule: str | None = None
     status: str = "ok"  # ok | error | blocked | cancelled
     rule_ids: list[str] = field(default_factory=list)
+    # Whether the request may have reached the upstream (set as it is sent; cleared when the
+    # connection could not be made). A request that never left the proxy cost the model nothing.
+    forwarded: bool = False
 
 
 def _sanitized_upstream_error(status: int, payload: Any, retry_after: str | None = None) -> ApiError:
@@ -74,19 +77,24 @@ def _retry_after(value: str) -> str:
         return "1"
 
 
-async def _post(pool: UpstreamPool, upstream: Upstream, path: str, body: dict[str, Any], request_id: str):
+async def _post(pool: UpstreamPool, upstream: Upstream, path: str, body: dict[str, Any], request_id: str,
+                outcome: Outcome) -> aiohttp.ClientResponse:
     try:
         headers = pool.headers(upstream, request_id)
     except CredentialError:
         log.error("upstream credential unresolved request_id=%s", request_id)
         raise upstream_unavailable() from None
+    data = json.dumps(body).encode()
+    outcome.forwarded = True
     try:
         return await pool.session(upstream).post(
-            upstream.endpoint(path), data=json.dumps(body).encode(), headers=headers, allow_redirects=False
+            upstream.endpoint(path), data=data, headers=headers, allow_redirects=False
         )
     except TimeoutError:
         raise upstream_timeout() from None
     except (aiohttp.ClientError, OSError) as exc:
+        if isinstance(exc, aiohttp.ClientConnectorError | ConnectionRefusedError | FileNotFoundError):
+            outcome.forwarded = False  # no connection: the upstream never saw the request
         log.warning("upstream unreachable request_id=%s error=%s", request_id, type(exc).__name__)
         raise upstream_unavailable() from None
 
@@ -123,7 +131,7 @@ async def forward_json(
     outcome: Outcome | None = None,
 ) -> tuple[dict[str, Any], Outcome]:
     outcome = outcome if outcome is not None else Outcome()
-    resp = await _post(pool, upstream, path, body, request_id)
+    resp = await _post(pool, upstream, path, body, request_id, outcome)
     async with resp:
         try:
             raw = await resp.content.read(MAX_UPSTREAM_BODY + 1)
@@ -279,7 +287,7 @@ async def forward_stream(
     body["stream_options"] = {"include_usage": True}
     if continuous_usage:
         body["stream_options"]["continuous_usage_stats"] = True
-    resp = await _post(pool, upstream, path, body, request_id)
+    resp = await _post(pool, upstream, path, body, request_id, outcome)
     async with resp:
         if resp.status != 200:
             try:

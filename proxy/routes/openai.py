@@ -302,6 +302,8 @@ async def _admit_and_forward(request: web.Request, principal: Principal, setting
         outcome.status = {429: "rate_limited", 400: "rejected"}.get(err.status, "error")
         if err.code == "content_policy_violation":
             outcome.status = "blocked"
+        if err.code == "upstream_overloaded":  # the upstream refused it unrun (its queue is full)
+            outcome.forwarded = False
         if isinstance(err, GuardrailBlocked):
             blocked_ids = err.rule_ids
         if err.status >= 500:
@@ -324,8 +326,11 @@ def _charged(outcome: Outcome, *, stream: bool, prompt_estimate: int, reserved: 
 
     The upstream's usage when it reported any (for a stream cut short: the last figures it sent);
     otherwise the prompt estimate plus the output counted on the way, and for a non-streamed
-    request the tenant abandoned, the whole reservation (what it generated is unknown)."""
-    if outcome.status == "rejected" or outcome.status == "rate_limited":
+    request the tenant abandoned, the whole reservation (what it generated is unknown). Nothing
+    for a request the model never ran: refused, blocked by the input guardrails, abandoned or
+    failed before it was sent, or turned away by a busy upstream."""
+    if outcome.status == "rejected" or outcome.status == "rate_limited" or not outcome.forwarded:
+        outcome.prompt_tokens = outcome.completion_tokens = 0
         return 0
     if outcome.usage_known:
         return outcome.prompt_tokens + outcome.completion_tokens
