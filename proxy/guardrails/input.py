@@ -87,7 +87,7 @@ def scan_request(
 
     counts: Counter[str] = Counter()
     joined = [JOIN.join(slot.text for slot in group) for group in groups]
-    views = [normalize(text) for text in joined]
+    views = [normalize(text, fold=True) for text in joined]
     if policy.pseudonymizes:
         for view, _ in views:
             for m in RESTORE_RULE.regex.finditer(view):

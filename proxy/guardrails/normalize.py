@@ -1,5 +1,12 @@
 """The matching view of a text: NFKC per character, invisible and bidi controls removed.
 
+The entity view (`fold=True`: what rules match, input.py, output.py) also writes hyphens and
+dashes that separate digit groups (U+2010-U+2013, minus signs) as "-" and drops combining
+diacritical marks, so that
+`512\u201348\u20133390` is an SSN and `4\u0301111 1111 1111 1111` a card. The injection scanner and
+the probe's features read the plain view (the default): their phrase lists and weights were
+written for it (stacked accents are a signal there).
+
 Every normalised character remembers the index of the original character it came from, so
 a match found in the view maps back to a span of the original text. Normalising per
 character (not per string) keeps the view of a concatenation equal to the concatenation of
@@ -60,6 +67,13 @@ FORMAT_RANGES: tuple[tuple[int, int], ...] = (
 )
 # Removed from the view, but legitimate in emoji and some scripts, so never reported.
 _QUIET = ((0x200C, 0x200D), (0xFE0F, 0xFE0F))
+# Combining diacritical marks (the generic blocks used over Latin, Greek, Cyrillic letters, digits and
+# symbols): dropped from the entity view only, never reported. Marks of other scripts (Devanagari
+# vowel signs, Arabic harakat, ...) are letters of those words and stay.
+_MARKS = ((0x0300, 0x036F), (0x1AB0, 0x1AFF), (0x1DC0, 0x1DFF), (0x20D0, 0x20FF), (0xFE20, 0xFE2F))
+# Hyphens and dashes written between digit groups, after NFKC: "-" in the entity view. Not the em
+# dash or the horizontal bar: prose glues them to words ("me\u2014john@…" is no local part "me-john").
+_DASHES = "\u2010\u2012\u2013\u2043\u2212\u02d7"
 
 def _class(ranges: tuple[tuple[int, int], ...]) -> str:
     return "[" + "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in ranges) + "]"
@@ -67,6 +81,8 @@ def _class(ranges: tuple[tuple[int, int], ...]) -> str:
 
 # Everything the view drops. A plain character class: linear in Python's re as in re2.
 _STRIPPED = re.compile(_class(INVISIBLE_RANGES + FORMAT_RANGES + _QUIET) + "+")
+_STRIPPED_FOLD = re.compile(_class(INVISIBLE_RANGES + FORMAT_RANGES + _QUIET + _MARKS) + "+")
+_DASH = re.compile(f"[{_DASHES}\u2011\ufe63\uff0d]")  # a dash the entity view writes as "-"
 
 
 def invisible_class() -> str:
@@ -87,32 +103,47 @@ def _nfkc(ch: str) -> str:
     return norm
 
 
-def normalize(text: str, base: int = 0) -> tuple[str, list[int]]:
-    """(view, index): `index[i]` is the offset (plus `base`) in `text` of view character `i`."""
+@lru_cache(maxsize=65536)
+def _folded(ch: str) -> str:
+    """_nfkc, with the dashes of _DASHES as "-"."""
+    norm = _nfkc(ch)
+    return "-" if len(norm) == 1 and norm in _DASHES else norm
+
+
+def normalize(text: str, base: int = 0, *, fold: bool = False) -> tuple[str, list[int]]:
+    """(view, index): `index[i]` is the offset (plus `base`) in `text` of view character `i`.
+    `fold`: the entity view (dashes as "-", combining diacritics dropped; see the module doc)."""
     if text.isascii():
         return text, list(range(base, base + len(text)))
     parts: list[str] = []
     index: list[int] = []
     pos = 0
-    for hidden in _STRIPPED.finditer(text):
-        _visible(text, pos, hidden.start(), base, parts, index)
+    for hidden in (_STRIPPED_FOLD if fold else _STRIPPED).finditer(text):
+        _visible(text, pos, hidden.start(), base, parts, index, fold)
         pos = hidden.end()
-    _visible(text, pos, len(text), base, parts, index)
+    _visible(text, pos, len(text), base, parts, index, fold)
     return "".join(parts), index
 
 
-def _visible(text: str, start: int, end: int, base: int, parts: list[str], index: list[int]) -> None:
+def _visible(
+    text: str, start: int, end: int, base: int, parts: list[str], index: list[int], fold: bool
+) -> None:
     """NFKC per character of text[start:end] (no stripped characters in it)."""
     if start >= end:
         return
     run = text[start:end]
-    if run.isascii() or (unicodedata.is_normalized("NFKC", run) and not _OTHER_DIGIT.search(run)):
+    if run.isascii() or (
+        unicodedata.is_normalized("NFKC", run)
+        and not _OTHER_DIGIT.search(run)
+        and not (fold and _DASH.search(run))
+    ):
         # every character is its own view character
         parts.append(run)
         index.extend(range(base + start, base + end))
         return
+    one = _folded if fold else _nfkc
     for i, ch in enumerate(run, base + start):
-        norm = _nfkc(ch) if ch >= "\x80" else ch
+        norm = one(ch) if ch >= "\x80" else ch
         parts.append(norm)
         if len(norm) == 1:
             index.append(i)
@@ -120,6 +151,6 @@ def _visible(text: str, start: int, end: int, base: int, parts: list[str], index
             index.extend([i] * len(norm))
 
 
-def normalize_text(text: str) -> str:
+def normalize_text(text: str, *, fold: bool = False) -> str:
     """The view alone (for comparisons and vault values)."""
-    return normalize(text)[0]
+    return normalize(text, fold=fold)[0]

@@ -139,7 +139,7 @@ class OutputGuard:
                 c.view += delta
                 c.index.extend(range(start, start + len(delta)))
             else:
-                view, idx = normalize(delta, start)
+                view, idx = normalize(delta, start, fold=True)
                 c.view += view
                 c.index.extend(idx)
             c.raw += delta
@@ -157,7 +157,7 @@ class OutputGuard:
 
     def apply_full(self, text: str) -> GuardDelta:
         """A whole (non-streamed) choice: the same result as feeding it in any chunks, then finishing."""
-        view, index = normalize(text)
+        view, index = normalize(text, fold=True)
         return self._advance(_Choice(raw=text, view=view, index=index), final=True)
 
     # ------------------------------------------------------------------ where text may go

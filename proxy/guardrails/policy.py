@@ -280,7 +280,7 @@ def _literal_pattern(values: Any, where: str, *, words: bool) -> tuple[str, int]
         raise PolicyConfigError(where, "must be a non-empty list of at most 10000 strings")
     alternatives, width = [], 0
     for i, value in enumerate(values):
-        value = normalize_text(_str(value, f"{where}[{i}]", 256)).strip()
+        value = normalize_text(_str(value, f"{where}[{i}]", 256), fold=True).strip()
         if not value:
             raise PolicyConfigError(f"{where}[{i}]", "is empty after normalisation")
         pieces = value.split()

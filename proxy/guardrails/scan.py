@@ -269,6 +269,6 @@ def _greedy(candidates: list[Hit], taken: list[Hit]) -> list[Hit]:
 
 def transform(rules: RuleSet, text: str, stage: str, vault: Vault | None) -> Rendered:
     """Scan and render one whole text."""
-    view, index = normalize(text)
+    view, index = normalize(text, fold=True)
     hits, _ = find_hits(rules, text, view, index)
     return render(text, hits, len(text), stage, vault)
