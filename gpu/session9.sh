@@ -107,6 +107,13 @@ for k, x in r.items():
 import json,sys; r=json.load(open(sys.argv[1]))
 print({k: v for k, v in r.items() if k.startswith('sum_M')})
 " "$OUT/fp8_tuned.json" || tail -n 5 "$OUT/fp8tune.log" ;;
+    tunedab)  # #19: the FP8 + FP8 KV llama3-8b run with fp8tune's table ($OUT/fp8_tuned.json) vs the shipped one
+      shipped=$ROOT/engine/kernels/configs/fp8_skinny_sm90_132sm.json
+      AB_SHAPE=llama3-8b AB_ARGS="--quantization fp8 --kv-cache-dtype fp8" \
+        envab TEECUBE_FP8_SKINNY_TUNED "$shipped $OUT/fp8_tuned.json $shipped $OUT/fp8_tuned.json" ;;
+    qkvab8)  # #19: the fused QKV projection off/on in the FP8 + FP8 KV llama3-8b run, alternating
+      AB_SHAPE=llama3-8b AB_ARGS="--quantization fp8 --kv-cache-dtype fp8" \
+        envab TEECUBE_FUSED_QKV_GEMM "${AB_VALUES8:-0 1 0 1}" ;;
     dirab)  # end to end, base/ (an earlier commit's tree) against this tree, alternating: AB_DIRS, AB_SHAPE, AB_ARGS
       for d in ${AB_DIRS:-base new base new}; do
         dir=$PWD; [ "$d" = base ] && dir=$PWD/base
