@@ -106,7 +106,8 @@ def _tenant_key_valid(request: web.Request, session: ConsoleSession) -> Awaitabl
             expired = key.expires_at is not None and key.expires_at <= datetime.now(UTC)
             rotated = key.rotated_at is not None and key.rotated_at >= session.started
             mine = key.domain_id == session.domain_id
-            return key.revoked_at is None and not expired and not rotated and mine
+            active = key.domain.status == "active"  # a disabled domain's keys stop here as on the API
+            return key.revoked_at is None and not expired and not rotated and mine and active
 
     return asyncio.to_thread(check)
 
