@@ -46,7 +46,7 @@ async def list_models(request: web.Request) -> web.Response:
     return web.json_response({"object": "list", "data": data})
 
 
-@routes.get("/v1/models/{model}")
+@routes.get("/v1/models/{model:.+}")  # an alias may hold "/" (org/model), as the SDKs send it
 async def get_model(request: web.Request) -> web.Response:
     principal = await request.app[AUTH].authenticate(request)
     alias = request.match_info["model"]
