@@ -127,10 +127,17 @@ _SAID_LATIN = (
 _DIGIT_SEP = "[ ./\\-_\u2010-\u2015\u2212]"  # separators inside card numbers (after NFKC)
 _NON_ASCII = "\x80-\U0010ffff"  # any non-ASCII character: compact in re2, unlike \\p{L}
 _DOMAIN_CHAR = f"[A-Za-z0-9{_NON_ASCII}]"
+# "@" and "." JSON-escaped (`john\u0040example.com`, once or twice: a tool's arguments, pasted JSON);
+# checks.email reads them as "@" and ".".
+_ESC_AT = r"\\{1,2}u0040"
+_ESC_DOT = r"\\{1,2}u002[eE]"
 # "@" and "." spelled out ("name (at) domain [dot] com", "name AT domain DOT com", "juan arroba
 # dominio punto es", "name@domain . ch"): checks.email wants a known TLD and guards the bare-word forms.
-_AT = rf"(?:@|\s@\s|\s?[\[({{<]\s?(?i:{checks.AT_WORDS})\s?[\])}}>]\s?|\s(?i:{checks.AT_WORDS})\s)"
-_DOT = rf"(?:\.|\s\.\s|\s?[\[({{<]\s?(?i:{checks.DOT_WORDS})\s?[\])}}>]\s?|\s(?i:{checks.DOT_WORDS})\s)"
+_AT = rf"(?:@|{_ESC_AT}|\s@\s|\s?[\[({{<]\s?(?i:{checks.AT_WORDS})\s?[\])}}>]\s?|\s(?i:{checks.AT_WORDS})\s)"
+_DOT = (
+    rf"(?:\.|{_ESC_DOT}|\s\.\s|"
+    rf"\s?[\[({{<]\s?(?i:{checks.DOT_WORDS})\s?[\])}}>]\s?|\s(?i:{checks.DOT_WORDS})\s)"
+)
 # What suppresses a phone finding when written right before the number: an IBAN-shaped token
 # (country code, two digits, groups; valid or not: its digit groups are no phone) or a part, order,
 # invoice, reference, ticket or serial label. Matched as part of the phone match (so streams and

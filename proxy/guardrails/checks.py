@@ -300,10 +300,31 @@ _PORT = re.compile(r":[0-9]{1,5}$")
 _SCP_PATH = re.compile(r":[A-Za-z~/._-]$")
 
 
+_JSON_ESCAPED = re.compile(r"\\{1,2}u00(?:40|2[eE])")  # "@" or "." as a JSON escape (builtins._ESC_AT)
+
+
 def email(text: str) -> Span:
-    """An address, "@" and "." spelled out too. Spelled-out forms need a known TLD; a bare lower-case
-    "at" (not bracketed, not "AT", not "arroba") also a local part that is no everyday word or has
-    punctuation or digits in it."""
+    """An address, "@" and "." spelled out or JSON-escaped (`\\u0040`) too. Spelled-out forms need a
+    known TLD; a bare lower-case "at" (not bracketed, not "AT", not "arroba") also a local part that is
+    no everyday word or has punctuation or digits in it."""
+    if "\\" in text and _JSON_ESCAPED.search(text):
+        plain, starts = [], []  # starts[i]: the offset in `text` of plain character i
+        pos = 0
+        for m in _JSON_ESCAPED.finditer(text):
+            plain.extend(text[pos : m.start()])
+            starts.extend(range(pos, m.start()))
+            plain.append("@" if m.group().endswith("40") else ".")
+            starts.append(m.start())
+            pos = m.end()
+        plain.extend(text[pos:])
+        starts.extend(range(pos, len(text)))
+        starts.append(len(text))
+        span = _email("".join(plain))
+        return None if span is None else (starts[span[0]], starts[span[1]])
+    return _email(text)
+
+
+def _email(text: str) -> Span:
     if _PORT.search(text) or _SCP_PATH.search(text):
         return None  # user:password@host:port is a URL's userinfo, git@host:repo a remote, not an address
     end = len(text)
