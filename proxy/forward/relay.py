@@ -29,6 +29,9 @@ from proxy.tokens import text_tokens
 log = logging.getLogger("teecube.proxy.forward")
 MAX_UPSTREAM_BODY = 64 * 1024 * 1024
 _URLISH = re.compile(r"(https?|unix)://\S+|/[\w./-]+\.sock")
+# pydantic's validation messages (vLLM, FastAPI servers) quote the offending value, which may be
+# prompt text (a repr: one line), so the rest of that line goes
+_QUOTED_INPUT = re.compile(r"input_value=[^\n]*")
 _PASS_CODES = {"context_length_exceeded", "invalid_value", "invalid_type", "missing_required_parameter"}
 
 
@@ -48,14 +51,32 @@ class Outcome:
     forwarded: bool = False
 
 
+def _upstream_error_fields(payload: Any) -> dict[str, Any]:
+    """The error object of an upstream's error body, whichever shape its server uses: OpenAI's
+    `{"error": {...}}`, vLLM's before 0.10 (`{"object": "error", "message": ...}`, flat), a bare
+    `{"error": "message"}`; anything else (FastAPI's `{"detail": [...]}`, not JSON) is no fields."""
+    if not isinstance(payload, dict):
+        return {}
+    err = payload.get("error")
+    if isinstance(err, dict):
+        return err
+    if isinstance(err, str):
+        return {"message": err}
+    if payload.get("object") == "error":
+        return payload
+    return {}
+
+
 def _sanitized_upstream_error(status: int, payload: Any, retry_after: str | None = None) -> ApiError:
-    """Pass a tenant-fixable 4xx through (message without URLs or paths); hide everything else."""
-    if status in (400, 413, 422) and isinstance(payload, dict) and isinstance(payload.get("error"), dict):
-        err = payload["error"]
+    """Pass a tenant-fixable 4xx through as a 4xx (message without URLs, paths or quoted input
+    values); hide everything else."""
+    if status in (400, 413, 422):
+        err = _upstream_error_fields(payload)
         message = str(err.get("message") or "The request was rejected by the model server.")
-        message = _URLISH.sub("[redacted]", message)[:400]
+        message = _QUOTED_INPUT.sub("input_value=[redacted]", _URLISH.sub("[redacted]", message))[:400]
         code = err.get("code") if isinstance(err.get("code"), str) else None
-        param = err.get("param") if isinstance(err.get("param"), str) else None
+        param = err.get("param")
+        param = param if isinstance(param, str) and len(param) <= 64 and param.isprintable() else None
         if code not in _PASS_CODES:
             code = "invalid_request" if code else None
         return ApiError(400 if status == 422 else status, message, code=code, param=param)
