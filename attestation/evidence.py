@@ -141,6 +141,12 @@ class Bundle:
             cc_mode = d.get("gpu_cc_mode")
             if cc_mode is not None and not isinstance(cc_mode, bool):
                 raise ParseError("bundle 'gpu_cc_mode' must be true, false or absent")
+            tls = d["tls"]
+            if not isinstance(tls, dict):
+                raise ParseError("bundle 'tls' must be an object")
+            cert_pem = tls.get("cert_pem")
+            if cert_pem is not None and not isinstance(cert_pem, str):
+                raise ParseError("bundle 'tls.cert_pem' must be a string")
             reason = d.get("gpu_reason")
             if reason is not None and not isinstance(reason, str):
                 raise ParseError("bundle 'gpu_reason' must be a string")
@@ -148,11 +154,11 @@ class Bundle:
                 raise ParseError(f"bundle carries collateral, which {cpu.kind} evidence does not use")
             return cls(
                 nonce=binding.parse_nonce(d["nonce"]),
-                tls_spki_der=base64.b64decode(d["tls"]["spki_der"], validate=True),
+                tls_spki_der=base64.b64decode(tls["spki_der"], validate=True),
                 cpu=cpu,
                 gpu=gpu,
                 gpu_reason=reason,
-                tls_cert_pem=d["tls"].get("cert_pem"),
+                tls_cert_pem=cert_pem,
                 collateral=[CollateralFile.from_json(x) for x in raw],
                 gpu_cc_mode=cc_mode,
                 hpke_public_key=hpke_key,

@@ -47,13 +47,22 @@ class Evidence:
                 raise ParseError(f"unknown evidence kind {kind!r}")
             if bool(d.get("simulated", False)) != (kind == "simulated"):
                 raise ParseError("evidence 'simulated' flag disagrees with its kind")
+            certs = d.get("certs") or {}
+            if not isinstance(certs, dict) or not all(isinstance(v, str) for v in certs.values()):
+                raise ParseError("evidence 'certs' must be an object of base64 strings")
+            product = d.get("product")
+            if product is not None and not isinstance(product, str):
+                raise ParseError("evidence 'product' must be a string")
+            nonce = d.get("nonce")
+            if nonce is not None and not isinstance(nonce, str):
+                raise ParseError("evidence 'nonce' must be a hex string")
             return cls(
                 kind=kind,
                 report=base64.b64decode(d["report"], validate=True),
-                certs={str(k): base64.b64decode(v, validate=True) for k, v in (d.get("certs") or {}).items()},
-                product=d.get("product"),
+                certs={str(k): base64.b64decode(v, validate=True) for k, v in certs.items()},
+                product=product,
                 source=str(d.get("source", "")),
-                nonce=bytes.fromhex(d["nonce"]) if d.get("nonce") else None,
+                nonce=bytes.fromhex(nonce) if nonce else None,
             )
         except (KeyError, TypeError, ValueError) as e:
             raise ParseError(f"malformed evidence: {e}") from e
