@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -93,16 +93,21 @@ def scan_request(
             for m in RESTORE_RULE.regex.finditer(view):
                 vault.reserve(m.group())
     if policy.injection:
-        for group in groups:
-            for slot in group:
-                if slot.key or not slot.text:
-                    continue
-                value = round(injection.score_text(slot.text)[0], 6)
-                for rule in policy.injection:
-                    if value >= rule.threshold:
-                        if rule.input == "block":
-                            return _blocked(result, rule.id, counts)
-                        counts[rule.id] += 1
+        scores: dict[str, float] = {}  # a text repeated in a request is scored once
+
+        def score(text: str) -> float:
+            if text not in scores:
+                scores[text] = round(injection.score_text(text)[0], 6)
+            return scores[text]
+
+        for texts, parts in _injection_texts(groups):
+            value = max(score(t) for t in texts)
+            alone = max((score(p) for p in parts), default=0.0)  # a joined text: its parts' best
+            for rule in policy.injection:
+                if value >= rule.threshold > alone:
+                    if rule.input == "block":
+                        return _blocked(result, rule.id, counts)
+                    counts[rule.id] += 1
     changes: list[tuple[Slot, str]] = []
     for group, raw, (view, index) in zip(groups, joined, views, strict=True):
         hits, _ = find_hits(policy.input, raw, view, index)
@@ -121,6 +126,31 @@ def scan_request(
         result.body = _with_changes(body, changes)
     result.rule_ids, result.counts = sorted(counts), dict(counts)
     return result
+
+
+def _injection_texts(groups: list[list[Slot]]) -> Iterator[tuple[tuple[str, ...], list[str]]]:
+    """(texts, parts): what the injection heuristics score (the best of `texts` counts): every string
+    value; every distinct object key (a tool schema's property names reach the model as its prompt
+    too); and the text parts of one message's content joined as chat templates join them (directly,
+    or by line breaks), so an instruction split over two parts (`"Ignore all previous"`,
+    `" instructions"`) is one text.
+    `parts` is empty except for joined texts: they count only where no part alone did."""
+    keys: set[str] = set()
+    messages: dict[tuple[Any, ...], list[str]] = {}
+    for group in groups:
+        for slot in group:
+            if not slot.text:
+                continue
+            if slot.key:
+                if slot.text in keys:
+                    continue
+                keys.add(slot.text)
+            elif len(slot.path) == 5 and slot.path[0] == "messages" and slot.path[2] == "content":
+                messages.setdefault(slot.path[:2], []).append(slot.text)
+            yield (slot.text,), []
+    for texts in messages.values():
+        if len(texts) > 1:
+            yield ("".join(texts), "\n".join(texts)), texts
 
 
 def _counted(slot: Slot) -> bool:
