@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from attestation.claims import Verdict
+from attestation.claims import PolicyError, Verdict
 from attestation.snp.abi import Report
 
 TCB_PARTS = ("bl", "tee", "snp", "ucode", "fmc")
@@ -32,6 +32,20 @@ SNP_MIN_TCB: dict[str, dict[str, int]] = {
 }
 
 
+class InvalidPolicy(PolicyError, ValueError):
+    """An SEV-SNP policy (file section) is malformed: unknown keys, wrong types, bad hex."""
+
+
+def _hex(v: object, size: int, name: str) -> str:
+    if not isinstance(v, str) or len(v) != 2 * size:
+        raise InvalidPolicy(f"policy {name}: expected {2 * size} hex digits")
+    try:
+        bytes.fromhex(v)
+    except ValueError as e:
+        raise InvalidPolicy(f"policy {name}: not hex") from e
+    return v.lower()
+
+
 @dataclass(slots=True)
 class SnpPolicy:
     measurements: list[str] = field(default_factory=list)  # hex; empty = any (warned)
@@ -45,18 +59,40 @@ class SnpPolicy:
     report_data: str | None = None  # hex; set by the client to the binding it computed
     default_min_tcb: bool = False  # no min_tcb given: apply SNP_MIN_TCB for the product line
 
+    def __post_init__(self) -> None:
+        # A policy file is typed by hand: "false" (a string) must not read as true, a number
+        # given as a string must not reach a comparison, a bare string is not a list.
+        for name in ("allow_debug", "allow_migration_agent", "allow_smt", "default_min_tcb"):
+            if not isinstance(getattr(self, name), bool):
+                raise InvalidPolicy(f"policy {name}: expected true/false")
+        if not isinstance(self.measurements, list | tuple):
+            raise InvalidPolicy("policy measurements: expected a list of hex strings")
+        self.measurements = [_hex(m, 48, "measurements") for m in self.measurements]
+        if not isinstance(self.min_tcb, dict):
+            raise InvalidPolicy("policy min_tcb: expected a table of component = number")
+        bad = set(self.min_tcb) - set(TCB_PARTS)
+        if bad:
+            raise InvalidPolicy(f"unknown min_tcb components: {', '.join(sorted(map(str, bad)))}")
+        for k, v in self.min_tcb.items():
+            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 255:
+                raise InvalidPolicy(f"policy min_tcb.{k}: expected a number 0-255")
+        if self.vmpl is not None and (isinstance(self.vmpl, bool) or not isinstance(self.vmpl, int)
+                                      or not 0 <= self.vmpl <= 3):
+            raise InvalidPolicy("policy vmpl: expected 0, 1, 2 or 3")
+        if self.product is not None and not isinstance(self.product, str):
+            raise InvalidPolicy("policy product: expected a product line name")
+        if self.host_data is not None:
+            self.host_data = _hex(self.host_data, 32, "host_data")
+        if self.report_data is not None:
+            self.report_data = _hex(self.report_data, 64, "report_data")
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SnpPolicy:
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
-            raise ValueError(f"unknown sev-snp policy keys: {', '.join(sorted(unknown))}")
-        p = cls(**d)
-        p.measurements = [m.lower() for m in p.measurements]
-        bad = set(p.min_tcb) - set(TCB_PARTS)
-        if bad:
-            raise ValueError(f"unknown min_tcb components: {', '.join(sorted(bad))}")
-        return p
+            raise InvalidPolicy(f"unknown sev-snp policy keys: {', '.join(sorted(unknown))}")
+        return cls(**d)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None and k != "report_data"}
