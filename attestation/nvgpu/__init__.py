@@ -51,6 +51,7 @@ def check(
     check_ocsp(vr, ocsp_responses, verdict, now=now)
     check_nonce(r, nonce, verdict, required=policy.require_nonce)
     if rims:
-        compare_rims(r, [parse_rim(b) for b in rims], verdict, roots=rim_roots, now=now)
+        compare_rims(r, [parse_rim(b) for b in rims], verdict, roots=rim_roots, now=now,
+                     require_complete=policy.require_measurement_appraisal and not policy.measurements)
     validate_report(r, verdict, policy, rims_given=bool(rims))
     return verdict

@@ -182,12 +182,16 @@ def compare_rims(
     *,
     roots: list[x509.Certificate] | None = None,
     now: datetime | None = None,
+    require_complete: bool = False,
 ) -> list[int]:
     """Check RIM chains and versions, then every active golden measurement.
 
     Returns the RIM indices that do not match. RIM index i is SPDM block i+1; an index
     active in two RIMs is a conflict (failure). A RIM whose chain or XML signature does
-    not verify raises (CertificateError / XmlSignatureError).
+    not verify raises (CertificateError / XmlSignatureError). With `require_complete` (a
+    policy that requires appraisal) the RIMs must cover both the driver and the VBIOS the
+    report names, as NVIDIA's verifier requires: one of them alone leaves the other's
+    measurements unappraised.
     """
     roots = roots if roots is not None else [nvidia_rim_root()]
     golden: dict[int, tuple[str, tuple[bytes, ...]]] = {}
@@ -225,7 +229,12 @@ def compare_rims(
                         f"{measured.hex() if measured else 'nothing'} not in RIM {[a.hex() for a in alts]}")
     verdict.claims["rim_matched"] = matched
     verdict.claims["rim_mismatched_indices"] = mismatched
-    verdict.add("measurements", not mismatched,
+    covered = {rim.colloquial_version for rim in rims}
+    uncovered = [f"no RIM for the {what} {ver or '(version not reported)'}"
+                 for what, ver in (("driver", report.driver_version), ("VBIOS", report.vbios_version))
+                 if ver is None or ver not in covered] if require_complete else []
+    verdict.add("measurements", not mismatched and not uncovered,
                 f"{matched} of {matched + len(mismatched)} active RIM indices match"
-                + (f"; mismatched {mismatched}" if mismatched else ""))
+                + (f"; mismatched {mismatched}" if mismatched else "")
+                + ("".join(f"; {u}: its measurements are not appraised" for u in uncovered)))
     return mismatched
