@@ -24,6 +24,7 @@ from multidict import CIMultiDict
 
 from attestation import hpke_wire
 from attestation.hpke import KeyPair
+from proxy.body import read_body_bytes
 from proxy.errors import ApiError
 from proxy.state import AUTH, CONFIG, DIRECTORY
 
@@ -56,18 +57,6 @@ def _wire_error(err: hpke_wire.WireError) -> web.Response:
             else "time" if "clock" in text else "other")
     status, message, code = _CODES[kind]
     return ApiError(status, message, code=code).response()
-
-
-async def _read_capped(request: web.Request, limit: int) -> bytes:
-    if request.content_length is not None and request.content_length > limit:
-        raise ApiError(413, f"Request body is larger than {limit} bytes.", code="request_too_large")
-    chunks, size = [], 0
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, f"Request body is larger than {limit} bytes.", code="request_too_large")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def _requires_encryption(request: web.Request) -> bool:
@@ -171,7 +160,10 @@ async def encryption_middleware(request: web.Request, handler: Handler) -> web.S
         if encryption is None:
             raise ApiError(400, "This server has no attested encryption key; send plain HTTPS.",
                            code="encryption_unavailable")
-        sealed = await _read_capped(request, request.app[CONFIG].default_max_body_bytes + SEALED_OVERHEAD)
+        config = request.app[CONFIG]
+        # capped and with the body deadline (408), as a plain body: no credential is checked first
+        sealed = await read_body_bytes(request, config.default_max_body_bytes + SEALED_OVERHEAD,
+                                       timeout=config.body_timeout)
         names = (hpke_wire.H_ENCRYPTION, hpke_wire.H_KEY_ID, hpke_wire.H_TIME)
         headers = {k: request.headers[k] for k in names if k in request.headers}
         try:
