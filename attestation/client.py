@@ -360,23 +360,20 @@ class AttestedConnection:
         return pinned_ssl_context(self.spki_der) if self.pin_tls else self.verify
 
     def http_client(self, **kwargs: Any) -> Any:
-        """An `httpx2.Client` (what `openai.OpenAI(http_client=...)` takes) for the attested server."""
-        import httpx2
+        """An `httpx2.Client` (what `openai.OpenAI(http_client=...)` takes) for the attested server.
 
+        It sends only to the attested origin over https: a plain-HTTP URL or a redirect to another
+        host, port or scheme raises `encrypted_client.OriginRefused` before anything is sent."""
         from attestation import encrypted_client
 
-        if self.encrypt:
-            return encrypted_client.sync_client(self.hpke_public_key, self.ssl_context(), **kwargs)
-        return httpx2.Client(verify=self.ssl_context(), trust_env=False, **kwargs)
+        key = self.hpke_public_key if self.encrypt else None
+        return encrypted_client.sync_client(key, self.ssl_context(), origin=self.base_url, **kwargs)
 
     def async_http_client(self, **kwargs: Any) -> Any:
-        import httpx2
-
         from attestation import encrypted_client
 
-        if self.encrypt:
-            return encrypted_client.async_client(self.hpke_public_key, self.ssl_context(), **kwargs)
-        return httpx2.AsyncClient(verify=self.ssl_context(), trust_env=False, **kwargs)
+        key = self.hpke_public_key if self.encrypt else None
+        return encrypted_client.async_client(key, self.ssl_context(), origin=self.base_url, **kwargs)
 
 
 def connect(

@@ -8,12 +8,14 @@ sealed, a frame that does not open, or a stream cut before its final frame raise
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx2
 
 from attestation import hpke_wire
+from attestation.claims import VerificationError
 from attestation.hpke_wire import ResponseOpener, WireError
 
 _DROP = ("content-length", "transfer-encoding", "content-type", "content-encoding",
@@ -173,12 +175,66 @@ class AsyncEncryptingTransport(httpx2.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-def sync_client(public_key: bytes, verify: Any, **kwargs: Any) -> httpx2.Client:
-    transport = EncryptingTransport(httpx2.HTTPTransport(verify=verify, trust_env=False), public_key)
-    return httpx2.Client(transport=transport, trust_env=False, **kwargs)
+class OriginRefused(VerificationError):
+    """A request to another scheme, host or port than the attested server's (plain HTTP, a redirect
+    elsewhere): refused before anything is sent."""
 
 
-def async_client(public_key: bytes, verify: Any, **kwargs: Any) -> httpx2.AsyncClient:
-    inner = httpx2.AsyncHTTPTransport(verify=verify, trust_env=False)
-    transport = AsyncEncryptingTransport(inner, public_key)
-    return httpx2.AsyncClient(transport=transport, trust_env=False, **kwargs)
+Origin = tuple[str, str, int]
+
+
+def origin_of(base_url: str) -> Origin:
+    """(scheme, host, port) of an attested server's https:// URL."""
+    u = urllib.parse.urlsplit(base_url)
+    if u.scheme.lower() != "https" or not u.hostname:
+        raise OriginRefused(f"{base_url!r}: an attested server is reached over https:// only")
+    return "https", u.hostname.lower(), u.port or 443
+
+
+def _check_origin(url: httpx2.URL, origin: Origin) -> None:
+    scheme = url.scheme.lower()
+    got = (scheme, url.host.lower(), url.port or {"https": 443, "http": 80}.get(scheme, 0))
+    if got != origin:
+        raise OriginRefused(f"request to {scheme}://{url.host}:{got[2]} refused: this client only talks to "
+                            f"the attested server {origin[0]}://{origin[1]}:{origin[2]}")
+
+
+class OriginGuard(httpx2.BaseTransport):
+    """Sends only to the attested origin, over https (every redirect hop passes through here too)."""
+
+    def __init__(self, inner: httpx2.BaseTransport, origin: Origin) -> None:
+        self.inner, self.origin = inner, origin
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        _check_origin(request.url, self.origin)
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class AsyncOriginGuard(httpx2.AsyncBaseTransport):
+    def __init__(self, inner: httpx2.AsyncBaseTransport, origin: Origin) -> None:
+        self.inner, self.origin = inner, origin
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        _check_origin(request.url, self.origin)
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def sync_client(public_key: bytes | None, verify: Any, *, origin: str, **kwargs: Any) -> httpx2.Client:
+    """A client for the attested server at `origin` only; requests sealed to `public_key` unless None."""
+    inner: httpx2.BaseTransport = httpx2.HTTPTransport(verify=verify, trust_env=False)
+    if public_key is not None:
+        inner = EncryptingTransport(inner, public_key)
+    return httpx2.Client(transport=OriginGuard(inner, origin_of(origin)), trust_env=False, **kwargs)
+
+
+def async_client(public_key: bytes | None, verify: Any, *, origin: str, **kwargs: Any) -> httpx2.AsyncClient:
+    inner: httpx2.AsyncBaseTransport = httpx2.AsyncHTTPTransport(verify=verify, trust_env=False)
+    if public_key is not None:
+        inner = AsyncEncryptingTransport(inner, public_key)
+    return httpx2.AsyncClient(transport=AsyncOriginGuard(inner, origin_of(origin)), trust_env=False, **kwargs)
