@@ -254,7 +254,10 @@ def verify_main(argv: list[str]) -> int:
         p.error("give either a URL or --evidence FILE")
     if args.no_policy and args.policy:
         p.error("--policy and --no-policy exclude each other")
-    now = datetime.fromisoformat(args.now) if args.now else None
+    try:
+        now = datetime.fromisoformat(args.now) if args.now else None
+    except ValueError:
+        p.error(f"--now {args.now!r}: not an ISO 8601 time (e.g. 2025-06-01T00:00:00Z)")
     if now is not None and now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     try:
