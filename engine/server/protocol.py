@@ -20,6 +20,7 @@ from typing import Any
 
 from engine.errors import InvalidParam
 from engine.sampling_params import MAX_LOGPROBS, MAX_N, SamplingParams
+from engine.server.body import lone_surrogate
 from engine.server.errors import bad_request
 from engine.server.fields import Fields, int_list, is_inert
 from engine.server.tools import ToolRequest, parse_tools
@@ -151,6 +152,10 @@ def parse_grammar(f: Fields) -> GrammarSpec | None:
         return parse_structured_fields(values)
     except InvalidParam as exc:
         raise bad_request(exc.param, f"{exc.param}: {exc.message}", code="invalid_value") from None
+    except UnicodeError:  # a schema given as a string whose escapes spell a lone surrogate
+        param = next(key for key, value in values.items() if value is not None)
+        message = f"{param}: a string holds a lone UTF-16 surrogate (not valid Unicode text)"
+        raise bad_request(param, message, code="invalid_value") from None
 
 
 def _template_kwargs(f: Fields) -> dict[str, Any]:
@@ -219,7 +224,9 @@ def _tool_calls(value: Any, param: str) -> list[dict[str, Any]]:
             parsed = json.loads(arguments)
         except (json.JSONDecodeError, RecursionError):
             parsed = None
-        args = parsed if isinstance(parsed, dict) else arguments
+        # a parsed object goes to the template; the string where it is not one, or where its escapes
+        # spell a lone surrogate (not text: the tokenizer would fail on it)
+        args = parsed if isinstance(parsed, dict) and not lone_surrogate(parsed) else arguments
         calls.append({"id": call_id, "type": "function", "function": {"name": name, "arguments": args}})
     return calls
 

@@ -1,0 +1,117 @@
+"""Review: request bodies the parsers let through but later stages choked on (500s, a 200 stream that
+carries only an error). Each must be a 400 OpenAI error before anything is answered or scheduled."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from server_harness import AUTH, MODEL, RunningServer, http
+
+CHAT = "/v1/chat/completions"
+COMPLETIONS = "/v1/completions"
+USER = [{"role": "user", "content": "hi"}]
+LONE = "\ud800"  # json.dumps writes it as the escape "\ud800", which json.loads accepts
+
+
+@pytest.fixture(scope="module")
+def server(api_server: RunningServer) -> RunningServer:
+    return api_server
+
+
+def error_of(server: RunningServer, path: str, body: object = None, raw: bytes | None = None) -> tuple:
+    status, headers, payload = http(server.base_url + path, body, AUTH, raw=raw)
+    assert headers.get("Content-Type", "").startswith("application/json"), payload
+    assert set(payload) == {"error"} and set(payload["error"]) == {"message", "type", "param", "code"}
+    return status, payload["error"]
+
+
+def _tool(description: str) -> list[dict]:
+    return [{"type": "function", "function": {"name": "f", "description": description}}]
+
+
+_REPLAY = [
+    {"role": "user", "content": "x"},
+    {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": "1", "type": "function", "function": {"name": "f", "arguments": '{"a": "\\ud800"}'}}
+        ],
+    },
+    {"role": "tool", "tool_call_id": "1", "content": "r"},
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "param"),
+    [
+        (CHAT, {"model": MODEL, "messages": [{"role": "user", "content": LONE}]}, "messages"),
+        (
+            CHAT,
+            {
+                "model": MODEL,
+                "messages": [{"role": "user", "content": [{"type": "text", "text": "a" + LONE}]}],
+            },
+            "messages",
+        ),
+        (CHAT, {"model": MODEL, "messages": USER, "tools": _tool(LONE), "tool_choice": "none"}, "tools"),
+        (CHAT, {"model": MODEL, "messages": USER, "guided_choice": ["ok", LONE + "x"]}, "guided_choice"),
+        (
+            CHAT,
+            {"model": MODEL, "messages": USER, "chat_template_kwargs": {"k" + LONE: 1}},
+            "chat_template_kwargs",
+        ),
+        (CHAT, {"model": MODEL, "messages": USER, "guided_json": '{"enum": ["\\ud800"]}'}, "guided_json"),
+        (
+            CHAT,
+            {
+                "model": MODEL,
+                "messages": USER,
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": "x", "schema": '{"type": "string", "enum": ["\\udc00"]}'},
+                },
+            },
+            "response_format",
+        ),
+        (COMPLETIONS, {"model": MODEL, "prompt": LONE}, "prompt"),
+        (COMPLETIONS, {"model": MODEL, "prompt": ["fine", "\udfff"], "stream": True}, "prompt"),
+        ("/tokenize", {"model": MODEL, "prompt": LONE}, "prompt"),
+        ("/tokenize", {"model": MODEL, "messages": [{"role": "user", "content": LONE}]}, "messages"),
+    ],
+)
+def test_lone_surrogates_are_400_not_500(server: RunningServer, path: str, body: dict, param: str) -> None:
+    status, err = error_of(server, path, body)
+    assert status == 400, err
+    assert err["param"] == param and err["code"] == "invalid_value"
+    assert "surrogate" in err["message"]
+    assert server.wait_for(server.all_blocks_free, 10) and not server.engine.is_dead
+
+
+def test_surrogate_bytes_in_utf8_and_in_a_key_are_400(server: RunningServer) -> None:
+    # json.loads decodes bytes with surrogatepass: raw UTF-8 of U+D800 (ED A0 80) becomes a lone surrogate
+    raw = b'{"model": "smol", "prompt": "a\xed\xa0\x80b", "max_tokens": 1}'
+    status, err = error_of(server, COMPLETIONS, raw=raw)
+    assert status == 400 and err["param"] == "prompt" and "surrogate" in err["message"]
+    raw = json.dumps({"model": MODEL, "prompt": "a", LONE: 1}).encode()
+    status, err = error_of(server, COMPLETIONS, raw=raw)
+    assert status == 400 and err["param"] is None
+
+
+def test_escaped_surrogate_pairs_are_ordinary_text(server: RunningServer) -> None:
+    body = {"model": MODEL, "prompt": "smile \ud83d\ude00", "max_tokens": 2}
+    raw = json.dumps(body, ensure_ascii=True).encode()  # "\\ud83d\\ude00": a valid pair, one character
+    status, _, payload = http(server.base_url + COMPLETIONS, raw=raw, headers=AUTH)
+    assert status == 200, payload
+    assert payload["usage"]["completion_tokens"] == 2
+
+
+def test_replayed_arguments_whose_escapes_spell_a_surrogate_stay_text(server: RunningServer) -> None:
+    # the arguments string is valid text; parsed, it would hand the template a lone surrogate
+    body = {"model": MODEL, "messages": _REPLAY, "max_tokens": 2}
+    status, _, payload = http(server.base_url + CHAT, body, AUTH)
+    assert status == 200, payload
+    body = {"model": MODEL, "messages": _REPLAY}
+    status, _, payload = http(server.base_url + "/tokenize", body, AUTH)
+    assert status == 200 and payload["count"] > 0
