@@ -9,8 +9,10 @@ from typing import Any
 
 from aiohttp import web
 
-from engine.errors import ContextLengthExceeded
+from engine.engine_core import check_request
+from engine.errors import ContextLengthExceeded, InvalidParam
 from engine.reasoning import get_reasoning_parser
+from engine.sampling_params import SamplingParams
 from engine.server.body import read_json
 from engine.server.chat import chat_response, chat_stream
 from engine.server.chat_outputs import OutputParsers
@@ -41,6 +43,19 @@ def _max_tokens(state: ServerState, prompts: list[list[int]], max_tokens: int | 
         return min(resolve_max_tokens(len(p), max_tokens, state.engine.max_model_len) for p in prompts)
     except ContextLengthExceeded as exc:
         raise ApiError(400, str(exc), param=param, code="context_length_exceeded") from None
+
+
+def _check_requests(state: ServerState, prompts: list[list[int]], params: SamplingParams, param: str) -> None:
+    """The engine's own checks, before anything is answered: params are final only now (max_tokens
+    resolved, generation defaults applied), and a stream that fails them would already be a 200."""
+    engine = state.engine
+    try:
+        for prompt in prompts:
+            check_request(prompt, params, engine.spec.vocab_size, engine.max_model_len)
+    except ContextLengthExceeded as exc:
+        raise ApiError(400, str(exc), param=param, code="context_length_exceeded") from None
+    except InvalidParam as exc:
+        raise bad_request(exc.param, f"{exc.param}: {exc.message}", code="invalid_value") from None
 
 
 def _admit(state: ServerState) -> None:
@@ -94,6 +109,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     )
     req.continuous_usage = req.stream and continuous_usage_requested(body)
     req.params.max_tokens = _max_tokens(state, [prompt], req.params.max_tokens, "messages")
+    _check_requests(state, [prompt], req.params, "messages")
     await attach_grammar(state, req.params, req.grammar)
     response_id = f"chatcmpl-{uuid.uuid4().hex}"
     _admit(state)
@@ -121,6 +137,7 @@ async def completions(request: web.Request) -> web.StreamResponse:
     req.continuous_usage = req.stream and continuous_usage_requested(body)
     prompts = [completion_prompt_ids(state.engine.tokenizer, p) for p in req.prompts]
     req.params.max_tokens = _max_tokens(state, prompts, req.params.max_tokens, "prompt")
+    _check_requests(state, prompts, req.params, "prompt")
     await attach_grammar(state, req.params, req.grammar)
     response_id = f"cmpl-{uuid.uuid4().hex}"
     _admit(state)

@@ -115,3 +115,15 @@ def test_replayed_arguments_whose_escapes_spell_a_surrogate_stay_text(server: Ru
     body = {"model": MODEL, "messages": _REPLAY}
     status, _, payload = http(server.base_url + "/tokenize", body, AUTH)
     assert status == 200 and payload["count"] > 0
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_min_tokens_beyond_the_resolved_max_tokens_is_400_before_a_stream(
+    server: RunningServer, stream: bool
+) -> None:
+    # max_tokens left out: it becomes what the context leaves, known only after templating; a stream
+    # used to answer 200 and then carry the engine's refusal as an SSE error event
+    body = {"model": MODEL, "messages": USER, "min_tokens": 100_000, "stream": stream}
+    status, err = error_of(server, CHAT, body)
+    assert status == 400 and err["param"] == "min_tokens" and err["code"] == "invalid_value"
+    assert server.wait_for(server.all_blocks_free, 10)
