@@ -166,10 +166,12 @@ class JwtVerifier:
             raise JwtRejected("token is for another domain")
         aliases: frozenset[str] | None = None
         if cfg.aliases_claim:
+            # Deny by default: an issuer configured to scope tokens by a claim gets no token without it
+            # (an explicit empty list is a token that may use no model).
             raw = claims.get(cfg.aliases_claim)
             if raw is None:
-                aliases = None
-            elif isinstance(raw, list) and all(isinstance(a, str) for a in raw):
+                raise JwtRejected("missing aliases claim")
+            if isinstance(raw, list) and all(isinstance(a, str) for a in raw):
                 aliases = frozenset(raw)
             elif isinstance(raw, str):
                 aliases = frozenset(raw.split())

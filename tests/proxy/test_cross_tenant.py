@@ -76,7 +76,8 @@ def world(request, engine, tmp_path_factory) -> Iterator[dict]:
 def _token(world, dom: str, *, signer: str | None = None, **claims) -> str:
     now = int(time.time())
     body = {"iss": f"https://idp.{dom}.example", "aud": "teecube", "sub": f"user-{dom}", "iat": now,
-            "exp": now + 300, "tenant": dom} | claims
+            "exp": now + 300, "tenant": dom, "models": ["chat", "code", "secret-model"]} | claims
+    body = {k: v for k, v in body.items() if v is not None}  # None: the claim left out
     return jwt.encode(body, world["idp"][signer or dom], algorithm="RS256",
                       headers={"kid": f"{signer or dom}-1"})
 
@@ -110,7 +111,10 @@ def test_listing_is_scoped_to_the_domain_and_key(world) -> None:
     assert _models(world, keys["gamma"]) == ["chat"]
     assert _models(world, keys["alpha-code-only"]) == ["code"]
     assert _models(world, _token(world, "alpha", models=["chat"])) == ["chat"]
+    # the default claim names every alias of both domains: "code" is alpha's, so beta's token gains nothing
     assert _models(world, _token(world, "beta")) == ["chat", "secret-model"]
+    with pytest.raises(openai.AuthenticationError):  # the issuer scopes by `models`: no claim, no token
+        _models(world, _token(world, "beta", models=None))
 
 
 @pytest.mark.slow

@@ -52,8 +52,9 @@ def _config(rsa_key, **over) -> IssuerConfig:
 
 def _claims(**over) -> dict:
     now = int(time.time())
-    base = {"iss": ISSUER, "aud": AUDIENCE, "sub": "alice", "iat": now, "exp": now + 300, "tenant": "a"}
-    return base | over
+    base = {"iss": ISSUER, "aud": AUDIENCE, "sub": "alice", "iat": now, "exp": now + 300, "tenant": "a",
+            "models": ["chat"]}
+    return {k: v for k, v in (base | over).items() if v is not None}  # None: the claim left out
 
 
 def _sign(key, claims: dict, kid: str | None = "k1", alg: str = "RS256") -> str:
@@ -72,6 +73,18 @@ async def test_valid_token_maps_to_domain_and_aliases(verifier, rsa_key) -> None
     ident = await verifier.verify(_sign(rsa_key, _claims(models=["chat"])))
     assert ident.domain_name == "tenant-a" and ident.subject == "alice"
     assert ident.allowed_aliases == frozenset({"chat"})
+
+
+async def test_a_token_without_the_configured_aliases_claim_is_refused(verifier, rsa_key) -> None:
+    """Deny by default: the issuer scopes tokens by `models`, so a token without it gets nothing (not
+    every alias of the domain); an explicit empty list is a valid token that may use no model."""
+    with pytest.raises(JwtRejected, match="missing aliases claim"):
+        await verifier.verify(_sign(rsa_key, _claims(models=None)))
+    ident = await verifier.verify(_sign(rsa_key, _claims(models=[])))
+    assert ident.allowed_aliases == frozenset()
+    unscoped = JwtVerifier(leeway=0)
+    unscoped.configure([_config(rsa_key, aliases_claim=None)])
+    assert (await unscoped.verify(_sign(rsa_key, _claims(models=None)))).allowed_aliases is None
 
 
 def _b64(obj: dict) -> str:
