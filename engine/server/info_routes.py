@@ -16,7 +16,7 @@ from engine.server.errors import ApiError, bad_request
 from engine.server.fields import Fields
 from engine.server.openai_routes import check_model
 from engine.server.prompting import NO_TOKENIZER, chat_prompt_ids
-from engine.server.protocol import parse_messages
+from engine.server.protocol import parse_messages, parse_template_kwargs
 from engine.server.state import STATE, ServerState
 from engine.server.tools import parse_tools
 
@@ -53,7 +53,7 @@ async def tokenize(request: web.Request) -> web.Response:
     if f.has("messages"):
         messages = parse_messages(f.raw("messages"))
         tools = parse_tools(f).tools or None
-        kwargs = f.raw("chat_template_kwargs") if isinstance(f.raw("chat_template_kwargs"), dict) else None
+        kwargs = parse_template_kwargs(f)
         ids = chat_prompt_ids(tokenizer, messages, f.bool("add_generation_prompt", True), tools, kwargs)
     else:
         prompt = f.str("prompt", required=True)

@@ -101,7 +101,7 @@ def parse_chat(body: Any, vocab_size: int) -> ChatRequest:
     _only_value(f, "function_call", ("none", "auto"))
     grammar = parse_grammar(f)
     _only_value(f, "modalities", (["text"],))
-    template_kwargs = _template_kwargs(f)
+    template_kwargs = parse_template_kwargs(f)
     f.ignore(*IGNORED, "reasoning_effort", "verbosity")
     f.reject_unknown()
     return ChatRequest(
@@ -158,7 +158,7 @@ def parse_grammar(f: Fields) -> GrammarSpec | None:
         raise bad_request(param, message, code="invalid_value") from None
 
 
-def _template_kwargs(f: Fields) -> dict[str, Any]:
+def parse_template_kwargs(f: Fields) -> dict[str, Any]:
     """vLLM's chat_template_kwargs (e.g. enable_thinking), passed to the chat template."""
     value = f.raw("chat_template_kwargs")
     if value is None:

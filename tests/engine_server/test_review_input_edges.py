@@ -127,3 +127,15 @@ def test_min_tokens_beyond_the_resolved_max_tokens_is_400_before_a_stream(
     status, err = error_of(server, CHAT, body)
     assert status == 400 and err["param"] == "min_tokens" and err["code"] == "invalid_value"
     assert server.wait_for(server.all_blocks_free, 10)
+
+
+def test_tokenize_checks_chat_template_kwargs(server: RunningServer) -> None:
+    body = {"model": MODEL, "messages": USER, "chat_template_kwargs": 5}
+    status, err = error_of(server, "/tokenize", body)
+    assert status == 400 and err["param"] == "chat_template_kwargs" and err["code"] == "invalid_type"
+    body = {"model": MODEL, "messages": USER, "chat_template_kwargs": {"add_generation_prompt": False}}
+    status, err = error_of(server, "/tokenize", body)
+    assert status == 400 and err["param"] == "chat_template_kwargs.add_generation_prompt"
+    body = {"model": MODEL, "messages": USER, "chat_template_kwargs": {"note": "x"}}
+    status, _, payload = http(server.base_url + "/tokenize", body, AUTH)
+    assert status == 200 and payload["count"] > 0
