@@ -220,7 +220,9 @@ class IdpAdd:
     )
     domain_claim: str = arg("claim that names the domain", placeholder="tenant")
     domain_claim_value: str = arg("its value for this domain")
-    aliases_claim: str | None = arg("claim listing the aliases a token may use (optional)", None)
+    aliases_claim: str | None = arg(
+        "claim listing the aliases a token may use (optional; once set, a token without it is refused)", None
+    )
     jwks_url: str | None = arg(
         "where the issuer publishes its keys (or give static keys)",
         None,
