@@ -2,16 +2,19 @@
 
 fields.py finds the text (the conversation in order, and every other string and key of the
 body) or refuses the request; each group is scanned as one joined text, so a value split across
-two messages or two fields is one finding. Injection heuristics score each text on its own. The
-body is never mutated; a changed body is a copy.
+two messages or two fields is one finding. A message's text parts are also scanned joined
+directly, as chat templates join them ("card 4111 1111" + " 1111 1111" is one card). Injection
+heuristics score each text on its own. The body is never mutated; a changed body is a copy.
 """
 
 from __future__ import annotations
 
 import copy
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any, Literal
 
 from proxy.guardrails import injection
@@ -19,7 +22,7 @@ from proxy.guardrails.errors import blocked_error
 from proxy.guardrails.fields import Refusal, Slot, collect
 from proxy.guardrails.normalize import normalize
 from proxy.guardrails.policy import RESTORE_RULE, CompiledPolicy
-from proxy.guardrails.scan import find_hits, render_slots
+from proxy.guardrails.scan import Hit, find_hits, render_slots
 from proxy.guardrails.vault import Vault
 
 TokenCounter = Callable[[str], int]
@@ -88,8 +91,9 @@ def scan_request(
     counts: Counter[str] = Counter()
     joined = [JOIN.join(slot.text for slot in group) for group in groups]
     views = [normalize(text, fold=True) for text in joined]
+    runs = [_PartRun(fields.conversation, run) for run in _part_runs(fields.conversation)]
     if policy.pseudonymizes:
-        for view, _ in views:
+        for view in [v for v, _ in views] + [run.view for run in runs]:
             for m in RESTORE_RULE.regex.finditer(view):
                 vault.reserve(m.group())
     if policy.injection:
@@ -109,14 +113,16 @@ def scan_request(
                         return _blocked(result, rule.id, counts)
                     counts[rule.id] += 1
     changes: list[tuple[Slot, str]] = []
-    for group, raw, (view, index) in zip(groups, joined, views, strict=True):
-        hits, _ = find_hits(policy.input, raw, view, index)
-        if not hits:
-            continue
+    for group, raw, (view, index), group_runs in zip(groups, joined, views, [runs, []], strict=True):
         bounds, pos = [], 0
         for slot in group:
             bounds.append((pos, pos + len(slot.text)))
             pos += len(slot.text) + len(JOIN)
+        hits, _ = find_hits(policy.input, raw, view, index)
+        if group_runs:
+            hits += _run_hits(policy, group_runs, bounds, hits)
+        if not hits:
+            continue
         out, blocked_rule, fired = render_slots(raw, hits, bounds, "input", vault)
         if blocked_rule is not None:
             return _blocked(result, blocked_rule, counts)
@@ -145,12 +151,71 @@ def _injection_texts(groups: list[list[Slot]]) -> Iterator[tuple[tuple[str, ...]
                 if slot.text in keys:
                     continue
                 keys.add(slot.text)
-            elif len(slot.path) == 5 and slot.path[0] == "messages" and slot.path[2] == "content":
+            elif _is_part(slot):
                 messages.setdefault(slot.path[:2], []).append(slot.text)
             yield (slot.text,), []
     for texts in messages.values():
         if len(texts) > 1:
             yield ("".join(texts), "\n".join(texts)), texts
+
+
+def _is_part(slot: Slot) -> bool:
+    """A text (or refusal) part of a message's content list."""
+    return len(slot.path) == 5 and slot.path[0] == "messages" and slot.path[2] == "content" and not slot.key
+
+
+def _part_runs(conversation: list[Slot]) -> list[list[int]]:
+    """Per message whose content has several text parts: the indices of their slots, in order."""
+    runs: dict[tuple[Any, ...], list[int]] = {}
+    for i, slot in enumerate(conversation):
+        if _is_part(slot):
+            runs.setdefault(slot.path[:2], []).append(i)
+    return [run for run in runs.values() if len(run) > 1]
+
+
+class _PartRun:
+    """One message's text parts joined directly, as chat templates join them (no separator)."""
+
+    __slots__ = ("index", "raw", "slots", "starts", "view")
+
+    def __init__(self, conversation: list[Slot], slots: list[int]) -> None:
+        texts = [conversation[i].text for i in slots]
+        self.slots = slots
+        self.starts = [0, *accumulate(len(t) for t in texts[:-1])]  # part k is raw[starts[k]:...]
+        self.raw = "".join(texts)
+        self.view, self.index = normalize(self.raw, fold=True)
+
+    def part(self, offset: int) -> int:
+        """The part holding raw[offset] (never an empty one)."""
+        return bisect_right(self.starts, offset) - 1
+
+
+def _run_hits(policy: CompiledPolicy, runs: list[_PartRun], bounds: list[tuple[int, int]],
+              own: list[Hit]) -> list[Hit]:
+    """Findings in each message's parts joined directly that the JOIN-joined text lacks (a card, key
+    or address cut between two parts), as spans of the JOIN-joined text: render_slots then
+    replaces each in the part where it starts and removes its rest from the following parts.
+    A finding that overlaps one of the same rule there is that one (`"ann@corp.io"` + `"thanks"`
+    reads `ann@corp.iothanks` joined: the part's own finding is kept, "thanks" stays)."""
+    found: dict[str, list[tuple[int, int]]] = {}
+    for h in own:
+        found.setdefault(h.rule.id, []).append((h.start, h.end))
+    longest = {rule: max(e - s for s, e in spans) for rule, spans in found.items()}
+    for spans in found.values():
+        spans.sort()
+    out: list[Hit] = []
+    for run in runs:
+        hits, _ = find_hits(policy.input, run.raw, run.view, run.index)
+        for h in hits:
+            a, b = run.part(h.start), run.part(h.end - 1)
+            start = bounds[run.slots[a]][0] + h.start - run.starts[a]
+            end = bounds[run.slots[b]][0] + h.end - run.starts[b]
+            spans = found.get(h.rule.id, [])
+            lo = bisect_left(spans, (start - longest.get(h.rule.id, 0),))
+            if any(e > start for _, e in spans[lo : bisect_left(spans, (end,))]):
+                continue
+            out.append(Hit(h.rule, start, end, h.value, h.at))
+    return out
 
 
 def _counted(slot: Slot) -> bool:
