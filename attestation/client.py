@@ -331,6 +331,7 @@ def pinned_ssl_context(spki_der: bytes) -> ssl.SSLContext:
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.options |= ssl.OP_NO_RENEGOTIATION  # TLS 1.2: the pinned session's peer cannot be renegotiated
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE  # the pin replaces CA checks
     ctx.sslsocket_class = PinnedSocket
