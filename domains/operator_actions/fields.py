@@ -147,7 +147,10 @@ def _time(spec: FieldSpec, value: Any) -> datetime:
         parsed = None
     if parsed is None:
         raise _bad(spec)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    try:  # fromisoformat takes times UTC cannot hold (9999-12-31T23:59:59-23:59): the database would overflow
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    except OverflowError:
+        raise ActionInvalid(f"{spec.name} is outside the times UTC can hold.", spec.name) from None
 
 
 def _keys_from_text(spec: FieldSpec, chunks: list[str]) -> list[Any]:

@@ -21,7 +21,6 @@ from domains.operator_actions import ACTIONS, BY_NAME, UNSET, Action, ActionInva
 from proxy.console.sessions import ConsoleSession
 from proxy.console.web import ACTOR, BASE, Refused, act, page, redirect
 from proxy.state import CONFIG
-from proxy.times import unrepresentable_time
 
 OWN_PAGES = {"policy.set", "policy.validate"}  # forms that re-render an editor: policy_pages.py
 PLACEHOLDER = re.compile(r"\{(\w+)(?::[^}]*)?\}")
@@ -113,13 +112,9 @@ def form_input(action: Action, request: web.Request, form: Mapping[str, Any]) ->
     raw = {k: str(v) for k, v in form.items() if k in known and k not in in_path}
     raw.update({n: request.match_info[n] for n in in_path})
     try:
-        inp = parse(action.input, raw, "form", text=in_path)
+        return parse(action.input, raw, "form", text=in_path)
     except ActionInvalid as exc:
         raise Refused(str(exc)) from None
-    bad_time = unrepresentable_time(inp)
-    if bad_time is not None:
-        raise Refused(f"{bad_time} is outside the times UTC can hold.")
-    return inp
 
 
 def _handler(action: Action) -> Any:

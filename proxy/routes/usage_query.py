@@ -8,19 +8,18 @@ from aiohttp import web
 
 from domains.usage import MAX_USAGE_ROWS
 from proxy.errors import bad_request
-from proxy.times import as_utc
 
 
 def _time(request: web.Request, name: str) -> datetime | None:
     raw = request.query.get(name)
     if raw is None:
         return None
-    try:
+    try:  # a time UTC cannot hold (9999-12-31T23:59:59-23:59) overflows converting: the same 400
         value = datetime.fromisoformat(raw) if len(raw) <= 40 else None
-    except ValueError:
+        if value is not None:
+            value = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):
         value = None
-    if value is not None:
-        value = as_utc(value if value.tzinfo else value.replace(tzinfo=UTC))  # None: out of range
     if value is None:
         raise bad_request(f"`{name}` must be an ISO 8601 date or time.", param=name, code="invalid_value")
     return value

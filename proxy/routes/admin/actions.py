@@ -19,7 +19,6 @@ from proxy.errors import bad_request
 from proxy.routes.admin.body import read_object
 from proxy.routes.admin.common import Handler, listing, one, route, run_in_session
 from proxy.state import CONFIG
-from proxy.times import unrepresentable_time
 
 PLACEHOLDER = re.compile(r"\{(\w+)(?::[^}]*)?\}")
 
@@ -41,14 +40,9 @@ async def _input(request: web.Request, action: Action, in_path: list[str]) -> An
             raise bad_request(f"Unknown field '{name}'.", param=name, code="unknown_field")
         raw[name] = request.match_info[name]
     try:
-        inp = parse(action.input, raw, source, text=in_path)
+        return parse(action.input, raw, source, text=in_path)
     except ActionInvalid as exc:
         raise bad_request(str(exc), param=exc.param, code=exc.code) from None
-    bad_time = unrepresentable_time(inp)
-    if bad_time is not None:
-        raise bad_request(f"{bad_time} is outside the times UTC can hold.", param=bad_time,
-                          code="invalid_value")
-    return inp
 
 
 def _handler(action: Action, path: str) -> Handler:
