@@ -218,9 +218,39 @@ def _run_hits(policy: CompiledPolicy, runs: list[_PartRun], bounds: list[tuple[i
     return out
 
 
+# The OpenAI schemas' own field names (requests, messages, content parts, tool calls, tools, JSON
+# schema keywords): keys that do not count toward the size caps. Each appears at most once per
+# object, so what they leave uncounted is bounded by the body's size; every other key counts.
+SCHEMA_KEYS = frozenset({
+    "model", "messages", "prompt", "suffix", "input", "stream", "stream_options", "include_usage",
+    "temperature", "top_p", "top_k", "min_p", "n", "max_tokens", "max_completion_tokens", "stop",
+    "presence_penalty", "frequency_penalty", "repetition_penalty", "logit_bias", "logprobs",
+    "top_logprobs", "echo", "best_of", "seed", "user", "metadata", "store", "tools", "tool_choice",
+    "parallel_tool_calls", "functions", "function_call", "response_format", "reasoning_effort",
+    "service_tier", "modalities", "prediction", "encoding_format", "dimensions",
+    "role", "content", "name", "tool_calls", "tool_call_id", "refusal", "reasoning_content",
+    "reasoning", "id", "type", "text", "function", "arguments", "description", "parameters",
+    "strict", "json_schema", "schema", "properties", "required", "items", "enum", "const",
+    "default", "additionalProperties", "anyOf", "oneOf", "allOf", "$ref", "$defs", "definitions",
+    "format", "title", "minimum", "maximum", "minItems", "maxItems", "minLength", "maxLength",
+    "pattern", "nullable",
+})
+# The values the schemas define for `role` and `type` fields: these do not count; any other
+# string there (a long one included) does.
+ENUM_VALUES: dict[str, frozenset[str]] = {
+    "role": frozenset({"system", "developer", "user", "assistant", "tool", "function"}),
+    "type": frozenset({"text", "refusal", "function", "custom", "json_object", "json_schema",
+                       "string", "number", "integer", "boolean", "object", "array", "null"}),
+}
+
+
 def _counted(slot: Slot) -> bool:
-    """Text that counts toward the size caps: values, not keys or `role`/`type` enums."""
-    return not slot.key and slot.path[-1] not in ("role", "type")
+    """Text that counts toward the size caps: every string and key but the schemas' own field
+    names and `role`/`type` enum values."""
+    if slot.key:
+        return slot.text not in SCHEMA_KEYS
+    name = slot.path[-1] if slot.path else None
+    return not (isinstance(name, str) and slot.text in ENUM_VALUES.get(name, ()))
 
 
 def _blocked(result: InputResult, rule_id: str, counts: Counter[str]) -> InputResult:
