@@ -17,6 +17,10 @@ from engine.server.state import ServerState
 from engine.structured import GrammarCompilerCache, GrammarSpec
 
 
+def too_deep(param: str) -> ApiError:
+    return bad_request(param, f"{param}: the schema is nested too deeply", code="invalid_value")
+
+
 def hook_available() -> bool:
     return any(f.name == "logits_processor_factory" for f in fields(SamplingParams))
 
@@ -38,6 +42,8 @@ async def attach_grammar(state: ServerState, params: SamplingParams, spec: Gramm
         factory = await asyncio.to_thread(cache.factory, spec)
     except InvalidParam as exc:
         raise bad_request(exc.param, f"{exc.param}: {exc.message}", code="invalid_value") from None
+    except RecursionError:  # the JSON Schema check (jsonschema) recurses once per level of the schema
+        raise too_deep(spec.param) from None
     if not hook_available():
         raise ApiError(
             400,

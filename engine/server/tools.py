@@ -172,3 +172,7 @@ def check_tool_schemas(req: ToolRequest) -> None:
                 check_json_schema(params, f"tools[{i}].function.parameters")
             except InvalidParam as exc:
                 raise bad_request(exc.param, f"{exc.param}: {exc.message}", code="invalid_value") from None
+            except RecursionError:
+                param = f"tools[{i}].function.parameters"
+                message = f"{param}: the schema is nested too deeply"
+                raise bad_request(param, message, code="invalid_value") from None

@@ -139,3 +139,44 @@ def test_tokenize_checks_chat_template_kwargs(server: RunningServer) -> None:
     body = {"model": MODEL, "messages": USER, "chat_template_kwargs": {"note": "x"}}
     status, _, payload = http(server.base_url + "/tokenize", body, AUTH)
     assert status == 200 and payload["count"] > 0
+
+
+def _deep_schema(depth: int) -> dict:
+    schema: dict = {"type": "integer"}
+    for _ in range(depth):
+        schema = {"type": "array", "items": schema}
+    return schema
+
+
+@pytest.mark.parametrize(
+    ("extra", "param"),
+    [
+        ({"guided_json": _deep_schema(300)}, "guided_json"),
+        (
+            {
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": "x", "schema": _deep_schema(300)},
+                }
+            },
+            "response_format.json_schema.schema",
+        ),
+        (
+            {
+                "tools": [{"type": "function", "function": {"name": "f", "parameters": _deep_schema(300)}}],
+                "tool_choice": {"type": "function", "function": {"name": "f"}},
+            },
+            "tools[0].function.parameters",
+        ),
+    ],
+)
+def test_deeply_nested_schemas_are_400_not_500(server: RunningServer, extra: dict, param: str) -> None:
+    # the JSON Schema check recursed once per level and its RecursionError was a 500
+    status, err = error_of(server, CHAT, {"model": MODEL, "messages": USER, "max_tokens": 2, **extra})
+    assert status == 400 and err["param"] == param and "nested too deeply" in err["message"]
+    status, _, payload = http(
+        server.base_url + CHAT,
+        {"model": MODEL, "messages": USER, "max_tokens": 2, "guided_json": _deep_schema(8)},
+        AUTH,
+    )
+    assert status == 200, payload
