@@ -15,10 +15,14 @@ from engine.server.streaming import SseWriter
 
 
 def _echo(job: Job, req: CompletionRequest, choice_index: int) -> str:
+    """The prompt as given (vLLM): a text prompt verbatim, not its tokens decoded (which would add
+    the BOS token a tokenizer prepends); token ids decoded."""
     if not req.echo:
         return ""
-    prompt = job.prompts[choice_index // job.n]
-    return job.state.engine.tokenizer.decode(prompt, skip_special_tokens=False)
+    given = req.prompts[choice_index // job.n]
+    if isinstance(given, str):
+        return given
+    return job.state.engine.tokenizer.decode(given, skip_special_tokens=False)
 
 
 def _with_token_ids(job: Job, body: dict[str, Any], token_ids: list[int]) -> dict[str, Any]:

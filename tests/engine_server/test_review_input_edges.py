@@ -4,9 +4,14 @@ carries only an error). Each must be a 400 OpenAI error before anything is answe
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 from server_harness import AUTH, MODEL, RunningServer, http
+
+from engine.sampling_params import SamplingParams
+from engine.server.completions import _echo
+from engine.server.protocol import CompletionRequest
 
 CHAT = "/v1/chat/completions"
 COMPLETIONS = "/v1/completions"
@@ -180,3 +185,18 @@ def test_deeply_nested_schemas_are_400_not_500(server: RunningServer, extra: dic
         AUTH,
     )
     assert status == 200, payload
+
+
+def test_echo_returns_a_text_prompt_verbatim_not_its_tokens_decoded() -> None:
+    # a tokenizer that prepends BOS (Llama, Mistral) decoded "hi" back as "<s>hi"; vLLM echoes the text
+    class BosTokenizer:
+        def decode(self, ids: list[int], skip_special_tokens: bool = True) -> str:
+            return "<s>" + "".join(f"[{i}]" for i in ids[1:])
+
+    job = SimpleNamespace(
+        n=2, prompts=[[1, 7], [1, 8]], state=SimpleNamespace(engine=SimpleNamespace(tokenizer=BosTokenizer()))
+    )
+    req = CompletionRequest(MODEL, ["hi", [1, 8]], SamplingParams(), False, False, True, None)
+    assert [_echo(job, req, i) for i in range(4)] == ["hi", "hi", "<s>[8]", "<s>[8]"]  # type: ignore[arg-type]
+    req.echo = False
+    assert _echo(job, req, 0) == ""  # type: ignore[arg-type]
