@@ -32,6 +32,10 @@ async def read_json(request: web.Request) -> Any:
         raise bad_request(None, f"The request body is not valid JSON{where}", code="invalid_json") from None
     except RecursionError:
         raise ApiError(400, "The request body is nested too deeply", code="invalid_json") from None
+    except ValueError:  # an integer past Python's int_max_str_digits (4300 digits)
+        raise bad_request(
+            None, "The request body holds a number with too many digits", code="invalid_json"
+        ) from None
     if _SURROGATE_HINT.search(raw):
         check_unicode(body)
     return body

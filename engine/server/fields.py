@@ -52,9 +52,15 @@ class Fields:
         value = self.raw(key)
         if value is None:
             return default
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, int | float):
             raise _type_error(self.name(key), "a number")
-        return float(value)
+        try:
+            number = float(value)  # an int past float's range raises OverflowError
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            raise _type_error(self.name(key), "a number")
+        return number
 
     def bool(self, key: str, default: bool | None = None) -> Any:
         value = self.raw(key)

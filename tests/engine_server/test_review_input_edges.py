@@ -200,3 +200,34 @@ def test_echo_returns_a_text_prompt_verbatim_not_its_tokens_decoded() -> None:
     assert [_echo(job, req, i) for i in range(4)] == ["hi", "hi", "<s>[8]", "<s>[8]"]  # type: ignore[arg-type]
     req.echo = False
     assert _echo(job, req, 0) == ""  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("path", "raw", "param", "code"),
+    [
+        # an integer past float's range: float() raised OverflowError (500)
+        (
+            COMPLETIONS,
+            b'{"model":"smol","prompt":"a","temperature":1' + b"0" * 400 + b"}",
+            "temperature",
+            "invalid_type",
+        ),
+        (
+            CHAT,
+            b'{"model":"smol","messages":[{"role":"user","content":"a"}],"presence_penalty":-1'
+            + b"0" * 400
+            + b"}",
+            "presence_penalty",
+            "invalid_type",
+        ),
+        # an integer past Python's 4300-digit limit: json.loads raised a plain ValueError (500)
+        (COMPLETIONS, b'{"model":"smol","prompt":"a","n":1' + b"0" * 5000 + b"}", None, "invalid_json"),
+        ("/tokenize", b'{"prompt":"a","x":[' + b"9" * 4301 + b"]}", None, "invalid_json"),
+    ],
+)
+def test_huge_integers_are_400_not_500(
+    server: RunningServer, path: str, raw: bytes, param: str | None, code: str
+) -> None:
+    status, err = error_of(server, path, raw=raw)
+    assert status == 400 and err["param"] == param and err["code"] == code
+    assert len(err["message"]) < 200
