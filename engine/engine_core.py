@@ -175,7 +175,27 @@ class EngineCore:
 
     def step(self) -> list[TokenOutput] | list[PoolingOutput]:
         """Launch the next step, then collect the one before it (or, without async scheduling, this one).
-        An embedding engine's steps return PoolingOutputs, a generating one's TokenOutputs."""
+        An embedding engine's steps return PoolingOutputs, a generating one's TokenOutputs.
+        A step that raises (a logits processor's error, say) leaves its sequences half advanced: every
+        request is aborted and the prefix cache emptied before the error propagates (`_reset`)."""
+        try:
+            return self._step()
+        except BaseException:
+            self._reset()
+            raise
+
+    def _reset(self) -> None:
+        """After a failed step: abort every request, drop the step in flight (its tokens, or its deferred
+        sampler, may never be read) and forget the prefix cache, since a launch that failed before its
+        forward leaves blocks published (at allocation) that were never written."""
+        self.inflight = None
+        for request_id in list(self.requests):
+            self.abort(request_id)
+        for seq in [*self.scheduler.running, *self.scheduler.waiting]:  # none: every sequence has a request
+            self.scheduler.finish(seq)
+        self.block_manager.reset_prefix_cache()
+
+    def _step(self) -> list[TokenOutput] | list[PoolingOutput]:
         launched: StepRun | PoolRun | None = None
         if self.scheduler.has_unfinished():
             sched = self.scheduler.schedule()

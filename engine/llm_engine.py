@@ -103,7 +103,14 @@ class LLMEngine:
     def step(self, stream: bool = True) -> list[RequestOutput]:
         """One step of the loop. stream=True: deltas of every request that advanced; stream=False: whole
         outputs of the requests that finished."""
-        outputs, stopped = self.output_processor.process(self.core.step(), stream)
+        try:
+            tokens = self.core.step()
+        except BaseException:
+            # the core aborted every request (EngineCore.step): forget them here too
+            for request_id in list(self.output_processor.requests):
+                self.output_processor.abort(request_id)
+            raise
+        outputs, stopped = self.output_processor.process(tokens, stream)
         if stopped:
             self.core.finish_stopped(stopped)
         return outputs
