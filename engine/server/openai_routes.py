@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from engine.engine_core import check_request
-from engine.errors import ContextLengthExceeded, InvalidParam
+from engine.errors import ContextLengthExceeded, EngineDead, InvalidParam
 from engine.reasoning import get_reasoning_parser
 from engine.sampling_params import SamplingParams
 from engine.server.body import read_json
@@ -49,6 +49,8 @@ def _check_requests(state: ServerState, prompts: list[list[int]], params: Sampli
     """The engine's own checks, before anything is answered: params are final only now (max_tokens
     resolved, generation defaults applied), and a stream that fails them would already be a 200."""
     engine = state.engine
+    if engine.is_dead:  # else a stream would answer 200 and then carry the engine_dead error
+        raise EngineDead("the engine loop is not running")
     try:
         for prompt in prompts:
             check_request(prompt, params, engine.spec.vocab_size, engine.max_model_len)
