@@ -19,7 +19,7 @@ from proxy.console import (
     usage_pages,
 )
 from proxy.console.sessions import SessionStore
-from proxy.console.web import CONSOLE, ConsoleState, environment, routes
+from proxy.console.web import CONSOLE, ConsoleState, environment, routes, security_headers
 
 LOGIN_FAILURE_LIMIT = 10  # failed sign-ins per client address per minute
 
@@ -32,3 +32,4 @@ def mount_console(app: web.Application) -> None:
     env.globals["fields"] = action_forms.fields  # form inputs from the action table
     app[CONSOLE] = ConsoleState(SessionStore(), FailureThrottle(limit=LOGIN_FAILURE_LIMIT), env)
     app.add_routes(routes)
+    app.on_response_prepare.append(security_headers)

@@ -14,7 +14,18 @@ from aiohttp import web
 
 from proxy.auth import client_address
 from proxy.console.sessions import COOKIE
-from proxy.console.web import BASE, CONSOLE, current_session, redirect, render, routes, secure
+from proxy.console.web import (
+    BASE,
+    CONSOLE,
+    FormUnreadable,
+    current_session,
+    read_form,
+    redirect,
+    refused_page,
+    render,
+    routes,
+    secure,
+)
 from proxy.state import CONFIG, DIRECTORY
 
 LOGIN_COOKIE = "teecube_console_login"
@@ -58,7 +69,10 @@ async def login(request: web.Request) -> web.StreamResponse:
         response = _login_page(request, 429, f"Too many failed sign-ins. Retry in {math.ceil(wait)} s.")
         response.headers["Retry-After"] = str(math.ceil(wait))
         return response
-    form = await request.post()
+    try:
+        form = await read_form(request)
+    except FormUnreadable as exc:
+        return _login_page(request, exc.status, str(exc))
     expected = request.cookies.get(LOGIN_COOKIE, "")
     presented = str(form.get("csrf", ""))
     if not expected or not hmac.compare_digest(presented.encode(), expected.encode()):
@@ -89,7 +103,10 @@ def _signed_in(sid: str, location: str, ttl: float) -> web.StreamResponse:
 @routes.post(f"{BASE}/logout")
 async def logout(request: web.Request) -> web.StreamResponse:
     session = current_session(request)
-    form = await request.post()
+    try:
+        form = await read_form(request)
+    except FormUnreadable as exc:
+        return refused_page(request, session, exc)
     if session is not None and session.csrf_ok(str(form.get("csrf", ""))):
         request.app[CONSOLE].sessions.drop(request.cookies.get(COOKIE))
     elif session is not None:

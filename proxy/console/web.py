@@ -2,7 +2,8 @@
 
 Every console response carries a strict Content-Security-Policy (no script at all, styles
 from our own static file only), `no-store`, and framing denied. A POST without the session's
-CSRF token is refused (403) before its form is acted on.
+CSRF token is refused (403) before its form is acted on; a form that cannot be read (over
+MAX_FORM_BYTES, not UTF-8, an unknown charset) is a 413 or 400 page, never a 500.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 import jinja2
 from aiohttp import web
+from multidict import MultiDictProxy
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -59,6 +61,42 @@ Page = Callable[[web.Request, ConsoleSession], Awaitable[web.StreamResponse]]
 
 class Refused(Exception):
     """An action the domain layer refused: shown to the operator as a message."""
+
+
+class FormUnreadable(Exception):
+    """A POST body that is not a form this console reads; `status` is the page's status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+async def read_form(request: web.Request) -> MultiDictProxy[Any]:
+    """The POST's form fields, at most MAX_FORM_BYTES of UTF-8 (the console's forms are far smaller)."""
+    too_large = FormUnreadable(413, f"The form is too large (at most {MAX_FORM_BYTES // 1024} KiB).")
+    if (request.content_length or 0) > MAX_FORM_BYTES:
+        raise too_large
+    try:
+        if not request.content_type.startswith("multipart/") and len(await request.read()) > MAX_FORM_BYTES:
+            raise too_large  # a chunked body has no length up front; read() caches it for post()
+        return await request.post()
+    except web.HTTPRequestEntityTooLarge:
+        raise too_large from None
+    except (ValueError, LookupError):  # bytes that are not UTF-8 (or the charset named), a charset unknown
+        raise FormUnreadable(400, "The form could not be read: it must be UTF-8 text.") from None
+
+
+def refused_page(
+    request: web.Request, session: ConsoleSession | None, exc: FormUnreadable
+) -> web.StreamResponse:
+    return secure(render(request, "refused.jinja", session, status=exc.status, message=str(exc)))
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Every response under /console carries the headers, errors too (404, 405, 413, 500)."""
+    if request.path == BASE or request.path.startswith(BASE + "/"):
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
 
 
 def environment() -> jinja2.Environment:
@@ -130,7 +168,10 @@ def page(method: str, path: str, role: str) -> Callable[[Page], Page]:
             if role != "any" and session.role != role:
                 return secure(render(request, "denied.jinja", session, status=403))
             if method == "POST":
-                form = await request.post()
+                try:
+                    form = await read_form(request)
+                except FormUnreadable as exc:
+                    return refused_page(request, session, exc)
                 if not session.csrf_ok(str(form.get("csrf", ""))):
                     return secure(render(request, "denied.jinja", session, status=403, csrf=True))
             return secure(await handler(request, session))
