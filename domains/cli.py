@@ -126,6 +126,8 @@ def _read_text(path: str) -> str:
         return sys.stdin.read() if path == "-" else Path(path).read_text()
     except OSError as exc:
         raise Invalid(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise Invalid(f"cannot read {path}: not UTF-8 text") from None
 
 
 def action_input(action: Action, args: argparse.Namespace) -> Any:
@@ -234,8 +236,8 @@ def db_main(argv: list[str]) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     url = database_url(args.database_url)
-    shown = make_url(url).render_as_string(hide_password=True)
     try:
+        shown = make_url(url).render_as_string(hide_password=True)
         engine = db.make_engine(url)
         try:
             if args.action == "upgrade":

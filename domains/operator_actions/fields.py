@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 import types
 import typing
@@ -23,6 +24,8 @@ from typing import Any
 from domains.errors import Invalid
 
 INT_LIMIT = 2**31
+MAX_JSON_DEPTH = 64  # as the admin API's body parser (proxy/body.py): a policy is a few levels deep
+SURROGATE = re.compile("[\ud800-\udfff]")
 UNSET: Any = type("Unset", (), {"__repr__": lambda _self: "UNSET", "__bool__": lambda _self: False})()
 """Default of a field an update leaves unchanged when it is not given."""
 
@@ -160,8 +163,8 @@ def _keys_from_text(spec: FieldSpec, chunks: list[str]) -> list[Any]:
         text = chunk.strip()
         if text.startswith(("[", "{")):
             try:
-                loaded = json.loads(text)
-            except ValueError:
+                loaded = _json(text)
+            except (ValueError, RecursionError):
                 raise _bad(spec) from None
             out.extend(loaded if isinstance(loaded, list) else [loaded])
         else:
@@ -199,10 +202,40 @@ def _from_text(spec: FieldSpec, raw: Any) -> Any:
         return [v.strip() for v in text.split(",") if v.strip()]
     if kind == "object":
         try:
-            return json.loads(text)
-        except ValueError:
+            return _json(text)
+        except (ValueError, RecursionError):  # a thousand brackets deep overflows the C scanner
             raise ActionInvalid(f"{spec.name} is not valid JSON.", spec.name) from None
     raise AssertionError(kind)
+
+
+def _json(text: str) -> Any:
+    """JSON text as the admin API reads a body: NaN and Infinity (not JSON) refused."""
+    return json.loads(text, parse_constant=_no_constant)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+def _plain(spec: FieldSpec, value: Any, depth: int = 0) -> None:
+    """What the admin API's body parser refuses in any value (proxy/body.py), refused here for the
+    text a form or a CLI file gives: nesting past MAX_JSON_DEPTH, non-finite numbers, lone
+    surrogates (no page, database or terminal can encode them)."""
+    if depth > MAX_JSON_DEPTH:
+        raise ActionInvalid(f"{spec.name} is nested too deeply (at most {MAX_JSON_DEPTH} levels).", spec.name)
+    if isinstance(value, str):
+        if SURROGATE.search(value):
+            raise ActionInvalid(f"{spec.name} holds text that is not valid Unicode.", spec.name)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ActionInvalid(f"{spec.name} holds a number that is not finite.", spec.name)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _plain(spec, key, depth + 1)
+            _plain(spec, item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _plain(spec, item, depth + 1)
 
 
 _JSON_CHECKS: dict[str, Any] = {
@@ -225,6 +258,7 @@ def check(spec: FieldSpec, value: Any) -> Any:
         raise _bad(spec)
     if not _JSON_CHECKS[spec.kind](value):
         raise _bad(spec)
+    _plain(spec, value)
     if spec.kind in ("int", "duration"):
         low, high = spec.meta.minimum, spec.meta.maximum
         if (low is not None and value < low) or (high is not None and value > high):
