@@ -6,7 +6,7 @@ from aiohttp import web
 
 from domains import tenants
 from proxy.console.charts import bar_chart
-from proxy.console.queries import AUDIT_PAGE, UsageReport, audit_page, usage_report
+from proxy.console.queries import AUDIT_PAGE, AuditPage, UsageReport, audit_page, usage_report
 from proxy.console.sessions import ConsoleSession
 from proxy.console.web import Refused, act, page, render
 
@@ -54,5 +54,11 @@ async def audit_log_page(request: web.Request, session: ConsoleSession) -> web.R
     filters = {k: (request.query.get(k) or "").strip()[:128] or None
                for k in ("actor", "action", "object_type")}
     number = _int_param(request, "page", 1, 1, 100_000)
-    result = await act(request, lambda s: audit_page(s, page=number, **filters), changes=False)
-    return render(request, "audit.jinja", session, result=result, filters=filters, page_size=AUDIT_PAGE)
+    status = 200
+    try:
+        result = await act(request, lambda s: audit_page(s, page=number, **filters), changes=False)
+    except Refused as exc:  # a filter the database cannot compare (PostgreSQL refuses a NUL)
+        session.flashes.append(("error", str(exc)))
+        result, status = AuditPage([], number, False), 400
+    return render(request, "audit.jinja", session, status=status, result=result, filters=filters,
+                  page_size=AUDIT_PAGE)
