@@ -134,7 +134,7 @@ def _handler(action: Action) -> Any:
             return redirect(_where(action.then, here))
         done = {**here, **{f.name: getattr(inp, f.name) for f in action.fields}, **_flat(result)}
         if action.secret:
-            session.secret_once = result["secret"]
+            session.secret_once = (str(result["key"]["domain"]), result["secret"])
         session.flashes.append(("ok", action.done.format(**done)))
         return redirect(_where(action.then, done))
 

@@ -50,7 +50,8 @@ async def domain_page(request: web.Request, session: ConsoleSession) -> web.Resp
         detail = await act(request, lambda s: _domain_detail(s, name), changes=False)
     except Refused as exc:
         return render(request, "not_found.jinja", session, status=404, message=str(exc))
-    secret, session.secret_once = session.secret_once, None
+    once, session.secret_once = session.secret_once, None  # gone after any domain page: shown once
+    secret = once[1] if once is not None and once[0] == name else None  # never on another domain's page
     return render(request, "domain.jinja", session, secret=secret, now=datetime.now(UTC), findings=None,
                   **detail)
 

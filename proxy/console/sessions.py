@@ -26,7 +26,7 @@ class ConsoleSession:
     domain_name: str | None = None
     key_id: str | None = None
     flashes: list[tuple[str, str]] = field(default_factory=list)  # (kind, message) for the next page
-    secret_once: str | None = None  # a new key's secret, shown on the next page only
+    secret_once: tuple[str, str] | None = None  # (domain, a new key's secret): its domain's next page only
     started: datetime = field(default_factory=lambda: datetime.now(UTC))  # a key rotated since ends it
 
     def csrf_ok(self, presented: str | None) -> bool:
