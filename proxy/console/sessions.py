@@ -1,7 +1,9 @@
 """Console sessions: random ids in an in-memory store, each with its role, expiry and CSRF token.
 
 The cookie carries only the session id (HttpOnly, Secure, SameSite=Strict, Path=/console/).
-Nothing is derivable from it; logout and expiry delete the server-side entry.
+Nothing is derivable from it; logout and expiry delete the server-side entry. One principal (the
+operator token, or one API key) holds at most MAX_PER_PRINCIPAL sessions, its oldest going first,
+so a tenant signing in over and over cannot fill the store and push the operator's session out.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import UTC, datetime
 COOKIE = "teecube_console"
 DEFAULT_TTL = 8 * 3600
 MAX_SESSIONS = 10_000
+MAX_PER_PRINCIPAL = 32  # browsers and tabs of one operator or one key
 
 
 @dataclass(slots=True)
@@ -34,13 +37,21 @@ class ConsoleSession:
 
 
 class SessionStore:
-    def __init__(self, ttl: float = DEFAULT_TTL, max_sessions: int = MAX_SESSIONS) -> None:
+    def __init__(self, ttl: float = DEFAULT_TTL, max_sessions: int = MAX_SESSIONS,
+                 per_principal: int = MAX_PER_PRINCIPAL) -> None:
         self.ttl = ttl
         self._max = max_sessions
+        self._per_principal = per_principal
         self._sessions: dict[str, ConsoleSession] = {}
 
     def create(self, role: str, **fields: object) -> tuple[str, ConsoleSession]:
         now = time.monotonic()
+        principal = (role, fields.get("key_id"))
+        mine = [k for k, v in self._sessions.items() if (v.role, v.key_id) == principal]
+        while len(mine) >= self._per_principal:  # this principal's oldest goes, nobody else's
+            oldest = min(mine, key=lambda k: self._sessions[k].expires)
+            del self._sessions[oldest]
+            mine.remove(oldest)
         if len(self._sessions) >= self._max:
             self._sessions = {k: v for k, v in self._sessions.items() if v.expires > now}
             if len(self._sessions) >= self._max:  # still full: the oldest goes
