@@ -164,6 +164,12 @@ def _render(data: Any, action: Action, as_json: bool) -> str:
     return table(data if isinstance(data, list) else [data], columns)
 
 
+def _pepper(path: str | None) -> bytes:
+    """--pepper-file when given (the flag wins over TEECUBE_PEPPER and TEECUBE_PEPPER_FILE, as
+    --database-url does over TEECUBE_DATABASE_URL), else the environment's pepper."""
+    return load_pepper(path, env={}) if path else load_pepper()
+
+
 def _open(url: str | None) -> Engine:
     engine = db.make_engine(database_url(url))
     at = db.current(engine)
@@ -191,7 +197,7 @@ def admin_main(argv: list[str]) -> int:
     except DomainError as exc:  # an unreadable --file
         return _fail(str(exc), 1)
     try:
-        context = Context(pepper=load_pepper(args.pepper_file) if action.needs_pepper else None)
+        context = Context(pepper=_pepper(args.pepper_file) if action.needs_pepper else None)
         engine = _open(args.database_url)
         try:
             with db.session_factory(engine).begin() as session:

@@ -5,17 +5,21 @@ files and database URLs they cannot use. Before:
 - a file (or stdin) that is not UTF-8: UnicodeDecodeError traceback;
 - `teecube db current --database-url 'not a url'`: ArgumentError traceback (the URL was parsed,
   to be shown without its password, outside the command's error handling).
+
+And `--pepper-file` lost to the environment's pepper (last test).
 """
 
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
 
 from domains import db
 from domains.cli import admin_main, db_main
+from domains.keys import resolve_key
 
 IDP = ["idp", "add", "--domain", "acme", "--issuer", "https://issuer.example", "--audience", "a",
        "--algorithms", "RS256", "--domain-claim", "tenant", "--domain-claim-value", "acme"]
@@ -79,3 +83,24 @@ def test_db_and_admin_with_a_database_url_that_does_not_parse(capsys, bad) -> No
         capsys.readouterr()
         assert main([*argv, "--database-url", bad]) == 1
         assert "s3cret" not in _one_line(capsys)
+
+
+def test_pepper_file_flag_wins_over_the_environment(url, tmp_path, capsys, monkeypatch) -> None:
+    """`--pepper-file` was ignored whenever TEECUBE_PEPPER or TEECUBE_PEPPER_FILE was set: the key
+    was hashed with another pepper than the operator named (or the command failed on the env's)."""
+    flag_pepper, env_pepper = "f" * 40, "e" * 40
+    (tmp_path / "pepper").write_text(flag_pepper + "\n")
+    monkeypatch.setenv("TEECUBE_PEPPER", env_pepper)
+    monkeypatch.setenv("TEECUBE_PEPPER_FILE", str(tmp_path / "missing"))
+    capsys.readouterr()
+    assert admin_main(["key", "create", "--domain", "acme", "--pepper-file", str(tmp_path / "pepper"),
+                       "--database-url", url, "--json"]) == 0
+    secret = json.loads(capsys.readouterr().out)["secret"]
+    factory = db.session_factory(url)
+    with factory() as s:
+        assert resolve_key(s, secret, flag_pepper.encode()) is not None
+        assert resolve_key(s, secret, env_pepper.encode()) is None
+    factory.kw["bind"].dispose()
+    monkeypatch.setenv("TEECUBE_PEPPER", "short")  # without the flag, the environment's pepper
+    assert admin_main(["key", "create", "--domain", "acme", "--database-url", url]) == 1
+    _one_line(capsys, "pepper from TEECUBE_PEPPER is too short")
