@@ -141,6 +141,9 @@ def action_input(action: Action, args: argparse.Namespace) -> Any:
             value = [_read_text(v) for v in value] if isinstance(value, list) else _read_text(value)
         raw[spec.name] = value
     for name in getattr(args, "unset", None) or []:
+        if raw.get(name) is not None:  # both a value and --unset: which one was meant?
+            spec = next(s for s in action.fields if s.name == name)
+            raise UsageError(f"argument --unset: {name} is also given a value ({'/'.join(_flags(spec))})")
         raw[name] = None
     try:
         return parse(action.input, raw, "text")

@@ -104,3 +104,17 @@ def test_pepper_file_flag_wins_over_the_environment(url, tmp_path, capsys, monke
     monkeypatch.setenv("TEECUBE_PEPPER", "short")  # without the flag, the environment's pepper
     assert admin_main(["key", "create", "--domain", "acme", "--database-url", url]) == 1
     _one_line(capsys, "pepper from TEECUBE_PEPPER is too short")
+
+
+def test_a_value_and_unset_for_one_field_is_a_usage_error(url, capsys) -> None:
+    """`domain update acme --rpm 5 --unset requests_per_minute` silently cleared the limit."""
+    assert admin_main(["domain", "update", "acme", "--rpm", "7", "--database-url", url]) == 0
+    capsys.readouterr()
+    argv = ["domain", "update", "acme", "--rpm", "5", "--unset", "requests_per_minute", "--database-url", url]
+    assert admin_main(argv) == 2
+    _one_line(capsys, "--unset: requests_per_minute is also given a value (--rpm/--requests-per-minute)")
+    assert admin_main(["domain", "show", "acme", "--database-url", url, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["requests_per_minute"] == 7  # unchanged
+    assert admin_main(["domain", "update", "acme", "--unset", "requests_per_minute", "--database-url", url,
+                       "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["requests_per_minute"] is None
