@@ -95,11 +95,11 @@ class AsyncEngine:
             await client.start()
             self._client = client
             self._loaded = None
-            self.processor = OutputProcessor(client.tokenizer)
+            self.processor = OutputProcessor(client.tokenizer, client.spec.eos_token_ids)
             return
         self.engine = await asyncio.to_thread(EngineCore, self.config, self._loaded, self._async_scheduling)
         self._loaded = None
-        self.processor = OutputProcessor(self.engine.tokenizer)
+        self.processor = OutputProcessor(self.engine.tokenizer, self.engine.eos_token_ids)
         self._stats = self.engine.stats()
         self._thread = threading.Thread(target=self._run, name="engine-loop", daemon=True)
         self._thread.start()

@@ -27,7 +27,7 @@ class LLMEngine:
         """See EngineCore (async_scheduling: None = on CUDA)."""
         self.config = config
         self.core = EngineCore(config, loaded, async_scheduling)
-        self.output_processor = OutputProcessor(self.core.tokenizer)
+        self.output_processor = OutputProcessor(self.core.tokenizer, self.core.eos_token_ids)
 
     # the core's parts, as before the split
     @property

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,8 +54,10 @@ class RequestState:
 
 
 class OutputProcessor:
-    def __init__(self, tokenizer: Tokenizer | None) -> None:
+    def __init__(self, tokenizer: Tokenizer | None, eos_token_ids: Iterable[int] = ()) -> None:
+        """eos_token_ids: the engine core's, whose text (as a stop token's) is left out of outputs."""
         self.tokenizer = tokenizer
+        self.eos_token_ids = frozenset(eos_token_ids)
         self.requests: dict[str, RequestState] = {}
         self.generation_tokens = 0
         self.request_success: Counter[str] = Counter()
@@ -131,10 +134,16 @@ class OutputProcessor:
         if seq.logprobs is not None and out.logprobs is not None:
             seq.logprobs.append(out.logprobs)
         req.num_cached_tokens = max(req.num_cached_tokens, out.num_cached_tokens)
-        new_text = seq.detokenizer.step(out.token_id) if seq.detokenizer is not None else ""
+        p = req.params
+        # vLLM: the token that stopped the sequence (EOS or a stop token id) is not part of the text
+        stop_token = out.finish_reason == "stop" and (
+            out.token_id in self.eos_token_ids or out.stop_reason == out.token_id
+        )
+        new_text = ""
+        if seq.detokenizer is not None and not (stop_token and not p.include_stop_str_in_output):
+            new_text = seq.detokenizer.step(out.token_id)
         seq.text += new_text
         seq.finish_reason, seq.stop_reason = out.finish_reason, out.stop_reason
-        p = req.params
         # stop strings come after EOS and stop ids (those end with "stop" in the core), before length
         stoppable = out.finish_reason is None or out.finish_reason == "length"
         if p.stop_strs and new_text and stoppable and len(seq.token_ids) >= p.min_tokens:
