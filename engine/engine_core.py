@@ -346,6 +346,8 @@ def check_request(
         raise InvalidParam("prompt", "the prompt is empty")
     if min(prompt_token_ids) < 0 or max(prompt_token_ids) >= vocab_size:
         raise InvalidParam("prompt", f"token ids must be in [0, {vocab_size})")
+    if params.logit_bias and max(params.logit_bias) >= vocab_size:
+        raise InvalidParam("logit_bias", f"token ids must be in [0, {vocab_size})")
     max_tokens = params.max_tokens if params.max_tokens is not None else max_model_len - n
     if n + max(max_tokens, 1) > max_model_len:
         raise ContextLengthExceeded(n, max_tokens, max_model_len)

@@ -34,6 +34,7 @@ def is_plain(seq: Sequence) -> bool:
         and p.repetition_penalty == 1.0
         and p.presence_penalty == 0.0
         and p.frequency_penalty == 0.0
+        and not p.logit_bias
         and len(seq.token_ids) + seq.num_inflight - seq.num_prompt_tokens >= p.min_tokens  # num_output_tokens
     )
 

@@ -114,6 +114,22 @@ def apply_penalties(
     return logits
 
 
+def apply_logit_bias(logits: torch.Tensor, seqs: list[Sequence]) -> torch.Tensor:
+    """OpenAI's logit_bias: each row's bias added to its tokens' logits (fp32 logits, a copy), before
+    penalties and sampling, as vLLM; greedy rows take it too (-100 all but bans a token)."""
+    rows: list[int] = []
+    cols: list[int] = []
+    values: list[float] = []
+    for i, s in enumerate(seqs):
+        for token, bias in (s.params.logit_bias or {}).items():
+            rows.append(i)
+            cols.append(token)
+            values.append(float(bias))
+    index = to_device([rows, cols], torch.int64, logits.device)
+    bias = to_device(values, logits.dtype, logits.device)
+    return logits.index_put((index[0], index[1]), bias, accumulate=True)
+
+
 def apply_top_k_top_p(logits: torch.Tensor, top_k: list[int], top_p: list[float]) -> torch.Tensor:
     vocab = logits.shape[1]
     dev = logits.device
@@ -174,6 +190,8 @@ class Sampler:
         raw_logprobs = None
         if any(k is not None for k in want_logprobs):
             raw_logprobs = torch.log_softmax(logits, dim=-1)
+        if any(s.params.logit_bias for s in seqs):
+            logits = apply_logit_bias(logits, seqs)
         if any(map(has_penalties, seqs)):
             logits = apply_penalties(logits, seqs, pending)
         logits = self._suppress_stops(logits, seqs)

@@ -15,6 +15,8 @@ GREEDY_EPS = 1e-5
 MAX_N = 128
 MAX_LOGPROBS = 20
 MAX_CACHE_SALT = 256
+MAX_LOGIT_BIAS = 300  # entries (OpenAI's limit)
+LOGIT_BIAS_RANGE = 100.0
 
 
 @dataclass(slots=True)
@@ -37,6 +39,7 @@ class SamplingParams:
     include_stop_str_in_output: bool = False
     skip_special_tokens: bool = True
     cache_salt: str | None = None  # prefix-cache isolation: only requests with the same salt share blocks
+    logit_bias: dict[int, float] | None = None  # token id -> added to its logit before sampling (OpenAI)
     detokenize: bool = True  # False: token ids only (no text, no stop strings)
     # one engine/logits_process.py LogitsProcessor per sequence (grammar-constrained decoding)
     logits_processor_factory: Callable[[], LogitsProcessor] | None = field(
@@ -91,10 +94,23 @@ class SamplingParams:
             raise InvalidParam("stop_token_ids", "token ids must be in [0, 2**31)")
         if self.seed is not None and not 0 <= self.seed < 2**63:
             raise InvalidParam("seed", "must be in [0, 2**63)")
+        if self.logit_bias is not None:
+            self._validate_logit_bias(self.logit_bias)
         if self.cache_salt is not None and not 0 < len(self.cache_salt) <= MAX_CACHE_SALT:
             raise InvalidParam(
                 "cache_salt", f"must be a non-empty string of at most {MAX_CACHE_SALT} characters"
             )
+
+    @staticmethod
+    def _validate_logit_bias(bias: dict[int, float]) -> None:
+        if len(bias) > MAX_LOGIT_BIAS:
+            raise InvalidParam("logit_bias", f"at most {MAX_LOGIT_BIAS} tokens, got {len(bias)}")
+        for token, value in bias.items():
+            if isinstance(token, bool) or not isinstance(token, int) or not 0 <= token < 2**31:
+                raise InvalidParam("logit_bias", "keys must be token ids in [0, 2**31)")
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if not (number and -LOGIT_BIAS_RANGE <= value <= LOGIT_BIAS_RANGE):  # NaN fails too
+                raise InvalidParam("logit_bias", "values must be numbers in [-100, 100]")
 
     def for_child(self, index: int) -> SamplingParams:
         """The params of the index-th of n parallel samples (vLLM: seed + index)."""

@@ -2,14 +2,15 @@
 
 Unknown fields: OpenAI fields that ask for nothing we do not implement are ignored (`user`,
 `metadata`, `store`, ...); fields we do not implement are accepted only with inert values
-(`functions: []`, `logit_bias: {}`); anything else is a 400 naming the field (a typo must not
+(`functions: []`, `suffix: ""`); anything else is a 400 naming the field (a typo must not
 silently change what the client gets). Tools (engine/server/tools.py), output constraints
 (response_format, guided_*, structured_outputs: engine/structured/spec.py) and
 chat_template_kwargs are parsed here into the request. vLLM's sampling
 extensions (top_k, min_p, repetition_penalty, stop_token_ids, ignore_eos, min_tokens,
 include_stop_str_in_output, skip_special_tokens) are accepted as top-level fields, as the
 OpenAI SDK's `extra_body` sends them, and so is vLLM's `cache_salt` (requests share prefix-cache
-blocks only with requests of the same salt; the proxy sets one per domain).
+blocks only with requests of the same salt; the proxy sets one per domain). OpenAI's logit_bias
+is a SamplingParams field (engine/sampler.py adds it to the logits).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.errors import InvalidParam
-from engine.sampling_params import MAX_LOGPROBS, MAX_N, SamplingParams
+from engine.sampling_params import MAX_LOGIT_BIAS, MAX_LOGPROBS, MAX_N, SamplingParams
 from engine.server.body import lone_surrogate
 from engine.server.errors import bad_request
 from engine.server.fields import Fields, int_list, is_inert
@@ -97,7 +98,7 @@ def parse_chat(body: Any, vocab_size: int) -> ChatRequest:
     stream, include_usage = _stream(f)
     add_generation_prompt = f.bool("add_generation_prompt", True)
     tools = parse_tools(f)
-    f.only_inert("functions", "logit_bias", "audio", "prediction", "web_search_options")
+    f.only_inert("functions", "audio", "prediction", "web_search_options")
     _only_value(f, "function_call", ("none", "auto"))
     grammar = parse_grammar(f)
     _only_value(f, "modalities", (["text"],))
@@ -138,7 +139,7 @@ def parse_completion(body: Any, vocab_size: int) -> CompletionRequest:
         raise bad_request("best_of", "best_of: only best_of == n is supported", code="unsupported_parameter")
     stream, include_usage = _stream(f)
     grammar = parse_grammar(f)
-    f.only_inert("logit_bias", "suffix")
+    f.only_inert("suffix")
     f.ignore(*IGNORED)
     f.reject_unknown()
     return CompletionRequest(model, prompts, params, stream, include_usage, echo, logprobs, grammar)
@@ -300,12 +301,35 @@ def _sampling(f: Fields, vocab_size: int, max_tokens: int | None, logprobs: int 
         include_stop_str_in_output=f.bool("include_stop_str_in_output", d.include_stop_str_in_output),
         skip_special_tokens=f.bool("skip_special_tokens", d.skip_special_tokens),
         cache_salt=f.str("cache_salt"),
+        logit_bias=_logit_bias(f, vocab_size),
     )
     try:
         params.validate()
     except InvalidParam as exc:
         raise bad_request(exc.param, f"{exc.param}: {exc.message}", code="invalid_value") from None
     return params
+
+
+def _logit_bias(f: Fields, vocab_size: int) -> dict[int, float] | None:
+    """OpenAI's logit_bias: {"token id": bias in [-100, 100]} (JSON keys are strings), at most
+    MAX_LOGIT_BIAS entries; ids checked against the vocabulary."""
+    value = f.raw("logit_bias")
+    if is_inert(value):
+        return None
+    name = f.name("logit_bias")
+    if not isinstance(value, dict):
+        raise bad_request(name, f"{name}: expected an object of token ids to numbers", code="invalid_type")
+    if len(value) > MAX_LOGIT_BIAS:
+        raise bad_request(name, f"{name}: at most {MAX_LOGIT_BIAS} tokens", code="invalid_value")
+    bias: dict[int, float] = {}
+    for key, number in value.items():
+        if not (key.isascii() and key.isdigit() and len(key) <= 10 and int(key) < vocab_size):
+            message = f"{name}: keys must be token ids in [0, {vocab_size})"
+            raise bad_request(name, message, code="invalid_value")
+        if isinstance(number, bool) or not isinstance(number, int | float) or not -100 <= number <= 100:
+            raise bad_request(name, f"{name}: values must be numbers in [-100, 100]", code="invalid_value")
+        bias[int(key)] = float(number)
+    return bias
 
 
 def _stream(f: Fields) -> tuple[bool, bool]:

@@ -150,3 +150,29 @@ def test_invalid_params_name_the_param(field: str, value: object) -> None:
     with pytest.raises(InvalidParam) as err:
         SamplingParams(**{field: value}).validate()
     assert err.value.param == field
+
+
+def test_logit_bias_bans_and_forces_tokens_greedy_and_sampled() -> None:
+    """OpenAI's logit_bias is added to the logits before sampling: -100 bans a greedy row's argmax,
+    +100 forces a token in a sampled row; a row without it is untouched (and the fast path not taken)."""
+    x = logits(3)
+    top = int(x[0].argmax())
+    seqs = [
+        seq(SamplingParams(temperature=0, logit_bias={top: -100.0})),
+        seq(SamplingParams(temperature=1.0, seed=7, logit_bias={11: 100.0})),
+        seq(SamplingParams(temperature=0)),
+    ]
+    out = Sampler([EOS])(x, seqs).token_ids
+    banned = x[0].clone()
+    banned[top] -= 100
+    assert out == [int(banned.argmax()), 11, int(x[2].argmax())]
+
+
+@pytest.mark.parametrize(
+    "bias",
+    [{1: 100.5}, {1: float("nan")}, {-1: 1.0}, {2**31: 1.0}, {1: True}, {"1": 1.0},
+     {i: 1.0 for i in range(301)}],
+)
+def test_bad_logit_bias_is_refused(bias: dict) -> None:
+    with pytest.raises(InvalidParam, match="logit_bias"):
+        SamplingParams(logit_bias=bias).validate()

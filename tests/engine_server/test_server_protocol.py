@@ -105,7 +105,9 @@ def test_messages_roles_parts_and_replayed_extras() -> None:
         ({"stop_token_ids": [VOCAB]}, "stop_token_ids", "invalid_value"),
         ({"response_format": {"type": "xml"}}, "response_format.type", "invalid_value"),
         ({"tool_choice": "required"}, "tool_choice", "invalid_value"),
-        ({"logit_bias": {"1": 5}}, "logit_bias", "unsupported_parameter"),
+        ({"logit_bias": {"x": 5}}, "logit_bias", "invalid_value"),
+        ({"logit_bias": {"1": 500}}, "logit_bias", "invalid_value"),
+        ({"logit_bias": {str(VOCAB): 5}}, "logit_bias", "invalid_value"),
         ({"x" * 500: 1}, "x" * 64, "unknown_parameter"),
     ],
 )
