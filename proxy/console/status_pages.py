@@ -55,9 +55,11 @@ async def attestation_page(request: web.Request, session: ConsoleSession) -> web
     url = _self_url(request)
     root = Path(config.state_dir) / "attestation" / "simulated-root.pem"
     trusted = root if config.tee == "simulated" and root.exists() else None
-    result = await asyncio.to_thread(_appraise, url, trusted)
+    result, age = await request.app[CONSOLE].verdicts.get(
+        (url, trusted), lambda: asyncio.to_thread(_appraise, url, trusted)
+    )
     command = f"teecube verify {url}" + (f" --trust-simulated-root {trusted}" if trusted else "")
-    return render(request, "attestation.jinja", session, result=result, command=command)
+    return render(request, "attestation.jinja", session, result=result, command=command, age=round(age))
 
 
 @page("GET", "/engine", "operator")

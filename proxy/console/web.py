@@ -26,6 +26,7 @@ from domains.cli_format import _cell
 from domains.errors import DomainError, NotFound
 from proxy.auth.failures import FailureThrottle
 from proxy.console.sessions import COOKIE, ConsoleSession, SessionStore
+from proxy.console.verdict_cache import VerdictCache
 from proxy.guardrails import PolicyConfigError
 from proxy.state import DIRECTORY
 
@@ -52,6 +53,7 @@ class ConsoleState:
     throttle: FailureThrottle
     env: jinja2.Environment
     engine_samples: dict[str, tuple[float, dict[str, float]]] = field(default_factory=dict)
+    verdicts: VerdictCache = field(default_factory=VerdictCache)  # the attestation page's
 
 
 CONSOLE = web.AppKey("console", ConsoleState)

@@ -66,6 +66,26 @@ def test_attestation_page_gives_the_verify_verdict(console, stand):
     assert f"--trust-simulated-root {_root(stand)}" in text
 
 
+def test_attestation_verdict_is_reused_for_30_seconds(console, stand):
+    """Each appraisal asks the TEE for fresh evidence: a tenant reloading the page must not make one per
+    view. Within the cache's TTL a view shows the same nonce and says how old it is; past it, a new one."""
+    console.login(harness.OPERATOR_TOKEN)
+    verdicts = stand.console_state.verdicts
+    verdicts.ttl_s = 3600.0  # the first view appraises (or reuses an earlier test's), the second reuses it
+
+    def nonce() -> str:
+        console.goto("/console/attestation")
+        text = console.page.locator("main").inner_text()
+        assert "✓ TRUSTED" in text
+        return re.search(r"Nonce\s+([0-9a-f]{16,})", text).group(1)
+
+    first = nonce()
+    assert nonce() == first
+    verdicts.ttl_s = 0.0  # expired: the next view appraises again with a fresh nonce
+    assert nonce() != first
+    verdicts.ttl_s = 30.0
+
+
 @pytest.mark.slow
 def test_engine_panel_reads_metrics(console, stand):
     console.login(harness.OPERATOR_TOKEN)
