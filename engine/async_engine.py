@@ -300,7 +300,7 @@ class AsyncEngine:
     ) -> None:
         try:
             self._engine.add(request_id, prompt_ids, params, metrics)
-        except (InvalidParam, ValueError) as e:
+        except Exception as e:  # EngineCore.add changes nothing before it succeeds: only this request fails
             self._post(self._deliver_error, request_id, e)
 
     def _add_pooling(self, request_id: str, prompt_ids: list[int], metrics: RequestMetrics) -> None:

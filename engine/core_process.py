@@ -25,7 +25,7 @@ from engine import core_wire as wire
 from engine.config import EngineConfig
 from engine.distributed.workers import ModelLoader, exit_with_parent
 from engine.engine_core import EngineCore
-from engine.errors import InvalidParam
+from engine.errors import EngineError, InvalidParam
 from engine.outputs import RequestMetrics
 from engine.sampling_params import SamplingParams
 
@@ -76,6 +76,7 @@ class CoreLoop:
         self.errors: list[tuple[int, tuple[str, str | None, str]]] = []
         self.acks: list[int] = []
         self._grammars: Any = None  # a GrammarCompilerCache, on the first constrained request
+        self.reader_error: BaseException | None = None  # what stopped the reader, if not the server
 
     def run(self) -> None:
         core = self.core
@@ -100,6 +101,9 @@ class CoreLoop:
                 else:
                     self.wakeup.wait(timeout=1.0)
                     self.wakeup.clear()
+            if self.reader_error is not None:  # no more commands can arrive: die, do not go deaf
+                error = self.reader_error
+                raise EngineError(f"the core's command reader failed: {type(error).__name__}: {error}")
         except BaseException as e:
             try:
                 self.conn.send_bytes(wire.dumps((wire.DEAD, f"{type(e).__name__}: {e}")))
@@ -122,7 +126,8 @@ class CoreLoop:
         self.conn.send_bytes(wire.dumps(message))
 
     def _read(self) -> None:
-        """Receive commands until SHUTDOWN or the server's end closes."""
+        """Receive commands until SHUTDOWN or the server's end closes. Any other failure stops the core
+        (the server sees it die) instead of leaving it running with no one reading its commands."""
         try:
             while True:
                 message = wire.loads(self.conn.recv_bytes())
@@ -133,6 +138,8 @@ class CoreLoop:
                 self.wakeup.set()
         except (EOFError, OSError):
             pass
+        except BaseException as e:
+            self.reader_error = e
         self.stopping = True
         self.wakeup.set()
 
@@ -142,7 +149,7 @@ class CoreLoop:
             _, handle, ids, params, grammar, arrival = message
             try:
                 params = self._with_grammar(params, grammar)
-            except InvalidParam as e:
+            except Exception as e:  # InvalidParam, or any failure to compile: this request is refused
                 refused = (handle, wire.encode_error(e))
                 return lambda: self.errors.append(refused)  # on the loop's thread, as every command
             return lambda: self._add(handle, wire.unpack_ids(ids), params, RequestMetrics(arrival))
@@ -172,7 +179,7 @@ class CoreLoop:
     def _add(self, handle: int, ids: list[int], params: SamplingParams, metrics: RequestMetrics) -> None:
         try:
             self.core.add(handle, ids, params, metrics)  # type: ignore[arg-type]
-        except (InvalidParam, ValueError) as e:
+        except Exception as e:  # EngineCore.add changes nothing before it succeeds: only this request fails
             self.errors.append((handle, wire.encode_error(e)))
             return
         self.unscheduled[handle] = metrics
