@@ -209,7 +209,8 @@ class Sampler:
         return SampledTokens(tokens, logprobs, want_logprobs)
 
     def _suppress_stops(self, logits: torch.Tensor, seqs: list[Sequence]) -> torch.Tensor:
-        """min_tokens: EOS and stop token ids get -inf until the row has produced enough tokens."""
+        """min_tokens: EOS and stop token ids get -inf until the row has produced enough tokens, except in
+        a row where nothing else is allowed (a grammar that is complete: its end wins over min_tokens)."""
         vocab = logits.shape[1]
         rows: list[int] = []
         cols: list[int] = []
@@ -222,7 +223,9 @@ class Sampler:
             return logits
         index = to_device([rows, cols], torch.int64, logits.device)
         minus_inf = torch.full((), float("-inf"), dtype=logits.dtype, device=logits.device)
-        return logits.index_put((index[0], index[1]), minus_inf)
+        held = logits.index_put((index[0], index[1]), minus_inf)
+        nothing_left = torch.isneginf(held).all(dim=1, keepdim=True)  # on the device: no host sync
+        return torch.where(nothing_left, logits, held)
 
     def _sample(self, logits: torch.Tensor, seqs: list[Sequence]) -> torch.Tensor:
         params = [s.params for s in seqs]

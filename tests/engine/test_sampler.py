@@ -176,3 +176,16 @@ def test_logit_bias_bans_and_forces_tokens_greedy_and_sampled() -> None:
 def test_bad_logit_bias_is_refused(bias: dict) -> None:
     with pytest.raises(InvalidParam, match="logit_bias"):
         SamplingParams(logit_bias=bias).validate()
+
+
+def test_min_tokens_yields_to_a_mask_that_allows_only_a_stop_token() -> None:
+    """A complete grammar allows only EOS: min_tokens must not hold it back (every logit -inf would make
+    the sampler pick a token the grammar forbade). A row with other tokens left still has EOS held."""
+    x = logits(2)
+    x[0] = float("-inf")
+    x[0, EOS] = 0.0
+    x[1, EOS] = 100.0
+    seqs = [seq(SamplingParams(temperature=0, min_tokens=3)),
+            seq(SamplingParams(temperature=0.7, min_tokens=3))]
+    out = Sampler([EOS])(x, seqs).token_ids
+    assert out[0] == EOS and out[1] != EOS

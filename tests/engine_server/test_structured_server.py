@@ -149,6 +149,20 @@ def test_choice_and_regex(client) -> None:
     assert re.fullmatch("[A-Z]{3}-[0-9]{2}", r.choices[0].text)
 
 
+def test_a_complete_grammar_ends_the_answer_before_min_tokens(client) -> None:
+    """guided_regex "a" is complete after one token; min_tokens 3 must not hold EOS back then (every other
+    token is forbidden): the answer is "a" with finish_reason "stop", not an "abort"."""
+    for stream in (False, True):
+        r = client.completions.create(
+            model=MODEL, prompt="Letter:", max_tokens=8, stream=stream,
+            extra_body={"guided_regex": "a", "min_tokens": 3},
+        )
+        chunks = list(r) if stream else [r]
+        text = "".join(c.choices[0].text for c in chunks if c.choices)
+        finish = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+        assert (text, finish) == ("a", ["stop"])
+
+
 def _schema_errors(text: str, schema: dict[str, Any]) -> list[str]:
     """Why `text` is not a JSON value valid for `schema` (empty when it is)."""
     try:
