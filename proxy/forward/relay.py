@@ -344,11 +344,14 @@ async def forward_stream(
                     break
                 try:
                     chunk = _loads(data)
-                except ValueError:
+                except (ValueError, RecursionError):
                     continue
                 if not isinstance(chunk, dict):
                     continue
-                if "error" in chunk:
+                choices = chunk.get("choices") or []
+                if "error" in chunk or chunk.get("object") == "error" or not _valid_choices(choices):
+                    # an error event (OpenAI's {"error": {...}}, vLLM's flat {"object": "error"}),
+                    # or choices of a shape no server sends: the stream ends with an error event
                     outcome.status, outcome.status_code = "error", 502
                     _end_after_upstream_failure(queued, fields, last_chunk, chat, outcome, finished)
                     break
@@ -356,7 +359,6 @@ async def forward_stream(
                 usage = chunk.get("usage")
                 if usage is not None:
                     _take_usage(outcome, usage)
-                choices = chunk.get("choices") or []
                 if not choices:
                     if include_usage and isinstance(usage, dict):
                         _release_held(queued, fields, last_chunk, chat, outcome, finished)  # before usage
@@ -401,6 +403,18 @@ async def forward_stream(
                 await queued.flush()
             except (ConnectionResetError, aiohttp.ClientConnectionResetError):
                 outcome.status = "cancelled"
+        except Exception as exc:
+            # The response has started: an error answer now would be written into its body.
+            # End the stream with an error event instead (what is queued was scanned; no held-back
+            # text: the guard's state is unknown). The log names the exception type only.
+            log.error("stream relay failed request_id=%s type=%s", request_id, type(exc).__name__)
+            outcome.status, outcome.status_code = "error", 502
+            queued.add(_sse(_MID_STREAM_ERROR))
+            queued.add(DONE)
+            try:
+                await queued.flush()
+            except (ConnectionResetError, aiohttp.ClientConnectionResetError):
+                outcome.status = "cancelled"
     if outcome.blocked_rule:
         outcome.status = "blocked"
     return out, outcome
@@ -434,8 +448,18 @@ def _end_after_upstream_failure(queued: _Queued, fields: ResponseGuard | None,
                                 finished: set[int]) -> None:
     """Release what the output guard still holds (scanned, as at a normal end), then the error event."""
     _release_held(queued, fields, last_chunk, chat, outcome, finished)
-    queued.add(_sse({"error": {"message": "The model server failed mid-stream.", "type": "server_error",
-                               "param": None, "code": "upstream_error"}}))
+    queued.add(_sse(_MID_STREAM_ERROR))
+
+
+_MID_STREAM_ERROR = {"error": {"message": "The model server failed mid-stream.", "type": "server_error",
+                               "param": None, "code": "upstream_error"}}
+
+
+def _valid_choices(choices: Any) -> bool:
+    """A list of objects, each with an integer `index` or none (the relay and the output guard
+    key their state by it)."""
+    return isinstance(choices, list) and all(
+        isinstance(c, dict) and (type(c.get("index", 0)) is int) for c in choices)
 
 
 def _final_chunk(template: dict[str, Any], index: int, chat: bool, reason: str) -> dict[str, Any]:

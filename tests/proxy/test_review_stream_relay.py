@@ -1,0 +1,189 @@
+"""The streamed relay against a scripted upstream: malformed SSE, interleaved fields, early usage,
+upstream errors in the stream, stalls, and output guardrails on streams (review)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx2 as httpx
+import pytest
+from aiohttp import web
+
+from domains.policies import create_policy_version
+from tests.proxy.conftest import AppThread, ProxyThread, Tenancy, database_url_for, proxy_config
+
+CHAT = [{"role": "user", "content": "Hi"}]
+CANARY = "zq-canary-5b2e"
+POLICY = {
+    "version": 1,
+    "rules": [
+        {"id": "pii.card", "scanner": "card", "input": "pseudonymize", "output": "block"},
+        {"id": "acme.ticket", "scanner": "regex", "pattern": "TCK-[0-9]{6}", "label": "TICKET",
+         "input": "mask", "output": "mask"},
+    ],
+}
+
+
+def _chunk(delta: dict[str, Any] | None = None, finish: str | None = None, index: int = 0,
+           **extra: Any) -> dict[str, Any]:
+    return {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "m",
+            "choices": [{"index": index, "delta": delta or {}, "finish_reason": finish}], **extra}
+
+
+def sse(obj: Any) -> bytes:
+    return b"data: " + json.dumps(obj).encode() + b"\n\n"
+
+
+USAGE = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "m", "choices": [],
+         "usage": {"prompt_tokens": 3, "completion_tokens": 5, "total_tokens": 8}}
+DONE = b"data: [DONE]\n\n"
+
+# name -> steps: bytes to write, a float to sleep, "abort" to cut the connection
+SCRIPTS: dict[str, list[Any]] = {
+    "bad-choices": [sse(_chunk({"content": "Hello"})), sse({"id": "c1", "choices": "oops"}), DONE],
+    "bad-choice": [sse(_chunk({"content": "Hello"})), sse({"id": "c1", "choices": [1, 2]}), DONE],
+    "bad-index": [sse(_chunk({"content": "Hello"})),
+                  sse({"id": "c1", "choices": [{"index": [0], "delta": {"content": "x"}}]}), DONE],
+    "flat-error": [sse(_chunk({"content": "Hello"})),
+                   sse({"object": "error", "message": f"boom {CANARY}", "type": "InternalServerError",
+                        "code": 500}), DONE],
+    "nested-error": [sse(_chunk({"content": "Hello"})),
+                     sse({"error": {"message": f"boom {CANARY}", "code": 500}}), DONE],
+    "bad-tool-index": [sse(_chunk({"content": "Hello"})),
+                       sse(_chunk({"tool_calls": [{"index": [0], "function": {"arguments": "{}"}}]})), DONE],
+    "bad-logprobs": [sse(_chunk({"content": "Hello"})),
+                     sse(_chunk({"content": " x"}, logprobs={"content": 5})),
+                     sse({"id": "c1", "choices": [{"index": 0, "text": "y", "logprobs": {"tokens": ["y"],
+                                                   "token_logprobs": 7}}]}), DONE],
+    "deep-json": [sse(_chunk({"content": "Hello"})), b"data: " + b"[" * 100_000 + b"\n\n", DONE],
+    "content-tool-content": [
+        sse(_chunk({"role": "assistant", "content": "Before the call, "})),
+        sse(_chunk({"tool_calls": [{"index": 0, "id": "t1", "type": "function",
+                                    "function": {"name": "f", "arguments": "{\"a\": 1}"}}]})),
+        sse(_chunk({"content": "after the call."})),
+        sse(_chunk({}, "stop")), sse(USAGE), DONE],
+    "early-usage": [sse(_chunk({"content": "one "})), sse(USAGE), sse(_chunk({"content": "two three"})),
+                    sse(_chunk({}, "stop")), DONE],
+    "stall": [sse(_chunk({"content": "Hello"})), 5.0, sse(_chunk({}, "stop")), DONE],
+    "no-done": [sse(_chunk({"content": "Hello"})), sse(_chunk({"content": " world"}, "stop"))],
+    "after-done": [sse(_chunk({"content": "Hello"}, "stop")), DONE, sse(_chunk({"content": "LEAK"})), DONE],
+    "crlf": [b'data: ' + json.dumps(_chunk({"content": "Hel"})).encode() + b"\r\n\r\n",
+             b": keep-alive\r\n\r\nevent: message\r\n",
+             b'data: ' + json.dumps(_chunk({"content": "lo"})).encode()[:10],
+             json.dumps(_chunk({"content": "lo"})).encode()[10:] + b"\r\n\r\n", DONE],
+    "card-split": [sse(_chunk({"content": "Your card is 4111 11"})), sse(_chunk({"content": "11 1111 11"})),
+                   sse(_chunk({"content": "11, thanks."})), sse(_chunk({}, "stop")), sse(USAGE), DONE],
+    "ticket-split": [sse(_chunk({"content": "See TCK-12"})), sse(_chunk({"content": "3456 now"}, "stop")),
+                     sse(USAGE), DONE],
+}
+
+
+class Scripted(AppThread):
+    def __init__(self) -> None:
+        super().__init__(self._app, handler_cancellation=True)
+        self.closed_early: list[str] = []
+
+    def _app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._handle)
+        return app
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        name = body["model"]
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        try:
+            for step in SCRIPTS[name]:
+                if isinstance(step, float):
+                    await asyncio.sleep(step)
+                elif step == "abort":
+                    assert request.transport is not None
+                    request.transport.abort()
+                    return resp
+                else:
+                    await resp.write(step)
+        except (ConnectionResetError, asyncio.CancelledError):
+            self.closed_early.append(name)
+            raise
+        return resp
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory) -> Iterator[tuple[ProxyThread, dict[str, str], Scripted]]:
+    upstream = Scripted().start()
+    urls = database_url_for("sqlite", tmp_path_factory, "review_stream")
+    t = Tenancy(next(urls))
+    t.domain("plain")
+    t.domain("guarded")
+    with t.factory.begin() as s:
+        create_policy_version(s, "guarded", POLICY, t.actor, activate=True)
+    for name in SCRIPTS:
+        t.deployment(f"dep-{name}", upstream.base_url, served=name, kind="openai", credential_ref=None)
+        t.grant("plain", name, f"dep-{name}")
+        t.grant("guarded", name, f"dep-{name}")
+    keys = {"plain": t.key("plain", "k"), "guarded": t.key("guarded", "k")}
+    proxy = ProxyThread(proxy_config(t.url, upstream_read_timeout=1.0)).start()
+    yield proxy, keys, upstream
+    proxy.stop()
+    upstream.stop()
+    urls.close()
+
+
+def events(setup: Any, model: str, domain: str = "guarded", **extra: Any) -> list[Any]:
+    proxy, keys, _ = setup
+    with httpx.Client(timeout=20) as http, http.stream(
+        "POST", f"{proxy.base_url}/v1/chat/completions",
+        json={"model": model, "messages": CHAT, "stream": True, **extra},
+        headers={"Authorization": f"Bearer {keys[domain]}"},
+    ) as resp:
+        assert resp.status_code == 200
+        data = [line[len("data: "):] for line in resp.iter_lines() if line.startswith("data: ")]
+    return [d if d == "[DONE]" else json.loads(d) for d in data]
+
+
+def text_of(evs: list[Any], field: str = "content") -> str:
+    return "".join(c["delta"].get(field) or "" for e in evs if isinstance(e, dict)
+                   for c in e.get("choices") or [])
+
+
+MALFORMED = ["bad-choices", "bad-choice", "bad-index", "bad-tool-index", "flat-error", "nested-error",
+             "stall"]
+
+
+@pytest.mark.parametrize("domain", ["plain", "guarded"])
+@pytest.mark.parametrize("model", MALFORMED)
+def test_a_broken_stream_ends_with_an_error_event_then_done(setup, model, domain, log_capture) -> None:
+    """Before, a chunk whose `choices` was not a list of objects with integer indices raised inside
+    the relay after the 200 had started, and the error middleware wrote an HTTP 500 response into
+    the chunked body (the client saw a protocol error, no terminal event); vLLM's flat
+    `{"object": "error"}` event was dropped and the stream ended as if complete."""
+    evs = events(setup, model, domain)
+    assert evs[-1] == "[DONE]"
+    assert evs[-2]["error"]["code"] == "upstream_error"
+    assert text_of(evs[:-2]) == "Hello"
+    assert CANARY not in json.dumps(evs) and not any(CANARY in line for line in log_capture.lines)
+
+
+@pytest.mark.parametrize("domain", ["plain", "guarded"])
+def test_unparseable_events_are_skipped(setup, domain) -> None:
+    evs = events(setup, "deep-json", domain)  # nesting deeper than the JSON parser's recursion
+    assert evs[-1] == "[DONE]" and "error" not in json.dumps(evs)
+    assert text_of(evs) == "Hello"
+
+
+def test_logprobs_of_another_shape_are_ignored(setup) -> None:
+    evs = events(setup, "bad-logprobs", "guarded")
+    assert evs[-1] == "[DONE]" and "error" not in json.dumps(evs) and text_of(evs) == "Hello x"
+
+
+@pytest.mark.parametrize("domain", ["plain", "guarded"])
+@pytest.mark.parametrize(("model", "text"), [("no-done", "Hello world"), ("after-done", "Hello"),
+                                             ("crlf", "Hello")])
+def test_framing_variants(setup, model, text, domain) -> None:
+    evs = events(setup, model, domain)
+    assert evs[-1] == "[DONE]" and evs.count("[DONE]") == 1
+    assert text_of(evs) == text and "error" not in json.dumps(evs)
