@@ -135,7 +135,8 @@ def test_appliance_command_is_the_real_serve(compose: dict[str, Any]) -> None:
 
 
 def test_env_example_feeds_the_app_and_postgres_consistently() -> None:
-    env = _env_file(ENV_EXAMPLE)
+    # The appliance's file and PostgreSQL's own (which must not get the pepper: test_review_compose.py).
+    env = {**_env_file(ENV_EXAMPLE), **_env_file(DEPLOY / "postgres.env.example")}
     for name in ("TEECUBE_PEPPER", "TEECUBE_OPERATOR_TOKEN", "TEECUBE_DATABASE_URL",
                  "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"):
         assert name in env, name
