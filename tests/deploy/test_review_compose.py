@@ -61,3 +61,27 @@ def test_the_appliance_still_gets_its_secrets_and_postgres_its_own(compose: dict
     for service in compose["services"].values():
         for f in _env_files(service):
             assert f"/{(REPO / f).relative_to(DEPLOY)}" in ignored, f"{f} must be git-ignored"
+
+
+@pytest.mark.parametrize("name", ["appliance", "postgres", "redis"])
+def test_every_service_is_confined(compose: dict[str, Any], name: str) -> None:
+    """Non-root, no capabilities, no setuid gains, read-only root: not only for the appliance.
+    PostgreSQL and Redis run as the image's own users (as in deploy/k8s), so their entrypoints
+    never need root to chown and drop privileges."""
+    service = compose["services"][name]
+    user = str(service.get("user", "0")).split(":")[0]
+    assert user not in ("", "0", "root"), f"{name} runs as root"
+    assert service.get("cap_drop") == ["ALL"], name
+    assert "no-new-privileges:true" in service.get("security_opt", []), name
+    assert service.get("read_only") is True, name
+
+
+def test_backing_services_run_as_the_users_of_their_k8s_twins(compose: dict[str, Any]) -> None:
+    import yaml
+
+    for name in ("postgres", "redis"):
+        (doc,) = [d for d in yaml.safe_load_all((DEPLOY / "k8s" / f"{name}.yaml").read_text())
+                  if d and d["kind"] in ("Deployment", "StatefulSet")]
+        uid = doc["spec"]["template"]["spec"]["securityContext"]["runAsUser"]
+        assert str(compose["services"][name]["user"]).split(":")[0] == str(uid), name
+        assert compose["services"][name]["image"] == doc["spec"]["template"]["spec"]["containers"][0]["image"]

@@ -96,3 +96,13 @@ def test_no_pod_mounts_a_service_account_token() -> None:
     for w in _workloads():
         spec = w["spec"]["template"]["spec"]
         assert spec.get("automountServiceAccountToken") is False, w["metadata"]["name"]
+
+
+def test_every_container_has_a_read_only_root() -> None:
+    """PostgreSQL and Redis too: their writable paths are volumes (data, /var/run/postgresql, /tmp)."""
+    for w in _workloads():
+        for c in w["spec"]["template"]["spec"]["containers"]:
+            assert c["securityContext"].get("readOnlyRootFilesystem") is True, (w["metadata"]["name"], c["name"])
+            if c["name"] == "postgres":
+                mounts = {m["mountPath"] for m in c["volumeMounts"]}
+                assert {"/var/run/postgresql", "/tmp", "/var/lib/postgresql/data"} <= mounts
