@@ -52,6 +52,9 @@ class _Logprobs:
 @dataclass(slots=True)
 class _Choice:
     open: list[Hashable] = field(default_factory=list)  # streams fed and not finished, in order
+    # A field that starts again after it was finished (content, a tool call, content again) is a
+    # new segment of the guard's: field -> (segment number, characters of the earlier segments).
+    segments: dict[Hashable, tuple[int, int]] = field(default_factory=dict)
     logprobs: dict[str, _Logprobs] = field(default_factory=dict)
     blocked: str | None = None
 
@@ -212,8 +215,13 @@ class ResponseGuard:
             rule = self._finish_streams(index, st, delta, len(st.open))
             if rule:
                 return rule
+            if key in st.segments:  # finished before: the guard ended that stream, start another
+                number, before = st.segments[key]
+                st.segments[key] = (number + 1, before + self.guard.released(_segment(key, number)))
+            else:
+                st.segments[key] = (0, 0)
             st.open.append(key)
-        step = self.guard.feed(key, text)
+        step = self.guard.feed(_segment(key, st.segments[key][0]), text)
         holder[field_name] = (holder.get(field_name) or "") + step.text
         self._note(index, st, key, step)
         return step.blocked_rule
@@ -221,7 +229,7 @@ class ResponseGuard:
     def _finish_streams(self, index: int, st: _Choice, delta: dict[str, Any], upto: int) -> str | None:
         """Finish the first `upto` open streams of a choice; their tails go into `delta`."""
         for key in st.open[:upto]:
-            step = self.guard.finish(key)
+            step = self.guard.finish(_segment(key, st.segments[key][0]))
             self._note(index, st, key, step)
             if step.text:
                 _append(delta, key, step.text, self.chat)
@@ -233,7 +241,14 @@ class ResponseGuard:
     def _note(self, index: int, st: _Choice, key: Hashable, step: GuardDelta) -> None:
         name = key[1] if isinstance(key, tuple) and len(key) == 2 else None
         if name in LOGPROB_FIELDS and step.changed:
-            st.logprobs.setdefault(name, _Logprobs()).changed.extend(step.changed)
+            before = st.segments[key][1]
+            st.logprobs.setdefault(name, _Logprobs()).changed.extend(
+                (a + before, b + before) for a, b in step.changed)
+
+    def _released(self, st: _Choice, key: Hashable) -> int:
+        """Characters of a field released so far, over all its segments."""
+        number, before = st.segments.get(key, (0, 0))
+        return before + self.guard.released(_segment(key, number))
 
     def _stream_logprobs(self, index: int, st: _Choice, choice: dict[str, Any]) -> None:
         logprobs = choice.get("logprobs")
@@ -248,10 +263,10 @@ class ResponseGuard:
                 if isinstance(entries, list):
                     lp = st.logprobs.setdefault(name, _Logprobs())
                     lp.add(entries, _chat_token)
-                    logprobs[name] = lp.release(self.guard.released((index, name)))
+                    logprobs[name] = lp.release(self._released(st, (index, name)))
         else:
             lp = st.logprobs.setdefault("content", _Logprobs())
-            _completion_logprobs(logprobs, lp, self.guard.released((index, "content")))
+            _completion_logprobs(logprobs, lp, self._released(st, (index, "content")))
 
     def flush(self) -> list[tuple[int, dict[str, Any]]]:
         """At the end of a stream without `finish_reason`: (choice index, fields) of the scanned
@@ -273,6 +288,11 @@ class ResponseGuard:
             if delta:
                 out.append((index, delta))
         return out
+
+
+def _segment(key: Hashable, number: int) -> Hashable:
+    """The guard's stream for segment `number` of a field."""
+    return key if number == 0 else (key, number)
 
 
 def _append(delta: dict[str, Any], key: Hashable, text: str, chat: bool) -> None:
