@@ -337,6 +337,9 @@ async def forward_stream(
         finished: set[int] = set()
         seen: set[int] = set()
         last_chunk: dict[str, Any] | None = None
+        # The upstream's usage chunk, sent after the held-back text (an upstream may send it before
+        # its last chunks: releasing the held text then would end the guard's streams early)
+        usage_chunk: dict[str, Any] | None = None
         queued = _Queued(out)
         try:
             async for data in read_sse(resp, queued.flush):
@@ -353,7 +356,8 @@ async def forward_stream(
                     # an error event (OpenAI's {"error": {...}}, vLLM's flat {"object": "error"}),
                     # or choices of a shape no server sends: the stream ends with an error event
                     outcome.status, outcome.status_code = "error", 502
-                    _end_after_upstream_failure(queued, fields, last_chunk, chat, outcome, finished)
+                    _end_after_upstream_failure(queued, fields, last_chunk, chat, outcome, finished,
+                                                usage_chunk)
                     break
                 chunk["model"] = alias
                 usage = chunk.get("usage")
@@ -361,8 +365,10 @@ async def forward_stream(
                     _take_usage(outcome, usage)
                 if not choices:
                     if include_usage and isinstance(usage, dict):
-                        _release_held(queued, fields, last_chunk, chat, outcome, finished)  # before usage
-                        queued.add(_sse(chunk))
+                        if fields is None:
+                            queued.add(_sse(chunk))
+                        else:
+                            usage_chunk = chunk
                     continue
                 if not tenant_continuous:
                     chunk.pop("usage", None)  # also an explicit null
@@ -390,6 +396,8 @@ async def forward_stream(
                     queued.add(_sse(_final_chunk(last_chunk, index, chat, "content_filter")))
                 if include_usage:
                     queued.add(_sse(_usage_chunk(last_chunk, outcome)))
+            elif usage_chunk is not None and outcome.status != "error":
+                queued.add(_sse(usage_chunk))
             queued.add(DONE)
             await queued.flush()
         except (ConnectionResetError, aiohttp.ClientConnectionResetError, asyncio.CancelledError):
@@ -398,7 +406,7 @@ async def forward_stream(
         except (aiohttp.ClientError, OSError, TimeoutError):
             outcome.status, outcome.status_code = "error", 502
             try:
-                _end_after_upstream_failure(queued, fields, last_chunk, chat, outcome, finished)
+                _end_after_upstream_failure(queued, fields, last_chunk, chat, outcome, finished, usage_chunk)
                 queued.add(DONE)
                 await queued.flush()
             except (ConnectionResetError, aiohttp.ClientConnectionResetError):
@@ -445,9 +453,12 @@ def _release_held(queued: _Queued, fields: ResponseGuard | None, last_chunk: dic
 
 def _end_after_upstream_failure(queued: _Queued, fields: ResponseGuard | None,
                                 last_chunk: dict[str, Any] | None, chat: bool, outcome: Outcome,
-                                finished: set[int]) -> None:
-    """Release what the output guard still holds (scanned, as at a normal end), then the error event."""
+                                finished: set[int], usage_chunk: dict[str, Any] | None) -> None:
+    """Release what the output guard still holds (scanned, as at a normal end), the upstream's usage
+    chunk if it came, then the error event."""
     _release_held(queued, fields, last_chunk, chat, outcome, finished)
+    if usage_chunk is not None and not outcome.blocked_rule:
+        queued.add(_sse(usage_chunk))
     queued.add(_sse(_MID_STREAM_ERROR))
 
 

@@ -187,3 +187,23 @@ def test_framing_variants(setup, model, text, domain) -> None:
     evs = events(setup, model, domain)
     assert evs[-1] == "[DONE]" and evs.count("[DONE]") == 1
     assert text_of(evs) == text and "error" not in json.dumps(evs)
+
+
+@pytest.mark.parametrize("domain", ["plain", "guarded"])
+def test_content_after_a_tool_call_reaches_the_tenant(setup, domain) -> None:
+    """Before, the output guard dropped content that came again after a tool call."""
+    evs = events(setup, "content-tool-content", domain)
+    assert text_of(evs) == "Before the call, after the call."
+    calls = [call for e in evs if isinstance(e, dict) for c in e["choices"]
+             for call in c["delta"].get("tool_calls") or []]
+    assert "".join(c["function"].get("arguments") or "" for c in calls) == '{"a": 1}'
+
+
+@pytest.mark.parametrize("domain", ["plain", "guarded"])
+def test_an_early_usage_chunk_goes_out_last_and_drops_no_text(setup, domain) -> None:
+    """Before, a usage chunk that came before the last chunks released (finished) every guarded
+    field, and the text after it was dropped; the usage chunk now follows the text."""
+    evs = events(setup, "early-usage", domain, stream_options={"include_usage": True})
+    assert text_of(evs) == "one two three"
+    assert evs[-1] == "[DONE]" and evs[-2]["choices"] == [] and evs[-2]["usage"]["completion_tokens"] == 5
+    assert sum(1 for e in evs if isinstance(e, dict) and e.get("usage")) == 1
