@@ -13,6 +13,9 @@
 #   TEECUBE_MIGRATE=0     skip `teecube db upgrade` (proxy replicas when a Job migrates)
 #   TEECUBE_DB_WAIT=60    seconds to wait for the database before giving up
 #   TEECUBE_BIN=teecube   the CLI to run (a path, for checkouts without it on PATH)
+#   TEECUBE_REQUIRE_GPU_CC=1  serve and engine refuse to start unless `nvidia-smi conf-compute -f`
+#                         reports "CC status: ON" (the GPU image's default; 0 for a GPU without
+#                         confidential computing, which is then NOT confidential)
 set -euo pipefail
 
 TEECUBE_BIN="${TEECUBE_BIN:-teecube}"
@@ -33,6 +36,23 @@ wait_for_db() {
   done
 }
 
+# A GPU outside confidential-computing mode sees prompts, weights and the KV cache in the clear
+# (PCIe, GPU memory): refuse before anything is migrated or loaded. No nvidia-smi is a refusal.
+require_gpu_cc() {
+  [[ "${TEECUBE_REQUIRE_GPU_CC:-0}" == "1" ]] || return 0
+  local status
+  if ! status=$(nvidia-smi conf-compute -f 2>&1); then
+    log "TEECUBE_REQUIRE_GPU_CC=1 and \`nvidia-smi conf-compute -f\` failed: ${status:-no output}"
+    log "refusing to start: the GPU's confidential-computing mode cannot be checked"
+    exit 1
+  fi
+  if ! grep -Eq '^[[:space:]]*CC status:[[:space:]]*ON[[:space:]]*$' <<<"$status"; then
+    log "refusing to start: the GPU is not in confidential-computing mode (nvidia-smi: ${status:-no output})"
+    log "enable CC mode on the host, or set TEECUBE_REQUIRE_GPU_CC=0 for a deployment that is not confidential"
+    exit 1
+  fi
+}
+
 migrate() {
   wait_for_db
   if [[ "${TEECUBE_MIGRATE:-1}" == "0" ]]; then
@@ -51,11 +71,17 @@ fi
 role="$1"
 shift
 case "$role" in
-  serve | proxy)
+  serve)
+    require_gpu_cc
     migrate
-    exec "$TEECUBE_BIN" "$role" "$@"
+    exec "$TEECUBE_BIN" serve "$@"
+    ;;
+  proxy)
+    migrate
+    exec "$TEECUBE_BIN" proxy "$@"
     ;;
   engine)
+    require_gpu_cc
     exec "$TEECUBE_BIN" engine "$@"
     ;;
   migrate)
