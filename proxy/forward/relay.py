@@ -191,7 +191,8 @@ MAX_SSE_LINE = 4 * 1024 * 1024
 
 async def read_sse(resp: aiohttp.ClientResponse,
                    flush: Callable[[], Awaitable[None]] | None = None) -> AsyncIterator[str]:
-    """The `data:` payloads of an SSE stream, one per event.
+    """The `data:` payloads of an SSE stream, one per event (a line or an event over
+    MAX_SSE_LINE bytes is a payload error).
 
     `flush` is awaited after the events of each network read, before waiting for more: a relay
     that queues its output writes once per upstream read instead of once per event (a burst of
@@ -200,6 +201,7 @@ async def read_sse(resp: aiohttp.ClientResponse,
     content = resp.content
     pending = b""
     lines: list[str] = []
+    size = 0  # bytes of `lines`: an event that never ends must not grow without bound
     while True:
         data = await content.readany()
         if not data:
@@ -222,8 +224,11 @@ async def read_sse(resp: aiohttp.ClientResponse,
             if not line:
                 if lines:
                     yield "\n".join(lines)
-                    lines = []
+                    lines, size = [], 0
             elif line.startswith(b"data:"):
+                size += len(line)
+                if size > MAX_SSE_LINE:
+                    raise aiohttp.ClientPayloadError("SSE event too long")
                 lines.append(line[5:].lstrip(b" ").decode("utf-8", "replace"))
         if flush is not None:
             await flush()
