@@ -22,6 +22,7 @@ from engine.errors import InvalidParam
 from engine.structured.bounded import unroll_bounded_strings
 from engine.structured.processor import GrammarProcessor, cpu_count, processor_factory
 from engine.structured.spec import GrammarSpec
+from engine.structured.unsupported import unsupported_keyword
 
 DEFAULT_CACHE_SIZE = 256
 log = logging.getLogger(__name__)
@@ -78,6 +79,17 @@ def check_json_schema(schema: dict[str, Any], param: str) -> None:
         ) from None
     except (jsonschema.exceptions.RefResolutionError, jsonschema.exceptions._WrappedReferencingError):
         raise InvalidParam(param, "not a valid JSON Schema: a $ref does not resolve") from None
+
+
+def check_supported(schema: dict[str, Any], param: str) -> None:
+    """400 for a constraint the grammar would not enforce (engine/structured/unsupported.py)."""
+    found = unsupported_keyword(schema)
+    if found is not None:
+        where, keyword = found
+        raise InvalidParam(
+            param,
+            f"at {where}, '{keyword}' is not supported in constrained decoding (it would not be enforced)",
+        )
 
 
 def choice_grammar(choices: list[str]) -> str:
@@ -148,6 +160,7 @@ class GrammarCompilerCache:
         if spec.kind == "json_schema":
             schema = spec.schema()
             check_json_schema(schema, spec.param)
+            check_supported(schema, spec.param)
             try:
                 # any_whitespace=False: compact JSON, so a small model cannot loop on whitespace
                 text = json.dumps(strict_formats(schema))
