@@ -148,7 +148,10 @@ def test_proxy_deployment() -> None:
     args = parse_role(c["args"])
     assert args.host == "0.0.0.0" and args.port == 8443 and not args.no_tls
     sources, env = _env(proxy)
-    assert sources == {"teecube-config", "teecube-secrets"}
+    # The pepper and operator token are files from the secret (test_review_k8s.py).
+    assert sources == {"teecube-config"}
+    assert {"TEECUBE_PEPPER_FILE", "TEECUBE_DATABASE_URL", "TEECUBE_ENGINE_API_KEY"} <= set(env)
+    assert args.operator_token_file
     assert env["TEECUBE_MIGRATE"] == "0"  # the Job migrates
     secrets = _one("Secret", "teecube-secrets")["stringData"]
     for name in ("TEECUBE_PEPPER", "TEECUBE_OPERATOR_TOKEN", "TEECUBE_DATABASE_URL",

@@ -106,3 +106,48 @@ def test_every_container_has_a_read_only_root() -> None:
             if c["name"] == "postgres":
                 mounts = {m["mountPath"] for m in c["volumeMounts"]}
                 assert {"/var/run/postgresql", "/tmp", "/var/lib/postgresql/data"} <= mounts
+
+
+FILE_SECRETS = {"TEECUBE_PEPPER": "TEECUBE_PEPPER_FILE", "TEECUBE_OPERATOR_TOKEN": "--operator-token-file"}
+
+
+def _secret_keys(name: str) -> set[str]:
+    return set(_one("Secret", name)["stringData"])
+
+
+def test_pepper_and_operator_token_are_files_not_environment() -> None:
+    """As on the CVM (systemd credentials): the pepper and the operator token are mounted from the
+    Secret as files, not put in the environment, which every child process (guardrail scan
+    workers, `kubectl exec` shells) inherits and which crash dumps and /proc/PID/environ show."""
+    for w in _workloads():
+        for c in w["spec"]["template"]["spec"]["containers"]:
+            for source in c.get("envFrom", []):
+                if "secretRef" in source:
+                    leaked = _secret_keys(source["secretRef"]["name"]) & set(FILE_SECRETS)
+                    assert not leaked, (w["metadata"]["name"], leaked)
+            names = {v["name"] for v in c.get("env", [])}
+            assert not names & set(FILE_SECRETS), (w["metadata"]["name"], names & set(FILE_SECRETS))
+
+    proxy = _one("Deployment", "teecube-proxy")
+    pod = proxy["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    env = {v["name"]: v for v in c["env"]}
+    args = parse_role(c["args"])
+    wanted = {"TEECUBE_PEPPER": env["TEECUBE_PEPPER_FILE"]["value"],
+              "TEECUBE_OPERATOR_TOKEN": args.operator_token_file}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    for key, path in wanted.items():
+        assert path, key
+        (mount,) = [m for m in c["volumeMounts"] if path.startswith(m["mountPath"].rstrip("/") + "/")]
+        assert mount.get("readOnly") is True
+        secret = volumes[mount["name"]]["secret"]
+        assert secret["secretName"] == "teecube-secrets" and key in _secret_keys("teecube-secrets")
+        rel = path[len(mount["mountPath"].rstrip("/")) + 1:]
+        assert {"key": key, "path": rel} in [{"key": i["key"], "path": i["path"]} for i in secret["items"]]
+        # Owned by root, group fsGroup: the non-root proxy reads it through the group bit only.
+        mode = secret.get("defaultMode", 0o644)
+        assert mode & 0o040 and not mode & 0o007, oct(mode)
+        assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsGroup"]
+    # What stays in the environment: the database URL and the engine bearer (credential_ref env:).
+    for key in ("TEECUBE_DATABASE_URL", "TEECUBE_ENGINE_API_KEY"):
+        assert env[key]["valueFrom"]["secretKeyRef"] == {"name": "teecube-secrets", "key": key}
