@@ -472,10 +472,19 @@ _MID_STREAM_ERROR = {"error": {"message": "The model server failed mid-stream.",
 
 
 def _valid_choices(choices: Any) -> bool:
-    """A list of objects, each with an integer `index` or none (the relay and the output guard
-    key their state by it)."""
-    return isinstance(choices, list) and all(
-        isinstance(c, dict) and (type(c.get("index", 0)) is int) for c in choices)
+    """A list of objects, each with an integer `index` (the relay and the output guard key their
+    state by it); a missing or null one is 0, and is set so."""
+    if not isinstance(choices, list):
+        return False
+    for choice in choices:
+        if not isinstance(choice, dict):
+            return False
+        index = choice.get("index")
+        if index is None:
+            choice["index"] = 0
+        elif type(index) is not int:
+            return False
+    return True
 
 
 def _final_chunk(template: dict[str, Any], index: int, chat: bool, reason: str) -> dict[str, Any]:

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx2 as httpx
 import pytest
 from aiohttp import web
+from sqlalchemy import text
 
 from domains.policies import create_policy_version
+from proxy.state import USAGE as USAGE_WRITER
 from tests.proxy.conftest import AppThread, ProxyThread, Tenancy, database_url_for, proxy_config
 
 CHAT = [{"role": "user", "content": "Hi"}]
@@ -76,6 +79,13 @@ SCRIPTS: dict[str, list[Any]] = {
              json.dumps(_chunk({"content": "lo"})).encode()[10:] + b"\r\n\r\n", DONE],
     "card-split": [sse(_chunk({"content": "Your card is 4111 11"})), sse(_chunk({"content": "11 1111 11"})),
                    sse(_chunk({"content": "11, thanks."})), sse(_chunk({}, "stop")), sse(USAGE), DONE],
+    "null-index": [sse({"id": "c1", "choices": [{"index": None, "delta": {"content": "Hel"}}]}),
+                   sse({"id": "c1", "choices": [{"delta": {"content": "lo"}, "finish_reason": "stop"}]}),
+                   DONE],
+    "n2": [sse(_chunk({"content": "zero TCK-1"}, index=0)), sse(_chunk({"content": "one TCK-65"}, index=1)),
+           sse(_chunk({"content": "23456 z"}, index=0)), sse(_chunk({"content": "4321 o"}, index=1)),
+           sse(_chunk({}, "stop", index=1)), sse(_chunk({"content": "!"}, index=0)), DONE],
+    "slow-tail": [sse(_chunk({"content": "Hello"}))] + [0.2, sse(_chunk({"content": " more"}))] * 50 + [DONE],
     "ticket-split": [sse(_chunk({"content": "See TCK-12"})), sse(_chunk({"content": "3456 now"}, "stop")),
                      sse(USAGE), DONE],
 }
@@ -112,6 +122,9 @@ class Scripted(AppThread):
         return resp
 
 
+TENANCY: list[Tenancy] = []
+
+
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory) -> Iterator[tuple[ProxyThread, dict[str, str], Scripted]]:
     upstream = Scripted().start()
@@ -126,6 +139,7 @@ def setup(tmp_path_factory) -> Iterator[tuple[ProxyThread, dict[str, str], Scrip
         t.grant("plain", name, f"dep-{name}")
         t.grant("guarded", name, f"dep-{name}")
     keys = {"plain": t.key("plain", "k"), "guarded": t.key("guarded", "k")}
+    TENANCY[:] = [t]
     proxy = ProxyThread(proxy_config(t.url, upstream_read_timeout=1.0)).start()
     yield proxy, keys, upstream
     proxy.stop()
@@ -182,11 +196,12 @@ def test_logprobs_of_another_shape_are_ignored(setup) -> None:
 
 @pytest.mark.parametrize("domain", ["plain", "guarded"])
 @pytest.mark.parametrize(("model", "text"), [("no-done", "Hello world"), ("after-done", "Hello"),
-                                             ("crlf", "Hello")])
+                                             ("crlf", "Hello"), ("null-index", "Hello")])
 def test_framing_variants(setup, model, text, domain) -> None:
     evs = events(setup, model, domain)
     assert evs[-1] == "[DONE]" and evs.count("[DONE]") == 1
     assert text_of(evs) == text and "error" not in json.dumps(evs)
+    assert all(type(c["index"]) is int for e in evs[:-1] for c in e["choices"])
 
 
 @pytest.mark.parametrize("domain", ["plain", "guarded"])
@@ -207,3 +222,57 @@ def test_an_early_usage_chunk_goes_out_last_and_drops_no_text(setup, domain) -> 
     assert text_of(evs) == "one two three"
     assert evs[-1] == "[DONE]" and evs[-2]["choices"] == [] and evs[-2]["usage"]["completion_tokens"] == 5
     assert sum(1 for e in evs if isinstance(e, dict) and e.get("usage")) == 1
+
+
+
+def test_the_hold_back_is_per_choice(setup) -> None:
+    """n=2, deltas interleaved: a value split across chunks in each choice is masked in each, and
+    the other choice's text is not held for it."""
+    evs = events(setup, "n2")
+    texts = ["".join(c["delta"].get("content") or "" for e in evs if isinstance(e, dict)
+                     for c in e["choices"] if c["index"] == i) for i in (0, 1)]
+    assert texts == ["zero [TICKET] z!", "one [TICKET] o"]
+    assert "TCK" not in json.dumps(evs)
+
+
+def _usage_row(proxy: ProxyThread, request_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        proxy.call(proxy.app[USAGE_WRITER].flush())
+        with TENANCY[0].factory() as s:
+            row = s.execute(text("SELECT * FROM usage_records WHERE request_id = :r"),
+                            {"r": request_id}).mappings().first()
+        if row is not None:
+            return dict(row)
+        time.sleep(0.05)
+    raise AssertionError("no usage record")
+
+
+def test_a_tenant_that_goes_away_closes_the_upstream_request_and_is_recorded(setup) -> None:
+    proxy, keys, upstream = setup
+    request_id = f"review-stream-gone-{time.time_ns()}"
+    with httpx.Client(timeout=20) as http, http.stream(
+        "POST", f"{proxy.base_url}/v1/chat/completions",
+        json={"model": "slow-tail", "messages": CHAT, "stream": True},
+        headers={"Authorization": f"Bearer {keys['guarded']}", "x-request-id": request_id},
+    ) as resp:
+        for line in resp.iter_lines():
+            if line.startswith("data: "):
+                break
+    row = _usage_row(proxy, request_id)
+    assert row["status"] == "cancelled" and row["completion_tokens"] > 0
+    deadline = time.monotonic() + 5
+    while "slow-tail" not in upstream.closed_early and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "slow-tail" in upstream.closed_early  # well before its 10 s script ended
+
+
+def test_a_broken_stream_is_recorded_as_an_error(setup) -> None:
+    proxy, keys, _ = setup
+    request_id = f"review-stream-broken-{time.time_ns()}"
+    r = httpx.post(f"{proxy.base_url}/v1/chat/completions", timeout=20,
+                   json={"model": "bad-choice", "messages": CHAT, "stream": True},
+                   headers={"Authorization": f"Bearer {keys['guarded']}", "x-request-id": request_id})
+    assert r.status_code == 200 and r.text.rstrip().endswith("data: [DONE]")
+    row = _usage_row(proxy, request_id)
+    assert row["status"] == "error" and row["status_code"] == 502
