@@ -16,6 +16,12 @@ class OutputParsers:
     reasoning: ReasoningParser | None = None
     calls_finish_reason: str = "tool_calls"  # "stop" when the request named the function (OpenAI)
 
+    def __post_init__(self) -> None:
+        if self.tool is not None and self.tool.constrained:
+            # the grammar of tool_choice required / named starts at the first token, so the output has
+            # no think block; deepseek_r1 would read the whole call as reasoning (no tool_calls left)
+            self.reasoning = None
+
     @property
     def active(self) -> bool:
         return self.tool is not None or self.reasoning is not None

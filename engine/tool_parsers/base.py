@@ -62,6 +62,7 @@ class ToolParser:
 
     name = ""
     skip_special_tokens = True  # False when the call marker is a special token (Mistral)
+    constrained = False  # True: a grammar makes the whole output the call(s), so it holds no reasoning
 
     def parse(self, text: str, final: bool) -> Parsed:
         raise NotImplementedError

@@ -18,6 +18,7 @@ class JsonArrayToolParser(ToolParser):
 
     def __init__(self, marker: str = "") -> None:
         self.marker = marker
+        self.constrained = not marker  # tool_choice required: the grammar's array is the output
 
     def parse(self, text: str, final: bool) -> Parsed:
         if self.marker:
@@ -92,6 +93,7 @@ class NamedToolParser(ToolParser):
     """`tool_choice` naming one function: the output is that function's arguments and nothing else."""
 
     name = "named"
+    constrained = True
 
     def __init__(self, function: str) -> None:
         self.function = function
