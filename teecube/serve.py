@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import aiohttp
@@ -41,6 +42,11 @@ from teecube.preflight import (
 
 log = logging.getLogger("teecube.serve")
 ENGINE_KEY_ENV = "TEECUBE_ENGINE_API_KEY"
+# The proxy's secrets and stores: the engine (which runs model code on tenants' text) gets none of them.
+PROXY_ONLY_ENV = (
+    "TEECUBE_PEPPER", "TEECUBE_PEPPER_FILE", "TEECUBE_OPERATOR_TOKEN", "TEECUBE_DATABASE_URL",
+    "TEECUBE_REDIS_URL",
+)
 
 
 def _private_dir(path: Path) -> Path:
@@ -55,7 +61,12 @@ def start_engine(model: str, device: str, socket_path: Path, extra: list[str]) -
         socket_path.unlink()
     cmd = [sys.executable, "-m", "teecube.cli", "engine", "--model", model, "--device", device,
            "--uds", str(socket_path), *extra]
-    return subprocess.Popen(cmd, env=os.environ.copy())
+    return subprocess.Popen(cmd, env=engine_environment(os.environ))
+
+
+def engine_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The engine's environment: serve's, less the proxy's secrets and store addresses (PROXY_ONLY_ENV)."""
+    return {k: v for k, v in environ.items() if k not in PROXY_ONLY_ENV}
 
 
 async def wait_for_engine(proc: subprocess.Popen[bytes], socket_path: Path, timeout: float = 300.0) -> None:
