@@ -87,6 +87,7 @@ class ResponseGuard:
 
     def _whole_choice(self, choice: dict[str, Any]) -> str | None:
         changed: dict[str, list[tuple[int, int]]] = {}
+        released: dict[str, int] = {}  # a blocked field: how much of it was released unchanged
 
         def apply(holder: dict[str, Any], key: str, name: str) -> str | None:
             value = holder.get(key)
@@ -95,6 +96,10 @@ class ResponseGuard:
             step = self.guard.apply_full(value)
             holder[key] = step.text
             changed[name] = step.changed
+            if step.blocked_rule:
+                # The text is cut at the finding: tokens from there on (the blocked value
+                # itself) must not go out as logprobs. Only the unchanged head is certain.
+                released[name] = _common_prefix(value, step.text)
             return step.blocked_rule
 
         rules: list[str | None] = []
@@ -105,7 +110,7 @@ class ResponseGuard:
                 rules += self._whole_calls(message, apply)
         else:
             rules.append(apply(choice, "text", "content"))
-        self._whole_logprobs(choice, changed)
+        self._whole_logprobs(choice, changed, released)
         return next((r for r in rules if r), None)
 
     def _whole_calls(self, message: dict[str, Any], apply: Any) -> list[str | None]:
@@ -120,7 +125,8 @@ class ResponseGuard:
             rules += [apply(fn, "name", "function_call.name"), apply(fn, "arguments", "function_call")]
         return rules
 
-    def _whole_logprobs(self, choice: dict[str, Any], changed: dict[str, list[tuple[int, int]]]) -> None:
+    def _whole_logprobs(self, choice: dict[str, Any], changed: dict[str, list[tuple[int, int]]],
+                        released: dict[str, int]) -> None:
         logprobs = choice.get("logprobs")
         if not isinstance(logprobs, dict):
             return
@@ -130,9 +136,10 @@ class ResponseGuard:
                 if isinstance(entries, list):
                     lp = _Logprobs(changed=changed.get(name, []))
                     lp.add(entries, _chat_token)
-                    logprobs[name] = lp.release(lp.fed)
+                    logprobs[name] = lp.release(released.get(name, lp.fed))
         else:
-            _completion_logprobs(logprobs, _Logprobs(changed=changed.get("content", [])), None)
+            _completion_logprobs(logprobs, _Logprobs(changed=changed.get("content", [])),
+                                 released.get("content"))
 
     # ------------------------------------------------------------------ streams
 
@@ -288,6 +295,14 @@ class ResponseGuard:
             if delta:
                 out.append((index, delta))
         return out
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n
 
 
 def _segment(key: Hashable, number: int) -> Hashable:
