@@ -13,7 +13,13 @@ from engine.server.errors import bad_request
 from engine.server.features import Features
 from engine.server.fields import Fields
 from engine.structured.spec import GrammarSpec, json_schema_spec
-from engine.tool_parsers import JsonArrayToolParser, NamedToolParser, ToolParser, get_tool_parser
+from engine.tool_parsers import (
+    FirstCallOnly,
+    JsonArrayToolParser,
+    NamedToolParser,
+    ToolParser,
+    get_tool_parser,
+)
 
 MAX_TOOLS = 128
 FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
@@ -158,7 +164,8 @@ def tool_parser(req: ToolRequest, features: Features) -> ToolParser | None:
             "--tool-call-parser",
             code="unsupported_parameter",
         )
-    return get_tool_parser(features.tool_call_parser)
+    parser = get_tool_parser(features.tool_call_parser)
+    return parser if req.parallel else FirstCallOnly(parser)
 
 
 def check_tool_schemas(req: ToolRequest) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.tool_parsers.base import ToolCallStream, ToolParser
+from engine.tool_parsers.base import FirstCallOnly, ToolCallStream, ToolParser
 from engine.tool_parsers.hermes import HermesToolParser
 from engine.tool_parsers.json_array import JsonArrayToolParser, MistralToolParser, NamedToolParser
 from engine.tool_parsers.llama3_json import Llama3JsonToolParser
@@ -27,6 +27,7 @@ def get_tool_parser(name: str) -> ToolParser:
 
 __all__ = [
     "PARSERS",
+    "FirstCallOnly",
     "JsonArrayToolParser",
     "NamedToolParser",
     "ToolCallStream",

@@ -78,6 +78,22 @@ class ToolParser:
         return content, calls
 
 
+class FirstCallOnly(ToolParser):
+    """parallel_tool_calls false with tool_choice auto: at most the first call, as OpenAI promises
+    (vLLM's maybe_filter_parallel_tool_calls); the parser's own grammar-free reading otherwise."""
+
+    def __init__(self, inner: ToolParser) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.skip_special_tokens = inner.skip_special_tokens
+        self.constrained = inner.constrained
+
+    def parse(self, text: str, final: bool) -> Parsed:
+        parsed = self.inner.parse(text, final)
+        del parsed.calls[1:]
+        return parsed
+
+
 class ToolCallStream:
     """Diffs successive parses of a growing output into content and `tool_calls` deltas."""
 

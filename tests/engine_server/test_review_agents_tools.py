@@ -85,3 +85,33 @@ def test_constrained_calls_are_calls_with_a_reasoning_parser(reasoning_client, c
     assert len(got) == 1 and got[0][0] == "get_weather"
     jsonschema.validate(json.loads(got[0][1]), PARAMS)
     assert finish == ("stop" if choice == "named" else "tool_calls")
+
+
+TWO_CALLS = (
+    '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris", "unit": "c"}}\n</tool_call>\n'
+    '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Rome", "unit": "c"}}\n</tool_call>'
+)
+
+
+@pytest.mark.parametrize("parallel", [True, False])
+def test_auto_choice_keeps_one_call_without_parallel_calls(parallel) -> None:
+    from engine.server.chat_outputs import OutputParsers
+    from engine.server.features import Features
+    from engine.server.tools import ToolRequest, tool_parser
+
+    parser = tool_parser(ToolRequest([WEATHER], "auto", None, parallel), Features("hermes", True))
+    assert parser is not None
+    want = 2 if parallel else 1
+    message = OutputParsers(parser).message(TWO_CALLS)
+    assert [json.loads(c["function"]["arguments"])["city"] for c in message["tool_calls"]] == [
+        "Paris",
+        "Rome",
+    ][:want]
+    stream = OutputParsers(parser).stream()
+    deltas = [
+        d
+        for i in range(0, len(TWO_CALLS), 5)
+        for d in stream.feed(TWO_CALLS[i : i + 5], False).get("tool_calls", [])
+    ]
+    deltas += stream.feed("", True).get("tool_calls", [])
+    assert sorted({d["index"] for d in deltas}) == list(range(want))
