@@ -3,6 +3,7 @@ tenant cannot time another's prompt; bad salts are a 400 naming the field."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -32,11 +33,15 @@ def hits_after(server: RunningServer, path: str, body: dict[str, Any]) -> int:
 
 @pytest.mark.parametrize("path", ["/v1/completions", "/v1/chat/completions"])
 def test_salts_isolate_the_prefix_cache(server: RunningServer, path: str) -> None:
+    # The server is shared with other modules: every unsalted chat request before this one cached the
+    # chat template's opening block, so the text starts with its own id (in a system message for chat).
+    unique = f"[{uuid.uuid4()}]"
+
     def body(salt: str | None) -> dict[str, Any]:
-        text = f"{PROMPT} [{path}]"
+        text = f"{unique} {PROMPT} [{path}]"
         b: dict[str, Any] = {"model": MODEL, "max_tokens": 1, "temperature": 0}
         if path.endswith("chat/completions"):
-            b["messages"] = [{"role": "user", "content": text}]
+            b["messages"] = [{"role": "system", "content": unique}, {"role": "user", "content": text}]
         else:
             b["prompt"] = text
         if salt is not None:
