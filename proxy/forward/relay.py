@@ -49,6 +49,8 @@ class Outcome:
     # Whether the request may have reached the upstream (set as it is sent; cleared when the
     # connection could not be made). A request that never left the proxy cost the model nothing.
     forwarded: bool = False
+    # The caller's prompt estimate: what is charged (and reported) when the upstream sent no usage.
+    prompt_estimate: int = 0
 
 
 def _upstream_error_fields(payload: Any) -> dict[str, Any]:
@@ -497,10 +499,13 @@ def _final_chunk(template: dict[str, Any], index: int, chat: bool, reason: str) 
 
 
 def _usage_chunk(template: dict[str, Any], outcome: Outcome) -> dict[str, Any]:
+    """The usage of a stream the proxy ended: the upstream's last figures, or (none came) what the
+    request is charged: the prompt estimate and the output counted on the way."""
+    prompt = outcome.prompt_tokens if outcome.usage_known else outcome.prompt_estimate
     usage = {
-        "prompt_tokens": outcome.prompt_tokens,
+        "prompt_tokens": prompt,
         "completion_tokens": outcome.completion_tokens,
-        "total_tokens": outcome.prompt_tokens + outcome.completion_tokens,
+        "total_tokens": prompt + outcome.completion_tokens,
     }
     base = {k: v for k, v in template.items() if k not in ("choices", "usage")}
     return base | {"choices": [], "usage": usage}

@@ -253,7 +253,7 @@ async def _admit_and_forward(request: web.Request, principal: Principal, setting
     app = request.app
     request_id = request["request_id"]
     reservation: Reservation | None = None
-    outcome = Outcome()
+    outcome = Outcome(prompt_estimate=prompt_estimate)
     checked: CheckedInput | None = None
     blocked_ids: list[str] = []
     try:

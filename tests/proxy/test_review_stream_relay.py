@@ -86,6 +86,18 @@ SCRIPTS: dict[str, list[Any]] = {
            sse(_chunk({"content": "23456 z"}, index=0)), sse(_chunk({"content": "4321 o"}, index=1)),
            sse(_chunk({}, "stop", index=1)), sse(_chunk({"content": "!"}, index=0)), DONE],
     "slow-tail": [sse(_chunk({"content": "Hello"}))] + [0.2, sse(_chunk({"content": " more"}))] * 50 + [DONE],
+    "fields-masked": [
+        sse(_chunk({"role": "assistant", "reasoning_content": "Think TCK-1"})),
+        sse(_chunk({"reasoning_content": "11111 more"})),
+        sse(_chunk({"content": "Say TCK-22"})),
+        sse(_chunk({"content": "2222 then"})),
+        sse(_chunk({"tool_calls": [{"index": 0, "id": "t1", "type": "function",
+                                    "function": {"name": "lookup", "arguments": "{\"t\": \"TCK-3"}}]})),
+        sse(_chunk({"tool_calls": [{"index": 0, "function": {"arguments": "33333\"}"}}]})),
+        sse(_chunk({"tool_calls": [{"index": 1, "id": "t2", "type": "function",
+                                    "function": {"name": "other", "arguments": "{\"u\": \"TCK-44"}}]})),
+        sse(_chunk({"tool_calls": [{"index": 1, "function": {"arguments": "4444\"}"}}]}, "tool_calls")),
+        sse(USAGE), DONE],
     "ticket-split": [sse(_chunk({"content": "See TCK-12"})), sse(_chunk({"content": "3456 now"}, "stop")),
                      sse(USAGE), DONE],
 }
@@ -104,6 +116,8 @@ class Scripted(AppThread):
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         name = body["model"]
+        if not body.get("stream"):
+            return web.json_response(_whole(name))
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
         try:
@@ -276,3 +290,97 @@ def test_a_broken_stream_is_recorded_as_an_error(setup) -> None:
     assert r.status_code == 200 and r.text.rstrip().endswith("data: [DONE]")
     row = _usage_row(proxy, request_id)
     assert row["status"] == "error" and row["status_code"] == 502
+
+
+
+def _whole(name: str) -> dict[str, Any]:
+    """The non-streamed answer a script stands for (its chunks joined per choice and field)."""
+    choices: dict[int, dict[str, Any]] = {}
+    for step in SCRIPTS[name]:
+        if not isinstance(step, bytes) or step == DONE:
+            continue
+        for c in json.loads(step[len(b"data: "):])["choices"]:
+            slot = choices.setdefault(c["index"], {"index": c["index"], "message": {"role": "assistant"},
+                                                   "finish_reason": None})
+            msg = slot["message"]
+            for key, value in c["delta"].items():
+                if key == "tool_calls":
+                    calls = msg.setdefault("tool_calls", [])
+                    for call in value:
+                        while len(calls) <= call["index"]:
+                            calls.append({"id": call.get("id"), "type": "function",
+                                          "function": {"name": "", "arguments": ""}})
+                        fn = calls[call["index"]]["function"]
+                        fn["name"] += call["function"].get("name") or ""
+                        fn["arguments"] += call["function"].get("arguments") or ""
+                elif isinstance(value, str) and key != "role":
+                    msg[key] = msg.get(key, "") + value
+            slot["finish_reason"] = c.get("finish_reason") or slot["finish_reason"]
+    return {"id": "c1", "object": "chat.completion", "created": 0, "model": name,
+            "choices": [choices[i] for i in sorted(choices)]}
+
+
+def _joined(evs: list[Any]) -> list[dict[str, Any]]:
+    """Streamed events joined as the SDKs do: per choice, each field concatenated."""
+    out: dict[int, dict[str, Any]] = {}
+    for e in evs:
+        for c in e.get("choices") or [] if isinstance(e, dict) else []:
+            msg = out.setdefault(c["index"], {"role": "assistant"})
+            for key, value in c["delta"].items():
+                if key == "tool_calls":
+                    calls = msg.setdefault("tool_calls", {})
+                    for call in value:
+                        slot = calls.setdefault(call["index"], {"name": "", "arguments": ""})
+                        slot["name"] += (call.get("function") or {}).get("name") or ""
+                        slot["arguments"] += (call.get("function") or {}).get("arguments") or ""
+                elif isinstance(value, str) and key != "role":
+                    msg[key] = msg.get(key, "") + value
+    for msg in out.values():
+        if "tool_calls" in msg:
+            msg["tool_calls"] = [msg["tool_calls"][k] for k in sorted(msg["tool_calls"])]
+    return [out[i] for i in sorted(out)]
+
+
+def _message_fields(msg: dict[str, Any]) -> dict[str, Any]:
+    fields = {k: v for k, v in msg.items() if isinstance(v, str) and v and k != "role"}
+    calls = [{"name": c["function"]["name"], "arguments": c["function"]["arguments"]}
+             for c in msg.get("tool_calls") or []]
+    return fields | ({"tool_calls": calls} if calls else {})
+
+
+@pytest.mark.parametrize("model", ["ticket-split", "n2", "fields-masked"])
+def test_masked_stream_equals_the_masked_whole_answer(setup, model) -> None:
+    proxy, keys, _ = setup
+    evs = events(setup, model)
+    r = httpx.post(f"{proxy.base_url}/v1/chat/completions", timeout=20,
+                   json={"model": model, "messages": CHAT},
+                   headers={"Authorization": f"Bearer {keys['guarded']}"})
+    assert r.status_code == 200, r.text
+    whole = [_message_fields(c["message"]) for c in r.json()["choices"]]
+    streamed = [_message_fields(m | {"tool_calls": [{"function": c} for c in m.get("tool_calls", [])]})
+                for m in _joined(evs)]
+    assert streamed == whole
+    assert "TCK-" not in json.dumps(evs) and "TCK-" not in r.text
+
+
+def test_a_blocked_stream_reports_the_usage_it_is_charged(setup) -> None:
+    """The usage chunk of a stream the proxy ended (a card, blocked) before the upstream sent its
+    usage said prompt_tokens 0; it now says what the usage record charges."""
+    proxy, keys, _ = setup
+    request_id = f"review-stream-blocked-{time.time_ns()}"
+    with httpx.Client(timeout=20) as http, http.stream(
+        "POST", f"{proxy.base_url}/v1/chat/completions",
+        json={"model": "card-split", "messages": CHAT, "stream": True,
+              "stream_options": {"include_usage": True}},
+        headers={"Authorization": f"Bearer {keys['guarded']}", "x-request-id": request_id},
+    ) as resp:
+        data = [line[6:] for line in resp.iter_lines() if line.startswith("data: ")]
+    assert data[-1] == "[DONE]"
+    evs = [json.loads(d) for d in data[:-1]]
+    assert evs[-2]["choices"][0]["finish_reason"] == "content_filter" and "4111" not in json.dumps(evs)
+    usage = evs[-1]["usage"]
+    row = _usage_row(proxy, request_id)
+    assert row["status"] == "blocked"
+    assert usage["prompt_tokens"] == row["prompt_tokens"] > 0
+    assert usage["completion_tokens"] == row["completion_tokens"]
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
