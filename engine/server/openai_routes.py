@@ -88,7 +88,11 @@ def _output_parsers(state: ServerState, req: ChatRequest) -> OutputParsers:
             req.grammar = spec
     if parser is not None and not parser.skip_special_tokens:
         req.params.skip_special_tokens = False  # the call marker is a special token (Mistral)
-    reasoning = get_reasoning_parser(features.reasoning_parser) if features.reasoning_parser else None
+    # A grammar (response_format, guided_*, a forced tool call) shapes the whole output from its first
+    # token: there is no think block to split off, and a reasoning parser would take it all as reasoning.
+    reasoning = None
+    if features.reasoning_parser and req.grammar is None:
+        reasoning = get_reasoning_parser(features.reasoning_parser)
     return OutputParsers(parser, reasoning, "stop" if tools.choice == "function" else "tool_calls")
 
 

@@ -115,3 +115,29 @@ def test_auto_choice_keeps_one_call_without_parallel_calls(parallel) -> None:
     ]
     deltas += stream.feed("", True).get("tool_calls", [])
     assert sorted({d["index"] for d in deltas}) == list(range(want))
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_response_format_on_a_reasoning_server_is_content(
+    reasoning_client: openai.OpenAI, stream: bool
+) -> None:
+    """A json_schema answer is shaped by its grammar from the first token (no think block): it is the
+    message's content, which the SDK parses, not reasoning_content."""
+    schema = {"type": "object", "properties": {"city": {"type": "string", "maxLength": 12}},
+              "required": ["city"], "additionalProperties": False}
+    kw: dict[str, Any] = dict(
+        model=MODEL, messages=ASK, max_tokens=60, temperature=0,
+        response_format={"type": "json_schema", "json_schema": {"name": "place", "schema": schema}},
+    )
+    if stream:
+        content = reasoning = ""
+        for chunk in reasoning_client.chat.completions.create(stream=True, **kw):
+            for ch in chunk.choices:
+                content += ch.delta.content or ""
+                reasoning += (ch.delta.model_extra or {}).get("reasoning_content") or ""
+    else:
+        message = reasoning_client.chat.completions.create(**kw).choices[0].message
+        content = message.content or ""
+        reasoning = (message.model_extra or {}).get("reasoning_content") or ""
+    assert not reasoning
+    jsonschema.validate(json.loads(content), schema)
