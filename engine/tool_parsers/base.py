@@ -113,8 +113,10 @@ class ToolCallStream:
         self.text += delta
         try:
             parsed = self.parser.parse(self.text, final)
-        except Malformed:
-            parsed = Parsed(self.text if final else self.text[: self.content_sent])
+        except Malformed:  # at the end, unparsable text is content, unless calls already went out
+            parsed = Parsed(self.text if final and not self.ids else self.text[: self.content_sent])
+        if len(parsed.calls) < len(self.ids):  # a streamed call cut short (max_tokens): the final parse
+            parsed = Parsed(self.text[: self.content_sent])  # reads it as text; it went out as a call
         content = parsed.content[self.content_sent :] if len(parsed.content) > self.content_sent else ""
         self.content_sent += len(content)
         deltas: list[dict[str, Any]] = []
