@@ -86,7 +86,8 @@ async def login(request: web.Request) -> web.StreamResponse:
                 "tenant", domain_id=key.domain_id, domain_name=key.domain_name, key_id=key.key_id
             )
             return _signed_in(sid, f"{BASE}/my", state.sessions.ttl)
-    elif operator_token and hmac.compare_digest(credential.encode(), operator_token.encode()):
+    # not a tenant key (an operator token may start with "sk-" too)
+    if operator_token and hmac.compare_digest(credential.encode(), operator_token.encode()):
         sid, _ = state.sessions.create("operator")
         return _signed_in(sid, f"{BASE}/domains", state.sessions.ttl)
     await state.throttle.failed(client)
