@@ -255,6 +255,7 @@ async def _bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     env = os.environ | {"TEECUBE_PEPPER": pepper}
     env.pop("TEECUBE_REDIS_URL", None)
     env.pop("TEECUBE_OPERATOR_TOKEN", None)  # metrics are read on the loopback listener, no token
+    env.pop("TEECUBE_METRICS_TOKEN_FILE", None)
     with ExitStack() as stack:
         up_proc = stack.enter_context(_process(up_cmd, workdir / "upstream.log"))
         await _wait_healthy(up, up_proc, workdir / "upstream.log", args.ready_timeout)

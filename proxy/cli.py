@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hmac
 import logging
 import os
 import sys
@@ -24,6 +25,9 @@ def add_proxy_arguments(parser: argparse.ArgumentParser) -> None:
                         help="when Redis is down, fall back to per-replica limits instead of refusing (503)")
     parser.add_argument("--operator-token-file", help="file holding the admin API token "
                         "(or $TEECUBE_OPERATOR_TOKEN); the admin API is off without one")
+    parser.add_argument("--metrics-token-file", help="file holding the bearer that Prometheus presents "
+                        "on the /metrics listener (or $TEECUBE_METRICS_TOKEN_FILE); it authorizes "
+                        "GET /metrics only, and once set the operator token no longer opens /metrics")
     parser.add_argument("--tee", default=os.environ.get("TEECUBE_TEE", "auto"),
                         choices=["auto", "sev-snp", "tdx", "simulated"])
     parser.add_argument("--no-tls", action="store_true", help="plain HTTP (tests and local debugging only)")
@@ -36,7 +40,8 @@ def add_proxy_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds a key/grant/domain lookup is cached: the revocation delay bound")
     parser.add_argument("--auth-failure-limit", type=int, default=30)
     parser.add_argument("--metrics-host", default="127.0.0.1",
-                        help="operator listener for /metrics (a non-loopback host needs an operator token)")
+                        help="operator listener for /metrics (a non-loopback host needs a metrics or "
+                        "operator token)")
     parser.add_argument("--metrics-port", type=int, default=9464,
                         help="port of the operator /metrics listener; 0 turns it off")
     parser.add_argument("--header-timeout", type=float, default=10.0,
@@ -63,12 +68,47 @@ def _workers(value: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+MIN_TOKEN_CHARS = 16
+
+
+def _metrics_token_path(args: argparse.Namespace) -> str | None:
+    return args.metrics_token_file or os.environ.get("TEECUBE_METRICS_TOKEN_FILE") or None
+
+
+def metrics_token_from_args(args: argparse.Namespace) -> str | None:
+    """The /metrics bearer from --metrics-token-file, else $TEECUBE_METRICS_TOKEN_FILE (the flag
+    wins); None when neither names a file. A missing, unreadable or short file is a SystemExit
+    that names the file, never its content."""
+    path = _metrics_token_path(args)
+    if path is None:
+        return None
+    try:
+        token = Path(path).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise SystemExit(f"teecube proxy: the metrics token file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        raise SystemExit(f"teecube proxy: the metrics token file {path} cannot be read ({reason})") from None
+    if len(token) < MIN_TOKEN_CHARS:
+        raise SystemExit(f"teecube proxy: the metrics token in {path} must be at least "
+                         f"{MIN_TOKEN_CHARS} characters")
+    if not (token.isascii() and token.isprintable()):  # what a bearer header can carry (proxy.auth)
+        raise SystemExit(f"teecube proxy: the metrics token in {path} must be printable ASCII on one line")
+    return token
+
+
 def config_from_args(args: argparse.Namespace) -> ProxyConfig:
     token = os.environ.get("TEECUBE_OPERATOR_TOKEN")
     if args.operator_token_file:
         token = Path(args.operator_token_file).read_text().strip()
-    if token is not None and len(token) < 16:
+    if token is not None and len(token) < MIN_TOKEN_CHARS:
         raise SystemExit("teecube proxy: the operator token must be at least 16 characters")
+    metrics_token = metrics_token_from_args(args)
+    if metrics_token is not None and token is not None and hmac.compare_digest(
+            metrics_token.encode(), token.encode()):
+        raise SystemExit(f"teecube proxy: the metrics token in {_metrics_token_path(args)} must differ "
+                         "from the operator token (it is handed to the metrics scraper, which must not "
+                         "hold the admin API)")
     hosts = args.public_host or ["localhost", "127.0.0.1"]
     return ProxyConfig(
         database_url=database_url(args.database_url),
@@ -76,6 +116,7 @@ def config_from_args(args: argparse.Namespace) -> ProxyConfig:
         host=args.host,
         port=args.port,
         operator_token=token,
+        metrics_token=metrics_token,
         redis_url=args.redis_url,
         limiter_fail_open=args.limiter_fail_open,
         cache_ttl=args.cache_ttl,

@@ -12,6 +12,9 @@ class ProxyConfig:
     host: str = "127.0.0.1"
     port: int = 8443
     operator_token: str | None = None  # admin API bearer; the admin API is off without it
+    # Bearer for GET /metrics on the metrics listener only; when set, the operator token no
+    # longer opens /metrics (proxy.operator_listener).
+    metrics_token: str | None = None
     redis_url: str | None = None  # shared limits across replicas; in-process when None
     redis_prefix: str = "teecube:rl:"  # key prefix of the shared limiter's buckets
     limiter_fail_open: bool = False  # Redis down: refuse (503) unless this is set

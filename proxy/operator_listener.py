@@ -1,9 +1,15 @@
 """The operator listener: Prometheus `/metrics`, never on the tenant port.
 
 The metrics name every domain, its aliases and its traffic, so they are served on a separate
-listener (`--metrics-host`/`--metrics-port`, loopback by default). When the proxy has an
-operator token, `/metrics` asks for it (`Authorization: Bearer <token>`; wrong tokens are
-throttled per address); without one, the listener may only bind a loopback address.
+listener (`--metrics-host`/`--metrics-port`, loopback by default). `/metrics` asks for a bearer
+(`Authorization: Bearer <token>`; wrong tokens are throttled per address):
+
+* the metrics token (`--metrics-token-file`) when there is one: it opens GET /metrics and nothing
+  else (no other listener knows it), and the operator token is then refused here, so the admin
+  credential never has to travel to a scraper over this plain-HTTP listener and this listener is
+  no oracle for it;
+* else the operator token, as before there was a metrics token;
+* else nothing, and the listener may only bind a loopback address.
 """
 
 from __future__ import annotations
@@ -23,7 +29,8 @@ from proxy.metrics import ProxyMetrics
 from proxy.metrics_merge import WorkerMetrics
 
 _METRICS = web.AppKey("metrics", ProxyMetrics | WorkerMetrics)
-_TOKEN = web.AppKey("operator_token", str)
+_TOKEN = web.AppKey("metrics_bearer", str)
+_CODE = web.AppKey("metrics_bearer_kind", str)
 _THROTTLE = web.AppKey("throttle", FailureThrottle)
 
 
@@ -44,7 +51,8 @@ async def _metrics(request: web.Request) -> web.Response:
             throttle = request.app[_THROTTLE]
             await throttle.failed(client_address(request))
             await raise_if_throttled(throttle, client_address(request))
-            raise ApiError(401, "Invalid operator token.", code="invalid_operator_token")
+            kind = request.app[_CODE]
+            raise ApiError(401, f"Invalid {kind} token.", code=f"invalid_{kind}_token")
     body = request.app[_METRICS].render()
     if inspect.isawaitable(body):  # a supervisor's WorkerMetrics asks its workers
         body = await body
@@ -52,12 +60,15 @@ async def _metrics(request: web.Request) -> web.Response:
 
 
 def create_metrics_app(metrics: ProxyMetrics | WorkerMetrics, operator_token: str | None, host: str,
-                       *, auth_failure_limit: int = 30) -> web.Application:
-    if not operator_token and not is_loopback(host):
-        raise ValueError("the metrics listener binds a non-loopback address only with an operator token")
+                       *, metrics_token: str | None = None, auth_failure_limit: int = 30) -> web.Application:
+    if not (metrics_token or operator_token) and not is_loopback(host):
+        raise ValueError("the metrics listener binds a non-loopback address only with a metrics "
+                         "or operator token")
     app = web.Application(middlewares=[error_middleware], client_max_size=1024)
     app[_METRICS] = metrics
-    app[_TOKEN] = operator_token or ""
+    # One bearer opens /metrics: the metrics token where there is one, else the operator token.
+    app[_TOKEN] = metrics_token or operator_token or ""
+    app[_CODE] = "metrics" if metrics_token else "operator"
     app[_THROTTLE] = FailureThrottle(limit=auth_failure_limit)
     app.router.add_get("/metrics", _metrics)
     drop_server_banner(app)

@@ -92,6 +92,7 @@ async def _metrics_listener(config: ProxyConfig, metrics: Any) -> HardenedRunner
     if config.metrics_port is None:
         return None
     app = create_metrics_app(metrics, config.operator_token, config.metrics_host,
+                             metrics_token=config.metrics_token,
                              auth_failure_limit=config.auth_failure_limit)
     runner = HardenedRunner(app, header_timeout=config.header_timeout,
                             max_connections_per_address=config.max_connections_per_address)

@@ -28,7 +28,7 @@ import aiohttp
 from domains import db
 from domains.config import DEFAULT_PEPPER_FILE, database_url, ensure_pepper_file, load_pepper
 from domains.demo import DEMO_ALIAS, seed_demo
-from proxy.cli import add_proxy_arguments, config_from_args
+from proxy.cli import add_proxy_arguments, config_from_args, metrics_token_from_args
 from teecube.banner import DemoPaths, banner
 from teecube.engine_flags import EngineFlagError, engine_flags
 from teecube.preflight import (
@@ -44,8 +44,8 @@ log = logging.getLogger("teecube.serve")
 ENGINE_KEY_ENV = "TEECUBE_ENGINE_API_KEY"
 # The proxy's secrets and stores: the engine (which runs model code on tenants' text) gets none of them.
 PROXY_ONLY_ENV = (
-    "TEECUBE_PEPPER", "TEECUBE_PEPPER_FILE", "TEECUBE_OPERATOR_TOKEN", "TEECUBE_DATABASE_URL",
-    "TEECUBE_REDIS_URL",
+    "TEECUBE_PEPPER", "TEECUBE_PEPPER_FILE", "TEECUBE_OPERATOR_TOKEN", "TEECUBE_METRICS_TOKEN_FILE",
+    "TEECUBE_DATABASE_URL", "TEECUBE_REDIS_URL",
 )
 
 
@@ -250,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         engine_extra = engine_flags(engine_extra)
     except EngineFlagError as exc:
         parser.error(str(exc))
+    metrics_token_from_args(args)  # a bad --metrics-token-file stops us before the engine loads
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         return asyncio.run(run(args, engine_extra, started))

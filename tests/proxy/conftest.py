@@ -268,7 +268,8 @@ class ProxyThread(AppThread):
     async def started(self) -> None:
         from aiohttp import web
 
-        metrics_app = create_metrics_app(self.app[METRICS], self.config.operator_token, "127.0.0.1")
+        metrics_app = create_metrics_app(self.app[METRICS], self.config.operator_token, "127.0.0.1",
+                                         metrics_token=self.config.metrics_token)
         self._metrics_runner = web.AppRunner(metrics_app, access_log=None)
         await self._metrics_runner.setup()
         site = web.TCPSite(self._metrics_runner, "127.0.0.1", 0)
