@@ -102,7 +102,8 @@ def test_every_container_has_a_read_only_root() -> None:
     """PostgreSQL and Redis too: their writable paths are volumes (data, /var/run/postgresql, /tmp)."""
     for w in _workloads():
         for c in w["spec"]["template"]["spec"]["containers"]:
-            assert c["securityContext"].get("readOnlyRootFilesystem") is True, (w["metadata"]["name"], c["name"])
+            where = (w["metadata"]["name"], c["name"])
+            assert c["securityContext"].get("readOnlyRootFilesystem") is True, where
             if c["name"] == "postgres":
                 mounts = {m["mountPath"] for m in c["volumeMounts"]}
                 assert {"/var/run/postgresql", "/tmp", "/var/lib/postgresql/data"} <= mounts
