@@ -80,29 +80,38 @@ def metrics_token_from_args(args: argparse.Namespace) -> str | None:
     wins); None when neither names a file. A missing, unreadable or short file is a SystemExit
     that names the file, never its content."""
     path = _metrics_token_path(args)
-    if path is None:
-        return None
+    return None if path is None else read_token_file(path, "metrics token")
+
+
+def read_token_file(path: str, what: str) -> str:
+    """A bearer token from a file; a missing, unreadable or short file is a SystemExit that names the
+    file, never its content."""
     try:
         token = Path(path).read_text(encoding="utf-8").strip()
     except FileNotFoundError:
-        raise SystemExit(f"teecube proxy: the metrics token file {path} does not exist") from None
+        raise SystemExit(f"teecube proxy: the {what} file {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-        raise SystemExit(f"teecube proxy: the metrics token file {path} cannot be read ({reason})") from None
+        raise SystemExit(f"teecube proxy: the {what} file {path} cannot be read ({reason})") from None
     if len(token) < MIN_TOKEN_CHARS:
-        raise SystemExit(f"teecube proxy: the metrics token in {path} must be at least "
-                         f"{MIN_TOKEN_CHARS} characters")
+        raise SystemExit(f"teecube proxy: the {what} in {path} must be at least {MIN_TOKEN_CHARS} characters")
     if not (token.isascii() and token.isprintable()):  # what a bearer header can carry (proxy.auth)
-        raise SystemExit(f"teecube proxy: the metrics token in {path} must be printable ASCII on one line")
+        raise SystemExit(f"teecube proxy: the {what} in {path} must be printable ASCII on one line")
+    return token
+
+
+def operator_token_from_args(args: argparse.Namespace) -> str | None:
+    """The admin bearer from --operator-token-file, else $TEECUBE_OPERATOR_TOKEN; None: no admin API."""
+    if args.operator_token_file:
+        return read_token_file(args.operator_token_file, "operator token")
+    token = os.environ.get("TEECUBE_OPERATOR_TOKEN")
+    if token is not None and len(token) < MIN_TOKEN_CHARS:
+        raise SystemExit("teecube proxy: the operator token must be at least 16 characters")
     return token
 
 
 def config_from_args(args: argparse.Namespace) -> ProxyConfig:
-    token = os.environ.get("TEECUBE_OPERATOR_TOKEN")
-    if args.operator_token_file:
-        token = Path(args.operator_token_file).read_text().strip()
-    if token is not None and len(token) < MIN_TOKEN_CHARS:
-        raise SystemExit("teecube proxy: the operator token must be at least 16 characters")
+    token = operator_token_from_args(args)
     metrics_token = metrics_token_from_args(args)
     if metrics_token is not None and token is not None and hmac.compare_digest(
             metrics_token.encode(), token.encode()):

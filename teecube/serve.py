@@ -28,7 +28,7 @@ import aiohttp
 from domains import db
 from domains.config import DEFAULT_PEPPER_FILE, database_url, ensure_pepper_file, load_pepper
 from domains.demo import DEMO_ALIAS, seed_demo
-from proxy.cli import add_proxy_arguments, config_from_args, metrics_token_from_args
+from proxy.cli import add_proxy_arguments, config_from_args, metrics_token_from_args, operator_token_from_args
 from teecube.banner import DemoPaths, banner
 from teecube.engine_flags import EngineFlagError, engine_flags
 from teecube.preflight import (
@@ -250,7 +250,10 @@ def main(argv: list[str] | None = None) -> int:
         engine_extra = engine_flags(engine_extra)
     except EngineFlagError as exc:
         parser.error(str(exc))
-    metrics_token_from_args(args)  # a bad --metrics-token-file stops us before the engine loads
+    # a bad --operator-token-file or --metrics-token-file stops us before the engine loads
+    if args.operator_token_file:
+        operator_token_from_args(args)
+    metrics_token_from_args(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         return asyncio.run(run(args, engine_extra, started))

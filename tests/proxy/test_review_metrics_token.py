@@ -312,3 +312,20 @@ def test_a_bad_file_stops_start_up_with_one_line(tmp_path: Path, command: str) -
 def test_serve_does_not_hand_the_engine_the_metrics_token_file() -> None:
     env = engine_environment({"TEECUBE_METRICS_TOKEN_FILE": "/run/secrets/metrics-token", "PATH": "/bin"})
     assert env == {"PATH": "/bin"}
+
+
+@pytest.mark.parametrize("command", ["proxy", "serve"])
+def test_a_missing_operator_token_file_stops_start_up_with_one_line(tmp_path: Path, command: str) -> None:
+    """--operator-token-file reads through the same checks: a missing file was a FileNotFoundError
+    traceback (for serve, after the engine had loaded)."""
+    path = tmp_path / "no-such-operator-token"
+    extra = ["--model", "bundled", "--device", "cpu"] if command == "serve" else []
+    r = subprocess.run(
+        [sys.executable, "-m", "teecube.cli", command, "--no-tls", "--tee", "simulated", *extra,
+         "--database-url", f"sqlite:///{tmp_path / 'db.sqlite'}", "--state-dir", str(tmp_path / "state"),
+         "--port", str(_free_port()), "--operator-token-file", str(path)],
+        env=_env(), cwd=REPO, capture_output=True, text=True, timeout=60,
+    )
+    assert r.returncode == 1, r.stderr[-2000:]
+    assert f"the operator token file {path} does not exist" in r.stderr
+    assert "Traceback" not in r.stderr and "engine: loading" not in r.stderr
