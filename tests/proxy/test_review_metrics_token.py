@@ -118,8 +118,11 @@ def test_the_metrics_token_opens_metrics(live: Live) -> None:
     assert r.status_code == 200 and "teecube_proxy_requests" in r.text
 
 
-@pytest.mark.parametrize("token", [None, "Basic x", "wrong-" + secrets.token_hex(12), METRICS + "x",
-                                   METRICS[:-1]])
+@pytest.mark.parametrize(
+    "token",
+    [None, "Basic x", "wrong-" + secrets.token_hex(12), METRICS + "x", METRICS[:-1]],
+    ids=["missing", "basic", "wrong", "longer", "shorter"],  # stable ids: pytest-xdist workers must agree
+)
 def test_a_wrong_or_missing_token_is_401_on_metrics(live: Live, token: str | None) -> None:
     headers = {} if token is None else {"Authorization": token if " " in token else f"Bearer {token}"}
     r = httpx.get(live.metrics_url, headers=headers, timeout=10)
