@@ -139,6 +139,7 @@ async def _run_locked(
             os.environ["TEECUBE_PEPPER_FILE"] = str(state / "pepper")
     if args.demo and not (args.operator_token_file or os.environ.get("TEECUBE_OPERATOR_TOKEN")):
         args.operator_token_file = str(_demo_operator_token(state))
+    operator_token_from_args(args)  # a bad --operator-token-file stops us before the engine loads
     pepper = load_pepper()
     url = database_url(args.database_url)
     _step("database: migrations")
@@ -250,10 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         engine_extra = engine_flags(engine_extra)
     except EngineFlagError as exc:
         parser.error(str(exc))
-    # a bad --operator-token-file or --metrics-token-file stops us before the engine loads
-    if args.operator_token_file:
-        operator_token_from_args(args)
-    metrics_token_from_args(args)
+    metrics_token_from_args(args)  # a bad --metrics-token-file stops us before the engine loads
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         return asyncio.run(run(args, engine_extra, started))

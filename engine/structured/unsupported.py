@@ -80,7 +80,10 @@ def _check(s: Any, path: list[str]) -> tuple[str, str] | None:
                 if (hit := _check(value, [*path, key, str(name)])) is not None:
                     return hit
     for key in SCHEMA_VALUES:
-        if (hit := _check(s.get(key), [*path, key])) is not None:
+        sub = s.get(key)
+        if key == "propertyNames" and isinstance(sub, dict) and "type" not in sub:
+            sub = {**sub, "type": "string"}  # a property name is a string: its string keywords are typed
+        if (hit := _check(sub, [*path, key])) is not None:
             return hit
     for key in SCHEMA_LISTS:
         sub = s.get(key)
