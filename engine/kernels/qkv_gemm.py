@@ -113,10 +113,15 @@ def tiling(m: int, num_heads_total: int, k: int, sms: int, fp8: bool = False) ->
     """(BLOCK_M, BLOCK_K, SPLIT_K): up to 64 tokens per tile; 128 bytes of K per row and tile (64 16-bit
     or 128 FP8 elements); K split until the programs about fill the SMs (at least 2 K tiles a split)."""
     block_m = min(max(triton.next_power_of_2(m), 16), 64)
-    block_k = 128 if fp8 else 64
+    block_k = _block_k(fp8)
     tiles = num_heads_total * triton.cdiv(m, block_m)
     split = max(1, min(triton.cdiv(sms, tiles), k // block_k // 2, 8))
     return block_m, block_k, split
+
+
+def _block_k(fp8: bool) -> int:
+    """128 bytes of K per row and tile: 64 16-bit or 128 FP8 elements."""
+    return 128 if fp8 else 64
 
 
 def qkv_linear_prep(
@@ -149,16 +154,16 @@ def qkv_linear_prep(
     qk_norm = q_norm_weight is not None
     fp8_weights = fp8_scales is not None
     out_dtype = fp8_scales[2] if fp8_scales is not None else x.dtype
-    block_m, block_k, split = tiling(m, heads_total, k, fp8_gemm.num_sms(x.device), fp8_weights)
     if (
         not FUSED_QKV_GEMM or m == 0 or m > MAX_ROWS or out_dtype not in _DTYPES or weight.dtype != x.dtype
         or (x.dtype == FP8_DTYPE) != fp8_weights or not _scales_fit(fp8_scales, m, n)
         or x.stride(1) != 1 or weight.stride(1) != 1
         or cos_sin_cache.shape[-1] != head_dim or head_dim < 16 or head_dim & (head_dim - 1)
-        or n != heads_total * head_dim or k % block_k
+        or n != heads_total * head_dim or k % _block_k(fp8_weights)
         or (x.is_cuda and not fp8_gemm.ready(x.device))
     ):
         return None
+    block_m, block_k, split = tiling(m, heads_total, k, fp8_gemm.num_sms(x.device), fp8_weights)  # m > 0
     assert kv_cache.shape[3:] == (num_kv_heads, head_dim) and kv_cache.is_contiguous()
     assert positions.shape == (m,) and slot_mapping.shape == (m,) and cos_sin_cache.stride(-1) == 1
     q = torch.empty((m, num_heads * head_dim), dtype=out_dtype, device=x.device)

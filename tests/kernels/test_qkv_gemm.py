@@ -112,6 +112,7 @@ def test_the_route_declines_what_it_does_not_cover(monkeypatch: pytest.MonkeyPat
     assert run(x, w) is not None
     assert run(x.float(), w.float()) is None  # fp32 models keep the unfused path
     assert run(x.repeat(40, 1), w) is None  # 280 tokens: past decode sizes
+    assert run(x[:0], w) is None  # no tokens (the tiling, asked first, divided by zero)
     partial = RotaryEmbedding(HEAD_DIM, max_position=512, base=1e6, rotary_dim=16).cos_sin_cache
     assert run(x, w, partial) is None  # partial rotary
     x_codes, x_scales = quantize_per_token(x.float())
