@@ -4,7 +4,8 @@ fields.py finds the text (the conversation in order, and every other string and 
 body) or refuses the request; each group is scanned as one joined text, so a value split across
 two messages or two fields is one finding. A message's text parts are also scanned joined
 directly, as chat templates join them ("card 4111 1111" + " 1111 1111" is one card). Injection
-heuristics score each text on its own. The body is never mutated; a changed body is a copy.
+heuristics score each string, each distinct object key and each message's parts joined
+(_injection_texts). The body is never mutated; a changed body is a copy.
 """
 
 from __future__ import annotations
