@@ -189,10 +189,8 @@ class EngineCore:
         sampler, may never be read) and forget the prefix cache, since a launch that failed before its
         forward leaves blocks published (at allocation) that were never written."""
         self.inflight = None
-        for request_id in list(self.requests):
+        for request_id in list(self.requests):  # every sequence belongs to a request
             self.abort(request_id)
-        for seq in [*self.scheduler.running, *self.scheduler.waiting]:  # none: every sequence has a request
-            self.scheduler.finish(seq)
         self.block_manager.reset_prefix_cache()
 
     def _step(self) -> list[TokenOutput] | list[PoolingOutput]:

@@ -224,8 +224,10 @@ class Sampler:
         index = to_device([rows, cols], torch.int64, logits.device)
         minus_inf = torch.full((), float("-inf"), dtype=logits.dtype, device=logits.device)
         held = logits.index_put((index[0], index[1]), minus_inf)
-        nothing_left = torch.isneginf(held).all(dim=1, keepdim=True)  # on the device: no host sync
-        return torch.where(nothing_left, logits, held)
+        touched = to_device(sorted(set(rows)), torch.int64, logits.device)  # only the rows held back
+        nothing_left = torch.isneginf(held[touched]).all(dim=1, keepdim=True)  # on the device: no sync
+        held[touched] = torch.where(nothing_left, logits[touched], held[touched])
+        return held
 
     def _sample(self, logits: torch.Tensor, seqs: list[Sequence]) -> torch.Tensor:
         params = [s.params for s in seqs]
