@@ -147,6 +147,7 @@ class Supervisor:
             guard_scan_workers=scan_workers_each(self.config),
             limiter_socket=self.limiter.path if self.limiter is not None else None,
             console_socket=os.path.join(self.run_dir, "console.sock"),
+            metrics_token=None,  # the supervisor serves /metrics: workers get no scraper credential
         )
         return Handoff(
             config, self.identity, self.metrics_sockets[index], os.getpid(), self.connections

@@ -130,3 +130,23 @@ def test_port_group_is_refused_when_the_port_is_taken() -> None:
     finally:
         for s in group:
             s.close()
+
+
+def test_workers_are_not_handed_the_metrics_token(tmp_path: Path) -> None:
+    """Only the supervisor serves /metrics: a worker's handoff carries no scraper credential (the
+    operator token it needs for the admin API stays)."""
+    import shutil
+
+    from proxy.handoff import Handoff
+    from proxy.supervisor import Supervisor
+
+    config = ProxyConfig(database_url="sqlite://", pepper=b"p" * 32, workers=2, host="127.0.0.1", port=0,
+                         redis_url="redis://127.0.0.1:1/0", operator_token="o" * 20, metrics_token="m" * 20)
+    sup = Supervisor(config, None, shutdown_timeout=1.0)
+    try:
+        handed = Handoff.loads(sup._handoff(0)).config
+        assert handed.metrics_token is None and handed.operator_token == "o" * 20
+    finally:
+        for sock in sup.socks:
+            sock.close()
+        shutil.rmtree(sup.run_dir, ignore_errors=True)
