@@ -113,7 +113,9 @@ async def _post(pool: UpstreamPool, upstream: Upstream, path: str, body: dict[st
         return await pool.session(upstream).post(
             upstream.endpoint(path), data=data, headers=headers, allow_redirects=False
         )
-    except TimeoutError:
+    except TimeoutError as exc:
+        if isinstance(exc, aiohttp.ConnectionTimeoutError):
+            outcome.forwarded = False  # no connection within the connect timeout: nothing was sent
         raise upstream_timeout() from None
     except (aiohttp.ClientError, OSError) as exc:
         if isinstance(exc, aiohttp.ClientConnectorError | ConnectionRefusedError | FileNotFoundError):
