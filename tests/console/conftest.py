@@ -101,3 +101,25 @@ def console(browser: Any, stand: Stand) -> Iterator[Console]:
     c = Console(browser, stand.base_url)
     yield c
     c.close()
+
+
+# The review modules' stand (tests/console/review.py): one proxy per module, its database named after it.
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Any]:
+    from tests.console.review import stand as review_stand
+
+    yield from review_stand(tmp_path_factory, "console_" + request.module.__name__.rsplit(".", 1)[-1])
+
+
+@pytest.fixture
+def http(setup: Any) -> Iterator[Any]:
+    from tests.console.review import client
+
+    yield from client(setup)
+
+
+@pytest.fixture
+def operator(http: Any) -> tuple[dict[str, str], str]:
+    from tests.console.review import operator_session
+
+    return operator_session(http)

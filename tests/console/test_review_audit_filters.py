@@ -3,27 +3,7 @@ text) was a 500; now the audit page with the refusal, status 400 (SQLite compare
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import httpx2 as httpx
-import pytest
-
-from tests.console.test_review_forms import Setup, client, flashes, operator_session, secured, stand
-
-
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
-    yield from stand(tmp_path_factory, "console_audit")
-
-
-@pytest.fixture
-def http(setup: Setup) -> Iterator[httpx.Client]:
-    yield from client(setup)
-
-
-@pytest.fixture
-def operator(http: httpx.Client) -> tuple[dict[str, str], str]:
-    return operator_session(http)
+from tests.console.review import flashes, secured
 
 
 def test_audit_filters_the_database_cannot_compare(setup, http, operator) -> None:

@@ -10,30 +10,12 @@ taken. `domains.operator_actions.fields` now refuses them as the admin API's bod
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
-import httpx2 as httpx
 import pytest
 
 from domains.operator_actions import ActionInvalid, parse
 from domains.operator_actions.inputs import KeyCreate, PolicyValidate
-from tests.console.test_review_forms import Setup, client, flashes, operator_session, secured, stand
-
-
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
-    yield from stand(tmp_path_factory, "console_json")
-
-
-@pytest.fixture
-def http(setup: Setup) -> Iterator[httpx.Client]:
-    yield from client(setup)
-
-
-@pytest.fixture
-def operator(http: httpx.Client) -> tuple[dict[str, str], str]:
-    return operator_session(http)
-
+from tests.console.review import flashes, secured
 
 DEEP = '{"version": 1, "rules": [], "x": ' + "[" * 20_000 + "]" * 20_000 + "}"
 

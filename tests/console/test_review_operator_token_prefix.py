@@ -11,7 +11,7 @@ import httpx2 as httpx
 import pytest
 
 from tests.conftest import postgres_url
-from tests.console.test_review_forms import sign_in
+from tests.console.review import sign_in
 from tests.proxy.conftest import ProxyThread, Tenancy, database_url_for, proxy_config
 
 TOKEN = "sk-operator-" + secrets.token_hex(12)

@@ -6,27 +6,6 @@ dropped by any domain page (shown once or never, never elsewhere)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-
-import httpx2 as httpx
-import pytest
-
-from tests.console.test_review_forms import Setup, client, operator_session, stand
-
-
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
-    yield from stand(tmp_path_factory, "console_secret")
-
-
-@pytest.fixture
-def http(setup: Setup) -> Iterator[httpx.Client]:
-    yield from client(setup)
-
-
-@pytest.fixture
-def operator(http: httpx.Client) -> tuple[dict[str, str], str]:
-    return operator_session(http)
 
 
 def test_a_new_secret_is_shown_on_its_own_domain_page_only(http, operator) -> None:

@@ -5,29 +5,9 @@ one API key) holds at most MAX_PER_PRINCIPAL sessions, its own oldest going firs
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import httpx2 as httpx
-import pytest
-
 from proxy.console import CONSOLE
 from proxy.console.sessions import SessionStore
-from tests.console.test_review_forms import TOKEN, Setup, client, operator_session, sign_in, stand
-
-
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
-    yield from stand(tmp_path_factory, "console_sessions")
-
-
-@pytest.fixture
-def http(setup: Setup) -> Iterator[httpx.Client]:
-    yield from client(setup)
-
-
-@pytest.fixture
-def operator(http: httpx.Client) -> tuple[dict[str, str], str]:
-    return operator_session(http)
+from tests.console.review import TOKEN, sign_in
 
 
 def test_a_tenant_signing_in_repeatedly_does_not_push_the_operator_out(setup, http) -> None:

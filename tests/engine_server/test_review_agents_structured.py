@@ -85,7 +85,9 @@ def _fmt(schema: dict[str, Any]) -> dict[str, Any]:
     ],
 )
 def test_supported_schemas_compile(cache, schema) -> None:
-    cache.factory(parse_structured_fields({"response_format": _fmt(schema)}))
+    spec = parse_structured_fields({"response_format": _fmt(schema)})
+    processor = cache.factory(spec)()  # compiled (no 400), and a fresh matcher at the start of its output
+    assert spec is not None and not processor.is_terminated()
 
 
 class Color(enum.Enum):

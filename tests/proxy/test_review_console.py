@@ -4,13 +4,13 @@ before the domain was disabled, until the session's 8 hours ran out)."""
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Iterator
 
 import httpx2 as httpx
 import pytest
 
+from tests.console.review import sign_in
 from tests.proxy.conftest import ProxyThread, Tenancy, database_url_for, proxy_config
 
 TOKEN = "operator-token-console-" + secrets.token_hex(8)
@@ -28,22 +28,11 @@ def setup(tmp_path_factory) -> Iterator[tuple[ProxyThread, str]]:
     urls.close()
 
 
-def _sign_in(http: httpx.Client, credential: str) -> dict[str, str]:
-    """The console's cookies are Secure; this test listener is plain HTTP, so they go by hand."""
-    page = http.get("/console/login")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert csrf is not None
-    r = http.post("/console/login", data={"csrf": csrf.group(1), "credential": credential},
-                  headers={"Cookie": f"teecube_console_login={page.cookies['teecube_console_login']}"})
-    assert r.status_code == 303, r.text[:300]
-    return {"Cookie": f"teecube_console={r.cookies['teecube_console']}"}
-
-
 def test_a_tenant_session_ends_when_its_domain_is_disabled(setup) -> None:
     proxy, key = setup
     operator = {"Authorization": f"Bearer {TOKEN}"}
     with httpx.Client(base_url=proxy.base_url, follow_redirects=False) as http:
-        cookie = _sign_in(http, key)
+        cookie = sign_in(http, key)
         mine = http.get("/console/my", headers=cookie)
         assert mine.status_code == 200 and "Domain cd" in mine.text
         assert http.post("/admin/v1/domains/cd/disable", headers=operator).status_code == 200
@@ -56,4 +45,4 @@ def test_a_tenant_session_ends_when_its_domain_is_disabled(setup) -> None:
             assert http.post("/admin/v1/domains/cd/enable", headers=operator).status_code == 200
         # the session was dropped, not only refused while the domain was off
         assert http.get("/console/my", headers=cookie).status_code == 303
-        assert http.get("/console/my", headers=_sign_in(http, key)).status_code == 200
+        assert http.get("/console/my", headers=sign_in(http, key)).status_code == 200
