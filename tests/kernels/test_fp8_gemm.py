@@ -125,7 +125,7 @@ def test_the_shipped_table_is_used_only_for_the_shapes_it_measured() -> None:
 
     path = str(fp8_gemm.SHIPPED_TABLES[(9, 0, 132)])
     measured = fp8_gemm.choose(64, 4096, 14336, 132, path, measured_only=True)  # llama3-8b down_proj
-    assert measured is not None and measured.split_k == 3
+    assert measured is not None and measured.split_k == 4  # session 16's H200 tuning
     assert fp8_gemm.choose(64, 1024, 2048, 132, path, measured_only=True) is None  # not measured: _scaled_mm
     assert fp8_gemm.choose(64, 1024, 2048, 132, path) is not None  # forced on: the default tiling
-    assert fp8_gemm.choose(256, 28672, 4096, 132, path, measured_only=True) is None  # _scaled_mm won there
+    assert fp8_gemm.choose(128, 28672, 4096, 132, path, measured_only=True) is None  # _scaled_mm won there
