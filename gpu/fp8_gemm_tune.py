@@ -17,6 +17,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 
 import torch
 
@@ -40,10 +41,10 @@ FIELDS = {
 }
 
 
-def neighbours(cfg: SkinnyConfig, m: int, k: int) -> list[SkinnyConfig]:
+def neighbours(cfg: SkinnyConfig, m: int, k: int, fields: dict[str, tuple] = FIELDS) -> list[SkinnyConfig]:
     """Single-field changes of cfg that the kernel can run at this M and K."""
     out = []
-    for field, values in FIELDS.items():
+    for field, values in fields.items():
         for v in values:
             c = dataclasses.replace(cfg, **{field: v})
             if c == cfg or c.block_m > max(16, 1 << (m - 1).bit_length()) or k % c.block_k:
@@ -52,6 +53,36 @@ def neighbours(cfg: SkinnyConfig, m: int, k: int) -> list[SkinnyConfig]:
                 continue
             out.append(c)
     return out
+
+
+def coordinate_search(
+    time_of: Callable[[SkinnyConfig], float | str],
+    error_of: Callable[[SkinnyConfig], float],
+    start: SkinnyConfig,
+    t_start: float | str,
+    m: int,
+    k: int,
+    deadline: float,
+    fields: dict[str, tuple] = FIELDS,
+) -> tuple[SkinnyConfig, float, int]:
+    """From start (timed t_start), take every single-field change that is >= 1 % faster and within
+    MAX_REL_ERR, until none is or time.monotonic() passes deadline: (best, its µs, tilings tried)."""
+    best, t_best = start, t_start if isinstance(t_start, float) else math.inf
+    seen, tried = {start}, 1
+    improved = True
+    while improved and time.monotonic() < deadline:
+        improved = False
+        for c in neighbours(best, m, k, fields):
+            if c in seen or time.monotonic() > deadline:
+                continue
+            seen.add(c)
+            tried += 1
+            t = time_of(c)
+            if not isinstance(t, float) or t > 0.99 * t_best:
+                continue
+            if error_of(c) < MAX_REL_ERR:
+                best, t_best, improved = c, t, True
+    return best, t_best, tried
 
 
 def main() -> None:
@@ -79,22 +110,12 @@ def main() -> None:
             start = now or pick_config(m, n, k, sms)
             t_start = us(fp8_gemm_skinny, (codes, scales), weights, config=start)
             t_now = t_start if now is not None else t_mm  # what the engine runs today
-            best, t_best = start, t_start if isinstance(t_start, float) else math.inf
-            seen, tried = {start}, 1
-            improved = True
-            while improved and time.monotonic() - t_s < per_search:
-                improved = False
-                for c in neighbours(best, m, k):
-                    if c in seen or time.monotonic() - t_s > per_search:
-                        continue
-                    seen.add(c)
-                    tried += 1
-                    t = us(fp8_gemm_skinny, (codes, scales), weights, config=c)
-                    if not isinstance(t, float) or t > 0.99 * t_best:
-                        continue
-                    err = errors(fp8_gemm_skinny, ref, codes, scales, wq, ws, config=c)["max_rel_err"]
-                    if err < MAX_REL_ERR:
-                        best, t_best, improved = c, t, True
+            best, t_best, tried = coordinate_search(
+                lambda c, a=(codes, scales), weights=weights: us(fp8_gemm_skinny, a, weights, config=c),
+                lambda c, a=(ref, codes, scales, wq, ws): errors(fp8_gemm_skinny, *a, config=c)[
+                    "max_rel_err"],
+                start, t_start, m, k, t_s + per_search,
+            )
             wins = isinstance(t_mm, float) and t_best < 0.99 * t_mm
             tuned.append({"m": m, "n": n, "k": k, "config": dataclasses.asdict(best) if wins else None})
             rows.append({"linear": name, "m": m, "scaled_mm_us": t_mm, "now_us": t_now,
@@ -104,7 +125,6 @@ def main() -> None:
             if os.environ.get("OUT"):
                 with open(os.path.join(os.environ["OUT"], "fp8_tuned.json"), "w") as f:
                     json.dump(result, f, indent=1)
-        del weights
     result["seconds"] = round(time.monotonic() - t0, 1)
     for m in M_LIST:  # per M, the four linears summed: what the engine runs today, and the new table's pick
         sel = [r for r in rows if r["m"] == m and isinstance(r["now_us"], float)]

@@ -111,6 +111,24 @@ print({k: v for k, v in r.items() if k.startswith('sum_M')})
       shipped=$ROOT/engine/kernels/configs/fp8_skinny_sm90_132sm.json
       AB_SHAPE=llama3-8b AB_ARGS="--quantization fp8 --kv-cache-dtype fp8" \
         envab TEECUBE_FP8_SKINNY_TUNED "$shipped $OUT/fp8_tuned.json $shipped $OUT/fp8_tuned.json" ;;
+    bf16tune)  # #13: a finer 16-bit skinny GEMM table (gpu/bf16_gemm_tune.py; TUNE_ONLY qwen3 / llama3 / all)
+      timeout ${TUNE_TIMEOUT:-300} python3 gpu/bf16_gemm_tune.py --budget-s ${TUNE_BUDGET:-200} --only ${TUNE_ONLY:-all} \
+        >"$OUT/bf16-tune.stdout" 2>"$OUT/bf16tune.log"
+      echo "== bf16tune rc=$? in $((SECONDS - t0)) s"
+      python3 -c "
+import json,sys; r=json.load(open(sys.argv[1]))
+print({k: v for k, v in r.items() if k.startswith('sum_M')})
+" "$OUT/bf16_tuned.json" || tail -n 5 "$OUT/bf16tune.log"
+      rm -f "$OUT/bf16-tune.stdout" ;;
+    bf16tests)  # the 16-bit skinny route's GPU tests with bf16tune's table ($OUT/bf16_tuned.json)
+      TEECUBE_BF16_SKINNY_TUNED=$OUT/bf16_tuned.json timeout 150 python3 -m pytest tests/gpu/test_bf16_gemm_gpu.py \
+        -m gpu -q -x -p no:cacheprovider >"$OUT/bf16-tests.log" 2>&1
+      echo "== bf16tests rc=$? in $((SECONDS - t0)) s: $(tail -n 1 "$OUT/bf16-tests.log")"
+      grep -E "^(FAILED|ERROR)" "$OUT/bf16-tests.log" | head ;;
+    bf16ab)  # #13: bf16tune's table vs the shipped one, alternating: qwen3-0.6b (AB_VALUES16 pairs), then llama3-8b
+      shipped=$ROOT/engine/kernels/configs/bf16_skinny_sm90_132sm.json tuned=$OUT/bf16_tuned.json
+      AB_SHAPE=qwen3-0.6b envab TEECUBE_BF16_SKINNY_TUNED "$shipped $tuned $shipped $tuned $shipped $tuned"
+      [ -n "${BF16AB_LLAMA-1}" ] && AB_SHAPE=llama3-8b envab TEECUBE_BF16_SKINNY_TUNED "$shipped $tuned $shipped $tuned" ;;
     qkvab8)  # #19: the fused QKV projection off/on in the FP8 + FP8 KV llama3-8b run, alternating
       AB_SHAPE=llama3-8b AB_ARGS="--quantization fp8 --kv-cache-dtype fp8" \
         envab TEECUBE_FUSED_QKV_GEMM "${AB_VALUES8:-0 1 0 1}" ;;

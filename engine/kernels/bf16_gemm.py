@@ -8,7 +8,8 @@ kernel's 4.8-6.2 and 5.3-6.9 us (gpu/bf16_gemm_bench.py, session 11): cuBLAS til
 into too few programs for 132 SMs; the kernel splits K. The table (configs/bf16_skinny_sm90_132sm.json)
 holds, per (N, K) and measured M, the fastest tiling or null where cuBLAS was as fast; the kernel runs
 only for shapes it measured, at the entry of the smallest measured M >= the batch.
-TEECUBE_BF16_SKINNY=0 turns it off (the A/B switch).
+TEECUBE_BF16_SKINNY=0 turns it off (the A/B switch); TEECUBE_BF16_SKINNY_TUNED=path takes another table
+in the same format (gpu/bf16_gemm_tune.py writes one) instead of the shipped one.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from engine.kernels import fp8_gemm
 from engine.kernels.fp8_gemm import SkinnyConfig
 
 BF16_SKINNY = os.environ.get("TEECUBE_BF16_SKINNY", "1") != "0"
+TUNED_PATH = os.environ.get("TEECUBE_BF16_SKINNY_TUNED") or None
 MAX_ROWS = 256  # the largest M the tables measure
 SHIPPED_TABLES = {(9, 0, 132): Path(__file__).with_name("configs") / "bf16_skinny_sm90_132sm.json"}
 _DTYPES = (torch.bfloat16, torch.float16)
@@ -37,11 +39,11 @@ def shipped_table(device: torch.device) -> str | None:
 
 def skinny_config(x: torch.Tensor, weight: torch.Tensor, table: str | None = None) -> SkinnyConfig | None:
     """The kernel's tiling for x [M, K] @ weight [N, K]^T, or None for F.linear. table: a table's path
-    (default: the one shipped for x's GPU)."""
+    (default: TEECUBE_BF16_SKINNY_TUNED's, else the one shipped for x's GPU)."""
     m = x.shape[0]
     if not BF16_SKINNY or m == 0 or m > MAX_ROWS or x.dtype not in _DTYPES or weight.dtype != x.dtype:
         return None
-    path = table or shipped_table(x.device)
+    path = table or TUNED_PATH or shipped_table(x.device)
     if path is None or (x.is_cuda and not fp8_gemm.ready(x.device)):
         return None
     n, k = weight.shape
