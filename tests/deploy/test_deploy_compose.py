@@ -8,6 +8,7 @@ import copy
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -127,7 +128,8 @@ def test_appliance_command_is_the_real_serve(compose: dict[str, Any]) -> None:
     assert args.host == "0.0.0.0" and args.port == 8443
     assert args.state_dir == "/var/lib/teecube"  # the data volume
     assert app["environment"]["TEECUBE_PORT"] == str(args.port)  # what the health check probes
-    assert app["environment"]["TEECUBE_REDIS_URL"].startswith("redis://redis:6379")
+    # The Redis URL carries its password, so it comes from compose.env, not the compose file.
+    assert "TEECUBE_REDIS_URL" not in app["environment"]
     if args.device == "cuda":
         (device,) = app["deploy"]["resources"]["reservations"]["devices"]
         assert device["driver"] == "nvidia" and "gpu" in device["capabilities"]
@@ -146,8 +148,13 @@ def test_env_example_feeds_the_app_and_postgres_consistently() -> None:
         env["POSTGRES_USER"], env["POSTGRES_PASSWORD"], env["POSTGRES_DB"])
     services = _load(COMPOSE)["services"]
     assert "deploy/compose.env" in _env_files(services["appliance"])
-    # Redis is not given the secrets.
-    assert not _env_files(services["redis"])
+    # Redis gets its own file (its password) only; the appliance's URL carries the same password.
+    assert _env_files(services["redis"]) == ["deploy/redis.env"]
+    redis_env = _env_file(DEPLOY / "redis.env.example")
+    assert set(redis_env) == {"REDIS_PASSWORD"}
+    redis_url = urlsplit(_env_file(ENV_EXAMPLE)["TEECUBE_REDIS_URL"])
+    assert (redis_url.scheme, redis_url.hostname, redis_url.port) == ("redis", "redis", 6379)
+    assert redis_url.password == redis_env["REDIS_PASSWORD"]
 
 
 def test_env_example_placeholders_fail_closed(monkeypatch: pytest.MonkeyPatch) -> None:

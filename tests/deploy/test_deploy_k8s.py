@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import kubernetes_validate
 import pytest
@@ -169,8 +170,13 @@ def test_proxy_deployment() -> None:
     hpa = _one("HorizontalPodAutoscaler", "teecube-proxy")["spec"]
     assert hpa["scaleTargetRef"]["name"] == "teecube-proxy" and hpa["minReplicas"] >= 2
     assert _one("Service", "teecube-proxy")["spec"]["sessionAffinity"] == "ClientIP"
-    config = _one("ConfigMap", "teecube-config")["data"]
-    assert config["TEECUBE_REDIS_URL"].startswith("redis://teecube-redis:")
+    # The Redis URL carries Redis's password: from the secret, never the ConfigMap.
+    assert "TEECUBE_REDIS_URL" not in _one("ConfigMap", "teecube-config")["data"]
+    (redis_var,) = [v for v in c["env"] if v["name"] == "TEECUBE_REDIS_URL"]
+    assert redis_var["valueFrom"]["secretKeyRef"] == {"name": "teecube-secrets", "key": "TEECUBE_REDIS_URL"}
+    redis_url = urlsplit(secrets["TEECUBE_REDIS_URL"])
+    assert (redis_url.hostname, redis_url.port) == ("teecube-redis", 6379)
+    assert redis_url.password == _one("Secret", "teecube-redis")["stringData"]["REDIS_PASSWORD"]
 
 
 def test_engine_deployment() -> None:
