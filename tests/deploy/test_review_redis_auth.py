@@ -8,6 +8,7 @@ the health check fails with a wrong password, not only with none.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -23,6 +24,9 @@ from deploy_helpers import DEPLOY, REPO, free_port
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from test_deploy_k8s import _containers, _one
+
+from proxy.limits.bucket import BucketSpec
+from proxy.limits.redis_store import LimiterUnavailable, RedisBucketStore
 
 pytestmark = pytest.mark.skipif(not shutil.which("redis-server") or not shutil.which("redis-cli"),
                                 reason="needs redis-server and redis-cli")
@@ -82,6 +86,16 @@ def _wait_listening(proc: subprocess.Popen, port: int) -> None:
     pytest.fail("redis-server did not start")
 
 
+async def _limiter_round_trip(port: int) -> None:
+    spec = BucketSpec("rpm:key:redis-auth", 10, "requests")
+    good = RedisBucketStore(f"redis://:{PASSWORD}@127.0.0.1:{port}/0", prefix="test:auth:")
+    assert (await good.acquire([(spec, 1)])).allowed
+    bad = RedisBucketStore(f"redis://:wrong-password-0123456789@127.0.0.1:{port}/0", prefix="test:auth:")
+    with pytest.raises(LimiterUnavailable) as caught:
+        await bad.acquire([(spec, 1)])
+    assert "password" not in str(caught.value) and "0123456789" not in str(caught.value)
+
+
 @pytest.mark.parametrize("deployment", ["compose", "k8s"])
 def test_redis_requires_the_password_and_never_shows_it(deployment: str, tmp_path: Path) -> None:
     start, check = _scripts()[deployment]
@@ -94,6 +108,9 @@ def test_redis_requires_the_password_and_never_shows_it(deployment: str, tmp_pat
             _client(port, "wrong-password-0123456789").ping()
         assert _client(port, PASSWORD).ping() is True
         assert redis.Redis.from_url(f"redis://:{PASSWORD}@127.0.0.1:{port}/0").ping() is True
+        # The proxy's limiter works with the URL that carries the password, and a wrong one is a
+        # LimiterUnavailable naming only the error's type (no URL, no password).
+        asyncio.run(_limiter_round_trip(port))
         # sh exec'd the server (so it gets the stop signal), whose command line holds no password.
         exe = os.path.basename(os.readlink(f"/proc/{proc.pid}/exe"))
         assert exe.startswith("redis-")  # redis-server (Debian links it to redis-check-rdb)
