@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+
+def _secret(default: Any = None) -> Any:
+    """A field kept out of repr(): its value never reaches a log line or a traceback by accident."""
+    return field(default=default, repr=False)
 
 
 @dataclass(slots=True)
 class ProxyConfig:
-    database_url: str
-    pepper: bytes
+    database_url: str = field(repr=False)  # may carry the database password
+    pepper: bytes = field(repr=False)
     host: str = "127.0.0.1"
     port: int = 8443
-    operator_token: str | None = None  # admin API bearer; the admin API is off without it
+    operator_token: str | None = _secret()  # admin API bearer; the admin API is off without it
     # Bearer for GET /metrics on the metrics listener only; when set, the operator token no
     # longer opens /metrics (proxy.operator_listener).
-    metrics_token: str | None = None
-    redis_url: str | None = None  # shared limits across replicas; in-process when None
+    metrics_token: str | None = _secret()
+    # Shared limits across replicas (in-process when None); the URL may carry Redis's password.
+    redis_url: str | None = _secret()
     redis_prefix: str = "teecube:rl:"  # key prefix of the shared limiter's buckets
     limiter_fail_open: bool = False  # Redis down: refuse (503) unless this is set
     cache_ttl: float = 1.0  # bound on revocation delay (keys, grants, domains), per replica

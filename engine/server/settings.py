@@ -17,7 +17,7 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8000
     uds: str | None = None
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)  # the bearer: never in a repr, log or traceback
     max_queue_size: int | None = DEFAULT_MAX_QUEUE_SIZE  # beyond max_num_seqs; None: unbounded
     max_request_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     shutdown_timeout: float = 30.0
