@@ -75,9 +75,9 @@ def _shared_secret(dh: bytes, enc: bytes, pk_r: bytes) -> bytes:
 class Context:
     """An HPKE encryption context (RFC 9180 §5.2): sequenced AEAD plus the secret exporter."""
 
-    key: bytes
-    base_nonce: bytes
-    exporter_secret: bytes
+    key: bytes = field(repr=False)
+    base_nonce: bytes = field(repr=False)
+    exporter_secret: bytes = field(repr=False)
     seq: int = 0
     _aead: AESGCM = field(init=False, repr=False)
 

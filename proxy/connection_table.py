@@ -21,7 +21,7 @@ import hashlib
 import mmap
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 SLOTS = 1 << 16
 COUNTER_BYTES = 4  # unsigned 32-bit counters, each written whole by its one writer
@@ -32,7 +32,7 @@ class TableHandle:
     """What a worker needs to attach: the memfd's number (inherited), the hash key, the row count."""
 
     fd: int
-    key: bytes
+    key: bytes = field(repr=False)  # the table's hash key
     workers: int
 
 

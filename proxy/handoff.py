@@ -5,7 +5,7 @@ certificate and HPKE key that the attestation evidence binds."""
 from __future__ import annotations
 
 import pickle
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from proxy.config import ProxyConfig
@@ -15,7 +15,7 @@ from proxy.connection_table import TableHandle
 @dataclass(slots=True)
 class Handoff:
     config: ProxyConfig
-    identity: dict[str, Any] | None  # dump_identity(); None without TLS
+    identity: dict[str, Any] | None = field(repr=False)  # dump_identity() (private keys); None without TLS
     metrics_socket: str  # where this worker serves its own /metrics to the supervisor
     parent_pid: int
     connections: TableHandle | None = None  # the shared per-address connection table (proxy.connection_table)

@@ -24,12 +24,13 @@ MAX_PER_PRINCIPAL = 32  # browsers and tabs of one operator or one key
 class ConsoleSession:
     role: str  # "operator" or "tenant"
     expires: float  # time.monotonic() deadline
-    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     domain_id: int | None = None  # tenant sessions only
     domain_name: str | None = None
     key_id: str | None = None
     flashes: list[tuple[str, str]] = field(default_factory=list)  # (kind, message) for the next page
-    secret_once: tuple[str, str] | None = None  # (domain, a new key's secret): its domain's next page only
+    # (domain, a new key's secret): its domain's next page only
+    secret_once: tuple[str, str] | None = field(default=None, repr=False)
     started: datetime = field(default_factory=lambda: datetime.now(UTC))  # a key rotated since ends it
 
     def csrf_ok(self, presented: str | None) -> bool:
