@@ -20,8 +20,8 @@ log = logging.getLogger("engine.server")
 
 @dataclass(slots=True)
 class ChoiceState:
-    text: list[str] = field(default_factory=list)
-    logprobs: list[dict[str, Any]] = field(default_factory=list)
+    text: list[str] = field(default_factory=list, repr=False)  # completion text: kept out of repr()
+    logprobs: list[dict[str, Any]] = field(default_factory=list, repr=False)
     tokens: int = 0
     finish_reason: str | None = None
     stop_reason: int | str | None = None
@@ -33,7 +33,7 @@ class Job:
     state: ServerState
     gen: Generation
     response_id: str
-    prompts: list[list[int]]
+    prompts: list[list[int]] = field(repr=False)
     n: int
     created: int = field(default_factory=lambda: int(time.time()))
     choices: list[ChoiceState] = field(init=False)

@@ -56,7 +56,8 @@ RESERVED_TEMPLATE_KWARGS = {"messages", "tools", "add_generation_prompt", "bos_t
 @dataclass(slots=True)
 class ChatRequest:
     model: str
-    messages: list[dict[str, Any]]  # role and content (text); tool_calls, tool_call_id where given
+    # role and content (text); tool_calls, tool_call_id where given. Tenant text: kept out of repr().
+    messages: list[dict[str, Any]] = field(repr=False)
     params: SamplingParams  # max_tokens None: fill the context
     stream: bool
     include_usage: bool
@@ -72,7 +73,7 @@ class ChatRequest:
 @dataclass(slots=True)
 class CompletionRequest:
     model: str
-    prompts: list[str | list[int]]
+    prompts: list[str | list[int]] = field(repr=False)  # tenant text: kept out of repr()
     params: SamplingParams
     stream: bool
     include_usage: bool
