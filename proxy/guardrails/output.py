@@ -50,7 +50,7 @@ class GuardDelta:
     Unpacks as `(text, blocked_rule)`; `rule_ids` lists the rules that acted on this text.
     """
 
-    text: str
+    text: str = field(repr=False)  # never in logs
     blocked_rule: str | None = None
     rule_ids: list[str] = field(default_factory=list)
     # Spans of the stream's raw text (absolute offsets) that were replaced: logprobs drop their tokens.
@@ -62,11 +62,11 @@ class GuardDelta:
 
 @dataclass(slots=True)
 class _Choice:
-    raw: str = ""  # the stream's text from `base` on
-    view: str = ""
+    raw: str = field(default="", repr=False)  # the stream's text from `base` on; never in logs
+    view: str = field(default="", repr=False)
     index: list[int] = field(default_factory=list)  # absolute offsets: raw[i - base] made view[j]
     base: int = 0  # absolute offset of raw[0]: the scan restarts here
-    ctx: str = ""  # the view character before `base`
+    ctx: str = field(default="", repr=False)  # the view character before `base`
     rel: int = 0  # absolute offset: text before it has been released
     logged: tuple[int, int, int] | None = None  # sort key of the last log-only finding counted
     # What the findings before `base` still decide (_restart), absolute raw offsets: where the last

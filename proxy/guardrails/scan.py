@@ -20,13 +20,13 @@ class Hit:
     rule: Rule
     start: int
     end: int
-    value: str  # normalised text of the finding (vault values)
+    value: str = field(repr=False)  # normalised text of the finding (vault values); never in logs
     at: int = 0  # view offset of the regex match the finding came from (the stream's settled test)
 
 
 @dataclass(slots=True)
 class Rendered:
-    text: str
+    text: str = field(repr=False)  # never in logs
     blocked_rule: str | None
     fired: list[str]  # rule ids, one entry per finding acted on
     changed: list[tuple[int, int]] = field(default_factory=list)  # raw spans replaced (not kept as is)

@@ -12,7 +12,7 @@ upstream kinds get token-id prompts refused whenever the policy scans input.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 DETOKENIZE_KINDS = frozenset({"teecube", "openai"})  # our engine, vLLM (POST /detokenize)
@@ -22,7 +22,7 @@ MAX_ID_PROMPTS = 128  # id lists decoded per request
 @dataclass(frozen=True, slots=True)
 class IdPrompt:
     path: tuple[Any, ...]  # ("prompt",) for one list of ids, ("prompt", i) for item i of a batch
-    ids: list[int]
+    ids: list[int] = field(repr=False)  # the tenant's prompt as token ids; never in logs
 
 
 class IdPromptRefused(Exception):
