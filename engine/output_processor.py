@@ -28,8 +28,8 @@ class SeqState:
     index: int
     detokenizer: IncrementalDetokenizer | None
     logprobs: list[dict[str, Any]] | None
-    token_ids: list[int] = field(default_factory=list)
-    text: str = ""
+    token_ids: list[int] = field(default_factory=list, repr=False)  # tenant content: kept out of repr()
+    text: str = field(default="", repr=False)
     finish_reason: str | None = None
     stop_reason: int | str | None = None
     num_emitted_tokens: int = 0
@@ -39,7 +39,7 @@ class SeqState:
 @dataclass(slots=True)
 class RequestState:
     request_id: str
-    prompt_token_ids: list[int]
+    prompt_token_ids: list[int] = field(repr=False)  # tenant content: kept out of repr()
     params: SamplingParams
     seqs: list[SeqState]
     metrics: RequestMetrics

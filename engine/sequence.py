@@ -30,7 +30,8 @@ _seq_ids = count()
 class Sequence:
     request_id: str
     index: int
-    token_ids: list[int]  # prompt + the output tokens that reached the host
+    # prompt + the output tokens that reached the host (tenant content: kept out of repr())
+    token_ids: list[int] = field(repr=False)
     params: SamplingParams
     num_prompt_tokens: int = 0
     seq_id: int = field(default_factory=lambda: next(_seq_ids))
@@ -48,7 +49,7 @@ class Sequence:
     stop_reason: int | str | None = None
     # the prompt as int64 (EngineCore.add, shared by a request's n sequences): converted once, then
     # sliced for prefix hashing and model inputs instead of converting token_ids on every step
-    prompt_array: np.ndarray | None = None
+    prompt_array: np.ndarray | None = field(default=None, repr=False)
     # a pooled sequence split by chunked prefill: its partial on the device (engine/pooling/runner.py)
     pool_partial: torch.Tensor | None = None
 
@@ -94,7 +95,7 @@ def int64_array(values: list[int]) -> np.ndarray:
 @dataclass(slots=True, eq=False)
 class Request:
     request_id: str
-    prompt_token_ids: list[int]
+    prompt_token_ids: list[int] = field(repr=False)  # tenant content: kept out of repr()
     params: SamplingParams
     seqs: list[Sequence]
     metrics: RequestMetrics

@@ -24,3 +24,21 @@ def test_completion_request_repr_shows_no_prompt() -> None:
 def test_choice_state_repr_shows_no_completion_text() -> None:
     choice = ChoiceState(text=[CANARY], logprobs=[{"token": CANARY}])
     assert CANARY not in repr(choice)
+
+
+def test_engine_core_objects_repr_show_no_token_ids() -> None:
+    from engine.metrics import RequestMetrics
+    from engine.output_processor import RequestState, SeqState
+    from engine.sampling_params import SamplingParams
+    from engine.sequence import Request, Sequence
+
+    ids = [91827, 91828, 91829]
+    params = SamplingParams(max_tokens=4)
+    seq = Sequence("r1", 0, list(ids), params)
+    seq_state = SeqState(0, None, None, token_ids=list(ids), text=CANARY)
+    request = Request("r1", list(ids), params, [seq], RequestMetrics(0.0))
+    state = RequestState("r1", list(ids), params, [seq_state], RequestMetrics(0.0))
+    for obj in (seq, seq_state, request, state):
+        text = repr(obj)
+        assert "91827" not in text and CANARY not in text, text
+    assert seq.num_prompt_tokens == 3 and "r1" in repr(seq)
