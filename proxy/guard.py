@@ -123,7 +123,7 @@ class ClassifierGate:
 
 @dataclass(slots=True)
 class CheckedInput:
-    body: dict[str, Any]
+    body: dict[str, Any] = field(repr=False)  # the tenant's request: never in logs
     output_guard: OutputGuard | None
     rule_ids: list[str] = field(default_factory=list)
     gate: ClassifierGate | None = None

@@ -4,6 +4,7 @@ or a traceback with locals prints none of it."""
 
 from __future__ import annotations
 
+from proxy.guard import CheckedInput
 from proxy.guardrails.output import GuardDelta, _Choice
 from proxy.guardrails.scan import Hit, Rendered
 from proxy.guardrails.token_prompts import IdPrompt
@@ -18,6 +19,7 @@ def test_guardrail_objects_repr_show_no_tenant_text() -> None:
         Hit(None, 0, len(CANARY), CANARY),  # type: ignore[arg-type]  # the rule does not matter here
         _Choice(raw=CANARY, view=CANARY, ctx=CANARY[-1]),
         IdPrompt(("prompt",), [51234, 51235]),
+        CheckedInput({"messages": [{"role": "user", "content": CANARY}]}, None),
     ]
     for obj in objects:
         text = repr(obj)
