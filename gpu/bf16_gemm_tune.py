@@ -14,7 +14,6 @@ import argparse
 import dataclasses
 import json
 import math
-import os
 import sys
 import time
 
@@ -25,7 +24,7 @@ from engine.kernels.bf16_gemm import shipped_table
 from engine.kernels.fp8_gemm import choose, fp8_gemm_skinny, num_sms, pick_config, prepare
 from gpu.bf16_gemm_bench import LINEARS
 from gpu.fp8_gemm_bench import ROTATE_BYTES, errors, us
-from gpu.fp8_gemm_tune import FIELDS, M_LIST, coordinate_search
+from gpu.fp8_gemm_tune import FIELDS, M_LIST, coordinate_search, per_m_sums, save
 
 DEV = "cuda"
 MIN_GAIN = 1.02  # the kernel goes in the table only where it beats cuBLAS by at least this
@@ -50,7 +49,6 @@ def main() -> None:
         "min_gain": MIN_GAIN, "tuned": tuned, "rows": rows,
     }
     per_search = args.budget_s / (len(M_LIST) * len(linears))
-    out_path = os.path.join(os.environ["OUT"], "bf16_tuned.json") if os.environ.get("OUT") else None
     for name, (k, n) in linears.items():
         w = (torch.randn(n, k, device=DEV) * 0.02).to(torch.bfloat16)
         weights = [(w, None)] + [(w.clone(), None) for _ in range(math.ceil(ROTATE_BYTES / (2 * n * k)) - 1)]
@@ -74,17 +72,10 @@ def main() -> None:
                          "best_us": round(t_best, 2), "tried": tried, "best": dataclasses.asdict(best)})
             print(name, m, "cublas", t_cublas, "now", t_now, "best", round(t_best, 2), "tried", tried,
                   file=sys.stderr, flush=True)
-            if out_path:
-                with open(out_path, "w") as f:
-                    json.dump(result, f, indent=1)
+            save(result, "bf16_tuned.json")
     result["seconds"] = round(time.monotonic() - t0, 1)
-    for m in M_LIST:  # per M, the linears summed: what the engine runs today, and the new table's pick
-        sel = [r for r in rows if r["m"] == m and isinstance(r["now_us"], float)]
-        new = [min(r["best_us"], r["cublas_us"]) for r in sel if isinstance(r["cublas_us"], float)]
-        result[f"sum_M{m}"] = {"now": round(sum(r["now_us"] for r in sel), 2), "new": round(sum(new), 2)}
-    if out_path:
-        with open(out_path, "w") as f:
-            json.dump(result, f, indent=1)
+    result |= per_m_sums(rows, "cublas_us")
+    save(result, "bf16_tuned.json")
     print(json.dumps(result, indent=1))
 
 

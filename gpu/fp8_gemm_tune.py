@@ -85,6 +85,24 @@ def coordinate_search(
     return best, t_best, tried
 
 
+def per_m_sums(rows: list[dict[str, object]], baseline: str) -> dict[str, dict[str, float]]:
+    """Per M, the linears summed: what the engine runs today ("now_us"), and the new table's pick (the
+    searched tiling or the `baseline` library GEMM, whichever is faster)."""
+    sums = {}
+    for m in M_LIST:
+        sel = [r for r in rows if r["m"] == m and isinstance(r["now_us"], float)]
+        new = [min(r["best_us"], r[baseline]) for r in sel if isinstance(r[baseline], float)]
+        sums[f"sum_M{m}"] = {"now": round(sum(r["now_us"] for r in sel), 2), "new": round(sum(new), 2)}
+    return sums
+
+
+def save(result: dict[str, object], name: str) -> None:
+    """Write result as $OUT/name (what comes back from the device) where OUT is set."""
+    if os.environ.get("OUT"):
+        with open(os.path.join(os.environ["OUT"], name), "w") as f:
+            json.dump(result, f, indent=1)
+
+
 def main() -> None:
     budget = float(sys.argv[sys.argv.index("--budget-s") + 1]) if "--budget-s" in sys.argv else 240.0
     torch.manual_seed(0)
@@ -122,17 +140,10 @@ def main() -> None:
                          "best_us": round(t_best, 2), "tried": tried, "best": dataclasses.asdict(best)})
             print(name, m, "scaled_mm", t_mm, "now", t_now, "best", round(t_best, 2), "tried", tried,
                   file=sys.stderr, flush=True)
-            if os.environ.get("OUT"):
-                with open(os.path.join(os.environ["OUT"], "fp8_tuned.json"), "w") as f:
-                    json.dump(result, f, indent=1)
+            save(result, "fp8_tuned.json")
     result["seconds"] = round(time.monotonic() - t0, 1)
-    for m in M_LIST:  # per M, the four linears summed: what the engine runs today, and the new table's pick
-        sel = [r for r in rows if r["m"] == m and isinstance(r["now_us"], float)]
-        new = [min(r["best_us"], r["scaled_mm_us"]) for r in sel if isinstance(r["scaled_mm_us"], float)]
-        result[f"sum_M{m}"] = {"now": round(sum(r["now_us"] for r in sel), 2), "new": round(sum(new), 2)}
-    if os.environ.get("OUT"):
-        with open(os.path.join(os.environ["OUT"], "fp8_tuned.json"), "w") as f:
-            json.dump(result, f, indent=1)
+    result |= per_m_sums(rows, "scaled_mm_us")
+    save(result, "fp8_tuned.json")
     print(json.dumps(result, indent=1))
 
 

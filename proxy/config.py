@@ -3,26 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-
-
-def _secret(default: Any = None) -> Any:
-    """A field kept out of repr(): its value never reaches a log line or a traceback by accident."""
-    return field(default=default, repr=False)
 
 
 @dataclass(slots=True)
 class ProxyConfig:
+    # Secrets are fields with repr=False: a logged or traced config shows none of them.
     database_url: str = field(repr=False)  # may carry the database password
     pepper: bytes = field(repr=False)
     host: str = "127.0.0.1"
     port: int = 8443
-    operator_token: str | None = _secret()  # admin API bearer; the admin API is off without it
+    # The admin API's bearer; the admin API is off without it.
+    operator_token: str | None = field(default=None, repr=False)
     # Bearer for GET /metrics on the metrics listener only; when set, the operator token no
     # longer opens /metrics (proxy.operator_listener).
-    metrics_token: str | None = _secret()
+    metrics_token: str | None = field(default=None, repr=False)
     # Shared limits across replicas (in-process when None); the URL may carry Redis's password.
-    redis_url: str | None = _secret()
+    redis_url: str | None = field(default=None, repr=False)
     redis_prefix: str = "teecube:rl:"  # key prefix of the shared limiter's buckets
     limiter_fail_open: bool = False  # Redis down: refuse (503) unless this is set
     cache_ttl: float = 1.0  # bound on revocation delay (keys, grants, domains), per replica

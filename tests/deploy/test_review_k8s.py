@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import secrets
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,8 @@ import pytest
 import yaml
 from aiohttp.test_utils import make_mocked_request
 from deploy_helpers import DEPLOY, REPO, parse_role
+
+from proxy.operator_listener import is_loopback
 
 K8S = DEPLOY / "k8s"
 DOC = REPO / "docs" / "deploy.md"
@@ -57,15 +58,6 @@ def _tenant_app_serves(path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     return asyncio.run(resolve())
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def test_prometheus_annotations_name_a_port_that_serves_metrics(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -80,7 +72,7 @@ def test_prometheus_annotations_name_a_port_that_serves_metrics(
     args = parse_role(c["args"])
     port = int(notes["prometheus.io/port"])
     assert port != args.port, "the tenant port has no /metrics: Prometheus would scrape a 404"
-    assert port == args.metrics_port and not _loopback(args.metrics_host)
+    assert port == args.metrics_port and not is_loopback(args.metrics_host)
     assert port in {p["containerPort"] for p in c["ports"]}
 
 

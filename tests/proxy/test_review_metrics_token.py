@@ -294,18 +294,23 @@ def test_the_metrics_token_must_not_be_the_operator_token(tmp_path: Path,
     assert "must differ from the operator token" in message and OPERATOR not in message
 
 
+def _start_up(tmp_path: Path, command: str, *flags: str) -> subprocess.CompletedProcess[str]:
+    """`teecube proxy` or `teecube serve` (bundled model, CPU) with `flags`, run until it exits."""
+    extra = ["--model", "bundled", "--device", "cpu"] if command == "serve" else []
+    return subprocess.run(
+        [sys.executable, "-m", "teecube.cli", command, "--no-tls", "--tee", "simulated", *extra,
+         "--database-url", f"sqlite:///{tmp_path / 'db.sqlite'}", "--state-dir", str(tmp_path / "state"),
+         "--port", str(_free_port()), *flags],
+        env=_env(), cwd=REPO, capture_output=True, text=True, timeout=60,
+    )
+
+
 @pytest.mark.parametrize("command", ["proxy", "serve"])
 def test_a_bad_file_stops_start_up_with_one_line(tmp_path: Path, command: str) -> None:
     """`teecube proxy` and `teecube serve` (before it loads the engine) exit 1 with one line."""
     short = "tiny-" + secrets.token_hex(2)
     path = _secret_file(tmp_path / "metrics-token", short)
-    extra = ["--model", "bundled", "--device", "cpu"] if command == "serve" else []
-    r = subprocess.run(
-        [sys.executable, "-m", "teecube.cli", command, "--no-tls", "--tee", "simulated", *extra,
-         "--database-url", f"sqlite:///{tmp_path / 'db.sqlite'}", "--state-dir", str(tmp_path / "state"),
-         "--port", str(_free_port()), "--metrics-token-file", str(path)],
-        env=_env(), cwd=REPO, capture_output=True, text=True, timeout=60,
-    )
+    r = _start_up(tmp_path, command, "--metrics-token-file", str(path))
     assert r.returncode == 1, r.stderr[-2000:]
     assert f"the metrics token in {path} must be at least 16 characters" in r.stderr
     assert "Traceback" not in r.stderr and short not in r.stderr + r.stdout
@@ -322,13 +327,7 @@ def test_a_missing_operator_token_file_stops_start_up_with_one_line(tmp_path: Pa
     """--operator-token-file reads through the same checks: a missing file was a FileNotFoundError
     traceback (for serve, after the engine had loaded)."""
     path = tmp_path / "no-such-operator-token"
-    extra = ["--model", "bundled", "--device", "cpu"] if command == "serve" else []
-    r = subprocess.run(
-        [sys.executable, "-m", "teecube.cli", command, "--no-tls", "--tee", "simulated", *extra,
-         "--database-url", f"sqlite:///{tmp_path / 'db.sqlite'}", "--state-dir", str(tmp_path / "state"),
-         "--port", str(_free_port()), "--operator-token-file", str(path)],
-        env=_env(), cwd=REPO, capture_output=True, text=True, timeout=60,
-    )
+    r = _start_up(tmp_path, command, "--operator-token-file", str(path))
     assert r.returncode == 1, r.stderr[-2000:]
     assert f"the operator token file {path} does not exist" in r.stderr
     assert "Traceback" not in r.stderr and "engine: loading" not in r.stderr
