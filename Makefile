@@ -64,7 +64,7 @@ typecheck: $(TEST_STAMP)
 test: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadgroup
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadgroup --durations=15
 
 # Both lanes run on every core (pytest-xdist, at most 4 workers: each may load the bundled model);
 # tests sharing a demo, engine or module fixture stay on one worker (tests/conftest.py groups them).
