@@ -468,4 +468,5 @@ def merge_deltas(first: RequestOutput, then: RequestOutput) -> RequestOutput:
         then.finished,
         then.num_cached_tokens,
         then.metrics,
+        then.prompt_logprobs or first.prompt_logprobs,
     )

@@ -7,6 +7,7 @@ from array import array
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from engine.prompt_logprobs import wants
 from engine.sequence import Sequence
 
 
@@ -86,8 +87,8 @@ class BlockManager:
 
     def get_computed_blocks(self, seq: Sequence) -> list[int]:
         """The longest run of cached full blocks of seq's prefix; the last token is always recomputed."""
-        if not self.enable_prefix_caching:
-            return []
+        if not self.enable_prefix_caching or (seq.params.prompt_logprobs is not None and wants(seq)):
+            return []  # prompt logprobs still to compute: every prompt token runs through the model
         bs = self.block_size
         num_full = (seq.num_tokens - 1) // bs
         num_full = min(num_full, len(seq.token_ids) // bs)

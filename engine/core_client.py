@@ -278,15 +278,17 @@ class CoreClient:
             self._on_pooled(outputs)
         if data:
             vals = wire.unpack_tokens(data)
-            extra = {pos: (lp, sr) for pos, lp, sr in extras} if extras else None
+            extra = {pos: (lp, sr, plp) for pos, lp, sr, plp in extras} if extras else None
             reasons = wire.FINISH_REASONS
             for pos, i in enumerate(range(0, len(vals), wire.FIELDS)):
                 entry = requests.get(vals[i])
                 if entry is None:
                     continue  # its stream has ended
-                lp, sr = extra.get(pos, (None, None)) if extra else (None, None)
+                lp, sr, plp = extra.get(pos, (None, None, None)) if extra else (None, None, None)
                 pending.append(
-                    TokenOutput(entry[0], vals[i + 1], vals[i + 2], lp, reasons[vals[i + 3]], sr, vals[i + 4])
+                    TokenOutput(
+                        entry[0], vals[i + 1], vals[i + 2], lp, reasons[vals[i + 3]], sr, vals[i + 4], plp
+                    )
                 )
         return pending
 

@@ -3,7 +3,7 @@
 Every message is one pickle (protocol 5) of a tuple whose first item names it. Requests are known to
 the core by an integer handle the client assigns, so a step's tokens travel as one flat array of
 int64 (handle, sequence index, token id, finish code, cached tokens) per token; only the rare
-extras (logprobs, a stop token id) are pickled per token.
+extras (logprobs, a stop token id, prompt logprobs) are pickled per token.
 
 server -> core: ADD (handle, prompt ids as int32 bytes, params without their logits processor,
   the grammar spec or None, arrival time); POOL (handle, input ids as int32 bytes, arrival time: an
@@ -45,13 +45,14 @@ def loads(data: bytes) -> tuple[Any, ...]:
 
 
 def pack_tokens(outputs: list[TokenOutput]) -> tuple[bytes, list[tuple[int, Any, Any]]]:
-    """(the flat int64 array, [(position, logprobs, stop_reason)] for tokens that have either)."""
+    """(the flat int64 array, [(position, logprobs, stop_reason, prompt logprobs)] for tokens that have
+    any of them)."""
     flat = array("q")
     extras = []
     for i, o in enumerate(outputs):
         flat.extend((o.request_id, o.index, o.token_id, FINISH_CODES[o.finish_reason], o.num_cached_tokens))  # type: ignore[arg-type]
-        if o.logprobs is not None or o.stop_reason is not None:
-            extras.append((i, o.logprobs, o.stop_reason))
+        if o.logprobs is not None or o.stop_reason is not None or o.prompt_logprobs is not None:
+            extras.append((i, o.logprobs, o.stop_reason, o.prompt_logprobs))
     return flat.tobytes(), extras
 
 

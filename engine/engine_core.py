@@ -33,7 +33,7 @@ from typing import Any
 
 import torch
 
-from engine import gc_heap
+from engine import gc_heap, prompt_logprobs
 from engine.block_manager import BlockManager
 from engine.config import EngineConfig
 from engine.distributed.workers import ModelLoader, start_workers
@@ -107,6 +107,8 @@ class EngineCore:
         if request_id in self.requests:
             raise InvalidParam("request_id", f"request {request_id!r} is already running")
         max_tokens = self.check_request(prompt_ids, params)
+        if params.prompt_logprobs is not None and self.model_runner.tp_size > 1:
+            raise InvalidParam("prompt_logprobs", "prompt logprobs are not supported with tensor parallelism")
         seqs = []
         prompt_array = int64_array(prompt_ids)
         prompt_array.flags.writeable = False  # shared by the n sequences
@@ -262,11 +264,12 @@ class EngineCore:
             reason, stop_reason = self._check_stop(seq, token_id, acc)
             if reason is not None:
                 self._finish(seq, reason, stop_reason)
-            outputs.append(
-                TokenOutput(
-                    seq.request_id, seq.index, token_id, entry, reason, stop_reason, seq.num_cached_tokens
-                )
+            out = TokenOutput(
+                seq.request_id, seq.index, token_id, entry, reason, stop_reason, seq.num_cached_tokens
             )
+            if seq.params.prompt_logprobs is not None and len(seq.token_ids) == seq.num_prompt_tokens + 1:
+                out.prompt_logprobs = prompt_logprobs.take_entries(seq)
+            outputs.append(out)
             if reason is not None:
                 req = self.requests.get(seq.request_id)
                 if req is not None and req.finished:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from engine import prompt_logprobs
 from engine.attention_metadata import AttentionMetadata, longest_first
 from engine.config import EngineConfig
 from engine.cuda_graphs import DecodeGraphs
@@ -42,6 +43,8 @@ class ModelInput:
     sample_seqs: list[Sequence]
     # per sampled row: its token still in flight (-1: none), for penalties
     pending: torch.Tensor | None = None
+    # the prompt positions this step computes logprobs for (engine/prompt_logprobs.py)
+    prompt_slices: list[prompt_logprobs.PromptSlice] | None = None
 
 
 class StepRun:
@@ -383,8 +386,12 @@ class ModelRunner:
         src: list[int] = []  # their rows in prev
         picked: list[int] = []  # rows that sample
         ends: list[int] = []  # their last flat positions
+        slices: list[prompt_logprobs.PromptSlice] = []
         off = 0
         for i, (s, a, n) in enumerate(zip(seqs, starts, nums, strict=True)):
+            if s.params.prompt_logprobs is not None and prompt_logprobs.wants(s):
+                if (planned := prompt_logprobs.plan(s, a, n, off)) is not None:
+                    slices.append(planned)
             known = len(s.token_ids)
             k = min(known, a + n) - a if known > a else 0  # scheduled tokens already on the host
             if k == 1:
@@ -411,7 +418,9 @@ class ModelRunner:
             broadcast_object(step)  # the workers build the same inputs (follow)
         sample_seqs = [seqs[i] for i in picked]
         if not dst:
-            return self._input(step, sample_seqs)
+            inp = self._input(step, sample_seqs)
+            inp.prompt_slices = slices or None
+            return inp
         extra = (np.asarray(dst, dtype=np.int64), np.asarray(src, dtype=np.int64))
         input_ids, positions, meta, sample_indices, (dst_d, src_d) = self._build(
             step.query_lens,
@@ -432,7 +441,7 @@ class ModelRunner:
                 input_ids[sample_indices],
                 torch.full_like(sample_indices, -1),
             )
-        return ModelInput(input_ids, positions, meta, sample_indices, sample_seqs, pending)
+        return ModelInput(input_ids, positions, meta, sample_indices, sample_seqs, pending, slices or None)
 
     def _input(self, step: StepInput, sample_seqs: list[Sequence]) -> ModelInput:
         input_ids, positions, meta, sample_indices, _ = self._build(
@@ -560,11 +569,15 @@ class ModelRunner:
         meta = inp.meta
         num_sampled = inp.sample_indices.shape[0]
         if num_sampled == 0:
-            self.model(inp.input_ids, inp.positions, self.kv_caches, meta)
+            hidden = self.model(inp.input_ids, inp.positions, self.kv_caches, meta)
+            if inp.prompt_slices:
+                prompt_logprobs.compute(inp.prompt_slices, hidden, self.model.compute_logits)
             return None
         decode = meta.max_query_len == 1 and num_sampled == meta.num_seqs
         graphs = self.graphs
         if decode and graphs is not None and graphs.can_run(meta.num_seqs, meta.block_tables.shape[1]):
             return self.model.compute_logits(graphs.run(inp.input_ids, inp.positions, meta))
         hidden = self.model(inp.input_ids, inp.positions, self.kv_caches, meta)
+        if inp.prompt_slices:
+            prompt_logprobs.compute(inp.prompt_slices, hidden, self.model.compute_logits)
         return self.model.compute_logits(hidden if decode else hidden[inp.sample_indices])

@@ -47,6 +47,7 @@ class RequestState:
     holdback: int = 0  # stop_buffer_length(params)
     num_unfinished: int = 0
     stream: bool = True  # False: one whole output when it finishes, no per-step deltas
+    prompt_logprobs: list[dict[str, Any] | None] | None = field(default=None, repr=False)
 
     @property
     def finished(self) -> bool:
@@ -131,6 +132,8 @@ class OutputProcessor:
     def _append(self, req: RequestState, seq: SeqState, out: TokenOutput) -> None:
         seq.token_ids.append(out.token_id)
         self.generation_tokens += 1
+        if out.prompt_logprobs is not None:
+            req.prompt_logprobs = out.prompt_logprobs
         if seq.logprobs is not None and out.logprobs is not None:
             seq.logprobs.append(out.logprobs)
         req.num_cached_tokens = max(req.num_cached_tokens, out.num_cached_tokens)
@@ -190,5 +193,11 @@ class OutputProcessor:
                 seq.num_emitted_tokens = len(seq.token_ids)
             outs.append(CompletionOutput(seq.index, text, ids, lps, seq.finish_reason, seq.stop_reason))
         return RequestOutput(
-            req.request_id, req.prompt_token_ids, outs, req.finished, req.num_cached_tokens, req.metrics
+            req.request_id,
+            req.prompt_token_ids,
+            outs,
+            req.finished,
+            req.num_cached_tokens,
+            req.metrics,
+            req.prompt_logprobs,
         )

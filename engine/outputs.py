@@ -39,6 +39,9 @@ class RequestOutput:
     finished: bool
     num_cached_tokens: int
     metrics: RequestMetrics
+    # SamplingParams.prompt_logprobs: None for the first prompt token, then one entry per prompt token
+    # (token_id, logprob, top), as CompletionOutput.logprobs; set from the first output on
+    prompt_logprobs: list[dict[str, Any] | None] | None = field(default=None, repr=False)
 
 
 @dataclass(slots=True)
@@ -77,3 +80,5 @@ class TokenOutput:
     finish_reason: str | None  # EOS, stop token id, length or a logits processor's end; never stop strings
     stop_reason: int | str | None
     num_cached_tokens: int
+    # with a request's first token, when it asked for prompt logprobs (RequestOutput.prompt_logprobs)
+    prompt_logprobs: list[dict[str, Any] | None] | None = field(default=None, repr=False)

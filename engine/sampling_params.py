@@ -36,6 +36,9 @@ class SamplingParams:
     max_tokens: int | None = 16
     min_tokens: int = 0
     logprobs: int | None = None
+    # per prompt token: its logprob given the tokens before it, and this many alternatives (vLLM's
+    # prompt_logprobs; the completions API's echo with logprobs)
+    prompt_logprobs: int | None = None
     include_stop_str_in_output: bool = False
     skip_special_tokens: bool = True
     cache_salt: str | None = None  # prefix-cache isolation: only requests with the same salt share blocks
@@ -86,6 +89,9 @@ class SamplingParams:
             raise InvalidParam("min_tokens", "must not exceed max_tokens")
         if self.logprobs is not None and not 0 <= self.logprobs <= MAX_LOGPROBS:
             raise InvalidParam("logprobs", f"must be in [0, {MAX_LOGPROBS}], got {self.logprobs}")
+        if self.prompt_logprobs is not None and not 0 <= self.prompt_logprobs <= MAX_LOGPROBS:
+            got = self.prompt_logprobs
+            raise InvalidParam("prompt_logprobs", f"must be in [0, {MAX_LOGPROBS}], got {got}")
         if any(not s for s in self.stop_strs):
             raise InvalidParam("stop", "stop strings must be non-empty")
         if self.stop_strs and not self.detokenize:

@@ -50,6 +50,10 @@ class Sequence:
     # the prompt as int64 (EngineCore.add, shared by a request's n sequences): converted once, then
     # sliced for prefix hashing and model inputs instead of converting token_ids on every step
     prompt_array: np.ndarray | None = field(default=None, repr=False)
+    # SamplingParams.prompt_logprobs (engine/prompt_logprobs.py): the next prompt position to compute, and
+    # the computed chunks until the first token is collected
+    prompt_logprobs_next: int = 0
+    prompt_logprobs_chunks: list[Any] | None = field(default=None, repr=False)
     # a pooled sequence split by chunked prefill: its partial on the device (engine/pooling/runner.py)
     pool_partial: torch.Tensor | None = None
 

@@ -10,7 +10,7 @@ from engine.loader.dummy import has_tokenizer
 from engine.server.chunks import ChunkEncoder
 from engine.server.job import Job
 from engine.server.protocol import CompletionRequest
-from engine.server.responses import choice, completion_logprobs, envelope
+from engine.server.responses import choice, completion_logprobs, echo_logprobs, envelope, joined_logprobs
 from engine.server.streaming import SseWriter
 
 
@@ -33,16 +33,25 @@ def _with_token_ids(job: Job, body: dict[str, Any], token_ids: list[int]) -> dic
     return body
 
 
+def _prompt_logprobs(job: Job, prompt_index: int, entries: Any) -> dict[str, Any]:
+    return echo_logprobs(job.texts, job.prompts[prompt_index], entries)
+
+
 async def completion_response(job: Job, req: CompletionRequest) -> web.Response:
     token_ids: dict[int, list[int]] = {}
+    prompt_lps: dict[int, Any] = {}  # echo with logprobs: each prompt's entries
     async for p, out in job.gen.stream():
         job.accumulate(p, out.outputs, keep=True)
+        if out.prompt_logprobs is not None:
+            prompt_lps[p] = out.prompt_logprobs
         for o in out.outputs:
             token_ids.setdefault(job.index(p, o), []).extend(o.token_ids)
     choices = []
     for i, c in enumerate(job.choices):
         prefix = _echo(job, req, i)
         lps = completion_logprobs(job.texts, c.logprobs, len(prefix)) if req.logprobs is not None else None
+        if lps is not None and req.echo:
+            lps = joined_logprobs(_prompt_logprobs(job, i // job.n, prompt_lps.get(i // job.n)), lps)
         body = choice(i, "text", prefix + "".join(c.text), lps, c.finish_reason, c.stop_reason)
         choices.append(_with_token_ids(job, body, token_ids.get(i, [])))
     job.log_done()
@@ -72,11 +81,21 @@ async def completion_stream(job: Job, req: CompletionRequest) -> web.StreamRespo
             key="text",
         )
     ids_out = not has_tokenizer(job.state.engine.tokenizer)
+    # echo with logprobs: a prompt's echo waits for its prompt logprobs, which come with its first tokens
+    echo_first = req.echo and req.logprobs is not None
+    echoed: set[int] = set()
     try:
-        if req.echo:
+        if req.echo and not echo_first:
             for i in range(len(job.choices)):
                 await sse.send(chunk([choice(i, "text", _echo(job, req, i), None, None)]))
         async for p, out in job.gen.stream():
+            if echo_first and p not in echoed:
+                echoed.add(p)
+                lps = _prompt_logprobs(job, p, out.prompt_logprobs)
+                for i in range(p * job.n, (p + 1) * job.n):
+                    prefix = _echo(job, req, i)
+                    offsets[i] = len(prefix)
+                    await sse.send(chunk([choice(i, "text", prefix, lps, None)]))
             job.accumulate(p, out.outputs, keep=False)
             if fast is not None:
                 await sse.send_bytes(

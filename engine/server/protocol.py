@@ -131,10 +131,8 @@ def parse_completion(body: Any, vocab_size: int) -> CompletionRequest:
     if len(prompts) * params.n > MAX_N:
         raise bad_request("n", f"n times the number of prompts must be at most {MAX_N}", code="invalid_value")
     echo = f.bool("echo", False)
-    if echo and logprobs is not None:
-        raise bad_request(
-            "echo", "echo with logprobs (prompt logprobs) is not supported", code="unsupported_parameter"
-        )
+    if echo and logprobs is not None:  # the prompt's tokens get logprobs too (the first one none)
+        params.prompt_logprobs = logprobs
     best_of = f.int("best_of")
     if best_of is not None and best_of != params.n:
         raise bad_request("best_of", "best_of: only best_of == n is supported", code="unsupported_parameter")

@@ -57,6 +57,35 @@ def completion_logprobs(texts: TokenTexts, logprobs: list[dict[str, Any]], offse
     }
 
 
+def echo_logprobs(
+    texts: TokenTexts, prompt_ids: list[int], entries: list[dict[str, Any] | None] | None
+) -> dict[str, Any]:
+    """Completions-style logprobs of an echoed prompt (the engine's prompt logprobs): the first token has
+    none (null), as in OpenAI's echo; offsets count from the start of the prompt's text."""
+    if entries is None or len(entries) != len(prompt_ids):
+        entries = [None] * len(prompt_ids)  # (never from the engine: it gives one entry per prompt token)
+    tokens, token_logprobs, top_logprobs, text_offset = [], [], [], []
+    offset = 0
+    for token_id, lp in zip(prompt_ids, entries, strict=True):
+        text = texts(token_id)
+        tokens.append(text)
+        token_logprobs.append(None if lp is None else max(lp["logprob"], -9999.0))
+        top_logprobs.append(None if lp is None else {texts(i): max(v, -9999.0) for i, v in lp["top"]})
+        text_offset.append(offset)
+        offset += len(text)
+    return {
+        "tokens": tokens,
+        "token_logprobs": token_logprobs,
+        "top_logprobs": top_logprobs,
+        "text_offset": text_offset,
+    }
+
+
+def joined_logprobs(first: dict[str, Any], then: dict[str, Any]) -> dict[str, Any]:
+    """Two completions-style logprobs objects as one (an echoed prompt's, then the completion's)."""
+    return {key: [*first[key], *then[key]] for key in first}
+
+
 def choice(
     index: int,
     key: str,

@@ -86,7 +86,8 @@ def test_wrong_types_and_ranges_name_the_param(server: RunningServer, body: dict
         ({"model": MODEL, "prompt": [1, 10**9]}, "prompt"),
         ({"model": MODEL, "prompt": []}, "prompt"),
         ({"model": MODEL, "prompt": "x", "logprobs": 21}, "logprobs"),
-        ({"model": MODEL, "prompt": "x", "echo": True, "logprobs": 1}, "echo"),
+        ({"model": MODEL, "prompt": "x", "echo": "yes", "logprobs": 1}, "echo"),
+        ({"model": MODEL, "prompt": "x", "echo": True, "logprobs": 21}, "logprobs"),
         ({"model": MODEL, "prompt": "x", "suffix": "y"}, "suffix"),
     ],
 )

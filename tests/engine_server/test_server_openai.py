@@ -133,6 +133,35 @@ def test_completions_prompt_forms_echo_and_logprobs(client: openai.OpenAI, serve
     assert echo.usage.prompt_tokens == len(ids) + 2
 
 
+def test_completions_echo_with_logprobs_scores_the_prompt(
+    client: openai.OpenAI, server: RunningServer
+) -> None:
+    """echo + logprobs (how evaluation harnesses score a text): every prompt token gets its logprob given
+    the ones before it (the first none), then the completion's, whole and streamed alike."""
+    ids = post(server, "/tokenize", {"prompt": PROMPT})["tokens"]
+    plain = complete(client, logprobs=2, max_tokens=3).choices[0]
+    whole = complete(client, echo=True, logprobs=2, max_tokens=3).choices[0]
+    lp, n = whole.logprobs, len(ids)
+    assert whole.text == PROMPT + plain.text
+    assert len(lp.tokens) == len(lp.token_logprobs) == len(lp.top_logprobs) == len(lp.text_offset) == n + 3
+    assert lp.token_logprobs[0] is None and lp.top_logprobs[0] is None
+    assert all(-9999.0 <= v <= 0.0 for v in lp.token_logprobs[1:])
+    assert all(1 <= len(top) <= 2 for top in lp.top_logprobs[1:])
+    for token, value, top in zip(lp.tokens[1:n], lp.token_logprobs[1:n], lp.top_logprobs[1:n], strict=True):
+        assert value <= max(top.values()) + 1e-4  # nothing beats the top alternative
+        if token in top:
+            assert top[token] == pytest.approx(value, abs=1e-4)
+    assert lp.tokens[n:] == plain.logprobs.tokens
+    assert lp.token_logprobs[n:] == pytest.approx(plain.logprobs.token_logprobs, abs=1e-3)
+    assert lp.text_offset[n] == len(PROMPT) and lp.text_offset[:2] == [0, len(lp.tokens[0])]
+    chunks = list(complete(client, echo=True, logprobs=2, max_tokens=3, stream=True))
+    first = chunks[0].choices[0]
+    assert first.text == PROMPT and first.logprobs.token_logprobs == lp.token_logprobs[:n]
+    streamed = [t for c in chunks for t in (c.choices[0].logprobs.tokens if c.choices[0].logprobs else [])]
+    assert streamed == lp.tokens
+    assert "".join(c.choices[0].text for c in chunks) == whole.text
+
+
 @pytest.mark.slow
 def test_completion_stream_with_usage(client: openai.OpenAI) -> None:
     whole = complete(client, max_tokens=8)
