@@ -167,6 +167,33 @@ def test_completions_logprobs_lists_stay_parallel() -> None:
     )
 
 
+def test_echoed_prompt_logprobs_with_a_null_first_entry_stay_parallel() -> None:
+    """echo with logprobs: the prompt's first token has no logprob (null entries) and a masked value in
+    the echoed prompt drops its tokens like the completion's."""
+    tokens = ["My", " card", " 4111111111111111", ".", " ok"]
+    payload = {
+        "choices": [
+            {
+                "index": 0,
+                "text": "".join(tokens),
+                "finish_reason": "length",
+                "logprobs": {
+                    "tokens": tokens,
+                    "token_logprobs": [None, -2.0, -3.0, -0.5, -1.0],
+                    "top_logprobs": [None, {" card": -2.0}, {}, {".": -0.5}, {" ok": -1.0}],
+                    "text_offset": [0, 2, 7, 24, 25],
+                },
+            }
+        ]
+    }
+    ResponseGuard(OutputGuard(POLICY), chat=False).payload(payload)
+    lp = payload["choices"][0]["logprobs"]
+    assert payload["choices"][0]["text"] == "My card [CARD]. ok"
+    assert lp["tokens"] == ["My", " card", ".", " ok"]
+    assert lp["token_logprobs"] == [None, -2.0, -0.5, -1.0] and lp["top_logprobs"][0] is None
+    assert lp["text_offset"] == [0, 2, 24, 25]
+
+
 def test_a_key_in_refusal_or_function_name_blocks() -> None:
     key = "-----BEGIN RSA PRIVATE KEY-----\n" + "QUJDRA" * 10 + "\n-----END RSA PRIVATE KEY-----"
     whole = {
