@@ -69,6 +69,21 @@ def test_completions(setup) -> None:
     assert out.model == "chat" and out.choices[0].text and out.usage.completion_tokens == 5
 
 
+def test_completions_echo_with_logprobs_through_the_proxy(setup) -> None:
+    """The real engine's prompt logprobs pass the default output guardrails, whole and streamed."""
+    proxy, t = setup
+    client = proxy.client(t.keys["main"])
+    kwargs: dict = dict(model="chat", prompt="The sky is blue and", max_tokens=3, temperature=0, echo=True)
+    whole = client.completions.create(logprobs=1, **kwargs).choices[0]
+    lp = whole.logprobs
+    assert whole.text.startswith("The sky is blue and") and lp.token_logprobs[0] is None
+    assert len(lp.tokens) == len(lp.token_logprobs) > 3 and all(v < 0 for v in lp.token_logprobs[1:] if v)
+    streamed = list(client.completions.create(logprobs=1, stream=True, **kwargs))
+    assert "".join(c.choices[0].text for c in streamed if c.choices) == whole.text
+    lps = [c.choices[0].logprobs for c in streamed if c.choices and c.choices[0].logprobs]
+    assert [t for x in lps for t in x.tokens] == lp.tokens
+
+
 def test_stream_with_usage(setup) -> None:
     proxy, t = setup
     stream = proxy.client(t.keys["main"]).chat.completions.create(
