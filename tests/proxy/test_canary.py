@@ -113,6 +113,8 @@ def _exercise(run: Run, engine) -> None:
     run.completions["completion"] = out.choices[0].text
     list(client.completions.create(model="chat", prompt=f"Dear {run.canary('completion_stream')}",
                                    max_tokens=8, stream=True))
+    list(client.completions.create(model="chat", prompt=f"Score {run.canary('echo_logprobs')}", echo=True,
+                                   logprobs=2, max_tokens=2, stream=True))  # the prompt's tokens go back
     # PII is pseudonymized on the way in and restored on the way out: the vault must not leak either.
     client.chat.completions.create(
         model="chat", max_tokens=4,
