@@ -345,6 +345,8 @@ async def forward_stream(
         fields = ResponseGuard(guard, chat=chat) if guard is not None else None
         finished: set[int] = set()
         seen: set[int] = set()
+        expected = _expected_choices(body, chat)
+        all_blocked = False
         last_chunk: dict[str, Any] | None = None
         # The upstream's usage chunk, sent after the held-back text (an upstream may send it before
         # its last chunks: releasing the held text then would end the guard's streams early)
@@ -388,22 +390,23 @@ async def forward_stream(
                         text = _choice_text(choice, chat)
                         if text:  # no usage from this upstream: count each delta conservatively
                             outcome.completion_tokens += max(1, text_tokens(text))
+                # A blocked choice ends with content_filter (the text released before the finding);
+                # the other choices go on. Once every choice is blocked the upstream request is closed.
                 blocked = fields.chunk(chunk) if fields is not None else None
                 for choice in chunk["choices"]:
                     if choice.get("finish_reason"):
                         finished.add(choice.get("index", 0))
                 if blocked:
-                    outcome.blocked_rule = blocked
-                    queued.add(_sse(chunk))  # the text released before the finding, content_filter
+                    outcome.blocked_rule = outcome.blocked_rule or blocked
+                if chunk["choices"]:
+                    queued.add(_sse(chunk))
+                if fields is not None and outcome.blocked_rule and _all_blocked(fields, seen, expected):
+                    all_blocked = True
                     break
-                queued.add(_sse(chunk))
             if outcome.status != "error":  # held-back text of choices that got no finish_reason
                 _release_held(queued, fields, last_chunk, chat, outcome, finished)
-            if outcome.blocked_rule and last_chunk is not None:
-                # End every open choice with content_filter; the upstream request is closed below.
-                for index in sorted(seen - finished):
-                    queued.add(_sse(_final_chunk(last_chunk, index, chat, "content_filter")))
-                if include_usage:
+            if all_blocked and last_chunk is not None:
+                if include_usage:  # the upstream's usage never came: what the usage record charges
                     queued.add(_sse(_usage_chunk(last_chunk, outcome)))
             elif usage_chunk is not None and outcome.status != "error":
                 queued.add(_sse(usage_chunk))
@@ -437,10 +440,27 @@ async def forward_stream(
     return out, outcome
 
 
+def _expected_choices(body: dict[str, Any], chat: bool) -> int:
+    """How many choices the request asked for: n per prompt (a completions body may hold several)."""
+    n = body.get("n")
+    n = n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 1
+    prompt = body.get("prompt")
+    if chat or not isinstance(prompt, list) or not prompt or isinstance(prompt[0], int):
+        return n
+    return n * len(prompt)
+
+
+def _all_blocked(fields: ResponseGuard, seen: set[int], expected: int) -> bool:
+    """Whether every choice the request will get has been ended by a rule."""
+    blocked = fields.blocked_choices()
+    return seen <= blocked and len(blocked) >= expected
+
+
 def _release_held(queued: _Queued, fields: ResponseGuard | None, last_chunk: dict[str, Any] | None,
                   chat: bool, outcome: Outcome, finished: set[int]) -> None:
-    """Scan and send what the output guard still holds for choices that got no finish_reason."""
-    if fields is None or last_chunk is None or outcome.blocked_rule:
+    """Scan and send what the output guard still holds for choices that got no finish_reason (a
+    blocked choice holds nothing)."""
+    if fields is None or last_chunk is None:
         return
     for index, delta in fields.flush():
         if delta.get("blocked"):

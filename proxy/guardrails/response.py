@@ -144,18 +144,30 @@ class ResponseGuard:
     # ------------------------------------------------------------------ streams
 
     def chunk(self, chunk: dict[str, Any]) -> str | None:
-        """Guard one streamed chunk in place. On a block the blocked choice ends with
-        `content_filter` and later choices of the chunk are dropped; returns the rule."""
-        choices = chunk.get("choices") or []
-        for position, choice in enumerate(choices):
-            if not isinstance(choice, dict):
-                continue
-            rule = self._stream_choice(choice)
-            if rule:
-                choice["finish_reason"] = "content_filter"
-                chunk["choices"] = choices[: position + 1]
-                return rule
-        return None
+        """Guard one streamed chunk in place. A choice a rule blocks ends with `content_filter` and its
+        later chunks are dropped; the request's other choices go on, as in a whole response. Returns
+        the first rule that blocked a choice in this chunk."""
+        choices = chunk.get("choices")
+        if not isinstance(choices, list):
+            return None
+        kept: list[Any] = []
+        first: str | None = None
+        for choice in choices:
+            if isinstance(choice, dict):
+                st = self._choices.get(choice.get("index", 0))
+                if st is not None and st.blocked is not None:
+                    continue  # it ended with content_filter in an earlier chunk
+                rule = self._stream_choice(choice)
+                if rule:
+                    choice["finish_reason"] = "content_filter"
+                    first = first or rule
+            kept.append(choice)
+        chunk["choices"] = kept
+        return first
+
+    def blocked_choices(self) -> set[Any]:
+        """The indexes of the choices a rule has ended."""
+        return {index for index, st in self._choices.items() if st.blocked is not None}
 
     def _stream_choice(self, choice: dict[str, Any]) -> str | None:
         index = choice.get("index", 0)

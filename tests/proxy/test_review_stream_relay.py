@@ -85,6 +85,14 @@ SCRIPTS: dict[str, list[Any]] = {
     "n2": [sse(_chunk({"content": "zero TCK-1"}, index=0)), sse(_chunk({"content": "one TCK-65"}, index=1)),
            sse(_chunk({"content": "23456 z"}, index=0)), sse(_chunk({"content": "4321 o"}, index=1)),
            sse(_chunk({}, "stop", index=1)), sse(_chunk({"content": "!"}, index=0)), DONE],
+    "n2-card": [sse(_chunk({"content": "Your card is 4111 11"}, index=0)),
+                sse(_chunk({"content": "one TCK-65"}, index=1)),
+                sse(_chunk({"content": "11 1111 1111, thanks."}, index=0)),
+                sse(_chunk({"content": "4321 o"}, index=1)), sse(_chunk({"content": " LATE"}, index=0)),
+                sse(_chunk({}, "stop", index=1)), sse(_chunk({}, "stop", index=0)), sse(USAGE), DONE],
+    "n2-cards-slow": [sse(_chunk({"content": "a 4111 1111 1111 1111 b"}, index=0)),
+                      sse(_chunk({"content": "c 4111 1111 1111 1111 d"}, index=1))]
+                     + [0.2, sse(_chunk({"content": " more"}, index=1))] * 50 + [DONE],
     "slow-tail": [sse(_chunk({"content": "Hello"}))] + [0.2, sse(_chunk({"content": " more"}))] * 50 + [DONE],
     "fields-masked": [
         sse(_chunk({"role": "assistant", "reasoning_content": "Think TCK-1"})),
@@ -348,7 +356,7 @@ def _message_fields(msg: dict[str, Any]) -> dict[str, Any]:
     return fields | ({"tool_calls": calls} if calls else {})
 
 
-@pytest.mark.parametrize("model", ["ticket-split", "n2", "fields-masked"])
+@pytest.mark.parametrize("model", ["ticket-split", "n2", "fields-masked", "n2-card"])
 def test_masked_stream_equals_the_masked_whole_answer(setup, model) -> None:
     proxy, keys, _ = setup
     evs = events(setup, model)
@@ -361,6 +369,43 @@ def test_masked_stream_equals_the_masked_whole_answer(setup, model) -> None:
                 for m in _joined(evs)]
     assert streamed == whole
     assert "TCK-" not in json.dumps(evs) and "TCK-" not in r.text
+
+
+def test_a_blocked_choice_ends_alone_and_the_others_go_on(setup) -> None:
+    """n=2: a card in choice 0 ends that choice with content_filter (its later chunks dropped); choice
+    1 streams to its own finish, masked, and the upstream's usage chunk still comes, as the whole
+    answer keeps the other choice. Before, the first block ended the whole stream."""
+    proxy, keys, _ = setup
+    request_id = f"review-stream-n2-block-{time.time_ns()}"
+    with httpx.Client(timeout=20) as http, http.stream(
+        "POST", f"{proxy.base_url}/v1/chat/completions",
+        json={"model": "n2-card", "messages": CHAT, "stream": True, "n": 2,
+              "stream_options": {"include_usage": True}},
+        headers={"Authorization": f"Bearer {keys['guarded']}", "x-request-id": request_id},
+    ) as resp:
+        data = [line[6:] for line in resp.iter_lines() if line.startswith("data: ")]
+    assert data[-1] == "[DONE]"
+    evs = [json.loads(d) for d in data[:-1]]
+    finishes = {c["index"]: c["finish_reason"] for e in evs for c in e["choices"] if c["finish_reason"]}
+    assert finishes == {0: "content_filter", 1: "stop"}
+    texts = ["".join(c["delta"].get("content") or "" for e in evs for c in e["choices"] if c["index"] == i)
+             for i in (0, 1)]
+    assert texts == ["Your card is ", "one [TICKET] o"]
+    assert "4111" not in json.dumps(evs) and "LATE" not in json.dumps(evs)
+    assert evs[-1]["usage"]["prompt_tokens"] == 3  # the upstream's own usage chunk
+    assert _usage_row(proxy, request_id)["status"] == "blocked"
+
+
+def test_a_stream_whose_every_choice_is_blocked_closes_the_upstream(setup) -> None:
+    _, _, upstream = setup
+    evs = events(setup, "n2-cards-slow", n=2)
+    assert evs[-1] == "[DONE]"
+    finishes = [c["finish_reason"] for e in evs[:-1] for c in e["choices"] if c["finish_reason"]]
+    assert finishes == ["content_filter", "content_filter"] and "4111" not in json.dumps(evs)
+    deadline = time.monotonic() + 5
+    while "n2-cards-slow" not in upstream.closed_early and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "n2-cards-slow" in upstream.closed_early  # well before its 10 s script ended
 
 
 def test_a_blocked_stream_reports_the_usage_it_is_charged(setup) -> None:
