@@ -134,7 +134,7 @@ async def open_targets(args: argparse.Namespace, stack: AsyncExitStack) -> list[
         proxy.model = args.proxy_model_name or await first_model(proxy)
         targets.append(proxy)
     elif args.start_proxy and targets:
-        from engine.bench.serve_proxy import started_proxy
+        from engine.bench.serve_proxy import appliance_proxy_args, started_proxy
 
         workdir = Path(tempfile.mkdtemp(prefix="teecube-bench-serve-"))
         stack.callback(shutil.rmtree, workdir, True)
@@ -147,7 +147,7 @@ async def open_targets(args: argparse.Namespace, stack: AsyncExitStack) -> list[
                     workdir,
                     60,
                     connections=args.max_concurrency or 1024,
-                    extra_args=args.proxy_arg,
+                    extra_args=appliance_proxy_args(args.proxy_arg, args.engine_arg if args.model else None),
                 )
             )
         )
@@ -237,7 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--proxy-arg",
         action="append",
         default=[],
-        help="flag for the started proxy: --proxy-arg=--guard-scan-workers=0",
+        help="flag for the started proxy: --proxy-arg=--guard-scan-workers=0 (beside an engine started "
+        "here on a GPU it gets --workers=auto, as `teecube serve` runs it, unless this names --workers)",
     )
     where.add_argument(
         "--compare-offline",

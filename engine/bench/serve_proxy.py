@@ -13,6 +13,34 @@ from pathlib import Path
 from engine.bench.serve_client import Target
 
 
+def appliance_proxy_args(proxy_args: list[str], engine_args: list[str] | None) -> list[str]:
+    """The started proxy's flags as the appliance (`teecube serve`) would run it: beside an engine this
+    bench started on a GPU, `--workers auto` (one proxy process cannot keep up with a GPU engine's 256
+    streams), unless --proxy-arg names --workers. engine_args: the started engine's flags (None: the
+    engine was not started here)."""
+    if engine_args is None or any(a == "--workers" or a.startswith("--workers=") for a in proxy_args):
+        return list(proxy_args)
+    device = _flag_value(engine_args, "--device") or "auto"
+    if device == "cpu" or (device == "auto" and not _cuda_available()):
+        return list(proxy_args)
+    return [*proxy_args, "--workers=auto"]
+
+
+def _flag_value(args: list[str], name: str) -> str | None:
+    for i, arg in enumerate(args):
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+        if arg == name and i + 1 < len(args):
+            return args[i + 1]
+    return None
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 @asynccontextmanager
 async def started_proxy(
     engine_url: str, served: str, workdir: Path, timeout: float, connections: int | None = None,

@@ -225,3 +225,19 @@ def test_bench_serve_proxy_arg_needs_start_proxy(capsys: pytest.CaptureFixture[s
     with pytest.raises(SystemExit):
         bench_serve.main(["--base-url", "http://127.0.0.1:9", "--proxy-arg=--guard-scan-workers=0"])
     assert "--proxy-arg needs --start-proxy" in capsys.readouterr().err
+
+
+def test_the_started_proxy_runs_as_the_appliance_would(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beside an engine the bench started on a GPU the proxy gets `--workers=auto` (what `teecube serve`
+    gives it there); on a CPU, for a running engine, or when --proxy-arg names --workers: as given."""
+    from engine.bench import serve_proxy
+
+    args = serve_proxy.appliance_proxy_args
+    monkeypatch.setattr(serve_proxy, "_cuda_available", lambda: True)
+    assert args(["--guard-scan-workers=0"], []) == ["--guard-scan-workers=0", "--workers=auto"]
+    assert args([], ["--device", "cuda"]) == ["--workers=auto"]
+    assert args([], ["--device=cpu"]) == [] and args([], ["--device", "cpu"]) == []
+    assert args(["--workers=2"], []) == ["--workers=2"] and args(["--workers", "3"], []) == ["--workers", "3"]
+    assert args([], None) == []  # --base-url: the engine's device is not known here
+    monkeypatch.setattr(serve_proxy, "_cuda_available", lambda: False)
+    assert args([], []) == [] and args([], ["--device=cuda"]) == ["--workers=auto"]
