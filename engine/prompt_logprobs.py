@@ -31,6 +31,7 @@ class PromptLogprobChunk:
     chosen: torch.Tensor  # float32 [rows]: the logprob of the prompt token each position predicts
     top_ids: torch.Tensor  # int64 [rows, k]
     top_vals: torch.Tensor  # float32 [rows, k]
+    ranks: torch.Tensor  # int64 [rows]: the prompt token's rank in the vocabulary (1: the most likely)
     copied: torch.cuda.Event | None = None
 
 
@@ -74,21 +75,24 @@ def compute(
         assert seq.prompt_array is not None
         following = seq.prompt_array[s.position + 1 : s.position + 1 + s.count].copy()  # (read-only view)
         targets = to_device(following, torch.int64, hidden.device)
-        chosen, ids, vals = [], [], []
+        chosen, ids, vals, ranks = [], [], [], []
         for lo in range(0, s.count, ROWS_PER_SLICE):
             hi = min(lo + ROWS_PER_SLICE, s.count)
             logits = logits_of(hidden[s.flat + lo : s.flat + hi])
             assert logits is not None  # rank 0 (prompt logprobs are refused with tensor parallelism)
             logprobs = torch.log_softmax(logits.float(), dim=-1)
-            chosen.append(logprobs.gather(1, targets[lo:hi, None]).squeeze(1))
+            picked = logprobs.gather(1, targets[lo:hi, None])
+            chosen.append(picked.squeeze(1))
+            ranks.append((logprobs > picked).sum(dim=-1) + 1)
             top_vals, top_ids = logprobs.topk(k, dim=-1)
             ids.append(top_ids)
             vals.append(top_vals)
-        chunk = PromptLogprobChunk(s.position, torch.cat(chosen), torch.cat(ids), torch.cat(vals))
+        chunk = PromptLogprobChunk(
+            s.position, torch.cat(chosen), torch.cat(ids), torch.cat(vals), torch.cat(ranks)
+        )
         if hidden.is_cuda:
-            chunk.chosen, chunk.top_ids, chunk.top_vals = (
-                _to_pinned(chunk.chosen), _to_pinned(chunk.top_ids), _to_pinned(chunk.top_vals)
-            )
+            chunk.chosen, chunk.top_ids = _to_pinned(chunk.chosen), _to_pinned(chunk.top_ids)
+            chunk.top_vals, chunk.ranks = _to_pinned(chunk.top_vals), _to_pinned(chunk.ranks)
             chunk.copied = torch.cuda.Event()
             chunk.copied.record()
         if seq.prompt_logprobs_chunks is None:
@@ -115,9 +119,14 @@ def take_entries(seq: Sequence) -> list[dict[str, Any] | None] | None:
         if chunk.copied is not None:
             chunk.copied.synchronize()
         top = zip(chunk.top_ids.tolist(), chunk.top_vals.tolist(), strict=True)
-        for j, (value, (ids, vals)) in enumerate(zip(chunk.chosen.tolist(), top, strict=True)):
-            position = chunk.start + j
+        rows = zip(chunk.chosen.tolist(), chunk.ranks.tolist(), top, strict=True)
+        for j, (value, rank, (ids, vals)) in enumerate(rows):
             entries.append(
-                {"token_id": prompt[position + 1], "logprob": value, "top": list(zip(ids, vals, strict=True))}
+                {
+                    "token_id": prompt[chunk.start + j + 1],
+                    "logprob": value,
+                    "rank": rank,
+                    "top": list(zip(ids, vals, strict=True)),
+                }
             )
     return entries

@@ -10,14 +10,16 @@ from engine.server.chat_outputs import OutputParsers
 from engine.server.chunks import ChunkEncoder
 from engine.server.job import Job
 from engine.server.protocol import ChatRequest
-from engine.server.responses import chat_logprobs, choice, envelope
+from engine.server.responses import chat_logprobs, choice, envelope, vllm_prompt_logprobs
 from engine.server.streaming import SseWriter
 
 
 async def chat_response(job: Job, req: ChatRequest, parsers: OutputParsers | None = None) -> web.Response:
     parsers = parsers or OutputParsers()
+    prompt_lps = None
     async for _, out in job.gen.stream():
         job.accumulate(0, out.outputs, keep=True)
+        prompt_lps = out.prompt_logprobs or prompt_lps
     choices = []
     for i, c in enumerate(job.choices):
         lps = chat_logprobs(job.texts, c.logprobs, req.top_logprobs) if req.logprobs else None
@@ -29,9 +31,10 @@ async def chat_response(job: Job, req: ChatRequest, parsers: OutputParsers | Non
             message, reason = {"role": "assistant", "content": text}, c.finish_reason
         choices.append(choice(i, "message", message, lps, reason, c.stop_reason))
     job.log_done()
-    return web.json_response(
-        envelope("chat.completion", job.response_id, job.created, job.model, choices, job.usage())
-    )
+    body = envelope("chat.completion", job.response_id, job.created, job.model, choices, job.usage())
+    if req.prompt_logprobs is not None:  # vLLM: on the response, not per choice
+        body["prompt_logprobs"] = vllm_prompt_logprobs(job.texts, prompt_lps, req.prompt_logprobs)
+    return web.json_response(body)
 
 
 async def chat_stream(job: Job, req: ChatRequest, parsers: OutputParsers | None = None) -> web.StreamResponse:

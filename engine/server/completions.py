@@ -10,7 +10,14 @@ from engine.loader.dummy import has_tokenizer
 from engine.server.chunks import ChunkEncoder
 from engine.server.job import Job
 from engine.server.protocol import CompletionRequest
-from engine.server.responses import choice, completion_logprobs, echo_logprobs, envelope, joined_logprobs
+from engine.server.responses import (
+    choice,
+    completion_logprobs,
+    echo_logprobs,
+    envelope,
+    joined_logprobs,
+    vllm_prompt_logprobs,
+)
 from engine.server.streaming import SseWriter
 
 
@@ -33,8 +40,8 @@ def _with_token_ids(job: Job, body: dict[str, Any], token_ids: list[int]) -> dic
     return body
 
 
-def _prompt_logprobs(job: Job, prompt_index: int, entries: Any) -> dict[str, Any]:
-    return echo_logprobs(job.texts, job.prompts[prompt_index], entries)
+def _prompt_logprobs(job: Job, req: CompletionRequest, prompt_index: int, entries: Any) -> dict[str, Any]:
+    return echo_logprobs(job.texts, job.prompts[prompt_index], entries, req.logprobs or 0)
 
 
 async def completion_response(job: Job, req: CompletionRequest) -> web.Response:
@@ -51,8 +58,11 @@ async def completion_response(job: Job, req: CompletionRequest) -> web.Response:
         prefix = _echo(job, req, i)
         lps = completion_logprobs(job.texts, c.logprobs, len(prefix)) if req.logprobs is not None else None
         if lps is not None and req.echo:
-            lps = joined_logprobs(_prompt_logprobs(job, i // job.n, prompt_lps.get(i // job.n)), lps)
+            lps = joined_logprobs(_prompt_logprobs(job, req, i // job.n, prompt_lps.get(i // job.n)), lps)
         body = choice(i, "text", prefix + "".join(c.text), lps, c.finish_reason, c.stop_reason)
+        if req.prompt_logprobs is not None:
+            entries = prompt_lps.get(i // job.n)
+            body["prompt_logprobs"] = vllm_prompt_logprobs(job.texts, entries, req.prompt_logprobs)
         choices.append(_with_token_ids(job, body, token_ids.get(i, [])))
     job.log_done()
     return web.json_response(
@@ -91,7 +101,7 @@ async def completion_stream(job: Job, req: CompletionRequest) -> web.StreamRespo
         async for p, out in job.gen.stream():
             if echo_first and p not in echoed:
                 echoed.add(p)
-                lps = _prompt_logprobs(job, p, out.prompt_logprobs)
+                lps = _prompt_logprobs(job, req, p, out.prompt_logprobs)
                 for i in range(p * job.n, (p + 1) * job.n):
                     prefix = _echo(job, req, i)
                     offsets[i] = len(prefix)

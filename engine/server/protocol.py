@@ -68,6 +68,7 @@ class ChatRequest:
     grammar: GrammarSpec | None = None  # response_format / guided_* / structured_outputs
     chat_template_kwargs: dict[str, Any] = field(default_factory=dict)
     continuous_usage: bool = False  # usage on every streamed chunk (set from stream_options)
+    prompt_logprobs: int | None = None  # vLLM's field: the response's prompt_logprobs (not streamed)
 
 
 @dataclass(slots=True)
@@ -81,6 +82,7 @@ class CompletionRequest:
     logprobs: int | None
     grammar: GrammarSpec | None = None
     continuous_usage: bool = False  # usage on every streamed chunk (set from stream_options)
+    prompt_logprobs: int | None = None  # vLLM's field: each choice's prompt_logprobs (not streamed)
 
 
 def parse_chat(body: Any, vocab_size: int) -> ChatRequest:
@@ -97,6 +99,7 @@ def parse_chat(body: Any, vocab_size: int) -> ChatRequest:
         raise bad_request("top_logprobs", "top_logprobs: requires logprobs to be true")
     params = _sampling(f, vocab_size, max_tokens, top_logprobs if logprobs else None)
     stream, include_usage = _stream(f)
+    prompt_logprobs = _prompt_logprobs(f, params, stream)
     add_generation_prompt = f.bool("add_generation_prompt", True)
     tools = parse_tools(f)
     f.only_inert("functions", "audio", "prediction", "web_search_options")
@@ -118,6 +121,7 @@ def parse_chat(body: Any, vocab_size: int) -> ChatRequest:
         tools,
         grammar,
         template_kwargs,
+        prompt_logprobs=prompt_logprobs,
     )
 
 
@@ -131,17 +135,20 @@ def parse_completion(body: Any, vocab_size: int) -> CompletionRequest:
     if len(prompts) * params.n > MAX_N:
         raise bad_request("n", f"n times the number of prompts must be at most {MAX_N}", code="invalid_value")
     echo = f.bool("echo", False)
-    if echo and logprobs is not None:  # the prompt's tokens get logprobs too (the first one none)
-        params.prompt_logprobs = logprobs
     best_of = f.int("best_of")
     if best_of is not None and best_of != params.n:
         raise bad_request("best_of", "best_of: only best_of == n is supported", code="unsupported_parameter")
     stream, include_usage = _stream(f)
+    prompt_logprobs = _prompt_logprobs(f, params, stream)
+    if echo and logprobs is not None:  # the prompt's tokens get logprobs too (the first one none)
+        params.prompt_logprobs = max(logprobs, prompt_logprobs or 0)
     grammar = parse_grammar(f)
     f.only_inert("suffix")
     f.ignore(*IGNORED)
     f.reject_unknown()
-    return CompletionRequest(model, prompts, params, stream, include_usage, echo, logprobs, grammar)
+    request = CompletionRequest(model, prompts, params, stream, include_usage, echo, logprobs, grammar)
+    request.prompt_logprobs = prompt_logprobs
+    return request
 
 
 def parse_grammar(f: Fields) -> GrammarSpec | None:
@@ -307,6 +314,18 @@ def _sampling(f: Fields, vocab_size: int, max_tokens: int | None, logprobs: int 
     except InvalidParam as exc:
         raise bad_request(exc.param, f"{exc.param}: {exc.message}", code="invalid_value") from None
     return params
+
+
+def _prompt_logprobs(f: Fields, params: SamplingParams, stream: bool) -> int | None:
+    """vLLM's `prompt_logprobs` (0..20 alternatives): the engine computes them (params); the response
+    carries them, so a stream cannot (vLLM refuses that too)."""
+    k = f.int("prompt_logprobs", None, lo=0, hi=MAX_LOGPROBS)
+    if k is not None and stream:
+        raise bad_request(
+            "prompt_logprobs", "prompt_logprobs: not available when streaming", code="unsupported_parameter"
+        )
+    params.prompt_logprobs = k
+    return k
 
 
 def _logit_bias(f: Fields, vocab_size: int) -> dict[int, float] | None:

@@ -58,10 +58,10 @@ def completion_logprobs(texts: TokenTexts, logprobs: list[dict[str, Any]], offse
 
 
 def echo_logprobs(
-    texts: TokenTexts, prompt_ids: list[int], entries: list[dict[str, Any] | None] | None
+    texts: TokenTexts, prompt_ids: list[int], entries: list[dict[str, Any] | None] | None, top_n: int
 ) -> dict[str, Any]:
-    """Completions-style logprobs of an echoed prompt (the engine's prompt logprobs): the first token has
-    none (null), as in OpenAI's echo; offsets count from the start of the prompt's text."""
+    """Completions-style logprobs of an echoed prompt (the engine's prompt logprobs, top_n alternatives):
+    the first token has none (null), as in OpenAI's echo; offsets count from the start of the prompt."""
     if entries is None or len(entries) != len(prompt_ids):
         entries = [None] * len(prompt_ids)  # (never from the engine: it gives one entry per prompt token)
     tokens, token_logprobs, top_logprobs, text_offset = [], [], [], []
@@ -70,7 +70,7 @@ def echo_logprobs(
         text = texts(token_id)
         tokens.append(text)
         token_logprobs.append(None if lp is None else max(lp["logprob"], -9999.0))
-        top_logprobs.append(None if lp is None else {texts(i): max(v, -9999.0) for i, v in lp["top"]})
+        top_logprobs.append(None if lp is None else {texts(i): max(v, -9999.0) for i, v in lp["top"][:top_n]})
         text_offset.append(offset)
         offset += len(text)
     return {
@@ -79,6 +79,30 @@ def echo_logprobs(
         "top_logprobs": top_logprobs,
         "text_offset": text_offset,
     }
+
+
+def vllm_prompt_logprobs(
+    texts: TokenTexts, entries: list[dict[str, Any] | None] | None, top_n: int
+) -> list[dict[str, dict[str, Any]] | None] | None:
+    """vLLM's `prompt_logprobs`: per prompt token (the first null), {token id: {logprob, rank,
+    decoded_token}} for the prompt token itself and the top_n alternatives (ranks 1..top_n)."""
+    if entries is None:
+        return None
+    out: list[dict[str, dict[str, Any]] | None] = []
+    for lp in entries:
+        if lp is None:
+            out.append(None)
+            continue
+        token = lp["token_id"]
+        position = {str(token): _logprob(texts, token, lp["logprob"], lp.get("rank"))}
+        for rank, (i, v) in enumerate(lp["top"][:top_n], start=1):
+            position.setdefault(str(i), _logprob(texts, i, v, rank))
+        out.append(position)
+    return out
+
+
+def _logprob(texts: TokenTexts, token_id: int, logprob: float, rank: int | None) -> dict[str, Any]:
+    return {"logprob": max(logprob, -9999.0), "rank": rank, "decoded_token": texts(token_id)}
 
 
 def joined_logprobs(first: dict[str, Any], then: dict[str, Any]) -> dict[str, Any]:

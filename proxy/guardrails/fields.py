@@ -13,8 +13,9 @@ or two schema strings is still one finding):
 
 Refused (400 naming the field): content the proxy cannot read as text (image, audio, video and
 file parts, `prompt_embeds`), a tenant-supplied `chat_template` for the upstream kinds that
-render it, `logit_bias` keys that are not token ids, and token-id prompts when the policy says
-so. The table in README.md lists every field of the OpenAI schemas and its treatment.
+render it, vLLM's `prompt_logprobs` (its answer is text the output rules do not read),
+`logit_bias` keys that are not token ids, and token-id prompts when the policy says so. The table
+in README.md lists every field of the OpenAI schemas and its treatment.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ REFUSED_FOR: dict[str, frozenset[str | None]] = {
     "prompt_embeds": frozenset({"teecube", "openai", "ollama", None}),  # tensors, not text
     "multi_modal_data": frozenset({"teecube", "openai", "ollama", None}),
     "images": frozenset({"teecube", "openai", "ollama", None}),  # Ollama's native image list
+    # vLLM's prompt_logprobs: the response would carry the model's top alternatives at every prompt
+    # position as decoded text, a field the output rules do not read (echo with logprobs is guarded)
+    "prompt_logprobs": frozenset({"teecube", "openai", None}),
 }
 CONVERSATION_MESSAGE_FIELDS = ("name", "content", "refusal", "reasoning_content", "reasoning")
 MAX_DEPTH = 64

@@ -53,7 +53,10 @@ def check(
     for p, entry in enumerate(entries[1:]):
         assert entry is not None
         assert entry["token_id"] == prompt[p + 1]
-        assert entry["logprob"] == pytest.approx(ref[p, prompt[p + 1]].item(), abs=tol)
+        value = ref[p, prompt[p + 1]].item()
+        assert entry["logprob"] == pytest.approx(value, abs=tol)
+        # its rank in the vocabulary: 1 + the tokens more likely (ties within tol either way)
+        assert int((ref[p] > value + tol).sum()) + 1 <= entry["rank"] <= int((ref[p] > value - tol).sum()) + 1
         top_vals, top_ids = ref[p].topk(k + 1)
         assert [v for _, v in entry["top"]] == pytest.approx(top_vals[:k].tolist(), abs=tol)
         if k and bool((top_vals[:-1] - top_vals[1:] > tol).all()):

@@ -162,6 +162,33 @@ def test_completions_echo_with_logprobs_scores_the_prompt(
     assert "".join(c.choices[0].text for c in chunks) == whole.text
 
 
+def test_vllm_prompt_logprobs_field(client: openai.OpenAI, server: RunningServer) -> None:
+    """vLLM's `prompt_logprobs`: per prompt token (the first null) {id: {logprob, rank, decoded_token}}
+    for the token itself and the top k; on each completions choice and on the chat response; the
+    same values echo + logprobs gives; a 400 when streamed."""
+    ids = post(server, "/tokenize", {"prompt": PROMPT})["tokens"]
+    echoed = complete(client, echo=True, logprobs=1, max_tokens=2).choices[0].logprobs
+    out = complete(client, max_tokens=2, extra_body={"prompt_logprobs": 2})
+    plp = out.choices[0].model_extra["prompt_logprobs"]
+    assert len(plp) == len(ids) and plp[0] is None
+    for p, position in enumerate(plp[1:], start=1):
+        assert 1 <= len(position) <= 3
+        own = position[str(ids[p])]
+        assert own["logprob"] == pytest.approx(echoed.token_logprobs[p], abs=1e-4)
+        assert own["rank"] >= 1 and own["decoded_token"] == echoed.tokens[p]
+        assert {1, 2} <= {e["rank"] for e in position.values()}  # the top two, whichever the token is
+    chat = client.chat.completions.create(
+        model=MODEL, messages=MESSAGES, max_tokens=2, extra_body={"prompt_logprobs": 0}
+    )
+    chat_plp = chat.model_extra["prompt_logprobs"]
+    assert len(chat_plp) == chat.usage.prompt_tokens and chat_plp[0] is None
+    assert all(len(position) == 1 for position in chat_plp[1:])  # the prompt token alone
+    for bad in ({"prompt_logprobs": 1, "stream": True}, {"prompt_logprobs": 21}):
+        with pytest.raises(openai.BadRequestError) as exc:
+            client.completions.create(model=MODEL, prompt=PROMPT, max_tokens=2, extra_body=bad)
+        assert exc.value.param == "prompt_logprobs"
+
+
 @pytest.mark.slow
 def test_completion_stream_with_usage(client: openai.OpenAI) -> None:
     whole = complete(client, max_tokens=8)

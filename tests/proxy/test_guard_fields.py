@@ -404,6 +404,8 @@ REFUSED: list[tuple[str, str, dict[str, Any], str]] = [  # (row, model alias, kw
         "chat_template",
     ),
     ("chat_template (vLLM)", "openai", {"extra_body": {"chat_template": "{{ messages }}"}}, "chat_template"),
+    ("prompt_logprobs (vLLM)", "openai", {"extra_body": {"prompt_logprobs": 1}}, "prompt_logprobs"),
+    ("prompt_logprobs (teecube)", "teecube", {"extra_body": {"prompt_logprobs": 0}}, "prompt_logprobs"),
     ("logit_bias with a non-token key", "teecube", {"logit_bias": {EMAIL: 5}}, "logit_bias"),
 ]
 
