@@ -20,7 +20,9 @@ import torch
 from engine.sampler import to_device
 from engine.sequence import Sequence
 
-ROWS_PER_SLICE = 1024  # logits rows at a time: a 16k-token chunk over a 152k vocabulary would be 10 GB
+# Logits rows at a time: a 16k-token chunk over a 152k vocabulary would be 10 GB of float32. 256 rows is
+# what the sampler meets at max_num_seqs 256 (~160 MB of float32 logprobs on top of the logits).
+ROWS_PER_SLICE = 256
 
 
 @dataclass(slots=True)
@@ -80,7 +82,7 @@ def compute(
             hi = min(lo + ROWS_PER_SLICE, s.count)
             logits = logits_of(hidden[s.flat + lo : s.flat + hi])
             assert logits is not None  # rank 0 (prompt logprobs are refused with tensor parallelism)
-            logprobs = torch.log_softmax(logits.float(), dim=-1)
+            logprobs = torch.log_softmax(logits, dim=-1, dtype=torch.float32)
             picked = logprobs.gather(1, targets[lo:hi, None])
             chosen.append(picked.squeeze(1))
             ranks.append((logprobs > picked).sum(dim=-1) + 1)

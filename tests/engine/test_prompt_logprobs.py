@@ -139,3 +139,16 @@ def test_an_aborted_request_leaves_nothing_behind(tiny: dict[str, Any], tmp_path
     assert llm.block_manager.num_free_blocks == llm.block_manager.num_blocks
     (out,) = llm.generate([prompt], SamplingParams(max_tokens=2, prompt_logprobs=1), use_tqdm=False)
     check(out.prompt_logprobs, prompt, ref, 1)
+
+
+def test_a_chunk_computed_in_several_logits_slices(
+    tiny: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A prefill chunk longer than ROWS_PER_SLICE rows is computed slice by slice (bounded memory)."""
+    from engine import prompt_logprobs
+
+    monkeypatch.setattr(prompt_logprobs, "ROWS_PER_SLICE", 4)
+    llm = make_llm(tiny, overlapped=True)
+    outs = llm.generate(tiny["prompts"], SamplingParams(max_tokens=2, prompt_logprobs=2), use_tqdm=False)
+    for out, prompt, ref in zip(outs, tiny["prompts"], tiny["refs"], strict=True):
+        check(out.prompt_logprobs, prompt, ref, 2)
