@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from proxy.console.web import is_compressed
 from proxy.errors import ApiError
 
 log = logging.getLogger("teecube.proxy.console")
@@ -41,6 +42,8 @@ async def forwarded_client_middleware(request: web.Request, handler: Any) -> web
 
 
 async def _forward(request: web.Request) -> web.StreamResponse:
+    if is_compressed(request):  # its forms never are; worker 0 would get the decoded bytes mislabelled
+        raise ApiError(415, "The console takes no compressed request bodies.", code="unsupported_encoding")
     body = await request.read()  # bounded by the app's client_max_size
     headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _HOP and k != CLIENT_HEADER]
     headers.append((CLIENT_HEADER, request.remote or "unknown"))

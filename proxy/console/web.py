@@ -73,11 +73,18 @@ class FormUnreadable(Exception):
         self.status = status
 
 
+def is_compressed(request: web.Request) -> bool:
+    """Whether the request names a Content-Encoding other than identity."""
+    return request.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
+
+
 async def read_form(request: web.Request) -> MultiDictProxy[Any]:
     """The POST's form fields, at most MAX_FORM_BYTES of UTF-8 (the console's forms are far smaller)."""
     too_large = FormUnreadable(413, f"The form is too large (at most {MAX_FORM_BYTES // 1024} KiB).")
     if (request.content_length or 0) > MAX_FORM_BYTES:
         raise too_large
+    if is_compressed(request):  # browsers never compress a form; a garbage one could stall the decoder
+        raise FormUnreadable(415, "The form must not be compressed (Content-Encoding).")
     try:
         if not request.content_type.startswith("multipart/") and len(await request.read()) > MAX_FORM_BYTES:
             raise too_large  # a chunked body has no length up front; read() caches it for post()

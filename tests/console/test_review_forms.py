@@ -15,6 +15,7 @@ import pytest
 
 from proxy.console.web import MAX_FORM_BYTES
 from tests.console.review import FORM, TOKEN, secured, sign_in
+from tests.proxy.test_review_undecodable_body import send_split
 
 
 @pytest.mark.parametrize("body, content_type", [
@@ -68,3 +69,15 @@ def test_error_answers_under_console_carry_its_headers(http, operator) -> None:
               http.get("/console/static/../web.py")):
         assert r.status_code in (404, 405)
         secured(r)
+
+
+def test_a_compressed_form_is_a_415_page(http, operator) -> None:
+    """Browsers never compress a form, and garbage sent as `deflate` after the headers left aiohttp's
+    decoder waiting with the connection held (the tenant routes' fix: tests/proxy/
+    test_review_undecodable_body.py). Refused before the body is read."""
+    cookie, csrf = operator
+    headers = {**cookie, **FORM, "Content-Encoding": "deflate"}
+    status, answer = send_split(str(http.base_url), "/console/domains", headers, b"junk" * 10)
+    assert status == 415 and b"must not be compressed" in answer
+    r = http.post("/console/domains", content=f"csrf={csrf}&name=plain".encode(), headers={**cookie, **FORM})
+    assert r.status_code != 415  # an uncompressed form is read as before

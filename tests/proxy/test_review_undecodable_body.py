@@ -6,8 +6,11 @@ deadline (30 s by default) and got a 408 (review)."""
 from __future__ import annotations
 
 import gzip
+import socket
+import time
 import zlib
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import httpx2 as httpx
 import pytest
@@ -52,3 +55,35 @@ def test_an_undecodable_body_is_a_400_not_a_408(setup, encoding: str, content: b
             assert r.status_code == 400, (r.status_code, r.text)
             error = r.json()["error"]
             assert set(error) == {"message", "type", "param", "code"}
+
+
+def send_split(base_url: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
+    """A POST whose body arrives after its headers, on a raw socket: the server's handler is already
+    reading when the bytes come (in one packet with the headers, aiohttp's parser can refuse a broken
+    body itself). Returns the status and the raw answer."""
+    url = urlsplit(base_url)
+    lines = [f"POST {path} HTTP/1.1", f"Host: {url.netloc}", f"Content-Length: {len(body)}",
+             "Connection: close", *(f"{k}: {v}" for k, v in headers.items())]
+    with socket.create_connection((url.hostname, url.port), timeout=20) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        time.sleep(0.3)
+        sock.sendall(body)
+        answer = b""
+        while b"\r\n\r\n" not in answer and (chunk := sock.recv(65536)):
+            answer += chunk  # the head is enough (the server may linger on the unread body)
+        sock.settimeout(1)
+        try:
+            answer += sock.recv(65536)
+        except TimeoutError:
+            pass
+    return int(answer.split(b" ", 2)[1]), answer
+
+
+def test_a_garbage_deflate_body_after_its_headers_is_a_400(setup) -> None:
+    """The handler path, every time: the headers first, then 40 bytes of garbage as deflate."""
+    proxy, key = setup
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json",
+               "Content-Encoding": "deflate"}
+    status, answer = send_split(proxy.base_url, "/v1/chat/completions", headers, b"junk" * 10)
+    assert status == 400, answer[:300]
+    assert b"invalid_body" in answer
