@@ -83,9 +83,14 @@ async def read_body_bytes(request: web.Request, max_bytes: int, *,
             except TimeoutError:
                 if loop.time() >= deadline:
                     raise
-                if _all_raw_bytes_in(request):
-                    raise _Undecodable() from None
-                continue
+                # (a busy loop can let the timer fire before the woken read runs: the bytes are in)
+                chunk = request.content.read_nowait()
+                if not chunk:
+                    if request.content.at_eof():
+                        break
+                    if _all_raw_bytes_in(request):
+                        raise _Undecodable() from None
+                    continue
             if not chunk:
                 break
             size += len(chunk)
