@@ -20,19 +20,12 @@ def appliance_proxy_args(proxy_args: list[str], engine_args: list[str] | None) -
     engine was not started here)."""
     if engine_args is None or any(a == "--workers" or a.startswith("--workers=") for a in proxy_args):
         return list(proxy_args)
-    device = _flag_value(engine_args, "--device") or "auto"
+    from engine.cli import build_parser
+
+    device = build_parser().parse_known_args(["--model", "bench", *engine_args])[0].device
     if device == "cpu" or (device == "auto" and not _cuda_available()):
         return list(proxy_args)
     return [*proxy_args, "--workers=auto"]
-
-
-def _flag_value(args: list[str], name: str) -> str | None:
-    for i, arg in enumerate(args):
-        if arg.startswith(name + "="):
-            return arg.split("=", 1)[1]
-        if arg == name and i + 1 < len(args):
-            return args[i + 1]
-    return None
 
 
 def _cuda_available() -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -41,20 +42,7 @@ def chat_logprobs(texts: TokenTexts, logprobs: list[dict[str, Any]], top_n: int)
 
 def completion_logprobs(texts: TokenTexts, logprobs: list[dict[str, Any]], offset: int) -> dict[str, Any]:
     """Completions-style logprobs; offset: the text offset of the first token."""
-    tokens, token_logprobs, top_logprobs, text_offset = [], [], [], []
-    for lp in logprobs:
-        text = texts(lp["token_id"])
-        tokens.append(text)
-        token_logprobs.append(max(lp["logprob"], -9999.0))
-        top_logprobs.append({texts(i): max(v, -9999.0) for i, v in lp["top"]})
-        text_offset.append(offset)
-        offset += len(text)
-    return {
-        "tokens": tokens,
-        "token_logprobs": token_logprobs,
-        "top_logprobs": top_logprobs,
-        "text_offset": text_offset,
-    }
+    return _completion_lists(texts, [lp["token_id"] for lp in logprobs], logprobs, offset, None)
 
 
 def echo_logprobs(
@@ -64,9 +52,19 @@ def echo_logprobs(
     the first token has none (null), as in OpenAI's echo; offsets count from the start of the prompt."""
     if entries is None or len(entries) != len(prompt_ids):
         entries = [None] * len(prompt_ids)  # (never from the engine: it gives one entry per prompt token)
+    return _completion_lists(texts, prompt_ids, entries, 0, top_n)
+
+
+def _completion_lists(
+    texts: TokenTexts,
+    token_ids: list[int],
+    entries: Sequence[dict[str, Any] | None],
+    offset: int,
+    top_n: int | None,
+) -> dict[str, Any]:
+    """The four parallel lists; a None entry (an echoed prompt's first token) has null logprobs."""
     tokens, token_logprobs, top_logprobs, text_offset = [], [], [], []
-    offset = 0
-    for token_id, lp in zip(prompt_ids, entries, strict=True):
+    for token_id, lp in zip(token_ids, entries, strict=True):
         text = texts(token_id)
         tokens.append(text)
         token_logprobs.append(None if lp is None else max(lp["logprob"], -9999.0))

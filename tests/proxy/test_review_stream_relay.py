@@ -371,21 +371,27 @@ def test_masked_stream_equals_the_masked_whole_answer(setup, model) -> None:
     assert "TCK-" not in json.dumps(evs) and "TCK-" not in r.text
 
 
-def test_a_blocked_choice_ends_alone_and_the_others_go_on(setup) -> None:
-    """n=2: a card in choice 0 ends that choice with content_filter (its later chunks dropped); choice
-    1 streams to its own finish, masked, and the upstream's usage chunk still comes, as the whole
-    answer keeps the other choice. Before, the first block ended the whole stream."""
+def _usage_stream(setup: Any, model: str, request_id: str, **extra: Any) -> list[dict[str, Any]]:
+    """A guarded stream with include_usage under request_id: its events, checked to end with [DONE]."""
     proxy, keys, _ = setup
-    request_id = f"review-stream-n2-block-{time.time_ns()}"
     with httpx.Client(timeout=20) as http, http.stream(
         "POST", f"{proxy.base_url}/v1/chat/completions",
-        json={"model": "n2-card", "messages": CHAT, "stream": True, "n": 2,
-              "stream_options": {"include_usage": True}},
+        json={"model": model, "messages": CHAT, "stream": True,
+              "stream_options": {"include_usage": True}, **extra},
         headers={"Authorization": f"Bearer {keys['guarded']}", "x-request-id": request_id},
     ) as resp:
         data = [line[6:] for line in resp.iter_lines() if line.startswith("data: ")]
     assert data[-1] == "[DONE]"
-    evs = [json.loads(d) for d in data[:-1]]
+    return [json.loads(d) for d in data[:-1]]
+
+
+def test_a_blocked_choice_ends_alone_and_the_others_go_on(setup) -> None:
+    """n=2: a card in choice 0 ends that choice with content_filter (its later chunks dropped); choice
+    1 streams to its own finish, masked, and the upstream's usage chunk still comes, as the whole
+    answer keeps the other choice. Before, the first block ended the whole stream."""
+    proxy = setup[0]
+    request_id = f"review-stream-n2-block-{time.time_ns()}"
+    evs = _usage_stream(setup, "n2-card", request_id, n=2)
     finishes = {c["index"]: c["finish_reason"] for e in evs for c in e["choices"] if c["finish_reason"]}
     assert finishes == {0: "content_filter", 1: "stop"}
     texts = ["".join(c["delta"].get("content") or "" for e in evs for c in e["choices"] if c["index"] == i)
@@ -411,17 +417,9 @@ def test_a_stream_whose_every_choice_is_blocked_closes_the_upstream(setup) -> No
 def test_a_blocked_stream_reports_the_usage_it_is_charged(setup) -> None:
     """The usage chunk of a stream the proxy ended (a card, blocked) before the upstream sent its
     usage said prompt_tokens 0; it now says what the usage record charges."""
-    proxy, keys, _ = setup
+    proxy = setup[0]
     request_id = f"review-stream-blocked-{time.time_ns()}"
-    with httpx.Client(timeout=20) as http, http.stream(
-        "POST", f"{proxy.base_url}/v1/chat/completions",
-        json={"model": "card-split", "messages": CHAT, "stream": True,
-              "stream_options": {"include_usage": True}},
-        headers={"Authorization": f"Bearer {keys['guarded']}", "x-request-id": request_id},
-    ) as resp:
-        data = [line[6:] for line in resp.iter_lines() if line.startswith("data: ")]
-    assert data[-1] == "[DONE]"
-    evs = [json.loads(d) for d in data[:-1]]
+    evs = _usage_stream(setup, "card-split", request_id)
     assert evs[-2]["choices"][0]["finish_reason"] == "content_filter" and "4111" not in json.dumps(evs)
     usage = evs[-1]["usage"]
     row = _usage_row(proxy, request_id)
