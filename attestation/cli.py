@@ -15,7 +15,7 @@ from typing import Any
 
 from attestation import client, release, safejson, verifier
 from attestation import policy as policy_mod
-from attestation.claims import ParseError, VerificationError
+from attestation.claims import ParseError, Verdict, VerificationError
 from attestation.evidence import Bundle
 from attestation.fetch import CollateralFetcher
 from attestation.providers.base import Evidence
@@ -26,6 +26,7 @@ TITLES = {
     "simulated": "CPU: SIMULATED SEV-SNP (a test setup: no confidential hardware)",
     "tdx": "CPU: Intel TDX trust domain (memory encrypted by the Intel processor)",
     "nvidia-gpu": "GPU: NVIDIA confidential computing",
+    "gpus": "GPUs: is every GPU of the server attested, each by its own device?",
     "release": "Release: is the measured software a published teecube release?",
 }
 CLAIM_LINES = (
@@ -42,13 +43,23 @@ CLAIM_LINES = (
     ("release", "matched release"),
     ("release_key", "manifest signed by release key"),
     ("release_note", "note"),
+    ("driver_version", "driver"),
+    ("vbios_version", "VBIOS"),
 )
+
+
+def _title(v: Verdict) -> str:
+    """The verdict's heading; a GPU verdict names its GPU ("GPU 1: NVIDIA confidential computing")."""
+    title = TITLES.get(v.kind, v.kind)
+    if client.GPU_INDEX in v.claims and title.startswith("GPU: "):
+        return f"GPU {v.claims[client.GPU_INDEX]}: {title.removeprefix('GPU: ')}"
+    return title
 
 
 def _render(appraisal: client.Appraisal, target: str) -> str:
     out = [f"Attestation of {target}", ""]
     for v in appraisal.verdicts:
-        out.append(TITLES.get(v.kind, v.kind))
+        out.append(_title(v))
         for c in v.checks:
             out.append(f"  {'✓' if c.ok else '✗'} {c.detail or c.name}")
         for key, label in CLAIM_LINES:
@@ -295,19 +306,20 @@ def verify_main(argv: list[str]) -> int:
 
 def _policy_cmd(args: argparse.Namespace) -> int:
     data = Path(args.source).read_bytes()
-    gpu: Evidence | None = None
+    gpus: list[Evidence] = []
     if data.lstrip()[:1] == b"{":
         bundle = Bundle.loads(data)
-        ev, gpu = bundle.cpu, bundle.gpu
+        ev, gpus = bundle.cpu, bundle.gpus
     else:
         cert = Path(args.cert).read_bytes() if args.cert else None
         certs = {"vcek": cert} if cert else {}
         ev = Evidence(kind=args.kind or "sev-snp", report=data, certs=certs, product=args.product)
-    pol = policy_mod.policy_from_evidence(ev, gpu)
+    pol = policy_mod.policy_from_evidence(ev, gpus)
     text = policy_mod.dump(pol, args.out)
     if args.out:
+        pinned = f", exactly {len(gpus)} attested GPU(s)" if gpus else ""
         print(
-            f"wrote {args.out}: accepts measurement(s) of this known-good evidence, debug off",
+            f"wrote {args.out}: accepts measurement(s) of this known-good evidence, debug off{pinned}",
             file=sys.stderr,
         )
     else:

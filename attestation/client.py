@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import http.client
 import importlib
 import secrets
@@ -28,10 +29,12 @@ from cryptography.hazmat.primitives import serialization
 
 from attestation import binding, online, release, safejson, verifier
 from attestation import policy as policy_mod
+from attestation.certs import DECODE_ERRORS
 from attestation.claims import ParseError, Verdict, VerificationError
 from attestation.evidence import Bundle
 from attestation.fetch import CollateralFetcher
 from attestation.policy import Policy
+from attestation.providers.base import Evidence
 
 
 class KeyMismatch(VerificationError):
@@ -42,7 +45,7 @@ class AttestationFailed(VerificationError):
     """The evidence did not verify or did not satisfy the policy."""
 
     def __init__(self, appraisal: Appraisal) -> None:
-        failed = [c.detail or c.name for v in appraisal.verdicts for c in v.failures()]
+        failed = [gpu_label(v) + (c.detail or c.name) for v in appraisal.verdicts for c in v.failures()]
         super().__init__("attestation failed: " + "; ".join(failed or ["no checks ran"]))
         self.appraisal = appraisal
 
@@ -136,18 +139,33 @@ def _check_cpu(bundle: Bundle, pol: Policy | None, opt: verifier.Options) -> Ver
     return verifier.verify(ev, section, opt)
 
 
-def _check_gpu(bundle: Bundle, pol: Policy | None, opt: verifier.Options) -> Verdict | None:
-    if bundle.gpu is None:
-        if bundle.gpu_cc_mode:
-            return failed_verdict("nvidia-gpu", "gpu_present", "The server says its GPU is in confidential-"
-                                  f"computing mode but sent no GPU evidence ({bundle.gpu_reason})")
-        if pol is not None and pol.require_gpu:
-            return failed_verdict(
-                "nvidia-gpu", "gpu_present", f"No GPU evidence ({bundle.gpu_reason}); policy requires it"
-            )
-        return None
-    if bundle.gpu.kind != "nvidia-gpu":
-        return failed_verdict(bundle.gpu.kind, "kind", f"{bundle.gpu.kind!r} is not GPU evidence")
+GPU_INDEX = "gpu_index"  # the claim naming which GPU (NVML device order) a GPU verdict is about
+
+
+def gpu_label(v: Verdict) -> str:
+    """The prefix "GPU 3: " for a verdict about one GPU, else an empty string."""
+    return f"GPU {v.claims[GPU_INDEX]}: " if GPU_INDEX in v.claims else ""
+
+
+def _no_gpu_evidence(bundle: Bundle, pol: Policy | None) -> Verdict | None:
+    """A refusal when GPU evidence is required but absent (None: it is not required)."""
+    if bundle.gpu_cc_mode:
+        return failed_verdict("nvidia-gpu", "gpu_present", "The server says its GPU is in confidential-"
+                              f"computing mode but sent no GPU evidence ({bundle.gpu_reason})")
+    if pol is not None and pol.require_gpu:
+        return failed_verdict(
+            "nvidia-gpu", "gpu_present", f"No GPU evidence ({bundle.gpu_reason}); policy requires it"
+        )
+    if pol is not None and pol.gpu_count is not None:
+        return failed_verdict("gpus", "policy_gpu_count", f"Your policy requires {pol.gpu_count} attested "
+                              f"GPU(s); the server sent no GPU evidence ({bundle.gpu_reason})")
+    return None
+
+
+def _check_one_gpu(bundle: Bundle, ev: Evidence, pol: Policy | None, opt: verifier.Options) -> Verdict:
+    """One GPU's evidence: the same bound GPU nonce and [nvidia-gpu] section as every other GPU."""
+    if ev.kind != "nvidia-gpu":
+        return failed_verdict(ev.kind, "kind", f"{ev.kind!r} is not GPU evidence")
     section = _section("nvidia-gpu", pol)
     if section is None:
         return failed_verdict("nvidia-gpu", "policy", "Your policy has no [nvidia-gpu] section: not accepted")
@@ -155,7 +173,71 @@ def _check_gpu(bundle: Bundle, pol: Policy | None, opt: verifier.Options) -> Ver
         nonce = binding.gpu_nonce(bundle.tls_spki_der, bundle.nonce, bundle.hpke_public_key)
     except ValueError as e:
         return failed_verdict("nvidia-gpu", "binding", f"Bundle cannot be bound: {e}")
-    return verifier.verify(bundle.gpu, section, dataclasses.replace(opt, gpu_nonce=nonce))
+    return verifier.verify(ev, section, dataclasses.replace(opt, gpu_nonce=nonce))
+
+
+def _device_keys(ev: Evidence) -> dict[str, bytes]:
+    """SHA-256 of what no two GPUs share: the report bytes, the leaf key, the device identity key
+    (on Hopper the GSP BROM certificate the GPU was provisioned with, second in its chain)."""
+    keys = {"report": hashlib.sha256(ev.report).digest()}
+    chain_pem = ev.certs.get("chain") or ev.certs.get("cert") or b""
+    try:
+        spkis = [c.public_key().public_bytes(serialization.Encoding.DER,
+                                             serialization.PublicFormat.SubjectPublicKeyInfo)
+                 for c in x509.load_pem_x509_certificates(chain_pem)[:2]]
+    except DECODE_ERRORS:  # unreadable: that GPU's verdict says so; compare the bytes meanwhile
+        return {**keys, "certificate chain": hashlib.sha256(chain_pem).digest()}
+    names = ("leaf key", "device identity key")
+    return {**keys, **{name: hashlib.sha256(spki).digest() for name, spki in zip(names, spkis, strict=False)}}
+
+
+def _same_devices(gpus: list[Evidence]) -> list[str]:
+    """A line "GPU j repeats GPU i (same ...)" for each pair of evidence from one device."""
+    seen: dict[tuple[str, bytes], int] = {}
+    out = []
+    for j, ev in enumerate(gpus):
+        shared: dict[int, list[str]] = {}
+        for name, digest in _device_keys(ev).items():
+            i = seen.setdefault((name, digest), j)
+            if i != j:
+                shared.setdefault(i, []).append(name)
+        out += [f"GPU {j} repeats GPU {i} (same {', '.join(names)})" for i, names in shared.items()]
+    return out
+
+
+def _check_gpu_set(bundle: Bundle, pol: Policy | None) -> Verdict:
+    """The GPUs as a set: one evidence per GPU the server counts, each from its own device, and
+    as many as the policy pins."""
+    v = Verdict("gpus")
+    n = len(bundle.gpus)
+    v.claims.update({"gpus_attested": n, "gpu_count": bundle.gpu_count})
+    if bundle.gpu_count is not None:
+        v.add("gpu_count", n == bundle.gpu_count,
+              f"Evidence for all {n} GPU(s) the server counts" if n == bundle.gpu_count else
+              f"The server counts {bundle.gpu_count} GPU(s) but sent evidence for {n}: "
+              + ("the others are not attested" if n < bundle.gpu_count else "evidence it cannot have"))
+    repeats = _same_devices(bundle.gpus)
+    v.add("distinct_gpus", not repeats,
+          "; ".join(repeats) + ": a replay, not another GPU" if repeats else
+          f"The {n} GPU report(s) come from {n} different device(s)")
+    if pol is not None and pol.gpu_count is not None:
+        v.add("policy_gpu_count", n == pol.gpu_count,
+              f"{n} attested GPU(s); your policy requires {pol.gpu_count}")
+    return v
+
+
+def _check_gpus(bundle: Bundle, pol: Policy | None, opts: list[verifier.Options]) -> list[Verdict]:
+    """A verdict per GPU (claim `gpu_index`), then one about the set; [] when there is no GPU
+    evidence and none is required."""
+    if not bundle.gpus:
+        refusal = _no_gpu_evidence(bundle, pol)
+        return [refusal] if refusal is not None else []
+    verdicts = []
+    for index, (ev, opt) in enumerate(zip(bundle.gpus, opts, strict=True)):
+        v = _check_one_gpu(bundle, ev, pol, opt)
+        v.claims[GPU_INDEX] = index
+        verdicts.append(v)
+    return [*verdicts, _check_gpu_set(bundle, pol)]
 
 
 def appraise(
@@ -171,7 +253,7 @@ def appraise(
     trusted_release_keys: list[Any] | None = None,
     manifests: list[Any] | None = None,
 ) -> Appraisal:
-    """Check a bundle: its binding, its CPU evidence, its GPU evidence. `policy=None` = crypto only.
+    """Check a bundle: its binding, its CPU evidence, every GPU's evidence. `policy=None` = crypto only.
 
     With `policy.require_release` the CPU measurement must appear in a release manifest (the
     bundle's own, or `manifests`) signed by a pinned key or one of `trusted_release_keys`; for
@@ -206,8 +288,11 @@ def appraise(
     opt = verifier.Options(now=now, roots=verifier.TrustedRoots(simulated=root),
                            tdx_collateral=tdx_collateral)
     fetch_notes: list[str] = []
+    gpu_opts = [opt] * len(bundle.gpus)
     if fetcher is not None:
         opt, fetch_notes = online.enrich(bundle, fetcher, opt)
+        gpu_opts, gpu_notes = online.enrich_gpus(bundle, fetcher, opt)
+        fetch_notes += gpu_notes
     cpu = _check_cpu(bundle, policy, opt)
     verdicts.append(cpu)
     release_notes = []
@@ -220,11 +305,16 @@ def appraise(
         verdicts.append(release.match([*bundle.releases, *(manifests or [])], keys, cpu,
                                       require_transparency=policy.require_transparency))
     appraisal = Appraisal(verdicts, bundle, fetch_notes + release_notes)
-    gpu = _check_gpu(bundle, policy, opt)
-    if gpu is not None:
-        verdicts.append(gpu)
-    elif bundle.gpu is None:
-        appraisal.notes.append(f"No GPU evidence ({bundle.gpu_reason}); your policy does not require it")
+    gpu_verdicts = _check_gpus(bundle, policy, gpu_opts)
+    verdicts += gpu_verdicts
+    if not gpu_verdicts:
+        counted = f"; the server counts {bundle.gpu_count} GPU(s)" if bundle.gpu_count else ""
+        appraisal.notes.append(
+            f"No GPU evidence ({bundle.gpu_reason}{counted}); your policy does not require it"
+        )
+    elif bundle.gpus and bundle.gpu_count is None:
+        appraisal.notes.append("The server does not say how many GPUs it has (an older server): "
+                               "only the GPU evidence it sent is checked")
     cpu_policy = policy.section(bundle.cpu.kind) if policy is not None else None
     if policy is not None and cpu_policy is not None and not policy.require_release \
             and not getattr(cpu_policy, "measurements", True):

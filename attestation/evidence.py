@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from attestation import binding, hpke, safejson
 from attestation.claims import ParseError
-from attestation.providers.base import Evidence, GpuProvider, Provider
+from attestation.providers.base import MAX_GPUS, Evidence, GpuProvider, Provider
 
 if TYPE_CHECKING:
     from attestation.tdx import TdxCollateral
@@ -55,6 +55,9 @@ def load_collateral_files(*paths: str | Path) -> list[CollateralFile]:
 
 @dataclass(slots=True)
 class Bundle:
+    """`gpus` holds every GPU's evidence in device order; `gpu` is its first element, kept for
+    clients that know one GPU only (given either, the other is filled in)."""
+
     nonce: bytes
     tls_spki_der: bytes
     cpu: Evidence
@@ -65,6 +68,16 @@ class Bundle:
     gpu_cc_mode: bool | None = None  # the server's word that its GPU is in CC mode: GPU evidence required
     hpke_public_key: bytes = b""  # X25519 key requests are encrypted to (docs/encrypted-requests.md)
     releases: list[dict[str, Any]] = field(default_factory=list)  # signed release manifests (release.py)
+    gpus: list[Evidence] = field(default_factory=list)  # every GPU's evidence, over the same GPU nonce
+    gpu_count: int | None = None  # the server's word: GPUs it has (evidence is required for each)
+
+    def __post_init__(self) -> None:
+        if not self.gpus and self.gpu is not None:
+            self.gpus = [self.gpu]
+        elif self.gpus and self.gpu is None:
+            self.gpu = self.gpus[0]
+        elif self.gpus and self.gpus[0] != self.gpu:
+            raise ValueError("bundle 'gpu' must be the first of 'gpus'")
 
     @property
     def simulated(self) -> bool:
@@ -96,9 +109,13 @@ class Bundle:
             "hpke": {"suite": hpke.SUITE_NAME, "kem_id": hpke.KEM_ID, "kdf_id": hpke.KDF_ID,
                      "aead_id": hpke.AEAD_ID, "public_key": base64.b64encode(self.hpke_public_key).decode()},
             "cpu": self.cpu.to_json(),
-            "gpu": self.gpu.to_json() if self.gpu is not None else None,
+            "gpu": self.gpus[0].to_json() if self.gpus else None,  # for clients that know one GPU
             "gpu_reason": self.gpu_reason,
         }
+        if self.gpus:
+            d["gpus"] = [g.to_json() for g in self.gpus]
+        if self.gpu_count is not None:
+            d["gpu_count"] = self.gpu_count
         if self.gpu_cc_mode is not None:
             d["gpu_cc_mode"] = self.gpu_cc_mode
         if self.releases:
@@ -122,6 +139,7 @@ class Bundle:
             if bool(d.get("simulated")) != cpu.simulated:
                 raise ParseError("bundle 'simulated' flag disagrees with its CPU evidence")
             gpu = Evidence.from_json(d["gpu"]) if d.get("gpu") else None
+            gpus = _parse_gpus(d.get("gpus"), gpu)
             raw = d.get("collateral") or []
             if not isinstance(raw, list):
                 raise ParseError("bundle 'collateral' must be a list")
@@ -141,6 +159,7 @@ class Bundle:
             cc_mode = d.get("gpu_cc_mode")
             if cc_mode is not None and not isinstance(cc_mode, bool):
                 raise ParseError("bundle 'gpu_cc_mode' must be true, false or absent")
+            gpu_count = _parse_gpu_count(d.get("gpu_count"))
             tls = d["tls"]
             if not isinstance(tls, dict):
                 raise ParseError("bundle 'tls' must be an object")
@@ -156,13 +175,15 @@ class Bundle:
                 nonce=binding.parse_nonce(d["nonce"]),
                 tls_spki_der=base64.b64decode(tls["spki_der"], validate=True),
                 cpu=cpu,
-                gpu=gpu,
+                gpu=gpus[0] if gpus else None,
                 gpu_reason=reason,
                 tls_cert_pem=cert_pem,
                 collateral=[CollateralFile.from_json(x) for x in raw],
                 gpu_cc_mode=cc_mode,
                 hpke_public_key=hpke_key,
                 releases=releases,
+                gpus=gpus,
+                gpu_count=gpu_count,
             )
         except (KeyError, TypeError, ValueError) as e:
             raise ParseError(f"malformed attestation bundle: {e}") from e
@@ -170,6 +191,26 @@ class Bundle:
     @classmethod
     def loads(cls, text: str | bytes) -> Bundle:
         return cls.from_json(safejson.loads(text, what="attestation bundle"))
+
+
+def _parse_gpus(raw: Any, gpu: Evidence | None) -> list[Evidence]:
+    """`gpus` (absent from older servers: then `gpu` alone) as a list of 1..MAX_GPUS Evidence."""
+    if raw is None:
+        return [gpu] if gpu is not None else []
+    if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_GPUS:
+        raise ParseError(f"bundle 'gpus' must be a list of 1 to {MAX_GPUS} GPU evidence objects")
+    gpus = [Evidence.from_json(g) for g in raw]
+    if gpu is not None and gpus[0] != gpu:
+        raise ParseError("bundle 'gpu' is not the first of 'gpus'")
+    return gpus
+
+
+def _parse_gpu_count(raw: Any) -> int | None:
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= MAX_GPUS:
+        raise ParseError(f"bundle 'gpu_count' must be an integer 0 to {MAX_GPUS}, or absent")
+    return raw
 
 
 def collect(
@@ -193,15 +234,17 @@ def collect(
         collateral = list(supplier()) if callable(supplier) else []
     if collateral and cpu.kind not in COLLATERAL_KINDS:
         raise ValueError(f"collateral given for {cpu.kind} evidence, which does not use it")
-    gpu, reason, cc_mode = None, None, None
+    gpus: list[Evidence] = []
+    reason, cc_mode, count = None, None, None
     if gpu_provider is None:
         reason = "no GPU provider configured"
     else:
-        gpu = gpu_provider.get_evidence(binding.gpu_nonce(spki_der, nonce, hpke_public_key))
-        reason = None if gpu is not None else gpu_provider.reason
+        gpus = gpu_provider.get_all_evidence(binding.gpu_nonce(spki_der, nonce, hpke_public_key))
+        reason = None if gpus else gpu_provider.reason
         cc_mode = getattr(gpu_provider, "cc_mode", None)
-    return Bundle(nonce, spki_der, cpu, gpu, reason, tls_cert_pem, list(collateral), cc_mode, hpke_public_key,
-                  release_manifests(provider))
+        count = getattr(gpu_provider, "gpu_count", None)
+    return Bundle(nonce, spki_der, cpu, None, reason, tls_cert_pem, list(collateral), cc_mode,
+                  hpke_public_key, release_manifests(provider), gpus=gpus, gpu_count=count)
 
 
 def release_manifests(provider: Provider) -> list[dict[str, Any]]:

@@ -3,23 +3,27 @@
     require_gpu = false
     require_release = true        # measurement must be in a manifest signed by a pinned key
     require_transparency = false  # ...and that manifest must carry a verified Sigstore bundle
+    gpu_count = 8                 # optional: exactly this many attested GPUs (1..16; absent = any)
     [sev-snp]        # real AMD SEV-SNP (see attestation.snp.validate.SnpPolicy)
     [simulated]      # the simulated provider, same keys as sev-snp
     [tdx]            # attestation.tdx.validate.TdxPolicy
-    [nvidia-gpu]     # attestation.nvgpu.validate.GpuPolicy
+    [nvidia-gpu]     # attestation.nvgpu.validate.GpuPolicy, applied to every GPU of the bundle
 
-A section that is absent means "evidence of that kind is not acceptable".
+A section that is absent means "evidence of that kind is not acceptable". Every GPU the server
+counts must send its own evidence whatever the policy says; `gpu_count` also pins how many there
+are, so a server with fewer (or more) GPUs than the one the policy was written for is refused.
 """
 
 from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from attestation.providers.base import Evidence
+from attestation.providers.base import MAX_GPUS, Evidence
 from attestation.snp.abi import parse_report, product_from_cpuid, product_line
 from attestation.snp.kds import parse_endorsement_cert
 from attestation.snp.validate import SnpPolicy
@@ -30,6 +34,7 @@ if TYPE_CHECKING:  # optional verifiers: imported lazily, only when a build has 
 
 SECTIONS = ("sev-snp", "simulated", "tdx", "nvidia-gpu")
 _FLAGS = ("require_gpu", "require_release", "require_transparency")
+_COUNTS = ("gpu_count",)
 _ATTR = {"sev-snp": "snp", "simulated": "simulated", "tdx": "tdx", "nvidia-gpu": "gpu"}
 
 
@@ -60,6 +65,8 @@ class Policy:
     # With require_release: the manifest must also carry a Sigstore bundle that verifies offline
     # (a Rekor transparency-log entry by the pinned release workflow identity).
     require_transparency: bool = False
+    # Exactly this many GPUs must be attested (None: as many as the server counts, any number).
+    gpu_count: int | None = None
 
     def section(self, kind: str) -> Any:
         return {"sev-snp": self.snp, "simulated": self.simulated, "tdx": self.tdx, "nvidia-gpu": self.gpu}[
@@ -68,14 +75,14 @@ class Policy:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Policy:
-        unknown = set(d) - {*SECTIONS, *_FLAGS}
+        unknown = set(d) - {*SECTIONS, *_FLAGS, *_COUNTS}
         if unknown:
             raise ValueError(f"unknown policy sections: {', '.join(sorted(unknown))}")
         flags = {k: d.get(k, False) for k in _FLAGS}
         for k, v in flags.items():
             if not isinstance(v, bool):
                 raise ValueError(f"policy {k}: expected true/false")
-        p = cls(**flags)
+        p = cls(**flags, gpu_count=_gpu_count(d.get("gpu_count")))
         for kind, attr in _ATTR.items():
             if kind in d:
                 if not isinstance(d[kind], dict):
@@ -85,11 +92,21 @@ class Policy:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {k: getattr(self, k) for k in _FLAGS}
+        if self.gpu_count is not None:
+            out["gpu_count"] = self.gpu_count
         for kind in SECTIONS:
             section = self.section(kind)
             if section is not None:
                 out[kind] = section.to_dict()
         return out
+
+
+def _gpu_count(v: Any) -> int | None:
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_GPUS:
+        raise ValueError(f"policy gpu_count: expected an integer 1 to {MAX_GPUS}, got {v!r}")
+    return v
 
 
 def load(path: str | Path) -> Policy:
@@ -157,8 +174,12 @@ def snp_policy_from_report(
     )
 
 
-def policy_from_evidence(ev: Evidence, gpu: Evidence | None = None) -> Policy:
-    """A policy accepting exactly this known-good evidence (and later firmware)."""
+def policy_from_evidence(ev: Evidence, gpus: Evidence | Sequence[Evidence] | None = None) -> Policy:
+    """A policy accepting exactly this known-good evidence (and later firmware).
+
+    `gpus` (one Evidence, or every GPU's): each GPU's measurements and versions are accepted on
+    any GPU, GPU evidence becomes required and the number of GPUs is pinned.
+    """
     p = Policy()
     if ev.kind in ("sev-snp", "simulated"):
         vcek = ev.certs.get("vcek") or ev.certs.get("vlek")
@@ -169,7 +190,9 @@ def policy_from_evidence(ev: Evidence, gpu: Evidence | None = None) -> Policy:
             p.snp = sp
     elif ev.kind == "tdx":
         p.tdx = _policy_class("tdx").from_evidence(ev.report)
-    if gpu is not None:
-        p.gpu = _policy_class("nvidia-gpu").from_evidence(gpu.report)
+    gpu_list = [gpus] if isinstance(gpus, Evidence) else list(gpus or [])
+    if gpu_list:
+        p.gpu = _policy_class("nvidia-gpu").from_reports([g.report for g in gpu_list])
         p.require_gpu = True
+        p.gpu_count = len(gpu_list)
     return p

@@ -3,10 +3,13 @@ that carries the attestation bundle in an X.509 extension, and an `ssl.SSLContex
 
 The extension (OID `EVIDENCE_OID`, under the UUID arc 2.25 of ITU-T X.667) holds a DER OCTET
 STRING with the compact JSON bundle, bound to the key and to a nonce the server chose at start.
+GPU evidence that would make the certificate too large for TLS clients (about 12 KiB a GPU; an
+8-GPU bundle is over OpenSSL's 100 KiB limit) is left out of it: `GET /attestation` has it all.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import secrets
@@ -29,6 +32,23 @@ from attestation.providers.base import GpuProvider, Provider
 
 # 2.25.<UUID as integer> (ITU-T X.667): 1b7e0c2e-5f3a-4d8e-9c61-7ea5c0be0001, teecube evidence v1
 EVIDENCE_OID = x509.ObjectIdentifier("2.25.36543632353250396209292946278539198465")
+# OpenSSL clients refuse a Certificate message over 100 KiB (`max_cert_list`): the bundle's
+# share, leaving room for the rest of the certificate and an operator's longer name list.
+MAX_CERT_BUNDLE = 90 * 1024
+
+
+def cert_bundle_json(bundle: evidence.Bundle) -> bytes:
+    """The compact bundle for the certificate; without the GPU evidence when that would not fit.
+
+    Such a bundle keeps `gpu_count` and `gpu_cc_mode`, so a client that checks only the
+    certificate refuses it (no GPU evidence) rather than trusting unattested GPUs.
+    """
+    text = bundle.dumps().encode()
+    if len(text) <= MAX_CERT_BUNDLE or not bundle.gpus:
+        return text
+    reason = (f"the evidence of {len(bundle.gpus)} GPU(s) does not fit in a TLS certificate: "
+              "GET /attestation for it")
+    return dataclasses.replace(bundle, gpu=None, gpus=[], gpu_reason=reason).dumps().encode()
 
 
 def spki_der_of(cert: x509.Certificate) -> bytes:
@@ -100,7 +120,7 @@ class TlsIdentity:
             .add_extension(x509.SubjectAlternativeName(names), critical=False)
             .add_extension(
                 x509.UnrecognizedExtension(
-                    EVIDENCE_OID, der.encode(der.OCTET_STRING, bundle.dumps().encode())
+                    EVIDENCE_OID, der.encode(der.OCTET_STRING, cert_bundle_json(bundle))
                 ),
                 critical=False,
             )

@@ -95,7 +95,7 @@ def _write_demo_policy(url: str, paths: DemoPaths) -> None:
     from attestation.policy import dump, policy_from_evidence
 
     bundle, _ = fetch(url, secrets.token_bytes(binding.NONCE_SIZE))
-    dump(policy_from_evidence(bundle.cpu, bundle.gpu), str(paths.policy))
+    dump(policy_from_evidence(bundle.cpu, bundle.gpus), str(paths.policy))
 
 
 def _demo_operator_token(state: Path) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -75,6 +76,18 @@ class GpuPolicy:
             driver_versions=[r.driver_version] if r.driver_version else [],
             vbios_versions=[r.vbios_version] if r.vbios_version else [],
         )
+
+    @classmethod
+    def from_reports(cls, reports: Sequence[bytes | AttestationReport]) -> GpuPolicy:
+        """Pin several known-good reports (every GPU of a machine): what any of them shows."""
+        policy = cls()
+        for one in map(cls.from_evidence, reports):
+            for idx, values in one.measurements.items():
+                allowed = policy.measurements.setdefault(idx, [])
+                allowed += [v for v in values if v not in allowed]
+            policy.driver_versions += [v for v in one.driver_versions if v not in policy.driver_versions]
+            policy.vbios_versions += [v for v in one.vbios_versions if v not in policy.vbios_versions]
+        return policy
 
     @classmethod
     def from_verdict(cls, verdict: Verdict) -> GpuPolicy:

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from attestation.claims import ParseError
 
 KINDS = ("sev-snp", "tdx", "simulated", "nvidia-gpu")
+MAX_GPUS = 16  # GPUs one bundle may carry evidence for (an HGX board has 8)
 
 
 class NoTeeError(RuntimeError):
@@ -75,7 +76,10 @@ class Provider(Protocol):
 
 
 class GpuProvider(Protocol):
-    kind: str
-    reason: str  # why get_evidence returned None
+    """Evidence for every GPU of the machine, each over the same nonce; optionally `cc_mode`
+    and `gpu_count` attributes (the server's word, carried in the bundle)."""
 
-    def get_evidence(self, nonce: bytes) -> Evidence | None: ...
+    kind: str
+    reason: str  # why get_all_evidence returned []
+
+    def get_all_evidence(self, nonce: bytes) -> list[Evidence]: ...

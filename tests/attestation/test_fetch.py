@@ -196,7 +196,7 @@ def test_enrich_fetches_the_gpu_rims_and_notes_what_is_missing(vendor, tmp_path,
                    certs={"chain": (gpu_dir / "cert_chain.pem").read_bytes()})
     cpu = sim.get_evidence(bytes(64))
     bundle = Bundle(bytes(32), b"k", cpu, gpu, hpke_public_key=bytes(32))
-    opt, notes = online.enrich(bundle, vendor.fetcher(tmp_path), verifier.Options())
+    (opt,), notes = online.enrich_gpus(bundle, vendor.fetcher(tmp_path), verifier.Options())
     assert opt.rims == (VBIOS_RIM.read_bytes(),)
     assert any("NV_GPU_DRIVER_GH100_580.95.05" in n for n in notes)  # not served here
     assert any("OCSP" in n for n in notes)  # the local vendor has no OCSP responder
