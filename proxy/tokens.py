@@ -24,6 +24,9 @@ from typing import Any
 # Generated tokens per sequence reserved when the request names no max_tokens and no cap applies;
 # the proxy also forwards it as `max_tokens`, so the model cannot generate more.
 DEFAULT_COMPLETION_TOKENS = 4096
+# Legacy /v1/completions without max_tokens (or with null) generates 16 tokens: OpenAI's documented
+# default, and vLLM's and the engine's.
+LEGACY_COMPLETION_DEFAULT_TOKENS = 16
 CHAT_BASE_TOKENS = 32  # chat template, default system prompt, generation prompt
 MESSAGE_TOKENS = 8  # role markers around each message
 _LETTERS_AND_SPACE = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ "

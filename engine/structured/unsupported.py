@@ -104,6 +104,9 @@ def _own(s: dict[str, Any]) -> str | None:
     all_of = s.get("allOf")
     if isinstance(all_of, list) and len(all_of) > 1:
         return "allOf"
+    ref = s.get("$ref")
+    if "$ref" in s and not (isinstance(ref, str) and (ref == "#" or ref.startswith("#/"))):
+        return "$ref' not of the form '#/..."  # another document or an anchor: xgrammar allows any value
     for key in ("$ref", "anyOf", "oneOf"):
         if key in s:
             siblings = sorted(set(s) - ANNOTATIONS - {key})

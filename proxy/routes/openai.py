@@ -26,6 +26,7 @@ from proxy.prefix_cache import SALTED_KINDS, apply_cache_salt
 from proxy.state import AUTH, CONFIG, DIRECTORY, GUARDS, LIMITER, METRICS, POOL, USAGE
 from proxy.tokens import (
     DEFAULT_COMPLETION_TOKENS,
+    LEGACY_COMPLETION_DEFAULT_TOKENS,
     estimate_prompt_tokens,
     generated_sequences,
     likely_text_tokens,
@@ -172,10 +173,12 @@ def _prefetch(lookup: Awaitable[Any]) -> None:
     task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
 
-def _completion_budget(body: dict[str, Any], settings: Any, grant: ModelGrant) -> tuple[dict[str, Any], int]:
-    """(body to forward, tokens each generated sequence may reach). A request without max_tokens
+def _completion_budget(
+    body: dict[str, Any], settings: Any, grant: ModelGrant, route: str
+) -> tuple[dict[str, Any], int]:
+    """(body to forward, tokens each generated sequence may reach). A chat request without max_tokens
     gets the cap, or the conservative default forwarded as its max_tokens, so the model cannot
-    generate more than was reserved."""
+    generate more than was reserved; a legacy completion gets OpenAI's 16 (or the cap, if smaller)."""
     given = {f: _int_field(body, f, minimum=1) for f in ("max_tokens", "max_completion_tokens")}
     caps = [c for c in (settings.max_tokens_cap, grant.max_tokens_cap) if c]
     cap = min(caps) if caps else None
@@ -185,12 +188,27 @@ def _completion_budget(body: dict[str, Any], settings: Any, grant: ModelGrant) -
     asked = [v for v in given.values() if v is not None]
     if asked:
         return body, max(asked)
+    if route == "completions":
+        tokens = min(LEGACY_COMPLETION_DEFAULT_TOKENS, cap or LEGACY_COMPLETION_DEFAULT_TOKENS)
+        return {**body, "max_tokens": tokens}, tokens
     if cap is not None:
         return {**body, "max_tokens": cap}, cap
     context = grant.context_length
     if context and context <= DEFAULT_COMPLETION_TOKENS and grant.kind in SALTED_KINDS:
         return body, context  # the engine stops at its context length
     return {**body, "max_tokens": DEFAULT_COMPLETION_TOKENS}, DEFAULT_COMPLETION_TOKENS
+
+
+def _include_usage(stream_options: dict[str, Any] | None) -> bool:
+    """stream_options' include_usage (the proxy rewrites stream_options upstream, so it checks it here)."""
+    if stream_options is None:
+        return False
+    for name in ("include_usage", "continuous_usage_stats", "include_obfuscation"):
+        value = stream_options.get(name)
+        if value is not None and not isinstance(value, bool):
+            raise bad_request(f"`stream_options.{name}` must be a boolean.", param=f"stream_options.{name}",
+                              code="invalid_type")
+    return stream_options.get("include_usage") is True
 
 
 def _check_sampling_counts(body: dict[str, Any], settings: Any) -> None:
@@ -210,7 +228,7 @@ async def _complete(request: web.Request, *, route: str, path: str) -> web.Strea
     stream_options = body.get("stream_options")
     if stream_options is not None and not isinstance(stream_options, dict):
         raise bad_request("`stream_options` must be an object.", param="stream_options", code="invalid_type")
-    include_usage = bool(stream_options and stream_options.get("include_usage") is True)
+    include_usage = _include_usage(stream_options)
     if route == "chat":
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
@@ -226,7 +244,7 @@ async def _complete(request: web.Request, *, route: str, path: str) -> web.Strea
     else:
         _check_prompt(body["prompt"], "prompt")
     _check_sampling_counts(body, settings)
-    body, per_sequence = _completion_budget(body, settings, grant)
+    body, per_sequence = _completion_budget(body, settings, grant, route)
     prompt_estimate = estimate_prompt_tokens(body, route)
     likely = estimate_prompt_tokens(body, route, likely_text_tokens)
     if grant.max_prompt_tokens and likely > grant.max_prompt_tokens:

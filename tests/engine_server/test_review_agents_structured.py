@@ -39,6 +39,10 @@ IGNORED: list[tuple[dict[str, Any], Any, str]] = [
     ({"type": "string", "format": "email", "maxLength": 5}, "abcdef@x.io", "maxLength' with 'format"),
     ({"type": "number", "multipleOf": 0.5}, 0.3, "multipleOf"),
     ({"maxLength": 2}, "abcdef", "maxLength' without 'type"),
+    # a $ref xgrammar cannot follow (another document, an anchor) compiles to "any JSON value"
+    ({"$ref": "http://169.254.169.254/schema.json"}, "abc", "$ref' not of the form '#/..."),
+    ({"$ref": "other.json#/$defs/N", "$defs": {"N": {"type": "integer"}}}, [1], "$ref' not of the form '#/..."),
+    ({"$ref": "#n", "$defs": {"N": {"$anchor": "n", "type": "integer"}}}, "abc", "$ref' not of the form '#/..."),
 ]
 
 

@@ -22,7 +22,12 @@ from domains.tenants import update_domain
 from proxy.limits import BucketSpec
 from proxy.prefix_cache import domain_salt
 from proxy.state import LIMITER, USAGE
-from proxy.tokens import DEFAULT_COMPLETION_TOKENS, likely_text_tokens, text_tokens
+from proxy.tokens import (
+    DEFAULT_COMPLETION_TOKENS,
+    LEGACY_COMPLETION_DEFAULT_TOKENS,
+    likely_text_tokens,
+    text_tokens,
+)
 from tests.proxy.conftest import PEPPER, AppThread, ProxyThread, Tenancy, database_url_for, proxy_config
 
 CHAT = [{"role": "user", "content": "Hi"}]
@@ -205,6 +210,32 @@ def test_a_request_without_max_tokens_is_bounded_by_what_was_reserved(setup) -> 
     reserved = _reserved(proxy, t, "/v1/chat/completions", {"model": "m", "messages": CHAT, "n": 2})
     assert upstream.bodies[-1]["max_tokens"] == DEFAULT_COMPLETION_TOKENS
     assert reserved >= 2 * DEFAULT_COMPLETION_TOKENS
+
+
+def test_a_legacy_completion_without_max_tokens_generates_openais_16(setup) -> None:
+    """OpenAI's (and vLLM's) /v1/completions default is 16 tokens, absent or null; forwarding the chat
+    default (4096) instead had a tenant's one-word prompt run for minutes on a CPU."""
+    proxy, t, upstream = setup
+    for extra in ({}, {"max_tokens": None}):
+        reserved = _reserved(proxy, t, "/v1/completions", {"model": "m", "prompt": "hello", "n": 2, **extra})
+        assert upstream.bodies[-1]["max_tokens"] == LEGACY_COMPLETION_DEFAULT_TOKENS == 16
+        assert 2 * 16 <= reserved < DEFAULT_COMPLETION_TOKENS
+    r = _post(proxy, t.keys["a1"], "/v1/completions", {"model": "teecube", "prompt": "x", "max_tokens": 40})
+    assert r.status_code == 200 and upstream.bodies[-1]["max_tokens"] == 40  # an explicit value is kept
+
+
+def test_stream_options_must_hold_booleans(setup) -> None:
+    """The proxy rewrites stream_options for its own accounting, so the engine never sees the tenant's:
+    the proxy checks them itself."""
+    proxy, t, upstream = setup
+    before = len(upstream.bodies)
+    for name in ("include_usage", "continuous_usage_stats"):
+        r = _post(proxy, t.keys["a1"], "/v1/chat/completions",
+                  {"model": "teecube", "messages": CHAT, "max_tokens": 2, "stream": True,
+                   "stream_options": {name: "yes"}})
+        assert r.status_code == 400, r.text
+        assert r.json()["error"]["param"] == f"stream_options.{name}"
+    assert len(upstream.bodies) == before
 
 
 def test_prompt_text_is_bounded_per_byte() -> None:
