@@ -21,6 +21,7 @@ import xgrammar as xgr
 from engine.errors import InvalidParam
 from engine.structured.bounded import unroll_bounded_strings
 from engine.structured.processor import GrammarProcessor, cpu_count, processor_factory
+from engine.structured.regex_check import normalize, normalize_schema, problem, schema_patterns
 from engine.structured.spec import GrammarSpec
 from engine.structured.unsupported import unsupported_keyword
 
@@ -92,6 +93,20 @@ def check_supported(schema: dict[str, Any], param: str) -> None:
         )
 
 
+def check_schema_patterns(schema: dict[str, Any], param: str) -> None:
+    """400 for a `pattern` (or `patternProperties` key) the grammar would not enforce (regex_check.py)."""
+    for where, pattern in schema_patterns(schema):
+        _refuse_regex_problem(pattern, param, f"at {where},")
+
+
+def _refuse_regex_problem(pattern: str, param: str, where: str) -> None:
+    found = problem(pattern)
+    if found is not None:
+        raise InvalidParam(
+            param, f"{where} {found} is not supported in constrained decoding (it would not be enforced)"
+        )
+
+
 def choice_grammar(choices: list[str]) -> str:
     """EBNF with one literal per choice (JSON string escapes are EBNF string escapes)."""
     return "root ::= " + " | ".join(json.dumps(c, ensure_ascii=True) for c in choices)
@@ -159,20 +174,25 @@ class GrammarCompilerCache:
             return c.compile_json_schema('{"type": "object"}', any_whitespace=False, strict_mode=False)
         if spec.kind == "json_schema":
             schema = spec.schema()
+            check_schema_patterns(schema, spec.param)  # first: the meta-schema's regex check is Python's
             check_json_schema(schema, spec.param)
             check_supported(schema, spec.param)
             try:
                 # any_whitespace=False: compact JSON, so a small model cannot loop on whitespace
-                text = json.dumps(strict_formats(schema))
+                text = json.dumps(strict_formats(normalize_schema(schema)))
                 grammar = xgr.Grammar.from_json_schema(text, any_whitespace=False, strict_mode=True)
                 return self._compile_json_grammar(grammar)
             except (RuntimeError, ValueError, TypeError):
                 raise InvalidParam(spec.param, _schema_failure(schema)) from None
         if spec.kind == "regex":
+            _refuse_regex_problem(spec.value, spec.param, "the expression")
             try:
                 re.compile(spec.value)
-                return c.compile_regex(spec.value)
-            except (re.error, RuntimeError, ValueError):
+            except re.error:
+                raise InvalidParam(spec.param, "not a regular expression that can be compiled") from None
+            try:
+                return c.compile_regex(normalize(spec.value))
+            except (RuntimeError, ValueError):
                 raise InvalidParam(spec.param, "not a regular expression that can be compiled") from None
         if spec.kind == "choice":
             return c.compile_grammar(choice_grammar(json.loads(spec.value)))

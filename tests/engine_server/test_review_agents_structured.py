@@ -19,6 +19,7 @@ from engine.errors import InvalidParam
 from engine.loader.gguf import open_gguf
 from engine.structured import GrammarCompilerCache, parse_structured_fields
 
+FOREIGN_REF = "$ref' not of the form '#/..."
 OBJ = {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}}
 # (schema, an instance it forbids that xgrammar's grammar for it accepts, the keyword named in the 400)
 IGNORED: list[tuple[dict[str, Any], Any, str]] = [
@@ -40,9 +41,9 @@ IGNORED: list[tuple[dict[str, Any], Any, str]] = [
     ({"type": "number", "multipleOf": 0.5}, 0.3, "multipleOf"),
     ({"maxLength": 2}, "abcdef", "maxLength' without 'type"),
     # a $ref xgrammar cannot follow (another document, an anchor) compiles to "any JSON value"
-    ({"$ref": "http://169.254.169.254/schema.json"}, "abc", "$ref' not of the form '#/..."),
-    ({"$ref": "other.json#/$defs/N", "$defs": {"N": {"type": "integer"}}}, [1], "$ref' not of the form '#/..."),
-    ({"$ref": "#n", "$defs": {"N": {"$anchor": "n", "type": "integer"}}}, "abc", "$ref' not of the form '#/..."),
+    ({"$ref": "http://169.254.169.254/schema.json"}, "abc", FOREIGN_REF),
+    ({"$ref": "other.json#/$defs/N", "$defs": {"N": {"type": "integer"}}}, [1], FOREIGN_REF),
+    ({"$ref": "#n", "$defs": {"N": {"$anchor": "n", "type": "integer"}}}, "abc", FOREIGN_REF),
 ]
 
 
