@@ -127,10 +127,11 @@ _SAID_LATIN = (
 _DIGIT_SEP = "[ ./\\-_\u2010-\u2015\u2212]"  # separators inside card numbers (after NFKC)
 _NON_ASCII = "\x80-\U0010ffff"  # any non-ASCII character: compact in re2, unlike \\p{L}
 _DOMAIN_CHAR = f"[A-Za-z0-9{_NON_ASCII}]"
-# "@" and "." JSON-escaped (`john\u0040example.com`, once or twice: a tool's arguments, pasted JSON);
-# checks.email reads them as "@" and ".".
-_ESC_AT = r"\\{1,2}u0040"
-_ESC_DOT = r"\\{1,2}u002[eE]"
+# "@" and "." escaped: JSON (`john\u0040example.com`, once or twice: a tool's arguments, pasted JSON),
+# HTML character references (`&#64;`, `&#x40;`, `&commat;`: markup, a mail-to link) and URL percent-
+# encoding (`%40`: a query string); checks.email reads them as "@" and ".".
+_ESC_AT = r"(?:\\{1,2}u0040|&#0{0,4}64;|&#[xX]0{0,4}40;|&commat;|%40)"
+_ESC_DOT = r"(?:\\{1,2}u002[eE]|&#0{0,4}46;|&#[xX]0{0,4}2[eE];|&period;|%2[eE])"
 # "@" and "." spelled out ("name (at) domain [dot] com", "name AT domain DOT com", "juan arroba
 # dominio punto es", "name@domain . ch"): checks.email wants a known TLD and guards the bare-word forms.
 _AT = rf"(?:@|{_ESC_AT}|\s@\s|\s?[\[({{<]\s?(?i:{checks.AT_WORDS})\s?[\])}}>]\s?|\s(?i:{checks.AT_WORDS})\s)"

@@ -300,20 +300,24 @@ _PORT = re.compile(r":[0-9]{1,5}$")
 _SCP_PATH = re.compile(r":[A-Za-z~/._-]$")
 
 
-_JSON_ESCAPED = re.compile(r"\\{1,2}u00(?:40|2[eE])")  # "@" or "." as a JSON escape (builtins._ESC_AT)
+# "@" or "." as a JSON escape, an HTML character reference or a percent-escape (builtins._ESC_AT)
+_ESCAPED = re.compile(
+    r"\\{1,2}u00(?:40|2[eE])|&#0{0,4}(?:64|46);|&#[xX]0{0,4}(?:40|2[eE]);|&(?:commat|period);|%(?:40|2[eE])"
+)
+_ESCAPED_AT = re.compile(r"(?:40|64);?$|commat;$")
 
 
 def email(text: str) -> Span:
-    """An address, "@" and "." spelled out or JSON-escaped (`\\u0040`) too. Spelled-out forms need a
-    known TLD; a bare lower-case "at" (not bracketed, not "AT", not "arroba") also a local part that is
+    """An address, "@" and "." spelled out or escaped (`\\u0040`, `&#64;`, `%40`) too. Spelled-out forms
+    need a known TLD; a bare lower-case "at" (not bracketed, not "AT", not "arroba") also a local part that is
     no everyday word or has punctuation or digits in it."""
-    if "\\" in text and _JSON_ESCAPED.search(text):
+    if ("\\" in text or "&" in text or "%" in text) and _ESCAPED.search(text):
         plain, starts = [], []  # starts[i]: the offset in `text` of plain character i
         pos = 0
-        for m in _JSON_ESCAPED.finditer(text):
+        for m in _ESCAPED.finditer(text):
             plain.extend(text[pos : m.start()])
             starts.extend(range(pos, m.start()))
-            plain.append("@" if m.group().endswith("40") else ".")
+            plain.append("@" if _ESCAPED_AT.search(m.group()) else ".")
             starts.append(m.start())
             pos = m.end()
         plain.extend(text[pos:])
