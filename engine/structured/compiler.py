@@ -96,14 +96,15 @@ def check_supported(schema: dict[str, Any], param: str) -> None:
 def check_schema_patterns(schema: dict[str, Any], param: str) -> None:
     """400 for a `pattern` (or `patternProperties` key) the grammar would not enforce (regex_check.py)."""
     for where, pattern in schema_patterns(schema):
-        _refuse_regex_problem(pattern, param, f"at {where},")
+        _refuse_regex_problem(pattern, param, f"at {where}, ")
 
 
 def _refuse_regex_problem(pattern: str, param: str, where: str) -> None:
+    """where: "at /pointer, " inside a schema, "" for a whole regex."""
     found = problem(pattern)
     if found is not None:
         raise InvalidParam(
-            param, f"{where} {found} is not supported in constrained decoding (it would not be enforced)"
+            param, f"{where}{found} is not supported in constrained decoding (it would not be enforced)"
         )
 
 
@@ -185,7 +186,7 @@ class GrammarCompilerCache:
             except (RuntimeError, ValueError, TypeError):
                 raise InvalidParam(spec.param, _schema_failure(schema)) from None
         if spec.kind == "regex":
-            _refuse_regex_problem(spec.value, spec.param, "the expression")
+            _refuse_regex_problem(spec.value, spec.param, "")
             try:
                 re.compile(spec.value)
             except re.error:
