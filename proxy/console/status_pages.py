@@ -42,6 +42,8 @@ def _appraise(url: str, root: Path | None) -> dict[str, Any]:
         "simulated": bundle.simulated,
         "tls_spki_sha256": data["tls"]["spki_sha256"],
         "gpu": bundle.gpu.kind if bundle.gpu is not None else None,
+        "gpus": len(bundle.gpus),  # every GPU's evidence
+        "gpu_count": bundle.gpu_count,  # the GPUs the server counts (None: an older server)
         "gpu_reason": bundle.gpu_reason,
         "nonce": data["nonce"],
     }

@@ -63,6 +63,7 @@ def test_attestation_page_gives_the_verify_verdict(console, stand):
     console.goto("/console/attestation")
     text = console.page.locator("main").inner_text()
     assert "✓ TRUSTED" in text and "tls_key_bound" in text and "measurement" in text
+    assert re.search(r"GPUs\s+none: ", text)  # no NVIDIA driver here
     assert f"--trust-simulated-root {_root(stand)}" in text
 
 
