@@ -15,7 +15,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from aiohttp import web
@@ -243,17 +243,30 @@ async def read_sse(resp: aiohttp.ClientResponse,
         yield "\n".join(lines)
 
 
+class StreamEncoder(Protocol):
+    """Writes the relay's chat chunks in another API's stream format (proxy/responses_api)."""
+
+    def encode(self, chunk: dict[str, Any]) -> bytes: ...
+
+    def finish(self) -> bytes: ...
+
+
 class _Queued:
-    """Output for the tenant, queued by the relay and written by `flush` in one piece."""
+    """Output for the tenant, queued by the relay and written by `flush` in one piece: chunks as
+    chat SSE, or through `encoder`."""
 
-    __slots__ = ("out", "parts")
+    __slots__ = ("encoder", "out", "parts")
 
-    def __init__(self, out: web.StreamResponse) -> None:
+    def __init__(self, out: web.StreamResponse, encoder: StreamEncoder | None = None) -> None:
         self.out = out
         self.parts: list[bytes] = []
+        self.encoder = encoder
 
-    def add(self, data: bytes) -> None:
-        self.parts.append(data)
+    def chunk(self, chunk: dict[str, Any]) -> None:
+        self.parts.append(_sse(chunk) if self.encoder is None else self.encoder.encode(chunk))
+
+    def done(self) -> None:
+        self.parts.append(DONE if self.encoder is None else self.encoder.finish())
 
     async def flush(self) -> None:
         if self.parts:
@@ -300,6 +313,7 @@ async def forward_stream(
     before_output: Callable[[], Awaitable[None]] | None = None,
     outcome: Outcome | None = None,
     continuous_usage: bool = False,
+    encoder: StreamEncoder | None = None,
 ) -> tuple[web.StreamResponse, Outcome]:
     """`before_output` runs before the first byte goes to the tenant (the classifier's verdict);
     when it raises, the upstream request is closed and nothing was sent.
@@ -307,7 +321,8 @@ async def forward_stream(
     `outcome` (the caller's) holds the usage seen so far even when the tenant goes away mid-stream.
     `continuous_usage` asks the upstream for usage on every chunk (vLLM's
     `continuous_usage_stats`), so an aborted stream is charged what it generated; the tenant sees
-    those per-chunk figures only when it asked for them itself."""
+    those per-chunk figures only when it asked for them itself. `encoder`: the tenant's stream in
+    another format than chat SSE (chunks after the guardrails go through it)."""
     outcome = outcome if outcome is not None else Outcome()
     tenant_options = body.get("stream_options")
     tenant_continuous = include_usage and isinstance(tenant_options, dict) and bool(
@@ -351,7 +366,7 @@ async def forward_stream(
         # The upstream's usage chunk, sent after the held-back text (an upstream may send it before
         # its last chunks: releasing the held text then would end the guard's streams early)
         usage_chunk: dict[str, Any] | None = None
-        queued = _Queued(out)
+        queued = _Queued(out, encoder)
         try:
             async for data in read_sse(resp, queued.flush):
                 if data == "[DONE]":
@@ -377,7 +392,7 @@ async def forward_stream(
                 if not choices:
                     if include_usage and isinstance(usage, dict):
                         if fields is None:
-                            queued.add(_sse(chunk))
+                            queued.chunk(chunk)
                         else:
                             usage_chunk = chunk
                     continue
@@ -399,7 +414,7 @@ async def forward_stream(
                 if blocked:
                     outcome.blocked_rule = outcome.blocked_rule or blocked
                 if chunk["choices"]:
-                    queued.add(_sse(chunk))
+                    queued.chunk(chunk)
                 if fields is not None and outcome.blocked_rule and _all_blocked(fields, seen, expected):
                     all_blocked = True
                     break
@@ -407,10 +422,10 @@ async def forward_stream(
                 _release_held(queued, fields, last_chunk, chat, outcome, finished)
             if all_blocked and last_chunk is not None:
                 if include_usage:  # the upstream's usage never came: what the usage record charges
-                    queued.add(_sse(_usage_chunk(last_chunk, outcome)))
+                    queued.chunk(_usage_chunk(last_chunk, outcome))
             elif usage_chunk is not None and outcome.status != "error":
-                queued.add(_sse(usage_chunk))
-            queued.add(DONE)
+                queued.chunk(usage_chunk)
+            queued.done()
             await queued.flush()
         except (ConnectionResetError, aiohttp.ClientConnectionResetError, asyncio.CancelledError):
             outcome.status = "cancelled"
@@ -419,7 +434,7 @@ async def forward_stream(
             outcome.status, outcome.status_code = "error", 502
             try:
                 _end_after_upstream_failure(queued, fields, last_chunk, chat, outcome, finished, usage_chunk)
-                queued.add(DONE)
+                queued.done()
                 await queued.flush()
             except (ConnectionResetError, aiohttp.ClientConnectionResetError):
                 outcome.status = "cancelled"
@@ -429,8 +444,8 @@ async def forward_stream(
             # text: the guard's state is unknown). The log names the exception type only.
             log.error("stream relay failed request_id=%s type=%s", request_id, type(exc).__name__)
             outcome.status, outcome.status_code = "error", 502
-            queued.add(_sse(_MID_STREAM_ERROR))
-            queued.add(DONE)
+            queued.chunk(_MID_STREAM_ERROR)
+            queued.done()
             try:
                 await queued.flush()
             except (ConnectionResetError, aiohttp.ClientConnectionResetError):
@@ -476,7 +491,7 @@ def _release_held(queued: _Queued, fields: ResponseGuard | None, last_chunk: dic
             choice["delta"] = delta
         else:
             choice["text"] = delta.get("text", "")
-        queued.add(_sse(chunk))
+        queued.chunk(chunk)
         outcome.blocked_rule = outcome.blocked_rule or blocked
 
 
@@ -487,8 +502,8 @@ def _end_after_upstream_failure(queued: _Queued, fields: ResponseGuard | None,
     chunk if it came, then the error event."""
     _release_held(queued, fields, last_chunk, chat, outcome, finished)
     if usage_chunk is not None and not outcome.blocked_rule:
-        queued.add(_sse(usage_chunk))
-    queued.add(_sse(_MID_STREAM_ERROR))
+        queued.chunk(usage_chunk)
+    queued.chunk(_MID_STREAM_ERROR)
 
 
 _MID_STREAM_ERROR = {"error": {"message": "The model server failed mid-stream.", "type": "server_error",

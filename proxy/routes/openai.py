@@ -1,4 +1,5 @@
-"""Tenant routes: `/v1/models`, `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`.
+"""Tenant routes: `/v1/models`, `/v1/chat/completions`, `/v1/completions`, `/v1/responses`,
+`/v1/embeddings`.
 
 authenticate → resolve the domain's alias (deny by default) → check caps → admit
 (reserve limits) → input guardrails → forward → output guardrails → settle → usage.
@@ -15,6 +16,7 @@ from aiohttp import web
 
 from domains.usage import UsageRecordIn
 from domains.views import ModelGrant
+from proxy import responses_api
 from proxy.auth import Principal
 from proxy.body import read_json_body
 from proxy.errors import ApiError, bad_request, model_not_found
@@ -60,12 +62,32 @@ async def get_model(request: web.Request) -> web.Response:
 
 @routes.post("/v1/chat/completions")
 async def chat_completions(request: web.Request) -> web.StreamResponse:
-    return await _complete(request, route="chat", path="/v1/chat/completions")
+    started = time.perf_counter()
+    principal, settings, body, grant = await _authorized(request)
+    return await _complete(request, principal, settings, body, grant, route="chat",
+                           path="/v1/chat/completions", started=started)
 
 
 @routes.post("/v1/completions")
 async def completions(request: web.Request) -> web.StreamResponse:
-    return await _complete(request, route="completions", path="/v1/completions")
+    started = time.perf_counter()
+    principal, settings, body, grant = await _authorized(request)
+    return await _complete(request, principal, settings, body, grant, route="completions",
+                           path="/v1/completions", started=started)
+
+
+@routes.post("/v1/responses")
+async def responses(request: web.Request) -> web.StreamResponse:
+    """OpenAI's Responses API, run as a chat completion (proxy/responses_api): the same limits,
+    guardrails and accounting; fields named as the Responses API names them in every 400."""
+    started = time.perf_counter()
+    principal, settings, body, grant = await _authorized(request)
+    try:
+        chat, echo = responses_api.to_chat(body)
+        return await _complete(request, principal, settings, chat, grant, route="chat",
+                               path="/v1/chat/completions", started=started, responses=echo)
+    except ApiError as err:
+        raise responses_api.renamed(err) from None
 
 
 @routes.post("/v1/embeddings")
@@ -218,17 +240,17 @@ def _check_sampling_counts(body: dict[str, Any], settings: Any) -> None:
             raise bad_request(f"`{name}` must be at most {settings.max_n}.", param=name, code="invalid_value")
 
 
-async def _complete(request: web.Request, *, route: str, path: str) -> web.StreamResponse:
-    started = time.perf_counter()
-    principal, settings, body, grant = await _authorized(request)
-
+async def _complete(request: web.Request, principal: Principal, settings: Any, body: dict[str, Any],
+                    grant: ModelGrant, *, route: str, path: str, started: float,
+                    responses: responses_api.Echo | None = None) -> web.StreamResponse:
+    """A chat or legacy completion; `responses`: answer in the Responses API's shape instead."""
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise bad_request("`stream` must be a boolean.", param="stream", code="invalid_type")
     stream_options = body.get("stream_options")
     if stream_options is not None and not isinstance(stream_options, dict):
         raise bad_request("`stream_options` must be an object.", param="stream_options", code="invalid_type")
-    include_usage = _include_usage(stream_options)
+    include_usage = _include_usage(stream_options) or responses is not None  # a Response carries usage
     if route == "chat":
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
@@ -258,13 +280,14 @@ async def _complete(request: web.Request, *, route: str, path: str) -> web.Strea
     return await _admit_and_forward(request, principal, settings, grant, body, route=route, path=path,
                                     stream=stream, include_usage=include_usage, started=started,
                                     prompt_estimate=prompt_estimate, reserved=prompt_estimate + completion,
-                                    floor=likely + completion)
+                                    floor=likely + completion, responses=responses)
 
 
 async def _admit_and_forward(request: web.Request, principal: Principal, settings: Any, grant: ModelGrant,
                              body: dict[str, Any], *, route: str, path: str, stream: bool,
                              include_usage: bool, started: float, prompt_estimate: int,
-                             reserved: int, floor: int) -> web.StreamResponse:
+                             reserved: int, floor: int,
+                             responses: responses_api.Echo | None = None) -> web.StreamResponse:
     """admit (reserve limits) → input guardrails → forward → output guardrails → settle → usage.
 
     `reserved` bounds what the request can use; `floor` is the likely use (see Limiter.reserve)."""
@@ -307,12 +330,15 @@ async def _admit_and_forward(request: web.Request, principal: Principal, setting
                 include_usage=include_usage, guard=checked.output_guard, headers=headers,
                 before_output=checked.before_output, outcome=outcome,
                 continuous_usage=grant.kind in SALTED_KINDS,
+                encoder=responses_api.ResponsesStream(responses, grant.alias) if responses else None,
             ))
         else:
             payload, outcome = await checked.run(forward_json(
                 app[POOL], upstream, path, forward_body, alias=grant.alias, request_id=request_id,
                 guard=checked.output_guard if route != "embeddings" else None, outcome=outcome,
             ))
+            if responses is not None:
+                payload = responses_api.from_chat(payload, responses, grant.alias)
             response = web.json_response(payload, headers=headers)
         return response
     except ApiError as err:

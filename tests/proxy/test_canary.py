@@ -115,6 +115,14 @@ def _exercise(run: Run, engine) -> None:
                                    max_tokens=8, stream=True))
     list(client.completions.create(model="chat", prompt=f"Score {run.canary('echo_logprobs')}", echo=True,
                                    logprobs=2, max_tokens=2, stream=True))  # the prompt's tokens go back
+    # The Responses API (translated to chat in the proxy), whole and streamed, and one of its refusals.
+    response = client.responses.create(model="chat", input=run.canary("responses"), max_output_tokens=8,
+                                       instructions=run.canary("responses_instructions"))
+    run.completions["responses"] = response.output_text
+    list(client.responses.create(model="chat", input=[{"role": "user", "content": [
+        {"type": "input_text", "text": run.canary("responses_stream")}]}], max_output_tokens=8, stream=True))
+    _expect(openai.BadRequestError, lambda: client.responses.create(
+        model="chat", input=run.canary("responses_bad"), previous_response_id="resp_x"))
     # PII is pseudonymized on the way in and restored on the way out: the vault must not leak either.
     client.chat.completions.create(
         model="chat", max_tokens=4,

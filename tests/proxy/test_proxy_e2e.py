@@ -300,3 +300,42 @@ def test_fifty_concurrent_requests_respect_a_token_budget(setup) -> None:
     # The bucket refills at 10 tokens/s while the 50 requests arrive (well under a few
     # seconds), which can fund at most one more reservation beyond the budget itself.
     assert 1 <= admitted <= 600 // per_request + 1
+
+
+def test_responses_api_with_the_openai_sdk(setup) -> None:
+    """`client.responses.create` against the real engine: whole, streamed (the SDK assembles the final
+    Response from the events), a function call and its output sent back, structured text."""
+    proxy, t = setup
+    client = proxy.client(t.keys["main"])
+    whole = client.responses.create(model="chat", input="Name a colour.", instructions="One word.",
+                                    max_output_tokens=8, temperature=0)
+    assert whole.model == "chat" and whole.output_text and whole.usage.output_tokens <= 8
+    assert whole.status in ("completed", "incomplete") and whole.store is False
+    with client.responses.stream(model="chat", input="Name a colour.", instructions="One word.",
+                                 max_output_tokens=8, temperature=0) as stream:
+        deltas = "".join(e.delta for e in stream if e.type == "response.output_text.delta")
+        final = stream.get_final_response()
+    assert deltas == final.output_text == whole.output_text  # greedy: the same text both ways
+    assert final.usage.model_dump() == whole.usage.model_dump()
+    city = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    tools = [{"type": "function", "name": "get_weather", "description": "Weather", "parameters": city}]
+    called = client.responses.create(model="chat", input="Weather in Paris?", tools=tools,
+                                     tool_choice="required", max_output_tokens=40, temperature=0)
+    call = next(o for o in called.output if o.type == "function_call")
+    assert call.name == "get_weather" and "city" in json.loads(call.arguments)
+    answer = client.responses.create(model="chat", max_output_tokens=8, temperature=0, input=[
+        {"role": "user", "content": "Weather in Paris?"},
+        {"type": "function_call", "call_id": call.call_id, "name": call.name, "arguments": call.arguments},
+        {"type": "function_call_output", "call_id": call.call_id, "output": "sunny"}])
+    assert answer.output_text
+    schema = {"type": "object", "properties": {"colour": {"type": "string", "maxLength": 12}},
+              "required": ["colour"], "additionalProperties": False}
+    shaped = client.responses.create(model="chat", input="Name a colour as JSON.", max_output_tokens=30,
+                                     text={"format": {"type": "json_schema", "name": "c", "schema": schema,
+                                                      "strict": True}})
+    if shaped.status == "completed":
+        assert set(json.loads(shaped.output_text)) == {"colour"}
+    with pytest.raises(openai.BadRequestError) as err:
+        client.responses.create(model="chat", input="x", text={"format": {"type": "json_schema", "name": "c",
+                                                                          "schema": {"type": "banana"}}})
+    assert err.value.body["param"] == "text.format.schema"
