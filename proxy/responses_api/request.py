@@ -205,7 +205,10 @@ def _text_format(body: dict[str, Any], chat: dict[str, Any], echo: Echo) -> None
         return
     kind = fmt.get("type") if isinstance(fmt, dict) else None
     if kind == "json_schema":
-        schema = {"name": _string(fmt.get("name"), "text.format.name"), "schema": fmt.get("schema")}
+        if not isinstance(fmt.get("schema"), dict):
+            raise bad_request("`text.format.schema` must be a JSON Schema object.",
+                              param="text.format.schema", code="invalid_type")
+        schema = {"name": _string(fmt.get("name"), "text.format.name"), "schema": fmt["schema"]}
         for key in ("strict", "description"):
             if fmt.get(key) is not None:
                 schema[key] = fmt[key]
@@ -219,6 +222,10 @@ def _text_format(body: dict[str, Any], chat: dict[str, Any], echo: Echo) -> None
 
 
 def _misc(body: dict[str, Any], chat: dict[str, Any], echo: Echo) -> None:
+    for name, kind, what in (("store", bool, "a boolean"), ("reasoning", dict, "an object"),
+                             ("stream_options", dict, "an object")):
+        if body.get(name) is not None and not isinstance(body[name], kind):
+            raise bad_request(f"`{name}` must be {what}.", param=name, code="invalid_type")
     if body.get("stream") is not None:
         chat["stream"] = body["stream"]  # checked by the chat route
     user = body.get("user")
@@ -271,10 +278,15 @@ def responses_param(param: str | None) -> str | None:
 
 
 def renamed(err: ApiError) -> ApiError:
-    """`err` naming fields as the Responses API does (its message too, where it starts with one)."""
+    """`err` naming fields as the Responses API does (its message too: "`max_tokens` is ...",
+    "response_format.json_schema.schema: ...")."""
     new = responses_param(err.param)
-    if new != err.param and err.param is not None:
-        err.message = err.message.replace(err.param, new or "", 1) if err.message.startswith(err.param) \
-            else err.message
-        err.param = new
+    if err.param is None or new is None or new == err.param:
+        return err
+    quoted = f"`{err.param}`"
+    if quoted in err.message:
+        err.message = err.message.replace(quoted, f"`{new}`")
+    elif err.message.startswith(err.param):
+        err.message = new + err.message[len(err.param):]
+    err.param = new
     return err

@@ -82,11 +82,11 @@ async def responses(request: web.Request) -> web.StreamResponse:
     guardrails and accounting; fields named as the Responses API names them in every 400."""
     started = time.perf_counter()
     principal, settings, body, grant = await _authorized(request)
+    chat, echo = responses_api.to_chat(body)
     try:
-        chat, echo = responses_api.to_chat(body)
         return await _complete(request, principal, settings, chat, grant, route="chat",
                                path="/v1/chat/completions", started=started, responses=echo)
-    except ApiError as err:
+    except ApiError as err:  # the chat path's checks and the upstream's 400s name chat fields
         raise responses_api.renamed(err) from None
 
 

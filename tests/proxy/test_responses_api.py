@@ -126,6 +126,12 @@ def test_text_formats(fmt: dict[str, Any], response_format: Any) -> None:
     ({"metadata": {f"k{i}": "v" for i in range(17)}}, "metadata", "invalid_value"),
     ({"instructions": 5}, "instructions", "invalid_type"),
     ({"messages": []}, "messages", "unknown_parameter"),
+    ({"max_tokens": 5}, "max_tokens", "unknown_parameter"),  # a chat field is not renamed as one
+    ({"store": "yes"}, "store", "invalid_type"),
+    ({"reasoning": "high"}, "reasoning", "invalid_type"),
+    ({"text": {"format": {"type": "json_schema", "name": "x"}}}, "text.format.schema", "invalid_type"),
+    ({"text": {"format": {"type": "json_schema", "name": "x", "schema": []}}}, "text.format.schema",
+     "invalid_type"),
 ])
 def test_what_cannot_be_served_is_a_400_naming_the_field(body: dict[str, Any], param: str, code: str) -> None:
     with pytest.raises(ApiError) as err:
@@ -145,6 +151,8 @@ def test_what_cannot_be_served_is_a_400_naming_the_field(body: dict[str, Any], p
 def test_upstream_400s_name_fields_as_the_responses_api(chat_param: str, param: str) -> None:
     err = renamed(ApiError(400, f"{chat_param}: not valid", param=chat_param))
     assert err.param == param and err.message == f"{param}: not valid"
+    err = renamed(ApiError(400, f"`{chat_param}` is too large.", param=chat_param))
+    assert err.param == param and err.message == f"`{param}` is too large."
 
 
 # --- the answer -----------------------------------------------------------------------------------
@@ -371,6 +379,11 @@ def test_refusals_forward_nothing_and_are_recorded(proxied) -> None:
     assert CANARY not in r.text
     r = _post(proxied, {"model": "echo", "input": "x", "max_output_tokens": 0})
     assert r.status_code == 400 and r.json()["error"]["param"] == "max_output_tokens"
+    r = _post(proxied, {"model": "echo", "input": "x", "max_output_tokens": 2**40})  # the chat path's check
+    assert r.status_code == 400 and r.json()["error"]["param"] == "max_output_tokens"
+    assert r.json()["error"]["message"] == "`max_output_tokens` is too large."
+    r = _post(proxied, {"model": "echo", "input": "x", "max_tokens": 5})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "max_tokens"
     r = _post(proxied, {"model": "nope", "input": "x"})
     assert r.status_code == 404
     assert len(upstream.bodies) == before
