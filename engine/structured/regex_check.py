@@ -14,6 +14,8 @@ output anyway; identity escapes of punctuation such as `\\!`).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from engine.structured.unsupported import SCHEMA_LISTS, SCHEMA_MAPS, SCHEMA_VALUES
@@ -23,102 +25,72 @@ QUIET_PUNCTUATION = frozenset("\"$'()*+-./?[\\]^{|}")  # escapes xgrammar takes 
 LOOKAROUND = ("(?=", "(?!", "(?<=", "(?<!")
 
 
-def problem(pattern: str) -> str | None:
-    """What in `pattern` the grammar would not enforce (for a 400), or None."""
-    in_class = False
-    depth = 0
-    i = 0
+@dataclass(frozen=True, slots=True)
+class _Token:
+    at: int  # its index in the pattern
+    text: str  # one character, or an escape ("\\d", "\\.")
+    in_class: bool  # inside [...] (the opening bracket is not; the closing one is)
+    depth: int  # group depth
+
+
+def _tokens(pattern: str) -> Iterator[_Token]:
+    """The pattern's characters and escapes, with where each stands."""
+    in_class, depth, i = False, 0, 0
     while i < len(pattern):
         c = pattern[i]
         if c == "\\":
-            nxt = pattern[i + 1 : i + 2]
-            unknown = nxt.isascii() and nxt.isalpha() and nxt not in KNOWN_LETTER_ESCAPES
-            if unknown and not (in_class and nxt == "b"):
-                return f"the escape '\\{nxt}'"
-            if nxt and nxt in "123456789":
-                return "a backreference"
+            yield _Token(i, pattern[i : i + 2], in_class, depth)
             i += 2
             continue
+        token_in_class = in_class
         if in_class:
             in_class = c != "]"  # as xgrammar (and JavaScript) read it: "[^]" is any character
         elif c == "[":
             in_class = True
-            if pattern[i + 1 : i + 2] == "^":
-                i += 1  # a negation, not an anchor
-        elif pattern.startswith(LOOKAROUND, i):
-            return "a lookahead or lookbehind"
         elif c == "(":
             depth += 1
         elif c == ")":
             depth -= 1
-        elif c == "^" and not (depth == 0 and _after_branch_start(pattern, i)):
-            return "'^' in the middle of the expression"
-        elif c == "$" and not (depth == 0 and _before_branch_end(pattern, i)):
-            return "'$' in the middle of the expression"
+        yield _Token(i, c, token_in_class, depth)
         i += 1
+
+
+def problem(pattern: str) -> str | None:
+    """What in `pattern` the grammar would not enforce (for a 400), or None."""
+    for t in _tokens(pattern):
+        if t.text.startswith("\\"):
+            nxt = t.text[1:]
+            unknown = nxt.isascii() and nxt.isalpha() and nxt not in KNOWN_LETTER_ESCAPES
+            if unknown and not (t.in_class and nxt == "b"):
+                return f"the escape '\\{nxt}'"
+            if nxt and nxt in "123456789":
+                return "a backreference"
+        elif t.in_class:
+            continue
+        elif pattern.startswith(LOOKAROUND, t.at):
+            return "a lookahead or lookbehind"
+        elif t.text == "^" and not (t.depth == 0 and (t.at == 0 or pattern[t.at - 1] == "|")):
+            return "'^' in the middle of the expression"
+        elif t.text == "$" and not (t.depth == 0 and (t.at == len(pattern) - 1 or pattern[t.at + 1] == "|")):
+            return "'$' in the middle of the expression"
     return None
-
-
-def _after_branch_start(pattern: str, i: int) -> bool:
-    return i == 0 or pattern[i - 1] == "|"
-
-
-def _before_branch_end(pattern: str, i: int) -> bool:
-    return i == len(pattern) - 1 or pattern[i + 1] == "|"
 
 
 def normalize(pattern: str) -> str:
     """`pattern` without the no-op anchors at the ends of top-level alternatives (needed only where it
     has alternatives: xgrammar accepts a leading '^' and a trailing '$') and with the identity escapes
     of punctuation spelled as the character itself. Assumes `problem(pattern)` is None."""
+    tokens = list(_tokens(pattern))
+    branches = any(t.text == "|" and t.depth == 0 and not t.in_class for t in tokens)
     out: list[str] = []
-    in_class = False
-    depth = 0
-    branches = _has_top_level_alternatives(pattern)
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\":
-            nxt = pattern[i + 1 : i + 2]
+    for t in tokens:
+        if t.text.startswith("\\"):
+            nxt = t.text[1:]
             keep = (nxt.isascii() and nxt.isalnum()) or nxt in QUIET_PUNCTUATION  # "" (a trailing \\) too
-            out.append(c + nxt if keep else nxt)
-            i += 2
-            continue
-        if in_class:
-            in_class = c != "]"  # as xgrammar (and JavaScript) read it: "[^]" is any character
-        elif c == "[":
-            in_class = True
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif branches and depth == 0 and c in "^$":
-            i += 1
-            continue  # a branch's own start or end (problem() allows no other anchor)
-        out.append(c)
-        i += 1
+            out.append(t.text if keep else nxt)
+        elif not (branches and not t.in_class and t.depth == 0 and t.text in ("^", "$")):
+            out.append(t.text)  # (dropped: a branch's own start or end; problem() allows no other anchor)
     return "".join(out)
-
-
-def _has_top_level_alternatives(pattern: str) -> bool:
-    in_class, depth, i = False, 0, 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = c != "]"  # as xgrammar (and JavaScript) read it: "[^]" is any character
-        elif c == "[":
-            in_class = True
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif c == "|" and depth == 0:
-            return True
-        i += 1
-    return False
 
 
 def schema_patterns(schema: Any, path: list[str] | None = None) -> list[tuple[str, str]]:
