@@ -86,7 +86,7 @@ def normalize(pattern: str) -> str:
     for t in tokens:
         if t.text.startswith("\\"):
             nxt = t.text[1:]
-            keep = (nxt.isascii() and nxt.isalnum()) or nxt in QUIET_PUNCTUATION  # "" (a trailing \\) too
+            keep = not nxt or (nxt.isascii() and nxt.isalnum()) or nxt in QUIET_PUNCTUATION
             out.append(t.text if keep else nxt)
         elif not (branches and not t.in_class and t.depth == 0 and t.text in ("^", "$")):
             out.append(t.text)  # (dropped: a branch's own start or end; problem() allows no other anchor)
