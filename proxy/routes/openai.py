@@ -62,18 +62,18 @@ async def get_model(request: web.Request) -> web.Response:
 
 @routes.post("/v1/chat/completions")
 async def chat_completions(request: web.Request) -> web.StreamResponse:
-    started = time.perf_counter()
-    principal, settings, body, grant = await _authorized(request)
-    return await _complete(request, principal, settings, body, grant, route="chat",
-                           path="/v1/chat/completions", started=started)
+    return await _generation(request, route="chat", path="/v1/chat/completions")
 
 
 @routes.post("/v1/completions")
 async def completions(request: web.Request) -> web.StreamResponse:
+    return await _generation(request, route="completions", path="/v1/completions")
+
+
+async def _generation(request: web.Request, *, route: str, path: str) -> web.StreamResponse:
     started = time.perf_counter()
     principal, settings, body, grant = await _authorized(request)
-    return await _complete(request, principal, settings, body, grant, route="completions",
-                           path="/v1/completions", started=started)
+    return await _complete(request, principal, settings, body, grant, route=route, path=path, started=started)
 
 
 @routes.post("/v1/responses")
