@@ -90,6 +90,15 @@ async def responses(request: web.Request) -> web.StreamResponse:
         raise responses_api.renamed(err) from None
 
 
+@routes.route("*", "/v1/responses/{tail:.+}")
+async def stored_response(request: web.Request) -> web.Response:
+    """Retrieve, cancel, delete, input items: this server keeps no responses (a clear 404, after the
+    credential is checked like every tenant route)."""
+    await request.app[AUTH].authenticate(request)
+    raise ApiError(404, "This server keeps no responses (every Response says store: false): there is "
+                   "nothing to retrieve, cancel or delete.", code="not_found")
+
+
 @routes.post("/v1/embeddings")
 async def embeddings(request: web.Request) -> web.StreamResponse:
     started = time.perf_counter()

@@ -399,3 +399,14 @@ def test_a_stream_carries_the_request_id_and_rate_headers(proxied) -> None:
     r = _post(proxied, {"model": "echo", "input": "hello there", "stream": True})
     assert r.headers["content-type"].startswith("text/event-stream")
     assert r.headers["x-request-id"].startswith("req_")
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("GET", "/v1/responses/resp_1"), ("DELETE", "/v1/responses/resp_1"),
+    ("POST", "/v1/responses/resp_1/cancel"), ("GET", "/v1/responses/resp_1/input_items")])
+def test_nothing_stored_to_retrieve(proxied, method: str, path: str) -> None:
+    proxy, key, _, _ = proxied
+    with httpx.Client(base_url=proxy.base_url, timeout=20) as http:
+        assert http.request(method, path).status_code == 401  # the credential first
+        r = http.request(method, path, headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 404 and "keeps no responses" in r.json()["error"]["message"]
