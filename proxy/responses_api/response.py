@@ -102,8 +102,9 @@ def from_chat(payload: dict[str, Any], echo: Echo, alias: str) -> dict[str, Any]
     calls = message.get("tool_calls") if isinstance(message.get("tool_calls"), list) else []
     finish_reason = choice.get("finish_reason")
     item_status = "incomplete" if finish_reason in _FINISH else "completed"
-    if isinstance(content, str) and (content or not calls):
-        response["output"].append(message_item(new_id("msg"), content, item_status))
+    text = content if isinstance(content, str) else ""
+    if text or not calls:  # no text and no call: an empty message
+        response["output"].append(message_item(new_id("msg"), text, item_status))
     for call in calls:
         function = call.get("function") if isinstance(call, dict) else None
         if not isinstance(function, dict):

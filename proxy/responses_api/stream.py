@@ -80,17 +80,21 @@ class ResponsesStream:
                 self.finish_reason = choice["finish_reason"]
         return b"".join(out)
 
+    def _open_text(self) -> list[bytes]:
+        if self.text_item is not None:
+            return []
+        self.text_item = (len(self.response["output"]), shapes.new_id("msg"))
+        index, item_id = self.text_item
+        item = shapes.message_item(item_id, "", "in_progress")
+        item["content"] = []
+        self.response["output"].append(None)  # its place; filled when the item is done
+        return [self._event("response.output_item.added", output_index=index, item=item),
+                self._event("response.content_part.added", item_id=item_id, output_index=index,
+                            content_index=0, part=shapes.text_part(""))]
+
     def _text_delta(self, content: str) -> list[bytes]:
-        out = []
-        if self.text_item is None:
-            self.text_item = (len(self.response["output"]), shapes.new_id("msg"))
-            index, item_id = self.text_item
-            item = shapes.message_item(item_id, "", "in_progress")
-            item["content"] = []
-            self.response["output"].append(None)  # its place; filled when the item is done
-            out.append(self._event("response.output_item.added", output_index=index, item=item))
-            out.append(self._event("response.content_part.added", item_id=item_id, output_index=index,
-                                   content_index=0, part=shapes.text_part("")))
+        out = self._open_text()
+        assert self.text_item is not None
         index, item_id = self.text_item
         self.text += content
         out.append(self._event("response.output_text.delta", item_id=item_id, output_index=index,
@@ -139,6 +143,8 @@ class ResponsesStream:
         """The closing events and the final Response (completed, incomplete or failed)."""
         out = self._start()
         incomplete = self.finish_reason in ("length", "content_filter") or self.error is not None
+        if not self.response["output"] and self.error is None:
+            out += self._open_text()  # no text and no call: an empty message, as in a whole Response
         out += self._close_text("incomplete" if incomplete else "completed")
         for state in self.open_calls:
             item = shapes.call_item(state.item_id, state.call_id, state.name, state.arguments,

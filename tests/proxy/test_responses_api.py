@@ -169,6 +169,8 @@ STREAMS = {
              _chunk({"content": "lo"}), _chunk({}, "stop"), USAGE],
     "length": [_chunk({"content": "Hel"}), _chunk({"content": "lo"}, "length"), USAGE],
     "blocked": [_chunk({"content": "Your card"}), _chunk({}, "content_filter"), USAGE],
+    "blocked-at-once": [_chunk({"role": "assistant"}), _chunk({}, "content_filter"), USAGE],
+    "empty": [_chunk({"role": "assistant", "content": ""}), _chunk({}, "stop"), USAGE],
     "text-and-calls": [
         _chunk({"content": "Let me look."}),
         _chunk({"tool_calls": [{"index": 0, "id": "t1", "type": "function",
@@ -221,7 +223,7 @@ def _comparable(response: Any) -> list[tuple[Any, ...]]:
             for o in response.output]
 
 
-@pytest.mark.parametrize("name", ["text", "length", "blocked", "text-and-calls"])
+@pytest.mark.parametrize("name", ["text", "length", "blocked", "blocked-at-once", "empty", "text-and-calls"])
 def test_the_stream_and_the_whole_answer_agree_and_validate(name: str) -> None:
     events = _events(name)
     final = events[-1].response
@@ -237,6 +239,8 @@ def test_the_stream_and_the_whole_answer_agree_and_validate(name: str) -> None:
     assert deltas == final.output_text
     expected = {"text": ("response.completed", None), "length": ("response.incomplete", "max_output_tokens"),
                 "blocked": ("response.incomplete", "content_filter"),
+                "blocked-at-once": ("response.incomplete", "content_filter"),
+                "empty": ("response.completed", None),
                 "text-and-calls": ("response.completed", None)}[name]
     assert (events[-1].type, final.incomplete_details and final.incomplete_details.reason) == expected
 
