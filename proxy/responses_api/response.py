@@ -101,10 +101,9 @@ def from_chat(payload: dict[str, Any], echo: Echo, alias: str) -> dict[str, Any]
     content = message.get("content")
     calls = message.get("tool_calls") if isinstance(message.get("tool_calls"), list) else []
     finish_reason = choice.get("finish_reason")
-    item_status = "incomplete" if finish_reason in _FINISH else "completed"
     text = content if isinstance(content, str) else ""
     if text or not calls:  # no text and no call: an empty message
-        response["output"].append(message_item(new_id("msg"), text, item_status))
+        response["output"].append(message_item(new_id("msg"), text, "completed"))
     for call in calls:
         function = call.get("function") if isinstance(call, dict) else None
         if not isinstance(function, dict):
@@ -112,5 +111,7 @@ def from_chat(payload: dict[str, Any], echo: Echo, alias: str) -> dict[str, Any]
         response["output"].append(call_item(
             new_id("fc"), str(call.get("id") or new_id("call")), str(function.get("name") or ""),
             str(function.get("arguments") or ""), "completed"))
+    if finish_reason in _FINISH:
+        response["output"][-1]["status"] = "incomplete"  # the item a cut or a block ended
     response["usage"] = usage(payload.get("usage"))
     return finish(response, "stop" if finish_reason == "tool_calls" else finish_reason)

@@ -2,9 +2,10 @@
 
 The relay hands each chunk it would have sent to `encode` and, at the end, calls `finish`:
     response.created, response.in_progress
-    a message item: output_item.added, content_part.added, output_text.delta..., then (closed when the
-        text ends) output_text.done, content_part.done, output_item.done
-    a function_call item per tool call: output_item.added, function_call_arguments.delta...,
+    a message item (one for all the text, as in a whole Response): output_item.added,
+        content_part.added, output_text.delta...
+    a function_call item per tool call: output_item.added, function_call_arguments.delta...
+    at the end, every item in output order: output_text.done, content_part.done, output_item.done, or
         function_call_arguments.done, output_item.done
     response.completed (or .incomplete: max_output_tokens, content_filter; or .failed after an error)
 Every event carries `type` and `sequence_number`; the SSE `event:` line names it too. No `[DONE]`.
@@ -124,7 +125,6 @@ class ResponsesStream:
         out: list[bytes] = []
         state = self.calls.get(index)
         if state is None:
-            out += self._close_text("completed")  # the text before a call is its own item
             state = _Call(len(self.response["output"]), shapes.new_id("fc"),
                           str(call.get("id") or shapes.new_id("call")), str(function.get("name") or ""))
             self.calls[index] = state
@@ -145,15 +145,22 @@ class ResponsesStream:
         incomplete = self.finish_reason in ("length", "content_filter") or self.error is not None
         if not self.response["output"] and self.error is None:
             out += self._open_text()  # no text and no call: an empty message, as in a whole Response
-        out += self._close_text("incomplete" if incomplete else "completed")
-        for state in self.open_calls:
-            item = shapes.call_item(state.item_id, state.call_id, state.name, state.arguments,
-                                    "incomplete" if incomplete else "completed")
-            self.response["output"][state.output_index] = item
+        last = len(self.response["output"]) - 1  # the item a cut or a block ended: the others are whole
+
+        def status(index: int) -> str:
+            return "incomplete" if incomplete and index == last else "completed"
+
+        text_index = self.text_item[0] if self.text_item is not None else None
+        for index in range(last + 1):  # every item closes, in output order
+            if index == text_index:
+                out += self._close_text(status(index))
+                continue
+            state = next(c for c in self.open_calls if c.output_index == index)
+            item = shapes.call_item(state.item_id, state.call_id, state.name, state.arguments, status(index))
+            self.response["output"][index] = item
             out.append(self._event("response.function_call_arguments.done", item_id=state.item_id,
-                                   output_index=state.output_index, name=state.name,
-                                   arguments=state.arguments))
-            out.append(self._event("response.output_item.done", output_index=state.output_index, item=item))
+                                   output_index=index, name=state.name, arguments=state.arguments))
+            out.append(self._event("response.output_item.done", output_index=index, item=item))
         self.open_calls = []
         self.response["output"] = [item for item in self.response["output"] if item is not None]
         if self.error is not None:
