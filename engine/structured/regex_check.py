@@ -55,9 +55,17 @@ def _tokens(pattern: str) -> Iterator[_Token]:
         i += 1
 
 
+def _alternation(t: _Token | None) -> bool:
+    """`t` is a top-level '|' (not escaped, not in a class), or the pattern's edge (None)."""
+    return t is None or (t.text == "|" and not t.in_class and t.depth == 0)
+
+
 def problem(pattern: str) -> str | None:
     """What in `pattern` the grammar would not enforce (for a 400), or None."""
-    for t in _tokens(pattern):
+    tokens = list(_tokens(pattern))
+    for i, t in enumerate(tokens):
+        before = tokens[i - 1] if i else None
+        after = tokens[i + 1] if i + 1 < len(tokens) else None
         if t.text.startswith("\\"):
             nxt = t.text[1:]
             unknown = nxt.isascii() and nxt.isalpha() and nxt not in KNOWN_LETTER_ESCAPES
@@ -69,9 +77,9 @@ def problem(pattern: str) -> str | None:
             continue
         elif pattern.startswith(LOOKAROUND, t.at):
             return "a lookahead or lookbehind"
-        elif t.text == "^" and not (t.depth == 0 and (t.at == 0 or pattern[t.at - 1] == "|")):
+        elif t.text == "^" and not (t.depth == 0 and _alternation(before)):
             return "'^' in the middle of the expression"
-        elif t.text == "$" and not (t.depth == 0 and (t.at == len(pattern) - 1 or pattern[t.at + 1] == "|")):
+        elif t.text == "$" and not (t.depth == 0 and _alternation(after)):
             return "'$' in the middle of the expression"
     return None
 

@@ -130,8 +130,10 @@ _DOMAIN_CHAR = f"[A-Za-z0-9{_NON_ASCII}]"
 # "@" and "." escaped: JSON (`john\u0040example.com`, once or twice: a tool's arguments, pasted JSON),
 # HTML character references (`&#64;`, `&#x40;`, `&commat;`: markup, a mail-to link) and URL percent-
 # encoding (`%40`: a query string); checks.email reads them as "@" and ".".
-_ESC_AT = r"(?:\\{1,2}u0040|&#0{0,4}64;|&#[xX]0{0,4}40;|&commat;|%40)"
-_ESC_DOT = r"(?:\\{1,2}u002[eE]|&#0{0,4}46;|&#[xX]0{0,4}2[eE];|&period;|%2[eE])"
+# (a browser reads a numeric reference without its ";" too: checks.email keeps only those no digit
+# continues)
+_ESC_AT = r"(?:\\{1,2}u0040|&#0{0,8}64;?|&#[xX]0{0,8}40;?|&commat;|%40)"
+_ESC_DOT = r"(?:\\{1,2}u002[eE]|&#0{0,8}46;?|&#[xX]0{0,8}2[eE];?|&period;|%2[eE])"
 # "@" and "." spelled out ("name (at) domain [dot] com", "name AT domain DOT com", "juan arroba
 # dominio punto es", "name@domain . ch"): checks.email wants a known TLD and guards the bare-word forms.
 _AT = rf"(?:@|{_ESC_AT}|\s@\s|\s?[\[({{<]\s?(?i:{checks.AT_WORDS})\s?[\])}}>]\s?|\s(?i:{checks.AT_WORDS})\s)"

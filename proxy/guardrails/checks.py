@@ -302,7 +302,8 @@ _SCP_PATH = re.compile(r":[A-Za-z~/._-]$")
 
 # "@" or "." as a JSON escape, an HTML character reference or a percent-escape (builtins._ESC_AT)
 _ESCAPED = re.compile(
-    r"\\{1,2}u00(?:40|2[eE])|&#0{0,4}(?:64|46);|&#[xX]0{0,4}(?:40|2[eE]);|&(?:commat|period);|%(?:40|2[eE])"
+    r"\\{1,2}u00(?:40|2[eE])|&#0{0,8}(?:64|46)(?:;|(?![0-9]))|&#[xX]0{0,8}(?:40|2[eE])(?:;|(?![0-9a-fA-F]))"
+    r"|&(?:commat|period);|%(?:40|2[eE])"
 )
 _ESCAPED_AT = re.compile(r"(?:40|64);?$|commat;$")
 

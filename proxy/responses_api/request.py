@@ -48,8 +48,12 @@ def to_chat(body: dict[str, Any]) -> tuple[dict[str, Any], Echo]:
     """(the chat completion body, what the Response echoes); 400 for what cannot be served."""
     for name in body:
         if name not in KNOWN:
-            raise bad_request(f"Unrecognized request argument supplied: {name}", param=name,
+            shown = name if len(name) <= 64 and name.isprintable() else "(a long or unprintable name)"
+            raise bad_request(f"Unrecognized request argument supplied: {shown}", param=shown,
                               code="unknown_parameter")
+    if body.get("top_logprobs") is not None:
+        raise bad_request("`top_logprobs` is not supported here: use /v1/chat/completions for logprobs.",
+                          param="top_logprobs", code="unsupported_parameter")
     for name in UNSUPPORTED:
         if body.get(name) is not None:
             raise bad_request(f"`{name}` is not supported: this server keeps no responses and runs no "
@@ -91,13 +95,13 @@ def _messages(value: Any) -> list[dict[str, Any]]:
                     "function": {"name": _string(item.get("name"), f"{where}.name"),
                                  "arguments": _string(item.get("arguments"), f"{where}.arguments")}}
             last = out[-1] if out else None
-            if last is not None and last["role"] == "assistant" and "tool_calls" in last:
-                last["tool_calls"].append(call)  # parallel calls: one assistant turn
+            if last is not None and last["role"] == "assistant":
+                last.setdefault("tool_calls", []).append(call)  # its text and parallel calls: one turn
             else:
                 out.append({"role": "assistant", "content": None, "tool_calls": [call]})
         elif kind == "function_call_output":
             output = item.get("output")
-            text = output if isinstance(output, str) else _parts_text(output, f"{where}.output")
+            text = output if isinstance(output, str) else _text_parts(output, f"{where}.output")
             out.append({"role": "tool", "tool_call_id": _string(item.get("call_id"), f"{where}.call_id"),
                         "content": text})
         elif kind == "item_reference":
@@ -116,12 +120,14 @@ def _message(item: dict[str, Any], where: str) -> dict[str, Any]:
         raise bad_request(f"`{where}.role` must be one of user, system, developer, assistant.",
                           param=f"{where}.role", code="invalid_value")
     content = item.get("content")
-    text = content if isinstance(content, str) else _parts_text(content, f"{where}.content")
-    return {"role": role, "content": text}
+    if isinstance(content, str):
+        return {"role": role, "content": content}
+    return {"role": role, "content": _text_parts(content, f"{where}.content")}
 
 
-def _parts_text(parts: Any, where: str) -> str:
-    """The text of a list of content parts (input_text / output_text), joined."""
+def _text_parts(parts: Any, where: str) -> list[dict[str, str]]:
+    """Content parts (input_text / output_text) as chat text parts: the server joins them as it does
+    a chat request's."""
     if not isinstance(parts, list):
         raise bad_request(f"`{where}` must be a string or an array of content parts.", param=where,
                           code="invalid_type")
@@ -134,8 +140,8 @@ def _parts_text(parts: Any, where: str) -> str:
         if kind not in TEXT_PART_TYPES or not isinstance(part.get("text"), str):
             raise bad_request(f"`{where}[{j}]` must be a text part (input_text or output_text with a "
                               "`text`).", param=f"{where}[{j}]", code="invalid_type")
-        texts.append(part["text"])
-    return "".join(texts)
+        texts.append({"type": "text", "text": part["text"]})
+    return texts
 
 
 def _sampling(body: dict[str, Any], chat: dict[str, Any], echo: Echo) -> None:

@@ -111,6 +111,8 @@ def from_chat(payload: dict[str, Any], echo: Echo, alias: str) -> dict[str, Any]
         response["output"].append(call_item(
             new_id("fc"), str(call.get("id") or new_id("call")), str(function.get("name") or ""),
             str(function.get("arguments") or ""), "completed"))
+    if not response["output"]:  # calls none of which was well formed: an empty message
+        response["output"].append(message_item(new_id("msg"), "", "completed"))
     if finish_reason in _FINISH:
         response["output"][-1]["status"] = "incomplete"  # the item a cut or a block ended
     response["usage"] = usage(payload.get("usage"))

@@ -41,10 +41,11 @@ class ResponsesStream:
         self.started = False
         self.text_item: tuple[int, str] | None = None  # (output index, item id) of the open message
         self.text = ""
-        self.calls: dict[int, _Call] = {}  # by the chat tool call index
-        self.open_calls: list[_Call] = []
+        self.calls: dict[int, _Call] = {}  # the call each chat tool-call index is adding to
+        self.call_items: dict[int, _Call] = {}  # every call, by its output index
         self.finish_reason: str | None = None
         self.error: dict[str, Any] | None = None
+        self.finished = False
 
     def _event(self, kind: str, **fields: Any) -> bytes:
         event = {"type": kind, "sequence_number": self.sequence, **fields}
@@ -60,6 +61,8 @@ class ResponsesStream:
 
     def encode(self, chunk: dict[str, Any]) -> bytes:
         """Events for one chat chunk: deltas, a usage chunk (kept for the end) or an error event."""
+        if self.finished:
+            return b""
         out = self._start()
         if "error" in chunk:
             error = chunk["error"] if isinstance(chunk["error"], dict) else {}
@@ -74,9 +77,10 @@ class ResponsesStream:
             content = delta.get("content")
             if isinstance(content, str) and content:
                 out += self._text_delta(content)
-            for call in delta.get("tool_calls") or []:
+            calls = delta.get("tool_calls")
+            for position, call in enumerate(calls if isinstance(calls, list) else []):
                 if isinstance(call, dict):
-                    out += self._call_delta(call)
+                    out += self._call_delta(call, position)
             if choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
         return b"".join(out)
@@ -119,16 +123,17 @@ class ResponsesStream:
             self._event("response.output_item.done", output_index=index, item=item),
         ]
 
-    def _call_delta(self, call: dict[str, Any]) -> list[bytes]:
-        index = call.get("index", 0)
+    def _call_delta(self, call: dict[str, Any], position: int) -> list[bytes]:
+        index = call["index"] if type(call.get("index")) is int else position
         function = call.get("function") if isinstance(call.get("function"), dict) else {}
         out: list[bytes] = []
         state = self.calls.get(index)
-        if state is None:
+        new_id = call.get("id")
+        if state is None or (isinstance(new_id, str) and new_id and new_id != state.call_id):
+            # a new call; a server that numbers every call 0 (Ollama) tells them apart by their ids
             state = _Call(len(self.response["output"]), shapes.new_id("fc"),
-                          str(call.get("id") or shapes.new_id("call")), str(function.get("name") or ""))
-            self.calls[index] = state
-            self.open_calls.append(state)
+                          str(new_id or shapes.new_id("call")), str(function.get("name") or ""))
+            self.calls[index] = self.call_items[state.output_index] = state
             self.response["output"].append(None)
             item = shapes.call_item(state.item_id, state.call_id, state.name, "", "in_progress")
             out.append(self._event("response.output_item.added", output_index=state.output_index, item=item))
@@ -140,7 +145,11 @@ class ResponsesStream:
         return out
 
     def finish(self) -> bytes:
-        """The closing events and the final Response (completed, incomplete or failed)."""
+        """The closing events and the final Response (completed, incomplete or failed); nothing the
+        second time."""
+        if self.finished:
+            return b""
+        self.finished = True
         out = self._start()
         incomplete = self.finish_reason in ("length", "content_filter") or self.error is not None
         if not self.response["output"] and self.error is None:
@@ -155,13 +164,12 @@ class ResponsesStream:
             if index == text_index:
                 out += self._close_text(status(index))
                 continue
-            state = next(c for c in self.open_calls if c.output_index == index)
+            state = self.call_items[index]
             item = shapes.call_item(state.item_id, state.call_id, state.name, state.arguments, status(index))
             self.response["output"][index] = item
             out.append(self._event("response.function_call_arguments.done", item_id=state.item_id,
                                    output_index=index, name=state.name, arguments=state.arguments))
             out.append(self._event("response.output_item.done", output_index=index, item=item))
-        self.open_calls = []
         self.response["output"] = [item for item in self.response["output"] if item is not None]
         if self.error is not None:
             # a Response's error code is one of OpenAI's (the `error` event carried ours)

@@ -32,6 +32,8 @@ REFUSED = [
     (f"x$|{CANARY}$x", "'$' in the middle of the expression"),
     (f"a^{CANARY}", "'^' in the middle of the expression"),
     (f"(^{CANARY})", "'^' in the middle of the expression"),
+    (f"[a-z]+\\|^{CANARY}$", "'^' in the middle of the expression"),  # an escaped '|' is no alternation
+    (f"^{CANARY}$\\|x", "'$' in the middle of the expression"),
 ]
 # (pattern, strings it must accept, strings it must refuse): compiled after normalize()
 KEPT = [

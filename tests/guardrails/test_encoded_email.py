@@ -27,6 +27,9 @@ ENCODED = [
     "john.doe%40example.com",
     "john.doe%40example%2Ecom",
     "JOHN.DOE%40EXAMPLE%2ecom",
+    "john.doe&#64example.com",  # a browser reads a numeric reference without its ";" too
+    "john.doe&#x40;example&#46com",
+    "john.doe&#00000064;example.com",
 ]
 
 
@@ -61,6 +64,8 @@ def test_the_default_policy_pseudonymizes_it() -> None:
     "x&#64;y",
     "50%2Eth percentile",
     "encode '@' as %40 in a URL",
+    "john.doe&#641example.com",  # U+0281, not an at sign
+    "john.doe&#x40example.com",  # "&#x40e": U+040E
 ])
 def test_ampersands_and_percents_that_are_no_address(text: str) -> None:
     body = {"model": "m", "messages": [{"role": "user", "content": text}]}

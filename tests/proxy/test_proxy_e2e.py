@@ -328,6 +328,15 @@ def test_responses_api_with_the_openai_sdk(setup) -> None:
         {"type": "function_call", "call_id": call.call_id, "name": call.name, "arguments": call.arguments},
         {"type": "function_call_output", "call_id": call.call_id, "output": "sunny"}])
     assert answer.output_text
+    # as the Agents SDK replays a turn: the model's output items as they came, text parts for the output
+    replayed = client.responses.create(model="chat", max_output_tokens=8, temperature=0, input=[
+        {"role": "user", "content": [{"type": "input_text", "text": "Weather in Paris?"}]},
+        {"type": "message", "role": "assistant", "status": "completed", "id": "msg_1",
+         "content": [{"type": "output_text", "text": "Let me look.", "annotations": []}]},
+        *[item.model_dump(exclude_none=True) for item in called.output if item.type == "function_call"],
+        {"type": "function_call_output", "call_id": call.call_id,
+         "output": [{"type": "input_text", "text": "sunny"}]}])
+    assert replayed.output_text
     schema = {"type": "object", "properties": {"colour": {"type": "string", "maxLength": 12}},
               "required": ["colour"], "additionalProperties": False}
     shaped = client.responses.create(model="chat", input="Name a colour as JSON.", max_output_tokens=30,

@@ -62,20 +62,35 @@ def test_items_become_chat_turns_and_parallel_calls_one_assistant_turn() -> None
     chat, _ = to_chat({"model": "m", "input": items, "tools": [TOOL], "tool_choice": {"type": "function",
                                                                                        "name": "lookup"},
                        "parallel_tool_calls": False})
-    assert chat["messages"] == [
-        {"role": "developer", "content": "Rules. More."},
+    assert chat["messages"] == [  # parts stay parts: the server joins them as for a chat request
+        {"role": "developer",
+         "content": [{"type": "text", "text": "Rules. "}, {"type": "text", "text": "More."}]},
         {"role": "user", "content": "Look up two"},
         {"role": "assistant", "content": None, "tool_calls": [
             {"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": "{\"t\": \"a\"}"}},
             {"id": "c2", "type": "function", "function": {"name": "lookup", "arguments": "{}"}}]},
         {"role": "tool", "tool_call_id": "c1", "content": "A"},
-        {"role": "tool", "tool_call_id": "c2", "content": "B"},
-        {"role": "assistant", "content": "Both found."},
+        {"role": "tool", "tool_call_id": "c2", "content": [{"type": "text", "text": "B"}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "Both found."}]},
     ]
     assert chat["tools"] == [{"type": "function", "function": {k: TOOL[k] for k in
                                                                 ("name", "description", "parameters")}}]
     assert chat["tool_choice"] == {"type": "function", "function": {"name": "lookup"}}
     assert chat["parallel_tool_calls"] is False
+
+
+def test_a_replayed_answer_with_text_and_a_call_is_one_assistant_turn() -> None:
+    """What the Agents SDK sends back: the model's message item, then its call, then the call's output."""
+    items = [{"role": "user", "content": "Weather?"},
+             {"type": "message", "id": "msg_1", "status": "completed", "role": "assistant",
+              "content": [{"type": "output_text", "text": "Let me check.", "annotations": []}]},
+             {"type": "function_call", "id": "fc_1", "status": "completed", "call_id": "c1", "name": "w",
+              "arguments": "{}"},
+             {"type": "function_call_output", "call_id": "c1", "output": "sunny"}]
+    chat, _ = to_chat({"model": "m", "input": items})
+    assert [m["role"] for m in chat["messages"]] == ["user", "assistant", "tool"]
+    assert chat["messages"][1]["tool_calls"][0]["id"] == "c1"
+    assert chat["messages"][1]["content"] == [{"type": "text", "text": "Let me check."}]
 
 
 @pytest.mark.parametrize(("fmt", "response_format"), [
@@ -126,6 +141,8 @@ def test_text_formats(fmt: dict[str, Any], response_format: Any) -> None:
     ({"metadata": {f"k{i}": "v" for i in range(17)}}, "metadata", "invalid_value"),
     ({"instructions": 5}, "instructions", "invalid_type"),
     ({"messages": []}, "messages", "unknown_parameter"),
+    ({"x" * 100: 1}, "(a long or unprintable name)", "unknown_parameter"),
+    ({"top_logprobs": 2}, "top_logprobs", "unsupported_parameter"),
     ({"max_tokens": 5}, "max_tokens", "unknown_parameter"),  # a chat field is not renamed as one
     ({"store": "yes"}, "store", "invalid_type"),
     ({"reasoning": "high"}, "reasoning", "invalid_type"),
@@ -181,6 +198,16 @@ STREAMS = {
         _chunk({}, "tool_calls"), USAGE],
     "error": [_chunk({"content": "Hel"}), {"error": {"message": "The model server failed mid-stream.",
                                                      "code": "upstream_error"}}],
+    # Ollama numbers every parallel call 0 and tells them apart by id
+    "same-index": [_chunk({"tool_calls": [{"index": 0, "id": "t1", "type": "function",
+                                           "function": {"name": "f", "arguments": "{\"a\": 1}"}}]}),
+                   _chunk({"tool_calls": [{"index": 0, "id": "t2", "type": "function",
+                                           "function": {"name": "g", "arguments": "{}"}}]}),
+                   _chunk({}, "tool_calls"), USAGE],
+    "odd-calls": [_chunk({"tool_calls": 5}),
+                  _chunk({"tool_calls": [{"index": [0], "id": "t1",
+                                          "function": {"name": "f", "arguments": "{}"}}]}),
+                  _chunk({"content": "ok"}, "stop"), USAGE],
 }
 
 
@@ -255,6 +282,28 @@ def test_items_open_and_close_in_order_with_their_arguments() -> None:
     closing = [e.type for e in events if e.type.endswith(".done")]
     assert closing == ["response.output_text.done", "response.content_part.done", "response.output_item.done",
                        *["response.function_call_arguments.done", "response.output_item.done"] * 2]
+
+
+def test_calls_numbered_alike_are_told_apart_by_id_and_odd_calls_do_not_crash() -> None:
+    final = _events("same-index")[-1].response
+    calls = [(o.name, o.arguments, o.call_id) for o in final.output]
+    assert calls == [("f", "{\"a\": 1}", "t1"), ("g", "{}", "t2")]
+    final = _events("odd-calls")[-1].response
+    assert final.status == "completed" and final.output_text == "ok"
+
+
+def test_finishing_twice_sends_nothing_more() -> None:
+    stream = ResponsesStream(to_chat({"model": "m", "input": "x"})[1], "alias")
+    stream.encode(_chunk({"content": "Hi"}, "stop"))
+    assert b"response.completed" in stream.finish()
+    assert stream.finish() == b"" and stream.encode(_chunk({"content": "late"})) == b""
+
+
+def test_a_whole_answer_of_malformed_calls_cut_short_is_an_empty_message() -> None:
+    payload = {"id": "c", "created": 1, "choices": [{"index": 0, "finish_reason": "length", "message": {
+        "role": "assistant", "content": None, "tool_calls": [5, {"function": "x"}]}}]}
+    response = Response.model_validate(from_chat(payload, to_chat({"model": "m", "input": "x"})[1], "a"))
+    assert response.status == "incomplete" and [o.type for o in response.output] == ["message"]
 
 
 def test_a_mid_stream_failure_is_a_failed_response() -> None:
