@@ -137,14 +137,20 @@ async def _proxy_overhead(metrics_url: str) -> dict[str, float | None]:
     return {"requests": int(count), "mean_ms": round(seconds / count * 1000, 3) if count else None}
 
 
-def _body(args: argparse.Namespace, model: str, stream: bool) -> tuple[str, dict[str, Any]]:
+def _body(args: argparse.Namespace, model: str, stream: bool, *,
+          proxied: bool = False) -> tuple[str, dict[str, Any]]:
+    """The request for one path. `--endpoint responses`: the proxy gets a Responses request, the
+    upstream the chat completion the proxy makes of it (the same model work, the proxy's whole cost)."""
+    if args.endpoint == "responses" and proxied:
+        body = {"model": model, "input": PROMPT, "max_output_tokens": args.max_tokens, "temperature": 0.0}
+        return "/v1/responses", {**body, "stream": True} if stream else body
     body: dict[str, Any] = {"model": model, "max_tokens": args.max_tokens, "temperature": 0.0}
-    if args.upstream == "engine":
+    if args.upstream == "engine" and args.endpoint != "responses":  # Responses has no ignore_eos
         body["ignore_eos"] = True
     if stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
-    if args.endpoint == "chat":
+    if args.endpoint in ("chat", "responses"):
         return "/v1/chat/completions", {**body, "messages": [{"role": "user", "content": PROMPT}]}
     return "/v1/completions", {**body, "prompt": PROMPT}
 
@@ -207,9 +213,9 @@ async def _measure(args: argparse.Namespace, up: str, px: str, served: str, key:
     report: dict[str, Any] = {}
     for stream in (s == "streaming" for s in args.modes):
         path, direct_body = _body(args, served, stream)
-        _, proxy_body = _body(args, ALIAS, stream)
+        proxy_path, proxy_body = _body(args, ALIAS, stream, proxied=True)
         direct = Target("direct", up + path, direct_body, {})
-        proxied = Target("proxy", px + path, proxy_body, {"Authorization": f"Bearer {key}"})
+        proxied = Target("proxy", px + proxy_path, proxy_body, {"Authorization": f"Bearer {key}"})
         if args.warmup:
             await run_blocks([direct, proxied], args.warmup, args.concurrency, 1, stream=stream)
         cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
@@ -315,7 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="bundled", help="engine model (with --upstream engine)")
     p.add_argument("--engine-arg", action="append", default=[],
                    help="flag for the started engine: --engine-arg=--max-num-seqs=64")
-    p.add_argument("--endpoint", choices=["chat", "completions"], default="chat")
+    p.add_argument("--endpoint", choices=["chat", "completions", "responses"], default="chat",
+                   help="responses: the proxy gets Responses requests, the upstream their chat completions")
     p.add_argument("--num-requests", type=int, default=2000, help="per path (direct, proxy) and mode")
     p.add_argument("--concurrency", type=int, default=1)
     p.add_argument("--blocks", type=int, default=20, help="alternating blocks per path")

@@ -54,7 +54,12 @@ def stats_ms(values: list[float]) -> dict[str, float | None]:
     }
 
 
+FINAL_EVENTS = ("response.completed", "response.incomplete")  # a Responses stream's last event
+
+
 def _has_text(chunk: dict[str, Any]) -> bool:
+    if chunk.get("type") == "response.output_text.delta":
+        return bool(chunk.get("delta"))
     for choice in chunk.get("choices") or []:
         if choice.get("text") or (choice.get("delta") or {}).get("content"):
             return True
@@ -70,7 +75,8 @@ async def one_request(session: aiohttp.ClientSession, target: Target, data: byte
                 return Sample(False, error=f"HTTP {resp.status}")
             if not stream:
                 payload = json.loads(await resp.read())
-                tokens = int((payload.get("usage") or {}).get("completion_tokens") or 0)
+                usage = payload.get("usage") or {}
+                tokens = int(usage.get("completion_tokens") or usage.get("output_tokens") or 0)
                 return Sample(True, time.perf_counter() - start, tokens=tokens)
             sample = Sample(False)
             async for raw in resp.content:
@@ -81,9 +87,13 @@ async def one_request(session: aiohttp.ClientSession, target: Target, data: byte
                     sample.ok = True
                     break
                 chunk = json.loads(data_)
-                if "error" in chunk:
+                if "error" in chunk or chunk.get("type") in ("error", "response.failed"):
                     sample.error = "stream error"
                     return sample
+                if chunk.get("type") in FINAL_EVENTS:  # Responses: no [DONE]
+                    sample.tokens = int((chunk["response"].get("usage") or {}).get("output_tokens") or 0)
+                    sample.ok = True
+                    break
                 if sample.ttft is None and _has_text(chunk):
                     sample.ttft = time.perf_counter() - start
                 if chunk.get("usage"):

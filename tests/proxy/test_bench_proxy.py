@@ -93,3 +93,22 @@ def test_stats_ms() -> None:
     assert stats_ms([]) == {"mean": None, "p50": None, "p99": None}
     s = stats_ms([0.001, 0.002, 0.003])
     assert s["p50"] == 2.0 and s["mean"] == 2.0 and 2.0 < s["p99"] <= 3.0
+
+
+@pytest.mark.slow
+def test_responses_endpoint_is_measured_against_its_chat_completion() -> None:
+    """`--endpoint responses`: Responses requests through the proxy, their chat completions direct; each
+    stream ends on its final event (no [DONE]) with its tokens and a first-text time."""
+    cmd = [sys.executable, "-m", "teecube.cli", "bench", "proxy", "--endpoint", "responses", "--num-requests",
+           "8", "--warmup", "1", "--blocks", "2", "--concurrency", "2", "--max-tokens", "4"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout)
+    assert report["endpoint"] == "responses"
+    for mode in MODES:
+        for path in ("direct", "proxy"):
+            entry = report[mode][path]
+            assert entry["completed"] == 8 and entry["failed"] == 0, (mode, path, entry["errors"])
+            assert entry["output_tok_s"] > 0
+        assert report["streaming"]["proxy"]["ttft_ms"]["p50"] > 0
+    assert report["usage_records"] == 2 * (8 + 1)
