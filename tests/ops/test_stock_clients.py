@@ -91,6 +91,45 @@ def test_litellm_with_ssl_cert_file(demo: DemoServer, saved_cert: Path) -> None:
 
 
 @pytest.mark.slow
+def test_langchain_on_the_responses_api(demo: DemoServer, saved_cert: Path) -> None:
+    """LangChain's `use_responses_api=True` (what its agents use with OpenAI): a call, a stream, a tool
+    call and structured output, all through `/v1/responses`."""
+    p = _client(f"""
+        import ssl, httpx2
+        from langchain_openai import ChatOpenAI
+        from pydantic import BaseModel
+        ctx = ssl.create_default_context(cafile="{saved_cert}")
+        def llm(tokens):
+            return ChatOpenAI(base_url="{demo.url}/v1", api_key="{demo.key}", model="smollm2",
+                              max_tokens=tokens, max_retries=0, http_client=httpx2.Client(verify=ctx),
+                              use_responses_api=True)
+        said = llm(6).invoke("Hi")
+        assert said.usage_metadata["output_tokens"] <= 6 and said.content[0]["text"]
+        assert "".join(c.text for c in llm(6).stream("Hi"))
+        def get_weather(city: str) -> str:
+            \"\"\"Weather for a city.\"\"\"
+            return "sunny"
+        call = llm(40).bind_tools([get_weather], tool_choice="required").invoke("Weather in Paris?")
+        assert call.tool_calls[0]["name"] == "get_weather"
+        class Colour(BaseModel):
+            name: str
+        print("OK", llm(60).with_structured_output(Colour, method="json_schema").invoke("A colour?").name)
+    """, {})
+    assert p.returncode == 0 and p.stdout.startswith("OK"), p.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_litellm_responses_with_ssl_cert_file(demo: DemoServer, saved_cert: Path) -> None:
+    p = _client(f"""
+        import litellm
+        r = litellm.responses(model="openai/smollm2", api_base="{demo.url}/v1", api_key="{demo.key}",
+                              input="Hi", max_output_tokens=4)
+        print("OK", r.usage.output_tokens)
+    """, {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "SSL_CERT_FILE": str(saved_cert)})
+    assert p.returncode == 0 and p.stdout.startswith("OK"), p.stderr[-2000:]
+
+
+@pytest.mark.slow
 def test_tenant_usage_after_a_canary_prompt_holds_counts_not_text(demo: DemoServer, saved_cert: Path) -> None:
     canary = "usage-canary-5519-quokka"
     p = _client(f"""
