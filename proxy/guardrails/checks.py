@@ -13,6 +13,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Callable
 
 import phonenumbers
 
@@ -151,7 +152,9 @@ def card_brand_ok(digits: str, named: bool = False) -> bool:
     return False
 
 
-CARD_SEPARATORS = frozenset(" ./-_\u2010\u2011\u2012\u2013\u2014\u2015\u2212")
+CARD_SEPARATORS = frozenset(" ./-_\u2010\u2011\u2012\u2013\u2014\u2015\u2212\t+")  # "+": a form-encoded space
+# a space escaped in a URL, in HTML or in JSON (builtins._DIGIT_SEP): read as a space
+_ENCODED_SPACE = re.compile(r"%20|&#0{0,8}32;|&#[xX]0{0,8}20;|&nbsp;|\\{1,2}u0020")
 _LOOSE = frozenset(" -")  # separators people group cards with freely; others need 4-4-4-4 style groups
 
 
@@ -175,7 +178,12 @@ _CARD_WORD = re.compile(CARD_WORDS + r"[^0-9\n]{0,30}")
 def card(text: str) -> Span:
     """Payment card: the leftmost-longest run of whole digit groups with one kind of separator
     that passes brand + Luhn. Digits after an IBAN-shaped token (matched with it) are none; after
-    a card word (matched with it), a 12-digit Maestro number is one too."""
+    a card word (matched with it), a 12-digit Maestro number is one too. A space escaped in a URL,
+    HTML or JSON (`%20`, `&nbsp;`, `\\u0020`) separates as a space does."""
+    if ("%" in text or "&" in text or "\\" in text) and _ENCODED_SPACE.search(text):
+        plain, starts = decode_escapes(text, _ENCODED_SPACE, lambda _: " ")
+        span = card(plain)
+        return None if span is None else (starts[span[0]], starts[span[1]])
     named = _CARD_WORD.match(text)
     if named is not None and named.end() < len(text) and text[named.end()].isdigit():
         span = _card_run(text[named.end() :], named=True)
@@ -313,20 +321,30 @@ def email(text: str) -> Span:
     need a known TLD; a bare lower-case "at" (not bracketed, not "AT", not "arroba") also a local part that is
     no everyday word or has punctuation or digits in it."""
     if ("\\" in text or "&" in text or "%" in text) and _ESCAPED.search(text):
-        plain, starts = [], []  # starts[i]: the offset in `text` of plain character i
-        pos = 0
-        for m in _ESCAPED.finditer(text):
-            plain.extend(text[pos : m.start()])
-            starts.extend(range(pos, m.start()))
-            plain.append("@" if _ESCAPED_AT.search(m.group()) else ".")
-            starts.append(m.start())
-            pos = m.end()
-        plain.extend(text[pos:])
-        starts.extend(range(pos, len(text)))
-        starts.append(len(text))
-        span = _email("".join(plain))
+        plain, starts = decode_escapes(text, _ESCAPED, lambda m: "@" if _ESCAPED_AT.search(m) else ".")
+        span = _email(plain)
         return None if span is None else (starts[span[0]], starts[span[1]])
     return _email(text)
+
+
+def decode_escapes(
+    text: str, pattern: re.Pattern[str], char_for: Callable[[str], str]
+) -> tuple[str, list[int]]:
+    """`text` with each match of `pattern` as the one character `char_for(match)` gives, and where
+    each plain character starts in `text` (one entry more: the end), to map a span back."""
+    plain: list[str] = []
+    starts: list[int] = []
+    pos = 0
+    for m in pattern.finditer(text):
+        plain.extend(text[pos : m.start()])
+        starts.extend(range(pos, m.start()))
+        plain.append(char_for(m.group()))
+        starts.append(m.start())
+        pos = m.end()
+    plain.extend(text[pos:])
+    starts.extend(range(pos, len(text)))
+    starts.append(len(text))
+    return "".join(plain), starts
 
 
 def _email(text: str) -> Span:
