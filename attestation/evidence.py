@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from attestation import binding, hpke, safejson
 from attestation.claims import ParseError
-from attestation.providers.base import MAX_GPUS, Evidence, GpuProvider, Provider
+from attestation.providers.base import MAX_GPUS, Evidence, GpuProvider, Provider, checked_gpu_count
 
 if TYPE_CHECKING:
     from attestation.tdx import TdxCollateral
@@ -159,7 +159,7 @@ class Bundle:
             cc_mode = d.get("gpu_cc_mode")
             if cc_mode is not None and not isinstance(cc_mode, bool):
                 raise ParseError("bundle 'gpu_cc_mode' must be true, false or absent")
-            gpu_count = _parse_gpu_count(d.get("gpu_count"))
+            gpu_count = checked_gpu_count(d.get("gpu_count"), 0, "bundle gpu_count")
             tls = d["tls"]
             if not isinstance(tls, dict):
                 raise ParseError("bundle 'tls' must be an object")
@@ -203,14 +203,6 @@ def _parse_gpus(raw: Any, gpu: Evidence | None) -> list[Evidence]:
     if gpu is not None and gpus[0] != gpu:
         raise ParseError("bundle 'gpu' is not the first of 'gpus'")
     return gpus
-
-
-def _parse_gpu_count(raw: Any) -> int | None:
-    if raw is None:
-        return None
-    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= MAX_GPUS:
-        raise ParseError(f"bundle 'gpu_count' must be an integer 0 to {MAX_GPUS}, or absent")
-    return raw
 
 
 def collect(

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from attestation.providers.base import MAX_GPUS, Evidence
+from attestation.providers.base import Evidence, checked_gpu_count
 from attestation.snp.abi import parse_report, product_from_cpuid, product_line
 from attestation.snp.kds import parse_endorsement_cert
 from attestation.snp.validate import SnpPolicy
@@ -82,7 +82,7 @@ class Policy:
         for k, v in flags.items():
             if not isinstance(v, bool):
                 raise ValueError(f"policy {k}: expected true/false")
-        p = cls(**flags, gpu_count=_gpu_count(d.get("gpu_count")))
+        p = cls(**flags, gpu_count=checked_gpu_count(d.get("gpu_count"), 1, "policy gpu_count"))
         for kind, attr in _ATTR.items():
             if kind in d:
                 if not isinstance(d[kind], dict):
@@ -99,14 +99,6 @@ class Policy:
             if section is not None:
                 out[kind] = section.to_dict()
         return out
-
-
-def _gpu_count(v: Any) -> int | None:
-    if v is None:
-        return None
-    if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_GPUS:
-        raise ValueError(f"policy gpu_count: expected an integer 1 to {MAX_GPUS}, got {v!r}")
-    return v
 
 
 def load(path: str | Path) -> Policy:

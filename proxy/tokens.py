@@ -32,6 +32,11 @@ MESSAGE_TOKENS = 8  # role markers around each message
 _LETTERS_AND_SPACE = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ "
 
 
+def usage_count(value: Any) -> int:
+    """A token count an upstream reported: a positive int, else 0 (not a bool, a subclass of int)."""
+    return value if type(value) is int and value > 0 else 0
+
+
 def text_tokens(text: str) -> int:
     """The upper bound on the tokens of `text`: its UTF-8 bytes (see the module docstring)."""
     return len(text.encode("utf-8", "surrogatepass"))

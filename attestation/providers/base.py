@@ -12,6 +12,16 @@ KINDS = ("sev-snp", "tdx", "simulated", "nvidia-gpu")
 MAX_GPUS = 16  # GPUs one bundle may carry evidence for (an HGX board has 8)
 
 
+def checked_gpu_count(value: Any, minimum: int, what: str) -> int | None:
+    """`value` as a number of GPUs (minimum..MAX_GPUS, not a bool), None when absent; ValueError naming
+    `what` otherwise (a bundle's and a policy's `gpu_count`)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= MAX_GPUS:
+        raise ValueError(f"{what}: expected an integer {minimum} to {MAX_GPUS}, got {repr(value)[:40]}")
+    return value
+
+
 class NoTeeError(RuntimeError):
     """The requested TEE is not present on this machine (a startup error, never a fallback)."""
 

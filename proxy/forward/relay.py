@@ -24,7 +24,7 @@ from proxy.errors import ApiError, upstream_timeout, upstream_unavailable
 from proxy.forward.upstream import CredentialError, Upstream, UpstreamPool
 from proxy.guardrails.output import OutputGuard
 from proxy.guardrails.response import ResponseGuard
-from proxy.tokens import text_tokens
+from proxy.tokens import text_tokens, usage_count
 
 log = logging.getLogger("teecube.proxy.forward")
 MAX_UPSTREAM_BODY = 64 * 1024 * 1024
@@ -124,14 +124,10 @@ async def _post(pool: UpstreamPool, upstream: Upstream, path: str, body: dict[st
         raise upstream_unavailable() from None
 
 
-def _count(value: Any) -> int:
-    return value if type(value) is int and value > 0 else 0  # not bool (a subclass of int)
-
-
 def _take_usage(outcome: Outcome, usage: Any) -> None:
     if isinstance(usage, dict):
-        outcome.prompt_tokens = _count(usage.get("prompt_tokens"))
-        outcome.completion_tokens = _count(usage.get("completion_tokens"))
+        outcome.prompt_tokens = usage_count(usage.get("prompt_tokens"))
+        outcome.completion_tokens = usage_count(usage.get("completion_tokens"))
         outcome.usage_known = True
 
 
@@ -288,11 +284,11 @@ def _loads(data: str) -> Any:
 
 
 # json.dumps(obj, separators=(",", ":")) builds an encoder per call; this one is built once.
-_COMPACT = json.JSONEncoder(separators=(",", ":")).encode
+compact_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _sse(obj: Any) -> bytes:
-    return b"data: " + _COMPACT(obj).encode() + b"\n\n"
+    return b"data: " + compact_json(obj).encode() + b"\n\n"
 
 
 DONE = b"data: [DONE]\n\n"

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from proxy.responses_api.request import Echo
+from proxy.tokens import usage_count
 
 # chat finish_reason -> (Response status, incomplete_details.reason)
 _FINISH = {
@@ -60,10 +61,10 @@ def usage(chat_usage: Any) -> dict[str, Any] | None:
     """Chat usage as Responses usage (input/output tokens), or None."""
     if not isinstance(chat_usage, dict):
         return None
-    prompt = _count(chat_usage.get("prompt_tokens"))
-    completion = _count(chat_usage.get("completion_tokens"))
+    prompt = usage_count(chat_usage.get("prompt_tokens"))
+    completion = usage_count(chat_usage.get("completion_tokens"))
     details = chat_usage.get("prompt_tokens_details")
-    cached = _count(details.get("cached_tokens")) if isinstance(details, dict) else 0
+    cached = usage_count(details.get("cached_tokens")) if isinstance(details, dict) else 0
     return {
         "input_tokens": prompt,
         "input_tokens_details": {"cached_tokens": cached, "cache_write_tokens": 0},
@@ -71,10 +72,6 @@ def usage(chat_usage: Any) -> dict[str, Any] | None:
         "output_tokens_details": {"reasoning_tokens": 0},
         "total_tokens": prompt + completion,
     }
-
-
-def _count(value: Any) -> int:
-    return value if type(value) is int and value > 0 else 0
 
 
 def message_item(item_id: str, text: str, status: str) -> dict[str, Any]:

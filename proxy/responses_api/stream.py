@@ -13,14 +13,12 @@ Every event carries `type` and `sequence_number`; the SSE `event:` line names it
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
+from proxy.forward.relay import compact_json
 from proxy.responses_api import response as shapes
 from proxy.responses_api.request import Echo
-
-_COMPACT = json.JSONEncoder(separators=(",", ":")).encode
 
 
 @dataclass(slots=True)
@@ -50,7 +48,7 @@ class ResponsesStream:
     def _event(self, kind: str, **fields: Any) -> bytes:
         event = {"type": kind, "sequence_number": self.sequence, **fields}
         self.sequence += 1
-        return b"event: " + kind.encode() + b"\ndata: " + _COMPACT(event).encode() + b"\n\n"
+        return b"event: " + kind.encode() + b"\ndata: " + compact_json(event).encode() + b"\n\n"
 
     def _start(self) -> list[bytes]:
         if self.started:
