@@ -22,6 +22,7 @@ from engine.distributed import all_reduce_min, broadcast_object, get_tp_size
 from engine.fast_sampling import is_plain
 from engine.host_block_tables import HostBlockTables, pad_block_tables
 from engine.kv_cache_spec import kv_block_bytes, kv_cache_dtype
+from engine.kv_layout import allocate_kv_cache
 from engine.layers.linear import prepare_split_k
 from engine.loader import LoadedModel, load_model
 from engine.logits_process import accept_tokens, bitmask_words, fill_rows
@@ -237,9 +238,10 @@ class ModelRunner:
         on_gpu_lm = self.device.type == "cuda" and self.pooling is None
         self.prefill_pad = PREFILL_PAD if on_gpu_lm else 1
         self.num_blocks = self._num_kv_blocks()
-        shape = (2, self.num_blocks, self.block_size, self.num_kv_heads, self.spec.head_dim)
+        # [2, blocks, block_size, kv_heads, head_dim] as seen, stored as engine/kv_layout.py says
+        cache_shape = (self.num_blocks, self.block_size, self.num_kv_heads, self.spec.head_dim)
         self.kv_caches = [
-            torch.zeros(shape, dtype=self.kv_dtype, device=self.device) for _ in range(self.spec.num_layers)
+            allocate_kv_cache(*cache_shape, self.kv_dtype, self.device) for _ in range(self.spec.num_layers)
         ]
         self.max_model_len = min(self.max_model_len, self.num_blocks * self.block_size)
         self.sampler = Sampler(self.spec.eos_token_ids, config.seed, self.device)

@@ -251,7 +251,8 @@ def decode_attention(
     num_seqs, num_q_heads, head_dim = q.shape
     _, _, block_size, num_kv_heads, cache_head_dim = kv_cache.shape
     assert cache_head_dim == head_dim and num_q_heads % num_kv_heads == 0, (q.shape, kv_cache.shape)
-    assert q.stride(2) == 1 and kv_cache.is_contiguous() and block_tables.stride(1) == 1
+    # any block / slot / head strides (a head-major cache is a permuted view); head_dim contiguous
+    assert q.stride(2) == 1 and kv_cache.stride(4) == 1 and block_tables.stride(1) == 1
     assert seq_lens.shape == (num_seqs,) and block_tables.shape[0] == num_seqs
     group = num_q_heads // num_kv_heads
     fp8 = kv_cache.element_size() == 1

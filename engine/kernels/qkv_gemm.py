@@ -46,12 +46,19 @@ def _rotate(x, cos, sin, dt: tl.constexpr, HALF: tl.constexpr, BLOCK_M: tl.const
     return o1, o2
 
 
+@triton.jit
+def _slot_offset(slot, stride_cb, stride_cs, BLOCK_SIZE: tl.constexpr):
+    """A cache slot's (block, offset) element offset; slot -1 (not stored) reads as slot 0."""
+    slot = tl.maximum(slot, 0)
+    return (slot // BLOCK_SIZE) * stride_cb + (slot % BLOCK_SIZE) * stride_cs
+
+
 @triton.jit(do_not_specialize=["M"])
 def _qkv_gemm_prep_kernel(
     x_ptr, sx_ptr, w_ptr, sw_ptr, bias_ptr, part_ptr, count_ptr, q_ptr, cache_ptr, pos_ptr, slot_ptr,
     cos_sin_ptr, qw_ptr, kw_ptr, eps, k_scale, v_scale,
-    M, N, K, stride_xm, stride_wn, stride_q, stride_cos, stride_ckv, stride_cslot, stride_ch,
-    Q_HEADS: tl.constexpr, K_HEADS: tl.constexpr, HEAD_DIM: tl.constexpr,
+    M, N, K, stride_xm, stride_wn, stride_q, stride_cos, stride_ckv, stride_cb, stride_cs, stride_ch,
+    BLOCK_SIZE: tl.constexpr, Q_HEADS: tl.constexpr, K_HEADS: tl.constexpr, HEAD_DIM: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_K: tl.constexpr, SPLIT_K: tl.constexpr,
     HAS_BIAS: tl.constexpr, QK_NORM: tl.constexpr, FP8: tl.constexpr, FP8_WEIGHTS: tl.constexpr,
 ):
@@ -92,8 +99,8 @@ def _qkv_gemm_prep_kernel(
             tl.store(q_dst + HALF, o2.to(dt), mask=live)
         else:
             k_slot = tl.load(slot_ptr + rm_safe).to(tl.int64)
-            k_dst = (cache_ptr + tl.maximum(k_slot, 0)[None, :] * stride_cslot + (head - Q_HEADS) * stride_ch
-                     + halves[:, None])
+            k_dst = (cache_ptr + _slot_offset(k_slot, stride_cb, stride_cs, BLOCK_SIZE)[None, :]
+                     + (head - Q_HEADS) * stride_ch + halves[:, None])
             if FP8:
                 o1 = tl.clamp(o1 / k_scale, -448.0, 448.0)
                 o2 = tl.clamp(o2 / k_scale, -448.0, 448.0)
@@ -102,7 +109,7 @@ def _qkv_gemm_prep_kernel(
             tl.store(k_dst + HALF, o2.to(cache_ptr.dtype.element_ty), mask=k_keep)
     else:  # v: stored as it is
         v_slot = tl.load(slot_ptr + rm_safe).to(tl.int64)
-        v_dst = (cache_ptr + stride_ckv + tl.maximum(v_slot, 0)[None, :] * stride_cslot
+        v_dst = (cache_ptr + stride_ckv + _slot_offset(v_slot, stride_cb, stride_cs, BLOCK_SIZE)[None, :]
                  + (head - Q_HEADS - K_HEADS) * stride_ch + feats[:, None])
         if FP8:
             x = tl.clamp(x / v_scale, -448.0, 448.0)
@@ -164,7 +171,7 @@ def qkv_linear_prep(
     ):
         return None
     block_m, block_k, split = tiling(m, heads_total, k, fp8_gemm.num_sms(x.device), fp8_weights)  # m > 0
-    assert kv_cache.shape[3:] == (num_kv_heads, head_dim) and kv_cache.is_contiguous()
+    assert kv_cache.shape[3:] == (num_kv_heads, head_dim) and kv_cache.stride(4) == 1
     assert positions.shape == (m,) and slot_mapping.shape == (m,) and cos_sin_cache.stride(-1) == 1
     q = torch.empty((m, num_heads * head_dim), dtype=out_dtype, device=x.device)
     m_tiles = triton.cdiv(m, block_m)
@@ -180,8 +187,8 @@ def qkv_linear_prep(
         x, x_scales, weight, w_scales, bias if bias is not None else q, part, counters, q, kv_cache,
         positions, slot_mapping, cos_sin_cache, *norm_w, float(eps), float(k_scale), float(v_scale),
         m, n, k, x.stride(0), weight.stride(0), q.stride(0), cos_sin_cache.stride(0),
-        kv_cache.stride(0), kv_cache.stride(2), kv_cache.stride(3),
-        Q_HEADS=num_heads, K_HEADS=num_kv_heads, HEAD_DIM=head_dim,
+        kv_cache.stride(0), kv_cache.stride(1), kv_cache.stride(2), kv_cache.stride(3),
+        BLOCK_SIZE=kv_cache.shape[2], Q_HEADS=num_heads, K_HEADS=num_kv_heads, HEAD_DIM=head_dim,
         BLOCK_M=block_m, BLOCK_K=block_k, SPLIT_K=split,
         HAS_BIAS=bias is not None, QK_NORM=qk_norm, FP8=kv_cache.dtype == FP8_DTYPE,
         FP8_WEIGHTS=fp8_weights, num_warps=4, num_stages=4,

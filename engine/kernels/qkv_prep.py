@@ -57,7 +57,7 @@ def _norm_rope_heads(
 def _qkv_prep_kernel(
     qkv_ptr, pos_ptr, cos_sin_ptr, qw_ptr, kw_ptr, cache_ptr, slot_ptr,
     eps, k_scale, v_scale,
-    stride_t, stride_cos, stride_ckv, stride_cslot, stride_ch,
+    stride_t, stride_cos, stride_ckv, stride_cb, stride_cs, stride_ch, BLOCK_SIZE: tl.constexpr,
     Q_HEADS: tl.constexpr, K_HEADS: tl.constexpr, HEAD_DIM: tl.constexpr,
     HALF: tl.constexpr, REST: tl.constexpr, QK_NORM: tl.constexpr, FP8: tl.constexpr,
     BLOCK_QH: tl.constexpr, BLOCK_KH: tl.constexpr, BLOCK_R: tl.constexpr, BLOCK_REST: tl.constexpr,
@@ -92,7 +92,8 @@ def _qkv_prep_kernel(
             K_HEADS, HEAD_DIM, HALF, REST, QK_NORM, BLOCK_KH, BLOCK_R, BLOCK_REST,
         )
         kheads = tl.arange(0, BLOCK_KH)[:, None]
-        dst = cache_ptr + slot * stride_cslot + kheads * stride_ch
+        block_off = (slot // BLOCK_SIZE) * stride_cb + (slot % BLOCK_SIZE) * stride_cs
+        dst = cache_ptr + block_off + kheads * stride_ch
         if FP8:
             k1 = tl.clamp(k1 / k_scale, -448.0, 448.0)
             k2 = tl.clamp(k2 / k_scale, -448.0, 448.0)
@@ -126,12 +127,12 @@ def qkv_prep(
 ) -> torch.Tensor:
     """qkv [T, (Hq + 2 Hkv) * D] (the projection's output, q part modified in place); returns q as a
     [T, Hq, D] view of it, normed (when q_norm_weight is given) and rotated. k (normed, rotated) and v
-    go to kv_cache [2, blocks, block_size, Hkv, D] at slot_mapping (-1 = skip); an FP8 cache gets
-    e4m3 codes of k / k_scale and v / v_scale. The norm weights, when given, are both [D]."""
+    go to kv_cache [2, blocks, block_size, Hkv, D] (any strides but D's) at slot_mapping (-1 = skip); an
+    FP8 cache gets e4m3 codes of k / k_scale and v / v_scale. The norm weights, when given, are both [D]."""
     num_tokens = qkv.shape[0]
     rot_dim = cos_sin_cache.shape[-1]
     assert qkv.shape[1] == (num_heads + 2 * num_kv_heads) * head_dim and qkv.stride(1) == 1
-    assert kv_cache.shape[3:] == (num_kv_heads, head_dim) and kv_cache.is_contiguous()
+    assert kv_cache.shape[3:] == (num_kv_heads, head_dim) and kv_cache.stride(4) == 1
     assert positions.shape == (num_tokens,) and slot_mapping.shape == (num_tokens,)
     assert rot_dim % 2 == 0 and rot_dim <= head_dim and cos_sin_cache.stride(-1) == 1
     qk_norm = q_norm_weight is not None
@@ -145,8 +146,8 @@ def qkv_prep(
             qkv, positions, cos_sin_cache, weights[0], weights[1], kv_cache, slot_mapping,
             float(eps), float(k_scale), float(v_scale),
             qkv.stride(0), cos_sin_cache.stride(0),
-            kv_cache.stride(0), kv_cache.stride(2), kv_cache.stride(3),
-            Q_HEADS=num_heads, K_HEADS=num_kv_heads, HEAD_DIM=head_dim,
+            kv_cache.stride(0), kv_cache.stride(1), kv_cache.stride(2), kv_cache.stride(3),
+            BLOCK_SIZE=kv_cache.shape[2], Q_HEADS=num_heads, K_HEADS=num_kv_heads, HEAD_DIM=head_dim,
             HALF=rot_dim // 2, REST=rest, QK_NORM=qk_norm, FP8=kv_cache.dtype == torch.float8_e4m3fn,
             BLOCK_QH=triton.next_power_of_2(num_heads), BLOCK_KH=triton.next_power_of_2(num_kv_heads),
             BLOCK_R=triton.next_power_of_2(rot_dim // 2), BLOCK_REST=max(1, triton.next_power_of_2(rest)),
