@@ -6,6 +6,8 @@ kv_heads, head_dim], and reads and writes it through its strides, so the bytes c
   reads 256 bytes out of every 2 KB at 8 heads of 128 in bf16.
 - "hnd" (head-major within a block): stored as [2, blocks, kv_heads, block_size, head_dim] and handed
   out as the permuted view, so one head's block is block_size * head_dim contiguous values (4 KB).
+- "headfirst": stored as [2, kv_heads, blocks, block_size, head_dim]: each head's pool apart, so a
+  sequence's consecutive blocks are adjacent for one head as well.
 
 TEECUBE_KV_LAYOUT picks it for CUDA caches the Triton kernels serve (read at import); other caches stay
 "nhd", the layout the torch reference path (engine/layers/attention.py) views flat."""
@@ -16,7 +18,7 @@ import os
 
 import torch
 
-LAYOUTS = ("nhd", "hnd")
+LAYOUTS = ("nhd", "hnd", "headfirst")
 KV_LAYOUT = os.environ.get("TEECUBE_KV_LAYOUT", "nhd")
 if KV_LAYOUT not in LAYOUTS:
     raise ValueError(f"TEECUBE_KV_LAYOUT must be one of {LAYOUTS}, not {KV_LAYOUT!r}")
@@ -38,5 +40,8 @@ def allocate_kv_cache(
     if layout == "hnd":
         stored = torch.zeros((2, num_blocks, num_kv_heads, block_size, head_dim), dtype=dtype, device=device)
         return stored.permute(0, 1, 3, 2, 4)
+    if layout == "headfirst":
+        stored = torch.zeros((2, num_kv_heads, num_blocks, block_size, head_dim), dtype=dtype, device=device)
+        return stored.permute(0, 2, 3, 1, 4)
     assert layout == "nhd", layout
     return torch.zeros((2, num_blocks, block_size, num_kv_heads, head_dim), dtype=dtype, device=device)

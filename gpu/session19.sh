@@ -19,7 +19,8 @@ import json,sys
 for l in open(sys.argv[1]):
     r=json.loads(l)
     if 'shape' not in r: print(r); continue
-    print(r['shape'], r['kv_gb'], 'nhd', r.get('nhd_default'), 'hnd', r.get('hnd_default'), 'x', r.get('hnd_vs_nhd_default'), '| best', r.get('nhd_best'), r.get('hnd_best'), 'x', r.get('hnd_best_vs_nhd_best'), r.get('errors', [])[:2])
+    print(r['shape'], r['kv_gb'], 'default TB/s', [(l, (r.get(l + '_default') or {}).get('tb_s'), (r.get(l + '_default') or {}).get('identical')) for l in ('nhd', 'hnd', 'headfirst')], 'x', r.get('hnd_vs_nhd_default'), r.get('headfirst_vs_nhd_default'))
+    print('   best', [(l, r.get(l + '_best')) for l in ('nhd', 'hnd', 'headfirst')], r.get('errors', [])[:2])
 " "$OUT/kv-layout.jsonl" ;;
     layouttests)  # the engine's GPU tests (HF parity included) with a head-major KV cache
       TEECUBE_KV_LAYOUT=hnd timeout ${LAYOUTTESTS_TIMEOUT:-170} python3 -m pytest tests/gpu/test_engine_gpu.py \
