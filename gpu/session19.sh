@@ -28,7 +28,7 @@ for l in open(sys.argv[1]):
       echo "== layouttests rc=$? in $((SECONDS - t0)) s: $(tail -n 1 "$OUT/layout-tests.log")"
       grep -E "^(FAILED|ERROR)|Error" "$OUT/layout-tests.log" | head -10 ;;
     layoutab)  # end to end, TEECUBE_KV_LAYOUT alternating (AB_SHAPE)
-      AB_VAR=TEECUBE_KV_LAYOUT AB_VALUES="${LAYOUT_VALUES:-nhd hnd nhd hnd}" STAGES=envab \
+      AB_VAR=TEECUBE_KV_LAYOUT AB_VALUES="${LAYOUT_VALUES:-nhd hnd headfirst nhd hnd headfirst}" STAGES=envab \
         bash gpu/session9.sh 2>&1 | grep -v "^NVIDIA" ;;
     sweep)
       timeout ${SWEEP_TIMEOUT:-330} python3 gpu/gemm256_sweep.py ${SWEEP256_ARGS:-} >"$OUT/gemm256.jsonl" 2>"$OUT/gemm256.log"

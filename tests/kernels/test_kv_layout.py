@@ -1,8 +1,8 @@
 """engine/kv_layout.py: a head-major cache ("hnd", "headfirst"), handed to every kernel as a permuted
-view of the token-major ("nhd") shape, under the interpreter. Each kernel that writes the cache (store_kvcache,
-qkv_prep, the fused QKV GEMM) leaves the same logical content in both layouts, and each kernel that reads
-it (decode, FP8 decode variants, extend) returns bit-identical outputs; the bytes really are stored
-head-major. A kernel that still took a flat slot stride would write the wrong tokens and fail here."""
+view of the token-major ("nhd") shape, under the interpreter. Each kernel that writes the cache
+(store_kvcache, qkv_prep, the fused QKV GEMM) leaves the same logical content in every layout, and each
+kernel that reads it (decode, FP8 decode variants, extend) returns bit-identical outputs; the bytes really
+are stored head-major. A kernel that still took a flat slot stride would write the wrong tokens here."""
 
 from __future__ import annotations
 
