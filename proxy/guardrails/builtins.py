@@ -162,12 +162,18 @@ _PHONE_SUPPRESS = (
     r"[ .-]{0,2}(?:no|nr|num|number|#|id))"
     r"(?:[ .-]{0,2}(?:no|nr|n°|nº|num|number|nummer|numéro|número|numero|id|code|#))?[.:#]{0,2}\s{0,3})"
 )
+# a phone's "+" and separators, plain or escaped in a URL, HTML or JSON (checks.phone reads them plain)
+_ESC_SEP = rf"{checks.ESCAPED_SPACE}|{checks.ESCAPED_DASH}|{checks.ESCAPED_DOT}"
+_PHONE_SEP = rf"(?:[ .\-/]|{_ESC_SEP})"
+_NANP_SEP = rf"(?:[ .-]|{_ESC_SEP})"
+_PLUS = rf"(?:\+|{checks.ESCAPED_PLUS})"
 _PHONE = (
     rf"{_PHONE_SUPPRESS}?"
-    r"(?:(?:\+|\b00)[1-9][0-9]{0,3}(?:[ .\-/]?\(?[0-9]{1,5}\)?){2,6}\b"  # international
-    r"|(?:\b[0-9]{1,6}[ .\-/])?(?:\(0?[1-9][0-9]{0,4}\) ?|\b0[1-9][0-9]{0,4}[ .\-/]?)"  # national: trunk 0
-    # or (area); a digit group before it (card, IBAN, tracking ids) is matched too, and rejected
-    r"[0-9]{2,5}(?:[ .\-/]?[0-9]{2,5}){0,3}\b"
+    rf"(?:(?:{_PLUS}|\b00)[1-9][0-9]{{0,3}}(?:{_PHONE_SEP}?\(?[0-9]{{1,5}}\)?){{2,6}}\b"  # international
+    # national: trunk 0 or (area); a digit group before it (card, IBAN, tracking ids) is matched too,
+    # and rejected
+    rf"|(?:\b[0-9]{{1,6}}{_PHONE_SEP})?(?:\(0?[1-9][0-9]{{0,4}}\) ?|\b0[1-9][0-9]{{0,4}}{_PHONE_SEP}?)"
+    rf"[0-9]{{2,5}}(?:{_PHONE_SEP}?[0-9]{{2,5}}){{0,3}}\b"
     r"|\b[6-9][0-9]{4}[ -][0-9]{5}\b"  # India, 5+5
     # Russia, Belarus, Kazakhstan: trunk 8
     r"|\b8[ -]?(?:\([3-9][0-9]{2,4}\)|[3-9][0-9]{2,4})[ -]?[0-9]{1,3}(?:[ -]?[0-9]{2}){2}\b"
@@ -181,7 +187,8 @@ _PHONE = (
     r"|(?:[€$£] ?|\b[0-9]{1,6} )?\b(?:[6-9][0-9]{2}(?: [0-9]{2}){3}|[5-9][0-9]{2}(?: [0-9]{3}){2}"
     r"|1[3-9][0-9](?:[ -][0-9]{4}){2}|3[0-9]{2} [0-9]{3} [0-9]{3,4})(?: [0-9]{1,6})?\b"
     rf"(?: ?[€$£]| (?i:{checks.CURRENCY_WORDS}))?"
-    r"|(?:\b1[ .-]?)?(?:\([2-9][0-9]{2}\) ?|\b[2-9][0-9]{2}[ .-])[2-9][0-9]{2}[ .-][0-9]{4}\b)"  # NANP
+    rf"|(?:\b1{_NANP_SEP}?)?(?:\([2-9][0-9]{{2}}\)(?: |{checks.ESCAPED_SPACE})?|\b[2-9][0-9]{{2}}{_NANP_SEP})"
+    rf"[2-9][0-9]{{2}}{_NANP_SEP}[0-9]{{4}}\b)"  # NANP
 )
 # SSN labels (en, es, de): nine digits, compact or spaced, near one are an SSN.
 _SSN_LABEL = (
@@ -195,9 +202,16 @@ _SSN_LABEL = (
     r"[a-z]{2,20}['’]s social|irs|tax returns?)\b)|"
     r"[a-z0-9](?:SSN|Ssn)\b)"
 )
-# nine digits, compact or grouped 3-2-4 by spaces, dots or dashes (one kind)
-_SSN_DIGITS = r"\b[0-9]{3}(?:[0-9]{2}|-[0-9]{2}-|\.[0-9]{2}\.| [0-9]{2} )[0-9]{4}\b"
-_SSN_DASHED = r"\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b"
+# nine digits, compact or grouped 3-2-4 by spaces, dots or dashes (one kind), each separator also as
+# it is escaped in a URL, HTML or JSON (checks.ESCAPED_SEPARATOR; checks.ssn reads them plain)
+_DASH = rf"(?:-|{checks.ESCAPED_DASH})"
+_SPACE = rf"(?: |{checks.ESCAPED_SPACE})"
+_DOT_SEP = rf"(?:\.|{checks.ESCAPED_DOT})"
+_SSN_DIGITS = (
+    rf"\b[0-9]{{3}}(?:[0-9]{{2}}|{_DASH}[0-9]{{2}}{_DASH}|{_DOT_SEP}[0-9]{{2}}{_DOT_SEP}"
+    rf"|{_SPACE}[0-9]{{2}}{_SPACE})[0-9]{{4}}\b"
+)
+_SSN_DASHED = rf"\b[0-9]{{3}}{_DASH}[0-9]{{2}}{_DASH}[0-9]{{4}}\b"
 _SSN_NOT = checks.SSN_NOT  # a lot or serial label, or a letter code: matched, and rejected by the check
 # a label, then the number within two lines (tables, CSV) and 60 characters
 _SSN_BEFORE = rf"{_SSN_LABEL}(?:[^\n]{{0,80}}\n){{0,2}}[^\n]{{0,60}}?"
@@ -220,7 +234,8 @@ _NUMBERING = (
     r"ziffer|chapitre|paragraphe|apartado|capítulo|sección|sezione|capitolo|articolo|hoofdstuk|rozdział|"
     r"punkt)\.?|§)\s{0,2})"
 )
-_IBAN_BODY = r"[0-9]{2}[ -]?(?:[A-Z0-9]{4}[ -]?){2,7}[A-Z0-9]{1,4}\b"
+_IBAN_SEP = rf"(?:[ -]|{checks.ESCAPED_SPACE}|{checks.ESCAPED_DASH})"  # escaped too: checks.iban reads them
+_IBAN_BODY = rf"[0-9]{{2}}{_IBAN_SEP}?(?:[A-Z0-9]{{4}}{_IBAN_SEP}?){{2,7}}[A-Z0-9]{{1,4}}\b"
 # What checks.iban can accept: a known country code, written in one case ("It", "In": never).
 _IBAN_COUNTRY = "|".join(sorted(checks.IBAN_LENGTHS)) + "|" + "|".join(sorted(checks.IBAN_LENGTHS)).lower()
 _PEM_BREAK = r"(?:\s|\\{1,3}[rn])+"  # a line break: real, or escaped once or twice ("\n", "\\n")

@@ -229,6 +229,11 @@ def _card_run(text: str, named: bool = False) -> Span:
 
 
 def iban(text: str) -> Span:
+    """A valid IBAN (length by country, mod 97) after its country code; its groups may be separated by
+    spaces or dashes, plain or escaped in a URL, HTML or JSON."""
+    decoded = _plain_separators(text, iban)
+    if decoded is not False:
+        return decoded
     compact_len = 0
     country = text[:2].upper()
     expected = IBAN_LENGTHS.get(country)
@@ -263,6 +268,36 @@ SSN_NOT = (
     r"los|serie|série|lote)(?:[ .-]{0,2}(?:no|nr|num|number|#|id))?)[.:#]{0,2}\s{0,3}(?:[A-Z]{1,4}-)?"
     r"|\b[A-Z]{1,4}-)"
 )
+# Separators as a URL, HTML or JSON escapes them (builtins' SSN and IBAN patterns take them; ssn and
+# iban read them plain). Numeric character references need their ";" here.
+ESCAPED_DASH = r"(?:&#0{0,8}45;|&#[xX]0{0,8}2[dD];|%2[dD]|\\{1,2}u002[dD]|&(?:hyphen|dash|minus);)"
+ESCAPED_DOT = r"(?:&#0{0,8}46;|&#[xX]0{0,8}2[eE];|%2[eE]|\\{1,2}u002[eE]|&period;)"
+ESCAPED_SPACE = r"(?:%20|&#0{0,8}32;|&#[xX]0{0,8}20;|&nbsp;|\\{1,2}u0020)"
+ESCAPED_PLUS = r"(?:%2[bB]|&#0{0,8}43;|&#[xX]0{0,8}2[bB];|&plus;|\\{1,2}u002[bB])"  # a phone's "+"
+_ESCAPED_SEPARATOR = re.compile(f"{ESCAPED_DASH}|{ESCAPED_DOT}|{ESCAPED_SPACE}")
+_ESCAPED_PHONE_CHAR = re.compile(f"{ESCAPED_DASH}|{ESCAPED_DOT}|{ESCAPED_SPACE}|{ESCAPED_PLUS}")
+_ESCAPED_CHARS = tuple(
+    (re.compile(escaped), char)
+    for escaped, char in ((ESCAPED_DASH, "-"), (ESCAPED_DOT, "."), (ESCAPED_PLUS, "+"))
+)
+
+
+def _separator_char(escape: str) -> str:
+    return next((char for pattern, char in _ESCAPED_CHARS if pattern.fullmatch(escape)), " ")
+
+
+def _plain_separators(
+    text: str, check: Callable[[str], Span], escapes: re.Pattern[str] = _ESCAPED_SEPARATOR
+) -> Span | bool:
+    """`check` on `text` with its escaped separators read plain, the span mapped back; False when
+    `text` has none (the caller checks it as it is)."""
+    if not ("%" in text or "&" in text or "\\" in text) or not escapes.search(text):
+        return False
+    plain, starts = decode_escapes(text, escapes, _separator_char)
+    span = check(plain)
+    return None if span is None else (starts[span[0]], starts[span[1]])
+
+
 _SSN_NOT = re.compile(SSN_NOT + r"[0-9]{3}-[0-9]{2}-[0-9]{4}$")
 _SSN_NUMBER = re.compile(r"[0-9]{3}[ .-]?[0-9]{2}[ .-]?[0-9]{4}$")
 _SSN_LEADING = re.compile(r"[0-9]{3}[ .-]?[0-9]{2}[ .-]?[0-9]{4}")
@@ -270,7 +305,11 @@ _SSN_LEADING = re.compile(r"[0-9]{3}[ .-]?[0-9]{2}[ .-]?[0-9]{4}")
 
 def ssn(text: str) -> Span:
     """`ddd-dd-dddd`, or nine digits near an SSN label ("SSN: 536221234", "is 536221234 my SSN?"):
-    the number only."""
+    the number only. A separator escaped in a URL, HTML or JSON (`%2D`, `&#45;`, `\\u002d`) counts as
+    itself."""
+    decoded = _plain_separators(text, ssn)
+    if decoded is not False:
+        return decoded
     if _SSN_NOT.match(text) and not text.lower().startswith("ss"):
         return None  # "Lot 721-83-3136", "Serial: NWA-575-18-7711": a lot or serial number
     m = _SSN_LEADING.match(text) if text[0].isdigit() else _SSN_NUMBER.search(text)
@@ -531,7 +570,11 @@ def phone(text: str) -> Span:
     """A number `phonenumbers` finds valid, allowing trailing digit groups that are not part of it.
     Numbers inside longer digit-group runs (cards, IBANs, tracking ids), SSN shapes, numbers right
     after an IBAN-shaped token or a part/order/invoice/reference label, and national numbers whose
-    area code is not where libphonenumber puts it (unless labelled, or mobile) are not phones."""
+    area code is not where libphonenumber puts it (unless labelled, or mobile) are not phones. A "+" or
+    a separator escaped in a URL, HTML or JSON (`%2B49`, `&#32;`, `\\u002d`) counts as itself."""
+    decoded = _plain_separators(text, phone, _ESCAPED_PHONE_CHAR)
+    if decoded is not False:
+        return decoded
     if text.startswith(("+++", "***")):
         return None  # a structured payment reference
     link = _CHAT_LINK.match(text)
