@@ -126,7 +126,7 @@ _SAID_LATIN = (
 )
 # separators inside card numbers (after NFKC): also tab, a form-encoded "+", and a space escaped in a
 # URL, HTML or JSON (checks.card reads them as a space)
-_DIGIT_SEP = "(?:[ ./\\-_\u2010-\u2015\u2212\t+]|%20|&#0{0,8}32;|&#[xX]0{0,8}20;|&nbsp;|\\\\{1,2}u0020)"
+_DIGIT_SEP = f"(?:[ ./\\-_\u2010-\u2015\u2212\t+]|{checks.ESCAPED_SPACE})"
 _NON_ASCII = "\x80-\U0010ffff"  # any non-ASCII character: compact in re2, unlike \\p{L}
 _DOMAIN_CHAR = f"[A-Za-z0-9{_NON_ASCII}]"
 # "@" and "." escaped: JSON (`john\u0040example.com`, once or twice: a tool's arguments, pasted JSON),

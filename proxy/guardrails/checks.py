@@ -153,8 +153,6 @@ def card_brand_ok(digits: str, named: bool = False) -> bool:
 
 
 CARD_SEPARATORS = frozenset(" ./-_\u2010\u2011\u2012\u2013\u2014\u2015\u2212\t+")  # "+": a form-encoded space
-# a space escaped in a URL, in HTML or in JSON (builtins._DIGIT_SEP): read as a space
-_ENCODED_SPACE = re.compile(r"%20|&#0{0,8}32;|&#[xX]0{0,8}20;|&nbsp;|\\{1,2}u0020")
 _LOOSE = frozenset(" -")  # separators people group cards with freely; others need 4-4-4-4 style groups
 
 
@@ -180,10 +178,9 @@ def card(text: str) -> Span:
     that passes brand + Luhn. Digits after an IBAN-shaped token (matched with it) are none; after
     a card word (matched with it), a 12-digit Maestro number is one too. A space escaped in a URL,
     HTML or JSON (`%20`, `&nbsp;`, `\\u0020`) separates as a space does."""
-    if ("%" in text or "&" in text or "\\" in text) and _ENCODED_SPACE.search(text):
-        plain, starts = decode_escapes(text, _ENCODED_SPACE, lambda _: " ")
-        span = card(plain)
-        return None if span is None else (starts[span[0]], starts[span[1]])
+    decoded = _plain_separators(text, card, _ESCAPED_SPACE)
+    if decoded is not False:
+        return decoded
     named = _CARD_WORD.match(text)
     if named is not None and named.end() < len(text) and text[named.end()].isdigit():
         span = _card_run(text[named.end() :], named=True)
@@ -274,6 +271,7 @@ ESCAPED_DASH = r"(?:&#0{0,8}45;|&#[xX]0{0,8}2[dD];|%2[dD]|\\{1,2}u002[dD]|&(?:hy
 ESCAPED_DOT = r"(?:&#0{0,8}46;|&#[xX]0{0,8}2[eE];|%2[eE]|\\{1,2}u002[eE]|&period;)"
 ESCAPED_SPACE = r"(?:%20|&#0{0,8}32;|&#[xX]0{0,8}20;|&nbsp;|\\{1,2}u0020)"
 ESCAPED_PLUS = r"(?:%2[bB]|&#0{0,8}43;|&#[xX]0{0,8}2[bB];|&plus;|\\{1,2}u002[bB])"  # a phone's "+"
+_ESCAPED_SPACE = re.compile(ESCAPED_SPACE)  # card's escaped separators (builtins._DIGIT_SEP)
 _ESCAPED_SEPARATOR = re.compile(f"{ESCAPED_DASH}|{ESCAPED_DOT}|{ESCAPED_SPACE}")
 _ESCAPED_PHONE_CHAR = re.compile(f"{ESCAPED_DASH}|{ESCAPED_DOT}|{ESCAPED_SPACE}|{ESCAPED_PLUS}")
 _ESCAPED_CHARS = tuple(
