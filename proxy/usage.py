@@ -29,6 +29,7 @@ class UsageWriter:
         self._last_used: dict[str, datetime] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._flushing = asyncio.Lock()  # one write at a time: flush() returns once earlier ones landed
         self.written = 0
 
     def add(self, record: UsageRecordIn) -> None:
@@ -49,16 +50,19 @@ class UsageWriter:
             await self.flush()
 
     async def flush(self) -> None:
-        records, self._pending = self._pending, []
-        last_used, self._last_used = self._last_used, {}
-        if not records and not last_used:
-            return
-        try:
-            self.written += await asyncio.to_thread(self._write, records, last_used)
-        except Exception as exc:
-            # Keep the records for the next try; the log names the failure type only.
-            log.error("usage flush failed (%s); %d records kept", type(exc).__name__, len(records))
-            self._pending = records + self._pending
+        """Write what is pending; returns once every record added before the call is written (or kept
+        after a failed write), a periodic flush already writing included."""
+        async with self._flushing:
+            records, self._pending = self._pending, []
+            last_used, self._last_used = self._last_used, {}
+            if not records and not last_used:
+                return
+            try:
+                self.written += await asyncio.to_thread(self._write, records, last_used)
+            except Exception as exc:
+                # Keep the records for the next try; the log names the failure type only.
+                log.error("usage flush failed (%s); %d records kept", type(exc).__name__, len(records))
+                self._pending = records + self._pending
 
     def _write(self, records: list[UsageRecordIn], last_used: dict[str, datetime]) -> int:
         written = record_usage(self._factory, records)

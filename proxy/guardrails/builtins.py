@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from proxy.guardrails import checks, keyformats
+from proxy.guardrails import checks, escapes, keyformats
 from proxy.guardrails.normalize import invisible_class
 
 Check = Callable[[str], tuple[int, int] | None]
@@ -124,9 +124,9 @@ _SAID_LATIN = (
     rf"(?:(?: [^\s:=]{{1,20}}){{0,5}}(?:\s(?:{checks.PROSE_VERBS})(?:\s(?:{checks.PROSE_ADVERBS}))?|\s?[:：])"
     r"\s{0,3}[\"'`„“«]?|\s[\"'`„“«]?)[!-~]{6}"
 )
-# separators inside card numbers (after NFKC): also tab, a form-encoded "+", and a space escaped in a
-# URL, HTML or JSON (checks.card reads them as a space)
-_DIGIT_SEP = f"(?:[ ./\\-_\u2010-\u2015\u2212\t+]|{checks.ESCAPED_SPACE})"
+# separators inside card numbers (after NFKC): also tab, a form-encoded "+", and any of them escaped in a
+# URL, HTML or JSON (escapes.py; checks.card reads them plain)
+_DIGIT_SEP = f"(?:[ ./\\-_\u2010-\u2015\u2212\t+]|{checks.ESCAPED_SEPARATOR})"
 _NON_ASCII = "\x80-\U0010ffff"  # any non-ASCII character: compact in re2, unlike \\p{L}
 _DOMAIN_CHAR = f"[A-Za-z0-9{_NON_ASCII}]"
 # "@" and "." escaped: JSON (`john\u0040example.com`, once or twice: a tool's arguments, pasted JSON),
@@ -134,8 +134,8 @@ _DOMAIN_CHAR = f"[A-Za-z0-9{_NON_ASCII}]"
 # encoding (`%40`: a query string); checks.email reads them as "@" and ".".
 # (a browser reads a numeric reference without its ";" too: checks.email keeps only those no digit
 # continues)
-_ESC_AT = r"(?:\\{1,2}u0040|&#0{0,8}64;?|&#[xX]0{0,8}40;?|&commat;|%40)"
-_ESC_DOT = r"(?:\\{1,2}u002[eE]|&#0{0,8}46;?|&#[xX]0{0,8}2[eE];?|&period;|%2[eE])"
+_ESC_AT = escapes.escaped(escapes.ATS, bare_numeric=True)
+_ESC_DOT = escapes.escaped(escapes.DOTS, bare_numeric=True)
 # "@" and "." spelled out ("name (at) domain [dot] com", "name AT domain DOT com", "juan arroba
 # dominio punto es", "name@domain . ch"): checks.email wants a known TLD and guards the bare-word forms.
 _AT = rf"(?:@|{_ESC_AT}|\s@\s|\s?[\[({{<]\s?(?i:{checks.AT_WORDS})\s?[\])}}>]\s?|\s(?i:{checks.AT_WORDS})\s)"
@@ -163,7 +163,7 @@ _PHONE_SUPPRESS = (
     r"(?:[ .-]{0,2}(?:no|nr|n°|nº|num|number|nummer|numéro|número|numero|id|code|#))?[.:#]{0,2}\s{0,3})"
 )
 # a phone's "+" and separators, plain or escaped in a URL, HTML or JSON (checks.phone reads them plain)
-_ESC_SEP = rf"{checks.ESCAPED_SPACE}|{checks.ESCAPED_DASH}|{checks.ESCAPED_DOT}"
+_ESC_SEP = checks.ESCAPED_SEPARATOR
 _PHONE_SEP = rf"(?:[ .\-/]|{_ESC_SEP})"
 _NANP_SEP = rf"(?:[ .-]|{_ESC_SEP})"
 _PLUS = rf"(?:\+|{checks.ESCAPED_PLUS})"
@@ -187,7 +187,7 @@ _PHONE = (
     r"|(?:[€$£] ?|\b[0-9]{1,6} )?\b(?:[6-9][0-9]{2}(?: [0-9]{2}){3}|[5-9][0-9]{2}(?: [0-9]{3}){2}"
     r"|1[3-9][0-9](?:[ -][0-9]{4}){2}|3[0-9]{2} [0-9]{3} [0-9]{3,4})(?: [0-9]{1,6})?\b"
     rf"(?: ?[€$£]| (?i:{checks.CURRENCY_WORDS}))?"
-    rf"|(?:\b1{_NANP_SEP}?)?(?:\([2-9][0-9]{{2}}\)(?: |{checks.ESCAPED_SPACE})?|\b[2-9][0-9]{{2}}{_NANP_SEP})"
+    rf"|(?:\b1{_NANP_SEP}?)?(?:\([2-9][0-9]{{2}}\)(?: |{_ESC_SEP})?|\b[2-9][0-9]{{2}}{_NANP_SEP})"
     rf"[2-9][0-9]{{2}}{_NANP_SEP}[0-9]{{4}}\b)"  # NANP
 )
 # SSN labels (en, es, de): nine digits, compact or spaced, near one are an SSN.
@@ -203,22 +203,24 @@ _SSN_LABEL = (
     r"[a-z0-9](?:SSN|Ssn)\b)"
 )
 # nine digits, compact or grouped 3-2-4 by spaces, dots or dashes (one kind), each separator also as
-# it is escaped in a URL, HTML or JSON (checks.ESCAPED_SEPARATOR; checks.ssn reads them plain)
-_DASH = rf"(?:-|{checks.ESCAPED_DASH})"
-_SPACE = rf"(?: |{checks.ESCAPED_SPACE})"
-_DOT_SEP = rf"(?:\.|{checks.ESCAPED_DOT})"
-_SSN_DIGITS = (
-    rf"\b[0-9]{{3}}(?:[0-9]{{2}}|{_DASH}[0-9]{{2}}{_DASH}|{_DOT_SEP}[0-9]{{2}}{_DOT_SEP}"
-    rf"|{_SPACE}[0-9]{{2}}{_SPACE})[0-9]{{4}}\b"
-)
-_SSN_DASHED = rf"\b[0-9]{{3}}{_DASH}[0-9]{{2}}{_DASH}[0-9]{{4}}\b"
+# it is escaped in a URL, HTML or JSON (escapes.py; checks.ssn reads them plain)
+_DASH = rf"(?:-|{checks.ESCAPED_SEPARATOR})"
+_SPACE = rf"(?: |{checks.ESCAPED_SEPARATOR})"
+_DOT_SEP = rf"(?:\.|{checks.ESCAPED_SEPARATOR})"
+_SSN_SEP = rf"(?:[ .-]|{checks.ESCAPED_SEPARATOR})"  # one kind in a number: checks.ssn sees to it
+_SSN_DIGITS = rf"\b[0-9]{{3}}(?:[0-9]{{2}}|{_SSN_SEP}[0-9]{{2}}{_SSN_SEP})[0-9]{{4}}\b"
+_SSN_DASHED_REST = rf"[0-9]{{3}}{_DASH}[0-9]{{2}}{_DASH}[0-9]{{4}}\b"
+_SSN_DASHED = rf"\b{_SSN_DASHED_REST}"
+# a value's delimiter escaped right before it (`?ssn%3D536-22-1234`, `\u003d`): no word boundary there
+_GLUED = escapes.GLUED
 _SSN_NOT = checks.SSN_NOT  # a lot or serial label, or a letter code: matched, and rejected by the check
 # a label, then the number within two lines (tables, CSV) and 60 characters
 _SSN_BEFORE = rf"{_SSN_LABEL}(?:[^\n]{{0,80}}\n){{0,2}}[^\n]{{0,60}}?"
 _SSN_AFTER = rf"{_SSN_DIGITS}[^\n0-9;.!?]{{0,30}}?{_SSN_LABEL}"  # the number, a label after it
 # "social" alone right before the number ("for the tax guy: social 754 91 8909")
 _SSN_SOCIAL = r"(?i:\bsocial\b[ :#.]{1,3})"
-_CARD_DIGITS = rf"\b(?:[0-9]{_DIGIT_SEP}?){{11,18}}[0-9]\b"
+_CARD_REST = rf"(?:[0-9]{_DIGIT_SEP}?){{11,18}}[0-9]\b"
+_CARD_DIGITS = rf"\b{_CARD_REST}"
 # A card word before the digits (then a 12-digit Maestro number is a card too).
 _CARD_NAMED = rf"{checks.CARD_WORDS}[^0-9\n]{{0,30}}"
 # Azure: storage/Service Bus connection strings, keys by name, and the signature of a SAS token
@@ -234,7 +236,7 @@ _NUMBERING = (
     r"ziffer|chapitre|paragraphe|apartado|capítulo|sección|sezione|capitolo|articolo|hoofdstuk|rozdział|"
     r"punkt)\.?|§)\s{0,2})"
 )
-_IBAN_SEP = rf"(?:[ -]|{checks.ESCAPED_SPACE}|{checks.ESCAPED_DASH})"  # escaped too: checks.iban reads them
+_IBAN_SEP = rf"(?:[ -]|{checks.ESCAPED_SEPARATOR})"  # escaped too: checks.iban reads them
 _IBAN_BODY = rf"[0-9]{{2}}{_IBAN_SEP}?(?:[A-Z0-9]{{4}}{_IBAN_SEP}?){{2,7}}[A-Z0-9]{{1,4}}\b"
 # What checks.iban can accept: a known country code, written in one case ("It", "In": never).
 _IBAN_COUNTRY = "|".join(sorted(checks.IBAN_LENGTHS)) + "|" + "|".join(sorted(checks.IBAN_LENGTHS)).lower()
@@ -246,7 +248,7 @@ BUILTINS: dict[str, Builtin] = {
         Builtin(
             "email",
             rf"{_AT}(?:{_DOMAIN_CHAR}(?:[A-Za-z0-9{_NON_ASCII}-]{{0,40}}{_DOMAIN_CHAR})?{_DOT}){{1,4}}"
-            f"[A-Za-z{_NON_ASCII}]{{2,24}}(?::[0-9]{{1,5}}|:[A-Za-z~/._-]|[^A-Za-z0-9{_NON_ASCII}_@\\s-]|\\b|\\s|$)",
+            f"[A-Za-z{_NON_ASCII}]{{2,24}}(?::[0-9]{{1,5}}|:[A-Za-z~/._-]|[^A-Za-z0-9{_NON_ASCII}_@\\s&%\\\\-]|\\b|\\s|$)",
             "EMAIL",
             "pii",
             checks.email,
@@ -257,29 +259,32 @@ BUILTINS: dict[str, Builtin] = {
         # An IBAN-shaped token before the digits is matched too, and rejected: its groups are no card.
         Builtin(  # an IBAN-shaped lead is matched and rejected by the check: findings are digits only
             "card",
-            rf"{_IBAN_SHAPE}?{_CARD_DIGITS}|{_CARD_NAMED}{_CARD_DIGITS}",
+            rf"{_IBAN_SHAPE}?{_CARD_DIGITS}|{_CARD_NAMED}{_CARD_DIGITS}|{_GLUED}{_CARD_REST}",
             "CARD",
             "pii",
             checks.card,
-            leads=(("", _CARD_DIGITS), (_CARD_NAMED, _CARD_DIGITS)),
+            leads=(("", _CARD_DIGITS), (_CARD_NAMED, _CARD_DIGITS), (_GLUED, _CARD_REST)),
         ),
         Builtin(
             "iban",
-            rf"(?i)\b[A-Z]{{2}}{_IBAN_BODY}",
+            rf"(?i)(?:\b|{_GLUED})[A-Z]{{2}}{_IBAN_BODY}",
             "IBAN",
             "pii",
             checks.iban,
-            leads=((rf"\b(?:{_IBAN_COUNTRY})", rf"(?i:{_IBAN_BODY})"),),  # the country code stays
+            # the country code stays
+            leads=((rf"(?:\b|{_GLUED})(?:{_IBAN_COUNTRY})", rf"(?i:{_IBAN_BODY})"),),
         ),
         Builtin(
             "ssn",
             # dashed, or with a label before or after the number
-            rf"{_SSN_NOT}?{_SSN_DASHED}|{_SSN_BEFORE}{_SSN_DIGITS}|{_SSN_AFTER}|{_SSN_SOCIAL}{_SSN_DIGITS}",
+            rf"{_SSN_NOT}?{_SSN_DASHED}|{_GLUED}{_SSN_DASHED_REST}|{_SSN_BEFORE}{_SSN_DIGITS}|{_SSN_AFTER}"
+            rf"|{_SSN_SOCIAL}{_SSN_DIGITS}",
             "SSN",
             "pii",
             checks.ssn,
             leads=(
-                (f"{_SSN_NOT}?", _SSN_DASHED), (_SSN_BEFORE, _SSN_DIGITS), ("", _SSN_AFTER),
+                (f"{_SSN_NOT}?", _SSN_DASHED), (_GLUED, _SSN_DASHED_REST), (_SSN_BEFORE, _SSN_DIGITS),
+                ("", _SSN_AFTER),
                 (_SSN_SOCIAL, _SSN_DIGITS),
             ),
         ),

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import phonenumbers
 
-from proxy.guardrails import keyformats
+from proxy.guardrails import escapes, keyformats
 
 Span = tuple[int, int] | None
 
@@ -178,7 +178,7 @@ def card(text: str) -> Span:
     that passes brand + Luhn. Digits after an IBAN-shaped token (matched with it) are none; after
     a card word (matched with it), a 12-digit Maestro number is one too. A space escaped in a URL,
     HTML or JSON (`%20`, `&nbsp;`, `\\u0020`) separates as a space does."""
-    decoded = _plain_separators(text, card, _ESCAPED_SPACE)
+    decoded = _on_unescaped(text, card, CARD_SEPARATORS)
     if decoded is not False:
         return decoded
     named = _CARD_WORD.match(text)
@@ -199,14 +199,16 @@ def _card_run(text: str, named: bool = False) -> Span:
             starts.append(i + 1)
     groups.append(text[starts[-1] :])
     for a in range(len(groups)):
-        if not groups[a] or groups[a][0] not in "2345368":
-            continue  # no card brand starts with 0, 1, 7 or 9
+        if not groups[a].isdigit() or groups[a][0] not in "2345368":
+            continue  # no card brand starts with 0, 1, 7 or 9 (or with an escape left as written)
         if a and seps[a - 1] not in _LOOSE:
             break  # "1234.5678.9012.3456": with dots or underscores only the whole run can be a card
         if a and seps[a - 1] == "-" and a < len(seps) and seps[a] == "-":
             continue  # inside a dash-bound token
         total = 0
         for b in range(a, len(groups)):
+            if not groups[b].isdigit():
+                break  # an escape that reads as no separator ("4111%2A1111…"): the run ends
             total += len(groups[b])
             if total > 19 or (b > a and seps[b - 1] != seps[a]):
                 break
@@ -228,7 +230,7 @@ def _card_run(text: str, named: bool = False) -> Span:
 def iban(text: str) -> Span:
     """A valid IBAN (length by country, mod 97) after its country code; its groups may be separated by
     spaces or dashes, plain or escaped in a URL, HTML or JSON."""
-    decoded = _plain_separators(text, iban)
+    decoded = _on_unescaped(text, iban, _IBAN_SEPARATORS)
     if decoded is not False:
         return decoded
     compact_len = 0
@@ -246,8 +248,8 @@ def iban(text: str) -> Span:
     if end is None or (end < len(text) and text[end] not in " -"):
         return None
     value = text[:end].replace(" ", "").replace("-", "").upper()
-    if not value[2:4].isdigit():
-        return None
+    if not value[2:4].isdigit() or not (value.isascii() and value.isalnum()):
+        return None  # an escape that reads as no separator ("DE89%2A3704…") breaks it
     letters = [c for c in text[:end] if c.isalpha()]
     if any(c.islower() for c in letters) and any(c.isupper() for c in letters):
         return None  # mixed case reads as words, not as an account number written in one case
@@ -265,39 +267,45 @@ SSN_NOT = (
     r"los|serie|série|lote)(?:[ .-]{0,2}(?:no|nr|num|number|#|id))?)[.:#]{0,2}\s{0,3}(?:[A-Z]{1,4}-)?"
     r"|\b[A-Z]{1,4}-)"
 )
-# Separators as a URL, HTML or JSON escapes them (builtins' SSN and IBAN patterns take them; ssn and
-# iban read them plain). Numeric character references need their ";" here.
-ESCAPED_DASH = r"(?:&#0{0,8}45;|&#[xX]0{0,8}2[dD];|%2[dD]|\\{1,2}u002[dD]|&(?:hyphen|dash|minus);)"
-ESCAPED_DOT = r"(?:&#0{0,8}46;|&#[xX]0{0,8}2[eE];|%2[eE]|\\{1,2}u002[eE]|&period;)"
-ESCAPED_SPACE = r"(?:%20|&#0{0,8}32;|&#[xX]0{0,8}20;|&nbsp;|\\{1,2}u0020)"
-ESCAPED_PLUS = r"(?:%2[bB]|&#0{0,8}43;|&#[xX]0{0,8}2[bB];|&plus;|\\{1,2}u002[bB])"  # a phone's "+"
-_ESCAPED_SPACE = re.compile(ESCAPED_SPACE)  # card's escaped separators (builtins._DIGIT_SEP)
-_ESCAPED_SEPARATOR = re.compile(f"{ESCAPED_DASH}|{ESCAPED_DOT}|{ESCAPED_SPACE}")
-_ESCAPED_PHONE_CHAR = re.compile(f"{ESCAPED_DASH}|{ESCAPED_DOT}|{ESCAPED_SPACE}|{ESCAPED_PLUS}")
-_ESCAPED_CHARS = tuple(
-    (re.compile(escaped), char)
-    for escaped, char in ((ESCAPED_DASH, "-"), (ESCAPED_DOT, "."), (ESCAPED_PLUS, "+"))
-)
+# Separators escaped in a URL, HTML, JSON or source code, once or twice (escapes.py). builtins' SSN, IBAN,
+# card and phone patterns take any escape where a separator goes (escapes.ESCAPE: the exact alternation of
+# every spelling of every dash and space would make the stream's hold-back closures too big a DFA); their
+# checks decode only the escapes that read as one of their separators, so any other escape there leaves
+# the number unmatched.
+ESCAPED_SEPARATOR = escapes.ESCAPE
+ESCAPED_PLUS = escapes.escaped(escapes.PLUSES)  # a phone's "+" (exact: a phone may start with it)
 
 
-def _separator_char(escape: str) -> str:
-    return next((char for pattern, char in _ESCAPED_CHARS if pattern.fullmatch(escape)), " ")
-
-
-def _plain_separators(
-    text: str, check: Callable[[str], Span], escapes: re.Pattern[str] = _ESCAPED_SEPARATOR
-) -> Span | bool:
-    """`check` on `text` with its escaped separators read plain, the span mapped back; False when
-    `text` has none (the caller checks it as it is)."""
-    if not ("%" in text or "&" in text or "\\" in text) or not escapes.search(text):
+def _on_unescaped(text: str, check: Callable[[str], Span], only: frozenset[str] | None = None) -> Span | bool:
+    """`check` on `text` with its escapes read plain (escapes.decode; `only`: those that read as one of
+    these characters or as a value's delimiter), the span mapped back; False when `text` has none (the
+    caller checks it as it is). A delimiter escaped right before the value (`%3D4111…`) is skipped."""
+    if not escapes.might_hold_escapes(text):
         return False
-    plain, starts = decode_escapes(text, escapes, _separator_char)
-    span = check(plain)
-    return None if span is None else (starts[span[0]], starts[span[1]])
+    plain, starts = escapes.decode(text, None if only is None else only | _GLUED_DELIMITERS)
+    if only is not None and (_SPLIT_BY_ESCAPE.search(plain) or _LEADING_ESCAPE.match(plain)):
+        # an escape that reads as none of the separators where one goes ("536%2A22…"), or glued to
+        # the value as no delimiter ("%41536-22-1234": "A536…")
+        return None
+    if len(starts) == len(text) + 1:
+        return False  # nothing decoded
+    skip = 1 if plain[:1] in _GLUED_DELIMITERS and starts[1] > 1 else 0
+    span = check(plain[skip:])
+    return None if span is None else (starts[span[0] + skip], starts[span[1] + skip])
+
+
+_GLUED_DELIMITERS = frozenset(escapes.VALUE_DELIMITERS)
+_SPLIT_BY_ESCAPE = re.compile(rf"[\d+](?:{escapes.ANY_ESCAPE})\d")
+_LEADING_ESCAPE = re.compile(escapes.ANY_ESCAPE)
+_SSN_SEPARATORS = frozenset(" .-")
+_IBAN_SEPARATORS = frozenset(" -")
+_PHONE_CHARS = frozenset(" .-/+")  # separators and the leading "+"
 
 
 _SSN_NOT = re.compile(SSN_NOT + r"[0-9]{3}-[0-9]{2}-[0-9]{4}$")
 _SSN_NUMBER = re.compile(r"[0-9]{3}[ .-]?[0-9]{2}[ .-]?[0-9]{4}$")
+_SSN_DASHED = re.compile(r"[0-9]{3}-[0-9]{2}-[0-9]{4}")
+_SSN_SEPARATOR = re.compile(r"[ .-]")
 _SSN_LEADING = re.compile(r"[0-9]{3}[ .-]?[0-9]{2}[ .-]?[0-9]{4}")
 
 
@@ -305,7 +313,7 @@ def ssn(text: str) -> Span:
     """`ddd-dd-dddd`, or nine digits near an SSN label ("SSN: 536221234", "is 536221234 my SSN?"):
     the number only. A separator escaped in a URL, HTML or JSON (`%2D`, `&#45;`, `\\u002d`) counts as
     itself."""
-    decoded = _plain_separators(text, ssn)
+    decoded = _on_unescaped(text, ssn, _SSN_SEPARATORS)
     if decoded is not False:
         return decoded
     if _SSN_NOT.match(text) and not text.lower().startswith("ss"):
@@ -313,6 +321,10 @@ def ssn(text: str) -> Span:
     m = _SSN_LEADING.match(text) if text[0].isdigit() else _SSN_NUMBER.search(text)
     if m is None:
         return None
+    if len(set(_SSN_SEPARATOR.findall(m.group()))) > 1:
+        return None  # "536-22 1234": one kind of separator
+    if m.start() == 0 and m.end() == len(text) and not _SSN_DASHED.fullmatch(m.group()):
+        return None  # no label before or after: only ddd-dd-dddd (an escaped space is no dash)
     digits = m.group().replace("-", "").replace(" ", "").replace(".", "")
     area, group, serial = digits[:3], digits[3:5], digits[5:]
     if area in ("000", "666") or area[0] == "9" or group == "00" or serial == "0000":
@@ -345,43 +357,26 @@ _PORT = re.compile(r":[0-9]{1,5}$")
 _SCP_PATH = re.compile(r":[A-Za-z~/._-]$")
 
 
-# "@" or "." as a JSON escape, an HTML character reference or a percent-escape (builtins._ESC_AT)
-_ESCAPED = re.compile(
-    r"\\{1,2}u00(?:40|2[eE])|&#0{0,8}(?:64|46)(?:;|(?![0-9]))|&#[xX]0{0,8}(?:40|2[eE])(?:;|(?![0-9a-fA-F]))"
-    r"|&(?:commat|period);|%(?:40|2[eE])"
-)
-_ESCAPED_AT = re.compile(r"(?:40|64);?$|commat;$")
-
-
 def email(text: str) -> Span:
     """An address, "@" and "." spelled out or escaped (`\\u0040`, `&#64;`, `%40`) too. Spelled-out forms
     need a known TLD; a bare lower-case "at" (not bracketed, not "AT", not "arroba") also a local part that is
     no everyday word or has punctuation or digits in it."""
-    if ("\\" in text or "&" in text or "%" in text) and _ESCAPED.search(text):
-        plain, starts = decode_escapes(text, _ESCAPED, lambda m: "@" if _ESCAPED_AT.search(m) else ".")
-        span = _email(plain)
-        return None if span is None else (starts[span[0]], starts[span[1]])
-    return _email(text)
+    decoded = _on_unescaped(text, _email_after_delimiters)
+    return _email(text) if decoded is False else decoded
 
 
-def decode_escapes(
-    text: str, pattern: re.Pattern[str], char_for: Callable[[str], str]
-) -> tuple[str, list[int]]:
-    """`text` with each match of `pattern` as the one character `char_for(match)` gives, and where
-    each plain character starts in `text` (one entry more: the end), to map a span back."""
-    plain: list[str] = []
-    starts: list[int] = []
-    pos = 0
-    for m in pattern.finditer(text):
-        plain.extend(text[pos : m.start()])
-        starts.extend(range(pos, m.start()))
-        plain.append(char_for(m.group()))
-        starts.append(m.start())
-        pos = m.end()
-    plain.extend(text[pos:])
-    starts.extend(range(pos, len(text)))
-    starts.append(len(text))
-    return "".join(plain), starts
+# What ends a URL's query key or path before an address: decoded from `%3D`, `%3F`, `%2F` (the backward
+# extension stops at these when they are plain)
+_URL_DELIMITERS = frozenset("?=&/:#;,\"'<>()[]{}|\\")
+
+
+def _email_after_delimiters(plain: str) -> Span:
+    """_email on decoded text, starting after the last URL delimiter before the "@"
+    (`next=%3Fto%3Dnadia%40example.com` is `?to=nadia@example.com`: the address is `nadia@…`)."""
+    at = plain.find("@")
+    cut = max((i for i, ch in enumerate(plain[: max(at, 0)]) if ch in _URL_DELIMITERS), default=-1) + 1
+    span = _email(plain[cut:])
+    return None if span is None else (span[0] + cut, span[1] + cut)
 
 
 def _email(text: str) -> Span:
@@ -570,7 +565,7 @@ def phone(text: str) -> Span:
     after an IBAN-shaped token or a part/order/invoice/reference label, and national numbers whose
     area code is not where libphonenumber puts it (unless labelled, or mobile) are not phones. A "+" or
     a separator escaped in a URL, HTML or JSON (`%2B49`, `&#32;`, `\\u002d`) counts as itself."""
-    decoded = _plain_separators(text, phone, _ESCAPED_PHONE_CHAR)
+    decoded = _on_unescaped(text, phone, _PHONE_CHARS)
     if decoded is not False:
         return decoded
     if text.startswith(("+++", "***")):
