@@ -167,12 +167,15 @@ _ESC_SEP = checks.ESCAPED_SEPARATOR
 _PHONE_SEP = rf"(?:[ .\-/]|{_ESC_SEP})"
 _NANP_SEP = rf"(?:[ .-]|{_ESC_SEP})"
 _PLUS = rf"(?:\+|{checks.ESCAPED_PLUS})"
+_LPAREN = rf"(?:\(|{escapes.escaped('(')})"  # an area code's parentheses, plain or escaped (`%28`, `&#40;`)
+_RPAREN = rf"(?:\)|{escapes.escaped(')')})"
 _PHONE = (
     rf"{_PHONE_SUPPRESS}?"
     rf"(?:(?:{_PLUS}|\b00)[1-9][0-9]{{0,3}}(?:{_PHONE_SEP}?\(?[0-9]{{1,5}}\)?){{2,6}}\b"  # international
     # national: trunk 0 or (area); a digit group before it (card, IBAN, tracking ids) is matched too,
     # and rejected
-    rf"|(?:\b[0-9]{{1,6}}{_PHONE_SEP})?(?:\(0?[1-9][0-9]{{0,4}}\) ?|\b0[1-9][0-9]{{0,4}}{_PHONE_SEP}?)"
+    rf"|(?:\b[0-9]{{1,6}}{_PHONE_SEP})?"
+    rf"(?:{_LPAREN}0?[1-9][0-9]{{0,4}}{_RPAREN}(?: |{_ESC_SEP})?|\b0[1-9][0-9]{{0,4}}{_PHONE_SEP}?)"
     rf"[0-9]{{2,5}}(?:{_PHONE_SEP}?[0-9]{{2,5}}){{0,3}}\b"
     r"|\b[6-9][0-9]{4}[ -][0-9]{5}\b"  # India, 5+5
     # Russia, Belarus, Kazakhstan: trunk 8
@@ -187,7 +190,8 @@ _PHONE = (
     r"|(?:[€$£] ?|\b[0-9]{1,6} )?\b(?:[6-9][0-9]{2}(?: [0-9]{2}){3}|[5-9][0-9]{2}(?: [0-9]{3}){2}"
     r"|1[3-9][0-9](?:[ -][0-9]{4}){2}|3[0-9]{2} [0-9]{3} [0-9]{3,4})(?: [0-9]{1,6})?\b"
     rf"(?: ?[€$£]| (?i:{checks.CURRENCY_WORDS}))?"
-    rf"|(?:\b1{_NANP_SEP}?)?(?:\([2-9][0-9]{{2}}\)(?: |{_ESC_SEP})?|\b[2-9][0-9]{{2}}{_NANP_SEP})"
+    rf"|(?:\b1{_NANP_SEP}?)?"
+    rf"(?:{_LPAREN}[2-9][0-9]{{2}}{_RPAREN}(?: |{_ESC_SEP})?|\b[2-9][0-9]{{2}}{_NANP_SEP})"
     rf"[2-9][0-9]{{2}}{_NANP_SEP}[0-9]{{4}}\b)"  # NANP
 )
 # SSN labels (en, es, de): nine digits, compact or spaced, near one are an SSN.

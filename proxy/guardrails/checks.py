@@ -299,7 +299,7 @@ _SPLIT_BY_ESCAPE = re.compile(rf"[\d+](?:{escapes.ANY_ESCAPE})\d")
 _LEADING_ESCAPE = re.compile(escapes.ANY_ESCAPE)
 _SSN_SEPARATORS = frozenset(" .-")
 _IBAN_SEPARATORS = frozenset(" -")
-_PHONE_CHARS = frozenset(" .-/+")  # separators and the leading "+"
+_PHONE_CHARS = frozenset(" .-/+()")  # separators, the leading "+", an area code's parentheses
 
 
 _SSN_NOT = re.compile(SSN_NOT + r"[0-9]{3}-[0-9]{2}-[0-9]{4}$")

@@ -130,6 +130,9 @@ CASES = [  # (rule, the value as written, a frame, a digit run that must not go 
     ("pii.phone", "&amp;#43;44&amp;#32;20&amp;#32;7946&amp;#32;0958", "<td>{}</td>", "0958"),
     ("pii.phone", "%252B4915112345678", "next=%3Fphone%3D{}", "5678"),
     ("pii.phone", "+44&#160;20&#160;7946&#160;0958", "<td>{}</td>", "0958"),
+    ("pii.phone", "%28212%29%20555-0142", "call {}", "0142"),  # an area code's parentheses escaped
+    ("pii.phone", "&#40;212&#41;&#32;555&#45;0142", "<td>{}</td>", "0142"),
+    ("pii.phone", "%28030%29%2012345678", "ruf {} an", "5678"),
     ("pii.email", "nadia.iyer&amp;#64;example.com", "<a>{}</a>", "iyer"),
     ("pii.email", "nadia.iyer%2540example.com", "next=%3Fto%3D{}", "iyer"),
     ("pii.email", "nadia.iyer\\x40example.com", "s = '{}'", "iyer"),
