@@ -46,10 +46,11 @@ class Builtin:
 
 
 class LocalPart:
-    """Characters of an e-mail local part: ASCII ones, and letters, digits and combining marks
+    """Characters of an e-mail local part: ASCII ones (and "&", "#", ";" of a numeric reference: checks.email
+    starts the address after any that decodes to none), and letters, digits and combining marks
     (Devanagari vowel signs) of every script."""
 
-    ASCII = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
+    ASCII = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-&#;")
 
     def __contains__(self, ch: object) -> bool:
         return isinstance(ch, str) and (ch in self.ASCII or (ch >= "\x80" and checks.word_char(ch)))
@@ -128,7 +129,16 @@ _SAID_LATIN = (
 # URL, HTML or JSON (escapes.py; checks.card reads them plain)
 _DIGIT_SEP = f"(?:[ ./\\-_\u2010-\u2015\u2212\t+]|{checks.ESCAPED_SEPARATOR})"
 _NON_ASCII = "\x80-\U0010ffff"  # any non-ASCII character: compact in re2, unlike \\p{L}
-_DOMAIN_CHAR = f"[A-Za-z0-9{_NON_ASCII}]"
+# A letter, digit, "-" or "." of an address written as an HTML numeric reference (`&#106;&#111;…`: the
+# usual mail-to obfuscation); checks.email decodes them, and the local part's backward extension
+# (LocalPart) takes "&", "#" and ";".
+_ENT = (
+    r"(?:&#(?:4[5689]|5[0-7]|6[5-9]|[78][0-9]|9[07-9]|1[01][0-9]|12[0-2]);"
+    r"|&#[xX](?:2[dDeE]|3[0-9]|4[1-9a-fA-F]|5[0-9aA]|6[1-9a-fA-F]|7[0-9aA]);)"
+)
+_DOMAIN_CHAR = f"(?:[A-Za-z0-9{_NON_ASCII}]|{_ENT})"
+_LABEL_CHAR = f"(?:[A-Za-z0-9{_NON_ASCII}-]|{_ENT})"
+_TLD_CHAR = f"(?:[A-Za-z{_NON_ASCII}]|{_ENT})"
 # "@" and "." escaped: JSON (`john\u0040example.com`, once or twice: a tool's arguments, pasted JSON),
 # HTML character references (`&#64;`, `&#x40;`, `&commat;`: markup, a mail-to link) and URL percent-
 # encoding (`%40`: a query string); checks.email reads them as "@" and ".".
@@ -251,13 +261,13 @@ BUILTINS: dict[str, Builtin] = {
     for b in (
         Builtin(
             "email",
-            rf"{_AT}(?:{_DOMAIN_CHAR}(?:[A-Za-z0-9{_NON_ASCII}-]{{0,40}}{_DOMAIN_CHAR})?{_DOT}){{1,4}}"
-            f"[A-Za-z{_NON_ASCII}]{{2,24}}(?::[0-9]{{1,5}}|:[A-Za-z~/._-]|[^A-Za-z0-9{_NON_ASCII}_@\\s&%\\\\-]|\\b|\\s|$)",
+            rf"{_AT}(?:{_DOMAIN_CHAR}(?:{_LABEL_CHAR}{{0,40}}{_DOMAIN_CHAR})?{_DOT}){{1,4}}"
+            f"{_TLD_CHAR}{{2,24}}(?::[0-9]{{1,5}}|:[A-Za-z~/._-]|[^A-Za-z0-9{_NON_ASCII}_@\\s&%\\\\-]|\\b|\\s|$)",
             "EMAIL",
             "pii",
             checks.email,
             head_chars=LocalPart(),
-            head_max=64,
+            head_max=96,
         ),
         Builtin("phone", _PHONE, "PHONE", "pii", checks.phone),
         # An IBAN-shaped token before the digits is matched too, and rejected: its groups are no card.

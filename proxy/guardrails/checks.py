@@ -362,7 +362,7 @@ def email(text: str) -> Span:
     need a known TLD; a bare lower-case "at" (not bracketed, not "AT", not "arroba") also a local part that is
     no everyday word or has punctuation or digits in it."""
     decoded = _on_unescaped(text, _email_after_delimiters)
-    return _email(text) if decoded is False else decoded
+    return _email_after_delimiters(text) if decoded is False else decoded
 
 
 # What ends a URL's query key or path before an address: decoded from `%3D`, `%3F`, `%2F` (the backward

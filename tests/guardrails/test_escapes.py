@@ -105,6 +105,7 @@ POLICY = compile_policy({"version": 1, "rules": [
 CARD = ("4111", "1111", "1111", "1111")
 SSN = ("536", "22", "1234")
 IBAN = ("DE89", "3704", "0044", "0532", "0130", "00")
+ADDRESS = "nadia.iyer@example.com"
 CASES = [  # (rule, the value as written, a frame, a digit run that must not go through)
     ("pii.ssn", "&amp;#45;".join(SSN), "<td>{}</td>", "1234"),  # markup escaped twice
     ("pii.ssn", "%252D".join(SSN), "https://a.example/r?u=https%3A%2F%2Fb.example%3Fssn%3D{}", "1234"),
@@ -138,6 +139,10 @@ CASES = [  # (rule, the value as written, a frame, a digit run that must not go 
     ("pii.email", "nadia.iyer\\x40example.com", "s = '{}'", "iyer"),
     ("pii.email", "nadia.iyer\\u{40}example.com", "s = `{}`", "iyer"),
     ("pii.email", "nadia.iyer%EF%BC%A0example.com", "to={}", "iyer"),  # a fullwidth "@", UTF-8
+    # every character a numeric reference: the usual mail-to obfuscation
+    ("pii.email", "".join(f"&#{ord(c)};" for c in ADDRESS), "mail {} now", "&#121;&#101;"),
+    ("pii.email", "".join(f"&#x{ord(c):x};" for c in ADDRESS), '<a href="mailto:{}">', "&#x79;"),
+    ("pii.email", "n&#97;dia.iyer@ex&#97;mple.com", "<b>{}</b>", "iyer"),
     ("pii.email", "nadia.iyer&#64;example.com", "write me at {}", "iyer"),  # "at" before it
     ("pii.email", "nadia.iyer%40example.com", "reach me at {} today", "iyer"),
 ]
@@ -210,3 +215,15 @@ def test_any_escape_where_a_separator_goes_scans_without_error_and_streams_alike
             body = {"model": "m", "messages": [{"role": "user", "content": text}]}
             scan_request(POLICY, body, route="chat")
             stream_checked(POLICY, None, text, list(range(1, len(text), 3)))
+
+
+@pytest.mark.parametrize(("text", "address"), [
+    ("R&D;nadia.iyer@example.com", "nadia.iyer@example.com"),  # the address starts after the ";"
+    ("a&amp;nadia.iyer&#64;example.com", "nadia.iyer&#64;example.com"),
+    ("Q&A#nadia@example.com", "nadia@example.com"),
+])
+def test_an_address_after_a_reference_or_delimiter_starts_after_it(text: str, address: str) -> None:
+    body = {"model": "m", "messages": [{"role": "user", "content": text}]}
+    result = scan_request(POLICY, body, route="chat")
+    assert result.rule_ids == ["pii.email"] and result.vault.restore("<EMAIL_1>") == address
+    stream_checked(POLICY, None, text, list(range(1, len(text))))
