@@ -130,11 +130,12 @@ _SAID_LATIN = (
 _DIGIT_SEP = f"(?:[ ./\\-_\u2010-\u2015\u2212\t+]|{checks.ESCAPED_SEPARATOR})"
 _NON_ASCII = "\x80-\U0010ffff"  # any non-ASCII character: compact in re2, unlike \\p{L}
 # A letter, digit, "-" or "." of an address written as an HTML numeric reference (`&#106;&#111;…`: the
-# usual mail-to obfuscation); checks.email decodes them, and the local part's backward extension
-# (LocalPart) takes "&", "#" and ";".
+# usual mail-to obfuscation) or percent-escaped (`%6A%6F…`); checks.email decodes them, and the local
+# part's backward extension (LocalPart) takes "&", "#" and ";".
 _ENT = (
     r"(?:&#(?:4[5689]|5[0-7]|6[5-9]|[78][0-9]|9[07-9]|1[01][0-9]|12[0-2]);"
-    r"|&#[xX](?:2[dDeE]|3[0-9]|4[1-9a-fA-F]|5[0-9aA]|6[1-9a-fA-F]|7[0-9aA]);)"
+    r"|&#[xX](?:2[dDeE]|3[0-9]|4[1-9a-fA-F]|5[0-9aA]|6[1-9a-fA-F]|7[0-9aA]);"
+    r"|%(?:2[dDeE]|3[0-9]|4[1-9a-fA-F]|5[0-9aA]|6[1-9a-fA-F]|7[0-9aA]))"
 )
 _DOMAIN_CHAR = f"(?:[A-Za-z0-9{_NON_ASCII}]|{_ENT})"
 _LABEL_CHAR = f"(?:[A-Za-z0-9{_NON_ASCII}-]|{_ENT})"

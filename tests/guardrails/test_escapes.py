@@ -143,6 +143,7 @@ CASES = [  # (rule, the value as written, a frame, a digit run that must not go 
     ("pii.email", "".join(f"&#{ord(c)};" for c in ADDRESS), "mail {} now", "&#121;&#101;"),
     ("pii.email", "".join(f"&#x{ord(c):x};" for c in ADDRESS), '<a href="mailto:{}">', "&#x79;"),
     ("pii.email", "n&#97;dia.iyer@ex&#97;mple.com", "<b>{}</b>", "iyer"),
+    ("pii.email", "".join(f"%{ord(c):02X}" for c in ADDRESS), "to={}&x=1", "%79%65"),
     ("pii.email", "nadia.iyer&#64;example.com", "write me at {}", "iyer"),  # "at" before it
     ("pii.email", "nadia.iyer%40example.com", "reach me at {} today", "iyer"),
 ]
