@@ -29,6 +29,7 @@ class UsageWriter:
         self._last_used: dict[str, datetime] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
         self._flushing = asyncio.Lock()  # one write at a time: flush() returns once earlier ones landed
         self.written = 0
 
@@ -43,7 +44,7 @@ class UsageWriter:
         self._task = asyncio.create_task(self._run())
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._interval)
             self._wake.clear()
@@ -72,8 +73,11 @@ class UsageWriter:
         return written
 
     async def close(self) -> None:
+        """Stop the periodic flush and write what is left. The periodic task is asked to stop, not
+        cancelled: a cancel mid-write released the lock while the thread still wrote, so the last
+        flush returned before those records were in (and lost them if that write failed)."""
+        self._closing = True
+        self._wake.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task
         await self.flush()

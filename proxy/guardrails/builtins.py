@@ -129,17 +129,19 @@ _SAID_LATIN = (
 # URL, HTML or JSON (escapes.py; checks.card reads them plain)
 _DIGIT_SEP = f"(?:[ ./\\-_\u2010-\u2015\u2212\t+]|{checks.ESCAPED_SEPARATOR})"
 _NON_ASCII = "\x80-\U0010ffff"  # any non-ASCII character: compact in re2, unlike \\p{L}
-# A letter, digit, "-" or "." of an address written as an HTML numeric reference (`&#106;&#111;…`: the
-# usual mail-to obfuscation) or percent-escaped (`%6A%6F…`); checks.email decodes them, and the local
-# part's backward extension (LocalPart) takes "&", "#" and ";".
-_ENT = (
-    r"(?:&#(?:4[5689]|5[0-7]|6[5-9]|[78][0-9]|9[07-9]|1[01][0-9]|12[0-2]);"
-    r"|&#[xX](?:2[dDeE]|3[0-9]|4[1-9a-fA-F]|5[0-9aA]|6[1-9a-fA-F]|7[0-9aA]);"
-    r"|%(?:2[dDeE]|3[0-9]|4[1-9a-fA-F]|5[0-9aA]|6[1-9a-fA-F]|7[0-9aA]))"
+# A letter or digit of an address written as an HTML numeric reference (`&#106;&#111;…`, zero-padded, with
+# or without its ";", the "&" escaped again) or percent-escaped (`%6A%6F…`, `%256A`): the usual mail-to
+# obfuscation. checks.email decodes them, and the local part's backward extension (LocalPart) takes "&",
+# "#" and ";". A "-" too inside a label; "." and "@" are _DOT and _AT.
+_ENT_ALNUM = (
+    r"(?:&(?:amp;)?#(?:0{0,2}(?:4[89]|5[0-7]|6[5-9]|[78][0-9]|9[07-9]|1[01][0-9]|12[0-2])"
+    r"|[xX]0{0,2}(?:3[0-9]|4[1-9a-fA-F]|5[0-9aA]|6[1-9a-fA-F]|7[0-9aA]));?"
+    r"|%(?:25)?(?:3[0-9]|4[1-9a-fA-F]|5[0-9aA]|6[1-9a-fA-F]|7[0-9aA]))"
 )
-_DOMAIN_CHAR = f"(?:[A-Za-z0-9{_NON_ASCII}]|{_ENT})"
-_LABEL_CHAR = f"(?:[A-Za-z0-9{_NON_ASCII}-]|{_ENT})"
-_TLD_CHAR = f"(?:[A-Za-z{_NON_ASCII}]|{_ENT})"
+_ENT_HYPHEN = r"(?:&(?:amp;)?#(?:0{0,2}45|[xX]0{0,2}2[dD]);?|%(?:25)?2[dD])"
+_DOMAIN_CHAR = f"(?:[A-Za-z0-9{_NON_ASCII}]|{_ENT_ALNUM})"
+_LABEL_CHAR = f"(?:[A-Za-z0-9{_NON_ASCII}-]|{_ENT_ALNUM}|{_ENT_HYPHEN})"
+_TLD_CHAR = f"(?:[A-Za-z{_NON_ASCII}]|{_ENT_ALNUM})"
 # "@" and "." escaped: JSON (`john\u0040example.com`, once or twice: a tool's arguments, pasted JSON),
 # HTML character references (`&#64;`, `&#x40;`, `&commat;`: markup, a mail-to link) and URL percent-
 # encoding (`%40`: a query string); checks.email reads them as "@" and ".".
@@ -220,8 +222,6 @@ _SSN_LABEL = (
 # nine digits, compact or grouped 3-2-4 by spaces, dots or dashes (one kind), each separator also as
 # it is escaped in a URL, HTML or JSON (escapes.py; checks.ssn reads them plain)
 _DASH = rf"(?:-|{checks.ESCAPED_SEPARATOR})"
-_SPACE = rf"(?: |{checks.ESCAPED_SEPARATOR})"
-_DOT_SEP = rf"(?:\.|{checks.ESCAPED_SEPARATOR})"
 _SSN_SEP = rf"(?:[ .-]|{checks.ESCAPED_SEPARATOR})"  # one kind in a number: checks.ssn sees to it
 _SSN_DIGITS = rf"\b[0-9]{{3}}(?:[0-9]{{2}}|{_SSN_SEP}[0-9]{{2}}{_SSN_SEP})[0-9]{{4}}\b"
 _SSN_DASHED_REST = rf"[0-9]{{3}}{_DASH}[0-9]{{2}}{_DASH}[0-9]{{4}}\b"

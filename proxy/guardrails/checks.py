@@ -176,11 +176,24 @@ _CARD_WORD = re.compile(CARD_WORDS + r"[^0-9\n]{0,30}")
 def card(text: str) -> Span:
     """Payment card: the leftmost-longest run of whole digit groups with one kind of separator
     that passes brand + Luhn. Digits after an IBAN-shaped token (matched with it) are none; after
-    a card word (matched with it), a 12-digit Maestro number is one too. A space escaped in a URL,
-    HTML or JSON (`%20`, `&nbsp;`, `\\u0020`) separates as a space does."""
+    a card word (matched with it), a 12-digit Maestro number is one too. A separator escaped in a URL,
+    HTML or JSON (`%20`, `&nbsp;`, `%2D`, `\\u0020`) separates as itself; any other escape ends the run."""
+    if not text:
+        return None
     decoded = _on_unescaped(text, card, CARD_SEPARATORS)
     if decoded is not False:
         return decoded
+    pos = 0
+    for left in (*_ESCAPE.finditer(text), None):  # an escape left as written (`1&#10;4111…`) ends a run
+        end = len(text) if left is None else left.start()
+        span = _card(text[pos:end]) if end > pos else None
+        if span is not None:
+            return pos + span[0], pos + span[1]
+        pos = len(text) if left is None else left.end()
+    return None
+
+
+def _card(text: str) -> Span:
     named = _CARD_WORD.match(text)
     if named is not None and named.end() < len(text) and text[named.end()].isdigit():
         span = _card_run(text[named.end() :], named=True)
@@ -230,9 +243,15 @@ def _card_run(text: str, named: bool = False) -> Span:
 def iban(text: str) -> Span:
     """A valid IBAN (length by country, mod 97) after its country code; its groups may be separated by
     spaces or dashes, plain or escaped in a URL, HTML or JSON."""
+    if not text:
+        return None
     decoded = _on_unescaped(text, iban, _IBAN_SEPARATORS)
     if decoded is not False:
         return decoded
+    return _no_escape_inside(_iban(text), text)
+
+
+def _iban(text: str) -> Span:
     compact_len = 0
     country = text[:2].upper()
     expected = IBAN_LENGTHS.get(country)
@@ -279,24 +298,30 @@ ESCAPED_PLUS = escapes.escaped(escapes.PLUSES)  # a phone's "+" (exact: a phone 
 def _on_unescaped(text: str, check: Callable[[str], Span], only: frozenset[str] | None = None) -> Span | bool:
     """`check` on `text` with its escapes read plain (escapes.decode; `only`: those that read as one of
     these characters or as a value's delimiter), the span mapped back; False when `text` has none (the
-    caller checks it as it is). A delimiter escaped right before the value (`%3D4111…`) is skipped."""
+    caller checks it as it is). A delimiter escaped right before the value (`%3D4111…`) is skipped; any
+    other escape glued to it (`%41536-22-1234`: "A536…") leaves no value."""
     if not escapes.might_hold_escapes(text):
         return False
     plain, starts = escapes.decode(text, None if only is None else only | _GLUED_DELIMITERS)
-    if only is not None and (_SPLIT_BY_ESCAPE.search(plain) or _LEADING_ESCAPE.match(plain)):
-        # an escape that reads as none of the separators where one goes ("536%2A22…"), or glued to
-        # the value as no delimiter ("%41536-22-1234": "A536…")
+    if only is not None and _ESCAPE.match(plain):
         return None
-    if len(starts) == len(text) + 1:
+    if plain == text:
         return False  # nothing decoded
     skip = 1 if plain[:1] in _GLUED_DELIMITERS and starts[1] > 1 else 0
     span = check(plain[skip:])
     return None if span is None else (starts[span[0] + skip], starts[span[1] + skip])
 
 
+def _no_escape_inside(span: Span, text: str) -> Span:
+    """`span` unless an escape left as written (one that reads as none of the check's separators,
+    `4111%2A1111…`) lies inside it: the characters around it are no one number."""
+    if span is None or not escapes.might_hold_escapes(text[span[0] : span[1]]):
+        return span
+    return None if _ESCAPE.search(text, span[0], span[1]) else span
+
+
 _GLUED_DELIMITERS = frozenset(escapes.VALUE_DELIMITERS)
-_SPLIT_BY_ESCAPE = re.compile(rf"[\d+](?:{escapes.ANY_ESCAPE})\d")
-_LEADING_ESCAPE = re.compile(escapes.ANY_ESCAPE)
+_ESCAPE = re.compile(escapes.ANY_ESCAPE)
 _SSN_SEPARATORS = frozenset(" .-")
 _IBAN_SEPARATORS = frozenset(" -")
 _PHONE_CHARS = frozenset(" .-/+()")  # separators, the leading "+", an area code's parentheses
@@ -306,6 +331,10 @@ _SSN_NOT = re.compile(SSN_NOT + r"[0-9]{3}-[0-9]{2}-[0-9]{4}$")
 _SSN_NUMBER = re.compile(r"[0-9]{3}[ .-]?[0-9]{2}[ .-]?[0-9]{4}$")
 _SSN_DASHED = re.compile(r"[0-9]{3}-[0-9]{2}-[0-9]{4}")
 _SSN_SEPARATOR = re.compile(r"[ .-]")
+
+
+def _has_letter(text: str) -> bool:
+    return any(ch.isalpha() for ch in text)
 _SSN_LEADING = re.compile(r"[0-9]{3}[ .-]?[0-9]{2}[ .-]?[0-9]{4}")
 
 
@@ -313,9 +342,15 @@ def ssn(text: str) -> Span:
     """`ddd-dd-dddd`, or nine digits near an SSN label ("SSN: 536221234", "is 536221234 my SSN?"):
     the number only. A separator escaped in a URL, HTML or JSON (`%2D`, `&#45;`, `\\u002d`) counts as
     itself."""
+    if not text:
+        return None
     decoded = _on_unescaped(text, ssn, _SSN_SEPARATORS)
     if decoded is not False:
         return decoded
+    return _no_escape_inside(_ssn(text), text)
+
+
+def _ssn(text: str) -> Span:
     if _SSN_NOT.match(text) and not text.lower().startswith("ss"):
         return None  # "Lot 721-83-3136", "Serial: NWA-575-18-7711": a lot or serial number
     m = _SSN_LEADING.match(text) if text[0].isdigit() else _SSN_NUMBER.search(text)
@@ -323,7 +358,7 @@ def ssn(text: str) -> Span:
         return None
     if len(set(_SSN_SEPARATOR.findall(m.group()))) > 1:
         return None  # "536-22 1234": one kind of separator
-    if m.start() == 0 and m.end() == len(text) and not _SSN_DASHED.fullmatch(m.group()):
+    if not _SSN_DASHED.fullmatch(m.group()) and not _has_letter(text[: m.start()] + text[m.end() :]):
         return None  # no label before or after: only ddd-dd-dddd (an escaped space is no dash)
     digits = m.group().replace("-", "").replace(" ", "").replace(".", "")
     area, group, serial = digits[:3], digits[3:5], digits[5:]
@@ -361,22 +396,29 @@ def email(text: str) -> Span:
     """An address, "@" and "." spelled out or escaped (`\\u0040`, `&#64;`, `%40`) too. Spelled-out forms
     need a known TLD; a bare lower-case "at" (not bracketed, not "AT", not "arroba") also a local part that is
     no everyday word or has punctuation or digits in it."""
-    decoded = _on_unescaped(text, _email_after_delimiters)
-    return _email_after_delimiters(text) if decoded is False else decoded
+    decoded = _on_unescaped(text, _email_from_local_part)
+    return _email_from_local_part(text) if decoded is False else decoded
 
 
-# What ends a URL's query key or path before an address: decoded from `%3D`, `%3F`, `%2F` (the backward
-# extension stops at these when they are plain)
-_URL_DELIMITERS = frozenset("?=&/:#;,\"'<>()[]{}|\\")
-
-
-def _email_after_delimiters(plain: str) -> Span:
-    """_email on decoded text, starting after the last URL delimiter before the "@"
-    (`next=%3Fto%3Dnadia%40example.com` is `?to=nadia@example.com`: the address is `nadia@…`)."""
+def _email_from_local_part(plain: str) -> Span:
+    """_email on `plain` from the first character of the local part: after the last character before the
+    "@" that no local part has (`next=%3Fto%3Dnadia%40…` is `?to=nadia@…`, `Contact&nbsp;nadia@…` is
+    `Contact nadia@…`, `R&D;nadia@…`: the address is `nadia@…`; the backward extension takes "%", "&",
+    "#" and ";" because escapes are spelled with them). Spaces right before an "@" stay (`nadia @ …`)."""
     at = plain.find("@")
-    cut = max((i for i, ch in enumerate(plain[: max(at, 0)]) if ch in _URL_DELIMITERS), default=-1) + 1
+    j = at
+    while j > 0 and plain[j - 1] == " ":
+        j -= 1
+    cut = max((i for i in range(max(j, 0)) if not _local_char(plain[i])), default=-1) + 1
     span = _email(plain[cut:])
     return None if span is None else (span[0] + cut, span[1] + cut)
+
+
+_LOCAL_ASCII = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
+
+
+def _local_char(ch: str) -> bool:
+    return ch in _LOCAL_ASCII or (ch >= "\x80" and word_char(ch))
 
 
 def _email(text: str) -> Span:
@@ -565,9 +607,15 @@ def phone(text: str) -> Span:
     after an IBAN-shaped token or a part/order/invoice/reference label, and national numbers whose
     area code is not where libphonenumber puts it (unless labelled, or mobile) are not phones. A "+" or
     a separator escaped in a URL, HTML or JSON (`%2B49`, `&#32;`, `\\u002d`) counts as itself."""
+    if not text:
+        return None
     decoded = _on_unescaped(text, phone, _PHONE_CHARS)
     if decoded is not False:
         return decoded
+    return _no_escape_inside(_phone(text), text)
+
+
+def _phone(text: str) -> Span:
     if text.startswith(("+++", "***")):
         return None  # a structured payment reference
     link = _CHAT_LINK.match(text)

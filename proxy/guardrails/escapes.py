@@ -8,7 +8,7 @@ string) still separates an SSN's digits or makes an address. One side finds, the
 - the patterns: `escaped(chars)` spells every escape of `chars` exactly (the "@", "." and "+" that
   start or join a finding); `ESCAPE` is any escape, loosely, where a number's separator goes (the
   exact alternation of every dash and space, repeated through a card's digit groups, made the
-  stream's hold-back closures a DFA too big to cache: 10x the streaming cost); `GLUED` is a value's
+  stream's hold-back closures a DFA too big to cache: 20x the streaming cost); `GLUED` is a value's
   delimiter escaped right before it (`%3D4111…`), loosely too;
 - `decode(text, only)` reads the escapes the way their consumer would (a browser, a URL parser, a
   JSON parser), folded as the entity view folds it (normalize.py), and says where each plain

@@ -114,6 +114,11 @@ CASES = [  # (rule, the value as written, a frame, a digit run that must not go 
     ("pii.ssn", "&#8211;".join(SSN), "<td>{}</td>", "1234"),
     ("pii.ssn", "%E2%80%90".join(SSN), "id={}", "1234"),
     ("pii.ssn", "\\x2d".join(SSN), "s = '{}'", "1234"),
+    ("pii.ssn", "536-22-1234", "SSN (photo 4&times;6): {}", "1234"),  # another escape near the label
+    ("pii.ssn", "536221234", "SSN, see item 3&amp;4: {}", "1234"),
+    ("pii.card", " ".join(CARD), "Item 1&#10;{}", "1111"),  # an escape that separates nothing before it
+    ("pii.card", " ".join(CARD), "Qty 2&times;{}", "1111"),
+    ("pii.card", " ".join(CARD), "{}&#10;2 more", "1111"),
     ("pii.ssn", "\\u{2d}".join(SSN), "let s = `{}`", "1234"),
     ("pii.card", "%2D".join(CARD), "https://shop.example/pay?card={}&cvv=1", "1111"),
     ("pii.card", "&#45;".join(CARD), "<td>{}</td>", "1111"),
@@ -143,6 +148,8 @@ CASES = [  # (rule, the value as written, a frame, a digit run that must not go 
     ("pii.email", "".join(f"&#{ord(c)};" for c in ADDRESS), "mail {} now", "&#121;&#101;"),
     ("pii.email", "".join(f"&#x{ord(c):x};" for c in ADDRESS), '<a href="mailto:{}">', "&#x79;"),
     ("pii.email", "n&#97;dia.iyer@ex&#97;mple.com", "<b>{}</b>", "iyer"),
+    ("pii.email", "".join(f"&#0{ord(c)}" for c in ADDRESS), "<a>{}</a>", "&#0121"),  # padded, no ";"
+    ("pii.email", "".join(f"&amp;#{ord(c)};" for c in ADDRESS), "<a>{}</a>", "#121;"),  # escaped twice
     ("pii.email", "".join(f"%{ord(c):02X}" for c in ADDRESS), "to={}&x=1", "%79%65"),
     ("pii.email", "nadia.iyer&#64;example.com", "write me at {}", "iyer"),  # "at" before it
     ("pii.email", "nadia.iyer%40example.com", "reach me at {} today", "iyer"),
@@ -185,6 +192,10 @@ def test_the_default_policy_finds_them_too() -> None:
     "R&amp;D 12&amp;#45;34",
     "DE89%25203704%25200044%25200532%25200130%252001",  # mod 97 fails
     "look at example.com&amp;q=1",
+    # an escaped space is no SSN's dash: without a label, only ddd-dd-dddd is one
+    "search?q=order%20536%2022%201234",
+    "x%20536%2E22%2E1234",
+    "note\\u0020536\\u002022\\u00201234",
     # any escape may stand where a separator goes (escapes.ESCAPE); one that reads as no separator is none
     "536&amp;22&amp;1234",
     "4111&amp;1111&amp;1111&amp;1111",
@@ -222,6 +233,9 @@ def test_any_escape_where_a_separator_goes_scans_without_error_and_streams_alike
     ("R&D;nadia.iyer@example.com", "nadia.iyer@example.com"),  # the address starts after the ";"
     ("a&amp;nadia.iyer&#64;example.com", "nadia.iyer&#64;example.com"),
     ("Q&A#nadia@example.com", "nadia@example.com"),
+    ("Contact&nbsp;nadia@example.com", "nadia@example.com"),  # a space escaped before the local part
+    ("Please&#32;contact&#160;help@example.com", "help@example.com"),
+    ("write%20to%20nadia%40example.com", "nadia%40example.com"),
 ])
 def test_an_address_after_a_reference_or_delimiter_starts_after_it(text: str, address: str) -> None:
     body = {"model": "m", "messages": [{"role": "user", "content": text}]}

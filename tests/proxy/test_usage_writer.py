@@ -58,3 +58,28 @@ def test_a_flush_waits_for_the_one_already_writing(tmp_path) -> None:
         assert rows() == {"first", "second"} and writer.written == 2
 
     asyncio.run(run())
+
+
+def test_close_waits_for_the_periodic_flush_writing(tmp_path) -> None:
+    """close() used to cancel the periodic task mid-write: the lock was released while the thread still
+    wrote, so close() returned before the record was in the database."""
+    t = Tenancy(f"sqlite:///{tmp_path / 'usage.db'}")
+    with t.factory.begin() as s:
+        domain_id = create_domain(s, "acct", t.actor).id
+
+    async def run() -> None:
+        writer = SlowWriter(t.factory, interval=0.01)
+        await writer.start()
+        writer.add(UsageRecordIn(request_id="last", domain_id=domain_id, alias="m", status="ok",
+                                 status_code=200, latency_ms=1))
+        assert await asyncio.to_thread(writer.writing.wait, 30)  # the periodic flush is writing it
+        closing = asyncio.create_task(writer.close())
+        await asyncio.sleep(0.05)
+        assert not closing.done()
+        writer.release.set()
+        await closing
+        with t.factory() as s:
+            assert set(s.scalars(text("SELECT request_id FROM usage_records"))) == {"last"}
+        assert writer.written == 1
+
+    asyncio.run(run())
