@@ -50,10 +50,8 @@ class LocalPart:
     starts the address after any that decodes to none), and letters, digits and combining marks
     (Devanagari vowel signs) of every script."""
 
-    ASCII = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-&#;")
-
     def __contains__(self, ch: object) -> bool:
-        return isinstance(ch, str) and (ch in self.ASCII or (ch >= "\x80" and checks.word_char(ch)))
+        return isinstance(ch, str) and (ch in "&#;" or checks.local_char(ch))
 
 
 _B64 = "A-Za-z0-9+/="

@@ -184,7 +184,7 @@ def card(text: str) -> Span:
     if decoded is not False:
         return decoded
     pos = 0
-    for left in (*_ESCAPE.finditer(text), None):  # an escape left as written (`1&#10;4111…`) ends a run
+    for left in (*escapes.ANY.finditer(text), None):  # an escape left as written (`1&#10;4111…`) ends a run
         end = len(text) if left is None else left.start()
         span = _card(text[pos:end]) if end > pos else None
         if span is not None:
@@ -303,7 +303,7 @@ def _on_unescaped(text: str, check: Callable[[str], Span], only: frozenset[str] 
     if not escapes.might_hold_escapes(text):
         return False
     plain, starts = escapes.decode(text, None if only is None else only | _GLUED_DELIMITERS)
-    if only is not None and _ESCAPE.match(plain):
+    if only is not None and escapes.ANY.match(plain):
         return None
     if plain == text:
         return False  # nothing decoded
@@ -317,11 +317,10 @@ def _no_escape_inside(span: Span, text: str) -> Span:
     `4111%2A1111…`) lies inside it: the characters around it are no one number."""
     if span is None or not escapes.might_hold_escapes(text[span[0] : span[1]]):
         return span
-    return None if _ESCAPE.search(text, span[0], span[1]) else span
+    return None if escapes.ANY.search(text, span[0], span[1]) else span
 
 
 _GLUED_DELIMITERS = frozenset(escapes.VALUE_DELIMITERS)
-_ESCAPE = re.compile(escapes.ANY_ESCAPE)
 _SSN_SEPARATORS = frozenset(" .-")
 _IBAN_SEPARATORS = frozenset(" -")
 _PHONE_CHARS = frozenset(" .-/+()")  # separators, the leading "+", an area code's parentheses
@@ -331,11 +330,11 @@ _SSN_NOT = re.compile(SSN_NOT + r"[0-9]{3}-[0-9]{2}-[0-9]{4}$")
 _SSN_NUMBER = re.compile(r"[0-9]{3}[ .-]?[0-9]{2}[ .-]?[0-9]{4}$")
 _SSN_DASHED = re.compile(r"[0-9]{3}-[0-9]{2}-[0-9]{4}")
 _SSN_SEPARATOR = re.compile(r"[ .-]")
+_SSN_LEADING = re.compile(r"[0-9]{3}[ .-]?[0-9]{2}[ .-]?[0-9]{4}")
 
 
 def _has_letter(text: str) -> bool:
     return any(ch.isalpha() for ch in text)
-_SSN_LEADING = re.compile(r"[0-9]{3}[ .-]?[0-9]{2}[ .-]?[0-9]{4}")
 
 
 def ssn(text: str) -> Span:
@@ -409,16 +408,18 @@ def _email_from_local_part(plain: str) -> Span:
     j = at
     while j > 0 and plain[j - 1] == " ":
         j -= 1
-    cut = max((i for i in range(max(j, 0)) if not _local_char(plain[i])), default=-1) + 1
+    cut = max((i for i in range(max(j, 0)) if not local_char(plain[i])), default=-1) + 1
     span = _email(plain[cut:])
     return None if span is None else (span[0] + cut, span[1] + cut)
 
 
-_LOCAL_ASCII = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
+LOCAL_PART_ASCII = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
 
 
-def _local_char(ch: str) -> bool:
-    return ch in _LOCAL_ASCII or (ch >= "\x80" and word_char(ch))
+def local_char(ch: str) -> bool:
+    """A character of an e-mail local part: the ASCII ones, letters, digits and combining marks of
+    every script."""
+    return ch in LOCAL_PART_ASCII or (ch >= "\x80" and word_char(ch))
 
 
 def _email(text: str) -> Span:

@@ -117,7 +117,7 @@ ANY_ESCAPE = (
     r"|(?:%(?:25){0,2}[0-9a-fA-F]{2})+"
     r"|\\{1,4}(?:u\{[0-9a-fA-F]{1,6}\}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|x[0-9a-fA-F]{2})"
 )
-_ANY = re.compile(ANY_ESCAPE)
+ANY = re.compile(ANY_ESCAPE)
 _AMPS = re.compile(r"^&(?:amp;){0,2}")
 _PERCENT = re.compile(r"%(?:25){0,2}([0-9a-fA-F]{2})")
 _LONGEST_LEGACY = max(len(n) for n in html5 if not n.endswith(";"))
@@ -135,21 +135,20 @@ def decode(text: str, only: frozenset[str] | None = None) -> tuple[str, list[int
     plain: list[str] = []
     starts: list[int] = []
     pos = 0
-    for m in _ANY.finditer(text):
+    for m in ANY.finditer(text):
         if m.start() < pos:
             continue
-        pieces = _read(m.group())
+        pieces = [(normalize(chars, fold=True)[0], used) for chars, used in _read(m.group())]
+        if only is not None:  # the leading pieces that read as characters of `only`
+            kept = next((i for i, (folded, _) in enumerate(pieces) if not set(folded) <= only), len(pieces))
+            pieces = pieces[:kept]
         if not pieces:
             continue
-        if only is not None:
-            pieces = _leading_within(pieces, only)
-            if not pieces:
-                continue
         plain.extend(text[pos : m.start()])
         starts.extend(range(pos, m.start()))
         consumed = 0
-        for chars, used in pieces:
-            for ch in normalize(chars, fold=True)[0]:
+        for folded, used in pieces:
+            for ch in folded:
                 plain.append(ch)
                 starts.append(m.start() + consumed)
             consumed += used
@@ -158,16 +157,6 @@ def decode(text: str, only: frozenset[str] | None = None) -> tuple[str, list[int
     starts.extend(range(pos, len(text)))
     starts.append(len(text))
     return "".join(plain), starts
-
-
-def _leading_within(pieces: list[tuple[str, int]], only: frozenset[str]) -> list[tuple[str, int]]:
-    """The leading pieces whose folded characters are all in `only`."""
-    kept = []
-    for chars, used in pieces:
-        if not all(ch in only for ch in normalize(chars, fold=True)[0]):
-            break
-        kept.append((chars, used))
-    return kept
 
 
 def _read(escape: str) -> list[tuple[str, int]]:
