@@ -42,6 +42,16 @@ PROMPT = (
 )
 
 
+def prompt_text(words: int) -> str:
+    """PROMPT, or (words > 0) a prompt of that many everyday words: what a long prompt costs the proxy
+    (its input guardrails scan every word)."""
+    if words <= 0:
+        return PROMPT
+    from engine.bench.serve_data import WORDS
+
+    return " ".join(WORDS[(i * 7919) % len(WORDS)] for i in range(words))
+
+
 def _free_port() -> int:
     import socket
 
@@ -142,7 +152,8 @@ def _body(args: argparse.Namespace, model: str, stream: bool, *,
     """The request for one path. `--endpoint responses`: the proxy gets a Responses request, the
     upstream the chat completion the proxy makes of it (the same model work, the proxy's whole cost)."""
     if args.endpoint == "responses" and proxied:
-        body = {"model": model, "input": PROMPT, "max_output_tokens": args.max_tokens, "temperature": 0.0}
+        body = {"model": model, "input": prompt_text(args.prompt_words), "max_output_tokens": args.max_tokens,
+                "temperature": 0.0}
         return "/v1/responses", {**body, "stream": True} if stream else body
     body: dict[str, Any] = {"model": model, "max_tokens": args.max_tokens, "temperature": 0.0}
     if args.upstream == "engine" and args.endpoint != "responses":  # Responses has no ignore_eos
@@ -150,9 +161,10 @@ def _body(args: argparse.Namespace, model: str, stream: bool, *,
     if stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
+    prompt = prompt_text(args.prompt_words)
     if args.endpoint in ("chat", "responses"):
-        return "/v1/chat/completions", {**body, "messages": [{"role": "user", "content": PROMPT}]}
-    return "/v1/completions", {**body, "prompt": PROMPT}
+        return "/v1/chat/completions", {**body, "messages": [{"role": "user", "content": prompt}]}
+    return "/v1/completions", {**body, "prompt": prompt}
 
 
 def _compare(direct: dict[str, Any], proxied: dict[str, Any], key: str) -> dict[str, float | None]:
@@ -287,6 +299,7 @@ async def _bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "blocks": args.blocks,
         "warmup": args.warmup,
         "max_tokens": args.max_tokens,
+        "prompt_words": args.prompt_words,
         "chunk_interval": args.chunk_interval,
         "answer": args.answer,
         "machine": {"cpus": os.cpu_count(), "loadavg_before": [round(x, 2) for x in load_before],
@@ -328,6 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--blocks", type=int, default=20, help="alternating blocks per path")
     p.add_argument("--warmup", type=int, default=100, help="requests per path and mode before timing")
     p.add_argument("--max-tokens", type=int, default=16)
+    p.add_argument("--prompt-words", type=int, default=0,
+                   help="a prompt of this many words instead of the short default (what a long prompt costs)")
     p.add_argument("--chunk-interval", type=float, default=0.0,
                    help="fake upstream: seconds between streamed chunks (0: each answer in one write)")
     p.add_argument("--answer", choices=["text", "ids"], default="text",

@@ -112,3 +112,13 @@ def test_responses_endpoint_is_measured_against_its_chat_completion() -> None:
             assert entry["output_tok_s"] > 0
         assert report["streaming"]["proxy"]["ttft_ms"]["p50"] > 0
     assert report["usage_records"] == 2 * (8 + 1)
+
+
+def test_prompt_words_sets_the_prompt_length() -> None:
+    from proxy.bench import PROMPT, build_parser, prompt_text
+
+    assert prompt_text(0) == PROMPT
+    long = prompt_text(512)
+    assert len(long.split()) == 512 and long == prompt_text(512)  # the same prompt every run
+    assert len(set(long.split())) > 50  # everyday words, not one word repeated
+    assert build_parser().parse_args(["--prompt-words", "256"]).prompt_words == 256
