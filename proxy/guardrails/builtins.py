@@ -429,7 +429,8 @@ BUILTINS: dict[str, Builtin] = {
         ),
         Builtin(
             "high_entropy",
-            r"\b[A-Za-z0-9+/_-]{32}",
+            # a token may start with "+", "/" or "-" (base64, base64url), where no \b is
+            r"\b[A-Za-z0-9+/_-]{32}|[+/-][A-Za-z0-9+/_-]{31}",
             "SECRET",
             "secret",
             checks.high_entropy,

@@ -433,3 +433,36 @@ def test_v6_entity_classes_mask_the_value(scanner: str, text: str, expected: str
 @pytest.mark.parametrize(("scanner", "text"), V6_NONE)
 def test_v6_entity_hard_negatives(scanner: str, text: str) -> None:
     assert fired(scanner, text) == []
+
+
+# A base64 or base64url secret of exactly 32 characters may start with "+", "/", "-" or "_": no word
+# boundary sits before the first three, and the pattern once began only at one (all four masked whole).
+LEADING_SYMBOL_SECRETS = [
+    "-Qm7Zt2KpX9vLc4NwR8yB1sD6fH3jG5a",
+    "+Qm7Zt2KpX9vLc4NwR8yB1sD6fH3jG5a",
+    "/Qm7Zt2KpX9vLc4NwR8yB1sD6fH3jG5a",
+    "_Qm7Zt2KpX9vLc4NwR8yB1sD6fH3jG5a",
+]
+
+
+@pytest.mark.parametrize("secret", LEADING_SYMBOL_SECRETS)
+@pytest.mark.parametrize("context", ["token {} here", "key={}", "'{}'", "\n{}\n", "({})", "token -{}"])
+def test_high_entropy_secret_may_start_with_a_symbol(secret: str, context: str) -> None:
+    text = context.format(secret)
+    out = masked("high_entropy", text)
+    before, after = context.split("{}")
+    assert secret[1:] not in out, out
+    # the text around it stays, but for a symbol glued to the secret ("-p…" of a command line)
+    assert out.startswith(before.rstrip("-")) and out.endswith(after) and out.count("[SECRET]") == 1, out
+
+
+@pytest.mark.parametrize("text", [
+    "--------------------------------",  # a rule in Markdown
+    "----------------------------------------------------------------",
+    "run it with --enable-experimental-dashboard-widgets-now please",
+    "++++++++++++++++++++++++++++++++ end",
+    "see /usr/local/lib/python-three/site-packages/teecube/x for the files",
+    "=-=-=-=-=-=-=-=-=-=-=-=-=-=-=-=-=-=-=-=-",
+])
+def test_high_entropy_symbol_start_hard_negatives(text: str) -> None:
+    assert fired("high_entropy", text) == []
