@@ -517,8 +517,35 @@ _COMMON = frozenset(
 )
 
 
+_COMMON_ROT13 = frozenset(w.translate(_ROT13) for w in _COMMON)
+_COMMON_REVERSED = frozenset(w[::-1] for w in _COMMON)
+
+
 def _common_words(text: str) -> int:
     return sum(1 for w in text.lower().split() if w in _COMMON)
+
+
+def _common_counts(view: str) -> tuple[int, int, int]:
+    """`_common_words` of the view, of its ROT13 and of it reversed, from one split: ROT13 and reversal
+    act word by word and commute with lower-casing (for the words in _COMMON)."""
+    plain = rot = back = 0
+    for w in view.lower().split():
+        plain += w in _COMMON
+        rot += w in _COMMON_ROT13
+        back += w in _COMMON_REVERSED
+    return plain, rot, back
+
+
+# Gates: re2 (one linear pass) finds whether a Python pattern below can match at all, which most texts
+# cannot; each gate matches wherever its pattern does (a necessary condition), so results are unchanged.
+_GATE_OPTIONS = re2.Options()
+_GATE_OPTIONS.log_errors = False
+_PY_SPACE = "\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"  # re's \s
+_BASE64_GATE = re2.compile(r"[A-Za-z0-9+/_-]{16}", _GATE_OPTIONS)
+_HEX_GATE = re2.compile(r"(?:[0-9a-fA-F]{2}[ :]?){8}", _GATE_OPTIONS)
+_SPACED_GATE = re2.compile(f"(?:^|[{_PY_SPACE}])[^{_PY_SPACE}](?:[{_PY_SPACE}]{{1,4}}[^{_PY_SPACE}]){{7}}"
+                           f"(?:[{_PY_SPACE}]|$)", _GATE_OPTIONS)
+_JOINED_GATE = re2.compile(r"(?s)[-.*·|/+~].[-.*·|/+~].[-.*·|/+~]", _GATE_OPTIONS)
 _ESCAPED = re.compile(r"\\(?:x|u00)([0-9a-fA-F]{2})")
 _CONCAT = re.compile(r"[\"'`]\s{0,3}(?:\+|\.|&|\|\|)\s{0,3}[\"'`]")
 # Eight or more single characters spaced out (words apart by two or more spaces), or joined by one
@@ -533,6 +560,9 @@ _JOIN_CUE = re.compile(
     r"\b\w{1,8}\s?\+\s?\w{1,8}\b|\b(?:join|combine|concatenate|merge|put together|verbinde|kombiniere|"
     r"füge|une|junta|combina|unisci|concatena|junte|combine|собери|соедини|объедини|połącz|birleştir)",
     re.I)
+# the cue words without \b (re2's is ASCII); re.I also matches "i" to "İ" and "ı", re2's (?i) does not
+_JOIN_WORDS_GATE = re2.compile(
+    "(?i)" + _JOIN_CUE.pattern.split("|", 1)[1].replace("\\b", "").replace("i", "[iİı]"), _GATE_OPTIONS)
 _COMBINING = re.compile("[\u0300-\u036f]")
 # "read it backwards", "lies das rückwärts", "léelo al revés": the text asks to be read reversed
 # re2 (one automaton): Python's re tries every alternative at every position (~0.8 ms a 4 KB prompt)
@@ -553,12 +583,18 @@ def _text(data: bytes) -> str | None:
     return text if text and printable >= 0.9 * len(text) and any(ch.isalpha() for ch in text) else None
 
 
+def _join_cue(view: str) -> bool:
+    if "+" not in view and not _JOIN_WORDS_GATE.search(view):
+        return False
+    return _JOIN_CUE.search(view) is not None
+
+
 def decoded_variants(view: str) -> list[tuple[str, bool]]:
     """What the text says once decoded: base64 and hex segments, percent-encoding, ROT13 and the
     text reversed (attacks hidden from the phrase patterns, readable to a model); each with whether
     the encoding hides it from a reader (base64, hex, spaced letters, ROT13, reversed, accents)."""
     out: list[tuple[str, bool]] = []
-    for m in list(_BASE64.finditer(view))[:MAX_DECODED]:
+    for m in list(_BASE64.finditer(view))[:MAX_DECODED] if _BASE64_GATE.search(view) else ():
         seg = m.group().replace("-", "+").replace("_", "/")
         try:
             text = _text(base64.b64decode(seg + "=" * (-len(seg) % 4)))
@@ -566,7 +602,7 @@ def decoded_variants(view: str) -> list[tuple[str, bool]]:
             text = None
         if text:
             out.append((text, True))
-    for m in list(_HEX.finditer(view))[:MAX_DECODED]:
+    for m in list(_HEX.finditer(view))[:MAX_DECODED] if _HEX_GATE.search(view) else ():
         try:
             text = _text(bytes.fromhex(m.group().replace(" ", "").replace(":", "")))
         except ValueError:
@@ -584,10 +620,12 @@ def decoded_variants(view: str) -> list[tuple[str, bool]]:
         out.append((html.unescape(view), False))
     if _CONCAT.search(view):  # 'igno' + 're your guide' + 'lines': smuggled in pieces
         out.append((_CONCAT.sub("", view), False))
-    for m in list(_SPACED.finditer(view))[:MAX_DECODED]:  # "i g n o r e  a l l  p r e v i o u s"
+    spaced = list(_SPACED.finditer(view))[:MAX_DECODED] if _SPACED_GATE.search(view) else []
+    for m in spaced:  # "i g n o r e  a l l  p r e v i o u s"
         words = re.split(r"\s{2,}", m.group())
         out.append((" ".join(w.replace(" ", "") for w in words), True))
-    joined = [m.group() for m in list(_JOINED.finditer(view))[:MAX_DECODED]]
+    joined = ([m.group() for m in list(_JOINED.finditer(view))[:MAX_DECODED]]
+              if _JOINED_GATE.search(view) else [])
     if joined and sum(len(j) for j in joined) >= 16:
         out.append((" ".join(_JOINERS.sub("", j) for j in joined), True))
         if _common_words(out[-1][0][::-1]) >= 2:  # ".s.n.o.i.t.c.u.r.t.s.n.i": joined and reversed
@@ -596,7 +634,7 @@ def decoded_variants(view: str) -> list[tuple[str, bool]]:
     if 3 <= len(lines) <= 40:  # an acrostic: the first word of each line reads as an instruction
         out.append((" ".join(ln[0] for ln in lines[1:] if ln), True))
     quoted = _QUOTED_PART.findall(view)
-    if len(quoted) >= 2 and _JOIN_CUE.search(view):  # a='igno', b='re all …': run a + b
+    if len(quoted) >= 2 and _join_cue(view):  # a='igno', b='re all …': run a + b
         parts = [a or b for a, b in quoted]
         # with the text around them: "follow what it returns" frames the joined parts
         out += [("".join(parts) + "\n" + view, False), (" ".join(p.strip() for p in parts), False)]
@@ -607,12 +645,9 @@ def decoded_variants(view: str) -> list[tuple[str, bool]]:
     if len(view) >= 24:  # shorter texts cannot hold an instruction worth hiding
         # worth a scan only when the decoded text reads better than the text (a long text in
         # plain English holds a few "on"/"ti" that read as "no"/"it" backwards)
-        plain = _common_words(view)
-        rot13 = view.translate(_ROT13)
-        rot = _common_words(rot13)
+        plain, rot, back = _common_counts(view)
         if rot >= 2 and rot * 2 > plain:  # "gur", "naq", "lbh": ROT13 of everyday words
-            out.append((rot13, True))
-        back = _common_words(view[::-1])
+            out.append((view.translate(_ROT13), True))
         if (back >= 2 and back * 2 > plain) or _BACKWARDS.search(view):  # "eht", "dna": written backwards
             out.append((view[::-1], True))
     return out
@@ -641,6 +676,7 @@ _JSON_KEY = re.compile(r"[\"'][\w -]{1,40}[\"']\s?:\s?[\"'{\[]")
 
 
 _TAGS = re.compile("[\U000e0020-\U000e007e]+")
+_TAG_PLANE = re.compile("[\U000e0000-\U0010ffff]")  # any character from the tags block up
 _ZW_SET = frozenset("\u200b\u200c\u200d\u2060\ufeff")
 _ZW_CHARS = re.compile("[\u200b-\u200d\u2060\ufeff]")
 
@@ -704,7 +740,7 @@ def score_text(text: str) -> tuple[float, list[str]]:
         best = (best[0] + HIDDEN_BONUS, best[1])
     if _ZW_CHARS.search(text) and _zw_phrase(text):
         best = (max(best[0], 1.0), sorted({*best[1], "zwtext"}))
-    if "\U000e0000" <= max(text, default=" "):
+    if _TAG_PLANE.search(text):
         hidden = " ".join(m.group().translate(_UNTAG) for m in _TAGS.finditer(text))
         if hidden.strip():
             value, names = score(f"{view}\n{hidden}")

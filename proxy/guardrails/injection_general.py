@@ -146,6 +146,12 @@ _PIG_WORDS = frozenset(
 # reaches it, where re2's ASCII \w and \b are Python's)
 _TRANSLIT_OPTIONS = re2.Options()
 _TRANSLIT_OPTIONS.log_errors = False
+# Gates (re2, one linear pass; each matches wherever its pattern can, so results are unchanged): Morse
+# needs eight codes in a row; a pig-latin word _unpig reads is one of these spellings.
+_MORSE_GATE = re2.compile(r"(?:[.\-]{1,7}[ /]+){7}[.\-]", _TRANSLIT_OPTIONS)
+_PIG_FORMS = sorted({f for w in _PIG_WORDS
+                     for f in (w + "way", w + "ay", *(w[k:] + w[:k] + "ay" for k in (1, 2, 3)))})
+_PIG_GATE = re2.compile("|".join(_PIG_FORMS), _TRANSLIT_OPTIONS)
 _TRANSLIT = re2.compile(
     r"shch|zh|kh|\w(?:ts|ch)(?:ii|ie|iia|iu)\b|\w(?:yi|iy|yy)\b|\b(?:vse|ty|mne|pokazhi|zabud)\b",
     _TRANSLIT_OPTIONS)
@@ -185,12 +191,13 @@ def variants(view: str) -> list[tuple[str, bool]]:
     out: list[tuple[str, bool]] = []
     if len(_ESC.findall(view)) >= 4:  # "\\u0069\\u0067…" with the spaces between words kept
         out.append((_ESC.sub(_unescape, view), True))
-    for m in _MORSE.finditer(view):
+    for m in _MORSE.finditer(view) if _MORSE_GATE.search(view) else ():
         words = re.split(r"\s*/\s*|\s{2,}", m.group().strip())
         out.append((" ".join("".join(_MORSE_CODE.get(c, "") for c in w.split()) for w in words), True))
-    pig = [w for w in _PIG.findall(view.lower()) if _unpig(w) != w]
+    low = view.lower()
+    pig = [w for w in _PIG.findall(low) if _unpig(w) != w] if _PIG_GATE.search(low) else []
     if len(pig) >= 3:  # three words of the attack vocabulary in pig latin ("eviouspray")
-        out.append((_PIG.sub(lambda m: _unpig(m.group()), view.lower()), True))
-    if view.isascii() and len(_TRANSLIT.findall(view.lower())) >= 3:
+        out.append((_PIG.sub(lambda m: _unpig(m.group()), low), True))
+    if view.isascii() and len(_TRANSLIT.findall(low)) >= 3:
         out.append((_cyrillic(view), False))
     return out
