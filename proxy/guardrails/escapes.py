@@ -24,7 +24,7 @@ from __future__ import annotations
 import codecs
 import html
 import re
-from functools import cache
+from functools import cache, lru_cache
 from html.entities import html5
 
 from proxy.guardrails.normalize import normalize
@@ -138,7 +138,7 @@ def decode(text: str, only: frozenset[str] | None = None) -> tuple[str, list[int
     for m in ANY.finditer(text):
         if m.start() < pos:
             continue
-        pieces = [(normalize(chars, fold=True)[0], used) for chars, used in _read(m.group())]
+        pieces = list(_pieces(m.group()))
         if only is not None:  # the leading pieces that read as characters of `only`
             kept = next((i for i, (folded, _) in enumerate(pieces) if not set(folded) <= only), len(pieces))
             pieces = pieces[:kept]
@@ -157,6 +157,13 @@ def decode(text: str, only: frozenset[str] | None = None) -> tuple[str, list[int
     starts.extend(range(pos, len(text)))
     starts.append(len(text))
     return "".join(plain), starts
+
+
+@lru_cache(maxsize=4096)
+def _pieces(escape: str) -> tuple[tuple[str, int], ...]:
+    """_read's pieces with their characters folded as the entity view folds them; cached, as a text of
+    many escapes repeats a few."""
+    return tuple((normalize(chars, fold=True)[0], used) for chars, used in _read(escape))
 
 
 def _read(escape: str) -> list[tuple[str, int]]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any, Literal
 
-from proxy.guardrails import injection
+from proxy.guardrails import escapes, injection
 from proxy.guardrails.errors import blocked_error
 from proxy.guardrails.fields import Refusal, Slot, collect
 from proxy.guardrails.normalize import normalize
@@ -120,6 +120,7 @@ def scan_request(
             bounds.append((pos, pos + len(slot.text)))
             pos += len(slot.text) + len(JOIN)
         hits, _ = find_hits(policy.input, raw, view, index)
+        hits += escaped_hits(policy, raw, hits)
         if group_runs:
             hits += _run_hits(policy, group_runs, bounds, hits)
         if not hits:
@@ -133,6 +134,33 @@ def scan_request(
         result.body = _with_changes(body, changes)
     result.rule_ids, result.counts = sorted(counts), dict(counts)
     return result
+
+
+def escaped_hits(policy: CompiledPolicy, raw: str, found: list[Hit]) -> list[Hit]:
+    """Findings written in escapes (`&#52;&#49;&#49;&#49;…`, `%34%31…`, `\\u0034…`, an address in
+    references): the text read as a browser, URL or JSON parser reads it is scanned too, and each finding
+    there that overlaps none in the text as written acts on the escapes it came from. The input stage
+    only: a stream's output view reads one character at a time, so escapes stay as written there. Not
+    for context spans or the high-entropy rule they shield (a decoded key's context could hide a finding
+    of the text as written)."""
+    if not escapes.might_hold_escapes(raw):
+        return []
+    decoded, starts = escapes.decode(raw)
+    if decoded == raw:
+        return []
+    view, index = normalize(decoded, fold=True)
+    out: list[Hit] = []
+    for h in find_hits(policy.input, decoded, view, index)[0]:
+        if h.rule.input == "context" or h.rule.scanner == "high_entropy" or not h.value:
+            continue  # h.value is empty for the raw-text rules (invisible characters)
+        start, last = starts[h.start], starts[h.end - 1]
+        stop = h.end
+        while stop < len(decoded) and starts[stop] == last:
+            stop += 1  # the rest of the escape that the finding's last character came from
+        end = starts[stop]
+        if not any(start < f.end and f.start < end for f in found):
+            out.append(Hit(h.rule, start, end, h.value, h.at))
+    return out
 
 
 def _injection_texts(groups: list[list[Slot]]) -> Iterator[tuple[tuple[str, ...], list[str]]]:
