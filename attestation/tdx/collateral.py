@@ -295,9 +295,11 @@ class TdxCollateral:
         elif b"-----BEGIN CERTIFICATE-----" in data:
             try:
                 certs = x509.load_pem_x509_certificates(data)
+                # the subject is parsed lazily: a malformed one raises here, not in the load
+                signing = any("TCB Signing" in c.subject.rfc4514_string() for c in certs)
             except DECODE_ERRORS as e:
                 raise CollateralError(f"{name}: bad PEM certificates: {e}") from e
-            if any("TCB Signing" in c.subject.rfc4514_string() for c in certs):
+            if signing:
                 if self.tcb_signing_chain:
                     raise CollateralError(f"{name}: a second TCB signing chain")
                 self.tcb_signing_chain = certs

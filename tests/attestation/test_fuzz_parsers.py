@@ -135,6 +135,14 @@ def test_mutated_collateral_files(path, e):
     assert _only_our_errors(TdxCollateral().add_bytes, _mutate(path.read_bytes(), e), path.name) in OUTCOMES
 
 
+def test_a_certificate_with_a_malformed_subject_is_refused_as_collateral():
+    """Found by the test above: one byte changed in a subject's DER parses as a certificate, and the
+    subject (read lazily by `cryptography`) raised ValueError when the collateral was sorted."""
+    path = VECTORS / "tdx" / "collateral" / "pck_platform_ca_chain.pem"
+    mutated = _mutate(path.read_bytes(), [(345, 89)])
+    assert _only_our_errors(TdxCollateral().add_bytes, mutated, path.name) in OUTCOMES
+
+
 @SETTINGS
 @given(json_values)
 @pytest.mark.slow

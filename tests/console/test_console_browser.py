@@ -354,6 +354,7 @@ def test_deployment_edit_and_identity_providers(console, stand):
     assert "Saved deployment to-edit." in page.locator(".flash").inner_text()
     page.fill("input[name=url]", "ftp://nowhere")
     page.click("form[action='/console/deployments/to-edit'] button")
+    page.locator(".flash.error").wait_for()  # the answer's page, not the one the click left
     assert page.locator(".flash.error").count() == 1
     console.goto("/console/deployments")
     row = page.locator("#deployments tr", has_text="to-edit").inner_text()
