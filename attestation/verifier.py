@@ -25,7 +25,7 @@ from typing import Any
 
 from cryptography import x509
 
-from attestation.claims import Verdict, VerificationError
+from attestation.claims import ParseError, Verdict, VerificationError
 from attestation.providers.base import Evidence
 
 
@@ -109,6 +109,25 @@ def _gpu_policy() -> type:
     return GpuPolicy
 
 
+Check = Callable[[Evidence, Any, "Options"], Verdict]
+
+
+def _parsing_only(check: Check) -> Check:
+    """`check` held to the contract: what `cryptography` raises for a malformed certificate or CRL, some
+    of it lazily (a subject or an extension read long after the load), is a ParseError too."""
+    from attestation.certs import DECODE_ERRORS
+
+    def checked(ev: Evidence, policy: Any, options: Options) -> Verdict:
+        try:
+            return check(ev, policy, options)
+        except VerificationError:
+            raise
+        except DECODE_ERRORS as e:
+            raise ParseError(f"malformed evidence ({type(e).__name__}): {e}") from e
+
+    return checked
+
+
 @dataclass(frozen=True, slots=True)
 class Verifier:
     kind: str
@@ -121,22 +140,22 @@ class Verifier:
 
 VERIFIERS: dict[str, Verifier] = {
     "sev-snp": Verifier(
-        "sev-snp", "cpu", _check_snp, _snp_policy,
+        "sev-snp", "cpu", _parsing_only(_check_snp), _snp_policy,
         lambda: _snp_policy()(allow_debug=True, allow_migration_agent=True),
         lambda: _snp_policy()(default_min_tcb=True),
     ),
     "simulated": Verifier(
-        "simulated", "cpu", _check_snp, _snp_policy,
+        "simulated", "cpu", _parsing_only(_check_snp), _snp_policy,
         lambda: _snp_policy()(allow_debug=True, allow_migration_agent=True),
         lambda: _snp_policy()(),
     ),
     "tdx": Verifier(
-        "tdx", "cpu", _check_tdx, _tdx_policy,
+        "tdx", "cpu", _parsing_only(_check_tdx), _tdx_policy,
         lambda: _tdx_policy()(allow_debug=True, require_collateral=False),
         lambda: _tdx_policy()(),
     ),
     "nvidia-gpu": Verifier(
-        "nvidia-gpu", "gpu", _check_gpu, _gpu_policy,
+        "nvidia-gpu", "gpu", _parsing_only(_check_gpu), _gpu_policy,
         lambda: _gpu_policy()(require_nonce=False, require_measurement_appraisal=False),
         lambda: _gpu_policy()(),
     ),

@@ -5,6 +5,7 @@ documented errors (`VerificationError` and subclasses), never `cryptography`'s, 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from pathlib import Path
 
@@ -151,3 +152,22 @@ def test_collateral_json_of_any_shape(value):
     identity = json.dumps({"enclaveIdentity": value}).encode()
     assert _only_our_errors(TdxCollateral().add_bytes, tcb_info) in OUTCOMES
     assert _only_our_errors(TdxCollateral().add_bytes, identity) in OUTCOMES
+
+
+def test_a_check_that_meets_a_malformed_certificate_refuses(monkeypatch):
+    """What `cryptography` raises when it reads a malformed certificate lazily (ValueError, deep inside a
+    check) is a ParseError out of `check` and a refused verdict out of `verify`, never an escape."""
+    from attestation import verifier as v
+    from attestation.claims import ParseError
+    from attestation.providers.base import Evidence
+
+    def reads_a_bad_subject(ev, policy, options):
+        raise ValueError("error parsing asn1 value: ParseError { kind: InvalidValue, location: ['subject'] }")
+
+    checked = v._parsing_only(reads_a_bad_subject)
+    ev = Evidence(kind="tdx", report=b"\0" * 16)
+    with pytest.raises(ParseError, match="malformed evidence"):
+        checked(ev, None, v.Options())
+    monkeypatch.setitem(v.VERIFIERS, "tdx", dataclasses.replace(v.VERIFIERS["tdx"], check=checked))
+    verdict = v.verify(ev, None, v.Options())
+    assert not verdict.ok and any(c.name == "ParseError" for c in verdict.checks)
