@@ -309,7 +309,7 @@ def _on_unescaped(text: str, check: Callable[[str], Span], only: frozenset[str] 
         return False  # nothing decoded
     skip = 1 if plain[:1] in _GLUED_DELIMITERS and starts[1] > 1 else 0
     span = check(plain[skip:])
-    return None if span is None else (starts[span[0] + skip], starts[span[1] + skip])
+    return None if span is None else escapes.raw_span(starts, span[0] + skip, span[1] + skip)
 
 
 def _no_escape_inside(span: Span, text: str) -> Span:

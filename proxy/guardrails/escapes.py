@@ -138,7 +138,7 @@ def decode(text: str, only: frozenset[str] | None = None) -> tuple[str, list[int
     for m in ANY.finditer(text):
         if m.start() < pos:
             continue
-        pieces = list(_pieces(m.group()))
+        pieces = _pieces(m.group())
         if only is not None:  # the leading pieces that read as characters of `only`
             kept = next((i for i, (folded, _) in enumerate(pieces) if not set(folded) <= only), len(pieces))
             pieces = pieces[:kept]
@@ -157,6 +157,15 @@ def decode(text: str, only: frozenset[str] | None = None) -> tuple[str, list[int
     starts.extend(range(pos, len(text)))
     starts.append(len(text))
     return "".join(plain), starts
+
+
+def raw_span(starts: list[int], start: int, end: int) -> tuple[int, int]:
+    """The span of `text` that decode()'s plain[start:end] came from (`starts` is decode()'s), whole
+    escapes: an escape that reads as several characters is taken whole where the span ends inside it."""
+    last = starts[end - 1]
+    while end < len(starts) - 1 and starts[end] == last:
+        end += 1
+    return starts[start], starts[end]
 
 
 @lru_cache(maxsize=4096)

@@ -538,14 +538,12 @@ def _common_counts(view: str) -> tuple[int, int, int]:
 
 # Gates: re2 (one linear pass) finds whether a Python pattern below can match at all, which most texts
 # cannot; each gate matches wherever its pattern does (a necessary condition), so results are unchanged.
-_GATE_OPTIONS = re2.Options()
-_GATE_OPTIONS.log_errors = False
 _PY_SPACE = "\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"  # re's \s
-_BASE64_GATE = re2.compile(r"[A-Za-z0-9+/_-]{16}", _GATE_OPTIONS)
-_HEX_GATE = re2.compile(r"(?:[0-9a-fA-F]{2}[ :]?){8}", _GATE_OPTIONS)
+_BASE64_GATE = re2.compile(r"[A-Za-z0-9+/_-]{16}", _OPTIONS)
+_HEX_GATE = re2.compile(r"(?:[0-9a-fA-F]{2}[ :]?){8}", _OPTIONS)
 _SPACED_GATE = re2.compile(f"(?:^|[{_PY_SPACE}])[^{_PY_SPACE}](?:[{_PY_SPACE}]{{1,4}}[^{_PY_SPACE}]){{7}}"
-                           f"(?:[{_PY_SPACE}]|$)", _GATE_OPTIONS)
-_JOINED_GATE = re2.compile(r"(?s)[-.*·|/+~].[-.*·|/+~].[-.*·|/+~]", _GATE_OPTIONS)
+                           f"(?:[{_PY_SPACE}]|$)", _OPTIONS)
+_JOINED_GATE = re2.compile(r"(?s)[-.*·|/+~].[-.*·|/+~].[-.*·|/+~]", _OPTIONS)
 _ESCAPED = re.compile(r"\\(?:x|u00)([0-9a-fA-F]{2})")
 _CONCAT = re.compile(r"[\"'`]\s{0,3}(?:\+|\.|&|\|\|)\s{0,3}[\"'`]")
 # Eight or more single characters spaced out (words apart by two or more spaces), or joined by one
@@ -562,7 +560,7 @@ _JOIN_CUE = re.compile(
     re.I)
 # the cue words without \b (re2's is ASCII); re.I also matches "i" to "İ" and "ı", re2's (?i) does not
 _JOIN_WORDS_GATE = re2.compile(
-    "(?i)" + _JOIN_CUE.pattern.split("|", 1)[1].replace("\\b", "").replace("i", "[iİı]"), _GATE_OPTIONS)
+    "(?i)" + _JOIN_CUE.pattern.split("|", 1)[1].replace("\\b", "").replace("i", "[iİı]"), _OPTIONS)
 _COMBINING = re.compile("[\u0300-\u036f]")
 # "read it backwards", "lies das rückwärts", "léelo al revés": the text asks to be read reversed
 # re2 (one automaton): Python's re tries every alternative at every position (~0.8 ms a 4 KB prompt)

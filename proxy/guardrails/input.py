@@ -153,11 +153,7 @@ def escaped_hits(policy: CompiledPolicy, raw: str, found: list[Hit]) -> list[Hit
     for h in find_hits(policy.input, decoded, view, index)[0]:
         if h.rule.input == "context" or h.rule.scanner == "high_entropy" or not h.value:
             continue  # h.value is empty for the raw-text rules (invisible characters)
-        start, last = starts[h.start], starts[h.end - 1]
-        stop = h.end
-        while stop < len(decoded) and starts[stop] == last:
-            stop += 1  # the rest of the escape that the finding's last character came from
-        end = starts[stop]
+        start, end = escapes.raw_span(starts, h.start, h.end)
         if not any(start < f.end and f.start < end for f in found):
             out.append(Hit(h.rule, start, end, h.value, h.at))
     return out
