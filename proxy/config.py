@@ -51,3 +51,6 @@ class ProxyConfig:
     worker_index: int | None = None
     limiter_socket: str | None = None
     console_socket: str | None = None  # worker 0 serves the console there; the others forward to it
+    # A file the supervisor creates once every worker has started: until then /health answers 503, so a
+    # probe answered by the first worker up does not send traffic to the others' backlogs.
+    ready_marker: str | None = None

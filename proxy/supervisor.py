@@ -127,6 +127,7 @@ class Supervisor:
         # socket's backlog instead of being refused.
         self.socks = bind(config.host, config.port, config.workers)
         self.run_dir = tempfile.mkdtemp(prefix="teecube-proxy-")  # 0700: the limiter and metrics sockets
+        self.ready_marker = os.path.join(self.run_dir, "ready")
         self.limiter = None if config.redis_url else BucketServer(os.path.join(self.run_dir, "limits.sock"))
         self.metrics_sockets = [
             os.path.join(self.run_dir, f"metrics-{i}.sock") for i in range(config.workers)
@@ -147,6 +148,7 @@ class Supervisor:
             guard_scan_workers=scan_workers_each(self.config),
             limiter_socket=self.limiter.path if self.limiter is not None else None,
             console_socket=os.path.join(self.run_dir, "console.sock"),
+            ready_marker=self.ready_marker,
             metrics_token=None,  # the supervisor serves /metrics: workers get no scraper credential
         )
         return Handoff(
@@ -187,6 +189,7 @@ class Supervisor:
         if self.limiter is not None:
             await self.limiter.start()
         await asyncio.gather(*(self._start(i) for i in range(self.config.workers)))
+        os.close(os.open(self.ready_marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))  # /health: 200
 
     async def _watch(self, index: int) -> None:
         """Restart worker `index` whenever it exits, until stopping or a crash loop."""

@@ -12,7 +12,7 @@ from aiohttp import web
 from engine.loader.dummy import has_tokenizer
 from engine.metrics import CONTENT_TYPE
 from engine.server.body import read_json
-from engine.server.errors import ApiError, bad_request
+from engine.server.errors import bad_request
 from engine.server.fields import Fields
 from engine.server.openai_routes import check_model
 from engine.server.prompting import NO_TOKENIZER, chat_prompt_ids
@@ -84,8 +84,19 @@ async def detokenize(request: web.Request) -> web.Response:
 TOKENIZER_DECODE = {"skip_special_tokens": False}  # what /detokenize decodes with
 
 
+IDS_ONLY_FORMAT = "token-ids"  # GET /tokenizer's format for a model served without a tokenizer
+
+
 def _tokenizer_doc(state: ServerState) -> tuple[bytes, str]:
-    """(GET /tokenizer's JSON body, sha256 of the tokenizer JSON); built once per server."""
+    """(GET /tokenizer's JSON body, its sha256: of the tokenizer JSON, or of the format and vocabulary
+    size for a model without one); built once per server."""
+    vocab_size = state.engine.spec.vocab_size  # ids /detokenize accepts: 0 .. vocab_size - 1
+    if not has_tokenizer(state.engine.tokenizer):
+        # Every id in range decodes to no text (/detokenize's answer); a client decodes it without a trip.
+        digest = hashlib.sha256(f"{IDS_ONLY_FORMAT}:{vocab_size}".encode()).hexdigest()
+        body = {"object": "tokenizer", "format": IDS_ONLY_FORMAT, "sha256": digest, "vocab_size": vocab_size,
+                "decode": TOKENIZER_DECODE, "tokenizer": None}
+        return json.dumps(body).encode(), digest
     tokenizer_json = state.engine.tokenizer.to_json()
     digest = hashlib.sha256(tokenizer_json.encode()).hexdigest()
     try:
@@ -98,8 +109,8 @@ def _tokenizer_doc(state: ServerState) -> tuple[bytes, str]:
         "object": "tokenizer",
         "format": "hf-tokenizers",
         "sha256": digest,
-        # ids /detokenize accepts: 0 .. vocab_size - 1 (the model's, which may exceed the tokenizer's)
-        "vocab_size": state.engine.spec.vocab_size,
+        # the model's vocabulary, which may exceed the tokenizer's
+        "vocab_size": vocab_size,
         "decode": TOKENIZER_DECODE,
         "tokenizers_version": tokenizers_version,
         "tokenizer": tokenizer_json,
@@ -111,16 +122,13 @@ def _tokenizer_doc(state: ServerState) -> tuple[bytes, str]:
 async def tokenizer_json(request: web.Request) -> web.Response:
     """teecube-specific: the exact HF `tokenizers` JSON /detokenize decodes with, so a client (the
     proxy's guardrails) decodes token ids itself: `Tokenizer.from_str(body["tokenizer"]).decode(ids,
-    **body["decode"])` equals /detokenize's `prompt` for ids in 0 .. vocab_size - 1. `?model=` is
-    optional (404 for a name not served); 404 `tokenizer_not_found` when the model has none. ETag:
-    the sha256, so a refresh with If-None-Match gets a 304."""
+    **body["decode"])` equals /detokenize's `prompt` for ids in 0 .. vocab_size - 1. A model served
+    without a tokenizer answers format `token-ids` with no tokenizer: every id in range decodes to "".
+    `?model=` is optional (404 for a name not served). ETag: the sha256, so a refresh with
+    If-None-Match gets a 304."""
     state = request.app[STATE]
     model = request.query.get("model")
     check_model(state, {"model": model} if model is not None else {})
-    if not has_tokenizer(state.engine.tokenizer):
-        raise ApiError(
-            404, f"{NO_TOKENIZER}: there is no tokenizer to serve", param="model", code="tokenizer_not_found"
-        )
     if state.tokenizer_doc is None:
         state.tokenizer_doc = await asyncio.to_thread(_tokenizer_doc, state)
     body, digest = state.tokenizer_doc

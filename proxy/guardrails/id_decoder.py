@@ -3,7 +3,8 @@
 The guardrails need the text of a token-id prompt. Rather than one `POST /detokenize` round trip
 per request, the proxy fetches the engine's tokenizer once (`GET /tokenizer?model=NAME`: the exact
 HF `tokenizers` JSON the engine decodes with, its sha256, the model's vocab size and the decode
-options /detokenize uses) and decodes ids itself. One decoder per (upstream base URL, served
+options /detokenize uses; for a model served without a tokenizer, format `token-ids`: every id decodes
+to no text) and decodes ids itself. One decoder per (upstream base URL, served
 model), shared by concurrent first requests (one fetch), revalidated after `ttl_s` with
 If-None-Match (a 304 keeps it). The tokenizer comes only from the operator's registered upstream:
 the URL is the deployment's, never anything in a tenant's request.
@@ -79,19 +80,26 @@ class LocalDecoder:
         )
 
 
+class _NoText:
+    """The tokenizer of a model served without one (GET /tokenizer's `token-ids` format): every id
+    decodes to no text, as that engine's /detokenize answers."""
+
+    def decode(self, ids: list[int], skip_special_tokens: bool = False) -> str:
+        return ""
+
+    def decode_batch(self, prompts: list[list[int]], skip_special_tokens: bool = False) -> list[str]:
+        return [""] * len(prompts)
+
+
 def parse(raw: bytes) -> LocalDecoder:
     """A decoder from GET /tokenizer's body; ValueError when it is not a usable answer."""
-    tokenizers = _tokenizers_module()
-    if tokenizers is None:
-        raise ValueError("tokenizers is not installed")
     doc = json.loads(raw)
-    if not isinstance(doc, dict) or doc.get("format") != "hf-tokenizers":
+    if not isinstance(doc, dict) or doc.get("format") not in ("hf-tokenizers", "token-ids"):
         raise ValueError("not a tokenizer document")
     text, digest = doc.get("tokenizer"), doc.get("sha256")
     vocab, decode = doc.get("vocab_size"), doc.get("decode")
     if not (
-        isinstance(text, str)
-        and isinstance(digest, str)
+        isinstance(digest, str)
         and isinstance(decode, dict)
         and isinstance(vocab, int)
         and not isinstance(vocab, bool)
@@ -101,8 +109,17 @@ def parse(raw: bytes) -> LocalDecoder:
     skip = decode.get("skip_special_tokens")
     if set(decode) != {"skip_special_tokens"} or not isinstance(skip, bool):
         raise ValueError("tokenizer document: unknown decode options")  # a step we would not mirror
+    if doc["format"] == "token-ids":
+        if text is not None or hashlib.sha256(f"token-ids:{vocab}".encode()).hexdigest() != digest:
+            raise ValueError("tokenizer document: not a token-ids document")
+        return LocalDecoder(_NoText(), vocab, skip, digest)
+    if not isinstance(text, str):
+        raise ValueError("tokenizer document: missing fields")
     if hashlib.sha256(text.encode()).hexdigest() != digest:
         raise ValueError("tokenizer document: checksum mismatch")
+    tokenizers = _tokenizers_module()
+    if tokenizers is None:
+        raise ValueError("tokenizers is not installed")
     try:
         tokenizer = tokenizers.Tokenizer.from_str(text)
     except Exception as exc:  # tokenizers raises bare Exceptions (e.g. a newer format)

@@ -105,13 +105,31 @@ def test_text_prompts_and_chat_get_a_clear_400(client: openai.OpenAI, dummy_engi
     assert "canary" not in dummy_engine_log.read_text()  # nor in the engine's log
 
 
-def test_tokenizer_route_without_a_tokenizer_is_a_clear_404(dummy_engine: str) -> None:
-    """GET /tokenizer on random weights with no tokenizer: 404 tokenizer_not_found (the proxy then
-    falls back to /detokenize)."""
-    status, _, body = http(dummy_engine + "/tokenizer?model=tiny")
-    assert status == 404 and body["error"]["code"] == "tokenizer_not_found"
-    assert "without a tokenizer" in body["error"]["message"]
-    assert body["error"]["type"] == "invalid_request_error"
+def test_tokenizer_route_without_a_tokenizer_serves_the_token_ids_format(dummy_engine: str) -> None:
+    """GET /tokenizer on random weights with no tokenizer: format `token-ids` (no tokenizer JSON), which
+    the proxy decodes itself exactly as this engine's /detokenize does (every id in range to no text),
+    so a token-id prompt costs no /detokenize round trip; ETag revalidation as for a real tokenizer."""
+    import random
+
+    from proxy.guardrails.id_decoder import OutOfRange, parse
+
+    status, headers, doc = http(dummy_engine + "/tokenizer?model=tiny")
+    assert status == 200 and doc["format"] == "token-ids" and doc["tokenizer"] is None
+    assert headers["ETag"] == f'"{doc["sha256"]}"'
+    decoder = parse(json.dumps(doc).encode())
+    vocab = doc["vocab_size"]
+    rng = random.Random(0)
+    for ids in ([], [0], [vocab - 1], [rng.randrange(vocab) for _ in range(40)]):
+        status, _, body = http(dummy_engine + "/detokenize", {"model": "tiny", "tokens": ids})
+        assert status == 200 and decoder.decode(ids) == body["prompt"] == "", ids
+    status, _, body = http(dummy_engine + "/detokenize", {"model": "tiny", "tokens": [vocab]})
+    assert status == 400 and body["error"]["type"] == "invalid_request_error"
+    with pytest.raises(OutOfRange):
+        decoder.decode([1, vocab])
+    status, _, _ = http(dummy_engine + "/tokenizer", headers={"If-None-Match": headers["ETag"]})
+    assert status == 304
+    status, _, body = http(dummy_engine + "/tokenizer?model=other")
+    assert status == 404 and body["error"]["type"] == "invalid_request_error"
 
 
 def test_bench_serve_random_dataset_with_vllm_options(

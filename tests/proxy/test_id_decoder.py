@@ -118,7 +118,38 @@ def test_one_shared_fetch_then_local_decoding_and_a_304_revalidation() -> None:
     run(stand, body)
 
 
-@pytest.mark.parametrize("case", ["checksum", "decode-option", "not-json", "bool-vocab", "404", "500"])
+def token_ids_document(vocab: int = 6, **over: Any) -> dict[str, Any]:
+    """What an engine serving a model without a tokenizer answers (format `token-ids`)."""
+    digest = hashlib.sha256(f"token-ids:{vocab}".encode()).hexdigest()
+    doc = {"object": "tokenizer", "format": "token-ids", "sha256": digest, "vocab_size": vocab,
+           "decode": {"skip_special_tokens": False}, "tokenizer": None}
+    return doc | over
+
+
+def test_a_model_without_a_tokenizer_decodes_every_id_in_range_to_no_text() -> None:
+    stand = Stand(doc=token_ids_document())
+
+    async def body(decoders_: IdDecoders, get: Callable[..., Awaitable[Any]]) -> None:
+        dec = await get()
+        assert dec is not None and stand.calls == 1 and dec.vocab_size == 6
+        assert dec.decode([]) == dec.decode([0, 5, 3]) == ""
+        assert await dec.decode_all([[1], [2, 1]]) == ["", ""]
+        assert await dec.decode_all([[1] * 9000, [2] * 9000]) == ["", ""]  # the threaded path too
+        with pytest.raises(OutOfRange):
+            dec.decode([6])
+        with pytest.raises(OutOfRange):
+            await dec.decode_all([[0], [-1]])
+        for entry in decoders_._entries.values():
+            entry.until = 0.0
+        assert await get() is dec  # revalidated with its ETag: a 304 keeps it
+        await asyncio.sleep(0.2)
+        assert stand.calls == 2 and stand.conditional[-1] == f'"{dec.sha256}"' and await get() is dec
+
+    run(stand, body)
+
+
+@pytest.mark.parametrize("case", ["checksum", "decode-option", "not-json", "bool-vocab", "404", "500",
+                                  "ids-checksum", "ids-vocab-mismatch", "ids-with-tokenizer", "format"])
 def test_a_bad_answer_falls_back_and_is_remembered(case: str) -> None:
     docs = {
         "checksum": document(sha256="0" * 64),
@@ -126,6 +157,10 @@ def test_a_bad_answer_falls_back_and_is_remembered(case: str) -> None:
             decode={"skip_special_tokens": False, "clean_up_tokenization_spaces": True}
         ),
         "bool-vocab": document(vocab_size=True),
+        "ids-checksum": token_ids_document(sha256="0" * 64),
+        "ids-vocab-mismatch": token_ids_document(vocab_size=7),  # the digest names 6
+        "ids-with-tokenizer": token_ids_document(tokenizer=tokenizer_json()),
+        "format": document(format="sentencepiece"),
     }
     stand = Stand(doc=docs.get(case))
     if case == "not-json":

@@ -490,3 +490,62 @@ def test_a_crash_loop_stops_the_proxy(tmp_path: Path, upstream: str) -> None:
     assert len(killed) > MAX_RESTARTS
     assert "exited 6 times in 60 s" in proxy.log()
     assert not any(_alive(p) for p in proxy.worker_pids().values())
+
+
+def test_health_waits_for_every_worker(tmp_path: Path) -> None:
+    """/health answers 503 `starting` until the supervisor has every worker up: worker 1 is held back
+    here, and worker 0 (already serving) must not report the proxy ready for both."""
+    import asyncio
+
+    import aiohttp
+
+    from proxy.config import ProxyConfig
+    from proxy.supervisor import Supervisor
+
+    db_url = f"sqlite:///{tmp_path / 'teecube.db'}"
+    db.upgrade(db_url)
+    port = _free_port()
+    config = ProxyConfig(database_url=db_url, pepper=secrets.token_bytes(32), workers=2, host="127.0.0.1",
+                         port=port, guard_scan_workers=0, metrics_port=None, state_dir=str(tmp_path))
+
+    async def main() -> None:
+        sup = Supervisor(config, None, shutdown_timeout=5.0)
+        release = asyncio.Event()
+        start_one = sup._start
+
+        async def held_start(index: int) -> None:
+            if index == 1:
+                await release.wait()
+            await start_one(index)
+
+        sup._start = held_start  # type: ignore[method-assign]
+        starting = asyncio.create_task(sup.start())
+        timeout = aiohttp.ClientTimeout(total=1.0)
+
+        async def statuses(n: int) -> list[tuple[int, str]]:
+            """n /health answers, each on a new connection (one to worker 1's backlog waits: skipped)."""
+            got: list[tuple[int, str]] = []
+            for _ in range(n):
+                async with aiohttp.ClientSession(timeout=timeout) as http:
+                    with contextlib.suppress(TimeoutError, aiohttp.ClientError):
+                        async with http.get(f"http://127.0.0.1:{port}/health") as resp:
+                            got.append((resp.status, (await resp.json())["status"]))
+            return got
+
+        try:
+            deadline = time.monotonic() + 60
+            early: list[tuple[int, str]] = []
+            while not early and time.monotonic() < deadline:
+                early = await statuses(4)
+            assert early and set(early) == {(503, "starting")}, early
+            release.set()
+            await asyncio.wait_for(starting, 60)
+            later = await statuses(8)
+            assert later and set(later) == {(200, "ok")}, later
+        finally:
+            release.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(starting, 60)
+            await sup.shutdown()
+
+    asyncio.run(main())
