@@ -36,6 +36,7 @@ log = logging.getLogger("teecube.proxy.id_decoder")
 LOCAL_KINDS = frozenset({"teecube"})
 MAX_BYTES = 64 * 1024 * 1024
 INLINE_MAX_IDS = 16_384  # more ids than this in one request: decoded in a thread
+HF_FORMAT, IDS_ONLY_FORMAT = "hf-tokenizers", "token-ids"  # GET /tokenizer's formats
 
 
 class OutOfRange(ValueError):
@@ -94,7 +95,7 @@ class _NoText:
 def parse(raw: bytes) -> LocalDecoder:
     """A decoder from GET /tokenizer's body; ValueError when it is not a usable answer."""
     doc = json.loads(raw)
-    if not isinstance(doc, dict) or doc.get("format") not in ("hf-tokenizers", "token-ids"):
+    if not isinstance(doc, dict) or doc.get("format") not in (HF_FORMAT, IDS_ONLY_FORMAT):
         raise ValueError("not a tokenizer document")
     text, digest = doc.get("tokenizer"), doc.get("sha256")
     vocab, decode = doc.get("vocab_size"), doc.get("decode")
@@ -109,8 +110,8 @@ def parse(raw: bytes) -> LocalDecoder:
     skip = decode.get("skip_special_tokens")
     if set(decode) != {"skip_special_tokens"} or not isinstance(skip, bool):
         raise ValueError("tokenizer document: unknown decode options")  # a step we would not mirror
-    if doc["format"] == "token-ids":
-        if text is not None or hashlib.sha256(f"token-ids:{vocab}".encode()).hexdigest() != digest:
+    if doc["format"] == IDS_ONLY_FORMAT:  # the sha256 covers the format and the vocabulary size
+        if text is not None or hashlib.sha256(f"{IDS_ONLY_FORMAT}:{vocab}".encode()).hexdigest() != digest:
             raise ValueError("tokenizer document: not a token-ids document")
         return LocalDecoder(_NoText(), vocab, skip, digest)
     if not isinstance(text, str):
