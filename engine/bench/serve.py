@@ -11,6 +11,11 @@ in front of one (--proxy-url with --api-key; TLS verified with --proxy-cacert or
 With an engine and a proxy it runs both, one after the other, and prints proxy/direct ratios.
 --compare-offline first runs `bench throughput`'s offline engine on the same requests (in a child process),
 then serves them, and prints serve/offline ratios.
+
+Where the engine's /metrics can be read, each path's report has `engine_side_mean_ms`: what the engine
+itself measured for that path's timed requests (its TTFT from arrival at its server, time queued, time in
+prefill), so a client TTFT splits into the engine's part and what came before it; a started proxy adds
+`proxy_pre_forward_mean_ms` and its phases.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ import aiohttp
 
 from engine.bench.serve_client import BenchRequest, LoadOptions, Result, Target, first_model, run_load
 from engine.bench.serve_data import DATASETS, build_requests
+from engine.bench.serve_engine_side import add_delta, engine_sums, means_ms
 from engine.bench.serve_stats import compare, parse_metrics, parse_percentiles, summarize
 
 OFFLINE_TEMPERATURE = 0.6  # PERFORMANCE.md's offline workload samples at 0.6 (bench throughput --shape)
@@ -167,12 +173,17 @@ async def run_all(args: argparse.Namespace, requests: list[BenchRequest]) -> dic
 
         before = {t.name: await pre_forward(t) for t in targets}
         done: dict[str, tuple[list[Result], float]] = {t.name: ([], 0.0) for t in targets}
+        engine = next((t for t in targets if t.name == "direct"), None)  # every target's requests reach it
+        engine_side: dict[str, dict[str, list[float]]] = {t.name: {} for t in targets}
         size = -(-len(requests) // max(1, args.rounds))
         for i, start in enumerate(range(0, len(requests), size)):
             for target in targets if i % 2 == 0 else targets[::-1]:
+                seen = await engine_sums(engine) if engine else None
                 results, duration = await run_load(
                     target, target.model or "", requests[start : start + size], options
                 )
+                if engine is not None:
+                    add_delta(engine_side[target.name], seen, await engine_sums(engine))
                 previous, elapsed = done[target.name]
                 done[target.name] = (previous + results, elapsed + duration)
         after = {t.name: await pre_forward(t) for t in targets}
@@ -186,6 +197,8 @@ async def run_all(args: argparse.Namespace, requests: list[BenchRequest]) -> dic
         for t in targets
     }
     for name, report in reports.items():
+        if (engine_means := means_ms(engine_side[name])) is not None:
+            report["engine_side_mean_ms"] = engine_means  # the engine's own TTFT, queue and prefill time
         a, b = before[name], after[name]
         if a is None or b is None:
             continue

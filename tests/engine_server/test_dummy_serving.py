@@ -152,6 +152,10 @@ def test_bench_serve_random_dataset_with_vllm_options(
             assert report[f"{stat}_{metric}_ms"] is not None, (stat, metric)
         assert 0 < report[f"{metric}_ms"]["p50"] <= report[f"{metric}_ms"]["p99"]
     assert report["request_throughput"] > 0 and report["output_throughput"] > 0
+    # what the engine itself saw of the 5 timed requests (its /metrics, read around the run)
+    side = report["engine_side_mean_ms"]
+    assert side["requests"] == 5 and set(side) == {"requests", "ttft", "queue", "prefill"}
+    assert 0 < side["ttft"] <= report["mean_ttft_ms"] and side["queue"] >= 0 and side["prefill"] > 0
 
 
 def test_bench_serve_offline_workload_offline_direct_and_proxy_in_one_run(
@@ -180,6 +184,9 @@ def test_bench_serve_offline_workload_offline_direct_and_proxy_in_one_run(
     for key in ("output_throughput", "median_ttft_ms"):
         assert report["proxy_vs_direct"][key] > 0
     assert report["serve_vs_offline"]["output_throughput"] > 0
+    # the engine's side of each path's timed requests (warm-up left out): the proxy's reach it too
+    for side in (report["engine_side_mean_ms"], report["proxy"]["engine_side_mean_ms"]):
+        assert side["requests"] == 6 and side["ttft"] > 0 and side["prefill"] > 0 and side["queue"] >= 0
     assert report["proxy_vs_offline"]["output_throughput"] > 0
 
 
