@@ -119,7 +119,9 @@ class SharedBucketStore:
         ident = self._next
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         try:
-            writer = await asyncio.wait_for(self._connection(), self.timeout)
+            writer = self._writer
+            if writer is None or writer.is_closing():  # connected: no task and loop pass to find out
+                writer = await asyncio.wait_for(self._connection(), self.timeout)
             self._pending[ident] = future
             writer.write(json.dumps({"id": ident, "op": op, "items": _items(pairs)}).encode() + b"\n")
             return await asyncio.wait_for(future, self.timeout)
