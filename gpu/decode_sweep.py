@@ -48,10 +48,13 @@ def configs(quick: bool) -> list[dict[str, int]]:
 
 
 def paged_batch(
-    q_heads: int, batch: int, lo: int, hi: int, cache_dtype: torch.dtype, gen: torch.Generator
+    q_heads: int, batch: int, lo: int, hi: int, cache_dtype: torch.dtype, gen: torch.Generator, *,
+    device: str = DEV, kv_heads: int = KV_HEADS, head_dim: int = HEAD_DIM,
+    q_dtype: torch.dtype = torch.bfloat16,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """A decode batch on the GPU: contexts uniform in [lo, hi] in scrambled blocks (block 0 unused),
-    random K/V and q. Returns (q, cache, block tables, seq_lens on the device, the lengths on the host)."""
+    """A decode batch on the GPU (or `device`): contexts uniform in [lo, hi] in scrambled blocks (block 0
+    unused), random K/V and q. Returns (q, cache, block tables, seq_lens on the device, the lengths on the
+    host)."""
     lens = torch.randint(lo, hi + 1, (batch,), generator=gen)
     blocks = (lens + BLOCK_SIZE - 1) // BLOCK_SIZE
     num_blocks = int(blocks.sum()) + 1
@@ -61,9 +64,9 @@ def paged_batch(
     for i, b in enumerate(blocks.tolist()):
         tables[i, :b] = perm[start : start + b]
         start += b
-    cache = torch.randn(2, num_blocks, BLOCK_SIZE, KV_HEADS, HEAD_DIM, device=DEV).to(cache_dtype)
-    q = torch.randn(batch, q_heads, HEAD_DIM, device=DEV).to(torch.bfloat16)
-    return q, cache, tables.to(DEV), lens.to(torch.int32).to(DEV), lens
+    cache = torch.randn(2, num_blocks, BLOCK_SIZE, kv_heads, head_dim, device=device).to(cache_dtype)
+    q = torch.randn(batch, q_heads, head_dim, device=device).to(q_dtype)
+    return q, cache, tables.to(device), lens.to(torch.int32).to(device), lens
 
 
 def one_shape(name: str, q_heads: int, batch: int, lo: int, hi: int, quick: bool) -> dict[str, object]:

@@ -8,19 +8,8 @@
 set -u
 N=${N:-256}; LEN=${LEN:-512}
 B="--base-url http://127.0.0.1:8011 --start-proxy --max-concurrency $N --save-result --result-dir $OUT --dataset random --random-input-len $LEN --random-output-len $LEN --random-range-ratio 0 --num-prompts $N --proxy-arg=--workers=8"
-engine() {
-  python3 -m teecube.cli engine --model "$1" --port 8011 --log-level warning ${ENGINE_ARGS:-} >"$OUT/engine-$2.log" 2>&1 &
-  EPID=$!
-  python3 - <<'PY' || { tail -n 20 "$OUT/engine-$2.log"; kill $EPID; exit 4; }
-import time, urllib.request
-for _ in range(240):
-    try:
-        urllib.request.urlopen("http://127.0.0.1:8011/health", timeout=2); break
-    except Exception: time.sleep(0.5)
-else: raise SystemExit("engine not ready")
-PY
-  echo "engine $2 ready at $SECONDS s"
-}
+# shellcheck source=gpu/serve_lib.sh
+source gpu/serve_lib.sh
 run() {  # name seed env proxy-args...
   local name=$1 seed=$2 env=$3; shift 3
   env TEECUBE_PROXY_LOCAL_ID_DECODE=$env timeout ${VARIANT_TIMEOUT:-75} python3 -m teecube.cli bench serve $B "$@" \
@@ -29,18 +18,16 @@ run() {  # name seed env proxy-args...
 }
 # REPEAT="5 6 7": only the shipped settings (local decoding, default scan processes), one run per seed
 # on each engine: the spread of TTFT p50 proxy/direct over runs.
-engine qwen3-0.6b ids
+start_engine qwen3-0.6b ids
 if [ -n "${REPEAT:-}" ]; then for s in $REPEAT; do run "ids-local-s$s" $s 1; done
 else for s in 1 2; do run "ids-detok0-s$s" $s 0; run "ids-local-s$s" $s 1; done; fi
 kill $EPID; wait $EPID 2>/dev/null
 python3 -m engine.bench.shape_dir qwen3-0.6b /tmp/qdir >/dev/null
-engine /tmp/qdir words
+start_engine /tmp/qdir words
 if [ -n "${REPEAT:-}" ]; then for s in $REPEAT; do run "words-scandefault-s$s" $s 1; done
 else
   run words-scandefault-s3 3 1; run words-scan16-s3 3 1 --proxy-arg=--guard-scan-workers=16
   run words-scan16-s4 4 1 --proxy-arg=--guard-scan-workers=16; run words-scandefault-s4 4 1
 fi
 kill $EPID
-for f in "$OUT"/*.json; do python3 -c "
-import json,sys; r=json.load(open(sys.argv[1])); p=r['proxy']; v=r['proxy_vs_direct']
-print(sys.argv[1].split('/')[-1], 'direct', r['output_throughput'], r['p50_ttft_ms'], 'proxy', p['output_throughput'], p['p50_ttft_ms'], 'x tput', v['output_throughput'], 'ttft p50', v['median_ttft_ms'], 'p99', v['p99_ttft_ms'], 'pre', p.get('proxy_pre_forward_mean_ms'), p.get('proxy_phase_mean_ms'))" "$f"; done
+summarize "$OUT"/*.json

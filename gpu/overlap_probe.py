@@ -28,9 +28,10 @@ import torch
 import torch.nn.functional as F
 
 from engine.kernels.decode_attention import decode_attention
+from gpu.decode_sweep import BATCHES, HEAD_DIM, KV_HEADS, paged_batch
 
-HIDDEN, INTER, Q_HEADS, KV_HEADS, HEAD_DIM, BLOCK = 4096, 14336, 32, 8, 128, 16  # llama3-8b
-CONTEXT = (100, 1100)  # live contexts at a full batch of the offline workload (gpu/decode_sweep.py)
+HIDDEN, INTER, Q_HEADS = 4096, 14336, 32  # llama3-8b (8 KV heads of 128: decode_sweep's)
+CONTEXT = BATCHES[256]  # live contexts at a full batch of the offline workload
 
 
 def weights(hidden: int, inter: int, q: int, kv: int, dim: int, device: str, dtype: torch.dtype) -> list:
@@ -45,23 +46,6 @@ def gemms(x: torch.Tensor, w: list[torch.Tensor]) -> torch.Tensor:
     out = F.linear(qkv[:, : w[1].shape[1]].contiguous(), w[1])
     up = F.linear(out, w[2])
     return F.linear(up[:, : w[3].shape[1]].contiguous(), w[3])
-
-
-def paged(batch: int, lo: int, hi: int, q_heads: int, kv: int, dim: int, device: str,
-          dtype: torch.dtype, gen: torch.Generator) -> tuple[torch.Tensor, ...]:
-    """q, a paged KV cache in scrambled blocks, block tables and lengths for `batch` sequences."""
-    lens = torch.randint(lo, hi + 1, (batch,), generator=gen)
-    blocks = (lens + BLOCK - 1) // BLOCK
-    total = int(blocks.sum()) + 1
-    perm = (torch.randperm(total - 1, generator=gen) + 1).to(torch.int32)
-    tables = torch.zeros(batch, int(blocks.max()), dtype=torch.int32)
-    start = 0
-    for i, b in enumerate(blocks.tolist()):
-        tables[i, :b] = perm[start : start + b]
-        start += b
-    cache = torch.randn(2, total, BLOCK, kv, dim, device=device).to(dtype)
-    q = torch.randn(batch, q_heads, dim, device=device).to(dtype)
-    return q, cache, tables.to(device), lens.to(torch.int32).to(device)
 
 
 class Streams:
@@ -116,7 +100,8 @@ def probe(batch: int, layers: int, reps: int, device: str, small: bool) -> dict[
     w = weights(hidden, inter, q_heads, kv, dim, device, dtype)
     half = batch // 2
     xs = [torch.randn(n, hidden, device=device, dtype=dtype) for n in (batch, half, half)]
-    whole = paged(batch, lo, hi, q_heads, kv, dim, device, dtype, gen)
+    whole = paged_batch(q_heads, batch, lo, hi, dtype, gen, device=device, kv_heads=kv, head_dim=dim,
+                        q_dtype=dtype)[:4]
     a = tuple(t[:half] if t.dim() and t.shape[0] == batch else t for t in whole)
     b = tuple(t[half:] if t.dim() and t.shape[0] == batch else t for t in whole)
     scale = dim**-0.5

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from prometheus_client.parser import text_string_to_metric_families
 
 from proxy.bench_load import Target, run_blocks, stats_ms
 
@@ -128,17 +127,13 @@ async def histogram_sums(metrics_url: str) -> dict[tuple[str, str], tuple[float,
     time-before-forwarding histograms, read on its operator metrics listener, summed over routes."""
     async with aiohttp.ClientSession() as session, session.get(metrics_url) as resp:
         text = await resp.text()
-    sums: dict[tuple[str, str], list[float]] = {}
-    for family in text_string_to_metric_families(text):
-        name = family.name.removeprefix("teecube_proxy_").removesuffix("_seconds")
-        if name not in ("overhead", "phase"):
-            continue
-        for sample in family.samples:
-            for i, suffix in enumerate(("_sum", "_count")):
-                if sample.name.endswith(suffix):
-                    key = (name, sample.labels.get("phase", ""))
-                    sums.setdefault(key, [0.0, 0.0])[i] += sample.value
-    return {k: (v[0], v[1]) for k, v in sums.items()}
+    from engine.bench.serve_stats import histogram_sums as sums_in
+
+    def key(family: str, labels: dict[str, str]) -> tuple[str, str] | None:
+        name = family.removeprefix("teecube_proxy_").removesuffix("_seconds")
+        return (name, labels.get("phase", "")) if name in ("overhead", "phase") else None
+
+    return sums_in(text, key)
 
 
 async def _proxy_overhead(metrics_url: str) -> dict[str, float | None]:

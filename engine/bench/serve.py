@@ -41,8 +41,8 @@ import aiohttp
 
 from engine.bench.serve_client import BenchRequest, LoadOptions, Result, Target, first_model, run_load
 from engine.bench.serve_data import DATASETS, build_requests
-from engine.bench.serve_engine_side import add_delta, engine_sums, means_ms
-from engine.bench.serve_stats import compare, parse_metrics, parse_percentiles, summarize
+from engine.bench.serve_engine_side import engine_report, engine_sums
+from engine.bench.serve_stats import add_delta, compare, mean_ms, parse_metrics, parse_percentiles, summarize
 
 OFFLINE_TEMPERATURE = 0.6  # PERFORMANCE.md's offline workload samples at 0.6 (bench throughput --shape)
 
@@ -197,16 +197,11 @@ async def run_all(args: argparse.Namespace, requests: list[BenchRequest]) -> dic
         for t in targets
     }
     for name, report in reports.items():
-        if (engine_means := means_ms(engine_side[name])) is not None:
+        if (engine_means := engine_report(engine_side[name])) is not None:
             report["engine_side_mean_ms"] = engine_means  # the engine's own TTFT, queue and prefill time
-        a, b = before[name], after[name]
-        if a is None or b is None:
-            continue
-        means = {}  # the timed requests only (warm-up left out)
-        for key, (seconds, count) in b.items():
-            s0, c0 = a.get(key, (0.0, 0.0))
-            if count > c0:
-                means[key] = round((seconds - s0) / (count - c0) * 1000, 3)
+        timed: dict[Any, list[float]] = {}  # the timed requests only (warm-up left out)
+        add_delta(timed, before[name], after[name])
+        means = mean_ms(timed)
         if ("overhead", "") in means:
             report["proxy_pre_forward_mean_ms"] = means[("overhead", "")]
             report["proxy_phase_mean_ms"] = {

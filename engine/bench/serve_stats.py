@@ -4,13 +4,47 @@ nested object per metric ({"mean", "p50", ...}) for reading by eye."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from prometheus_client.parser import text_string_to_metric_families
 
 from engine.bench.serve_client import Result
 
 METRICS = ("ttft", "tpot", "itl", "e2el")
+
+
+def histogram_sums(
+    text: str, key: Callable[[str, dict[str, str]], str | tuple[str, str] | None]
+) -> dict[Any, tuple[float, float]]:
+    """{key: (seconds, observations)} from Prometheus text: each histogram's _sum and _count, added up
+    over the series `key(family name, labels)` maps to one key (None: skipped). ValueError: not
+    Prometheus text."""
+    sums: dict[Any, list[float]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            for i, suffix in enumerate(("_sum", "_count")):
+                if sample.name.endswith(suffix) and (k := key(family.name, sample.labels)) is not None:
+                    sums.setdefault(k, [0.0, 0.0])[i] += sample.value
+    return {k: (v[0], v[1]) for k, v in sums.items()}
+
+
+def add_delta(total: dict[Any, list[float]], before: dict[Any, tuple[float, float]] | None,
+              after: dict[Any, tuple[float, float]] | None) -> None:
+    """Add what histogram_sums grew by between two reads to `total` (nothing if either read failed)."""
+    if before is None or after is None:
+        return
+    for key, (seconds, count) in after.items():
+        s0, c0 = before.get(key, (0.0, 0.0))
+        acc = total.setdefault(key, [0.0, 0.0])
+        acc[0] += seconds - s0
+        acc[1] += count - c0
+
+
+def mean_ms(total: dict[Any, list[float]]) -> dict[Any, float]:
+    """Mean milliseconds per key over the observations accumulated in `total` (keys with none left out)."""
+    return {key: round(seconds / count * 1000, 3) for key, (seconds, count) in total.items() if count > 0}
 
 
 def parse_metrics(text: str) -> list[str]:
